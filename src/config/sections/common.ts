@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+/** Secrets come inline, from an environment variable, or from a file; never printed. */
+export const secretRefSchema = z.union([
+  z.string().min(1),
+  z.strictObject({ env: z.string().min(1).describe('Environment variable holding the secret') }),
+  z.strictObject({ file: z.string().min(1).describe('File holding the secret (trailing newline trimmed)') }),
+]);
+export type SecretRef = z.infer<typeof secretRefSchema>;
+
+export const backoffSchema = z.strictObject({
+  initialMs: z.number().int().positive().default(1000),
+  maxMs: z.number().int().positive().default(60_000),
+  multiplier: z.number().min(1).default(2),
+  jitter: z.number().min(0).max(1).default(0.5),
+});
+
+export const breakerSchema = z.strictObject({
+  failureThreshold: z.number().int().positive().default(5),
+  cooldownMs: z.number().int().positive().default(30_000),
+});
+
+/** Identifiers that end up in MQTT topics: no wildcards, no separators. */
+export const topicSegment = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-" (it becomes an MQTT topic level)');

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+
+const synchronousMode = z.enum(['full', 'normal']);
+
+export const storeSchema = z.strictObject({
+  path: z.string().min(1).default('./data/outbox.db').describe('SQLite outbox file; WAL and SHM files sit beside it'),
+  maxBytes: z.number().int().positive().default(512 * 1024 * 1024).describe('Bound on stored record bytes'),
+  maxRows: z.number().int().positive().default(5_000_000),
+  batch: z
+    .strictObject({
+      maxRecords: z.number().int().positive().default(2000).describe('Group commit: records per transaction'),
+      maxLatencyMs: z.number().int().nonnegative().default(50).describe('Group commit: longest wait before commit'),
+    })
+    .prefault({}),
+  synchronous: z
+    .strictObject({
+      telemetry: synchronousMode.default('full'),
+      event: synchronousMode.default('full'),
+    })
+    .prefault({})
+    .describe('full: a committed record survives power loss. normal: the last commits may be lost on power loss (never corrupted).'),
+  checkpoint: z
+    .strictObject({
+      walMaxBytes: z.number().int().positive().default(64 * 1024 * 1024),
+      intervalMs: z.number().int().positive().default(30_000),
+    })
+    .prefault({}),
+  integrityCheck: z.enum(['quick', 'full', 'off']).default('quick'),
+});
+export type StoreConfig = z.infer<typeof storeSchema>;

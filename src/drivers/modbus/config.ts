@@ -1,0 +1,110 @@
+/** Modbus device configuration: schema with defaults beside it (one schema per section). */
+import { z } from 'zod';
+import { backoffSchema, breakerSchema, topicSegment } from '../../config/sections/common.js';
+
+export const MODBUS_MAX_REGISTERS = 125;
+export const MODBUS_MAX_BITS = 2000;
+
+export const modbusFunctionSchema = z.enum(['coil', 'discrete', 'holding', 'input']);
+export type ModbusFunction = z.infer<typeof modbusFunctionSchema>;
+
+export const modbusDataTypeSchema = z.enum(['bool', 'u16', 'i16', 'u32', 'i32', 'f32', 'f64', 'string']);
+export type ModbusDataType = z.infer<typeof modbusDataTypeSchema>;
+
+const byteOrder = z.enum(['big', 'little']);
+
+export const modbusTagSchema = z
+  .strictObject({
+    name: topicSegment.describe('Tag name, the key in the telemetry values'),
+    function: modbusFunctionSchema,
+    address: z.number().int().min(0).max(65535).describe('Zero-based protocol address (register 40001 is holding 0)'),
+    type: modbusDataTypeSchema.default('u16'),
+    wordOrder: byteOrder.default('big').describe('Order of 16-bit words in 32/64-bit values; little = low word first'),
+    byteOrder: byteOrder.default('big').describe('Order of the two bytes inside each register'),
+    length: z.number().int().min(1).max(MODBUS_MAX_REGISTERS).optional().describe('Registers for type string'),
+    bit: z.number().int().min(0).max(15).optional().describe('For type bool on a register: the bit to read'),
+    scale: z.number().default(1),
+    offset: z.number().default(0),
+    intervalMs: z.number().int().min(10).optional().describe('Poll interval; defaults to the device interval'),
+  })
+  .superRefine((tag, ctx) => {
+    const isBitArea = tag.function === 'coil' || tag.function === 'discrete';
+    if (isBitArea && tag.type !== 'bool') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: `a ${tag.function} tag must have type bool, not ${tag.type}` });
+    }
+    if (tag.type === 'string' && tag.length === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['length'], message: 'a string tag needs length (registers)' });
+    }
+    if (tag.type !== 'string' && tag.length !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['length'], message: 'length applies to string tags only' });
+    }
+    if (tag.bit !== undefined && (isBitArea || tag.type !== 'bool')) {
+      ctx.addIssue({ code: 'custom', path: ['bit'], message: 'bit applies to bool tags on holding/input registers only' });
+    }
+    const words = registerCount(tag.type, tag.length);
+    if (!isBitArea && tag.address + words > 65536) {
+      ctx.addIssue({ code: 'custom', path: ['address'], message: `tag runs past register 65535 (${words} registers)` });
+    }
+  });
+export type ModbusTagConfig = z.infer<typeof modbusTagSchema>;
+
+/** Registers a value of this type occupies. */
+export function registerCount(type: ModbusDataType, length?: number): number {
+  switch (type) {
+    case 'bool':
+    case 'u16':
+    case 'i16':
+      return 1;
+    case 'u32':
+    case 'i32':
+    case 'f32':
+      return 2;
+    case 'f64':
+      return 4;
+    case 'string':
+      return length ?? 1;
+  }
+}
+
+const tcpConnection = z.strictObject({
+  transport: z.literal('tcp'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(502),
+});
+
+const rtuConnection = z.strictObject({
+  transport: z.literal('rtu'),
+  path: z.string().min(1).describe('Serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/…'),
+  baudRate: z.number().int().positive().default(9600),
+  dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+  parity: z.enum(['none', 'even', 'odd']).default('none'),
+  stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+  interFrameGapMs: z.number().min(0).max(1000).optional().describe('Silence between frames; default 3.5 chars, at least 2 ms'),
+});
+
+export const modbusDeviceSchema = z
+  .strictObject({
+    name: topicSegment.describe('Device name: the {device} topic level'),
+    driver: z.literal('modbus'),
+    connection: z.discriminatedUnion('transport', [tcpConnection, rtuConnection]),
+    unitId: z.number().int().min(0).max(255).default(1),
+    timeoutMs: z.number().int().min(10).max(60_000).default(1000),
+    retries: z.number().int().min(0).max(5).default(0).describe('Extra attempts after a timeout, within one poll'),
+    intervalMs: z.number().int().min(10).default(1000).describe('Default poll interval of the tags'),
+    maxRegistersPerRequest: z.number().int().min(1).max(MODBUS_MAX_REGISTERS).default(MODBUS_MAX_REGISTERS),
+    maxBitsPerRequest: z.number().int().min(1).max(MODBUS_MAX_BITS).default(MODBUS_MAX_BITS),
+    maxGap: z.number().int().min(0).max(100).default(0).describe('Unused registers a coalesced read may span'),
+    breaker: breakerSchema.prefault({}),
+    reconnect: backoffSchema.prefault({}),
+    tags: z.array(modbusTagSchema).min(1),
+  })
+  .superRefine((device, ctx) => {
+    const seen = new Map<string, number>();
+    device.tags.forEach((tag, i) => {
+      const first = seen.get(tag.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tags', i, 'name'], message: `duplicate tag name "${tag.name}" (also tags[${first}])` });
+      } else seen.set(tag.name, i);
+    });
+  });
+export type ModbusDeviceConfig = z.infer<typeof modbusDeviceSchema>;
