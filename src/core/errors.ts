@@ -18,6 +18,7 @@ export const ERROR_CATALOG = {
   EDGE_ERR_CONFIG_SECRET: { nature: 'fatal', summary: 'A secret reference (env or file) cannot be resolved' },
   EDGE_ERR_DRIVER_UNKNOWN: { nature: 'fatal', summary: 'A device names a driver that is not registered' },
   EDGE_ERR_DRIVER_START: { nature: 'retry', summary: 'A device driver could not start (connect)' },
+  EDGE_ERR_DRIVER_POLL: { nature: 'retry', summary: 'A driver failed unexpectedly while polling (a bug); tags marked bad' },
   EDGE_ERR_MODBUS_TIMEOUT: { nature: 'retry', summary: 'No Modbus response within the timeout' },
   EDGE_ERR_MODBUS_ILLEGAL_FUNCTION: { nature: 'fatal', summary: 'Modbus exception 01: illegal function' },
   EDGE_ERR_MODBUS_ILLEGAL_ADDRESS: { nature: 'fatal', summary: 'Modbus exception 02: illegal data address' },

@@ -8,6 +8,12 @@ export const secretRefSchema = z.union([
 ]);
 export type SecretRef = z.infer<typeof secretRefSchema>;
 
+/** Private keys are never inline: a file (the usual case) or an environment variable. */
+export const keyRefSchema = z.union([
+  z.strictObject({ file: z.string().min(1).describe('PEM file of the private key') }),
+  z.strictObject({ env: z.string().min(1).describe('Environment variable holding the PEM text') }),
+]);
+
 export const backoffSchema = z.strictObject({
   initialMs: z.number().int().positive().default(1000),
   maxMs: z.number().int().positive().default(60_000),

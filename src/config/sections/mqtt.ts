@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { backoffSchema, secretRefSchema, topicSegment } from './common.js';
+import { backoffSchema, keyRefSchema, secretRefSchema, topicSegment } from './common.js';
 
 export const mqttTlsSchema = z.strictObject({
   ca: z.string().min(1).optional().describe('PEM file of the CA(s) to pin; the system store is not used when set'),
   cert: z.string().min(1).optional().describe('Client certificate PEM file'),
-  key: secretRefSchema.optional().describe('Client private key: PEM file path as {file}, or {env}'),
+  key: keyRefSchema.optional().describe('Client private key: {file: path} or {env: VAR}; resolve with the secret resolver'),
   servername: z.string().optional(),
   rejectUnauthorized: z.boolean().default(true),
 });

@@ -6,6 +6,12 @@ export const storeSchema = z.strictObject({
   path: z.string().min(1).default('./data/outbox.db').describe('SQLite outbox file; WAL and SHM files sit beside it'),
   maxBytes: z.number().int().positive().default(512 * 1024 * 1024).describe('Bound on stored record bytes'),
   maxRows: z.number().int().positive().default(5_000_000),
+  maxPendingRecords: z
+    .number()
+    .int()
+    .positive()
+    .default(200_000)
+    .describe('Bound on records waiting for a commit (while commits fail); beyond it the oldest pending telemetry is dropped'),
   batch: z
     .strictObject({
       maxRecords: z.number().int().positive().default(2000).describe('Group commit: records per transaction'),

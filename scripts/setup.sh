@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what edge-agent needs on a fresh Debian / Raspberry Pi OS machine:
+#   scripts/setup.sh          runtime: Node packages (native addons built from source)
+#   scripts/setup.sh --test   plus the real peers the tests start: mosquitto, socat,
+#                             python3-pymodbus, openssl
+# Idempotent: skips what is already there. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+need_apt=()
+command -v node >/dev/null || need_apt+=(nodejs npm)
+command -v g++ >/dev/null || need_apt+=(g++ make python3)
+if [ "$want_test" = 1 ]; then
+  command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+  command -v socat >/dev/null || need_apt+=(socat)
+  command -v openssl >/dev/null || need_apt+=(openssl)
+  /usr/bin/python3 -c 'import pymodbus' 2>/dev/null || need_apt+=(python3-pymodbus)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# mosquitto's Debian package starts a system broker on :1883; tests start their own on
+# ephemeral ports and do not need it.
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node >= 20 required, found $(node --version)" >&2
+  exit 1
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci (builds better-sqlite3 from source, about 90 s)"
+  npm ci --no-audit --no-fund
+fi

@@ -1,0 +1,53 @@
+/** The whole configuration: one schema per section, composed; unknown keys rejected. */
+import { z } from 'zod';
+import { deviceSchema } from '../drivers/registry.js';
+import { agentSchema } from './sections/agent.js';
+import { mqttSchema } from './sections/mqtt.js';
+import { httpSchema, logSchema, memorySchema } from './sections/observability.js';
+import { storeSchema } from './sections/store.js';
+
+export const configSchema = z
+  .strictObject({
+    agent: agentSchema.prefault({}),
+    store: storeSchema.prefault({}),
+    mqtt: mqttSchema.prefault({}),
+    http: httpSchema.prefault({}),
+    log: logSchema.prefault({}),
+    memory: memorySchema.prefault({}),
+    devices: z.array(deviceSchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const names = new Map<string, number>();
+    config.devices.forEach((device, i) => {
+      const first = names.get(device.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'name'], message: `duplicate device name "${device.name}" (also devices[${first}])` });
+      } else names.set(device.name, i);
+    });
+    checkSharedSerialLines(config.devices, ctx);
+  });
+
+export type EdgeConfig = z.infer<typeof configSchema>;
+export type EdgeConfigInput = z.input<typeof configSchema>;
+
+/** Devices on one serial path share one line, so they must agree on its settings. */
+function checkSharedSerialLines(devices: EdgeConfig['devices'], ctx: z.RefinementCtx): void {
+  const firstOnPath = new Map<string, number>();
+  devices.forEach((device, i) => {
+    const conn = device.connection;
+    if (conn.transport !== 'rtu') return;
+    const first = firstOnPath.get(conn.path);
+    if (first === undefined) return void firstOnPath.set(conn.path, i);
+    const other = devices[first].connection;
+    if (other.transport !== 'rtu') return;
+    for (const key of ['baudRate', 'dataBits', 'parity', 'stopBits'] as const) {
+      if (conn[key] !== other[key]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'connection', key],
+          message: `${String(conn[key])} differs from devices[${first}] (${String(other[key])}) on the same serial line ${conn.path}`,
+        });
+      }
+    }
+  });
+}

@@ -1,0 +1,187 @@
+/**
+ * Drives one device: starts its driver (retrying with backoff), polls the tags that are
+ * due, hands each reading to the sink and turns online/offline transitions into events.
+ * A driver's failure stays inside its poller: the others never notice.
+ */
+import { Backoff, type BackoffPolicy } from './backoff.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { toEdgeError } from './errors.js';
+import type { DeviceDriver, Logger } from './ports.js';
+import { TagSchedule } from './schedule.js';
+import { badValue, type AgentEvent, type Reading, type TagValue } from './types.js';
+
+/** Codes that mean "no answer from the device": all values bad with these → offline. */
+export const LINK_DOWN_CODES: ReadonlySet<string> = new Set([
+  'EDGE_ERR_MODBUS_TIMEOUT',
+  'EDGE_ERR_MODBUS_CONNECT',
+  'EDGE_ERR_MODBUS_DISCONNECTED',
+  'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
+  'EDGE_ERR_DRIVER_START',
+]);
+
+export interface PollerDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random: () => number;
+  readonly startBackoff: BackoffPolicy;
+  readonly onReading: (reading: Reading) => void;
+  readonly onEvent: (event: AgentEvent) => void;
+}
+
+export interface PollerStats {
+  readonly device: string;
+  readonly state: 'stopped' | 'starting' | 'online' | 'offline';
+  readonly polls: number;
+  readonly pollErrors: number;
+  readonly errorsByCode: Readonly<Record<string, number>>;
+  readonly lastPollTs: number | null;
+  readonly lastPollMs: number | null;
+  readonly startAttempts: number;
+}
+
+export class DevicePoller {
+  private state: PollerStats['state'] = 'stopped';
+  private polls = 0;
+  private pollErrors = 0;
+  private readonly errorsByCode: Record<string, number> = {};
+  private lastPollTs: number | null = null;
+  private lastPollMs: number | null = null;
+  private timer: TimerHandle | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = true;
+  private readonly backoff: Backoff;
+  private schedule: TagSchedule | undefined;
+
+  constructor(
+    private readonly driver: DeviceDriver,
+    private readonly deps: PollerDeps,
+  ) {
+    this.backoff = new Backoff(deps.startBackoff, deps.random);
+  }
+
+  get device(): string {
+    return this.driver.device;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.state = 'starting';
+    this.run(() => this.tryStart());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    await this.running;
+    await this.driver.stop().catch((error: unknown) => this.deps.logger.warn({ err: error, device: this.device }, 'driver stop failed'));
+    this.state = 'stopped';
+  }
+
+  stats(): PollerStats {
+    return {
+      device: this.device,
+      state: this.state,
+      polls: this.polls,
+      pollErrors: this.pollErrors,
+      errorsByCode: { ...this.errorsByCode },
+      lastPollTs: this.lastPollTs,
+      lastPollMs: this.lastPollMs,
+      startAttempts: this.backoff.attempts,
+    };
+  }
+
+  driverStatus(): Readonly<Record<string, unknown>> {
+    return this.driver.status();
+  }
+
+  /** Serialises steps so stop() can await the one in progress. */
+  private run(step: () => Promise<void>): void {
+    this.running = this.running.then(() => (this.stopped ? undefined : step()));
+  }
+
+  private later(ms: number, step: () => Promise<void>): void {
+    if (this.stopped) return;
+    this.timer = this.deps.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.run(step);
+    }, ms);
+  }
+
+  private async tryStart(): Promise<void> {
+    try {
+      await this.driver.start();
+    } catch (thrown) {
+      const error = toEdgeError(thrown, 'EDGE_ERR_DRIVER_START', { device: this.device });
+      this.count(error.code);
+      if (error.nature === 'fatal') {
+        this.deps.logger.error({ device: this.device, code: error.code, err: error.message }, 'device cannot start; giving up');
+        this.markOffline(error.code, error.message);
+        return;
+      }
+      const wait = this.backoff.next();
+      this.deps.logger.warn({ device: this.device, code: error.code, err: error.message, retryInMs: wait }, 'device start failed');
+      this.markOffline(error.code, error.message);
+      this.later(wait, () => this.tryStart());
+      return;
+    }
+    this.backoff.reset();
+    this.schedule = new TagSchedule(this.driver.tags(), this.deps.clock.now());
+    await this.pollDue();
+  }
+
+  private async pollDue(): Promise<void> {
+    const schedule = this.schedule;
+    if (!schedule) return;
+    const due = schedule.due(this.deps.clock.now());
+    if (due.length > 0) await this.pollOnce(due);
+    const wait = Math.max(0, schedule.nextWake() - this.deps.clock.now());
+    this.later(wait, () => this.pollDue());
+  }
+
+  private async pollOnce(tags: readonly string[]): Promise<void> {
+    const startedAt = this.deps.clock.monotonic();
+    const ts = this.deps.clock.now();
+    let values: readonly TagValue[];
+    try {
+      values = await this.driver.poll(tags);
+    } catch (thrown) {
+      const error = toEdgeError(thrown, 'EDGE_ERR_DRIVER_POLL', { device: this.device });
+      this.deps.logger.error({ device: this.device, code: error.code, err: error.message }, 'driver poll threw');
+      values = tags.map((tag) => badValue(tag, error.code, error.message));
+    }
+    this.polls++;
+    this.lastPollTs = ts;
+    this.lastPollMs = this.deps.clock.monotonic() - startedAt;
+    const bad = values.filter((v) => v.quality === 'bad');
+    if (bad.length > 0) this.pollErrors++;
+    for (const v of bad) if (v.quality === 'bad') this.count(v.code);
+    this.deps.onReading({ device: this.device, ts, values });
+    const linkDown = bad.length === values.length && bad.every((v) => v.quality === 'bad' && LINK_DOWN_CODES.has(v.code));
+    if (linkDown) {
+      const first = bad[0];
+      if (first && first.quality === 'bad') this.markOffline(first.code, first.reason);
+    } else this.markOnline();
+  }
+
+  private count(code: string): void {
+    this.errorsByCode[code] = (this.errorsByCode[code] ?? 0) + 1;
+  }
+
+  private markOnline(): void {
+    if (this.state === 'online') return;
+    this.state = 'online';
+    this.emit('device-online', 'info', {});
+  }
+
+  private markOffline(code: string, reason: string): void {
+    if (this.state === 'offline') return;
+    this.state = 'offline';
+    this.emit('device-offline', 'warning', { code, reason });
+  }
+
+  private emit(type: string, severity: AgentEvent['severity'], data: Record<string, unknown>): void {
+    this.deps.onEvent({ device: this.device, ts: this.deps.clock.now(), type, severity, data });
+  }
+}

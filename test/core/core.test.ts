@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Backoff } from '../../src/core/backoff.js';
+import { CircuitBreaker } from '../../src/core/breaker.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { DevicePoller } from '../../src/core/poller.js';
+import { TagSchedule } from '../../src/core/schedule.js';
+import type { AgentEvent, Reading } from '../../src/core/types.js';
+import { silentLogger } from '../../src/core/ports.js';
+import { FakeDriver } from './fake-driver.js';
+
+describe('Backoff', () => {
+  it('grows exponentially up to the cap, jitter stays inside [d*(1-j), d]', () => {
+    const noJitter = new Backoff({ initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 });
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => noJitter.next()), [100, 200, 400, 800, 1000, 1000]);
+    const low = new Backoff({ initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0.5 }, () => 0);
+    const high = new Backoff({ initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0.5 }, () => 0.999999);
+    assert.deepEqual([1, 2, 3, 4, 5].map(() => low.next()), [50, 100, 200, 400, 500]);
+    assert.deepEqual([1, 2, 3, 4, 5].map(() => high.next()), [100, 200, 400, 800, 1000]);
+  });
+  it('reset starts over', () => {
+    const b = new Backoff({ initialMs: 10, maxMs: 100, multiplier: 3, jitter: 0 });
+    b.next();
+    b.next();
+    b.reset();
+    assert.equal(b.next(), 10);
+  });
+});
+
+describe('CircuitBreaker', () => {
+  it('opens after the threshold, half-opens after cooldown, closes on success, re-opens on a failed probe', async () => {
+    const clock = new ManualClock();
+    const b = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000 }, () => clock.now());
+    assert.equal(b.recordFailure(), false);
+    assert.equal(b.recordFailure(), false);
+    assert.equal(b.recordFailure(), true);
+    assert.equal(b.state, 'open');
+    assert.equal(b.allows(), false);
+    await clock.advance(1000);
+    assert.equal(b.state, 'half-open');
+    assert.equal(b.allows(), true);
+    assert.equal(b.recordFailure(), true, 'a failed probe re-opens');
+    assert.equal(b.state, 'open');
+    await clock.advance(1000);
+    b.recordSuccess();
+    assert.equal(b.state, 'closed');
+    assert.equal(b.consecutiveFailures, 0);
+  });
+});
+
+describe('TagSchedule', () => {
+  it('falls due on the interval grid and skips missed slots', () => {
+    const s = new TagSchedule([{ name: 'fast', intervalMs: 100 }, { name: 'slow', intervalMs: 1000 }], 10_000);
+    assert.deepEqual(s.due(10_000).sort(), ['fast', 'slow']);
+    assert.equal(s.nextWake(), 10_100);
+    assert.deepEqual(s.due(10_100), ['fast']);
+    assert.deepEqual(s.due(10_150), []);
+    assert.deepEqual(s.due(10_950).sort(), ['fast'], 'late poll: one catch-up, not eight');
+    assert.equal(s.nextWake(), 11_000);
+    assert.deepEqual(s.due(11_000).sort(), ['fast', 'slow']);
+  });
+});
+
+function harness(driver: FakeDriver, clock: ManualClock) {
+  const readings: Reading[] = [];
+  const events: AgentEvent[] = [];
+  const poller = new DevicePoller(driver, {
+    clock,
+    logger: silentLogger,
+    random: () => 0.5,
+    startBackoff: { initialMs: 1000, maxMs: 8000, multiplier: 2, jitter: 0 },
+    onReading: (r) => readings.push(r),
+    onEvent: (e) => events.push(e),
+  });
+  return { poller, readings, events };
+}
+
+describe('DevicePoller', () => {
+  it('polls each tag at its own interval, grouping tags that fall due together', async () => {
+    const clock = new ManualClock(0);
+    const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 100 }, { name: 'b', intervalMs: 300 }]);
+    const { poller, readings } = harness(driver, clock);
+    poller.start();
+    await clock.advance(600);
+    await poller.stop();
+    assert.deepEqual(driver.polled.map((t) => t.sort().join('+')), ['a+b', 'a', 'a', 'a+b', 'a', 'a', 'a+b']);
+    assert.equal(readings.length, 7);
+    assert.deepEqual(readings.map((r) => r.ts), [0, 100, 200, 300, 400, 500, 600]);
+    assert.equal(driver.stopped, 1);
+    assert.equal(clock.pendingCount, 0, 'no timer left after stop');
+  });
+
+  it('retries start with capped backoff, then reports online', async () => {
+    const clock = new ManualClock(0);
+    const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 1000 }]);
+    driver.startFailures = 4;
+    const { poller, events } = harness(driver, clock);
+    poller.start();
+    await clock.advance(0);
+    assert.equal(driver.startCalls, 1);
+    assert.equal(poller.stats().state, 'offline');
+    await clock.advance(1000 + 2000 + 4000 - 1);
+    assert.equal(driver.startCalls, 3);
+    await clock.advance(1 + 8000);
+    assert.equal(driver.startCalls, 5);
+    assert.equal(poller.stats().state, 'online');
+    assert.deepEqual(events.map((e) => e.type), ['device-offline', 'device-online']);
+    assert.equal(poller.stats().errorsByCode.EDGE_ERR_MODBUS_CONNECT, 4);
+    await poller.stop();
+  });
+
+  it('turns link-down readings into one offline event and recovery into one online event', async () => {
+    const clock = new ManualClock(0);
+    const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 100 }]);
+    const { poller, events, readings } = harness(driver, clock);
+    poller.start();
+    await clock.advance(100);
+    driver.down = true;
+    await clock.advance(300);
+    driver.down = false;
+    await clock.advance(100);
+    await poller.stop();
+    assert.deepEqual(events.map((e) => e.type), ['device-online', 'device-offline', 'device-online']);
+    const bad = readings.filter((r) => r.values[0].quality === 'bad');
+    assert.equal(bad.length, 3, 'bad readings are still recorded, with their code');
+    assert.equal(poller.stats().errorsByCode.EDGE_ERR_MODBUS_TIMEOUT, 3);
+  });
+
+  it('a driver that throws gets bad values, not a dead poller; the other device is untouched', async () => {
+    const clock = new ManualClock(0);
+    const broken = new FakeDriver('broken', [{ name: 'a', intervalMs: 100 }]);
+    broken.throwOnPoll = true;
+    const healthy = new FakeDriver('healthy', [{ name: 'a', intervalMs: 100 }]);
+    const one = harness(broken, clock);
+    const two = harness(healthy, clock);
+    one.poller.start();
+    two.poller.start();
+    await clock.advance(500);
+    await Promise.all([one.poller.stop(), two.poller.stop()]);
+    assert.equal(one.readings.length, 6);
+    assert.ok(one.readings.every((r) => r.values[0].quality === 'bad' && r.values[0].code === 'EDGE_ERR_DRIVER_POLL'));
+    assert.equal(two.readings.length, 6);
+    assert.ok(two.readings.every((r) => r.values[0].quality === 'good'));
+  });
+});
