@@ -21,7 +21,7 @@ import { MemoryGuard } from './observability/memory-guard.js';
 import { createMetrics, type AgentMetrics } from './observability/metrics.js';
 import type { AgentStatsSnapshot } from './observability/snapshot.js';
 import type { Outbox } from './store/outbox.js';
-import { openSqliteOutbox } from './store/sqlite-outbox.js';
+import { SqliteOutbox } from './store/sqlite-outbox.js';
 
 export interface AgentOptions {
   readonly config: EdgeConfig;
@@ -92,14 +92,17 @@ export class Agent {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`agent already ${this.state}`);
     this.state = 'starting';
-    this.outbox = await openSqliteOutbox(this.config.store, { clock: this.clock, logger: this.logger.child({ component: 'store' }) });
+    const outbox = SqliteOutbox.open(this.config.store, { clock: this.clock, logger: this.logger });
+    this.outbox = outbox;
+    const recovered = outbox.takeRecoveryEvent();
+    if (recovered) this.emit(recovered);
     this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-started', severity: 'info', data: { devices: this.pollers.length } });
     if (this.config.http.enabled) await this.startHttp();
     this.memoryGuard = new MemoryGuard(this.config.memory, { clock: this.clock, logger: this.logger });
     this.memoryGuard.start();
     if (this.config.mqtt.url) {
       this.forwarder = new MqttForwarder(this.config.mqtt, {
-        source: this.outbox,
+        source: outbox,
         clock: this.clock,
         logger: this.logger.child({ component: 'mqtt' }),
         random: this.random,
@@ -200,7 +203,7 @@ export class Agent {
     this.http = await startStatusServer(
       { host: this.config.http.host, port: this.config.http.port },
       { metrics: () => metrics.metrics(), health: () => this.health(), status: () => this.status() },
-      this.logger.child({ component: 'http' }),
+      this.logger,
     );
   }
 }

@@ -28,7 +28,8 @@ export async function demoCommand(options: DemoOptions, out: (line: string) => v
   const broker = options.mqttUrl ? undefined : await startEmbeddedBroker({ host: '127.0.0.1', port: 0 });
   const mqttUrl = options.mqttUrl ?? broker?.url ?? '';
   const raw = demoConfig({ modbusPort: modbus.port, mqttUrl, dataDir, httpPort: options.httpPort ?? 9464 });
-  const checked = validateConfig(raw);
+  // aedes speaks MQTT 3.1.1 only; a broker named on the command line gets MQTT 5.
+  const checked = validateConfig({ ...raw, mqtt: { ...raw.mqtt, protocolVersion: broker ? 4 : 5 } });
   if (!checked.ok) {
     const issues = checked.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
     throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `embedded demo config is invalid: ${issues}`);

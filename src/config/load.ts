@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { EdgeError } from '../core/errors.js';
+import { DRIVER_NAMES } from '../drivers/schemas.js';
 import { configSchema, type EdgeConfig } from './schema.js';
 
 export interface ConfigIssue {
@@ -38,7 +39,7 @@ function toIssues(error: z.ZodError): ConfigIssue[] {
 }
 
 function knownDrivers(): string {
-  return 'modbus';
+  return DRIVER_NAMES.join(', ');
 }
 
 export function validateConfig(raw: unknown): ValidationResult {

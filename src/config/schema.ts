@@ -1,6 +1,6 @@
 /** The whole configuration: one schema per section, composed; unknown keys rejected. */
 import { z } from 'zod';
-import { deviceSchema } from '../drivers/registry.js';
+import { deviceSchema } from '../drivers/schemas.js';
 import { agentSchema } from './sections/agent.js';
 import { mqttSchema } from './sections/mqtt.js';
 import { httpSchema, logSchema, memorySchema } from './sections/observability.js';

@@ -16,6 +16,10 @@ export const mqttSchema = z.strictObject({
     .optional()
     .describe('Broker URL. Absent: the agent stores and forwards nothing upstream (demo starts an embedded broker).'),
   clientId: z.string().min(1).max(128).optional(),
+  protocolVersion: z
+    .union([z.literal(5), z.literal(4)])
+    .default(5)
+    .describe('5 = MQTT 5 (reason codes on PUBACK); 4 = MQTT 3.1.1 for brokers without v5 (e.g. the embedded demo broker)'),
   topicPrefix: topicSegment.default('edge'),
   username: z.string().optional(),
   password: secretRefSchema.optional(),
