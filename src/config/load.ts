@@ -32,7 +32,7 @@ function toIssues(error: z.ZodError): ConfigIssue[] {
       return { path: formatPath([...issue.path]), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
     }
     if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-      return { path: formatPath([...issue.path, 'driver']), message: `unknown driver (known: ${knownDrivers()})` };
+      return { path: formatPath([...issue.path]), message: `unknown driver (known: ${knownDrivers()})` };
     }
     return { path: formatPath([...issue.path]), message: issue.message };
   });
@@ -50,7 +50,7 @@ export function validateConfig(raw: unknown): ValidationResult {
 
 /** Parses YAML text; syntax errors become issues with line and column. */
 export function parseConfigText(text: string): { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] } {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       ok: false,

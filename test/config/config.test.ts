@@ -118,3 +118,11 @@ describe('JSON Schema for editors', () => {
     assert.equal(schema.additionalProperties, false);
   });
 });
+
+describe('configuration reference', () => {
+  it('docs/config.md is generated from the current schemas', async () => {
+    const { configReference } = await import('../../src/config/reference.js');
+    const { configJsonSchema } = await import('../../src/config/json-schema.js');
+    assert.equal(readFileSync(join(root, 'docs/config.md'), 'utf8'), configReference(configJsonSchema()), 'run npm run build');
+  });
+});

@@ -42,7 +42,7 @@ export const modbusTagSchema = z
       ctx.addIssue({ code: 'custom', path: ['bit'], message: 'bit applies to bool tags on holding/input registers only' });
     }
     const words = registerCount(tag.type, tag.length);
-    if (!isBitArea && tag.address + words > 65536) {
+    if (!isBitArea && tag.address <= 65535 && tag.address + words > 65536) {
       ctx.addIssue({ code: 'custom', path: ['address'], message: `tag runs past register 65535 (${words} registers)` });
     }
   });
