@@ -89,9 +89,16 @@ export class Agent {
     }
   }
 
+  private starting: Promise<void> | undefined;
+
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`agent already ${this.state}`);
     this.state = 'starting';
+    this.starting = this.startParts();
+    await this.starting;
+  }
+
+  private async startParts(): Promise<void> {
     const outbox = SqliteOutbox.open(this.config.store, { clock: this.clock, logger: this.logger });
     this.outbox = outbox;
     const recovered = outbox.takeRecoveryEvent();
@@ -120,6 +127,8 @@ export class Agent {
 
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
+    // A stop that arrives during start-up waits for it, then undoes all of it.
+    await this.starting?.catch(() => undefined);
     this.state = 'stopping';
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
     await Promise.all([...this.families.values()].map((family) => family.close()));

@@ -8,9 +8,11 @@ export async function runCommand(file: string, _err: (line: string) => void): Pr
   const config = loadConfigFile(file);
   const logger = createLogger(config.log.level);
   const agent = new Agent({ config, logger });
+  // Handlers go in before start(): a SIGTERM during start-up must still flush and exit 0.
+  const stopped = untilSignal(() => agent.stop(), config.agent.shutdownTimeoutMs, logger);
   await agent.start();
   logger.info({ config: file, devices: config.devices.length, http: agent.httpAddress() }, 'edge-agent running');
-  return untilSignal(() => agent.stop(), config.agent.shutdownTimeoutMs, logger);
+  return stopped;
 }
 
 /**

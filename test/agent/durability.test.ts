@@ -4,7 +4,7 @@
  * PRAGMA integrity_check; at the end every record that was ever seen committed must
  * have reached the broker, no per-device sequence may have a hole (seq is gapless at
  * commit, so a hole is a lost committed record), and in fifo mode the first delivery
- * of each record is in sequence order per device.
+ * of each record is in sequence order per device and stream (telemetry, event).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -25,7 +25,10 @@ function idsInStore(path: string): { ids: string[]; integrity: string } {
   const db = new Database(path);
   try {
     const integrity = (db.pragma('integrity_check', { simple: true }) as string) ?? '';
-    const ids = (db.prepare('SELECT * FROM records').all() as Array<Record<string, unknown>>).map((r) => String(r.id ?? ''));
+    // Ids are `<store epoch>-<rowid>` (see src/store/schema.ts).
+    const epoch = (db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as { value: string } | undefined)?.value;
+    const rowids = db.prepare('SELECT rowid FROM records').pluck().all() as number[];
+    const ids = rowids.map((rowid) => `${String(epoch)}-${rowid}`);
     return { ids, integrity };
   } finally {
     db.close();
@@ -54,9 +57,11 @@ function firstDeliveryOutOfOrder(records: readonly ReceivedRecord[]): string[] {
   for (const r of records) {
     if (seen.has(r.id)) continue;
     seen.add(r.id);
-    const prev = last.get(r.device) ?? 0;
-    if (r.seq <= prev) problems.push(`${r.device}: seq ${r.seq} first delivered after ${prev}`);
-    last.set(r.device, r.seq);
+    // Telemetry and events of a device are two streams (two topics) sharing one seq.
+    const stream = `${r.device} ${r.topic.slice(r.topic.lastIndexOf('/') + 1)}`;
+    const prev = last.get(stream) ?? 0;
+    if (r.seq <= prev) problems.push(`${stream}: seq ${r.seq} first delivered after ${prev}`);
+    last.set(stream, r.seq);
   }
   return problems;
 }
@@ -110,7 +115,10 @@ for (const drain of ['fifo', 'interleave'] as const) {
       }
 
       const final = spawnAgent(configFile);
+      const before = watcher.records.length;
       await waitFor('every committed record delivered', () => [...committedSeen].every((id) => watcher.ids.has(id)), 60_000);
+      // SIGTERM once this process is forwarding: before Node has loaded, no handler can exist.
+      await waitForRecords(watcher, before + 20, `final run forwarding\n${final.output()}`);
       final.child.kill('SIGTERM');
       const exit = await final.exited;
       assert.equal(exit.code, 0, `clean exit after SIGTERM\n${final.output()}`);
