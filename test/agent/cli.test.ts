@@ -64,3 +64,33 @@ describe('edge-agent CLI', () => {
     assert.match(r.stderr, /devices\[0\]\.tags\[0\]: unknown key "sacle"/);
   });
 });
+
+describe('edge-agent demo', () => {
+  it('starts a station on embedded defaults, forwards to the embedded broker, stops on SIGINT', async () => {
+    const { spawn } = await import('node:child_process');
+    const { tempDir } = await import('../helpers/tmp.js');
+    const { freePort } = await import('../helpers/net.js');
+    const { waitFor } = await import('../helpers/wait.js');
+    const dir = tempDir();
+    const httpPort = await freePort();
+    const child = spawn(process.execPath, [CLI, 'demo', '--data-dir', dir.path, '--http-port', String(httpPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor('demo banner', () => out.includes('Ctrl-C to stop.'), 20_000);
+      assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${httpPort}/metrics`));
+      await waitFor('records acknowledged by the embedded broker', async () => {
+        const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+        const published = /^edge_records_published_total (\d+)/m.exec(metrics);
+        return published !== null && Number(published[1]) > 0;
+      }, 20_000);
+      child.kill('SIGINT');
+      assert.equal(await exited, 0, out);
+    } finally {
+      child.kill('SIGKILL');
+      dir.remove();
+    }
+  });
+});

@@ -1,0 +1,198 @@
+/**
+ * MQTT drain bench: a backlog of BENCH_DRAIN_RECORDS (default 500,000) ~150 B telemetry
+ * records of 10 devices, pre-filled into the outbox before timing, drained by the
+ * MqttForwarder to a local mosquitto started here. Timed from start() until every
+ * record is acked (PUBACKed and deleted from the outbox).
+ *
+ * Baseline: a raw mqtt.js QoS 1 publish loop of the same messages (same payload bytes,
+ * same batching, built before timing), same in-flight window, same broker; timed from
+ * connect until the last PUBACK. It neither reads nor deletes from the outbox.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import mqtt from 'mqtt';
+import { mqttSchema } from '../../src/config/sections/mqtt.js';
+import { storeSchema } from '../../src/config/sections/store.js';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger, type OutboxSource } from '../../src/core/ports.js';
+import type { NewRecord } from '../../src/core/types.js';
+import { MqttForwarder } from '../../src/forwarders/mqtt/forwarder.js';
+import { PayloadBuilder, type BuiltMessage } from '../../src/forwarders/mqtt/payload.js';
+import { startMosquitto, type MosquittoBroker } from '../../test/helpers/mosquitto.js';
+import { FakeOutbox, telemetryBody } from '../../test/mqtt/fake-outbox.js';
+import { alternate, formatResult, type BenchResult } from './common.js';
+
+const RECORDS = Number(process.env.BENCH_DRAIN_RECORDS ?? 500_000);
+const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
+const DEVICES = 10;
+
+type Source = OutboxSource & { close?(): Promise<void> };
+interface SourceKind {
+  readonly name: string;
+  open(records: readonly NewRecord[]): Promise<{ source: Source; cleanup(): Promise<void> }>;
+}
+
+function makeRecords(): NewRecord[] {
+  const t0 = 1_700_000_000_000;
+  return Array.from({ length: RECORDS }, (_, i) => ({ device: `plc-${i % DEVICES}`, cls: 'telemetry' as const, ts: t0 + i * 100, body: telemetryBody(i) }));
+}
+
+async function sourceKind(): Promise<SourceKind> {
+  try {
+    const { SqliteOutbox } = await import('../../src/store/sqlite-outbox.js');
+    return {
+      name: 'SqliteOutbox (WAL, pre-filled before timing)',
+      async open(records) {
+        const dir = mkdtempSync(join(tmpdir(), 'bench-drain-'));
+        const outbox = SqliteOutbox.open(storeSchema.parse({ path: join(dir, 'outbox.db'), integrityCheck: 'off' }), {
+          clock: systemClock,
+          logger: silentLogger,
+        });
+        for (const r of records) outbox.append(r);
+        await outbox.flush();
+        return {
+          source: outbox,
+          async cleanup() {
+            await outbox.close();
+            rmSync(dir, { recursive: true, force: true });
+          },
+        };
+      },
+    };
+  } catch (e) {
+    return {
+      name: `in-memory FakeOutbox (SqliteOutbox unavailable: ${(e as Error).message})`,
+      async open(records) {
+        const box = new FakeOutbox();
+        box.append(records, false);
+        return { source: box, cleanup: async () => undefined };
+      },
+    };
+  }
+}
+
+const config = mqttSchema.parse({ url: 'mqtt://127.0.0.1:1', topicPrefix: 'bench' });
+
+async function agentRound(broker: MosquittoBroker, kind: SourceKind, records: readonly NewRecord[]): Promise<number> {
+  const { source, cleanup } = await kind.open(records);
+  let acked = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const counting: OutboxSource = {
+    read: (a, l, b, before) => source.read(a, l, b, before),
+    ack: (rowids) => {
+      source.ack(rowids);
+      acked += rowids.length;
+      if (acked >= records.length) done();
+    },
+    lastRowid: () => source.lastRowid(),
+    onCommit: (fn) => source.onCommit(fn),
+  };
+  const fwd = new MqttForwarder({ ...config, url: broker.url }, {
+    source: counting,
+    clock: systemClock,
+    logger: silentLogger,
+    random: Math.random,
+    site: 'bench-site',
+    agentId: 'bench-agent',
+    secrets: (ref) => String(ref),
+  });
+  const t0 = performance.now();
+  await fwd.start();
+  await finished;
+  const dt = performance.now() - t0;
+  lastAgentStats = fwd.stats();
+  await fwd.stop();
+  await cleanup();
+  if (acked !== records.length) throw new Error(`acked ${acked} of ${records.length}`);
+  return (records.length / dt) * 1000;
+}
+let lastAgentStats: ReturnType<MqttForwarder['stats']> | undefined;
+
+/** The messages the forwarder would send: read in the same chunks, same builder. */
+async function buildMessages(kind: SourceKind, records: readonly NewRecord[]): Promise<BuiltMessage[]> {
+  const { source, cleanup } = await kind.open(records);
+  const builder = new PayloadBuilder({ topicPrefix: 'bench', site: 'bench-site', agentId: 'bench-agent', maxRecords: config.batch.maxRecords, maxBytes: config.batch.maxBytes });
+  const out: BuiltMessage[] = [];
+  let cursor = 0;
+  for (;;) {
+    const chunk = source.read(cursor, config.batch.maxRecords * config.inflightWindow, config.batch.maxBytes * config.inflightWindow);
+    if (chunk.length === 0) break;
+    cursor = chunk[chunk.length - 1].rowid;
+    for (const m of builder.build(chunk, true)) out.push(m);
+  }
+  await cleanup();
+  return out;
+}
+
+async function baselineRound(broker: MosquittoBroker, messages: readonly BuiltMessage[], window: number): Promise<number> {
+  const records = messages.reduce((n, m) => n + m.rowids.length, 0);
+  const t0 = performance.now();
+  const client = mqtt.connect(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0, queueQoSZero: false, clientId: 'bench-raw' });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  await new Promise<void>((resolve, reject) => {
+    let next = 0;
+    let inflight = 0;
+    let acked = 0;
+    const send = (): void => {
+      while (inflight < window && next < messages.length) {
+        const m = messages[next++];
+        inflight++;
+        client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
+          if (err) return reject(err);
+          inflight--;
+          acked++;
+          if (acked === messages.length) resolve();
+          else send();
+        });
+      }
+    };
+    send();
+  });
+  const dt = performance.now() - t0;
+  await client.endAsync();
+  return (records / dt) * 1000;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const broker = await startMosquitto({ extra: ['max_inflight_messages 100'] });
+  try {
+    const kind = await sourceKind();
+    const records = makeRecords();
+    const avgBody = Math.round(records.slice(0, 1000).reduce((n, r) => n + r.body.length, 0) / 1000);
+    const messages = await buildMessages(kind, records);
+    const avgPayload = Math.round(messages.reduce((n, m) => n + m.payload.length, 0) / messages.length);
+    const window = Math.min(config.inflightWindow, 100 - 1);
+    const r = await alternate(
+      ROUNDS,
+      () => agentRound(broker, kind, records),
+      () => baselineRound(broker, messages, window),
+    );
+    const s = lastAgentStats;
+    return [
+      {
+        name: 'mqtt drain of a backlog (outbox → mosquitto, QoS 1, acked)',
+        unit: 'records/s',
+        value: r.agent,
+        baselineName: `raw mqtt.js QoS 1 publish loop, same ${messages.length} messages, window ${window}`,
+        baseline: r.baseline,
+        target: '>= 50000 records/s',
+        notes:
+          `${RECORDS} records, ${DEVICES} devices, ~${avgBody} B bodies, ~${avgPayload} B payloads (batch ${config.batch.maxRecords} records), ` +
+          `source: ${kind.name}; ${ROUNDS} rounds; agent runs ${r.agentRuns.map(Math.round).join(', ')}; baseline runs ${r.baselineRuns.map(Math.round).join(', ')}` +
+          (s ? `; PUBACK latency median ${s.pubackLatencyMedianMs?.toFixed(2)} ms, window ${s.window}` : ''),
+      },
+    ];
+  } finally {
+    await broker.close();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  for (const r of await run()) console.log(formatResult(r));
+}

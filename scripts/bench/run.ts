@@ -1,0 +1,30 @@
+/**
+ * `npm run bench`: every figure beside a baseline measured in the same run, as a ratio,
+ * medians of repeated rounds (the box is 2 cores and noisy). Select with
+ * `npm run bench -- outbox drain poll`.
+ */
+import { formatResult, type BenchResult } from './common.js';
+
+const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> = {
+  outbox: () => import('./outbox.js'),
+  drain: () => import('./drain.js'),
+  poll: () => import('./poll.js'),
+};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const names = wanted.length > 0 ? wanted : Object.keys(SUITES);
+  console.log(`edge-agent benchmarks — node ${process.version}, ${process.arch}, ${new Date().toISOString()}`);
+  for (const name of names) {
+    const load = SUITES[name];
+    if (!load) throw new Error(`unknown bench "${name}" (known: ${Object.keys(SUITES).join(', ')})`);
+    console.log(`\n== ${name}`);
+    const results = await (await load()).run();
+    for (const result of results) console.log(formatResult(result));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,195 @@
+/** One Modbus device (a slave id on a line): plans, reads through its line, decodes. */
+import { CircuitBreaker } from '../../core/breaker.js';
+import { EdgeError } from '../../core/errors.js';
+import type { DeviceDriver, Logger, TagSpec } from '../../core/ports.js';
+import { badValue, type TagValue } from '../../core/types.js';
+import type { Clock } from '../../core/clock.js';
+import type { ModbusDeviceConfig, ModbusTagConfig } from './config.js';
+import { decodeBit, decodeRegisters } from './codec.js';
+import { isBreakerFailure, isDeviceAnswer } from './errors.js';
+import type { Line, LineResult } from './line.js';
+import { checkTagsFit, isBitFunction, Planner, type ModbusRequest } from './plan.js';
+
+/** What a device needs from its family. */
+export interface DeviceHost {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Registers the device on its line; throws EDGE_ERR_CONFIG_INVALID on a conflict. */
+  attach(device: ModbusDevice): Line;
+  /** A family-unique id for the device's queue on its line. */
+  nextClientId(): number;
+}
+
+interface PreparedStep {
+  readonly request: ModbusRequest<ModbusTagConfig>;
+  /** For each tag of the request, its positions in the polled names. */
+  readonly slots: readonly (readonly number[])[];
+}
+
+export class ModbusDevice implements DeviceDriver {
+  readonly device: string;
+  private readonly client: string;
+  private readonly planner: Planner<ModbusTagConfig>;
+  private readonly breaker: CircuitBreaker;
+  private readonly logger: Logger;
+  private line: Line | undefined;
+  private started = false;
+  private readonly prepared = new Map<string, readonly PreparedStep[]>();
+  private initialised = false;
+  private readonly counters = {
+    polls: 0,
+    requests: 0,
+    errors: 0,
+    errorsByCode: {} as Record<string, number>,
+    lastLatencyMs: undefined as number | undefined,
+    breakerOpens: 0,
+  };
+
+  constructor(
+    readonly config: ModbusDeviceConfig,
+    private readonly host: DeviceHost,
+  ) {
+    this.device = config.name;
+    this.client = `${config.name}#${host.nextClientId()}`;
+    this.logger = host.logger.child({ device: config.name });
+    this.planner = new Planner(config.tags, config);
+    this.breaker = new CircuitBreaker(config.breaker, () => host.clock.monotonic());
+  }
+
+  init(): void {
+    if (this.initialised) return;
+    checkTagsFit(this.config.tags, this.config, this.device);
+    this.line = this.host.attach(this);
+    this.initialised = true;
+  }
+
+  tags(): readonly TagSpec[] {
+    return this.config.tags.map((t) => ({ name: t.name, intervalMs: t.intervalMs ?? this.config.intervalMs }));
+  }
+
+  async start(): Promise<void> {
+    if (!this.initialised) this.init();
+    if (this.started) return;
+    try {
+      await this.line!.acquire();
+    } catch (err) {
+      const code = err instanceof EdgeError ? err.code : 'EDGE_ERR_MODBUS_CONNECT';
+      throw new EdgeError('EDGE_ERR_DRIVER_START', `modbus device ${this.device}: cannot connect (${code})`, {
+        cause: err,
+        context: { device: this.device, line: this.line!.key, code },
+      });
+    }
+    this.started = true;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.line?.release();
+  }
+
+  async poll(names: readonly string[]): Promise<readonly TagValue[]> {
+    const prepared = this.prepare(names);
+    this.counters.polls++;
+    if (!this.started || !this.line) {
+      return names.map((n) => badValue(n, 'EDGE_ERR_MODBUS_DISCONNECTED', `device ${this.device} is not started`));
+    }
+    const out = new Array<TagValue>(names.length);
+    for (const step of prepared) {
+      const values = await this.read(step.request);
+      for (let i = 0; i < values.length; i++) {
+        for (const slot of step.slots[i]) out[slot] = values[i];
+      }
+    }
+    return out;
+  }
+
+  /** The plan for this exact list of names, with where each value goes; cached. */
+  private prepare(names: readonly string[]): readonly PreparedStep[] {
+    const key = names.join('\u0000');
+    const hit = this.prepared.get(key);
+    if (hit) return hit;
+    const positions = new Map<string, number[]>();
+    names.forEach((name, i) => {
+      if (!this.planner.has(name)) {
+        throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${this.device} has no tag "${name}"`, {
+          context: { device: this.device, tag: name },
+        });
+      }
+      const list = positions.get(name);
+      if (list) list.push(i);
+      else positions.set(name, [i]);
+    });
+    const steps = this.planner.plan(names).map((request) => ({
+      request,
+      slots: request.tags.map((t) => positions.get(t.tag.name) ?? []),
+    }));
+    if (this.prepared.size >= 256) this.prepared.clear();
+    this.prepared.set(key, steps);
+    return steps;
+  }
+
+  private async read(request: ModbusRequest<ModbusTagConfig>): Promise<TagValue[]> {
+    const bad = (code: string, reason: string): TagValue[] => {
+      this.countError(code);
+      return request.tags.map((t) => badValue(t.tag.name, code, reason));
+    };
+    if (!this.breaker.allows()) {
+      return bad('EDGE_ERR_MODBUS_CIRCUIT_OPEN', `circuit open after ${this.breaker.consecutiveFailures} failures`);
+    }
+    const line = this.line!;
+    let result: LineResult | undefined;
+    for (let attempt = 0; attempt <= this.config.retries; attempt++) {
+      result = await line.execute(this.client, {
+        unitId: this.config.unitId,
+        function: request.function,
+        address: request.address,
+        length: request.length,
+        timeoutMs: this.config.timeoutMs,
+      });
+      if (result.ok || result.error.code !== 'EDGE_ERR_MODBUS_DISCONNECTED') this.counters.requests++;
+      if (result.ok || result.error.code !== 'EDGE_ERR_MODBUS_TIMEOUT') break;
+    }
+    if (!result!.ok) {
+      const { error } = result!;
+      if (isBreakerFailure(error.code)) {
+        if (this.breaker.recordFailure()) {
+          this.counters.breakerOpens++;
+          this.logger.warn({ failures: this.breaker.consecutiveFailures, code: error.code }, 'modbus circuit opened');
+        }
+      } else if (isDeviceAnswer(error.code)) {
+        this.breaker.recordSuccess();
+      }
+      return bad(error.code, error.message);
+    }
+    this.breaker.recordSuccess();
+    this.counters.lastLatencyMs = result!.latencyMs;
+    const data = result!.data;
+    return request.tags.map((p) => {
+      if (isBitFunction(request.function)) return decodeBit(p.tag, Boolean(data[p.offset]));
+      const value = decodeRegisters(p.tag, data as readonly number[], p.offset);
+      if (value.quality === 'bad') this.countError(value.code);
+      return value;
+    });
+  }
+
+  private countError(code: string): void {
+    this.counters.errors++;
+    this.counters.errorsByCode[code] = (this.counters.errorsByCode[code] ?? 0) + 1;
+  }
+
+  status(): Readonly<Record<string, unknown>> {
+    return {
+      polls: this.counters.polls,
+      requests: this.counters.requests,
+      errors: this.counters.errors,
+      errorsByCode: { ...this.counters.errorsByCode },
+      lastLatencyMs: this.counters.lastLatencyMs,
+      breaker: this.breaker.state,
+      breakerOpens: this.counters.breakerOpens,
+      consecutiveFailures: this.breaker.consecutiveFailures,
+      line: this.line?.status() ?? { state: 'idle' },
+      plansCached: this.planner.cacheSize,
+    };
+  }
+}

@@ -1,0 +1,116 @@
+/** The family: one agent's Modbus devices and the lines (links) they share. */
+import { EdgeError } from '../../core/errors.js';
+import type { DriverDeps, DriverFamily } from '../types.js';
+import type { ModbusDeviceConfig } from './config.js';
+import { ModbusDevice } from './device.js';
+import { Line } from './line.js';
+import { defaultTransportFactory, type ModbusConnection, type TransportFactory } from './transport.js';
+
+export interface ModbusFamilyOptions {
+  /** Builds the transport of a new line; tests pass a fake. */
+  readonly transportFactory?: TransportFactory;
+}
+
+type RtuConnection = Extract<ModbusConnection, { transport: 'rtu' }>;
+
+/** Key of the physical link: one per serial path, one per TCP host:port. */
+export function lineKey(connection: ModbusConnection): string {
+  return connection.transport === 'tcp' ? `tcp:${connection.host}:${connection.port}` : `rtu:${connection.path}`;
+}
+
+/** Bits on the wire per character: start + data + parity + stop. */
+export function bitsPerChar(c: RtuConnection): number {
+  return 1 + c.dataBits + (c.parity === 'none' ? 0 : 1) + c.stopBits;
+}
+
+/** Inter-frame gap: configured, else 3.5 character times, at least 2 ms. TCP: 0. */
+export function interFrameGapMs(connection: ModbusConnection): number {
+  if (connection.transport === 'tcp') return 0;
+  if (connection.interFrameGapMs !== undefined) return connection.interFrameGapMs;
+  return Math.max(2, (3.5 * bitsPerChar(connection) * 1000) / connection.baudRate);
+}
+
+const SERIAL_FIELDS = ['baudRate', 'dataBits', 'parity', 'stopBits', 'interFrameGapMs'] as const;
+
+interface LineEntry {
+  readonly line: Line;
+  readonly connection: ModbusConnection;
+  readonly owner: string;
+}
+
+export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
+  private readonly lineMap = new Map<string, LineEntry>();
+  private readonly devices = new Set<ModbusDevice>();
+  private readonly transportFactory: TransportFactory;
+  private clientSeq = 0;
+  private closed = false;
+
+  constructor(
+    private readonly deps: DriverDeps,
+    options: ModbusFamilyOptions = {},
+  ) {
+    this.transportFactory = options.transportFactory ?? defaultTransportFactory;
+  }
+
+  create(config: ModbusDeviceConfig): ModbusDevice {
+    if (this.closed) throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'modbus family is closed', { context: { device: config.name } });
+    const device = new ModbusDevice(config, {
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      attach: (d) => this.attach(d),
+      nextClientId: () => ++this.clientSeq,
+    });
+    this.devices.add(device);
+    return device;
+  }
+
+  /** The lines, by key (for status and tests). */
+  lines(): ReadonlyMap<string, Line> {
+    return new Map([...this.lineMap].map(([k, v]) => [k, v.line]));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.devices].map((d) => d.stop().catch(() => undefined)));
+    await Promise.all([...this.lineMap.values()].map((e) => e.line.close()));
+    this.lineMap.clear();
+    this.devices.clear();
+  }
+
+  private attach(device: ModbusDevice): Line {
+    const connection = device.config.connection;
+    const key = lineKey(connection);
+    const existing = this.lineMap.get(key);
+    if (existing) {
+      if (existing.connection.transport === 'rtu' && connection.transport === 'rtu') {
+        for (const field of SERIAL_FIELDS) {
+          if (existing.connection[field] !== connection[field]) {
+            throw new EdgeError(
+              'EDGE_ERR_CONFIG_INVALID',
+              `device ${device.device}: connection.${field} is ${String(connection[field])} but device ${existing.owner} ` +
+                `on the same serial path ${connection.path} uses ${String(existing.connection[field])}`,
+              { context: { device: device.device, field: `connection.${field}`, path: connection.path } },
+            );
+          }
+        }
+      }
+      return existing.line;
+    }
+    const line = new Line({
+      key,
+      kind: connection.transport,
+      gapMs: interFrameGapMs(connection),
+      backoff: device.config.reconnect,
+      clock: this.deps.clock,
+      random: this.deps.random,
+      logger: this.deps.logger.child({ line: key }),
+      transport: this.transportFactory(connection, this.deps.clock),
+    });
+    this.lineMap.set(key, { line, connection, owner: device.device });
+    return line;
+  }
+}
+
+export function createModbusFamily(deps: DriverDeps, options: ModbusFamilyOptions = {}): ModbusFamily {
+  return new ModbusFamily(deps, options);
+}

@@ -1,0 +1,181 @@
+/**
+ * The Promise-based port between a Line and the wire, and its implementation over
+ * modbus-serial (connectTCP for tcp, connectRTUBuffered for rtu). One request at a time:
+ * the Line guarantees it (modbus-serial has no request queue on RTU).
+ */
+import modbusSerial from 'modbus-serial';
+
+// modbus-serial is CommonJS: module.exports is the client class, and `.default` points
+// back at it (which is what its typings describe).
+const ModbusRTU = modbusSerial.default;
+type ModbusRTU = InstanceType<typeof ModbusRTU>;
+import { EdgeError } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import type { ModbusDeviceConfig } from './config.js';
+import { toModbusError } from './errors.js';
+
+export type ModbusConnection = ModbusDeviceConfig['connection'];
+
+export interface ModbusTransport {
+  /** Opens the link; rejects with an EdgeError EDGE_ERR_MODBUS_CONNECT. */
+  connect(): Promise<void>;
+  readCoils(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]>;
+  readDiscreteInputs(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]>;
+  readHolding(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]>;
+  readInput(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]>;
+  /** Releases the link; safe to call twice or when never opened. */
+  close(): Promise<void>;
+  readonly isOpen: boolean;
+  /** Called when an open link is lost (peer closed, port error). */
+  onClose(listener: (err?: Error) => void): void;
+  /** RTU: drops bytes received but not consumed (late answers after a timeout). */
+  discardInput?(): void;
+}
+
+export type TransportFactory = (connection: ModbusConnection, clock: Clock) => ModbusTransport;
+
+const CONNECT_TIMEOUT_MS = 5000;
+
+/** modbus-serial's RTU buffered port keeps unconsumed bytes in `_buffer`. */
+interface BufferedPortInternals {
+  _buffer?: Buffer;
+}
+
+export class ModbusSerialTransport implements ModbusTransport {
+  private client: ModbusRTU | undefined;
+  private readonly closeListeners: Array<(err?: Error) => void> = [];
+  private pendingReject: ((err: Error) => void) | undefined;
+
+  constructor(
+    private readonly connection: ModbusConnection,
+    private readonly clock: Clock,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.client?.isOpen === true;
+  }
+
+  onClose(listener: (err?: Error) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  async connect(): Promise<void> {
+    await this.close();
+    const client = new ModbusRTU();
+    this.client = client;
+    let lastError: Error | undefined;
+    client.on('error', (err: unknown) => {
+      lastError = err instanceof Error ? err : new Error(String(err));
+    });
+    client.on('close', () => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      this.failPending(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `link closed${lastError ? `: ${lastError.message}` : ''}`));
+      for (const l of this.closeListeners) l(lastError);
+    });
+    const conn = this.connection;
+    const opening =
+      conn.transport === 'tcp'
+        ? client.connectTCP(conn.host, { port: conn.port })
+        : client.connectRTUBuffered(conn.path, {
+            baudRate: conn.baudRate,
+            dataBits: conn.dataBits,
+            parity: conn.parity,
+            stopBits: conn.stopBits,
+          });
+    let timer: { cancel(): void } | undefined;
+    try {
+      await Promise.race([
+        opening,
+        new Promise<never>((_, reject) => {
+          timer = this.clock.setTimeout(
+            () => reject(new EdgeError('EDGE_ERR_MODBUS_CONNECT', `connect timed out after ${CONNECT_TIMEOUT_MS} ms`)),
+            CONNECT_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (err) {
+      if (this.client === client) this.client = undefined;
+      this.dispose(client);
+      throw toModbusError(err, 'connect');
+    } finally {
+      timer?.cancel();
+    }
+  }
+
+  readCoils(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
+    return this.request(unitId, timeoutMs, (c) => c.readCoils(address, length).then((r) => r.data.slice(0, length)));
+  }
+
+  readDiscreteInputs(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
+    return this.request(unitId, timeoutMs, (c) => c.readDiscreteInputs(address, length).then((r) => r.data.slice(0, length)));
+  }
+
+  readHolding(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]> {
+    return this.request(unitId, timeoutMs, (c) => c.readHoldingRegisters(address, length).then((r) => r.data));
+  }
+
+  readInput(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]> {
+    return this.request(unitId, timeoutMs, (c) => c.readInputRegisters(address, length).then((r) => r.data));
+  }
+
+  discardInput(): void {
+    const port = (this.client as unknown as { _port?: BufferedPortInternals } | undefined)?._port;
+    if (port && Buffer.isBuffer(port._buffer)) port._buffer = Buffer.alloc(0);
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.failPending(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', 'link closed'));
+    if (client) await this.dispose(client);
+  }
+
+  private dispose(client: ModbusRTU): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      try {
+        if (this.connection.transport === 'tcp') client.destroy(done);
+        else if (client.isOpen) client.close(done);
+        else done();
+      } catch {
+        done();
+      }
+    });
+  }
+
+  private failPending(err: Error): void {
+    const reject = this.pendingReject;
+    this.pendingReject = undefined;
+    reject?.(err);
+  }
+
+  private request<T>(unitId: number, timeoutMs: number, op: (c: ModbusRTU) => Promise<T>): Promise<T> {
+    const client = this.client;
+    if (!client || !client.isOpen) {
+      return Promise.reject(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', 'link is not open'));
+    }
+    client.setID(unitId);
+    client.setTimeout(timeoutMs);
+    // A lost link rejects the pending request at once (modbus-serial would only time out).
+    return new Promise<T>((resolve, reject) => {
+      this.pendingReject = reject;
+      op(client).then(
+        (value) => {
+          if (this.pendingReject === reject) this.pendingReject = undefined;
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (this.pendingReject === reject) this.pendingReject = undefined;
+          reject(toModbusError(err, 'request'));
+        },
+      );
+    });
+  }
+}
+
+export const defaultTransportFactory: TransportFactory = (connection, clock) => new ModbusSerialTransport(connection, clock);

@@ -1,0 +1,166 @@
+/**
+ * MQTT topics and payloads (docs/mqtt-payload.md, docs/mqtt-payload.schema.json).
+ *
+ * Payloads are built by string concatenation around the stored bodies, which are
+ * already JSON (core/record-codec): draining a backlog never parses or re-serialises a
+ * record. Only the short identifiers (agent, site, device, record id) are escaped.
+ */
+import type { RecordClass, StoredRecord } from '../../core/types.js';
+
+export const PAYLOAD_VERSION = 1;
+
+/** One MQTT message: records of one device and one class, in rowid order. */
+export interface BuiltMessage {
+  readonly topic: string;
+  readonly payload: string;
+  readonly rowids: number[];
+  readonly device: string;
+  readonly cls: RecordClass;
+  readonly replay: boolean;
+}
+
+export interface PayloadOptions {
+  readonly topicPrefix: string;
+  readonly site: string;
+  readonly agentId: string;
+  readonly maxRecords: number;
+  /** Bound on the payload size, counted in UTF-16 code units (= bytes for ASCII). */
+  readonly maxBytes: number;
+}
+
+/** MQTT topic levels must not contain wildcards, separators or NUL. */
+export function topicLevel(segment: string): string {
+  const cleaned = segment.replace(/[/+#\u0000]/g, '_');
+  return cleaned.length > 0 ? cleaned : '_';
+}
+
+export function statusTopic(prefix: string, site: string): string {
+  return `${prefix}/${topicLevel(site)}/agent/status`;
+}
+
+export function recordTopic(prefix: string, site: string, device: string, cls: RecordClass): string {
+  return `${prefix}/${topicLevel(site)}/${topicLevel(device)}/${cls === 'telemetry' ? 'telemetry' : 'event'}`;
+}
+
+export interface StatusPayload {
+  readonly v: 1;
+  readonly state: 'online' | 'offline';
+  readonly agent: string;
+  readonly site: string;
+  readonly ts?: number;
+  readonly reason?: 'stopped' | 'connection-lost';
+}
+
+export function onlineStatus(agent: string, site: string, ts: number): string {
+  return JSON.stringify({ v: PAYLOAD_VERSION, state: 'online', agent, site, ts } satisfies StatusPayload);
+}
+
+/** The retained last will: the broker publishes it when the connection is lost. */
+export function willStatus(agent: string, site: string): string {
+  return JSON.stringify({ v: PAYLOAD_VERSION, state: 'offline', agent, site, reason: 'connection-lost' } satisfies StatusPayload);
+}
+
+export function stoppedStatus(agent: string, site: string, ts: number): string {
+  return JSON.stringify({ v: PAYLOAD_VERSION, state: 'offline', agent, site, ts, reason: 'stopped' } satisfies StatusPayload);
+}
+
+/** JSON string literal; ids are usually plain ASCII, which skips JSON.stringify. */
+const PLAIN = /^[A-Za-z0-9_.:~-]*$/;
+function jsonString(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+interface Group {
+  readonly key: string;
+  readonly device: string;
+  readonly cls: RecordClass;
+  body: string;
+  size: number;
+  count: number;
+  rowids: number[];
+  firstRowid: number;
+}
+
+/**
+ * Packs records into messages: per device and class, at most `maxRecords` records and
+ * about `maxBytes` of payload each (a single larger record still gets its own message).
+ */
+export class PayloadBuilder {
+  private readonly headCache = new Map<string, { head: string; topic: string }>();
+  private readonly agentJson: string;
+  private readonly siteJson: string;
+
+  constructor(private readonly opts: PayloadOptions) {
+    this.agentJson = JSON.stringify(opts.agentId);
+    this.siteJson = JSON.stringify(opts.site);
+  }
+
+  private head(device: string, cls: RecordClass): { head: string; topic: string } {
+    const key = cls + '\u0000' + device;
+    let h = this.headCache.get(key);
+    if (!h) {
+      h = {
+        head: `{"v":${PAYLOAD_VERSION},"agent":${this.agentJson},"site":${this.siteJson},"device":${JSON.stringify(device)}`,
+        topic: recordTopic(this.opts.topicPrefix, this.opts.site, device, cls),
+      };
+      if (this.headCache.size > 10_000) this.headCache.clear();
+      this.headCache.set(key, h);
+    }
+    return h;
+  }
+
+  /** Records must be in rowid order; messages come out ordered by their first rowid. */
+  build(records: readonly StoredRecord[], replay: boolean): BuiltMessage[] {
+    const { maxRecords, maxBytes } = this.opts;
+    const open = new Map<string, Group>();
+    const done: Array<{ first: number; msg: BuiltMessage }> = [];
+    const replayPart = replay ? ',"replay":true' : '';
+    const close = (g: Group): void => {
+      const h = this.head(g.device, g.cls);
+      done.push({
+        first: g.firstRowid,
+        msg: {
+          topic: h.topic,
+          payload: h.head + replayPart + ',"records":[' + g.body + ']}',
+          rowids: g.rowids,
+          device: g.device,
+          cls: g.cls,
+          replay,
+        },
+      });
+    };
+    for (const r of records) {
+      const key = r.cls + '\u0000' + r.device;
+      const fragment =
+        '{"id":' + jsonString(r.id) + ',"seq":' + r.seq + ',"ts":' + r.ts +
+        (r.cls === 'telemetry' ? ',"values":' : ',"event":') + r.body + '}';
+      let g = open.get(key);
+      if (g && (g.count >= maxRecords || g.size + fragment.length + 1 > maxBytes)) {
+        close(g);
+        g = undefined;
+      }
+      if (!g) {
+        const h = this.head(r.device, r.cls);
+        g = {
+          key,
+          device: r.device,
+          cls: r.cls,
+          body: fragment,
+          size: h.head.length + replayPart.length + 14 + fragment.length,
+          count: 1,
+          rowids: [r.rowid],
+          firstRowid: r.rowid,
+        };
+        open.set(key, g);
+      } else {
+        g.body += ',' + fragment;
+        g.size += fragment.length + 1;
+        g.count++;
+        g.rowids.push(r.rowid);
+      }
+    }
+    for (const g of open.values()) close(g);
+    if (done.length > 1) done.sort((a, b) => a.first - b.first);
+    return done.map((d) => d.msg);
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * In-memory outbox with the SqliteOutbox semantics (group commit by size and latency,
+ * per-device seq, epoch-prefixed ids, bounded size with telemetry-first eviction and gap
+ * events), for unit tests of forwarders and producers. Nothing survives the process.
+ */
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import type { NewRecord, RecordClass, StoredRecord } from '../core/types.js';
+import {
+  EVICT_LOW_WATER,
+  type GapTally,
+  type Outbox,
+  type OutboxStats,
+  byteLength,
+  closedError,
+  gapRecord,
+  tally,
+} from './outbox.js';
+import { newEpoch } from './schema.js';
+
+export interface MemoryOutboxOptions {
+  readonly clock?: Clock;
+  readonly maxRows?: number;
+  readonly maxBytes?: number;
+  /** Group commit size; default 2000. */
+  readonly batchMaxRecords?: number;
+  /** Group commit latency; default 50 ms. 0 still waits for a timer tick. */
+  readonly batchMaxLatencyMs?: number;
+}
+
+interface Waiter {
+  resolve(record: StoredRecord): void;
+  reject(error: Error): void;
+}
+
+export class MemoryOutbox implements Outbox {
+  private readonly clock: Clock;
+  private readonly maxRows: number;
+  private readonly maxBytes: number;
+  private readonly maxRecords: number;
+  private readonly maxLatencyMs: number;
+  private readonly idPrefix = `${newEpoch()}-`;
+
+  /** Committed records in rowid order. */
+  private records: StoredRecord[] = [];
+  private sizes: number[] = [];
+  private pending: NewRecord[] = [];
+  private readonly waiters = new Map<NewRecord, Waiter>();
+  private readonly seqs = new Map<string, number>();
+  private readonly listeners = new Set<() => void>();
+  private timer: TimerHandle | null = null;
+  private nextRowid = 1;
+  private bytes = 0;
+  private closed = false;
+  private committedTotal = 0;
+  private committedBatches = 0;
+  private evictedTelemetry = 0;
+  private evictedEvent = 0;
+
+  constructor(options: MemoryOutboxOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.maxRows = options.maxRows ?? Number.MAX_SAFE_INTEGER;
+    this.maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+    this.maxRecords = options.batchMaxRecords ?? 2000;
+    this.maxLatencyMs = options.batchMaxLatencyMs ?? 50;
+  }
+
+  append(record: NewRecord): void {
+    if (this.closed) throw closedError();
+    this.pending.push(record);
+    if (this.pending.length >= this.maxRecords) this.commit();
+    else if (this.timer === null) {
+      this.timer = this.clock.setTimeout(() => {
+        this.timer = null;
+        this.commit();
+      }, this.maxLatencyMs);
+    }
+  }
+
+  appendDurable(record: NewRecord): Promise<StoredRecord> {
+    if (this.closed) return Promise.reject(closedError());
+    const own: NewRecord = { device: record.device, cls: record.cls, ts: record.ts, body: record.body };
+    return new Promise((resolve, reject) => {
+      this.waiters.set(own, { resolve, reject });
+      this.append(own);
+    });
+  }
+
+  async flush(): Promise<void> {
+    if (this.closed) throw closedError();
+    this.commit();
+  }
+
+  read(afterRowid: number, limit: number, maxBytes: number, beforeRowid?: number): StoredRecord[] {
+    if (this.closed) throw closedError();
+    const out: StoredRecord[] = [];
+    const before = beforeRowid ?? Number.MAX_SAFE_INTEGER;
+    let total = 0;
+    for (let i = this.lowerBound(afterRowid + 1); i < this.records.length && out.length < limit; i++) {
+      const r = this.records[i];
+      if (r.rowid >= before) break;
+      const size = this.sizes[i];
+      if (out.length > 0 && total + size > maxBytes) break;
+      total += size;
+      out.push(r);
+    }
+    return out;
+  }
+
+  ack(rowids: readonly number[]): void {
+    if (this.closed) throw closedError();
+    if (rowids.length === 0) return;
+    const gone = new Set(rowids);
+    const keep: StoredRecord[] = [];
+    const keepSizes: number[] = [];
+    for (let i = 0; i < this.records.length; i++) {
+      if (gone.has(this.records[i].rowid)) this.bytes -= this.sizes[i];
+      else {
+        keep.push(this.records[i]);
+        keepSizes.push(this.sizes[i]);
+      }
+    }
+    this.records = keep;
+    this.sizes = keepSizes;
+  }
+
+  lastRowid(): number {
+    if (this.closed) throw closedError();
+    return this.nextRowid - 1;
+  }
+
+  onCommit(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  stats(): OutboxStats {
+    return {
+      rows: this.records.length,
+      bytes: this.bytes,
+      oldestTs: this.records.length > 0 ? this.records[0].ts : null,
+      committedTotal: this.committedTotal,
+      committedBatches: this.committedBatches,
+      evicted: { telemetry: this.evictedTelemetry, event: this.evictedEvent },
+      droppedPending: 0,
+      pendingRecords: this.pending.length,
+      checkpoints: 0,
+      walBytes: 0,
+      lastCommitMs: 0,
+      healthy: true,
+      lastError: null,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.commit();
+    this.closed = true;
+    this.listeners.clear();
+  }
+
+  private lowerBound(rowid: number): number {
+    let lo = 0;
+    let hi = this.records.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.records[mid].rowid < rowid) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private store(r: NewRecord): StoredRecord {
+    const seq = (this.seqs.get(r.device) ?? 0) + 1;
+    this.seqs.set(r.device, seq);
+    const rowid = this.nextRowid++;
+    const stored: StoredRecord = { rowid, id: this.idPrefix + rowid, seq, device: r.device, cls: r.cls, ts: r.ts, body: r.body };
+    const size = byteLength(r.body);
+    this.records.push(stored);
+    this.sizes.push(size);
+    this.bytes += size;
+    this.committedTotal++;
+    return stored;
+  }
+
+  private commit(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    while (this.pending.length > 0) {
+      const batch = this.pending.slice(0, this.maxRecords);
+      this.pending = this.pending.slice(batch.length);
+      const settled: [Waiter, StoredRecord][] = [];
+      for (const r of batch) {
+        const stored = this.store(r);
+        const w = this.waiters.get(r);
+        if (w !== undefined) {
+          this.waiters.delete(r);
+          settled.push([w, stored]);
+        }
+      }
+      for (let pass = 0; pass < 3 && (this.records.length > this.maxRows || this.bytes > this.maxBytes); pass++) this.evict();
+      this.committedBatches++;
+      for (const [w, stored] of settled) w.resolve(stored);
+      for (const listener of this.listeners) {
+        try {
+          listener();
+        } catch {
+          /* a listener's failure is its own */
+        }
+      }
+    }
+  }
+
+  private evict(): void {
+    const targetRows = Math.floor(this.maxRows * EVICT_LOW_WATER);
+    const targetBytes = Math.floor(this.maxBytes * EVICT_LOW_WATER);
+    const gaps: NewRecord[] = [];
+    const now = this.clock.now();
+    for (const cls of ['telemetry', 'event'] as RecordClass[]) {
+      if (this.records.length <= targetRows && this.bytes <= targetBytes) break;
+      const tallies = new Map<string, GapTally>();
+      let rows = this.records.length;
+      let bytes = this.bytes;
+      const drop = new Set<number>();
+      for (let i = 0; i < this.records.length && (rows > targetRows || bytes > targetBytes); i++) {
+        const r = this.records[i];
+        if (r.cls !== cls) continue;
+        drop.add(i);
+        tally(tallies, r.device, r.seq);
+        rows--;
+        bytes -= this.sizes[i];
+      }
+      if (drop.size === 0) continue;
+      this.records = this.records.filter((_, i) => !drop.has(i));
+      this.sizes = this.sizes.filter((_, i) => !drop.has(i));
+      this.bytes = bytes;
+      if (cls === 'event') this.evictedEvent += drop.size;
+      else this.evictedTelemetry += drop.size;
+      for (const [device, t] of tallies) gaps.push(gapRecord(device, now, t, cls));
+    }
+    for (const g of gaps) this.store(g);
+  }
+}

@@ -1,0 +1,116 @@
+/** An in-memory ModbusTransport driven by a ManualClock, one per test. */
+import type { Clock } from '../../src/core/clock.js';
+import { EdgeError } from '../../src/core/errors.js';
+import type { ModbusTransport } from '../../src/drivers/modbus/transport.js';
+
+export interface FakeSlave {
+  holding?: Record<number, number>;
+  input?: Record<number, number>;
+  coil?: Record<number, boolean>;
+  discrete?: Record<number, boolean>;
+  /** Never answers: each request times out after its timeoutMs on the clock. */
+  dead?: boolean;
+  /** Answers every request with this exception code. */
+  exception?: number;
+  /** Requests reaching this address or above answer exception 02. */
+  illegalFrom?: number;
+  /** Answers after this many ms of clock time (default 1). */
+  latencyMs?: number;
+}
+
+export interface SentRequest {
+  readonly unitId: number;
+  readonly fn: string;
+  readonly address: number;
+  readonly length: number;
+  readonly at: number;
+}
+
+export class FakeTransport implements ModbusTransport {
+  readonly sent: SentRequest[] = [];
+  readonly slaves = new Map<number, FakeSlave>();
+  connectAttempts: number[] = [];
+  failConnects = 0;
+  discards = 0;
+  private open = false;
+  private inFlight = 0;
+  maxInFlight = 0;
+  private readonly listeners: Array<(err?: Error) => void> = [];
+
+  constructor(private readonly clock: Clock) {}
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  onClose(listener: (err?: Error) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async connect(): Promise<void> {
+    this.connectAttempts.push(this.clock.monotonic());
+    if (this.failConnects > 0) {
+      this.failConnects--;
+      throw new EdgeError('EDGE_ERR_MODBUS_CONNECT', 'connect ECONNREFUSED');
+    }
+    this.open = true;
+  }
+
+  async close(): Promise<void> {
+    this.open = false;
+  }
+
+  /** The peer drops the link. */
+  drop(): void {
+    if (!this.open) return;
+    this.open = false;
+    for (const l of this.listeners) l(new Error('peer closed'));
+  }
+
+  discardInput(): void {
+    this.discards++;
+  }
+
+  readCoils(u: number, a: number, l: number, t: number): Promise<boolean[]> {
+    return this.read(u, 'coil', a, l, t, (s, i) => s.coil?.[i] ?? false);
+  }
+
+  readDiscreteInputs(u: number, a: number, l: number, t: number): Promise<boolean[]> {
+    return this.read(u, 'discrete', a, l, t, (s, i) => s.discrete?.[i] ?? false);
+  }
+
+  readHolding(u: number, a: number, l: number, t: number): Promise<number[]> {
+    return this.read(u, 'holding', a, l, t, (s, i) => s.holding?.[i] ?? 0);
+  }
+
+  readInput(u: number, a: number, l: number, t: number): Promise<number[]> {
+    return this.read(u, 'input', a, l, t, (s, i) => s.input?.[i] ?? 0);
+  }
+
+  private read<T>(unitId: number, fn: string, address: number, length: number, timeoutMs: number, get: (s: FakeSlave, i: number) => T): Promise<T[]> {
+    if (!this.open) return Promise.reject(Object.assign(new Error('Port Not Open'), { errno: 'ECONNREFUSED' }));
+    this.sent.push({ unitId, fn, address, length, at: this.clock.monotonic() });
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const slave = this.slaves.get(unitId);
+    return new Promise<T[]>((resolve, reject) => {
+      const finish = (fn2: () => void): void => {
+        this.inFlight--;
+        fn2();
+      };
+      if (!slave || slave.dead) {
+        this.clock.setTimeout(() => finish(() => reject(Object.assign(new Error('Timed out'), { errno: 'ETIMEDOUT' }))), timeoutMs);
+        return;
+      }
+      this.clock.setTimeout(() => {
+        const exception = slave.exception ?? (slave.illegalFrom !== undefined && address + length > slave.illegalFrom ? 2 : undefined);
+        if (exception !== undefined) {
+          const code = exception;
+          finish(() => reject(Object.assign(new Error(`Modbus exception ${code}`), { modbusCode: code })));
+          return;
+        }
+        finish(() => resolve(Array.from({ length }, (_, i) => get(slave, address + i))));
+      }, slave.latencyMs ?? 1);
+    });
+  }
+}

@@ -1,0 +1,102 @@
+/** Shared pieces of the MQTT forwarder tests. */
+import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { mqttSchema, type MqttConfig } from '../../src/config/sections/mqtt.js';
+import type { SecretRef } from '../../src/config/sections/common.js';
+import { systemClock, type Clock } from '../../src/core/clock.js';
+import type { Logger, OutboxSource } from '../../src/core/ports.js';
+import { MqttForwarder } from '../../src/forwarders/mqtt/forwarder.js';
+import { once } from '../helpers/wait.js';
+
+export const SITE = 's1';
+export const AGENT = 'a1';
+
+/** The real config schema, so defaults are the shipped ones. */
+export function mqttConfig(input: Record<string, unknown>): MqttConfig {
+  return mqttSchema.parse(input);
+}
+
+export function testSecrets(ref: SecretRef): string {
+  if (typeof ref === 'string') return ref;
+  if ('env' in ref) {
+    const v = process.env[ref.env];
+    if (v === undefined) throw new Error(`env ${ref.env} not set`);
+    return v;
+  }
+  return readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+}
+
+export interface CapturedLog {
+  readonly level: string;
+  readonly obj: object;
+  readonly msg: string | undefined;
+}
+
+/** A Logger that keeps every line (to assert on, e.g. that no secret is logged). */
+export function captureLogger(lines: CapturedLog[] = [], bindings: object = {}): Logger & { lines: CapturedLog[]; text(): string } {
+  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj: { ...bindings, ...obj }, msg });
+  return {
+    lines,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (b) => captureLogger(lines, { ...bindings, ...b }),
+    text: () => lines.map((l) => `${l.level} ${l.msg ?? ''} ${JSON.stringify(l.obj)}`).join('\n'),
+  };
+}
+
+export function makeForwarder(
+  config: MqttConfig,
+  source: OutboxSource,
+  extra: { logger?: Logger; clock?: Clock; random?: () => number } = {},
+): MqttForwarder {
+  return new MqttForwarder(config, {
+    source,
+    clock: extra.clock ?? systemClock,
+    logger: extra.logger ?? captureLogger(),
+    random: extra.random ?? Math.random,
+    site: SITE,
+    agentId: AGENT,
+    secrets: testSecrets,
+  });
+}
+
+export interface Received {
+  readonly topic: string;
+  readonly text: string;
+  readonly json: any;
+  readonly retain: boolean;
+}
+
+/** A test subscriber on `topic` (QoS 1) that keeps everything it receives. */
+export class Subscriber {
+  readonly messages: Received[] = [];
+  private constructor(readonly client: MqttClient) {
+    client.on('message', (topic, payload, packet) => {
+      const text = payload.toString('utf8');
+      this.messages.push({ topic, text, json: text ? JSON.parse(text) : null, retain: packet.retain });
+    });
+  }
+
+  static async connect(url: string, topic: string, opts: IClientOptions = {}): Promise<Subscriber> {
+    const client = mqtt.connect(url, { reconnectPeriod: 50, ...opts });
+    client.on('error', () => undefined);
+    const sub = new Subscriber(client);
+    if (!client.connected) await once(client, 'connect');
+    await client.subscribeAsync(topic, { qos: 1 });
+    return sub;
+  }
+
+  /** Every record id received on data topics, with duplicates. */
+  recordIds(): string[] {
+    const ids: string[] = [];
+    for (const m of this.messages) if (m.json?.records) for (const r of m.json.records) ids.push(r.id);
+    return ids;
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}

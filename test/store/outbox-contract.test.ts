@@ -1,0 +1,30 @@
+import { join } from 'node:path';
+import { silentLogger } from '../../src/core/ports.js';
+import { storeSchema } from '../../src/config/sections/store.js';
+import { MemoryOutbox } from '../../src/store/memory-outbox.js';
+import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
+import { tempDir } from '../helpers/tmp.js';
+import { outboxContract } from './outbox-contract.js';
+
+outboxContract('MemoryOutbox', ({ clock, maxRows, maxBytes, batchMaxRecords, batchMaxLatencyMs }) => {
+  const outbox = new MemoryOutbox({ clock, maxRows, maxBytes, batchMaxRecords, batchMaxLatencyMs });
+  return { outbox, dispose: () => outbox.close() };
+});
+
+outboxContract('SqliteOutbox', ({ clock, maxRows, maxBytes, batchMaxRecords, batchMaxLatencyMs }) => {
+  const dir = tempDir('outbox-contract-');
+  const config = storeSchema.parse({
+    path: join(dir.path, 'outbox.db'),
+    ...(maxRows ? { maxRows } : {}),
+    ...(maxBytes ? { maxBytes } : {}),
+    batch: { ...(batchMaxRecords ? { maxRecords: batchMaxRecords } : {}), ...(batchMaxLatencyMs !== undefined ? { maxLatencyMs: batchMaxLatencyMs } : {}) },
+  });
+  const outbox = SqliteOutbox.open(config, { clock, logger: silentLogger });
+  return {
+    outbox,
+    dispose: async () => {
+      await outbox.close();
+      dir.remove();
+    },
+  };
+});

@@ -1,0 +1,300 @@
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { ManualClock } from '../../src/core/clock.js';
+import { type Logger, silentLogger } from '../../src/core/ports.js';
+import { eventToRecord } from '../../src/core/record-codec.js';
+import { type StoreConfig, storeSchema } from '../../src/config/sections/store.js';
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
+import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
+import { tempDir } from '../helpers/tmp.js';
+import { event, telemetry } from './outbox-contract.js';
+
+function dbOf(outbox: SqliteOutbox): BetterSqlite3.Database {
+  return (outbox as unknown as { db: BetterSqlite3.Database }).db;
+}
+
+interface LogLine {
+  level: string;
+  obj: Record<string, unknown>;
+  msg?: string;
+}
+
+function recordingLogger(lines: LogLine[]): Logger {
+  const make = (): Logger => ({
+    debug: (obj, msg) => void lines.push({ level: 'debug', obj: obj as Record<string, unknown>, msg }),
+    info: (obj, msg) => void lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
+    warn: (obj, msg) => void lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
+    error: (obj, msg) => void lines.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
+    child: () => make(),
+  });
+  return make();
+}
+
+describe('SqliteOutbox', () => {
+  let dir: { path: string; remove(): void };
+  let clock: ManualClock;
+  const open: SqliteOutbox[] = [];
+
+  beforeEach(() => {
+    dir = tempDir('sqlite-outbox-');
+    clock = new ManualClock();
+  });
+  afterEach(async () => {
+    for (const o of open.splice(0)) await o.close();
+    dir.remove();
+  });
+
+  function config(overrides: Record<string, unknown> = {}): StoreConfig {
+    return storeSchema.parse({ path: join(dir.path, 'outbox.db'), ...overrides });
+  }
+
+  function openStore(cfg: StoreConfig = config(), logger: Logger = silentLogger): SqliteOutbox {
+    const outbox = SqliteOutbox.open(cfg, { clock, logger });
+    open.push(outbox);
+    return outbox;
+  }
+
+  it('creates the parent directory, uses WAL and synchronous=FULL', () => {
+    const outbox = openStore(config({ path: join(dir.path, 'a', 'b', 'outbox.db') }));
+    assert.ok(existsSync(join(dir.path, 'a', 'b', 'outbox.db')));
+    assert.equal(dbOf(outbox).pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(dbOf(outbox).pragma('synchronous', { simple: true }), 2);
+    assert.equal(dbOf(outbox).pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.equal(outbox.recovery, null);
+    assert.equal(outbox.takeRecoveryEvent(), null);
+  });
+
+  it('commits a batch FULL when it holds an event, NORMAL when only telemetry is allowed normal', async () => {
+    const outbox = openStore(config({ synchronous: { telemetry: 'normal', event: 'full' } }));
+    outbox.append(telemetry('d', 0));
+    await outbox.flush();
+    assert.equal(dbOf(outbox).pragma('synchronous', { simple: true }), 1);
+    outbox.append(telemetry('d', 1));
+    outbox.append(event('d', 2));
+    await outbox.flush();
+    assert.equal(dbOf(outbox).pragma('synchronous', { simple: true }), 2);
+  });
+
+  it('persists across close and reopen: seq continues, ids stay unique, nothing is reused after acking all', async () => {
+    const first = openStore();
+    for (let i = 0; i < 30; i++) first.append(telemetry(`d${i % 3}`, i));
+    await first.flush();
+    const before = first.read(0, 1000, 1e9);
+    const lastRowid = first.lastRowid();
+    first.ack(before.map((r) => r.rowid));
+    await first.close();
+
+    const second = openStore();
+    assert.equal(second.lastRowid(), lastRowid);
+    assert.equal(second.stats().rows, 0);
+    for (let i = 0; i < 30; i++) second.append(telemetry(`d${i % 3}`, i));
+    await second.flush();
+    const after = second.read(0, 1000, 1e9);
+    assert.ok(after[0].rowid > lastRowid);
+    const ids = new Set([...before, ...after].map((r) => r.id));
+    assert.equal(ids.size, 60);
+    for (const device of ['d0', 'd1', 'd2']) {
+      assert.deepEqual(
+        after.filter((r) => r.device === device).map((r) => r.seq),
+        Array.from({ length: 10 }, (_, i) => 11 + i),
+      );
+    }
+    await second.close();
+
+    // a re-created store (file deleted) gets a new epoch: ids never collide with the old ones
+    for (const f of readdirSync(dir.path)) if (f.startsWith('outbox.db')) writeFileSync(join(dir.path, f), '') ;
+    const third = openStore();
+    third.append(telemetry('d0', 0));
+    await third.flush();
+    const [fresh] = third.read(0, 10, 1e9);
+    assert.equal(fresh.rowid, 1);
+    assert.ok(!ids.has(fresh.id));
+  });
+
+  it('tracks rows and bytes incrementally and reloads them on open', async () => {
+    const outbox = openStore();
+    for (let i = 0; i < 100; i++) outbox.append(telemetry('d', i, 'é'.repeat(i % 5)));
+    await outbox.flush();
+    const all = outbox.read(0, 1000, 1e9);
+    const bytes = all.reduce((n, r) => n + Buffer.byteLength(r.body), 0);
+    assert.deepEqual([outbox.stats().rows, outbox.stats().bytes], [100, bytes]);
+    assert.equal(outbox.stats().oldestTs, all[0].ts);
+    outbox.ack(all.slice(0, 10).map((r) => r.rowid));
+    const left = bytes - all.slice(0, 10).reduce((n, r) => n + Buffer.byteLength(r.body), 0);
+    assert.deepEqual([outbox.stats().rows, outbox.stats().bytes], [90, left]);
+    await outbox.close();
+    const again = openStore();
+    assert.deepEqual([again.stats().rows, again.stats().bytes], [90, left]);
+    assert.equal(again.stats().committedTotal, 0);
+  });
+
+  it('keeps records pending when a commit fails, logs EDGE_ERR_STORE_WRITE, retries with backoff', async () => {
+    const lines: LogLine[] = [];
+    const outbox = openStore(config({ batch: { maxRecords: 100, maxLatencyMs: 10 } }), recordingLogger(lines));
+    outbox.append(telemetry('d', 0));
+    await outbox.flush();
+    const db = dbOf(outbox);
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`); // the next growth fails with SQLITE_FULL
+    const durable = outbox.appendDurable(event('d', 1, 'alarm'));
+    for (let i = 2; i < 400; i++) outbox.append(telemetry('d', i, 'z'.repeat(200)));
+    await assert.rejects(outbox.flush(), { code: 'EDGE_ERR_STORE_WRITE' });
+    const failed = outbox.stats();
+    assert.equal(failed.healthy, false);
+    assert.equal(failed.lastError, 'EDGE_ERR_STORE_WRITE');
+    assert.equal(failed.pendingRecords, 399);
+    assert.equal(failed.rows, 1);
+    assert.ok(lines.some((l) => l.level === 'error' && l.obj.code === 'EDGE_ERR_STORE_WRITE' && l.obj.sqlite === 'SQLITE_FULL'));
+    await clock.advance(10_000); // retries keep failing
+    assert.equal(outbox.stats().pendingRecords, 399);
+
+    db.pragma('max_page_count = 1073741823');
+    await clock.advance(10_000); // next retry succeeds
+    const ok = outbox.stats();
+    assert.equal(ok.healthy, true);
+    assert.equal(ok.pendingRecords, 0);
+    assert.equal(ok.rows, 400);
+    const stored = await durable;
+    assert.equal(stored.seq, 2, 'seq of the failed attempt is not burnt');
+    const seqs = outbox.read(0, 1000, 1e9).map((r) => r.seq);
+    assert.deepEqual(seqs, Array.from({ length: 400 }, (_, i) => i + 1));
+  });
+
+  it('bounds pending while commits fail: drops oldest pending telemetry, never events, and records a gap', async () => {
+    const outbox = openStore(config({ maxPendingRecords: 50, batch: { maxRecords: 10, maxLatencyMs: 10 } }));
+    outbox.append(telemetry('d', 0));
+    await outbox.flush();
+    const db = dbOf(outbox);
+    db.pragma('query_only = 1'); // every write now fails (SQLITE_READONLY)
+    for (let i = 1; i <= 5; i++) outbox.append(event('d', i));
+    for (let i = 6; i < 200; i++) outbox.append(telemetry('d', i, 'z'.repeat(300)));
+    const s = outbox.stats();
+    assert.equal(s.pendingRecords, 50);
+    assert.equal(s.droppedPending, 200 - 6 - 45);
+    db.pragma('query_only = 0');
+    await outbox.flush();
+    const all = outbox.read(0, 1000, 1e9);
+    assert.equal(all.filter((r) => r.cls === 'event' && JSON.parse(r.body).type === 'test').length, 5, 'events kept');
+    const gap = all.find((r) => r.cls === 'event' && JSON.parse(r.body).type === 'gap');
+    assert.ok(gap);
+    assert.deepEqual(JSON.parse(gap.body).data, { evicted: 149, fromSeq: null, toSeq: null, reason: 'pending-overflow' });
+    assert.deepEqual(
+      all.filter((r) => r.cls === 'telemetry').map((r) => r.ts - 1_700_000_000_000),
+      [0, ...Array.from({ length: 45 }, (_, i) => 155 + i)],
+    );
+  });
+
+  it('refuses a database from a newer agent (user_version) and leaves it untouched', () => {
+    const path = join(dir.path, 'outbox.db');
+    const raw = new Database(path);
+    raw.exec('CREATE TABLE future (x)');
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    const bytes = readFileSync(path);
+    assert.throws(() => openStore(config()), { code: 'EDGE_ERR_STORE_MIGRATION' });
+    assert.deepEqual(readFileSync(path), bytes);
+    assert.deepEqual(readdirSync(dir.path), ['outbox.db']);
+  });
+
+  it('recovers a file that is not a database: moves it aside, starts fresh, reports store-recovered', async () => {
+    const path = join(dir.path, 'outbox.db');
+    writeFileSync(path, Buffer.alloc(64 * 1024, 0x5a));
+    const lines: LogLine[] = [];
+    const outbox = openStore(config(), recordingLogger(lines));
+    assert.ok(outbox.recovery);
+    assert.equal(outbox.recovery.salvaged, 0);
+    const aside = readdirSync(dir.path).filter((f) => /\.corrupt-[\dT-]+Z$/.test(f));
+    assert.equal(aside.length, 1);
+    assert.match(aside[0], /^outbox\.db\.corrupt-\d{4}-\d\d-\d\dT/);
+    assert.ok(lines.some((l) => l.level === 'error' && l.obj.code === 'EDGE_ERR_STORE_CORRUPT'));
+    const ev = outbox.takeRecoveryEvent();
+    assert.ok(ev);
+    assert.equal(ev.type, 'store-recovered');
+    assert.equal(ev.severity, 'error');
+    assert.equal(ev.data?.salvaged, 0);
+    assert.equal(outbox.takeRecoveryEvent(), null, 'taken once');
+    assert.equal(outbox.stats().lastError, 'EDGE_ERR_STORE_CORRUPT');
+    // the agent keeps working
+    const stored = await (async () => {
+      const p = outbox.appendDurable(eventToRecord(ev));
+      await outbox.flush();
+      return p;
+    })();
+    assert.equal(stored.seq, 1);
+    outbox.append(telemetry('d', 1));
+    await outbox.flush();
+    assert.equal(outbox.read(0, 10, 1e9).length, 2);
+  });
+
+  async function filledStore(cfg: StoreConfig): Promise<number> {
+    const first = openStore(cfg);
+    for (let i = 0; i < 3000; i++) first.append(telemetry(`d${i % 2}`, i, 'p'.repeat(100)));
+    await first.close();
+    return statSync(cfg.path).size;
+  }
+
+  it('recovers a file truncated mid-page', async () => {
+    const cfg = config();
+    const size = await filledStore(cfg);
+    truncateSync(cfg.path, Math.floor(size * 0.6) + 100); // cut in the middle of a page
+    const second = openStore(cfg);
+    assert.ok(second.recovery, 'recovered');
+    assert.equal(second.takeRecoveryEvent()?.type, 'store-recovered');
+    assert.equal(readdirSync(dir.path).filter((f) => /\.corrupt-[\dT-]+Z$/.test(f)).length, 1);
+    second.append(telemetry('d0', 1));
+    await second.flush();
+    assert.ok(second.read(0, 10_000, 1e9).length >= 1);
+    assert.equal(dbOf(second).pragma('integrity_check', { simple: true }), 'ok');
+  });
+
+  it('recovers a file with garbage pages and salvages the readable rows, keeping seq counters', async () => {
+    const cfg = config({ integrityCheck: 'full' });
+    const size = await filledStore(cfg);
+    const fd = openSync(cfg.path, 'r+');
+    const at = Math.floor(size / 4096 / 2) * 4096;
+    writeSync(fd, Buffer.alloc(3 * 4096, 0x5a), 0, 3 * 4096, at);
+    closeSync(fd);
+    const second = openStore(cfg);
+    assert.ok(second.recovery, 'recovered');
+    const { salvaged } = second.recovery;
+    assert.ok(salvaged > 1000 && salvaged < 3000, `salvaged ${salvaged}`);
+    const rows = second.read(0, 10_000, 1e9);
+    assert.equal(rows.length, salvaged);
+    const ts = rows.map((r) => r.ts);
+    assert.deepEqual(ts, [...ts].sort((a, b) => a - b), 'queue order kept');
+    assert.ok(ts[ts.length - 1] - 1_700_000_000_000 > 2900, 'rows after the damaged pages are salvaged too');
+    // seq continues after the old counters (never reused)
+    second.append(telemetry('d0', 9999));
+    await second.flush();
+    const last = second.read(rows[rows.length - 1].rowid, 10, 1e9);
+    assert.equal(last[0].seq, 1501);
+    assert.equal(second.takeRecoveryEvent()?.data?.salvaged, salvaged);
+    assert.equal(dbOf(second).pragma('integrity_check', { simple: true }), 'ok');
+  });
+
+  it('bounds the WAL: checkpoints when it exceeds walMaxBytes and on the interval', async () => {
+    const walMaxBytes = 1024 * 1024;
+    const outbox = openStore(config({ checkpoint: { walMaxBytes, intervalMs: 1000 } }));
+    let maxWal = 0;
+    outbox.onCommit(() => (maxWal = Math.max(maxWal, outbox.stats().walBytes)));
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 5000; i++) outbox.append(telemetry(`d${i % 10}`, i, 'w'.repeat(120)));
+      await outbox.flush();
+      const rows = outbox.read(0, 100_000, 1e12);
+      outbox.ack(rows.map((r) => r.rowid));
+    }
+    const s = outbox.stats();
+    assert.ok(s.checkpoints > 0, 'size-triggered checkpoints ran');
+    // one commit of 2000 records of ~150 bytes is under 1 MB of WAL beyond the bound
+    assert.ok(maxWal <= walMaxBytes + 1024 * 1024, `wal peaked at ${maxWal}`);
+    const before = s.checkpoints;
+    await clock.advance(1000);
+    assert.equal(outbox.stats().checkpoints, before + 1);
+    assert.equal(outbox.stats().walBytes, 0);
+    assert.ok(statSync(`${config().path}-wal`).size <= walMaxBytes);
+  });
+});
