@@ -9,6 +9,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   outbox: () => import('./outbox.js'),
   drain: () => import('./drain.js'),
   poll: () => import('./poll.js'),
+  soak: () => import('./soak.js'),
 };
 
 async function main(): Promise<void> {

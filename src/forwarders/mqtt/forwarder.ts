@@ -314,6 +314,9 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     const { config, deps } = this;
     const opts: IClientOptions = {
       protocolVersion: config.protocolVersion,
+      // mqtt-packet otherwise pre-builds 65,536 two-byte Buffers (~7 MB of heap, mqtt-packet
+      // #139); we send a few batched messages a second, so building them on demand is free.
+      writeCache: false,
       clientId: this.clientId(),
       clean: true,
       keepalive: config.keepaliveSec,
