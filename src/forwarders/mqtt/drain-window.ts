@@ -1,0 +1,191 @@
+/**
+ * The drain bookkeeping of the MQTT forwarder, free of I/O: the backlog and live lanes
+ * (cursors into the outbox, messages built but not yet sent), the drain policy that
+ * picks between them and the bounded window of messages awaiting their PUBACK.
+ *
+ * At each connection the watermark is the outbox's last rowid: records ≤ watermark form
+ * the backlog lane (built with replay = true), newer ones the live lane. 'interleave'
+ * alternates free slots between the lanes so live data is not starved behind a long
+ * backlog; 'fifo' drains the backlog lane first, then live. Records are read through
+ * the injected `read`/`build` functions, a window's worth at a time.
+ */
+import type { StoredRecord } from '../../core/types.js';
+import type { BuiltMessage } from './payload.js';
+
+const READ_MAX_RECORDS = 20_000;
+const READ_MAX_BYTES = 8 * 1024 * 1024;
+
+export type DrainPolicy = 'interleave' | 'fifo';
+
+export interface DrainWindowOptions {
+  readonly drain: DrainPolicy;
+  /** Bounds of one message (PayloadBuilder); reads are sized from them and the window. */
+  readonly batch: { readonly maxRecords: number; readonly maxBytes: number };
+  /** Committed records after `afterRowid` (and before `beforeRowid`), as OutboxSource.read. */
+  readonly read: (afterRowid: number, limit: number, maxBytes: number, beforeRowid?: number) => readonly StoredRecord[];
+  /** Groups records into messages, as PayloadBuilder.build. */
+  readonly build: (records: readonly StoredRecord[], replay: boolean) => BuiltMessage[];
+  /** Called once the backlog lane has read everything up to the watermark. */
+  readonly onBacklogRead?: (watermark: number) => void;
+}
+
+interface Lane {
+  readonly name: 'backlog' | 'live';
+  cursor: number;
+  /** Exclusive upper bound (watermark + 1) for the backlog lane. */
+  readonly before: number | undefined;
+  pending: BuiltMessage[];
+  done: boolean;
+}
+
+export interface InflightEntry {
+  readonly msg: BuiltMessage;
+  /** Caller's clock reading when the message was sent. */
+  readonly sentAt: number;
+}
+
+export class DrainWindow {
+  private size = 1;
+  private wm = 0;
+  private backlog: Lane = { name: 'backlog', cursor: 0, before: 1, pending: [], done: true };
+  private live: Lane = { name: 'live', cursor: 0, before: undefined, pending: [], done: false };
+  private liveMaybe = true;
+  private preferLive = true;
+  private readonly inflight = new Map<number, InflightEntry>();
+  private seq = 0;
+  private records = 0;
+  private peak = 0;
+
+  constructor(private readonly opts: DrainWindowOptions) {}
+
+  /** Slots of the window (messages in flight at most). */
+  get window(): number {
+    return this.size;
+  }
+
+  get watermark(): number {
+    return this.wm;
+  }
+
+  get inflightMessages(): number {
+    return this.inflight.size;
+  }
+
+  get inflightRecords(): number {
+    return this.records;
+  }
+
+  get peakInflightMessages(): number {
+    return this.peak;
+  }
+
+  /** True while the backlog lane still has records to read or send. */
+  get backlogPending(): boolean {
+    return !this.backlog.done;
+  }
+
+  /** A new connection: lanes split at `watermark`, `size` slots (at least 1). */
+  reset(watermark: number, size: number): void {
+    this.size = Math.max(1, size);
+    this.wm = watermark;
+    this.backlog = { name: 'backlog', cursor: 0, before: watermark + 1, pending: [], done: watermark === 0 };
+    this.live = { name: 'live', cursor: watermark, before: undefined, pending: [], done: false };
+    this.liveMaybe = true;
+    this.preferLive = true;
+  }
+
+  /** Connection lost: drops everything unacked (it is read again after the next reset). */
+  clear(): void {
+    this.inflight.clear();
+    this.records = 0;
+    this.backlog.pending = [];
+    this.live.pending = [];
+  }
+
+  /** An outbox commit: the live lane may have new records. */
+  notifyCommit(): void {
+    this.liveMaybe = true;
+  }
+
+  hasRoom(): boolean {
+    return this.inflight.size < this.size;
+  }
+
+  /** The next message to send, by the drain policy; undefined when no lane has one. */
+  next(): BuiltMessage | undefined {
+    const lane = this.pickLane();
+    return lane?.pending.shift();
+  }
+
+  /** Registers `msg` as in flight; returns its id for settle(). */
+  add(msg: BuiltMessage, sentAt: number): number {
+    const id = ++this.seq;
+    this.inflight.set(id, { msg, sentAt });
+    this.records += msg.rowids.length;
+    if (this.inflight.size > this.peak) this.peak = this.inflight.size;
+    return id;
+  }
+
+  /** Takes a message out of the window (its PUBACK came); undefined when unknown. */
+  settle(id: number): InflightEntry | undefined {
+    const entry = this.inflight.get(id);
+    if (!entry) return undefined;
+    this.inflight.delete(id);
+    this.records -= entry.msg.rowids.length;
+    return entry;
+  }
+
+  /** Records known but not yet PUBACKed: in flight, built and waiting, unread backlog. */
+  outstandingRecords(): number {
+    let n = this.records;
+    for (const m of this.backlog.pending) n += m.rowids.length;
+    for (const m of this.live.pending) n += m.rowids.length;
+    if (!this.backlog.done) n += Math.max(0, this.wm - this.backlog.cursor);
+    return n;
+  }
+
+  /** Rowid distance from the live lane's position to the outbox's `lastRowid`. */
+  unreadLive(lastRowid: number): number {
+    return Math.max(0, lastRowid - Math.max(this.live.cursor, this.wm));
+  }
+
+  private pickLane(): Lane | undefined {
+    if (this.opts.drain === 'fifo') {
+      if (this.fill(this.backlog)) return this.backlog;
+      if (!this.backlog.done) return undefined;
+      return this.fill(this.live) ? this.live : undefined;
+    }
+    const first = this.preferLive ? this.live : this.backlog;
+    const second = this.preferLive ? this.backlog : this.live;
+    for (const lane of [first, second]) {
+      if (this.fill(lane)) {
+        this.preferLive = lane === this.backlog;
+        return lane;
+      }
+    }
+    return undefined;
+  }
+
+  /** True when the lane has a message ready, reading the next chunk if needed. */
+  private fill(lane: Lane): boolean {
+    if (lane.pending.length > 0) return true;
+    if (lane.done) return false;
+    if (lane === this.live && !this.liveMaybe) return false;
+    // Read a whole window's worth at once, so that with many devices interleaved in
+    // rowid order each device's group still fills its messages (bounded: READ_MAX_*).
+    const { maxRecords, maxBytes } = this.opts.batch;
+    const limit = Math.min(maxRecords * this.size, Math.max(maxRecords, READ_MAX_RECORDS));
+    const bytes = Math.min(maxBytes * this.size, Math.max(maxBytes, READ_MAX_BYTES));
+    const records = this.opts.read(lane.cursor, limit, bytes, lane.before);
+    if (records.length === 0) {
+      if (lane === this.backlog) {
+        lane.done = true;
+        this.opts.onBacklogRead?.(this.wm);
+      } else this.liveMaybe = false;
+      return false;
+    }
+    lane.cursor = records[records.length - 1].rowid;
+    lane.pending = this.opts.build(records, lane === this.backlog);
+    return true;
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * Group commit for the SQLite outbox. Producers' records wait in an in-memory pending
+ * batch; one transaction commits it when it reaches `batch.maxRecords` or
+ * `batch.maxLatencyMs` after its first record. A failed commit keeps the records pending
+ * and retries with backoff; while commits fail, pending is bounded by dropping the oldest
+ * pending telemetry (never events), recorded by a pending-overflow gap event at the next
+ * commit. Durable appends resolve once their record is committed.
+ */
+import { Backoff } from '../core/backoff.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { EdgeError, toEdgeError } from '../core/errors.js';
+import type { Logger } from '../core/ports.js';
+import type { NewRecord, StoredRecord } from '../core/types.js';
+import type { StoreConfig } from '../config/sections/store.js';
+import type { Checkpointer } from './sqlite-checkpoint.js';
+import { logEvictions } from './sqlite-evict.js';
+import type { BatchResult, SqliteQueue } from './sqlite-queue.js';
+
+const RETRY_POLICY = { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0.2 };
+
+/** Running totals since open, reported by stats(). */
+export interface CommitCounters {
+  committedTotal: number;
+  committedBatches: number;
+  evictedTelemetry: number;
+  evictedEvent: number;
+  droppedPending: number;
+  lastCommitMs: number;
+  healthy: boolean;
+  lastError: string | null;
+}
+
+export function newCounters(lastError: string | null): CommitCounters {
+  return {
+    committedTotal: 0,
+    committedBatches: 0,
+    evictedTelemetry: 0,
+    evictedEvent: 0,
+    droppedPending: 0,
+    lastCommitMs: 0,
+    healthy: true,
+    lastError,
+  };
+}
+
+export interface GroupCommitDeps {
+  readonly queue: SqliteQueue;
+  readonly checkpointer: Checkpointer;
+  readonly counters: CommitCounters;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Store path, for error context. */
+  readonly path: string;
+}
+
+interface Waiter {
+  resolve(record: StoredRecord): void;
+  reject(error: Error): void;
+}
+
+export class GroupCommit {
+  private readonly queue: SqliteQueue;
+  private readonly checkpointer: Checkpointer;
+  private readonly counters: CommitCounters;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly path: string;
+  private readonly maxRecords: number;
+  private readonly maxLatencyMs: number;
+  private readonly maxPending: number;
+
+  private pending: NewRecord[] = [];
+  private readonly waiters = new Map<NewRecord, Waiter>();
+  private readonly droppedByDevice = new Map<string, number>();
+  private readonly listeners = new Set<() => void>();
+  private latencyTimer: TimerHandle | null = null;
+  private retryTimer: TimerHandle | null = null;
+  private readonly backoff = new Backoff(RETRY_POLICY);
+  private failing = false;
+  private committing = false;
+  private closed = false;
+  private lastFailure: EdgeError | null = null;
+
+  constructor(config: StoreConfig, deps: GroupCommitDeps) {
+    this.queue = deps.queue;
+    this.checkpointer = deps.checkpointer;
+    this.counters = deps.counters;
+    this.clock = deps.clock;
+    this.log = deps.log;
+    this.path = deps.path;
+    this.maxRecords = config.batch.maxRecords;
+    this.maxLatencyMs = config.batch.maxLatencyMs;
+    this.maxPending = Math.max(config.maxPendingRecords ?? 200_000, config.batch.maxRecords);
+  }
+
+  /** Records waiting for the next group commit. */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  append(record: NewRecord): void {
+    const pending = this.pending;
+    pending.push(record);
+    const n = pending.length;
+    if (n >= this.maxRecords && !this.failing && !this.committing) {
+      this.commitPending();
+    } else {
+      if (n === 1 && this.latencyTimer === null && !this.failing) this.armLatencyTimer();
+      if (n > this.maxPending) this.shed();
+    }
+  }
+
+  appendDurable(record: NewRecord): Promise<StoredRecord> {
+    const own: NewRecord = { device: record.device, cls: record.cls, ts: record.ts, body: record.body };
+    return new Promise<StoredRecord>((resolve, reject) => {
+      this.waiters.set(own, { resolve, reject });
+      this.append(own);
+    });
+  }
+
+  /** Commits everything pending now; throws EDGE_ERR_STORE_WRITE when a commit fails. */
+  flush(): void {
+    if (!this.commitPending()) {
+      throw new EdgeError('EDGE_ERR_STORE_WRITE', `outbox commit failed; ${this.pending.length} records stay pending`, {
+        cause: this.lastFailure ?? undefined,
+      });
+    }
+  }
+
+  onCommit(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** Stops the timers and commits what is pending; when that fails, rejects the durable appends. */
+  close(): void {
+    this.closed = true;
+    this.cancelTimers();
+    const lost = this.pending.length;
+    if ((lost > 0 || this.droppedByDevice.size > 0) && !this.commitPending()) {
+      const err = new EdgeError('EDGE_ERR_STORE_WRITE', `outbox closed with ${lost} records that could not be committed`, {
+        cause: this.lastFailure ?? undefined,
+      });
+      this.log.error({ code: err.code, lost }, err.message);
+      for (const w of this.waiters.values()) w.reject(err);
+      this.waiters.clear();
+      this.pending = [];
+    }
+    this.cancelTimers();
+  }
+
+  clearListeners(): void {
+    this.listeners.clear();
+  }
+
+  // ---------------------------------------------------------------- commit
+
+  /** Commits everything pending, in transactions of at most maxRecords. False on failure. */
+  private commitPending(): boolean {
+    if (this.committing) return false;
+    this.latencyTimer?.cancel();
+    this.latencyTimer = null;
+    while (this.pending.length > 0 || this.droppedByDevice.size > 0) {
+      if (!this.commitChunk()) return false;
+    }
+    return true;
+  }
+
+  private commitChunk(): boolean {
+    const all = this.pending;
+    const n = Math.min(all.length, this.maxRecords);
+    const t0 = this.clock.monotonic();
+    const dropped = this.droppedByDevice.size > 0 ? new Map(this.droppedByDevice) : null;
+    let result: BatchResult<Waiter>;
+    this.committing = true;
+    try {
+      result = this.queue.writeBatch(all, n, dropped, this.waiters);
+    } catch (e) {
+      this.committing = false;
+      this.onCommitFailure(e, n);
+      return false;
+    }
+    this.committing = false;
+    this.settle(all, n, dropped, result);
+    this.recordSuccess(result, t0);
+    return true;
+  }
+
+  /** Committed: drops the batch from pending and resolves its durable appends. */
+  private settle(all: NewRecord[], n: number, dropped: Map<string, number> | null, result: BatchResult<Waiter>): void {
+    this.pending = n === all.length ? [] : all.slice(n);
+    if (dropped) {
+      for (const [device, count] of dropped) {
+        const left = (this.droppedByDevice.get(device) ?? 0) - count;
+        if (left > 0) this.droppedByDevice.set(device, left);
+        else this.droppedByDevice.delete(device);
+      }
+    }
+    for (const [key, w, record] of result.resolved) {
+      this.waiters.delete(key);
+      w.resolve(record);
+    }
+  }
+
+  /** Counts the commit, clears the failure state, logs evictions, checkpoints, re-arms, notifies. */
+  private recordSuccess(result: BatchResult<Waiter>, t0: number): void {
+    const c = this.counters;
+    c.committedTotal += result.written;
+    c.committedBatches++;
+    c.evictedTelemetry += result.evictedTelemetry;
+    c.evictedEvent += result.evictedEvent;
+    c.lastCommitMs = this.clock.monotonic() - t0;
+    if (this.failing || !c.healthy) {
+      this.log.info({ pending: this.pending.length }, 'outbox commits succeed again');
+    }
+    this.failing = false;
+    c.healthy = true;
+    this.lastFailure = null;
+    this.backoff.reset();
+    this.retryTimer?.cancel();
+    this.retryTimer = null;
+    logEvictions(this.log, result.gapLogs);
+    if (result.gapLogs.length > 0) c.lastError = 'EDGE_ERR_STORE_FULL';
+    this.checkpointer.afterCommit();
+    if (this.pending.length > 0 && this.latencyTimer === null && !this.closed) this.armLatencyTimer();
+    this.notify();
+  }
+
+  private onCommitFailure(e: unknown, batchSize: number): void {
+    const err = toEdgeError(e, 'EDGE_ERR_STORE_WRITE', { path: this.path });
+    const wrapped = err.code === 'EDGE_ERR_STORE_WRITE' ? err : new EdgeError('EDGE_ERR_STORE_WRITE', err.message, { cause: e });
+    this.lastFailure = wrapped;
+    this.counters.healthy = false;
+    this.counters.lastError = 'EDGE_ERR_STORE_WRITE';
+    this.failing = true;
+    this.latencyTimer?.cancel();
+    this.latencyTimer = null;
+    const sqlite = (e as { code?: unknown } | null)?.code;
+    const delayMs = this.closed ? 0 : this.backoff.next();
+    this.log.error(
+      { code: 'EDGE_ERR_STORE_WRITE', sqlite, err: wrapped.message, batch: batchSize, pending: this.pending.length, retryInMs: delayMs },
+      'outbox commit failed; records stay pending',
+    );
+    if (!this.closed && this.retryTimer === null) {
+      this.retryTimer = this.clock.setTimeout(() => {
+        this.retryTimer = null;
+        if (!this.closed) this.commitPending();
+      }, delayMs);
+    }
+  }
+
+  /** Pending is over its bound (commits failing): drop the oldest pending telemetry, never events. */
+  private shed(): void {
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) {
+      const r = pending[i];
+      if (r.cls !== 'telemetry') continue;
+      pending.splice(i, 1);
+      const dropped = ++this.counters.droppedPending;
+      this.droppedByDevice.set(r.device, (this.droppedByDevice.get(r.device) ?? 0) + 1);
+      const w = this.waiters.get(r);
+      if (w !== undefined) {
+        this.waiters.delete(r);
+        w.reject(new EdgeError('EDGE_ERR_STORE_FULL', 'pending telemetry dropped: outbox cannot commit and its pending buffer is full'));
+      }
+      if (dropped === 1 || dropped % 10_000 === 0) {
+        this.log.error(
+          { code: 'EDGE_ERR_STORE_FULL', droppedPending: dropped, maxPendingRecords: this.maxPending },
+          'outbox pending buffer full: dropping oldest pending telemetry',
+        );
+      }
+      return;
+    }
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'outbox onCommit listener threw');
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private armLatencyTimer(): void {
+    this.latencyTimer = this.clock.setTimeout(() => {
+      this.latencyTimer = null;
+      if (!this.failing && !this.closed) this.commitPending();
+    }, this.maxLatencyMs);
+  }
+
+  private cancelTimers(): void {
+    this.latencyTimer?.cancel();
+    this.latencyTimer = null;
+    this.retryTimer?.cancel();
+    this.retryTimer = null;
+  }
+}
