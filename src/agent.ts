@@ -13,6 +13,7 @@ import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { EdgeConfig } from './config/schema.js';
 import { createSecretResolver, type SecretResolver } from './config/secrets.js';
+import { DtuHub } from './drivers/modbus/dtu/hub.js';
 import { driverRegistry, type DeviceConfig } from './drivers/registry.js';
 import type { DriverDeps, DriverFamily } from './drivers/types.js';
 import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
@@ -45,6 +46,7 @@ export class Agent {
   private readonly random: () => number;
   private readonly secrets: SecretResolver;
   private readonly families = new Map<string, AnyFamily>();
+  private readonly dtuHub: DtuHub | undefined;
   private readonly pollers: Array<{ poller: DevicePoller; driver: string }> = [];
   private outbox: Outbox | undefined;
   private forwarder: MqttForwarder | undefined;
@@ -61,12 +63,13 @@ export class Agent {
     this.random = options.random ?? Math.random;
     this.secrets = options.secrets ?? createSecretResolver();
     this.startedAt = this.clock.now();
+    this.dtuHub = this.config.dtu ? new DtuHub(this.config.dtu, { clock: this.clock, logger: this.logger.child({ component: 'dtu' }), random: this.random }) : undefined;
     this.createDrivers();
   }
 
   /** init() of every driver: validates, no I/O. Throws the first fatal config error. */
   private createDrivers(): void {
-    const deps: DriverDeps = { clock: this.clock, logger: this.logger, random: this.random };
+    const deps: DriverDeps = { clock: this.clock, logger: this.logger, random: this.random, dtu: this.dtuHub };
     for (const device of this.config.devices) {
       let family = this.families.get(device.driver);
       if (!family) {
@@ -121,6 +124,7 @@ export class Agent {
     } else {
       this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
     }
+    await this.dtuHub?.start();
     for (const { poller } of this.pollers) poller.start();
     this.state = 'running';
   }
@@ -132,6 +136,7 @@ export class Agent {
     this.state = 'stopping';
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
     await Promise.all([...this.families.values()].map((family) => family.close()));
+    await this.dtuHub?.stop();
     this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-stopped', severity: 'info', data: {} });
     await this.outbox?.flush().catch((error: unknown) => this.logger.error({ err: String(error) }, 'final flush failed'));
     await this.forwarder?.stop();
@@ -196,6 +201,7 @@ export class Agent {
       agent: { id: this.config.agent.id, site: this.config.agent.site, state: this.state, uptimeMs: this.clock.now() - this.startedAt },
       health: this.health(),
       devices: this.pollers.map(({ poller, driver }) => ({ driver, ...poller.stats(), link: poller.driverStatus() })),
+      dtu: this.dtuHub ? { server: this.dtuHub.serverStatus(), links: this.dtuHub.status() } : null,
       outbox: this.outbox?.stats() ?? null,
       forwarder: this.forwarder?.stats() ?? null,
       memory: this.memoryGuard?.stats() ?? null,

@@ -10,6 +10,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   drain: () => import('./drain.js'),
   poll: () => import('./poll.js'),
   soak: () => import('./soak.js'),
+  dtu: () => import('./dtu.js'),
 };
 
 async function main(): Promise<void> {

@@ -54,7 +54,12 @@ function walk(s: Schema, prefix: string, rows: Row[]): void {
 
 function dedupe(rows: Row[]): Row[] {
   const seen = new Map<string, Row>();
-  for (const r of rows) if (!seen.has(r.key)) seen.set(r.key, r);
+  for (const r of rows) {
+    const first = seen.get(r.key);
+    if (!first) seen.set(r.key, r);
+    // A key in several variants of a union (mode: server | client) lists every type.
+    else if (!first.type.split(' | ').includes(r.type)) seen.set(r.key, { ...first, type: `${first.type} | ${r.type}` });
+  }
   return [...seen.values()];
 }
 

@@ -1,5 +1,6 @@
 /** The whole configuration: one schema per section, composed; unknown keys rejected. */
 import { z } from 'zod';
+import { dtuCrossCheck, dtuSchema } from '../drivers/modbus/dtu/config.js';
 import { deviceSchema } from '../drivers/schemas.js';
 import { agentSchema } from './sections/agent.js';
 import { mqttSchema } from './sections/mqtt.js';
@@ -14,6 +15,7 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     log: logSchema.prefault({}),
     memory: memorySchema.prefault({}),
+    dtu: dtuSchema.optional().describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
     devices: z.array(deviceSchema).default([]),
   })
   .superRefine((config, ctx) => {
@@ -25,6 +27,7 @@ export const configSchema = z
       } else names.set(device.name, i);
     });
     checkSharedSerialLines(config.devices, ctx);
+    for (const issue of dtuCrossCheck(config.devices, config.dtu)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   });
 
 export type EdgeConfig = z.infer<typeof configSchema>;

@@ -17,6 +17,7 @@ export const LINK_DOWN_CODES: ReadonlySet<string> = new Set([
   'EDGE_ERR_MODBUS_DISCONNECTED',
   'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
   'EDGE_ERR_DRIVER_START',
+  'EDGE_ERR_DTU_LINK_DOWN',
 ]);
 
 export interface PollerDeps {

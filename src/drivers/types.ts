@@ -2,12 +2,20 @@
 import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { DeviceDriver, Logger } from '../core/ports.js';
+import type { ModbusTransport } from './modbus/transport.js';
+
+/** Hands out the transport of a named DTU link (the agent's DtuHub). */
+export interface DtuTransportSource {
+  transport(name: string): ModbusTransport;
+}
 
 export interface DriverDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   /** Source of jitter; injected so backoff is deterministic in tests. */
   readonly random: () => number;
+  /** The agent's DTU hub, when the config has a `dtu` section (Modbus `transport: dtu`). */
+  readonly dtu?: DtuTransportSource;
 }
 
 /**

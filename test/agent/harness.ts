@@ -15,6 +15,9 @@ export interface ReceivedRecord {
   readonly topic: string;
   readonly replay: boolean;
   readonly eventType?: string;
+  /** Telemetry: the values object as JSON, and whether every value was good. */
+  readonly raw?: string;
+  readonly good?: boolean;
 }
 
 /** Subscribes to every topic of the site and keeps each record it sees, in order. */
@@ -37,11 +40,13 @@ export class Watcher {
     const doc = JSON.parse(payload.toString()) as {
       device: string;
       replay?: boolean;
-      records: Array<{ id: string; seq: number; event?: { type: string } }>;
+      records: Array<{ id: string; seq: number; event?: { type: string }; values?: Record<string, { q: string }> }>;
     };
     for (const r of doc.records) {
       this.ids.add(r.id);
-      this.records.push({ id: r.id, seq: r.seq, device: doc.device, topic, replay: doc.replay === true, eventType: r.event?.type });
+      const good = r.values ? Object.values(r.values).every((v) => v.q === 'good') : undefined;
+      const raw = r.values ? JSON.stringify(r.values) : undefined;
+      this.records.push({ id: r.id, seq: r.seq, device: doc.device, topic, replay: doc.replay === true, eventType: r.event?.type, raw, good });
     }
   }
 

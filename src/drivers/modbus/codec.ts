@@ -59,9 +59,27 @@ export function bytesToRegisters(bytes: Buffer, wordOrder: Order, byteOrder: Ord
 }
 
 function scaled(tag: CodecTag, raw: number): TagValue {
-  const value = tag.scale === 1 && tag.offset === 0 ? raw : raw * tag.scale + tag.offset;
+  const value = tag.scale === 1 && tag.offset === 0 ? raw : withoutFloatNoise(raw * tag.scale + tag.offset);
   if (!Number.isFinite(value)) return badValue(tag.name, DECODE, `${tag.type} value is not finite (${value})`);
   return goodValue(tag.name, value);
+}
+
+/**
+ * Binary floating point must not invent digits the device never sent: 2301 × 0.1 is
+ * 230.1, not 230.10000000000002. Scaling keeps 15 significant digits (a double holds
+ * 15.9), which drops the multiplication's noise and nothing the register carried.
+ */
+function withoutFloatNoise(value: number): number {
+  return Number.isFinite(value) ? Number(value.toPrecision(15)) : value;
+}
+
+/** The shortest decimal that is the same f32 (50.03, not 50.029998779296875). */
+export function shortestF32(raw: number): number {
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(raw.toPrecision(digits));
+    if (Math.fround(candidate) === raw) return candidate;
+  }
+  return raw;
 }
 
 /**
@@ -94,7 +112,7 @@ export function decodeRegisters(tag: CodecTag, regs: ArrayLike<number>, at = 0):
     case 'f32': {
       const raw = bytes.readFloatBE(0);
       if (!Number.isFinite(raw)) return badValue(tag.name, DECODE, `f32 register value is ${raw}`);
-      return scaled(tag, raw);
+      return scaled(tag, shortestF32(raw));
     }
     case 'f64': {
       const raw = bytes.readDoubleBE(0);

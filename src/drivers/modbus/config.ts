@@ -82,11 +82,17 @@ const rtuConnection = z.strictObject({
   interFrameGapMs: z.number().min(0).max(1000).optional().describe('Silence between frames; default 3.5 chars, at least 2 ms'),
 });
 
+const dtuConnection = z.strictObject({
+  transport: z.literal('dtu'),
+  dtu: topicSegment.describe('Name of a link in the top-level dtu.links (RTU frames over the DTU socket)'),
+  interFrameGapMs: z.number().min(0).max(1000).default(0).describe('Silence kept between requests on the link (the DTU frames the serial side)'),
+});
+
 export const modbusDeviceSchema = z
   .strictObject({
     name: topicSegment.describe('Device name: the {device} topic level'),
     driver: z.literal('modbus'),
-    connection: z.discriminatedUnion('transport', [tcpConnection, rtuConnection]),
+    connection: z.discriminatedUnion('transport', [tcpConnection, rtuConnection, dtuConnection]),
     unitId: z.number().int().min(0).max(255).default(1),
     timeoutMs: z.number().int().min(10).max(60_000).default(1000),
     retries: z.number().int().min(0).max(5).default(0).describe('Extra attempts after a timeout, within one poll'),

@@ -1,6 +1,6 @@
 /** The family: one agent's Modbus devices and the lines (links) they share. */
 import { EdgeError } from '../../core/errors.js';
-import type { DriverDeps, DriverFamily } from '../types.js';
+import type { DriverDeps, DriverFamily, DtuTransportSource } from '../types.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { ModbusDevice } from './device.js';
 import { Line } from './line.js';
@@ -9,13 +9,22 @@ import { defaultTransportFactory, type ModbusConnection, type TransportFactory }
 export interface ModbusFamilyOptions {
   /** Builds the transport of a new line; tests pass a fake. */
   readonly transportFactory?: TransportFactory;
+  /** Transports of DTU links (`transport: dtu`); defaults to `deps.dtu`. */
+  readonly dtu?: DtuTransportSource;
 }
 
 type RtuConnection = Extract<ModbusConnection, { transport: 'rtu' }>;
 
-/** Key of the physical link: one per serial path, one per TCP host:port. */
+/** Key of the physical link: one per serial path, one per TCP host:port, one per DTU link. */
 export function lineKey(connection: ModbusConnection): string {
-  return connection.transport === 'tcp' ? `tcp:${connection.host}:${connection.port}` : `rtu:${connection.path}`;
+  switch (connection.transport) {
+    case 'tcp':
+      return `tcp:${connection.host}:${connection.port}`;
+    case 'rtu':
+      return `rtu:${connection.path}`;
+    case 'dtu':
+      return `dtu:${connection.dtu}`;
+  }
 }
 
 /** Bits on the wire per character: start + data + parity + stop. */
@@ -26,6 +35,7 @@ export function bitsPerChar(c: RtuConnection): number {
 /** Inter-frame gap: configured, else 3.5 character times, at least 2 ms. TCP: 0. */
 export function interFrameGapMs(connection: ModbusConnection): number {
   if (connection.transport === 'tcp') return 0;
+  if (connection.transport === 'dtu') return connection.interFrameGapMs;
   if (connection.interFrameGapMs !== undefined) return connection.interFrameGapMs;
   return Math.max(2, (3.5 * bitsPerChar(connection) * 1000) / connection.baudRate);
 }
@@ -42,6 +52,7 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
   private readonly lineMap = new Map<string, LineEntry>();
   private readonly devices = new Set<ModbusDevice>();
   private readonly transportFactory: TransportFactory;
+  private readonly dtu: DtuTransportSource | undefined;
   private clientSeq = 0;
   private closed = false;
 
@@ -50,6 +61,7 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
     options: ModbusFamilyOptions = {},
   ) {
     this.transportFactory = options.transportFactory ?? defaultTransportFactory;
+    this.dtu = options.dtu ?? deps.dtu;
   }
 
   create(config: ModbusDeviceConfig): ModbusDevice {
@@ -96,15 +108,25 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
       }
       return existing.line;
     }
+    let transport;
+    if (connection.transport === 'dtu') {
+      if (!this.dtu) {
+        throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${device.device}: connection.dtu "${connection.dtu}" but the agent has no DTU hub (dtu section)`, {
+          context: { device: device.device, field: 'connection.dtu' },
+        });
+      }
+      transport = this.dtu.transport(connection.dtu);
+    } else transport = this.transportFactory(connection, this.deps.clock);
     const line = new Line({
       key,
-      kind: connection.transport,
+      // a DTU link carries RTU frames: drain window after a timeout, discard late bytes
+      kind: connection.transport === 'tcp' ? 'tcp' : 'rtu',
       gapMs: interFrameGapMs(connection),
       backoff: device.config.reconnect,
       clock: this.deps.clock,
       random: this.deps.random,
       logger: this.deps.logger.child({ line: key }),
-      transport: this.transportFactory(connection, this.deps.clock),
+      transport,
     });
     this.lineMap.set(key, { line, connection, owner: device.device });
     return line;

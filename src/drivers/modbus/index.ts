@@ -17,3 +17,6 @@ export { ModbusSerialTransport, type ModbusTransport, type TransportFactory } fr
 export { planRequests, Planner, type ModbusRequest, type PlanLimits } from './plan.js';
 export { decodeRegisters, encodeRegisters, ORDER_NAMES } from './codec.js';
 export { toModbusError, exceptionErrorCode } from './errors.js';
+export { DtuHub, type DtuHubDeps, type DtuStatus, type DtuServerStatus } from './dtu/hub.js';
+export { dtuSchema, dtuCrossCheck, type DtuConfig, type DtuLinkConfig, type CrossCheckIssue } from './dtu/config.js';
+export { RtuStreamTransport, type StreamPort } from './dtu/stream-transport.js';

@@ -74,6 +74,10 @@ export class ModbusSerialTransport implements ModbusTransport {
       for (const l of this.closeListeners) l(lastError);
     });
     const conn = this.connection;
+    if (conn.transport === 'dtu') {
+      this.client = undefined;
+      throw new EdgeError('EDGE_ERR_MODBUS_CONNECT', `DTU link "${conn.dtu}" needs the DTU hub transport (deps.dtu)`);
+    }
     const opening =
       conn.transport === 'tcp'
         ? client.connectTCP(conn.host, { port: conn.port })

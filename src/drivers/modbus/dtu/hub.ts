@@ -1,0 +1,481 @@
+/**
+ * The agent's DTU hub: the listener DTUs dial (server links, identified by their
+ * registration packet), the dialer of DTUs that listen (client links), link liveness
+ * and keepalive, and one RtuStreamTransport per link for the Modbus family.
+ */
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { Backoff } from '../../../core/backoff.js';
+import type { Clock, TimerHandle } from '../../../core/clock.js';
+import { EdgeError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/ports.js';
+import type { ModbusTransport } from '../transport.js';
+import { patternBytes, type DtuConfig, type DtuLinkConfig } from './config.js';
+import { compileRegistration, matchRegistration, MAX_REGISTRATION_BYTES, type CompiledRegistration } from './registration.js';
+import { RtuStreamTransport, type SlaveLatency, type StreamPort } from './stream-transport.js';
+
+export interface DtuHubDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random: () => number;
+}
+
+/** Silence after the last registration byte before an ambiguous registration is decided. */
+export const REGISTRATION_QUIET_MS = 200;
+
+export interface DtuStatus {
+  readonly mode: 'server' | 'client';
+  /** Registered (server) / connected (client): requests can be sent. */
+  readonly up: boolean;
+  readonly remoteAddress: string | undefined;
+  /** Epoch ms of the last up/down change. */
+  readonly since: number | undefined;
+  readonly lastHeartbeatAt: number | undefined;
+  readonly lastRxAt: number | undefined;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly heartbeats: number;
+  readonly requests: number;
+  readonly responses: number;
+  readonly exceptions: number;
+  readonly timeouts: number;
+  readonly crcErrors: number;
+  readonly garbageBytes: number;
+  readonly echoes: number;
+  readonly rawMatches: number;
+  readonly linkDownFailures: number;
+  /** Per slave id: last and average response time (ms). */
+  readonly latency: Record<string, SlaveLatency>;
+  /** Server: registrations accepted. Client: connections made. */
+  readonly registrations: number;
+  /** Server: a new socket with the same registration replaced this link's socket. */
+  readonly replaced: number;
+  readonly disconnects: number;
+  /** Closed after missedHeartbeats × heartbeatIntervalMs without a byte. */
+  readonly livenessCloses: number;
+  readonly keepalives: number;
+  readonly keepaliveFailures: number;
+  /** Client: failed dials; next attempt in ms when one is scheduled. */
+  readonly connectFailures: number;
+  readonly nextDialInMs: number | undefined;
+}
+
+export interface DtuServerStatus {
+  readonly listening: boolean;
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+  readonly openSockets: number;
+  readonly pendingRegistrations: number;
+  readonly unknownRegistrations: number;
+  readonly registrationTimeouts: number;
+  readonly rejectedMaxLinks: number;
+}
+
+class DtuLink implements StreamPort {
+  socket: Socket | undefined;
+  remote: string | undefined;
+  since: number | undefined;
+  lastRxMono = -Infinity;
+  lastRxAt: number | undefined;
+  readonly transport: RtuStreamTransport;
+  readonly counters = {
+    bytesIn: 0,
+    bytesOut: 0,
+    registrations: 0,
+    replaced: 0,
+    disconnects: 0,
+    livenessCloses: 0,
+    keepalives: 0,
+    keepaliveFailures: 0,
+    connectFailures: 0,
+  };
+  private livenessTimer: TimerHandle | undefined;
+  private keepaliveTimer: TimerHandle | undefined;
+  readonly backoff: Backoff | undefined;
+  dialTimer: TimerHandle | undefined;
+  nextDialInMs: number | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    readonly config: DtuLinkConfig,
+    private readonly deps: DtuHubDeps,
+    echoSuppression: boolean,
+  ) {
+    this.log = deps.logger.child({ dtu: config.name });
+    this.transport = new RtuStreamTransport({
+      name: config.name,
+      clock: deps.clock,
+      port: this,
+      heartbeat: config.heartbeat ? patternBytes(config.heartbeat) : undefined,
+      echoSuppression: config.echoSuppression ?? echoSuppression,
+    });
+    this.backoff = config.mode === 'client' ? new Backoff(config.reconnect, deps.random) : undefined;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get up(): boolean {
+    return this.socket !== undefined;
+  }
+
+  write(data: Buffer): void {
+    const s = this.socket;
+    if (!s) throw new Error('link is down');
+    this.counters.bytesOut += data.length;
+    s.write(data);
+  }
+
+  /** A socket becomes this link's stream; `initial` are bytes already received after the registration. */
+  attach(socket: Socket, initial: Buffer): void {
+    const old = this.socket;
+    if (old) {
+      this.counters.replaced++;
+      this.log.warn({ old: this.remote, remote: remoteOf(socket) }, 'DTU link replaced by a new connection with the same registration');
+      this.socket = undefined;
+      this.transport.linkDown('replaced by a new connection');
+      old.destroy();
+    }
+    this.socket = socket;
+    this.remote = remoteOf(socket);
+    this.since = this.deps.clock.now();
+    this.counters.registrations++;
+    this.transport.linkUp();
+    this.touch();
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.on('data', (chunk: Buffer) => {
+      if (this.socket !== socket) return;
+      this.counters.bytesIn += chunk.length;
+      this.touch();
+      this.transport.data(chunk);
+    });
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'DTU socket error'));
+    socket.once('close', () => {
+      if (this.socket === socket) this.detach('connection closed');
+    });
+    this.armLiveness();
+    this.armKeepalive();
+    this.log.info({ remote: this.remote, mode: this.config.mode }, 'DTU link up');
+    if (initial.length > 0) {
+      this.counters.bytesIn += initial.length;
+      this.transport.data(initial);
+    }
+  }
+
+  /** The link's socket is gone (or is being closed): requests fail with EDGE_ERR_DTU_LINK_DOWN. */
+  detach(why: string): void {
+    const s = this.socket;
+    if (!s) return;
+    this.socket = undefined;
+    this.since = this.deps.clock.now();
+    this.counters.disconnects++;
+    this.livenessTimer?.cancel();
+    this.livenessTimer = undefined;
+    this.keepaliveTimer?.cancel();
+    this.keepaliveTimer = undefined;
+    this.transport.linkDown(why);
+    s.destroy();
+    this.log.warn({ remote: this.remote, why }, 'DTU link down');
+  }
+
+  stop(): void {
+    this.dialTimer?.cancel();
+    this.dialTimer = undefined;
+    this.nextDialInMs = undefined;
+    this.detach('hub stopped');
+    this.transport.dispose();
+  }
+
+  private touch(): void {
+    this.lastRxMono = this.deps.clock.monotonic();
+    this.lastRxAt = this.deps.clock.now();
+  }
+
+  private get silenceLimitMs(): number {
+    return this.config.missedHeartbeats * this.config.heartbeatIntervalMs;
+  }
+
+  /** One timer per link, re-armed lazily from the last byte's time (no per-byte timer churn). */
+  private armLiveness(): void {
+    this.livenessTimer?.cancel();
+    this.livenessTimer = undefined;
+    const limit = this.silenceLimitMs;
+    if (limit <= 0 || !this.socket) return;
+    const due = this.lastRxMono + limit - this.deps.clock.monotonic();
+    this.livenessTimer = this.deps.clock.setTimeout(() => {
+      this.livenessTimer = undefined;
+      if (!this.socket) return;
+      if (this.deps.clock.monotonic() - this.lastRxMono >= limit) {
+        this.counters.livenessCloses++;
+        this.detach(`no bytes for ${limit} ms (${this.config.missedHeartbeats} missed heartbeats)`);
+      } else this.armLiveness();
+    }, Math.max(1, due));
+  }
+
+  private armKeepalive(): void {
+    this.keepaliveTimer?.cancel();
+    this.keepaliveTimer = undefined;
+    const k = this.config.keepalive;
+    if (!k || !this.socket) return;
+    const idle = this.deps.clock.monotonic() - this.transport.lastRequestAt;
+    this.keepaliveTimer = this.deps.clock.setTimeout(
+      () => {
+        this.keepaliveTimer = undefined;
+        if (!this.socket) return;
+        if (!this.transport.busy && this.deps.clock.monotonic() - this.transport.lastRequestAt >= k.intervalMs) {
+          this.counters.keepalives++;
+          this.transport.keepalive(k.unitId, k.address, k.timeoutMs).catch((err: unknown) => {
+            this.counters.keepaliveFailures++;
+            this.log.debug({ code: err instanceof EdgeError ? err.code : String(err) }, 'DTU keepalive read failed');
+          });
+        }
+        this.armKeepalive();
+      },
+      Math.max(1, k.intervalMs - Math.max(0, Number.isFinite(idle) ? idle : 0)),
+    );
+  }
+
+  status(): DtuStatus {
+    const t = this.transport.counters;
+    return {
+      mode: this.config.mode,
+      up: this.up,
+      remoteAddress: this.remote,
+      since: this.since,
+      lastHeartbeatAt: t.lastHeartbeatAt,
+      lastRxAt: this.lastRxAt,
+      bytesIn: this.counters.bytesIn,
+      bytesOut: this.counters.bytesOut,
+      heartbeats: t.heartbeats,
+      requests: t.requests,
+      responses: t.responses,
+      exceptions: t.exceptions,
+      timeouts: t.timeouts,
+      crcErrors: t.crcErrors,
+      garbageBytes: t.garbageBytes,
+      echoes: t.echoes,
+      rawMatches: t.rawMatches,
+      linkDownFailures: t.linkDownFailures,
+      latency: Object.fromEntries([...this.transport.latency].map(([unit, l]) => [String(unit), { ...l }])),
+      registrations: this.counters.registrations,
+      replaced: this.counters.replaced,
+      disconnects: this.counters.disconnects,
+      livenessCloses: this.counters.livenessCloses,
+      keepalives: this.counters.keepalives,
+      keepaliveFailures: this.counters.keepaliveFailures,
+      connectFailures: this.counters.connectFailures,
+      nextDialInMs: this.nextDialInMs,
+    };
+  }
+}
+
+function remoteOf(socket: Socket): string | undefined {
+  return socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
+}
+
+interface PendingSocket {
+  readonly socket: Socket;
+  buf: Buffer;
+  quiet: TimerHandle | undefined;
+  deadline: TimerHandle | undefined;
+}
+
+export class DtuHub {
+  private readonly links = new Map<string, DtuLink>();
+  private readonly registrations: CompiledRegistration[] = [];
+  private server: Server | undefined;
+  private readonly pending = new Set<PendingSocket>();
+  private readonly log: Logger;
+  private started = false;
+  private stopped = false;
+  private readonly serverCounters = { unknownRegistrations: 0, registrationTimeouts: 0, rejectedMaxLinks: 0 };
+
+  constructor(
+    private readonly config: DtuConfig,
+    private readonly deps: DtuHubDeps,
+  ) {
+    this.log = deps.logger.child({ component: 'dtu' });
+    for (const l of config.links) {
+      this.links.set(l.name, new DtuLink(l, deps, config.echoSuppression));
+      if (l.mode === 'server') this.registrations.push(compileRegistration(l.name, l.registration));
+    }
+  }
+
+  /** The transport of a link (usable before the link is up: requests then fail fast). */
+  transport(name: string): ModbusTransport {
+    const link = this.links.get(name);
+    if (!link) {
+      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `unknown DTU link "${name}"`, { context: { field: 'connection.dtu', dtu: name } });
+    }
+    return link.transport;
+  }
+
+  /** Listens when a link has mode server; starts dialling client links (in the background). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    if (this.registrations.length > 0) await this.listen();
+    for (const link of this.links.values()) if (link.config.mode === 'client') this.dial(link);
+  }
+
+  /** Closes the listener and every socket; cancels every timer. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const p of [...this.pending]) this.dropPending(p);
+    for (const link of this.links.values()) link.stop();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Where the listener is bound (tests use port 0). */
+  address(): { host: string; port: number } | undefined {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? { host: a.address, port: a.port } : undefined;
+  }
+
+  status(): Record<string, DtuStatus> {
+    return Object.fromEntries([...this.links].map(([name, link]) => [name, link.status()]));
+  }
+
+  serverStatus(): DtuServerStatus {
+    const a = this.address();
+    let open = this.pending.size;
+    for (const l of this.links.values()) if (l.up && l.config.mode === 'server') open++;
+    return {
+      listening: this.server?.listening === true,
+      address: a?.host,
+      port: a?.port,
+      openSockets: open,
+      pendingRegistrations: this.pending.size,
+      ...this.serverCounters,
+    };
+  }
+
+  // --- server ---------------------------------------------------------------------
+
+  private listen(): Promise<void> {
+    const cfg = this.config.server!;
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    return new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        this.server = undefined;
+        reject(new EdgeError('EDGE_ERR_DTU_LISTEN', `DTU listener cannot bind ${cfg.host}:${cfg.port}: ${err.message}`, { cause: err }));
+      };
+      server.once('error', onError);
+      server.listen(cfg.port, cfg.host, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.log.error({ err: err.message }, 'DTU listener error'));
+        this.log.info({ host: cfg.host, port: this.address()?.port }, 'DTU listener up');
+        resolve();
+      });
+    });
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopped) return void socket.destroy();
+    const cfg = this.config.server!;
+    if (this.serverStatus().openSockets >= cfg.maxLinks) {
+      this.serverCounters.rejectedMaxLinks++;
+      this.log.warn({ remote: remoteOf(socket), maxLinks: cfg.maxLinks }, 'DTU connection refused: maxLinks reached');
+      socket.destroy();
+      return;
+    }
+    const p: PendingSocket = { socket, buf: Buffer.alloc(0), quiet: undefined, deadline: undefined };
+    this.pending.add(p);
+    socket.on('error', () => undefined);
+    const onData = (chunk: Buffer): void => {
+      p.buf = p.buf.length === 0 ? chunk : Buffer.concat([p.buf, chunk]);
+      this.tryRegister(p, p.buf.length >= MAX_REGISTRATION_BYTES);
+      if (this.pending.has(p)) {
+        p.quiet?.cancel();
+        p.quiet = this.deps.clock.setTimeout(() => this.tryRegister(p, true), REGISTRATION_QUIET_MS);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('close', () => {
+      if (this.pending.has(p)) this.dropPending(p);
+    });
+    p.deadline = this.deps.clock.setTimeout(() => {
+      if (!this.pending.has(p)) return;
+      if (p.buf.length > 0) return this.tryRegister(p, true);
+      this.serverCounters.registrationTimeouts++;
+      this.log.warn(
+        { remote: remoteOf(socket), code: 'EDGE_ERR_DTU_REGISTRATION_TIMEOUT', timeoutMs: cfg.registrationTimeoutMs },
+        'DTU sent no registration in time; closing',
+      );
+      this.dropPending(p);
+    }, cfg.registrationTimeoutMs);
+  }
+
+  private tryRegister(p: PendingSocket, final: boolean): void {
+    if (!this.pending.has(p)) return;
+    const m = matchRegistration(p.buf.subarray(0, MAX_REGISTRATION_BYTES), this.registrations, final);
+    if (m.kind === 'wait') return;
+    if (m.kind === 'unknown') {
+      this.serverCounters.unknownRegistrations++;
+      this.log.warn(
+        {
+          remote: remoteOf(p.socket),
+          code: 'EDGE_ERR_DTU_UNKNOWN_REGISTRATION',
+          hex: p.buf.subarray(0, MAX_REGISTRATION_BYTES).toString('hex'),
+          text: p.buf.subarray(0, 64).toString('latin1').replace(/[^\x20-\x7e]/g, '.'),
+        },
+        'DTU registration matches no link; closing',
+      );
+      this.dropPending(p);
+      return;
+    }
+    this.pending.delete(p);
+    p.quiet?.cancel();
+    p.deadline?.cancel();
+    p.socket.removeAllListeners('data');
+    p.socket.removeAllListeners('close');
+    const link = this.links.get(m.name)!;
+    this.log.info({ remote: remoteOf(p.socket), link: m.name }, 'DTU registered');
+    link.attach(p.socket, Buffer.from(p.buf.subarray(m.consumed)));
+  }
+
+  private dropPending(p: PendingSocket): void {
+    this.pending.delete(p);
+    p.quiet?.cancel();
+    p.deadline?.cancel();
+    p.socket.destroy();
+  }
+
+  // --- client ---------------------------------------------------------------------
+
+  private dial(link: DtuLink): void {
+    if (this.stopped || link.config.mode !== 'client') return;
+    const cfg = link.config;
+    link.dialTimer = undefined;
+    link.nextDialInMs = undefined;
+    const socket = netConnect({ host: cfg.host, port: cfg.port });
+    let connected = false;
+    const timer = this.deps.clock.setTimeout(() => {
+      socket.destroy(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`));
+    }, cfg.connectTimeoutMs);
+    socket.once('connect', () => {
+      timer.cancel();
+      if (this.stopped) return void socket.destroy();
+      connected = true;
+      link.backoff!.reset();
+      link.attach(socket, Buffer.alloc(0));
+    });
+    socket.on('error', (err) => {
+      if (!connected) this.log.debug({ dtu: cfg.name, err: err.message }, 'DTU dial failed');
+    });
+    socket.once('close', () => {
+      timer.cancel();
+      if (!connected) link.counters.connectFailures++;
+      if (this.stopped) return;
+      const ms = link.backoff!.next();
+      link.nextDialInMs = ms;
+      this.log.warn({ dtu: cfg.name, host: cfg.host, port: cfg.port, inMs: ms }, 'DTU dial scheduled');
+      link.dialTimer = this.deps.clock.setTimeout(() => this.dial(link), ms);
+    });
+  }
+}

@@ -1,0 +1,575 @@
+/**
+ * DTU simulator: a serial-to-TCP unit as found in the field, for tests and field engineers.
+ *
+ * Dial mode (`agent`): connects to the agent, sends the registration packet, then bridges
+ * bytes between the TCP socket and a serial port, sending heartbeat packets at its own
+ * interval. Re-dials (and re-registers) after `reconnectDelayMs` when the link drops.
+ * Listen mode (`listen`): accepts one agent connection at a time (a new one replaces the
+ * old one); registration is optional; heartbeats and bridging are the same.
+ *
+ * Responses read from the serial port are framed (Modbus RTU length + CRC, or a quiet
+ * gap) and pass through the fault stage (see faults.ts) on their way to the agent.
+ */
+import { EventEmitter } from 'node:events';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { SerialPort } from 'serialport';
+import { parseBytes } from './bytes.js';
+import { FAULT_KINDS, hits, type DtuFaults, type FaultKind } from './faults.js';
+import { randomBytes, randomInt, seededRandom, type Random } from './prng.js';
+import { RtuResponseFramer, type FramingMode } from './rtu-framer.js';
+
+export type ByteSpec = Uint8Array | string;
+
+export interface SerialOptions {
+  path: string;
+  baudRate?: number;
+  dataBits?: 5 | 6 | 7 | 8;
+  parity?: 'none' | 'even' | 'odd' | 'mark' | 'space';
+  stopBits?: 1 | 1.5 | 2;
+}
+
+export interface DtuSimulatorOptions {
+  /** Dial mode: the agent's DTU listener. Exactly one of `agent` / `listen`. */
+  agent?: { host: string; port: number };
+  /** Listen mode: the agent dials us. Port 0 picks a free port (see `address()`). */
+  listen?: { port: number; host?: string };
+  /** The serial side: a port to open, or an already open duplex stream (tests, custom buses). */
+  serial: SerialOptions | { stream: Duplex };
+  /** Registration packet sent first on every connection. Byte spec (`ascii:DTU-0001`, `hex:..`) or bytes.
+   *  Default in dial mode `ascii:DTU-0001`; in listen mode none. Empty / `none` = send nothing. */
+  registration?: ByteSpec;
+  /** Heartbeat packet (default `ascii:HB`). Empty / `none` = no heartbeats. */
+  heartbeat?: ByteSpec;
+  /** Heartbeat period in ms, first one one period after connecting (default 30000; 0 = off). */
+  heartbeatIntervalMs?: number;
+  /** Dial mode: pause before re-dialling after the link drops or a dial fails (default 1000). */
+  reconnectDelayMs?: number;
+  /** Response framing on the serial side (default 'rtu'). */
+  framing?: FramingMode;
+  /** Quiet gap that ends an unparsed frame (default 5 ms). */
+  frameGapMs?: number;
+  /** Faults in effect from the start. */
+  faults?: DtuFaults;
+  /** PRNG seed for the faults (default: random; see `seed` on the simulator). */
+  seed?: number;
+  /** Diagnostics. */
+  log?: (level: 'info' | 'warn' | 'debug', message: string) => void;
+}
+
+export interface DtuSimulatorStats {
+  /** Bytes received from the agent (all written to the serial port). */
+  bytesFromAgent: number;
+  /** Bytes written to the agent: registration, heartbeats, responses, garbage. */
+  bytesToAgent: number;
+  bytesToSerial: number;
+  bytesFromSerial: number;
+  /** Response frames read from the serial bus (parsed + gap-framed). */
+  framesFromSerial: number;
+  /** Of those, frames cut by the quiet gap rather than by RTU length + CRC. */
+  framesByGap: number;
+  /** Response frames written to the agent (faults may have altered them). */
+  framesForwarded: number;
+  /** Response frames not forwarded: no agent connected, silent, drop fault, link lost while queued. */
+  framesDiscarded: number;
+  /** Heartbeat packets written: by the timer and by the heartbeatMidFrame fault. */
+  heartbeatsSent: number;
+  registrationsSent: number;
+  /** TCP connections established (dial mode: successful dials; listen mode: accepted). */
+  connects: number;
+  disconnects: number;
+  /** Dial mode: failed dial attempts. */
+  dialFailures: number;
+  /** Times each fault was applied. */
+  faults: Record<FaultKind, number>;
+  connected: boolean;
+}
+
+export interface DtuSimulator extends EventEmitter {
+  /** Stops everything: timers, TCP, listener, serial port. */
+  close(): Promise<void>;
+  /** Dial mode: drops the link and dials again at once; resolves once re-registered.
+   *  Listen mode: drops the current agent connection; resolves once it is closed. */
+  redial(): Promise<void>;
+  stats(): DtuSimulatorStats;
+  /** Replaces the fault set (omitted faults are off) and restarts the "every N" count. */
+  setFaults(faults: DtuFaults): void;
+  faults(): DtuFaults;
+  /** Listen mode: the bound address. */
+  address(): AddressInfo | undefined;
+  /** The PRNG seed in use. */
+  readonly seed: number;
+}
+// Events: 'connect' (remote: string), 'disconnect' (remote: string), 'frame' (frame: Buffer, parsed: boolean),
+// 'serial-error' (err: Error), 'serial-close'.
+
+interface Conn {
+  sock: Socket;
+  remote: string;
+  heartbeatTimer?: NodeJS.Timeout;
+  held?: Buffer;
+  holdTimer?: NodeJS.Timeout;
+  redialNow?: boolean;
+  closed: boolean;
+}
+
+/** Two setImmediate hops: the first lands in this loop turn's check phase, the second in the next
+ *  one's, so an I/O poll (where a reader in this process picks up the previous chunk) runs between. */
+async function nextLoopTurn(): Promise<void> {
+  await new Promise<void>((r) => setImmediate(r));
+  await new Promise<void>((r) => setImmediate(r));
+}
+
+function toBytes(spec: ByteSpec | undefined, fallback: string): Buffer {
+  if (spec === undefined) return parseBytes(fallback);
+  return typeof spec === 'string' ? parseBytes(spec) : Buffer.from(spec);
+}
+
+function emptyStats(): DtuSimulatorStats {
+  return {
+    bytesFromAgent: 0,
+    bytesToAgent: 0,
+    bytesToSerial: 0,
+    bytesFromSerial: 0,
+    framesFromSerial: 0,
+    framesByGap: 0,
+    framesForwarded: 0,
+    framesDiscarded: 0,
+    heartbeatsSent: 0,
+    registrationsSent: 0,
+    connects: 0,
+    disconnects: 0,
+    dialFailures: 0,
+    faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
+    connected: false,
+  };
+}
+
+async function openSerial(opts: SerialOptions): Promise<SerialPort> {
+  const port = new SerialPort({
+    path: opts.path,
+    baudRate: opts.baudRate ?? 9600,
+    dataBits: opts.dataBits ?? 8,
+    parity: opts.parity ?? 'none',
+    stopBits: opts.stopBits ?? 1,
+    autoOpen: false,
+  });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  return port;
+}
+
+class Simulator extends EventEmitter implements DtuSimulator {
+  readonly seed: number;
+  private readonly random: Random;
+  private readonly registration: Buffer;
+  private readonly heartbeat: Buffer;
+  private readonly heartbeatIntervalMs: number;
+  private readonly reconnectDelayMs: number;
+  private readonly framer: RtuResponseFramer;
+  private readonly counters = emptyStats();
+  private currentFaults: DtuFaults;
+  private responseIndex = 0;
+  private conn: Conn | undefined;
+  private dialing: Socket | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private server: Server | undefined;
+  private serial!: Duplex;
+  private ownsSerial = false;
+  private queue: Promise<void> = Promise.resolve();
+  private closing = false;
+  private readonly sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+
+  private readonly onSerialData = (chunk: Buffer): void => {
+    if (this.closing) return;
+    this.counters.bytesFromSerial += chunk.length;
+    this.framer.push(chunk);
+  };
+
+  constructor(private readonly options: DtuSimulatorOptions) {
+    super();
+    if (!!options.agent === !!options.listen) throw new Error('DTU simulator: give exactly one of `agent` (dial mode) or `listen`');
+    this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+    this.random = seededRandom(this.seed);
+    this.registration = toBytes(options.registration, options.agent ? 'ascii:DTU-0001' : 'none');
+    this.heartbeat = toBytes(options.heartbeat, 'ascii:HB');
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
+    this.reconnectDelayMs = options.reconnectDelayMs ?? 1000;
+    this.currentFaults = { ...(options.faults ?? {}) };
+    this.framer = new RtuResponseFramer((frame, parsed) => this.onSerialFrame(frame, parsed), {
+      mode: options.framing ?? 'rtu',
+      gapMs: options.frameGapMs ?? 5,
+    });
+  }
+
+  async start(): Promise<void> {
+    const s = this.options.serial;
+    if ('stream' in s) {
+      this.serial = s.stream;
+    } else {
+      this.serial = await openSerial(s);
+      this.ownsSerial = true;
+    }
+    this.serial.on('data', this.onSerialData);
+    this.serial.on('error', (err: Error) => {
+      this.log('warn', `serial error: ${err.message}`);
+      this.emit('serial-error', err);
+    });
+    this.serial.on('close', () => {
+      if (!this.closing) this.log('warn', 'serial port closed');
+      this.emit('serial-close');
+    });
+    if (this.options.agent) {
+      this.dial();
+    } else {
+      const { port, host } = this.options.listen!;
+      const server = createServer((sock) => this.accept(sock));
+      this.server = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host ?? '0.0.0.0', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', (err) => this.log('warn', `listener error: ${err.message}`));
+      this.log('info', `listening on ${host ?? '0.0.0.0'}:${(server.address() as AddressInfo).port}`);
+    }
+  }
+
+  // ---- public API -------------------------------------------------------------------
+
+  stats(): DtuSimulatorStats {
+    return { ...this.counters, faults: { ...this.counters.faults }, connected: !!this.conn && !this.conn.closed };
+  }
+
+  faults(): DtuFaults {
+    return { ...this.currentFaults };
+  }
+
+  setFaults(faults: DtuFaults): void {
+    const wasSilent = !!this.currentFaults.silent;
+    this.currentFaults = { ...faults };
+    this.responseIndex = 0;
+    if (wasSilent !== !!faults.silent) this.log('info', faults.silent ? 'silent: on' : 'silent: off');
+  }
+
+  address(): AddressInfo | undefined {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a : undefined;
+  }
+
+  redial(): Promise<void> {
+    if (this.closing) return Promise.reject(new Error('DTU simulator is closed'));
+    if (!this.options.agent) {
+      const c = this.conn;
+      if (!c || c.closed) return Promise.resolve();
+      return new Promise((resolve) => {
+        c.sock.once('close', () => resolve());
+        c.sock.destroy();
+      });
+    }
+    const connected = new Promise<void>((resolve, reject) => {
+      const onConnect = (): void => {
+        this.off('closed', onClosed);
+        resolve();
+      };
+      const onClosed = (): void => {
+        this.off('connect', onConnect);
+        reject(new Error('DTU simulator closed while re-dialling'));
+      };
+      this.once('connect', onConnect);
+      this.once('closed', onClosed);
+    });
+    if (this.conn && !this.conn.closed) {
+      this.conn.redialNow = true;
+      this.conn.sock.destroy();
+    } else if (!this.dialing) {
+      if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = undefined;
+      this.dial();
+    } // else a dial is in flight: its 'connect' resolves us
+    return connected;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const s of this.sleeps) {
+      clearTimeout(s.timer);
+      s.resolve();
+    }
+    this.sleeps.clear();
+    this.framer.dispose();
+    this.serial?.off('data', this.onSerialData);
+    this.dialing?.destroy();
+    const waits: Promise<void>[] = [];
+    if (this.conn && !this.conn.closed) {
+      const c = this.conn;
+      waits.push(new Promise((resolve) => c.sock.once('close', () => resolve())));
+      c.sock.destroy();
+    }
+    if (this.server) {
+      const server = this.server;
+      waits.push(new Promise((resolve) => server.close(() => resolve())));
+    }
+    if (this.ownsSerial) {
+      const port = this.serial as SerialPort;
+      if (port.isOpen) waits.push(new Promise((resolve) => port.close(() => resolve())));
+    }
+    await Promise.all(waits);
+    await this.queue.catch(() => undefined);
+    this.emit('closed');
+  }
+
+  // ---- TCP side ---------------------------------------------------------------------
+
+  private dial(): void {
+    if (this.closing) return;
+    const { host, port } = this.options.agent!;
+    const sock = connect({ host, port });
+    this.dialing = sock;
+    let established = false;
+    sock.once('connect', () => {
+      this.dialing = undefined;
+      established = true;
+      this.attach(sock);
+    });
+    sock.on('error', (err) => {
+      if (!established) this.log('debug', `dial ${host}:${port} failed: ${err.message}`);
+      else this.log('warn', `link error: ${err.message}`);
+    });
+    sock.once('close', () => {
+      if (!established) {
+        this.dialing = undefined;
+        this.counters.dialFailures++;
+        this.scheduleDial(this.reconnectDelayMs);
+      }
+    });
+  }
+
+  private scheduleDial(delayMs: number): void {
+    if (this.closing || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.dial();
+    }, delayMs);
+  }
+
+  private accept(sock: Socket): void {
+    if (this.closing) {
+      sock.destroy();
+      return;
+    }
+    if (this.conn && !this.conn.closed) {
+      this.log('info', `new agent connection from ${sock.remoteAddress}:${sock.remotePort} replaces ${this.conn.remote}`);
+      this.conn.sock.destroy();
+    }
+    this.attach(sock);
+  }
+
+  private attach(sock: Socket): void {
+    sock.setNoDelay(true);
+    sock.setKeepAlive(true, 10_000);
+    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    const conn: Conn = { sock, remote, closed: false };
+    this.conn = conn;
+    this.counters.connects++;
+    this.log('info', `connected to ${remote}`);
+    sock.on('data', (data: Buffer) => {
+      this.counters.bytesFromAgent += data.length;
+      if (this.conn !== conn) return;
+      this.counters.bytesToSerial += data.length;
+      this.serial.write(data);
+    });
+    sock.once('close', () => this.detach(conn));
+    if (this.registration.length > 0 && !this.currentFaults.silent) {
+      this.write(conn, this.registration);
+      this.counters.registrationsSent++;
+    }
+    if (this.heartbeat.length > 0 && this.heartbeatIntervalMs > 0) {
+      conn.heartbeatTimer = setInterval(() => this.tickHeartbeat(conn), this.heartbeatIntervalMs);
+    }
+    this.emit('connect', remote);
+  }
+
+  private detach(conn: Conn): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    if (conn.heartbeatTimer) clearInterval(conn.heartbeatTimer);
+    if (conn.holdTimer) clearTimeout(conn.holdTimer);
+    if (conn.held) this.counters.framesDiscarded++;
+    conn.held = undefined;
+    this.counters.disconnects++;
+    this.log('info', `disconnected from ${conn.remote}`);
+    if (this.conn === conn) this.conn = undefined;
+    this.emit('disconnect', conn.remote);
+    if (this.options.agent && !this.closing) this.scheduleDial(conn.redialNow ? 0 : this.reconnectDelayMs);
+  }
+
+  private write(conn: Conn, bytes: Buffer): void {
+    if (conn.closed || conn.sock.destroyed || !conn.sock.writable) return;
+    this.counters.bytesToAgent += bytes.length;
+    conn.sock.write(bytes);
+  }
+
+  private tickHeartbeat(conn: Conn): void {
+    if (conn.closed || this.currentFaults.silent) return;
+    if (conn.held) {
+      // glue fault: the held response goes out in the same write as this heartbeat
+      const held = conn.held;
+      conn.held = undefined;
+      if (conn.holdTimer) clearTimeout(conn.holdTimer);
+      conn.holdTimer = undefined;
+      this.write(conn, Buffer.concat([held, this.heartbeat]));
+      this.counters.framesForwarded++;
+    } else {
+      this.write(conn, this.heartbeat);
+    }
+    this.counters.heartbeatsSent++;
+  }
+
+  // ---- serial → agent, through the faults -------------------------------------------
+
+  private onSerialFrame(frame: Buffer, parsed: boolean): void {
+    this.counters.framesFromSerial++;
+    if (!parsed) this.counters.framesByGap++;
+    this.emit('frame', frame, parsed);
+    const conn = this.conn;
+    if (!conn || conn.closed) {
+      this.counters.framesDiscarded++;
+      return;
+    }
+    const index = ++this.responseIndex;
+    this.queue = this.queue.then(() => this.forward(conn, frame, index)).catch((err: Error) => this.log('warn', `forward failed: ${err.message}`));
+  }
+
+  private async forward(conn: Conn, frame: Buffer, index: number): Promise<void> {
+    const f = this.currentFaults;
+    const faults = this.counters.faults;
+    if (conn.closed || this.closing) {
+      this.counters.framesDiscarded++;
+      return;
+    }
+    if (f.silent) {
+      faults.silent++;
+      this.counters.framesDiscarded++;
+      return;
+    }
+    if (f.dropEvery && f.dropEvery >= 1 && index % Math.floor(f.dropEvery) === 0) {
+      faults.drop++;
+      this.counters.framesDiscarded++;
+      this.log('info', `fault drop: closing the link at response #${index}`);
+      conn.sock.destroy();
+      return;
+    }
+    let payload = frame;
+    if (this.heartbeat.length > 0 && frame.length >= 2 && hits(f.heartbeatMidFrame, index, this.random)) {
+      const at = randomInt(this.random, 1, frame.length - 1);
+      payload = Buffer.concat([frame.subarray(0, at), this.heartbeat, frame.subarray(at)]);
+      faults.heartbeatMidFrame++;
+      this.counters.heartbeatsSent++;
+    }
+    if (hits(f.garbage, index, this.random)) {
+      const min = Math.max(1, f.garbageMinBytes ?? 1);
+      const max = Math.max(min, f.garbageMaxBytes ?? 8);
+      payload = Buffer.concat([randomBytes(this.random, randomInt(this.random, min, max)), payload]);
+      faults.garbage++;
+    }
+    if (f.delayMs && f.delayMs > 0 && index % Math.max(1, Math.floor(f.delayEvery ?? 1)) === 0) {
+      faults.delay++;
+      await this.sleep(f.delayMs);
+      if (conn.closed || this.closing) {
+        this.counters.framesDiscarded++;
+        return;
+      }
+    }
+    const glue = hits(f.glue, index, this.random);
+    const split = hits(f.split, index, this.random);
+    if (glue) {
+      faults.glue++;
+      if (conn.held) {
+        // a second held response: both stay held, glued together
+        payload = Buffer.concat([conn.held, payload]);
+        this.counters.framesForwarded++;
+      }
+      conn.held = payload;
+      if (conn.holdTimer) clearTimeout(conn.holdTimer);
+      conn.holdTimer = setTimeout(() => {
+        conn.holdTimer = undefined;
+        if (!conn.held || this.currentFaults.silent) return;
+        const held = conn.held;
+        conn.held = undefined;
+        this.write(conn, held);
+        this.counters.framesForwarded++;
+      }, f.glueMaxHoldMs ?? 10_000);
+      return;
+    }
+    if (conn.held) {
+      payload = Buffer.concat([conn.held, payload]);
+      conn.held = undefined;
+      if (conn.holdTimer) clearTimeout(conn.holdTimer);
+      conn.holdTimer = undefined;
+      this.counters.framesForwarded++;
+    }
+    if (split && payload.length >= 2) {
+      faults.split++;
+      const chunks = this.cut(payload, Math.min(payload.length, Math.max(2, f.splitMaxChunks ?? 4)));
+      for (let i = 0; i < chunks.length; i++) {
+        if (i > 0) {
+          if (f.splitGapMs && f.splitGapMs > 0) await this.sleep(f.splitGapMs);
+          else await nextLoopTurn();
+        }
+        this.write(conn, chunks[i]!);
+      }
+    } else {
+      this.write(conn, payload);
+    }
+    this.counters.framesForwarded++;
+  }
+
+  /** Cuts bytes into 2..maxChunks non-empty pieces at random points. */
+  private cut(bytes: Buffer, maxChunks: number): Buffer[] {
+    const n = randomInt(this.random, 2, maxChunks);
+    const points = new Set<number>();
+    while (points.size < n - 1) points.add(randomInt(this.random, 1, bytes.length - 1));
+    const sorted = [...points].sort((a, b) => a - b);
+    const out: Buffer[] = [];
+    let prev = 0;
+    for (const p of sorted) {
+      out.push(bytes.subarray(prev, p));
+      prev = p;
+    }
+    out.push(bytes.subarray(prev));
+    return out;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.sleeps.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      this.sleeps.add(entry);
+    });
+  }
+
+  private log(level: 'info' | 'warn' | 'debug', message: string): void {
+    this.options.log?.(level, message);
+  }
+}
+
+/** Opens the serial side, starts dialling (or listening) and returns the running simulator. */
+export async function startDtuSimulator(options: DtuSimulatorOptions): Promise<DtuSimulator> {
+  const sim = new Simulator(options);
+  try {
+    await sim.start();
+  } catch (err) {
+    await sim.close().catch(() => undefined);
+    throw err;
+  }
+  return sim;
+}
