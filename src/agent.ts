@@ -192,6 +192,19 @@ export class Agent {
         errorsByCode: fwd?.errorsByCode ?? {},
       },
       memory: { heapOverLimitTotal: memory?.heapOverLimitTotal ?? 0, snapshotsWritten: memory?.snapshotsWritten ?? 0 },
+      dtus: Object.entries(this.dtuHub?.status() ?? {}).map(([dtu, d]) => ({
+        dtu,
+        up: d.up,
+        bytesIn: d.bytesIn,
+        bytesOut: d.bytesOut,
+        heartbeats: d.heartbeats,
+        timeouts: d.timeouts,
+        crcErrors: d.crcErrors,
+        garbageBytes: d.garbageBytes,
+        registrations: d.registrations,
+        livenessCloses: d.livenessCloses,
+      })),
+      dtuUnknownRegistrations: this.dtuHub?.serverStatus().unknownRegistrations ?? 0,
     };
   }
 

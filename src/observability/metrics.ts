@@ -72,6 +72,7 @@ export class AgentMetrics {
     this.defineOutboxMetrics();
     this.defineForwarderMetrics();
     this.defineMemoryMetrics();
+    this.defineDtuMetrics();
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
     }
@@ -179,6 +180,28 @@ export class AgentMetrics {
     this.counter('mqtt_errors_total', 'MQTT failures by error code', ['code'], (s) =>
       Object.entries(s.forwarder.errorsByCode).map(([code, n]) => [{ code }, n] as const),
     );
+  }
+
+  private defineDtuMetrics(): void {
+    this.gauge('dtu_up', '1 while the DTU link is registered (server) or connected (client)', ['dtu'], (s) =>
+      s.dtus.map((d) => [{ dtu: d.dtu }, d.up ? 1 : 0] as const),
+    );
+    const totals: Array<[string, string, (d: AgentStatsSnapshot['dtus'][number]) => number]> = [
+      ['dtu_bytes_received_total', 'Bytes received from the DTU (heartbeats included)', (d) => d.bytesIn],
+      ['dtu_bytes_sent_total', 'Bytes sent to the DTU', (d) => d.bytesOut],
+      ['dtu_heartbeats_total', 'Heartbeat packets recognised and stripped', (d) => d.heartbeats],
+      ['dtu_timeouts_total', 'Requests on the link that got no valid response in time', (d) => d.timeouts],
+      ['dtu_crc_errors_total', 'Candidate frames rejected by their CRC', (d) => d.crcErrors],
+      ['dtu_garbage_bytes_total', 'Bytes discarded while resynchronising on the stream', (d) => d.garbageBytes],
+      ['dtu_registrations_total', 'Registrations accepted (server) or connections made (client)', (d) => d.registrations],
+      ['dtu_liveness_closes_total', 'Links closed after missed heartbeats', (d) => d.livenessCloses],
+    ];
+    for (const [name, help, read] of totals) {
+      this.counter(name, help, ['dtu'], (s) => s.dtus.map((d) => [{ dtu: d.dtu }, read(d)] as const));
+    }
+    this.counter('dtu_unknown_registrations_total', 'Connections closed because no configured DTU matched their registration', [], (s) => [
+      [{}, s.dtuUnknownRegistrations] as const,
+    ]);
   }
 
   private defineMemoryMetrics(): void {

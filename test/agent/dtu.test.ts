@@ -126,6 +126,10 @@ describe('DTU station end to end (CLI, simulator, pymodbus, mosquitto)', { timeo
       assert.equal(status.dtu.links['dtu-a'].up, true);
       assert.ok(status.dtu.links['dtu-a'].heartbeats > 0, 'heartbeats recognised and counted');
 
+      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      assert.match(metrics, /^edge_dtu_up\{dtu="dtu-a"\} 1$/m);
+      assert.match(metrics, /^edge_dtu_heartbeats_total\{dtu="dtu-a"\} [1-9]\d*$/m);
+
       agent.child.kill('SIGTERM');
       assert.equal((await agent.exited).code, 0, agent.output());
     } finally {

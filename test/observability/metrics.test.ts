@@ -29,6 +29,10 @@ function snapshot(now: number): AgentStatsSnapshot {
     outbox: { ...base.outbox, rows: 42, bytes: 4096, oldestTs: now - 30_000, committedTotal: 1000, evictedTelemetry: 5, evictedEvents: 1, walBytes: 8192, checkpoints: 3, healthy: true },
     forwarder: { connected: true, publishedRecords: 958, publishedMessages: 12, inflightMessages: 2, reconnects: 1, lastPubackLatencyMs: 25, errorsByCode: { EDGE_ERR_MQTT_CONNECT: 4 }, enabled: true },
     memory: { heapOverLimitTotal: 1, snapshotsWritten: 1 },
+    dtus: [
+      { dtu: 'dtu-north', up: true, bytesIn: 5000, bytesOut: 800, heartbeats: 40, timeouts: 2, crcErrors: 1, garbageBytes: 17, registrations: 3, livenessCloses: 1 },
+    ],
+    dtuUnknownRegistrations: 4,
   };
 }
 
@@ -56,6 +60,13 @@ describe('AgentMetrics', () => {
     assert.equal(v.get('edge_outbox_wal_bytes'), 8192);
     assert.equal(v.get('edge_outbox_checkpoints_total'), 3);
     assert.equal(v.get('edge_outbox_healthy'), 1);
+    assert.equal(v.get('edge_dtu_up{dtu="dtu-north"}'), 1);
+    assert.equal(v.get('edge_dtu_bytes_received_total{dtu="dtu-north"}'), 5000);
+    assert.equal(v.get('edge_dtu_heartbeats_total{dtu="dtu-north"}'), 40);
+    assert.equal(v.get('edge_dtu_crc_errors_total{dtu="dtu-north"}'), 1);
+    assert.equal(v.get('edge_dtu_garbage_bytes_total{dtu="dtu-north"}'), 17);
+    assert.equal(v.get('edge_dtu_liveness_closes_total{dtu="dtu-north"}'), 1);
+    assert.equal(v.get('edge_dtu_unknown_registrations_total'), 4);
     assert.equal(v.get('edge_records_published_total'), 958);
     assert.equal(v.get('edge_messages_published_total'), 12);
     assert.equal(v.get('edge_mqtt_inflight_messages'), 2);
