@@ -27,25 +27,10 @@ export function testSecrets(ref: SecretRef): string {
   return readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
 }
 
-export interface CapturedLog {
-  readonly level: string;
-  readonly obj: object;
-  readonly msg: string | undefined;
-}
+import { captureLogger, type LogLine } from '../helpers/logger.js';
 
-/** A Logger that keeps every line (to assert on, e.g. that no secret is logged). */
-export function captureLogger(lines: CapturedLog[] = [], bindings: object = {}): Logger & { lines: CapturedLog[]; text(): string } {
-  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj: { ...bindings, ...obj }, msg });
-  return {
-    lines,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (b) => captureLogger(lines, { ...bindings, ...b }),
-    text: () => lines.map((l) => `${l.level} ${l.msg ?? ''} ${JSON.stringify(l.obj)}`).join('\n'),
-  };
-}
+export { captureLogger };
+export type CapturedLog = LogLine;
 
 export function makeForwarder(
   config: MqttConfig,

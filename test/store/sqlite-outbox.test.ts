@@ -1,3 +1,4 @@
+import { captureLogger, type LogLine } from '../helpers/logger.js';
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,22 +18,6 @@ function dbOf(outbox: SqliteOutbox): BetterSqlite3.Database {
   return (outbox as unknown as { db: BetterSqlite3.Database }).db;
 }
 
-interface LogLine {
-  level: string;
-  obj: Record<string, unknown>;
-  msg?: string;
-}
-
-function recordingLogger(lines: LogLine[]): Logger {
-  const make = (): Logger => ({
-    debug: (obj, msg) => void lines.push({ level: 'debug', obj: obj as Record<string, unknown>, msg }),
-    info: (obj, msg) => void lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
-    warn: (obj, msg) => void lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
-    error: (obj, msg) => void lines.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
-    child: () => make(),
-  });
-  return make();
-}
 
 describe('SqliteOutbox', () => {
   let dir: { path: string; remove(): void };
@@ -134,7 +119,7 @@ describe('SqliteOutbox', () => {
 
   it('keeps records pending when a commit fails, logs EDGE_ERR_STORE_WRITE, retries with backoff', async () => {
     const lines: LogLine[] = [];
-    const outbox = openStore(config({ batch: { maxRecords: 100, maxLatencyMs: 10 } }), recordingLogger(lines));
+    const outbox = openStore(config({ batch: { maxRecords: 100, maxLatencyMs: 10 } }), captureLogger(lines));
     outbox.append(telemetry('d', 0));
     await outbox.flush();
     const db = dbOf(outbox);
@@ -204,7 +189,7 @@ describe('SqliteOutbox', () => {
     const path = join(dir.path, 'outbox.db');
     writeFileSync(path, Buffer.alloc(64 * 1024, 0x5a));
     const lines: LogLine[] = [];
-    const outbox = openStore(config(), recordingLogger(lines));
+    const outbox = openStore(config(), captureLogger(lines));
     assert.ok(outbox.recovery);
     assert.equal(outbox.recovery.salvaged, 0);
     const aside = readdirSync(dir.path).filter((f) => /\.corrupt-[\dT-]+Z$/.test(f));
