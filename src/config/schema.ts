@@ -43,7 +43,7 @@ function checkSharedSerialLines(devices: EdgeConfig['devices'], ctx: z.Refinemen
     if (first === undefined) return void firstOnPath.set(conn.path, i);
     const other = devices[first].connection;
     if (other.transport !== 'rtu') return;
-    for (const key of ['baudRate', 'dataBits', 'parity', 'stopBits'] as const) {
+    for (const key of ['baudRate', 'dataBits', 'parity', 'stopBits', 'echoSuppression'] as const) {
       if (conn[key] !== other[key]) {
         ctx.addIssue({
           code: 'custom',

@@ -70,7 +70,7 @@ describe('defaults', () => {
     const device = result.config.devices[0];
     assert.equal(device.unitId, 1);
     assert.equal(device.timeoutMs, 1000);
-    assert.deepEqual(device.connection, { transport: 'rtu', path: '/dev/x', baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 });
+    assert.deepEqual(device.connection, { transport: 'rtu', path: '/dev/x', baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1, echoSuppression: false });
     assert.deepEqual(device.tags[0], { name: 't', function: 'holding', address: 3, type: 'u16', wordOrder: 'big', byteOrder: 'big', scale: 1, offset: 0 });
   });
 

@@ -80,6 +80,10 @@ const rtuConnection = z.strictObject({
   parity: z.enum(['none', 'even', 'odd']).default('none'),
   stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
   interFrameGapMs: z.number().min(0).max(1000).optional().describe('Silence between frames; default 3.5 chars, at least 2 ms'),
+  echoSuppression: z
+    .boolean()
+    .default(false)
+    .describe("Drop an exact echo of each request (RS-485 adapters that echo what they send); uses the agent's own RTU framer"),
 });
 
 const dtuConnection = z.strictObject({

@@ -40,7 +40,7 @@ export function interFrameGapMs(connection: ModbusConnection): number {
   return Math.max(2, (3.5 * bitsPerChar(connection) * 1000) / connection.baudRate);
 }
 
-const SERIAL_FIELDS = ['baudRate', 'dataBits', 'parity', 'stopBits', 'interFrameGapMs'] as const;
+const SERIAL_FIELDS = ['baudRate', 'dataBits', 'parity', 'stopBits', 'interFrameGapMs', 'echoSuppression'] as const;
 
 interface LineEntry {
   readonly line: Line;

@@ -102,6 +102,7 @@ export class Line {
       connectFailures: this.stats.connectFailures,
       lastError: this.stats.lastError,
       queued: this.ready.length,
+      ...(this.opts.transport.status ? { transport: this.opts.transport.status() } : {}),
     };
   }
 

@@ -13,6 +13,7 @@ import { EdgeError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { toModbusError } from './errors.js';
+import { SerialStreamTransport } from './serial-stream.js';
 
 export type ModbusConnection = ModbusDeviceConfig['connection'];
 
@@ -30,6 +31,8 @@ export interface ModbusTransport {
   onClose(listener: (err?: Error) => void): void;
   /** RTU: drops bytes received but not consumed (late answers after a timeout). */
   discardInput?(): void;
+  /** Transport-specific counters for the line's status (e.g. the agent's RTU framer). */
+  status?(): Record<string, unknown>;
 }
 
 export type TransportFactory = (connection: ModbusConnection, clock: Clock) => ModbusTransport;
@@ -182,4 +185,11 @@ export class ModbusSerialTransport implements ModbusTransport {
   }
 }
 
-export const defaultTransportFactory: TransportFactory = (connection, clock) => new ModbusSerialTransport(connection, clock);
+/**
+ * rtu with echoSuppression: the agent's own RTU framer over the serial port (drops the
+ * adapter's echo of each request); everything else: modbus-serial.
+ */
+export const defaultTransportFactory: TransportFactory = (connection, clock) =>
+  connection.transport === 'rtu' && connection.echoSuppression
+    ? new SerialStreamTransport(connection, clock)
+    : new ModbusSerialTransport(connection, clock);

@@ -65,6 +65,8 @@ export interface RtuStreamTransportOptions {
   readonly port: StreamPort;
   readonly heartbeat?: Buffer;
   readonly echoSuppression?: boolean;
+  /** How messages name the link; default `DTU link <name>` (a serial port uses its own). */
+  readonly label?: string;
 }
 
 interface Pending {
@@ -132,6 +134,10 @@ export class RtuStreamTransport implements ModbusTransport {
     return this.opened;
   }
 
+  private get label(): string {
+    return this.opts.label ?? `DTU link ${this.opts.name}`;
+  }
+
   /** A request is on the wire or waiting. */
   get busy(): boolean {
     return this.pending !== undefined || this.waiting.length > 0;
@@ -147,7 +153,7 @@ export class RtuStreamTransport implements ModbusTransport {
 
   async close(): Promise<void> {
     this.opened = false;
-    this.failPending(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `DTU link ${this.opts.name}: transport closed`));
+    this.failPending(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `${this.label}: transport closed`));
   }
 
   /** Never called by the DTU transport: a lost link is not the Line's to reconnect. */
@@ -279,7 +285,7 @@ export class RtuStreamTransport implements ModbusTransport {
     convert: (data: Buffer) => T,
   ): Promise<T> {
     if (!internal && !this.opened) {
-      return Promise.reject(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `DTU link ${this.opts.name}: transport not open`));
+      return Promise.reject(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `${this.label}: transport not open`));
     }
     if (!this.opts.port.up) {
       this.counters.linkDownFailures++;
@@ -311,7 +317,7 @@ export class RtuStreamTransport implements ModbusTransport {
       }
       if (this.pending) {
         // cannot happen: requests wait in `waiting`; kept as an assertion
-        reject(new EdgeError('EDGE_ERR_MODBUS_BAD_RESPONSE', `DTU link ${this.opts.name}: two requests in flight`));
+        reject(new EdgeError('EDGE_ERR_MODBUS_BAD_RESPONSE', `${this.label}: two requests in flight`));
         return;
       }
       const expectation: Expectation = { unit, fn, count };
@@ -346,7 +352,7 @@ export class RtuStreamTransport implements ModbusTransport {
     this.counters.timeouts++;
     this.reader.reset();
     p.reject(
-      new EdgeError('EDGE_ERR_MODBUS_TIMEOUT', `no response from unit ${p.unit} within ${p.timeoutMs} ms (DTU ${this.opts.name})`, {
+      new EdgeError('EDGE_ERR_MODBUS_TIMEOUT', `no response from unit ${p.unit} within ${p.timeoutMs} ms (${this.label})`, {
         context: { dtu: this.opts.name, unit: p.unit },
       }),
     );
