@@ -6,7 +6,8 @@ import { hits, parseRate } from '../../src/tools/dtu-sim/faults.js';
 import { seededRandom } from '../../src/tools/dtu-sim/prng.js';
 import { RtuResponseFramer, crcOk, responseLength } from '../../src/tools/dtu-sim/rtu-framer.js';
 import { parseDtuSimArgs } from '../../src/tools/dtu-sim/cli-args.js';
-import { holdingResponse, sleep, withCrc } from './agent.js';
+import { waitFor } from '../helpers/wait.js';
+import { holdingResponse, withCrc } from './agent.js';
 
 test('byte specs: ascii, hex, escapes, none', () => {
   assert.deepEqual(parseBytes('ascii:DTU-0001'), Buffer.from('DTU-0001'));
@@ -64,7 +65,7 @@ test('RTU framer: length parsing, chunked input, exceptions, writes, gap fallbac
   frames.length = 0;
   framer.push(Buffer.from('68 11 22 33 16'.replace(/ /g, ''), 'hex')); // not Modbus: gap decides
   assert.equal(frames.length, 0);
-  await sleep(60);
+  await waitFor('the quiet gap closes the frame', () => frames.length > 0, 2000, 2);
   assert.deepEqual(frames, [['6811223316', false]]);
   framer.dispose();
 });

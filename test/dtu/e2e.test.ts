@@ -155,9 +155,11 @@ describe('DTU server mode (the DTU dials the agent)', () => {
   it('a response delayed past the timeout → EDGE_ERR_MODBUS_TIMEOUT for that poll, the next poll is correct', async () => {
     const devs = await startDevices(fam, 'north', 300);
     sim!.setFaults({ delayMs: 600, delayEvery: 1 });
+    const forwarded = sim!.stats().framesForwarded;
     assert.deepEqual(codes(await devs.poll1()), ['EDGE_ERR_MODBUS_TIMEOUT']);
     sim!.setFaults({});
-    await sleep(500); // the delayed response arrives while nothing (or another unit) is expected
+    // the late response reaches the agent while nothing (or another unit) is expected
+    await waitFor('the delayed response sent to the agent', () => sim!.stats().framesForwarded > forwarded, 3000, 5);
     assert.deepEqual(await devs.poll2(), EXPECT2);
     assert.deepEqual(await devs.poll1(), EXPECT1);
     assert.ok(hub.status().north.timeouts >= 1);

@@ -10,6 +10,7 @@ import { modbusDeviceSchema, type ModbusDeviceConfig } from '../../src/drivers/m
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 import { allTypesLayout } from './layout.js';
 
 const layout = allTypesLayout();
@@ -124,11 +125,12 @@ function crc16(buf: Buffer): number {
  * A slave that answers FC3 with address*1000 + sequence, and answers reads of address 10
  * only after `slowMs` (later than the client's timeout).
  */
-async function slowSlave(path: string, slowMs: number): Promise<{ close(): Promise<void> }> {
+async function slowSlave(path: string, slowMs: number): Promise<{ close(): Promise<void>; answered(): number }> {
   const port = new SerialPort({ path, baudRate: 19200, autoOpen: false });
   await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
   let buf = Buffer.alloc(0);
   let seq = 0;
+  let answered = 0;
   let chain = Promise.resolve();
   port.on('data', (d: Buffer) => {
     buf = Buffer.concat([buf, d]);
@@ -147,10 +149,11 @@ async function slowSlave(path: string, slowMs: number): Promise<{ close(): Promi
         for (let i = 0; i < count; i++) out.writeUInt16BE(value & 0xffff, 3 + 2 * i);
         out.writeUInt16LE(crc16(out.subarray(0, out.length - 2)), out.length - 2);
         port.write(out);
+        answered++;
       });
     }
   });
-  return { close: () => new Promise<void>((res) => port.close(() => res())) };
+  return { close: () => new Promise<void>((res) => port.close(() => res())), answered: () => answered };
 }
 
 test('RTU: a late answer after a timeout is drained, not given to the next request', async (t) => {
@@ -168,7 +171,7 @@ test('RTU: a late answer after a timeout is drained, not given to the next reque
   const stale = await raw.readHoldingRegisters(0, 1);
   assert.ok(stale.data[0] >= 10_000, `expected the stale answer for address 10, got ${stale.data[0]}`);
   await new Promise<void>((res) => raw.close(() => res()));
-  await new Promise((r) => setTimeout(r, 1000)); // let the raw run's trailing answer pass
+  await waitFor("the raw run's trailing answer", () => slave.answered() >= 2, 5000); // both requests answered, the late one included
 
   const fam = family();
   t.after(() => fam.close());
