@@ -39,20 +39,30 @@ export function makeRecords(n: number): NewRecord[] {
 
 function withDir<T>(fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'bench-outbox-'));
+  let result: T;
   try {
-    return fn(dir);
-  } finally {
+    result = fn(dir);
+  } catch (error) {
     rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
+  if (result instanceof Promise) {
+    return result.finally(() => rmSync(dir, { recursive: true, force: true })) as T;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return result;
 }
 
-async function agentIngest(records: readonly NewRecord[]): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-outbox-'));
-  try {
-    const outbox = SqliteOutbox.open(storeSchema.parse({ path: join(dir, 'outbox.db'), integrityCheck: 'off' }), {
-      clock: systemClock,
-      logger: silentLogger,
-    });
+function openBenchOutbox(dir: string): SqliteOutbox {
+  return SqliteOutbox.open(storeSchema.parse({ path: join(dir, 'outbox.db'), integrityCheck: 'off' }), {
+    clock: systemClock,
+    logger: silentLogger,
+  });
+}
+
+function agentIngest(records: readonly NewRecord[]): Promise<number> {
+  return withDir(async (dir) => {
+    const outbox = openBenchOutbox(dir);
     const t0 = performance.now();
     for (let i = 0; i < records.length; i++) outbox.append(records[i]);
     await outbox.flush();
@@ -60,9 +70,7 @@ async function agentIngest(records: readonly NewRecord[]): Promise<number> {
     if (outbox.stats().rows !== records.length) throw new Error('agent lost rows');
     await outbox.close();
     return (records.length / dt) * 1000;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 function rawIngest(records: readonly NewRecord[], batch: number): number {
@@ -86,13 +94,9 @@ function rawIngest(records: readonly NewRecord[], batch: number): number {
   });
 }
 
-async function agentDrain(records: readonly NewRecord[]): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-outbox-'));
-  try {
-    const outbox = SqliteOutbox.open(storeSchema.parse({ path: join(dir, 'outbox.db'), integrityCheck: 'off' }), {
-      clock: systemClock,
-      logger: silentLogger,
-    });
+function agentDrain(records: readonly NewRecord[]): Promise<number> {
+  return withDir(async (dir) => {
+    const outbox = openBenchOutbox(dir);
     for (const r of records) outbox.append(r);
     await outbox.flush();
     const t0 = performance.now();
@@ -109,9 +113,7 @@ async function agentDrain(records: readonly NewRecord[]): Promise<number> {
     if (n !== records.length) throw new Error(`drained ${n}`);
     await outbox.close();
     return (n / dt) * 1000;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 function rawDrain(records: readonly NewRecord[]): number {
