@@ -3,7 +3,7 @@
  * events; the outbox commits them; forwarders (northbound) drain the outbox. Each side
  * sees only the port it needs, so fakes and real implementations are interchangeable.
  */
-import type { NewRecord, StoredRecord, TagValue } from './types.js';
+import type { NewRecord, StoredRecord, TagScalar, TagValue } from './types.js';
 
 /** Structured logger; pino's logger satisfies it. Secrets never go into bindings. */
 export interface Logger {
@@ -46,6 +46,41 @@ export interface DeviceDriver {
   stop(): Promise<void>;
   /** Driver-specific counters for status.json (latency, requests, breaker state…). */
   status(): Readonly<Record<string, unknown>>;
+  /**
+   * Writes one tag (only drivers that support writes implement it). The driver checks
+   * that the tag is configured `writable` and that the value fits its type, then performs
+   * exactly one write attempt: it is never retried, because repeating a command to a
+   * machine is not harmless. Resolves when the device confirmed; rejects with an EdgeError
+   * whose code says why (not writable, bad value, device refused with its own code in
+   * `context`, link down, timeout: outcome unknown).
+   */
+  write?(tag: string, value: WriteValue): Promise<void>;
+}
+
+/** A value to write: a scalar, or an array for array tags. */
+export type WriteValue = Exclude<TagScalar, null> | readonly (number | boolean)[];
+
+/** A message received on a subscribed command topic. */
+export interface InboundMessage {
+  /** Full MQTT topic, e.g. `edge/site-1/meter-1/cmd`. */
+  readonly topic: string;
+  readonly payload: Buffer;
+}
+
+/**
+ * The northbound command path (MQTT subscriptions). Topics are given as a suffix under
+ * `{prefix}/{site}/`; the channel adds the prefix, keeps subscriptions across reconnects
+ * and never throws into the broker client from a handler.
+ */
+export interface CommandChannel {
+  /** Subscribes (QoS 1) to `{prefix}/{site}/{suffix}`; `+`/`#` allowed. Returns an unsubscribe. */
+  subscribe(suffix: string, handler: (message: InboundMessage) => void): () => void;
+  /**
+   * Publishes QoS 1 to `{prefix}/{site}/{suffix}` outside the outbox (command results,
+   * progress). Resolves on PUBACK; rejects (EDGE_ERR_MQTT_PUBLISH) when offline — callers
+   * that must not lose the result also append it to the outbox as an event.
+   */
+  publish(suffix: string, payload: string | Buffer): Promise<void>;
 }
 
 /** Where producers put records. `append` never blocks on I/O. */
