@@ -8,7 +8,7 @@ import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import { EdgeError } from './core/errors.js';
 import { DevicePoller } from './core/poller.js';
-import type { DeviceDriver, Logger } from './core/ports.js';
+import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { EdgeConfig } from './config/schema.js';
@@ -144,6 +144,11 @@ export class Agent {
     this.memoryGuard?.stop();
     await this.http?.close();
     this.state = 'stopped';
+  }
+
+  /** The MQTT command path, once the forwarder exists (undefined without `mqtt.url`). */
+  commandChannel(): CommandChannel | undefined {
+    return this.forwarder?.commands;
   }
 
   httpAddress(): string | undefined {

@@ -49,6 +49,7 @@ export const ERROR_CATALOG = {
   EDGE_ERR_MQTT_TLS: { nature: 'fatal', summary: 'TLS material (CA, certificate, key) cannot be loaded' },
   EDGE_ERR_MQTT_AUTH: { nature: 'fatal', summary: 'The broker refused the credentials' },
   EDGE_ERR_MQTT_PUBLISH: { nature: 'retry', summary: 'A publish failed or was not acknowledged' },
+  EDGE_ERR_MQTT_SUBSCRIBE: { nature: 'retry', summary: 'A command subscription failed or a command handler threw' },
   EDGE_ERR_HTTP_LISTEN: { nature: 'fatal', summary: 'The status HTTP listener cannot bind' },
   EDGE_ERR_AGENT_SHUTDOWN: { nature: 'fatal', summary: 'Shutdown did not finish within its deadline' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;

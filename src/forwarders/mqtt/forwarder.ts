@@ -27,6 +27,7 @@ import type { MqttConfig } from '../../config/sections/mqtt.js';
 import type { Clock } from '../../core/clock.js';
 import { EdgeError, type EdgeErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
+import { MqttCommandChannel } from './commands.js';
 import { buildClientOptions, classifyClientError, clientIdFor, redactUrl } from './connection.js';
 import { DrainWindow } from './drain-window.js';
 import { PayloadBuilder, onlineStatus, statusTopic, stoppedStatus } from './payload.js';
@@ -53,6 +54,8 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   private readonly metrics = new ForwarderMetrics();
   private readonly safeUrl: string;
   private readonly statusTopic: string;
+  /** Subscriptions and direct publishes (commands and their results) on this connection. */
+  readonly commands: MqttCommandChannel;
 
   private running = false;
   private stopping = false;
@@ -91,6 +94,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.reconnect = new ReconnectScheduler(config.reconnect, deps.random, deps.clock);
     this.safeUrl = config.url ? redactUrl(config.url) : '';
     this.statusTopic = statusTopic(config.topicPrefix, deps.site);
+    this.commands = new MqttCommandChannel(`${config.topicPrefix}/${deps.site}`, deps.logger);
   }
 
   /**
@@ -255,6 +259,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     client.publish(this.statusTopic, onlineStatus(this.deps.agentId, this.deps.site, this.clock.now()), { qos: 1, retain: true }, (err) => {
       if (err && gen === this.gen) this.recordError('EDGE_ERR_MQTT_PUBLISH', `online status: ${err.message}`);
     });
+    this.commands.attach(client);
     this.log.info({ url: this.safeUrl, window, watermark }, 'mqtt connected');
     this.emit('connected', { url: this.safeUrl, window, watermark });
     this.pump();
@@ -290,6 +295,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
    */
   private dropConnection(): void {
     this.gen++;
+    this.commands.detach();
     this.client = undefined;
     this.connected = false;
     this.win.clear();
