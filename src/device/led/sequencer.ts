@@ -68,7 +68,8 @@ export class LedSequencer {
 
   private write(on: boolean): void {
     this.wanted = on;
-    if (!this.writing) this.writing = this.flush();
+    // flush() always awaits before it clears `writing`, so start it only with work to do.
+    if (!this.writing && this.written !== on) this.writing = this.flush();
   }
 
   private async flush(): Promise<void> {
