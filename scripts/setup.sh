@@ -19,6 +19,8 @@ command -v g++ >/dev/null || need_apt+=(g++ make python3)
 if [ "$want_test" = 1 ]; then
   command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
   command -v socat >/dev/null || need_apt+=(socat)
+  # systemd-notify (the watchdog sink) is tested against a fake notify socket.
+  command -v systemd-notify >/dev/null || need_apt+=(systemd)
   command -v openssl >/dev/null || need_apt+=(openssl)
   /usr/bin/python3 -c 'import pymodbus' 2>/dev/null || need_apt+=(python3-pymodbus)
 fi

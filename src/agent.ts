@@ -11,8 +11,13 @@ import { DevicePoller } from './core/poller.js';
 import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
+import type { ProgressSample } from './device/watchdog/health-gate.js';
 import type { EdgeConfig } from './config/schema.js';
 import { createSecretResolver, type SecretResolver } from './config/secrets.js';
+import { createStatusLed, type LedDeps } from './device/led/create.js';
+import type { StatusIndicator, StatusLed } from './device/led/status-led.js';
+import { pollerStallMs, storeProgress } from './device/watchdog/progress.js';
+import { Watchdog, watchdogParts, type WatchdogParts } from './device/watchdog/watchdog.js';
 import { DtuHub } from './drivers/modbus/dtu/hub.js';
 import { driverRegistry, type DeviceConfig } from './drivers/registry.js';
 import type { DriverDeps, DriverFamily } from './drivers/types.js';
@@ -30,6 +35,10 @@ export interface AgentOptions {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly secrets?: SecretResolver;
+  /** Watchdog mode and sink/device; default from config and the environment (tests inject fakes). */
+  readonly watchdog?: WatchdogParts;
+  /** onoff loader for the gpio LED backend (tests inject a fake Gpio). */
+  readonly loadGpio?: LedDeps['loadGpio'];
 }
 
 export interface Health {
@@ -47,16 +56,21 @@ export class Agent {
   private readonly secrets: SecretResolver;
   private readonly families = new Map<string, AnyFamily>();
   private readonly dtuHub: DtuHub | undefined;
-  private readonly pollers: Array<{ poller: DevicePoller; driver: string }> = [];
+  private readonly pollers: Array<{ poller: DevicePoller; driver: string; stallMs: number }> = [];
   private outbox: Outbox | undefined;
   private forwarder: MqttForwarder | undefined;
   private metrics: AgentMetrics | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
   private memoryGuard: MemoryGuard | undefined;
+  private watchdog: Watchdog | undefined;
+  private led: StatusLed | undefined;
+  private readonly offlineDevices = new Set<string>();
+  private readonly options: AgentOptions;
   private readonly startedAt: number;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(options: AgentOptions) {
+    this.options = options;
     this.config = options.config;
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
@@ -86,9 +100,13 @@ export class Agent {
         random: this.random,
         startBackoff: device.reconnect,
         onReading: (reading) => this.outbox?.append(readingToRecord(reading)),
-        onEvent: (event) => this.emit(event),
+        onEvent: (event) => {
+          this.trackDevice(event);
+          this.emit(event);
+        },
       });
-      this.pollers.push({ poller, driver: device.driver });
+      const stallMs = pollerStallMs(this.config.watchdog, driver.tags().map((tag) => tag.intervalMs), device.reconnect.maxMs);
+      this.pollers.push({ poller, driver: device.driver, stallMs });
     }
   }
 
@@ -98,10 +116,24 @@ export class Agent {
     if (this.state !== 'new') throw new Error(`agent already ${this.state}`);
     this.state = 'starting';
     this.starting = this.startParts();
-    await this.starting;
+    try {
+      await this.starting;
+    } catch (error) {
+      // Fatal start: show it, and leave the LED to the kernel so it outlives the process.
+      this.led?.set('fatal', true);
+      await this.led?.close();
+      throw error;
+    }
+  }
+
+  /** The status LED, for parts that signal through it (OTA: `set('ota', true)`). */
+  statusIndicator(): StatusIndicator {
+    return this.led ?? { set: () => undefined };
   }
 
   private async startParts(): Promise<void> {
+    this.led = await createStatusLed(this.config.led, { clock: this.clock, logger: this.logger, loadGpio: this.options.loadGpio });
+    this.led.set('booting', true);
     const outbox = SqliteOutbox.open(this.config.store, { clock: this.clock, logger: this.logger });
     this.outbox = outbox;
     const recovered = outbox.takeRecoveryEvent();
@@ -120,6 +152,10 @@ export class Agent {
         agentId: this.config.agent.id,
         secrets: this.secrets,
       });
+      const led = this.led;
+      led.set('store-and-forward', true);
+      this.forwarder.on('connected', () => led.set('store-and-forward', false));
+      this.forwarder.on('disconnected', () => led.set('store-and-forward', true));
       await this.forwarder.start();
     } else {
       this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
@@ -127,6 +163,33 @@ export class Agent {
     await this.dtuHub?.start();
     for (const { poller } of this.pollers) poller.start();
     this.state = 'running';
+    this.led.set('booting', false);
+    this.led.set('online', true);
+    const log = this.logger;
+    this.watchdog = new Watchdog(this.config.watchdog, this.options.watchdog ?? watchdogParts(this.config.watchdog, { clock: this.clock, logger: log }), {
+      clock: this.clock,
+      logger: log,
+      sample: () => this.progress(),
+    });
+    await this.watchdog.start(`running: ${this.pollers.length} devices`);
+  }
+
+  /** What the watchdog's health gate judges: store commits and poll-loop steps. */
+  private progress(): Omit<ProgressSample, 'loopLagMs'> {
+    return {
+      store: storeProgress(this.outbox?.stats()),
+      pollers: this.pollers.map(({ poller, stallMs }) => {
+        const s = poller.stats();
+        return { device: s.device, steps: s.steps, parked: s.parked, stallMs };
+      }),
+    };
+  }
+
+  private trackDevice(event: AgentEvent): void {
+    if (event.type === 'device-offline') this.offlineDevices.add(event.device);
+    else if (event.type === 'device-online') this.offlineDevices.delete(event.device);
+    else return;
+    this.led?.set('device-fault', this.offlineDevices.size > 0);
   }
 
   async stop(): Promise<void> {
@@ -134,6 +197,7 @@ export class Agent {
     // A stop that arrives during start-up waits for it, then undoes all of it.
     await this.starting?.catch(() => undefined);
     this.state = 'stopping';
+    await this.watchdog?.stop();
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
     await Promise.all([...this.families.values()].map((family) => family.close()));
     await this.dtuHub?.stop();
@@ -143,6 +207,7 @@ export class Agent {
     await this.outbox?.close();
     this.memoryGuard?.stop();
     await this.http?.close();
+    await this.led?.close();
     this.state = 'stopped';
   }
 
@@ -223,6 +288,8 @@ export class Agent {
       outbox: this.outbox?.stats() ?? null,
       forwarder: this.forwarder?.stats() ?? null,
       memory: this.memoryGuard?.stats() ?? null,
+      watchdog: this.watchdog?.stats() ?? null,
+      led: this.led?.showing() ?? null,
     };
   }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
 /**
- * edge-agent CLI. Commands: run, check-config, demo. The shebang's V8 flags keep the
+ * edge-agent CLI. Commands: run, check-config, doctor, demo. The shebang's V8 flags keep the
  * young generation small: 87 MB instead of 125 MB RSS at 100 devices × 50 tags. Exit codes: 0 ok, 1 invalid
  * input (config), 2 cannot run (I/O, fatal error).
  */
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { EdgeError } from '../core/errors.js';
 import { checkConfigCommand } from './check-config.js';
 import { demoCommand } from './demo.js';
+import { doctorCommand } from './doctor.js';
 import { runCommand } from './run.js';
 
 const HELP = `edge-agent — station edge agent (Modbus southbound, SQLite outbox, MQTT northbound)
@@ -18,6 +19,10 @@ Usage:
   edge-agent check-config FILE       validate a configuration; prints every problem with
                                      its path and exits non-zero on any
         --schema-only                skip resolving secrets (env/file references)
+  edge-agent doctor [--config FILE] [--json]
+                                     check this box: serial ports, LED/GPIO, watchdog,
+                                     clock, disk and flash wear, broker, certificates;
+                                     exit 0 ok, 1 warnings, 2 failures
   edge-agent demo [--data-dir DIR]   run a demo station on embedded defaults: simulated
                   [--mqtt-url URL]   Modbus devices, an embedded MQTT broker, the agent
   edge-agent --version | --help
@@ -40,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
       version: { type: 'boolean', short: 'v' },
       config: { type: 'string', short: 'c' },
       'schema-only': { type: 'boolean' },
+      json: { type: 'boolean' },
       'data-dir': { type: 'string' },
       'mqtt-url': { type: 'string' },
       'http-port': { type: 'string' },
@@ -61,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
       if (!file) return err('run: missing --config FILE'), 1;
       return runCommand(file, err);
     }
+    case 'doctor':
+      return doctorCommand(values.config ?? rest[0], { json: values.json === true }, out);
     case 'demo':
       return demoCommand(
         { dataDir: values['data-dir'], mqttUrl: values['mqtt-url'], httpPort: values['http-port'] === undefined ? undefined : Number(values['http-port']) },

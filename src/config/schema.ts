@@ -1,6 +1,7 @@
 /** The whole configuration: one schema per section, composed; unknown keys rejected. */
 import { z } from 'zod';
 import { dtuCrossCheck, dtuSchema } from '../drivers/modbus/dtu/config.js';
+import { ledSchema, watchdogSchema } from '../device/config.js';
 import { deviceSchema } from '../drivers/schemas.js';
 import { agentSchema } from './sections/agent.js';
 import { mqttSchema } from './sections/mqtt.js';
@@ -15,6 +16,8 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     log: logSchema.prefault({}),
     memory: memorySchema.prefault({}),
+    watchdog: watchdogSchema.prefault({}).describe('Liveness supervision: systemd WatchdogSec (WATCHDOG=1 only while the agent makes progress) or /dev/watchdog'),
+    led: ledSchema,
     dtu: dtuSchema.optional().describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
     devices: z.array(deviceSchema).default([]),
   })

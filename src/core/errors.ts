@@ -52,6 +52,15 @@ export const ERROR_CATALOG = {
   EDGE_ERR_MQTT_SUBSCRIBE: { nature: 'retry', summary: 'A command subscription failed or a command handler threw' },
   EDGE_ERR_HTTP_LISTEN: { nature: 'fatal', summary: 'The status HTTP listener cannot bind' },
   EDGE_ERR_AGENT_SHUTDOWN: { nature: 'fatal', summary: 'Shutdown did not finish within its deadline' },
+  // device: watchdog, status LED, doctor (src/device/)
+  EDGE_ERR_WATCHDOG_BUSY: { nature: 'fatal', summary: 'The watchdog device is already open (usually systemd RuntimeWatchdogSec owns it)' },
+  EDGE_ERR_WATCHDOG_OPEN: { nature: 'fatal', summary: 'The watchdog device cannot be opened or written' },
+  EDGE_ERR_WATCHDOG_NOTIFY: { nature: 'retry', summary: 'systemd-notify failed or timed out; the message was not delivered' },
+  EDGE_ERR_WATCHDOG_UNHEALTHY: { nature: 'retry', summary: 'Watchdog pings withheld: event loop, store or pollers not making progress' },
+  EDGE_ERR_LED_UNAVAILABLE: { nature: 'retry', summary: 'The status LED backend is absent; the agent runs without LED' },
+  EDGE_ERR_LED_WRITE: { nature: 'retry', summary: 'Writing the status LED failed; later writes are tried silently' },
+  EDGE_ERR_LED_GPIO_BASE: { nature: 'fatal', summary: 'No gpiochip matches the configured labels, or the line is outside it' },
+  EDGE_ERR_DEVICE_DOCTOR: { nature: 'fatal', summary: 'edge-agent doctor found a failing check' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
 
 export type EdgeErrorCode = keyof typeof ERROR_CATALOG;

@@ -38,6 +38,10 @@ export interface PollerStats {
   readonly lastPollTs: number | null;
   readonly lastPollMs: number | null;
   readonly startAttempts: number;
+  /** Completed loop steps (start attempts and polls): the watchdog's proof the loop runs. */
+  readonly steps: number;
+  /** True after a fatal start error: the poller gave up and will not step again. */
+  readonly parked: boolean;
 }
 
 export class DevicePoller {
@@ -52,6 +56,8 @@ export class DevicePoller {
   private stopped = true;
   private readonly backoff: Backoff;
   private schedule: TagSchedule | undefined;
+  private steps = 0;
+  private parked = false;
 
   constructor(
     private readonly driver: DeviceDriver,
@@ -90,6 +96,8 @@ export class DevicePoller {
       lastPollTs: this.lastPollTs,
       lastPollMs: this.lastPollMs,
       startAttempts: this.backoff.attempts,
+      steps: this.steps,
+      parked: this.parked,
     };
   }
 
@@ -116,7 +124,9 @@ export class DevicePoller {
     } catch (thrown) {
       const error = toEdgeError(thrown, 'EDGE_ERR_DRIVER_START', { device: this.device });
       this.count(error.code);
+      this.steps++;
       if (error.nature === 'fatal') {
+        this.parked = true;
         this.deps.logger.error({ device: this.device, code: error.code, err: error.message }, 'device cannot start; giving up');
         this.markOffline(error.code, error.message);
         return;
@@ -127,6 +137,7 @@ export class DevicePoller {
       this.later(wait, () => this.tryStart());
       return;
     }
+    this.steps++;
     this.backoff.reset();
     this.schedule = new TagSchedule(this.driver.tags(), this.deps.clock.now());
     await this.pollDue();
@@ -153,6 +164,7 @@ export class DevicePoller {
       values = tags.map((tag) => badValue(tag, error.code, error.message));
     }
     this.polls++;
+    this.steps++;
     this.lastPollTs = ts;
     this.lastPollMs = this.deps.clock.monotonic() - startedAt;
     const bad = values.filter((v) => v.quality === 'bad');
