@@ -181,3 +181,22 @@ test('loadRoots reads DER, PEM and PEM bundles; refuses a PEM without certificat
   assert.throws(() => loadRoots([readFileSync(pki.sm2.root.keyPem)]),
     (error: unknown) => error instanceof EdgeError && error.code === 'EDGE_ERR_CIP22_CERT_MALFORMED');
 });
+
+test('verifiedLinks: the issuing CA → root link is verified once and only for the exact certificates', () => {
+  const verifiedLinks = new Set<string>();
+  const good = { pileDer: pki.sm2.pile.der, issuerDer: pki.sm2.issuing.der };
+  const first = verifyPileChain({ ...good, roots, nowMs: now, expectedCN: pki.sm2.deviceId, expectedAlg: 'sm2', verifiedLinks });
+  assert.equal(first.ok, true);
+  assert.equal(verifiedLinks.size, 1);
+  const issuer = parseCertificate(pki.sm2.issuing.der);
+  assert.ok([...verifiedLinks][0].startsWith(issuer.fingerprintSha256));
+  const again = verifyPileChain({ ...good, roots, nowMs: now, expectedCN: pki.sm2.deviceId, expectedAlg: 'sm2', verifiedLinks });
+  assert.equal(again.ok, true);
+  // A rogue chain is not cached and still fails; other pile checks still run on a cache hit.
+  const rogue = verifyPileChain({ pileDer: cases.roguePile.der, issuerDer: cases.rogueIssuing.der, roots, nowMs: now,
+    expectedCN: pki.sm2.deviceId, expectedAlg: 'sm2', verifiedLinks });
+  assert.equal(rogue.ok ? 'ok' : rogue.reason, 'unknown-root');
+  const wrongCn = verifyPileChain({ ...good, roots, nowMs: now, expectedCN: 'someone-else', expectedAlg: 'sm2', verifiedLinks });
+  assert.equal(wrongCn.ok ? 'ok' : wrongCn.reason, 'cn-mismatch');
+  assert.equal(verifiedLinks.size, 1);
+});
