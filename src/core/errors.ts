@@ -61,6 +61,11 @@ export const ERROR_CATALOG = {
   EDGE_ERR_LED_WRITE: { nature: 'retry', summary: 'Writing the status LED failed; later writes are tried silently' },
   EDGE_ERR_LED_GPIO_BASE: { nature: 'fatal', summary: 'No gpiochip matches the configured labels, or the line is outside it' },
   EDGE_ERR_DEVICE_DOCTOR: { nature: 'fatal', summary: 'edge-agent doctor found a failing check' },
+  // CIP-22 identity: certificates, signatures, ephemeral keys (src/cip22/identity)
+  EDGE_ERR_CIP22_CERT_MALFORMED: { nature: 'fatal', summary: 'A certificate is not well-formed DER X.509' },
+  EDGE_ERR_CIP22_KEY_INVALID: { nature: 'fatal', summary: 'A private key cannot be used for the CIP-22 identity algorithm' },
+  EDGE_ERR_CIP22_PEER_KEY_INVALID: { nature: 'fatal', summary: 'A peer ephemeral public key is not a valid curve point' },
+  EDGE_ERR_CIP22_AUTH_INPUT: { nature: 'fatal', summary: 'A field of the AUTH signed input has the wrong length' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
 
 export type EdgeErrorCode = keyof typeof ERROR_CATALOG;
