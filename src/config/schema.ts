@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { dtuCrossCheck, dtuSchema } from '../drivers/modbus/dtu/config.js';
 import { deviceSchema } from '../drivers/schemas.js';
 import { agentSchema } from './sections/agent.js';
+import { commandsSchema } from './sections/commands.js';
 import { mqttSchema } from './sections/mqtt.js';
 import { httpSchema, logSchema, memorySchema } from './sections/observability.js';
 import { storeSchema } from './sections/store.js';
@@ -15,6 +16,7 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     log: logSchema.prefault({}),
     memory: memorySchema.prefault({}),
+    commands: commandsSchema.prefault({}).describe('Device commands over MQTT ({device}/cmd): writes need an explicit allow'),
     dtu: dtuSchema.optional().describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
     devices: z.array(deviceSchema).default([]),
   })
