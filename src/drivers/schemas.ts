@@ -14,9 +14,15 @@ export const driverDeviceSchema = z.discriminatedUnion('driver', [modbusDeviceSc
 /** A device config as its driver sees it. */
 export type DeviceConfig = z.infer<typeof driverDeviceSchema>;
 
-/** The same driver schema, name optional: a failover secondary. */
+const secondaryName = topicSegment.optional().describe('Name in logs and status (default `<device>.secondary`)');
+type SecondaryShape<Shape extends z.ZodRawShape> = Omit<Shape, 'name'> & { name: typeof secondaryName };
+
+/**
+ * The same driver schema, name optional: a failover secondary. zod's safeExtend keeps the
+ * driver's refinements; its typing cannot express loosening a key, hence the cast.
+ */
 function asSecondary<Shape extends z.ZodRawShape, Config extends z.core.$ZodObjectConfig>(schema: z.ZodObject<Shape, Config>) {
-  return schema.extend({ name: topicSegment.optional().describe('Name in logs and status (default `<device>.secondary`)') });
+  return schema.safeExtend({ name: secondaryName } as never) as unknown as z.ZodObject<SecondaryShape<Shape>, Config>;
 }
 
 export const secondarySourceSchema = z.discriminatedUnion('driver', [asSecondary(modbusDeviceSchema)]);

@@ -15,8 +15,8 @@
  * probe is healthy when its rate is at most `recoverErrorRate` (below the failover
  * threshold). The device switches back once every probe for `recoverAfterMs` was healthy;
  * one unhealthy probe restarts the count. Switching back starts a fresh window, so a
- * failing primary needs a whole window again before the next failover: the number of
- * switches per hour is bounded by 3600 s / (windowMs + recoverAfterMs).
+ * failing primary needs a whole window again before the next failover: failovers per
+ * hour are bounded by 3600 s / (windowMs + recoverAfterMs), whatever the primary does.
  */
 
 export type Source = 'primary' | 'secondary';

@@ -114,6 +114,10 @@ export const modbusDeviceSchema = z
     maxRegistersPerRequest: z.number().int().min(1).max(MODBUS_MAX_REGISTERS).default(MODBUS_MAX_REGISTERS),
     maxBitsPerRequest: z.number().int().min(1).max(MODBUS_MAX_BITS).default(MODBUS_MAX_BITS),
     maxGap: z.number().int().min(0).max(100).default(0).describe('Unused registers a coalesced read may span'),
+    writeFunction: z
+      .enum(['auto', 'multiple'])
+      .default('auto')
+      .describe('auto: FC05/FC06 for one coil/register, FC16 for more; multiple: always FC15/FC16 (devices without the single-write functions)'),
     breaker: breakerSchema.prefault({}),
     reconnect: backoffSchema.prefault({}),
     tags: z.array(modbusTagSchema).min(1),
