@@ -177,6 +177,7 @@ export class CommandRouter {
     this.track(
       result.then(async (r) => {
         entry.settled = true;
+        this.trim();
         this.record(target, r, parsed.body);
         await this.publish(target, r);
       }),
@@ -267,6 +268,10 @@ export class CommandRouter {
   /** Keeps the id; evicts the oldest finished ids beyond dedupeSize (running ones stay). */
   private remember(key: string, entry: Entry): void {
     this.recent.set(key, entry);
+    this.trim();
+  }
+
+  private trim(): void {
     if (this.recent.size <= this.options.dedupeSize) return;
     for (const [k, e] of this.recent) {
       if (this.recent.size <= this.options.dedupeSize) break;
