@@ -6,6 +6,7 @@
  */
 import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
+import { CommandRouter } from './core/command-router.js';
 import { EdgeError } from './core/errors.js';
 import { DevicePoller } from './core/poller.js';
 import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
@@ -18,8 +19,10 @@ import { createStatusLed, type LedDeps } from './device/led/create.js';
 import type { StatusIndicator, StatusLed } from './device/led/status-led.js';
 import { pollerStallMs, storeProgress } from './device/watchdog/progress.js';
 import { Watchdog, watchdogParts, type WatchdogParts } from './device/watchdog/watchdog.js';
+import { FailoverDriver } from './drivers/failover/driver.js';
 import { DtuHub } from './drivers/modbus/dtu/hub.js';
 import { driverRegistry, type DeviceConfig } from './drivers/registry.js';
+import type { AgentDeviceConfig } from './drivers/schemas.js';
 import type { DriverDeps, DriverFamily } from './drivers/types.js';
 import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
 import { startStatusServer } from './observability/http.js';
@@ -39,6 +42,8 @@ export interface AgentOptions {
   readonly watchdog?: WatchdogParts;
   /** onoff loader for the gpio LED backend (tests inject a fake Gpio). */
   readonly loadGpio?: LedDeps['loadGpio'];
+  /** Where device commands arrive (`{device}/cmd`); without it the agent takes no commands. */
+  readonly commandChannel?: CommandChannel;
 }
 
 export interface Health {
@@ -56,7 +61,9 @@ export class Agent {
   private readonly secrets: SecretResolver;
   private readonly families = new Map<string, AnyFamily>();
   private readonly dtuHub: DtuHub | undefined;
-  private readonly pollers: Array<{ poller: DevicePoller; driver: string; stallMs: number }> = [];
+  private readonly pollers: Array<{ poller: DevicePoller; driver: string; instance: DeviceDriver; allowWrites: boolean; stallMs: number }> = [];
+  private readonly injectedCommands: CommandChannel | undefined;
+  private commands: CommandRouter | undefined;
   private outbox: Outbox | undefined;
   private forwarder: MqttForwarder | undefined;
   private metrics: AgentMetrics | undefined;
@@ -76,6 +83,7 @@ export class Agent {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.secrets = options.secrets ?? createSecretResolver();
+    this.injectedCommands = options.commandChannel;
     this.startedAt = this.clock.now();
     this.dtuHub = this.config.dtu ? new DtuHub(this.config.dtu, { clock: this.clock, logger: this.logger.child({ component: 'dtu' }), random: this.random }) : undefined;
     this.createDrivers();
@@ -83,16 +91,8 @@ export class Agent {
 
   /** init() of every driver: validates, no I/O. Throws the first fatal config error. */
   private createDrivers(): void {
-    const deps: DriverDeps = { clock: this.clock, logger: this.logger, random: this.random, dtu: this.dtuHub };
     for (const device of this.config.devices) {
-      let family = this.families.get(device.driver);
-      if (!family) {
-        const definition = driverRegistry[device.driver];
-        if (!definition) throw new EdgeError('EDGE_ERR_DRIVER_UNKNOWN', `devices: unknown driver "${device.driver}"`, { context: { device: device.name } });
-        family = definition.createFamily({ ...deps, logger: this.logger.child({ driver: device.driver }) }) as AnyFamily;
-        this.families.set(device.driver, family);
-      }
-      const driver: DeviceDriver = family.create(device);
+      const driver = device.failover ? this.createFailover(device, device.failover) : this.createDriver(device);
       driver.init();
       const poller = new DevicePoller(driver, {
         clock: this.clock,
@@ -106,8 +106,33 @@ export class Agent {
         },
       });
       const stallMs = pollerStallMs(this.config.watchdog, driver.tags().map((tag) => tag.intervalMs), device.reconnect.maxMs);
-      this.pollers.push({ poller, driver: device.driver, stallMs });
+      const allowWrites = device.commands?.allowWrites ?? this.config.commands.allowWrites;
+      this.pollers.push({ poller, driver: device.driver, instance: driver, allowWrites, stallMs });
     }
+  }
+
+  private createDriver(device: DeviceConfig): DeviceDriver {
+    let family = this.families.get(device.driver);
+    if (!family) {
+      const definition = driverRegistry[device.driver];
+      if (!definition) throw new EdgeError('EDGE_ERR_DRIVER_UNKNOWN', `devices: unknown driver "${device.driver}"`, { context: { device: device.name } });
+      const deps: DriverDeps = { clock: this.clock, logger: this.logger.child({ driver: device.driver }), random: this.random, dtu: this.dtuHub };
+      family = definition.createFamily(deps) as AnyFamily;
+      this.families.set(device.driver, family);
+    }
+    return family.create(device);
+  }
+
+  /** A device with a secondary source: both drivers behind one FailoverDriver. */
+  private createFailover(device: AgentDeviceConfig, failover: NonNullable<AgentDeviceConfig['failover']>): DeviceDriver {
+    const secondary = this.createDriver({ ...failover.secondary, name: failover.secondary.name ?? `${device.name}.secondary` });
+    return new FailoverDriver(this.createDriver(device), secondary, failover, {
+      clock: this.clock,
+      logger: this.logger.child({ device: device.name, component: 'failover' }),
+      random: this.random,
+      startBackoff: device.reconnect,
+      onEvent: (event) => this.emit(event),
+    });
   }
 
   private starting: Promise<void> | undefined;
@@ -162,6 +187,17 @@ export class Agent {
     }
     await this.dtuHub?.start();
     for (const { poller } of this.pollers) poller.start();
+    const channel = this.commandChannel();
+    if (channel) {
+      const targets = this.pollers.map(({ poller, instance, allowWrites }) => ({ device: poller.device, driver: instance, allowWrites }));
+      this.commands = new CommandRouter(targets, this.config.commands, {
+        channel,
+        sink: outbox,
+        clock: this.clock,
+        logger: this.logger.child({ component: 'commands' }),
+      });
+      this.commands.start();
+    }
     this.state = 'running';
     this.led.set('booting', false);
     this.led.set('online', true);
@@ -198,6 +234,7 @@ export class Agent {
     await this.starting?.catch(() => undefined);
     this.state = 'stopping';
     await this.watchdog?.stop();
+    await this.commands?.stop();
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
     await Promise.all([...this.families.values()].map((family) => family.close()));
     await this.dtuHub?.stop();
@@ -211,9 +248,9 @@ export class Agent {
     this.state = 'stopped';
   }
 
-  /** The MQTT command path, once the forwarder exists (undefined without `mqtt.url`). */
+  /** Where commands arrive: the injected channel, else the forwarder's MQTT one (none without `mqtt.url`). */
   commandChannel(): CommandChannel | undefined {
-    return this.forwarder?.commands;
+    return this.injectedCommands ?? this.forwarder?.commands;
   }
 
   httpAddress(): string | undefined {
@@ -283,13 +320,19 @@ export class Agent {
     return {
       agent: { id: this.config.agent.id, site: this.config.agent.site, state: this.state, uptimeMs: this.clock.now() - this.startedAt },
       health: this.health(),
-      devices: this.pollers.map(({ poller, driver }) => ({ driver, ...poller.stats(), link: poller.driverStatus() })),
+      devices: this.pollers.map(({ poller, driver, instance }) => ({
+        driver,
+        ...poller.stats(),
+        ...(instance instanceof FailoverDriver ? { source: instance.active } : {}),
+        link: poller.driverStatus(),
+      })),
       dtu: this.dtuHub ? { server: this.dtuHub.serverStatus(), links: this.dtuHub.status() } : null,
       outbox: this.outbox?.stats() ?? null,
       forwarder: this.forwarder?.stats() ?? null,
       memory: this.memoryGuard?.stats() ?? null,
       watchdog: this.watchdog?.stats() ?? null,
       led: this.led?.showing() ?? null,
+      commands: this.commands?.stats() ?? null,
     };
   }
 

@@ -4,6 +4,7 @@ import { dtuCrossCheck, dtuSchema } from '../drivers/modbus/dtu/config.js';
 import { ledSchema, watchdogSchema } from '../device/config.js';
 import { deviceSchema } from '../drivers/schemas.js';
 import { agentSchema } from './sections/agent.js';
+import { commandsSchema } from './sections/commands.js';
 import { mqttSchema } from './sections/mqtt.js';
 import { httpSchema, logSchema, memorySchema } from './sections/observability.js';
 import { storeSchema } from './sections/store.js';
@@ -18,6 +19,7 @@ export const configSchema = z
     memory: memorySchema.prefault({}),
     watchdog: watchdogSchema.prefault({}).describe('Liveness supervision: systemd WatchdogSec (WATCHDOG=1 only while the agent makes progress) or /dev/watchdog'),
     led: ledSchema,
+    commands: commandsSchema.prefault({}).describe('Device commands over MQTT ({device}/cmd): writes need an explicit allow'),
     dtu: dtuSchema.optional().describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
     devices: z.array(deviceSchema).default([]),
   })

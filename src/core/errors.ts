@@ -66,6 +66,18 @@ export const ERROR_CATALOG = {
   EDGE_ERR_CIP22_KEY_INVALID: { nature: 'fatal', summary: 'A private key cannot be used for the CIP-22 identity algorithm' },
   EDGE_ERR_CIP22_PEER_KEY_INVALID: { nature: 'fatal', summary: 'A peer ephemeral public key is not a valid curve point' },
   EDGE_ERR_CIP22_AUTH_INPUT: { nature: 'fatal', summary: 'A field of the AUTH signed input has the wrong length' },
+  // Device commands (MQTT {device}/cmd → driver write → {device}/cmd/result)
+  EDGE_ERR_CMD_INVALID: { nature: 'fatal', summary: 'A command payload is malformed or a field is invalid' },
+  EDGE_ERR_CMD_NOT_ALLOWED: { nature: 'fatal', summary: 'Writes to this device are not allowed by config (commands.allowWrites)' },
+  EDGE_ERR_CMD_UNKNOWN_TAG: { nature: 'fatal', summary: 'A command names a tag the device does not have' },
+  EDGE_ERR_CMD_NOT_WRITABLE: { nature: 'fatal', summary: 'A command names a tag that is not configured writable' },
+  EDGE_ERR_CMD_BAD_VALUE: { nature: 'fatal', summary: "A command's value does not fit the tag's type or range" },
+  EDGE_ERR_CMD_UNSUPPORTED: { nature: 'fatal', summary: 'The device (or its active source, or its link) cannot write' },
+  EDGE_ERR_CMD_BUSY: { nature: 'retry', summary: 'Too many commands pending for the device; this one was not executed' },
+  EDGE_ERR_CMD_TIMEOUT: { nature: 'retry', summary: 'The driver did not confirm a write in time: outcome unknown' },
+  EDGE_ERR_CMD_WRITE: { nature: 'retry', summary: 'A write failed unexpectedly (a driver bug); outcome unknown' },
+  // Source failover (a device's secondary source)
+  EDGE_ERR_FAILOVER_UNMAPPED: { nature: 'retry', summary: 'The device runs on its secondary source, which has no tag mapped for this one' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
 
 export type EdgeErrorCode = keyof typeof ERROR_CATALOG;

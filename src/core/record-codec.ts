@@ -1,7 +1,8 @@
 /**
  * Turns readings and events into outbox bodies. The body is the JSON that the MQTT
  * payload embeds verbatim, so draining a backlog never re-parses it.
- * Telemetry body: {"<tag>":{"v":<value>,"q":"good"}, "<tag>":{"v":null,"q":"bad","code":"…","reason":"…"}}
+ * Telemetry body: {"<tag>":{"v":<value>,"q":"good"}, "<tag>":{"v":null,"q":"bad","code":"…","reason":"…"}},
+ * plus "src":"secondary" on a value read from a failover device's secondary source.
  * Event body: {"type":"…","severity":"…","data":{…}}
  */
 import type { AgentEvent, NewRecord, Reading, TagValue } from './types.js';
@@ -9,7 +10,9 @@ import type { AgentEvent, NewRecord, Reading, TagValue } from './types.js';
 export function encodeValues(values: readonly TagValue[]): string {
   const out: Record<string, unknown> = {};
   for (const v of values) {
-    out[v.tag] = v.quality === 'good' ? { v: v.value, q: 'good' } : { v: null, q: 'bad', code: v.code, reason: v.reason };
+    const entry: Record<string, unknown> = v.quality === 'good' ? { v: v.value, q: 'good' } : { v: null, q: 'bad', code: v.code, reason: v.reason };
+    if (v.source !== undefined) entry.src = v.source;
+    out[v.tag] = entry;
   }
   return JSON.stringify(out);
 }

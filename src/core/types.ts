@@ -6,8 +6,14 @@ export type TagScalar = number | boolean | string | null;
  * human reason; `value` is then null — we never report a stale value as current.
  */
 export type TagValue =
-  | { readonly tag: string; readonly value: TagScalar; readonly quality: 'good' }
-  | { readonly tag: string; readonly value: null; readonly quality: 'bad'; readonly code: string; readonly reason: string };
+  | { readonly tag: string; readonly value: TagScalar; readonly quality: 'good'; readonly source?: TagSource }
+  | { readonly tag: string; readonly value: null; readonly quality: 'bad'; readonly code: string; readonly reason: string; readonly source?: TagSource };
+
+/**
+ * Where a value came from, set only when it is not the device's own (primary) source:
+ * a device with failover running on its secondary. Encoded as `"src"` in telemetry.
+ */
+export type TagSource = 'primary' | 'secondary';
 
 export function goodValue(tag: string, value: TagScalar): TagValue {
   return { tag, value, quality: 'good' };

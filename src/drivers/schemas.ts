@@ -1,8 +1,61 @@
-/** Device config schemas of every driver: the config layer needs these, not the drivers. */
+/**
+ * Device config schemas of every driver: the config layer needs these, not the drivers.
+ * Each driver's schema is used three ways: as is (what the driver sees), extended with
+ * the agent's per-device options (`failover`, `commands`) for `devices[i]`, and with an
+ * optional name as a failover secondary. Adding a driver = one entry in each list.
+ */
 import { z } from 'zod';
+import { topicSegment } from '../config/sections/common.js';
+import { deviceCommandsSchema } from '../config/sections/commands.js';
+import { configTagNames, failoverSchemaFor, tagMapIssues } from './failover/config.js';
 import { modbusDeviceSchema } from './modbus/config.js';
 
-export const deviceSchema = z.discriminatedUnion('driver', [modbusDeviceSchema]);
-export type DeviceConfig = z.infer<typeof deviceSchema>;
+export const driverDeviceSchema = z.discriminatedUnion('driver', [modbusDeviceSchema]);
+/** A device config as its driver sees it. */
+export type DeviceConfig = z.infer<typeof driverDeviceSchema>;
+
+const secondaryName = topicSegment.optional().describe('Name in logs and status (default `<device>.secondary`)');
+type SecondaryShape<Shape extends z.ZodRawShape> = Omit<Shape, 'name'> & { name: typeof secondaryName };
+
+/**
+ * The same driver schema, name optional: a failover secondary. zod's safeExtend keeps the
+ * driver's refinements; its typing cannot express loosening a key, hence the cast.
+ */
+function asSecondary<Shape extends z.ZodRawShape, Config extends z.core.$ZodObjectConfig>(schema: z.ZodObject<Shape, Config>) {
+  return schema.safeExtend({ name: secondaryName } as never) as unknown as z.ZodObject<SecondaryShape<Shape>, Config>;
+}
+
+export const secondarySourceSchema = z.discriminatedUnion('driver', [asSecondary(modbusDeviceSchema)]);
+export type SecondarySourceConfig = z.infer<typeof secondarySourceSchema>;
+
+const failoverSchema = failoverSchemaFor(secondarySourceSchema);
+
+/** The driver schema plus the agent's per-device options. */
+function withAgentOptions<Shape extends z.ZodRawShape, Config extends z.core.$ZodObjectConfig>(schema: z.ZodObject<Shape, Config>) {
+  return schema
+    .extend({
+      failover: failoverSchema.optional().describe('A secondary source the device switches to while the primary keeps failing'),
+      commands: deviceCommandsSchema.optional().describe('Command (write) settings of this device'),
+    })
+    .superRefine((device, ctx) => checkTagMap(device as FailoverHolder, ctx));
+}
+
+interface FailoverHolder {
+  readonly tags?: unknown;
+  readonly failover?: { readonly secondary: { readonly tags?: unknown }; readonly tagMap?: Readonly<Record<string, string>> };
+}
+
+function checkTagMap(device: FailoverHolder, ctx: z.RefinementCtx): void {
+  const failover = device.failover;
+  if (!failover) return;
+  const primary = configTagNames(device);
+  const secondary = configTagNames(failover.secondary);
+  if (!primary || !secondary) return; // a driver without tags[].name: checked by the failover driver's init()
+  for (const issue of tagMapIssues(primary, secondary, failover.tagMap)) ctx.addIssue({ code: 'custom', ...issue });
+}
+
+export const deviceSchema = z.discriminatedUnion('driver', [withAgentOptions(modbusDeviceSchema)]);
+/** A `devices[i]` entry: the driver's config plus failover and commands. */
+export type AgentDeviceConfig = z.infer<typeof deviceSchema>;
 
 export const DRIVER_NAMES: readonly DeviceConfig['driver'][] = ['modbus'];

@@ -71,7 +71,9 @@ describe('defaults', () => {
     assert.equal(device.unitId, 1);
     assert.equal(device.timeoutMs, 1000);
     assert.deepEqual(device.connection, { transport: 'rtu', path: '/dev/x', baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1, echoSuppression: false });
-    assert.deepEqual(device.tags[0], { name: 't', function: 'holding', address: 3, type: 'u16', wordOrder: 'big', byteOrder: 'big', scale: 1, offset: 0 });
+    assert.deepEqual(device.tags[0], { name: 't', function: 'holding', address: 3, type: 'u16', wordOrder: 'big', byteOrder: 'big', scale: 1, offset: 0, writable: false });
+    assert.equal(result.config.commands.allowWrites, false, 'writes need an explicit allow');
+    assert.equal(device.failover, undefined);
   });
 
   it('formats paths like devices[2].tags[5].address', () => {

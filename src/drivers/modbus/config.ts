@@ -26,6 +26,10 @@ export const modbusTagSchema = z
     scale: z.number().default(1),
     offset: z.number().default(0),
     intervalMs: z.number().int().min(10).optional().describe('Poll interval; defaults to the device interval'),
+    writable: z
+      .boolean()
+      .default(false)
+      .describe('Commands may write this tag (coils: FC05; holding registers: FC06 for one register, FC16 for more). Needs commands.allowWrites too'),
   })
   .superRefine((tag, ctx) => {
     const isBitArea = tag.function === 'coil' || tag.function === 'discrete';
@@ -40,6 +44,12 @@ export const modbusTagSchema = z
     }
     if (tag.bit !== undefined && (isBitArea || tag.type !== 'bool')) {
       ctx.addIssue({ code: 'custom', path: ['bit'], message: 'bit applies to bool tags on holding/input registers only' });
+    }
+    if (tag.writable && (tag.function === 'input' || tag.function === 'discrete')) {
+      ctx.addIssue({ code: 'custom', path: ['writable'], message: `${tag.function} ${tag.function === 'input' ? 'registers' : 'inputs'} are read-only in Modbus` });
+    }
+    if (tag.writable && tag.bit !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['writable'], message: 'a bit inside a register cannot be written (read-modify-write is not atomic); use a coil or the whole register' });
     }
     const words = registerCount(tag.type, tag.length);
     if (!isBitArea && tag.address <= 65535 && tag.address + words > 65536) {
@@ -104,6 +114,10 @@ export const modbusDeviceSchema = z
     maxRegistersPerRequest: z.number().int().min(1).max(MODBUS_MAX_REGISTERS).default(MODBUS_MAX_REGISTERS),
     maxBitsPerRequest: z.number().int().min(1).max(MODBUS_MAX_BITS).default(MODBUS_MAX_BITS),
     maxGap: z.number().int().min(0).max(100).default(0).describe('Unused registers a coalesced read may span'),
+    writeFunction: z
+      .enum(['auto', 'multiple'])
+      .default('auto')
+      .describe('auto: FC05/FC06 for one coil/register, FC16 for more; multiple: always FC15/FC16 (devices without the single-write functions)'),
     breaker: breakerSchema.prefault({}),
     reconnect: backoffSchema.prefault({}),
     tags: z.array(modbusTagSchema).min(1),

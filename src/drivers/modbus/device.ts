@@ -1,7 +1,7 @@
 /** One Modbus device (a slave id on a line): plans, reads through its line, decodes. */
 import { CircuitBreaker } from '../../core/breaker.js';
 import { EdgeError } from '../../core/errors.js';
-import type { DeviceDriver, Logger, TagSpec } from '../../core/ports.js';
+import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports.js';
 import { badValue, type TagValue } from '../../core/types.js';
 import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig, ModbusTagConfig } from './config.js';
@@ -9,6 +9,7 @@ import { decodeBit, decodeRegisters } from './codec.js';
 import { isBreakerFailure, isDeviceAnswer } from './errors.js';
 import type { Line, LineResult } from './line.js';
 import { checkTagsFit, isBitFunction, Planner, type ModbusRequest } from './plan.js';
+import { planWrite } from './write.js';
 
 /** What a device needs from its family. */
 export interface DeviceHost {
@@ -43,7 +44,10 @@ export class ModbusDevice implements DeviceDriver {
     errorsByCode: {} as Record<string, number>,
     lastLatencyMs: undefined as number | undefined,
     breakerOpens: 0,
+    writes: 0,
+    writeErrors: 0,
   };
+  private readonly tagByName: ReadonlyMap<string, ModbusTagConfig>;
 
   constructor(
     readonly config: ModbusDeviceConfig,
@@ -54,6 +58,7 @@ export class ModbusDevice implements DeviceDriver {
     this.logger = host.logger.child({ device: config.name });
     this.planner = new Planner(config.tags, config);
     this.breaker = new CircuitBreaker(config.breaker, () => host.clock.monotonic());
+    this.tagByName = new Map(config.tags.map((t) => [t.name, t]));
   }
 
   init(): void {
@@ -102,6 +107,33 @@ export class ModbusDevice implements DeviceDriver {
       }
     }
     return out;
+  }
+
+  /**
+   * One write of a `writable` tag (FC05/06/15/16), exactly one attempt: the device's
+   * `retries` apply to reads only. Rejects with EDGE_ERR_CMD_* before any I/O when the tag
+   * or value is wrong, else with the Modbus code (exception code in context.modbusCode).
+   */
+  async write(tagName: string, value: WriteValue): Promise<void> {
+    const context = { device: this.device, tag: tagName };
+    const tag = this.tagByName.get(tagName);
+    if (!tag) throw new EdgeError('EDGE_ERR_CMD_UNKNOWN_TAG', `device ${this.device} has no tag "${tagName}"`, { context });
+    if (!tag.writable) throw new EdgeError('EDGE_ERR_CMD_NOT_WRITABLE', `tag ${tagName} of ${this.device} is not writable (writable: true in its config)`, { context });
+    const plan = planWrite(tag, value, this.config.writeFunction === 'multiple');
+    const line = this.line;
+    if (!this.started || !line) throw new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `device ${this.device} is not started`, { context });
+    if (!line.canWrite) throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${line.key} of ${this.device} cannot carry writes`, { context });
+    if (!this.breaker.allows()) throw new EdgeError('EDGE_ERR_MODBUS_CIRCUIT_OPEN', `circuit open after ${this.breaker.consecutiveFailures} failures`, { context });
+    this.counters.writes++;
+    const result = await line.execute(this.client, { kind: 'write', unitId: this.config.unitId, ...plan, timeoutMs: this.config.timeoutMs });
+    if (result.ok) return;
+    this.counters.writeErrors++;
+    const { error } = result;
+    const unknown = error.code === 'EDGE_ERR_MODBUS_TIMEOUT' ? ': no answer, the write may or may not have taken effect' : '';
+    throw new EdgeError(error.code, `write ${tagName} (FC${plan.fc}) on ${this.device}: ${error.message}${unknown}`, {
+      cause: error,
+      context: { ...error.context, ...context, fc: plan.fc },
+    });
   }
 
   /** The plan for this exact list of names, with where each value goes; cached. */
@@ -187,6 +219,8 @@ export class ModbusDevice implements DeviceDriver {
       lastLatencyMs: this.counters.lastLatencyMs,
       breaker: this.breaker.state,
       breakerOpens: this.counters.breakerOpens,
+      writes: this.counters.writes,
+      writeErrors: this.counters.writeErrors,
       consecutiveFailures: this.breaker.consecutiveFailures,
       line: this.line?.status() ?? { state: 'idle' },
       plansCached: this.planner.cacheSize,

@@ -16,6 +16,7 @@ import type { Logger } from '../../core/ports.js';
 import type { ModbusFunction } from './config.js';
 import { isLinkError, toModbusError } from './errors.js';
 import type { ModbusTransport } from './transport.js';
+import type { WriteFunctionCode } from './write.js';
 
 export type LineState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
 
@@ -26,6 +27,18 @@ export interface LineRead {
   readonly length: number;
   readonly timeoutMs: number;
 }
+
+/** One write (FC05/06/15/16): executed once, never retried by the line. */
+export interface LineWrite {
+  readonly kind: 'write';
+  readonly unitId: number;
+  readonly fc: WriteFunctionCode;
+  readonly address: number;
+  readonly values: readonly number[] | readonly boolean[];
+  readonly timeoutMs: number;
+}
+
+export type LineRequest = LineRead | LineWrite;
 
 export type LineResult =
   | { readonly ok: true; readonly data: readonly number[] | readonly boolean[]; readonly latencyMs: number }
@@ -44,7 +57,7 @@ export interface LineOptions {
 }
 
 interface Job {
-  readonly read: LineRead;
+  readonly read: LineRequest;
   readonly resolve: (result: LineResult) => void;
 }
 
@@ -140,7 +153,7 @@ export class Line {
    * Queues one read for `client` (a device). Always resolves; immediately with
    * EDGE_ERR_MODBUS_DISCONNECTED when the line is not up.
    */
-  execute(client: string, read: LineRead): Promise<LineResult> {
+  execute(client: string, read: LineRequest): Promise<LineResult> {
     if (this.stateValue !== 'up') return Promise.resolve(this.disconnected());
     if (!this.busy && this.ready.length === 0) return this.runNow(read);
     return new Promise<LineResult>((resolve) => {
@@ -175,7 +188,7 @@ export class Line {
   }
 
   /** Fast path: the line is idle and nothing is queued. */
-  private async runNow(read: LineRead): Promise<LineResult> {
+  private async runNow(read: LineRequest): Promise<LineResult> {
     this.busy = true;
     let result: LineResult;
     try {
@@ -203,7 +216,7 @@ export class Line {
     if (this.stateValue !== 'up') this.failQueued();
   }
 
-  private async run(read: LineRead): Promise<LineResult> {
+  private async run(read: LineRequest): Promise<LineResult> {
     const { clock, transport } = this.opts;
     const generation = this.generation;
     if (this.drainMs > 0) {
@@ -240,8 +253,19 @@ export class Line {
     }
   }
 
-  private send(read: LineRead): Promise<readonly number[] | readonly boolean[]> {
+  /** Whether the link's transport can carry writes (DTU and echo-suppressed RTU cannot yet). */
+  get canWrite(): boolean {
+    return typeof this.opts.transport.writeValues === 'function';
+  }
+
+  private async send(request: LineRequest): Promise<readonly number[] | readonly boolean[]> {
     const t = this.opts.transport;
+    if ('kind' in request) {
+      if (!t.writeValues) throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${this.key} cannot carry writes`);
+      await t.writeValues(request.unitId, request.fc, request.address, request.values, request.timeoutMs);
+      return [];
+    }
+    const read = request;
     const { unitId, address, length, timeoutMs } = read;
     switch (read.function) {
       case 'coil':

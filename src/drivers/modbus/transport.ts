@@ -14,6 +14,7 @@ import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { toModbusError } from './errors.js';
 import { SerialStreamTransport } from './serial-stream.js';
+import type { WriteFunctionCode } from './write.js';
 
 export type ModbusConnection = ModbusDeviceConfig['connection'];
 
@@ -24,6 +25,11 @@ export interface ModbusTransport {
   readDiscreteInputs(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]>;
   readHolding(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]>;
   readInput(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]>;
+  /**
+   * One write: FC05 (one coil), FC06 (one register), FC15 (coils), FC16 (registers).
+   * Optional: a transport without it is read-only (the device refuses writes up front).
+   */
+  writeValues?(unitId: number, fc: WriteFunctionCode, address: number, values: readonly number[] | readonly boolean[], timeoutMs: number): Promise<void>;
   /** Releases the link; safe to call twice or when never opened. */
   close(): Promise<void>;
   readonly isOpen: boolean;
@@ -124,6 +130,25 @@ export class ModbusSerialTransport implements ModbusTransport {
 
   readInput(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]> {
     return this.request(unitId, timeoutMs, (c) => c.readInputRegisters(address, length).then((r) => r.data));
+  }
+
+  writeValues(unitId: number, fc: WriteFunctionCode, address: number, values: readonly number[] | readonly boolean[], timeoutMs: number): Promise<void> {
+    return this.request(unitId, timeoutMs, async (c) => {
+      switch (fc) {
+        case 5:
+          await c.writeCoil(address, Boolean(values[0]));
+          return;
+        case 6:
+          await c.writeRegister(address, Number(values[0]));
+          return;
+        case 15:
+          await c.writeCoils(address, values.map(Boolean));
+          return;
+        case 16:
+          await c.writeRegisters(address, values.map(Number));
+          return;
+      }
+    });
   }
 
   discardInput(): void {

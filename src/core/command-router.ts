@@ -1,0 +1,308 @@
+/**
+ * Device commands: `{device}/cmd` messages (via the CommandChannel port) become one
+ * driver write each, and the outcome is published on `{device}/cmd/result` and kept in
+ * the outbox as a `command-result` event (a result published while the broker is away
+ * is not lost).
+ *
+ * Rules: a write needs `allowWrites` for the device; the driver checks the tag is
+ * writable and the value fits; `driver.write` is called exactly once per command id and
+ * never retried (repeating a command to a machine is not harmless). A redelivered id
+ * (QoS 1) is answered with the stored result, even while the first is still running.
+ * Commands to one device run in arrival order, at most `maxPendingPerDevice` waiting.
+ * A malformed payload never throws: it gets a `rejected` result when its id can be read,
+ * otherwise a counted log line.
+ */
+import { z } from 'zod';
+import type { Clock } from './clock.js';
+import { EdgeError, toEdgeError, type EdgeErrorCode } from './errors.js';
+import type { CommandChannel, DeviceDriver, InboundMessage, Logger, OutboxSink, WriteValue } from './ports.js';
+import { eventToRecord } from './record-codec.js';
+
+export interface CommandTarget {
+  readonly device: string;
+  readonly driver: DeviceDriver;
+  readonly allowWrites: boolean;
+}
+
+export interface CommandRouterOptions {
+  readonly timeoutMs: number;
+  readonly maxPendingPerDevice: number;
+  readonly dedupeSize: number;
+  readonly maxPayloadBytes: number;
+}
+
+export interface CommandRouterDeps {
+  readonly channel: CommandChannel;
+  readonly sink: OutboxSink;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export type CommandStatus = 'done' | 'error' | 'rejected';
+
+/** What `{device}/cmd/result` carries. */
+export interface CommandResult {
+  readonly id: string;
+  readonly status: CommandStatus;
+  readonly code?: string;
+  /** The device's own code (Modbus exception code), when it refused. */
+  readonly deviceCode?: number | string;
+  /** The PLC's own code (S7 return code), when it refused. */
+  readonly plcCode?: number | string;
+  readonly message?: string;
+  readonly ts: number;
+}
+
+const MAX_ID_LENGTH = 128;
+
+export const commandPayloadSchema = z.strictObject({
+  id: z.string().min(1).max(MAX_ID_LENGTH),
+  tag: z.string().min(1).max(256),
+  value: z.union([z.number(), z.boolean(), z.string().max(4096), z.array(z.union([z.number(), z.boolean()])).max(4096)]),
+});
+export type CommandPayload = z.infer<typeof commandPayloadSchema>;
+
+/** Codes meaning "refused before anything was sent to the device". */
+const REJECTION_CODES: ReadonlySet<string> = new Set<EdgeErrorCode>([
+  'EDGE_ERR_CMD_INVALID',
+  'EDGE_ERR_CMD_NOT_ALLOWED',
+  'EDGE_ERR_CMD_UNKNOWN_TAG',
+  'EDGE_ERR_CMD_NOT_WRITABLE',
+  'EDGE_ERR_CMD_BAD_VALUE',
+  'EDGE_ERR_CMD_UNSUPPORTED',
+  'EDGE_ERR_CMD_BUSY',
+]);
+
+interface Entry {
+  readonly result: Promise<CommandResult>;
+  settled: boolean;
+}
+
+interface Lane {
+  tail: Promise<unknown>;
+  pending: number;
+}
+
+export interface CommandRouterStats {
+  readonly devices: number;
+  readonly received: number;
+  readonly executed: number;
+  readonly done: number;
+  readonly errors: number;
+  readonly rejected: number;
+  readonly duplicates: number;
+  readonly malformed: number;
+  readonly publishFailures: number;
+  readonly pending: number;
+}
+
+/** The result a driver error stands for. */
+export function resultFromError(id: string, thrown: unknown, ts: number): CommandResult {
+  const error = toEdgeError(thrown, 'EDGE_ERR_CMD_WRITE');
+  const ctx = error.context;
+  const deviceCode = ctx.deviceCode ?? ctx.modbusCode;
+  const plcCode = ctx.plcCode;
+  return {
+    id,
+    status: REJECTION_CODES.has(error.code) ? 'rejected' : 'error',
+    code: error.code,
+    ...(typeof deviceCode === 'number' || typeof deviceCode === 'string' ? { deviceCode } : {}),
+    ...(typeof plcCode === 'number' || typeof plcCode === 'string' ? { plcCode } : {}),
+    message: error.message,
+    ts,
+  };
+}
+
+export class CommandRouter {
+  private readonly targets: CommandTarget[];
+  private readonly recent = new Map<string, Entry>();
+  private readonly lanes = new Map<string, Lane>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private unsubscribes: Array<() => void> = [];
+  private readonly counts = { received: 0, executed: 0, done: 0, errors: 0, rejected: 0, duplicates: 0, malformed: 0, publishFailures: 0 };
+
+  constructor(
+    targets: readonly CommandTarget[],
+    private readonly options: CommandRouterOptions,
+    private readonly deps: CommandRouterDeps,
+  ) {
+    this.targets = targets.filter((t) => typeof t.driver.write === 'function');
+  }
+
+  /** Subscribes `{device}/cmd` for every device whose driver can write. */
+  start(): void {
+    if (this.unsubscribes.length > 0) return;
+    for (const target of this.targets) {
+      this.unsubscribes.push(this.deps.channel.subscribe(`${target.device}/cmd`, (message) => this.onMessage(target, message)));
+    }
+  }
+
+  /** Unsubscribes, then waits for the commands already accepted. */
+  async stop(): Promise<void> {
+    for (const unsubscribe of this.unsubscribes) unsubscribe();
+    this.unsubscribes = [];
+    await Promise.all([...this.inflight]);
+  }
+
+  stats(): CommandRouterStats {
+    let pending = 0;
+    for (const lane of this.lanes.values()) pending += lane.pending;
+    return { devices: this.targets.length, ...this.counts, pending };
+  }
+
+  private onMessage(target: CommandTarget, message: InboundMessage): void {
+    try {
+      this.handle(target, message);
+    } catch (error) {
+      // never into the broker client: a bug here must not take the channel down
+      this.deps.logger.error({ device: target.device, err: String(error) }, 'command handling failed');
+    }
+  }
+
+  private handle(target: CommandTarget, message: InboundMessage): void {
+    this.counts.received++;
+    const parsed = this.parse(target, message.payload);
+    if (!parsed) return;
+    const key = `${target.device}\u0000${parsed.id}`;
+    const seen = this.recent.get(key);
+    if (seen) {
+      this.counts.duplicates++;
+      this.deps.logger.info({ device: target.device, id: parsed.id }, 'duplicate command id: answering with the stored result');
+      this.track(seen.result.then((result) => this.publish(target, result)));
+      return;
+    }
+    const result = this.execute(target, parsed.id, parsed.body);
+    const entry: Entry = { result, settled: false };
+    this.remember(key, entry);
+    this.track(
+      result.then(async (r) => {
+        entry.settled = true;
+        this.trim();
+        this.record(target, r, parsed.body);
+        await this.publish(target, r);
+      }),
+    );
+  }
+
+  /** The id and the decoded body, or undefined (counted, logged) when no id can be read. */
+  private parse(target: CommandTarget, payload: Buffer): { id: string; body: unknown } | undefined {
+    const malformed = (why: string): undefined => {
+      this.counts.malformed++;
+      this.deps.logger.warn({ device: target.device, bytes: payload.length, malformed: this.counts.malformed, why }, 'malformed command dropped');
+      return undefined;
+    };
+    if (payload.length > this.options.maxPayloadBytes) return malformed(`payload over ${this.options.maxPayloadBytes} bytes`);
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return malformed('not JSON');
+    }
+    const id = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { id?: unknown }).id : undefined;
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) return malformed('no string id (1…128 characters)');
+    return { id, body };
+  }
+
+  private async execute(target: CommandTarget, id: string, body: unknown): Promise<CommandResult> {
+    const now = (): number => this.deps.clock.now();
+    const checked = commandPayloadSchema.safeParse(body);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      const field = issue.path.length > 0 ? issue.path.join('.') : '(payload)';
+      return resultFromError(id, new EdgeError('EDGE_ERR_CMD_INVALID', `${field}: ${issue.message}`, { context: { field } }), now());
+    }
+    const command = checked.data;
+    if (!target.allowWrites) {
+      const message = `writes to ${target.device} are not allowed (set commands.allowWrites)`;
+      return resultFromError(id, new EdgeError('EDGE_ERR_CMD_NOT_ALLOWED', message), now());
+    }
+    const lane = this.lane(target.device);
+    if (lane.pending >= this.options.maxPendingPerDevice) {
+      const message = `${lane.pending} commands already pending for ${target.device}`;
+      return resultFromError(id, new EdgeError('EDGE_ERR_CMD_BUSY', message), now());
+    }
+    lane.pending++;
+    const run = lane.tail.then(() => this.write(target, id, command.tag, command.value));
+    lane.tail = run.catch(() => undefined);
+    try {
+      return await run;
+    } finally {
+      lane.pending--;
+    }
+  }
+
+  /** The one write attempt, bounded by timeoutMs (after which the outcome is unknown). */
+  private async write(target: CommandTarget, id: string, tag: string, value: WriteValue): Promise<CommandResult> {
+    const { clock, logger } = this.deps;
+    this.counts.executed++;
+    let timer: { cancel(): void } | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = clock.setTimeout(() => resolve('timeout'), this.options.timeoutMs)));
+    const attempt = Promise.resolve()
+      .then(() => target.driver.write!(tag, value))
+      .then(() => 'done' as const);
+    try {
+      const outcome = await Promise.race([attempt, timeout]);
+      if (outcome === 'done') return { id, status: 'done', ts: clock.now() };
+      attempt.then(
+        () => logger.warn({ device: target.device, id, tag }, 'write confirmed after its command timed out'),
+        () => undefined,
+      );
+      const message = `no confirmation within ${this.options.timeoutMs} ms: the write may or may not have taken effect`;
+      return resultFromError(id, new EdgeError('EDGE_ERR_CMD_TIMEOUT', message), clock.now());
+    } catch (thrown) {
+      return resultFromError(id, thrown, clock.now());
+    } finally {
+      timer?.cancel();
+    }
+  }
+
+  private lane(device: string): Lane {
+    let lane = this.lanes.get(device);
+    if (!lane) {
+      lane = { tail: Promise.resolve(), pending: 0 };
+      this.lanes.set(device, lane);
+    }
+    return lane;
+  }
+
+  /** Keeps the id; evicts the oldest finished ids beyond dedupeSize (running ones stay). */
+  private remember(key: string, entry: Entry): void {
+    this.recent.set(key, entry);
+    this.trim();
+  }
+
+  private trim(): void {
+    if (this.recent.size <= this.options.dedupeSize) return;
+    for (const [k, e] of this.recent) {
+      if (this.recent.size <= this.options.dedupeSize) break;
+      if (e.settled) this.recent.delete(k);
+    }
+  }
+
+  /** The result as an outbox event: kept even when the broker is away. */
+  private record(target: CommandTarget, result: CommandResult, body: unknown): void {
+    const counter = result.status === 'done' ? 'done' : result.status === 'error' ? 'errors' : 'rejected';
+    this.counts[counter]++;
+    const command = commandPayloadSchema.safeParse(body);
+    const severity = result.status === 'done' ? 'info' : result.status === 'error' ? 'error' : 'warning';
+    const data = { ...result, ...(command.success ? { tag: command.data.tag, value: command.data.value } : {}) };
+    const log = result.status === 'done' ? this.deps.logger.info : this.deps.logger.warn;
+    log.call(this.deps.logger, { device: target.device, id: result.id, status: result.status, code: result.code }, 'command result');
+    this.deps.sink.append(eventToRecord({ device: target.device, ts: result.ts, type: 'command-result', severity, data }));
+  }
+
+  private async publish(target: CommandTarget, result: CommandResult): Promise<void> {
+    try {
+      await this.deps.channel.publish(`${target.device}/cmd/result`, JSON.stringify(result));
+    } catch (error) {
+      this.counts.publishFailures++;
+      this.deps.logger.warn({ device: target.device, id: result.id, err: String(error) }, 'command result not published (kept in the outbox)');
+    }
+  }
+
+  private track(work: Promise<unknown>): void {
+    const p = work.catch((error: unknown) => this.deps.logger.error({ err: String(error) }, 'command bookkeeping failed'));
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+}
