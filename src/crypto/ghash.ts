@@ -1,0 +1,164 @@
+/**
+ * GHASH (NIST SP 800-38D §6.4) in portable JS: Shoup's 8-bit table method on 32-bit words.
+ *
+ * Field elements are 4 big-endian int32 words (w0 = bytes 0..3). GCM's bit order makes
+ * "multiply by x" a right shift, so multiplying by x^8 shifts one byte out of w3; that
+ * byte's reduction is REM[byte], which only touches the top 16 bits of w0. Per key the
+ * table M[b] = b·H for every byte value b (4 KiB), so one block costs 16 table lookups,
+ * 15 byte shifts and 15 reductions, with no per-bit loop. 4 KiB per key keeps a thousand
+ * sessions (two keys each) under 10 MB, where per-position tables (64 KiB) would not.
+ */
+
+/** R = 11100001 || 0^120: x^128 reduced. */
+const R0 = 0xe1000000 | 0;
+
+function mulX(v: Int32Array, o: number): void {
+  const carry = v[o + 3] & 1;
+  v[o + 3] = (v[o + 3] >>> 1) | (v[o + 2] << 31);
+  v[o + 2] = (v[o + 2] >>> 1) | (v[o + 1] << 31);
+  v[o + 1] = (v[o + 1] >>> 1) | (v[o] << 31);
+  v[o] = (v[o] >>> 1) ^ (carry ? R0 : 0);
+}
+
+/** REM[d]: the word XORed into w0 when byte d is shifted out by a multiplication by x^8. */
+const REM: Int32Array = (() => {
+  const rem = new Int32Array(256);
+  const v = new Int32Array(4);
+  for (let d = 0; d < 256; d++) {
+    v.fill(0);
+    v[3] = d;
+    for (let i = 0; i < 8; i++) mulX(v, 0);
+    rem[d] = v[0];
+  }
+  return rem;
+})();
+
+function readWord(b: Uint8Array, o: number): number {
+  return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+}
+
+/** M[b] = b·H for every byte b (bit 7 of b is the coefficient of x^0). */
+function buildTable(h: Uint8Array): Int32Array {
+  const m = new Int32Array(256 * 4);
+  const at = 0x80 * 4;
+  for (let k = 0; k < 4; k++) m[at + k] = readWord(h, k * 4);
+  for (let b = 0x40; b >= 1; b >>= 1) {
+    m.copyWithin(b * 4, b * 8, b * 8 + 4);
+    mulX(m, b * 4);
+  }
+  for (let b = 2; b < 256; b <<= 1) {
+    for (let low = 1; low < b; low++) {
+      for (let k = 0; k < 4; k++) m[(b + low) * 4 + k] = m[b * 4 + k] ^ m[low * 4 + k];
+    }
+  }
+  return m;
+}
+
+/**
+ * Y = (Y ^ X)·H for each 16-byte block X of data[start..end) (a multiple of 16 long): Horner
+ * over the bytes of Y ^ X from the last to the first, Z = Z·x^8 ^ M[byte]. Written out
+ * step by step on purpose: the loop version ran at 50-75 % of this speed (bench sm4).
+ */
+function absorb(m: Int32Array, y: Int32Array, d: Uint8Array, start: number, end: number): void {
+  let z0 = y[0];
+  let z1 = y[1];
+  let z2 = y[2];
+  let z3 = y[3];
+  let r: number;
+  let i: number;
+  for (let o = start; o < end; o += 16) {
+    const a0 = z0 ^ readWord(d, o);
+    const a1 = z1 ^ readWord(d, o + 4);
+    const a2 = z2 ^ readWord(d, o + 8);
+    const a3 = z3 ^ readWord(d, o + 12);
+    i = (a3 & 0xff) << 2;
+    z0 = m[i];
+    z1 = m[i + 1];
+    z2 = m[i + 2];
+    z3 = m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = ((a3 >>> 8) & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = ((a3 >>> 16) & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = (a3 >>> 24) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = (a2 & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = ((a2 >>> 8) & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = ((a2 >>> 16) & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = (a2 >>> 24) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = (a1 & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = ((a1 >>> 8) & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = ((a1 >>> 16) & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = (a1 >>> 24) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = (a0 & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = ((a0 >>> 8) & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = ((a0 >>> 16) & 0xff) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+    r = REM[z3 & 0xff]; z3 = (z3 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z0 << 24); z0 = (z0 >>> 8) ^ r;
+    i = (a0 >>> 24) << 2; z0 ^= m[i]; z1 ^= m[i + 1]; z2 ^= m[i + 2]; z3 ^= m[i + 3];
+  }
+  y[0] = z0;
+  y[1] = z1;
+  y[2] = z2;
+  y[3] = z3;
+}
+
+/** GHASH state for one hash subkey H; reusable across messages (`reset`). */
+export class Ghash {
+  private readonly m: Int32Array;
+  private readonly y = new Int32Array(4);
+  private readonly pad = new Uint8Array(16);
+
+  constructor(h: Uint8Array) {
+    if (h.length !== 16) throw new RangeError(`GHASH subkey must be 16 bytes, got ${h.length}`);
+    this.m = buildTable(h);
+  }
+
+  reset(): this {
+    this.y.fill(0);
+    return this;
+  }
+
+  /** Absorbs `data`, zero-padding its last partial block (as GCM pads AAD and ciphertext). */
+  update(data: Uint8Array, start = 0, end = data.length): this {
+    const full = start + ((end - start) & ~15);
+    if (full > start) absorb(this.m, this.y, data, start, full);
+    if (full < end) {
+      this.pad.fill(0);
+      this.pad.set(data.subarray(full, end));
+      absorb(this.m, this.y, this.pad, 0, 16);
+    }
+    return this;
+  }
+
+  /** Absorbs the length block: bit lengths of AAD and ciphertext, 64 bits each. */
+  lengths(aadBytes: number, textBytes: number): this {
+    const block = new DataView(this.pad.buffer);
+    block.setUint32(0, Math.floor((aadBytes * 8) / 0x100000000));
+    block.setUint32(4, (aadBytes * 8) >>> 0);
+    block.setUint32(8, Math.floor((textBytes * 8) / 0x100000000));
+    block.setUint32(12, (textBytes * 8) >>> 0);
+    absorb(this.m, this.y, this.pad, 0, 16);
+    return this;
+  }
+
+  digestInto(out: Uint8Array, offset: number): void {
+    for (let k = 0; k < 4; k++) {
+      const w = this.y[k];
+      out[offset + k * 4] = w >>> 24;
+      out[offset + k * 4 + 1] = w >>> 16;
+      out[offset + k * 4 + 2] = w >>> 8;
+      out[offset + k * 4 + 3] = w;
+    }
+  }
+}
