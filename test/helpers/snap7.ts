@@ -10,10 +10,10 @@ const require = createRequire(import.meta.url);
 
 interface Snap7Server {
   SetParam(param: number, value: number): boolean;
-  RegisterArea(area: number, index: number, buffer: Buffer): boolean;
-  UnregisterArea(area: number, index: number): boolean;
-  GetArea(area: number, index: number): Buffer;
-  SetArea(area: number, index: number, buffer: Buffer): void;
+  RegisterArea(area: number, indexOrBuffer: number | Buffer, buffer?: Buffer): boolean;
+  UnregisterArea(area: number, index?: number): boolean;
+  GetArea(area: number, index?: number): Buffer;
+  SetArea(area: number, indexOrBuffer: number | Buffer, buffer?: Buffer): void;
   StartTo(ip: string): boolean | number;
   Stop(): boolean | number;
   LastError(): number;
@@ -50,20 +50,24 @@ export class TestS7Server {
     return { DB: s.srvAreaDB, M: s.srvAreaMK, I: s.srvAreaPE, Q: s.srvAreaPA, T: s.srvAreaTM, C: s.srvAreaCT }[area];
   }
 
+  /** Registers an area; `index` is the DB number (ignored for the other areas). */
   register(area: AreaName, index: number, buffer: Buffer): void {
-    if (!this.server.RegisterArea(this.code(area), index, buffer)) throw new Error(`snap7: RegisterArea(${area}${index}) failed`);
+    const ok = area === 'DB' ? this.server.RegisterArea(this.code(area), index, buffer) : this.server.RegisterArea(this.code(area), buffer);
+    if (!ok) throw new Error(`snap7: RegisterArea(${area}${index}) failed`);
   }
 
   unregister(area: AreaName, index: number): void {
-    this.server.UnregisterArea(this.code(area), index);
+    if (area === 'DB') this.server.UnregisterArea(this.code(area), index);
+    else this.server.UnregisterArea(this.code(area));
   }
 
   area(area: AreaName, index = 0): Buffer {
-    return this.server.GetArea(this.code(area), index);
+    return area === 'DB' ? this.server.GetArea(this.code(area), index) : this.server.GetArea(this.code(area));
   }
 
   set(area: AreaName, index: number, buffer: Buffer): void {
-    this.server.SetArea(this.code(area), index, buffer);
+    if (area === 'DB') this.server.SetArea(this.code(area), index, buffer);
+    else this.server.SetArea(this.code(area), buffer);
   }
 
   start(): void {
