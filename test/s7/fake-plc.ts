@@ -95,3 +95,17 @@ export class FakePlc {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** A TPKT/COTP/S7 ack-data frame around the given parameter and data bytes. */
+export function ackFrame(param: string, data: string, opts: { ref?: number; errorClass?: number; errorCode?: number } = {}): Buffer {
+  const p = Buffer.from(param.replace(/\s+/g, ''), 'hex');
+  const d = Buffer.from(data.replace(/\s+/g, ''), 'hex');
+  const header = Buffer.from([0x32, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, opts.errorClass ?? 0, opts.errorCode ?? 0]);
+  header.writeUInt16BE(opts.ref ?? 7, 4);
+  header.writeUInt16BE(p.length, 6);
+  header.writeUInt16BE(d.length, 8);
+  const s7 = Buffer.concat([header, p, d]);
+  const frame = Buffer.concat([Buffer.from([3, 0, 0, 0, 2, 0xf0, 0x80]), s7]);
+  frame.writeUInt16BE(frame.length, 2);
+  return frame;
+}
