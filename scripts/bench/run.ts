@@ -11,6 +11,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   poll: () => import('./poll.js'),
   soak: () => import('./soak.js'),
   dtu: () => import('./dtu.js'),
+  s7: () => import('./s7.js'),
 };
 
 async function main(): Promise<void> {
