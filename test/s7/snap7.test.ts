@@ -181,9 +181,12 @@ describe('S7 driver on a snap7 server', () => {
     for (const v of down) assert.ok(v.quality === 'bad' && /^EDGE_ERR_S7_(DISCONNECTED|CONNECT_REFUSED|TIMEOUT)$/.test(v.code), JSON.stringify(v));
     server.start();
     await waitFor('values back', async () => byName(await device.poll(['a', 'b'])).a === 5);
+    for (let i = 0; i < 5; i++) await device.poll(['a', 'b']);
     const status = device.status();
     assert.ok(Number(status.reconnects) >= 1);
     assert.equal(status.state, 'up');
+    // regression: polls while down used to arm a second reconnect that opened (and leaked) another connection
+    assert.equal(status.connects, Number(status.reconnects) + 1);
   });
 
   it('writes a writable tag once and confirms it; refuses non-writable tags and wrong values without sending', async (t) => {

@@ -132,8 +132,9 @@ export class S7Device implements DeviceDriver {
     };
   }
 
-  /** One connection attempt (shared by concurrent callers); never rejects. */
+  /** One connection attempt (shared by concurrent callers; none while connected); never rejects. */
   private connect(): Promise<void> {
+    if (this.conn) return Promise.resolve();
     this.opening ??= this.openOnce().finally(() => (this.opening = undefined));
     return this.opening;
   }
@@ -168,7 +169,7 @@ export class S7Device implements DeviceDriver {
   }
 
   private scheduleReconnect(): void {
-    if (!this.wanted || this.reconnectTimer) return;
+    if (!this.wanted || this.reconnectTimer || this.opening || this.conn) return;
     const wait = this.reconnectBackoff.next();
     this.reconnectTimer = this.deps.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
