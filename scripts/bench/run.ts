@@ -12,6 +12,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   soak: () => import('./soak.js'),
   dtu: () => import('./dtu.js'),
   sm4: () => import('./sm4.js'),
+  s7: () => import('./s7.js'),
 };
 
 async function main(): Promise<void> {

@@ -42,11 +42,14 @@ export type EdgeConfigInput = z.input<typeof configSchema>;
 function checkSharedSerialLines(devices: EdgeConfig['devices'], ctx: z.RefinementCtx): void {
   const firstOnPath = new Map<string, number>();
   devices.forEach((device, i) => {
+    if (device.driver !== 'modbus') return;
     const conn = device.connection;
     if (conn.transport !== 'rtu') return;
     const first = firstOnPath.get(conn.path);
     if (first === undefined) return void firstOnPath.set(conn.path, i);
-    const other = devices[first].connection;
+    const firstDevice = devices[first];
+    if (firstDevice.driver !== 'modbus') return;
+    const other = firstDevice.connection;
     if (other.transport !== 'rtu') return;
     for (const key of ['baudRate', 'dataBits', 'parity', 'stopBits', 'echoSuppression'] as const) {
       if (conn[key] !== other[key]) {

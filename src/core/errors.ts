@@ -78,6 +78,27 @@ export const ERROR_CATALOG = {
   EDGE_ERR_CMD_WRITE: { nature: 'retry', summary: 'A write failed unexpectedly (a driver bug); outcome unknown' },
   // Source failover (a device's secondary source)
   EDGE_ERR_FAILOVER_UNMAPPED: { nature: 'retry', summary: 'The device runs on its secondary source, which has no tag mapped for this one' },
+  // S7 (Siemens S7 PLCs over ISO-on-TCP)
+  EDGE_ERR_S7_CONNECT: { nature: 'retry', summary: 'Cannot open the TCP connection to the PLC (DNS, no route, connection reset)' },
+  EDGE_ERR_S7_CONNECT_REFUSED: { nature: 'retry', summary: 'The PLC refused the TCP connection (powered off, rebooting, or nothing on the port)' },
+  EDGE_ERR_S7_CONNECT_TIMEOUT: { nature: 'retry', summary: 'No TCP connection or ISO/PDU handshake within connectTimeoutMs (cable pulled, host down)' },
+  EDGE_ERR_S7_COTP_REFUSED: { nature: 'retry', summary: 'The PLC refused the ISO-on-TCP (COTP) connection: wrong rack/slot or TSAP, or no free connection' },
+  EDGE_ERR_S7_NEGOTIATION: { nature: 'retry', summary: 'S7 setup communication (PDU size negotiation) failed or was refused' },
+  EDGE_ERR_S7_DISCONNECTED: { nature: 'retry', summary: 'The S7 connection is down; reconnect pending' },
+  EDGE_ERR_S7_TIMEOUT: { nature: 'retry', summary: 'No answer to an S7 request within requestTimeoutMs' },
+  EDGE_ERR_S7_BAD_RESPONSE: { nature: 'retry', summary: 'Malformed or truncated S7 answer (request failed; a broken stream re-opens the connection)' },
+  EDGE_ERR_S7_REQUEST_REJECTED: { nature: 'retry', summary: 'The PLC rejected a whole request (S7 header error class/code)' },
+  EDGE_ERR_S7_ITEM_HARDWARE: { nature: 'retry', summary: 'S7 item return code 0x01: hardware fault' },
+  EDGE_ERR_S7_ITEM_ACCESS_DENIED: { nature: 'fatal', summary: 'S7 item return code 0x03: access to the object denied (e.g. optimized DB, protection)' },
+  EDGE_ERR_S7_ITEM_OUT_OF_RANGE: { nature: 'fatal', summary: 'S7 item return code 0x05: address out of range (offset past the end of the area)' },
+  EDGE_ERR_S7_ITEM_TYPE_UNSUPPORTED: { nature: 'fatal', summary: 'S7 item return code 0x06: data type not supported' },
+  EDGE_ERR_S7_ITEM_TYPE_INCONSISTENT: { nature: 'fatal', summary: 'S7 item return code 0x07: data type inconsistent (size mismatch)' },
+  EDGE_ERR_S7_ITEM_NOT_FOUND: { nature: 'fatal', summary: 'S7 item return code 0x0A: object does not exist (e.g. the DB is not loaded)' },
+  EDGE_ERR_S7_ITEM_ERROR: { nature: 'retry', summary: 'S7 item error with another return code' },
+  EDGE_ERR_S7_DECODE: { nature: 'fatal', summary: 'S7 bytes cannot be decoded as the tag type (NaN REAL, bad STRING header)' },
+  EDGE_ERR_S7_NOT_WRITABLE: { nature: 'fatal', summary: 'Write refused: the tag is not configured writable (or does not exist)' },
+  EDGE_ERR_S7_WRITE_VALUE: { nature: 'fatal', summary: 'Write refused: the value does not fit the tag type' },
+  EDGE_ERR_S7_WRITE_UNCONFIRMED: { nature: 'fatal', summary: 'A write was sent but not confirmed (timeout or link lost): outcome unknown, not retried' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
 
 export type EdgeErrorCode = keyof typeof ERROR_CATALOG;

@@ -9,8 +9,9 @@ import { topicSegment } from '../config/sections/common.js';
 import { deviceCommandsSchema } from '../config/sections/commands.js';
 import { configTagNames, failoverSchemaFor, tagMapIssues } from './failover/config.js';
 import { modbusDeviceSchema } from './modbus/config.js';
+import { s7DeviceSchema } from './s7/config.js';
 
-export const driverDeviceSchema = z.discriminatedUnion('driver', [modbusDeviceSchema]);
+export const driverDeviceSchema = z.discriminatedUnion('driver', [modbusDeviceSchema, s7DeviceSchema]);
 /** A device config as its driver sees it. */
 export type DeviceConfig = z.infer<typeof driverDeviceSchema>;
 
@@ -25,7 +26,7 @@ function asSecondary<Shape extends z.ZodRawShape, Config extends z.core.$ZodObje
   return schema.safeExtend({ name: secondaryName } as never) as unknown as z.ZodObject<SecondaryShape<Shape>, Config>;
 }
 
-export const secondarySourceSchema = z.discriminatedUnion('driver', [asSecondary(modbusDeviceSchema)]);
+export const secondarySourceSchema = z.discriminatedUnion('driver', [asSecondary(modbusDeviceSchema), asSecondary(s7DeviceSchema)]);
 export type SecondarySourceConfig = z.infer<typeof secondarySourceSchema>;
 
 const failoverSchema = failoverSchemaFor(secondarySourceSchema);
@@ -54,8 +55,8 @@ function checkTagMap(device: FailoverHolder, ctx: z.RefinementCtx): void {
   for (const issue of tagMapIssues(primary, secondary, failover.tagMap)) ctx.addIssue({ code: 'custom', ...issue });
 }
 
-export const deviceSchema = z.discriminatedUnion('driver', [withAgentOptions(modbusDeviceSchema)]);
+export const deviceSchema = z.discriminatedUnion('driver', [withAgentOptions(modbusDeviceSchema), withAgentOptions(s7DeviceSchema)]);
 /** A `devices[i]` entry: the driver's config plus failover and commands. */
 export type AgentDeviceConfig = z.infer<typeof deviceSchema>;
 
-export const DRIVER_NAMES: readonly DeviceConfig['driver'][] = ['modbus'];
+export const DRIVER_NAMES: readonly DeviceConfig['driver'][] = ['modbus', 's7'];

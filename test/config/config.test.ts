@@ -68,6 +68,7 @@ describe('defaults', () => {
     assert.ok(result.ok);
     if (!result.ok) return;
     const device = result.config.devices[0];
+    assert.ok(device.driver === 'modbus');
     assert.equal(device.unitId, 1);
     assert.equal(device.timeoutMs, 1000);
     assert.deepEqual(device.connection, { transport: 'rtu', path: '/dev/x', baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1, echoSuppression: false });

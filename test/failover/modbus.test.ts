@@ -20,7 +20,7 @@ const VALUES = { 0: [2301, 17, 400] };
 const spec = (port: number): PymodbusSpec => ({ transport: 'tcp', port, slaves: { 1: { holding: { values: VALUES } } } });
 
 function device(primaryPort: number, secondaryPort: number) {
-  return deviceSchema.parse({
+  const parsed = deviceSchema.parse({
     name: 'plc-1',
     driver: 'modbus',
     connection: { transport: 'tcp', host: '127.0.0.1', port: primaryPort },
@@ -48,6 +48,8 @@ function device(primaryPort: number, secondaryPort: number) {
       recoverAfterMs: 4000,
     },
   });
+  if (parsed.driver !== 'modbus' || parsed.failover?.secondary.driver !== 'modbus') throw new Error('fixture is modbus on both sides');
+  return { ...parsed, failover: { ...parsed.failover, secondary: parsed.failover.secondary } };
 }
 
 const NAMES = ['voltage', 'temp', 'only-primary'];

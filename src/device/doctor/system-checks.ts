@@ -25,7 +25,7 @@ export function canReadWrite(info: Pick<Stats, 'uid' | 'gid' | 'mode'>, env: Pic
 
 export async function checkSerialPorts(config: EdgeConfig, env: DoctorEnv): Promise<CheckResult[]> {
   const paths = new Set<string>();
-  for (const d of config.devices) if (d.connection.transport === 'rtu') paths.add(d.connection.path);
+  for (const d of config.devices) if (d.driver === 'modbus' && d.connection.transport === 'rtu') paths.add(d.connection.path);
   if (paths.size === 0) return [ok('serial', 'no serial (RTU) devices configured')];
   const groups = await groupNames(env);
   const results: CheckResult[] = [];

@@ -69,7 +69,7 @@ function scaled(tag: CodecTag, raw: number): TagValue {
  * 230.1, not 230.10000000000002. Scaling keeps 15 significant digits (a double holds
  * 15.9), which drops the multiplication's noise and nothing the register carried.
  */
-function withoutFloatNoise(value: number): number {
+export function withoutFloatNoise(value: number): number {
   return Number.isFinite(value) ? Number(value.toPrecision(15)) : value;
 }
 

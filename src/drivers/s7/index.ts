@@ -1,0 +1,19 @@
+/** The Siemens S7 driver (ISO-on-TCP, S7comm ReadVar/WriteVar), as registered with the driver registry. */
+import type { DriverDefinition } from '../types.js';
+import { s7DeviceSchema, type S7DeviceConfig } from './config.js';
+import { createS7Family } from './family.js';
+
+export const s7Driver: DriverDefinition<S7DeviceConfig> = {
+  name: 's7',
+  schema: s7DeviceSchema,
+  createFamily: (deps) => createS7Family(deps),
+};
+
+export { s7DeviceSchema, s7TagSchema, publishedNames, type S7DeviceConfig, type S7TagConfig } from './config.js';
+export { createS7Family, S7Family } from './family.js';
+export { S7Device } from './device.js';
+export { S7Connection, type ConnectionOptions } from './connection.js';
+export { parseS7Address, elementAddress, byteLength, type S7Address, type S7Type } from './address.js';
+export { planItems, packRequests, minimumRequests, itemsPerRequest, type PlanLimits, type PlannedRequest } from './plan.js';
+export { decodePoint, encodePoint, type S7Point } from './codec.js';
+export { itemErrorCode, S7_LINK_CODES } from './errors.js';
