@@ -96,8 +96,6 @@ export const ERROR_CATALOG = {
   EDGE_ERR_S7_ITEM_NOT_FOUND: { nature: 'fatal', summary: 'S7 item return code 0x0A: object does not exist (e.g. the DB is not loaded)' },
   EDGE_ERR_S7_ITEM_ERROR: { nature: 'retry', summary: 'S7 item error with another return code' },
   EDGE_ERR_S7_DECODE: { nature: 'fatal', summary: 'S7 bytes cannot be decoded as the tag type (NaN REAL, bad STRING header)' },
-  EDGE_ERR_S7_NOT_WRITABLE: { nature: 'fatal', summary: 'Write refused: the tag is not configured writable (or does not exist)' },
-  EDGE_ERR_S7_WRITE_VALUE: { nature: 'fatal', summary: 'Write refused: the value does not fit the tag type' },
   EDGE_ERR_S7_WRITE_UNCONFIRMED: { nature: 'fatal', summary: 'A write was sent but not confirmed (timeout or link lost): outcome unknown, not retried' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
 

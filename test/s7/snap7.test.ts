@@ -219,13 +219,13 @@ describe('S7 driver on a snap7 server', () => {
         return true;
       });
     };
-    await refused('ro', 1, 'EDGE_ERR_S7_NOT_WRITABLE');
-    await refused('nosuch', 1, 'EDGE_ERR_S7_NOT_WRITABLE');
-    await refused('set', 'high', 'EDGE_ERR_S7_WRITE_VALUE');
-    await refused('set', 9999, 'EDGE_ERR_S7_WRITE_VALUE'); // 99990 > INT
-    await refused('flag', 1, 'EDGE_ERR_S7_WRITE_VALUE');
-    await refused('arr', [1, 2], 'EDGE_ERR_S7_WRITE_VALUE');
-    await refused('text', 'much too long', 'EDGE_ERR_S7_WRITE_VALUE');
+    await refused('ro', 1, 'EDGE_ERR_CMD_NOT_WRITABLE');
+    await refused('nosuch', 1, 'EDGE_ERR_CMD_UNKNOWN_TAG');
+    await refused('set', 'high', 'EDGE_ERR_CMD_BAD_VALUE');
+    await refused('set', 9999, 'EDGE_ERR_CMD_BAD_VALUE'); // 99990 > INT
+    await refused('flag', 1, 'EDGE_ERR_CMD_BAD_VALUE');
+    await refused('arr', [1, 2], 'EDGE_ERR_CMD_BAD_VALUE');
+    await refused('text', 'much too long', 'EDGE_ERR_CMD_BAD_VALUE');
     await refused('gone', 1, 'EDGE_ERR_S7_ITEM_NOT_FOUND', { plcCode: 0x0a });
     assert.equal(server.area('DB', 1).readInt16BE(20), 0);
     assert.equal(device.status().reconnects, 0);

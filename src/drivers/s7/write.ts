@@ -36,10 +36,11 @@ function itemsFor(ctx: WriteContext, name: string, value: WriteValue): WriteItem
   const tag = ctx.tags.get(point?.tag ?? name);
   if (!tag || !tag.config.writable) {
     const why = tag ? 'is not configured writable' : 'does not exist';
-    throw new EdgeError('EDGE_ERR_S7_NOT_WRITABLE', `device ${device}: tag "${name}" ${why}`, { context: { device, tag: name } });
+    const code = tag ? 'EDGE_ERR_CMD_NOT_WRITABLE' : 'EDGE_ERR_CMD_UNKNOWN_TAG';
+    throw new EdgeError(code, `device ${device}: tag "${name}" ${why}`, { context: { device, tag: name } });
   }
   const invalid = (reason: string): EdgeError =>
-    new EdgeError('EDGE_ERR_S7_WRITE_VALUE', `device ${device}: tag "${name}" (${tag.address.type}${tag.address.isArray ? `[${tag.address.count}]` : ''}) ${reason}`, {
+    new EdgeError('EDGE_ERR_CMD_BAD_VALUE', `device ${device}: tag "${name}" (${tag.address.type}${tag.address.isArray ? `[${tag.address.count}]` : ''}) ${reason}`, {
       context: { device, tag: name },
     });
   // Array tags publish (and write) elements as `tag.i`; only the whole array has no point of its own.
@@ -69,7 +70,7 @@ export async function writeTag(ctx: WriteContext, name: string, value: WriteValu
     throw new EdgeError('EDGE_ERR_S7_DISCONNECTED', `device ${device}: not connected (${ctx.linkError.code}); nothing was written`, { context: { device, tag: name } });
   }
   if (items.length > ctx.config.maxItemsPerRequest || writeRequestBytes(items) > conn.pduSize) {
-    throw new EdgeError('EDGE_ERR_S7_WRITE_VALUE', `device ${device}: tag "${name}": the value does not fit one PDU of ${conn.pduSize} bytes; nothing was written`, {
+    throw new EdgeError('EDGE_ERR_CMD_BAD_VALUE', `device ${device}: tag "${name}": the value does not fit one PDU of ${conn.pduSize} bytes; nothing was written`, {
       context: { device, tag: name },
     });
   }
