@@ -5,6 +5,7 @@ import { deviceSchema } from '../drivers/schemas.js';
 import { agentSchema } from './sections/agent.js';
 import { mqttSchema } from './sections/mqtt.js';
 import { httpSchema, logSchema, memorySchema } from './sections/observability.js';
+import { otaSchema } from './sections/ota.js';
 import { storeSchema } from './sections/store.js';
 
 export const configSchema = z
@@ -15,6 +16,7 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     log: logSchema.prefault({}),
     memory: memorySchema.prefault({}),
+    ota: otaSchema.prefault({}),
     dtu: dtuSchema.optional().describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
     devices: z.array(deviceSchema).default([]),
   })
