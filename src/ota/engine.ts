@@ -58,6 +58,8 @@ export interface ApplyRequest {
   readonly force?: boolean;
   readonly sha256?: string;
   readonly commandId?: string;
+  /** Progress of this apply only (besides `deps.onProgress`). */
+  readonly onProgress?: (progress: OtaProgress) => void;
 }
 
 export interface ApplyResult {
@@ -83,6 +85,7 @@ export class OtaEngine {
   private readonly clock: Clock;
   private keyringCache: Keyring | undefined;
   private restarts: string[] = [];
+  private requestProgress: ((progress: OtaProgress) => void) | undefined;
 
   constructor(private readonly deps: OtaEngineDeps) {
     this.layout = new InstallLayout(resolve(deps.config.root));
@@ -99,6 +102,7 @@ export class OtaEngine {
   /** Download (or take the file), verify, unpack, switch; then restart into the trial. */
   async apply(request: ApplyRequest): Promise<ApplyResult> {
     const result = await this.locked(async () => {
+      this.requestProgress = request.onProgress;
       await this.layout.ensure();
       await this.run({ type: 'apply', update: { source: request.source, sha256: request.sha256, commandId: request.commandId, force: request.force === true, startedAt: this.clock.now() } });
       await this.point('apply:started');
@@ -113,12 +117,12 @@ export class OtaEngine {
   }
 
   /** Continues an update that a crash or power cut interrupted while staging. */
-  async resume(): Promise<ApplyResult | null> {
+  async resume(onProgress?: (progress: OtaProgress) => void): Promise<ApplyResult | null> {
     const { state } = await this.store.read();
     if (state.step.phase !== 'staging') return null;
     const { update } = state.step;
     const origin = update.commandId === undefined ? 'cli' : 'command';
-    return this.apply({ source: update.source, origin, force: update.force, sha256: update.sha256, commandId: update.commandId });
+    return this.apply({ source: update.source, origin, force: update.force, sha256: update.sha256, commandId: update.commandId, onProgress });
   }
 
   /**
@@ -242,6 +246,7 @@ export class OtaEngine {
 
   private progress(progress: OtaProgress): void {
     this.deps.onProgress?.(progress);
+    this.requestProgress?.(progress);
   }
 
   /** Everything before the switch; on failure the state goes back to idle with the reason. */
