@@ -104,11 +104,15 @@ export interface OtaCommandHandlerOptions {
 export class OtaCommandHandler {
   private unsubscribe: (() => void) | undefined;
   private running: Promise<void> | undefined;
+  private handling = Promise.resolve();
 
   constructor(private readonly options: OtaCommandHandlerOptions) {}
 
   start(): void {
-    this.unsubscribe ??= this.options.channel.subscribe(OTA_COMMAND_TOPIC, (message) => void this.onMessage(message));
+    this.unsubscribe ??= this.options.channel.subscribe(OTA_COMMAND_TOPIC, (message) => {
+      // One message at a time: the replay guard must see the previous command's id.
+      this.handling = this.handling.then(() => this.onMessage(message)).catch((error: unknown) => this.options.logger.error({ err: String(error) }, 'OTA command handling failed'));
+    });
   }
 
   stop(): void {
@@ -116,9 +120,10 @@ export class OtaCommandHandler {
     this.unsubscribe = undefined;
   }
 
-  /** The update a command started, if one is running (tests await it). */
-  whenIdle(): Promise<void> {
-    return this.running ?? Promise.resolve();
+  /** Resolves when received commands are handled and the update they started ended. */
+  async whenIdle(): Promise<void> {
+    await this.handling;
+    await this.running;
   }
 
   /** Resumes an update a power cut interrupted while it was downloading or unpacking. */

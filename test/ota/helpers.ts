@@ -56,8 +56,19 @@ export function releaseFiles(version: string, extraBytes = 0): Map<string, { bod
   files.set('package.json', { body: Buffer.from(JSON.stringify({ name: 'edge-agent', version, type: 'module' })), mode: 0o644 });
   files.set('dist/src/cli/main.js', { body: Buffer.from(`#!/usr/bin/env node\nprocess.stdout.write(${JSON.stringify(`${version}\n`)});\n`), mode: 0o755 });
   files.set('node_modules/fake-addon/index.js', { body: Buffer.from(`export const abi = ${JSON.stringify(process.versions.modules)};\n`), mode: 0o644 });
-  if (extraBytes > 0) files.set('dist/blob.bin', { body: Buffer.alloc(extraBytes, version.charCodeAt(0)), mode: 0o644 });
+  if (extraBytes > 0) files.set('dist/blob.bin', { body: filler(extraBytes, version), mode: 0o644 });
   return files;
+}
+
+/** Incompressible, deterministic bytes (gzip must not shrink the test bundle). */
+function filler(size: number, seed: string): Buffer {
+  const out = Buffer.alloc(size);
+  let block = createHash('sha256').update(seed).digest();
+  for (let i = 0; i < size; i += block.length) {
+    block.copy(out, i);
+    block = createHash('sha256').update(block).digest();
+  }
+  return out;
 }
 
 export interface BundleOptions {
