@@ -226,6 +226,7 @@ export class OtaEngine {
         const removed = await this.layout.cleanup(keep, this.deps.config.keepReleases);
         await this.layout.removeLeftovers();
         if (removed.length > 0) this.deps.logger.info({ removed }, 'old releases removed');
+        await this.point('cleanup:done');
         return;
       }
     }
