@@ -8,7 +8,7 @@ import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import { EdgeError } from './core/errors.js';
 import { DevicePoller } from './core/poller.js';
-import type { DeviceDriver, Logger } from './core/ports.js';
+import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { EdgeConfig } from './config/schema.js';
@@ -21,6 +21,7 @@ import { startStatusServer } from './observability/http.js';
 import { MemoryGuard } from './observability/memory-guard.js';
 import { createMetrics, type AgentMetrics } from './observability/metrics.js';
 import type { AgentStatsSnapshot } from './observability/snapshot.js';
+import { OtaAgentSide } from './ota/agent-side.js';
 import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
 
@@ -30,6 +31,10 @@ export interface AgentOptions {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly secrets?: SecretResolver;
+  /** The MQTT command path; signed OTA commands arrive on it when `ota.commands` is on. */
+  readonly commandChannel?: CommandChannel;
+  /** OTA: the running version (default: package.json) and how to restart into a switched release. */
+  readonly ota?: { readonly version?: string; readonly restart?: (reason: string) => void };
 }
 
 export interface Health {
@@ -53,10 +58,11 @@ export class Agent {
   private metrics: AgentMetrics | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
   private memoryGuard: MemoryGuard | undefined;
+  private ota: OtaAgentSide | undefined;
   private readonly startedAt: number;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
-  constructor(options: AgentOptions) {
+  constructor(private readonly options: AgentOptions) {
     this.config = options.config;
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
@@ -127,6 +133,22 @@ export class Agent {
     await this.dtuHub?.start();
     for (const { poller } of this.pollers) poller.start();
     this.state = 'running';
+    this.ota = new OtaAgentSide(this.config, {
+      outbox,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'ota' }),
+      channel: this.options.commandChannel,
+      version: this.options.ota?.version,
+      restart: this.options.ota?.restart,
+      health: () => this.trialHealth(),
+    });
+    await this.ota.start();
+  }
+
+  /** What a release on trial must show to be committed (docs/ota.md). */
+  private trialHealth(): Health {
+    const problems = this.health().problems.filter((p) => !(p.startsWith('mqtt:') && this.config.ota.brokerOptional));
+    return { ok: problems.length === 0, problems };
   }
 
   async stop(): Promise<void> {
@@ -134,6 +156,7 @@ export class Agent {
     // A stop that arrives during start-up waits for it, then undoes all of it.
     await this.starting?.catch(() => undefined);
     this.state = 'stopping';
+    this.ota?.stop();
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
     await Promise.all([...this.families.values()].map((family) => family.close()));
     await this.dtuHub?.stop();
@@ -144,6 +167,11 @@ export class Agent {
     this.memoryGuard?.stop();
     await this.http?.close();
     this.state = 'stopped';
+  }
+
+  /** Settles when a release on trial is decided ('committed', 'rolled-back', …); tests await it. */
+  otaTrialOutcome(): Promise<string> {
+    return this.ota?.trialOutcome ?? Promise.resolve('not-started');
   }
 
   httpAddress(): string | undefined {
