@@ -8,8 +8,6 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EdgeError } from '../core/errors.js';
 import { checkConfigCommand } from './check-config.js';
-import { demoCommand } from './demo.js';
-import { runCommand } from './run.js';
 
 const HELP = `edge-agent — station edge agent (Modbus southbound, SQLite outbox, MQTT northbound)
 
@@ -70,14 +68,19 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const file = values.config ?? rest[0];
       if (!file) return err('run: missing --config FILE'), 1;
+      // run and demo load the whole agent (SQLite, MQTT, drivers): on demand, so that
+      // `ota boot-check` (ExecStartPre before every start) does not pay for them.
+      const { runCommand } = await import('./run.js');
       return runCommand(file, err);
     }
-    case 'demo':
+    case 'demo': {
+      const { demoCommand } = await import('./demo.js');
       return demoCommand(
         { dataDir: values['data-dir'], mqttUrl: values['mqtt-url'], httpPort: values['http-port'] === undefined ? undefined : Number(values['http-port']) },
         out,
         err,
       );
+    }
     case 'ota': {
       // Loaded on demand: boot-check runs before every start and must stay quick.
       const { otaCommand } = await import('./ota.js');
