@@ -108,7 +108,8 @@ export class OtaEngine {
       await this.point('apply:started');
       const staged = await this.stage(request);
       await this.run({ type: 'staged', from: staged.from, to: staged.manifest.version });
-      if (staged.downloaded) await rm(staged.file, { force: true });
+      // Switched: the bundle and any abandoned partial downloads are no longer needed.
+      await rm(this.store.downloadsDir, { recursive: true, force: true });
       this.progress({ stage: 'done', version: staged.manifest.version });
       return { version: staged.manifest.version, from: staged.from, bytesFetched: staged.bytesFetched };
     });

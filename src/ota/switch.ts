@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { compareVersions } from './manifest.js';
 import { fsyncDir, readLinkOrNull, removeTreeAtomically, replaceSymlink } from './fs-sync.js';
 
-const RELEASE_LINK = /^releases\/([^/]+)\/?$/;
+/** `releases/<v>` as we write it, or an absolute `/…/releases/<v>` as an installer may. */
+const RELEASE_LINK = /(?:^|\/)releases\/([^/]+)\/?$/;
 
 export class InstallLayout {
   readonly releasesDir: string;
@@ -40,7 +41,7 @@ export class InstallLayout {
   private async linkVersion(name: 'current' | 'previous'): Promise<string | null> {
     const target = await readLinkOrNull(join(this.root, name));
     if (target === null) return null;
-    const match = RELEASE_LINK.exec(target.replace(/^\.\//, ''));
+    const match = RELEASE_LINK.exec(target);
     return match ? match[1] : target;
   }
 

@@ -31,11 +31,22 @@ export class TrialMonitor {
   private startedAt = 0;
   private settle: ((outcome: TrialOutcome) => void) | undefined;
   private lastProblems = '';
+  private markArmed: () => void = () => undefined;
+  /** Resolves once start() has read the state and, if on trial, scheduled its first check. */
+  readonly armed = new Promise<void>((resolve) => (this.markArmed = resolve));
 
   constructor(private readonly options: TrialMonitorOptions) {}
 
   /** Resolves when the trial is decided (or there is none, or stop() was called). */
   async start(): Promise<TrialOutcome> {
+    try {
+      return await this.begin();
+    } finally {
+      this.markArmed();
+    }
+  }
+
+  private async begin(): Promise<TrialOutcome> {
     const { state } = await this.options.engine.store.read();
     const step = state.step;
     if (step.phase !== 'trial') return 'not-on-trial';
@@ -45,10 +56,10 @@ export class TrialMonitor {
     }
     this.options.logger.info({ version: step.to, boots: step.boots, windowMs: this.options.windowMs }, 'release on trial: waiting for health');
     this.startedAt = this.options.clock.monotonic();
-    return new Promise<TrialOutcome>((resolve) => {
-      this.settle = resolve;
-      this.schedule(0);
-    });
+    const decided = new Promise<TrialOutcome>((resolve) => (this.settle = resolve));
+    this.schedule(0);
+    this.markArmed();
+    return decided;
   }
 
   stop(): void {

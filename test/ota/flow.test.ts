@@ -25,8 +25,12 @@ function machine(t: { after(fn: () => void): void }, overrides: Partial<OtaConfi
   return { config, clock, restarts, engine, bundle };
 }
 
-function monitor(m: ReturnType<typeof machine>, version: string, health: () => TrialHealth) {
-  return new TrialMonitor({ engine: m.engine, version, windowMs: m.config.trialWindowSec * 1000, checkEveryMs: 1000, clock: m.clock, logger: silentLogger, health });
+/** Starts a trial monitor and waits until it is armed, so the manual clock drives it. */
+async function monitor(m: ReturnType<typeof machine>, version: string, health: () => TrialHealth): Promise<{ decided: Promise<string> }> {
+  const trial = new TrialMonitor({ engine: m.engine, version, windowMs: m.config.trialWindowSec * 1000, checkEveryMs: 1000, clock: m.clock, logger: silentLogger, health });
+  const decided = trial.start();
+  await trial.armed;
+  return { decided };
 }
 
 describe('OTA flow in a temporary root', () => {
@@ -38,7 +42,7 @@ describe('OTA flow in a temporary root', () => {
     const booted = await m.engine.bootCheck();
     assert.equal(booted.step.phase === 'trial' && booted.step.boots, 1);
     let healthy = false;
-    const trial = monitor(m, '1.1.0', () => ({ ok: healthy, problems: healthy ? [] : ['mqtt: not connected'] })).start();
+    const trial = (await monitor(m, '1.1.0', () => ({ ok: healthy, problems: healthy ? [] : ['mqtt: not connected'] }))).decided;
     await m.clock.advance(5_000);
     assert.equal((await m.engine.status()).state.step.phase, 'trial', 'not committed while unhealthy');
     healthy = true;
@@ -70,7 +74,7 @@ describe('OTA flow in a temporary root', () => {
     const m = machine(t);
     await m.engine.apply({ source: m.bundle('1.1.0'), origin: 'cli' });
     await m.engine.bootCheck();
-    const trial = monitor(m, '1.1.0', () => ({ ok: false, problems: ['store: not open'] })).start();
+    const trial = (await monitor(m, '1.1.0', () => ({ ok: false, problems: ['store: not open'] }))).decided;
     await m.clock.advance(119_000);
     assert.equal((await m.engine.status()).state.step.phase, 'trial');
     await m.clock.advance(1_000);
@@ -103,7 +107,7 @@ describe('OTA flow in a temporary root', () => {
   it('a trial monitor in a process running another version judges nothing', async (t) => {
     const m = machine(t);
     await m.engine.apply({ source: m.bundle('1.1.0'), origin: 'cli' });
-    assert.equal(await monitor(m, '1.0.0', () => ({ ok: true, problems: [] })).start(), 'not-on-trial');
+    assert.equal(await (await monitor(m, '1.0.0', () => ({ ok: true, problems: [] }))).decided, 'not-on-trial');
     assert.equal((await m.engine.status()).state.step.phase, 'trial');
   });
 
