@@ -86,6 +86,7 @@ export class OtaEngine {
   private keyringCache: Keyring | undefined;
   private restarts: string[] = [];
   private requestProgress: ((progress: OtaProgress) => void) | undefined;
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: OtaEngineDeps) {
     this.layout = new InstallLayout(resolve(deps.config.root));
@@ -184,13 +185,24 @@ export class OtaEngine {
 
   // --- internals -------------------------------------------------------------------
 
-  private async locked<T>(fn: () => Promise<T>): Promise<T> {
-    const unlock = await this.store.lock();
-    try {
-      return await fn();
-    } finally {
-      await unlock();
-    }
+  /**
+   * Operations of this engine run one after another (the trial check, a command's replay
+   * guard and an apply may overlap in the agent); the lock file keeps other processes out.
+   */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      const unlock = await this.store.lock();
+      try {
+        return await fn();
+      } finally {
+        await unlock();
+      }
+    });
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** One transition: persist, perform effects, then the follow-up the new phase implies. */

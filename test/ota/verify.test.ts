@@ -95,3 +95,37 @@ describe('OTA verification refuses before any switch', () => {
     assert.equal(existsSync(join(s.config.root, 'previous')), false);
   });
 });
+
+describe('OTA bundles as a tar tool writes them', () => {
+  it('accepts directory entries, ./ prefixes and long paths (pax headers) from node-tar', async (t) => {
+    const { c } = await import('tar');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { createHash } = await import('node:crypto');
+    const { serializeManifest, signManifest } = await import('../../src/ota/manifest.js');
+    const s = setup(t);
+    const stage = join(s.tmp.path, 'stage');
+    const longPath = `node_modules/${'a-very-long-package-name/'.repeat(6)}index.js`;
+    const files = new Map([
+      ['package.json', '{"name":"edge-agent","version":"1.2.0"}'],
+      ['dist/src/cli/main.js', 'process.stdout.write("1.2.0\\n");\n'],
+      [longPath, 'export {};\n'],
+    ]);
+    for (const [path, body] of files) {
+      mkdirSync(join(stage, 'release', path, '..'), { recursive: true });
+      writeFileSync(join(stage, 'release', path), body);
+    }
+    const manifest = {
+      format: 1 as const, name: 'edge-agent' as const, version: '1.2.0', target: `linux-${process.arch}` as 'linux-x64', nodeAbi: process.versions.modules,
+      minPreviousVersion: '1.0.0', createdAt: '2026-01-01T00:00:00Z', keyId: s.key.keyId,
+      files: [...files].map(([path, body]) => ({ path, sha256: createHash('sha256').update(body).digest('hex'), size: Buffer.byteLength(body), mode: 0o644 })),
+    };
+    const bytes = serializeManifest(manifest);
+    writeFileSync(join(stage, 'manifest.json'), bytes);
+    writeFileSync(join(stage, 'manifest.sig'), signManifest(bytes, s.key.privateKey));
+    const bundle = join(s.tmp.path, 'real.tar.gz');
+    await c({ gzip: true, cwd: stage, file: bundle, portable: true }, ['./manifest.json', './manifest.sig', './release']);
+    await s.engine.apply({ source: bundle, origin: 'cli' });
+    assert.equal(readlinkSync(join(s.config.root, 'current')), 'releases/1.2.0');
+    assert.equal((await import('node:fs')).readFileSync(join(s.config.root, 'current', longPath), 'utf8'), 'export {};\n');
+  });
+});
