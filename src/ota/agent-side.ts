@@ -38,9 +38,15 @@ export class OtaAgentSide {
   async start(): Promise<void> {
     const { logger } = this.deps;
     await this.emitPendingEvents().catch((error: unknown) => logger.warn({ err: String(error) }, 'OTA events not emitted; kept for the next start'));
+    let version: string;
+    try {
+      version = this.deps.version ?? runningVersion();
+    } catch (error) {
+      return void logger.error({ err: (error as Error).message }, 'running version unknown: OTA trial and commands disabled');
+    }
     this.trial = new TrialMonitor({
       engine: this.engine,
-      version: this.deps.version ?? runningVersion(),
+      version,
       windowMs: this.config.ota.trialWindowSec * 1000,
       clock: this.deps.clock,
       logger,
