@@ -29,6 +29,7 @@ import { startStatusServer } from './observability/http.js';
 import { MemoryGuard } from './observability/memory-guard.js';
 import { createMetrics, type AgentMetrics } from './observability/metrics.js';
 import type { AgentStatsSnapshot } from './observability/snapshot.js';
+import { OtaAgentSide } from './ota/agent-side.js';
 import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
 
@@ -42,8 +43,10 @@ export interface AgentOptions {
   readonly watchdog?: WatchdogParts;
   /** onoff loader for the gpio LED backend (tests inject a fake Gpio). */
   readonly loadGpio?: LedDeps['loadGpio'];
-  /** Where device commands arrive (`{device}/cmd`); without it the agent takes no commands. */
+  /** Where commands arrive (device writes, signed OTA); default: the MQTT forwarder's channel. */
   readonly commandChannel?: CommandChannel;
+  /** OTA: the running version (default: package.json) and how to restart into a switched release. */
+  readonly ota?: { readonly version?: string; readonly restart?: (reason: string) => void };
 }
 
 export interface Health {
@@ -73,6 +76,7 @@ export class Agent {
   private led: StatusLed | undefined;
   private readonly offlineDevices = new Set<string>();
   private readonly options: AgentOptions;
+  private ota: OtaAgentSide | undefined;
   private readonly startedAt: number;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -208,6 +212,16 @@ export class Agent {
       sample: () => this.progress(),
     });
     await this.watchdog.start(`running: ${this.pollers.length} devices`);
+    this.ota = new OtaAgentSide(this.config, {
+      outbox,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'ota' }),
+      channel: this.commandChannel(),
+      version: this.options.ota?.version,
+      restart: this.options.ota?.restart,
+      health: () => this.trialHealth(),
+    });
+    await this.ota.start();
   }
 
   /** What the watchdog's health gate judges: store commits and poll-loop steps. */
@@ -228,12 +242,19 @@ export class Agent {
     this.led?.set('device-fault', this.offlineDevices.size > 0);
   }
 
+  /** What a release on trial must show to be committed (docs/ota.md). */
+  private trialHealth(): Health {
+    const problems = this.health().problems.filter((p) => !(p.startsWith('mqtt:') && this.config.ota.brokerOptional));
+    return { ok: problems.length === 0, problems };
+  }
+
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     // A stop that arrives during start-up waits for it, then undoes all of it.
     await this.starting?.catch(() => undefined);
     this.state = 'stopping';
     await this.watchdog?.stop();
+    this.ota?.stop();
     await this.commands?.stop();
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
     await Promise.all([...this.families.values()].map((family) => family.close()));
@@ -251,6 +272,11 @@ export class Agent {
   /** Where commands arrive: the injected channel, else the forwarder's MQTT one (none without `mqtt.url`). */
   commandChannel(): CommandChannel | undefined {
     return this.injectedCommands ?? this.forwarder?.commands;
+  }
+
+  /** Settles when a release on trial is decided ('committed', 'rolled-back', …); tests await it. */
+  otaTrialOutcome(): Promise<string> {
+    return this.ota?.trialOutcome ?? Promise.resolve('not-started');
   }
 
   httpAddress(): string | undefined {

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
 /**
- * edge-agent CLI. Commands: run, check-config, doctor, demo. The shebang's V8 flags keep the
+ * edge-agent CLI. Commands: run, check-config, doctor, demo, ota. The shebang's V8 flags keep the
  * young generation small: 87 MB instead of 125 MB RSS at 100 devices × 50 tags. Exit codes: 0 ok, 1 invalid
  * input (config), 2 cannot run (I/O, fatal error).
  */
@@ -8,9 +8,6 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EdgeError } from '../core/errors.js';
 import { checkConfigCommand } from './check-config.js';
-import { demoCommand } from './demo.js';
-import { doctorCommand } from './doctor.js';
-import { runCommand } from './run.js';
 
 const HELP = `edge-agent — station edge agent (Modbus southbound, SQLite outbox, MQTT northbound)
 
@@ -25,10 +22,18 @@ Usage:
                                      exit 0 ok, 1 warnings, 2 failures
   edge-agent demo [--data-dir DIR]   run a demo station on embedded defaults: simulated
                   [--mqtt-url URL]   Modbus devices, an embedded MQTT broker, the agent
+  edge-agent ota apply URL|FILE      install a signed bundle: verify, unpack, switch, restart
+                  [--force]          (--force: allow a downgrade) [--no-restart]
+  edge-agent ota status [--json]     installed releases, update phase, last outcome
+  edge-agent ota commit|rollback     decide a release on trial by hand
+  edge-agent ota resume              finish an update a power cut interrupted
+  edge-agent ota boot-check          (ExecStartPre) count trial boots, roll back a crash
+                                     loop; never fails. ota commands take --config FILE
+                                     (default /etc/edge-agent/config.yaml)
   edge-agent --version | --help
 
 Signals: SIGTERM/SIGINT flush the outbox, close links and exit 0 within the shutdown timeout.
-Docs: README.md, docs/config.md, docs/mqtt-payload.md, docs/errors.md`;
+Docs: README.md, docs/config.md, docs/mqtt-payload.md, docs/errors.md, docs/ota.md`;
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -49,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       'data-dir': { type: 'string' },
       'mqtt-url': { type: 'string' },
       'http-port': { type: 'string' },
+      force: { type: 'boolean' },
+      'no-restart': { type: 'boolean' },
     },
   });
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -65,16 +72,29 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const file = values.config ?? rest[0];
       if (!file) return err('run: missing --config FILE'), 1;
+      // run and demo load the whole agent (SQLite, MQTT, drivers): on demand, so that
+      // `ota boot-check` (ExecStartPre before every start) does not pay for them.
+      const { runCommand } = await import('./run.js');
       return runCommand(file, err);
     }
-    case 'doctor':
+    case 'doctor': {
+      const { doctorCommand } = await import('./doctor.js');
       return doctorCommand(values.config ?? rest[0], { json: values.json === true }, out);
-    case 'demo':
+    }
+    case 'demo': {
+      const { demoCommand } = await import('./demo.js');
       return demoCommand(
         { dataDir: values['data-dir'], mqttUrl: values['mqtt-url'], httpPort: values['http-port'] === undefined ? undefined : Number(values['http-port']) },
         out,
         err,
       );
+    }
+    case 'ota': {
+      // Loaded on demand: boot-check runs before every start and must stay quick.
+      const { otaCommand } = await import('./ota.js');
+      const options = { config: values.config, force: values.force === true, noRestart: values['no-restart'] === true, json: values.json === true };
+      return otaCommand(rest[0], rest.slice(1), options, out, err);
+    }
     default:
       err(`unknown command "${command}"\n\n${HELP}`);
       return 1;

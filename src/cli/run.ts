@@ -3,16 +3,26 @@ import { Agent } from '../agent.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Logger } from '../core/ports.js';
 import { createLogger } from '../observability/logger.js';
+import { OTA_RESTART_EXIT_CODE } from '../ota/version.js';
 
 export async function runCommand(file: string, _err: (line: string) => void): Promise<number> {
   const config = loadConfigFile(file);
   const logger = createLogger(config.log.level);
-  const agent = new Agent({ config, logger });
+  // After an OTA switch or rollback: stop cleanly as on SIGTERM, then exit 75 so that
+  // systemd (Restart=on-failure) starts the release `current` now points at.
+  let exitCode: number | undefined;
+  const restart = (reason: string): void => {
+    logger.warn({ reason, exitCode: OTA_RESTART_EXIT_CODE }, 'restarting into the switched release');
+    exitCode = OTA_RESTART_EXIT_CODE;
+    process.kill(process.pid, 'SIGTERM');
+  };
+  const agent = new Agent({ config, logger, ota: { restart } });
   // Handlers go in before start(): a SIGTERM during start-up must still flush and exit 0.
   const stopped = untilSignal(() => agent.stop(), config.agent.shutdownTimeoutMs, logger);
   await agent.start();
   logger.info({ config: file, devices: config.devices.length, http: agent.httpAddress() }, 'edge-agent running');
-  return stopped;
+  const code = await stopped;
+  return exitCode ?? code;
 }
 
 /**
@@ -41,7 +51,8 @@ export function untilSignal(stop: () => Promise<void>, timeoutMs: number, logger
           logger.info({}, 'stopped');
           resolve(0);
           // Native handles (serial ports, sockets of a peer that never answers) must not keep us alive.
-          setTimeout(() => process.exit(0), 200).unref();
+          // No argument: exit with process.exitCode, which may be the OTA restart code.
+          setTimeout(() => process.exit(), 200).unref();
         },
         (error: unknown) => {
           logger.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');

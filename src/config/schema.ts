@@ -7,6 +7,7 @@ import { agentSchema } from './sections/agent.js';
 import { commandsSchema } from './sections/commands.js';
 import { mqttSchema } from './sections/mqtt.js';
 import { httpSchema, logSchema, memorySchema } from './sections/observability.js';
+import { otaSchema } from './sections/ota.js';
 import { storeSchema } from './sections/store.js';
 
 export const configSchema = z
@@ -20,6 +21,7 @@ export const configSchema = z
     watchdog: watchdogSchema.prefault({}).describe('Liveness supervision: systemd WatchdogSec (WATCHDOG=1 only while the agent makes progress) or /dev/watchdog'),
     led: ledSchema,
     commands: commandsSchema.prefault({}).describe('Device commands over MQTT ({device}/cmd): writes need an explicit allow'),
+    ota: otaSchema.prefault({}),
     dtu: dtuSchema.optional().describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
     devices: z.array(deviceSchema).default([]),
   })

@@ -97,6 +97,19 @@ export const ERROR_CATALOG = {
   EDGE_ERR_S7_ITEM_ERROR: { nature: 'retry', summary: 'S7 item error with another return code' },
   EDGE_ERR_S7_DECODE: { nature: 'fatal', summary: 'S7 bytes cannot be decoded as the tag type (NaN REAL, bad STRING header)' },
   EDGE_ERR_S7_WRITE_UNCONFIRMED: { nature: 'fatal', summary: 'A write was sent but not confirmed (timeout or link lost): outcome unknown, not retried' },
+  // OTA self-update (src/ota): every refusal happens before `current` is switched.
+  EDGE_ERR_OTA_SOURCE: { nature: 'fatal', summary: 'The update source (URL or file) is not allowed or cannot be read' },
+  EDGE_ERR_OTA_DOWNLOAD: { nature: 'retry', summary: 'The bundle download failed; the partial file is kept and resumed' },
+  EDGE_ERR_OTA_BUNDLE: { nature: 'fatal', summary: 'The bundle is malformed (manifest, archive layout, entry types)' },
+  EDGE_ERR_OTA_SIGNATURE: { nature: 'fatal', summary: 'The manifest signature does not verify against its pinned key' },
+  EDGE_ERR_OTA_UNKNOWN_KEY: { nature: 'fatal', summary: 'The manifest (or command) is signed by a key that is not pinned' },
+  EDGE_ERR_OTA_INCOMPATIBLE: { nature: 'fatal', summary: 'The bundle is built for another target or Node ABI' },
+  EDGE_ERR_OTA_DOWNGRADE: { nature: 'fatal', summary: 'The bundle is older than the installed version, or below its floor' },
+  EDGE_ERR_OTA_HASH: { nature: 'fatal', summary: 'A file (or the bundle) does not match its sha256 or size' },
+  EDGE_ERR_OTA_BUSY: { nature: 'retry', summary: 'Another update is running or a release is on trial' },
+  EDGE_ERR_OTA_COMMAND: { nature: 'fatal', summary: 'An OTA command was refused (unsigned, expired, replayed, malformed)' },
+  EDGE_ERR_OTA_STATE: { nature: 'fatal', summary: 'The OTA state or install layout cannot be read or written' },
+  EDGE_ERR_OTA_ROLLBACK: { nature: 'fatal', summary: 'A release on trial was rolled back to the previous one' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
 
 export type EdgeErrorCode = keyof typeof ERROR_CATALOG;

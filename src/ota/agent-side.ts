@@ -1,0 +1,104 @@
+/**
+ * What the running agent does for OTA, behind the config: hands the events the state file
+ * carries (committed, rolled back, failed) to the outbox, judges a release on trial, and
+ * (with `ota.commands`) takes signed commands and resumes an interrupted one. None of it
+ * may stop the agent: OTA trouble is logged, the agent runs on.
+ */
+import type { Clock } from '../core/clock.js';
+import type { CommandChannel, Logger, OutboxSink } from '../core/ports.js';
+import { eventToRecord } from '../core/record-codec.js';
+import type { EdgeConfig } from '../config/schema.js';
+import { OtaCommandHandler } from './command.js';
+import { OtaEngine } from './engine.js';
+import { TrialMonitor, type TrialHealth } from './trial.js';
+import { loadKeyring } from './verify.js';
+import { runningVersion } from './version.js';
+
+export interface OtaAgentSideDeps {
+  readonly outbox: OutboxSink;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly health: () => TrialHealth;
+  readonly channel?: CommandChannel;
+  readonly version?: string;
+  readonly restart?: (reason: string) => void;
+}
+
+export class OtaAgentSide {
+  readonly engine: OtaEngine;
+  private trial: TrialMonitor | undefined;
+  private commands: OtaCommandHandler | undefined;
+  /** Settles when the trial (if any) is decided; tests await it. */
+  trialOutcome: Promise<string> = Promise.resolve('not-on-trial');
+
+  constructor(private readonly config: EdgeConfig, private readonly deps: OtaAgentSideDeps) {
+    this.engine = new OtaEngine({ config: config.ota, logger: deps.logger, clock: deps.clock, restart: deps.restart });
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.deps;
+    await this.emitPendingEvents().catch((error: unknown) => logger.warn({ err: String(error) }, 'OTA events not emitted; kept for the next start'));
+    let version: string;
+    try {
+      version = this.deps.version ?? runningVersion();
+    } catch (error) {
+      return void logger.error({ err: (error as Error).message }, 'running version unknown: OTA trial and commands disabled');
+    }
+    this.trial = new TrialMonitor({
+      engine: this.engine,
+      version,
+      windowMs: this.config.ota.trialWindowSec * 1000,
+      clock: this.deps.clock,
+      logger,
+      health: this.deps.health,
+    });
+    this.trialOutcome = this.trial.start().then(
+      async (outcome) => {
+        if (outcome === 'committed') await this.emitPendingEvents().catch(() => undefined);
+        return outcome;
+      },
+      (error: unknown) => {
+        logger.warn({ err: String(error) }, 'OTA trial check failed');
+        return 'error';
+      },
+    );
+    if (this.config.ota.commands) this.startCommands();
+  }
+
+  stop(): void {
+    this.trial?.stop();
+    this.commands?.stop();
+  }
+
+  private startCommands(): void {
+    const { logger, channel } = this.deps;
+    if (!channel) return void logger.warn({}, 'ota.commands is on but no command channel (mqtt.url) is configured');
+    try {
+      const keyring = loadKeyring(this.config.ota.commandPublicKeys ?? this.config.ota.publicKeys);
+      this.commands = new OtaCommandHandler({
+        channel,
+        engine: this.engine,
+        keyring,
+        site: this.config.agent.site,
+        agentId: this.config.agent.id,
+        maxTtlMs: this.config.ota.commandMaxTtlSec * 1000,
+        clockSkewMs: this.config.ota.clockSkewSec * 1000,
+        clock: this.deps.clock,
+        logger,
+        outbox: this.deps.outbox,
+      });
+      this.commands.start();
+      this.commands.resumeInterrupted();
+    } catch (error) {
+      logger.error({ err: (error as Error).message }, 'OTA commands disabled');
+    }
+  }
+
+  /** Durable first, then dropped from the state file: at least once, never lost. */
+  private async emitPendingEvents(): Promise<void> {
+    const events = await this.engine.pendingEvents();
+    if (events.length === 0) return;
+    for (const event of events) await this.deps.outbox.appendDurable(eventToRecord(event));
+    await this.engine.eventsEmitted(events.length);
+  }
+}

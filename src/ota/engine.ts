@@ -1,0 +1,380 @@
+/**
+ * The OTA executor: runs the pure state machine (state.ts) against the disk. Every new
+ * state is persisted before its effects run, so after a power cut the state file names
+ * the step that was under way and `bootCheck()` or `resume()` finishes or undoes it.
+ * Crash points (`hook`) sit between all durable steps; tests kill the process there.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { systemClock, type Clock } from '../core/clock.js';
+import { EdgeError, toEdgeError, type EdgeErrorCode } from '../core/errors.js';
+import type { Logger } from '../core/ports.js';
+import type { AgentEvent } from '../core/types.js';
+import type { OtaConfig } from '../config/sections/ota.js';
+import { downloadResumable, redact } from './download.js';
+import { fsyncDir, writeFileDurable } from './fs-sync.js';
+import type { Manifest } from './manifest.js';
+import { transition, type OtaEffect, type OtaInput, type OtaState } from './state.js';
+import { StateStore } from './store.js';
+import { InstallLayout } from './switch.js';
+import { fsyncTree, readBundleHead, unpackRelease } from './unpack.js';
+import { checkCompatibility, loadKeyring, RELEASE_META_DIR, verifyManifest, type Keyring } from './verify.js';
+
+export type OtaStage = 'download' | 'verify' | 'unpack' | 'switch' | 'done' | 'failed';
+
+export interface OtaProgress {
+  readonly stage: OtaStage;
+  readonly done?: number;
+  readonly total?: number | null;
+  readonly version?: string;
+  readonly code?: string;
+  readonly message?: string;
+}
+
+export interface OtaEngineDeps {
+  readonly config: OtaConfig;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Pinned keys; default: loaded from `config.publicKeys`. */
+  readonly keyring?: Keyring;
+  /** Default `linux-${process.arch}` and `process.versions.modules`. */
+  readonly target?: string;
+  readonly nodeAbi?: string;
+  /** Restarts the service so the release `current` points at runs. */
+  readonly restart?: (reason: string) => void | Promise<void>;
+  /** Called at each crash point (tests inject SIGKILL or observe the sequence). */
+  readonly hook?: (point: string) => void | Promise<void>;
+  readonly onProgress?: (progress: OtaProgress) => void;
+  /** Base of the download retry backoff; default 1000 ms. */
+  readonly downloadBackoffMs?: number;
+}
+
+export interface ApplyRequest {
+  readonly source: string;
+  /** Who asked: local files are accepted from the CLI only. */
+  readonly origin: 'cli' | 'command';
+  readonly force?: boolean;
+  readonly sha256?: string;
+  readonly commandId?: string;
+  /** Progress of this apply only (besides `deps.onProgress`). */
+  readonly onProgress?: (progress: OtaProgress) => void;
+}
+
+export interface ApplyResult {
+  readonly version: string;
+  readonly from: string | null;
+  readonly bytesFetched: number;
+}
+
+export interface OtaStatus {
+  readonly state: OtaState;
+  readonly problem?: string;
+  readonly current: string | null;
+  readonly previous: string | null;
+  readonly releases: readonly string[];
+}
+
+/** Errors that mean the downloaded bundle itself is bad: drop it so a retry fetches anew. */
+const DISCARD_BUNDLE: readonly EdgeErrorCode[] = ['EDGE_ERR_OTA_BUNDLE', 'EDGE_ERR_OTA_HASH', 'EDGE_ERR_OTA_SIGNATURE'];
+
+export class OtaEngine {
+  readonly layout: InstallLayout;
+  readonly store: StateStore;
+  private readonly clock: Clock;
+  private keyringCache: Keyring | undefined;
+  private restarts: string[] = [];
+  private requestProgress: ((progress: OtaProgress) => void) | undefined;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: OtaEngineDeps) {
+    this.layout = new InstallLayout(resolve(deps.config.root));
+    this.store = new StateStore(resolve(deps.config.dataDir));
+    this.clock = deps.clock ?? systemClock;
+    this.keyringCache = deps.keyring;
+  }
+
+  async status(): Promise<OtaStatus> {
+    const { state, problem } = await this.store.read();
+    return { state, problem, current: await this.layout.currentVersion(), previous: await this.layout.previousVersion(), releases: await this.layout.releases() };
+  }
+
+  /** Download (or take the file), verify, unpack, switch; then restart into the trial. */
+  async apply(request: ApplyRequest): Promise<ApplyResult> {
+    const result = await this.locked(async () => {
+      this.requestProgress = request.onProgress;
+      await this.layout.ensure();
+      await this.run({ type: 'apply', update: { source: request.source, sha256: request.sha256, commandId: request.commandId, force: request.force === true, startedAt: this.clock.now() } });
+      await this.point('apply:started');
+      const staged = await this.stage(request);
+      await this.run({ type: 'staged', from: staged.from, to: staged.manifest.version });
+      // Switched: the bundle and any abandoned partial downloads are no longer needed.
+      await rm(this.store.downloadsDir, { recursive: true, force: true });
+      this.progress({ stage: 'done', version: staged.manifest.version });
+      return { version: staged.manifest.version, from: staged.from, bytesFetched: staged.bytesFetched };
+    });
+    await this.performRestarts();
+    return result;
+  }
+
+  /** Continues an update that a crash or power cut interrupted while staging. */
+  async resume(onProgress?: (progress: OtaProgress) => void): Promise<ApplyResult | null> {
+    const { state } = await this.store.read();
+    if (state.step.phase !== 'staging') return null;
+    const { update } = state.step;
+    const origin = update.commandId === undefined ? 'cli' : 'command';
+    return this.apply({ source: update.source, origin, force: update.force, sha256: update.sha256, commandId: update.commandId, onProgress });
+  }
+
+  /**
+   * `ota boot-check`, before the service starts: counts trial boots, rolls back a crash
+   * loop, finishes an interrupted switch or rollback. No network, no restart.
+   */
+  async bootCheck(): Promise<OtaState> {
+    let state = (await this.store.read()).state;
+    for (let round = 0; round < 4; round++) {
+      const current = await this.layout.currentVersion();
+      const effects = await this.run({ type: 'boot', current });
+      state = (await this.store.read()).state;
+      if (effects.length === 0) break;
+    }
+    this.restarts = [];
+    return state;
+  }
+
+  /** The running release reports healthy: commit it if it is the one on trial. */
+  async healthy(version: string): Promise<void> {
+    await this.locked(() => this.run({ type: 'healthy', version }));
+  }
+
+  async commit(): Promise<void> {
+    await this.locked(() => this.run({ type: 'commit' }));
+  }
+
+  /** The trial window passed without a healthy report: roll back and restart. */
+  async trialTimeout(version: string): Promise<void> {
+    await this.locked(() => this.run({ type: 'trial-timeout', version }));
+    await this.performRestarts();
+  }
+
+  async rollback(): Promise<void> {
+    await this.locked(async () => this.run({ type: 'rollback', current: await this.layout.currentVersion(), previous: await this.layout.previousVersion() }));
+    await this.performRestarts();
+  }
+
+  /** Events the state file carries until the outbox has them. */
+  async pendingEvents(): Promise<readonly AgentEvent[]> {
+    return (await this.store.read()).state.events;
+  }
+
+  async eventsEmitted(count: number): Promise<void> {
+    if (count > 0) await this.locked(() => this.run({ type: 'events-emitted', count }));
+  }
+
+  /** Records a signed command's id; false when it was seen before (a replay). */
+  async recordCommand(id: string, expiresAt: number): Promise<boolean> {
+    return this.locked(async () => {
+      const { state } = await this.store.read();
+      const now = this.clock.now();
+      if (state.seenCommands.some((c) => c.id === id)) return false;
+      await this.store.write({ ...state, seenCommands: [...state.seenCommands.filter((c) => c.expiresAt > now), { id, expiresAt }] });
+      return true;
+    });
+  }
+
+  // --- internals -------------------------------------------------------------------
+
+  /**
+   * Operations of this engine run one after another (the trial check, a command's replay
+   * guard and an apply may overlap in the agent); the lock file keeps other processes out.
+   */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      const unlock = await this.store.lock();
+      try {
+        return await fn();
+      } finally {
+        await unlock();
+      }
+    });
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** One transition: persist, perform effects, then the follow-up the new phase implies. */
+  private async run(input: OtaInput): Promise<readonly OtaEffect[]> {
+    const { state, problem } = await this.store.read();
+    if (problem) this.deps.logger.warn({ problem }, 'OTA state unreadable; treated as idle');
+    const result = transition(state, input, { now: this.clock.now(), maxTrialBoots: this.deps.config.maxTrialBoots });
+    if (!result.ok) throw new EdgeError(result.code, result.message, { context: { phase: state.step.phase, input: input.type } });
+    if (result.state !== state) await this.store.write(result.state);
+    const phase = result.state.step.phase;
+    await this.point(`state:${phase}`);
+    for (const effect of result.effects) await this.perform(effect, phase);
+    if (input.type === 'boot') return result.effects;
+    if (phase === 'switching' && input.type === 'staged') await this.run({ type: 'switched' });
+    if (phase === 'rolling-back' && input.type !== 'rolled-back') await this.run({ type: 'rolled-back' });
+    if (result.state.last !== state.last && result.state.last) this.deps.logger.info({ ota: result.state.last }, `OTA ${result.state.last.outcome}`);
+    return result.effects;
+  }
+
+  private async perform(effect: OtaEffect, phase: string): Promise<void> {
+    switch (effect.type) {
+      case 'set-current': {
+        const prefix = phase === 'rolling-back' ? 'rollback' : 'switch';
+        await this.layout.setCurrent(effect.version, effect.previous, () => this.point(`${prefix}:previous`));
+        await this.point(`${prefix}:current`);
+        return;
+      }
+      case 'restart':
+        this.restarts.push(effect.reason);
+        return;
+      case 'cleanup': {
+        const keep = [...effect.keep];
+        for (const v of [await this.layout.currentVersion(), await this.layout.previousVersion()]) if (v !== null) keep.push(v);
+        const removed = await this.layout.cleanup(keep, this.deps.config.keepReleases);
+        await this.layout.removeLeftovers();
+        if (removed.length > 0) this.deps.logger.info({ removed }, 'old releases removed');
+        await this.point('cleanup:done');
+        return;
+      }
+    }
+  }
+
+  private async performRestarts(): Promise<void> {
+    const reasons = this.restarts;
+    this.restarts = [];
+    if (reasons.length === 0) return;
+    const reason = reasons.join('; ');
+    if (!this.deps.restart) return void this.deps.logger.warn({ reason }, 'restart the service to run the new release');
+    await this.deps.restart(reason);
+  }
+
+  private async point(name: string): Promise<void> {
+    await this.deps.hook?.(name);
+  }
+
+  private progress(progress: OtaProgress): void {
+    this.deps.onProgress?.(progress);
+    this.requestProgress?.(progress);
+  }
+
+  /** Everything before the switch; on failure the state goes back to idle with the reason. */
+  private async stage(request: ApplyRequest): Promise<{ manifest: Manifest; from: string | null; file: string; downloaded: boolean; bytesFetched: number }> {
+    let version: string | undefined;
+    let bundle: { file: string; downloaded: boolean; bytesFetched: number } | undefined;
+    try {
+      bundle = await this.fetchBundle(request);
+      this.progress({ stage: 'verify' });
+      const head = await readBundleHead(bundle.file);
+      const manifest = verifyManifest(head.manifestBytes, head.signature, this.keyring());
+      version = manifest.version;
+      const from = await this.layout.currentVersion();
+      checkCompatibility(manifest, {
+        target: this.deps.target ?? `linux-${process.arch}`,
+        nodeAbi: this.deps.nodeAbi ?? process.versions.modules,
+        installed: from,
+        allowDowngrade: request.force === true || this.deps.config.allowDowngrade,
+      });
+      if (from === manifest.version) throw new EdgeError('EDGE_ERR_OTA_DOWNGRADE', `version ${from} is already installed and current`, { context: { version: from } });
+      await this.point('verify:done');
+      await this.unpack(bundle.file, manifest, head.manifestBytes, head.signature, from);
+      return { manifest, from, ...bundle };
+    } catch (error) {
+      const e = toEdgeError(error, 'EDGE_ERR_OTA_STATE');
+      if (bundle?.downloaded && DISCARD_BUNDLE.includes(e.code)) await rm(bundle.file, { force: true });
+      await this.run({ type: 'staging-failed', code: e.code, message: e.message, version });
+      this.progress({ stage: 'failed', code: e.code, message: e.message, version });
+      throw e;
+    }
+  }
+
+  private async fetchBundle(request: ApplyRequest): Promise<{ file: string; downloaded: boolean; bytesFetched: number }> {
+    const source = request.source;
+    const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
+    if (!isUrl || source.startsWith('file://')) {
+      if (request.origin !== 'cli') throw new EdgeError('EDGE_ERR_OTA_SOURCE', 'a remote command must name an https:// URL, not a local file');
+      const file = source.startsWith('file://') ? new URL(source).pathname : resolve(source);
+      await stat(file).catch((error: unknown) => {
+        throw new EdgeError('EDGE_ERR_OTA_SOURCE', `cannot read bundle ${file}: ${(error as Error).message}`, { context: { file } });
+      });
+      await this.checkBundleHash(file, request.sha256);
+      return { file, downloaded: false, bytesFetched: 0 };
+    }
+    if (!source.startsWith('https://') && !(source.startsWith('http://') && !this.deps.config.requireHttps)) {
+      throw new EdgeError('EDGE_ERR_OTA_SOURCE', `${redact(source)}: only https:// URLs are allowed (ota.requireHttps)`);
+    }
+    await this.store.ensure();
+    const key = request.sha256 ?? createHash('sha256').update(source).digest('hex').slice(0, 32);
+    const dest = join(this.store.downloadsDir, `${key}.bundle`);
+    let first = true;
+    const result = await downloadResumable(source, dest, {
+      ca: this.deps.config.tls.ca === undefined ? undefined : await readFile(this.deps.config.tls.ca),
+      idleTimeoutMs: this.deps.config.downloadTimeoutMs,
+      attempts: this.deps.config.downloadAttempts,
+      maxBytes: this.deps.config.maxBundleBytes,
+      backoffMs: this.deps.downloadBackoffMs ?? 1000,
+      clock: this.clock,
+      logger: this.deps.logger,
+      onProgress: (done, total) => this.progress({ stage: 'download', done, total }),
+      onChunk: async () => {
+        if (first) await this.point('download:chunk');
+        first = false;
+      },
+    });
+    await this.point('download:done');
+    try {
+      await this.checkBundleHash(dest, request.sha256);
+    } catch (error) {
+      await rm(dest, { force: true });
+      throw error;
+    }
+    return { file: dest, downloaded: true, bytesFetched: result.bytesFetched };
+  }
+
+  private async checkBundleHash(file: string, sha256: string | undefined): Promise<void> {
+    if (sha256 === undefined) return;
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    const digest = hash.digest('hex');
+    if (digest !== sha256.toLowerCase()) throw new EdgeError('EDGE_ERR_OTA_HASH', `bundle sha256 ${digest.slice(0, 12)}… does not match the command's ${sha256.slice(0, 12)}…`);
+  }
+
+  private keyring(): Keyring {
+    this.keyringCache ??= loadKeyring(this.deps.config.publicKeys);
+    return this.keyringCache;
+  }
+
+  private async unpack(file: string, manifest: Manifest, manifestBytes: Buffer, signature: string, from: string | null): Promise<void> {
+    await this.layout.removeLeftovers();
+    const tmp = this.layout.tmpDirFor(manifest.version);
+    let first = true;
+    try {
+      this.progress({ stage: 'unpack', done: 0, total: manifest.files.length, version: manifest.version });
+      await unpackRelease(file, manifest, tmp, {
+        onFile: async (_path, index, total) => {
+          this.progress({ stage: 'unpack', done: index, total, version: manifest.version });
+          if (first) await this.point('unpack:file');
+          first = false;
+        },
+      });
+      const meta = join(tmp, RELEASE_META_DIR);
+      await mkdir(meta, { mode: 0o755 });
+      await writeFileDurable(join(meta, 'manifest.json'), manifestBytes);
+      await writeFileDurable(join(meta, 'manifest.sig'), `${signature.trim()}\n`);
+      await fsyncTree(meta);
+      await fsyncDir(tmp);
+      await this.point('unpack:done');
+      this.progress({ stage: 'switch', version: manifest.version });
+      await this.layout.install(tmp, manifest.version, [from, await this.layout.previousVersion()]);
+    } catch (error) {
+      await rm(tmp, { recursive: true, force: true });
+      throw error;
+    }
+    await this.point('unpack:installed');
+  }
+}
