@@ -68,6 +68,16 @@ t0=$(now)
 arch=$(arm_node -p 'process.arch + " node " + process.version + " abi " + process.versions.modules')
 echo "smoke: emulated $arch"
 
+# All three native addons load in the emulated arm64 node (serialport picks its armv8 prebuild).
+arm_node -e '
+  const { createRequire } = require("node:module");
+  const req = createRequire(process.argv[1] + "/");
+  new (req("better-sqlite3"))(":memory:").prepare("select 1").get();
+  req("epoll");
+  req("@serialport/bindings-cpp").autoDetect();
+' "$work/release/node_modules"
+echo "smoke: native addons load: better-sqlite3, epoll, serialport at $(since "$t0")"
+
 got=$(arm_node "$cli" --version)
 [ "$got" = "$version" ] || { echo "smoke: --version printed '$got', expected '$version'" >&2; exit 1; }
 echo "smoke: --version ok ($got) at $(since "$t0")"

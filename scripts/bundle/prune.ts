@@ -1,13 +1,14 @@
 /**
- * Removes what a device never runs from the staged node_modules: tests, examples, type
- * declarations, source maps, CI files and `.bin` links. Conservative on purpose: only names
- * no package loads at run time (`doc`/`docs` stay: help-me reads its doc folder).
+ * Removes what a device never runs from the staged node_modules: tests, examples,
+ * TypeScript sources and declarations (Node 20 runs none), source maps, CI files and `.bin`
+ * links. Conservative on purpose: only names no package loads at run time (`doc`/`docs`
+ * stay: help-me reads its doc folder).
  */
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const JUNK_DIRS = new Set(['.bin', '.github', 'test', 'tests', '__tests__', 'example', 'examples', 'benchmark', 'benchmarks', 'coverage', '.nyc_output']);
-const JUNK_FILE = /(\.d\.[cm]?ts|\.map|\.tsbuildinfo)$|^(\.eslintrc|\.prettierrc|\.npmignore|\.travis\.yml|\.editorconfig|\.taprc|tsconfig)/;
+const JUNK_FILE = /(\.[cm]?tsx?|\.map|\.tsbuildinfo)$|^(\.eslintrc|\.prettierrc|\.npmignore|\.travis\.yml|\.editorconfig|\.taprc|tsconfig)/;
 const KEEP_DOC = /^(licen[cs]e|copying|notice)/i;
 
 export function isJunkFile(name: string): boolean {
