@@ -90,6 +90,14 @@ async function doctored(name: string, change: (dir: string, files: string[]) => 
   return out;
 }
 
+/** Rewrites the unpacked manifest with `changes` and signs it again with `privateFile`. */
+function resign(dir: string, changes: Partial<Manifest>, privateFile: string): void {
+  const file = join(dir, 'manifest.json');
+  const bytes = serializeManifest({ ...(JSON.parse(readFileSync(file, 'utf8')) as Manifest), ...changes });
+  writeFileSync(file, bytes);
+  writeFileSync(join(dir, 'manifest.sig'), signManifest(bytes, createPrivateKey(readFileSync(privateFile))));
+}
+
 function assertRefused(bundle: string, why: RegExp): void {
   const r = install(bundle);
   assert.notEqual(r.code, 0, r.out);
@@ -101,7 +109,7 @@ function assertRefused(bundle: string, why: RegExp): void {
 
 test('refused before any switch: a bundle signed by a key that is not pinned', async () => {
   const other = await keygen(join(tmp.path, 'other-key'));
-  const foreign = await buildBundle({ target: 'linux-x64', version: '2.0.0', key: other.privateFile, out: join(tmp.path, 'foreign') });
+  const foreign = await doctored('foreign', (dir) => resign(dir, { version: '2.0.0', keyId: other.keyId }, other.privateFile));
   assertRefused(foreign, new RegExp(`key ${other.keyId}, which is not pinned`));
 });
 
@@ -127,11 +135,7 @@ test('a tar member the signed manifest does not list is never extracted', async 
   // A valid, re-signed 1.2.0 with one unlisted member appended: install.sh extracts only the
   // members the manifest names, so the extra file never lands.
   const bundle = await doctored('extra', (dir, files) => {
-    const file = join(dir, 'manifest.json');
-    const manifest = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
-    const bytes = serializeManifest({ ...manifest, version: '1.2.0' });
-    writeFileSync(file, bytes);
-    writeFileSync(join(dir, 'manifest.sig'), signManifest(bytes, createPrivateKey(readFileSync(key.privateFile))));
+    resign(dir, { version: '1.2.0' }, key.privateFile);
     writeFileSync(join(dir, 'release/dist/src/backdoor.js'), 'x');
     files.push('release/dist/src/backdoor.js');
   });
