@@ -2,13 +2,22 @@
 # Installs what edge-agent needs on a fresh Debian / Raspberry Pi OS machine:
 #   scripts/setup.sh          runtime: Node packages (native addons built from source)
 #   scripts/setup.sh --test   plus the real peers the tests start: mosquitto, socat,
-#                             python3-pymodbus, openssl
+#                             python3-pymodbus, openssl, systemd (systemd-analyze)
+#   scripts/setup.sh --arm64  plus what the linux-arm64 bundle and its qemu smoke test need:
+#                             qemu-user-static, mmdebstrap, the aarch64 cross compiler
+#                             (flags combine: --test --arm64)
 # Idempotent: skips what is already there. Needs root (or sudo) for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+want_test=0 want_arm64=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    --arm64) want_arm64=1 ;;
+    *) echo "usage: $0 [--test] [--arm64]" >&2; exit 2 ;;
+  esac
+done
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
@@ -23,6 +32,13 @@ if [ "$want_test" = 1 ]; then
   command -v systemd-notify >/dev/null || need_apt+=(systemd)
   command -v openssl >/dev/null || need_apt+=(openssl)
   /usr/bin/python3 -c 'import pymodbus' 2>/dev/null || need_apt+=(python3-pymodbus)
+  command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+fi
+if [ "$want_arm64" = 1 ]; then
+  # About 20 s of apt here; the arm64 root itself is made by scripts/bundle-smoke-arm64.sh.
+  command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
+  command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
+  command -v aarch64-linux-gnu-g++ >/dev/null || need_apt+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
