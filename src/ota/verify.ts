@@ -3,7 +3,8 @@
  * its signature verifies against a pinned key, it is for this machine and this Node ABI,
  * and it is not a downgrade. File hashes are checked while unpacking (src/ota/unpack.ts).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { EdgeError } from '../core/errors.js';
@@ -68,9 +69,14 @@ export function parseManifest(bytes: Buffer): Manifest {
 /** Pinned public keys by key id. */
 export type Keyring = ReadonlyMap<string, KeyObject>;
 
-export function loadKeyring(pemFiles: readonly string[]): Keyring {
+/**
+ * Loads pinned keys from PEM files and directories (every `*.pem` in it: deploy/install.sh
+ * pins keys as /etc/edge-agent/ota-keys/<keyId>.pem). A missing directory pins nothing;
+ * a named file that cannot be read is an error.
+ */
+export function loadKeyring(paths: readonly string[]): Keyring {
   const keys = new Map<string, KeyObject>();
-  for (const file of pemFiles) {
+  for (const file of paths.flatMap(expandKeyPath)) {
     let key: KeyObject;
     try {
       key = loadPublicKey(readFileSync(file));
@@ -80,6 +86,20 @@ export function loadKeyring(pemFiles: readonly string[]): Keyring {
     keys.set(keyIdOf(key), key);
   }
   return keys;
+}
+
+function expandKeyPath(path: string): string[] {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    return path.endsWith('/') || !path.endsWith('.pem') ? [] : [path];
+  }
+  if (!stat.isDirectory()) return [path];
+  return readdirSync(path)
+    .filter((name) => name.endsWith('.pem'))
+    .sort()
+    .map((name) => join(path, name));
 }
 
 /** Parses and authenticates the manifest: unknown key and bad signature are both refusals. */

@@ -5,7 +5,10 @@ export const otaSchema = z.strictObject({
   commands: z.boolean().default(false).describe('Accept signed update commands on {prefix}/{site}/agent/ota'),
   root: z.string().min(1).default('/opt/edge-agent').describe('Install root holding releases/, current and previous'),
   dataDir: z.string().min(1).default('/var/lib/edge-agent/ota').describe('Update state (state.json) and partial downloads'),
-  publicKeys: z.array(z.string().min(1)).default([]).describe('PEM files of the pinned Ed25519 keys that may sign bundles'),
+  publicKeys: z
+    .array(z.string().min(1))
+    .default(['/etc/edge-agent/ota-keys'])
+    .describe('Pinned Ed25519 keys that may sign bundles: PEM files, or directories of *.pem (deploy/install.sh pins into /etc/edge-agent/ota-keys)'),
   commandPublicKeys: z
     .array(z.string().min(1))
     .optional()
