@@ -220,6 +220,7 @@ export class Agent {
       version: this.options.ota?.version,
       restart: this.options.ota?.restart,
       health: () => this.trialHealth(),
+      onActive: (active) => this.led?.set('ota', active),
     });
     await this.ota.start();
   }

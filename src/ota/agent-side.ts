@@ -9,7 +9,7 @@ import type { CommandChannel, Logger, OutboxSink } from '../core/ports.js';
 import { eventToRecord } from '../core/record-codec.js';
 import type { EdgeConfig } from '../config/schema.js';
 import { OtaCommandHandler } from './command.js';
-import { OtaEngine } from './engine.js';
+import { OtaEngine, type OtaProgress } from './engine.js';
 import { TrialMonitor, type TrialHealth } from './trial.js';
 import { loadKeyring } from './verify.js';
 import { runningVersion } from './version.js';
@@ -22,6 +22,13 @@ export interface OtaAgentSideDeps {
   readonly channel?: CommandChannel;
   readonly version?: string;
   readonly restart?: (reason: string) => void;
+  /** Told when an update starts and ends (the status LED's `ota` pattern). */
+  readonly onActive?: (active: boolean) => void;
+}
+
+/** Whether an update is under way at this progress step: from download to switch. */
+export function otaActive(stage: OtaProgress['stage']): boolean {
+  return stage !== 'done' && stage !== 'failed';
 }
 
 export class OtaAgentSide {
@@ -32,7 +39,13 @@ export class OtaAgentSide {
   trialOutcome: Promise<string> = Promise.resolve('not-on-trial');
 
   constructor(private readonly config: EdgeConfig, private readonly deps: OtaAgentSideDeps) {
-    this.engine = new OtaEngine({ config: config.ota, logger: deps.logger, clock: deps.clock, restart: deps.restart });
+    this.engine = new OtaEngine({
+      config: config.ota,
+      logger: deps.logger,
+      clock: deps.clock,
+      restart: deps.restart,
+      onProgress: (progress) => deps.onActive?.(otaActive(progress.stage)),
+    });
   }
 
   async start(): Promise<void> {
