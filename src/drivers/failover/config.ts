@@ -3,6 +3,7 @@
  * src/drivers/schemas.ts, which knows every driver: the secondary is a device config of
  * any driver (name optional). Checks that need both sides (the tag map) run on the device.
  */
+import type { FailoverPolicyOptions } from './policy.js';
 import { z } from 'zod';
 import { topicSegment } from '../../config/sections/common.js';
 
@@ -99,13 +100,7 @@ export function tagMapIssues(
   return issues;
 }
 
-export interface FailoverConfig {
+export interface FailoverConfig extends FailoverPolicyOptions {
   readonly secondary: { readonly name?: string; readonly driver: string };
   readonly tagMap?: Readonly<Record<string, string>>;
-  readonly errorRateThreshold: number;
-  readonly windowMs: number;
-  readonly minSamples: number;
-  readonly recoverErrorRate: number;
-  readonly recoverAfterMs: number;
-  readonly probeIntervalMs: number;
 }

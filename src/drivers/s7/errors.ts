@@ -37,16 +37,6 @@ export function headerErrorCode(errorClass: number, errorCode: number): number {
   return (errorClass << 8) | errorCode;
 }
 
-/** Codes meaning the PLC is not reachable: the device is offline while they persist. */
-export const S7_LINK_CODES: ReadonlySet<string> = new Set([
-  'EDGE_ERR_S7_CONNECT',
-  'EDGE_ERR_S7_CONNECT_REFUSED',
-  'EDGE_ERR_S7_CONNECT_TIMEOUT',
-  'EDGE_ERR_S7_COTP_REFUSED',
-  'EDGE_ERR_S7_NEGOTIATION',
-  'EDGE_ERR_S7_DISCONNECTED',
-  'EDGE_ERR_S7_TIMEOUT',
-]);
 
 /** Errors that are about a tag (the PLC answered): candidates for quarantine. */
 export function isItemCode(code: string): boolean {

@@ -16,4 +16,4 @@ export { S7Connection, type ConnectionOptions } from './connection.js';
 export { parseS7Address, elementAddress, byteLength, type S7Address, type S7Type } from './address.js';
 export { planItems, packRequests, minimumRequests, itemsPerRequest, type PlanLimits, type PlannedRequest } from './plan.js';
 export { decodePoint, encodePoint, type S7Point } from './codec.js';
-export { itemErrorCode, S7_LINK_CODES } from './errors.js';
+export { itemErrorCode } from './errors.js';
