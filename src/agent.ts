@@ -302,7 +302,17 @@ export class Agent {
     return {
       devices: this.pollers.map(({ poller, driver }) => {
         const s = poller.stats();
-        return { device: s.device, driver, polls: s.polls, pollErrors: s.pollErrors, errorsByCode: s.errorsByCode, online: s.state === 'online', lastPollTs: s.lastPollTs };
+        const perCycle = poller.driverStatus().requestsPerCycle;
+        return {
+          device: s.device,
+          driver,
+          polls: s.polls,
+          pollErrors: s.pollErrors,
+          errorsByCode: s.errorsByCode,
+          online: s.state === 'online',
+          lastPollTs: s.lastPollTs,
+          requestsPerCycle: typeof perCycle === 'number' ? perCycle : null,
+        };
       }),
       outbox: {
         rows: store?.rows ?? 0,

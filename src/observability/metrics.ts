@@ -141,6 +141,9 @@ export class AgentMetrics {
     this.gauge('device_last_poll_timestamp_seconds', 'Unix time of the last completed poll per device', ['device'], (s) =>
       s.devices.filter((d) => d.lastPollTs !== null).map((d) => [{ device: d.device }, (d.lastPollTs ?? 0) / 1000] as const),
     );
+    this.gauge('device_requests_per_cycle', 'Requests (PDUs) one poll of all tags takes, for drivers that pack tags', ['device'], (s) =>
+      s.devices.filter((d) => typeof d.requestsPerCycle === 'number').map((d) => [{ device: d.device }, d.requestsPerCycle ?? 0] as const),
+    );
   }
 
   private defineOutboxMetrics(): void {

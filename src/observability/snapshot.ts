@@ -20,6 +20,8 @@ export interface DeviceStats {
   readonly online: boolean;
   /** Epoch ms of the last completed poll; null before the first one. */
   readonly lastPollTs: number | null;
+  /** Requests one poll of every tag takes (drivers that pack tags into requests, e.g. s7). */
+  readonly requestsPerCycle?: number | null;
 }
 
 export interface OutboxStats {

@@ -25,6 +25,7 @@ function snapshot(now: number): AgentStatsSnapshot {
     devices: [
       { device: 'meter-1', driver: 'modbus', polls: 120, pollErrors: 3, errorsByCode: { EDGE_ERR_MODBUS_TIMEOUT: 2, EDGE_ERR_MODBUS_ILLEGAL_ADDRESS: 1 }, online: true, lastPollTs: now - 500 },
       { device: 'charger-1', driver: 'modbus', polls: 7, pollErrors: 0, errorsByCode: {}, online: false, lastPollTs: null },
+      { device: 'line-plc', driver: 's7', polls: 9, pollErrors: 0, errorsByCode: {}, online: true, lastPollTs: now, requestsPerCycle: 25 },
     ],
     outbox: { ...base.outbox, rows: 42, bytes: 4096, oldestTs: now - 30_000, committedTotal: 1000, evictedTelemetry: 5, evictedEvents: 1, walBytes: 8192, checkpoints: 3, healthy: true },
     forwarder: { connected: true, publishedRecords: 958, publishedMessages: 12, inflightMessages: 2, reconnects: 1, lastPubackLatencyMs: 25, errorsByCode: { EDGE_ERR_MQTT_CONNECT: 4 }, enabled: true },
@@ -51,6 +52,8 @@ describe('AgentMetrics', () => {
     assert.equal(v.get('edge_device_online{device="charger-1"}'), 0);
     assert.equal(v.get('edge_device_last_poll_timestamp_seconds{device="meter-1"}'), (clock.now() - 500) / 1000);
     assert.equal(v.has('edge_device_last_poll_timestamp_seconds{device="charger-1"}'), false);
+    assert.equal(v.get('edge_device_requests_per_cycle{device="line-plc"}'), 25);
+    assert.equal(v.has('edge_device_requests_per_cycle{device="meter-1"}'), false);
     assert.equal(v.get('edge_outbox_rows'), 42);
     assert.equal(v.get('edge_outbox_bytes'), 4096);
     assert.equal(v.get('edge_outbox_oldest_record_age_seconds'), 30);
