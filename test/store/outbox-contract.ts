@@ -243,6 +243,27 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       });
     });
 
+    it('appendOnce commits a group once per key; a resend resolves as duplicate and stores nothing', async () => {
+      await withSubject({}, async (outbox) => {
+        const group = [telemetry('pile-1', 1), event('pile-1', 1, 'cip22-state')];
+        assert.equal(outbox.seenOnce('pile-1/7'), false);
+        const first = outbox.appendOnce('pile-1/7', group);
+        assert.equal(outbox.seenOnce('pile-1/7'), true, 'seen while pending');
+        const samePending = outbox.appendOnce('pile-1/7', group);
+        await outbox.flush();
+        const r1 = await first;
+        assert.equal(r1.duplicate, false);
+        assert.deepEqual(r1.records.map((r) => [r.device, r.cls]), [['pile-1', 'telemetry'], ['pile-1', 'event']]);
+        assert.deepEqual(await samePending, { duplicate: true, records: [] });
+        const later = outbox.appendOnce('pile-1/7', group);
+        await outbox.flush();
+        assert.deepEqual(await later, { duplicate: true, records: [] });
+        assert.equal(outbox.seenOnce('pile-1/7'), true);
+        assert.equal(outbox.seenOnce('pile-1/8'), false);
+        assert.equal(readAll(outbox).length, 2, 'stored exactly once');
+      });
+    });
+
     it('refuses use after close with EDGE_ERR_STORE_CLOSED; close is idempotent and flushes', async () => {
       await withSubject({}, async (outbox) => {
         outbox.append(telemetry('d', 0));
