@@ -1,0 +1,80 @@
+/**
+ * Session sealing (spec §6, v2.0): key schedule and SM4-GCM sealed frames.
+ *   OKM = KDF2-HMAC-SM3(Z, device_id || session_id, 56)
+ *   k_up = OKM[0:16], k_down = OKM[16:32], iv_up = OKM[32:44], iv_down = OKM[44:56]
+ *   nonce(seq) = iv XOR (00000000 || BE64(seq)); AAD = the 7 header bytes (N = len + 16)
+ */
+import { kdf2Sm3 } from '../../crypto/hash.js';
+import { Sm4GcmError, Sm4GcmKey, SM4_GCM_TAG_LENGTH } from '../../crypto/sm4-gcm.js';
+import { crc8 } from './crc8.js';
+import { Cip22ProtocolError } from './errors.js';
+import { FRAME_HEADER_LENGTH, FRAME_OVERHEAD, describeFrameType, frameHeader } from './frame.js';
+
+export interface SessionKeys {
+  /** pile → gateway */
+  readonly kUp: Buffer;
+  /** gateway → pile */
+  readonly kDown: Buffer;
+  readonly ivUp: Buffer;
+  readonly ivDown: Buffer;
+}
+
+export const SESSION_OKM_LENGTH = 56;
+export const SEAL_OVERHEAD = SM4_GCM_TAG_LENGTH;
+
+export function deriveSessionKeys(z: Buffer, deviceId: string, sessionId: Buffer): SessionKeys {
+  const okm = kdf2Sm3(z, Buffer.concat([Buffer.from(deviceId, 'utf8'), sessionId]), SESSION_OKM_LENGTH);
+  return {
+    kUp: Buffer.from(okm.subarray(0, 16)),
+    kDown: Buffer.from(okm.subarray(16, 32)),
+    ivUp: Buffer.from(okm.subarray(32, 44)),
+    ivDown: Buffer.from(okm.subarray(44, 56)),
+  };
+}
+
+const MAX_SEQ = 0xffffffffffffffffn;
+
+/** iv XOR (4 zero bytes || BE64(seq)). */
+export function sealedNonce(iv: Buffer, seq: bigint | number): Buffer {
+  if (iv.length !== 12) throw new RangeError(`session IV must be 12 bytes, got ${iv.length}`);
+  const s = typeof seq === 'bigint' ? seq : Number.isSafeInteger(seq) ? BigInt(seq) : -1n;
+  if (s < 0n || s > MAX_SEQ) throw new RangeError(`sealed-frame seq must be an integer in 0..2^64-1, got ${String(seq)}`);
+  const nonce = Buffer.from(iv);
+  const hi = Number(s >> 32n);
+  const lo = Number(s & 0xffffffffn);
+  nonce.writeUInt32BE((nonce.readUInt32BE(4) ^ hi) >>> 0, 4);
+  nonce.writeUInt32BE((nonce.readUInt32BE(8) ^ lo) >>> 0, 8);
+  return nonce;
+}
+
+/** A raw 16-byte key, or a prepared Sm4GcmKey (reuses its GHASH table: keep one per direction). */
+export type SessionKey = Buffer | Sm4GcmKey;
+
+function prepared(key: SessionKey): Sm4GcmKey {
+  return key instanceof Sm4GcmKey ? key : new Sm4GcmKey(key);
+}
+
+/** The whole sealed frame: header (N = len + 16, plain type), ciphertext || tag, CRC. */
+export function sealFrame(key: SessionKey, iv: Buffer, seq: bigint | number, type: number, plaintextPayload: Buffer): Buffer {
+  const header = frameHeader(type, plaintextPayload.length + SEAL_OVERHEAD);
+  const sealed = prepared(key).seal(sealedNonce(iv, seq), plaintextPayload, header);
+  const frame = Buffer.allocUnsafe(FRAME_OVERHEAD + sealed.length);
+  header.copy(frame, 0);
+  sealed.copy(frame, FRAME_HEADER_LENGTH);
+  frame[frame.length - 1] = crc8(frame, 0, frame.length - 1);
+  return frame;
+}
+
+/**
+ * Opens a sealed payload received under `header`; a wrong key, seq (replayed, dropped or
+ * reordered frame) or tampered byte throws Cip22ProtocolError 'bad-tag'.
+ */
+export function openFrame(key: SessionKey, iv: Buffer, seq: bigint | number, header: Buffer, sealedPayload: Buffer): Buffer {
+  const frameType = header[6];
+  try {
+    return prepared(key).open(sealedNonce(iv, seq), sealedPayload, header);
+  } catch (error) {
+    if (!(error instanceof Sm4GcmError)) throw error;
+    throw new Cip22ProtocolError('bad-tag', `${describeFrameType(frameType)}: sealed payload does not authenticate at seq ${String(seq)} (${error.message})`, { frameType }, { cause: error });
+  }
+}
