@@ -51,6 +51,11 @@ export const ERROR_CATALOG = {
   EDGE_ERR_MQTT_PUBLISH: { nature: 'retry', summary: 'A publish failed or was not acknowledged' },
   EDGE_ERR_HTTP_LISTEN: { nature: 'fatal', summary: 'The status HTTP listener cannot bind' },
   EDGE_ERR_AGENT_SHUTDOWN: { nature: 'fatal', summary: 'Shutdown did not finish within its deadline' },
+  // CIP-22 identity: certificates, signatures, ephemeral keys (src/cip22/identity)
+  EDGE_ERR_CIP22_CERT_MALFORMED: { nature: 'fatal', summary: 'A certificate is not well-formed DER X.509' },
+  EDGE_ERR_CIP22_KEY_INVALID: { nature: 'fatal', summary: 'A private key cannot be used for the CIP-22 identity algorithm' },
+  EDGE_ERR_CIP22_PEER_KEY_INVALID: { nature: 'fatal', summary: 'A peer ephemeral public key is not a valid curve point' },
+  EDGE_ERR_CIP22_AUTH_INPUT: { nature: 'fatal', summary: 'A field of the AUTH signed input has the wrong length' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
 
 export type EdgeErrorCode = keyof typeof ERROR_CATALOG;

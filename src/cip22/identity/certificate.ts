@@ -1,0 +1,217 @@
+/**
+ * X.509 parsing with @peculiar/asn1-x509 for the fields, and our strict DER reader for
+ * the bytes that are signed: the TBS is verified exactly as received (re-encoding it
+ * could "repair" a non-DER certificate and verify bytes the issuer never signed).
+ * Node's X509Certificate is not used: its verify() cannot check SM2-with-SM3.
+ */
+import { ECDH, createHash } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { BasicConstraints, Certificate, KeyUsage, type Extension, type Name } from '@peculiar/asn1-x509';
+import { CURVES, OID, algForCurveOid, identityError, type IdentityAlg } from './algorithms.js';
+import { DerError, TAG, childrenOf, contentOf, expectTlv } from './der.js';
+import { verifyEcdsaP256, verifySm2 } from './signature.js';
+
+export type CertSigAlg = 'sm2-sm3' | 'ecdsa-sha256' | 'ecdsa-sha384' | 'other';
+
+export interface ParsedCertificate {
+  readonly subjectCN: string | undefined;
+  /** RFC 4514-like text of the subject, e.g. `O=CIP-22, CN=pile-0001` (in DER order). */
+  readonly subject: string;
+  readonly issuer: string;
+  /** DER of the subject and issuer Names: compared byte for byte when linking a chain. */
+  readonly subjectDer: Buffer;
+  readonly issuerDer: Buffer;
+  readonly serialHex: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly isCA: boolean;
+  readonly pathLen?: number;
+  /** KeyUsage bits (KeyUsageFlags) when the extension is present. */
+  readonly keyUsage?: number;
+  /** OIDs of critical extensions this module does not process (RFC 5280 §4.2: reject). */
+  readonly unknownCriticalExtensions: readonly string[];
+  readonly keyAlg: IdentityAlg | 'other';
+  /** Uncompressed `04 || x || y`, validated on the curve; undefined for other keys. */
+  readonly publicKey65: Buffer | undefined;
+  /** 'other' also when the inner and outer signature algorithms differ. */
+  readonly sigAlg: CertSigAlg;
+  readonly tbs: Buffer;
+  readonly signature: Buffer;
+  readonly der: Buffer;
+  readonly fingerprintSha256: string;
+  readonly fingerprintSm3: string;
+}
+
+/** KeyUsage keyCertSign bit (KeyUsageFlags.keyCertSign). */
+export const KEY_CERT_SIGN = 32;
+const KNOWN_EXTENSIONS = new Set([
+  OID.basicConstraints, OID.keyUsage,
+  '2.5.29.14', '2.5.29.35', '2.5.29.37', '2.5.29.17', '2.5.29.32', '2.5.29.31', '1.3.6.1.5.5.7.1.1',
+]);
+const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
+  '2.5.4.3': 'CN', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.5': 'serialNumber',
+};
+
+function nameText(name: Name): string {
+  return name
+    .map((rdn) => rdn.map((atv) => `${ATTRIBUTE_NAMES[atv.type] ?? atv.type}=${atv.value.toString()}`).join('+'))
+    .join(', ');
+}
+
+function commonName(name: Name): string | undefined {
+  for (const rdn of name) for (const atv of rdn) if (atv.type === OID.commonName) return atv.value.toString();
+  return undefined;
+}
+
+function sigAlgOf(oid: string): CertSigAlg {
+  if (oid === OID.sm2WithSm3) return 'sm2-sm3';
+  if (oid === OID.ecdsaWithSha256) return 'ecdsa-sha256';
+  if (oid === OID.ecdsaWithSha384) return 'ecdsa-sha384';
+  return 'other';
+}
+
+function keyOf(cert: Certificate): { keyAlg: IdentityAlg | 'other'; publicKey65: Buffer | undefined } {
+  const spki = cert.tbsCertificate.subjectPublicKeyInfo;
+  const params = spki.algorithm.parameters;
+  const isEc = spki.algorithm.algorithm === OID.ecPublicKey || spki.algorithm.algorithm === OID.sm2Key;
+  const curveOidDer = params ? Buffer.from(params).toString('hex') : spki.algorithm.algorithm === OID.sm2Key ? CURVES.sm2.curveOidDer : '';
+  const keyAlg = isEc ? algForCurveOid(curveOidDer) : undefined;
+  if (!keyAlg) return { keyAlg: 'other', publicKey65: undefined };
+  try {
+    // convertKey decodes the point (compressed or not) and rejects one off the curve.
+    const point = ECDH.convertKey(Buffer.from(spki.subjectPublicKey), CURVES[keyAlg].nodeCurve, undefined, undefined, 'uncompressed');
+    return { keyAlg, publicKey65: Buffer.from(point as Buffer) };
+  } catch {
+    return { keyAlg, publicKey65: undefined };
+  }
+}
+
+interface ExtensionFacts {
+  isCA: boolean;
+  pathLen?: number;
+  keyUsage?: number;
+  unknownCriticalExtensions: string[];
+}
+
+function extensionFacts(extensions: readonly Extension[]): ExtensionFacts {
+  const facts: ExtensionFacts = { isCA: false, unknownCriticalExtensions: [] };
+  const seen = new Set<string>();
+  for (const ext of extensions) {
+    if (seen.has(ext.extnID)) throw new DerError(`extension ${ext.extnID} appears twice`);
+    seen.add(ext.extnID);
+    if (ext.extnID === OID.basicConstraints) {
+      const bc = AsnConvert.parse(ext.extnValue.buffer, BasicConstraints);
+      facts.isCA = bc.cA === true;
+      if (bc.pathLenConstraint !== undefined) facts.pathLen = bc.pathLenConstraint;
+    } else if (ext.extnID === OID.keyUsage) {
+      facts.keyUsage = AsnConvert.parse(ext.extnValue.buffer, KeyUsage).toNumber();
+    } else if (ext.critical && !KNOWN_EXTENSIONS.has(ext.extnID)) {
+      facts.unknownCriticalExtensions.push(ext.extnID);
+    }
+  }
+  return facts;
+}
+
+/** The three top-level parts, from the bytes as received. */
+function splitCertificate(der: Buffer): { tbs: Buffer; signature: Buffer } {
+  const outer = expectTlv(der, 0, TAG.SEQUENCE);
+  if (outer.end !== der.length) throw new DerError('trailing bytes after the certificate');
+  const parts = childrenOf(der, outer);
+  if (parts.length !== 3) throw new DerError(`certificate has ${parts.length} parts, expected 3`);
+  const [tbs, algorithm, signature] = parts;
+  if (tbs.tag !== TAG.SEQUENCE || algorithm.tag !== TAG.SEQUENCE || signature.tag !== TAG.BIT_STRING) {
+    throw new DerError('certificate parts are not TBS, algorithm, signature');
+  }
+  const bits = contentOf(der, signature);
+  if (bits.length < 1 || bits[0] !== 0) throw new DerError('signature BIT STRING has unused bits');
+  return { tbs: Buffer.from(der.subarray(tbs.start, tbs.end)), signature: Buffer.from(bits.subarray(1)) };
+}
+
+/** Hex of the serial without the sign byte DER adds before a high bit (as openssl prints it). */
+function serialHex(bytes: Buffer): string {
+  const unsigned = bytes.length > 1 && bytes[0] === 0 ? bytes.subarray(1) : bytes;
+  return unsigned.toString('hex');
+}
+
+function timeMs(date: Date): number {
+  const ms = date.getTime();
+  if (!Number.isFinite(ms)) throw new DerError('invalid validity time');
+  return ms;
+}
+
+function parseFields(der: Buffer): ParsedCertificate {
+  const { tbs, signature } = splitCertificate(der);
+  const cert = AsnConvert.parse(der, Certificate);
+  const t = cert.tbsCertificate;
+  const facts = extensionFacts(t.extensions ?? []);
+  const sameAlg = t.signature.algorithm === cert.signatureAlgorithm.algorithm;
+  return {
+    subjectCN: commonName(t.subject),
+    subject: nameText(t.subject),
+    issuer: nameText(t.issuer),
+    subjectDer: Buffer.from(AsnConvert.serialize(t.subject)),
+    issuerDer: Buffer.from(AsnConvert.serialize(t.issuer)),
+    serialHex: serialHex(Buffer.from(t.serialNumber)),
+    notBefore: timeMs(t.validity.notBefore.getTime()),
+    notAfter: timeMs(t.validity.notAfter.getTime()),
+    ...facts,
+    ...keyOf(cert),
+    sigAlg: sameAlg ? sigAlgOf(cert.signatureAlgorithm.algorithm) : 'other',
+    tbs,
+    signature,
+    der: Buffer.from(der),
+    fingerprintSha256: createHash('sha256').update(der).digest('hex'),
+    fingerprintSm3: createHash('sm3').update(der).digest('hex'),
+  };
+}
+
+/** Parses a DER certificate; anything malformed throws EDGE_ERR_CIP22_CERT_MALFORMED. */
+export function parseCertificate(der: Buffer): ParsedCertificate {
+  try {
+    if (!Buffer.isBuffer(der)) throw new DerError('certificate is not a Buffer');
+    return parseFields(der);
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    throw identityError('EDGE_ERR_CIP22_CERT_MALFORMED', `certificate cannot be parsed: ${message}`, {}, cause);
+  }
+}
+
+/**
+ * True when `issuer`'s key signed `cert`. SM2 certificate signatures are checked with
+ * the GB/T signer ID first and then with the empty ID, which is what OpenSSL 1.1.1-3.x
+ * uses when a certificate is signed without `-sigopt distid:` (see docs/cip22-pki.md).
+ */
+export function verifyCertSignature(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  const key = issuer.publicKey65;
+  if (!key) return false;
+  switch (cert.sigAlg) {
+    case 'sm2-sm3':
+      return issuer.keyAlg === 'sm2' && (verifySm2(key, cert.tbs, cert.signature) || verifySm2(key, cert.tbs, cert.signature, ''));
+    case 'ecdsa-sha256':
+      return issuer.keyAlg === 'ecdsa-p256' && verifyEcdsaP256(key, cert.tbs, cert.signature, 'sha256');
+    case 'ecdsa-sha384':
+      return issuer.keyAlg === 'ecdsa-p256' && verifyEcdsaP256(key, cert.tbs, cert.signature, 'sha384');
+    default:
+      return false;
+  }
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g;
+
+/** Parses pinned roots: DER files or PEM files (bundles allowed). */
+export function loadRoots(pemOrDer: Buffer[]): ParsedCertificate[] {
+  const roots: ParsedCertificate[] = [];
+  for (const [index, item] of pemOrDer.entries()) {
+    const text = item.toString('latin1');
+    if (!text.includes('-----BEGIN')) {
+      roots.push(parseCertificate(item));
+      continue;
+    }
+    const blocks = [...text.matchAll(PEM_BLOCK)];
+    if (blocks.length === 0) {
+      throw identityError('EDGE_ERR_CIP22_CERT_MALFORMED', `root file #${index} has no PEM CERTIFICATE block`, { field: `roots[${index}]` });
+    }
+    for (const block of blocks) roots.push(parseCertificate(Buffer.from(block[1].replace(/\s+/g, ''), 'base64')));
+  }
+  return roots;
+}

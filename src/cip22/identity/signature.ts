@@ -1,0 +1,82 @@
+/**
+ * AUTH signatures (spec §5.3) and the raw verification shared with certificates.
+ * SM2: GB/T 32918.2 via sm-crypto-v2 (Node's crypto.sign on an SM2-curve key computes
+ * plain ECDSA, without Z_A and with another equation). ECDSA P-256: Node's crypto.
+ * (r, s) DER is encoded and decoded here, strictly, not by sm-crypto-v2 (its DER
+ * reader is lenient and does not range-check r and s).
+ */
+import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { sm2 } from 'sm-crypto-v2';
+import { CURVES, SM2_SIGNER_ID, type IdentityAlg } from './algorithms.js';
+import { decodeRsSignature, encodeRsSignature } from './der.js';
+import { loadEcPrivateKey } from './private-key.js';
+
+export type DigestName = 'sha256' | 'sha384';
+
+function isUncompressedPoint(publicKey65: Buffer): boolean {
+  return Buffer.isBuffer(publicKey65) && publicKey65.length === 65 && publicKey65[0] === 0x04;
+}
+
+function p256PublicKey(publicKey65: Buffer): KeyObject {
+  return createPublicKey({
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      x: publicKey65.subarray(1, 33).toString('base64url'),
+      y: publicKey65.subarray(33, 65).toString('base64url'),
+    },
+    format: 'jwk',
+  });
+}
+
+function hex64(value: bigint): string {
+  return value.toString(16).padStart(64, '0');
+}
+
+/**
+ * SM2 verification with signer ID `userId` (Z_A = SM3(ENTL || ID || a || b || G || P)).
+ * Returns false, never throws, for any bad key, signature or range.
+ */
+export function verifySm2(publicKey65: Buffer, data: Buffer, signatureDer: Buffer, userId = SM2_SIGNER_ID): boolean {
+  try {
+    if (!isUncompressedPoint(publicKey65) || !Buffer.isBuffer(data)) return false;
+    const { r, s } = decodeRsSignature(signatureDer, CURVES.sm2.order);
+    return sm2.doVerifySignature(data, hex64(r) + hex64(s), publicKey65.toString('hex'), { hash: true, der: false, userId });
+  } catch {
+    return false;
+  }
+}
+
+/** ECDSA over P-256 with the given digest; false, never a throw, on bad input. */
+export function verifyEcdsaP256(publicKey65: Buffer, data: Buffer, signatureDer: Buffer, digest: DigestName = 'sha256'): boolean {
+  try {
+    if (!isUncompressedPoint(publicKey65) || !Buffer.isBuffer(data)) return false;
+    decodeRsSignature(signatureDer, CURVES['ecdsa-p256'].order);
+    return nodeVerify(digest, data, { key: p256PublicKey(publicKey65), dsaEncoding: 'der' }, signatureDer);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Signs `data` as a CIP-22 pile identity: SM2 (GB/T 32918.2, SM3, signer ID
+ * 1234567812345678) or ECDSA P-256 with SHA-256. Returns DER (r, s).
+ */
+export function signAuth(alg: IdentityAlg, privateKey: KeyObject | string, data: Buffer): Buffer {
+  const key = loadEcPrivateKey(alg, privateKey);
+  if (alg === 'ecdsa-p256') return nodeSign('sha256', data, { key: key.keyObject, dsaEncoding: 'der' });
+  const rs = sm2.doSignature(data, key.d.toString('hex'), {
+    hash: true,
+    der: false,
+    userId: SM2_SIGNER_ID,
+    ...(key.publicKey65 ? { publicKey: key.publicKey65.toString('hex') } : {}),
+  });
+  return encodeRsSignature(BigInt(`0x${rs.slice(0, 64)}`), BigInt(`0x${rs.slice(64)}`));
+}
+
+/** Verifies an AUTH signature; false (never a throw) for any malformed input. */
+export function verifyAuth(alg: IdentityAlg, publicKey65: Buffer, data: Buffer, signatureDer: Buffer): boolean {
+  if (alg === 'sm2') return verifySm2(publicKey65, data, signatureDer);
+  if (alg === 'ecdsa-p256') return verifyEcdsaP256(publicKey65, data, signatureDer, 'sha256');
+  return false;
+}
