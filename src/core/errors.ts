@@ -56,6 +56,10 @@ export const ERROR_CATALOG = {
   EDGE_ERR_CIP22_KEY_INVALID: { nature: 'fatal', summary: 'A private key cannot be used for the CIP-22 identity algorithm' },
   EDGE_ERR_CIP22_PEER_KEY_INVALID: { nature: 'fatal', summary: 'A peer ephemeral public key is not a valid curve point' },
   EDGE_ERR_CIP22_AUTH_INPUT: { nature: 'fatal', summary: 'A field of the AUTH signed input has the wrong length' },
+  // CIP-22 gateway (src/cip22/gateway)
+  EDGE_ERR_CIP22_LISTEN: { nature: 'fatal', summary: 'The CIP-22 gateway cannot bind its host and port' },
+  EDGE_ERR_CIP22_AUTH_FAILED: { nature: 'retry', summary: 'A pile was refused during the CIP-22 handshake (AUTH_FAIL sent)' },
+  EDGE_ERR_CIP22_SESSION: { nature: 'retry', summary: 'A pile session was closed by a protocol error (ERROR sent)' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
 
 export type EdgeErrorCode = keyof typeof ERROR_CATALOG;

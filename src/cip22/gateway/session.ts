@@ -121,7 +121,7 @@ export class PileSession {
     if (this.phase === 'closed') return;
     try {
       for (const item of this.decoder.push(chunk)) {
-        if (this.phase === 'closed') return;
+        if (this.isClosed) return;
         if (item.kind === 'too-long') throw new Cip22ProtocolError('frame-too-long', `frame payload ${item.length} > ${this.decoder.maxPayload}`);
         this.onFrame(item.type, item.header, item.payload);
       }
