@@ -8,7 +8,10 @@ import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import { EdgeError } from './core/errors.js';
 import { DevicePoller } from './core/poller.js';
-import type { DeviceDriver, Logger } from './core/ports.js';
+import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
+import { readFileSync } from 'node:fs';
+import { Cip22Gateway } from './cip22/gateway/gateway.js';
+import { loadRoots } from './cip22/identity/index.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { EdgeConfig } from './config/schema.js';
@@ -30,6 +33,8 @@ export interface AgentOptions {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly secrets?: SecretResolver;
+  /** MQTT command path (pile commands); without it CIP-22 commands are not received. */
+  readonly commands?: CommandChannel;
 }
 
 export interface Health {
@@ -53,6 +58,8 @@ export class Agent {
   private metrics: AgentMetrics | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
   private memoryGuard: MemoryGuard | undefined;
+  private cip22: Cip22Gateway | undefined;
+  private readonly commands: CommandChannel | undefined;
   private readonly startedAt: number;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -62,6 +69,7 @@ export class Agent {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.secrets = options.secrets ?? createSecretResolver();
+    this.commands = options.commands;
     this.startedAt = this.clock.now();
     this.dtuHub = this.config.dtu ? new DtuHub(this.config.dtu, { clock: this.clock, logger: this.logger.child({ component: 'dtu' }), random: this.random }) : undefined;
     this.createDrivers();
@@ -125,6 +133,7 @@ export class Agent {
       this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
     }
     await this.dtuHub?.start();
+    if (this.config.cip22.enabled) await this.startCip22(outbox);
     for (const { poller } of this.pollers) poller.start();
     this.state = 'running';
   }
@@ -137,6 +146,7 @@ export class Agent {
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
     await Promise.all([...this.families.values()].map((family) => family.close()));
     await this.dtuHub?.stop();
+    await this.cip22?.stop();
     this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-stopped', severity: 'info', data: {} });
     await this.outbox?.flush().catch((error: unknown) => this.logger.error({ err: String(error) }, 'final flush failed'));
     await this.forwarder?.stop();
@@ -218,7 +228,31 @@ export class Agent {
       outbox: this.outbox?.stats() ?? null,
       forwarder: this.forwarder?.stats() ?? null,
       memory: this.memoryGuard?.stats() ?? null,
+      cip22: this.cip22?.status() ?? null,
     };
+  }
+
+  /** The CIP-22 gateway (config.cip22.enabled): stopped before the outbox closes. */
+  private async startCip22(outbox: Outbox): Promise<void> {
+    const c = this.config.cip22;
+    const tls = c.tls;
+    if (!tls || !c.host) throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'cip22: host and tls are required when enabled');
+    const read = (path: string, field: string): Buffer => {
+      try {
+        return readFileSync(path);
+      } catch (e) {
+        throw new EdgeError('EDGE_ERR_CONFIG_READ', `${field}: cannot read ${path}: ${(e as Error).message}`, { cause: e, context: { field } });
+      }
+    };
+    this.cip22 = new Cip22Gateway(c, {
+      clock: this.clock,
+      logger: this.logger.child({ component: 'cip22' }),
+      outbox,
+      roots: loadRoots(c.roots.map((p, i) => read(p, `cip22.roots[${i}]`))),
+      tls: { cert: read(tls.cert, 'cip22.tls.cert'), key: this.secrets(tls.key, 'cip22.tls.key') },
+      commands: this.commands,
+    });
+    await this.cip22.start();
   }
 
   private emit(event: AgentEvent): void {
