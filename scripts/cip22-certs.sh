@@ -40,6 +40,8 @@ EOF
 
 die() { echo "cip22-certs: $*" >&2; exit 2; }
 
+check_alg() { case "$1" in sm2|p256|'') ;; *) die "unknown --alg '$1' (sm2 or p256)" ;; esac; }
+
 ossl() { openssl "$@" 2>/dev/null || { openssl "$@" >/dev/null; die "openssl $1 failed"; }; }
 
 new_key() { # alg file
@@ -157,6 +159,7 @@ cmd_root() {
     esac
   done
   [ -n "$alg" ] || die "root: --alg is required"
+  check_alg "$alg"
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
   new_key "$alg" "$dir/key.pem"
   write_ca_conf "$dir"
@@ -180,6 +183,7 @@ cmd_issuing() {
     esac
   done
   [ -n "$root" ] || die "issuing: --root is required"
+  check_alg "$alg"
   root=$(cd "$root" && pwd)
   [ -n "$alg" ] || alg=$(key_alg "$root/key.pem")
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
@@ -199,6 +203,7 @@ cmd_pile() {
     esac
   done
   [ -n "$ca" ] && [ -n "$id" ] || die "pile: --ca and --id are required"
+  check_alg "$alg"
   ca=$(cd "$ca" && pwd)
   [ -n "$alg" ] || alg=$(key_alg "$ca/key.pem")
   mkdir -p "$(dirname "$prefix")"

@@ -18,7 +18,7 @@ export interface ParsedCertificate {
   /** RFC 4514-like text of the subject, e.g. `O=CIP-22, CN=pile-0001` (in DER order). */
   readonly subject: string;
   readonly issuer: string;
-  /** DER of the subject and issuer Names: compared byte for byte when linking a chain. */
+  /** DER of the subject and issuer Names as received: compared byte for byte when linking a chain. */
   readonly subjectDer: Buffer;
   readonly issuerDer: Buffer;
   readonly serialHex: string;
@@ -113,7 +113,14 @@ function extensionFacts(extensions: readonly Extension[]): ExtensionFacts {
 }
 
 /** The three top-level parts, from the bytes as received. */
-function splitCertificate(der: Buffer): { tbs: Buffer; signature: Buffer } {
+interface RawParts {
+  readonly tbs: Buffer;
+  readonly signature: Buffer;
+  readonly issuerDer: Buffer;
+  readonly subjectDer: Buffer;
+}
+
+function splitCertificate(der: Buffer): RawParts {
   const outer = expectTlv(der, 0, TAG.SEQUENCE);
   if (outer.end !== der.length) throw new DerError('trailing bytes after the certificate');
   const parts = childrenOf(der, outer);
@@ -124,7 +131,17 @@ function splitCertificate(der: Buffer): { tbs: Buffer; signature: Buffer } {
   }
   const bits = contentOf(der, signature);
   if (bits.length < 1 || bits[0] !== 0) throw new DerError('signature BIT STRING has unused bits');
-  return { tbs: Buffer.from(der.subarray(tbs.start, tbs.end)), signature: Buffer.from(bits.subarray(1)) };
+  const fields = childrenOf(der, tbs);
+  const first = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] version is optional (v1)
+  const issuer = fields[first + 2];
+  const subject = fields[first + 4];
+  if (issuer?.tag !== TAG.SEQUENCE || subject?.tag !== TAG.SEQUENCE) throw new DerError('TBS without issuer and subject Names');
+  return {
+    tbs: Buffer.from(der.subarray(tbs.start, tbs.end)),
+    signature: Buffer.from(bits.subarray(1)),
+    issuerDer: Buffer.from(der.subarray(issuer.start, issuer.end)),
+    subjectDer: Buffer.from(der.subarray(subject.start, subject.end)),
+  };
 }
 
 /** Hex of the serial without the sign byte DER adds before a high bit (as openssl prints it). */
@@ -140,7 +157,7 @@ function timeMs(date: Date): number {
 }
 
 function parseFields(der: Buffer): ParsedCertificate {
-  const { tbs, signature } = splitCertificate(der);
+  const raw = splitCertificate(der);
   const cert = AsnConvert.parse(der, Certificate);
   const t = cert.tbsCertificate;
   const facts = extensionFacts(t.extensions ?? []);
@@ -149,16 +166,16 @@ function parseFields(der: Buffer): ParsedCertificate {
     subjectCN: commonName(t.subject),
     subject: nameText(t.subject),
     issuer: nameText(t.issuer),
-    subjectDer: Buffer.from(AsnConvert.serialize(t.subject)),
-    issuerDer: Buffer.from(AsnConvert.serialize(t.issuer)),
+    subjectDer: raw.subjectDer,
+    issuerDer: raw.issuerDer,
     serialHex: serialHex(Buffer.from(t.serialNumber)),
     notBefore: timeMs(t.validity.notBefore.getTime()),
     notAfter: timeMs(t.validity.notAfter.getTime()),
     ...facts,
     ...keyOf(cert),
     sigAlg: sameAlg ? sigAlgOf(cert.signatureAlgorithm.algorithm) : 'other',
-    tbs,
-    signature,
+    tbs: raw.tbs,
+    signature: raw.signature,
     der: Buffer.from(der),
     fingerprintSha256: createHash('sha256').update(der).digest('hex'),
     fingerprintSm3: createHash('sm3').update(der).digest('hex'),

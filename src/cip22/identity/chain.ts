@@ -27,6 +27,13 @@ export interface PileChainInput {
   readonly nowMs: number;
   readonly expectedCN: string;
   readonly expectedAlg: IdentityAlg;
+  /**
+   * Optional, owned by the caller (one per gateway): "issuing CA fingerprint/root
+   * fingerprint" of links already verified, so the issuing CA → root signature (the
+   * same for every pile of that CA) is checked once. Only verified links are added, so
+   * its size is bounded by the genuine issuing CAs under the pinned roots.
+   */
+  readonly verifiedLinks?: Set<string>;
 }
 
 class ChainRejection {
@@ -67,10 +74,17 @@ function checkValidity(cert: ParsedCertificate, role: string, nowMs: number): vo
 }
 
 /** The pinned root that issued `issuer` (its subject matches and its signature verifies). */
-function findRoot(issuer: ParsedCertificate, roots: readonly ParsedCertificate[]): ParsedCertificate {
+function findRoot(issuer: ParsedCertificate, roots: readonly ParsedCertificate[], verified: Set<string> | undefined): ParsedCertificate {
   const named = roots.filter((root) => root.subjectDer.equals(issuer.issuerDer));
   if (named.length === 0) reject('unknown-root', `issuing CA's issuer "${issuer.issuer}" is not a pinned root`);
-  const root = named.find((candidate) => verifyCertSignature(issuer, candidate));
+  const signedBy = (root: ParsedCertificate): boolean => {
+    const link = `${issuer.fingerprintSha256}/${root.fingerprintSha256}`;
+    if (verified?.has(link)) return true;
+    const ok = verifyCertSignature(issuer, root);
+    if (ok) verified?.add(link);
+    return ok;
+  };
+  const root = named.find(signedBy);
   return root ?? reject('unknown-root', `issuing CA "${issuer.subject}" is not signed by the pinned root "${issuer.issuer}"`);
 }
 
@@ -87,7 +101,7 @@ function check(input: PileChainInput): ParsedCertificate {
   if (!verifyCertSignature(pile, issuer)) {
     reject('wrong-issuer', `pile certificate signature (${pile.sigAlg}) does not verify with the key of "${issuer.subject}"`);
   }
-  const root = findRoot(issuer, input.roots);
+  const root = findRoot(issuer, input.roots, input.verifiedLinks);
   checkCa(root, 'root');
   if (root.pathLen === 0 && !root.der.equals(issuer.der)) reject('issuer-not-ca', `root "${root.subject}" has pathLen 0`);
   checkValidity(pile, 'pile', input.nowMs);

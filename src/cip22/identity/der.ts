@@ -85,7 +85,7 @@ export function readUnsignedInteger(buf: Buffer, tlv: Tlv): bigint {
   if (bytes.length > 1 && bytes[0] === 0 && (bytes[1] & 0x80) === 0) {
     throw new DerError(`non-minimal INTEGER at ${tlv.start}`);
   }
-  return bytes.length === 0 ? 0n : BigInt(`0x${bytes.toString('hex')}`);
+  return BigInt(`0x${bytes.toString('hex')}`);
 }
 
 function integerBytes(value: bigint): Buffer {
