@@ -119,7 +119,8 @@ export class GroupCommit {
     if (n >= this.maxRecords && !this.failing && !this.committing) {
       this.commitPending();
     } else {
-      if (n === 1 && this.latencyTimer === null && !this.failing) this.armLatencyTimer();
+      // n > 0, not n === 1: an appendOnce group can take an empty batch to several records at once.
+      if (n > 0 && this.latencyTimer === null && !this.failing) this.armLatencyTimer();
       if (n > this.maxPending) this.shed();
     }
   }

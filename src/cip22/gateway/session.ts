@@ -23,6 +23,7 @@ import {
   sealFrame,
   versionPair,
 } from '../codec/index.js';
+import { Sm4GcmKey } from '../../crypto/sm4-gcm.js';
 import { type Ephemeral, type IdentityAlg, authSignedInput, createEphemeral, verifyAuth, verifyPileChain } from '../identity/index.js';
 import type { ChainFailure } from '../identity/index.js';
 import { topicSegment } from '../../config/sections/common.js';
@@ -95,6 +96,9 @@ export class PileSession {
   private challengeAt = 0;
   private ephemeral: Ephemeral | undefined;
   private keys: SessionKeys | undefined;
+  /** Prepared per direction once (GHASH table), not per frame. */
+  private upKey: Sm4GcmKey | undefined;
+  private downKey: Sm4GcmKey | undefined;
   private upSeq = 0;
   private downSeq = 0;
   private machine: PileMachine | undefined;
@@ -134,7 +138,7 @@ export class PileSession {
   send(msg: Cip22Message): void {
     if (this.phase === 'closed') return;
     const { type, payload } = encodeMessage(msg);
-    const frame = this.keys && this.phase === 'open' ? sealFrame(this.keys.kDown, this.keys.ivDown, this.downSeq++, type, payload) : encodeFrame(type, payload);
+    const frame = this.keys && this.downKey && this.phase === 'open' ? sealFrame(this.downKey, this.keys.ivDown, this.downSeq++, type, payload) : encodeFrame(type, payload);
     this.io.write(frame);
   }
 
@@ -163,8 +167,8 @@ export class PileSession {
   // ---------------------------------------------------------------- frames
 
   private onFrame(type: number, header: Buffer, payload: Buffer): void {
-    if (this.phase === 'open' && this.keys) {
-      payload = openFrame(this.keys.kUp, this.keys.ivUp, this.upSeq++, header, payload);
+    if (this.phase === 'open' && this.keys && this.upKey) {
+      payload = openFrame(this.upKey, this.keys.ivUp, this.upSeq++, header, payload);
     }
     const msg = decodeMessage(type, payload, this.version ?? '1.2');
     switch (this.phase) {
@@ -227,7 +231,11 @@ export class PileSession {
       throw new Refusal('nonce-reused', 'nonce-reused', 'this AUTH_RESP was accepted before (replay)');
     }
     const z = ephemeral.computeSecret(msg.pileEphemeralPub);
-    if (this.version === '2.0') this.keys = deriveSessionKeys(z, deviceId, this.sessionId as Buffer);
+    if (this.version === '2.0') {
+      this.keys = deriveSessionKeys(z, deviceId, this.sessionId as Buffer);
+      this.upKey = new Sm4GcmKey(this.keys.kUp);
+      this.downKey = new Sm4GcmKey(this.keys.kDown);
+    }
     this.ephemeral = undefined;
     this.send({ type: 'AUTH_OK', heartbeatMs: this.host.config.heartbeatMs, gatewayTimeMs: BigInt(now) });
     this.phase = 'open';

@@ -20,6 +20,7 @@ import {
   sealFrame,
   versionOf,
 } from '../codec/index.js';
+import { Sm4GcmKey } from '../../crypto/sm4-gcm.js';
 import { type IdentityAlg, authSignedInput, createEphemeral, signAuth } from '../identity/index.js';
 
 export interface PileOptions {
@@ -69,6 +70,8 @@ export class SimPile {
   lastAuthResp: Buffer | undefined;
   private socket: TLSSocket | undefined;
   private keys: SessionKeys | undefined;
+  private upKey: Sm4GcmKey | undefined;
+  private downKey: Sm4GcmKey | undefined;
   private upSeq = 0;
   private downSeq = 0;
   private state: PersistedState;
@@ -113,7 +116,7 @@ export class SimPile {
         for (const item of decoder.push(chunk)) {
           if (item.kind !== 'frame') continue;
           let payload = item.payload;
-          if (phase === 'open' && this.keys) payload = openFrame(this.keys.kDown, this.keys.ivDown, this.downSeq++, item.header, payload);
+          if (phase === 'open' && this.keys && this.downKey) payload = openFrame(this.downKey, this.keys.ivDown, this.downSeq++, item.header, payload);
           const msg = decodeMessage(item.type, payload, this.version ?? '1.2');
           if (msg.type === 'AUTH_FAIL' || msg.type === 'ERROR') {
             this.finish({ kind: msg.type === 'AUTH_FAIL' ? 'auth-fail' : 'error', reason: msg.reason, text: msg.text });
@@ -127,7 +130,11 @@ export class SimPile {
             const signed = authSignedInput(msg.nonce, o.deviceId, held, eph.publicKey, msg.gatewayEphemeralPub);
             const resp = encodeMessage({ type: 'AUTH_RESP', signature: signAuth(o.alg, o.key, signed), pileCert: o.certDer, issuerCert: o.issuerDer, pileEphemeralPub: eph.publicKey, policyHash: held });
             this.lastAuthResp = encodeFrame(resp.type, resp.payload);
-            if (this.version === '2.0') this.keys = deriveSessionKeys(eph.computeSecret(msg.gatewayEphemeralPub), o.deviceId, msg.sessionId);
+            if (this.version === '2.0') {
+              this.keys = deriveSessionKeys(eph.computeSecret(msg.gatewayEphemeralPub), o.deviceId, msg.sessionId);
+              this.upKey = new Sm4GcmKey(this.keys.kUp);
+              this.downKey = new Sm4GcmKey(this.keys.kDown);
+            }
             const frame = this.lastAuthResp;
             phase = 'ok';
             void (o.beforeAuthResp ?? (async () => undefined))().then(() => socket.write(frame));
@@ -165,7 +172,7 @@ export class SimPile {
   /** Seals a message with the next up seq without sending it (tests: replay, reorder). */
   sealNext(msg: Cip22Message): Buffer {
     const { type, payload } = encodeMessage(msg);
-    return this.keys ? sealFrame(this.keys.kUp, this.keys.ivUp, this.upSeq++, type, payload) : encodeFrame(type, payload);
+    return this.keys && this.upKey ? sealFrame(this.upKey, this.keys.ivUp, this.upSeq++, type, payload) : encodeFrame(type, payload);
   }
 
   onFrame(listener: (msg: Cip22Message) => void): () => void {
