@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { type Clock, systemClock } from '../../src/core/clock.js';
 import { MemoryCommandChannel } from '../../src/core/command-channel.js';
-import { silentLogger } from '../../src/core/ports.js';
+import { type Logger, silentLogger } from '../../src/core/ports.js';
 import { type Cip22Config, cip22Schema } from '../../src/cip22/config.js';
 import { Cip22Gateway } from '../../src/cip22/gateway/gateway.js';
 import { loadRoots } from '../../src/cip22/identity/index.js';
@@ -34,7 +34,7 @@ export class SkewClock implements Clock {
   }
 }
 
-export async function startGateway(overrides: Record<string, unknown> = {}, options: { clock?: Clock; outbox?: Outbox } = {}): Promise<Fixture> {
+export async function startGateway(overrides: Record<string, unknown> = {}, options: { clock?: Clock; outbox?: Outbox; logger?: Logger } = {}): Promise<Fixture> {
   const pki = cip22Pki();
   const parsed = cip22Schema.parse({
     enabled: true,
@@ -52,7 +52,7 @@ export async function startGateway(overrides: Record<string, unknown> = {}, opti
   const serverCert = Buffer.concat([readFileSync(pki.p256.server.certPem), readFileSync(pki.p256.issuing.certPem)]);
   const gateway = new Cip22Gateway(config, {
     clock: options.clock ?? systemClock,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     outbox,
     roots,
     tls: { cert: serverCert, key: readFileSync(pki.p256.server.keyPem) },

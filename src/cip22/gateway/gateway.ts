@@ -36,6 +36,10 @@ export interface PileStatus {
   readonly pendingCommands: number;
 }
 
+/** Session failures logged per reason and minute; the rest are counted and summarised. */
+const LOGS_PER_REASON = 5;
+const LOG_WINDOW_MS = 60_000;
+
 /** Recently accepted AUTH_RESP signatures kept for replay detection. */
 const REPLAY_CACHE = 100_000;
 
@@ -60,6 +64,7 @@ export class Cip22Gateway implements SessionHost {
   private readonly counters = new Map<string, number>();
   private readonly router: CommandRouter | undefined;
   private handshakes = 0;
+  private readonly logWindow = new Map<string, { start: number; logged: number; suppressed: number }>();
   private stopping = false;
 
   constructor(config: Cip22Config, deps: GatewayDeps) {
@@ -84,7 +89,8 @@ export class Cip22Gateway implements SessionHost {
   async start(): Promise<number> {
     const server = createServer({ cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.3' }, (socket) => this.accept(socket));
     server.on('tlsClientError', (error: Error & { code?: string }) => this.count(`tls-${error.code ?? 'error'}`));
-    server.maxConnections = this.config.maxSessions;
+    // No server.maxConnections: Node would drop the socket silently; accept() refuses over
+    // maxSessions with AUTH_FAIL too-many-sessions, counted and logged.
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: Error) => reject(new EdgeError('EDGE_ERR_CIP22_LISTEN', `cip22: cannot listen on ${this.config.host}:${this.config.port}: ${e.message}`, { cause: e })));
@@ -195,6 +201,22 @@ export class Cip22Gateway implements SessionHost {
       const machine = this.machines.get(pile);
       if (machine) this.applyOutside(pile, machine.closed(reason === 'heartbeat-timeout' ? 'heartbeat-lost' : 'session-closed', this.clock.now()));
     }
+  }
+
+  refused(session: PileSession, counted: string, text: string, duringHandshake: boolean): void {
+    if (counted === 'shutting-down') return;
+    const now = this.clock.now();
+    let entry = this.logWindow.get(counted);
+    if (!entry || now - entry.start >= LOG_WINDOW_MS) {
+      if (entry && entry.suppressed > 0) this.log.warn({ code: 'EDGE_ERR_CIP22_SESSION', reason: counted, suppressed: entry.suppressed }, 'cip22: more sessions ended with this reason (not logged one by one)');
+      entry = { start: now, logged: 0, suppressed: 0 };
+      this.logWindow.set(counted, entry);
+    }
+    if (entry.logged >= LOGS_PER_REASON) return void entry.suppressed++;
+    entry.logged++;
+    const code = duringHandshake ? 'EDGE_ERR_CIP22_AUTH_FAILED' : 'EDGE_ERR_CIP22_SESSION';
+    // The text names the frame or field at fault; it never carries key material or payload bytes.
+    this.log.warn({ code, reason: counted, pile: session.deviceId ?? null, remote: session.remote, detail: text }, duringHandshake ? 'cip22: pile refused' : 'cip22: session closed on error');
   }
 
   // ---------------------------------------------------------------- internals

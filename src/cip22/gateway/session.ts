@@ -55,6 +55,8 @@ export interface SessionHost {
   data(session: PileSession, msg: DataMessage): Promise<number | null>;
   /** The session ended (after AUTH or not). */
   ended(session: PileSession, reason: string): void;
+  /** The session was refused or failed with a frame sent (logged, rate-limited). */
+  refused(session: PileSession, counted: string, text: string, duringHandshake: boolean): void;
 }
 
 type Phase = 'hello' | 'auth' | 'open' | 'closed';
@@ -146,12 +148,14 @@ export class PileSession {
   refuse(reason: Cip22ReasonName, text: string, counted: string = reason): void {
     if (this.phase === 'closed') return;
     const code = CIP22_REASONS[reason];
+    const duringHandshake = this.phase !== 'open';
     try {
-      this.send(this.phase === 'open' ? { type: 'ERROR', reason: code, text } : { type: 'AUTH_FAIL', reason: code, text });
+      this.send(duringHandshake ? { type: 'AUTH_FAIL', reason: code, text } : { type: 'ERROR', reason: code, text });
     } catch {
       /* the frame could not be encoded or written: close anyway */
     }
     this.close(counted);
+    this.host.refused(this, counted, text, duringHandshake);
   }
 
   /** Ends the session without a frame (peer closed, replaced, shutdown after ERROR). */
