@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
 /**
- * edge-agent CLI. Commands: run, check-config, demo. The shebang's V8 flags keep the
+ * edge-agent CLI. Commands: run, check-config, demo, pile-sim. The shebang's V8 flags keep the
  * young generation small: 87 MB instead of 125 MB RSS at 100 devices × 50 tags. Exit codes: 0 ok, 1 invalid
  * input (config), 2 cannot run (I/O, fatal error).
  */
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { EdgeError } from '../core/errors.js';
 import { checkConfigCommand } from './check-config.js';
 import { demoCommand } from './demo.js';
+import { pileSimCommand } from './pile-sim.js';
 import { runCommand } from './run.js';
 
 const HELP = `edge-agent — station edge agent (Modbus southbound, SQLite outbox, MQTT northbound)
@@ -20,6 +21,9 @@ Usage:
         --schema-only                skip resolving secrets (env/file references)
   edge-agent demo [--data-dir DIR]   run a demo station on embedded defaults: simulated
                   [--mqtt-url URL]   Modbus devices, an embedded MQTT broker, the agent
+  edge-agent pile-sim --port PORT --ca FILE (--cert/--key/--issuer | --piles DIR) [...]
+                                     CIP-22 reference piles against a gateway (scripted
+                                     charging, faults, drops); pile-sim --help for options
   edge-agent --version | --help
 
 Signals: SIGTERM/SIGINT flush the outbox, close links and exit 0 within the shutdown timeout.
@@ -31,6 +35,10 @@ export function packageVersion(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  const err = (line: string): void => void process.stderr.write(`${line}\n`);
+  // pile-sim has its own options (src/tools/pile-sim/args.ts).
+  if (argv[0] === 'pile-sim') return pileSimCommand(argv.slice(1), out, err);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -45,8 +53,6 @@ async function main(argv: string[]): Promise<number> {
       'http-port': { type: 'string' },
     },
   });
-  const out = (line: string): void => void process.stdout.write(`${line}\n`);
-  const err = (line: string): void => void process.stderr.write(`${line}\n`);
   if (values.version) return out(packageVersion()), 0;
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') return out(HELP), 0;
