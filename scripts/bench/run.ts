@@ -11,6 +11,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   poll: () => import('./poll.js'),
   soak: () => import('./soak.js'),
   dtu: () => import('./dtu.js'),
+  sm4: () => import('./sm4.js'),
   cip22: () => import('./cip22.js'),
 };
 

@@ -27,3 +27,9 @@ test('KDF2: every length is a prefix of the longer output, blocks are HMAC(secre
   assert.deepEqual(long.subarray(32, 64), hmacSm3(secret, Buffer.concat([salt, Buffer.from([0, 0, 0, 2])])));
   assert.throws(() => kdf2Sm3(secret, salt, -1), RangeError);
 });
+
+test('the package subpath edge-agent/crypto exports the primitives (package.json "exports")', async () => {
+  const specifier = 'edge-agent/crypto';
+  const api = (await import(specifier)) as Record<string, unknown>;
+  for (const name of ['sm3', 'hmacSm3', 'kdf2Sm3', 'sm4GcmSeal', 'sm4GcmOpen', 'Sm4GcmKey', 'Sm4GcmError']) assert.equal(typeof api[name], 'function', name);
+});

@@ -35,7 +35,7 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** Buffered bytes needed before parsing can make progress. */
-  private need = FRAME_MAGIC.length;
+  private need = 1;
   private stopped = false;
   private discarded = 0;
   private badCrc = 0;
@@ -97,7 +97,8 @@ export class FrameDecoder {
       if (at < 0) {
         const keep = magicPrefixAtEnd(buf, p);
         this.discarded += buf.length - keep - p;
-        this.need = FRAME_MAGIC.length;
+        // Parse on every push while searching, so garbage is counted as soon as it arrives.
+        this.need = 1;
         return buf.length - keep;
       }
       this.discarded += at - p;
