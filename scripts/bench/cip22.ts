@@ -9,7 +9,7 @@
  * Env: BENCH_ROUNDS (default 3), BENCH_CIP22_HANDSHAKES (per round, default 200).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { SimPile } from '../../src/cip22/sim/pile.js';
@@ -31,7 +31,8 @@ interface Agent {
 
 async function startAgent(pki: BenchPki, mode: 'gateway' | 'plain', round: number): Promise<Agent> {
   const args = { mode, cert: join(pki.dir, 'server-chain.pem'), key: pki.serverKeyPem, root: pki.rootPem, store: join(pki.dir, `outbox-${round}-${Date.now()}.db`) };
-  const child = fork(AGENT, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // The V8 flags of the edge-agent CLI's shebang (src/cli/main.ts), as the agent runs in production.
+  const child = fork(AGENT, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-semi-space-size=1', '--optimize-for-size'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (c) => reject(new Error(`cip22 agent exited ${c}`)));
@@ -74,8 +75,6 @@ function p99(values: number[]): number {
 async function handshakeRound(pki: BenchPki, mode: 'gateway' | 'plain'): Promise<number[]> {
   const agent = await startAgent(pki, mode, 0);
   const lat: number[] = [];
-  const ca = [readFileSync(pki.rootPem)];
-  void ca;
   try {
     for (let i = 0; i < HANDSHAKES; i++) {
       const t = performance.now();
@@ -151,7 +150,6 @@ async function loadRound(pki: BenchPki, mode: 'gateway' | 'plain', round: number
 
 export async function run(): Promise<BenchResult[]> {
   const pki = benchPki(Math.max(SESSIONS, 1));
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(join(pki.dir, 'server-chain.pem'), pki.serverChain);
   try {
     const lat = { gateway: [] as number[], plain: [] as number[] };

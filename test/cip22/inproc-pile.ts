@@ -28,7 +28,8 @@ import { cip22Pki } from '../helpers/cip22-pki.js';
 export class StillClock implements Clock {
   private readonly timers = new Map<number, { at: number; fn: () => void }>();
   private next = 0;
-  constructor(private current = Date.now()) {}
+  /** Starts a minute ahead: certificates the test PKI makes after this (notBefore = now) are already valid. */
+  constructor(private current = Date.now() + 60_000) {}
   now(): number {
     return this.current;
   }

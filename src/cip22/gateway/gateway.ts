@@ -47,6 +47,7 @@ export class Cip22Gateway implements SessionHost {
   readonly config: Cip22Config;
   readonly roots: readonly ParsedCertificate[];
   readonly policyHash: Buffer;
+  readonly verifiedLinks = new Set<string>();
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly outbox: OnceSink;

@@ -43,6 +43,8 @@ export interface SessionHost {
   now(): number;
   readonly roots: Parameters<typeof verifyPileChain>[0]['roots'];
   readonly policyHash: Buffer;
+  /** Issuing CA → root links already verified (one per gateway): one signature check per CA, not per handshake. */
+  readonly verifiedLinks: Set<string>;
   /** Counts a session end or refusal by reason. */
   count(reason: string): void;
   /** True when this AUTH_RESP signature was accepted before (a replay). Records it otherwise. */
@@ -225,7 +227,7 @@ export class PileSession {
     const ephemeral = this.ephemeral as Ephemeral;
     const now = this.host.now();
     if (now - this.challengeAt > this.host.config.nonceValidityMs) throw new Refusal('nonce-expired', 'nonce-expired', 'AUTH_RESP after the nonce validity');
-    const chain = verifyPileChain({ pileDer: msg.pileCert, issuerDer: msg.issuerCert, roots: this.host.roots, nowMs: now, expectedCN: deviceId, expectedAlg: alg });
+    const chain = verifyPileChain({ pileDer: msg.pileCert, issuerDer: msg.issuerCert, roots: this.host.roots, nowMs: now, expectedCN: deviceId, expectedAlg: alg, verifiedLinks: this.host.verifiedLinks });
     if (!chain.ok) throw new Refusal(CHAIN_REASONS[chain.reason], CHAIN_REASONS[chain.reason], `certificate chain: ${chain.detail}`);
     const signed = authSignedInput(this.nonce as Buffer, deviceId, msg.policyHash, msg.pileEphemeralPub, ephemeral.publicKey);
     if (!chain.pile.publicKey65 || !verifyAuth(alg, chain.pile.publicKey65, signed, msg.signature)) {
