@@ -95,6 +95,15 @@ describe('CIP-22 sealed sessions', () => {
     await waitFor('OFFLINE event stored', () => events(fx, pile.deviceId, 'cip22-state').at(-1)?.cause === 'heartbeat-lost');
   });
 
+  it('a frame the pile sends during its handshake waits for AUTH_OK (case: pile-sim STATUS timer during reconnect)', async () => {
+    const pile = fx.pile('p256');
+    const connecting = pile.connect();
+    const seq = pile.send({ type: 'STATUS', state: 0, energyWh: 5 });
+    await connecting;
+    await waitFor('ACK of the early frame', () => pile.received.some((m) => m.type === 'ACK' && m.msgSeq === seq));
+    pile.close();
+  });
+
   it('bad bytes before AUTH end in AUTH_FAIL with a reason, never a crash', async () => {
     const pile = fx.pile('sm2');
     const p = pile.connect().catch(() => undefined);

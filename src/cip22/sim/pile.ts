@@ -74,6 +74,8 @@ export class SimPile {
   private downKey: Sm4GcmKey | undefined;
   private upSeq = 0;
   private downSeq = 0;
+  /** Between AUTH_OK and the end of the connection. */
+  private open = false;
   private state: PersistedState;
   private readonly unacked = new Map<number, DataFields>();
   private readonly listeners = new Set<(msg: Cip22Message) => void>();
@@ -100,6 +102,7 @@ export class SimPile {
     const o = this.options;
     const socket = connect({ host: o.host, port: o.port, ca: o.ca, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined, ...o.tls });
     this.socket = socket;
+    this.open = false;
     this.keys = undefined;
     this.upSeq = 0;
     this.downSeq = 0;
@@ -109,6 +112,7 @@ export class SimPile {
       let phase: 'challenge' | 'ok' | 'open' = 'challenge';
       socket.on('error', (e) => reject(e));
       socket.on('close', () => {
+        if (this.socket === socket) this.open = false;
         this.finish({ kind: 'closed' });
         reject(new Error('closed before AUTH_OK'));
       });
@@ -140,6 +144,7 @@ export class SimPile {
             void (o.beforeAuthResp ?? (async () => undefined))().then(() => socket.write(frame));
           } else if (phase === 'ok' && msg.type === 'AUTH_OK') {
             phase = 'open';
+            this.open = true;
             resolve();
             this.resend();
           } else if (phase === 'open') this.onMessage(msg);
@@ -196,7 +201,9 @@ export class SimPile {
   }
 
   private write(msg: Cip22Message): void {
-    if (!this.socket || this.socket.destroyed) return;
+    // Before AUTH_OK a data frame would break the handshake: it stays unacknowledged and
+    // goes out with the resend after AUTH_OK.
+    if (!this.socket || this.socket.destroyed || !this.open) return;
     this.socket.write(this.sealNext(msg));
   }
 
