@@ -10,6 +10,8 @@ import { CommandRouter } from './core/command-router.js';
 import { EdgeError } from './core/errors.js';
 import { DevicePoller } from './core/poller.js';
 import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
+import type { Cip22Gateway } from './cip22/gateway/gateway.js';
+import { startCip22Gateway } from './cip22/gateway/start.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { ProgressSample } from './device/watchdog/health-gate.js';
@@ -77,6 +79,7 @@ export class Agent {
   private readonly offlineDevices = new Set<string>();
   private readonly options: AgentOptions;
   private ota: OtaAgentSide | undefined;
+  private cip22: Cip22Gateway | undefined;
   private readonly startedAt: number;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -190,6 +193,7 @@ export class Agent {
       this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
     }
     await this.dtuHub?.start();
+    if (this.config.cip22.enabled) await this.startCip22(outbox);
     for (const { poller } of this.pollers) poller.start();
     const channel = this.commandChannel();
     if (channel) {
@@ -260,6 +264,7 @@ export class Agent {
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
     await Promise.all([...this.families.values()].map((family) => family.close()));
     await this.dtuHub?.stop();
+    await this.cip22?.stop();
     this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-stopped', severity: 'info', data: {} });
     await this.outbox?.flush().catch((error: unknown) => this.logger.error({ err: String(error) }, 'final flush failed'));
     await this.forwarder?.stop();
@@ -370,7 +375,19 @@ export class Agent {
       watchdog: this.watchdog?.stats() ?? null,
       led: this.led?.showing() ?? null,
       commands: this.commands?.stats() ?? null,
+      cip22: this.cip22?.status() ?? null,
     };
+  }
+
+  /** The CIP-22 gateway (config.cip22.enabled): stopped before the outbox closes. */
+  private async startCip22(outbox: Outbox): Promise<void> {
+    this.cip22 = await startCip22Gateway(this.config.cip22, {
+      clock: this.clock,
+      logger: this.logger.child({ component: 'cip22' }),
+      outbox,
+      secrets: this.secrets,
+      commands: this.commandChannel(),
+    });
   }
 
   private emit(event: AgentEvent): void {

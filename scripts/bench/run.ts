@@ -13,6 +13,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   dtu: () => import('./dtu.js'),
   sm4: () => import('./sm4.js'),
   s7: () => import('./s7.js'),
+  cip22: () => import('./cip22.js'),
 };
 
 async function main(): Promise<void> {

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
 /**
- * edge-agent CLI. Commands: run, check-config, doctor, demo, ota. The shebang's V8 flags keep the
+ * edge-agent CLI. Commands: run, check-config, doctor, demo, ota, pile-sim. The shebang's V8 flags keep the
  * young generation small: 87 MB instead of 125 MB RSS at 100 devices × 50 tags. Exit codes: 0 ok, 1 invalid
  * input (config), 2 cannot run (I/O, fatal error).
  */
@@ -30,6 +30,9 @@ Usage:
   edge-agent ota boot-check          (ExecStartPre) count trial boots, roll back a crash
                                      loop; never fails. ota commands take --config FILE
                                      (default /etc/edge-agent/config.yaml)
+  edge-agent pile-sim --port PORT --ca FILE (--cert/--key/--issuer | --piles DIR) [...]
+                                     CIP-22 reference piles against a gateway (scripted
+                                     charging, faults, drops); pile-sim --help for options
   edge-agent --version | --help
 
 Signals: SIGTERM/SIGINT flush the outbox, close links and exit 0 within the shutdown timeout.
@@ -41,6 +44,13 @@ export function packageVersion(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  const err = (line: string): void => void process.stderr.write(`${line}\n`);
+  // pile-sim has its own options (src/tools/pile-sim/args.ts).
+  if (argv[0] === 'pile-sim') {
+    const { pileSimCommand } = await import('./pile-sim.js');
+    return pileSimCommand(argv.slice(1), out, err);
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -58,8 +68,6 @@ async function main(argv: string[]): Promise<number> {
       'no-restart': { type: 'boolean' },
     },
   });
-  const out = (line: string): void => void process.stdout.write(`${line}\n`);
-  const err = (line: string): void => void process.stderr.write(`${line}\n`);
   if (values.version) return out(packageVersion()), 0;
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') return out(HELP), 0;

@@ -1,5 +1,6 @@
 /** The whole configuration: one schema per section, composed; unknown keys rejected. */
 import { z } from 'zod';
+import { cip22Schema } from '../cip22/config.js';
 import { dtuCrossCheck, dtuSchema } from '../drivers/modbus/dtu/config.js';
 import { ledSchema, watchdogSchema } from '../device/config.js';
 import { deviceSchema } from '../drivers/schemas.js';
@@ -24,6 +25,7 @@ export const configSchema = z
     ota: otaSchema.prefault({}),
     dtu: dtuSchema.optional().describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
     devices: z.array(deviceSchema).default([]),
+    cip22: cip22Schema.prefault({}).describe('CIP-22 charging-pile gateway (TLS 1.3 listener piles dial into)'),
   })
   .superRefine((config, ctx) => {
     const names = new Map<string, number>();

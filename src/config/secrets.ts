@@ -37,9 +37,11 @@ export function createSecretResolver(sources: SecretSources = processSources): S
 /** Collects every secret reference in a config, with its path, for check-config. */
 export function listSecretRefs(config: {
   mqtt: { password?: SecretRef; tls?: { key?: SecretRef } };
+  cip22?: { enabled: boolean; tls?: { key: SecretRef } };
 }): Array<{ field: string; ref: SecretRef }> {
   const refs: Array<{ field: string; ref: SecretRef }> = [];
   if (config.mqtt.password !== undefined) refs.push({ field: 'mqtt.password', ref: config.mqtt.password });
   if (config.mqtt.tls?.key !== undefined) refs.push({ field: 'mqtt.tls.key', ref: config.mqtt.tls.key });
+  if (config.cip22?.enabled && config.cip22.tls !== undefined) refs.push({ field: 'cip22.tls.key', ref: config.cip22.tls.key });
   return refs;
 }

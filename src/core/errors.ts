@@ -110,6 +110,10 @@ export const ERROR_CATALOG = {
   EDGE_ERR_OTA_COMMAND: { nature: 'fatal', summary: 'An OTA command was refused (unsigned, expired, replayed, malformed)' },
   EDGE_ERR_OTA_STATE: { nature: 'fatal', summary: 'The OTA state or install layout cannot be read or written' },
   EDGE_ERR_OTA_ROLLBACK: { nature: 'fatal', summary: 'A release on trial was rolled back to the previous one' },
+  // CIP-22 gateway (src/cip22/gateway)
+  EDGE_ERR_CIP22_LISTEN: { nature: 'fatal', summary: 'The CIP-22 gateway cannot bind its host and port' },
+  EDGE_ERR_CIP22_AUTH_FAILED: { nature: 'retry', summary: 'A pile was refused during the CIP-22 handshake (AUTH_FAIL sent)' },
+  EDGE_ERR_CIP22_SESSION: { nature: 'retry', summary: 'A pile session was closed by a protocol error (ERROR sent)' },
 } as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
 
 export type EdgeErrorCode = keyof typeof ERROR_CATALOG;

@@ -91,6 +91,28 @@ export interface OutboxSink {
   appendDurable(record: NewRecord): Promise<StoredRecord>;
 }
 
+/** What `appendOnce` did: committed the group, or found its key already committed. */
+export interface OnceResult {
+  readonly duplicate: boolean;
+  /** The committed records, in order; empty for a duplicate. */
+  readonly records: readonly StoredRecord[];
+}
+
+/**
+ * Exactly-once appends for producers whose peer resends until acknowledged (CIP-22
+ * msg_seq): the key is recorded in the same transaction as the records, so "stored" and
+ * "seen" can never disagree across a crash. Keys are kept for a bounded retention.
+ */
+export interface OnceSink extends OutboxSink {
+  /**
+   * Commits `records` (at least one) in one transaction together with `key`, unless `key`
+   * was committed before: then nothing is written. Resolves once durable in both cases.
+   */
+  appendOnce(key: string, records: readonly NewRecord[]): Promise<OnceResult>;
+  /** True when `key` is committed (within retention) or waiting in a pending appendOnce. */
+  seenOnce(key: string): boolean;
+}
+
 /** What a forwarder needs from the outbox. Reads are synchronous (SQLite is local). */
 export interface OutboxSource {
   /**

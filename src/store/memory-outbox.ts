@@ -4,6 +4,7 @@
  * events), for unit tests of forwarders and producers. Nothing survives the process.
  */
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import type { OnceResult } from '../core/ports.js';
 import type { NewRecord, RecordClass, StoredRecord } from '../core/types.js';
 import {
   EVICT_LOW_WATER,
@@ -47,6 +48,9 @@ export class MemoryOutbox implements Outbox {
   private readonly waiters = new Map<NewRecord, Waiter>();
   private readonly seqs = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
+  /** appendOnce keys: committed, and pending (with the promise of the group that holds it). */
+  private readonly onceKeys = new Set<string>();
+  private readonly pendingOnce = new Map<string, Promise<OnceResult>>();
   private timer: TimerHandle | null = null;
   private nextRowid = 1;
   private bytes = 0;
@@ -83,6 +87,26 @@ export class MemoryOutbox implements Outbox {
       this.waiters.set(own, { resolve, reject });
       this.append(own);
     });
+  }
+
+  /** Nothing here survives a crash, so a group is atomic by being appended in one go. */
+  appendOnce(key: string, records: readonly NewRecord[]): Promise<OnceResult> {
+    if (this.closed) return Promise.reject(closedError());
+    const duplicate: OnceResult = { duplicate: true, records: [] };
+    if (this.onceKeys.has(key)) return Promise.resolve(duplicate);
+    const earlier = this.pendingOnce.get(key);
+    if (earlier) return earlier.then(() => duplicate);
+    const done = Promise.all(records.map((r) => this.appendDurable(r))).then((stored): OnceResult => {
+      this.onceKeys.add(key);
+      this.pendingOnce.delete(key);
+      return { duplicate: false, records: stored };
+    });
+    this.pendingOnce.set(key, done);
+    return done;
+  }
+
+  seenOnce(key: string): boolean {
+    return this.onceKeys.has(key) || this.pendingOnce.has(key);
   }
 
   async flush(): Promise<void> {

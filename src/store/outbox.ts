@@ -3,7 +3,7 @@
  * stats. Plus the shared helpers for gap events, so both write the same bodies.
  */
 import { EdgeError } from '../core/errors.js';
-import type { OutboxSink, OutboxSource } from '../core/ports.js';
+import type { OnceSink, OutboxSource } from '../core/ports.js';
 import type { NewRecord, RecordClass } from '../core/types.js';
 
 export interface OutboxStats {
@@ -36,7 +36,7 @@ export interface OutboxStats {
 }
 
 /** The full outbox: both ports plus lifecycle. */
-export interface Outbox extends OutboxSink, OutboxSource {
+export interface Outbox extends OnceSink, OutboxSource {
   /** Commits every pending record now; rejects with EDGE_ERR_STORE_WRITE when the commit fails (records stay pending). */
   flush(): Promise<void>;
   /** Flushes, releases resources; idempotent. Any later use throws EDGE_ERR_STORE_CLOSED. */

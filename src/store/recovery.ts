@@ -151,6 +151,7 @@ export function salvage(asidePath: string, fresh: Db, logger: Logger): SalvageRe
           cursor += skip;
         }
       }
+      copyDedupKeys(old, fresh);
       const upsert = fresh.prepare('INSERT INTO device_seq (device, seq) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET seq = max(seq, excluded.seq)');
       for (const [device, seq] of seqs) upsert.run(device, seq);
       fresh.prepare("UPDATE meta SET value = ? WHERE key = 'last_rowid'").run(next - 1);
@@ -163,4 +164,16 @@ export function salvage(asidePath: string, fresh: Db, logger: Logger): SalvageRe
     }
   }
   return { salvaged, unreadable, opened: true };
+}
+
+/** Exactly-once keys survive a recovery where readable: losing them would store resends twice. */
+function copyDedupKeys(old: Db, fresh: Db): void {
+  try {
+    const insert = fresh.prepare('INSERT OR IGNORE INTO dedup (key, ts) VALUES (?, ?)');
+    for (const [key, ts] of old.prepare('SELECT key, ts FROM dedup').raw().iterate() as Iterable<unknown[]>) {
+      if (typeof key === 'string' && typeof ts === 'number') insert.run(key, ts);
+    }
+  } catch {
+    /* an older schema without the table, or unreadable pages: best effort */
+  }
 }

@@ -32,6 +32,14 @@ export const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
     `);
     db.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?), ('last_rowid', 0)").run(newEpoch());
   },
+  // 2: exactly-once keys (appendOnce), written in the commit transaction of their records;
+  // ts is the commit time, for retention by age.
+  (db) => {
+    db.exec(`
+      CREATE TABLE dedup (key TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX dedup_ts ON dedup (ts);
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

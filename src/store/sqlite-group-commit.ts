@@ -9,12 +9,12 @@
 import { Backoff } from '../core/backoff.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
-import type { Logger } from '../core/ports.js';
+import type { Logger, OnceResult } from '../core/ports.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import type { Checkpointer } from './sqlite-checkpoint.js';
 import { logEvictions } from './sqlite-evict.js';
-import type { BatchResult, SqliteQueue } from './sqlite-queue.js';
+import type { BatchResult, OnceMark, SqliteQueue } from './sqlite-queue.js';
 
 const RETRY_POLICY = { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0.2 };
 
@@ -58,6 +58,12 @@ interface Waiter {
   reject(error: Error): void;
 }
 
+/** A pending appendOnce: its records travel together and commit in one transaction. */
+interface OnceGroup extends OnceMark {
+  readonly members: readonly NewRecord[];
+  resolve(result: OnceResult): void;
+}
+
 export class GroupCommit {
   private readonly queue: SqliteQueue;
   private readonly checkpointer: Checkpointer;
@@ -71,6 +77,10 @@ export class GroupCommit {
 
   private pending: NewRecord[] = [];
   private readonly waiters = new Map<NewRecord, Waiter>();
+  /** Pending appendOnce groups by their first record, and their keys (with counts). */
+  private readonly groups = new Map<NewRecord, OnceGroup>();
+  private readonly groupMembers = new Set<NewRecord>();
+  private readonly pendingKeys = new Map<string, number>();
   private readonly droppedByDevice = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private latencyTimer: TimerHandle | null = null;
@@ -99,13 +109,18 @@ export class GroupCommit {
   }
 
   append(record: NewRecord): void {
-    const pending = this.pending;
-    pending.push(record);
-    const n = pending.length;
+    this.pending.push(record);
+    this.afterPush();
+  }
+
+  /** Commits when the batch is full, else arms the latency timer; sheds over the pending bound. */
+  private afterPush(): void {
+    const n = this.pending.length;
     if (n >= this.maxRecords && !this.failing && !this.committing) {
       this.commitPending();
     } else {
-      if (n === 1 && this.latencyTimer === null && !this.failing) this.armLatencyTimer();
+      // n > 0, not n === 1: an appendOnce group can take an empty batch to several records at once.
+      if (n > 0 && this.latencyTimer === null && !this.failing) this.armLatencyTimer();
       if (n > this.maxPending) this.shed();
     }
   }
@@ -116,6 +131,35 @@ export class GroupCommit {
       this.waiters.set(own, { resolve, reject });
       this.append(own);
     });
+  }
+
+  appendOnce(key: string, records: readonly NewRecord[]): Promise<OnceResult> {
+    if (records.length === 0) return Promise.reject(new EdgeError('EDGE_ERR_STORE_WRITE', 'appendOnce needs at least one record'));
+    const members = records.map((r): NewRecord => ({ device: r.device, cls: r.cls, ts: r.ts, body: r.body }));
+    return new Promise<OnceResult>((resolve, reject) => {
+      const stored: StoredRecord[] = [];
+      const group: OnceGroup = { key, size: members.length, members, resolve };
+      const waiter: Waiter = {
+        resolve: (record) => {
+          stored.push(record);
+          if (stored.length === members.length) resolve({ duplicate: false, records: stored });
+        },
+        reject,
+      };
+      this.groups.set(members[0], group);
+      this.pendingKeys.set(key, (this.pendingKeys.get(key) ?? 0) + 1);
+      for (const m of members) {
+        this.waiters.set(m, waiter);
+        this.groupMembers.add(m);
+        this.pending.push(m);
+      }
+      this.afterPush();
+    });
+  }
+
+  /** True when `key` waits in a pending group or is committed. */
+  seenOnce(key: string): boolean {
+    return this.pendingKeys.has(key) || this.queue.hasKey(key);
   }
 
   /** Commits everything pending now; throws EDGE_ERR_STORE_WRITE when a commit fails. */
@@ -145,6 +189,9 @@ export class GroupCommit {
       for (const w of this.waiters.values()) w.reject(err);
       this.waiters.clear();
       this.pending = [];
+      this.groups.clear();
+      this.groupMembers.clear();
+      this.pendingKeys.clear();
     }
     this.cancelTimers();
   }
@@ -168,13 +215,13 @@ export class GroupCommit {
 
   private commitChunk(): boolean {
     const all = this.pending;
-    const n = Math.min(all.length, this.maxRecords);
+    const n = this.chunkEnd(all);
     const t0 = this.clock.monotonic();
     const dropped = this.droppedByDevice.size > 0 ? new Map(this.droppedByDevice) : null;
     let result: BatchResult<Waiter>;
     this.committing = true;
     try {
-      result = this.queue.writeBatch(all, n, dropped, this.waiters);
+      result = this.queue.writeBatch(all, n, dropped, this.waiters, this.groups.size > 0 ? this.groups : null);
     } catch (e) {
       this.committing = false;
       this.onCommitFailure(e, n);
@@ -184,6 +231,14 @@ export class GroupCommit {
     this.settle(all, n, dropped, result);
     this.recordSuccess(result, t0);
     return true;
+  }
+
+  /** At most maxRecords, but never cutting an appendOnce group in two. */
+  private chunkEnd(all: readonly NewRecord[]): number {
+    let n = Math.min(all.length, this.maxRecords);
+    if (this.groupMembers.size === 0 || n === all.length) return n;
+    while (n < all.length && this.groupMembers.has(all[n]) && !this.groups.has(all[n])) n++;
+    return n;
   }
 
   /** Committed: drops the batch from pending and resolves its durable appends. */
@@ -196,9 +251,29 @@ export class GroupCommit {
         else this.droppedByDevice.delete(device);
       }
     }
+    if (this.groupMembers.size > 0) this.settleGroups(all, n, result.duplicates);
     for (const [key, w, record] of result.resolved) {
       this.waiters.delete(key);
       w.resolve(record);
+    }
+  }
+
+  /** Forgets the committed chunk's groups; a duplicate group resolves with nothing written. */
+  private settleGroups(all: readonly NewRecord[], n: number, duplicates: readonly NewRecord[]): void {
+    const dup = new Set(duplicates);
+    for (let i = 0; i < n; i++) {
+      const r = all[i];
+      if (!this.groupMembers.delete(r)) continue;
+      const group = this.groups.get(r);
+      if (group === undefined) continue;
+      this.groups.delete(r);
+      const left = (this.pendingKeys.get(group.key) ?? 1) - 1;
+      if (left > 0) this.pendingKeys.set(group.key, left);
+      else this.pendingKeys.delete(group.key);
+      if (dup.has(r)) {
+        for (const m of group.members) this.waiters.delete(m);
+        group.resolve({ duplicate: true, records: [] });
+      }
     }
   }
 
@@ -254,7 +329,8 @@ export class GroupCommit {
     const pending = this.pending;
     for (let i = 0; i < pending.length; i++) {
       const r = pending[i];
-      if (r.cls !== 'telemetry') continue;
+      // Group members are never shed: a group commits whole or not at all.
+      if (r.cls !== 'telemetry' || this.groupMembers.has(r)) continue;
       pending.splice(i, 1);
       const dropped = ++this.counters.droppedPending;
       this.droppedByDevice.set(r.device, (this.droppedByDevice.get(r.device) ?? 0) + 1);

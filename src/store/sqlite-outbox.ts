@@ -21,7 +21,7 @@ import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
-import type { Logger } from '../core/ports.js';
+import type { Logger, OnceResult } from '../core/ports.js';
 import type { AgentEvent, NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import { type Outbox, type OutboxStats, closedError } from './outbox.js';
@@ -131,6 +131,16 @@ export class SqliteOutbox implements Outbox {
   appendDurable(record: NewRecord): Promise<StoredRecord> {
     if (this.closed) return Promise.reject(closedError());
     return this.group.appendDurable(record);
+  }
+
+  appendOnce(key: string, records: readonly NewRecord[]): Promise<OnceResult> {
+    if (this.closed) return Promise.reject(closedError());
+    return this.group.appendOnce(key, records);
+  }
+
+  seenOnce(key: string): boolean {
+    if (this.closed) throw closedError();
+    return this.group.seenOnce(key);
   }
 
   async flush(): Promise<void> {

@@ -25,6 +25,16 @@ interface DeviceState {
   readonly device: string;
 }
 
+/** Marks the first record of an appendOnce group: its key and how many records follow with it. */
+export interface OnceMark {
+  readonly key: string;
+  readonly size: number;
+}
+
+const DEDUP_DEFAULTS = { maxAgeMs: 7 * 24 * 3600 * 1000, maxKeys: 1_000_000 };
+/** Pruning by age runs at most this often (and whenever the key count is over its bound). */
+const DEDUP_PRUNE_INTERVAL_MS = 60_000;
+
 /** What one committed batch transaction did. `W` is the caller's waiter type. */
 export interface BatchResult<W> {
   /** Rows inserted: the batch, pending-overflow gaps and eviction gaps. */
@@ -34,6 +44,8 @@ export interface BatchResult<W> {
   readonly gapLogs: GapLog[];
   /** The batch's records that had a waiter, with the waiter and the stored record. */
   readonly resolved: [NewRecord, W, StoredRecord][];
+  /** First records of appendOnce groups whose key was already stored (nothing written for them). */
+  readonly duplicates: NewRecord[];
 }
 
 export class SqliteQueue {
@@ -49,6 +61,9 @@ export class SqliteQueue {
   private nBytes: number;
   private batchNo = 0;
   private currentSync: SyncMode = 'FULL';
+  private readonly dedupLimits: { readonly maxAgeMs: number; readonly maxKeys: number };
+  private dedupKeys: number;
+  private lastPrune = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly db: Db,
@@ -64,6 +79,8 @@ export class SqliteQueue {
     this.nextRowid = state.nextRowid;
     this.nRows = state.rows;
     this.nBytes = state.bytes;
+    this.dedupKeys = state.dedupKeys;
+    this.dedupLimits = config.dedup ?? DEDUP_DEFAULTS;
     for (const [device, seq] of state.seqs) this.devices.set(device, { device, seq, mark: 0, prev: seq });
     this.s = prepareStatements(db);
   }
@@ -82,39 +99,51 @@ export class SqliteQueue {
     return this.nextRowid - 1;
   }
 
+  /** True when an appendOnce key is committed. */
+  hasKey(key: string): boolean {
+    return this.s.dedupHas.get(key) !== undefined;
+  }
+
   oldestTs(): number | null {
     return (this.s.oldest.get() as number | undefined) ?? null;
   }
 
   /**
    * One transaction: the first `n` records of `batch`, a pending-overflow gap event per
-   * device of `dropped`, then eviction while over the bounds. Throws (rolled back, state
-   * restored) on failure.
+   * device of `dropped`, then eviction while over the bounds. The groups marked in `once`
+   * claim their key first; a group whose key is taken is left out whole. Throws (rolled
+   * back, state restored) on failure.
    */
   writeBatch<W>(
     batch: readonly NewRecord[],
     n: number,
     dropped: ReadonlyMap<string, number> | null,
     waiters: ReadonlyMap<NewRecord, W>,
+    once: ReadonlyMap<NewRecord, OnceMark> | null = null,
   ): BatchResult<W> {
     const mark = ++this.batchNo;
     const touched: DeviceState[] = [];
     const savedRowid = this.nextRowid;
     const savedRows = this.nRows;
     const savedBytes = this.nBytes;
-    const result: BatchResult<W> = { written: 0, evictedTelemetry: 0, evictedEvent: 0, gapLogs: [], resolved: [] };
+    const savedKeys = this.dedupKeys;
+    const result: BatchResult<W> = { written: 0, evictedTelemetry: 0, evictedEvent: 0, gapLogs: [], resolved: [], duplicates: [] };
     try {
       this.setSync(dropped ? 'FULL' : this.syncFor(batch, n));
       this.s.begin.run();
       try {
-        this.insertBatch(batch, n, mark, touched, waiters.size > 0 ? waiters : null, result.resolved);
-        result.written = n;
+        const kept = once !== null && once.size > 0 ? this.claimKeys(batch, n, once, result.duplicates) : null;
+        const records = kept ?? batch;
+        const count = kept === null ? n : kept.length;
+        this.insertBatch(records, count, mark, touched, waiters.size > 0 ? waiters : null, result.resolved);
+        result.written = count;
         if (dropped) {
           const now = this.clock.now();
           for (const [device, count] of dropped) this.insertOne(pendingGapRecord(device, now, count), mark, touched);
           result.written += dropped.size;
         }
         this.enforceBounds(mark, touched, result);
+        if (this.dedupKeys > 0) this.pruneKeys();
         for (const st of touched) this.s.upsertSeq.run(st.device, st.seq);
         this.s.lastRowid.run(this.nextRowid - 1);
         this.s.commit.run();
@@ -126,6 +155,7 @@ export class SqliteQueue {
       this.nextRowid = savedRowid;
       this.nRows = savedRows;
       this.nBytes = savedBytes;
+      this.dedupKeys = savedKeys;
       for (const st of touched) st.seq = st.prev;
       throw e;
     }
@@ -183,6 +213,38 @@ export class SqliteQueue {
   }
 
   // ---------------------------------------------------------------- inside the transaction
+
+  /**
+   * Inserts the key of every group marked in `once`; returns the batch without the groups
+   * whose key was already there (null when there were none), noting their first records.
+   */
+  private claimKeys(batch: readonly NewRecord[], n: number, once: ReadonlyMap<NewRecord, OnceMark>, duplicates: NewRecord[]): NewRecord[] | null {
+    const now = this.clock.now();
+    let kept: NewRecord[] | null = null;
+    for (let i = 0; i < n; i++) {
+      const r = batch[i];
+      const group = once.get(r);
+      if (group === undefined || this.s.dedupInsert.run(group.key, now).changes === 1) {
+        if (group !== undefined) this.dedupKeys++;
+        kept?.push(r);
+        continue;
+      }
+      duplicates.push(r);
+      kept ??= batch.slice(0, i);
+      i += group.size - 1;
+    }
+    return kept;
+  }
+
+  /** Drops keys past their retention age, then the oldest while over the count bound. */
+  private pruneKeys(): void {
+    const now = this.clock.now();
+    const { maxAgeMs, maxKeys } = this.dedupLimits;
+    if (this.dedupKeys <= maxKeys && now - this.lastPrune < DEDUP_PRUNE_INTERVAL_MS) return;
+    this.lastPrune = now;
+    this.dedupKeys -= this.s.dedupPruneAge.run(now - maxAgeMs).changes;
+    if (this.dedupKeys > maxKeys) this.dedupKeys -= this.s.dedupPruneOldest.run(this.dedupKeys - maxKeys).changes;
+  }
 
   /** Hot loop: seq from the in-memory counter, full groups of MULTI_ROWS through the multi-row insert. */
   private insertBatch<W>(

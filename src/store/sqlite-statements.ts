@@ -23,6 +23,10 @@ export interface QueueStatements {
   readonly ackSum: Statement;
   readonly ackDelete: Statement;
   readonly oldest: Statement;
+  readonly dedupInsert: Statement;
+  readonly dedupHas: Statement;
+  readonly dedupPruneAge: Statement;
+  readonly dedupPruneOldest: Statement;
   readonly begin: Statement;
   readonly commit: Statement;
   readonly rollback: Statement;
@@ -38,6 +42,8 @@ export interface PersistedState {
   readonly bytes: number;
   /** Per-device seq counters. */
   readonly seqs: readonly [string, number][];
+  /** Exactly-once keys held. */
+  readonly dedupKeys: number;
 }
 
 /** Connection settings; the store starts in synchronous=FULL. */
@@ -61,6 +67,7 @@ export function loadState(db: Db): PersistedState {
     rows,
     bytes,
     seqs: db.prepare('SELECT device, seq FROM device_seq').raw().all() as [string, number][],
+    dedupKeys: db.prepare('SELECT count(*) FROM dedup').pluck().get() as number,
   };
 }
 
@@ -80,6 +87,10 @@ export function prepareStatements(db: Db): QueueStatements {
     ackSum: db.prepare('SELECT count(*), total(octet_length(body)) FROM records WHERE rowid BETWEEN ? AND ?').raw(),
     ackDelete: db.prepare('DELETE FROM records WHERE rowid BETWEEN ? AND ?'),
     oldest: db.prepare('SELECT ts FROM records ORDER BY rowid LIMIT 1').pluck(),
+    dedupInsert: db.prepare('INSERT OR IGNORE INTO dedup (key, ts) VALUES (?, ?)'),
+    dedupHas: db.prepare('SELECT 1 FROM dedup WHERE key = ?').pluck(),
+    dedupPruneAge: db.prepare('DELETE FROM dedup WHERE ts < ?'),
+    dedupPruneOldest: db.prepare('DELETE FROM dedup WHERE key IN (SELECT key FROM dedup ORDER BY ts LIMIT ?)'),
     begin: db.prepare('BEGIN'),
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),

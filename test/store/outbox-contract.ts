@@ -243,6 +243,40 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       });
     });
 
+    it('appendOnce of a multi-record group into an empty batch commits at maxLatencyMs without a flush', async () => {
+      // Case cip22-fault-group-stalls: a FAULT frame's group (frame + state event) arriving
+      // at an empty batch never armed the latency timer, so no commit and no ACK followed.
+      await withSubject({ batchMaxRecords: 100, batchMaxLatencyMs: 50 }, async (outbox, clock) => {
+        let settled = false;
+        const done = outbox.appendOnce('pile-1/3', [telemetry('pile-1', 3), event('pile-1', 3, 'cip22-state')]).then(() => (settled = true));
+        await clock.advance(50);
+        assert.equal(readAll(outbox).length, 2, 'committed by the latency timer');
+        await done;
+        assert.equal(settled, true);
+      });
+    });
+
+    it('appendOnce commits a group once per key; a resend resolves as duplicate and stores nothing', async () => {
+      await withSubject({}, async (outbox) => {
+        const group = [telemetry('pile-1', 1), event('pile-1', 1, 'cip22-state')];
+        assert.equal(outbox.seenOnce('pile-1/7'), false);
+        const first = outbox.appendOnce('pile-1/7', group);
+        assert.equal(outbox.seenOnce('pile-1/7'), true, 'seen while pending');
+        const samePending = outbox.appendOnce('pile-1/7', group);
+        await outbox.flush();
+        const r1 = await first;
+        assert.equal(r1.duplicate, false);
+        assert.deepEqual(r1.records.map((r) => [r.device, r.cls]), [['pile-1', 'telemetry'], ['pile-1', 'event']]);
+        assert.deepEqual(await samePending, { duplicate: true, records: [] });
+        const later = outbox.appendOnce('pile-1/7', group);
+        await outbox.flush();
+        assert.deepEqual(await later, { duplicate: true, records: [] });
+        assert.equal(outbox.seenOnce('pile-1/7'), true);
+        assert.equal(outbox.seenOnce('pile-1/8'), false);
+        assert.equal(readAll(outbox).length, 2, 'stored exactly once');
+      });
+    });
+
     it('refuses use after close with EDGE_ERR_STORE_CLOSED; close is idempotent and flushes', async () => {
       await withSubject({}, async (outbox) => {
         outbox.append(telemetry('d', 0));

@@ -283,3 +283,112 @@ describe('SqliteOutbox', () => {
     assert.ok(statSync(`${config().path}-wal`).size <= walMaxBytes);
   });
 });
+
+describe('SqliteOutbox appendOnce (exactly-once keys)', () => {
+  let dir: { path: string; remove(): void };
+  let clock: ManualClock;
+  beforeEach(() => {
+    dir = tempDir('sqlite-once-');
+    clock = new ManualClock();
+  });
+  afterEach(() => dir.remove());
+
+  function cfg(overrides: Record<string, unknown> = {}): StoreConfig {
+    return storeSchema.parse({ path: join(dir.path, 'outbox.db'), ...overrides });
+  }
+
+  it('keeps keys across a reopen: a resend after restart is a duplicate', async () => {
+    const a = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
+    const stored = a.appendOnce('p/1', [telemetry('p', 1)]);
+    await a.flush();
+    assert.equal((await stored).duplicate, false);
+    await a.close();
+    const b = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
+    try {
+      assert.equal(b.seenOnce('p/1'), true);
+      const again = b.appendOnce('p/1', [telemetry('p', 1)]);
+      await b.flush();
+      assert.equal((await again).duplicate, true);
+      assert.equal(b.read(0, 100, 1e9).length, 1);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('never splits a group across transactions, even at the batch size bound', async () => {
+    const outbox = SqliteOutbox.open(cfg({ batch: { maxRecords: 4, maxLatencyMs: 50 } }), { clock, logger: silentLogger });
+    try {
+      const batches: number[] = [];
+      outbox.onCommit(() => batches.push(outbox.lastRowid()));
+      outbox.append(telemetry('x', 0));
+      outbox.append(telemetry('x', 1));
+      outbox.append(telemetry('x', 2));
+      const group = outbox.appendOnce('k', [event('p', 0), event('p', 1), event('p', 2)]);
+      await outbox.flush();
+      const r = await group;
+      assert.equal(r.records.length, 3);
+      assert.deepEqual(batches, [6], 'one transaction of 6 instead of 4 + 2');
+    } finally {
+      await outbox.close();
+    }
+  });
+
+  it('a duplicate group in the same transaction is left out whole, others around it are stored', async () => {
+    const outbox = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
+    try {
+      const a = outbox.appendOnce('k1', [event('p', 0), telemetry('p', 0)]);
+      outbox.append(telemetry('q', 0));
+      const b = outbox.appendOnce('k1', [event('p', 1), telemetry('p', 1)]);
+      const c = outbox.appendOnce('k2', [event('p', 2)]);
+      await outbox.flush();
+      assert.equal((await a).duplicate, false);
+      assert.equal((await b).duplicate, true);
+      assert.equal((await c).duplicate, false);
+      assert.deepEqual(outbox.read(0, 100, 1e9).map((r) => r.ts), [event('p', 0).ts, telemetry('p', 0).ts, telemetry('q', 0).ts, event('p', 2).ts]);
+    } finally {
+      await outbox.close();
+    }
+  });
+
+  it('prunes keys beyond maxKeys and older than maxAgeMs', async () => {
+    const outbox = SqliteOutbox.open(cfg({ dedup: { maxAgeMs: 10_000, maxKeys: 5 } }), { clock, logger: silentLogger });
+    try {
+      for (let i = 0; i < 8; i++) {
+        const p = outbox.appendOnce(`k${i}`, [telemetry('p', i)]);
+        await outbox.flush();
+        await p;
+        await clock.advance(1);
+      }
+      const keys = dbOf(outbox).prepare('SELECT key FROM dedup ORDER BY ts').pluck().all();
+      assert.deepEqual(keys, ['k3', 'k4', 'k5', 'k6', 'k7']);
+      await clock.advance(70_000);
+      const p = outbox.appendOnce('fresh', [telemetry('p', 99)]);
+      await outbox.flush();
+      await p;
+      assert.deepEqual(dbOf(outbox).prepare('SELECT key FROM dedup').pluck().all(), ['fresh']);
+    } finally {
+      await outbox.close();
+    }
+  });
+
+  it('migrates a version-1 store: records kept, dedup table added', async () => {
+    const path = join(dir.path, 'outbox.db');
+    const raw = new Database(path);
+    raw.pragma('journal_mode = WAL');
+    const { MIGRATIONS } = await import('../../src/store/schema.js');
+    raw.transaction(() => {
+      MIGRATIONS[0](raw);
+      raw.pragma('user_version = 1');
+    })();
+    raw.prepare('INSERT INTO records (rowid, seq, device, cls, ts, body) VALUES (1, 1, ?, 0, 1, ?)').run('d', '{}');
+    raw.close();
+    const outbox = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
+    try {
+      assert.equal(dbOf(outbox).pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.equal(outbox.read(0, 10, 1e9).length, 1);
+      assert.equal(outbox.seenOnce('nope'), false);
+    } finally {
+      await outbox.close();
+    }
+  });
+});

@@ -32,5 +32,12 @@ export const storeSchema = z.strictObject({
     })
     .prefault({}),
   integrityCheck: z.enum(['quick', 'full', 'off']).default('quick'),
+  dedup: z
+    .strictObject({
+      maxAgeMs: z.number().int().positive().default(7 * 24 * 3600 * 1000).describe('Exactly-once keys are kept at least this long'),
+      maxKeys: z.number().int().positive().default(1_000_000).describe('Beyond this many keys the oldest are pruned'),
+    })
+    .prefault({})
+    .describe('Retention of exactly-once keys (CIP-22 (pile, msg_seq)): a resend older than this is stored again'),
 });
 export type StoreConfig = z.infer<typeof storeSchema>;

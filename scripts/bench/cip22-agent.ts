@@ -1,0 +1,68 @@
+/**
+ * Child process of the cip22 bench: the measured side. argv[2] = JSON
+ *   { mode: 'gateway' | 'plain', cert: chain PEM file, key, root, store? }
+ * gateway: Cip22Gateway with a SqliteOutbox; plain: a TLS 1.3 echo server, same cert.
+ * IPC: sends {port}; on 'mark' resets the CPU window; on 'usage' replies {rss, cpuPct}.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:tls';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/ports.js';
+import { storeSchema } from '../../src/config/sections/store.js';
+import { cip22Schema } from '../../src/cip22/config.js';
+import { Cip22Gateway } from '../../src/cip22/gateway/gateway.js';
+import { loadRoots } from '../../src/cip22/identity/index.js';
+import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
+
+interface Args {
+  readonly mode: 'gateway' | 'plain';
+  readonly cert: string;
+  readonly key: string;
+  readonly root: string;
+  readonly store?: string;
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as Args;
+const send = (m: unknown): void => void process.send?.(m);
+
+async function listen(): Promise<number> {
+  if (args.mode === 'plain') {
+    const server = createServer({ cert: readFileSync(args.cert), key: readFileSync(args.key), minVersion: 'TLSv1.3' }, (s) => {
+      s.on('error', () => undefined);
+      s.on('data', (b) => s.write(b));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return (server.address() as { port: number }).port;
+  }
+  const config = {
+    ...cip22Schema.parse({ enabled: true, host: '127.0.0.1', tls: { cert: args.cert, key: { file: args.key } }, roots: [args.root], perIpHandshakesPerMinute: 1_000_000, maxSessions: 5000 }),
+    port: 0,
+  };
+  const outbox = SqliteOutbox.open(storeSchema.parse({ path: args.store }), { clock: systemClock, logger: silentLogger });
+  const gateway = new Cip22Gateway(config, {
+    clock: systemClock,
+    logger: silentLogger,
+    outbox,
+    roots: loadRoots([readFileSync(args.root)]),
+    tls: { cert: readFileSync(args.cert), key: readFileSync(args.key) },
+  });
+  // Drain like a forwarder would, so the store does not grow without bound.
+  outbox.onCommit(() => {
+    const rows = outbox.read(0, 10_000, 1e9);
+    if (rows.length > 0) outbox.ack(rows.map((r) => r.rowid));
+  });
+  return gateway.start();
+}
+
+let cpu = process.cpuUsage();
+let at = performance.now();
+process.on('message', (m: string) => {
+  if (m === 'mark') {
+    cpu = process.cpuUsage();
+    at = performance.now();
+  } else if (m === 'usage') {
+    const d = process.cpuUsage(cpu);
+    send({ rss: process.memoryUsage().rss, cpuPct: ((d.user + d.system) / 1000 / (performance.now() - at)) * 100 });
+  }
+});
+send({ port: await listen() });

@@ -1,0 +1,211 @@
+/**
+ * CIP-22 gateway benchmarks (the gateway runs in a child process, cip22-agent.ts).
+ * 1. Handshakes: sequential SimPile (P-256) connects to AUTH_OK, latency p99 and
+ *    handshakes/s, vs plain TLS 1.3 connect + one echo round trip with the same certs.
+ *    Target p99 < 20 ms (seed figure: 86 ms average).
+ * 2. BENCH_CIP22_SESSIONS (1000) concurrent sealed sessions sending STATUS at 1 Hz for
+ *    BENCH_CIP22_SECONDS (20): the agent process's RSS (target < 150 MB) and CPU %, vs
+ *    the same number of idle plain TLS 1.3 sockets on the echo server.
+ * Env: BENCH_ROUNDS (default 3), BENCH_CIP22_HANDSHAKES (per round, default 200).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, type TLSSocket } from 'node:tls';
+import { SimPile } from '../../src/cip22/sim/pile.js';
+import { alternate, median, type BenchResult } from './common.js';
+import { type BenchPki, benchPki } from './cip22-pki.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const HANDSHAKES = Number(process.env.BENCH_CIP22_HANDSHAKES ?? 200);
+const SESSIONS = Number(process.env.BENCH_CIP22_SESSIONS ?? 1000);
+const SECONDS = Number(process.env.BENCH_CIP22_SECONDS ?? 20);
+const AGENT = new URL('./cip22-agent.js', import.meta.url).pathname;
+
+interface Agent {
+  readonly child: ChildProcess;
+  readonly port: number;
+  usage(): Promise<{ rss: number; cpuPct: number }>;
+  stop(): Promise<void>;
+}
+
+async function startAgent(pki: BenchPki, mode: 'gateway' | 'plain', round: number): Promise<Agent> {
+  const args = { mode, cert: join(pki.dir, 'server-chain.pem'), key: pki.serverKeyPem, root: pki.rootPem, store: join(pki.dir, `outbox-${round}-${Date.now()}.db`) };
+  // The V8 flags of the edge-agent CLI's shebang (src/cli/main.ts), as the agent runs in production.
+  const child = fork(AGENT, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-semi-space-size=1', '--optimize-for-size'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('exit', (c) => reject(new Error(`cip22 agent exited ${c}`)));
+  });
+  return {
+    child,
+    port,
+    usage: () =>
+      new Promise((resolve) => {
+        child.once('message', (m: { rss: number; cpuPct: number }) => resolve(m));
+        child.send('usage');
+      }),
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+function pile(pki: BenchPki, i: number, port: number): SimPile {
+  const p = pki.piles[i];
+  return new SimPile({ host: '127.0.0.1', port, ca: [readFileSync(pki.rootPem)], deviceId: p.deviceId, alg: 'ecdsa-p256', key: p.key, certDer: p.certDer, issuerDer: pki.issuingDer });
+}
+
+function plainConnect(pki: BenchPki, port: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, ca: [readFileSync(pki.rootPem)], minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
+    s.once('error', reject);
+    s.once('secureConnect', () => resolve(s));
+  });
+}
+
+function p99(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))];
+}
+
+/** One round of sequential handshakes: latencies in ms. */
+async function handshakeRound(pki: BenchPki, mode: 'gateway' | 'plain'): Promise<number[]> {
+  const agent = await startAgent(pki, mode, 0);
+  const lat: number[] = [];
+  try {
+    for (let i = 0; i < HANDSHAKES; i++) {
+      const t = performance.now();
+      if (mode === 'gateway') {
+        const p = pile(pki, i % pki.piles.length, agent.port);
+        await p.connect();
+        lat.push(performance.now() - t);
+        p.close();
+      } else {
+        const s = await plainConnect(pki, agent.port);
+        await new Promise<void>((resolve) => {
+          s.once('data', () => resolve());
+          s.write('ping');
+        });
+        lat.push(performance.now() - t);
+        s.destroy();
+      }
+    }
+  } finally {
+    await agent.stop();
+  }
+  return lat;
+}
+
+async function connectAll<T>(n: number, open: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await open(i);
+      }
+    }),
+  );
+  return out;
+}
+
+/** One load round: connect, settle, measure RSS and CPU over SECONDS. */
+async function loadRound(pki: BenchPki, mode: 'gateway' | 'plain', round: number): Promise<{ rss: number; cpuPct: number; acked: number }> {
+  const agent = await startAgent(pki, mode, round);
+  const closers: (() => void)[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let acked = 0;
+  try {
+    if (mode === 'gateway') {
+      const piles = await connectAll(SESSIONS, async (i) => {
+        const p = pile(pki, i, agent.port);
+        await p.connect();
+        p.onFrame((m) => void (m.type === 'ACK' && acked++));
+        return p;
+      });
+      piles.forEach((p, i) => {
+        closers.push(() => p.close());
+        // Spread the 1 Hz STATUS frames over the second.
+        timers.push(setTimeout(() => timers.push(setInterval(() => p.send({ type: 'STATUS', state: 0, voltageMv: 48_000, energyWh: i }), 1000)), (i * 1000) / SESSIONS));
+      });
+    } else {
+      const sockets = await connectAll(SESSIONS, () => plainConnect(pki, agent.port));
+      for (const s of sockets) closers.push(() => s.destroy());
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    acked = 0;
+    agent.child.send('mark');
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    return { ...(await agent.usage()), acked };
+  } finally {
+    for (const t of timers) clearInterval(t);
+    for (const c of closers) c();
+    await agent.stop();
+  }
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const pki = benchPki(Math.max(SESSIONS, 1));
+  writeFileSync(join(pki.dir, 'server-chain.pem'), pki.serverChain);
+  try {
+    const lat = { gateway: [] as number[], plain: [] as number[] };
+    const p99s = await alternate(
+      ROUNDS,
+      async () => p99((lat.gateway = lat.gateway.concat(await handshakeRound(pki, 'gateway'))).slice(-HANDSHAKES)),
+      async () => p99((lat.plain = lat.plain.concat(await handshakeRound(pki, 'plain'))).slice(-HANDSHAKES)),
+    );
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const results: BenchResult[] = [
+      {
+        name: 'CIP-22 handshake p99 (TLS 1.3 + HELLO/CHALLENGE/AUTH_RESP/AUTH_OK, P-256 pile)',
+        unit: 'ms',
+        value: p99s.agent,
+        baselineName: 'plain TLS 1.3 connect + 1 echo round trip, same certs',
+        baseline: p99s.baseline,
+        target: 'p99 < 20 ms (seed: 86 ms average)',
+        notes: `mean ${mean(lat.gateway).toFixed(2)} ms vs ${mean(lat.plain).toFixed(2)} ms; p99 per round ${p99s.agentRuns.map((x) => x.toFixed(1)).join(', ')} ms; ${HANDSHAKES} sequential per round`,
+      },
+      {
+        name: 'CIP-22 handshakes/s (sequential, one client)',
+        unit: 'handshakes/s',
+        value: 1000 / mean(lat.gateway),
+        baselineName: 'plain TLS 1.3 connect + echo',
+        baseline: 1000 / mean(lat.plain),
+      },
+    ];
+    const load = { gateway: [] as { rss: number; cpuPct: number; acked: number }[], plain: [] as { rss: number; cpuPct: number; acked: number }[] };
+    let round = 0;
+    await alternate(
+      ROUNDS,
+      async () => (load.gateway.push(await loadRound(pki, 'gateway', ++round)), 0),
+      async () => (load.plain.push(await loadRound(pki, 'plain', ++round)), 0),
+    );
+    const med = (xs: { rss: number; cpuPct: number }[], k: 'rss' | 'cpuPct'): number => median(xs.map((x) => x[k]));
+    const ackRate = median(load.gateway.map((x) => x.acked / SECONDS));
+    results.push(
+      {
+        name: `agent RSS, ${SESSIONS} sealed sessions, STATUS at 1 Hz each, ${SECONDS} s`,
+        unit: 'MB',
+        value: med(load.gateway, 'rss') / 1e6,
+        baselineName: `${SESSIONS} idle plain TLS 1.3 sockets`,
+        baseline: med(load.plain, 'rss') / 1e6,
+        target: '< 150 MB',
+        notes: `ACKs received ${ackRate.toFixed(0)}/s (expected ${SESSIONS}/s); RSS per round ${load.gateway.map((x) => (x.rss / 1e6).toFixed(0)).join(', ')} MB`,
+      },
+      {
+        name: `agent CPU, ${SESSIONS} sealed sessions, STATUS at 1 Hz each (stored in SQLite, ACKed)`,
+        unit: '% of one core',
+        value: med(load.gateway, 'cpuPct'),
+        baselineName: `${SESSIONS} idle plain TLS 1.3 sockets`,
+        baseline: med(load.plain, 'cpuPct'),
+      },
+    );
+    return results;
+  } finally {
+    pki.remove();
+  }
+}

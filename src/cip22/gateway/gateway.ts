@@ -1,0 +1,364 @@
+/**
+ * The CIP-22 gateway: a TLS 1.3 listener piles dial into, one PileSession per connection,
+ * one PileMachine per pile (kept across its sessions), durable ACK through the outbox's
+ * exactly-once groups, commands from the CommandChannel. Limits: max sessions, handshake
+ * timeout, per-address handshake rate. See docs/cip22.md.
+ */
+import type { Socket } from 'node:net';
+import { type TLSSocket, createServer, type Server } from 'node:tls';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { EdgeError } from '../../core/errors.js';
+import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
+import type { NewRecord } from '../../core/types.js';
+import { type Cip22Version, type Tlv, policyHash } from '../codec/index.js';
+import type { ParsedCertificate } from '../identity/index.js';
+import type { Cip22Config } from '../config.js';
+import { type Effect, PileMachine, type PileState } from '../state/machine.js';
+import { CommandRouter } from './commands.js';
+import { type DataMessage, effectRecord, frameRecord } from './records.js';
+import { PileSession, type SessionHost } from './session.js';
+
+export interface GatewayDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly outbox: OnceSink;
+  readonly roots: readonly ParsedCertificate[];
+  /** TLS server identity (PEM). */
+  readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  readonly commands?: CommandChannel;
+}
+
+export interface PileStatus {
+  readonly state: PileState;
+  readonly online: boolean;
+  readonly version: Cip22Version | null;
+  readonly remote: string | null;
+  readonly pendingCommands: number;
+}
+
+/** Session failures logged per reason and minute; the rest are counted and summarised. */
+const LOGS_PER_REASON = 5;
+const LOG_WINDOW_MS = 60_000;
+
+/** Recently accepted AUTH_RESP signatures kept for replay detection. */
+const REPLAY_CACHE = 100_000;
+
+export class Cip22Gateway implements SessionHost {
+  readonly config: Cip22Config;
+  readonly roots: readonly ParsedCertificate[];
+  readonly policyHash: Buffer;
+  readonly verifiedLinks = new Set<string>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly outbox: OnceSink;
+  private readonly tls: GatewayDeps['tls'];
+  private server: Server | undefined;
+  private readonly sessions = new Set<PileSession>();
+  private readonly sockets = new Map<PileSession, Socket>();
+  private readonly handshakeTimers = new Map<PileSession, TimerHandle>();
+  private readonly byPile = new Map<string, PileSession>();
+  private readonly machines = new Map<string, PileMachine>();
+  private readonly deadlines = new Map<string, TimerHandle>();
+  private readonly floors = new Map<string, Cip22Version>();
+  private readonly replays = new Set<string>();
+  private readonly rate = new Map<string, { windowStart: number; count: number }>();
+  private readonly counters = new Map<string, number>();
+  private readonly router: CommandRouter | undefined;
+  private handshakes = 0;
+  private readonly logWindow = new Map<string, { start: number; logged: number; suppressed: number }>();
+  private stopping = false;
+
+  constructor(config: Cip22Config, deps: GatewayDeps) {
+    this.config = config;
+    this.clock = deps.clock;
+    this.log = deps.logger;
+    this.outbox = deps.outbox;
+    this.roots = deps.roots;
+    this.tls = deps.tls;
+    this.policyHash = policyHash(config.policy.windows);
+    this.router = deps.commands
+      ? new CommandRouter(deps.commands, config.allowCommands, {
+          machine: (pile) => this.machines.get(pile),
+          apply: (pile, effects) => this.applyOutside(pile, effects),
+          log: this.log,
+        })
+      : undefined;
+    for (const pile of Object.keys(config.piles)) this.router?.watch(pile);
+  }
+
+  /** Listens on host:port (port 0 picks one). Rejects with EDGE_ERR_CIP22_LISTEN. */
+  async start(): Promise<number> {
+    const server = createServer({ cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.3' }, (socket) => this.accept(socket));
+    server.on('tlsClientError', (error: Error & { code?: string }) => this.count(`tls-${error.code ?? 'error'}`));
+    // No server.maxConnections: Node would drop the socket silently; accept() refuses over
+    // maxSessions with AUTH_FAIL too-many-sessions, counted and logged.
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: Error) => reject(new EdgeError('EDGE_ERR_CIP22_LISTEN', `cip22: cannot listen on ${this.config.host}:${this.config.port}: ${e.message}`, { cause: e })));
+      server.listen(this.config.port, this.config.host, () => resolve());
+    });
+    server.on('error', (e) => this.log.error({ code: 'EDGE_ERR_CIP22_LISTEN', err: e.message }, 'cip22 listener error'));
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : this.config.port;
+  }
+
+  /** Closes the listener and every session (shutting-down), then the piles go OFFLINE. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.router?.close();
+    const closed = this.server ? new Promise<void>((resolve) => this.server?.close(() => resolve())) : Promise.resolve();
+    for (const session of [...this.sessions]) session.refuse('shutting-down', 'gateway stopping');
+    for (const socket of this.sockets.values()) socket.destroy();
+    for (const t of this.deadlines.values()) t.cancel();
+    this.deadlines.clear();
+    await closed;
+  }
+
+  /** Feeds a connection that is already past TLS (tests, fuzz): same path as the listener's. */
+  attach(io: { write(b: Buffer): void; end(): void }, remote: string): PileSession {
+    const session = new PileSession(this, io, remote);
+    session.policyMessage = () => ({ type: 'SET_POLICY', policy: this.config.policy.windows, policyHash: this.policyHash });
+    this.sessions.add(session);
+    this.handshakes++;
+    this.handshakeTimers.set(
+      session,
+      this.clock.setTimeout(() => session.refuse('handshake-timeout', 'no AUTH in time'), this.config.handshakeTimeoutMs),
+    );
+    return session;
+  }
+
+  // ---------------------------------------------------------------- SessionHost
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  count(reason: string): void {
+    this.counters.set(reason, (this.counters.get(reason) ?? 0) + 1);
+  }
+
+  replayed(digest: string): boolean {
+    if (this.replays.has(digest)) return true;
+    this.replays.add(digest);
+    if (this.replays.size > REPLAY_CACHE) this.replays.delete(this.replays.values().next().value as string);
+    return false;
+  }
+
+  versionFloor(deviceId: string): Cip22Version | undefined {
+    return this.floors.get(deviceId);
+  }
+
+  authenticated(session: PileSession, version: Cip22Version): PileMachine {
+    const pile = session.deviceId as string;
+    this.handshakeTimers.get(session)?.cancel();
+    this.handshakeTimers.delete(session);
+    const previous = this.byPile.get(pile);
+    if (previous && previous !== session) previous.close('replaced');
+    this.byPile.set(pile, session);
+    if (version > (this.floors.get(pile) ?? '')) this.floors.set(pile, version);
+    let machine = this.machines.get(pile);
+    if (!machine) {
+      machine = new PileMachine({ heartbeatMs: this.config.heartbeatMs, upgradeTimeoutMs: this.config.upgradeTimeoutMs, firstWireId: (this.clock.now() / 1000) >>> 0 });
+      this.machines.set(pile, machine);
+      this.router?.watch(pile);
+    }
+    this.applyOutside(pile, machine.authOk(this.clock.now()));
+    this.count('authenticated');
+    return machine;
+  }
+
+  async data(session: PileSession, msg: DataMessage): Promise<number | null> {
+    const pile = session.deviceId as string;
+    const machine = this.machines.get(pile) as PileMachine;
+    const key = `cip22/${pile}/${msg.msgSeq}`;
+    const now = this.clock.now();
+    const record = frameRecord(pile, now, msg);
+    if (this.outbox.seenOnce(key)) {
+      this.count('duplicate');
+      await this.outbox.appendOnce(key, [record]);
+      return msg.msgSeq;
+    }
+    const effects = this.feed(machine, msg, now);
+    const records: NewRecord[] = [record];
+    for (const e of effects) {
+      const r = effectRecord(pile, now, e);
+      if (r) records.push(r);
+    }
+    this.sendCommands(session, effects);
+    this.armDeadline(pile, machine);
+    await this.outbox.appendOnce(key, records);
+    this.router?.publish(pile, effects);
+    return msg.msgSeq;
+  }
+
+  ended(session: PileSession, reason: string): void {
+    this.sessions.delete(session);
+    this.handshakeTimers.get(session)?.cancel();
+    this.handshakeTimers.delete(session);
+    const pile = session.deviceId;
+    if (pile !== undefined && this.byPile.get(pile) === session) {
+      this.byPile.delete(pile);
+      const machine = this.machines.get(pile);
+      if (machine) this.applyOutside(pile, machine.closed(reason === 'heartbeat-timeout' ? 'heartbeat-lost' : 'session-closed', this.clock.now()));
+    }
+  }
+
+  refused(session: PileSession, counted: string, text: string, duringHandshake: boolean): void {
+    if (counted === 'shutting-down') return;
+    const now = this.clock.now();
+    let entry = this.logWindow.get(counted);
+    if (!entry || now - entry.start >= LOG_WINDOW_MS) {
+      if (entry && entry.suppressed > 0) this.log.warn({ code: 'EDGE_ERR_CIP22_SESSION', reason: counted, suppressed: entry.suppressed }, 'cip22: more sessions ended with this reason (not logged one by one)');
+      entry = { start: now, logged: 0, suppressed: 0 };
+      this.logWindow.set(counted, entry);
+    }
+    if (entry.logged >= LOGS_PER_REASON) return void entry.suppressed++;
+    entry.logged++;
+    const code = duringHandshake ? 'EDGE_ERR_CIP22_AUTH_FAILED' : 'EDGE_ERR_CIP22_SESSION';
+    // The text names the frame or field at fault; it never carries key material or payload bytes.
+    this.log.warn({ code, reason: counted, pile: session.deviceId ?? null, remote: session.remote, detail: text }, duringHandshake ? 'cip22: pile refused' : 'cip22: session closed on error');
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private accept(socket: TLSSocket): void {
+    const remote = socket.remoteAddress ?? 'unknown';
+    socket.on('error', () => undefined);
+    if (this.stopping) return void socket.destroy();
+    const refusal = this.sessions.size >= this.config.maxSessions ? 'too-many-sessions' : this.overRate(remote) ? 'rate-limited' : null;
+    const session = this.attach({ write: (b) => void socket.write(b), end: () => void socket.end() }, remote);
+    this.sockets.set(session, socket);
+    socket.on('data', (chunk: Buffer) => session.push(chunk));
+    socket.on('close', () => {
+      this.sockets.delete(session);
+      session.close('peer-closed');
+    });
+    if (refusal) session.refuse(refusal, refusal);
+  }
+
+  private overRate(remote: string): boolean {
+    const now = this.clock.now();
+    let entry = this.rate.get(remote);
+    if (!entry || now - entry.windowStart >= 60_000) {
+      if (this.rate.size > 10_000) this.rate.clear();
+      entry = { windowStart: now, count: 0 };
+      this.rate.set(remote, entry);
+    }
+    entry.count++;
+    return entry.count > this.config.perIpHandshakesPerMinute;
+  }
+
+  private feed(machine: PileMachine, msg: DataMessage, now: number): Effect[] {
+    switch (msg.type) {
+      case 'STATUS':
+        return machine.status({ state: msg.state, faultCode: msg.faultCode, energyWh: msg.energyWh }, now);
+      case 'FAULT':
+        return machine.fault(now);
+      case 'CMD_ACK':
+        return machine.cmdAck(msg.commandId, msg.result, now);
+      case 'BATT_TELEM':
+        machine.frame(now);
+        return [];
+    }
+  }
+
+  /** Effects that arise outside a data frame (auth, close, timeouts, commands): stored as they come. */
+  private applyOutside(pile: string, effects: Effect[]): void {
+    if (effects.length === 0) return;
+    const now = this.clock.now();
+    for (const e of effects) {
+      const r = effectRecord(pile, now, e);
+      if (r) {
+        try {
+          this.outbox.append(r);
+        } catch (error) {
+          this.log.error({ pile, err: (error as Error).message }, 'cip22: event not stored');
+        }
+      }
+    }
+    const session = this.byPile.get(pile);
+    if (session) this.sendCommands(session, effects);
+    this.router?.publish(pile, effects);
+    const machine = this.machines.get(pile);
+    if (machine) this.armDeadline(pile, machine);
+  }
+
+  private sendCommands(session: PileSession, effects: Effect[]): void {
+    for (const e of effects) {
+      if (e.kind !== 'send') continue;
+      session.send({ type: 'CMD', commandId: e.wireId, command: CODES[e.command], ...(e.params ? { params: paramsToTlvs(e.params) } : {}) });
+    }
+  }
+
+  private armDeadline(pile: string, machine: PileMachine): void {
+    this.deadlines.get(pile)?.cancel();
+    const at = machine.nextDeadline();
+    if (at === null || this.stopping) return void this.deadlines.delete(pile);
+    this.deadlines.set(
+      pile,
+      this.clock.setTimeout(() => {
+        this.deadlines.delete(pile);
+        const effects = machine.check(this.clock.now());
+        const silent = effects.some((e) => e.kind === 'transition' && e.to === 'OFFLINE');
+        if (silent) {
+          const session = this.byPile.get(pile);
+          this.byPile.delete(pile);
+          session?.refuse('heartbeat-timeout', `no frame for ${3 * this.config.heartbeatMs} ms`);
+        }
+        this.applyOutside(pile, effects);
+        if (!silent && effects.length === 0) this.armDeadline(pile, machine);
+      }, Math.max(0, at - this.clock.now())),
+    );
+  }
+
+  // ---------------------------------------------------------------- status
+
+  status(): Record<string, unknown> {
+    const piles: Record<string, PileStatus> = {};
+    for (const [pile, machine] of this.machines) {
+      const session = this.byPile.get(pile);
+      piles[pile] = {
+        state: machine.state,
+        online: session !== undefined,
+        version: session?.version ?? null,
+        remote: session?.remote ?? null,
+        pendingCommands: machine.pendingCommands,
+      };
+    }
+    return {
+      listening: this.server?.listening ?? false,
+      sessions: this.sessions.size,
+      authenticated: this.byPile.size,
+      handshakes: this.handshakes,
+      counters: Object.fromEntries(this.counters),
+      piles,
+    };
+  }
+
+  /** Count of one reason (tests, metrics). */
+  counter(reason: string): number {
+    return this.counters.get(reason) ?? 0;
+  }
+
+  pileState(pile: string): PileState | undefined {
+    return this.machines.get(pile)?.state;
+  }
+}
+
+const CODES = { start: 1, stop: 2, reset: 3, 'begin-upgrade': 4 } as const;
+
+/** Command parameters from MQTT JSON: keys are tags (decimal or 0x..), numbers go as u32, strings as UTF-8. */
+export function paramsToTlvs(params: Readonly<Record<string, unknown>>): Tlv[] {
+  const out: Tlv[] = [];
+  for (const [k, v] of Object.entries(params)) {
+    const tag = Number(k);
+    if (!Number.isInteger(tag) || tag < 0 || tag > 255) continue;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(v);
+      out.push({ tag, value: b });
+    } else if (typeof v === 'string') out.push({ tag, value: Buffer.from(v, 'utf8') });
+  }
+  return out;
+}

@@ -1,0 +1,293 @@
+/**
+ * One pile connection, transport-agnostic: bytes in through `push`, frames out through
+ * `io.write`, end through `io.end`. Phases: HELLO → CHALLENGE → AUTH_RESP → AUTH_OK, then
+ * (v2.0) sealed frames with a per-direction seq. A peer's bad bytes end the session with
+ * an ERROR (AUTH_FAIL during the handshake) carrying a reason code, and are counted;
+ * nothing a peer sends can throw out of `push`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  type Cip22Message,
+  type Cip22ReasonName,
+  type Cip22Version,
+  Cip22ProtocolError,
+  CIP22_REASONS,
+  FrameDecoder,
+  type SessionKeys,
+  decodeMessage,
+  deriveSessionKeys,
+  encodeFrame,
+  encodeMessage,
+  negotiateVersion,
+  openFrame,
+  sealFrame,
+  versionPair,
+} from '../codec/index.js';
+import { Sm4GcmKey } from '../../crypto/sm4-gcm.js';
+import { type Ephemeral, type IdentityAlg, authSignedInput, createEphemeral, verifyAuth, verifyPileChain } from '../identity/index.js';
+import type { ChainFailure } from '../identity/index.js';
+import { topicSegment } from '../../config/sections/common.js';
+import type { Cip22Config } from '../config.js';
+import type { PileMachine } from '../state/machine.js';
+import { type DataMessage } from './records.js';
+
+export interface SessionIo {
+  write(frame: Buffer): void;
+  /** Ends the connection after what was written. */
+  end(): void;
+}
+
+/** What a session needs from its gateway (shared across sessions). */
+export interface SessionHost {
+  readonly config: Cip22Config;
+  now(): number;
+  readonly roots: Parameters<typeof verifyPileChain>[0]['roots'];
+  readonly policyHash: Buffer;
+  /** Issuing CA → root links already verified (one per gateway): one signature check per CA, not per handshake. */
+  readonly verifiedLinks: Set<string>;
+  /** Counts a session end or refusal by reason. */
+  count(reason: string): void;
+  /** True when this AUTH_RESP signature was accepted before (a replay). Records it otherwise. */
+  replayed(signatureDigest: string): boolean;
+  /** Highest version this pile negotiated before, for downgrade detection. */
+  versionFloor(deviceId: string): Cip22Version | undefined;
+  /** The pile passed AUTH: the gateway registers the session and returns the pile's machine. */
+  authenticated(session: PileSession, version: Cip22Version): PileMachine;
+  /** A data frame arrived in an open session; resolves to the msg_seq to ACK (null: none). */
+  data(session: PileSession, msg: DataMessage): Promise<number | null>;
+  /** The session ended (after AUTH or not). */
+  ended(session: PileSession, reason: string): void;
+  /** The session was refused or failed with a frame sent (logged, rate-limited). */
+  refused(session: PileSession, counted: string, text: string, duringHandshake: boolean): void;
+}
+
+type Phase = 'hello' | 'auth' | 'open' | 'closed';
+
+const CHAIN_REASONS: Readonly<Record<ChainFailure, Cip22ReasonName>> = {
+  malformed: 'bad-certificate',
+  expired: 'certificate-expired',
+  'not-yet-valid': 'certificate-expired',
+  'wrong-issuer': 'wrong-issuer',
+  'issuer-not-ca': 'wrong-issuer',
+  'unknown-root': 'wrong-issuer',
+  'cn-mismatch': 'cn-mismatch',
+  'alg-mismatch': 'wrong-key-algorithm',
+  'bad-signature': 'wrong-issuer',
+};
+
+/** A refusal: wire reason plus the finer name that is counted (e.g. downgrade). */
+class Refusal extends Error {
+  constructor(
+    readonly reason: Cip22ReasonName,
+    readonly counted: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class PileSession {
+  deviceId: string | undefined;
+  version: Cip22Version | undefined;
+  /** How the session ended, once it has. */
+  endReason: string | undefined;
+  readonly openedAt: number;
+  private phase: Phase = 'hello';
+  private readonly decoder: FrameDecoder;
+  private alg: IdentityAlg | undefined;
+  private nonce: Buffer | undefined;
+  private sessionId: Buffer | undefined;
+  private challengeAt = 0;
+  private ephemeral: Ephemeral | undefined;
+  private keys: SessionKeys | undefined;
+  /** Prepared per direction once (GHASH table), not per frame. */
+  private upKey: Sm4GcmKey | undefined;
+  private downKey: Sm4GcmKey | undefined;
+  private upSeq = 0;
+  private downSeq = 0;
+  private machine: PileMachine | undefined;
+
+  constructor(
+    private readonly host: SessionHost,
+    private readonly io: SessionIo,
+    readonly remote: string,
+  ) {
+    this.decoder = new FrameDecoder({ maxPayload: host.config.maxPayload });
+    this.openedAt = host.now();
+  }
+
+  get isOpen(): boolean {
+    return this.phase === 'open';
+  }
+
+  get isClosed(): boolean {
+    return this.phase === 'closed';
+  }
+
+  /** Bytes from the pile. Never throws. */
+  push(chunk: Buffer): void {
+    if (this.phase === 'closed') return;
+    try {
+      for (const item of this.decoder.push(chunk)) {
+        if (this.isClosed) return;
+        if (item.kind === 'too-long') throw new Cip22ProtocolError('frame-too-long', `frame payload ${item.length} > ${this.decoder.maxPayload}`);
+        this.onFrame(item.type, item.header, item.payload);
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Sends a message: sealed in an open v2.0 session, plain otherwise. */
+  send(msg: Cip22Message): void {
+    if (this.phase === 'closed') return;
+    const { type, payload } = encodeMessage(msg);
+    const frame = this.keys && this.downKey && this.phase === 'open' ? sealFrame(this.downKey, this.keys.ivDown, this.downSeq++, type, payload) : encodeFrame(type, payload);
+    this.io.write(frame);
+  }
+
+  /** Ends the session with an ERROR (or AUTH_FAIL during the handshake) frame. */
+  refuse(reason: Cip22ReasonName, text: string, counted: string = reason): void {
+    if (this.phase === 'closed') return;
+    const code = CIP22_REASONS[reason];
+    const duringHandshake = this.phase !== 'open';
+    try {
+      this.send(duringHandshake ? { type: 'AUTH_FAIL', reason: code, text } : { type: 'ERROR', reason: code, text });
+    } catch {
+      /* the frame could not be encoded or written: close anyway */
+    }
+    this.close(counted);
+    this.host.refused(this, counted, text, duringHandshake);
+  }
+
+  /** Ends the session without a frame (peer closed, replaced, shutdown after ERROR). */
+  close(reason: string): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.endReason = reason;
+    this.host.count(reason);
+    this.host.ended(this, reason);
+    this.io.end();
+  }
+
+  // ---------------------------------------------------------------- frames
+
+  private onFrame(type: number, header: Buffer, payload: Buffer): void {
+    if (this.phase === 'open' && this.keys && this.upKey) {
+      payload = openFrame(this.upKey, this.keys.ivUp, this.upSeq++, header, payload);
+    }
+    const msg = decodeMessage(type, payload, this.version ?? '1.2');
+    switch (this.phase) {
+      case 'hello':
+        return this.onHello(msg);
+      case 'auth':
+        return this.onAuthResp(msg);
+      case 'open':
+        return this.onSessionFrame(msg);
+    }
+  }
+
+  private onHello(msg: Cip22Message): void {
+    if (msg.type !== 'HELLO') throw new Cip22ProtocolError('unexpected-frame', `${msg.type} before HELLO`);
+    const { config } = this.host;
+    const id = msg.deviceId;
+    if (!topicSegment.safeParse(id).success) throw new Refusal('unknown-device', 'unknown-device', 'device_id is not usable as a topic level');
+    const registered = config.piles[id];
+    if (config.onlyRegistered && !registered) throw new Refusal('unknown-device', 'unknown-device', `pile ${id} is not registered`);
+    const alg: IdentityAlg | undefined = msg.identityAlg === 1 ? 'sm2' : msg.identityAlg === 2 ? 'ecdsa-p256' : registered?.identity;
+    if (alg === undefined) throw new Refusal('unknown-device', 'unknown-device', `pile ${id}: identity algorithm neither in HELLO nor registered`);
+    if (registered && registered.identity !== alg) throw new Refusal('wrong-key-algorithm', 'wrong-key-algorithm', `pile ${id} is registered as ${registered.identity}`);
+    const version = negotiateVersion(msg.versions, config.versions);
+    if (version === undefined) throw new Refusal('no-common-version', 'no-common-version', `no common version (gateway: ${config.versions.join(', ')})`);
+    const floor = this.host.versionFloor(id);
+    if (floor !== undefined && floor > version) throw new Refusal('no-common-version', 'downgrade', `downgrade from ${floor} to ${version} refused`);
+    this.deviceId = id;
+    this.alg = alg;
+    this.version = version;
+    this.nonce = randomBytes(16);
+    this.sessionId = randomBytes(16);
+    this.ephemeral = createEphemeral(alg);
+    this.challengeAt = this.host.now();
+    this.phase = 'auth';
+    this.send({
+      type: 'CHALLENGE',
+      nonce: this.nonce,
+      validityMs: config.nonceValidityMs,
+      policyHash: this.host.policyHash,
+      selectedVersion: versionPair(version),
+      gatewayEphemeralPub: this.ephemeral.publicKey,
+      sessionId: this.sessionId,
+    });
+  }
+
+  private onAuthResp(msg: Cip22Message): void {
+    if (msg.type !== 'AUTH_RESP') throw new Cip22ProtocolError('unexpected-frame', `${msg.type} instead of AUTH_RESP`);
+    const deviceId = this.deviceId as string;
+    const alg = this.alg as IdentityAlg;
+    const ephemeral = this.ephemeral as Ephemeral;
+    const now = this.host.now();
+    if (now - this.challengeAt > this.host.config.nonceValidityMs) throw new Refusal('nonce-expired', 'nonce-expired', 'AUTH_RESP after the nonce validity');
+    const chain = verifyPileChain({ pileDer: msg.pileCert, issuerDer: msg.issuerCert, roots: this.host.roots, nowMs: now, expectedCN: deviceId, expectedAlg: alg, verifiedLinks: this.host.verifiedLinks });
+    if (!chain.ok) throw new Refusal(CHAIN_REASONS[chain.reason], CHAIN_REASONS[chain.reason], `certificate chain: ${chain.detail}`);
+    const signed = authSignedInput(this.nonce as Buffer, deviceId, msg.policyHash, msg.pileEphemeralPub, ephemeral.publicKey);
+    if (!chain.pile.publicKey65 || !verifyAuth(alg, chain.pile.publicKey65, signed, msg.signature)) {
+      throw new Refusal('bad-signature', 'bad-signature', 'AUTH_RESP signature does not verify');
+    }
+    if (this.host.replayed(createHash('sha256').update(msg.signature).digest('hex'))) {
+      throw new Refusal('nonce-reused', 'nonce-reused', 'this AUTH_RESP was accepted before (replay)');
+    }
+    const z = ephemeral.computeSecret(msg.pileEphemeralPub);
+    if (this.version === '2.0') {
+      this.keys = deriveSessionKeys(z, deviceId, this.sessionId as Buffer);
+      this.upKey = new Sm4GcmKey(this.keys.kUp);
+      this.downKey = new Sm4GcmKey(this.keys.kDown);
+    }
+    this.ephemeral = undefined;
+    this.send({ type: 'AUTH_OK', heartbeatMs: this.host.config.heartbeatMs, gatewayTimeMs: BigInt(now) });
+    this.phase = 'open';
+    this.machine = this.host.authenticated(this, this.version as Cip22Version);
+    if (!msg.policyHash.equals(this.host.policyHash)) this.sendPolicy();
+  }
+
+  /** Set by the gateway: the policy to push when the pile's hash differs. */
+  policyMessage: (() => Cip22Message) | undefined;
+
+  private sendPolicy(): void {
+    if (this.policyMessage) this.send(this.policyMessage());
+  }
+
+  private onSessionFrame(msg: Cip22Message): void {
+    const machine = this.machine as PileMachine;
+    switch (msg.type) {
+      case 'HEARTBEAT':
+        machine.frame(this.host.now());
+        this.send({ type: 'HEARTBEAT', timeMs: BigInt(this.host.now()) });
+        return;
+      case 'STATUS':
+      case 'BATT_TELEM':
+      case 'CMD_ACK':
+      case 'FAULT':
+        machine.frame(this.host.now());
+        this.host.data(this, msg).then(
+          (ack) => {
+            if (ack !== null) this.send({ type: 'ACK', msgSeq: ack });
+          },
+          () => this.refuse('storage-unavailable', 'record could not be stored'),
+        );
+        return;
+      case 'ERROR':
+        this.close(`peer-error-${msg.reason}`);
+        return;
+      default:
+        throw new Cip22ProtocolError('unexpected-frame', `${msg.type} in an open session`);
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (error instanceof Refusal) return this.refuse(error.reason, error.message, error.counted);
+    if (error instanceof Cip22ProtocolError) return this.refuse(error.reasonName, error.message);
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'EDGE_ERR_CIP22_PEER_KEY_INVALID' || code === 'EDGE_ERR_CIP22_AUTH_INPUT') return this.refuse('bad-value', (error as Error).message);
+    this.refuse('internal-error', 'internal error', 'internal-error');
+  }
+}

@@ -1,0 +1,42 @@
+/** The gateway in a child process (fixtures/gateway-proc.ts) with a real SqliteOutbox: start, port, exit. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cip22Pki } from '../helpers/cip22-pki.js';
+
+const FIXTURE = new URL('./fixtures/gateway-proc.js', import.meta.url).pathname;
+
+export interface GatewayProc {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** Resolves with the exit signal or code. */
+  readonly exited: Promise<string>;
+}
+
+/** Starts fixtures/gateway-proc.js on `store`; resolves once it prints its port. */
+export async function startGatewayProc(store: string, chainPem: string, overrides: Record<string, unknown> = {}): Promise<GatewayProc> {
+  const pki = cip22Pki();
+  const args = { store, cert: chainPem, key: pki.p256.server.keyPem, roots: [pki.sm2.root.certPem, pki.p256.root.certPem], overrides };
+  const child = spawn(process.execPath, [FIXTURE, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? String(code))));
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /PORT (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then((how) => reject(new Error(`gateway process exited (${how}) before listening: ${err}`)));
+  });
+  return { child, port, exited };
+}
+
+/** The server chain (leaf + issuing CA) as one PEM file in `dir`. */
+export function serverChainPem(dir: string): string {
+  const pki = cip22Pki();
+  const path = join(dir, 'server-chain.pem');
+  writeFileSync(path, Buffer.concat([readFileSync(pki.p256.server.certPem), readFileSync(pki.p256.issuing.certPem)]));
+  return path;
+}
