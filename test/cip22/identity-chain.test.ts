@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { EdgeError } from '../../src/core/errors.js';
 import {
+  CertificateCache,
   loadRoots,
   parseCertificate,
   verifyCertSignature,
@@ -199,4 +200,26 @@ test('verifiedLinks: the issuing CA → root link is verified once and only for 
   const wrongCn = verifyPileChain({ ...good, roots, nowMs: now, expectedCN: 'someone-else', expectedAlg: 'sm2', verifiedLinks });
   assert.equal(wrongCn.ok ? 'ok' : wrongCn.reason, 'cn-mismatch');
   assert.equal(verifiedLinks.size, 1);
+});
+
+test('CertificateCache: a reconnecting pile is neither parsed nor signature-checked again; dates, CN and tampering still decide', () => {
+  const cache = new CertificateCache(8);
+  const good = { pileDer: pki.sm2.pile.der, issuerDer: pki.sm2.issuing.der, roots, expectedCN: pki.sm2.deviceId, expectedAlg: 'sm2' as const, cache };
+  assert.equal(verifyPileChain({ ...good, nowMs: now }).ok, true);
+  assert.deepEqual(cache.size, { parsed: 2, links: 1 });
+  assert.equal(verifyPileChain({ ...good, nowMs: now }).ok, true);
+  assert.deepEqual(cache.size, { parsed: 2, links: 1 }, 'the second handshake hit the cache');
+  const late = verifyPileChain({ ...good, nowMs: parseCertificate(pki.sm2.pile.der).notAfter + 1 });
+  assert.equal(late.ok ? 'ok' : late.reason, 'expired');
+  assert.equal(verifyPileChain({ ...good, nowMs: now, expectedCN: 'someone-else' }).ok, false);
+  const tampered = Buffer.from(pki.sm2.pile.der);
+  tampered[tampered.length - 10] ^= 0x01; // inside the signature: other bytes, so no cache hit
+  const forged = verifyPileChain({ ...good, pileDer: tampered, nowMs: now });
+  assert.equal(forged.ok ? 'ok' : forged.reason, 'wrong-issuer');
+  for (let i = 0; i < 20; i++) {
+    const other = Buffer.from(pki.sm2.pile.der);
+    other[other.length - 1 - i] ^= 0x80;
+    verifyPileChain({ ...good, pileDer: other, nowMs: now });
+  }
+  assert.ok(cache.size.parsed <= 8 && cache.size.links <= 8, 'bounded');
 });

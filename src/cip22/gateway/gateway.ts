@@ -11,7 +11,7 @@ import { EdgeError } from '../../core/errors.js';
 import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
 import type { NewRecord } from '../../core/types.js';
 import { type Cip22Version, type Tlv, policyHash } from '../codec/index.js';
-import type { ParsedCertificate } from '../identity/index.js';
+import { CertificateCache, type ParsedCertificate } from '../identity/index.js';
 import type { Cip22Config } from '../config.js';
 import { type Effect, PileMachine, type PileState } from '../state/machine.js';
 import { CommandRouter } from './commands.js';
@@ -48,6 +48,7 @@ export class Cip22Gateway implements SessionHost {
   readonly roots: readonly ParsedCertificate[];
   readonly policyHash: Buffer;
   readonly verifiedLinks = new Set<string>();
+  readonly certificates = new CertificateCache();
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly outbox: OnceSink;

@@ -24,7 +24,7 @@ import {
   versionPair,
 } from '../codec/index.js';
 import { Sm4GcmKey } from '../../crypto/sm4-gcm.js';
-import { type Ephemeral, type IdentityAlg, authSignedInput, createEphemeral, verifyAuth, verifyPileChain } from '../identity/index.js';
+import { type CertificateCache, type Ephemeral, type IdentityAlg, authSignedInput, createEphemeral, verifyAuth, verifyPileChain } from '../identity/index.js';
 import type { ChainFailure } from '../identity/index.js';
 import { topicSegment } from '../../config/sections/common.js';
 import type { Cip22Config } from '../config.js';
@@ -45,6 +45,7 @@ export interface SessionHost {
   readonly policyHash: Buffer;
   /** Issuing CA → root links already verified (one per gateway): one signature check per CA, not per handshake. */
   readonly verifiedLinks: Set<string>;
+  readonly certificates?: CertificateCache;
   /** Counts a session end or refusal by reason. */
   count(reason: string): void;
   /** True when this AUTH_RESP signature was accepted before (a replay). Records it otherwise. */
@@ -227,7 +228,7 @@ export class PileSession {
     const ephemeral = this.ephemeral as Ephemeral;
     const now = this.host.now();
     if (now - this.challengeAt > this.host.config.nonceValidityMs) throw new Refusal('nonce-expired', 'nonce-expired', 'AUTH_RESP after the nonce validity');
-    const chain = verifyPileChain({ pileDer: msg.pileCert, issuerDer: msg.issuerCert, roots: this.host.roots, nowMs: now, expectedCN: deviceId, expectedAlg: alg, verifiedLinks: this.host.verifiedLinks });
+    const chain = verifyPileChain({ pileDer: msg.pileCert, issuerDer: msg.issuerCert, roots: this.host.roots, nowMs: now, expectedCN: deviceId, expectedAlg: alg, verifiedLinks: this.host.verifiedLinks, cache: this.host.certificates });
     if (!chain.ok) throw new Refusal(CHAIN_REASONS[chain.reason], CHAIN_REASONS[chain.reason], `certificate chain: ${chain.detail}`);
     const signed = authSignedInput(this.nonce as Buffer, deviceId, msg.policyHash, msg.pileEphemeralPub, ephemeral.publicKey);
     if (!chain.pile.publicKey65 || !verifyAuth(alg, chain.pile.publicKey65, signed, msg.signature)) {

@@ -3,6 +3,7 @@
  * 0x23) → a pinned root. Pure: the time is passed in.
  */
 import type { IdentityAlg } from './algorithms.js';
+import type { CertificateCache } from './cache.js';
 import { KEY_CERT_SIGN, parseCertificate, verifyCertSignature, type ParsedCertificate } from './certificate.js';
 
 export type ChainFailure =
@@ -34,6 +35,8 @@ export interface PileChainInput {
    * its size is bounded by the genuine issuing CAs under the pinned roots.
    */
   readonly verifiedLinks?: Set<string>;
+  /** Optional, one per gateway: parses and verified signatures by certificate bytes (bounded). */
+  readonly cache?: CertificateCache;
 }
 
 class ChainRejection {
@@ -44,9 +47,9 @@ function reject(reason: ChainFailure, detail: string): never {
   throw new ChainRejection(reason, detail);
 }
 
-function parse(der: Buffer, role: string): ParsedCertificate {
+function parse(der: Buffer, role: string, cache: CertificateCache | undefined): ParsedCertificate {
   try {
-    return parseCertificate(der);
+    return cache ? cache.parse(der) : parseCertificate(der);
   } catch (error) {
     return reject('malformed', `${role} certificate: ${(error as Error).message}`);
   }
@@ -89,8 +92,9 @@ function findRoot(issuer: ParsedCertificate, roots: readonly ParsedCertificate[]
 }
 
 function check(input: PileChainInput): ParsedCertificate {
-  const pile = parse(input.pileDer, 'pile');
-  const issuer = parse(input.issuerDer, 'issuing CA');
+  const { cache } = input;
+  const pile = parse(input.pileDer, 'pile', cache);
+  const issuer = parse(input.issuerDer, 'issuing CA', cache);
   checkUsable(pile, 'pile');
   checkUsable(issuer, 'issuing CA');
   if (pile.keyAlg !== input.expectedAlg) reject('alg-mismatch', `pile key is ${pile.keyAlg}, expected ${input.expectedAlg}`);
@@ -98,7 +102,8 @@ function check(input: PileChainInput): ParsedCertificate {
     reject('wrong-issuer', `pile certificate is issued by "${pile.issuer}", not by "${issuer.subject}"`);
   }
   checkCa(issuer, 'issuing CA');
-  if (!verifyCertSignature(pile, issuer)) {
+  const pileSigned = cache ? cache.signedBy(pile, issuer, () => verifyCertSignature(pile, issuer)) : verifyCertSignature(pile, issuer);
+  if (!pileSigned) {
     reject('wrong-issuer', `pile certificate signature (${pile.sigAlg}) does not verify with the key of "${issuer.subject}"`);
   }
   const root = findRoot(issuer, input.roots, input.verifiedLinks);

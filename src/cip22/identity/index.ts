@@ -8,3 +8,4 @@ export { verifyPileChain } from './chain.js';
 export type { ChainFailure, ChainResult, PileChainInput } from './chain.js';
 export { createEphemeral, authSignedInput } from './ephemeral.js';
 export type { Ephemeral } from './ephemeral.js';
+export { CertificateCache } from './cache.js';

@@ -1,0 +1,49 @@
+/**
+ * Remembers what a gateway already established about certificate bytes: their parse,
+ * and which issuer's signature over them verified. Both are pure functions of the DER, so
+ * a hit is as good as doing the work again (dates and CN are still checked on every
+ * handshake). Bounded (LRU) so that a flood of distinct certificates cannot grow it:
+ * a reconnecting pile then costs no X.509 parse and no signature check of its chain,
+ * which is most of a handshake (docs/cip22.md).
+ */
+import { createHash } from 'node:crypto';
+import { parseCertificate, type ParsedCertificate } from './certificate.js';
+
+export class CertificateCache {
+  private readonly parsed = new Map<string, ParsedCertificate>();
+  private readonly links = new Map<string, true>();
+
+  constructor(private readonly maxEntries = 4096) {}
+
+  /** parseCertificate, remembered by the DER's sha256; throws as parseCertificate does. */
+  parse(der: Buffer): ParsedCertificate {
+    const key = createHash('sha256').update(der).digest('base64');
+    const hit = this.parsed.get(key);
+    if (hit) {
+      this.parsed.delete(key);
+      this.parsed.set(key, hit);
+      return hit;
+    }
+    const cert = parseCertificate(der);
+    remember(this.parsed, key, cert, this.maxEntries);
+    return cert;
+  }
+
+  /** Whether `subject`'s signature by `issuer` was verified before (and remembers a new success). */
+  signedBy(subject: ParsedCertificate, issuer: ParsedCertificate, verify: () => boolean): boolean {
+    const key = `${subject.fingerprintSha256}/${issuer.fingerprintSha256}`;
+    if (this.links.has(key)) return true;
+    const ok = verify();
+    if (ok) remember(this.links, key, true, this.maxEntries);
+    return ok;
+  }
+
+  get size(): { parsed: number; links: number } {
+    return { parsed: this.parsed.size, links: this.links.size };
+  }
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as string);
+}
