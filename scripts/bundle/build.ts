@@ -81,6 +81,9 @@ function stageApplication(projectRoot: string, release: string, version: string)
   const dist = join(projectRoot, 'dist/src');
   statSync(join(dist, 'cli/main.js')); // a clear ENOENT when tsc has not run
   cpSync(dist, join(release, 'dist/src'), { recursive: true, filter: (src) => statSync(src).isDirectory() || /\.(js|json)$/.test(src) });
+  // Compiled JS runs through bin/edge-agent (`node …`), never by itself: an x bit npm put on the
+  // build tree's `bin` target must not make the bundle depend on the build machine.
+  for (const file of listFiles(join(release, 'dist/src'))) chmodSync(join(release, 'dist/src', file), 0o644);
   cpSync(join(projectRoot, 'deploy'), join(release, 'deploy'), { recursive: true });
   cpSync(join(projectRoot, 'firmware-config'), join(release, 'firmware-config'), { recursive: true });
   writeFileSync(join(release, 'package.json'), releasePackageJson(readFileSync(join(projectRoot, 'package.json'), 'utf8'), version));

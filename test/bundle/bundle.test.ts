@@ -3,6 +3,7 @@
  * (no npm ci, no compiler: the host's addons are reused, a few seconds), then checked
  * against its own manifest and signature, and run.
  */
+import { chmodSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +27,9 @@ const release = join(unpacked, 'release');
 
 before(async () => {
   key = await keygen(join(tmp.path, 'key'));
+  // Named case (dist-mode-from-build-tree): npm marks the package's `bin` target executable
+  // in some trees; the bundle must come out the same either way.
+  chmodSync('dist/src/cli/main.js', 0o755);
   bundle = await buildBundle({ target: 'linux-x64', version: '1.2.3-test', key: key.privateFile, out: join(tmp.path, 'out'), minPrevious: '1.0.0' });
   entries = await tarEntries(bundle);
   spawnSync('mkdir', ['-p', unpacked]);
@@ -95,6 +99,7 @@ test('no tests, dev dependencies, sources maps, declarations or foreign native b
   ]);
   for (const file of natives) assert.equal(elfMachineOfFile(join(release, file)), ELF_MACHINE['linux-x64'], file);
   assert.equal(manifest.files.find((f) => f.path === 'bin/edge-agent')?.mode, 0o755);
+  assert.deepEqual(manifest.files.filter((f) => f.path.startsWith('dist/') && f.mode !== 0o644).map((f) => f.path), [], 'compiled JS is 0644 whatever the build tree had');
 });
 
 test('the unpacked release runs: --version, check-config on a firmware config (secrets from the environment)', () => {
