@@ -30,6 +30,7 @@ import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
 import { startStatusServer } from './observability/http.js';
 import { MemoryGuard } from './observability/memory-guard.js';
 import { createMetrics, type AgentMetrics } from './observability/metrics.js';
+import { buildAgentSnapshot } from './observability/agent-snapshot.js';
 import type { AgentStatsSnapshot } from './observability/snapshot.js';
 import { OtaAgentSide } from './ota/agent-side.js';
 import type { Outbox } from './store/outbox.js';
@@ -301,60 +302,15 @@ export class Agent {
   }
 
   snapshot(): AgentStatsSnapshot {
-    const store = this.outbox?.stats();
-    const fwd = this.forwarder?.stats();
-    const memory = this.memoryGuard?.stats();
-    return {
-      devices: this.pollers.map(({ poller, driver }) => {
-        const s = poller.stats();
-        const perCycle = poller.driverStatus().requestsPerCycle;
-        return {
-          device: s.device,
-          driver,
-          polls: s.polls,
-          pollErrors: s.pollErrors,
-          errorsByCode: s.errorsByCode,
-          online: s.state === 'online',
-          lastPollTs: s.lastPollTs,
-          requestsPerCycle: typeof perCycle === 'number' ? perCycle : null,
-        };
-      }),
-      outbox: {
-        rows: store?.rows ?? 0,
-        bytes: store?.bytes ?? 0,
-        oldestTs: store?.oldestTs ?? null,
-        committedTotal: store?.committedTotal ?? 0,
-        evictedTelemetry: store?.evicted.telemetry ?? 0,
-        evictedEvents: store?.evicted.event ?? 0,
-        walBytes: store?.walBytes ?? 0,
-        checkpoints: store?.checkpoints ?? 0,
-        healthy: store?.healthy ?? false,
-      },
-      forwarder: {
-        enabled: this.forwarder !== undefined,
-        connected: fwd?.connected ?? false,
-        publishedRecords: fwd?.publishedRecords ?? 0,
-        publishedMessages: fwd?.publishedMessages ?? 0,
-        inflightMessages: fwd?.inflightMessages ?? 0,
-        reconnects: fwd?.reconnects ?? 0,
-        lastPubackLatencyMs: fwd?.lastPubackLatencyMs ?? null,
-        errorsByCode: fwd?.errorsByCode ?? {},
-      },
-      memory: { heapOverLimitTotal: memory?.heapOverLimitTotal ?? 0, snapshotsWritten: memory?.snapshotsWritten ?? 0 },
-      dtus: Object.entries(this.dtuHub?.status() ?? {}).map(([dtu, d]) => ({
-        dtu,
-        up: d.up,
-        bytesIn: d.bytesIn,
-        bytesOut: d.bytesOut,
-        heartbeats: d.heartbeats,
-        timeouts: d.timeouts,
-        crcErrors: d.crcErrors,
-        garbageBytes: d.garbageBytes,
-        registrations: d.registrations,
-        livenessCloses: d.livenessCloses,
-      })),
+    return buildAgentSnapshot({
+      devices: this.pollers,
+      store: this.outbox?.stats(),
+      forwarder: this.forwarder?.stats(),
+      forwarderEnabled: this.forwarder !== undefined,
+      memory: this.memoryGuard?.stats(),
+      dtus: this.dtuHub?.status() ?? {},
       dtuUnknownRegistrations: this.dtuHub?.serverStatus().unknownRegistrations ?? 0,
-    };
+    });
   }
 
   /** The /status.json document: what a field engineer looks at first. */

@@ -1,0 +1,74 @@
+/** The metrics snapshot from the agent's parts: what /metrics reads at every scrape. */
+import type { DevicePoller } from '../core/poller.js';
+import type { DtuStatus } from '../drivers/modbus/dtu/hub.js';
+import type { MqttForwarderStats } from '../forwarders/mqtt/types.js';
+import type { OutboxStats } from '../store/outbox.js';
+import type { MemoryGuardStats } from './memory-guard.js';
+import type { AgentStatsSnapshot, DeviceStats } from './snapshot.js';
+
+export interface SnapshotParts {
+  readonly devices: readonly { readonly driver: string; readonly poller: DevicePoller }[];
+  readonly store: OutboxStats | undefined;
+  readonly forwarder: MqttForwarderStats | undefined;
+  readonly forwarderEnabled: boolean;
+  readonly memory: MemoryGuardStats | undefined;
+  readonly dtus: Readonly<Record<string, DtuStatus>>;
+  readonly dtuUnknownRegistrations: number;
+}
+
+function deviceStats(driver: string, poller: DevicePoller): DeviceStats {
+  const s = poller.stats();
+  const perCycle = poller.driverStatus().requestsPerCycle;
+  return {
+    device: s.device,
+    driver,
+    polls: s.polls,
+    pollErrors: s.pollErrors,
+    errorsByCode: s.errorsByCode,
+    online: s.state === 'online',
+    lastPollTs: s.lastPollTs,
+    requestsPerCycle: typeof perCycle === 'number' ? perCycle : null,
+  };
+}
+
+export function buildAgentSnapshot(parts: SnapshotParts): AgentStatsSnapshot {
+  const { store, forwarder: fwd, memory } = parts;
+  return {
+    devices: parts.devices.map(({ driver, poller }) => deviceStats(driver, poller)),
+    outbox: {
+      rows: store?.rows ?? 0,
+      bytes: store?.bytes ?? 0,
+      oldestTs: store?.oldestTs ?? null,
+      committedTotal: store?.committedTotal ?? 0,
+      evictedTelemetry: store?.evicted.telemetry ?? 0,
+      evictedEvents: store?.evicted.event ?? 0,
+      walBytes: store?.walBytes ?? 0,
+      checkpoints: store?.checkpoints ?? 0,
+      healthy: store?.healthy ?? false,
+    },
+    forwarder: {
+      enabled: parts.forwarderEnabled,
+      connected: fwd?.connected ?? false,
+      publishedRecords: fwd?.publishedRecords ?? 0,
+      publishedMessages: fwd?.publishedMessages ?? 0,
+      inflightMessages: fwd?.inflightMessages ?? 0,
+      reconnects: fwd?.reconnects ?? 0,
+      lastPubackLatencyMs: fwd?.lastPubackLatencyMs ?? null,
+      errorsByCode: fwd?.errorsByCode ?? {},
+    },
+    memory: { heapOverLimitTotal: memory?.heapOverLimitTotal ?? 0, snapshotsWritten: memory?.snapshotsWritten ?? 0 },
+    dtus: Object.entries(parts.dtus).map(([dtu, d]) => ({
+      dtu,
+      up: d.up,
+      bytesIn: d.bytesIn,
+      bytesOut: d.bytesOut,
+      heartbeats: d.heartbeats,
+      timeouts: d.timeouts,
+      crcErrors: d.crcErrors,
+      garbageBytes: d.garbageBytes,
+      registrations: d.registrations,
+      livenessCloses: d.livenessCloses,
+    })),
+    dtuUnknownRegistrations: parts.dtuUnknownRegistrations,
+  };
+}
