@@ -37,15 +37,14 @@ function missing(): string | undefined {
   return undefined;
 }
 
-test('the arm64 bundle holds only aarch64 addons and runs under qemu: --version, check-config, run with the store', { timeout: 20 * 60_000 }, async (t) => {
-  const reason = missing();
-  // CI (scripts/test.sh) provides everything: there a missing piece is a failure, not a skip.
-  if (reason && process.env.EDGE_REQUIRE_ARM64 === '1') assert.fail(`arm64 smoke test required but ${reason}`);
-  if (reason) {
-    t.diagnostic(`arm64 smoke test skipped: ${reason}`);
-    process.stdout.write(`# arm64 smoke test skipped: ${reason}\n`);
-    return t.skip(reason);
-  }
+// CI (scripts/test.sh) provides everything and sets EDGE_REQUIRE_ARM64=1: there a missing
+// piece is a failure. Elsewhere the test is skipped with the reason printed.
+const required = process.env.EDGE_REQUIRE_ARM64 === '1';
+const reason = missing();
+if (reason && !required) process.stdout.write(`# arm64 smoke test skipped: ${reason}\n`);
+
+test('the arm64 bundle holds only aarch64 addons and runs under qemu: --version, check-config, run with the store', { timeout: 20 * 60_000, skip: required ? false : (reason ?? false) }, async (t) => {
+  if (reason) assert.fail(`arm64 smoke test required but ${reason}`);
   const tmp = tempDir('edge-arm64-');
   t.after(() => tmp.remove());
   const key = await keygen(join(tmp.path, 'key'));
