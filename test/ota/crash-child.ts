@@ -32,7 +32,8 @@ async function main(): Promise<void> {
 main().then(
   () => process.stdout.write('finished without reaching the crash point\n'),
   (error: unknown) => {
+    // Rethrown: the unhandled rejection ends this child with a non-zero status.
     process.stderr.write(`${String(error)}\n`);
-    process.exitCode = 3;
+    throw error;
   },
 );
