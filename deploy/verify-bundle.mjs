@@ -23,11 +23,20 @@ function fail(message) {
 
 function keyIdOf(publicKey) {
   const der = publicKey.export({ format: 'der', type: 'spki' });
-  return createHash('sha256').update(der.subarray(der.length - 32)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(der.subarray(der.length - 32))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 function loadKeys(sources) {
-  const files = sources.flatMap((s) => (statSync(s).isDirectory() ? readdirSync(s).filter((f) => f.endsWith('.pem')).map((f) => join(s, f)) : [s]));
+  const files = sources.flatMap((s) =>
+    statSync(s).isDirectory()
+      ? readdirSync(s)
+          .filter((f) => f.endsWith('.pem'))
+          .map((f) => join(s, f))
+      : [s],
+  );
   const keys = new Map();
   for (const file of files) {
     const key = createPublicKey(readFileSync(file));
@@ -46,12 +55,16 @@ function checkManifest(dir, keySources, expect) {
   const manifest = JSON.parse(bytes.toString('utf8'));
   const key = loadKeys(keySources).get(manifest.keyId);
   if (!key) fail(`signed by key ${manifest.keyId}, which is not pinned here`);
-  if (signature.length !== 64 || !verify(null, bytes, key, signature)) fail('bad signature over manifest.json');
+  if (signature.length !== 64 || !verify(null, bytes, key, signature))
+    fail('bad signature over manifest.json');
   if (manifest.format !== 1 || manifest.name !== 'edge-agent') fail('not an edge-agent manifest (format 1)');
-  if (expect.target && manifest.target !== expect.target) fail(`bundle is for ${manifest.target}, this machine is ${expect.target}`);
-  if (expect.abi && manifest.nodeAbi !== expect.abi) fail(`bundle needs Node ABI ${manifest.nodeAbi}, the installed node has ${expect.abi}`);
+  if (expect.target && manifest.target !== expect.target)
+    fail(`bundle is for ${manifest.target}, this machine is ${expect.target}`);
+  if (expect.abi && manifest.nodeAbi !== expect.abi)
+    fail(`bundle needs Node ABI ${manifest.nodeAbi}, the installed node has ${expect.abi}`);
   if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/.test(manifest.version)) fail(`bad version "${manifest.version}"`);
-  for (const file of manifest.files) if (!SAFE_PATH.test(file.path)) fail(`unsafe path in manifest: ${JSON.stringify(file.path)}`);
+  for (const file of manifest.files)
+    if (!SAFE_PATH.test(file.path)) fail(`unsafe path in manifest: ${JSON.stringify(file.path)}`);
   writeFileSync(join(dir, 'files.list'), manifest.files.map((f) => `release/${f.path}\n`).join(''));
   process.stdout.write(`${manifest.version}\n`);
 }
@@ -70,7 +83,8 @@ function checkTree(dir) {
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   const release = join(dir, 'release');
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
-  for (const path of walk(release, '', [])) if (!listed.has(path)) fail(`release/${path} is not in the manifest`);
+  for (const path of walk(release, '', []))
+    if (!listed.has(path)) fail(`release/${path} is not in the manifest`);
   for (const file of manifest.files) {
     const full = join(release, file.path);
     let stat;
@@ -81,8 +95,10 @@ function checkTree(dir) {
     }
     if (!stat.isFile()) fail(`release/${file.path}: not a regular file`);
     const bytes = readFileSync(full);
-    if (bytes.length !== file.size) fail(`release/${file.path}: ${bytes.length} bytes, manifest says ${file.size}`);
-    if (createHash('sha256').update(bytes).digest('hex') !== file.sha256) fail(`release/${file.path}: sha256 differs from the manifest`);
+    if (bytes.length !== file.size)
+      fail(`release/${file.path}: ${bytes.length} bytes, manifest says ${file.size}`);
+    if (createHash('sha256').update(bytes).digest('hex') !== file.sha256)
+      fail(`release/${file.path}: sha256 differs from the manifest`);
     chmodSync(full, file.mode & 0o755);
   }
 }

@@ -32,10 +32,17 @@ async function main(): Promise<void> {
       process.stderr.write(`${stamp()} ${level} ${message}\n`);
     },
   });
-  const mode = opts.agent ? `dial ${opts.agent.host}:${opts.agent.port}` : `listen ${opts.listen!.host}:${sim.address()?.port}`;
-  process.stderr.write(`${stamp()} info dtu-sim ${mode} serial ${'path' in opts.serial ? opts.serial.path : '?'} seed ${sim.seed} faults: ${describeFaults(sim.faults())}\n`);
+  const mode = opts.agent
+    ? `dial ${opts.agent.host}:${opts.agent.port}`
+    : `listen ${opts.listen!.host}:${sim.address()?.port}`;
+  process.stderr.write(
+    `${stamp()} info dtu-sim ${mode} serial ${'path' in opts.serial ? opts.serial.path : '?'} seed ${sim.seed} faults: ${describeFaults(sim.faults())}\n`,
+  );
   if (opts.listen) process.stdout.write(`LISTENING ${sim.address()?.port}\n`);
-  if (verbose) sim.on('frame', (f: Buffer, parsed: boolean) => process.stderr.write(`${stamp()} debug frame ${parsed ? 'rtu' : 'gap'} ${f.toString('hex')}\n`));
+  if (verbose)
+    sim.on('frame', (f: Buffer, parsed: boolean) =>
+      process.stderr.write(`${stamp()} debug frame ${parsed ? 'rtu' : 'gap'} ${f.toString('hex')}\n`),
+    );
 
   const printStats = (): void => {
     process.stderr.write(`${stamp()} stats ${JSON.stringify(sim.stats())}\n`);

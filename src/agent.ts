@@ -67,7 +67,13 @@ export class Agent {
   private readonly secrets: SecretResolver;
   private readonly families = new Map<string, AnyFamily>();
   private readonly dtuHub: DtuHub | undefined;
-  private readonly pollers: Array<{ poller: DevicePoller; driver: string; instance: DeviceDriver; allowWrites: boolean; stallMs: number }> = [];
+  private readonly pollers: Array<{
+    poller: DevicePoller;
+    driver: string;
+    instance: DeviceDriver;
+    allowWrites: boolean;
+    stallMs: number;
+  }> = [];
   private readonly injectedCommands: CommandChannel | undefined;
   private commands: CommandRouter | undefined;
   private outbox: Outbox | undefined;
@@ -93,14 +99,22 @@ export class Agent {
     this.secrets = options.secrets ?? createSecretResolver();
     this.injectedCommands = options.commandChannel;
     this.startedAt = this.clock.now();
-    this.dtuHub = this.config.dtu ? new DtuHub(this.config.dtu, { clock: this.clock, logger: this.logger.child({ component: 'dtu' }), random: this.random }) : undefined;
+    this.dtuHub = this.config.dtu
+      ? new DtuHub(this.config.dtu, {
+          clock: this.clock,
+          logger: this.logger.child({ component: 'dtu' }),
+          random: this.random,
+        })
+      : undefined;
     this.createDrivers();
   }
 
   /** init() of every driver: validates, no I/O. Throws the first fatal config error. */
   private createDrivers(): void {
     for (const device of this.config.devices) {
-      const driver = device.failover ? this.createFailover(device, device.failover) : this.createDriver(device);
+      const driver = device.failover
+        ? this.createFailover(device, device.failover)
+        : this.createDriver(device);
       driver.init();
       const poller = new DevicePoller(driver, {
         clock: this.clock,
@@ -113,7 +127,11 @@ export class Agent {
           this.emit(event);
         },
       });
-      const stallMs = pollerStallMs(this.config.watchdog, driver.tags().map((tag) => tag.intervalMs), device.reconnect.maxMs);
+      const stallMs = pollerStallMs(
+        this.config.watchdog,
+        driver.tags().map((tag) => tag.intervalMs),
+        device.reconnect.maxMs,
+      );
       const allowWrites = device.commands?.allowWrites ?? this.config.commands.allowWrites;
       this.pollers.push({ poller, driver: device.driver, instance: driver, allowWrites, stallMs });
     }
@@ -123,8 +141,16 @@ export class Agent {
     let family = this.families.get(device.driver);
     if (!family) {
       const definition = driverRegistry[device.driver];
-      if (!definition) throw new EdgeError('EDGE_ERR_DRIVER_UNKNOWN', `devices: unknown driver "${device.driver}"`, { context: { device: device.name } });
-      const deps: DriverDeps = { clock: this.clock, logger: this.logger.child({ driver: device.driver }), random: this.random, dtu: this.dtuHub };
+      if (!definition)
+        throw new EdgeError('EDGE_ERR_DRIVER_UNKNOWN', `devices: unknown driver "${device.driver}"`, {
+          context: { device: device.name },
+        });
+      const deps: DriverDeps = {
+        clock: this.clock,
+        logger: this.logger.child({ driver: device.driver }),
+        random: this.random,
+        dtu: this.dtuHub,
+      };
       family = definition.createFamily(deps) as AnyFamily;
       this.families.set(device.driver, family);
     }
@@ -132,8 +158,14 @@ export class Agent {
   }
 
   /** A device with a secondary source: both drivers behind one FailoverDriver. */
-  private createFailover(device: AgentDeviceConfig, failover: NonNullable<AgentDeviceConfig['failover']>): DeviceDriver {
-    const secondary = this.createDriver({ ...failover.secondary, name: failover.secondary.name ?? `${device.name}.secondary` });
+  private createFailover(
+    device: AgentDeviceConfig,
+    failover: NonNullable<AgentDeviceConfig['failover']>,
+  ): DeviceDriver {
+    const secondary = this.createDriver({
+      ...failover.secondary,
+      name: failover.secondary.name ?? `${device.name}.secondary`,
+    });
     return new FailoverDriver(this.createDriver(device), secondary, failover, {
       clock: this.clock,
       logger: this.logger.child({ device: device.name, component: 'failover' }),
@@ -165,13 +197,23 @@ export class Agent {
   }
 
   private async startParts(): Promise<void> {
-    this.led = await createStatusLed(this.config.led, { clock: this.clock, logger: this.logger, loadGpio: this.options.loadGpio });
+    this.led = await createStatusLed(this.config.led, {
+      clock: this.clock,
+      logger: this.logger,
+      loadGpio: this.options.loadGpio,
+    });
     this.led.set('booting', true);
     const outbox = SqliteOutbox.open(this.config.store, { clock: this.clock, logger: this.logger });
     this.outbox = outbox;
     const recovered = outbox.takeRecoveryEvent();
     if (recovered) this.emit(recovered);
-    this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-started', severity: 'info', data: { devices: this.pollers.length } });
+    this.emit({
+      device: 'agent',
+      ts: this.clock.now(),
+      type: 'agent-started',
+      severity: 'info',
+      data: { devices: this.pollers.length },
+    });
     if (this.config.http.enabled) await this.startHttp();
     this.memoryGuard = new MemoryGuard(this.config.memory, { clock: this.clock, logger: this.logger });
     this.memoryGuard.start();
@@ -198,7 +240,11 @@ export class Agent {
     for (const { poller } of this.pollers) poller.start();
     const channel = this.commandChannel();
     if (channel) {
-      const targets = this.pollers.map(({ poller, instance, allowWrites }) => ({ device: poller.device, driver: instance, allowWrites }));
+      const targets = this.pollers.map(({ poller, instance, allowWrites }) => ({
+        device: poller.device,
+        driver: instance,
+        allowWrites,
+      }));
       this.commands = new CommandRouter(targets, this.config.commands, {
         channel,
         sink: outbox,
@@ -211,11 +257,15 @@ export class Agent {
     this.led.set('booting', false);
     this.led.set('online', true);
     const log = this.logger;
-    this.watchdog = new Watchdog(this.config.watchdog, this.options.watchdog ?? watchdogParts(this.config.watchdog, { clock: this.clock, logger: log }), {
-      clock: this.clock,
-      logger: log,
-      sample: () => this.progress(),
-    });
+    this.watchdog = new Watchdog(
+      this.config.watchdog,
+      this.options.watchdog ?? watchdogParts(this.config.watchdog, { clock: this.clock, logger: log }),
+      {
+        clock: this.clock,
+        logger: log,
+        sample: () => this.progress(),
+      },
+    );
     await this.watchdog.start(`running: ${this.pollers.length} devices`);
     this.ota = new OtaAgentSide(this.config, {
       outbox,
@@ -250,7 +300,9 @@ export class Agent {
 
   /** What a release on trial must show to be committed (docs/ota.md). */
   private trialHealth(): Health {
-    const problems = this.health().problems.filter((p) => !(p.startsWith('mqtt:') && this.config.ota.brokerOptional));
+    const problems = this.health().problems.filter(
+      (p) => !(p.startsWith('mqtt:') && this.config.ota.brokerOptional),
+    );
     return { ok: problems.length === 0, problems };
   }
 
@@ -267,7 +319,9 @@ export class Agent {
     await this.dtuHub?.stop();
     await this.cip22?.stop();
     this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-stopped', severity: 'info', data: {} });
-    await this.outbox?.flush().catch((error: unknown) => this.logger.error({ err: String(error) }, 'final flush failed'));
+    await this.outbox
+      ?.flush()
+      .catch((error: unknown) => this.logger.error({ err: String(error) }, 'final flush failed'));
     await this.forwarder?.stop();
     await this.outbox?.close();
     this.memoryGuard?.stop();
@@ -296,7 +350,8 @@ export class Agent {
     if (!store) problems.push('store: not open');
     else if (!store.healthy) problems.push(`store: ${store.lastError ?? 'commit failing'}`);
     const fwd = this.forwarder?.stats();
-    if (fwd && !fwd.connected) problems.push(`mqtt: not connected${fwd.lastError ? ` (${fwd.lastError})` : ''}`);
+    if (fwd && !fwd.connected)
+      problems.push(`mqtt: not connected${fwd.lastError ? ` (${fwd.lastError})` : ''}`);
     if (this.state !== 'running') problems.push(`agent: ${this.state}`);
     return { ok: problems.length === 0, problems };
   }
@@ -316,7 +371,12 @@ export class Agent {
   /** The /status.json document: what a field engineer looks at first. */
   status(): Record<string, unknown> {
     return {
-      agent: { id: this.config.agent.id, site: this.config.agent.site, state: this.state, uptimeMs: this.clock.now() - this.startedAt },
+      agent: {
+        id: this.config.agent.id,
+        site: this.config.agent.site,
+        state: this.state,
+        uptimeMs: this.clock.now() - this.startedAt,
+      },
       health: this.health(),
       devices: this.pollers.map(({ poller, driver, instance }) => ({
         driver,

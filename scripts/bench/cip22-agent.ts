@@ -27,18 +27,31 @@ const send = (m: unknown): void => void process.send?.(m);
 
 async function listen(): Promise<number> {
   if (args.mode === 'plain') {
-    const server = createServer({ cert: readFileSync(args.cert), key: readFileSync(args.key), minVersion: 'TLSv1.3' }, (s) => {
-      s.on('error', () => undefined);
-      s.on('data', (b) => s.write(b));
-    });
+    const server = createServer(
+      { cert: readFileSync(args.cert), key: readFileSync(args.key), minVersion: 'TLSv1.3' },
+      (s) => {
+        s.on('error', () => undefined);
+        s.on('data', (b) => s.write(b));
+      },
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return (server.address() as { port: number }).port;
   }
   const config = {
-    ...cip22Schema.parse({ enabled: true, host: '127.0.0.1', tls: { cert: args.cert, key: { file: args.key } }, roots: [args.root], perIpHandshakesPerMinute: 1_000_000, maxSessions: 5000 }),
+    ...cip22Schema.parse({
+      enabled: true,
+      host: '127.0.0.1',
+      tls: { cert: args.cert, key: { file: args.key } },
+      roots: [args.root],
+      perIpHandshakesPerMinute: 1_000_000,
+      maxSessions: 5000,
+    }),
     port: 0,
   };
-  const outbox = SqliteOutbox.open(storeSchema.parse({ path: args.store }), { clock: systemClock, logger: silentLogger });
+  const outbox = SqliteOutbox.open(storeSchema.parse({ path: args.store }), {
+    clock: systemClock,
+    logger: silentLogger,
+  });
   const gateway = new Cip22Gateway(config, {
     clock: systemClock,
     logger: silentLogger,
@@ -62,7 +75,10 @@ process.on('message', (m: string) => {
     at = performance.now();
   } else if (m === 'usage') {
     const d = process.cpuUsage(cpu);
-    send({ rss: process.memoryUsage().rss, cpuPct: ((d.user + d.system) / 1000 / (performance.now() - at)) * 100 });
+    send({
+      rss: process.memoryUsage().rss,
+      cpuPct: ((d.user + d.system) / 1000 / (performance.now() - at)) * 100,
+    });
   }
 });
 send({ port: await listen() });

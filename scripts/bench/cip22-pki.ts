@@ -10,7 +10,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { AttributeTypeAndValue, AttributeValue, Certificate, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import {
+  AttributeTypeAndValue,
+  AttributeValue,
+  Certificate,
+  SubjectPublicKeyInfo,
+} from '@peculiar/asn1-x509';
 import { certDer } from '../../src/tools/pile-sim/runner.js';
 
 export interface BenchPile {
@@ -33,10 +38,22 @@ const CN = '2.5.4.3';
 
 export function benchPki(count: number): BenchPki {
   const dir = mkdtempSync(join(tmpdir(), 'edge-agent-bench-cip22-'));
-  const sh = (...args: string[]): void => void execFileSync('bash', [join(process.cwd(), 'scripts', 'cip22-certs.sh'), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const sh = (...args: string[]): void =>
+    void execFileSync('bash', [join(process.cwd(), 'scripts', 'cip22-certs.sh'), ...args], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   sh('root', join(dir, 'root'), '--alg', 'p256');
   sh('issuing', join(dir, 'issuing'), '--root', join(dir, 'root'), '--alg', 'p256');
-  sh('server', join(dir, 'server'), '--ca', join(dir, 'issuing'), '--cn', 'localhost', '--san', 'DNS:localhost,IP:127.0.0.1');
+  sh(
+    'server',
+    join(dir, 'server'),
+    '--ca',
+    join(dir, 'issuing'),
+    '--cn',
+    'localhost',
+    '--san',
+    'DNS:localhost,IP:127.0.0.1',
+  );
   sh('pile', join(dir, 'template'), '--ca', join(dir, 'issuing'), '--id', 'bench-template');
   const issuingKey = createPrivateKey(readFileSync(join(dir, 'issuing', 'key.pem')));
   const template = readFileSync(join(dir, 'template.der'));
@@ -49,18 +66,32 @@ export function benchPki(count: number): BenchPki {
     tbs.serialNumber = new Uint8Array([0x01, i >> 16, (i >> 8) & 0xff, i & 0xff]).buffer;
     for (const rdn of tbs.subject) {
       for (let k = 0; k < rdn.length; k++) {
-        if (rdn[k].type === CN) rdn[k] = new AttributeTypeAndValue({ type: CN, value: new AttributeValue({ utf8String: deviceId }) });
+        if (rdn[k].type === CN)
+          rdn[k] = new AttributeTypeAndValue({
+            type: CN,
+            value: new AttributeValue({ utf8String: deviceId }),
+          });
       }
     }
-    tbs.subjectPublicKeyInfo = AsnConvert.parse(publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
+    tbs.subjectPublicKeyInfo = AsnConvert.parse(
+      publicKey.export({ type: 'spki', format: 'der' }),
+      SubjectPublicKeyInfo,
+    );
     const signature = sign('sha256', Buffer.from(AsnConvert.serialize(tbs)), issuingKey);
     cert.signatureValue = new Uint8Array(signature).buffer;
-    piles.push({ deviceId, key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certDer: Buffer.from(AsnConvert.serialize(cert)) });
+    piles.push({
+      deviceId,
+      key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      certDer: Buffer.from(AsnConvert.serialize(cert)),
+    });
   }
   return {
     dir,
     rootPem: join(dir, 'root', 'cert.pem'),
-    serverChain: Buffer.concat([readFileSync(join(dir, 'server.pem')), readFileSync(join(dir, 'issuing', 'cert.pem'))]),
+    serverChain: Buffer.concat([
+      readFileSync(join(dir, 'server.pem')),
+      readFileSync(join(dir, 'issuing', 'cert.pem')),
+    ]),
     serverKeyPem: join(dir, 'server.key.pem'),
     issuingDer: certDer(join(dir, 'issuing', 'cert.pem')),
     piles,

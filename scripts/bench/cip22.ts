@@ -33,9 +33,18 @@ interface Agent {
 }
 
 async function startAgent(pki: BenchPki, mode: 'gateway' | 'plain', round: number): Promise<Agent> {
-  const args = { mode, cert: join(pki.dir, 'server-chain.pem'), key: pki.serverKeyPem, root: pki.rootPem, store: join(pki.dir, `outbox-${round}-${Date.now()}.db`) };
+  const args = {
+    mode,
+    cert: join(pki.dir, 'server-chain.pem'),
+    key: pki.serverKeyPem,
+    root: pki.rootPem,
+    store: join(pki.dir, `outbox-${round}-${Date.now()}.db`),
+  };
   // The V8 flags of the edge-agent CLI's shebang (src/cli/main.ts), as the agent runs in production.
-  const child = fork(AGENT, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-semi-space-size=1', '--optimize-for-size'] });
+  const child = fork(AGENT, [JSON.stringify(args)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--max-semi-space-size=1', '--optimize-for-size'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (c) => reject(new Error(`cip22 agent exited ${c}`)));
@@ -58,12 +67,27 @@ async function startAgent(pki: BenchPki, mode: 'gateway' | 'plain', round: numbe
 
 function pile(pki: BenchPki, i: number, port: number): SimPile {
   const p = pki.piles[i];
-  return new SimPile({ host: '127.0.0.1', port, ca: [readFileSync(pki.rootPem)], deviceId: p.deviceId, alg: 'ecdsa-p256', key: p.key, certDer: p.certDer, issuerDer: pki.issuingDer });
+  return new SimPile({
+    host: '127.0.0.1',
+    port,
+    ca: [readFileSync(pki.rootPem)],
+    deviceId: p.deviceId,
+    alg: 'ecdsa-p256',
+    key: p.key,
+    certDer: p.certDer,
+    issuerDer: pki.issuingDer,
+  });
 }
 
 function plainConnect(pki: BenchPki, port: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port, ca: [readFileSync(pki.rootPem)], minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
+    const s = connect({
+      host: '127.0.0.1',
+      port,
+      ca: [readFileSync(pki.rootPem)],
+      minVersion: 'TLSv1.3',
+      checkServerIdentity: () => undefined,
+    });
     s.once('error', reject);
     s.once('secureConnect', () => resolve(s));
   });
@@ -75,7 +99,11 @@ function p99(values: number[]): number {
 }
 
 /** One round of sequential handshakes: latencies in ms. */
-async function handshakeRound(pki: BenchPki, mode: 'gateway' | 'plain', distinctPiles = pki.piles.length): Promise<number[]> {
+async function handshakeRound(
+  pki: BenchPki,
+  mode: 'gateway' | 'plain',
+  distinctPiles = pki.piles.length,
+): Promise<number[]> {
   const agent = await startAgent(pki, mode, 0);
   const lat: number[] = [];
   try {
@@ -117,7 +145,11 @@ async function connectAll<T>(n: number, open: (i: number) => Promise<T>): Promis
 }
 
 /** One load round: connect, settle, measure RSS and CPU over SECONDS. */
-async function loadRound(pki: BenchPki, mode: 'gateway' | 'plain', round: number): Promise<{ rss: number; cpuPct: number; acked: number }> {
+async function loadRound(
+  pki: BenchPki,
+  mode: 'gateway' | 'plain',
+  round: number,
+): Promise<{ rss: number; cpuPct: number; acked: number }> {
   const agent = await startAgent(pki, mode, round);
   const closers: (() => void)[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -133,7 +165,15 @@ async function loadRound(pki: BenchPki, mode: 'gateway' | 'plain', round: number
       piles.forEach((p, i) => {
         closers.push(() => p.close());
         // Spread the 1 Hz STATUS frames over the second.
-        timers.push(setTimeout(() => timers.push(setInterval(() => p.send({ type: 'STATUS', state: 0, voltageMv: 48_000, energyWh: i }), 1000)), (i * 1000) / SESSIONS));
+        timers.push(
+          setTimeout(
+            () =>
+              timers.push(
+                setInterval(() => p.send({ type: 'STATUS', state: 0, voltageMv: 48_000, energyWh: i }), 1000),
+              ),
+            (i * 1000) / SESSIONS,
+          ),
+        );
       });
     } else {
       const sockets = await connectAll(SESSIONS, () => plainConnect(pki, agent.port));
@@ -158,7 +198,8 @@ export async function run(): Promise<BenchResult[]> {
     const lat = { gateway: [] as number[], plain: [] as number[] };
     const p99s = await alternate(
       ROUNDS,
-      async () => p99((lat.gateway = lat.gateway.concat(await handshakeRound(pki, 'gateway'))).slice(-HANDSHAKES)),
+      async () =>
+        p99((lat.gateway = lat.gateway.concat(await handshakeRound(pki, 'gateway'))).slice(-HANDSHAKES)),
       async () => p99((lat.plain = lat.plain.concat(await handshakeRound(pki, 'plain'))).slice(-HANDSHAKES)),
     );
     // Piles that were seen before (reconnects after a link drop, the common case in the field):
@@ -166,8 +207,14 @@ export async function run(): Promise<BenchResult[]> {
     const again = { gateway: [] as number[], plain: [] as number[] };
     const reconnectP99s = await alternate(
       ROUNDS,
-      async () => p99((again.gateway = again.gateway.concat(await handshakeRound(pki, 'gateway', Math.min(RECONNECT_PILES, pki.piles.length)))).slice(-HANDSHAKES)),
-      async () => p99((again.plain = again.plain.concat(await handshakeRound(pki, 'plain'))).slice(-HANDSHAKES)),
+      async () =>
+        p99(
+          (again.gateway = again.gateway.concat(
+            await handshakeRound(pki, 'gateway', Math.min(RECONNECT_PILES, pki.piles.length)),
+          )).slice(-HANDSHAKES),
+        ),
+      async () =>
+        p99((again.plain = again.plain.concat(await handshakeRound(pki, 'plain'))).slice(-HANDSHAKES)),
     );
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     const results: BenchResult[] = [
@@ -197,14 +244,18 @@ export async function run(): Promise<BenchResult[]> {
         baseline: 1000 / mean(lat.plain),
       },
     ];
-    const load = { gateway: [] as { rss: number; cpuPct: number; acked: number }[], plain: [] as { rss: number; cpuPct: number; acked: number }[] };
+    const load = {
+      gateway: [] as { rss: number; cpuPct: number; acked: number }[],
+      plain: [] as { rss: number; cpuPct: number; acked: number }[],
+    };
     let round = 0;
     await alternate(
       ROUNDS,
       async () => (load.gateway.push(await loadRound(pki, 'gateway', ++round)), 0),
       async () => (load.plain.push(await loadRound(pki, 'plain', ++round)), 0),
     );
-    const med = (xs: { rss: number; cpuPct: number }[], k: 'rss' | 'cpuPct'): number => median(xs.map((x) => x[k]));
+    const med = (xs: { rss: number; cpuPct: number }[], k: 'rss' | 'cpuPct'): number =>
+      median(xs.map((x) => x[k]));
     const ackRate = median(load.gateway.map((x) => x.acked / SECONDS));
     results.push(
       {

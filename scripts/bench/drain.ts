@@ -36,7 +36,12 @@ interface SourceKind {
 
 function makeRecords(): NewRecord[] {
   const t0 = 1_700_000_000_000;
-  return Array.from({ length: RECORDS }, (_, i) => ({ device: `plc-${i % DEVICES}`, cls: 'telemetry' as const, ts: t0 + i * 100, body: telemetryBody(i) }));
+  return Array.from({ length: RECORDS }, (_, i) => ({
+    device: `plc-${i % DEVICES}`,
+    cls: 'telemetry' as const,
+    ts: t0 + i * 100,
+    body: telemetryBody(i),
+  }));
 }
 
 async function sourceKind(): Promise<SourceKind> {
@@ -46,10 +51,13 @@ async function sourceKind(): Promise<SourceKind> {
       name: 'SqliteOutbox (WAL, pre-filled before timing)',
       async open(records) {
         const dir = mkdtempSync(join(tmpdir(), 'bench-drain-'));
-        const outbox = SqliteOutbox.open(storeSchema.parse({ path: join(dir, 'outbox.db'), integrityCheck: 'off' }), {
-          clock: systemClock,
-          logger: silentLogger,
-        });
+        const outbox = SqliteOutbox.open(
+          storeSchema.parse({ path: join(dir, 'outbox.db'), integrityCheck: 'off' }),
+          {
+            clock: systemClock,
+            logger: silentLogger,
+          },
+        );
         for (const r of records) outbox.append(r);
         await outbox.flush();
         return {
@@ -75,7 +83,11 @@ async function sourceKind(): Promise<SourceKind> {
 
 const config = mqttSchema.parse({ url: 'mqtt://127.0.0.1:1', topicPrefix: 'bench' });
 
-async function agentRound(broker: MosquittoBroker, kind: SourceKind, records: readonly NewRecord[]): Promise<number> {
+async function agentRound(
+  broker: MosquittoBroker,
+  kind: SourceKind,
+  records: readonly NewRecord[],
+): Promise<number> {
   const { source, cleanup } = await kind.open(records);
   let acked = 0;
   let done!: () => void;
@@ -90,15 +102,18 @@ async function agentRound(broker: MosquittoBroker, kind: SourceKind, records: re
     lastRowid: () => source.lastRowid(),
     onCommit: (fn) => source.onCommit(fn),
   };
-  const fwd = new MqttForwarder({ ...config, url: broker.url }, {
-    source: counting,
-    clock: systemClock,
-    logger: silentLogger,
-    random: Math.random,
-    site: 'bench-site',
-    agentId: 'bench-agent',
-    secrets: (ref) => String(ref),
-  });
+  const fwd = new MqttForwarder(
+    { ...config, url: broker.url },
+    {
+      source: counting,
+      clock: systemClock,
+      logger: silentLogger,
+      random: Math.random,
+      site: 'bench-site',
+      agentId: 'bench-agent',
+      secrets: (ref) => String(ref),
+    },
+  );
   const t0 = performance.now();
   await fwd.start();
   await finished;
@@ -114,11 +129,21 @@ let lastAgentStats: ReturnType<MqttForwarder['stats']> | undefined;
 /** The messages the forwarder would send: read in the same chunks, same builder. */
 async function buildMessages(kind: SourceKind, records: readonly NewRecord[]): Promise<BuiltMessage[]> {
   const { source, cleanup } = await kind.open(records);
-  const builder = new PayloadBuilder({ topicPrefix: 'bench', site: 'bench-site', agentId: 'bench-agent', maxRecords: config.batch.maxRecords, maxBytes: config.batch.maxBytes });
+  const builder = new PayloadBuilder({
+    topicPrefix: 'bench',
+    site: 'bench-site',
+    agentId: 'bench-agent',
+    maxRecords: config.batch.maxRecords,
+    maxBytes: config.batch.maxBytes,
+  });
   const out: BuiltMessage[] = [];
   let cursor = 0;
   for (;;) {
-    const chunk = source.read(cursor, config.batch.maxRecords * config.inflightWindow, config.batch.maxBytes * config.inflightWindow);
+    const chunk = source.read(
+      cursor,
+      config.batch.maxRecords * config.inflightWindow,
+      config.batch.maxBytes * config.inflightWindow,
+    );
     if (chunk.length === 0) break;
     cursor = chunk[chunk.length - 1].rowid;
     for (const m of builder.build(chunk, true)) out.push(m);
@@ -127,10 +152,20 @@ async function buildMessages(kind: SourceKind, records: readonly NewRecord[]): P
   return out;
 }
 
-async function baselineRound(broker: MosquittoBroker, messages: readonly BuiltMessage[], window: number): Promise<number> {
+async function baselineRound(
+  broker: MosquittoBroker,
+  messages: readonly BuiltMessage[],
+  window: number,
+): Promise<number> {
   const records = messages.reduce((n, m) => n + m.rowids.length, 0);
   const t0 = performance.now();
-  const client = mqtt.connect(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0, queueQoSZero: false, clientId: 'bench-raw' });
+  const client = mqtt.connect(broker.url, {
+    protocolVersion: 5,
+    clean: true,
+    reconnectPeriod: 0,
+    queueQoSZero: false,
+    clientId: 'bench-raw',
+  });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', reject);

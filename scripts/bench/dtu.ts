@@ -59,7 +59,12 @@ function responder(socket: Socket): void {
 async function throughput(): Promise<BenchResult[]> {
   // --- DTU path: the responder dials the hub and registers
   const hub = new DtuHub(
-    dtuSchema.parse({ server: { host: '127.0.0.1', port: 0 }, links: [{ name: 'bench', mode: 'server', registration: { ascii: 'DTU-BENCH' }, heartbeat: { hex: 'FE' } }] }),
+    dtuSchema.parse({
+      server: { host: '127.0.0.1', port: 0 },
+      links: [
+        { name: 'bench', mode: 'server', registration: { ascii: 'DTU-BENCH' }, heartbeat: { hex: 'FE' } },
+      ],
+    }),
     { clock: systemClock, logger: silentLogger, random: Math.random },
   );
   await hub.start();
@@ -148,13 +153,13 @@ async function throughput(): Promise<BenchResult[]> {
   await hub.stop();
   return [
     {
-    name: 'DTU link: Modbus RTU reads through DtuHub + driver (10 holding regs/poll)',
-    unit: 'tx/s',
-    value: res.agent,
-    baselineName: 'raw socket loop, same in-process responder',
-    baseline: res.baseline,
-    target: '>= 90 % of baseline',
-    notes: `${ROUNDS} rounds × ${TX} tx; runs agent ${res.agentRuns.map(Math.round).join('/')}, raw ${res.baselineRuns.map(Math.round).join('/')}`,
+      name: 'DTU link: Modbus RTU reads through DtuHub + driver (10 holding regs/poll)',
+      unit: 'tx/s',
+      value: res.agent,
+      baselineName: 'raw socket loop, same in-process responder',
+      baseline: res.baseline,
+      target: '>= 90 % of baseline',
+      notes: `${ROUNDS} rounds × ${TX} tx; runs agent ${res.agentRuns.map(Math.round).join('/')}, raw ${res.baselineRuns.map(Math.round).join('/')}`,
     },
     {
       name: 'DTU link: Modbus RTU reads through DtuHub + driver (10 holding regs/poll)',
@@ -217,26 +222,38 @@ async function idleLinks(): Promise<BenchResult[]> {
     heartbeatIntervalMs: HB_MS,
     missedHeartbeats: 3,
   }));
-  const hub = new DtuHub(dtuSchema.parse({ server: { host: '127.0.0.1', port: 0, maxLinks: LINKS + 10 }, links }), {
-    clock: systemClock,
-    logger: silentLogger,
-    random: Math.random,
-  });
+  const hub = new DtuHub(
+    dtuSchema.parse({ server: { host: '127.0.0.1', port: 0, maxLinks: LINKS + 10 }, links }),
+    {
+      clock: systemClock,
+      logger: silentLogger,
+      random: Math.random,
+    },
+  );
   await hub.start();
   // a family with a device on every link, not polling (as in an agent between polls)
   const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
   for (const l of links) {
     const d = fam.create(
-      modbusDeviceSchema.parse({ name: l.name, driver: 'modbus', connection: { transport: 'dtu', dtu: l.name }, tags: [{ name: 'v', function: 'holding', address: 0 }] }),
+      modbusDeviceSchema.parse({
+        name: l.name,
+        driver: 'modbus',
+        connection: { transport: 'dtu', dtu: l.name },
+        tags: [{ name: 'v', function: 'holding', address: 0 }],
+      }),
     );
     d.init();
     await d.start();
   }
   global.gc?.();
   const before = await measure(IDLE_S);
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, String(hub.address()!.port), String(LINKS), String(HB_MS)], {
-    stdio: ['pipe', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', CHILD, String(hub.address()!.port), String(LINKS), String(HB_MS)],
+    {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    },
+  );
   const deadline = Date.now() + 30_000;
   while (Object.values(hub.status()).filter((s) => s.up).length < LINKS) {
     if (Date.now() > deadline) throw new Error('links did not all register');
@@ -253,8 +270,21 @@ async function idleLinks(): Promise<BenchResult[]> {
   await hub.stop();
   const notes = `${up}/${LINKS} links up at the end, ${heartbeats} heartbeats, ${closes} liveness closes; heartbeat every ${HB_MS} ms per link; ${IDLE_S} s windows; heap ${before.heapMb.toFixed(1)} → ${during.heapMb.toFixed(1)} MB`;
   return [
-    { name: `DTU: ${LINKS} idle links with heartbeats, agent RSS`, unit: 'MB', value: during.rssMb, baselineName: 'same process before the links', baseline: before.rssMb, notes },
-    { name: `DTU: ${LINKS} idle links with heartbeats, agent CPU`, unit: '%', value: during.cpuPct, baselineName: 'same process before the links', baseline: before.cpuPct },
+    {
+      name: `DTU: ${LINKS} idle links with heartbeats, agent RSS`,
+      unit: 'MB',
+      value: during.rssMb,
+      baselineName: 'same process before the links',
+      baseline: before.rssMb,
+      notes,
+    },
+    {
+      name: `DTU: ${LINKS} idle links with heartbeats, agent CPU`,
+      unit: '%',
+      value: during.cpuPct,
+      baselineName: 'same process before the links',
+      baseline: before.cpuPct,
+    },
   ];
 }
 

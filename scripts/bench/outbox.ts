@@ -124,7 +124,9 @@ function rawDrain(records: readonly NewRecord[]): number {
     MIGRATIONS.forEach((m) => m(db));
     const insert = db.prepare('INSERT INTO records (seq, device, cls, ts, body) VALUES (?, ?, ?, ?, ?)');
     db.transaction(() => records.forEach((r, i) => insert.run(i + 1, r.device, 0, r.ts, r.body)))();
-    const select = db.prepare('SELECT rowid, seq, device, cls, ts, body FROM records WHERE rowid > ? ORDER BY rowid LIMIT 1000');
+    const select = db.prepare(
+      'SELECT rowid, seq, device, cls, ts, body FROM records WHERE rowid > ? ORDER BY rowid LIMIT 1000',
+    );
     const del = db.prepare('DELETE FROM records WHERE rowid BETWEEN ? AND ?');
     const t0 = performance.now();
     let after = 0;
@@ -146,9 +148,17 @@ export async function run(): Promise<BenchResult[]> {
   const records = makeRecords(RECORDS);
   const batch = storeSchema.parse({}).batch.maxRecords;
   const avgBody = Math.round(records.reduce((n, r) => n + r.body.length, 0) / records.length);
-  const ingest = await alternate(ROUNDS, () => agentIngest(records), () => rawIngest(records, batch));
+  const ingest = await alternate(
+    ROUNDS,
+    () => agentIngest(records),
+    () => rawIngest(records, batch),
+  );
   const drainRecords = records.slice(0, 100_000);
-  const drain = await alternate(ROUNDS, () => agentDrain(drainRecords), () => rawDrain(drainRecords));
+  const drain = await alternate(
+    ROUNDS,
+    () => agentDrain(drainRecords),
+    () => rawDrain(drainRecords),
+  );
   return [
     {
       name: 'outbox ingest (SqliteOutbox.append, group commit, WAL, synchronous=FULL)',

@@ -35,8 +35,15 @@ async function startPymodbus(): Promise<BenchServer | undefined> {
   const script = join(process.cwd(), 'test/helpers/pymodbus_server.py');
   if (!existsSync('/usr/bin/python3') || !existsSync(script)) return undefined;
   const port = await freePort();
-  const slaves = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [i + 1, { holding: { size: 100, values: { 0: Array.from({ length: 100 }, (_, k) => k) } } }]));
-  const child = spawn('/usr/bin/python3', [script, JSON.stringify({ transport: 'tcp', port, slaves })], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const slaves = Object.fromEntries(
+    Array.from({ length: 100 }, (_, i) => [
+      i + 1,
+      { holding: { size: 100, values: { 0: Array.from({ length: 100 }, (_, k) => k) } } },
+    ]),
+  );
+  const child = spawn('/usr/bin/python3', [script, JSON.stringify({ transport: 'tcp', port, slaves })], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
   const ready = await new Promise<boolean>((resolve) => {
     let out = '';
     const timer = setTimeout(() => resolve(false), 10_000);
@@ -70,7 +77,8 @@ export async function startServer(): Promise<BenchServer> {
   const server = new ServerTCP(
     {
       getHoldingRegister: (addr: number) => addr & 0xffff,
-      getMultipleHoldingRegisters: (addr: number, length: number) => Array.from({ length }, (_, i) => (addr + i) & 0xffff),
+      getMultipleHoldingRegisters: (addr: number, length: number) =>
+        Array.from({ length }, (_, i) => (addr + i) & 0xffff),
     },
     { host: '127.0.0.1', port, unitID: 255 },
   );
@@ -78,7 +86,11 @@ export async function startServer(): Promise<BenchServer> {
     server.once('initialized', () => resolve());
     server.once('error', reject);
   }).catch(() => undefined);
-  return { name: 'in-process modbus-serial ServerTCP', port, close: () => new Promise<void>((res) => server.close(() => res())) };
+  return {
+    name: 'in-process modbus-serial ServerTCP',
+    port,
+    close: () => new Promise<void>((res) => server.close(() => res())),
+  };
 }
 
 const device = (name: string, port: number, unitId: number, tags: number) =>
@@ -129,7 +141,9 @@ const rssMb = (): number => process.memoryUsage().rss / 1024 / 1024;
 
 async function soak(port: number, seconds: number): Promise<BenchResult> {
   const family = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random });
-  const devices = Array.from({ length: 100 }, (_, i) => family.create(device(`d${i}`, port, (i % 247) + 1, 50)));
+  const devices = Array.from({ length: 100 }, (_, i) =>
+    family.create(device(`d${i}`, port, (i % 247) + 1, 50)),
+  );
   for (const d of devices) d.init();
   for (const d of devices) await d.start();
   const names = devices[0].tags().map((t) => t.name);

@@ -19,7 +19,9 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const names = wanted.length > 0 ? wanted : Object.keys(SUITES);
-  console.log(`edge-agent benchmarks — node ${process.version}, ${process.arch}, ${new Date().toISOString()}`);
+  console.log(
+    `edge-agent benchmarks — node ${process.version}, ${process.arch}, ${new Date().toISOString()}`,
+  );
   for (const name of names) {
     const load = SUITES[name];
     if (!load) throw new Error(`unknown bench "${name}" (known: ${Object.keys(SUITES).join(', ')})`);

@@ -30,7 +30,10 @@ const TYPES = ['INT', 'REAL', 'DINT', 'WORD'] as const;
 
 /** A station-like tag set: mixed types every 8 bytes over two DBs (neighbours 2–6 bytes apart). */
 function tagSet(count: number): { name: string; address: string }[] {
-  return Array.from({ length: count }, (_, i) => ({ name: `t${i}`, address: `DB${1 + (i % 2)},${TYPES[i % 4]}${Math.floor(i / 2) * 8}` }));
+  return Array.from({ length: count }, (_, i) => ({
+    name: `t${i}`,
+    address: `DB${1 + (i % 2)},${TYPES[i % 4]}${Math.floor(i / 2) * 8}`,
+  }));
 }
 
 async function driverTagsPerSecond(device: S7Device, names: string[], cycles: number): Promise<number> {
@@ -68,11 +71,22 @@ export async function run(): Promise<BenchResult[]> {
   // classic CPUs, answers at most 20 items; nodes7 then misreads the answer and throws a
   // RangeError out of its socket handler (process crash). At 240 it sends ≤ 19 items.
   const device = new S7Device(
-    s7DeviceSchema.parse({ name: 'bench', driver: 's7', connection: { host: '127.0.0.1', port: server.port }, pduSize: 240, tags }),
+    s7DeviceSchema.parse({
+      name: 'bench',
+      driver: 's7',
+      connection: { host: '127.0.0.1', port: server.port },
+      pduSize: 240,
+      tags,
+    }),
     { clock: systemClock, logger: silentLogger, random: Math.random },
   );
   const wide = new S7Device(
-    s7DeviceSchema.parse({ name: 'wide', driver: 's7', connection: { host: '127.0.0.1', port: server.port }, tags }),
+    s7DeviceSchema.parse({
+      name: 'wide',
+      driver: 's7',
+      connection: { host: '127.0.0.1', port: server.port },
+      tags,
+    }),
     { clock: systemClock, logger: silentLogger, random: Math.random },
   );
   const raw = new NodeS7({ silent: true });
@@ -80,14 +94,27 @@ export async function run(): Promise<BenchResult[]> {
   try {
     await device.start();
     await wide.start();
-    await new Promise<void>((resolve, reject) => raw.initiateConnection({ host: '127.0.0.1', port: server.port, rack: 0, slot: 1, timeout: 5000 }, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      raw.initiateConnection(
+        { host: '127.0.0.1', port: server.port, rack: 0, slot: 1, timeout: 5000 },
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
     raw.addItems(tags.map((t) => t.address));
     const names = tags.map((t) => t.name);
     await driverTagsPerSecond(device, names, 20);
     await rawTagsPerSecond(raw, count, 20);
-    const speed = await alternate(rounds, () => driverTagsPerSecond(device, names, cycles), () => rawTagsPerSecond(raw, count, cycles));
+    const speed = await alternate(
+      rounds,
+      () => driverTagsPerSecond(device, names, cycles),
+      () => rawTagsPerSecond(raw, count, cycles),
+    );
     const status = device.status();
-    const wideSpeed = await alternate(rounds, () => driverTagsPerSecond(wide, names, cycles), () => rawTagsPerSecond(raw, count, cycles));
+    const wideSpeed = await alternate(
+      rounds,
+      () => driverTagsPerSecond(wide, names, cycles),
+      () => rawTagsPerSecond(raw, count, cycles),
+    );
     const wideStatus = wide.status();
 
     const scattered = await pdusFor500(server.port, 'scattered');
@@ -135,13 +162,22 @@ export async function run(): Promise<BenchResult[]> {
   }
 }
 
-async function pdusFor500(port: number, layout: 'scattered' | 'contiguous'): Promise<{ driver: number; minimum: number; pduSize: number }> {
-  const tags = Array.from({ length: 500 }, (_, i) => ({ name: `p${i}`, address: `DB${1 + (i % 2)},INT${layout === 'scattered' ? Math.floor(i / 2) * 16 : Math.floor(i / 2) * 2}` }));
-  const device = new S7Device(s7DeviceSchema.parse({ name: 'pdus', driver: 's7', connection: { host: '127.0.0.1', port }, tags }), {
-    clock: systemClock,
-    logger: silentLogger,
-    random: Math.random,
-  });
+async function pdusFor500(
+  port: number,
+  layout: 'scattered' | 'contiguous',
+): Promise<{ driver: number; minimum: number; pduSize: number }> {
+  const tags = Array.from({ length: 500 }, (_, i) => ({
+    name: `p${i}`,
+    address: `DB${1 + (i % 2)},INT${layout === 'scattered' ? Math.floor(i / 2) * 16 : Math.floor(i / 2) * 2}`,
+  }));
+  const device = new S7Device(
+    s7DeviceSchema.parse({ name: 'pdus', driver: 's7', connection: { host: '127.0.0.1', port }, tags }),
+    {
+      clock: systemClock,
+      logger: silentLogger,
+      random: Math.random,
+    },
+  );
   try {
     await device.start();
     const values = await device.poll(tags.map((t) => t.name));
@@ -149,11 +185,26 @@ async function pdusFor500(port: number, layout: 'scattered' | 'contiguous'): Pro
     const points = tags.map((t) => {
       const parsed = parseS7Address(t.address);
       if (!parsed.ok) throw new Error(parsed.reason);
-      return { name: t.name, tag: t.name, address: elementAddress(parsed.address, 0), scale: 1, offset: 0, intervalMs: 1000 };
+      return {
+        name: t.name,
+        tag: t.name,
+        address: elementAddress(parsed.address, 0),
+        scale: 1,
+        offset: 0,
+        intervalMs: 1000,
+      };
     });
     const pduSize = Number(device.status().pduSize);
-    const limits: PlanLimits = { pduSize, maxItems: device.config.maxItemsPerRequest, maxGap: device.config.maxGap };
-    return { driver: Number(device.status().requestsLastPoll), minimum: minimumRequests(planItems(points, limits), limits), pduSize };
+    const limits: PlanLimits = {
+      pduSize,
+      maxItems: device.config.maxItemsPerRequest,
+      maxGap: device.config.maxGap,
+    };
+    return {
+      driver: Number(device.status().requestsLastPoll),
+      minimum: minimumRequests(planItems(points, limits), limits),
+      pduSize,
+    };
   } finally {
     await device.stop();
   }

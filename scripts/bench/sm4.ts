@@ -50,7 +50,10 @@ export async function run(): Promise<BenchResult[]> {
       baselineName: `native sm4-ctr, same buffers`,
       baseline,
       target: '>= 50 % of sm4-ctr',
-      notes: size === SIZES[0] ? `native sm4-gcm in this runtime: ${NATIVE_SM4_GCM ? 'yes' : 'no (GCM composed from sm4-ctr + JS GHASH)'}` : undefined,
+      notes:
+        size === SIZES[0]
+          ? `native sm4-gcm in this runtime: ${NATIVE_SM4_GCM ? 'yes' : 'no (GCM composed from sm4-ctr + JS GHASH)'}`
+          : undefined,
     });
   }
   return results;

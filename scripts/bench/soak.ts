@@ -26,7 +26,12 @@ function rssMb(pid: number): number {
   return kb ? Number(kb[1]) / 1024 : NaN;
 }
 
-function soakConfig(modbusPort: number, mqttUrl: string, dir: string, httpPort: number): Record<string, unknown> {
+function soakConfig(
+  modbusPort: number,
+  mqttUrl: string,
+  dir: string,
+  httpPort: number,
+): Record<string, unknown> {
   return {
     agent: { id: 'soak', site: 'soak' },
     store: { path: join(dir, 'outbox.db') },
@@ -65,7 +70,11 @@ export async function run(): Promise<BenchResult[]> {
   writeFileSync(configFile, stringify(soakConfig(server.port, broker.url, dir.path, httpPort)));
   // The V8 flags deploy/edge-agent.service runs the agent with; BENCH_NODE_FLAGS overrides.
   const flags = (process.env.BENCH_NODE_FLAGS ?? DEVICE_NODE_FLAGS).split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, join(process.cwd(), 'dist/src/cli/main.js'), 'run', '--config', configFile], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [...flags, join(process.cwd(), 'dist/src/cli/main.js'), 'run', '--config', configFile],
+    { stdio: 'ignore' },
+  );
   const samples: number[] = [];
   try {
     const warmupMs = Math.min(30_000, (seconds * 1000) / 5);

@@ -3,7 +3,16 @@
  * native addons right for the target, describe and sign every file, pack.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { BundleTarget, Manifest } from '../../src/ota/manifest.js';
 import { copyPackages, productionPackages } from './deps.js';
@@ -41,12 +50,14 @@ export interface BuildResult {
 
 export function loadPrivateKey(pem: string | Buffer): KeyObject {
   const key = createPrivateKey(pem);
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`expected an Ed25519 private key, got ${key.asymmetricKeyType ?? 'unknown'}`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`expected an Ed25519 private key, got ${key.asymmetricKeyType ?? 'unknown'}`);
   return key;
 }
 
 export function assertVersion(what: string, version: string): void {
-  if (!VERSION.test(version)) throw new Error(`${what} "${version}" is not a version like 1.2.3 or 1.2.3-rc.1`);
+  if (!VERSION.test(version))
+    throw new Error(`${what} "${version}" is not a version like 1.2.3 or 1.2.3-rc.1`);
 }
 
 export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
@@ -63,7 +74,14 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
     const files = listFiles(release);
     normaliseModes(release, files);
     const { bytes, signature, manifest } = buildSignedManifest(
-      { version: options.version, target: options.target, nodeAbi: options.nodeAbi, minPreviousVersion: options.minPreviousVersion, createdAt: options.createdAt, files: describeFiles(release) },
+      {
+        version: options.version,
+        target: options.target,
+        nodeAbi: options.nodeAbi,
+        minPreviousVersion: options.minPreviousVersion,
+        createdAt: options.createdAt,
+        files: describeFiles(release),
+      },
       options.privateKey,
     );
     writeFileSync(join(stage, 'manifest.json'), bytes, { mode: 0o644 });
@@ -80,13 +98,19 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
 function stageApplication(projectRoot: string, release: string, version: string): void {
   const dist = join(projectRoot, 'dist/src');
   statSync(join(dist, 'cli/main.js')); // a clear ENOENT when tsc has not run
-  cpSync(dist, join(release, 'dist/src'), { recursive: true, filter: (src) => statSync(src).isDirectory() || /\.(js|json)$/.test(src) });
+  cpSync(dist, join(release, 'dist/src'), {
+    recursive: true,
+    filter: (src) => statSync(src).isDirectory() || /\.(js|json)$/.test(src),
+  });
   // Compiled JS runs through bin/edge-agent (`node …`), never by itself: an x bit npm put on the
   // build tree's `bin` target must not make the bundle depend on the build machine.
   for (const file of listFiles(join(release, 'dist/src'))) chmodSync(join(release, 'dist/src', file), 0o644);
   cpSync(join(projectRoot, 'deploy'), join(release, 'deploy'), { recursive: true });
   cpSync(join(projectRoot, 'firmware-config'), join(release, 'firmware-config'), { recursive: true });
-  writeFileSync(join(release, 'package.json'), releasePackageJson(readFileSync(join(projectRoot, 'package.json'), 'utf8'), version));
+  writeFileSync(
+    join(release, 'package.json'),
+    releasePackageJson(readFileSync(join(projectRoot, 'package.json'), 'utf8'), version),
+  );
   mkdirSync(join(release, 'bin'));
   writeFileSync(join(release, 'bin/edge-agent'), LAUNCHER);
   chmodSync(join(release, 'bin/edge-agent'), 0o755);
@@ -95,7 +119,18 @@ function stageApplication(projectRoot: string, release: string, version: string)
 /** The project's package.json reduced to what the runtime reads, with the bundle's version. */
 export function releasePackageJson(source: string, version: string): string {
   const pkg = JSON.parse(source) as Record<string, unknown>;
-  const keep = ['name', 'description', 'type', 'license', 'private', 'engines', 'bin', 'exports', 'dependencies', 'optionalDependencies'];
+  const keep = [
+    'name',
+    'description',
+    'type',
+    'license',
+    'private',
+    'engines',
+    'bin',
+    'exports',
+    'dependencies',
+    'optionalDependencies',
+  ];
   const out: Record<string, unknown> = {};
   for (const key of keep) if (pkg[key] !== undefined) out[key] = pkg[key];
   return `${JSON.stringify({ name: out.name, version, ...out }, null, 2)}\n`;
@@ -114,7 +149,9 @@ exec "\${EDGE_AGENT_NODE:-/usr/bin/node}" --max-semi-space-size=1 --optimize-for
 `;
 
 function stageDependencies(options: BuildOptions, release: string): void {
-  const packages = productionPackages(JSON.parse(readFileSync(join(options.projectRoot, 'package-lock.json'), 'utf8')));
+  const packages = productionPackages(
+    JSON.parse(readFileSync(join(options.projectRoot, 'package-lock.json'), 'utf8')),
+  );
   assertKnownInstallScripts(packages);
   copyPackages(options.projectRoot, release, packages);
   pruneTree(join(release, 'node_modules'));

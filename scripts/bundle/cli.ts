@@ -21,7 +21,9 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'keygen') {
     if (rest.length !== 1) return fail(USAGE);
     const { keyId, privateFile, publicFile } = writeKeyPair(resolve(rest[0]));
-    process.stdout.write(`keyId ${keyId}\nprivate ${privateFile} (keep offline)\npublic ${publicFile} (pin on devices)\n`);
+    process.stdout.write(
+      `keyId ${keyId}\nprivate ${privateFile} (keep offline)\npublic ${publicFile} (pin on devices)\n`,
+    );
     return 0;
   }
   if (command !== 'build') return fail(USAGE);
@@ -61,7 +63,9 @@ async function main(argv: string[]): Promise<number> {
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const mb = (result.bytes / 1024 / 1024).toFixed(1);
   process.stdout.write(`${result.file}\n`);
-  process.stderr.write(`bundle: ${result.manifest.files.length} files, ${mb} MB, keyId ${result.manifest.keyId}, ${seconds} s\n`);
+  process.stderr.write(
+    `bundle: ${result.manifest.files.length} files, ${mb} MB, keyId ${result.manifest.keyId}, ${seconds} s\n`,
+  );
   return 0;
 }
 
@@ -77,8 +81,14 @@ function sourceDate(): Date {
 function npmNodedir(): string {
   const fromEnv = process.env.npm_config_nodedir;
   if (fromEnv) return fromEnv;
-  const value = execFileSync('npm', ['config', 'get', 'nodedir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  if (value === '' || value === 'undefined' || value === 'null') throw new Error('no nodedir configured: pass --nodedir DIR (a directory with include/node/node_version.h)');
+  const value = execFileSync('npm', ['config', 'get', 'nodedir'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).trim();
+  if (value === '' || value === 'undefined' || value === 'null')
+    throw new Error(
+      'no nodedir configured: pass --nodedir DIR (a directory with include/node/node_version.h)',
+    );
   return value;
 }
 

@@ -39,13 +39,18 @@ export function productionPackages(lock: unknown): LockedPackage[] {
 }
 
 /** Copies each package directory (without its nested node_modules, which are entries of their own). */
-export function copyPackages(projectRoot: string, stageRoot: string, packages: readonly LockedPackage[]): void {
+export function copyPackages(
+  projectRoot: string,
+  stageRoot: string,
+  packages: readonly LockedPackage[],
+): void {
   for (const pkg of packages) {
     const from = join(projectRoot, pkg.path);
     const manifest = join(from, 'package.json');
     if (!existsSync(manifest)) throw new Error(`${pkg.path} is locked but not installed: run npm ci`);
     const installed = (JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string }).version;
-    if (installed !== pkg.version) throw new Error(`${pkg.path}: installed ${installed}, locked ${pkg.version}: run npm ci`);
+    if (installed !== pkg.version)
+      throw new Error(`${pkg.path}: installed ${installed}, locked ${pkg.version}: run npm ci`);
     const nested = join(from, 'node_modules');
     cpSync(from, join(stageRoot, pkg.path), {
       recursive: true,

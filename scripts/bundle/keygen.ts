@@ -14,10 +14,14 @@ export interface KeyPairFiles {
 export function writeKeyPair(dir: string): KeyPairFiles {
   const privateFile = join(dir, 'ed25519-private.pem');
   const publicFile = join(dir, 'ed25519-public.pem');
-  for (const file of [privateFile, publicFile]) if (existsSync(file)) throw new Error(`${file} exists: refusing to overwrite a key`);
+  for (const file of [privateFile, publicFile])
+    if (existsSync(file)) throw new Error(`${file} exists: refusing to overwrite a key`);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(privateFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
+  writeFileSync(privateFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), {
+    mode: 0o600,
+    flag: 'wx',
+  });
   writeFileSync(publicFile, publicKey.export({ format: 'pem', type: 'spki' }), { mode: 0o644, flag: 'wx' });
   return { keyId: keyIdOf(publicKey), privateFile, publicFile };
 }

@@ -2,7 +2,15 @@
 import { createHash, type KeyObject, createPublicKey } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { keyIdOf, MANIFEST_FORMAT, serializeManifest, signManifest, type BundleTarget, type Manifest, type ManifestFile } from '../../src/ota/manifest.js';
+import {
+  keyIdOf,
+  MANIFEST_FORMAT,
+  serializeManifest,
+  signManifest,
+  type BundleTarget,
+  type Manifest,
+  type ManifestFile,
+} from '../../src/ota/manifest.js';
 
 /** Every regular file under `root`, as POSIX paths relative to it, sorted by code unit. */
 export function listFiles(root: string, prefix = ''): string[] {
@@ -23,7 +31,12 @@ export function describeFiles(root: string): ManifestFile[] {
   return listFiles(root).map((path) => {
     const full = join(root, path);
     const bytes = readFileSync(full);
-    return { path, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, mode: statSync(full).mode & 0o777 };
+    return {
+      path,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      size: bytes.length,
+      mode: statSync(full).mode & 0o777,
+    };
   });
 }
 
@@ -36,7 +49,10 @@ export interface ManifestInput {
   readonly files: readonly ManifestFile[];
 }
 
-export function buildSignedManifest(input: ManifestInput, privateKey: KeyObject): { bytes: Buffer; signature: string; manifest: Manifest } {
+export function buildSignedManifest(
+  input: ManifestInput,
+  privateKey: KeyObject,
+): { bytes: Buffer; signature: string; manifest: Manifest } {
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     name: 'edge-agent',

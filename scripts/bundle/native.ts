@@ -13,7 +13,8 @@ import type { BundleTarget } from '../../src/ota/manifest.js';
 import type { LockedPackage } from './deps.js';
 import { ELF_MACHINE, elfMachineOfFile } from './elf.js';
 
-type NativeAddon = { readonly kind: 'gyp'; readonly binaries: readonly string[] } | { readonly kind: 'prebuilds' };
+type NativeAddon =
+  { readonly kind: 'gyp'; readonly binaries: readonly string[] } | { readonly kind: 'prebuilds' };
 
 /** Every production package with an install script must be listed here (checked). */
 export const NATIVE_ADDONS: Readonly<Record<string, NativeAddon>> = {
@@ -22,7 +23,10 @@ export const NATIVE_ADDONS: Readonly<Record<string, NativeAddon>> = {
   'node_modules/@serialport/bindings-cpp': { kind: 'prebuilds' },
 };
 
-const CROSS_TOOLS: Readonly<Record<BundleTarget, string>> = { 'linux-x64': 'x86_64-linux-gnu', 'linux-arm64': 'aarch64-linux-gnu' };
+const CROSS_TOOLS: Readonly<Record<BundleTarget, string>> = {
+  'linux-x64': 'x86_64-linux-gnu',
+  'linux-arm64': 'aarch64-linux-gnu',
+};
 
 export interface NativeOptions {
   readonly target: BundleTarget;
@@ -41,10 +45,17 @@ export function hostTarget(): BundleTarget | undefined {
 
 export function assertKnownInstallScripts(packages: readonly LockedPackage[]): void {
   const unknown = packages.filter((p) => p.hasInstallScript && !NATIVE_ADDONS[p.path]).map((p) => p.path);
-  if (unknown.length > 0) throw new Error(`production packages with install scripts the bundler does not know how to build for a target: ${unknown.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(
+      `production packages with install scripts the bundler does not know how to build for a target: ${unknown.join(', ')}`,
+    );
 }
 
-export function prepareNativeAddons(stageRoot: string, packages: readonly LockedPackage[], options: NativeOptions): void {
+export function prepareNativeAddons(
+  stageRoot: string,
+  packages: readonly LockedPackage[],
+  options: NativeOptions,
+): void {
   for (const pkg of packages) {
     const addon = NATIVE_ADDONS[pkg.path];
     const dir = join(stageRoot, pkg.path);
@@ -57,10 +68,16 @@ export function prepareNativeAddons(stageRoot: string, packages: readonly Locked
   }
 }
 
-function provideGypBinaries(dir: string, pkg: LockedPackage, binaries: readonly string[], options: NativeOptions): void {
+function provideGypBinaries(
+  dir: string,
+  pkg: LockedPackage,
+  binaries: readonly string[],
+  options: NativeOptions,
+): void {
   const release = join(dir, 'build/Release');
   const reusable = hostTarget() === options.target && process.versions.modules === options.nodeAbi;
-  if (reusable && binaries.every((b) => elfMachineOfFile(join(release, b)) === ELF_MACHINE[options.target])) return;
+  if (reusable && binaries.every((b) => elfMachineOfFile(join(release, b)) === ELF_MACHINE[options.target]))
+    return;
   const name = pkg.path.replace(/^.*node_modules\//, '').replace('/', '+');
   const cache = join(options.cacheDir, `${name}-${pkg.version}-${options.target}-abi${options.nodeAbi}`);
   if (!binaries.every((b) => existsSync(join(cache, b)))) {
@@ -82,16 +99,36 @@ function provideGypBinaries(dir: string, pkg: LockedPackage, binaries: readonly 
 function buildWithGyp(dir: string, options: NativeOptions): void {
   const nodedir = options.nodedir();
   const headerAbi = abiOfHeaders(nodedir);
-  if (headerAbi !== options.nodeAbi) throw new Error(`Node headers in ${nodedir} are for ABI ${headerAbi}, the bundle targets ${options.nodeAbi}`);
+  if (headerAbi !== options.nodeAbi)
+    throw new Error(
+      `Node headers in ${nodedir} are for ABI ${headerAbi}, the bundle targets ${options.nodeAbi}`,
+    );
   const arch = options.target === 'linux-arm64' ? 'arm64' : 'x64';
   const env = { ...process.env };
   if (options.target !== hostTarget()) {
     const prefix = CROSS_TOOLS[options.target];
-    Object.assign(env, { CC: `${prefix}-gcc`, CXX: `${prefix}-g++`, LINK: `${prefix}-g++`, AR: `${prefix}-ar` });
+    Object.assign(env, {
+      CC: `${prefix}-gcc`,
+      CXX: `${prefix}-g++`,
+      LINK: `${prefix}-g++`,
+      AR: `${prefix}-ar`,
+    });
   }
-  const args = [nodeGypScript(), 'rebuild', '--release', `--arch=${arch}`, `--nodedir=${nodedir}`, '--jobs=2'];
+  const args = [
+    nodeGypScript(),
+    'rebuild',
+    '--release',
+    `--arch=${arch}`,
+    `--nodedir=${nodedir}`,
+    '--jobs=2',
+  ];
   try {
-    execFileSync(process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+    execFileSync(process.execPath, args, {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().slice(-4000) ?? '';
     throw new Error(`node-gyp failed in ${dir} for ${options.target}:\n${stderr}`, { cause: error });
@@ -111,7 +148,8 @@ function strip(file: string, target: BundleTarget): void {
 /** NODE_MODULE_VERSION of the headers in `nodedir` (the ABI addons built against them need). */
 export function abiOfHeaders(nodedir: string): string {
   const header = join(nodedir, 'include/node/node_version.h');
-  if (!existsSync(header)) throw new Error(`no Node headers at ${header}: pass --nodedir or set nodedir in ~/.npmrc`);
+  if (!existsSync(header))
+    throw new Error(`no Node headers at ${header}: pass --nodedir or set nodedir in ~/.npmrc`);
   const match = /#define NODE_MODULE_VERSION (\d+)/.exec(readFileSync(header, 'utf8'));
   if (!match) throw new Error(`${header}: no NODE_MODULE_VERSION`);
   return match[1];
@@ -119,20 +157,26 @@ export function abiOfHeaders(nodedir: string): string {
 
 /** node-gyp as npm bundles it (the same one `npm ci` uses), unless NODE_GYP names another. */
 function nodeGypScript(): string {
-  const candidates = [process.env.NODE_GYP, join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js')];
+  const candidates = [
+    process.env.NODE_GYP,
+    join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+  ];
   const found = candidates.find((c): c is string => c !== undefined && existsSync(c));
   if (!found) throw new Error('node-gyp not found: set NODE_GYP to node-gyp.js');
   return found;
 }
 
 function removeBuildInputs(dir: string, binaries: readonly string[]): void {
-  for (const name of ['src', 'deps', 'binding.gyp', 'example', 'examples']) rmSync(join(dir, name), { recursive: true, force: true });
+  for (const name of ['src', 'deps', 'binding.gyp', 'example', 'examples'])
+    rmSync(join(dir, name), { recursive: true, force: true });
   const release = join(dir, 'build/Release');
-  for (const entry of readdirSync(release)) if (!binaries.includes(entry)) rmSync(join(release, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(release))
+    if (!binaries.includes(entry)) rmSync(join(release, entry), { recursive: true, force: true });
 }
 
 function keepTargetPrebuilds(dir: string, target: BundleTarget): void {
-  for (const name of ['build', 'src', 'binding.gyp']) rmSync(join(dir, name), { recursive: true, force: true });
+  for (const name of ['build', 'src', 'binding.gyp'])
+    rmSync(join(dir, name), { recursive: true, force: true });
   const prebuilds = join(dir, 'prebuilds');
   if (!existsSync(prebuilds)) throw new Error(`${dir}: no prebuilds folder`);
   for (const platform of readdirSync(prebuilds)) {

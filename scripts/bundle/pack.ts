@@ -15,7 +15,15 @@ export function normaliseModes(root: string, files: readonly string[]): void {
   }
 }
 
-export async function packBundle(stageDir: string, releaseFiles: readonly string[], outFile: string, mtime: Date): Promise<void> {
+export async function packBundle(
+  stageDir: string,
+  releaseFiles: readonly string[],
+  outFile: string,
+  mtime: Date,
+): Promise<void> {
   const entries = ['manifest.json', 'manifest.sig', ...releaseFiles.map((f) => `release/${f}`)];
-  await create({ cwd: stageDir, file: outFile, gzip: { level: 9 }, portable: true, mtime, noDirRecurse: true }, entries);
+  await create(
+    { cwd: stageDir, file: outFile, gzip: { level: 9 }, portable: true, mtime, noDirRecurse: true },
+    entries,
+  );
 }

@@ -7,8 +7,21 @@
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const JUNK_DIRS = new Set(['.bin', '.github', 'test', 'tests', '__tests__', 'example', 'examples', 'benchmark', 'benchmarks', 'coverage', '.nyc_output']);
-const JUNK_FILE = /(\.[cm]?tsx?|\.map|\.tsbuildinfo)$|^(\.eslintrc|\.prettierrc|\.npmignore|\.travis\.yml|\.editorconfig|\.taprc|tsconfig)/;
+const JUNK_DIRS = new Set([
+  '.bin',
+  '.github',
+  'test',
+  'tests',
+  '__tests__',
+  'example',
+  'examples',
+  'benchmark',
+  'benchmarks',
+  'coverage',
+  '.nyc_output',
+]);
+const JUNK_FILE =
+  /(\.[cm]?tsx?|\.map|\.tsbuildinfo)$|^(\.eslintrc|\.prettierrc|\.npmignore|\.travis\.yml|\.editorconfig|\.taprc|tsconfig)/;
 const KEEP_DOC = /^(licen[cs]e|copying|notice)/i;
 
 export function isJunkFile(name: string): boolean {
@@ -39,6 +52,7 @@ export function assertPlainTree(dir: string): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) assertPlainTree(path);
-    else if (!lstatSync(path).isFile()) throw new Error(`${path}: not a regular file (symlinks cannot be bundled)`);
+    else if (!lstatSync(path).isFile())
+      throw new Error(`${path}: not a regular file (symlinks cannot be bundled)`);
   }
 }

@@ -7,8 +7,18 @@ const minute = z.number().int().min(0).max(1440);
 const tariffWindow = z.strictObject({
   startMinute: minute.describe('Start of the window, minutes after local midnight'),
   endMinute: minute.describe('End of the window (exclusive), minutes after local midnight'),
-  priceMilli: z.number().int().min(0).max(0xffffffff).describe('Price in thousandths of the currency unit per kWh'),
-  maxCurrentMa: z.number().int().min(0).max(0xffffffff).describe('Largest charging current allowed in the window, mA'),
+  priceMilli: z
+    .number()
+    .int()
+    .min(0)
+    .max(0xffffffff)
+    .describe('Price in thousandths of the currency unit per kWh'),
+  maxCurrentMa: z
+    .number()
+    .int()
+    .min(0)
+    .max(0xffffffff)
+    .describe('Largest charging current allowed in the window, mA'),
 });
 export type TariffWindow = z.infer<typeof tariffWindow>;
 
@@ -23,16 +33,26 @@ export const cip22Schema = z
       .string()
       .min(1)
       .optional()
-      .describe('Address to listen on; required when enabled. No default on purpose: a station has a LAN and a WAN side, and only the operator knows which one the piles are on'),
+      .describe(
+        'Address to listen on; required when enabled. No default on purpose: a station has a LAN and a WAN side, and only the operator knows which one the piles are on',
+      ),
     port: z.number().int().min(1).max(65535).default(7722),
     tls: z
       .strictObject({
-        cert: z.string().min(1).describe('PEM file: the gateway certificate (chain) the piles verify against their pinned station CA'),
+        cert: z
+          .string()
+          .min(1)
+          .describe(
+            'PEM file: the gateway certificate (chain) the piles verify against their pinned station CA',
+          ),
         key: keyRefSchema.describe('Gateway private key: {file: path} or {env: VAR}'),
       })
       .optional()
       .describe('TLS 1.3 server identity; required when enabled'),
-    roots: z.array(z.string().min(1)).default([]).describe('PEM files of the pinned roots that pile chains must end in; at least one when enabled'),
+    roots: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('PEM files of the pinned roots that pile chains must end in; at least one when enabled'),
     piles: z
       .record(topicSegment, z.strictObject({ identity: z.enum(['sm2', 'ecdsa-p256']) }))
       .default({})
@@ -42,14 +62,47 @@ export const cip22Schema = z
       .array(z.enum(CIP22_VERSIONS))
       .min(1)
       .default(['1.2', '2.0'])
-      .describe('Protocol versions accepted; the highest common one is selected. 1.2 has no frame sealing (TLS only)'),
-    maxPayload: z.number().int().min(64).max(65535).default(4096).describe('Largest frame payload accepted; larger is a protocol error'),
-    heartbeatMs: z.number().int().min(100).default(30_000).describe('Heartbeat interval given in AUTH_OK; 3 silent intervals make the pile OFFLINE'),
+      .describe(
+        'Protocol versions accepted; the highest common one is selected. 1.2 has no frame sealing (TLS only)',
+      ),
+    maxPayload: z
+      .number()
+      .int()
+      .min(64)
+      .max(65535)
+      .default(4096)
+      .describe('Largest frame payload accepted; larger is a protocol error'),
+    heartbeatMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(30_000)
+      .describe('Heartbeat interval given in AUTH_OK; 3 silent intervals make the pile OFFLINE'),
     handshakeTimeoutMs: z.number().int().min(100).default(10_000).describe('From TCP accept to AUTH_OK'),
-    nonceValidityMs: z.number().int().min(100).default(10_000).describe('A CHALLENGE must be answered within this time'),
-    maxSessions: z.number().int().min(1).default(2000).describe('Connections (handshaking or authenticated) at once'),
-    perIpHandshakesPerMinute: z.number().int().min(1).default(120).describe('New connections per source address and minute'),
-    upgradeTimeoutMs: z.number().int().min(1000).default(600_000).describe('UPGRADING without a STATUS this long → FAULT'),
+    nonceValidityMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(10_000)
+      .describe('A CHALLENGE must be answered within this time'),
+    maxSessions: z
+      .number()
+      .int()
+      .min(1)
+      .default(2000)
+      .describe('Connections (handshaking or authenticated) at once'),
+    perIpHandshakesPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .default(120)
+      .describe('New connections per source address and minute'),
+    upgradeTimeoutMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(600_000)
+      .describe('UPGRADING without a STATUS this long → FAULT'),
     allowCommands: z
       .array(z.enum(PILE_COMMANDS))
       .default([])
@@ -61,11 +114,23 @@ export const cip22Schema = z
   })
   .superRefine((c, ctx) => {
     if (!c.enabled) return;
-    if (c.host === undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'required when cip22 is enabled' });
-    if (c.tls === undefined) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'required when cip22 is enabled' });
-    if (c.roots.length === 0) ctx.addIssue({ code: 'custom', path: ['roots'], message: 'at least one pinned root when cip22 is enabled' });
+    if (c.host === undefined)
+      ctx.addIssue({ code: 'custom', path: ['host'], message: 'required when cip22 is enabled' });
+    if (c.tls === undefined)
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'required when cip22 is enabled' });
+    if (c.roots.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['roots'],
+        message: 'at least one pinned root when cip22 is enabled',
+      });
     c.policy.windows.forEach((w, i) => {
-      if (w.endMinute <= w.startMinute) ctx.addIssue({ code: 'custom', path: ['policy', 'windows', i, 'endMinute'], message: 'must be after startMinute' });
+      if (w.endMinute <= w.startMinute)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'windows', i, 'endMinute'],
+          message: 'must be after startMinute',
+        });
     });
   });
 

@@ -38,6 +38,8 @@ export function checkConfigCommand(file: string, options: CheckOptions, out: (li
   }
   const devices = result.config.devices;
   const tags = devices.reduce((n, d) => n + d.tags.length, 0);
-  out(`${file}: ok (${devices.length} device${devices.length === 1 ? '' : 's'}, ${tags} tag${tags === 1 ? '' : 's'})`);
+  out(
+    `${file}: ok (${devices.length} device${devices.length === 1 ? '' : 's'}, ${tags} tag${tags === 1 ? '' : 's'})`,
+  );
   return 0;
 }

@@ -21,16 +21,27 @@ export interface DemoOptions {
   readonly httpPort?: number;
 }
 
-export async function demoCommand(options: DemoOptions, out: (line: string) => void, _err: (line: string) => void): Promise<number> {
+export async function demoCommand(
+  options: DemoOptions,
+  out: (line: string) => void,
+  _err: (line: string) => void,
+): Promise<number> {
   const dataDir = options.dataDir ?? join(tmpdir(), 'edge-agent-demo');
   mkdirSync(dataDir, { recursive: true });
   const modbus = await startSimulatedModbusServer({ host: '127.0.0.1', port: 0 });
   const latest = new Map<string, string>();
   const broker = options.mqttUrl
     ? undefined
-    : await startEmbeddedBroker({ host: '127.0.0.1', port: 0, onPublish: (m) => rememberTelemetry(latest, m.topic, m.payload) });
+    : await startEmbeddedBroker({
+        host: '127.0.0.1',
+        port: 0,
+        onPublish: (m) => rememberTelemetry(latest, m.topic, m.payload),
+      });
   const mqttUrl = options.mqttUrl ?? broker?.url ?? '';
-  const raw = { ...demoConfig({ modbusPort: modbus.port, mqttUrl, dataDir, httpPort: options.httpPort ?? 9464 }), log: { level: 'warn' } };
+  const raw = {
+    ...demoConfig({ modbusPort: modbus.port, mqttUrl, dataDir, httpPort: options.httpPort ?? 9464 }),
+    log: { level: 'warn' },
+  };
   // aedes speaks MQTT 3.1.1 only; a broker named on the command line gets MQTT 5.
   const checked = validateConfig({ ...raw, mqtt: { ...raw.mqtt, protocolVersion: broker ? 4 : 5 } });
   if (!checked.ok) {
@@ -45,7 +56,9 @@ export async function demoCommand(options: DemoOptions, out: (line: string) => v
   const prefix = `${config.mqtt.topicPrefix}/${config.agent.site}`;
   out('');
   out('edge-agent demo station is running');
-  out(`  simulated Modbus TCP devices  127.0.0.1:${modbus.port} (${config.devices.map((d) => d.name).join(', ')})`);
+  out(
+    `  simulated Modbus TCP devices  127.0.0.1:${modbus.port} (${config.devices.map((d) => d.name).join(', ')})`,
+  );
   out(`  MQTT broker                   ${mqttUrl}${broker ? ' (embedded)' : ''}`);
   out(`  topics                        ${prefix}/+/telemetry, ${prefix}/+/event, ${prefix}/agent/status`);
   if (http) out(`  metrics / health / status     http://${http}/metrics  /healthz  /status.json`);
@@ -74,11 +87,17 @@ export async function demoCommand(options: DemoOptions, out: (line: string) => v
 function rememberTelemetry(latest: Map<string, string>, topic: string, payload: Buffer): void {
   if (!topic.endsWith('/telemetry')) return;
   try {
-    const doc = JSON.parse(payload.toString()) as { device: string; records: Array<{ seq: number; values: Record<string, { v: unknown; q: string }> }> };
+    const doc = JSON.parse(payload.toString()) as {
+      device: string;
+      records: Array<{ seq: number; values: Record<string, { v: unknown; q: string }> }>;
+    };
     const last = doc.records.at(-1);
     if (!last) return;
     const values = Object.entries(last.values)
-      .map(([tag, { v, q }]) => `${tag}=${q === 'good' ? (typeof v === 'number' ? Number(v.toFixed(2)) : String(v)) : 'BAD'}`)
+      .map(
+        ([tag, { v, q }]) =>
+          `${tag}=${q === 'good' ? (typeof v === 'number' ? Number(v.toFixed(2)) : String(v)) : 'BAD'}`,
+      )
       .join(' ');
     latest.set(doc.device, `  [broker] ${doc.device} seq ${last.seq}: ${values}`);
   } catch {

@@ -7,7 +7,11 @@ import { systemDoctorEnv, type DoctorEnv } from '../device/doctor/env.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/edge-agent/config.yaml';
 
-export async function doctorCommand(file: string | undefined, options: { json: boolean; env?: DoctorEnv }, out: (line: string) => void): Promise<number> {
+export async function doctorCommand(
+  file: string | undefined,
+  options: { json: boolean; env?: DoctorEnv },
+  out: (line: string) => void,
+): Promise<number> {
   let config: EdgeConfig;
   const path = file ?? DEFAULT_CONFIG_FILE;
   try {

@@ -39,7 +39,9 @@ Signals: SIGTERM/SIGINT flush the outbox, close links and exit 0 within the shut
 Docs: README.md, docs/config.md, docs/mqtt-payload.md, docs/errors.md, docs/ota.md`;
 
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -68,18 +70,18 @@ async function main(argv: string[]): Promise<number> {
       'no-restart': { type: 'boolean' },
     },
   });
-  if (values.version) return out(packageVersion()), 0;
+  if (values.version) return (out(packageVersion()), 0);
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined || command === 'help') return out(HELP), 0;
+  if (values.help || command === undefined || command === 'help') return (out(HELP), 0);
   switch (command) {
     case 'check-config': {
       const file = rest[0] ?? values.config;
-      if (!file) return err('check-config: missing FILE'), 1;
+      if (!file) return (err('check-config: missing FILE'), 1);
       return checkConfigCommand(file, { schemaOnly: values['schema-only'] === true }, out);
     }
     case 'run': {
       const file = values.config ?? rest[0];
-      if (!file) return err('run: missing --config FILE'), 1;
+      if (!file) return (err('run: missing --config FILE'), 1);
       // run and demo load the whole agent (SQLite, MQTT, drivers): on demand, so that
       // `ota boot-check` (ExecStartPre before every start) does not pay for them.
       const { runCommand } = await import('./run.js');
@@ -92,7 +94,11 @@ async function main(argv: string[]): Promise<number> {
     case 'demo': {
       const { demoCommand } = await import('./demo.js');
       return demoCommand(
-        { dataDir: values['data-dir'], mqttUrl: values['mqtt-url'], httpPort: values['http-port'] === undefined ? undefined : Number(values['http-port']) },
+        {
+          dataDir: values['data-dir'],
+          mqttUrl: values['mqtt-url'],
+          httpPort: values['http-port'] === undefined ? undefined : Number(values['http-port']),
+        },
         out,
         err,
       );
@@ -100,7 +106,12 @@ async function main(argv: string[]): Promise<number> {
     case 'ota': {
       // Loaded on demand: boot-check runs before every start and must stay quick.
       const { otaCommand } = await import('./ota.js');
-      const options = { config: values.config, force: values.force === true, noRestart: values['no-restart'] === true, json: values.json === true };
+      const options = {
+        config: values.config,
+        force: values.force === true,
+        noRestart: values['no-restart'] === true,
+        json: values.json === true,
+      };
       return otaCommand(rest[0], rest.slice(1), options, out, err);
     }
     default:

@@ -28,8 +28,15 @@ function loadOtaConfig(file: string | undefined): OtaConfig {
 }
 
 function stderrLogger(err: Line): Logger {
-  const log = (level: string) => (obj: object, msg?: string) => err(`${level}: ${msg ?? ''} ${JSON.stringify(obj)}`.trim());
-  const logger: Logger = { debug: () => undefined, info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
+  const log = (level: string) => (obj: object, msg?: string) =>
+    err(`${level}: ${msg ?? ''} ${JSON.stringify(obj)}`.trim());
+  const logger: Logger = {
+    debug: () => undefined,
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    child: () => logger,
+  };
   return logger;
 }
 
@@ -39,10 +46,15 @@ export function progressPrinter(isTty: boolean, write: (text: string) => void): 
   let lastPct = -10;
   return (p) => {
     const pct = p.total ? Math.floor((100 * (p.done ?? 0)) / p.total) : null;
-    const amount = p.stage === 'download' && p.done !== undefined ? ` ${(p.done / 1e6).toFixed(1)}${p.total ? `/${(p.total / 1e6).toFixed(1)}` : ''} MB` : '';
+    const amount =
+      p.stage === 'download' && p.done !== undefined
+        ? ` ${(p.done / 1e6).toFixed(1)}${p.total ? `/${(p.total / 1e6).toFixed(1)}` : ''} MB`
+        : '';
     if (isTty && pct !== null) {
       const filled = Math.round(pct / 5);
-      write(`\r${p.stage.padEnd(8)} [${'#'.repeat(filled)}${'-'.repeat(20 - filled)}] ${String(pct).padStart(3)}%${amount}   `);
+      write(
+        `\r${p.stage.padEnd(8)} [${'#'.repeat(filled)}${'-'.repeat(20 - filled)}] ${String(pct).padStart(3)}%${amount}   `,
+      );
       if (pct === 100) write('\n');
       return;
     }
@@ -54,7 +66,13 @@ export function progressPrinter(isTty: boolean, write: (text: string) => void): 
   };
 }
 
-export async function otaCommand(sub: string | undefined, args: readonly string[], options: OtaCliOptions, out: Line, err: Line): Promise<number> {
+export async function otaCommand(
+  sub: string | undefined,
+  args: readonly string[],
+  options: OtaCliOptions,
+  out: Line,
+  err: Line,
+): Promise<number> {
   if (sub === 'boot-check') return bootCheck(options, out, err);
   const config = loadOtaConfig(options.config);
   const restart = options.noRestart
@@ -63,13 +81,20 @@ export async function otaCommand(sub: string | undefined, args: readonly string[
         out(`restarting the service (${reason}): ${config.restartCommand.join(' ')}`);
         execFileSync(config.restartCommand[0], config.restartCommand.slice(1), { stdio: 'inherit' });
       };
-  const engine = new OtaEngine({ config, logger: stderrLogger(err), restart, onProgress: progressPrinter(process.stderr.isTTY === true, (t) => void process.stderr.write(t)) });
+  const engine = new OtaEngine({
+    config,
+    logger: stderrLogger(err),
+    restart,
+    onProgress: progressPrinter(process.stderr.isTTY === true, (t) => void process.stderr.write(t)),
+  });
   switch (sub) {
     case 'apply': {
       const source = args[0];
-      if (!source) return err('ota apply: missing URL or FILE'), 1;
+      if (!source) return (err('ota apply: missing URL or FILE'), 1);
       const result = await engine.apply({ source, origin: 'cli', force: options.force });
-      out(`switched ${result.from ?? '(none)'} -> ${result.version}; on trial until healthy (edge-agent ota status)`);
+      out(
+        `switched ${result.from ?? '(none)'} -> ${result.version}; on trial until healthy (edge-agent ota status)`,
+      );
       return 0;
     }
     case 'resume': {
@@ -79,21 +104,28 @@ export async function otaCommand(sub: string | undefined, args: readonly string[
     }
     case 'status': {
       const status = await engine.status();
-      if (options.json) return out(JSON.stringify(status, null, 2)), 0;
-      out(`current:  ${status.current ?? '(none)'}\nprevious: ${status.previous ?? '(none)'}\nreleases: ${status.releases.join(', ') || '(none)'}`);
-      out(`phase:    ${status.state.step.phase}${status.state.step.phase === 'trial' ? ` (${status.state.step.to}, boot ${status.state.step.boots})` : ''}`);
+      if (options.json) return (out(JSON.stringify(status, null, 2)), 0);
+      out(
+        `current:  ${status.current ?? '(none)'}\nprevious: ${status.previous ?? '(none)'}\nreleases: ${status.releases.join(', ') || '(none)'}`,
+      );
+      out(
+        `phase:    ${status.state.step.phase}${status.state.step.phase === 'trial' ? ` (${status.state.step.to}, boot ${status.state.step.boots})` : ''}`,
+      );
       if (status.state.last) out(`last:     ${JSON.stringify(status.state.last)}`);
       if (status.problem) out(`problem:  ${status.problem}`);
       return 0;
     }
     case 'commit':
       await engine.commit();
-      return out('committed'), 0;
+      return (out('committed'), 0);
     case 'rollback':
       await engine.rollback();
-      return out(`rolled back to ${(await engine.status()).current ?? '(none)'}`), 0;
+      return (out(`rolled back to ${(await engine.status()).current ?? '(none)'}`), 0);
     default:
-      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `ota: unknown subcommand "${sub ?? ''}" (apply, resume, status, boot-check, commit, rollback)`);
+      throw new EdgeError(
+        'EDGE_ERR_CONFIG_INVALID',
+        `ota: unknown subcommand "${sub ?? ''}" (apply, resume, status, boot-check, commit, rollback)`,
+      );
   }
 }
 
@@ -104,12 +136,16 @@ async function bootCheck(options: OtaCliOptions, out: Line, err: Line): Promise<
     try {
       config = loadOtaConfig(options.config);
     } catch (error) {
-      err(`ota boot-check: config unusable (${(error as Error).message.split('\n')[0]}); using the default OTA paths`);
+      err(
+        `ota boot-check: config unusable (${(error as Error).message.split('\n')[0]}); using the default OTA paths`,
+      );
       config = otaSchema.parse({});
     }
     const state = await new OtaEngine({ config, logger: silentLogger }).bootCheck();
     const step = state.step;
-    out(`ota boot-check: ${step.phase}${step.phase === 'trial' ? ` ${step.to} boot ${step.boots}/${config.maxTrialBoots}` : ''}${state.last ? ` (last: ${state.last.outcome}${state.last.reason ? `, ${state.last.reason}` : ''})` : ''}`);
+    out(
+      `ota boot-check: ${step.phase}${step.phase === 'trial' ? ` ${step.to} boot ${step.boots}/${config.maxTrialBoots}` : ''}${state.last ? ` (last: ${state.last.outcome}${state.last.reason ? `, ${state.last.reason}` : ''})` : ''}`,
+    );
   } catch (error) {
     err(`ota boot-check: ${(error as Error).message}; starting anyway`);
   }

@@ -5,8 +5,12 @@ import { runPileSim } from '../tools/pile-sim/runner.js';
 export { PILE_SIM_USAGE };
 
 /** Exit code: 0 all ACKed, 1 frames unacknowledged or a pile refused, 2 bad arguments. */
-export async function pileSimCommand(argv: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) return out(PILE_SIM_USAGE), 0;
+export async function pileSimCommand(
+  argv: string[],
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) return (out(PILE_SIM_USAGE), 0);
   let args: PileSimArgs;
   try {
     args = parsePileSimArgs(argv);

@@ -20,7 +20,10 @@ export async function runCommand(file: string, _err: (line: string) => void): Pr
   // Handlers go in before start(): a SIGTERM during start-up must still flush and exit 0.
   const stopped = untilSignal(() => agent.stop(), config.agent.shutdownTimeoutMs, logger);
   await agent.start();
-  logger.info({ config: file, devices: config.devices.length, http: agent.httpAddress() }, 'edge-agent running');
+  logger.info(
+    { config: file, devices: config.devices.length, http: agent.httpAddress() },
+    'edge-agent running',
+  );
   const code = await stopped;
   return exitCode ?? code;
 }

@@ -29,7 +29,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 function toIssues(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return { path: formatPath([...issue.path]), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+      return {
+        path: formatPath([...issue.path]),
+        message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`,
+      };
     }
     if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
       return { path: formatPath([...issue.path]), message: `unknown driver (known: ${knownDrivers()})` };
@@ -49,14 +52,19 @@ export function validateConfig(raw: unknown): ValidationResult {
 }
 
 /** Parses YAML text; syntax errors become issues with line and column. */
-export function parseConfigText(text: string): { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] } {
+export function parseConfigText(
+  text: string,
+): { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] } {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       ok: false,
       issues: doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return { path: pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)', message: e.message.split('\n')[0] };
+        return {
+          path: pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)',
+          message: e.message.split('\n')[0],
+        };
       }),
     };
   }
@@ -73,7 +81,9 @@ export function readConfigFile(file: string): ValidationResult {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new EdgeError('EDGE_ERR_CONFIG_READ', `cannot read ${file}: ${(error as Error).message}`, { context: { file } });
+    throw new EdgeError('EDGE_ERR_CONFIG_READ', `cannot read ${file}: ${(error as Error).message}`, {
+      context: { file },
+    });
   }
   return checkConfigText(text);
 }
@@ -83,5 +93,7 @@ export function loadConfigFile(file: string): EdgeConfig {
   const result = readConfigFile(file);
   if (result.ok) return result.config;
   const lines = result.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
-  throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `${file} is invalid:\n${lines}`, { context: { file, issues: result.issues } });
+  throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `${file} is invalid:\n${lines}`, {
+    context: { file, issues: result.issues },
+  });
 }

@@ -34,7 +34,11 @@ function typeOf(s: Schema): string {
   if (s.type === 'object' && s.properties) return `{${Object.keys(s.properties).join(', ')}}`;
   const base = Array.isArray(s.type) ? s.type.join('|') : (s.type ?? 'any');
   const range =
-    s.minimum !== undefined && s.maximum !== undefined && Math.abs(s.maximum) < 1e15 ? ` ${s.minimum}…${s.maximum}` : s.minimum !== undefined && s.minimum > -1e15 ? ` ≥ ${s.minimum}` : '';
+    s.minimum !== undefined && s.maximum !== undefined && Math.abs(s.maximum) < 1e15
+      ? ` ${s.minimum}…${s.maximum}`
+      : s.minimum !== undefined && s.minimum > -1e15
+        ? ` ≥ ${s.minimum}`
+        : '';
   return `${base}${range}`;
 }
 
@@ -42,13 +46,19 @@ function walk(s: Schema, prefix: string, rows: Row[]): void {
   for (const [name, child] of Object.entries(s.properties ?? {})) {
     const key = `${prefix}${name}`;
     const required = s.required?.includes(name) && child.default === undefined;
-    const def = child.default === undefined ? (required ? '**required**' : '') : `\`${JSON.stringify(child.default)}\``;
+    const def =
+      child.default === undefined ? (required ? '**required**' : '') : `\`${JSON.stringify(child.default)}\``;
     rows.push({ key, type: typeOf(child), def, doc: child.description ?? '' });
-    if (child.properties && !(child.type === 'object' && child.default !== undefined && Object.keys(child.properties).length === 0)) walk(child, `${key}.`, rows);
+    if (
+      child.properties &&
+      !(child.type === 'object' && child.default !== undefined && Object.keys(child.properties).length === 0)
+    )
+      walk(child, `${key}.`, rows);
     const alts = child.anyOf ?? child.oneOf;
     if (alts) alts.filter((a) => a.properties).forEach((a) => walk(a, `${key}.`, rows));
     if (child.items?.properties) walk(child.items, `${key}[].`, rows);
-    if (child.items?.anyOf || child.items?.oneOf) for (const a of child.items.anyOf ?? child.items.oneOf ?? []) walk(a, `${key}[].`, rows);
+    if (child.items?.anyOf || child.items?.oneOf)
+      for (const a of child.items.anyOf ?? child.items.oneOf ?? []) walk(a, `${key}[].`, rows);
   }
 }
 
@@ -58,7 +68,8 @@ function dedupe(rows: Row[]): Row[] {
     const first = seen.get(r.key);
     if (!first) seen.set(r.key, r);
     // A key in several variants of a union (mode: server | client) lists every type.
-    else if (!first.type.split(' | ').includes(r.type)) seen.set(r.key, { ...first, type: `${first.type} | ${r.type}` });
+    else if (!first.type.split(' | ').includes(r.type))
+      seen.set(r.key, { ...first, type: `${first.type} | ${r.type}` });
   }
   return [...seen.values()];
 }

@@ -19,24 +19,39 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     log: logSchema.prefault({}),
     memory: memorySchema.prefault({}),
-    watchdog: watchdogSchema.prefault({}).describe('Liveness supervision: systemd WatchdogSec (WATCHDOG=1 only while the agent makes progress) or /dev/watchdog'),
+    watchdog: watchdogSchema
+      .prefault({})
+      .describe(
+        'Liveness supervision: systemd WatchdogSec (WATCHDOG=1 only while the agent makes progress) or /dev/watchdog',
+      ),
     led: ledSchema,
-    commands: commandsSchema.prefault({}).describe('Device commands over MQTT ({device}/cmd): writes need an explicit allow'),
+    commands: commandsSchema
+      .prefault({})
+      .describe('Device commands over MQTT ({device}/cmd): writes need an explicit allow'),
     ota: otaSchema.prefault({}),
-    dtu: dtuSchema.optional().describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
+    dtu: dtuSchema
+      .optional()
+      .describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
     devices: z.array(deviceSchema).default([]),
-    cip22: cip22Schema.prefault({}).describe('CIP-22 charging-pile gateway (TLS 1.3 listener piles dial into)'),
+    cip22: cip22Schema
+      .prefault({})
+      .describe('CIP-22 charging-pile gateway (TLS 1.3 listener piles dial into)'),
   })
   .superRefine((config, ctx) => {
     const names = new Map<string, number>();
     config.devices.forEach((device, i) => {
       const first = names.get(device.name);
       if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'name'], message: `duplicate device name "${device.name}" (also devices[${first}])` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'name'],
+          message: `duplicate device name "${device.name}" (also devices[${first}])`,
+        });
       } else names.set(device.name, i);
     });
     checkSharedSerialLines(config.devices, ctx);
-    for (const issue of dtuCrossCheck(config.devices, config.dtu)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    for (const issue of dtuCrossCheck(config.devices, config.dtu))
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   });
 
 export type EdgeConfig = z.infer<typeof configSchema>;

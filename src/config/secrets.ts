@@ -21,7 +21,11 @@ export function createSecretResolver(sources: SecretSources = processSources): S
     if ('env' in ref) {
       const value = sources.env[ref.env];
       if (value === undefined || value === '') {
-        throw new EdgeError('EDGE_ERR_CONFIG_SECRET', `${field}: environment variable ${ref.env} is not set`, { context: { field } });
+        throw new EdgeError(
+          'EDGE_ERR_CONFIG_SECRET',
+          `${field}: environment variable ${ref.env} is not set`,
+          { context: { field } },
+        );
       }
       return value;
     }
@@ -29,7 +33,11 @@ export function createSecretResolver(sources: SecretSources = processSources): S
       return sources.readFile(ref.file).replace(/\r?\n$/, '');
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new EdgeError('EDGE_ERR_CONFIG_SECRET', `${field}: cannot read secret file ${ref.file} (${reason})`, { context: { field } });
+      throw new EdgeError(
+        'EDGE_ERR_CONFIG_SECRET',
+        `${field}: cannot read secret file ${ref.file} (${reason})`,
+        { context: { field } },
+      );
     }
   };
 }
@@ -42,6 +50,7 @@ export function listSecretRefs(config: {
   const refs: Array<{ field: string; ref: SecretRef }> = [];
   if (config.mqtt.password !== undefined) refs.push({ field: 'mqtt.password', ref: config.mqtt.password });
   if (config.mqtt.tls?.key !== undefined) refs.push({ field: 'mqtt.tls.key', ref: config.mqtt.tls.key });
-  if (config.cip22?.enabled && config.cip22.tls !== undefined) refs.push({ field: 'cip22.tls.key', ref: config.cip22.tls.key });
+  if (config.cip22?.enabled && config.cip22.tls !== undefined)
+    refs.push({ field: 'cip22.tls.key', ref: config.cip22.tls.key });
   return refs;
 }

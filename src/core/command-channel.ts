@@ -49,7 +49,8 @@ export class MemoryCommandChannel implements CommandChannel {
   inject(suffix: string, payload: string | Buffer): void {
     const topic = `${this.root}/${suffix}`;
     const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
-    for (const sub of [...this.subs]) if (topicMatches(sub.filter, topic)) sub.handler({ topic, payload: bytes });
+    for (const sub of [...this.subs])
+      if (topicMatches(sub.filter, topic)) sub.handler({ topic, payload: bytes });
   }
 
   /** Calls `listener` for every publish; returns an unsubscribe. */

@@ -15,7 +15,14 @@
 import { z } from 'zod';
 import type { Clock } from './clock.js';
 import { EdgeError, toEdgeError, type EdgeErrorCode } from './errors.js';
-import type { CommandChannel, DeviceDriver, InboundMessage, Logger, OutboxSink, WriteValue } from './ports.js';
+import type {
+  CommandChannel,
+  DeviceDriver,
+  InboundMessage,
+  Logger,
+  OutboxSink,
+  WriteValue,
+} from './ports.js';
 import { eventToRecord } from './record-codec.js';
 
 export interface CommandTarget {
@@ -58,7 +65,12 @@ const MAX_ID_LENGTH = 128;
 export const commandPayloadSchema = z.strictObject({
   id: z.string().min(1).max(MAX_ID_LENGTH),
   tag: z.string().min(1).max(256),
-  value: z.union([z.number(), z.boolean(), z.string().max(4096), z.array(z.union([z.number(), z.boolean()])).max(4096)]),
+  value: z.union([
+    z.number(),
+    z.boolean(),
+    z.string().max(4096),
+    z.array(z.union([z.number(), z.boolean()])).max(4096),
+  ]),
 });
 export type CommandPayload = z.infer<typeof commandPayloadSchema>;
 
@@ -119,7 +131,16 @@ export class CommandRouter {
   private readonly lanes = new Map<string, Lane>();
   private readonly inflight = new Set<Promise<unknown>>();
   private unsubscribes: Array<() => void> = [];
-  private readonly counts = { received: 0, executed: 0, done: 0, errors: 0, rejected: 0, duplicates: 0, malformed: 0, publishFailures: 0 };
+  private readonly counts = {
+    received: 0,
+    executed: 0,
+    done: 0,
+    errors: 0,
+    rejected: 0,
+    duplicates: 0,
+    malformed: 0,
+    publishFailures: 0,
+  };
 
   constructor(
     targets: readonly CommandTarget[],
@@ -133,7 +154,9 @@ export class CommandRouter {
   start(): void {
     if (this.unsubscribes.length > 0) return;
     for (const target of this.targets) {
-      this.unsubscribes.push(this.deps.channel.subscribe(`${target.device}/cmd`, (message) => this.onMessage(target, message)));
+      this.unsubscribes.push(
+        this.deps.channel.subscribe(`${target.device}/cmd`, (message) => this.onMessage(target, message)),
+      );
     }
   }
 
@@ -167,7 +190,10 @@ export class CommandRouter {
     const seen = this.recent.get(key);
     if (seen) {
       this.counts.duplicates++;
-      this.deps.logger.info({ device: target.device, id: parsed.id }, 'duplicate command id: answering with the stored result');
+      this.deps.logger.info(
+        { device: target.device, id: parsed.id },
+        'duplicate command id: answering with the stored result',
+      );
       this.track(seen.result.then((result) => this.publish(target, result)));
       return;
     }
@@ -188,18 +214,26 @@ export class CommandRouter {
   private parse(target: CommandTarget, payload: Buffer): { id: string; body: unknown } | undefined {
     const malformed = (why: string): undefined => {
       this.counts.malformed++;
-      this.deps.logger.warn({ device: target.device, bytes: payload.length, malformed: this.counts.malformed, why }, 'malformed command dropped');
+      this.deps.logger.warn(
+        { device: target.device, bytes: payload.length, malformed: this.counts.malformed, why },
+        'malformed command dropped',
+      );
       return undefined;
     };
-    if (payload.length > this.options.maxPayloadBytes) return malformed(`payload over ${this.options.maxPayloadBytes} bytes`);
+    if (payload.length > this.options.maxPayloadBytes)
+      return malformed(`payload over ${this.options.maxPayloadBytes} bytes`);
     let body: unknown;
     try {
       body = JSON.parse(payload.toString('utf8'));
     } catch {
       return malformed('not JSON');
     }
-    const id = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { id?: unknown }).id : undefined;
-    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) return malformed('no string id (1…128 characters)');
+    const id =
+      typeof body === 'object' && body !== null && !Array.isArray(body)
+        ? (body as { id?: unknown }).id
+        : undefined;
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH)
+      return malformed('no string id (1…128 characters)');
     return { id, body };
   }
 
@@ -209,7 +243,11 @@ export class CommandRouter {
     if (!checked.success) {
       const issue = checked.error.issues[0];
       const field = issue.path.length > 0 ? issue.path.join('.') : '(payload)';
-      return resultFromError(id, new EdgeError('EDGE_ERR_CMD_INVALID', `${field}: ${issue.message}`, { context: { field } }), now());
+      return resultFromError(
+        id,
+        new EdgeError('EDGE_ERR_CMD_INVALID', `${field}: ${issue.message}`, { context: { field } }),
+        now(),
+      );
     }
     const command = checked.data;
     if (!target.allowWrites) {
@@ -232,11 +270,18 @@ export class CommandRouter {
   }
 
   /** The one write attempt, bounded by timeoutMs (after which the outcome is unknown). */
-  private async write(target: CommandTarget, id: string, tag: string, value: WriteValue): Promise<CommandResult> {
+  private async write(
+    target: CommandTarget,
+    id: string,
+    tag: string,
+    value: WriteValue,
+  ): Promise<CommandResult> {
     const { clock, logger } = this.deps;
     this.counts.executed++;
     let timer: { cancel(): void } | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = clock.setTimeout(() => resolve('timeout'), this.options.timeoutMs)));
+    const timeout = new Promise<'timeout'>(
+      (resolve) => (timer = clock.setTimeout(() => resolve('timeout'), this.options.timeoutMs)),
+    );
     const attempt = Promise.resolve()
       .then(() => target.driver.write!(tag, value))
       .then(() => 'done' as const);
@@ -285,10 +330,19 @@ export class CommandRouter {
     this.counts[counter]++;
     const command = commandPayloadSchema.safeParse(body);
     const severity = result.status === 'done' ? 'info' : result.status === 'error' ? 'error' : 'warning';
-    const data = { ...result, ...(command.success ? { tag: command.data.tag, value: command.data.value } : {}) };
+    const data = {
+      ...result,
+      ...(command.success ? { tag: command.data.tag, value: command.data.value } : {}),
+    };
     const log = result.status === 'done' ? this.deps.logger.info : this.deps.logger.warn;
-    log.call(this.deps.logger, { device: target.device, id: result.id, status: result.status, code: result.code }, 'command result');
-    this.deps.sink.append(eventToRecord({ device: target.device, ts: result.ts, type: 'command-result', severity, data }));
+    log.call(
+      this.deps.logger,
+      { device: target.device, id: result.id, status: result.status, code: result.code },
+      'command result',
+    );
+    this.deps.sink.append(
+      eventToRecord({ device: target.device, ts: result.ts, type: 'command-result', severity, data }),
+    );
   }
 
   private async publish(target: CommandTarget, result: CommandResult): Promise<void> {
@@ -296,12 +350,17 @@ export class CommandRouter {
       await this.deps.channel.publish(`${target.device}/cmd/result`, JSON.stringify(result));
     } catch (error) {
       this.counts.publishFailures++;
-      this.deps.logger.warn({ device: target.device, id: result.id, err: String(error) }, 'command result not published (kept in the outbox)');
+      this.deps.logger.warn(
+        { device: target.device, id: result.id, err: String(error) },
+        'command result not published (kept in the outbox)',
+      );
     }
   }
 
   private track(work: Promise<unknown>): void {
-    const p = work.catch((error: unknown) => this.deps.logger.error({ err: String(error) }, 'command bookkeeping failed'));
+    const p = work.catch((error: unknown) =>
+      this.deps.logger.error({ err: String(error) }, 'command bookkeeping failed'),
+    );
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
   }

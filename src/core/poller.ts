@@ -89,7 +89,11 @@ export class DevicePoller {
     this.timer?.cancel();
     this.timer = undefined;
     await this.running;
-    await this.driver.stop().catch((error: unknown) => this.deps.logger.warn({ err: error, device: this.device }, 'driver stop failed'));
+    await this.driver
+      .stop()
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, device: this.device }, 'driver stop failed'),
+      );
     this.state = 'stopped';
   }
 
@@ -134,12 +138,18 @@ export class DevicePoller {
       this.steps++;
       if (error.nature === 'fatal') {
         this.parked = true;
-        this.deps.logger.error({ device: this.device, code: error.code, err: error.message }, 'device cannot start; giving up');
+        this.deps.logger.error(
+          { device: this.device, code: error.code, err: error.message },
+          'device cannot start; giving up',
+        );
         this.markOffline(error.code, error.message);
         return;
       }
       const wait = this.backoff.next();
-      this.deps.logger.warn({ device: this.device, code: error.code, err: error.message, retryInMs: wait }, 'device start failed');
+      this.deps.logger.warn(
+        { device: this.device, code: error.code, err: error.message, retryInMs: wait },
+        'device start failed',
+      );
       this.markOffline(error.code, error.message);
       this.later(wait, () => this.tryStart());
       return;
@@ -167,7 +177,10 @@ export class DevicePoller {
       values = await this.driver.poll(tags);
     } catch (thrown) {
       const error = toEdgeError(thrown, 'EDGE_ERR_DRIVER_POLL', { device: this.device });
-      this.deps.logger.error({ device: this.device, code: error.code, err: error.message }, 'driver poll threw');
+      this.deps.logger.error(
+        { device: this.device, code: error.code, err: error.message },
+        'driver poll threw',
+      );
       values = tags.map((tag) => badValue(tag, error.code, error.message));
     }
     this.polls++;
@@ -178,7 +191,8 @@ export class DevicePoller {
     if (bad.length > 0) this.pollErrors++;
     for (const v of bad) if (v.quality === 'bad') this.count(v.code);
     this.deps.onReading({ device: this.device, ts, values });
-    const linkDown = bad.length === values.length && bad.every((v) => v.quality === 'bad' && LINK_DOWN_CODES.has(v.code));
+    const linkDown =
+      bad.length === values.length && bad.every((v) => v.quality === 'bad' && LINK_DOWN_CODES.has(v.code));
     if (linkDown) {
       const first = bad[0];
       if (first && first.quality === 'bad') this.markOffline(first.code, first.reason);

@@ -10,7 +10,10 @@ import type { AgentEvent, NewRecord, Reading, TagValue } from './types.js';
 export function encodeValues(values: readonly TagValue[]): string {
   const out: Record<string, unknown> = {};
   for (const v of values) {
-    const entry: Record<string, unknown> = v.quality === 'good' ? { v: v.value, q: 'good' } : { v: null, q: 'bad', code: v.code, reason: v.reason };
+    const entry: Record<string, unknown> =
+      v.quality === 'good'
+        ? { v: v.value, q: 'good' }
+        : { v: null, q: 'bad', code: v.code, reason: v.reason };
     if (v.source !== undefined) entry.src = v.source;
     out[v.tag] = entry;
   }

@@ -7,7 +7,14 @@ export type TagScalar = number | boolean | string | null;
  */
 export type TagValue =
   | { readonly tag: string; readonly value: TagScalar; readonly quality: 'good'; readonly source?: TagSource }
-  | { readonly tag: string; readonly value: null; readonly quality: 'bad'; readonly code: string; readonly reason: string; readonly source?: TagSource };
+  | {
+      readonly tag: string;
+      readonly value: null;
+      readonly quality: 'bad';
+      readonly code: string;
+      readonly reason: string;
+      readonly source?: TagSource;
+    };
 
 /**
  * Where a value came from, set only when it is not the device's own (primary) source:

@@ -25,7 +25,11 @@ export function kdf2Sm3(secret: Uint8Array, salt: Uint8Array, length: number): B
   const counter = Buffer.alloc(4);
   for (let i = 1; i <= blocks; i++) {
     counter.writeUInt32BE(i);
-    createHmac('sm3', secret).update(salt).update(counter).digest().copy(out, (i - 1) * SM3_LENGTH);
+    createHmac('sm3', secret)
+      .update(salt)
+      .update(counter)
+      .digest()
+      .copy(out, (i - 1) * SM3_LENGTH);
   }
   return out.subarray(0, length);
 }

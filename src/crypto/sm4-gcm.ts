@@ -21,7 +21,8 @@ export const SM4_GCM_TAG_LENGTH = 16;
 /** SP 800-38D bound for 96-bit IVs: 2^32 − 2 blocks. */
 export const MAX_PLAINTEXT = (2 ** 32 - 2) * 16;
 
-export type Sm4GcmErrorCode = 'SM4GCM_BAD_TAG' | 'SM4GCM_SHORT_INPUT' | 'SM4GCM_BAD_KEY' | 'SM4GCM_BAD_IV' | 'SM4GCM_TOO_LONG';
+export type Sm4GcmErrorCode =
+  'SM4GCM_BAD_TAG' | 'SM4GCM_SHORT_INPUT' | 'SM4GCM_BAD_KEY' | 'SM4GCM_BAD_IV' | 'SM4GCM_TOO_LONG';
 
 export class Sm4GcmError extends Error {
   readonly code: Sm4GcmErrorCode;
@@ -41,7 +42,8 @@ const ZERO_BLOCK = Buffer.alloc(16);
 const EMPTY = Buffer.alloc(0);
 
 function checkIv(iv: Uint8Array): void {
-  if (iv.length !== SM4_GCM_IV_LENGTH) throw new Sm4GcmError('SM4GCM_BAD_IV', `SM4-GCM IV must be ${SM4_GCM_IV_LENGTH} bytes, got ${iv.length}`);
+  if (iv.length !== SM4_GCM_IV_LENGTH)
+    throw new Sm4GcmError('SM4GCM_BAD_IV', `SM4-GCM IV must be ${SM4_GCM_IV_LENGTH} bytes, got ${iv.length}`);
 }
 
 /** One SM4-GCM key with its precomputed GHASH table: keep one per session direction. */
@@ -52,9 +54,11 @@ export class Sm4GcmKey {
   private readonly j0 = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
   constructor(key: Uint8Array, options: { implementation?: Sm4GcmImplementation } = {}) {
-    if (key.length !== SM4_KEY_LENGTH) throw new Sm4GcmError('SM4GCM_BAD_KEY', `SM4 key must be ${SM4_KEY_LENGTH} bytes, got ${key.length}`);
+    if (key.length !== SM4_KEY_LENGTH)
+      throw new Sm4GcmError('SM4GCM_BAD_KEY', `SM4 key must be ${SM4_KEY_LENGTH} bytes, got ${key.length}`);
     this.implementation = options.implementation ?? (NATIVE_SM4_GCM ? 'native' : 'composed');
-    if (this.implementation === 'native' && !NATIVE_SM4_GCM) throw new Error('this runtime has no native sm4-gcm');
+    if (this.implementation === 'native' && !NATIVE_SM4_GCM)
+      throw new Error('this runtime has no native sm4-gcm');
     this.key = Buffer.from(key);
     if (this.implementation === 'composed') {
       const ecb = createCipheriv('sm4-ecb', this.key, null).setAutoPadding(false);
@@ -65,7 +69,8 @@ export class Sm4GcmKey {
   /** Returns ciphertext || 16-byte tag. */
   seal(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY): Buffer {
     checkIv(iv);
-    if (plaintext.length > MAX_PLAINTEXT) throw new Sm4GcmError('SM4GCM_TOO_LONG', `SM4-GCM plaintext longer than ${MAX_PLAINTEXT} bytes`);
+    if (plaintext.length > MAX_PLAINTEXT)
+      throw new Sm4GcmError('SM4GCM_TOO_LONG', `SM4-GCM plaintext longer than ${MAX_PLAINTEXT} bytes`);
     if (this.implementation === 'native') return this.nativeSeal(iv, plaintext, aad);
     const n = plaintext.length;
     const cipher = this.ctrFromJ0(iv);
@@ -80,17 +85,22 @@ export class Sm4GcmKey {
   open(iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array = EMPTY): Buffer {
     checkIv(iv);
     if (sealed.length < SM4_GCM_TAG_LENGTH) {
-      throw new Sm4GcmError('SM4GCM_SHORT_INPUT', `SM4-GCM input of ${sealed.length} bytes is shorter than the ${SM4_GCM_TAG_LENGTH}-byte tag`);
+      throw new Sm4GcmError(
+        'SM4GCM_SHORT_INPUT',
+        `SM4-GCM input of ${sealed.length} bytes is shorter than the ${SM4_GCM_TAG_LENGTH}-byte tag`,
+      );
     }
     const n = sealed.length - SM4_GCM_TAG_LENGTH;
-    if (n > MAX_PLAINTEXT) throw new Sm4GcmError('SM4GCM_TOO_LONG', `SM4-GCM ciphertext longer than ${MAX_PLAINTEXT} bytes`);
+    if (n > MAX_PLAINTEXT)
+      throw new Sm4GcmError('SM4GCM_TOO_LONG', `SM4-GCM ciphertext longer than ${MAX_PLAINTEXT} bytes`);
     if (this.implementation === 'native') return this.nativeOpen(iv, sealed, n, aad);
     const ciphertext = sealed.subarray(0, n);
     const cipher = this.ctrFromJ0(iv);
     const expected = Buffer.allocUnsafe(SM4_GCM_TAG_LENGTH);
     this.tagInto(expected, cipher.update(ZERO_BLOCK), aad, ciphertext);
     // Decrypt only after the tag checks out: no unauthenticated plaintext ever exists.
-    if (!timingSafeEqual(expected, sealed.subarray(n))) throw new Sm4GcmError('SM4GCM_BAD_TAG', 'SM4-GCM authentication failed (tag mismatch)');
+    if (!timingSafeEqual(expected, sealed.subarray(n)))
+      throw new Sm4GcmError('SM4GCM_BAD_TAG', 'SM4-GCM authentication failed (tag mismatch)');
     return n > 0 ? cipher.update(ciphertext) : Buffer.alloc(0);
   }
 
@@ -113,13 +123,17 @@ export class Sm4GcmKey {
   }
 
   private nativeSeal(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
-    const cipher = createCipheriv('sm4-gcm' as 'aes-128-gcm', this.key, iv, { authTagLength: SM4_GCM_TAG_LENGTH });
+    const cipher = createCipheriv('sm4-gcm' as 'aes-128-gcm', this.key, iv, {
+      authTagLength: SM4_GCM_TAG_LENGTH,
+    });
     cipher.setAAD(aad);
     return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
   }
 
   private nativeOpen(iv: Uint8Array, sealed: Uint8Array, n: number, aad: Uint8Array): Buffer {
-    const decipher = createDecipheriv('sm4-gcm' as 'aes-128-gcm', this.key, iv, { authTagLength: SM4_GCM_TAG_LENGTH });
+    const decipher = createDecipheriv('sm4-gcm' as 'aes-128-gcm', this.key, iv, {
+      authTagLength: SM4_GCM_TAG_LENGTH,
+    });
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(n));
     const plaintext = decipher.update(sealed.subarray(0, n));
@@ -163,11 +177,21 @@ export class Sm4GcmKeyCache {
 const sharedKeys = new Sm4GcmKeyCache();
 
 /** SM4-GCM encrypt: returns ciphertext || 16-byte tag. Key 16 bytes, IV 12 bytes. */
-export function sm4GcmSeal(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY): Buffer {
+export function sm4GcmSeal(
+  key: Uint8Array,
+  iv: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array = EMPTY,
+): Buffer {
   return sharedKeys.get(key).seal(iv, plaintext, aad);
 }
 
 /** SM4-GCM decrypt of ciphertext || tag; throws Sm4GcmError (code SM4GCM_BAD_TAG, …) when it does not authenticate. */
-export function sm4GcmOpen(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array = EMPTY): Buffer {
+export function sm4GcmOpen(
+  key: Uint8Array,
+  iv: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array = EMPTY,
+): Buffer {
   return sharedKeys.get(key).open(iv, sealed, aad);
 }

@@ -12,7 +12,12 @@ export interface BrokerOptions {
   readonly port?: number;
   readonly logger?: Logger;
   /** Called for every client publish (not for the broker's own $SYS messages). */
-  readonly onPublish?: (message: { topic: string; payload: Buffer; qos: number; clientId: string | null }) => void;
+  readonly onPublish?: (message: {
+    topic: string;
+    payload: Buffer;
+    qos: number;
+    clientId: string | null;
+  }) => void;
 }
 
 export interface EmbeddedBroker {
@@ -25,8 +30,17 @@ export interface EmbeddedBroker {
 /** The part of aedes' API used here (kept local: aedes is optional). */
 interface AedesLike {
   handle(stream: Socket): unknown;
-  on(event: 'publish', fn: (packet: { topic: string; payload: Buffer | string; qos: number }, client: { id: string } | null) => void): unknown;
-  on(event: 'clientError' | 'connectionError', fn: (client: { id?: string } | null, err: Error) => void): unknown;
+  on(
+    event: 'publish',
+    fn: (
+      packet: { topic: string; payload: Buffer | string; qos: number },
+      client: { id: string } | null,
+    ) => void,
+  ): unknown;
+  on(
+    event: 'clientError' | 'connectionError',
+    fn: (client: { id?: string } | null, err: Error) => void,
+  ): unknown;
   close(cb?: () => void): void;
 }
 interface AedesModule {
@@ -51,7 +65,9 @@ export async function startEmbeddedBroker(options: BrokerOptions = {}): Promise<
   const { Aedes } = await loadAedes();
   const aedes = await Aedes.createBroker();
 
-  aedes.on('clientError', (client, err) => logger.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'));
+  aedes.on('clientError', (client, err) =>
+    logger.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'),
+  );
   aedes.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'mqtt connection error'));
   const onPublish = options.onPublish;
   if (onPublish) {
@@ -82,7 +98,10 @@ export async function startEmbeddedBroker(options: BrokerOptions = {}): Promise<
     });
   } catch (err) {
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    throw new Error(`embedded MQTT broker cannot listen on ${host}:${options.port ?? 0}: ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `embedded MQTT broker cannot listen on ${host}:${options.port ?? 0}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   server.on('error', (err) => logger.warn({ err }, 'mqtt broker listener error'));
 

@@ -74,7 +74,8 @@ function build(device: DemoDevice, t: number): Image {
   for (const tag of device.tags) {
     const encoded = encodeTag(tag, tag.value(t));
     encoded.forEach((v, i) => {
-      if (tag.function === 'coil' || tag.function === 'discrete') image[tag.function].set(tag.address + i, Boolean(v));
+      if (tag.function === 'coil' || tag.function === 'discrete')
+        image[tag.function].set(tag.address + i, Boolean(v));
       else image[tag.function].set(tag.address + i, Number(v));
     });
   }
@@ -93,23 +94,23 @@ function readMany(area: Map<number, number>, addr: number, length: number): numb
   return out;
 }
 
-export async function startSimulatedModbusServer(options: SimulatorOptions = {}): Promise<SimulatedModbusServer> {
+export async function startSimulatedModbusServer(
+  options: SimulatorOptions = {},
+): Promise<SimulatedModbusServer> {
   const host = options.host ?? '127.0.0.1';
   const clock = options.clock ?? systemClock;
   const logger = (options.logger ?? silentLogger).child({ component: 'modbus-simulator' });
   const model = new StationModel(options.devices ?? DEMO_STATION, clock, clock.now());
 
   const vector: IServiceVector = {
-    getCoil: (addr: number, unitId: number) => (read(model.image(unitId).coil, addr)),
-    getDiscreteInput: (addr: number, unitId: number) => (read(model.image(unitId).discrete, addr)),
-    getHoldingRegister: (addr: number, unitId: number) => (read(model.image(unitId).holding, addr)),
-    getInputRegister: (addr: number, unitId: number) => (read(model.image(unitId).input, addr)),
-    getMultipleHoldingRegisters: (addr: number, length: number, unitId: number) => (
-      readMany(model.image(unitId).holding, addr, length)
-    ),
-    getMultipleInputRegisters: (addr: number, length: number, unitId: number) => (
-      readMany(model.image(unitId).input, addr, length)
-    ),
+    getCoil: (addr: number, unitId: number) => read(model.image(unitId).coil, addr),
+    getDiscreteInput: (addr: number, unitId: number) => read(model.image(unitId).discrete, addr),
+    getHoldingRegister: (addr: number, unitId: number) => read(model.image(unitId).holding, addr),
+    getInputRegister: (addr: number, unitId: number) => read(model.image(unitId).input, addr),
+    getMultipleHoldingRegisters: (addr: number, length: number, unitId: number) =>
+      readMany(model.image(unitId).holding, addr, length),
+    getMultipleInputRegisters: (addr: number, length: number, unitId: number) =>
+      readMany(model.image(unitId).input, addr, length),
     // The simulated devices are read-only: writes are refused as illegal addresses.
     setCoil: () => {
       throw { modbusErrorCode: ILLEGAL_ADDRESS };
@@ -128,7 +129,10 @@ export async function startSimulatedModbusServer(options: SimulatorOptions = {})
       const server = await listen(vector, host, port);
       server.on('error', (err: unknown) => logger.warn({ err }, 'modbus simulator request failed'));
       server.on('socketError', (err: unknown) => logger.debug({ err }, 'modbus simulator socket error'));
-      logger.info({ host, port, devices: (options.devices ?? DEMO_STATION).map((d) => `${d.name}@${d.unitId}`) }, 'modbus simulator listening');
+      logger.info(
+        { host, port, devices: (options.devices ?? DEMO_STATION).map((d) => `${d.name}@${d.unitId}`) },
+        'modbus simulator listening',
+      );
       let closing: Promise<void> | undefined;
       return {
         host,
@@ -144,7 +148,9 @@ export async function startSimulatedModbusServer(options: SimulatorOptions = {})
     }
   }
   const reason = lastError instanceof Error ? lastError.message : String(lastError);
-  throw new Error(`modbus simulator cannot listen on ${host}:${requested || '(free port)'}: ${reason}`, { cause: lastError });
+  throw new Error(`modbus simulator cannot listen on ${host}:${requested || '(free port)'}: ${reason}`, {
+    cause: lastError,
+  });
 }
 
 function listen(vector: IServiceVector, host: string, port: number): Promise<ServerTCP> {

@@ -15,27 +15,41 @@ export const driverDeviceSchema = z.discriminatedUnion('driver', [modbusDeviceSc
 /** A device config as its driver sees it. */
 export type DeviceConfig = z.infer<typeof driverDeviceSchema>;
 
-const secondaryName = topicSegment.optional().describe('Name in logs and status (default `<device>.secondary`)');
+const secondaryName = topicSegment
+  .optional()
+  .describe('Name in logs and status (default `<device>.secondary`)');
 type SecondaryShape<Shape extends z.ZodRawShape> = Omit<Shape, 'name'> & { name: typeof secondaryName };
 
 /**
  * The same driver schema, name optional: a failover secondary. zod's safeExtend keeps the
  * driver's refinements; its typing cannot express loosening a key, hence the cast.
  */
-function asSecondary<Shape extends z.ZodRawShape, Config extends z.core.$ZodObjectConfig>(schema: z.ZodObject<Shape, Config>) {
-  return schema.safeExtend({ name: secondaryName } as never) as unknown as z.ZodObject<SecondaryShape<Shape>, Config>;
+function asSecondary<Shape extends z.ZodRawShape, Config extends z.core.$ZodObjectConfig>(
+  schema: z.ZodObject<Shape, Config>,
+) {
+  return schema.safeExtend({ name: secondaryName } as never) as unknown as z.ZodObject<
+    SecondaryShape<Shape>,
+    Config
+  >;
 }
 
-export const secondarySourceSchema = z.discriminatedUnion('driver', [asSecondary(modbusDeviceSchema), asSecondary(s7DeviceSchema)]);
+export const secondarySourceSchema = z.discriminatedUnion('driver', [
+  asSecondary(modbusDeviceSchema),
+  asSecondary(s7DeviceSchema),
+]);
 export type SecondarySourceConfig = z.infer<typeof secondarySourceSchema>;
 
 const failoverSchema = failoverSchemaFor(secondarySourceSchema);
 
 /** The driver schema plus the agent's per-device options. */
-function withAgentOptions<Shape extends z.ZodRawShape, Config extends z.core.$ZodObjectConfig>(schema: z.ZodObject<Shape, Config>) {
+function withAgentOptions<Shape extends z.ZodRawShape, Config extends z.core.$ZodObjectConfig>(
+  schema: z.ZodObject<Shape, Config>,
+) {
   return schema
     .extend({
-      failover: failoverSchema.optional().describe('A secondary source the device switches to while the primary keeps failing'),
+      failover: failoverSchema
+        .optional()
+        .describe('A secondary source the device switches to while the primary keeps failing'),
       commands: deviceCommandsSchema.optional().describe('Command (write) settings of this device'),
     })
     .superRefine((device, ctx) => checkTagMap(device as FailoverHolder, ctx));
@@ -43,7 +57,10 @@ function withAgentOptions<Shape extends z.ZodRawShape, Config extends z.core.$Zo
 
 interface FailoverHolder {
   readonly tags?: unknown;
-  readonly failover?: { readonly secondary: { readonly tags?: unknown }; readonly tagMap?: Readonly<Record<string, string>> };
+  readonly failover?: {
+    readonly secondary: { readonly tags?: unknown };
+    readonly tagMap?: Readonly<Record<string, string>>;
+  };
 }
 
 function checkTagMap(device: FailoverHolder, ctx: z.RefinementCtx): void {
@@ -52,10 +69,14 @@ function checkTagMap(device: FailoverHolder, ctx: z.RefinementCtx): void {
   const primary = configTagNames(device);
   const secondary = configTagNames(failover.secondary);
   if (!primary || !secondary) return; // a driver without tags[].name: checked by the failover driver's init()
-  for (const issue of tagMapIssues(primary, secondary, failover.tagMap)) ctx.addIssue({ code: 'custom', ...issue });
+  for (const issue of tagMapIssues(primary, secondary, failover.tagMap))
+    ctx.addIssue({ code: 'custom', ...issue });
 }
 
-export const deviceSchema = z.discriminatedUnion('driver', [withAgentOptions(modbusDeviceSchema), withAgentOptions(s7DeviceSchema)]);
+export const deviceSchema = z.discriminatedUnion('driver', [
+  withAgentOptions(modbusDeviceSchema),
+  withAgentOptions(s7DeviceSchema),
+]);
 /** A `devices[i]` entry: the driver's config plus failover and commands. */
 export type AgentDeviceConfig = z.infer<typeof deviceSchema>;
 

@@ -56,7 +56,10 @@ export function buildAgentSnapshot(parts: SnapshotParts): AgentStatsSnapshot {
       lastPubackLatencyMs: fwd?.lastPubackLatencyMs ?? null,
       errorsByCode: fwd?.errorsByCode ?? {},
     },
-    memory: { heapOverLimitTotal: memory?.heapOverLimitTotal ?? 0, snapshotsWritten: memory?.snapshotsWritten ?? 0 },
+    memory: {
+      heapOverLimitTotal: memory?.heapOverLimitTotal ?? 0,
+      snapshotsWritten: memory?.snapshotsWritten ?? 0,
+    },
     dtus: Object.entries(parts.dtus).map(([dtu, d]) => ({
       dtu,
       up: d.up,

@@ -38,7 +38,11 @@ export interface StatusServer {
   close(): Promise<void>;
 }
 
-export async function startStatusServer(options: StatusServerOptions, sources: StatusSources, logger: Logger): Promise<StatusServer> {
+export async function startStatusServer(
+  options: StatusServerOptions,
+  sources: StatusSources,
+  logger: Logger,
+): Promise<StatusServer> {
   const host = options.host ?? DEFAULT_HTTP_HOST;
   const log = logger.child({ component: 'http' });
 
@@ -56,10 +60,14 @@ export async function startStatusServer(options: StatusServerOptions, sources: S
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(
-        new EdgeError('EDGE_ERR_HTTP_LISTEN', `cannot listen on ${host}:${options.port}: ${err.code ?? err.message}`, {
-          cause: err,
-          context: { host, port: options.port },
-        }),
+        new EdgeError(
+          'EDGE_ERR_HTTP_LISTEN',
+          `cannot listen on ${host}:${options.port}: ${err.code ?? err.message}`,
+          {
+            cause: err,
+            context: { host, port: options.port },
+          },
+        ),
       );
     };
     server.once('error', onError);

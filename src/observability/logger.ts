@@ -7,7 +7,13 @@
  *  - credentials embedded in URLs (scheme://user:pass@host) are masked in any string
  *    of a log object, in url-like binding keys and in the message.
  */
-import { pino, type DestinationStream, type Level, type LevelWithSilent, type Logger as PinoLogger } from 'pino';
+import {
+  pino,
+  type DestinationStream,
+  type Level,
+  type LevelWithSilent,
+  type Logger as PinoLogger,
+} from 'pino';
 import type { Logger } from '../core/ports.js';
 
 export type LogLevel = LevelWithSilent;

@@ -108,7 +108,10 @@ export class MemoryGuard {
       );
     } else if (!over && this.over) {
       this.over = false;
-      this.logger.info({ heapUsedMb: round(used / MB), heapLimitMb: this.options.heapLimitMb }, 'heap back under the limit');
+      this.logger.info(
+        { heapUsedMb: round(used / MB), heapLimitMb: this.options.heapLimitMb },
+        'heap back under the limit',
+      );
     }
 
     if (this.over && !this.snapshotThisCrossing) this.maybeSnapshot();
@@ -129,7 +132,8 @@ export class MemoryGuard {
     const dir = this.options.snapshotDir;
     if (dir === undefined) return;
     const now = this.clock.monotonic();
-    if (this.lastSnapshotAt !== null && now - this.lastSnapshotAt < this.options.snapshotMinIntervalMs) return;
+    if (this.lastSnapshotAt !== null && now - this.lastSnapshotAt < this.options.snapshotMinIntervalMs)
+      return;
     this.lastSnapshotAt = now;
     this.snapshotThisCrossing = true;
     try {

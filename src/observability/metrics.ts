@@ -97,7 +97,12 @@ export class AgentMetrics {
     return this.current ?? this.provider();
   }
 
-  private counter(name: string, help: string, labelNames: readonly string[], read: (s: AgentStatsSnapshot) => Series): void {
+  private counter(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    read: (s: AgentStatsSnapshot) => Series,
+  ): void {
     const totals = new MonotonicTotals();
     const self = this;
     new Counter({
@@ -113,7 +118,12 @@ export class AgentMetrics {
     });
   }
 
-  private gauge(name: string, help: string, labelNames: readonly string[], read: (s: AgentStatsSnapshot) => Series): void {
+  private gauge(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    read: (s: AgentStatsSnapshot) => Series,
+  ): void {
     const self = this;
     new Gauge({
       name: METRIC_PREFIX + name,
@@ -132,54 +142,106 @@ export class AgentMetrics {
     this.counter('polls_total', 'Polls completed per device (good or bad)', ['device'], (s) =>
       s.devices.map((d) => [{ device: d.device }, d.polls] as const),
     );
-    this.counter('poll_errors_total', 'Failed or partly failed polls per device, by error code', ['device', 'code'], (s) =>
-      s.devices.flatMap((d) => Object.entries(d.errorsByCode).map(([code, n]) => [{ device: d.device, code }, n] as const)),
+    this.counter(
+      'poll_errors_total',
+      'Failed or partly failed polls per device, by error code',
+      ['device', 'code'],
+      (s) =>
+        s.devices.flatMap((d) =>
+          Object.entries(d.errorsByCode).map(([code, n]) => [{ device: d.device, code }, n] as const),
+        ),
     );
-    this.gauge('device_online', '1 when the device link is up and its last poll returned good data', ['device'], (s) =>
-      s.devices.map((d) => [{ device: d.device }, d.online ? 1 : 0] as const),
+    this.gauge(
+      'device_online',
+      '1 when the device link is up and its last poll returned good data',
+      ['device'],
+      (s) => s.devices.map((d) => [{ device: d.device }, d.online ? 1 : 0] as const),
     );
-    this.gauge('device_last_poll_timestamp_seconds', 'Unix time of the last completed poll per device', ['device'], (s) =>
-      s.devices.filter((d) => d.lastPollTs !== null).map((d) => [{ device: d.device }, (d.lastPollTs ?? 0) / 1000] as const),
+    this.gauge(
+      'device_last_poll_timestamp_seconds',
+      'Unix time of the last completed poll per device',
+      ['device'],
+      (s) =>
+        s.devices
+          .filter((d) => d.lastPollTs !== null)
+          .map((d) => [{ device: d.device }, (d.lastPollTs ?? 0) / 1000] as const),
     );
-    this.gauge('device_requests_per_cycle', 'Requests (PDUs) one poll of all tags takes, for drivers that pack tags', ['device'], (s) =>
-      s.devices.filter((d) => typeof d.requestsPerCycle === 'number').map((d) => [{ device: d.device }, d.requestsPerCycle ?? 0] as const),
+    this.gauge(
+      'device_requests_per_cycle',
+      'Requests (PDUs) one poll of all tags takes, for drivers that pack tags',
+      ['device'],
+      (s) =>
+        s.devices
+          .filter((d) => typeof d.requestsPerCycle === 'number')
+          .map((d) => [{ device: d.device }, d.requestsPerCycle ?? 0] as const),
     );
   }
 
   private defineOutboxMetrics(): void {
-    this.gauge('outbox_rows', 'Records in the outbox not yet acknowledged by the broker', [], (s) => [[{}, s.outbox.rows]]);
-    this.gauge('outbox_bytes', 'Bytes of record bodies in the outbox', [], (s) => [[{}, s.outbox.bytes]]);
-    this.gauge('outbox_oldest_record_age_seconds', 'Age of the oldest record in the outbox (0 when empty)', [], (s) => {
-      const oldest = s.outbox.oldestTs;
-      return [[{}, oldest === null ? 0 : Math.max(0, this.clock.now() - oldest) / 1000]];
-    });
-    this.counter('outbox_committed_total', 'Records committed to the outbox', [], (s) => [[{}, s.outbox.committedTotal]]);
-    this.counter('outbox_evicted_total', 'Records evicted by the outbox size policy, by record class', ['class'], (s) => [
-      [{ class: 'telemetry' }, s.outbox.evictedTelemetry],
-      [{ class: 'event' }, s.outbox.evictedEvents],
+    this.gauge('outbox_rows', 'Records in the outbox not yet acknowledged by the broker', [], (s) => [
+      [{}, s.outbox.rows],
     ]);
-    this.gauge('outbox_wal_bytes', 'Size of the outbox SQLite WAL file', [], (s) => [[{}, s.outbox.walBytes]]);
-    this.counter('outbox_checkpoints_total', 'WAL checkpoints run on the outbox', [], (s) => [[{}, s.outbox.checkpoints]]);
+    this.gauge('outbox_bytes', 'Bytes of record bodies in the outbox', [], (s) => [[{}, s.outbox.bytes]]);
+    this.gauge(
+      'outbox_oldest_record_age_seconds',
+      'Age of the oldest record in the outbox (0 when empty)',
+      [],
+      (s) => {
+        const oldest = s.outbox.oldestTs;
+        return [[{}, oldest === null ? 0 : Math.max(0, this.clock.now() - oldest) / 1000]];
+      },
+    );
+    this.counter('outbox_committed_total', 'Records committed to the outbox', [], (s) => [
+      [{}, s.outbox.committedTotal],
+    ]);
+    this.counter(
+      'outbox_evicted_total',
+      'Records evicted by the outbox size policy, by record class',
+      ['class'],
+      (s) => [
+        [{ class: 'telemetry' }, s.outbox.evictedTelemetry],
+        [{ class: 'event' }, s.outbox.evictedEvents],
+      ],
+    );
+    this.gauge('outbox_wal_bytes', 'Size of the outbox SQLite WAL file', [], (s) => [
+      [{}, s.outbox.walBytes],
+    ]);
+    this.counter('outbox_checkpoints_total', 'WAL checkpoints run on the outbox', [], (s) => [
+      [{}, s.outbox.checkpoints],
+    ]);
     this.gauge('outbox_healthy', '0 after a failed group commit until the next successful one', [], (s) => [
       [{}, s.outbox.healthy ? 1 : 0],
     ]);
   }
 
   private defineForwarderMetrics(): void {
-    this.counter('records_published_total', 'Records acknowledged by the MQTT broker', [], (s) => [[{}, s.forwarder.publishedRecords]]);
+    this.counter('records_published_total', 'Records acknowledged by the MQTT broker', [], (s) => [
+      [{}, s.forwarder.publishedRecords],
+    ]);
     this.counter('messages_published_total', 'MQTT messages acknowledged by the broker (PUBACK)', [], (s) => [
       [{}, s.forwarder.publishedMessages],
     ]);
-    this.gauge('mqtt_inflight_messages', 'QoS 1 messages sent and not yet acknowledged', [], (s) => [[{}, s.forwarder.inflightMessages]]);
+    this.gauge('mqtt_inflight_messages', 'QoS 1 messages sent and not yet acknowledged', [], (s) => [
+      [{}, s.forwarder.inflightMessages],
+    ]);
     this.gauge('mqtt_connected', '1 when connected to the MQTT broker (0 when disabled)', [], (s) => [
       [{}, s.forwarder.connected ? 1 : 0],
     ]);
-    this.gauge('mqtt_enabled', '1 when an MQTT broker is configured', [], (s) => [[{}, s.forwarder.enabled ? 1 : 0]]);
-    this.counter('mqtt_reconnects_total', 'Reconnections to the MQTT broker', [], (s) => [[{}, s.forwarder.reconnects]]);
-    this.gauge('mqtt_puback_latency_seconds', 'Publish-to-PUBACK latency of the last acknowledged message (NaN before the first)', [], (s) => {
-      const ms = s.forwarder.lastPubackLatencyMs;
-      return [[{}, ms === null ? Number.NaN : ms / 1000]];
-    });
+    this.gauge('mqtt_enabled', '1 when an MQTT broker is configured', [], (s) => [
+      [{}, s.forwarder.enabled ? 1 : 0],
+    ]);
+    this.counter('mqtt_reconnects_total', 'Reconnections to the MQTT broker', [], (s) => [
+      [{}, s.forwarder.reconnects],
+    ]);
+    this.gauge(
+      'mqtt_puback_latency_seconds',
+      'Publish-to-PUBACK latency of the last acknowledged message (NaN before the first)',
+      [],
+      (s) => {
+        const ms = s.forwarder.lastPubackLatencyMs;
+        return [[{}, ms === null ? Number.NaN : ms / 1000]];
+      },
+    );
     this.counter('mqtt_errors_total', 'MQTT failures by error code', ['code'], (s) =>
       Object.entries(s.forwarder.errorsByCode).map(([code, n]) => [{ code }, n] as const),
     );
@@ -195,23 +257,39 @@ export class AgentMetrics {
       ['dtu_heartbeats_total', 'Heartbeat packets recognised and stripped', (d) => d.heartbeats],
       ['dtu_timeouts_total', 'Requests on the link that got no valid response in time', (d) => d.timeouts],
       ['dtu_crc_errors_total', 'Candidate frames rejected by their CRC', (d) => d.crcErrors],
-      ['dtu_garbage_bytes_total', 'Bytes discarded while resynchronising on the stream', (d) => d.garbageBytes],
-      ['dtu_registrations_total', 'Registrations accepted (server) or connections made (client)', (d) => d.registrations],
+      [
+        'dtu_garbage_bytes_total',
+        'Bytes discarded while resynchronising on the stream',
+        (d) => d.garbageBytes,
+      ],
+      [
+        'dtu_registrations_total',
+        'Registrations accepted (server) or connections made (client)',
+        (d) => d.registrations,
+      ],
       ['dtu_liveness_closes_total', 'Links closed after missed heartbeats', (d) => d.livenessCloses],
     ];
     for (const [name, help, read] of totals) {
       this.counter(name, help, ['dtu'], (s) => s.dtus.map((d) => [{ dtu: d.dtu }, read(d)] as const));
     }
-    this.counter('dtu_unknown_registrations_total', 'Connections closed because no configured DTU matched their registration', [], (s) => [
-      [{}, s.dtuUnknownRegistrations] as const,
-    ]);
+    this.counter(
+      'dtu_unknown_registrations_total',
+      'Connections closed because no configured DTU matched their registration',
+      [],
+      (s) => [[{}, s.dtuUnknownRegistrations] as const],
+    );
   }
 
   private defineMemoryMetrics(): void {
-    this.counter('memory_heap_over_limit_total', 'Times the V8 heap crossed above the configured limit', [], (s) => [
-      [{}, s.memory.heapOverLimitTotal],
+    this.counter(
+      'memory_heap_over_limit_total',
+      'Times the V8 heap crossed above the configured limit',
+      [],
+      (s) => [[{}, s.memory.heapOverLimitTotal]],
+    );
+    this.counter('heap_snapshots_total', 'Heap snapshots written by the memory guard', [], (s) => [
+      [{}, s.memory.snapshotsWritten],
     ]);
-    this.counter('heap_snapshots_total', 'Heap snapshots written by the memory guard', [], (s) => [[{}, s.memory.snapshotsWritten]]);
   }
 }
 

@@ -38,7 +38,10 @@ export class OtaAgentSide {
   /** Settles when the trial (if any) is decided; tests await it. */
   trialOutcome: Promise<string> = Promise.resolve('not-on-trial');
 
-  constructor(private readonly config: EdgeConfig, private readonly deps: OtaAgentSideDeps) {
+  constructor(
+    private readonly config: EdgeConfig,
+    private readonly deps: OtaAgentSideDeps,
+  ) {
     this.engine = new OtaEngine({
       config: config.ota,
       logger: deps.logger,
@@ -50,12 +53,17 @@ export class OtaAgentSide {
 
   async start(): Promise<void> {
     const { logger } = this.deps;
-    await this.emitPendingEvents().catch((error: unknown) => logger.warn({ err: String(error) }, 'OTA events not emitted; kept for the next start'));
+    await this.emitPendingEvents().catch((error: unknown) =>
+      logger.warn({ err: String(error) }, 'OTA events not emitted; kept for the next start'),
+    );
     let version: string;
     try {
       version = this.deps.version ?? runningVersion();
     } catch (error) {
-      return void logger.error({ err: (error as Error).message }, 'running version unknown: OTA trial and commands disabled');
+      return void logger.error(
+        { err: (error as Error).message },
+        'running version unknown: OTA trial and commands disabled',
+      );
     }
     this.trial = new TrialMonitor({
       engine: this.engine,
@@ -85,7 +93,8 @@ export class OtaAgentSide {
 
   private startCommands(): void {
     const { logger, channel } = this.deps;
-    if (!channel) return void logger.warn({}, 'ota.commands is on but no command channel (mqtt.url) is configured');
+    if (!channel)
+      return void logger.warn({}, 'ota.commands is on but no command channel (mqtt.url) is configured');
     try {
       const keyring = loadKeyring(this.config.ota.commandPublicKeys ?? this.config.ota.publicKeys);
       this.commands = new OtaCommandHandler({

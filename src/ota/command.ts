@@ -31,7 +31,10 @@ const commandSchema = z.strictObject({
   site: z.string().min(1),
   agent: z.string().min(1).optional(),
   url: z.string().url(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   force: z.boolean().optional(),
   issuedAt: z.number().int().positive(),
   expiresAt: z.number().int().positive(),
@@ -61,11 +64,14 @@ export function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaComman
     throw refuse('malformed', 'OTA command is not JSON');
   }
   const envelope = envelopeSchema.safeParse(raw);
-  if (!envelope.success) throw refuse('unsigned', 'OTA command lacks the signed envelope {command, keyId, sig}');
+  if (!envelope.success)
+    throw refuse('unsigned', 'OTA command lacks the signed envelope {command, keyId, sig}');
   const key = policy.keyring.get(envelope.data.keyId);
-  if (!key) throw refuse('unknown-key', `OTA command signed by key ${envelope.data.keyId}, which is not pinned`);
+  if (!key)
+    throw refuse('unknown-key', `OTA command signed by key ${envelope.data.keyId}, which is not pinned`);
   const sig = Buffer.from(envelope.data.sig, 'base64');
-  if (sig.length !== 64 || !verify(null, Buffer.from(envelope.data.command, 'utf8'), key, sig)) throw refuse('bad-signature', 'OTA command signature does not verify');
+  if (sig.length !== 64 || !verify(null, Buffer.from(envelope.data.command, 'utf8'), key, sig))
+    throw refuse('bad-signature', 'OTA command signature does not verify');
   let body: unknown;
   try {
     body = JSON.parse(envelope.data.command);
@@ -78,12 +84,24 @@ export function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaComman
     throw refuse('malformed', `OTA command: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const cmd = parsed.data;
-  if (cmd.site !== policy.site) throw refuse('wrong-site', `OTA command is for site ${cmd.site}, this is ${policy.site}`, cmd.id);
-  if (cmd.agent !== undefined && cmd.agent !== policy.agentId) throw refuse('wrong-agent', `OTA command is for agent ${cmd.agent}`, cmd.id);
-  if (cmd.expiresAt <= policy.now) throw refuse('expired', `OTA command ${cmd.id} expired at ${new Date(cmd.expiresAt).toISOString()}`, cmd.id);
-  if (cmd.issuedAt > policy.now + policy.clockSkewMs) throw refuse('future', `OTA command ${cmd.id} is issued in the future (check the clock)`, cmd.id);
+  if (cmd.site !== policy.site)
+    throw refuse('wrong-site', `OTA command is for site ${cmd.site}, this is ${policy.site}`, cmd.id);
+  if (cmd.agent !== undefined && cmd.agent !== policy.agentId)
+    throw refuse('wrong-agent', `OTA command is for agent ${cmd.agent}`, cmd.id);
+  if (cmd.expiresAt <= policy.now)
+    throw refuse(
+      'expired',
+      `OTA command ${cmd.id} expired at ${new Date(cmd.expiresAt).toISOString()}`,
+      cmd.id,
+    );
+  if (cmd.issuedAt > policy.now + policy.clockSkewMs)
+    throw refuse('future', `OTA command ${cmd.id} is issued in the future (check the clock)`, cmd.id);
   if (cmd.expiresAt - cmd.issuedAt > policy.maxTtlMs || cmd.expiresAt <= cmd.issuedAt) {
-    throw refuse('window', `OTA command ${cmd.id} claims a validity window longer than ota.commandMaxTtlSec`, cmd.id);
+    throw refuse(
+      'window',
+      `OTA command ${cmd.id} claims a validity window longer than ota.commandMaxTtlSec`,
+      cmd.id,
+    );
   }
   return cmd;
 }
@@ -111,7 +129,11 @@ export class OtaCommandHandler {
   start(): void {
     this.unsubscribe ??= this.options.channel.subscribe(OTA_COMMAND_TOPIC, (message) => {
       // One message at a time: the replay guard must see the previous command's id.
-      this.handling = this.handling.then(() => this.onMessage(message)).catch((error: unknown) => this.options.logger.error({ err: String(error) }, 'OTA command handling failed'));
+      this.handling = this.handling
+        .then(() => this.onMessage(message))
+        .catch((error: unknown) =>
+          this.options.logger.error({ err: String(error) }, 'OTA command handling failed'),
+        );
     });
   }
 
@@ -144,22 +166,46 @@ export class OtaCommandHandler {
         maxTtlMs: this.options.maxTtlMs,
         clockSkewMs: this.options.clockSkewMs,
       });
-      if (this.running) throw new EdgeError('EDGE_ERR_OTA_BUSY', 'an update is already running', { context: { id: cmd.id } });
-      if (!(await this.options.engine.recordCommand(cmd.id, cmd.expiresAt))) throw refuse('replayed', `OTA command ${cmd.id} was already accepted once`, cmd.id);
+      if (this.running)
+        throw new EdgeError('EDGE_ERR_OTA_BUSY', 'an update is already running', { context: { id: cmd.id } });
+      if (!(await this.options.engine.recordCommand(cmd.id, cmd.expiresAt)))
+        throw refuse('replayed', `OTA command ${cmd.id} was already accepted once`, cmd.id);
     } catch (error) {
       const e = toEdgeError(error, 'EDGE_ERR_OTA_COMMAND');
-      logger.warn({ code: e.code, reason: e.context.reason, id: e.context.id }, `OTA command refused: ${e.message}`);
-      this.report({ id: typeof e.context.id === 'string' ? e.context.id : null, stage: 'refused', code: e.code, reason: e.context.reason ?? null, message: e.message }, true);
+      logger.warn(
+        { code: e.code, reason: e.context.reason, id: e.context.id },
+        `OTA command refused: ${e.message}`,
+      );
+      this.report(
+        {
+          id: typeof e.context.id === 'string' ? e.context.id : null,
+          stage: 'refused',
+          code: e.code,
+          reason: e.context.reason ?? null,
+          message: e.message,
+        },
+        true,
+      );
       return;
     }
     logger.info({ id: cmd.id, url: new URL(cmd.url).host }, 'OTA command accepted');
     this.report({ id: cmd.id, stage: 'accepted' }, true);
     this.running = this.track(cmd.id, (onProgress) =>
-      this.options.engine.apply({ source: cmd.url, origin: 'command', force: cmd.force, sha256: cmd.sha256, commandId: cmd.id, onProgress }),
+      this.options.engine.apply({
+        source: cmd.url,
+        origin: 'command',
+        force: cmd.force,
+        sha256: cmd.sha256,
+        commandId: cmd.id,
+        onProgress,
+      }),
     );
   }
 
-  private track(id: string | undefined, run: (onProgress: (p: OtaProgress) => void) => Promise<unknown>): Promise<void> {
+  private track(
+    id: string | undefined,
+    run: (onProgress: (p: OtaProgress) => void) => Promise<unknown>,
+  ): Promise<void> {
     let lastStage = '';
     let lastPct = -1;
     const onProgress = (p: OtaProgress): void => {
@@ -185,6 +231,15 @@ export class OtaCommandHandler {
   private report(data: Record<string, unknown>, durable: boolean): void {
     const body = { ...data, ts: this.options.clock.now() };
     this.options.channel.publish(OTA_PROGRESS_TOPIC, JSON.stringify(body)).catch(() => undefined);
-    if (durable) this.options.outbox?.append(eventToRecord({ device: 'agent', ts: body.ts, type: 'ota-progress', severity: data.stage === 'refused' || data.stage === 'failed' ? 'warning' : 'info', data: body }));
+    if (durable)
+      this.options.outbox?.append(
+        eventToRecord({
+          device: 'agent',
+          ts: body.ts,
+          type: 'ota-progress',
+          severity: data.stage === 'refused' || data.stage === 'failed' ? 'warning' : 'info',
+          data: body,
+        }),
+      );
   }
 }

@@ -44,8 +44,13 @@ interface PartNote {
 }
 
 /** Downloads `url` to `dest`, resuming `dest.part` if an earlier attempt left one. */
-export async function downloadResumable(url: string, dest: string, options: DownloadOptions): Promise<DownloadResult> {
-  if (await sizeOf(dest) !== null) return { file: dest, size: (await sizeOf(dest)) ?? 0, bytesFetched: 0, attempts: 0 };
+export async function downloadResumable(
+  url: string,
+  dest: string,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
+  if ((await sizeOf(dest)) !== null)
+    return { file: dest, size: (await sizeOf(dest)) ?? 0, bytesFetched: 0, attempts: 0 };
   const part = `${dest}.part`;
   const noteFile = `${dest}.part.json`;
   let fetched = 0;
@@ -61,15 +66,29 @@ export async function downloadResumable(url: string, dest: string, options: Down
         return { file: dest, size, bytesFetched: fetched, attempts: attempt };
       }
     } catch (error) {
-      lastError = error instanceof EdgeError ? error : new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: ${(error as Error).message}`, { cause: error });
+      lastError =
+        error instanceof EdgeError
+          ? error
+          : new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: ${(error as Error).message}`, {
+              cause: error,
+            });
       if (!lastError.retryable) throw lastError;
-      options.logger.warn({ code: lastError.code, attempt, err: lastError.message }, 'bundle download interrupted; will resume');
+      options.logger.warn(
+        { code: lastError.code, attempt, err: lastError.message },
+        'bundle download interrupted; will resume',
+      );
     }
   }
   throw lastError ?? new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: no attempt completed`);
 }
 
-async function attemptOnce(url: string, part: string, noteFile: string, options: DownloadOptions, count: (n: number) => void): Promise<'complete' | 'retry'> {
+async function attemptOnce(
+  url: string,
+  part: string,
+  noteFile: string,
+  options: DownloadOptions,
+  count: (n: number) => void,
+): Promise<'complete' | 'retry'> {
   const note = await readNote(noteFile, url);
   let have = note ? ((await sizeOf(part)) ?? 0) : 0;
   if (!note) await rm(part, { force: true });
@@ -88,23 +107,48 @@ async function attemptOnce(url: string, part: string, noteFile: string, options:
     }
     if (res.statusCode !== 200 && res.statusCode !== 206) {
       const status = res.statusCode ?? 0;
-      throw new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: HTTP ${status}`, { nature: status >= 400 && status < 500 && status !== 408 && status !== 429 ? 'fatal' : 'retry', context: { status } });
+      throw new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: HTTP ${status}`, {
+        nature: status >= 400 && status < 500 && status !== 408 && status !== 429 ? 'fatal' : 'retry',
+        context: { status },
+      });
     }
-    const { start, total } = res.statusCode === 206 ? parseContentRange(res.headers['content-range']) : { start: 0, total: lengthOf(res) };
-    if (res.statusCode === 206 && start !== have) throw new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: server resumed at ${start}, expected ${have}`);
+    const { start, total } =
+      res.statusCode === 206
+        ? parseContentRange(res.headers['content-range'])
+        : { start: 0, total: lengthOf(res) };
+    if (res.statusCode === 206 && start !== have)
+      throw new EdgeError(
+        'EDGE_ERR_OTA_DOWNLOAD',
+        `${redact(url)}: server resumed at ${start}, expected ${have}`,
+      );
     if (total !== null && total > options.maxBytes) {
-      throw new EdgeError('EDGE_ERR_OTA_SOURCE', `${redact(url)}: bundle of ${total} bytes exceeds ota.maxBundleBytes ${options.maxBytes}`, { context: { total } });
+      throw new EdgeError(
+        'EDGE_ERR_OTA_SOURCE',
+        `${redact(url)}: bundle of ${total} bytes exceeds ota.maxBundleBytes ${options.maxBytes}`,
+        { context: { total } },
+      );
     }
     await writeFileDurable(noteFile, JSON.stringify(newNote(url, res, total)));
     const size = await appendBody(res, part, start, total, options, count);
-    if (total !== null && size !== total) throw new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: connection ended at ${size} of ${total} bytes`);
+    if (total !== null && size !== total)
+      throw new EdgeError(
+        'EDGE_ERR_OTA_DOWNLOAD',
+        `${redact(url)}: connection ended at ${size} of ${total} bytes`,
+      );
     return 'complete';
   } finally {
     res.destroy();
   }
 }
 
-async function appendBody(res: IncomingMessage, part: string, start: number, total: number | null, options: DownloadOptions, count: (n: number) => void): Promise<number> {
+async function appendBody(
+  res: IncomingMessage,
+  part: string,
+  start: number,
+  total: number | null,
+  options: DownloadOptions,
+  count: (n: number) => void,
+): Promise<number> {
   const handle = await open(part, start === 0 ? 'w' : 'r+', 0o600);
   let size = start;
   try {
@@ -114,7 +158,8 @@ async function appendBody(res: IncomingMessage, part: string, start: number, tot
       await handle.write(bytes, 0, bytes.length, size);
       size += bytes.length;
       count(bytes.length);
-      if (size > options.maxBytes) throw new EdgeError('EDGE_ERR_OTA_SOURCE', `bundle exceeds ota.maxBundleBytes ${options.maxBytes}`);
+      if (size > options.maxBytes)
+        throw new EdgeError('EDGE_ERR_OTA_SOURCE', `bundle exceeds ota.maxBundleBytes ${options.maxBytes}`);
       options.onProgress?.(size, total);
       await options.onChunk?.(size);
     }
@@ -125,19 +170,41 @@ async function appendBody(res: IncomingMessage, part: string, start: number, tot
   return size;
 }
 
-function get(url: string, headers: Record<string, string>, options: DownloadOptions): Promise<IncomingMessage> {
+function get(
+  url: string,
+  headers: Record<string, string>,
+  options: DownloadOptions,
+): Promise<IncomingMessage> {
   const https = url.startsWith('https:');
   return new Promise((resolve, reject) => {
-    const req = (https ? httpsRequest : httpRequest)(url, { headers, ...(https ? { ca: options.ca, minVersion: 'TLSv1.3' as const } : {}) }, resolve);
-    req.setTimeout(options.idleTimeoutMs, () => req.destroy(new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: no data for ${options.idleTimeoutMs} ms`)));
-    req.on('error', (error) => reject(error instanceof EdgeError ? error : new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: ${error.message}`, { cause: error })));
+    const req = (https ? httpsRequest : httpRequest)(
+      url,
+      { headers, ...(https ? { ca: options.ca, minVersion: 'TLSv1.3' as const } : {}) },
+      resolve,
+    );
+    req.setTimeout(options.idleTimeoutMs, () =>
+      req.destroy(
+        new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: no data for ${options.idleTimeoutMs} ms`),
+      ),
+    );
+    req.on('error', (error) =>
+      reject(
+        error instanceof EdgeError
+          ? error
+          : new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `${redact(url)}: ${error.message}`, { cause: error }),
+      ),
+    );
     req.end();
   });
 }
 
 function parseContentRange(header: string | undefined): { start: number; total: number | null } {
   const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header ?? '');
-  if (!match) throw new EdgeError('EDGE_ERR_OTA_DOWNLOAD', `206 with a bad Content-Range ${JSON.stringify(header ?? null)}`);
+  if (!match)
+    throw new EdgeError(
+      'EDGE_ERR_OTA_DOWNLOAD',
+      `206 with a bad Content-Range ${JSON.stringify(header ?? null)}`,
+    );
   return { start: Number(match[1]), total: match[3] === '*' ? null : Number(match[3]) };
 }
 
@@ -149,7 +216,12 @@ function lengthOf(res: IncomingMessage): number | null {
 function newNote(url: string, res: IncomingMessage, total: number | null): PartNote {
   const etag = res.headers.etag;
   const lastModified = res.headers['last-modified'];
-  return { url, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}), ...(total === null ? {} : { total }) };
+  return {
+    url,
+    ...(etag ? { etag } : {}),
+    ...(lastModified ? { lastModified } : {}),
+    ...(total === null ? {} : { total }),
+  };
 }
 
 async function readNote(file: string, url: string): Promise<PartNote | undefined> {

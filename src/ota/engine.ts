@@ -77,7 +77,11 @@ export interface OtaStatus {
 }
 
 /** Errors that mean the downloaded bundle itself is bad: drop it so a retry fetches anew. */
-const DISCARD_BUNDLE: readonly EdgeErrorCode[] = ['EDGE_ERR_OTA_BUNDLE', 'EDGE_ERR_OTA_HASH', 'EDGE_ERR_OTA_SIGNATURE'];
+const DISCARD_BUNDLE: readonly EdgeErrorCode[] = [
+  'EDGE_ERR_OTA_BUNDLE',
+  'EDGE_ERR_OTA_HASH',
+  'EDGE_ERR_OTA_SIGNATURE',
+];
 
 export class OtaEngine {
   readonly layout: InstallLayout;
@@ -97,7 +101,13 @@ export class OtaEngine {
 
   async status(): Promise<OtaStatus> {
     const { state, problem } = await this.store.read();
-    return { state, problem, current: await this.layout.currentVersion(), previous: await this.layout.previousVersion(), releases: await this.layout.releases() };
+    return {
+      state,
+      problem,
+      current: await this.layout.currentVersion(),
+      previous: await this.layout.previousVersion(),
+      releases: await this.layout.releases(),
+    };
   }
 
   /** Download (or take the file), verify, unpack, switch; then restart into the trial. */
@@ -105,7 +115,16 @@ export class OtaEngine {
     const result = await this.locked(async () => {
       this.requestProgress = request.onProgress;
       await this.layout.ensure();
-      await this.run({ type: 'apply', update: { source: request.source, sha256: request.sha256, commandId: request.commandId, force: request.force === true, startedAt: this.clock.now() } });
+      await this.run({
+        type: 'apply',
+        update: {
+          source: request.source,
+          sha256: request.sha256,
+          commandId: request.commandId,
+          force: request.force === true,
+          startedAt: this.clock.now(),
+        },
+      });
       await this.point('apply:started');
       const staged = await this.stage(request);
       await this.run({ type: 'staged', from: staged.from, to: staged.manifest.version });
@@ -124,7 +143,14 @@ export class OtaEngine {
     if (state.step.phase !== 'staging') return null;
     const { update } = state.step;
     const origin = update.commandId === undefined ? 'cli' : 'command';
-    return this.apply({ source: update.source, origin, force: update.force, sha256: update.sha256, commandId: update.commandId, onProgress });
+    return this.apply({
+      source: update.source,
+      origin,
+      force: update.force,
+      sha256: update.sha256,
+      commandId: update.commandId,
+      onProgress,
+    });
   }
 
   /**
@@ -159,7 +185,13 @@ export class OtaEngine {
   }
 
   async rollback(): Promise<void> {
-    await this.locked(async () => this.run({ type: 'rollback', current: await this.layout.currentVersion(), previous: await this.layout.previousVersion() }));
+    await this.locked(async () =>
+      this.run({
+        type: 'rollback',
+        current: await this.layout.currentVersion(),
+        previous: await this.layout.previousVersion(),
+      }),
+    );
     await this.performRestarts();
   }
 
@@ -178,7 +210,10 @@ export class OtaEngine {
       const { state } = await this.store.read();
       const now = this.clock.now();
       if (state.seenCommands.some((c) => c.id === id)) return false;
-      await this.store.write({ ...state, seenCommands: [...state.seenCommands.filter((c) => c.expiresAt > now), { id, expiresAt }] });
+      await this.store.write({
+        ...state,
+        seenCommands: [...state.seenCommands.filter((c) => c.expiresAt > now), { id, expiresAt }],
+      });
       return true;
     });
   }
@@ -209,8 +244,14 @@ export class OtaEngine {
   private async run(input: OtaInput): Promise<readonly OtaEffect[]> {
     const { state, problem } = await this.store.read();
     if (problem) this.deps.logger.warn({ problem }, 'OTA state unreadable; treated as idle');
-    const result = transition(state, input, { now: this.clock.now(), maxTrialBoots: this.deps.config.maxTrialBoots });
-    if (!result.ok) throw new EdgeError(result.code, result.message, { context: { phase: state.step.phase, input: input.type } });
+    const result = transition(state, input, {
+      now: this.clock.now(),
+      maxTrialBoots: this.deps.config.maxTrialBoots,
+    });
+    if (!result.ok)
+      throw new EdgeError(result.code, result.message, {
+        context: { phase: state.step.phase, input: input.type },
+      });
     if (result.state !== state) await this.store.write(result.state);
     const phase = result.state.step.phase;
     await this.point(`state:${phase}`);
@@ -218,7 +259,8 @@ export class OtaEngine {
     if (input.type === 'boot') return result.effects;
     if (phase === 'switching' && input.type === 'staged') await this.run({ type: 'switched' });
     if (phase === 'rolling-back' && input.type !== 'rolled-back') await this.run({ type: 'rolled-back' });
-    if (result.state.last !== state.last && result.state.last) this.deps.logger.info({ ota: result.state.last }, `OTA ${result.state.last.outcome}`);
+    if (result.state.last !== state.last && result.state.last)
+      this.deps.logger.info({ ota: result.state.last }, `OTA ${result.state.last.outcome}`);
     return result.effects;
   }
 
@@ -235,7 +277,8 @@ export class OtaEngine {
         return;
       case 'cleanup': {
         const keep = [...effect.keep];
-        for (const v of [await this.layout.currentVersion(), await this.layout.previousVersion()]) if (v !== null) keep.push(v);
+        for (const v of [await this.layout.currentVersion(), await this.layout.previousVersion()])
+          if (v !== null) keep.push(v);
         const removed = await this.layout.cleanup(keep, this.deps.config.keepReleases);
         await this.layout.removeLeftovers();
         if (removed.length > 0) this.deps.logger.info({ removed }, 'old releases removed');
@@ -250,7 +293,8 @@ export class OtaEngine {
     this.restarts = [];
     if (reasons.length === 0) return;
     const reason = reasons.join('; ');
-    if (!this.deps.restart) return void this.deps.logger.warn({ reason }, 'restart the service to run the new release');
+    if (!this.deps.restart)
+      return void this.deps.logger.warn({ reason }, 'restart the service to run the new release');
     await this.deps.restart(reason);
   }
 
@@ -264,7 +308,15 @@ export class OtaEngine {
   }
 
   /** Everything before the switch; on failure the state goes back to idle with the reason. */
-  private async stage(request: ApplyRequest): Promise<{ manifest: Manifest; from: string | null; file: string; downloaded: boolean; bytesFetched: number }> {
+  private async stage(
+    request: ApplyRequest,
+  ): Promise<{
+    manifest: Manifest;
+    from: string | null;
+    file: string;
+    downloaded: boolean;
+    bytesFetched: number;
+  }> {
     let version: string | undefined;
     let bundle: { file: string; downloaded: boolean; bytesFetched: number } | undefined;
     try {
@@ -280,7 +332,10 @@ export class OtaEngine {
         installed: from,
         allowDowngrade: request.force === true || this.deps.config.allowDowngrade,
       });
-      if (from === manifest.version) throw new EdgeError('EDGE_ERR_OTA_DOWNGRADE', `version ${from} is already installed and current`, { context: { version: from } });
+      if (from === manifest.version)
+        throw new EdgeError('EDGE_ERR_OTA_DOWNGRADE', `version ${from} is already installed and current`, {
+          context: { version: from },
+        });
       await this.point('verify:done');
       await this.unpack(bundle.file, manifest, head.manifestBytes, head.signature, from);
       return { manifest, from, ...bundle };
@@ -293,20 +348,33 @@ export class OtaEngine {
     }
   }
 
-  private async fetchBundle(request: ApplyRequest): Promise<{ file: string; downloaded: boolean; bytesFetched: number }> {
+  private async fetchBundle(
+    request: ApplyRequest,
+  ): Promise<{ file: string; downloaded: boolean; bytesFetched: number }> {
     const source = request.source;
     const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
     if (!isUrl || source.startsWith('file://')) {
-      if (request.origin !== 'cli') throw new EdgeError('EDGE_ERR_OTA_SOURCE', 'a remote command must name an https:// URL, not a local file');
+      if (request.origin !== 'cli')
+        throw new EdgeError(
+          'EDGE_ERR_OTA_SOURCE',
+          'a remote command must name an https:// URL, not a local file',
+        );
       const file = source.startsWith('file://') ? new URL(source).pathname : resolve(source);
       await stat(file).catch((error: unknown) => {
-        throw new EdgeError('EDGE_ERR_OTA_SOURCE', `cannot read bundle ${file}: ${(error as Error).message}`, { context: { file } });
+        throw new EdgeError(
+          'EDGE_ERR_OTA_SOURCE',
+          `cannot read bundle ${file}: ${(error as Error).message}`,
+          { context: { file } },
+        );
       });
       await this.checkBundleHash(file, request.sha256);
       return { file, downloaded: false, bytesFetched: 0 };
     }
     if (!source.startsWith('https://') && !(source.startsWith('http://') && !this.deps.config.requireHttps)) {
-      throw new EdgeError('EDGE_ERR_OTA_SOURCE', `${redact(source)}: only https:// URLs are allowed (ota.requireHttps)`);
+      throw new EdgeError(
+        'EDGE_ERR_OTA_SOURCE',
+        `${redact(source)}: only https:// URLs are allowed (ota.requireHttps)`,
+      );
     }
     await this.store.ensure();
     const key = request.sha256 ?? createHash('sha256').update(source).digest('hex').slice(0, 32);
@@ -341,7 +409,11 @@ export class OtaEngine {
     const hash = createHash('sha256');
     for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
     const digest = hash.digest('hex');
-    if (digest !== sha256.toLowerCase()) throw new EdgeError('EDGE_ERR_OTA_HASH', `bundle sha256 ${digest.slice(0, 12)}… does not match the command's ${sha256.slice(0, 12)}…`);
+    if (digest !== sha256.toLowerCase())
+      throw new EdgeError(
+        'EDGE_ERR_OTA_HASH',
+        `bundle sha256 ${digest.slice(0, 12)}… does not match the command's ${sha256.slice(0, 12)}…`,
+      );
   }
 
   private keyring(): Keyring {
@@ -349,7 +421,13 @@ export class OtaEngine {
     return this.keyringCache;
   }
 
-  private async unpack(file: string, manifest: Manifest, manifestBytes: Buffer, signature: string, from: string | null): Promise<void> {
+  private async unpack(
+    file: string,
+    manifest: Manifest,
+    manifestBytes: Buffer,
+    signature: string,
+    from: string | null,
+  ): Promise<void> {
     await this.layout.removeLeftovers();
     const tmp = this.layout.tmpDirFor(manifest.version);
     let first = true;

@@ -42,7 +42,10 @@ export interface Manifest {
 /** Key id of an Ed25519 public key: sha256 of its 32 raw bytes, first 16 hex chars. */
 export function keyIdOf(publicKey: KeyObject): string {
   const der = publicKey.export({ format: 'der', type: 'spki' });
-  return createHash('sha256').update(der.subarray(der.length - 32)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(der.subarray(der.length - 32))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function serializeManifest(manifest: Manifest): Buffer {
@@ -54,7 +57,11 @@ export function signManifest(manifestBytes: Buffer, privateKey: KeyObject): stri
 }
 
 /** True when `signatureB64` is a valid Ed25519 signature of the bytes by `publicKey`. */
-export function verifyManifestSignature(manifestBytes: Buffer, signatureB64: string, publicKey: KeyObject): boolean {
+export function verifyManifestSignature(
+  manifestBytes: Buffer,
+  signatureB64: string,
+  publicKey: KeyObject,
+): boolean {
   const sig = Buffer.from(signatureB64.trim(), 'base64');
   if (sig.length !== 64) return false;
   return verify(null, manifestBytes, publicKey, sig);
@@ -62,7 +69,8 @@ export function verifyManifestSignature(manifestBytes: Buffer, signatureB64: str
 
 export function loadPublicKey(pem: string | Buffer): KeyObject {
   const key = createPublicKey(pem);
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`expected an Ed25519 public key, got ${key.asymmetricKeyType ?? 'unknown'}`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`expected an Ed25519 public key, got ${key.asymmetricKeyType ?? 'unknown'}`);
   return key;
 }
 

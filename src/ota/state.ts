@@ -28,9 +28,26 @@ export interface PendingUpdate {
 export type OtaStep =
   | { readonly phase: 'idle' }
   | { readonly phase: 'staging'; readonly update: PendingUpdate }
-  | { readonly phase: 'switching'; readonly from: string | null; readonly to: string; readonly commandId?: string }
-  | { readonly phase: 'trial'; readonly from: string | null; readonly to: string; readonly since: number; readonly boots: number }
-  | { readonly phase: 'rolling-back'; readonly failed: string; readonly restore: string; readonly reason: RollbackReason; readonly restart: boolean };
+  | {
+      readonly phase: 'switching';
+      readonly from: string | null;
+      readonly to: string;
+      readonly commandId?: string;
+    }
+  | {
+      readonly phase: 'trial';
+      readonly from: string | null;
+      readonly to: string;
+      readonly since: number;
+      readonly boots: number;
+    }
+  | {
+      readonly phase: 'rolling-back';
+      readonly failed: string;
+      readonly restore: string;
+      readonly reason: RollbackReason;
+      readonly restart: boolean;
+    };
 
 export type OtaPhase = OtaStep['phase'];
 
@@ -61,7 +78,12 @@ export interface OtaState {
 
 export type OtaInput =
   | { readonly type: 'apply'; readonly update: PendingUpdate }
-  | { readonly type: 'staging-failed'; readonly code: string; readonly message: string; readonly version?: string }
+  | {
+      readonly type: 'staging-failed';
+      readonly code: string;
+      readonly message: string;
+      readonly version?: string;
+    }
   | { readonly type: 'staged'; readonly from: string | null; readonly to: string }
   | { readonly type: 'switched' }
   /** `ota boot-check`: the service is starting and `current` points at this version. */
@@ -87,16 +109,34 @@ export interface TransitionContext {
 
 export type TransitionResult =
   | { readonly ok: true; readonly state: OtaState; readonly effects: readonly OtaEffect[] }
-  | { readonly ok: false; readonly state: OtaState; readonly code: 'EDGE_ERR_OTA_BUSY' | 'EDGE_ERR_OTA_STATE'; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly state: OtaState;
+      readonly code: 'EDGE_ERR_OTA_BUSY' | 'EDGE_ERR_OTA_STATE';
+      readonly message: string;
+    };
 
 export function initialState(): OtaState {
   return { format: 1, step: { phase: 'idle' }, events: [], seenCommands: [] };
 }
 
-const ok = (state: OtaState, effects: readonly OtaEffect[] = []): TransitionResult => ({ ok: true, state, effects });
-const refuse = (state: OtaState, code: 'EDGE_ERR_OTA_BUSY' | 'EDGE_ERR_OTA_STATE', message: string): TransitionResult => ({ ok: false, state, code, message });
+const ok = (state: OtaState, effects: readonly OtaEffect[] = []): TransitionResult => ({
+  ok: true,
+  state,
+  effects,
+});
+const refuse = (
+  state: OtaState,
+  code: 'EDGE_ERR_OTA_BUSY' | 'EDGE_ERR_OTA_STATE',
+  message: string,
+): TransitionResult => ({ ok: false, state, code, message });
 
-function otaEvent(now: number, type: string, severity: AgentEvent['severity'], data: Record<string, unknown>): AgentEvent {
+function otaEvent(
+  now: number,
+  type: string,
+  severity: AgentEvent['severity'],
+  data: Record<string, unknown>,
+): AgentEvent {
   return { device: 'agent', ts: now, type, severity, data };
 }
 
@@ -115,7 +155,12 @@ function rolledBack(state: OtaState, now: number, failed: string, restore: strin
 }
 
 function aborted(state: OtaState, now: number, reason: string, version?: string): OtaState {
-  return finish(state, now, { outcome: 'aborted', at: now, version, reason }, otaEvent(now, 'ota-failed', 'error', { reason, version: version ?? null }));
+  return finish(
+    state,
+    now,
+    { outcome: 'aborted', at: now, version, reason },
+    otaEvent(now, 'ota-failed', 'error', { reason, version: version ?? null }),
+  );
 }
 
 export function transition(state: OtaState, input: OtaInput, ctx: TransitionContext): TransitionResult {
@@ -123,7 +168,8 @@ export function transition(state: OtaState, input: OtaInput, ctx: TransitionCont
   const { now } = ctx;
   switch (input.type) {
     case 'apply':
-      if (step.phase === 'idle' || step.phase === 'staging') return ok({ ...state, step: { phase: 'staging', update: input.update } });
+      if (step.phase === 'idle' || step.phase === 'staging')
+        return ok({ ...state, step: { phase: 'staging', update: input.update } });
       return refuse(state, 'EDGE_ERR_OTA_BUSY', `an update is ${step.phase}; commit or roll it back first`);
     case 'staging-failed':
       if (step.phase !== 'staging') return ok(state);
@@ -132,30 +178,49 @@ export function transition(state: OtaState, input: OtaInput, ctx: TransitionCont
           state,
           now,
           { outcome: 'failed', at: now, version: input.version, code: input.code, reason: input.message },
-          otaEvent(now, 'ota-failed', 'error', { code: input.code, reason: input.message, version: input.version ?? null, source: step.update.source }),
+          otaEvent(now, 'ota-failed', 'error', {
+            code: input.code,
+            reason: input.message,
+            version: input.version ?? null,
+            source: step.update.source,
+          }),
         ),
       );
     case 'staged':
-      if (step.phase !== 'staging') return refuse(state, 'EDGE_ERR_OTA_STATE', `cannot switch from phase ${step.phase}`);
+      if (step.phase !== 'staging')
+        return refuse(state, 'EDGE_ERR_OTA_STATE', `cannot switch from phase ${step.phase}`);
       return ok(
-        { ...state, step: { phase: 'switching', from: input.from, to: input.to, commandId: step.update.commandId } },
+        {
+          ...state,
+          step: { phase: 'switching', from: input.from, to: input.to, commandId: step.update.commandId },
+        },
         [{ type: 'set-current', version: input.to, previous: input.from ?? undefined }],
       );
     case 'switched':
-      if (step.phase !== 'switching') return refuse(state, 'EDGE_ERR_OTA_STATE', `not switching (phase ${step.phase})`);
-      return ok({ ...state, step: { phase: 'trial', from: step.from, to: step.to, since: now, boots: 0 } }, [{ type: 'restart', reason: `switched to ${step.to}` }]);
+      if (step.phase !== 'switching')
+        return refuse(state, 'EDGE_ERR_OTA_STATE', `not switching (phase ${step.phase})`);
+      return ok({ ...state, step: { phase: 'trial', from: step.from, to: step.to, since: now, boots: 0 } }, [
+        { type: 'restart', reason: `switched to ${step.to}` },
+      ]);
     case 'boot':
       return boot(state, input.current, ctx);
     case 'healthy':
     case 'commit':
-      if (step.phase !== 'trial') return refuse(state, 'EDGE_ERR_OTA_STATE', `nothing on trial (phase ${step.phase})`);
-      if (input.type === 'healthy' && input.version !== step.to) return refuse(state, 'EDGE_ERR_OTA_STATE', `running ${input.version}, on trial is ${step.to}`);
+      if (step.phase !== 'trial')
+        return refuse(state, 'EDGE_ERR_OTA_STATE', `nothing on trial (phase ${step.phase})`);
+      if (input.type === 'healthy' && input.version !== step.to)
+        return refuse(state, 'EDGE_ERR_OTA_STATE', `running ${input.version}, on trial is ${step.to}`);
       return ok(
         finish(
           state,
           now,
           { outcome: 'committed', at: now, version: step.to, from: step.from, to: step.to },
-          otaEvent(now, 'ota-committed', 'info', { version: step.to, from: step.from, boots: step.boots, manual: input.type === 'commit' }),
+          otaEvent(now, 'ota-committed', 'info', {
+            version: step.to,
+            from: step.from,
+            boots: step.boots,
+            manual: input.type === 'commit',
+          }),
         ),
         [{ type: 'cleanup', keep: step.from === null ? [step.to] : [step.to, step.from] }],
       );
@@ -165,7 +230,8 @@ export function transition(state: OtaState, input: OtaInput, ctx: TransitionCont
     case 'rollback':
       return manualRollback(state, input.current, input.previous, now);
     case 'rolled-back':
-      if (step.phase !== 'rolling-back') return refuse(state, 'EDGE_ERR_OTA_STATE', `not rolling back (phase ${step.phase})`);
+      if (step.phase !== 'rolling-back')
+        return refuse(state, 'EDGE_ERR_OTA_STATE', `not rolling back (phase ${step.phase})`);
       return ok(
         rolledBack(state, now, step.failed, step.restore, step.reason),
         step.restart ? [{ type: 'restart', reason: `rolled back to ${step.restore} (${step.reason})` }] : [],
@@ -175,24 +241,41 @@ export function transition(state: OtaState, input: OtaInput, ctx: TransitionCont
   }
 }
 
-function startRollback(state: OtaState, step: Extract<OtaStep, { phase: 'trial' }>, reason: RollbackReason, restart: boolean, now: number): TransitionResult {
+function startRollback(
+  state: OtaState,
+  step: Extract<OtaStep, { phase: 'trial' }>,
+  reason: RollbackReason,
+  restart: boolean,
+  now: number,
+): TransitionResult {
   if (step.from === null || step.from === step.to) {
     // Nothing to go back to: keeping the only release is the least bad choice.
     return ok(aborted(state, now, `${reason} with no previous release: kept ${step.to}`, step.to));
   }
-  return ok({ ...state, step: { phase: 'rolling-back', failed: step.to, restore: step.from, reason, restart } }, [
-    { type: 'set-current', version: step.from },
-  ]);
+  return ok(
+    { ...state, step: { phase: 'rolling-back', failed: step.to, restore: step.from, reason, restart } },
+    [{ type: 'set-current', version: step.from }],
+  );
 }
 
-function manualRollback(state: OtaState, current: string | null, previous: string | null, now: number): TransitionResult {
+function manualRollback(
+  state: OtaState,
+  current: string | null,
+  previous: string | null,
+  now: number,
+): TransitionResult {
   const step = state.step;
   if (step.phase === 'trial') return startRollback(state, step, 'manual', true, now);
   if (step.phase !== 'idle') return refuse(state, 'EDGE_ERR_OTA_BUSY', `an update is ${step.phase}`);
-  if (current === null || previous === null || previous === current) return refuse(state, 'EDGE_ERR_OTA_STATE', 'no previous release to roll back to');
-  return ok({ ...state, step: { phase: 'rolling-back', failed: current, restore: previous, reason: 'manual', restart: true } }, [
-    { type: 'set-current', version: previous },
-  ]);
+  if (current === null || previous === null || previous === current)
+    return refuse(state, 'EDGE_ERR_OTA_STATE', 'no previous release to roll back to');
+  return ok(
+    {
+      ...state,
+      step: { phase: 'rolling-back', failed: current, restore: previous, reason: 'manual', restart: true },
+    },
+    [{ type: 'set-current', version: previous }],
+  );
 }
 
 /**
@@ -207,16 +290,34 @@ function boot(state: OtaState, current: string | null, ctx: TransitionContext): 
     case 'staging':
       return ok(state);
     case 'switching':
-      if (current === step.to) return ok({ ...state, step: { phase: 'trial', from: step.from, to: step.to, since: now, boots: 1 } });
-      if (current === step.from) return ok(state, [{ type: 'set-current', version: step.to, previous: step.from ?? undefined }]);
-      return ok(aborted(state, now, `current points at ${current ?? 'nothing'}, neither ${step.from ?? 'none'} nor ${step.to}`, step.to));
+      if (current === step.to)
+        return ok({ ...state, step: { phase: 'trial', from: step.from, to: step.to, since: now, boots: 1 } });
+      if (current === step.from)
+        return ok(state, [{ type: 'set-current', version: step.to, previous: step.from ?? undefined }]);
+      return ok(
+        aborted(
+          state,
+          now,
+          `current points at ${current ?? 'nothing'}, neither ${step.from ?? 'none'} nor ${step.to}`,
+          step.to,
+        ),
+      );
     case 'trial': {
       if (current !== step.to) {
-        if (current !== null && current === step.from) return ok(rolledBack(state, now, step.to, current, 'manual'));
-        return ok(aborted(state, now, `current points at ${current ?? 'nothing'}, not the trial release ${step.to}`, step.to));
+        if (current !== null && current === step.from)
+          return ok(rolledBack(state, now, step.to, current, 'manual'));
+        return ok(
+          aborted(
+            state,
+            now,
+            `current points at ${current ?? 'nothing'}, not the trial release ${step.to}`,
+            step.to,
+          ),
+        );
       }
       const boots = step.boots + 1;
-      if (boots > ctx.maxTrialBoots) return startRollback(state, { ...step, boots }, 'crash-loop', false, now);
+      if (boots > ctx.maxTrialBoots)
+        return startRollback(state, { ...step, boots }, 'crash-loop', false, now);
       return ok({ ...state, step: { ...step, boots } });
     }
     case 'rolling-back':

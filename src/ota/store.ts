@@ -35,7 +35,12 @@ export class StateStore {
     }
     try {
       const state = JSON.parse(text) as OtaState;
-      if (state.format !== 1 || typeof state.step?.phase !== 'string' || !Array.isArray(state.events) || !Array.isArray(state.seenCommands)) {
+      if (
+        state.format !== 1 ||
+        typeof state.step?.phase !== 'string' ||
+        !Array.isArray(state.events) ||
+        !Array.isArray(state.seenCommands)
+      ) {
         return { state: initialState(), problem: `${this.file} has an unknown format` };
       }
       return { state };
@@ -65,7 +70,9 @@ export class StateStore {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const holder = Number((await readFile(this.lockFile, 'utf8').catch(() => '')).trim());
         if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
-          throw new EdgeError('EDGE_ERR_OTA_BUSY', `another update is running (pid ${holder})`, { context: { pid: holder } });
+          throw new EdgeError('EDGE_ERR_OTA_BUSY', `another update is running (pid ${holder})`, {
+            context: { pid: holder },
+          });
         }
         await rm(this.lockFile, { force: true });
       }

@@ -46,14 +46,22 @@ export class InstallLayout {
   }
 
   /** `previous` first (when asked), then `current`; each an atomic rename, dir fsynced. */
-  async setCurrent(version: string, previous?: string, beforeCurrent?: () => void | Promise<void>): Promise<void> {
+  async setCurrent(
+    version: string,
+    previous?: string,
+    beforeCurrent?: () => void | Promise<void>,
+  ): Promise<void> {
     if (previous !== undefined) await replaceSymlink(join(this.root, 'previous'), `releases/${previous}`);
     await beforeCurrent?.();
     await replaceSymlink(join(this.root, 'current'), `releases/${version}`);
   }
 
   /** Moves a finished unpack into releases/<version>, replacing an unreferenced older copy. */
-  async install(tmpDir: string, version: string, protectedVersions: readonly (string | null)[]): Promise<void> {
+  async install(
+    tmpDir: string,
+    version: string,
+    protectedVersions: readonly (string | null)[],
+  ): Promise<void> {
     const dest = this.releaseDir(version);
     if (await exists(dest)) {
       if (protectedVersions.includes(version)) throw new Error(`releases/${version} is in use`);
@@ -72,13 +80,16 @@ export class InstallLayout {
   async removeLeftovers(): Promise<void> {
     for (const name of await this.entries()) {
       // Already dot-named: nothing ever points at them, so a plain delete is safe.
-      if (name.startsWith('.tmp-') || name.startsWith('.trash-')) await rm(join(this.releasesDir, name), { recursive: true, force: true });
+      if (name.startsWith('.tmp-') || name.startsWith('.trash-'))
+        await rm(join(this.releasesDir, name), { recursive: true, force: true });
     }
   }
 
   /** Keeps `keep` plus the newest releases up to `keepReleases` in all; deletes the rest. */
   async cleanup(keep: readonly string[], keepReleases: number): Promise<string[]> {
-    const releases = (await this.entries()).filter((n) => !n.startsWith('.')).sort((a, b) => compareVersions(b, a));
+    const releases = (await this.entries())
+      .filter((n) => !n.startsWith('.'))
+      .sort((a, b) => compareVersions(b, a));
     const kept = new Set(keep);
     for (const name of releases) if (kept.size < keepReleases) kept.add(name);
     const removed: string[] = [];

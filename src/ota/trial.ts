@@ -51,10 +51,16 @@ export class TrialMonitor {
     const step = state.step;
     if (step.phase !== 'trial') return 'not-on-trial';
     if (step.to !== this.options.version) {
-      this.options.logger.warn({ trial: step.to, running: this.options.version }, 'a release is on trial but this process runs another version; not judging it');
+      this.options.logger.warn(
+        { trial: step.to, running: this.options.version },
+        'a release is on trial but this process runs another version; not judging it',
+      );
       return 'not-on-trial';
     }
-    this.options.logger.info({ version: step.to, boots: step.boots, windowMs: this.options.windowMs }, 'release on trial: waiting for health');
+    this.options.logger.info(
+      { version: step.to, boots: step.boots, windowMs: this.options.windowMs },
+      'release on trial: waiting for health',
+    );
     this.startedAt = this.options.clock.monotonic();
     const decided = new Promise<TrialOutcome>((resolve) => (this.settle = resolve));
     this.schedule(0);
@@ -90,12 +96,16 @@ export class TrialMonitor {
       }
       const elapsed = this.options.clock.monotonic() - this.startedAt;
       if (elapsed >= this.options.windowMs) {
-        logger.error({ version, problems: health.problems, code: 'EDGE_ERR_OTA_ROLLBACK' }, 'release not healthy within the trial window: rolling back');
+        logger.error(
+          { version, problems: health.problems, code: 'EDGE_ERR_OTA_ROLLBACK' },
+          'release not healthy within the trial window: rolling back',
+        );
         await engine.trialTimeout(version);
         return this.finish('rolled-back');
       }
       const problems = health.problems.join('; ');
-      if (problems !== this.lastProblems) logger.info({ problems: health.problems }, 'release on trial not healthy yet');
+      if (problems !== this.lastProblems)
+        logger.info({ problems: health.problems }, 'release on trial not healthy yet');
       this.lastProblems = problems;
       this.schedule(Math.min(this.options.checkEveryMs ?? 1000, this.options.windowMs - elapsed));
     } catch (error) {

@@ -29,7 +29,11 @@ type EntryHandler = (entry: ReadEntry, path: string) => Promise<void>;
 function entryPath(entry: ReadEntry): string {
   const raw = entry.path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
   if (raw === '' || raw === '.') return '.';
-  if (!isSafeRelativePath(raw)) throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle entry ${JSON.stringify(entry.path)} has an unsafe path`);
+  if (!isSafeRelativePath(raw))
+    throw new EdgeError(
+      'EDGE_ERR_OTA_BUNDLE',
+      `bundle entry ${JSON.stringify(entry.path)} has an unsafe path`,
+    );
   return raw;
 }
 
@@ -62,14 +66,17 @@ async function walkBundle(file: string, handle: EntryHandler, stopWhen?: () => b
     });
   });
   parser.on('error', fail);
-  parser.on('warn', (_code: string, message: string) => fail(new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle archive: ${message}`)));
+  parser.on('warn', (_code: string, message: string) =>
+    fail(new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle archive: ${message}`)),
+  );
   // events.once would reject on 'error' too; errors go through `fail` instead.
   const ended = new Promise<void>((resolve) => parser.once('end', () => resolve()));
   const input = createReadStream(file, { highWaterMark: 256 * 1024 });
   try {
     for await (const chunk of input) {
       if (failure !== undefined || stopWhen?.()) break;
-      if (!parser.write(chunk as Buffer)) await Promise.race([new Promise<void>((resolve) => parser.once('drain', () => resolve())), failed]);
+      if (!parser.write(chunk as Buffer))
+        await Promise.race([new Promise<void>((resolve) => parser.once('drain', () => resolve())), failed]);
     }
     if (failure === undefined && !stopWhen?.()) {
       parser.end();
@@ -83,7 +90,11 @@ async function walkBundle(file: string, handle: EntryHandler, stopWhen?: () => b
   }
   if (failure === undefined) return;
   if (failure instanceof EdgeError) throw failure;
-  throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle archive: ${failure instanceof Error ? failure.message : String(failure)}`, { cause: failure });
+  throw new EdgeError(
+    'EDGE_ERR_OTA_BUNDLE',
+    `bundle archive: ${failure instanceof Error ? failure.message : String(failure)}`,
+    { cause: failure },
+  );
 }
 
 async function readAll(entry: ReadEntry, limit: number, name: string): Promise<Buffer> {
@@ -104,13 +115,18 @@ export async function readBundleHead(file: string): Promise<BundleHead> {
   await walkBundle(
     file,
     async (entry, path) => {
-      if (path === 'manifest.json' && FILE_TYPES.has(entry.type)) manifestBytes = await readAll(entry, MAX_MANIFEST_BYTES, path);
-      else if (path === 'manifest.sig' && FILE_TYPES.has(entry.type)) signature = (await readAll(entry, 1024, path)).toString('utf8');
+      if (path === 'manifest.json' && FILE_TYPES.has(entry.type))
+        manifestBytes = await readAll(entry, MAX_MANIFEST_BYTES, path);
+      else if (path === 'manifest.sig' && FILE_TYPES.has(entry.type))
+        signature = (await readAll(entry, 1024, path)).toString('utf8');
     },
     () => manifestBytes !== undefined && signature !== undefined,
   );
   if (!manifestBytes || signature === undefined) {
-    throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle ${file} lacks ${manifestBytes ? 'manifest.sig' : 'manifest.json'}`);
+    throw new EdgeError(
+      'EDGE_ERR_OTA_BUNDLE',
+      `bundle ${file} lacks ${manifestBytes ? 'manifest.sig' : 'manifest.json'}`,
+    );
   }
   return { manifestBytes, signature };
 }
@@ -124,16 +140,27 @@ export interface UnpackHooks {
  * Pass 2: writes `release/…` into `dest` (which must not exist), verifying every file's
  * size and sha256 against the manifest, then fsyncs every directory bottom-up.
  */
-export async function unpackRelease(file: string, manifest: Manifest, dest: string, hooks: UnpackHooks = {}): Promise<void> {
+export async function unpackRelease(
+  file: string,
+  manifest: Manifest,
+  dest: string,
+  hooks: UnpackHooks = {},
+): Promise<void> {
   const expected = new Map<string, ManifestFile>(manifest.files.map((f) => [f.path, f]));
   const written = new Set<string>();
   await mkdir(dest, { mode: 0o755 });
   await walkBundle(file, async (entry, path) => {
     if (path === 'manifest.json' || path === 'manifest.sig' || path === '.') return;
-    if (path !== 'release' && !path.startsWith('release/')) throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle entry ${path} is outside release/`);
+    if (path !== 'release' && !path.startsWith('release/'))
+      throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle entry ${path} is outside release/`);
     const rel = path === 'release' ? '' : path.slice('release/'.length);
-    if (entry.type === 'Directory') return void (rel === '' ? undefined : await mkdir(join(dest, rel), { recursive: true, mode: 0o755 }));
-    if (!FILE_TYPES.has(entry.type)) throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle entry ${path} is a ${entry.type}; only files and directories are allowed`);
+    if (entry.type === 'Directory')
+      return void (rel === '' ? undefined : await mkdir(join(dest, rel), { recursive: true, mode: 0o755 }));
+    if (!FILE_TYPES.has(entry.type))
+      throw new EdgeError(
+        'EDGE_ERR_OTA_BUNDLE',
+        `bundle entry ${path} is a ${entry.type}; only files and directories are allowed`,
+      );
     const spec = expected.get(rel);
     if (!spec) throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle file ${rel} is not in the manifest`);
     if (written.has(rel)) throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle holds ${rel} twice`);
@@ -142,7 +169,12 @@ export async function unpackRelease(file: string, manifest: Manifest, dest: stri
     await hooks.onFile?.(rel, written.size, expected.size);
   });
   const missing = manifest.files.filter((f) => !written.has(f.path));
-  if (missing.length > 0) throw new EdgeError('EDGE_ERR_OTA_HASH', `bundle lacks ${missing.length} file(s) of the manifest, e.g. ${missing[0].path}`, { context: { path: missing[0].path } });
+  if (missing.length > 0)
+    throw new EdgeError(
+      'EDGE_ERR_OTA_HASH',
+      `bundle lacks ${missing.length} file(s) of the manifest, e.g. ${missing[0].path}`,
+      { context: { path: missing[0].path } },
+    );
   await fsyncTree(dest);
 }
 
@@ -155,7 +187,12 @@ async function writeVerified(entry: ReadEntry, target: string, spec: ManifestFil
   try {
     for await (const chunk of entry) {
       size += (chunk as Buffer).length;
-      if (size > spec.size) throw new EdgeError('EDGE_ERR_OTA_HASH', `${spec.path} is larger than its manifest size ${spec.size}`, { context: { path: spec.path } });
+      if (size > spec.size)
+        throw new EdgeError(
+          'EDGE_ERR_OTA_HASH',
+          `${spec.path} is larger than its manifest size ${spec.size}`,
+          { context: { path: spec.path } },
+        );
       hash.update(chunk as Buffer);
       await handle.write(chunk as Buffer);
     }
@@ -166,9 +203,13 @@ async function writeVerified(entry: ReadEntry, target: string, spec: ManifestFil
   }
   const digest = hash.digest('hex');
   if (size !== spec.size || digest !== spec.sha256) {
-    throw new EdgeError('EDGE_ERR_OTA_HASH', `${spec.path} does not match the manifest (size ${size}/${spec.size}, sha256 ${digest.slice(0, 12)}…)`, {
-      context: { path: spec.path },
-    });
+    throw new EdgeError(
+      'EDGE_ERR_OTA_HASH',
+      `${spec.path} does not match the manifest (size ${size}/${spec.size}, sha256 ${digest.slice(0, 12)}…)`,
+      {
+        context: { path: spec.path },
+      },
+    );
   }
 }
 

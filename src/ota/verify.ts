@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { EdgeError } from '../core/errors.js';
-import { compareVersions, keyIdOf, loadPublicKey, MANIFEST_FORMAT, verifyManifestSignature, type Manifest } from './manifest.js';
+import {
+  compareVersions,
+  keyIdOf,
+  loadPublicKey,
+  MANIFEST_FORMAT,
+  verifyManifestSignature,
+  type Manifest,
+} from './manifest.js';
 
 /** Version strings become directory names: keep them boring. */
 export const VERSION_PATTERN = /^[0-9]+(\.[0-9]+)*(-[0-9A-Za-z.]+)?$/;
@@ -56,11 +63,16 @@ export function parseManifest(bytes: Buffer): Manifest {
   const result = manifestSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `manifest.json: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { context: { field: issue.path.join('.') } });
+    throw new EdgeError(
+      'EDGE_ERR_OTA_BUNDLE',
+      `manifest.json: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+      { context: { field: issue.path.join('.') } },
+    );
   }
   const seen = new Set<string>();
   for (const file of result.data.files) {
-    if (seen.has(file.path)) throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `manifest.json lists ${file.path} twice`);
+    if (seen.has(file.path))
+      throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `manifest.json lists ${file.path} twice`);
     seen.add(file.path);
   }
   return result.data as Manifest;
@@ -81,7 +93,11 @@ export function loadKeyring(paths: readonly string[]): Keyring {
     try {
       key = loadPublicKey(readFileSync(file));
     } catch (error) {
-      throw new EdgeError('EDGE_ERR_OTA_STATE', `ota.publicKeys: cannot load ${file}: ${(error as Error).message}`, { context: { file } });
+      throw new EdgeError(
+        'EDGE_ERR_OTA_STATE',
+        `ota.publicKeys: cannot load ${file}: ${(error as Error).message}`,
+        { context: { file } },
+      );
     }
     keys.set(keyIdOf(key), key);
   }
@@ -107,12 +123,20 @@ export function verifyManifest(manifestBytes: Buffer, signatureB64: string, keyr
   const manifest = parseManifest(manifestBytes);
   const key = keyring.get(manifest.keyId);
   if (!key) {
-    throw new EdgeError('EDGE_ERR_OTA_UNKNOWN_KEY', `manifest is signed by key ${manifest.keyId}, which is not pinned (pinned: ${[...keyring.keys()].join(', ') || 'none'})`, {
-      context: { keyId: manifest.keyId },
-    });
+    throw new EdgeError(
+      'EDGE_ERR_OTA_UNKNOWN_KEY',
+      `manifest is signed by key ${manifest.keyId}, which is not pinned (pinned: ${[...keyring.keys()].join(', ') || 'none'})`,
+      {
+        context: { keyId: manifest.keyId },
+      },
+    );
   }
   if (!verifyManifestSignature(manifestBytes, signatureB64, key)) {
-    throw new EdgeError('EDGE_ERR_OTA_SIGNATURE', `manifest signature does not verify with key ${manifest.keyId}`, { context: { keyId: manifest.keyId } });
+    throw new EdgeError(
+      'EDGE_ERR_OTA_SIGNATURE',
+      `manifest signature does not verify with key ${manifest.keyId}`,
+      { context: { keyId: manifest.keyId } },
+    );
   }
   return manifest;
 }
@@ -131,16 +155,28 @@ export interface CompatibilityContext {
 export function checkCompatibility(manifest: Manifest, ctx: CompatibilityContext): void {
   const context = { version: manifest.version, target: manifest.target, nodeAbi: manifest.nodeAbi };
   if (manifest.target !== ctx.target) {
-    throw new EdgeError('EDGE_ERR_OTA_INCOMPATIBLE', `bundle is for ${manifest.target}, this machine is ${ctx.target}`, { context });
+    throw new EdgeError(
+      'EDGE_ERR_OTA_INCOMPATIBLE',
+      `bundle is for ${manifest.target}, this machine is ${ctx.target}`,
+      { context },
+    );
   }
   if (manifest.nodeAbi !== ctx.nodeAbi) {
-    throw new EdgeError('EDGE_ERR_OTA_INCOMPATIBLE', `bundle's native addons are for Node ABI ${manifest.nodeAbi}, this Node is ABI ${ctx.nodeAbi}`, { context });
+    throw new EdgeError(
+      'EDGE_ERR_OTA_INCOMPATIBLE',
+      `bundle's native addons are for Node ABI ${manifest.nodeAbi}, this Node is ABI ${ctx.nodeAbi}`,
+      { context },
+    );
   }
   if (ctx.installed === null || ctx.allowDowngrade) return;
   if (compareVersions(manifest.version, ctx.installed) < 0) {
-    throw new EdgeError('EDGE_ERR_OTA_DOWNGRADE', `bundle ${manifest.version} is older than installed ${ctx.installed} (use --force to downgrade)`, {
-      context: { ...context, installed: ctx.installed },
-    });
+    throw new EdgeError(
+      'EDGE_ERR_OTA_DOWNGRADE',
+      `bundle ${manifest.version} is older than installed ${ctx.installed} (use --force to downgrade)`,
+      {
+        context: { ...context, installed: ctx.installed },
+      },
+    );
   }
   if (compareVersions(ctx.installed, manifest.minPreviousVersion) < 0) {
     throw new EdgeError(

@@ -197,7 +197,15 @@ export class MemoryOutbox implements Outbox {
     const seq = (this.seqs.get(r.device) ?? 0) + 1;
     this.seqs.set(r.device, seq);
     const rowid = this.nextRowid++;
-    const stored: StoredRecord = { rowid, id: this.idPrefix + rowid, seq, device: r.device, cls: r.cls, ts: r.ts, body: r.body };
+    const stored: StoredRecord = {
+      rowid,
+      id: this.idPrefix + rowid,
+      seq,
+      device: r.device,
+      cls: r.cls,
+      ts: r.ts,
+      body: r.body,
+    };
     const size = byteLength(r.body);
     this.records.push(stored);
     this.sizes.push(size);
@@ -221,7 +229,12 @@ export class MemoryOutbox implements Outbox {
           settled.push([w, stored]);
         }
       }
-      for (let pass = 0; pass < 3 && (this.records.length > this.maxRows || this.bytes > this.maxBytes); pass++) this.evict();
+      for (
+        let pass = 0;
+        pass < 3 && (this.records.length > this.maxRows || this.bytes > this.maxBytes);
+        pass++
+      )
+        this.evict();
       this.committedBatches++;
       for (const [w, stored] of settled) w.resolve(stored);
       for (const listener of this.listeners) {

@@ -77,9 +77,19 @@ export function tally(map: Map<string, GapTally>, device: string, seq: number): 
 
 /** The gap event recorded when committed records are evicted by the size policy. */
 export function gapRecord(device: string, ts: number, t: GapTally, cls: RecordClass): NewRecord {
-  const data: Record<string, unknown> = { evicted: t.evicted, fromSeq: t.fromSeq, toSeq: t.toSeq, reason: 'store-full' };
+  const data: Record<string, unknown> = {
+    evicted: t.evicted,
+    fromSeq: t.fromSeq,
+    toSeq: t.toSeq,
+    reason: 'store-full',
+  };
   if (cls === 'event') data.class = 'event';
-  return { device, cls: 'event', ts, body: JSON.stringify({ type: 'gap', severity: cls === 'event' ? 'error' : 'warning', data }) };
+  return {
+    device,
+    cls: 'event',
+    ts,
+    body: JSON.stringify({ type: 'gap', severity: cls === 'event' ? 'error' : 'warning', data }),
+  };
 }
 
 /** The gap event recorded when pending (never committed, so seq-less) telemetry was dropped. */

@@ -36,16 +36,23 @@ export function openChecked(path: string, integrity: IntegrityMode): Db {
     db = new Database(path);
   } catch (e) {
     if (isCorruptError(e)) throw new CorruptStoreSignal((e as Error).message);
-    throw new EdgeError('EDGE_ERR_STORE_OPEN', `cannot open outbox ${path}: ${(e as Error).message}`, { cause: e, context: { path } });
+    throw new EdgeError('EDGE_ERR_STORE_OPEN', `cannot open outbox ${path}: ${(e as Error).message}`, {
+      cause: e,
+      context: { path },
+    });
   }
   try {
     assertKnownVersion(db, path);
     db.pragma('journal_mode = WAL');
     if (integrity !== 'off') {
-      const rows = db.pragma(integrity === 'full' ? 'integrity_check' : 'quick_check', { simple: false }) as Record<string, unknown>[];
+      const rows = db.pragma(integrity === 'full' ? 'integrity_check' : 'quick_check', {
+        simple: false,
+      }) as Record<string, unknown>[];
       const messages = rows.map((r) => String(Object.values(r)[0]));
       if (!(messages.length === 1 && messages[0] === 'ok')) {
-        throw new CorruptStoreSignal(`${integrity === 'full' ? 'integrity_check' : 'quick_check'}: ${messages.slice(0, 5).join('; ')}`);
+        throw new CorruptStoreSignal(
+          `${integrity === 'full' ? 'integrity_check' : 'quick_check'}: ${messages.slice(0, 5).join('; ')}`,
+        );
       }
     }
     migrate(db, path);
@@ -59,7 +66,10 @@ export function openChecked(path: string, integrity: IntegrityMode): Db {
     if (e instanceof CorruptStoreSignal) throw e;
     if (isCorruptError(e)) throw new CorruptStoreSignal((e as Error).message);
     if (e instanceof EdgeError) throw e;
-    throw new EdgeError('EDGE_ERR_STORE_OPEN', `cannot open outbox ${path}: ${(e as Error).message}`, { cause: e, context: { path } });
+    throw new EdgeError('EDGE_ERR_STORE_OPEN', `cannot open outbox ${path}: ${(e as Error).message}`, {
+      cause: e,
+      context: { path },
+    });
   }
 }
 
@@ -96,7 +106,10 @@ export function salvage(asidePath: string, fresh: Db, logger: Logger): SalvageRe
     old = new Database(asidePath, { fileMustExist: true, readonly: true });
     old.pragma('user_version', { simple: true });
   } catch (e) {
-    logger.warn({ code: 'EDGE_ERR_STORE_CORRUPT', err: (e as Error).message }, 'corrupt outbox cannot be opened for salvage');
+    logger.warn(
+      { code: 'EDGE_ERR_STORE_CORRUPT', err: (e as Error).message },
+      'corrupt outbox cannot be opened for salvage',
+    );
     return { salvaged: 0, unreadable: 0, opened: false };
   }
   const seqs = new Map<string, number>();
@@ -104,7 +117,9 @@ export function salvage(asidePath: string, fresh: Db, logger: Logger): SalvageRe
   let unreadable = 0;
   try {
     try {
-      for (const row of old.prepare('SELECT device, seq FROM device_seq').raw().iterate() as Iterable<unknown[]>) {
+      for (const row of old.prepare('SELECT device, seq FROM device_seq').raw().iterate() as Iterable<
+        unknown[]
+      >) {
         if (typeof row[0] === 'string' && typeof row[1] === 'number') seqs.set(row[0], row[1]);
       }
     } catch {
@@ -117,8 +132,12 @@ export function salvage(asidePath: string, fresh: Db, logger: Logger): SalvageRe
     } catch {
       unreadable++;
     }
-    const select = old.prepare('SELECT rowid, seq, device, cls, ts, body FROM records WHERE rowid > ? ORDER BY rowid').raw();
-    const insert = fresh.prepare('INSERT INTO records (rowid, seq, device, cls, ts, body) VALUES (?, ?, ?, ?, ?, ?)');
+    const select = old
+      .prepare('SELECT rowid, seq, device, cls, ts, body FROM records WHERE rowid > ? ORDER BY rowid')
+      .raw();
+    const insert = fresh.prepare(
+      'INSERT INTO records (rowid, seq, device, cls, ts, body) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     const deadline = Date.now() + SALVAGE_DEADLINE_MS;
     let next = 1;
     let cursor = 0;
@@ -152,7 +171,9 @@ export function salvage(asidePath: string, fresh: Db, logger: Logger): SalvageRe
         }
       }
       copyDedupKeys(old, fresh);
-      const upsert = fresh.prepare('INSERT INTO device_seq (device, seq) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET seq = max(seq, excluded.seq)');
+      const upsert = fresh.prepare(
+        'INSERT INTO device_seq (device, seq) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET seq = max(seq, excluded.seq)',
+      );
       for (const [device, seq] of seqs) upsert.run(device, seq);
       fresh.prepare("UPDATE meta SET value = ? WHERE key = 'last_rowid'").run(next - 1);
     })();

@@ -70,10 +70,14 @@ export function migrate(db: Db, path: string): void {
         db.pragma(`user_version = ${v + 1}`);
       })();
     } catch (e) {
-      throw new EdgeError('EDGE_ERR_STORE_MIGRATION', `outbox migration ${v + 1} failed: ${(e as Error).message}`, {
-        cause: e,
-        context: { path, version: v },
-      });
+      throw new EdgeError(
+        'EDGE_ERR_STORE_MIGRATION',
+        `outbox migration ${v + 1} failed: ${(e as Error).message}`,
+        {
+          cause: e,
+          context: { path, version: v },
+        },
+      );
     }
   }
 }

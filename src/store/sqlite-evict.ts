@@ -39,7 +39,13 @@ export interface Eviction {
 }
 
 /** Deletes the oldest records down to the low-water mark; `rows`/`bytes` are the current size. */
-export function evictOldest(s: EvictStatements, rows: number, bytes: number, limits: SizeLimits, now: number): Eviction {
+export function evictOldest(
+  s: EvictStatements,
+  rows: number,
+  bytes: number,
+  limits: SizeLimits,
+  now: number,
+): Eviction {
   const targetRows = Math.floor(limits.maxRows * EVICT_LOW_WATER);
   const targetBytes = Math.floor(limits.maxBytes * EVICT_LOW_WATER);
   const result: Eviction = { rows, bytes, telemetry: 0, event: 0, gaps: [], logs: [] };
@@ -90,7 +96,8 @@ function selectOldest(
 export function logEvictions(log: Logger, logs: readonly GapLog[]): void {
   for (const [cls, tallies] of logs) {
     const devices = Object.fromEntries([...tallies].map(([d, t]) => [d, t.evicted]));
-    if (cls === 'event') log.error({ code: 'EDGE_ERR_STORE_FULL', devices }, 'outbox full: events evicted (no telemetry left)');
+    if (cls === 'event')
+      log.error({ code: 'EDGE_ERR_STORE_FULL', devices }, 'outbox full: events evicted (no telemetry left)');
     else log.warn({ code: 'EDGE_ERR_STORE_FULL', devices }, 'outbox full: oldest telemetry evicted');
   }
 }

@@ -134,7 +134,8 @@ export class GroupCommit {
   }
 
   appendOnce(key: string, records: readonly NewRecord[]): Promise<OnceResult> {
-    if (records.length === 0) return Promise.reject(new EdgeError('EDGE_ERR_STORE_WRITE', 'appendOnce needs at least one record'));
+    if (records.length === 0)
+      return Promise.reject(new EdgeError('EDGE_ERR_STORE_WRITE', 'appendOnce needs at least one record'));
     const members = records.map((r): NewRecord => ({ device: r.device, cls: r.cls, ts: r.ts, body: r.body }));
     return new Promise<OnceResult>((resolve, reject) => {
       const stored: StoredRecord[] = [];
@@ -165,9 +166,13 @@ export class GroupCommit {
   /** Commits everything pending now; throws EDGE_ERR_STORE_WRITE when a commit fails. */
   flush(): void {
     if (!this.commitPending()) {
-      throw new EdgeError('EDGE_ERR_STORE_WRITE', `outbox commit failed; ${this.pending.length} records stay pending`, {
-        cause: this.lastFailure ?? undefined,
-      });
+      throw new EdgeError(
+        'EDGE_ERR_STORE_WRITE',
+        `outbox commit failed; ${this.pending.length} records stay pending`,
+        {
+          cause: this.lastFailure ?? undefined,
+        },
+      );
     }
   }
 
@@ -182,9 +187,13 @@ export class GroupCommit {
     this.cancelTimers();
     const lost = this.pending.length;
     if ((lost > 0 || this.droppedByDevice.size > 0) && !this.commitPending()) {
-      const err = new EdgeError('EDGE_ERR_STORE_WRITE', `outbox closed with ${lost} records that could not be committed`, {
-        cause: this.lastFailure ?? undefined,
-      });
+      const err = new EdgeError(
+        'EDGE_ERR_STORE_WRITE',
+        `outbox closed with ${lost} records that could not be committed`,
+        {
+          cause: this.lastFailure ?? undefined,
+        },
+      );
       this.log.error({ code: err.code, lost }, err.message);
       for (const w of this.waiters.values()) w.reject(err);
       this.waiters.clear();
@@ -221,7 +230,13 @@ export class GroupCommit {
     let result: BatchResult<Waiter>;
     this.committing = true;
     try {
-      result = this.queue.writeBatch(all, n, dropped, this.waiters, this.groups.size > 0 ? this.groups : null);
+      result = this.queue.writeBatch(
+        all,
+        n,
+        dropped,
+        this.waiters,
+        this.groups.size > 0 ? this.groups : null,
+      );
     } catch (e) {
       this.committing = false;
       this.onCommitFailure(e, n);
@@ -242,7 +257,12 @@ export class GroupCommit {
   }
 
   /** Committed: drops the batch from pending and resolves its durable appends. */
-  private settle(all: NewRecord[], n: number, dropped: Map<string, number> | null, result: BatchResult<Waiter>): void {
+  private settle(
+    all: NewRecord[],
+    n: number,
+    dropped: Map<string, number> | null,
+    result: BatchResult<Waiter>,
+  ): void {
     this.pending = n === all.length ? [] : all.slice(n);
     if (dropped) {
       for (const [device, count] of dropped) {
@@ -303,7 +323,10 @@ export class GroupCommit {
 
   private onCommitFailure(e: unknown, batchSize: number): void {
     const err = toEdgeError(e, 'EDGE_ERR_STORE_WRITE', { path: this.path });
-    const wrapped = err.code === 'EDGE_ERR_STORE_WRITE' ? err : new EdgeError('EDGE_ERR_STORE_WRITE', err.message, { cause: e });
+    const wrapped =
+      err.code === 'EDGE_ERR_STORE_WRITE'
+        ? err
+        : new EdgeError('EDGE_ERR_STORE_WRITE', err.message, { cause: e });
     this.lastFailure = wrapped;
     this.counters.healthy = false;
     this.counters.lastError = 'EDGE_ERR_STORE_WRITE';
@@ -313,7 +336,14 @@ export class GroupCommit {
     const sqlite = (e as { code?: unknown } | null)?.code;
     const delayMs = this.closed ? 0 : this.backoff.next();
     this.log.error(
-      { code: 'EDGE_ERR_STORE_WRITE', sqlite, err: wrapped.message, batch: batchSize, pending: this.pending.length, retryInMs: delayMs },
+      {
+        code: 'EDGE_ERR_STORE_WRITE',
+        sqlite,
+        err: wrapped.message,
+        batch: batchSize,
+        pending: this.pending.length,
+        retryInMs: delayMs,
+      },
       'outbox commit failed; records stay pending',
     );
     if (!this.closed && this.retryTimer === null) {
@@ -337,7 +367,12 @@ export class GroupCommit {
       const w = this.waiters.get(r);
       if (w !== undefined) {
         this.waiters.delete(r);
-        w.reject(new EdgeError('EDGE_ERR_STORE_FULL', 'pending telemetry dropped: outbox cannot commit and its pending buffer is full'));
+        w.reject(
+          new EdgeError(
+            'EDGE_ERR_STORE_FULL',
+            'pending telemetry dropped: outbox cannot commit and its pending buffer is full',
+          ),
+        );
       }
       if (dropped === 1 || dropped % 10_000 === 0) {
         this.log.error(

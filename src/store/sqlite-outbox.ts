@@ -60,7 +60,11 @@ export class SqliteOutbox implements Outbox {
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (e) {
-      throw new EdgeError('EDGE_ERR_STORE_OPEN', `cannot create directory for ${path}: ${(e as Error).message}`, { cause: e, context: { path } });
+      throw new EdgeError(
+        'EDGE_ERR_STORE_OPEN',
+        `cannot create directory for ${path}: ${(e as Error).message}`,
+        { cause: e, context: { path } },
+      );
     }
     let db: Db;
     let recovery: RecoveryReport | null = null;
@@ -69,7 +73,10 @@ export class SqliteOutbox implements Outbox {
     } catch (e) {
       if (!(e instanceof CorruptStoreSignal)) throw e;
       const movedTo = moveAside(path, deps.clock.now());
-      logger.error({ code: 'EDGE_ERR_STORE_CORRUPT', reason: e.reason, movedTo }, 'outbox failed its integrity check; moved aside, starting a fresh store');
+      logger.error(
+        { code: 'EDGE_ERR_STORE_CORRUPT', reason: e.reason, movedTo },
+        'outbox failed its integrity check; moved aside, starting a fresh store',
+      );
       db = openChecked(path, 'off');
       const result = salvage(movedTo, db, logger);
       recovery = { reason: e.reason, movedTo, salvaged: result.salvaged, unreadable: result.unreadable };
@@ -92,7 +99,14 @@ export class SqliteOutbox implements Outbox {
   private closed = false;
   private closing: Promise<void> | null = null;
 
-  private constructor(db: Db, path: string, config: StoreConfig, clock: Clock, logger: Logger, recovery: RecoveryReport | null) {
+  private constructor(
+    db: Db,
+    path: string,
+    config: StoreConfig,
+    clock: Clock,
+    logger: Logger,
+    recovery: RecoveryReport | null,
+  ) {
     this.db = db;
     this.path = path;
     this.log = logger;
@@ -100,7 +114,14 @@ export class SqliteOutbox implements Outbox {
     this.queue = new SqliteQueue(db, config, clock);
     this.counters = newCounters(recovery === null ? null : 'EDGE_ERR_STORE_CORRUPT');
     this.checkpointer = new Checkpointer(db, path, config.checkpoint, clock, logger);
-    this.group = new GroupCommit(config, { queue: this.queue, checkpointer: this.checkpointer, counters: this.counters, clock, log: logger, path });
+    this.group = new GroupCommit(config, {
+      queue: this.queue,
+      checkpointer: this.checkpointer,
+      counters: this.counters,
+      clock,
+      log: logger,
+      path,
+    });
     this.recoveryEvent =
       recovery === null
         ? null

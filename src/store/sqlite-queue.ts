@@ -12,7 +12,13 @@ import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import { CLS_EVENT, CLS_TELEMETRY, pendingGapRecord } from './outbox.js';
 import { type GapLog, type SizeLimits, evictOldest } from './sqlite-evict.js';
-import { MULTI_ROWS, type QueueStatements, applyPragmas, loadState, prepareStatements } from './sqlite-statements.js';
+import {
+  MULTI_ROWS,
+  type QueueStatements,
+  applyPragmas,
+  loadState,
+  prepareStatements,
+} from './sqlite-statements.js';
 
 type Db = BetterSqlite3.Database;
 type SyncMode = 'FULL' | 'NORMAL';
@@ -127,19 +133,28 @@ export class SqliteQueue {
     const savedRows = this.nRows;
     const savedBytes = this.nBytes;
     const savedKeys = this.dedupKeys;
-    const result: BatchResult<W> = { written: 0, evictedTelemetry: 0, evictedEvent: 0, gapLogs: [], resolved: [], duplicates: [] };
+    const result: BatchResult<W> = {
+      written: 0,
+      evictedTelemetry: 0,
+      evictedEvent: 0,
+      gapLogs: [],
+      resolved: [],
+      duplicates: [],
+    };
     try {
       this.setSync(dropped ? 'FULL' : this.syncFor(batch, n));
       this.s.begin.run();
       try {
-        const kept = once !== null && once.size > 0 ? this.claimKeys(batch, n, once, result.duplicates) : null;
+        const kept =
+          once !== null && once.size > 0 ? this.claimKeys(batch, n, once, result.duplicates) : null;
         const records = kept ?? batch;
         const count = kept === null ? n : kept.length;
         this.insertBatch(records, count, mark, touched, waiters.size > 0 ? waiters : null, result.resolved);
         result.written = count;
         if (dropped) {
           const now = this.clock.now();
-          for (const [device, count] of dropped) this.insertOne(pendingGapRecord(device, now, count), mark, touched);
+          for (const [device, count] of dropped)
+            this.insertOne(pendingGapRecord(device, now, count), mark, touched);
           result.written += dropped.size;
         }
         this.enforceBounds(mark, touched, result);
@@ -167,15 +182,25 @@ export class SqliteQueue {
     if (limit <= 0) return out;
     let total = 0;
     const prefix = this.idPrefix;
-    for (const row of this.s.read.iterate(afterRowid, beforeRowid ?? Number.MAX_SAFE_INTEGER, limit) as Iterable<
-      [number, number, string, number, number, string]
-    >) {
+    for (const row of this.s.read.iterate(
+      afterRowid,
+      beforeRowid ?? Number.MAX_SAFE_INTEGER,
+      limit,
+    ) as Iterable<[number, number, string, number, number, string]>) {
       const body = row[5];
       const size = Buffer.byteLength(body, 'utf8');
       if (out.length > 0 && total + size > maxBytes) break;
       total += size;
       const rowid = row[0];
-      out.push({ rowid, id: prefix + rowid, seq: row[1], device: row[2], cls: row[3] === CLS_EVENT ? 'event' : 'telemetry', ts: row[4], body });
+      out.push({
+        rowid,
+        id: prefix + rowid,
+        seq: row[1],
+        device: row[2],
+        cls: row[3] === CLS_EVENT ? 'event' : 'telemetry',
+        ts: row[4],
+        body,
+      });
     }
     return out;
   }
@@ -218,7 +243,12 @@ export class SqliteQueue {
    * Inserts the key of every group marked in `once`; returns the batch without the groups
    * whose key was already there (null when there were none), noting their first records.
    */
-  private claimKeys(batch: readonly NewRecord[], n: number, once: ReadonlyMap<NewRecord, OnceMark>, duplicates: NewRecord[]): NewRecord[] | null {
+  private claimKeys(
+    batch: readonly NewRecord[],
+    n: number,
+    once: ReadonlyMap<NewRecord, OnceMark>,
+    duplicates: NewRecord[],
+  ): NewRecord[] | null {
     const now = this.clock.now();
     let kept: NewRecord[] | null = null;
     for (let i = 0; i < n; i++) {
@@ -243,7 +273,8 @@ export class SqliteQueue {
     if (this.dedupKeys <= maxKeys && now - this.lastPrune < DEDUP_PRUNE_INTERVAL_MS) return;
     this.lastPrune = now;
     this.dedupKeys -= this.s.dedupPruneAge.run(now - maxAgeMs).changes;
-    if (this.dedupKeys > maxKeys) this.dedupKeys -= this.s.dedupPruneOldest.run(this.dedupKeys - maxKeys).changes;
+    if (this.dedupKeys > maxKeys)
+      this.dedupKeys -= this.s.dedupPruneOldest.run(this.dedupKeys - maxKeys).changes;
   }
 
   /** Hot loop: seq from the in-memory counter, full groups of MULTI_ROWS through the multi-row insert. */
@@ -294,7 +325,12 @@ export class SqliteQueue {
       bytes += Buffer.byteLength(body, 'utf8');
       if (waiters !== null) {
         const w = waiters.get(r);
-        if (w !== undefined) resolved.push([r, w, { rowid, id: this.idPrefix + rowid, seq, device, cls: r.cls, ts: r.ts, body }]);
+        if (w !== undefined)
+          resolved.push([
+            r,
+            w,
+            { rowid, id: this.idPrefix + rowid, seq, device, cls: r.cls, ts: r.ts, body },
+          ]);
       }
       rowid++;
     }
@@ -344,7 +380,8 @@ export class SqliteQueue {
       if (batch[i].cls === 'event') hasEvent = true;
       else hasTelemetry = true;
     }
-    if ((hasEvent && this.syncEvent === 'FULL') || (hasTelemetry && this.syncTelemetry === 'FULL')) return 'FULL';
+    if ((hasEvent && this.syncEvent === 'FULL') || (hasTelemetry && this.syncTelemetry === 'FULL'))
+      return 'FULL';
     return 'NORMAL';
   }
 

@@ -60,7 +60,10 @@ export function loadState(db: Db): PersistedState {
     (db.prepare('SELECT key, value FROM meta').raw().all() as [string, unknown][]).map(([k, v]) => [k, v]),
   );
   const maxRowid = (db.prepare('SELECT max(rowid) FROM records').pluck().get() as number | null) ?? 0;
-  const [rows, bytes] = db.prepare('SELECT count(*), total(octet_length(body)) FROM records').raw().get() as [number, number];
+  const [rows, bytes] = db.prepare('SELECT count(*), total(octet_length(body)) FROM records').raw().get() as [
+    number,
+    number,
+  ];
   return {
     idPrefix: `${String(meta.get('epoch'))}-`,
     nextRowid: Math.max(Number(meta.get('last_rowid') ?? 0), maxRowid) + 1,
@@ -77,20 +80,32 @@ export function prepareStatements(db: Db): QueueStatements {
     insertMulti: db.prepare(
       `INSERT INTO records (rowid, seq, device, cls, ts, body) VALUES ${new Array(MULTI_ROWS).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
     ),
-    upsertSeq: db.prepare('INSERT INTO device_seq (device, seq) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET seq = excluded.seq'),
+    upsertSeq: db.prepare(
+      'INSERT INTO device_seq (device, seq) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET seq = excluded.seq',
+    ),
     lastRowid: db.prepare("UPDATE meta SET value = ? WHERE key = 'last_rowid'"),
-    read: db.prepare('SELECT rowid, seq, device, cls, ts, body FROM records WHERE rowid > ? AND rowid < ? ORDER BY rowid LIMIT ?').raw(),
+    read: db
+      .prepare(
+        'SELECT rowid, seq, device, cls, ts, body FROM records WHERE rowid > ? AND rowid < ? ORDER BY rowid LIMIT ?',
+      )
+      .raw(),
     evictSelect: db
-      .prepare('SELECT rowid, device, seq, octet_length(body) FROM records WHERE cls = ? AND rowid > ? ORDER BY rowid LIMIT ?')
+      .prepare(
+        'SELECT rowid, device, seq, octet_length(body) FROM records WHERE cls = ? AND rowid > ? ORDER BY rowid LIMIT ?',
+      )
       .raw(),
     evictDelete: db.prepare('DELETE FROM records WHERE cls = ? AND rowid <= ?'),
-    ackSum: db.prepare('SELECT count(*), total(octet_length(body)) FROM records WHERE rowid BETWEEN ? AND ?').raw(),
+    ackSum: db
+      .prepare('SELECT count(*), total(octet_length(body)) FROM records WHERE rowid BETWEEN ? AND ?')
+      .raw(),
     ackDelete: db.prepare('DELETE FROM records WHERE rowid BETWEEN ? AND ?'),
     oldest: db.prepare('SELECT ts FROM records ORDER BY rowid LIMIT 1').pluck(),
     dedupInsert: db.prepare('INSERT OR IGNORE INTO dedup (key, ts) VALUES (?, ?)'),
     dedupHas: db.prepare('SELECT 1 FROM dedup WHERE key = ?').pluck(),
     dedupPruneAge: db.prepare('DELETE FROM dedup WHERE ts < ?'),
-    dedupPruneOldest: db.prepare('DELETE FROM dedup WHERE key IN (SELECT key FROM dedup ORDER BY ts LIMIT ?)'),
+    dedupPruneOldest: db.prepare(
+      'DELETE FROM dedup WHERE key IN (SELECT key FROM dedup ORDER BY ts LIMIT ?)',
+    ),
     begin: db.prepare('BEGIN'),
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),

@@ -24,7 +24,9 @@ describe('agent end to end', { timeout: 120_000 }, () => {
   before(async () => {
     modbus = await startSimulatedModbusServer({ port: 0 });
     certs = createTestCerts();
-    broker = await startMosquitto({ tls: { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey, requireCertificate: true } });
+    broker = await startMosquitto({
+      tls: { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey, requireCertificate: true },
+    });
   });
 
   after(async () => {
@@ -51,17 +53,31 @@ describe('agent end to end', { timeout: 120_000 }, () => {
       const devices = new Set(telemetry.map((r) => r.device));
       for (const d of base.devices) assert.ok(devices.has(d.name), `telemetry from ${d.name}`);
       const online = watcher.records.filter((r) => r.eventType === 'device-online').map((r) => r.device);
-      await waitFor('device-online events', () => base.devices.every((d) => watcher.records.some((r) => r.device === d.name && r.eventType === 'device-online')));
+      await waitFor('device-online events', () =>
+        base.devices.every((d) =>
+          watcher.records.some((r) => r.device === d.name && r.eventType === 'device-online'),
+        ),
+      );
       assert.ok(online.length <= base.devices.length);
-      assert.ok(watcher.status.some((s) => s.includes('"online"')), 'retained birth message');
+      assert.ok(
+        watcher.status.some((s) => s.includes('"online"')),
+        'retained birth message',
+      );
 
       const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-      for (const name of ['edge_polls_total', 'edge_records_published_total', 'edge_outbox_rows', 'edge_mqtt_connected 1']) {
+      for (const name of [
+        'edge_polls_total',
+        'edge_records_published_total',
+        'edge_outbox_rows',
+        'edge_mqtt_connected 1',
+      ]) {
         assert.ok(metrics.includes(name), `${name} in /metrics`);
       }
       const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
       assert.equal(health.status, 200);
-      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status.json`)).json()) as { devices: Array<{ state: string }> };
+      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status.json`)).json()) as {
+        devices: Array<{ state: string }>;
+      };
       assert.ok(status.devices.every((d) => d.state === 'online'));
       assert.ok(!agent.output().includes('BEGIN'), 'no key material in logs');
 
@@ -70,7 +86,9 @@ describe('agent end to end', { timeout: 120_000 }, () => {
       const exit = await agent.exited;
       assert.equal(exit.code, 0, agent.output());
       assert.ok(Date.now() - stopAt < 5000, 'exit within 5 s');
-      await waitFor('agent-stopped event or offline status', () => watcher.status.some((s) => s.includes('"offline"')));
+      await waitFor('agent-stopped event or offline status', () =>
+        watcher.status.some((s) => s.includes('"offline"')),
+      );
     } finally {
       agent.child.kill('SIGKILL');
       await watcher.close();
@@ -79,7 +97,12 @@ describe('agent end to end', { timeout: 120_000 }, () => {
 
   it('refuses to start a TLS link that the broker would downgrade: a pinned wrong CA fails', async () => {
     const other = createTestCerts('some-other-ca');
-    const base = demoConfig({ modbusPort: modbus.port, mqttUrl: broker.tlsUrl, dataDir: join(dir.path, 'wrongca'), httpPort: 0 });
+    const base = demoConfig({
+      modbusPort: modbus.port,
+      mqttUrl: broker.tlsUrl,
+      dataDir: join(dir.path, 'wrongca'),
+      httpPort: 0,
+    });
     const configFile = writeConfig(dir.path, {
       ...base,
       agent: { id: 'e2e-wrongca', site: 'e2e-wrongca' },
@@ -89,7 +112,11 @@ describe('agent end to end', { timeout: 120_000 }, () => {
     });
     const agent = spawnAgent(configFile);
     try {
-      await waitFor('a TLS error in the log', () => /EDGE_ERR_MQTT_(TLS|CONNECT)/.test(agent.output()), 15_000);
+      await waitFor(
+        'a TLS error in the log',
+        () => /EDGE_ERR_MQTT_(TLS|CONNECT)/.test(agent.output()),
+        15_000,
+      );
       assert.equal(agent.child.exitCode, null, 'the agent keeps running and storing');
     } finally {
       agent.child.kill('SIGTERM');

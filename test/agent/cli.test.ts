@@ -6,7 +6,10 @@ import { describe, it } from 'node:test';
 import { CLI } from './harness.js';
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, EDGE_MQTT_PASSWORD: 'hunter2-secret' } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, EDGE_MQTT_PASSWORD: 'hunter2-secret' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -19,7 +22,8 @@ describe('edge-agent CLI', () => {
   it('--help lists the commands', () => {
     const r = cli('--help');
     assert.equal(r.code, 0);
-    for (const command of ['run --config', 'check-config', 'demo']) assert.ok(r.stdout.includes(command), command);
+    for (const command of ['run --config', 'check-config', 'demo'])
+      assert.ok(r.stdout.includes(command), command);
   });
 
   it('an unknown command exits 1 with help on stderr', () => {
@@ -44,10 +48,17 @@ describe('edge-agent CLI', () => {
   });
 
   it('check-config reports an unresolvable secret by field, without its value', () => {
-    const r = spawnSync(process.execPath, [CLI, 'check-config', 'firmware-config/station-tcp.yaml'], { encoding: 'utf8', env: { ...process.env, EDGE_MQTT_PASSWORD: '' } });
+    const r = spawnSync(process.execPath, [CLI, 'check-config', 'firmware-config/station-tcp.yaml'], {
+      encoding: 'utf8',
+      env: { ...process.env, EDGE_MQTT_PASSWORD: '' },
+    });
     assert.equal(r.status, 1);
     assert.match(r.stdout, /mqtt\.password: environment variable EDGE_MQTT_PASSWORD is not set/);
-    const schemaOnly = spawnSync(process.execPath, [CLI, 'check-config', '--schema-only', 'firmware-config/station-tcp.yaml'], { encoding: 'utf8', env: { ...process.env, EDGE_MQTT_PASSWORD: '' } });
+    const schemaOnly = spawnSync(
+      process.execPath,
+      [CLI, 'check-config', '--schema-only', 'firmware-config/station-tcp.yaml'],
+      { encoding: 'utf8', env: { ...process.env, EDGE_MQTT_PASSWORD: '' } },
+    );
     assert.equal(schemaOnly.status, 0);
   });
 
@@ -73,7 +84,11 @@ describe('edge-agent demo', () => {
     const { waitFor } = await import('../helpers/wait.js');
     const dir = tempDir();
     const httpPort = await freePort();
-    const child = spawn(process.execPath, [CLI, 'demo', '--data-dir', dir.path, '--http-port', String(httpPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'demo', '--data-dir', dir.path, '--http-port', String(httpPort)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -81,11 +96,15 @@ describe('edge-agent demo', () => {
     try {
       await waitFor('demo banner', () => out.includes('Ctrl-C to stop.'), 20_000);
       assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${httpPort}/metrics`));
-      await waitFor('records acknowledged by the embedded broker', async () => {
-        const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-        const published = /^edge_records_published_total (\d+)/m.exec(metrics);
-        return published !== null && Number(published[1]) > 0;
-      }, 20_000);
+      await waitFor(
+        'records acknowledged by the embedded broker',
+        async () => {
+          const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+          const published = /^edge_records_published_total (\d+)/m.exec(metrics);
+          return published !== null && Number(published[1]) > 0;
+        },
+        20_000,
+      );
       child.kill('SIGINT');
       assert.equal(await exited, 0, out);
     } finally {

@@ -54,7 +54,15 @@ describe('DTU station end to end (CLI, simulator, pymodbus, mosquitto)', { timeo
       log: { level: 'warn' },
       dtu: {
         server: { host: '127.0.0.1', port: dtuPort },
-        links: [{ name: 'dtu-a', mode: 'server', registration: { ascii: 'DTU-0001' }, heartbeat: { hex: 'FE' }, heartbeatIntervalMs: 100 }],
+        links: [
+          {
+            name: 'dtu-a',
+            mode: 'server',
+            registration: { ascii: 'DTU-0001' },
+            heartbeat: { hex: 'FE' },
+            heartbeatIntervalMs: 100,
+          },
+        ],
       },
       devices: [
         {
@@ -88,14 +96,20 @@ describe('DTU station end to end (CLI, simulator, pymodbus, mosquitto)', { timeo
     const agent = spawnAgent(configFile);
     const values: Array<{ device: string; body: string }> = [];
     try {
-      await waitFor('DTU listener up', async () => {
-        try {
-          const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status.json`)).json()) as { dtu: unknown };
-          return status.dtu !== null;
-        } catch {
-          return false;
-        }
-      }, 20_000);
+      await waitFor(
+        'DTU listener up',
+        async () => {
+          try {
+            const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status.json`)).json()) as {
+              dtu: unknown;
+            };
+            return status.dtu !== null;
+          } catch {
+            return false;
+          }
+        },
+        20_000,
+      );
       sim = await startDtuSimulator({
         agent: { host: '127.0.0.1', port: dtuPort },
         serial: { path: pty.a, baudRate: 9600 },
@@ -105,20 +119,34 @@ describe('DTU station end to end (CLI, simulator, pymodbus, mosquitto)', { timeo
         faults: { heartbeatMidFrame: { every: 2 }, split: true },
         seed: 11,
       });
-      await waitFor('good telemetry from both devices', () => {
-        const good = (device: string) => watcher.records.some((r) => r.device === device && r.topic.endsWith('/telemetry') && r.good);
-        return good('meter') && good('bms');
-      }, 30_000);
+      await waitFor(
+        'good telemetry from both devices',
+        () => {
+          const good = (device: string) =>
+            watcher.records.some((r) => r.device === device && r.topic.endsWith('/telemetry') && r.good);
+          return good('meter') && good('bms');
+        },
+        30_000,
+      );
       for (const r of watcher.records) if (r.good && r.raw) values.push({ device: r.device, body: r.raw });
-      const meter = JSON.parse(values.find((v) => v.device === 'meter')!.body) as Record<string, { v: number; q: string }>;
-      const bms = JSON.parse(values.find((v) => v.device === 'bms')!.body) as Record<string, { v: number; q: string }>;
+      const meter = JSON.parse(values.find((v) => v.device === 'meter')!.body) as Record<
+        string,
+        { v: number; q: string }
+      >;
+      const bms = JSON.parse(values.find((v) => v.device === 'bms')!.body) as Record<
+        string,
+        { v: number; q: string }
+      >;
       assert.deepEqual(
         { voltage: meter.voltage.v, current: meter.current.v, frequency: meter.frequency.v },
         { voltage: 230.1, current: 15, frequency: 50 },
       );
       assert.deepEqual({ soc: bms.soc.v, temperature: bms.temperature.v }, { soc: 87.3, temperature: -10 });
       const faults = sim.stats().faults as Record<string, number>;
-      assert.ok((faults.heartbeatMidFrame ?? 0) > 0 && (faults.split ?? 0) > 0, `faults injected: ${JSON.stringify(faults)}`);
+      assert.ok(
+        (faults.heartbeatMidFrame ?? 0) > 0 && (faults.split ?? 0) > 0,
+        `faults injected: ${JSON.stringify(faults)}`,
+      );
 
       const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status.json`)).json()) as {
         dtu: { links: Record<string, { up: boolean; heartbeats: number }> };

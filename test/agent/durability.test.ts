@@ -26,7 +26,9 @@ function idsInStore(path: string): { ids: string[]; integrity: string } {
   try {
     const integrity = (db.pragma('integrity_check', { simple: true }) as string) ?? '';
     // Ids are `<store epoch>-<rowid>` (see src/store/schema.ts).
-    const epoch = (db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as { value: string } | undefined)?.value;
+    const epoch = (
+      db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as { value: string } | undefined
+    )?.value;
     const rowids = db.prepare('SELECT rowid FROM records').pluck().all() as number[];
     const ids = rowids.map((rowid) => `${String(epoch)}-${rowid}`);
     return { ids, integrity };
@@ -116,7 +118,11 @@ for (const drain of ['fifo', 'interleave'] as const) {
 
       const final = spawnAgent(configFile);
       const before = watcher.records.length;
-      await waitFor('every committed record delivered', () => [...committedSeen].every((id) => watcher.ids.has(id)), 60_000);
+      await waitFor(
+        'every committed record delivered',
+        () => [...committedSeen].every((id) => watcher.ids.has(id)),
+        60_000,
+      );
       // SIGTERM once this process is forwarding: before Node has loaded, no handler can exist.
       await waitForRecords(watcher, before + 20, `final run forwarding\n${final.output()}`);
       final.child.kill('SIGTERM');
@@ -124,11 +130,17 @@ for (const drain of ['fifo', 'interleave'] as const) {
       assert.equal(exit.code, 0, `clean exit after SIGTERM\n${final.output()}`);
       assert.equal(idsInStore(storePath).integrity, 'ok');
 
-      assert.ok(committedSeen.size > 0, 'kills left unacknowledged records behind (the test exercised resend)');
+      assert.ok(
+        committedSeen.size > 0,
+        'kills left unacknowledged records behind (the test exercised resend)',
+      );
       assert.deepEqual(holes(watcher.records), [], 'per-device sequences have no holes');
       if (drain === 'fifo') assert.deepEqual(firstDeliveryOutOfOrder(watcher.records), []);
       const duplicates = watcher.records.length - watcher.ids.size;
-      assert.ok(duplicates < watcher.records.length / 2, `duplicates are rare (${duplicates} of ${watcher.records.length})`);
+      assert.ok(
+        duplicates < watcher.records.length / 2,
+        `duplicates are rare (${duplicates} of ${watcher.records.length})`,
+      );
     });
   });
 }

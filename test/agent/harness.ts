@@ -28,7 +28,11 @@ export class Watcher {
   private constructor(private readonly client: mqtt.MqttClient) {}
 
   static async connect(url: string, prefix: string): Promise<Watcher> {
-    const client = await mqtt.connectAsync(url, { clean: true, reconnectPeriod: 0, clientId: `watcher-${process.pid}-${Date.now()}` });
+    const client = await mqtt.connectAsync(url, {
+      clean: true,
+      reconnectPeriod: 0,
+      clientId: `watcher-${process.pid}-${Date.now()}`,
+    });
     const watcher = new Watcher(client);
     client.on('message', (topic, payload) => watcher.onMessage(topic, payload));
     await client.subscribeAsync(`${prefix}/#`, { qos: 1 });
@@ -40,13 +44,27 @@ export class Watcher {
     const doc = JSON.parse(payload.toString()) as {
       device: string;
       replay?: boolean;
-      records: Array<{ id: string; seq: number; event?: { type: string }; values?: Record<string, { q: string }> }>;
+      records: Array<{
+        id: string;
+        seq: number;
+        event?: { type: string };
+        values?: Record<string, { q: string }>;
+      }>;
     };
     for (const r of doc.records) {
       this.ids.add(r.id);
       const good = r.values ? Object.values(r.values).every((v) => v.q === 'good') : undefined;
       const raw = r.values ? JSON.stringify(r.values) : undefined;
-      this.records.push({ id: r.id, seq: r.seq, device: doc.device, topic, replay: doc.replay === true, eventType: r.event?.type, raw, good });
+      this.records.push({
+        id: r.id,
+        seq: r.seq,
+        device: doc.device,
+        topic,
+        replay: doc.replay === true,
+        eventType: r.event?.type,
+        raw,
+        good,
+      });
     }
   }
 
@@ -81,6 +99,11 @@ export function spawnAgent(configFile: string, extraEnv: Record<string, string> 
   return { child, output: () => out, exited };
 }
 
-export async function waitForRecords(watcher: Watcher, count: number, what: string, timeoutMs = 20_000): Promise<void> {
+export async function waitForRecords(
+  watcher: Watcher,
+  count: number,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   await waitFor(what, () => watcher.records.length >= count, timeoutMs);
 }

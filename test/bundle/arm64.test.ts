@@ -31,9 +31,13 @@ function onPath(tool: string): boolean {
 
 function missing(): string | undefined {
   if (!onPath('qemu-aarch64-static')) return 'qemu-aarch64-static not installed (scripts/setup.sh --arm64)';
-  if (!existsSync(join(ROOT, 'usr/bin/node'))) return `no arm64 root at ${ROOT} (scripts/bundle-smoke-arm64.sh --make-root)`;
-  const cached = existsSync('.cache/native') && readdirSync('.cache/native').filter((d) => d.includes('linux-arm64')).length >= 2;
-  if (!cached && !onPath('aarch64-linux-gnu-g++')) return 'no aarch64 cross compiler (scripts/setup.sh --arm64)';
+  if (!existsSync(join(ROOT, 'usr/bin/node')))
+    return `no arm64 root at ${ROOT} (scripts/bundle-smoke-arm64.sh --make-root)`;
+  const cached =
+    existsSync('.cache/native') &&
+    readdirSync('.cache/native').filter((d) => d.includes('linux-arm64')).length >= 2;
+  if (!cached && !onPath('aarch64-linux-gnu-g++'))
+    return 'no aarch64 cross compiler (scripts/setup.sh --arm64)';
   return undefined;
 }
 
@@ -43,27 +47,39 @@ const required = process.env.EDGE_REQUIRE_ARM64 === '1';
 const reason = missing();
 if (reason && !required) process.stdout.write(`# arm64 smoke test skipped: ${reason}\n`);
 
-test('the arm64 bundle holds only aarch64 addons and runs under qemu: --version, check-config, run with the store', { timeout: 20 * 60_000, skip: required ? false : (reason ?? false) }, async (t) => {
-  if (reason) assert.fail(`arm64 smoke test required but ${reason}`);
-  const tmp = tempDir('edge-arm64-');
-  t.after(() => tmp.remove());
-  const key = await keygen(join(tmp.path, 'key'));
-  const bundle = await buildBundle({ target: 'linux-arm64', version: '1.2.3-arm64', key: key.privateFile, out: join(tmp.path, 'out') });
-  const dir = join(tmp.path, 'unpacked');
-  mkdirSync(dir);
-  await extract({ file: bundle, cwd: dir });
-  const release = join(dir, 'release');
-  const natives = manifestPaths(dir).filter((p) => p.endsWith('.node'));
-  assert.deepEqual(natives, [
-    'node_modules/@serialport/bindings-cpp/prebuilds/linux-arm64/@serialport+bindings-cpp.armv8.glibc.node',
-    'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
-    'node_modules/epoll/build/Release/epoll.node',
-  ]);
-  for (const file of natives) assert.equal(elfMachineOfFile(join(release, file)), ELF_MACHINE['linux-arm64'], file);
-  const { stdout } = await run('scripts/bundle-smoke-arm64.sh', ['--bundle', bundle, '--root', ROOT], { timeout: 15 * 60_000 });
-  t.diagnostic(stdout);
-  assert.match(stdout, /--version ok \(1\.2\.3-arm64\)/);
-  assert.match(stdout, /native addons load: better-sqlite3, epoll, serialport/);
-  assert.match(stdout, /run opened the store and stopped cleanly on SIGTERM/);
-  assert.match(stdout, /smoke: ok/);
-});
+test(
+  'the arm64 bundle holds only aarch64 addons and runs under qemu: --version, check-config, run with the store',
+  { timeout: 20 * 60_000, skip: required ? false : (reason ?? false) },
+  async (t) => {
+    if (reason) assert.fail(`arm64 smoke test required but ${reason}`);
+    const tmp = tempDir('edge-arm64-');
+    t.after(() => tmp.remove());
+    const key = await keygen(join(tmp.path, 'key'));
+    const bundle = await buildBundle({
+      target: 'linux-arm64',
+      version: '1.2.3-arm64',
+      key: key.privateFile,
+      out: join(tmp.path, 'out'),
+    });
+    const dir = join(tmp.path, 'unpacked');
+    mkdirSync(dir);
+    await extract({ file: bundle, cwd: dir });
+    const release = join(dir, 'release');
+    const natives = manifestPaths(dir).filter((p) => p.endsWith('.node'));
+    assert.deepEqual(natives, [
+      'node_modules/@serialport/bindings-cpp/prebuilds/linux-arm64/@serialport+bindings-cpp.armv8.glibc.node',
+      'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+      'node_modules/epoll/build/Release/epoll.node',
+    ]);
+    for (const file of natives)
+      assert.equal(elfMachineOfFile(join(release, file)), ELF_MACHINE['linux-arm64'], file);
+    const { stdout } = await run('scripts/bundle-smoke-arm64.sh', ['--bundle', bundle, '--root', ROOT], {
+      timeout: 15 * 60_000,
+    });
+    t.diagnostic(stdout);
+    assert.match(stdout, /--version ok \(1\.2\.3-arm64\)/);
+    assert.match(stdout, /native addons load: better-sqlite3, epoll, serialport/);
+    assert.match(stdout, /run opened the store and stopped cleanly on SIGTERM/);
+    assert.match(stdout, /smoke: ok/);
+  },
+);

@@ -11,14 +11,28 @@ export const BUNDLE_SH = join(process.cwd(), 'scripts/bundle.sh');
 /** A fixed build time: the same inputs must give the same bytes. */
 export const SOURCE_DATE_EPOCH = '1700000000';
 
-export async function keygen(dir: string): Promise<{ privateFile: string; publicFile: string; keyId: string }> {
-  const { stdout } = await run(BUNDLE_SH, ['keygen', dir], { env: { ...process.env, EDGE_BUNDLE_SKIP_TSC: '1' } });
+export async function keygen(
+  dir: string,
+): Promise<{ privateFile: string; publicFile: string; keyId: string }> {
+  const { stdout } = await run(BUNDLE_SH, ['keygen', dir], {
+    env: { ...process.env, EDGE_BUNDLE_SKIP_TSC: '1' },
+  });
   const keyId = /^keyId ([0-9a-f]{16})$/m.exec(stdout)?.[1];
   if (!keyId) throw new Error(`keygen printed no key id: ${stdout}`);
-  return { privateFile: join(dir, 'ed25519-private.pem'), publicFile: join(dir, 'ed25519-public.pem'), keyId };
+  return {
+    privateFile: join(dir, 'ed25519-private.pem'),
+    publicFile: join(dir, 'ed25519-public.pem'),
+    keyId,
+  };
 }
 
-export async function buildBundle(args: { target: string; version: string; key: string; out: string; minPrevious?: string }): Promise<string> {
+export async function buildBundle(args: {
+  target: string;
+  version: string;
+  key: string;
+  out: string;
+  minPrevious?: string;
+}): Promise<string> {
   const argv = ['--target', args.target, '--version', args.version, '--key', args.key, '--out', args.out];
   if (args.minPrevious) argv.push('--min-previous', args.minPrevious);
   const { stdout } = await run(BUNDLE_SH, argv, {
@@ -40,7 +54,8 @@ export async function tarEntries(file: string): Promise<TarEntry[]> {
   const entries: TarEntry[] = [];
   await list({
     file,
-    onReadEntry: (e) => void entries.push({ path: e.path, type: e.type, mode: e.mode ?? 0, mtime: e.mtime?.getTime() ?? 0 }),
+    onReadEntry: (e) =>
+      void entries.push({ path: e.path, type: e.type, mode: e.mode ?? 0, mtime: e.mtime?.getTime() ?? 0 }),
   });
   return entries;
 }

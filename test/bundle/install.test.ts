@@ -5,7 +5,15 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
@@ -28,7 +36,13 @@ before(async () => {
   key = await keygen(join(tmp.path, 'key'));
   const out = join(tmp.path, 'out');
   v1 = await buildBundle({ target: 'linux-x64', version: '1.0.0', key: key.privateFile, out });
-  v2 = await buildBundle({ target: 'linux-x64', version: '1.1.0', key: key.privateFile, out, minPrevious: '1.0.0' });
+  v2 = await buildBundle({
+    target: 'linux-x64',
+    version: '1.1.0',
+    key: key.privateFile,
+    out,
+    minPrevious: '1.0.0',
+  });
 });
 after(() => tmp.remove());
 
@@ -44,14 +58,20 @@ test('a fresh install lays out releases, current, data, config, keys, unit, watc
   assert.equal(r.code, 0, r.out);
   assert.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.0.0');
   assert.equal(existsSync(join(root, 'opt/edge-agent/previous')), false);
-  assert.equal(readlinkSync(join(root, 'usr/local/bin/edge-agent')), '/opt/edge-agent/current/bin/edge-agent');
+  assert.equal(
+    readlinkSync(join(root, 'usr/local/bin/edge-agent')),
+    '/opt/edge-agent/current/bin/edge-agent',
+  );
   assert.equal(mode('opt/edge-agent'), 0o755);
   assert.equal(mode('opt/edge-agent/releases/1.0.0/bin/edge-agent'), 0o755);
   assert.equal(mode('opt/edge-agent/releases/1.0.0/dist/src/cli/main.js'), 0o644);
   assert.equal(mode('var/lib/edge-agent'), 0o750);
   assert.equal(mode('etc/edge-agent'), 0o750);
   assert.equal(mode('etc/edge-agent/config.yaml'), 0o640);
-  assert.equal(readFileSync(join(root, 'etc/edge-agent/config.yaml'), 'utf8'), readFileSync('firmware-config/minimal.yaml', 'utf8'));
+  assert.equal(
+    readFileSync(join(root, 'etc/edge-agent/config.yaml'), 'utf8'),
+    readFileSync('firmware-config/minimal.yaml', 'utf8'),
+  );
   assert.equal(mode(`etc/edge-agent/ota-keys/${key.keyId}.pem`), 0o644);
   for (const [installed, source] of [
     ['etc/systemd/system/edge-agent.service', 'deploy/edge-agent.service'],
@@ -61,8 +81,15 @@ test('a fresh install lays out releases, current, data, config, keys, unit, watc
     assert.equal(readFileSync(join(root, installed), 'utf8'), readFileSync(source, 'utf8'), installed);
     assert.equal(mode(installed), 0o644, installed);
   }
-  assert.deepEqual(readdirSync(join(root, 'opt/edge-agent')).sort(), ['current', 'releases'], 'no scratch dir left');
-  const cli = spawnSync(join(root, 'opt/edge-agent/current/bin/edge-agent'), ['--version'], { encoding: 'utf8', env: { ...process.env, EDGE_AGENT_NODE: process.execPath } });
+  assert.deepEqual(
+    readdirSync(join(root, 'opt/edge-agent')).sort(),
+    ['current', 'releases'],
+    'no scratch dir left',
+  );
+  const cli = spawnSync(join(root, 'opt/edge-agent/current/bin/edge-agent'), ['--version'], {
+    encoding: 'utf8',
+    env: { ...process.env, EDGE_AGENT_NODE: process.execPath },
+  });
   assert.equal(cli.stdout.trim(), '1.0.0');
 });
 
@@ -103,13 +130,23 @@ function assertRefused(bundle: string, why: RegExp): void {
   assert.notEqual(r.code, 0, r.out);
   assert.match(r.out, why);
   assert.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.1.0', 'current untouched');
-  assert.deepEqual(readdirSync(join(root, 'opt/edge-agent/releases')).sort(), ['1.0.0', '1.1.0'], 'no release added');
-  assert.deepEqual(readdirSync(join(root, 'opt/edge-agent')).sort(), ['current', 'previous', 'releases'], 'no scratch dir left');
+  assert.deepEqual(
+    readdirSync(join(root, 'opt/edge-agent/releases')).sort(),
+    ['1.0.0', '1.1.0'],
+    'no release added',
+  );
+  assert.deepEqual(
+    readdirSync(join(root, 'opt/edge-agent')).sort(),
+    ['current', 'previous', 'releases'],
+    'no scratch dir left',
+  );
 }
 
 test('refused before any switch: a bundle signed by a key that is not pinned', async () => {
   const other = await keygen(join(tmp.path, 'other-key'));
-  const foreign = await doctored('foreign', (dir) => resign(dir, { version: '2.0.0', keyId: other.keyId }, other.privateFile));
+  const foreign = await doctored('foreign', (dir) =>
+    resign(dir, { version: '2.0.0', keyId: other.keyId }, other.privateFile),
+  );
   assertRefused(foreign, new RegExp(`key ${other.keyId}, which is not pinned`));
 });
 
@@ -122,12 +159,16 @@ test('refused before any switch: a manifest changed after signing', async () => 
 });
 
 test('refused before any switch: a release file that differs from its manifest hash', async () => {
-  const bundle = await doctored('tampered', (dir) => writeFileSync(join(dir, 'release/dist/src/cli/main.js'), 'console.log("tampered");\n'));
+  const bundle = await doctored('tampered', (dir) =>
+    writeFileSync(join(dir, 'release/dist/src/cli/main.js'), 'console.log("tampered");\n'),
+  );
   assertRefused(bundle, /main\.js: (\d+ bytes|sha256 differs)/);
 });
 
 test('refused before any switch: a listed file missing from the tar', async () => {
-  const missing = await doctored('missing', (_dir, files) => files.splice(files.indexOf('release/bin/edge-agent'), 1));
+  const missing = await doctored('missing', (_dir, files) =>
+    files.splice(files.indexOf('release/bin/edge-agent'), 1),
+  );
   assertRefused(missing, /bin\/edge-agent(: Not found in archive| is missing)/);
 });
 
@@ -139,7 +180,9 @@ test('a tar member the signed manifest does not list is never extracted', async 
     writeFileSync(join(dir, 'release/dist/src/backdoor.js'), 'x');
     files.push('release/dist/src/backdoor.js');
   });
-  const r = spawnSync(INSTALL, [bundle, '--root', join(tmp.path, 'root-extra'), '--pubkey', key.publicFile], { encoding: 'utf8' });
+  const r = spawnSync(INSTALL, [bundle, '--root', join(tmp.path, 'root-extra'), '--pubkey', key.publicFile], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   const release = join(tmp.path, 'root-extra/opt/edge-agent/releases/1.2.0');
   assert.ok(existsSync(join(release, 'bin/edge-agent')));
@@ -151,26 +194,60 @@ test('the verifier refuses a bundle for another target or Node ABI, and an unlis
   mkdirSync(dir);
   await extract({ file: v2, cwd: dir });
   const keys = join(root, 'etc/edge-agent/ota-keys');
-  const target = await run(process.execPath, [VERIFY, 'manifest', dir, keys, '--target', 'linux-arm64']).catch((e: { stderr: string }) => e);
+  const target = await run(process.execPath, [
+    VERIFY,
+    'manifest',
+    dir,
+    keys,
+    '--target',
+    'linux-arm64',
+  ]).catch((e: { stderr: string }) => e);
   assert.match((target as { stderr: string }).stderr, /bundle is for linux-x64, this machine is linux-arm64/);
-  const abi = await run(process.execPath, [VERIFY, 'manifest', dir, keys, '--abi', '127']).catch((e: { stderr: string }) => e);
+  const abi = await run(process.execPath, [VERIFY, 'manifest', dir, keys, '--abi', '127']).catch(
+    (e: { stderr: string }) => e,
+  );
   assert.match((abi as { stderr: string }).stderr, /needs Node ABI 115, the installed node has 127/);
-  const ok = await run(process.execPath, [VERIFY, 'manifest', dir, keys, '--target', 'linux-x64', '--abi', '115']);
+  const ok = await run(process.execPath, [
+    VERIFY,
+    'manifest',
+    dir,
+    keys,
+    '--target',
+    'linux-x64',
+    '--abi',
+    '115',
+  ]);
   assert.equal(ok.stdout.trim(), '1.1.0');
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  assert.equal(readFileSync(join(dir, 'files.list'), 'utf8').split('\n').filter(Boolean).length, manifest.files.length);
+  assert.equal(
+    readFileSync(join(dir, 'files.list'), 'utf8').split('\n').filter(Boolean).length,
+    manifest.files.length,
+  );
   writeFileSync(join(dir, 'release/dist/src/backdoor.js'), 'x');
   const tree = await run(process.execPath, [VERIFY, 'tree', dir]).catch((e: { stderr: string }) => e);
-  assert.match((tree as { stderr: string }).stderr, /release\/dist\/src\/backdoor\.js is not in the manifest/);
+  assert.match(
+    (tree as { stderr: string }).stderr,
+    /release\/dist\/src\/backdoor\.js is not in the manifest/,
+  );
 });
 
 test('the unit passes systemd-analyze verify (only options newer than this systemd are unknown)', () => {
   const which = spawnSync('sh', ['-c', 'command -v systemd-analyze']);
-  assert.equal(which.status, 0, 'systemd-analyze not installed: scripts/setup.sh --test installs it (apt-get install systemd)');
-  const r = spawnSync('systemd-analyze', ['verify', '--man=no', 'deploy/edge-agent.service'], { encoding: 'utf8' });
+  assert.equal(
+    which.status,
+    0,
+    'systemd-analyze not installed: scripts/setup.sh --test installs it (apt-get install systemd)',
+  );
+  const r = spawnSync('systemd-analyze', ['verify', '--man=no', 'deploy/edge-agent.service'], {
+    encoding: 'utf8',
+  });
   const problems = (r.stdout + r.stderr)
     .split('\n')
     .filter(Boolean)
-    .filter((line) => !/Unknown key '(RestartSteps|RestartMaxDelaySec)'/.test(line) && !/Command \/opt\/edge-agent\/current\/bin\/edge-agent is not executable/.test(line));
+    .filter(
+      (line) =>
+        !/Unknown key '(RestartSteps|RestartMaxDelaySec)'/.test(line) &&
+        !/Command \/opt\/edge-agent\/current\/bin\/edge-agent is not executable/.test(line),
+    );
   assert.deepEqual(problems, []);
 });

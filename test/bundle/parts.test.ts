@@ -23,12 +23,23 @@ test('production packages: every lock entry not flagged dev, optional ones inclu
     { path: 'node_modules/zod', version: '4.0.0', hasInstallScript: false },
   ]);
   assert.throws(() => productionPackages({ dependencies: {} }), /lockfileVersion 2 or 3/);
-  assert.throws(() => productionPackages({ packages: { 'node_modules/x': { link: true, version: '1.0.0' } } }), /linked packages/);
+  assert.throws(
+    () => productionPackages({ packages: { 'node_modules/x': { link: true, version: '1.0.0' } } }),
+    /linked packages/,
+  );
 });
 
 test('a production package with an unknown install script stops the build', () => {
-  assert.doesNotThrow(() => assertKnownInstallScripts([{ path: 'node_modules/better-sqlite3', version: '12.0.0', hasInstallScript: true }]));
-  assert.throws(() => assertKnownInstallScripts([{ path: 'node_modules/sharp', version: '1.0.0', hasInstallScript: true }]), /node_modules\/sharp/);
+  assert.doesNotThrow(() =>
+    assertKnownInstallScripts([
+      { path: 'node_modules/better-sqlite3', version: '12.0.0', hasInstallScript: true },
+    ]),
+  );
+  assert.throws(
+    () =>
+      assertKnownInstallScripts([{ path: 'node_modules/sharp', version: '1.0.0', hasInstallScript: true }]),
+    /node_modules\/sharp/,
+  );
 });
 
 test('ELF e_machine: x86-64 and aarch64 headers, little and big endian; non-ELF is undefined', () => {
@@ -49,18 +60,48 @@ test('ELF e_machine: x86-64 and aarch64 headers, little and big endian; non-ELF 
 });
 
 test('junk files: TypeScript sources and declarations, maps, docs except licences, CI dotfiles', () => {
-  for (const name of ['index.d.ts', 'x.d.mts', 'errors.ts', 'view.tsx', 'a.js.map', 'README.md', 'CHANGELOG.md', '.eslintrc.json', 'tsconfig.json', '.travis.yml']) assert.ok(isJunkFile(name), name);
-  for (const name of ['index.js', 'LICENSE.md', 'licence.md', 'NOTICE.md', 'package.json', 'x.node', 'data.json']) assert.equal(isJunkFile(name), false, name);
+  for (const name of [
+    'index.d.ts',
+    'x.d.mts',
+    'errors.ts',
+    'view.tsx',
+    'a.js.map',
+    'README.md',
+    'CHANGELOG.md',
+    '.eslintrc.json',
+    'tsconfig.json',
+    '.travis.yml',
+  ])
+    assert.ok(isJunkFile(name), name);
+  for (const name of [
+    'index.js',
+    'LICENSE.md',
+    'licence.md',
+    'NOTICE.md',
+    'package.json',
+    'x.node',
+    'data.json',
+  ])
+    assert.equal(isJunkFile(name), false, name);
 });
 
 test('the release package.json keeps what the runtime reads and takes the bundle version', () => {
-  const source = JSON.stringify({ name: 'edge-agent', version: '0.1.0', type: 'module', scripts: { test: 'x' }, devDependencies: { typescript: '5' }, dependencies: { zod: '4' } });
+  const source = JSON.stringify({
+    name: 'edge-agent',
+    version: '0.1.0',
+    type: 'module',
+    scripts: { test: 'x' },
+    devDependencies: { typescript: '5' },
+    dependencies: { zod: '4' },
+  });
   const out = JSON.parse(releasePackageJson(source, '2.0.0')) as Record<string, unknown>;
   assert.deepEqual(out, { name: 'edge-agent', version: '2.0.0', type: 'module', dependencies: { zod: '4' } });
   assert.deepEqual(Object.keys(out).slice(0, 2), ['name', 'version']);
 });
 
 test('versions: dotted numeric with an optional pre-release', () => {
-  for (const v of ['1.2.3', '0.0.0-smoke', '10.20.30-rc.1']) assert.doesNotThrow(() => assertVersion('--version', v));
-  for (const v of ['1.2', 'v1.2.3', '1.2.3 ', '1.2.3-', '../1.2.3']) assert.throws(() => assertVersion('--version', v), /not a version/);
+  for (const v of ['1.2.3', '0.0.0-smoke', '10.20.30-rc.1'])
+    assert.doesNotThrow(() => assertVersion('--version', v));
+  for (const v of ['1.2', 'v1.2.3', '1.2.3 ', '1.2.3-', '../1.2.3'])
+    assert.throws(() => assertVersion('--version', v), /not a version/);
 });

@@ -2,11 +2,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FRAME_MAGIC, FrameDecoder, encodeFrame, encodeMessage, type DecodedItem } from '../../src/cip22/codec/index.js';
+import {
+  FRAME_MAGIC,
+  FrameDecoder,
+  encodeFrame,
+  encodeMessage,
+  type DecodedItem,
+} from '../../src/cip22/codec/index.js';
 import { anyMessage } from './arbitraries.js';
 
 const frameOf = (type: number, payload: number[] | Buffer): Buffer => encodeFrame(type, Buffer.from(payload));
-const summary = (items: DecodedItem[]) => items.map((i) => (i.kind === 'frame' ? { type: i.type, payload: i.payload.toString('hex') } : i));
+const summary = (items: DecodedItem[]) =>
+  items.map((i) => (i.kind === 'frame' ? { type: i.type, payload: i.payload.toString('hex') } : i));
 
 function feed(decoder: FrameDecoder, chunks: Buffer[]): DecodedItem[] {
   return chunks.flatMap((c) => {
@@ -28,22 +35,33 @@ function split(buf: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
-const frames = fc.array(anyMessage, { minLength: 1, maxLength: 6 }).map((msgs) => msgs.map((m) => encodeMessage(m)).map(({ type, payload }) => encodeFrame(type, payload)));
+const frames = fc
+  .array(anyMessage, { minLength: 1, maxLength: 6 })
+  .map((msgs) => msgs.map((m) => encodeMessage(m)).map(({ type, payload }) => encodeFrame(type, payload)));
 /** Garbage without 0xC1 cannot hold (part of) a magic, so the expected frames are exact. */
 const garbage = fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a.map((b) => (b === 0xc1 ? 0 : b))));
 
 test('property: glued frames split at arbitrary points decode to the same frames, with garbage around counted', () => {
   fc.assert(
-    fc.property(frames, garbage, garbage, fc.array(fc.nat(), { maxLength: 30 }), (encoded, prefix, suffix, cuts) => {
-      const stream = Buffer.concat([prefix, ...encoded, suffix]);
-      const decoder = new FrameDecoder({ maxPayload: 4096 });
-      const items = feed(decoder, split(stream, cuts));
-      assert.deepEqual(summary(items), encoded.map((f) => ({ type: f[6], payload: f.subarray(7, -1).toString('hex') })));
-      assert.equal(decoder.frames, encoded.length);
-      assert.equal(decoder.badCrcFrames, 0);
-      assert.equal(decoder.discardedBytes, prefix.length + suffix.length);
-      assert.equal(decoder.bufferedBytes, 0);
-    }),
+    fc.property(
+      frames,
+      garbage,
+      garbage,
+      fc.array(fc.nat(), { maxLength: 30 }),
+      (encoded, prefix, suffix, cuts) => {
+        const stream = Buffer.concat([prefix, ...encoded, suffix]);
+        const decoder = new FrameDecoder({ maxPayload: 4096 });
+        const items = feed(decoder, split(stream, cuts));
+        assert.deepEqual(
+          summary(items),
+          encoded.map((f) => ({ type: f[6], payload: f.subarray(7, -1).toString('hex') })),
+        );
+        assert.equal(decoder.frames, encoded.length);
+        assert.equal(decoder.badCrcFrames, 0);
+        assert.equal(decoder.discardedBytes, prefix.length + suffix.length);
+        assert.equal(decoder.bufferedBytes, 0);
+      },
+    ),
     { numRuns: 300, seed: 22 },
   );
 });
@@ -57,7 +75,10 @@ test('property: a corrupted byte loses at most the frame it hits', () => {
       const stream = Buffer.concat(encoded);
       const hit = at % stream.length;
       stream[hit] ^= flip;
-      const items = feed(new FrameDecoder({ maxPayload: 0xffff }), [...split(stream, [at, at * 7]), LATER_TRAFFIC]);
+      const items = feed(new FrameDecoder({ maxPayload: 0xffff }), [
+        ...split(stream, [at, at * 7]),
+        LATER_TRAFFIC,
+      ]);
       let start = 0;
       const survivors = encoded.filter((f) => {
         const inside = hit >= start && hit < start + f.length;
@@ -65,7 +86,8 @@ test('property: a corrupted byte loses at most the frame it hits', () => {
         return !inside;
       });
       const got = summary(items).map((i) => JSON.stringify(i));
-      for (const f of survivors) assert.ok(got.includes(JSON.stringify({ type: f[6], payload: f.subarray(7, -1).toString('hex') })));
+      for (const f of survivors)
+        assert.ok(got.includes(JSON.stringify({ type: f[6], payload: f.subarray(7, -1).toString('hex') })));
     }),
     { numRuns: 300, seed: 23 },
   );
@@ -107,7 +129,10 @@ test('a magic split over pushes, one byte at a time, is found', () => {
   const good = frameOf(0x0e, [0xa1, 0, 4, 0, 0, 0, 9]);
   const decoder = new FrameDecoder();
   const stream = Buffer.concat([Buffer.from([0xc1, 0xc1, 0x02, 0xc1]), good]);
-  const items = feed(decoder, [...stream].map((b) => Buffer.from([b])));
+  const items = feed(
+    decoder,
+    [...stream].map((b) => Buffer.from([b])),
+  );
   assert.equal(items.length, 1);
   assert.equal(decoder.discardedBytes, 4);
 });

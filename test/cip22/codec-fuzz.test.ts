@@ -10,7 +10,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Cip22ProtocolError, FrameDecoder, FrameType, crc8, decodeMessage, encodeFrame, encodeMessage } from '../../src/cip22/codec/index.js';
+import {
+  Cip22ProtocolError,
+  FrameDecoder,
+  FrameType,
+  crc8,
+  decodeMessage,
+  encodeFrame,
+  encodeMessage,
+} from '../../src/cip22/codec/index.js';
 import { mulberry32 } from '../dtu/prng.js';
 import { anyMessage } from './arbitraries.js';
 
@@ -62,44 +70,66 @@ function fixCrc(frame: Buffer): Buffer {
   return frame;
 }
 
-function decodeOrProtocolError(type: number, payload: Buffer, version: '1.2' | '2.0', reproduce: () => string): void {
+function decodeOrProtocolError(
+  type: number,
+  payload: Buffer,
+  version: '1.2' | '2.0',
+  reproduce: () => string,
+): void {
   try {
     decodeMessage(type, payload, version);
   } catch (error) {
-    if (!(error instanceof Cip22ProtocolError)) assert.fail(`decodeMessage threw ${String(error)}\n${reproduce()}`);
+    if (!(error instanceof Cip22ProtocolError))
+      assert.fail(`decodeMessage threw ${String(error)}\n${reproduce()}`);
   }
 }
 
-test(`fuzz: ${ITERATIONS.toLocaleString('en-US')} random and mutated inputs never escape as anything but Cip22ProtocolError`, { timeout: 180_000 }, () => {
-  const corpus = fc.sample(anyMessage, { seed: SEED, numRuns: 300 }).map((m) => {
-    const { type, payload } = encodeMessage(m);
-    return encodeFrame(type, payload);
-  }).filter((f) => f.length - 8 <= MAX_PAYLOAD);
-  const r = mulberry32(SEED);
-  let decoder = new FrameDecoder({ maxPayload: MAX_PAYLOAD });
-  let framesDecoded = 0;
-  let tooLong = 0;
-  for (let i = 0; i < ITERATIONS; i++) {
-    const base = corpus[int(r, corpus.length)];
-    const input = r() < 0.5 ? fixCrc(mutate(r, base, corpus)) : mutate(r, base, corpus);
-    const version = r() < 0.5 ? '2.0' : '1.2';
-    const reproduce = (): string => `seed ${SEED} iteration ${i} version ${version} input ${input.toString('hex')}`;
-    decodeOrProtocolError(input.length > 7 ? input[6] : TYPES[int(r, TYPES.length)], input.subarray(7, -1), version, reproduce);
-    const cut = int(r, input.length + 1);
-    for (const chunk of [input.subarray(0, cut), input.subarray(cut)]) {
-      for (const item of decoder.push(chunk)) {
-        if (item.kind === 'too-long') {
-          tooLong++;
-          decoder = new FrameDecoder({ maxPayload: MAX_PAYLOAD });
-          break;
+test(
+  `fuzz: ${ITERATIONS.toLocaleString('en-US')} random and mutated inputs never escape as anything but Cip22ProtocolError`,
+  { timeout: 180_000 },
+  () => {
+    const corpus = fc
+      .sample(anyMessage, { seed: SEED, numRuns: 300 })
+      .map((m) => {
+        const { type, payload } = encodeMessage(m);
+        return encodeFrame(type, payload);
+      })
+      .filter((f) => f.length - 8 <= MAX_PAYLOAD);
+    const r = mulberry32(SEED);
+    let decoder = new FrameDecoder({ maxPayload: MAX_PAYLOAD });
+    let framesDecoded = 0;
+    let tooLong = 0;
+    for (let i = 0; i < ITERATIONS; i++) {
+      const base = corpus[int(r, corpus.length)];
+      const input = r() < 0.5 ? fixCrc(mutate(r, base, corpus)) : mutate(r, base, corpus);
+      const version = r() < 0.5 ? '2.0' : '1.2';
+      const reproduce = (): string =>
+        `seed ${SEED} iteration ${i} version ${version} input ${input.toString('hex')}`;
+      decodeOrProtocolError(
+        input.length > 7 ? input[6] : TYPES[int(r, TYPES.length)],
+        input.subarray(7, -1),
+        version,
+        reproduce,
+      );
+      const cut = int(r, input.length + 1);
+      for (const chunk of [input.subarray(0, cut), input.subarray(cut)]) {
+        for (const item of decoder.push(chunk)) {
+          if (item.kind === 'too-long') {
+            tooLong++;
+            decoder = new FrameDecoder({ maxPayload: MAX_PAYLOAD });
+            break;
+          }
+          framesDecoded++;
+          decodeOrProtocolError(item.type, item.payload, version, reproduce);
         }
-        framesDecoded++;
-        decodeOrProtocolError(item.type, item.payload, version, reproduce);
+        assert.ok(
+          decoder.bufferedBytes <= MAX_PAYLOAD + 7,
+          `buffered ${decoder.bufferedBytes} bytes\n${reproduce()}`,
+        );
       }
-      assert.ok(decoder.bufferedBytes <= MAX_PAYLOAD + 7, `buffered ${decoder.bufferedBytes} bytes\n${reproduce()}`);
     }
-  }
-  // The run must have exercised both paths, not just fed garbage to the resync loop.
-  assert.ok(framesDecoded > ITERATIONS / 10, `only ${framesDecoded} frames passed the decoder`);
-  assert.ok(tooLong > 0);
-});
+    // The run must have exercised both paths, not just fed garbage to the resync loop.
+    assert.ok(framesDecoded > ITERATIONS / 10, `only ${framesDecoded} frames passed the decoder`);
+    assert.ok(tooLong > 0);
+  },
+);

@@ -3,12 +3,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Sm4GcmKey } from '../../src/crypto/index.js';
-import { Cip22ProtocolError, FrameDecoder, decodeMessage, deriveSessionKeys, encodeMessage, openFrame, sealFrame, sealedNonce } from '../../src/cip22/codec/index.js';
+import {
+  Cip22ProtocolError,
+  FrameDecoder,
+  decodeMessage,
+  deriveSessionKeys,
+  encodeMessage,
+  openFrame,
+  sealFrame,
+  sealedNonce,
+} from '../../src/cip22/codec/index.js';
 import { anyMessage } from './arbitraries.js';
 import { SPEC_VECTORS as V } from './spec-vectors.js';
 
 const keys = deriveSessionKeys(V.kdf.z, V.kdf.deviceId, V.kdf.sessionId);
-const badTag = (e: unknown): boolean => e instanceof Cip22ProtocolError && e.reasonName === 'bad-tag' && e.reason === 0x000b;
+const badTag = (e: unknown): boolean =>
+  e instanceof Cip22ProtocolError && e.reasonName === 'bad-tag' && e.reason === 0x000b;
 
 test('nonce = iv XOR (00000000 || BE64(seq)), for number and bigint seqs', () => {
   const iv = Buffer.from('000102030405060708090A0B', 'hex');
@@ -31,13 +41,16 @@ test('property: every message sealed at any seq comes out of the decoder and ope
       assert.equal(frame.readUInt16BE(4), payload.length + 16);
       const [item] = new FrameDecoder({ maxPayload: 0xffff }).push(frame);
       assert.ok(item.kind === 'frame');
-      assert.deepEqual(decodeMessage(item.type, openFrame(keys.kUp, keys.ivUp, seq, item.header, item.payload), '2.0'), msg);
+      assert.deepEqual(
+        decodeMessage(item.type, openFrame(keys.kUp, keys.ivUp, seq, item.header, item.payload), '2.0'),
+        msg,
+      );
     }),
     { numRuns: 200, seed: 6 },
   );
 });
 
-test('replayed, dropped or reordered frames, the other direction\'s key, and tampered headers fail with bad-tag', () => {
+test("replayed, dropped or reordered frames, the other direction's key, and tampered headers fail with bad-tag", () => {
   const { type, payload } = encodeMessage({ type: 'ACK', msgSeq: 1 });
   const frames = [0, 1, 2].map((seq) => sealFrame(keys.kDown, keys.ivDown, seq, type, payload));
   const parts = (f: Buffer) => [f.subarray(0, 7), f.subarray(7, -1)] as const;
@@ -48,7 +61,10 @@ test('replayed, dropped or reordered frames, the other direction\'s key, and tam
   const [header, sealed] = parts(frames[0]);
   const retyped = Buffer.from(header);
   retyped[6] = 0x07;
-  assert.throws(() => openFrame(keys.kDown, keys.ivDown, 0, retyped, sealed), (e: unknown) => badTag(e) && /STATUS \(0x07\)/.test((e as Error).message));
+  assert.throws(
+    () => openFrame(keys.kDown, keys.ivDown, 0, retyped, sealed),
+    (e: unknown) => badTag(e) && /STATUS \(0x07\)/.test((e as Error).message),
+  );
   assert.throws(() => openFrame(keys.kDown, keys.ivDown, 0, header, sealed.subarray(0, 10)), badTag);
   assert.deepEqual(openFrame(keys.kDown, keys.ivDown, 0, header, sealed), payload);
 });

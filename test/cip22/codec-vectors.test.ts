@@ -35,7 +35,12 @@ test('HELLO frame encodes to the spec bytes and decodes back', () => {
 test('KDF2-HMAC-SM3 OKM and the session keys cut from it', () => {
   const keys = deriveSessionKeys(V.kdf.z, V.kdf.deviceId, V.kdf.sessionId);
   const okm = hex(V.kdf.okm);
-  assert.deepEqual(keys, { kUp: okm.subarray(0, 16), kDown: okm.subarray(16, 32), ivUp: okm.subarray(32, 44), ivDown: okm.subarray(44, 56) });
+  assert.deepEqual(keys, {
+    kUp: okm.subarray(0, 16),
+    kDown: okm.subarray(16, 32),
+    ivUp: okm.subarray(32, 44),
+    ivDown: okm.subarray(44, 56),
+  });
 });
 
 test('sealed STATUS at seq 0 and seq 1, and opening them', () => {
@@ -44,7 +49,11 @@ test('sealed STATUS at seq 0 and seq 1, and opening them', () => {
   const { type, payload } = encodeMessage(msg);
   const frames = [V.sealedStatus.seq0, V.sealedStatus.seq1];
   frames.forEach((expected, seq) => {
-    assert.equal(sealFrame(kUp, ivUp, seq, type, payload).toString('hex').toUpperCase(), expected, `seq ${seq}`);
+    assert.equal(
+      sealFrame(kUp, ivUp, seq, type, payload).toString('hex').toUpperCase(),
+      expected,
+      `seq ${seq}`,
+    );
     const [item] = new FrameDecoder().push(hex(expected));
     assert.ok(item.kind === 'frame');
     const plain = openFrame(kUp, ivUp, seq, item.header, item.payload);
@@ -53,6 +62,11 @@ test('sealed STATUS at seq 0 and seq 1, and opening them', () => {
 });
 
 test('SM4-GCM tag of RFC 8998 A.1 as quoted by the spec', () => {
-  const sealed = sm4GcmSeal(hex(RFC8998_A1.key), hex(RFC8998_A1.iv), hex(RFC8998_A1.plaintext), hex(RFC8998_A1.aad));
+  const sealed = sm4GcmSeal(
+    hex(RFC8998_A1.key),
+    hex(RFC8998_A1.iv),
+    hex(RFC8998_A1.plaintext),
+    hex(RFC8998_A1.aad),
+  );
   assert.equal(sealed.subarray(-16).toString('hex').toUpperCase(), V.sm4GcmTag);
 });

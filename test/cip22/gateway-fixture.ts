@@ -34,7 +34,10 @@ export class SkewClock implements Clock {
   }
 }
 
-export async function startGateway(overrides: Record<string, unknown> = {}, options: { clock?: Clock; outbox?: Outbox; logger?: Logger } = {}): Promise<Fixture> {
+export async function startGateway(
+  overrides: Record<string, unknown> = {},
+  options: { clock?: Clock; outbox?: Outbox; logger?: Logger } = {},
+): Promise<Fixture> {
   const pki = cip22Pki();
   const parsed = cip22Schema.parse({
     enabled: true,
@@ -49,7 +52,10 @@ export async function startGateway(overrides: Record<string, unknown> = {}, opti
   const outbox = options.outbox ?? new MemoryOutbox({ batchMaxLatencyMs: 5 });
   const channel = new MemoryCommandChannel('edge/site');
   const roots = loadRoots(config.roots.map((p) => readFileSync(p)));
-  const serverCert = Buffer.concat([readFileSync(pki.p256.server.certPem), readFileSync(pki.p256.issuing.certPem)]);
+  const serverCert = Buffer.concat([
+    readFileSync(pki.p256.server.certPem),
+    readFileSync(pki.p256.issuing.certPem),
+  ]);
   const gateway = new Cip22Gateway(config, {
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,

@@ -34,7 +34,9 @@ describe('CIP-22 gateway handshake', () => {
       await waitFor('SET_POLICY', () => pile.received.some((m) => m.type === 'SET_POLICY'));
       const seq = pile.send({ type: 'STATUS', state: 0, voltageMv: 48_000 });
       await waitFor('ACK', () => pile.received.some((m) => m.type === 'ACK' && m.msgSeq === seq));
-      const stored = fx.outbox.read(0, 100, 1e9).filter((r) => r.device === pile.deviceId && r.cls === 'telemetry');
+      const stored = fx.outbox
+        .read(0, 100, 1e9)
+        .filter((r) => r.device === pile.deviceId && r.cls === 'telemetry');
       assert.equal(stored.length, 1);
       assert.match(stored[0].body, /"voltage_mv":\{"v":48000/);
       assert.equal(fx.gateway.pileState(pile.deviceId), 'STANDBY');
@@ -45,8 +47,21 @@ describe('CIP-22 gateway handshake', () => {
 
   const pki = cip22Pki();
   const cases: [string, () => SimPile, keyof typeof CIP22_REASONS][] = [
-    ['expired certificate', () => fx.pile('sm2', { certDer: pki.cases.expiredPile.der, key: pki.cases.expiredPile.key }), 'certificate-expired'],
-    ['wrong issuer', () => fx.pile('sm2', { certDer: pki.cases.roguePile.der, key: pki.cases.roguePile.key, issuerDer: pki.cases.rogueIssuing.der }), 'wrong-issuer'],
+    [
+      'expired certificate',
+      () => fx.pile('sm2', { certDer: pki.cases.expiredPile.der, key: pki.cases.expiredPile.key }),
+      'certificate-expired',
+    ],
+    [
+      'wrong issuer',
+      () =>
+        fx.pile('sm2', {
+          certDer: pki.cases.roguePile.der,
+          key: pki.cases.roguePile.key,
+          issuerDer: pki.cases.rogueIssuing.der,
+        }),
+      'wrong-issuer',
+    ],
     ['CN mismatch', () => fx.pile('sm2', { deviceId: 'pile-not-mine' }), 'cn-mismatch'],
     ['bad signature', () => fx.pile('sm2', { key: pki.cases.otherPile.key }), 'bad-signature'],
     ['no common version', () => fx.pile('sm2', { versions: [[3, 0]] }), 'no-common-version'],
@@ -77,9 +92,10 @@ describe('CIP-22 gateway handshake', () => {
     const before = fx.gateway.counter('bad-signature');
     const attacker = fx.pile('sm2', { key: pki.cases.otherPile.key });
     // The attacker's own AUTH_RESP is swapped for the recorded one.
-    (attacker as unknown as { options: { beforeAuthResp: () => Promise<void> } }).options.beforeAuthResp = async () => {
-      attacker.writeRaw(replay);
-    };
+    (attacker as unknown as { options: { beforeAuthResp: () => Promise<void> } }).options.beforeAuthResp =
+      async () => {
+        attacker.writeRaw(replay);
+      };
     await attacker.connect().catch(() => undefined);
     const end = await attacker.ended;
     assert.equal(end.kind, 'auth-fail');
@@ -91,17 +107,27 @@ describe('CIP-22 gateway handshake', () => {
     const pile = fx.pile('p256');
     await pile.connect();
     pile.close();
-    assert.equal(await refusedWith(fx.pile('p256', { versions: [[1, 2]] })), CIP22_REASONS['no-common-version']);
+    assert.equal(
+      await refusedWith(fx.pile('p256', { versions: [[1, 2]] })),
+      CIP22_REASONS['no-common-version'],
+    );
     assert.equal(fx.gateway.counter('downgrade'), 1);
   });
 
   it('refuses a TLS 1.2 client at the TLS layer', async () => {
     const error = await new Promise<Error>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: fx.port, maxVersion: 'TLSv1.2', rejectUnauthorized: false });
+      const s = connect({
+        host: '127.0.0.1',
+        port: fx.port,
+        maxVersion: 'TLSv1.2',
+        rejectUnauthorized: false,
+      });
       s.on('secureConnect', () => resolve(new Error('connected')));
       s.on('error', resolve);
     });
     assert.match(error.message, /version|protocol/i);
-    await waitFor('tls error counted', () => Object.keys(fx.gateway.status().counters as object).some((k) => k.startsWith('tls-')));
+    await waitFor('tls error counted', () =>
+      Object.keys(fx.gateway.status().counters as object).some((k) => k.startsWith('tls-')),
+    );
   });
 });

@@ -46,7 +46,12 @@ describe('CIP-22 gateway limits', () => {
     await waitFor('2 sessions', () => fx.gateway.status().sessions === 2);
     assert.equal(await refusal(fx), CIP22_REASONS['too-many-sessions']);
     assert.equal(fx.gateway.counter('too-many-sessions'), 1);
-    assert.ok(log.lines.some((l) => l.obj.code === 'EDGE_ERR_CIP22_AUTH_FAILED' && l.obj.reason === 'too-many-sessions'), log.text());
+    assert.ok(
+      log.lines.some(
+        (l) => l.obj.code === 'EDGE_ERR_CIP22_AUTH_FAILED' && l.obj.reason === 'too-many-sessions',
+      ),
+      log.text(),
+    );
     idle[0].destroy();
     await waitFor('slot freed', () => fx.gateway.status().sessions === 1);
     const pile = fx.pile('p256');
@@ -79,11 +84,22 @@ describe('CIP-22 gateway limits', () => {
     assert.ok(c && c.type === 'CHALLENGE');
     const eph = createEphemeral('ecdsa-p256');
     const held = Buffer.alloc(32);
-    const signature = signAuth('ecdsa-p256', pki.p256.pile.key, authSignedInput(c.nonce, pki.p256.deviceId, held, eph.publicKey, c.gatewayEphemeralPub));
+    const signature = signAuth(
+      'ecdsa-p256',
+      pki.p256.pile.key,
+      authSignedInput(c.nonce, pki.p256.deviceId, held, eph.publicKey, c.gatewayEphemeralPub),
+    );
     // Only a signature over this session's fresh nonce verifies, so a replay needs the same
     // signature accepted before: pre-record it as the gateway's cache would.
     assert.equal(gateway.replayed(createHash('sha256').update(signature).digest('hex')), false);
-    const resp = encodeMessage({ type: 'AUTH_RESP', signature, pileCert: pki.p256.pile.der, issuerCert: pki.p256.issuing.der, pileEphemeralPub: eph.publicKey, policyHash: held });
+    const resp = encodeMessage({
+      type: 'AUTH_RESP',
+      signature,
+      pileCert: pki.p256.pile.der,
+      issuerCert: pki.p256.issuing.der,
+      pileEphemeralPub: eph.publicKey,
+      policyHash: held,
+    });
     pile.push(encodeFrame(resp.type, resp.payload));
     const fail = pile.inbox.find((m) => m.type === 'AUTH_FAIL');
     assert.ok(fail && fail.type === 'AUTH_FAIL');
@@ -98,15 +114,25 @@ describe('CIP-22 gateway limits', () => {
     const gateway = inprocGateway(clock, new CountingSink(), {}, log);
     const garbage = encodeFrame(0x7e, Buffer.from([1, 2, 3]));
     for (let i = 0; i < 8; i++) new InprocPile(gateway).push(garbage);
-    const lines = (): typeof log.lines => log.lines.filter((l) => String(l.obj.code).startsWith('EDGE_ERR_CIP22_'));
+    const lines = (): typeof log.lines =>
+      log.lines.filter((l) => String(l.obj.code).startsWith('EDGE_ERR_CIP22_'));
     assert.equal(gateway.counter('unknown-frame-type'), 8);
     assert.equal(lines().length, 5);
-    assert.ok(lines().every((l) => l.obj.code === 'EDGE_ERR_CIP22_AUTH_FAILED' && l.obj.reason === 'unknown-frame-type' && l.obj.remote === '10.0.0.1'));
+    assert.ok(
+      lines().every(
+        (l) =>
+          l.obj.code === 'EDGE_ERR_CIP22_AUTH_FAILED' &&
+          l.obj.reason === 'unknown-frame-type' &&
+          l.obj.remote === '10.0.0.1',
+      ),
+    );
     assert.ok(!log.text().includes('PRIVATE'), 'no key material');
     clock.advance(60_000);
     new InprocPile(gateway).push(garbage);
     assert.deepEqual(
-      lines().slice(5).map((l) => [l.obj.code, l.obj.suppressed ?? null]),
+      lines()
+        .slice(5)
+        .map((l) => [l.obj.code, l.obj.suppressed ?? null]),
       [
         ['EDGE_ERR_CIP22_SESSION', 3],
         ['EDGE_ERR_CIP22_AUTH_FAILED', null],

@@ -14,11 +14,25 @@ export interface GatewayProc {
 }
 
 /** Starts fixtures/gateway-proc.js on `store`; resolves once it prints its port. */
-export async function startGatewayProc(store: string, chainPem: string, overrides: Record<string, unknown> = {}): Promise<GatewayProc> {
+export async function startGatewayProc(
+  store: string,
+  chainPem: string,
+  overrides: Record<string, unknown> = {},
+): Promise<GatewayProc> {
   const pki = cip22Pki();
-  const args = { store, cert: chainPem, key: pki.p256.server.keyPem, roots: [pki.sm2.root.certPem, pki.p256.root.certPem], overrides };
-  const child = spawn(process.execPath, [FIXTURE, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? String(code))));
+  const args = {
+    store,
+    cert: chainPem,
+    key: pki.p256.server.keyPem,
+    roots: [pki.sm2.root.certPem, pki.p256.root.certPem],
+    overrides,
+  };
+  const child = spawn(process.execPath, [FIXTURE, JSON.stringify(args)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? String(code))),
+  );
   let out = '';
   let err = '';
   child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
@@ -37,6 +51,9 @@ export async function startGatewayProc(store: string, chainPem: string, override
 export function serverChainPem(dir: string): string {
   const pki = cip22Pki();
   const path = join(dir, 'server-chain.pem');
-  writeFileSync(path, Buffer.concat([readFileSync(pki.p256.server.certPem), readFileSync(pki.p256.issuing.certPem)]));
+  writeFileSync(
+    path,
+    Buffer.concat([readFileSync(pki.p256.server.certPem), readFileSync(pki.p256.issuing.certPem)]),
+  );
   return path;
 }

@@ -4,7 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeError, type EdgeErrorCode } from '../../src/core/errors.js';
-import { authSignedInput, createEphemeral, signAuth, verifyAuth, parseCertificate } from '../../src/cip22/identity/index.js';
+import {
+  authSignedInput,
+  createEphemeral,
+  signAuth,
+  verifyAuth,
+  parseCertificate,
+} from '../../src/cip22/identity/index.js';
 import { sm2 } from 'sm-crypto-v2';
 import { cip22Pki } from '../helpers/cip22-pki.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -31,14 +37,27 @@ test('ephemeral ECDH on P-256 matches openssl pkeyutl -derive', (t) => {
   const work = tempDir('edge-agent-cip22-ecdh-');
   t.after(work.remove);
   const peerKey = join(work.path, 'peer.pem');
-  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', peerKey]);
+  execFileSync('openssl', [
+    'genpkey',
+    '-algorithm',
+    'EC',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-out',
+    peerKey,
+  ]);
   const ours = createEphemeral('ecdsa-p256');
-  const spki = Buffer.concat([Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'), ours.publicKey]);
+  const spki = Buffer.concat([
+    Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+    ours.publicKey,
+  ]);
   const ourPub = join(work.path, 'ours.pub.pem');
   writeFileSync(ourPub, `-----BEGIN PUBLIC KEY-----\n${spki.toString('base64')}\n-----END PUBLIC KEY-----\n`);
   const secretFile = join(work.path, 'z.bin');
   execFileSync('openssl', ['pkeyutl', '-derive', '-inkey', peerKey, '-peerkey', ourPub, '-out', secretFile]);
-  const peerPub = execFileSync('openssl', ['pkey', '-in', peerKey, '-pubout', '-outform', 'DER']).subarray(-65);
+  const peerPub = execFileSync('openssl', ['pkey', '-in', peerKey, '-pubout', '-outform', 'DER']).subarray(
+    -65,
+  );
   assert.deepEqual(ours.computeSecret(peerPub), readFileSync(secretFile));
 });
 
@@ -73,9 +92,16 @@ test('invalid peer points are refused with EDGE_ERR_CIP22_PEER_KEY_INVALID', () 
       ['x = p', Buffer.concat([Buffer.from([4]), Buffer.alloc(32, 0xff), valid.subarray(33)])],
     ];
     for (const [name, point] of bad) {
-      assert.throws(() => ours.computeSecret(point), isCode('EDGE_ERR_CIP22_PEER_KEY_INVALID'), `${alg}: ${name}`);
+      assert.throws(
+        () => ours.computeSecret(point),
+        isCode('EDGE_ERR_CIP22_PEER_KEY_INVALID'),
+        `${alg}: ${name}`,
+      );
     }
-    assert.throws(() => ours.computeSecret('04' as unknown as Buffer), isCode('EDGE_ERR_CIP22_PEER_KEY_INVALID'));
+    assert.throws(
+      () => ours.computeSecret('04' as unknown as Buffer),
+      isCode('EDGE_ERR_CIP22_PEER_KEY_INVALID'),
+    );
     assert.equal(ours.computeSecret(valid).length, 32, 'still usable after refusals');
   }
 });
@@ -88,7 +114,13 @@ const gwEph = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 0x22)]);
 test('authSignedInput lays out the fields of spec §5.3 in order', () => {
   const input = authSignedInput(nonce, 'pile-0001', policyHash, pileEph, gwEph);
   const expected = Buffer.concat([
-    Buffer.from('CIP-22 AUTH'), nonce, Buffer.from([9]), Buffer.from('pile-0001'), policyHash, pileEph, gwEph,
+    Buffer.from('CIP-22 AUTH'),
+    nonce,
+    Buffer.from([9]),
+    Buffer.from('pile-0001'),
+    policyHash,
+    pileEph,
+    gwEph,
   ]);
   assert.deepEqual(input, expected);
   assert.equal(input.length, 11 + 16 + 1 + 9 + 32 + 65 + 65);
@@ -107,22 +139,48 @@ test('authSignedInput refuses a wrong-sized field, naming it', () => {
     ['gw_eph_pub', () => authSignedInput(nonce, 'p', policyHash, pileEph, Buffer.alloc(66))],
   ];
   for (const [field, run] of cases) {
-    assert.throws(run, (error: unknown) => isCode('EDGE_ERR_CIP22_AUTH_INPUT')(error) && (error as EdgeError).context.field === field, field);
+    assert.throws(
+      run,
+      (error: unknown) =>
+        isCode('EDGE_ERR_CIP22_AUTH_INPUT')(error) && (error as EdgeError).context.field === field,
+      field,
+    );
   }
-  assert.equal(authSignedInput(nonce, 'x'.repeat(64), policyHash, pileEph, gwEph).length, 11 + 16 + 1 + 64 + 32 + 130);
+  assert.equal(
+    authSignedInput(nonce, 'x'.repeat(64), policyHash, pileEph, gwEph).length,
+    11 + 16 + 1 + 64 + 32 + 130,
+  );
 });
 
 test('a full AUTH exchange: pile signs the input over both ephemeral keys, gateway verifies with the certificate key', () => {
   const pki = cip22Pki();
-  for (const [alg, pile] of [['sm2', pki.sm2], ['ecdsa-p256', pki.p256]] as const) {
+  for (const [alg, pile] of [
+    ['sm2', pki.sm2],
+    ['ecdsa-p256', pki.p256],
+  ] as const) {
     const gateway = createEphemeral(alg);
     const pileEphemeral = createEphemeral(alg);
-    const input = authSignedInput(nonce, pile.deviceId, policyHash, pileEphemeral.publicKey, gateway.publicKey);
+    const input = authSignedInput(
+      nonce,
+      pile.deviceId,
+      policyHash,
+      pileEphemeral.publicKey,
+      gateway.publicKey,
+    );
     const signature = signAuth(alg, pile.pile.key, input);
     const certKey = parseCertificate(pile.pile.der).publicKey65!;
     assert.equal(verifyAuth(alg, certKey, input, signature), true);
-    const swapped = authSignedInput(nonce, pile.deviceId, policyHash, gateway.publicKey, pileEphemeral.publicKey);
+    const swapped = authSignedInput(
+      nonce,
+      pile.deviceId,
+      policyHash,
+      gateway.publicKey,
+      pileEphemeral.publicKey,
+    );
     assert.equal(verifyAuth(alg, certKey, swapped, signature), false, 'ephemeral keys are bound in order');
-    assert.deepEqual(gateway.computeSecret(pileEphemeral.publicKey), pileEphemeral.computeSecret(gateway.publicKey));
+    assert.deepEqual(
+      gateway.computeSecret(pileEphemeral.publicKey),
+      pileEphemeral.computeSecret(gateway.publicKey),
+    );
   }
 });

@@ -30,14 +30,29 @@ test('the P-256 chain and the gateway TLS certificate pass openssl verify; the s
   const chain = ['verify', '-CAfile', pki.p256.root.certPem, '-untrusted', pki.p256.issuing.certPem];
   assert.match(openssl([...chain, pki.p256.pile.certPem]), /: OK/);
   assert.match(openssl([...chain, '-purpose', 'sslserver', pki.p256.server.certPem]), /: OK/);
-  const text = openssl(['x509', '-in', pki.p256.server.certPem, '-noout', '-ext', 'subjectAltName,extendedKeyUsage']);
+  const text = openssl([
+    'x509',
+    '-in',
+    pki.p256.server.certPem,
+    '-noout',
+    '-ext',
+    'subjectAltName,extendedKeyUsage',
+  ]);
   assert.match(text, /DNS:localhost, IP Address:127\.0\.0\.1/);
   assert.match(text, /TLS Web Server Authentication/);
 });
 
 test('pile certificates carry CN = device id, CA:FALSE and digitalSignature', () => {
   const pki = cip22Pki();
-  const text = openssl(['x509', '-in', pki.sm2.pile.certPem, '-noout', '-subject', '-ext', 'basicConstraints,keyUsage']);
+  const text = openssl([
+    'x509',
+    '-in',
+    pki.sm2.pile.certPem,
+    '-noout',
+    '-subject',
+    '-ext',
+    'basicConstraints,keyUsage',
+  ]);
   assert.match(text, /CN = pile-sm2-0001/);
   assert.match(text, /CA:FALSE/);
   assert.match(text, /Digital Signature/);

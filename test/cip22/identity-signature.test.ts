@@ -30,13 +30,36 @@ function publicKeyPem(keyPem: string, name: string): string {
   return out;
 }
 
-const sm2 = { key: pki.sm2.pile.key, keyPem: pki.sm2.pile.keyPem, pub65: parseCertificate(pki.sm2.pile.der).publicKey65! };
-const p256 = { key: pki.p256.pile.key, keyPem: pki.p256.pile.keyPem, pub65: parseCertificate(pki.p256.pile.der).publicKey65! };
+const sm2 = {
+  key: pki.sm2.pile.key,
+  keyPem: pki.sm2.pile.keyPem,
+  pub65: parseCertificate(pki.sm2.pile.der).publicKey65!,
+};
+const p256 = {
+  key: pki.p256.pile.key,
+  keyPem: pki.p256.pile.keyPem,
+  pub65: parseCertificate(pki.p256.pile.der).publicKey65!,
+};
 
 function sm2PkeyutlSign(distid: string | undefined): Buffer {
   const out = join(work.path, `sm2-${distid ?? 'none'}.sig`);
   const opts = distid === undefined ? [] : ['-pkeyopt', `distid:${distid}`];
-  assert.ok(openssl(['pkeyutl', '-sign', '-rawin', '-digest', 'sm3', '-inkey', sm2.keyPem, '-in', messageFile, '-out', out, ...opts]).ok);
+  assert.ok(
+    openssl([
+      'pkeyutl',
+      '-sign',
+      '-rawin',
+      '-digest',
+      'sm3',
+      '-inkey',
+      sm2.keyPem,
+      '-in',
+      messageFile,
+      '-out',
+      out,
+      ...opts,
+    ]).ok,
+  );
   return readFileSync(out);
 }
 
@@ -44,8 +67,22 @@ function sm2PkeyutlVerify(signature: Buffer, distid: string): boolean {
   const sigFile = join(work.path, 'sm2-check.sig');
   writeFileSync(sigFile, signature);
   const pub = publicKeyPem(sm2.keyPem, 'sm2');
-  const result = openssl(['pkeyutl', '-verify', '-rawin', '-digest', 'sm3', '-pubin', '-inkey', pub, '-in', messageFile,
-    '-sigfile', sigFile, '-pkeyopt', `distid:${distid}`]);
+  const result = openssl([
+    'pkeyutl',
+    '-verify',
+    '-rawin',
+    '-digest',
+    'sm3',
+    '-pubin',
+    '-inkey',
+    pub,
+    '-in',
+    messageFile,
+    '-sigfile',
+    sigFile,
+    '-pkeyopt',
+    `distid:${distid}`,
+  ]);
   return result.ok && result.out.includes('Signature Verified Successfully');
 }
 
@@ -97,7 +134,7 @@ test('ECDSA P-256: openssl dgst -sha256 -sign verifies with verifyAuth; signAuth
   assert.match(result.out, /Verified OK/);
 });
 
-test('an algorithm never verifies the other algorithm\'s signature or key', () => {
+test("an algorithm never verifies the other algorithm's signature or key", () => {
   const sm2Sig = signAuth('sm2', sm2.key, message);
   const p256Sig = signAuth('ecdsa-p256', p256.key, message);
   assert.equal(verifyAuth('ecdsa-p256', sm2.pub65, message, sm2Sig), false);
@@ -112,10 +149,17 @@ test('signAuth refuses a key of the wrong curve, a public key, an RSA key and ga
     ['P-256 key for sm2', () => signAuth('sm2', p256.key, message)],
     ['RSA', () => signAuth('sm2', rsa, message)],
     ['not PEM', () => signAuth('sm2', 'not a key', message)],
-    ['public key PEM', () => signAuth('ecdsa-p256', readFileSync(publicKeyPem(p256.keyPem, 'p256b'), 'utf8'), message)],
+    [
+      'public key PEM',
+      () => signAuth('ecdsa-p256', readFileSync(publicKeyPem(p256.keyPem, 'p256b'), 'utf8'), message),
+    ],
   ];
   for (const [name, run] of cases) {
-    assert.throws(run, (error: unknown) => error instanceof EdgeError && error.code === 'EDGE_ERR_CIP22_KEY_INVALID', name);
+    assert.throws(
+      run,
+      (error: unknown) => error instanceof EdgeError && error.code === 'EDGE_ERR_CIP22_KEY_INVALID',
+      name,
+    );
   }
 });
 
@@ -134,11 +178,25 @@ test('verifyAuth returns false, never throws, on garbage keys and signatures', (
     return Buffer.concat([Buffer.from([0x30, content.length]), content]);
   };
   const badSignatures = [
-    Buffer.alloc(0), Buffer.from([0x30]), Buffer.from([0x30, 0x00]), Buffer.from([0x30, 0x80, 0, 0]),
-    Buffer.concat([good, Buffer.from([0])]), good.subarray(0, good.length - 1),
-    rs(0n, 1n), rs(1n, 0n), rs(n, 1n), rs(1n, n), rs(n - 1n, n - 1n), Buffer.alloc(72, 0xff),
+    Buffer.alloc(0),
+    Buffer.from([0x30]),
+    Buffer.from([0x30, 0x00]),
+    Buffer.from([0x30, 0x80, 0, 0]),
+    Buffer.concat([good, Buffer.from([0])]),
+    good.subarray(0, good.length - 1),
+    rs(0n, 1n),
+    rs(1n, 0n),
+    rs(n, 1n),
+    rs(1n, n),
+    rs(n - 1n, n - 1n),
+    Buffer.alloc(72, 0xff),
   ];
-  const badKeys = [Buffer.alloc(0), Buffer.alloc(65), Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]), sm2.pub65.subarray(0, 33)];
+  const badKeys = [
+    Buffer.alloc(0),
+    Buffer.alloc(65),
+    Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]),
+    sm2.pub65.subarray(0, 33),
+  ];
   for (const alg of ['sm2', 'ecdsa-p256'] as const) {
     const key = alg === 'sm2' ? sm2.pub65 : p256.pub65;
     for (const signature of badSignatures) assert.equal(verifyAuth(alg, key, message, signature), false);

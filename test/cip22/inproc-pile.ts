@@ -77,7 +77,12 @@ export class CountingSink implements OnceSink {
   }
 }
 
-export function inprocGateway(clock: Clock, sink: OnceSink, overrides: Record<string, unknown> = {}, logger: Logger = silentLogger): Cip22Gateway {
+export function inprocGateway(
+  clock: Clock,
+  sink: OnceSink,
+  overrides: Record<string, unknown> = {},
+  logger: Logger = silentLogger,
+): Cip22Gateway {
   const pki = cip22Pki();
   const config = cip22Schema.parse({
     enabled: true,
@@ -111,7 +116,10 @@ export class InprocPile {
     remote = '10.0.0.1',
     private readonly keepInbox = true,
   ) {
-    this.session = gateway.attach({ write: (b) => this.onWrite(b), end: () => void (this.ended = true) }, remote);
+    this.session = gateway.attach(
+      { write: (b) => this.onWrite(b), end: () => void (this.ended = true) },
+      remote,
+    );
   }
 
   /** Runs HELLO → AUTH_OK with the test PKI's P-256 (or SM2) pile; returns false when refused. */
@@ -124,9 +132,26 @@ export class InprocPile {
     if (!challenge || challenge.type !== 'CHALLENGE') return false;
     const eph = createEphemeral(alg);
     const held = Buffer.alloc(32);
-    const signed = authSignedInput(challenge.nonce, m.deviceId, held, eph.publicKey, challenge.gatewayEphemeralPub);
-    const resp = encodeMessage({ type: 'AUTH_RESP', signature: signAuth(alg, m.pile.key, signed), pileCert: m.pile.der, issuerCert: m.issuing.der, pileEphemeralPub: eph.publicKey, policyHash: held });
-    this.keys = deriveSessionKeys(eph.computeSecret(challenge.gatewayEphemeralPub), m.deviceId, challenge.sessionId);
+    const signed = authSignedInput(
+      challenge.nonce,
+      m.deviceId,
+      held,
+      eph.publicKey,
+      challenge.gatewayEphemeralPub,
+    );
+    const resp = encodeMessage({
+      type: 'AUTH_RESP',
+      signature: signAuth(alg, m.pile.key, signed),
+      pileCert: m.pile.der,
+      issuerCert: m.issuing.der,
+      pileEphemeralPub: eph.publicKey,
+      policyHash: held,
+    });
+    this.keys = deriveSessionKeys(
+      eph.computeSecret(challenge.gatewayEphemeralPub),
+      m.deviceId,
+      challenge.sessionId,
+    );
     this.upKey = new Sm4GcmKey(this.keys.kUp);
     this.push(encodeFrame(resp.type, resp.payload));
     return this.session.isOpen;
@@ -155,7 +180,15 @@ export class InprocPile {
 }
 
 export function helloFrame(deviceId: string, kind: 'p256' | 'sm2' = 'p256'): Buffer {
-  const { type, payload } = encodeMessage({ type: 'HELLO', deviceId, versions: [[2, 0], [1, 2]], identityAlg: kind === 'sm2' ? 1 : 2 });
+  const { type, payload } = encodeMessage({
+    type: 'HELLO',
+    deviceId,
+    versions: [
+      [2, 0],
+      [1, 2],
+    ],
+    identityAlg: kind === 'sm2' ? 1 : 2,
+  });
   return encodeFrame(type, payload);
 }
 

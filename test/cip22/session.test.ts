@@ -43,14 +43,20 @@ describe('CIP-22 sealed sessions', () => {
     const seq = pile.send({ type: 'STATUS', state: 0, energyWh: 1 });
     await waitFor('ACK', () => pile.unackedCount === 0);
     // Pretend the ACK was lost: the pile still holds the frame and resends it on reconnect.
-    (pile as unknown as { unacked: Map<number, unknown> }).unacked.set(seq, { type: 'STATUS', state: 0, energyWh: 1 });
+    (pile as unknown as { unacked: Map<number, unknown> }).unacked.set(seq, {
+      type: 'STATUS',
+      state: 0,
+      energyWh: 1,
+    });
     pile.close();
     await waitFor('offline', () => fx.gateway.pileState(pile.deviceId) === 'OFFLINE');
     const dupBefore = fx.gateway.counter('duplicate');
     await pile.connect();
     await waitFor('resend ACKed', () => pile.unackedCount === 0);
     assert.equal(fx.gateway.counter('duplicate'), dupBefore + 1);
-    const stored = fx.outbox.read(0, 100_000, 1e12).filter((r) => r.device === pile.deviceId && r.body.includes(`"msg_seq":{"v":${seq},`));
+    const stored = fx.outbox
+      .read(0, 100_000, 1e12)
+      .filter((r) => r.device === pile.deviceId && r.body.includes(`"msg_seq":{"v":${seq},`));
     assert.equal(stored.length, 1);
     pile.close();
   });
@@ -66,8 +72,12 @@ describe('CIP-22 sealed sessions', () => {
     fx.channel.inject(`${id}/cmd`, JSON.stringify({ id: 'u1', command: 'begin-upgrade' }));
     await waitFor('UPGRADING', () => fx.gateway.pileState(id) === 'UPGRADING');
     assert.deepEqual(commands, [2, 4], 'stop first, then begin-upgrade');
-    const results = fx.channel.published.filter((p) => p.topic === `edge/site/${id}/cmd/result`).map((p) => JSON.parse(p.payload.toString()) as { id: string; ok: boolean });
-    await waitFor('result published', () => fx.channel.published.some((p) => p.topic.endsWith(`${id}/cmd/result`)));
+    const results = fx.channel.published
+      .filter((p) => p.topic === `edge/site/${id}/cmd/result`)
+      .map((p) => JSON.parse(p.payload.toString()) as { id: string; ok: boolean });
+    await waitFor('result published', () =>
+      fx.channel.published.some((p) => p.topic.endsWith(`${id}/cmd/result`)),
+    );
     assert.ok(results.length <= 1);
     const billing = events(fx, id, 'cip22-charging-session');
     assert.equal(billing.length, 1);
@@ -81,9 +91,15 @@ describe('CIP-22 sealed sessions', () => {
   it('a command not in allowCommands or for an unknown pile is refused with a published result', async () => {
     fx.channel.inject('nobody/cmd', JSON.stringify({ id: 'x', command: 'start' }));
     fx.channel.inject('pile-sm2-0001/cmd', '{not json');
-    const pub = fx.channel.published.filter((p) => p.topic === 'edge/site/pile-sm2-0001/cmd/result').map((p) => JSON.parse(p.payload.toString()) as { ok: boolean; error?: string });
+    const pub = fx.channel.published
+      .filter((p) => p.topic === 'edge/site/pile-sm2-0001/cmd/result')
+      .map((p) => JSON.parse(p.payload.toString()) as { ok: boolean; error?: string });
     assert.ok(pub.some((r) => r.ok === false && r.error?.startsWith('bad-request')));
-    assert.equal(fx.channel.published.filter((p) => p.topic.startsWith('edge/site/nobody')).length, 0, 'unknown piles are not subscribed');
+    assert.equal(
+      fx.channel.published.filter((p) => p.topic.startsWith('edge/site/nobody')).length,
+      0,
+      'unknown piles are not subscribed',
+    );
   });
 
   it('3 heartbeat intervals of silence: OFFLINE event and ERROR heartbeat-timeout', async () => {
@@ -92,7 +108,10 @@ describe('CIP-22 sealed sessions', () => {
     const end = await pile.ended;
     assert.equal(end.kind === 'error' && end.reason, CIP22_REASONS['heartbeat-timeout']);
     assert.equal(fx.gateway.pileState(pile.deviceId), 'OFFLINE');
-    await waitFor('OFFLINE event stored', () => events(fx, pile.deviceId, 'cip22-state').at(-1)?.cause === 'heartbeat-lost');
+    await waitFor(
+      'OFFLINE event stored',
+      () => events(fx, pile.deviceId, 'cip22-state').at(-1)?.cause === 'heartbeat-lost',
+    );
   });
 
   it('a frame the pile sends during its handshake waits for AUTH_OK (case: pile-sim STATUS timer during reconnect)', async () => {
@@ -100,7 +119,9 @@ describe('CIP-22 sealed sessions', () => {
     const connecting = pile.connect();
     const seq = pile.send({ type: 'STATUS', state: 0, energyWh: 5 });
     await connecting;
-    await waitFor('ACK of the early frame', () => pile.received.some((m) => m.type === 'ACK' && m.msgSeq === seq));
+    await waitFor('ACK of the early frame', () =>
+      pile.received.some((m) => m.type === 'ACK' && m.msgSeq === seq),
+    );
     pile.close();
   });
 

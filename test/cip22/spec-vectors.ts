@@ -6,14 +6,24 @@
 export const SPEC_VECTORS = {
   crcCheck: { input: '123456789', crc: 0xa1 },
   hello: {
-    message: { type: 'HELLO', deviceId: 'pile-0001', versions: [[1, 2], [2, 0]], firmware: 'fw-1.4.2' },
+    message: {
+      type: 'HELLO',
+      deviceId: 'pile-0001',
+      versions: [
+        [1, 2],
+        [2, 0],
+      ],
+      firmware: 'fw-1.4.2',
+    },
     frame: 'C1022000001E0101000970696C652D303030310200040102020003000866772D312E342E3203',
   },
   kdf: {
     z: Buffer.from(Array.from({ length: 32 }, (_, i) => i)),
     deviceId: 'pile-0001',
     sessionId: Buffer.from(Array.from({ length: 16 }, (_, i) => 0xa0 + i)),
-    okm: '82BAC80623E624D0155953EFBF5FE73532D5ADD8983C23CC7AE389F21BDEFD63' + '557DE44BD6652082ED3DA3093B6880119D965DD6A71CDDBF',
+    okm:
+      '82BAC80623E624D0155953EFBF5FE73532D5ADD8983C23CC7AE389F21BDEFD63' +
+      '557DE44BD6652082ED3DA3093B6880119D965DD6A71CDDBF',
   },
   sealedStatus: {
     message: { type: 'STATUS', msgSeq: 7, state: 1, voltageMv: 48123 },

@@ -42,7 +42,9 @@ describe('pile state machine', () => {
   it('OFFLINE → STANDBY on AUTH_OK, with an event carrying from, to, cause and time', () => {
     const m = machine();
     const effects = m.authOk(T0);
-    assert.deepEqual(effects, [{ kind: 'transition', from: 'OFFLINE', to: 'STANDBY', cause: 'auth-ok', ts: T0 }]);
+    assert.deepEqual(effects, [
+      { kind: 'transition', from: 'OFFLINE', to: 'STANDBY', cause: 'auth-ok', ts: T0 },
+    ]);
   });
 
   it('frames while OFFLINE change nothing', () => {
@@ -67,7 +69,9 @@ describe('pile state machine', () => {
     assert.equal(m.state, 'STANDBY', 'the command alone changes nothing');
     const effects = m.cmdAck(send.wireId, 0, T0 + 5);
     assert.deepEqual(transitions(effects), ['STANDBY>CHARGING:cmd-start']);
-    assert.deepEqual(only(effects, 'result'), [{ kind: 'result', requestId: 'r1', command: 'start', ok: true, result: 0 }]);
+    assert.deepEqual(only(effects, 'result'), [
+      { kind: 'result', requestId: 'r1', command: 'start', ok: true, result: 0 },
+    ]);
   });
 
   it('a refused start (result ≠ 0) is reported and changes nothing', () => {
@@ -75,7 +79,9 @@ describe('pile state machine', () => {
     const [send] = sent(m.request('r1', 'start'));
     const effects = m.cmdAck(send.wireId, 7, T0);
     assert.deepEqual(transitions(effects), []);
-    assert.deepEqual(only(effects, 'result'), [{ kind: 'result', requestId: 'r1', command: 'start', ok: false, result: 7 }]);
+    assert.deepEqual(only(effects, 'result'), [
+      { kind: 'result', requestId: 'r1', command: 'start', ok: false, result: 7 },
+    ]);
   });
 
   it('CHARGING → STANDBY on STATUS state 0 closes a billing record with the highest energy seen', () => {
@@ -84,7 +90,9 @@ describe('pile state machine', () => {
     m.status({ state: 1, energyWh: 120 }, T0 + 2000);
     const effects = m.status({ state: 0, energyWh: 0 }, T0 + 3000);
     assert.deepEqual(transitions(effects), ['CHARGING>STANDBY:status-idle']);
-    assert.deepEqual(only(effects, 'billing'), [{ kind: 'billing', startTs: T0 + 1000, stopTs: T0 + 3000, energyWh: 120, endCause: 'status-idle' }]);
+    assert.deepEqual(only(effects, 'billing'), [
+      { kind: 'billing', startTs: T0 + 1000, stopTs: T0 + 3000, energyWh: 120, endCause: 'status-idle' },
+    ]);
   });
 
   it('CHARGING → STANDBY when CMD stop is acknowledged, billing included', () => {
@@ -100,9 +108,15 @@ describe('pile state machine', () => {
   for (const from of ['STANDBY', 'CHARGING', 'UPGRADING'] as const) {
     it(`${from} → FAULT on a FAULT frame, STATUS fault code ≠ 0 and STATUS state 2`, () => {
       assert.deepEqual(transitions(inState(from).fault(T0 + 1)), [`${from}>FAULT:fault-frame`]);
-      assert.deepEqual(transitions(inState(from).status({ faultCode: 12 }, T0 + 1)), [`${from}>FAULT:status-fault`]);
-      assert.deepEqual(transitions(inState(from).status({ state: 2 }, T0 + 1)), [`${from}>FAULT:status-fault`]);
-      assert.deepEqual(transitions(inState(from).status({ state: 0, faultCode: 3 }, T0 + 1)), [`${from}>FAULT:status-fault`]);
+      assert.deepEqual(transitions(inState(from).status({ faultCode: 12 }, T0 + 1)), [
+        `${from}>FAULT:status-fault`,
+      ]);
+      assert.deepEqual(transitions(inState(from).status({ state: 2 }, T0 + 1)), [
+        `${from}>FAULT:status-fault`,
+      ]);
+      assert.deepEqual(transitions(inState(from).status({ state: 0, faultCode: 3 }, T0 + 1)), [
+        `${from}>FAULT:status-fault`,
+      ]);
     });
   }
 
@@ -110,7 +124,9 @@ describe('pile state machine', () => {
     const m = inState('CHARGING');
     m.status({ state: 1, energyWh: 9 }, T0 + 1);
     const billing = only(m.fault(T0 + 2), 'billing');
-    assert.deepEqual(billing, [{ kind: 'billing', startTs: T0, stopTs: T0 + 2, energyWh: 9, endCause: 'fault' }]);
+    assert.deepEqual(billing, [
+      { kind: 'billing', startTs: T0, stopTs: T0 + 2, energyWh: 9, endCause: 'fault' },
+    ]);
   });
 
   it('FAULT stays FAULT on further faults (no duplicate transition)', () => {
@@ -120,18 +136,28 @@ describe('pile state machine', () => {
   });
 
   it('FAULT → STANDBY on STATUS state 0', () => {
-    assert.deepEqual(transitions(inState('FAULT').status({ state: 0 }, T0 + 1)), ['FAULT>STANDBY:status-idle']);
+    assert.deepEqual(transitions(inState('FAULT').status({ state: 0 }, T0 + 1)), [
+      'FAULT>STANDBY:status-idle',
+    ]);
   });
 
   it('FAULT → STANDBY on STATUS fault code 0 only after an acknowledged reset', () => {
     const m = inState('FAULT');
-    assert.deepEqual(m.status({ state: 3, faultCode: 0 }, T0 + 1), [], 'fault code 0 without a reset keeps FAULT');
+    assert.deepEqual(
+      m.status({ state: 3, faultCode: 0 }, T0 + 1),
+      [],
+      'fault code 0 without a reset keeps FAULT',
+    );
     const [send] = sent(m.request('x', 'reset'));
     const ack = m.cmdAck(send.wireId, 0, T0 + 2);
-    assert.deepEqual(only(ack, 'result'), [{ kind: 'result', requestId: 'x', command: 'reset', ok: true, result: 0 }]);
+    assert.deepEqual(only(ack, 'result'), [
+      { kind: 'result', requestId: 'x', command: 'reset', ok: true, result: 0 },
+    ]);
     assert.equal(m.state, 'FAULT', 'the reset alone changes nothing');
     assert.deepEqual(m.status({ state: 3 }, T0 + 3), [], 'no fault code: still FAULT');
-    assert.deepEqual(transitions(m.status({ state: 3, faultCode: 0 }, T0 + 4)), ['FAULT>STANDBY:fault-cleared']);
+    assert.deepEqual(transitions(m.status({ state: 3, faultCode: 0 }, T0 + 4)), [
+      'FAULT>STANDBY:fault-cleared',
+    ]);
   });
 
   it('a refused reset does not arm the fault-cleared path', () => {
@@ -156,7 +182,10 @@ describe('pile state machine', () => {
     assert.deepEqual(transitions(m.status({ state: 1, faultCode: 0 }, T0 + 1)), []);
     const [send] = sent(m.request('x', 'reset'));
     m.cmdAck(send.wireId, 0, T0 + 2);
-    assert.deepEqual(transitions(m.status({ state: 1, faultCode: 0 }, T0 + 3)), ['FAULT>STANDBY:fault-cleared', 'STANDBY>CHARGING:status-charging']);
+    assert.deepEqual(transitions(m.status({ state: 1, faultCode: 0 }, T0 + 3)), [
+      'FAULT>STANDBY:fault-cleared',
+      'STANDBY>CHARGING:status-charging',
+    ]);
   });
 
   it('STANDBY → UPGRADING when begin-upgrade is acknowledged', () => {
@@ -171,7 +200,11 @@ describe('pile state machine', () => {
   it('begin-upgrade while CHARGING: stop first, wait for its ACK, then begin the upgrade', () => {
     const m = inState('CHARGING');
     const first = m.request('u1', 'begin-upgrade', { image: 'fw-2' });
-    assert.deepEqual(sent(first).map((s) => s.command), ['stop'], 'only the stop goes out');
+    assert.deepEqual(
+      sent(first).map((s) => s.command),
+      ['stop'],
+      'only the stop goes out',
+    );
     assert.equal(m.state, 'CHARGING');
     const afterStop = m.cmdAck(sent(first)[0].wireId, 0, T0 + 10);
     assert.deepEqual(transitions(afterStop), ['CHARGING>STANDBY:cmd-stop']);
@@ -183,14 +216,25 @@ describe('pile state machine', () => {
     assert.deepEqual(upgrade.params, { image: 'fw-2' });
     const done = m.cmdAck(upgrade.wireId, 0, T0 + 20);
     assert.deepEqual(transitions(done), ['STANDBY>UPGRADING:cmd-begin-upgrade']);
-    assert.deepEqual(only(done, 'result'), [{ kind: 'result', requestId: 'u1', command: 'begin-upgrade', ok: true, result: 0 }]);
+    assert.deepEqual(only(done, 'result'), [
+      { kind: 'result', requestId: 'u1', command: 'begin-upgrade', ok: true, result: 0 },
+    ]);
   });
 
   it('begin-upgrade while CHARGING: a refused stop fails the upgrade request, nothing else', () => {
     const m = inState('CHARGING');
     const [stop] = sent(m.request('u1', 'begin-upgrade'));
     const effects = m.cmdAck(stop.wireId, 5, T0 + 1);
-    assert.deepEqual(effects, [{ kind: 'result', requestId: 'u1', command: 'begin-upgrade', ok: false, result: 5, error: 'stop-refused' }]);
+    assert.deepEqual(effects, [
+      {
+        kind: 'result',
+        requestId: 'u1',
+        command: 'begin-upgrade',
+        ok: false,
+        result: 5,
+        error: 'stop-refused',
+      },
+    ]);
     assert.equal(m.state, 'CHARGING');
   });
 
@@ -200,20 +244,29 @@ describe('pile state machine', () => {
     assert.deepEqual(transitions(m.status({ state: 0 }, T0 + 1)), ['CHARGING>STANDBY:status-idle']);
     const effects = m.cmdAck(stop.wireId, 0, T0 + 2);
     assert.deepEqual(transitions(effects), []);
-    assert.deepEqual(sent(effects).map((s) => s.command), ['begin-upgrade']);
+    assert.deepEqual(
+      sent(effects).map((s) => s.command),
+      ['begin-upgrade'],
+    );
   });
 
   it('begin-upgrade is refused locally in FAULT and UPGRADING; every command is refused OFFLINE', () => {
     for (const state of ['FAULT', 'UPGRADING'] as const) {
-      assert.deepEqual(inState(state).request('q', 'begin-upgrade'), [{ kind: 'result', requestId: 'q', command: 'begin-upgrade', ok: false, error: `state ${state}` }]);
+      assert.deepEqual(inState(state).request('q', 'begin-upgrade'), [
+        { kind: 'result', requestId: 'q', command: 'begin-upgrade', ok: false, error: `state ${state}` },
+      ]);
     }
     for (const command of ['start', 'stop', 'reset', 'begin-upgrade'] as const) {
-      assert.deepEqual(machine().request('q', command), [{ kind: 'result', requestId: 'q', command, ok: false, error: 'offline' }]);
+      assert.deepEqual(machine().request('q', command), [
+        { kind: 'result', requestId: 'q', command, ok: false, error: 'offline' },
+      ]);
     }
   });
 
   it('UPGRADING → STANDBY on STATUS state 0', () => {
-    assert.deepEqual(transitions(inState('UPGRADING').status({ state: 0 }, T0 + 1)), ['UPGRADING>STANDBY:status-idle']);
+    assert.deepEqual(transitions(inState('UPGRADING').status({ state: 0 }, T0 + 1)), [
+      'UPGRADING>STANDBY:status-idle',
+    ]);
   });
 
   it('UPGRADING → FAULT when no STATUS arrives within the upgrade timeout (heartbeats do not count)', () => {
@@ -247,7 +300,9 @@ describe('pile state machine', () => {
     });
 
     it(`${from} → OFFLINE when the session closes`, () => {
-      assert.deepEqual(transitions(inState(from).closed('session-closed', T0 + 1)), [`${from}>OFFLINE:session-closed`]);
+      assert.deepEqual(transitions(inState(from).closed('session-closed', T0 + 1)), [
+        `${from}>OFFLINE:session-closed`,
+      ]);
     });
   }
 
@@ -263,20 +318,29 @@ describe('pile state machine', () => {
     m.status({ state: 1, energyWh: 5 }, T0 + 1);
     m.request('a', 'stop');
     const effects = m.check(T0 + 1 + 3 * HB);
-    assert.deepEqual(only(effects, 'billing'), [{ kind: 'billing', startTs: T0, stopTs: T0 + 1 + 3 * HB, energyWh: 5, endCause: 'offline' }]);
-    assert.deepEqual(only(effects, 'result'), [{ kind: 'result', requestId: 'a', command: 'stop', ok: false, error: 'offline' }]);
+    assert.deepEqual(only(effects, 'billing'), [
+      { kind: 'billing', startTs: T0, stopTs: T0 + 1 + 3 * HB, energyWh: 5, endCause: 'offline' },
+    ]);
+    assert.deepEqual(only(effects, 'result'), [
+      { kind: 'result', requestId: 'a', command: 'stop', ok: false, error: 'offline' },
+    ]);
     assert.equal(m.pendingCommands, 0);
   });
 
   it('a pending stop-before-upgrade fails the upgrade request when the pile goes OFFLINE', () => {
     const m = inState('CHARGING');
     m.request('u', 'begin-upgrade');
-    assert.deepEqual(only(m.closed('session-closed', T0 + 1), 'result'), [{ kind: 'result', requestId: 'u', command: 'begin-upgrade', ok: false, error: 'offline' }]);
+    assert.deepEqual(only(m.closed('session-closed', T0 + 1), 'result'), [
+      { kind: 'result', requestId: 'u', command: 'begin-upgrade', ok: false, error: 'offline' },
+    ]);
   });
 
   it('AUTH_OK while online (a new session for the same pile) passes through OFFLINE', () => {
     const m = inState('CHARGING');
-    assert.deepEqual(transitions(m.authOk(T0 + 5)), ['CHARGING>OFFLINE:session-replaced', 'OFFLINE>STANDBY:auth-ok']);
+    assert.deepEqual(transitions(m.authOk(T0 + 5)), [
+      'CHARGING>OFFLINE:session-replaced',
+      'OFFLINE>STANDBY:auth-ok',
+    ]);
   });
 
   it('an unknown CMD_ACK id changes nothing; wire ids are distinct u32 values that wrap', () => {

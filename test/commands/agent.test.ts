@@ -26,7 +26,10 @@ const server = (port: number, values: Record<number, number[]> = { 0: [2301, 17]
   slaves: { 1: { holding: { values }, coil: {} } },
 });
 
-async function readBack(port: number, fn: (c: InstanceType<typeof ModbusClient>) => Promise<unknown>): Promise<unknown> {
+async function readBack(
+  port: number,
+  fn: (c: InstanceType<typeof ModbusClient>) => Promise<unknown>,
+): Promise<unknown> {
   const client = new ModbusClient();
   await client.connectTCP('127.0.0.1', { port });
   client.setID(1);
@@ -40,9 +43,15 @@ async function readBack(port: number, fn: (c: InstanceType<typeof ModbusClient>)
 function events(dbPath: string, type: string): Array<{ device: string; data: Record<string, unknown> }> {
   const db = new Database(dbPath, { readonly: true });
   try {
-    const rows = db.prepare('SELECT device, body FROM records ORDER BY rowid').all() as Array<{ device: string; body: string }>;
+    const rows = db.prepare('SELECT device, body FROM records ORDER BY rowid').all() as Array<{
+      device: string;
+      body: string;
+    }>;
     return rows
-      .map((r) => ({ device: r.device, event: JSON.parse(r.body) as { type?: string; data?: Record<string, unknown> } }))
+      .map((r) => ({
+        device: r.device,
+        event: JSON.parse(r.body) as { type?: string; data?: Record<string, unknown> },
+      }))
       .filter((r) => r.event.type === type)
       .map((r) => ({ device: r.device, data: r.event.data ?? {} }));
   } finally {
@@ -57,7 +66,13 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
 
   before(async () => {
     ports = { write: await freePort(), primary: await freePort(), secondary: await freePort() };
-    peers.push(...(await Promise.all([startPymodbus(server(ports.write)), startPymodbus(server(ports.primary)), startPymodbus(server(ports.secondary))])));
+    peers.push(
+      ...(await Promise.all([
+        startPymodbus(server(ports.write)),
+        startPymodbus(server(ports.primary)),
+        startPymodbus(server(ports.secondary)),
+      ])),
+    );
   });
   after(async () => {
     await Promise.all(peers.map((p) => p.stop()));
@@ -83,20 +98,42 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
             { name: 'voltage', function: 'holding', address: 0 },
           ],
         },
-        { name: 'meter', driver: 'modbus', connection: tcp, tags: [{ name: 'x', function: 'holding', address: 20, writable: true }] },
+        {
+          name: 'meter',
+          driver: 'modbus',
+          connection: tcp,
+          tags: [{ name: 'x', function: 'holding', address: 20, writable: true }],
+        },
       ],
     };
     const channel = new MemoryCommandChannel('edge/site-1');
-    const agent = new Agent({ config: configSchema.parse(input), logger: silentLogger, commandChannel: channel });
-    const results = (): CommandResult[] => channel.published.map((p) => JSON.parse(p.payload.toString()) as CommandResult);
-    const resultOf = (id: string, n = 1) => waitFor(`result of ${id}`, () => (results().filter((r) => r.id === id).length >= n ? results().filter((r) => r.id === id).at(-1) : undefined));
+    const agent = new Agent({
+      config: configSchema.parse(input),
+      logger: silentLogger,
+      commandChannel: channel,
+    });
+    const results = (): CommandResult[] =>
+      channel.published.map((p) => JSON.parse(p.payload.toString()) as CommandResult);
+    const resultOf = (id: string, n = 1) =>
+      waitFor(`result of ${id}`, () =>
+        results().filter((r) => r.id === id).length >= n
+          ? results()
+              .filter((r) => r.id === id)
+              .at(-1)
+          : undefined,
+      );
     try {
       await agent.start();
-      await waitFor('pump online', () => (agent.status().devices as Array<{ state: string }>).every((d) => d.state === 'online'));
+      await waitFor('pump online', () =>
+        (agent.status().devices as Array<{ state: string }>).every((d) => d.state === 'online'),
+      );
 
       channel.inject('pump/cmd', JSON.stringify({ id: 'w1', tag: 'setpoint', value: -1234.5 }));
       assert.equal((await resultOf('w1')).status, 'done');
-      assert.deepEqual(await readBack(ports.write, async (c) => (await c.readHoldingRegisters(10, 2)).data), [0xffff, 0xffff - 12345 + 1]);
+      assert.deepEqual(await readBack(ports.write, async (c) => (await c.readHoldingRegisters(10, 2)).data), [
+        0xffff,
+        0xffff - 12345 + 1,
+      ]);
 
       channel.inject('pump/cmd', JSON.stringify({ id: 'w2', tag: 'run', value: true }));
       assert.equal((await resultOf('w2')).status, 'done');
@@ -105,7 +142,10 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
       // a redelivered id is answered from memory: the server keeps the first value
       channel.inject('pump/cmd', JSON.stringify({ id: 'w1', tag: 'setpoint', value: 5 }));
       assert.equal((await resultOf('w1', 2)).status, 'done');
-      assert.deepEqual(await readBack(ports.write, async (c) => (await c.readHoldingRegisters(10, 2)).data), [0xffff, 0xffff - 12345 + 1]);
+      assert.deepEqual(await readBack(ports.write, async (c) => (await c.readHoldingRegisters(10, 2)).data), [
+        0xffff,
+        0xffff - 12345 + 1,
+      ]);
 
       channel.inject('pump/cmd', JSON.stringify({ id: 'w3', tag: 'voltage', value: 1 }));
       channel.inject('pump/cmd', JSON.stringify({ id: 'w4', tag: 'setpoint', value: 1.25 }));
@@ -114,7 +154,10 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
       assert.deepEqual([w3.status, w3.code], ['rejected', 'EDGE_ERR_CMD_NOT_WRITABLE']);
       assert.deepEqual([w4.status, w4.code], ['rejected', 'EDGE_ERR_CMD_BAD_VALUE']);
       assert.deepEqual([w5.status, w5.code], ['rejected', 'EDGE_ERR_CMD_NOT_ALLOWED']);
-      assert.equal(await readBack(ports.write, async (c) => (await c.readHoldingRegisters(20, 1)).data[0]), 0);
+      assert.equal(
+        await readBack(ports.write, async (c) => (await c.readHoldingRegisters(20, 1)).data[0]),
+        0,
+      );
       assert.deepEqual(
         channel.published.map((p) => p.topic).filter((t, i, all) => all.indexOf(t) === i),
         ['edge/site-1/pump/cmd/result', 'edge/site-1/meter/cmd/result'],
@@ -151,7 +194,11 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
           timeoutMs: 200,
           tags: [...tags],
           failover: {
-            secondary: { driver: 'modbus', connection: { transport: 'tcp', host: '127.0.0.1', port: ports.secondary }, tags: [...tags] },
+            secondary: {
+              driver: 'modbus',
+              connection: { transport: 'tcp', host: '127.0.0.1', port: ports.secondary },
+              tags: [...tags],
+            },
             windowMs: 300,
             minSamples: 3,
             probeIntervalMs: 100,
@@ -162,8 +209,12 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
     const agent = new Agent({ config: configSchema.parse(input), logger: silentLogger });
     try {
       await agent.start();
-      const device = () => (agent.status().devices as Array<{ source: string; state: string; polls: number }>)[0];
-      await waitFor('online on the primary', () => device().state === 'online' && device().source === 'primary');
+      const device = () =>
+        (agent.status().devices as Array<{ source: string; state: string; polls: number }>)[0];
+      await waitFor(
+        'online on the primary',
+        () => device().state === 'online' && device().source === 'primary',
+      );
       await peers[1].stop();
       await waitFor('failed over', () => device().source === 'secondary', 15_000);
       const polls = device().polls;
@@ -177,10 +228,17 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
     assert.deepEqual([stored[0].data.from, stored[0].data.to], ['primary', 'secondary']);
     const db = new Database(dbPath, { readonly: true });
     try {
-      const bodies = (db.prepare('SELECT body FROM records WHERE device = ? AND cls = 0 ORDER BY rowid').all('plc-1') as Array<{ body: string }>).map((r) => r.body);
+      const bodies = (
+        db
+          .prepare('SELECT body FROM records WHERE device = ? AND cls = 0 ORDER BY rowid')
+          .all('plc-1') as Array<{ body: string }>
+      ).map((r) => r.body);
       const fromSecondary = bodies.filter((b) => b.includes('"src":"secondary"'));
       assert.ok(fromSecondary.length > 0, 'telemetry marks values read from the secondary');
-      assert.deepEqual(JSON.parse(fromSecondary.at(-1)!), { voltage: { v: 230.1, q: 'good', src: 'secondary' }, temp: { v: 17, q: 'good', src: 'secondary' } });
+      assert.deepEqual(JSON.parse(fromSecondary.at(-1)!), {
+        voltage: { v: 230.1, q: 'good', src: 'secondary' },
+        temp: { v: 17, q: 'good', src: 'secondary' },
+      });
     } finally {
       db.close();
     }

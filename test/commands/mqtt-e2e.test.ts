@@ -25,7 +25,10 @@ const dir = tempDir();
 
 before(async () => {
   port = await freePort();
-  [broker, peer] = await Promise.all([startMosquitto(), startPymodbus({ transport: 'tcp', port, slaves: { 1: { holding: { values: { 0: [0, 0] } } } } })]);
+  [broker, peer] = await Promise.all([
+    startMosquitto(),
+    startPymodbus({ transport: 'tcp', port, slaves: { 1: { holding: { values: { 0: [0, 0] } } } } }),
+  ]);
 });
 after(async () => {
   await Promise.all([broker?.close(), peer?.stop()]);
@@ -43,48 +46,61 @@ async function holding(address: number): Promise<number | undefined> {
   }
 }
 
-test('a command published on MQTT is written once and answered on cmd/result', { timeout: 60_000 }, async () => {
-  const config = configSchema.parse({
-    agent: { id: 't', site: 'site-9' },
-    store: { path: join(dir.path, 'e2e.db') },
-    http: { enabled: false },
-    mqtt: { url: broker.url, topicPrefix: 'edge' },
-    devices: [
-      {
-        name: 'pump',
-        driver: 'modbus',
-        connection: { transport: 'tcp', host: '127.0.0.1', port },
-        commands: { allowWrites: true },
-        tags: [{ name: 'setpoint', function: 'holding', address: 1, writable: true }],
-      },
-    ],
-  });
-  const agent = new Agent({ config, logger: silentLogger });
-  const client = mqtt.connect(broker.url, { reconnectPeriod: 50 });
-  client.on('error', () => undefined);
-  const results: Array<{ id: string; status: string; code?: string }> = [];
-  client.on('message', (topic, payload) => {
-    if (topic === 'edge/site-9/pump/cmd/result') results.push(JSON.parse(payload.toString()));
-  });
-  try {
-    await agent.start();
-    if (!client.connected) await once(client, 'connect');
-    await client.subscribeAsync('edge/site-9/+/cmd/result', { qos: 1 });
-    // The agent subscribes once connected; resend the same id until answered (it is deduplicated).
-    await waitFor('result of c1', async () => {
-      if (results.some((r) => r.id === 'c1')) return true;
-      await client.publishAsync('edge/site-9/pump/cmd', JSON.stringify({ id: 'c1', tag: 'setpoint', value: 4321 }), { qos: 1 });
-      return false;
-    }, 20_000, 200);
-    assert.equal(results.find((r) => r.id === 'c1')?.status, 'done');
-    assert.equal(await holding(1), 4321);
+test(
+  'a command published on MQTT is written once and answered on cmd/result',
+  { timeout: 60_000 },
+  async () => {
+    const config = configSchema.parse({
+      agent: { id: 't', site: 'site-9' },
+      store: { path: join(dir.path, 'e2e.db') },
+      http: { enabled: false },
+      mqtt: { url: broker.url, topicPrefix: 'edge' },
+      devices: [
+        {
+          name: 'pump',
+          driver: 'modbus',
+          connection: { transport: 'tcp', host: '127.0.0.1', port },
+          commands: { allowWrites: true },
+          tags: [{ name: 'setpoint', function: 'holding', address: 1, writable: true }],
+        },
+      ],
+    });
+    const agent = new Agent({ config, logger: silentLogger });
+    const client = mqtt.connect(broker.url, { reconnectPeriod: 50 });
+    client.on('error', () => undefined);
+    const results: Array<{ id: string; status: string; code?: string }> = [];
+    client.on('message', (topic, payload) => {
+      if (topic === 'edge/site-9/pump/cmd/result') results.push(JSON.parse(payload.toString()));
+    });
+    try {
+      await agent.start();
+      if (!client.connected) await once(client, 'connect');
+      await client.subscribeAsync('edge/site-9/+/cmd/result', { qos: 1 });
+      // The agent subscribes once connected; resend the same id until answered (it is deduplicated).
+      await waitFor(
+        'result of c1',
+        async () => {
+          if (results.some((r) => r.id === 'c1')) return true;
+          await client.publishAsync(
+            'edge/site-9/pump/cmd',
+            JSON.stringify({ id: 'c1', tag: 'setpoint', value: 4321 }),
+            { qos: 1 },
+          );
+          return false;
+        },
+        20_000,
+        200,
+      );
+      assert.equal(results.find((r) => r.id === 'c1')?.status, 'done');
+      assert.equal(await holding(1), 4321);
 
-    await client.publishAsync('edge/site-9/pump/cmd', '{"id":"c2","tag":"nope","value":1}', { qos: 1 });
-    const c2 = await waitFor('result of c2', () => results.find((r) => r.id === 'c2'));
-    assert.equal(c2.status, 'rejected');
-    assert.equal(c2.code, 'EDGE_ERR_CMD_UNKNOWN_TAG');
-  } finally {
-    client.end(true);
-    await agent.stop();
-  }
-});
+      await client.publishAsync('edge/site-9/pump/cmd', '{"id":"c2","tag":"nope","value":1}', { qos: 1 });
+      const c2 = await waitFor('result of c2', () => results.find((r) => r.id === 'c2'));
+      assert.equal(c2.status, 'rejected');
+      assert.equal(c2.code, 'EDGE_ERR_CMD_UNKNOWN_TAG');
+    } finally {
+      client.end(true);
+      await agent.stop();
+    }
+  },
+);

@@ -33,27 +33,48 @@ class MemorySink implements OutboxSink {
   }
   async appendDurable(record: NewRecord): Promise<StoredRecord> {
     this.append(record);
-    return { ...record, rowid: this.records.length, id: String(this.records.length), seq: this.records.length };
+    return {
+      ...record,
+      rowid: this.records.length,
+      id: String(this.records.length),
+      seq: this.records.length,
+    };
   }
   events(type: string): Array<Record<string, unknown>> {
-    return this.records.filter((r) => r.cls === 'event').map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> }).filter((e) => e.type === type).map((e) => e.data);
+    return this.records
+      .filter((r) => r.cls === 'event')
+      .map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> })
+      .filter((e) => e.type === type)
+      .map((e) => e.data);
   }
 }
 
-function setup(targets?: (drivers: { pump: WritableFake; meter: FakeDriver }) => CommandTarget[], options = {}) {
+function setup(
+  targets?: (drivers: { pump: WritableFake; meter: FakeDriver }) => CommandTarget[],
+  options = {},
+) {
   const clock = new ManualClock();
   const channel = new MemoryCommandChannel('edge/site-1');
   const sink = new MemorySink();
   const log = captureLogger();
   const pump = new WritableFake('pump', [{ name: 'speed', intervalMs: 1000 }]);
   const meter = new FakeDriver('meter', [{ name: 'kwh', intervalMs: 1000 }]);
-  const list = targets ? targets({ pump, meter }) : [
-    { device: 'pump', driver: pump, allowWrites: true },
-    { device: 'meter', driver: meter, allowWrites: true },
-  ];
-  const router = new CommandRouter(list, { timeoutMs: 5000, maxPendingPerDevice: 2, dedupeSize: 16, maxPayloadBytes: 1024, ...options }, { channel, sink, clock, logger: log });
+  const list = targets
+    ? targets({ pump, meter })
+    : [
+        { device: 'pump', driver: pump, allowWrites: true },
+        { device: 'meter', driver: meter, allowWrites: true },
+      ];
+  const router = new CommandRouter(
+    list,
+    { timeoutMs: 5000, maxPendingPerDevice: 2, dedupeSize: 16, maxPayloadBytes: 1024, ...options },
+    { channel, sink, clock, logger: log },
+  );
   router.start();
-  const results = (): CommandResult[] => channel.published.filter((p) => p.topic.endsWith('/cmd/result')).map((p) => JSON.parse(p.payload.toString()) as CommandResult);
+  const results = (): CommandResult[] =>
+    channel.published
+      .filter((p) => p.topic.endsWith('/cmd/result'))
+      .map((p) => JSON.parse(p.payload.toString()) as CommandResult);
   const settled = async (): Promise<void> => clock.advance(0);
   return { clock, channel, sink, log, pump, meter, router, results, settled };
 }
@@ -66,7 +87,10 @@ describe('command router', () => {
     assert.equal(s.channel.subscriptionCount(), 1);
     s.channel.inject('pump/cmd', cmd({ id: 'c1', tag: 'speed', value: 1200 }));
     await s.settled();
-    assert.deepEqual(s.pump.writes.map((w) => [w.tag, w.value]), [['speed', 1200]]);
+    assert.deepEqual(
+      s.pump.writes.map((w) => [w.tag, w.value]),
+      [['speed', 1200]],
+    );
     const [result] = s.results();
     assert.deepEqual(result, { id: 'c1', status: 'done', ts: s.clock.now() });
     assert.equal(s.channel.published[0].topic, 'edge/site-1/pump/cmd/result');
@@ -114,7 +138,14 @@ describe('command router', () => {
 
   it('malformed payloads without a readable id are counted and logged, never thrown', async () => {
     const s = setup();
-    for (const payload of ['not json', '[1,2]', '{"tag":"speed","value":1}', '{"id":42}', 'x'.repeat(2000), '\u0000\uffff']) {
+    for (const payload of [
+      'not json',
+      '[1,2]',
+      '{"tag":"speed","value":1}',
+      '{"id":42}',
+      'x'.repeat(2000),
+      '\u0000\uffff',
+    ]) {
       assert.doesNotThrow(() => s.channel.inject('pump/cmd', payload));
     }
     await s.settled();
@@ -128,10 +159,14 @@ describe('command router', () => {
     s.pump.autoSettle = new EdgeError('EDGE_ERR_CMD_NOT_WRITABLE', 'tag speed is not writable');
     s.channel.inject('pump/cmd', cmd({ id: 'r1', tag: 'speed', value: 1 }));
     await s.settled();
-    s.pump.autoSettle = new EdgeError('EDGE_ERR_MODBUS_ILLEGAL_ADDRESS', 'exception 2', { context: { modbusCode: 2 } });
+    s.pump.autoSettle = new EdgeError('EDGE_ERR_MODBUS_ILLEGAL_ADDRESS', 'exception 2', {
+      context: { modbusCode: 2 },
+    });
     s.channel.inject('pump/cmd', cmd({ id: 'r2', tag: 'speed', value: 1 }));
     await s.settled();
-    s.pump.autoSettle = new EdgeError('EDGE_ERR_MODBUS_TIMEOUT', 'no answer', { context: { plcCode: '0x05' } });
+    s.pump.autoSettle = new EdgeError('EDGE_ERR_MODBUS_TIMEOUT', 'no answer', {
+      context: { plcCode: '0x05' },
+    });
     s.channel.inject('pump/cmd', cmd({ id: 'r3', tag: 'speed', value: 1 }));
     await s.settled();
     const [r1, r2, r3] = s.results();
@@ -175,16 +210,26 @@ describe('command router', () => {
   it('runs commands of a device in order and rejects beyond maxPendingPerDevice', async () => {
     const s = setup();
     s.pump.autoSettle = undefined;
-    for (const id of ['a', 'b', 'c']) s.channel.inject('pump/cmd', cmd({ id, tag: 'speed', value: id.charCodeAt(0) }));
+    for (const id of ['a', 'b', 'c'])
+      s.channel.inject('pump/cmd', cmd({ id, tag: 'speed', value: id.charCodeAt(0) }));
     await s.settled();
     assert.equal(s.pump.writes.length, 1, 'b waits for a');
-    assert.deepEqual(s.results().map((r) => [r.id, r.code]), [['c', 'EDGE_ERR_CMD_BUSY']]);
+    assert.deepEqual(
+      s.results().map((r) => [r.id, r.code]),
+      [['c', 'EDGE_ERR_CMD_BUSY']],
+    );
     s.pump.writes[0].settle();
     await s.settled();
-    assert.deepEqual(s.pump.writes.map((w) => w.value), [97, 98]);
+    assert.deepEqual(
+      s.pump.writes.map((w) => w.value),
+      [97, 98],
+    );
     s.pump.writes[1].settle();
     await s.settled();
-    assert.deepEqual(s.results().map((r) => `${r.id}:${r.status}`), ['c:rejected', 'a:done', 'b:done']);
+    assert.deepEqual(
+      s.results().map((r) => `${r.id}:${r.status}`),
+      ['c:rejected', 'a:done', 'b:done'],
+    );
   });
 
   it('a write the driver never confirms times out as error with outcome unknown', async () => {

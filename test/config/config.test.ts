@@ -23,7 +23,10 @@ describe('firmware-config', () => {
 
 describe('broken configs name the offending path', () => {
   const dir = join(root, 'test/config/broken');
-  const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Record<string, Array<[string, string]>>;
+  const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Record<
+    string,
+    Array<[string, string]>
+  >;
   for (const [file, wanted] of Object.entries(expected)) {
     it(file, () => {
       const result = checkConfigText(readFileSync(join(dir, file), 'utf8'));
@@ -31,7 +34,10 @@ describe('broken configs name the offending path', () => {
       if (result.ok) return;
       for (const [path, fragment] of wanted) {
         const hit = result.issues.find((i) => i.path === path && i.message.includes(fragment));
-        assert.ok(hit, `expected an issue at ${path} containing "${fragment}", got:\n${JSON.stringify(result.issues, null, 2)}`);
+        assert.ok(
+          hit,
+          `expected an issue at ${path} containing "${fragment}", got:\n${JSON.stringify(result.issues, null, 2)}`,
+        );
       }
     });
   }
@@ -63,7 +69,14 @@ describe('defaults', () => {
 
   it('fills tag defaults beside the schema', () => {
     const result = validateConfig({
-      devices: [{ name: 'm', driver: 'modbus', connection: { transport: 'rtu', path: '/dev/x' }, tags: [{ name: 't', function: 'holding', address: 3 }] }],
+      devices: [
+        {
+          name: 'm',
+          driver: 'modbus',
+          connection: { transport: 'rtu', path: '/dev/x' },
+          tags: [{ name: 't', function: 'holding', address: 3 }],
+        },
+      ],
     });
     assert.ok(result.ok);
     if (!result.ok) return;
@@ -71,8 +84,26 @@ describe('defaults', () => {
     assert.ok(device.driver === 'modbus');
     assert.equal(device.unitId, 1);
     assert.equal(device.timeoutMs, 1000);
-    assert.deepEqual(device.connection, { transport: 'rtu', path: '/dev/x', baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1, echoSuppression: false });
-    assert.deepEqual(device.tags[0], { name: 't', function: 'holding', address: 3, type: 'u16', wordOrder: 'big', byteOrder: 'big', scale: 1, offset: 0, writable: false });
+    assert.deepEqual(device.connection, {
+      transport: 'rtu',
+      path: '/dev/x',
+      baudRate: 9600,
+      dataBits: 8,
+      parity: 'none',
+      stopBits: 1,
+      echoSuppression: false,
+    });
+    assert.deepEqual(device.tags[0], {
+      name: 't',
+      function: 'holding',
+      address: 3,
+      type: 'u16',
+      wordOrder: 'big',
+      byteOrder: 'big',
+      scale: 1,
+      offset: 0,
+      writable: false,
+    });
     assert.equal(result.config.commands.allowWrites, false, 'writes need an explicit allow');
     assert.equal(device.failover, undefined);
   });
@@ -89,7 +120,10 @@ describe('secrets', () => {
     try {
       const file = join(dir.path, 'pw');
       writeFileSync(file, 'from-file\n');
-      const resolve = createSecretResolver({ env: { PW: 'from-env' }, readFile: (p) => readFileSync(p, 'utf8') });
+      const resolve = createSecretResolver({
+        env: { PW: 'from-env' },
+        readFile: (p) => readFileSync(p, 'utf8'),
+      });
       assert.equal(resolve('inline', 'mqtt.password'), 'inline');
       assert.equal(resolve({ env: 'PW' }, 'mqtt.password'), 'from-env');
       assert.equal(resolve({ file }, 'mqtt.password'), 'from-file');
@@ -99,21 +133,36 @@ describe('secrets', () => {
   });
 
   it('names the field, never the value, when a secret is missing', () => {
-    const resolve = createSecretResolver({ env: {}, readFile: () => { throw Object.assign(new Error('nope'), { code: 'ENOENT' }); } });
-    assert.throws(() => resolve({ env: 'MISSING' }, 'mqtt.password'), (e: unknown) => {
-      assert.ok(e instanceof EdgeError);
-      assert.equal(e.code, 'EDGE_ERR_CONFIG_SECRET');
-      assert.match(e.message, /^mqtt\.password: environment variable MISSING is not set$/);
-      return true;
+    const resolve = createSecretResolver({
+      env: {},
+      readFile: () => {
+        throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+      },
     });
-    assert.throws(() => resolve({ file: '/nope' }, 'mqtt.tls.key'), /mqtt\.tls\.key: cannot read secret file \/nope \(ENOENT\)/);
+    assert.throws(
+      () => resolve({ env: 'MISSING' }, 'mqtt.password'),
+      (e: unknown) => {
+        assert.ok(e instanceof EdgeError);
+        assert.equal(e.code, 'EDGE_ERR_CONFIG_SECRET');
+        assert.match(e.message, /^mqtt\.password: environment variable MISSING is not set$/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => resolve({ file: '/nope' }, 'mqtt.tls.key'),
+      /mqtt\.tls\.key: cannot read secret file \/nope \(ENOENT\)/,
+    );
   });
 });
 
 describe('JSON Schema for editors', () => {
   it('docs/config.schema.json is up to date with the zod schemas', () => {
     const committed = readFileSync(join(root, 'docs/config.schema.json'), 'utf8');
-    assert.equal(committed, configJsonSchemaText(), 'run npm run build to regenerate docs/config.schema.json');
+    assert.equal(
+      committed,
+      configJsonSchemaText(),
+      'run npm run build to regenerate docs/config.schema.json',
+    );
   });
 
   it('rejects unknown keys at every level', () => {
@@ -126,6 +175,10 @@ describe('configuration reference', () => {
   it('docs/config.md is generated from the current schemas', async () => {
     const { configReference } = await import('../../src/config/reference.js');
     const { configJsonSchema } = await import('../../src/config/json-schema.js');
-    assert.equal(readFileSync(join(root, 'docs/config.md'), 'utf8'), configReference(configJsonSchema()), 'run npm run build');
+    assert.equal(
+      readFileSync(join(root, 'docs/config.md'), 'utf8'),
+      configReference(configJsonSchema()),
+      'run npm run build',
+    );
   });
 });

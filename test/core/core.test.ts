@@ -12,11 +12,20 @@ import { FakeDriver } from './fake-driver.js';
 describe('Backoff', () => {
   it('grows exponentially up to the cap, jitter stays inside [d*(1-j), d]', () => {
     const noJitter = new Backoff({ initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 });
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => noJitter.next()), [100, 200, 400, 800, 1000, 1000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map(() => noJitter.next()),
+      [100, 200, 400, 800, 1000, 1000],
+    );
     const low = new Backoff({ initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0.5 }, () => 0);
     const high = new Backoff({ initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0.5 }, () => 0.999999);
-    assert.deepEqual([1, 2, 3, 4, 5].map(() => low.next()), [50, 100, 200, 400, 500]);
-    assert.deepEqual([1, 2, 3, 4, 5].map(() => high.next()), [100, 200, 400, 800, 1000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map(() => low.next()),
+      [50, 100, 200, 400, 500],
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map(() => high.next()),
+      [100, 200, 400, 800, 1000],
+    );
   });
   it('reset starts over', () => {
     const b = new Backoff({ initialMs: 10, maxMs: 100, multiplier: 3, jitter: 0 });
@@ -50,7 +59,13 @@ describe('CircuitBreaker', () => {
 
 describe('TagSchedule', () => {
   it('falls due on the interval grid and skips missed slots', () => {
-    const s = new TagSchedule([{ name: 'fast', intervalMs: 100 }, { name: 'slow', intervalMs: 1000 }], 10_000);
+    const s = new TagSchedule(
+      [
+        { name: 'fast', intervalMs: 100 },
+        { name: 'slow', intervalMs: 1000 },
+      ],
+      10_000,
+    );
     assert.deepEqual(s.due(10_000).sort(), ['fast', 'slow']);
     assert.equal(s.nextWake(), 10_100);
     assert.deepEqual(s.due(10_100), ['fast']);
@@ -78,14 +93,23 @@ function harness(driver: FakeDriver, clock: ManualClock) {
 describe('DevicePoller', () => {
   it('polls each tag at its own interval, grouping tags that fall due together', async () => {
     const clock = new ManualClock(0);
-    const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 100 }, { name: 'b', intervalMs: 300 }]);
+    const driver = new FakeDriver('m1', [
+      { name: 'a', intervalMs: 100 },
+      { name: 'b', intervalMs: 300 },
+    ]);
     const { poller, readings } = harness(driver, clock);
     poller.start();
     await clock.advance(600);
     await poller.stop();
-    assert.deepEqual(driver.polled.map((t) => t.sort().join('+')), ['a+b', 'a', 'a', 'a+b', 'a', 'a', 'a+b']);
+    assert.deepEqual(
+      driver.polled.map((t) => t.sort().join('+')),
+      ['a+b', 'a', 'a', 'a+b', 'a', 'a', 'a+b'],
+    );
     assert.equal(readings.length, 7);
-    assert.deepEqual(readings.map((r) => r.ts), [0, 100, 200, 300, 400, 500, 600]);
+    assert.deepEqual(
+      readings.map((r) => r.ts),
+      [0, 100, 200, 300, 400, 500, 600],
+    );
     assert.equal(driver.stopped, 1);
     assert.equal(clock.pendingCount, 0, 'no timer left after stop');
   });
@@ -104,7 +128,10 @@ describe('DevicePoller', () => {
     await clock.advance(1 + 8000);
     assert.equal(driver.startCalls, 5);
     assert.equal(poller.stats().state, 'online');
-    assert.deepEqual(events.map((e) => e.type), ['device-offline', 'device-online']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-offline', 'device-online'],
+    );
     assert.equal(poller.stats().errorsByCode.EDGE_ERR_MODBUS_CONNECT, 4);
     await poller.stop();
   });
@@ -120,7 +147,10 @@ describe('DevicePoller', () => {
     driver.down = false;
     await clock.advance(100);
     await poller.stop();
-    assert.deepEqual(events.map((e) => e.type), ['device-online', 'device-offline', 'device-online']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-online', 'device-offline', 'device-online'],
+    );
     const bad = readings.filter((r) => r.values[0].quality === 'bad');
     assert.equal(bad.length, 3, 'bad readings are still recorded, with their code');
     assert.equal(poller.stats().errorsByCode.EDGE_ERR_MODBUS_TIMEOUT, 3);
@@ -138,7 +168,9 @@ describe('DevicePoller', () => {
     await clock.advance(500);
     await Promise.all([one.poller.stop(), two.poller.stop()]);
     assert.equal(one.readings.length, 6);
-    assert.ok(one.readings.every((r) => r.values[0].quality === 'bad' && r.values[0].code === 'EDGE_ERR_DRIVER_POLL'));
+    assert.ok(
+      one.readings.every((r) => r.values[0].quality === 'bad' && r.values[0].code === 'EDGE_ERR_DRIVER_POLL'),
+    );
     assert.equal(two.readings.length, 6);
     assert.ok(two.readings.every((r) => r.values[0].quality === 'good'));
   });

@@ -19,7 +19,12 @@ describe('error catalogue', () => {
     const e = new EdgeError('EDGE_ERR_MODBUS_TIMEOUT', 'no answer', { context: { device: 'm1', tag: 'v' } });
     assert.equal(e.nature, 'retry');
     assert.equal(e.retryable, true);
-    assert.deepEqual(e.toJSON(), { code: 'EDGE_ERR_MODBUS_TIMEOUT', nature: 'retry', message: 'no answer', context: { device: 'm1', tag: 'v' } });
+    assert.deepEqual(e.toJSON(), {
+      code: 'EDGE_ERR_MODBUS_TIMEOUT',
+      nature: 'retry',
+      message: 'no answer',
+      context: { device: 'm1', tag: 'v' },
+    });
     const wrapped = toEdgeError(new Error('boom'), 'EDGE_ERR_DRIVER_POLL', { device: 'x' });
     assert.equal(wrapped.code, 'EDGE_ERR_DRIVER_POLL');
     assert.equal(wrapped.message, 'boom');

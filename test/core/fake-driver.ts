@@ -22,12 +22,15 @@ export class FakeDriver implements DeviceDriver {
   }
   async start(): Promise<void> {
     this.startCalls++;
-    if (this.startCalls <= this.startFailures) throw new EdgeError('EDGE_ERR_MODBUS_CONNECT', 'refused', { context: { device: this.device } });
+    if (this.startCalls <= this.startFailures)
+      throw new EdgeError('EDGE_ERR_MODBUS_CONNECT', 'refused', { context: { device: this.device } });
   }
   async poll(tags: readonly string[]): Promise<readonly TagValue[]> {
     this.polled.push([...tags]);
     if (this.throwOnPoll) throw new TypeError('driver bug');
-    return tags.map((t) => (this.down ? badValue(t, 'EDGE_ERR_MODBUS_TIMEOUT', 'no answer') : goodValue(t, this.polled.length)));
+    return tags.map((t) =>
+      this.down ? badValue(t, 'EDGE_ERR_MODBUS_TIMEOUT', 'no answer') : goodValue(t, this.polled.length),
+    );
   }
   async stop(): Promise<void> {
     this.stopped++;

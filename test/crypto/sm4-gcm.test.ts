@@ -9,7 +9,13 @@ import { RFC8998_A1 as A1 } from './rfc8998.js';
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 
 function reference(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
-  const r = smCrypto.encrypt(plaintext, key, { mode: 'gcm', iv, associatedData: aad, output: 'array', outputTag: true });
+  const r = smCrypto.encrypt(plaintext, key, {
+    mode: 'gcm',
+    iv,
+    associatedData: aad,
+    output: 'array',
+    outputTag: true,
+  });
   return Buffer.concat([r.output, r.tag!]);
 }
 
@@ -19,16 +25,24 @@ test('RFC 8998 A.1: ciphertext and tag; open returns the plaintext', () => {
   assert.deepEqual(sm4GcmOpen(hex(A1.key), hex(A1.iv), sealed, hex(A1.aad)), hex(A1.plaintext));
 });
 
-test('composed implementation agrees with the native sm4-gcm', { skip: NATIVE_SM4_GCM ? false : 'this OpenSSL has no sm4-gcm (Node 20 bundles none); the composed path is checked against RFC 8998 and sm-crypto-v2' }, () => {
-  const composed = new Sm4GcmKey(hex(A1.key), { implementation: 'composed' });
-  const native = new Sm4GcmKey(hex(A1.key), { implementation: 'native' });
-  for (const n of [0, 1, 15, 16, 17, 64, 1000]) {
-    const pt = Buffer.alloc(n, n);
-    const sealed = native.seal(hex(A1.iv), pt, hex(A1.aad));
-    assert.deepEqual(composed.seal(hex(A1.iv), pt, hex(A1.aad)), sealed);
-    assert.deepEqual(composed.open(hex(A1.iv), sealed, hex(A1.aad)), pt);
-  }
-});
+test(
+  'composed implementation agrees with the native sm4-gcm',
+  {
+    skip: NATIVE_SM4_GCM
+      ? false
+      : 'this OpenSSL has no sm4-gcm (Node 20 bundles none); the composed path is checked against RFC 8998 and sm-crypto-v2',
+  },
+  () => {
+    const composed = new Sm4GcmKey(hex(A1.key), { implementation: 'composed' });
+    const native = new Sm4GcmKey(hex(A1.key), { implementation: 'native' });
+    for (const n of [0, 1, 15, 16, 17, 64, 1000]) {
+      const pt = Buffer.alloc(n, n);
+      const sealed = native.seal(hex(A1.iv), pt, hex(A1.aad));
+      assert.deepEqual(composed.seal(hex(A1.iv), pt, hex(A1.aad)), sealed);
+      assert.deepEqual(composed.open(hex(A1.iv), sealed, hex(A1.aad)), pt);
+    }
+  },
+);
 
 const inputs = fc.record({
   key: fc.uint8Array({ minLength: 16, maxLength: 16 }),
@@ -51,14 +65,23 @@ test('property: seal equals sm-crypto-v2 (independent SM4-GCM) and open inverts 
 test('property: flipping any bit of ciphertext, tag, AAD or IV makes open throw SM4GCM_BAD_TAG', () => {
   const part = fc.constantFrom('sealed', 'aad', 'iv');
   fc.assert(
-    fc.property(inputs, part, fc.nat(), fc.integer({ min: 0, max: 7 }), ({ key, iv, plaintext, aad }, which, at, bit) => {
-      const gcm = new Sm4GcmKey(key);
-      const parts = { sealed: gcm.seal(iv, plaintext, aad), aad: Buffer.from(aad), iv: Buffer.from(iv) };
-      const target = parts[which];
-      fc.pre(target.length > 0);
-      target[at % target.length] ^= 1 << bit;
-      assert.throws(() => gcm.open(parts.iv, parts.sealed, parts.aad), (e: unknown) => e instanceof Sm4GcmError && e.code === 'SM4GCM_BAD_TAG');
-    }),
+    fc.property(
+      inputs,
+      part,
+      fc.nat(),
+      fc.integer({ min: 0, max: 7 }),
+      ({ key, iv, plaintext, aad }, which, at, bit) => {
+        const gcm = new Sm4GcmKey(key);
+        const parts = { sealed: gcm.seal(iv, plaintext, aad), aad: Buffer.from(aad), iv: Buffer.from(iv) };
+        const target = parts[which];
+        fc.pre(target.length > 0);
+        target[at % target.length] ^= 1 << bit;
+        assert.throws(
+          () => gcm.open(parts.iv, parts.sealed, parts.aad),
+          (e: unknown) => e instanceof Sm4GcmError && e.code === 'SM4GCM_BAD_TAG',
+        );
+      },
+    ),
     { numRuns: 300, seed: 0x7a3 },
   );
 });

@@ -5,7 +5,12 @@ import { modbusDeviceSchema, registerCount } from '../../src/drivers/modbus/conf
 import { demoConfig } from '../../src/demo/config.js';
 
 describe('demoConfig', () => {
-  const config = demoConfig({ modbusPort: 15020, mqttUrl: 'mqtt://127.0.0.1:18830', dataDir: '/var/tmp/demo', httpPort: 0 });
+  const config = demoConfig({
+    modbusPort: 15020,
+    mqttUrl: 'mqtt://127.0.0.1:18830',
+    dataDir: '/var/tmp/demo',
+    httpPort: 0,
+  });
 
   it('has the YAML top-level shape', () => {
     assert.deepEqual(Object.keys(config).sort(), ['agent', 'devices', 'http', 'log', 'mqtt', 'store']);
@@ -23,7 +28,8 @@ describe('demoConfig', () => {
       assert.deepEqual(device.connection, { transport: 'tcp', host: '127.0.0.1', port: 15020 });
       const used = new Map<string, string>();
       for (const tag of device.tags) {
-        const words = tag.function === 'coil' || tag.function === 'discrete' ? 1 : registerCount(tag.type, tag.length);
+        const words =
+          tag.function === 'coil' || tag.function === 'discrete' ? 1 : registerCount(tag.type, tag.length);
         for (let i = 0; i < words; i++) {
           const key = `${tag.function}:${tag.address + i}`;
           assert.equal(used.get(key), undefined, `${device.name}.${tag.name} overlaps ${used.get(key)}`);

@@ -20,13 +20,20 @@ function decode(tag: DemoTagConfig, words: number[]): number | string {
   ordered.forEach((w, i) => buf.writeUInt16BE(w, i * 2));
   const raw = (() => {
     switch (tag.type) {
-      case 'u16': return buf.readUInt16BE(0);
-      case 'i16': return buf.readInt16BE(0);
-      case 'u32': return buf.readUInt32BE(0);
-      case 'i32': return buf.readInt32BE(0);
-      case 'f32': return buf.readFloatBE(0);
-      case 'f64': return buf.readDoubleBE(0);
-      default: throw new Error(`unexpected type ${tag.type}`);
+      case 'u16':
+        return buf.readUInt16BE(0);
+      case 'i16':
+        return buf.readInt16BE(0);
+      case 'u32':
+        return buf.readUInt32BE(0);
+      case 'i32':
+        return buf.readInt32BE(0);
+      case 'f32':
+        return buf.readFloatBE(0);
+      case 'f64':
+        return buf.readDoubleBE(0);
+      default:
+        throw new Error(`unexpected type ${tag.type}`);
     }
   })();
   return raw * tag.scale + tag.offset;
@@ -63,14 +70,21 @@ describe('simulated Modbus TCP station', () => {
       case 'holding':
       case 'input': {
         const count = tag.type === 'string' ? (tag.length ?? 1) : WORDS[tag.type];
-        const res = tag.function === 'holding' ? await client.readHoldingRegisters(tag.address, count) : await client.readInputRegisters(tag.address, count);
+        const res =
+          tag.function === 'holding'
+            ? await client.readHoldingRegisters(tag.address, count)
+            : await client.readInputRegisters(tag.address, count);
         return decode(tag, res.data);
       }
     }
   }
 
   it('serves every tag of demoConfig with the expected value, at several instants', async () => {
-    const config = demoConfig({ modbusPort: server.port, mqttUrl: 'mqtt://127.0.0.1:1883', dataDir: '/tmp/x' });
+    const config = demoConfig({
+      modbusPort: server.port,
+      mqttUrl: 'mqtt://127.0.0.1:1883',
+      dataDir: '/tmp/x',
+    });
     for (const step of [0, 17_000, 123_000, 571_000]) {
       await clock.advance(step);
       const t = (clock.now() - 1_700_000_000_000) / 1000;
@@ -79,14 +93,19 @@ describe('simulated Modbus TCP station', () => {
         assert.ok(model, device.name);
         assert.equal(device.connection.port, server.port);
         for (const tag of device.tags) {
-          const modelTag: (typeof model.tags)[number] | undefined = model.tags.find((x) => x.name === tag.name);
+          const modelTag: (typeof model.tags)[number] | undefined = model.tags.find(
+            (x) => x.name === tag.name,
+          );
           assert.ok(modelTag);
           const expected: DemoValue = modelTag.value(t);
           const actual = await readTag(device.unitId, tag);
           if (typeof expected === 'number') {
             assert.equal(typeof actual, 'number', `${device.name}.${tag.name}`);
             const tolerance = tag.type === 'f32' ? Math.abs(expected) * 1e-6 : tag.scale / 2 + 1e-9;
-            assert.ok(Math.abs((actual as number) - expected) <= tolerance, `${device.name}.${tag.name} at t=${t}: ${actual} vs ${expected}`);
+            assert.ok(
+              Math.abs((actual as number) - expected) <= tolerance,
+              `${device.name}.${tag.name} at t=${t}: ${actual} vs ${expected}`,
+            );
           } else {
             assert.equal(actual, expected, `${device.name}.${tag.name} at t=${t}`);
           }
@@ -120,9 +139,15 @@ describe('simulated Modbus TCP station', () => {
 
   it('answers an unmapped address with exception 02 and an unknown unit with 0B', async () => {
     client.setID(1);
-    await assert.rejects(client.readHoldingRegisters(50, 2), (err: { modbusCode?: number }) => err.modbusCode === 2);
+    await assert.rejects(
+      client.readHoldingRegisters(50, 2),
+      (err: { modbusCode?: number }) => err.modbusCode === 2,
+    );
     client.setID(9);
-    await assert.rejects(client.readHoldingRegisters(0, 2), (err: { modbusCode?: number }) => err.modbusCode === 0x0b);
+    await assert.rejects(
+      client.readHoldingRegisters(0, 2),
+      (err: { modbusCode?: number }) => err.modbusCode === 0x0b,
+    );
     client.setID(1);
     assert.equal((await client.readHoldingRegisters(8, 1)).data.length, 1, 'still serving');
   });
@@ -132,7 +157,10 @@ describe('startSimulatedModbusServer', () => {
   it('fails clearly when an explicit port is taken', async () => {
     const first = await startSimulatedModbusServer();
     try {
-      await assert.rejects(startSimulatedModbusServer({ port: first.port }), /modbus simulator cannot listen on 127\.0\.0\.1:\d+/);
+      await assert.rejects(
+        startSimulatedModbusServer({ port: first.port }),
+        /modbus simulator cannot listen on 127\.0\.0\.1:\d+/,
+      );
     } finally {
       await first.close();
     }

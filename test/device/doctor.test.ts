@@ -7,7 +7,12 @@ import { doctorExitCode, formatResults, runDoctor } from '../../src/device/docto
 import type { CheckResult, DoctorEnv, ExecResult } from '../../src/device/doctor/env.js';
 import { checkBroker, checkCertificates } from '../../src/device/doctor/network-checks.js';
 import { checkDisk } from '../../src/device/doctor/storage-checks.js';
-import { checkClock, checkSerialPorts, checkWatchdog, parseTimespanMs } from '../../src/device/doctor/system-checks.js';
+import {
+  checkClock,
+  checkSerialPorts,
+  checkWatchdog,
+  parseTimespanMs,
+} from '../../src/device/doctor/system-checks.js';
 import { createTestCerts } from '../helpers/certs.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -42,7 +47,14 @@ function env(root: string, over: Partial<DoctorEnv> = {}, commands: Record<strin
 
 const config = (input: EdgeConfigInput) => configSchema.parse(input);
 const rtu = (path: string): EdgeConfigInput => ({
-  devices: [{ name: 'meter-1', driver: 'modbus', connection: { transport: 'rtu', path }, tags: [{ name: 'v', function: 'holding', address: 0, type: 'u16' }] }],
+  devices: [
+    {
+      name: 'meter-1',
+      driver: 'modbus',
+      connection: { transport: 'rtu', path },
+      tags: [{ name: 'v', function: 'holding', address: 0, type: 'u16' }],
+    },
+  ],
 });
 const byCheck = (results: CheckResult[], check: string) => results.find((r) => r.check === check);
 
@@ -67,7 +79,8 @@ test('watchdog: systemd owning /dev/watchdog is ok in systemd mode and a failure
   const root = fieldRoot(t);
   const commands = {
     'systemctl show -p RuntimeWatchdogUSec': 'RuntimeWatchdogUSec=15s\n',
-    'systemctl show edge-agent.service -p Type -p NotifyAccess -p WatchdogUSec': 'Type=notify\nNotifyAccess=main\nWatchdogUSec=30s\n',
+    'systemctl show edge-agent.service -p Type -p NotifyAccess -p WatchdogUSec':
+      'Type=notify\nNotifyAccess=main\nWatchdogUSec=30s\n',
   };
   const sd = await checkWatchdog(config({}), env(root, {}, commands));
   assert.equal(byCheck(sd, 'watchdog hardware')?.status, 'ok');
@@ -77,28 +90,53 @@ test('watchdog: systemd owning /dev/watchdog is ok in systemd mode and a failure
   const dev = await checkWatchdog(config({ watchdog: { mode: 'device' } }), env(root, {}, commands));
   assert.equal(dev[0].status, 'fail');
   assert.match(dev[0].message, /systemd owns \/dev\/watchdog/);
-  const off = await checkWatchdog(config({}), env(root, {}, { 'systemctl show -p RuntimeWatchdogUSec': 'RuntimeWatchdogUSec=0\n' }));
+  const off = await checkWatchdog(
+    config({}),
+    env(root, {}, { 'systemctl show -p RuntimeWatchdogUSec': 'RuntimeWatchdogUSec=0\n' }),
+  );
   assert.equal(byCheck(off, 'watchdog hardware')?.status, 'warn');
   assert.equal(parseTimespanMs('1min 30s'), 90_000);
   assert.equal(parseTimespanMs('infinity'), Infinity);
 });
 
 test('clock: before 2024 fails, NTP state from timedatectl', async () => {
-  const early = await checkClock(env('/', { now: () => Date.parse('1970-01-01T00:00:42Z') }, { 'timedatectl show -p NTPSynchronized --value': 'no\n' }));
+  const early = await checkClock(
+    env(
+      '/',
+      { now: () => Date.parse('1970-01-01T00:00:42Z') },
+      { 'timedatectl show -p NTPSynchronized --value': 'no\n' },
+    ),
+  );
   assert.equal(early[0].status, 'fail');
   assert.equal(early[1].status, 'warn');
   const good = await checkClock(env('/', {}, { 'timedatectl show -p NTPSynchronized --value': 'yes\n' }));
-  assert.deepEqual(good.map((r) => r.status), ['ok', 'ok']);
+  assert.deepEqual(
+    good.map((r) => r.status),
+    ['ok', 'ok'],
+  );
 });
 
 test('disk: free space vs store bound, noatime on the data partition, journald bounded', async (t) => {
   const root = fieldRoot(t);
   const onData = config({ store: { path: '/var/lib/edge-agent/outbox.db' } });
   const res = await checkDisk(onData, env(root));
-  assert.deepEqual(res.map((r) => [r.check, r.status]), [['disk', 'ok'], ['mount', 'ok'], ['journald', 'ok']]);
-  const tight = await checkDisk(onData, env(root, { diskSpace: async () => ({ free: 300 * MB, total: 16000 * MB }) }));
+  assert.deepEqual(
+    res.map((r) => [r.check, r.status]),
+    [
+      ['disk', 'ok'],
+      ['mount', 'ok'],
+      ['journald', 'ok'],
+    ],
+  );
+  const tight = await checkDisk(
+    onData,
+    env(root, { diskSpace: async () => ({ free: 300 * MB, total: 16000 * MB }) }),
+  );
   assert.equal(tight[0].status, 'warn');
-  const full = await checkDisk(onData, env(root, { diskSpace: async () => ({ free: 10 * MB, total: 16000 * MB }) }));
+  const full = await checkDisk(
+    onData,
+    env(root, { diskSpace: async () => ({ free: 10 * MB, total: 16000 * MB }) }),
+  );
   assert.equal(full[0].status, 'fail');
   const onRoot = await checkDisk(config({ store: { path: '/opt/outbox.db' } }), env(root));
   assert.equal(byCheck(onRoot, 'mount')?.status, 'warn');
@@ -110,7 +148,9 @@ test('disk: free space vs store bound, noatime on the data partition, journald b
 test('broker (real mosquitto, TLS 1.3) reachable; wrong CA and closed port fail; certificate expiry warns under 30 days', async (t) => {
   const certs = createTestCerts();
   t.after(() => certs.remove());
-  const broker = await startMosquitto({ tls: { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey } });
+  const broker = await startMosquitto({
+    tls: { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey },
+  });
   t.after(() => broker.close());
   const tls = { ca: certs.ca, cert: certs.clientCert, key: { file: certs.clientKey } };
   const good = config({ mqtt: { url: `mqtts://127.0.0.1:${broker.tlsPort}`, tls } });
@@ -120,7 +160,10 @@ test('broker (real mosquitto, TLS 1.3) reachable; wrong CA and closed port fail;
   assert.match(reach[0].message, /TLSv1\.3/);
   const other = createTestCerts('another-ca');
   t.after(() => other.remove());
-  const wrongCa = await checkBroker(config({ mqtt: { url: `mqtts://127.0.0.1:${broker.tlsPort}`, tls: { ...tls, ca: other.ca } } }), env('/', now));
+  const wrongCa = await checkBroker(
+    config({ mqtt: { url: `mqtts://127.0.0.1:${broker.tlsPort}`, tls: { ...tls, ca: other.ca } } }),
+    env('/', now),
+  );
   assert.equal(wrongCa[0].status, 'fail');
   await broker.stop();
   const down = await checkBroker(good, env('/', now));
@@ -128,17 +171,41 @@ test('broker (real mosquitto, TLS 1.3) reachable; wrong CA and closed port fail;
   assert.match(down[0].message, /ECONNREFUSED/);
   // The test certificates live 2 days: under the 30-day warning.
   const soon = await checkCertificates(good, env('/', now));
-  assert.deepEqual(soon.map((r) => r.status), ['warn', 'warn']);
+  assert.deepEqual(
+    soon.map((r) => r.status),
+    ['warn', 'warn'],
+  );
   assert.match(soon[0].message, /expires in [01] days/);
   const later = await checkCertificates(good, env('/', { now: () => Date.now() + 3 * 86_400_000 }));
-  assert.deepEqual(later.map((r) => r.status), ['fail', 'fail']);
+  assert.deepEqual(
+    later.map((r) => r.status),
+    ['fail', 'fail'],
+  );
 });
 
 test('runDoctor: every area reported, exit code 0/1/2, fixes printed', async (t) => {
   const root = fieldRoot(t);
-  const results = await runDoctor(config({ store: { path: '/var/lib/edge-agent/outbox.db' }, led: { backend: 'sysfs-led', name: 'status' } }), env(root));
+  const results = await runDoctor(
+    config({
+      store: { path: '/var/lib/edge-agent/outbox.db' },
+      led: { backend: 'sysfs-led', name: 'status' },
+    }),
+    env(root),
+  );
   const checks = new Set(results.map((r) => r.check));
-  for (const c of ['serial', 'led', 'watchdog hardware', 'clock', 'ntp', 'disk', 'mount', 'journald', 'broker', 'certificates']) assert.ok(checks.has(c), c);
+  for (const c of [
+    'serial',
+    'led',
+    'watchdog hardware',
+    'clock',
+    'ntp',
+    'disk',
+    'mount',
+    'journald',
+    'broker',
+    'certificates',
+  ])
+    assert.ok(checks.has(c), c);
   assert.equal(byCheck(results, 'led')?.status, 'ok');
   assert.equal(doctorExitCode(results), 1);
   assert.equal(doctorExitCode([{ check: 'x', status: 'ok', message: '' }]), 0);

@@ -15,7 +15,9 @@ import { captureLogger } from '../helpers/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const cases = join(process.cwd(), 'src/device/led/testcases');
-const caseNames = readdirSync(cases, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+const caseNames = readdirSync(cases, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
 
 function setup() {
   const clock = new ManualClock(0);
@@ -125,7 +127,11 @@ for (const name of caseNames) {
     const chipLabels = labels.backend === 'gpio' ? labels.chipLabels : [];
     const chips = await listGpioChips(join(cases, name));
     if (expected.error) {
-      assert.throws(() => resolveGpioNumber(chips, chipLabels, expected.line), (e: Error & { code?: string }) => e.code === expected.error && /found: gpiochip0=gpio-mockup-A/.test(e.message));
+      assert.throws(
+        () => resolveGpioNumber(chips, chipLabels, expected.line),
+        (e: Error & { code?: string }) =>
+          e.code === expected.error && /found: gpiochip0=gpio-mockup-A/.test(e.message),
+      );
       return;
     }
     const got = resolveGpioNumber(chips, chipLabels, expected.line);
@@ -137,11 +143,19 @@ for (const name of caseNames) {
 
 test('gpio line outside the chip is refused naming led.line', async () => {
   const chips = await listGpioChips(join(cases, 'pi5-kernel-6.6'));
-  assert.throws(() => resolveGpioNumber(chips, ['pinctrl-rp1'], 54), /led.line 54 is outside gpiochip571 \(pinctrl-rp1, 54 lines\)/);
+  assert.throws(
+    () => resolveGpioNumber(chips, ['pinctrl-rp1'], 54),
+    /led.line 54 is outside gpiochip571 \(pinctrl-rp1, 54 lines\)/,
+  );
 });
 
 test('onoff backend exports base + line with an injected Gpio class, and unexports on close', async () => {
-  const made: Array<{ gpio: number; options?: { activeLow?: boolean }; writes: number[]; unexported: boolean }> = [];
+  const made: Array<{
+    gpio: number;
+    options?: { activeLow?: boolean };
+    writes: number[];
+    unexported: boolean;
+  }> = [];
   const FakeGpio = class implements GpioPin {
     static accessible = true;
     private readonly rec;
@@ -156,18 +170,27 @@ test('onoff backend exports base + line with an injected Gpio class, and unexpor
       this.rec.unexported = true;
     }
   } satisfies GpioClass;
-  const led = await OnoffLed.open({ sysfsRoot: join(cases, 'pi5-kernel-6.6'), line: 17, chipLabels: ['pinctrl-rp1'], activeLow: true }, FakeGpio);
+  const led = await OnoffLed.open(
+    { sysfsRoot: join(cases, 'pi5-kernel-6.6'), line: 17, chipLabels: ['pinctrl-rp1'], activeLow: true },
+    FakeGpio,
+  );
   assert.equal(led.number, 588);
   await led.set(true);
   await led.set(false);
   await led.close();
   await led.close();
   assert.deepEqual(made, [{ gpio: 588, options: { activeLow: true }, writes: [1, 0, 0], unexported: true }]);
-  await assert.rejects(OnoffLed.open({ sysfsRoot: '/', line: 17, chipLabels: ['x'], activeLow: false }, undefined), /onoff is not installed/);
+  await assert.rejects(
+    OnoffLed.open({ sysfsRoot: '/', line: 17, chipLabels: ['x'], activeLow: false }, undefined),
+    /onoff is not installed/,
+  );
   const Inaccessible = class extends FakeGpio {
     static override accessible = false;
   };
-  await assert.rejects(OnoffLed.open({ sysfsRoot: '/', line: 17, chipLabels: ['x'], activeLow: false }, Inaccessible), (e: Error & { code?: string }) => e.code === 'EDGE_ERR_LED_UNAVAILABLE');
+  await assert.rejects(
+    OnoffLed.open({ sysfsRoot: '/', line: 17, chipLabels: ['x'], activeLow: false }, Inaccessible),
+    (e: Error & { code?: string }) => e.code === 'EDGE_ERR_LED_UNAVAILABLE',
+  );
 });
 
 test('sysfs-led backend: trigger none, brightness max/0, kernel timer on fatal (fixture tree copy)', async (t) => {
@@ -176,7 +199,10 @@ test('sysfs-led backend: trigger none, brightness max/0, kernel timer on fatal (
   cpSync(join(cases, 'pi4-kernel-6.6'), tmp.path, { recursive: true });
   const dir = join(tmp.path, 'sys/class/leds/ACT');
   const clock = new ManualClock(0);
-  const led = await createStatusLed(ledSchema.parse({ backend: 'sysfs-led', name: 'ACT', sysfsRoot: tmp.path }), { clock, logger: silentLogger });
+  const led = await createStatusLed(
+    ledSchema.parse({ backend: 'sysfs-led', name: 'ACT', sysfsRoot: tmp.path }),
+    { clock, logger: silentLogger },
+  );
   assert.equal(readFileSync(join(dir, 'trigger'), 'utf8'), 'none');
   led.set('online', true);
   await led.idle();
@@ -192,11 +218,18 @@ test('sysfs-led backend: trigger none, brightness max/0, kernel timer on fatal (
 
 test('a missing LED is a warning, not a failure', async () => {
   const log = captureLogger();
-  const port = await openLedPort(ledSchema.parse({ backend: 'sysfs-led', name: 'nope', sysfsRoot: join(cases, 'pi4-kernel-6.6') }), { clock: new ManualClock(), logger: log });
+  const port = await openLedPort(
+    ledSchema.parse({ backend: 'sysfs-led', name: 'nope', sysfsRoot: join(cases, 'pi4-kernel-6.6') }),
+    { clock: new ManualClock(), logger: log },
+  );
   assert.equal(port, undefined);
   const warn = log.lines.find((l) => l.obj.code === 'EDGE_ERR_LED_UNAVAILABLE');
   assert.match(String(warn?.obj.err), /dtoverlay=gpio-led/);
-  const gpio = await openLedPort(ledSchema.parse({ backend: 'gpio', line: 17 }), { clock: new ManualClock(), logger: log, loadGpio: async () => undefined });
+  const gpio = await openLedPort(ledSchema.parse({ backend: 'gpio', line: 17 }), {
+    clock: new ManualClock(),
+    logger: log,
+    loadGpio: async () => undefined,
+  });
   assert.equal(gpio, undefined);
   const noLed = new StatusLed(undefined, { clock: new ManualClock(), logger: log });
   noLed.set('ota', true);

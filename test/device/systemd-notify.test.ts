@@ -16,11 +16,17 @@ import { waitFor } from '../helpers/wait.js';
 test('systemd-notify CLI delivers READY/STATUS/WATCHDOG/STOPPING to the socket, waiting on the barrier', async (t) => {
   const sock = await startFakeNotifySocket();
   t.after(() => sock.close());
-  const sink = new SystemdNotifyCli({ command: 'systemd-notify', socket: sock.path, timeoutMs: 10_000 }, { clock: systemClock, logger: captureLogger() });
+  const sink = new SystemdNotifyCli(
+    { command: 'systemd-notify', socket: sock.path, timeoutMs: 10_000 },
+    { clock: systemClock, logger: captureLogger() },
+  );
   await sink.notify('READY=1\nSTATUS=running: 3 devices');
   await sink.notify('WATCHDOG=1');
   await sink.notify('STOPPING=1');
-  await waitFor('three messages read from the fake socket', () => sock.barriers() === 3 && sock.messages().length === 3);
+  await waitFor(
+    'three messages read from the fake socket',
+    () => sock.barriers() === 3 && sock.messages().length === 3,
+  );
   const msgs = sock.messages().map((m) => m.msg);
   assert.deepEqual(msgs, ['READY=1\nSTATUS=running: 3 devices', 'WATCHDOG=1', 'STOPPING=1']);
   // systemd-notify (v246+, here 252) sends BARRIER=1 with a pipe fd and waits for it: the
@@ -45,8 +51,17 @@ test('never more than one systemd-notify in flight: messages sent meanwhile are 
       running--;
     }
   };
-  const sink = new SystemdNotifyCli({ command: 'systemd-notify', socket: sock.path, timeoutMs: 10_000 }, { clock: systemClock, logger: captureLogger(), run: counting });
-  await Promise.all([sink.notify('READY=1'), sink.notify('STATUS=a'), sink.notify('WATCHDOG=1'), sink.notify('STATUS=b'), sink.notify('WATCHDOG=1')]);
+  const sink = new SystemdNotifyCli(
+    { command: 'systemd-notify', socket: sock.path, timeoutMs: 10_000 },
+    { clock: systemClock, logger: captureLogger(), run: counting },
+  );
+  await Promise.all([
+    sink.notify('READY=1'),
+    sink.notify('STATUS=a'),
+    sink.notify('WATCHDOG=1'),
+    sink.notify('STATUS=b'),
+    sink.notify('WATCHDOG=1'),
+  ]);
   assert.equal(maxRunning, 1);
   assert.equal(runs, 2, 'the first alone, the four queued behind it as one');
   await waitFor('two messages read from the fake socket', () => sock.messages().length === 2);
@@ -57,14 +72,20 @@ test('never more than one systemd-notify in flight: messages sent meanwhile are 
 
 test('a missing socket or binary is logged once per rate window, never thrown', async () => {
   const log = captureLogger();
-  const sink = new SystemdNotifyCli({ command: 'systemd-notify', socket: '/nonexistent/notify.sock', timeoutMs: 5_000, logEveryMs: 60_000 }, { clock: systemClock, logger: log });
+  const sink = new SystemdNotifyCli(
+    { command: 'systemd-notify', socket: '/nonexistent/notify.sock', timeoutMs: 5_000, logEveryMs: 60_000 },
+    { clock: systemClock, logger: log },
+  );
   await sink.notify('WATCHDOG=1');
   await sink.notify('WATCHDOG=1');
   assert.equal(sink.failureCount, 2);
   const warned = log.lines.filter((l) => l.obj.code === 'EDGE_ERR_WATCHDOG_NOTIFY');
   assert.equal(warned.length, 1);
   assert.match(String(warned[0].obj.err), /exit 1/);
-  const missing = new SystemdNotifyCli({ command: '/nonexistent/systemd-notify', socket: '/tmp/x', timeoutMs: 5_000 }, { clock: systemClock, logger: log });
+  const missing = new SystemdNotifyCli(
+    { command: '/nonexistent/systemd-notify', socket: '/tmp/x', timeoutMs: 5_000 },
+    { clock: systemClock, logger: log },
+  );
   await missing.notify('READY=1');
   assert.equal(missing.failureCount, 1);
   assert.match(String(log.lines.at(-1)?.obj.err), /ENOENT/);
@@ -73,10 +94,14 @@ test('a missing socket or binary is logged once per rate window, never thrown', 
 test('a blocked event loop (real child process) stops WATCHDOG=1 until it runs again', async (t) => {
   const sock = await startFakeNotifySocket();
   t.after(() => sock.close());
-  const child = spawn(process.execPath, [join(process.cwd(), 'dist/test/device/fixtures/blocked-loop-child.js')], {
-    env: { ...process.env, NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '1000000', BLOCK_MS: '3000' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(process.cwd(), 'dist/test/device/fixtures/blocked-loop-child.js')],
+    {
+      env: { ...process.env, NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '1000000', BLOCK_MS: '3000' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   assert.equal(code, 0);
   await waitFor('STOPPING=1 received', () => sock.messages().some((m) => m.msg.startsWith('STOPPING=1')));
@@ -92,5 +117,8 @@ test('a blocked event loop (real child process) stops WATCHDOG=1 until it runs a
   assert.ok(unhealthy > 0, msgs.map((m) => m.msg).join(' | '));
   const resumed = msgs.findIndex((m) => m.msg.includes('STATUS=running'));
   assert.ok(resumed > unhealthy, 'STATUS=running after recovery');
-  assert.ok(msgs.slice(resumed).some((m) => m.msg.split('\n').includes('WATCHDOG=1')), 'pings resume');
+  assert.ok(
+    msgs.slice(resumed).some((m) => m.msg.split('\n').includes('WATCHDOG=1')),
+    'pings resume',
+  );
 });

@@ -6,7 +6,11 @@ import { watchdogSchema } from '../../src/device/config.js';
 import { HealthGate, type ProgressSample } from '../../src/device/watchdog/health-gate.js';
 import type { LagSource } from '../../src/device/watchdog/loop-lag.js';
 import { MemoryNotifySink } from '../../src/device/watchdog/notify-sink.js';
-import { pingIntervalMs, readSystemdEnv, resolveWatchdogMode } from '../../src/device/watchdog/systemd-env.js';
+import {
+  pingIntervalMs,
+  readSystemdEnv,
+  resolveWatchdogMode,
+} from '../../src/device/watchdog/systemd-env.js';
 import { Watchdog, watchdogParts } from '../../src/device/watchdog/watchdog.js';
 import { FakeWatchdogDevice } from '../../src/device/watchdog/watchdog-device.js';
 import { captureLogger } from '../helpers/logger.js';
@@ -25,9 +29,19 @@ function world() {
 }
 
 test('systemd env: WATCHDOG_USEC gives the interval, a foreign WATCHDOG_PID disables pings, ping at half', () => {
-  assert.deepEqual(readSystemdEnv({ NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '30000000' }, 42), { notifySocket: '/run/n', watchdogMs: 30_000, ignoredReason: undefined });
-  assert.equal(readSystemdEnv({ NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '42' }, 42).watchdogMs, 30_000);
-  const foreign = readSystemdEnv({ NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '7' }, 42);
+  assert.deepEqual(readSystemdEnv({ NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '30000000' }, 42), {
+    notifySocket: '/run/n',
+    watchdogMs: 30_000,
+    ignoredReason: undefined,
+  });
+  assert.equal(
+    readSystemdEnv({ NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '42' }, 42).watchdogMs,
+    30_000,
+  );
+  const foreign = readSystemdEnv(
+    { NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '7' },
+    42,
+  );
   assert.equal(foreign.watchdogMs, undefined);
   assert.match(foreign.ignoredReason ?? '', /WATCHDOG_PID=7/);
   assert.match(readSystemdEnv({ WATCHDOG_USEC: 'soon' }, 1).ignoredReason ?? '', /not a positive integer/);
@@ -42,7 +56,12 @@ test('watchdogParts: systemd mode without NOTIFY_SOCKET falls back to off with a
   const parts = watchdogParts({ ...config, mode: 'systemd' }, { clock, logger: silentLogger }, {}, 1);
   assert.equal(parts.mode, 'off');
   assert.match(parts.note ?? '', /NOTIFY_SOCKET/);
-  const sd = watchdogParts(config, { clock, logger: silentLogger }, { NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '20000000' }, 1);
+  const sd = watchdogParts(
+    config,
+    { clock, logger: silentLogger },
+    { NOTIFY_SOCKET: '/run/n', WATCHDOG_USEC: '20000000' },
+    1,
+  );
   assert.equal(sd.mode, 'systemd');
   assert.equal(sd.intervalMs, 10_000);
   assert.ok(sd.sink);
@@ -50,7 +69,10 @@ test('watchdogParts: systemd mode without NOTIFY_SOCKET falls back to off with a
 
 test('gate: a dead device is not a stall, a poll loop that stops stepping is; parked pollers are exempt', () => {
   const gate = new HealthGate({ maxLoopLagMs: 2000, storeStallMs: 60_000 });
-  const poller = (steps: number, parked = false) => ({ loopLagMs: 0, pollers: [{ device: 'd', steps, parked, stallMs: 10_000 }] });
+  const poller = (steps: number, parked = false) => ({
+    loopLagMs: 0,
+    pollers: [{ device: 'd', steps, parked, stallMs: 10_000 }],
+  });
   assert.equal(gate.check(poller(1), 0).ok, true);
   // The device is down: the loop keeps stepping (bad values, start retries).
   assert.equal(gate.check(poller(2), 9_000).ok, true);
@@ -68,7 +90,11 @@ test('watchdog pings at half WATCHDOG_USEC while the agent makes progress; READY
   const clock = new ManualClock();
   const sink = new MemoryNotifySink();
   const w = world();
-  const dog = new Watchdog(config, { mode: 'systemd', sink, intervalMs: 15_000 }, { clock, logger: silentLogger, sample: w.sample, lag: w.lag });
+  const dog = new Watchdog(
+    config,
+    { mode: 'systemd', sink, intervalMs: 15_000 },
+    { clock, logger: silentLogger, sample: w.sample, lag: w.lag },
+  );
   await dog.start('running: 1 device');
   assert.equal(sink.messages[0], 'READY=1\nSTATUS=running: 1 device');
   for (let i = 1; i <= 4; i++) {
@@ -88,7 +114,11 @@ test('pings stop while the event loop lags and resume when it recovers', async (
   const sink = new MemoryNotifySink();
   const log = captureLogger();
   const w = world();
-  const dog = new Watchdog(config, { mode: 'systemd', sink, intervalMs: 15_000 }, { clock, logger: log, sample: w.sample, lag: w.lag });
+  const dog = new Watchdog(
+    config,
+    { mode: 'systemd', sink, intervalMs: 15_000 },
+    { clock, logger: log, sample: w.sample, lag: w.lag },
+  );
   await dog.start();
   w.state.steps++;
   await clock.advance(15_000);
@@ -101,7 +131,11 @@ test('pings stop while the event loop lags and resume when it recovers', async (
   assert.equal(sink.count('WATCHDOG=1'), 1, 'no ping while the loop lags');
   assert.equal(dog.stats().withheld, 3);
   assert.ok(sink.messages.some((m) => /^STATUS=unhealthy: event loop lag 5000 ms/.test(m)));
-  assert.equal(log.lines.filter((l) => l.obj.code === 'EDGE_ERR_WATCHDOG_UNHEALTHY').length, 1, 'logged once per episode');
+  assert.equal(
+    log.lines.filter((l) => l.obj.code === 'EDGE_ERR_WATCHDOG_UNHEALTHY').length,
+    1,
+    'logged once per episode',
+  );
   w.state.lag = 10;
   w.state.steps++;
   await clock.advance(15_000);
@@ -114,7 +148,11 @@ test('a late tick counts as loop lag (timer drift), even when the histogram saw 
   const clock = new ManualClock();
   const sink = new MemoryNotifySink();
   const w = world();
-  const dog = new Watchdog(config, { mode: 'systemd', sink, intervalMs: 15_000 }, { clock, logger: silentLogger, sample: w.sample, lag: w.lag });
+  const dog = new Watchdog(
+    config,
+    { mode: 'systemd', sink, intervalMs: 15_000 },
+    { clock, logger: silentLogger, sample: w.sample, lag: w.lag },
+  );
   await dog.start();
   const verdict = await dog.tick(3_000);
   assert.equal(verdict.ok, false);
@@ -126,7 +164,11 @@ test('pings stop when the store is wedged (pending, no commit) and resume once i
   const clock = new ManualClock();
   const sink = new MemoryNotifySink();
   const w = world();
-  const dog = new Watchdog(config, { mode: 'systemd', sink, intervalMs: 15_000 }, { clock, logger: silentLogger, sample: w.sample, lag: w.lag });
+  const dog = new Watchdog(
+    config,
+    { mode: 'systemd', sink, intervalMs: 15_000 },
+    { clock, logger: silentLogger, sample: w.sample, lag: w.lag },
+  );
   await dog.start();
   // Idle store for two minutes: nothing pending, no commit needed.
   for (let i = 0; i < 8; i++) {
@@ -156,7 +198,11 @@ test('device mode: opens once, feeds, magic-closes on stop; a busy device is EDG
   const clock = new ManualClock();
   const device = new FakeWatchdogDevice();
   const w = world();
-  const dog = new Watchdog(config, { mode: 'device', device, intervalMs: 5_000 }, { clock, logger: silentLogger, sample: w.sample, lag: w.lag });
+  const dog = new Watchdog(
+    config,
+    { mode: 'device', device, intervalMs: 5_000 },
+    { clock, logger: silentLogger, sample: w.sample, lag: w.lag },
+  );
   await dog.start();
   assert.equal(device.opened, true);
   await clock.advance(15_000);
@@ -170,17 +216,32 @@ test('device mode: opens once, feeds, magic-closes on stop; a busy device is EDG
 
   const busy = new FakeWatchdogDevice();
   busy.busy = true;
-  const other = new Watchdog(config, { mode: 'device', device: busy, intervalMs: 5_000 }, { clock, logger: silentLogger, sample: w.sample, lag: w.lag });
-  await assert.rejects(other.start(), (err: Error & { code?: string }) => err.code === 'EDGE_ERR_WATCHDOG_BUSY' && /RuntimeWatchdogSec/.test(err.message));
+  const other = new Watchdog(
+    config,
+    { mode: 'device', device: busy, intervalMs: 5_000 },
+    { clock, logger: silentLogger, sample: w.sample, lag: w.lag },
+  );
+  await assert.rejects(
+    other.start(),
+    (err: Error & { code?: string }) =>
+      err.code === 'EDGE_ERR_WATCHDOG_BUSY' && /RuntimeWatchdogSec/.test(err.message),
+  );
 });
 
 test('systemd mode without WATCHDOG_USEC: READY and STOPPING only, no timer', async () => {
   const clock = new ManualClock();
   const sink = new MemoryNotifySink();
   const w = world();
-  const dog = new Watchdog(config, { mode: 'systemd', sink, intervalMs: undefined }, { clock, logger: silentLogger, sample: w.sample });
+  const dog = new Watchdog(
+    config,
+    { mode: 'systemd', sink, intervalMs: undefined },
+    { clock, logger: silentLogger, sample: w.sample },
+  );
   await dog.start();
   assert.equal(clock.pendingCount, 0);
   await dog.stop();
-  assert.deepEqual(sink.messages.map((m) => m.split('\n')[0]), ['READY=1', 'STOPPING=1']);
+  assert.deepEqual(
+    sink.messages.map((m) => m.split('\n')[0]),
+    ['READY=1', 'STOPPING=1'],
+  );
 });

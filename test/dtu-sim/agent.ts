@@ -22,7 +22,11 @@ export class AgentConn {
     return this.chunks.reduce((n, c) => n + c.data.length, 0);
   }
   /** Writes a request and waits until at least `expect` new bytes arrived; returns them and their chunks. */
-  async exchange(request: Buffer, expect: number, timeoutMs = 3000): Promise<{ bytes: Buffer; chunks: Chunk[]; sentAt: number }> {
+  async exchange(
+    request: Buffer,
+    expect: number,
+    timeoutMs = 3000,
+  ): Promise<{ bytes: Buffer; chunks: Chunk[]; sentAt: number }> {
     const mark = this.length;
     const firstChunk = this.chunks.length;
     const sentAt = Date.now();

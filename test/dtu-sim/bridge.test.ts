@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { startDtuSimulator, type DtuSimulator, type DtuSimulatorOptions } from '../../src/tools/dtu-sim/simulator.js';
+import {
+  startDtuSimulator,
+  type DtuSimulator,
+  type DtuSimulatorOptions,
+} from '../../src/tools/dtu-sim/simulator.js';
 import { FakeAgent, holdingResponse, readHolding, sleep, withCrc, type AgentConn } from './agent.js';
 
 const REG = Buffer.from('DTU-0001');
@@ -42,7 +46,10 @@ after(async () => {
 });
 
 /** A fake agent plus a dial-mode simulator, both closed when the test ends. */
-async function rig(t: TestContext, over: Partial<DtuSimulatorOptions> = {}): Promise<{ agent: FakeAgent; sim: DtuSimulator; conn: AgentConn }> {
+async function rig(
+  t: TestContext,
+  over: Partial<DtuSimulatorOptions> = {},
+): Promise<{ agent: FakeAgent; sim: DtuSimulator; conn: AgentConn }> {
   const agent = await FakeAgent.start();
   let sim: DtuSimulator | undefined;
   t.after(async () => {
@@ -89,7 +96,10 @@ test('heartbeats arrive at the configured interval', async (t) => {
   const start = Date.now();
   await waitFor('5 heartbeats', () => conn.length >= REG.length + 5, 3000, 5);
   const hbChunks = conn.chunks.slice(1);
-  assert.ok(hbChunks.every((c) => c.data.equals(Buffer.from([0xfe]))), 'each heartbeat is one FE packet');
+  assert.ok(
+    hbChunks.every((c) => c.data.equals(Buffer.from([0xfe]))),
+    'each heartbeat is one FE packet',
+  );
   const elapsed = hbChunks[4]!.at - start;
   assert.ok(elapsed >= 450 && elapsed < 1000, `5 heartbeats took ${elapsed} ms`);
   for (let i = 1; i < 5; i++) {
@@ -248,7 +258,12 @@ test('dial mode keeps re-dialling until the agent is up, and after the agent clo
   });
   await new Promise<void>((r) => fixed.listen(port, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => fixed.close(() => r())));
-  await waitFor('second connection', () => seen.length >= 2 && Buffer.concat(seen[1]!).length >= REG.length, 3000, 5);
+  await waitFor(
+    'second connection',
+    () => seen.length >= 2 && Buffer.concat(seen[1]!).length >= REG.length,
+    3000,
+    5,
+  );
   assert.deepEqual(Buffer.concat(seen[0]!), REG);
   assert.deepEqual(Buffer.concat(seen[1]!), REG);
   assert.ok(sim.stats().connects >= 2);
@@ -275,9 +290,15 @@ test('listen mode: the agent dials the simulator; heartbeats and bridging work t
   const conn = await dialAgent();
   t.after(() => conn.sock.destroy());
   await waitFor('a heartbeat', () => conn.length >= 1, 2000, 5);
-  assert.deepEqual(conn.chunks[0]!.data, Buffer.from([0xfe]), 'no registration by default; first packet is a heartbeat');
+  assert.deepEqual(
+    conn.chunks[0]!.data,
+    Buffer.from([0xfe]),
+    'no registration by default; first packet is a heartbeat',
+  );
   const { bytes } = await conn.exchange(REQUEST, RESPONSE.length);
-  const stripped = Buffer.from([...bytes].filter((b, i) => !(b === 0xfe && i < bytes.length - RESPONSE.length)));
+  const stripped = Buffer.from(
+    [...bytes].filter((b, i) => !(b === 0xfe && i < bytes.length - RESPONSE.length)),
+  );
   assert.deepEqual(stripped.subarray(-RESPONSE.length), RESPONSE);
   // a second agent connection replaces the first
   const conn2 = await dialAgent();
@@ -294,7 +315,27 @@ test('CLI: dial mode with registration, heartbeat and a fault, stopped by closin
   const agent = await FakeAgent.start();
   const child = spawn(
     process.execPath,
-    [script, '--agent', `127.0.0.1:${agent.port}`, '--registration', 'ascii:DTU-0042', '--heartbeat', 'hex:FE', '--heartbeat-interval-ms', '100', '--serial', pty!.a, '--baud', '9600', '--garbage', 'always', '--garbage-bytes', '2', '--seed', '7'],
+    [
+      script,
+      '--agent',
+      `127.0.0.1:${agent.port}`,
+      '--registration',
+      'ascii:DTU-0042',
+      '--heartbeat',
+      'hex:FE',
+      '--heartbeat-interval-ms',
+      '100',
+      '--serial',
+      pty!.a,
+      '--baud',
+      '9600',
+      '--garbage',
+      'always',
+      '--garbage-bytes',
+      '2',
+      '--seed',
+      '7',
+    ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let err = '';

@@ -32,7 +32,10 @@ test('fault rates: parsing and hits', () => {
   assert.deepEqual(parseRate('every:5,p:0.1'), { every: 5, probability: 0.1 });
   assert.throws(() => parseRate('sometimes'));
   const r = seededRandom(1);
-  assert.deepEqual([1, 2, 3, 4, 5, 6].map((i) => hits({ every: 3 }, i, r)), [false, false, true, false, false, true]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map((i) => hits({ every: 3 }, i, r)),
+    [false, false, true, false, false, true],
+  );
   assert.equal(hits(true, 1, r), true);
   assert.equal(hits(undefined, 1, r), false);
   const a = seededRandom(42);
@@ -54,7 +57,9 @@ test('RTU framer: length parsing, chunked input, exceptions, writes, gap fallbac
   assert.ok(crcOk(read) && crcOk(exc) && !crcOk(Buffer.from([1, 3, 0, 0])));
 
   const frames: Array<[string, boolean]> = [];
-  const framer = new RtuResponseFramer((f, parsed) => frames.push([f.toString('hex'), parsed]), { gapMs: 20 });
+  const framer = new RtuResponseFramer((f, parsed) => frames.push([f.toString('hex'), parsed]), {
+    gapMs: 20,
+  });
   const all = Buffer.concat([read, exc, write]);
   for (let i = 0; i < all.length; i += 3) framer.push(all.subarray(i, i + 3));
   assert.deepEqual(frames, [
@@ -84,7 +89,13 @@ test('CLI args: dial mode with every flag, listen mode, errors', () => {
   assert.equal(o.registration, 'ascii:DTU-0001');
   assert.equal(o.heartbeat, 'hex:FE');
   assert.equal(o.heartbeatIntervalMs, 1000);
-  assert.deepEqual(o.serial, { path: '/dev/pts/3', baudRate: 19200, parity: 'even', stopBits: 2, dataBits: 7 });
+  assert.deepEqual(o.serial, {
+    path: '/dev/pts/3',
+    baudRate: 19200,
+    parity: 'even',
+    stopBits: 2,
+    dataBits: 7,
+  });
   assert.equal(o.framing, 'gap');
   assert.equal(o.frameGapMs, 8);
   assert.equal(o.reconnectDelayMs, 50);
@@ -110,7 +121,10 @@ test('CLI args: dial mode with every flag, listen mode, errors', () => {
   assert.deepEqual(l.listen, { host: '0.0.0.0', port: 9100 });
   assert.equal(l.agent, undefined);
   assert.throws(() => parseDtuSimArgs(['--serial', '/dev/x']), /exactly one/);
-  assert.throws(() => parseDtuSimArgs(['--agent', '1.2.3.4:1', '--listen', '9', '--serial', 'x']), /exactly one/);
+  assert.throws(
+    () => parseDtuSimArgs(['--agent', '1.2.3.4:1', '--listen', '9', '--serial', 'x']),
+    /exactly one/,
+  );
   assert.throws(() => parseDtuSimArgs(['--agent', '1.2.3.4:1']), /--serial/);
   assert.throws(() => parseDtuSimArgs(['--agent', 'nohost', '--serial', 'x']), /HOST:PORT/);
   assert.throws(() => parseDtuSimArgs(['--agent', 'h:1', '--serial', 'x', '--heartbeat', 'hex:Q']), /hex/);

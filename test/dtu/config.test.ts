@@ -31,25 +31,52 @@ describe('dtu config', () => {
       assert.equal(r.success, false);
       return JSON.stringify(r.error!.issues);
     };
-    assert.match(bad({ links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' } }] }), /dtu\.server/);
-    assert.match(bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { hex: 'F' } }] }), /hex/);
-    assert.match(bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { regex: '(' } }] }), /regular expression/);
     assert.match(
-      bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' } }, { name: 'a', mode: 'server', registration: { ascii: 'Y' } }] }),
+      bad({ links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' } }] }),
+      /dtu\.server/,
+    );
+    assert.match(
+      bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { hex: 'F' } }] }),
+      /hex/,
+    );
+    assert.match(
+      bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { regex: '(' } }] }),
+      /regular expression/,
+    );
+    assert.match(
+      bad({
+        server: {},
+        links: [
+          { name: 'a', mode: 'server', registration: { ascii: 'X' } },
+          { name: 'a', mode: 'server', registration: { ascii: 'Y' } },
+        ],
+      }),
       /duplicate DTU link name/,
     );
     assert.match(
-      bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' } }, { name: 'b', mode: 'server', registration: { ascii: 'X' } }] }),
+      bad({
+        server: {},
+        links: [
+          { name: 'a', mode: 'server', registration: { ascii: 'X' } },
+          { name: 'b', mode: 'server', registration: { ascii: 'X' } },
+        ],
+      }),
       /same registration/,
     );
     bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' }, bogus: 1 }] });
-    assert.deepEqual(dtuSchema.parse({ server: {}, links: [{ name: 'a', mode: 'server', registration: { hex: '44 54 55 00' } }] }).links[0], {
-      name: 'a',
-      mode: 'server',
-      registration: { hex: '44545500' },
-      heartbeatIntervalMs: 30_000,
-      missedHeartbeats: 3,
-    });
+    assert.deepEqual(
+      dtuSchema.parse({
+        server: {},
+        links: [{ name: 'a', mode: 'server', registration: { hex: '44 54 55 00' } }],
+      }).links[0],
+      {
+        name: 'a',
+        mode: 'server',
+        registration: { hex: '44545500' },
+        heartbeatIntervalMs: 30_000,
+        missedHeartbeats: 3,
+      },
+    );
   });
 
   it('modbus device connection transport dtu; line key dtu:<name>', () => {
@@ -71,7 +98,10 @@ describe('dtu config', () => {
       { other: true },
     ];
     assert.deepEqual(dtuCrossCheck(devices, { links: [{ name: 'north' }] }), [
-      { path: ['devices', 2, 'connection', 'dtu'], message: 'unknown DTU link "west"; dtu.links has "north"' },
+      {
+        path: ['devices', 2, 'connection', 'dtu'],
+        message: 'unknown DTU link "west"; dtu.links has "north"',
+      },
     ]);
     assert.equal(dtuCrossCheck(devices, undefined).length, 2);
     assert.deepEqual(dtuCrossCheck([], undefined), []);
@@ -89,22 +119,41 @@ describe('registration matching', () => {
   it('prefix of a pattern waits; full match is consumed', () => {
     assert.deepEqual(matchRegistration(b('DT'), links, false), { kind: 'wait' });
     assert.deepEqual(matchRegistration(b('DTU-2'), links, false), { kind: 'unknown' });
-    assert.deepEqual(matchRegistration(Buffer.from('445455ff0103', 'hex'), links, false), { kind: 'match', name: 'h', consumed: 4 });
+    assert.deepEqual(matchRegistration(Buffer.from('445455ff0103', 'hex'), links, false), {
+      kind: 'match',
+      name: 'h',
+      consumed: 4,
+    });
   });
 
   it('a shorter match waits while a longer pattern may follow; the longest wins', () => {
     assert.deepEqual(matchRegistration(b('DTU-1'), links, false), { kind: 'wait' });
     assert.deepEqual(matchRegistration(b('DTU-1'), links, true), { kind: 'match', name: 'a', consumed: 5 });
     assert.deepEqual(matchRegistration(b('DTU-10'), links, false), { kind: 'match', name: 'b', consumed: 6 });
-    assert.deepEqual(matchRegistration(b('DTU-1\x01\x03'), links, false), { kind: 'match', name: 'a', consumed: 5 });
+    assert.deepEqual(matchRegistration(b('DTU-1\x01\x03'), links, false), {
+      kind: 'match',
+      name: 'a',
+      consumed: 5,
+    });
   });
 
   it('regex: waits while the match reaches the end; consumes match[0]', () => {
-    const r = [compileRegistration('imei', { regex: '^IMEI\\d{15}' }), compileRegistration('greedy', { regex: '^ID:\\d+' })];
+    const r = [
+      compileRegistration('imei', { regex: '^IMEI\\d{15}' }),
+      compileRegistration('greedy', { regex: '^ID:\\d+' }),
+    ];
     assert.deepEqual(matchRegistration(b('IMEI86000000000'), r, false), { kind: 'wait' });
     assert.deepEqual(matchRegistration(b('IMEI860000000000001'), r, false), { kind: 'wait' });
-    assert.deepEqual(matchRegistration(b('IMEI860000000000001\x01'), r, false), { kind: 'match', name: 'imei', consumed: 19 });
-    assert.deepEqual(matchRegistration(b('IMEI860000000000001'), r, true), { kind: 'match', name: 'imei', consumed: 19 });
+    assert.deepEqual(matchRegistration(b('IMEI860000000000001\x01'), r, false), {
+      kind: 'match',
+      name: 'imei',
+      consumed: 19,
+    });
+    assert.deepEqual(matchRegistration(b('IMEI860000000000001'), r, true), {
+      kind: 'match',
+      name: 'imei',
+      consumed: 19,
+    });
     assert.deepEqual(matchRegistration(b('ID:12'), r, true), { kind: 'match', name: 'greedy', consumed: 5 });
     assert.deepEqual(matchRegistration(b('nope'), r, false), { kind: 'wait' });
     assert.deepEqual(matchRegistration(b('nope'), r, true), { kind: 'unknown' });

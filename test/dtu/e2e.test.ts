@@ -49,7 +49,12 @@ after(async () => {
 });
 
 function devices(link: string, timeoutMs = 500): ModbusDeviceConfig[] {
-  const base = { driver: 'modbus', connection: { transport: 'dtu', dtu: link }, timeoutMs, breaker: { failureThreshold: 1000 } };
+  const base = {
+    driver: 'modbus',
+    connection: { transport: 'dtu', dtu: link },
+    timeoutMs,
+    breaker: { failureThreshold: 1000 },
+  };
   return [
     modbusDeviceSchema.parse({
       ...base,
@@ -92,10 +97,29 @@ describe('DTU server mode (the DTU dials the agent)', () => {
   const config: DtuConfigInput = {
     server: { host: '127.0.0.1', port: 0, registrationTimeoutMs: 600 },
     links: [
-      { name: 'north', mode: 'server', registration: { ascii: 'DTU-0001' }, heartbeat: { ascii: 'HB' }, heartbeatIntervalMs: 1000, missedHeartbeats: 3 },
+      {
+        name: 'north',
+        mode: 'server',
+        registration: { ascii: 'DTU-0001' },
+        heartbeat: { ascii: 'HB' },
+        heartbeatIntervalMs: 1000,
+        missedHeartbeats: 3,
+      },
       { name: 'dup', mode: 'server', registration: { hex: '4455502d31' }, missedHeartbeats: 0 },
-      { name: 'quiet', mode: 'server', registration: { regex: '^IMEI\\d{15}' }, heartbeatIntervalMs: 100, missedHeartbeats: 3 },
-      { name: 'ka', mode: 'server', registration: { ascii: 'KA-1' }, missedHeartbeats: 0, keepalive: { unitId: 5, address: 7, intervalMs: 150, timeoutMs: 100 } },
+      {
+        name: 'quiet',
+        mode: 'server',
+        registration: { regex: '^IMEI\\d{15}' },
+        heartbeatIntervalMs: 100,
+        missedHeartbeats: 3,
+      },
+      {
+        name: 'ka',
+        mode: 'server',
+        registration: { ascii: 'KA-1' },
+        missedHeartbeats: 0,
+        keepalive: { unitId: 5, address: 7, intervalMs: 150, timeoutMs: 100 },
+      },
     ],
   };
 
@@ -135,7 +159,13 @@ describe('DTU server mode (the DTU dials the agent)', () => {
   });
 
   it('registration accepted: exact values through heartbeats mid-frame, split, glued frames, garbage', async () => {
-    sim = await dial({ heartbeatMidFrame: { every: 2 }, split: { every: 3 }, glue: { every: 5 }, garbage: { every: 4 }, splitMaxChunks: 6 });
+    sim = await dial({
+      heartbeatMidFrame: { every: 2 },
+      split: { every: 3 },
+      glue: { every: 5 },
+      garbage: { every: 4 },
+      splitMaxChunks: 6,
+    });
     const devs = await startDevices(fam, 'north');
     for (let i = 0; i < 30; i++) {
       assert.deepEqual(await devs.poll1(), EXPECT1, `poll ${i}`);
@@ -159,7 +189,12 @@ describe('DTU server mode (the DTU dials the agent)', () => {
     assert.deepEqual(codes(await devs.poll1()), ['EDGE_ERR_MODBUS_TIMEOUT']);
     sim!.setFaults({});
     // the late response reaches the agent while nothing (or another unit) is expected
-    await waitFor('the delayed response sent to the agent', () => sim!.stats().framesForwarded > forwarded, 3000, 5);
+    await waitFor(
+      'the delayed response sent to the agent',
+      () => sim!.stats().framesForwarded > forwarded,
+      3000,
+      5,
+    );
     assert.deepEqual(await devs.poll2(), EXPECT2);
     assert.deepEqual(await devs.poll1(), EXPECT1);
     assert.ok(hub.status().north.timeouts >= 1);
@@ -256,7 +291,10 @@ describe('DTU server mode (the DTU dials the agent)', () => {
 describe('DTU hub limits', () => {
   it('maxLinks: connections beyond it are refused and counted', async (t) => {
     const hub = new DtuHub(
-      dtuSchema.parse({ server: { host: '127.0.0.1', port: 0, maxLinks: 1 }, links: [{ name: 'a', mode: 'server', registration: { ascii: 'A' } }] }),
+      dtuSchema.parse({
+        server: { host: '127.0.0.1', port: 0, maxLinks: 1 },
+        links: [{ name: 'a', mode: 'server', registration: { ascii: 'A' } }],
+      }),
       { clock: systemClock, logger: silentLogger, random: Math.random },
     );
     await hub.start();
@@ -276,7 +314,10 @@ describe('DTU hub limits', () => {
 
   it('stop() closes registered links and the listener', async () => {
     const hub = new DtuHub(
-      dtuSchema.parse({ server: { host: '127.0.0.1', port: 0 }, links: [{ name: 'a', mode: 'server', registration: { ascii: 'A' } }] }),
+      dtuSchema.parse({
+        server: { host: '127.0.0.1', port: 0 },
+        links: [{ name: 'a', mode: 'server', registration: { ascii: 'A' } }],
+      }),
       { clock: systemClock, logger: silentLogger, random: Math.random },
     );
     await hub.start();
@@ -320,7 +361,12 @@ describe('DTU client mode (the agent dials a DTU that listens)', () => {
     );
     await hub.start();
     t.after(() => hub.stop());
-    const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
+    const fam = createModbusFamily({
+      clock: systemClock,
+      logger: silentLogger,
+      random: Math.random,
+      dtu: hub,
+    });
     t.after(() => fam.close());
     const devs = await startDevices(fam, 'south');
     await waitFor('south connected', () => hub.status().south.up);
@@ -330,7 +376,11 @@ describe('DTU client mode (the agent dials a DTU that listens)', () => {
     }
     await sim.redial(); // drops our connection
     await waitFor('south down', () => !hub.status().south.up || hub.status().south.registrations > 1);
-    await waitFor('south re-dialled', () => hub.status().south.up && hub.status().south.registrations >= 2, 5000);
+    await waitFor(
+      'south re-dialled',
+      () => hub.status().south.up && hub.status().south.registrations >= 2,
+      5000,
+    );
     assert.deepEqual(await devs.poll1(), EXPECT1);
     assert.deepEqual(await devs.poll2(), EXPECT2);
     assert.ok(hub.status().south.heartbeats > 0);
@@ -338,7 +388,17 @@ describe('DTU client mode (the agent dials a DTU that listens)', () => {
 
   it('stop() leaves no timers or sockets behind while a dial is failing', async () => {
     const hub = new DtuHub(
-      dtuSchema.parse({ links: [{ name: 'gone', mode: 'client', host: '127.0.0.1', port: 1, reconnect: { initialMs: 50, maxMs: 100 } }] }),
+      dtuSchema.parse({
+        links: [
+          {
+            name: 'gone',
+            mode: 'client',
+            host: '127.0.0.1',
+            port: 1,
+            reconnect: { initialMs: 50, maxMs: 100 },
+          },
+        ],
+      }),
       { clock: systemClock, logger: silentLogger, random: () => 0.5 },
     );
     await hub.start();

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { crc16, crcValid, withCrc } from '../../src/drivers/modbus/rtu/crc.js';
-import { buildReadRequest, frameBits, frameRegisters, RtuResponseReader, responseByteCount, type RtuFrame } from '../../src/drivers/modbus/rtu/frame.js';
+import {
+  buildReadRequest,
+  frameBits,
+  frameRegisters,
+  RtuResponseReader,
+  responseByteCount,
+  type RtuFrame,
+} from '../../src/drivers/modbus/rtu/frame.js';
 import { HeartbeatFilter } from '../../src/drivers/modbus/rtu/heartbeat.js';
 import { mulberry32, randomChunks } from './prng.js';
 
@@ -81,7 +88,10 @@ describe('RtuResponseReader', () => {
   it('finds a response split at every byte', () => {
     const r = new RtuResponseReader();
     r.expect({ unit: 1, fn: 3, count: 5 });
-    const frames = feedAll(r, [...frame].map((b) => Buffer.of(b)));
+    const frames = feedAll(
+      r,
+      [...frame].map((b) => Buffer.of(b)),
+    );
     assert.equal(frames.length, 1);
     assert.deepEqual(frames[0].raw, frame);
     assert.equal(r.counters.garbageBytes, 0);
@@ -94,7 +104,9 @@ describe('RtuResponseReader', () => {
       const vals = Array.from({ length: count }, () => Math.floor(random() * 65536));
       const unit = 1 + Math.floor(random() * 247);
       const f = holdingResponse(unit, vals);
-      const garbage = Buffer.from(Array.from({ length: Math.floor(random() * 12) }, () => Math.floor(random() * 256)));
+      const garbage = Buffer.from(
+        Array.from({ length: Math.floor(random() * 12) }, () => Math.floor(random() * 256)),
+      );
       const r = new RtuResponseReader();
       r.expect({ unit, fn: 3, count });
       const frames = feedAll(r, randomChunks(Buffer.concat([garbage, f]), random, 6));
@@ -159,7 +171,10 @@ describe('RtuResponseReader', () => {
     const exc = withCrc(hex('01 83 02'));
     const r = new RtuResponseReader();
     r.expect({ unit: 1, fn: 3, count: 5 });
-    const frames = feedAll(r, [...exc].map((b) => Buffer.of(b)));
+    const frames = feedAll(
+      r,
+      [...exc].map((b) => Buffer.of(b)),
+    );
     assert.equal(frames.length, 1);
     assert.deepEqual(frames[0], { kind: 'exception', unit: 1, fn: 3, code: 2, raw: exc });
   });
@@ -176,7 +191,10 @@ describe('RtuResponseReader', () => {
   it('an exception for another function or unit is ignored', () => {
     const r = new RtuResponseReader();
     r.expect({ unit: 1, fn: 3, count: 5 });
-    assert.equal(r.feed(Buffer.concat([withCrc(hex('01 84 02')), withCrc(hex('02 83 02'))])).frame, undefined);
+    assert.equal(
+      r.feed(Buffer.concat([withCrc(hex('01 84 02')), withCrc(hex('02 83 02'))])).frame,
+      undefined,
+    );
   });
 
   it('coils and discrete inputs', () => {
@@ -185,7 +203,18 @@ describe('RtuResponseReader', () => {
     r.expect({ unit: 5, fn: 1, count: 10 });
     const out = r.feed(f);
     assert.ok(out.frame && out.frame.kind === 'data');
-    assert.deepEqual(frameBits(out.frame.data, 10), [true, false, true, true, false, false, true, true, true, false]);
+    assert.deepEqual(frameBits(out.frame.data, 10), [
+      true,
+      false,
+      true,
+      true,
+      false,
+      false,
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
 
   it('echo suppression drops an exact echo of the request, even split', () => {
@@ -232,7 +261,9 @@ describe('HeartbeatFilter', () => {
       const p = patterns[round % patterns.length];
       // data that never contains the pattern (nor creates it across a heartbeat boundary)
       const alphabet = Buffer.from('0123456789abcdef');
-      const data = Buffer.from(Array.from({ length: Math.floor(random() * 60) }, () => alphabet[Math.floor(random() * 16)]));
+      const data = Buffer.from(
+        Array.from({ length: Math.floor(random() * 60) }, () => alphabet[Math.floor(random() * 16)]),
+      );
       const parts: Buffer[] = [];
       let inserted = 0;
       for (let i = 0; i <= data.length; i++) {

@@ -65,7 +65,12 @@ describe('RtuStreamTransport', () => {
       await clock.advance(0);
       const frame = holdingResponse(2, values);
       const at = 1 + Math.floor(random() * (frame.length - 1));
-      const stream = Buffer.concat([Buffer.from('xx'), frame.subarray(0, at), Buffer.from('HB'), frame.subarray(at)]);
+      const stream = Buffer.concat([
+        Buffer.from('xx'),
+        frame.subarray(0, at),
+        Buffer.from('HB'),
+        frame.subarray(at),
+      ]);
       for (const c of randomChunks(stream, random, 5)) t.data(c);
       assert.deepEqual(await p, values, `round ${i}`);
     }

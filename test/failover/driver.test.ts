@@ -12,18 +12,30 @@ class WriteFake extends FakeDriver {
   write = async (tag: string, value: WriteValue): Promise<void> => void this.written.push([tag, value]);
 }
 
-const OPTS = { errorRateThreshold: 0.5, windowMs: 1000, minSamples: 2, recoverErrorRate: 0.1, recoverAfterMs: 1000, probeIntervalMs: 500 };
+const OPTS = {
+  errorRateThreshold: 0.5,
+  windowMs: 1000,
+  minSamples: 2,
+  recoverErrorRate: 0.1,
+  recoverAfterMs: 1000,
+  probeIntervalMs: 500,
+};
 
 function setup(primary: FakeDriver, secondary: FakeDriver, tagMap?: Record<string, string>) {
   const clock = new ManualClock();
   const events: AgentEvent[] = [];
-  const driver = new FailoverDriver(primary, secondary, { secondary: { driver: 'fake' }, tagMap, ...OPTS }, {
-    clock,
-    logger: silentLogger,
-    random: () => 0.5,
-    startBackoff: { initialMs: 100, maxMs: 100, multiplier: 1, jitter: 0 },
-    onEvent: (e) => events.push(e),
-  });
+  const driver = new FailoverDriver(
+    primary,
+    secondary,
+    { secondary: { driver: 'fake' }, tagMap, ...OPTS },
+    {
+      clock,
+      logger: silentLogger,
+      random: () => 0.5,
+      startBackoff: { initialMs: 100, maxMs: 100, multiplier: 1, jitter: 0 },
+      onEvent: (e) => events.push(e),
+    },
+  );
   return { clock, events, driver };
 }
 
@@ -60,14 +72,20 @@ describe('failover driver', () => {
   });
 
   it('writes go to the active source only, under its tag name; unmapped or unsupported are refused', async () => {
-    const primary = new WriteFake('p', [{ name: 'sp', intervalMs: 100 }, { name: 'x', intervalMs: 100 }]);
+    const primary = new WriteFake('p', [
+      { name: 'sp', intervalMs: 100 },
+      { name: 'x', intervalMs: 100 },
+    ]);
     const secondary = new WriteFake('s', [{ name: 'setpoint', intervalMs: 100 }]);
     const { clock, driver } = setup(primary, secondary, { sp: 'setpoint' });
     driver.init();
     await driver.start();
     await driver.write!('sp', 1);
     assert.deepEqual(primary.written, [['sp', 1]]);
-    await assert.rejects(driver.write!('nope', 1), (e: { code?: string }) => e.code === 'EDGE_ERR_CMD_UNKNOWN_TAG');
+    await assert.rejects(
+      driver.write!('nope', 1),
+      (e: { code?: string }) => e.code === 'EDGE_ERR_CMD_UNKNOWN_TAG',
+    );
     primary.down = true;
     for (let i = 0; i < 12 && driver.active === 'primary'; i++) {
       await driver.poll(['sp', 'x']);
@@ -77,15 +95,29 @@ describe('failover driver', () => {
     await driver.write!('sp', 2);
     assert.deepEqual(secondary.written, [['setpoint', 2]]);
     assert.deepEqual(primary.written, [['sp', 1]], 'never written to the inactive source');
-    await assert.rejects(driver.write!('x', 3), (e: { code?: string }) => e.code === 'EDGE_ERR_CMD_NOT_WRITABLE');
+    await assert.rejects(
+      driver.write!('x', 3),
+      (e: { code?: string }) => e.code === 'EDGE_ERR_CMD_NOT_WRITABLE',
+    );
     await driver.stop();
 
-    const readOnly = setup(new FakeDriver('p', [{ name: 'a', intervalMs: 100 }]), new FakeDriver('s', [{ name: 'a', intervalMs: 100 }]));
+    const readOnly = setup(
+      new FakeDriver('p', [{ name: 'a', intervalMs: 100 }]),
+      new FakeDriver('s', [{ name: 'a', intervalMs: 100 }]),
+    );
     assert.equal(readOnly.driver.write, undefined, 'no write when neither source can');
   });
 
-  it('init() checks the map against the drivers\' tags, naming failover.tagMap.X', () => {
-    const { driver } = setup(new FakeDriver('p', [{ name: 'a', intervalMs: 100 }]), new FakeDriver('s', [{ name: 'b', intervalMs: 100 }]), { a: 'c' });
-    assert.throws(() => driver.init(), (e: { code?: string; context?: { field?: string } }) => e.code === 'EDGE_ERR_CONFIG_INVALID' && e.context?.field === 'failover.tagMap.a');
+  it("init() checks the map against the drivers' tags, naming failover.tagMap.X", () => {
+    const { driver } = setup(
+      new FakeDriver('p', [{ name: 'a', intervalMs: 100 }]),
+      new FakeDriver('s', [{ name: 'b', intervalMs: 100 }]),
+      { a: 'c' },
+    );
+    assert.throws(
+      () => driver.init(),
+      (e: { code?: string; context?: { field?: string } }) =>
+        e.code === 'EDGE_ERR_CONFIG_INVALID' && e.context?.field === 'failover.tagMap.a',
+    );
   });
 });

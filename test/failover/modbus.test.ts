@@ -17,7 +17,11 @@ import { startPymodbus, type Peer, type PymodbusSpec } from '../helpers/pymodbus
 import { waitFor } from '../helpers/wait.js';
 
 const VALUES = { 0: [2301, 17, 400] };
-const spec = (port: number): PymodbusSpec => ({ transport: 'tcp', port, slaves: { 1: { holding: { values: VALUES } } } });
+const spec = (port: number): PymodbusSpec => ({
+  transport: 'tcp',
+  port,
+  slaves: { 1: { holding: { values: VALUES } } },
+});
 
 function device(primaryPort: number, secondaryPort: number) {
   const parsed = deviceSchema.parse({
@@ -48,12 +52,16 @@ function device(primaryPort: number, secondaryPort: number) {
       recoverAfterMs: 4000,
     },
   });
-  if (parsed.driver !== 'modbus' || parsed.failover?.secondary.driver !== 'modbus') throw new Error('fixture is modbus on both sides');
+  if (parsed.driver !== 'modbus' || parsed.failover?.secondary.driver !== 'modbus')
+    throw new Error('fixture is modbus on both sides');
   return { ...parsed, failover: { ...parsed.failover, secondary: parsed.failover.secondary } };
 }
 
 const NAMES = ['voltage', 'temp', 'only-primary'];
-const plain = (values: readonly TagValue[]) => values.map((v) => (v.quality === 'good' ? [v.tag, v.value, v.source ?? 'primary'] : [v.tag, v.code, v.source ?? 'primary']));
+const plain = (values: readonly TagValue[]) =>
+  values.map((v) =>
+    v.quality === 'good' ? [v.tag, v.value, v.source ?? 'primary'] : [v.tag, v.code, v.source ?? 'primary'],
+  );
 
 describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
   let primaryPort: number;
@@ -64,7 +72,10 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
   before(async () => {
     primaryPort = await freePort();
     secondaryPort = await freePort();
-    [primary, secondary] = await Promise.all([startPymodbus(spec(primaryPort)), startPymodbus(spec(secondaryPort))]);
+    [primary, secondary] = await Promise.all([
+      startPymodbus(spec(primaryPort)),
+      startPymodbus(spec(secondaryPort)),
+    ]);
   });
   after(async () => {
     await primary?.stop();
@@ -78,13 +89,18 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
     const family: ModbusFamily = createModbusFamily({ clock, logger: silentLogger, random: () => 0.5 });
     const { failover } = config;
     assert.ok(failover);
-    const driver = new FailoverDriver(family.create(config), family.create({ ...failover.secondary, name: 'plc-1.secondary' }), failover, {
-      clock,
-      logger: silentLogger,
-      random: () => 0.5,
-      startBackoff: config.reconnect,
-      onEvent: (e) => events.push(e),
-    });
+    const driver = new FailoverDriver(
+      family.create(config),
+      family.create({ ...failover.secondary, name: 'plc-1.secondary' }),
+      failover,
+      {
+        clock,
+        logger: silentLogger,
+        random: () => 0.5,
+        startBackoff: config.reconnect,
+        onEvent: (e) => events.push(e),
+      },
+    );
     try {
       driver.init();
       await driver.start();
@@ -93,7 +109,11 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
         await clock.advance(500);
         return values;
       };
-      assert.deepEqual(plain(await tick()), [['voltage', 230.1, 'primary'], ['temp', 17, 'primary'], ['only-primary', 400, 'primary']]);
+      assert.deepEqual(plain(await tick()), [
+        ['voltage', 230.1, 'primary'],
+        ['temp', 17, 'primary'],
+        ['only-primary', 400, 'primary'],
+      ]);
 
       await primary!.stop();
       primary = undefined;
@@ -102,19 +122,26 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
       for (let i = 0; i < 20 && driver.active === 'primary'; i++) values = await tick();
       assert.equal(driver.active, 'secondary');
       assert.ok(clock.now() - failedAt >= 3000, 'not before a whole window');
-      assert.deepEqual(plain(values), [['voltage', 230.1, 'secondary'], ['temp', 17, 'secondary'], ['only-primary', 'EDGE_ERR_FAILOVER_UNMAPPED', 'secondary']]);
+      assert.deepEqual(plain(values), [
+        ['voltage', 230.1, 'secondary'],
+        ['temp', 17, 'secondary'],
+        ['only-primary', 'EDGE_ERR_FAILOVER_UNMAPPED', 'secondary'],
+      ]);
       assert.equal(events.length, 1);
       assert.equal(events[0].type, 'source-failover');
       assert.equal(events[0].device, 'plc-1');
-      assert.deepEqual({ ...events[0].data, samples: undefined }, {
-        from: 'primary',
-        to: 'secondary',
-        cause: 'link-down',
-        errorRate: 1,
-        samples: undefined,
-        windowMs: 3000,
-        secondary: 'plc-1.secondary',
-      });
+      assert.deepEqual(
+        { ...events[0].data, samples: undefined },
+        {
+          from: 'primary',
+          to: 'secondary',
+          cause: 'link-down',
+          errorRate: 1,
+          samples: undefined,
+          windowMs: 3000,
+          secondary: 'plc-1.secondary',
+        },
+      );
       const status = driver.status() as { source: string; primary: { link: { line: { state: string } } } };
       assert.equal(status.source, 'secondary');
 
@@ -124,11 +151,18 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
         values = await tick();
         assert.ok(values.every((v) => v.source === 'secondary'));
         // a probe runs in the background: wait for it to land before moving time on
-        await waitFor('probe settled', () => !(driver as unknown as { probe?: Promise<void> }).probe || undefined);
+        await waitFor(
+          'probe settled',
+          () => !(driver as unknown as { probe?: Promise<void> }).probe || undefined,
+        );
       }
       assert.equal(driver.active, 'primary');
       assert.ok(clock.now() - backAt >= 4000, 'not before recoverAfterMs of healthy probes');
-      assert.deepEqual(plain(await tick()), [['voltage', 230.1, 'primary'], ['temp', 17, 'primary'], ['only-primary', 400, 'primary']]);
+      assert.deepEqual(plain(await tick()), [
+        ['voltage', 230.1, 'primary'],
+        ['temp', 17, 'primary'],
+        ['only-primary', 400, 'primary'],
+      ]);
       assert.deepEqual(
         events.map((e) => [e.data?.from, e.data?.to, e.data?.cause, e.severity]),
         [

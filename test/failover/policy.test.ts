@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { FailoverPolicy, type FailoverPolicyOptions, type PollSample, type Transition } from '../../src/drivers/failover/policy.js';
+import {
+  FailoverPolicy,
+  type FailoverPolicyOptions,
+  type PollSample,
+  type Transition,
+} from '../../src/drivers/failover/policy.js';
 
 const OPTS: FailoverPolicyOptions = {
   errorRateThreshold: 0.5,
@@ -21,7 +26,12 @@ const bad: PollSample = { bad: 4, total: 4, linkDown: true };
 const partly = (badCount: number, total = 4): PollSample => ({ bad: badCount, total, linkDown: false });
 
 /** Feeds a primary poll (and a secondary check when due) at `now`, like the driver does. */
-function pollOnPrimary(p: FailoverPolicy, now: number, sample: PollSample, secondary: PollSample = good): Transition | undefined {
+function pollOnPrimary(
+  p: FailoverPolicy,
+  now: number,
+  sample: PollSample,
+  secondary: PollSample = good,
+): Transition | undefined {
   p.recordPrimary(now, sample);
   if (!p.secondaryCheckDue(now)) return undefined;
   p.recordSecondary(now, secondary);
@@ -36,7 +46,13 @@ function tickOnSecondary(p: FailoverPolicy, now: number, probe: PollSample): Tra
 }
 
 /** Polls every `step` ms from `from` to `to` (inclusive) with `sample`; returns the first switch. */
-function run(p: FailoverPolicy, from: number, to: number, step: number, sample: PollSample): Transition | undefined {
+function run(
+  p: FailoverPolicy,
+  from: number,
+  to: number,
+  step: number,
+  sample: PollSample,
+): Transition | undefined {
   for (let t = from; t <= to; t += step) {
     const tr = p.active === 'primary' ? pollOnPrimary(p, t, sample) : tickOnSecondary(p, t, sample);
     if (tr) return tr;
@@ -53,11 +69,15 @@ describe('failover policy: primary → secondary', () => {
 
   it('needs a whole observed window: no failover at windowMs - 1, failover at windowMs', () => {
     const p = new FailoverPolicy(OPTS, T0);
-    for (let t = T0; t < T0 + 10_000; t += 1000) assert.equal(pollOnPrimary(p, t, bad), undefined, `at +${t - T0}`);
+    for (let t = T0; t < T0 + 10_000; t += 1000)
+      assert.equal(pollOnPrimary(p, t, bad), undefined, `at +${t - T0}`);
     assert.equal(pollOnPrimary(p, T0 + 9_999, bad), undefined);
     const tr = pollOnPrimary(p, T0 + 10_000, bad);
     assert.ok(tr);
-    assert.deepEqual({ from: tr.from, to: tr.to, cause: tr.cause, errorRate: tr.errorRate }, { from: 'primary', to: 'secondary', cause: 'link-down', errorRate: 1 });
+    assert.deepEqual(
+      { from: tr.from, to: tr.to, cause: tr.cause, errorRate: tr.errorRate },
+      { from: 'primary', to: 'secondary', cause: 'link-down', errorRate: 1 },
+    );
     assert.equal(p.active, 'secondary');
   });
 
@@ -142,15 +162,25 @@ describe('failover policy: secondary → primary (hysteresis)', () => {
   it('switches back once every probe was healthy for recoverAfterMs (edge exact)', () => {
     const p = failedOver();
     // first healthy probe at +5 s; recoverAfterMs 30 s → back at +35 s, not at +30 s
-    for (let t = at + 5000; t <= at + 30_000; t += 5000) assert.equal(tickOnSecondary(p, t, good), undefined, `probe at +${t - at}`);
+    for (let t = at + 5000; t <= at + 30_000; t += 5000)
+      assert.equal(tickOnSecondary(p, t, good), undefined, `probe at +${t - at}`);
     const back = tickOnSecondary(p, at + 35_000, good);
-    assert.deepEqual(back && { from: back.from, to: back.to, cause: back.cause, errorRate: back.errorRate, samples: back.samples }, {
-      from: 'secondary',
-      to: 'primary',
-      cause: 'primary-recovered',
-      errorRate: 0,
-      samples: 7,
-    });
+    assert.deepEqual(
+      back && {
+        from: back.from,
+        to: back.to,
+        cause: back.cause,
+        errorRate: back.errorRate,
+        samples: back.samples,
+      },
+      {
+        from: 'secondary',
+        to: 'primary',
+        cause: 'primary-recovered',
+        errorRate: 0,
+        samples: 7,
+      },
+    );
     assert.equal(p.active, 'primary');
   });
 
@@ -159,7 +189,8 @@ describe('failover policy: secondary → primary (hysteresis)', () => {
     tickOnSecondary(p, at + 5000, good);
     tickOnSecondary(p, at + 10_000, good);
     tickOnSecondary(p, at + 15_000, partly(1, 4)); // 0.25 > 0.1: unhealthy
-    for (let t = at + 20_000; t < at + 50_000; t += 5000) assert.equal(tickOnSecondary(p, t, partly(1, 10)), undefined); // 0.1 ≤ 0.1: healthy
+    for (let t = at + 20_000; t < at + 50_000; t += 5000)
+      assert.equal(tickOnSecondary(p, t, partly(1, 10)), undefined); // 0.1 ≤ 0.1: healthy
     assert.equal(tickOnSecondary(p, at + 50_000, good)?.to, 'primary');
   });
 
@@ -168,7 +199,8 @@ describe('failover policy: secondary → primary (hysteresis)', () => {
     const back = run(p, at + 5000, at + 60_000, 5000, good);
     assert.ok(back);
     const t1 = back.at;
-    for (let t = t1 + 1000; t < t1 + 1000 + 10_000; t += 1000) assert.equal(pollOnPrimary(p, t, bad), undefined);
+    for (let t = t1 + 1000; t < t1 + 1000 + 10_000; t += 1000)
+      assert.equal(pollOnPrimary(p, t, bad), undefined);
     assert.equal(pollOnPrimary(p, t1 + 11_000, bad)?.to, 'secondary');
   });
 });
@@ -181,8 +213,10 @@ describe('failover policy: flapping', () => {
     for (let i = 0; i < 3600; i++) {
       const t = T0 + i * 1000;
       const sample = i % 2 === 0 ? good : bad;
-      if (below.active === 'primary' ? pollOnPrimary(below, t, sample) : tickOnSecondary(below, t, sample)) switches.below++;
-      if (above.active === 'primary' ? pollOnPrimary(above, t, sample) : tickOnSecondary(above, t, sample)) switches.above++;
+      if (below.active === 'primary' ? pollOnPrimary(below, t, sample) : tickOnSecondary(below, t, sample))
+        switches.below++;
+      if (above.active === 'primary' ? pollOnPrimary(above, t, sample) : tickOnSecondary(above, t, sample))
+        switches.above++;
     }
     assert.equal(switches.below, 0);
     assert.equal(switches.above, 1, 'probes alternate too, so the primary never passes the hysteresis');
@@ -200,15 +234,23 @@ describe('failover policy: flapping', () => {
     assert.ok(transitions.length > 0);
     for (let i = 1; i < transitions.length; i++) {
       const gap = transitions[i].at - transitions[i - 1].at;
-      if (transitions[i].to === 'secondary') assert.ok(gap >= OPTS.windowMs, `failover ${gap} ms after switching back`);
+      if (transitions[i].to === 'secondary')
+        assert.ok(gap >= OPTS.windowMs, `failover ${gap} ms after switching back`);
       else assert.ok(gap >= OPTS.recoverAfterMs, `back ${gap} ms after failing over`);
     }
     const failovers = transitions.filter((tr) => tr.to === 'secondary').length;
-    assert.ok(failovers <= (3 * 3600_000) / (OPTS.windowMs + OPTS.recoverAfterMs) + 1, `${failovers} failovers`);
+    assert.ok(
+      failovers <= (3 * 3600_000) / (OPTS.windowMs + OPTS.recoverAfterMs) + 1,
+      `${failovers} failovers`,
+    );
   });
 
   it('property: never fails over unless the window rate is at the threshold with minSamples, never back before recoverAfterMs of healthy probes', () => {
-    const step = fc.record({ dt: fc.integer({ min: 1, max: 4000 }), bad: fc.integer({ min: 0, max: 4 }), secondaryBad: fc.integer({ min: 0, max: 4 }) });
+    const step = fc.record({
+      dt: fc.integer({ min: 1, max: 4000 }),
+      bad: fc.integer({ min: 0, max: 4 }),
+      secondaryBad: fc.integer({ min: 0, max: 4 }),
+    });
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 400 }), (steps) => {
         const p = new FailoverPolicy(OPTS, T0);
@@ -225,7 +267,11 @@ describe('failover policy: flapping', () => {
             if (tr) {
               const inWindow = primarySamples.filter((x) => x.t > t - OPTS.windowMs && x.t >= lastSwitch);
               const rate = inWindow.reduce((a, x) => a + x.bad, 0) / (inWindow.length * 4);
-              assert.ok(inWindow.length >= OPTS.minSamples && rate >= OPTS.errorRateThreshold && s.secondaryBad / 4 < 0.5);
+              assert.ok(
+                inWindow.length >= OPTS.minSamples &&
+                  rate >= OPTS.errorRateThreshold &&
+                  s.secondaryBad / 4 < 0.5,
+              );
               assert.ok(t - lastSwitch >= OPTS.windowMs || lastSwitch === T0);
               lastSwitch = t;
               probes.length = 0;

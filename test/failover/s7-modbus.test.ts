@@ -47,11 +47,17 @@ function config(s7Port: number, modbusPort: number) {
       recoverAfterMs: 500,
     },
   });
-  if (parsed.driver !== 's7' || parsed.failover?.secondary.driver !== 'modbus') throw new Error('fixture is s7 → modbus');
-  return { primary: parsed, failover: parsed.failover, secondary: { ...parsed.failover.secondary, name: 'line-plc.modbus' } };
+  if (parsed.driver !== 's7' || parsed.failover?.secondary.driver !== 'modbus')
+    throw new Error('fixture is s7 → modbus');
+  return {
+    primary: parsed,
+    failover: parsed.failover,
+    secondary: { ...parsed.failover.secondary, name: 'line-plc.modbus' },
+  };
 }
 
-const plain = (values: readonly TagValue[]) => values.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code, v.source ?? 'primary']);
+const plain = (values: readonly TagValue[]) =>
+  values.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code, v.source ?? 'primary']);
 
 describe('failover from S7 to the PLC’s Modbus TCP server and back', { timeout: 30_000 }, () => {
   let plc: TestS7Server;
@@ -62,7 +68,11 @@ describe('failover from S7 to the PLC’s Modbus TCP server and back', { timeout
     // pymodbus first: snap7 binds with SO_REUSEADDR, so a port probe made while it listens
     // can hand its port to the next server.
     modbusPort = await freePort();
-    modbus = await startPymodbus({ transport: 'tcp', port: modbusPort, slaves: { 1: { holding: { values: { 0: [2301, 17] } } } } });
+    modbus = await startPymodbus({
+      transport: 'tcp',
+      port: modbusPort,
+      slaves: { 1: { holding: { values: { 0: [2301, 17] } } } },
+    });
     plc = await TestS7Server.start();
     const db1 = Buffer.alloc(8);
     db1.writeInt16BE(2301, 0);
@@ -94,31 +104,51 @@ describe('failover from S7 to the PLC’s Modbus TCP server and back', { timeout
     try {
       driver.init();
       await driver.start();
-      assert.deepEqual(plain(await tick()), [['voltage', 230.1, 'primary'], ['temp', 17, 'primary']]);
+      assert.deepEqual(plain(await tick()), [
+        ['voltage', 230.1, 'primary'],
+        ['temp', 17, 'primary'],
+      ]);
 
       plc.stop();
       let values: readonly TagValue[] = [];
       while (driver.active === 'primary') values = await tick();
       assert.equal(driver.active, 'secondary');
-      assert.deepEqual(plain(values), [['voltage', 230.1, 'secondary'], ['temp', 17, 'secondary']]);
+      assert.deepEqual(plain(values), [
+        ['voltage', 230.1, 'secondary'],
+        ['temp', 17, 'secondary'],
+      ]);
       assert.equal(events[0]?.type, 'source-failover');
       assert.equal(events[0]?.data?.to, 'secondary');
 
       // The port can stay busy for a moment after Stop(): retry until snap7 listens again.
-      await waitFor('S7 server listening again', () => {
-        try {
-          plc.start();
-          return true;
-        } catch {
-          return false;
-        }
-      }, 20_000, 100);
+      await waitFor(
+        'S7 server listening again',
+        () => {
+          try {
+            plc.start();
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        20_000,
+        100,
+      );
       const backAt = clock.now();
       while (driver.active === 'secondary') await tick();
       assert.equal(driver.active, 'primary');
       assert.ok(clock.now() - backAt >= 500, 'not before recoverAfterMs of healthy probes');
-      assert.deepEqual(plain(await tick()), [['voltage', 230.1, 'primary'], ['temp', 17, 'primary']]);
-      assert.deepEqual(events.map((e) => [e.data?.from, e.data?.to]), [['primary', 'secondary'], ['secondary', 'primary']]);
+      assert.deepEqual(plain(await tick()), [
+        ['voltage', 230.1, 'primary'],
+        ['temp', 17, 'primary'],
+      ]);
+      assert.deepEqual(
+        events.map((e) => [e.data?.from, e.data?.to]),
+        [
+          ['primary', 'secondary'],
+          ['secondary', 'primary'],
+        ],
+      );
     } finally {
       await driver.stop();
       await Promise.all([s7.close(), mb.close()]);

@@ -33,8 +33,22 @@ function signed(cwd: string, name: string, subject: string, ext: string): void {
   openssl(cwd, ['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
   writeFileSync(join(cwd, `${name}.ext`), ext);
   openssl(cwd, [
-    'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', `${name}.crt`, '-days', '2', '-sha256', '-extfile', `${name}.ext`,
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    `${name}.ext`,
   ]);
 }
 
@@ -44,13 +58,35 @@ export function createTestCerts(cn = 'edge-agent-test-ca'): TestCerts {
   const cwd = tmp.path;
   newKey(cwd, 'ca.key');
   openssl(cwd, [
-    'req', '-x509', '-new', '-key', 'ca.key', '-out', 'ca.crt', '-days', '2', '-sha256', '-subj', `/CN=${cn}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-sha256',
+    '-subj',
+    `/CN=${cn}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
-  signed(cwd, 'server', '/CN=localhost',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  signed(cwd, 'client', '/CN=edge-agent-test-client',
-    'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
+  signed(
+    cwd,
+    'server',
+    '/CN=localhost',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
+  );
+  signed(
+    cwd,
+    'client',
+    '/CN=edge-agent-test-client',
+    'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n',
+  );
   return {
     dir: cwd,
     ca: join(cwd, 'ca.crt'),

@@ -27,7 +27,13 @@ export interface Cip22Pki {
   readonly dir: string;
   readonly script: string;
   readonly sm2: { root: CaMaterial; issuing: CaMaterial; pile: PileMaterial; deviceId: string };
-  readonly p256: { root: CaMaterial; issuing: CaMaterial; pile: PileMaterial; deviceId: string; server: PileMaterial };
+  readonly p256: {
+    root: CaMaterial;
+    issuing: CaMaterial;
+    pile: PileMaterial;
+    deviceId: string;
+    server: PileMaterial;
+  };
   /** Failure cases (all SM2 unless named otherwise). */
   readonly cases: {
     readonly expiredPile: PileMaterial;
@@ -55,12 +61,22 @@ export const CIP22_CERTS_SCRIPT = join(process.cwd(), 'scripts', 'cip22-certs.sh
 let cached: Cip22Pki | undefined;
 
 function ca(dir: string): CaMaterial {
-  return { dir, certPem: join(dir, 'cert.pem'), keyPem: join(dir, 'key.pem'), der: readFileSync(join(dir, 'cert.der')) };
+  return {
+    dir,
+    certPem: join(dir, 'cert.pem'),
+    keyPem: join(dir, 'key.pem'),
+    der: readFileSync(join(dir, 'cert.der')),
+  };
 }
 
 function pile(prefix: string): PileMaterial {
   const keyPem = `${prefix}.key.pem`;
-  return { certPem: `${prefix}.pem`, keyPem, der: readFileSync(`${prefix}.der`), key: readFileSync(keyPem, 'utf8') };
+  return {
+    certPem: `${prefix}.pem`,
+    keyPem,
+    der: readFileSync(`${prefix}.der`),
+    key: readFileSync(keyPem, 'utf8'),
+  };
 }
 
 /** Runs `cip22-certs.sh test-set` into a temp dir on first use; later calls reuse it. */
@@ -73,7 +89,12 @@ export function cip22Pki(): Cip22Pki {
   cached = {
     dir: d,
     script: CIP22_CERTS_SCRIPT,
-    sm2: { root: ca(join(d, 'sm2/root')), issuing: ca(join(d, 'sm2/issuing')), pile: pile(join(d, 'sm2/pile')), deviceId: 'pile-sm2-0001' },
+    sm2: {
+      root: ca(join(d, 'sm2/root')),
+      issuing: ca(join(d, 'sm2/issuing')),
+      pile: pile(join(d, 'sm2/pile')),
+      deviceId: 'pile-sm2-0001',
+    },
     p256: {
       root: ca(join(d, 'p256/root')),
       issuing: ca(join(d, 'p256/issuing')),

@@ -18,7 +18,12 @@ export interface MosquittoOptions {
   /** username → password; written with mosquitto_passwd into a password_file. */
   readonly users?: Readonly<Record<string, string>>;
   /** Adds a TLS 1.3-only listener (tlsPort) beside the plain one. */
-  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string; readonly requireCertificate?: boolean };
+  readonly tls?: {
+    readonly ca: string;
+    readonly cert: string;
+    readonly key: string;
+    readonly requireCertificate?: boolean;
+  };
   /** Keep sessions and queued messages across stop()/restart() (persistence file in the temp dir). */
   readonly persistence?: boolean;
   /** Extra global config lines (e.g. 'max_inflight_messages 100'). */
@@ -59,7 +64,8 @@ function waitForPort(port: number, proc: ChildProcess, timeoutMs = 10_000): Prom
       });
       socket.once('error', () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`));
+        if (Date.now() > deadline)
+          reject(new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`));
         else setTimeout(attempt, 20);
       });
     };
@@ -73,7 +79,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const tlsPort = options.tls ? await freePort() : 0;
   const lines = [
     'per_listener_settings false',
-    ...(options.persistence ? ['persistence true', `persistence_location ${dir.path}/`] : ['persistence false']),
+    ...(options.persistence
+      ? ['persistence true', `persistence_location ${dir.path}/`]
+      : ['persistence false']),
     'log_dest stderr',
     'log_type error',
     'log_type warning',

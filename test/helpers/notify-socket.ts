@@ -26,7 +26,9 @@ export interface FakeNotifySocket {
 export async function startFakeNotifySocket(): Promise<FakeNotifySocket> {
   const dir = tempDir('edge-agent-notify-');
   const path = join(dir.path, 'notify.sock');
-  const child = spawn(PYTHON, [join(process.cwd(), 'test/helpers/fake_notify_socket.py'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(PYTHON, [join(process.cwd(), 'test/helpers/fake_notify_socket.py'), path], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const received: NotifyMessage[] = [];
   let listening = false;
   let barriers = 0;

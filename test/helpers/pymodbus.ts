@@ -25,7 +25,9 @@ export interface SlaveSpec {
   discrete?: AreaSpec;
 }
 
-export type PymodbusSpec = ({ transport: 'tcp'; port: number } | { transport: 'rtu'; path: string; baudrate?: number }) & {
+export type PymodbusSpec = (
+  { transport: 'tcp'; port: number } | { transport: 'rtu'; path: string; baudrate?: number }
+) & {
   /** Ignore requests for absent slave ids (no answer: the client times out). Default rtu true, tcp false. */
   ignoreMissing?: boolean;
   slaves: Record<number, SlaveSpec>;
@@ -38,7 +40,10 @@ export interface Peer {
 }
 
 function scriptPath(): string {
-  const candidates = [join(process.cwd(), 'test/helpers/pymodbus_server.py'), new URL('../../../test/helpers/pymodbus_server.py', import.meta.url).pathname];
+  const candidates = [
+    join(process.cwd(), 'test/helpers/pymodbus_server.py'),
+    new URL('../../../test/helpers/pymodbus_server.py', import.meta.url).pathname,
+  ];
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`pymodbus_server.py not found (looked in ${candidates.join(', ')})`);
   return found;
@@ -78,7 +83,12 @@ async function spawnUntil(cmd: string, args: string[], ready: RegExp, what: stri
 }
 
 export function startPymodbus(spec: PymodbusSpec): Promise<Peer> {
-  return spawnUntil(PYTHON, [scriptPath(), JSON.stringify(spec)], /^READY$/m, `pymodbus ${spec.transport} server`);
+  return spawnUntil(
+    PYTHON,
+    [scriptPath(), JSON.stringify(spec)],
+    /^READY$/m,
+    `pymodbus ${spec.transport} server`,
+  );
 }
 
 export interface PtyPair extends Peer {

@@ -36,7 +36,8 @@ export class TestS7Server {
   private running = false;
 
   private constructor(readonly port: number) {
-    if (!this.server.SetParam(this.server.LocalPort, port)) throw new Error('snap7: SetParam(LocalPort) failed');
+    if (!this.server.SetParam(this.server.LocalPort, port))
+      throw new Error('snap7: SetParam(LocalPort) failed');
   }
 
   static async start(): Promise<TestS7Server> {
@@ -47,12 +48,22 @@ export class TestS7Server {
 
   private code(area: AreaName): number {
     const s = this.server;
-    return { DB: s.srvAreaDB, M: s.srvAreaMK, I: s.srvAreaPE, Q: s.srvAreaPA, T: s.srvAreaTM, C: s.srvAreaCT }[area];
+    return {
+      DB: s.srvAreaDB,
+      M: s.srvAreaMK,
+      I: s.srvAreaPE,
+      Q: s.srvAreaPA,
+      T: s.srvAreaTM,
+      C: s.srvAreaCT,
+    }[area];
   }
 
   /** Registers an area; `index` is the DB number (ignored for the other areas). */
   register(area: AreaName, index: number, buffer: Buffer): void {
-    const ok = area === 'DB' ? this.server.RegisterArea(this.code(area), index, buffer) : this.server.RegisterArea(this.code(area), buffer);
+    const ok =
+      area === 'DB'
+        ? this.server.RegisterArea(this.code(area), index, buffer)
+        : this.server.RegisterArea(this.code(area), buffer);
     if (!ok) throw new Error(`snap7: RegisterArea(${area}${index}) failed`);
   }
 
@@ -73,7 +84,8 @@ export class TestS7Server {
   start(): void {
     if (this.running) return;
     const ok = this.server.StartTo('127.0.0.1');
-    if (ok === false) throw new Error(`snap7: StartTo failed: ${this.server.ErrorText(this.server.LastError())}`);
+    if (ok === false)
+      throw new Error(`snap7: StartTo failed: ${this.server.ErrorText(this.server.LastError())}`);
     this.running = true;
   }
 

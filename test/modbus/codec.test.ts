@@ -1,10 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeRegisters, encodeRegisters, ORDER_NAMES, registersToBytes, type CodecTag } from '../../src/drivers/modbus/codec.js';
+import {
+  decodeRegisters,
+  encodeRegisters,
+  ORDER_NAMES,
+  registersToBytes,
+  type CodecTag,
+} from '../../src/drivers/modbus/codec.js';
 import type { ModbusDataType } from '../../src/drivers/modbus/config.js';
 
-function tag(type: ModbusDataType, order: keyof typeof ORDER_NAMES = 'ABCD', extra: Partial<CodecTag> = {}): CodecTag {
+function tag(
+  type: ModbusDataType,
+  order: keyof typeof ORDER_NAMES = 'ABCD',
+  extra: Partial<CodecTag> = {},
+): CodecTag {
   return { name: 't', type, ...ORDER_NAMES[order], scale: 1, offset: 0, ...extra };
 }
 
@@ -18,7 +28,11 @@ test('f32 1.5 in the four orders (known vectors)', () => {
     DCBA: [0x0000, 0xc03f],
   };
   for (const order of orders) {
-    assert.deepEqual(decodeRegisters(tag('f32', order), vectors[order]), { tag: 't', value: 1.5, quality: 'good' }, order);
+    assert.deepEqual(
+      decodeRegisters(tag('f32', order), vectors[order]),
+      { tag: 't', value: 1.5, quality: 'good' },
+      order,
+    );
     assert.deepEqual(encodeRegisters(tag('f32', order), 1.5), vectors[order], order);
   }
 });
@@ -42,7 +56,10 @@ test('f64 and i16/u16 with byte orders', () => {
   assert.equal(decodeRegisters(tag('u16', 'BADC'), [0x3412]).value, 0x1234);
   assert.equal(decodeRegisters(tag('i32'), [0xffff, 0xfffd]).value, -3);
   assert.equal(decodeRegisters(tag('f64'), encodeRegisters(tag('f64'), Math.PI)).value, Math.PI);
-  assert.equal(decodeRegisters(tag('f64', 'DCBA'), encodeRegisters(tag('f64', 'DCBA'), -1e300)).value, -1e300);
+  assert.equal(
+    decodeRegisters(tag('f64', 'DCBA'), encodeRegisters(tag('f64', 'DCBA'), -1e300)).value,
+    -1e300,
+  );
 });
 
 test('round trips for every type and order (property)', () => {
@@ -62,7 +79,8 @@ test('round trips for every type and order (property)', () => {
           const decoded = decodeRegisters(t, encodeRegisters(t, v));
           assert.equal(decoded.quality, 'good');
           // An f32 decodes to the shortest decimal naming the same f32 (50.03, not 50.029998779296875).
-          const same = type === 'f32' ? Math.fround(decoded.value as number) === v : Object.is(decoded.value, v);
+          const same =
+            type === 'f32' ? Math.fround(decoded.value as number) === v : Object.is(decoded.value, v);
           assert.ok(same || (v === 0 && decoded.value === 0), `${type} ${order} ${v} -> ${decoded.value}`);
         }),
         { numRuns: 200 },

@@ -61,12 +61,18 @@ async function started(family: ModbusFamily, clock: ManualClock, cfgs: ModbusDev
 test('modbusDriver definition', () => {
   assert.equal(modbusDriver.name, 'modbus');
   assert.equal(modbusDriver.schema, modbusDeviceSchema);
-  const fam = modbusDriver.createFamily({ clock: new ManualClock(), logger: silentLogger, random: Math.random });
+  const fam = modbusDriver.createFamily({
+    clock: new ManualClock(),
+    logger: silentLogger,
+    random: Math.random,
+  });
   assert.equal(typeof fam.create, 'function');
 });
 
 test('coalesced poll decodes values; status counts requests', async () => {
-  const { clock, family, transports } = rig({ 1: { holding: { 0: 7, 1: 0xffff, 2: 0x3fc0, 3: 0 }, coil: { 5: true } } });
+  const { clock, family, transports } = rig({
+    1: { holding: { 0: 7, 1: 0xffff, 2: 0x3fc0, 3: 0 }, coil: { 5: true } },
+  });
   const [d] = await started(family, clock, [
     device({
       tags: [
@@ -78,7 +84,15 @@ test('coalesced poll decodes values; status counts requests', async () => {
     }),
   ]);
   const values = await settle(clock, d.poll(['c', 'a', 'b', 'k']));
-  assert.deepEqual(values.map((v) => [v.tag, v.value]), [['c', 3], ['a', 7], ['b', -1], ['k', true]]);
+  assert.deepEqual(
+    values.map((v) => [v.tag, v.value]),
+    [
+      ['c', 3],
+      ['a', 7],
+      ['b', -1],
+      ['k', true],
+    ],
+  );
   assert.equal(transports[0].sent.length, 2);
   const st = d.status() as any;
   assert.equal(st.requests, 2);
@@ -120,19 +134,34 @@ test('fair round-robin: requests of devices on one line interleave, one in fligh
   assert.equal(transports.length, 1, 'one line for one host:port');
   const all = await settle(clock, Promise.all(devs.map((d) => d.poll(['t0', 't100', 't200']))));
   assert.ok(all.every((vs) => codes(vs).every((c) => c === 'good')));
-  assert.deepEqual(transports[0].sent.map((s) => s.unitId), [1, 2, 3, 1, 2, 3, 1, 2, 3]);
+  assert.deepEqual(
+    transports[0].sent.map((s) => s.unitId),
+    [1, 2, 3, 1, 2, 3, 1, 2, 3],
+  );
   assert.equal(transports[0].maxInFlight, 1);
   await family.close();
 });
 
 test('dead slave on a shared RTU bus: breaker opens, live slaves keep good values, half-open probe', async () => {
-  const slaves: Record<number, FakeSlave> = { 1: { holding: { 0: 11 } }, 2: { holding: { 0: 22 } }, 3: { dead: true } };
+  const slaves: Record<number, FakeSlave> = {
+    1: { holding: { 0: 11 } },
+    2: { holding: { 0: 22 } },
+    3: { dead: true },
+  };
   const { clock, family, transports } = rig(slaves);
   const rtu = { transport: 'rtu', path: '/dev/ttyFAKE', baudRate: 19200 };
   const devs = await started(
     family,
     clock,
-    [1, 2, 3].map((u) => device({ name: `d${u}`, unitId: u, connection: rtu, timeoutMs: 100, breaker: { failureThreshold: 2, cooldownMs: 5000 } })),
+    [1, 2, 3].map((u) =>
+      device({
+        name: `d${u}`,
+        unitId: u,
+        connection: rtu,
+        timeoutMs: 100,
+        breaker: { failureThreshold: 2, cooldownMs: 5000 },
+      }),
+    ),
   );
   const bus = transports[0];
   const cycle = () => settle(clock, Promise.all(devs.map((d) => d.poll(['a']))));
@@ -142,7 +171,10 @@ test('dead slave on a shared RTU bus: breaker opens, live slaves keep good value
     assert.deepEqual([v1[0].value, v2[0].value], [11, 22], `cycle ${i}`);
     assert.equal(codes(v3)[0], i < 2 ? 'EDGE_ERR_MODBUS_TIMEOUT' : 'EDGE_ERR_MODBUS_CIRCUIT_OPEN');
     // the dead slave costs at most its timeout (+ the drain window) per turn
-    assert.ok(clock.monotonic() - before <= 100 + 25 + 40, `cycle ${i} took ${clock.monotonic() - before} ms`);
+    assert.ok(
+      clock.monotonic() - before <= 100 + 25 + 40,
+      `cycle ${i} took ${clock.monotonic() - before} ms`,
+    );
   }
   assert.equal(bus.sent.filter((s) => s.unitId === 3).length, 2, 'no traffic to the dead slave while open');
   assert.equal((devs[2].status() as any).breaker, 'open');
@@ -174,7 +206,9 @@ test('retries: extra attempts on timeout only', async () => {
 
 test('link lost: polls answer DISCONNECTED at once; reconnect with capped exponential backoff', async () => {
   const { clock, family, transports } = rig({ 1: { holding: { 0: 5 } } });
-  const [d] = await started(family, clock, [device({ reconnect: { initialMs: 100, maxMs: 400, multiplier: 2, jitter: 0.5 } })]);
+  const [d] = await started(family, clock, [
+    device({ reconnect: { initialMs: 100, maxMs: 400, multiplier: 2, jitter: 0.5 } }),
+  ]);
   const bus = transports[0];
   bus.failConnects = 4;
   const t0 = clock.monotonic();
@@ -201,14 +235,19 @@ test('backoff jitter comes from deps.random', async () => {
     { clock, logger: silentLogger, random: () => 0 },
     { transportFactory: () => (t = new FakeTransport(clock)) },
   );
-  const d = family.create(device({ reconnect: { initialMs: 1000, maxMs: 60000, multiplier: 2, jitter: 0.5 } }));
+  const d = family.create(
+    device({ reconnect: { initialMs: 1000, maxMs: 60000, multiplier: 2, jitter: 0.5 } }),
+  );
   d.init();
   await settle(clock, d.start());
   t!.failConnects = 1;
   const t0 = clock.monotonic();
   t!.drop();
   await clock.advance(3000);
-  assert.deepEqual(t!.connectAttempts.slice(1).map((x) => x - t0), [500, 500 + 1000]);
+  assert.deepEqual(
+    t!.connectAttempts.slice(1).map((x) => x - t0),
+    [500, 500 + 1000],
+  );
   await family.close();
 });
 
@@ -217,7 +256,10 @@ test('start() rejects with a retryable EdgeError when the link cannot open; stop
   const d = family.create(device());
   d.init();
   transports[0].failConnects = 1;
-  await assert.rejects(settle(clock, d.start()), (e: any) => e.code === 'EDGE_ERR_DRIVER_START' && e.retryable === true);
+  await assert.rejects(
+    settle(clock, d.start()),
+    (e: any) => e.code === 'EDGE_ERR_DRIVER_START' && e.retryable === true,
+  );
   assert.equal(clock.pendingCount, 0, 'no reconnect timer for a device that is not started');
   const vs = await d.poll(['a']);
   assert.deepEqual(codes(vs), ['EDGE_ERR_MODBUS_DISCONNECTED']);
@@ -231,20 +273,39 @@ test('start() rejects with a retryable EdgeError when the link cannot open; stop
 
 test('devices on one serial path with differing serial settings: init throws naming the field', () => {
   const { family } = rig();
-  const a = family.create(device({ name: 'a', connection: { transport: 'rtu', path: '/dev/ttyS0', baudRate: 9600 } }));
-  const b = family.create(device({ name: 'b', unitId: 2, connection: { transport: 'rtu', path: '/dev/ttyS0', baudRate: 19200 } }));
-  const c = family.create(device({ name: 'c', unitId: 3, connection: { transport: 'rtu', path: '/dev/ttyS0', parity: 'even' } }));
+  const a = family.create(
+    device({ name: 'a', connection: { transport: 'rtu', path: '/dev/ttyS0', baudRate: 9600 } }),
+  );
+  const b = family.create(
+    device({ name: 'b', unitId: 2, connection: { transport: 'rtu', path: '/dev/ttyS0', baudRate: 19200 } }),
+  );
+  const c = family.create(
+    device({ name: 'c', unitId: 3, connection: { transport: 'rtu', path: '/dev/ttyS0', parity: 'even' } }),
+  );
   a.init();
-  assert.throws(() => b.init(), (e: any) => e.code === 'EDGE_ERR_CONFIG_INVALID' && e.context.field === 'connection.baudRate' && /baudRate/.test(e.message));
-  assert.throws(() => c.init(), (e: any) => e.context.field === 'connection.parity');
-  const other = rig().family.create(device({ name: 'b', connection: { transport: 'rtu', path: '/dev/ttyS0', baudRate: 19200 } }));
+  assert.throws(
+    () => b.init(),
+    (e: any) =>
+      e.code === 'EDGE_ERR_CONFIG_INVALID' &&
+      e.context.field === 'connection.baudRate' &&
+      /baudRate/.test(e.message),
+  );
+  assert.throws(
+    () => c.init(),
+    (e: any) => e.context.field === 'connection.parity',
+  );
+  const other = rig().family.create(
+    device({ name: 'b', connection: { transport: 'rtu', path: '/dev/ttyS0', baudRate: 19200 } }),
+  );
   other.init(); // another family: another set of lines
 });
 
 test('RTU inter-frame gap: requests are spaced by 3.5 character times', async () => {
   const { clock, family, transports } = rig({ 1: { latencyMs: 0 } });
   const tags = [0, 100, 200].map((a) => ({ name: `t${a}`, function: 'holding', address: a }));
-  const [d] = await started(family, clock, [device({ connection: { transport: 'rtu', path: '/dev/x', baudRate: 1200 }, tags })]);
+  const [d] = await started(family, clock, [
+    device({ connection: { transport: 'rtu', path: '/dev/x', baudRate: 1200 }, tags }),
+  ]);
   await settle(clock, d.poll(['t0', 't100', 't200']));
   const at = transports[0].sent.map((s) => s.at);
   const gap = (3.5 * 10 * 1000) / 1200; // 29.2 ms
@@ -262,9 +323,16 @@ test('unknown tag names are a programming error', async () => {
 
 test('TCP: timeouts in a row with no answer re-open the connection', async () => {
   const { clock, family, transports } = rig({ 1: { dead: true } });
-  const [d] = await started(family, clock, [device({ timeoutMs: 50, reconnect: { initialMs: 100, maxMs: 100, multiplier: 2, jitter: 0 }, breaker: { failureThreshold: 10, cooldownMs: 1000 } })]);
+  const [d] = await started(family, clock, [
+    device({
+      timeoutMs: 50,
+      reconnect: { initialMs: 100, maxMs: 100, multiplier: 2, jitter: 0 },
+      breaker: { failureThreshold: 10, cooldownMs: 1000 },
+    }),
+  ]);
   const bus = transports[0];
-  for (let i = 0; i < 2; i++) assert.deepEqual(codes(await settle(clock, d.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
+  for (let i = 0; i < 2; i++)
+    assert.deepEqual(codes(await settle(clock, d.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
   assert.equal(bus.connectAttempts.length, 1);
   assert.deepEqual(codes(await settle(clock, d.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
   assert.equal((d.status() as any).line.state, 'down');

@@ -87,7 +87,9 @@ before(async () => {
     path: busPty.b,
     baudrate: 19200,
     ignoreMissing: true,
-    slaves: Object.fromEntries(Object.entries(SLAVES).map(([id, values]) => [id, { holding: { values: { 0: [...values] } } }])),
+    slaves: Object.fromEntries(
+      Object.entries(SLAVES).map(([id, values]) => [id, { holding: { values: { 0: [...values] } } }]),
+    ),
   });
   relay = await startRelay(agentPty.b, busPty.a);
 });
@@ -125,7 +127,8 @@ function family() {
   return createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random });
 }
 
-const byTag = (vs: readonly TagValue[]) => Object.fromEntries(vs.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code]));
+const byTag = (vs: readonly TagValue[]) =>
+  Object.fromEntries(vs.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code]));
 
 test('echoSuppression true: exact values from two slaves through the echoing adapter; echoes counted', async (t) => {
   const fam = family();
@@ -172,7 +175,11 @@ test('echoSuppression false on the same echoing adapter: no good reads', async (
   for (let i = 0; i < 3; i++) {
     const results = await Promise.all(devs.map((d) => d.poll(['a', 'b'])));
     for (const v of results.flat()) {
-      assert.equal(v.quality, 'bad', `poll ${i}: ${v.tag} = ${String(v.value)} should not read good through the echo`);
+      assert.equal(
+        v.quality,
+        'bad',
+        `poll ${i}: ${v.tag} = ${String(v.value)} should not read good through the echo`,
+      );
       codes.add(String(v.code));
     }
   }
@@ -188,7 +195,10 @@ test('echoSuppression false on the same echoing adapter: no good reads', async (
 
 test('SerialStreamTransport: a port that cannot be opened rejects with EDGE_ERR_MODBUS_CONNECT', async () => {
   const t = new SerialStreamTransport(rtuConnection(`${dir!.path}/no-such-port`), systemClock);
-  await assert.rejects(t.connect(), (err: unknown) => err instanceof EdgeError && err.code === 'EDGE_ERR_MODBUS_CONNECT');
+  await assert.rejects(
+    t.connect(),
+    (err: unknown) => err instanceof EdgeError && err.code === 'EDGE_ERR_MODBUS_CONNECT',
+  );
   assert.equal(t.isOpen, false);
   await t.close(); // safe when never opened
 });
@@ -210,5 +220,8 @@ test('SerialStreamTransport: losing the port reports onClose and fails reads as 
   await closed;
   assert.equal(transport.isOpen, false);
   assert.equal(await pending, 'EDGE_ERR_MODBUS_DISCONNECTED');
-  await assert.rejects(transport.readHolding(1, 0, 1, 100), (err: unknown) => err instanceof EdgeError && err.code === 'EDGE_ERR_MODBUS_DISCONNECTED');
+  await assert.rejects(
+    transport.readHolding(1, 0, 1, 100),
+    (err: unknown) => err instanceof EdgeError && err.code === 'EDGE_ERR_MODBUS_DISCONNECTED',
+  );
 });

@@ -26,10 +26,28 @@ test('modbus-serial errors map by errno/message', () => {
   const timeout = { name: 'TransactionTimedOutError', message: 'Timed out', errno: 'ETIMEDOUT' };
   assert.equal(toModbusError(timeout).code, 'EDGE_ERR_MODBUS_TIMEOUT');
   assert.equal(toModbusError(new Error('CRC error')).code, 'EDGE_ERR_MODBUS_CRC');
-  assert.equal(toModbusError(new Error('Data length error, expected 7 got 5')).code, 'EDGE_ERR_MODBUS_BAD_RESPONSE');
-  assert.equal(toModbusError(new Error('Unexpected data error, expected address 1 got 2')).code, 'EDGE_ERR_MODBUS_BAD_RESPONSE');
-  assert.equal(toModbusError({ name: 'PortNotOpenError', message: 'Port Not Open', errno: 'ECONNREFUSED' }).code, 'EDGE_ERR_MODBUS_DISCONNECTED');
-  assert.equal(toModbusError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })).code, 'EDGE_ERR_MODBUS_DISCONNECTED');
-  assert.equal(toModbusError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'connect').code, 'EDGE_ERR_MODBUS_CONNECT');
-  assert.equal(toModbusError(new Error('Error: No such file or directory, cannot open /dev/ttyX'), 'connect').code, 'EDGE_ERR_MODBUS_CONNECT');
+  assert.equal(
+    toModbusError(new Error('Data length error, expected 7 got 5')).code,
+    'EDGE_ERR_MODBUS_BAD_RESPONSE',
+  );
+  assert.equal(
+    toModbusError(new Error('Unexpected data error, expected address 1 got 2')).code,
+    'EDGE_ERR_MODBUS_BAD_RESPONSE',
+  );
+  assert.equal(
+    toModbusError({ name: 'PortNotOpenError', message: 'Port Not Open', errno: 'ECONNREFUSED' }).code,
+    'EDGE_ERR_MODBUS_DISCONNECTED',
+  );
+  assert.equal(
+    toModbusError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })).code,
+    'EDGE_ERR_MODBUS_DISCONNECTED',
+  );
+  assert.equal(
+    toModbusError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'connect').code,
+    'EDGE_ERR_MODBUS_CONNECT',
+  );
+  assert.equal(
+    toModbusError(new Error('Error: No such file or directory, cannot open /dev/ttyX'), 'connect').code,
+    'EDGE_ERR_MODBUS_CONNECT',
+  );
 });

@@ -87,8 +87,16 @@ export class FakeTransport implements ModbusTransport {
     return this.read(u, 'input', a, l, t, (s, i) => s.input?.[i] ?? 0);
   }
 
-  private read<T>(unitId: number, fn: string, address: number, length: number, timeoutMs: number, get: (s: FakeSlave, i: number) => T): Promise<T[]> {
-    if (!this.open) return Promise.reject(Object.assign(new Error('Port Not Open'), { errno: 'ECONNREFUSED' }));
+  private read<T>(
+    unitId: number,
+    fn: string,
+    address: number,
+    length: number,
+    timeoutMs: number,
+    get: (s: FakeSlave, i: number) => T,
+  ): Promise<T[]> {
+    if (!this.open)
+      return Promise.reject(Object.assign(new Error('Port Not Open'), { errno: 'ECONNREFUSED' }));
     this.sent.push({ unitId, fn, address, length, at: this.clock.monotonic() });
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -99,11 +107,16 @@ export class FakeTransport implements ModbusTransport {
         fn2();
       };
       if (!slave || slave.dead) {
-        this.clock.setTimeout(() => finish(() => reject(Object.assign(new Error('Timed out'), { errno: 'ETIMEDOUT' }))), timeoutMs);
+        this.clock.setTimeout(
+          () => finish(() => reject(Object.assign(new Error('Timed out'), { errno: 'ETIMEDOUT' }))),
+          timeoutMs,
+        );
         return;
       }
       this.clock.setTimeout(() => {
-        const exception = slave.exception ?? (slave.illegalFrom !== undefined && address + length > slave.illegalFrom ? 2 : undefined);
+        const exception =
+          slave.exception ??
+          (slave.illegalFrom !== undefined && address + length > slave.illegalFrom ? 2 : undefined);
         if (exception !== undefined) {
           const code = exception;
           finish(() => reject(Object.assign(new Error(`Modbus exception ${code}`), { modbusCode: code })));

@@ -20,7 +20,12 @@ import { planRequests } from '../../src/drivers/modbus/plan.js';
 import { FakeTransport, type FakeSlave } from './fake-transport.js';
 
 const root = join(process.cwd(), 'src/drivers/modbus/testcases');
-const cases = existsSync(root) ? readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
+const cases = existsSync(root)
+  ? readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort()
+  : [];
 
 test('fixture cases exist', () => {
   assert.ok(cases.length >= 5, `found ${cases.length} cases in ${root}`);
@@ -35,20 +40,29 @@ for (const name of cases) {
     if (expected.schemaError) {
       const result = modbusDeviceSchema.safeParse(rawDevices[0]);
       assert.equal(result.success, false);
-      assert.ok(result.error!.issues.some((i) => i.path.join('.') === expected.schemaError.path), JSON.stringify(result.error!.issues));
+      assert.ok(
+        result.error!.issues.some((i) => i.path.join('.') === expected.schemaError.path),
+        JSON.stringify(result.error!.issues),
+      );
       return;
     }
     const configs = rawDevices.map((d) => modbusDeviceSchema.parse(d));
     const clock = new ManualClock();
     let fake: FakeTransport | undefined;
-    const family = createModbusFamily({ clock, logger: silentLogger, random: () => 0.5 }, { transportFactory: () => (fake = new FakeTransport(clock)) });
+    const family = createModbusFamily(
+      { clock, logger: silentLogger, random: () => 0.5 },
+      { transportFactory: () => (fake = new FakeTransport(clock)) },
+    );
     try {
       const devices = configs.map((c) => family.create(c));
       if (expected.initError) {
         const { device, code, field } = expected.initError;
         for (const d of devices) {
           if (d.device === device) {
-            assert.throws(() => d.init(), (e: any) => e.code === code && e.context.field === field);
+            assert.throws(
+              () => d.init(),
+              (e: any) => e.code === code && e.context.field === field,
+            );
             return;
           }
           d.init();
@@ -58,14 +72,23 @@ for (const name of cases) {
       for (const d of devices) d.init();
       const cfg = configs[0];
       if (expected.plan) {
-        const plan = planRequests(cfg.tags, cfg).map((r) => ({ function: r.function, address: r.address, length: r.length, tags: r.tags.map((t) => t.tag.name) }));
+        const plan = planRequests(cfg.tags, cfg).map((r) => ({
+          function: r.function,
+          address: r.address,
+          length: r.length,
+          tags: r.tags.map((t) => t.tag.name),
+        }));
         assert.deepEqual(plan, expected.plan);
       }
       if (expected.values) {
         const slave: FakeSlave = { illegalFrom: expected.illegalFrom };
-        for (const [area, blocks] of Object.entries(expected.registers ?? {}) as [keyof FakeSlave, Record<string, unknown[]>][]) {
+        for (const [area, blocks] of Object.entries(expected.registers ?? {}) as [
+          keyof FakeSlave,
+          Record<string, unknown[]>,
+        ][]) {
           const map: Record<number, unknown> = {};
-          for (const [start, vals] of Object.entries(blocks)) vals.forEach((v, i) => (map[Number(start) + i] = v));
+          for (const [start, vals] of Object.entries(blocks))
+            vals.forEach((v, i) => (map[Number(start) + i] = v));
           (slave as Record<string, unknown>)[area] = map;
         }
         const d = devices[0];
@@ -77,7 +100,9 @@ for (const name of cases) {
         const poll = d.poll(names);
         await clock.advance(1000);
         const values = await poll;
-        const got = Object.fromEntries(values.map((v) => [v.tag, v.quality === 'good' ? v.value : { bad: v.code }]));
+        const got = Object.fromEntries(
+          values.map((v) => [v.tag, v.quality === 'good' ? v.value : { bad: v.code }]),
+        );
         assert.deepEqual(got, expected.values);
       }
     } finally {

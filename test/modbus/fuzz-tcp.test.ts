@@ -79,8 +79,12 @@ test('Modbus TCP: random and mutated responses never crash the driver; every pol
     }
     const key = values[0].quality === 'good' ? 'good' : values[0].code;
     seen.set(key, (seen.get(key) ?? 0) + 1);
-    if (key === 'EDGE_ERR_MODBUS_DISCONNECTED') await waitFor('line up again', () => lineState(device.status()) === 'up', 5000, 2);
+    if (key === 'EDGE_ERR_MODBUS_DISCONNECTED')
+      await waitFor('line up again', () => lineState(device.status()) === 'up', 5000, 2);
   }
   await device.stop();
-  assert.ok((seen.get('EDGE_ERR_MODBUS_BAD_RESPONSE') ?? 0) + (seen.get('EDGE_ERR_MODBUS_TIMEOUT') ?? 0) > POLLS / 4, JSON.stringify([...seen]));
+  assert.ok(
+    (seen.get('EDGE_ERR_MODBUS_BAD_RESPONSE') ?? 0) + (seen.get('EDGE_ERR_MODBUS_TIMEOUT') ?? 0) > POLLS / 4,
+    JSON.stringify([...seen]),
+  );
 });

@@ -22,7 +22,13 @@ export function allTypesLayout(): Layout {
   const expected: Record<string, number | boolean | string> = {};
   const holding: number[] = [];
   const input: number[] = [];
-  const add = (area: number[], fn: 'holding' | 'input', raw: Record<string, unknown>, value: number | boolean | string, decoded = value) => {
+  const add = (
+    area: number[],
+    fn: 'holding' | 'input',
+    raw: Record<string, unknown>,
+    value: number | boolean | string,
+    decoded = value,
+  ) => {
     const t = { function: fn, address: area.length, ...raw };
     const parsed: ModbusTagConfig = modbusTagSchema.parse(t);
     const regs = encodeRegisters(parsed, value);
@@ -33,7 +39,8 @@ export function allTypesLayout(): Layout {
   };
   const values = { u32: 3_000_000_123, i32: -123_456_789, f32: 1234.5, f64: Math.PI * 1e10 } as const;
   for (const [name, wordOrder, byteOrder] of ORDERS) {
-    for (const [type, v] of Object.entries(values)) add(holding, 'holding', { name: `${type}_${name}`, type, wordOrder, byteOrder }, v);
+    for (const [type, v] of Object.entries(values))
+      add(holding, 'holding', { name: `${type}_${name}`, type, wordOrder, byteOrder }, v);
   }
   for (const [name, , byteOrder] of ORDERS.slice(0, 3)) {
     add(holding, 'holding', { name: `u16_${name}`, type: 'u16', byteOrder }, 65_000);

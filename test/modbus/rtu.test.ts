@@ -51,7 +51,8 @@ function family() {
   return createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random });
 }
 
-const byTag = (vs: readonly TagValue[]) => Object.fromEntries(vs.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code]));
+const byTag = (vs: readonly TagValue[]) =>
+  Object.fromEntries(vs.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code]));
 
 test('RTU: every data type and order decodes exactly; coalesced into one request per function', async (t) => {
   const fam = family();
@@ -76,7 +77,14 @@ test('RTU: exception 02 marks only the unmapped tag; an absent slave times out',
       ],
     }),
   );
-  const ghost = fam.create(config({ name: 'ghost', unitId: 9, timeoutMs: 150, tags: [{ name: 'x', function: 'holding', address: 0 }] }));
+  const ghost = fam.create(
+    config({
+      name: 'ghost',
+      unitId: 9,
+      timeoutMs: 150,
+      tags: [{ name: 'x', function: 'holding', address: 0 }],
+    }),
+  );
   d.init();
   ghost.init();
   await d.start();
@@ -91,7 +99,9 @@ test('RTU: a dead slave on a shared bus opens its breaker; the live ones stay go
   t.after(() => fam.close());
   const tags = [{ name: 'v', function: 'holding', address: 0 }];
   const breaker = { failureThreshold: 2, cooldownMs: 60_000 };
-  const devs = [1, 2, 3].map((unitId) => fam.create(config({ name: `s${unitId}`, unitId, timeoutMs: 150, breaker, tags })));
+  const devs = [1, 2, 3].map((unitId) =>
+    fam.create(config({ name: `s${unitId}`, unitId, timeoutMs: 150, breaker, tags })),
+  );
   for (const d of devs) d.init();
   for (const d of devs) await d.start();
   assert.equal(fam.lines().size, 1);
@@ -102,13 +112,19 @@ test('RTU: a dead slave on a shared bus opens its breaker; the live ones stay go
     cycles.push(performance.now() - started);
     assert.equal(a[0].value, layout.slave.holding!.values![0][0], `cycle ${i}`);
     assert.equal(b[0].value, 222, `cycle ${i}`);
-    assert.equal(c[0].quality === 'bad' && c[0].code, i < 2 ? 'EDGE_ERR_MODBUS_TIMEOUT' : 'EDGE_ERR_MODBUS_CIRCUIT_OPEN');
+    assert.equal(
+      c[0].quality === 'bad' && c[0].code,
+      i < 2 ? 'EDGE_ERR_MODBUS_TIMEOUT' : 'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
+    );
   }
   const dead = devs[2].status() as any;
   assert.equal(dead.breaker, 'open');
   assert.equal(dead.requests, 2, 'no bus traffic to the dead slave once open');
   // once open, a cycle costs only the two live requests
-  assert.ok(cycles.slice(2).every((ms) => ms < 150), `cycles ${cycles.map(Math.round)}`);
+  assert.ok(
+    cycles.slice(2).every((ms) => ms < 150),
+    `cycles ${cycles.map(Math.round)}`,
+  );
 });
 
 /** CRC-16/MODBUS. */
@@ -125,7 +141,10 @@ function crc16(buf: Buffer): number {
  * A slave that answers FC3 with address*1000 + sequence, and answers reads of address 10
  * only after `slowMs` (later than the client's timeout).
  */
-async function slowSlave(path: string, slowMs: number): Promise<{ close(): Promise<void>; answered(): number }> {
+async function slowSlave(
+  path: string,
+  slowMs: number,
+): Promise<{ close(): Promise<void>; answered(): number }> {
   const port = new SerialPort({ path, baudRate: 19200, autoOpen: false });
   await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
   let buf = Buffer.alloc(0);

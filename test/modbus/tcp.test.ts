@@ -41,7 +41,8 @@ function config(over: Record<string, unknown>): ModbusDeviceConfig {
 }
 
 const family = () => createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random });
-const byTag = (vs: readonly TagValue[]) => Object.fromEntries(vs.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code]));
+const byTag = (vs: readonly TagValue[]) =>
+  Object.fromEntries(vs.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code]));
 
 test('TCP: every data type and order decodes exactly', async (t) => {
   const fam = family();
@@ -56,19 +57,35 @@ test('TCP: every data type and order decodes exactly', async (t) => {
 test('TCP: coalescing — 10 adjacent tags in 1 request, a 130-register span in 2', async (t) => {
   const fam = family();
   t.after(() => fam.close());
-  const ten = fam.create(config({ name: 'ten', unitId: 2, tags: ramp.slice(0, 10).map((_, i) => ({ name: `r${i}`, function: 'holding', address: 50 + i })) }));
+  const ten = fam.create(
+    config({
+      name: 'ten',
+      unitId: 2,
+      tags: ramp.slice(0, 10).map((_, i) => ({ name: `r${i}`, function: 'holding', address: 50 + i })),
+    }),
+  );
   const span = fam.create(
-    config({ name: 'span', unitId: 2, tags: ramp.slice(0, 130).map((_, i) => ({ name: `r${i}`, function: 'holding', address: 100 + i })) }),
+    config({
+      name: 'span',
+      unitId: 2,
+      tags: ramp.slice(0, 130).map((_, i) => ({ name: `r${i}`, function: 'holding', address: 100 + i })),
+    }),
   );
   for (const d of [ten, span]) {
     d.init();
     await d.start();
   }
   const tv = await ten.poll(ten.tags().map((x) => x.name));
-  assert.deepEqual(tv.map((v) => v.value), ramp.slice(50, 60));
+  assert.deepEqual(
+    tv.map((v) => v.value),
+    ramp.slice(50, 60),
+  );
   assert.equal((ten.status() as any).requests, 1);
   const sv = await span.poll(span.tags().map((x) => x.name));
-  assert.deepEqual(sv.map((v) => v.value), Array.from({ length: 130 }, (_, i) => (100 + i < 200 ? ramp[100 + i] : 0)));
+  assert.deepEqual(
+    sv.map((v) => v.value),
+    Array.from({ length: 130 }, (_, i) => (100 + i < 200 ? ramp[100 + i] : 0)),
+  );
   assert.equal((span.status() as any).requests, 2);
   assert.equal(fam.lines().size, 1, 'both devices share the host:port line');
 });
@@ -103,8 +120,17 @@ test('TCP: server killed → DISCONNECTED at once; restarted → reconnect and g
 
 test('TCP: nothing listening → start() rejects retryably', async () => {
   const fam = family();
-  const d = fam.create(config({ connection: { transport: 'tcp', host: '127.0.0.1', port: await freePort() }, tags: [{ name: 'v', function: 'holding', address: 0 }] }));
+  const d = fam.create(
+    config({
+      connection: { transport: 'tcp', host: '127.0.0.1', port: await freePort() },
+      tags: [{ name: 'v', function: 'holding', address: 0 }],
+    }),
+  );
   d.init();
-  await assert.rejects(d.start(), (e: any) => e.code === 'EDGE_ERR_DRIVER_START' && e.retryable && e.context.code === 'EDGE_ERR_MODBUS_CONNECT');
+  await assert.rejects(
+    d.start(),
+    (e: any) =>
+      e.code === 'EDGE_ERR_DRIVER_START' && e.retryable && e.context.code === 'EDGE_ERR_MODBUS_CONNECT',
+  );
   await fam.close();
 });

@@ -5,9 +5,14 @@ import { decodeRegisters } from '../../src/drivers/modbus/codec.js';
 import { modbusTagSchema } from '../../src/drivers/modbus/config.js';
 import { planWrite } from '../../src/drivers/modbus/write.js';
 
-const tag = (t: Record<string, unknown>) => modbusTagSchema.parse({ name: 't', function: 'holding', address: 5, writable: true, ...t });
+const tag = (t: Record<string, unknown>) =>
+  modbusTagSchema.parse({ name: 't', function: 'holding', address: 5, writable: true, ...t });
 const refused = (fn: () => unknown, pattern: RegExp) =>
-  assert.throws(fn, (e: { code?: string; message?: string }) => e.code === 'EDGE_ERR_CMD_BAD_VALUE' && pattern.test(e.message ?? ''));
+  assert.throws(
+    fn,
+    (e: { code?: string; message?: string }) =>
+      e.code === 'EDGE_ERR_CMD_BAD_VALUE' && pattern.test(e.message ?? ''),
+  );
 
 describe('planWrite', () => {
   it('round-trips every numeric type and order through the codec, with FC06 for one register and FC16 for more', () => {

@@ -13,7 +13,10 @@ test('broker down: start() resolves; reconnects follow a capped, jittered backof
   const randoms = [0, 1, 0.5, 0.25];
   let r = 0;
   const fwd = makeForwarder(
-    mqttConfig({ url: `mqtt://127.0.0.1:${port}`, reconnect: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0.5 } }),
+    mqttConfig({
+      url: `mqtt://127.0.0.1:${port}`,
+      reconnect: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0.5 },
+    }),
     new FakeOutbox(),
     { clock, random: () => randoms[r++ % randoms.length] },
   );
@@ -34,7 +37,10 @@ test('broker down: start() resolves; reconnects follow a capped, jittered backof
   const bases = [100, 200, 400, 800, 1000, 1000, 1000, 1000];
   const expected = bases.map((b, i) => Math.round(b * 0.5 + randoms[i % randoms.length] * b * 0.5));
   assert.deepEqual(delays.slice(0, 8), expected);
-  assert.ok(delays.every((d) => d <= 1000), 'capped');
+  assert.ok(
+    delays.every((d) => d <= 1000),
+    'capped',
+  );
   assert.ok(new Set(delays.slice(4, 8)).size > 1, 'jittered at the cap');
   assert.equal(fwd.stats().errorsByCode.EDGE_ERR_MQTT_CONNECT >= 8, true);
 
@@ -46,7 +52,10 @@ test('a successful connection resets the backoff', async (t) => {
   const { startMosquitto } = await import('../helpers/mosquitto.js');
   const broker = await startMosquitto();
   t.after(() => broker.close());
-  const fwd = makeForwarder(mqttConfig({ url: broker.url, reconnect: { initialMs: 100, maxMs: 1000, jitter: 0 } }), new FakeOutbox());
+  const fwd = makeForwarder(
+    mqttConfig({ url: broker.url, reconnect: { initialMs: 100, maxMs: 1000, jitter: 0 } }),
+    new FakeOutbox(),
+  );
   t.after(() => fwd.stop());
   const delays: number[] = [];
   fwd.on('reconnectScheduled', (info: ReconnectScheduledInfo) => delays.push(info.delayMs));

@@ -33,7 +33,10 @@ test('topic filters match as MQTT does', () => {
 
 test('commands arrive on subscribed topics, results are published, subscriptions survive a broker restart', async (t) => {
   const prefix = 'c1';
-  const fwd = makeForwarder(mqttConfig({ url: broker.url, topicPrefix: prefix, reconnect: { initialMs: 20, maxMs: 100 } }), new FakeOutbox());
+  const fwd = makeForwarder(
+    mqttConfig({ url: broker.url, topicPrefix: prefix, reconnect: { initialMs: 20, maxMs: 100 } }),
+    new FakeOutbox(),
+  );
   t.after(() => fwd.stop());
   const got: InboundMessage[] = [];
   const unsubscribe = fwd.commands.subscribe('+/cmd', (m) => got.push(m));
@@ -78,8 +81,13 @@ test('commands arrive on subscribed topics, results are published, subscriptions
 
 test('publish while offline rejects with EDGE_ERR_MQTT_PUBLISH', async (t) => {
   const log = captureLogger();
-  const fwd = makeForwarder(mqttConfig({ url: 'mqtt://127.0.0.1:1', topicPrefix: 'c2' }), new FakeOutbox(), { logger: log });
+  const fwd = makeForwarder(mqttConfig({ url: 'mqtt://127.0.0.1:1', topicPrefix: 'c2' }), new FakeOutbox(), {
+    logger: log,
+  });
   t.after(() => fwd.stop());
   await fwd.start();
-  await assert.rejects(fwd.commands.publish('x/cmd/result', '{}'), (err: unknown) => err instanceof EdgeError && err.code === 'EDGE_ERR_MQTT_PUBLISH');
+  await assert.rejects(
+    fwd.commands.publish('x/cmd/result', '{}'),
+    (err: unknown) => err instanceof EdgeError && err.code === 'EDGE_ERR_MQTT_PUBLISH',
+  );
 });

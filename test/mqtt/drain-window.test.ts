@@ -12,7 +12,15 @@ function setup(drain: DrainPolicy, perMessage = 1) {
   const append = (n: number): void => {
     for (let i = 0; i < n; i++) {
       const rowid = rows.length + 1;
-      rows.push({ rowid, id: `r${rowid}`, seq: rowid, device: 'd1', cls: 'telemetry', ts: rowid, body: '{}' });
+      rows.push({
+        rowid,
+        id: `r${rowid}`,
+        seq: rowid,
+        device: 'd1',
+        cls: 'telemetry',
+        ts: rowid,
+        body: '{}',
+      });
     }
   };
   const win = new DrainWindow({
@@ -20,13 +28,22 @@ function setup(drain: DrainPolicy, perMessage = 1) {
     batch: { maxRecords: 2, maxBytes: 1000 },
     read: (after, limit, maxBytes, before) => {
       reads.push({ after, limit, maxBytes, before });
-      return rows.filter((r) => r.rowid > after && (before === undefined || r.rowid < before)).slice(0, limit);
+      return rows
+        .filter((r) => r.rowid > after && (before === undefined || r.rowid < before))
+        .slice(0, limit);
     },
     build: (records, replay) => {
       const out: BuiltMessage[] = [];
       for (let i = 0; i < records.length; i += perMessage) {
         const rowids = records.slice(i, i + perMessage).map((r) => r.rowid);
-        out.push({ topic: replay ? 'backlog' : 'live', payload: rowids.join(','), rowids, device: 'd1', cls: 'telemetry', replay });
+        out.push({
+          topic: replay ? 'backlog' : 'live',
+          payload: rowids.join(','),
+          rowids,
+          device: 'd1',
+          cls: 'telemetry',
+          replay,
+        });
       }
       return out;
     },
@@ -70,7 +87,10 @@ test('an empty outbox at connect has no backlog lane', () => {
   assert.equal(win.backlogPending, false);
   append(1);
   assert.deepEqual(drainAll(win), ['live:1']);
-  assert.ok(reads.every((r) => r.before === undefined), 'only the live lane reads');
+  assert.ok(
+    reads.every((r) => r.before === undefined),
+    'only the live lane reads',
+  );
 });
 
 test('the live lane is not read again after an empty read until a commit is notified', () => {

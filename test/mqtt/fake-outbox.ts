@@ -121,5 +121,10 @@ export function telemetry(device: string, ts: number, i = 0): NewRecord {
 }
 
 export function event(device: string, ts: number, type = 'device-offline'): NewRecord {
-  return { device, cls: 'event', ts, body: JSON.stringify({ type, severity: 'warning', data: { reason: 'timeout' } }) };
+  return {
+    device,
+    cls: 'event',
+    ts,
+    body: JSON.stringify({ type, severity: 'warning', data: { reason: 'timeout' } }),
+  };
 }

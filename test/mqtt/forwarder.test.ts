@@ -21,7 +21,10 @@ after(async () => {
 
 function fill(box: FakeOutbox, n: number, devices = 10, t0 = 1_700_000_000_000): void {
   const recs = [];
-  for (let i = 0; i < n; i++) recs.push(i % 97 === 0 ? event(`dev-${i % devices}`, t0 + i) : telemetry(`dev-${i % devices}`, t0 + i, i));
+  for (let i = 0; i < n; i++)
+    recs.push(
+      i % 97 === 0 ? event(`dev-${i % devices}`, t0 + i) : telemetry(`dev-${i % devices}`, t0 + i, i),
+    );
   box.append(recs);
 }
 
@@ -31,7 +34,10 @@ test('publishes every record once; acks exactly the rowids the broker PUBACKed; 
   t.after(() => sub.close());
   const box = new FakeOutbox();
   fill(box, 5000);
-  const fwd = makeForwarder(mqttConfig({ url: broker.url, topicPrefix: prefix, batch: { maxRecords: 50, maxBytes: 4096 } }), box);
+  const fwd = makeForwarder(
+    mqttConfig({ url: broker.url, topicPrefix: prefix, batch: { maxRecords: 50, maxBytes: 4096 } }),
+    box,
+  );
   t.after(() => fwd.stop());
   await fwd.start();
   await waitFor('outbox drained', () => box.remaining().length === 0);
@@ -39,7 +45,10 @@ test('publishes every record once; acks exactly the rowids the broker PUBACKed; 
 
   const acked = box.acks.flat();
   assert.equal(acked.length, 5000, 'each rowid acked once');
-  assert.deepEqual([...acked].sort((a, b) => a - b), Array.from({ length: 5000 }, (_, i) => i + 1));
+  assert.deepEqual(
+    [...acked].sort((a, b) => a - b),
+    Array.from({ length: 5000 }, (_, i) => i + 1),
+  );
   const ids = sub.recordIds();
   assert.equal(ids.length, 5000, 'no duplicates in a normal run');
   assert.equal(new Set(ids).size, 5000);
@@ -85,13 +94,23 @@ test('publishes every record once; acks exactly the rowids the broker PUBACKed; 
   assert.equal(s.publishedRecords, 5000);
   assert.equal(s.inflightMessages, 0);
   assert.equal(s.backlogRemaining, 0);
-  assert.ok(s.pubackLatencyMedianMs !== null && s.pubackLatencyEwmaMs !== null && s.lastPubackLatencyMs !== null);
+  assert.ok(
+    s.pubackLatencyMedianMs !== null && s.pubackLatencyEwmaMs !== null && s.lastPubackLatencyMs !== null,
+  );
 });
 
 test('in-flight messages never exceed the window (counted on the wire)', async (t) => {
   const box = new FakeOutbox();
   fill(box, 3000, 3);
-  const fwd = makeForwarder(mqttConfig({ url: broker.url, topicPrefix: 'p2', inflightWindow: 3, batch: { maxRecords: 10, maxBytes: 1024 * 1024 } }), box);
+  const fwd = makeForwarder(
+    mqttConfig({
+      url: broker.url,
+      topicPrefix: 'p2',
+      inflightWindow: 3,
+      batch: { maxRecords: 10, maxBytes: 1024 * 1024 },
+    }),
+    box,
+  );
   t.after(() => fwd.stop());
   // Count data PUBLISH packets sent minus PUBACKs received, on the mqtt.js client itself.
   let outstanding = 0;
@@ -125,7 +144,10 @@ test('the window honours the broker receive maximum (mosquitto default 20)', asy
   t.after(() => small.close());
   const box = new FakeOutbox();
   fill(box, 2000, 2);
-  const fwd = makeForwarder(mqttConfig({ url: small.url, inflightWindow: 500, batch: { maxRecords: 5 } }), box);
+  const fwd = makeForwarder(
+    mqttConfig({ url: small.url, inflightWindow: 500, batch: { maxRecords: 5 } }),
+    box,
+  );
   t.after(() => fwd.stop());
   await fwd.start();
   await waitFor('outbox drained', () => box.remaining().length === 0);
@@ -159,7 +181,10 @@ test('retained birth; last will when the link dies; retained offline on stop', a
   const sub = await Subscriber.connect(broker.url, statusTopic);
   t.after(() => sub.close());
   const box = new FakeOutbox();
-  const fwd = makeForwarder(mqttConfig({ url: broker.url, topicPrefix: 'p4', reconnect: { initialMs: 50, maxMs: 200 } }), box);
+  const fwd = makeForwarder(
+    mqttConfig({ url: broker.url, topicPrefix: 'p4', reconnect: { initialMs: 50, maxMs: 200 } }),
+    box,
+  );
   t.after(() => fwd.stop());
   await fwd.start();
   const birth = await waitFor('online', () => sub.messages.find((m) => m.json.state === 'online'));
@@ -193,12 +218,21 @@ test('retained birth; last will when the link dies; retained offline on stop', a
   assert.equal(retained2.json.reason, 'stopped');
 });
 
-async function laneOrder(drain: 'interleave' | 'fifo', t: { after(fn: () => unknown): void }): Promise<{ liveAckIndex: number; lastBacklogAckIndex: number }> {
+async function laneOrder(
+  drain: 'interleave' | 'fifo',
+  t: { after(fn: () => unknown): void },
+): Promise<{ liveAckIndex: number; lastBacklogAckIndex: number }> {
   const box = new FakeOutbox();
   fill(box, 20_000, 4);
   const watermark = box.lastRowid();
   const fwd = makeForwarder(
-    mqttConfig({ url: broker.url, topicPrefix: `p5${drain}`, drain, inflightWindow: 2, batch: { maxRecords: 20 } }),
+    mqttConfig({
+      url: broker.url,
+      topicPrefix: `p5${drain}`,
+      drain,
+      inflightWindow: 2,
+      batch: { maxRecords: 20 },
+    }),
     box,
   );
   t.after(() => fwd.stop());
@@ -206,7 +240,9 @@ async function laneOrder(drain: 'interleave' | 'fifo', t: { after(fn: () => unkn
   box.onAck = () => {
     if (!appended) {
       appended = true;
-      queueMicrotask(() => box.append([telemetry('live-dev', Date.now()), telemetry('live-dev', Date.now())]));
+      queueMicrotask(() =>
+        box.append([telemetry('live-dev', Date.now()), telemetry('live-dev', Date.now())]),
+      );
     }
   };
   await fwd.start();
@@ -237,12 +273,22 @@ test('broker outage under load: nothing lost, nothing acked without PUBACK, same
   const flaky = await startMosquitto({ persistence: true });
   t.after(() => flaky.close());
   // A persistent-session subscriber: the broker keeps its queue across the restart.
-  const sub = await Subscriber.connect(flaky.url, 'p6/#', { clean: false, clientId: 'outage-sub', protocolVersion: 4 });
+  const sub = await Subscriber.connect(flaky.url, 'p6/#', {
+    clean: false,
+    clientId: 'outage-sub',
+    protocolVersion: 4,
+  });
   t.after(() => sub.close());
   const box = new FakeOutbox();
   fill(box, 2000, 5);
   const fwd = makeForwarder(
-    mqttConfig({ url: flaky.url, topicPrefix: 'p6', inflightWindow: 8, batch: { maxRecords: 25 }, reconnect: { initialMs: 100, maxMs: 400 } }),
+    mqttConfig({
+      url: flaky.url,
+      topicPrefix: 'p6',
+      inflightWindow: 8,
+      batch: { maxRecords: 25 },
+      reconnect: { initialMs: 100, maxMs: 400 },
+    }),
     box,
   );
   t.after(() => fwd.stop());
@@ -309,13 +355,23 @@ test('a PUBACK with a failure reason code acks nothing of that message and resen
   const box = new FakeOutbox();
   const good = box.append([telemetry('good', 1), telemetry('good', 2)]);
   const bad = box.append([telemetry('bad', 3)]);
-  const fwd = makeForwarder(mqttConfig({ url: aclBroker.url, topicPrefix: 'pacl', reconnect: { initialMs: 50, maxMs: 200 } }), box);
+  const fwd = makeForwarder(
+    mqttConfig({ url: aclBroker.url, topicPrefix: 'pacl', reconnect: { initialMs: 50, maxMs: 200 } }),
+    box,
+  );
   t.after(() => fwd.stop());
   await fwd.start();
-  await waitFor('publish refused twice', () => (fwd.stats().errorsByCode.EDGE_ERR_MQTT_PUBLISH ?? 0) >= 2, 10_000);
+  await waitFor(
+    'publish refused twice',
+    () => (fwd.stats().errorsByCode.EDGE_ERR_MQTT_PUBLISH ?? 0) >= 2,
+    10_000,
+  );
   for (const r of good) assert.ok(box.ackedRowids.has(r.rowid), 'accepted records are acked');
   assert.ok(!box.ackedRowids.has(bad[0].rowid), 'refused record is not acked');
-  assert.deepEqual(box.remaining().map((r) => r.rowid), [bad[0].rowid]);
+  assert.deepEqual(
+    box.remaining().map((r) => r.rowid),
+    [bad[0].rowid],
+  );
   assert.match(fwd.stats().lastError ?? '', /EDGE_ERR_MQTT_PUBLISH/);
 });
 
@@ -332,7 +388,11 @@ test('stop() mid-drain: waits for in-flight PUBACKs, acks exactly what was PUBAC
   assert.equal(s.inflightMessages, 0);
   assert.equal(s.connected, false);
   assert.ok(box.remaining().length > 0, 'stopped before the end of the backlog');
-  assert.equal(box.ackedRowids.size, s.publishedRecords, 'every PUBACKed record acked to the outbox before stop() returned');
+  assert.equal(
+    box.ackedRowids.size,
+    s.publishedRecords,
+    'every PUBACKed record acked to the outbox before stop() returned',
+  );
   await waitFor('offline status', () => sub.messages.find((m) => m.json.reason === 'stopped'));
   const received = new Set(sub.recordIds());
   for (const rowid of box.ackedRowids) assert.ok(received.has(`e1-${rowid}`));

@@ -35,17 +35,31 @@ test('payloads embed bodies verbatim, group per device and class, and validate a
     telemetry('d1', 1_700_000_000_000, 1),
     telemetry('d2', 1_700_000_000_001, 2),
     event('d1', 1_700_000_000_002),
-    { device: 'd1', cls: 'telemetry', ts: 1_700_000_000_003, body: encodeValues([goodValue('t "quoted" é', 'x\n'), badValue('t2', 'EDGE_ERR_MODBUS_TIMEOUT', 'no answer')]) },
+    {
+      device: 'd1',
+      cls: 'telemetry',
+      ts: 1_700_000_000_003,
+      body: encodeValues([
+        goodValue('t "quoted" é', 'x\n'),
+        badValue('t2', 'EDGE_ERR_MODBUS_TIMEOUT', 'no answer'),
+      ]),
+    },
     eventToRecord({ device: 'd2', ts: 1_700_000_000_004, type: 'device-online', severity: 'info' }),
   ]);
   const records = box.read(0, 100, 1e9);
   const msgs = builder().build(records, false);
-  assert.deepEqual(msgs.map((m) => m.topic), ['edge/s1/d1/telemetry', 'edge/s1/d2/telemetry', 'edge/s1/d1/event', 'edge/s1/d2/event']);
+  assert.deepEqual(
+    msgs.map((m) => m.topic),
+    ['edge/s1/d1/telemetry', 'edge/s1/d2/telemetry', 'edge/s1/d1/event', 'edge/s1/d2/event'],
+  );
   for (const m of msgs) {
     const json = JSON.parse(m.payload);
     assert.deepEqual(validate(schema, json), [], m.payload);
     assert.equal(json.replay, undefined);
-    assert.deepEqual(json.records.map((r: { id: string }) => r.id), m.rowids.map((rowid) => `e1-${rowid}`));
+    assert.deepEqual(
+      json.records.map((r: { id: string }) => r.id),
+      m.rowids.map((rowid) => `e1-${rowid}`),
+    );
   }
   const d1 = JSON.parse(msgs[0].payload);
   assert.deepEqual(d1, {
@@ -60,7 +74,11 @@ test('payloads embed bodies verbatim, group per device and class, and validate a
   });
   assert.ok(msgs[0].payload.includes(records[3].body), 'body embedded byte for byte');
   const ev = JSON.parse(msgs[2].payload);
-  assert.deepEqual(ev.records[0].event, { type: 'device-offline', severity: 'warning', data: { reason: 'timeout' } });
+  assert.deepEqual(ev.records[0].event, {
+    type: 'device-offline',
+    severity: 'warning',
+    data: { reason: 'timeout' },
+  });
 
   const replayed = builder().build(records, true);
   for (const m of replayed) {
@@ -79,7 +97,10 @@ test('batches are bounded by maxRecords and maxBytes and keep rowid order per de
 
   const byCount = builder(7).build(all, false);
   assert.ok(byCount.every((m) => m.rowids.length <= 7));
-  assert.equal(byCount.reduce((n, m) => n + m.rowids.length, 0), 1000);
+  assert.equal(
+    byCount.reduce((n, m) => n + m.rowids.length, 0),
+    1000,
+  );
 
   const maxBytes = 2048;
   const bySize = builder(10_000, maxBytes).build(all, false);
@@ -90,14 +111,28 @@ test('batches are bounded by maxRecords and maxBytes and keep rowid order per de
   // Per device, the rowids across messages are strictly increasing (order kept).
   for (const d of ['d0', 'd1', 'd2']) {
     const rowids = bySize.filter((m) => m.device === d).flatMap((m) => m.rowids);
-    assert.deepEqual(rowids, [...rowids].sort((a, b) => a - b));
+    assert.deepEqual(
+      rowids,
+      [...rowids].sort((a, b) => a - b),
+    );
     assert.equal(rowids.length, all.filter((r) => r.device === d).length);
   }
   // A single record larger than maxBytes still goes out, alone.
   const big = new FakeOutbox();
-  big.append([{ device: 'd', cls: 'telemetry', ts: 1, body: JSON.stringify({ blob: { v: 'x'.repeat(5000), q: 'good' } }) }, telemetry('d', 2)]);
+  big.append([
+    {
+      device: 'd',
+      cls: 'telemetry',
+      ts: 1,
+      body: JSON.stringify({ blob: { v: 'x'.repeat(5000), q: 'good' } }),
+    },
+    telemetry('d', 2),
+  ]);
   const bigMsgs = builder(100, 1024).build(big.read(0, 10, 1e9), false);
-  assert.deepEqual(bigMsgs.map((m) => m.rowids), [[1], [2]]);
+  assert.deepEqual(
+    bigMsgs.map((m) => m.rowids),
+    [[1], [2]],
+  );
 });
 
 test('status payloads validate; the checker rejects a broken payload', () => {
@@ -105,7 +140,19 @@ test('status payloads validate; the checker rejects a broken payload', () => {
     assert.deepEqual(validate(schema, JSON.parse(p)), [], p);
   }
   assert.equal(JSON.parse(willStatus('a1', 's1')).state, 'offline');
-  assert.notDeepEqual(validate(schema, { v: 1, agent: 'a1', site: 's1', device: 'd', records: [{ id: 'x', seq: 1, ts: 1 }] }), []);
+  assert.notDeepEqual(
+    validate(schema, { v: 1, agent: 'a1', site: 's1', device: 'd', records: [{ id: 'x', seq: 1, ts: 1 }] }),
+    [],
+  );
   assert.notDeepEqual(validate(schema, { v: 1, agent: 'a1', site: 's1', device: 'd', records: [] }), []);
-  assert.notDeepEqual(validate(schema, { v: 1, agent: 'a1', site: 's1', device: 'd', records: [{ id: 'x', seq: 1, ts: 1, values: { t: { v: 1, q: 'meh' } } }] }), []);
+  assert.notDeepEqual(
+    validate(schema, {
+      v: 1,
+      agent: 'a1',
+      site: 's1',
+      device: 'd',
+      records: [{ id: 'x', seq: 1, ts: 1, values: { t: { v: 1, q: 'meh' } } }],
+    }),
+    [],
+  );
 });

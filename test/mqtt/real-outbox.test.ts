@@ -22,13 +22,25 @@ after(async () => {
   await broker?.close();
 });
 
-async function drainWith(name: string, open: () => { outbox: Outbox; cleanup(): void }, t: { after(fn: () => unknown): void }): Promise<void> {
+async function drainWith(
+  name: string,
+  open: () => { outbox: Outbox; cleanup(): void },
+  t: { after(fn: () => unknown): void },
+): Promise<void> {
   const { outbox, cleanup } = open();
   const prefix = `real-${name}`;
   const sub = await Subscriber.connect(broker.url, `${prefix}/#`);
-  for (let i = 0; i < 3000; i++) outbox.append(i % 100 === 0 ? event(`d${i % 4}`, 1_700_000_000_000 + i) : telemetry(`d${i % 4}`, 1_700_000_000_000 + i, i));
+  for (let i = 0; i < 3000; i++)
+    outbox.append(
+      i % 100 === 0
+        ? event(`d${i % 4}`, 1_700_000_000_000 + i)
+        : telemetry(`d${i % 4}`, 1_700_000_000_000 + i, i),
+    );
   await outbox.flush();
-  const fwd = makeForwarder(mqttConfig({ url: broker.url, topicPrefix: prefix, batch: { maxRecords: 100 } }), outbox);
+  const fwd = makeForwarder(
+    mqttConfig({ url: broker.url, topicPrefix: prefix, batch: { maxRecords: 100 } }),
+    outbox,
+  );
   t.after(async () => {
     await fwd.stop();
     await sub.close();
@@ -51,13 +63,24 @@ async function drainWith(name: string, open: () => { outbox: Outbox; cleanup(): 
 }
 
 test('drains a SqliteOutbox backlog and live commits', async (t) => {
-  await drainWith('sqlite', () => {
-    const dir = tempDir();
-    const outbox = SqliteOutbox.open(storeSchema.parse({ path: join(dir.path, 'outbox.db') }), { clock: systemClock, logger: silentLogger });
-    return { outbox, cleanup: dir.remove };
-  }, t);
+  await drainWith(
+    'sqlite',
+    () => {
+      const dir = tempDir();
+      const outbox = SqliteOutbox.open(storeSchema.parse({ path: join(dir.path, 'outbox.db') }), {
+        clock: systemClock,
+        logger: silentLogger,
+      });
+      return { outbox, cleanup: dir.remove };
+    },
+    t,
+  );
 });
 
 test('drains a MemoryOutbox backlog and live commits', async (t) => {
-  await drainWith('memory', () => ({ outbox: new MemoryOutbox({ batchMaxLatencyMs: 5 }), cleanup: () => undefined }), t);
+  await drainWith(
+    'memory',
+    () => ({ outbox: new MemoryOutbox({ batchMaxLatencyMs: 5 }), cleanup: () => undefined }),
+    t,
+  );
 });

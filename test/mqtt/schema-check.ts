@@ -7,8 +7,24 @@
 type Schema = boolean | { readonly [k: string]: unknown };
 
 const KNOWN = new Set([
-  '$schema', '$id', '$defs', '$ref', 'title', 'description', 'oneOf', 'allOf', 'type', 'const', 'enum',
-  'required', 'properties', 'additionalProperties', 'items', 'minItems', 'minLength', 'minimum',
+  '$schema',
+  '$id',
+  '$defs',
+  '$ref',
+  'title',
+  'description',
+  'oneOf',
+  'allOf',
+  'type',
+  'const',
+  'enum',
+  'required',
+  'properties',
+  'additionalProperties',
+  'items',
+  'minItems',
+  'minLength',
+  'minimum',
 ]);
 
 function typeOf(v: unknown): string {
@@ -35,7 +51,8 @@ export function validate(root: Schema, value: unknown): string[] {
   const check = (schema: Schema, v: unknown, path: string, out: string[]): void => {
     if (schema === true) return;
     if (schema === false) return void out.push(`${path}: not allowed`);
-    for (const k of Object.keys(schema)) if (!KNOWN.has(k)) throw new Error(`schema keyword ${k} not supported by the checker`);
+    for (const k of Object.keys(schema))
+      if (!KNOWN.has(k)) throw new Error(`schema keyword ${k} not supported by the checker`);
     const s = schema as Record<string, unknown>;
     if (typeof s.$ref === 'string') check(resolve(s.$ref), v, path, out);
     if (Array.isArray(s.allOf)) for (const sub of s.allOf) check(sub as Schema, v, path, out);
@@ -46,27 +63,34 @@ export function validate(root: Schema, value: unknown): string[] {
         return e;
       });
       const ok = results.filter((e) => e.length === 0).length;
-      if (ok !== 1) out.push(`${path}: matches ${ok} of oneOf (${results.map((e) => e[0] ?? 'ok').join(' | ')})`);
+      if (ok !== 1)
+        out.push(`${path}: matches ${ok} of oneOf (${results.map((e) => e[0] ?? 'ok').join(' | ')})`);
     }
     if (s.type !== undefined) {
       const types = Array.isArray(s.type) ? (s.type as string[]) : [s.type as string];
-      if (!types.some((t) => typeMatches(v, t))) return void out.push(`${path}: expected ${types.join('|')}, got ${typeOf(v)}`);
+      if (!types.some((t) => typeMatches(v, t)))
+        return void out.push(`${path}: expected ${types.join('|')}, got ${typeOf(v)}`);
     }
     if ('const' in s && v !== s.const) out.push(`${path}: expected ${JSON.stringify(s.const)}`);
     if (Array.isArray(s.enum) && !s.enum.includes(v)) out.push(`${path}: not in enum`);
-    if (typeof s.minLength === 'number' && typeof v === 'string' && v.length < s.minLength) out.push(`${path}: too short`);
-    if (typeof s.minimum === 'number' && typeof v === 'number' && v < s.minimum) out.push(`${path}: below minimum`);
+    if (typeof s.minLength === 'number' && typeof v === 'string' && v.length < s.minLength)
+      out.push(`${path}: too short`);
+    if (typeof s.minimum === 'number' && typeof v === 'number' && v < s.minimum)
+      out.push(`${path}: below minimum`);
     if (typeOf(v) === 'object') {
       const obj = v as Record<string, unknown>;
-      if (Array.isArray(s.required)) for (const k of s.required as string[]) if (!(k in obj)) out.push(`${path}: missing ${k}`);
+      if (Array.isArray(s.required))
+        for (const k of s.required as string[]) if (!(k in obj)) out.push(`${path}: missing ${k}`);
       const props = (s.properties ?? {}) as Record<string, Schema>;
       for (const [k, val] of Object.entries(obj)) {
         if (k in props) check(props[k], val, `${path}.${k}`, out);
-        else if (s.additionalProperties !== undefined) check(s.additionalProperties as Schema, val, `${path}.${k}`, out);
+        else if (s.additionalProperties !== undefined)
+          check(s.additionalProperties as Schema, val, `${path}.${k}`, out);
       }
     }
     if (Array.isArray(v)) {
-      if (typeof s.minItems === 'number' && v.length < s.minItems) out.push(`${path}: fewer than ${s.minItems} items`);
+      if (typeof s.minItems === 'number' && v.length < s.minItems)
+        out.push(`${path}: fewer than ${s.minItems} items`);
       if (s.items !== undefined) v.forEach((item, i) => check(s.items as Schema, item, `${path}[${i}]`, out));
     }
   };

@@ -20,7 +20,9 @@ const PASSWORD = 'S3cr3t-pa55-word!';
 before(async () => {
   certs = createTestCerts();
   otherCerts = createTestCerts('some-other-ca');
-  tlsBroker = await startMosquitto({ tls: { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey, requireCertificate: true } });
+  tlsBroker = await startMosquitto({
+    tls: { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey, requireCertificate: true },
+  });
   authBroker = await startMosquitto({ allowAnonymous: false, users: { edge: PASSWORD } });
 });
 after(async () => {
@@ -84,7 +86,10 @@ test('a server certificate from another CA is refused (CA pinning)', async (t) =
 
 test('a client without certificate is refused when the broker requires one', async (t) => {
   const box = new FakeOutbox();
-  const fwd = makeForwarder(mqttConfig({ url: tlsBroker.tlsUrl, tls: { ca: certs.ca }, reconnect: { initialMs: 100, maxMs: 500 } }), box);
+  const fwd = makeForwarder(
+    mqttConfig({ url: tlsBroker.tlsUrl, tls: { ca: certs.ca }, reconnect: { initialMs: 100, maxMs: 500 } }),
+    box,
+  );
   t.after(() => fwd.stop());
   await fwd.start();
   await waitFor('failure recorded', () => (fwd.stats().errorsByCode.EDGE_ERR_MQTT_CONNECT ?? 0) >= 1);
@@ -131,7 +136,11 @@ test('wrong password: EDGE_ERR_MQTT_AUTH, keeps retrying, secret not logged (als
   assert.equal(s.connected, false);
   assert.equal(s.lastErrorCode, 'EDGE_ERR_MQTT_AUTH');
   assert.ok(s.connectAttempts >= 2);
-  assert.ok(logger.lines.some((l) => l.level === 'error' && (l.obj as { code?: string }).code === 'EDGE_ERR_MQTT_AUTH'));
+  assert.ok(
+    logger.lines.some(
+      (l) => l.level === 'error' && (l.obj as { code?: string }).code === 'EDGE_ERR_MQTT_AUTH',
+    ),
+  );
   assert.ok(!logger.text().includes(wrong), logger.text());
   assert.ok(!JSON.stringify(s).includes(wrong));
   assert.equal(s.url, authBroker.url + '');

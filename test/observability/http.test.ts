@@ -37,14 +37,24 @@ describe('status server', () => {
 
   it('answers /healthz with 200 when healthy and 503 with the problems otherwise', async () => {
     let healthy = true;
-    const { base } = await start(sources({ health: () => (healthy ? { ok: true, problems: [] } : { ok: false, problems: ['outbox write failing', 'mqtt disconnected'] }) }));
+    const { base } = await start(
+      sources({
+        health: () =>
+          healthy
+            ? { ok: true, problems: [] }
+            : { ok: false, problems: ['outbox write failing', 'mqtt disconnected'] },
+      }),
+    );
     let res = await fetch(`${base}/healthz`);
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { ok: true });
     healthy = false;
     res = await fetch(`${base}/healthz`);
     assert.equal(res.status, 503);
-    assert.deepEqual(await res.json(), { ok: false, problems: ['outbox write failing', 'mqtt disconnected'] });
+    assert.deepEqual(await res.json(), {
+      ok: false,
+      problems: ['outbox write failing', 'mqtt disconnected'],
+    });
   });
 
   it('serves /status.json', async () => {
@@ -67,7 +77,13 @@ describe('status server', () => {
   });
 
   it('answers 500 when a source throws, and keeps serving', async () => {
-    const { base } = await start(sources({ metrics: async () => { throw new Error('boom'); } }));
+    const { base } = await start(
+      sources({
+        metrics: async () => {
+          throw new Error('boom');
+        },
+      }),
+    );
     assert.equal((await fetch(`${base}/metrics`)).status, 500);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
   });

@@ -15,7 +15,12 @@ function capture(): { stream: Writable; lines: () => Record<string, unknown>[]; 
   return {
     stream,
     text: () => chunks.join(''),
-    lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
 
@@ -37,8 +42,14 @@ describe('createLogger', () => {
   it('never prints a password in bindings or objects', () => {
     const out = capture();
     const logger = createLogger('debug', out.stream);
-    const child = logger.child({ password: 'hunter2-binding', mqtt: { username: 'u', password: 'hunter2-nested-binding' } });
-    child.info({ password: 'hunter2-object', token: 'tok-123', passphrase: 'pp-456', secret: 's-789', key: 'k-000' }, 'connecting');
+    const child = logger.child({
+      password: 'hunter2-binding',
+      mqtt: { username: 'u', password: 'hunter2-nested-binding' },
+    });
+    child.info(
+      { password: 'hunter2-object', token: 'tok-123', passphrase: 'pp-456', secret: 's-789', key: 'k-000' },
+      'connecting',
+    );
     child.warn({ config: { mqtt: { password: 'hunter2-deep', tls: { key: 'pem-secret' } } } }, 'deep');
     child.error({ url: 'mqtts://station:hunter2-url@broker.example:8883' }, 'url field');
     child.info({ detail: { endpoint: 'mqtt://user:hunter2-str@host:1883/x' } }, 'url anywhere');

@@ -26,7 +26,12 @@ function setup(options: { snapshotDir?: string; snapshotMinIntervalMs?: number }
   let heap = 50 * MB;
   const written: string[] = [];
   const guard = new MemoryGuard(
-    { heapLimitMb: 100, checkIntervalMs: 1000, snapshotDir: options.snapshotDir, snapshotMinIntervalMs: options.snapshotMinIntervalMs ?? 60_000 },
+    {
+      heapLimitMb: 100,
+      checkIntervalMs: 1000,
+      snapshotDir: options.snapshotDir,
+      snapshotMinIntervalMs: options.snapshotMinIntervalMs ?? 60_000,
+    },
     {
       clock,
       logger,
@@ -82,7 +87,10 @@ describe('MemoryGuard', () => {
   });
 
   it('writes one snapshot per crossing, at most one per snapshotMinIntervalMs', async () => {
-    const { clock, guard, written, setHeap } = setup({ snapshotDir: '/snapshots', snapshotMinIntervalMs: 60_000 });
+    const { clock, guard, written, setHeap } = setup({
+      snapshotDir: '/snapshots',
+      snapshotMinIntervalMs: 60_000,
+    });
     guard.start();
     setHeap(150);
     await clock.advance(10_000);
@@ -112,7 +120,14 @@ describe('MemoryGuard', () => {
     const { logger, entries } = recordingLogger();
     const guard = new MemoryGuard(
       { heapLimitMb: 1, checkIntervalMs: 1000, snapshotDir: '/nope', snapshotMinIntervalMs: 1000 },
-      { clock, logger, heapUsed: () => 10 * MB, writeSnapshot: () => { throw new Error('disk full'); } },
+      {
+        clock,
+        logger,
+        heapUsed: () => 10 * MB,
+        writeSnapshot: () => {
+          throw new Error('disk full');
+        },
+      },
     );
     guard.start();
     await clock.advance(2000);

@@ -23,15 +23,71 @@ function snapshot(now: number): AgentStatsSnapshot {
   const base = emptySnapshot();
   return {
     devices: [
-      { device: 'meter-1', driver: 'modbus', polls: 120, pollErrors: 3, errorsByCode: { EDGE_ERR_MODBUS_TIMEOUT: 2, EDGE_ERR_MODBUS_ILLEGAL_ADDRESS: 1 }, online: true, lastPollTs: now - 500 },
-      { device: 'charger-1', driver: 'modbus', polls: 7, pollErrors: 0, errorsByCode: {}, online: false, lastPollTs: null },
-      { device: 'line-plc', driver: 's7', polls: 9, pollErrors: 0, errorsByCode: {}, online: true, lastPollTs: now, requestsPerCycle: 25 },
+      {
+        device: 'meter-1',
+        driver: 'modbus',
+        polls: 120,
+        pollErrors: 3,
+        errorsByCode: { EDGE_ERR_MODBUS_TIMEOUT: 2, EDGE_ERR_MODBUS_ILLEGAL_ADDRESS: 1 },
+        online: true,
+        lastPollTs: now - 500,
+      },
+      {
+        device: 'charger-1',
+        driver: 'modbus',
+        polls: 7,
+        pollErrors: 0,
+        errorsByCode: {},
+        online: false,
+        lastPollTs: null,
+      },
+      {
+        device: 'line-plc',
+        driver: 's7',
+        polls: 9,
+        pollErrors: 0,
+        errorsByCode: {},
+        online: true,
+        lastPollTs: now,
+        requestsPerCycle: 25,
+      },
     ],
-    outbox: { ...base.outbox, rows: 42, bytes: 4096, oldestTs: now - 30_000, committedTotal: 1000, evictedTelemetry: 5, evictedEvents: 1, walBytes: 8192, checkpoints: 3, healthy: true },
-    forwarder: { connected: true, publishedRecords: 958, publishedMessages: 12, inflightMessages: 2, reconnects: 1, lastPubackLatencyMs: 25, errorsByCode: { EDGE_ERR_MQTT_CONNECT: 4 }, enabled: true },
+    outbox: {
+      ...base.outbox,
+      rows: 42,
+      bytes: 4096,
+      oldestTs: now - 30_000,
+      committedTotal: 1000,
+      evictedTelemetry: 5,
+      evictedEvents: 1,
+      walBytes: 8192,
+      checkpoints: 3,
+      healthy: true,
+    },
+    forwarder: {
+      connected: true,
+      publishedRecords: 958,
+      publishedMessages: 12,
+      inflightMessages: 2,
+      reconnects: 1,
+      lastPubackLatencyMs: 25,
+      errorsByCode: { EDGE_ERR_MQTT_CONNECT: 4 },
+      enabled: true,
+    },
     memory: { heapOverLimitTotal: 1, snapshotsWritten: 1 },
     dtus: [
-      { dtu: 'dtu-north', up: true, bytesIn: 5000, bytesOut: 800, heartbeats: 40, timeouts: 2, crcErrors: 1, garbageBytes: 17, registrations: 3, livenessCloses: 1 },
+      {
+        dtu: 'dtu-north',
+        up: true,
+        bytesIn: 5000,
+        bytesOut: 800,
+        heartbeats: 40,
+        timeouts: 2,
+        crcErrors: 1,
+        garbageBytes: 17,
+        registrations: 3,
+        livenessCloses: 1,
+      },
     ],
     dtuUnknownRegistrations: 4,
   };
@@ -50,7 +106,10 @@ describe('AgentMetrics', () => {
     assert.equal(v.get('edge_poll_errors_total{device="meter-1",code="EDGE_ERR_MODBUS_ILLEGAL_ADDRESS"}'), 1);
     assert.equal(v.get('edge_device_online{device="meter-1"}'), 1);
     assert.equal(v.get('edge_device_online{device="charger-1"}'), 0);
-    assert.equal(v.get('edge_device_last_poll_timestamp_seconds{device="meter-1"}'), (clock.now() - 500) / 1000);
+    assert.equal(
+      v.get('edge_device_last_poll_timestamp_seconds{device="meter-1"}'),
+      (clock.now() - 500) / 1000,
+    );
     assert.equal(v.has('edge_device_last_poll_timestamp_seconds{device="charger-1"}'), false);
     assert.equal(v.get('edge_device_requests_per_cycle{device="line-plc"}'), 25);
     assert.equal(v.has('edge_device_requests_per_cycle{device="meter-1"}'), false);
@@ -86,7 +145,10 @@ describe('AgentMetrics', () => {
     assert.equal(types.get('edge_mqtt_puback_latency_seconds'), 'gauge');
     // Default process metrics on the same registry, prefixed.
     assert.ok(v.has('edge_process_resident_memory_bytes'), 'process RSS');
-    assert.ok([...v.keys()].some((k) => k.startsWith('edge_nodejs_heap_size_used_bytes')), 'heap used');
+    assert.ok(
+      [...v.keys()].some((k) => k.startsWith('edge_nodejs_heap_size_used_bytes')),
+      'heap used',
+    );
     for (const name of types.keys()) assert.ok(name.startsWith('edge_'), `${name} is prefixed`);
   });
 
@@ -108,7 +170,9 @@ describe('AgentMetrics', () => {
   });
 
   it('reports empty outbox age as 0 and a missing PUBACK latency as NaN', async () => {
-    const { values: v } = parse(await new AgentMetrics(() => emptySnapshot(), { defaultMetrics: false }).metrics());
+    const { values: v } = parse(
+      await new AgentMetrics(() => emptySnapshot(), { defaultMetrics: false }).metrics(),
+    );
     assert.equal(v.get('edge_outbox_oldest_record_age_seconds'), 0);
     assert.ok(Number.isNaN(v.get('edge_mqtt_puback_latency_seconds')));
     assert.equal(v.get('edge_mqtt_connected'), 0);
@@ -123,7 +187,10 @@ describe('AgentMetrics', () => {
     const first = await scrape();
     assert.equal(first.get('edge_polls_total{device="meter-1"}'), 120);
 
-    current = { ...current, devices: current.devices.map((d) => (d.device === 'meter-1' ? { ...d, polls: 150 } : d)) };
+    current = {
+      ...current,
+      devices: current.devices.map((d) => (d.device === 'meter-1' ? { ...d, polls: 150 } : d)),
+    };
     const second = await scrape();
     assert.equal(second.get('edge_polls_total{device="meter-1"}'), 150);
 

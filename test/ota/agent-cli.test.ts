@@ -27,12 +27,26 @@ describe('OTA through the CLI and the agent', () => {
     const key = makeKey(tmp.path);
     const ota = testOtaConfig(tmp.path, key, { brokerOptional: true });
     factoryInstall(ota, '1.0.0');
-    const raw = { agent: { id: 'a1', site: 's1' }, store: { path: join(tmp.path, 'outbox.db') }, http: { enabled: false }, log: { level: 'silent' }, ota: { root: ota.root, dataDir: ota.dataDir, publicKeys: ota.publicKeys, brokerOptional: true } };
+    const raw = {
+      agent: { id: 'a1', site: 's1' },
+      store: { path: join(tmp.path, 'outbox.db') },
+      http: { enabled: false },
+      log: { level: 'silent' },
+      ota: { root: ota.root, dataDir: ota.dataDir, publicKeys: ota.publicKeys, brokerOptional: true },
+    };
     const configFile = join(tmp.path, 'config.yaml');
     writeFileSync(configFile, stringify(raw));
     const bundle = buildBundle(tmp.path, { version: '1.1.0', key });
 
-    const applied = await run(process.execPath, [CLI, 'ota', 'apply', bundle, '--config', configFile, '--no-restart']);
+    const applied = await run(process.execPath, [
+      CLI,
+      'ota',
+      'apply',
+      bundle,
+      '--config',
+      configFile,
+      '--no-restart',
+    ]);
     assert.match(applied.stdout, /switched 1\.0\.0 -> 1\.1\.0/);
     assert.match(applied.stderr, /verify[\s\S]*unpack[\s\S]*done/, 'plain progress lines when not on a TTY');
     assert.equal(readlinkSync(join(ota.root, 'current')), 'releases/1.1.0');
@@ -41,17 +55,26 @@ describe('OTA through the CLI and the agent', () => {
 
     const parsed = validateConfig(raw);
     assert.ok(parsed.ok);
-    const agent = new Agent({ config: parsed.config, logger: silentLogger, ota: { version: '1.1.0', restart: () => assert.fail('no restart') } });
+    const agent = new Agent({
+      config: parsed.config,
+      logger: silentLogger,
+      ota: { version: '1.1.0', restart: () => assert.fail('no restart') },
+    });
     await agent.start();
     assert.equal(await agent.otaTrialOutcome(), 'committed');
     await agent.stop();
 
-    const status = JSON.parse((await run(process.execPath, [CLI, 'ota', 'status', '--json', '--config', configFile])).stdout) as { state: { last: { outcome: string }; events: unknown[] } };
+    const status = JSON.parse(
+      (await run(process.execPath, [CLI, 'ota', 'status', '--json', '--config', configFile])).stdout,
+    ) as { state: { last: { outcome: string }; events: unknown[] } };
     assert.equal(status.state.last.outcome, 'committed');
     assert.deepEqual(status.state.events, [], 'events handed to the outbox');
     const db = new Database(join(tmp.path, 'outbox.db'), { readonly: true });
     t.after(() => db.close());
-    const types = db.prepare('SELECT body FROM records WHERE cls = 1').all().map((r) => (JSON.parse((r as { body: string }).body) as { type: string }).type);
+    const types = db
+      .prepare('SELECT body FROM records WHERE cls = 1')
+      .all()
+      .map((r) => (JSON.parse((r as { body: string }).body) as { type: string }).type);
     assert.ok(types.includes('ota-committed'), `ota-committed in the outbox (${types.join(', ')})`);
     assert.equal(bootableVersion(ota), '1.1.0');
   });

@@ -13,13 +13,28 @@ import { factoryInstall, makeKey, testOtaConfig, type TestKey } from './helpers.
 
 const NOW = 1_700_000_000_000;
 
-function envelope(key: TestKey | { keyId: string; privateKey: KeyObject }, command: Record<string, unknown>): string {
+function envelope(
+  key: TestKey | { keyId: string; privateKey: KeyObject },
+  command: Record<string, unknown>,
+): string {
   const text = JSON.stringify(command);
-  return JSON.stringify({ command: text, keyId: key.keyId, sig: sign(null, Buffer.from(text), key.privateKey).toString('base64') });
+  return JSON.stringify({
+    command: text,
+    keyId: key.keyId,
+    sig: sign(null, Buffer.from(text), key.privateKey).toString('base64'),
+  });
 }
 
 function command(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type: 'ota-apply', id: 'cmd-0001', site: 'site-1', url: 'https://updates.example/edge-agent-1.1.0.tar.gz', issuedAt: NOW - 1000, expiresAt: NOW + 3_600_000, ...overrides };
+  return {
+    type: 'ota-apply',
+    id: 'cmd-0001',
+    site: 'site-1',
+    url: 'https://updates.example/edge-agent-1.1.0.tar.gz',
+    issuedAt: NOW - 1000,
+    expiresAt: NOW + 3_600_000,
+    ...overrides,
+  };
 }
 
 function setup(t: { after(fn: () => void): void }) {
@@ -39,14 +54,28 @@ function setup(t: { after(fn: () => void): void }) {
   };
   const channel = new MemoryCommandChannel('edge/site-1');
   const records: NewRecord[] = [];
-  const outbox: OutboxSink = { append: (r) => void records.push(r), appendDurable: async () => Promise.reject(new Error('unused')) };
+  const outbox: OutboxSink = {
+    append: (r) => void records.push(r),
+    appendDurable: async () => Promise.reject(new Error('unused')),
+  };
   const handler = new OtaCommandHandler({
-    channel, engine, keyring: loadKeyring([key.pemFile]), site: 'site-1', agentId: 'agent-1',
-    maxTtlMs: 86_400_000, clockSkewMs: 300_000, clock, logger: silentLogger, outbox,
+    channel,
+    engine,
+    keyring: loadKeyring([key.pemFile]),
+    site: 'site-1',
+    agentId: 'agent-1',
+    maxTtlMs: 86_400_000,
+    clockSkewMs: 300_000,
+    clock,
+    logger: silentLogger,
+    outbox,
   });
   handler.start();
   t.after(() => handler.stop());
-  const progress = () => channel.published.filter((p) => p.topic === 'edge/site-1/agent/ota/progress').map((p) => JSON.parse(p.payload.toString()) as Record<string, unknown>);
+  const progress = () =>
+    channel.published
+      .filter((p) => p.topic === 'edge/site-1/agent/ota/progress')
+      .map((p) => JSON.parse(p.payload.toString()) as Record<string, unknown>);
   const send = async (payload: string) => {
     channel.inject(OTA_COMMAND_TOPIC, payload);
     await clock.advance(0);
@@ -61,10 +90,26 @@ describe('signed agent/ota commands', () => {
     const sha256 = 'a'.repeat(64);
     await s.send(envelope(s.key, command({ sha256, force: true })));
     assert.equal(s.applied.length, 1);
-    assert.deepEqual({ ...s.applied[0], onProgress: undefined }, { source: 'https://updates.example/edge-agent-1.1.0.tar.gz', origin: 'command', force: true, sha256, commandId: 'cmd-0001', onProgress: undefined });
-    assert.deepEqual(s.progress().map((p) => p.stage), ['accepted', 'download']);
+    assert.deepEqual(
+      { ...s.applied[0], onProgress: undefined },
+      {
+        source: 'https://updates.example/edge-agent-1.1.0.tar.gz',
+        origin: 'command',
+        force: true,
+        sha256,
+        commandId: 'cmd-0001',
+        onProgress: undefined,
+      },
+    );
+    assert.deepEqual(
+      s.progress().map((p) => p.stage),
+      ['accepted', 'download'],
+    );
     assert.equal(s.progress()[1].pct, 50);
-    assert.deepEqual(s.records.map((r) => JSON.parse(r.body).type), ['ota-progress', 'ota-progress']);
+    assert.deepEqual(
+      s.records.map((r) => JSON.parse(r.body).type),
+      ['ota-progress', 'ota-progress'],
+    );
     assert.equal(s.channel.subscriptionCount(), 1);
   });
 
@@ -72,9 +117,21 @@ describe('signed agent/ota commands', () => {
     ['unsigned', () => JSON.stringify(command()), 'unsigned'],
     ['not JSON', () => 'garbage', 'malformed'],
     ['signed by an unpinned key', () => envelope(makeKey(tempDir().path, 'x'), command()), 'unknown-key'],
-    ['with a signature over other bytes', (s) => JSON.stringify({ ...JSON.parse(envelope(s.key, command())), command: JSON.stringify(command({ url: 'https://evil.example/x.tar.gz' })) }), 'bad-signature'],
+    [
+      'with a signature over other bytes',
+      (s) =>
+        JSON.stringify({
+          ...JSON.parse(envelope(s.key, command())),
+          command: JSON.stringify(command({ url: 'https://evil.example/x.tar.gz' })),
+        }),
+      'bad-signature',
+    ],
     ['expired', (s) => envelope(s.key, command({ expiresAt: NOW - 1 })), 'expired'],
-    ['issued in the future', (s) => envelope(s.key, command({ issuedAt: NOW + 3_600_000, expiresAt: NOW + 7_200_000 })), 'future'],
+    [
+      'issued in the future',
+      (s) => envelope(s.key, command({ issuedAt: NOW + 3_600_000, expiresAt: NOW + 7_200_000 })),
+      'future',
+    ],
     ['valid for too long', (s) => envelope(s.key, command({ expiresAt: NOW + 30 * 86_400_000 })), 'window'],
     ['for another site', (s) => envelope(s.key, command({ site: 'site-2' })), 'wrong-site'],
     ['for another agent', (s) => envelope(s.key, command({ agent: 'agent-9' })), 'wrong-agent'],
@@ -100,6 +157,8 @@ describe('signed agent/ota commands', () => {
     await s.send(payload);
     assert.equal(s.applied.length, 1);
     assert.equal(s.progress().at(-1)?.reason, 'replayed');
-    assert.deepEqual((await s.engine.status()).state.seenCommands, [{ id: 'cmd-0001', expiresAt: NOW + 3_600_000 }]);
+    assert.deepEqual((await s.engine.status()).state.seenCommands, [
+      { id: 'cmd-0001', expiresAt: NOW + 3_600_000 },
+    ]);
   });
 });

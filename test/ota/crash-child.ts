@@ -22,7 +22,8 @@ const engine = new OtaEngine({
 });
 
 async function main(): Promise<void> {
-  if (operation === 'apply') await engine.apply({ source, origin: source.startsWith('https:') ? 'command' : 'cli' });
+  if (operation === 'apply')
+    await engine.apply({ source, origin: source.startsWith('https:') ? 'command' : 'cli' });
   else if (operation === 'commit') await engine.healthy(source);
   else if (operation === 'trial-timeout') await engine.trialTimeout(source);
   else if (operation === 'boot') await engine.bootCheck();

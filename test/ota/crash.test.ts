@@ -43,18 +43,22 @@ describe('OTA crash injection (SIGKILL at every step)', () => {
   const key = makeKey(tmp.path);
   const bundle = readFileSync(buildBundle(tmp.path, { version: '1.1.0', key, extraBytes: 400_000 }));
   const ranges: string[] = [];
-  const server = createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), minVersion: 'TLSv1.3' }, (req, res) => {
-    const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    const start = match && req.headers['if-range'] === '"b1"' ? Number(match[1]) : 0;
-    if (req.headers.range) ranges.push(req.headers.range);
-    res.statusCode = start > 0 ? 206 : 200;
-    res.setHeader('ETag', '"b1"');
-    res.setHeader('Content-Length', bundle.length - start);
-    if (start > 0) res.setHeader('Content-Range', `bytes ${start}-${bundle.length - 1}/${bundle.length}`);
-    // Small writes so the child sees several chunks.
-    for (let i = start; i < bundle.length; i += 16_384) res.write(bundle.subarray(i, Math.min(bundle.length, i + 16_384)));
-    res.end();
-  });
+  const server = createServer(
+    { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), minVersion: 'TLSv1.3' },
+    (req, res) => {
+      const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      const start = match && req.headers['if-range'] === '"b1"' ? Number(match[1]) : 0;
+      if (req.headers.range) ranges.push(req.headers.range);
+      res.statusCode = start > 0 ? 206 : 200;
+      res.setHeader('ETag', '"b1"');
+      res.setHeader('Content-Length', bundle.length - start);
+      if (start > 0) res.setHeader('Content-Range', `bytes ${start}-${bundle.length - 1}/${bundle.length}`);
+      // Small writes so the child sees several chunks.
+      for (let i = start; i < bundle.length; i += 16_384)
+        res.write(bundle.subarray(i, Math.min(bundle.length, i + 16_384)));
+      res.end();
+    },
+  );
   let url = '';
   before(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -74,24 +78,40 @@ describe('OTA crash injection (SIGKILL at every step)', () => {
     factoryInstall(config, '1.0.0');
     const configFile = join(tmp.path, `m${n}.json`);
     writeFileSync(configFile, JSON.stringify(config));
-    return { config, configFile, engine: new OtaEngine({ config, logger: silentLogger, downloadBackoffMs: 0, restart: () => undefined }) };
+    return {
+      config,
+      configFile,
+      engine: new OtaEngine({ config, logger: silentLogger, downloadBackoffMs: 0, restart: () => undefined }),
+    };
   }
 
   /** Async, not spawnSync: the child downloads from the server running in this process. */
   async function killAt(configFile: string, operation: string, point: string, arg: string): Promise<void> {
-    const child = spawn(process.execPath, [CHILD, configFile, operation, point, arg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CHILD, configFile, operation, point, arg], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-    assert.equal(signal, 'SIGKILL', `${operation} reached ${point} and was killed (exit ${code}: ${output.trim()})`);
+    assert.equal(
+      signal,
+      'SIGKILL',
+      `${operation} reached ${point} and was killed (exit ${code}: ${output.trim()})`,
+    );
   }
 
-  async function bootChecked(m: { config: OtaConfig; engine: OtaEngine }, allowed: string[]): Promise<string> {
+  async function bootChecked(
+    m: { config: OtaConfig; engine: OtaEngine },
+    allowed: string[],
+  ): Promise<string> {
     const before = bootableVersion(m.config);
     assert.ok(allowed.includes(before), `bootable after the kill: ${before}`);
     const state = await m.engine.bootCheck();
-    assert.ok(['idle', 'staging', 'trial'].includes(state.step.phase), `boot-check leaves nothing half-done (${state.step.phase})`);
+    assert.ok(
+      ['idle', 'staging', 'trial'].includes(state.step.phase),
+      `boot-check leaves nothing half-done (${state.step.phase})`,
+    );
     return state.step.phase;
   }
 
@@ -105,7 +125,8 @@ describe('OTA crash injection (SIGKILL at every step)', () => {
         await m.engine.resume();
         await m.engine.bootCheck();
       }
-      if (point === 'download:chunk') assert.equal(ranges.length, 1, 'the resumed download asked for the rest only');
+      if (point === 'download:chunk')
+        assert.equal(ranges.length, 1, 'the resumed download asked for the rest only');
       assert.equal(bootableVersion(m.config), '1.1.0');
       await m.engine.healthy('1.1.0');
       const status = await m.engine.status();

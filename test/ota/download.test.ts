@@ -24,30 +24,38 @@ interface Served {
  * An HTTPS file server with ETag and Range support that cuts the first response after
  * `cutAt` bytes (destroying the socket mid-body, as a dropped mobile link would).
  */
-async function serve(body: Buffer, certs: ReturnType<typeof createTestCerts>, cutAt: number | null, etags: string[] = ['"v1"']): Promise<Served> {
+async function serve(
+  body: Buffer,
+  certs: ReturnType<typeof createTestCerts>,
+  cutAt: number | null,
+  etags: string[] = ['"v1"'],
+): Promise<Served> {
   const requests: Served['requests'] = [];
   let cut = cutAt;
-  const server: Server = createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), minVersion: 'TLSv1.3' }, (req, res) => {
-    const etag = etags[Math.min(requests.length, etags.length - 1)];
-    const range = req.headers.range;
-    const ifRange = req.headers['if-range'] as string | undefined;
-    const match = range && (!ifRange || ifRange === etag) ? /^bytes=(\d+)-$/.exec(range) : null;
-    const start = match ? Number(match[1]) : 0;
-    const status = match ? 206 : 200;
-    requests.push({ range, ifRange, status });
-    res.statusCode = status;
-    res.setHeader('ETag', etag);
-    res.setHeader('Content-Length', body.length - start);
-    if (match) res.setHeader('Content-Range', `bytes ${start}-${body.length - 1}/${body.length}`);
-    if (cut !== null) {
-      const upTo = cut;
-      cut = null;
-      res.flushHeaders();
-      res.write(body.subarray(start, upTo), () => res.socket?.destroy());
-      return;
-    }
-    res.end(body.subarray(start));
-  });
+  const server: Server = createServer(
+    { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), minVersion: 'TLSv1.3' },
+    (req, res) => {
+      const etag = etags[Math.min(requests.length, etags.length - 1)];
+      const range = req.headers.range;
+      const ifRange = req.headers['if-range'] as string | undefined;
+      const match = range && (!ifRange || ifRange === etag) ? /^bytes=(\d+)-$/.exec(range) : null;
+      const start = match ? Number(match[1]) : 0;
+      const status = match ? 206 : 200;
+      requests.push({ range, ifRange, status });
+      res.statusCode = status;
+      res.setHeader('ETag', etag);
+      res.setHeader('Content-Length', body.length - start);
+      if (match) res.setHeader('Content-Range', `bytes ${start}-${body.length - 1}/${body.length}`);
+      if (cut !== null) {
+        const upTo = cut;
+        cut = null;
+        res.flushHeaders();
+        res.write(body.subarray(start, upTo), () => res.socket?.destroy());
+        return;
+      }
+      res.end(body.subarray(start));
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -82,7 +90,10 @@ describe('OTA download', () => {
     assert.match(server.requests[1].range ?? '', /^bytes=\d+-$/);
     assert.equal(server.requests[1].ifRange, '"v1"');
     assert.equal(server.requests[1].status, 206);
-    assert.ok(result.bytesFetched >= bundle.length && result.bytesFetched < 2 * bundle.length, `fetched ${result.bytesFetched} of ${bundle.length}`);
+    assert.ok(
+      result.bytesFetched >= bundle.length && result.bytesFetched < 2 * bundle.length,
+      `fetched ${result.bytesFetched} of ${bundle.length}`,
+    );
     assert.equal(bootableVersion(config), '1.1.0');
   });
 
@@ -93,8 +104,22 @@ describe('OTA download', () => {
     const server = await serve(body, certs, 100_000, ['"old"', '"new"']);
     t.after(() => server.close());
     const dest = join(tmp.path, 'b.bundle');
-    const result = await downloadResumable(server.url, dest, { ca, idleTimeoutMs: 5000, attempts: 3, maxBytes: 1 << 20, backoffMs: 0, clock: systemClock, logger: silentLogger });
-    assert.deepEqual(server.requests.map((r) => [r.ifRange, r.status]), [[undefined, 200], ['"old"', 200]]);
+    const result = await downloadResumable(server.url, dest, {
+      ca,
+      idleTimeoutMs: 5000,
+      attempts: 3,
+      maxBytes: 1 << 20,
+      backoffMs: 0,
+      clock: systemClock,
+      logger: silentLogger,
+    });
+    assert.deepEqual(
+      server.requests.map((r) => [r.ifRange, r.status]),
+      [
+        [undefined, 200],
+        ['"old"', 200],
+      ],
+    );
     assert.equal(result.size, body.length);
     assert.deepEqual(readFileSync(dest), body);
   });
@@ -106,8 +131,14 @@ describe('OTA download', () => {
     const server = await serve(body, certs, null);
     t.after(() => server.close());
     const base = { idleTimeoutMs: 5000, attempts: 2, backoffMs: 0, clock: systemClock, logger: silentLogger };
-    await assert.rejects(downloadResumable(server.url, join(tmp.path, 'a'), { ...base, ca, maxBytes: 10_000 }), (e: unknown) => e instanceof EdgeError && e.code === 'EDGE_ERR_OTA_SOURCE');
-    await assert.rejects(downloadResumable(server.url, join(tmp.path, 'b'), { ...base, maxBytes: 1 << 20 }), /self[- ]signed|unable to verify|certificate/i);
+    await assert.rejects(
+      downloadResumable(server.url, join(tmp.path, 'a'), { ...base, ca, maxBytes: 10_000 }),
+      (e: unknown) => e instanceof EdgeError && e.code === 'EDGE_ERR_OTA_SOURCE',
+    );
+    await assert.rejects(
+      downloadResumable(server.url, join(tmp.path, 'b'), { ...base, maxBytes: 1 << 20 }),
+      /self[- ]signed|unable to verify|certificate/i,
+    );
   });
 
   it('never logs the query string of a URL', async () => {

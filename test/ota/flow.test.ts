@@ -18,7 +18,12 @@ function machine(t: { after(fn: () => void): void }, overrides: Partial<OtaConfi
   factoryInstall(config, '1.0.0');
   const clock = new ManualClock();
   const restarts: string[] = [];
-  const engine = new OtaEngine({ config, logger: silentLogger, clock, restart: (r) => void restarts.push(r) });
+  const engine = new OtaEngine({
+    config,
+    logger: silentLogger,
+    clock,
+    restart: (r) => void restarts.push(r),
+  });
   const bundles = tempDir('edge-ota-bundles-');
   t.after(bundles.remove);
   const bundle = (version: string) => buildBundle(bundles.path, { version, key });
@@ -26,8 +31,20 @@ function machine(t: { after(fn: () => void): void }, overrides: Partial<OtaConfi
 }
 
 /** Starts a trial monitor and waits until it is armed, so the manual clock drives it. */
-async function monitor(m: ReturnType<typeof machine>, version: string, health: () => TrialHealth): Promise<{ decided: Promise<string> }> {
-  const trial = new TrialMonitor({ engine: m.engine, version, windowMs: m.config.trialWindowSec * 1000, checkEveryMs: 1000, clock: m.clock, logger: silentLogger, health });
+async function monitor(
+  m: ReturnType<typeof machine>,
+  version: string,
+  health: () => TrialHealth,
+): Promise<{ decided: Promise<string> }> {
+  const trial = new TrialMonitor({
+    engine: m.engine,
+    version,
+    windowMs: m.config.trialWindowSec * 1000,
+    checkEveryMs: 1000,
+    clock: m.clock,
+    logger: silentLogger,
+    health,
+  });
   const decided = trial.start();
   await trial.armed;
   return { decided };
@@ -42,7 +59,9 @@ describe('OTA flow in a temporary root', () => {
     const booted = await m.engine.bootCheck();
     assert.equal(booted.step.phase === 'trial' && booted.step.boots, 1);
     let healthy = false;
-    const trial = (await monitor(m, '1.1.0', () => ({ ok: healthy, problems: healthy ? [] : ['mqtt: not connected'] }))).decided;
+    const trial = (
+      await monitor(m, '1.1.0', () => ({ ok: healthy, problems: healthy ? [] : ['mqtt: not connected'] }))
+    ).decided;
     await m.clock.advance(5_000);
     assert.equal((await m.engine.status()).state.step.phase, 'trial', 'not committed while unhealthy');
     healthy = true;
@@ -51,8 +70,15 @@ describe('OTA flow in a temporary root', () => {
     const status = await m.engine.status();
     assert.equal(status.state.step.phase, 'idle');
     assert.equal(status.state.last?.outcome, 'committed');
-    assert.deepEqual(status.releases, ['1.0.0', '1.1.0'], '0.5.0 removed: keepReleases 2, current and previous kept');
-    assert.deepEqual(status.state.events.map((e) => [e.type, e.data]), [['ota-committed', { version: '1.1.0', from: '1.0.0', boots: 1, manual: false }]]);
+    assert.deepEqual(
+      status.releases,
+      ['1.0.0', '1.1.0'],
+      '0.5.0 removed: keepReleases 2, current and previous kept',
+    );
+    assert.deepEqual(
+      status.state.events.map((e) => [e.type, e.data]),
+      [['ota-committed', { version: '1.1.0', from: '1.0.0', boots: 1, manual: false }]],
+    );
     await m.engine.eventsEmitted(1);
     assert.deepEqual((await m.engine.status()).state.events, []);
     assert.equal(bootableVersion(m.config), '1.1.0');
@@ -81,7 +107,10 @@ describe('OTA flow in a temporary root', () => {
     assert.equal(await trial, 'rolled-back');
     assert.equal(bootableVersion(m.config), '1.0.0');
     const { state } = await m.engine.status();
-    assert.deepEqual(state.last && { outcome: state.last.outcome, reason: state.last.reason }, { outcome: 'rolled-back', reason: 'health-timeout' });
+    assert.deepEqual(state.last && { outcome: state.last.outcome, reason: state.last.reason }, {
+      outcome: 'rolled-back',
+      reason: 'health-timeout',
+    });
     assert.deepEqual(state.events.at(-1)?.data, { reason: 'health-timeout', from: '1.1.0', to: '1.0.0' });
     assert.deepEqual(m.restarts, ['switched to 1.1.0', 'rolled back to 1.0.0 (health-timeout)']);
     // The next start of the old release finds nothing to do.
@@ -100,14 +129,22 @@ describe('OTA flow in a temporary root', () => {
     assert.equal(s.step.phase, 'idle');
     assert.equal(s.last?.reason, 'crash-loop');
     assert.equal(bootableVersion(m.config), '1.0.0');
-    assert.deepEqual(s.events.map((e) => e.type), ['ota-rolled-back']);
+    assert.deepEqual(
+      s.events.map((e) => e.type),
+      ['ota-rolled-back'],
+    );
     assert.deepEqual(m.restarts, ['switched to 1.1.0'], 'boot-check never restarts');
   });
 
   it('a trial monitor in a process running another version judges nothing', async (t) => {
     const m = machine(t);
     await m.engine.apply({ source: m.bundle('1.1.0'), origin: 'cli' });
-    assert.equal(await (await monitor(m, '1.0.0', () => ({ ok: true, problems: [] }))).decided, 'not-on-trial');
+    assert.equal(
+      await (
+        await monitor(m, '1.0.0', () => ({ ok: true, problems: [] }))
+      ).decided,
+      'not-on-trial',
+    );
     assert.equal((await m.engine.status()).state.step.phase, 'trial');
   });
 
@@ -125,7 +162,10 @@ describe('OTA flow in a temporary root', () => {
   it('refuses a new update while one is on trial', async (t) => {
     const m = machine(t);
     await m.engine.apply({ source: m.bundle('1.1.0'), origin: 'cli' });
-    await assert.rejects(m.engine.apply({ source: m.bundle('1.2.0'), origin: 'cli' }), /EDGE_ERR_OTA_BUSY|commit or roll it back/);
+    await assert.rejects(
+      m.engine.apply({ source: m.bundle('1.2.0'), origin: 'cli' }),
+      /EDGE_ERR_OTA_BUSY|commit or roll it back/,
+    );
     assert.equal(bootableVersion(m.config), '1.1.0');
   });
 });

@@ -10,7 +10,13 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
-import { keyIdOf, serializeManifest, signManifest, type Manifest, type ManifestFile } from '../../src/ota/manifest.js';
+import {
+  keyIdOf,
+  serializeManifest,
+  signManifest,
+  type Manifest,
+  type ManifestFile,
+} from '../../src/ota/manifest.js';
 import { otaSchema, type OtaConfig } from '../../src/config/sections/ota.js';
 
 export interface TestKey {
@@ -40,11 +46,21 @@ export function tarGz(entries: readonly TarEntry[]): Buffer {
   for (const e of entries) {
     const body = e.body ?? Buffer.alloc(0);
     const type = e.type ?? 'File';
-    const header = new Header({ path: e.path, type, size: type === 'File' ? body.length : 0, mode: e.mode ?? (type === 'Directory' ? 0o755 : 0o644), mtime: new Date(0), uid: 0, gid: 0, linkpath: e.linkpath });
+    const header = new Header({
+      path: e.path,
+      type,
+      size: type === 'File' ? body.length : 0,
+      mode: e.mode ?? (type === 'Directory' ? 0o755 : 0o644),
+      mtime: new Date(0),
+      uid: 0,
+      gid: 0,
+      linkpath: e.linkpath,
+    });
     const block = Buffer.alloc(512);
     header.encode(block, 0);
     blocks.push(block);
-    if (type === 'File' && body.length > 0) blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
+    if (type === 'File' && body.length > 0)
+      blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(blocks));
@@ -53,9 +69,18 @@ export function tarGz(entries: readonly TarEntry[]): Buffer {
 /** A fake release: package.json, a CLI that prints its version, a "native" module. */
 export function releaseFiles(version: string, extraBytes = 0): Map<string, { body: Buffer; mode: number }> {
   const files = new Map<string, { body: Buffer; mode: number }>();
-  files.set('package.json', { body: Buffer.from(JSON.stringify({ name: 'edge-agent', version, type: 'module' })), mode: 0o644 });
-  files.set('dist/src/cli/main.js', { body: Buffer.from(`#!/usr/bin/env node\nprocess.stdout.write(${JSON.stringify(`${version}\n`)});\n`), mode: 0o755 });
-  files.set('node_modules/fake-addon/index.js', { body: Buffer.from(`export const abi = ${JSON.stringify(process.versions.modules)};\n`), mode: 0o644 });
+  files.set('package.json', {
+    body: Buffer.from(JSON.stringify({ name: 'edge-agent', version, type: 'module' })),
+    mode: 0o644,
+  });
+  files.set('dist/src/cli/main.js', {
+    body: Buffer.from(`#!/usr/bin/env node\nprocess.stdout.write(${JSON.stringify(`${version}\n`)});\n`),
+    mode: 0o755,
+  });
+  files.set('node_modules/fake-addon/index.js', {
+    body: Buffer.from(`export const abi = ${JSON.stringify(process.versions.modules)};\n`),
+    mode: 0o644,
+  });
   if (extraBytes > 0) files.set('dist/blob.bin', { body: filler(extraBytes, version), mode: 0o644 });
   return files;
 }
@@ -91,7 +116,12 @@ let bundleCount = 0;
 
 export function buildBundle(dir: string, options: BundleOptions): string {
   const files = releaseFiles(options.version, options.extraBytes);
-  const list: ManifestFile[] = [...files].map(([path, f]) => ({ path, sha256: createHash('sha256').update(f.body).digest('hex'), size: f.body.length, mode: f.mode }));
+  const list: ManifestFile[] = [...files].map(([path, f]) => ({
+    path,
+    sha256: createHash('sha256').update(f.body).digest('hex'),
+    size: f.body.length,
+    mode: f.mode,
+  }));
   const manifest: Manifest = {
     format: 1,
     name: 'edge-agent',
@@ -106,7 +136,10 @@ export function buildBundle(dir: string, options: BundleOptions): string {
   const manifestBytes = serializeManifest(manifest);
   const sig = signManifest(manifestBytes, options.signWith ?? options.key.privateKey);
   let entries: TarEntry[] = [
-    { path: 'manifest.json', body: options.mutateManifest ? options.mutateManifest(manifestBytes) : manifestBytes },
+    {
+      path: 'manifest.json',
+      body: options.mutateManifest ? options.mutateManifest(manifestBytes) : manifestBytes,
+    },
     { path: 'manifest.sig', body: Buffer.from(`${sig}\n`) },
     { path: 'release/', type: 'Directory' },
     ...[...files].map(([path, f]) => ({ path: `release/${path}`, body: f.body, mode: f.mode })),
@@ -118,7 +151,12 @@ export function buildBundle(dir: string, options: BundleOptions): string {
 }
 
 export function testOtaConfig(root: string, key: TestKey, overrides: Partial<OtaConfig> = {}): OtaConfig {
-  return otaSchema.parse({ root: join(root, 'opt'), dataDir: join(root, 'data'), publicKeys: [key.pemFile], ...overrides });
+  return otaSchema.parse({
+    root: join(root, 'opt'),
+    dataDir: join(root, 'data'),
+    publicKeys: [key.pemFile],
+    ...overrides,
+  });
 }
 
 /** Installs `version` by hand as the factory install would: releases/<v>, current. */
@@ -129,7 +167,12 @@ export function factoryInstall(config: OtaConfig, version: string): void {
   for (const [path, f] of releaseFiles(version)) {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), f.body, { mode: f.mode });
-    list.push({ path, sha256: createHash('sha256').update(f.body).digest('hex'), size: f.body.length, mode: f.mode });
+    list.push({
+      path,
+      sha256: createHash('sha256').update(f.body).digest('hex'),
+      size: f.body.length,
+      mode: f.mode,
+    });
   }
   writeFileSync(join(dir, '.edge-ota', 'manifest.json'), JSON.stringify({ version, files: list }));
   execFileSync('ln', ['-sfn', `releases/${version}`, join(config.root, 'current')]);
@@ -139,11 +182,15 @@ export function factoryInstall(config: OtaConfig, version: string): void {
 export function bootableVersion(config: OtaConfig): string {
   const current = join(config.root, 'current');
   if (!existsSync(current)) throw new Error(`${current} does not resolve (target ${readlinkSync(current)})`);
-  const manifest = JSON.parse(readFileSync(join(current, '.edge-ota', 'manifest.json'), 'utf8')) as Pick<Manifest, 'version' | 'files'>;
+  const manifest = JSON.parse(readFileSync(join(current, '.edge-ota', 'manifest.json'), 'utf8')) as Pick<
+    Manifest,
+    'version' | 'files'
+  >;
   for (const f of manifest.files) {
     const body = readFileSync(join(current, f.path));
     const digest = createHash('sha256').update(body).digest('hex');
-    if (digest !== f.sha256 || body.length !== f.size) throw new Error(`current (${manifest.version}): ${f.path} does not match its manifest`);
+    if (digest !== f.sha256 || body.length !== f.size)
+      throw new Error(`current (${manifest.version}): ${f.path} does not match its manifest`);
   }
   return execFileSync(process.execPath, [join(current, 'dist/src/cli/main.js')], { encoding: 'utf8' }).trim();
 }

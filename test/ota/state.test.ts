@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { initialState, transition, type OtaInput, type OtaState, type OtaStep, type TransitionContext } from '../../src/ota/state.js';
+import {
+  initialState,
+  transition,
+  type OtaInput,
+  type OtaState,
+  type OtaStep,
+  type TransitionContext,
+} from '../../src/ota/state.js';
 
 const ctx: TransitionContext = { now: 1000, maxTrialBoots: 3 };
 const update = { source: 'https://u/b.tar.gz', force: false, startedAt: 1 };
@@ -62,17 +69,29 @@ describe('OTA state machine: every phase × every input', () => {
         }
         for (const effect of r.effects) {
           if (effect.type === 'set-current') {
-            const allowed = new Set([...known(step), ...(input.type === 'staged' ? [input.to] : []), ...(input.type === 'rollback' && input.previous ? [input.previous] : [])]);
-            assert.ok(allowed.has(effect.version), `points current only at a release of this update (${effect.version})`);
+            const allowed = new Set([
+              ...known(step),
+              ...(input.type === 'staged' ? [input.to] : []),
+              ...(input.type === 'rollback' && input.previous ? [input.previous] : []),
+            ]);
+            assert.ok(
+              allowed.has(effect.version),
+              `points current only at a release of this update (${effect.version})`,
+            );
           }
           if (effect.type === 'restart') assert.notEqual(input.type, 'boot', 'boot-check never restarts');
-          if (effect.type === 'cleanup') assert.ok(step.phase === 'trial' && effect.keep.includes(step.to), 'cleanup keeps the committed release');
+          if (effect.type === 'cleanup')
+            assert.ok(
+              step.phase === 'trial' && effect.keep.includes(step.to),
+              'cleanup keeps the committed release',
+            );
         }
         // An outcome always comes with exactly one event.
         const newEvents = r.state.events.length - before.events.length;
         if (r.state.last !== before.last) assert.equal(newEvents, 1);
         else assert.ok(newEvents <= 0);
-        if (r.state.step.phase === 'trial' && step.phase === 'trial') assert.ok(r.state.step.boots <= ctx.maxTrialBoots, 'never stays on trial past maxTrialBoots');
+        if (r.state.step.phase === 'trial' && step.phase === 'trial')
+          assert.ok(r.state.step.boots <= ctx.maxTrialBoots, 'never stays on trial past maxTrialBoots');
       });
     }
   }
@@ -97,23 +116,44 @@ describe('OTA state machine: named paths', () => {
     assert.ok(done.ok);
     assert.deepEqual(done.effects, [{ type: 'cleanup', keep: ['1.1.0', '1.0.0'] }]);
     assert.equal(done.state.last?.outcome, 'committed');
-    assert.deepEqual(done.state.events.map((e) => e.type), ['ota-committed']);
+    assert.deepEqual(
+      done.state.events.map((e) => e.type),
+      ['ota-committed'],
+    );
   });
 
   it('crash loop: the (max+1)-th boot rolls back without restarting; the next boot finishes it', () => {
-    let s = run(initialState(), { type: 'apply', update }, { type: 'staged', from: '1.0.0', to: '1.1.0' }, { type: 'switched' });
+    let s = run(
+      initialState(),
+      { type: 'apply', update },
+      { type: 'staged', from: '1.0.0', to: '1.1.0' },
+      { type: 'switched' },
+    );
     for (let i = 0; i < 3; i++) s = run(s, { type: 'boot', current: '1.1.0' });
     const r = transition(s, { type: 'boot', current: '1.1.0' }, ctx);
     assert.ok(r.ok);
     assert.deepEqual(r.effects, [{ type: 'set-current', version: '1.0.0' }]);
     const after = run(r.state, { type: 'boot', current: '1.0.0' });
     assert.equal(after.step.phase, 'idle');
-    assert.deepEqual(after.last, { outcome: 'rolled-back', at: 1000, version: '1.0.0', from: '1.1.0', to: '1.0.0', reason: 'crash-loop' });
+    assert.deepEqual(after.last, {
+      outcome: 'rolled-back',
+      at: 1000,
+      version: '1.0.0',
+      from: '1.1.0',
+      to: '1.0.0',
+      reason: 'crash-loop',
+    });
     assert.deepEqual(after.events.at(-1)?.data, { reason: 'crash-loop', from: '1.1.0', to: '1.0.0' });
   });
 
   it('health timeout rolls back and restarts once the link is back', () => {
-    const s = run(initialState(), { type: 'apply', update }, { type: 'staged', from: '1.0.0', to: '1.1.0' }, { type: 'switched' }, { type: 'boot', current: '1.1.0' });
+    const s = run(
+      initialState(),
+      { type: 'apply', update },
+      { type: 'staged', from: '1.0.0', to: '1.1.0' },
+      { type: 'switched' },
+      { type: 'boot', current: '1.1.0' },
+    );
     const r = transition(s, { type: 'trial-timeout', version: '1.1.0' }, ctx);
     assert.ok(r.ok && r.state.step.phase === 'rolling-back');
     const done = transition(r.state, { type: 'rolled-back' }, ctx);
@@ -122,21 +162,36 @@ describe('OTA state machine: named paths', () => {
   });
 
   it('an update with nothing to roll back to keeps the only release and says so', () => {
-    let s = run(initialState(), { type: 'apply', update }, { type: 'staged', from: null, to: '1.1.0' }, { type: 'switched' });
+    let s = run(
+      initialState(),
+      { type: 'apply', update },
+      { type: 'staged', from: null, to: '1.1.0' },
+      { type: 'switched' },
+    );
     for (let i = 0; i < 4; i++) s = run(s, { type: 'boot', current: '1.1.0' });
     assert.equal(s.step.phase, 'idle');
     assert.equal(s.last?.outcome, 'aborted');
   });
 
   it('refuses a second update while one is on trial', () => {
-    const s = run(initialState(), { type: 'apply', update }, { type: 'staged', from: '1.0.0', to: '1.1.0' }, { type: 'switched' });
+    const s = run(
+      initialState(),
+      { type: 'apply', update },
+      { type: 'staged', from: '1.0.0', to: '1.1.0' },
+      { type: 'switched' },
+    );
     const r = transition(s, { type: 'apply', update }, ctx);
     assert.equal(r.ok, false);
     assert.equal(!r.ok && r.code, 'EDGE_ERR_OTA_BUSY');
   });
 
   it('a healthy report from another version commits nothing', () => {
-    const s = run(initialState(), { type: 'apply', update }, { type: 'staged', from: '1.0.0', to: '1.1.0' }, { type: 'switched' });
+    const s = run(
+      initialState(),
+      { type: 'apply', update },
+      { type: 'staged', from: '1.0.0', to: '1.1.0' },
+      { type: 'switched' },
+    );
     assert.equal(transition(s, { type: 'healthy', version: '1.0.0' }, ctx).ok, false);
   });
 });
@@ -158,7 +213,11 @@ describe('OTA state machine: random power cuts never leave current dangling', ()
     );
     fc.assert(
       fc.property(fc.array(fc.tuple(action, fc.nat(5)), { maxLength: 40 }), (script) => {
-        const disk = { current: '1.0.0' as string | null, previous: null as string | null, installed: new Set(['1.0.0']) };
+        const disk = {
+          current: '1.0.0' as string | null,
+          previous: null as string | null,
+          installed: new Set(['1.0.0']),
+        };
         let state = initialState();
         let next = 2;
         const exec = (input: OtaInput, cutAfter: number): boolean => {
@@ -179,7 +238,8 @@ describe('OTA state machine: random power cuts never leave current dangling', ()
               }
             }
             if (i.type === 'staged' && state.step.phase === 'switching') return step({ type: 'switched' });
-            if (i.type !== 'boot' && i.type !== 'rolled-back' && state.step.phase === 'rolling-back') return step({ type: 'rolled-back' });
+            if (i.type !== 'boot' && i.type !== 'rolled-back' && state.step.phase === 'rolling-back')
+              return step({ type: 'rolled-back' });
             return true;
           };
           return step(input);
@@ -205,13 +265,20 @@ describe('OTA state machine: random power cuts never leave current dangling', ()
             }
           } else if (act === 'healthy') alive = exec({ type: 'healthy', version: trialVersion }, cut);
           else if (act === 'timeout') alive = exec({ type: 'trial-timeout', version: trialVersion }, cut);
-          else if (act === 'rollback') alive = exec({ type: 'rollback', current: disk.current, previous: disk.previous }, cut);
+          else if (act === 'rollback')
+            alive = exec({ type: 'rollback', current: disk.current, previous: disk.previous }, cut);
           else alive = act !== 'crash';
-          assert.ok(disk.current !== null && disk.installed.has(disk.current), 'current names an installed release');
+          assert.ok(
+            disk.current !== null && disk.installed.has(disk.current),
+            'current names an installed release',
+          );
           if (!alive || act === 'boot') boot();
           assert.ok(disk.current !== null && disk.installed.has(disk.current));
           if (state.step.phase === 'trial') assert.ok(state.step.boots <= ctx.maxTrialBoots);
-          assert.ok(!['switching', 'rolling-back'].includes(state.step.phase) || alive, 'after a boot nothing is half-switched');
+          assert.ok(
+            !['switching', 'rolling-back'].includes(state.step.phase) || alive,
+            'after a boot nothing is half-switched',
+          );
         }
       }),
       { numRuns: 500, seed: 6 },

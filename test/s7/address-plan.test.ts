@@ -12,7 +12,15 @@ function addr(text: string): S7Address {
   return r.address;
 }
 
-const point = (name: string, text: string, extra: Partial<S7Point> = {}): S7Point => ({ name, tag: name, address: addr(text), scale: 1, offset: 0, intervalMs: 1000, ...extra });
+const point = (name: string, text: string, extra: Partial<S7Point> = {}): S7Point => ({
+  name,
+  tag: name,
+  address: addr(text),
+  scale: 1,
+  offset: 0,
+  intervalMs: 1000,
+  ...extra,
+});
 
 describe('S7 addresses', () => {
   it('parses DB, I/Q/M/P, timers and counters in nodes7 syntax', () => {
@@ -42,7 +50,18 @@ describe('S7 addresses', () => {
     }
     assert.equal(byteLength(addr('DB1,X0.6.4')), 2);
     assert.equal(byteLength(addr('DB1,S10.20.3')), 66);
-    assert.deepEqual([0, 1, 2, 3].map((i) => { const e = elementAddress(addr('DB1,X0.6.4'), i); return [e.start, e.bit]; }), [[0, 6], [0, 7], [1, 0], [1, 1]]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => {
+        const e = elementAddress(addr('DB1,X0.6.4'), i);
+        return [e.start, e.bit];
+      }),
+      [
+        [0, 6],
+        [0, 7],
+        [1, 0],
+        [1, 1],
+      ],
+    );
   });
 
   it('explains what is wrong with an address', () => {
@@ -67,10 +86,23 @@ describe('S7 addresses', () => {
 
   it('config errors name devices[i].tags[j].address', () => {
     const result = validateConfig({
-      devices: [{ name: 'plc', driver: 's7', connection: { host: '10.0.0.5' }, tags: [{ name: 'ok', address: 'DB1,INT0' }, { name: 'typo', address: 'DB1,INTT4' }] }],
+      devices: [
+        {
+          name: 'plc',
+          driver: 's7',
+          connection: { host: '10.0.0.5' },
+          tags: [
+            { name: 'ok', address: 'DB1,INT0' },
+            { name: 'typo', address: 'DB1,INTT4' },
+          ],
+        },
+      ],
     });
     assert.ok(!result.ok);
-    assert.ok(result.issues.some((i) => i.path === 'devices[0].tags[1].address' && /INTT/.test(i.message)), JSON.stringify(result.issues));
+    assert.ok(
+      result.issues.some((i) => i.path === 'devices[0].tags[1].address' && /INTT/.test(i.message)),
+      JSON.stringify(result.issues),
+    );
   });
 });
 
@@ -110,19 +142,44 @@ describe('S7 read planning', () => {
   const limits: PlanLimits = { pduSize: 240, maxItems: 20, maxGap: 4 };
 
   it('merges neighbours within maxGap in the same DB, never across DBs or areas', () => {
-    const items = planItems([point('a', 'DB1,INT0'), point('b', 'DB1,INT6'), point('c', 'DB1,INT20'), point('d', 'DB2,INT2'), point('e', 'MW2'), point('f', 'DB1,X7.1')], limits);
-    assert.deepEqual(items.map((i) => [i.spec.areaCode, i.spec.db, i.spec.start, i.spec.length, i.parts.map((p) => p.point.name).join('')]), [
-      [0x83, 0, 2, 2, 'e'],
-      [0x84, 1, 0, 8, 'abf'],
-      [0x84, 1, 20, 2, 'c'],
-      [0x84, 2, 2, 2, 'd'],
-    ]);
+    const items = planItems(
+      [
+        point('a', 'DB1,INT0'),
+        point('b', 'DB1,INT6'),
+        point('c', 'DB1,INT20'),
+        point('d', 'DB2,INT2'),
+        point('e', 'MW2'),
+        point('f', 'DB1,X7.1'),
+      ],
+      limits,
+    );
+    assert.deepEqual(
+      items.map((i) => [
+        i.spec.areaCode,
+        i.spec.db,
+        i.spec.start,
+        i.spec.length,
+        i.parts.map((p) => p.point.name).join(''),
+      ]),
+      [
+        [0x83, 0, 2, 2, 'e'],
+        [0x84, 1, 0, 8, 'abf'],
+        [0x84, 1, 20, 2, 'c'],
+        [0x84, 2, 2, 2, 'd'],
+      ],
+    );
     assert.equal(planItems([point('a', 'DB1,INT0'), point('b', 'DB1,INT6')], limits, false).length, 2);
   });
 
   it('fragments a value larger than one answer and packs by response bytes', () => {
     const big = planItems([point('s', 'DB1,S0.254')], limits); // 256 bytes > 240 - 18
-    assert.deepEqual(big.map((i) => [i.spec.start, i.spec.length]), [[0, 222], [222, 34]]);
+    assert.deepEqual(
+      big.map((i) => [i.spec.start, i.spec.length]),
+      [
+        [0, 222],
+        [222, 34],
+      ],
+    );
     assert.equal(packRequests(big, limits).length, 2);
   });
 

@@ -73,7 +73,8 @@ export class FakePlc {
       for (const frame of frames.value) {
         let reply: Reply;
         if (stage === 0) reply = script.cotp ? script.cotp(frame) : COTP_CC;
-        else if (stage === 1) reply = script.setup ? script.setup(frame) : setupReply(refOf(frame), script.pduSize ?? 480);
+        else if (stage === 1)
+          reply = script.setup ? script.setup(frame) : setupReply(refOf(frame), script.pduSize ?? 480);
         else {
           this.requests++;
           reply = script.request ? script.request(frame) : 'silence';
@@ -97,7 +98,11 @@ export class FakePlc {
 }
 
 /** A TPKT/COTP/S7 ack-data frame around the given parameter and data bytes. */
-export function ackFrame(param: string, data: string, opts: { ref?: number; errorClass?: number; errorCode?: number } = {}): Buffer {
+export function ackFrame(
+  param: string,
+  data: string,
+  opts: { ref?: number; errorClass?: number; errorCode?: number } = {},
+): Buffer {
   const p = Buffer.from(param.replace(/\s+/g, ''), 'hex');
   const d = Buffer.from(data.replace(/\s+/g, ''), 'hex');
   const header = Buffer.from([0x32, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, opts.errorClass ?? 0, opts.errorCode ?? 0]);

@@ -18,7 +18,10 @@ function device(port: number, extra: Record<string, unknown> = {}): S7Device {
     connectTimeoutMs: 300,
     requestTimeoutMs: 200,
     reconnect: { initialMs: 10, maxMs: 20, jitter: 0 },
-    tags: [{ name: 'a', address: 'DB1,INT0', writable: true }, { name: 'b', address: 'DB1,INT100' }],
+    tags: [
+      { name: 'a', address: 'DB1,INT0', writable: true },
+      { name: 'b', address: 'DB1,INT100' },
+    ],
     ...extra,
   });
   return new S7Device(config, { clock: systemClock, logger: silentLogger, random: () => 0.5 });
@@ -35,7 +38,10 @@ async function withPlc(t: { after(fn: () => unknown): void }, script: FakePlcScr
 }
 
 async function startCode(d: S7Device): Promise<unknown> {
-  const e = await d.start().then(() => undefined, (err: unknown) => err);
+  const e = await d.start().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   assert.ok(e instanceof EdgeError && e.code === 'EDGE_ERR_DRIVER_START', String(e));
   return e.context.code;
 }
@@ -57,7 +63,9 @@ describe('S7 connection faults', () => {
   });
 
   it('PDU negotiation refused or cut off', async (t) => {
-    const refused = await withPlc(t, { setup: (f) => withRef(ackFrame('f000 0001 0001 00f0', '', { errorClass: 0x81, errorCode: 0x04 }), f) });
+    const refused = await withPlc(t, {
+      setup: (f) => withRef(ackFrame('f000 0001 0001 00f0', '', { errorClass: 0x81, errorCode: 0x04 }), f),
+    });
     assert.equal(await startCode(refused.d), 'EDGE_ERR_S7_NEGOTIATION');
     const cut = await withPlc(t, { setup: () => 'close' });
     assert.equal(await startCode(cut.d), 'EDGE_ERR_S7_NEGOTIATION');
@@ -100,13 +108,21 @@ describe('S7 connection faults', () => {
   it('a write that is never answered is reported unconfirmed after the timeout and sent exactly once', async (t) => {
     const { plc, d } = await withPlc(t, { request: () => 'silence' });
     await d.start();
-    await assert.rejects(d.write('a', 5), (e: unknown) => e instanceof EdgeError && e.code === 'EDGE_ERR_S7_WRITE_UNCONFIRMED' && e.context.tag === 'a');
+    await assert.rejects(
+      d.write('a', 5),
+      (e: unknown) =>
+        e instanceof EdgeError && e.code === 'EDGE_ERR_S7_WRITE_UNCONFIRMED' && e.context.tag === 'a',
+    );
     assert.equal(plc.requests, 1);
   });
 
   it('a write refused by the PLC carries its return code', async (t) => {
     const { d } = await withPlc(t, { request: (f) => withRef(ackFrame('05 01', '03'), f) });
     await d.start();
-    await assert.rejects(d.write('a', 5), (e: unknown) => e instanceof EdgeError && e.code === 'EDGE_ERR_S7_ITEM_ACCESS_DENIED' && e.context.plcCode === 3);
+    await assert.rejects(
+      d.write('a', 5),
+      (e: unknown) =>
+        e instanceof EdgeError && e.code === 'EDGE_ERR_S7_ITEM_ACCESS_DENIED' && e.context.plcCode === 3,
+    );
   });
 });

@@ -20,7 +20,12 @@ import { packRequests, planItems } from '../../src/drivers/s7/plan.js';
 import { ackFrame, FakePlc, withRef } from './fake-plc.js';
 
 const root = join(process.cwd(), 'src/drivers/s7/testcases');
-const cases = existsSync(root) ? readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
+const cases = existsSync(root)
+  ? readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort()
+  : [];
 
 test('s7 fixture cases exist', () => assert.ok(cases.length >= 4, `found ${cases.length} in ${root}`));
 
@@ -36,7 +41,10 @@ for (const name of cases) {
     if (expected.schemaError) {
       const result = s7DeviceSchema.safeParse(raw);
       assert.equal(result.success, false);
-      assert.ok(result.error!.issues.some((i) => i.path.join('.') === expected.schemaError.path), JSON.stringify(result.error!.issues));
+      assert.ok(
+        result.error!.issues.some((i) => i.path.join('.') === expected.schemaError.path),
+        JSON.stringify(result.error!.issues),
+      );
       return;
     }
     const config = s7DeviceSchema.parse(raw);
@@ -44,11 +52,24 @@ for (const name of cases) {
       const points = config.tags.map((tag) => {
         const parsed = parseS7Address(tag.address);
         assert.ok(parsed.ok);
-        return { name: tag.name, tag: tag.name, address: elementAddress(parsed.address, 0), scale: 1, offset: 0, intervalMs: 1000 };
+        return {
+          name: tag.name,
+          tag: tag.name,
+          address: elementAddress(parsed.address, 0),
+          scale: 1,
+          offset: 0,
+          intervalMs: 1000,
+        };
       });
       const limits = { pduSize: config.pduSize, maxItems: config.maxItemsPerRequest, maxGap: config.maxGap };
       const plan = packRequests(planItems(points, limits), limits).map((r) => ({
-        items: r.items.map((i) => ({ area: i.spec.areaCode, db: i.spec.db, start: i.spec.start, length: i.spec.length, tags: i.parts.map((p) => p.point.name) })),
+        items: r.items.map((i) => ({
+          area: i.spec.areaCode,
+          db: i.spec.db,
+          start: i.spec.start,
+          length: i.spec.length,
+          tags: i.parts.map((p) => p.point.name),
+        })),
       }));
       assert.deepEqual(plan, expected.plan);
     }
@@ -61,14 +82,19 @@ for (const name of cases) {
           return withRef(ackFrame(answer.param, answer.data), frame);
         },
       });
-      const device = new S7Device({ ...config, connection: { ...config.connection, port: plc.port } }, { clock: systemClock, logger: silentLogger, random: () => 0.5 });
+      const device = new S7Device(
+        { ...config, connection: { ...config.connection, port: plc.port } },
+        { clock: systemClock, logger: silentLogger, random: () => 0.5 },
+      );
       t.after(async () => {
         await device.stop();
         await plc.close();
       });
       await device.start();
       const values = await device.poll(config.tags.map((x) => x.name));
-      const got = Object.fromEntries(values.map((v) => [v.tag, v.quality === 'good' ? v.value : { bad: v.code }]));
+      const got = Object.fromEntries(
+        values.map((v) => [v.tag, v.quality === 'good' ? v.value : { bad: v.code }]),
+      );
       assert.deepEqual(got, expected.values);
       assert.equal(device.status().reconnects, 0);
     }

@@ -26,20 +26,29 @@ function ack(frame: Buffer): AckData {
 describe('S7 ReadVar answers', () => {
   it('returns data items and each error item with its own return code (0x03 0x05 0x06 0x07 0x0A)', () => {
     // good INT, then five error items (4 bytes each), then a good odd-length BYTE item (last: no pad)
-    const frame = ackFrame('04 07', 'ff 04 0010 fffe  03 00 0000  05 00 0000  06 00 0000  07 00 0000  0a 00 0000  ff 04 0008 2a');
+    const frame = ackFrame(
+      '04 07',
+      'ff 04 0010 fffe  03 00 0000  05 00 0000  06 00 0000  07 00 0000  0a 00 0000  ff 04 0008 2a',
+    );
     const reply = parseReadReply(ack(frame), 7);
     assert.ok(reply.ok && reply.value.kind === 'items');
     const items = reply.value.items;
-    assert.deepEqual(items.map((i) => i.code), [0xff, 0x03, 0x05, 0x06, 0x07, 0x0a, 0xff]);
+    assert.deepEqual(
+      items.map((i) => i.code),
+      [0xff, 0x03, 0x05, 0x06, 0x07, 0x0a, 0xff],
+    );
     assert.deepEqual('data' in items[0] && [...items[0].data], [0xff, 0xfe]);
     assert.deepEqual('data' in items[6] && [...items[6].data], [0x2a]);
-    assert.deepEqual(items.slice(1, 6).map((i) => itemErrorCode(i.code)), [
-      'EDGE_ERR_S7_ITEM_ACCESS_DENIED',
-      'EDGE_ERR_S7_ITEM_OUT_OF_RANGE',
-      'EDGE_ERR_S7_ITEM_TYPE_UNSUPPORTED',
-      'EDGE_ERR_S7_ITEM_TYPE_INCONSISTENT',
-      'EDGE_ERR_S7_ITEM_NOT_FOUND',
-    ]);
+    assert.deepEqual(
+      items.slice(1, 6).map((i) => itemErrorCode(i.code)),
+      [
+        'EDGE_ERR_S7_ITEM_ACCESS_DENIED',
+        'EDGE_ERR_S7_ITEM_OUT_OF_RANGE',
+        'EDGE_ERR_S7_ITEM_TYPE_UNSUPPORTED',
+        'EDGE_ERR_S7_ITEM_TYPE_INCONSISTENT',
+        'EDGE_ERR_S7_ITEM_NOT_FOUND',
+      ],
+    );
     assert.equal(itemErrorCode(0x42), 'EDGE_ERR_S7_ITEM_ERROR');
   });
 
@@ -48,7 +57,10 @@ describe('S7 ReadVar answers', () => {
     const frame = ackFrame('04 03', 'ff 04 0010 0007  05 00 0004  0a 00 0004');
     const reply = parseReadReply(ack(frame), 3);
     assert.ok(reply.ok && reply.value.kind === 'items');
-    assert.deepEqual(reply.value.items.map((i) => i.code), [0xff, 0x05, 0x0a]);
+    assert.deepEqual(
+      reply.value.items.map((i) => i.code),
+      [0xff, 0x05, 0x0a],
+    );
     const good = parseReadReply(ack(ackFrame('04 03', '0a 00 0004  ff 04 0010 0102  05 00 0000')), 3);
     assert.ok(good.ok && good.value.kind === 'items');
     assert.deepEqual('data' in good.value.items[1] && [...good.value.items[1].data], [1, 2]);
@@ -58,7 +70,10 @@ describe('S7 ReadVar answers', () => {
     const frame = ackFrame('04 03', 'ff 04 0008 11 00  ff 09 0002 0304  ff 03 0001 01');
     const reply = parseReadReply(ack(frame), 3);
     assert.ok(reply.ok && reply.value.kind === 'items');
-    assert.deepEqual(reply.value.items.map((i) => ('data' in i ? [...i.data] : null)), [[0x11], [3, 4], [1]]);
+    assert.deepEqual(
+      reply.value.items.map((i) => ('data' in i ? [...i.data] : null)),
+      [[0x11], [3, 4], [1]],
+    );
   });
 
   it('a header error rejects the whole request with class and code', () => {
@@ -99,14 +114,29 @@ describe('S7 ReadVar answers', () => {
 
 describe('S7 requests and handshake frames', () => {
   it('builds a ReadVar item with area, DB, bit address and length', () => {
-    const frame = buildReadRequest(0x1234, [{ areaCode: 0x84, db: 7, start: 10, bit: 0, length: 4, transport: 0x02 }]);
-    assert.equal(frame.toString('hex'), '0300001f02f080' + '320100001234000e0000' + '0401' + '120a10020004000784000050');
+    const frame = buildReadRequest(0x1234, [
+      { areaCode: 0x84, db: 7, start: 10, bit: 0, length: 4, transport: 0x02 },
+    ]);
+    assert.equal(
+      frame.toString('hex'),
+      '0300001f02f080' + '320100001234000e0000' + '0401' + '120a10020004000784000050',
+    );
   });
 
   it('builds a single-bit WriteVar with bit transport and a BYTE write with bit length', () => {
-    const bit = buildWriteRequest(1, [{ spec: { areaCode: 0x84, db: 1, start: 2, bit: 3, length: 1, transport: 0x01 }, data: Buffer.from([1]) }]);
+    const bit = buildWriteRequest(1, [
+      {
+        spec: { areaCode: 0x84, db: 1, start: 2, bit: 3, length: 1, transport: 0x01 },
+        data: Buffer.from([1]),
+      },
+    ]);
     assert.equal(bit.subarray(17).toString('hex'), '0501' + '120a10010001000184000013' + '0003000101');
-    const word = buildWriteRequest(1, [{ spec: { areaCode: 0x83, db: 0, start: 4, bit: 0, length: 2, transport: 0x02 }, data: Buffer.from([0xab, 0xcd]) }]);
+    const word = buildWriteRequest(1, [
+      {
+        spec: { areaCode: 0x83, db: 0, start: 4, bit: 0, length: 2, transport: 0x02 },
+        data: Buffer.from([0xab, 0xcd]),
+      },
+    ]);
     assert.equal(word.subarray(17).toString('hex'), '0501' + '120a10020002000083000020' + '00040010abcd');
   });
 
@@ -119,8 +149,14 @@ describe('S7 requests and handshake frames', () => {
   it('classifies COTP replies and encodes rack/slot TSAPs', () => {
     assert.equal(rackSlotTsap(0, 2), 0x0102);
     assert.equal(rackSlotTsap(1, 3), 0x0123);
-    assert.equal(buildConnectRequest(0x0100, 0x0102).toString('hex'), '0300001611e00000000100c0010ac1020100c2020102');
-    assert.deepEqual(parseConnectReply(Buffer.from('0300001611d00001000100c0010ac1020100c2020102', 'hex')), { ok: true, value: { kind: 'confirm' } });
+    assert.equal(
+      buildConnectRequest(0x0100, 0x0102).toString('hex'),
+      '0300001611e00000000100c0010ac1020100c2020102',
+    );
+    assert.deepEqual(parseConnectReply(Buffer.from('0300001611d00001000100c0010ac1020100c2020102', 'hex')), {
+      ok: true,
+      value: { kind: 'confirm' },
+    });
     const dr = parseConnectReply(Buffer.from('0300000b0680000100010a', 'hex'));
     assert.ok(dr.ok && dr.value.kind === 'refused');
     assert.equal(parseConnectReply(Buffer.from('030000', 'hex')).ok, false);
@@ -129,7 +165,10 @@ describe('S7 requests and handshake frames', () => {
   it('parses the negotiated PDU size and refuses a setup error', () => {
     const ok = parseSetupReply(ack(ackFrame('f000 0001 0001 00f0', '')));
     assert.deepEqual(ok, { ok: true, value: { pduSize: 240, maxJobs: 1 } });
-    assert.equal(parseSetupReply(ack(ackFrame('f000 0001 0001 00f0', '', { errorClass: 0x81, errorCode: 0x04 }))).ok, false);
+    assert.equal(
+      parseSetupReply(ack(ackFrame('f000 0001 0001 00f0', '', { errorClass: 0x81, errorCode: 0x04 }))).ok,
+      false,
+    );
     assert.equal(parseSetupReply(ack(ackFrame('f000 00', ''))).ok, false);
   });
 });

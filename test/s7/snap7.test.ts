@@ -28,9 +28,18 @@ function config(port: number, tags: TagInput[], extra: Record<string, unknown> =
   });
 }
 
-async function setup(t: { after(fn: () => unknown): void }, tags: TagInput[], extra: Record<string, unknown> = {}, clock: Clock = systemClock) {
+async function setup(
+  t: { after(fn: () => unknown): void },
+  tags: TagInput[],
+  extra: Record<string, unknown> = {},
+  clock: Clock = systemClock,
+) {
   const server = await TestS7Server.start();
-  const device = new S7Device(config(server.port, tags, extra), { clock, logger: silentLogger, random: () => 0.5 });
+  const device = new S7Device(config(server.port, tags, extra), {
+    clock,
+    logger: silentLogger,
+    random: () => 0.5,
+  });
   t.after(async () => {
     await device.stop();
     server.stop();
@@ -90,9 +99,27 @@ describe('S7 driver on a snap7 server', () => {
     await device.start();
     const values = await device.poll(device.tags().map((x) => x.name));
     assert.deepEqual(byName(values), {
-      x0: true, x1: false, x2: true, byte: 200, char: 'Z', word: 0xbeef, int: -123.4, dword: 0xdeadbeef, dint: -100000,
-      real: 50.03, lreal: -2.5e-7, 'arr.0': 1, 'arr.1': 2, 'arr.2': 3, 'bits.0': true, 'bits.1': false, 'bits.2': true,
-      str: 'hello', mw: 0x1234, in: true, out: 77,
+      x0: true,
+      x1: false,
+      x2: true,
+      byte: 200,
+      char: 'Z',
+      word: 0xbeef,
+      int: -123.4,
+      dword: 0xdeadbeef,
+      dint: -100000,
+      real: 50.03,
+      lreal: -2.5e-7,
+      'arr.0': 1,
+      'arr.1': 2,
+      'arr.2': 3,
+      'bits.0': true,
+      'bits.1': false,
+      'bits.2': true,
+      str: 'hello',
+      mw: 0x1234,
+      in: true,
+      out: 77,
     });
     const status = device.status();
     assert.equal(status.requestsLastPoll, 1);
@@ -139,21 +166,41 @@ describe('S7 driver on a snap7 server', () => {
     const seen = (tag: string) => readings.flatMap((r) => r.values.filter((v) => v.tag === tag));
     assert.equal(seen('a').length, 13);
     assert.ok(seen('a').every((v) => v.quality === 'good' && v.value === 7));
-    assert.ok(seen('near').every((v) => v.quality === 'good' && v.value === 8), JSON.stringify(seen('near')));
+    assert.ok(
+      seen('near').every((v) => v.quality === 'good' && v.value === 8),
+      JSON.stringify(seen('near')),
+    );
     assert.equal(seen('slow').length, 5); // t = 0, 300, 600, 900, 1200
     assert.ok(seen('slow').every((v) => v.quality === 'good' && v.value === 9));
     assert.ok(seen('oor').every((v) => v.quality === 'bad' && v.code === 'EDGE_ERR_S7_ITEM_OUT_OF_RANGE'));
     assert.ok(seen('nodb').every((v) => v.quality === 'bad' && v.code === 'EDGE_ERR_S7_ITEM_NOT_FOUND'));
-    const status = device.status() as { reconnects: number; connects: number; quarantined: { tag: string; plcCode: number }[]; probes: number };
+    const status = device.status() as {
+      reconnects: number;
+      connects: number;
+      quarantined: { tag: string; plcCode: number }[];
+      probes: number;
+    };
     assert.equal(status.reconnects, 0);
     assert.equal(status.connects, 1);
-    assert.deepEqual(status.quarantined.sort((x, y) => x.tag.localeCompare(y.tag)), [{ tag: 'nodb', plcCode: 0x0a }, { tag: 'oor', plcCode: 0x05 }]);
+    assert.deepEqual(
+      status.quarantined.sort((x, y) => x.tag.localeCompare(y.tag)),
+      [
+        { tag: 'nodb', plcCode: 0x0a },
+        { tag: 'oor', plcCode: 0x05 },
+      ],
+    );
     assert.ok(status.probes >= 4 && status.probes < 24, `probes ${status.probes}: backoff, not every poll`);
-    assert.deepEqual(events.map((e) => e.type), ['device-online']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-online'],
+    );
   });
 
   it('a tag fixed on the PLC (its DB loaded later) comes back by itself, without a reconnect', async (t) => {
-    const { server, device } = await setup(t, [{ name: 'ok', address: 'DB1,INT0' }, { name: 'late', address: 'DB5,DINT4' }]);
+    const { server, device } = await setup(t, [
+      { name: 'ok', address: 'DB1,INT0' },
+      { name: 'late', address: 'DB5,DINT4' },
+    ]);
     server.register('DB', 1, Buffer.alloc(4));
     await device.start();
     const first = byName(await device.poll(['ok', 'late']));
@@ -167,7 +214,10 @@ describe('S7 driver on a snap7 server', () => {
   });
 
   it('server stopped: all tags bad with the reason; restarted: values recover', async (t) => {
-    const { server, device } = await setup(t, [{ name: 'a', address: 'DB1,INT0' }, { name: 'b', address: 'DB1,REAL2' }]);
+    const { server, device } = await setup(t, [
+      { name: 'a', address: 'DB1,INT0' },
+      { name: 'b', address: 'DB1,REAL2' },
+    ]);
     const buf = Buffer.alloc(6);
     buf.writeInt16BE(5, 0);
     server.register('DB', 1, buf);
@@ -178,7 +228,11 @@ describe('S7 driver on a snap7 server', () => {
       const v = await device.poll(['a', 'b']);
       return v.every((x) => x.quality === 'bad') ? v : undefined;
     });
-    for (const v of down) assert.ok(v.quality === 'bad' && /^EDGE_ERR_S7_(DISCONNECTED|CONNECT_REFUSED|TIMEOUT)$/.test(v.code), JSON.stringify(v));
+    for (const v of down)
+      assert.ok(
+        v.quality === 'bad' && /^EDGE_ERR_S7_(DISCONNECTED|CONNECT_REFUSED|TIMEOUT)$/.test(v.code),
+        JSON.stringify(v),
+      );
     server.start();
     await waitFor('values back', async () => byName(await device.poll(['a', 'b'])).a === 5);
     for (let i = 0; i < 5; i++) await device.poll(['a', 'b']);
@@ -232,19 +286,28 @@ describe('S7 driver on a snap7 server', () => {
   });
 
   it('the read that crashed nodes7 (error items between good ones in one request) is decoded', async (t) => {
-    const { server, device } = await setup(t, [
-      { name: 'a', address: 'DB1,INT0' },
-      { name: 'b', address: 'DB1,INT100' },
-      { name: 'c', address: 'DB2,INT0' },
-      { name: 'd', address: 'DB1,INT2' },
-    ], { maxGap: 0 });
+    const { server, device } = await setup(
+      t,
+      [
+        { name: 'a', address: 'DB1,INT0' },
+        { name: 'b', address: 'DB1,INT100' },
+        { name: 'c', address: 'DB2,INT0' },
+        { name: 'd', address: 'DB1,INT2' },
+      ],
+      { maxGap: 0 },
+    );
     const buf = Buffer.alloc(4);
     buf.writeInt16BE(11, 0);
     buf.writeInt16BE(22, 2);
     server.register('DB', 1, buf);
     await device.start();
     const values = await device.poll(['a', 'b', 'c', 'd']);
-    assert.deepEqual(byName(values), { a: 11, b: { bad: 'EDGE_ERR_S7_ITEM_OUT_OF_RANGE' }, c: { bad: 'EDGE_ERR_S7_ITEM_NOT_FOUND' }, d: 22 });
+    assert.deepEqual(byName(values), {
+      a: 11,
+      b: { bad: 'EDGE_ERR_S7_ITEM_OUT_OF_RANGE' },
+      c: { bad: 'EDGE_ERR_S7_ITEM_NOT_FOUND' },
+      d: 22,
+    });
     assert.equal(device.status().requestsLastPoll, 1);
   });
 });

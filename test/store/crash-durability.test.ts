@@ -52,7 +52,9 @@ it('keeps every reported commit across random SIGKILLs', { timeout: 120_000 }, a
           } else if (kind === 'A') for (const id of rest) ackIntents.add(id);
         }
       });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ? null : code)));
+      const exited = new Promise<number | null>((resolve) =>
+        child.once('exit', (code, signal) => resolve(signal ? null : code)),
+      );
       await waitFor(`cycle ${cycle} commits (stderr: ${stderr})`, () => linesThisCycle >= 150, 20_000);
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 300)));
       child.kill('SIGKILL');
@@ -60,7 +62,10 @@ it('keeps every reported commit across random SIGKILLs', { timeout: 120_000 }, a
     }
     assert.ok(committed.size >= CYCLES * 150);
 
-    const outbox = SqliteOutbox.open(storeSchema.parse({ path, integrityCheck: 'full' }), { clock: new ManualClock(), logger: silentLogger });
+    const outbox = SqliteOutbox.open(storeSchema.parse({ path, integrityCheck: 'full' }), {
+      clock: new ManualClock(),
+      logger: silentLogger,
+    });
     try {
       assert.equal(outbox.recovery, null, 'no corruption');
       const db = (outbox as unknown as { db: { pragma(s: string, o: object): unknown } }).db;

@@ -17,7 +17,10 @@ outboxContract('SqliteOutbox', ({ clock, maxRows, maxBytes, batchMaxRecords, bat
     path: join(dir.path, 'outbox.db'),
     ...(maxRows ? { maxRows } : {}),
     ...(maxBytes ? { maxBytes } : {}),
-    batch: { ...(batchMaxRecords ? { maxRecords: batchMaxRecords } : {}), ...(batchMaxLatencyMs !== undefined ? { maxLatencyMs: batchMaxLatencyMs } : {}) },
+    batch: {
+      ...(batchMaxRecords ? { maxRecords: batchMaxRecords } : {}),
+      ...(batchMaxLatencyMs !== undefined ? { maxLatencyMs: batchMaxLatencyMs } : {}),
+    },
   });
   const outbox = SqliteOutbox.open(config, { clock, logger: silentLogger });
   return {

@@ -26,11 +26,21 @@ export interface ContractSubject {
 export type OutboxFactory = (options: ContractOptions) => Promise<ContractSubject> | ContractSubject;
 
 export function telemetry(device: string, i: number, extra = ''): NewRecord {
-  return { device, cls: 'telemetry', ts: 1_700_000_000_000 + i, body: JSON.stringify({ t: { v: i, q: 'good' }, x: extra }) };
+  return {
+    device,
+    cls: 'telemetry',
+    ts: 1_700_000_000_000 + i,
+    body: JSON.stringify({ t: { v: i, q: 'good' }, x: extra }),
+  };
 }
 
 export function event(device: string, i: number, type = 'test'): NewRecord {
-  return { device, cls: 'event', ts: 1_700_000_000_000 + i, body: JSON.stringify({ type, severity: 'info', data: { i } }) };
+  return {
+    device,
+    cls: 'event',
+    ts: 1_700_000_000_000 + i,
+    body: JSON.stringify({ type, severity: 'info', data: { i } }),
+  };
 }
 
 function readAll(outbox: Outbox): StoredRecord[] {
@@ -45,7 +55,10 @@ function gapData(r: StoredRecord): Record<string, unknown> {
 
 export function outboxContract(name: string, factory: OutboxFactory): void {
   describe(`outbox contract: ${name}`, () => {
-    async function withSubject(options: Omit<ContractOptions, 'clock'>, fn: (outbox: Outbox, clock: ManualClock) => Promise<void>): Promise<void> {
+    async function withSubject(
+      options: Omit<ContractOptions, 'clock'>,
+      fn: (outbox: Outbox, clock: ManualClock) => Promise<void>,
+    ): Promise<void> {
       const clock = new ManualClock();
       const subject = await factory({ clock, ...options });
       try {
@@ -109,7 +122,11 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         assert.deepEqual(outbox.read(all[4].rowid, 100, 1e9, all[8].rowid), all.slice(5, 8));
         assert.deepEqual(outbox.read(0, 100, size * 3), all.slice(0, 3));
         assert.deepEqual(outbox.read(0, 100, size * 3 + size - 1), all.slice(0, 3));
-        assert.deepEqual(outbox.read(0, 100, 1), all.slice(0, 1), 'at least one record even when it exceeds maxBytes');
+        assert.deepEqual(
+          outbox.read(0, 100, 1),
+          all.slice(0, 1),
+          'at least one record even when it exceeds maxBytes',
+        );
         assert.deepEqual(outbox.read(all[19].rowid, 10, 1e9), []);
         assert.deepEqual(outbox.read(0, 0, 1e9), []);
       });
@@ -191,8 +208,20 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         const gaps = all.filter((r) => r.cls === 'event' && JSON.parse(r.body).type === 'gap');
         assert.equal(gaps.length, 2);
         const byDevice = Object.fromEntries(gaps.map((g) => [g.device, gapData(g)]));
-        assert.deepEqual(byDevice.a, { severity: 'warning', evicted: 7, fromSeq: 2, toSeq: 8, reason: 'store-full' });
-        assert.deepEqual(byDevice.b, { severity: 'warning', evicted: 6, fromSeq: 1, toSeq: 6, reason: 'store-full' });
+        assert.deepEqual(byDevice.a, {
+          severity: 'warning',
+          evicted: 7,
+          fromSeq: 2,
+          toSeq: 8,
+          reason: 'store-full',
+        });
+        assert.deepEqual(byDevice.b, {
+          severity: 'warning',
+          evicted: 6,
+          fromSeq: 1,
+          toSeq: 6,
+          reason: 'store-full',
+        });
         const telemetryLeft = all.filter((r) => r.cls === 'telemetry');
         assert.deepEqual(
           telemetryLeft.map((r) => r.ts - 1_700_000_000_000),
@@ -235,7 +264,14 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         assert.equal(stats.evicted.telemetry, 0);
         assert.equal(stats.evicted.event, 6, '15 rows -> 9 (low water), then 1 gap event');
         const gap = all[all.length - 1];
-        assert.deepEqual(gapData(gap), { severity: 'error', evicted: 6, fromSeq: 1, toSeq: 6, reason: 'store-full', class: 'event' });
+        assert.deepEqual(gapData(gap), {
+          severity: 'error',
+          evicted: 6,
+          fromSeq: 1,
+          toSeq: 6,
+          reason: 'store-full',
+          class: 'event',
+        });
         assert.deepEqual(
           all.slice(0, -1).map((r) => r.seq),
           [7, 8, 9, 10, 11, 12, 13, 14, 15],
@@ -248,7 +284,9 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       // at an empty batch never armed the latency timer, so no commit and no ACK followed.
       await withSubject({ batchMaxRecords: 100, batchMaxLatencyMs: 50 }, async (outbox, clock) => {
         let settled = false;
-        const done = outbox.appendOnce('pile-1/3', [telemetry('pile-1', 3), event('pile-1', 3, 'cip22-state')]).then(() => (settled = true));
+        const done = outbox
+          .appendOnce('pile-1/3', [telemetry('pile-1', 3), event('pile-1', 3, 'cip22-state')])
+          .then(() => (settled = true));
         await clock.advance(50);
         assert.equal(readAll(outbox).length, 2, 'committed by the latency timer');
         await done;
@@ -266,7 +304,13 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         await outbox.flush();
         const r1 = await first;
         assert.equal(r1.duplicate, false);
-        assert.deepEqual(r1.records.map((r) => [r.device, r.cls]), [['pile-1', 'telemetry'], ['pile-1', 'event']]);
+        assert.deepEqual(
+          r1.records.map((r) => [r.device, r.cls]),
+          [
+            ['pile-1', 'telemetry'],
+            ['pile-1', 'event'],
+          ],
+        );
         assert.deepEqual(await samePending, { duplicate: true, records: [] });
         const later = outbox.appendOnce('pile-1/7', group);
         await outbox.flush();

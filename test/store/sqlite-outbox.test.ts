@@ -1,6 +1,16 @@
 import { captureLogger, type LogLine } from '../helpers/logger.js';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -17,7 +27,6 @@ import { event, telemetry } from './outbox-contract.js';
 function dbOf(outbox: SqliteOutbox): BetterSqlite3.Database {
   return (outbox as unknown as { db: BetterSqlite3.Database }).db;
 }
-
 
 describe('SqliteOutbox', () => {
   let dir: { path: string; remove(): void };
@@ -91,7 +100,8 @@ describe('SqliteOutbox', () => {
     await second.close();
 
     // a re-created store (file deleted) gets a new epoch: ids never collide with the old ones
-    for (const f of readdirSync(dir.path)) if (f.startsWith('outbox.db')) writeFileSync(join(dir.path, f), '') ;
+    for (const f of readdirSync(dir.path))
+      if (f.startsWith('outbox.db')) writeFileSync(join(dir.path, f), '');
     const third = openStore();
     third.append(telemetry('d0', 0));
     await third.flush();
@@ -133,7 +143,11 @@ describe('SqliteOutbox', () => {
     assert.equal(failed.lastError, 'EDGE_ERR_STORE_WRITE');
     assert.equal(failed.pendingRecords, 399);
     assert.equal(failed.rows, 1);
-    assert.ok(lines.some((l) => l.level === 'error' && l.obj.code === 'EDGE_ERR_STORE_WRITE' && l.obj.sqlite === 'SQLITE_FULL'));
+    assert.ok(
+      lines.some(
+        (l) => l.level === 'error' && l.obj.code === 'EDGE_ERR_STORE_WRITE' && l.obj.sqlite === 'SQLITE_FULL',
+      ),
+    );
     await clock.advance(10_000); // retries keep failing
     assert.equal(outbox.stats().pendingRecords, 399);
 
@@ -146,7 +160,10 @@ describe('SqliteOutbox', () => {
     const stored = await durable;
     assert.equal(stored.seq, 2, 'seq of the failed attempt is not burnt');
     const seqs = outbox.read(0, 1000, 1e9).map((r) => r.seq);
-    assert.deepEqual(seqs, Array.from({ length: 400 }, (_, i) => i + 1));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 400 }, (_, i) => i + 1),
+    );
   });
 
   it('bounds pending while commits fail: drops oldest pending telemetry, never events, and records a gap', async () => {
@@ -163,10 +180,19 @@ describe('SqliteOutbox', () => {
     db.pragma('query_only = 0');
     await outbox.flush();
     const all = outbox.read(0, 1000, 1e9);
-    assert.equal(all.filter((r) => r.cls === 'event' && JSON.parse(r.body).type === 'test').length, 5, 'events kept');
+    assert.equal(
+      all.filter((r) => r.cls === 'event' && JSON.parse(r.body).type === 'test').length,
+      5,
+      'events kept',
+    );
     const gap = all.find((r) => r.cls === 'event' && JSON.parse(r.body).type === 'gap');
     assert.ok(gap);
-    assert.deepEqual(JSON.parse(gap.body).data, { evicted: 149, fromSeq: null, toSeq: null, reason: 'pending-overflow' });
+    assert.deepEqual(JSON.parse(gap.body).data, {
+      evicted: 149,
+      fromSeq: null,
+      toSeq: null,
+      reason: 'pending-overflow',
+    });
     assert.deepEqual(
       all.filter((r) => r.cls === 'telemetry').map((r) => r.ts - 1_700_000_000_000),
       [0, ...Array.from({ length: 45 }, (_, i) => 155 + i)],
@@ -250,7 +276,11 @@ describe('SqliteOutbox', () => {
     const rows = second.read(0, 10_000, 1e9);
     assert.equal(rows.length, salvaged);
     const ts = rows.map((r) => r.ts);
-    assert.deepEqual(ts, [...ts].sort((a, b) => a - b), 'queue order kept');
+    assert.deepEqual(
+      ts,
+      [...ts].sort((a, b) => a - b),
+      'queue order kept',
+    );
     assert.ok(ts[ts.length - 1] - 1_700_000_000_000 > 2900, 'rows after the damaged pages are salvaged too');
     // seq continues after the old counters (never reused)
     second.append(telemetry('d0', 9999));
@@ -316,7 +346,10 @@ describe('SqliteOutbox appendOnce (exactly-once keys)', () => {
   });
 
   it('never splits a group across transactions, even at the batch size bound', async () => {
-    const outbox = SqliteOutbox.open(cfg({ batch: { maxRecords: 4, maxLatencyMs: 50 } }), { clock, logger: silentLogger });
+    const outbox = SqliteOutbox.open(cfg({ batch: { maxRecords: 4, maxLatencyMs: 50 } }), {
+      clock,
+      logger: silentLogger,
+    });
     try {
       const batches: number[] = [];
       outbox.onCommit(() => batches.push(outbox.lastRowid()));
@@ -344,14 +377,20 @@ describe('SqliteOutbox appendOnce (exactly-once keys)', () => {
       assert.equal((await a).duplicate, false);
       assert.equal((await b).duplicate, true);
       assert.equal((await c).duplicate, false);
-      assert.deepEqual(outbox.read(0, 100, 1e9).map((r) => r.ts), [event('p', 0).ts, telemetry('p', 0).ts, telemetry('q', 0).ts, event('p', 2).ts]);
+      assert.deepEqual(
+        outbox.read(0, 100, 1e9).map((r) => r.ts),
+        [event('p', 0).ts, telemetry('p', 0).ts, telemetry('q', 0).ts, event('p', 2).ts],
+      );
     } finally {
       await outbox.close();
     }
   });
 
   it('prunes keys beyond maxKeys and older than maxAgeMs', async () => {
-    const outbox = SqliteOutbox.open(cfg({ dedup: { maxAgeMs: 10_000, maxKeys: 5 } }), { clock, logger: silentLogger });
+    const outbox = SqliteOutbox.open(cfg({ dedup: { maxAgeMs: 10_000, maxKeys: 5 } }), {
+      clock,
+      logger: silentLogger,
+    });
     try {
       for (let i = 0; i < 8; i++) {
         const p = outbox.appendOnce(`k${i}`, [telemetry('p', i)]);
@@ -380,7 +419,9 @@ describe('SqliteOutbox appendOnce (exactly-once keys)', () => {
       MIGRATIONS[0](raw);
       raw.pragma('user_version = 1');
     })();
-    raw.prepare('INSERT INTO records (rowid, seq, device, cls, ts, body) VALUES (1, 1, ?, 0, 1, ?)').run('d', '{}');
+    raw
+      .prepare('INSERT INTO records (rowid, seq, device, cls, ts, body) VALUES (1, 1, ?, 0, 1, ?)')
+      .run('d', '{}');
     raw.close();
     const outbox = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
     try {

@@ -11,7 +11,13 @@
  * Between pushes the decoder holds at most maxPayload + 7 bytes (an incomplete frame).
  */
 import { crc8 } from './crc8.js';
-import { DEFAULT_MAX_PAYLOAD, FRAME_HEADER_LENGTH, FRAME_MAGIC, FRAME_OVERHEAD, MAX_FRAME_PAYLOAD } from './frame.js';
+import {
+  DEFAULT_MAX_PAYLOAD,
+  FRAME_HEADER_LENGTH,
+  FRAME_MAGIC,
+  FRAME_OVERHEAD,
+  MAX_FRAME_PAYLOAD,
+} from './frame.js';
 
 export type DecodedItem =
   | { readonly kind: 'frame'; readonly type: number; readonly header: Buffer; readonly payload: Buffer }
@@ -43,7 +49,8 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions = {}) {
     const max = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
-    if (!Number.isInteger(max) || max < 0 || max > MAX_FRAME_PAYLOAD) throw new RangeError(`maxPayload must be an integer in 0..${MAX_FRAME_PAYLOAD}, got ${max}`);
+    if (!Number.isInteger(max) || max < 0 || max > MAX_FRAME_PAYLOAD)
+      throw new RangeError(`maxPayload must be an integer in 0..${MAX_FRAME_PAYLOAD}, got ${max}`);
     this.maxPayload = max;
   }
 

@@ -37,7 +37,9 @@ export const CIP22_REASONS = {
 
 export type Cip22ReasonName = keyof typeof CIP22_REASONS;
 
-const NAMES = new Map<number, Cip22ReasonName>(Object.entries(CIP22_REASONS).map(([name, code]) => [code, name as Cip22ReasonName]));
+const NAMES = new Map<number, Cip22ReasonName>(
+  Object.entries(CIP22_REASONS).map(([name, code]) => [code, name as Cip22ReasonName]),
+);
 
 /** The name of a reason code, or `reason-0xNNNN` for a code this table does not know. */
 export function reasonName(code: number): string {
@@ -58,7 +60,12 @@ export class Cip22ProtocolError extends Error {
   readonly frameType: number | undefined;
   readonly tag: number | undefined;
 
-  constructor(reasonName: Cip22ReasonName, message: string, context: Cip22ErrorContext = {}, options?: { cause?: unknown }) {
+  constructor(
+    reasonName: Cip22ReasonName,
+    message: string,
+    context: Cip22ErrorContext = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'Cip22ProtocolError';
     this.reasonName = reasonName;

@@ -13,7 +13,13 @@ export type FieldKind =
   | { readonly kind: 'uint'; readonly bytes: 1 | 2 | 4; readonly min?: number; readonly max?: number }
   | { readonly kind: 'int'; readonly bytes: 2 | 4 }
   | { readonly kind: 'u64' }
-  | { readonly kind: 'bytes'; readonly length?: number; readonly min?: number; readonly max?: number; readonly first?: number }
+  | {
+      readonly kind: 'bytes';
+      readonly length?: number;
+      readonly min?: number;
+      readonly max?: number;
+      readonly first?: number;
+    }
   | { readonly kind: 'text'; readonly min?: number; readonly max?: number; readonly identifier?: boolean }
   | { readonly kind: 'versions' }
   | { readonly kind: 'version' }
@@ -39,7 +45,10 @@ function label({ frameType, field }: FieldContext): string {
 }
 
 export function fieldError(ctx: FieldContext, reason: Cip22ReasonName, detail: string): Cip22ProtocolError {
-  return new Cip22ProtocolError(reason, `${label(ctx)}: ${detail}`, { frameType: ctx.frameType, tag: ctx.field.tag });
+  return new Cip22ProtocolError(reason, `${label(ctx)}: ${detail}`, {
+    frameType: ctx.frameType,
+    tag: ctx.field.tag,
+  });
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -64,7 +73,11 @@ export function decodeField(ctx: FieldContext, v: Buffer): unknown {
       exact(t.bytes);
       const n = v.readUIntBE(0, t.bytes);
       if ((t.min !== undefined && n < t.min) || (t.max !== undefined && n > t.max)) {
-        throw fieldError(ctx, 'bad-value', `value ${n} outside ${t.min ?? 0}..${t.max ?? 2 ** (8 * t.bytes) - 1}`);
+        throw fieldError(
+          ctx,
+          'bad-value',
+          `value ${n} outside ${t.min ?? 0}..${t.max ?? 2 ** (8 * t.bytes) - 1}`,
+        );
       }
       return n;
     }
@@ -76,20 +89,32 @@ export function decodeField(ctx: FieldContext, v: Buffer): unknown {
       return v.readBigUInt64BE(0);
     case 'bytes':
       if (t.length !== undefined) exact(t.length);
-      else if (!sizeOk(v.length, t.min, t.max)) throw fieldError(ctx, 'bad-length', `expected ${describeSize(t.min, t.max)}, got ${v.length}`);
-      if (t.first !== undefined && v[0] !== t.first) throw fieldError(ctx, 'bad-value', `must start with 0x${t.first.toString(16).padStart(2, '0')} (uncompressed point)`);
+      else if (!sizeOk(v.length, t.min, t.max))
+        throw fieldError(ctx, 'bad-length', `expected ${describeSize(t.min, t.max)}, got ${v.length}`);
+      if (t.first !== undefined && v[0] !== t.first)
+        throw fieldError(
+          ctx,
+          'bad-value',
+          `must start with 0x${t.first.toString(16).padStart(2, '0')} (uncompressed point)`,
+        );
       return Buffer.from(v);
     case 'text':
       return decodeText(ctx, t, v);
     case 'versions':
-      if (v.length === 0 || v.length % 2 !== 0) throw fieldError(ctx, 'bad-length', `expected a non-empty list of (major, minor) byte pairs, got ${v.length} bytes`);
+      if (v.length === 0 || v.length % 2 !== 0)
+        throw fieldError(
+          ctx,
+          'bad-length',
+          `expected a non-empty list of (major, minor) byte pairs, got ${v.length} bytes`,
+        );
       return Array.from({ length: v.length / 2 }, (_, i): VersionPair => [v[2 * i], v[2 * i + 1]]);
     case 'version':
       exact(2);
       return [v[0], v[1]] as VersionPair;
     case 'policy': {
       const windows = decodePolicy(v);
-      if (typeof windows === 'string') throw fieldError(ctx, 'bad-value', `not a canonical tariff policy: ${windows}`);
+      if (typeof windows === 'string')
+        throw fieldError(ctx, 'bad-value', `not a canonical tariff policy: ${windows}`);
       return windows;
     }
     case 'tlvs':
@@ -102,7 +127,8 @@ export function decodeField(ctx: FieldContext, v: Buffer): unknown {
 }
 
 function decodeText(ctx: FieldContext, t: Extract<FieldKind, { kind: 'text' }>, v: Buffer): string {
-  if (!sizeOk(v.length, t.min, t.max)) throw fieldError(ctx, 'bad-length', `expected ${describeSize(t.min, t.max)}, got ${v.length}`);
+  if (!sizeOk(v.length, t.min, t.max))
+    throw fieldError(ctx, 'bad-length', `expected ${describeSize(t.min, t.max)}, got ${v.length}`);
   if (!t.identifier) return v.toString('utf8');
   let text: string;
   try {
@@ -110,7 +136,8 @@ function decodeText(ctx: FieldContext, t: Extract<FieldKind, { kind: 'text' }>, 
   } catch {
     throw fieldError(ctx, 'bad-value', 'not valid UTF-8');
   }
-  if (BAD_ID_CHARS.test(text)) throw fieldError(ctx, 'bad-value', 'contains a control character or one of / + #');
+  if (BAD_ID_CHARS.test(text))
+    throw fieldError(ctx, 'bad-value', 'contains a control character or one of / + #');
   return text;
 }
 
@@ -126,7 +153,8 @@ function checkedInt(ctx: FieldContext, value: unknown, min: number, max: number)
 }
 
 function sized(ctx: FieldContext, bytes: Buffer, min = 0, max = Infinity): Buffer {
-  if (!sizeOk(bytes.length, min, max)) throw encodeError(ctx, `expected ${describeSize(min, max)}, got ${bytes.length}`);
+  if (!sizeOk(bytes.length, min, max))
+    throw encodeError(ctx, `expected ${describeSize(min, max)}, got ${bytes.length}`);
   return bytes;
 }
 
@@ -145,26 +173,33 @@ export function encodeField(ctx: FieldContext, value: unknown): Buffer {
       return out;
     }
     case 'u64': {
-      if (typeof value !== 'bigint' || value < 0n || value > 0xffffffffffffffffn) throw encodeError(ctx, `expected a bigint in 0..2^64-1, got ${String(value)}`);
+      if (typeof value !== 'bigint' || value < 0n || value > 0xffffffffffffffffn)
+        throw encodeError(ctx, `expected a bigint in 0..2^64-1, got ${String(value)}`);
       const out = Buffer.allocUnsafe(8);
       out.writeBigUInt64BE(value);
       return out;
     }
     case 'bytes': {
       if (!Buffer.isBuffer(value)) throw encodeError(ctx, 'expected a Buffer');
-      const bytes = t.length !== undefined ? sized(ctx, value, t.length, t.length) : sized(ctx, value, t.min, t.max);
-      if (t.first !== undefined && bytes[0] !== t.first) throw encodeError(ctx, `must start with 0x${t.first.toString(16).padStart(2, '0')}`);
+      const bytes =
+        t.length !== undefined ? sized(ctx, value, t.length, t.length) : sized(ctx, value, t.min, t.max);
+      if (t.first !== undefined && bytes[0] !== t.first)
+        throw encodeError(ctx, `must start with 0x${t.first.toString(16).padStart(2, '0')}`);
       return bytes;
     }
     case 'text': {
       if (typeof value !== 'string') throw encodeError(ctx, 'expected a string');
-      if (t.identifier && BAD_ID_CHARS.test(value)) throw encodeError(ctx, 'contains a control character or one of / + #');
+      if (t.identifier && BAD_ID_CHARS.test(value))
+        throw encodeError(ctx, 'contains a control character or one of / + #');
       return sized(ctx, Buffer.from(value, 'utf8'), t.min, t.max);
     }
     case 'versions': {
       const pairs = value as readonly VersionPair[];
-      if (!Array.isArray(pairs) || pairs.length === 0) throw encodeError(ctx, 'expected a non-empty list of versions');
-      return Buffer.from(pairs.flatMap(([major, minor]) => [checkedInt(ctx, major, 0, 255), checkedInt(ctx, minor, 0, 255)]));
+      if (!Array.isArray(pairs) || pairs.length === 0)
+        throw encodeError(ctx, 'expected a non-empty list of versions');
+      return Buffer.from(
+        pairs.flatMap(([major, minor]) => [checkedInt(ctx, major, 0, 255), checkedInt(ctx, minor, 0, 255)]),
+      );
     }
     case 'version': {
       const [major, minor] = value as VersionPair;

@@ -27,7 +27,9 @@ export const FrameType = {
 
 export type FrameTypeName = keyof typeof FrameType;
 
-const TYPE_NAMES = new Map<number, FrameTypeName>(Object.entries(FrameType).map(([name, id]) => [id, name as FrameTypeName]));
+const TYPE_NAMES = new Map<number, FrameTypeName>(
+  Object.entries(FrameType).map(([name, id]) => [id, name as FrameTypeName]),
+);
 
 export function frameTypeName(type: number): FrameTypeName | undefined {
   return TYPE_NAMES.get(type);
@@ -41,9 +43,12 @@ export function describeFrameType(type: number): string {
 }
 
 export function frameHeader(type: number, payloadLength: number): Buffer {
-  if (!Number.isInteger(type) || type < 0 || type > 0xff) throw new RangeError(`frame type must be a u8, got ${type}`);
+  if (!Number.isInteger(type) || type < 0 || type > 0xff)
+    throw new RangeError(`frame type must be a u8, got ${type}`);
   if (!Number.isInteger(payloadLength) || payloadLength < 0 || payloadLength > MAX_FRAME_PAYLOAD) {
-    throw new RangeError(`${describeFrameType(type)}: payload of ${payloadLength} bytes exceeds the u16 length field`);
+    throw new RangeError(
+      `${describeFrameType(type)}: payload of ${payloadLength} bytes exceeds the u16 length field`,
+    );
   }
   const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
   FRAME_MAGIC.copy(header, 0);

@@ -14,10 +14,41 @@ export {
   encodeFrame,
 } from './frame.js';
 export { FrameDecoder, type DecodedItem, type FrameDecoderOptions } from './decoder.js';
-export { CIP22_REASONS, Cip22ProtocolError, reasonName, type Cip22ReasonName, type Cip22ErrorContext } from './errors.js';
-export { encodeTlvs, decodeTlvs, parseTlvs, hexTag, EXTENSION_TAG_MIN, type Tlv, type Cip22Version } from './tlv.js';
-export { encodePolicy, decodePolicy, policyHash, policyProblem, POLICY_WINDOW_LENGTH, MINUTES_PER_DAY, type TariffWindow } from './policy.js';
+export {
+  CIP22_REASONS,
+  Cip22ProtocolError,
+  reasonName,
+  type Cip22ReasonName,
+  type Cip22ErrorContext,
+} from './errors.js';
+export {
+  encodeTlvs,
+  decodeTlvs,
+  parseTlvs,
+  hexTag,
+  EXTENSION_TAG_MIN,
+  type Tlv,
+  type Cip22Version,
+} from './tlv.js';
+export {
+  encodePolicy,
+  decodePolicy,
+  policyHash,
+  policyProblem,
+  POLICY_WINDOW_LENGTH,
+  MINUTES_PER_DAY,
+  type TariffWindow,
+} from './policy.js';
 export * from './messages.js';
 export { encodeMessage, decodeMessage, knownTags, messageTypeName } from './message-codec.js';
 export { negotiateVersion, versionOf, versionPair, SUPPORTED_VERSIONS } from './version.js';
-export { deriveSessionKeys, sealedNonce, sealFrame, openFrame, SESSION_OKM_LENGTH, SEAL_OVERHEAD, type SessionKeys, type SessionKey } from './seal.js';
+export {
+  deriveSessionKeys,
+  sealedNonce,
+  sealFrame,
+  openFrame,
+  SESSION_OKM_LENGTH,
+  SEAL_OVERHEAD,
+  type SessionKeys,
+  type SessionKey,
+} from './seal.js';

@@ -3,7 +3,13 @@ import { sm3 } from '../../crypto/hash.js';
 import { Cip22ProtocolError } from './errors.js';
 import { decodeField, encodeField, fieldError, type FieldSpec } from './fields.js';
 import { describeFrameType, frameTypeName } from './frame.js';
-import { MESSAGE_DEFAULTS, MESSAGE_SPECS, frameTypeOf, type Cip22Message, type Cip22MessageType } from './messages.js';
+import {
+  MESSAGE_DEFAULTS,
+  MESSAGE_SPECS,
+  frameTypeOf,
+  type Cip22Message,
+  type Cip22MessageType,
+} from './messages.js';
 import { encodeTlvs, decodeTlvs, hexTag, type Cip22Version, type Tlv } from './tlv.js';
 
 interface CompiledSpec {
@@ -33,7 +39,10 @@ export function encodeMessage(msg: Cip22Message): { type: number; payload: Buffe
   for (const field of spec) {
     const value = values[field.key];
     if (value === undefined) {
-      if (field.required) throw new RangeError(`${describeFrameType(type)}: tag ${hexTag(field.tag)} (${field.key}) is required`);
+      if (field.required)
+        throw new RangeError(
+          `${describeFrameType(type)}: tag ${hexTag(field.tag)} (${field.key}) is required`,
+        );
       continue;
     }
     items.push({ tag: field.tag, value: encodeField({ frameType: type, field }, value) });
@@ -52,21 +61,31 @@ export function encodeMessage(msg: Cip22Message): { type: number; payload: Buffe
 export function decodeMessage(type: number, payload: Buffer, version: Cip22Version): Cip22Message {
   const spec = BY_ID.get(type);
   if (!spec) {
-    throw new Cip22ProtocolError('unknown-frame-type', `${describeFrameType(type)} is not a CIP-22 frame type`, { frameType: type });
+    throw new Cip22ProtocolError(
+      'unknown-frame-type',
+      `${describeFrameType(type)} is not a CIP-22 frame type`,
+      { frameType: type },
+    );
   }
   const out: Record<string, unknown> = { type: spec.name, ...MESSAGE_DEFAULTS[spec.name] };
   const raw = new Map<number, Buffer>();
   for (const tlv of decodeTlvs(payload, version, spec.known, type)) {
     const field = spec.fields.get(tlv.tag)!;
-    if (raw.has(tlv.tag)) throw fieldError({ frameType: type, field }, 'duplicate-tag', 'appears more than once');
+    if (raw.has(tlv.tag))
+      throw fieldError({ frameType: type, field }, 'duplicate-tag', 'appears more than once');
     raw.set(tlv.tag, tlv.value);
     out[field.key] = decodeField({ frameType: type, field }, tlv.value);
   }
   for (const field of spec.fields.values()) {
-    if (field.required && !raw.has(field.tag)) throw fieldError({ frameType: type, field }, 'missing-tag', 'required tag is missing');
+    if (field.required && !raw.has(field.tag))
+      throw fieldError({ frameType: type, field }, 'missing-tag', 'required tag is missing');
   }
   if (spec.name === 'SET_POLICY' && !sm3(raw.get(0x70)!).equals(raw.get(0x12)!)) {
-    throw fieldError({ frameType: type, field: spec.fields.get(0x12)! }, 'bad-value', 'is not SM3 of the policy bytes (tag 0x70)');
+    throw fieldError(
+      { frameType: type, field: spec.fields.get(0x12)! },
+      'bad-value',
+      'is not SM3 of the policy bytes (tag 0x70)',
+    );
   }
   return out as unknown as Cip22Message;
 }

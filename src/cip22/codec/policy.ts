@@ -21,11 +21,19 @@ export function policyProblem(windows: readonly TariffWindow[]): string | undefi
   for (let i = 0; i < windows.length; i++) {
     const w = windows[i];
     const u32 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
-    if (!Number.isInteger(w.startMinute) || !Number.isInteger(w.endMinute) || w.startMinute < 0 || w.startMinute >= w.endMinute || w.endMinute > MINUTES_PER_DAY) {
+    if (
+      !Number.isInteger(w.startMinute) ||
+      !Number.isInteger(w.endMinute) ||
+      w.startMinute < 0 ||
+      w.startMinute >= w.endMinute ||
+      w.endMinute > MINUTES_PER_DAY
+    ) {
       return `window ${i}: needs 0 <= startMinute < endMinute <= ${MINUTES_PER_DAY}, got ${w.startMinute}..${w.endMinute}`;
     }
-    if (!u32(w.priceMilli) || !u32(w.maxCurrentMa)) return `window ${i}: priceMilli and maxCurrentMa must be u32`;
-    if (i > 0 && windows[i - 1].endMinute > w.startMinute) return `window ${i}: overlaps or precedes window ${i - 1}`;
+    if (!u32(w.priceMilli) || !u32(w.maxCurrentMa))
+      return `window ${i}: priceMilli and maxCurrentMa must be u32`;
+    if (i > 0 && windows[i - 1].endMinute > w.startMinute)
+      return `window ${i}: overlaps or precedes window ${i - 1}`;
   }
   return undefined;
 }
@@ -48,7 +56,8 @@ export function encodePolicy(windows: readonly TariffWindow[]): Buffer {
 
 /** Windows of canonical bytes; returns a string describing the problem when the bytes are not canonical. */
 export function decodePolicy(bytes: Buffer): TariffWindow[] | string {
-  if (bytes.length % POLICY_WINDOW_LENGTH !== 0) return `length ${bytes.length} is not a multiple of ${POLICY_WINDOW_LENGTH}`;
+  if (bytes.length % POLICY_WINDOW_LENGTH !== 0)
+    return `length ${bytes.length} is not a multiple of ${POLICY_WINDOW_LENGTH}`;
   const windows: TariffWindow[] = [];
   for (let o = 0; o < bytes.length; o += POLICY_WINDOW_LENGTH) {
     windows.push({

@@ -38,7 +38,8 @@ const MAX_SEQ = 0xffffffffffffffffn;
 export function sealedNonce(iv: Buffer, seq: bigint | number): Buffer {
   if (iv.length !== 12) throw new RangeError(`session IV must be 12 bytes, got ${iv.length}`);
   const s = typeof seq === 'bigint' ? seq : Number.isSafeInteger(seq) ? BigInt(seq) : -1n;
-  if (s < 0n || s > MAX_SEQ) throw new RangeError(`sealed-frame seq must be an integer in 0..2^64-1, got ${String(seq)}`);
+  if (s < 0n || s > MAX_SEQ)
+    throw new RangeError(`sealed-frame seq must be an integer in 0..2^64-1, got ${String(seq)}`);
   const nonce = Buffer.from(iv);
   const hi = Number(s >> 32n);
   const lo = Number(s & 0xffffffffn);
@@ -55,7 +56,13 @@ function prepared(key: SessionKey): Sm4GcmKey {
 }
 
 /** The whole sealed frame: header (N = len + 16, plain type), ciphertext || tag, CRC. */
-export function sealFrame(key: SessionKey, iv: Buffer, seq: bigint | number, type: number, plaintextPayload: Buffer): Buffer {
+export function sealFrame(
+  key: SessionKey,
+  iv: Buffer,
+  seq: bigint | number,
+  type: number,
+  plaintextPayload: Buffer,
+): Buffer {
   const header = frameHeader(type, plaintextPayload.length + SEAL_OVERHEAD);
   const sealed = prepared(key).seal(sealedNonce(iv, seq), plaintextPayload, header);
   const frame = Buffer.allocUnsafe(FRAME_OVERHEAD + sealed.length);
@@ -69,12 +76,23 @@ export function sealFrame(key: SessionKey, iv: Buffer, seq: bigint | number, typ
  * Opens a sealed payload received under `header`; a wrong key, seq (replayed, dropped or
  * reordered frame) or tampered byte throws Cip22ProtocolError 'bad-tag'.
  */
-export function openFrame(key: SessionKey, iv: Buffer, seq: bigint | number, header: Buffer, sealedPayload: Buffer): Buffer {
+export function openFrame(
+  key: SessionKey,
+  iv: Buffer,
+  seq: bigint | number,
+  header: Buffer,
+  sealedPayload: Buffer,
+): Buffer {
   const frameType = header[6];
   try {
     return prepared(key).open(sealedNonce(iv, seq), sealedPayload, header);
   } catch (error) {
     if (!(error instanceof Sm4GcmError)) throw error;
-    throw new Cip22ProtocolError('bad-tag', `${describeFrameType(frameType)}: sealed payload does not authenticate at seq ${String(seq)} (${error.message})`, { frameType }, { cause: error });
+    throw new Cip22ProtocolError(
+      'bad-tag',
+      `${describeFrameType(frameType)}: sealed payload does not authenticate at seq ${String(seq)} (${error.message})`,
+      { frameType },
+      { cause: error },
+    );
   }
 }

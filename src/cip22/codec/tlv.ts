@@ -20,8 +20,10 @@ export function hexTag(tag: number): string {
 export function encodeTlvs(items: readonly Tlv[]): Buffer {
   let length = 0;
   for (const { tag, value } of items) {
-    if (!Number.isInteger(tag) || tag < 0 || tag > 0xff) throw new RangeError(`TLV tag must be a u8, got ${tag}`);
-    if (value.length > MAX_TLV_VALUE) throw new RangeError(`TLV ${hexTag(tag)}: value of ${value.length} bytes exceeds the u16 length field`);
+    if (!Number.isInteger(tag) || tag < 0 || tag > 0xff)
+      throw new RangeError(`TLV tag must be a u8, got ${tag}`);
+    if (value.length > MAX_TLV_VALUE)
+      throw new RangeError(`TLV ${hexTag(tag)}: value of ${value.length} bytes exceeds the u16 length field`);
     length += 3 + value.length;
   }
   const out = Buffer.allocUnsafe(length);
@@ -49,11 +51,19 @@ export function parseTlvs(payload: Buffer, frameType?: number): Tlv[] {
   while (o < payload.length) {
     const tag = payload[o];
     if (payload.length - o < 3) {
-      throw new Cip22ProtocolError('truncated-tlv', `${where(frameType)}: TLV ${hexTag(tag)} at offset ${o} has no complete length field`, { frameType, tag });
+      throw new Cip22ProtocolError(
+        'truncated-tlv',
+        `${where(frameType)}: TLV ${hexTag(tag)} at offset ${o} has no complete length field`,
+        { frameType, tag },
+      );
     }
     const length = payload.readUInt16BE(o + 1);
     if (payload.length - o - 3 < length) {
-      throw new Cip22ProtocolError('truncated-tlv', `${where(frameType)}: TLV ${hexTag(tag)} at offset ${o} declares ${length} bytes, ${payload.length - o - 3} remain`, { frameType, tag });
+      throw new Cip22ProtocolError(
+        'truncated-tlv',
+        `${where(frameType)}: TLV ${hexTag(tag)} at offset ${o} declares ${length} bytes, ${payload.length - o - 3} remain`,
+        { frameType, tag },
+      );
     }
     out.push({ tag, value: payload.subarray(o + 3, o + 3 + length) });
     o += 3 + length;
@@ -66,13 +76,22 @@ export function parseTlvs(payload: Buffer, frameType?: number): Tlv[] {
  * in v2.0 a tag below 0x80 is a protocol error ('unknown-tag'), a tag ≥ 0x80 an ignored
  * extension.
  */
-export function decodeTlvs(payload: Buffer, version: Cip22Version, known: ReadonlySet<number>, frameType?: number): Tlv[] {
+export function decodeTlvs(
+  payload: Buffer,
+  version: Cip22Version,
+  known: ReadonlySet<number>,
+  frameType?: number,
+): Tlv[] {
   const out: Tlv[] = [];
   for (const tlv of parseTlvs(payload, frameType)) {
     if (known.has(tlv.tag)) {
       out.push(tlv);
     } else if (version === '2.0' && tlv.tag < EXTENSION_TAG_MIN) {
-      throw new Cip22ProtocolError('unknown-tag', `${where(frameType)}: unknown tag ${hexTag(tlv.tag)} (v2.0 accepts unknown tags only from 0x80 up)`, { frameType, tag: tlv.tag });
+      throw new Cip22ProtocolError(
+        'unknown-tag',
+        `${where(frameType)}: unknown tag ${hexTag(tlv.tag)} (v2.0 accepts unknown tags only from 0x80 up)`,
+        { frameType, tag: tlv.tag },
+      );
     }
   }
   return out;

@@ -17,7 +17,10 @@ export function versionOf([major, minor]: VersionPair): Cip22Version | undefined
 }
 
 /** Highest version that is both offered and supported (and allowed, if `allowed` is given); undefined → AUTH_FAIL no-common-version. */
-export function negotiateVersion(offered: readonly VersionPair[], allowed: readonly Cip22Version[] = SUPPORTED_VERSIONS): Cip22Version | undefined {
+export function negotiateVersion(
+  offered: readonly VersionPair[],
+  allowed: readonly Cip22Version[] = SUPPORTED_VERSIONS,
+): Cip22Version | undefined {
   const offeredVersions = new Set(offered.map(versionOf));
   return SUPPORTED_VERSIONS.find((v) => allowed.includes(v) && offeredVersions.has(v));
 }

@@ -17,7 +17,12 @@ export interface RouterHooks {
 const COMMANDS = new Set<string>(['start', 'stop', 'reset', 'begin-upgrade']);
 
 export type ParsedRequest =
-  | { readonly ok: true; readonly id: string; readonly command: PileCommand; readonly params?: Readonly<Record<string, unknown>> }
+  | {
+      readonly ok: true;
+      readonly id: string;
+      readonly command: PileCommand;
+      readonly params?: Readonly<Record<string, unknown>>;
+    }
   | { readonly ok: false; readonly id: string; readonly command: string; readonly error: string };
 
 /** Validates a command payload; never throws. */
@@ -28,15 +33,23 @@ export function parseRequest(payload: Buffer, allowed: readonly string[]): Parse
   } catch {
     return { ok: false, id: '', command: '', error: 'bad-request: not JSON' };
   }
-  if (typeof body !== 'object' || body === null) return { ok: false, id: '', command: '', error: 'bad-request: not an object' };
+  if (typeof body !== 'object' || body === null)
+    return { ok: false, id: '', command: '', error: 'bad-request: not an object' };
   const { id, command, params } = body as Record<string, unknown>;
   const idText = typeof id === 'string' || typeof id === 'number' ? String(id) : '';
   const name = typeof command === 'string' ? command : '';
   if (idText === '') return { ok: false, id: '', command: name, error: 'bad-request: id missing' };
-  if (!COMMANDS.has(name)) return { ok: false, id: idText, command: name, error: 'bad-request: unknown command' };
+  if (!COMMANDS.has(name))
+    return { ok: false, id: idText, command: name, error: 'bad-request: unknown command' };
   if (!allowed.includes(name)) return { ok: false, id: idText, command: name, error: 'not-allowed' };
-  if (params !== undefined && !validParams(params)) return { ok: false, id: idText, command: name, error: 'bad-request: params' };
-  return { ok: true, id: idText, command: name as PileCommand, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) };
+  if (params !== undefined && !validParams(params))
+    return { ok: false, id: idText, command: name, error: 'bad-request: params' };
+  return {
+    ok: true,
+    id: idText,
+    command: name as PileCommand,
+    ...(params === undefined ? {} : { params: params as Record<string, unknown> }),
+  };
 }
 
 /** Keys are TLV tags (0..255, decimal or 0x..), values u32 numbers or strings. */
@@ -45,7 +58,8 @@ function validParams(params: unknown): boolean {
   return Object.entries(params).every(([k, v]) => {
     const tag = Number(k);
     const tagOk = Number.isInteger(tag) && tag >= 0 && tag <= 255;
-    const valueOk = typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
+    const valueOk =
+      typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
     return tagOk && valueOk;
   });
 }
@@ -79,7 +93,10 @@ export class CommandRouter {
     for (const e of effects) {
       if (e.kind !== 'result') continue;
       this.channel.publish(`${pile}/cmd/result`, JSON.stringify(resultBody(e))).catch((error: unknown) => {
-        this.hooks.log.warn({ pile, id: e.requestId, err: (error as Error).message }, 'cip22: command result not published (stored as event)');
+        this.hooks.log.warn(
+          { pile, id: e.requestId, err: (error as Error).message },
+          'cip22: command result not published (stored as event)',
+        );
       });
     }
   }
@@ -92,12 +109,22 @@ export class CommandRouter {
   private onRequest(pile: string, payload: Buffer): void {
     const request = parseRequest(payload, this.allowed);
     if (!request.ok) {
-      this.hooks.apply(pile, [{ kind: 'result', requestId: request.id, command: request.command as PileCommand, ok: false, error: request.error }]);
+      this.hooks.apply(pile, [
+        {
+          kind: 'result',
+          requestId: request.id,
+          command: request.command as PileCommand,
+          ok: false,
+          error: request.error,
+        },
+      ]);
       return;
     }
     const machine = this.hooks.machine(pile);
     if (!machine) {
-      this.hooks.apply(pile, [{ kind: 'result', requestId: request.id, command: request.command, ok: false, error: 'offline' }]);
+      this.hooks.apply(pile, [
+        { kind: 'result', requestId: request.id, command: request.command, ok: false, error: 'offline' },
+      ]);
       return;
     }
     this.hooks.apply(pile, machine.request(request.id, request.command, request.params));

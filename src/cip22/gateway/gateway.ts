@@ -89,16 +89,30 @@ export class Cip22Gateway implements SessionHost {
 
   /** Listens on host:port (port 0 picks one). Rejects with EDGE_ERR_CIP22_LISTEN. */
   async start(): Promise<number> {
-    const server = createServer({ cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.3' }, (socket) => this.accept(socket));
-    server.on('tlsClientError', (error: Error & { code?: string }) => this.count(`tls-${error.code ?? 'error'}`));
+    const server = createServer({ cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.3' }, (socket) =>
+      this.accept(socket),
+    );
+    server.on('tlsClientError', (error: Error & { code?: string }) =>
+      this.count(`tls-${error.code ?? 'error'}`),
+    );
     // No server.maxConnections: Node would drop the socket silently; accept() refuses over
     // maxSessions with AUTH_FAIL too-many-sessions, counted and logged.
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: Error) => reject(new EdgeError('EDGE_ERR_CIP22_LISTEN', `cip22: cannot listen on ${this.config.host}:${this.config.port}: ${e.message}`, { cause: e })));
+      server.once('error', (e: Error) =>
+        reject(
+          new EdgeError(
+            'EDGE_ERR_CIP22_LISTEN',
+            `cip22: cannot listen on ${this.config.host}:${this.config.port}: ${e.message}`,
+            { cause: e },
+          ),
+        ),
+      );
       server.listen(this.config.port, this.config.host, () => resolve());
     });
-    server.on('error', (e) => this.log.error({ code: 'EDGE_ERR_CIP22_LISTEN', err: e.message }, 'cip22 listener error'));
+    server.on('error', (e) =>
+      this.log.error({ code: 'EDGE_ERR_CIP22_LISTEN', err: e.message }, 'cip22 listener error'),
+    );
     const address = server.address();
     return typeof address === 'object' && address !== null ? address.port : this.config.port;
   }
@@ -108,7 +122,9 @@ export class Cip22Gateway implements SessionHost {
     if (this.stopping) return;
     this.stopping = true;
     this.router?.close();
-    const closed = this.server ? new Promise<void>((resolve) => this.server?.close(() => resolve())) : Promise.resolve();
+    const closed = this.server
+      ? new Promise<void>((resolve) => this.server?.close(() => resolve()))
+      : Promise.resolve();
     for (const session of [...this.sessions]) session.refuse('shutting-down', 'gateway stopping');
     for (const socket of this.sockets.values()) socket.destroy();
     for (const t of this.deadlines.values()) t.cancel();
@@ -119,12 +135,19 @@ export class Cip22Gateway implements SessionHost {
   /** Feeds a connection that is already past TLS (tests, fuzz): same path as the listener's. */
   attach(io: { write(b: Buffer): void; end(): void }, remote: string): PileSession {
     const session = new PileSession(this, io, remote);
-    session.policyMessage = () => ({ type: 'SET_POLICY', policy: this.config.policy.windows, policyHash: this.policyHash });
+    session.policyMessage = () => ({
+      type: 'SET_POLICY',
+      policy: this.config.policy.windows,
+      policyHash: this.policyHash,
+    });
     this.sessions.add(session);
     this.handshakes++;
     this.handshakeTimers.set(
       session,
-      this.clock.setTimeout(() => session.refuse('handshake-timeout', 'no AUTH in time'), this.config.handshakeTimeoutMs),
+      this.clock.setTimeout(
+        () => session.refuse('handshake-timeout', 'no AUTH in time'),
+        this.config.handshakeTimeoutMs,
+      ),
     );
     return session;
   }
@@ -160,7 +183,11 @@ export class Cip22Gateway implements SessionHost {
     if (version > (this.floors.get(pile) ?? '')) this.floors.set(pile, version);
     let machine = this.machines.get(pile);
     if (!machine) {
-      machine = new PileMachine({ heartbeatMs: this.config.heartbeatMs, upgradeTimeoutMs: this.config.upgradeTimeoutMs, firstWireId: (this.clock.now() / 1000) >>> 0 });
+      machine = new PileMachine({
+        heartbeatMs: this.config.heartbeatMs,
+        upgradeTimeoutMs: this.config.upgradeTimeoutMs,
+        firstWireId: (this.clock.now() / 1000) >>> 0,
+      });
       this.machines.set(pile, machine);
       this.router?.watch(pile);
     }
@@ -201,7 +228,14 @@ export class Cip22Gateway implements SessionHost {
     if (pile !== undefined && this.byPile.get(pile) === session) {
       this.byPile.delete(pile);
       const machine = this.machines.get(pile);
-      if (machine) this.applyOutside(pile, machine.closed(reason === 'heartbeat-timeout' ? 'heartbeat-lost' : 'session-closed', this.clock.now()));
+      if (machine)
+        this.applyOutside(
+          pile,
+          machine.closed(
+            reason === 'heartbeat-timeout' ? 'heartbeat-lost' : 'session-closed',
+            this.clock.now(),
+          ),
+        );
     }
   }
 
@@ -210,7 +244,11 @@ export class Cip22Gateway implements SessionHost {
     const now = this.clock.now();
     let entry = this.logWindow.get(counted);
     if (!entry || now - entry.start >= LOG_WINDOW_MS) {
-      if (entry && entry.suppressed > 0) this.log.warn({ code: 'EDGE_ERR_CIP22_SESSION', reason: counted, suppressed: entry.suppressed }, 'cip22: more sessions ended with this reason (not logged one by one)');
+      if (entry && entry.suppressed > 0)
+        this.log.warn(
+          { code: 'EDGE_ERR_CIP22_SESSION', reason: counted, suppressed: entry.suppressed },
+          'cip22: more sessions ended with this reason (not logged one by one)',
+        );
       entry = { start: now, logged: 0, suppressed: 0 };
       this.logWindow.set(counted, entry);
     }
@@ -218,7 +256,10 @@ export class Cip22Gateway implements SessionHost {
     entry.logged++;
     const code = duringHandshake ? 'EDGE_ERR_CIP22_AUTH_FAILED' : 'EDGE_ERR_CIP22_SESSION';
     // The text names the frame or field at fault; it never carries key material or payload bytes.
-    this.log.warn({ code, reason: counted, pile: session.deviceId ?? null, remote: session.remote, detail: text }, duringHandshake ? 'cip22: pile refused' : 'cip22: session closed on error');
+    this.log.warn(
+      { code, reason: counted, pile: session.deviceId ?? null, remote: session.remote, detail: text },
+      duringHandshake ? 'cip22: pile refused' : 'cip22: session closed on error',
+    );
   }
 
   // ---------------------------------------------------------------- internals
@@ -227,7 +268,12 @@ export class Cip22Gateway implements SessionHost {
     const remote = socket.remoteAddress ?? 'unknown';
     socket.on('error', () => undefined);
     if (this.stopping) return void socket.destroy();
-    const refusal = this.sessions.size >= this.config.maxSessions ? 'too-many-sessions' : this.overRate(remote) ? 'rate-limited' : null;
+    const refusal =
+      this.sessions.size >= this.config.maxSessions
+        ? 'too-many-sessions'
+        : this.overRate(remote)
+          ? 'rate-limited'
+          : null;
     const session = this.attach({ write: (b) => void socket.write(b), end: () => void socket.end() }, remote);
     this.sockets.set(session, socket);
     socket.on('data', (chunk: Buffer) => session.push(chunk));
@@ -288,7 +334,12 @@ export class Cip22Gateway implements SessionHost {
   private sendCommands(session: PileSession, effects: Effect[]): void {
     for (const e of effects) {
       if (e.kind !== 'send') continue;
-      session.send({ type: 'CMD', commandId: e.wireId, command: CODES[e.command], ...(e.params ? { params: paramsToTlvs(e.params) } : {}) });
+      session.send({
+        type: 'CMD',
+        commandId: e.wireId,
+        command: CODES[e.command],
+        ...(e.params ? { params: paramsToTlvs(e.params) } : {}),
+      });
     }
   }
 
@@ -298,18 +349,21 @@ export class Cip22Gateway implements SessionHost {
     if (at === null || this.stopping) return void this.deadlines.delete(pile);
     this.deadlines.set(
       pile,
-      this.clock.setTimeout(() => {
-        this.deadlines.delete(pile);
-        const effects = machine.check(this.clock.now());
-        const silent = effects.some((e) => e.kind === 'transition' && e.to === 'OFFLINE');
-        if (silent) {
-          const session = this.byPile.get(pile);
-          this.byPile.delete(pile);
-          session?.refuse('heartbeat-timeout', `no frame for ${3 * this.config.heartbeatMs} ms`);
-        }
-        this.applyOutside(pile, effects);
-        if (!silent && effects.length === 0) this.armDeadline(pile, machine);
-      }, Math.max(0, at - this.clock.now())),
+      this.clock.setTimeout(
+        () => {
+          this.deadlines.delete(pile);
+          const effects = machine.check(this.clock.now());
+          const silent = effects.some((e) => e.kind === 'transition' && e.to === 'OFFLINE');
+          if (silent) {
+            const session = this.byPile.get(pile);
+            this.byPile.delete(pile);
+            session?.refuse('heartbeat-timeout', `no frame for ${3 * this.config.heartbeatMs} ms`);
+          }
+          this.applyOutside(pile, effects);
+          if (!silent && effects.length === 0) this.armDeadline(pile, machine);
+        },
+        Math.max(0, at - this.clock.now()),
+      ),
     );
   }
 

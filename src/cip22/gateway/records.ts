@@ -13,7 +13,13 @@ export type DataMessage = StatusMessage | BattTelemMessage | CmdAckMessage | Fau
 
 const STATE_NAMES = ['idle', 'charging', 'fault', 'upgrading'];
 
-function event(device: string, ts: number, type: string, severity: 'info' | 'warning' | 'error', data: Record<string, unknown>): NewRecord {
+function event(
+  device: string,
+  ts: number,
+  type: string,
+  severity: 'info' | 'warning' | 'error',
+  data: Record<string, unknown>,
+): NewRecord {
   return { device, cls: 'event', ts, body: JSON.stringify({ type, severity, data }) };
 }
 
@@ -58,9 +64,17 @@ export function frameRecord(device: string, ts: number, msg: DataMessage): NewRe
         ),
       };
     case 'CMD_ACK':
-      return event(device, ts, 'cip22-cmd-ack', 'info', { msgSeq: msg.msgSeq, commandId: msg.commandId, result: msg.result });
+      return event(device, ts, 'cip22-cmd-ack', 'info', {
+        msgSeq: msg.msgSeq,
+        commandId: msg.commandId,
+        result: msg.result,
+      });
     case 'FAULT':
-      return event(device, ts, 'cip22-fault', 'error', { msgSeq: msg.msgSeq, faultCode: msg.faultCode, detail: msg.detail ?? '' });
+      return event(device, ts, 'cip22-fault', 'error', {
+        msgSeq: msg.msgSeq,
+        faultCode: msg.faultCode,
+        detail: msg.detail ?? '',
+      });
   }
 }
 
@@ -68,11 +82,17 @@ export function frameRecord(device: string, ts: number, msg: DataMessage): NewRe
 export function effectRecord(device: string, ts: number, effect: Effect): NewRecord | null {
   switch (effect.kind) {
     case 'transition':
-      return event(device, effect.ts, 'cip22-state', effect.to === 'FAULT' || effect.to === 'OFFLINE' ? 'warning' : 'info', {
-        from: effect.from,
-        to: effect.to,
-        cause: effect.cause,
-      });
+      return event(
+        device,
+        effect.ts,
+        'cip22-state',
+        effect.to === 'FAULT' || effect.to === 'OFFLINE' ? 'warning' : 'info',
+        {
+          from: effect.from,
+          to: effect.to,
+          cause: effect.cause,
+        },
+      );
     case 'billing':
       return event(device, effect.stopTs, 'cip22-charging-session', 'info', {
         startTs: effect.startTs,

@@ -24,7 +24,15 @@ import {
   versionPair,
 } from '../codec/index.js';
 import { Sm4GcmKey } from '../../crypto/sm4-gcm.js';
-import { type CertificateCache, type Ephemeral, type IdentityAlg, authSignedInput, createEphemeral, verifyAuth, verifyPileChain } from '../identity/index.js';
+import {
+  type CertificateCache,
+  type Ephemeral,
+  type IdentityAlg,
+  authSignedInput,
+  createEphemeral,
+  verifyAuth,
+  verifyPileChain,
+} from '../identity/index.js';
 import type { ChainFailure } from '../identity/index.js';
 import { topicSegment } from '../../config/sections/common.js';
 import type { Cip22Config } from '../config.js';
@@ -131,7 +139,11 @@ export class PileSession {
     try {
       for (const item of this.decoder.push(chunk)) {
         if (this.isClosed) return;
-        if (item.kind === 'too-long') throw new Cip22ProtocolError('frame-too-long', `frame payload ${item.length} > ${this.decoder.maxPayload}`);
+        if (item.kind === 'too-long')
+          throw new Cip22ProtocolError(
+            'frame-too-long',
+            `frame payload ${item.length} > ${this.decoder.maxPayload}`,
+          );
         this.onFrame(item.type, item.header, item.payload);
       }
     } catch (error) {
@@ -143,7 +155,10 @@ export class PileSession {
   send(msg: Cip22Message): void {
     if (this.phase === 'closed') return;
     const { type, payload } = encodeMessage(msg);
-    const frame = this.keys && this.downKey && this.phase === 'open' ? sealFrame(this.downKey, this.keys.ivDown, this.downSeq++, type, payload) : encodeFrame(type, payload);
+    const frame =
+      this.keys && this.downKey && this.phase === 'open'
+        ? sealFrame(this.downKey, this.keys.ivDown, this.downSeq++, type, payload)
+        : encodeFrame(type, payload);
     this.io.write(frame);
   }
 
@@ -153,7 +168,9 @@ export class PileSession {
     const code = CIP22_REASONS[reason];
     const duringHandshake = this.phase !== 'open';
     try {
-      this.send(duringHandshake ? { type: 'AUTH_FAIL', reason: code, text } : { type: 'ERROR', reason: code, text });
+      this.send(
+        duringHandshake ? { type: 'AUTH_FAIL', reason: code, text } : { type: 'ERROR', reason: code, text },
+      );
     } catch {
       /* the frame could not be encoded or written: close anyway */
     }
@@ -192,16 +209,35 @@ export class PileSession {
     if (msg.type !== 'HELLO') throw new Cip22ProtocolError('unexpected-frame', `${msg.type} before HELLO`);
     const { config } = this.host;
     const id = msg.deviceId;
-    if (!topicSegment.safeParse(id).success) throw new Refusal('unknown-device', 'unknown-device', 'device_id is not usable as a topic level');
+    if (!topicSegment.safeParse(id).success)
+      throw new Refusal('unknown-device', 'unknown-device', 'device_id is not usable as a topic level');
     const registered = config.piles[id];
-    if (config.onlyRegistered && !registered) throw new Refusal('unknown-device', 'unknown-device', `pile ${id} is not registered`);
-    const alg: IdentityAlg | undefined = msg.identityAlg === 1 ? 'sm2' : msg.identityAlg === 2 ? 'ecdsa-p256' : registered?.identity;
-    if (alg === undefined) throw new Refusal('unknown-device', 'unknown-device', `pile ${id}: identity algorithm neither in HELLO nor registered`);
-    if (registered && registered.identity !== alg) throw new Refusal('wrong-key-algorithm', 'wrong-key-algorithm', `pile ${id} is registered as ${registered.identity}`);
+    if (config.onlyRegistered && !registered)
+      throw new Refusal('unknown-device', 'unknown-device', `pile ${id} is not registered`);
+    const alg: IdentityAlg | undefined =
+      msg.identityAlg === 1 ? 'sm2' : msg.identityAlg === 2 ? 'ecdsa-p256' : registered?.identity;
+    if (alg === undefined)
+      throw new Refusal(
+        'unknown-device',
+        'unknown-device',
+        `pile ${id}: identity algorithm neither in HELLO nor registered`,
+      );
+    if (registered && registered.identity !== alg)
+      throw new Refusal(
+        'wrong-key-algorithm',
+        'wrong-key-algorithm',
+        `pile ${id} is registered as ${registered.identity}`,
+      );
     const version = negotiateVersion(msg.versions, config.versions);
-    if (version === undefined) throw new Refusal('no-common-version', 'no-common-version', `no common version (gateway: ${config.versions.join(', ')})`);
+    if (version === undefined)
+      throw new Refusal(
+        'no-common-version',
+        'no-common-version',
+        `no common version (gateway: ${config.versions.join(', ')})`,
+      );
     const floor = this.host.versionFloor(id);
-    if (floor !== undefined && floor > version) throw new Refusal('no-common-version', 'downgrade', `downgrade from ${floor} to ${version} refused`);
+    if (floor !== undefined && floor > version)
+      throw new Refusal('no-common-version', 'downgrade', `downgrade from ${floor} to ${version} refused`);
     this.deviceId = id;
     this.alg = alg;
     this.version = version;
@@ -222,15 +258,37 @@ export class PileSession {
   }
 
   private onAuthResp(msg: Cip22Message): void {
-    if (msg.type !== 'AUTH_RESP') throw new Cip22ProtocolError('unexpected-frame', `${msg.type} instead of AUTH_RESP`);
+    if (msg.type !== 'AUTH_RESP')
+      throw new Cip22ProtocolError('unexpected-frame', `${msg.type} instead of AUTH_RESP`);
     const deviceId = this.deviceId as string;
     const alg = this.alg as IdentityAlg;
     const ephemeral = this.ephemeral as Ephemeral;
     const now = this.host.now();
-    if (now - this.challengeAt > this.host.config.nonceValidityMs) throw new Refusal('nonce-expired', 'nonce-expired', 'AUTH_RESP after the nonce validity');
-    const chain = verifyPileChain({ pileDer: msg.pileCert, issuerDer: msg.issuerCert, roots: this.host.roots, nowMs: now, expectedCN: deviceId, expectedAlg: alg, verifiedLinks: this.host.verifiedLinks, cache: this.host.certificates });
-    if (!chain.ok) throw new Refusal(CHAIN_REASONS[chain.reason], CHAIN_REASONS[chain.reason], `certificate chain: ${chain.detail}`);
-    const signed = authSignedInput(this.nonce as Buffer, deviceId, msg.policyHash, msg.pileEphemeralPub, ephemeral.publicKey);
+    if (now - this.challengeAt > this.host.config.nonceValidityMs)
+      throw new Refusal('nonce-expired', 'nonce-expired', 'AUTH_RESP after the nonce validity');
+    const chain = verifyPileChain({
+      pileDer: msg.pileCert,
+      issuerDer: msg.issuerCert,
+      roots: this.host.roots,
+      nowMs: now,
+      expectedCN: deviceId,
+      expectedAlg: alg,
+      verifiedLinks: this.host.verifiedLinks,
+      cache: this.host.certificates,
+    });
+    if (!chain.ok)
+      throw new Refusal(
+        CHAIN_REASONS[chain.reason],
+        CHAIN_REASONS[chain.reason],
+        `certificate chain: ${chain.detail}`,
+      );
+    const signed = authSignedInput(
+      this.nonce as Buffer,
+      deviceId,
+      msg.policyHash,
+      msg.pileEphemeralPub,
+      ephemeral.publicKey,
+    );
     if (!chain.pile.publicKey65 || !verifyAuth(alg, chain.pile.publicKey65, signed, msg.signature)) {
       throw new Refusal('bad-signature', 'bad-signature', 'AUTH_RESP signature does not verify');
     }
@@ -288,7 +346,8 @@ export class PileSession {
     if (error instanceof Refusal) return this.refuse(error.reason, error.message, error.counted);
     if (error instanceof Cip22ProtocolError) return this.refuse(error.reasonName, error.message);
     const code = (error as { code?: unknown } | null)?.code;
-    if (code === 'EDGE_ERR_CIP22_PEER_KEY_INVALID' || code === 'EDGE_ERR_CIP22_AUTH_INPUT') return this.refuse('bad-value', (error as Error).message);
+    if (code === 'EDGE_ERR_CIP22_PEER_KEY_INVALID' || code === 'EDGE_ERR_CIP22_AUTH_INPUT')
+      return this.refuse('bad-value', (error as Error).message);
     this.refuse('internal-error', 'internal error', 'internal-error');
   }
 }

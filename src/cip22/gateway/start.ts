@@ -23,13 +23,17 @@ function readConfigFile(path: string, field: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new EdgeError('EDGE_ERR_CONFIG_READ', `${field}: cannot read ${path}: ${(e as Error).message}`, { cause: e, context: { field } });
+    throw new EdgeError('EDGE_ERR_CONFIG_READ', `${field}: cannot read ${path}: ${(e as Error).message}`, {
+      cause: e,
+      context: { field },
+    });
   }
 }
 
 export async function startCip22Gateway(config: Cip22Config, deps: StartGatewayDeps): Promise<Cip22Gateway> {
   const tls = config.tls;
-  if (!tls || !config.host) throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'cip22: host and tls are required when enabled');
+  if (!tls || !config.host)
+    throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'cip22: host and tls are required when enabled');
   const gateway = new Cip22Gateway(config, {
     clock: deps.clock,
     logger: deps.logger,

@@ -44,6 +44,11 @@ export function algForCurveOid(curveOidDer: string): IdentityAlg | undefined {
   return undefined;
 }
 
-export function identityError(code: EdgeErrorCode, message: string, context: ErrorContext = {}, cause?: unknown): EdgeError {
+export function identityError(
+  code: EdgeErrorCode,
+  message: string,
+  context: ErrorContext = {},
+  cause?: unknown,
+): EdgeError {
   return new EdgeError(code, message, { context, cause });
 }

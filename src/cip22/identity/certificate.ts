@@ -45,16 +45,31 @@ export interface ParsedCertificate {
 /** KeyUsage keyCertSign bit (KeyUsageFlags.keyCertSign). */
 export const KEY_CERT_SIGN = 32;
 const KNOWN_EXTENSIONS = new Set([
-  OID.basicConstraints, OID.keyUsage,
-  '2.5.29.14', '2.5.29.35', '2.5.29.37', '2.5.29.17', '2.5.29.32', '2.5.29.31', '1.3.6.1.5.5.7.1.1',
+  OID.basicConstraints,
+  OID.keyUsage,
+  '2.5.29.14',
+  '2.5.29.35',
+  '2.5.29.37',
+  '2.5.29.17',
+  '2.5.29.32',
+  '2.5.29.31',
+  '1.3.6.1.5.5.7.1.1',
 ]);
 const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.5': 'serialNumber',
+  '2.5.4.3': 'CN',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.5': 'serialNumber',
 };
 
 function nameText(name: Name): string {
   return name
-    .map((rdn) => rdn.map((atv) => `${ATTRIBUTE_NAMES[atv.type] ?? atv.type}=${atv.value.toString()}`).join('+'))
+    .map((rdn) =>
+      rdn.map((atv) => `${ATTRIBUTE_NAMES[atv.type] ?? atv.type}=${atv.value.toString()}`).join('+'),
+    )
     .join(', ');
 }
 
@@ -74,12 +89,22 @@ function keyOf(cert: Certificate): { keyAlg: IdentityAlg | 'other'; publicKey65:
   const spki = cert.tbsCertificate.subjectPublicKeyInfo;
   const params = spki.algorithm.parameters;
   const isEc = spki.algorithm.algorithm === OID.ecPublicKey || spki.algorithm.algorithm === OID.sm2Key;
-  const curveOidDer = params ? Buffer.from(params).toString('hex') : spki.algorithm.algorithm === OID.sm2Key ? CURVES.sm2.curveOidDer : '';
+  const curveOidDer = params
+    ? Buffer.from(params).toString('hex')
+    : spki.algorithm.algorithm === OID.sm2Key
+      ? CURVES.sm2.curveOidDer
+      : '';
   const keyAlg = isEc ? algForCurveOid(curveOidDer) : undefined;
   if (!keyAlg) return { keyAlg: 'other', publicKey65: undefined };
   try {
     // convertKey decodes the point (compressed or not) and rejects one off the curve.
-    const point = ECDH.convertKey(Buffer.from(spki.subjectPublicKey), CURVES[keyAlg].nodeCurve, undefined, undefined, 'uncompressed');
+    const point = ECDH.convertKey(
+      Buffer.from(spki.subjectPublicKey),
+      CURVES[keyAlg].nodeCurve,
+      undefined,
+      undefined,
+      'uncompressed',
+    );
     return { keyAlg, publicKey65: Buffer.from(point as Buffer) };
   } catch {
     return { keyAlg, publicKey65: undefined };
@@ -135,7 +160,8 @@ function splitCertificate(der: Buffer): RawParts {
   const first = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] version is optional (v1)
   const issuer = fields[first + 2];
   const subject = fields[first + 4];
-  if (issuer?.tag !== TAG.SEQUENCE || subject?.tag !== TAG.SEQUENCE) throw new DerError('TBS without issuer and subject Names');
+  if (issuer?.tag !== TAG.SEQUENCE || subject?.tag !== TAG.SEQUENCE)
+    throw new DerError('TBS without issuer and subject Names');
   return {
     tbs: Buffer.from(der.subarray(tbs.start, tbs.end)),
     signature: Buffer.from(bits.subarray(1)),
@@ -189,7 +215,12 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
     return parseFields(der);
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause);
-    throw identityError('EDGE_ERR_CIP22_CERT_MALFORMED', `certificate cannot be parsed: ${message}`, {}, cause);
+    throw identityError(
+      'EDGE_ERR_CIP22_CERT_MALFORMED',
+      `certificate cannot be parsed: ${message}`,
+      {},
+      cause,
+    );
   }
 }
 
@@ -203,7 +234,10 @@ export function verifyCertSignature(cert: ParsedCertificate, issuer: ParsedCerti
   if (!key) return false;
   switch (cert.sigAlg) {
     case 'sm2-sm3':
-      return issuer.keyAlg === 'sm2' && (verifySm2(key, cert.tbs, cert.signature) || verifySm2(key, cert.tbs, cert.signature, ''));
+      return (
+        issuer.keyAlg === 'sm2' &&
+        (verifySm2(key, cert.tbs, cert.signature) || verifySm2(key, cert.tbs, cert.signature, ''))
+      );
     case 'ecdsa-sha256':
       return issuer.keyAlg === 'ecdsa-p256' && verifyEcdsaP256(key, cert.tbs, cert.signature, 'sha256');
     case 'ecdsa-sha384':
@@ -226,9 +260,14 @@ export function loadRoots(pemOrDer: Buffer[]): ParsedCertificate[] {
     }
     const blocks = [...text.matchAll(PEM_BLOCK)];
     if (blocks.length === 0) {
-      throw identityError('EDGE_ERR_CIP22_CERT_MALFORMED', `root file #${index} has no PEM CERTIFICATE block`, { field: `roots[${index}]` });
+      throw identityError(
+        'EDGE_ERR_CIP22_CERT_MALFORMED',
+        `root file #${index} has no PEM CERTIFICATE block`,
+        { field: `roots[${index}]` },
+      );
     }
-    for (const block of blocks) roots.push(parseCertificate(Buffer.from(block[1].replace(/\s+/g, ''), 'base64')));
+    for (const block of blocks)
+      roots.push(parseCertificate(Buffer.from(block[1].replace(/\s+/g, ''), 'base64')));
   }
   return roots;
 }

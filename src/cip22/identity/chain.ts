@@ -4,7 +4,12 @@
  */
 import type { IdentityAlg } from './algorithms.js';
 import type { CertificateCache } from './cache.js';
-import { KEY_CERT_SIGN, parseCertificate, verifyCertSignature, type ParsedCertificate } from './certificate.js';
+import {
+  KEY_CERT_SIGN,
+  parseCertificate,
+  verifyCertSignature,
+  type ParsedCertificate,
+} from './certificate.js';
 
 export type ChainFailure =
   | 'malformed'
@@ -40,7 +45,10 @@ export interface PileChainInput {
 }
 
 class ChainRejection {
-  constructor(readonly reason: ChainFailure, readonly detail: string) {}
+  constructor(
+    readonly reason: ChainFailure,
+    readonly detail: string,
+  ) {}
 }
 
 function reject(reason: ChainFailure, detail: string): never {
@@ -65,7 +73,10 @@ function checkCa(cert: ParsedCertificate, role: string): void {
 function checkUsable(cert: ParsedCertificate, role: string): void {
   if (!cert.publicKey65) reject('malformed', `${role} certificate has no usable SM2 or P-256 public key`);
   if (cert.unknownCriticalExtensions.length > 0) {
-    reject('malformed', `${role} certificate has unknown critical extension(s) ${cert.unknownCriticalExtensions.join(', ')}`);
+    reject(
+      'malformed',
+      `${role} certificate has unknown critical extension(s) ${cert.unknownCriticalExtensions.join(', ')}`,
+    );
   }
 }
 
@@ -73,13 +84,19 @@ function checkValidity(cert: ParsedCertificate, role: string, nowMs: number): vo
   if (nowMs < cert.notBefore) {
     reject('not-yet-valid', `${role} certificate is valid from ${new Date(cert.notBefore).toISOString()}`);
   }
-  if (nowMs > cert.notAfter) reject('expired', `${role} certificate expired ${new Date(cert.notAfter).toISOString()}`);
+  if (nowMs > cert.notAfter)
+    reject('expired', `${role} certificate expired ${new Date(cert.notAfter).toISOString()}`);
 }
 
 /** The pinned root that issued `issuer` (its subject matches and its signature verifies). */
-function findRoot(issuer: ParsedCertificate, roots: readonly ParsedCertificate[], verified: Set<string> | undefined): ParsedCertificate {
+function findRoot(
+  issuer: ParsedCertificate,
+  roots: readonly ParsedCertificate[],
+  verified: Set<string> | undefined,
+): ParsedCertificate {
   const named = roots.filter((root) => root.subjectDer.equals(issuer.issuerDer));
-  if (named.length === 0) reject('unknown-root', `issuing CA's issuer "${issuer.issuer}" is not a pinned root`);
+  if (named.length === 0)
+    reject('unknown-root', `issuing CA's issuer "${issuer.issuer}" is not a pinned root`);
   const signedBy = (root: ParsedCertificate): boolean => {
     const link = `${issuer.fingerprintSha256}/${root.fingerprintSha256}`;
     if (verified?.has(link)) return true;
@@ -88,7 +105,13 @@ function findRoot(issuer: ParsedCertificate, roots: readonly ParsedCertificate[]
     return ok;
   };
   const root = named.find(signedBy);
-  return root ?? reject('unknown-root', `issuing CA "${issuer.subject}" is not signed by the pinned root "${issuer.issuer}"`);
+  return (
+    root ??
+    reject(
+      'unknown-root',
+      `issuing CA "${issuer.subject}" is not signed by the pinned root "${issuer.issuer}"`,
+    )
+  );
 }
 
 function check(input: PileChainInput): ParsedCertificate {
@@ -97,23 +120,33 @@ function check(input: PileChainInput): ParsedCertificate {
   const issuer = parse(input.issuerDer, 'issuing CA', cache);
   checkUsable(pile, 'pile');
   checkUsable(issuer, 'issuing CA');
-  if (pile.keyAlg !== input.expectedAlg) reject('alg-mismatch', `pile key is ${pile.keyAlg}, expected ${input.expectedAlg}`);
+  if (pile.keyAlg !== input.expectedAlg)
+    reject('alg-mismatch', `pile key is ${pile.keyAlg}, expected ${input.expectedAlg}`);
   if (!pile.issuerDer.equals(issuer.subjectDer)) {
     reject('wrong-issuer', `pile certificate is issued by "${pile.issuer}", not by "${issuer.subject}"`);
   }
   checkCa(issuer, 'issuing CA');
-  const pileSigned = cache ? cache.signedBy(pile, issuer, () => verifyCertSignature(pile, issuer)) : verifyCertSignature(pile, issuer);
+  const pileSigned = cache
+    ? cache.signedBy(pile, issuer, () => verifyCertSignature(pile, issuer))
+    : verifyCertSignature(pile, issuer);
   if (!pileSigned) {
-    reject('wrong-issuer', `pile certificate signature (${pile.sigAlg}) does not verify with the key of "${issuer.subject}"`);
+    reject(
+      'wrong-issuer',
+      `pile certificate signature (${pile.sigAlg}) does not verify with the key of "${issuer.subject}"`,
+    );
   }
   const root = findRoot(issuer, input.roots, input.verifiedLinks);
   checkCa(root, 'root');
-  if (root.pathLen === 0 && !root.der.equals(issuer.der)) reject('issuer-not-ca', `root "${root.subject}" has pathLen 0`);
+  if (root.pathLen === 0 && !root.der.equals(issuer.der))
+    reject('issuer-not-ca', `root "${root.subject}" has pathLen 0`);
   checkValidity(pile, 'pile', input.nowMs);
   checkValidity(issuer, 'issuing CA', input.nowMs);
   checkValidity(root, 'root', input.nowMs);
   if (pile.subjectCN !== input.expectedCN) {
-    reject('cn-mismatch', `pile certificate CN is ${JSON.stringify(pile.subjectCN ?? null)}, device_id is ${JSON.stringify(input.expectedCN)}`);
+    reject(
+      'cn-mismatch',
+      `pile certificate CN is ${JSON.stringify(pile.subjectCN ?? null)}, device_id is ${JSON.stringify(input.expectedCN)}`,
+    );
   }
   return pile;
 }

@@ -107,7 +107,10 @@ function encodeTlv(tag: number, content: Buffer): Buffer {
 
 /** DER `SEQUENCE { INTEGER r, INTEGER s }`. */
 export function encodeRsSignature(r: bigint, s: bigint): Buffer {
-  return encodeTlv(TAG.SEQUENCE, Buffer.concat([encodeTlv(TAG.INTEGER, integerBytes(r)), encodeTlv(TAG.INTEGER, integerBytes(s))]));
+  return encodeTlv(
+    TAG.SEQUENCE,
+    Buffer.concat([encodeTlv(TAG.INTEGER, integerBytes(r)), encodeTlv(TAG.INTEGER, integerBytes(s))]),
+  );
 }
 
 /**

@@ -23,17 +23,26 @@ export function createEphemeral(alg: IdentityAlg): Ephemeral {
       // 65 bytes starting 04 rules out the 1-byte encoding of the point at infinity and
       // compressed points (the spec sends uncompressed keys only).
       if (!Buffer.isBuffer(peer65) || peer65.length !== 65 || peer65[0] !== 0x04) {
-        throw identityError('EDGE_ERR_CIP22_PEER_KEY_INVALID', 'peer ephemeral key must be 65 bytes 04||x||y', {
-          field: 'ephemeralPublicKey',
-          length: Buffer.isBuffer(peer65) ? peer65.length : -1,
-        });
+        throw identityError(
+          'EDGE_ERR_CIP22_PEER_KEY_INVALID',
+          'peer ephemeral key must be 65 bytes 04||x||y',
+          {
+            field: 'ephemeralPublicKey',
+            length: Buffer.isBuffer(peer65) ? peer65.length : -1,
+          },
+        );
       }
       try {
         return ecdh.computeSecret(peer65);
       } catch (cause) {
-        throw identityError('EDGE_ERR_CIP22_PEER_KEY_INVALID', `peer ephemeral key is not a point on ${CURVES[alg].nodeCurve}`, {
-          field: 'ephemeralPublicKey',
-        }, cause);
+        throw identityError(
+          'EDGE_ERR_CIP22_PEER_KEY_INVALID',
+          `peer ephemeral key is not a point on ${CURVES[alg].nodeCurve}`,
+          {
+            field: 'ephemeralPublicKey',
+          },
+          cause,
+        );
       }
     },
   };

@@ -28,7 +28,8 @@ interface Pkcs8Ec {
 function parseEcPrivateKey(der: Buffer, octets: { contentStart: number; end: number }): Pkcs8Ec {
   const seq = expectTlv(der, octets.contentStart, TAG.SEQUENCE, octets.end);
   const [version, secret, ...rest] = childrenOf(der, seq);
-  if (!version || !secret || secret.tag !== TAG.OCTET_STRING) throw new DerError('ECPrivateKey without a key');
+  if (!version || !secret || secret.tag !== TAG.OCTET_STRING)
+    throw new DerError('ECPrivateKey without a key');
   let curveOidDer: string | undefined;
   let publicKey65: Buffer | undefined;
   for (const field of rest) {
@@ -36,7 +37,8 @@ function parseEcPrivateKey(der: Buffer, octets: { contentStart: number; end: num
     if (field.tag === 0xa1) {
       const bits = expectTlv(der, field.contentStart, TAG.BIT_STRING, field.end);
       const content = contentOf(der, bits);
-      if (content[0] === 0 && content.length === 66 && content[1] === 4) publicKey65 = Buffer.from(content.subarray(1));
+      if (content[0] === 0 && content.length === 66 && content[1] === 4)
+        publicKey65 = Buffer.from(content.subarray(1));
     }
   }
   const raw = contentOf(der, secret);
@@ -49,7 +51,8 @@ function parseEcPrivateKey(der: Buffer, octets: { contentStart: number; end: num
 function parsePkcs8(der: Buffer): Pkcs8Ec {
   const outer = expectTlv(der, 0, TAG.SEQUENCE);
   const [, algorithm, privateKey] = childrenOf(der, outer);
-  if (!algorithm || !privateKey || privateKey.tag !== TAG.OCTET_STRING) throw new DerError('not a PKCS#8 key');
+  if (!algorithm || !privateKey || privateKey.tag !== TAG.OCTET_STRING)
+    throw new DerError('not a PKCS#8 key');
   const [algOid, params] = childrenOf(der, algorithm);
   if (!algOid || algOid.tag !== TAG.OID) throw new DerError('PKCS#8 algorithm without an OID');
   const algOidDer = der.subarray(algOid.start, algOid.end).toString('hex');
@@ -57,9 +60,11 @@ function parsePkcs8(der: Buffer): Pkcs8Ec {
     throw new DerError('not an EC key');
   }
   const inner = parseEcPrivateKey(der, privateKey);
-  const fromParams = params && params.tag === TAG.OID ? der.subarray(params.start, params.end).toString('hex') : undefined;
+  const fromParams =
+    params && params.tag === TAG.OID ? der.subarray(params.start, params.end).toString('hex') : undefined;
   // The SM2 algorithm OID doubles as its curve when no parameters are given.
-  const curveOidDer = fromParams ?? inner.curveOidDer ?? (algOidDer === CURVES.sm2.curveOidDer ? algOidDer : undefined);
+  const curveOidDer =
+    fromParams ?? inner.curveOidDer ?? (algOidDer === CURVES.sm2.curveOidDer ? algOidDer : undefined);
   return { ...inner, curveOidDer };
 }
 
@@ -69,7 +74,12 @@ function asKeyObject(key: KeyObject | string): KeyObject {
     if (keyObject.type !== 'private') throw new Error(`a ${keyObject.type} key was given`);
     return keyObject;
   } catch (cause) {
-    throw identityError('EDGE_ERR_CIP22_KEY_INVALID', `private key cannot be read: ${(cause as Error).message}`, {}, cause);
+    throw identityError(
+      'EDGE_ERR_CIP22_KEY_INVALID',
+      `private key cannot be read: ${(cause as Error).message}`,
+      {},
+      cause,
+    );
   }
 }
 
@@ -80,14 +90,21 @@ export function loadEcPrivateKey(alg: IdentityAlg, key: KeyObject | string): EcP
   try {
     parsed = parsePkcs8(keyObject.export({ type: 'pkcs8', format: 'der' }));
   } catch (cause) {
-    const why = cause instanceof DerError ? `is not a usable EC key: ${cause.message}` : `cannot be exported: ${(cause as Error).message}`;
+    const why =
+      cause instanceof DerError
+        ? `is not a usable EC key: ${cause.message}`
+        : `cannot be exported: ${(cause as Error).message}`;
     throw identityError('EDGE_ERR_CIP22_KEY_INVALID', `private key ${why}`, { field: 'privateKey' }, cause);
   }
   const keyAlg = parsed.curveOidDer === undefined ? undefined : algForCurveOid(parsed.curveOidDer);
   if (keyAlg !== alg) {
-    throw identityError('EDGE_ERR_CIP22_KEY_INVALID', `private key is not on the ${CURVES[alg].nodeCurve} curve required by ${alg}`, {
-      field: 'privateKey',
-    });
+    throw identityError(
+      'EDGE_ERR_CIP22_KEY_INVALID',
+      `private key is not on the ${CURVES[alg].nodeCurve} curve required by ${alg}`,
+      {
+        field: 'privateKey',
+      },
+    );
   }
   return { alg, keyObject, d: parsed.d, publicKey65: parsed.publicKey65 };
 }

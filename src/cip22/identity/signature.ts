@@ -37,18 +37,32 @@ function hex64(value: bigint): string {
  * SM2 verification with signer ID `userId` (Z_A = SM3(ENTL || ID || a || b || G || P)).
  * Returns false, never throws, for any bad key, signature or range.
  */
-export function verifySm2(publicKey65: Buffer, data: Buffer, signatureDer: Buffer, userId = SM2_SIGNER_ID): boolean {
+export function verifySm2(
+  publicKey65: Buffer,
+  data: Buffer,
+  signatureDer: Buffer,
+  userId = SM2_SIGNER_ID,
+): boolean {
   try {
     if (!isUncompressedPoint(publicKey65) || !Buffer.isBuffer(data)) return false;
     const { r, s } = decodeRsSignature(signatureDer, CURVES.sm2.order);
-    return sm2.doVerifySignature(data, hex64(r) + hex64(s), publicKey65.toString('hex'), { hash: true, der: false, userId });
+    return sm2.doVerifySignature(data, hex64(r) + hex64(s), publicKey65.toString('hex'), {
+      hash: true,
+      der: false,
+      userId,
+    });
   } catch {
     return false;
   }
 }
 
 /** ECDSA over P-256 with the given digest; false, never a throw, on bad input. */
-export function verifyEcdsaP256(publicKey65: Buffer, data: Buffer, signatureDer: Buffer, digest: DigestName = 'sha256'): boolean {
+export function verifyEcdsaP256(
+  publicKey65: Buffer,
+  data: Buffer,
+  signatureDer: Buffer,
+  digest: DigestName = 'sha256',
+): boolean {
   try {
     if (!isUncompressedPoint(publicKey65) || !Buffer.isBuffer(data)) return false;
     decodeRsSignature(signatureDer, CURVES['ecdsa-p256'].order);
@@ -75,7 +89,12 @@ export function signAuth(alg: IdentityAlg, privateKey: KeyObject | string, data:
 }
 
 /** Verifies an AUTH signature; false (never a throw) for any malformed input. */
-export function verifyAuth(alg: IdentityAlg, publicKey65: Buffer, data: Buffer, signatureDer: Buffer): boolean {
+export function verifyAuth(
+  alg: IdentityAlg,
+  publicKey65: Buffer,
+  data: Buffer,
+  signatureDer: Buffer,
+): boolean {
   if (alg === 'sm2') return verifySm2(publicKey65, data, signatureDer);
   if (alg === 'ecdsa-p256') return verifyEcdsaP256(publicKey65, data, signatureDer, 'sha256');
   return false;

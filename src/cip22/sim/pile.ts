@@ -48,7 +48,15 @@ export interface PileOptions {
 
 /** Data frames carry msg_seq; the pile keeps them until ACKed. */
 export type DataFields =
-  | { type: 'STATUS'; state: 0 | 1 | 2 | 3; voltageMv?: number; currentMa?: number; energyWh?: number; temperature01C?: number; faultCode?: number }
+  | {
+      type: 'STATUS';
+      state: 0 | 1 | 2 | 3;
+      voltageMv?: number;
+      currentMa?: number;
+      energyWh?: number;
+      temperature01C?: number;
+      faultCode?: number;
+    }
   | { type: 'BATT_TELEM'; batteryId: string; socPct?: number; sohPct?: number; cycles?: number }
   | { type: 'FAULT'; faultCode: number; detail?: string }
   | { type: 'CMD_ACK'; commandId: number; result: number };
@@ -59,7 +67,9 @@ interface PersistedState {
   policyHash: string;
 }
 
-export type SessionEnd = { readonly kind: 'auth-fail' | 'error'; readonly reason: number; readonly text: string } | { readonly kind: 'closed' };
+export type SessionEnd =
+  | { readonly kind: 'auth-fail' | 'error'; readonly reason: number; readonly text: string }
+  | { readonly kind: 'closed' };
 
 export class SimPile {
   readonly deviceId: string;
@@ -100,7 +110,14 @@ export class SimPile {
   /** Connects and authenticates; resolves after AUTH_OK (resending what was never ACKed), rejects on refusal. */
   async connect(): Promise<void> {
     const o = this.options;
-    const socket = connect({ host: o.host, port: o.port, ca: o.ca, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined, ...o.tls });
+    const socket = connect({
+      host: o.host,
+      port: o.port,
+      ca: o.ca,
+      minVersion: 'TLSv1.3',
+      checkServerIdentity: () => undefined,
+      ...o.tls,
+    });
     this.socket = socket;
     this.open = false;
     this.keys = undefined;
@@ -120,22 +137,46 @@ export class SimPile {
         for (const item of decoder.push(chunk)) {
           if (item.kind !== 'frame') continue;
           let payload = item.payload;
-          if (phase === 'open' && this.keys && this.downKey) payload = openFrame(this.downKey, this.keys.ivDown, this.downSeq++, item.header, payload);
+          if (phase === 'open' && this.keys && this.downKey)
+            payload = openFrame(this.downKey, this.keys.ivDown, this.downSeq++, item.header, payload);
           const msg = decodeMessage(item.type, payload, this.version ?? '1.2');
           if (msg.type === 'AUTH_FAIL' || msg.type === 'ERROR') {
-            this.finish({ kind: msg.type === 'AUTH_FAIL' ? 'auth-fail' : 'error', reason: msg.reason, text: msg.text });
-            reject(Object.assign(new Error(`${msg.type} ${msg.reason}: ${msg.text}`), { reason: msg.reason }));
+            this.finish({
+              kind: msg.type === 'AUTH_FAIL' ? 'auth-fail' : 'error',
+              reason: msg.reason,
+              text: msg.text,
+            });
+            reject(
+              Object.assign(new Error(`${msg.type} ${msg.reason}: ${msg.text}`), { reason: msg.reason }),
+            );
             continue;
           }
           if (phase === 'challenge' && msg.type === 'CHALLENGE') {
             this.version = versionOf(msg.selectedVersion);
             const eph = createEphemeral(o.alg);
             const held = Buffer.from(this.state.policyHash || '00'.repeat(32), 'hex');
-            const signed = authSignedInput(msg.nonce, o.deviceId, held, eph.publicKey, msg.gatewayEphemeralPub);
-            const resp = encodeMessage({ type: 'AUTH_RESP', signature: signAuth(o.alg, o.key, signed), pileCert: o.certDer, issuerCert: o.issuerDer, pileEphemeralPub: eph.publicKey, policyHash: held });
+            const signed = authSignedInput(
+              msg.nonce,
+              o.deviceId,
+              held,
+              eph.publicKey,
+              msg.gatewayEphemeralPub,
+            );
+            const resp = encodeMessage({
+              type: 'AUTH_RESP',
+              signature: signAuth(o.alg, o.key, signed),
+              pileCert: o.certDer,
+              issuerCert: o.issuerDer,
+              pileEphemeralPub: eph.publicKey,
+              policyHash: held,
+            });
             this.lastAuthResp = encodeFrame(resp.type, resp.payload);
             if (this.version === '2.0') {
-              this.keys = deriveSessionKeys(eph.computeSecret(msg.gatewayEphemeralPub), o.deviceId, msg.sessionId);
+              this.keys = deriveSessionKeys(
+                eph.computeSecret(msg.gatewayEphemeralPub),
+                o.deviceId,
+                msg.sessionId,
+              );
               this.upKey = new Sm4GcmKey(this.keys.kUp);
               this.downKey = new Sm4GcmKey(this.keys.kDown);
             }
@@ -177,7 +218,9 @@ export class SimPile {
   /** Seals a message with the next up seq without sending it (tests: replay, reorder). */
   sealNext(msg: Cip22Message): Buffer {
     const { type, payload } = encodeMessage(msg);
-    return this.keys && this.upKey ? sealFrame(this.upKey, this.keys.ivUp, this.upSeq++, type, payload) : encodeFrame(type, payload);
+    return this.keys && this.upKey
+      ? sealFrame(this.upKey, this.keys.ivUp, this.upSeq++, type, payload)
+      : encodeFrame(type, payload);
   }
 
   onFrame(listener: (msg: Cip22Message) => void): () => void {
@@ -191,8 +234,16 @@ export class SimPile {
   }
 
   private helloFrame(): Buffer {
-    const versions = this.options.versions ?? [[2, 0], [1, 2]];
-    const { type, payload } = encodeMessage({ type: 'HELLO', deviceId: this.options.deviceId, versions, identityAlg: this.options.alg === 'sm2' ? 1 : 2 });
+    const versions = this.options.versions ?? [
+      [2, 0],
+      [1, 2],
+    ];
+    const { type, payload } = encodeMessage({
+      type: 'HELLO',
+      deviceId: this.options.deviceId,
+      versions,
+      identityAlg: this.options.alg === 'sm2' ? 1 : 2,
+    });
     return encodeFrame(type, payload);
   }
 
@@ -208,7 +259,8 @@ export class SimPile {
   }
 
   private resend(): void {
-    for (const [seq, fields] of [...this.unacked].sort((a, b) => a[0] - b[0])) this.write(this.message(seq, fields));
+    for (const [seq, fields] of [...this.unacked].sort((a, b) => a[0] - b[0]))
+      this.write(this.message(seq, fields));
   }
 
   private onMessage(msg: Cip22Message): void {

@@ -8,7 +8,12 @@ export type PileState = 'OFFLINE' | 'STANDBY' | 'CHARGING' | 'FAULT' | 'UPGRADIN
 export type PileCommand = 'start' | 'stop' | 'reset' | 'begin-upgrade';
 
 /** Wire codes of the CMD frame's 0x80 tag. */
-export const COMMAND_CODES: Readonly<Record<PileCommand, number>> = { start: 1, stop: 2, reset: 3, 'begin-upgrade': 4 };
+export const COMMAND_CODES: Readonly<Record<PileCommand, number>> = {
+  start: 1,
+  stop: 2,
+  reset: 3,
+  'begin-upgrade': 4,
+};
 
 export interface Transition {
   readonly from: PileState;
@@ -29,8 +34,20 @@ export interface BillingRecord {
 export type Effect =
   | ({ readonly kind: 'transition' } & Transition)
   | ({ readonly kind: 'billing' } & BillingRecord)
-  | { readonly kind: 'send'; readonly wireId: number; readonly command: PileCommand; readonly params?: Readonly<Record<string, unknown>> }
-  | { readonly kind: 'result'; readonly requestId: string; readonly command: PileCommand; readonly ok: boolean; readonly result?: number; readonly error?: string };
+  | {
+      readonly kind: 'send';
+      readonly wireId: number;
+      readonly command: PileCommand;
+      readonly params?: Readonly<Record<string, unknown>>;
+    }
+  | {
+      readonly kind: 'result';
+      readonly requestId: string;
+      readonly command: PileCommand;
+      readonly ok: boolean;
+      readonly result?: number;
+      readonly error?: string;
+    };
 
 /** What a STATUS frame reported (absent tags are undefined). */
 export interface StatusInput {
@@ -108,7 +125,8 @@ export class PileMachine {
       case 'FAULT':
         if (input.state === 0) this.go('STANDBY', 'status-idle', now, out);
         else if (input.faultCode === 0 && this.resetAcked) this.go('STANDBY', 'fault-cleared', now, out);
-        if (this.state === 'STANDBY' && input.state === 1) this.startCharging('status-charging', input.energyWh, now, out);
+        if (this.state === 'STANDBY' && input.state === 1)
+          this.startCharging('status-charging', input.energyWh, now, out);
         break;
       case 'STANDBY':
         if (input.state === 1) this.startCharging('status-charging', input.energyWh, now, out);
@@ -135,13 +153,15 @@ export class PileMachine {
   /** A command from the northbound side. */
   request(requestId: string, command: PileCommand, params?: Readonly<Record<string, unknown>>): Effect[] {
     const out: Effect[] = [];
-    if (this.current === 'OFFLINE') return [{ kind: 'result', requestId, command, ok: false, error: 'offline' }];
+    if (this.current === 'OFFLINE')
+      return [{ kind: 'result', requestId, command, ok: false, error: 'offline' }];
     if (command === 'begin-upgrade') {
       if (this.current === 'CHARGING') {
         this.send({ requestId, command: 'stop', beforeUpgrade: true, upgradeParams: params }, out);
         return out;
       }
-      if (this.current !== 'STANDBY') return [{ kind: 'result', requestId, command, ok: false, error: `state ${this.current}` }];
+      if (this.current !== 'STANDBY')
+        return [{ kind: 'result', requestId, command, ok: false, error: `state ${this.current}` }];
     }
     this.send({ requestId, command, params, beforeUpgrade: false }, out);
     return out;
@@ -157,10 +177,28 @@ export class PileMachine {
     const ok = result === 0;
     if (cmd.beforeUpgrade) {
       const params = cmd.upgradeParams;
-      if (!ok) return [{ kind: 'result', requestId: cmd.requestId, command: 'begin-upgrade', ok: false, result, error: 'stop-refused' }];
+      if (!ok)
+        return [
+          {
+            kind: 'result',
+            requestId: cmd.requestId,
+            command: 'begin-upgrade',
+            ok: false,
+            result,
+            error: 'stop-refused',
+          },
+        ];
       if (this.current === 'CHARGING') this.go('STANDBY', 'cmd-stop', now, out);
-      if (this.current === 'STANDBY') this.send({ requestId: cmd.requestId, command: 'begin-upgrade', params, beforeUpgrade: false }, out);
-      else out.push({ kind: 'result', requestId: cmd.requestId, command: 'begin-upgrade', ok: false, error: `state ${this.current}` });
+      if (this.current === 'STANDBY')
+        this.send({ requestId: cmd.requestId, command: 'begin-upgrade', params, beforeUpgrade: false }, out);
+      else
+        out.push({
+          kind: 'result',
+          requestId: cmd.requestId,
+          command: 'begin-upgrade',
+          ok: false,
+          error: `state ${this.current}`,
+        });
       return out;
     }
     if (ok) this.applyAcked(cmd.command, now, out);
@@ -193,15 +231,19 @@ export class PileMachine {
   nextDeadline(): number | null {
     if (this.current === 'OFFLINE') return null;
     const silence = this.lastFrameAt + SILENT_INTERVALS * this.options.heartbeatMs;
-    return this.current === 'UPGRADING' && this.upgradeDeadline !== null ? Math.min(silence, this.upgradeDeadline) : silence;
+    return this.current === 'UPGRADING' && this.upgradeDeadline !== null
+      ? Math.min(silence, this.upgradeDeadline)
+      : silence;
   }
 
   // ---------------------------------------------------------------- internals
 
   private applyAcked(command: PileCommand, now: number, out: Effect[]): void {
-    if (command === 'start' && this.current === 'STANDBY') this.startCharging('cmd-start', undefined, now, out);
+    if (command === 'start' && this.current === 'STANDBY')
+      this.startCharging('cmd-start', undefined, now, out);
     else if (command === 'stop' && this.current === 'CHARGING') this.go('STANDBY', 'cmd-stop', now, out);
-    else if (command === 'begin-upgrade' && this.current === 'STANDBY') this.go('UPGRADING', 'cmd-begin-upgrade', now, out);
+    else if (command === 'begin-upgrade' && this.current === 'STANDBY')
+      this.go('UPGRADING', 'cmd-begin-upgrade', now, out);
     else if (command === 'reset' && this.current === 'FAULT') this.resetAcked = true;
   }
 
@@ -209,7 +251,12 @@ export class PileMachine {
     const wireId = this.nextWireId;
     this.nextWireId = (this.nextWireId + 1) >>> 0;
     this.pending.set(wireId, cmd);
-    out.push({ kind: 'send', wireId, command: cmd.command, ...(cmd.params === undefined ? {} : { params: cmd.params }) });
+    out.push({
+      kind: 'send',
+      wireId,
+      command: cmd.command,
+      ...(cmd.params === undefined ? {} : { params: cmd.params }),
+    });
   }
 
   private startCharging(cause: string, energyWh: number | undefined, now: number, out: Effect[]): void {
@@ -220,7 +267,8 @@ export class PileMachine {
   private noteEnergy(energyWh: number | undefined): void {
     // The pile reports the session's energy so far; keep the highest, so a final STATUS
     // that already reset its counter does not erase what was delivered.
-    if (this.charging && energyWh !== undefined && energyWh > this.charging.energyWh) this.charging.energyWh = energyWh;
+    if (this.charging && energyWh !== undefined && energyWh > this.charging.energyWh)
+      this.charging.energyWh = energyWh;
   }
 
   private goOffline(cause: string, now: number, out: Effect[]): void {
@@ -235,8 +283,15 @@ export class PileMachine {
   private go(to: PileState, cause: string, now: number, out: Effect[]): void {
     const from = this.current;
     if (from === 'CHARGING' && this.charging) {
-      const endCause = to === 'STANDBY' ? cause : to === 'FAULT' ? 'fault' : to === 'OFFLINE' ? 'offline' : cause;
-      out.push({ kind: 'billing', startTs: this.charging.startTs, stopTs: now, energyWh: this.charging.energyWh, endCause });
+      const endCause =
+        to === 'STANDBY' ? cause : to === 'FAULT' ? 'fault' : to === 'OFFLINE' ? 'offline' : cause;
+      out.push({
+        kind: 'billing',
+        startTs: this.charging.startTs,
+        stopTs: now,
+        energyWh: this.charging.energyWh,
+        endCause,
+      });
       this.charging = null;
     }
     if (to === 'CHARGING') this.charging = { startTs: now, energyWh: 0 };

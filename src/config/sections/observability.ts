@@ -2,7 +2,11 @@ import { z } from 'zod';
 
 export const httpSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  host: z.string().min(1).default('127.0.0.1').describe('Bind address; keep loopback unless the status must be reachable'),
+  host: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('Bind address; keep loopback unless the status must be reachable'),
   port: z.number().int().min(0).max(65535).default(9464),
 });
 
@@ -11,7 +15,12 @@ export const logSchema = z.strictObject({
 });
 
 export const memorySchema = z.strictObject({
-  heapLimitMb: z.number().int().positive().default(192).describe('Above this heap size: log, snapshot, metric'),
+  heapLimitMb: z
+    .number()
+    .int()
+    .positive()
+    .default(192)
+    .describe('Above this heap size: log, snapshot, metric'),
   checkIntervalMs: z.number().int().positive().default(10_000),
   snapshotDir: z.string().optional().describe('Where heap snapshots go; absent: no snapshot is written'),
   snapshotMinIntervalMs: z.number().int().positive().default(3_600_000),

@@ -3,19 +3,35 @@ import { z } from 'zod';
 const synchronousMode = z.enum(['full', 'normal']);
 
 export const storeSchema = z.strictObject({
-  path: z.string().min(1).default('./data/outbox.db').describe('SQLite outbox file; WAL and SHM files sit beside it'),
-  maxBytes: z.number().int().positive().default(512 * 1024 * 1024).describe('Bound on stored record bytes'),
+  path: z
+    .string()
+    .min(1)
+    .default('./data/outbox.db')
+    .describe('SQLite outbox file; WAL and SHM files sit beside it'),
+  maxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(512 * 1024 * 1024)
+    .describe('Bound on stored record bytes'),
   maxRows: z.number().int().positive().default(5_000_000),
   maxPendingRecords: z
     .number()
     .int()
     .positive()
     .default(200_000)
-    .describe('Bound on records waiting for a commit (while commits fail); beyond it the oldest pending telemetry is dropped'),
+    .describe(
+      'Bound on records waiting for a commit (while commits fail); beyond it the oldest pending telemetry is dropped',
+    ),
   batch: z
     .strictObject({
       maxRecords: z.number().int().positive().default(2000).describe('Group commit: records per transaction'),
-      maxLatencyMs: z.number().int().nonnegative().default(50).describe('Group commit: longest wait before commit'),
+      maxLatencyMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(50)
+        .describe('Group commit: longest wait before commit'),
     })
     .prefault({}),
   synchronous: z
@@ -24,20 +40,38 @@ export const storeSchema = z.strictObject({
       event: synchronousMode.default('full'),
     })
     .prefault({})
-    .describe('full: a committed record survives power loss. normal: the last commits may be lost on power loss (never corrupted).'),
+    .describe(
+      'full: a committed record survives power loss. normal: the last commits may be lost on power loss (never corrupted).',
+    ),
   checkpoint: z
     .strictObject({
-      walMaxBytes: z.number().int().positive().default(64 * 1024 * 1024),
+      walMaxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1024 * 1024),
       intervalMs: z.number().int().positive().default(30_000),
     })
     .prefault({}),
   integrityCheck: z.enum(['quick', 'full', 'off']).default('quick'),
   dedup: z
     .strictObject({
-      maxAgeMs: z.number().int().positive().default(7 * 24 * 3600 * 1000).describe('Exactly-once keys are kept at least this long'),
-      maxKeys: z.number().int().positive().default(1_000_000).describe('Beyond this many keys the oldest are pruned'),
+      maxAgeMs: z
+        .number()
+        .int()
+        .positive()
+        .default(7 * 24 * 3600 * 1000)
+        .describe('Exactly-once keys are kept at least this long'),
+      maxKeys: z
+        .number()
+        .int()
+        .positive()
+        .default(1_000_000)
+        .describe('Beyond this many keys the oldest are pruned'),
     })
     .prefault({})
-    .describe('Retention of exactly-once keys (CIP-22 (pile, msg_seq)): a resend older than this is stored again'),
+    .describe(
+      'Retention of exactly-once keys (CIP-22 (pile, msg_seq)): a resend older than this is stored again',
+    ),
 });
 export type StoreConfig = z.infer<typeof storeSchema>;

@@ -7,7 +7,11 @@ import { checkBroker, checkCertificates } from './network-checks.js';
 import { checkDisk } from './storage-checks.js';
 import { checkClock, checkSerialPorts, checkWatchdog } from './system-checks.js';
 
-export async function runDoctor(config: EdgeConfig, env: DoctorEnv, secrets?: SecretResolver): Promise<CheckResult[]> {
+export async function runDoctor(
+  config: EdgeConfig,
+  env: DoctorEnv,
+  secrets?: SecretResolver,
+): Promise<CheckResult[]> {
   const groups = [
     () => checkSerialPorts(config, env),
     () => checkLed(config, env),
@@ -23,7 +27,12 @@ export async function runDoctor(config: EdgeConfig, env: DoctorEnv, secrets?: Se
       results.push(...(await run()));
     } catch (err) {
       // A check that breaks is itself a finding; the others still run.
-      results.push({ check: 'doctor', status: 'fail', message: `a check crashed: ${(err as Error).message}`, fix: 'report this as a bug' });
+      results.push({
+        check: 'doctor',
+        status: 'fail',
+        message: `a check crashed: ${(err as Error).message}`,
+        fix: 'report this as a bug',
+      });
     }
   }
   return results;

@@ -72,5 +72,15 @@ export function systemDoctorEnv(): DoctorEnv {
 }
 
 export const ok = (check: string, message: string): CheckResult => ({ check, status: 'ok', message });
-export const warn = (check: string, message: string, fix: string): CheckResult => ({ check, status: 'warn', message, fix });
-export const fail = (check: string, message: string, fix: string): CheckResult => ({ check, status: 'fail', message, fix });
+export const warn = (check: string, message: string, fix: string): CheckResult => ({
+  check,
+  status: 'warn',
+  message,
+  fix,
+});
+export const fail = (check: string, message: string, fix: string): CheckResult => ({
+  check,
+  status: 'fail',
+  message,
+  fix,
+});

@@ -10,9 +10,16 @@ import { fail, ok, warn, type CheckResult, type DoctorEnv } from './env.js';
 const DAY = 86_400_000;
 const TLS_SCHEMES = new Set(['mqtts:', 'tls:', 'wss:']);
 
-export async function checkBroker(config: EdgeConfig, env: DoctorEnv, secrets: SecretResolver = createSecretResolver()): Promise<CheckResult[]> {
+export async function checkBroker(
+  config: EdgeConfig,
+  env: DoctorEnv,
+  secrets: SecretResolver = createSecretResolver(),
+): Promise<CheckResult[]> {
   const url = config.mqtt.url;
-  if (!url) return [warn('broker', 'no mqtt.url: records are stored, never forwarded', 'set mqtt.url (mqtts://host:8883)')];
+  if (!url)
+    return [
+      warn('broker', 'no mqtt.url: records are stored, never forwarded', 'set mqtt.url (mqtts://host:8883)'),
+    ];
   const u = new URL(url);
   const secure = TLS_SCHEMES.has(u.protocol);
   const host = u.hostname;
@@ -21,7 +28,13 @@ export async function checkBroker(config: EdgeConfig, env: DoctorEnv, secrets: S
   try {
     if (!secure) {
       await connectTcp(host, port, env.timeoutMs);
-      return [warn('broker', `${where} reachable over plain TCP (no TLS)`, 'use mqtts:// with mqtt.tls (TLS 1.3) outside a lab')];
+      return [
+        warn(
+          'broker',
+          `${where} reachable over plain TCP (no TLS)`,
+          'use mqtts:// with mqtt.tls (TLS 1.3) outside a lab',
+        ),
+      ];
     }
     const tls = config.mqtt.tls;
     const options: ConnectionOptions = {
@@ -37,7 +50,15 @@ export async function checkBroker(config: EdgeConfig, env: DoctorEnv, secrets: S
     const version = await connectTls(options, env.timeoutMs);
     return [ok('broker', `${where} reachable, ${version}, certificate verified`)];
   } catch (err) {
-    return [fail('broker', `${where}: ${(err as Error).message}`, secure ? 'check the network/firewall (port open?), the CA in mqtt.tls.ca, the hostname, and that the broker offers TLS 1.3' : 'check the network/firewall and that the broker listens')];
+    return [
+      fail(
+        'broker',
+        `${where}: ${(err as Error).message}`,
+        secure
+          ? 'check the network/firewall (port open?), the CA in mqtt.tls.ca, the hostname, and that the broker offers TLS 1.3'
+          : 'check the network/firewall and that the broker listens',
+      ),
+    ];
   }
 }
 
@@ -45,7 +66,10 @@ function connectTcp(host: string, port: number, timeoutMs: number): Promise<void
   return new Promise((resolve, reject) => {
     const socket = tcpConnect({ host, port, timeout: timeoutMs });
     socket.once('connect', () => (socket.destroy(), resolve()));
-    socket.once('timeout', () => (socket.destroy(), reject(new Error(`no TCP connection within ${timeoutMs} ms`))));
+    socket.once(
+      'timeout',
+      () => (socket.destroy(), reject(new Error(`no TCP connection within ${timeoutMs} ms`))),
+    );
     socket.once('error', (err) => (socket.destroy(), reject(err)));
   });
 }
@@ -58,7 +82,10 @@ function connectTls(options: ConnectionOptions, timeoutMs: number): Promise<stri
       socket.destroy();
       resolve(version);
     });
-    socket.once('timeout', () => (socket.destroy(), reject(new Error(`no TLS handshake within ${timeoutMs} ms`))));
+    socket.once(
+      'timeout',
+      () => (socket.destroy(), reject(new Error(`no TLS handshake within ${timeoutMs} ms`))),
+    );
     socket.once('error', (err) => (socket.destroy(), reject(err)));
   });
 }
@@ -71,7 +98,11 @@ export function certificateFiles(config: EdgeConfig): Array<{ label: string; pat
   return files;
 }
 
-export async function checkCertificates(config: EdgeConfig, env: DoctorEnv, warnDays = 30): Promise<CheckResult[]> {
+export async function checkCertificates(
+  config: EdgeConfig,
+  env: DoctorEnv,
+  warnDays = 30,
+): Promise<CheckResult[]> {
   const files = certificateFiles(config);
   if (files.length === 0) return [ok('certificates', 'no certificate files configured')];
   const results: CheckResult[] = [];
@@ -79,9 +110,18 @@ export async function checkCertificates(config: EdgeConfig, env: DoctorEnv, warn
     const check = `certificate ${label}`;
     let pems: string[];
     try {
-      pems = (await readFile(path, 'utf8')).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      pems =
+        (await readFile(path, 'utf8')).match(
+          /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g,
+        ) ?? [];
     } catch (err) {
-      results.push(fail(check, `${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, `fix the path in ${label}`));
+      results.push(
+        fail(
+          check,
+          `${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          `fix the path in ${label}`,
+        ),
+      );
       continue;
     }
     if (pems.length === 0) {
@@ -93,13 +133,30 @@ export async function checkCertificates(config: EdgeConfig, env: DoctorEnv, warn
   return results;
 }
 
-function expiry(check: string, path: string, cert: X509Certificate, now: number, warnDays: number): CheckResult {
+function expiry(
+  check: string,
+  path: string,
+  cert: X509Certificate,
+  now: number,
+  warnDays: number,
+): CheckResult {
   const subject = cert.subject.replace(/\n/g, ', ');
   const to = Date.parse(cert.validTo);
   const from = Date.parse(cert.validFrom);
   const days = Math.floor((to - now) / DAY);
-  if (now < from) return fail(check, `${subject} (${path}) is not valid before ${cert.validFrom}: the clock is wrong or the certificate is new`, 'check the clock (NTP) first');
-  if (to <= now) return fail(check, `${subject} (${path}) expired ${cert.validTo}`, 'renew the certificate and deploy it');
-  if (days < warnDays) return warn(check, `${subject} (${path}) expires in ${days} days (${cert.validTo})`, 'renew the certificate before it expires');
+  if (now < from)
+    return fail(
+      check,
+      `${subject} (${path}) is not valid before ${cert.validFrom}: the clock is wrong or the certificate is new`,
+      'check the clock (NTP) first',
+    );
+  if (to <= now)
+    return fail(check, `${subject} (${path}) expired ${cert.validTo}`, 'renew the certificate and deploy it');
+  if (days < warnDays)
+    return warn(
+      check,
+      `${subject} (${path}) expires in ${days} days (${cert.validTo})`,
+      'renew the certificate before it expires',
+    );
   return ok(check, `${subject} valid for ${days} more days`);
 }

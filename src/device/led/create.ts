@@ -26,7 +26,10 @@ export async function openLedPort(config: LedConfig, deps: LedDeps): Promise<Led
     return await OnoffLed.open(config, Gpio);
   } catch (err) {
     const error = toEdgeError(err, 'EDGE_ERR_LED_UNAVAILABLE');
-    deps.logger.warn({ code: error.code, err: error.message, backend: config.backend }, 'status LED unavailable; running without it');
+    deps.logger.warn(
+      { code: error.code, err: error.message, backend: config.backend },
+      'status LED unavailable; running without it',
+    );
     return undefined;
   }
 }

@@ -32,7 +32,8 @@ export async function listGpioChips(sysfsRoot: string): Promise<GpioChip[]> {
   }
   const chips: GpioChip[] = [];
   for (const name of names) {
-    const read = (file: string): Promise<string> => readFile(join(dir, name, file), 'utf8').then((s) => s.trim());
+    const read = (file: string): Promise<string> =>
+      readFile(join(dir, name, file), 'utf8').then((s) => s.trim());
     try {
       const [base, ngpio, label] = await Promise.all([read('base'), read('ngpio'), read('label')]);
       if (!/^\d+$/.test(base) || !/^\d+$/.test(ngpio)) continue;
@@ -54,18 +55,30 @@ export function pickSocChip(chips: readonly GpioChip[], labels: readonly string[
 }
 
 /** The sysfs number of SoC line `line`: base + line. Throws EDGE_ERR_LED_GPIO_BASE. */
-export function resolveGpioNumber(chips: readonly GpioChip[], labels: readonly string[], line: number): { number: number; chip: GpioChip } {
+export function resolveGpioNumber(
+  chips: readonly GpioChip[],
+  labels: readonly string[],
+  line: number,
+): { number: number; chip: GpioChip } {
   const chip = pickSocChip(chips, labels);
   if (!chip) {
     const found = chips.map((c) => `${c.name}=${c.label}`).join(', ') || 'none';
-    throw new EdgeError('EDGE_ERR_LED_GPIO_BASE', `no gpiochip labelled ${labels.join(' | ')} (found: ${found}); set led.chipLabels`, {
-      context: { field: 'led.chipLabels' },
-    });
+    throw new EdgeError(
+      'EDGE_ERR_LED_GPIO_BASE',
+      `no gpiochip labelled ${labels.join(' | ')} (found: ${found}); set led.chipLabels`,
+      {
+        context: { field: 'led.chipLabels' },
+      },
+    );
   }
   if (line >= chip.ngpio) {
-    throw new EdgeError('EDGE_ERR_LED_GPIO_BASE', `led.line ${line} is outside ${chip.name} (${chip.label}, ${chip.ngpio} lines)`, {
-      context: { field: 'led.line' },
-    });
+    throw new EdgeError(
+      'EDGE_ERR_LED_GPIO_BASE',
+      `led.line ${line} is outside ${chip.name} (${chip.label}, ${chip.ngpio} lines)`,
+      {
+        context: { field: 'led.line' },
+      },
+    );
   }
   return { number: chip.base + line, chip };
 }

@@ -38,17 +38,29 @@ export interface OnoffLedOptions {
 export class OnoffLed implements LedPort {
   /** Rejects EDGE_ERR_LED_UNAVAILABLE (no onoff, no GPIO) or EDGE_ERR_LED_GPIO_BASE. */
   static async open(options: OnoffLedOptions, Gpio: GpioClass | undefined): Promise<OnoffLed> {
-    if (!Gpio) throw new EdgeError('EDGE_ERR_LED_UNAVAILABLE', 'onoff is not installed (optional dependency) or its native part did not load');
-    if (!Gpio.accessible) throw new EdgeError('EDGE_ERR_LED_UNAVAILABLE', 'sysfs GPIO is not accessible (no /sys/class/gpio, or the user is not in group gpio)');
+    if (!Gpio)
+      throw new EdgeError(
+        'EDGE_ERR_LED_UNAVAILABLE',
+        'onoff is not installed (optional dependency) or its native part did not load',
+      );
+    if (!Gpio.accessible)
+      throw new EdgeError(
+        'EDGE_ERR_LED_UNAVAILABLE',
+        'sysfs GPIO is not accessible (no /sys/class/gpio, or the user is not in group gpio)',
+      );
     const chips = await listGpioChips(options.sysfsRoot);
     const { number, chip } = resolveGpioNumber(chips, options.chipLabels, options.line);
     let pin: GpioPin;
     try {
       pin = new Gpio(number, 'out', 'none', { activeLow: options.activeLow });
     } catch (err) {
-      throw new EdgeError('EDGE_ERR_LED_UNAVAILABLE', `cannot export GPIO ${number} (${chip.label} line ${options.line}): ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new EdgeError(
+        'EDGE_ERR_LED_UNAVAILABLE',
+        `cannot export GPIO ${number} (${chip.label} line ${options.line}): ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     return new OnoffLed(pin, number, chip);
   }

@@ -6,7 +6,14 @@
  */
 
 /** Conditions, highest priority first: when several hold, the first one shows. */
-export const LED_CONDITIONS = ['fatal', 'ota', 'booting', 'store-and-forward', 'device-fault', 'online'] as const;
+export const LED_CONDITIONS = [
+  'fatal',
+  'ota',
+  'booting',
+  'store-and-forward',
+  'device-fault',
+  'online',
+] as const;
 export type LedCondition = (typeof LED_CONDITIONS)[number];
 
 export interface LedPattern {

@@ -81,8 +81,15 @@ export class LedSequencer {
         this.failures++;
         if (!this.warned) {
           this.warned = true;
-          const error = new EdgeError('EDGE_ERR_LED_WRITE', `status LED write failed: ${(err as Error).message}`, { cause: err });
-          this.deps.logger.warn({ code: error.code, err: error.message }, 'status LED write failed; further failures are not logged');
+          const error = new EdgeError(
+            'EDGE_ERR_LED_WRITE',
+            `status LED write failed: ${(err as Error).message}`,
+            { cause: err },
+          );
+          this.deps.logger.warn(
+            { code: error.code, err: error.message },
+            'status LED write failed; further failures are not logged',
+          );
         }
       }
       this.written = value;

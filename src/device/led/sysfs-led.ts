@@ -22,8 +22,14 @@ export class SysfsLed implements LedPort {
       await access(brightness, constants.W_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such LED (add dtoverlay=gpio-led,gpio=<n>,label=<name> to config.txt)' : `not writable (${code}): add a udev rule or run as a member of the gpio/leds group`;
-      throw new EdgeError('EDGE_ERR_LED_UNAVAILABLE', `${dir}: ${why}`, { cause: err, context: { path: dir } });
+      const why =
+        code === 'ENOENT'
+          ? 'no such LED (add dtoverlay=gpio-led,gpio=<n>,label=<name> to config.txt)'
+          : `not writable (${code}): add a udev rule or run as a member of the gpio/leds group`;
+      throw new EdgeError('EDGE_ERR_LED_UNAVAILABLE', `${dir}: ${why}`, {
+        cause: err,
+        context: { path: dir },
+      });
     }
     const max = Number((await readFile(join(dir, 'max_brightness'), 'utf8').catch(() => '1')).trim()) || 1;
     const led = new SysfsLed(dir, max);

@@ -38,7 +38,12 @@ export interface CliResult {
 }
 
 /** Runs `command args…` with NOTIFY_SOCKET set; resolves how it ended. */
-export type RunNotify = (command: string, args: readonly string[], socket: string, timeoutMs: number) => Promise<CliResult>;
+export type RunNotify = (
+  command: string,
+  args: readonly string[],
+  socket: string,
+  timeoutMs: number,
+) => Promise<CliResult>;
 
 export const runSystemdNotify: RunNotify = (command, args, socket, timeoutMs) =>
   new Promise((resolve) => {
@@ -110,7 +115,10 @@ export class SystemdNotifyCli implements NotifySink {
 
   notify(state: string): Promise<void> {
     return new Promise((resolve) => {
-      const queued = (this.queued ??= { assignments: new Map<string, string>(), done: [] as Array<() => void> });
+      const queued = (this.queued ??= {
+        assignments: new Map<string, string>(),
+        done: [] as Array<() => void>,
+      });
       for (const arg of notifyArgs(state)) {
         const eq = arg.indexOf('=');
         queued.assignments.set(arg.slice(0, eq), arg.slice(eq + 1));
@@ -146,7 +154,13 @@ export class SystemdNotifyCli implements NotifySink {
     this.failures++;
     const slot = this.limiter.take();
     if (!slot) return;
-    const error = new EdgeError('EDGE_ERR_WATCHDOG_NOTIFY', `${this.options.command} ${args.join(' ')}: ${result.detail}`);
-    this.deps.logger.warn({ code: error.code, err: error.message, suppressed: slot.suppressed }, 'sd_notify message not delivered');
+    const error = new EdgeError(
+      'EDGE_ERR_WATCHDOG_NOTIFY',
+      `${this.options.command} ${args.join(' ')}: ${result.detail}`,
+    );
+    this.deps.logger.warn(
+      { code: error.code, err: error.message, suppressed: slot.suppressed },
+      'sd_notify message not delivered',
+    );
   }
 }

@@ -16,14 +16,23 @@ export interface SystemdEnv {
 export function readSystemdEnv(env: Readonly<Record<string, string | undefined>>, pid: number): SystemdEnv {
   const notifySocket = env.NOTIFY_SOCKET || undefined;
   const usecText = env.WATCHDOG_USEC;
-  if (usecText === undefined || usecText === '') return { notifySocket, watchdogMs: undefined, ignoredReason: undefined };
+  if (usecText === undefined || usecText === '')
+    return { notifySocket, watchdogMs: undefined, ignoredReason: undefined };
   const usec = Number(usecText);
   if (!Number.isSafeInteger(usec) || usec <= 0) {
-    return { notifySocket, watchdogMs: undefined, ignoredReason: `WATCHDOG_USEC=${usecText} is not a positive integer` };
+    return {
+      notifySocket,
+      watchdogMs: undefined,
+      ignoredReason: `WATCHDOG_USEC=${usecText} is not a positive integer`,
+    };
   }
   const pidText = env.WATCHDOG_PID;
   if (pidText !== undefined && pidText !== '' && Number(pidText) !== pid) {
-    return { notifySocket, watchdogMs: undefined, ignoredReason: `WATCHDOG_PID=${pidText} is another process (we are ${pid})` };
+    return {
+      notifySocket,
+      watchdogMs: undefined,
+      ignoredReason: `WATCHDOG_PID=${pidText} is another process (we are ${pid})`,
+    };
   }
   return { notifySocket, watchdogMs: usec / 1000, ignoredReason: undefined };
 }

@@ -35,7 +35,9 @@ export class DevWatchdog implements WatchdogDevice {
     try {
       await this.handle.write('\0');
     } catch (err) {
-      throw new EdgeError('EDGE_ERR_WATCHDOG_OPEN', `cannot feed ${this.path}: ${(err as Error).message}`, { cause: err });
+      throw new EdgeError('EDGE_ERR_WATCHDOG_OPEN', `cannot feed ${this.path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 
@@ -61,8 +63,17 @@ export function watchdogOpenError(path: string, err: unknown): EdgeError {
       { cause: err, context: { path } },
     );
   }
-  const hint = code === 'ENOENT' ? ' (no watchdog driver: dtparam=watchdog=on on a Raspberry Pi)' : code === 'EACCES' ? ' (permission: the agent user may not open it)' : '';
-  return new EdgeError('EDGE_ERR_WATCHDOG_OPEN', `cannot open ${path}: ${code ?? (err as Error).message}${hint}`, { cause: err, context: { path } });
+  const hint =
+    code === 'ENOENT'
+      ? ' (no watchdog driver: dtparam=watchdog=on on a Raspberry Pi)'
+      : code === 'EACCES'
+        ? ' (permission: the agent user may not open it)'
+        : '';
+  return new EdgeError(
+    'EDGE_ERR_WATCHDOG_OPEN',
+    `cannot open ${path}: ${code ?? (err as Error).message}${hint}`,
+    { cause: err, context: { path } },
+  );
 }
 
 /** In-memory device with the real one's rules (single open, magic close); for tests. */
@@ -74,7 +85,8 @@ export class FakeWatchdogDevice implements WatchdogDevice {
   busy = false;
 
   async open(): Promise<void> {
-    if (this.busy || this.opened) throw watchdogOpenError('/dev/watchdog (fake)', Object.assign(new Error('busy'), { code: 'EBUSY' }));
+    if (this.busy || this.opened)
+      throw watchdogOpenError('/dev/watchdog (fake)', Object.assign(new Error('busy'), { code: 'EBUSY' }));
     this.opened = true;
   }
 

@@ -54,11 +54,25 @@ export function watchdogParts(
 ): WatchdogParts {
   const sd: SystemdEnv = readSystemdEnv(env, pid);
   const mode = resolveWatchdogMode(config.mode, sd);
-  if (mode === 'device') return { mode, device: new DevWatchdog(config.device), intervalMs: config.deviceFeedMs };
+  if (mode === 'device')
+    return { mode, device: new DevWatchdog(config.device), intervalMs: config.deviceFeedMs };
   if (mode === 'off') return { mode, intervalMs: undefined };
-  if (!sd.notifySocket) return { mode: 'off', intervalMs: undefined, note: 'watchdog.mode systemd but NOTIFY_SOCKET is not set (not started by systemd as Type=notify?)' };
-  const sink = new SystemdNotifyCli({ command: config.notifyCommand, socket: sd.notifySocket, timeoutMs: config.notifyTimeoutMs }, deps);
-  return { mode, sink, intervalMs: sd.watchdogMs === undefined ? undefined : pingIntervalMs(sd.watchdogMs), note: sd.ignoredReason };
+  if (!sd.notifySocket)
+    return {
+      mode: 'off',
+      intervalMs: undefined,
+      note: 'watchdog.mode systemd but NOTIFY_SOCKET is not set (not started by systemd as Type=notify?)',
+    };
+  const sink = new SystemdNotifyCli(
+    { command: config.notifyCommand, socket: sd.notifySocket, timeoutMs: config.notifyTimeoutMs },
+    deps,
+  );
+  return {
+    mode,
+    sink,
+    intervalMs: sd.watchdogMs === undefined ? undefined : pingIntervalMs(sd.watchdogMs),
+    note: sd.ignoredReason,
+  };
 }
 
 export class Watchdog {
@@ -81,7 +95,8 @@ export class Watchdog {
     this.gate = new HealthGate(config);
     this.log = deps.logger.child({ component: 'watchdog' });
     this.ownsLag = deps.lag === undefined && parts.intervalMs !== undefined;
-    this.lag = deps.lag ?? (this.ownsLag ? new HistogramLagSource() : { takeMaxMs: () => 0, close: () => undefined });
+    this.lag =
+      deps.lag ?? (this.ownsLag ? new HistogramLagSource() : { takeMaxMs: () => 0, close: () => undefined });
   }
 
   get mode(): WatchdogMode {
@@ -127,7 +142,10 @@ export class Watchdog {
       this.withheld++;
       if (was.ok || was.reasons.join() !== verdict.reasons.join()) {
         const error = new EdgeError('EDGE_ERR_WATCHDOG_UNHEALTHY', verdict.reasons.join('; '));
-        this.log.error({ code: error.code, reasons: verdict.reasons }, 'watchdog ping withheld: agent not making progress');
+        this.log.error(
+          { code: error.code, reasons: verdict.reasons },
+          'watchdog ping withheld: agent not making progress',
+        );
         await this.parts.sink?.notify(`STATUS=unhealthy: ${oneLine(error.message)}`);
       }
       return verdict;

@@ -17,28 +17,49 @@ export function failoverSchemaFor<S extends z.ZodType>(secondary: S) {
       tagMap: z
         .record(topicSegment, topicSegment)
         .optional()
-        .describe('Primary tag → secondary tag. Absent: every primary tag under the same name. Given: only these tags have values on the secondary'),
+        .describe(
+          'Primary tag → secondary tag. Absent: every primary tag under the same name. Given: only these tags have values on the secondary',
+        ),
       errorRateThreshold: z
         .number()
         .gt(0)
         .max(1)
         .default(0.5)
         .describe("Fail over when the primary's share of bad values over the window is at or above this"),
-      windowMs: z.number().int().min(100).default(60_000).describe('Trailing window the error rate is measured over (observed in full before a failover)'),
-      minSamples: z.number().int().min(1).default(5).describe('Polls the window must hold before it can trigger a failover'),
+      windowMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(60_000)
+        .describe('Trailing window the error rate is measured over (observed in full before a failover)'),
+      minSamples: z
+        .number()
+        .int()
+        .min(1)
+        .default(5)
+        .describe('Polls the window must hold before it can trigger a failover'),
       recoverErrorRate: z
         .number()
         .min(0)
         .lt(1)
         .default(0.1)
-        .describe('A probe of the primary is healthy when its share of bad values is at most this (below errorRateThreshold: hysteresis)'),
-      recoverAfterMs: z.number().int().min(0).default(120_000).describe('Switch back once every probe of the primary was healthy for this long'),
+        .describe(
+          'A probe of the primary is healthy when its share of bad values is at most this (below errorRateThreshold: hysteresis)',
+        ),
+      recoverAfterMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(120_000)
+        .describe('Switch back once every probe of the primary was healthy for this long'),
       probeIntervalMs: z
         .number()
         .int()
         .min(100)
         .default(10_000)
-        .describe('While on the secondary, the primary is probed this often (and the secondary is checked at most this often before a failover)'),
+        .describe(
+          'While on the secondary, the primary is probed this often (and the secondary is checked at most this often before a failover)',
+        ),
     })
     .superRefine((f, ctx) => {
       if (f.recoverErrorRate >= f.errorRateThreshold) {
@@ -60,7 +81,8 @@ export function configTagNames(config: WithTags): readonly string[] | undefined 
   if (!Array.isArray(config.tags)) return undefined;
   const names: string[] = [];
   for (const tag of config.tags as unknown[]) {
-    if (typeof tag === 'object' && tag !== null && typeof (tag as { name?: unknown }).name === 'string') names.push((tag as { name: string }).name);
+    if (typeof tag === 'object' && tag !== null && typeof (tag as { name?: unknown }).name === 'string')
+      names.push((tag as { name: string }).name);
   }
   return names;
 }
@@ -94,8 +116,10 @@ export function tagMapIssues(
     return issues;
   }
   for (const [from, to] of Object.entries(tagMap)) {
-    if (!onPrimary.has(from)) issues.push({ path: ['failover', 'tagMap', from], message: `the device has no tag "${from}"` });
-    if (!onSecondary.has(to)) issues.push({ path: ['failover', 'tagMap', from], message: `the secondary has no tag "${to}"` });
+    if (!onPrimary.has(from))
+      issues.push({ path: ['failover', 'tagMap', from], message: `the device has no tag "${from}"` });
+    if (!onSecondary.has(to))
+      issues.push({ path: ['failover', 'tagMap', from], message: `the secondary has no tag "${to}"` });
   }
   return issues;
 }

@@ -108,7 +108,9 @@ export class FailoverDriver implements DeviceDriver {
     const issue = tagMapIssues(primaryTags, secondaryTags, this.config.tagMap)[0];
     if (issue) {
       const field = issue.path.join('.');
-      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${this.device}: ${field}: ${issue.message}`, { context: { device: this.device, field } });
+      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${this.device}: ${field}: ${issue.message}`, {
+        context: { device: this.device, field },
+      });
     }
     const map = this.config.tagMap ?? Object.fromEntries(primaryTags.map((t) => [t, t]));
     this.toSecondary = new Map(Object.entries(map));
@@ -126,7 +128,9 @@ export class FailoverDriver implements DeviceDriver {
     this.stopped = false;
     const [first] = await Promise.allSettled([this.startSlot(this.primary), this.startSlot(this.secondary)]);
     if (this.primary.started || this.secondary.started) return;
-    throw first.status === 'rejected' ? first.reason : new EdgeError('EDGE_ERR_DRIVER_START', `device ${this.device}: no source started`);
+    throw first.status === 'rejected'
+      ? first.reason
+      : new EdgeError('EDGE_ERR_DRIVER_START', `device ${this.device}: no source started`);
   }
 
   async stop(): Promise<void> {
@@ -135,7 +139,11 @@ export class FailoverDriver implements DeviceDriver {
     await Promise.all(
       [this.primary, this.secondary].map(async (slot) => {
         slot.started = false;
-        await slot.driver.stop().catch((error: unknown) => this.deps.logger.warn({ err: String(error), source: slot.role }, 'source stop failed'));
+        await slot.driver
+          .stop()
+          .catch((error: unknown) =>
+            this.deps.logger.warn({ err: String(error), source: slot.role }, 'source stop failed'),
+          );
       }),
     );
   }
@@ -184,20 +192,30 @@ export class FailoverDriver implements DeviceDriver {
   /** Writes go to the active source only, under its tag name; never to the other one. */
   private async writeActive(tag: string, value: WriteValue): Promise<void> {
     if (!this.tagNames.has(tag)) {
-      throw new EdgeError('EDGE_ERR_CMD_UNKNOWN_TAG', `device ${this.device} has no tag "${tag}"`, { context: { device: this.device, tag } });
+      throw new EdgeError('EDGE_ERR_CMD_UNKNOWN_TAG', `device ${this.device} has no tag "${tag}"`, {
+        context: { device: this.device, tag },
+      });
     }
     const onSecondary = this.policy.active === 'secondary';
     const slot = onSecondary ? this.secondary : this.primary;
     const target = onSecondary ? this.toSecondary.get(tag) : tag;
     if (target === undefined) {
-      throw new EdgeError('EDGE_ERR_CMD_NOT_WRITABLE', `device ${this.device} runs on its secondary source, which has no tag mapped for "${tag}"`, {
-        context: { device: this.device, tag, source: 'secondary' },
-      });
+      throw new EdgeError(
+        'EDGE_ERR_CMD_NOT_WRITABLE',
+        `device ${this.device} runs on its secondary source, which has no tag mapped for "${tag}"`,
+        {
+          context: { device: this.device, tag, source: 'secondary' },
+        },
+      );
     }
     if (!slot.driver.write) {
-      throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `device ${this.device}: the active ${slot.role} source (${slot.driver.device}) cannot write`, {
-        context: { device: this.device, tag, source: slot.role },
-      });
+      throw new EdgeError(
+        'EDGE_ERR_CMD_UNSUPPORTED',
+        `device ${this.device}: the active ${slot.role} source (${slot.driver.device}) cannot write`,
+        {
+          context: { device: this.device, tag, source: slot.role },
+        },
+      );
     }
     await slot.driver.write(target, value);
   }
@@ -226,7 +244,9 @@ export class FailoverDriver implements DeviceDriver {
   private ensureStarted(slot: Slot): void {
     if (slot.started || slot.starting || this.stopped || this.deps.clock.now() < slot.nextStartAt) return;
     slot.starting = this.startSlot(slot)
-      .catch((error: unknown) => this.deps.logger.warn({ source: slot.role, code: (error as EdgeError).code }, 'source start failed'))
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ source: slot.role, code: (error as EdgeError).code }, 'source start failed'),
+      )
       .finally(() => (slot.starting = undefined));
   }
 
@@ -240,20 +260,29 @@ export class FailoverDriver implements DeviceDriver {
       return await slot.driver.poll(names);
     } catch (thrown) {
       const error = toEdgeError(thrown, 'EDGE_ERR_DRIVER_POLL', { device: this.device, source: slot.role });
-      this.deps.logger.error({ source: slot.role, code: error.code, err: error.message }, 'source poll threw');
+      this.deps.logger.error(
+        { source: slot.role, code: error.code, err: error.message },
+        'source poll threw',
+      );
       return names.map((n) => badValue(n, error.code, error.message));
     }
   }
 
   /** The secondary's values under the primary's names; the sample counts mapped tags only. */
   private async pollSecondary(names: readonly string[]): Promise<{ values: TagValue[]; sample: PollSample }> {
-    const mapped = [...new Set(names.map((n) => this.toSecondary.get(n)).filter((n): n is string => n !== undefined))];
+    const mapped = [
+      ...new Set(names.map((n) => this.toSecondary.get(n)).filter((n): n is string => n !== undefined)),
+    ];
     const read = mapped.length > 0 ? await this.pollSlot(this.secondary, mapped) : [];
     const byName = new Map(read.map((v) => [v.tag, v]));
     const values = names.map((name): TagValue => {
       const target = this.toSecondary.get(name);
       const v = target === undefined ? undefined : byName.get(target);
-      if (!v) return { ...badValue(name, 'EDGE_ERR_FAILOVER_UNMAPPED', `no secondary tag mapped for "${name}"`), source: 'secondary' };
+      if (!v)
+        return {
+          ...badValue(name, 'EDGE_ERR_FAILOVER_UNMAPPED', `no secondary tag mapped for "${name}"`),
+          source: 'secondary',
+        };
       return { ...v, tag: name, source: 'secondary' };
     });
     return { values, sample: sampleOf(read) };
@@ -285,6 +314,12 @@ export class FailoverDriver implements DeviceDriver {
     };
     const log = t.to === 'secondary' ? this.deps.logger.warn : this.deps.logger.info;
     log.call(this.deps.logger, { device: this.device, ...data }, `device switched to its ${t.to} source`);
-    this.deps.onEvent({ device: this.device, ts: t.at, type: FAILOVER_EVENT, severity: t.to === 'secondary' ? 'warning' : 'info', data });
+    this.deps.onEvent({
+      device: this.device,
+      ts: t.at,
+      type: FAILOVER_EVENT,
+      severity: t.to === 'secondary' ? 'warning' : 'info',
+      data,
+    });
   }
 }

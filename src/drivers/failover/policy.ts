@@ -112,7 +112,11 @@ export interface FailoverPolicyState {
   readonly switches: number;
   readonly window: { readonly errorRate: number; readonly samples: number; readonly observedMs: number };
   readonly secondaryCheck: { readonly at: number; readonly ok: boolean; readonly errorRate: number } | null;
-  readonly primaryProbe: { readonly at: number; readonly errorRate: number; readonly healthySince: number | null } | null;
+  readonly primaryProbe: {
+    readonly at: number;
+    readonly errorRate: number;
+    readonly healthySince: number | null;
+  } | null;
 }
 
 function rateOf(sample: PollSample): number {
@@ -167,7 +171,11 @@ export class FailoverPolicy {
   /** A poll of the secondary: a check before failing over, or its polls while active. */
   recordSecondary(now: number, sample: PollSample): void {
     const errorRate = rateOf(sample);
-    this.secondaryCheck = { at: now, ok: sample.total > 0 && errorRate < this.opts.errorRateThreshold, errorRate };
+    this.secondaryCheck = {
+      at: now,
+      ok: sample.total > 0 && errorRate < this.opts.errorRateThreshold,
+      errorRate,
+    };
   }
 
   /** The primary's window says "fail over" (the secondary is not considered). */
@@ -211,7 +219,8 @@ export class FailoverPolicy {
       this.switchTo('secondary', now);
       return transition;
     }
-    if (this.healthySince === undefined || now - this.healthySince < this.opts.recoverAfterMs) return undefined;
+    if (this.healthySince === undefined || now - this.healthySince < this.opts.recoverAfterMs)
+      return undefined;
     const { bad, total, count } = this.healthyProbes;
     const transition: Transition = {
       from: 'secondary',

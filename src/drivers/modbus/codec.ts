@@ -60,7 +60,8 @@ export function bytesToRegisters(bytes: Buffer, wordOrder: Order, byteOrder: Ord
 
 function scaled(tag: CodecTag, raw: number): TagValue {
   const value = tag.scale === 1 && tag.offset === 0 ? raw : withoutFloatNoise(raw * tag.scale + tag.offset);
-  if (!Number.isFinite(value)) return badValue(tag.name, DECODE, `${tag.type} value is not finite (${value})`);
+  if (!Number.isFinite(value))
+    return badValue(tag.name, DECODE, `${tag.type} value is not finite (${value})`);
   return goodValue(tag.name, value);
 }
 
@@ -93,7 +94,12 @@ export function decodeRegisters(tag: CodecTag, regs: ArrayLike<number>, at = 0):
       return goodValue(tag.name, tag.bit === undefined ? reg !== 0 : ((reg >> tag.bit) & 1) === 1);
     }
     case 'string':
-      return decodeString(tag, at === 0 && regs.length === tag.length ? regs : Array.prototype.slice.call(regs, at, at + (tag.length ?? 1)));
+      return decodeString(
+        tag,
+        at === 0 && regs.length === tag.length
+          ? regs
+          : Array.prototype.slice.call(regs, at, at + (tag.length ?? 1)),
+      );
     case 'u16':
     case 'i16': {
       let reg = regs[at] & 0xffff;
@@ -131,7 +137,11 @@ function decodeString(tag: CodecTag, regs: ArrayLike<number>): TagValue {
   for (let i = 0; i < end; i++) {
     const c = bytes[i];
     if (c > 0x7e || (c < 0x20 && c !== 0x09)) {
-      return badValue(tag.name, DECODE, `string has a non-printable or non-ASCII byte 0x${c.toString(16)} at ${i}`);
+      return badValue(
+        tag.name,
+        DECODE,
+        `string has a non-printable or non-ASCII byte 0x${c.toString(16)} at ${i}`,
+      );
     }
   }
   return goodValue(tag.name, bytes.toString('latin1', 0, end));

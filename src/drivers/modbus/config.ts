@@ -17,24 +17,48 @@ export const modbusTagSchema = z
   .strictObject({
     name: topicSegment.describe('Tag name, the key in the telemetry values'),
     function: modbusFunctionSchema,
-    address: z.number().int().min(0).max(65535).describe('Zero-based protocol address (register 40001 is holding 0)'),
+    address: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .describe('Zero-based protocol address (register 40001 is holding 0)'),
     type: modbusDataTypeSchema.default('u16'),
-    wordOrder: byteOrder.default('big').describe('Order of 16-bit words in 32/64-bit values; little = low word first'),
+    wordOrder: byteOrder
+      .default('big')
+      .describe('Order of 16-bit words in 32/64-bit values; little = low word first'),
     byteOrder: byteOrder.default('big').describe('Order of the two bytes inside each register'),
-    length: z.number().int().min(1).max(MODBUS_MAX_REGISTERS).optional().describe('Registers for type string'),
+    length: z
+      .number()
+      .int()
+      .min(1)
+      .max(MODBUS_MAX_REGISTERS)
+      .optional()
+      .describe('Registers for type string'),
     bit: z.number().int().min(0).max(15).optional().describe('For type bool on a register: the bit to read'),
     scale: z.number().default(1),
     offset: z.number().default(0),
-    intervalMs: z.number().int().min(10).optional().describe('Poll interval; defaults to the device interval'),
+    intervalMs: z
+      .number()
+      .int()
+      .min(10)
+      .optional()
+      .describe('Poll interval; defaults to the device interval'),
     writable: z
       .boolean()
       .default(false)
-      .describe('Commands may write this tag (coils: FC05; holding registers: FC06 for one register, FC16 for more). Needs commands.allowWrites too'),
+      .describe(
+        'Commands may write this tag (coils: FC05; holding registers: FC06 for one register, FC16 for more). Needs commands.allowWrites too',
+      ),
   })
   .superRefine((tag, ctx) => {
     const isBitArea = tag.function === 'coil' || tag.function === 'discrete';
     if (isBitArea && tag.type !== 'bool') {
-      ctx.addIssue({ code: 'custom', path: ['type'], message: `a ${tag.function} tag must have type bool, not ${tag.type}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['type'],
+        message: `a ${tag.function} tag must have type bool, not ${tag.type}`,
+      });
     }
     if (tag.type === 'string' && tag.length === undefined) {
       ctx.addIssue({ code: 'custom', path: ['length'], message: 'a string tag needs length (registers)' });
@@ -43,17 +67,34 @@ export const modbusTagSchema = z
       ctx.addIssue({ code: 'custom', path: ['length'], message: 'length applies to string tags only' });
     }
     if (tag.bit !== undefined && (isBitArea || tag.type !== 'bool')) {
-      ctx.addIssue({ code: 'custom', path: ['bit'], message: 'bit applies to bool tags on holding/input registers only' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bit'],
+        message: 'bit applies to bool tags on holding/input registers only',
+      });
     }
     if (tag.writable && (tag.function === 'input' || tag.function === 'discrete')) {
-      ctx.addIssue({ code: 'custom', path: ['writable'], message: `${tag.function} ${tag.function === 'input' ? 'registers' : 'inputs'} are read-only in Modbus` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['writable'],
+        message: `${tag.function} ${tag.function === 'input' ? 'registers' : 'inputs'} are read-only in Modbus`,
+      });
     }
     if (tag.writable && tag.bit !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['writable'], message: 'a bit inside a register cannot be written (read-modify-write is not atomic); use a coil or the whole register' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['writable'],
+        message:
+          'a bit inside a register cannot be written (read-modify-write is not atomic); use a coil or the whole register',
+      });
     }
     const words = registerCount(tag.type, tag.length);
     if (!isBitArea && tag.address <= 65535 && tag.address + words > 65536) {
-      ctx.addIssue({ code: 'custom', path: ['address'], message: `tag runs past register 65535 (${words} registers)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['address'],
+        message: `tag runs past register 65535 (${words} registers)`,
+      });
     }
   });
 export type ModbusTagConfig = z.infer<typeof modbusTagSchema>;
@@ -89,17 +130,29 @@ const rtuConnection = z.strictObject({
   dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
   parity: z.enum(['none', 'even', 'odd']).default('none'),
   stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
-  interFrameGapMs: z.number().min(0).max(1000).optional().describe('Silence between frames; default 3.5 chars, at least 2 ms'),
+  interFrameGapMs: z
+    .number()
+    .min(0)
+    .max(1000)
+    .optional()
+    .describe('Silence between frames; default 3.5 chars, at least 2 ms'),
   echoSuppression: z
     .boolean()
     .default(false)
-    .describe("Drop an exact echo of each request (RS-485 adapters that echo what they send); uses the agent's own RTU framer"),
+    .describe(
+      "Drop an exact echo of each request (RS-485 adapters that echo what they send); uses the agent's own RTU framer",
+    ),
 });
 
 const dtuConnection = z.strictObject({
   transport: z.literal('dtu'),
   dtu: topicSegment.describe('Name of a link in the top-level dtu.links (RTU frames over the DTU socket)'),
-  interFrameGapMs: z.number().min(0).max(1000).default(0).describe('Silence kept between requests on the link (the DTU frames the serial side)'),
+  interFrameGapMs: z
+    .number()
+    .min(0)
+    .max(1000)
+    .default(0)
+    .describe('Silence kept between requests on the link (the DTU frames the serial side)'),
 });
 
 export const modbusDeviceSchema = z
@@ -109,15 +162,29 @@ export const modbusDeviceSchema = z
     connection: z.discriminatedUnion('transport', [tcpConnection, rtuConnection, dtuConnection]),
     unitId: z.number().int().min(0).max(255).default(1),
     timeoutMs: z.number().int().min(10).max(60_000).default(1000),
-    retries: z.number().int().min(0).max(5).default(0).describe('Extra attempts after a timeout, within one poll'),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(5)
+      .default(0)
+      .describe('Extra attempts after a timeout, within one poll'),
     intervalMs: z.number().int().min(10).default(1000).describe('Default poll interval of the tags'),
     maxRegistersPerRequest: z.number().int().min(1).max(MODBUS_MAX_REGISTERS).default(MODBUS_MAX_REGISTERS),
     maxBitsPerRequest: z.number().int().min(1).max(MODBUS_MAX_BITS).default(MODBUS_MAX_BITS),
-    maxGap: z.number().int().min(0).max(100).default(0).describe('Unused registers a coalesced read may span'),
+    maxGap: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(0)
+      .describe('Unused registers a coalesced read may span'),
     writeFunction: z
       .enum(['auto', 'multiple'])
       .default('auto')
-      .describe('auto: FC05/FC06 for one coil/register, FC16 for more; multiple: always FC15/FC16 (devices without the single-write functions)'),
+      .describe(
+        'auto: FC05/FC06 for one coil/register, FC16 for more; multiple: always FC15/FC16 (devices without the single-write functions)',
+      ),
     breaker: breakerSchema.prefault({}),
     reconnect: backoffSchema.prefault({}),
     tags: z.array(modbusTagSchema).min(1),
@@ -127,7 +194,11 @@ export const modbusDeviceSchema = z
     device.tags.forEach((tag, i) => {
       const first = seen.get(tag.name);
       if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['tags', i, 'name'], message: `duplicate tag name "${tag.name}" (also tags[${first}])` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tags', i, 'name'],
+          message: `duplicate tag name "${tag.name}" (also tags[${first}])`,
+        });
       } else seen.set(tag.name, i);
     });
   });

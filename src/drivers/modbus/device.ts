@@ -69,7 +69,10 @@ export class ModbusDevice implements DeviceDriver {
   }
 
   tags(): readonly TagSpec[] {
-    return this.config.tags.map((t) => ({ name: t.name, intervalMs: t.intervalMs ?? this.config.intervalMs }));
+    return this.config.tags.map((t) => ({
+      name: t.name,
+      intervalMs: t.intervalMs ?? this.config.intervalMs,
+    }));
   }
 
   async start(): Promise<void> {
@@ -97,7 +100,9 @@ export class ModbusDevice implements DeviceDriver {
     const prepared = this.prepare(names);
     this.counters.polls++;
     if (!this.started || !this.line) {
-      return names.map((n) => badValue(n, 'EDGE_ERR_MODBUS_DISCONNECTED', `device ${this.device} is not started`));
+      return names.map((n) =>
+        badValue(n, 'EDGE_ERR_MODBUS_DISCONNECTED', `device ${this.device} is not started`),
+      );
     }
     const out = new Array<TagValue>(names.length);
     for (const step of prepared) {
@@ -117,23 +122,56 @@ export class ModbusDevice implements DeviceDriver {
   async write(tagName: string, value: WriteValue): Promise<void> {
     const context = { device: this.device, tag: tagName };
     const tag = this.tagByName.get(tagName);
-    if (!tag) throw new EdgeError('EDGE_ERR_CMD_UNKNOWN_TAG', `device ${this.device} has no tag "${tagName}"`, { context });
-    if (!tag.writable) throw new EdgeError('EDGE_ERR_CMD_NOT_WRITABLE', `tag ${tagName} of ${this.device} is not writable (writable: true in its config)`, { context });
+    if (!tag)
+      throw new EdgeError('EDGE_ERR_CMD_UNKNOWN_TAG', `device ${this.device} has no tag "${tagName}"`, {
+        context,
+      });
+    if (!tag.writable)
+      throw new EdgeError(
+        'EDGE_ERR_CMD_NOT_WRITABLE',
+        `tag ${tagName} of ${this.device} is not writable (writable: true in its config)`,
+        { context },
+      );
     const plan = planWrite(tag, value, this.config.writeFunction === 'multiple');
     const line = this.line;
-    if (!this.started || !line) throw new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `device ${this.device} is not started`, { context });
-    if (!line.canWrite) throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${line.key} of ${this.device} cannot carry writes`, { context });
-    if (!this.breaker.allows()) throw new EdgeError('EDGE_ERR_MODBUS_CIRCUIT_OPEN', `circuit open after ${this.breaker.consecutiveFailures} failures`, { context });
+    if (!this.started || !line)
+      throw new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `device ${this.device} is not started`, {
+        context,
+      });
+    if (!line.canWrite)
+      throw new EdgeError(
+        'EDGE_ERR_CMD_UNSUPPORTED',
+        `line ${line.key} of ${this.device} cannot carry writes`,
+        { context },
+      );
+    if (!this.breaker.allows())
+      throw new EdgeError(
+        'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
+        `circuit open after ${this.breaker.consecutiveFailures} failures`,
+        { context },
+      );
     this.counters.writes++;
-    const result = await line.execute(this.client, { kind: 'write', unitId: this.config.unitId, ...plan, timeoutMs: this.config.timeoutMs });
+    const result = await line.execute(this.client, {
+      kind: 'write',
+      unitId: this.config.unitId,
+      ...plan,
+      timeoutMs: this.config.timeoutMs,
+    });
     if (result.ok) return;
     this.counters.writeErrors++;
     const { error } = result;
-    const unknown = error.code === 'EDGE_ERR_MODBUS_TIMEOUT' ? ': no answer, the write may or may not have taken effect' : '';
-    throw new EdgeError(error.code, `write ${tagName} (FC${plan.fc}) on ${this.device}: ${error.message}${unknown}`, {
-      cause: error,
-      context: { ...error.context, ...context, fc: plan.fc },
-    });
+    const unknown =
+      error.code === 'EDGE_ERR_MODBUS_TIMEOUT'
+        ? ': no answer, the write may or may not have taken effect'
+        : '';
+    throw new EdgeError(
+      error.code,
+      `write ${tagName} (FC${plan.fc}) on ${this.device}: ${error.message}${unknown}`,
+      {
+        cause: error,
+        context: { ...error.context, ...context, fc: plan.fc },
+      },
+    );
   }
 
   /** The plan for this exact list of names, with where each value goes; cached. */
@@ -167,7 +205,10 @@ export class ModbusDevice implements DeviceDriver {
       return request.tags.map((t) => badValue(t.tag.name, code, reason));
     };
     if (!this.breaker.allows()) {
-      return bad('EDGE_ERR_MODBUS_CIRCUIT_OPEN', `circuit open after ${this.breaker.consecutiveFailures} failures`);
+      return bad(
+        'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
+        `circuit open after ${this.breaker.consecutiveFailures} failures`,
+      );
     }
     const line = this.line!;
     let result: LineResult | undefined;
@@ -187,7 +228,10 @@ export class ModbusDevice implements DeviceDriver {
       if (isBreakerFailure(error.code)) {
         if (this.breaker.recordFailure()) {
           this.counters.breakerOpens++;
-          this.logger.warn({ failures: this.breaker.consecutiveFailures, code: error.code }, 'modbus circuit opened');
+          this.logger.warn(
+            { failures: this.breaker.consecutiveFailures, code: error.code },
+            'modbus circuit opened',
+          );
         }
       } else if (isDeviceAnswer(error.code)) {
         this.breaker.recordSuccess();

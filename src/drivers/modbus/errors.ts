@@ -28,7 +28,14 @@ export function exceptionErrorCode(modbusCode: number): EdgeErrorCode {
 
 export type ModbusErrorPhase = 'connect' | 'request';
 
-const LINK_LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTCONN', 'EIO', 'ERR_STREAM_DESTROYED']);
+const LINK_LOST_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ENOTCONN',
+  'EIO',
+  'ERR_STREAM_DESTROYED',
+]);
 
 interface ErrorLike {
   readonly message?: unknown;
@@ -46,7 +53,8 @@ export function toModbusError(err: unknown, phase: ModbusErrorPhase = 'request')
   const make = (code: EdgeErrorCode, context: Record<string, unknown> = {}): EdgeError =>
     new EdgeError(code, message, { cause: err, context });
 
-  if (typeof e.modbusCode === 'number') return make(exceptionErrorCode(e.modbusCode), { modbusCode: e.modbusCode });
+  if (typeof e.modbusCode === 'number')
+    return make(exceptionErrorCode(e.modbusCode), { modbusCode: e.modbusCode });
   if (e.errno === 'ETIMEDOUT' || e.name === 'TransactionTimedOutError' || message === 'Timed out') {
     return make(phase === 'connect' ? 'EDGE_ERR_MODBUS_CONNECT' : 'EDGE_ERR_MODBUS_TIMEOUT');
   }
@@ -76,5 +84,7 @@ export function isBreakerFailure(code: string): boolean {
 
 /** The device answered (an exception response): proof of life for the breaker. */
 export function isDeviceAnswer(code: string): boolean {
-  return code === 'EDGE_ERR_MODBUS_EXCEPTION' || Object.values(EXCEPTION_CODES).includes(code as EdgeErrorCode);
+  return (
+    code === 'EDGE_ERR_MODBUS_EXCEPTION' || Object.values(EXCEPTION_CODES).includes(code as EdgeErrorCode)
+  );
 }

@@ -40,7 +40,14 @@ export function interFrameGapMs(connection: ModbusConnection): number {
   return Math.max(2, (3.5 * bitsPerChar(connection) * 1000) / connection.baudRate);
 }
 
-const SERIAL_FIELDS = ['baudRate', 'dataBits', 'parity', 'stopBits', 'interFrameGapMs', 'echoSuppression'] as const;
+const SERIAL_FIELDS = [
+  'baudRate',
+  'dataBits',
+  'parity',
+  'stopBits',
+  'interFrameGapMs',
+  'echoSuppression',
+] as const;
 
 interface LineEntry {
   readonly line: Line;
@@ -65,7 +72,10 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
   }
 
   create(config: ModbusDeviceConfig): ModbusDevice {
-    if (this.closed) throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'modbus family is closed', { context: { device: config.name } });
+    if (this.closed)
+      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'modbus family is closed', {
+        context: { device: config.name },
+      });
     const device = new ModbusDevice(config, {
       clock: this.deps.clock,
       logger: this.deps.logger,
@@ -111,9 +121,13 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
     let transport;
     if (connection.transport === 'dtu') {
       if (!this.dtu) {
-        throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${device.device}: connection.dtu "${connection.dtu}" but the agent has no DTU hub (dtu section)`, {
-          context: { device: device.device, field: 'connection.dtu' },
-        });
+        throw new EdgeError(
+          'EDGE_ERR_CONFIG_INVALID',
+          `device ${device.device}: connection.dtu "${connection.dtu}" but the agent has no DTU hub (dtu section)`,
+          {
+            context: { device: device.device, field: 'connection.dtu' },
+          },
+        );
       }
       transport = this.dtu.transport(connection.dtu);
     } else transport = this.transportFactory(connection, this.deps.clock);

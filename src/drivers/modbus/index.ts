@@ -10,7 +10,13 @@ export const modbusDriver: DriverDefinition<ModbusDeviceConfig> = {
 };
 
 export { modbusDeviceSchema, type ModbusDeviceConfig, type ModbusTagConfig } from './config.js';
-export { createModbusFamily, ModbusFamily, lineKey, interFrameGapMs, type ModbusFamilyOptions } from './family.js';
+export {
+  createModbusFamily,
+  ModbusFamily,
+  lineKey,
+  interFrameGapMs,
+  type ModbusFamilyOptions,
+} from './family.js';
 export { ModbusDevice } from './device.js';
 export { Line, type LineState } from './line.js';
 export { ModbusSerialTransport, type ModbusTransport, type TransportFactory } from './transport.js';
@@ -18,5 +24,11 @@ export { planRequests, Planner, type ModbusRequest, type PlanLimits } from './pl
 export { decodeRegisters, encodeRegisters, ORDER_NAMES } from './codec.js';
 export { toModbusError, exceptionErrorCode } from './errors.js';
 export { DtuHub, type DtuHubDeps, type DtuStatus, type DtuServerStatus } from './dtu/hub.js';
-export { dtuSchema, dtuCrossCheck, type DtuConfig, type DtuLinkConfig, type CrossCheckIssue } from './dtu/config.js';
+export {
+  dtuSchema,
+  dtuCrossCheck,
+  type DtuConfig,
+  type DtuLinkConfig,
+  type CrossCheckIssue,
+} from './dtu/config.js';
 export { RtuStreamTransport, type StreamPort } from './dtu/stream-transport.js';

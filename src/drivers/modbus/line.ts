@@ -84,11 +84,18 @@ export class Line {
   private reconnectTimer: TimerHandle | undefined;
   private connecting: Promise<void> | undefined;
   private generation = 0;
-  readonly stats = { requests: 0, reconnects: 0, connectFailures: 0, lastError: undefined as string | undefined };
+  readonly stats = {
+    requests: 0,
+    reconnects: 0,
+    connectFailures: 0,
+    lastError: undefined as string | undefined,
+  };
 
   constructor(private readonly opts: LineOptions) {
     this.backoff = new Backoff(opts.backoff, opts.random);
-    opts.transport.onClose((err) => this.linkLost(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', err?.message ?? 'link closed')));
+    opts.transport.onClose((err) =>
+      this.linkLost(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', err?.message ?? 'link closed')),
+    );
   }
 
   get key(): string {
@@ -124,7 +131,8 @@ export class Line {
    * device is not counted and the error (EDGE_ERR_MODBUS_CONNECT, retryable) is thrown.
    */
   async acquire(): Promise<void> {
-    if (this.stateValue === 'closed') throw new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `line ${this.key} is closed`);
+    if (this.stateValue === 'closed')
+      throw new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `line ${this.key} is closed`);
     this.refs++;
     if (this.stateValue === 'up') return;
     try {
@@ -243,7 +251,12 @@ export class Line {
         this.timeoutStreak++;
         if (this.opts.kind === 'rtu') this.drainMs = drainWindowMs(read.timeoutMs, this.opts.gapMs);
         else if (this.timeoutStreak >= TCP_TIMEOUTS_BEFORE_RECONNECT && generation === this.generation) {
-          this.linkLost(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `${this.timeoutStreak} timeouts in a row; reconnecting`));
+          this.linkLost(
+            new EdgeError(
+              'EDGE_ERR_MODBUS_DISCONNECTED',
+              `${this.timeoutStreak} timeouts in a row; reconnecting`,
+            ),
+          );
         }
       } else if (!isLinkError(error.code)) {
         this.timeoutStreak = 0; // something answered
@@ -261,7 +274,8 @@ export class Line {
   private async send(request: LineRequest): Promise<readonly number[] | readonly boolean[]> {
     const t = this.opts.transport;
     if ('kind' in request) {
-      if (!t.writeValues) throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${this.key} cannot carry writes`);
+      if (!t.writeValues)
+        throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${this.key} cannot carry writes`);
       await t.writeValues(request.unitId, request.fc, request.address, request.values, request.timeoutMs);
       return [];
     }
@@ -333,7 +347,10 @@ export class Line {
     if (this.refs === 0 || this.stateValue === 'closed' || this.reconnectTimer) return;
     const ms = this.backoff.next();
     this.nextReconnectInMs = ms;
-    this.opts.logger.warn({ line: this.key, inMs: ms, error: this.stats.lastError }, 'modbus line down; reconnect scheduled');
+    this.opts.logger.warn(
+      { line: this.key, inMs: ms, error: this.stats.lastError },
+      'modbus line down; reconnect scheduled',
+    );
     this.reconnectTimer = this.opts.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       this.stats.reconnects++;

@@ -102,7 +102,13 @@ export class SerialStreamTransport implements ModbusTransport {
         new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve()))),
         new Promise<never>((_, reject) => {
           timer = this.clock.setTimeout(
-            () => reject(new EdgeError('EDGE_ERR_MODBUS_CONNECT', `opening ${conn.path} timed out after ${CONNECT_TIMEOUT_MS} ms`)),
+            () =>
+              reject(
+                new EdgeError(
+                  'EDGE_ERR_MODBUS_CONNECT',
+                  `opening ${conn.path} timed out after ${CONNECT_TIMEOUT_MS} ms`,
+                ),
+              ),
             CONNECT_TIMEOUT_MS,
           );
         }),
@@ -112,17 +118,23 @@ export class SerialStreamTransport implements ModbusTransport {
       await closePort(port);
       throw err instanceof EdgeError
         ? err
-        : new EdgeError('EDGE_ERR_MODBUS_CONNECT', `cannot open ${conn.path}: ${err instanceof Error ? err.message : String(err)}`, {
-            cause: err,
-            context: { path: conn.path },
-          });
+        : new EdgeError(
+            'EDGE_ERR_MODBUS_CONNECT',
+            `cannot open ${conn.path}: ${err instanceof Error ? err.message : String(err)}`,
+            {
+              cause: err,
+              context: { path: conn.path },
+            },
+          );
     } finally {
       timer?.cancel();
     }
     if (this.port !== port) {
       // closed while opening
       await closePort(port);
-      throw new EdgeError('EDGE_ERR_MODBUS_CONNECT', `${conn.path} was closed while opening`, { context: { path: conn.path } });
+      throw new EdgeError('EDGE_ERR_MODBUS_CONNECT', `${conn.path} was closed while opening`, {
+        context: { path: conn.path },
+      });
     }
     opened = true;
     this.stream.linkUp();
@@ -159,7 +171,9 @@ export class SerialStreamTransport implements ModbusTransport {
   /** A closed port fails at once with the Line's link-error code (it then reconnects). */
   private guard(): Promise<never> | undefined {
     if (this.isOpen) return undefined;
-    return Promise.reject(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `serial port ${this.connection.path} is not open`));
+    return Promise.reject(
+      new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `serial port ${this.connection.path} is not open`),
+    );
   }
 
   private write(data: Buffer): void {

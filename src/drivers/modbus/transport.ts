@@ -29,7 +29,13 @@ export interface ModbusTransport {
    * One write: FC05 (one coil), FC06 (one register), FC15 (coils), FC16 (registers).
    * Optional: a transport without it is read-only (the device refuses writes up front).
    */
-  writeValues?(unitId: number, fc: WriteFunctionCode, address: number, values: readonly number[] | readonly boolean[], timeoutMs: number): Promise<void>;
+  writeValues?(
+    unitId: number,
+    fc: WriteFunctionCode,
+    address: number,
+    values: readonly number[] | readonly boolean[],
+    timeoutMs: number,
+  ): Promise<void>;
   /** Releases the link; safe to call twice or when never opened. */
   close(): Promise<void>;
   readonly isOpen: boolean;
@@ -79,13 +85,21 @@ export class ModbusSerialTransport implements ModbusTransport {
     client.on('close', () => {
       if (this.client !== client) return;
       this.client = undefined;
-      this.failPending(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `link closed${lastError ? `: ${lastError.message}` : ''}`));
+      this.failPending(
+        new EdgeError(
+          'EDGE_ERR_MODBUS_DISCONNECTED',
+          `link closed${lastError ? `: ${lastError.message}` : ''}`,
+        ),
+      );
       for (const l of this.closeListeners) l(lastError);
     });
     const conn = this.connection;
     if (conn.transport === 'dtu') {
       this.client = undefined;
-      throw new EdgeError('EDGE_ERR_MODBUS_CONNECT', `DTU link "${conn.dtu}" needs the DTU hub transport (deps.dtu)`);
+      throw new EdgeError(
+        'EDGE_ERR_MODBUS_CONNECT',
+        `DTU link "${conn.dtu}" needs the DTU hub transport (deps.dtu)`,
+      );
     }
     const opening =
       conn.transport === 'tcp'
@@ -102,7 +116,10 @@ export class ModbusSerialTransport implements ModbusTransport {
         opening,
         new Promise<never>((_, reject) => {
           timer = this.clock.setTimeout(
-            () => reject(new EdgeError('EDGE_ERR_MODBUS_CONNECT', `connect timed out after ${CONNECT_TIMEOUT_MS} ms`)),
+            () =>
+              reject(
+                new EdgeError('EDGE_ERR_MODBUS_CONNECT', `connect timed out after ${CONNECT_TIMEOUT_MS} ms`),
+              ),
             CONNECT_TIMEOUT_MS,
           );
         }),
@@ -117,22 +134,34 @@ export class ModbusSerialTransport implements ModbusTransport {
   }
 
   readCoils(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
-    return this.request(unitId, timeoutMs, (c) => c.readCoils(address, length).then((r) => r.data.slice(0, length)));
+    return this.request(unitId, timeoutMs, (c) =>
+      c.readCoils(address, length).then((r) => r.data.slice(0, length)),
+    );
   }
 
   readDiscreteInputs(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
-    return this.request(unitId, timeoutMs, (c) => c.readDiscreteInputs(address, length).then((r) => r.data.slice(0, length)));
+    return this.request(unitId, timeoutMs, (c) =>
+      c.readDiscreteInputs(address, length).then((r) => r.data.slice(0, length)),
+    );
   }
 
   readHolding(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]> {
-    return this.request(unitId, timeoutMs, (c) => c.readHoldingRegisters(address, length).then((r) => r.data));
+    return this.request(unitId, timeoutMs, (c) =>
+      c.readHoldingRegisters(address, length).then((r) => r.data),
+    );
   }
 
   readInput(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]> {
     return this.request(unitId, timeoutMs, (c) => c.readInputRegisters(address, length).then((r) => r.data));
   }
 
-  writeValues(unitId: number, fc: WriteFunctionCode, address: number, values: readonly number[] | readonly boolean[], timeoutMs: number): Promise<void> {
+  writeValues(
+    unitId: number,
+    fc: WriteFunctionCode,
+    address: number,
+    values: readonly number[] | readonly boolean[],
+    timeoutMs: number,
+  ): Promise<void> {
     return this.request(unitId, timeoutMs, async (c) => {
       switch (fc) {
         case 5:

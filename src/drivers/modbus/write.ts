@@ -28,7 +28,9 @@ const INTEGER_RANGES = {
 const F32_MAX = 3.4028234663852886e38;
 
 function refuse(tag: ModbusTagConfig, message: string): never {
-  throw new EdgeError('EDGE_ERR_CMD_BAD_VALUE', `tag ${tag.name}: ${message}`, { context: { tag: tag.name } });
+  throw new EdgeError('EDGE_ERR_CMD_BAD_VALUE', `tag ${tag.name}: ${message}`, {
+    context: { tag: tag.name },
+  });
 }
 
 function asBoolean(tag: ModbusTagConfig, value: WriteValue): boolean {
@@ -39,7 +41,8 @@ function asBoolean(tag: ModbusTagConfig, value: WriteValue): boolean {
 
 /** The raw (unscaled) number the registers must hold, checked against the type. */
 function rawNumber(tag: ModbusTagConfig, value: WriteValue): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return refuse(tag, `expected a finite number, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    return refuse(tag, `expected a finite number, got ${JSON.stringify(value)}`);
   const raw = (value - tag.offset) / tag.scale;
   if (tag.type === 'f32' || tag.type === 'f64') {
     if (tag.type === 'f32' && Math.abs(raw) > F32_MAX) refuse(tag, `${value} is out of the f32 range`);
@@ -48,17 +51,22 @@ function rawNumber(tag: ModbusTagConfig, value: WriteValue): number {
   const rounded = Math.round(raw);
   // scaling leaves float noise (230.1 / 0.1 = 2301.0000000000005); more than that is a real fraction
   if (Math.abs(raw - rounded) > 1e-9 * Math.max(1, Math.abs(raw))) {
-    refuse(tag, `${value} is not representable: the register holds (value - ${tag.offset}) / ${tag.scale} as an integer`);
+    refuse(
+      tag,
+      `${value} is not representable: the register holds (value - ${tag.offset}) / ${tag.scale} as an integer`,
+    );
   }
   const [min, max] = INTEGER_RANGES[tag.type as keyof typeof INTEGER_RANGES];
-  if (rounded < min || rounded > max) refuse(tag, `${value} is out of range: raw ${rounded} must be ${tag.type} ${min}…${max}`);
+  if (rounded < min || rounded > max)
+    refuse(tag, `${value} is out of range: raw ${rounded} must be ${tag.type} ${min}…${max}`);
   return rounded;
 }
 
 function stringValue(tag: ModbusTagConfig, value: WriteValue): string {
   if (typeof value !== 'string') return refuse(tag, `expected a string, got ${JSON.stringify(value)}`);
   const capacity = (tag.length ?? 1) * 2;
-  if (value.length > capacity) refuse(tag, `string of ${value.length} characters does not fit ${capacity} bytes`);
+  if (value.length > capacity)
+    refuse(tag, `string of ${value.length} characters does not fit ${capacity} bytes`);
   if (!/^[\x20-\x7e\t]*$/.test(value)) refuse(tag, 'only printable ASCII can be written');
   return value;
 }
@@ -67,7 +75,8 @@ function stringValue(tag: ModbusTagConfig, value: WriteValue): string {
 export function planWrite(tag: ModbusTagConfig, value: WriteValue, multiple = false): WritePlan {
   if (Array.isArray(value)) refuse(tag, 'Modbus tags take a single value, not an array');
   const scalar = value as Exclude<WriteValue, readonly unknown[]>;
-  if (tag.function === 'coil') return { fc: multiple ? 15 : 5, address: tag.address, values: [asBoolean(tag, scalar)] };
+  if (tag.function === 'coil')
+    return { fc: multiple ? 15 : 5, address: tag.address, values: [asBoolean(tag, scalar)] };
   let registers: number[];
   if (tag.type === 'bool') registers = encodeRegisters(tag, asBoolean(tag, scalar));
   else if (tag.type === 'string') registers = encodeRegisters(tag, stringValue(tag, scalar));

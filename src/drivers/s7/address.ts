@@ -24,7 +24,15 @@ export type S7Type =
 export type S7Area = 'DB' | 'I' | 'Q' | 'M' | 'P' | 'T' | 'C';
 
 /** Area codes of the S7 ReadVar/WriteVar item (S7ANY pointer). */
-export const AREA_CODES: Readonly<Record<S7Area, number>> = { P: 0x80, I: 0x81, Q: 0x82, M: 0x83, DB: 0x84, C: 0x1c, T: 0x1d };
+export const AREA_CODES: Readonly<Record<S7Area, number>> = {
+  P: 0x80,
+  I: 0x81,
+  Q: 0x82,
+  M: 0x83,
+  DB: 0x84,
+  C: 0x1c,
+  T: 0x1d,
+};
 
 export interface S7Address {
   readonly area: S7Area;
@@ -41,20 +49,58 @@ export interface S7Address {
   readonly strLen: number;
 }
 
-export type ParseResult = { readonly ok: true; readonly address: S7Address } | { readonly ok: false; readonly reason: string };
+export type ParseResult =
+  { readonly ok: true; readonly address: S7Address } | { readonly ok: false; readonly reason: string };
 
 const DB_TYPES: Readonly<Record<string, S7Type>> = {
-  X: 'BOOL', B: 'BYTE', BYTE: 'BYTE', C: 'CHAR', CHAR: 'CHAR', W: 'WORD', WORD: 'WORD', I: 'INT', INT: 'INT',
-  DW: 'DWORD', DWORD: 'DWORD', DI: 'DINT', DINT: 'DINT', R: 'REAL', REAL: 'REAL', LR: 'LREAL', LREAL: 'LREAL',
-  LI: 'LINT', LINT: 'LINT', S: 'STRING', STRING: 'STRING',
+  X: 'BOOL',
+  B: 'BYTE',
+  BYTE: 'BYTE',
+  C: 'CHAR',
+  CHAR: 'CHAR',
+  W: 'WORD',
+  WORD: 'WORD',
+  I: 'INT',
+  INT: 'INT',
+  DW: 'DWORD',
+  DWORD: 'DWORD',
+  DI: 'DINT',
+  DINT: 'DINT',
+  R: 'REAL',
+  REAL: 'REAL',
+  LR: 'LREAL',
+  LREAL: 'LREAL',
+  LI: 'LINT',
+  LINT: 'LINT',
+  S: 'STRING',
+  STRING: 'STRING',
 };
 
 /** Type suffix after I/Q/M/P (nodes7: `ID` is a DWORD, `IDI` a DINT). */
 const AREA_TYPES: Readonly<Record<string, S7Type>> = {
-  '': 'BOOL', B: 'BYTE', C: 'CHAR', W: 'WORD', I: 'INT', D: 'DWORD', DI: 'DINT', R: 'REAL', LR: 'LREAL', LI: 'LINT',
+  '': 'BOOL',
+  B: 'BYTE',
+  C: 'CHAR',
+  W: 'WORD',
+  I: 'INT',
+  D: 'DWORD',
+  DI: 'DINT',
+  R: 'REAL',
+  LR: 'LREAL',
+  LI: 'LINT',
 };
 
-const AREA_PREFIX: Readonly<Record<string, S7Area>> = { I: 'I', E: 'I', Q: 'Q', A: 'Q', M: 'M', PI: 'P', PE: 'P', PQ: 'P', PA: 'P' };
+const AREA_PREFIX: Readonly<Record<string, S7Area>> = {
+  I: 'I',
+  E: 'I',
+  Q: 'Q',
+  A: 'Q',
+  M: 'M',
+  PI: 'P',
+  PE: 'P',
+  PQ: 'P',
+  PA: 'P',
+};
 
 /** The S7ANY pointer holds bit addresses in 24 bits. */
 export const MAX_BYTE_OFFSET = 0xffff;
@@ -90,7 +136,8 @@ export function byteLength(a: S7Address): number {
   return a.count * elementBytes(a);
 }
 
-const num = (s: string | undefined): number | undefined => (s !== undefined && /^\d{1,7}$/.test(s) ? Number(s) : undefined);
+const num = (s: string | undefined): number | undefined =>
+  s !== undefined && /^\d{1,7}$/.test(s) ? Number(s) : undefined;
 
 export function parseS7Address(text: string): ParseResult {
   const fail = (why: string): ParseResult => ({ ok: false, reason: `"${text}": ${why}` });
@@ -115,7 +162,8 @@ function parseDb(dbPart: string, rest: string): S7Address | string {
   const m = /^([A-Z]+)(\d*)(?:\.(\d*))?(?:\.(\d*))?$/.exec(rest);
   if (!m) return `"${rest}" is not <type><byte>[.<bit|count>][.<count>] (e.g. INT4, X0.3, REAL8.10, S10.20)`;
   const type = DB_TYPES[m[1]];
-  if (!type) return `unknown data type "${m[1]}" (use X, BYTE, CHAR, WORD, INT, DWORD, DINT, REAL, LREAL, LINT, STRING)`;
+  if (!type)
+    return `unknown data type "${m[1]}" (use X, BYTE, CHAR, WORD, INT, DWORD, DINT, REAL, LREAL, LINT, STRING)`;
   const start = num(m[2]);
   if (start === undefined) return `missing byte offset after ${m[1]} (e.g. DB1,${m[1]}4)`;
   return withElements('DB', db, start, type, m[3], m[4]);
@@ -128,7 +176,16 @@ function parseArea(src: string): S7Address | string {
     const count = tc[3] === undefined ? 1 : Number(tc[3]);
     if (n > 65535) return `${tc[1] === 'T' ? 'timer' : 'counter'} number ${n} is outside 0..65535`;
     if (count < 1) return 'zero-length arrays are not allowed';
-    return { area: tc[1] as 'T' | 'C', db: 0, start: n, bit: 0, type: tc[1] === 'T' ? 'TIMER' : 'COUNTER', count, isArray: tc[3] !== undefined, strLen: 0 };
+    return {
+      area: tc[1] as 'T' | 'C',
+      db: 0,
+      start: n,
+      bit: 0,
+      type: tc[1] === 'T' ? 'TIMER' : 'COUNTER',
+      count,
+      isArray: tc[3] !== undefined,
+      strLen: 0,
+    };
   }
   const m = /^(P[IEQA]|[IEQAM])(LR|LI|DI|[BCWIDR])?(\d+)(?:\.(\d*))?(?:\.(\d*))?$/.exec(src);
   if (!m) return 'not an S7 address (e.g. DB1,INT4, DB1,X0.3, I0.1, QW2, MB10, MR4, T5, C3)';
@@ -139,13 +196,22 @@ function parseArea(src: string): S7Address | string {
 }
 
 /** Second and third dotted parts: bit and bool count, string length and count, or count. */
-function withElements(area: S7Area, db: number, start: number, type: S7Type, p2: string | undefined, p3: string | undefined): S7Address | string {
+function withElements(
+  area: S7Area,
+  db: number,
+  start: number,
+  type: S7Type,
+  p2: string | undefined,
+  p3: string | undefined,
+): S7Address | string {
   const second = p2 === undefined ? undefined : num(p2);
   const third = p3 === undefined ? undefined : num(p3);
-  if ((p2 !== undefined && second === undefined) || (p3 !== undefined && third === undefined)) return 'parts after "." must be numbers';
+  if ((p2 !== undefined && second === undefined) || (p3 !== undefined && third === undefined))
+    return 'parts after "." must be numbers';
   const base = { area, db, start, type, bit: 0, strLen: 0 };
   if (type === 'BOOL') {
-    if (second === undefined) return `a bit address needs the bit (e.g. ${area === 'DB' ? `DB${db},X${start}.0` : `${area}${start}.0`})`;
+    if (second === undefined)
+      return `a bit address needs the bit (e.g. ${area === 'DB' ? `DB${db},X${start}.0` : `${area}${start}.0`})`;
     if (second > 7) return `bit ${second} is outside 0..7`;
     const count = third ?? 1;
     if (count < 1) return 'zero-length arrays are not allowed';

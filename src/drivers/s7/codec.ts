@@ -26,13 +26,15 @@ export function pointBytes(a: S7Address): number {
 
 function scaled(p: S7Point, raw: number): TagValue {
   const value = p.scale === 1 && p.offset === 0 ? raw : withoutFloatNoise(raw * p.scale + p.offset);
-  if (!Number.isFinite(value)) return badValue(p.name, DECODE, `${p.address.type} value is not finite (${value})`);
+  if (!Number.isFinite(value))
+    return badValue(p.name, DECODE, `${p.address.type} value is not finite (${value})`);
   return goodValue(p.name, value);
 }
 
 /** Decodes the point from exactly its bytes. */
 export function decodePoint(p: S7Point, b: Buffer): TagValue {
-  if (b.length < pointBytes(p.address)) return badValue(p.name, DECODE, `${b.length} bytes for a ${p.address.type}`);
+  if (b.length < pointBytes(p.address))
+    return badValue(p.name, DECODE, `${b.length} bytes for a ${p.address.type}`);
   switch (p.address.type) {
     case 'BOOL':
       return goodValue(p.name, ((b[0] >> p.address.bit) & 1) === 1);
@@ -52,7 +54,9 @@ export function decodePoint(p: S7Point, b: Buffer): TagValue {
       return scaled(p, b.readInt32BE(0));
     case 'REAL': {
       const raw = b.readFloatBE(0);
-      return Number.isFinite(raw) ? scaled(p, shortestF32(raw)) : badValue(p.name, DECODE, `REAL value is ${raw}`);
+      return Number.isFinite(raw)
+        ? scaled(p, shortestF32(raw))
+        : badValue(p.name, DECODE, `REAL value is ${raw}`);
     }
     case 'LREAL': {
       const raw = b.readDoubleBE(0);
@@ -75,7 +79,11 @@ function decodeString(p: S7Point, b: Buffer): TagValue {
   const declared = b[0];
   const actual = b[1];
   if (actual > declared || actual > b.length - 2) {
-    return badValue(p.name, DECODE, `STRING header says ${actual} of ${declared} characters in ${b.length - 2} bytes`);
+    return badValue(
+      p.name,
+      DECODE,
+      `STRING header says ${actual} of ${declared} characters in ${b.length - 2} bytes`,
+    );
   }
   return goodValue(p.name, b.toString('latin1', 2, 2 + actual));
 }
@@ -97,9 +105,13 @@ const INTEGER_RANGES: Partial<Record<S7Address['type'], readonly [number, number
  */
 export function encodePoint(p: S7Point, value: unknown): Buffer | string {
   const type = p.address.type;
-  if (type === 'BOOL') return typeof value === 'boolean' ? Buffer.from([value ? 1 : 0]) : `expects a boolean, got ${describe(value)}`;
+  if (type === 'BOOL')
+    return typeof value === 'boolean'
+      ? Buffer.from([value ? 1 : 0])
+      : `expects a boolean, got ${describe(value)}`;
   if (type === 'STRING' || type === 'CHAR') return encodeText(p, value);
-  if (typeof value !== 'number' || !Number.isFinite(value)) return `expects a finite number, got ${describe(value)}`;
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    return `expects a finite number, got ${describe(value)}`;
   const raw = p.scale === 1 && p.offset === 0 ? value : (value - p.offset) / p.scale;
   const b = Buffer.alloc(pointBytes(p.address));
   if (type === 'REAL') {
@@ -143,7 +155,10 @@ export function encodePoint(p: S7Point, value: unknown): Buffer | string {
 function encodeText(p: S7Point, value: unknown): Buffer | string {
   if (typeof value !== 'string') return `expects a string, got ${describe(value)}`;
   if (!/^[\x20-\x7e\xa0-\xff\t]*$/.test(value)) return 'has characters outside Latin-1 printable text';
-  if (p.address.type === 'CHAR') return value.length === 1 ? Buffer.from(value, 'latin1') : `expects exactly one character, got ${value.length}`;
+  if (p.address.type === 'CHAR')
+    return value.length === 1
+      ? Buffer.from(value, 'latin1')
+      : `expects exactly one character, got ${value.length}`;
   const max = p.address.strLen;
   if (value.length > max) return `${value.length} characters exceed the declared STRING[${max}]`;
   const b = Buffer.alloc(2 + value.length);

@@ -5,11 +5,23 @@ import { parseS7Address, type S7Address } from './address.js';
 
 export const s7TagSchema = z
   .strictObject({
-    name: topicSegment.describe('Tag name, the key in the telemetry values (array elements publish as name.0, name.1, …)'),
-    address: z.string().min(1).describe('S7 address, nodes7 syntax: DB1,INT4 · DB1,X0.3 · DB1,REAL8.10 (array) · DB1,S10.20 (STRING[20]) · I0.1 · QW2 · MR4 · T5 · C3'),
+    name: topicSegment.describe(
+      'Tag name, the key in the telemetry values (array elements publish as name.0, name.1, …)',
+    ),
+    address: z
+      .string()
+      .min(1)
+      .describe(
+        'S7 address, nodes7 syntax: DB1,INT4 · DB1,X0.3 · DB1,REAL8.10 (array) · DB1,S10.20 (STRING[20]) · I0.1 · QW2 · MR4 · T5 · C3',
+      ),
     scale: z.number().default(1),
     offset: z.number().default(0),
-    intervalMs: z.number().int().min(10).optional().describe('Poll interval; defaults to the device interval'),
+    intervalMs: z
+      .number()
+      .int()
+      .min(10)
+      .optional()
+      .describe('Poll interval; defaults to the device interval'),
     writable: z.boolean().default(false).describe('Allow writes to this tag (commands); off by default'),
   })
   .superRefine((tag, ctx) => {
@@ -25,13 +37,23 @@ export const s7ConnectionSchema = z
     host: z.string().min(1).describe('Host or IP of the PLC (or CP)'),
     port: z.number().int().min(1).max(65535).default(102),
     rack: z.number().int().min(0).max(7).default(0),
-    slot: z.number().int().min(0).max(31).default(1).describe('CPU slot: 1 for S7-1200/1500 (via the onboard port), usually 2 for S7-300'),
+    slot: z
+      .number()
+      .int()
+      .min(0)
+      .max(31)
+      .default(1)
+      .describe('CPU slot: 1 for S7-1200/1500 (via the onboard port), usually 2 for S7-300'),
     localTSAP: tsap.optional().describe('Calling TSAP (e.g. 0x0100); with remoteTSAP instead of rack/slot'),
     remoteTSAP: tsap.optional().describe('Called TSAP (e.g. 0x0102 or 0x0200 for a LOGO!)'),
   })
   .superRefine((c, ctx) => {
     if ((c.localTSAP === undefined) !== (c.remoteTSAP === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [c.localTSAP === undefined ? 'localTSAP' : 'remoteTSAP'], message: 'localTSAP and remoteTSAP go together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.localTSAP === undefined ? 'localTSAP' : 'remoteTSAP'],
+        message: 'localTSAP and remoteTSAP go together',
+      });
     }
   });
 
@@ -40,17 +62,67 @@ export const s7DeviceSchema = z
     name: topicSegment.describe('Device name: the {device} topic level'),
     driver: z.literal('s7'),
     connection: s7ConnectionSchema,
-    connectTimeoutMs: z.number().int().min(100).max(60_000).default(5000).describe('TCP connect + ISO connection + PDU negotiation'),
-    requestTimeoutMs: z.number().int().min(10).max(60_000).default(2000).describe('Answer time of one read or write request'),
-    deadAfterTimeouts: z.number().int().min(1).max(10).default(2).describe('Requests in a row without answer after which the connection is re-opened'),
-    keepAliveMs: z.number().int().min(0).max(600_000).default(5000).describe('TCP keepalive idle time (0 = off); finds a pulled cable'),
-    pduSize: z.number().int().min(240).max(960).default(960).describe('PDU size proposed to the PLC (it may answer with less)'),
-    maxParallelJobs: z.number().int().min(1).max(8).default(4).describe('Requests in flight at once, capped by what the PLC negotiates'),
-    maxItemsPerRequest: z.number().int().min(1).max(100).default(20).describe('Items per ReadVar request (classic CPUs and snap7: 20)'),
-    maxGap: z.number().int().min(0).max(64).default(4).describe('Unused bytes a merged read may span between two tags'),
+    connectTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(5000)
+      .describe('TCP connect + ISO connection + PDU negotiation'),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(10)
+      .max(60_000)
+      .default(2000)
+      .describe('Answer time of one read or write request'),
+    deadAfterTimeouts: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(2)
+      .describe('Requests in a row without answer after which the connection is re-opened'),
+    keepAliveMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(600_000)
+      .default(5000)
+      .describe('TCP keepalive idle time (0 = off); finds a pulled cable'),
+    pduSize: z
+      .number()
+      .int()
+      .min(240)
+      .max(960)
+      .default(960)
+      .describe('PDU size proposed to the PLC (it may answer with less)'),
+    maxParallelJobs: z
+      .number()
+      .int()
+      .min(1)
+      .max(8)
+      .default(4)
+      .describe('Requests in flight at once, capped by what the PLC negotiates'),
+    maxItemsPerRequest: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(20)
+      .describe('Items per ReadVar request (classic CPUs and snap7: 20)'),
+    maxGap: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .default(4)
+      .describe('Unused bytes a merged read may span between two tags'),
     intervalMs: z.number().int().min(10).default(1000).describe('Default poll interval of the tags'),
     reconnect: backoffSchema.prefault({}),
-    quarantine: backoffSchema.prefault({}).describe('Re-probe delays of a tag the PLC refused (grows per failed probe)'),
+    quarantine: backoffSchema
+      .prefault({})
+      .describe('Re-probe delays of a tag the PLC refused (grows per failed probe)'),
     tags: z.array(s7TagSchema).min(1),
   })
   .superRefine((device, ctx) => {
@@ -61,7 +133,11 @@ export const s7DeviceSchema = z
       for (const name of names) {
         const first = seen.get(name);
         if (first !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['tags', i, 'name'], message: `tag name "${name}" is also used by ${first}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tags', i, 'name'],
+            message: `tag name "${name}" is also used by ${first}`,
+          });
           return;
         }
         seen.set(name, `tags[${i}]`);

@@ -98,7 +98,8 @@ export class S7Connection {
    * request is never sent again.
    */
   request(build: (pduRef: number) => Buffer, timeoutMs = this.options.requestTimeoutMs): Promise<AckData> {
-    if (this.phase !== 'ready') return Promise.reject(this.error('EDGE_ERR_S7_DISCONNECTED', 'connection is not open'));
+    if (this.phase !== 'ready')
+      return Promise.reject(this.error('EDGE_ERR_S7_DISCONNECTED', 'connection is not open'));
     return new Promise<AckData>((resolve, reject) => {
       this.queue.push({ build, pending: { resolve, reject, timeoutMs } });
       this.pump();
@@ -128,7 +129,10 @@ export class S7Connection {
       fn();
     } catch (thrown) {
       const message = thrown instanceof Error ? thrown.message : String(thrown);
-      this.shutdown(this.error('EDGE_ERR_S7_BAD_RESPONSE', `unexpected failure handling PLC data: ${message}`, thrown), true);
+      this.shutdown(
+        this.error('EDGE_ERR_S7_BAD_RESPONSE', `unexpected failure handling PLC data: ${message}`, thrown),
+        true,
+      );
     }
   }
 
@@ -139,7 +143,11 @@ export class S7Connection {
 
   private onData(chunk: Buffer): void {
     const frames = this.reader.push(chunk);
-    if (!frames.ok) return this.shutdown(this.error('EDGE_ERR_S7_BAD_RESPONSE', `stream out of step: ${frames.reason}`), true);
+    if (!frames.ok)
+      return this.shutdown(
+        this.error('EDGE_ERR_S7_BAD_RESPONSE', `stream out of step: ${frames.reason}`),
+        true,
+      );
     for (const frame of frames.value) {
       if (this.phase === 'closed') return;
       this.onFrame(frame);
@@ -170,7 +178,14 @@ export class S7Connection {
     const reply = parseConnectReply(frame);
     if (!reply.ok || reply.value.kind === 'refused') {
       const why = reply.ok ? (reply.value as { reason: string }).reason : reply.reason;
-      return this.failOpen(this.error('EDGE_ERR_S7_COTP_REFUSED', `PLC refused the ISO connection (${why}); check rack/slot or TSAPs`, undefined, 'cotp'));
+      return this.failOpen(
+        this.error(
+          'EDGE_ERR_S7_COTP_REFUSED',
+          `PLC refused the ISO connection (${why}); check rack/slot or TSAPs`,
+          undefined,
+          'cotp',
+        ),
+      );
     }
     this.phase = 'setup';
     this.socket!.write(buildSetupRequest(this.takeRef(), this.options.pduSize, this.options.maxJobs));
@@ -179,7 +194,10 @@ export class S7Connection {
   private onSetupReply(frame: Buffer): void {
     const ack = parseAck(frame);
     const setup = ack.ok ? parseSetupReply(ack.value) : ack;
-    if (!setup.ok) return this.failOpen(this.error('EDGE_ERR_S7_NEGOTIATION', `PDU negotiation failed: ${setup.reason}`, undefined, 'setup'));
+    if (!setup.ok)
+      return this.failOpen(
+        this.error('EDGE_ERR_S7_NEGOTIATION', `PDU negotiation failed: ${setup.reason}`, undefined, 'setup'),
+      );
     this.pduSize = Math.min(setup.value.pduSize, this.options.pduSize);
     this.maxJobs = Math.max(1, Math.min(setup.value.maxJobs, this.options.maxJobs));
     this.phase = 'ready';
@@ -192,8 +210,16 @@ export class S7Connection {
 
   private onSocketError(err: NodeJS.ErrnoException): void {
     if (this.phase === 'tcp') {
-      const code: EdgeErrorCode = err.code === 'ECONNREFUSED' ? 'EDGE_ERR_S7_CONNECT_REFUSED' : 'EDGE_ERR_S7_CONNECT';
-      return this.failOpen(this.error(code, `cannot connect to ${this.options.host}:${this.options.port}: ${err.message}`, err, 'tcp'));
+      const code: EdgeErrorCode =
+        err.code === 'ECONNREFUSED' ? 'EDGE_ERR_S7_CONNECT_REFUSED' : 'EDGE_ERR_S7_CONNECT';
+      return this.failOpen(
+        this.error(
+          code,
+          `cannot connect to ${this.options.host}:${this.options.port}: ${err.message}`,
+          err,
+          'tcp',
+        ),
+      );
     }
     this.onSocketClose(err);
   }
@@ -204,11 +230,32 @@ export class S7Connection {
       case 'closed':
         return;
       case 'tcp':
-        return this.failOpen(this.error('EDGE_ERR_S7_CONNECT', `connection to ${this.options.host}:${this.options.port} closed${detail}`, err, 'tcp'));
+        return this.failOpen(
+          this.error(
+            'EDGE_ERR_S7_CONNECT',
+            `connection to ${this.options.host}:${this.options.port} closed${detail}`,
+            err,
+            'tcp',
+          ),
+        );
       case 'cotp':
-        return this.failOpen(this.error('EDGE_ERR_S7_COTP_REFUSED', `PLC closed the connection after the ISO connection request${detail}; check rack/slot or TSAPs`, err, 'cotp'));
+        return this.failOpen(
+          this.error(
+            'EDGE_ERR_S7_COTP_REFUSED',
+            `PLC closed the connection after the ISO connection request${detail}; check rack/slot or TSAPs`,
+            err,
+            'cotp',
+          ),
+        );
       case 'setup':
-        return this.failOpen(this.error('EDGE_ERR_S7_NEGOTIATION', `PLC closed the connection during PDU negotiation${detail}`, err, 'setup'));
+        return this.failOpen(
+          this.error(
+            'EDGE_ERR_S7_NEGOTIATION',
+            `PLC closed the connection during PDU negotiation${detail}`,
+            err,
+            'setup',
+          ),
+        );
       case 'ready':
         return this.shutdown(this.error('EDGE_ERR_S7_DISCONNECTED', `connection lost${detail}`, err), true);
     }
@@ -217,7 +264,14 @@ export class S7Connection {
   private handshakeTimeout(): void {
     this.handshakeTimer = undefined;
     const phase = this.phase;
-    this.failOpen(this.error('EDGE_ERR_S7_CONNECT_TIMEOUT', `no ${phase === 'tcp' ? 'TCP connection' : `${phase} answer`} within ${this.options.connectTimeoutMs} ms`, undefined, phase));
+    this.failOpen(
+      this.error(
+        'EDGE_ERR_S7_CONNECT_TIMEOUT',
+        `no ${phase === 'tcp' ? 'TCP connection' : `${phase} answer`} within ${this.options.connectTimeoutMs} ms`,
+        undefined,
+        phase,
+      ),
+    );
   }
 
   private failOpen(error: EdgeError): void {
@@ -273,7 +327,13 @@ export class S7Connection {
     this.consecutiveTimeouts++;
     pending.reject(this.error('EDGE_ERR_S7_TIMEOUT', `no answer within ${pending.timeoutMs} ms`));
     if (this.consecutiveTimeouts >= this.options.deadAfterTimeouts) {
-      this.shutdown(this.error('EDGE_ERR_S7_TIMEOUT', `${this.consecutiveTimeouts} requests in a row unanswered: link taken as dead`), true);
+      this.shutdown(
+        this.error(
+          'EDGE_ERR_S7_TIMEOUT',
+          `${this.consecutiveTimeouts} requests in a row unanswered: link taken as dead`,
+        ),
+        true,
+      );
       return;
     }
     this.pump();

@@ -72,14 +72,25 @@ export class S7Device implements DeviceDriver {
     this.config.tags.forEach((tag, j) => {
       const parsed = parseS7Address(tag.address);
       if (!parsed.ok) {
-        throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${this.device}: tags[${j}].address ${parsed.reason}`, {
-          context: { device: this.device, tag: tag.name, field: `tags[${j}].address` },
-        });
+        throw new EdgeError(
+          'EDGE_ERR_CONFIG_INVALID',
+          `device ${this.device}: tags[${j}].address ${parsed.reason}`,
+          {
+            context: { device: this.device, tag: tag.name, field: `tags[${j}].address` },
+          },
+        );
       }
       this.tagConfigs.set(tag.name, { config: tag, address: parsed.address });
       publishedNames(tag.name, parsed.address).forEach((name, i) => {
         const intervalMs = tag.intervalMs ?? this.config.intervalMs;
-        this.points.set(name, { name, tag: tag.name, address: elementAddress(parsed.address, i), scale: tag.scale, offset: tag.offset, intervalMs });
+        this.points.set(name, {
+          name,
+          tag: tag.name,
+          address: elementAddress(parsed.address, i),
+          scale: tag.scale,
+          offset: tag.offset,
+          intervalMs,
+        });
       });
     });
     this.initialised = true;
@@ -97,10 +108,14 @@ export class S7Device implements DeviceDriver {
     await this.connect();
     if (!this.conn) {
       const code = this.linkError.code;
-      throw new EdgeError('EDGE_ERR_DRIVER_START', `s7 device ${this.device}: cannot connect (${code}: ${this.linkError.message})`, {
-        cause: this.linkError,
-        context: { device: this.device, code },
-      });
+      throw new EdgeError(
+        'EDGE_ERR_DRIVER_START',
+        `s7 device ${this.device}: cannot connect (${code}: ${this.linkError.message})`,
+        {
+          cause: this.linkError,
+          context: { device: this.device, code },
+        },
+      );
     }
   }
 
@@ -151,7 +166,8 @@ export class S7Device implements DeviceDriver {
       this.state = 'up';
       this.logger.info({ pduSize: conn.pduSize, maxJobs: conn.maxJobs }, 's7 connected');
     } catch (thrown) {
-      this.linkError = thrown instanceof EdgeError ? thrown : new EdgeError('EDGE_ERR_S7_CONNECT', String(thrown));
+      this.linkError =
+        thrown instanceof EdgeError ? thrown : new EdgeError('EDGE_ERR_S7_CONNECT', String(thrown));
       this.counters.connectFailures++;
       this.state = 'down';
       this.count(this.linkError.code);
@@ -230,7 +246,11 @@ export class S7Device implements DeviceDriver {
     }
     this.count(f.code);
     if (isTagFault(f.code) && conn.open) {
-      if (!this.quarantine.has(p.name)) this.logger.warn({ tag: p.name, code: f.code, plcCode: f.plcCode }, 's7 tag refused by the PLC; quarantined');
+      if (!this.quarantine.has(p.name))
+        this.logger.warn(
+          { tag: p.name, code: f.code, plcCode: f.plcCode },
+          's7 tag refused by the PLC; quarantined',
+        );
       this.quarantine.fail(p.name, f.code, f.reason, f.plcCode);
     }
     return outcome.value;
@@ -260,7 +280,10 @@ export class S7Device implements DeviceDriver {
   private point(name: string): S7Point {
     if (!this.initialised) this.init();
     const p = this.points.get(name);
-    if (!p) throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${this.device} has no tag "${name}"`, { context: { device: this.device, tag: name } });
+    if (!p)
+      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${this.device} has no tag "${name}"`, {
+        context: { device: this.device, tag: name },
+      });
     return p;
   }
 
@@ -275,7 +298,18 @@ export class S7Device implements DeviceDriver {
 
   async write(tag: string, value: WriteValue): Promise<void> {
     if (!this.initialised) this.init();
-    return writeTag({ device: this.device, conn: this.conn, linkError: this.linkError, config: this.config, tags: this.tagConfigs, points: this.points }, tag, value);
+    return writeTag(
+      {
+        device: this.device,
+        conn: this.conn,
+        linkError: this.linkError,
+        config: this.config,
+        tags: this.tagConfigs,
+        points: this.points,
+      },
+      tag,
+      value,
+    );
   }
 
   /** Requests one cycle of every tag takes with the current PDU (what an engineer checks). */
@@ -300,7 +334,9 @@ export class S7Device implements DeviceDriver {
       reconnects: this.counters.reconnects,
       lastError: this.state === 'up' ? null : { code: this.linkError.code, message: this.linkError.message },
       errorsByCode: { ...this.counters.errorsByCode },
-      quarantined: this.quarantine.names().map((name) => ({ tag: name, plcCode: this.quarantine.plcCode(name) ?? null })),
+      quarantined: this.quarantine
+        .names()
+        .map((name) => ({ tag: name, plcCode: this.quarantine.plcCode(name) ?? null })),
       probes: this.quarantine.probes,
       released: this.quarantine.released,
       splits: this.counters.splits,

@@ -37,7 +37,6 @@ export function headerErrorCode(errorClass: number, errorCode: number): number {
   return (errorClass << 8) | errorCode;
 }
 
-
 /** Errors that are about a tag (the PLC answered): candidates for quarantine. */
 export function isItemCode(code: string): boolean {
   return code.startsWith('EDGE_ERR_S7_ITEM_') || code === 'EDGE_ERR_S7_REQUEST_REJECTED';

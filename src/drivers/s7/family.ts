@@ -11,8 +11,15 @@ export class S7Family implements DriverFamily<S7DeviceConfig> {
   constructor(private readonly deps: DriverDeps) {}
 
   create(config: S7DeviceConfig): S7Device {
-    if (this.closed) throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 's7 family is closed', { context: { device: config.name } });
-    const device = new S7Device(config, { clock: this.deps.clock, logger: this.deps.logger, random: this.deps.random });
+    if (this.closed)
+      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 's7 family is closed', {
+        context: { device: config.name },
+      });
+    const device = new S7Device(config, {
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      random: this.deps.random,
+    });
     this.devices.add(device);
     return device;
   }

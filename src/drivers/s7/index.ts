@@ -9,11 +9,24 @@ export const s7Driver: DriverDefinition<S7DeviceConfig> = {
   createFamily: (deps) => createS7Family(deps),
 };
 
-export { s7DeviceSchema, s7TagSchema, publishedNames, type S7DeviceConfig, type S7TagConfig } from './config.js';
+export {
+  s7DeviceSchema,
+  s7TagSchema,
+  publishedNames,
+  type S7DeviceConfig,
+  type S7TagConfig,
+} from './config.js';
 export { createS7Family, S7Family } from './family.js';
 export { S7Device } from './device.js';
 export { S7Connection, type ConnectionOptions } from './connection.js';
 export { parseS7Address, elementAddress, byteLength, type S7Address, type S7Type } from './address.js';
-export { planItems, packRequests, minimumRequests, itemsPerRequest, type PlanLimits, type PlannedRequest } from './plan.js';
+export {
+  planItems,
+  packRequests,
+  minimumRequests,
+  itemsPerRequest,
+  type PlanLimits,
+  type PlannedRequest,
+} from './plan.js';
 export { decodePoint, encodePoint, type S7Point } from './codec.js';
 export { itemErrorCode } from './errors.js';

@@ -7,7 +7,13 @@
  */
 import { AREA_CODES } from './address.js';
 import { pointBytes, type S7Point } from './codec.js';
-import { ITEM_DATA_HEADER, ITEM_SPEC_BYTES, REQUEST_OVERHEAD, RESPONSE_OVERHEAD, type ItemSpec } from './protocol.js';
+import {
+  ITEM_DATA_HEADER,
+  ITEM_SPEC_BYTES,
+  REQUEST_OVERHEAD,
+  RESPONSE_OVERHEAD,
+  type ItemSpec,
+} from './protocol.js';
 
 export interface PlanLimits {
   readonly pduSize: number;
@@ -41,13 +47,20 @@ export function maxItemBytes(pduSize: number): number {
 
 /** Items a request may hold by the request PDU size and the PLC's cap. */
 export function itemsPerRequest(limits: PlanLimits): number {
-  return Math.max(1, Math.min(limits.maxItems, Math.floor((limits.pduSize - REQUEST_OVERHEAD) / ITEM_SPEC_BYTES)));
+  return Math.max(
+    1,
+    Math.min(limits.maxItems, Math.floor((limits.pduSize - REQUEST_OVERHEAD) / ITEM_SPEC_BYTES)),
+  );
 }
 
 const isCounterOrTimer = (p: S7Point): boolean => p.address.area === 'T' || p.address.area === 'C';
 
 function byteItem(p: S7Point, start: number, length: number, parts: Part[]): PlannedItem {
-  return { spec: { areaCode: AREA_CODES[p.address.area], db: p.address.db, start, bit: 0, length, transport: 0x02 }, parts, dataBytes: length };
+  return {
+    spec: { areaCode: AREA_CODES[p.address.area], db: p.address.db, start, bit: 0, length, transport: 0x02 },
+    parts,
+    dataBytes: length,
+  };
 }
 
 /** Items for these points; `merge: false` gives one item per point (quarantine probes). */
@@ -56,11 +69,23 @@ export function planItems(points: readonly S7Point[], limits: PlanLimits, merge 
   const capacity = maxItemBytes(limits.pduSize);
   const byteAreas = points.filter((p) => !isCounterOrTimer(p));
   for (const p of points.filter(isCounterOrTimer)) {
-    const spec: ItemSpec = { areaCode: AREA_CODES[p.address.area], db: 0, start: p.address.start, bit: 0, length: 1, transport: AREA_CODES[p.address.area] };
+    const spec: ItemSpec = {
+      areaCode: AREA_CODES[p.address.area],
+      db: 0,
+      start: p.address.start,
+      bit: 0,
+      length: 1,
+      transport: AREA_CODES[p.address.area],
+    };
     items.push({ spec, parts: [{ point: p, itemOffset: 0, pointOffset: 0, length: 2 }], dataBytes: 2 });
   }
   const sorted = merge
-    ? [...byteAreas].sort((a, b) => AREA_CODES[a.address.area] - AREA_CODES[b.address.area] || a.address.db - b.address.db || a.address.start - b.address.start)
+    ? [...byteAreas].sort(
+        (a, b) =>
+          AREA_CODES[a.address.area] - AREA_CODES[b.address.area] ||
+          a.address.db - b.address.db ||
+          a.address.start - b.address.start,
+      )
     : byteAreas;
   let run: { first: S7Point; start: number; end: number; parts: Part[] } | undefined;
   const flush = (): void => {
@@ -74,7 +99,9 @@ export function planItems(points: readonly S7Point[], limits: PlanLimits, merge 
       flush();
       for (let done = 0; done < length; done += capacity) {
         const chunk = Math.min(capacity, length - done);
-        items.push(byteItem(p, start + done, chunk, [{ point: p, itemOffset: 0, pointOffset: done, length: chunk }]));
+        items.push(
+          byteItem(p, start + done, chunk, [{ point: p, itemOffset: 0, pointOffset: done, length: chunk }]),
+        );
       }
       continue;
     }
@@ -90,7 +117,12 @@ export function planItems(points: readonly S7Point[], limits: PlanLimits, merge 
       run.end = Math.max(run.end, start + length);
     } else {
       flush();
-      run = { first: p, start, end: start + length, parts: [{ point: p, itemOffset: 0, pointOffset: 0, length }] };
+      run = {
+        first: p,
+        start,
+        end: start + length,
+        parts: [{ point: p, itemOffset: 0, pointOffset: 0, length }],
+      };
     }
   }
   flush();
@@ -107,7 +139,10 @@ export function packRequests(items: readonly PlannedItem[], limits: PlanLimits):
   let responseBytes = RESPONSE_OVERHEAD;
   for (const item of items) {
     const size = ITEM_DATA_HEADER + padded(item.dataBytes);
-    if (current.length > 0 && (current.length >= perRequest || responseBytes + size - (item.dataBytes % 2) > limits.pduSize)) {
+    if (
+      current.length > 0 &&
+      (current.length >= perRequest || responseBytes + size - (item.dataBytes % 2) > limits.pduSize)
+    ) {
       requests.push({ items: current });
       current = [];
       responseBytes = RESPONSE_OVERHEAD;

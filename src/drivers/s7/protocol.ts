@@ -41,7 +41,8 @@ export interface ItemSpec {
   readonly transport: number;
 }
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+export type Parsed<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 const bad = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
 const good = <T>(value: T): Parsed<T> => ({ ok: true, value });
 
@@ -50,11 +51,28 @@ const good = <T>(value: T): Parsed<T> => ({ ok: true, value });
 /** COTP connection request (CR) with the calling and called TSAPs. */
 export function buildConnectRequest(localTsap: number, remoteTsap: number): Buffer {
   return Buffer.from([
-    0x03, 0x00, 0x00, 0x16, // TPKT, 22 bytes
-    0x11, 0xe0, 0x00, 0x00, 0x00, 0x01, 0x00, // COTP CR, dst ref 0, src ref 1, class 0
-    0xc0, 0x01, 0x0a, // TPDU size 1024
-    0xc1, 0x02, (localTsap >> 8) & 0xff, localTsap & 0xff,
-    0xc2, 0x02, (remoteTsap >> 8) & 0xff, remoteTsap & 0xff,
+    0x03,
+    0x00,
+    0x00,
+    0x16, // TPKT, 22 bytes
+    0x11,
+    0xe0,
+    0x00,
+    0x00,
+    0x00,
+    0x01,
+    0x00, // COTP CR, dst ref 0, src ref 1, class 0
+    0xc0,
+    0x01,
+    0x0a, // TPDU size 1024
+    0xc1,
+    0x02,
+    (localTsap >> 8) & 0xff,
+    localTsap & 0xff,
+    0xc2,
+    0x02,
+    (remoteTsap >> 8) & 0xff,
+    remoteTsap & 0xff,
   ]);
 }
 
@@ -121,7 +139,8 @@ export interface AckData {
 /** Splits one TPKT frame holding an S7 ack-data PDU into its parts. */
 export function parseAck(frame: Buffer): Parsed<AckData> {
   if (frame.length < DT_HEADER) return bad(`frame of ${frame.length} bytes is shorter than TPKT+COTP`);
-  if (frame[TPKT_HEADER + 1] !== 0xf0) return bad(`COTP PDU type 0x${frame[TPKT_HEADER + 1].toString(16)} is not data`);
+  if (frame[TPKT_HEADER + 1] !== 0xf0)
+    return bad(`COTP PDU type 0x${frame[TPKT_HEADER + 1].toString(16)} is not data`);
   const s7 = frame.subarray(TPKT_HEADER + 1 + frame[TPKT_HEADER]);
   if (s7.length < ACK_HEADER) return bad(`S7 header truncated (${s7.length} bytes)`);
   if (s7[0] !== 0x32) return bad(`S7 protocol id 0x${s7[0].toString(16)}`);
@@ -149,7 +168,9 @@ export function framePduRef(frame: Buffer): number | undefined {
 
 export function parseSetupReply(ack: AckData): Parsed<SetupReply> {
   if (ack.errorClass !== 0 || ack.errorCode !== 0) {
-    return bad(`PLC refused setup communication (error class 0x${hex(ack.errorClass)} code 0x${hex(ack.errorCode)})`);
+    return bad(
+      `PLC refused setup communication (error class 0x${hex(ack.errorClass)} code 0x${hex(ack.errorCode)})`,
+    );
   }
   if (ack.param.length < 8 || ack.param[0] !== FN_SETUP) return bad('setup reply parameter malformed');
   const pduSize = ack.param.readUInt16BE(6);
@@ -169,7 +190,8 @@ function itemSpec(item: ItemSpec): Buffer {
   b.writeUInt16BE(item.length, 4);
   b.writeUInt16BE(item.db, 6);
   b[8] = item.areaCode;
-  const bitAddress = item.transport === 0x1c || item.transport === 0x1d ? item.start : item.start * 8 + item.bit;
+  const bitAddress =
+    item.transport === 0x1c || item.transport === 0x1d ? item.start : item.start * 8 + item.bit;
   b[9] = (bitAddress >> 16) & 0xff;
   b.writeUInt16BE(bitAddress & 0xffff, 10);
   return b;
@@ -181,7 +203,8 @@ export function buildReadRequest(pduRef: number, items: readonly ItemSpec[]): Bu
 }
 
 /** One item of a ReadVar answer: the PLC's return code and, when 0xFF, the bytes. */
-export type ReadItemResult = { readonly code: typeof ITEM_OK; readonly data: Buffer } | { readonly code: number };
+export type ReadItemResult =
+  { readonly code: typeof ITEM_OK; readonly data: Buffer } | { readonly code: number };
 
 export type ReadReply =
   | { readonly kind: 'items'; readonly items: readonly ReadItemResult[] }
@@ -194,7 +217,8 @@ export type ReadReply =
  * divides that by 8 and crashes), so one bad item never shifts the others.
  */
 export function parseReadReply(ack: AckData, expected: number): Parsed<ReadReply> {
-  if (ack.errorClass !== 0 || ack.errorCode !== 0) return good({ kind: 'rejected', errorClass: ack.errorClass, errorCode: ack.errorCode });
+  if (ack.errorClass !== 0 || ack.errorCode !== 0)
+    return good({ kind: 'rejected', errorClass: ack.errorClass, errorCode: ack.errorCode });
   if (ack.param.length < 2 || ack.param[0] !== FN_READ) return bad('ReadVar reply parameter malformed');
   const count = ack.param[1];
   if (count !== expected) return bad(`ReadVar reply has ${count} items, ${expected} requested`);
@@ -202,7 +226,8 @@ export function parseReadReply(ack: AckData, expected: number): Parsed<ReadReply
   const data = ack.data;
   let at = 0;
   for (let i = 0; i < count; i++) {
-    if (at + ITEM_DATA_HEADER > data.length) return bad(`item ${i} truncated (header at ${at} of ${data.length} bytes)`);
+    if (at + ITEM_DATA_HEADER > data.length)
+      return bad(`item ${i} truncated (header at ${at} of ${data.length} bytes)`);
     const code = data[at];
     if (code !== ITEM_OK) {
       items.push({ code });
@@ -213,7 +238,8 @@ export function parseReadReply(ack: AckData, expected: number): Parsed<ReadReply
     const raw = data.readUInt16BE(at + 2);
     const length = transport === 0x03 || transport === 0x04 || transport === 0x05 ? Math.ceil(raw / 8) : raw;
     const end = at + ITEM_DATA_HEADER + length;
-    if (end > data.length) return bad(`item ${i} declares ${length} bytes, only ${data.length - at - ITEM_DATA_HEADER} present`);
+    if (end > data.length)
+      return bad(`item ${i} declares ${length} bytes, only ${data.length - at - ITEM_DATA_HEADER} present`);
     items.push({ code, data: Buffer.from(data.subarray(at + ITEM_DATA_HEADER, end)) });
     at = end + (length % 2 === 1 && i < count - 1 ? 1 : 0);
   }
@@ -245,7 +271,10 @@ export function buildWriteRequest(pduRef: number, items: readonly WriteItem[]): 
 
 /** Bytes a WriteVar request of these items takes (for the PDU size check). */
 export function writeRequestBytes(items: readonly WriteItem[]): number {
-  return REQUEST_OVERHEAD + items.reduce((n, i) => n + ITEM_SPEC_BYTES + ITEM_DATA_HEADER + i.data.length + (i.data.length % 2), 0);
+  return (
+    REQUEST_OVERHEAD +
+    items.reduce((n, i) => n + ITEM_SPEC_BYTES + ITEM_DATA_HEADER + i.data.length + (i.data.length % 2), 0)
+  );
 }
 
 export type WriteReply =
@@ -253,10 +282,12 @@ export type WriteReply =
   | { readonly kind: 'rejected'; readonly errorClass: number; readonly errorCode: number };
 
 export function parseWriteReply(ack: AckData, expected: number): Parsed<WriteReply> {
-  if (ack.errorClass !== 0 || ack.errorCode !== 0) return good({ kind: 'rejected', errorClass: ack.errorClass, errorCode: ack.errorCode });
+  if (ack.errorClass !== 0 || ack.errorCode !== 0)
+    return good({ kind: 'rejected', errorClass: ack.errorClass, errorCode: ack.errorCode });
   if (ack.param.length < 2 || ack.param[0] !== FN_WRITE) return bad('WriteVar reply parameter malformed');
   if (ack.param[1] !== expected) return bad(`WriteVar reply has ${ack.param[1]} items, ${expected} written`);
-  if (ack.data.length < expected) return bad(`WriteVar reply carries ${ack.data.length} return codes, ${expected} expected`);
+  if (ack.data.length < expected)
+    return bad(`WriteVar reply carries ${ack.data.length} return codes, ${expected} expected`);
   return good({ kind: 'codes', codes: [...ack.data.subarray(0, expected)] });
 }
 

@@ -28,7 +28,8 @@ export interface PointOutcome {
   readonly failure?: PointFailure;
 }
 
-type ItemOutcome = { readonly ok: true; readonly data: Buffer } | { readonly ok: false; readonly failure: PointFailure };
+type ItemOutcome =
+  { readonly ok: true; readonly data: Buffer } | { readonly ok: false; readonly failure: PointFailure };
 
 export interface RoundResult {
   readonly outcomes: Map<S7Point, PointOutcome>;
@@ -48,31 +49,56 @@ async function runRequest(conn: S7Connection, request: PlannedRequest): Promise<
   };
   let ack;
   try {
-    ack = await conn.request((ref) => buildReadRequest(ref, request.items.map((i) => i.spec)));
+    ack = await conn.request((ref) =>
+      buildReadRequest(
+        ref,
+        request.items.map((i) => i.spec),
+      ),
+    );
   } catch (thrown) {
-    const error = thrown instanceof EdgeError ? thrown : new EdgeError('EDGE_ERR_S7_BAD_RESPONSE', String(thrown));
+    const error =
+      thrown instanceof EdgeError ? thrown : new EdgeError('EDGE_ERR_S7_BAD_RESPONSE', String(thrown));
     return fail(error.code, error.message, LINK_CODES.has(error.code) ? 'link' : 'request');
   }
   const reply = parseReadReply(ack, request.items.length);
   if (!reply.ok) return fail('EDGE_ERR_S7_BAD_RESPONSE', reply.reason, 'request');
   if (reply.value.kind === 'rejected') {
     const plc = headerErrorCode(reply.value.errorClass, reply.value.errorCode);
-    return fail('EDGE_ERR_S7_REQUEST_REJECTED', `PLC rejected the request (error 0x${plc.toString(16).padStart(4, '0')})`, 'request', plc);
+    return fail(
+      'EDGE_ERR_S7_REQUEST_REJECTED',
+      `PLC rejected the request (error 0x${plc.toString(16).padStart(4, '0')})`,
+      'request',
+      plc,
+    );
   }
   return reply.value.items.map((result, i): ItemOutcome => {
     const item = request.items[i];
     if (result.code === ITEM_OK && 'data' in result) {
       if (result.data.length >= item.dataBytes) return { ok: true, data: result.data };
-      const failure: PointFailure = { code: 'EDGE_ERR_S7_BAD_RESPONSE', reason: `item carries ${result.data.length} of ${item.dataBytes} bytes`, scope: 'request', sharedWith: item.parts.length };
+      const failure: PointFailure = {
+        code: 'EDGE_ERR_S7_BAD_RESPONSE',
+        reason: `item carries ${result.data.length} of ${item.dataBytes} bytes`,
+        scope: 'request',
+        sharedWith: item.parts.length,
+      };
       return { ok: false, failure };
     }
-    const failure: PointFailure = { code: itemErrorCode(result.code), reason: itemErrorText(result.code), scope: 'item', plcCode: result.code, sharedWith: new Set(item.parts.map((p) => p.point)).size };
+    const failure: PointFailure = {
+      code: itemErrorCode(result.code),
+      reason: itemErrorText(result.code),
+      scope: 'item',
+      plcCode: result.code,
+      sharedWith: new Set(item.parts.map((p) => p.point)).size,
+    };
     return { ok: false, failure };
   });
 }
 
 /** Reads the requests and returns every involved point's value (or failure). */
-export async function readRound(conn: S7Connection, requests: readonly PlannedRequest[]): Promise<RoundResult> {
+export async function readRound(
+  conn: S7Connection,
+  requests: readonly PlannedRequest[],
+): Promise<RoundResult> {
   const answers = await Promise.all(requests.map((r) => runRequest(conn, r)));
   const buffers = new Map<S7Point, Buffer>();
   const failures = new Map<S7Point, PointFailure>();
@@ -91,7 +117,9 @@ export async function readRound(conn: S7Connection, requests: readonly PlannedRe
     });
   });
   const outcomes = new Map<S7Point, PointOutcome>();
-  for (const [point, failure] of failures) outcomes.set(point, { value: badValue(point.name, failure.code, failure.reason), failure });
-  for (const [point, buffer] of buffers) if (!failures.has(point)) outcomes.set(point, { value: decodePoint(point, buffer) });
+  for (const [point, failure] of failures)
+    outcomes.set(point, { value: badValue(point.name, failure.code, failure.reason), failure });
+  for (const [point, buffer] of buffers)
+    if (!failures.has(point)) outcomes.set(point, { value: decodePoint(point, buffer) });
   return { outcomes, requests: requests.length };
 }

@@ -10,7 +10,13 @@ import { encodePoint, type S7Point } from './codec.js';
 import type { S7DeviceConfig, S7TagConfig } from './config.js';
 import type { S7Connection } from './connection.js';
 import { headerErrorCode, itemErrorCode, itemErrorText } from './errors.js';
-import { buildWriteRequest, ITEM_OK, parseWriteReply, writeRequestBytes, type WriteItem } from './protocol.js';
+import {
+  buildWriteRequest,
+  ITEM_OK,
+  parseWriteReply,
+  writeRequestBytes,
+  type WriteItem,
+} from './protocol.js';
 
 export interface WriteContext {
   readonly device: string;
@@ -24,9 +30,20 @@ export interface WriteContext {
 function writeItem(point: S7Point, data: Buffer): WriteItem {
   const a = point.address;
   const code = AREA_CODES[a.area];
-  if (a.type === 'BOOL') return { spec: { areaCode: code, db: a.db, start: a.start, bit: a.bit, length: 1, transport: 0x01 }, data };
-  if (a.area === 'T' || a.area === 'C') return { spec: { areaCode: code, db: 0, start: a.start, bit: 0, length: data.length / 2, transport: code }, data };
-  return { spec: { areaCode: code, db: a.db, start: a.start, bit: 0, length: data.length, transport: 0x02 }, data };
+  if (a.type === 'BOOL')
+    return {
+      spec: { areaCode: code, db: a.db, start: a.start, bit: a.bit, length: 1, transport: 0x01 },
+      data,
+    };
+  if (a.area === 'T' || a.area === 'C')
+    return {
+      spec: { areaCode: code, db: 0, start: a.start, bit: 0, length: data.length / 2, transport: code },
+      data,
+    };
+  return {
+    spec: { areaCode: code, db: a.db, start: a.start, bit: 0, length: data.length, transport: 0x02 },
+    data,
+  };
 }
 
 /** The items writing `value` to `name` (a tag, or one element `tag.i` of an array tag). */
@@ -40,9 +57,13 @@ function itemsFor(ctx: WriteContext, name: string, value: WriteValue): WriteItem
     throw new EdgeError(code, `device ${device}: tag "${name}" ${why}`, { context: { device, tag: name } });
   }
   const invalid = (reason: string): EdgeError =>
-    new EdgeError('EDGE_ERR_CMD_BAD_VALUE', `device ${device}: tag "${name}" (${tag.address.type}${tag.address.isArray ? `[${tag.address.count}]` : ''}) ${reason}`, {
-      context: { device, tag: name },
-    });
+    new EdgeError(
+      'EDGE_ERR_CMD_BAD_VALUE',
+      `device ${device}: tag "${name}" (${tag.address.type}${tag.address.isArray ? `[${tag.address.count}]` : ''}) ${reason}`,
+      {
+        context: { device, tag: name },
+      },
+    );
   // Array tags publish (and write) elements as `tag.i`; only the whole array has no point of its own.
   if (point) {
     if (Array.isArray(value)) throw invalid(`expects one value, got an array of ${value.length}`);
@@ -51,9 +72,13 @@ function itemsFor(ctx: WriteContext, name: string, value: WriteValue): WriteItem
     return [writeItem(point, data)];
   }
   if (!Array.isArray(value)) throw invalid(`expects an array of ${tag.address.count}, got ${typeof value}`);
-  if (value.length !== tag.address.count) throw invalid(`expects ${tag.address.count} elements, got ${value.length}`);
+  if (value.length !== tag.address.count)
+    throw invalid(`expects ${tag.address.count} elements, got ${value.length}`);
   const elements = value.map((v, i) => {
-    const element: S7Point = { ...ctx.points.get(`${tag.config.name}.${i}`)!, address: elementAddress(tag.address, i) };
+    const element: S7Point = {
+      ...ctx.points.get(`${tag.config.name}.${i}`)!,
+      address: elementAddress(tag.address, i),
+    };
     const data = encodePoint(element, v);
     if (typeof data === 'string') throw invalid(`element ${i} ${data}`);
     return { element, data };
@@ -67,39 +92,63 @@ export async function writeTag(ctx: WriteContext, name: string, value: WriteValu
   const { device, conn } = ctx;
   const items = itemsFor(ctx, name, value);
   if (!conn) {
-    throw new EdgeError('EDGE_ERR_S7_DISCONNECTED', `device ${device}: not connected (${ctx.linkError.code}); nothing was written`, { context: { device, tag: name } });
+    throw new EdgeError(
+      'EDGE_ERR_S7_DISCONNECTED',
+      `device ${device}: not connected (${ctx.linkError.code}); nothing was written`,
+      { context: { device, tag: name } },
+    );
   }
   if (items.length > ctx.config.maxItemsPerRequest || writeRequestBytes(items) > conn.pduSize) {
-    throw new EdgeError('EDGE_ERR_CMD_BAD_VALUE', `device ${device}: tag "${name}": the value does not fit one PDU of ${conn.pduSize} bytes; nothing was written`, {
-      context: { device, tag: name },
-    });
+    throw new EdgeError(
+      'EDGE_ERR_CMD_BAD_VALUE',
+      `device ${device}: tag "${name}": the value does not fit one PDU of ${conn.pduSize} bytes; nothing was written`,
+      {
+        context: { device, tag: name },
+      },
+    );
   }
   let ack;
   try {
     ack = await conn.request((ref) => buildWriteRequest(ref, items));
   } catch (thrown) {
     const cause = thrown instanceof EdgeError ? thrown : undefined;
-    throw new EdgeError('EDGE_ERR_S7_WRITE_UNCONFIRMED', `device ${device}: write of "${name}" not confirmed (${cause?.code ?? String(thrown)}); outcome unknown, not retried`, {
-      cause: thrown,
-      context: { device, tag: name, code: cause?.code },
-    });
+    throw new EdgeError(
+      'EDGE_ERR_S7_WRITE_UNCONFIRMED',
+      `device ${device}: write of "${name}" not confirmed (${cause?.code ?? String(thrown)}); outcome unknown, not retried`,
+      {
+        cause: thrown,
+        context: { device, tag: name, code: cause?.code },
+      },
+    );
   }
   const reply = parseWriteReply(ack, items.length);
   if (!reply.ok) {
-    throw new EdgeError('EDGE_ERR_S7_WRITE_UNCONFIRMED', `device ${device}: write of "${name}": malformed answer (${reply.reason}); outcome unknown`, {
-      context: { device, tag: name },
-    });
+    throw new EdgeError(
+      'EDGE_ERR_S7_WRITE_UNCONFIRMED',
+      `device ${device}: write of "${name}": malformed answer (${reply.reason}); outcome unknown`,
+      {
+        context: { device, tag: name },
+      },
+    );
   }
   if (reply.value.kind === 'rejected') {
     const plcCode = headerErrorCode(reply.value.errorClass, reply.value.errorCode);
-    throw new EdgeError('EDGE_ERR_S7_REQUEST_REJECTED', `device ${device}: PLC rejected the write of "${name}" (error 0x${plcCode.toString(16)})`, {
-      context: { device, tag: name, plcCode },
-    });
+    throw new EdgeError(
+      'EDGE_ERR_S7_REQUEST_REJECTED',
+      `device ${device}: PLC rejected the write of "${name}" (error 0x${plcCode.toString(16)})`,
+      {
+        context: { device, tag: name, plcCode },
+      },
+    );
   }
   const failed = reply.value.codes.find((c) => c !== ITEM_OK);
   if (failed !== undefined) {
-    throw new EdgeError(itemErrorCode(failed), `device ${device}: PLC refused the write of "${name}": ${itemErrorText(failed)}`, {
-      context: { device, tag: name, plcCode: failed },
-    });
+    throw new EdgeError(
+      itemErrorCode(failed),
+      `device ${device}: PLC refused the write of "${name}": ${itemErrorText(failed)}`,
+      {
+        context: { device, tag: name, plcCode: failed },
+      },
+    );
   }
 }

@@ -39,12 +39,18 @@ export class MqttCommandChannel implements CommandChannel {
   publish(suffix: string, payload: string | Buffer): Promise<void> {
     const client = this.client;
     const topic = `${this.root}/${suffix}`;
-    if (!client) return Promise.reject(new EdgeError('EDGE_ERR_MQTT_PUBLISH', `not connected: ${topic} not published`));
+    if (!client)
+      return Promise.reject(new EdgeError('EDGE_ERR_MQTT_PUBLISH', `not connected: ${topic} not published`));
     return new Promise((resolve, reject) => {
       client.publish(topic, payload, { qos: 1 }, (err, packet) => {
         const rc = (packet as { reasonCode?: number } | undefined)?.reasonCode;
         if (err || (rc !== undefined && rc >= 0x80)) {
-          reject(new EdgeError('EDGE_ERR_MQTT_PUBLISH', `${topic}: ${err?.message ?? `PUBACK reason code 0x${(rc as number).toString(16)}`}`));
+          reject(
+            new EdgeError(
+              'EDGE_ERR_MQTT_PUBLISH',
+              `${topic}: ${err?.message ?? `PUBACK reason code 0x${(rc as number).toString(16)}`}`,
+            ),
+          );
         } else resolve();
       });
     });
@@ -56,7 +62,8 @@ export class MqttCommandChannel implements CommandChannel {
     this.client = client;
     client.on('message', this.onMessage);
     const filters = new Set([...this.subs].map((s) => s.filter));
-    for (const filter of filters) client.subscribe(filter, { qos: 1 }, (err) => this.onSubscribed(filter, err));
+    for (const filter of filters)
+      client.subscribe(filter, { qos: 1 }, (err) => this.onSubscribed(filter, err));
   }
 
   /** Called by the forwarder when the connection is dropped. */
@@ -70,7 +77,11 @@ export class MqttCommandChannel implements CommandChannel {
   }
 
   private onSubscribed(filter: string, err: Error | null | undefined): void {
-    if (err) this.log.warn({ code: 'EDGE_ERR_MQTT_SUBSCRIBE', topic: filter, reason: err.message }, 'mqtt subscribe failed');
+    if (err)
+      this.log.warn(
+        { code: 'EDGE_ERR_MQTT_SUBSCRIBE', topic: filter, reason: err.message },
+        'mqtt subscribe failed',
+      );
   }
 
   private dispatch(topic: string, payload: Buffer): void {
@@ -80,7 +91,10 @@ export class MqttCommandChannel implements CommandChannel {
         sub.handler({ topic, payload });
       } catch (err) {
         // A handler bug must not take the broker connection down with it.
-        this.log.error({ code: 'EDGE_ERR_MQTT_SUBSCRIBE', topic, reason: (err as Error).message }, 'command handler threw');
+        this.log.error(
+          { code: 'EDGE_ERR_MQTT_SUBSCRIBE', topic, reason: (err as Error).message },
+          'command handler threw',
+        );
       }
     }
   }

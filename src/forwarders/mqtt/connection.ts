@@ -53,7 +53,12 @@ export function buildClientOptions(config: MqttConfig, id: ClientIdentity): ICli
     reconnectPeriod: 0,
     queueQoSZero: false,
     resubscribe: false,
-    will: { topic: id.statusTopic, payload: Buffer.from(willStatus(id.agentId, id.site)), qos: 1, retain: true },
+    will: {
+      topic: id.statusTopic,
+      payload: Buffer.from(willStatus(id.agentId, id.site)),
+      qos: 1,
+      retain: true,
+    },
   };
   if (config.username !== undefined) opts.username = config.username;
   if (config.password !== undefined) opts.password = id.secrets(config.password, 'mqtt.password');
@@ -108,6 +113,7 @@ export interface ClassifiedClientError {
 /** Maps an mqtt.js client error to AUTH (refused credentials) or CONNECT. */
 export function classifyClientError(err: Error & { code?: unknown }): ClassifiedClientError {
   const rc = typeof err.code === 'number' ? err.code : undefined;
-  const code: EdgeErrorCode = rc !== undefined && AUTH_REASON_CODES.has(rc) ? 'EDGE_ERR_MQTT_AUTH' : 'EDGE_ERR_MQTT_CONNECT';
+  const code: EdgeErrorCode =
+    rc !== undefined && AUTH_REASON_CODES.has(rc) ? 'EDGE_ERR_MQTT_AUTH' : 'EDGE_ERR_MQTT_CONNECT';
   return { code, reasonCode: rc };
 }

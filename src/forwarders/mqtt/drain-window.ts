@@ -22,7 +22,12 @@ export interface DrainWindowOptions {
   /** Bounds of one message (PayloadBuilder); reads are sized from them and the window. */
   readonly batch: { readonly maxRecords: number; readonly maxBytes: number };
   /** Committed records after `afterRowid` (and before `beforeRowid`), as OutboxSource.read. */
-  readonly read: (afterRowid: number, limit: number, maxBytes: number, beforeRowid?: number) => readonly StoredRecord[];
+  readonly read: (
+    afterRowid: number,
+    limit: number,
+    maxBytes: number,
+    beforeRowid?: number,
+  ) => readonly StoredRecord[];
   /** Groups records into messages, as PayloadBuilder.build. */
   readonly build: (records: readonly StoredRecord[], replay: boolean) => BuiltMessage[];
   /** Called once the backlog lane has read everything up to the watermark. */

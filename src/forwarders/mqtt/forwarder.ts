@@ -104,7 +104,10 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
    */
   async start(): Promise<void> {
     if (this.running) return;
-    if (!this.config.url) throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'mqtt.url is not set', { context: { field: 'mqtt.url' } });
+    if (!this.config.url)
+      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'mqtt.url is not set', {
+        context: { field: 'mqtt.url' },
+      });
     this.clientOptions(); // fail fast on bad TLS material / secrets
     this.running = true;
     this.stopping = false;
@@ -231,7 +234,10 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       client = mqtt.connect(this.config.url as string, opts);
     } catch (err) {
       this.recordError('EDGE_ERR_MQTT_CONNECT', (err as Error).message);
-      this.log.error({ code: 'EDGE_ERR_MQTT_CONNECT', url: this.safeUrl, reason: (err as Error).message }, 'mqtt client cannot be created');
+      this.log.error(
+        { code: 'EDGE_ERR_MQTT_CONNECT', url: this.safeUrl, reason: (err as Error).message },
+        'mqtt client cannot be created',
+      );
       this.scheduleReconnect();
       return;
     }
@@ -253,12 +259,21 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.reconnect.connected();
     // The birth message is QoS 1 too: keep one slot of the broker's receive maximum for it.
     const receiveMaximum = connack.properties?.receiveMaximum;
-    const window = Math.max(1, Math.min(this.config.inflightWindow, receiveMaximum ? receiveMaximum - 1 : Infinity));
+    const window = Math.max(
+      1,
+      Math.min(this.config.inflightWindow, receiveMaximum ? receiveMaximum - 1 : Infinity),
+    );
     const watermark = this.deps.source.lastRowid();
     this.win.reset(watermark, window);
-    client.publish(this.statusTopic, onlineStatus(this.deps.agentId, this.deps.site, this.clock.now()), { qos: 1, retain: true }, (err) => {
-      if (err && gen === this.gen) this.recordError('EDGE_ERR_MQTT_PUBLISH', `online status: ${err.message}`);
-    });
+    client.publish(
+      this.statusTopic,
+      onlineStatus(this.deps.agentId, this.deps.site, this.clock.now()),
+      { qos: 1, retain: true },
+      (err) => {
+        if (err && gen === this.gen)
+          this.recordError('EDGE_ERR_MQTT_PUBLISH', `online status: ${err.message}`);
+      },
+    );
     this.commands.attach(client);
     this.log.info({ url: this.safeUrl, window, watermark }, 'mqtt connected');
     this.emit('connected', { url: this.safeUrl, window, watermark });
@@ -268,7 +283,12 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   private onClientError(err: Error & { code?: unknown }): void {
     const { code, reasonCode } = classifyClientError(err);
     this.recordError(code, err.message);
-    const entry = { code, url: this.safeUrl, reason: err.message, ...(reasonCode !== undefined ? { reasonCode } : {}) };
+    const entry = {
+      code,
+      url: this.safeUrl,
+      reason: err.message,
+      ...(reasonCode !== undefined ? { reasonCode } : {}),
+    };
     if (code === 'EDGE_ERR_MQTT_AUTH') this.log.error(entry, 'mqtt broker refused the credentials');
     else this.log.warn(entry, 'mqtt connection error');
   }
@@ -340,7 +360,9 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
         const msg = win.next();
         if (!msg) break;
         const id = win.add(msg, this.clock.monotonic());
-        client.publish(msg.topic, msg.payload, { qos: 1 }, (err, packet) => this.onPuback(gen, id, err, packet));
+        client.publish(msg.topic, msg.payload, { qos: 1 }, (err, packet) =>
+          this.onPuback(gen, id, err, packet),
+        );
         if (gen !== this.gen) return; // publish failed synchronously and closed the connection
       }
     } catch (err) {
@@ -358,7 +380,15 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     if (err || (rc !== undefined && rc >= 0x80)) {
       const message = err?.message ?? `PUBACK reason code 0x${(rc as number).toString(16)}`;
       this.recordError('EDGE_ERR_MQTT_PUBLISH', message);
-      this.log.warn({ code: 'EDGE_ERR_MQTT_PUBLISH', topic: entry.msg.topic, reason: message, ...(rc !== undefined ? { reasonCode: rc } : {}) }, 'mqtt publish rejected; reconnecting to resend');
+      this.log.warn(
+        {
+          code: 'EDGE_ERR_MQTT_PUBLISH',
+          topic: entry.msg.topic,
+          reason: message,
+          ...(rc !== undefined ? { reasonCode: rc } : {}),
+        },
+        'mqtt publish rejected; reconnecting to resend',
+      );
       this.recycle();
       return;
     }

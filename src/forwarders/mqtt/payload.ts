@@ -57,11 +57,24 @@ export function onlineStatus(agent: string, site: string, ts: number): string {
 
 /** The retained last will: the broker publishes it when the connection is lost. */
 export function willStatus(agent: string, site: string): string {
-  return JSON.stringify({ v: PAYLOAD_VERSION, state: 'offline', agent, site, reason: 'connection-lost' } satisfies StatusPayload);
+  return JSON.stringify({
+    v: PAYLOAD_VERSION,
+    state: 'offline',
+    agent,
+    site,
+    reason: 'connection-lost',
+  } satisfies StatusPayload);
 }
 
 export function stoppedStatus(agent: string, site: string, ts: number): string {
-  return JSON.stringify({ v: PAYLOAD_VERSION, state: 'offline', agent, site, ts, reason: 'stopped' } satisfies StatusPayload);
+  return JSON.stringify({
+    v: PAYLOAD_VERSION,
+    state: 'offline',
+    agent,
+    site,
+    ts,
+    reason: 'stopped',
+  } satisfies StatusPayload);
 }
 
 /** JSON string literal; ids are usually plain ASCII, which skips JSON.stringify. */
@@ -132,8 +145,15 @@ export class PayloadBuilder {
     for (const r of records) {
       const key = r.cls + '\u0000' + r.device;
       const fragment =
-        '{"id":' + jsonString(r.id) + ',"seq":' + r.seq + ',"ts":' + r.ts +
-        (r.cls === 'telemetry' ? ',"values":' : ',"event":') + r.body + '}';
+        '{"id":' +
+        jsonString(r.id) +
+        ',"seq":' +
+        r.seq +
+        ',"ts":' +
+        r.ts +
+        (r.cls === 'telemetry' ? ',"values":' : ',"event":') +
+        r.body +
+        '}';
       let g = open.get(key);
       if (g && (g.count >= maxRecords || g.size + fragment.length + 1 > maxBytes)) {
         close(g);

@@ -8,7 +8,10 @@ export function parseBytes(spec: string): Buffer {
   const colon = spec.indexOf(':');
   const kind = colon > 0 ? spec.slice(0, colon).toLowerCase() : '';
   if (kind === 'hex') {
-    const digits = spec.slice(colon + 1).replace(/^0x/i, '').replace(/[\s:,_-]/g, '');
+    const digits = spec
+      .slice(colon + 1)
+      .replace(/^0x/i, '')
+      .replace(/[\s:,_-]/g, '');
     if (digits.length === 0 || digits.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(digits)) {
       throw new Error(`bad hex byte spec "${spec}" (want e.g. hex:FE or hex:"FE 01")`);
     }
@@ -39,5 +42,8 @@ function unescapeAscii(text: string): string {
 
 /** `FE 01 A0` – for logs. */
 export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex').toUpperCase().replace(/(..)(?=.)/g, '$1 ');
+  return Buffer.from(bytes)
+    .toString('hex')
+    .toUpperCase()
+    .replace(/(..)(?=.)/g, '$1 ');
 }

@@ -105,8 +105,10 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
     },
   });
   const help = !!v.help;
-  if (help) return { help, verbose: false, statsIntervalMs: 0, serial: { path: '' }, agent: { host: '', port: 0 } };
-  if (!v.agent === !v.listen) throw new Error('give exactly one of --agent HOST:PORT or --listen [HOST:]PORT');
+  if (help)
+    return { help, verbose: false, statsIntervalMs: 0, serial: { path: '' }, agent: { host: '', port: 0 } };
+  if (!v.agent === !v.listen)
+    throw new Error('give exactly one of --agent HOST:PORT or --listen [HOST:]PORT');
   if (!v.serial) throw new Error('--serial PATH is required');
 
   const serial: SerialOptions = { path: v.serial, baudRate: int('baud', v.baud, 1) ?? 9600 };
@@ -116,7 +118,8 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
     serial.dataBits = d as 5 | 6 | 7 | 8;
   }
   if (v.parity !== undefined) {
-    if (!['none', 'even', 'odd', 'mark', 'space'].includes(v.parity)) throw new Error(`--parity: bad value "${v.parity}"`);
+    if (!['none', 'even', 'odd', 'mark', 'space'].includes(v.parity))
+      throw new Error(`--parity: bad value "${v.parity}"`);
     serial.parity = v.parity as SerialOptions['parity'];
   }
   if (v['stop-bits'] !== undefined) {
@@ -124,19 +127,23 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
     if (s !== 1 && s !== 1.5 && s !== 2) throw new Error('--stop-bits: want 1, 1.5 or 2');
     serial.stopBits = s;
   }
-  if (v.framing !== undefined && v.framing !== 'rtu' && v.framing !== 'gap') throw new Error('--framing: want rtu or gap');
+  if (v.framing !== undefined && v.framing !== 'rtu' && v.framing !== 'gap')
+    throw new Error('--framing: want rtu or gap');
 
   const faults: DtuFaults = {};
   if (v['heartbeat-mid-frame'] !== undefined) faults.heartbeatMidFrame = parseRate(v['heartbeat-mid-frame']);
   if (v.split !== undefined) faults.split = parseRate(v.split);
-  if (v['split-max-chunks'] !== undefined) faults.splitMaxChunks = int('split-max-chunks', v['split-max-chunks'], 2);
+  if (v['split-max-chunks'] !== undefined)
+    faults.splitMaxChunks = int('split-max-chunks', v['split-max-chunks'], 2);
   if (v['split-gap-ms'] !== undefined) faults.splitGapMs = int('split-gap-ms', v['split-gap-ms']);
   if (v.glue !== undefined) faults.glue = parseRate(v.glue);
-  if (v['glue-max-hold-ms'] !== undefined) faults.glueMaxHoldMs = int('glue-max-hold-ms', v['glue-max-hold-ms'], 1);
+  if (v['glue-max-hold-ms'] !== undefined)
+    faults.glueMaxHoldMs = int('glue-max-hold-ms', v['glue-max-hold-ms'], 1);
   if (v.garbage !== undefined) faults.garbage = parseRate(v.garbage);
   if (v['garbage-bytes'] !== undefined) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(v['garbage-bytes']);
-    if (!m || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) throw new Error('--garbage-bytes: want MIN or MIN-MAX (>= 1)');
+    if (!m || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < Number(m[1])))
+      throw new Error('--garbage-bytes: want MIN or MIN-MAX (>= 1)');
     faults.garbageMinBytes = Number(m[1]);
     faults.garbageMaxBytes = Number(m[2] ?? m[1]);
   }

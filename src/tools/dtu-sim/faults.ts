@@ -40,7 +40,15 @@ export interface DtuFaults {
   silent?: boolean;
 }
 
-export const FAULT_KINDS = ['heartbeatMidFrame', 'split', 'glue', 'garbage', 'delay', 'drop', 'silent'] as const;
+export const FAULT_KINDS = [
+  'heartbeatMidFrame',
+  'split',
+  'glue',
+  'garbage',
+  'delay',
+  'drop',
+  'silent',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Does the fault with this rate hit response number `index` (1-based)? */
@@ -90,7 +98,12 @@ export function describeFaults(f: DtuFaults): string {
       ? undefined
       : r === true
         ? 'always'
-        : [r.every !== undefined ? `every:${r.every}` : '', r.probability !== undefined ? `p:${r.probability}` : ''].filter(Boolean).join(',');
+        : [
+            r.every !== undefined ? `every:${r.every}` : '',
+            r.probability !== undefined ? `p:${r.probability}` : '',
+          ]
+            .filter(Boolean)
+            .join(',');
   for (const k of ['heartbeatMidFrame', 'split', 'glue', 'garbage'] as const) {
     const r = rate(f[k]);
     if (r) parts.push(`${k}=${r}`);

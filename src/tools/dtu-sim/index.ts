@@ -1,5 +1,11 @@
 export { startDtuSimulator } from './simulator.js';
-export type { DtuSimulator, DtuSimulatorOptions, DtuSimulatorStats, SerialOptions, ByteSpec } from './simulator.js';
+export type {
+  DtuSimulator,
+  DtuSimulatorOptions,
+  DtuSimulatorStats,
+  SerialOptions,
+  ByteSpec,
+} from './simulator.js';
 export { FAULT_KINDS, hits, parseRate, describeFaults } from './faults.js';
 export type { DtuFaults, FaultKind, FaultRate } from './faults.js';
 export { parseBytes, toHex } from './bytes.js';

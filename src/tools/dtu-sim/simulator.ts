@@ -187,7 +187,8 @@ class Simulator extends EventEmitter implements DtuSimulator {
 
   constructor(private readonly options: DtuSimulatorOptions) {
     super();
-    if (!!options.agent === !!options.listen) throw new Error('DTU simulator: give exactly one of `agent` (dial mode) or `listen`');
+    if (!!options.agent === !!options.listen)
+      throw new Error('DTU simulator: give exactly one of `agent` (dial mode) or `listen`');
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.random = seededRandom(this.seed);
     this.registration = toBytes(options.registration, options.agent ? 'ascii:DTU-0001' : 'none');
@@ -239,7 +240,11 @@ class Simulator extends EventEmitter implements DtuSimulator {
   // ---- public API -------------------------------------------------------------------
 
   stats(): DtuSimulatorStats {
-    return { ...this.counters, faults: { ...this.counters.faults }, connected: !!this.conn && !this.conn.closed };
+    return {
+      ...this.counters,
+      faults: { ...this.counters.faults },
+      connected: !!this.conn && !this.conn.closed,
+    };
   }
 
   faults(): DtuFaults {
@@ -362,7 +367,10 @@ class Simulator extends EventEmitter implements DtuSimulator {
       return;
     }
     if (this.conn && !this.conn.closed) {
-      this.log('info', `new agent connection from ${sock.remoteAddress}:${sock.remotePort} replaces ${this.conn.remote}`);
+      this.log(
+        'info',
+        `new agent connection from ${sock.remoteAddress}:${sock.remotePort} replaces ${this.conn.remote}`,
+      );
       this.conn.sock.destroy();
     }
     this.attach(sock);
@@ -441,7 +449,9 @@ class Simulator extends EventEmitter implements DtuSimulator {
       return;
     }
     const index = ++this.responseIndex;
-    this.queue = this.queue.then(() => this.forward(conn, frame, index)).catch((err: Error) => this.log('warn', `forward failed: ${err.message}`));
+    this.queue = this.queue
+      .then(() => this.forward(conn, frame, index))
+      .catch((err: Error) => this.log('warn', `forward failed: ${err.message}`));
   }
 
   private async forward(conn: Conn, frame: Buffer, index: number): Promise<void> {

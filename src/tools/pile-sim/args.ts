@@ -78,23 +78,32 @@ export const PILE_SIM_OPTIONS = {
 function num(name: string, text: string | undefined, min: number, integer = true): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new Error(`--${name}: expected ${integer ? 'an integer' : 'a number'} >= ${min}, got "${text}"`);
+  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
+    throw new Error(`--${name}: expected ${integer ? 'an integer' : 'a number'} >= ${min}, got "${text}"`);
   return n;
 }
 
 function parts(name: string, text: string, count: number): number[] {
   const p = text.split(':');
-  if (p.length !== count) throw new Error(`--${name}: expected ${count} fields separated by ':', got "${text}"`);
+  if (p.length !== count)
+    throw new Error(`--${name}: expected ${count} fields separated by ':', got "${text}"`);
   return p.map((x) => num(name, x, 0, false) as number);
 }
 
 export function parsePileSimArgs(argv: string[]): PileSimArgs {
-  const { values } = parseArgs({ args: argv, options: PILE_SIM_OPTIONS, strict: true, allowPositionals: false });
+  const { values } = parseArgs({
+    args: argv,
+    options: PILE_SIM_OPTIONS,
+    strict: true,
+    allowPositionals: false,
+  });
   const port = num('port', values.port, 1);
   if (port === undefined || port > 65535) throw new Error('--port: required, 1..65535');
   if (!values.ca) throw new Error('--ca: required');
-  if (!values.piles && !(values.cert && values.key && values.issuer)) throw new Error('give --piles DIR, or --cert, --key and --issuer');
-  if (values.alg !== undefined && values.alg !== 'sm2' && values.alg !== 'ecdsa-p256') throw new Error(`--alg: sm2 or ecdsa-p256, got "${values.alg}"`);
+  if (!values.piles && !(values.cert && values.key && values.issuer))
+    throw new Error('give --piles DIR, or --cert, --key and --issuer');
+  if (values.alg !== undefined && values.alg !== 'sm2' && values.alg !== 'ecdsa-p256')
+    throw new Error(`--alg: sm2 or ecdsa-p256, got "${values.alg}"`);
   const sessions = (values.session ?? []).map((s) => {
     const [startS, stopS, energyWh] = parts('session', s, 3);
     if (stopS <= startS) throw new Error(`--session: STOP must be after START in "${s}"`);

@@ -34,15 +34,21 @@ export function certDer(file: string): Buffer {
 }
 
 function listPiles(args: PileSimArgs): PileFiles[] {
-  if (!args.piles) return [{ cert: args.cert as string, key: args.key as string, issuer: args.issuer as string }];
+  if (!args.piles)
+    return [{ cert: args.cert as string, key: args.key as string, issuer: args.issuer as string }];
   const dir = args.piles;
   const out: PileFiles[] = [];
   for (const f of readdirSync(dir).sort()) {
     if (!f.endsWith('.key.pem')) continue;
     const name = f.slice(0, -'.key.pem'.length);
     const cert = [`${name}.pem`, `${name}.der`].map((c) => join(dir, c)).find(existsSync);
-    const issuer = [join(dir, `${name}.issuer.pem`), args.issuer, join(dir, 'issuing.pem')].find((c) => c !== undefined && existsSync(c));
-    if (!cert || !issuer) throw new Error(`--piles: ${name} has no certificate (${name}.pem) or no issuing CA (${name}.issuer.pem, --issuer, issuing.pem)`);
+    const issuer = [join(dir, `${name}.issuer.pem`), args.issuer, join(dir, 'issuing.pem')].find(
+      (c) => c !== undefined && existsSync(c),
+    );
+    if (!cert || !issuer)
+      throw new Error(
+        `--piles: ${name} has no certificate (${name}.pem) or no issuing CA (${name}.issuer.pem, --issuer, issuing.pem)`,
+      );
     out.push({ cert, key: join(dir, f), issuer });
   }
   if (out.length === 0) throw new Error(`--piles: no NAME.key.pem in ${dir}`);
@@ -80,7 +86,8 @@ class ScriptedPile {
     const der = certDer(files.cert);
     const parsed = parseCertificate(der);
     const alg: IdentityAlg | 'other' = args.alg ?? parsed.keyAlg;
-    if (alg === 'other' || !parsed.subjectCN) throw new Error(`${files.cert}: not an SM2/P-256 pile certificate with a CN`);
+    if (alg === 'other' || !parsed.subjectCN)
+      throw new Error(`${files.cert}: not an SM2/P-256 pile certificate with a CN`);
     this.pile = new SimPile({
       host: args.host,
       port: args.port,
@@ -102,14 +109,16 @@ class ScriptedPile {
 
   start(): void {
     void this.connect();
-    const at = (s: number, fn: () => void): void => void this.timers.push(setTimeout(fn, Math.max(0, this.t0 + s * 1000 - performance.now())));
+    const at = (s: number, fn: () => void): void =>
+      void this.timers.push(setTimeout(fn, Math.max(0, this.t0 + s * 1000 - performance.now())));
     this.timers.push(setInterval(() => this.status(), this.args.statusMs));
     this.timers.push(setInterval(() => this.connected && this.pile.heartbeat(), 10_000));
     for (const s of this.args.sessions) {
       at(s.startS, () => this.status());
       at(s.stopS, () => this.status());
     }
-    for (const f of this.args.faults) at(f.atS, () => void this.pile.send({ type: 'FAULT', faultCode: f.code }));
+    for (const f of this.args.faults)
+      at(f.atS, () => void this.pile.send({ type: 'FAULT', faultCode: f.code }));
     for (const d of this.args.drops) at(d, () => this.pile.close());
   }
 
@@ -121,7 +130,13 @@ class ScriptedPile {
 
   private status(): void {
     const { energyWh, charging } = meter(this.args, (performance.now() - this.t0) / 1000);
-    this.pile.send({ type: 'STATUS', state: charging ? 1 : 0, energyWh, voltageMv: 48_000, currentMa: charging ? 5000 : 0 });
+    this.pile.send({
+      type: 'STATUS',
+      state: charging ? 1 : 0,
+      energyWh,
+      voltageMv: 48_000,
+      currentMa: charging ? 5000 : 0,
+    });
   }
 
   private async connect(): Promise<void> {
@@ -148,16 +163,26 @@ class ScriptedPile {
 }
 
 /** Runs the piles until `durationS` (or `stop` resolves), waits ≤ 5 s for ACKs, returns the summary. */
-export async function runPileSim(args: PileSimArgs, err: (line: string) => void, stop: Promise<void> = new Promise(() => undefined)): Promise<PileSimSummary> {
+export async function runPileSim(
+  args: PileSimArgs,
+  err: (line: string) => void,
+  stop: Promise<void> = new Promise(() => undefined),
+): Promise<PileSimSummary> {
   if (args.stateDir) mkdirSync(args.stateDir, { recursive: true });
   const t0 = performance.now();
   const piles = listPiles(args).map((f) => new ScriptedPile(args, f, t0, err));
   for (const p of piles) p.start();
   err(`pile-sim: ${piles.length} pile(s) → ${args.host}:${args.port}`);
   const timers: NodeJS.Timeout[] = [];
-  await Promise.race([stop, ...(args.durationS !== undefined ? [new Promise((r) => timers.push(setTimeout(r, args.durationS! * 1000)))] : [])]);
+  await Promise.race([
+    stop,
+    ...(args.durationS !== undefined
+      ? [new Promise((r) => timers.push(setTimeout(r, args.durationS! * 1000)))]
+      : []),
+  ]);
   const deadline = performance.now() + 5000;
-  while (performance.now() < deadline && piles.some((p) => !p.refused && p.pile.unackedCount > 0)) await new Promise((r) => setTimeout(r, 50));
+  while (performance.now() < deadline && piles.some((p) => !p.refused && p.pile.unackedCount > 0))
+    await new Promise((r) => setTimeout(r, 50));
   for (const t of timers) clearTimeout(t);
   for (const p of piles) p.stop();
   return {

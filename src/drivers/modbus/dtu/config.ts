@@ -31,7 +31,9 @@ const registrationPattern = z.union([
           return false;
         }
       }, 'not a valid JavaScript regular expression')
-      .describe('JavaScript regex on the latin1 text of the first bytes; match[0] is consumed (anchor with ^)'),
+      .describe(
+        'JavaScript regex on the latin1 text of the first bytes; match[0] is consumed (anchor with ^)',
+      ),
   }),
 ]);
 
@@ -41,13 +43,31 @@ export type RegistrationPattern = z.infer<typeof registrationPattern>;
 export const dtuServerSchema = z.strictObject({
   host: z.string().min(1).default('0.0.0.0').describe('Address the DTU listener binds'),
   port: z.number().int().min(0).max(65535).default(9000).describe('Port DTUs dial (0: any, tests)'),
-  registrationTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('Time a new connection has to send its registration'),
-  maxLinks: z.number().int().min(1).max(100_000).default(500).describe('Open DTU sockets (registered or not) at most'),
+  registrationTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(10_000)
+    .describe('Time a new connection has to send its registration'),
+  maxLinks: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(500)
+    .describe('Open DTU sockets (registered or not) at most'),
 });
 
 const liveness = {
   heartbeat: bytesPattern.optional().describe('Heartbeat bytes the DTU sends; removed from the data stream'),
-  heartbeatIntervalMs: z.number().int().min(10).max(3_600_000).default(30_000).describe('Expected heartbeat period'),
+  heartbeatIntervalMs: z
+    .number()
+    .int()
+    .min(10)
+    .max(3_600_000)
+    .default(30_000)
+    .describe('Expected heartbeat period'),
   missedHeartbeats: z
     .number()
     .int()
@@ -64,7 +84,10 @@ const liveness = {
     })
     .optional()
     .describe('Agent-sent read (holding, 1 register) when the link was idle for intervalMs'),
-  echoSuppression: z.boolean().optional().describe('Drop an exact echo of the request; default: the section value'),
+  echoSuppression: z
+    .boolean()
+    .optional()
+    .describe('Drop an exact echo of the request; default: the section value'),
 };
 
 const serverLink = z.strictObject({
@@ -90,25 +113,41 @@ export const dtuSchema = z
   .strictObject({
     server: dtuServerSchema.optional().describe('DTU listener; needed when any link has mode server'),
     links: z.array(dtuLinkSchema).min(1),
-    echoSuppression: z.boolean().default(false).describe('Drop an exact echo of each request (DTUs in echo mode)'),
+    echoSuppression: z
+      .boolean()
+      .default(false)
+      .describe('Drop an exact echo of each request (DTUs in echo mode)'),
   })
   .superRefine((dtu, ctx) => {
     const names = new Map<string, number>();
     const registrations = new Map<string, number>();
     dtu.links.forEach((link, i) => {
       const first = names.get(link.name);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['links', i, 'name'], message: `duplicate DTU link name "${link.name}" (also links[${first}])` });
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['links', i, 'name'],
+          message: `duplicate DTU link name "${link.name}" (also links[${first}])`,
+        });
       else names.set(link.name, i);
       if (link.mode === 'server') {
         const key = JSON.stringify(link.registration);
         const same = registrations.get(key);
         if (same !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['links', i, 'registration'], message: `same registration as links[${same}]` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['links', i, 'registration'],
+            message: `same registration as links[${same}]`,
+          });
         } else registrations.set(key, i);
       }
     });
     if (dtu.links.some((l) => l.mode === 'server') && !dtu.server) {
-      ctx.addIssue({ code: 'custom', path: ['server'], message: 'a link has mode server: configure dtu.server (host, port)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server'],
+        message: 'a link has mode server: configure dtu.server (host, port)',
+      });
     }
   });
 
@@ -142,7 +181,11 @@ export function dtuCrossCheck(
     const c = device.connection as { transport?: unknown; dtu?: unknown } | undefined;
     if (!c || c.transport !== 'dtu') return;
     const name = String(c.dtu);
-    if (!dtu) issues.push({ path: ['devices', i, 'connection', 'dtu'], message: `device uses DTU link "${name}" but there is no dtu section` });
+    if (!dtu)
+      issues.push({
+        path: ['devices', i, 'connection', 'dtu'],
+        message: `device uses DTU link "${name}" but there is no dtu section`,
+      });
     else if (!names.has(name)) {
       issues.push({
         path: ['devices', i, 'connection', 'dtu'],

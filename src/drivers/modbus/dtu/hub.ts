@@ -10,7 +10,12 @@ import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
 import type { ModbusTransport } from '../transport.js';
 import { patternBytes, type DtuConfig, type DtuLinkConfig } from './config.js';
-import { compileRegistration, matchRegistration, MAX_REGISTRATION_BYTES, type CompiledRegistration } from './registration.js';
+import {
+  compileRegistration,
+  matchRegistration,
+  MAX_REGISTRATION_BYTES,
+  type CompiledRegistration,
+} from './registration.js';
 import { RtuStreamTransport, type SlaveLatency, type StreamPort } from './stream-transport.js';
 
 export interface DtuHubDeps {
@@ -131,7 +136,10 @@ class DtuLink implements StreamPort {
     const old = this.socket;
     if (old) {
       this.counters.replaced++;
-      this.log.warn({ old: this.remote, remote: remoteOf(socket) }, 'DTU link replaced by a new connection with the same registration');
+      this.log.warn(
+        { old: this.remote, remote: remoteOf(socket) },
+        'DTU link replaced by a new connection with the same registration',
+      );
       this.socket = undefined;
       this.transport.linkDown('replaced by a new connection');
       old.destroy();
@@ -203,14 +211,17 @@ class DtuLink implements StreamPort {
     const limit = this.silenceLimitMs;
     if (limit <= 0 || !this.socket) return;
     const due = this.lastRxMono + limit - this.deps.clock.monotonic();
-    this.livenessTimer = this.deps.clock.setTimeout(() => {
-      this.livenessTimer = undefined;
-      if (!this.socket) return;
-      if (this.deps.clock.monotonic() - this.lastRxMono >= limit) {
-        this.counters.livenessCloses++;
-        this.detach(`no bytes for ${limit} ms (${this.config.missedHeartbeats} missed heartbeats)`);
-      } else this.armLiveness();
-    }, Math.max(1, due));
+    this.livenessTimer = this.deps.clock.setTimeout(
+      () => {
+        this.livenessTimer = undefined;
+        if (!this.socket) return;
+        if (this.deps.clock.monotonic() - this.lastRxMono >= limit) {
+          this.counters.livenessCloses++;
+          this.detach(`no bytes for ${limit} ms (${this.config.missedHeartbeats} missed heartbeats)`);
+        } else this.armLiveness();
+      },
+      Math.max(1, due),
+    );
   }
 
   private armKeepalive(): void {
@@ -223,11 +234,17 @@ class DtuLink implements StreamPort {
       () => {
         this.keepaliveTimer = undefined;
         if (!this.socket) return;
-        if (!this.transport.busy && this.deps.clock.monotonic() - this.transport.lastRequestAt >= k.intervalMs) {
+        if (
+          !this.transport.busy &&
+          this.deps.clock.monotonic() - this.transport.lastRequestAt >= k.intervalMs
+        ) {
           this.counters.keepalives++;
           this.transport.keepalive(k.unitId, k.address, k.timeoutMs).catch((err: unknown) => {
             this.counters.keepaliveFailures++;
-            this.log.debug({ code: err instanceof EdgeError ? err.code : String(err) }, 'DTU keepalive read failed');
+            this.log.debug(
+              { code: err instanceof EdgeError ? err.code : String(err) },
+              'DTU keepalive read failed',
+            );
           });
         }
         this.armKeepalive();
@@ -306,7 +323,9 @@ export class DtuHub {
   transport(name: string): ModbusTransport {
     const link = this.links.get(name);
     if (!link) {
-      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `unknown DTU link "${name}"`, { context: { field: 'connection.dtu', dtu: name } });
+      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `unknown DTU link "${name}"`, {
+        context: { field: 'connection.dtu', dtu: name },
+      });
     }
     return link.transport;
   }
@@ -363,7 +382,13 @@ export class DtuHub {
     return new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         this.server = undefined;
-        reject(new EdgeError('EDGE_ERR_DTU_LISTEN', `DTU listener cannot bind ${cfg.host}:${cfg.port}: ${err.message}`, { cause: err }));
+        reject(
+          new EdgeError(
+            'EDGE_ERR_DTU_LISTEN',
+            `DTU listener cannot bind ${cfg.host}:${cfg.port}: ${err.message}`,
+            { cause: err },
+          ),
+        );
       };
       server.once('error', onError);
       server.listen(cfg.port, cfg.host, () => {
@@ -380,7 +405,10 @@ export class DtuHub {
     const cfg = this.config.server!;
     if (this.serverStatus().openSockets >= cfg.maxLinks) {
       this.serverCounters.rejectedMaxLinks++;
-      this.log.warn({ remote: remoteOf(socket), maxLinks: cfg.maxLinks }, 'DTU connection refused: maxLinks reached');
+      this.log.warn(
+        { remote: remoteOf(socket), maxLinks: cfg.maxLinks },
+        'DTU connection refused: maxLinks reached',
+      );
       socket.destroy();
       return;
     }
@@ -404,7 +432,11 @@ export class DtuHub {
       if (p.buf.length > 0) return this.tryRegister(p, true);
       this.serverCounters.registrationTimeouts++;
       this.log.warn(
-        { remote: remoteOf(socket), code: 'EDGE_ERR_DTU_REGISTRATION_TIMEOUT', timeoutMs: cfg.registrationTimeoutMs },
+        {
+          remote: remoteOf(socket),
+          code: 'EDGE_ERR_DTU_REGISTRATION_TIMEOUT',
+          timeoutMs: cfg.registrationTimeoutMs,
+        },
         'DTU sent no registration in time; closing',
       );
       this.dropPending(p);
@@ -422,7 +454,10 @@ export class DtuHub {
           remote: remoteOf(p.socket),
           code: 'EDGE_ERR_DTU_UNKNOWN_REGISTRATION',
           hex: p.buf.subarray(0, MAX_REGISTRATION_BYTES).toString('hex'),
-          text: p.buf.subarray(0, 64).toString('latin1').replace(/[^\x20-\x7e]/g, '.'),
+          text: p.buf
+            .subarray(0, 64)
+            .toString('latin1')
+            .replace(/[^\x20-\x7e]/g, '.'),
         },
         'DTU registration matches no link; closing',
       );

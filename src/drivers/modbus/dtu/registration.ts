@@ -26,7 +26,11 @@ export type RegistrationMatch =
  * longer pattern could still match or a regex match reaches the end of what arrived (a
  * greedy `\d+` may grow). The longest match wins.
  */
-export function matchRegistration(buf: Buffer, links: readonly CompiledRegistration[], final: boolean): RegistrationMatch {
+export function matchRegistration(
+  buf: Buffer,
+  links: readonly CompiledRegistration[],
+  final: boolean,
+): RegistrationMatch {
   let best: { name: string; consumed: number } | undefined;
   /** A longer match may still come (prefix of a longer pattern, regex match at the end). */
   let longer = false;
@@ -37,7 +41,8 @@ export function matchRegistration(buf: Buffer, links: readonly CompiledRegistrat
     if (l.bytes) {
       const n = l.bytes.length;
       if (buf.length >= n) {
-        if (buf.compare(l.bytes, 0, n, 0, n) === 0 && (!best || n > best.consumed)) best = { name: l.name, consumed: n };
+        if (buf.compare(l.bytes, 0, n, 0, n) === 0 && (!best || n > best.consumed))
+          best = { name: l.name, consumed: n };
       } else if (buf.length > 0 && l.bytes.compare(buf, 0, buf.length, 0, buf.length) === 0) longer = true;
     } else if (l.regex) {
       text ??= buf.toString('latin1');

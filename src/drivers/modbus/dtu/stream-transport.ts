@@ -88,7 +88,9 @@ interface Pending {
 const MAX_RAW = 1024;
 
 export function dtuLinkDown(name: string, why: string): EdgeError {
-  return new EdgeError('EDGE_ERR_DTU_LINK_DOWN', `DTU link ${name} is down (${why})`, { context: { dtu: name } });
+  return new EdgeError('EDGE_ERR_DTU_LINK_DOWN', `DTU link ${name} is down (${why})`, {
+    context: { dtu: name },
+  });
 }
 
 export class RtuStreamTransport implements ModbusTransport {
@@ -285,7 +287,9 @@ export class RtuStreamTransport implements ModbusTransport {
     convert: (data: Buffer) => T,
   ): Promise<T> {
     if (!internal && !this.opened) {
-      return Promise.reject(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `${this.label}: transport not open`));
+      return Promise.reject(
+        new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `${this.label}: transport not open`),
+      );
     }
     if (!this.opts.port.up) {
       this.counters.linkDownFailures++;
@@ -295,19 +299,30 @@ export class RtuStreamTransport implements ModbusTransport {
     const onFrame = (frame: RtuFrame): T => {
       if (frame.kind === 'exception') {
         this.counters.exceptions++;
-        throw new EdgeError(exceptionErrorCode(frame.code), `Modbus exception ${frame.code} from unit ${unit}`, {
-          context: { dtu: this.opts.name, unit, modbusCode: frame.code },
-        });
+        throw new EdgeError(
+          exceptionErrorCode(frame.code),
+          `Modbus exception ${frame.code} from unit ${unit}`,
+          {
+            context: { dtu: this.opts.name, unit, modbusCode: frame.code },
+          },
+        );
       }
       return convert(frame.data);
     };
-    if (!this.pending && this.waiting.length === 0) return this.perform(request, unit, fn, count, timeoutMs).then(onFrame);
+    if (!this.pending && this.waiting.length === 0)
+      return this.perform(request, unit, fn, count, timeoutMs).then(onFrame);
     return new Promise<RtuFrame>((resolve, reject) => {
       this.waiting.push(() => this.perform(request, unit, fn, count, timeoutMs).then(resolve, reject));
     }).then(onFrame);
   }
 
-  private perform(request: Buffer, unit: number, fn: ReadFunctionCode, count: number, timeoutMs: number): Promise<RtuFrame> {
+  private perform(
+    request: Buffer,
+    unit: number,
+    fn: ReadFunctionCode,
+    count: number,
+    timeoutMs: number,
+  ): Promise<RtuFrame> {
     return new Promise<RtuFrame>((resolve, reject) => {
       if (!this.opts.port.up) {
         this.counters.linkDownFailures++;
@@ -323,7 +338,17 @@ export class RtuStreamTransport implements ModbusTransport {
       const expectation: Expectation = { unit, fn, count };
       this.reader.expect(this.opts.echoSuppression ? { ...expectation, echo: request } : expectation);
       const started = this.opts.clock.monotonic();
-      this.pending = { resolve, reject, deadline: started + timeoutMs, timeoutMs, unit, started, expectation, raw: undefined, altered: false };
+      this.pending = {
+        resolve,
+        reject,
+        deadline: started + timeoutMs,
+        timeoutMs,
+        unit,
+        started,
+        expectation,
+        raw: undefined,
+        altered: false,
+      };
       this.armWatchdog(started + timeoutMs);
       this.counters.requests++;
       this.lastRequestAt = started;
@@ -339,7 +364,10 @@ export class RtuStreamTransport implements ModbusTransport {
     if (this.watchdog && this.watchdogAt <= at) return; // fires first; re-arms then
     this.watchdog?.cancel();
     this.watchdogAt = at;
-    this.watchdog = this.opts.clock.setTimeout(() => this.onWatchdog(), Math.max(0, at - this.opts.clock.monotonic()));
+    this.watchdog = this.opts.clock.setTimeout(
+      () => this.onWatchdog(),
+      Math.max(0, at - this.opts.clock.monotonic()),
+    );
   }
 
   private onWatchdog(): void {
@@ -352,9 +380,13 @@ export class RtuStreamTransport implements ModbusTransport {
     this.counters.timeouts++;
     this.reader.reset();
     p.reject(
-      new EdgeError('EDGE_ERR_MODBUS_TIMEOUT', `no response from unit ${p.unit} within ${p.timeoutMs} ms (${this.label})`, {
-        context: { dtu: this.opts.name, unit: p.unit },
-      }),
+      new EdgeError(
+        'EDGE_ERR_MODBUS_TIMEOUT',
+        `no response from unit ${p.unit} within ${p.timeoutMs} ms (${this.label})`,
+        {
+          context: { dtu: this.opts.name, unit: p.unit },
+        },
+      ),
     );
   }
 

@@ -12,9 +12,11 @@ export const MAX_RTU_FRAME = 256;
 /** `unit fn addrHi addrLo countHi countLo crcLo crcHi`. */
 export function buildReadRequest(unit: number, fn: ReadFunctionCode, address: number, count: number): Buffer {
   if (!Number.isInteger(unit) || unit < 0 || unit > 255) throw new RangeError(`unit ${unit} out of range`);
-  if (!Number.isInteger(address) || address < 0 || address > 0xffff) throw new RangeError(`address ${address} out of range`);
+  if (!Number.isInteger(address) || address < 0 || address > 0xffff)
+    throw new RangeError(`address ${address} out of range`);
   const max = fn === 1 || fn === 2 ? 2000 : 125;
-  if (!Number.isInteger(count) || count < 1 || count > max) throw new RangeError(`count ${count} out of range 1..${max}`);
+  if (!Number.isInteger(count) || count < 1 || count > max)
+    throw new RangeError(`count ${count} out of range 1..${max}`);
   return withCrc(Uint8Array.of(unit, fn, address >> 8, address & 0xff, count >> 8, count & 0xff));
 }
 
@@ -32,8 +34,20 @@ export interface Expectation {
 }
 
 export type RtuFrame =
-  | { readonly kind: 'data'; readonly unit: number; readonly fn: number; readonly data: Buffer; readonly raw: Buffer }
-  | { readonly kind: 'exception'; readonly unit: number; readonly fn: number; readonly code: number; readonly raw: Buffer };
+  | {
+      readonly kind: 'data';
+      readonly unit: number;
+      readonly fn: number;
+      readonly data: Buffer;
+      readonly raw: Buffer;
+    }
+  | {
+      readonly kind: 'exception';
+      readonly unit: number;
+      readonly fn: number;
+      readonly code: number;
+      readonly raw: Buffer;
+    };
 
 export interface ReaderCounters {
   /** Bytes dropped that were not part of the expected frame. */
@@ -45,7 +59,13 @@ export interface ReaderCounters {
 }
 
 type Scan =
-  | { readonly found: true; readonly start: number; readonly end: number; readonly exception: boolean; readonly crcErrors: number }
+  | {
+      readonly found: true;
+      readonly start: number;
+      readonly end: number;
+      readonly exception: boolean;
+      readonly crcErrors: number;
+    }
   | { readonly found: false; readonly resume: number; readonly crcErrors: number };
 
 /**
@@ -85,14 +105,28 @@ export function scanForResponse(buf: Uint8Array, e: Expectation): Scan {
         wait(i);
         continue;
       }
-      if (crcValid(buf, i, i + dataLen)) return { found: true, start: i, end: i + dataLen, exception: false, crcErrors: crcErrors + crcErrorsAfterIncomplete };
+      if (crcValid(buf, i, i + dataLen))
+        return {
+          found: true,
+          start: i,
+          end: i + dataLen,
+          exception: false,
+          crcErrors: crcErrors + crcErrorsAfterIncomplete,
+        };
       bad();
     } else if (f === excFn) {
       if (i + 5 > buf.length) {
         wait(i);
         continue;
       }
-      if (crcValid(buf, i, i + 5)) return { found: true, start: i, end: i + 5, exception: true, crcErrors: crcErrors + crcErrorsAfterIncomplete };
+      if (crcValid(buf, i, i + 5))
+        return {
+          found: true,
+          start: i,
+          end: i + 5,
+          exception: true,
+          crcErrors: crcErrors + crcErrorsAfterIncomplete,
+        };
       bad();
     }
   }
@@ -149,7 +183,10 @@ export class RtuResponseReader {
       return {};
     }
     // a view, not a copy: chunks are never mutated (frames are copied out below)
-    this.buf = this.buf.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([this.buf, chunk]);
+    this.buf =
+      this.buf.length === 0
+        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
+        : Buffer.concat([this.buf, chunk]);
     if (this.echoPending) {
       const echo = this.echoPending;
       const n = Math.min(echo.length, this.buf.length);

@@ -29,7 +29,10 @@ export class HeartbeatFilter {
    */
   feed(chunk: Uint8Array): Buffer {
     const p = this.pattern;
-    const buf = this.pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([this.pending, chunk]);
+    const buf =
+      this.pending.length === 0
+        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
+        : Buffer.concat([this.pending, chunk]);
     this.pending = Buffer.alloc(0);
     let out: Buffer[] | undefined;
     let from = 0;
