@@ -16,6 +16,8 @@ export interface AreaSpec {
   size?: number;
   /** Start address → consecutive values. */
   values?: Record<number, Array<number | boolean>>;
+  /** Unmapped addresses inside the block: any read covering one answers exception 02. */
+  holes?: number[];
 }
 
 export interface SlaveSpec {

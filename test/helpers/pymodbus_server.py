@@ -7,12 +7,13 @@ Spec:
   {"transport": "tcp", "port": 15020}            or
   {"transport": "rtu", "path": "/tmp/x/b", "baudrate": 9600},
   "ignoreMissing": true,                           (default: true for rtu, false for tcp)
-  "slaves": {"1": {"holding": {"size": 200, "values": {"0": [1, 2, 3]}},
+  "slaves": {"1": {"holding": {"size": 200, "values": {"0": [1, 2, 3]}, "holes": [7]},
                    "input":   {...}, "coil": {...}, "discrete": {...}}}
 
 Every area is one zero-based block [0, size) (default size 100, zeros) with the listed
 values written at their start addresses; an address outside the block answers
-exception 02. Prints "READY" on stdout once serving; exits when stdin closes.
+exception 02, and so does any read that covers one of the listed "holes" (unmapped
+registers inside the block, as real meters have). Prints "READY" on stdout once serving; exits when stdin closes.
 """
 import asyncio
 import json
@@ -23,6 +24,7 @@ import threading
 
 from pymodbus.datastore import (
     ModbusSequentialDataBlock,
+    ModbusSparseDataBlock,
     ModbusServerContext,
     ModbusSlaveContext,
 )
@@ -42,6 +44,10 @@ def block(area):
         start = int(start)
         for i, v in enumerate(data):
             values[start + i] = int(v)
+    holes = set(int(h) for h in area.get("holes") or [])
+    if holes:
+        # A sparse block refuses (exception 02) any read that covers a missing address.
+        return ModbusSparseDataBlock({a: v for a, v in enumerate(values) if a not in holes})
     return ModbusSequentialDataBlock(0, values)
 
 

@@ -14,6 +14,8 @@ export interface FakeSlave {
   exception?: number;
   /** Requests reaching this address or above answer exception 02. */
   illegalFrom?: number;
+  /** Unmapped addresses: any read covering one answers exception 02. */
+  holes?: number[];
   /** Answers after this many ms of clock time (default 1). */
   latencyMs?: number;
 }
@@ -116,7 +118,8 @@ export class FakeTransport implements ModbusTransport {
       this.clock.setTimeout(() => {
         const exception =
           slave.exception ??
-          (slave.illegalFrom !== undefined && address + length > slave.illegalFrom ? 2 : undefined);
+          (slave.illegalFrom !== undefined && address + length > slave.illegalFrom ? 2 : undefined) ??
+          (slave.holes?.some((h) => h >= address && h < address + length) ? 2 : undefined);
         if (exception !== undefined) {
           const code = exception;
           finish(() => reject(Object.assign(new Error(`Modbus exception ${code}`), { modbusCode: code })));

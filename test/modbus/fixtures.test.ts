@@ -4,7 +4,9 @@
  *   plan        — the requests for polling every tag of the (first) device;
  *   initError   — init() of the named device throws this code naming this field;
  *   schemaError — the config fails the schema at this path;
- *   values      — decoded values (or {bad: code}) with `registers` on a fake device.
+ *   values      — decoded values (or {bad: code}) with `registers` on a fake device
+ *                 (`illegalFrom`, `holes`: addresses it refuses), and `requestsPerPoll`:
+ *                 the same values on later polls, each with this many requests.
  * Read from the source tree (process.cwd() is the repo root when tests run).
  */
 import { test } from 'node:test';
@@ -81,7 +83,7 @@ for (const name of cases) {
         assert.deepEqual(plan, expected.plan);
       }
       if (expected.values) {
-        const slave: FakeSlave = { illegalFrom: expected.illegalFrom };
+        const slave: FakeSlave = { illegalFrom: expected.illegalFrom, holes: expected.holes };
         for (const [area, blocks] of Object.entries(expected.registers ?? {}) as [
           keyof FakeSlave,
           Record<string, unknown[]>,
@@ -104,6 +106,20 @@ for (const name of cases) {
           values.map((v) => [v.tag, v.quality === 'good' ? v.value : { bad: v.code }]),
         );
         assert.deepEqual(got, expected.values);
+        if (expected.requestsPerPoll) {
+          // Later polls: what the device learnt keeps every request answerable.
+          for (const want of expected.requestsPerPoll as number[]) {
+            const before = fake!.sent.length;
+            const next = d.poll(names);
+            await clock.advance(1000);
+            const again = await next;
+            assert.deepEqual(
+              Object.fromEntries(again.map((v) => [v.tag, v.quality === 'good' ? v.value : { bad: v.code }])),
+              expected.values,
+            );
+            assert.equal(fake!.sent.length - before, want, JSON.stringify(fake!.sent.slice(before)));
+          }
+        }
       }
     } finally {
       await family.close();

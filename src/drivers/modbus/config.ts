@@ -187,6 +187,11 @@ export const modbusDeviceSchema = z
       ),
     breaker: breakerSchema.prefault({}),
     reconnect: backoffSchema.prefault({}),
+    quarantine: backoffSchema
+      .prefault({})
+      .describe(
+        'Re-probe delays of a tag, or a register range inside a coalesced read, the device refused with exception 01/02/03 (grows per failed probe)',
+      ),
     tags: z.array(modbusTagSchema).min(1),
   })
   .superRefine((device, ctx) => {

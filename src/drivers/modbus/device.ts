@@ -8,13 +8,15 @@ import type { ModbusDeviceConfig, ModbusTagConfig } from './config.js';
 import { decodeBit, decodeRegisters } from './codec.js';
 import { isBreakerFailure, isDeviceAnswer } from './errors.js';
 import type { Line, LineResult } from './line.js';
-import { checkTagsFit, isBitFunction, Planner, type ModbusRequest } from './plan.js';
+import { checkTagsFit, isBitFunction, Planner, tagSize, type ModbusRequest } from './plan.js';
+import { isRefusal, Refusals, subRequest } from './refusals.js';
 import { planWrite } from './write.js';
 
 /** What a device needs from its family. */
 export interface DeviceHost {
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly random: () => number;
   /** Registers the device on its line; throws EDGE_ERR_CONFIG_INVALID on a conflict. */
   attach(device: ModbusDevice): Line;
   /** A family-unique id for the device's queue on its line. */
@@ -27,11 +29,19 @@ interface PreparedStep {
   readonly slots: readonly (readonly number[])[];
 }
 
+/** A read's values, and whether the device answered the read as a whole. */
+interface ReadOutcome {
+  readonly values: TagValue[];
+  readonly answered: boolean;
+  readonly refusal?: { readonly code: string; readonly reason: string; readonly modbusCode?: number };
+}
+
 export class ModbusDevice implements DeviceDriver {
   readonly device: string;
   private readonly client: string;
   private readonly planner: Planner<ModbusTagConfig>;
   private readonly breaker: CircuitBreaker;
+  private readonly refusals: Refusals;
   private readonly logger: Logger;
   private line: Line | undefined;
   private started = false;
@@ -44,6 +54,7 @@ export class ModbusDevice implements DeviceDriver {
     errorsByCode: {} as Record<string, number>,
     lastLatencyMs: undefined as number | undefined,
     breakerOpens: 0,
+    splits: 0,
     writes: 0,
     writeErrors: 0,
   };
@@ -58,6 +69,7 @@ export class ModbusDevice implements DeviceDriver {
     this.logger = host.logger.child({ device: config.name });
     this.planner = new Planner(config.tags, config);
     this.breaker = new CircuitBreaker(config.breaker, () => host.clock.monotonic());
+    this.refusals = new Refusals(config.quarantine, host.random, () => host.clock.monotonic());
     this.tagByName = new Map(config.tags.map((t) => [t.name, t]));
   }
 
@@ -97,19 +109,19 @@ export class ModbusDevice implements DeviceDriver {
   }
 
   async poll(names: readonly string[]): Promise<readonly TagValue[]> {
-    const prepared = this.prepare(names);
+    const out = new Array<TagValue>(names.length);
+    const prepared = this.refusals.empty ? this.prepare(names) : this.prepareAround(names, out);
     this.counters.polls++;
     if (!this.started || !this.line) {
       return names.map((n) =>
         badValue(n, 'EDGE_ERR_MODBUS_DISCONNECTED', `device ${this.device} is not started`),
       );
     }
-    const out = new Array<TagValue>(names.length);
     for (const step of prepared) {
-      const values = await this.read(step.request);
-      for (let i = 0; i < values.length; i++) {
-        for (const slot of step.slots[i]) out[slot] = values[i];
-      }
+      const { values } = await this.read(step.request);
+      values.forEach((value, i) => {
+        for (const slot of step.slots[i] ?? []) out[slot] = value;
+      });
     }
     return out;
   }
@@ -199,10 +211,52 @@ export class ModbusDevice implements DeviceDriver {
     return steps;
   }
 
-  private async read(request: ModbusRequest<ModbusTagConfig>): Promise<TagValue[]> {
-    const bad = (code: string, reason: string): TagValue[] => {
-      this.countError(code);
-      return request.tags.map((t) => badValue(t.tag.name, code, reason));
+  /**
+   * Steps around what the device refused: quarantined tags get their held value in `out`
+   * (or are probed alone when due) and the rest is planned without reading across holes.
+   * Not cached: which probes are due changes with time.
+   */
+  private prepareAround(names: readonly string[], out: TagValue[]): readonly PreparedStep[] {
+    this.prepare(names); // validates the names
+    const positions = new Map<string, number[]>();
+    const normal: string[] = [];
+    const probes: string[] = [];
+    names.forEach((name, i) => {
+      const q = this.refusals.tags;
+      if (q.has(name) && !q.isDue(name)) {
+        const held = q.heldValue(name);
+        if (held.quality === 'bad') this.countError(held.code);
+        out[i] = held;
+        return;
+      }
+      const list = positions.get(name);
+      if (list) list.push(i);
+      else {
+        positions.set(name, [i]);
+        (q.has(name) ? probes : normal).push(name);
+      }
+    });
+    // A quarantined tag's own registers are refused too: no coalesced read may span them.
+    const barriers = this.refusals.barriers();
+    for (const name of this.refusals.tags.names()) {
+      const tag = this.tagByName.get(name);
+      if (tag) barriers.push({ function: tag.function, from: tag.address, to: tag.address + tagSize(tag) });
+    }
+    const requests = [
+      ...this.planner.plan(normal, barriers),
+      ...probes.flatMap((name) => this.planner.plan([name])),
+    ];
+    return requests.map((request) => ({
+      request,
+      slots: request.tags.map((t) => positions.get(t.tag.name) ?? []),
+    }));
+  }
+
+  /** One planned read; a refused coalesced read is split to find what the device refuses. */
+  private async read(request: ModbusRequest<ModbusTagConfig>): Promise<ReadOutcome> {
+    const bad = (code: string, reason: string): ReadOutcome => {
+      for (let i = 0; i < request.tags.length; i++) this.countError(code);
+      return { values: request.tags.map((t) => badValue(t.tag.name, code, reason)), answered: false };
     };
     if (!this.breaker.allows()) {
       return bad(
@@ -210,6 +264,61 @@ export class ModbusDevice implements DeviceDriver {
         `circuit open after ${this.breaker.consecutiveFailures} failures`,
       );
     }
+    const probing = request.tags.filter((t) => this.refusals.tags.has(t.tag.name));
+    this.refusals.tags.noteProbe(probing.length);
+    const result = await this.exchange(request);
+    if (result.ok) {
+      for (const t of probing) {
+        const left = this.refusals.tags.release(t.tag.name);
+        if (left) this.logger.info({ tag: t.tag.name, ...left }, 'modbus tag read again; left quarantine');
+      }
+      for (const hole of this.refusals.clearedBy(request))
+        this.logger.info({ hole }, 'modbus register range read again; coalesced reads span it again');
+      return { values: this.decode(request, result.data), answered: true };
+    }
+    const { error } = result;
+    if (!isRefusal(error.code)) return bad(error.code, error.message);
+    const modbusCode = typeof error.context.modbusCode === 'number' ? error.context.modbusCode : undefined;
+    const refusal = { code: error.code, reason: error.message, modbusCode };
+    const [only] = request.tags;
+    if (only && request.tags.length === 1) {
+      if (this.refusals.tags.fail(only.tag.name, refusal.code, refusal.reason, modbusCode))
+        this.logger.warn(
+          { tag: only.tag.name, code: refusal.code, modbusCode },
+          'modbus tag refused by the device; quarantined',
+        );
+      return { ...bad(refusal.code, refusal.reason), refusal };
+    }
+    return { values: await this.split(request, refusal), answered: false };
+  }
+
+  /**
+   * A refused coalesced read, in halves: good tags are read now, a tag refused alone gets
+   * quarantined, and when both halves read fine the gap between them is the hole.
+   */
+  private async split(
+    request: ModbusRequest<ModbusTagConfig>,
+    refusal: NonNullable<ReadOutcome['refusal']>,
+  ): Promise<TagValue[]> {
+    this.counters.splits++;
+    const half = Math.ceil(request.tags.length / 2);
+    const left = subRequest(request, request.tags.slice(0, half));
+    const right = subRequest(request, request.tags.slice(half));
+    const a = await this.read(left);
+    const b = await this.read(right);
+    if (a.answered && b.answered) {
+      const hole = { function: request.function, from: left.address + left.length, to: right.address };
+      if (this.refusals.failHole(hole, refusal.code, refusal.reason, refusal.modbusCode))
+        this.logger.warn(
+          { hole, code: refusal.code },
+          'modbus device refuses reads across this register range; coalesced reads avoid it',
+        );
+    }
+    return [...a.values, ...b.values];
+  }
+
+  /** Sends the read, repeating it after a timeout up to `retries` times; feeds the breaker. */
+  private async exchange(request: ModbusRequest<ModbusTagConfig>): Promise<LineResult> {
     const line = this.line!;
     let result: LineResult | undefined;
     for (let attempt = 0; attempt <= this.config.retries; attempt++) {
@@ -236,11 +345,17 @@ export class ModbusDevice implements DeviceDriver {
       } else if (isDeviceAnswer(error.code)) {
         this.breaker.recordSuccess();
       }
-      return bad(error.code, error.message);
+      return result!;
     }
     this.breaker.recordSuccess();
     this.counters.lastLatencyMs = result!.latencyMs;
-    const data = result!.data;
+    return result!;
+  }
+
+  private decode(
+    request: ModbusRequest<ModbusTagConfig>,
+    data: readonly number[] | readonly boolean[],
+  ): TagValue[] {
     return request.tags.map((p) => {
       if (isBitFunction(request.function)) return decodeBit(p.tag, Boolean(data[p.offset]));
       const value = decodeRegisters(p.tag, data as readonly number[], p.offset);
@@ -268,6 +383,13 @@ export class ModbusDevice implements DeviceDriver {
       consecutiveFailures: this.breaker.consecutiveFailures,
       line: this.line?.status() ?? { state: 'idle' },
       plansCached: this.planner.cacheSize,
+      splits: this.counters.splits,
+      quarantined: this.refusals.tags
+        .names()
+        .map((tag) => ({ tag, modbusCode: this.refusals.tags.peerCode(tag) ?? null })),
+      holes: this.refusals.holeList(),
+      probes: this.refusals.tags.probes,
+      released: this.refusals.tags.released + this.refusals.holes.released,
     };
   }
 }

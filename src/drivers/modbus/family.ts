@@ -79,6 +79,7 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
     const device = new ModbusDevice(config, {
       clock: this.deps.clock,
       logger: this.deps.logger,
+      random: this.deps.random,
       attach: (d) => this.attach(d),
       nextClientId: () => ++this.clientSeq,
     });

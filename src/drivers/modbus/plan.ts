@@ -5,6 +5,7 @@
  */
 import { EdgeError } from '../../core/errors.js';
 import { registerCount, type ModbusFunction, type ModbusTagConfig } from './config.js';
+import { spansHole, type Hole } from './refusals.js';
 
 export interface PlanLimits {
   /** Registers per holding/input read (≤ 125). */
@@ -43,8 +44,12 @@ export function tagSize(tag: PlanTag): number {
   return isBitFunction(tag.function) ? 1 : registerCount(tag.type, tag.length);
 }
 
-/** Coalesces the given tags into requests: by function, then address. */
-export function planRequests<T extends PlanTag>(tags: readonly T[], limits: PlanLimits): ModbusRequest<T>[] {
+/** Coalesces the given tags into requests: by function, then address, never across a known hole. */
+export function planRequests<T extends PlanTag>(
+  tags: readonly T[],
+  limits: PlanLimits,
+  holes: readonly Hole[] = [],
+): ModbusRequest<T>[] {
   const requests: ModbusRequest<T>[] = [];
   for (const fn of FUNCTION_ORDER) {
     const group = tags
@@ -68,7 +73,8 @@ export function planRequests<T extends PlanTag>(tags: readonly T[], limits: Plan
       const item = group[i];
       const newEnd = Math.max(end, item.start + item.size);
       const gap = item.start - end;
-      if (gap <= limits.maxGap && newEnd - start <= limit) {
+      const blocked = holes.some((h) => spansHole(h, fn, end, item.start));
+      if (gap <= limits.maxGap && newEnd - start <= limit && !blocked) {
         end = newEnd;
         members.push(item);
       } else {
@@ -120,12 +126,13 @@ export class Planner<T extends PlanTag> {
     return this.byName.has(name);
   }
 
-  plan(names: readonly string[]): readonly ModbusRequest<T>[] {
-    const askedKey = names.join('\u0000');
+  plan(names: readonly string[], holes: readonly Hole[] = []): readonly ModbusRequest<T>[] {
+    const holesKey = holes.map((h) => `${h.function}:${h.from}-${h.to}`).join(',');
+    const askedKey = `${holesKey}|${names.join('\u0000')}`;
     const hit = this.asked.get(askedKey);
     if (hit) return hit;
     const unique = [...new Set(names)].sort();
-    const key = unique.join('\u0000');
+    const key = `${holesKey}|${unique.join('\u0000')}`;
     let plan = this.cache.get(key);
     if (!plan) {
       const tags: T[] = [];
@@ -133,7 +140,7 @@ export class Planner<T extends PlanTag> {
         const tag = this.byName.get(name);
         if (tag) tags.push(tag);
       }
-      plan = planRequests(tags, this.limits);
+      plan = planRequests(tags, this.limits, holes);
       this.computed++;
       if (this.cache.size >= MAX_CACHED_PLANS) this.cache.clear();
       this.cache.set(key, plan);

@@ -5,6 +5,7 @@
 import { Backoff } from '../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
+import { Quarantine } from '../../core/quarantine.js';
 import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports.js';
 import { badValue, type TagValue } from '../../core/types.js';
 import { elementAddress, parseS7Address, type S7Address } from './address.js';
@@ -14,7 +15,6 @@ import { S7Connection, type ConnectionOptions } from './connection.js';
 import { isItemCode } from './errors.js';
 import { packRequests, planItems, type PlanLimits, type PlannedRequest } from './plan.js';
 import { rackSlotTsap } from './protocol.js';
-import { Quarantine } from './quarantine.js';
 import { readRound, type PointOutcome } from './round.js';
 import { writeTag } from './write.js';
 
@@ -229,7 +229,7 @@ export class S7Device implements DeviceDriver {
     }
     this.counters.requests += requests;
     this.counters.requestsLastPoll = requests;
-    for (const p of probes) this.quarantine.noteProbe();
+    this.quarantine.noteProbe(probes.length);
     const values = points.map((p) => this.settle(p, outcomes.get(p), conn));
     this.counters.lastPollMs = this.deps.clock.monotonic() - started;
     return values;
@@ -237,22 +237,25 @@ export class S7Device implements DeviceDriver {
 
   /** The value of a point after the round, updating its quarantine state. */
   private settle(p: S7Point, outcome: PointOutcome | undefined, conn: S7Connection): TagValue {
-    if (!outcome) return this.quarantine.heldValue(p.name);
+    if (!outcome) {
+      // Held between probes: still a bad value published, so it counts like any other.
+      const held = this.quarantine.heldValue(p.name);
+      if (held.quality === 'bad') this.count(held.code);
+      return held;
+    }
     const f = outcome.failure;
     if (!f) {
-      this.quarantine.release(p.name);
+      const left = this.quarantine.release(p.name);
+      if (left) this.logger.info({ tag: p.name, ...left }, 's7 tag read again; left quarantine');
       if (outcome.value.quality === 'bad') this.count(outcome.value.code);
       return outcome.value;
     }
     this.count(f.code);
-    if (isTagFault(f.code) && conn.open) {
-      if (!this.quarantine.has(p.name))
-        this.logger.warn(
-          { tag: p.name, code: f.code, plcCode: f.plcCode },
-          's7 tag refused by the PLC; quarantined',
-        );
-      this.quarantine.fail(p.name, f.code, f.reason, f.plcCode);
-    }
+    if (isTagFault(f.code) && conn.open && this.quarantine.fail(p.name, f.code, f.reason, f.plcCode))
+      this.logger.warn(
+        { tag: p.name, code: f.code, plcCode: f.plcCode },
+        's7 tag refused by the PLC; quarantined',
+      );
     return outcome.value;
   }
 
@@ -336,7 +339,7 @@ export class S7Device implements DeviceDriver {
       errorsByCode: { ...this.counters.errorsByCode },
       quarantined: this.quarantine
         .names()
-        .map((name) => ({ tag: name, plcCode: this.quarantine.plcCode(name) ?? null })),
+        .map((name) => ({ tag: name, plcCode: this.quarantine.peerCode(name) ?? null })),
       probes: this.quarantine.probes,
       released: this.quarantine.released,
       splits: this.counters.splits,
