@@ -42,6 +42,7 @@ export function buildAgentSnapshot(parts: SnapshotParts): AgentStatsSnapshot {
       committedTotal: store?.committedTotal ?? 0,
       evictedTelemetry: store?.evicted.telemetry ?? 0,
       evictedEvents: store?.evicted.event ?? 0,
+      droppedPending: store?.droppedPending ?? 0,
       walBytes: store?.walBytes ?? 0,
       checkpoints: store?.checkpoints ?? 0,
       healthy: store?.healthy ?? false,

@@ -203,6 +203,12 @@ export class AgentMetrics {
         [{ class: 'event' }, s.outbox.evictedEvents],
       ],
     );
+    this.counter(
+      'outbox_dropped_pending_total',
+      'Records dropped before their commit: pending buffer full while commits failed (each in a gap event)',
+      [],
+      (s) => [[{}, s.outbox.droppedPending]],
+    );
     this.gauge('outbox_wal_bytes', 'Size of the outbox SQLite WAL file', [], (s) => [
       [{}, s.outbox.walBytes],
     ]);

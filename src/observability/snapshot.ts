@@ -37,6 +37,8 @@ export interface OutboxStats {
   readonly evictedTelemetry: number;
   /** Event records evicted by the size policy since start. */
   readonly evictedEvents: number;
+  /** Records dropped before their commit (pending buffer full while commits failed) since start. */
+  readonly droppedPending: number;
   /** Current size of the WAL file. */
   readonly walBytes: number;
   /** WAL checkpoints run since start. */
@@ -109,6 +111,7 @@ export function emptySnapshot(): AgentStatsSnapshot {
       committedTotal: 0,
       evictedTelemetry: 0,
       evictedEvents: 0,
+      droppedPending: 0,
       walBytes: 0,
       checkpoints: 0,
       healthy: true,

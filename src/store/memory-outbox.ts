@@ -6,16 +6,8 @@
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { OnceResult } from '../core/ports.js';
 import type { NewRecord, RecordClass, StoredRecord } from '../core/types.js';
-import {
-  EVICT_LOW_WATER,
-  type GapTally,
-  type Outbox,
-  type OutboxStats,
-  byteLength,
-  closedError,
-  gapRecord,
-  tally,
-} from './outbox.js';
+import { GAP_ROW_BYTES, GapBook } from './gaps.js';
+import { EVICT_LOW_WATER, type Outbox, type OutboxStats, byteLength, closedError } from './outbox.js';
 import { newEpoch } from './schema.js';
 
 export interface MemoryOutboxOptions {
@@ -46,6 +38,7 @@ export class MemoryOutbox implements Outbox {
   private sizes: number[] = [];
   private pending: NewRecord[] = [];
   private readonly waiters = new Map<NewRecord, Waiter>();
+  private readonly gaps = new GapBook();
   private readonly seqs = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   /** appendOnce keys: committed, and pending (with the promise of the group that holds it). */
@@ -145,6 +138,7 @@ export class MemoryOutbox implements Outbox {
     }
     this.records = keep;
     this.sizes = keepSizes;
+    this.gaps.acked((rowid) => gone.has(rowid));
   }
 
   lastRowid(): number {
@@ -229,12 +223,10 @@ export class MemoryOutbox implements Outbox {
           settled.push([w, stored]);
         }
       }
-      for (
-        let pass = 0;
-        pass < 3 && (this.records.length > this.maxRows || this.bytes > this.maxBytes);
-        pass++
-      )
-        this.evict();
+      this.gaps.begin();
+      for (let pass = 0; pass < 4 && this.overBounds(); pass++) if (!this.evict()) break;
+      this.writeGaps();
+      this.gaps.commit();
       this.committedBatches++;
       for (const [w, stored] of settled) w.resolve(stored);
       for (const listener of this.listeners) {
@@ -247,33 +239,66 @@ export class MemoryOutbox implements Outbox {
     }
   }
 
-  private evict(): void {
-    const targetRows = Math.floor(this.maxRows * EVICT_LOW_WATER);
-    const targetBytes = Math.floor(this.maxBytes * EVICT_LOW_WATER);
-    const gaps: NewRecord[] = [];
-    const now = this.clock.now();
+  private overBounds(): boolean {
+    return (
+      this.records.length + this.gaps.rowsToAdd() > this.maxRows ||
+      this.bytes + this.gaps.pendingDevices * GAP_ROW_BYTES > this.maxBytes
+    );
+  }
+
+  /** Same policy as sqlite-evict.ts: oldest telemetry, then events, down to low water less the gap rows. */
+  private evict(): boolean {
+    const fits = (rows: number, bytes: number): boolean => {
+      const add = this.gaps.rowsToAdd();
+      const room = this.gaps.pendingDevices * GAP_ROW_BYTES;
+      return (
+        rows + add <= Math.max(Math.floor(this.maxRows * EVICT_LOW_WATER), add) &&
+        bytes + room <= Math.max(Math.floor(this.maxBytes * EVICT_LOW_WATER), room)
+      );
+    };
+    let rows = this.records.length;
+    let bytes = this.bytes;
+    const drop = new Set<number>();
     for (const cls of ['telemetry', 'event'] as RecordClass[]) {
-      if (this.records.length <= targetRows && this.bytes <= targetBytes) break;
-      const tallies = new Map<string, GapTally>();
-      let rows = this.records.length;
-      let bytes = this.bytes;
-      const drop = new Set<number>();
-      for (let i = 0; i < this.records.length && (rows > targetRows || bytes > targetBytes); i++) {
+      for (let i = 0; i < this.records.length && !fits(rows, bytes); i++) {
         const r = this.records[i];
-        if (r.cls !== cls) continue;
+        if (r === undefined || r.cls !== cls || drop.has(i)) continue;
         drop.add(i);
-        tally(tallies, r.device, r.seq);
+        if (!this.gaps.isOpenGap(r.device, r.rowid)) {
+          if (cls === 'event') this.evictedEvent++;
+          else this.evictedTelemetry++;
+        }
+        this.gaps.evicted(r.device, r.rowid, r.seq, cls);
         rows--;
-        bytes -= this.sizes[i];
+        bytes -= this.sizes[i] ?? 0;
       }
-      if (drop.size === 0) continue;
-      this.records = this.records.filter((_, i) => !drop.has(i));
-      this.sizes = this.sizes.filter((_, i) => !drop.has(i));
-      this.bytes = bytes;
-      if (cls === 'event') this.evictedEvent += drop.size;
-      else this.evictedTelemetry += drop.size;
-      for (const [device, t] of tallies) gaps.push(gapRecord(device, now, t, cls));
     }
-    for (const g of gaps) this.store(g);
+    if (drop.size === 0) return false;
+    this.records = this.records.filter((_, i) => !drop.has(i));
+    this.sizes = this.sizes.filter((_, i) => !drop.has(i));
+    this.bytes = bytes;
+    return true;
+  }
+
+  /** One gap event per device with losses, replacing (merging) its stored one. */
+  private writeGaps(): void {
+    for (const w of this.gaps.drain(this.clock.now())) {
+      if (w.replaces) {
+        const rowid = w.replaces.rowid;
+        const i = this.records.findIndex((r) => r.rowid === rowid);
+        if (i >= 0) {
+          this.bytes -= this.sizes[i] ?? 0;
+          this.records.splice(i, 1);
+          this.sizes.splice(i, 1);
+        }
+      }
+      const stored = this.store(w.record);
+      this.gaps.opened(w.device, {
+        rowid: stored.rowid,
+        seq: stored.seq,
+        bytes: byteLength(stored.body),
+        data: w.data,
+      });
+    }
   }
 }

@@ -1,10 +1,10 @@
 /**
  * What both outbox implementations (SQLite, memory) offer beyond the ports: flush, close,
- * stats. Plus the shared helpers for gap events, so both write the same bodies.
+ * stats. Gap events are in gaps.ts.
  */
 import { EdgeError } from '../core/errors.js';
 import type { OnceSink, OutboxSource } from '../core/ports.js';
-import type { NewRecord, RecordClass } from '../core/types.js';
+import type { RecordClass } from '../core/types.js';
 
 export interface OutboxStats {
   /** Committed records in the store. */
@@ -19,7 +19,7 @@ export interface OutboxStats {
   readonly committedBatches: number;
   /** Committed records deleted by the size policy since open. */
   readonly evicted: { readonly telemetry: number; readonly event: number };
-  /** Pending telemetry dropped because the pending buffer was full (commits failing). */
+  /** Pending telemetry dropped because the pending buffer was full (commits failing); each is in a gap event's seq range. */
   readonly droppedPending: number;
   /** Records waiting for the next group commit. */
   readonly pendingRecords: number;
@@ -57,46 +57,6 @@ export function clsName(code: number): RecordClass {
 
 /** Eviction frees down to this fraction of the bound, so it does not run (and write gap events) on every commit. */
 export const EVICT_LOW_WATER = 0.9;
-
-/** Per-device tally of evicted records, turned into one gap event. */
-export interface GapTally {
-  evicted: number;
-  fromSeq: number;
-  toSeq: number;
-}
-
-export function tally(map: Map<string, GapTally>, device: string, seq: number): void {
-  const t = map.get(device);
-  if (t === undefined) map.set(device, { evicted: 1, fromSeq: seq, toSeq: seq });
-  else {
-    t.evicted++;
-    if (seq < t.fromSeq) t.fromSeq = seq;
-    if (seq > t.toSeq) t.toSeq = seq;
-  }
-}
-
-/** The gap event recorded when committed records are evicted by the size policy. */
-export function gapRecord(device: string, ts: number, t: GapTally, cls: RecordClass): NewRecord {
-  const data: Record<string, unknown> = {
-    evicted: t.evicted,
-    fromSeq: t.fromSeq,
-    toSeq: t.toSeq,
-    reason: 'store-full',
-  };
-  if (cls === 'event') data.class = 'event';
-  return {
-    device,
-    cls: 'event',
-    ts,
-    body: JSON.stringify({ type: 'gap', severity: cls === 'event' ? 'error' : 'warning', data }),
-  };
-}
-
-/** The gap event recorded when pending (never committed, so seq-less) telemetry was dropped. */
-export function pendingGapRecord(device: string, ts: number, dropped: number): NewRecord {
-  const data = { evicted: dropped, fromSeq: null, toSeq: null, reason: 'pending-overflow' };
-  return { device, cls: 'event', ts, body: JSON.stringify({ type: 'gap', severity: 'warning', data }) };
-}
 
 export function closedError(): EdgeError {
   return new EdgeError('EDGE_ERR_STORE_CLOSED', 'outbox used after close');

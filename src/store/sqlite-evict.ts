@@ -1,20 +1,21 @@
 /**
  * The size policy of the SQLite outbox. Inside the commit transaction, when the store is
  * over maxRows/maxBytes: deletes the oldest telemetry (then, only when none is left, the
- * oldest events) down to the low-water mark and builds one gap event per device and class.
- * After the commit: the log lines for those evictions.
+ * oldest events) down to the low-water mark less the room the gap events need, and books
+ * every deleted row in the GapBook (a deleted gap event is folded into its successor).
+ * After the commit: the log lines for those losses.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Logger } from '../core/ports.js';
-import type { NewRecord, RecordClass } from '../core/types.js';
-import { CLS_EVENT, CLS_TELEMETRY, EVICT_LOW_WATER, type GapTally, gapRecord, tally } from './outbox.js';
+import { GAP_ROW_BYTES, type GapBook } from './gaps.js';
+import { CLS_EVENT, CLS_TELEMETRY, EVICT_LOW_WATER } from './outbox.js';
 
 type Statement = BetterSqlite3.Statement;
 
 const EVICT_CHUNK = 1024;
 
-/** Evicted records of one class, tallied per device (logged after the commit). */
-export type GapLog = [RecordClass, Map<string, GapTally>];
+/** One transaction's losses per device (logged after the commit). */
+export type GapLog = ReturnType<GapBook['losses']>;
 
 export interface EvictStatements {
   readonly evictSelect: Statement;
@@ -27,15 +28,18 @@ export interface SizeLimits {
 }
 
 export interface Eviction {
-  /** Rows and body bytes left after the deletes (before the gap events are inserted). */
+  /** Rows and body bytes left after the deletes (before the gap events are written). */
   rows: number;
   bytes: number;
-  /** Records deleted per class. */
+  /** Records deleted per class (gap events folded into their successor not counted). */
   telemetry: number;
   event: number;
-  /** Gap events to insert in the same transaction. */
-  readonly gaps: NewRecord[];
-  readonly logs: GapLog[];
+}
+
+/** True while the size plus the gap rows still to write is over the bounds. */
+export function overBounds(rows: number, bytes: number, book: GapBook, limits: SizeLimits): boolean {
+  const add = book.rowsToAdd();
+  return rows + add > limits.maxRows || bytes + book.pendingDevices * GAP_ROW_BYTES > limits.maxBytes;
 }
 
 /** Deletes the oldest records down to the low-water mark; `rows`/`bytes` are the current size. */
@@ -44,60 +48,75 @@ export function evictOldest(
   rows: number,
   bytes: number,
   limits: SizeLimits,
-  now: number,
+  book: GapBook,
 ): Eviction {
-  const targetRows = Math.floor(limits.maxRows * EVICT_LOW_WATER);
-  const targetBytes = Math.floor(limits.maxBytes * EVICT_LOW_WATER);
-  const result: Eviction = { rows, bytes, telemetry: 0, event: 0, gaps: [], logs: [] };
+  const result: Eviction = { rows, bytes, telemetry: 0, event: 0 };
   for (const cls of [CLS_TELEMETRY, CLS_EVENT]) {
-    if (result.rows <= targetRows && result.bytes <= targetBytes) break;
-    const tallies = new Map<string, GapTally>();
-    const { last, count } = selectOldest(s, cls, result, targetRows, targetBytes, tallies);
+    const { last, count } = selectOldest(s, cls, result, limits, book);
     if (count === 0) continue;
     s.evictDelete.run(cls, last);
-    const name: RecordClass = cls === CLS_EVENT ? 'event' : 'telemetry';
-    if (cls === CLS_EVENT) result.event += count;
-    else result.telemetry += count;
-    result.logs.push([name, tallies]);
-    for (const [device, t] of tallies) result.gaps.push(gapRecord(device, now, t, name));
   }
   return result;
 }
 
+/** The low-water targets, less the room for the gap rows (one more device may show up per row deleted). */
+function fits(size: Eviction, limits: SizeLimits, book: GapBook): boolean {
+  const rows = Math.floor(limits.maxRows * EVICT_LOW_WATER);
+  const bytes = Math.floor(limits.maxBytes * EVICT_LOW_WATER);
+  return (
+    size.rows + book.rowsToAdd() <= Math.max(rows, book.rowsToAdd()) &&
+    size.bytes + book.pendingDevices * GAP_ROW_BYTES <= Math.max(bytes, book.pendingDevices * GAP_ROW_BYTES)
+  );
+}
+
 /**
- * Walks the oldest rows of one class, tallying them and taking them off `size`, until the
+ * Walks the oldest rows of one class, booking them and taking them off `size`, until the
  * size is down to the targets or the class is exhausted. Returns the last rowid to delete.
  */
 function selectOldest(
   s: EvictStatements,
   cls: number,
-  size: { rows: number; bytes: number },
-  targetRows: number,
-  targetBytes: number,
-  tallies: Map<string, GapTally>,
+  size: Eviction,
+  limits: SizeLimits,
+  book: GapBook,
 ): { last: number; count: number } {
   let last = 0;
   let count = 0;
+  const name = cls === CLS_EVENT ? 'event' : 'telemetry';
+  if (fits(size, limits, book)) return { last, count };
   for (;;) {
     const chunk = s.evictSelect.all(cls, last, EVICT_CHUNK) as [number, string, number, number][];
     if (chunk.length === 0) return { last, count };
     for (const [rowid, device, seq, bytes] of chunk) {
       last = rowid;
-      tally(tallies, device, seq);
+      if (!book.isOpenGap(device, rowid)) {
+        if (cls === CLS_EVENT) size.event++;
+        else size.telemetry++;
+      }
+      book.evicted(device, rowid, seq, name);
       size.rows--;
       size.bytes -= bytes;
       count++;
-      if (size.rows <= targetRows && size.bytes <= targetBytes) return { last, count };
+      if (fits(size, limits, book)) return { last, count };
     }
   }
 }
 
-/** One log line per evicted class: telemetry is a warning, events an error. */
-export function logEvictions(log: Logger, logs: readonly GapLog[]): void {
-  for (const [cls, tallies] of logs) {
-    const devices = Object.fromEntries([...tallies].map(([d, t]) => [d, t.evicted]));
-    if (cls === 'event')
-      log.error({ code: 'EDGE_ERR_STORE_FULL', devices }, 'outbox full: events evicted (no telemetry left)');
-    else log.warn({ code: 'EDGE_ERR_STORE_FULL', devices }, 'outbox full: oldest telemetry evicted');
-  }
+/** One log line per class of loss: telemetry a warning, events an error. */
+export function logEvictions(log: Logger, losses: GapLog): void {
+  const telemetry = losses.filter((l) => l.telemetry > 0);
+  const events = losses.filter((l) => l.events > 0);
+  if (events.length > 0)
+    log.error(
+      { code: 'EDGE_ERR_STORE_FULL', devices: Object.fromEntries(events.map((l) => [l.device, l.events])) },
+      'outbox full: events evicted (no telemetry left)',
+    );
+  if (telemetry.length > 0)
+    log.warn(
+      {
+        code: 'EDGE_ERR_STORE_FULL',
+        devices: Object.fromEntries(telemetry.map((l) => [l.device, l.telemetry])),
+      },
+      'outbox full: oldest telemetry evicted',
+    );
 }

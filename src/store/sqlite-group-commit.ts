@@ -315,7 +315,12 @@ export class GroupCommit {
     this.retryTimer?.cancel();
     this.retryTimer = null;
     logEvictions(this.log, result.gapLogs);
-    if (result.gapLogs.length > 0) c.lastError = 'EDGE_ERR_STORE_FULL';
+    if (result.droppedRanges.length > 0)
+      this.log.error(
+        { code: 'EDGE_ERR_STORE_FULL', droppedPending: c.droppedPending, devices: result.droppedRanges },
+        'outbox pending-overflow episode over: dropped records accounted for by gap events (seq ranges)',
+      );
+    if (result.gapLogs.length > 0 || result.droppedRanges.length > 0) c.lastError = 'EDGE_ERR_STORE_FULL';
     this.checkpointer.afterCommit();
     if (this.pending.length > 0 && this.latencyTimer === null && !this.closed) this.armLatencyTimer();
     this.notify();
@@ -363,6 +368,8 @@ export class GroupCommit {
       if (r.cls !== 'telemetry' || this.groupMembers.has(r)) continue;
       pending.splice(i, 1);
       const dropped = ++this.counters.droppedPending;
+      // A new episode: nothing dropped since the last gap event was committed.
+      const episodeStart = this.droppedByDevice.size === 0;
       this.droppedByDevice.set(r.device, (this.droppedByDevice.get(r.device) ?? 0) + 1);
       const w = this.waiters.get(r);
       if (w !== undefined) {
@@ -374,7 +381,7 @@ export class GroupCommit {
           ),
         );
       }
-      if (dropped === 1 || dropped % 10_000 === 0) {
+      if (episodeStart) {
         this.log.error(
           { code: 'EDGE_ERR_STORE_FULL', droppedPending: dropped, maxPendingRecords: this.maxPending },
           'outbox pending buffer full: dropping oldest pending telemetry',

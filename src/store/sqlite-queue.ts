@@ -4,14 +4,15 @@
  * keeps the size accounting (rows, body bytes) used by stats() and the size policy; runs
  * the batch transaction (multi-row INSERT hot loop, pending-overflow gaps, eviction, seq
  * upserts), read and ack. A failed transaction rolls back and leaves the in-memory state
- * as it was.
+ * as it was. Every lost record is booked in a gap event (see gaps.ts).
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
-import { CLS_EVENT, CLS_TELEMETRY, pendingGapRecord } from './outbox.js';
-import { type GapLog, type SizeLimits, evictOldest } from './sqlite-evict.js';
+import { GapBook, parseGap } from './gaps.js';
+import { CLS_EVENT, CLS_TELEMETRY } from './outbox.js';
+import { type GapLog, type SizeLimits, evictOldest, overBounds } from './sqlite-evict.js';
 import {
   MULTI_ROWS,
   type QueueStatements,
@@ -43,11 +44,14 @@ const DEDUP_PRUNE_INTERVAL_MS = 60_000;
 
 /** What one committed batch transaction did. `W` is the caller's waiter type. */
 export interface BatchResult<W> {
-  /** Rows inserted: the batch, pending-overflow gaps and eviction gaps. */
+  /** Rows inserted: the batch and the gap events. */
   written: number;
   evictedTelemetry: number;
   evictedEvent: number;
-  readonly gapLogs: GapLog[];
+  /** Per-device losses booked by this transaction (evictions and pending drops). */
+  gapLogs: GapLog;
+  /** Pending drops accounted for, per device, with the seqs reserved for them. */
+  readonly droppedRanges: { device: string; fromSeq: number; toSeq: number }[];
   /** The batch's records that had a waiter, with the waiter and the stored record. */
   readonly resolved: [NewRecord, W, StoredRecord][];
   /** First records of appendOnce groups whose key was already stored (nothing written for them). */
@@ -62,6 +66,7 @@ export class SqliteQueue {
   private readonly syncEvent: SyncMode;
   private readonly idPrefix: string;
   private readonly devices = new Map<string, DeviceState>();
+  private readonly gaps = new GapBook();
   private nextRowid: number;
   private nRows: number;
   private nBytes: number;
@@ -89,6 +94,12 @@ export class SqliteQueue {
     this.dedupLimits = config.dedup ?? DEDUP_DEFAULTS;
     for (const [device, seq] of state.seqs) this.devices.set(device, { device, seq, mark: 0, prev: seq });
     this.s = prepareStatements(db);
+    for (const [rowid, seq, device, body] of this.s.gapRows.iterate() as Iterable<
+      [number, number, string, string]
+    >) {
+      const data = parseGap(body);
+      if (data) this.gaps.restore(device, { rowid, seq, bytes: Buffer.byteLength(body, 'utf8'), data });
+    }
   }
 
   /** Committed records in the store. */
@@ -138,35 +149,35 @@ export class SqliteQueue {
       evictedTelemetry: 0,
       evictedEvent: 0,
       gapLogs: [],
+      droppedRanges: [],
       resolved: [],
       duplicates: [],
     };
     try {
       this.setSync(dropped ? 'FULL' : this.syncFor(batch, n));
       this.s.begin.run();
+      this.gaps.begin();
       try {
+        if (dropped) this.reserveDropped(dropped, mark, touched, result);
         const kept =
           once !== null && once.size > 0 ? this.claimKeys(batch, n, once, result.duplicates) : null;
         const records = kept ?? batch;
         const count = kept === null ? n : kept.length;
         this.insertBatch(records, count, mark, touched, waiters.size > 0 ? waiters : null, result.resolved);
         result.written = count;
-        if (dropped) {
-          const now = this.clock.now();
-          for (const [device, count] of dropped)
-            this.insertOne(pendingGapRecord(device, now, count), mark, touched);
-          result.written += dropped.size;
-        }
-        this.enforceBounds(mark, touched, result);
+        this.enforceBounds(result);
+        this.writeGaps(mark, touched, result);
         if (this.dedupKeys > 0) this.pruneKeys();
         for (const st of touched) this.s.upsertSeq.run(st.device, st.seq);
         this.s.lastRowid.run(this.nextRowid - 1);
         this.s.commit.run();
+        this.gaps.commit();
       } catch (e) {
         if (this.db.inTransaction) this.s.rollback.run();
         throw e;
       }
     } catch (e) {
+      this.gaps.rollback();
       this.nextRowid = savedRowid;
       this.nRows = savedRows;
       this.nBytes = savedBytes;
@@ -235,6 +246,16 @@ export class SqliteQueue {
     }
     this.nRows -= rows;
     this.nBytes -= bytes;
+    this.gaps.acked((rowid) => {
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((sorted[mid] ?? 0) < rowid) lo = mid + 1;
+        else hi = mid;
+      }
+      return sorted[lo] === rowid;
+    });
   }
 
   // ---------------------------------------------------------------- inside the transaction
@@ -339,36 +360,81 @@ export class SqliteQueue {
     this.nBytes += bytes;
   }
 
-  /** Inserts a store-generated record (gap event). */
-  private insertOne(r: NewRecord, mark: number, touched: DeviceState[]): void {
-    let st = this.devices.get(r.device);
+  /** Device state, marked as touched by this batch (its counter is saved for a rollback). */
+  private touch(device: string, mark: number, touched: DeviceState[]): DeviceState {
+    let st = this.devices.get(device);
     if (st === undefined) {
-      st = { device: r.device, seq: 0, mark: 0, prev: 0 };
-      this.devices.set(r.device, st);
+      st = { device, seq: 0, mark: 0, prev: 0 };
+      this.devices.set(device, st);
     }
     if (st.mark !== mark) {
       st.mark = mark;
       st.prev = st.seq;
       touched.push(st);
     }
-    const rowid = this.nextRowid++;
-    this.s.insert.run(rowid, ++st.seq, r.device, r.cls === 'event' ? CLS_EVENT : CLS_TELEMETRY, r.ts, r.body);
-    this.nRows++;
-    this.nBytes += Buffer.byteLength(r.body, 'utf8');
+    return st;
   }
 
-  /** Evicts (at most 3 passes, gap events included) while over maxRows or maxBytes. */
-  private enforceBounds<W>(mark: number, touched: DeviceState[], result: BatchResult<W>): void {
-    const { maxRows, maxBytes } = this.limits;
-    for (let pass = 0; pass < 3 && (this.nRows > maxRows || this.nBytes > maxBytes); pass++) {
-      const ev = evictOldest(this.s, this.nRows, this.nBytes, this.limits, this.clock.now());
+  /**
+   * Pending records dropped while commits failed never got a seq: they get theirs now
+   * (before the batch, which they preceded), so the consumer sees a hole the gap event
+   * names exactly.
+   */
+  private reserveDropped<W>(
+    dropped: ReadonlyMap<string, number>,
+    mark: number,
+    touched: DeviceState[],
+    result: BatchResult<W>,
+  ): void {
+    for (const [device, count] of dropped) {
+      const st = this.touch(device, mark, touched);
+      const fromSeq = st.seq + 1;
+      st.seq += count;
+      this.gaps.dropped(device, fromSeq, st.seq);
+      result.droppedRanges.push({ device, fromSeq, toSeq: st.seq });
+    }
+  }
+
+  /** Inserts a store-generated record (gap event); returns its rowid and seq. */
+  private insertOne(r: NewRecord, mark: number, touched: DeviceState[]): { rowid: number; seq: number } {
+    const st = this.touch(r.device, mark, touched);
+    const rowid = this.nextRowid++;
+    const seq = ++st.seq;
+    this.s.insert.run(rowid, seq, r.device, r.cls === 'event' ? CLS_EVENT : CLS_TELEMETRY, r.ts, r.body);
+    this.nRows++;
+    this.nBytes += Buffer.byteLength(r.body, 'utf8');
+    return { rowid, seq };
+  }
+
+  /** Evicts while the store plus the gap rows it must write is over maxRows or maxBytes. */
+  private enforceBounds<W>(result: BatchResult<W>): void {
+    for (let pass = 0; pass < 4 && overBounds(this.nRows, this.nBytes, this.gaps, this.limits); pass++) {
+      const ev = evictOldest(this.s, this.nRows, this.nBytes, this.limits, this.gaps);
+      if (ev.rows === this.nRows) break;
       this.nRows = ev.rows;
       this.nBytes = ev.bytes;
-      for (const g of ev.gaps) this.insertOne(g, mark, touched);
       result.evictedTelemetry += ev.telemetry;
       result.evictedEvent += ev.event;
-      result.written += ev.gaps.length;
-      result.gapLogs.push(...ev.logs);
+    }
+  }
+
+  /** One gap event per device with losses, replacing (merging) the device's stored one. */
+  private writeGaps<W>(mark: number, touched: DeviceState[], result: BatchResult<W>): void {
+    if (this.gaps.pendingDevices === 0) return;
+    result.gapLogs = this.gaps.losses();
+    for (const w of this.gaps.drain(this.clock.now())) {
+      if (w.replaces && this.s.deleteRow.run(w.replaces.rowid).changes === 1) {
+        this.nRows--;
+        this.nBytes -= w.replaces.bytes;
+      }
+      const { rowid, seq } = this.insertOne(w.record, mark, touched);
+      this.gaps.opened(w.device, {
+        rowid,
+        seq,
+        bytes: Buffer.byteLength(w.record.body, 'utf8'),
+        data: w.data,
+      });
+      result.written++;
     }
   }
 

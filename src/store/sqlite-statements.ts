@@ -20,6 +20,8 @@ export interface QueueStatements {
   readonly read: Statement;
   readonly evictSelect: Statement;
   readonly evictDelete: Statement;
+  readonly deleteRow: Statement;
+  readonly gapRows: Statement;
   readonly ackSum: Statement;
   readonly ackDelete: Statement;
   readonly oldest: Statement;
@@ -95,6 +97,10 @@ export function prepareStatements(db: Db): QueueStatements {
       )
       .raw(),
     evictDelete: db.prepare('DELETE FROM records WHERE cls = ? AND rowid <= ?'),
+    deleteRow: db.prepare('DELETE FROM records WHERE rowid = ?'),
+    gapRows: db
+      .prepare(`SELECT rowid, seq, device, body FROM records WHERE cls = 1 AND body LIKE '{"type":"gap"%'`)
+      .raw(),
     ackSum: db
       .prepare('SELECT count(*), total(octet_length(body)) FROM records WHERE rowid BETWEEN ? AND ?')
       .raw(),

@@ -60,6 +60,7 @@ function snapshot(now: number): AgentStatsSnapshot {
       committedTotal: 1000,
       evictedTelemetry: 5,
       evictedEvents: 1,
+      droppedPending: 149,
       walBytes: 8192,
       checkpoints: 3,
       healthy: true,
@@ -119,6 +120,7 @@ describe('AgentMetrics', () => {
     assert.equal(v.get('edge_outbox_committed_total'), 1000);
     assert.equal(v.get('edge_outbox_evicted_total{class="telemetry"}'), 5);
     assert.equal(v.get('edge_outbox_evicted_total{class="event"}'), 1);
+    assert.equal(v.get('edge_outbox_dropped_pending_total'), 149);
     assert.equal(v.get('edge_outbox_wal_bytes'), 8192);
     assert.equal(v.get('edge_outbox_checkpoints_total'), 3);
     assert.equal(v.get('edge_outbox_healthy'), 1);

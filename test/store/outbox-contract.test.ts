@@ -4,14 +4,15 @@ import { storeSchema } from '../../src/config/sections/store.js';
 import { MemoryOutbox } from '../../src/store/memory-outbox.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
-import { outboxContract } from './outbox-contract.js';
+import { outboxContract, type OutboxFactory } from './outbox-contract.js';
+import { outboxGapContract } from './outbox-gaps.js';
 
-outboxContract('MemoryOutbox', ({ clock, maxRows, maxBytes, batchMaxRecords, batchMaxLatencyMs }) => {
+const memory: OutboxFactory = ({ clock, maxRows, maxBytes, batchMaxRecords, batchMaxLatencyMs }) => {
   const outbox = new MemoryOutbox({ clock, maxRows, maxBytes, batchMaxRecords, batchMaxLatencyMs });
   return { outbox, dispose: () => outbox.close() };
-});
+};
 
-outboxContract('SqliteOutbox', ({ clock, maxRows, maxBytes, batchMaxRecords, batchMaxLatencyMs }) => {
+const sqlite: OutboxFactory = ({ clock, maxRows, maxBytes, batchMaxRecords, batchMaxLatencyMs }) => {
   const dir = tempDir('outbox-contract-');
   const config = storeSchema.parse({
     path: join(dir.path, 'outbox.db'),
@@ -30,4 +31,9 @@ outboxContract('SqliteOutbox', ({ clock, maxRows, maxBytes, batchMaxRecords, bat
       dir.remove();
     },
   };
-});
+};
+
+outboxContract('MemoryOutbox', memory);
+outboxContract('SqliteOutbox', sqlite);
+outboxGapContract('MemoryOutbox', memory);
+outboxGapContract('SqliteOutbox', sqlite);

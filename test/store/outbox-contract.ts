@@ -201,8 +201,8 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         const stats = outbox.stats();
         assert.ok(all.length <= 20, `rows ${all.length} <= 20`);
         assert.equal(stats.rows, all.length);
-        // maxRows 20, low water 18: 31 rows -> evict 13 oldest telemetry (a: 7, b: 6), then 2 gap events.
-        assert.equal(stats.evicted.telemetry, 13);
+        // maxRows 20, low water 18 with the 2 gap events: 31 rows -> evict 15 oldest telemetry (a: 8, b: 7).
+        assert.equal(stats.evicted.telemetry, 15);
         assert.equal(stats.evicted.event, 0);
         assert.equal(all[0].cls, 'event', 'the boot event is kept');
         const gaps = all.filter((r) => r.cls === 'event' && JSON.parse(r.body).type === 'gap');
@@ -210,22 +210,22 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         const byDevice = Object.fromEntries(gaps.map((g) => [g.device, gapData(g)]));
         assert.deepEqual(byDevice.a, {
           severity: 'warning',
-          evicted: 7,
+          evicted: 8,
           fromSeq: 2,
-          toSeq: 8,
+          toSeq: 9,
           reason: 'store-full',
         });
         assert.deepEqual(byDevice.b, {
           severity: 'warning',
-          evicted: 6,
+          evicted: 7,
           fromSeq: 1,
-          toSeq: 6,
+          toSeq: 7,
           reason: 'store-full',
         });
         const telemetryLeft = all.filter((r) => r.cls === 'telemetry');
         assert.deepEqual(
           telemetryLeft.map((r) => r.ts - 1_700_000_000_000),
-          Array.from({ length: 17 }, (_, i) => i + 13),
+          Array.from({ length: 15 }, (_, i) => i + 15),
           'the newest telemetry is kept',
         );
         // gap events come after the records of their batch and carry the next seq
@@ -262,19 +262,19 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         const stats = outbox.stats();
         assert.ok(all.length <= 10);
         assert.equal(stats.evicted.telemetry, 0);
-        assert.equal(stats.evicted.event, 6, '15 rows -> 9 (low water), then 1 gap event');
+        assert.equal(stats.evicted.event, 7, '15 rows -> 8, then 1 gap event: 9 (low water)');
         const gap = all[all.length - 1];
         assert.deepEqual(gapData(gap), {
           severity: 'error',
-          evicted: 6,
+          evicted: 7,
           fromSeq: 1,
-          toSeq: 6,
+          toSeq: 7,
           reason: 'store-full',
           class: 'event',
         });
         assert.deepEqual(
           all.slice(0, -1).map((r) => r.seq),
-          [7, 8, 9, 10, 11, 12, 13, 14, 15],
+          [8, 9, 10, 11, 12, 13, 14, 15],
         );
       });
     });

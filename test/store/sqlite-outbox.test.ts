@@ -187,10 +187,13 @@ describe('SqliteOutbox', () => {
     );
     const gap = all.find((r) => r.cls === 'event' && JSON.parse(r.body).type === 'gap');
     assert.ok(gap);
+    // Case pending-overflow-gap-has-seq-range: the dropped records get seqs 2..150 at the
+    // commit, so the consumer's hole is named exactly (it was null..null).
     assert.deepEqual(JSON.parse(gap.body).data, {
       evicted: 149,
-      fromSeq: null,
-      toSeq: null,
+      droppedPending: 149,
+      fromSeq: 2,
+      toSeq: 150,
       reason: 'pending-overflow',
     });
     assert.deepEqual(
