@@ -40,8 +40,12 @@ export interface PollerStats {
   readonly device: string;
   readonly state: 'stopped' | 'starting' | 'online' | 'offline';
   readonly polls: number;
+  /** Polls with at least one bad value. */
   readonly pollErrors: number;
+  /** Failed or partly failed polls (and failed starts) by code: a poll counts once per code it returned. */
   readonly errorsByCode: Readonly<Record<string, number>>;
+  /** Bad values published, by code (a poll of 14 tags of a dead slave adds 14). */
+  readonly badValuesByCode: Readonly<Record<string, number>>;
   readonly lastPollTs: number | null;
   readonly lastPollMs: number | null;
   readonly startAttempts: number;
@@ -56,6 +60,7 @@ export class DevicePoller {
   private polls = 0;
   private pollErrors = 0;
   private readonly errorsByCode: Record<string, number> = {};
+  private readonly badValuesByCode: Record<string, number> = {};
   private lastPollTs: number | null = null;
   private lastPollMs: number | null = null;
   private timer: TimerHandle | undefined;
@@ -104,6 +109,7 @@ export class DevicePoller {
       polls: this.polls,
       pollErrors: this.pollErrors,
       errorsByCode: { ...this.errorsByCode },
+      badValuesByCode: { ...this.badValuesByCode },
       lastPollTs: this.lastPollTs,
       lastPollMs: this.lastPollMs,
       startAttempts: this.backoff.attempts,
@@ -189,7 +195,13 @@ export class DevicePoller {
     this.lastPollMs = this.deps.clock.monotonic() - startedAt;
     const bad = values.filter((v) => v.quality === 'bad');
     if (bad.length > 0) this.pollErrors++;
-    for (const v of bad) if (v.quality === 'bad') this.count(v.code);
+    const codes = new Set<string>();
+    for (const v of bad) {
+      if (v.quality !== 'bad') continue;
+      codes.add(v.code);
+      this.badValuesByCode[v.code] = (this.badValuesByCode[v.code] ?? 0) + 1;
+    }
+    for (const code of codes) this.count(code);
     this.deps.onReading({ device: this.device, ts, values });
     const linkDown =
       bad.length === values.length && bad.every((v) => v.quality === 'bad' && LINK_DOWN_CODES.has(v.code));

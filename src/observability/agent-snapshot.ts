@@ -25,6 +25,7 @@ function deviceStats(driver: string, poller: DevicePoller): DeviceStats {
     polls: s.polls,
     pollErrors: s.pollErrors,
     errorsByCode: s.errorsByCode,
+    badValuesByCode: s.badValuesByCode,
     online: s.state === 'online',
     lastPollTs: s.lastPollTs,
     requestsPerCycle: typeof perCycle === 'number' ? perCycle : null,

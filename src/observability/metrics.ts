@@ -151,6 +151,17 @@ export class AgentMetrics {
           Object.entries(d.errorsByCode).map(([code, n]) => [{ device: d.device, code }, n] as const),
         ),
     );
+    this.counter(
+      'bad_values_total',
+      'Bad-quality values published per device, by error code (one per tag and poll)',
+      ['device', 'code'],
+      (s) =>
+        s.devices.flatMap((d) =>
+          Object.entries(d.badValuesByCode ?? {}).map(
+            ([code, n]) => [{ device: d.device, code }, n] as const,
+          ),
+        ),
+    );
     this.gauge(
       'device_online',
       '1 when the device link is up and its last poll returned good data',

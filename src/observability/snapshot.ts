@@ -14,8 +14,10 @@ export interface DeviceStats {
   readonly polls: number;
   /** Polls that returned at least one bad-quality value or failed. */
   readonly pollErrors: number;
-  /** Failures by stable error code (EDGE_ERR_*). */
+  /** Failed or partly failed polls by stable error code (EDGE_ERR_*): once per poll and code. */
   readonly errorsByCode: Readonly<Record<string, number>>;
+  /** Bad values published, by code (one per tag and poll). */
+  readonly badValuesByCode?: Readonly<Record<string, number>>;
   /** The link is up and the last poll returned good data. */
   readonly online: boolean;
   /** Epoch ms of the last completed poll; null before the first one. */

@@ -185,5 +185,24 @@ describe('RtuStreamTransport: heartbeat bytes inside data and a real heartbeat i
     }
     assert.equal(t.counters.timeouts, 0);
     assert.ok(t.counters.subsetMatches > 0);
+    // Case heartbeat-count-excludes-data-bytes: only the 40 real heartbeats are counted,
+    // not the FE bytes of the register data (the field saw ~7 % too many heartbeats).
+    assert.equal(t.counters.heartbeats, 40);
+  });
+});
+
+describe('RtuStreamTransport: heartbeat counter', () => {
+  it('heartbeat-count-excludes-data-bytes: FE bytes in a response are data, idle FE bytes are heartbeats', async () => {
+    const { clock, t } = setup({ heartbeat: hex('FE') });
+    await t.connect();
+    for (let i = 0; i < 20; i++) {
+      t.data(hex('FE')); // idle heartbeat between polls
+      const p = t.readHolding(1, 0, 3, 1000);
+      await clock.advance(0);
+      t.data(holdingResponse(1, [0x00fe, 0xfefe, i]));
+      assert.deepEqual(await p, [0x00fe, 0xfefe, i]);
+    }
+    assert.equal(t.counters.rawMatches, 20);
+    assert.equal(t.counters.heartbeats, 20);
   });
 });

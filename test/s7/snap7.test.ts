@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { ManualClock, systemClock, type Clock } from '../../src/core/clock.js';
 import { EdgeError } from '../../src/core/errors.js';
 import { DevicePoller } from '../../src/core/poller.js';
-import { silentLogger } from '../../src/core/ports.js';
+import { silentLogger, type Logger } from '../../src/core/ports.js';
 import type { AgentEvent, Reading, TagValue } from '../../src/core/types.js';
 import { s7DeviceSchema, type S7DeviceConfig } from '../../src/drivers/s7/config.js';
 import { S7Device } from '../../src/drivers/s7/device.js';
+import { captureLogger } from '../helpers/logger.js';
 import { TestS7Server } from '../helpers/snap7.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -33,11 +34,12 @@ async function setup(
   tags: TagInput[],
   extra: Record<string, unknown> = {},
   clock: Clock = systemClock,
+  logger: Logger = silentLogger,
 ) {
   const server = await TestS7Server.start();
   const device = new S7Device(config(server.port, tags, extra), {
     clock,
-    logger: silentLogger,
+    logger,
     random: () => 0.5,
   });
   t.after(async () => {
@@ -190,6 +192,11 @@ describe('S7 driver on a snap7 server', () => {
       ],
     );
     assert.ok(status.probes >= 4 && status.probes < 24, `probes ${status.probes}: backoff, not every poll`);
+    // Case s7-errors-by-code-counts-quarantined (issue 11 item 5): every bad value counts,
+    // also those of a quarantined tag held between probes (only the probes counted before).
+    const errorsByCode = (device.status() as { errorsByCode: Record<string, number> }).errorsByCode;
+    assert.equal(errorsByCode.EDGE_ERR_S7_ITEM_OUT_OF_RANGE, seen('oor').length);
+    assert.equal(errorsByCode.EDGE_ERR_S7_ITEM_NOT_FOUND, seen('nodb').length);
     assert.deepEqual(
       events.map((e) => e.type),
       ['device-online'],
@@ -197,10 +204,17 @@ describe('S7 driver on a snap7 server', () => {
   });
 
   it('a tag fixed on the PLC (its DB loaded later) comes back by itself, without a reconnect', async (t) => {
-    const { server, device } = await setup(t, [
-      { name: 'ok', address: 'DB1,INT0' },
-      { name: 'late', address: 'DB5,DINT4' },
-    ]);
+    const logger = captureLogger();
+    const { server, device } = await setup(
+      t,
+      [
+        { name: 'ok', address: 'DB1,INT0' },
+        { name: 'late', address: 'DB5,DINT4' },
+      ],
+      {},
+      systemClock,
+      logger,
+    );
     server.register('DB', 1, Buffer.alloc(4));
     await device.start();
     const first = byName(await device.poll(['ok', 'late']));
@@ -211,6 +225,10 @@ describe('S7 driver on a snap7 server', () => {
     await waitFor('late tag back', async () => byName(await device.poll(['ok', 'late'])).late === 123456);
     assert.equal(device.status().reconnects, 0);
     assert.deepEqual(device.status().quarantined, []);
+    // Case s7-quarantine-release-logged (issue 11 item 6): leaving quarantine is logged.
+    const released = logger.lines.filter((l) => l.msg === 's7 tag read again; left quarantine');
+    assert.equal(released.length, 1);
+    assert.equal(released[0]?.obj.tag, 'late');
   });
 
   it('server stopped: all tags bad with the reason; restarted: values recover', async (t) => {

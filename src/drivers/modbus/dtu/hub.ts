@@ -47,6 +47,7 @@ export interface DtuStatus {
   readonly garbageBytes: number;
   readonly echoes: number;
   readonly rawMatches: number;
+  readonly subsetMatches: number;
   readonly linkDownFailures: number;
   /** Per slave id: last and average response time (ms). */
   readonly latency: Record<string, SlaveLatency>;
@@ -273,6 +274,7 @@ class DtuLink implements StreamPort {
       garbageBytes: t.garbageBytes,
       echoes: t.echoes,
       rawMatches: t.rawMatches,
+      subsetMatches: t.subsetMatches,
       linkDownFailures: t.linkDownFailures,
       latency: Object.fromEntries([...this.transport.latency].map(([unit, l]) => [String(unit), { ...l }])),
       registrations: this.counters.registrations,

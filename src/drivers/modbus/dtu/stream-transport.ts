@@ -244,11 +244,13 @@ export class RtuStreamTransport implements ModbusTransport {
     const buf = p.raw!;
     const e = p.expectation;
     const direct = scanForResponse(buf, e);
+    const hb = this.opts.heartbeat!;
     if (direct.found) {
       this.counters.rawMatches++;
+      // The filter counted the heartbeat-like bytes of this frame as heartbeats: they were data.
+      this.uncount(occurrences(buf.subarray(direct.start, direct.end), hb));
       return toFrame(Buffer.from(buf.subarray(direct.start, direct.end)));
     }
-    const hb = this.opts.heartbeat!;
     const pos: number[] = [];
     for (let i = buf.indexOf(hb); i >= 0; i = buf.indexOf(hb, i + hb.length)) {
       pos.push(i);
@@ -269,10 +271,19 @@ export class RtuStreamTransport implements ModbusTransport {
       const scan = scanForResponse(candidate, e);
       if (scan.found) {
         this.counters.subsetMatches++;
+        // Occurrences this mask kept were data, not heartbeats.
+        let kept = 0;
+        for (let k = 0; k < pos.length; k++) if (!(mask & (1 << k))) kept++;
+        this.uncount(kept);
         return toFrame(Buffer.from(candidate.subarray(scan.start, scan.end)));
       }
     }
     return undefined;
+  }
+
+  /** Heartbeat-like bytes that turned out to be response data are not heartbeats. */
+  private uncount(n: number): void {
+    this.counters.heartbeats = Math.max(0, this.counters.heartbeats - n);
   }
 
   // --- requests -----------------------------------------------------------------
@@ -417,4 +428,11 @@ export class RtuStreamTransport implements ModbusTransport {
     this.reader.reset();
     p.reject(err);
   }
+}
+
+/** Non-overlapping occurrences of `pattern` in `buf`, left to right (as the filter finds them). */
+function occurrences(buf: Buffer, pattern: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(pattern); i >= 0; i = buf.indexOf(pattern, i + pattern.length)) n++;
+  return n;
 }
