@@ -16,7 +16,7 @@ import { silentLogger } from '../../src/core/ports.js';
 import { s7DeviceSchema } from '../../src/drivers/s7/config.js';
 import { S7Device } from '../../src/drivers/s7/device.js';
 import { elementAddress, parseS7Address } from '../../src/drivers/s7/address.js';
-import { packRequests, planItems } from '../../src/drivers/s7/plan.js';
+import { planRequests } from '../../src/drivers/s7/plan.js';
 import { ackFrame, FakePlc, withRef } from './fake-plc.js';
 
 const root = join(process.cwd(), 'src/drivers/s7/testcases');
@@ -62,7 +62,7 @@ for (const name of cases) {
         };
       });
       const limits = { pduSize: config.pduSize, maxItems: config.maxItemsPerRequest, maxGap: config.maxGap };
-      const plan = packRequests(planItems(points, limits), limits).map((r) => ({
+      const plan = planRequests(points, limits).map((r) => ({
         items: r.items.map((i) => ({
           area: i.spec.areaCode,
           db: i.spec.db,

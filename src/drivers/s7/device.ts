@@ -13,7 +13,7 @@ import { type S7Point } from './codec.js';
 import { publishedNames, type S7DeviceConfig, type S7TagConfig } from './config.js';
 import { S7Connection, type ConnectionOptions } from './connection.js';
 import { isItemCode } from './errors.js';
-import { packRequests, planItems, type PlanLimits, type PlannedRequest } from './plan.js';
+import { packRequests, planItems, planRequests, type PlanLimits, type PlannedRequest } from './plan.js';
 import { rackSlotTsap } from './protocol.js';
 import { readRound, type PointOutcome } from './round.js';
 import { writeTag } from './write.js';
@@ -273,7 +273,7 @@ export class S7Device implements DeviceDriver {
     const key = points.map((p) => p.name).join('\u0000');
     let plan = this.plans.get(key);
     if (!plan) {
-      plan = packRequests(planItems(points, limits), limits);
+      plan = planRequests(points, limits);
       if (this.plans.size >= 256) this.plans.clear();
       this.plans.set(key, plan);
     }
@@ -319,7 +319,7 @@ export class S7Device implements DeviceDriver {
   private requestsForAllTags(): number | undefined {
     if (!this.conn) return undefined;
     const active = [...this.points.values()].filter((p) => !this.quarantine.has(p.name));
-    return packRequests(planItems(active, this.limits(this.conn)), this.limits(this.conn)).length;
+    return planRequests(active, this.limits(this.conn)).length;
   }
 
   status(): Readonly<Record<string, unknown>> {

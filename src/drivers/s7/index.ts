@@ -23,6 +23,7 @@ export { parseS7Address, elementAddress, byteLength, type S7Address, type S7Type
 export {
   planItems,
   packRequests,
+  planRequests,
   minimumRequests,
   itemsPerRequest,
   type PlanLimits,
