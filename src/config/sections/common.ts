@@ -14,12 +14,28 @@ export const keyRefSchema = z.union([
   z.strictObject({ env: z.string().min(1).describe('Environment variable holding the PEM text') }),
 ]);
 
-export const backoffSchema = z.strictObject({
-  initialMs: z.number().int().positive().default(1000),
-  maxMs: z.number().int().positive().default(60_000),
-  multiplier: z.number().min(1).default(2),
-  jitter: z.number().min(0).max(1).default(0.5),
-});
+/**
+ * A backoff section with its own defaults on the fields themselves (not in a prefault
+ * object), so the generated reference shows the default that applies for every field.
+ */
+export function backoffSchemaWith(defaults: { initialMs?: number; maxMs?: number } = {}) {
+  return z.strictObject({
+    initialMs: z
+      .number()
+      .int()
+      .positive()
+      .default(defaults.initialMs ?? 1000),
+    maxMs: z
+      .number()
+      .int()
+      .positive()
+      .default(defaults.maxMs ?? 60_000),
+    multiplier: z.number().min(1).default(2),
+    jitter: z.number().min(0).max(1).default(0.5),
+  });
+}
+
+export const backoffSchema = backoffSchemaWith();
 
 export const breakerSchema = z.strictObject({
   failureThreshold: z.number().int().positive().default(5),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backoffSchema, keyRefSchema, secretRefSchema, topicSegment } from './common.js';
+import { backoffSchemaWith, keyRefSchema, secretRefSchema, topicSegment } from './common.js';
 
 export const mqttTlsSchema = z.strictObject({
   ca: z
@@ -60,6 +60,6 @@ export const mqttSchema = z.strictObject({
     .describe(
       'interleave: live records share the window with the backlog after an outage; fifo: strictly oldest first',
     ),
-  reconnect: backoffSchema.prefault({ initialMs: 1000, maxMs: 30_000 }),
+  reconnect: backoffSchemaWith({ maxMs: 30_000 }).prefault({}),
 });
 export type MqttConfig = z.infer<typeof mqttSchema>;
