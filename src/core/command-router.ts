@@ -108,15 +108,20 @@ export interface CommandRouterStats {
   readonly pending: number;
 }
 
-/** The result a driver error stands for. */
+/**
+ * The result a driver error stands for. `rejected` means nothing was written: a refusal
+ * code, or a driver error whose `context.sent` is false (the device was unreachable, so
+ * the write never left the agent). `error` is for everything after a request went out.
+ */
 export function resultFromError(id: string, thrown: unknown, ts: number): CommandResult {
   const error = toEdgeError(thrown, 'EDGE_ERR_CMD_WRITE');
   const ctx = error.context;
+  const notSent = REJECTION_CODES.has(error.code) || ctx.sent === false;
   const deviceCode = ctx.deviceCode ?? ctx.modbusCode;
   const plcCode = ctx.plcCode;
   return {
     id,
-    status: REJECTION_CODES.has(error.code) ? 'rejected' : 'error',
+    status: notSent ? 'rejected' : 'error',
     code: error.code,
     ...(typeof deviceCode === 'number' || typeof deviceCode === 'string' ? { deviceCode } : {}),
     ...(typeof plcCode === 'number' || typeof plcCode === 'string' ? { plcCode } : {}),

@@ -148,7 +148,7 @@ export class ModbusDevice implements DeviceDriver {
     const line = this.line;
     if (!this.started || !line)
       throw new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `device ${this.device} is not started`, {
-        context,
+        context: { ...context, sent: false },
       });
     if (!line.canWrite)
       throw new EdgeError(
@@ -159,8 +159,8 @@ export class ModbusDevice implements DeviceDriver {
     if (!this.breaker.allows())
       throw new EdgeError(
         'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
-        `circuit open after ${this.breaker.consecutiveFailures} failures`,
-        { context },
+        `circuit open after ${this.breaker.consecutiveFailures} failures; nothing was written`,
+        { context: { ...context, sent: false } },
       );
     this.counters.writes++;
     const result = await line.execute(this.client, {

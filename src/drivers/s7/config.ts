@@ -120,6 +120,14 @@ export const s7DeviceSchema = z
       .describe('Unused bytes a merged read may span between two tags'),
     intervalMs: z.number().int().min(10).default(1000).describe('Default poll interval of the tags'),
     reconnect: backoffSchema.prefault({}),
+    reachabilityProbeMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(5000)
+      .describe(
+        'While waiting to reconnect, a bare TCP connect to the PLC this often; when it succeeds the reconnect runs at once instead of waiting out the backoff (0: off)',
+      ),
     quarantine: backoffSchema
       .prefault({})
       .describe('Re-probe delays of a tag the PLC refused (grows per failed probe)'),

@@ -15,6 +15,7 @@ import { S7Connection, type ConnectionOptions } from './connection.js';
 import { isItemCode } from './errors.js';
 import { packRequests, planItems, planRequests, type PlanLimits, type PlannedRequest } from './plan.js';
 import { rackSlotTsap } from './protocol.js';
+import { tcpProbe, type TcpProbe } from './reachability.js';
 import { readRound, type PointOutcome } from './round.js';
 import { writeTag } from './write.js';
 
@@ -22,6 +23,8 @@ export interface S7DeviceDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random: () => number;
+  /** Reachability check while reconnecting; default a bare TCP connect. */
+  readonly tcpProbe?: TcpProbe;
 }
 
 type LinkState = 'stopped' | 'connecting' | 'up' | 'down';
@@ -41,6 +44,9 @@ export class S7Device implements DeviceDriver {
   private conn: S7Connection | undefined;
   private opening: Promise<void> | undefined;
   private reconnectTimer: TimerHandle | undefined;
+  private probeTimer: TimerHandle | undefined;
+  /** A reconnect the probe triggered failed: no more probes until the backoff's own attempt. */
+  private probeMisled = false;
   private wanted = false;
   private initialised = false;
   private state: LinkState = 'stopped';
@@ -53,6 +59,8 @@ export class S7Device implements DeviceDriver {
     connects: 0,
     connectFailures: 0,
     reconnects: 0,
+    reachabilityProbes: 0,
+    reachabilityHits: 0,
     errorsByCode: {} as Record<string, number>,
     lastPollMs: undefined as number | undefined,
   };
@@ -123,6 +131,8 @@ export class S7Device implements DeviceDriver {
     this.wanted = false;
     this.reconnectTimer?.cancel();
     this.reconnectTimer = undefined;
+    this.probeTimer?.cancel();
+    this.probeTimer = undefined;
     await this.opening;
     this.conn?.close();
     this.conn = undefined;
@@ -187,12 +197,47 @@ export class S7Device implements DeviceDriver {
   private scheduleReconnect(): void {
     if (!this.wanted || this.reconnectTimer || this.opening || this.conn) return;
     const wait = this.reconnectBackoff.next();
-    this.reconnectTimer = this.deps.clock.setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.connect().then(() => {
-        if (!this.conn) this.scheduleReconnect();
-      });
-    }, wait);
+    const at = this.deps.clock.monotonic() + wait;
+    this.reconnectTimer = this.deps.clock.setTimeout(() => this.reconnectNow(false), wait);
+    if (!this.probeMisled) this.armProbe(at);
+    this.probeMisled = false;
+  }
+
+  private reconnectNow(byProbe: boolean): void {
+    this.reconnectTimer?.cancel();
+    this.reconnectTimer = undefined;
+    this.probeTimer?.cancel();
+    this.probeTimer = undefined;
+    void this.connect().then(() => {
+      if (this.conn) return;
+      this.probeMisled = byProbe;
+      this.scheduleReconnect();
+    });
+  }
+
+  /**
+   * After a long outage the backoff waits up to `reconnect.maxMs` before the next attempt;
+   * a bare TCP connect every `reachabilityProbeMs` notices much sooner that the PLC is back.
+   */
+  private armProbe(reconnectAt: number): void {
+    const every = this.config.reachabilityProbeMs;
+    if (every <= 0 || this.deps.clock.monotonic() + every >= reconnectAt) return;
+    this.probeTimer = this.deps.clock.setTimeout(() => {
+      this.probeTimer = undefined;
+      void this.probe(reconnectAt);
+    }, every);
+  }
+
+  private async probe(reconnectAt: number): Promise<void> {
+    if (!this.reconnectTimer || !this.wanted) return;
+    this.counters.reachabilityProbes++;
+    const { host, port } = this.config.connection;
+    const reachable = await (this.deps.tcpProbe ?? tcpProbe)(host, port, this.config.connectTimeoutMs);
+    if (!this.reconnectTimer || !this.wanted) return;
+    if (!reachable) return this.armProbe(reconnectAt);
+    this.counters.reachabilityHits++;
+    this.logger.info({ host, port }, 's7 PLC reachable again (TCP probe); reconnecting now');
+    this.reconnectNow(true);
   }
 
   async poll(names: readonly string[]): Promise<readonly TagValue[]> {
@@ -335,6 +380,8 @@ export class S7Device implements DeviceDriver {
       connects: this.counters.connects,
       connectFailures: this.counters.connectFailures,
       reconnects: this.counters.reconnects,
+      reachabilityProbes: this.counters.reachabilityProbes,
+      reachabilityHits: this.counters.reachabilityHits,
       lastError: this.state === 'up' ? null : { code: this.linkError.code, message: this.linkError.message },
       errorsByCode: { ...this.counters.errorsByCode },
       quarantined: this.quarantine

@@ -95,7 +95,7 @@ export async function writeTag(ctx: WriteContext, name: string, value: WriteValu
     throw new EdgeError(
       'EDGE_ERR_S7_DISCONNECTED',
       `device ${device}: not connected (${ctx.linkError.code}); nothing was written`,
-      { context: { device, tag: name } },
+      { context: { device, tag: name, sent: false } },
     );
   }
   if (items.length > ctx.config.maxItemsPerRequest || writeRequestBytes(items) > conn.pduSize) {
