@@ -204,6 +204,20 @@ export class GapBook {
     for (const [device, gap] of this.open) if (isAcked(gap.rowid)) this.open.delete(device);
   }
 
+  /** The same, for rowids sorted ascending (binary search). */
+  ackedSorted(sorted: ArrayLike<number>): void {
+    this.acked((rowid) => {
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((sorted[mid] ?? 0) < rowid) lo = mid + 1;
+        else hi = mid;
+      }
+      return sorted[lo] === rowid;
+    });
+  }
+
   /** End of a successful transaction. */
   commit(): void {
     this.saved = null;

@@ -11,6 +11,7 @@ import type { Clock } from '../core/clock.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import { GapBook, parseGap } from './gaps.js';
+import { DedupKeys } from './sqlite-dedup.js';
 import { CLS_EVENT, CLS_TELEMETRY } from './outbox.js';
 import { type GapLog, type SizeLimits, evictOldest, overBounds } from './sqlite-evict.js';
 import {
@@ -37,10 +38,6 @@ export interface OnceMark {
   readonly key: string;
   readonly size: number;
 }
-
-const DEDUP_DEFAULTS = { maxAgeMs: 7 * 24 * 3600 * 1000, maxKeys: 1_000_000 };
-/** Pruning by age runs at most this often (and whenever the key count is over its bound). */
-const DEDUP_PRUNE_INTERVAL_MS = 60_000;
 
 /** What one committed batch transaction did. `W` is the caller's waiter type. */
 export interface BatchResult<W> {
@@ -72,9 +69,7 @@ export class SqliteQueue {
   private nBytes: number;
   private batchNo = 0;
   private currentSync: SyncMode = 'FULL';
-  private readonly dedupLimits: { readonly maxAgeMs: number; readonly maxKeys: number };
-  private dedupKeys: number;
-  private lastPrune = Number.NEGATIVE_INFINITY;
+  private readonly dedup: DedupKeys;
 
   constructor(
     private readonly db: Db,
@@ -90,10 +85,9 @@ export class SqliteQueue {
     this.nextRowid = state.nextRowid;
     this.nRows = state.rows;
     this.nBytes = state.bytes;
-    this.dedupKeys = state.dedupKeys;
-    this.dedupLimits = config.dedup ?? DEDUP_DEFAULTS;
     for (const [device, seq] of state.seqs) this.devices.set(device, { device, seq, mark: 0, prev: seq });
     this.s = prepareStatements(db);
+    this.dedup = new DedupKeys(this.s, state.dedupKeys, config.dedup, clock);
     for (const [rowid, seq, device, body] of this.s.gapRows.iterate() as Iterable<
       [number, number, string, string]
     >) {
@@ -143,7 +137,7 @@ export class SqliteQueue {
     const savedRowid = this.nextRowid;
     const savedRows = this.nRows;
     const savedBytes = this.nBytes;
-    const savedKeys = this.dedupKeys;
+    const savedKeys = this.dedup.count;
     const result: BatchResult<W> = {
       written: 0,
       evictedTelemetry: 0,
@@ -160,14 +154,14 @@ export class SqliteQueue {
       try {
         if (dropped) this.reserveDropped(dropped, mark, touched, result);
         const kept =
-          once !== null && once.size > 0 ? this.claimKeys(batch, n, once, result.duplicates) : null;
+          once !== null && once.size > 0 ? this.dedup.claim(batch, n, once, result.duplicates) : null;
         const records = kept ?? batch;
         const count = kept === null ? n : kept.length;
         this.insertBatch(records, count, mark, touched, waiters.size > 0 ? waiters : null, result.resolved);
         result.written = count;
         this.enforceBounds(result);
         this.writeGaps(mark, touched, result);
-        if (this.dedupKeys > 0) this.pruneKeys();
+        this.dedup.prune();
         for (const st of touched) this.s.upsertSeq.run(st.device, st.seq);
         this.s.lastRowid.run(this.nextRowid - 1);
         this.s.commit.run();
@@ -181,7 +175,7 @@ export class SqliteQueue {
       this.nextRowid = savedRowid;
       this.nRows = savedRows;
       this.nBytes = savedBytes;
-      this.dedupKeys = savedKeys;
+      this.dedup.count = savedKeys;
       for (const st of touched) st.seq = st.prev;
       throw e;
     }
@@ -246,57 +240,10 @@ export class SqliteQueue {
     }
     this.nRows -= rows;
     this.nBytes -= bytes;
-    this.gaps.acked((rowid) => {
-      let lo = 0;
-      let hi = sorted.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if ((sorted[mid] ?? 0) < rowid) lo = mid + 1;
-        else hi = mid;
-      }
-      return sorted[lo] === rowid;
-    });
+    this.gaps.ackedSorted(sorted);
   }
 
   // ---------------------------------------------------------------- inside the transaction
-
-  /**
-   * Inserts the key of every group marked in `once`; returns the batch without the groups
-   * whose key was already there (null when there were none), noting their first records.
-   */
-  private claimKeys(
-    batch: readonly NewRecord[],
-    n: number,
-    once: ReadonlyMap<NewRecord, OnceMark>,
-    duplicates: NewRecord[],
-  ): NewRecord[] | null {
-    const now = this.clock.now();
-    let kept: NewRecord[] | null = null;
-    for (let i = 0; i < n; i++) {
-      const r = batch[i];
-      const group = once.get(r);
-      if (group === undefined || this.s.dedupInsert.run(group.key, now).changes === 1) {
-        if (group !== undefined) this.dedupKeys++;
-        kept?.push(r);
-        continue;
-      }
-      duplicates.push(r);
-      kept ??= batch.slice(0, i);
-      i += group.size - 1;
-    }
-    return kept;
-  }
-
-  /** Drops keys past their retention age, then the oldest while over the count bound. */
-  private pruneKeys(): void {
-    const now = this.clock.now();
-    const { maxAgeMs, maxKeys } = this.dedupLimits;
-    if (this.dedupKeys <= maxKeys && now - this.lastPrune < DEDUP_PRUNE_INTERVAL_MS) return;
-    this.lastPrune = now;
-    this.dedupKeys -= this.s.dedupPruneAge.run(now - maxAgeMs).changes;
-    if (this.dedupKeys > maxKeys)
-      this.dedupKeys -= this.s.dedupPruneOldest.run(this.dedupKeys - maxKeys).changes;
-  }
 
   /** Hot loop: seq from the in-memory counter, full groups of MULTI_ROWS through the multi-row insert. */
   private insertBatch<W>(
@@ -312,22 +259,12 @@ export class SqliteQueue {
     const args = this.multiArgs;
     const multiEnd = n - (n % MULTI_ROWS);
     let o = 0;
-    const devices = this.devices;
     let rowid = this.nextRowid;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const r = all[i];
       const device = r.device;
-      let st = devices.get(device);
-      if (st === undefined) {
-        st = { device, seq: 0, mark: 0, prev: 0 };
-        devices.set(device, st);
-      }
-      if (st.mark !== mark) {
-        st.mark = mark;
-        st.prev = st.seq;
-        touched.push(st);
-      }
+      const st = this.touch(device, mark, touched);
       const seq = ++st.seq;
       const body = r.body;
       const cls = r.cls === 'event' ? CLS_EVENT : CLS_TELEMETRY;

@@ -1,0 +1,67 @@
+/**
+ * The appendOnce keys of the SQLite outbox (table `dedup`): claimed inside the batch
+ * transaction, pruned by age and count. The caller restores `count` when the transaction
+ * rolls back.
+ */
+import type { Clock } from '../core/clock.js';
+import type { NewRecord } from '../core/types.js';
+import type { OnceMark } from './sqlite-queue.js';
+import type { QueueStatements } from './sqlite-statements.js';
+
+const DEDUP_DEFAULTS = { maxAgeMs: 7 * 24 * 3600 * 1000, maxKeys: 1_000_000 };
+/** Pruning by age runs at most this often (and whenever the key count is over its bound). */
+const DEDUP_PRUNE_INTERVAL_MS = 60_000;
+
+export class DedupKeys {
+  private readonly limits: { readonly maxAgeMs: number; readonly maxKeys: number };
+  private lastPrune = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly s: QueueStatements,
+    /** Keys stored. */
+    public count: number,
+    limits: { readonly maxAgeMs: number; readonly maxKeys: number } | undefined,
+    private readonly clock: Clock,
+  ) {
+    this.limits = limits ?? DEDUP_DEFAULTS;
+  }
+
+  /**
+   * Inserts the key of every group marked in `once`; returns the batch without the groups
+   * whose key was already there (null when there were none), noting their first records.
+   */
+  claim(
+    batch: readonly NewRecord[],
+    n: number,
+    once: ReadonlyMap<NewRecord, OnceMark>,
+    duplicates: NewRecord[],
+  ): NewRecord[] | null {
+    const now = this.clock.now();
+    let kept: NewRecord[] | null = null;
+    for (let i = 0; i < n; i++) {
+      const r = batch[i];
+      if (r === undefined) continue;
+      const group = once.get(r);
+      if (group === undefined || this.s.dedupInsert.run(group.key, now).changes === 1) {
+        if (group !== undefined) this.count++;
+        kept?.push(r);
+        continue;
+      }
+      duplicates.push(r);
+      kept ??= batch.slice(0, i);
+      i += group.size - 1;
+    }
+    return kept;
+  }
+
+  /** Drops keys past their retention age, then the oldest while over the count bound. */
+  prune(): void {
+    if (this.count === 0) return;
+    const now = this.clock.now();
+    const { maxAgeMs, maxKeys } = this.limits;
+    if (this.count <= maxKeys && now - this.lastPrune < DEDUP_PRUNE_INTERVAL_MS) return;
+    this.lastPrune = now;
+    this.count -= this.s.dedupPruneAge.run(now - maxAgeMs).changes;
+    if (this.count > maxKeys) this.count -= this.s.dedupPruneOldest.run(this.count - maxKeys).changes;
+  }
+}
