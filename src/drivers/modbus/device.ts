@@ -7,6 +7,10 @@ import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig, ModbusTagConfig } from './config.js';
 import { decodeBit, decodeRegisters } from './codec.js';
 import { isBreakerFailure, isDeviceAnswer } from './errors.js';
+
+/** `retries` repeat a read that got no answer in time. */
+const isRetryable = (code: string): boolean =>
+  code === 'EDGE_ERR_MODBUS_TIMEOUT' || code === 'EDGE_ERR_MODBUS_LATE_ANSWER';
 import type { Line, LineResult } from './line.js';
 import { checkTagsFit, isBitFunction, Planner, type ModbusRequest } from './plan.js';
 import { planWrite } from './write.js';
@@ -221,7 +225,7 @@ export class ModbusDevice implements DeviceDriver {
         timeoutMs: this.config.timeoutMs,
       });
       if (result.ok || result.error.code !== 'EDGE_ERR_MODBUS_DISCONNECTED') this.counters.requests++;
-      if (result.ok || result.error.code !== 'EDGE_ERR_MODBUS_TIMEOUT') break;
+      if (result.ok || !isRetryable(result.error.code)) break;
     }
     if (!result!.ok) {
       const { error } = result!;

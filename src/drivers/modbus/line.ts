@@ -2,10 +2,11 @@
  * A Line is one physical link (a serial path, or one TCP host:port) shared by the
  * devices configured on it. Bus discipline:
  * - strictly one request in flight;
- * - RTU: a silent inter-frame gap between frames, and after a timeout a drain window
- *   whose late bytes are discarded before the next request;
+ * - RTU (serial and DTU): a silent inter-frame gap between frames; after a timeout the
+ *   link stays quiet until the slave cannot be answering any more (late-guard.ts), and
+ *   every byte no request waited for is discarded and counted as a late answer;
  * - fair round-robin between the devices queued on it: each turn serves one request of
- *   the next device, so a dead slave costs at most one timeout per turn;
+ *   the next device, so a dead slave costs one quiet horizon (2 × its timeout) per turn;
  * - reconnect with capped exponential backoff and jitter; while down every request is
  *   answered at once with EDGE_ERR_MODBUS_DISCONNECTED.
  */
@@ -15,6 +16,7 @@ import { EdgeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import type { ModbusFunction } from './config.js';
 import { isLinkError, toModbusError } from './errors.js';
+import { LateAnswerGuard } from './late-guard.js';
 import type { ModbusTransport } from './transport.js';
 import type { WriteFunctionCode } from './write.js';
 
@@ -64,7 +66,7 @@ interface Job {
 /** TCP: after this many timeouts in a row with no answer at all, the socket is re-opened. */
 export const TCP_TIMEOUTS_BEFORE_RECONNECT = 3;
 
-/** Drain window after an RTU timeout: a quarter of the timeout, within [gap, 250 ms]. */
+/** Silence that ends a late answer on RTU: a quarter of the timeout, within [gap, 250 ms]. */
 export function drainWindowMs(timeoutMs: number, gapMs: number): number {
   return Math.max(gapMs, Math.min(250, Math.round(timeoutMs / 4)));
 }
@@ -77,7 +79,9 @@ export class Line {
   private busy = false;
   private refs = 0;
   private lastFrameEnd = -Infinity;
-  private drainMs = 0;
+  /** A request of this line is on the wire (bytes arriving now are awaited). */
+  private inFlight = false;
+  private readonly late: LateAnswerGuard;
   /** Timeouts in a row with no answer from any device (TCP: a silently dead socket). */
   private timeoutStreak = 0;
   private readonly backoff: Backoff;
@@ -93,6 +97,8 @@ export class Line {
 
   constructor(private readonly opts: LineOptions) {
     this.backoff = new Backoff(opts.backoff, opts.random);
+    this.late = new LateAnswerGuard(() => opts.clock.monotonic());
+    opts.transport.onRx?.((bytes, awaited) => this.late.rx(bytes, awaited ?? this.inFlight));
     opts.transport.onClose((err) =>
       this.linkLost(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', err?.message ?? 'link closed')),
     );
@@ -122,6 +128,8 @@ export class Line {
       connectFailures: this.stats.connectFailures,
       lastError: this.stats.lastError,
       queued: this.ready.length,
+      lateAnswers: this.late.stats.lateAnswers,
+      lateBytes: this.late.stats.lateBytes,
       ...(this.opts.transport.status ? { transport: this.opts.transport.status() } : {}),
     };
   }
@@ -225,31 +233,35 @@ export class Line {
   }
 
   private async run(read: LineRequest): Promise<LineResult> {
-    const { clock, transport } = this.opts;
+    const { clock } = this.opts;
     const generation = this.generation;
-    if (this.drainMs > 0) {
-      await delay(clock, this.drainMs);
-      this.drainMs = 0;
-      transport.discardInput?.();
+    const rtu = this.opts.kind === 'rtu';
+    if (rtu && this.late.strayBytes > 0) {
+      // bytes arrived while nothing waited: a late answer; let it end, then drop it
+      const silence = drainWindowMs(read.timeoutMs, this.opts.gapMs);
+      await this.waitQuiet(clock.monotonic(), silence, read.timeoutMs, generation);
+      this.dropLate();
     }
     const wait = this.lastFrameEnd + this.opts.gapMs - clock.monotonic();
     if (wait > 0) await delay(clock, wait);
     if (this.stateValue !== 'up' || generation !== this.generation) return this.disconnected();
     const started = clock.monotonic();
     this.stats.requests++;
+    this.inFlight = true;
     try {
       const data = await this.send(read);
+      this.inFlight = false;
       const end = clock.monotonic();
       this.lastFrameEnd = end;
       this.timeoutStreak = 0;
       return { ok: true, data, latencyMs: end - started };
     } catch (err) {
+      this.inFlight = false;
       this.lastFrameEnd = clock.monotonic();
-      const error = toModbusError(err, 'request');
-      this.stats.lastError = error.code;
+      let error = toModbusError(err, 'request');
       if (error.code === 'EDGE_ERR_MODBUS_TIMEOUT') {
         this.timeoutStreak++;
-        if (this.opts.kind === 'rtu') this.drainMs = drainWindowMs(read.timeoutMs, this.opts.gapMs);
+        if (rtu) error = (await this.quietAfterTimeout(read, started, generation)) ?? error;
         else if (this.timeoutStreak >= TCP_TIMEOUTS_BEFORE_RECONNECT && generation === this.generation) {
           this.linkLost(
             new EdgeError(
@@ -261,9 +273,74 @@ export class Line {
       } else if (!isLinkError(error.code)) {
         this.timeoutStreak = 0; // something answered
       }
+      this.stats.lastError = error.code;
       if (isLinkError(error.code) && generation === this.generation) this.linkLost(error);
       return { ok: false, error };
     }
+  }
+
+  /**
+   * After a timeout: no request until the slave cannot be answering any more (the horizon
+   * after `started`) and the link has been silent for the drain window; what arrived in
+   * between is discarded. Returns EDGE_ERR_MODBUS_LATE_ANSWER when the slave did answer.
+   */
+  private async quietAfterTimeout(
+    read: LineRequest,
+    started: number,
+    generation: number,
+  ): Promise<EdgeError | undefined> {
+    const horizon = this.late.horizonMs(read.unitId, read.timeoutMs);
+    const silence = drainWindowMs(read.timeoutMs, this.opts.gapMs);
+    await this.waitQuiet(started + horizon, silence, read.timeoutMs, generation);
+    const episode = this.dropLate(read.unitId, started);
+    if (!episode.late) return undefined;
+    return new EdgeError(
+      'EDGE_ERR_MODBUS_LATE_ANSWER',
+      `unit ${read.unitId} answered ${episode.latencyMs ?? '?'} ms after the request, later than ` +
+        `timeoutMs ${read.timeoutMs}; the answer was discarded`,
+      {
+        context: {
+          line: this.key,
+          unit: read.unitId,
+          latencyMs: episode.latencyMs,
+          timeoutMs: read.timeoutMs,
+        },
+      },
+    );
+  }
+
+  /**
+   * Waits until `notBefore` and until the link has been silent for `silenceMs`; a link
+   * that never falls silent (noise) is given up on 4 timeouts after `notBefore`.
+   */
+  private async waitQuiet(
+    notBefore: number,
+    silenceMs: number,
+    timeoutMs: number,
+    generation: number,
+  ): Promise<void> {
+    const { clock } = this.opts;
+    const giveUp = notBefore + 4 * timeoutMs;
+    for (;;) {
+      if (this.stateValue !== 'up' || generation !== this.generation) return;
+      const until = Math.min(giveUp, Math.max(notBefore, this.late.lastRxAt + silenceMs));
+      const wait = until - clock.monotonic();
+      if (wait <= 0) return;
+      await delay(clock, wait);
+    }
+  }
+
+  /** Drops what the transport holds and counts the stray bytes as a late answer. */
+  private dropLate(unit?: number, sentAt?: number): ReturnType<LateAnswerGuard['settle']> {
+    this.opts.transport.discardInput?.();
+    this.lastFrameEnd = this.opts.clock.monotonic();
+    const episode = this.late.settle(unit, sentAt);
+    if (episode.late)
+      this.opts.logger.debug(
+        { line: this.key, unit, bytes: episode.bytes, latencyMs: episode.latencyMs },
+        'late answer discarded',
+      );
+    return episode;
   }
 
   /** Whether the link's transport can carry writes (DTU and echo-suppressed RTU cannot yet). */
@@ -330,7 +407,7 @@ export class Line {
       }
       this.stateValue = 'up';
       this.lastFrameEnd = -Infinity;
-      this.drainMs = 0;
+      this.late.reset();
       this.timeoutStreak = 0;
       this.backoff.reset();
       this.opts.logger.info({ line: this.key }, 'modbus line up');

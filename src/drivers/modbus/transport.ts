@@ -43,6 +43,12 @@ export interface ModbusTransport {
   onClose(listener: (err?: Error) => void): void;
   /** RTU: drops bytes received but not consumed (late answers after a timeout). */
   discardInput?(): void;
+  /**
+   * RTU: tells the Line about every received byte (heartbeats excepted), so it can keep
+   * the link quiet after a timeout and count late answers. `awaited`: a request of the
+   * transport was waiting for them (undefined: the transport cannot tell).
+   */
+  onRx?(listener: (bytes: number, awaited?: boolean) => void): void;
   /** Transport-specific counters for the line's status (e.g. the agent's RTU framer). */
   status?(): Record<string, unknown>;
 }
@@ -56,9 +62,15 @@ interface BufferedPortInternals {
   _buffer?: Buffer;
 }
 
+/** The SerialPort inside modbus-serial's buffered RTU port (`_port._client`). */
+interface SerialPortInternals {
+  on(event: 'data', listener: (d: Buffer) => void): void;
+}
+
 export class ModbusSerialTransport implements ModbusTransport {
   private client: ModbusRTU | undefined;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
+  private readonly rxListeners: Array<(bytes: number) => void> = [];
   private pendingReject: ((err: Error) => void) | undefined;
 
   constructor(
@@ -72,6 +84,10 @@ export class ModbusSerialTransport implements ModbusTransport {
 
   onClose(listener: (err?: Error) => void): void {
     this.closeListeners.push(listener);
+  }
+
+  onRx(listener: (bytes: number) => void): void {
+    this.rxListeners.push(listener);
   }
 
   async connect(): Promise<void> {
@@ -130,6 +146,13 @@ export class ModbusSerialTransport implements ModbusTransport {
       throw toModbusError(err, 'connect');
     } finally {
       timer?.cancel();
+    }
+    // modbus-serial hides the serial port's bytes; the Line needs to see late ones
+    const serial = (client as unknown as { _port?: { _client?: SerialPortInternals } })._port?._client;
+    if (conn.transport === 'rtu' && typeof serial?.on === 'function') {
+      serial.on('data', (d: Buffer) => {
+        if (this.client === client) for (const l of this.rxListeners) l(d.length);
+      });
     }
   }
 

@@ -116,6 +116,7 @@ export class RtuStreamTransport implements ModbusTransport {
   private readonly waiting: Array<() => void> = [];
   private opened = false;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
+  private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
   /** Monotonic time of the last request written. */
   lastRequestAt = -Infinity;
   /**
@@ -163,8 +164,13 @@ export class RtuStreamTransport implements ModbusTransport {
     this.closeListeners.push(listener);
   }
 
+  /** Late bytes the Line discards are counted by it as late answers, not as garbage. */
   discardInput(): void {
-    this.reader.reset();
+    this.reader.reset(false);
+  }
+
+  onRx(listener: (bytes: number, awaited?: boolean) => void): void {
+    this.rxListeners.push(listener);
   }
 
   readCoils(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
@@ -220,6 +226,7 @@ export class RtuStreamTransport implements ModbusTransport {
         if (data.length !== chunk.length || this.filter.held.length > 0) p.altered = true;
       }
     }
+    if (data.length > 0) for (const l of this.rxListeners) l(data.length, p !== undefined);
     let frame = data.length > 0 ? this.reader.feed(data).frame : undefined;
     if (!frame && p?.altered) frame = this.fallback(p);
     if (!frame || !p) return;
