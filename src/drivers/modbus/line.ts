@@ -66,10 +66,7 @@ interface Job {
 /** TCP: after this many timeouts in a row with no answer at all, the socket is re-opened. */
 export const TCP_TIMEOUTS_BEFORE_RECONNECT = 3;
 
-/** Silence that ends a late answer on RTU: a quarter of the timeout, within [gap, 250 ms]. */
-export function drainWindowMs(timeoutMs: number, gapMs: number): number {
-  return Math.max(gapMs, Math.min(250, Math.round(timeoutMs / 4)));
-}
+export { drainWindowMs } from './late-guard.js';
 
 export class Line {
   private stateValue: LineState = 'idle';
@@ -97,7 +94,13 @@ export class Line {
 
   constructor(private readonly opts: LineOptions) {
     this.backoff = new Backoff(opts.backoff, opts.random);
-    this.late = new LateAnswerGuard(() => opts.clock.monotonic());
+    this.late = new LateAnswerGuard({
+      key: opts.key,
+      clock: opts.clock,
+      gapMs: opts.gapMs,
+      logger: opts.logger,
+      discard: () => opts.transport.discardInput?.(),
+    });
     opts.transport.onRx?.((bytes, awaited) => this.late.rx(bytes, awaited ?? this.inFlight));
     opts.transport.onClose((err) =>
       this.linkLost(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', err?.message ?? 'link closed')),
@@ -236,12 +239,8 @@ export class Line {
     const { clock } = this.opts;
     const generation = this.generation;
     const rtu = this.opts.kind === 'rtu';
-    if (rtu && this.late.strayBytes > 0) {
-      // bytes arrived while nothing waited: a late answer; let it end, then drop it
-      const silence = drainWindowMs(read.timeoutMs, this.opts.gapMs);
-      await this.waitQuiet(clock.monotonic(), silence, read.timeoutMs, generation);
-      this.dropLate();
-    }
+    const alive = (): boolean => this.stateValue === 'up' && generation === this.generation;
+    if (rtu && (await this.late.beforeSend(read.timeoutMs, alive))) this.lastFrameEnd = clock.monotonic();
     const wait = this.lastFrameEnd + this.opts.gapMs - clock.monotonic();
     if (wait > 0) await delay(clock, wait);
     if (this.stateValue !== 'up' || generation !== this.generation) return this.disconnected();
@@ -254,6 +253,11 @@ export class Line {
       const end = clock.monotonic();
       this.lastFrameEnd = end;
       this.timeoutStreak = 0;
+      if (rtu) {
+        const stale = await this.late.afterAnswer(read, started, end, alive);
+        this.lastFrameEnd = clock.monotonic();
+        if (stale) return { ok: false, error: stale };
+      }
       return { ok: true, data, latencyMs: end - started };
     } catch (err) {
       this.inFlight = false;
@@ -261,8 +265,10 @@ export class Line {
       let error = toModbusError(err, 'request');
       if (error.code === 'EDGE_ERR_MODBUS_TIMEOUT') {
         this.timeoutStreak++;
-        if (rtu) error = (await this.quietAfterTimeout(read, started, generation)) ?? error;
-        else if (this.timeoutStreak >= TCP_TIMEOUTS_BEFORE_RECONNECT && generation === this.generation) {
+        if (rtu) {
+          error = (await this.late.afterTimeout(read, started, alive)) ?? error;
+          this.lastFrameEnd = clock.monotonic();
+        } else if (this.timeoutStreak >= TCP_TIMEOUTS_BEFORE_RECONNECT && generation === this.generation) {
           this.linkLost(
             new EdgeError(
               'EDGE_ERR_MODBUS_DISCONNECTED',
@@ -277,70 +283,6 @@ export class Line {
       if (isLinkError(error.code) && generation === this.generation) this.linkLost(error);
       return { ok: false, error };
     }
-  }
-
-  /**
-   * After a timeout: no request until the slave cannot be answering any more (the horizon
-   * after `started`) and the link has been silent for the drain window; what arrived in
-   * between is discarded. Returns EDGE_ERR_MODBUS_LATE_ANSWER when the slave did answer.
-   */
-  private async quietAfterTimeout(
-    read: LineRequest,
-    started: number,
-    generation: number,
-  ): Promise<EdgeError | undefined> {
-    const horizon = this.late.horizonMs(read.unitId, read.timeoutMs);
-    const silence = drainWindowMs(read.timeoutMs, this.opts.gapMs);
-    await this.waitQuiet(started + horizon, silence, read.timeoutMs, generation);
-    const episode = this.dropLate(read.unitId, started);
-    if (!episode.late) return undefined;
-    return new EdgeError(
-      'EDGE_ERR_MODBUS_LATE_ANSWER',
-      `unit ${read.unitId} answered ${episode.latencyMs ?? '?'} ms after the request, later than ` +
-        `timeoutMs ${read.timeoutMs}; the answer was discarded`,
-      {
-        context: {
-          line: this.key,
-          unit: read.unitId,
-          latencyMs: episode.latencyMs,
-          timeoutMs: read.timeoutMs,
-        },
-      },
-    );
-  }
-
-  /**
-   * Waits until `notBefore` and until the link has been silent for `silenceMs`; a link
-   * that never falls silent (noise) is given up on 4 timeouts after `notBefore`.
-   */
-  private async waitQuiet(
-    notBefore: number,
-    silenceMs: number,
-    timeoutMs: number,
-    generation: number,
-  ): Promise<void> {
-    const { clock } = this.opts;
-    const giveUp = notBefore + 4 * timeoutMs;
-    for (;;) {
-      if (this.stateValue !== 'up' || generation !== this.generation) return;
-      const until = Math.min(giveUp, Math.max(notBefore, this.late.lastRxAt + silenceMs));
-      const wait = until - clock.monotonic();
-      if (wait <= 0) return;
-      await delay(clock, wait);
-    }
-  }
-
-  /** Drops what the transport holds and counts the stray bytes as a late answer. */
-  private dropLate(unit?: number, sentAt?: number): ReturnType<LateAnswerGuard['settle']> {
-    this.opts.transport.discardInput?.();
-    this.lastFrameEnd = this.opts.clock.monotonic();
-    const episode = this.late.settle(unit, sentAt);
-    if (episode.late)
-      this.opts.logger.debug(
-        { line: this.key, unit, bytes: episode.bytes, latencyMs: episode.latencyMs },
-        'late answer discarded',
-      );
-    return episode;
   }
 
   /** Whether the link's transport can carry writes (DTU and echo-suppressed RTU cannot yet). */

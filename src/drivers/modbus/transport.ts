@@ -142,7 +142,7 @@ export class ModbusSerialTransport implements ModbusTransport {
       ]);
     } catch (err) {
       if (this.client === client) this.client = undefined;
-      this.dispose(client);
+      void this.dispose(client);
       throw toModbusError(err, 'connect');
     } finally {
       timer?.cancel();
