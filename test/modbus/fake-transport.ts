@@ -44,6 +44,9 @@ export class FakeTransport implements ModbusTransport {
   maxInFlight = 0;
   private readonly listeners: Array<(err?: Error) => void> = [];
   private readonly rxListeners: Array<(bytes: number, awaited?: boolean) => void> = [];
+  private readonly linkUpListeners: Array<() => void> = [];
+  /** DTU-like link state (`linkDownError`): reads fail at once with EDGE_ERR_DTU_LINK_DOWN while false. */
+  dtuLinkUp = true;
 
   constructor(private readonly clock: Clock) {}
 
@@ -77,6 +80,20 @@ export class FakeTransport implements ModbusTransport {
 
   onRx(listener: (bytes: number, awaited?: boolean) => void): void {
     this.rxListeners.push(listener);
+  }
+
+  linkDownError(): EdgeError | undefined {
+    return this.dtuLinkUp ? undefined : new EdgeError('EDGE_ERR_DTU_LINK_DOWN', 'DTU link fake is down');
+  }
+
+  onLinkUp(listener: () => void): void {
+    this.linkUpListeners.push(listener);
+  }
+
+  /** The DTU link goes down / comes up (registration). */
+  setDtuLink(up: boolean): void {
+    this.dtuLinkUp = up;
+    if (up) for (const l of this.linkUpListeners) l();
   }
 
   /** Bytes arrive on the link; `awaited`: a request waited for them. */
@@ -114,6 +131,7 @@ export class FakeTransport implements ModbusTransport {
   ): Promise<T[]> {
     if (!this.open)
       return Promise.reject(Object.assign(new Error('Port Not Open'), { errno: 'ECONNREFUSED' }));
+    if (!this.dtuLinkUp) return Promise.reject(this.linkDownError());
     this.sent.push({ unitId, fn, address, length, at: this.clock.monotonic() });
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);

@@ -121,3 +121,42 @@ test('stale-match-learnt: after a stale match the slave horizon covers its answe
   const values = await run(clock, d.poll(['r0', 'r10']));
   assert.deepEqual(show(values), ['EDGE_ERR_MODBUS_LATE_ANSWER', 1010]);
 });
+
+test('dtu-link-up-resets-breakers (issue 11 item 2): link down reads LINK_DOWN, uncharged; the first poll after link-up reads', async () => {
+  const slaves: Record<number, FakeSlave> = { 1: { holding: { 0: 7 }, dead: true } };
+  const { clock, family, bus } = rig(slaves);
+  const d = family.create(
+    modbusDeviceSchema.parse({
+      name: 'm',
+      driver: 'modbus',
+      connection: RTU,
+      unitId: 1,
+      timeoutMs: 100,
+      breaker: { failureThreshold: 2, cooldownMs: 600_000 },
+      tags: [{ name: 'r0', function: 'holding', address: 0 }],
+    }),
+  );
+  d.init();
+  await run(clock, d.start());
+  // silent link: timeouts open the breaker
+  for (let i = 0; i < 3; i++) await run(clock, d.poll(['r0']));
+  assert.equal((d.status() as { breaker: string }).breaker, 'open');
+  bus().setDtuLink(false);
+  const sent = bus().sent.length;
+  for (let i = 0; i < 5; i++)
+    assert.deepEqual(show(await run(clock, d.poll(['r0']))), ['EDGE_ERR_DTU_LINK_DOWN']);
+  assert.equal(bus().sent.length, sent, 'nothing sent while the link is down');
+  assert.equal(
+    (d.status() as { consecutiveFailures: number }).consecutiveFailures,
+    2,
+    'link down is not charged',
+  );
+  // the DTU registers again (and its slave answers): the very first poll reads, at once
+  slaves[1] = { holding: { 0: 7 }, latencyMs: 1 };
+  bus().slaves.set(1, slaves[1]);
+  bus().setDtuLink(true);
+  const upAt = clock.monotonic();
+  assert.deepEqual(show(await run(clock, d.poll(['r0']))), [7]);
+  assert.equal(clock.monotonic() - upAt, 1, 'recovery = one read (1 ms slave latency), no cooldown');
+  assert.equal((d.status() as { breaker: string }).breaker, 'closed');
+});

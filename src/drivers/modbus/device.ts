@@ -41,6 +41,8 @@ export class ModbusDevice implements DeviceDriver {
   private started = false;
   private readonly prepared = new Map<string, readonly PreparedStep[]>();
   private initialised = false;
+  /** The line's `linkUps` when this device last read. */
+  private linkUpsSeen = 0;
   private readonly counters = {
     polls: 0,
     requests: 0,
@@ -208,13 +210,21 @@ export class ModbusDevice implements DeviceDriver {
       this.countError(code);
       return request.tags.map((t) => badValue(t.tag.name, code, reason));
     };
+    const line = this.line!;
+    if (line.linkUps !== this.linkUpsSeen) {
+      // the link came (back) up: failures seen before it say nothing about the device
+      this.linkUpsSeen = line.linkUps;
+      if (this.breaker.consecutiveFailures > 0) this.logger.info({}, 'link up: circuit breaker reset');
+      this.breaker.reset();
+    }
+    const down = line.linkDownError();
+    if (down) return bad(down.code, down.message);
     if (!this.breaker.allows()) {
       return bad(
         'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
         `circuit open after ${this.breaker.consecutiveFailures} failures`,
       );
     }
-    const line = this.line!;
     let result: LineResult | undefined;
     for (let attempt = 0; attempt <= this.config.retries; attempt++) {
       result = await line.execute(this.client, {

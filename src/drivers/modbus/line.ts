@@ -17,7 +17,7 @@ import type { Logger } from '../../core/ports.js';
 import type { ModbusFunction } from './config.js';
 import { isLinkError, toModbusError } from './errors.js';
 import { LateAnswerGuard } from './late-guard.js';
-import type { ModbusTransport } from './transport.js';
+import { sendRequest, type ModbusTransport } from './transport.js';
 import type { WriteFunctionCode } from './write.js';
 
 export type LineState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
@@ -102,6 +102,10 @@ export class Line {
       discard: () => opts.transport.discardInput?.(),
     });
     opts.transport.onRx?.((bytes, awaited) => this.late.rx(bytes, awaited ?? this.inFlight));
+    opts.transport.onLinkUp?.(() => {
+      this.linkUps++;
+      this.late.reset();
+    });
     opts.transport.onClose((err) =>
       this.linkLost(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', err?.message ?? 'link closed')),
     );
@@ -117,6 +121,14 @@ export class Line {
 
   get users(): number {
     return this.refs;
+  }
+
+  /** Times the link under the line came up (DTU): devices reset their breakers on a change. */
+  linkUps = 0;
+
+  /** The link itself is down (DTU): what a read gets, before any breaker. */
+  linkDownError(): EdgeError | undefined {
+    return this.opts.transport.linkDownError?.();
   }
 
   /** Delay the next reconnect attempt will wait, when one is scheduled. */
@@ -248,7 +260,7 @@ export class Line {
     this.stats.requests++;
     this.inFlight = true;
     try {
-      const data = await this.send(read);
+      const data = await sendRequest(this.opts.transport, this.key, read);
       this.inFlight = false;
       const end = clock.monotonic();
       this.lastFrameEnd = end;
@@ -288,28 +300,6 @@ export class Line {
   /** Whether the link's transport can carry writes (DTU and echo-suppressed RTU cannot yet). */
   get canWrite(): boolean {
     return typeof this.opts.transport.writeValues === 'function';
-  }
-
-  private async send(request: LineRequest): Promise<readonly number[] | readonly boolean[]> {
-    const t = this.opts.transport;
-    if ('kind' in request) {
-      if (!t.writeValues)
-        throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${this.key} cannot carry writes`);
-      await t.writeValues(request.unitId, request.fc, request.address, request.values, request.timeoutMs);
-      return [];
-    }
-    const read = request;
-    const { unitId, address, length, timeoutMs } = read;
-    switch (read.function) {
-      case 'coil':
-        return t.readCoils(unitId, address, length, timeoutMs);
-      case 'discrete':
-        return t.readDiscreteInputs(unitId, address, length, timeoutMs);
-      case 'holding':
-        return t.readHolding(unitId, address, length, timeoutMs);
-      case 'input':
-        return t.readInput(unitId, address, length, timeoutMs);
-    }
   }
 
   private failQueued(): void {

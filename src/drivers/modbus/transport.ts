@@ -14,6 +14,7 @@ import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { toModbusError } from './errors.js';
 import { SerialStreamTransport } from './serial-stream.js';
+import type { LineRequest } from './line.js';
 import type { WriteFunctionCode } from './write.js';
 
 export type ModbusConnection = ModbusDeviceConfig['connection'];
@@ -49,8 +50,40 @@ export interface ModbusTransport {
    * transport was waiting for them (undefined: the transport cannot tell).
    */
   onRx?(listener: (bytes: number, awaited?: boolean) => void): void;
+  /**
+   * DTU: the link itself is down (not registered / not connected): the error a read
+   * gets, checked before the device's breaker; undefined while up.
+   */
+  linkDownError?(): EdgeError | undefined;
+  /** DTU: called each time the link comes up (registration, successful dial). */
+  onLinkUp?(listener: () => void): void;
   /** Transport-specific counters for the line's status (e.g. the agent's RTU framer). */
   status?(): Record<string, unknown>;
+}
+
+/** One request of a Line on its transport: the data read, or [] for a write. */
+export async function sendRequest(
+  t: ModbusTransport,
+  lineKey: string,
+  request: LineRequest,
+): Promise<readonly number[] | readonly boolean[]> {
+  if ('kind' in request) {
+    if (!t.writeValues)
+      throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${lineKey} cannot carry writes`);
+    await t.writeValues(request.unitId, request.fc, request.address, request.values, request.timeoutMs);
+    return [];
+  }
+  const { unitId, address, length, timeoutMs } = request;
+  switch (request.function) {
+    case 'coil':
+      return t.readCoils(unitId, address, length, timeoutMs);
+    case 'discrete':
+      return t.readDiscreteInputs(unitId, address, length, timeoutMs);
+    case 'holding':
+      return t.readHolding(unitId, address, length, timeoutMs);
+    case 'input':
+      return t.readInput(unitId, address, length, timeoutMs);
+  }
 }
 
 export type TransportFactory = (connection: ModbusConnection, clock: Clock) => ModbusTransport;

@@ -117,6 +117,7 @@ export class RtuStreamTransport implements ModbusTransport {
   private opened = false;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
   private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
+  private readonly linkUpListeners: Array<() => void> = [];
   /** Monotonic time of the last request written. */
   lastRequestAt = -Infinity;
   /**
@@ -173,6 +174,14 @@ export class RtuStreamTransport implements ModbusTransport {
     this.rxListeners.push(listener);
   }
 
+  linkDownError(): EdgeError | undefined {
+    return this.opts.port.up ? undefined : dtuLinkDown(this.opts.name, 'not registered/connected');
+  }
+
+  onLinkUp(listener: () => void): void {
+    this.linkUpListeners.push(listener);
+  }
+
   readCoils(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
     return this.read(unitId, 1, address, length, timeoutMs, false, (d) => frameBits(d, length));
   }
@@ -200,6 +209,7 @@ export class RtuStreamTransport implements ModbusTransport {
   linkUp(): void {
     this.filter = this.opts.heartbeat ? new HeartbeatFilter(this.opts.heartbeat) : undefined;
     this.reader.reset(false);
+    for (const l of this.linkUpListeners) l();
   }
 
   /** The link went down: the request on the wire fails with EDGE_ERR_DTU_LINK_DOWN. */
