@@ -275,7 +275,7 @@ export class Line {
       this.inFlight = false;
       this.lastFrameEnd = clock.monotonic();
       let error = toModbusError(err, 'request');
-      if (error.code === 'EDGE_ERR_MODBUS_TIMEOUT') {
+      if (error.code === 'EDGE_ERR_MODBUS_TIMEOUT' || (rtu && error.context.timedOut === true)) {
         this.timeoutStreak++;
         if (rtu) {
           error = (await this.late.afterTimeout(read, started, alive)) ?? error;

@@ -32,6 +32,12 @@ export interface StreamPort {
   /** The link is connected (client) or registered (server). */
   readonly up: boolean;
   write(data: Buffer): void;
+  /**
+   * Why the link counts as silent now (its heartbeats are overdue: the DTU, not the
+   * slave, is not talking), else undefined. A request timing out then fails with
+   * EDGE_ERR_DTU_LINK_DOWN, which does not charge the device's breaker.
+   */
+  silence?(): string | undefined;
 }
 
 export interface SlaveLatency {
@@ -398,6 +404,17 @@ export class RtuStreamTransport implements ModbusTransport {
     this.finish(p);
     this.counters.timeouts++;
     this.reader.reset();
+    const silent = this.opts.port.silence?.();
+    if (silent) {
+      const down = dtuLinkDown(this.opts.name, silent);
+      // timedOut: the Line keeps its late-answer quiet as after any timeout
+      p.reject(
+        new EdgeError(down.code, down.message, {
+          context: { ...down.context, unit: p.unit, timedOut: true },
+        }),
+      );
+      return;
+    }
     p.reject(
       new EdgeError(
         'EDGE_ERR_MODBUS_TIMEOUT',
