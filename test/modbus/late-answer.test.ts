@@ -37,7 +37,7 @@ test('late-answer-never-a-good-value (RTU): random answers past the timeout give
   const random = seededRandom(11);
   // 20 % of the answers come 20–120 ms after the timeout; the rest at once
   const slave = await startLateSlave(pty!.b, BAUD, () =>
-    random() < 0.2 ? TIMEOUT_MS + 20 + Math.floor(random() * 100) : 0,
+    random() < 0.2 ? TIMEOUT_MS + 20 + Math.floor(random() * 300) : 0,
   );
   t.after(() => slave.close());
   const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random });
