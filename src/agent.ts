@@ -121,6 +121,7 @@ export class Agent {
         logger: this.logger.child({ device: device.name }),
         random: this.random,
         startBackoff: device.reconnect,
+        offline: this.config.agent.offline,
         onReading: (reading) => this.outbox?.append(readingToRecord(reading)),
         onEvent: (event) => {
           this.trackDevice(event);

@@ -35,6 +35,12 @@ export class CircuitBreaker {
     this.opened = false;
   }
 
+  /** Forgets the failures (the link under the device came back: they said nothing about it). */
+  reset(): void {
+    this.failures = 0;
+    this.opened = false;
+  }
+
   /** Returns true when this failure opened (or re-opened) the breaker. */
   recordFailure(): boolean {
     this.failures++;

@@ -23,6 +23,10 @@ export const ERROR_CATALOG = {
     summary: 'A driver failed unexpectedly while polling (a bug); tags marked bad',
   },
   EDGE_ERR_MODBUS_TIMEOUT: { nature: 'retry', summary: 'No Modbus response within the timeout' },
+  EDGE_ERR_MODBUS_LATE_ANSWER: {
+    nature: 'retry',
+    summary: 'The Modbus RTU answer came after the timeout and was discarded',
+  },
   EDGE_ERR_MODBUS_ILLEGAL_FUNCTION: { nature: 'fatal', summary: 'Modbus exception 01: illegal function' },
   EDGE_ERR_MODBUS_ILLEGAL_ADDRESS: { nature: 'fatal', summary: 'Modbus exception 02: illegal data address' },
   EDGE_ERR_MODBUS_ILLEGAL_VALUE: { nature: 'fatal', summary: 'Modbus exception 03: illegal data value' },

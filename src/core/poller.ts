@@ -27,6 +27,13 @@ export const LINK_DOWN_CODES: ReadonlySet<string> = new Set([
   'EDGE_ERR_S7_TIMEOUT',
 ]);
 
+/** Debounce of the offline event (config `agent.offline`, defaults beside its schema). */
+export interface OfflinePolicy {
+  readonly afterFailedPolls: number;
+  /** 0: the count alone decides. */
+  readonly afterMs: number;
+}
+
 export interface PollerDeps {
   readonly clock: Clock;
   readonly logger: Logger;
@@ -34,6 +41,8 @@ export interface PollerDeps {
   readonly startBackoff: BackoffPolicy;
   readonly onReading: (reading: Reading) => void;
   readonly onEvent: (event: AgentEvent) => void;
+  /** Default: 1 failed poll (no debounce); the agent passes `agent.offline`. */
+  readonly offline?: OfflinePolicy;
 }
 
 export interface PollerStats {
@@ -70,6 +79,11 @@ export class DevicePoller {
   private schedule: TagSchedule | undefined;
   private steps = 0;
   private parked = false;
+  /** Link-down polls in a row, and when the run began (monotonic). */
+  private failedRun = 0;
+  private failedRunSince = 0;
+  /** Offline events only for a device that was online once: start-up is not an outage. */
+  private everOnline = false;
 
   constructor(
     private readonly driver: DeviceDriver,
@@ -207,7 +221,7 @@ export class DevicePoller {
       bad.length === values.length && bad.every((v) => v.quality === 'bad' && LINK_DOWN_CODES.has(v.code));
     if (linkDown) {
       const first = bad[0];
-      if (first && first.quality === 'bad') this.markOffline(first.code, first.reason);
+      if (first && first.quality === 'bad') this.failedPoll(first.code, first.reason);
     } else this.markOnline();
   }
 
@@ -215,7 +229,19 @@ export class DevicePoller {
     this.errorsByCode[code] = (this.errorsByCode[code] ?? 0) + 1;
   }
 
+  /** A poll without answer: offline once the run is long enough (count or time). */
+  private failedPoll(code: string, reason: string): void {
+    const now = this.deps.clock.monotonic();
+    if (this.failedRun === 0) this.failedRunSince = now;
+    this.failedRun++;
+    const policy = this.deps.offline ?? { afterFailedPolls: 1, afterMs: 0 };
+    const long = policy.afterMs > 0 && now - this.failedRunSince >= policy.afterMs;
+    if (this.failedRun >= policy.afterFailedPolls || long || !this.everOnline) this.markOffline(code, reason);
+  }
+
   private markOnline(): void {
+    this.failedRun = 0;
+    this.everOnline = true;
     if (this.state === 'online') return;
     this.state = 'online';
     this.emit('device-online', 'info', {});
@@ -224,7 +250,7 @@ export class DevicePoller {
   private markOffline(code: string, reason: string): void {
     if (this.state === 'offline') return;
     this.state = 'offline';
-    this.emit('device-offline', 'warning', { code, reason });
+    if (this.everOnline) this.emit('device-offline', 'warning', { code, reason });
   }
 
   private emit(type: string, severity: AgentEvent['severity'], data: Record<string, unknown>): void {

@@ -16,9 +16,17 @@ export interface SnapshotParts {
   readonly dtuUnknownRegistrations: number;
 }
 
+/** The line part of a Modbus device's status, when it counts late answers. */
+function modbusLine(line: unknown): DeviceStats['modbusLine'] {
+  if (typeof line !== 'object' || line === null) return null;
+  const { key, lateAnswers } = line as { key?: unknown; lateAnswers?: unknown };
+  return typeof key === 'string' && typeof lateAnswers === 'number' ? { key, lateAnswers } : null;
+}
+
 function deviceStats(driver: string, poller: DevicePoller): DeviceStats {
   const s = poller.stats();
-  const perCycle = poller.driverStatus().requestsPerCycle;
+  const status = poller.driverStatus();
+  const perCycle = status.requestsPerCycle;
   return {
     device: s.device,
     driver,
@@ -29,6 +37,7 @@ function deviceStats(driver: string, poller: DevicePoller): DeviceStats {
     online: s.state === 'online',
     lastPollTs: s.lastPollTs,
     requestsPerCycle: typeof perCycle === 'number' ? perCycle : null,
+    modbusLine: modbusLine(status.line),
   };
 }
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Backoff } from '../../src/core/backoff.js';
 import { CircuitBreaker } from '../../src/core/breaker.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { DevicePoller } from '../../src/core/poller.js';
+import { DevicePoller, type OfflinePolicy } from '../../src/core/poller.js';
 import { TagSchedule } from '../../src/core/schedule.js';
 import type { AgentEvent, Reading } from '../../src/core/types.js';
 import { silentLogger } from '../../src/core/ports.js';
@@ -76,7 +76,7 @@ describe('TagSchedule', () => {
   });
 });
 
-function harness(driver: FakeDriver, clock: ManualClock) {
+function harness(driver: FakeDriver, clock: ManualClock, offline?: OfflinePolicy) {
   const readings: Reading[] = [];
   const events: AgentEvent[] = [];
   const poller = new DevicePoller(driver, {
@@ -84,6 +84,7 @@ function harness(driver: FakeDriver, clock: ManualClock) {
     logger: silentLogger,
     random: () => 0.5,
     startBackoff: { initialMs: 1000, maxMs: 8000, multiplier: 2, jitter: 0 },
+    ...(offline ? { offline } : {}),
     onReading: (r) => readings.push(r),
     onEvent: (e) => events.push(e),
   });
@@ -114,7 +115,7 @@ describe('DevicePoller', () => {
     assert.equal(clock.pendingCount, 0, 'no timer left after stop');
   });
 
-  it('retries start with capped backoff, then reports online', async () => {
+  it('retries start with capped backoff, then reports online (startup-no-offline: no offline event before the first online)', async () => {
     const clock = new ManualClock(0);
     const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 1000 }]);
     driver.startFailures = 4;
@@ -130,7 +131,7 @@ describe('DevicePoller', () => {
     assert.equal(poller.stats().state, 'online');
     assert.deepEqual(
       events.map((e) => e.type),
-      ['device-offline', 'device-online'],
+      ['device-online'],
     );
     assert.equal(poller.stats().errorsByCode.EDGE_ERR_MODBUS_CONNECT, 4);
     await poller.stop();
@@ -154,6 +155,78 @@ describe('DevicePoller', () => {
     const bad = readings.filter((r) => r.values[0].quality === 'bad');
     assert.equal(bad.length, 3, 'bad readings are still recorded, with their code');
     assert.equal(poller.stats().errorsByCode.EDGE_ERR_MODBUS_TIMEOUT, 3);
+  });
+
+  it('offline-debounce-polls: isolated failed polls emit nothing; offline after the configured run', async () => {
+    const clock = new ManualClock(0);
+    const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 100 }]);
+    const { poller, events } = harness(driver, clock, { afterFailedPolls: 3, afterMs: 0 });
+    poller.start();
+    await clock.advance(0);
+    for (let i = 0; i < 10; i++) {
+      driver.down = true; // 2 failed polls in a row, then a good one: no flapping
+      await clock.advance(200);
+      driver.down = false;
+      await clock.advance(100);
+    }
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-online'],
+    );
+    driver.down = true;
+    await clock.advance(200);
+    assert.equal(events.length, 1, 'two failed polls are not offline yet');
+    await clock.advance(100);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-online', 'device-offline'],
+    );
+    driver.down = false;
+    await clock.advance(100);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-online', 'device-offline', 'device-online'],
+      'online after one good poll',
+    );
+    await poller.stop();
+  });
+
+  it('offline-debounce-time: a run of failed polls that lasts afterMs is offline even below the count', async () => {
+    const clock = new ManualClock(0);
+    const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 1000 }]);
+    const { poller, events } = harness(driver, clock, { afterFailedPolls: 10, afterMs: 2500 });
+    poller.start();
+    await clock.advance(0);
+    driver.down = true;
+    await clock.advance(1000 + 1000); // failed polls at 1000 and 2000: the run lasts 1000 ms
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-online'],
+    );
+    await clock.advance(2000); // 3000, 4000: the run lasts 3000 ms >= 2500
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-online', 'device-offline'],
+    );
+    await poller.stop();
+  });
+
+  it('startup-no-offline: a device whose link never came up emits no offline event (state offline); online on its first good poll', async () => {
+    const clock = new ManualClock(0);
+    const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 100 }]);
+    driver.down = true;
+    const { poller, events } = harness(driver, clock, { afterFailedPolls: 3, afterMs: 0 });
+    poller.start();
+    await clock.advance(1000);
+    assert.equal(events.length, 0, 'no offline event at start-up');
+    assert.equal(poller.stats().state, 'offline');
+    driver.down = false;
+    await clock.advance(100);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-online'],
+    );
+    await poller.stop();
   });
 
   it('a driver that throws gets bad values, not a dead poller; the other device is untouched', async () => {

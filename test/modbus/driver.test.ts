@@ -170,11 +170,8 @@ test('dead slave on a shared RTU bus: breaker opens, live slaves keep good value
     const [v1, v2, v3] = await cycle();
     assert.deepEqual([v1[0].value, v2[0].value], [11, 22], `cycle ${i}`);
     assert.equal(codes(v3)[0], i < 2 ? 'EDGE_ERR_MODBUS_TIMEOUT' : 'EDGE_ERR_MODBUS_CIRCUIT_OPEN');
-    // the dead slave costs at most its timeout (+ the drain window) per turn
-    assert.ok(
-      clock.monotonic() - before <= 100 + 25 + 40,
-      `cycle ${i} took ${clock.monotonic() - before} ms`,
-    );
+    // the dead slave costs its quiet horizon (twice its timeout) per turn, see late-answer-unit tests
+    assert.ok(clock.monotonic() - before <= 2 * 100 + 40, `cycle ${i} took ${clock.monotonic() - before} ms`);
   }
   assert.equal(bus.sent.filter((s) => s.unitId === 3).length, 2, 'no traffic to the dead slave while open');
   assert.equal((devs[2].status() as any).breaker, 'open');

@@ -18,6 +18,13 @@ export interface FakeSlave {
   holes?: number[];
   /** Answers after this many ms of clock time (default 1). */
   latencyMs?: number;
+  /**
+   * Answer delays of the next requests, in order (then `latencyMs`). Modelled like RTU,
+   * which has no transaction id: an answer arriving while a request of the same unit,
+   * function and length waits is taken as its answer, whichever request it belonged to;
+   * one arriving while nothing waits reaches the line as stray bytes.
+   */
+  delays?: number[];
 }
 
 export interface SentRequest {
@@ -38,6 +45,10 @@ export class FakeTransport implements ModbusTransport {
   private inFlight = 0;
   maxInFlight = 0;
   private readonly listeners: Array<(err?: Error) => void> = [];
+  private readonly rxListeners: Array<(bytes: number, awaited?: boolean) => void> = [];
+  private readonly linkUpListeners: Array<() => void> = [];
+  /** DTU-like link state (`linkDownError`): reads fail at once with EDGE_ERR_DTU_LINK_DOWN while false. */
+  dtuLinkUp = true;
 
   constructor(private readonly clock: Clock) {}
 
@@ -67,6 +78,29 @@ export class FakeTransport implements ModbusTransport {
     if (!this.open) return;
     this.open = false;
     for (const l of this.listeners) l(new Error('peer closed'));
+  }
+
+  onRx(listener: (bytes: number, awaited?: boolean) => void): void {
+    this.rxListeners.push(listener);
+  }
+
+  linkDownError(): EdgeError | undefined {
+    return this.dtuLinkUp ? undefined : new EdgeError('EDGE_ERR_DTU_LINK_DOWN', 'DTU link fake is down');
+  }
+
+  onLinkUp(listener: () => void): void {
+    this.linkUpListeners.push(listener);
+  }
+
+  /** The DTU link goes down / comes up (registration). */
+  setDtuLink(up: boolean): void {
+    this.dtuLinkUp = up;
+    if (up) for (const l of this.linkUpListeners) l();
+  }
+
+  /** Bytes arrive on the link; `awaited`: a request waited for them. */
+  receive(bytes: number, awaited?: boolean): void {
+    for (const l of this.rxListeners) l(bytes, awaited);
   }
 
   discardInput(): void {
@@ -99,6 +133,7 @@ export class FakeTransport implements ModbusTransport {
   ): Promise<T[]> {
     if (!this.open)
       return Promise.reject(Object.assign(new Error('Port Not Open'), { errno: 'ECONNREFUSED' }));
+    if (!this.dtuLinkUp) return Promise.reject(this.linkDownError());
     this.sent.push({ unitId, fn, address, length, at: this.clock.monotonic() });
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -108,6 +143,10 @@ export class FakeTransport implements ModbusTransport {
         this.inFlight--;
         fn2();
       };
+      if (slave?.delays) {
+        this.rtuExchange(slave, { unitId, fn, address, length }, timeoutMs, get, resolve, reject, finish);
+        return;
+      }
       if (!slave || slave.dead) {
         this.clock.setTimeout(
           () => finish(() => reject(Object.assign(new Error('Timed out'), { errno: 'ETIMEDOUT' }))),
@@ -128,5 +167,42 @@ export class FakeTransport implements ModbusTransport {
         finish(() => resolve(Array.from({ length }, (_, i) => get(slave, address + i))));
       }, slave.latencyMs ?? 1);
     });
+  }
+
+  private waiting: { key: string; resolve: (data: unknown[]) => void; settled: boolean } | undefined;
+
+  private rtuExchange<T>(
+    slave: FakeSlave,
+    req: { unitId: number; fn: string; address: number; length: number },
+    timeoutMs: number,
+    get: (s: FakeSlave, i: number) => T,
+    resolve: (v: T[]) => void,
+    reject: (e: Error) => void,
+    finish: (f: () => void) => void,
+  ): void {
+    const key = `${req.unitId}/${req.fn}/${req.length}`;
+    const data = Array.from({ length: req.length }, (_, i) => get(slave, req.address + i));
+    const waiting = {
+      key,
+      settled: false,
+      resolve: (d: unknown[]) => finish(() => resolve(d as T[])),
+    };
+    this.waiting = waiting;
+    this.clock.setTimeout(() => {
+      if (waiting.settled) return;
+      waiting.settled = true;
+      if (this.waiting === waiting) this.waiting = undefined;
+      finish(() => reject(Object.assign(new Error('Timed out'), { errno: 'ETIMEDOUT' })));
+    }, timeoutMs);
+    const answerIn = slave.delays?.shift() ?? slave.latencyMs ?? 1;
+    this.clock.setTimeout(() => {
+      const w = this.waiting;
+      if (w && !w.settled && w.key === key) {
+        w.settled = true;
+        this.waiting = undefined;
+        this.receive(3 + 2 * req.length + 2, true);
+        w.resolve(data);
+      } else this.receive(3 + 2 * req.length + 2, false);
+    }, answerIn);
   }
 }

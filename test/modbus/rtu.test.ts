@@ -175,7 +175,7 @@ async function slowSlave(
   return { close: () => new Promise<void>((res) => port.close(() => res())), answered: () => answered };
 }
 
-test('RTU: a late answer after a timeout is drained, not given to the next request', async (t) => {
+test('RTU: a late answer after a timeout is discarded and reported, not given to the next request', async (t) => {
   const pair = await startPtyPair(dir!.path, 'late');
   t.after(() => pair.stop());
   const slave = await slowSlave(pair.b, 900);
@@ -197,7 +197,7 @@ test('RTU: a late answer after a timeout is drained, not given to the next reque
   const d = fam.create(
     config({
       connection: { transport: 'rtu', path: pair.a, baudRate: 19200 },
-      timeoutMs: 800, // drain window 200 ms: the answer comes 100 ms after the timeout
+      timeoutMs: 800, // the answer comes 100 ms after the timeout, inside the quiet horizon
       tags: [
         { name: 'fast', function: 'holding', address: 0 },
         { name: 'slow', function: 'holding', address: 10 },
@@ -207,7 +207,7 @@ test('RTU: a late answer after a timeout is drained, not given to the next reque
   d.init();
   await d.start();
   const [slow] = await d.poll(['slow']);
-  assert.equal(slow.quality === 'bad' && slow.code, 'EDGE_ERR_MODBUS_TIMEOUT');
+  assert.equal(slow.quality === 'bad' && slow.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
   const [fast] = await d.poll(['fast']);
   assert.equal(fast.quality, 'good');
   assert.ok((fast.value as number) < 1000, `fast read got ${fast.value} (a late answer for address 10)`);

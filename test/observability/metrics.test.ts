@@ -40,6 +40,7 @@ function snapshot(now: number): AgentStatsSnapshot {
         errorsByCode: {},
         online: false,
         lastPollTs: null,
+        modbusLine: { key: 'rtu:/dev/ttyS1', lateAnswers: 4 },
       },
       {
         device: 'line-plc',
@@ -106,6 +107,7 @@ describe('AgentMetrics', () => {
     assert.equal(v.get('edge_poll_errors_total{device="meter-1",code="EDGE_ERR_MODBUS_TIMEOUT"}'), 2);
     assert.equal(v.get('edge_poll_errors_total{device="meter-1",code="EDGE_ERR_MODBUS_ILLEGAL_ADDRESS"}'), 1);
     assert.equal(v.get('edge_device_online{device="meter-1"}'), 1);
+    assert.equal(v.get('edge_modbus_late_answers_total{line="rtu:/dev/ttyS1"}'), 4);
     assert.equal(v.get('edge_device_online{device="charger-1"}'), 0);
     assert.equal(
       v.get('edge_device_last_poll_timestamp_seconds{device="meter-1"}'),

@@ -1,9 +1,30 @@
 import { z } from 'zod';
 import { topicSegment } from './common.js';
 
+/** When a device is declared offline (the `device-offline` event); online needs one good poll. */
+export const offlineSchema = z.strictObject({
+  afterFailedPolls: z
+    .number()
+    .int()
+    .min(1)
+    .default(3)
+    .describe('Offline after this many polls in a row got no answer (link-down codes)'),
+  afterMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(30_000)
+    .describe('Or offline once such a run of failed polls has lasted this long (0: the count alone decides)'),
+});
+
 export const agentSchema = z.strictObject({
   id: topicSegment.default('edge-agent').describe('This agent, used in MQTT client id and status'),
   site: topicSegment.default('demo-site').describe('Station id: the {site} topic level'),
   shutdownTimeoutMs: z.number().int().positive().default(5000),
+  offline: offlineSchema
+    .prefault({})
+    .describe(
+      'Debounce of device-offline events; no offline event before a device was first online (start-up)',
+    ),
 });
 export type AgentConfig = z.infer<typeof agentSchema>;

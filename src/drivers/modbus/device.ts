@@ -12,6 +12,10 @@ import { checkTagsFit, isBitFunction, Planner, tagSize, type ModbusRequest } fro
 import { isRefusal, Refusals, subRequest } from './refusals.js';
 import { planWrite } from './write.js';
 
+/** `retries` repeat a read that got no answer in time. */
+const isRetryable = (code: string): boolean =>
+  code === 'EDGE_ERR_MODBUS_TIMEOUT' || code === 'EDGE_ERR_MODBUS_LATE_ANSWER';
+
 /** What a device needs from its family. */
 export interface DeviceHost {
   readonly clock: Clock;
@@ -47,6 +51,8 @@ export class ModbusDevice implements DeviceDriver {
   private started = false;
   private readonly prepared = new Map<string, readonly PreparedStep[]>();
   private initialised = false;
+  /** The line's `linkUps` when this device last read. */
+  private linkUpsSeen = 0;
   private readonly counters = {
     polls: 0,
     requests: 0,
@@ -172,10 +178,9 @@ export class ModbusDevice implements DeviceDriver {
     if (result.ok) return;
     this.counters.writeErrors++;
     const { error } = result;
-    const unknown =
-      error.code === 'EDGE_ERR_MODBUS_TIMEOUT'
-        ? ': no answer, the write may or may not have taken effect'
-        : '';
+    const unknown = isRetryable(error.code)
+      ? ': no answer in time, the write may or may not have taken effect'
+      : '';
     throw new EdgeError(
       error.code,
       `write ${tagName} (FC${plan.fc}) on ${this.device}: ${error.message}${unknown}`,
@@ -258,6 +263,15 @@ export class ModbusDevice implements DeviceDriver {
       for (let i = 0; i < request.tags.length; i++) this.countError(code);
       return { values: request.tags.map((t) => badValue(t.tag.name, code, reason)), answered: false };
     };
+    const line = this.line!;
+    if (line.linkUps !== this.linkUpsSeen) {
+      // the link came (back) up: failures seen before it say nothing about the device
+      this.linkUpsSeen = line.linkUps;
+      if (this.breaker.consecutiveFailures > 0) this.logger.info({}, 'link up: circuit breaker reset');
+      this.breaker.reset();
+    }
+    const down = line.linkDownError();
+    if (down) return bad(down.code, down.message);
     if (!this.breaker.allows()) {
       return bad(
         'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
@@ -330,7 +344,7 @@ export class ModbusDevice implements DeviceDriver {
         timeoutMs: this.config.timeoutMs,
       });
       if (result.ok || result.error.code !== 'EDGE_ERR_MODBUS_DISCONNECTED') this.counters.requests++;
-      if (result.ok || result.error.code !== 'EDGE_ERR_MODBUS_TIMEOUT') break;
+      if (result.ok || !isRetryable(result.error.code)) break;
     }
     if (!result!.ok) {
       const { error } = result!;

@@ -77,9 +77,13 @@ export function isLinkError(code: string): boolean {
   return code === 'EDGE_ERR_MODBUS_DISCONNECTED' || code === 'EDGE_ERR_MODBUS_CONNECT';
 }
 
-/** Failures that count against a device's circuit breaker (the device did not answer). */
+/** Failures that count against a device's circuit breaker (the device did not answer in time). */
 export function isBreakerFailure(code: string): boolean {
-  return code === 'EDGE_ERR_MODBUS_TIMEOUT' || code === 'EDGE_ERR_MODBUS_CONNECT';
+  return (
+    code === 'EDGE_ERR_MODBUS_TIMEOUT' ||
+    code === 'EDGE_ERR_MODBUS_LATE_ANSWER' ||
+    code === 'EDGE_ERR_MODBUS_CONNECT'
+  );
 }
 
 /** The device answered (an exception response): proof of life for the breaker. */

@@ -134,7 +134,7 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
     } else transport = this.transportFactory(connection, this.deps.clock);
     const line = new Line({
       key,
-      // a DTU link carries RTU frames: drain window after a timeout, discard late bytes
+      // a DTU link carries RTU frames: quiet horizon after a timeout, late answers discarded
       kind: connection.transport === 'tcp' ? 'tcp' : 'rtu',
       gapMs: interFrameGapMs(connection),
       backoff: device.config.reconnect,

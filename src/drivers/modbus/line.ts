@@ -2,10 +2,11 @@
  * A Line is one physical link (a serial path, or one TCP host:port) shared by the
  * devices configured on it. Bus discipline:
  * - strictly one request in flight;
- * - RTU: a silent inter-frame gap between frames, and after a timeout a drain window
- *   whose late bytes are discarded before the next request;
+ * - RTU (serial and DTU): a silent inter-frame gap between frames; after a timeout the
+ *   link stays quiet until the slave cannot be answering any more (late-guard.ts), and
+ *   every byte no request waited for is discarded and counted as a late answer;
  * - fair round-robin between the devices queued on it: each turn serves one request of
- *   the next device, so a dead slave costs at most one timeout per turn;
+ *   the next device, so a dead slave costs one quiet horizon (2 × its timeout) per turn;
  * - reconnect with capped exponential backoff and jitter; while down every request is
  *   answered at once with EDGE_ERR_MODBUS_DISCONNECTED.
  */
@@ -15,7 +16,8 @@ import { EdgeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import type { ModbusFunction } from './config.js';
 import { isLinkError, toModbusError } from './errors.js';
-import type { ModbusTransport } from './transport.js';
+import { LateAnswerGuard } from './late-guard.js';
+import { sendRequest, type ModbusTransport } from './transport.js';
 import type { WriteFunctionCode } from './write.js';
 
 export type LineState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
@@ -64,10 +66,7 @@ interface Job {
 /** TCP: after this many timeouts in a row with no answer at all, the socket is re-opened. */
 export const TCP_TIMEOUTS_BEFORE_RECONNECT = 3;
 
-/** Drain window after an RTU timeout: a quarter of the timeout, within [gap, 250 ms]. */
-export function drainWindowMs(timeoutMs: number, gapMs: number): number {
-  return Math.max(gapMs, Math.min(250, Math.round(timeoutMs / 4)));
-}
+export { drainWindowMs } from './late-guard.js';
 
 export class Line {
   private stateValue: LineState = 'idle';
@@ -77,7 +76,9 @@ export class Line {
   private busy = false;
   private refs = 0;
   private lastFrameEnd = -Infinity;
-  private drainMs = 0;
+  /** A request of this line is on the wire (bytes arriving now are awaited). */
+  private inFlight = false;
+  private readonly late: LateAnswerGuard;
   /** Timeouts in a row with no answer from any device (TCP: a silently dead socket). */
   private timeoutStreak = 0;
   private readonly backoff: Backoff;
@@ -93,6 +94,18 @@ export class Line {
 
   constructor(private readonly opts: LineOptions) {
     this.backoff = new Backoff(opts.backoff, opts.random);
+    this.late = new LateAnswerGuard({
+      key: opts.key,
+      clock: opts.clock,
+      gapMs: opts.gapMs,
+      logger: opts.logger,
+      discard: () => opts.transport.discardInput?.(),
+    });
+    opts.transport.onRx?.((bytes, awaited) => this.late.rx(bytes, awaited ?? this.inFlight));
+    opts.transport.onLinkUp?.(() => {
+      this.linkUps++;
+      this.late.reset();
+    });
     opts.transport.onClose((err) =>
       this.linkLost(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', err?.message ?? 'link closed')),
     );
@@ -110,6 +123,14 @@ export class Line {
     return this.refs;
   }
 
+  /** Times the link under the line came up (DTU): devices reset their breakers on a change. */
+  linkUps = 0;
+
+  /** The link itself is down (DTU): what a read gets, before any breaker. */
+  linkDownError(): EdgeError | undefined {
+    return this.opts.transport.linkDownError?.();
+  }
+
   /** Delay the next reconnect attempt will wait, when one is scheduled. */
   nextReconnectInMs: number | undefined;
 
@@ -122,6 +143,8 @@ export class Line {
       connectFailures: this.stats.connectFailures,
       lastError: this.stats.lastError,
       queued: this.ready.length,
+      lateAnswers: this.late.stats.lateAnswers,
+      lateBytes: this.late.stats.lateBytes,
       ...(this.opts.transport.status ? { transport: this.opts.transport.status() } : {}),
     };
   }
@@ -225,32 +248,39 @@ export class Line {
   }
 
   private async run(read: LineRequest): Promise<LineResult> {
-    const { clock, transport } = this.opts;
+    const { clock } = this.opts;
     const generation = this.generation;
-    if (this.drainMs > 0) {
-      await delay(clock, this.drainMs);
-      this.drainMs = 0;
-      transport.discardInput?.();
-    }
+    const rtu = this.opts.kind === 'rtu';
+    const alive = (): boolean => this.stateValue === 'up' && generation === this.generation;
+    if (rtu && (await this.late.beforeSend(read.timeoutMs, alive))) this.lastFrameEnd = clock.monotonic();
     const wait = this.lastFrameEnd + this.opts.gapMs - clock.monotonic();
     if (wait > 0) await delay(clock, wait);
     if (this.stateValue !== 'up' || generation !== this.generation) return this.disconnected();
     const started = clock.monotonic();
     this.stats.requests++;
+    this.inFlight = true;
     try {
-      const data = await this.send(read);
+      const data = await sendRequest(this.opts.transport, this.key, read);
+      this.inFlight = false;
       const end = clock.monotonic();
       this.lastFrameEnd = end;
       this.timeoutStreak = 0;
+      if (rtu) {
+        const stale = await this.late.afterAnswer(read, started, end, alive);
+        this.lastFrameEnd = clock.monotonic();
+        if (stale) return { ok: false, error: stale };
+      }
       return { ok: true, data, latencyMs: end - started };
     } catch (err) {
+      this.inFlight = false;
       this.lastFrameEnd = clock.monotonic();
-      const error = toModbusError(err, 'request');
-      this.stats.lastError = error.code;
-      if (error.code === 'EDGE_ERR_MODBUS_TIMEOUT') {
+      let error = toModbusError(err, 'request');
+      if (error.code === 'EDGE_ERR_MODBUS_TIMEOUT' || (rtu && error.context.timedOut === true)) {
         this.timeoutStreak++;
-        if (this.opts.kind === 'rtu') this.drainMs = drainWindowMs(read.timeoutMs, this.opts.gapMs);
-        else if (this.timeoutStreak >= TCP_TIMEOUTS_BEFORE_RECONNECT && generation === this.generation) {
+        if (rtu) {
+          error = (await this.late.afterTimeout(read, started, alive)) ?? error;
+          this.lastFrameEnd = clock.monotonic();
+        } else if (this.timeoutStreak >= TCP_TIMEOUTS_BEFORE_RECONNECT && generation === this.generation) {
           this.linkLost(
             new EdgeError(
               'EDGE_ERR_MODBUS_DISCONNECTED',
@@ -261,6 +291,7 @@ export class Line {
       } else if (!isLinkError(error.code)) {
         this.timeoutStreak = 0; // something answered
       }
+      this.stats.lastError = error.code;
       if (isLinkError(error.code) && generation === this.generation) this.linkLost(error);
       return { ok: false, error };
     }
@@ -269,28 +300,6 @@ export class Line {
   /** Whether the link's transport can carry writes (DTU and echo-suppressed RTU cannot yet). */
   get canWrite(): boolean {
     return typeof this.opts.transport.writeValues === 'function';
-  }
-
-  private async send(request: LineRequest): Promise<readonly number[] | readonly boolean[]> {
-    const t = this.opts.transport;
-    if ('kind' in request) {
-      if (!t.writeValues)
-        throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${this.key} cannot carry writes`);
-      await t.writeValues(request.unitId, request.fc, request.address, request.values, request.timeoutMs);
-      return [];
-    }
-    const read = request;
-    const { unitId, address, length, timeoutMs } = read;
-    switch (read.function) {
-      case 'coil':
-        return t.readCoils(unitId, address, length, timeoutMs);
-      case 'discrete':
-        return t.readDiscreteInputs(unitId, address, length, timeoutMs);
-      case 'holding':
-        return t.readHolding(unitId, address, length, timeoutMs);
-      case 'input':
-        return t.readInput(unitId, address, length, timeoutMs);
-    }
   }
 
   private failQueued(): void {
@@ -330,7 +339,7 @@ export class Line {
       }
       this.stateValue = 'up';
       this.lastFrameEnd = -Infinity;
-      this.drainMs = 0;
+      this.late.reset();
       this.timeoutStreak = 0;
       this.backoff.reset();
       this.opts.logger.info({ line: this.key }, 'modbus line up');

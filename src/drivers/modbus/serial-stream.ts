@@ -161,6 +161,10 @@ export class SerialStreamTransport implements ModbusTransport {
     this.stream.discardInput();
   }
 
+  onRx(listener: (bytes: number, awaited?: boolean) => void): void {
+    this.stream.onRx(listener);
+  }
+
   async close(): Promise<void> {
     const port = this.port;
     this.port = undefined;

@@ -14,6 +14,7 @@ import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { toModbusError } from './errors.js';
 import { SerialStreamTransport } from './serial-stream.js';
+import type { LineRequest } from './line.js';
 import type { WriteFunctionCode } from './write.js';
 
 export type ModbusConnection = ModbusDeviceConfig['connection'];
@@ -43,8 +44,46 @@ export interface ModbusTransport {
   onClose(listener: (err?: Error) => void): void;
   /** RTU: drops bytes received but not consumed (late answers after a timeout). */
   discardInput?(): void;
+  /**
+   * RTU: tells the Line about every received byte (heartbeats excepted), so it can keep
+   * the link quiet after a timeout and count late answers. `awaited`: a request of the
+   * transport was waiting for them (undefined: the transport cannot tell).
+   */
+  onRx?(listener: (bytes: number, awaited?: boolean) => void): void;
+  /**
+   * DTU: the link itself is down (not registered / not connected): the error a read
+   * gets, checked before the device's breaker; undefined while up.
+   */
+  linkDownError?(): EdgeError | undefined;
+  /** DTU: called each time the link comes up (registration, successful dial). */
+  onLinkUp?(listener: () => void): void;
   /** Transport-specific counters for the line's status (e.g. the agent's RTU framer). */
   status?(): Record<string, unknown>;
+}
+
+/** One request of a Line on its transport: the data read, or [] for a write. */
+export async function sendRequest(
+  t: ModbusTransport,
+  lineKey: string,
+  request: LineRequest,
+): Promise<readonly number[] | readonly boolean[]> {
+  if ('kind' in request) {
+    if (!t.writeValues)
+      throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${lineKey} cannot carry writes`);
+    await t.writeValues(request.unitId, request.fc, request.address, request.values, request.timeoutMs);
+    return [];
+  }
+  const { unitId, address, length, timeoutMs } = request;
+  switch (request.function) {
+    case 'coil':
+      return t.readCoils(unitId, address, length, timeoutMs);
+    case 'discrete':
+      return t.readDiscreteInputs(unitId, address, length, timeoutMs);
+    case 'holding':
+      return t.readHolding(unitId, address, length, timeoutMs);
+    case 'input':
+      return t.readInput(unitId, address, length, timeoutMs);
+  }
 }
 
 export type TransportFactory = (connection: ModbusConnection, clock: Clock) => ModbusTransport;
@@ -56,9 +95,15 @@ interface BufferedPortInternals {
   _buffer?: Buffer;
 }
 
+/** The SerialPort inside modbus-serial's buffered RTU port (`_port._client`). */
+interface SerialPortInternals {
+  on(event: 'data', listener: (d: Buffer) => void): void;
+}
+
 export class ModbusSerialTransport implements ModbusTransport {
   private client: ModbusRTU | undefined;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
+  private readonly rxListeners: Array<(bytes: number) => void> = [];
   private pendingReject: ((err: Error) => void) | undefined;
 
   constructor(
@@ -72,6 +117,10 @@ export class ModbusSerialTransport implements ModbusTransport {
 
   onClose(listener: (err?: Error) => void): void {
     this.closeListeners.push(listener);
+  }
+
+  onRx(listener: (bytes: number) => void): void {
+    this.rxListeners.push(listener);
   }
 
   async connect(): Promise<void> {
@@ -126,10 +175,17 @@ export class ModbusSerialTransport implements ModbusTransport {
       ]);
     } catch (err) {
       if (this.client === client) this.client = undefined;
-      this.dispose(client);
+      void this.dispose(client);
       throw toModbusError(err, 'connect');
     } finally {
       timer?.cancel();
+    }
+    // modbus-serial hides the serial port's bytes; the Line needs to see late ones
+    const serial = (client as unknown as { _port?: { _client?: SerialPortInternals } })._port?._client;
+    if (conn.transport === 'rtu' && typeof serial?.on === 'function') {
+      serial.on('data', (d: Buffer) => {
+        if (this.client === client) for (const l of this.rxListeners) l(d.length);
+      });
     }
   }
 

@@ -39,6 +39,8 @@ Faults (RATE: always | every:N | p:0.25 | N | 0.25; joinable with ',' e.g. every
   --garbage-bytes MIN[-MAX]    garbage length (default 1-8)
   --delay-ms N                 delay responses by N ms
   --delay-every N              delay every Nth response (default 1)
+  --delay-rate RATE            delay the responses this rate hits (random late answers)
+  --delay-max-ms N             each delay is drawn in delay-ms..N (default delay-ms)
   --drop-every N               close the TCP link instead of sending every Nth response
   --silent                     send nothing at all (liveness test); SIGUSR2 toggles it
   --seed N                     PRNG seed for reproducible faults (default random, printed)
@@ -96,6 +98,8 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
       'garbage-bytes': { type: 'string' },
       'delay-ms': { type: 'string' },
       'delay-every': { type: 'string' },
+      'delay-rate': { type: 'string' },
+      'delay-max-ms': { type: 'string' },
       'drop-every': { type: 'string' },
       silent: { type: 'boolean' },
       seed: { type: 'string' },
@@ -149,6 +153,8 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
   }
   if (v['delay-ms'] !== undefined) faults.delayMs = int('delay-ms', v['delay-ms']);
   if (v['delay-every'] !== undefined) faults.delayEvery = int('delay-every', v['delay-every'], 1);
+  if (v['delay-rate'] !== undefined) faults.delayRate = parseRate(v['delay-rate']);
+  if (v['delay-max-ms'] !== undefined) faults.delayMaxMs = int('delay-max-ms', v['delay-max-ms']);
   if (v['drop-every'] !== undefined) faults.dropEvery = int('drop-every', v['drop-every'], 1);
   if (v.silent) faults.silent = true;
 

@@ -34,6 +34,10 @@ export interface DtuFaults {
   delayMs?: number;
   /** Which responses to delay: every Nth (default 1 = all, when delayMs > 0). */
   delayEvery?: number;
+  /** Which responses to delay, as a rate (replaces `delayEvery` when set): random late answers. */
+  delayRate?: FaultRate;
+  /** Upper bound of a random delay: each delayed response waits delayMs..delayMaxMs (default delayMs). */
+  delayMaxMs?: number;
   /** Every Nth response is discarded and the TCP link closed (dial mode then re-dials). */
   dropEvery?: number;
   /** Send nothing at all to the agent: no registration, no heartbeats, no responses. */
@@ -108,7 +112,11 @@ export function describeFaults(f: DtuFaults): string {
     const r = rate(f[k]);
     if (r) parts.push(`${k}=${r}`);
   }
-  if (f.delayMs) parts.push(`delay=${f.delayMs}ms every ${f.delayEvery ?? 1}`);
+  if (f.delayMs) {
+    const span = f.delayMaxMs && f.delayMaxMs > f.delayMs ? `..${f.delayMaxMs}` : '';
+    const which = f.delayRate !== undefined ? (rate(f.delayRate) ?? 'never') : `every ${f.delayEvery ?? 1}`;
+    parts.push(`delay=${f.delayMs}${span}ms ${which}`);
+  }
   if (f.dropEvery) parts.push(`dropEvery=${f.dropEvery}`);
   if (f.silent) parts.push('silent');
   return parts.length ? parts.join(' ') : 'none';

@@ -486,9 +486,13 @@ class Simulator extends EventEmitter implements DtuSimulator {
       payload = Buffer.concat([randomBytes(this.random, randomInt(this.random, min, max)), payload]);
       faults.garbage++;
     }
-    if (f.delayMs && f.delayMs > 0 && index % Math.max(1, Math.floor(f.delayEvery ?? 1)) === 0) {
+    const delayHit =
+      f.delayRate !== undefined
+        ? hits(f.delayRate, index, this.random)
+        : index % Math.max(1, Math.floor(f.delayEvery ?? 1)) === 0;
+    if (f.delayMs && f.delayMs > 0 && delayHit) {
       faults.delay++;
-      await this.sleep(f.delayMs);
+      await this.sleep(randomInt(this.random, f.delayMs, Math.max(f.delayMs, f.delayMaxMs ?? f.delayMs)));
       if (conn.closed || this.closing) {
         this.counters.framesDiscarded++;
         return;

@@ -125,6 +125,16 @@ class DtuLink implements StreamPort {
     return this.socket !== undefined;
   }
 
+  silence(): string | undefined {
+    const { heartbeat, heartbeatIntervalMs } = this.config;
+    if (!heartbeat || heartbeatIntervalMs <= 0) return undefined;
+    const quietMs = this.deps.clock.monotonic() - this.lastRxMono;
+    // one and a half periods: a heartbeat is overdue, the DTU itself is silent
+    return quietMs > 1.5 * heartbeatIntervalMs
+      ? `silent for ${Math.round(quietMs)} ms, heartbeat every ${heartbeatIntervalMs} ms`
+      : undefined;
+  }
+
   write(data: Buffer): void {
     const s = this.socket;
     if (!s) throw new Error('link is down');

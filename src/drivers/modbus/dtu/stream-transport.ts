@@ -32,6 +32,12 @@ export interface StreamPort {
   /** The link is connected (client) or registered (server). */
   readonly up: boolean;
   write(data: Buffer): void;
+  /**
+   * Why the link counts as silent now (its heartbeats are overdue: the DTU, not the
+   * slave, is not talking), else undefined. A request timing out then fails with
+   * EDGE_ERR_DTU_LINK_DOWN, which does not charge the device's breaker.
+   */
+  silence?(): string | undefined;
 }
 
 export interface SlaveLatency {
@@ -116,6 +122,8 @@ export class RtuStreamTransport implements ModbusTransport {
   private readonly waiting: Array<() => void> = [];
   private opened = false;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
+  private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
+  private readonly linkUpListeners: Array<() => void> = [];
   /** Monotonic time of the last request written. */
   lastRequestAt = -Infinity;
   /**
@@ -163,8 +171,21 @@ export class RtuStreamTransport implements ModbusTransport {
     this.closeListeners.push(listener);
   }
 
+  /** Late bytes the Line discards are counted by it as late answers, not as garbage. */
   discardInput(): void {
-    this.reader.reset();
+    this.reader.reset(false);
+  }
+
+  onRx(listener: (bytes: number, awaited?: boolean) => void): void {
+    this.rxListeners.push(listener);
+  }
+
+  linkDownError(): EdgeError | undefined {
+    return this.opts.port.up ? undefined : dtuLinkDown(this.opts.name, 'not registered/connected');
+  }
+
+  onLinkUp(listener: () => void): void {
+    this.linkUpListeners.push(listener);
   }
 
   readCoils(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
@@ -194,6 +215,7 @@ export class RtuStreamTransport implements ModbusTransport {
   linkUp(): void {
     this.filter = this.opts.heartbeat ? new HeartbeatFilter(this.opts.heartbeat) : undefined;
     this.reader.reset(false);
+    for (const l of this.linkUpListeners) l();
   }
 
   /** The link went down: the request on the wire fails with EDGE_ERR_DTU_LINK_DOWN. */
@@ -220,6 +242,7 @@ export class RtuStreamTransport implements ModbusTransport {
         if (data.length !== chunk.length || this.filter.held.length > 0) p.altered = true;
       }
     }
+    if (data.length > 0) for (const l of this.rxListeners) l(data.length, p !== undefined);
     let frame = data.length > 0 ? this.reader.feed(data).frame : undefined;
     if (!frame && p?.altered) frame = this.fallback(p);
     if (!frame || !p) return;
@@ -390,6 +413,17 @@ export class RtuStreamTransport implements ModbusTransport {
     this.finish(p);
     this.counters.timeouts++;
     this.reader.reset();
+    const silent = this.opts.port.silence?.();
+    if (silent) {
+      const down = dtuLinkDown(this.opts.name, silent);
+      // timedOut: the Line keeps its late-answer quiet as after any timeout
+      p.reject(
+        new EdgeError(down.code, down.message, {
+          context: { ...down.context, unit: p.unit, timedOut: true },
+        }),
+      );
+      return;
+    }
     p.reject(
       new EdgeError(
         'EDGE_ERR_MODBUS_TIMEOUT',

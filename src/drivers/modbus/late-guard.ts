@@ -1,0 +1,204 @@
+/**
+ * Late answers on RTU links (serial lines and DTUs). An RTU answer carries no transaction
+ * id: an answer that arrives after its request timed out has the unit, function and byte
+ * count of the next request of the same shape and would be taken as its answer (a good
+ * value from the wrong registers). The Line therefore, through this guard:
+ * - after a timeout keeps the link quiet until the slave can no longer be answering: at
+ *   least `lateHorizonMs` after the request went out (twice the timeout, or 1.5 × the
+ *   slowest late answer this slave has given, at most 10 × the timeout) and until the
+ *   link has been silent for the drain window; what arrives in between is discarded and
+ *   counted, and the read is reported EDGE_ERR_MODBUS_LATE_ANSWER;
+ * - drops bytes that arrived while no request waited before sending the next request;
+ * - confirms the first answer of a slave after its timeout by silence for the timeout:
+ *   an answer later than the horizon would have been taken for this request, and then
+ *   the real answer follows. Such an answer is reported late (never good, never a breaker
+ *   success) and the horizon learns the slave's real answer time.
+ */
+import { delay, type Clock } from '../../core/clock.js';
+import { EdgeError } from '../../core/errors.js';
+import type { Logger } from '../../core/ports.js';
+
+/** The quiet horizon is at least this many timeouts after the request. */
+export const LATE_HORIZON_TIMEOUTS = 2;
+/** Margin over the slowest late answer observed from the slave. */
+export const LATE_MARGIN = 1.5;
+/** The learnt horizon is capped at this many timeouts (bounds what a dead slave costs). */
+export const LATE_HORIZON_MAX_TIMEOUTS = 10;
+
+/** How long after a timed-out request was sent the link stays quiet. */
+export function lateHorizonMs(timeoutMs: number, slowestLateMs: number | undefined): number {
+  const learnt = slowestLateMs === undefined ? 0 : Math.ceil(slowestLateMs * LATE_MARGIN);
+  return Math.min(Math.max(LATE_HORIZON_TIMEOUTS * timeoutMs, learnt), LATE_HORIZON_MAX_TIMEOUTS * timeoutMs);
+}
+
+/** Silence that ends a late answer: a quarter of the timeout, within [gap, 250 ms]. */
+export function drainWindowMs(timeoutMs: number, gapMs: number): number {
+  return Math.max(gapMs, Math.min(250, Math.round(timeoutMs / 4)));
+}
+
+export interface LateEpisode {
+  /** Bytes arrived that no request waited for. */
+  readonly late: boolean;
+  readonly bytes: number;
+  /** From the request's send to the first late byte, when the request is known. */
+  readonly latencyMs: number | undefined;
+}
+
+export interface GuardedRequest {
+  readonly unitId: number;
+  readonly timeoutMs: number;
+}
+
+export interface LateGuardOptions {
+  readonly key: string;
+  readonly clock: Clock;
+  readonly gapMs: number;
+  readonly logger: Logger;
+  /** Drops what the transport received but did not consume. */
+  readonly discard: () => void;
+}
+
+export class LateAnswerGuard {
+  /** Monotonic time of the last byte received (any). */
+  private lastRxAt = -Infinity;
+  private stray = 0;
+  private firstStrayAt: number | undefined;
+  private readonly slowestLate = new Map<number, number>();
+  /** The last request that timed out: stray bytes later on are most likely its answer. */
+  private lastTimeout: { readonly unit: number; readonly sentAt: number } | undefined;
+  /** Units whose last request timed out: their next answer is confirmed by silence. */
+  private readonly suspect = new Set<number>();
+  readonly stats = { lateAnswers: 0, lateBytes: 0 };
+
+  constructor(private readonly opts: LateGuardOptions) {}
+
+  /** `bytes` arrived; `awaited`: a request on the wire was waiting for them. */
+  rx(bytes: number, awaited: boolean): void {
+    const at = this.opts.clock.monotonic();
+    this.lastRxAt = at;
+    if (awaited) return;
+    this.stray += bytes;
+    this.firstStrayAt ??= at;
+  }
+
+  /** A fresh link: earlier bytes and timeouts belong to no request of it. */
+  reset(): void {
+    this.stray = 0;
+    this.firstStrayAt = undefined;
+    this.suspect.clear();
+    this.lastTimeout = undefined;
+  }
+
+  /** The slowest late answer seen from `unit` (ms after its request), if any. */
+  slowestLateMs(unit: number): number | undefined {
+    return this.slowestLate.get(unit);
+  }
+
+  /**
+   * Before a request goes out: bytes that arrived while nothing waited are let end and
+   * dropped. Returns true when it waited for that.
+   */
+  async beforeSend(timeoutMs: number, alive: () => boolean): Promise<boolean> {
+    if (this.stray === 0) return false;
+    const silence = drainWindowMs(timeoutMs, this.opts.gapMs);
+    await this.waitQuiet(this.opts.clock.monotonic(), silence, timeoutMs, alive);
+    this.drop(this.lastTimeout?.unit, this.lastTimeout?.sentAt);
+    return true;
+  }
+
+  /** After a timeout: the quiet horizon. Returns EDGE_ERR_MODBUS_LATE_ANSWER when the slave did answer. */
+  async afterTimeout(
+    read: GuardedRequest,
+    sentAt: number,
+    alive: () => boolean,
+  ): Promise<EdgeError | undefined> {
+    this.lastTimeout = { unit: read.unitId, sentAt };
+    this.suspect.add(read.unitId);
+    const horizon = lateHorizonMs(read.timeoutMs, this.slowestLate.get(read.unitId));
+    const silence = drainWindowMs(read.timeoutMs, this.opts.gapMs);
+    await this.waitQuiet(sentAt + horizon, silence, read.timeoutMs, alive);
+    const episode = this.drop(read.unitId, sentAt);
+    if (!episode.late) return undefined;
+    return this.error(
+      read,
+      `unit ${read.unitId} answered ${episode.latencyMs ?? '?'} ms after the request, later than ` +
+        `timeoutMs ${read.timeoutMs}; the answer was discarded`,
+      episode.latencyMs,
+    );
+  }
+
+  /** After an answer: the first one after the unit's timeout must be followed by silence. */
+  async afterAnswer(
+    read: GuardedRequest,
+    sentAt: number,
+    answeredAt: number,
+    alive: () => boolean,
+  ): Promise<EdgeError | undefined> {
+    if (!this.suspect.has(read.unitId)) return undefined;
+    const silence = drainWindowMs(read.timeoutMs, this.opts.gapMs);
+    await this.waitQuiet(sentAt + read.timeoutMs, silence, read.timeoutMs, alive);
+    const before = this.lastTimeout;
+    if (!this.drop().late) {
+      this.suspect.delete(read.unitId);
+      return undefined;
+    }
+    // what we took was the answer to `before`: the slave answers that late
+    const latencyMs = before?.unit === read.unitId ? answeredAt - before.sentAt : undefined;
+    if (latencyMs !== undefined) this.learn(read.unitId, latencyMs);
+    return this.error(
+      read,
+      `unit ${read.unitId} sent a second answer after this one: the first was a late answer to an ` +
+        `earlier request (timeoutMs ${read.timeoutMs}); both discarded`,
+      latencyMs,
+    );
+  }
+
+  private learn(unit: number, ms: number): void {
+    this.slowestLate.set(unit, Math.max(this.slowestLate.get(unit) ?? 0, ms));
+  }
+
+  private error(read: GuardedRequest, message: string, latencyMs: number | undefined): EdgeError {
+    return new EdgeError('EDGE_ERR_MODBUS_LATE_ANSWER', message, {
+      context: { line: this.opts.key, unit: read.unitId, latencyMs, timeoutMs: read.timeoutMs },
+    });
+  }
+
+  /**
+   * Waits until `notBefore` and until the link has been silent for `silenceMs`; a link
+   * that never falls silent (noise) is given up on 4 timeouts after `notBefore`.
+   */
+  private async waitQuiet(
+    notBefore: number,
+    silenceMs: number,
+    timeoutMs: number,
+    alive: () => boolean,
+  ): Promise<void> {
+    const { clock } = this.opts;
+    const giveUp = notBefore + 4 * timeoutMs;
+    while (alive()) {
+      const until = Math.min(giveUp, Math.max(notBefore, this.lastRxAt + silenceMs));
+      const wait = until - clock.monotonic();
+      if (wait <= 0) return;
+      await delay(clock, wait);
+    }
+  }
+
+  /** Drops what the transport holds; stray bytes make one late answer (of `unit`, sent at `sentAt`). */
+  private drop(unit?: number, sentAt?: number): LateEpisode {
+    this.opts.discard();
+    const bytes = this.stray;
+    const first = this.firstStrayAt;
+    this.stray = 0;
+    this.firstStrayAt = undefined;
+    if (bytes === 0) return { late: false, bytes: 0, latencyMs: undefined };
+    this.stats.lateAnswers++;
+    this.stats.lateBytes += bytes;
+    let latencyMs: number | undefined;
+    if (unit !== undefined && sentAt !== undefined && first !== undefined) {
+      latencyMs = Math.max(0, first - sentAt);
+      this.learn(unit, latencyMs);
+    }
+    this.opts.logger.debug({ line: this.opts.key, unit, bytes, latencyMs }, 'late answer discarded');
+    return { late: true, bytes, latencyMs };
+  }
+}

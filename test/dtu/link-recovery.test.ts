@@ -1,0 +1,138 @@
+/**
+ * Issue 11, item 2 ("silent-dtu-link-down-not-circuit-open"): a DTU that falls silent
+ * (heartbeats overdue, then closed after its missed heartbeats) must make its devices read
+ * EDGE_ERR_DTU_LINK_DOWN, not the CIRCUIT_OPEN their breakers reached on the silence's
+ * timeouts, and they must read good values on the very first poll after the DTU registers
+ * again, not after `breaker.cooldownMs`. The manual-clock twin (breaker reset on link-up)
+ * is `dtu-link-up-resets-breakers` in test/modbus/late-answer-unit.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/ports.js';
+import type { TagValue } from '../../src/core/types.js';
+import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
+import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
+import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
+import { createModbusFamily } from '../../src/drivers/modbus/family.js';
+import { startDtuSimulator } from '../../src/tools/dtu-sim/index.js';
+import { registerValue, startLateSlave, type LateSlave } from '../helpers/late-slave.js';
+import { startPtyPair, type PtyPair } from '../helpers/pymodbus.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+const BAUD = 38400;
+let dir: ReturnType<typeof tempDir> | undefined;
+let pty: PtyPair | undefined;
+let slave: LateSlave | undefined;
+
+before(async () => {
+  dir = tempDir('edge-dtu-recovery-');
+  pty = await startPtyPair(dir.path, 'dturec');
+  slave = await startLateSlave(pty.b, BAUD, () => 0);
+});
+
+after(async () => {
+  await slave?.close();
+  await pty?.stop();
+  dir?.remove();
+});
+
+const codes = (vs: readonly TagValue[]): unknown[] => [
+  ...new Set(vs.map((v) => (v.quality === 'good' ? 'good' : v.code))),
+];
+
+test('silent-dtu-link-down-not-circuit-open: link down reads LINK_DOWN; the first poll after re-registration is good', async (t) => {
+  const hub = new DtuHub(
+    dtuSchema.parse({
+      server: { host: '127.0.0.1', port: 0, registrationTimeoutMs: 300 },
+      links: [
+        {
+          name: 'north',
+          mode: 'server',
+          registration: { ascii: 'DTU-REC' },
+          heartbeat: { ascii: 'HB' },
+          heartbeatIntervalMs: 100,
+          missedHeartbeats: 3,
+        },
+      ],
+    }),
+    { clock: systemClock, logger: silentLogger, random: Math.random },
+  );
+  await hub.start();
+  t.after(() => hub.stop());
+  const north = () => {
+    const st = hub.status().north;
+    assert.ok(st, 'link north');
+    return st;
+  };
+  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
+  t.after(() => fam.close());
+  const sim = await startDtuSimulator({
+    agent: { host: '127.0.0.1', port: hub.address()!.port },
+    serial: { path: pty!.a, baudRate: BAUD },
+    registration: 'ascii:DTU-REC',
+    heartbeat: 'ascii:HB',
+    heartbeatIntervalMs: 50,
+    reconnectDelayMs: 50,
+    seed: 2,
+  });
+  t.after(() => sim.close());
+  await waitFor('registered', () => hub.status().north?.up === true);
+  const d = fam.create(
+    modbusDeviceSchema.parse({
+      name: 'meter',
+      driver: 'modbus',
+      connection: { transport: 'dtu', dtu: 'north' },
+      unitId: 5,
+      timeoutMs: 60,
+      // a cooldown far beyond the test: only a reset on link-up can close the breaker
+      breaker: { failureThreshold: 2, cooldownMs: 600_000 },
+      tags: [
+        { name: 'a', function: 'holding', address: 0 },
+        { name: 'b', function: 'holding', address: 1 },
+      ],
+    }),
+  );
+  d.init();
+  await d.start();
+  const good = [registerValue(5, 0), registerValue(5, 1)];
+  assert.deepEqual(
+    (await d.poll(['a', 'b'])).map((v) => v.quality === 'good' && v.value),
+    good,
+  );
+
+  // the DTU falls silent: timeouts open the breaker, then the hub closes the link
+  sim.setFaults({ silent: true });
+  const regs = north().registrations;
+  const seen = new Set<unknown>();
+  await waitFor(
+    'the silent link closed',
+    async () => {
+      for (const c of codes(await d.poll(['a', 'b']))) seen.add(c);
+      return !north().up;
+    },
+    5000,
+    10,
+  );
+  // once a heartbeat is overdue the timeouts are the link's: LINK_DOWN, the breaker is not charged
+  assert.ok(!seen.has('EDGE_ERR_MODBUS_CIRCUIT_OPEN'), `no CIRCUIT_OPEN in the silence: ${[...seen].join()}`);
+  assert.ok(seen.has('EDGE_ERR_DTU_LINK_DOWN'), `LINK_DOWN in the silence: ${[...seen].join()}`);
+  assert.ok((d.status() as { consecutiveFailures: number }).consecutiveFailures < 2, 'breaker not charged');
+  assert.deepEqual(codes(await d.poll(['a', 'b'])), ['EDGE_ERR_DTU_LINK_DOWN']);
+  assert.deepEqual(codes(await d.poll(['a', 'b'])), ['EDGE_ERR_DTU_LINK_DOWN']);
+
+  // it speaks again and re-registers: the very first poll reads
+  sim.setFaults({});
+  await waitFor('re-registered', () => north().up && north().registrations > regs, 5000, 1);
+  const registeredAt = Date.now();
+  const first = await d.poll(['a', 'b']);
+  const recoveryMs = Date.now() - registeredAt;
+  assert.deepEqual(
+    first.map((v) => (v.quality === 'good' ? v.value : v.code)),
+    good,
+    'the first poll after re-registration',
+  );
+  t.diagnostic(`recovery: the first poll after re-registration, ${recoveryMs} ms after it`);
+  assert.equal((d.status() as { breaker: string }).breaker, 'closed');
+});
