@@ -61,9 +61,9 @@ export const cip22Schema = z
     versions: z
       .array(z.enum(CIP22_VERSIONS))
       .min(1)
-      .default(['1.2', '2.0'])
+      .default(['2.0'])
       .describe(
-        'Protocol versions accepted; the highest common one is selected. 1.2 has no frame sealing (TLS only)',
+        'Protocol versions accepted; the highest common one is selected. 1.2 has no frame sealing (TLS only): add it only for piles that cannot do 2.0',
       ),
     maxPayload: z
       .number()
@@ -78,7 +78,12 @@ export const cip22Schema = z
       .min(100)
       .default(30_000)
       .describe('Heartbeat interval given in AUTH_OK; 3 silent intervals make the pile OFFLINE'),
-    handshakeTimeoutMs: z.number().int().min(100).default(10_000).describe('From TCP accept to AUTH_OK'),
+    handshakeTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(10_000)
+      .describe('From TCP accept (TLS included) to AUTH_OK; the connection is destroyed when it passes'),
     nonceValidityMs: z
       .number()
       .int()
@@ -91,6 +96,20 @@ export const cip22Schema = z
       .min(1)
       .default(2000)
       .describe('Connections (handshaking or authenticated) at once'),
+    maxPreAuth: z
+      .number()
+      .int()
+      .min(1)
+      .default(128)
+      .describe(
+        'Connections not yet authenticated (TLS included) at once; more are closed at TCP accept. Keep it well under the file limit',
+      ),
+    maxPreAuthPerSource: z
+      .number()
+      .int()
+      .min(1)
+      .default(16)
+      .describe('Connections not yet authenticated per source address; more are closed at TCP accept'),
     perIpHandshakesPerMinute: z
       .number()
       .int()
