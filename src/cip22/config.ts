@@ -53,6 +53,39 @@ export const cip22Schema = z
       .array(z.string().min(1))
       .default([])
       .describe('PEM files of the pinned roots that pile chains must end in; at least one when enabled'),
+    allowRootIssuedPiles: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Accept pile certificates issued directly by a pinned root (no issuing CA). Off: the root key stays offline and only issuing CAs sign piles',
+      ),
+    crls: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "PEM/DER CRL files (e.g. each issuing CA's); a pile or issuing CA listed there is refused. Re-read when a file changes",
+      ),
+    verify: z
+      .strictObject({
+        workers: z
+          .number()
+          .int()
+          .min(0)
+          .max(16)
+          .default(1)
+          .describe(
+            'Worker threads for handshake signature checks; 0: on the event loop (not for the field)',
+          ),
+        maxQueue: z.number().int().min(1).default(64).describe('Checks waiting at most, all sources'),
+        maxQueuePerSource: z
+          .number()
+          .int()
+          .min(1)
+          .default(4)
+          .describe('Checks waiting at most per source address; more: AUTH_FAIL rate-limited'),
+      })
+      .prefault({})
+      .describe('Signature checks of handshakes, off the event loop, fair between source addresses'),
     piles: z
       .record(topicSegment, z.strictObject({ identity: z.enum(['sm2', 'ecdsa-p256']) }))
       .default({})

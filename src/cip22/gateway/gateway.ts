@@ -10,11 +10,12 @@ import { EdgeError } from '../../core/errors.js';
 import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
 import type { NewRecord } from '../../core/types.js';
 import { type Cip22Version, type Tlv, policyHash } from '../codec/index.js';
-import { CertificateCache, type ParsedCertificate } from '../identity/index.js';
+import { CertificateCache, VerifyPool, type ParsedCertificate } from '../identity/index.js';
 import type { Cip22Config } from '../config.js';
 import { type Effect, PileMachine, type PileState } from '../state/machine.js';
 import type { Ticket } from './admission.js';
 import { CommandRouter } from './commands.js';
+import { CrlFiles } from './crl-files.js';
 import { PileListener } from './listener.js';
 import { ReasonLog } from './reason-log.js';
 import { type DataMessage, effectRecord, frameRecord } from './records.js';
@@ -50,6 +51,8 @@ export class Cip22Gateway implements SessionHost {
   readonly policyHash: Buffer;
   readonly verifiedLinks = new Set<string>();
   readonly certificates = new CertificateCache();
+  readonly signatures: VerifyPool;
+  private crls: CrlFiles | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly outbox: OnceSink;
@@ -78,6 +81,7 @@ export class Cip22Gateway implements SessionHost {
     this.roots = deps.roots;
     this.policyHash = policyHash(config.policy.windows);
     this.reasons = new ReasonLog(deps.logger, deps.clock);
+    this.signatures = new VerifyPool(config.verify);
     this.router = deps.commands
       ? new CommandRouter(deps.commands, config.allowCommands, {
           machine: (pile) => this.machines.get(pile),
@@ -103,14 +107,17 @@ export class Cip22Gateway implements SessionHost {
 
   /** Listens on host:port (port 0 picks one). Rejects with EDGE_ERR_CIP22_LISTEN. */
   async start(): Promise<number> {
+    if (this.config.crls.length > 0 && !this.crls)
+      this.crls = new CrlFiles(this.config.crls, this.log, this.crlPollMs);
     // No server.maxConnections: Node would drop the socket silently; accept() refuses over
     // maxSessions with AUTH_FAIL too-many-sessions, counted and logged. What is capped at
     // TCP accept (before TLS) is pre-authentication connections: see admission.ts.
     const host = this.config.host ?? '127.0.0.1';
     try {
-      return await this.listener.listen(host, this.config.port, (e) =>
+      this.port = await this.listener.listen(host, this.config.port, (e) =>
         this.log.error({ code: 'EDGE_ERR_CIP22_LISTEN', err: e.message }, 'cip22 listener error'),
       );
+      return this.port;
     } catch (e) {
       throw new EdgeError(
         'EDGE_ERR_CIP22_LISTEN',
@@ -128,6 +135,8 @@ export class Cip22Gateway implements SessionHost {
     for (const session of [...this.sessions]) session.refuse('shutting-down', 'gateway stopping');
     for (const socket of this.sockets.values()) socket.destroy();
     const closed = this.listener.close();
+    this.crls?.close();
+    await this.signatures.close();
     for (const t of this.deadlines.values()) t.cancel();
     this.deadlines.clear();
     await closed;
@@ -158,6 +167,16 @@ export class Cip22Gateway implements SessionHost {
   now(): number {
     return this.clock.now();
   }
+
+  revoked(cert: ParsedCertificate): boolean {
+    return this.crls?.isRevoked(cert) ?? false;
+  }
+
+  /** The bound port once started. */
+  port: number | undefined;
+
+  /** How often the CRL files are checked for changes (tests shorten it before start()). */
+  crlPollMs = 10_000;
 
   count(reason: string): void {
     this.counters.set(reason, (this.counters.get(reason) ?? 0) + 1);
@@ -377,6 +396,8 @@ export class Cip22Gateway implements SessionHost {
       listening: this.listener.listening,
       sessions: this.sessions.size,
       preAuth: this.listener.admission.pending,
+      verify: { queued: this.signatures.queueLength, ...this.signatures.counters },
+      crl: this.crls ? { revoked: this.crls.revokedCount, loads: this.crls.loads } : null,
       authenticated: this.byPile.size,
       handshakes: this.handshakes,
       counters: Object.fromEntries(this.counters),
