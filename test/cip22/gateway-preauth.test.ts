@@ -8,9 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { describe, it, type TestContext } from 'node:test';
-import { CIP22_REASONS, FrameDecoder, decodeMessage } from '../../src/cip22/codec/index.js';
+import { CIP22_REASONS, FrameDecoder, decodeMessage, encodeFrame } from '../../src/cip22/codec/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { startGateway } from './gateway-fixture.js';
 import { StillClock } from './inproc-pile.js';
@@ -105,5 +105,27 @@ describe('CIP-22 pre-authentication connections', () => {
     await waitFor('closed', () => closed);
     assert.deepEqual(got, [CIP22_REASONS['handshake-timeout']]);
     assert.equal(preAuth(fx), 0);
+  });
+
+  it('a refused peer that neither reads nor closes is destroyed after the grace time', async (t) => {
+    const clock = new StillClock();
+    const fx = await startGateway({}, { clock });
+    t.after(() => fx.stop());
+    // allowHalfOpen: the client does not answer the gateway's FIN; only a destroy ends it.
+    // (It reads, so that 'end' shows the FIN; not reading would not keep the socket either.)
+    const options = { host: '127.0.0.1', port: fx.port, rejectUnauthorized: false, allowHalfOpen: true };
+    const s = tlsConnect(options as ConnectionOptions);
+    s.on('error', () => undefined);
+    t.after(() => s.destroy());
+    let ended = false;
+    s.on('end', () => (ended = true));
+    s.resume();
+    await new Promise((resolve) => s.once('secureConnect', resolve));
+    s.write(encodeFrame(0x7e, Buffer.from([1, 2, 3])));
+    await waitFor('refused and ended', () => ended);
+    await waitFor('session gone', () => fx.gateway.status().sessions === 0);
+    assert.equal(fx.gateway.status().connections, 1, 'half-open: the socket is still held');
+    clock.advance(2000);
+    await waitFor('destroyed', () => fx.gateway.status().connections === 0);
   });
 });

@@ -395,6 +395,7 @@ export class Cip22Gateway implements SessionHost {
     return {
       listening: this.listener.listening,
       sessions: this.sessions.size,
+      connections: this.listener.connections,
       preAuth: this.listener.admission.pending,
       verify: { queued: this.signatures.queueLength, ...this.signatures.counters },
       crl: this.crls ? { revoked: this.crls.revokedCount, loads: this.crls.loads } : null,

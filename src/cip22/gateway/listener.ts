@@ -39,6 +39,11 @@ export class PileListener {
     this.admission = new Admission(limits, clock);
   }
 
+  /** TCP connections open (admitted, any phase). */
+  get connections(): number {
+    return this.open.size;
+  }
+
   get listening(): boolean {
     return this.server?.listening ?? false;
   }
