@@ -92,7 +92,7 @@ function pile(prefix: string): PileMaterial {
 export function cip22Pki(): Cip22Pki {
   if (cached) return cached;
   const tmp = tempDir('edge-agent-cip22-pki-');
-  process.once('exit', tmp.remove);
+  process.once('exit', () => tmp.remove());
   const d = tmp.path;
   execFileSync('bash', [CIP22_CERTS_SCRIPT, 'test-set', d], { stdio: ['ignore', 'ignore', 'pipe'] });
   cached = {
