@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, it, type TestContext } from 'node:test';
@@ -57,6 +58,9 @@ async function flood(t: TestContext, workers: number): Promise<Lag> {
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
   t.after(() => child.kill());
+  // The attackers' own CPU is not what is measured: on a 2-core box let the gateway win
+  // the scheduler, as the agent's unit would against other load.
+  if (child.pid !== undefined) setPriority(child.pid, 19);
   const forged = (): number => fx.gateway.counter('wrong-issuer') + fx.gateway.counter('verify-busy');
   // Measure only while the flood is on: from the first refusal to the FORGED-th.
   await waitFor('flood started', () => forged() > 0, 30_000);

@@ -127,5 +127,6 @@ describe('CIP-22 pre-authentication connections', () => {
     assert.equal(fx.gateway.status().connections, 1, 'half-open: the socket is still held');
     clock.advance(2000);
     await waitFor('destroyed', () => fx.gateway.status().connections === 0);
+    assert.equal(preAuth(fx), 0, 'its pre-auth slot is free again');
   });
 });
