@@ -82,7 +82,7 @@ export const dtuServerSchema = z.strictObject({
     .max(10_000)
     .default(10)
     .describe(
-      'Unknown registrations per source address and minute; beyond it that address is refused at accept until the minute ends',
+      'Unknown or refused (takeover, link allowFrom) registrations per source address and minute; beyond it that address is refused at accept until the minute ends',
     ),
 });
 

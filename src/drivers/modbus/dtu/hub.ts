@@ -336,6 +336,7 @@ export class DtuHub {
   private readonly linkAllow = new Map<string, AllowList>();
   /** Unknown registrations per source address in the current minute (bounded: cleared when large). */
   private readonly unknownBySource = new Map<string, { windowStart: number; count: number }>();
+  private sourceLoggedAt = -Infinity;
 
   constructor(
     private readonly config: DtuConfig,
@@ -440,10 +441,19 @@ export class DtuHub {
     const source = sourceOf(socket);
     if (this.listenerAllow && !this.listenerAllow.allows(source)) {
       this.serverCounters.rejectedSource++;
-      this.log.warn(
-        { remote: remoteOf(socket), code: 'EDGE_ERR_DTU_SOURCE_REFUSED' },
-        'DTU connection refused: source not in dtu.server.allowFrom',
-      );
+      // One line a minute: a scan of the WAN side must not flood the journal.
+      const now = this.deps.clock.monotonic();
+      if (now - this.sourceLoggedAt >= 60_000) {
+        this.sourceLoggedAt = now;
+        this.log.warn(
+          {
+            remote: remoteOf(socket),
+            code: 'EDGE_ERR_DTU_SOURCE_REFUSED',
+            rejectedSource: this.serverCounters.rejectedSource,
+          },
+          'DTU connection refused: source not in dtu.server.allowFrom (further ones this minute only counted)',
+        );
+      }
       return void socket.destroy();
     }
     if (this.unknownCount(source) >= cfg.unknownRegistrationsPerMinute) {
@@ -521,6 +531,8 @@ export class DtuHub {
     const link = this.links.get(m.name)!;
     const refusal = this.registrationRefusal(link, p.socket);
     if (refusal !== undefined) {
+      // Counts towards the source's limit like an unknown registration (bounds the log too).
+      this.countUnknown(sourceOf(p.socket));
       this.log.warn(
         {
           remote: remoteOf(p.socket),
