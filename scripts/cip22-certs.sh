@@ -28,7 +28,13 @@ Commands:
                 CN = DEVICE_ID. --alg defaults to the CA's algorithm.
   server PREFIX --ca CADIR --cn HOST [--san SAN] [--days N]
                 Gateway TLS server certificate (P-256, serverAuth); SAN defaults to
-                DNS:HOST (e.g. --san "DNS:gw.local,IP:10.0.0.2").
+                DNS:HOST (e.g. --san "DNS:gw.local,IP:10.0.0.2"). Also writes
+                PREFIX.chain.pem (server + issuing CA): that is cip22.tls.cert, so piles
+                that pin only the root can verify the gateway.
+  revoke CERT   --ca CADIR
+                Marks CERT (PEM, issued by CADIR) revoked in CADIR's database.
+  crl OUT       --ca CADIR [--days N]
+                Writes CADIR's CRL (PEM) to OUT: a file for cip22.crls.
   test-set DIR  Everything the tests need (valid SM2 and P-256 chains plus one certificate
                 per failure case); see docs/cip22-pki.md for the list.
 
@@ -94,6 +100,8 @@ preserve = yes
 copy_extensions = none
 unique_subject = no
 default_days = 365
+default_crl_days = 30
+default_md = sha256
 [ policy_any ]
 commonName = supplied
 organizationName = optional
@@ -115,6 +123,25 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[ ext_pile_ca ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,digitalSignature,keyCertSign
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ ext_pile_nosign ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,keyAgreement
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ ext_pile_critical ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+1.3.6.1.4.1.55555.1 = critical,ASN1:NULL
 [ ext_server ]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -194,11 +221,12 @@ cmd_issuing() {
 
 cmd_pile() {
   local prefix="$1"; shift
-  local ca="" id="" alg="" days=825 start="" end=""
+  local ca="" id="" alg="" days=825 start="" end="" ext=ext_pile
   while [ $# -gt 0 ]; do
     case "$1" in
       --ca) ca="$2"; shift 2 ;; --id) id="$2"; shift 2 ;; --alg) alg="$2"; shift 2 ;;
       --days) days="$2"; shift 2 ;; --start) start="$2"; shift 2 ;; --end) end="$2"; shift 2 ;;
+      --ext) ext="$2"; shift 2 ;; # negative tests only: ext_pile_ca, ext_pile_nosign, ext_pile_critical
       *) die "pile: unknown option $1" ;;
     esac
   done
@@ -208,7 +236,7 @@ cmd_pile() {
   [ -n "$alg" ] || alg=$(key_alg "$ca/key.pem")
   mkdir -p "$(dirname "$prefix")"
   new_key "$alg" "$prefix.key.pem"
-  issue "$ca" "$prefix.key.pem" "/O=CIP-22/CN=$id" ext_pile "$prefix.pem" "$days" "$start" "$end"
+  issue "$ca" "$prefix.key.pem" "/O=CIP-22/CN=$id" "$ext" "$prefix.pem" "$days" "$start" "$end"
 }
 
 cmd_server() {
@@ -226,6 +254,35 @@ cmd_server() {
   mkdir -p "$(dirname "$prefix")"
   new_key p256 "$prefix.key.pem"
   CIP22_SAN="${san:-DNS:$cn}" issue "$ca" "$prefix.key.pem" "/O=CIP-22/CN=$cn" ext_server "$prefix.pem" "$days" "" ""
+  cat "$prefix.pem" "$ca/cert.pem" >"$prefix.chain.pem"
+}
+
+cmd_revoke() {
+  local cert="$1"; shift
+  local ca=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --ca) ca="$2"; shift 2 ;;
+      *) die "revoke: unknown option $1" ;;
+    esac
+  done
+  [ -n "$ca" ] || die "revoke: --ca is required"
+  CIP22_SAN=DNS:unused ossl ca -batch -config "$ca/ca.cnf" -revoke "$cert"
+}
+
+cmd_crl() {
+  local out="$1"; shift
+  local ca="" days=30
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --ca) ca="$2"; shift 2 ;; --days) days="$2"; shift 2 ;;
+      *) die "crl: unknown option $1" ;;
+    esac
+  done
+  [ -n "$ca" ] || die "crl: --ca is required"
+  local md=(-md sha256)
+  [ "$(key_alg "$ca/key.pem")" = sm2 ] && md=(-md sm3 -sigopt "distid:$SM2_CERT_ID")
+  CIP22_SAN=DNS:unused ossl ca -batch -config "$ca/ca.cnf" -gencrl -crldays "$days" "${md[@]}" -out "$out"
 }
 
 # The fixture set for test/helpers/cip22-pki.ts. Fixed far-past and far-future dates make
@@ -262,6 +319,16 @@ cmd_test_set() {
     cmd_pile "$d/sm2-noid/pile" --ca "$d/sm2-noid/issuing" --id pile-sm2-0001 --days 30
   )
   cmd_server "$d/p256/server" --ca "$d/p256/issuing" --cn localhost --san "DNS:localhost,IP:127.0.0.1" --days 30
+  # Certificate usage (each refused as a pile): CA:TRUE, a key usage without
+  # digitalSignature, an unknown critical extension, issued directly by the root.
+  cmd_pile "$s/pile-is-ca" --ca "$s/issuing" --id pile-sm2-0001 --days 30 --ext ext_pile_ca
+  cmd_pile "$s/pile-nosign" --ca "$s/issuing" --id pile-sm2-0001 --days 30 --ext ext_pile_nosign
+  cmd_pile "$s/pile-critical" --ca "$s/issuing" --id pile-sm2-0001 --days 30 --ext ext_pile_critical
+  cmd_pile "$s/pile-under-root" --ca "$s/root" --id pile-sm2-0001 --days 30
+  # A revoked pile and the issuing CA's CRL listing it.
+  cmd_pile "$s/pile-revoked" --ca "$s/issuing" --id pile-sm2-0001 --days 30
+  cmd_revoke "$s/pile-revoked.pem" --ca "$s/issuing"
+  cmd_crl "$s/issuing/crl.pem" --ca "$s/issuing"
 }
 
 [ $# -ge 2 ] || { usage; [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ] && exit 0; exit 2; }
@@ -272,6 +339,8 @@ case "$cmd" in
   issuing) cmd_issuing "$@" ;;
   pile) cmd_pile "$@" ;;
   server) cmd_server "$@" ;;
+  revoke) cmd_revoke "$@" ;;
+  crl) cmd_crl "$@" ;;
   test-set) cmd_test_set "$@" ;;
   *) usage >&2; exit 2 ;;
 esac

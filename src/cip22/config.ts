@@ -53,6 +53,39 @@ export const cip22Schema = z
       .array(z.string().min(1))
       .default([])
       .describe('PEM files of the pinned roots that pile chains must end in; at least one when enabled'),
+    allowRootIssuedPiles: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Accept pile certificates issued directly by a pinned root (no issuing CA). Off: the root key stays offline and only issuing CAs sign piles',
+      ),
+    crls: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "PEM/DER CRL files (e.g. each issuing CA's); a pile or issuing CA listed there is refused. Re-read when a file changes",
+      ),
+    verify: z
+      .strictObject({
+        workers: z
+          .number()
+          .int()
+          .min(0)
+          .max(16)
+          .default(1)
+          .describe(
+            'Worker threads for handshake signature checks; 0: on the event loop (not for the field)',
+          ),
+        maxQueue: z.number().int().min(1).default(64).describe('Checks waiting at most, all sources'),
+        maxQueuePerSource: z
+          .number()
+          .int()
+          .min(1)
+          .default(4)
+          .describe('Checks waiting at most per source address; more: AUTH_FAIL rate-limited'),
+      })
+      .prefault({})
+      .describe('Signature checks of handshakes, off the event loop, fair between source addresses'),
     piles: z
       .record(topicSegment, z.strictObject({ identity: z.enum(['sm2', 'ecdsa-p256']) }))
       .default({})
@@ -61,9 +94,9 @@ export const cip22Schema = z
     versions: z
       .array(z.enum(CIP22_VERSIONS))
       .min(1)
-      .default(['1.2', '2.0'])
+      .default(['2.0'])
       .describe(
-        'Protocol versions accepted; the highest common one is selected. 1.2 has no frame sealing (TLS only)',
+        'Protocol versions accepted; the highest common one is selected. 1.2 has no frame sealing (TLS only): add it only for piles that cannot do 2.0',
       ),
     maxPayload: z
       .number()
@@ -78,7 +111,12 @@ export const cip22Schema = z
       .min(100)
       .default(30_000)
       .describe('Heartbeat interval given in AUTH_OK; 3 silent intervals make the pile OFFLINE'),
-    handshakeTimeoutMs: z.number().int().min(100).default(10_000).describe('From TCP accept to AUTH_OK'),
+    handshakeTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(10_000)
+      .describe('From TCP accept (TLS included) to AUTH_OK; the connection is destroyed when it passes'),
     nonceValidityMs: z
       .number()
       .int()
@@ -91,6 +129,20 @@ export const cip22Schema = z
       .min(1)
       .default(2000)
       .describe('Connections (handshaking or authenticated) at once'),
+    maxPreAuth: z
+      .number()
+      .int()
+      .min(1)
+      .default(128)
+      .describe(
+        'Connections not yet authenticated (TLS included) at once; more are closed at TCP accept. Keep it well under the file limit',
+      ),
+    maxPreAuthPerSource: z
+      .number()
+      .int()
+      .min(1)
+      .default(16)
+      .describe('Connections not yet authenticated per source address; more are closed at TCP accept'),
     perIpHandshakesPerMinute: z
       .number()
       .int()

@@ -68,6 +68,10 @@ export const ERROR_CATALOG = {
     nature: 'retry',
     summary: 'A DTU connected with a registration no link is configured for',
   },
+  EDGE_ERR_DTU_SOURCE_REFUSED: {
+    nature: 'retry',
+    summary: 'A DTU connection was refused: source outside allowFrom, or a live link would be taken over',
+  },
   EDGE_ERR_DTU_REGISTRATION_TIMEOUT: {
     nature: 'retry',
     summary: 'A DTU connected but sent no registration in time',

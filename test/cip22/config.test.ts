@@ -8,7 +8,7 @@ it('cip22 is off by default with the spec defaults, and commands are refused unl
   assert.equal(c.enabled, false);
   assert.equal(c.port, 7722);
   assert.equal(c.maxPayload, 4096);
-  assert.deepEqual(c.versions, ['1.2', '2.0']);
+  assert.deepEqual(c.versions, ['2.0'], 'v1.2 (unsealed frames) is off unless configured');
   assert.deepEqual(c.allowCommands, []);
 });
 

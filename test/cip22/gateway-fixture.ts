@@ -36,7 +36,7 @@ export class SkewClock implements Clock {
 
 export async function startGateway(
   overrides: Record<string, unknown> = {},
-  options: { clock?: Clock; outbox?: Outbox; logger?: Logger } = {},
+  options: { clock?: Clock; outbox?: Outbox; logger?: Logger; crlPollMs?: number } = {},
 ): Promise<Fixture> {
   const pki = cip22Pki();
   const parsed = cip22Schema.parse({
@@ -64,6 +64,7 @@ export async function startGateway(
     tls: { cert: serverCert, key: readFileSync(pki.p256.server.keyPem) },
     commands: channel,
   });
+  if (options.crlPollMs !== undefined) gateway.crlPollMs = options.crlPollMs;
   const port = await gateway.start();
   const ca = [readFileSync(pki.p256.root.certPem)];
   return {

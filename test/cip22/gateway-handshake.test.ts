@@ -22,7 +22,8 @@ describe('CIP-22 gateway handshake', () => {
   let fx: Fixture;
   const clock = new SkewClock();
   before(async () => {
-    fx = await startGateway({ nonceValidityMs: 2000 }, { clock });
+    // 1.2 allowed here so that a downgrade from 2.0 is attempted at all.
+    fx = await startGateway({ nonceValidityMs: 2000, versions: ['1.2', '2.0'] }, { clock });
   });
   after(() => fx.stop());
 
@@ -101,6 +102,16 @@ describe('CIP-22 gateway handshake', () => {
     assert.equal(end.kind, 'auth-fail');
     assert.equal(end.kind === 'auth-fail' && end.reason, CIP22_REASONS['bad-signature']);
     assert.equal(fx.gateway.counter('bad-signature'), before + 1);
+  });
+
+  it('v1.2 is off by default: a pile offering only 1.2 gets no-common-version', async (t) => {
+    const strict = await startGateway();
+    t.after(() => strict.stop());
+    assert.equal(
+      await refusedWith(strict.pile('p256', { versions: [[1, 2]] })),
+      CIP22_REASONS['no-common-version'],
+    );
+    assert.equal(strict.gateway.counter('no-common-version'), 1);
   });
 
   it('refuses a downgrade: a pile that did 2.0 offering only 1.2', async () => {

@@ -89,6 +89,8 @@ export function inprocGateway(
     host: '127.0.0.1',
     tls: { cert: pki.p256.server.certPem, key: { file: pki.p256.server.keyPem } },
     roots: [pki.sm2.root.certPem, pki.p256.root.certPem],
+    // Signatures on the caller's thread: in-process handshakes complete within push().
+    verify: { workers: 0 },
     ...overrides,
   });
   return new Cip22Gateway(config, {

@@ -6,15 +6,63 @@ import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { lineKey } from '../../src/drivers/modbus/family.js';
 
 describe('dtu config', () => {
+  it('dtu.server.host has no default: the listener never binds every interface unasked', () => {
+    const r = dtuSchema.safeParse({
+      server: { port: 9000 },
+      links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' } }],
+    });
+    assert.equal(r.success, false);
+    assert.match(JSON.stringify(r.error?.issues), /"host"/);
+  });
+
+  it('allowFrom takes IPv4 and IPv6 addresses and CIDRs, nothing else', () => {
+    const parse = (allowFrom: unknown) =>
+      dtuSchema.safeParse({
+        server: { host: '127.0.0.1', allowFrom },
+        links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' }, allowFrom }],
+      }).success;
+    assert.equal(parse(['10.64.0.0/16', '192.0.2.7', '2001:db8::/32', '::1']), true);
+    for (const bad of [['10.64.0.0/33'], ['2001:db8::/129'], ['dtu.example.net'], ['10.0.0.0/8x'], []])
+      assert.equal(parse(bad), false, JSON.stringify(bad));
+  });
+
+  it('registration regexes with exponential backtracking are refused; linear ones pass', () => {
+    const ok = (regex: string) =>
+      dtuSchema.safeParse({
+        server: { host: '127.0.0.1' },
+        links: [{ name: 'a', mode: 'server', registration: { regex } }],
+      }).success;
+    for (const bad of [
+      '^(a+)+$',
+      '^(a|aa)*$',
+      '^(\\d{2,})*X',
+      '^((ab)*c)+$',
+      '^(?:[A-Z]+\\d?)*$',
+      '(x+x+)+y',
+    ])
+      assert.equal(ok(bad), false, bad);
+    for (const good of [
+      '^IMEI\\d{15}',
+      '^DTU-(\\d+)',
+      '^(?:AB|CD)\\d+',
+      '^(ID:)?[0-9A-F]{8}',
+      '^[(|)]+\\d',
+      '^(ab){3}',
+    ])
+      assert.equal(ok(good), true, good);
+  });
+
   it('parses with defaults', () => {
     const c = dtuSchema.parse({
-      server: { port: 9000 },
+      server: { host: '10.64.0.1', port: 9000 },
       links: [
         { name: 'dtu-north', mode: 'server', registration: { ascii: 'DTU-0001' }, heartbeat: { hex: 'FE' } },
         { name: 'dtu-south', mode: 'client', host: '192.0.2.20', port: 8899 },
       ],
     });
-    assert.equal(c.server!.host, '0.0.0.0');
+    assert.equal(c.server!.host, '10.64.0.1');
+    assert.equal(c.server!.unknownRegistrationsPerMinute, 10);
+    assert.equal((c.links[0] as { replaceLive?: boolean }).replaceLive, false);
     assert.equal(c.server!.registrationTimeoutMs, 10_000);
     assert.equal(c.server!.maxLinks, 500);
     assert.equal(c.echoSuppression, false);
@@ -29,23 +77,29 @@ describe('dtu config', () => {
     const bad = (v: unknown): string => {
       const r = dtuSchema.safeParse(v);
       assert.equal(r.success, false);
-      return JSON.stringify(r.error!.issues);
+      return JSON.stringify(r.error?.issues);
     };
     assert.match(
       bad({ links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' } }] }),
       /dtu\.server/,
     );
     assert.match(
-      bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { hex: 'F' } }] }),
+      bad({
+        server: { host: '127.0.0.1' },
+        links: [{ name: 'a', mode: 'server', registration: { hex: 'F' } }],
+      }),
       /hex/,
     );
     assert.match(
-      bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { regex: '(' } }] }),
+      bad({
+        server: { host: '127.0.0.1' },
+        links: [{ name: 'a', mode: 'server', registration: { regex: '(' } }],
+      }),
       /regular expression/,
     );
     assert.match(
       bad({
-        server: {},
+        server: { host: '127.0.0.1' },
         links: [
           { name: 'a', mode: 'server', registration: { ascii: 'X' } },
           { name: 'a', mode: 'server', registration: { ascii: 'Y' } },
@@ -55,7 +109,7 @@ describe('dtu config', () => {
     );
     assert.match(
       bad({
-        server: {},
+        server: { host: '127.0.0.1' },
         links: [
           { name: 'a', mode: 'server', registration: { ascii: 'X' } },
           { name: 'b', mode: 'server', registration: { ascii: 'X' } },
@@ -63,16 +117,20 @@ describe('dtu config', () => {
       }),
       /same registration/,
     );
-    bad({ server: {}, links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' }, bogus: 1 }] });
+    bad({
+      server: { host: '127.0.0.1' },
+      links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' }, bogus: 1 }],
+    });
     assert.deepEqual(
       dtuSchema.parse({
-        server: {},
+        server: { host: '127.0.0.1' },
         links: [{ name: 'a', mode: 'server', registration: { hex: '44 54 55 00' } }],
       }).links[0],
       {
         name: 'a',
         mode: 'server',
         registration: { hex: '44545500' },
+        replaceLive: false,
         heartbeatIntervalMs: 30_000,
         missedHeartbeats: 3,
       },

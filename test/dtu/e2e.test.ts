@@ -105,7 +105,13 @@ describe('DTU server mode (the DTU dials the agent)', () => {
         heartbeatIntervalMs: 1000,
         missedHeartbeats: 3,
       },
-      { name: 'dup', mode: 'server', registration: { hex: '4455502d31' }, missedHeartbeats: 0 },
+      {
+        name: 'dup',
+        mode: 'server',
+        registration: { hex: '4455502d31' },
+        missedHeartbeats: 0,
+        replaceLive: true,
+      },
       {
         name: 'quiet',
         mode: 'server',
@@ -235,7 +241,7 @@ describe('DTU server mode (the DTU dials the agent)', () => {
     assert.equal(hub.serverStatus().registrationTimeouts, before + 1);
   });
 
-  it('duplicate registration: the second connection replaces the first', async () => {
+  it('duplicate registration with replaceLive: the second connection replaces the first', async () => {
     const open = async (): Promise<Socket> => {
       const s = connect({ host: '127.0.0.1', port });
       s.on('error', () => undefined);

@@ -53,6 +53,15 @@ export interface Cip22Pki {
     readonly noIdRoot: CaMaterial;
     readonly noIdIssuing: CaMaterial;
     readonly noIdPile: PileMaterial;
+    /** Certificate usage (issue 12 item 5): CA:TRUE, keyAgreement only, an unknown critical extension. */
+    readonly pileIsCa: PileMaterial;
+    readonly pileNoSign: PileMaterial;
+    readonly pileCritical: PileMaterial;
+    /** Issued directly by the SM2 root. */
+    readonly pileUnderRoot: PileMaterial;
+    /** Revoked in the SM2 issuing CA's CRL (`crl`, PEM). */
+    readonly revokedPile: PileMaterial;
+    readonly crl: string;
   };
 }
 
@@ -83,7 +92,7 @@ function pile(prefix: string): PileMaterial {
 export function cip22Pki(): Cip22Pki {
   if (cached) return cached;
   const tmp = tempDir('edge-agent-cip22-pki-');
-  process.once('exit', tmp.remove);
+  process.once('exit', () => tmp.remove());
   const d = tmp.path;
   execFileSync('bash', [CIP22_CERTS_SCRIPT, 'test-set', d], { stdio: ['ignore', 'ignore', 'pipe'] });
   cached = {
@@ -117,6 +126,12 @@ export function cip22Pki(): Cip22Pki {
       noIdRoot: ca(join(d, 'sm2-noid/root')),
       noIdIssuing: ca(join(d, 'sm2-noid/issuing')),
       noIdPile: pile(join(d, 'sm2-noid/pile')),
+      pileIsCa: pile(join(d, 'sm2/pile-is-ca')),
+      pileNoSign: pile(join(d, 'sm2/pile-nosign')),
+      pileCritical: pile(join(d, 'sm2/pile-critical')),
+      pileUnderRoot: pile(join(d, 'sm2/pile-under-root')),
+      revokedPile: pile(join(d, 'sm2/pile-revoked')),
+      crl: join(d, 'sm2/issuing/crl.pem'),
     },
   };
   return cached;

@@ -4,17 +4,20 @@
  * exactly-once groups, commands from the CommandChannel. Limits: max sessions, handshake
  * timeout, per-address handshake rate. See docs/cip22.md.
  */
-import type { Socket } from 'node:net';
-import { type TLSSocket, createServer, type Server } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
 import type { NewRecord } from '../../core/types.js';
 import { type Cip22Version, type Tlv, policyHash } from '../codec/index.js';
-import { CertificateCache, type ParsedCertificate } from '../identity/index.js';
+import { CertificateCache, VerifyPool, type ParsedCertificate } from '../identity/index.js';
 import type { Cip22Config } from '../config.js';
 import { type Effect, PileMachine, type PileState } from '../state/machine.js';
+import type { Ticket } from './admission.js';
 import { CommandRouter } from './commands.js';
+import { CrlFiles } from './crl-files.js';
+import { PileListener } from './listener.js';
+import { ReasonLog } from './reason-log.js';
 import { type DataMessage, effectRecord, frameRecord } from './records.js';
 import { PileSession, type SessionHost } from './session.js';
 
@@ -36,12 +39,11 @@ export interface PileStatus {
   readonly pendingCommands: number;
 }
 
-/** Session failures logged per reason and minute; the rest are counted and summarised. */
-const LOGS_PER_REASON = 5;
-const LOG_WINDOW_MS = 60_000;
-
 /** Recently accepted AUTH_RESP signatures kept for replay detection. */
 const REPLAY_CACHE = 100_000;
+
+/** After our FIN, a peer that neither reads nor closes is destroyed this much later. */
+const CLOSE_GRACE_MS = 2000;
 
 export class Cip22Gateway implements SessionHost {
   readonly config: Cip22Config;
@@ -49,24 +51,26 @@ export class Cip22Gateway implements SessionHost {
   readonly policyHash: Buffer;
   readonly verifiedLinks = new Set<string>();
   readonly certificates = new CertificateCache();
+  readonly signatures: VerifyPool;
+  private crls: CrlFiles | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly outbox: OnceSink;
-  private readonly tls: GatewayDeps['tls'];
-  private server: Server | undefined;
+  private readonly listener: PileListener;
   private readonly sessions = new Set<PileSession>();
-  private readonly sockets = new Map<PileSession, Socket>();
+  private readonly sockets = new Map<PileSession, TLSSocket>();
+  private readonly bySocket = new Map<TLSSocket, PileSession>();
+  private readonly tickets = new Map<PileSession, Ticket>();
   private readonly handshakeTimers = new Map<PileSession, TimerHandle>();
   private readonly byPile = new Map<string, PileSession>();
   private readonly machines = new Map<string, PileMachine>();
   private readonly deadlines = new Map<string, TimerHandle>();
   private readonly floors = new Map<string, Cip22Version>();
   private readonly replays = new Set<string>();
-  private readonly rate = new Map<string, { windowStart: number; count: number }>();
   private readonly counters = new Map<string, number>();
   private readonly router: CommandRouter | undefined;
   private handshakes = 0;
-  private readonly logWindow = new Map<string, { start: number; logged: number; suppressed: number }>();
+  private readonly reasons: ReasonLog;
   private stopping = false;
 
   constructor(config: Cip22Config, deps: GatewayDeps) {
@@ -75,8 +79,9 @@ export class Cip22Gateway implements SessionHost {
     this.log = deps.logger;
     this.outbox = deps.outbox;
     this.roots = deps.roots;
-    this.tls = deps.tls;
     this.policyHash = policyHash(config.policy.windows);
+    this.reasons = new ReasonLog(deps.logger, deps.clock);
+    this.signatures = new VerifyPool(config.verify);
     this.router = deps.commands
       ? new CommandRouter(deps.commands, config.allowCommands, {
           machine: (pile) => this.machines.get(pile),
@@ -85,36 +90,41 @@ export class Cip22Gateway implements SessionHost {
         })
       : undefined;
     for (const pile of Object.keys(config.piles)) this.router?.watch(pile);
+    this.listener = new PileListener(deps.tls, config, deps.clock, {
+      secure: (socket, ticket) => this.accept(socket, ticket),
+      handshakeTimeout: (socket) =>
+        this.bySocket.get(socket)?.refuse('handshake-timeout', 'no AUTH in time (from TCP accept)'),
+      count: (reason) => this.count(reason),
+      refusedAtAccept: (source, reason) =>
+        this.reasons.warn(
+          reason,
+          { code: 'EDGE_ERR_CIP22_AUTH_FAILED', remote: source },
+          'cip22: connection closed at accept (pre-authentication cap)',
+        ),
+      isStopping: () => this.stopping,
+    });
   }
 
   /** Listens on host:port (port 0 picks one). Rejects with EDGE_ERR_CIP22_LISTEN. */
   async start(): Promise<number> {
-    const server = createServer({ cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.3' }, (socket) =>
-      this.accept(socket),
-    );
-    server.on('tlsClientError', (error: Error & { code?: string }) =>
-      this.count(`tls-${error.code ?? 'error'}`),
-    );
+    if (this.config.crls.length > 0 && !this.crls)
+      this.crls = new CrlFiles(this.config.crls, this.log, this.crlPollMs);
     // No server.maxConnections: Node would drop the socket silently; accept() refuses over
-    // maxSessions with AUTH_FAIL too-many-sessions, counted and logged.
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: Error) =>
-        reject(
-          new EdgeError(
-            'EDGE_ERR_CIP22_LISTEN',
-            `cip22: cannot listen on ${this.config.host}:${this.config.port}: ${e.message}`,
-            { cause: e },
-          ),
-        ),
+    // maxSessions with AUTH_FAIL too-many-sessions, counted and logged. What is capped at
+    // TCP accept (before TLS) is pre-authentication connections: see admission.ts.
+    const host = this.config.host ?? '127.0.0.1';
+    try {
+      this.port = await this.listener.listen(host, this.config.port, (e) =>
+        this.log.error({ code: 'EDGE_ERR_CIP22_LISTEN', err: e.message }, 'cip22 listener error'),
       );
-      server.listen(this.config.port, this.config.host, () => resolve());
-    });
-    server.on('error', (e) =>
-      this.log.error({ code: 'EDGE_ERR_CIP22_LISTEN', err: e.message }, 'cip22 listener error'),
-    );
-    const address = server.address();
-    return typeof address === 'object' && address !== null ? address.port : this.config.port;
+      return this.port;
+    } catch (e) {
+      throw new EdgeError(
+        'EDGE_ERR_CIP22_LISTEN',
+        `cip22: cannot listen on ${host}:${this.config.port}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
   }
 
   /** Closes the listener and every session (shutting-down), then the piles go OFFLINE. Idempotent. */
@@ -122,11 +132,11 @@ export class Cip22Gateway implements SessionHost {
     if (this.stopping) return;
     this.stopping = true;
     this.router?.close();
-    const closed = this.server
-      ? new Promise<void>((resolve) => this.server?.close(() => resolve()))
-      : Promise.resolve();
     for (const session of [...this.sessions]) session.refuse('shutting-down', 'gateway stopping');
     for (const socket of this.sockets.values()) socket.destroy();
+    const closed = this.listener.close();
+    this.crls?.close();
+    await this.signatures.close();
     for (const t of this.deadlines.values()) t.cancel();
     this.deadlines.clear();
     await closed;
@@ -158,6 +168,16 @@ export class Cip22Gateway implements SessionHost {
     return this.clock.now();
   }
 
+  revoked(cert: ParsedCertificate): boolean {
+    return this.crls?.isRevoked(cert) ?? false;
+  }
+
+  /** The bound port once started. */
+  port: number | undefined;
+
+  /** How often the CRL files are checked for changes (tests shorten it before start()). */
+  crlPollMs = 10_000;
+
   count(reason: string): void {
     this.counters.set(reason, (this.counters.get(reason) ?? 0) + 1);
   }
@@ -177,6 +197,8 @@ export class Cip22Gateway implements SessionHost {
     const pile = session.deviceId as string;
     this.handshakeTimers.get(session)?.cancel();
     this.handshakeTimers.delete(session);
+    this.tickets.get(session)?.authenticated();
+    this.tickets.delete(session);
     const previous = this.byPile.get(pile);
     if (previous && previous !== session) previous.close('replaced');
     this.byPile.set(pile, session);
@@ -222,6 +244,7 @@ export class Cip22Gateway implements SessionHost {
 
   ended(session: PileSession, reason: string): void {
     this.sessions.delete(session);
+    this.tickets.delete(session);
     this.handshakeTimers.get(session)?.cancel();
     this.handshakeTimers.delete(session);
     const pile = session.deviceId;
@@ -241,59 +264,47 @@ export class Cip22Gateway implements SessionHost {
 
   refused(session: PileSession, counted: string, text: string, duringHandshake: boolean): void {
     if (counted === 'shutting-down') return;
-    const now = this.clock.now();
-    let entry = this.logWindow.get(counted);
-    if (!entry || now - entry.start >= LOG_WINDOW_MS) {
-      if (entry && entry.suppressed > 0)
-        this.log.warn(
-          { code: 'EDGE_ERR_CIP22_SESSION', reason: counted, suppressed: entry.suppressed },
-          'cip22: more sessions ended with this reason (not logged one by one)',
-        );
-      entry = { start: now, logged: 0, suppressed: 0 };
-      this.logWindow.set(counted, entry);
-    }
-    if (entry.logged >= LOGS_PER_REASON) return void entry.suppressed++;
-    entry.logged++;
-    const code = duringHandshake ? 'EDGE_ERR_CIP22_AUTH_FAILED' : 'EDGE_ERR_CIP22_SESSION';
     // The text names the frame or field at fault; it never carries key material or payload bytes.
-    this.log.warn(
-      { code, reason: counted, pile: session.deviceId ?? null, remote: session.remote, detail: text },
+    this.reasons.warn(
+      counted,
+      {
+        code: duringHandshake ? 'EDGE_ERR_CIP22_AUTH_FAILED' : 'EDGE_ERR_CIP22_SESSION',
+        pile: session.deviceId ?? null,
+        remote: session.remote,
+        detail: text,
+      },
       duringHandshake ? 'cip22: pile refused' : 'cip22: session closed on error',
     );
   }
 
   // ---------------------------------------------------------------- internals
 
-  private accept(socket: TLSSocket): void {
+  private accept(socket: TLSSocket, ticket: Ticket): void {
     const remote = socket.remoteAddress ?? 'unknown';
     socket.on('error', () => undefined);
     if (this.stopping) return void socket.destroy();
     const refusal =
       this.sessions.size >= this.config.maxSessions
         ? 'too-many-sessions'
-        : this.overRate(remote)
+        : this.listener.admission.overRate(remote, this.config.perIpHandshakesPerMinute)
           ? 'rate-limited'
           : null;
-    const session = this.attach({ write: (b) => void socket.write(b), end: () => void socket.end() }, remote);
+    const end = (): void => {
+      socket.end();
+      const grace = this.clock.setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+      socket.once('close', () => grace.cancel());
+    };
+    const session = this.attach({ write: (b) => void socket.write(b), end }, remote);
     this.sockets.set(session, socket);
+    this.bySocket.set(socket, session);
+    this.tickets.set(session, ticket);
     socket.on('data', (chunk: Buffer) => session.push(chunk));
     socket.on('close', () => {
       this.sockets.delete(session);
+      this.bySocket.delete(socket);
       session.close('peer-closed');
     });
     if (refusal) session.refuse(refusal, refusal);
-  }
-
-  private overRate(remote: string): boolean {
-    const now = this.clock.now();
-    let entry = this.rate.get(remote);
-    if (!entry || now - entry.windowStart >= 60_000) {
-      if (this.rate.size > 10_000) this.rate.clear();
-      entry = { windowStart: now, count: 0 };
-      this.rate.set(remote, entry);
-    }
-    entry.count++;
-    return entry.count > this.config.perIpHandshakesPerMinute;
   }
 
   private feed(machine: PileMachine, msg: DataMessage, now: number): Effect[] {
@@ -382,8 +393,12 @@ export class Cip22Gateway implements SessionHost {
       };
     }
     return {
-      listening: this.server?.listening ?? false,
+      listening: this.listener.listening,
       sessions: this.sessions.size,
+      connections: this.listener.connections,
+      preAuth: this.listener.admission.pending,
+      verify: { queued: this.signatures.queueLength, ...this.signatures.counters },
+      crl: this.crls ? { revoked: this.crls.revokedCount, loads: this.crls.loads } : null,
       authenticated: this.byPile.size,
       handshakes: this.handshakes,
       counters: Object.fromEntries(this.counters),

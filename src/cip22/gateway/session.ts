@@ -26,12 +26,18 @@ import {
 import { Sm4GcmKey } from '../../crypto/sm4-gcm.js';
 import {
   type CertificateCache,
+  type ChainResult,
   type Ephemeral,
   type IdentityAlg,
+  type ParsedCertificate,
+  type VerifyJob,
+  VerifyBusy,
+  authJob,
   authSignedInput,
+  certJob,
   createEphemeral,
-  verifyAuth,
-  verifyPileChain,
+  runVerifyJob,
+  verifyPileChainWith,
 } from '../identity/index.js';
 import type { ChainFailure } from '../identity/index.js';
 import { topicSegment } from '../../config/sections/common.js';
@@ -49,11 +55,15 @@ export interface SessionIo {
 export interface SessionHost {
   readonly config: Cip22Config;
   now(): number;
-  readonly roots: Parameters<typeof verifyPileChain>[0]['roots'];
+  readonly roots: readonly ParsedCertificate[];
   readonly policyHash: Buffer;
   /** Issuing CA → root links already verified (one per gateway): one signature check per CA, not per handshake. */
   readonly verifiedLinks: Set<string>;
   readonly certificates?: CertificateCache;
+  /** Runs signature checks (off the event loop when it returns Promises); inline when absent. */
+  readonly signatures?: { verify(job: VerifyJob, source: string): boolean | Promise<boolean> };
+  /** True when a configured CRL lists the certificate. */
+  revoked?(cert: ParsedCertificate): boolean;
   /** Counts a session end or refusal by reason. */
   count(reason: string): void;
   /** True when this AUTH_RESP signature was accepted before (a replay). Records it otherwise. */
@@ -70,7 +80,8 @@ export interface SessionHost {
   refused(session: PileSession, counted: string, text: string, duringHandshake: boolean): void;
 }
 
-type Phase = 'hello' | 'auth' | 'open' | 'closed';
+/** 'verifying': AUTH_RESP is being checked (signatures possibly in a worker); no frame may come. */
+type Phase = 'hello' | 'auth' | 'verifying' | 'open' | 'closed';
 
 const CHAIN_REASONS: Readonly<Record<ChainFailure, Cip22ReasonName>> = {
   malformed: 'bad-certificate',
@@ -82,7 +93,20 @@ const CHAIN_REASONS: Readonly<Record<ChainFailure, Cip22ReasonName>> = {
   'cn-mismatch': 'cn-mismatch',
   'alg-mismatch': 'wrong-key-algorithm',
   'bad-signature': 'wrong-issuer',
+  'not-end-entity': 'bad-certificate',
+  usage: 'bad-certificate',
+  'root-issued': 'bad-certificate',
+  revoked: 'bad-certificate',
 };
+
+/** Failures counted under their own name (the wire reason is coarser). */
+const COUNTED_AS_FAILURE = new Set<ChainFailure>(['not-end-entity', 'usage', 'root-issued', 'revoked']);
+
+/** Calls `fn` with the value now, or when the Promise settles. */
+function then<T>(value: T | Promise<T>, fn: (v: T) => void, fail: (e: unknown) => void): void {
+  if (value instanceof Promise) value.then(fn).catch(fail);
+  else fn(value);
+}
 
 /** A refusal: wire reason plus the finer name that is counted (e.g. downgrade). */
 class Refusal extends Error {
@@ -200,8 +224,12 @@ export class PileSession {
         return this.onHello(msg);
       case 'auth':
         return this.onAuthResp(msg);
+      case 'verifying':
+        throw new Cip22ProtocolError('unexpected-frame', `${msg.type} before AUTH_OK`);
       case 'open':
         return this.onSessionFrame(msg);
+      case 'closed':
+        return;
     }
   }
 
@@ -260,38 +288,67 @@ export class PileSession {
   private onAuthResp(msg: Cip22Message): void {
     if (msg.type !== 'AUTH_RESP')
       throw new Cip22ProtocolError('unexpected-frame', `${msg.type} instead of AUTH_RESP`);
-    const deviceId = this.deviceId as string;
-    const alg = this.alg as IdentityAlg;
-    const ephemeral = this.ephemeral as Ephemeral;
     const now = this.host.now();
     if (now - this.challengeAt > this.host.config.nonceValidityMs)
       throw new Refusal('nonce-expired', 'nonce-expired', 'AUTH_RESP after the nonce validity');
-    const chain = verifyPileChain({
-      pileDer: msg.pileCert,
-      issuerDer: msg.issuerCert,
-      roots: this.host.roots,
-      nowMs: now,
-      expectedCN: deviceId,
-      expectedAlg: alg,
-      verifiedLinks: this.host.verifiedLinks,
-      cache: this.host.certificates,
-    });
-    if (!chain.ok)
-      throw new Refusal(
-        CHAIN_REASONS[chain.reason],
-        CHAIN_REASONS[chain.reason],
-        `certificate chain: ${chain.detail}`,
-      );
+    this.phase = 'verifying';
+    const chain = verifyPileChainWith(
+      {
+        pileDer: msg.pileCert,
+        issuerDer: msg.issuerCert,
+        roots: this.host.roots,
+        nowMs: now,
+        expectedCN: this.deviceId as string,
+        expectedAlg: this.alg as IdentityAlg,
+        verifiedLinks: this.host.verifiedLinks,
+        cache: this.host.certificates,
+        allowRootIssued: this.host.config.allowRootIssuedPiles,
+        revoked: this.host.revoked?.bind(this.host),
+      },
+      (job) => this.verify(certJob(job)),
+    );
+    then(
+      chain,
+      (c) => this.afterChain(msg, c, now),
+      (e) => this.fail(e),
+    );
+  }
+
+  private verify(job: VerifyJob): boolean | Promise<boolean> {
+    return this.host.signatures ? this.host.signatures.verify(job, this.remote) : runVerifyJob(job);
+  }
+
+  private afterChain(
+    msg: Extract<Cip22Message, { type: 'AUTH_RESP' }>,
+    chain: ChainResult,
+    now: number,
+  ): void {
+    if (this.phase !== 'verifying') return;
+    if (!chain.ok) {
+      const counted = COUNTED_AS_FAILURE.has(chain.reason) ? chain.reason : CHAIN_REASONS[chain.reason];
+      throw new Refusal(CHAIN_REASONS[chain.reason], counted, `certificate chain: ${chain.detail}`);
+    }
+    const key = chain.pile.publicKey65;
+    if (!key) throw new Refusal('bad-signature', 'bad-signature', 'pile certificate has no usable key');
     const signed = authSignedInput(
       this.nonce as Buffer,
-      deviceId,
+      this.deviceId as string,
       msg.policyHash,
       msg.pileEphemeralPub,
-      ephemeral.publicKey,
+      (this.ephemeral as Ephemeral).publicKey,
     );
-    if (!chain.pile.publicKey65 || !verifyAuth(alg, chain.pile.publicKey65, signed, msg.signature)) {
-      throw new Refusal('bad-signature', 'bad-signature', 'AUTH_RESP signature does not verify');
-    }
+    then(
+      this.verify(authJob(this.alg as IdentityAlg, key, signed, msg.signature)),
+      (ok) => this.afterSignature(msg, ok, now),
+      (e) => this.fail(e),
+    );
+  }
+
+  private afterSignature(msg: Extract<Cip22Message, { type: 'AUTH_RESP' }>, ok: boolean, now: number): void {
+    if (this.phase !== 'verifying') return;
+    if (!ok) throw new Refusal('bad-signature', 'bad-signature', 'AUTH_RESP signature does not verify');
+    const deviceId = this.deviceId as string;
+    const ephemeral = this.ephemeral as Ephemeral;
     if (this.host.replayed(createHash('sha256').update(msg.signature).digest('hex'))) {
       throw new Refusal('nonce-reused', 'nonce-reused', 'this AUTH_RESP was accepted before (replay)');
     }
@@ -343,6 +400,9 @@ export class PileSession {
   }
 
   private fail(error: unknown): void {
+    if (this.phase === 'closed') return;
+    if (error instanceof VerifyBusy)
+      return this.refuse('rate-limited', 'signature verification queue full', 'verify-busy');
     if (error instanceof Refusal) return this.refuse(error.reason, error.message, error.counted);
     if (error instanceof Cip22ProtocolError) return this.refuse(error.reasonName, error.message);
     const code = (error as { code?: unknown } | null)?.code;

@@ -31,11 +31,20 @@ export class CertificateCache {
 
   /** Whether `subject`'s signature by `issuer` was verified before (and remembers a new success). */
   signedBy(subject: ParsedCertificate, issuer: ParsedCertificate, verify: () => boolean): boolean {
-    const key = `${subject.fingerprintSha256}/${issuer.fingerprintSha256}`;
-    if (this.links.has(key)) return true;
+    if (this.knownLink(subject, issuer)) return true;
     const ok = verify();
-    if (ok) remember(this.links, key, true, this.maxEntries);
+    if (ok) this.rememberLink(subject, issuer);
     return ok;
+  }
+
+  /** `subject`'s signature by `issuer` verified before. */
+  knownLink(subject: ParsedCertificate, issuer: ParsedCertificate): boolean {
+    return this.links.has(`${subject.fingerprintSha256}/${issuer.fingerprintSha256}`);
+  }
+
+  /** Remembers a verified signature of `subject` by `issuer` (only call after it verified). */
+  rememberLink(subject: ParsedCertificate, issuer: ParsedCertificate): void {
+    remember(this.links, `${subject.fingerprintSha256}/${issuer.fingerprintSha256}`, true, this.maxEntries);
   }
 
   get size(): { parsed: number; links: number } {

@@ -6,7 +6,14 @@
  */
 import { ECDH, createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { BasicConstraints, Certificate, KeyUsage, type Extension, type Name } from '@peculiar/asn1-x509';
+import {
+  BasicConstraints,
+  Certificate,
+  ExtendedKeyUsage,
+  KeyUsage,
+  type Extension,
+  type Name,
+} from '@peculiar/asn1-x509';
 import { CURVES, OID, algForCurveOid, identityError, type IdentityAlg } from './algorithms.js';
 import { DerError, TAG, childrenOf, contentOf, expectTlv } from './der.js';
 import { verifyEcdsaP256, verifySm2 } from './signature.js';
@@ -28,6 +35,8 @@ export interface ParsedCertificate {
   readonly pathLen?: number;
   /** KeyUsage bits (KeyUsageFlags) when the extension is present. */
   readonly keyUsage?: number;
+  /** ExtendedKeyUsage purpose OIDs when the extension is present. */
+  readonly extKeyUsage?: readonly string[];
   /** OIDs of critical extensions this module does not process (RFC 5280 §4.2: reject). */
   readonly unknownCriticalExtensions: readonly string[];
   readonly keyAlg: IdentityAlg | 'other';
@@ -44,16 +53,24 @@ export interface ParsedCertificate {
 
 /** KeyUsage keyCertSign bit (KeyUsageFlags.keyCertSign). */
 export const KEY_CERT_SIGN = 32;
+/** KeyUsage digitalSignature bit (KeyUsageFlags.digitalSignature). */
+export const DIGITAL_SIGNATURE = 1;
+export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+const EKU = '2.5.29.37';
+/**
+ * Extensions that may be critical: those this module evaluates (basic constraints, key
+ * usage, extended key usage) and those that constrain nothing here (key identifiers,
+ * subjectAltName: the identity is the CN). A critical certificate policy, name
+ * constraint, CRL distribution point or authority information access would demand
+ * processing the gateway does not do, so it is refused (RFC 5280 §4.2).
+ */
 const KNOWN_EXTENSIONS = new Set([
   OID.basicConstraints,
   OID.keyUsage,
+  EKU,
   '2.5.29.14',
   '2.5.29.35',
-  '2.5.29.37',
   '2.5.29.17',
-  '2.5.29.32',
-  '2.5.29.31',
-  '1.3.6.1.5.5.7.1.1',
 ]);
 const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
   '2.5.4.3': 'CN',
@@ -115,6 +132,7 @@ interface ExtensionFacts {
   isCA: boolean;
   pathLen?: number;
   keyUsage?: number;
+  extKeyUsage?: string[];
   unknownCriticalExtensions: string[];
 }
 
@@ -130,6 +148,8 @@ function extensionFacts(extensions: readonly Extension[]): ExtensionFacts {
       if (bc.pathLenConstraint !== undefined) facts.pathLen = bc.pathLenConstraint;
     } else if (ext.extnID === OID.keyUsage) {
       facts.keyUsage = AsnConvert.parse(ext.extnValue.buffer, KeyUsage).toNumber();
+    } else if (ext.extnID === EKU) {
+      facts.extKeyUsage = [...AsnConvert.parse(ext.extnValue.buffer, ExtendedKeyUsage)].map(String);
     } else if (ext.critical && !KNOWN_EXTENSIONS.has(ext.extnID)) {
       facts.unknownCriticalExtensions.push(ext.extnID);
     }
@@ -171,7 +191,7 @@ function splitCertificate(der: Buffer): RawParts {
 }
 
 /** Hex of the serial without the sign byte DER adds before a high bit (as openssl prints it). */
-function serialHex(bytes: Buffer): string {
+export function serialHex(bytes: Buffer): string {
   const unsigned = bytes.length > 1 && bytes[0] === 0 ? bytes.subarray(1) : bytes;
   return unsigned.toString('hex');
 }
@@ -229,7 +249,10 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
  * the GB/T signer ID first and then with the empty ID, which is what OpenSSL 1.1.1-3.x
  * uses when a certificate is signed without `-sigopt distid:` (see docs/cip22-pki.md).
  */
-export function verifyCertSignature(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
+export function verifyCertSignature(
+  cert: Pick<ParsedCertificate, 'sigAlg' | 'tbs' | 'signature'>,
+  issuer: Pick<ParsedCertificate, 'publicKey65' | 'keyAlg'>,
+): boolean {
   const key = issuer.publicKey65;
   if (!key) return false;
   switch (cert.sigAlg) {

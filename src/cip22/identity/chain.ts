@@ -1,10 +1,14 @@
 /**
  * The two-level chain check of spec §5.4: pile certificate → issuing CA (AUTH_RESP tag
- * 0x23) → a pinned root. Pure: the time is passed in.
+ * 0x23) → a pinned root. Pure: the time is passed in. The check is a generator that
+ * yields each signature it needs verified, so the same code runs with signatures checked
+ * inline (verifyPileChain) or off the event loop (verifyPileChainWith and a worker pool).
  */
 import type { IdentityAlg } from './algorithms.js';
 import type { CertificateCache } from './cache.js';
 import {
+  DIGITAL_SIGNATURE,
+  EKU_CLIENT_AUTH,
   KEY_CERT_SIGN,
   parseCertificate,
   verifyCertSignature,
@@ -20,7 +24,17 @@ export type ChainFailure =
   | 'unknown-root'
   | 'cn-mismatch'
   | 'alg-mismatch'
-  | 'bad-signature';
+  | 'bad-signature'
+  | 'not-end-entity'
+  | 'usage'
+  | 'root-issued'
+  | 'revoked';
+
+/** One certificate signature to verify: `cert` signed by `issuer`'s key. */
+export interface SignatureJob {
+  readonly cert: Pick<ParsedCertificate, 'sigAlg' | 'tbs' | 'signature'>;
+  readonly issuer: Pick<ParsedCertificate, 'publicKey65' | 'keyAlg'>;
+}
 
 export type ChainResult =
   | { readonly ok: true; readonly pile: ParsedCertificate }
@@ -42,13 +56,19 @@ export interface PileChainInput {
   readonly verifiedLinks?: Set<string>;
   /** Optional, one per gateway: parses and verified signatures by certificate bytes (bounded). */
   readonly cache?: CertificateCache;
+  /** Accept a pile certificate issued directly by a pinned (or any self-signed) root. Default: refused. */
+  readonly allowRootIssued?: boolean;
+  /** True when the certificate is listed in a configured CRL. */
+  readonly revoked?: (cert: ParsedCertificate) => boolean;
 }
 
-class ChainRejection {
+class ChainRejection extends Error {
   constructor(
     readonly reason: ChainFailure,
     readonly detail: string,
-  ) {}
+  ) {
+    super(detail);
+  }
 }
 
 function reject(reason: ChainFailure, detail: string): never {
@@ -70,6 +90,20 @@ function checkCa(cert: ParsedCertificate, role: string): void {
   }
 }
 
+/**
+ * A pile certificate is an end entity that signs (its AUTH_RESP) and authenticates as a
+ * client: CA:FALSE, digitalSignature when key usage is present, clientAuth when an
+ * extended key usage is present. This refuses a CA certificate and the gateway's own
+ * TLS server certificate (serverAuth) presented as a pile.
+ */
+function checkPileUsage(cert: ParsedCertificate): void {
+  if (cert.isCA) reject('not-end-entity', `pile certificate "${cert.subject}" is a CA (CA:TRUE)`);
+  if (cert.keyUsage !== undefined && (cert.keyUsage & DIGITAL_SIGNATURE) === 0)
+    reject('usage', 'pile certificate key usage lacks digitalSignature');
+  if (cert.extKeyUsage !== undefined && !cert.extKeyUsage.includes(EKU_CLIENT_AUTH))
+    reject('usage', `pile certificate extended key usage ${cert.extKeyUsage.join(', ')} lacks clientAuth`);
+}
+
 function checkUsable(cert: ParsedCertificate, role: string): void {
   if (!cert.publicKey65) reject('malformed', `${role} certificate has no usable SM2 or P-256 public key`);
   if (cert.unknownCriticalExtensions.length > 0) {
@@ -89,32 +123,30 @@ function checkValidity(cert: ParsedCertificate, role: string, nowMs: number): vo
 }
 
 /** The pinned root that issued `issuer` (its subject matches and its signature verifies). */
-function findRoot(
+function* findRoot(
   issuer: ParsedCertificate,
   roots: readonly ParsedCertificate[],
   verified: Set<string> | undefined,
-): ParsedCertificate {
+): Generator<SignatureJob, ParsedCertificate, boolean> {
   const named = roots.filter((root) => root.subjectDer.equals(issuer.issuerDer));
   if (named.length === 0)
     reject('unknown-root', `issuing CA's issuer "${issuer.issuer}" is not a pinned root`);
-  const signedBy = (root: ParsedCertificate): boolean => {
+  for (const root of named) {
     const link = `${issuer.fingerprintSha256}/${root.fingerprintSha256}`;
-    if (verified?.has(link)) return true;
-    const ok = verifyCertSignature(issuer, root);
-    if (ok) verified?.add(link);
-    return ok;
-  };
-  const root = named.find(signedBy);
-  return (
-    root ??
-    reject(
-      'unknown-root',
-      `issuing CA "${issuer.subject}" is not signed by the pinned root "${issuer.issuer}"`,
-    )
+    if (verified?.has(link)) return root;
+    if (yield { cert: issuer, issuer: root }) {
+      verified?.add(link);
+      return root;
+    }
+  }
+  return reject(
+    'unknown-root',
+    `issuing CA "${issuer.subject}" is not signed by the pinned root "${issuer.issuer}"`,
   );
 }
 
-function check(input: PileChainInput): ParsedCertificate {
+/** Cheap structural checks run before any signature, so forged junk costs no curve arithmetic. */
+function* check(input: PileChainInput): Generator<SignatureJob, ParsedCertificate, boolean> {
   const { cache } = input;
   const pile = parse(input.pileDer, 'pile', cache);
   const issuer = parse(input.issuerDer, 'issuing CA', cache);
@@ -122,23 +154,33 @@ function check(input: PileChainInput): ParsedCertificate {
   checkUsable(issuer, 'issuing CA');
   if (pile.keyAlg !== input.expectedAlg)
     reject('alg-mismatch', `pile key is ${pile.keyAlg}, expected ${input.expectedAlg}`);
+  checkPileUsage(pile);
   if (!pile.issuerDer.equals(issuer.subjectDer)) {
     reject('wrong-issuer', `pile certificate is issued by "${pile.issuer}", not by "${issuer.subject}"`);
   }
   checkCa(issuer, 'issuing CA');
-  const pileSigned = cache
-    ? cache.signedBy(pile, issuer, () => verifyCertSignature(pile, issuer))
-    : verifyCertSignature(pile, issuer);
+  const byRoot =
+    issuer.subjectDer.equals(issuer.issuerDer) || input.roots.some((r) => r.der.equals(issuer.der));
+  if (byRoot && input.allowRootIssued !== true)
+    reject('root-issued', `pile certificate is issued directly by the root "${issuer.subject}"`);
+  let pileSigned = cache?.knownLink(pile, issuer) ?? false;
+  if (!pileSigned) {
+    pileSigned = yield { cert: pile, issuer };
+    if (pileSigned) cache?.rememberLink(pile, issuer);
+  }
   if (!pileSigned) {
     reject(
       'wrong-issuer',
       `pile certificate signature (${pile.sigAlg}) does not verify with the key of "${issuer.subject}"`,
     );
   }
-  const root = findRoot(issuer, input.roots, input.verifiedLinks);
+  const root = yield* findRoot(issuer, input.roots, input.verifiedLinks);
   checkCa(root, 'root');
   if (root.pathLen === 0 && !root.der.equals(issuer.der))
     reject('issuer-not-ca', `root "${root.subject}" has pathLen 0`);
+  if (input.revoked?.(pile)) reject('revoked', `pile certificate serial ${pile.serialHex} is revoked (CRL)`);
+  if (input.revoked?.(issuer))
+    reject('revoked', `issuing CA "${issuer.subject}" serial ${issuer.serialHex} is revoked (CRL)`);
   checkValidity(pile, 'pile', input.nowMs);
   checkValidity(issuer, 'issuing CA', input.nowMs);
   checkValidity(root, 'root', input.nowMs);
@@ -151,6 +193,37 @@ function check(input: PileChainInput): ParsedCertificate {
   return pile;
 }
 
+function failure(error: unknown): ChainResult {
+  if (error instanceof ChainRejection) return { ok: false, reason: error.reason, detail: error.detail };
+  throw error;
+}
+
+/**
+ * Runs the check with `verify` answering each signature job: synchronously while it
+ * answers with booleans, as a Promise from the first job it answers with a Promise.
+ */
+export function verifyPileChainWith(
+  input: PileChainInput,
+  verify: (job: SignatureJob) => boolean | Promise<boolean>,
+): ChainResult | Promise<ChainResult> {
+  const steps = check(input);
+  const resume = (answer: boolean | undefined): ChainResult | Promise<ChainResult> => {
+    for (;;) {
+      let step: IteratorResult<SignatureJob, ParsedCertificate>;
+      try {
+        step = answer === undefined ? steps.next() : steps.next(answer);
+      } catch (error) {
+        return failure(error);
+      }
+      if (step.done === true) return { ok: true, pile: step.value };
+      const verdict = verify(step.value);
+      if (typeof verdict !== 'boolean') return verdict.then(resume);
+      answer = verdict;
+    }
+  };
+  return resume(undefined);
+}
+
 /**
  * Checks a pile's certificate chain. Signatures are checked before dates and CN, so a
  * forged certificate is reported as such rather than as, say, expired. 'bad-signature'
@@ -158,10 +231,5 @@ function check(input: PileChainInput): ParsedCertificate {
  * in the same union so the gateway has one list of reasons.
  */
 export function verifyPileChain(input: PileChainInput): ChainResult {
-  try {
-    return { ok: true, pile: check(input) };
-  } catch (error) {
-    if (error instanceof ChainRejection) return { ok: false, reason: error.reason, detail: error.detail };
-    throw error;
-  }
+  return verifyPileChainWith(input, (job) => verifyCertSignature(job.cert, job.issuer)) as ChainResult;
 }

@@ -61,7 +61,15 @@ export interface MachineOptions {
   readonly upgradeTimeoutMs: number;
   /** First CMD wire id (u32); later ones count up and wrap. */
   readonly firstWireId?: number;
+  /** Commands sent and not yet acknowledged, at most (default MAX_PENDING_COMMANDS). */
+  readonly maxPendingCommands?: number;
 }
+
+/**
+ * A pile that never sends CMD_ACK would otherwise collect every command sent to it until
+ * it goes offline; beyond this many, a new command is answered `too many pending` at once.
+ */
+export const MAX_PENDING_COMMANDS = 16;
 
 interface PendingCommand {
   readonly requestId: string;
@@ -155,6 +163,9 @@ export class PileMachine {
     const out: Effect[] = [];
     if (this.current === 'OFFLINE')
       return [{ kind: 'result', requestId, command, ok: false, error: 'offline' }];
+    const max = this.options.maxPendingCommands ?? MAX_PENDING_COMMANDS;
+    if (this.pending.size >= max)
+      return [{ kind: 'result', requestId, command, ok: false, error: `too many pending commands (${max})` }];
     if (command === 'begin-upgrade') {
       if (this.current === 'CHARGING') {
         this.send({ requestId, command: 'stop', beforeUpgrade: true, upgradeParams: params }, out);

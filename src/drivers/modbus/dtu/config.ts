@@ -1,6 +1,8 @@
 /** DTU (serial-to-cellular/Ethernet modem) configuration: the top-level `dtu:` section. */
 import { z } from 'zod';
 import { backoffSchema, topicSegment } from '../../../config/sections/common.js';
+import { cidrSchema } from '../../../core/allow-list.js';
+import { unsafeRegexReason } from './regex-safety.js';
 
 const HEX = /^(?:[0-9A-Fa-f]{2})+$/;
 
@@ -31,6 +33,10 @@ const registrationPattern = z.union([
           return false;
         }
       }, 'not a valid JavaScript regular expression')
+      .superRefine((s, ctx) => {
+        const why = unsafeRegexReason(s);
+        if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+      })
       .describe(
         'JavaScript regex on the latin1 text of the first bytes; match[0] is consumed (anchor with ^)',
       ),
@@ -41,7 +47,12 @@ export type BytesPattern = z.infer<typeof bytesPattern>;
 export type RegistrationPattern = z.infer<typeof registrationPattern>;
 
 export const dtuServerSchema = z.strictObject({
-  host: z.string().min(1).default('0.0.0.0').describe('Address the DTU listener binds'),
+  host: z
+    .string()
+    .min(1)
+    .describe(
+      'Address the DTU listener binds. No default on purpose: the DTUs reach the station on one side (a 4G APN, a VPN, the LAN) and only the operator knows which; 0.0.0.0 exposes it to every network the station is on',
+    ),
   port: z.number().int().min(0).max(65535).default(9000).describe('Port DTUs dial (0: any, tests)'),
   registrationTimeoutMs: z
     .number()
@@ -57,6 +68,22 @@ export const dtuServerSchema = z.strictObject({
     .max(100_000)
     .default(500)
     .describe('Open DTU sockets (registered or not) at most'),
+  allowFrom: z
+    .array(cidrSchema)
+    .min(1)
+    .optional()
+    .describe(
+      'Source addresses/CIDRs (IPv4, IPv6) the listener accepts; others are closed at accept. Default: any',
+    ),
+  unknownRegistrationsPerMinute: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(10)
+    .describe(
+      'Unknown or refused (takeover, link allowFrom) registrations per source address and minute; beyond it that address is refused at accept until the minute ends',
+    ),
 });
 
 const liveness = {
@@ -94,6 +121,17 @@ const serverLink = z.strictObject({
   name: topicSegment.describe('Link name, referenced by devices as connection.dtu'),
   mode: z.literal('server'),
   registration: registrationPattern.describe('Registration packet the DTU sends first'),
+  allowFrom: z
+    .array(cidrSchema)
+    .min(1)
+    .optional()
+    .describe('Source addresses/CIDRs this link may register from (on top of dtu.server.allowFrom)'),
+  replaceLive: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Let a new connection with this registration take over while the current one is live (a byte within heartbeatIntervalMs). Off: the attempt is refused, counted and logged',
+    ),
   ...liveness,
 });
 

@@ -6,6 +6,7 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { Backoff } from '../../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
+import { allowListOf, normaliseAddress, type AllowList } from '../../../core/allow-list.js';
 import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
 import type { ModbusTransport } from '../transport.js';
@@ -55,6 +56,10 @@ export interface DtuStatus {
   readonly registrations: number;
   /** Server: a new socket with the same registration replaced this link's socket. */
   readonly replaced: number;
+  /** Server: a new socket with this registration was refused because the link is live (replaceLive off). */
+  readonly takeoverRefused: number;
+  /** Server: this registration arrived from a source outside the link's allowFrom. */
+  readonly rejectedSource: number;
   readonly disconnects: number;
   /** Closed after missedHeartbeats × heartbeatIntervalMs without a byte. */
   readonly livenessCloses: number;
@@ -74,6 +79,10 @@ export interface DtuServerStatus {
   readonly unknownRegistrations: number;
   readonly registrationTimeouts: number;
   readonly rejectedMaxLinks: number;
+  /** Closed at accept: the source is not in dtu.server.allowFrom. */
+  readonly rejectedSource: number;
+  /** Closed at accept: the source sent too many unknown registrations this minute. */
+  readonly rateLimited: number;
 }
 
 class DtuLink implements StreamPort {
@@ -88,6 +97,8 @@ class DtuLink implements StreamPort {
     bytesOut: 0,
     registrations: 0,
     replaced: 0,
+    takeoverRefused: 0,
+    rejectedSource: 0,
     disconnects: 0,
     livenessCloses: 0,
     keepalives: 0,
@@ -289,6 +300,8 @@ class DtuLink implements StreamPort {
       latency: Object.fromEntries([...this.transport.latency].map(([unit, l]) => [String(unit), { ...l }])),
       registrations: this.counters.registrations,
       replaced: this.counters.replaced,
+      takeoverRefused: this.counters.takeoverRefused,
+      rejectedSource: this.counters.rejectedSource,
       disconnects: this.counters.disconnects,
       livenessCloses: this.counters.livenessCloses,
       keepalives: this.counters.keepalives,
@@ -297,6 +310,12 @@ class DtuLink implements StreamPort {
       nextDialInMs: this.nextDialInMs,
     };
   }
+}
+
+/** The peer address as limits key it (IPv4-mapped IPv6 unwrapped). */
+function sourceOf(socket: Socket): string | undefined {
+  const a = socket.remoteAddress;
+  return a === undefined ? undefined : (normaliseAddress(a)?.address ?? a);
 }
 
 function remoteOf(socket: Socket): string | undefined {
@@ -318,7 +337,18 @@ export class DtuHub {
   private readonly log: Logger;
   private started = false;
   private stopped = false;
-  private readonly serverCounters = { unknownRegistrations: 0, registrationTimeouts: 0, rejectedMaxLinks: 0 };
+  private readonly serverCounters = {
+    unknownRegistrations: 0,
+    registrationTimeouts: 0,
+    rejectedMaxLinks: 0,
+    rejectedSource: 0,
+    rateLimited: 0,
+  };
+  private readonly listenerAllow: AllowList | undefined;
+  private readonly linkAllow = new Map<string, AllowList>();
+  /** Unknown registrations per source address in the current minute (bounded: cleared when large). */
+  private readonly unknownBySource = new Map<string, { windowStart: number; count: number }>();
+  private sourceLoggedAt = -Infinity;
 
   constructor(
     private readonly config: DtuConfig,
@@ -327,8 +357,13 @@ export class DtuHub {
     this.log = deps.logger.child({ component: 'dtu' });
     for (const l of config.links) {
       this.links.set(l.name, new DtuLink(l, deps, config.echoSuppression));
-      if (l.mode === 'server') this.registrations.push(compileRegistration(l.name, l.registration));
+      if (l.mode === 'server') {
+        this.registrations.push(compileRegistration(l.name, l.registration));
+        const allow = allowListOf(l.allowFrom);
+        if (allow) this.linkAllow.set(l.name, allow);
+      }
     }
+    this.listenerAllow = allowListOf(config.server?.allowFrom);
   }
 
   /** The transport of a link (usable before the link is up: requests then fail fast). */
@@ -415,6 +450,29 @@ export class DtuHub {
   private accept(socket: Socket): void {
     if (this.stopped) return void socket.destroy();
     const cfg = this.config.server!;
+    const source = sourceOf(socket);
+    if (this.listenerAllow && !this.listenerAllow.allows(source)) {
+      this.serverCounters.rejectedSource++;
+      // One line a minute: a scan of the WAN side must not flood the journal.
+      const now = this.deps.clock.monotonic();
+      if (now - this.sourceLoggedAt >= 60_000) {
+        this.sourceLoggedAt = now;
+        this.log.warn(
+          {
+            remote: remoteOf(socket),
+            code: 'EDGE_ERR_DTU_SOURCE_REFUSED',
+            rejectedSource: this.serverCounters.rejectedSource,
+          },
+          'DTU connection refused: source not in dtu.server.allowFrom (further ones this minute only counted)',
+        );
+      }
+      return void socket.destroy();
+    }
+    if (this.unknownCount(source) >= cfg.unknownRegistrationsPerMinute) {
+      // Not logged one by one: this is the flood the limit is for.
+      this.serverCounters.rateLimited++;
+      return void socket.destroy();
+    }
     if (this.serverStatus().openSockets >= cfg.maxLinks) {
       this.serverCounters.rejectedMaxLinks++;
       this.log.warn(
@@ -461,6 +519,7 @@ export class DtuHub {
     if (m.kind === 'wait') return;
     if (m.kind === 'unknown') {
       this.serverCounters.unknownRegistrations++;
+      this.countUnknown(sourceOf(p.socket));
       this.log.warn(
         {
           remote: remoteOf(p.socket),
@@ -482,8 +541,61 @@ export class DtuHub {
     p.socket.removeAllListeners('data');
     p.socket.removeAllListeners('close');
     const link = this.links.get(m.name)!;
+    const refusal = this.registrationRefusal(link, p.socket);
+    if (refusal !== undefined) {
+      // Counts towards the source's limit like an unknown registration (bounds the log too).
+      this.countUnknown(sourceOf(p.socket));
+      this.log.warn(
+        {
+          remote: remoteOf(p.socket),
+          link: m.name,
+          current: link.remote,
+          code: 'EDGE_ERR_DTU_SOURCE_REFUSED',
+        },
+        `DTU registration refused: ${refusal}`,
+      );
+      return this.dropPending(p);
+    }
     this.log.info({ remote: remoteOf(p.socket), link: m.name }, 'DTU registered');
     link.attach(p.socket, Buffer.from(p.buf.subarray(m.consumed)));
+  }
+
+  /**
+   * Why a connection that sent `link`'s registration may not become the link: its source
+   * is outside the link's allowFrom, or the link is live (a byte within one heartbeat
+   * interval) and replaceLive is off. A registration string is no secret, so anyone who
+   * learns it must not take over a working link and receive its polls and writes; a DTU
+   * whose old socket went silent (NAT drop, new 4G address) still gets back in.
+   */
+  private registrationRefusal(link: DtuLink, socket: Socket): string | undefined {
+    const allow = this.linkAllow.get(link.name);
+    if (allow && !allow.allows(sourceOf(socket))) {
+      link.counters.rejectedSource++;
+      return 'source not in the link allowFrom';
+    }
+    if (!link.up || link.config.mode !== 'server' || link.config.replaceLive) return undefined;
+    const silentMs = this.deps.clock.monotonic() - link.lastRxMono;
+    if (silentMs >= link.config.heartbeatIntervalMs) return undefined;
+    link.counters.takeoverRefused++;
+    return `link is live (last byte ${Math.round(silentMs)} ms ago) and replaceLive is off`;
+  }
+
+  private unknownCount(source: string | undefined): number {
+    const e = source === undefined ? undefined : this.unknownBySource.get(source);
+    if (!e || this.deps.clock.monotonic() - e.windowStart >= 60_000) return 0;
+    return e.count;
+  }
+
+  private countUnknown(source: string | undefined): void {
+    if (source === undefined) return;
+    const now = this.deps.clock.monotonic();
+    let e = this.unknownBySource.get(source);
+    if (!e || now - e.windowStart >= 60_000) {
+      if (this.unknownBySource.size >= 10_000) this.unknownBySource.clear();
+      e = { windowStart: now, count: 0 };
+      this.unknownBySource.set(source, e);
+    }
+    e.count++;
   }
 
   private dropPending(p: PendingSocket): void {

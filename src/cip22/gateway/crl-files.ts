@@ -1,0 +1,75 @@
+/**
+ * The configured CRL files (cip22.crls), re-read when one changes: revoking a pile takes
+ * copying the issuing CA's new CRL over the old file, no restart. A file that cannot be
+ * read or parsed on a reload keeps the previous list (logged); at start it is an error.
+ */
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { EdgeError } from '../../core/errors.js';
+import type { Logger } from '../../core/ports.js';
+import { RevocationList, type ParsedCertificate } from '../identity/index.js';
+
+export class CrlFiles {
+  private list: RevocationList;
+  loads = 0;
+  private readonly onChange = (): void => void this.reload();
+
+  constructor(
+    private readonly paths: readonly string[],
+    private readonly log: Logger,
+    pollMs = 10_000,
+  ) {
+    this.list = this.load();
+    // persistent: false — watching never keeps the process alive.
+    for (const path of paths) watchFile(path, { persistent: false, interval: pollMs }, this.onChange);
+  }
+
+  isRevoked(cert: ParsedCertificate): boolean {
+    return this.list.isRevoked(cert);
+  }
+
+  get revokedCount(): number {
+    return this.list.size;
+  }
+
+  /** Re-reads every file; false (old list kept) when one fails. */
+  reload(): boolean {
+    try {
+      this.list = this.load();
+      this.log.info({ files: this.paths.length, revoked: this.list.size }, 'cip22: CRLs reloaded');
+      return true;
+    } catch (error) {
+      this.log.warn(
+        { code: (error as EdgeError).code ?? 'EDGE_ERR_CONFIG_READ', err: (error as Error).message },
+        'cip22: CRL reload failed; keeping the previous list',
+      );
+      return false;
+    }
+  }
+
+  close(): void {
+    for (const path of this.paths) unwatchFile(path, this.onChange);
+  }
+
+  private load(): RevocationList {
+    const files = this.paths.map((path, i) => {
+      try {
+        return readFileSync(path);
+      } catch (e) {
+        throw new EdgeError(
+          'EDGE_ERR_CONFIG_READ',
+          `cip22.crls[${i}]: cannot read ${path}: ${(e as Error).message}`,
+          {
+            cause: e,
+            context: { field: `cip22.crls[${i}]` },
+          },
+        );
+      }
+    });
+    const list = new RevocationList(
+      files,
+      this.paths.map((_, i) => `cip22.crls[${i}]`),
+    );
+    this.loads++;
+    return list;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Signature verification off the event loop. A forged SM2 chain costs ~17 ms of pure-JS
+ * curve arithmetic (several times that on a Pi) before the peer has proven anything; on
+ * the event loop a few sources sending them stall polling and can trip the watchdog.
+ * Jobs go to a small worker_threads pool through one bounded queue per source address,
+ * served round-robin, so one source cannot starve the others and a flood is refused
+ * (VerifyBusy) instead of queued without bound.
+ */
+import { Worker } from 'node:worker_threads';
+import { runVerifyJob, type VerifyJob } from './verify-job.js';
+
+export class VerifyBusy extends Error {
+  constructor(readonly scope: 'total' | 'source') {
+    super(`signature verification queue full (${scope})`);
+  }
+}
+
+export interface VerifyPoolOptions {
+  /** Worker threads; 0 runs jobs inline on the caller's thread (tests, tiny boxes). */
+  readonly workers: number;
+  /** Jobs queued (not yet running) at most, all sources together. */
+  readonly maxQueue: number;
+  /** Jobs queued at most per source address. */
+  readonly maxQueuePerSource: number;
+}
+
+interface Pending {
+  readonly job: VerifyJob;
+  readonly resolve: (ok: boolean) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Slot {
+  worker: Worker | undefined;
+  busy: Pending | undefined;
+}
+
+export class VerifyPool {
+  /** Per source, in round-robin order: the first key is served next. */
+  private readonly queues = new Map<string, Pending[]>();
+  private queued = 0;
+  private readonly slots: Slot[] = [];
+  private nextId = 0;
+  private closed = false;
+  readonly counters = { jobs: 0, refusedTotal: 0, refusedSource: 0, workerErrors: 0 };
+
+  constructor(private readonly options: VerifyPoolOptions) {
+    for (let i = 0; i < options.workers; i++) this.slots.push({ worker: undefined, busy: undefined });
+  }
+
+  /** Verifies off the event loop; inline (a boolean) when the pool has no workers. Rejects with VerifyBusy. */
+  verify(job: VerifyJob, source: string): boolean | Promise<boolean> {
+    this.counters.jobs++;
+    if (this.slots.length === 0) return runVerifyJob(job);
+    if (this.closed) return Promise.reject(new Error('verify pool closed'));
+    const queue = this.queues.get(source) ?? [];
+    if (this.queued >= this.options.maxQueue) {
+      this.counters.refusedTotal++;
+      return Promise.reject(new VerifyBusy('total'));
+    }
+    if (queue.length >= this.options.maxQueuePerSource) {
+      this.counters.refusedSource++;
+      return Promise.reject(new VerifyBusy('source'));
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      queue.push({ job, resolve, reject });
+      this.queued++;
+      if (!this.queues.has(source)) this.queues.set(source, queue);
+      this.dispatch();
+    });
+  }
+
+  get queueLength(): number {
+    return this.queued;
+  }
+
+  /** Terminates the workers; queued and running jobs reject. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const gone = new Error('verify pool closed');
+    for (const q of this.queues.values()) for (const p of q) p.reject(gone);
+    this.queues.clear();
+    this.queued = 0;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        slot.busy?.reject(gone);
+        slot.busy = undefined;
+        const w = slot.worker;
+        slot.worker = undefined;
+        if (w) await w.terminate();
+      }),
+    );
+  }
+
+  private next(): Pending | undefined {
+    for (const [source, queue] of this.queues) {
+      const p = queue.shift();
+      this.queues.delete(source);
+      if (queue.length > 0) this.queues.set(source, queue); // to the back of the rotation
+      if (p) {
+        this.queued--;
+        return p;
+      }
+    }
+    return undefined;
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.busy || this.closed) continue;
+      const p = this.next();
+      if (!p) return;
+      slot.busy = p;
+      const worker = (slot.worker ??= this.spawn(slot));
+      worker.postMessage({ id: this.nextId++, job: p.job });
+    }
+  }
+
+  private spawn(slot: Slot): Worker {
+    const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
+    // The pool never keeps the process alive by itself: its users' sockets do.
+    worker.unref();
+    worker.on('message', (msg: { ok: boolean }) => {
+      const p = slot.busy;
+      slot.busy = undefined;
+      p?.resolve(msg.ok === true);
+      this.dispatch();
+    });
+    const lost = (error: Error): void => {
+      if (slot.worker !== worker) return;
+      this.counters.workerErrors++;
+      slot.worker = undefined;
+      const p = slot.busy;
+      slot.busy = undefined;
+      p?.reject(error);
+      this.dispatch();
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`verify worker exited with ${code}`)));
+    return worker;
+  }
+}
