@@ -54,7 +54,7 @@ test(
       agent: { id: 't', site: 'site-9' },
       store: { path: join(dir.path, 'e2e.db') },
       http: { enabled: false },
-      mqtt: { url: broker.url, topicPrefix: 'edge' },
+      mqtt: { url: broker.url, topicPrefix: 'edge', allowInsecure: true },
       devices: [
         {
           name: 'pump',

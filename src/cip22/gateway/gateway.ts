@@ -14,7 +14,7 @@ import { type Cip22Version, type Tlv, policyHash } from '../codec/index.js';
 import { CertificateCache, type ParsedCertificate } from '../identity/index.js';
 import type { Cip22Config } from '../config.js';
 import { type Effect, PileMachine, type PileState } from '../state/machine.js';
-import { CommandRouter } from './commands.js';
+import { CommandRouter, type PileCommandOptions } from './commands.js';
 import { type DataMessage, effectRecord, frameRecord } from './records.js';
 import { PileSession, type SessionHost } from './session.js';
 
@@ -26,6 +26,8 @@ export interface GatewayDeps {
   /** TLS server identity (PEM). */
   readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer };
   readonly commands?: CommandChannel;
+  /** Freshness, durable ids and size bound of pile commands (default: RAM ids, defaults). */
+  readonly commandOptions?: PileCommandOptions;
 }
 
 export interface PileStatus {
@@ -78,11 +80,17 @@ export class Cip22Gateway implements SessionHost {
     this.tls = deps.tls;
     this.policyHash = policyHash(config.policy.windows);
     this.router = deps.commands
-      ? new CommandRouter(deps.commands, config.allowCommands, {
-          machine: (pile) => this.machines.get(pile),
-          apply: (pile, effects) => this.applyOutside(pile, effects),
-          log: this.log,
-        })
+      ? new CommandRouter(
+          deps.commands,
+          config.allowCommands,
+          {
+            machine: (pile) => this.machines.get(pile),
+            apply: (pile, effects) => this.applyOutside(pile, effects),
+            log: this.log,
+            now: () => this.clock.now(),
+          },
+          deps.commandOptions,
+        )
       : undefined;
     for (const pile of Object.keys(config.piles)) this.router?.watch(pile);
   }
@@ -388,7 +396,13 @@ export class Cip22Gateway implements SessionHost {
       handshakes: this.handshakes,
       counters: Object.fromEntries(this.counters),
       piles,
+      commandsRefused: this.commandRefusals(),
     };
+  }
+
+  /** Pile commands refused before they ran, by reason (retained, expired, duplicate…). */
+  commandRefusals(): Readonly<Record<string, number>> {
+    return this.router?.refusals() ?? {};
   }
 
   /** Count of one reason (tests, metrics). */
