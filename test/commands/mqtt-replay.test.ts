@@ -63,12 +63,12 @@ async function modbus<T>(fn: (c: InstanceType<typeof ModbusClient>) => Promise<T
 const holding = (address: number): Promise<number | undefined> =>
   modbus(async (c) => (await c.readHoldingRegisters(address, 1)).data[0]);
 
-function config(store: string): EdgeConfig {
+function config(store: string, extra: { httpPort?: number; mqtt?: object } = {}): EdgeConfig {
   return configSchema.parse({
     agent: { id: 't', site: 'site-r' },
     store: { path: join(dir.path, store) },
-    http: { enabled: false },
-    mqtt: { url: broker.url, topicPrefix: 'edge', allowInsecure: true },
+    http: extra.httpPort ? { port: extra.httpPort } : { enabled: false },
+    mqtt: { url: broker.url, topicPrefix: 'edge', allowInsecure: true, ...extra.mqtt },
     devices: [
       {
         name: 'pump',
@@ -116,8 +116,12 @@ function refused(agent: Agent, reason: string): number {
   );
 }
 
-async function withAgent<T>(store: string, fn: (agent: Agent) => Promise<T>): Promise<T> {
-  const agent = new Agent({ config: config(store), logger: silentLogger });
+async function withAgent<T>(
+  store: string,
+  fn: (agent: Agent) => Promise<T>,
+  extra: Parameters<typeof config>[1] = {},
+): Promise<T> {
+  const agent = new Agent({ config: config(store, extra), logger: silentLogger });
   try {
     await agent.start();
     return await fn(agent);
@@ -212,5 +216,59 @@ describe('MQTT command replay and freshness (real mosquitto, real Modbus)', { ti
       assert.ok(refused(agent, 'future') >= 1);
       assert.ok(refused(agent, 'no-expiry') >= 1);
     });
+  });
+
+  it('oversized commands are refused and counted in /metrics, and the agent keeps working', async () => {
+    const httpPort = await freePort();
+    // 3.1.1: the broker does not know our limit, so the agent's own header guard is what refuses it.
+    await client.publishAsync(TOPIC, Buffer.alloc(16 * 1024 * 1024, 0x20), { qos: 1, retain: true });
+    try {
+      await withAgent(
+        'big.db',
+        async () => {
+          const metric = async (labels: string): Promise<number> => {
+            const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+            const line = text.split('\n').find((l) => l.startsWith(`edge_commands_refused_total{${labels}}`));
+            return line ? Number(line.split(' ').at(-1)) : 0;
+          };
+          await waitFor(
+            'mqtt oversized counted',
+            async () => (await metric('source="mqtt",reason="oversized"')) >= 1,
+          );
+          await client.publishAsync(TOPIC, '', { qos: 1, retain: true });
+          // Within the packet bound but over commands.maxPayloadBytes (64 KiB): dropped unparsed.
+          const padded = JSON.stringify({
+            id: 'o1',
+            tag: 'd',
+            value: 9,
+            ts: Date.now(),
+            pad: 'x'.repeat(70_000),
+          });
+          await waitFor(
+            'device oversized counted',
+            async () => {
+              if ((await metric('source="device",reason="oversized"')) >= 1) return true;
+              await client.publishAsync(TOPIC, padded, { qos: 1 });
+              return false;
+            },
+            20_000,
+            200,
+          );
+          const ok = await untilAnswered(
+            'o2',
+            JSON.stringify({ id: 'o2', tag: 'd', value: 77, ts: Date.now() }),
+          );
+          assert.equal(ok.status, 'done', 'still working');
+          assert.equal(answers('o1').length, 0, 'the oversized one got no result: it was never parsed');
+        },
+        {
+          httpPort,
+          mqtt: { protocolVersion: 4, maxPacketBytes: 131_072, reconnect: { initialMs: 50, maxMs: 200 } },
+        },
+      );
+    } finally {
+      await client.publishAsync(TOPIC, '', { qos: 1, retain: true });
+    }
+    assert.equal(await holding(3), 77);
   });
 });

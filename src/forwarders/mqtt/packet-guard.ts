@@ -56,7 +56,7 @@ export class PacketSizeGuard {
       this.multiplier *= 128;
       if (byte & 0x80) {
         // A fifth length byte is malformed (mqtt-packet rejects it too): treat it as oversized.
-        if (this.headerBytes > 5) this.tripped = { type: this.type, bytes: Number.POSITIVE_INFINITY };
+        if (this.headerBytes >= 5) this.tripped = { type: this.type, bytes: Number.POSITIVE_INFINITY };
         continue;
       }
       const total = this.headerBytes + this.length;
