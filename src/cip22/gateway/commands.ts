@@ -186,7 +186,8 @@ export class CommandRouter {
       this.refused.add('duplicate');
       this.hooks.log.info({ pile, id: request.id }, 'cip22: duplicate command id, not run again');
       if (claim.result !== null) this.republish(pile, request.id, claim.result);
-      else if (this.claimed.has(key)) return; // still running: its result answers both
+      else if (this.claimed.has(key))
+        return; // still running: its result answers both
       else refuse('duplicate: received before a restart, outcome unknown', request.command);
       return;
     }
