@@ -195,11 +195,20 @@ export class CommandRouter {
       result.then(async (r) => {
         entry.settled = true;
         this.trim();
-        this.ledger.settle(`cmd\u0000${key}`, JSON.stringify(r));
         this.record(target, r, parsed.body);
+        this.settle(`cmd\u0000${key}`, r);
         await this.publish(target, r);
       }),
     );
+  }
+
+  /** Keeps the result for later duplicates; a failure only costs that answer (the id stays claimed). */
+  private settle(ledgerKey: string, result: CommandResult): void {
+    try {
+      this.ledger.settle(ledgerKey, JSON.stringify(result));
+    } catch (error) {
+      this.deps.logger.warn({ id: result.id, err: String(error) }, 'command result not kept in the ledger');
+    }
   }
 
   private answerDuplicate(target: CommandTarget, id: string, result: Promise<CommandResult>): void {
