@@ -132,10 +132,10 @@ export class CommandRouter {
   publish(pile: string, effects: readonly Effect[]): void {
     for (const e of effects) {
       if (e.kind !== 'result') continue;
+      const body = JSON.stringify(resultBody(e));
       const key = ledgerKey(pile, e.requestId);
-      if (!this.refusalResults.has(e) && this.claimed.delete(key))
-        this.ledger.settle(key, JSON.stringify(resultBody(e)));
-      this.channel.publish(`${pile}/cmd/result`, JSON.stringify(resultBody(e))).catch((error: unknown) => {
+      if (!this.refusalResults.has(e) && this.claimed.delete(key)) this.settle(pile, key, body);
+      this.channel.publish(`${pile}/cmd/result`, body).catch((error: unknown) => {
         this.hooks.log.warn(
           { pile, id: e.requestId, err: (error as Error).message },
           'cip22: command result not published (stored as event)',
@@ -200,6 +200,15 @@ export class CommandRouter {
       return;
     }
     this.hooks.apply(pile, machine.request(request.id, request.command, request.params));
+  }
+
+  /** A store failure here must not break the frame being processed: it only costs later answers. */
+  private settle(pile: string, key: string, body: string): void {
+    try {
+      this.ledger.settle(key, body);
+    } catch (error) {
+      this.hooks.log.warn({ pile, err: (error as Error).message }, 'cip22: command result not kept');
+    }
   }
 
   private republish(pile: string, id: string, result: string): void {
