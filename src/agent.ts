@@ -6,6 +6,7 @@
  */
 import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
+import type { CommandLedger } from './core/command-guard.js';
 import { CommandRouter } from './core/command-router.js';
 import { EdgeError } from './core/errors.js';
 import { DevicePoller } from './core/poller.js';
@@ -251,6 +252,7 @@ export class Agent {
         sink: outbox,
         clock: this.clock,
         logger: this.logger.child({ component: 'commands' }),
+        ledger: this.commandLedger(outbox),
       });
       this.commands.start();
     }
@@ -366,6 +368,11 @@ export class Agent {
       memory: this.memoryGuard?.stats(),
       dtus: this.dtuHub?.status() ?? {},
       dtuUnknownRegistrations: this.dtuHub?.serverStatus().unknownRegistrations ?? 0,
+      commandsRefused: {
+        device: this.commands?.stats().refused ?? {},
+        pile: this.cip22?.commandRefusals() ?? {},
+        mqtt: { oversized: this.forwarder?.stats().oversizedDropped ?? 0 },
+      },
     });
   }
 
@@ -396,14 +403,26 @@ export class Agent {
     };
   }
 
+  /** Command ids kept in the store across restarts (tag writes and pile commands alike). */
+  private commandLedger(outbox: SqliteOutbox): CommandLedger {
+    const { seenTtlMs, maxSeenIds } = this.config.commands;
+    return outbox.commandLedger({ seenTtlMs, maxKeys: maxSeenIds });
+  }
+
   /** The CIP-22 gateway (config.cip22.enabled): stopped before the outbox closes. */
-  private async startCip22(outbox: Outbox): Promise<void> {
+  private async startCip22(outbox: SqliteOutbox): Promise<void> {
+    const { requireExpiry, maxAgeMs, clockSkewMs, maxPayloadBytes } = this.config.commands;
     this.cip22 = await startCip22Gateway(this.config.cip22, {
       clock: this.clock,
       logger: this.logger.child({ component: 'cip22' }),
       outbox,
       secrets: this.secrets,
       commands: this.commandChannel(),
+      commandOptions: {
+        ledger: this.commandLedger(outbox),
+        policy: { requireExpiry, maxAgeMs, clockSkewMs },
+        maxPayloadBytes,
+      },
     });
   }
 

@@ -35,7 +35,7 @@ function soakConfig(
   return {
     agent: { id: 'soak', site: 'soak' },
     store: { path: join(dir, 'outbox.db') },
-    mqtt: { url: mqttUrl },
+    mqtt: { url: mqttUrl, allowInsecure: true },
     http: { port: httpPort },
     log: { level: 'warn' },
     devices: Array.from({ length: DEVICES }, (_, i) => ({

@@ -46,11 +46,15 @@ export class MemoryCommandChannel implements CommandChannel {
   }
 
   /** Delivers a message as the broker would; handler errors are the handler's business. */
-  inject(suffix: string, payload: string | Buffer): void {
+  inject(
+    suffix: string,
+    payload: string | Buffer,
+    flags: Pick<InboundMessage, 'retained' | 'expiryIntervalSec'> = {},
+  ): void {
     const topic = `${this.root}/${suffix}`;
     const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
     for (const sub of [...this.subs])
-      if (topicMatches(sub.filter, topic)) sub.handler({ topic, payload: bytes });
+      if (topicMatches(sub.filter, topic)) sub.handler({ topic, payload: bytes, ...flags });
   }
 
   /** Calls `listener` for every publish; returns an unsubscribe. */

@@ -4,17 +4,33 @@
  * the outbox as a `command-result` event (a result published while the broker is away
  * is not lost).
  *
- * Rules: a write needs `allowWrites` for the device; the driver checks the tag is
- * writable and the value fits; `driver.write` is called exactly once per command id and
- * never retried (repeating a command to a machine is not harmless). A redelivered id
- * (QoS 1) is answered with the stored result, even while the first is still running.
+ * Rules: a retained or stale command is refused (command-guard.ts); a write needs
+ * `allowWrites` for the device; the driver checks the tag is writable and the value fits;
+ * `driver.write` is called at most once per command id, across restarts too (the id is
+ * claimed in the durable ledger before the write), and never retried (repeating a command
+ * to a machine is not harmless). A redelivered id (QoS 1) is answered with the stored
+ * result, even while the first is still running.
  * Commands to one device run in arrival order, at most `maxPendingPerDevice` waiting.
  * A malformed payload never throws: it gets a `rejected` result when its id can be read,
  * otherwise a counted log line.
  */
-import { z } from 'zod';
 import type { Clock } from './clock.js';
-import { EdgeError, toEdgeError, type EdgeErrorCode } from './errors.js';
+import {
+  type CommandLedger,
+  DEFAULT_FRESHNESS,
+  type FreshnessPolicy,
+  MemoryCommandLedger,
+  RefusalCounter,
+  type RefusalReason,
+  admit,
+} from './command-guard.js';
+import {
+  type CommandResult,
+  MAX_ID_LENGTH,
+  commandPayloadSchema,
+  resultFromError,
+} from './command-result.js';
+import { EdgeError } from './errors.js';
 import type {
   CommandChannel,
   DeviceDriver,
@@ -31,7 +47,15 @@ export interface CommandTarget {
   readonly allowWrites: boolean;
 }
 
-export interface CommandRouterOptions {
+export {
+  type CommandPayload,
+  type CommandResult,
+  type CommandStatus,
+  commandPayloadSchema,
+  resultFromError,
+} from './command-result.js';
+
+export interface CommandRouterOptions extends Partial<FreshnessPolicy> {
   readonly timeoutMs: number;
   readonly maxPendingPerDevice: number;
   readonly dedupeSize: number;
@@ -43,47 +67,9 @@ export interface CommandRouterDeps {
   readonly sink: OutboxSink;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Where command ids are kept across restarts; default: in RAM (lost at restart). */
+  readonly ledger?: CommandLedger;
 }
-
-export type CommandStatus = 'done' | 'error' | 'rejected';
-
-/** What `{device}/cmd/result` carries. */
-export interface CommandResult {
-  readonly id: string;
-  readonly status: CommandStatus;
-  readonly code?: string;
-  /** The device's own code (Modbus exception code), when it refused. */
-  readonly deviceCode?: number | string;
-  /** The PLC's own code (S7 return code), when it refused. */
-  readonly plcCode?: number | string;
-  readonly message?: string;
-  readonly ts: number;
-}
-
-const MAX_ID_LENGTH = 128;
-
-export const commandPayloadSchema = z.strictObject({
-  id: z.string().min(1).max(MAX_ID_LENGTH),
-  tag: z.string().min(1).max(256),
-  value: z.union([
-    z.number(),
-    z.boolean(),
-    z.string().max(4096),
-    z.array(z.union([z.number(), z.boolean()])).max(4096),
-  ]),
-});
-export type CommandPayload = z.infer<typeof commandPayloadSchema>;
-
-/** Codes meaning "refused before anything was sent to the device". */
-const REJECTION_CODES: ReadonlySet<string> = new Set<EdgeErrorCode>([
-  'EDGE_ERR_CMD_INVALID',
-  'EDGE_ERR_CMD_NOT_ALLOWED',
-  'EDGE_ERR_CMD_UNKNOWN_TAG',
-  'EDGE_ERR_CMD_NOT_WRITABLE',
-  'EDGE_ERR_CMD_BAD_VALUE',
-  'EDGE_ERR_CMD_UNSUPPORTED',
-  'EDGE_ERR_CMD_BUSY',
-]);
 
 interface Entry {
   readonly result: Promise<CommandResult>;
@@ -106,28 +92,8 @@ export interface CommandRouterStats {
   readonly malformed: number;
   readonly publishFailures: number;
   readonly pending: number;
-}
-
-/**
- * The result a driver error stands for. `rejected` means nothing was written: a refusal
- * code, or a driver error whose `context.sent` is false (the device was unreachable, so
- * the write never left the agent). `error` is for everything after a request went out.
- */
-export function resultFromError(id: string, thrown: unknown, ts: number): CommandResult {
-  const error = toEdgeError(thrown, 'EDGE_ERR_CMD_WRITE');
-  const ctx = error.context;
-  const notSent = REJECTION_CODES.has(error.code) || ctx.sent === false;
-  const deviceCode = ctx.deviceCode ?? ctx.modbusCode;
-  const plcCode = ctx.plcCode;
-  return {
-    id,
-    status: notSent ? 'rejected' : 'error',
-    code: error.code,
-    ...(typeof deviceCode === 'number' || typeof deviceCode === 'string' ? { deviceCode } : {}),
-    ...(typeof plcCode === 'number' || typeof plcCode === 'string' ? { plcCode } : {}),
-    message: error.message,
-    ts,
-  };
+  /** Commands refused before running, by reason (retained, expired, duplicate after restart…). */
+  readonly refused: Readonly<Partial<Record<RefusalReason, number>>>;
 }
 
 export class CommandRouter {
@@ -136,6 +102,9 @@ export class CommandRouter {
   private readonly lanes = new Map<string, Lane>();
   private readonly inflight = new Set<Promise<unknown>>();
   private unsubscribes: Array<() => void> = [];
+  private readonly policy: FreshnessPolicy;
+  private readonly ledger: CommandLedger;
+  private readonly refused = new RefusalCounter();
   private readonly counts = {
     received: 0,
     executed: 0,
@@ -153,6 +122,12 @@ export class CommandRouter {
     private readonly deps: CommandRouterDeps,
   ) {
     this.targets = targets.filter((t) => typeof t.driver.write === 'function');
+    this.policy = {
+      requireExpiry: options.requireExpiry ?? DEFAULT_FRESHNESS.requireExpiry,
+      maxAgeMs: options.maxAgeMs ?? DEFAULT_FRESHNESS.maxAgeMs,
+      clockSkewMs: options.clockSkewMs ?? DEFAULT_FRESHNESS.clockSkewMs,
+    };
+    this.ledger = deps.ledger ?? new MemoryCommandLedger();
   }
 
   /** Subscribes `{device}/cmd` for every device whose driver can write. */
@@ -175,7 +150,7 @@ export class CommandRouter {
   stats(): CommandRouterStats {
     let pending = 0;
     for (const lane of this.lanes.values()) pending += lane.pending;
-    return { devices: this.targets.length, ...this.counts, pending };
+    return { devices: this.targets.length, ...this.counts, pending, refused: this.refused.snapshot() };
   }
 
   private onMessage(target: CommandTarget, message: InboundMessage): void {
@@ -194,12 +169,23 @@ export class CommandRouter {
     const key = `${target.device}\u0000${parsed.id}`;
     const seen = this.recent.get(key);
     if (seen) {
-      this.counts.duplicates++;
-      this.deps.logger.info(
-        { device: target.device, id: parsed.id },
-        'duplicate command id: answering with the stored result',
-      );
-      this.track(seen.result.then((result) => this.publish(target, result)));
+      this.answerDuplicate(target, parsed.id, seen.result);
+      return;
+    }
+    const now = this.deps.clock.now();
+    const refusal = admit(message, parsed.body, this.policy, now);
+    if (refusal) {
+      this.refuse(target, parsed, refusal.reason, new EdgeError(refusal.code, refusal.message));
+      return;
+    }
+    const claim = this.ledger.claim(`cmd\u0000${key}`, now);
+    if (!claim.fresh) {
+      if (claim.result !== null) {
+        this.answerDuplicate(target, parsed.id, Promise.resolve(JSON.parse(claim.result) as CommandResult));
+        return;
+      }
+      const message = `command ${parsed.id} was received at ${new Date(claim.ts).toISOString()} and the agent restarted before its outcome was known: not run again`;
+      this.refuse(target, parsed, 'duplicate', new EdgeError('EDGE_ERR_CMD_DUPLICATE', message));
       return;
     }
     const result = this.execute(target, parsed.id, parsed.body);
@@ -210,15 +196,51 @@ export class CommandRouter {
         entry.settled = true;
         this.trim();
         this.record(target, r, parsed.body);
+        this.settle(`cmd\u0000${key}`, r);
         await this.publish(target, r);
       }),
     );
   }
 
+  /** Keeps the result for later duplicates; a failure only costs that answer (the id stays claimed). */
+  private settle(ledgerKey: string, result: CommandResult): void {
+    try {
+      this.ledger.settle(ledgerKey, JSON.stringify(result));
+    } catch (error) {
+      this.deps.logger.warn({ id: result.id, err: String(error) }, 'command result not kept in the ledger');
+    }
+  }
+
+  private answerDuplicate(target: CommandTarget, id: string, result: Promise<CommandResult>): void {
+    this.counts.duplicates++;
+    this.deps.logger.info(
+      { device: target.device, id },
+      'duplicate command id: answering with the stored result',
+    );
+    this.track(result.then((r) => this.publish(target, r)));
+  }
+
+  /** Refused before anything ran: counted by reason, recorded and answered. */
+  private refuse(
+    target: CommandTarget,
+    parsed: { id: string; body: Record<string, unknown> },
+    reason: RefusalReason,
+    error: EdgeError,
+  ): void {
+    this.refused.add(reason);
+    const result = resultFromError(parsed.id, error, this.deps.clock.now());
+    this.record(target, result, parsed.body);
+    this.track(this.publish(target, result));
+  }
+
   /** The id and the decoded body, or undefined (counted, logged) when no id can be read. */
-  private parse(target: CommandTarget, payload: Buffer): { id: string; body: unknown } | undefined {
-    const malformed = (why: string): undefined => {
+  private parse(
+    target: CommandTarget,
+    payload: Buffer,
+  ): { id: string; body: Record<string, unknown> } | undefined {
+    const malformed = (why: string, reason: RefusalReason = 'malformed'): undefined => {
       this.counts.malformed++;
+      this.refused.add(reason);
       this.deps.logger.warn(
         { device: target.device, bytes: payload.length, malformed: this.counts.malformed, why },
         'malformed command dropped',
@@ -226,20 +248,19 @@ export class CommandRouter {
       return undefined;
     };
     if (payload.length > this.options.maxPayloadBytes)
-      return malformed(`payload over ${this.options.maxPayloadBytes} bytes`);
+      return malformed(`payload over ${this.options.maxPayloadBytes} bytes`, 'oversized');
     let body: unknown;
     try {
       body = JSON.parse(payload.toString('utf8'));
     } catch {
       return malformed('not JSON');
     }
-    const id =
-      typeof body === 'object' && body !== null && !Array.isArray(body)
-        ? (body as { id?: unknown }).id
-        : undefined;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return malformed('not an object');
+    const record = body as Record<string, unknown>;
+    const id = record.id;
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH)
       return malformed('no string id (1…128 characters)');
-    return { id, body };
+    return { id, body: record };
   }
 
   private async execute(target: CommandTarget, id: string, body: unknown): Promise<CommandResult> {

@@ -100,6 +100,10 @@ export const ERROR_CATALOG = {
     nature: 'retry',
     summary: 'A command subscription failed or a command handler threw',
   },
+  EDGE_ERR_MQTT_OVERSIZED: {
+    nature: 'retry',
+    summary: 'The broker sent a packet larger than mqtt.maxPacketBytes; the connection was dropped',
+  },
   EDGE_ERR_HTTP_LISTEN: { nature: 'fatal', summary: 'The status HTTP listener cannot bind' },
   EDGE_ERR_AGENT_SHUTDOWN: { nature: 'fatal', summary: 'Shutdown did not finish within its deadline' },
   // device: watchdog, status LED, doctor (src/device/)
@@ -173,6 +177,18 @@ export const ERROR_CATALOG = {
   EDGE_ERR_CMD_WRITE: {
     nature: 'retry',
     summary: 'A write failed unexpectedly (a driver bug); outcome unknown',
+  },
+  EDGE_ERR_CMD_RETAINED: {
+    nature: 'fatal',
+    summary: 'A retained command was refused: the broker would deliver it again at every connect',
+  },
+  EDGE_ERR_CMD_EXPIRED: {
+    nature: 'fatal',
+    summary: 'A command is stale, from the future, or says nothing about until when it is valid',
+  },
+  EDGE_ERR_CMD_DUPLICATE: {
+    nature: 'fatal',
+    summary: 'A command id was already received (before a restart); it is not run again',
   },
   // Source failover (a device's secondary source)
   EDGE_ERR_FAILOVER_UNMAPPED: {

@@ -65,6 +65,10 @@ export interface InboundMessage {
   /** Full MQTT topic, e.g. `edge/site-1/meter-1/cmd`. */
   readonly topic: string;
   readonly payload: Buffer;
+  /** The broker delivered a stored retained message (it does so at every subscribe). */
+  readonly retained?: boolean;
+  /** MQTT 5 message expiry left, in seconds, when the publisher set one. */
+  readonly expiryIntervalSec?: number;
 }
 
 /**

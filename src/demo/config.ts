@@ -39,7 +39,7 @@ export interface DemoDeviceConfig {
 export interface DemoAgentConfig {
   agent: { id: string; site: string };
   store: { path: string };
-  mqtt: { url: string; topicPrefix: string };
+  mqtt: { url: string; topicPrefix: string; allowInsecure: boolean };
   http: { host: string; port: number };
   log: { level: 'info' };
   devices: DemoDeviceConfig[];
@@ -52,7 +52,8 @@ export function demoConfig(opts: DemoConfigOptions): DemoAgentConfig {
   return {
     agent: { id: 'edge-agent-demo', site: 'demo-site' },
     store: { path: join(opts.dataDir, 'outbox.db') },
-    mqtt: { url: opts.mqttUrl, topicPrefix: 'edge' },
+    // The demo's broker is local (embedded, or --mqtt-url on a lab network): plaintext allowed.
+    mqtt: { url: opts.mqttUrl, topicPrefix: 'edge', allowInsecure: true },
     http: { host: '127.0.0.1', port: opts.httpPort ?? DEMO_HTTP_PORT },
     log: { level: 'info' },
     devices: DEMO_STATION.map((d) => deviceConfig(d, host, opts.modbusPort)),

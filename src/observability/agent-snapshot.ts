@@ -14,6 +14,8 @@ export interface SnapshotParts {
   readonly memory: MemoryGuardStats | undefined;
   readonly dtus: Readonly<Record<string, DtuStatus>>;
   readonly dtuUnknownRegistrations: number;
+  /** Commands refused before they ran: by source (device, pile, mqtt) and reason. */
+  readonly commandsRefused: Readonly<Record<string, Readonly<Record<string, number | undefined>>>>;
 }
 
 /** The line part of a Modbus device's status, when it counts late answers. */
@@ -84,5 +86,8 @@ export function buildAgentSnapshot(parts: SnapshotParts): AgentStatsSnapshot {
       livenessCloses: d.livenessCloses,
     })),
     dtuUnknownRegistrations: parts.dtuUnknownRegistrations,
+    commandsRefused: Object.entries(parts.commandsRefused).flatMap(([source, reasons]) =>
+      Object.entries(reasons).map(([reason, count]) => ({ source, reason, count: count ?? 0 })),
+    ),
   };
 }

@@ -5,7 +5,7 @@
  * once per `snapshotMinIntervalMs` (writing a snapshot blocks the event loop and needs
  * memory about the heap's size, so it is rationed).
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
@@ -36,11 +36,24 @@ export interface MemoryGuardStats extends MemoryStats {
   readonly snapshotFailures: number;
 }
 
-/** The real snapshot port: `<dir>/edge-agent-<time>-<pid>.heapsnapshot`. */
+/**
+ * The real snapshot port: `<dir>/edge-agent-<time>-<pid>.heapsnapshot`, mode 0600 in a
+ * directory created 0700. A heap snapshot holds every string in the heap: the MQTT
+ * password, private keys read from files, tokens. The umask is narrowed around the write
+ * (synchronous: nothing else runs meanwhile) so the file is never readable by others, not
+ * even between its creation and a chmod.
+ */
 export function writeV8HeapSnapshot(dir: string): string {
-  mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  return writeHeapSnapshot(join(dir, `edge-agent-${stamp}-${process.pid}.heapsnapshot`));
+  const previous = process.umask(0o077);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = writeHeapSnapshot(join(dir, `edge-agent-${stamp}-${process.pid}.heapsnapshot`));
+    chmodSync(file, 0o600);
+    return file;
+  } finally {
+    process.umask(previous);
+  }
 }
 
 const MB = 1024 * 1024;

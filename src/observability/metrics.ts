@@ -74,6 +74,7 @@ export class AgentMetrics {
     this.defineForwarderMetrics();
     this.defineMemoryMetrics();
     this.defineDtuMetrics();
+    this.defineCommandMetrics();
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
     }
@@ -308,6 +309,15 @@ export class AgentMetrics {
       'Connections closed because no configured DTU matched their registration',
       [],
       (s) => [[{}, s.dtuUnknownRegistrations] as const],
+    );
+  }
+
+  private defineCommandMetrics(): void {
+    this.counter(
+      'commands_refused_total',
+      'Commands refused before they ran, by source (device, pile, mqtt) and reason (retained, expired, future, no-expiry, duplicate, oversized, malformed)',
+      ['source', 'reason'],
+      (s) => s.commandsRefused.map((r) => [{ source: r.source, reason: r.reason }, r.count] as const),
     );
   }
 

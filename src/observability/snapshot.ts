@@ -99,6 +99,15 @@ export interface AgentStatsSnapshot {
   readonly dtus: readonly DtuLinkStats[];
   /** Registrations the DTU listener refused (no configured link matched). */
   readonly dtuUnknownRegistrations: number;
+  /** Commands refused before they ran (retained, expired, duplicate, oversized…). */
+  readonly commandsRefused: readonly CommandRefusalStats[];
+}
+
+export interface CommandRefusalStats {
+  /** device (tag writes), pile (CIP-22 commands) or mqtt (the connection's packet guard). */
+  readonly source: string;
+  readonly reason: string;
+  readonly count: number;
 }
 
 /** Called at every scrape; must be cheap and synchronous. */
@@ -133,5 +142,6 @@ export function emptySnapshot(): AgentStatsSnapshot {
     memory: { heapOverLimitTotal: 0, snapshotsWritten: 0 },
     dtus: [],
     dtuUnknownRegistrations: 0,
+    commandsRefused: [],
   };
 }

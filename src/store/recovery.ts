@@ -197,4 +197,16 @@ function copyDedupKeys(old: Db, fresh: Db): void {
   } catch {
     /* an older schema without the table, or unreadable pages: best effort */
   }
+  try {
+    const insert = fresh.prepare('INSERT OR IGNORE INTO command_ids (key, ts, result) VALUES (?, ?, ?)');
+    const rows = old.prepare('SELECT key, ts, result FROM command_ids').raw().iterate() as Iterable<
+      unknown[]
+    >;
+    for (const [key, ts, result] of rows) {
+      if (typeof key === 'string' && typeof ts === 'number')
+        insert.run(key, ts, typeof result === 'string' ? result : null);
+    }
+  } catch {
+    /* same: best effort (a lost id lets a still-fresh redelivery run again) */
+  }
 }

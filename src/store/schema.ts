@@ -40,6 +40,15 @@ export const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
       CREATE INDEX dedup_ts ON dedup (ts);
     `);
   },
+  // 3: command ids seen (MQTT tag writes, CIP-22 pile commands), claimed before the command
+  // runs so a redelivery after a restart is not run again; result is the JSON answered to
+  // duplicates once known. ts is the claim time, for retention (commands.seenTtlMs).
+  (db) => {
+    db.exec(`
+      CREATE TABLE command_ids (key TEXT PRIMARY KEY, ts INTEGER NOT NULL, result TEXT) WITHOUT ROWID;
+      CREATE INDEX command_ids_ts ON command_ids (ts);
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

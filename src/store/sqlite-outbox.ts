@@ -25,6 +25,7 @@ import type { Logger, OnceResult } from '../core/ports.js';
 import type { AgentEvent, NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import { type Outbox, type OutboxStats, closedError } from './outbox.js';
+import { type CommandLedgerLimits, SqliteCommandLedger } from './command-ledger.js';
 import { CorruptStoreSignal, moveAside, openChecked, salvage } from './recovery.js';
 import { Checkpointer } from './sqlite-checkpoint.js';
 import { type CommitCounters, GroupCommit, newCounters } from './sqlite-group-commit.js';
@@ -97,6 +98,7 @@ export class SqliteOutbox implements Outbox {
   private readonly counters: CommitCounters;
   private recoveryEvent: AgentEvent | null;
   private closed = false;
+  private ledger: SqliteCommandLedger | undefined;
   private closing: Promise<void> | null = null;
 
   private constructor(
@@ -167,6 +169,13 @@ export class SqliteOutbox implements Outbox {
   async flush(): Promise<void> {
     if (this.closed) throw closedError();
     this.group.flush();
+  }
+
+  /** The durable ledger of command ids, in this database (one per outbox). */
+  commandLedger(limits: CommandLedgerLimits): SqliteCommandLedger {
+    if (this.closed) throw closedError();
+    this.ledger ??= new SqliteCommandLedger(this.db, limits);
+    return this.ledger;
   }
 
   // ---------------------------------------------------------------- source

@@ -49,7 +49,7 @@ describe('DTU station end to end (CLI, simulator, pymodbus, mosquitto)', { timeo
     const configFile = writeConfig(dir.path, {
       agent: { id: 'dtu-e2e', site: 'dtu-e2e' },
       store: { path: join(dir.path, 'outbox.db') },
-      mqtt: { url: broker.url },
+      mqtt: { url: broker.url, allowInsecure: true },
       http: { port: httpPort },
       log: { level: 'warn' },
       dtu: {

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { type Clock, systemClock } from '../../src/core/clock.js';
 import { MemoryCommandChannel } from '../../src/core/command-channel.js';
-import { type Logger, silentLogger } from '../../src/core/ports.js';
+import { type CommandChannel, type Logger, silentLogger } from '../../src/core/ports.js';
+import type { PileCommandOptions } from '../../src/cip22/gateway/commands.js';
 import { type Cip22Config, cip22Schema } from '../../src/cip22/config.js';
 import { Cip22Gateway } from '../../src/cip22/gateway/gateway.js';
 import { loadRoots } from '../../src/cip22/identity/index.js';
@@ -36,7 +37,15 @@ export class SkewClock implements Clock {
 
 export async function startGateway(
   overrides: Record<string, unknown> = {},
-  options: { clock?: Clock; outbox?: Outbox; logger?: Logger; crlPollMs?: number } = {},
+  options: {
+    clock?: Clock;
+    outbox?: Outbox;
+    logger?: Logger;
+    /** Commands from a real broker (default: a MemoryCommandChannel, `channel`). */
+    commands?: CommandChannel;
+    commandOptions?: PileCommandOptions;
+    crlPollMs?: number;
+  } = {},
 ): Promise<Fixture> {
   const pki = cip22Pki();
   const parsed = cip22Schema.parse({
@@ -62,7 +71,8 @@ export async function startGateway(
     outbox,
     roots,
     tls: { cert: serverCert, key: readFileSync(pki.p256.server.keyPem) },
-    commands: channel,
+    commands: options.commands ?? channel,
+    ...(options.commandOptions ? { commandOptions: options.commandOptions } : {}),
   });
   if (options.crlPollMs !== undefined) gateway.crlPollMs = options.crlPollMs;
   const port = await gateway.start();

@@ -69,7 +69,7 @@ describe('CIP-22 sealed sessions', () => {
     await waitFor('CHARGING', () => fx.gateway.pileState(id) === 'CHARGING');
     const commands: number[] = [];
     pile.onFrame((m) => void (m.type === 'CMD' && commands.push(m.command)));
-    fx.channel.inject(`${id}/cmd`, JSON.stringify({ id: 'u1', command: 'begin-upgrade' }));
+    fx.channel.inject(`${id}/cmd`, JSON.stringify({ id: 'u1', command: 'begin-upgrade', ts: Date.now() }));
     await waitFor('UPGRADING', () => fx.gateway.pileState(id) === 'UPGRADING');
     assert.deepEqual(commands, [2, 4], 'stop first, then begin-upgrade');
     const results = fx.channel.published
@@ -89,7 +89,7 @@ describe('CIP-22 sealed sessions', () => {
   });
 
   it('a command not in allowCommands or for an unknown pile is refused with a published result', async () => {
-    fx.channel.inject('nobody/cmd', JSON.stringify({ id: 'x', command: 'start' }));
+    fx.channel.inject('nobody/cmd', JSON.stringify({ id: 'x', command: 'start', ts: Date.now() }));
     fx.channel.inject('pile-sm2-0001/cmd', '{not json');
     const pub = fx.channel.published
       .filter((p) => p.topic === 'edge/site/pile-sm2-0001/cmd/result')

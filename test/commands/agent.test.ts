@@ -128,28 +128,31 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
         (agent.status().devices as Array<{ state: string }>).every((d) => d.state === 'online'),
       );
 
-      channel.inject('pump/cmd', JSON.stringify({ id: 'w1', tag: 'setpoint', value: -1234.5 }));
+      channel.inject(
+        'pump/cmd',
+        JSON.stringify({ ts: Date.now(), id: 'w1', tag: 'setpoint', value: -1234.5 }),
+      );
       assert.equal((await resultOf('w1')).status, 'done');
       assert.deepEqual(await readBack(ports.write, async (c) => (await c.readHoldingRegisters(10, 2)).data), [
         0xffff,
         0xffff - 12345 + 1,
       ]);
 
-      channel.inject('pump/cmd', JSON.stringify({ id: 'w2', tag: 'run', value: true }));
+      channel.inject('pump/cmd', JSON.stringify({ ts: Date.now(), id: 'w2', tag: 'run', value: true }));
       assert.equal((await resultOf('w2')).status, 'done');
       assert.equal(await readBack(ports.write, async (c) => (await c.readCoils(3, 1)).data[0]), true);
 
       // a redelivered id is answered from memory: the server keeps the first value
-      channel.inject('pump/cmd', JSON.stringify({ id: 'w1', tag: 'setpoint', value: 5 }));
+      channel.inject('pump/cmd', JSON.stringify({ ts: Date.now(), id: 'w1', tag: 'setpoint', value: 5 }));
       assert.equal((await resultOf('w1', 2)).status, 'done');
       assert.deepEqual(await readBack(ports.write, async (c) => (await c.readHoldingRegisters(10, 2)).data), [
         0xffff,
         0xffff - 12345 + 1,
       ]);
 
-      channel.inject('pump/cmd', JSON.stringify({ id: 'w3', tag: 'voltage', value: 1 }));
-      channel.inject('pump/cmd', JSON.stringify({ id: 'w4', tag: 'setpoint', value: 1.25 }));
-      channel.inject('meter/cmd', JSON.stringify({ id: 'w5', tag: 'x', value: 1 }));
+      channel.inject('pump/cmd', JSON.stringify({ ts: Date.now(), id: 'w3', tag: 'voltage', value: 1 }));
+      channel.inject('pump/cmd', JSON.stringify({ ts: Date.now(), id: 'w4', tag: 'setpoint', value: 1.25 }));
+      channel.inject('meter/cmd', JSON.stringify({ ts: Date.now(), id: 'w5', tag: 'x', value: 1 }));
       const [w3, w4, w5] = [await resultOf('w3'), await resultOf('w4'), await resultOf('w5')];
       assert.deepEqual([w3.status, w3.code], ['rejected', 'EDGE_ERR_CMD_NOT_WRITABLE']);
       assert.deepEqual([w4.status, w4.code], ['rejected', 'EDGE_ERR_CMD_BAD_VALUE']);

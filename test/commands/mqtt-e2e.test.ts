@@ -54,7 +54,7 @@ test(
       agent: { id: 't', site: 'site-9' },
       store: { path: join(dir.path, 'e2e.db') },
       http: { enabled: false },
-      mqtt: { url: broker.url, topicPrefix: 'edge' },
+      mqtt: { url: broker.url, topicPrefix: 'edge', allowInsecure: true },
       devices: [
         {
           name: 'pump',
@@ -83,7 +83,7 @@ test(
           if (results.some((r) => r.id === 'c1')) return true;
           await client.publishAsync(
             'edge/site-9/pump/cmd',
-            JSON.stringify({ id: 'c1', tag: 'setpoint', value: 4321 }),
+            JSON.stringify({ id: 'c1', tag: 'setpoint', value: 4321, ts: Date.now() }),
             { qos: 1 },
           );
           return false;
@@ -94,7 +94,11 @@ test(
       assert.equal(results.find((r) => r.id === 'c1')?.status, 'done');
       assert.equal(await holding(1), 4321);
 
-      await client.publishAsync('edge/site-9/pump/cmd', '{"id":"c2","tag":"nope","value":1}', { qos: 1 });
+      await client.publishAsync(
+        'edge/site-9/pump/cmd',
+        JSON.stringify({ id: 'c2', tag: 'nope', value: 1, ts: Date.now() }),
+        { qos: 1 },
+      );
       const c2 = await waitFor('result of c2', () => results.find((r) => r.id === 'c2'));
       assert.equal(c2.status, 'rejected');
       assert.equal(c2.code, 'EDGE_ERR_CMD_UNKNOWN_TAG');

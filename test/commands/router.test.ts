@@ -67,7 +67,15 @@ function setup(
       ];
   const router = new CommandRouter(
     list,
-    { timeoutMs: 5000, maxPendingPerDevice: 2, dedupeSize: 16, maxPayloadBytes: 1024, ...options },
+    // Freshness has its own tests (command-guard.test.ts); the others send commands without ts.
+    {
+      timeoutMs: 5000,
+      maxPendingPerDevice: 2,
+      dedupeSize: 16,
+      maxPayloadBytes: 1024,
+      requireExpiry: false,
+      ...options,
+    },
     { channel, sink, clock, logger: log },
   );
   router.start();
@@ -197,14 +205,20 @@ describe('command router', () => {
     assert.equal(s.router.stats().duplicates, 2);
   });
 
-  it('forgets the oldest finished ids beyond dedupeSize', async () => {
+  it('ids beyond dedupeSize leave RAM, but the ledger still answers them: never written twice', async () => {
     const s = setup(undefined, { dedupeSize: 16, maxPendingPerDevice: 100 });
     for (let i = 0; i < 20; i++) s.channel.inject('pump/cmd', cmd({ id: `id-${i}`, tag: 'speed', value: i }));
     await s.settled();
     s.channel.inject('pump/cmd', cmd({ id: 'id-19', tag: 'speed', value: 19 }));
     s.channel.inject('pump/cmd', cmd({ id: 'id-0', tag: 'speed', value: 0 }));
     await s.settled();
-    assert.equal(s.pump.writes.length, 21, 'id-19 remembered, id-0 forgotten');
+    assert.equal(s.pump.writes.length, 20, 'id-19 in RAM, id-0 in the ledger');
+    const answers = s.results().filter((r) => r.id === 'id-0');
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      ['done', 'done'],
+      'the stored result is published again',
+    );
   });
 
   it('runs commands of a device in order and rejects beyond maxPendingPerDevice', async () => {

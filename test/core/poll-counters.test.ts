@@ -43,6 +43,7 @@ it('poll-errors-count-polls-not-values: a dead slave with 14 tags, 5 polls', asy
       memory: undefined,
       dtus: {},
       dtuUnknownRegistrations: 0,
+      commandsRefused: {},
     }),
   );
   const text = await metrics.metrics();

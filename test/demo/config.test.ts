@@ -15,7 +15,12 @@ describe('demoConfig', () => {
   it('has the YAML top-level shape', () => {
     assert.deepEqual(Object.keys(config).sort(), ['agent', 'devices', 'http', 'log', 'mqtt', 'store']);
     assert.equal(config.store.path, join('/var/tmp/demo', 'outbox.db'));
-    assert.deepEqual(config.mqtt, { url: 'mqtt://127.0.0.1:18830', topicPrefix: 'edge' });
+    // The demo's broker is local: plaintext is allowed explicitly (mqtt.allowInsecure).
+    assert.deepEqual(config.mqtt, {
+      url: 'mqtt://127.0.0.1:18830',
+      topicPrefix: 'edge',
+      allowInsecure: true,
+    });
     assert.deepEqual(config.http, { host: '127.0.0.1', port: 0 });
     assert.equal(demoConfig({ modbusPort: 1, mqttUrl: 'mqtt://h:1', dataDir: '/d' }).http.port, 9464);
     assert.ok(config.devices.length >= 2);

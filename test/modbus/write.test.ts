@@ -57,4 +57,24 @@ describe('planWrite', () => {
     refused(() => planWrite(tag({ type: 'string', length: 1 }), 'abc'), /does not fit/);
     refused(() => planWrite(tag({ type: 'string', length: 4 }), 'é'), /ASCII/);
   });
+
+  it("refuses a value outside the tag's configured min/max before encoding it (issue 12 item 6)", () => {
+    const bounded = tag({ type: 'u16', scale: 0.1, min: 5, max: 60 });
+    refused(() => planWrite(bounded, 60.1), /above the configured max 60/);
+    refused(() => planWrite(bounded, 4.9), /below the configured min 5/);
+    assert.equal(planWrite(bounded, 60).values[0], 600);
+    assert.equal(planWrite(tag({ type: 'i16', min: -10 }), -10).fc, 6);
+  });
+
+  it('min/max are config errors on read-only, non-numeric or inverted tags', () => {
+    const issues = (t: Record<string, unknown>): string[] =>
+      modbusTagSchema
+        .safeParse({ name: 't', function: 'holding', address: 5, ...t })
+        .error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+    assert.deepEqual(issues({ min: 1 }), ['min: min/max bound command writes: the tag must be writable']);
+    assert.deepEqual(issues({ writable: true, type: 'bool', max: 1 }), [
+      'max: min/max apply to numeric tags only',
+    ]);
+    assert.deepEqual(issues({ writable: true, min: 5, max: 1 }), ['min: min 5 is greater than max 1']);
+  });
 });

@@ -149,18 +149,27 @@ describe('MemoryGuard', () => {
     assert.equal(guard.stats().lastHeapUsedBytes, null);
   });
 
-  it('writes a real V8 heap snapshot into a directory', { timeout: 20_000 }, (t) => {
-    const dir = tempDir();
-    try {
-      const started = Date.now();
-      const path = writeV8HeapSnapshot(`${dir.path}/snaps`);
-      const took = Date.now() - started;
-      assert.ok(existsSync(path));
-      assert.ok(path.startsWith(`${dir.path}/snaps/edge-agent-`) && path.endsWith('.heapsnapshot'));
-      assert.ok(statSync(path).size > 0);
-      if (took > 2000) t.diagnostic(`heap snapshot took ${took} ms`);
-    } finally {
-      dir.remove();
-    }
-  });
+  it(
+    'writes a real V8 heap snapshot, mode 0600 in a 0700 directory: it holds secrets',
+    { timeout: 20_000 },
+    (t) => {
+      const dir = tempDir();
+      const umask = process.umask(0o022); // a usual umask: files would be 0644, world-readable
+      try {
+        const started = Date.now();
+        const path = writeV8HeapSnapshot(`${dir.path}/snaps`);
+        const took = Date.now() - started;
+        assert.equal(process.umask(0o022), 0o022, 'the umask is restored');
+        assert.equal(statSync(path).mode & 0o777, 0o600);
+        assert.equal(statSync(`${dir.path}/snaps`).mode & 0o777, 0o700);
+        assert.ok(existsSync(path));
+        assert.ok(path.startsWith(`${dir.path}/snaps/edge-agent-`) && path.endsWith('.heapsnapshot'));
+        assert.ok(statSync(path).size > 0);
+        if (took > 2000) t.diagnostic(`heap snapshot took ${took} ms`);
+      } finally {
+        process.umask(umask);
+        dir.remove();
+      }
+    },
+  );
 });

@@ -92,6 +92,10 @@ function snapshot(now: number): AgentStatsSnapshot {
       },
     ],
     dtuUnknownRegistrations: 4,
+    commandsRefused: [
+      { source: 'device', reason: 'retained', count: 3 },
+      { source: 'mqtt', reason: 'oversized', count: 1 },
+    ],
   };
 }
 
@@ -133,6 +137,8 @@ describe('AgentMetrics', () => {
     assert.equal(v.get('edge_dtu_garbage_bytes_total{dtu="dtu-north"}'), 17);
     assert.equal(v.get('edge_dtu_liveness_closes_total{dtu="dtu-north"}'), 1);
     assert.equal(v.get('edge_dtu_unknown_registrations_total'), 4);
+    assert.equal(v.get('edge_commands_refused_total{source="device",reason="retained"}'), 3);
+    assert.equal(v.get('edge_commands_refused_total{source="mqtt",reason="oversized"}'), 1);
     assert.equal(v.get('edge_records_published_total'), 958);
     assert.equal(v.get('edge_messages_published_total'), 12);
     assert.equal(v.get('edge_mqtt_inflight_messages'), 2);

@@ -81,6 +81,7 @@ describe('pending overflow', () => {
           memory: undefined,
           dtus: {},
           dtuUnknownRegistrations: 0,
+          commandsRefused: {},
         }),
       );
       assert.match(await metrics.metrics(), /^edge_outbox_dropped_pending_total 60$/m);

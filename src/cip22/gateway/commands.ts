@@ -2,8 +2,22 @@
  * Commands from MQTT for piles: `{pile}/cmd` carries `{id, command, params?}`; the result
  * goes to `{pile}/cmd/result` as `{id, command, ok, result?, error?}` (and is stored as a
  * cip22-cmd-result event by the gateway). Only commands listed in `allowCommands` run.
+ *
+ * Like tag writes (core/command-router.ts), a pile command runs at most once per id: a
+ * retained or stale one is refused (core/command-guard.ts), and its id is claimed in the
+ * durable ledger before it is sent, so a redelivery (broker reconnect, agent restart) is
+ * answered with the stored result or refused as a duplicate instead of run again.
  */
-import type { CommandChannel, Logger } from '../../core/ports.js';
+import {
+  type CommandLedger,
+  DEFAULT_FRESHNESS,
+  type FreshnessPolicy,
+  MemoryCommandLedger,
+  RefusalCounter,
+  type RefusalReason,
+  admit,
+} from '../../core/command-guard.js';
+import type { CommandChannel, InboundMessage, Logger } from '../../core/ports.js';
 import type { Effect, PileCommand, PileMachine } from '../state/machine.js';
 import { resultBody } from './records.js';
 
@@ -12,6 +26,14 @@ export interface RouterHooks {
   /** Effects produced by a request (send CMD, or an immediate refusal). */
   apply(pile: string, effects: Effect[]): void;
   readonly log: Logger;
+  now(): number;
+}
+
+/** Freshness, durable ids and size bound of pile commands (config `commands`). */
+export interface PileCommandOptions {
+  readonly ledger?: CommandLedger;
+  readonly policy?: FreshnessPolicy;
+  readonly maxPayloadBytes?: number;
 }
 
 const COMMANDS = new Set<string>(['start', 'stop', 'reset', 'begin-upgrade']);
@@ -22,6 +44,7 @@ export type ParsedRequest =
       readonly id: string;
       readonly command: PileCommand;
       readonly params?: Readonly<Record<string, unknown>>;
+      readonly body: Readonly<Record<string, unknown>>;
     }
   | { readonly ok: false; readonly id: string; readonly command: string; readonly error: string };
 
@@ -33,7 +56,7 @@ export function parseRequest(payload: Buffer, allowed: readonly string[]): Parse
   } catch {
     return { ok: false, id: '', command: '', error: 'bad-request: not JSON' };
   }
-  if (typeof body !== 'object' || body === null)
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { ok: false, id: '', command: '', error: 'bad-request: not an object' };
   const { id, command, params } = body as Record<string, unknown>;
   const idText = typeof id === 'string' || typeof id === 'number' ? String(id) : '';
@@ -49,6 +72,7 @@ export function parseRequest(payload: Buffer, allowed: readonly string[]): Parse
     id: idText,
     command: name as PileCommand,
     ...(params === undefined ? {} : { params: params as Record<string, unknown> }),
+    body: body as Record<string, unknown>,
   };
 }
 
@@ -66,12 +90,28 @@ function validParams(params: unknown): boolean {
 
 export class CommandRouter {
   private readonly unsubscribe = new Map<string, () => void>();
+  private readonly ledger: CommandLedger;
+  private readonly policy: FreshnessPolicy;
+  /** Ledger keys claimed and not yet answered: their first result is stored. */
+  private readonly claimed = new Set<string>();
+  private readonly refused = new RefusalCounter();
+  /** Results of refusals: they never settle a claimed id (a retained copy of a running one). */
+  private readonly refusalResults = new WeakSet<Effect>();
 
   constructor(
     private readonly channel: CommandChannel,
     private readonly allowed: readonly string[],
     private readonly hooks: RouterHooks,
-  ) {}
+    private readonly options: PileCommandOptions = {},
+  ) {
+    this.ledger = options.ledger ?? new MemoryCommandLedger();
+    this.policy = options.policy ?? DEFAULT_FRESHNESS;
+  }
+
+  /** Commands refused before they ran, by reason. */
+  refusals(): Readonly<Partial<Record<RefusalReason, number>>> {
+    return this.refused.snapshot();
+  }
 
   /** Subscribes to `{pile}/cmd` (once per pile). */
   watch(pile: string): void {
@@ -80,7 +120,7 @@ export class CommandRouter {
       pile,
       this.channel.subscribe(`${pile}/cmd`, (message) => {
         try {
-          this.onRequest(pile, message.payload);
+          this.onRequest(pile, message);
         } catch (error) {
           this.hooks.log.error({ pile, err: (error as Error).message }, 'cip22: command handling failed');
         }
@@ -92,7 +132,10 @@ export class CommandRouter {
   publish(pile: string, effects: readonly Effect[]): void {
     for (const e of effects) {
       if (e.kind !== 'result') continue;
-      this.channel.publish(`${pile}/cmd/result`, JSON.stringify(resultBody(e))).catch((error: unknown) => {
+      const body = JSON.stringify(resultBody(e));
+      const key = ledgerKey(pile, e.requestId);
+      if (!this.refusalResults.has(e) && this.claimed.delete(key)) this.settle(pile, key, body);
+      this.channel.publish(`${pile}/cmd/result`, body).catch((error: unknown) => {
         this.hooks.log.warn(
           { pile, id: e.requestId, err: (error as Error).message },
           'cip22: command result not published (stored as event)',
@@ -106,20 +149,49 @@ export class CommandRouter {
     this.unsubscribe.clear();
   }
 
-  private onRequest(pile: string, payload: Buffer): void {
-    const request = parseRequest(payload, this.allowed);
-    if (!request.ok) {
-      this.hooks.apply(pile, [
-        {
-          kind: 'result',
-          requestId: request.id,
-          command: request.command as PileCommand,
-          ok: false,
-          error: request.error,
-        },
-      ]);
+  private onRequest(pile: string, message: InboundMessage): void {
+    const limit = this.options.maxPayloadBytes;
+    if (limit !== undefined && message.payload.length > limit) {
+      this.refused.add('oversized');
+      this.hooks.log.warn({ pile, bytes: message.payload.length }, 'cip22: oversized command dropped');
       return;
     }
+    const request = parseRequest(message.payload, this.allowed);
+    const refuse = (error: string, command: string): void => {
+      const result: Effect = {
+        kind: 'result',
+        requestId: request.id,
+        command: command as PileCommand,
+        ok: false,
+        error,
+      };
+      this.refusalResults.add(result);
+      this.hooks.apply(pile, [result]);
+    };
+    if (!request.ok) {
+      this.refused.add('malformed');
+      refuse(request.error, request.command);
+      return;
+    }
+    const now = this.hooks.now();
+    const refusal = admit(message, request.body, this.policy, now);
+    if (refusal) {
+      this.refused.add(refusal.reason);
+      refuse(`${refusal.reason}: ${refusal.message}`, request.command);
+      return;
+    }
+    const key = ledgerKey(pile, request.id);
+    const claim = this.ledger.claim(key, now);
+    if (!claim.fresh) {
+      this.refused.add('duplicate');
+      this.hooks.log.info({ pile, id: request.id }, 'cip22: duplicate command id, not run again');
+      if (claim.result !== null) this.republish(pile, request.id, claim.result);
+      else if (this.claimed.has(key))
+        return; // still running: its result answers both
+      else refuse('duplicate: received before a restart, outcome unknown', request.command);
+      return;
+    }
+    this.claimed.add(key);
     const machine = this.hooks.machine(pile);
     if (!machine) {
       this.hooks.apply(pile, [
@@ -129,4 +201,26 @@ export class CommandRouter {
     }
     this.hooks.apply(pile, machine.request(request.id, request.command, request.params));
   }
+
+  /** A store failure here must not break the frame being processed: it only costs later answers. */
+  private settle(pile: string, key: string, body: string): void {
+    try {
+      this.ledger.settle(key, body);
+    } catch (error) {
+      this.hooks.log.warn({ pile, err: (error as Error).message }, 'cip22: command result not kept');
+    }
+  }
+
+  private republish(pile: string, id: string, result: string): void {
+    this.channel.publish(`${pile}/cmd/result`, result).catch((error: unknown) => {
+      this.hooks.log.warn(
+        { pile, id, err: (error as Error).message },
+        'cip22: stored command result not published again',
+      );
+    });
+  }
+}
+
+function ledgerKey(pile: string, id: string): string {
+  return `pile\u0000${pile}\u0000${id}`;
 }

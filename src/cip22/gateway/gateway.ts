@@ -14,7 +14,7 @@ import { CertificateCache, VerifyPool, type ParsedCertificate } from '../identit
 import type { Cip22Config } from '../config.js';
 import { type Effect, PileMachine, type PileState } from '../state/machine.js';
 import type { Ticket } from './admission.js';
-import { CommandRouter } from './commands.js';
+import { CommandRouter, type PileCommandOptions } from './commands.js';
 import { CrlFiles } from './crl-files.js';
 import { PileListener } from './listener.js';
 import { ReasonLog } from './reason-log.js';
@@ -29,6 +29,8 @@ export interface GatewayDeps {
   /** TLS server identity (PEM). */
   readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer };
   readonly commands?: CommandChannel;
+  /** Freshness, durable ids and size bound of pile commands (default: RAM ids, defaults). */
+  readonly commandOptions?: PileCommandOptions;
 }
 
 export interface PileStatus {
@@ -83,11 +85,17 @@ export class Cip22Gateway implements SessionHost {
     this.reasons = new ReasonLog(deps.logger, deps.clock);
     this.signatures = new VerifyPool(config.verify);
     this.router = deps.commands
-      ? new CommandRouter(deps.commands, config.allowCommands, {
-          machine: (pile) => this.machines.get(pile),
-          apply: (pile, effects) => this.applyOutside(pile, effects),
-          log: this.log,
-        })
+      ? new CommandRouter(
+          deps.commands,
+          config.allowCommands,
+          {
+            machine: (pile) => this.machines.get(pile),
+            apply: (pile, effects) => this.applyOutside(pile, effects),
+            log: this.log,
+            now: () => this.clock.now(),
+          },
+          deps.commandOptions,
+        )
       : undefined;
     for (const pile of Object.keys(config.piles)) this.router?.watch(pile);
     this.listener = new PileListener(deps.tls, config, deps.clock, {
@@ -403,7 +411,13 @@ export class Cip22Gateway implements SessionHost {
       handshakes: this.handshakes,
       counters: Object.fromEntries(this.counters),
       piles,
+      commandsRefused: this.commandRefusals(),
     };
+  }
+
+  /** Pile commands refused before they ran, by reason (retained, expired, duplicate…). */
+  commandRefusals(): Readonly<Record<string, number>> {
+    return this.router?.refusals() ?? {};
   }
 
   /** Count of one reason (tests, metrics). */

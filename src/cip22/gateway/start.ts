@@ -9,6 +9,7 @@ import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
 import type { SecretResolver } from '../../config/secrets.js';
 import type { Cip22Config } from '../config.js';
 import { loadRoots } from '../identity/index.js';
+import type { PileCommandOptions } from './commands.js';
 import { Cip22Gateway } from './gateway.js';
 
 export interface StartGatewayDeps {
@@ -17,6 +18,7 @@ export interface StartGatewayDeps {
   readonly outbox: OnceSink;
   readonly secrets: SecretResolver;
   readonly commands?: CommandChannel;
+  readonly commandOptions?: PileCommandOptions;
 }
 
 function readConfigFile(path: string, field: string): Buffer {
@@ -41,6 +43,7 @@ export async function startCip22Gateway(config: Cip22Config, deps: StartGatewayD
     roots: loadRoots(config.roots.map((path, i) => readConfigFile(path, `cip22.roots[${i}]`))),
     tls: { cert: readConfigFile(tls.cert, 'cip22.tls.cert'), key: deps.secrets(tls.key, 'cip22.tls.key') },
     commands: deps.commands,
+    commandOptions: deps.commandOptions,
   });
   await gateway.start();
   return gateway;

@@ -15,51 +15,79 @@ export const mqttTlsSchema = z.strictObject({
   rejectUnauthorized: z.boolean().default(true),
 });
 
-export const mqttSchema = z.strictObject({
-  url: z
-    .string()
-    .regex(/^(mqtt|mqtts|tcp|tls|ws|wss):\/\/[^\s]+$/, 'expected mqtt://host:port or mqtts://host:port')
-    .optional()
-    .describe(
-      'Broker URL. Absent: the agent stores and forwards nothing upstream (demo starts an embedded broker).',
-    ),
-  clientId: z.string().min(1).max(128).optional(),
-  protocolVersion: z
-    .union([z.literal(5), z.literal(4)])
-    .default(5)
-    .describe(
-      '5 = MQTT 5 (reason codes on PUBACK); 4 = MQTT 3.1.1 for brokers without v5 (e.g. the embedded demo broker)',
-    ),
-  topicPrefix: topicSegment.default('edge'),
-  username: z.string().optional(),
-  password: secretRefSchema.optional(),
-  tls: mqttTlsSchema.optional(),
-  keepaliveSec: z.number().int().min(5).max(3600).default(30),
-  connectTimeoutMs: z.number().int().positive().default(10_000),
-  inflightWindow: z
-    .number()
-    .int()
-    .min(1)
-    .max(1000)
-    .default(32)
-    .describe('Unacknowledged QoS 1 messages at once'),
-  batch: z
-    .strictObject({
-      maxRecords: z.number().int().min(1).max(10_000).default(200),
-      maxBytes: z
-        .number()
-        .int()
-        .min(1024)
-        .max(10 * 1024 * 1024)
-        .default(128 * 1024),
-    })
-    .prefault({}),
-  drain: z
-    .enum(['interleave', 'fifo'])
-    .default('interleave')
-    .describe(
-      'interleave: live records share the window with the backlog after an outage; fifo: strictly oldest first',
-    ),
-  reconnect: backoffSchemaWith({ maxMs: 30_000 }).prefault({}),
-});
+/** Schemes that carry credentials, telemetry and commands in clear text. */
+export const PLAINTEXT_MQTT_SCHEMES: readonly string[] = ['mqtt', 'tcp', 'ws'];
+
+export const mqttSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(mqtt|mqtts|tcp|tls|ws|wss):\/\/[^\s]+$/, 'expected mqtt://host:port or mqtts://host:port')
+      .optional()
+      .describe(
+        'Broker URL. Absent: the agent stores and forwards nothing upstream (demo starts an embedded broker).',
+      ),
+    clientId: z.string().min(1).max(128).optional(),
+    protocolVersion: z
+      .union([z.literal(5), z.literal(4)])
+      .default(5)
+      .describe(
+        '5 = MQTT 5 (reason codes on PUBACK); 4 = MQTT 3.1.1 for brokers without v5 (e.g. the embedded demo broker)',
+      ),
+    topicPrefix: topicSegment.default('edge'),
+    username: z.string().optional(),
+    password: secretRefSchema.optional(),
+    tls: mqttTlsSchema.optional(),
+    keepaliveSec: z.number().int().min(5).max(3600).default(30),
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    inflightWindow: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(32)
+      .describe('Unacknowledged QoS 1 messages at once'),
+    batch: z
+      .strictObject({
+        maxRecords: z.number().int().min(1).max(10_000).default(200),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(10 * 1024 * 1024)
+          .default(128 * 1024),
+      })
+      .prefault({}),
+    drain: z
+      .enum(['interleave', 'fifo'])
+      .default('interleave')
+      .describe(
+        'interleave: live records share the window with the backlog after an outage; fifo: strictly oldest first',
+      ),
+    reconnect: backoffSchemaWith({ maxMs: 30_000 }).prefault({}),
+    allowInsecure: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Allow a plaintext broker URL (mqtt://, tcp://, ws://): credentials and commands travel unencrypted. Only for a broker on the same host or a lab',
+      ),
+    maxPacketBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .max(16 * 1024 * 1024)
+      .default(262_144)
+      .describe(
+        'Largest MQTT packet accepted from the broker (MQTT 5 maximum packet size; checked on every packet header as well): a larger one drops the connection before its body is buffered',
+      ),
+  })
+  .superRefine((mqtt, ctx) => {
+    const scheme = /^([a-z]+):/i.exec(mqtt.url ?? '')?.[1]?.toLowerCase();
+    if (scheme !== undefined && PLAINTEXT_MQTT_SCHEMES.includes(scheme) && !mqtt.allowInsecure)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: `${scheme}:// is plaintext (credentials, telemetry and commands readable and forgeable on the path): use mqtts:// or wss://, or set mqtt.allowInsecure: true`,
+      });
+  });
 export type MqttConfig = z.infer<typeof mqttSchema>;

@@ -1,6 +1,7 @@
 /** Modbus device configuration: schema with defaults beside it (one schema per section). */
 import { z } from 'zod';
 import { backoffSchema, breakerSchema, topicSegment } from '../../config/sections/common.js';
+import { writeRangeFields, writeRangeIssues } from '../../config/sections/write-range.js';
 
 export const MODBUS_MAX_REGISTERS = 125;
 export const MODBUS_MAX_BITS = 2000;
@@ -50,6 +51,7 @@ export const modbusTagSchema = z
       .describe(
         'Commands may write this tag (coils: FC05; holding registers: FC06 for one register, FC16 for more). Needs commands.allowWrites too',
       ),
+    ...writeRangeFields,
   })
   .superRefine((tag, ctx) => {
     const isBitArea = tag.function === 'coil' || tag.function === 'discrete';
@@ -88,6 +90,8 @@ export const modbusTagSchema = z
           'a bit inside a register cannot be written (read-modify-write is not atomic); use a coil or the whole register',
       });
     }
+    const numeric = tag.type !== 'bool' && tag.type !== 'string';
+    for (const issue of writeRangeIssues(tag, numeric)) ctx.addIssue({ code: 'custom', ...issue });
     const words = registerCount(tag.type, tag.length);
     if (!isBitArea && tag.address <= 65535 && tag.address + words > 65536) {
       ctx.addIssue({

@@ -4,6 +4,7 @@
  * silently: a value the registers cannot carry exactly (23.45 with scale 0.1, 70000 in a
  * u16) is refused, because writing something else than asked is worse than not writing.
  */
+import { outOfRange } from '../../config/sections/write-range.js';
 import { EdgeError } from '../../core/errors.js';
 import type { WriteValue } from '../../core/ports.js';
 import { encodeRegisters } from './codec.js';
@@ -75,6 +76,8 @@ function stringValue(tag: ModbusTagConfig, value: WriteValue): string {
 export function planWrite(tag: ModbusTagConfig, value: WriteValue, multiple = false): WritePlan {
   if (Array.isArray(value)) refuse(tag, 'Modbus tags take a single value, not an array');
   const scalar = value as Exclude<WriteValue, readonly unknown[]>;
+  const outside = outOfRange(tag, scalar);
+  if (outside) refuse(tag, outside);
   if (tag.function === 'coil')
     return { fc: multiple ? 15 : 5, address: tag.address, values: [asBoolean(tag, scalar)] };
   let registers: number[];

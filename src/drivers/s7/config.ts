@@ -1,6 +1,7 @@
 /** S7 device configuration: schema with defaults beside it. */
 import { z } from 'zod';
 import { backoffSchema, topicSegment } from '../../config/sections/common.js';
+import { writeRangeFields, writeRangeIssues } from '../../config/sections/write-range.js';
 import { parseS7Address, type S7Address } from './address.js';
 
 export const s7TagSchema = z
@@ -23,10 +24,13 @@ export const s7TagSchema = z
       .optional()
       .describe('Poll interval; defaults to the device interval'),
     writable: z.boolean().default(false).describe('Allow writes to this tag (commands); off by default'),
+    ...writeRangeFields,
   })
   .superRefine((tag, ctx) => {
     const parsed = parseS7Address(tag.address);
     if (!parsed.ok) ctx.addIssue({ code: 'custom', path: ['address'], message: parsed.reason });
+    const numeric = parsed.ok && !['BOOL', 'CHAR', 'STRING'].includes(parsed.address.type);
+    for (const issue of writeRangeIssues(tag, numeric)) ctx.addIssue({ code: 'custom', ...issue });
   });
 export type S7TagConfig = z.infer<typeof s7TagSchema>;
 

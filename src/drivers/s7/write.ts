@@ -3,6 +3,7 @@
  * anything is sent, exactly one WriteVar request, never retried. The connection's own
  * request timeout bounds the wait (nodes7's writeItems could wait forever).
  */
+import { outOfRange } from '../../config/sections/write-range.js';
 import { EdgeError } from '../../core/errors.js';
 import type { WriteValue } from '../../core/ports.js';
 import { AREA_CODES, elementAddress, type S7Address } from './address.js';
@@ -56,6 +57,11 @@ function itemsFor(ctx: WriteContext, name: string, value: WriteValue): WriteItem
     const code = tag ? 'EDGE_ERR_CMD_NOT_WRITABLE' : 'EDGE_ERR_CMD_UNKNOWN_TAG';
     throw new EdgeError(code, `device ${device}: tag "${name}" ${why}`, { context: { device, tag: name } });
   }
+  const outside = outOfRange(tag.config, value);
+  if (outside)
+    throw new EdgeError('EDGE_ERR_CMD_BAD_VALUE', `device ${device}: tag "${name}" ${outside}`, {
+      context: { device, tag: name },
+    });
   const invalid = (reason: string): EdgeError =>
     new EdgeError(
       'EDGE_ERR_CMD_BAD_VALUE',

@@ -4,7 +4,7 @@
  * sent while the agent was offline is not delivered late: a stale "start charging" or
  * "write setpoint" executed minutes later is worse than a refused one).
  */
-import type { MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import { topicMatches } from '../../core/command-channel.js';
 import { EdgeError } from '../../core/errors.js';
 import type { CommandChannel, InboundMessage, Logger } from '../../core/ports.js';
@@ -17,7 +17,16 @@ interface Subscription {
 export class MqttCommandChannel implements CommandChannel {
   private readonly subs = new Set<Subscription>();
   private client: MqttClient | undefined;
-  private readonly onMessage = (topic: string, payload: Buffer): void => this.dispatch(topic, payload);
+  private readonly onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void =>
+    this.dispatch({
+      topic,
+      payload,
+      // The routers refuse retained commands (redelivered at every subscribe) and read the expiry.
+      retained: packet.retain,
+      ...(packet.properties?.messageExpiryInterval === undefined
+        ? {}
+        : { expiryIntervalSec: packet.properties.messageExpiryInterval }),
+    });
 
   /** `root` is `{prefix}/{site}`. */
   constructor(
@@ -84,11 +93,12 @@ export class MqttCommandChannel implements CommandChannel {
       );
   }
 
-  private dispatch(topic: string, payload: Buffer): void {
+  private dispatch(message: InboundMessage): void {
+    const topic = message.topic;
     for (const sub of [...this.subs]) {
       if (!topicMatches(sub.filter, topic)) continue;
       try {
-        sub.handler({ topic, payload });
+        sub.handler(message);
       } catch (err) {
         // A handler bug must not take the broker connection down with it.
         this.log.error(

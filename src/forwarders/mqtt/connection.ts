@@ -48,6 +48,8 @@ export function buildClientOptions(config: MqttConfig, id: ClientIdentity): ICli
     writeCache: false,
     clientId: clientIdFor(config, id.site, id.agentId),
     clean: true,
+    // MQTT 5: the broker must not send us anything larger (MQTT 3.1.1: packet-guard.ts).
+    ...(config.protocolVersion === 5 ? { properties: { maximumPacketSize: config.maxPacketBytes } } : {}),
     keepalive: config.keepaliveSec,
     connectTimeout: config.connectTimeoutMs,
     reconnectPeriod: 0,

@@ -30,6 +30,7 @@ import type { Logger } from '../../core/ports.js';
 import { MqttCommandChannel } from './commands.js';
 import { buildClientOptions, classifyClientError, clientIdFor, redactUrl } from './connection.js';
 import { DrainWindow } from './drain-window.js';
+import { guardClient } from './packet-guard.js';
 import { PayloadBuilder, onlineStatus, statusTopic, stoppedStatus } from './payload.js';
 import { ReconnectScheduler, within } from './reconnect.js';
 import { ForwarderMetrics } from './stats.js';
@@ -62,6 +63,8 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   private client: MqttClient | undefined;
   private gen = 0;
   private connected = false;
+  /** Connections dropped because the broker announced an oversized packet. */
+  private oversized = 0;
   private everConnected = false;
   private unsubscribe: (() => void) | undefined;
   private pumpQueued = false;
@@ -204,6 +207,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       lastError: m.lastError,
       lastErrorCode: m.lastErrorCode,
       lastErrorAt: m.lastErrorAt,
+      oversizedDropped: this.oversized,
     };
   }
 
@@ -231,7 +235,9 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.log.debug({ url: this.safeUrl, attempt: this.metrics.connectAttempts }, 'mqtt connecting');
     let client: MqttClient;
     try {
-      client = mqtt.connect(this.config.url as string, opts);
+      // manualConnect: the inbound size guard must wrap the socket before the first byte.
+      client = mqtt.connect(this.config.url as string, { ...opts, manualConnect: true });
+      this.guardInbound(client, gen);
     } catch (err) {
       this.recordError('EDGE_ERR_MQTT_CONNECT', (err as Error).message);
       this.log.error(
@@ -249,6 +255,19 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       if (gen === this.gen) this.onClientError(err);
     });
     client.on('close', () => this.onClose(gen, client, lastError));
+    client.connect();
+  }
+
+  /** Drops the connection when the broker announces a packet over mqtt.maxPacketBytes. */
+  private guardInbound(client: MqttClient, gen: number): void {
+    const max = this.config.maxPacketBytes;
+    guardClient(client, max, (packet) => {
+      if (gen !== this.gen) return;
+      this.oversized++;
+      const message = `broker sent a ${packet.bytes}-byte packet (type ${packet.type}), over mqtt.maxPacketBytes ${max}: connection dropped before buffering it`;
+      this.recordError('EDGE_ERR_MQTT_OVERSIZED', message);
+      this.log.error({ code: 'EDGE_ERR_MQTT_OVERSIZED', bytes: packet.bytes, type: packet.type }, message);
+    });
   }
 
   private onConnect(gen: number, client: MqttClient, connack: IConnackPacket): void {

@@ -45,6 +45,8 @@ export interface MqttForwarderStats {
   readonly lastErrorCode: EdgeErrorCode | null;
   /** Epoch ms of the latest error. */
   readonly lastErrorAt: number | null;
+  /** Connections dropped because the broker announced a packet over mqtt.maxPacketBytes. */
+  readonly oversizedDropped: number;
 }
 
 export interface ConnectedInfo {

@@ -1,0 +1,72 @@
+/**
+ * Command ids seen, in the outbox database (table `command_ids`, migration 3), so that a
+ * command redelivered after a restart (QoS 1 redelivery, a resend by the issuer, a broker
+ * reconnect) is answered instead of run again. A claim is its own transaction and
+ * committed (synchronous=FULL) before the command runs: at most once, even across a power
+ * cut in the middle of a write. Retention by age (`seenTtlMs`) and count (`maxKeys`).
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import type { CommandLedger, LedgerClaim } from '../core/command-guard.js';
+
+type Db = BetterSqlite3.Database;
+type Statement = BetterSqlite3.Statement;
+
+export interface CommandLedgerLimits {
+  readonly seenTtlMs: number;
+  readonly maxKeys: number;
+}
+
+/** Pruning runs at most this often (and whenever the count bound is passed). */
+const PRUNE_INTERVAL_MS = 60_000;
+
+export class SqliteCommandLedger implements CommandLedger {
+  private readonly get: Statement;
+  private readonly insert: Statement;
+  private readonly update: Statement;
+  private readonly pruneAge: Statement;
+  private readonly pruneOldest: Statement;
+  private keys: number;
+  private lastPrune = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    db: Db,
+    private readonly limits: CommandLedgerLimits,
+  ) {
+    this.get = db.prepare('SELECT ts, result FROM command_ids WHERE key = ?');
+    this.insert = db.prepare('INSERT INTO command_ids (key, ts, result) VALUES (?, ?, NULL)');
+    this.update = db.prepare('UPDATE command_ids SET result = ? WHERE key = ?');
+    this.pruneAge = db.prepare('DELETE FROM command_ids WHERE ts < ?');
+    this.pruneOldest = db.prepare(
+      'DELETE FROM command_ids WHERE key IN (SELECT key FROM command_ids ORDER BY ts LIMIT ?)',
+    );
+    this.keys = (db.prepare('SELECT count(*) AS n FROM command_ids').get() as { n: number }).n;
+  }
+
+  claim(key: string, now: number): LedgerClaim {
+    this.prune(now);
+    const row = this.get.get(key) as { ts: number; result: string | null } | undefined;
+    // An id older than the retention is forgotten even before the pruning pass removes it.
+    if (row && row.ts >= now - this.limits.seenTtlMs) return { fresh: false, ts: row.ts, result: row.result };
+    if (row) this.keys -= this.pruneAge.run(now - this.limits.seenTtlMs).changes;
+    this.insert.run(key, now);
+    this.keys++;
+    return { fresh: true };
+  }
+
+  settle(key: string, result: string): void {
+    this.update.run(result, key);
+  }
+
+  /** Stored ids (within or past retention, until pruned). */
+  size(): number {
+    return this.keys;
+  }
+
+  private prune(now: number): void {
+    if (this.keys <= this.limits.maxKeys && now - this.lastPrune < PRUNE_INTERVAL_MS) return;
+    this.lastPrune = now;
+    this.keys -= this.pruneAge.run(now - this.limits.seenTtlMs).changes;
+    if (this.keys > this.limits.maxKeys)
+      this.keys -= this.pruneOldest.run(this.keys - this.limits.maxKeys).changes;
+  }
+}
