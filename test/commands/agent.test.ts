@@ -15,6 +15,7 @@ import { MemoryCommandChannel } from '../../src/core/command-channel.js';
 import type { CommandResult } from '../../src/core/command-router.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { freePort } from '../helpers/net.js';
+import { startAll } from '../helpers/peers.js';
 import { startPymodbus, type Peer, type PymodbusSpec } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -67,7 +68,7 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
   before(async () => {
     ports = { write: await freePort(), primary: await freePort(), secondary: await freePort() };
     peers.push(
-      ...(await Promise.all([
+      ...(await startAll([
         startPymodbus(server(ports.write)),
         startPymodbus(server(ports.primary)),
         startPymodbus(server(ports.secondary)),

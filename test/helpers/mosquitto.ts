@@ -129,8 +129,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       await waitForPort(port, child);
       if (tlsPort) await waitForPort(tlsPort, child);
     } catch (err) {
-      child.kill('SIGKILL');
-      throw new Error(`${(err as Error).message}\n${stderr}`);
+      await terminate('SIGKILL');
+      throw new Error(`${(err as Error).message}\nmosquitto stderr:\n${stderr || '(none)'}`, { cause: err });
     }
   };
 
@@ -148,7 +148,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   };
   process.once('exit', onExit);
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    process.off('exit', onExit);
+    dir.remove();
+    throw err;
+  }
 
   return {
     port,
