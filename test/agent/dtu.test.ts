@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startDtuSimulator, type DtuSimulator } from '../../src/tools/dtu-sim/index.js';
+import { startDtuSimulator, type DtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/net.js';
 import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';

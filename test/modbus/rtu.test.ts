@@ -105,11 +105,8 @@ test('RTU: a dead slave on a shared bus opens its breaker; the live ones stay go
   for (const d of devs) d.init();
   for (const d of devs) await d.start();
   assert.equal(fam.lines().size, 1);
-  const cycles: number[] = [];
   for (let i = 0; i < 6; i++) {
-    const started = performance.now();
     const [a, b, c] = await Promise.all(devs.map((d) => d.poll(['v'])));
-    cycles.push(performance.now() - started);
     assert.equal(a[0].value, layout.slave.holding!.values![0][0], `cycle ${i}`);
     assert.equal(b[0].value, 222, `cycle ${i}`);
     assert.equal(
@@ -120,11 +117,8 @@ test('RTU: a dead slave on a shared bus opens its breaker; the live ones stay go
   const dead = devs[2].status() as any;
   assert.equal(dead.breaker, 'open');
   assert.equal(dead.requests, 2, 'no bus traffic to the dead slave once open');
-  // once open, a cycle costs only the two live requests
-  assert.ok(
-    cycles.slice(2).every((ms) => ms < 150),
-    `cycles ${cycles.map(Math.round)}`,
-  );
+  // Once open, a cycle costs only the two live requests: the request count above is that
+  // cost, shown without a wall-clock figure.
 });
 
 /** CRC-16/MODBUS. */

@@ -7,14 +7,6 @@
 export type PileState = 'OFFLINE' | 'STANDBY' | 'CHARGING' | 'FAULT' | 'UPGRADING';
 export type PileCommand = 'start' | 'stop' | 'reset' | 'begin-upgrade';
 
-/** Wire codes of the CMD frame's 0x80 tag. */
-export const COMMAND_CODES: Readonly<Record<PileCommand, number>> = {
-  start: 1,
-  stop: 2,
-  reset: 3,
-  'begin-upgrade': 4,
-};
-
 export interface Transition {
   readonly from: PileState;
   readonly to: PileState;

@@ -3,9 +3,9 @@
  * per-device seq, epoch-prefixed ids, bounded size with telemetry-first eviction and gap
  * events), for unit tests of forwarders and producers. Nothing survives the process.
  */
-import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
-import type { OnceResult } from '../core/ports.js';
-import type { NewRecord, RecordClass, StoredRecord } from '../core/types.js';
+import { systemClock, type Clock, type TimerHandle } from '../../src/core/clock.js';
+import type { OnceResult } from '../../src/core/ports.js';
+import type { NewRecord, RecordClass, StoredRecord } from '../../src/core/types.js';
 import {
   EVICT_LOW_WATER,
   type GapTally,
@@ -15,8 +15,8 @@ import {
   closedError,
   gapRecord,
   tally,
-} from './outbox.js';
-import { newEpoch } from './schema.js';
+} from '../../src/store/outbox.js';
+import { newEpoch } from '../../src/store/schema.js';
 
 export interface MemoryOutboxOptions {
   readonly clock?: Clock;
