@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check-config': {
       const file = rest[0] ?? values.config;
       if (!file) return (err('check-config: missing FILE'), 1);
-      return checkConfigCommand(file, { schemaOnly: values['schema-only'] === true }, out);
+      return await checkConfigCommand(file, { schemaOnly: values['schema-only'] === true }, out);
     }
     case 'run': {
       const file = values.config ?? rest[0];

@@ -86,12 +86,14 @@ export function planRequests<T extends PlanTag>(tags: readonly T[], limits: Plan
 /** Checks that every tag fits in one request under the limits (else a tag would be split). */
 export function checkTagsFit(tags: readonly PlanTag[], limits: PlanLimits, device?: string): void {
   tags.forEach((tag, i) => {
-    const limit = isBitFunction(tag.function) ? limits.maxBitsPerRequest : limits.maxRegistersPerRequest;
+    const bits = isBitFunction(tag.function);
+    const limit = bits ? limits.maxBitsPerRequest : limits.maxRegistersPerRequest;
     const size = tagSize(tag);
     if (size > limit) {
       throw new EdgeError(
         'EDGE_ERR_CONFIG_INVALID',
-        `tags[${i}] "${tag.name}" needs ${size} registers but maxRegistersPerRequest is ${limit}`,
+        `${device === undefined ? '' : `device ${device}: `}tags[${i}] "${tag.name}" needs ${size} ${bits ? 'bits' : 'registers'} ` +
+          `but ${bits ? 'maxBitsPerRequest' : 'maxRegistersPerRequest'} is ${limit}`,
         { context: { device, tag: tag.name, field: `tags[${i}].length` } },
       );
     }
