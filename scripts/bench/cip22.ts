@@ -131,7 +131,7 @@ async function handshakeRound(
 }
 
 async function connectAll<T>(n: number, open: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(n);
+  const out = new Array<T>(n);
   let next = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {

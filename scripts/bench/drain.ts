@@ -31,7 +31,7 @@ const DEVICES = 10;
 type Source = OutboxSource & { close?(): Promise<void> };
 interface SourceKind {
   readonly name: string;
-  open(records: readonly NewRecord[]): Promise<{ source: Source; cleanup(): Promise<void> }>;
+  open(records: readonly NewRecord[]): Promise<{ source: Source; cleanup: () => Promise<void> }>;
 }
 
 function makeRecords(): NewRecord[] {
@@ -111,7 +111,7 @@ async function agentRound(
       random: Math.random,
       site: 'bench-site',
       agentId: 'bench-agent',
-      secrets: (ref) => String(ref),
+      secrets: (ref) => JSON.stringify(ref), // no secret is referenced by the bench config
     },
   );
   const t0 = performance.now();

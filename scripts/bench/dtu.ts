@@ -264,7 +264,7 @@ async function idleLinks(): Promise<BenchResult[]> {
   const up = st.filter((s) => s.up).length;
   const heartbeats = st.reduce((n, s) => n + s.heartbeats, 0);
   const closes = st.reduce((n, s) => n + s.livenessCloses, 0);
-  child.stdin!.end();
+  child.stdin.end();
   await new Promise((r) => child.once('exit', r));
   await fam.close();
   await hub.stop();

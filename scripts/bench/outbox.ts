@@ -22,7 +22,7 @@ const ROUNDS = 5;
 
 /** ~150-byte telemetry bodies as the record codec writes them, 10 devices. */
 export function makeRecords(n: number): NewRecord[] {
-  const out: NewRecord[] = new Array(n);
+  const out = new Array<NewRecord>(n);
   const t0 = 1_700_000_000_000;
   for (let i = 0; i < n; i++) {
     const body = JSON.stringify({

@@ -47,7 +47,7 @@ async function startPymodbus(): Promise<BenchServer | undefined> {
   const ready = await new Promise<boolean>((resolve) => {
     let out = '';
     const timer = setTimeout(() => resolve(false), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (/^READY$/m.test(out)) {
         clearTimeout(timer);
@@ -61,7 +61,7 @@ async function startPymodbus(): Promise<BenchServer | undefined> {
       if (child.exitCode !== null) return res();
       const kill = setTimeout(() => child.kill('SIGKILL'), 2000);
       child.once('exit', () => (clearTimeout(kill), res()));
-      child.stdin!.end();
+      child.stdin.end();
     });
   if (!ready) {
     await close();

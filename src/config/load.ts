@@ -47,7 +47,7 @@ function knownDrivers(): string {
 
 export function validateConfig(raw: unknown): ValidationResult {
   const result = configSchema.safeParse(raw ?? {});
-  if (result.success) return { ok: true, config: Object.freeze(result.data) as EdgeConfig };
+  if (result.success) return { ok: true, config: Object.freeze(result.data) };
   return { ok: false, issues: toIssues(result.error) };
 }
 

@@ -334,9 +334,8 @@ export class CommandRouter {
       ...result,
       ...(command.success ? { tag: command.data.tag, value: command.data.value } : {}),
     };
-    const log = result.status === 'done' ? this.deps.logger.info : this.deps.logger.warn;
-    log.call(
-      this.deps.logger,
+    const level = result.status === 'done' ? 'info' : 'warn';
+    this.deps.logger[level](
       { device: target.device, id: result.id, status: result.status, code: result.code },
       'command result',
     );

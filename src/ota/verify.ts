@@ -75,7 +75,7 @@ export function parseManifest(bytes: Buffer): Manifest {
       throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `manifest.json lists ${file.path} twice`);
     seen.add(file.path);
   }
-  return result.data as Manifest;
+  return result.data;
 }
 
 /** Pinned public keys by key id. */

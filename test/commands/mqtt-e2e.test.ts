@@ -71,7 +71,8 @@ test(
     client.on('error', () => undefined);
     const results: Array<{ id: string; status: string; code?: string }> = [];
     client.on('message', (topic, payload) => {
-      if (topic === 'edge/site-9/pump/cmd/result') results.push(JSON.parse(payload.toString()));
+      if (topic === 'edge/site-9/pump/cmd/result')
+        results.push(JSON.parse(payload.toString()) as (typeof results)[number]);
     });
     try {
       await agent.start();

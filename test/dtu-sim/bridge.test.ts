@@ -52,12 +52,8 @@ async function rig(
   over: Partial<DtuSimulatorOptions> = {},
 ): Promise<{ agent: FakeAgent; sim: DtuSimulator; conn: AgentConn }> {
   const agent = await FakeAgent.start();
-  let sim: DtuSimulator | undefined;
-  t.after(async () => {
-    await sim?.close();
-    await agent.close();
-  });
-  sim = await startDtuSimulator({
+  t.after(() => agent.close());
+  const sim = await startDtuSimulator({
     agent: { host: '127.0.0.1', port: agent.port },
     serial: { path: pty!.a, baudRate: 9600 },
     registration: 'ascii:DTU-0001',
@@ -67,6 +63,7 @@ async function rig(
     seed: 1234,
     ...over,
   });
+  t.after(() => sim.close());
   const conn = await agent.conn(1);
   await waitFor('registration', () => conn.length >= REG.length);
   return { agent, sim, conn };
@@ -74,7 +71,7 @@ async function rig(
 
 test('dial mode: registration first, then an RTU request gets the pymodbus response back', async (t) => {
   const { sim, conn } = await rig(t);
-  assert.deepEqual(conn.chunks[0]!.data, REG); // registration is the first packet, alone
+  assert.deepEqual(conn.chunks[0].data, REG); // registration is the first packet, alone
   const { bytes } = await conn.exchange(REQUEST, RESPONSE.length);
   assert.deepEqual(bytes, RESPONSE);
   // an exception answer passes through too (address outside the block)
@@ -138,7 +135,7 @@ test('fault glue: a held response goes out in one write with the next heartbeat'
   await waitFor('glued response', () => conn.length >= mark + RESPONSE.length + HB.length, 2000, 5);
   const glued = conn.chunks.slice(marks);
   assert.equal(glued.length, 1, 'response and heartbeat in one chunk');
-  assert.deepEqual(glued[0]!.data, Buffer.concat([RESPONSE, HB]));
+  assert.deepEqual(glued[0].data, Buffer.concat([RESPONSE, HB]));
   assert.equal(sim.stats().faults.glue, 1);
 });
 
@@ -156,7 +153,7 @@ test('fault glue: a held response goes out glued to the next response', async (t
   await waitFor('two glued responses', () => conn.length >= mark + RESPONSE.length * 2 - 2, 2000, 5);
   const chunks = conn.chunks.slice(marks);
   assert.equal(chunks.length, 1);
-  assert.deepEqual(chunks[0]!.data, Buffer.concat([RESPONSE, holdingResponse(1, [2, 3])]));
+  assert.deepEqual(chunks[0].data, Buffer.concat([RESPONSE, holdingResponse(1, [2, 3])]));
   assert.equal(sim.stats().faults.glue, 1);
 });
 
@@ -234,19 +231,18 @@ test('dial mode keeps re-dialling until the agent is up, and after the agent clo
   const agent = await FakeAgent.start();
   const port = agent.port;
   await agent.close(); // nobody listening yet
-  let sim: DtuSimulator | undefined;
   let late: FakeAgent | undefined;
   t.after(async () => {
-    await sim?.close();
     await late?.close();
   });
-  sim = await startDtuSimulator({
+  const sim = await startDtuSimulator({
     agent: { host: '127.0.0.1', port },
     serial: { path: pty!.a },
     reconnectDelayMs: 50,
     heartbeatIntervalMs: 0,
   });
-  await waitFor('failed dials', () => sim!.stats().dialFailures >= 2, 3000, 5);
+  t.after(() => sim.close());
+  await waitFor('failed dials', () => sim.stats().dialFailures >= 2, 3000, 5);
   const { createServer } = await import('node:net');
   // the agent comes up on the port the simulator keeps dialling
   const seen: Buffer[][] = [];
@@ -261,30 +257,27 @@ test('dial mode keeps re-dialling until the agent is up, and after the agent clo
   t.after(() => new Promise<void>((r) => fixed.close(() => r())));
   await waitFor(
     'second connection',
-    () => seen.length >= 2 && Buffer.concat(seen[1]!).length >= REG.length,
+    () => seen.length >= 2 && Buffer.concat(seen[1]).length >= REG.length,
     3000,
     5,
   );
-  assert.deepEqual(Buffer.concat(seen[0]!), REG);
-  assert.deepEqual(Buffer.concat(seen[1]!), REG);
+  assert.deepEqual(Buffer.concat(seen[0]), REG);
+  assert.deepEqual(Buffer.concat(seen[1]), REG);
   assert.ok(sim.stats().connects >= 2);
   await sim.close();
 });
 
 test('listen mode: the agent dials the simulator; heartbeats and bridging work the same', async (t) => {
-  let sim: DtuSimulator | undefined;
-  t.after(async () => {
-    await sim?.close();
-  });
-  sim = await startDtuSimulator({
+  const sim = await startDtuSimulator({
     listen: { port: 0, host: '127.0.0.1' },
     serial: { path: pty!.a },
     heartbeatIntervalMs: 100,
     heartbeat: 'hex:FE',
   });
+  t.after(() => sim.close());
   const { connect } = await import('node:net');
   const dialAgent = async (): Promise<AgentConn> => {
-    const sock = connect({ host: '127.0.0.1', port: sim!.address()!.port });
+    const sock = connect({ host: '127.0.0.1', port: sim.address()!.port });
     await new Promise<void>((r) => sock.once('connect', () => r()));
     return new (await import('./agent.js')).AgentConn(sock);
   };
@@ -292,7 +285,7 @@ test('listen mode: the agent dials the simulator; heartbeats and bridging work t
   t.after(() => conn.sock.destroy());
   await waitFor('a heartbeat', () => conn.length >= 1, 2000, 5);
   assert.deepEqual(
-    conn.chunks[0]!.data,
+    conn.chunks[0].data,
     Buffer.from([0xfe]),
     'no registration by default; first packet is a heartbeat',
   );
@@ -340,7 +333,7 @@ test('CLI: dial mode with registration, heartbeat and a fault, stopped by closin
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -356,7 +349,7 @@ test('CLI: dial mode with registration, heartbeat and a fault, stopped by closin
   const mark = conn.length;
   conn.sock.write(REQUEST);
   await waitFor('response', () => conn.bytes(mark).includes(RESPONSE), 3000, 5);
-  child.stdin!.end();
+  child.stdin.end();
   assert.equal(await exited, 0);
   assert.match(err, /seed 7/);
   assert.match(err, /"garbage":1/);

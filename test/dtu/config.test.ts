@@ -29,7 +29,7 @@ describe('dtu config', () => {
     const bad = (v: unknown): string => {
       const r = dtuSchema.safeParse(v);
       assert.equal(r.success, false);
-      return JSON.stringify(r.error!.issues);
+      return JSON.stringify(r.error.issues);
     };
     assert.match(
       bad({ links: [{ name: 'a', mode: 'server', registration: { ascii: 'X' } }] }),

@@ -66,8 +66,8 @@ async function spawnUntil(cmd: string, args: string[], ready: RegExp, what: stri
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let exited = false;
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   child.once('exit', () => (exited = true));
   const peer: Peer = { process: child, output: () => out, stop: () => stopChild(child) };
   try {

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EdgeError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import type { TagValue } from '../../src/core/types.js';
@@ -94,7 +95,7 @@ test('coalesced poll decodes values; status counts requests', async () => {
     ],
   );
   assert.equal(transports[0].sent.length, 2);
-  const st = d.status() as any;
+  const st = d.status();
   assert.equal(st.requests, 2);
   assert.equal(st.breaker, 'closed');
   assert.equal(st.line.state, 'up');
@@ -117,7 +118,7 @@ test('one request failing (exception 02) marks only its tags; exceptions do not 
     const vs = await settle(clock, d.poll(['ok', 'missing']));
     assert.deepEqual(codes(vs), ['good', 'EDGE_ERR_MODBUS_ILLEGAL_ADDRESS']);
   }
-  const st = d.status() as any;
+  const st = d.status();
   assert.equal(st.breaker, 'closed');
   assert.equal(st.errorsByCode.EDGE_ERR_MODBUS_ILLEGAL_ADDRESS, 3);
   await family.close();
@@ -177,19 +178,19 @@ test('dead slave on a shared RTU bus: breaker opens, live slaves keep good value
     );
   }
   assert.equal(bus.sent.filter((s) => s.unitId === 3).length, 2, 'no traffic to the dead slave while open');
-  assert.equal((devs[2].status() as any).breaker, 'open');
+  assert.equal(devs[2].status().breaker, 'open');
   assert.ok(bus.discards >= 2, 'late bytes drained after each RTU timeout');
   await clock.advance(5000);
-  assert.equal((devs[2].status() as any).breaker, 'half-open');
+  assert.equal(devs[2].status().breaker, 'half-open');
   await cycle(); // probe fails -> open again
   assert.equal(bus.sent.filter((s) => s.unitId === 3).length, 3);
-  assert.equal((devs[2].status() as any).breaker, 'open');
+  assert.equal(devs[2].status().breaker, 'open');
   slaves[3].dead = false;
   slaves[3].holding = { 0: 33 };
   await clock.advance(5000);
   const [, , v3] = await cycle();
   assert.equal(v3[0].value, 33);
-  assert.equal((devs[2].status() as any).breaker, 'closed');
+  assert.equal(devs[2].status().breaker, 'closed');
   await family.close();
 });
 
@@ -199,8 +200,8 @@ test('retries: extra attempts on timeout only', async () => {
   const vs = await settle(clock, d.poll(['a']));
   assert.deepEqual(codes(vs), ['EDGE_ERR_MODBUS_TIMEOUT']);
   assert.equal(transports[0].sent.length, 3);
-  assert.equal((d.status() as any).requests, 3);
-  assert.equal((d.status() as any).consecutiveFailures, 1);
+  assert.equal(d.status().requests, 3);
+  assert.equal(d.status().consecutiveFailures, 1);
   await family.close();
 });
 
@@ -217,12 +218,12 @@ test('link lost: polls answer DISCONNECTED at once; reconnect with capped expone
   const vs = await d.poll(['a']); // no clock advance needed: resolves immediately
   assert.deepEqual(codes(vs), ['EDGE_ERR_MODBUS_DISCONNECTED']);
   assert.equal(bus.sent.length, sentBefore);
-  assert.equal((d.status() as any).line.state, 'down');
+  assert.equal(d.status().line.state, 'down');
   await clock.advance(2000);
   // random() = 1 -> full base delay: 100, 200, 400, 400 (capped), then success
   const deltas = bus.connectAttempts.slice(1).map((t, i, arr) => t - (i === 0 ? t0 : arr[i - 1]));
   assert.deepEqual(deltas, [100, 200, 400, 400, 400]);
-  assert.equal((d.status() as any).line.state, 'up');
+  assert.equal(d.status().line.state, 'up');
   const again = await settle(clock, d.poll(['a']));
   assert.equal(again[0].value, 5);
   await family.close();
@@ -258,7 +259,7 @@ test('start() rejects with a retryable EdgeError when the link cannot open; stop
   transports[0].failConnects = 1;
   await assert.rejects(
     settle(clock, d.start()),
-    (e: any) => e.code === 'EDGE_ERR_DRIVER_START' && e.retryable === true,
+    (e: EdgeError) => e.code === 'EDGE_ERR_DRIVER_START' && e.retryable === true,
   );
   assert.equal(clock.pendingCount, 0, 'no reconnect timer for a device that is not started');
   const vs = await d.poll(['a']);
@@ -285,14 +286,14 @@ test('devices on one serial path with differing serial settings: init throws nam
   a.init();
   assert.throws(
     () => b.init(),
-    (e: any) =>
+    (e: EdgeError) =>
       e.code === 'EDGE_ERR_CONFIG_INVALID' &&
       e.context.field === 'connection.baudRate' &&
       /baudRate/.test(e.message),
   );
   assert.throws(
     () => c.init(),
-    (e: any) => e.context.field === 'connection.parity',
+    (e: EdgeError) => e.context.field === 'connection.parity',
   );
   const other = rig().family.create(
     device({ name: 'b', connection: { transport: 'rtu', path: '/dev/ttyS0', baudRate: 19200 } }),
@@ -316,7 +317,7 @@ test('RTU inter-frame gap: requests are spaced by 3.5 character times', async ()
 test('unknown tag names are a programming error', async () => {
   const { clock, family } = rig({ 1: {} });
   const [d] = await started(family, clock, [device()]);
-  await assert.rejects(d.poll(['nope']), (e: any) => e.code === 'EDGE_ERR_CONFIG_INVALID');
+  await assert.rejects(d.poll(['nope']), (e: EdgeError) => e.code === 'EDGE_ERR_CONFIG_INVALID');
   assert.deepEqual(d.tags(), [{ name: 'a', intervalMs: 1000 }]);
   await family.close();
 });
@@ -335,9 +336,9 @@ test('TCP: timeouts in a row with no answer re-open the connection', async () =>
     assert.deepEqual(codes(await settle(clock, d.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
   assert.equal(bus.connectAttempts.length, 1);
   assert.deepEqual(codes(await settle(clock, d.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
-  assert.equal((d.status() as any).line.state, 'down');
+  assert.equal(d.status().line.state, 'down');
   await clock.advance(100);
   assert.equal(bus.connectAttempts.length, 2);
-  assert.equal((d.status() as any).line.state, 'up');
+  assert.equal(d.status().line.state, 'up');
   await family.close();
 });

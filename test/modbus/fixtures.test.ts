@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { EdgeError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
@@ -27,6 +28,16 @@ const cases = existsSync(root)
       .sort()
   : [];
 
+/** expected.json: one of schemaError, initError, plan, values (see the header). */
+interface Expected {
+  readonly schemaError?: { readonly path: string };
+  readonly initError?: { readonly device: string; readonly code: string; readonly field: string };
+  readonly plan?: unknown;
+  readonly values?: unknown;
+  readonly illegalFrom?: number;
+  readonly registers?: Record<string, Record<string, unknown[]>>;
+}
+
 test('fixture cases exist', () => {
   assert.ok(cases.length >= 5, `found ${cases.length} cases in ${root}`);
 });
@@ -34,15 +45,16 @@ test('fixture cases exist', () => {
 for (const name of cases) {
   test(`fixture: ${name}`, async () => {
     const raw = parseYaml(readFileSync(join(root, name, 'config.yaml'), 'utf8')) as Record<string, unknown>;
-    const expected = JSON.parse(readFileSync(join(root, name, 'expected.json'), 'utf8'));
+    const expected = JSON.parse(readFileSync(join(root, name, 'expected.json'), 'utf8')) as Expected;
     const rawDevices = (Array.isArray(raw.devices) ? raw.devices : [raw]) as unknown[];
 
-    if (expected.schemaError) {
+    const { schemaError } = expected;
+    if (schemaError) {
       const result = modbusDeviceSchema.safeParse(rawDevices[0]);
       assert.equal(result.success, false);
       assert.ok(
-        result.error!.issues.some((i) => i.path.join('.') === expected.schemaError.path),
-        JSON.stringify(result.error!.issues),
+        result.error.issues.some((i) => i.path.join('.') === schemaError.path),
+        JSON.stringify(result.error.issues),
       );
       return;
     }
@@ -61,7 +73,7 @@ for (const name of cases) {
           if (d.device === device) {
             assert.throws(
               () => d.init(),
-              (e: any) => e.code === code && e.context.field === field,
+              (e: EdgeError) => e.code === code && e.context.field === field,
             );
             return;
           }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { EdgeError } from '../../src/core/errors.js';
 import {
   planRequests,
   Planner,
@@ -121,6 +122,6 @@ test('Planner caches per due set', () => {
 test('checkTagsFit rejects a tag larger than a request', () => {
   assert.throws(
     () => checkTagsFit([reg('s', 0, 'string', 'holding', 20)], { ...limits, maxRegistersPerRequest: 10 }),
-    (e: any) => e.code === 'EDGE_ERR_CONFIG_INVALID' && e.context.field === 'tags[0].length',
+    (e: EdgeError) => e.code === 'EDGE_ERR_CONFIG_INVALID' && e.context.field === 'tags[0].length',
   );
 });

@@ -63,7 +63,7 @@ test('RTU: every data type and order decodes exactly; coalesced into one request
   const names = Object.keys(layout.expected);
   const values = await d.poll(names);
   assert.deepEqual(byTag(values), layout.expected);
-  assert.equal((d.status() as any).requests, 4); // coil, discrete, holding, input
+  assert.equal(d.status().requests, 4); // coil, discrete, holding, input
 });
 
 test('RTU: exception 02 marks only the unmapped tag; an absent slave times out', async (t) => {
@@ -114,7 +114,7 @@ test('RTU: a dead slave on a shared bus opens its breaker; the live ones stay go
       i < 2 ? 'EDGE_ERR_MODBUS_TIMEOUT' : 'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
     );
   }
-  const dead = devs[2].status() as any;
+  const dead = devs[2].status();
   assert.equal(dead.breaker, 'open');
   assert.equal(dead.requests, 2, 'no bus traffic to the dead slave once open');
   // Once open, a cycle costs only the two live requests: the request count above is that
@@ -180,7 +180,7 @@ test('RTU: a late answer after a timeout is drained, not given to the next reque
   await raw.connectRTUBuffered(pair.a, { baudRate: 19200 });
   raw.setID(1);
   raw.setTimeout(800);
-  await assert.rejects(raw.readHoldingRegisters(10, 1), (e: any) => e.errno === 'ETIMEDOUT');
+  await assert.rejects(raw.readHoldingRegisters(10, 1), (e: { errno?: unknown }) => e.errno === 'ETIMEDOUT');
   const stale = await raw.readHoldingRegisters(0, 1);
   assert.ok(stale.data[0] >= 10_000, `expected the stale answer for address 10, got ${stale.data[0]}`);
   await new Promise<void>((res) => raw.close(() => res()));

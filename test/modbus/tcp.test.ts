@@ -1,6 +1,7 @@
 /** TCP against a real pymodbus server on a free port. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EdgeError } from '../../src/core/errors.js';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import type { TagValue } from '../../src/core/types.js';
@@ -51,7 +52,7 @@ test('TCP: every data type and order decodes exactly', async (t) => {
   d.init();
   await d.start();
   assert.deepEqual(byTag(await d.poll(Object.keys(layout.expected))), layout.expected);
-  assert.equal((d.status() as any).requests, 4);
+  assert.equal(d.status().requests, 4);
 });
 
 test('TCP: coalescing — 10 adjacent tags in 1 request, a 130-register span in 2', async (t) => {
@@ -80,13 +81,13 @@ test('TCP: coalescing — 10 adjacent tags in 1 request, a 130-register span in 
     tv.map((v) => v.value),
     ramp.slice(50, 60),
   );
-  assert.equal((ten.status() as any).requests, 1);
+  assert.equal(ten.status().requests, 1);
   const sv = await span.poll(span.tags().map((x) => x.name));
   assert.deepEqual(
     sv.map((v) => v.value),
     Array.from({ length: 130 }, (_, i) => (100 + i < 200 ? ramp[100 + i] : 0)),
   );
-  assert.equal((span.status() as any).requests, 2);
+  assert.equal(span.status().requests, 2);
   assert.equal(fam.lines().size, 1, 'both devices share the host:port line');
 });
 
@@ -108,7 +109,7 @@ test(
     await d.start();
     assert.equal((await d.poll(['v']))[0].value, ramp[7]);
     await server!.stop();
-    await waitFor('line down', () => (d.status() as any).line.state !== 'up');
+    await waitFor('line down', () => d.status().line.state !== 'up');
     // No waiting while the line is down: the request timeout is 60 s and this test's limit 30 s,
     // so a poll that waited for it fails the test by name (and would answer TIMEOUT, not DISCONNECTED).
     const [down] = await d.poll(['v']);
@@ -119,7 +120,8 @@ test(
       return v.quality === 'good' ? v : undefined;
     });
     assert.equal(back.value, ramp[7]);
-    assert.ok((d.status() as any).line.reconnects >= 1);
+    const { line } = d.status();
+    assert.ok('reconnects' in line && line.reconnects >= 1);
   },
 );
 
@@ -134,7 +136,7 @@ test('TCP: nothing listening → start() rejects retryably', async () => {
   d.init();
   await assert.rejects(
     d.start(),
-    (e: any) =>
+    (e: EdgeError) =>
       e.code === 'EDGE_ERR_DRIVER_START' && e.retryable && e.context.code === 'EDGE_ERR_MODBUS_CONNECT',
   );
   await fam.close();

@@ -6,10 +6,12 @@ import type { MqttClient } from 'mqtt';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { once, waitFor } from '../helpers/wait.js';
 import { FakeOutbox, event, telemetry } from './fake-outbox.js';
-import { validate } from './schema-check.js';
+import { validate, type Schema } from './schema-check.js';
 import { AGENT, SITE, Subscriber, makeForwarder, mqttConfig } from './util.js';
 
-const schema = JSON.parse(readFileSync(join(process.cwd(), 'docs/mqtt-payload.schema.json'), 'utf8'));
+const schema = JSON.parse(
+  readFileSync(join(process.cwd(), 'docs/mqtt-payload.schema.json'), 'utf8'),
+) as Schema;
 let broker: MosquittoBroker;
 
 before(async () => {

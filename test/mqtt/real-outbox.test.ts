@@ -24,7 +24,7 @@ after(async () => {
 
 async function drainWith(
   name: string,
-  open: () => { outbox: Outbox; cleanup(): void },
+  open: () => { outbox: Outbox; cleanup: () => void },
   t: { after(fn: () => unknown): void },
 ): Promise<void> {
   const { outbox, cleanup } = open();

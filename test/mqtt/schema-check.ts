@@ -4,7 +4,7 @@
  * additionalProperties, items, minItems, minLength, minimum. No new dependency.
  * It throws if the schema uses a keyword it does not know, so it cannot pass silently.
  */
-type Schema = boolean | { readonly [k: string]: unknown };
+export type Schema = boolean | { readonly [k: string]: unknown };
 
 const KNOWN = new Set([
   '$schema',

@@ -21,8 +21,8 @@ const gc = runInNewContext('gc') as () => void;
 function countingClock(): Clock & { pending(): number } {
   const live = new Set<TimerHandle>();
   return {
-    now: systemClock.now,
-    monotonic: systemClock.monotonic,
+    now: () => systemClock.now(),
+    monotonic: () => systemClock.monotonic(),
     setTimeout(fn, ms) {
       const handle = systemClock.setTimeout(() => {
         live.delete(wrapped);

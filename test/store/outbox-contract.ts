@@ -9,6 +9,13 @@ import { ManualClock } from '../../src/core/clock.js';
 import type { NewRecord, StoredRecord } from '../../src/core/types.js';
 import type { Outbox } from '../../src/store/outbox.js';
 
+/** An event record's body, as far as these tests read it. */
+export interface EventBody {
+  readonly type?: string;
+  readonly severity?: string;
+  readonly data?: Record<string, unknown>;
+}
+
 export interface ContractOptions {
   readonly clock: ManualClock;
   readonly maxRows?: number;
@@ -205,7 +212,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         assert.equal(stats.evicted.telemetry, 13);
         assert.equal(stats.evicted.event, 0);
         assert.equal(all[0].cls, 'event', 'the boot event is kept');
-        const gaps = all.filter((r) => r.cls === 'event' && JSON.parse(r.body).type === 'gap');
+        const gaps = all.filter((r) => r.cls === 'event' && (JSON.parse(r.body) as EventBody).type === 'gap');
         assert.equal(gaps.length, 2);
         const byDevice = Object.fromEntries(gaps.map((g) => [g.device, gapData(g)]));
         assert.deepEqual(byDevice.a, {

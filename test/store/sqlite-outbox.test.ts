@@ -22,7 +22,7 @@ import { type StoreConfig, storeSchema } from '../../src/config/sections/store.j
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
-import { event, telemetry } from './outbox-contract.js';
+import { event, telemetry, type EventBody } from './outbox-contract.js';
 
 function dbOf(outbox: SqliteOutbox): BetterSqlite3.Database {
   return (outbox as unknown as { db: BetterSqlite3.Database }).db;
@@ -181,13 +181,13 @@ describe('SqliteOutbox', () => {
     await outbox.flush();
     const all = outbox.read(0, 1000, 1e9);
     assert.equal(
-      all.filter((r) => r.cls === 'event' && JSON.parse(r.body).type === 'test').length,
+      all.filter((r) => r.cls === 'event' && (JSON.parse(r.body) as EventBody).type === 'test').length,
       5,
       'events kept',
     );
-    const gap = all.find((r) => r.cls === 'event' && JSON.parse(r.body).type === 'gap');
+    const gap = all.find((r) => r.cls === 'event' && (JSON.parse(r.body) as EventBody).type === 'gap');
     assert.ok(gap);
-    assert.deepEqual(JSON.parse(gap.body).data, {
+    assert.deepEqual((JSON.parse(gap.body) as EventBody).data, {
       evicted: 149,
       fromSeq: null,
       toSeq: null,

@@ -92,5 +92,5 @@ export function decodeMessage(type: number, payload: Buffer, version: Cip22Versi
 
 /** Name of a frame type id as used in Cip22Message.type, if it is one. */
 export function messageTypeName(type: number): Cip22MessageType | undefined {
-  return BY_ID.has(type) ? (frameTypeName(type) as Cip22MessageType) : undefined;
+  return BY_ID.has(type) ? frameTypeName(type) : undefined;
 }

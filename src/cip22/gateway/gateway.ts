@@ -110,7 +110,7 @@ export class Cip22Gateway implements SessionHost {
       );
       server.listen(this.config.port, this.config.host, () => resolve());
     });
-    server.on('error', (e) =>
+    server.on('error', (e: Error) =>
       this.log.error({ code: 'EDGE_ERR_CIP22_LISTEN', err: e.message }, 'cip22 listener error'),
     );
     const address = server.address();

@@ -202,6 +202,8 @@ export class PileSession {
         return this.onAuthResp(msg);
       case 'open':
         return this.onSessionFrame(msg);
+      case 'closed':
+        return; // a frame already in the decoder when the session closed
     }
   }
 

@@ -44,11 +44,14 @@ export interface PileChainInput {
   readonly cache?: CertificateCache;
 }
 
-class ChainRejection {
+class ChainRejection extends Error {
   constructor(
     readonly reason: ChainFailure,
     readonly detail: string,
-  ) {}
+  ) {
+    super(detail);
+    this.name = 'ChainRejection';
+  }
 }
 
 function reject(reason: ChainFailure, detail: string): never {

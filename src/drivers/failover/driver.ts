@@ -312,8 +312,8 @@ export class FailoverDriver implements DeviceDriver {
       windowMs: this.config.windowMs,
       secondary: this.secondary.driver.device,
     };
-    const log = t.to === 'secondary' ? this.deps.logger.warn : this.deps.logger.info;
-    log.call(this.deps.logger, { device: this.device, ...data }, `device switched to its ${t.to} source`);
+    const level = t.to === 'secondary' ? 'warn' : 'info';
+    this.deps.logger[level]({ device: this.device, ...data }, `device switched to its ${t.to} source`);
     this.deps.onEvent({
       device: this.device,
       ts: t.at,

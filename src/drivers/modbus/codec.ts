@@ -106,6 +106,11 @@ export function decodeRegisters(tag: CodecTag, regs: ArrayLike<number>, at = 0):
       if (tag.byteOrder === 'little') reg = ((reg & 0xff) << 8) | (reg >> 8);
       return scaled(tag, tag.type === 'i16' && reg >= 0x8000 ? reg - 0x10000 : reg);
     }
+    case 'u32':
+    case 'i32':
+    case 'f32':
+    case 'f64':
+      break; // multi-word: below
   }
   const words = tag.type === 'f64' ? 4 : 2;
   const own = at === 0 && regs.length === words ? regs : Array.prototype.slice.call(regs, at, at + words);

@@ -20,6 +20,18 @@ import type { WriteFunctionCode } from './write.js';
 
 export type LineState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
 
+/** A line in status.json (a type alias, so it is a Record<string, unknown> for DeviceDriver). */
+export type LineStatus = {
+  readonly key: string;
+  readonly state: LineState;
+  readonly requests: number;
+  readonly reconnects: number;
+  readonly connectFailures: number;
+  readonly lastError: string | undefined;
+  readonly queued: number;
+  readonly transport?: Record<string, unknown>;
+};
+
 export interface LineRead {
   readonly unitId: number;
   readonly function: ModbusFunction;
@@ -113,7 +125,7 @@ export class Line {
   /** Delay the next reconnect attempt will wait, when one is scheduled. */
   nextReconnectInMs: number | undefined;
 
-  status(): Record<string, unknown> {
+  status(): LineStatus {
     return {
       key: this.opts.key,
       state: this.stateValue,

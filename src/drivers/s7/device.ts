@@ -229,7 +229,7 @@ export class S7Device implements DeviceDriver {
     }
     this.counters.requests += requests;
     this.counters.requestsLastPoll = requests;
-    for (const p of probes) this.quarantine.noteProbe();
+    for (let i = 0; i < probes.length; i++) this.quarantine.noteProbe();
     const values = points.map((p) => this.settle(p, outcomes.get(p), conn));
     this.counters.lastPollMs = this.deps.clock.monotonic() - started;
     return values;

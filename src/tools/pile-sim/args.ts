@@ -121,7 +121,7 @@ export function parsePileSimArgs(argv: string[]): PileSimArgs {
     key: values.key,
     issuer: values.issuer,
     piles: values.piles,
-    alg: values.alg as PileSimArgs['alg'],
+    alg: values.alg,
     count: num('count', values.count, 1),
     statusMs: num('status-ms', values['status-ms'], 10) ?? 1000,
     durationS: num('duration-s', values['duration-s'], 0, false),

@@ -312,7 +312,7 @@ export class RtuStreamTransport implements ModbusTransport {
     if (!this.pending && this.waiting.length === 0)
       return this.perform(request, unit, fn, count, timeoutMs).then(onFrame);
     return new Promise<RtuFrame>((resolve, reject) => {
-      this.waiting.push(() => this.perform(request, unit, fn, count, timeoutMs).then(resolve, reject));
+      this.waiting.push(() => void this.perform(request, unit, fn, count, timeoutMs).then(resolve, reject));
     }).then(onFrame);
   }
 
