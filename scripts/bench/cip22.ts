@@ -71,10 +71,10 @@ function pile(pki: BenchPki, i: number, port: number): SimPile {
     host: '127.0.0.1',
     port,
     ca: [readFileSync(pki.rootPem)],
-    deviceId: p.deviceId,
+    deviceId: p!.deviceId,
     alg: 'ecdsa-p256',
-    key: p.key,
-    certDer: p.certDer,
+    key: p!.key,
+    certDer: p!.certDer,
     issuerDer: pki.issuingDer,
   });
 }
@@ -95,7 +95,7 @@ function plainConnect(pki: BenchPki, port: number): Promise<TLSSocket> {
 
 function p99(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))];
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
 }
 
 /** One round of sequential handshakes: latencies in ms. */

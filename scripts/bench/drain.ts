@@ -145,7 +145,7 @@ async function buildMessages(kind: SourceKind, records: readonly NewRecord[]): P
       config.batch.maxBytes * config.inflightWindow,
     );
     if (chunk.length === 0) break;
-    cursor = chunk[chunk.length - 1].rowid;
+    cursor = chunk[chunk.length - 1]!.rowid;
     for (const m of builder.build(chunk, true)) out.push(m);
   }
   await cleanup();
@@ -178,7 +178,7 @@ async function baselineRound(
       while (inflight < window && next < messages.length) {
         const m = messages[next++];
         inflight++;
-        client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
+        client.publish(m!.topic, m!.payload, { qos: 1 }, (err) => {
           if (err) return reject(err);
           inflight--;
           acked++;

@@ -46,7 +46,7 @@ function responder(socket: Socket): void {
       const count = buf.readUInt16BE(4);
       buf = buf.subarray(8);
       const body = Buffer.allocUnsafe(3 + 2 * count);
-      body[0] = unit;
+      body[0] = unit!;
       body[1] = 3;
       body[2] = 2 * count;
       for (let i = 0; i < count; i++) body.writeUInt16BE((address + i) & 0xffff, 3 + 2 * i);
@@ -72,7 +72,7 @@ async function throughput(): Promise<BenchResult[]> {
   await new Promise((r) => dtuSide.once('connect', r));
   dtuSide.write('DTU-BENCH');
   responder(dtuSide);
-  while (!hub.status().bench.up) await new Promise((r) => setTimeout(r, 5));
+  while (!hub.status().bench!.up) await new Promise((r) => setTimeout(r, 5));
   const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
   const device = fam.create(
     modbusDeviceSchema.parse({
@@ -115,7 +115,7 @@ async function throughput(): Promise<BenchResult[]> {
     const t0 = performance.now();
     for (let i = 0; i < TX; i++) {
       const v = await device.poll(names);
-      if (v[9].quality !== 'good' || v[9].value !== 9) throw new Error(`bad read ${JSON.stringify(v[9])}`);
+      if (v[9]!.quality !== 'good' || v[9]!.value !== 9) throw new Error(`bad read ${JSON.stringify(v[9])}`);
     }
     return TX / ((performance.now() - t0) / 1000);
   };

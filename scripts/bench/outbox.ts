@@ -64,7 +64,7 @@ function agentIngest(records: readonly NewRecord[]): Promise<number> {
   return withDir(async (dir) => {
     const outbox = openBenchOutbox(dir);
     const t0 = performance.now();
-    for (let i = 0; i < records.length; i++) outbox.append(records[i]);
+    for (let i = 0; i < records.length; i++) outbox.append(records[i]!);
     await outbox.flush();
     const dt = performance.now() - t0;
     if (outbox.stats().rows !== records.length) throw new Error('agent lost rows');
@@ -83,7 +83,7 @@ function rawIngest(records: readonly NewRecord[], batch: number): number {
     const tx = db.transaction((from: number, to: number) => {
       for (let i = from; i < to; i++) {
         const r = records[i];
-        insert.run(i + 1, r.device, 0, r.ts, r.body);
+        insert.run(i + 1, r!.device, 0, r!.ts, r!.body);
       }
     });
     const t0 = performance.now();
@@ -105,7 +105,7 @@ function agentDrain(records: readonly NewRecord[]): Promise<number> {
     for (;;) {
       const page = outbox.read(after, 1000, 256 * 1024);
       if (page.length === 0) break;
-      after = page[page.length - 1].rowid;
+      after = page[page.length - 1]!.rowid;
       outbox.ack(page.map((r) => r.rowid));
       n += page.length;
     }
@@ -134,8 +134,8 @@ function rawDrain(records: readonly NewRecord[]): number {
     for (;;) {
       const page = select.all(after) as { rowid: number }[];
       if (page.length === 0) break;
-      del.run(page[0].rowid, page[page.length - 1].rowid);
-      after = page[page.length - 1].rowid;
+      del.run(page[0]!.rowid, page[page.length - 1]!.rowid);
+      after = page[page.length - 1]!.rowid;
       n += page.length;
     }
     const dt = performance.now() - t0;

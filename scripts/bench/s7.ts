@@ -40,7 +40,7 @@ async function driverTagsPerSecond(device: S7Device, names: string[], cycles: nu
   const started = performance.now();
   for (let i = 0; i < cycles; i++) {
     const values = await device.poll(names);
-    if (values[0].quality !== 'good') throw new Error(`driver read failed: ${JSON.stringify(values[0])}`);
+    if (values[0]!.quality !== 'good') throw new Error(`driver read failed: ${JSON.stringify(values[0])}`);
   }
   return (names.length * cycles) / ((performance.now() - started) / 1000);
 }

@@ -79,7 +79,7 @@ export async function otaCommand(
     ? undefined
     : (reason: string) => {
         out(`restarting the service (${reason}): ${config.restartCommand.join(' ')}`);
-        execFileSync(config.restartCommand[0], config.restartCommand.slice(1), { stdio: 'inherit' });
+        execFileSync(config.restartCommand[0]!, config.restartCommand.slice(1), { stdio: 'inherit' });
       };
   const engine = new OtaEngine({
     config,

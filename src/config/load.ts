@@ -63,7 +63,7 @@ export function parseConfigText(
         const pos = e.linePos?.[0];
         return {
           path: pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)',
-          message: e.message.split('\n')[0],
+          message: e.message.split('\n')[0] ?? e.message,
         };
       }),
     };

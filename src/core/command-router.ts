@@ -242,10 +242,10 @@ export class CommandRouter {
     const checked = commandPayloadSchema.safeParse(body);
     if (!checked.success) {
       const issue = checked.error.issues[0];
-      const field = issue.path.length > 0 ? issue.path.join('.') : '(payload)';
+      const field = issue!.path.length > 0 ? issue!.path.join('.') : '(payload)';
       return resultFromError(
         id,
-        new EdgeError('EDGE_ERR_CMD_INVALID', `${field}: ${issue.message}`, { context: { field } }),
+        new EdgeError('EDGE_ERR_CMD_INVALID', `${field}: ${issue!.message}`, { context: { field } }),
         now(),
       );
     }

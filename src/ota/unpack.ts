@@ -172,8 +172,8 @@ export async function unpackRelease(
   if (missing.length > 0)
     throw new EdgeError(
       'EDGE_ERR_OTA_HASH',
-      `bundle lacks ${missing.length} file(s) of the manifest, e.g. ${missing[0].path}`,
-      { context: { path: missing[0].path } },
+      `bundle lacks ${missing.length} file(s) of the manifest, e.g. ${missing[0]!.path}`,
+      { context: { path: missing[0]!.path } },
     );
   await fsyncTree(dest);
 }

@@ -66,7 +66,7 @@ export function migrate(db: Db, path: string): void {
   for (let v = from; v < SCHEMA_VERSION; v++) {
     try {
       db.transaction(() => {
-        MIGRATIONS[v](db);
+        MIGRATIONS[v]!(db);
         db.pragma(`user_version = ${v + 1}`);
       })();
     } catch (e) {

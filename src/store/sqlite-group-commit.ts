@@ -147,7 +147,7 @@ export class GroupCommit {
         },
         reject,
       };
-      this.groups.set(members[0], group);
+      this.groups.set(members[0]!, group);
       this.pendingKeys.set(key, (this.pendingKeys.get(key) ?? 0) + 1);
       for (const m of members) {
         this.waiters.set(m, waiter);
@@ -252,7 +252,7 @@ export class GroupCommit {
   private chunkEnd(all: readonly NewRecord[]): number {
     let n = Math.min(all.length, this.maxRecords);
     if (this.groupMembers.size === 0 || n === all.length) return n;
-    while (n < all.length && this.groupMembers.has(all[n]) && !this.groups.has(all[n])) n++;
+    while (n < all.length && this.groupMembers.has(all[n]!) && !this.groups.has(all[n]!)) n++;
     return n;
   }
 
@@ -283,14 +283,14 @@ export class GroupCommit {
     const dup = new Set(duplicates);
     for (let i = 0; i < n; i++) {
       const r = all[i];
-      if (!this.groupMembers.delete(r)) continue;
-      const group = this.groups.get(r);
+      if (!this.groupMembers.delete(r!)) continue;
+      const group = this.groups.get(r!);
       if (group === undefined) continue;
-      this.groups.delete(r);
+      this.groups.delete(r!);
       const left = (this.pendingKeys.get(group.key) ?? 1) - 1;
       if (left > 0) this.pendingKeys.set(group.key, left);
       else this.pendingKeys.delete(group.key);
-      if (dup.has(r)) {
+      if (dup.has(r!)) {
         for (const m of group.members) this.waiters.delete(m);
         group.resolve({ duplicate: true, records: [] });
       }
@@ -360,13 +360,13 @@ export class GroupCommit {
     for (let i = 0; i < pending.length; i++) {
       const r = pending[i];
       // Group members are never shed: a group commits whole or not at all.
-      if (r.cls !== 'telemetry' || this.groupMembers.has(r)) continue;
+      if (r!.cls !== 'telemetry' || this.groupMembers.has(r!)) continue;
       pending.splice(i, 1);
       const dropped = ++this.counters.droppedPending;
-      this.droppedByDevice.set(r.device, (this.droppedByDevice.get(r.device) ?? 0) + 1);
-      const w = this.waiters.get(r);
+      this.droppedByDevice.set(r!.device, (this.droppedByDevice.get(r!.device) ?? 0) + 1);
+      const w = this.waiters.get(r!);
       if (w !== undefined) {
-        this.waiters.delete(r);
+        this.waiters.delete(r!);
         w.reject(
           new EdgeError(
             'EDGE_ERR_STORE_FULL',

@@ -216,7 +216,7 @@ export class SqliteQueue {
       let end = start;
       for (let i = 1; i <= sorted.length; i++) {
         const r = i < sorted.length ? sorted[i] : NaN;
-        if (r === end || r === end + 1) {
+        if (r === end || r === end! + 1) {
           end = r;
           continue;
         }
@@ -253,13 +253,13 @@ export class SqliteQueue {
     let kept: NewRecord[] | null = null;
     for (let i = 0; i < n; i++) {
       const r = batch[i];
-      const group = once.get(r);
+      const group = once.get(r!);
       if (group === undefined || this.s.dedupInsert.run(group.key, now).changes === 1) {
         if (group !== undefined) this.dedupKeys++;
-        kept?.push(r);
+        kept?.push(r!);
         continue;
       }
-      duplicates.push(r);
+      duplicates.push(r!);
       kept ??= batch.slice(0, i);
       i += group.size - 1;
     }
@@ -296,7 +296,7 @@ export class SqliteQueue {
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const r = all[i];
-      const device = r.device;
+      const device = r!.device;
       let st = devices.get(device);
       if (st === undefined) {
         st = { device, seq: 0, mark: 0, prev: 0 };
@@ -308,28 +308,28 @@ export class SqliteQueue {
         touched.push(st);
       }
       const seq = ++st.seq;
-      const body = r.body;
-      const cls = r.cls === 'event' ? CLS_EVENT : CLS_TELEMETRY;
+      const body = r!.body;
+      const cls = r!.cls === 'event' ? CLS_EVENT : CLS_TELEMETRY;
       if (i < multiEnd) {
         args[o++] = rowid;
         args[o++] = seq;
         args[o++] = device;
         args[o++] = cls;
-        args[o++] = r.ts;
+        args[o++] = r!.ts;
         args[o++] = body;
         if (o === args.length) {
           insertMulti.run(args);
           o = 0;
         }
-      } else insert.run(rowid, seq, device, cls, r.ts, body);
+      } else insert.run(rowid, seq, device, cls, r!.ts, body);
       bytes += Buffer.byteLength(body, 'utf8');
       if (waiters !== null) {
-        const w = waiters.get(r);
+        const w = waiters.get(r!);
         if (w !== undefined)
           resolved.push([
-            r,
+            r!,
             w,
-            { rowid, id: this.idPrefix + rowid, seq, device, cls: r.cls, ts: r.ts, body },
+            { rowid, id: this.idPrefix + rowid, seq, device, cls: r!.cls, ts: r!.ts, body },
           ]);
       }
       rowid++;
@@ -377,7 +377,7 @@ export class SqliteQueue {
     let hasTelemetry = false;
     let hasEvent = false;
     for (let i = 0; i < n && !(hasTelemetry && hasEvent); i++) {
-      if (batch[i].cls === 'event') hasEvent = true;
+      if (batch[i]!.cls === 'event') hasEvent = true;
       else hasTelemetry = true;
     }
     if ((hasEvent && this.syncEvent === 'FULL') || (hasTelemetry && this.syncTelemetry === 'FULL'))

@@ -78,8 +78,8 @@ test('a fresh install lays out releases, current, data, config, keys, unit, watc
     ['etc/systemd/system.conf.d/edge-agent-watchdog.conf', 'deploy/system.conf.d/edge-agent-watchdog.conf'],
     ['etc/udev/rules.d/99-edge-agent.rules', 'deploy/99-edge-agent.rules'],
   ]) {
-    assert.equal(readFileSync(join(root, installed), 'utf8'), readFileSync(source, 'utf8'), installed);
-    assert.equal(mode(installed), 0o644, installed);
+    assert.equal(readFileSync(join(root, installed!), 'utf8'), readFileSync(source!, 'utf8'), installed);
+    assert.equal(mode(installed!), 0o644, installed);
   }
   assert.deepEqual(
     readdirSync(join(root, 'opt/edge-agent')).sort(),

@@ -214,19 +214,22 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
         (agent.status().devices as Array<{ source: string; state: string; polls: number }>)[0];
       await waitFor(
         'online on the primary',
-        () => device().state === 'online' && device().source === 'primary',
+        () => device()!.state === 'online' && device()!.source === 'primary',
       );
-      await peers[1].stop();
-      await waitFor('failed over', () => device().source === 'secondary', 15_000);
-      const polls = device().polls;
-      await waitFor('still polling, online', () => device().polls > polls + 3 && device().state === 'online');
+      await peers[1]!.stop();
+      await waitFor('failed over', () => device()!.source === 'secondary', 15_000);
+      const polls = device()!.polls;
+      await waitFor(
+        'still polling, online',
+        () => device()!.polls > polls + 3 && device()!.state === 'online',
+      );
     } finally {
       await agent.stop();
     }
     const stored = events(dbPath, 'source-failover');
     assert.equal(stored.length, 1);
-    assert.equal(stored[0].device, 'plc-1');
-    assert.deepEqual([stored[0].data.from, stored[0].data.to], ['primary', 'secondary']);
+    assert.equal(stored[0]!.device, 'plc-1');
+    assert.deepEqual([stored[0]!.data.from, stored[0]!.data.to], ['primary', 'secondary']);
     const db = new Database(dbPath, { readonly: true });
     try {
       const bodies = (

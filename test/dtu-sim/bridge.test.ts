@@ -71,7 +71,7 @@ async function rig(
 
 test('dial mode: registration first, then an RTU request gets the pymodbus response back', async (t) => {
   const { sim, conn } = await rig(t);
-  assert.deepEqual(conn.chunks[0].data, REG); // registration is the first packet, alone
+  assert.deepEqual(conn.chunks[0]!.data, REG); // registration is the first packet, alone
   const { bytes } = await conn.exchange(REQUEST, RESPONSE.length);
   assert.deepEqual(bytes, RESPONSE);
   // an exception answer passes through too (address outside the block)
@@ -135,7 +135,7 @@ test('fault glue: a held response goes out in one write with the next heartbeat'
   await waitFor('glued response', () => conn.length >= mark + RESPONSE.length + HB.length, 2000, 5);
   const glued = conn.chunks.slice(marks);
   assert.equal(glued.length, 1, 'response and heartbeat in one chunk');
-  assert.deepEqual(glued[0].data, Buffer.concat([RESPONSE, HB]));
+  assert.deepEqual(glued[0]!.data, Buffer.concat([RESPONSE, HB]));
   assert.equal(sim.stats().faults.glue, 1);
 });
 
@@ -153,7 +153,7 @@ test('fault glue: a held response goes out glued to the next response', async (t
   await waitFor('two glued responses', () => conn.length >= mark + RESPONSE.length * 2 - 2, 2000, 5);
   const chunks = conn.chunks.slice(marks);
   assert.equal(chunks.length, 1);
-  assert.deepEqual(chunks[0].data, Buffer.concat([RESPONSE, holdingResponse(1, [2, 3])]));
+  assert.deepEqual(chunks[0]!.data, Buffer.concat([RESPONSE, holdingResponse(1, [2, 3])]));
   assert.equal(sim.stats().faults.glue, 1);
 });
 
@@ -257,12 +257,12 @@ test('dial mode keeps re-dialling until the agent is up, and after the agent clo
   t.after(() => new Promise<void>((r) => fixed.close(() => r())));
   await waitFor(
     'second connection',
-    () => seen.length >= 2 && Buffer.concat(seen[1]).length >= REG.length,
+    () => seen.length >= 2 && Buffer.concat(seen[1]!).length >= REG.length,
     3000,
     5,
   );
-  assert.deepEqual(Buffer.concat(seen[0]), REG);
-  assert.deepEqual(Buffer.concat(seen[1]), REG);
+  assert.deepEqual(Buffer.concat(seen[0]!), REG);
+  assert.deepEqual(Buffer.concat(seen[1]!), REG);
   assert.ok(sim.stats().connects >= 2);
   await sim.close();
 });
@@ -285,7 +285,7 @@ test('listen mode: the agent dials the simulator; heartbeats and bridging work t
   t.after(() => conn.sock.destroy());
   await waitFor('a heartbeat', () => conn.length >= 1, 2000, 5);
   assert.deepEqual(
-    conn.chunks[0].data,
+    conn.chunks[0]!.data,
     Buffer.from([0xfe]),
     'no registration by default; first packet is a heartbeat',
   );

@@ -129,10 +129,10 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
         ['only-primary', 'EDGE_ERR_FAILOVER_UNMAPPED', 'secondary'],
       ]);
       assert.equal(events.length, 1);
-      assert.equal(events[0].type, 'source-failover');
-      assert.equal(events[0].device, 'plc-1');
+      assert.equal(events[0]!.type, 'source-failover');
+      assert.equal(events[0]!.device, 'plc-1');
       assert.deepEqual(
-        { ...events[0].data, samples: undefined },
+        { ...events[0]!.data, samples: undefined },
         {
           from: 'primary',
           to: 'secondary',

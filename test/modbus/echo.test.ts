@@ -150,11 +150,11 @@ test('echoSuppression true: exact values from two slaves through the echoing ada
   const polls = 5;
   for (let i = 0; i < polls; i++) {
     const [one, two] = await Promise.all(devs.map((d) => d.poll(['a', 'b'])));
-    assert.deepEqual(byTag(one), { a: SLAVES[1][0], b: SLAVES[1][1] }, `poll ${i}, slave 1`);
-    assert.deepEqual(byTag(two), { a: SLAVES[2][0], b: SLAVES[2][1] }, `poll ${i}, slave 2`);
+    assert.deepEqual(byTag(one!), { a: SLAVES[1][0], b: SLAVES[1][1] }, `poll ${i}, slave 1`);
+    assert.deepEqual(byTag(two!), { a: SLAVES[2][0], b: SLAVES[2][1] }, `poll ${i}, slave 2`);
   }
   assert.ok(relay!.echoed - echoedBefore >= 2 * polls * 8, 'the relay echoed every request');
-  const line = devs[0].status().line;
+  const line = devs[0]!.status().line;
   assert.equal(line.state, 'up');
   const transport = ('transport' in line ? line.transport : undefined) as FramerStatus | undefined;
   assert.equal(transport?.framer, 'agent-rtu');
@@ -178,7 +178,7 @@ test('echoSuppression false on the same echoing adapter: no good reads', async (
   const devs = [1, 2].map((unit) => fam.create(config(unit, false)));
   for (const d of devs) d.init();
   for (const d of devs) await d.start();
-  const line = devs[0].status().line;
+  const line = devs[0]!.status().line;
   assert.equal(
     'transport' in line ? line.transport : undefined,
     undefined,

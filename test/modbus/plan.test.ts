@@ -28,9 +28,9 @@ test('10 adjacent registers: one request', () => {
   const tags = Array.from({ length: 10 }, (_, i) => reg(`t${i}`, 100 + i));
   const rs = planRequests(tags.reverse(), limits);
   assert.equal(rs.length, 1);
-  assert.deepEqual([rs[0].address, rs[0].length], [100, 10]);
+  assert.deepEqual([rs[0]!.address, rs[0]!.length], [100, 10]);
   assert.deepEqual(
-    rs[0].tags.map((t) => t.offset),
+    rs[0]!.tags.map((t) => t.offset),
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
   );
 });
@@ -39,7 +39,7 @@ test('a 130-register span needs two requests; a tag is never split', () => {
   const tags = Array.from({ length: 65 }, (_, i) => reg(`f${i}`, i * 2, 'f32'));
   const rs = planRequests(tags, limits);
   assert.equal(rs.length, 2);
-  assert.deepEqual([rs[0].address, rs[0].length, rs[1].address, rs[1].length], [0, 124, 124, 6]);
+  assert.deepEqual([rs[0]!.address, rs[0]!.length, rs[1]!.address, rs[1]!.length], [0, 124, 124, 6]);
   // f32 at 124 would straddle 125: it starts the second request
   const limit10 = planRequests([reg('a', 0, 'f64'), reg('b', 4, 'f64'), reg('c', 8, 'f32')], {
     ...limits,

@@ -107,14 +107,14 @@ test('RTU: a dead slave on a shared bus opens its breaker; the live ones stay go
   assert.equal(fam.lines().size, 1);
   for (let i = 0; i < 6; i++) {
     const [a, b, c] = await Promise.all(devs.map((d) => d.poll(['v'])));
-    assert.equal(a[0].value, layout.slave.holding!.values![0][0], `cycle ${i}`);
-    assert.equal(b[0].value, 222, `cycle ${i}`);
+    assert.equal(a![0]!.value, layout.slave.holding!.values![0]![0], `cycle ${i}`);
+    assert.equal(b![0]!.value, 222, `cycle ${i}`);
     assert.equal(
-      c[0].quality === 'bad' && c[0].code,
+      c![0]!.quality === 'bad' && c![0]!.code,
       i < 2 ? 'EDGE_ERR_MODBUS_TIMEOUT' : 'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
     );
   }
-  const dead = devs[2].status();
+  const dead = devs[2]!.status();
   assert.equal(dead.breaker, 'open');
   assert.equal(dead.requests, 2, 'no bus traffic to the dead slave once open');
   // Once open, a cycle costs only the two live requests: the request count above is that
@@ -156,7 +156,7 @@ async function slowSlave(
         const value = address * 1000 + ++seq;
         if (address === 10) await new Promise((r) => setTimeout(r, slowMs));
         const out = Buffer.alloc(3 + 2 * count + 2);
-        out[0] = frame[0];
+        out[0] = frame[0]!;
         out[1] = 3;
         out[2] = 2 * count;
         for (let i = 0; i < count; i++) out.writeUInt16BE(value & 0xffff, 3 + 2 * i);
@@ -182,7 +182,7 @@ test('RTU: a late answer after a timeout is drained, not given to the next reque
   raw.setTimeout(800);
   await assert.rejects(raw.readHoldingRegisters(10, 1), (e: { errno?: unknown }) => e.errno === 'ETIMEDOUT');
   const stale = await raw.readHoldingRegisters(0, 1);
-  assert.ok(stale.data[0] >= 10_000, `expected the stale answer for address 10, got ${stale.data[0]}`);
+  assert.ok(stale.data[0]! >= 10_000, `expected the stale answer for address 10, got ${stale.data[0]}`);
   await new Promise<void>((res) => raw.close(() => res()));
   await waitFor("the raw run's trailing answer", () => slave.answered() >= 2, 5000); // both requests answered, the late one included
 
@@ -201,8 +201,8 @@ test('RTU: a late answer after a timeout is drained, not given to the next reque
   d.init();
   await d.start();
   const [slow] = await d.poll(['slow']);
-  assert.equal(slow.quality === 'bad' && slow.code, 'EDGE_ERR_MODBUS_TIMEOUT');
+  assert.equal(slow!.quality === 'bad' && slow!.code, 'EDGE_ERR_MODBUS_TIMEOUT');
   const [fast] = await d.poll(['fast']);
-  assert.equal(fast.quality, 'good');
-  assert.ok((fast.value as number) < 1000, `fast read got ${fast.value} (a late answer for address 10)`);
+  assert.equal(fast!.quality, 'good');
+  assert.ok((fast!.value as number) < 1000, `fast read got ${fast!.value} (a late answer for address 10)`);
 });

@@ -107,17 +107,17 @@ test(
     );
     d.init();
     await d.start();
-    assert.equal((await d.poll(['v']))[0].value, ramp[7]);
+    assert.equal((await d.poll(['v']))[0]!.value, ramp[7]);
     await server!.stop();
     await waitFor('line down', () => d.status().line.state !== 'up');
     // No waiting while the line is down: the request timeout is 60 s and this test's limit 30 s,
     // so a poll that waited for it fails the test by name (and would answer TIMEOUT, not DISCONNECTED).
     const [down] = await d.poll(['v']);
-    assert.equal(down.quality === 'bad' && down.code, 'EDGE_ERR_MODBUS_DISCONNECTED');
+    assert.equal(down!.quality === 'bad' && down!.code, 'EDGE_ERR_MODBUS_DISCONNECTED');
     server = await startPymodbus(spec());
     const back = await waitFor('good value after restart', async () => {
       const [v] = await d.poll(['v']);
-      return v.quality === 'good' ? v : undefined;
+      return v!.quality === 'good' ? v : undefined;
     });
     assert.equal(back.value, ramp[7]);
     const { line } = d.status();

@@ -64,19 +64,19 @@ test('payloads embed bodies verbatim, group per device and class, and validate a
       m.rowids.map((rowid) => `e1-${rowid}`),
     );
   }
-  const d1 = JSON.parse(msgs[0].payload) as WireMessage;
+  const d1 = JSON.parse(msgs[0]!.payload) as WireMessage;
   assert.deepEqual(d1, {
     v: 1,
     agent: 'a1',
     site: 's1',
     device: 'd1',
     records: [
-      { id: 'e1-1', seq: 1, ts: 1_700_000_000_000, values: JSON.parse(records[0].body) as unknown },
-      { id: 'e1-4', seq: 3, ts: 1_700_000_000_003, values: JSON.parse(records[3].body) as unknown },
+      { id: 'e1-1', seq: 1, ts: 1_700_000_000_000, values: JSON.parse(records[0]!.body) as unknown },
+      { id: 'e1-4', seq: 3, ts: 1_700_000_000_003, values: JSON.parse(records[3]!.body) as unknown },
     ],
   });
-  assert.ok(msgs[0].payload.includes(records[3].body), 'body embedded byte for byte');
-  const ev = JSON.parse(msgs[2].payload) as WireMessage;
+  assert.ok(msgs[0]!.payload.includes(records[3]!.body), 'body embedded byte for byte');
+  const ev = JSON.parse(msgs[2]!.payload) as WireMessage;
   assert.deepEqual(ev.records?.[0]?.event, {
     type: 'device-offline',
     severity: 'warning',

@@ -83,7 +83,7 @@ export function validate(root: Schema, value: unknown): string[] {
         for (const k of s.required as string[]) if (!(k in obj)) out.push(`${path}: missing ${k}`);
       const props = (s.properties ?? {}) as Record<string, Schema>;
       for (const [k, val] of Object.entries(obj)) {
-        if (k in props) check(props[k], val, `${path}.${k}`, out);
+        if (k in props) check(props[k]!, val, `${path}.${k}`, out);
         else if (s.additionalProperties !== undefined)
           check(s.additionalProperties as Schema, val, `${path}.${k}`, out);
       }

@@ -112,7 +112,7 @@ describe('signed agent/ota commands', () => {
       s.progress().map((p) => p.stage),
       ['accepted', 'download'],
     );
-    assert.equal(s.progress()[1].pct, 50);
+    assert.equal(s.progress()[1]!.pct, 50);
     assert.deepEqual(
       s.records.map((r) => (JSON.parse(r.body) as EventBody).type),
       ['ota-progress', 'ota-progress'],

@@ -43,7 +43,7 @@ async function serve(
       const status = match ? 206 : 200;
       requests.push({ range, ifRange, status });
       res.statusCode = status;
-      res.setHeader('ETag', etag);
+      res.setHeader('ETag', etag!);
       res.setHeader('Content-Length', body.length - start);
       if (match) res.setHeader('Content-Range', `bytes ${start}-${body.length - 1}/${body.length}`);
       if (cut !== null) {
@@ -87,9 +87,9 @@ describe('OTA download', () => {
     const result = await engine.apply({ source: server.url, origin: 'command', sha256 });
     assert.equal(server.requests.length, 2);
     assert.deepEqual(server.requests[0], { range: undefined, ifRange: undefined, status: 200 });
-    assert.match(server.requests[1].range ?? '', /^bytes=\d+-$/);
-    assert.equal(server.requests[1].ifRange, '"v1"');
-    assert.equal(server.requests[1].status, 206);
+    assert.match(server.requests[1]!.range ?? '', /^bytes=\d+-$/);
+    assert.equal(server.requests[1]!.ifRange, '"v1"');
+    assert.equal(server.requests[1]!.status, 206);
     assert.ok(
       result.bytesFetched >= bundle.length && result.bytesFetched < 2 * bundle.length,
       `fetched ${result.bytesFetched} of ${bundle.length}`,

@@ -89,7 +89,7 @@ for (const name of cases) {
       const plc = await FakePlc.start({
         request: (frame) => {
           const answer = answers[Math.min(next++, answers.length - 1)];
-          return withRef(ackFrame(answer.param, answer.data), frame);
+          return withRef(ackFrame(answer!.param, answer!.data), frame);
         },
       });
       const device = new S7Device(

@@ -79,7 +79,7 @@ test(
         1,
       );
       const [v] = await device.poll(['a']);
-      assert.ok(v.quality === 'bad');
+      assert.ok(v!.quality === 'bad');
       if (cycle === 100) at100 = snapshot(clock);
       if (cycle === 1000) at1000 = snapshot(clock);
     }

@@ -121,11 +121,11 @@ export class MemoryOutbox implements Outbox {
     let total = 0;
     for (let i = this.lowerBound(afterRowid + 1); i < this.records.length && out.length < limit; i++) {
       const r = this.records[i];
-      if (r.rowid >= before) break;
+      if (r!.rowid >= before) break;
       const size = this.sizes[i];
-      if (out.length > 0 && total + size > maxBytes) break;
-      total += size;
-      out.push(r);
+      if (out.length > 0 && total + size! > maxBytes) break;
+      total += size!;
+      out.push(r!);
     }
     return out;
   }
@@ -137,10 +137,10 @@ export class MemoryOutbox implements Outbox {
     const keep: StoredRecord[] = [];
     const keepSizes: number[] = [];
     for (let i = 0; i < this.records.length; i++) {
-      if (gone.has(this.records[i].rowid)) this.bytes -= this.sizes[i];
+      if (gone.has(this.records[i]!.rowid)) this.bytes -= this.sizes[i]!;
       else {
-        keep.push(this.records[i]);
-        keepSizes.push(this.sizes[i]);
+        keep.push(this.records[i]!);
+        keepSizes.push(this.sizes[i]!);
       }
     }
     this.records = keep;
@@ -161,7 +161,7 @@ export class MemoryOutbox implements Outbox {
     return {
       rows: this.records.length,
       bytes: this.bytes,
-      oldestTs: this.records.length > 0 ? this.records[0].ts : null,
+      oldestTs: this.records.length > 0 ? this.records[0]!.ts : null,
       committedTotal: this.committedTotal,
       committedBatches: this.committedBatches,
       evicted: { telemetry: this.evictedTelemetry, event: this.evictedEvent },
@@ -187,7 +187,7 @@ export class MemoryOutbox implements Outbox {
     let hi = this.records.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.records[mid].rowid < rowid) lo = mid + 1;
+      if (this.records[mid]!.rowid < rowid) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -260,11 +260,11 @@ export class MemoryOutbox implements Outbox {
       const drop = new Set<number>();
       for (let i = 0; i < this.records.length && (rows > targetRows || bytes > targetBytes); i++) {
         const r = this.records[i];
-        if (r.cls !== cls) continue;
+        if (r!.cls !== cls) continue;
         drop.add(i);
-        tally(tallies, r.device, r.seq);
+        tally(tallies, r!.device, r!.seq);
         rows--;
-        bytes -= this.sizes[i];
+        bytes -= this.sizes[i]!;
       }
       if (drop.size === 0) continue;
       this.records = this.records.filter((_, i) => !drop.has(i));

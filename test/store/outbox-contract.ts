@@ -123,10 +123,10 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         for (let i = 0; i < 20; i++) outbox.append(telemetry('d', i, 'x'.repeat(10)));
         await outbox.flush();
         const all = readAll(outbox);
-        const size = Buffer.byteLength(all[0].body);
+        const size = Buffer.byteLength(all[0]!.body);
         assert.deepEqual(outbox.read(0, 5, 1e9), all.slice(0, 5));
-        assert.deepEqual(outbox.read(all[4].rowid, 5, 1e9), all.slice(5, 10));
-        assert.deepEqual(outbox.read(all[4].rowid, 100, 1e9, all[8].rowid), all.slice(5, 8));
+        assert.deepEqual(outbox.read(all[4]!.rowid, 5, 1e9), all.slice(5, 10));
+        assert.deepEqual(outbox.read(all[4]!.rowid, 100, 1e9, all[8]!.rowid), all.slice(5, 8));
         assert.deepEqual(outbox.read(0, 100, size * 3), all.slice(0, 3));
         assert.deepEqual(outbox.read(0, 100, size * 3 + size - 1), all.slice(0, 3));
         assert.deepEqual(
@@ -134,7 +134,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
           all.slice(0, 1),
           'at least one record even when it exceeds maxBytes',
         );
-        assert.deepEqual(outbox.read(all[19].rowid, 10, 1e9), []);
+        assert.deepEqual(outbox.read(all[19]!.rowid, 10, 1e9), []);
         assert.deepEqual(outbox.read(0, 0, 1e9), []);
       });
     });
@@ -165,7 +165,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         for (let i = 0; i < 10; i++) outbox.append(telemetry('d', i));
         await outbox.flush();
         const all = readAll(outbox);
-        outbox.ack([all[0].rowid, all[1].rowid, all[5].rowid, 999_999]);
+        outbox.ack([all[0]!.rowid, all[1]!.rowid, all[5]!.rowid, 999_999]);
         assert.deepEqual(
           readAll(outbox).map((r) => r.rowid),
           all.filter((_, i) => i !== 0 && i !== 1 && i !== 5).map((r) => r.rowid),
@@ -175,12 +175,12 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         assert.equal(readAll(outbox).length, 0);
         assert.equal(outbox.stats().rows, 0);
         assert.equal(outbox.stats().bytes, 0);
-        assert.equal(outbox.lastRowid(), all[9].rowid);
+        assert.equal(outbox.lastRowid(), all[9]!.rowid);
         outbox.append(telemetry('d', 11));
         await outbox.flush();
         const [next] = readAll(outbox);
-        assert.ok(next.rowid > all[9].rowid, 'rowid not reused');
-        assert.equal(next.seq, 11, 'seq not reused');
+        assert.ok(next!.rowid > all[9]!.rowid, 'rowid not reused');
+        assert.equal(next!.seq, 11, 'seq not reused');
       });
     });
 
@@ -211,7 +211,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         // maxRows 20, low water 18: 31 rows -> evict 13 oldest telemetry (a: 7, b: 6), then 2 gap events.
         assert.equal(stats.evicted.telemetry, 13);
         assert.equal(stats.evicted.event, 0);
-        assert.equal(all[0].cls, 'event', 'the boot event is kept');
+        assert.equal(all[0]!.cls, 'event', 'the boot event is kept');
         const gaps = all.filter((r) => r.cls === 'event' && (JSON.parse(r.body) as EventBody).type === 'gap');
         assert.equal(gaps.length, 2);
         const byDevice = Object.fromEntries(gaps.map((g) => [g.device, gapData(g)]));
@@ -271,7 +271,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         assert.equal(stats.evicted.telemetry, 0);
         assert.equal(stats.evicted.event, 6, '15 rows -> 9 (low water), then 1 gap event');
         const gap = all[all.length - 1];
-        assert.deepEqual(gapData(gap), {
+        assert.deepEqual(gapData(gap!), {
           severity: 'error',
           evicted: 6,
           fromSeq: 1,

@@ -90,7 +90,7 @@ export function openFrame(
     if (!(error instanceof Sm4GcmError)) throw error;
     throw new Cip22ProtocolError(
       'bad-tag',
-      `${describeFrameType(frameType)}: sealed payload does not authenticate at seq ${String(seq)} (${error.message})`,
+      `${describeFrameType(frameType!)}: sealed payload does not authenticate at seq ${String(seq)} (${error.message})`,
       { frameType },
       { cause: error },
     );

@@ -49,7 +49,7 @@ export function parseTlvs(payload: Buffer, frameType?: number): Tlv[] {
   const out: Tlv[] = [];
   let o = 0;
   while (o < payload.length) {
-    const tag = payload[o];
+    const tag = payload[o]!; // o < payload.length
     if (payload.length - o < 3) {
       throw new Cip22ProtocolError(
         'truncated-tlv',

@@ -73,7 +73,7 @@ class SampleWindow {
 
   /** Drops samples at or before `cutoff`. */
   prune(cutoff: number): void {
-    while (this.head < this.samples.length && this.samples[this.head].ts <= cutoff) this.dropOldest();
+    while (this.head < this.samples.length && this.samples[this.head]!.ts <= cutoff) this.dropOldest();
     if (this.head > 1024 && this.head * 2 > this.samples.length) {
       this.samples = this.samples.slice(this.head);
       this.head = 0;
@@ -101,8 +101,8 @@ class SampleWindow {
 
   private dropOldest(): void {
     const s = this.samples[this.head++];
-    this.bad -= s.bad;
-    this.total -= s.total;
+    this.bad -= s!.bad;
+    this.total -= s!.total;
   }
 }
 

@@ -124,7 +124,7 @@ export class ModbusDevice implements DeviceDriver {
     for (const step of prepared) {
       const values = await this.read(step.request);
       for (let i = 0; i < values.length; i++) {
-        for (const slot of step.slots[i]) out[slot] = values[i];
+        for (const slot of step.slots[i]!) out[slot] = values[i]!;
       }
     }
     return out;

@@ -53,28 +53,28 @@ export function planRequests<T extends PlanTag>(tags: readonly T[], limits: Plan
       .sort((a, b) => a.start - b.start || b.size - a.size || (a.tag.name < b.tag.name ? -1 : 1));
     if (group.length === 0) continue;
     const limit = isBitFunction(fn) ? limits.maxBitsPerRequest : limits.maxRegistersPerRequest;
-    let start = group[0].start;
-    let end = start + group[0].size;
+    let start = group[0]!.start;
+    let end = start + group[0]!.size;
     let members = [group[0]];
     const flush = (): void => {
       requests.push({
         function: fn,
         address: start,
         length: end - start,
-        tags: members.map((m) => ({ tag: m.tag, offset: m.start - start, count: m.size })),
+        tags: members.map((m) => ({ tag: m!.tag, offset: m!.start - start, count: m!.size })),
       });
     };
     for (let i = 1; i < group.length; i++) {
       const item = group[i];
-      const newEnd = Math.max(end, item.start + item.size);
-      const gap = item.start - end;
+      const newEnd = Math.max(end, item!.start + item!.size);
+      const gap = item!.start - end;
       if (gap <= limits.maxGap && newEnd - start <= limit) {
         end = newEnd;
         members.push(item);
       } else {
         flush();
-        start = item.start;
-        end = item.start + item.size;
+        start = item!.start;
+        end = item!.start + item!.size;
         members = [item];
       }
     }

@@ -37,9 +37,9 @@ export function decodePoint(p: S7Point, b: Buffer): TagValue {
     return badValue(p.name, DECODE, `${b.length} bytes for a ${p.address.type}`);
   switch (p.address.type) {
     case 'BOOL':
-      return goodValue(p.name, ((b[0] >> p.address.bit) & 1) === 1);
+      return goodValue(p.name, ((b[0]! >> p.address.bit) & 1) === 1);
     case 'BYTE':
-      return scaled(p, b[0]);
+      return scaled(p, b[0]!);
     case 'CHAR':
       return goodValue(p.name, b.toString('latin1', 0, 1));
     case 'WORD':
@@ -78,14 +78,14 @@ export function decodePoint(p: S7Point, b: Buffer): TagValue {
 function decodeString(p: S7Point, b: Buffer): TagValue {
   const declared = b[0];
   const actual = b[1];
-  if (actual > declared || actual > b.length - 2) {
+  if (actual! > declared! || actual! > b.length - 2) {
     return badValue(
       p.name,
       DECODE,
       `STRING header says ${actual} of ${declared} characters in ${b.length - 2} bytes`,
     );
   }
-  return goodValue(p.name, b.toString('latin1', 2, 2 + actual));
+  return goodValue(p.name, b.toString('latin1', 2, 2 + actual!));
 }
 
 const INTEGER_RANGES: Partial<Record<S7Address['type'], readonly [number, number]>> = {

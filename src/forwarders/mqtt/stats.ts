@@ -29,7 +29,7 @@ export class LatencyTracker {
   median(): number | null {
     if (this.samples.length === 0) return null;
     const sorted = [...this.samples].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)];
+    return sorted[Math.floor(sorted.length / 2)]!;
   }
 }
 

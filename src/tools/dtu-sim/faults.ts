@@ -79,7 +79,7 @@ export function parseRate(text: string): FaultRate {
     if (!m) throw new Error(`bad fault rate "${text}" (want always, every:N, p:0.25, N or 0.25)`);
     const value = Number(m[2]);
     const prefix = m[1] ?? '';
-    const isProbability = prefix.startsWith('p') || (prefix === '' && (value < 1 || m[2].includes('.')));
+    const isProbability = prefix.startsWith('p') || (prefix === '' && (value < 1 || m[2]!.includes('.')));
     if (isProbability) {
       if (!(value >= 0 && value <= 1)) throw new Error(`bad probability in "${text}"`);
       rate.probability = value;

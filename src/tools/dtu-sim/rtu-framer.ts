@@ -20,7 +20,7 @@ export interface FramerOptions {
 export function crc16modbus(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let crc = 0xffff;
   for (let i = start; i < end; i++) {
-    crc ^= bytes[i];
+    crc ^= bytes[i]!;
     for (let b = 0; b < 8; b++) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
   }
   return crc;
@@ -42,7 +42,7 @@ export function crcOk(frame: Uint8Array): boolean {
 export function responseLength(buf: Uint8Array): number | 'more' | 'unknown' {
   if (buf.length < 2) return 'more';
   const fn = buf[1];
-  if (fn & 0x80) return 5;
+  if (fn! & 0x80) return 5;
   switch (fn) {
     case 0x01:
     case 0x02:
@@ -53,7 +53,7 @@ export function responseLength(buf: Uint8Array): number | 'more' | 'unknown' {
     case 0x14:
     case 0x15:
     case 0x17:
-      return buf.length < 3 ? 'more' : 3 + buf[2] + 2;
+      return buf.length < 3 ? 'more' : 3 + buf[2]! + 2;
     case 0x05:
     case 0x06:
     case 0x08:

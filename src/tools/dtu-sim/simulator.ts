@@ -543,7 +543,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
           if (f.splitGapMs && f.splitGapMs > 0) await this.sleep(f.splitGapMs);
           else await nextLoopTurn();
         }
-        this.write(conn, chunks[i]);
+        this.write(conn, chunks[i]!);
       }
     } else {
       this.write(conn, payload);

@@ -83,6 +83,8 @@ function num(name: string, text: string | undefined, min: number, integer = true
   return n;
 }
 
+function parts(name: string, text: string, count: 2): [number, number];
+function parts(name: string, text: string, count: 3): [number, number, number];
 function parts(name: string, text: string, count: number): number[] {
   const p = text.split(':');
   if (p.length !== count)
