@@ -66,15 +66,15 @@ async function startAgent(pki: BenchPki, mode: 'gateway' | 'plain', round: numbe
 }
 
 function pile(pki: BenchPki, i: number, port: number): SimPile {
-  const p = pki.piles[i];
+  const p = pki.piles[i]!;
   return new SimPile({
     host: '127.0.0.1',
     port,
     ca: [readFileSync(pki.rootPem)],
-    deviceId: p!.deviceId,
+    deviceId: p.deviceId,
     alg: 'ecdsa-p256',
-    key: p!.key,
-    certDer: p!.certDer,
+    key: p.key,
+    certDer: p.certDer,
     issuerDer: pki.issuingDer,
   });
 }

@@ -176,9 +176,9 @@ async function baselineRound(
     let acked = 0;
     const send = (): void => {
       while (inflight < window && next < messages.length) {
-        const m = messages[next++];
+        const m = messages[next++]!;
         inflight++;
-        client.publish(m!.topic, m!.payload, { qos: 1 }, (err) => {
+        client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
           if (err) return reject(err);
           inflight--;
           acked++;

@@ -41,12 +41,12 @@ function responder(socket: Socket): void {
   socket.on('data', (chunk: Buffer) => {
     buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
     while (buf.length >= 8) {
-      const unit = buf[0];
+      const unit = buf[0]!;
       const address = buf.readUInt16BE(2);
       const count = buf.readUInt16BE(4);
       buf = buf.subarray(8);
       const body = Buffer.allocUnsafe(3 + 2 * count);
-      body[0] = unit!;
+      body[0] = unit;
       body[1] = 3;
       body[2] = 2 * count;
       for (let i = 0; i < count; i++) body.writeUInt16BE((address + i) & 0xffff, 3 + 2 * i);

@@ -82,8 +82,8 @@ function rawIngest(records: readonly NewRecord[], batch: number): number {
     const insert = db.prepare('INSERT INTO records (seq, device, cls, ts, body) VALUES (?, ?, ?, ?, ?)');
     const tx = db.transaction((from: number, to: number) => {
       for (let i = from; i < to; i++) {
-        const r = records[i];
-        insert.run(i + 1, r!.device, 0, r!.ts, r!.body);
+        const r = records[i]!;
+        insert.run(i + 1, r.device, 0, r.ts, r.body);
       }
     });
     const t0 = performance.now();

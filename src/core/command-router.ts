@@ -241,11 +241,11 @@ export class CommandRouter {
     const now = (): number => this.deps.clock.now();
     const checked = commandPayloadSchema.safeParse(body);
     if (!checked.success) {
-      const issue = checked.error.issues[0];
-      const field = issue!.path.length > 0 ? issue!.path.join('.') : '(payload)';
+      const issue = checked.error.issues[0]!;
+      const field = issue.path.length > 0 ? issue.path.join('.') : '(payload)';
       return resultFromError(
         id,
-        new EdgeError('EDGE_ERR_CMD_INVALID', `${field}: ${issue!.message}`, { context: { field } }),
+        new EdgeError('EDGE_ERR_CMD_INVALID', `${field}: ${issue.message}`, { context: { field } }),
         now(),
       );
     }

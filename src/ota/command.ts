@@ -80,8 +80,8 @@ export function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaComman
   }
   const parsed = commandSchema.safeParse(body);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw refuse('malformed', `OTA command: ${issue!.path.join('.') || '(root)'}: ${issue!.message}`);
+    const issue = parsed.error.issues[0]!;
+    throw refuse('malformed', `OTA command: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const cmd = parsed.data;
   if (cmd.site !== policy.site)

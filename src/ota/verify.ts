@@ -62,11 +62,11 @@ export function parseManifest(bytes: Buffer): Manifest {
   }
   const result = manifestSchema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0];
+    const issue = result.error.issues[0]!;
     throw new EdgeError(
       'EDGE_ERR_OTA_BUNDLE',
-      `manifest.json: ${issue!.path.join('.') || '(root)'}: ${issue!.message}`,
-      { context: { field: issue!.path.join('.') } },
+      `manifest.json: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+      { context: { field: issue.path.join('.') } },
     );
   }
   const seen = new Set<string>();

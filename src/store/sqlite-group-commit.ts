@@ -282,15 +282,15 @@ export class GroupCommit {
   private settleGroups(all: readonly NewRecord[], n: number, duplicates: readonly NewRecord[]): void {
     const dup = new Set(duplicates);
     for (let i = 0; i < n; i++) {
-      const r = all[i];
-      if (!this.groupMembers.delete(r!)) continue;
-      const group = this.groups.get(r!);
+      const r = all[i]!;
+      if (!this.groupMembers.delete(r)) continue;
+      const group = this.groups.get(r);
       if (group === undefined) continue;
-      this.groups.delete(r!);
+      this.groups.delete(r);
       const left = (this.pendingKeys.get(group.key) ?? 1) - 1;
       if (left > 0) this.pendingKeys.set(group.key, left);
       else this.pendingKeys.delete(group.key);
-      if (dup.has(r!)) {
+      if (dup.has(r)) {
         for (const m of group.members) this.waiters.delete(m);
         group.resolve({ duplicate: true, records: [] });
       }
@@ -358,15 +358,15 @@ export class GroupCommit {
   private shed(): void {
     const pending = this.pending;
     for (let i = 0; i < pending.length; i++) {
-      const r = pending[i];
+      const r = pending[i]!;
       // Group members are never shed: a group commits whole or not at all.
-      if (r!.cls !== 'telemetry' || this.groupMembers.has(r!)) continue;
+      if (r.cls !== 'telemetry' || this.groupMembers.has(r)) continue;
       pending.splice(i, 1);
       const dropped = ++this.counters.droppedPending;
-      this.droppedByDevice.set(r!.device, (this.droppedByDevice.get(r!.device) ?? 0) + 1);
-      const w = this.waiters.get(r!);
+      this.droppedByDevice.set(r.device, (this.droppedByDevice.get(r.device) ?? 0) + 1);
+      const w = this.waiters.get(r);
       if (w !== undefined) {
-        this.waiters.delete(r!);
+        this.waiters.delete(r);
         w.reject(
           new EdgeError(
             'EDGE_ERR_STORE_FULL',

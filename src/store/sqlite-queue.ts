@@ -252,14 +252,14 @@ export class SqliteQueue {
     const now = this.clock.now();
     let kept: NewRecord[] | null = null;
     for (let i = 0; i < n; i++) {
-      const r = batch[i];
-      const group = once.get(r!);
+      const r = batch[i]!;
+      const group = once.get(r);
       if (group === undefined || this.s.dedupInsert.run(group.key, now).changes === 1) {
         if (group !== undefined) this.dedupKeys++;
-        kept?.push(r!);
+        kept?.push(r);
         continue;
       }
-      duplicates.push(r!);
+      duplicates.push(r);
       kept ??= batch.slice(0, i);
       i += group.size - 1;
     }
@@ -295,8 +295,8 @@ export class SqliteQueue {
     let rowid = this.nextRowid;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
-      const r = all[i];
-      const device = r!.device;
+      const r = all[i]!;
+      const device = r.device;
       let st = devices.get(device);
       if (st === undefined) {
         st = { device, seq: 0, mark: 0, prev: 0 };
@@ -308,28 +308,28 @@ export class SqliteQueue {
         touched.push(st);
       }
       const seq = ++st.seq;
-      const body = r!.body;
-      const cls = r!.cls === 'event' ? CLS_EVENT : CLS_TELEMETRY;
+      const body = r.body;
+      const cls = r.cls === 'event' ? CLS_EVENT : CLS_TELEMETRY;
       if (i < multiEnd) {
         args[o++] = rowid;
         args[o++] = seq;
         args[o++] = device;
         args[o++] = cls;
-        args[o++] = r!.ts;
+        args[o++] = r.ts;
         args[o++] = body;
         if (o === args.length) {
           insertMulti.run(args);
           o = 0;
         }
-      } else insert.run(rowid, seq, device, cls, r!.ts, body);
+      } else insert.run(rowid, seq, device, cls, r.ts, body);
       bytes += Buffer.byteLength(body, 'utf8');
       if (waiters !== null) {
-        const w = waiters.get(r!);
+        const w = waiters.get(r);
         if (w !== undefined)
           resolved.push([
-            r!,
+            r,
             w,
-            { rowid, id: this.idPrefix + rowid, seq, device, cls: r!.cls, ts: r!.ts, body },
+            { rowid, id: this.idPrefix + rowid, seq, device, cls: r.cls, ts: r.ts, body },
           ]);
       }
       rowid++;

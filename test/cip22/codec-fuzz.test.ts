@@ -100,8 +100,8 @@ test(
     let framesDecoded = 0;
     let tooLong = 0;
     for (let i = 0; i < ITERATIONS; i++) {
-      const base = corpus[int(r, corpus.length)];
-      const input = r() < 0.5 ? fixCrc(mutate(r, base!, corpus)) : mutate(r, base!, corpus);
+      const base = corpus[int(r, corpus.length)]!;
+      const input = r() < 0.5 ? fixCrc(mutate(r, base, corpus)) : mutate(r, base, corpus);
       const version = r() < 0.5 ? '2.0' : '1.2';
       const reproduce = (): string =>
         `seed ${SEED} iteration ${i} version ${version} input ${input.toString('hex')}`;

@@ -224,7 +224,7 @@ test(
       }
       // Handshake lane: HELLO / AUTH_RESP / random frames, mutated or random bytes.
       const slot = m.int(handshakers.length);
-      const pile = handshakers[slot];
+      const pile = handshakers[slot]!;
       const roll = m.int(100);
       let input: Buffer;
       if (roll < 30) input = m.bytes(m.int(48));
@@ -232,9 +232,9 @@ test(
       else if (roll < 94) input = m.mutate(hellos[m.chance(0.02) ? 2 : m.int(2)]!);
       else if (roll < 99) input = m.mutate(authResp);
       else input = (m.chance(0.5) ? hellos[m.int(2)] : authResp)!;
-      feed(pile!.session, input);
-      if (pile!.session.isClosed) {
-        retire(pile!.session);
+      feed(pile.session, input);
+      if (pile.session.isClosed) {
+        retire(pile.session);
         handshakers[slot] = fresh();
       }
     }

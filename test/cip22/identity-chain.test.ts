@@ -76,8 +76,8 @@ test('parseCertificate reads what openssl x509 prints', () => {
   assert.equal(cert.issuer, 'CN=CIP-22 Test Issuing sm2, O=CIP-22');
   assert.match(text, new RegExp(`serial=${cert.serialHex}`, 'i'));
   assert.match(text, new RegExp(`Fingerprint=${cert.fingerprintSha256.match(/../g)!.join(':')}`, 'i'));
-  const notAfter = /notAfter=(.*)/.exec(text)![1];
-  assert.equal(cert.notAfter, Date.parse(notAfter!));
+  const notAfter = /notAfter=(.*)/.exec(text)![1]!;
+  assert.equal(cert.notAfter, Date.parse(notAfter));
   assert.equal(cert.isCA, false);
   assert.equal(cert.keyAlg, 'sm2');
   assert.equal(cert.sigAlg, 'sm2-sm3');

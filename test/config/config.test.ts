@@ -80,11 +80,11 @@ describe('defaults', () => {
     });
     assert.ok(result.ok);
     if (!result.ok) return;
-    const device = result.config.devices[0];
-    assert.ok(device!.driver === 'modbus');
-    assert.equal(device!.unitId, 1);
-    assert.equal(device!.timeoutMs, 1000);
-    assert.deepEqual(device!.connection, {
+    const device = result.config.devices[0]!;
+    assert.ok(device.driver === 'modbus');
+    assert.equal(device.unitId, 1);
+    assert.equal(device.timeoutMs, 1000);
+    assert.deepEqual(device.connection, {
       transport: 'rtu',
       path: '/dev/x',
       baudRate: 9600,
@@ -93,7 +93,7 @@ describe('defaults', () => {
       stopBits: 1,
       echoSuppression: false,
     });
-    assert.deepEqual(device!.tags[0], {
+    assert.deepEqual(device.tags[0], {
       name: 't',
       function: 'holding',
       address: 3,
@@ -105,7 +105,7 @@ describe('defaults', () => {
       writable: false,
     });
     assert.equal(result.config.commands.allowWrites, false, 'writes need an explicit allow');
-    assert.equal(device!.failover, undefined);
+    assert.equal(device.failover, undefined);
   });
 
   it('formats paths like devices[2].tags[5].address', () => {

@@ -69,11 +69,11 @@ describe('simulated Modbus TCP station', () => {
         return (await client.readDiscreteInputs(tag.address, 1)).data[0]!;
       case 'holding':
       case 'input': {
-        const count = tag.type === 'string' ? (tag.length ?? 1) : WORDS[tag.type];
+        const count = tag.type === 'string' ? (tag.length ?? 1) : WORDS[tag.type]!;
         const res =
           tag.function === 'holding'
-            ? await client.readHoldingRegisters(tag.address, count!)
-            : await client.readInputRegisters(tag.address, count!);
+            ? await client.readHoldingRegisters(tag.address, count)
+            : await client.readInputRegisters(tag.address, count);
         return decode(tag, res.data);
       }
     }

@@ -258,7 +258,7 @@ describe('HeartbeatFilter', () => {
     const random = mulberry32(1234);
     const patterns = [Buffer.from('HB'), hex('FE'), Buffer.from('PING!'), hex('AA 55 AA')];
     for (let round = 0; round < 400; round++) {
-      const p = patterns[round % patterns.length];
+      const p = patterns[round % patterns.length]!;
       // data that never contains the pattern (nor creates it across a heartbeat boundary)
       const alphabet = Buffer.from('0123456789abcdef');
       const data = Buffer.from(
@@ -268,13 +268,13 @@ describe('HeartbeatFilter', () => {
       let inserted = 0;
       for (let i = 0; i <= data.length; i++) {
         while (random() < 0.1) {
-          parts.push(p!);
+          parts.push(p);
           inserted++;
         }
         if (i < data.length) parts.push(data.subarray(i, i + 1));
       }
       const stream = Buffer.concat(parts);
-      const f = new HeartbeatFilter(p!);
+      const f = new HeartbeatFilter(p);
       const out = Buffer.concat([...randomChunks(stream, random, 7).map((c) => f.feed(c)), f.flush()]);
       assert.deepEqual(out, data, `round ${round}`);
       assert.equal(f.count, inserted, `round ${round}`);

@@ -164,7 +164,7 @@ test('dead slave on a shared RTU bus: breaker opens, live slaves keep good value
       }),
     ),
   );
-  const bus = transports[0];
+  const bus = transports[0]!;
   const cycle = () => settle(clock, Promise.all(devs.map((d) => d.poll(['a']))));
   for (let i = 0; i < 5; i++) {
     const before = clock.monotonic();
@@ -177,13 +177,13 @@ test('dead slave on a shared RTU bus: breaker opens, live slaves keep good value
       `cycle ${i} took ${clock.monotonic() - before} ms`,
     );
   }
-  assert.equal(bus!.sent.filter((s) => s.unitId === 3).length, 2, 'no traffic to the dead slave while open');
+  assert.equal(bus.sent.filter((s) => s.unitId === 3).length, 2, 'no traffic to the dead slave while open');
   assert.equal(devs[2]!.status().breaker, 'open');
-  assert.ok(bus!.discards >= 2, 'late bytes drained after each RTU timeout');
+  assert.ok(bus.discards >= 2, 'late bytes drained after each RTU timeout');
   await clock.advance(5000);
   assert.equal(devs[2]!.status().breaker, 'half-open');
   await cycle(); // probe fails -> open again
-  assert.equal(bus!.sent.filter((s) => s.unitId === 3).length, 3);
+  assert.equal(bus.sent.filter((s) => s.unitId === 3).length, 3);
   assert.equal(devs[2]!.status().breaker, 'open');
   slaves[3]!.dead = false;
   slaves[3]!.holding = { 0: 33 };
@@ -210,18 +210,18 @@ test('link lost: polls answer DISCONNECTED at once; reconnect with capped expone
   const [d] = await started(family, clock, [
     device({ reconnect: { initialMs: 100, maxMs: 400, multiplier: 2, jitter: 0.5 } }),
   ]);
-  const bus = transports[0];
-  bus!.failConnects = 4;
+  const bus = transports[0]!;
+  bus.failConnects = 4;
   const t0 = clock.monotonic();
-  bus!.drop();
-  const sentBefore = bus!.sent.length;
+  bus.drop();
+  const sentBefore = bus.sent.length;
   const vs = await d!.poll(['a']); // no clock advance needed: resolves immediately
   assert.deepEqual(codes(vs), ['EDGE_ERR_MODBUS_DISCONNECTED']);
-  assert.equal(bus!.sent.length, sentBefore);
+  assert.equal(bus.sent.length, sentBefore);
   assert.equal(d!.status().line.state, 'down');
   await clock.advance(2000);
   // random() = 1 -> full base delay: 100, 200, 400, 400 (capped), then success
-  const deltas = bus!.connectAttempts.slice(1).map((t, i, arr) => t - (i === 0 ? t0 : arr[i - 1])!);
+  const deltas = bus.connectAttempts.slice(1).map((t, i, arr) => t - (i === 0 ? t0 : arr[i - 1])!);
   assert.deepEqual(deltas, [100, 200, 400, 400, 400]);
   assert.equal(d!.status().line.state, 'up');
   const again = await settle(clock, d!.poll(['a']));
@@ -331,14 +331,14 @@ test('TCP: timeouts in a row with no answer re-open the connection', async () =>
       breaker: { failureThreshold: 10, cooldownMs: 1000 },
     }),
   ]);
-  const bus = transports[0];
+  const bus = transports[0]!;
   for (let i = 0; i < 2; i++)
     assert.deepEqual(codes(await settle(clock, d!.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
-  assert.equal(bus!.connectAttempts.length, 1);
+  assert.equal(bus.connectAttempts.length, 1);
   assert.deepEqual(codes(await settle(clock, d!.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
   assert.equal(d!.status().line.state, 'down');
   await clock.advance(100);
-  assert.equal(bus!.connectAttempts.length, 2);
+  assert.equal(bus.connectAttempts.length, 2);
   assert.equal(d!.status().line.state, 'up');
   await family.close();
 });

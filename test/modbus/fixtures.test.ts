@@ -82,9 +82,9 @@ for (const name of cases) {
         assert.fail(`device ${device} not in the case`);
       }
       for (const d of devices) d.init();
-      const cfg = configs[0];
+      const cfg = configs[0]!;
       if (expected.plan) {
-        const plan = planRequests(cfg!.tags, cfg!).map((r) => ({
+        const plan = planRequests(cfg.tags, cfg).map((r) => ({
           function: r.function,
           address: r.address,
           length: r.length,
@@ -103,13 +103,13 @@ for (const name of cases) {
             vals.forEach((v, i) => (map[Number(start) + i] = v));
           (slave as Record<string, unknown>)[area] = map;
         }
-        const d = devices[0];
-        fake!.slaves.set(cfg!.unitId, slave);
-        const start = d!.start();
+        const d = devices[0]!;
+        fake!.slaves.set(cfg.unitId, slave);
+        const start = d.start();
         await clock.advance(10);
         await start;
-        const names = cfg!.tags.map((t) => t.name);
-        const poll = d!.poll(names);
+        const names = cfg.tags.map((t) => t.name);
+        const poll = d.poll(names);
         await clock.advance(1000);
         const values = await poll;
         const got = Object.fromEntries(

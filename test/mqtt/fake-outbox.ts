@@ -64,12 +64,12 @@ export class FakeOutbox implements OutboxSource {
     const out: StoredRecord[] = [];
     let bytes = 0;
     for (let i = lo; i < recs.length && out.length < limit; i++) {
-      const r = recs[i];
-      if (beforeRowid !== undefined && r!.rowid >= beforeRowid) break;
-      if (this.deleted.has(r!.rowid)) continue;
-      if (out.length > 0 && bytes + r!.body.length > maxBytes) break;
-      bytes += r!.body.length;
-      out.push(r!);
+      const r = recs[i]!;
+      if (beforeRowid !== undefined && r.rowid >= beforeRowid) break;
+      if (this.deleted.has(r.rowid)) continue;
+      if (out.length > 0 && bytes + r.body.length > maxBytes) break;
+      bytes += r.body.length;
+      out.push(r);
     }
     return out;
   }

@@ -35,7 +35,7 @@ async function serve(
   const server: Server = createServer(
     { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), minVersion: 'TLSv1.3' },
     (req, res) => {
-      const etag = etags[Math.min(requests.length, etags.length - 1)];
+      const etag = etags[Math.min(requests.length, etags.length - 1)]!;
       const range = req.headers.range;
       const ifRange = req.headers['if-range'] as string | undefined;
       const match = range && (!ifRange || ifRange === etag) ? /^bytes=(\d+)-$/.exec(range) : null;
@@ -43,7 +43,7 @@ async function serve(
       const status = match ? 206 : 200;
       requests.push({ range, ifRange, status });
       res.statusCode = status;
-      res.setHeader('ETag', etag!);
+      res.setHeader('ETag', etag);
       res.setHeader('Content-Length', body.length - start);
       if (match) res.setHeader('Content-Range', `bytes ${start}-${body.length - 1}/${body.length}`);
       if (cut !== null) {

@@ -88,8 +88,8 @@ for (const name of cases) {
       let next = 0;
       const plc = await FakePlc.start({
         request: (frame) => {
-          const answer = answers[Math.min(next++, answers.length - 1)];
-          return withRef(ackFrame(answer!.param, answer!.data), frame);
+          const answer = answers[Math.min(next++, answers.length - 1)]!;
+          return withRef(ackFrame(answer.param, answer.data), frame);
         },
       });
       const device = new S7Device(

@@ -120,12 +120,12 @@ export class MemoryOutbox implements Outbox {
     const before = beforeRowid ?? Number.MAX_SAFE_INTEGER;
     let total = 0;
     for (let i = this.lowerBound(afterRowid + 1); i < this.records.length && out.length < limit; i++) {
-      const r = this.records[i];
-      if (r!.rowid >= before) break;
-      const size = this.sizes[i];
-      if (out.length > 0 && total + size! > maxBytes) break;
-      total += size!;
-      out.push(r!);
+      const r = this.records[i]!;
+      if (r.rowid >= before) break;
+      const size = this.sizes[i]!;
+      if (out.length > 0 && total + size > maxBytes) break;
+      total += size;
+      out.push(r);
     }
     return out;
   }
@@ -259,10 +259,10 @@ export class MemoryOutbox implements Outbox {
       let bytes = this.bytes;
       const drop = new Set<number>();
       for (let i = 0; i < this.records.length && (rows > targetRows || bytes > targetBytes); i++) {
-        const r = this.records[i];
-        if (r!.cls !== cls) continue;
+        const r = this.records[i]!;
+        if (r.cls !== cls) continue;
         drop.add(i);
-        tally(tallies, r!.device, r!.seq);
+        tally(tallies, r.device, r.seq);
         rows--;
         bytes -= this.sizes[i]!;
       }

@@ -270,8 +270,8 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         assert.ok(all.length <= 10);
         assert.equal(stats.evicted.telemetry, 0);
         assert.equal(stats.evicted.event, 6, '15 rows -> 9 (low water), then 1 gap event');
-        const gap = all[all.length - 1];
-        assert.deepEqual(gapData(gap!), {
+        const gap = all[all.length - 1]!;
+        assert.deepEqual(gapData(gap), {
           severity: 'error',
           evicted: 6,
           fromSeq: 1,

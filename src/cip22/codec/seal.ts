@@ -83,14 +83,14 @@ export function openFrame(
   header: Buffer,
   sealedPayload: Buffer,
 ): Buffer {
-  const frameType = header[6];
+  const frameType = header[6]!;
   try {
     return prepared(key).open(sealedNonce(iv, seq), sealedPayload, header);
   } catch (error) {
     if (!(error instanceof Sm4GcmError)) throw error;
     throw new Cip22ProtocolError(
       'bad-tag',
-      `${describeFrameType(frameType!)}: sealed payload does not authenticate at seq ${String(seq)} (${error.message})`,
+      `${describeFrameType(frameType)}: sealed payload does not authenticate at seq ${String(seq)} (${error.message})`,
       { frameType },
       { cause: error },
     );

@@ -100,9 +100,9 @@ class SampleWindow {
   }
 
   private dropOldest(): void {
-    const s = this.samples[this.head++];
-    this.bad -= s!.bad;
-    this.total -= s!.total;
+    const s = this.samples[this.head++]!;
+    this.bad -= s.bad;
+    this.total -= s.total;
   }
 }
 

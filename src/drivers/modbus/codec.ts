@@ -50,9 +50,9 @@ export function bytesToRegisters(bytes: Buffer, wordOrder: Order, byteOrder: Ord
   const n = bytes.length / 2;
   const regs = new Array<number>(n);
   for (let i = 0; i < n; i++) {
-    const a = bytes[i * 2];
-    const b = bytes[i * 2 + 1];
-    const reg = byteOrder === 'big' ? (a! << 8) | b! : (b! << 8) | a!;
+    const a = bytes[i * 2]!;
+    const b = bytes[i * 2 + 1]!;
+    const reg = byteOrder === 'big' ? (a << 8) | b : (b << 8) | a;
     regs[wordOrder === 'big' ? i : n - 1 - i] = reg;
   }
   return regs;
@@ -140,12 +140,12 @@ function decodeString(tag: CodecTag, regs: ArrayLike<number>): TagValue {
   let end = bytes.length;
   while (end > 0 && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
   for (let i = 0; i < end; i++) {
-    const c = bytes[i];
-    if (c! > 0x7e || (c! < 0x20 && c !== 0x09)) {
+    const c = bytes[i]!;
+    if (c > 0x7e || (c < 0x20 && c !== 0x09)) {
       return badValue(
         tag.name,
         DECODE,
-        `string has a non-printable or non-ASCII byte 0x${c!.toString(16)} at ${i}`,
+        `string has a non-printable or non-ASCII byte 0x${c.toString(16)} at ${i}`,
       );
     }
   }

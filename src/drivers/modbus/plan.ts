@@ -65,16 +65,16 @@ export function planRequests<T extends PlanTag>(tags: readonly T[], limits: Plan
       });
     };
     for (let i = 1; i < group.length; i++) {
-      const item = group[i];
-      const newEnd = Math.max(end, item!.start + item!.size);
-      const gap = item!.start - end;
+      const item = group[i]!;
+      const newEnd = Math.max(end, item.start + item.size);
+      const gap = item.start - end;
       if (gap <= limits.maxGap && newEnd - start <= limit) {
         end = newEnd;
         members.push(item);
       } else {
         flush();
-        start = item!.start;
-        end = item!.start + item!.size;
+        start = item.start;
+        end = item.start + item.size;
         members = [item];
       }
     }

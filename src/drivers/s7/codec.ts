@@ -76,16 +76,16 @@ export function decodePoint(p: S7Point, b: Buffer): TagValue {
 
 /** S7 STRING: max length byte, actual length byte, then the characters. */
 function decodeString(p: S7Point, b: Buffer): TagValue {
-  const declared = b[0];
-  const actual = b[1];
-  if (actual! > declared! || actual! > b.length - 2) {
+  const declared = b[0]!;
+  const actual = b[1]!;
+  if (actual > declared || actual > b.length - 2) {
     return badValue(
       p.name,
       DECODE,
       `STRING header says ${actual} of ${declared} characters in ${b.length - 2} bytes`,
     );
   }
-  return goodValue(p.name, b.toString('latin1', 2, 2 + actual!));
+  return goodValue(p.name, b.toString('latin1', 2, 2 + actual));
 }
 
 const INTEGER_RANGES: Partial<Record<S7Address['type'], readonly [number, number]>> = {

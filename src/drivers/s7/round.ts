@@ -72,14 +72,14 @@ async function runRequest(conn: S7Connection, request: PlannedRequest): Promise<
     );
   }
   return reply.value.items.map((result, i): ItemOutcome => {
-    const item = request.items[i];
+    const item = request.items[i]!;
     if (result.code === ITEM_OK && 'data' in result) {
-      if (result.data.length >= item!.dataBytes) return { ok: true, data: result.data };
+      if (result.data.length >= item.dataBytes) return { ok: true, data: result.data };
       const failure: PointFailure = {
         code: 'EDGE_ERR_S7_BAD_RESPONSE',
-        reason: `item carries ${result.data.length} of ${item!.dataBytes} bytes`,
+        reason: `item carries ${result.data.length} of ${item.dataBytes} bytes`,
         scope: 'request',
-        sharedWith: item!.parts.length,
+        sharedWith: item.parts.length,
       };
       return { ok: false, failure };
     }
@@ -88,7 +88,7 @@ async function runRequest(conn: S7Connection, request: PlannedRequest): Promise<
       reason: itemErrorText(result.code),
       scope: 'item',
       plcCode: result.code,
-      sharedWith: new Set(item!.parts.map((p) => p.point)).size,
+      sharedWith: new Set(item.parts.map((p) => p.point)).size,
     };
     return { ok: false, failure };
   });
@@ -104,15 +104,15 @@ export async function readRound(
   const failures = new Map<S7Point, PointFailure>();
   requests.forEach((request, r) => {
     request.items.forEach((item: PlannedItem, i) => {
-      const answer = answers[r]![i];
+      const answer = answers[r]![i]!;
       for (const part of item.parts) {
-        if (!answer!.ok) {
-          if (!failures.has(part.point)) failures.set(part.point, answer!.failure);
+        if (!answer.ok) {
+          if (!failures.has(part.point)) failures.set(part.point, answer.failure);
           continue;
         }
         let buffer = buffers.get(part.point);
         if (!buffer) buffers.set(part.point, (buffer = Buffer.alloc(pointBytes(part.point.address))));
-        answer!.data.copy(buffer, part.pointOffset, part.itemOffset, part.itemOffset + part.length);
+        answer.data.copy(buffer, part.pointOffset, part.itemOffset, part.itemOffset + part.length);
       }
     });
   });

@@ -41,8 +41,8 @@ export function crcOk(frame: Uint8Array): boolean {
 /** Total length of the response frame starting at buf[0]: a number, 'more' (need more bytes) or 'unknown'. */
 export function responseLength(buf: Uint8Array): number | 'more' | 'unknown' {
   if (buf.length < 2) return 'more';
-  const fn = buf[1];
-  if (fn! & 0x80) return 5;
+  const fn = buf[1]!;
+  if (fn & 0x80) return 5;
   switch (fn) {
     case 0x01:
     case 0x02:
