@@ -73,6 +73,21 @@ function waitForPort(port: number, proc: ChildProcess, timeoutMs = 10_000): Prom
   });
 }
 
+/**
+ * A test file that times out is ended by node --test with SIGTERM, which skips 'exit'
+ * handlers: these kill the brokers still running, then let the signal take its default
+ * course, so no mosquitto outlives its test file.
+ */
+const exitHooks = new Set<() => void>();
+const onTermination = (signal: NodeJS.Signals): void => {
+  for (const hook of exitHooks) hook();
+  process.off('SIGTERM', onTermination);
+  process.off('SIGINT', onTermination);
+  process.kill(process.pid, signal);
+};
+process.on('SIGTERM', onTermination);
+process.on('SIGINT', onTermination);
+
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoBroker> {
   const dir = tempDir('edge-agent-mosquitto-');
   const port = await freePort();
@@ -147,11 +162,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     proc?.kill('SIGKILL');
   };
   process.once('exit', onExit);
+  exitHooks.add(onExit);
 
   try {
     await launch();
   } catch (err) {
     process.off('exit', onExit);
+    exitHooks.delete(onExit);
     dir.remove();
     throw err;
   }
@@ -176,6 +193,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       closed = true;
       await terminate('SIGTERM');
       process.off('exit', onExit);
+      exitHooks.delete(onExit);
       dir.remove();
     },
   };
