@@ -27,7 +27,8 @@ export async function startFakeNotifySocket(): Promise<FakeNotifySocket> {
   const dir = tempDir('edge-agent-notify-');
   const path = join(dir.path, 'notify.sock');
   const child = spawn(PYTHON, [join(process.cwd(), 'test/helpers/fake_notify_socket.py'), path], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin is a pipe we never write: it closes when this process ends, and the helper exits.
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr.setEncoding('utf8');
