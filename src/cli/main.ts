@@ -38,7 +38,7 @@ Usage:
 Signals: SIGTERM/SIGINT flush the outbox, close links and exit 0 within the shutdown timeout.
 Docs: README.md, docs/config.md, docs/mqtt-payload.md, docs/errors.md, docs/ota.md`;
 
-export function packageVersion(): string {
+function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
     version: string;
   };

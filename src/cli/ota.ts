@@ -41,7 +41,7 @@ function stderrLogger(err: Line): Logger {
 }
 
 /** A bar on a terminal; on a pipe or journal, one line per stage and per 10 %. */
-export function progressPrinter(isTty: boolean, write: (text: string) => void): (p: OtaProgress) => void {
+function progressPrinter(isTty: boolean, write: (text: string) => void): (p: OtaProgress) => void {
   let lastLine = '';
   let lastPct = -10;
   return (p) => {

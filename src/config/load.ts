@@ -52,9 +52,7 @@ export function validateConfig(raw: unknown): ValidationResult {
 }
 
 /** Parses YAML text; syntax errors become issues with line and column. */
-export function parseConfigText(
-  text: string,
-): { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] } {
+function parseConfigText(text: string): { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] } {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {

@@ -62,7 +62,7 @@ export interface CommandResult {
 
 const MAX_ID_LENGTH = 128;
 
-export const commandPayloadSchema = z.strictObject({
+const commandPayloadSchema = z.strictObject({
   id: z.string().min(1).max(MAX_ID_LENGTH),
   tag: z.string().min(1).max(256),
   value: z.union([
@@ -109,7 +109,7 @@ export interface CommandRouterStats {
 }
 
 /** The result a driver error stands for. */
-export function resultFromError(id: string, thrown: unknown, ts: number): CommandResult {
+function resultFromError(id: string, thrown: unknown, ts: number): CommandResult {
   const error = toEdgeError(thrown, 'EDGE_ERR_CMD_WRITE');
   const ctx = error.context;
   const deviceCode = ctx.deviceCode ?? ctx.modbusCode;

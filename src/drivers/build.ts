@@ -125,7 +125,7 @@ function problemOf(device: AgentDeviceConfig, index: number, error: EdgeError): 
  * A device whose configuration its driver refused: it never starts, and the poller shows
  * it offline with the refusal's code (a fatal error parks it) while the others run.
  */
-export class UnstartableDriver implements DeviceDriver {
+class UnstartableDriver implements DeviceDriver {
   readonly error: EdgeError;
 
   constructor(

@@ -13,7 +13,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AgentStatsSnapshot, StatsProvider } from './snapshot.js';
 
-export const METRIC_PREFIX = 'edge_';
+const METRIC_PREFIX = 'edge_';
 
 export interface MetricsOptions {
   /** Clock for ages (oldest outbox record). Default: system clock. */

@@ -44,7 +44,7 @@ export const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function schemaVersion(db: Db): number {
+function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 

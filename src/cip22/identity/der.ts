@@ -30,7 +30,7 @@ export const TAG = {
 } as const;
 
 /** Reads one TLV at `offset` that must end within `limit` (default: the buffer end). */
-export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tlv {
+function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tlv {
   if (offset + 2 > limit) throw new DerError(`truncated TLV header at ${offset}`);
   // offset + 2 <= limit <= buf.length: both header bytes exist.
   const tag = buf[offset]!;
@@ -78,7 +78,7 @@ export function contentOf(buf: Buffer, tlv: Tlv): Buffer {
 }
 
 /** A non-negative DER INTEGER (minimal encoding) as a bigint. */
-export function readUnsignedInteger(buf: Buffer, tlv: Tlv): bigint {
+function readUnsignedInteger(buf: Buffer, tlv: Tlv): bigint {
   if (tlv.tag !== TAG.INTEGER) throw new DerError(`expected INTEGER at ${tlv.start}`);
   const bytes = contentOf(buf, tlv);
   if (bytes.length === 0) throw new DerError(`empty INTEGER at ${tlv.start}`);

@@ -66,7 +66,7 @@ interface PendingCommand {
 }
 
 /** Heartbeat intervals of silence after which the pile is OFFLINE (spec §8). */
-export const SILENT_INTERVALS = 3;
+const SILENT_INTERVALS = 3;
 
 export class PileMachine {
   private current: PileState = 'OFFLINE';

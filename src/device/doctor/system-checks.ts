@@ -16,7 +16,7 @@ async function groupNames(env: DoctorEnv): Promise<Map<number, string>> {
 }
 
 /** Read+write for the environment's user by the mode bits (root may do anything). */
-export function canReadWrite(
+function canReadWrite(
   info: Pick<Stats, 'uid' | 'gid' | 'mode'>,
   env: Pick<DoctorEnv, 'uid' | 'groups'>,
 ): boolean {

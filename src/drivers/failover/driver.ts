@@ -41,10 +41,10 @@ interface Slot {
   startFailures: number;
 }
 
-export const FAILOVER_EVENT = 'source-failover';
+const FAILOVER_EVENT = 'source-failover';
 
 /** Counts of one poll's values for the policy. */
-export function sampleOf(values: readonly TagValue[]): PollSample {
+function sampleOf(values: readonly TagValue[]): PollSample {
   let bad = 0;
   let linkDown = values.length > 0;
   for (const v of values) {

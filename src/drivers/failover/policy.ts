@@ -54,7 +54,7 @@ interface Timed extends PollSample {
 }
 
 /** Hard cap on samples kept in a window (a 10 ms poll for 100 s); oldest dropped first. */
-export const MAX_WINDOW_SAMPLES = 10_000;
+const MAX_WINDOW_SAMPLES = 10_000;
 
 /** Sliding window of samples with running sums. */
 class SampleWindow {

@@ -46,7 +46,7 @@ export function registersToBytes(regs: ArrayLike<number>, wordOrder: Order, byte
 }
 
 /** Inverse of registersToBytes. */
-export function bytesToRegisters(bytes: Buffer, wordOrder: Order, byteOrder: Order): number[] {
+function bytesToRegisters(bytes: Buffer, wordOrder: Order, byteOrder: Order): number[] {
   const n = bytes.length / 2;
   const regs = new Array<number>(n);
   for (let i = 0; i < n; i++) {

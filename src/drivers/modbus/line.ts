@@ -74,10 +74,10 @@ interface Job {
 }
 
 /** TCP: after this many timeouts in a row with no answer at all, the socket is re-opened. */
-export const TCP_TIMEOUTS_BEFORE_RECONNECT = 3;
+const TCP_TIMEOUTS_BEFORE_RECONNECT = 3;
 
 /** Drain window after an RTU timeout: a quarter of the timeout, within [gap, 250 ms]. */
-export function drainWindowMs(timeoutMs: number, gapMs: number): number {
+function drainWindowMs(timeoutMs: number, gapMs: number): number {
   return Math.max(gapMs, Math.min(250, Math.round(timeoutMs / 4)));
 }
 

@@ -103,7 +103,7 @@ const AREA_PREFIX: Readonly<Record<string, S7Area>> = {
 };
 
 /** The S7ANY pointer holds bit addresses in 24 bits. */
-export const MAX_BYTE_OFFSET = 0xffff;
+const MAX_BYTE_OFFSET = 0xffff;
 const MAX_BYTES = 0xffff;
 
 /** Bytes of one element (BOOL: handled by bit arithmetic). */

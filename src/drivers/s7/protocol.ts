@@ -8,7 +8,7 @@
  * only in ack-data, ROSCTR 3), then parameter and data.
  */
 
-export const TPKT_HEADER = 4;
+const TPKT_HEADER = 4;
 const COTP_DT = [0x02, 0xf0, 0x80] as const;
 const DT_HEADER = TPKT_HEADER + COTP_DT.length; // 7
 const JOB_HEADER = 10;

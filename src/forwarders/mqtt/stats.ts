@@ -5,7 +5,7 @@ import type { MqttForwarderStats } from './types.js';
 const LATENCY_SAMPLES = 255;
 
 /** PUBACK latency: last sample, EWMA (α = 0.1) and the median of the last 255 samples. */
-export class LatencyTracker {
+class LatencyTracker {
   private lastMs: number | null = null;
   private ewmaMs: number | null = null;
   private readonly samples: number[] = [];

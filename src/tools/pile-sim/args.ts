@@ -57,7 +57,7 @@ export interface PileSimArgs {
   readonly stateDir?: string;
 }
 
-export const PILE_SIM_OPTIONS = {
+const PILE_SIM_OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   ca: { type: 'string' },

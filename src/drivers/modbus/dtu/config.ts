@@ -40,7 +40,7 @@ const registrationPattern = z.union([
 export type BytesPattern = z.infer<typeof bytesPattern>;
 export type RegistrationPattern = z.infer<typeof registrationPattern>;
 
-export const dtuServerSchema = z.strictObject({
+const dtuServerSchema = z.strictObject({
   host: z.string().min(1).default('0.0.0.0').describe('Address the DTU listener binds'),
   port: z.number().int().min(0).max(65535).default(9000).describe('Port DTUs dial (0: any, tests)'),
   registrationTimeoutMs: z
@@ -107,7 +107,7 @@ const clientLink = z.strictObject({
   ...liveness,
 });
 
-export const dtuLinkSchema = z.discriminatedUnion('mode', [serverLink, clientLink]);
+const dtuLinkSchema = z.discriminatedUnion('mode', [serverLink, clientLink]);
 
 export const dtuSchema = z
   .strictObject({

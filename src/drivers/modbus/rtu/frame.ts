@@ -7,8 +7,6 @@ import { crcValid, withCrc } from './crc.js';
 /** Read function codes: 1 coils, 2 discrete inputs, 3 holding registers, 4 input registers. */
 export type ReadFunctionCode = 1 | 2 | 3 | 4;
 
-export const MAX_RTU_FRAME = 256;
-
 /** `unit fn addrHi addrLo countHi countLo crcLo crcHi`. */
 export function buildReadRequest(unit: number, fn: ReadFunctionCode, address: number, count: number): Buffer {
   if (!Number.isInteger(unit) || unit < 0 || unit > 255) throw new RangeError(`unit ${unit} out of range`);
