@@ -8,7 +8,6 @@ import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import type { CommandLedger } from './core/command-guard.js';
 import { CommandRouter } from './core/command-router.js';
-import { EdgeError } from './core/errors.js';
 import { DevicePoller } from './core/poller.js';
 import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
 import type { Cip22Gateway } from './cip22/gateway/gateway.js';
@@ -22,11 +21,9 @@ import { createStatusLed, type LedDeps } from './device/led/create.js';
 import type { StatusIndicator, StatusLed } from './device/led/status-led.js';
 import { pollerStallMs, storeProgress } from './device/watchdog/progress.js';
 import { Watchdog, watchdogParts, type WatchdogParts } from './device/watchdog/watchdog.js';
+import { buildDevices, type BuiltDevices } from './drivers/build.js';
 import { FailoverDriver } from './drivers/failover/driver.js';
 import { DtuHub } from './drivers/modbus/dtu/hub.js';
-import { driverRegistry, type DeviceConfig } from './drivers/registry.js';
-import type { AgentDeviceConfig } from './drivers/schemas.js';
-import type { DriverDeps, DriverFamily } from './drivers/types.js';
 import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
 import { startStatusServer } from './observability/http.js';
 import { MemoryGuard } from './observability/memory-guard.js';
@@ -58,15 +55,13 @@ export interface Health {
   readonly problems: string[];
 }
 
-type AnyFamily = DriverFamily<DeviceConfig>;
-
 export class Agent {
   private readonly config: EdgeConfig;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly secrets: SecretResolver;
-  private readonly families = new Map<string, AnyFamily>();
+  private built: BuiltDevices | undefined;
   private readonly dtuHub: DtuHub | undefined;
   private readonly pollers: Array<{
     poller: DevicePoller;
@@ -110,13 +105,24 @@ export class Agent {
     this.createDrivers();
   }
 
-  /** init() of every driver: validates, no I/O. Throws the first fatal config error. */
+  /**
+   * Builds and init()s every driver (validates, no I/O) with the same function check-config
+   * uses. A device its driver refuses does not stop the agent: it is logged, and its poller
+   * parks it offline with the refusal's code while the others run.
+   */
   private createDrivers(): void {
-    for (const device of this.config.devices) {
-      const driver = device.failover
-        ? this.createFailover(device, device.failover)
-        : this.createDriver(device);
-      driver.init();
+    this.built = buildDevices(this.config, {
+      clock: this.clock,
+      logger: this.logger,
+      random: this.random,
+      dtu: this.dtuHub,
+      onEvent: (event) => this.emit(event),
+    });
+    for (const problem of this.built.problems) {
+      this.logger.error({ device: problem.device, code: problem.code, path: problem.path }, problem.message);
+    }
+    for (const warning of this.built.warnings) this.logger.warn({ path: warning.path }, warning.message);
+    for (const { config: device, driver } of this.built.devices) {
       const poller = new DevicePoller(driver, {
         clock: this.clock,
         logger: this.logger.child({ device: device.name }),
@@ -137,44 +143,6 @@ export class Agent {
       const allowWrites = device.commands?.allowWrites ?? this.config.commands.allowWrites;
       this.pollers.push({ poller, driver: device.driver, instance: driver, allowWrites, stallMs });
     }
-  }
-
-  private createDriver(device: DeviceConfig): DeviceDriver {
-    let family = this.families.get(device.driver);
-    if (!family) {
-      const definition = driverRegistry[device.driver];
-      if (!definition)
-        throw new EdgeError('EDGE_ERR_DRIVER_UNKNOWN', `devices: unknown driver "${device.driver}"`, {
-          context: { device: device.name },
-        });
-      const deps: DriverDeps = {
-        clock: this.clock,
-        logger: this.logger.child({ driver: device.driver }),
-        random: this.random,
-        dtu: this.dtuHub,
-      };
-      family = definition.createFamily(deps) as AnyFamily;
-      this.families.set(device.driver, family);
-    }
-    return family.create(device);
-  }
-
-  /** A device with a secondary source: both drivers behind one FailoverDriver. */
-  private createFailover(
-    device: AgentDeviceConfig,
-    failover: NonNullable<AgentDeviceConfig['failover']>,
-  ): DeviceDriver {
-    const secondary = this.createDriver({
-      ...failover.secondary,
-      name: failover.secondary.name ?? `${device.name}.secondary`,
-    });
-    return new FailoverDriver(this.createDriver(device), secondary, failover, {
-      clock: this.clock,
-      logger: this.logger.child({ device: device.name, component: 'failover' }),
-      random: this.random,
-      startBackoff: device.reconnect,
-      onEvent: (event) => this.emit(event),
-    });
   }
 
   private starting: Promise<void> | undefined;
@@ -318,7 +286,7 @@ export class Agent {
     this.ota?.stop();
     await this.commands?.stop();
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
-    await Promise.all([...this.families.values()].map((family) => family.close()));
+    await this.built?.close();
     await this.dtuHub?.stop();
     await this.cip22?.stop();
     this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-stopped', severity: 'info', data: {} });

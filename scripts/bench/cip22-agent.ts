@@ -31,7 +31,7 @@ async function listen(): Promise<number> {
       { cert: readFileSync(args.cert), key: readFileSync(args.key), minVersion: 'TLSv1.3' },
       (s) => {
         s.on('error', () => undefined);
-        s.on('data', (b) => s.write(b));
+        s.on('data', (b: Buffer) => s.write(b));
       },
     );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -66,7 +66,7 @@ export function benchPki(count: number): BenchPki {
     tbs.serialNumber = new Uint8Array([0x01, i >> 16, (i >> 8) & 0xff, i & 0xff]).buffer;
     for (const rdn of tbs.subject) {
       for (let k = 0; k < rdn.length; k++) {
-        if (rdn[k].type === CN)
+        if (rdn[k]!.type === CN)
           rdn[k] = new AttributeTypeAndValue({
             type: CN,
             value: new AttributeValue({ utf8String: deviceId }),

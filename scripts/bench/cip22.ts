@@ -66,7 +66,7 @@ async function startAgent(pki: BenchPki, mode: 'gateway' | 'plain', round: numbe
 }
 
 function pile(pki: BenchPki, i: number, port: number): SimPile {
-  const p = pki.piles[i];
+  const p = pki.piles[i]!;
   return new SimPile({
     host: '127.0.0.1',
     port,
@@ -95,7 +95,7 @@ function plainConnect(pki: BenchPki, port: number): Promise<TLSSocket> {
 
 function p99(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))];
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
 }
 
 /** One round of sequential handshakes: latencies in ms. */
@@ -131,7 +131,7 @@ async function handshakeRound(
 }
 
 async function connectAll<T>(n: number, open: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(n);
+  const out = new Array<T>(n);
   let next = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {

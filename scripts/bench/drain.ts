@@ -31,7 +31,7 @@ const DEVICES = 10;
 type Source = OutboxSource & { close?(): Promise<void> };
 interface SourceKind {
   readonly name: string;
-  open(records: readonly NewRecord[]): Promise<{ source: Source; cleanup(): Promise<void> }>;
+  open(records: readonly NewRecord[]): Promise<{ source: Source; cleanup: () => Promise<void> }>;
 }
 
 function makeRecords(): NewRecord[] {
@@ -111,7 +111,7 @@ async function agentRound(
       random: Math.random,
       site: 'bench-site',
       agentId: 'bench-agent',
-      secrets: (ref) => String(ref),
+      secrets: (ref) => JSON.stringify(ref), // no secret is referenced by the bench config
     },
   );
   const t0 = performance.now();
@@ -145,7 +145,7 @@ async function buildMessages(kind: SourceKind, records: readonly NewRecord[]): P
       config.batch.maxBytes * config.inflightWindow,
     );
     if (chunk.length === 0) break;
-    cursor = chunk[chunk.length - 1].rowid;
+    cursor = chunk[chunk.length - 1]!.rowid;
     for (const m of builder.build(chunk, true)) out.push(m);
   }
   await cleanup();
@@ -176,7 +176,7 @@ async function baselineRound(
     let acked = 0;
     const send = (): void => {
       while (inflight < window && next < messages.length) {
-        const m = messages[next++];
+        const m = messages[next++]!;
         inflight++;
         client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
           if (err) return reject(err);

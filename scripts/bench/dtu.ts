@@ -41,7 +41,7 @@ function responder(socket: Socket): void {
   socket.on('data', (chunk: Buffer) => {
     buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
     while (buf.length >= 8) {
-      const unit = buf[0];
+      const unit = buf[0]!;
       const address = buf.readUInt16BE(2);
       const count = buf.readUInt16BE(4);
       buf = buf.subarray(8);
@@ -72,7 +72,7 @@ async function throughput(): Promise<BenchResult[]> {
   await new Promise((r) => dtuSide.once('connect', r));
   dtuSide.write('DTU-BENCH');
   responder(dtuSide);
-  while (!hub.status().bench.up) await new Promise((r) => setTimeout(r, 5));
+  while (!hub.status().bench!.up) await new Promise((r) => setTimeout(r, 5));
   const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
   const device = fam.create(
     modbusDeviceSchema.parse({
@@ -115,7 +115,7 @@ async function throughput(): Promise<BenchResult[]> {
     const t0 = performance.now();
     for (let i = 0; i < TX; i++) {
       const v = await device.poll(names);
-      if (v[9].quality !== 'good' || v[9].value !== 9) throw new Error(`bad read ${JSON.stringify(v[9])}`);
+      if (v[9]!.quality !== 'good' || v[9]!.value !== 9) throw new Error(`bad read ${JSON.stringify(v[9])}`);
     }
     return TX / ((performance.now() - t0) / 1000);
   };
@@ -264,7 +264,7 @@ async function idleLinks(): Promise<BenchResult[]> {
   const up = st.filter((s) => s.up).length;
   const heartbeats = st.reduce((n, s) => n + s.heartbeats, 0);
   const closes = st.reduce((n, s) => n + s.livenessCloses, 0);
-  child.stdin!.end();
+  child.stdin.end();
   await new Promise((r) => child.once('exit', r));
   await fam.close();
   await hub.stop();

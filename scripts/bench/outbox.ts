@@ -22,7 +22,7 @@ const ROUNDS = 5;
 
 /** ~150-byte telemetry bodies as the record codec writes them, 10 devices. */
 export function makeRecords(n: number): NewRecord[] {
-  const out: NewRecord[] = new Array(n);
+  const out = new Array<NewRecord>(n);
   const t0 = 1_700_000_000_000;
   for (let i = 0; i < n; i++) {
     const body = JSON.stringify({
@@ -64,7 +64,7 @@ function agentIngest(records: readonly NewRecord[]): Promise<number> {
   return withDir(async (dir) => {
     const outbox = openBenchOutbox(dir);
     const t0 = performance.now();
-    for (let i = 0; i < records.length; i++) outbox.append(records[i]);
+    for (let i = 0; i < records.length; i++) outbox.append(records[i]!);
     await outbox.flush();
     const dt = performance.now() - t0;
     if (outbox.stats().rows !== records.length) throw new Error('agent lost rows');
@@ -82,7 +82,7 @@ function rawIngest(records: readonly NewRecord[], batch: number): number {
     const insert = db.prepare('INSERT INTO records (seq, device, cls, ts, body) VALUES (?, ?, ?, ?, ?)');
     const tx = db.transaction((from: number, to: number) => {
       for (let i = from; i < to; i++) {
-        const r = records[i];
+        const r = records[i]!;
         insert.run(i + 1, r.device, 0, r.ts, r.body);
       }
     });
@@ -105,7 +105,7 @@ function agentDrain(records: readonly NewRecord[]): Promise<number> {
     for (;;) {
       const page = outbox.read(after, 1000, 256 * 1024);
       if (page.length === 0) break;
-      after = page[page.length - 1].rowid;
+      after = page[page.length - 1]!.rowid;
       outbox.ack(page.map((r) => r.rowid));
       n += page.length;
     }
@@ -134,8 +134,8 @@ function rawDrain(records: readonly NewRecord[]): number {
     for (;;) {
       const page = select.all(after) as { rowid: number }[];
       if (page.length === 0) break;
-      del.run(page[0].rowid, page[page.length - 1].rowid);
-      after = page[page.length - 1].rowid;
+      del.run(page[0]!.rowid, page[page.length - 1]!.rowid);
+      after = page[page.length - 1]!.rowid;
       n += page.length;
     }
     const dt = performance.now() - t0;

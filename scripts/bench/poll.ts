@@ -47,7 +47,7 @@ async function startPymodbus(): Promise<BenchServer | undefined> {
   const ready = await new Promise<boolean>((resolve) => {
     let out = '';
     const timer = setTimeout(() => resolve(false), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (/^READY$/m.test(out)) {
         clearTimeout(timer);
@@ -61,7 +61,7 @@ async function startPymodbus(): Promise<BenchServer | undefined> {
       if (child.exitCode !== null) return res();
       const kill = setTimeout(() => child.kill('SIGKILL'), 2000);
       child.once('exit', () => (clearTimeout(kill), res()));
-      child.stdin!.end();
+      child.stdin.end();
     });
   if (!ready) {
     await close();
@@ -113,7 +113,7 @@ async function driverRun(port: number, count: number): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     const vs = await d.poll(names);
-    if (vs[9].quality !== 'good') throw new Error(`bad value in bench: ${JSON.stringify(vs[9])}`);
+    if (vs[9]!.quality !== 'good') throw new Error(`bad value in bench: ${JSON.stringify(vs[9])}`);
   }
   const elapsed = performance.now() - t0;
   await d.stop();
@@ -146,7 +146,7 @@ async function soak(port: number, seconds: number): Promise<BenchResult> {
   );
   for (const d of devices) d.init();
   for (const d of devices) await d.start();
-  const names = devices[0].tags().map((t) => t.name);
+  const names = devices[0]!.tags().map((t) => t.name);
   await Promise.all(devices.map((d) => d.poll(names)));
   (globalThis as { gc?: () => void }).gc?.();
   const start = rssMb();

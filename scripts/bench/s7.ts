@@ -41,7 +41,7 @@ async function driverTagsPerSecond(device: S7Device, names: string[], cycles: nu
   const started = performance.now();
   for (let i = 0; i < cycles; i++) {
     const values = await device.poll(names);
-    if (values[0].quality !== 'good') throw new Error(`driver read failed: ${JSON.stringify(values[0])}`);
+    if (values[0]!.quality !== 'good') throw new Error(`driver read failed: ${JSON.stringify(values[0])}`);
   }
   return (names.length * cycles) / ((performance.now() - started) / 1000);
 }
@@ -98,7 +98,8 @@ export async function run(): Promise<BenchResult[]> {
     await new Promise<void>((resolve, reject) =>
       raw.initiateConnection(
         { host: '127.0.0.1', port: server.port, rack: 0, slot: 1, timeout: 5000 },
-        (err) => (err ? reject(err) : resolve()),
+        (err: unknown) =>
+          err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(),
       ),
     );
     raw.addItems(tags.map((t) => t.address));
@@ -129,15 +130,15 @@ export async function run(): Promise<BenchResult[]> {
         baselineName: 'raw nodes7 readAllItems loop',
         baseline: speed.baseline,
         target: '>= 90 % of raw',
-        notes: `negotiated PDU ${status.pduSize}, ${status.requestsPerCycle} requests per cycle; rounds agent ${speed.agentRuns.map(Math.round).join('/')} raw ${speed.baselineRuns.map(Math.round).join('/')}`,
+        notes: `negotiated PDU ${String(status.pduSize)}, ${String(status.requestsPerCycle)} requests per cycle; rounds agent ${speed.agentRuns.map(Math.round).join('/')} raw ${speed.baselineRuns.map(Math.round).join('/')}`,
       },
       {
-        name: `s7 read, ${count} tags through the driver with its defaults (PDU ${wideStatus.pduSize})`,
+        name: `s7 read, ${count} tags through the driver with its defaults (PDU ${String(wideStatus.pduSize)})`,
         unit: 'tags/s',
         value: wideSpeed.agent,
         baselineName: 'raw nodes7 readAllItems loop (PDU 240)',
         baseline: wideSpeed.baseline,
-        notes: `${wideStatus.requestsPerCycle} requests per cycle`,
+        notes: `${String(wideStatus.requestsPerCycle)} requests per cycle`,
       },
       {
         name: '500 scattered INTs (no neighbours to merge): requests per cycle',

@@ -20,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'keygen') {
     if (rest.length !== 1) return fail(USAGE);
-    const { keyId, privateFile, publicFile } = writeKeyPair(resolve(rest[0]));
+    const { keyId, privateFile, publicFile } = writeKeyPair(resolve(rest[0]!));
     process.stdout.write(
       `keyId ${keyId}\nprivate ${privateFile} (keep offline)\npublic ${publicFile} (pin on devices)\n`,
     );

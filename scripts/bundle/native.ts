@@ -152,7 +152,7 @@ export function abiOfHeaders(nodedir: string): string {
     throw new Error(`no Node headers at ${header}: pass --nodedir or set nodedir in ~/.npmrc`);
   const match = /#define NODE_MODULE_VERSION (\d+)/.exec(readFileSync(header, 'utf8'));
   if (!match) throw new Error(`${header}: no NODE_MODULE_VERSION`);
-  return match[1];
+  return match[1]!;
 }
 
 /** node-gyp as npm bundles it (the same one `npm ci` uses), unless NODE_GYP names another. */

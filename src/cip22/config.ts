@@ -22,9 +22,9 @@ const tariffWindow = z.strictObject({
 });
 export type TariffWindow = z.infer<typeof tariffWindow>;
 
-export const CIP22_VERSIONS = ['1.2', '2.0'] as const;
+const CIP22_VERSIONS = ['1.2', '2.0'] as const;
 export type Cip22Version = (typeof CIP22_VERSIONS)[number];
-export const PILE_COMMANDS = ['start', 'stop', 'reset', 'begin-upgrade'] as const;
+const PILE_COMMANDS = ['start', 'stop', 'reset', 'begin-upgrade'] as const;
 
 export const cip22Schema = z
   .strictObject({

@@ -1,5 +1,11 @@
-/** `edge-agent check-config FILE`: every problem with its path, exit non-zero on any. */
+/**
+ * `edge-agent check-config FILE`: every problem with its path, exit non-zero on any. Past
+ * the schema and the secrets it builds every device with the function `run` starts them
+ * with (drivers/build.ts), so what it accepts `run` does not refuse.
+ */
+import { systemClock } from '../core/clock.js';
 import { EdgeError } from '../core/errors.js';
+import { silentLogger } from '../core/ports.js';
 import { readConfigFile } from '../config/load.js';
 import { createSecretResolver, listSecretRefs } from '../config/secrets.js';
 
@@ -7,7 +13,11 @@ export interface CheckOptions {
   readonly schemaOnly: boolean;
 }
 
-export function checkConfigCommand(file: string, options: CheckOptions, out: (line: string) => void): number {
+export async function checkConfigCommand(
+  file: string,
+  options: CheckOptions,
+  out: (line: string) => void,
+): Promise<number> {
   let result;
   try {
     result = readConfigFile(file);
@@ -34,6 +44,23 @@ export function checkConfigCommand(file: string, options: CheckOptions, out: (li
   if (problems.length > 0) {
     out(`${file}: ${problems.length} secret${problems.length > 1 ? 's' : ''} cannot be resolved`);
     for (const p of problems) out(`  ${p}`);
+    return 1;
+  }
+  // Loaded on demand: the drivers are heavier than the schema, and `ota boot-check` needs neither.
+  const [{ buildDevices }, { DtuHub }] = await Promise.all([
+    import('../drivers/build.js'),
+    import('../drivers/modbus/dtu/hub.js'),
+  ]);
+  const deps = { clock: systemClock, logger: silentLogger, random: Math.random };
+  const dtu = result.config.dtu ? new DtuHub(result.config.dtu, deps) : undefined;
+  const built = buildDevices(result.config, { ...deps, dtu, onEvent: () => undefined });
+  await built.close();
+  await dtu?.stop();
+  for (const w of built.warnings) out(`  warning: ${w.path}: ${w.message}`);
+  if (built.problems.length > 0) {
+    const n = built.problems.length;
+    out(`${file}: ${n} device${n > 1 ? 's' : ''} cannot run`);
+    for (const p of built.problems) out(`  ${p.path}: ${p.code}: ${p.message}`);
     return 1;
   }
   const devices = result.config.devices;

@@ -38,7 +38,7 @@ Usage:
 Signals: SIGTERM/SIGINT flush the outbox, close links and exit 0 within the shutdown timeout.
 Docs: README.md, docs/config.md, docs/mqtt-payload.md, docs/errors.md, docs/ota.md`;
 
-export function packageVersion(): string {
+function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
     version: string;
   };
@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check-config': {
       const file = rest[0] ?? values.config;
       if (!file) return (err('check-config: missing FILE'), 1);
-      return checkConfigCommand(file, { schemaOnly: values['schema-only'] === true }, out);
+      return await checkConfigCommand(file, { schemaOnly: values['schema-only'] === true }, out);
     }
     case 'run': {
       const file = values.config ?? rest[0];

@@ -41,7 +41,7 @@ function stderrLogger(err: Line): Logger {
 }
 
 /** A bar on a terminal; on a pipe or journal, one line per stage and per 10 %. */
-export function progressPrinter(isTty: boolean, write: (text: string) => void): (p: OtaProgress) => void {
+function progressPrinter(isTty: boolean, write: (text: string) => void): (p: OtaProgress) => void {
   let lastLine = '';
   let lastPct = -10;
   return (p) => {
@@ -79,7 +79,7 @@ export async function otaCommand(
     ? undefined
     : (reason: string) => {
         out(`restarting the service (${reason}): ${config.restartCommand.join(' ')}`);
-        execFileSync(config.restartCommand[0], config.restartCommand.slice(1), { stdio: 'inherit' });
+        execFileSync(config.restartCommand[0]!, config.restartCommand.slice(1), { stdio: 'inherit' });
       };
   const engine = new OtaEngine({
     config,

@@ -47,14 +47,12 @@ function knownDrivers(): string {
 
 export function validateConfig(raw: unknown): ValidationResult {
   const result = configSchema.safeParse(raw ?? {});
-  if (result.success) return { ok: true, config: Object.freeze(result.data) as EdgeConfig };
+  if (result.success) return { ok: true, config: Object.freeze(result.data) };
   return { ok: false, issues: toIssues(result.error) };
 }
 
 /** Parses YAML text; syntax errors become issues with line and column. */
-export function parseConfigText(
-  text: string,
-): { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] } {
+function parseConfigText(text: string): { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] } {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
@@ -63,7 +61,7 @@ export function parseConfigText(
         const pos = e.linePos?.[0];
         return {
           path: pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)',
-          message: e.message.split('\n')[0],
+          message: e.message.split('\n')[0] ?? e.message,
         };
       }),
     };

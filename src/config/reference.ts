@@ -76,7 +76,7 @@ function dedupe(rows: Row[]): Row[] {
 
 export function configReference(jsonSchema: Record<string, unknown>): string {
   const rows: Row[] = [];
-  walk(jsonSchema as Schema, '', rows);
+  walk(jsonSchema, '', rows);
   const cell = (t: string): string => t.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const lines = [
     '# Configuration reference',

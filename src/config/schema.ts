@@ -49,35 +49,9 @@ export const configSchema = z
         });
       } else names.set(device.name, i);
     });
-    checkSharedSerialLines(config.devices, ctx);
     for (const issue of dtuCrossCheck(config.devices, config.dtu))
       ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   });
 
 export type EdgeConfig = z.infer<typeof configSchema>;
 export type EdgeConfigInput = z.input<typeof configSchema>;
-
-/** Devices on one serial path share one line, so they must agree on its settings. */
-function checkSharedSerialLines(devices: EdgeConfig['devices'], ctx: z.RefinementCtx): void {
-  const firstOnPath = new Map<string, number>();
-  devices.forEach((device, i) => {
-    if (device.driver !== 'modbus') return;
-    const conn = device.connection;
-    if (conn.transport !== 'rtu') return;
-    const first = firstOnPath.get(conn.path);
-    if (first === undefined) return void firstOnPath.set(conn.path, i);
-    const firstDevice = devices[first];
-    if (firstDevice.driver !== 'modbus') return;
-    const other = firstDevice.connection;
-    if (other.transport !== 'rtu') return;
-    for (const key of ['baudRate', 'dataBits', 'parity', 'stopBits', 'echoSuppression'] as const) {
-      if (conn[key] !== other[key]) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['devices', i, 'connection', key],
-          message: `${String(conn[key])} differs from devices[${first}] (${String(other[key])}) on the same serial line ${conn.path}`,
-        });
-      }
-    }
-  });
-}

@@ -10,8 +10,6 @@ export interface BackoffPolicy {
   readonly jitter: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.5 };
-
 export class Backoff {
   private attempt = 0;
 

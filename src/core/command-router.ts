@@ -267,7 +267,7 @@ export class CommandRouter {
     const now = (): number => this.deps.clock.now();
     const checked = commandPayloadSchema.safeParse(body);
     if (!checked.success) {
-      const issue = checked.error.issues[0];
+      const issue = checked.error.issues[0]!;
       const field = issue.path.length > 0 ? issue.path.join('.') : '(payload)';
       return resultFromError(
         id,
@@ -360,9 +360,8 @@ export class CommandRouter {
       ...result,
       ...(command.success ? { tag: command.data.tag, value: command.data.value } : {}),
     };
-    const log = result.status === 'done' ? this.deps.logger.info : this.deps.logger.warn;
-    log.call(
-      this.deps.logger,
+    const level = result.status === 'done' ? 'info' : 'warn';
+    this.deps.logger[level](
       { device: target.device, id: result.id, status: result.status, code: result.code },
       'command result',
     );

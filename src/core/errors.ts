@@ -342,10 +342,6 @@ export class EdgeError extends Error {
   }
 }
 
-export function isEdgeError(value: unknown): value is EdgeError {
-  return value instanceof EdgeError;
-}
-
 /** Wraps anything thrown into an EdgeError, keeping an existing code. */
 export function toEdgeError(value: unknown, fallback: EdgeErrorCode, context: ErrorContext = {}): EdgeError {
   if (value instanceof EdgeError) return value;

@@ -13,11 +13,11 @@
 const R0 = 0xe1000000 | 0;
 
 function mulX(v: Int32Array, o: number): void {
-  const carry = v[o + 3] & 1;
-  v[o + 3] = (v[o + 3] >>> 1) | (v[o + 2] << 31);
-  v[o + 2] = (v[o + 2] >>> 1) | (v[o + 1] << 31);
-  v[o + 1] = (v[o + 1] >>> 1) | (v[o] << 31);
-  v[o] = (v[o] >>> 1) ^ (carry ? R0 : 0);
+  const carry = v[o + 3]! & 1;
+  v[o + 3] = (v[o + 3]! >>> 1) | (v[o + 2]! << 31);
+  v[o + 2] = (v[o + 2]! >>> 1) | (v[o + 1]! << 31);
+  v[o + 1] = (v[o + 1]! >>> 1) | (v[o]! << 31);
+  v[o] = (v[o]! >>> 1) ^ (carry ? R0 : 0);
 }
 
 /** REM[d]: the word XORed into w0 when byte d is shifted out by a multiplication by x^8. */
@@ -28,13 +28,13 @@ const REM: Int32Array = (() => {
     v.fill(0);
     v[3] = d;
     for (let i = 0; i < 8; i++) mulX(v, 0);
-    rem[d] = v[0];
+    rem[d] = v[0]!;
   }
   return rem;
 })();
 
 function readWord(b: Uint8Array, o: number): number {
-  return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
 }
 
 /** M[b] = b·H for every byte b (bit 7 of b is the coefficient of x^0). */
@@ -48,7 +48,7 @@ function buildTable(h: Uint8Array): Int32Array {
   }
   for (let b = 2; b < 256; b <<= 1) {
     for (let low = 1; low < b; low++) {
-      for (let k = 0; k < 4; k++) m[(b + low) * 4 + k] = m[b * 4 + k] ^ m[low * 4 + k];
+      for (let k = 0; k < 4; k++) m[(b + low) * 4 + k] = m[b * 4 + k]! ^ m[low * 4 + k]!;
     }
   }
   return m;
@@ -60,10 +60,10 @@ function buildTable(h: Uint8Array): Int32Array {
  * step by step on purpose: the loop version ran at 50-75 % of this speed (bench sm4).
  */
 function absorb(m: Int32Array, y: Int32Array, d: Uint8Array, start: number, end: number): void {
-  let z0 = y[0];
-  let z1 = y[1];
-  let z2 = y[2];
-  let z3 = y[3];
+  let z0 = y[0]!;
+  let z1 = y[1]!;
+  let z2 = y[2]!;
+  let z3 = y[3]!;
   let r: number;
   let i: number;
   for (let o = start; o < end; o += 16) {
@@ -72,160 +72,160 @@ function absorb(m: Int32Array, y: Int32Array, d: Uint8Array, start: number, end:
     const a2 = z2 ^ readWord(d, o + 8);
     const a3 = z3 ^ readWord(d, o + 12);
     i = (a3 & 0xff) << 2;
-    z0 = m[i];
-    z1 = m[i + 1];
-    z2 = m[i + 2];
-    z3 = m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 = m[i]!;
+    z1 = m[i + 1]!;
+    z2 = m[i + 2]!;
+    z3 = m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = ((a3 >>> 8) & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = ((a3 >>> 16) & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = (a3 >>> 24) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = (a2 & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = ((a2 >>> 8) & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = ((a2 >>> 16) & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = (a2 >>> 24) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = (a1 & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = ((a1 >>> 8) & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = ((a1 >>> 16) & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = (a1 >>> 24) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = (a0 & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = ((a0 >>> 8) & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = ((a0 >>> 16) & 0xff) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
-    r = REM[z3 & 0xff];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
+    r = REM[z3 & 0xff]!;
     z3 = (z3 >>> 8) | (z2 << 24);
     z2 = (z2 >>> 8) | (z1 << 24);
     z1 = (z1 >>> 8) | (z0 << 24);
     z0 = (z0 >>> 8) ^ r;
     i = (a0 >>> 24) << 2;
-    z0 ^= m[i];
-    z1 ^= m[i + 1];
-    z2 ^= m[i + 2];
-    z3 ^= m[i + 3];
+    z0 ^= m[i]!;
+    z1 ^= m[i + 1]!;
+    z2 ^= m[i + 2]!;
+    z3 ^= m[i + 3]!;
   }
   y[0] = z0;
   y[1] = z1;
@@ -274,7 +274,7 @@ export class Ghash {
 
   digestInto(out: Uint8Array, offset: number): void {
     for (let k = 0; k < 4; k++) {
-      const w = this.y[k];
+      const w = this.y[k]!;
       out[offset + k * 4] = w >>> 24;
       out[offset + k * 4 + 1] = w >>> 16;
       out[offset + k * 4 + 2] = w >>> 8;

@@ -119,7 +119,7 @@ export class Sm4GcmKey {
     g.lengths(aad.length, ciphertext.length);
     const at = out.length - SM4_GCM_TAG_LENGTH;
     g.digestInto(out, at);
-    for (let i = 0; i < SM4_GCM_TAG_LENGTH; i++) out[at + i] ^= mask[i];
+    for (let i = 0; i < SM4_GCM_TAG_LENGTH; i++) out[at + i]! ^= mask[i]!;
   }
 
   private nativeSeal(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {

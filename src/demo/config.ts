@@ -45,7 +45,7 @@ export interface DemoAgentConfig {
   devices: DemoDeviceConfig[];
 }
 
-export const DEMO_HTTP_PORT = 9464;
+const DEMO_HTTP_PORT = 9464;
 
 export function demoConfig(opts: DemoConfigOptions): DemoAgentConfig {
   const host = opts.modbusHost ?? '127.0.0.1';

@@ -12,6 +12,16 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/ports.js';
 import { DEMO_STATION, encodeTag, type DemoDevice } from './station.js';
 
+/** What modbus-serial's server turns into an exception response: an error with `modbusErrorCode`. */
+class ModbusException extends Error {
+  constructor(
+    readonly modbusErrorCode: number,
+    readonly msg: string,
+  ) {
+    super(msg);
+  }
+}
+
 export interface SimulatorOptions {
   readonly host?: string;
   /** 0 (default) picks a free port. */
@@ -61,7 +71,7 @@ class StationModel {
     let image = this.cache.get(unitId);
     if (!image) {
       const device = this.byUnit.get(unitId);
-      if (!device) throw { modbusErrorCode: GATEWAY_TARGET_FAILED, msg: `no device at unit ${unitId}` };
+      if (!device) throw new ModbusException(GATEWAY_TARGET_FAILED, `no device at unit ${unitId}`);
       image = build(device, (now - this.startedAt) / 1000);
       this.cache.set(unitId, image);
     }
@@ -84,7 +94,7 @@ function build(device: DemoDevice, t: number): Image {
 
 function read<T>(area: Map<number, T>, addr: number): T {
   const value = area.get(addr);
-  if (value === undefined) throw { modbusErrorCode: ILLEGAL_ADDRESS, msg: `address ${addr} not mapped` };
+  if (value === undefined) throw new ModbusException(ILLEGAL_ADDRESS, `address ${addr} not mapped`);
   return value;
 }
 
@@ -113,10 +123,10 @@ export async function startSimulatedModbusServer(
       readMany(model.image(unitId).input, addr, length),
     // The simulated devices are read-only: writes are refused as illegal addresses.
     setCoil: () => {
-      throw { modbusErrorCode: ILLEGAL_ADDRESS };
+      throw new ModbusException(ILLEGAL_ADDRESS, 'the simulated devices are read-only');
     },
     setRegister: () => {
-      throw { modbusErrorCode: ILLEGAL_ADDRESS };
+      throw new ModbusException(ILLEGAL_ADDRESS, 'the simulated devices are read-only');
     },
   };
 

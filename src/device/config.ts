@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const WATCHDOG_MODES = ['systemd', 'device', 'off'] as const;
+const WATCHDOG_MODES = ['systemd', 'device', 'off'] as const;
 export type WatchdogMode = (typeof WATCHDOG_MODES)[number];
 
 export const watchdogSchema = z.strictObject({
@@ -63,7 +63,7 @@ export const watchdogSchema = z.strictObject({
 });
 export type WatchdogConfig = z.infer<typeof watchdogSchema>;
 
-export const DEFAULT_GPIO_CHIP_LABELS = [
+const DEFAULT_GPIO_CHIP_LABELS = [
   'pinctrl-bcm2711',
   'pinctrl-bcm2835',
   'pinctrl-rp1',

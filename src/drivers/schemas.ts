@@ -33,7 +33,7 @@ function asSecondary<Shape extends z.ZodRawShape, Config extends z.core.$ZodObje
   >;
 }
 
-export const secondarySourceSchema = z.discriminatedUnion('driver', [
+const secondarySourceSchema = z.discriminatedUnion('driver', [
   asSecondary(modbusDeviceSchema),
   asSecondary(s7DeviceSchema),
 ]);

@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { EdgeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 
-export const DEFAULT_HTTP_HOST = '127.0.0.1';
-export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+const DEFAULT_HTTP_HOST = '127.0.0.1';
+const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface StatusServerOptions {
   /** Bind address; default 127.0.0.1. */

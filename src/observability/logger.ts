@@ -18,7 +18,7 @@ import type { Logger } from '../core/ports.js';
 
 export type LogLevel = LevelWithSilent;
 
-export const REDACTED = '[Redacted]';
+const REDACTED = '[Redacted]';
 
 const SECRET_KEYS = [
   'password',
@@ -41,7 +41,7 @@ function nested(keys: readonly string[]): string[] {
   return keys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
 }
 
-export const REDACT_PATHS: readonly string[] = [...nested(SECRET_KEYS), ...nested(URL_KEYS)];
+const REDACT_PATHS: readonly string[] = [...nested(SECRET_KEYS), ...nested(URL_KEYS)];
 
 const URL_KEY_SET = new Set(URL_KEYS);
 /** scheme://user:password@ or scheme://token@ */

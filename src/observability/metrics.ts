@@ -13,7 +13,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AgentStatsSnapshot, StatsProvider } from './snapshot.js';
 
-export const METRIC_PREFIX = 'edge_';
+const METRIC_PREFIX = 'edge_';
 
 export interface MetricsOptions {
   /** Clock for ages (oldest outbox record). Default: system clock. */
@@ -106,14 +106,14 @@ export class AgentMetrics {
     read: (s: AgentStatsSnapshot) => Series,
   ): void {
     const totals = new MonotonicTotals();
-    const self = this;
+    const snapshot = (): AgentStatsSnapshot => this.snapshot();
     new Counter({
       name: METRIC_PREFIX + name,
       help,
       labelNames: [...labelNames],
       registers: [this.registry],
       collect(this: Counter<string>) {
-        for (const [labels, value] of read(self.snapshot())) totals.update(labels, value);
+        for (const [labels, value] of read(snapshot())) totals.update(labels, value);
         this.reset();
         for (const [labels, value] of totals.entries()) this.inc(labels, value);
       },
@@ -126,14 +126,14 @@ export class AgentMetrics {
     labelNames: readonly string[],
     read: (s: AgentStatsSnapshot) => Series,
   ): void {
-    const self = this;
+    const snapshot = (): AgentStatsSnapshot => this.snapshot();
     new Gauge({
       name: METRIC_PREFIX + name,
       help,
       labelNames: [...labelNames],
       registers: [this.registry],
       collect(this: Gauge<string>) {
-        const series = read(self.snapshot());
+        const series = read(snapshot());
         this.reset();
         for (const [labels, value] of series) this.set(labels, value);
       },

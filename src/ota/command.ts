@@ -17,7 +17,7 @@ import type { OtaEngine, OtaProgress } from './engine.js';
 import type { Keyring } from './verify.js';
 
 export const OTA_COMMAND_TOPIC = 'agent/ota';
-export const OTA_PROGRESS_TOPIC = 'agent/ota/progress';
+const OTA_PROGRESS_TOPIC = 'agent/ota/progress';
 
 const envelopeSchema = z.strictObject({
   command: z.string().min(2).max(8192),
@@ -56,7 +56,7 @@ function refuse(reason: string, message: string, id?: string): EdgeError {
 }
 
 /** Authenticates and checks a command; pure but for the clock value passed in. */
-export function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaCommand {
+function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaCommand {
   let raw: unknown;
   try {
     raw = JSON.parse(payload.toString('utf8'));
@@ -80,7 +80,7 @@ export function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaComman
   }
   const parsed = commandSchema.safeParse(body);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    const issue = parsed.error.issues[0]!;
     throw refuse('malformed', `OTA command: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const cmd = parsed.data;

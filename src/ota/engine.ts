@@ -308,9 +308,7 @@ export class OtaEngine {
   }
 
   /** Everything before the switch; on failure the state goes back to idle with the reason. */
-  private async stage(
-    request: ApplyRequest,
-  ): Promise<{
+  private async stage(request: ApplyRequest): Promise<{
     manifest: Manifest;
     from: string | null;
     file: string;

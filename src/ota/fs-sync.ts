@@ -18,15 +18,6 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Write temp + fsync + rename + fsync dir: readers see the old or the new file, whole. */
 export async function writeFileDurable(file: string, data: string | Buffer): Promise<void> {
   const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);

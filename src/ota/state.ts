@@ -325,8 +325,3 @@ function boot(state: OtaState, current: string | null, ctx: TransitionContext): 
       return ok(state, [{ type: 'set-current', version: step.restore }]);
   }
 }
-
-/** Drops replay-guard entries whose command has expired (they would be refused anyway). */
-export function pruneSeen(state: OtaState, now: number): OtaState {
-  return { ...state, seenCommands: state.seenCommands.filter((c) => c.expiresAt > now) };
-}

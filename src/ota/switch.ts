@@ -42,7 +42,7 @@ export class InstallLayout {
     const target = await readLinkOrNull(join(this.root, name));
     if (target === null) return null;
     const match = RELEASE_LINK.exec(target);
-    return match ? match[1] : target;
+    return match ? match[1]! : target;
   }
 
   /** `previous` first (when asked), then `current`; each an atomic rename, dir fsynced. */

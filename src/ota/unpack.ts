@@ -92,7 +92,7 @@ async function walkBundle(file: string, handle: EntryHandler, stopWhen?: () => b
   if (failure instanceof EdgeError) throw failure;
   throw new EdgeError(
     'EDGE_ERR_OTA_BUNDLE',
-    `bundle archive: ${failure instanceof Error ? failure.message : String(failure)}`,
+    `bundle archive: ${failure instanceof Error ? failure.message : JSON.stringify(failure)}`,
     { cause: failure },
   );
 }
@@ -101,9 +101,9 @@ async function readAll(entry: ReadEntry, limit: number, name: string): Promise<B
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of entry) {
-    size += (chunk as Buffer).length;
+    size += chunk.length;
     if (size > limit) throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `${name} exceeds ${limit} bytes`);
-    chunks.push(chunk as Buffer);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks);
 }
@@ -172,8 +172,8 @@ export async function unpackRelease(
   if (missing.length > 0)
     throw new EdgeError(
       'EDGE_ERR_OTA_HASH',
-      `bundle lacks ${missing.length} file(s) of the manifest, e.g. ${missing[0].path}`,
-      { context: { path: missing[0].path } },
+      `bundle lacks ${missing.length} file(s) of the manifest, e.g. ${missing[0]!.path}`,
+      { context: { path: missing[0]!.path } },
     );
   await fsyncTree(dest);
 }
@@ -186,15 +186,15 @@ async function writeVerified(entry: ReadEntry, target: string, spec: ManifestFil
   let size = 0;
   try {
     for await (const chunk of entry) {
-      size += (chunk as Buffer).length;
+      size += chunk.length;
       if (size > spec.size)
         throw new EdgeError(
           'EDGE_ERR_OTA_HASH',
           `${spec.path} is larger than its manifest size ${spec.size}`,
           { context: { path: spec.path } },
         );
-      hash.update(chunk as Buffer);
-      await handle.write(chunk as Buffer);
+      hash.update(chunk);
+      await handle.write(chunk);
     }
     await handle.chmod(spec.mode & 0o755);
     await handle.sync();

@@ -18,7 +18,7 @@ import {
 } from './manifest.js';
 
 /** Version strings become directory names: keep them boring. */
-export const VERSION_PATTERN = /^[0-9]+(\.[0-9]+)*(-[0-9A-Za-z.]+)?$/;
+const VERSION_PATTERN = /^[0-9]+(\.[0-9]+)*(-[0-9A-Za-z.]+)?$/;
 /** Where the verified manifest is kept inside an installed release. */
 export const RELEASE_META_DIR = '.edge-ota';
 
@@ -53,7 +53,7 @@ export function isSafeRelativePath(path: string): boolean {
   return path.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
 }
 
-export function parseManifest(bytes: Buffer): Manifest {
+function parseManifest(bytes: Buffer): Manifest {
   let raw: unknown;
   try {
     raw = JSON.parse(bytes.toString('utf8'));
@@ -62,7 +62,7 @@ export function parseManifest(bytes: Buffer): Manifest {
   }
   const result = manifestSchema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0];
+    const issue = result.error.issues[0]!;
     throw new EdgeError(
       'EDGE_ERR_OTA_BUNDLE',
       `manifest.json: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
@@ -75,7 +75,7 @@ export function parseManifest(bytes: Buffer): Manifest {
       throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `manifest.json lists ${file.path} twice`);
     seen.add(file.path);
   }
-  return result.data as Manifest;
+  return result.data;
 }
 
 /** Pinned public keys by key id. */

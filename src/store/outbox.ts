@@ -4,7 +4,6 @@
  */
 import { EdgeError } from '../core/errors.js';
 import type { OnceSink, OutboxSource } from '../core/ports.js';
-import type { RecordClass } from '../core/types.js';
 
 export interface OutboxStats {
   /** Committed records in the store. */
@@ -46,14 +45,6 @@ export interface Outbox extends OnceSink, OutboxSource {
 
 export const CLS_TELEMETRY = 0;
 export const CLS_EVENT = 1;
-
-export function clsCode(cls: RecordClass): number {
-  return cls === 'event' ? CLS_EVENT : CLS_TELEMETRY;
-}
-
-export function clsName(code: number): RecordClass {
-  return code === CLS_EVENT ? 'event' : 'telemetry';
-}
 
 /** Eviction frees down to this fraction of the bound, so it does not run (and write gap events) on every commit. */
 export const EVICT_LOW_WATER = 0.9;

@@ -19,7 +19,7 @@ export class CorruptStoreSignal extends Error {
   }
 }
 
-export function isCorruptError(e: unknown): boolean {
+function isCorruptError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB'));
 }

@@ -53,7 +53,7 @@ export const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function schemaVersion(db: Db): number {
+function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
@@ -75,7 +75,7 @@ export function migrate(db: Db, path: string): void {
   for (let v = from; v < SCHEMA_VERSION; v++) {
     try {
       db.transaction(() => {
-        MIGRATIONS[v](db);
+        MIGRATIONS[v]!(db);
         db.pragma(`user_version = ${v + 1}`);
       })();
     } catch (e) {

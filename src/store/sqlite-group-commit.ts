@@ -147,7 +147,7 @@ export class GroupCommit {
         },
         reject,
       };
-      this.groups.set(members[0], group);
+      this.groups.set(members[0]!, group);
       this.pendingKeys.set(key, (this.pendingKeys.get(key) ?? 0) + 1);
       for (const m of members) {
         this.waiters.set(m, waiter);
@@ -252,7 +252,7 @@ export class GroupCommit {
   private chunkEnd(all: readonly NewRecord[]): number {
     let n = Math.min(all.length, this.maxRecords);
     if (this.groupMembers.size === 0 || n === all.length) return n;
-    while (n < all.length && this.groupMembers.has(all[n]) && !this.groups.has(all[n])) n++;
+    while (n < all.length && this.groupMembers.has(all[n]!) && !this.groups.has(all[n]!)) n++;
     return n;
   }
 
@@ -282,7 +282,7 @@ export class GroupCommit {
   private settleGroups(all: readonly NewRecord[], n: number, duplicates: readonly NewRecord[]): void {
     const dup = new Set(duplicates);
     for (let i = 0; i < n; i++) {
-      const r = all[i];
+      const r = all[i]!;
       if (!this.groupMembers.delete(r)) continue;
       const group = this.groups.get(r);
       if (group === undefined) continue;
@@ -363,7 +363,7 @@ export class GroupCommit {
   private shed(): void {
     const pending = this.pending;
     for (let i = 0; i < pending.length; i++) {
-      const r = pending[i];
+      const r = pending[i]!;
       // Group members are never shed: a group commits whole or not at all.
       if (r.cls !== 'telemetry' || this.groupMembers.has(r)) continue;
       pending.splice(i, 1);

@@ -47,7 +47,7 @@ export interface RecoveryReport {
 }
 
 /** Device name used for the store's own events (store-recovered). */
-export const STORE_EVENT_DEVICE = 'agent';
+const STORE_EVENT_DEVICE = 'agent';
 
 export class SqliteOutbox implements Outbox {
   /**

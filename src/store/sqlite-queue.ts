@@ -221,7 +221,7 @@ export class SqliteQueue {
       let end = start;
       for (let i = 1; i <= sorted.length; i++) {
         const r = i < sorted.length ? sorted[i] : NaN;
-        if (r === end || r === end + 1) {
+        if (r === end || r === end! + 1) {
           end = r;
           continue;
         }
@@ -262,7 +262,7 @@ export class SqliteQueue {
     let rowid = this.nextRowid;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
-      const r = all[i];
+      const r = all[i]!;
       const device = r.device;
       const st = this.touch(device, mark, touched);
       const seq = ++st.seq;
@@ -380,7 +380,7 @@ export class SqliteQueue {
     let hasTelemetry = false;
     let hasEvent = false;
     for (let i = 0; i < n && !(hasTelemetry && hasEvent); i++) {
-      if (batch[i].cls === 'event') hasEvent = true;
+      if (batch[i]!.cls === 'event') hasEvent = true;
       else hasTelemetry = true;
     }
     if ((hasEvent && this.syncEvent === 'FULL') || (hasTelemetry && this.syncTelemetry === 'FULL'))

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startDtuSimulator, type DtuSimulator } from '../../src/tools/dtu-sim/index.js';
+import { startDtuSimulator, type DtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/net.js';
 import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
@@ -138,10 +138,10 @@ describe('DTU station end to end (CLI, simulator, pymodbus, mosquitto)', { timeo
         { v: number; q: string }
       >;
       assert.deepEqual(
-        { voltage: meter.voltage.v, current: meter.current.v, frequency: meter.frequency.v },
+        { voltage: meter.voltage!.v, current: meter.current!.v, frequency: meter.frequency!.v },
         { voltage: 230.1, current: 15, frequency: 50 },
       );
-      assert.deepEqual({ soc: bms.soc.v, temperature: bms.temperature.v }, { soc: 87.3, temperature: -10 });
+      assert.deepEqual({ soc: bms.soc!.v, temperature: bms.temperature!.v }, { soc: 87.3, temperature: -10 });
       const faults = sim.stats().faults as Record<string, number>;
       assert.ok(
         (faults.heartbeatMidFrame ?? 0) > 0 && (faults.split ?? 0) > 0,
@@ -151,8 +151,8 @@ describe('DTU station end to end (CLI, simulator, pymodbus, mosquitto)', { timeo
       const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status.json`)).json()) as {
         dtu: { links: Record<string, { up: boolean; heartbeats: number }> };
       };
-      assert.equal(status.dtu.links['dtu-a'].up, true);
-      assert.ok(status.dtu.links['dtu-a'].heartbeats > 0, 'heartbeats recognised and counted');
+      assert.equal(status.dtu.links['dtu-a']!.up, true);
+      assert.ok(status.dtu.links['dtu-a']!.heartbeats > 0, 'heartbeats recognised and counted');
 
       const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
       assert.match(metrics, /^edge_dtu_up\{dtu="dtu-a"\} 1$/m);

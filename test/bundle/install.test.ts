@@ -78,8 +78,8 @@ test('a fresh install lays out releases, current, data, config, keys, unit, watc
     ['etc/systemd/system.conf.d/edge-agent-watchdog.conf', 'deploy/system.conf.d/edge-agent-watchdog.conf'],
     ['etc/udev/rules.d/99-edge-agent.rules', 'deploy/99-edge-agent.rules'],
   ]) {
-    assert.equal(readFileSync(join(root, installed), 'utf8'), readFileSync(source, 'utf8'), installed);
-    assert.equal(mode(installed), 0o644, installed);
+    assert.equal(readFileSync(join(root, installed!), 'utf8'), readFileSync(source!, 'utf8'), installed);
+    assert.equal(mode(installed!), 0o644, installed);
   }
   assert.deepEqual(
     readdirSync(join(root, 'opt/edge-agent')).sort(),
@@ -202,11 +202,11 @@ test('the verifier refuses a bundle for another target or Node ABI, and an unlis
     '--target',
     'linux-arm64',
   ]).catch((e: { stderr: string }) => e);
-  assert.match((target as { stderr: string }).stderr, /bundle is for linux-x64, this machine is linux-arm64/);
+  assert.match(target.stderr, /bundle is for linux-x64, this machine is linux-arm64/);
   const abi = await run(process.execPath, [VERIFY, 'manifest', dir, keys, '--abi', '127']).catch(
     (e: { stderr: string }) => e,
   );
-  assert.match((abi as { stderr: string }).stderr, /needs Node ABI 115, the installed node has 127/);
+  assert.match(abi.stderr, /needs Node ABI 115, the installed node has 127/);
   const ok = await run(process.execPath, [
     VERIFY,
     'manifest',
@@ -225,10 +225,7 @@ test('the verifier refuses a bundle for another target or Node ABI, and an unlis
   );
   writeFileSync(join(dir, 'release/dist/src/backdoor.js'), 'x');
   const tree = await run(process.execPath, [VERIFY, 'tree', dir]).catch((e: { stderr: string }) => e);
-  assert.match(
-    (tree as { stderr: string }).stderr,
-    /release\/dist\/src\/backdoor\.js is not in the manifest/,
-  );
+  assert.match(tree.stderr, /release\/dist\/src\/backdoor\.js is not in the manifest/);
 });
 
 test('the unit passes systemd-analyze verify (only options newer than this systemd are unknown)', () => {

@@ -22,7 +22,7 @@ export const policy: fc.Arbitrary<TariffWindow[]> = fc
   .chain((cuts) => {
     const edges = [...cuts].sort((a, b) => a - b);
     const pairs: [number, number][] = [];
-    for (let i = 0; i + 1 < edges.length; i += 2) pairs.push([edges[i], edges[i + 1]]);
+    for (let i = 0; i + 1 < edges.length; i += 2) pairs.push([edges[i]!, edges[i + 1]!]);
     return fc.tuple(
       ...pairs.map(([startMinute, endMinute]) =>
         fc.record(

@@ -74,7 +74,7 @@ test('property: a corrupted byte loses at most the frame it hits', () => {
     fc.property(frames, fc.nat(), fc.integer({ min: 1, max: 255 }), (encoded, at, flip) => {
       const stream = Buffer.concat(encoded);
       const hit = at % stream.length;
-      stream[hit] ^= flip;
+      stream[hit]! ^= flip;
       const items = feed(new FrameDecoder({ maxPayload: 0xffff }), [
         ...split(stream, [at, at * 7]),
         LATER_TRAFFIC,
@@ -96,7 +96,7 @@ test('property: a corrupted byte loses at most the frame it hits', () => {
 test('bad CRC: dropped, counted, and the search resumes after its magic', () => {
   const good = frameOf(0x06, [0x40, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]);
   const bad = Buffer.from(good);
-  bad[bad.length - 1] ^= 0xff;
+  bad[bad.length - 1]! ^= 0xff;
   const decoder = new FrameDecoder();
   const items = decoder.push(Buffer.concat([bad, good]));
   assert.deepEqual(summary(items), [{ type: 0x06, payload: good.subarray(7, -1).toString('hex') }]);

@@ -42,7 +42,7 @@ function mutate(r: Random, input: Buffer, corpus: readonly Buffer[]): Buffer {
   const at = b.length > 0 ? int(r, b.length) : 0;
   switch (int(r, 9)) {
     case 0:
-      for (let k = 1 + int(r, 4); k > 0 && b.length > 0; k--) b[int(r, b.length)] ^= 1 << int(r, 8);
+      for (let k = 1 + int(r, 4); k > 0 && b.length > 0; k--) b[int(r, b.length)]! ^= 1 << int(r, 8);
       return b;
     case 1:
       if (b.length > 0) b[at] = int(r, 256);
@@ -56,9 +56,9 @@ function mutate(r: Random, input: Buffer, corpus: readonly Buffer[]): Buffer {
     case 5:
       return Buffer.concat([b, b.subarray(at, at + 1 + int(r, 16))]);
     case 6:
-      return Buffer.concat([b.subarray(0, at), corpus[int(r, corpus.length)].subarray(int(r, 12))]);
+      return Buffer.concat([b.subarray(0, at), corpus[int(r, corpus.length)]!.subarray(int(r, 12))]);
     case 7: // a TLV length or the frame length: the fields parsers trust most
-      if (b.length > 9) b[[4, 5, 8, 9][int(r, 4)]] = [0x00, 0xff, 0x01, int(r, 256)][int(r, 4)];
+      if (b.length > 9) b[[4, 5, 8, 9][int(r, 4)]!] = [0x00, 0xff, 0x01, int(r, 256)][int(r, 4)]!;
       return b;
     default:
       return randomBytes(r, int(r, 48));
@@ -100,13 +100,13 @@ test(
     let framesDecoded = 0;
     let tooLong = 0;
     for (let i = 0; i < ITERATIONS; i++) {
-      const base = corpus[int(r, corpus.length)];
+      const base = corpus[int(r, corpus.length)]!;
       const input = r() < 0.5 ? fixCrc(mutate(r, base, corpus)) : mutate(r, base, corpus);
       const version = r() < 0.5 ? '2.0' : '1.2';
       const reproduce = (): string =>
         `seed ${SEED} iteration ${i} version ${version} input ${input.toString('hex')}`;
       decodeOrProtocolError(
-        input.length > 7 ? input[6] : TYPES[int(r, TYPES.length)],
+        (input.length > 7 ? input[6] : TYPES[int(r, TYPES.length)])!,
         input.subarray(7, -1),
         version,
         reproduce,

@@ -147,7 +147,7 @@ test('SET_POLICY: canonical policy and matching hash enforced', () => {
     policyHash: policyHash(windows),
   });
   const tampered = Buffer.from(payload);
-  tampered[tampered.length - 1] ^= 1;
+  tampered[tampered.length - 1]! ^= 1;
   rejects(
     'bad-value',
     () => decodeMessage(FrameType.SET_POLICY, tampered, '2.0'),

@@ -40,9 +40,9 @@ test('property: every message sealed at any seq comes out of the decoder and ope
       const frame = sealFrame(up, keys.ivUp, seq, type, payload);
       assert.equal(frame.readUInt16BE(4), payload.length + 16);
       const [item] = new FrameDecoder({ maxPayload: 0xffff }).push(frame);
-      assert.ok(item.kind === 'frame');
+      assert.ok(item!.kind === 'frame');
       assert.deepEqual(
-        decodeMessage(item.type, openFrame(keys.kUp, keys.ivUp, seq, item.header, item.payload), '2.0'),
+        decodeMessage(item!.type, openFrame(keys.kUp, keys.ivUp, seq, item!.header, item!.payload), '2.0'),
         msg,
       );
     }),
@@ -54,11 +54,11 @@ test("replayed, dropped or reordered frames, the other direction's key, and tamp
   const { type, payload } = encodeMessage({ type: 'ACK', msgSeq: 1 });
   const frames = [0, 1, 2].map((seq) => sealFrame(keys.kDown, keys.ivDown, seq, type, payload));
   const parts = (f: Buffer) => [f.subarray(0, 7), f.subarray(7, -1)] as const;
-  assert.throws(() => openFrame(keys.kDown, keys.ivDown, 1, ...parts(frames[0])), badTag); // replay of seq 0 at seq 1
-  assert.throws(() => openFrame(keys.kDown, keys.ivDown, 1, ...parts(frames[2])), badTag); // seq 1 dropped
-  assert.throws(() => openFrame(keys.kDown, keys.ivDown, 0, ...parts(frames[1])), badTag); // reordered
-  assert.throws(() => openFrame(keys.kUp, keys.ivDown, 0, ...parts(frames[0])), badTag);
-  const [header, sealed] = parts(frames[0]);
+  assert.throws(() => openFrame(keys.kDown, keys.ivDown, 1, ...parts(frames[0]!)), badTag); // replay of seq 0 at seq 1
+  assert.throws(() => openFrame(keys.kDown, keys.ivDown, 1, ...parts(frames[2]!)), badTag); // seq 1 dropped
+  assert.throws(() => openFrame(keys.kDown, keys.ivDown, 0, ...parts(frames[1]!)), badTag); // reordered
+  assert.throws(() => openFrame(keys.kUp, keys.ivDown, 0, ...parts(frames[0]!)), badTag);
+  const [header, sealed] = parts(frames[0]!);
   const retyped = Buffer.from(header);
   retyped[6] = 0x07;
   assert.throws(

@@ -28,8 +28,8 @@ test('HELLO frame encodes to the spec bytes and decodes back', () => {
   const items = new FrameDecoder().push(hex(V.hello.frame));
   assert.equal(items.length, 1);
   const item = items[0];
-  assert.ok(item.kind === 'frame');
-  assert.deepEqual(decodeMessage(item.type, item.payload, '2.0'), msg);
+  assert.ok(item!.kind === 'frame');
+  assert.deepEqual(decodeMessage(item!.type, item!.payload, '2.0'), msg);
 });
 
 test('KDF2-HMAC-SM3 OKM and the session keys cut from it', () => {
@@ -55,9 +55,9 @@ test('sealed STATUS at seq 0 and seq 1, and opening them', () => {
       `seq ${seq}`,
     );
     const [item] = new FrameDecoder().push(hex(expected));
-    assert.ok(item.kind === 'frame');
-    const plain = openFrame(kUp, ivUp, seq, item.header, item.payload);
-    assert.deepEqual(decodeMessage(item.type, plain, '2.0'), msg);
+    assert.ok(item!.kind === 'frame');
+    const plain = openFrame(kUp, ivUp, seq, item!.header, item!.payload);
+    assert.deepEqual(decodeMessage(item!.type, plain, '2.0'), msg);
   });
 });
 

@@ -9,7 +9,7 @@ import { Cip22Gateway } from '../../src/cip22/gateway/gateway.js';
 import { loadRoots } from '../../src/cip22/identity/index.js';
 import { type PileOptions, SimPile } from '../../src/cip22/sim/pile.js';
 import type { Outbox } from '../../src/store/outbox.js';
-import { MemoryOutbox } from '../../src/store/memory-outbox.js';
+import { MemoryOutbox } from '../store/memory-outbox.js';
 import { cip22Pki } from '../helpers/cip22-pki.js';
 
 export interface Fixture {

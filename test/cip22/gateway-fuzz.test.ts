@@ -73,7 +73,7 @@ class Mutator {
     const b = Buffer.from(frame);
     switch (this.int(7)) {
       case 0: {
-        for (let k = 1 + this.int(4); k > 0; k--) b[this.int(b.length)] ^= 1 << this.int(8);
+        for (let k = 1 + this.int(4); k > 0; k--) b[this.int(b.length)]! ^= 1 << this.int(8);
         return this.chance(0.7) ? this.fixCrc(b) : b;
       }
       case 1:
@@ -102,7 +102,7 @@ class Mutator {
   randomFrame(): Buffer {
     const types = Object.values(FrameType) as number[];
     const type = this.chance(0.8) ? types[this.int(types.length)] : this.int(256);
-    return encodeFrame(type, this.bytes(this.int(64)));
+    return encodeFrame(type!, this.bytes(this.int(64)));
   }
   /** Splits bytes into 1..4 chunks. */
   split(b: Buffer): Buffer[] {
@@ -224,14 +224,14 @@ test(
       }
       // Handshake lane: HELLO / AUTH_RESP / random frames, mutated or random bytes.
       const slot = m.int(handshakers.length);
-      const pile = handshakers[slot];
+      const pile = handshakers[slot]!;
       const roll = m.int(100);
       let input: Buffer;
       if (roll < 30) input = m.bytes(m.int(48));
       else if (roll < 60) input = m.randomFrame();
-      else if (roll < 94) input = m.mutate(hellos[m.chance(0.02) ? 2 : m.int(2)]);
+      else if (roll < 94) input = m.mutate(hellos[m.chance(0.02) ? 2 : m.int(2)]!);
       else if (roll < 99) input = m.mutate(authResp);
-      else input = m.chance(0.5) ? hellos[m.int(2)] : authResp;
+      else input = (m.chance(0.5) ? hellos[m.int(2)] : authResp)!;
       feed(pile.session, input);
       if (pile.session.isClosed) {
         retire(pile.session);

@@ -39,7 +39,7 @@ describe('CIP-22 gateway handshake', () => {
         .read(0, 100, 1e9)
         .filter((r) => r.device === pile.deviceId && r.cls === 'telemetry');
       assert.equal(stored.length, 1);
-      assert.match(stored[0].body, /"voltage_mv":\{"v":48000/);
+      assert.match(stored[0]!.body, /"voltage_mv":\{"v":48000/);
       assert.equal(fx.gateway.pileState(pile.deviceId), 'STANDBY');
       pile.close();
       await waitFor('OFFLINE', () => fx.gateway.pileState(pile.deviceId) === 'OFFLINE');

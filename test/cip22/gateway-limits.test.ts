@@ -52,7 +52,7 @@ describe('CIP-22 gateway limits', () => {
       ),
       log.text(),
     );
-    idle[0].destroy();
+    idle[0]!.destroy();
     await waitFor('slot freed', () => fx.gateway.status().sessions === 1);
     const pile = fx.pile('p256');
     await pile.connect();

@@ -55,7 +55,7 @@ function assertRefused(input: Attempt, reason: ChainFailure, detail?: RegExp): v
 
 function flip(der: Buffer, offset: number): Buffer {
   const copy = Buffer.from(der);
-  copy[offset] ^= 0x01;
+  copy[offset]! ^= 0x01;
   return copy;
 }
 
@@ -76,7 +76,7 @@ test('parseCertificate reads what openssl x509 prints', () => {
   assert.equal(cert.issuer, 'CN=CIP-22 Test Issuing sm2, O=CIP-22');
   assert.match(text, new RegExp(`serial=${cert.serialHex}`, 'i'));
   assert.match(text, new RegExp(`Fingerprint=${cert.fingerprintSha256.match(/../g)!.join(':')}`, 'i'));
-  const notAfter = /notAfter=(.*)/.exec(text)![1];
+  const notAfter = /notAfter=(.*)/.exec(text)![1]!;
   assert.equal(cert.notAfter, Date.parse(notAfter));
   assert.equal(cert.isCA, false);
   assert.equal(cert.keyAlg, 'sm2');
@@ -309,7 +309,7 @@ test('verifiedLinks: the issuing CA → root link is verified once and only for 
   assert.equal(first.ok, true);
   assert.equal(verifiedLinks.size, 1);
   const issuer = parseCertificate(pki.sm2.issuing.der);
-  assert.ok([...verifiedLinks][0].startsWith(issuer.fingerprintSha256));
+  assert.ok([...verifiedLinks][0]!.startsWith(issuer.fingerprintSha256));
   const again = verifyPileChain({
     ...good,
     roots,
@@ -360,12 +360,12 @@ test('CertificateCache: a reconnecting pile is neither parsed nor signature-chec
   assert.equal(late.ok ? 'ok' : late.reason, 'expired');
   assert.equal(verifyPileChain({ ...good, nowMs: now, expectedCN: 'someone-else' }).ok, false);
   const tampered = Buffer.from(pki.sm2.pile.der);
-  tampered[tampered.length - 10] ^= 0x01; // inside the signature: other bytes, so no cache hit
+  tampered[tampered.length - 10]! ^= 0x01; // inside the signature: other bytes, so no cache hit
   const forged = verifyPileChain({ ...good, pileDer: tampered, nowMs: now });
   assert.equal(forged.ok ? 'ok' : forged.reason, 'wrong-issuer');
   for (let i = 0; i < 20; i++) {
     const other = Buffer.from(pki.sm2.pile.der);
-    other[other.length - 1 - i] ^= 0x80;
+    other[other.length - 1 - i]! ^= 0x80;
     verifyPileChain({ ...good, pileDer: other, nowMs: now });
   }
   assert.ok(cache.size.parsed <= 8 && cache.size.links <= 8, 'bounded');

@@ -77,9 +77,9 @@ test('invalid peer points are refused with EDGE_ERR_CIP22_PEER_KEY_INVALID', () 
     const ours = createEphemeral(alg);
     const valid = createEphemeral(alg).publicKey;
     const offCurve = Buffer.from(valid);
-    offCurve[64] ^= 0x01;
+    offCurve[64]! ^= 0x01;
     const otherCurve = createEphemeral(alg === 'sm2' ? 'ecdsa-p256' : 'sm2').publicKey;
-    const compressed = Buffer.concat([Buffer.from([0x02 + (valid[64] & 1)]), valid.subarray(1, 33)]);
+    const compressed = Buffer.concat([Buffer.from([0x02 + (valid[64]! & 1)]), valid.subarray(1, 33)]);
     const bad: [string, Buffer][] = [
       ['off curve', offCurve],
       ['other curve', otherCurve],

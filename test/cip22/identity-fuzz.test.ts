@@ -25,7 +25,7 @@ function mutate(source: Buffer, random: Random): Buffer {
   const at = (): number => randomInt(random, 0, Math.max(0, out.length - 1));
   switch (randomInt(random, 0, 7)) {
     case 0: // a few bit flips
-      for (let i = randomInt(random, 1, 4); i > 0; i -= 1) out[at()] ^= 1 << randomInt(random, 0, 7);
+      for (let i = randomInt(random, 1, 4); i > 0; i -= 1) out[at()]! ^= 1 << randomInt(random, 0, 7);
       return out;
     case 1: // a random byte
       out[at()] = randomInt(random, 0, 255);
@@ -49,7 +49,7 @@ function mutate(source: Buffer, random: Random): Buffer {
     case 5: {
       // a length byte turned long-form or huge (lengths follow tags 0x30/0x02/0x03/0x04/0x06/0xa0..)
       const index = at();
-      out[index] = [0x80, 0x81, 0x82, 0x83, 0x84, 0xff, 0x00, 0x7f][randomInt(random, 0, 7)];
+      out[index] = [0x80, 0x81, 0x82, 0x83, 0x84, 0xff, 0x00, 0x7f][randomInt(random, 0, 7)]!;
       return out;
     }
     case 6: {
@@ -62,7 +62,7 @@ function mutate(source: Buffer, random: Random): Buffer {
     default: // tag byte changed near the start of a structure
       out[at()] = [0x30, 0x31, 0x02, 0x03, 0x04, 0x05, 0x06, 0x13, 0x0c, 0x17, 0x18, 0xa0, 0xa3, 0x1f][
         randomInt(random, 0, 13)
-      ];
+      ]!;
       return out;
   }
 }
@@ -89,7 +89,7 @@ test(`X.509 parse: ${MUTANTS} mutated certificates never throw anything but EDGE
   const random = seededRandom(0xc1922);
   const counts = { parsed: 0, refused: 0 };
   for (let i = 0; i < MUTANTS; i += 1) {
-    counts[parseOrTypedError(mutate(sources[i % sources.length], random))] += 1;
+    counts[parseOrTypedError(mutate(sources[i % sources.length]!, random))] += 1;
   }
   // Both outcomes must occur, or the mutator is not exercising the parser.
   assert.ok(counts.parsed > MUTANTS / 20, `parsed ${counts.parsed}`);

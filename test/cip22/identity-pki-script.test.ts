@@ -10,7 +10,7 @@ import { createSecretResolver } from '../../src/config/secrets.js';
 import { cip22Schema } from '../../src/cip22/config.js';
 import { startCip22Gateway } from '../../src/cip22/gateway/start.js';
 import { SimPile } from '../../src/cip22/sim/pile.js';
-import { MemoryOutbox } from '../../src/store/memory-outbox.js';
+import { MemoryOutbox } from '../store/memory-outbox.js';
 import { cip22Pki, CIP22_CERTS_SCRIPT } from '../helpers/cip22-pki.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -171,7 +171,7 @@ test('verifyAuth returns false, never throws, on garbage keys and signatures', (
       let hex = v.toString(16);
       if (hex.length % 2) hex = `0${hex}`;
       const raw = Buffer.from(hex, 'hex');
-      const body = raw[0] & 0x80 ? Buffer.concat([Buffer.from([0]), raw]) : raw;
+      const body = raw[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), raw]) : raw;
       return Buffer.concat([Buffer.from([0x02, body.length]), body]);
     };
     const content = Buffer.concat([int(r), int(s)]);

@@ -73,7 +73,7 @@ test(
     assert.equal(code, 0, `exit ${code}: ${err}`);
     const summary = JSON.parse(out.trim().split('\n').at(-1) as string) as Record<string, number>;
     assert.equal(summary.piles, 2);
-    assert.ok(summary.sent >= 2 * 15, `sent ${summary.sent}`);
+    assert.ok(summary.sent! >= 2 * 15, `sent ${summary.sent}`);
     assert.equal(summary.acked, summary.sent);
     assert.equal(summary.unacked, 0);
     assert.equal(summary.reconnects, 2, 'one reconnect per pile after the drop');
@@ -105,7 +105,7 @@ test(
         .map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> });
       const billing = events.filter((e) => e.type === 'cip22-charging-session');
       assert.equal(billing.length, 1, `${id}: one billing record`);
-      assert.equal(billing[0].data.energyWh, 42);
+      assert.equal(billing[0]!.data.energyWh, 42);
       assert.equal(events.filter((e) => e.type === 'cip22-fault').length, 1, `${id}: the fault`);
       assert.ok(events.some((e) => e.type === 'cip22-state' && e.data.to === 'CHARGING'));
     }

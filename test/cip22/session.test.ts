@@ -81,8 +81,8 @@ describe('CIP-22 sealed sessions', () => {
     assert.ok(results.length <= 1);
     const billing = events(fx, id, 'cip22-charging-session');
     assert.equal(billing.length, 1);
-    assert.equal(billing[0].energyWh, 10);
-    assert.equal(billing[0].endCause, 'cmd-stop');
+    assert.equal(billing[0]!.energyWh, 10);
+    assert.equal(billing[0]!.endCause, 'cmd-stop');
     const states = events(fx, id, 'cip22-state').map((d) => `${String(d.from)}>${String(d.to)}`);
     assert.ok(states.includes('CHARGING>STANDBY') && states.includes('STANDBY>UPGRADING'), states.join(','));
     pile.close();

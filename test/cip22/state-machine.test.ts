@@ -32,7 +32,7 @@ function inState(state: PileState): PileMachine {
   if (state === 'FAULT') m.fault(T0);
   if (state === 'UPGRADING') {
     const [send] = sent(m.request('u', 'begin-upgrade'));
-    m.cmdAck(send.wireId, 0, T0);
+    m.cmdAck(send!.wireId, 0, T0);
   }
   assert.equal(m.state, state);
   return m;
@@ -65,9 +65,9 @@ describe('pile state machine', () => {
   it('STANDBY → CHARGING when CMD start is acknowledged with result 0, and the result is reported', () => {
     const m = inState('STANDBY');
     const [send] = sent(m.request('r1', 'start', { maxCurrentMa: 3000 }));
-    assert.equal(send.command, 'start');
+    assert.equal(send!.command, 'start');
     assert.equal(m.state, 'STANDBY', 'the command alone changes nothing');
-    const effects = m.cmdAck(send.wireId, 0, T0 + 5);
+    const effects = m.cmdAck(send!.wireId, 0, T0 + 5);
     assert.deepEqual(transitions(effects), ['STANDBY>CHARGING:cmd-start']);
     assert.deepEqual(only(effects, 'result'), [
       { kind: 'result', requestId: 'r1', command: 'start', ok: true, result: 0 },
@@ -77,7 +77,7 @@ describe('pile state machine', () => {
   it('a refused start (result ≠ 0) is reported and changes nothing', () => {
     const m = inState('STANDBY');
     const [send] = sent(m.request('r1', 'start'));
-    const effects = m.cmdAck(send.wireId, 7, T0);
+    const effects = m.cmdAck(send!.wireId, 7, T0);
     assert.deepEqual(transitions(effects), []);
     assert.deepEqual(only(effects, 'result'), [
       { kind: 'result', requestId: 'r1', command: 'start', ok: false, result: 7 },
@@ -99,10 +99,10 @@ describe('pile state machine', () => {
     const m = inState('CHARGING');
     m.status({ state: 1, energyWh: 42 }, T0 + 10);
     const [send] = sent(m.request('s', 'stop'));
-    const effects = m.cmdAck(send.wireId, 0, T0 + 20);
+    const effects = m.cmdAck(send!.wireId, 0, T0 + 20);
     assert.deepEqual(transitions(effects), ['CHARGING>STANDBY:cmd-stop']);
-    assert.equal(only(effects, 'billing')[0].energyWh, 42);
-    assert.equal(only(effects, 'billing')[0].endCause, 'cmd-stop');
+    assert.equal(only(effects, 'billing')[0]!.energyWh, 42);
+    assert.equal(only(effects, 'billing')[0]!.endCause, 'cmd-stop');
   });
 
   for (const from of ['STANDBY', 'CHARGING', 'UPGRADING'] as const) {
@@ -149,7 +149,7 @@ describe('pile state machine', () => {
       'fault code 0 without a reset keeps FAULT',
     );
     const [send] = sent(m.request('x', 'reset'));
-    const ack = m.cmdAck(send.wireId, 0, T0 + 2);
+    const ack = m.cmdAck(send!.wireId, 0, T0 + 2);
     assert.deepEqual(only(ack, 'result'), [
       { kind: 'result', requestId: 'x', command: 'reset', ok: true, result: 0 },
     ]);
@@ -163,14 +163,14 @@ describe('pile state machine', () => {
   it('a refused reset does not arm the fault-cleared path', () => {
     const m = inState('FAULT');
     const [send] = sent(m.request('x', 'reset'));
-    m.cmdAck(send.wireId, 1, T0 + 1);
+    m.cmdAck(send!.wireId, 1, T0 + 1);
     assert.deepEqual(m.status({ faultCode: 0 }, T0 + 2), []);
   });
 
   it('a reset acknowledged in an earlier FAULT does not clear a later one', () => {
     const m = inState('FAULT');
     const [send] = sent(m.request('x', 'reset'));
-    m.cmdAck(send.wireId, 0, T0 + 1);
+    m.cmdAck(send!.wireId, 0, T0 + 1);
     m.status({ state: 0 }, T0 + 2);
     m.fault(T0 + 3);
     assert.deepEqual(m.status({ faultCode: 0 }, T0 + 4), []);
@@ -181,7 +181,7 @@ describe('pile state machine', () => {
     const m = inState('FAULT');
     assert.deepEqual(transitions(m.status({ state: 1, faultCode: 0 }, T0 + 1)), []);
     const [send] = sent(m.request('x', 'reset'));
-    m.cmdAck(send.wireId, 0, T0 + 2);
+    m.cmdAck(send!.wireId, 0, T0 + 2);
     assert.deepEqual(transitions(m.status({ state: 1, faultCode: 0 }, T0 + 3)), [
       'FAULT>STANDBY:fault-cleared',
       'STANDBY>CHARGING:status-charging',
@@ -191,10 +191,10 @@ describe('pile state machine', () => {
   it('STANDBY → UPGRADING when begin-upgrade is acknowledged', () => {
     const m = inState('STANDBY');
     const [send] = sent(m.request('u', 'begin-upgrade', { url: 'x' }));
-    assert.equal(send.command, 'begin-upgrade');
-    const effects = m.cmdAck(send.wireId, 0, T0 + 1);
+    assert.equal(send!.command, 'begin-upgrade');
+    const effects = m.cmdAck(send!.wireId, 0, T0 + 1);
     assert.deepEqual(transitions(effects), ['STANDBY>UPGRADING:cmd-begin-upgrade']);
-    assert.equal(only(effects, 'result')[0].ok, true);
+    assert.equal(only(effects, 'result')[0]!.ok, true);
   });
 
   it('begin-upgrade while CHARGING: stop first, wait for its ACK, then begin the upgrade', () => {
@@ -206,7 +206,7 @@ describe('pile state machine', () => {
       'only the stop goes out',
     );
     assert.equal(m.state, 'CHARGING');
-    const afterStop = m.cmdAck(sent(first)[0].wireId, 0, T0 + 10);
+    const afterStop = m.cmdAck(sent(first)[0]!.wireId, 0, T0 + 10);
     assert.deepEqual(transitions(afterStop), ['CHARGING>STANDBY:cmd-stop']);
     assert.equal(only(afterStop, 'billing').length, 1);
     assert.deepEqual(only(afterStop, 'result'), [], 'the upgrade request is not answered yet');
@@ -224,7 +224,7 @@ describe('pile state machine', () => {
   it('begin-upgrade while CHARGING: a refused stop fails the upgrade request, nothing else', () => {
     const m = inState('CHARGING');
     const [stop] = sent(m.request('u1', 'begin-upgrade'));
-    const effects = m.cmdAck(stop.wireId, 5, T0 + 1);
+    const effects = m.cmdAck(stop!.wireId, 5, T0 + 1);
     assert.deepEqual(effects, [
       {
         kind: 'result',
@@ -242,7 +242,7 @@ describe('pile state machine', () => {
     const m = inState('CHARGING');
     const [stop] = sent(m.request('u1', 'begin-upgrade'));
     assert.deepEqual(transitions(m.status({ state: 0 }, T0 + 1)), ['CHARGING>STANDBY:status-idle']);
-    const effects = m.cmdAck(stop.wireId, 0, T0 + 2);
+    const effects = m.cmdAck(stop!.wireId, 0, T0 + 2);
     assert.deepEqual(transitions(effects), []);
     assert.deepEqual(
       sent(effects).map((s) => s.command),
@@ -347,8 +347,8 @@ describe('pile state machine', () => {
     const m = new PileMachine({ heartbeatMs: HB, upgradeTimeoutMs: UPGRADE, firstWireId: 0xffffffff });
     m.authOk(T0);
     assert.deepEqual(m.cmdAck(1234, 0, T0), []);
-    const a = sent(m.request('a', 'start'))[0].wireId;
-    const b = sent(m.request('b', 'stop'))[0].wireId;
+    const a = sent(m.request('a', 'start'))[0]!.wireId;
+    const b = sent(m.request('b', 'stop'))[0]!.wireId;
     assert.equal(a, 0xffffffff);
     assert.equal(b, 0);
   });
@@ -356,8 +356,8 @@ describe('pile state machine', () => {
   it('a command acknowledged in a state it does not apply to changes nothing but is reported', () => {
     const m = inState('CHARGING');
     const [start] = sent(m.request('a', 'start'));
-    const effects = m.cmdAck(start.wireId, 0, T0 + 1);
+    const effects = m.cmdAck(start!.wireId, 0, T0 + 1);
     assert.deepEqual(transitions(effects), []);
-    assert.equal(only(effects, 'result')[0].ok, true);
+    assert.equal(only(effects, 'result')[0]!.ok, true);
   });
 });

@@ -15,6 +15,7 @@ import { MemoryCommandChannel } from '../../src/core/command-channel.js';
 import type { CommandResult } from '../../src/core/command-router.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { freePort } from '../helpers/net.js';
+import { startAll } from '../helpers/peers.js';
 import { startPymodbus, type Peer, type PymodbusSpec } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -67,7 +68,7 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
   before(async () => {
     ports = { write: await freePort(), primary: await freePort(), secondary: await freePort() };
     peers.push(
-      ...(await Promise.all([
+      ...(await startAll([
         startPymodbus(server(ports.write)),
         startPymodbus(server(ports.primary)),
         startPymodbus(server(ports.secondary)),
@@ -216,19 +217,22 @@ describe('agent: commands and failover with real Modbus servers', { timeout: 90_
         (agent.status().devices as Array<{ source: string; state: string; polls: number }>)[0];
       await waitFor(
         'online on the primary',
-        () => device().state === 'online' && device().source === 'primary',
+        () => device()!.state === 'online' && device()!.source === 'primary',
       );
-      await peers[1].stop();
-      await waitFor('failed over', () => device().source === 'secondary', 15_000);
-      const polls = device().polls;
-      await waitFor('still polling, online', () => device().polls > polls + 3 && device().state === 'online');
+      await peers[1]!.stop();
+      await waitFor('failed over', () => device()!.source === 'secondary', 15_000);
+      const polls = device()!.polls;
+      await waitFor(
+        'still polling, online',
+        () => device()!.polls > polls + 3 && device()!.state === 'online',
+      );
     } finally {
       await agent.stop();
     }
     const stored = events(dbPath, 'source-failover');
     assert.equal(stored.length, 1);
-    assert.equal(stored[0].device, 'plc-1');
-    assert.deepEqual([stored[0].data.from, stored[0].data.to], ['primary', 'secondary']);
+    assert.equal(stored[0]!.device, 'plc-1');
+    assert.deepEqual([stored[0]!.data.from, stored[0]!.data.to], ['primary', 'secondary']);
     const db = new Database(dbPath, { readonly: true });
     try {
       const bodies = (

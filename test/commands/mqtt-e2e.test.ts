@@ -13,6 +13,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/net.js';
+import { startAll } from '../helpers/peers.js';
 import { startPymodbus, type Peer } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { once, waitFor } from '../helpers/wait.js';
@@ -25,13 +26,13 @@ const dir = tempDir();
 
 before(async () => {
   port = await freePort();
-  [broker, peer] = await Promise.all([
+  [broker, peer] = await startAll([
     startMosquitto(),
     startPymodbus({ transport: 'tcp', port, slaves: { 1: { holding: { values: { 0: [0, 0] } } } } }),
   ]);
 });
 after(async () => {
-  await Promise.all([broker?.close(), peer?.stop()]);
+  await Promise.allSettled([broker?.close(), peer?.stop()]);
   dir.remove();
 });
 
@@ -70,7 +71,8 @@ test(
     client.on('error', () => undefined);
     const results: Array<{ id: string; status: string; code?: string }> = [];
     client.on('message', (topic, payload) => {
-      if (topic === 'edge/site-9/pump/cmd/result') results.push(JSON.parse(payload.toString()));
+      if (topic === 'edge/site-9/pump/cmd/result')
+        results.push(JSON.parse(payload.toString()) as (typeof results)[number]);
     });
     try {
       await agent.start();

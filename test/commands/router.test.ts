@@ -101,11 +101,11 @@ describe('command router', () => {
     );
     const [result] = s.results();
     assert.deepEqual(result, { id: 'c1', status: 'done', ts: s.clock.now() });
-    assert.equal(s.channel.published[0].topic, 'edge/site-1/pump/cmd/result');
+    assert.equal(s.channel.published[0]!.topic, 'edge/site-1/pump/cmd/result');
     const [event] = s.sink.events('command-result');
-    assert.equal(event.status, 'done');
-    assert.equal(event.tag, 'speed');
-    assert.equal(event.value, 1200);
+    assert.equal(event!.status, 'done');
+    assert.equal(event!.tag, 'speed');
+    assert.equal(event!.value, 1200);
     s.channel.inject('meter/cmd', cmd({ id: 'c2', tag: 'kwh', value: 1 }));
     await s.settled();
     assert.equal(s.results().length, 1, 'no subscription for a read-only driver');
@@ -117,9 +117,9 @@ describe('command router', () => {
     await s.settled();
     assert.equal(s.pump.writes.length, 0);
     const [r] = s.results();
-    assert.equal(r.status, 'rejected');
-    assert.equal(r.code, 'EDGE_ERR_CMD_NOT_ALLOWED');
-    assert.match(r.message ?? '', /commands\.allowWrites/);
+    assert.equal(r!.status, 'rejected');
+    assert.equal(r!.code, 'EDGE_ERR_CMD_NOT_ALLOWED');
+    assert.match(r!.message ?? '', /commands\.allowWrites/);
   });
 
   it('validates the payload and names the field', async () => {
@@ -178,9 +178,9 @@ describe('command router', () => {
     s.channel.inject('pump/cmd', cmd({ id: 'r3', tag: 'speed', value: 1 }));
     await s.settled();
     const [r1, r2, r3] = s.results();
-    assert.deepEqual([r1.status, r1.code], ['rejected', 'EDGE_ERR_CMD_NOT_WRITABLE']);
-    assert.deepEqual([r2.status, r2.code, r2.deviceCode], ['error', 'EDGE_ERR_MODBUS_ILLEGAL_ADDRESS', 2]);
-    assert.deepEqual([r3.status, r3.plcCode], ['error', '0x05']);
+    assert.deepEqual([r1!.status, r1!.code], ['rejected', 'EDGE_ERR_CMD_NOT_WRITABLE']);
+    assert.deepEqual([r2!.status, r2!.code, r2!.deviceCode], ['error', 'EDGE_ERR_MODBUS_ILLEGAL_ADDRESS', 2]);
+    assert.deepEqual([r3!.status, r3!.plcCode], ['error', '0x05']);
     assert.equal(s.pump.writes.length, 3, 'each command written exactly once, never retried');
   });
 
@@ -193,14 +193,14 @@ describe('command router', () => {
     await s.settled();
     assert.equal(s.pump.writes.length, 1);
     assert.equal(s.results().length, 0, 'no answer before the write settles');
-    s.pump.writes[0].settle();
+    s.pump.writes[0]!.settle();
     await s.settled();
     s.channel.inject('pump/cmd', cmd({ id: 'dup', tag: 'speed', value: 99 }));
     await s.settled();
     assert.equal(s.pump.writes.length, 1);
     const results = s.results();
     assert.equal(results.length, 3);
-    assert.ok(results.every((r) => r.id === 'dup' && r.status === 'done' && r.ts === results[0].ts));
+    assert.ok(results.every((r) => r.id === 'dup' && r.status === 'done' && r.ts === results[0]!.ts));
     assert.equal(s.sink.events('command-result').length, 1, 'one outbox record per executed command');
     assert.equal(s.router.stats().duplicates, 2);
   });
@@ -232,13 +232,13 @@ describe('command router', () => {
       s.results().map((r) => [r.id, r.code]),
       [['c', 'EDGE_ERR_CMD_BUSY']],
     );
-    s.pump.writes[0].settle();
+    s.pump.writes[0]!.settle();
     await s.settled();
     assert.deepEqual(
       s.pump.writes.map((w) => w.value),
       [97, 98],
     );
-    s.pump.writes[1].settle();
+    s.pump.writes[1]!.settle();
     await s.settled();
     assert.deepEqual(
       s.results().map((r) => `${r.id}:${r.status}`),
@@ -254,9 +254,9 @@ describe('command router', () => {
     assert.equal(s.results().length, 0);
     await s.clock.advance(1);
     const [r] = s.results();
-    assert.equal(r.code, 'EDGE_ERR_CMD_TIMEOUT');
-    assert.match(r.message ?? '', /may or may not/);
-    s.pump.writes[0].settle();
+    assert.equal(r!.code, 'EDGE_ERR_CMD_TIMEOUT');
+    assert.match(r!.message ?? '', /may or may not/);
+    s.pump.writes[0]!.settle();
     await s.settled();
     assert.equal(s.results().length, 1);
   });
@@ -268,7 +268,7 @@ describe('command router', () => {
     await s.settled();
     assert.equal(s.results().length, 0);
     assert.equal(s.router.stats().publishFailures, 1);
-    assert.equal(s.sink.events('command-result')[0].id, 'off');
+    assert.equal(s.sink.events('command-result')[0]!.id, 'off');
   });
 
   it('stop() unsubscribes and waits for running commands', async () => {
@@ -281,8 +281,8 @@ describe('command router', () => {
     await s.settled();
     assert.equal(stopped, false);
     assert.equal(s.channel.subscriptionCount(), 0);
-    s.pump.writes[0].settle();
+    s.pump.writes[0]!.settle();
     await stopping;
-    assert.equal(s.results()[0].status, 'done');
+    assert.equal(s.results()[0]!.status, 'done');
   });
 });

@@ -45,7 +45,7 @@ describe('broken configs name the offending path', () => {
   it('reports YAML syntax errors with line and column', () => {
     const result = checkConfigText('devices:\n  - name: [unclosed\n');
     assert.equal(result.ok, false);
-    if (!result.ok) assert.match(result.issues[0].path, /^line \d+, column \d+$/);
+    if (!result.ok) assert.match(result.issues[0]!.path, /^line \d+, column \d+$/);
   });
 
   it('rejects duplicate YAML keys', () => {
@@ -80,7 +80,7 @@ describe('defaults', () => {
     });
     assert.ok(result.ok);
     if (!result.ok) return;
-    const device = result.config.devices[0];
+    const device = result.config.devices[0]!;
     assert.ok(device.driver === 'modbus');
     assert.equal(device.unitId, 1);
     assert.equal(device.timeoutMs, 1000);

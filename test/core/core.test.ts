@@ -152,7 +152,7 @@ describe('DevicePoller', () => {
       events.map((e) => e.type),
       ['device-online', 'device-offline', 'device-online'],
     );
-    const bad = readings.filter((r) => r.values[0].quality === 'bad');
+    const bad = readings.filter((r) => r.values[0]!.quality === 'bad');
     assert.equal(bad.length, 3, 'bad readings are still recorded, with their code');
     assert.equal(poller.stats().errorsByCode.EDGE_ERR_MODBUS_TIMEOUT, 3);
   });
@@ -242,9 +242,11 @@ describe('DevicePoller', () => {
     await Promise.all([one.poller.stop(), two.poller.stop()]);
     assert.equal(one.readings.length, 6);
     assert.ok(
-      one.readings.every((r) => r.values[0].quality === 'bad' && r.values[0].code === 'EDGE_ERR_DRIVER_POLL'),
+      one.readings.every(
+        (r) => r.values[0]!.quality === 'bad' && r.values[0]!.code === 'EDGE_ERR_DRIVER_POLL',
+      ),
     );
     assert.equal(two.readings.length, 6);
-    assert.ok(two.readings.every((r) => r.values[0].quality === 'good'));
+    assert.ok(two.readings.every((r) => r.values[0]!.quality === 'good'));
   });
 });

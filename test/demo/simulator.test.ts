@@ -64,12 +64,12 @@ describe('simulated Modbus TCP station', () => {
     client.setID(unitId);
     switch (tag.function) {
       case 'coil':
-        return (await client.readCoils(tag.address, 1)).data[0];
+        return (await client.readCoils(tag.address, 1)).data[0]!;
       case 'discrete':
-        return (await client.readDiscreteInputs(tag.address, 1)).data[0];
+        return (await client.readDiscreteInputs(tag.address, 1)).data[0]!;
       case 'holding':
       case 'input': {
-        const count = tag.type === 'string' ? (tag.length ?? 1) : WORDS[tag.type];
+        const count = tag.type === 'string' ? (tag.length ?? 1) : WORDS[tag.type]!;
         const res =
           tag.function === 'holding'
             ? await client.readHoldingRegisters(tag.address, count)
@@ -120,9 +120,9 @@ describe('simulated Modbus TCP station', () => {
     const meter = res.data;
     const voltage = res.buffer.readFloatBE(0);
     assert.ok(voltage > 220 && voltage < 240, `voltage ${voltage}`);
-    const frequency = meter[8] * 0.01;
+    const frequency = meter[8]! * 0.01;
     assert.ok(frequency > 49.9 && frequency < 50.1, `frequency ${frequency}`);
-    const energyBefore = (meter[7] << 16) + meter[6]; // low word first
+    const energyBefore = (meter[7]! << 16) + meter[6]!; // low word first
 
     client.setID(2);
     const serial = (await client.readHoldingRegisters(100, 6)).buffer.toString('latin1');
@@ -133,7 +133,7 @@ describe('simulated Modbus TCP station', () => {
     await clock.advance(3_600_000);
     client.setID(1);
     const later = (await client.readHoldingRegisters(6, 2)).data;
-    const energyAfter = (later[1] << 16) + later[0];
+    const energyAfter = (later[1]! << 16) + later[0]!;
     assert.ok(energyAfter > energyBefore, `energy ${energyBefore} -> ${energyAfter}`);
   });
 

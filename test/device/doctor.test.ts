@@ -36,7 +36,7 @@ function env(root: string, over: Partial<DoctorEnv> = {}, commands: Record<strin
     groups: [1000],
     exec: async (command, args): Promise<ExecResult | undefined> => {
       const key = [command, ...args].join(' ');
-      return key in commands ? { code: 0, stdout: commands[key] } : undefined;
+      return key in commands ? { code: 0, stdout: commands[key]! } : undefined;
     },
     now: () => Date.parse('2025-06-01T12:00:00Z'),
     diskSpace: async () => ({ free: 4000 * MB, total: 16000 * MB }),
@@ -65,14 +65,14 @@ test('serial: missing port fails; wrong group names the group and the usermod fi
   chmodSync(port, 0o660);
   const cfg = config(rtu('/dev/ttyUSB0'));
   const outsider = await checkSerialPorts(cfg, env(root));
-  assert.equal(outsider[0].status, 'fail');
-  assert.match(outsider[0].message, /group dialout; user edge is not a member/);
-  assert.match(outsider[0].fix ?? '', /usermod -aG dialout edge/);
+  assert.equal(outsider[0]!.status, 'fail');
+  assert.match(outsider[0]!.message, /group dialout; user edge is not a member/);
+  assert.match(outsider[0]!.fix ?? '', /usermod -aG dialout edge/);
   const member = await checkSerialPorts(cfg, env(root, { groups: [1000, 20] }));
-  assert.equal(member[0].status, 'ok');
+  assert.equal(member[0]!.status, 'ok');
   const missing = await checkSerialPorts(config(rtu('/dev/ttyAMA9')), env(root));
-  assert.equal(missing[0].status, 'fail');
-  assert.match(missing[0].fix ?? '', /by-id/);
+  assert.equal(missing[0]!.status, 'fail');
+  assert.match(missing[0]!.fix ?? '', /by-id/);
 });
 
 test('watchdog: systemd owning /dev/watchdog is ok in systemd mode and a failure in device mode; unit settings checked', async (t) => {
@@ -88,8 +88,8 @@ test('watchdog: systemd owning /dev/watchdog is ok in systemd mode and a failure
   assert.equal(svc?.status, 'warn');
   assert.match(svc?.message ?? '', /NotifyAccess=main \(need all/);
   const dev = await checkWatchdog(config({ watchdog: { mode: 'device' } }), env(root, {}, commands));
-  assert.equal(dev[0].status, 'fail');
-  assert.match(dev[0].message, /systemd owns \/dev\/watchdog/);
+  assert.equal(dev[0]!.status, 'fail');
+  assert.match(dev[0]!.message, /systemd owns \/dev\/watchdog/);
   const off = await checkWatchdog(
     config({}),
     env(root, {}, { 'systemctl show -p RuntimeWatchdogUSec': 'RuntimeWatchdogUSec=0\n' }),
@@ -107,8 +107,8 @@ test('clock: before 2024 fails, NTP state from timedatectl', async () => {
       { 'timedatectl show -p NTPSynchronized --value': 'no\n' },
     ),
   );
-  assert.equal(early[0].status, 'fail');
-  assert.equal(early[1].status, 'warn');
+  assert.equal(early[0]!.status, 'fail');
+  assert.equal(early[1]!.status, 'warn');
   const good = await checkClock(env('/', {}, { 'timedatectl show -p NTPSynchronized --value': 'yes\n' }));
   assert.deepEqual(
     good.map((r) => r.status),
@@ -132,12 +132,12 @@ test('disk: free space vs store bound, noatime on the data partition, journald b
     onData,
     env(root, { diskSpace: async () => ({ free: 300 * MB, total: 16000 * MB }) }),
   );
-  assert.equal(tight[0].status, 'warn');
+  assert.equal(tight[0]!.status, 'warn');
   const full = await checkDisk(
     onData,
     env(root, { diskSpace: async () => ({ free: 10 * MB, total: 16000 * MB }) }),
   );
-  assert.equal(full[0].status, 'fail');
+  assert.equal(full[0]!.status, 'fail');
   const onRoot = await checkDisk(config({ store: { path: '/opt/outbox.db' } }), env(root));
   assert.equal(byCheck(onRoot, 'mount')?.status, 'warn');
   writeFileSync(join(root, 'etc/systemd/journald.conf.d/edge-agent.conf'), '[Journal]\n');
@@ -156,26 +156,26 @@ test('broker (real mosquitto, TLS 1.3) reachable; wrong CA and closed port fail;
   const good = config({ mqtt: { url: `mqtts://127.0.0.1:${broker.tlsPort}`, tls } });
   const now = { now: () => Date.now() };
   const reach = await checkBroker(good, env('/', now));
-  assert.equal(reach[0].status, 'ok', reach[0].message);
-  assert.match(reach[0].message, /TLSv1\.3/);
+  assert.equal(reach[0]!.status, 'ok', reach[0]!.message);
+  assert.match(reach[0]!.message, /TLSv1\.3/);
   const other = createTestCerts('another-ca');
   t.after(() => other.remove());
   const wrongCa = await checkBroker(
     config({ mqtt: { url: `mqtts://127.0.0.1:${broker.tlsPort}`, tls: { ...tls, ca: other.ca } } }),
     env('/', now),
   );
-  assert.equal(wrongCa[0].status, 'fail');
+  assert.equal(wrongCa[0]!.status, 'fail');
   await broker.stop();
   const down = await checkBroker(good, env('/', now));
-  assert.equal(down[0].status, 'fail');
-  assert.match(down[0].message, /ECONNREFUSED/);
+  assert.equal(down[0]!.status, 'fail');
+  assert.match(down[0]!.message, /ECONNREFUSED/);
   // The test certificates live 2 days: under the 30-day warning.
   const soon = await checkCertificates(good, env('/', now));
   assert.deepEqual(
     soon.map((r) => r.status),
     ['warn', 'warn'],
   );
-  assert.match(soon[0].message, /expires in [01] days/);
+  assert.match(soon[0]!.message, /expires in [01] days/);
   const later = await checkCertificates(good, env('/', { now: () => Date.now() + 3 * 86_400_000 }));
   assert.deepEqual(
     later.map((r) => r.status),

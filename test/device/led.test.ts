@@ -29,7 +29,7 @@ function setup() {
 /** on/off runs between `from` and `to`, as [on, ms]. */
 function runs(port: MemoryLed, from: number, to: number): Array<[boolean, number]> {
   const changes = port.changes.filter((c) => c.at >= from && c.at < to);
-  const all: Array<[boolean, number]> = changes.slice(0, -1).map((c, i) => [c.on, changes[i + 1].at - c.at]);
+  const all: Array<[boolean, number]> = changes.slice(0, -1).map((c, i) => [c.on, changes[i + 1]!.at - c.at]);
   // A switch at the very instant of another (pattern change) is not a visible run.
   return all.filter(([, ms]) => ms > 0);
 }

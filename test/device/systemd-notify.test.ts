@@ -67,7 +67,7 @@ test('never more than one systemd-notify in flight: messages sent meanwhile are 
   await waitFor('two messages read from the fake socket', () => sock.messages().length === 2);
   const all = sock.messages().map((m) => m.msg);
   assert.equal(all[0], 'READY=1');
-  assert.deepEqual(all[1].split('\n').sort(), ['STATUS=b', 'WATCHDOG=1']);
+  assert.deepEqual(all[1]!.split('\n').sort(), ['STATUS=b', 'WATCHDOG=1']);
 });
 
 test('a missing socket or binary is logged once per rate window, never thrown', async () => {
@@ -81,7 +81,7 @@ test('a missing socket or binary is logged once per rate window, never thrown', 
   assert.equal(sink.failureCount, 2);
   const warned = log.lines.filter((l) => l.obj.code === 'EDGE_ERR_WATCHDOG_NOTIFY');
   assert.equal(warned.length, 1);
-  assert.match(String(warned[0].obj.err), /exit 1/);
+  assert.match(String(warned[0]!.obj.err), /exit 1/);
   const missing = new SystemdNotifyCli(
     { command: '/nonexistent/systemd-notify', socket: '/tmp/x', timeoutMs: 5_000 },
     { clock: systemClock, logger: log },
@@ -106,10 +106,10 @@ test('a blocked event loop (real child process) stops WATCHDOG=1 until it runs a
   assert.equal(code, 0);
   await waitFor('STOPPING=1 received', () => sock.messages().some((m) => m.msg.startsWith('STOPPING=1')));
   const msgs = sock.messages();
-  assert.equal(msgs[0].msg, 'READY=1\nSTATUS=child running');
+  assert.equal(msgs[0]!.msg, 'READY=1\nSTATUS=child running');
   const pings = msgs.filter((m) => m.msg.split('\n').includes('WATCHDOG=1'));
   assert.ok(pings.length >= 4, `pings: ${pings.length}`);
-  const gaps = pings.slice(1).map((p, i) => p.t - pings[i].t);
+  const gaps = pings.slice(1).map((p, i) => p.t - pings[i]!.t);
   const longest = Math.max(...gaps);
   // Interval 500 ms; blocked 3 s, then the first tick sees the lag and withholds its ping.
   assert.ok(longest >= 3.0, `longest gap between pings ${longest.toFixed(2)} s`);

@@ -81,7 +81,7 @@ test('gate: a dead device is not a stall, a poll loop that stops stepping is; pa
   assert.equal(gate.check(poller(3), 27_000).ok, true);
   const stuck = gate.check(poller(3), 28_000);
   assert.equal(stuck.ok, false);
-  assert.match(stuck.reasons[0], /poller d stuck/);
+  assert.match(stuck.reasons[0]!, /poller d stuck/);
   // Parked after a fatal start error: not expected to step.
   assert.equal(gate.check(poller(3, true), 100_000).ok, true);
 });
@@ -156,7 +156,7 @@ test('a late tick counts as loop lag (timer drift), even when the histogram saw 
   await dog.start();
   const verdict = await dog.tick(3_000);
   assert.equal(verdict.ok, false);
-  assert.match(verdict.reasons[0], /event loop lag 3000 ms/);
+  assert.match(verdict.reasons[0]!, /event loop lag 3000 ms/);
   await dog.stop();
 });
 

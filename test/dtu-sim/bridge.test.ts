@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
+import { ManualClock } from '../../src/core/clock.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import {
@@ -51,12 +52,8 @@ async function rig(
   over: Partial<DtuSimulatorOptions> = {},
 ): Promise<{ agent: FakeAgent; sim: DtuSimulator; conn: AgentConn }> {
   const agent = await FakeAgent.start();
-  let sim: DtuSimulator | undefined;
-  t.after(async () => {
-    await sim?.close();
-    await agent.close();
-  });
-  sim = await startDtuSimulator({
+  t.after(() => agent.close());
+  const sim = await startDtuSimulator({
     agent: { host: '127.0.0.1', port: agent.port },
     serial: { path: pty!.a, baudRate: 9600 },
     registration: 'ascii:DTU-0001',
@@ -66,6 +63,7 @@ async function rig(
     seed: 1234,
     ...over,
   });
+  t.after(() => sim.close());
   const conn = await agent.conn(1);
   await waitFor('registration', () => conn.length >= REG.length);
   return { agent, sim, conn };
@@ -92,21 +90,17 @@ test('dial mode: registration first, then an RTU request gets the pymodbus respo
 });
 
 test('heartbeats arrive at the configured interval', async (t) => {
-  const { sim, conn } = await rig(t, { heartbeat: 'hex:FE', heartbeatIntervalMs: 100 });
-  const start = Date.now();
-  await waitFor('5 heartbeats', () => conn.length >= REG.length + 5, 3000, 5);
-  const hbChunks = conn.chunks.slice(1);
-  assert.ok(
-    hbChunks.every((c) => c.data.equals(Buffer.from([0xfe]))),
-    'each heartbeat is one FE packet',
-  );
-  const elapsed = hbChunks[4]!.at - start;
-  assert.ok(elapsed >= 450 && elapsed < 1000, `5 heartbeats took ${elapsed} ms`);
-  for (let i = 1; i < 5; i++) {
-    const gap = hbChunks[i]!.at - hbChunks[i - 1]!.at;
-    assert.ok(gap >= 60 && gap <= 250, `heartbeat gap ${gap} ms`);
+  const clock = new ManualClock();
+  const { sim, conn } = await rig(t, { heartbeat: 'hex:FE', heartbeatIntervalMs: 100, clock });
+  for (let i = 1; i <= 5; i++) {
+    await clock.advance(99);
+    assert.equal(sim.stats().heartbeatsSent, i - 1, `no heartbeat ${i} before 100 ms`);
+    await clock.advance(1);
+    assert.equal(sim.stats().heartbeatsSent, i, `heartbeat ${i} at ${i * 100} ms`);
   }
-  assert.ok(sim.stats().heartbeatsSent >= 5);
+  await waitFor('5 heartbeats', () => conn.length >= REG.length + 5, 3000, 5);
+  const hbBytes = conn.bytes(REG.length);
+  assert.deepEqual(hbBytes, Buffer.alloc(5, 0xfe), 'each heartbeat is one FE');
 });
 
 test('fault split: a response arrives in more than one TCP chunk and reassembles exactly', async (t) => {
@@ -172,14 +166,18 @@ test('fault garbage: random bytes precede the response', async (t) => {
 });
 
 test('fault delay: every 2nd response is late by delayMs', async (t) => {
-  const { sim, conn } = await rig(t, { faults: { delayMs: 400, delayEvery: 2 } });
+  const clock = new ManualClock();
+  const { sim, conn } = await rig(t, { faults: { delayMs: 400, delayEvery: 2 }, clock });
+  // The first answer comes through while the clock stands still: it is not delayed.
   const a = await conn.exchange(REQUEST, RESPONSE.length);
-  const fast = a.chunks.at(-1)!.at - a.sentAt;
-  assert.ok(fast < 300, `first response took ${fast} ms`);
-  const b = await conn.exchange(REQUEST, RESPONSE.length);
-  const slow = b.chunks.at(-1)!.at - b.sentAt;
-  assert.ok(slow >= 390, `second response took only ${slow} ms`);
-  assert.deepEqual(b.bytes, RESPONSE);
+  assert.deepEqual(a.bytes, RESPONSE);
+  const forwarded = sim.stats().framesForwarded;
+  const b = conn.exchange(REQUEST, RESPONSE.length);
+  await waitFor('the delay armed', () => clock.pendingCount === 1);
+  await clock.advance(399);
+  assert.equal(sim.stats().framesForwarded, forwarded, 'held for the whole 400 ms');
+  await clock.advance(1);
+  assert.deepEqual((await b).bytes, RESPONSE);
   assert.equal(sim.stats().faults.delay, 1);
 });
 
@@ -233,19 +231,18 @@ test('dial mode keeps re-dialling until the agent is up, and after the agent clo
   const agent = await FakeAgent.start();
   const port = agent.port;
   await agent.close(); // nobody listening yet
-  let sim: DtuSimulator | undefined;
   let late: FakeAgent | undefined;
   t.after(async () => {
-    await sim?.close();
     await late?.close();
   });
-  sim = await startDtuSimulator({
+  const sim = await startDtuSimulator({
     agent: { host: '127.0.0.1', port },
     serial: { path: pty!.a },
     reconnectDelayMs: 50,
     heartbeatIntervalMs: 0,
   });
-  await waitFor('failed dials', () => sim!.stats().dialFailures >= 2, 3000, 5);
+  t.after(() => sim.close());
+  await waitFor('failed dials', () => sim.stats().dialFailures >= 2, 3000, 5);
   const { createServer } = await import('node:net');
   // the agent comes up on the port the simulator keeps dialling
   const seen: Buffer[][] = [];
@@ -271,19 +268,16 @@ test('dial mode keeps re-dialling until the agent is up, and after the agent clo
 });
 
 test('listen mode: the agent dials the simulator; heartbeats and bridging work the same', async (t) => {
-  let sim: DtuSimulator | undefined;
-  t.after(async () => {
-    await sim?.close();
-  });
-  sim = await startDtuSimulator({
+  const sim = await startDtuSimulator({
     listen: { port: 0, host: '127.0.0.1' },
     serial: { path: pty!.a },
     heartbeatIntervalMs: 100,
     heartbeat: 'hex:FE',
   });
+  t.after(() => sim.close());
   const { connect } = await import('node:net');
   const dialAgent = async (): Promise<AgentConn> => {
-    const sock = connect({ host: '127.0.0.1', port: sim!.address()!.port });
+    const sock = connect({ host: '127.0.0.1', port: sim.address()!.port });
     await new Promise<void>((r) => sock.once('connect', () => r()));
     return new (await import('./agent.js')).AgentConn(sock);
   };
@@ -339,7 +333,7 @@ test('CLI: dial mode with registration, heartbeat and a fault, stopped by closin
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -355,7 +349,7 @@ test('CLI: dial mode with registration, heartbeat and a fault, stopped by closin
   const mark = conn.length;
   conn.sock.write(REQUEST);
   await waitFor('response', () => conn.bytes(mark).includes(RESPONSE), 3000, 5);
-  child.stdin!.end();
+  child.stdin.end();
   assert.equal(await exited, 0);
   assert.match(err, /seed 7/);
   assert.match(err, /"garbage":1/);

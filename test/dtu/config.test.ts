@@ -67,10 +67,10 @@ describe('dtu config', () => {
     assert.equal(c.server!.maxLinks, 500);
     assert.equal(c.echoSuppression, false);
     const [north, south] = c.links;
-    assert.equal(north.heartbeatIntervalMs, 30_000);
-    assert.equal(north.missedHeartbeats, 3);
-    assert.ok(south.mode === 'client');
-    assert.deepEqual(south.reconnect, { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.5 });
+    assert.equal(north!.heartbeatIntervalMs, 30_000);
+    assert.equal(north!.missedHeartbeats, 3);
+    assert.ok(south!.mode === 'client');
+    assert.deepEqual(south!.reconnect, { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.5 });
   });
 
   it('rejects duplicates, bad hex, bad regex, server links without server, unknown keys', () => {

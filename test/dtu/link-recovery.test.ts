@@ -15,7 +15,7 @@ import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
 import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
-import { startDtuSimulator } from '../../src/tools/dtu-sim/index.js';
+import { startDtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import { registerValue, startLateSlave, type LateSlave } from '../helpers/late-slave.js';
 import { startPtyPair, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';

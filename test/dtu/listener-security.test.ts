@@ -74,11 +74,11 @@ describe('DTU listener: source allow-lists', () => {
     const outsider = await dial(t, hub, '127.0.0.3', 'A');
     await waitFor('outsider closed', () => outsider.closed);
     assert.equal(hub.serverStatus().rejectedSource, 1);
-    assert.equal(hub.status().a.up, false);
+    assert.equal(hub.status().a!.up, false);
     assert.deepEqual(outsider.received, []);
     await dial(t, hub, '127.0.0.2', 'A');
-    await waitFor('a up', () => hub.status().a.up);
-    assert.match(hub.status().a.remoteAddress!, /^127\.0\.0\.2:/);
+    await waitFor('a up', () => hub.status().a!.up);
+    assert.match(hub.status().a!.remoteAddress!, /^127\.0\.0\.2:/);
   });
 
   it('a link allowFrom: its registration from elsewhere is refused, other links are not affected', async (t) => {
@@ -91,12 +91,12 @@ describe('DTU listener: source allow-lists', () => {
     });
     const wrong = await dial(t, hub, '127.0.0.9', 'A');
     await waitFor('closed', () => wrong.closed);
-    assert.equal(hub.status().a.rejectedSource, 1);
-    assert.equal(hub.status().a.up, false);
+    assert.equal(hub.status().a!.rejectedSource, 1);
+    assert.equal(hub.status().a!.up, false);
     await dial(t, hub, '127.0.0.9', 'B');
-    await waitFor('b up', () => hub.status().b.up);
+    await waitFor('b up', () => hub.status().b!.up);
     await dial(t, hub, '127.0.0.6', 'A');
-    await waitFor('a up', () => hub.status().a.up);
+    await waitFor('a up', () => hub.status().a!.up);
   });
 });
 
@@ -117,12 +117,12 @@ describe('DTU listener: a live link is not taken over', () => {
     const hub = await startHub(t, { server: server(), links: links(false) });
     const dtu = await dial(t, hub, '127.0.0.2', 'DTU-0311-01');
     answerReads(dtu, [1234]);
-    await waitFor('up', () => hub.status().meter.up);
+    await waitFor('up', () => hub.status().meter!.up);
     dtu.socket.write(Buffer.from([0xfe]));
-    await waitFor('heartbeat', () => hub.status().meter.heartbeats === 1);
+    await waitFor('heartbeat', () => hub.status().meter!.heartbeats === 1);
     const attacker = await dial(t, hub, '127.0.0.66', 'DTU-0311-01');
     await waitFor('attacker closed', () => attacker.closed);
-    const st = hub.status().meter;
+    const st = hub.status().meter!;
     assert.equal(st.takeoverRefused, 1);
     assert.equal(st.replaced, 0);
     assert.match(st.remoteAddress!, /^127\.0\.0\.2:/);
@@ -137,11 +137,11 @@ describe('DTU listener: a live link is not taken over', () => {
     const clock = new SkewClock();
     const hub = await startHub(t, { server: server(), links: links(false) }, clock);
     const old = await dial(t, hub, '127.0.0.2', 'DTU-0311-01');
-    await waitFor('up', () => hub.status().meter.up);
+    await waitFor('up', () => hub.status().meter!.up);
     clock.skew += 1000;
     const fresh = await dial(t, hub, '127.0.0.3', 'DTU-0311-01');
     await waitFor('old closed', () => old.closed);
-    const st = hub.status().meter;
+    const st = hub.status().meter!;
     assert.equal(st.replaced, 1);
     assert.equal(st.takeoverRefused, 0);
     assert.equal(st.remoteAddress, `127.0.0.3:${fresh.socket.localPort}`);
@@ -150,10 +150,10 @@ describe('DTU listener: a live link is not taken over', () => {
   it('replaceLive: true keeps the old behaviour (the newest connection wins)', async (t) => {
     const hub = await startHub(t, { server: server(), links: links(true) });
     const first = await dial(t, hub, '127.0.0.2', 'DTU-0311-01');
-    await waitFor('up', () => hub.status().meter.up);
+    await waitFor('up', () => hub.status().meter!.up);
     await dial(t, hub, '127.0.0.3', 'DTU-0311-01');
     await waitFor('first closed', () => first.closed);
-    assert.equal(hub.status().meter.replaced, 1);
+    assert.equal(hub.status().meter!.replaced, 1);
   });
 });
 
@@ -177,15 +177,15 @@ describe('DTU listener: unknown registrations', () => {
     await waitFor('limited closed', () => limited.closed);
     assert.equal(hub.serverStatus().rateLimited, 1);
     assert.equal(hub.serverStatus().unknownRegistrations, 3, 'refused before its bytes are read');
-    assert.equal(hub.status().a.up, false);
+    assert.equal(hub.status().a!.up, false);
     // another source is not affected
     const other = await dial(t, hub, '127.0.0.8', 'DTU-A');
-    await waitFor('a up', () => hub.status().a.up);
+    await waitFor('a up', () => hub.status().a!.up);
     other.socket.destroy();
-    await waitFor('a down', () => !hub.status().a.up);
+    await waitFor('a down', () => !hub.status().a!.up);
     // the next minute the source may try again
     clock.skew += 60_000;
     await dial(t, hub, '127.0.0.7', 'DTU-A');
-    await waitFor('a up again', () => hub.status().a.up);
+    await waitFor('a up again', () => hub.status().a!.up);
   });
 });

@@ -43,7 +43,7 @@ describe('crc16', () => {
     assert.equal(crcValid(f, 0, f.length), true);
     for (let i = 0; i < f.length * 8; i++) {
       const g = Buffer.from(f);
-      g[i >> 3] ^= 1 << (i & 7);
+      g[i >> 3]! ^= 1 << (i & 7);
       assert.equal(crcValid(g, 0, g.length), false, `bit ${i}`);
     }
   });
@@ -93,7 +93,7 @@ describe('RtuResponseReader', () => {
       [...frame].map((b) => Buffer.of(b)),
     );
     assert.equal(frames.length, 1);
-    assert.deepEqual(frames[0].raw, frame);
+    assert.deepEqual(frames[0]!.raw, frame);
     assert.equal(r.counters.garbageBytes, 0);
   });
 
@@ -111,7 +111,7 @@ describe('RtuResponseReader', () => {
       r.expect({ unit, fn: 3, count });
       const frames = feedAll(r, randomChunks(Buffer.concat([garbage, f]), random, 6));
       assert.equal(frames.length, 1, `round ${round}`);
-      assert.equal(frames[0].kind, 'data');
+      assert.equal(frames[0]!.kind, 'data');
       assert.deepEqual(frameRegisters((frames[0] as { data: Buffer }).data, count), vals, `round ${round}`);
     }
   });
@@ -126,7 +126,7 @@ describe('RtuResponseReader', () => {
 
   it('a bad-CRC candidate is skipped byte by byte; the good frame after it is found', () => {
     const bad = Buffer.from(frame);
-    bad[5] ^= 0x40;
+    bad[5]! ^= 0x40;
     const r = new RtuResponseReader();
     r.expect({ unit: 1, fn: 3, count: 5 });
     assert.equal(r.feed(bad).frame, undefined);
@@ -154,7 +154,7 @@ describe('RtuResponseReader', () => {
     const chunks = randomChunks(Buffer.concat([late, frame]), mulberry32(7), 3);
     const frames = feedAll(r, chunks);
     assert.equal(frames.length, 1);
-    assert.deepEqual(frames[0].raw, frame);
+    assert.deepEqual(frames[0]!.raw, frame);
   });
 
   it('bytes after reset (a timed-out transaction) or while nothing is expected are dropped', () => {
@@ -258,11 +258,11 @@ describe('HeartbeatFilter', () => {
     const random = mulberry32(1234);
     const patterns = [Buffer.from('HB'), hex('FE'), Buffer.from('PING!'), hex('AA 55 AA')];
     for (let round = 0; round < 400; round++) {
-      const p = patterns[round % patterns.length];
+      const p = patterns[round % patterns.length]!;
       // data that never contains the pattern (nor creates it across a heartbeat boundary)
       const alphabet = Buffer.from('0123456789abcdef');
       const data = Buffer.from(
-        Array.from({ length: Math.floor(random() * 60) }, () => alphabet[Math.floor(random() * 16)]),
+        Array.from({ length: Math.floor(random() * 60) }, () => alphabet[Math.floor(random() * 16)]!),
       );
       const parts: Buffer[] = [];
       let inserted = 0;

@@ -146,7 +146,7 @@ describe('RtuStreamTransport', () => {
     await t.connect();
     const p = t.readHolding(1, 0x0200, 1, 500);
     await clock.advance(0);
-    t.data(port.written[0]);
+    t.data(port.written[0]!);
     t.data(holdingResponse(1, [77]));
     assert.deepEqual(await p, [77]);
     assert.equal(t.counters.echoes, 1);

@@ -48,16 +48,16 @@ describe('failover driver', () => {
     driver.init();
     await driver.start();
     let values = await driver.poll(['a']);
-    assert.equal(values[0].quality === 'bad' && values[0].code, 'EDGE_ERR_DRIVER_START');
+    assert.equal(values[0]!.quality === 'bad' && values[0]!.code, 'EDGE_ERR_DRIVER_START');
     for (let i = 0; i < 12 && driver.active === 'primary'; i++) {
       await clock.advance(100);
       values = await driver.poll(['a']);
     }
     assert.equal(driver.active, 'secondary');
-    assert.equal(values[0].quality, 'good');
-    assert.equal(values[0].source, 'secondary');
+    assert.equal(values[0]!.quality, 'good');
+    assert.equal(values[0]!.source, 'secondary');
     assert.ok(primary.startCalls > 2, 'the primary start is retried in the background');
-    assert.equal(events[0].data?.cause, 'link-down');
+    assert.equal(events[0]!.data?.cause, 'link-down');
     await driver.stop();
   });
 

@@ -13,6 +13,7 @@ import { FailoverDriver } from '../../src/drivers/failover/driver.js';
 import { createModbusFamily, type ModbusFamily } from '../../src/drivers/modbus/family.js';
 import { deviceSchema } from '../../src/drivers/schemas.js';
 import { freePort } from '../helpers/net.js';
+import { startAll } from '../helpers/peers.js';
 import { startPymodbus, type Peer, type PymodbusSpec } from '../helpers/pymodbus.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -72,7 +73,7 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
   before(async () => {
     primaryPort = await freePort();
     secondaryPort = await freePort();
-    [primary, secondary] = await Promise.all([
+    [primary, secondary] = await startAll([
       startPymodbus(spec(primaryPort)),
       startPymodbus(spec(secondaryPort)),
     ]);
@@ -128,10 +129,10 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
         ['only-primary', 'EDGE_ERR_FAILOVER_UNMAPPED', 'secondary'],
       ]);
       assert.equal(events.length, 1);
-      assert.equal(events[0].type, 'source-failover');
-      assert.equal(events[0].device, 'plc-1');
+      assert.equal(events[0]!.type, 'source-failover');
+      assert.equal(events[0]!.device, 'plc-1');
       assert.deepEqual(
-        { ...events[0].data, samples: undefined },
+        { ...events[0]!.data, samples: undefined },
         {
           from: 'primary',
           to: 'secondary',

@@ -233,8 +233,8 @@ describe('failover policy: flapping', () => {
     }
     assert.ok(transitions.length > 0);
     for (let i = 1; i < transitions.length; i++) {
-      const gap = transitions[i].at - transitions[i - 1].at;
-      if (transitions[i].to === 'secondary')
+      const gap = transitions[i]!.at - transitions[i - 1]!.at;
+      if (transitions[i]!.to === 'secondary')
         assert.ok(gap >= OPTS.windowMs, `failover ${gap} ms after switching back`);
       else assert.ok(gap >= OPTS.recoverAfterMs, `back ${gap} ms after failing over`);
     }

@@ -16,7 +16,7 @@ export interface TestCerts {
   readonly serverKey: string;
   readonly clientCert: string;
   readonly clientKey: string;
-  remove(): void;
+  remove: () => void;
 }
 
 function openssl(cwd: string, args: string[]): void {

@@ -73,6 +73,21 @@ function waitForPort(port: number, proc: ChildProcess, timeoutMs = 10_000): Prom
   });
 }
 
+/**
+ * A test file that times out is ended by node --test with SIGTERM, which skips 'exit'
+ * handlers: these kill the brokers still running, then let the signal take its default
+ * course, so no mosquitto outlives its test file.
+ */
+const exitHooks = new Set<() => void>();
+const onTermination = (signal: NodeJS.Signals): void => {
+  for (const hook of exitHooks) hook();
+  process.off('SIGTERM', onTermination);
+  process.off('SIGINT', onTermination);
+  process.kill(process.pid, signal);
+};
+process.on('SIGTERM', onTermination);
+process.on('SIGINT', onTermination);
+
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoBroker> {
   const dir = tempDir('edge-agent-mosquitto-');
   const port = await freePort();
@@ -129,8 +144,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       await waitForPort(port, child);
       if (tlsPort) await waitForPort(tlsPort, child);
     } catch (err) {
-      child.kill('SIGKILL');
-      throw new Error(`${(err as Error).message}\n${stderr}`);
+      await terminate('SIGKILL');
+      throw new Error(`${(err as Error).message}\nmosquitto stderr:\n${stderr || '(none)'}`, { cause: err });
     }
   };
 
@@ -147,8 +162,16 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     proc?.kill('SIGKILL');
   };
   process.once('exit', onExit);
+  exitHooks.add(onExit);
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    process.off('exit', onExit);
+    exitHooks.delete(onExit);
+    dir.remove();
+    throw err;
+  }
 
   return {
     port,
@@ -170,6 +193,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       closed = true;
       await terminate('SIGTERM');
       process.off('exit', onExit);
+      exitHooks.delete(onExit);
       dir.remove();
     },
   };

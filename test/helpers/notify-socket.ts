@@ -27,8 +27,12 @@ export async function startFakeNotifySocket(): Promise<FakeNotifySocket> {
   const dir = tempDir('edge-agent-notify-');
   const path = join(dir.path, 'notify.sock');
   const child = spawn(PYTHON, [join(process.cwd(), 'test/helpers/fake_notify_socket.py'), path], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // stdin is a pipe we never write: it closes when this process ends, and the helper exits.
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (stderr += chunk));
   const received: NotifyMessage[] = [];
   let listening = false;
   let barriers = 0;
@@ -38,19 +42,25 @@ export async function startFakeNotifySocket(): Promise<FakeNotifySocket> {
     else if (m.msg === 'BARRIER=1') barriers++;
     else received.push(m);
   });
-  await waitFor('fake notify socket listening', () => listening || child.exitCode !== null);
-  if (!listening) throw new Error(`fake notify socket exited (${child.exitCode})`);
+  const exited = new Promise((r) => child.once('exit', r));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    dir.remove();
+  };
+  try {
+    await waitFor('fake notify socket listening', () => listening || child.exitCode !== null);
+    if (!listening) throw new Error(`fake notify socket exited (${child.exitCode})`);
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\nstderr:\n${stderr || '(none)'}`, { cause: err });
+  }
   return {
     path,
     messages: () => [...received],
     barriers: () => barriers,
-    close: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      dir.remove();
-    },
+    close: stop,
   };
 }

@@ -68,8 +68,8 @@ async function spawnUntil(cmd: string, args: string[], ready: RegExp, what: stri
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let exited = false;
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   child.once('exit', () => (exited = true));
   const peer: Peer = { process: child, output: () => out, stop: () => stopChild(child) };
   try {
@@ -79,9 +79,16 @@ async function spawnUntil(cmd: string, args: string[], ready: RegExp, what: stri
     });
   } catch (err) {
     await peer.stop();
-    throw err;
+    throw withOutput(err, what, out);
   }
   return peer;
+}
+
+/** A start error that carries the peer's stdout/stderr, so the failure names its cause. */
+function withOutput(err: unknown, what: string, out: string): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.includes(out)) return err instanceof Error ? err : new Error(message);
+  return new Error(`${message}\n${what} output:\n${out || '(none)'}`, { cause: err });
 }
 
 export function startPymodbus(spec: PymodbusSpec): Promise<Peer> {
@@ -107,6 +114,11 @@ export async function startPtyPair(dir: string, name = 'pty'): Promise<PtyPair> 
   // sh keeps socat tied to our stdin: when it closes (also if we crash), socat is killed.
   const script = `socat -d -d pty,raw,echo=0,link=${a} pty,raw,echo=0,link=${b} & pid=$!; cat >/dev/null; kill $pid; wait $pid`;
   const peer = await spawnUntil('sh', ['-c', script], /starting data transfer loop/, 'socat pty pair');
-  await waitFor('pty links', () => existsSync(a) && existsSync(b));
+  try {
+    await waitFor('pty links', () => existsSync(a) && existsSync(b));
+  } catch (err) {
+    await peer.stop();
+    throw withOutput(err, 'socat pty pair', peer.output());
+  }
   return { ...peer, a, b, stop: () => stopChild(peer.process, 2000) };
 }

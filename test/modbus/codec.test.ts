@@ -29,7 +29,7 @@ test('f32 1.5 in the four orders (known vectors)', () => {
   };
   for (const order of orders) {
     assert.deepEqual(
-      decodeRegisters(tag('f32', order), vectors[order]),
+      decodeRegisters(tag('f32', order), vectors[order]!),
       { tag: 't', value: 1.5, quality: 'good' },
       order,
     );
@@ -45,7 +45,7 @@ test('u32 0x11223344 in the four orders', () => {
     DCBA: [0x4433, 0x2211],
   };
   for (const order of orders) {
-    assert.equal(decodeRegisters(tag('u32', order), vectors[order]).value, 0x11223344, order);
+    assert.equal(decodeRegisters(tag('u32', order), vectors[order]!).value, 0x11223344, order);
   }
 });
 

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EdgeError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import type { TagValue } from '../../src/core/types.js';
@@ -83,7 +84,7 @@ test('coalesced poll decodes values; status counts requests', async () => {
       ],
     }),
   ]);
-  const values = await settle(clock, d.poll(['c', 'a', 'b', 'k']));
+  const values = await settle(clock, d!.poll(['c', 'a', 'b', 'k']));
   assert.deepEqual(
     values.map((v) => [v.tag, v.value]),
     [
@@ -93,8 +94,8 @@ test('coalesced poll decodes values; status counts requests', async () => {
       ['k', true],
     ],
   );
-  assert.equal(transports[0].sent.length, 2);
-  const st = d.status() as any;
+  assert.equal(transports[0]!.sent.length, 2);
+  const st = d!.status();
   assert.equal(st.requests, 2);
   assert.equal(st.breaker, 'closed');
   assert.equal(st.line.state, 'up');
@@ -114,10 +115,10 @@ test('one request failing (exception 02) marks only its tags; exceptions do not 
     }),
   ]);
   for (let i = 0; i < 3; i++) {
-    const vs = await settle(clock, d.poll(['ok', 'missing']));
+    const vs = await settle(clock, d!.poll(['ok', 'missing']));
     assert.deepEqual(codes(vs), ['good', 'EDGE_ERR_MODBUS_ILLEGAL_ADDRESS']);
   }
-  const st = d.status() as any;
+  const st = d!.status();
   assert.equal(st.breaker, 'closed');
   assert.equal(st.errorsByCode.EDGE_ERR_MODBUS_ILLEGAL_ADDRESS, 3);
   await family.close();
@@ -135,10 +136,10 @@ test('fair round-robin: requests of devices on one line interleave, one in fligh
   const all = await settle(clock, Promise.all(devs.map((d) => d.poll(['t0', 't100', 't200']))));
   assert.ok(all.every((vs) => codes(vs).every((c) => c === 'good')));
   assert.deepEqual(
-    transports[0].sent.map((s) => s.unitId),
+    transports[0]!.sent.map((s) => s.unitId),
     [1, 2, 3, 1, 2, 3, 1, 2, 3],
   );
-  assert.equal(transports[0].maxInFlight, 1);
+  assert.equal(transports[0]!.maxInFlight, 1);
   await family.close();
 });
 
@@ -163,41 +164,41 @@ test('dead slave on a shared RTU bus: breaker opens, live slaves keep good value
       }),
     ),
   );
-  const bus = transports[0];
+  const bus = transports[0]!;
   const cycle = () => settle(clock, Promise.all(devs.map((d) => d.poll(['a']))));
   for (let i = 0; i < 5; i++) {
     const before = clock.monotonic();
     const [v1, v2, v3] = await cycle();
-    assert.deepEqual([v1[0].value, v2[0].value], [11, 22], `cycle ${i}`);
-    assert.equal(codes(v3)[0], i < 2 ? 'EDGE_ERR_MODBUS_TIMEOUT' : 'EDGE_ERR_MODBUS_CIRCUIT_OPEN');
+    assert.deepEqual([v1![0]!.value, v2![0]!.value], [11, 22], `cycle ${i}`);
+    assert.equal(codes(v3!)[0], i < 2 ? 'EDGE_ERR_MODBUS_TIMEOUT' : 'EDGE_ERR_MODBUS_CIRCUIT_OPEN');
     // the dead slave costs its quiet horizon (twice its timeout) per turn, see late-answer-unit tests
     assert.ok(clock.monotonic() - before <= 2 * 100 + 40, `cycle ${i} took ${clock.monotonic() - before} ms`);
   }
   assert.equal(bus.sent.filter((s) => s.unitId === 3).length, 2, 'no traffic to the dead slave while open');
-  assert.equal((devs[2].status() as any).breaker, 'open');
+  assert.equal(devs[2]!.status().breaker, 'open');
   assert.ok(bus.discards >= 2, 'late bytes drained after each RTU timeout');
   await clock.advance(5000);
-  assert.equal((devs[2].status() as any).breaker, 'half-open');
+  assert.equal(devs[2]!.status().breaker, 'half-open');
   await cycle(); // probe fails -> open again
   assert.equal(bus.sent.filter((s) => s.unitId === 3).length, 3);
-  assert.equal((devs[2].status() as any).breaker, 'open');
-  slaves[3].dead = false;
-  slaves[3].holding = { 0: 33 };
+  assert.equal(devs[2]!.status().breaker, 'open');
+  slaves[3]!.dead = false;
+  slaves[3]!.holding = { 0: 33 };
   await clock.advance(5000);
   const [, , v3] = await cycle();
-  assert.equal(v3[0].value, 33);
-  assert.equal((devs[2].status() as any).breaker, 'closed');
+  assert.equal(v3![0]!.value, 33);
+  assert.equal(devs[2]!.status().breaker, 'closed');
   await family.close();
 });
 
 test('retries: extra attempts on timeout only', async () => {
   const { clock, family, transports } = rig({ 1: { dead: true } });
   const [d] = await started(family, clock, [device({ retries: 2, timeoutMs: 50 })]);
-  const vs = await settle(clock, d.poll(['a']));
+  const vs = await settle(clock, d!.poll(['a']));
   assert.deepEqual(codes(vs), ['EDGE_ERR_MODBUS_TIMEOUT']);
-  assert.equal(transports[0].sent.length, 3);
-  assert.equal((d.status() as any).requests, 3);
-  assert.equal((d.status() as any).consecutiveFailures, 1);
+  assert.equal(transports[0]!.sent.length, 3);
+  assert.equal(d!.status().requests, 3);
+  assert.equal(d!.status().consecutiveFailures, 1);
   await family.close();
 });
 
@@ -206,22 +207,22 @@ test('link lost: polls answer DISCONNECTED at once; reconnect with capped expone
   const [d] = await started(family, clock, [
     device({ reconnect: { initialMs: 100, maxMs: 400, multiplier: 2, jitter: 0.5 } }),
   ]);
-  const bus = transports[0];
+  const bus = transports[0]!;
   bus.failConnects = 4;
   const t0 = clock.monotonic();
   bus.drop();
   const sentBefore = bus.sent.length;
-  const vs = await d.poll(['a']); // no clock advance needed: resolves immediately
+  const vs = await d!.poll(['a']); // no clock advance needed: resolves immediately
   assert.deepEqual(codes(vs), ['EDGE_ERR_MODBUS_DISCONNECTED']);
   assert.equal(bus.sent.length, sentBefore);
-  assert.equal((d.status() as any).line.state, 'down');
+  assert.equal(d!.status().line.state, 'down');
   await clock.advance(2000);
   // random() = 1 -> full base delay: 100, 200, 400, 400 (capped), then success
-  const deltas = bus.connectAttempts.slice(1).map((t, i, arr) => t - (i === 0 ? t0 : arr[i - 1]));
+  const deltas = bus.connectAttempts.slice(1).map((t, i, arr) => t - (i === 0 ? t0 : arr[i - 1])!);
   assert.deepEqual(deltas, [100, 200, 400, 400, 400]);
-  assert.equal((d.status() as any).line.state, 'up');
-  const again = await settle(clock, d.poll(['a']));
-  assert.equal(again[0].value, 5);
+  assert.equal(d!.status().line.state, 'up');
+  const again = await settle(clock, d!.poll(['a']));
+  assert.equal(again[0]!.value, 5);
   await family.close();
 });
 
@@ -252,10 +253,10 @@ test('start() rejects with a retryable EdgeError when the link cannot open; stop
   const { clock, family, transports } = rig({ 1: {} });
   const d = family.create(device());
   d.init();
-  transports[0].failConnects = 1;
+  transports[0]!.failConnects = 1;
   await assert.rejects(
     settle(clock, d.start()),
-    (e: any) => e.code === 'EDGE_ERR_DRIVER_START' && e.retryable === true,
+    (e: EdgeError) => e.code === 'EDGE_ERR_DRIVER_START' && e.retryable === true,
   );
   assert.equal(clock.pendingCount, 0, 'no reconnect timer for a device that is not started');
   const vs = await d.poll(['a']);
@@ -264,7 +265,7 @@ test('start() rejects with a retryable EdgeError when the link cannot open; stop
   assert.equal(codes(await settle(clock, d.poll(['a'])))[0], 'good');
   await d.stop();
   await d.stop();
-  assert.equal(transports[0].isOpen, false);
+  assert.equal(transports[0]!.isOpen, false);
   await family.close();
 });
 
@@ -282,14 +283,14 @@ test('devices on one serial path with differing serial settings: init throws nam
   a.init();
   assert.throws(
     () => b.init(),
-    (e: any) =>
+    (e: EdgeError) =>
       e.code === 'EDGE_ERR_CONFIG_INVALID' &&
       e.context.field === 'connection.baudRate' &&
       /baudRate/.test(e.message),
   );
   assert.throws(
     () => c.init(),
-    (e: any) => e.context.field === 'connection.parity',
+    (e: EdgeError) => e.context.field === 'connection.parity',
   );
   const other = rig().family.create(
     device({ name: 'b', connection: { transport: 'rtu', path: '/dev/ttyS0', baudRate: 19200 } }),
@@ -303,18 +304,18 @@ test('RTU inter-frame gap: requests are spaced by 3.5 character times', async ()
   const [d] = await started(family, clock, [
     device({ connection: { transport: 'rtu', path: '/dev/x', baudRate: 1200 }, tags }),
   ]);
-  await settle(clock, d.poll(['t0', 't100', 't200']));
-  const at = transports[0].sent.map((s) => s.at);
+  await settle(clock, d!.poll(['t0', 't100', 't200']));
+  const at = transports[0]!.sent.map((s) => s.at);
   const gap = (3.5 * 10 * 1000) / 1200; // 29.2 ms
-  for (let i = 1; i < at.length; i++) assert.ok(at[i] - at[i - 1] >= gap, `gap ${at[i] - at[i - 1]}`);
+  for (let i = 1; i < at.length; i++) assert.ok(at[i]! - at[i - 1]! >= gap, `gap ${at[i]! - at[i - 1]!}`);
   await family.close();
 });
 
 test('unknown tag names are a programming error', async () => {
   const { clock, family } = rig({ 1: {} });
   const [d] = await started(family, clock, [device()]);
-  await assert.rejects(d.poll(['nope']), (e: any) => e.code === 'EDGE_ERR_CONFIG_INVALID');
-  assert.deepEqual(d.tags(), [{ name: 'a', intervalMs: 1000 }]);
+  await assert.rejects(d!.poll(['nope']), (e: EdgeError) => e.code === 'EDGE_ERR_CONFIG_INVALID');
+  assert.deepEqual(d!.tags(), [{ name: 'a', intervalMs: 1000 }]);
   await family.close();
 });
 
@@ -327,14 +328,14 @@ test('TCP: timeouts in a row with no answer re-open the connection', async () =>
       breaker: { failureThreshold: 10, cooldownMs: 1000 },
     }),
   ]);
-  const bus = transports[0];
+  const bus = transports[0]!;
   for (let i = 0; i < 2; i++)
-    assert.deepEqual(codes(await settle(clock, d.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
+    assert.deepEqual(codes(await settle(clock, d!.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
   assert.equal(bus.connectAttempts.length, 1);
-  assert.deepEqual(codes(await settle(clock, d.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
-  assert.equal((d.status() as any).line.state, 'down');
+  assert.deepEqual(codes(await settle(clock, d!.poll(['a']))), ['EDGE_ERR_MODBUS_TIMEOUT']);
+  assert.equal(d!.status().line.state, 'down');
   await clock.advance(100);
   assert.equal(bus.connectAttempts.length, 2);
-  assert.equal((d.status() as any).line.state, 'up');
+  assert.equal(d!.status().line.state, 'up');
   await family.close();
 });

@@ -130,6 +130,15 @@ function family() {
 const byTag = (vs: readonly TagValue[]) =>
   Object.fromEntries(vs.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code]));
 
+/** The agent RTU framer's counters, as the line shows them under `transport`. */
+interface FramerStatus {
+  readonly framer: string;
+  readonly echoes: number;
+  readonly responses: number;
+  readonly timeouts: number;
+  readonly crcErrors: number;
+}
+
 test('echoSuppression true: exact values from two slaves through the echoing adapter; echoes counted', async (t) => {
   const fam = family();
   t.after(() => fam.close());
@@ -141,18 +150,19 @@ test('echoSuppression true: exact values from two slaves through the echoing ada
   const polls = 5;
   for (let i = 0; i < polls; i++) {
     const [one, two] = await Promise.all(devs.map((d) => d.poll(['a', 'b'])));
-    assert.deepEqual(byTag(one), { a: SLAVES[1][0], b: SLAVES[1][1] }, `poll ${i}, slave 1`);
-    assert.deepEqual(byTag(two), { a: SLAVES[2][0], b: SLAVES[2][1] }, `poll ${i}, slave 2`);
+    assert.deepEqual(byTag(one!), { a: SLAVES[1][0], b: SLAVES[1][1] }, `poll ${i}, slave 1`);
+    assert.deepEqual(byTag(two!), { a: SLAVES[2][0], b: SLAVES[2][1] }, `poll ${i}, slave 2`);
   }
   assert.ok(relay!.echoed - echoedBefore >= 2 * polls * 8, 'the relay echoed every request');
-  const line = (devs[0].status() as any).line;
+  const line = devs[0]!.status().line;
   assert.equal(line.state, 'up');
-  assert.equal(line.transport.framer, 'agent-rtu');
-  assert.ok(line.transport.echoes > 0, `echoes ${line.transport.echoes}`);
-  assert.equal(line.transport.echoes, 2 * polls, 'one echo dropped per request');
-  assert.equal(line.transport.responses, 2 * polls);
-  assert.equal(line.transport.timeouts, 0);
-  assert.equal(line.transport.crcErrors, 0);
+  const transport = ('transport' in line ? line.transport : undefined) as FramerStatus | undefined;
+  assert.equal(transport?.framer, 'agent-rtu');
+  assert.ok((transport?.echoes ?? 0) > 0, `echoes ${transport?.echoes}`);
+  assert.equal(transport?.echoes, 2 * polls, 'one echo dropped per request');
+  assert.equal(transport?.responses, 2 * polls);
+  assert.equal(transport?.timeouts, 0);
+  assert.equal(transport?.crcErrors, 0);
 });
 
 /**
@@ -168,8 +178,12 @@ test('echoSuppression false on the same echoing adapter: no good reads', async (
   const devs = [1, 2].map((unit) => fam.create(config(unit, false)));
   for (const d of devs) d.init();
   for (const d of devs) await d.start();
-  const line = (devs[0].status() as any).line;
-  assert.equal(line.transport, undefined, 'modbus-serial transport, not the agent framer');
+  const line = devs[0]!.status().line;
+  assert.equal(
+    'transport' in line ? line.transport : undefined,
+    undefined,
+    'modbus-serial transport, not the agent framer',
+  );
   const echoedBefore = relay!.echoed;
   const codes = new Set<string>();
   for (let i = 0; i < 3; i++) {

@@ -133,7 +133,8 @@ export class FakeTransport implements ModbusTransport {
   ): Promise<T[]> {
     if (!this.open)
       return Promise.reject(Object.assign(new Error('Port Not Open'), { errno: 'ECONNREFUSED' }));
-    if (!this.dtuLinkUp) return Promise.reject(this.linkDownError());
+    const down = this.linkDownError();
+    if (down) return Promise.reject(down);
     this.sent.push({ unitId, fn, address, length, at: this.clock.monotonic() });
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);

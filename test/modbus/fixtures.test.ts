@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { EdgeError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
@@ -29,6 +30,18 @@ const cases = existsSync(root)
       .sort()
   : [];
 
+/** expected.json: one of schemaError, initError, plan, values (see the header). */
+interface Expected {
+  readonly schemaError?: { readonly path: string };
+  readonly initError?: { readonly device: string; readonly code: string; readonly field: string };
+  readonly plan?: unknown;
+  readonly values?: unknown;
+  readonly illegalFrom?: number;
+  readonly registers?: Record<string, Record<string, unknown[]>>;
+  readonly holes?: FakeSlave['holes'];
+  readonly requestsPerPoll?: readonly number[];
+}
+
 test('fixture cases exist', () => {
   assert.ok(cases.length >= 5, `found ${cases.length} cases in ${root}`);
 });
@@ -36,15 +49,16 @@ test('fixture cases exist', () => {
 for (const name of cases) {
   test(`fixture: ${name}`, async () => {
     const raw = parseYaml(readFileSync(join(root, name, 'config.yaml'), 'utf8')) as Record<string, unknown>;
-    const expected = JSON.parse(readFileSync(join(root, name, 'expected.json'), 'utf8'));
+    const expected = JSON.parse(readFileSync(join(root, name, 'expected.json'), 'utf8')) as Expected;
     const rawDevices = (Array.isArray(raw.devices) ? raw.devices : [raw]) as unknown[];
 
-    if (expected.schemaError) {
+    const { schemaError } = expected;
+    if (schemaError) {
       const result = modbusDeviceSchema.safeParse(rawDevices[0]);
       assert.equal(result.success, false);
       assert.ok(
-        result.error!.issues.some((i) => i.path.join('.') === expected.schemaError.path),
-        JSON.stringify(result.error!.issues),
+        result.error.issues.some((i) => i.path.join('.') === schemaError.path),
+        JSON.stringify(result.error.issues),
       );
       return;
     }
@@ -63,7 +77,7 @@ for (const name of cases) {
           if (d.device === device) {
             assert.throws(
               () => d.init(),
-              (e: any) => e.code === code && e.context.field === field,
+              (e: EdgeError) => e.code === code && e.context.field === field,
             );
             return;
           }
@@ -72,7 +86,7 @@ for (const name of cases) {
         assert.fail(`device ${device} not in the case`);
       }
       for (const d of devices) d.init();
-      const cfg = configs[0];
+      const cfg = configs[0]!;
       if (expected.plan) {
         const plan = planRequests(cfg.tags, cfg).map((r) => ({
           function: r.function,
@@ -93,7 +107,7 @@ for (const name of cases) {
             vals.forEach((v, i) => (map[Number(start) + i] = v));
           (slave as Record<string, unknown>)[area] = map;
         }
-        const d = devices[0];
+        const d = devices[0]!;
         fake!.slaves.set(cfg.unitId, slave);
         const start = d.start();
         await clock.advance(10);
@@ -108,7 +122,7 @@ for (const name of cases) {
         assert.deepEqual(got, expected.values);
         if (expected.requestsPerPoll) {
           // Later polls: what the device learnt keeps every request answerable.
-          for (const want of expected.requestsPerPoll as number[]) {
+          for (const want of expected.requestsPerPoll) {
             const before = fake!.sent.length;
             const next = d.poll(names);
             await clock.advance(1000);

@@ -29,8 +29,8 @@ function mutatedAnswer(request: Buffer, random: () => number): Buffer {
   let out = Buffer.alloc(9 + 2 * n);
   request.copy(out, 0, 0, 4);
   out.writeUInt16BE(3 + 2 * n, 4);
-  out[6] = request[6];
-  out[7] = request[7];
+  out[6] = request[6]!;
+  out[7] = request[7]!;
   out[8] = 2 * n;
   if (mode === 1) out[8] = byte(); // byte count lies
   if (mode === 2) out.writeUInt16BE(Math.floor(random() * 65536), 4); // MBAP length lies
@@ -77,7 +77,7 @@ test('Modbus TCP: random and mutated responses never crash the driver; every pol
     for (const v of values) {
       if (v.quality === 'bad') assert.ok(v.code in ERROR_CATALOG, `stable code, got ${v.code}`);
     }
-    const key = values[0].quality === 'good' ? 'good' : values[0].code;
+    const key = values[0]!.quality === 'good' ? 'good' : values[0]!.code;
     seen.set(key, (seen.get(key) ?? 0) + 1);
     if (key === 'EDGE_ERR_MODBUS_DISCONNECTED')
       await waitFor('line up again', () => lineState(device.status()) === 'up', 5000, 2);

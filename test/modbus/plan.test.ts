@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { EdgeError } from '../../src/core/errors.js';
 import {
   planRequests,
   Planner,
@@ -27,9 +28,9 @@ test('10 adjacent registers: one request', () => {
   const tags = Array.from({ length: 10 }, (_, i) => reg(`t${i}`, 100 + i));
   const rs = planRequests(tags.reverse(), limits);
   assert.equal(rs.length, 1);
-  assert.deepEqual([rs[0].address, rs[0].length], [100, 10]);
+  assert.deepEqual([rs[0]!.address, rs[0]!.length], [100, 10]);
   assert.deepEqual(
-    rs[0].tags.map((t) => t.offset),
+    rs[0]!.tags.map((t) => t.offset),
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
   );
 });
@@ -38,7 +39,7 @@ test('a 130-register span needs two requests; a tag is never split', () => {
   const tags = Array.from({ length: 65 }, (_, i) => reg(`f${i}`, i * 2, 'f32'));
   const rs = planRequests(tags, limits);
   assert.equal(rs.length, 2);
-  assert.deepEqual([rs[0].address, rs[0].length, rs[1].address, rs[1].length], [0, 124, 124, 6]);
+  assert.deepEqual([rs[0]!.address, rs[0]!.length, rs[1]!.address, rs[1]!.length], [0, 124, 124, 6]);
   // f32 at 124 would straddle 125: it starts the second request
   const limit10 = planRequests([reg('a', 0, 'f64'), reg('b', 4, 'f64'), reg('c', 8, 'f32')], {
     ...limits,
@@ -121,6 +122,6 @@ test('Planner caches per due set', () => {
 test('checkTagsFit rejects a tag larger than a request', () => {
   assert.throws(
     () => checkTagsFit([reg('s', 0, 'string', 'holding', 20)], { ...limits, maxRegistersPerRequest: 10 }),
-    (e: any) => e.code === 'EDGE_ERR_CONFIG_INVALID' && e.context.field === 'tags[0].length',
+    (e: EdgeError) => e.code === 'EDGE_ERR_CONFIG_INVALID' && e.context.field === 'tags[0].length',
   );
 });

@@ -60,7 +60,7 @@ test('pymodbus: a maxGap read across an unmapped register keeps every tag good, 
   d.init();
   await d.start();
   assert.deepEqual(byTag(await d.poll(names)), good);
-  const first = d.status() as { requests: number; holes: unknown[]; splits: number };
+  const first = d.status();
   // merged 0..8 refused; halves 0..3 and 6..8 both fine → the hole is 3..6
   assert.equal(first.requests, 3);
   assert.deepEqual(first.holes, [{ function: 'holding', from: 3, to: 6, modbusCode: 2 }]);
@@ -81,7 +81,7 @@ test('pymodbus: a configured tag on the unmapped register is the only bad one, a
   const all = withHole.map((x) => x.name);
   for (let i = 0; i < 3; i++)
     assert.deepEqual(byTag(await d.poll(all)), { ...good, r4: 'EDGE_ERR_MODBUS_ILLEGAL_ADDRESS' });
-  const s = d.status() as { quarantined: unknown[]; holes: unknown[] };
+  const s = d.status();
   assert.deepEqual(s.quarantined, [{ tag: 'r4', modbusCode: 2 }]);
   assert.deepEqual(s.holes, []);
 });
@@ -133,7 +133,7 @@ test('a learnt hole is re-probed after its backoff and released (logged) once th
   const n4 = sent().length;
   assert.deepEqual(byTag(await run(d.poll(names))), good);
   assert.equal(sent().length - n4, 1);
-  assert.deepEqual((d.status() as { holes: unknown[] }).holes, []);
+  assert.deepEqual(d.status().holes, []);
   assert.match(logger.text(), /register range read again/);
 });
 
@@ -149,7 +149,7 @@ test('a quarantined tag is probed alone and leaves quarantine with a log line', 
   slave.holes = [];
   await clock.advance(10_000);
   assert.deepEqual(byTag(await run(d.poll(names))), good);
-  const s = d.status() as { quarantined: unknown[]; probes: number; released: number };
+  const s = d.status();
   assert.deepEqual(s.quarantined, []);
   assert.equal(s.released, 1);
   const line = logger.lines.find((l) => l.msg === 'modbus tag read again; left quarantine');

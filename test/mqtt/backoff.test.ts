@@ -18,7 +18,7 @@ test('broker down: start() resolves; reconnects follow a capped, jittered backof
       reconnect: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0.5 },
     }),
     new FakeOutbox(),
-    { clock, random: () => randoms[r++ % randoms.length] },
+    { clock, random: () => randoms[r++ % randoms.length]! },
   );
   const delays: number[] = [];
   fwd.on('reconnectScheduled', (info: ReconnectScheduledInfo) => delays.push(info.delayMs));
@@ -28,21 +28,21 @@ test('broker down: start() resolves; reconnects follow a capped, jittered backof
     await waitFor(`failure ${attempt}`, () => delays.length === attempt);
     assert.equal(fwd.stats().connectAttempts, attempt);
     // Nothing happens before the timer is due: no reconnect storm.
-    await clock.advance(delays[attempt - 1] - 1);
+    await clock.advance(delays[attempt - 1]! - 1);
     assert.equal(fwd.stats().connectAttempts, attempt);
     await clock.advance(1);
     await waitFor(`attempt ${attempt + 1}`, () => fwd.stats().connectAttempts === attempt + 1);
   }
   // base = min(1000, 100·2^k); delay = base·(1 - 0.5) + random·base·0.5
   const bases = [100, 200, 400, 800, 1000, 1000, 1000, 1000];
-  const expected = bases.map((b, i) => Math.round(b * 0.5 + randoms[i % randoms.length] * b * 0.5));
+  const expected = bases.map((b, i) => Math.round(b * 0.5 + randoms[i % randoms.length]! * b * 0.5));
   assert.deepEqual(delays.slice(0, 8), expected);
   assert.ok(
     delays.every((d) => d <= 1000),
     'capped',
   );
   assert.ok(new Set(delays.slice(4, 8)).size > 1, 'jittered at the cap');
-  assert.equal(fwd.stats().errorsByCode.EDGE_ERR_MQTT_CONNECT >= 8, true);
+  assert.equal(fwd.stats().errorsByCode.EDGE_ERR_MQTT_CONNECT! >= 8, true);
 
   await fwd.stop();
   assert.equal(clock.pendingCount, 0, 'no timer left after stop()');

@@ -58,7 +58,7 @@ test('commands arrive on subscribed topics, results are published, subscriptions
     return false;
   });
   assert.equal(got[0]?.topic, `${prefix}/${SITE}/dev-1/cmd`);
-  assert.deepEqual(JSON.parse(got[0]!.payload.toString()), { id: '1' });
+  assert.deepEqual(JSON.parse(got[0].payload.toString()), { id: '1' });
   assert.ok(fwd.stats().connected, 'a throwing handler does not drop the connection');
 
   await fwd.commands.publish('dev-1/cmd/result', '{"id":"1","status":"done"}');

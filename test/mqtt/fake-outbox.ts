@@ -58,13 +58,13 @@ export class FakeOutbox implements OutboxSource {
     let hi = recs.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (recs[mid].rowid <= afterRowid) lo = mid + 1;
+      if (recs[mid]!.rowid <= afterRowid) lo = mid + 1;
       else hi = mid;
     }
     const out: StoredRecord[] = [];
     let bytes = 0;
     for (let i = lo; i < recs.length && out.length < limit; i++) {
-      const r = recs[i];
+      const r = recs[i]!;
       if (beforeRowid !== undefined && r.rowid >= beforeRowid) break;
       if (this.deleted.has(r.rowid)) continue;
       if (out.length > 0 && bytes + r.body.length > maxBytes) break;
@@ -82,8 +82,8 @@ export class FakeOutbox implements OutboxSource {
       this.deleted.add(id);
     }
     // Compact the deleted prefix so reads stay cheap during a long drain.
-    while (this.head < this.records.length && this.deleted.has(this.records[this.head].rowid)) {
-      this.deleted.delete(this.records[this.head].rowid);
+    while (this.head < this.records.length && this.deleted.has(this.records[this.head]!.rowid)) {
+      this.deleted.delete(this.records[this.head]!.rowid);
       this.head++;
     }
     if (this.head > 100_000 && this.head > this.records.length / 2) {

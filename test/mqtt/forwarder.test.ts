@@ -6,10 +6,12 @@ import type { MqttClient } from 'mqtt';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { once, waitFor } from '../helpers/wait.js';
 import { FakeOutbox, event, telemetry } from './fake-outbox.js';
-import { validate } from './schema-check.js';
+import { validate, type Schema } from './schema-check.js';
 import { AGENT, SITE, Subscriber, makeForwarder, mqttConfig } from './util.js';
 
-const schema = JSON.parse(readFileSync(join(process.cwd(), 'docs/mqtt-payload.schema.json'), 'utf8'));
+const schema = JSON.parse(
+  readFileSync(join(process.cwd(), 'docs/mqtt-payload.schema.json'), 'utf8'),
+) as Schema;
 let broker: MosquittoBroker;
 
 before(async () => {
@@ -76,7 +78,7 @@ test('publishes every record once; acks exactly the rowids the broker PUBACKed; 
     if (m.json.records.length > 1) assert.ok(Buffer.byteLength(m.text) <= 4096);
     const kind = m.topic.split('/')[3];
     assert.equal(m.topic, `${prefix}/${SITE}/${m.json.device}/${kind}`);
-    assert.ok(kind === 'telemetry' ? 'values' in m.json.records[0] : 'event' in m.json.records[0]);
+    assert.ok(kind === 'telemetry' ? 'values' in m.json.records[0]! : 'event' in m.json.records[0]!);
     assert.equal(m.json.replay, true, 'records stored before connect are the backlog lane');
   }
   // Per device and class, seq arrives in order.
@@ -316,7 +318,7 @@ test('broker outage under load: nothing lost, nothing acked without PUBACK, same
   assert.equal(ackedWhileDown, 0, 'nothing acked while the broker is down');
   assert.equal(inflightAtLoss, 0, 'in-flight state dropped at disconnect');
   assert.equal(fwd.stats().connected, false);
-  assert.ok(fwd.stats().errorsByCode.EDGE_ERR_MQTT_CONNECT >= 1);
+  assert.ok(fwd.stats().errorsByCode.EDGE_ERR_MQTT_CONNECT! >= 1);
   down = false;
   await flaky.restart();
   await waitFor('reconnected', () => fwd.stats().connected, 10_000);
@@ -367,10 +369,10 @@ test('a PUBACK with a failure reason code acks nothing of that message and resen
     10_000,
   );
   for (const r of good) assert.ok(box.ackedRowids.has(r.rowid), 'accepted records are acked');
-  assert.ok(!box.ackedRowids.has(bad[0].rowid), 'refused record is not acked');
+  assert.ok(!box.ackedRowids.has(bad[0]!.rowid), 'refused record is not acked');
   assert.deepEqual(
     box.remaining().map((r) => r.rowid),
-    [bad[0].rowid],
+    [bad[0]!.rowid],
   );
   assert.match(fwd.stats().lastError ?? '', /EDGE_ERR_MQTT_PUBLISH/);
 });

@@ -13,9 +13,12 @@ import {
   willStatus,
 } from '../../src/forwarders/mqtt/payload.js';
 import { FakeOutbox, event, telemetry } from './fake-outbox.js';
-import { validate } from './schema-check.js';
+import { validate, type Schema } from './schema-check.js';
+import type { WireMessage } from './util.js';
 
-const schema = JSON.parse(readFileSync(join(process.cwd(), 'docs/mqtt-payload.schema.json'), 'utf8'));
+const schema = JSON.parse(
+  readFileSync(join(process.cwd(), 'docs/mqtt-payload.schema.json'), 'utf8'),
+) as Schema;
 
 function builder(maxRecords = 200, maxBytes = 128 * 1024): PayloadBuilder {
   return new PayloadBuilder({ topicPrefix: 'edge', site: 's1', agentId: 'a1', maxRecords, maxBytes });
@@ -53,28 +56,28 @@ test('payloads embed bodies verbatim, group per device and class, and validate a
     ['edge/s1/d1/telemetry', 'edge/s1/d2/telemetry', 'edge/s1/d1/event', 'edge/s1/d2/event'],
   );
   for (const m of msgs) {
-    const json = JSON.parse(m.payload);
+    const json = JSON.parse(m.payload) as WireMessage;
     assert.deepEqual(validate(schema, json), [], m.payload);
     assert.equal(json.replay, undefined);
     assert.deepEqual(
-      json.records.map((r: { id: string }) => r.id),
+      json.records?.map((r) => r.id),
       m.rowids.map((rowid) => `e1-${rowid}`),
     );
   }
-  const d1 = JSON.parse(msgs[0].payload);
+  const d1 = JSON.parse(msgs[0]!.payload) as WireMessage;
   assert.deepEqual(d1, {
     v: 1,
     agent: 'a1',
     site: 's1',
     device: 'd1',
     records: [
-      { id: 'e1-1', seq: 1, ts: 1_700_000_000_000, values: JSON.parse(records[0].body) },
-      { id: 'e1-4', seq: 3, ts: 1_700_000_000_003, values: JSON.parse(records[3].body) },
+      { id: 'e1-1', seq: 1, ts: 1_700_000_000_000, values: JSON.parse(records[0]!.body) as unknown },
+      { id: 'e1-4', seq: 3, ts: 1_700_000_000_003, values: JSON.parse(records[3]!.body) as unknown },
     ],
   });
-  assert.ok(msgs[0].payload.includes(records[3].body), 'body embedded byte for byte');
-  const ev = JSON.parse(msgs[2].payload);
-  assert.deepEqual(ev.records[0].event, {
+  assert.ok(msgs[0]!.payload.includes(records[3]!.body), 'body embedded byte for byte');
+  const ev = JSON.parse(msgs[2]!.payload) as WireMessage;
+  assert.deepEqual(ev.records?.[0]?.event, {
     type: 'device-offline',
     severity: 'warning',
     data: { reason: 'timeout' },
@@ -82,7 +85,7 @@ test('payloads embed bodies verbatim, group per device and class, and validate a
 
   const replayed = builder().build(records, true);
   for (const m of replayed) {
-    const json = JSON.parse(m.payload);
+    const json = JSON.parse(m.payload) as WireMessage;
     assert.equal(json.replay, true);
     assert.deepEqual(validate(schema, json), []);
   }
@@ -139,7 +142,7 @@ test('status payloads validate; the checker rejects a broken payload', () => {
   for (const p of [onlineStatus('a1', 's1', 1), willStatus('a1', 's1'), stoppedStatus('a1', 's1', 2)]) {
     assert.deepEqual(validate(schema, JSON.parse(p)), [], p);
   }
-  assert.equal(JSON.parse(willStatus('a1', 's1')).state, 'offline');
+  assert.equal((JSON.parse(willStatus('a1', 's1')) as WireMessage).state, 'offline');
   assert.notDeepEqual(
     validate(schema, { v: 1, agent: 'a1', site: 's1', device: 'd', records: [{ id: 'x', seq: 1, ts: 1 }] }),
     [],

@@ -6,7 +6,7 @@ import { storeSchema } from '../../src/config/sections/store.js';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import type { Outbox } from '../../src/store/outbox.js';
-import { MemoryOutbox } from '../../src/store/memory-outbox.js';
+import { MemoryOutbox } from '../store/memory-outbox.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -24,7 +24,7 @@ after(async () => {
 
 async function drainWith(
   name: string,
-  open: () => { outbox: Outbox; cleanup(): void },
+  open: () => { outbox: Outbox; cleanup: () => void },
   t: { after(fn: () => unknown): void },
 ): Promise<void> {
   const { outbox, cleanup } = open();

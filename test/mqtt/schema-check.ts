@@ -4,7 +4,7 @@
  * additionalProperties, items, minItems, minLength, minimum. No new dependency.
  * It throws if the schema uses a keyword it does not know, so it cannot pass silently.
  */
-type Schema = boolean | { readonly [k: string]: unknown };
+export type Schema = boolean | { readonly [k: string]: unknown };
 
 const KNOWN = new Set([
   '$schema',
@@ -83,7 +83,7 @@ export function validate(root: Schema, value: unknown): string[] {
         for (const k of s.required as string[]) if (!(k in obj)) out.push(`${path}: missing ${k}`);
       const props = (s.properties ?? {}) as Record<string, Schema>;
       for (const [k, val] of Object.entries(obj)) {
-        if (k in props) check(props[k], val, `${path}.${k}`, out);
+        if (k in props) check(props[k]!, val, `${path}.${k}`, out);
         else if (s.additionalProperties !== undefined)
           check(s.additionalProperties as Schema, val, `${path}.${k}`, out);
       }

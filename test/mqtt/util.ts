@@ -49,10 +49,33 @@ export function makeForwarder(
   });
 }
 
+/** What the agent publishes, as the tests read it: a record batch or a status (docs/mqtt-payload.schema.json). */
+export interface WireMessage {
+  readonly v?: number;
+  readonly device?: string;
+  readonly replay?: boolean;
+  readonly records?: ReadonlyArray<WireRecord>;
+  readonly agent?: string;
+  readonly state?: string;
+  readonly reason?: string;
+}
+
+export interface WireRecord {
+  readonly id: string;
+  readonly seq: number;
+  readonly ts?: number;
+  readonly type?: string;
+  readonly severity?: string;
+  readonly data?: Record<string, unknown>;
+  readonly values?: Record<string, unknown>;
+  readonly event?: Record<string, unknown>;
+}
+
 export interface Received {
   readonly topic: string;
   readonly text: string;
-  readonly json: any;
+  /** Parsed payload; {} for an empty one (a cleared retained message). */
+  readonly json: WireMessage;
   readonly retain: boolean;
 }
 
@@ -62,7 +85,12 @@ export class Subscriber {
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
       const text = payload.toString('utf8');
-      this.messages.push({ topic, text, json: text ? JSON.parse(text) : null, retain: packet.retain });
+      this.messages.push({
+        topic,
+        text,
+        json: text ? (JSON.parse(text) as WireMessage) : {},
+        retain: packet.retain,
+      });
     });
   }
 
@@ -78,7 +106,7 @@ export class Subscriber {
   /** Every record id received on data topics, with duplicates. */
   recordIds(): string[] {
     const ids: string[] = [];
-    for (const m of this.messages) if (m.json?.records) for (const r of m.json.records) ids.push(r.id);
+    for (const m of this.messages) if (m.json.records) for (const r of m.json.records) ids.push(r.id);
     return ids;
   }
 

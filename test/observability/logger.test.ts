@@ -32,11 +32,11 @@ describe('createLogger', () => {
     logger.child({ device: 'meter-1' }).info({ polls: 3 }, 'polled');
     const lines = out.lines();
     assert.equal(lines.length, 1);
-    assert.equal(lines[0].level, 'info');
-    assert.equal(lines[0].msg, 'polled');
-    assert.equal(lines[0].device, 'meter-1');
-    assert.equal(lines[0].polls, 3);
-    assert.equal(typeof lines[0].time, 'string');
+    assert.equal(lines[0]!.level, 'info');
+    assert.equal(lines[0]!.msg, 'polled');
+    assert.equal(lines[0]!.device, 'meter-1');
+    assert.equal(lines[0]!.polls, 3);
+    assert.equal(typeof lines[0]!.time, 'string');
   });
 
   it('never prints a password in bindings or objects', () => {
@@ -59,13 +59,13 @@ describe('createLogger', () => {
       assert.equal(text.includes(secret), false, `${secret} leaked: ${text}`);
     }
     const lines = out.lines();
-    assert.equal(lines[0].password, '[Redacted]');
-    assert.deepEqual(lines[0].mqtt, { username: 'u', password: '[Redacted]' });
-    assert.equal(lines[2].url, 'mqtts://station:[Redacted]@broker.example:8883');
-    assert.equal(lines[4].msg, 'connecting to mqtt://user:[Redacted]@host:1883');
+    assert.equal(lines[0]!.password, '[Redacted]');
+    assert.deepEqual(lines[0]!.mqtt, { username: 'u', password: '[Redacted]' });
+    assert.equal(lines[2]!.url, 'mqtts://station:[Redacted]@broker.example:8883');
+    assert.equal(lines[4]!.msg, 'connecting to mqtt://user:[Redacted]@host:1883');
     // Ordinary fields are untouched and absent secret keys are not invented.
-    assert.equal(lines[1].msg, 'deep');
-    assert.equal('token' in lines[1], false);
+    assert.equal(lines[1]!.msg, 'deep');
+    assert.equal('token' in lines[1]!, false);
   });
 
   it('honours the level, including silent', () => {

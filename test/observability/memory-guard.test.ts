@@ -62,7 +62,7 @@ describe('MemoryGuard', () => {
     assert.equal(guard.stats().heapOverLimitTotal, 1);
     assert.equal(guard.stats().overLimit, true);
     assert.equal(warnings(entries).length, 1, 'one warning for the whole crossing');
-    assert.deepEqual(warnings(entries)[0].obj, { heapUsedMb: 150, heapLimitMb: 100 });
+    assert.deepEqual(warnings(entries)[0]!.obj, { heapUsedMb: 150, heapLimitMb: 100 });
 
     setHeap(80);
     await clock.advance(1000);

@@ -11,7 +11,7 @@ function parse(text: string): { values: Map<string, number>; types: Map<string, 
   const types = new Map<string, string>();
   for (const line of text.split('\n')) {
     const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) types.set(type[1], type[2]);
+    if (type) types.set(type[1]!, type[2]!);
     if (line === '' || line.startsWith('#')) continue;
     const i = line.lastIndexOf(' ');
     values.set(line.slice(0, i), Number(line.slice(i + 1)));
@@ -219,9 +219,9 @@ describe('AgentMetrics', () => {
     // Every counter in every scrape is >= its value in the previous scrape.
     const scrapes = [first, second, third, await scrape()];
     for (let i = 1; i < scrapes.length; i++) {
-      for (const [key, before] of scrapes[i - 1]) {
+      for (const [key, before] of scrapes[i - 1]!) {
         if (!key.includes('_total')) continue;
-        const after = scrapes[i].get(key);
+        const after = scrapes[i]!.get(key);
         assert.ok(after !== undefined && after >= before, `${key}: ${before} -> ${after}`);
       }
     }

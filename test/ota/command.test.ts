@@ -11,6 +11,13 @@ import { loadKeyring } from '../../src/ota/verify.js';
 import { tempDir } from '../helpers/tmp.js';
 import { factoryInstall, makeKey, testOtaConfig, type TestKey } from './helpers.js';
 
+/** An event record's body, as far as these tests read it. */
+interface EventBody {
+  readonly type?: string;
+  readonly severity?: string;
+  readonly data?: Record<string, unknown>;
+}
+
 const NOW = 1_700_000_000_000;
 
 function envelope(
@@ -105,9 +112,9 @@ describe('signed agent/ota commands', () => {
       s.progress().map((p) => p.stage),
       ['accepted', 'download'],
     );
-    assert.equal(s.progress()[1].pct, 50);
+    assert.equal(s.progress()[1]!.pct, 50);
     assert.deepEqual(
-      s.records.map((r) => JSON.parse(r.body).type),
+      s.records.map((r) => (JSON.parse(r.body) as EventBody).type),
       ['ota-progress', 'ota-progress'],
     );
     assert.equal(s.channel.subscriptionCount(), 1);
@@ -146,7 +153,7 @@ describe('signed agent/ota commands', () => {
       assert.equal(last?.stage, 'refused');
       assert.equal(last?.code, 'EDGE_ERR_OTA_COMMAND');
       assert.equal(last?.reason, reason);
-      assert.equal(JSON.parse(s.records.at(-1)?.body ?? '{}').severity, 'warning');
+      assert.equal((JSON.parse(s.records.at(-1)?.body ?? '{}') as EventBody).severity, 'warning');
     });
   }
 

@@ -10,7 +10,7 @@ import type { OtaConfig } from '../../src/config/sections/ota.js';
 import { OtaEngine } from '../../src/ota/engine.js';
 
 const [configFile, operation, crashAt, source] = process.argv.slice(2);
-const config = JSON.parse(readFileSync(configFile, 'utf8')) as OtaConfig;
+const config = JSON.parse(readFileSync(configFile!, 'utf8')) as OtaConfig;
 const engine = new OtaEngine({
   config,
   logger: silentLogger,
@@ -23,9 +23,9 @@ const engine = new OtaEngine({
 
 async function main(): Promise<void> {
   if (operation === 'apply')
-    await engine.apply({ source, origin: source.startsWith('https:') ? 'command' : 'cli' });
-  else if (operation === 'commit') await engine.healthy(source);
-  else if (operation === 'trial-timeout') await engine.trialTimeout(source);
+    await engine.apply({ source: source!, origin: source!.startsWith('https:') ? 'command' : 'cli' });
+  else if (operation === 'commit') await engine.healthy(source!);
+  else if (operation === 'trial-timeout') await engine.trialTimeout(source!);
   else if (operation === 'boot') await engine.bootCheck();
   else throw new Error(`unknown operation ${operation}`);
 }

@@ -35,7 +35,7 @@ async function serve(
   const server: Server = createServer(
     { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), minVersion: 'TLSv1.3' },
     (req, res) => {
-      const etag = etags[Math.min(requests.length, etags.length - 1)];
+      const etag = etags[Math.min(requests.length, etags.length - 1)]!;
       const range = req.headers.range;
       const ifRange = req.headers['if-range'] as string | undefined;
       const match = range && (!ifRange || ifRange === etag) ? /^bytes=(\d+)-$/.exec(range) : null;
@@ -87,9 +87,9 @@ describe('OTA download', () => {
     const result = await engine.apply({ source: server.url, origin: 'command', sha256 });
     assert.equal(server.requests.length, 2);
     assert.deepEqual(server.requests[0], { range: undefined, ifRange: undefined, status: 200 });
-    assert.match(server.requests[1].range ?? '', /^bytes=\d+-$/);
-    assert.equal(server.requests[1].ifRange, '"v1"');
-    assert.equal(server.requests[1].status, 206);
+    assert.match(server.requests[1]!.range ?? '', /^bytes=\d+-$/);
+    assert.equal(server.requests[1]!.ifRange, '"v1"');
+    assert.equal(server.requests[1]!.status, 206);
     assert.ok(
       result.bytesFetched >= bundle.length && result.bytesFetched < 2 * bundle.length,
       `fetched ${result.bytesFetched} of ${bundle.length}`,

@@ -52,11 +52,11 @@ export class FakePlc {
   ) {}
 
   static async start(script: FakePlcScript): Promise<FakePlc> {
-    let plc: FakePlc | undefined;
-    const server = createServer((socket) => plc!.accept(socket, script));
+    const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
-    plc = new FakePlc(server, typeof address === 'object' && address ? address.port : 0);
+    const plc = new FakePlc(server, typeof address === 'object' && address ? address.port : 0);
+    server.on('connection', (socket: Socket) => plc.accept(socket, script));
     return plc;
   }
 

@@ -52,7 +52,7 @@ describe('S7 connection faults', () => {
     t.after(() => d.stop());
     assert.equal(await startCode(d), 'EDGE_ERR_S7_CONNECT_REFUSED');
     const [v] = await d.poll(['a']);
-    assert.ok(v.quality === 'bad' && v.code === 'EDGE_ERR_S7_CONNECT_REFUSED');
+    assert.ok(v!.quality === 'bad' && v!.code === 'EDGE_ERR_S7_CONNECT_REFUSED');
   });
 
   it('wrong rack/slot: COTP disconnect or a closed socket after the connection request', async (t) => {
@@ -90,7 +90,7 @@ describe('S7 connection faults', () => {
     const { plc, d } = await withPlc(t, { request: () => Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n') });
     await d.start();
     const values = await d.poll(['a']);
-    assert.ok(values[0].quality === 'bad' && values[0].code === 'EDGE_ERR_S7_BAD_RESPONSE');
+    assert.ok(values[0]!.quality === 'bad' && values[0]!.code === 'EDGE_ERR_S7_BAD_RESPONSE');
     await waitFor('reconnect', () => plc.connections >= 2);
   });
 
@@ -99,7 +99,7 @@ describe('S7 connection faults', () => {
     const { plc, d } = await withPlc(t, { request: (f) => withRef(ackFrame('04 01', 'ff 04 0200 0001'), f) });
     await d.start();
     const [a] = await d.poll(['a']);
-    assert.ok(a.quality === 'bad' && a.code === 'EDGE_ERR_S7_BAD_RESPONSE');
+    assert.ok(a!.quality === 'bad' && a!.code === 'EDGE_ERR_S7_BAD_RESPONSE');
     await d.poll(['a']);
     assert.equal(plc.connections, 1);
     assert.equal(d.status().reconnects, 0);

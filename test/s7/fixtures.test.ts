@@ -34,16 +34,26 @@ interface Answer {
   readonly data: string;
 }
 
+/** expected.json: schemaError, or plan and/or values with the PLC's answers. */
+interface Expected {
+  readonly schemaError?: { readonly path: string };
+  readonly plan?: unknown;
+  readonly values?: unknown;
+  readonly responses?: Answer[];
+  readonly response?: Answer;
+}
+
 for (const name of cases) {
   test(`s7 fixture: ${name}`, async (t) => {
     const raw = parseYaml(readFileSync(join(root, name, 'config.yaml'), 'utf8')) as Record<string, unknown>;
-    const expected = JSON.parse(readFileSync(join(root, name, 'expected.json'), 'utf8'));
-    if (expected.schemaError) {
+    const expected = JSON.parse(readFileSync(join(root, name, 'expected.json'), 'utf8')) as Expected;
+    const { schemaError } = expected;
+    if (schemaError) {
       const result = s7DeviceSchema.safeParse(raw);
       assert.equal(result.success, false);
       assert.ok(
-        result.error!.issues.some((i) => i.path.join('.') === expected.schemaError.path),
-        JSON.stringify(result.error!.issues),
+        result.error.issues.some((i) => i.path.join('.') === schemaError.path),
+        JSON.stringify(result.error.issues),
       );
       return;
     }
@@ -74,11 +84,11 @@ for (const name of cases) {
       assert.deepEqual(plan, expected.plan);
     }
     if (expected.values) {
-      const answers: Answer[] = expected.responses ?? [expected.response];
+      const answers: Answer[] = expected.responses ?? (expected.response ? [expected.response] : []);
       let next = 0;
       const plc = await FakePlc.start({
         request: (frame) => {
-          const answer = answers[Math.min(next++, answers.length - 1)];
+          const answer = answers[Math.min(next++, answers.length - 1)]!;
           return withRef(ackFrame(answer.param, answer.data), frame);
         },
       });

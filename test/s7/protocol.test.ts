@@ -37,8 +37,8 @@ describe('S7 ReadVar answers', () => {
       items.map((i) => i.code),
       [0xff, 0x03, 0x05, 0x06, 0x07, 0x0a, 0xff],
     );
-    assert.deepEqual('data' in items[0] && [...items[0].data], [0xff, 0xfe]);
-    assert.deepEqual('data' in items[6] && [...items[6].data], [0x2a]);
+    assert.deepEqual('data' in items[0]! && [...items[0].data], [0xff, 0xfe]);
+    assert.deepEqual('data' in items[6]! && [...items[6].data], [0x2a]);
     assert.deepEqual(
       items.slice(1, 6).map((i) => itemErrorCode(i.code)),
       [
@@ -63,7 +63,7 @@ describe('S7 ReadVar answers', () => {
     );
     const good = parseReadReply(ack(ackFrame('04 03', '0a 00 0004  ff 04 0010 0102  05 00 0000')), 3);
     assert.ok(good.ok && good.value.kind === 'items');
-    assert.deepEqual('data' in good.value.items[1] && [...good.value.items[1].data], [1, 2]);
+    assert.deepEqual('data' in good.value.items[1]! && [...good.value.items[1].data], [1, 2]);
   });
 
   it('skips the pad byte after an odd item that is not the last; octet transport lengths are bytes', () => {

@@ -43,11 +43,11 @@ it('keeps every reported commit across random SIGKILLs', { timeout: 120_000 }, a
           const [kind, ...rest] = line.split(' ');
           if (kind === 'C') {
             const [id, device, seq] = rest;
-            assert.ok(!committed.has(id), `id ${id} reported twice`);
+            assert.ok(!committed.has(id!), `id ${id} reported twice`);
             const pair = `${device}/${seq}`;
             assert.ok(!pairs.has(pair), `seq ${pair} reused`);
             pairs.add(pair);
-            committed.set(id, { device, seq: Number(seq) });
+            committed.set(id!, { device: device!, seq: Number(seq) });
             linesThisCycle++;
           } else if (kind === 'A') for (const id of rest) ackIntents.add(id);
         }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { silentLogger } from '../../src/core/ports.js';
 import { storeSchema } from '../../src/config/sections/store.js';
-import { MemoryOutbox } from '../../src/store/memory-outbox.js';
+import { MemoryOutbox } from './memory-outbox.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
 import { outboxContract, type OutboxFactory } from './outbox-contract.js';

@@ -9,6 +9,13 @@ import { ManualClock } from '../../src/core/clock.js';
 import type { NewRecord, StoredRecord } from '../../src/core/types.js';
 import type { Outbox } from '../../src/store/outbox.js';
 
+/** An event record's body, as far as these tests read it. */
+export interface EventBody {
+  readonly type?: string;
+  readonly severity?: string;
+  readonly data?: Record<string, unknown>;
+}
+
 export interface ContractOptions {
   readonly clock: ManualClock;
   readonly maxRows?: number;
@@ -116,10 +123,10 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         for (let i = 0; i < 20; i++) outbox.append(telemetry('d', i, 'x'.repeat(10)));
         await outbox.flush();
         const all = readAll(outbox);
-        const size = Buffer.byteLength(all[0].body);
+        const size = Buffer.byteLength(all[0]!.body);
         assert.deepEqual(outbox.read(0, 5, 1e9), all.slice(0, 5));
-        assert.deepEqual(outbox.read(all[4].rowid, 5, 1e9), all.slice(5, 10));
-        assert.deepEqual(outbox.read(all[4].rowid, 100, 1e9, all[8].rowid), all.slice(5, 8));
+        assert.deepEqual(outbox.read(all[4]!.rowid, 5, 1e9), all.slice(5, 10));
+        assert.deepEqual(outbox.read(all[4]!.rowid, 100, 1e9, all[8]!.rowid), all.slice(5, 8));
         assert.deepEqual(outbox.read(0, 100, size * 3), all.slice(0, 3));
         assert.deepEqual(outbox.read(0, 100, size * 3 + size - 1), all.slice(0, 3));
         assert.deepEqual(
@@ -127,7 +134,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
           all.slice(0, 1),
           'at least one record even when it exceeds maxBytes',
         );
-        assert.deepEqual(outbox.read(all[19].rowid, 10, 1e9), []);
+        assert.deepEqual(outbox.read(all[19]!.rowid, 10, 1e9), []);
         assert.deepEqual(outbox.read(0, 0, 1e9), []);
       });
     });
@@ -158,7 +165,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         for (let i = 0; i < 10; i++) outbox.append(telemetry('d', i));
         await outbox.flush();
         const all = readAll(outbox);
-        outbox.ack([all[0].rowid, all[1].rowid, all[5].rowid, 999_999]);
+        outbox.ack([all[0]!.rowid, all[1]!.rowid, all[5]!.rowid, 999_999]);
         assert.deepEqual(
           readAll(outbox).map((r) => r.rowid),
           all.filter((_, i) => i !== 0 && i !== 1 && i !== 5).map((r) => r.rowid),
@@ -168,12 +175,12 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         assert.equal(readAll(outbox).length, 0);
         assert.equal(outbox.stats().rows, 0);
         assert.equal(outbox.stats().bytes, 0);
-        assert.equal(outbox.lastRowid(), all[9].rowid);
+        assert.equal(outbox.lastRowid(), all[9]!.rowid);
         outbox.append(telemetry('d', 11));
         await outbox.flush();
         const [next] = readAll(outbox);
-        assert.ok(next.rowid > all[9].rowid, 'rowid not reused');
-        assert.equal(next.seq, 11, 'seq not reused');
+        assert.ok(next!.rowid > all[9]!.rowid, 'rowid not reused');
+        assert.equal(next!.seq, 11, 'seq not reused');
       });
     });
 
@@ -204,8 +211,8 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         // maxRows 20, low water 18 with the 2 gap events: 31 rows -> evict 15 oldest telemetry (a: 8, b: 7).
         assert.equal(stats.evicted.telemetry, 15);
         assert.equal(stats.evicted.event, 0);
-        assert.equal(all[0].cls, 'event', 'the boot event is kept');
-        const gaps = all.filter((r) => r.cls === 'event' && JSON.parse(r.body).type === 'gap');
+        assert.equal(all[0]!.cls, 'event', 'the boot event is kept');
+        const gaps = all.filter((r) => r.cls === 'event' && (JSON.parse(r.body) as EventBody).type === 'gap');
         assert.equal(gaps.length, 2);
         const byDevice = Object.fromEntries(gaps.map((g) => [g.device, gapData(g)]));
         assert.deepEqual(byDevice.a, {
@@ -263,7 +270,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         assert.ok(all.length <= 10);
         assert.equal(stats.evicted.telemetry, 0);
         assert.equal(stats.evicted.event, 7, '15 rows -> 8, then 1 gap event: 9 (low water)');
-        const gap = all[all.length - 1];
+        const gap = all[all.length - 1]!;
         assert.deepEqual(gapData(gap), {
           severity: 'error',
           evicted: 7,

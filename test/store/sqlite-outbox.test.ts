@@ -22,7 +22,7 @@ import { type StoreConfig, storeSchema } from '../../src/config/sections/store.j
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
-import { event, telemetry } from './outbox-contract.js';
+import { event, telemetry, type EventBody } from './outbox-contract.js';
 
 function dbOf(outbox: SqliteOutbox): BetterSqlite3.Database {
   return (outbox as unknown as { db: BetterSqlite3.Database }).db;
@@ -88,7 +88,7 @@ describe('SqliteOutbox', () => {
     for (let i = 0; i < 30; i++) second.append(telemetry(`d${i % 3}`, i));
     await second.flush();
     const after = second.read(0, 1000, 1e9);
-    assert.ok(after[0].rowid > lastRowid);
+    assert.ok(after[0]!.rowid > lastRowid);
     const ids = new Set([...before, ...after].map((r) => r.id));
     assert.equal(ids.size, 60);
     for (const device of ['d0', 'd1', 'd2']) {
@@ -106,8 +106,8 @@ describe('SqliteOutbox', () => {
     third.append(telemetry('d0', 0));
     await third.flush();
     const [fresh] = third.read(0, 10, 1e9);
-    assert.equal(fresh.rowid, 1);
-    assert.ok(!ids.has(fresh.id));
+    assert.equal(fresh!.rowid, 1);
+    assert.ok(!ids.has(fresh!.id));
   });
 
   it('tracks rows and bytes incrementally and reloads them on open', async () => {
@@ -117,7 +117,7 @@ describe('SqliteOutbox', () => {
     const all = outbox.read(0, 1000, 1e9);
     const bytes = all.reduce((n, r) => n + Buffer.byteLength(r.body), 0);
     assert.deepEqual([outbox.stats().rows, outbox.stats().bytes], [100, bytes]);
-    assert.equal(outbox.stats().oldestTs, all[0].ts);
+    assert.equal(outbox.stats().oldestTs, all[0]!.ts);
     outbox.ack(all.slice(0, 10).map((r) => r.rowid));
     const left = bytes - all.slice(0, 10).reduce((n, r) => n + Buffer.byteLength(r.body), 0);
     assert.deepEqual([outbox.stats().rows, outbox.stats().bytes], [90, left]);
@@ -181,15 +181,15 @@ describe('SqliteOutbox', () => {
     await outbox.flush();
     const all = outbox.read(0, 1000, 1e9);
     assert.equal(
-      all.filter((r) => r.cls === 'event' && JSON.parse(r.body).type === 'test').length,
+      all.filter((r) => r.cls === 'event' && (JSON.parse(r.body) as EventBody).type === 'test').length,
       5,
       'events kept',
     );
-    const gap = all.find((r) => r.cls === 'event' && JSON.parse(r.body).type === 'gap');
+    const gap = all.find((r) => r.cls === 'event' && (JSON.parse(r.body) as EventBody).type === 'gap');
     assert.ok(gap);
     // Case pending-overflow-gap-has-seq-range: the dropped records get seqs 2..150 at the
     // commit, so the consumer's hole is named exactly (it was null..null).
-    assert.deepEqual(JSON.parse(gap.body).data, {
+    assert.deepEqual((JSON.parse(gap.body) as EventBody).data, {
       evicted: 149,
       droppedPending: 149,
       fromSeq: 2,
@@ -223,7 +223,7 @@ describe('SqliteOutbox', () => {
     assert.equal(outbox.recovery.salvaged, 0);
     const aside = readdirSync(dir.path).filter((f) => /\.corrupt-[\dT-]+Z$/.test(f));
     assert.equal(aside.length, 1);
-    assert.match(aside[0], /^outbox\.db\.corrupt-\d{4}-\d\d-\d\dT/);
+    assert.match(aside[0]!, /^outbox\.db\.corrupt-\d{4}-\d\d-\d\dT/);
     assert.ok(lines.some((l) => l.level === 'error' && l.obj.code === 'EDGE_ERR_STORE_CORRUPT'));
     const ev = outbox.takeRecoveryEvent();
     assert.ok(ev);
@@ -284,12 +284,12 @@ describe('SqliteOutbox', () => {
       [...ts].sort((a, b) => a - b),
       'queue order kept',
     );
-    assert.ok(ts[ts.length - 1] - 1_700_000_000_000 > 2900, 'rows after the damaged pages are salvaged too');
+    assert.ok(ts[ts.length - 1]! - 1_700_000_000_000 > 2900, 'rows after the damaged pages are salvaged too');
     // seq continues after the old counters (never reused)
     second.append(telemetry('d0', 9999));
     await second.flush();
-    const last = second.read(rows[rows.length - 1].rowid, 10, 1e9);
-    assert.equal(last[0].seq, 1501);
+    const last = second.read(rows[rows.length - 1]!.rowid, 10, 1e9);
+    assert.equal(last[0]!.seq, 1501);
     assert.equal(second.takeRecoveryEvent()?.data?.salvaged, salvaged);
     assert.equal(dbOf(second).pragma('integrity_check', { simple: true }), 'ok');
   });
@@ -419,7 +419,7 @@ describe('SqliteOutbox appendOnce (exactly-once keys)', () => {
     raw.pragma('journal_mode = WAL');
     const { MIGRATIONS } = await import('../../src/store/schema.js');
     raw.transaction(() => {
-      MIGRATIONS[0](raw);
+      MIGRATIONS[0]!(raw);
       raw.pragma('user_version = 1');
     })();
     raw

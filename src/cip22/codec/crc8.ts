@@ -11,6 +11,6 @@ const TABLE: Uint8Array = (() => {
 
 export function crc8(data: Uint8Array, start = 0, end = data.length): number {
   let c = 0;
-  for (let i = start; i < end; i++) c = TABLE[c ^ data[i]];
+  for (let i = start; i < end; i++) c = TABLE[c ^ data[i]!]!;
   return c ^ 0x55;
 }

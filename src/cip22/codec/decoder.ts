@@ -130,7 +130,7 @@ export class FrameDecoder {
         this.decoded++;
         out.push({
           kind: 'frame',
-          type: buf[p + 6],
+          type: buf[p + 6]!,
           header: Buffer.from(buf.subarray(p, p + FRAME_HEADER_LENGTH)),
           payload: Buffer.from(buf.subarray(p + FRAME_HEADER_LENGTH, end)),
         });

@@ -107,7 +107,7 @@ export function decodeField(ctx: FieldContext, v: Buffer): unknown {
           'bad-length',
           `expected a non-empty list of (major, minor) byte pairs, got ${v.length} bytes`,
         );
-      return Array.from({ length: v.length / 2 }, (_, i): VersionPair => [v[2 * i], v[2 * i + 1]]);
+      return Array.from({ length: v.length / 2 }, (_, i): VersionPair => [v[2 * i]!, v[2 * i + 1]!]);
     case 'version':
       exact(2);
       return [v[0], v[1]] as VersionPair;

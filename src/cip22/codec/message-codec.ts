@@ -47,7 +47,7 @@ export function encodeMessage(msg: Cip22Message): { type: number; payload: Buffe
     }
     items.push({ tag: field.tag, value: encodeField({ frameType: type, field }, value) });
   }
-  if (msg.type === 'SET_POLICY' && !sm3(items[0].value).equals(msg.policyHash)) {
+  if (msg.type === 'SET_POLICY' && !sm3(items[0]!.value).equals(msg.policyHash)) {
     throw new RangeError(`${describeFrameType(type)}: policyHash is not SM3 of the canonical policy bytes`);
   }
   return { type, payload: encodeTlvs(items) };
@@ -92,5 +92,5 @@ export function decodeMessage(type: number, payload: Buffer, version: Cip22Versi
 
 /** Name of a frame type id as used in Cip22Message.type, if it is one. */
 export function messageTypeName(type: number): Cip22MessageType | undefined {
-  return BY_ID.has(type) ? (frameTypeName(type) as Cip22MessageType) : undefined;
+  return BY_ID.has(type) ? frameTypeName(type) : undefined;
 }

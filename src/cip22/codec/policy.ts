@@ -19,7 +19,7 @@ export const MINUTES_PER_DAY = 1440;
 /** Why `windows` (in the given order) is not a canonical policy, or undefined when it is. */
 export function policyProblem(windows: readonly TariffWindow[]): string | undefined {
   for (let i = 0; i < windows.length; i++) {
-    const w = windows[i];
+    const w = windows[i]!;
     const u32 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
     if (
       !Number.isInteger(w.startMinute) ||
@@ -32,7 +32,7 @@ export function policyProblem(windows: readonly TariffWindow[]): string | undefi
     }
     if (!u32(w.priceMilli) || !u32(w.maxCurrentMa))
       return `window ${i}: priceMilli and maxCurrentMa must be u32`;
-    if (i > 0 && windows[i - 1].endMinute > w.startMinute)
+    if (i > 0 && windows[i - 1]!.endMinute > w.startMinute)
       return `window ${i}: overlaps or precedes window ${i - 1}`;
   }
   return undefined;

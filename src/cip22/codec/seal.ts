@@ -83,7 +83,7 @@ export function openFrame(
   header: Buffer,
   sealedPayload: Buffer,
 ): Buffer {
-  const frameType = header[6];
+  const frameType = header[6]!;
   try {
     return prepared(key).open(sealedNonce(iv, seq), sealedPayload, header);
   } catch (error) {

@@ -11,7 +11,7 @@ export type Cip22Version = '1.2' | '2.0';
 
 /** Tags at or above this are extensions, ignored by v2.0 receivers that do not know them. */
 export const EXTENSION_TAG_MIN = 0x80;
-export const MAX_TLV_VALUE = 0xffff;
+const MAX_TLV_VALUE = 0xffff;
 
 export function hexTag(tag: number): string {
   return `0x${tag.toString(16).padStart(2, '0').toUpperCase()}`;
@@ -49,7 +49,7 @@ export function parseTlvs(payload: Buffer, frameType?: number): Tlv[] {
   const out: Tlv[] = [];
   let o = 0;
   while (o < payload.length) {
-    const tag = payload[o];
+    const tag = payload[o]!; // o < payload.length
     if (payload.length - o < 3) {
       throw new Cip22ProtocolError(
         'truncated-tlv',

@@ -49,7 +49,7 @@ export type ParsedRequest =
   | { readonly ok: false; readonly id: string; readonly command: string; readonly error: string };
 
 /** Validates a command payload; never throws. */
-export function parseRequest(payload: Buffer, allowed: readonly string[]): ParsedRequest {
+function parseRequest(payload: Buffer, allowed: readonly string[]): ParsedRequest {
   let body: unknown;
   try {
     body = JSON.parse(payload.toString('utf8'));

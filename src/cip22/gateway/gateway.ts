@@ -433,7 +433,7 @@ export class Cip22Gateway implements SessionHost {
 const CODES = { start: 1, stop: 2, reset: 3, 'begin-upgrade': 4 } as const;
 
 /** Command parameters from MQTT JSON: keys are tags (decimal or 0x..), numbers go as u32, strings as UTF-8. */
-export function paramsToTlvs(params: Readonly<Record<string, unknown>>): Tlv[] {
+function paramsToTlvs(params: Readonly<Record<string, unknown>>): Tlv[] {
   const out: Tlv[] = [];
   for (const [k, v] of Object.entries(params)) {
     const tag = Number(k);

@@ -229,7 +229,7 @@ export class PileSession {
       case 'open':
         return this.onSessionFrame(msg);
       case 'closed':
-        return;
+        return; // a frame already in the decoder when the session closed
     }
   }
 

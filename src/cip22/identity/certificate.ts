@@ -171,19 +171,19 @@ function splitCertificate(der: Buffer): RawParts {
   const parts = childrenOf(der, outer);
   if (parts.length !== 3) throw new DerError(`certificate has ${parts.length} parts, expected 3`);
   const [tbs, algorithm, signature] = parts;
-  if (tbs.tag !== TAG.SEQUENCE || algorithm.tag !== TAG.SEQUENCE || signature.tag !== TAG.BIT_STRING) {
+  if (tbs!.tag !== TAG.SEQUENCE || algorithm!.tag !== TAG.SEQUENCE || signature!.tag !== TAG.BIT_STRING) {
     throw new DerError('certificate parts are not TBS, algorithm, signature');
   }
-  const bits = contentOf(der, signature);
+  const bits = contentOf(der, signature!);
   if (bits.length < 1 || bits[0] !== 0) throw new DerError('signature BIT STRING has unused bits');
-  const fields = childrenOf(der, tbs);
+  const fields = childrenOf(der, tbs!);
   const first = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] version is optional (v1)
   const issuer = fields[first + 2];
   const subject = fields[first + 4];
   if (issuer?.tag !== TAG.SEQUENCE || subject?.tag !== TAG.SEQUENCE)
     throw new DerError('TBS without issuer and subject Names');
   return {
-    tbs: Buffer.from(der.subarray(tbs.start, tbs.end)),
+    tbs: Buffer.from(der.subarray(tbs!.start, tbs!.end)),
     signature: Buffer.from(bits.subarray(1)),
     issuerDer: Buffer.from(der.subarray(issuer.start, issuer.end)),
     subjectDer: Buffer.from(der.subarray(subject.start, subject.end)),
@@ -290,7 +290,7 @@ export function loadRoots(pemOrDer: Buffer[]): ParsedCertificate[] {
       );
     }
     for (const block of blocks)
-      roots.push(parseCertificate(Buffer.from(block[1].replace(/\s+/g, ''), 'base64')));
+      roots.push(parseCertificate(Buffer.from(block[1]!.replace(/\s+/g, ''), 'base64')));
   }
   return roots;
 }

@@ -68,6 +68,7 @@ class ChainRejection extends Error {
     readonly detail: string,
   ) {
     super(detail);
+    this.name = 'ChainRejection';
   }
 }
 

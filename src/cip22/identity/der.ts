@@ -30,11 +30,12 @@ export const TAG = {
 } as const;
 
 /** Reads one TLV at `offset` that must end within `limit` (default: the buffer end). */
-export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tlv {
+function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tlv {
   if (offset + 2 > limit) throw new DerError(`truncated TLV header at ${offset}`);
-  const tag = buf[offset];
+  // offset + 2 <= limit <= buf.length: both header bytes exist.
+  const tag = buf[offset]!;
   if ((tag & 0x1f) === 0x1f) throw new DerError(`multi-byte tag at ${offset}`);
-  const first = buf[offset + 1];
+  const first = buf[offset + 1]!;
   let length = first;
   let contentStart = offset + 2;
   if (first & 0x80) {
@@ -43,7 +44,7 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
     if (count > 3) throw new DerError(`length of ${count} bytes at ${offset}`);
     if (contentStart + count > limit) throw new DerError(`truncated length at ${offset}`);
     length = 0;
-    for (let i = 0; i < count; i += 1) length = length * 256 + buf[contentStart + i];
+    for (let i = 0; i < count; i += 1) length = length * 256 + buf[contentStart + i]!;
     if (buf[contentStart] === 0 || length < 0x80) throw new DerError(`non-minimal length at ${offset}`);
     contentStart += count;
   }
@@ -77,12 +78,12 @@ export function contentOf(buf: Buffer, tlv: Tlv): Buffer {
 }
 
 /** A non-negative DER INTEGER (minimal encoding) as a bigint. */
-export function readUnsignedInteger(buf: Buffer, tlv: Tlv): bigint {
+function readUnsignedInteger(buf: Buffer, tlv: Tlv): bigint {
   if (tlv.tag !== TAG.INTEGER) throw new DerError(`expected INTEGER at ${tlv.start}`);
   const bytes = contentOf(buf, tlv);
   if (bytes.length === 0) throw new DerError(`empty INTEGER at ${tlv.start}`);
-  if (bytes[0] & 0x80) throw new DerError(`negative INTEGER at ${tlv.start}`);
-  if (bytes.length > 1 && bytes[0] === 0 && (bytes[1] & 0x80) === 0) {
+  if (bytes[0]! & 0x80) throw new DerError(`negative INTEGER at ${tlv.start}`);
+  if (bytes.length > 1 && bytes[0] === 0 && (bytes[1]! & 0x80) === 0) {
     throw new DerError(`non-minimal INTEGER at ${tlv.start}`);
   }
   return BigInt(`0x${bytes.toString('hex')}`);
@@ -92,7 +93,7 @@ function integerBytes(value: bigint): Buffer {
   let hex = value.toString(16);
   if (hex.length % 2) hex = `0${hex}`;
   const raw = Buffer.from(hex, 'hex');
-  return raw[0] & 0x80 ? Buffer.concat([Buffer.from([0]), raw]) : raw;
+  return raw[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), raw]) : raw;
 }
 
 function lengthBytes(length: number): Buffer {
@@ -122,8 +123,8 @@ export function decodeRsSignature(sig: Buffer, order: bigint): { r: bigint; s: b
   if (seq.end !== sig.length) throw new DerError('trailing bytes after the signature');
   const parts = childrenOf(sig, seq);
   if (parts.length !== 2) throw new DerError(`signature has ${parts.length} elements, expected 2`);
-  const r = readUnsignedInteger(sig, parts[0]);
-  const s = readUnsignedInteger(sig, parts[1]);
+  const r = readUnsignedInteger(sig, parts[0]!);
+  const s = readUnsignedInteger(sig, parts[1]!);
   if (r < 1n || r >= order || s < 1n || s >= order) throw new DerError('signature r or s out of range');
   return { r, s };
 }

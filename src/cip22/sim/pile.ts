@@ -127,7 +127,7 @@ export class SimPile {
     const decoder = new FrameDecoder({ maxPayload: 65535 });
     const authed = new Promise<void>((resolve, reject) => {
       let phase: 'challenge' | 'ok' | 'open' = 'challenge';
-      socket.on('error', (e) => reject(e));
+      socket.on('error', (e: Error) => reject(e));
       socket.on('close', () => {
         if (this.socket === socket) this.open = false;
         this.finish({ kind: 'closed' });
@@ -248,7 +248,7 @@ export class SimPile {
   }
 
   private message(seq: number, f: DataFields): Cip22Message {
-    return { ...f, msgSeq: seq } as Cip22Message;
+    return { ...f, msgSeq: seq };
   }
 
   private write(msg: Cip22Message): void {

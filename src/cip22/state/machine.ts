@@ -7,14 +7,6 @@
 export type PileState = 'OFFLINE' | 'STANDBY' | 'CHARGING' | 'FAULT' | 'UPGRADING';
 export type PileCommand = 'start' | 'stop' | 'reset' | 'begin-upgrade';
 
-/** Wire codes of the CMD frame's 0x80 tag. */
-export const COMMAND_CODES: Readonly<Record<PileCommand, number>> = {
-  start: 1,
-  stop: 2,
-  reset: 3,
-  'begin-upgrade': 4,
-};
-
 export interface Transition {
   readonly from: PileState;
   readonly to: PileState;
@@ -82,7 +74,7 @@ interface PendingCommand {
 }
 
 /** Heartbeat intervals of silence after which the pile is OFFLINE (spec §8). */
-export const SILENT_INTERVALS = 3;
+const SILENT_INTERVALS = 3;
 
 export class PileMachine {
   private current: PileState = 'OFFLINE';

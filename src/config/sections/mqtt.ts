@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { backoffSchemaWith, keyRefSchema, secretRefSchema, topicSegment } from './common.js';
 
-export const mqttTlsSchema = z.strictObject({
+const mqttTlsSchema = z.strictObject({
   ca: z
     .string()
     .min(1)

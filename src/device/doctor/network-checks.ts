@@ -70,7 +70,7 @@ function connectTcp(host: string, port: number, timeoutMs: number): Promise<void
       'timeout',
       () => (socket.destroy(), reject(new Error(`no TCP connection within ${timeoutMs} ms`))),
     );
-    socket.once('error', (err) => (socket.destroy(), reject(err)));
+    socket.once('error', (err: Error) => (socket.destroy(), reject(err)));
   });
 }
 
@@ -86,7 +86,7 @@ function connectTls(options: ConnectionOptions, timeoutMs: number): Promise<stri
       'timeout',
       () => (socket.destroy(), reject(new Error(`no TLS handshake within ${timeoutMs} ms`))),
     );
-    socket.once('error', (err) => (socket.destroy(), reject(err)));
+    socket.once('error', (err: Error) => (socket.destroy(), reject(err)));
   });
 }
 

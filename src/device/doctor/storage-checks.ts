@@ -87,7 +87,7 @@ async function checkJournald(env: DoctorEnv): Promise<CheckResult> {
   const settings = new Map<string, string>();
   for (const file of [base, ...drops.map((f) => join(dropDir, f))]) {
     const text = await readFile(file, 'utf8').catch(() => '');
-    for (const m of text.matchAll(/^\s*(Storage|SystemMaxUse)\s*=\s*(\S*)\s*$/gm)) settings.set(m[1], m[2]);
+    for (const m of text.matchAll(/^\s*(Storage|SystemMaxUse)\s*=\s*(\S*)\s*$/gm)) settings.set(m[1]!, m[2]!);
   }
   const storage = settings.get('Storage') ?? 'auto';
   const persistent =

@@ -16,7 +16,7 @@ async function groupNames(env: DoctorEnv): Promise<Map<number, string>> {
 }
 
 /** Read+write for the environment's user by the mode bits (root may do anything). */
-export function canReadWrite(
+function canReadWrite(
   info: Pick<Stats, 'uid' | 'gid' | 'mode'>,
   env: Pick<DoctorEnv, 'uid' | 'groups'>,
 ): boolean {
@@ -77,7 +77,7 @@ export function parseTimespanMs(text: string): number {
   if (t === 'infinity') return Infinity;
   const units: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000 };
   let total = 0;
-  for (const m of t.matchAll(/(\d+(?:\.\d+)?)\s*(us|ms|s|min|h)/g)) total += Number(m[1]) * units[m[2]];
+  for (const m of t.matchAll(/(\d+(?:\.\d+)?)\s*(us|ms|s|min|h)/g)) total += Number(m[1]) * units[m[2]!]!;
   return total;
 }
 

@@ -46,7 +46,7 @@ export async function listGpioChips(sysfsRoot: string): Promise<GpioChip[]> {
 }
 
 /** The chip whose label comes first in `labels`; undefined when none matches. */
-export function pickSocChip(chips: readonly GpioChip[], labels: readonly string[]): GpioChip | undefined {
+function pickSocChip(chips: readonly GpioChip[], labels: readonly string[]): GpioChip | undefined {
   for (const label of labels) {
     const chip = chips.find((c) => c.label === label);
     if (chip) return chip;

@@ -6,14 +6,7 @@
  */
 
 /** Conditions, highest priority first: when several hold, the first one shows. */
-export const LED_CONDITIONS = [
-  'fatal',
-  'ota',
-  'booting',
-  'store-and-forward',
-  'device-fault',
-  'online',
-] as const;
+const LED_CONDITIONS = ['fatal', 'ota', 'booting', 'store-and-forward', 'device-fault', 'online'] as const;
 export type LedCondition = (typeof LED_CONDITIONS)[number];
 
 export interface LedPattern {

@@ -63,7 +63,7 @@ export class LedSequencer {
       this.timer = undefined;
       this.step = (this.step + 1) % steps.length;
       this.apply();
-    }, steps[this.step]);
+    }, steps[this.step]!);
   }
 
   private write(on: boolean): void {

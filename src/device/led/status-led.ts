@@ -60,7 +60,7 @@ export class StatusLed implements StatusIndicator {
     const fatal = LED_PATTERNS.fatal.steps;
     try {
       if (this.active.has('fatal') && this.port.blinkInKernel)
-        await this.port.blinkInKernel(fatal[0], fatal[1]);
+        await this.port.blinkInKernel(fatal[0]!, fatal[1]!);
       else await this.port.close();
     } catch {
       // The LED must never fail a shutdown; its first failure was logged already.

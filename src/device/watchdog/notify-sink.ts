@@ -81,7 +81,7 @@ export interface SystemdNotifyDeps {
 }
 
 /** Splits a state into CLI arguments, one assignment each; newlines inside STATUS cannot survive. */
-export function notifyArgs(state: string): string[] {
+function notifyArgs(state: string): string[] {
   return state
     .split('\n')
     .map((line) => line.trim())

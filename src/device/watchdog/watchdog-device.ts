@@ -53,7 +53,7 @@ export class DevWatchdog implements WatchdogDevice {
   }
 }
 
-export function watchdogOpenError(path: string, err: unknown): EdgeError {
+function watchdogOpenError(path: string, err: unknown): EdgeError {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === 'EBUSY') {
     return new EdgeError(

@@ -187,7 +187,9 @@ export class Watchdog {
       this.timer = undefined;
       if (!this.running) return;
       const drift = timerDriftMs(this.scheduledAt, this.deps.clock.monotonic(), interval);
-      this.tick(drift).finally(() => this.schedule());
+      this.tick(drift)
+        .catch((err: unknown) => this.log.error({ err: String(err) }, 'watchdog tick failed'))
+        .finally(() => this.schedule());
     }, interval);
   }
 }

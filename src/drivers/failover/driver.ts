@@ -41,10 +41,10 @@ interface Slot {
   startFailures: number;
 }
 
-export const FAILOVER_EVENT = 'source-failover';
+const FAILOVER_EVENT = 'source-failover';
 
 /** Counts of one poll's values for the policy. */
-export function sampleOf(values: readonly TagValue[]): PollSample {
+function sampleOf(values: readonly TagValue[]): PollSample {
   let bad = 0;
   let linkDown = values.length > 0;
   for (const v of values) {
@@ -312,8 +312,8 @@ export class FailoverDriver implements DeviceDriver {
       windowMs: this.config.windowMs,
       secondary: this.secondary.driver.device,
     };
-    const log = t.to === 'secondary' ? this.deps.logger.warn : this.deps.logger.info;
-    log.call(this.deps.logger, { device: this.device, ...data }, `device switched to its ${t.to} source`);
+    const level = t.to === 'secondary' ? 'warn' : 'info';
+    this.deps.logger[level]({ device: this.device, ...data }, `device switched to its ${t.to} source`);
     this.deps.onEvent({
       device: this.device,
       ts: t.at,

@@ -54,7 +54,7 @@ interface Timed extends PollSample {
 }
 
 /** Hard cap on samples kept in a window (a 10 ms poll for 100 s); oldest dropped first. */
-export const MAX_WINDOW_SAMPLES = 10_000;
+const MAX_WINDOW_SAMPLES = 10_000;
 
 /** Sliding window of samples with running sums. */
 class SampleWindow {
@@ -73,7 +73,7 @@ class SampleWindow {
 
   /** Drops samples at or before `cutoff`. */
   prune(cutoff: number): void {
-    while (this.head < this.samples.length && this.samples[this.head].ts <= cutoff) this.dropOldest();
+    while (this.head < this.samples.length && this.samples[this.head]!.ts <= cutoff) this.dropOldest();
     if (this.head > 1024 && this.head * 2 > this.samples.length) {
       this.samples = this.samples.slice(this.head);
       this.head = 0;
@@ -100,7 +100,7 @@ class SampleWindow {
   }
 
   private dropOldest(): void {
-    const s = this.samples[this.head++];
+    const s = this.samples[this.head++]!;
     this.bad -= s.bad;
     this.total -= s.total;
   }

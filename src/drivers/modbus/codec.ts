@@ -36,7 +36,7 @@ export function registersToBytes(regs: ArrayLike<number>, wordOrder: Order, byte
   const n = regs.length;
   const out = Buffer.alloc(n * 2);
   for (let i = 0; i < n; i++) {
-    const reg = regs[wordOrder === 'big' ? i : n - 1 - i] & 0xffff;
+    const reg = regs[wordOrder === 'big' ? i : n - 1 - i]! & 0xffff;
     const hi = reg >> 8;
     const lo = reg & 0xff;
     out[i * 2] = byteOrder === 'big' ? hi : lo;
@@ -46,12 +46,12 @@ export function registersToBytes(regs: ArrayLike<number>, wordOrder: Order, byte
 }
 
 /** Inverse of registersToBytes. */
-export function bytesToRegisters(bytes: Buffer, wordOrder: Order, byteOrder: Order): number[] {
+function bytesToRegisters(bytes: Buffer, wordOrder: Order, byteOrder: Order): number[] {
   const n = bytes.length / 2;
   const regs = new Array<number>(n);
   for (let i = 0; i < n; i++) {
-    const a = bytes[i * 2];
-    const b = bytes[i * 2 + 1];
+    const a = bytes[i * 2]!;
+    const b = bytes[i * 2 + 1]!;
     const reg = byteOrder === 'big' ? (a << 8) | b : (b << 8) | a;
     regs[wordOrder === 'big' ? i : n - 1 - i] = reg;
   }
@@ -90,7 +90,7 @@ export function shortestF32(raw: number): number {
 export function decodeRegisters(tag: CodecTag, regs: ArrayLike<number>, at = 0): TagValue {
   switch (tag.type) {
     case 'bool': {
-      const reg = regs[at] & 0xffff;
+      const reg = regs[at]! & 0xffff;
       return goodValue(tag.name, tag.bit === undefined ? reg !== 0 : ((reg >> tag.bit) & 1) === 1);
     }
     case 'string':
@@ -102,10 +102,15 @@ export function decodeRegisters(tag: CodecTag, regs: ArrayLike<number>, at = 0):
       );
     case 'u16':
     case 'i16': {
-      let reg = regs[at] & 0xffff;
+      let reg = regs[at]! & 0xffff;
       if (tag.byteOrder === 'little') reg = ((reg & 0xff) << 8) | (reg >> 8);
       return scaled(tag, tag.type === 'i16' && reg >= 0x8000 ? reg - 0x10000 : reg);
     }
+    case 'u32':
+    case 'i32':
+    case 'f32':
+    case 'f64':
+      break; // multi-word: below
   }
   const words = tag.type === 'f64' ? 4 : 2;
   const own = at === 0 && regs.length === words ? regs : Array.prototype.slice.call(regs, at, at + words);
@@ -135,7 +140,7 @@ function decodeString(tag: CodecTag, regs: ArrayLike<number>): TagValue {
   let end = bytes.length;
   while (end > 0 && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
   for (let i = 0; i < end; i++) {
-    const c = bytes[i];
+    const c = bytes[i]!;
     if (c > 0x7e || (c < 0x20 && c !== 0x09)) {
       return badValue(
         tag.name,

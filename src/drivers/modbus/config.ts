@@ -3,13 +3,13 @@ import { z } from 'zod';
 import { backoffSchema, breakerSchema, topicSegment } from '../../config/sections/common.js';
 import { writeRangeFields, writeRangeIssues } from '../../config/sections/write-range.js';
 
-export const MODBUS_MAX_REGISTERS = 125;
-export const MODBUS_MAX_BITS = 2000;
+const MODBUS_MAX_REGISTERS = 125;
+const MODBUS_MAX_BITS = 2000;
 
-export const modbusFunctionSchema = z.enum(['coil', 'discrete', 'holding', 'input']);
+const modbusFunctionSchema = z.enum(['coil', 'discrete', 'holding', 'input']);
 export type ModbusFunction = z.infer<typeof modbusFunctionSchema>;
 
-export const modbusDataTypeSchema = z.enum(['bool', 'u16', 'i16', 'u32', 'i32', 'f32', 'f64', 'string']);
+const modbusDataTypeSchema = z.enum(['bool', 'u16', 'i16', 'u32', 'i32', 'f32', 'f64', 'string']);
 export type ModbusDataType = z.infer<typeof modbusDataTypeSchema>;
 
 const byteOrder = z.enum(['big', 'little']);

@@ -10,7 +10,7 @@
  */
 import { EdgeError, type EdgeErrorCode } from '../../core/errors.js';
 
-export const EXCEPTION_CODES: Readonly<Record<number, EdgeErrorCode>> = {
+const EXCEPTION_CODES: Readonly<Record<number, EdgeErrorCode>> = {
   1: 'EDGE_ERR_MODBUS_ILLEGAL_FUNCTION',
   2: 'EDGE_ERR_MODBUS_ILLEGAL_ADDRESS',
   3: 'EDGE_ERR_MODBUS_ILLEGAL_VALUE',

@@ -28,7 +28,7 @@ export function lineKey(connection: ModbusConnection): string {
 }
 
 /** Bits on the wire per character: start + data + parity + stop. */
-export function bitsPerChar(c: RtuConnection): number {
+function bitsPerChar(c: RtuConnection): number {
   return 1 + c.dataBits + (c.parity === 'none' ? 0 : 1) + c.stopBits;
 }
 

@@ -22,6 +22,21 @@ import type { WriteFunctionCode } from './write.js';
 
 export type LineState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
 
+/** A line in status.json (a type alias, so it is a Record<string, unknown> for DeviceDriver). */
+export type LineStatus = {
+  readonly key: string;
+  readonly state: LineState;
+  readonly requests: number;
+  readonly reconnects: number;
+  readonly connectFailures: number;
+  readonly lastError: string | undefined;
+  readonly queued: number;
+  /** Answers that arrived after their request timed out (discarded, never decoded). */
+  readonly lateAnswers: number;
+  readonly lateBytes: number;
+  readonly transport?: Record<string, unknown>;
+};
+
 export interface LineRead {
   readonly unitId: number;
   readonly function: ModbusFunction;
@@ -64,7 +79,7 @@ interface Job {
 }
 
 /** TCP: after this many timeouts in a row with no answer at all, the socket is re-opened. */
-export const TCP_TIMEOUTS_BEFORE_RECONNECT = 3;
+const TCP_TIMEOUTS_BEFORE_RECONNECT = 3;
 
 export { drainWindowMs } from './late-guard.js';
 
@@ -134,7 +149,7 @@ export class Line {
   /** Delay the next reconnect attempt will wait, when one is scheduled. */
   nextReconnectInMs: number | undefined;
 
-  status(): Record<string, unknown> {
+  status(): LineStatus {
     return {
       key: this.opts.key,
       state: this.stateValue,

@@ -58,19 +58,19 @@ export function planRequests<T extends PlanTag>(
       .sort((a, b) => a.start - b.start || b.size - a.size || (a.tag.name < b.tag.name ? -1 : 1));
     if (group.length === 0) continue;
     const limit = isBitFunction(fn) ? limits.maxBitsPerRequest : limits.maxRegistersPerRequest;
-    let start = group[0].start;
-    let end = start + group[0].size;
+    let start = group[0]!.start;
+    let end = start + group[0]!.size;
     let members = [group[0]];
     const flush = (): void => {
       requests.push({
         function: fn,
         address: start,
         length: end - start,
-        tags: members.map((m) => ({ tag: m.tag, offset: m.start - start, count: m.size })),
+        tags: members.map((m) => ({ tag: m!.tag, offset: m!.start - start, count: m!.size })),
       });
     };
     for (let i = 1; i < group.length; i++) {
-      const item = group[i];
+      const item = group[i]!;
       const newEnd = Math.max(end, item.start + item.size);
       const gap = item.start - end;
       const blocked = holes.some((h) => spansHole(h, fn, end, item.start));
@@ -92,12 +92,14 @@ export function planRequests<T extends PlanTag>(
 /** Checks that every tag fits in one request under the limits (else a tag would be split). */
 export function checkTagsFit(tags: readonly PlanTag[], limits: PlanLimits, device?: string): void {
   tags.forEach((tag, i) => {
-    const limit = isBitFunction(tag.function) ? limits.maxBitsPerRequest : limits.maxRegistersPerRequest;
+    const bits = isBitFunction(tag.function);
+    const limit = bits ? limits.maxBitsPerRequest : limits.maxRegistersPerRequest;
     const size = tagSize(tag);
     if (size > limit) {
       throw new EdgeError(
         'EDGE_ERR_CONFIG_INVALID',
-        `tags[${i}] "${tag.name}" needs ${size} registers but maxRegistersPerRequest is ${limit}`,
+        `${device === undefined ? '' : `device ${device}: `}tags[${i}] "${tag.name}" needs ${size} ${bits ? 'bits' : 'registers'} ` +
+          `but ${bits ? 'maxBitsPerRequest' : 'maxRegistersPerRequest'} is ${limit}`,
         { context: { device, tag: tag.name, field: `tags[${i}].length` } },
       );
     }

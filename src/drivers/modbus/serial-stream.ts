@@ -30,7 +30,7 @@ export class SerialStreamTransport implements ModbusTransport {
     private readonly connection: RtuConnection,
     private readonly clock: Clock,
   ) {
-    const self = this;
+    const isOpen = (): boolean => this.isOpen;
     this.stream = new RtuStreamTransport({
       name: connection.path,
       label: `serial port ${connection.path}`,
@@ -38,7 +38,7 @@ export class SerialStreamTransport implements ModbusTransport {
       echoSuppression: true,
       port: {
         get up(): boolean {
-          return self.isOpen;
+          return isOpen();
         },
         write: (data: Buffer) => this.write(data),
       },

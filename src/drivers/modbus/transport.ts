@@ -175,7 +175,7 @@ export class ModbusSerialTransport implements ModbusTransport {
       ]);
     } catch (err) {
       if (this.client === client) this.client = undefined;
-      void this.dispose(client);
+      void this.dispose(client); // best effort: the connect error is what the caller needs
       throw toModbusError(err, 'connect');
     } finally {
       timer?.cancel();

@@ -103,7 +103,7 @@ const AREA_PREFIX: Readonly<Record<string, S7Area>> = {
 };
 
 /** The S7ANY pointer holds bit addresses in 24 bits. */
-export const MAX_BYTE_OFFSET = 0xffff;
+const MAX_BYTE_OFFSET = 0xffff;
 const MAX_BYTES = 0xffff;
 
 /** Bytes of one element (BOOL: handled by bit arithmetic). */
@@ -161,7 +161,7 @@ function parseDb(dbPart: string, rest: string): S7Address | string {
   if (db < 1 || db > 65535) return `DB number ${db} is outside 1..65535`;
   const m = /^([A-Z]+)(\d*)(?:\.(\d*))?(?:\.(\d*))?$/.exec(rest);
   if (!m) return `"${rest}" is not <type><byte>[.<bit|count>][.<count>] (e.g. INT4, X0.3, REAL8.10, S10.20)`;
-  const type = DB_TYPES[m[1]];
+  const type = DB_TYPES[m[1]!]!;
   if (!type)
     return `unknown data type "${m[1]}" (use X, BYTE, CHAR, WORD, INT, DWORD, DINT, REAL, LREAL, LINT, STRING)`;
   const start = num(m[2]);
@@ -189,8 +189,8 @@ function parseArea(src: string): S7Address | string {
   }
   const m = /^(P[IEQA]|[IEQAM])(LR|LI|DI|[BCWIDR])?(\d+)(?:\.(\d*))?(?:\.(\d*))?$/.exec(src);
   if (!m) return 'not an S7 address (e.g. DB1,INT4, DB1,X0.3, I0.1, QW2, MB10, MR4, T5, C3)';
-  const area = AREA_PREFIX[m[1]];
-  const type = AREA_TYPES[m[2] ?? ''];
+  const area = AREA_PREFIX[m[1]!]!;
+  const type = AREA_TYPES[m[2] ?? '']!;
   if (area === 'P' && type === 'BOOL') return 'peripheral I/O has no bit access (use PIB, PIW, PID…)';
   return withElements(area, 0, Number(m[3]), type, m[4], m[5]);
 }

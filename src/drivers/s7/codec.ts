@@ -37,9 +37,9 @@ export function decodePoint(p: S7Point, b: Buffer): TagValue {
     return badValue(p.name, DECODE, `${b.length} bytes for a ${p.address.type}`);
   switch (p.address.type) {
     case 'BOOL':
-      return goodValue(p.name, ((b[0] >> p.address.bit) & 1) === 1);
+      return goodValue(p.name, ((b[0]! >> p.address.bit) & 1) === 1);
     case 'BYTE':
-      return scaled(p, b[0]);
+      return scaled(p, b[0]!);
     case 'CHAR':
       return goodValue(p.name, b.toString('latin1', 0, 1));
     case 'WORD':
@@ -76,8 +76,8 @@ export function decodePoint(p: S7Point, b: Buffer): TagValue {
 
 /** S7 STRING: max length byte, actual length byte, then the characters. */
 function decodeString(p: S7Point, b: Buffer): TagValue {
-  const declared = b[0];
-  const actual = b[1];
+  const declared = b[0]!;
+  const actual = b[1]!;
   if (actual > declared || actual > b.length - 2) {
     return badValue(
       p.name,

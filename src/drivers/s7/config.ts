@@ -36,7 +36,7 @@ export type S7TagConfig = z.infer<typeof s7TagSchema>;
 
 const tsap = z.number().int().min(0).max(0xffff);
 
-export const s7ConnectionSchema = z
+const s7ConnectionSchema = z
   .strictObject({
     host: z.string().min(1).describe('Host or IP of the PLC (or CP)'),
     port: z.number().int().min(1).max(65535).default(102),

@@ -6,7 +6,7 @@
  */
 import type { EdgeErrorCode } from '../../core/errors.js';
 
-export const ITEM_CODES: Readonly<Record<number, EdgeErrorCode>> = {
+const ITEM_CODES: Readonly<Record<number, EdgeErrorCode>> = {
   0x01: 'EDGE_ERR_S7_ITEM_HARDWARE',
   0x03: 'EDGE_ERR_S7_ITEM_ACCESS_DENIED',
   0x05: 'EDGE_ERR_S7_ITEM_OUT_OF_RANGE',

@@ -42,7 +42,7 @@ export interface PlannedRequest {
 }
 
 /** Most data one item can carry in a single-item answer. */
-export function maxItemBytes(pduSize: number): number {
+function maxItemBytes(pduSize: number): number {
   return pduSize - RESPONSE_OVERHEAD - ITEM_DATA_HEADER;
 }
 

@@ -8,7 +8,7 @@
  * only in ack-data, ROSCTR 3), then parameter and data.
  */
 
-export const TPKT_HEADER = 4;
+const TPKT_HEADER = 4;
 const COTP_DT = [0x02, 0xf0, 0x80] as const;
 const DT_HEADER = TPKT_HEADER + COTP_DT.length; // 7
 const JOB_HEADER = 10;
@@ -86,7 +86,7 @@ export type CotpReply = { readonly kind: 'confirm' } | { readonly kind: 'refused
 /** Classifies the answer to the CR: connection confirm (CC, 0xD0) or anything else. */
 export function parseConnectReply(frame: Buffer): Parsed<CotpReply> {
   if (frame.length < TPKT_HEADER + 2) return bad(`COTP reply of ${frame.length} bytes`);
-  const pduType = frame[TPKT_HEADER + 1] & 0xf0;
+  const pduType = frame[TPKT_HEADER + 1]! & 0xf0;
   if (pduType === 0xd0) return good({ kind: 'confirm' });
   if (pduType === 0x80) return good({ kind: 'refused', reason: 'disconnect request (DR)' });
   if (pduType === 0x70) return good({ kind: 'refused', reason: 'TPDU error (ER)' });
@@ -140,10 +140,10 @@ export interface AckData {
 export function parseAck(frame: Buffer): Parsed<AckData> {
   if (frame.length < DT_HEADER) return bad(`frame of ${frame.length} bytes is shorter than TPKT+COTP`);
   if (frame[TPKT_HEADER + 1] !== 0xf0)
-    return bad(`COTP PDU type 0x${frame[TPKT_HEADER + 1].toString(16)} is not data`);
-  const s7 = frame.subarray(TPKT_HEADER + 1 + frame[TPKT_HEADER]);
+    return bad(`COTP PDU type 0x${frame[TPKT_HEADER + 1]!.toString(16)} is not data`);
+  const s7 = frame.subarray(TPKT_HEADER + 1 + frame[TPKT_HEADER]!);
   if (s7.length < ACK_HEADER) return bad(`S7 header truncated (${s7.length} bytes)`);
-  if (s7[0] !== 0x32) return bad(`S7 protocol id 0x${s7[0].toString(16)}`);
+  if (s7[0] !== 0x32) return bad(`S7 protocol id 0x${s7[0]!.toString(16)}`);
   if (s7[1] !== 0x03 && s7[1] !== 0x02) return bad(`S7 PDU type ${s7[1]} is not an acknowledgement`);
   const headerLength = s7[1] === 0x03 ? ACK_HEADER : JOB_HEADER;
   const paramLength = s7.readUInt16BE(6);
@@ -153,8 +153,8 @@ export function parseAck(frame: Buffer): Parsed<AckData> {
   }
   return good({
     pduRef: s7.readUInt16BE(4),
-    errorClass: s7[1] === 0x03 ? s7[10] : 0,
-    errorCode: s7[1] === 0x03 ? s7[11] : 0,
+    errorClass: s7[1] === 0x03 ? s7.readUInt8(10) : 0,
+    errorCode: s7[1] === 0x03 ? s7.readUInt8(11) : 0,
     param: s7.subarray(headerLength, headerLength + paramLength),
     data: s7.subarray(headerLength + paramLength, headerLength + paramLength + dataLength),
   });
@@ -228,7 +228,7 @@ export function parseReadReply(ack: AckData, expected: number): Parsed<ReadReply
   for (let i = 0; i < count; i++) {
     if (at + ITEM_DATA_HEADER > data.length)
       return bad(`item ${i} truncated (header at ${at} of ${data.length} bytes)`);
-    const code = data[at];
+    const code = data[at]!; // at + ITEM_DATA_HEADER <= data.length
     if (code !== ITEM_OK) {
       items.push({ code });
       at += ITEM_DATA_HEADER;
@@ -310,7 +310,7 @@ export class TpktReader {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     const frames: Buffer[] = [];
     while (this.buffered.length >= TPKT_HEADER) {
-      if (this.buffered[0] !== 0x03) return bad(`TPKT version byte 0x${hex(this.buffered[0])}`);
+      if (this.buffered[0] !== 0x03) return bad(`TPKT version byte 0x${hex(this.buffered[0]!)}`);
       const length = this.buffered.readUInt16BE(2);
       if (length < DT_HEADER - 1) return bad(`TPKT length ${length}`);
       if (this.buffered.length < length) break;

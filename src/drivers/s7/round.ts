@@ -72,7 +72,7 @@ async function runRequest(conn: S7Connection, request: PlannedRequest): Promise<
     );
   }
   return reply.value.items.map((result, i): ItemOutcome => {
-    const item = request.items[i];
+    const item = request.items[i]!;
     if (result.code === ITEM_OK && 'data' in result) {
       if (result.data.length >= item.dataBytes) return { ok: true, data: result.data };
       const failure: PointFailure = {
@@ -104,7 +104,7 @@ export async function readRound(
   const failures = new Map<S7Point, PointFailure>();
   requests.forEach((request, r) => {
     request.items.forEach((item: PlannedItem, i) => {
-      const answer = answers[r][i];
+      const answer = answers[r]![i]!;
       for (const part of item.parts) {
         if (!answer.ok) {
           if (!failures.has(part.point)) failures.set(part.point, answer.failure);

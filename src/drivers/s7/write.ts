@@ -91,7 +91,7 @@ function itemsFor(ctx: WriteContext, name: string, value: WriteValue): WriteItem
   });
   const a = tag.address;
   if (a.type === 'BOOL' || a.type === 'STRING') return elements.map((e) => writeItem(e.element, e.data));
-  return [writeItem(elements[0].element, Buffer.concat(elements.map((e) => e.data)))];
+  return [writeItem(elements[0]!.element, Buffer.concat(elements.map((e) => e.data)))];
 }
 
 export async function writeTag(ctx: WriteContext, name: string, value: WriteValue): Promise<void> {

@@ -189,7 +189,7 @@ export class DrainWindow {
       } else this.liveMaybe = false;
       return false;
     }
-    lane.cursor = records[records.length - 1].rowid;
+    lane.cursor = records[records.length - 1]!.rowid;
     lane.pending = this.opts.build(records, lane === this.backlog);
     return true;
   }

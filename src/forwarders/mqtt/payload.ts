@@ -7,7 +7,7 @@
  */
 import type { RecordClass, StoredRecord } from '../../core/types.js';
 
-export const PAYLOAD_VERSION = 1;
+const PAYLOAD_VERSION = 1;
 
 /** One MQTT message: records of one device and one class, in rowid order. */
 export interface BuiltMessage {
@@ -29,7 +29,7 @@ export interface PayloadOptions {
 }
 
 /** MQTT topic levels must not contain wildcards, separators or NUL. */
-export function topicLevel(segment: string): string {
+function topicLevel(segment: string): string {
   const cleaned = segment.replace(/[/+#\u0000]/g, '_');
   return cleaned.length > 0 ? cleaned : '_';
 }

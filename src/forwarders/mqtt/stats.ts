@@ -5,7 +5,7 @@ import type { MqttForwarderStats } from './types.js';
 const LATENCY_SAMPLES = 255;
 
 /** PUBACK latency: last sample, EWMA (α = 0.1) and the median of the last 255 samples. */
-export class LatencyTracker {
+class LatencyTracker {
   private lastMs: number | null = null;
   private ewmaMs: number | null = null;
   private readonly samples: number[] = [];
@@ -29,7 +29,7 @@ export class LatencyTracker {
   median(): number | null {
     if (this.samples.length === 0) return null;
     const sorted = [...this.samples].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)];
+    return sorted[Math.floor(sorted.length / 2)]!;
   }
 }
 

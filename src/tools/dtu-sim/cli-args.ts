@@ -182,7 +182,7 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
   if (hb !== undefined) out.heartbeatIntervalMs = hb;
   const rd = int('reconnect-delay-ms', v['reconnect-delay-ms']);
   if (rd !== undefined) out.reconnectDelayMs = rd;
-  if (v.framing) out.framing = v.framing as 'rtu' | 'gap';
+  if (v.framing) out.framing = v.framing;
   const gap = int('frame-gap-ms', v['frame-gap-ms'], 1);
   if (gap !== undefined) out.frameGapMs = gap;
   const seed = int('seed', v.seed);

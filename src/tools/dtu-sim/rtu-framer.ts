@@ -17,7 +17,7 @@ export interface FramerOptions {
   maxFrame?: number;
 }
 
-export function crc16modbus(bytes: Uint8Array, start = 0, end = bytes.length): number {
+function crc16modbus(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let crc = 0xffff;
   for (let i = start; i < end; i++) {
     crc ^= bytes[i]!;

@@ -11,6 +11,7 @@
  * gap) and pass through the fault stage (see faults.ts) on their way to the agent.
  */
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SerialPort } from 'serialport';
@@ -53,6 +54,9 @@ export interface DtuSimulatorOptions {
   faults?: DtuFaults;
   /** PRNG seed for the faults (default: random; see `seed` on the simulator). */
   seed?: number;
+  /** Timers for heartbeats, re-dial pauses and the hold/delay faults (default the system clock).
+   *  The serial frame gap stays on real time: it measures the bus, not a schedule. */
+  clock?: Clock;
   /** Diagnostics. */
   log?: (level: 'info' | 'warn' | 'debug', message: string) => void;
 }
@@ -106,9 +110,9 @@ export interface DtuSimulator extends EventEmitter {
 interface Conn {
   sock: Socket;
   remote: string;
-  heartbeatTimer?: NodeJS.Timeout;
+  heartbeatTimer?: TimerHandle;
   held?: Buffer;
-  holdTimer?: NodeJS.Timeout;
+  holdTimer?: TimerHandle;
   redialNow?: boolean;
   closed: boolean;
 }
@@ -171,13 +175,14 @@ class Simulator extends EventEmitter implements DtuSimulator {
   private responseIndex = 0;
   private conn: Conn | undefined;
   private dialing: Socket | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: TimerHandle | undefined;
+  private readonly clock: Clock;
   private server: Server | undefined;
   private serial!: Duplex;
   private ownsSerial = false;
   private queue: Promise<void> = Promise.resolve();
   private closing = false;
-  private readonly sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private readonly sleeps = new Set<{ timer: TimerHandle; resolve: () => void }>();
 
   private readonly onSerialData = (chunk: Buffer): void => {
     if (this.closing) return;
@@ -189,6 +194,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
     super();
     if (!!options.agent === !!options.listen)
       throw new Error('DTU simulator: give exactly one of `agent` (dial mode) or `listen`');
+    this.clock = options.clock ?? systemClock;
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.random = seededRandom(this.seed);
     this.registration = toBytes(options.registration, options.agent ? 'ascii:DTU-0001' : 'none');
@@ -289,7 +295,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
       this.conn.redialNow = true;
       this.conn.sock.destroy();
     } else if (!this.dialing) {
-      if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+      this.reconnectTimer?.cancel();
       this.reconnectTimer = undefined;
       this.dial();
     } // else a dial is in flight: its 'connect' resolves us
@@ -299,9 +305,9 @@ class Simulator extends EventEmitter implements DtuSimulator {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer?.cancel();
     for (const s of this.sleeps) {
-      clearTimeout(s.timer);
+      s.timer.cancel();
       s.resolve();
     }
     this.sleeps.clear();
@@ -355,7 +361,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
 
   private scheduleDial(delayMs: number): void {
     if (this.closing || this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       this.dial();
     }, delayMs);
@@ -396,7 +402,14 @@ class Simulator extends EventEmitter implements DtuSimulator {
       this.counters.registrationsSent++;
     }
     if (this.heartbeat.length > 0 && this.heartbeatIntervalMs > 0) {
-      conn.heartbeatTimer = setInterval(() => this.tickHeartbeat(conn), this.heartbeatIntervalMs);
+      const every = this.heartbeatIntervalMs;
+      const arm = (): void => {
+        conn.heartbeatTimer = this.clock.setTimeout(() => {
+          this.tickHeartbeat(conn);
+          if (!conn.closed) arm();
+        }, every);
+      };
+      arm();
     }
     this.emit('connect', remote);
   }
@@ -404,8 +417,8 @@ class Simulator extends EventEmitter implements DtuSimulator {
   private detach(conn: Conn): void {
     if (conn.closed) return;
     conn.closed = true;
-    if (conn.heartbeatTimer) clearInterval(conn.heartbeatTimer);
-    if (conn.holdTimer) clearTimeout(conn.holdTimer);
+    conn.heartbeatTimer?.cancel();
+    conn.holdTimer?.cancel();
     if (conn.held) this.counters.framesDiscarded++;
     conn.held = undefined;
     this.counters.disconnects++;
@@ -427,7 +440,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
       // glue fault: the held response goes out in the same write as this heartbeat
       const held = conn.held;
       conn.held = undefined;
-      if (conn.holdTimer) clearTimeout(conn.holdTimer);
+      conn.holdTimer?.cancel();
       conn.holdTimer = undefined;
       this.write(conn, Buffer.concat([held, this.heartbeat]));
       this.counters.framesForwarded++;
@@ -508,8 +521,8 @@ class Simulator extends EventEmitter implements DtuSimulator {
         this.counters.framesForwarded++;
       }
       conn.held = payload;
-      if (conn.holdTimer) clearTimeout(conn.holdTimer);
-      conn.holdTimer = setTimeout(() => {
+      conn.holdTimer?.cancel();
+      conn.holdTimer = this.clock.setTimeout(() => {
         conn.holdTimer = undefined;
         if (!conn.held || this.currentFaults.silent) return;
         const held = conn.held;
@@ -522,7 +535,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
     if (conn.held) {
       payload = Buffer.concat([conn.held, payload]);
       conn.held = undefined;
-      if (conn.holdTimer) clearTimeout(conn.holdTimer);
+      conn.holdTimer?.cancel();
       conn.holdTimer = undefined;
       this.counters.framesForwarded++;
     }
@@ -561,7 +574,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const entry = {
-        timer: setTimeout(() => {
+        timer: this.clock.setTimeout(() => {
           this.sleeps.delete(entry);
           resolve();
         }, ms),

@@ -57,7 +57,7 @@ export interface PileSimArgs {
   readonly stateDir?: string;
 }
 
-export const PILE_SIM_OPTIONS = {
+const PILE_SIM_OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   ca: { type: 'string' },
@@ -83,6 +83,8 @@ function num(name: string, text: string | undefined, min: number, integer = true
   return n;
 }
 
+function parts(name: string, text: string, count: 2): [number, number];
+function parts(name: string, text: string, count: 3): [number, number, number];
 function parts(name: string, text: string, count: number): number[] {
   const p = text.split(':');
   if (p.length !== count)
@@ -121,7 +123,7 @@ export function parsePileSimArgs(argv: string[]): PileSimArgs {
     key: values.key,
     issuer: values.issuer,
     piles: values.piles,
-    alg: values.alg as PileSimArgs['alg'],
+    alg: values.alg,
     count: num('count', values.count, 1),
     statusMs: num('status-ms', values['status-ms'], 10) ?? 1000,
     durationS: num('duration-s', values['duration-s'], 0, false),

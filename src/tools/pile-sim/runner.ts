@@ -30,7 +30,7 @@ export function certDer(file: string): Buffer {
   const raw = readFileSync(file);
   const text = raw.toString('latin1');
   const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(text);
-  return m ? Buffer.from(m[1].replace(/\s+/g, ''), 'base64') : raw;
+  return m ? Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64') : raw;
 }
 
 function listPiles(args: PileSimArgs): PileFiles[] {

@@ -145,7 +145,7 @@ const clientLink = z.strictObject({
   ...liveness,
 });
 
-export const dtuLinkSchema = z.discriminatedUnion('mode', [serverLink, clientLink]);
+const dtuLinkSchema = z.discriminatedUnion('mode', [serverLink, clientLink]);
 
 export const dtuSchema = z
   .strictObject({

@@ -26,7 +26,7 @@ export interface DtuHubDeps {
 }
 
 /** Silence after the last registration byte before an ambiguous registration is decided. */
-export const REGISTRATION_QUIET_MS = 200;
+const REGISTRATION_QUIET_MS = 200;
 
 export interface DtuStatus {
   readonly mode: 'server' | 'client';

@@ -93,7 +93,7 @@ interface Pending {
 /** Raw bytes kept per transaction for the fallback scans, at most. */
 const MAX_RAW = 1024;
 
-export function dtuLinkDown(name: string, why: string): EdgeError {
+function dtuLinkDown(name: string, why: string): EdgeError {
   return new EdgeError('EDGE_ERR_DTU_LINK_DOWN', `DTU link ${name} is down (${why})`, {
     context: { dtu: name },
   });

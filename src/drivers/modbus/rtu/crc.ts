@@ -12,7 +12,7 @@ const TABLE = (() => {
 /** CRC of `data[start, end)`; on the wire it is sent low byte first. */
 export function crc16(data: Uint8Array, start = 0, end = data.length): number {
   let crc = 0xffff;
-  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ TABLE[(crc ^ data[i]) & 0xff];
+  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ TABLE[(crc ^ data[i]!) & 0xff]!;
   return crc;
 }
 

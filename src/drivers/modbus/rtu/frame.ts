@@ -7,8 +7,6 @@ import { crcValid, withCrc } from './crc.js';
 /** Read function codes: 1 coils, 2 discrete inputs, 3 holding registers, 4 input registers. */
 export type ReadFunctionCode = 1 | 2 | 3 | 4;
 
-export const MAX_RTU_FRAME = 256;
-
 /** `unit fn addrHi addrLo countHi countLo crcLo crcHi`. */
 export function buildReadRequest(unit: number, fn: ReadFunctionCode, address: number, count: number): Buffer {
   if (!Number.isInteger(unit) || unit < 0 || unit > 255) throw new RangeError(`unit ${unit} out of range`);
@@ -217,21 +215,21 @@ export class RtuResponseReader {
 
 /** A complete, CRC-checked frame's fields. */
 export function toFrame(raw: Buffer): RtuFrame {
-  return raw[1] & 0x80
-    ? { kind: 'exception', unit: raw[0], fn: raw[1] & 0x7f, code: raw[2], raw }
-    : { kind: 'data', unit: raw[0], fn: raw[1], data: raw.subarray(3, raw.length - 2), raw };
+  return raw[1]! & 0x80
+    ? { kind: 'exception', unit: raw[0]!, fn: raw[1]! & 0x7f, code: raw[2]!, raw }
+    : { kind: 'data', unit: raw[0]!, fn: raw[1]!, data: raw.subarray(3, raw.length - 2), raw };
 }
 
 /** Registers (big-endian words) of a data frame. */
 export function frameRegisters(data: Uint8Array, count: number): number[] {
   const out = new Array<number>(count);
-  for (let i = 0; i < count; i++) out[i] = (data[2 * i] << 8) | data[2 * i + 1];
+  for (let i = 0; i < count; i++) out[i] = (data[2 * i]! << 8) | data[2 * i + 1]!;
   return out;
 }
 
 /** Bits (LSB first in each byte) of a data frame. */
 export function frameBits(data: Uint8Array, count: number): boolean[] {
   const out = new Array<boolean>(count);
-  for (let i = 0; i < count; i++) out[i] = ((data[i >> 3] >> (i & 7)) & 1) === 1;
+  for (let i = 0; i < count; i++) out[i] = ((data[i >> 3]! >> (i & 7)) & 1) === 1;
   return out;
 }

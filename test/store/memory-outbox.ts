@@ -3,12 +3,18 @@
  * per-device seq, epoch-prefixed ids, bounded size with telemetry-first eviction and gap
  * events), for unit tests of forwarders and producers. Nothing survives the process.
  */
-import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
-import type { OnceResult } from '../core/ports.js';
-import type { NewRecord, RecordClass, StoredRecord } from '../core/types.js';
-import { GAP_ROW_BYTES, GapBook } from './gaps.js';
-import { EVICT_LOW_WATER, type Outbox, type OutboxStats, byteLength, closedError } from './outbox.js';
-import { newEpoch } from './schema.js';
+import { systemClock, type Clock, type TimerHandle } from '../../src/core/clock.js';
+import type { OnceResult } from '../../src/core/ports.js';
+import type { NewRecord, RecordClass, StoredRecord } from '../../src/core/types.js';
+import { GAP_ROW_BYTES, GapBook } from '../../src/store/gaps.js';
+import {
+  EVICT_LOW_WATER,
+  type Outbox,
+  type OutboxStats,
+  byteLength,
+  closedError,
+} from '../../src/store/outbox.js';
+import { newEpoch } from '../../src/store/schema.js';
 
 export interface MemoryOutboxOptions {
   readonly clock?: Clock;
@@ -113,9 +119,9 @@ export class MemoryOutbox implements Outbox {
     const before = beforeRowid ?? Number.MAX_SAFE_INTEGER;
     let total = 0;
     for (let i = this.lowerBound(afterRowid + 1); i < this.records.length && out.length < limit; i++) {
-      const r = this.records[i];
+      const r = this.records[i]!;
       if (r.rowid >= before) break;
-      const size = this.sizes[i];
+      const size = this.sizes[i]!;
       if (out.length > 0 && total + size > maxBytes) break;
       total += size;
       out.push(r);
@@ -130,10 +136,10 @@ export class MemoryOutbox implements Outbox {
     const keep: StoredRecord[] = [];
     const keepSizes: number[] = [];
     for (let i = 0; i < this.records.length; i++) {
-      if (gone.has(this.records[i].rowid)) this.bytes -= this.sizes[i];
+      if (gone.has(this.records[i]!.rowid)) this.bytes -= this.sizes[i]!;
       else {
-        keep.push(this.records[i]);
-        keepSizes.push(this.sizes[i]);
+        keep.push(this.records[i]!);
+        keepSizes.push(this.sizes[i]!);
       }
     }
     this.records = keep;
@@ -155,7 +161,7 @@ export class MemoryOutbox implements Outbox {
     return {
       rows: this.records.length,
       bytes: this.bytes,
-      oldestTs: this.records.length > 0 ? this.records[0].ts : null,
+      oldestTs: this.records.length > 0 ? this.records[0]!.ts : null,
       committedTotal: this.committedTotal,
       committedBatches: this.committedBatches,
       evicted: { telemetry: this.evictedTelemetry, event: this.evictedEvent },
@@ -181,7 +187,7 @@ export class MemoryOutbox implements Outbox {
     let hi = this.records.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.records[mid].rowid < rowid) lo = mid + 1;
+      if (this.records[mid]!.rowid < rowid) lo = mid + 1;
       else hi = mid;
     }
     return lo;
