@@ -13,7 +13,8 @@ import type { Clock } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
 import type { CommandChannel, InboundMessage, Logger, OutboxSink } from '../core/ports.js';
 import { eventToRecord } from '../core/record-codec.js';
-import type { OtaEngine, OtaProgress } from './engine.js';
+import type { OtaControl } from './control.js';
+import type { OtaProgress } from './engine.js';
 import type { Keyring } from './verify.js';
 
 export const OTA_COMMAND_TOPIC = 'agent/ota';
@@ -38,6 +39,10 @@ const commandSchema = z.strictObject({
   force: z.boolean().optional(),
   issuedAt: z.number().int().positive(),
   expiresAt: z.number().int().positive(),
+}).refine((c) => c.force !== true || c.sha256 !== undefined, {
+  // force lifts the downgrade check: without a hash it would authorise whatever bytes the URL serves.
+  message: 'force requires sha256 (the exact bundle it authorises)',
+  path: ['sha256'],
 });
 
 export type OtaCommand = z.infer<typeof commandSchema>;
@@ -108,7 +113,7 @@ export function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaComman
 
 export interface OtaCommandHandlerOptions {
   readonly channel: CommandChannel;
-  readonly engine: OtaEngine;
+  readonly engine: OtaControl;
   readonly keyring: Keyring;
   readonly site: string;
   readonly agentId: string;
@@ -197,6 +202,8 @@ export class OtaCommandHandler {
         force: cmd.force,
         sha256: cmd.sha256,
         commandId: cmd.id,
+        // The privileged step honours force only from the signed command itself.
+        ...(cmd.force === true ? { command: message.payload.toString('utf8') } : {}),
         onProgress,
       }),
     );

@@ -4,23 +4,28 @@
  * the step that was under way and `bootCheck()` or `resume()` finishes or undoes it.
  * Crash points (`hook`) sit between all durable steps; tests kill the process there.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import { EdgeError, toEdgeError, type EdgeErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import type { AgentEvent } from '../core/types.js';
 import type { OtaConfig } from '../config/sections/ota.js';
-import { downloadResumable, redact } from './download.js';
+import { fetchBundle } from './fetch.js';
 import { fsyncDir, writeFileDurable } from './fs-sync.js';
-import type { Manifest } from './manifest.js';
+import { compareVersions, type Manifest } from './manifest.js';
 import { transition, type OtaEffect, type OtaInput, type OtaState } from './state.js';
 import { StateStore } from './store.js';
 import { InstallLayout } from './switch.js';
 import { fsyncTree, readBundleHead, unpackRelease } from './unpack.js';
-import { checkCompatibility, loadKeyring, RELEASE_META_DIR, verifyManifest, type Keyring } from './verify.js';
+import {
+  checkCompatibility,
+  loadKeyring,
+  RELEASE_META_DIR,
+  VERSION_PATTERN,
+  verifyManifest,
+  type Keyring,
+} from './verify.js';
 
 export type OtaStage = 'download' | 'verify' | 'unpack' | 'switch' | 'done' | 'failed';
 
@@ -58,6 +63,8 @@ export interface ApplyRequest {
   readonly force?: boolean;
   readonly sha256?: string;
   readonly commandId?: string;
+  /** The signed command (its MQTT payload) that asked: the privileged step re-verifies `force` with it. */
+  readonly command?: string;
   /** Progress of this apply only (besides `deps.onProgress`). */
   readonly onProgress?: (progress: OtaProgress) => void;
 }
@@ -74,6 +81,8 @@ export interface OtaStatus {
   readonly current: string | null;
   readonly previous: string | null;
   readonly releases: readonly string[];
+  /** Oldest version an update may install, raised by commits (null: none yet). */
+  readonly floor: string | null;
 }
 
 /** Errors that mean the downloaded bundle itself is bad: drop it so a retry fetches anew. */
@@ -91,11 +100,14 @@ export class OtaEngine {
   private restarts: string[] = [];
   private requestProgress: ((progress: OtaProgress) => void) | undefined;
   private queue: Promise<void> = Promise.resolve();
+  /** Where this process downloads bundles (the agent's staging area in dataDir). */
+  private readonly fetchDir: string;
 
   constructor(private readonly deps: OtaEngineDeps) {
     this.layout = new InstallLayout(resolve(deps.config.root));
-    this.store = new StateStore(resolve(deps.config.dataDir));
+    this.store = new StateStore(resolve(deps.config.stateDir));
     this.clock = deps.clock ?? systemClock;
+    this.fetchDir = join(resolve(deps.config.dataDir), 'downloads');
     this.keyringCache = deps.keyring;
   }
 
@@ -107,7 +119,20 @@ export class OtaEngine {
       current: await this.layout.currentVersion(),
       previous: await this.layout.previousVersion(),
       releases: await this.layout.releases(),
+      floor: await this.store.readFloor(),
     };
+  }
+
+  async readState(): Promise<OtaState> {
+    return (await this.store.read()).state;
+  }
+
+  /** The privileged step handled the agent's request `seq` (requests.ts): never again. */
+  async requestDone(seq: number): Promise<void> {
+    await this.locked(async () => {
+      const { state } = await this.store.read();
+      if ((state.requestsDone ?? 0) < seq) await this.store.write({ ...state, requestsDone: seq });
+    });
   }
 
   /** Download (or take the file), verify, unpack, switch; then restart into the trial. */
@@ -128,8 +153,10 @@ export class OtaEngine {
       await this.point('apply:started');
       const staged = await this.stage(request);
       await this.run({ type: 'staged', from: staged.from, to: staged.manifest.version });
-      // Switched: the bundle and any abandoned partial downloads are no longer needed.
+      // Switched: the bundle and any abandoned partial downloads are no longer needed. Only
+      // what this process fetched itself: the privileged step never deletes the agent's files.
       await rm(this.store.downloadsDir, { recursive: true, force: true });
+      if (staged.downloaded) await rm(this.fetchDir, { recursive: true, force: true });
       this.progress({ stage: 'done', version: staged.manifest.version });
       return { version: staged.manifest.version, from: staged.from, bytesFetched: staged.bytesFetched };
     });
@@ -166,7 +193,24 @@ export class OtaEngine {
       if (effects.length === 0) break;
     }
     this.restarts = [];
+    // A commit whose floor raise a power cut interrupted: raise it now (idempotent).
+    if (state.step.phase === 'idle' && state.last?.outcome === 'committed' && state.last.version)
+      await this.raiseFloor(state.last.version);
     return state;
+  }
+
+  /** The floor rises to the committed release's minPreviousVersion; it never falls. */
+  private async raiseFloor(version: string): Promise<void> {
+    const text = await readFile(join(this.layout.releaseDir(version), RELEASE_META_DIR, 'manifest.json'), 'utf8').catch(
+      () => null,
+    );
+    if (text === null) return;
+    const min = (JSON.parse(text) as Partial<Manifest>).minPreviousVersion;
+    if (typeof min !== 'string' || !VERSION_PATTERN.test(min)) return;
+    const floor = await this.store.readFloor();
+    if (floor !== null && compareVersions(floor, min) >= 0) return;
+    await this.store.writeFloor(min);
+    this.deps.logger.info({ floor: min, from: floor }, 'OTA version floor raised');
   }
 
   /** The running release reports healthy: commit it if it is the one on trial. */
@@ -193,6 +237,14 @@ export class OtaEngine {
       }),
     );
     await this.performRestarts();
+  }
+
+  /** A request the privileged step refused before staging: recorded as a failed update (event included). */
+  async recordRefusal(code: EdgeErrorCode, message: string): Promise<void> {
+    await this.locked(async () => {
+      await this.run({ type: 'apply', update: { source: 'request', force: false, startedAt: this.clock.now() } });
+      await this.run({ type: 'staging-failed', code, message });
+    });
   }
 
   /** Events the state file carries until the outbox has them. */
@@ -276,6 +328,8 @@ export class OtaEngine {
         this.restarts.push(effect.reason);
         return;
       case 'cleanup': {
+        const committed = (await this.store.read()).state.last?.version;
+        if (committed !== undefined) await this.raiseFloor(committed);
         const keep = [...effect.keep];
         for (const v of [await this.layout.currentVersion(), await this.layout.previousVersion()])
           if (v !== null) keep.push(v);
@@ -320,7 +374,15 @@ export class OtaEngine {
     let version: string | undefined;
     let bundle: { file: string; downloaded: boolean; bytesFetched: number } | undefined;
     try {
-      bundle = await this.fetchBundle(request);
+      bundle = await fetchBundle(request, {
+        config: this.deps.config,
+        downloadsDir: this.fetchDir,
+        clock: this.clock,
+        logger: this.deps.logger,
+        backoffMs: this.deps.downloadBackoffMs ?? 1000,
+        onProgress: (done, total) => this.progress({ stage: 'download', done, total }),
+        point: (name) => this.point(name),
+      });
       this.progress({ stage: 'verify' });
       const head = await readBundleHead(bundle.file);
       const manifest = verifyManifest(head.manifestBytes, head.signature, this.keyring());
@@ -331,6 +393,7 @@ export class OtaEngine {
         nodeAbi: this.deps.nodeAbi ?? process.versions.modules,
         installed: from,
         allowDowngrade: request.force === true || this.deps.config.allowDowngrade,
+        floor: await this.store.readFloor(),
       });
       if (from === manifest.version)
         throw new EdgeError('EDGE_ERR_OTA_DOWNGRADE', `version ${from} is already installed and current`, {
@@ -346,74 +409,6 @@ export class OtaEngine {
       this.progress({ stage: 'failed', code: e.code, message: e.message, version });
       throw e;
     }
-  }
-
-  private async fetchBundle(
-    request: ApplyRequest,
-  ): Promise<{ file: string; downloaded: boolean; bytesFetched: number }> {
-    const source = request.source;
-    const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
-    if (!isUrl || source.startsWith('file://')) {
-      if (request.origin !== 'cli')
-        throw new EdgeError(
-          'EDGE_ERR_OTA_SOURCE',
-          'a remote command must name an https:// URL, not a local file',
-        );
-      const file = source.startsWith('file://') ? new URL(source).pathname : resolve(source);
-      await stat(file).catch((error: unknown) => {
-        throw new EdgeError(
-          'EDGE_ERR_OTA_SOURCE',
-          `cannot read bundle ${file}: ${(error as Error).message}`,
-          { context: { file } },
-        );
-      });
-      await this.checkBundleHash(file, request.sha256);
-      return { file, downloaded: false, bytesFetched: 0 };
-    }
-    if (!source.startsWith('https://') && !(source.startsWith('http://') && !this.deps.config.requireHttps)) {
-      throw new EdgeError(
-        'EDGE_ERR_OTA_SOURCE',
-        `${redact(source)}: only https:// URLs are allowed (ota.requireHttps)`,
-      );
-    }
-    await this.store.ensure();
-    const key = request.sha256 ?? createHash('sha256').update(source).digest('hex').slice(0, 32);
-    const dest = join(this.store.downloadsDir, `${key}.bundle`);
-    let first = true;
-    const result = await downloadResumable(source, dest, {
-      ca: this.deps.config.tls.ca === undefined ? undefined : await readFile(this.deps.config.tls.ca),
-      idleTimeoutMs: this.deps.config.downloadTimeoutMs,
-      attempts: this.deps.config.downloadAttempts,
-      maxBytes: this.deps.config.maxBundleBytes,
-      backoffMs: this.deps.downloadBackoffMs ?? 1000,
-      clock: this.clock,
-      logger: this.deps.logger,
-      onProgress: (done, total) => this.progress({ stage: 'download', done, total }),
-      onChunk: async () => {
-        if (first) await this.point('download:chunk');
-        first = false;
-      },
-    });
-    await this.point('download:done');
-    try {
-      await this.checkBundleHash(dest, request.sha256);
-    } catch (error) {
-      await rm(dest, { force: true });
-      throw error;
-    }
-    return { file: dest, downloaded: true, bytesFetched: result.bytesFetched };
-  }
-
-  private async checkBundleHash(file: string, sha256: string | undefined): Promise<void> {
-    if (sha256 === undefined) return;
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-    const digest = hash.digest('hex');
-    if (digest !== sha256.toLowerCase())
-      throw new EdgeError(
-        'EDGE_ERR_OTA_HASH',
-        `bundle sha256 ${digest.slice(0, 12)}… does not match the command's ${sha256.slice(0, 12)}…`,
-      );
   }
 
   private keyring(): Keyring {

@@ -32,7 +32,14 @@ describe('OTA through the CLI and the agent', () => {
       store: { path: join(tmp.path, 'outbox.db') },
       http: { enabled: false },
       log: { level: 'silent' },
-      ota: { root: ota.root, dataDir: ota.dataDir, publicKeys: ota.publicKeys, brokerOptional: true },
+      ota: {
+        root: ota.root,
+        dataDir: ota.dataDir,
+        stateDir: ota.stateDir,
+        mode: 'inline',
+        publicKeys: ota.publicKeys,
+        brokerOptional: true,
+      },
     };
     const configFile = join(tmp.path, 'config.yaml');
     writeFileSync(configFile, stringify(raw));

@@ -154,6 +154,8 @@ export function testOtaConfig(root: string, key: TestKey, overrides: Partial<Ota
   return otaSchema.parse({
     root: join(root, 'opt'),
     dataDir: join(root, 'data'),
+    stateDir: join(root, 'state'),
+    mode: 'inline',
     publicKeys: [key.pemFile],
     ...overrides,
   });
