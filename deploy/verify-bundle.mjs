@@ -105,7 +105,9 @@ function walk(root, prefix, out, dirs, opts) {
     if (opts.skipMeta && rel === META) continue;
     const stat = lstatSync(join(root, rel));
     if (opts.rootOwned && (stat.uid !== 0 || (stat.mode & 0o022) !== 0))
-      fail(`release/${rel} is owned by uid ${stat.uid} with mode ${(stat.mode & 0o7777).toString(8)}, not root-only`);
+      fail(
+        `release/${rel} is owned by uid ${stat.uid} with mode ${(stat.mode & 0o7777).toString(8)}, not root-only`,
+      );
     if (stat.isDirectory()) {
       if (!dirs.has(rel)) fail(`release/${rel}/ is a directory the manifest does not list`);
       walk(root, rel, out, dirs, opts);

@@ -49,7 +49,13 @@ export class OtaAgentSide {
     const onProgress = (progress: OtaProgress): void => deps.onActive?.(otaActive(progress.stage));
     this.engine =
       config.ota.mode === 'inline'
-        ? new OtaEngine({ config: config.ota, logger: deps.logger, clock: deps.clock, restart: deps.restart, onProgress })
+        ? new OtaEngine({
+            config: config.ota,
+            logger: deps.logger,
+            clock: deps.clock,
+            restart: deps.restart,
+            onProgress,
+          })
         : new OtaRequester({ config: config.ota, logger: deps.logger, clock: deps.clock, onProgress });
   }
 

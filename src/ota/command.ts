@@ -26,24 +26,26 @@ const envelopeSchema = z.strictObject({
   sig: z.string().min(1).max(200),
 });
 
-const commandSchema = z.strictObject({
-  type: z.literal('ota-apply'),
-  id: z.string().regex(/^[A-Za-z0-9_.:-]{8,128}$/, 'use 8–128 of letters, digits, "_.:-"'),
-  site: z.string().min(1),
-  agent: z.string().min(1).optional(),
-  url: z.string().url(),
-  sha256: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
-  force: z.boolean().optional(),
-  issuedAt: z.number().int().positive(),
-  expiresAt: z.number().int().positive(),
-}).refine((c) => c.force !== true || c.sha256 !== undefined, {
-  // force lifts the downgrade check: without a hash it would authorise whatever bytes the URL serves.
-  message: 'force requires sha256 (the exact bundle it authorises)',
-  path: ['sha256'],
-});
+const commandSchema = z
+  .strictObject({
+    type: z.literal('ota-apply'),
+    id: z.string().regex(/^[A-Za-z0-9_.:-]{8,128}$/, 'use 8–128 of letters, digits, "_.:-"'),
+    site: z.string().min(1),
+    agent: z.string().min(1).optional(),
+    url: z.string().url(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    force: z.boolean().optional(),
+    issuedAt: z.number().int().positive(),
+    expiresAt: z.number().int().positive(),
+  })
+  .refine((c) => c.force !== true || c.sha256 !== undefined, {
+    // force lifts the downgrade check: without a hash it would authorise whatever bytes the URL serves.
+    message: 'force requires sha256 (the exact bundle it authorises)',
+    path: ['sha256'],
+  });
 
 export type OtaCommand = z.infer<typeof commandSchema>;
 

@@ -201,9 +201,10 @@ export class OtaEngine {
 
   /** The floor rises to the committed release's minPreviousVersion; it never falls. */
   private async raiseFloor(version: string): Promise<void> {
-    const text = await readFile(join(this.layout.releaseDir(version), RELEASE_META_DIR, 'manifest.json'), 'utf8').catch(
-      () => null,
-    );
+    const text = await readFile(
+      join(this.layout.releaseDir(version), RELEASE_META_DIR, 'manifest.json'),
+      'utf8',
+    ).catch(() => null);
     if (text === null) return;
     const min = (JSON.parse(text) as Partial<Manifest>).minPreviousVersion;
     if (typeof min !== 'string' || !VERSION_PATTERN.test(min)) return;
@@ -242,7 +243,10 @@ export class OtaEngine {
   /** A request the privileged step refused before staging: recorded as a failed update (event included). */
   async recordRefusal(code: EdgeErrorCode, message: string): Promise<void> {
     await this.locked(async () => {
-      await this.run({ type: 'apply', update: { source: 'request', force: false, startedAt: this.clock.now() } });
+      await this.run({
+        type: 'apply',
+        update: { source: 'request', force: false, startedAt: this.clock.now() },
+      });
       await this.run({ type: 'staging-failed', code, message });
     });
   }
@@ -362,9 +366,7 @@ export class OtaEngine {
   }
 
   /** Everything before the switch; on failure the state goes back to idle with the reason. */
-  private async stage(
-    request: ApplyRequest,
-  ): Promise<{
+  private async stage(request: ApplyRequest): Promise<{
     manifest: Manifest;
     from: string | null;
     file: string;

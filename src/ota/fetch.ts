@@ -41,7 +41,10 @@ export async function fetchBundle(request: FetchRequest, ctx: FetchContext): Pro
   const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
   if (!isUrl || source.startsWith('file://')) {
     if (request.origin !== 'cli')
-      throw new EdgeError('EDGE_ERR_OTA_SOURCE', 'a remote command must name an https:// URL, not a local file');
+      throw new EdgeError(
+        'EDGE_ERR_OTA_SOURCE',
+        'a remote command must name an https:// URL, not a local file',
+      );
     const file = source.startsWith('file://') ? new URL(source).pathname : resolve(source);
     await stat(file).catch((error: unknown) => {
       throw new EdgeError('EDGE_ERR_OTA_SOURCE', `cannot read bundle ${file}: ${(error as Error).message}`, {
@@ -52,7 +55,10 @@ export async function fetchBundle(request: FetchRequest, ctx: FetchContext): Pro
     return { file, downloaded: false, bytesFetched: 0 };
   }
   if (!source.startsWith('https://') && !(source.startsWith('http://') && !ctx.config.requireHttps)) {
-    throw new EdgeError('EDGE_ERR_OTA_SOURCE', `${redact(source)}: only https:// URLs are allowed (ota.requireHttps)`);
+    throw new EdgeError(
+      'EDGE_ERR_OTA_SOURCE',
+      `${redact(source)}: only https:// URLs are allowed (ota.requireHttps)`,
+    );
   }
   await mkdir(ctx.downloadsDir, { recursive: true, mode: 0o750 });
   const key = request.sha256 ?? createHash('sha256').update(source).digest('hex').slice(0, 32);

@@ -36,9 +36,11 @@ export interface ServeResult {
 
 export async function serveRequests(options: PrivilegedOptions): Promise<ServeResult> {
   const { engine, logger } = options;
-  await engine.resume().catch((error: unknown) =>
-    logger.error({ err: (error as Error).message }, 'interrupted update could not be finished'),
-  );
+  await engine
+    .resume()
+    .catch((error: unknown) =>
+      logger.error({ err: (error as Error).message }, 'interrupted update could not be finished'),
+    );
   const dataDir = resolve(options.config.dataDir);
   // lstat, never stat: whatever the agent put there, its owner is the agent's uid.
   const owner = await lstat(dataDir).catch(() => null);
@@ -77,7 +79,13 @@ async function handle(request: OtaRequest, uid: number, options: PrivilegedOptio
           options.config.maxBundleBytes,
           request.sha256,
         );
-        await engine.apply({ source: copy, origin: 'cli', force, sha256: request.sha256, commandId: request.commandId });
+        await engine.apply({
+          source: copy,
+          origin: 'cli',
+          force,
+          sha256: request.sha256,
+          commandId: request.commandId,
+        });
       } finally {
         await rm(copy, { force: true });
       }
@@ -117,9 +125,19 @@ async function authoriseForce(
 }
 
 /** Copies an agent-owned file into root's directory, checking the hash of what was copied. */
-async function copyAgentFile(src: string, uid: number, dest: string, maxBytes: number, sha256: string): Promise<void> {
+async function copyAgentFile(
+  src: string,
+  uid: number,
+  dest: string,
+  maxBytes: number,
+  sha256: string,
+): Promise<void> {
   const input = await openAgentFile(src, uid, maxBytes);
-  const output = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  const output = await open(
+    dest,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    0o600,
+  );
   const hash = createHash('sha256');
   let size = 0;
   try {
@@ -136,5 +154,8 @@ async function copyAgentFile(src: string, uid: number, dest: string, maxBytes: n
   }
   const digest = hash.digest('hex');
   if (digest !== sha256)
-    throw new EdgeError('EDGE_ERR_OTA_HASH', `the requested bundle's sha256 ${digest.slice(0, 12)}… is not the one asked for`);
+    throw new EdgeError(
+      'EDGE_ERR_OTA_HASH',
+      `the requested bundle's sha256 ${digest.slice(0, 12)}… is not the one asked for`,
+    );
 }

@@ -34,7 +34,11 @@ export interface OtaRequesterDeps {
 
 type Pending = Omit<ApplyRequest, 'onProgress'>;
 
-const DISCARD: readonly EdgeErrorCode[] = ['EDGE_ERR_OTA_BUNDLE', 'EDGE_ERR_OTA_HASH', 'EDGE_ERR_OTA_SIGNATURE'];
+const DISCARD: readonly EdgeErrorCode[] = [
+  'EDGE_ERR_OTA_BUNDLE',
+  'EDGE_ERR_OTA_HASH',
+  'EDGE_ERR_OTA_SIGNATURE',
+];
 
 export class OtaRequester implements OtaControl {
   private readonly rootState: StateStore;
@@ -56,10 +60,16 @@ export class OtaRequester implements OtaControl {
   async recordCommand(id: string, expiresAt: number): Promise<boolean> {
     const file = join(this.dataDir, 'commands.json');
     const now = this.deps.clock.now();
-    const seen = JSON.parse(await readFile(file, 'utf8').catch(() => '[]')) as { id: string; expiresAt: number }[];
+    const seen = JSON.parse(await readFile(file, 'utf8').catch(() => '[]')) as {
+      id: string;
+      expiresAt: number;
+    }[];
     if (seen.some((c) => c.id === id)) return false;
     await mkdir(this.dataDir, { recursive: true, mode: 0o750 });
-    await writeFileDurable(file, JSON.stringify([...seen.filter((c) => c.expiresAt > now), { id, expiresAt }]));
+    await writeFileDurable(
+      file,
+      JSON.stringify([...seen.filter((c) => c.expiresAt > now), { id, expiresAt }]),
+    );
     return true;
   }
 
@@ -86,7 +96,11 @@ export class OtaRequester implements OtaControl {
       });
       progress({ stage: 'verify' });
       const head = await readBundleHead(bundle.file);
-      const manifest = verifyManifest(head.manifestBytes, head.signature, loadKeyring(this.deps.config.publicKeys));
+      const manifest = verifyManifest(
+        head.manifestBytes,
+        head.signature,
+        loadKeyring(this.deps.config.publicKeys),
+      );
       version = manifest.version;
       const from = await this.layout.currentVersion();
       checkCompatibility(manifest, {
@@ -125,7 +139,8 @@ export class OtaRequester implements OtaControl {
 
   async healthy(version: string): Promise<void> {
     const state = await this.readState();
-    if (state.step.phase === 'trial' && state.step.to === version) await this.request({ op: 'healthy', version });
+    if (state.step.phase === 'trial' && state.step.to === version)
+      await this.request({ op: 'healthy', version });
   }
 
   async trialTimeout(version: string): Promise<void> {

@@ -129,6 +129,8 @@ export async function readRequest(path: string, uid: number): Promise<OtaRequest
   }
   const parsed = requestSchema.safeParse(raw);
   if (!parsed.success)
-    throw new EdgeError('EDGE_ERR_OTA_COMMAND', `${path}: not a valid request`, { context: { reason: 'malformed' } });
+    throw new EdgeError('EDGE_ERR_OTA_COMMAND', `${path}: not a valid request`, {
+      context: { reason: 'malformed' },
+    });
   return parsed.data;
 }
