@@ -4,7 +4,7 @@
  * fast refusal), and hands the privileged step a request. It writes nothing outside
  * `ota.dataDir`; root's state.json and floor are only read. Root re-verifies everything.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { toEdgeError, type EdgeErrorCode } from '../core/errors.js';
@@ -44,12 +44,14 @@ export class OtaRequester implements OtaControl {
   private readonly rootState: StateStore;
   private readonly layout: InstallLayout;
   private readonly dataDir: string;
+  private readonly downloadsDir: string;
   private writing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: OtaRequesterDeps) {
     this.rootState = new StateStore(resolve(deps.config.stateDir));
     this.layout = new InstallLayout(resolve(deps.config.root));
     this.dataDir = resolve(deps.config.dataDir);
+    this.downloadsDir = join(this.dataDir, 'downloads');
   }
 
   async readState(): Promise<OtaState> {
@@ -87,12 +89,12 @@ export class OtaRequester implements OtaControl {
     try {
       bundle = await fetchBundle(request, {
         config: this.deps.config,
-        downloadsDir: join(this.dataDir, 'downloads'),
+        downloadsDir: this.downloadsDir,
         clock: this.deps.clock,
         logger: this.deps.logger,
         backoffMs: this.deps.downloadBackoffMs ?? 1000,
         onProgress: (done, total) => progress({ stage: 'download', done, total }),
-        point: async () => undefined,
+        point: () => Promise.resolve(),
       });
       progress({ stage: 'verify' });
       const head = await readBundleHead(bundle.file);
@@ -111,9 +113,16 @@ export class OtaRequester implements OtaControl {
         floor: await this.rootState.readFloor(),
       });
       const sha256 = request.sha256 ?? (await sha256File(bundle.file));
+      let name = basename(bundle.file);
+      if (!bundle.downloaded) {
+        // A local file (CLI): into the staging area under its hash, the only names root takes.
+        name = `${sha256}.bundle`;
+        await mkdir(this.downloadsDir, { recursive: true, mode: 0o750 });
+        await copyFile(bundle.file, join(this.downloadsDir, name));
+      }
       await this.request({
         op: 'apply',
-        bundle: basename(bundle.file),
+        bundle: name,
         sha256,
         force: request.force === true,
         ...(request.commandId === undefined ? {} : { commandId: request.commandId }),

@@ -22,26 +22,13 @@ import {
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { AGENT_UID, asAgent, needsRoot } from '../helpers/agent-uid.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildBundle, keygen } from './fixture.js';
 
 const INSTALL = join(process.cwd(), 'deploy/install.sh');
 const VERIFY = join(process.cwd(), 'deploy/verify-bundle.mjs');
-/** A real, unprivileged uid: no account is needed for chown or setpriv. */
-export const AGENT_UID = 4242;
-const skip = process.getuid?.() === 0 ? false : 'needs root (chown to a real agent uid, setpriv)';
-
-/** Runs `argv` as the agent uid, no supplementary groups. */
-export function asAgent(argv: string[]): { code: number | null; out: string } {
-  const r = spawnSync(
-    'setpriv',
-    [`--reuid=${AGENT_UID}`, `--regid=${AGENT_UID}`, '--clear-groups', '--', ...argv],
-    { encoding: 'utf8' },
-  );
-  return { code: r.status, out: r.stdout + r.stderr };
-}
-
-describe('install.sh under the root/agent split', { skip }, () => {
+describe('install.sh under the root/agent split', { skip: needsRoot }, () => {
   const tmp = tempDir('edge-install-split-');
   let key: Awaited<ReturnType<typeof keygen>>;
   let v1 = '';
@@ -150,7 +137,7 @@ describe('install.sh under the root/agent split', { skip }, () => {
       assert.equal(st.uid, 0, `${p} is root's`);
       assert.equal(st.mode & 0o022, 0, `${p} is not group/other-writable`);
     }
-    for (const [what, argv] of [
+    const attempts: [string, string[]][] = [
       ['add a release', ['mkdir', join(opt, 'releases/9.9.9')]],
       ['swap current', ['ln', '-sfn', 'releases/9.9.9', join(opt, 'current')]],
       ['plant a scratch dir', ['mkdir', join(opt, '.incoming-x')]],
@@ -159,8 +146,9 @@ describe('install.sh under the root/agent split', { skip }, () => {
       ['raise or lower the floor', ['touch', join(root, 'var/lib/edge-agent-ota/floor')]],
       ['edit the verifier', ['touch', join(root, 'usr/local/lib/edge-agent/verify-bundle.mjs')]],
       ['pin a key', ['touch', join(root, 'etc/edge-agent/ota-keys/evil.pem')]],
-    ]) {
-      const attempt = asAgent(argv as string[]);
+    ];
+    for (const [what, argv] of attempts) {
+      const attempt = asAgent(argv);
       assert.notEqual(attempt.code, 0, `the agent could ${what}: ${attempt.out}`);
     }
     const staging = asAgent(['touch', join(root, 'var/lib/edge-agent/ota/requests-probe')]);

@@ -1,0 +1,256 @@
+/**
+ * OTA under the root/agent split (issue 12 items 1 and 8), as root with a real unprivileged
+ * agent uid: the agent's half (OtaRequester) runs in a child as uid 4242 and can only drop
+ * requests in its staging area; the privileged step (serveRequests, root) re-verifies and
+ * does the rest. Each attack the agent could mount through a request is refused.
+ */
+import assert from 'node:assert/strict';
+import { createHash, sign } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/ports.js';
+import type { OtaConfig } from '../../src/config/sections/ota.js';
+import { OtaEngine } from '../../src/ota/engine.js';
+import { serveRequests } from '../../src/ota/privileged.js';
+import { AGENT_UID, asAgent, needsRoot } from '../helpers/agent-uid.js';
+import { tempDir } from '../helpers/tmp.js';
+import {
+  bootableVersion,
+  buildBundle,
+  factoryInstall,
+  makeKey,
+  testOtaConfig,
+  type TestKey,
+} from './helpers.js';
+
+const CHILD = fileURLToPath(new URL('./split-agent-child.js', import.meta.url));
+export interface SplitMachine {
+  readonly config: OtaConfig;
+  readonly configFile: string;
+  readonly engine: OtaEngine;
+  readonly restarts: string[];
+  readonly serve: () => ReturnType<typeof serveRequests>;
+  /** Runs the agent's half as uid 4242. */
+  readonly agent: (...args: string[]) => { code: number | null; out: string };
+}
+
+/** A machine as install.sh leaves it: root's releases and state, the agent's staging area. */
+export function splitMachine(dir: string, key: TestKey, overrides: Partial<OtaConfig> = {}): SplitMachine {
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  const config = testOtaConfig(dir, key, { mode: 'split', ...overrides });
+  factoryInstall(config, '1.0.0');
+  mkdirSync(config.dataDir, { recursive: true });
+  chownSync(config.dataDir, AGENT_UID, AGENT_UID);
+  const configFile = join(dir, 'ota.json');
+  writeFileSync(configFile, JSON.stringify(config));
+  const restarts: string[] = [];
+  const engine = new OtaEngine({ config, logger: silentLogger, restart: (r) => void restarts.push(r) });
+  const serve = () =>
+    serveRequests({
+      engine,
+      config,
+      site: 'site-1',
+      agentId: 'agent-1',
+      clock: systemClock,
+      logger: silentLogger,
+    });
+  return {
+    config,
+    configFile,
+    engine,
+    restarts,
+    serve,
+    agent: (...args) => asAgent([process.execPath, CHILD, configFile, ...args]),
+  };
+}
+
+function signedForce(key: TestKey, sha256: string): string {
+  const now = Date.now();
+  const text = JSON.stringify({
+    type: 'ota-apply',
+    id: 'cmd-force-01',
+    site: 'site-1',
+    url: 'https://updates.example/b.tar.gz',
+    sha256,
+    force: true,
+    issuedAt: now - 1000,
+    expiresAt: now + 3_600_000,
+  });
+  return JSON.stringify({
+    command: text,
+    keyId: key.keyId,
+    sig: sign(null, Buffer.from(text), key.privateKey).toString('base64'),
+  });
+}
+
+const sha256Of = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe('OTA under the root/agent split', { skip: needsRoot }, () => {
+  const tmp = tempDir('edge-ota-split-');
+  chmodSync(tmp.path, 0o755);
+  const key = makeKey(tmp.path);
+  const v11 = buildBundle(tmp.path, { version: '1.1.0', key, minPreviousVersion: '1.0.0' });
+  let n = 0;
+  const machine = (overrides: Partial<OtaConfig> = {}): SplitMachine =>
+    splitMachine(join(tmp.path, `m${++n}`), key, overrides);
+
+  it('good update: the agent uid asks, root verifies, unpacks, switches; the agent asks to commit; root commits and raises the floor', async () => {
+    const m = machine();
+    const asked = m.agent('apply', v11);
+    assert.equal(asked.code, 0, asked.out);
+    assert.match(asked.out, /requested 1\.1\.0/);
+    assert.equal(
+      readlinkSync(join(m.config.root, 'current')),
+      'releases/1.0.0',
+      'the agent switched nothing',
+    );
+    assert.deepEqual(await m.serve(), { handled: 1, failed: 0 });
+    assert.equal(bootableVersion(m.config), '1.1.0');
+    assert.equal(
+      lstatSync(join(m.config.root, 'releases/1.1.0/dist/src/cli/main.js')).uid,
+      0,
+      'root-owned release',
+    );
+    assert.deepEqual(m.restarts, ['switched to 1.1.0']);
+    await m.engine.bootCheck();
+    const healthy = m.agent('healthy', '1.1.0');
+    assert.equal(healthy.code, 0, healthy.out);
+    await m.serve();
+    const status = await m.engine.status();
+    assert.equal(status.state.last?.outcome, 'committed');
+    assert.equal(status.floor, '1.0.0', "the floor rose to 1.1.0's minPreviousVersion");
+    assert.equal(lstatSync(join(m.config.stateDir, 'floor')).uid, 0);
+  });
+
+  it('a trial that never turns healthy: the agent asks, root rolls back and restarts', async () => {
+    const m = machine();
+    m.agent('apply', v11);
+    await m.serve();
+    await m.engine.bootCheck();
+    assert.equal(m.agent('trial-timeout', '1.1.0').code, 0);
+    await m.serve();
+    assert.equal(bootableVersion(m.config), '1.0.0');
+    assert.equal((await m.engine.status()).state.last?.reason, 'health-timeout');
+    assert.deepEqual(m.restarts, ['switched to 1.1.0', 'rolled back to 1.0.0 (health-timeout)']);
+  });
+
+  it('a crash-looping trial is rolled back by boot-check (root, ExecStartPre)', async () => {
+    const m = machine();
+    m.agent('apply', v11);
+    await m.serve();
+    for (let i = 0; i <= m.config.maxTrialBoots; i++) await m.engine.bootCheck();
+    assert.equal(bootableVersion(m.config), '1.0.0');
+    assert.equal((await m.engine.status()).state.last?.reason, 'crash-loop');
+  });
+
+  it('attack: a request that is a symlink to a root-only file is refused unread', async () => {
+    const m = machine();
+    const secret = join(tmp.path, 'shadow');
+    writeFileSync(secret, '{"op":"healthy","version":"SECRET"}', { mode: 0o600 });
+    const requests = join(m.config.dataDir, 'requests');
+    assert.equal(asAgent(['mkdir', requests]).code, 0);
+    assert.equal(asAgent(['ln', '-s', secret, join(requests, '000000000001.json')]).code, 0);
+    assert.deepEqual(await m.serve(), { handled: 1, failed: 1 });
+    const state = readFileSync(join(m.config.stateDir, 'state.json'), 'utf8');
+    assert.match(state, /a symbolic link, refused/);
+    assert.doesNotMatch(state, /SECRET/);
+  });
+
+  it("attack: a request naming a bundle that is a link to root's file is refused", async () => {
+    const m = machine();
+    const rootBundle = join(tmp.path, 'root-only.bundle');
+    writeFileSync(rootBundle, readFileSync(v11), { mode: 0o600 });
+    const downloads = join(m.config.dataDir, 'downloads');
+    const name = `${sha256Of(v11)}.bundle`;
+    asAgent(['mkdir', '-p', downloads, join(m.config.dataDir, 'requests')]);
+    asAgent(['ln', '-s', rootBundle, join(downloads, name)]);
+    const request = JSON.stringify({ op: 'apply', bundle: name, sha256: sha256Of(v11), force: false });
+    asAgent([
+      'sh',
+      '-c',
+      `printf '%s' '${request}' > ${join(m.config.dataDir, 'requests/000000000001.json')}`,
+    ]);
+    assert.deepEqual(await m.serve(), { handled: 1, failed: 1 });
+    assert.equal(bootableVersion(m.config), '1.0.0');
+    assert.match((await m.engine.status()).state.last?.reason ?? '', /symbolic link, refused/);
+  });
+
+  it('attack: a bundle whose release differs from its signed manifest is refused by root', async () => {
+    const m = machine();
+    const tampered = buildBundle(tmp.path, {
+      version: '1.1.0',
+      key,
+      mutate: (e) =>
+        e.map((x) =>
+          x.path === 'release/dist/src/cli/main.js' ? { ...x, body: Buffer.from('evil()\n') } : x,
+        ),
+    });
+    assert.equal(m.agent('apply', tampered).code, 0, 'the head (signature) alone passes on the agent side');
+    assert.deepEqual(await m.serve(), { handled: 1, failed: 1 });
+    assert.equal(bootableVersion(m.config), '1.0.0');
+    assert.equal((await m.engine.status()).state.last?.code, 'EDGE_ERR_OTA_HASH');
+  });
+
+  it('force: refused from the agent alone, honoured with the signed command, never below the floor', async () => {
+    const older = buildBundle(tmp.path, { version: '0.9.0', key });
+    const alone = machine();
+    assert.equal(alone.agent('apply', older, sha256Of(older), 'force').code, 0);
+    await alone.serve();
+    assert.equal(bootableVersion(alone.config), '1.0.0');
+    assert.match((await alone.engine.status()).state.last?.reason ?? '', /force refused: no signed command/);
+
+    const signed = machine();
+    const commandFile = join(tmp.path, 'force.json');
+    writeFileSync(commandFile, signedForce(key, sha256Of(older)));
+    assert.equal(signed.agent('apply', older, sha256Of(older), 'force', commandFile).code, 0);
+    await signed.serve();
+    assert.equal(bootableVersion(signed.config), '0.9.0', 'a signed force downgrades');
+
+    const floored = machine();
+    floored.agent('apply', v11);
+    await floored.serve();
+    await floored.engine.bootCheck();
+    floored.agent('healthy', '1.1.0');
+    await floored.serve();
+    const below = buildBundle(tmp.path, { version: '0.9.5', key });
+    writeFileSync(commandFile, signedForce(key, sha256Of(below)));
+    assert.equal(
+      floored.agent('apply', below, sha256Of(below), 'force', commandFile).code,
+      1,
+      'refused already on the agent side',
+    );
+    writeFileSync(
+      join(tmp.path, 'req.json'),
+      JSON.stringify({
+        op: 'apply',
+        bundle: `${sha256Of(below)}.bundle`,
+        sha256: sha256Of(below),
+        force: true,
+        commandId: 'cmd-force-01',
+        command: readFileSync(commandFile, 'utf8'),
+      }),
+    );
+    // The agent bypassing its own check: root still refuses below the floor.
+    const dl = join(floored.config.dataDir, 'downloads');
+    asAgent(['mkdir', '-p', dl, join(floored.config.dataDir, 'requests')]);
+    asAgent(['cp', below, join(dl, `${sha256Of(below)}.bundle`)]);
+    asAgent(['cp', join(tmp.path, 'req.json'), join(floored.config.dataDir, 'requests/000000000009.json')]);
+    await floored.serve();
+    assert.equal(bootableVersion(floored.config), '1.1.0');
+    assert.match((await floored.engine.status()).state.last?.reason ?? '', /below the version floor 1\.0\.0/);
+  });
+
+  it('cleans up', () => tmp.remove());
+});
