@@ -10,13 +10,14 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import type { OtaConfig } from '../config/sections/ota.js';
 import { verifyCommand } from './command.js';
 import type { OtaEngine } from './engine.js';
+import { fsyncDir } from './fs-sync.js';
 import { listRequests, openAgentFile, readRequest, requestsDir, type OtaRequest } from './requests.js';
 import { loadKeyring } from './verify.js';
 
@@ -53,15 +54,33 @@ export async function serveRequests(options: PrivilegedOptions): Promise<ServeRe
       await handle(await readRequest(file, owner.uid), owner.uid, options);
     } catch (error) {
       failed++;
-      const e = toEdgeError(error, 'EDGE_ERR_OTA_STATE');
+      const byEngine = error instanceof EngineOutcome;
+      const e = toEdgeError(byEngine ? error.cause : error, 'EDGE_ERR_OTA_STATE');
       logger.error({ code: e.code, seq }, `update request ${seq} refused: ${e.message}`);
-      await engine.recordRefusal(e.code, e.message).catch(() => undefined);
+      // The engine records its own failures (staging-failed) and must not have a harmless
+      // repeat (a request handled again after a power cut) recorded as a failed update.
+      if (!byEngine) await engine.recordRefusal(e.code, e.message).catch(() => undefined);
     }
     // Handled or refused, never again: a bad request must not be retried at every trigger.
     await engine.requestDone(seq);
     handled++;
   }
   return { handled, failed };
+}
+
+/** An engine operation's refusal: already in the state, or a state-machine no-op. */
+class EngineOutcome extends Error {
+  constructor(override readonly cause: unknown) {
+    super('engine');
+  }
+}
+
+async function engineStep(step: () => Promise<unknown>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    throw new EngineOutcome(error);
+  }
 }
 
 async function handle(request: OtaRequest, uid: number, options: PrivilegedOptions): Promise<void> {
@@ -79,24 +98,26 @@ async function handle(request: OtaRequest, uid: number, options: PrivilegedOptio
           options.config.maxBundleBytes,
           request.sha256,
         );
-        await engine.apply({
-          source: copy,
-          origin: 'cli',
-          force,
-          sha256: request.sha256,
-          commandId: request.commandId,
-        });
+        await engineStep(() =>
+          engine.apply({
+            source: copy,
+            origin: 'cli',
+            force,
+            sha256: request.sha256,
+            commandId: request.commandId,
+          }),
+        );
       } finally {
         await rm(copy, { force: true });
       }
       return;
     }
     case 'healthy':
-      return engine.healthy(request.version);
+      return engineStep(() => engine.healthy(request.version));
     case 'trial-timeout':
-      return engine.trialTimeout(request.version);
+      return engineStep(() => engine.trialTimeout(request.version));
     case 'events-emitted':
-      return engine.eventsEmitted(request.count);
+      return engineStep(() => engine.eventsEmitted(request.count));
   }
 }
 
@@ -152,6 +173,8 @@ async function copyAgentFile(
     await output.close();
     await input.close();
   }
+  // The staging state names this copy: its directory entry must survive a power cut too.
+  await fsyncDir(dirname(dest));
   const digest = hash.digest('hex');
   if (digest !== sha256)
     throw new EdgeError(

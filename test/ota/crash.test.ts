@@ -18,24 +18,16 @@ import type { OtaConfig } from '../../src/config/sections/ota.js';
 import { OtaEngine } from '../../src/ota/engine.js';
 import { createTestCerts } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
-import { bootableVersion, buildBundle, factoryInstall, makeKey, testOtaConfig } from './helpers.js';
+import {
+  APPLY_POINTS,
+  bootableVersion,
+  buildBundle,
+  factoryInstall,
+  makeKey,
+  testOtaConfig,
+} from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./crash-child.js', import.meta.url));
-
-const APPLY_POINTS = [
-  'state:staging',
-  'apply:started',
-  'download:chunk',
-  'download:done',
-  'verify:done',
-  'unpack:file',
-  'unpack:done',
-  'unpack:installed',
-  'state:switching',
-  'switch:previous',
-  'switch:current',
-  'state:trial',
-];
 
 describe('OTA crash injection (SIGKILL at every step)', () => {
   const certs = createTestCerts();
