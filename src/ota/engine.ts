@@ -4,39 +4,25 @@
  * the step that was under way and `bootCheck()` or `resume()` finishes or undoes it.
  * Crash points (`hook`) sit between all durable steps; tests kill the process there.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import { EdgeError, toEdgeError, type EdgeErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import type { AgentEvent } from '../core/types.js';
 import type { OtaConfig } from '../config/sections/ota.js';
+import type { ApplyRequest, ApplyResult, OtaProgress } from './control.js';
 import { fetchBundle } from './fetch.js';
-import { fsyncDir, writeFileDurable } from './fs-sync.js';
-import { compareVersions, type Manifest } from './manifest.js';
+import { raiseFloor } from './floor.js';
+import { installRelease } from './install-release.js';
+import type { Manifest } from './manifest.js';
 import { transition, type OtaEffect, type OtaInput, type OtaState } from './state.js';
 import { StateStore } from './store.js';
 import { InstallLayout } from './switch.js';
-import { fsyncTree, readBundleHead, unpackRelease } from './unpack.js';
-import {
-  checkCompatibility,
-  loadKeyring,
-  RELEASE_META_DIR,
-  VERSION_PATTERN,
-  verifyManifest,
-  type Keyring,
-} from './verify.js';
+import { readBundleHead } from './unpack.js';
+import { checkCompatibility, loadKeyring, verifyManifest, type Keyring } from './verify.js';
 
-export type OtaStage = 'download' | 'verify' | 'unpack' | 'switch' | 'done' | 'failed';
-
-export interface OtaProgress {
-  readonly stage: OtaStage;
-  readonly done?: number;
-  readonly total?: number | null;
-  readonly version?: string;
-  readonly code?: string;
-  readonly message?: string;
-}
+export type { ApplyRequest, ApplyResult, OtaProgress, OtaStage } from './control.js';
 
 export interface OtaEngineDeps {
   readonly config: OtaConfig;
@@ -54,25 +40,6 @@ export interface OtaEngineDeps {
   readonly onProgress?: (progress: OtaProgress) => void;
   /** Base of the download retry backoff; default 1000 ms. */
   readonly downloadBackoffMs?: number;
-}
-
-export interface ApplyRequest {
-  readonly source: string;
-  /** Who asked: local files are accepted from the CLI only. */
-  readonly origin: 'cli' | 'command';
-  readonly force?: boolean;
-  readonly sha256?: string;
-  readonly commandId?: string;
-  /** The signed command (its MQTT payload) that asked: the privileged step re-verifies `force` with it. */
-  readonly command?: string;
-  /** Progress of this apply only (besides `deps.onProgress`). */
-  readonly onProgress?: (progress: OtaProgress) => void;
-}
-
-export interface ApplyResult {
-  readonly version: string;
-  readonly from: string | null;
-  readonly bytesFetched: number;
 }
 
 export interface OtaStatus {
@@ -100,14 +67,19 @@ export class OtaEngine {
   private restarts: string[] = [];
   private requestProgress: ((progress: OtaProgress) => void) | undefined;
   private queue: Promise<void> = Promise.resolve();
-  /** Where this process downloads bundles (the agent's staging area in dataDir). */
+  /** Where this process downloads bundles itself. */
   private readonly fetchDir: string;
 
   constructor(private readonly deps: OtaEngineDeps) {
     this.layout = new InstallLayout(resolve(deps.config.root));
     this.store = new StateStore(resolve(deps.config.stateDir));
     this.clock = deps.clock ?? systemClock;
-    this.fetchDir = join(resolve(deps.config.dataDir), 'downloads');
+    // Split: this engine is root (CLI, privileged step); it never writes where the agent can
+    // plant links, so a root `ota apply URL` downloads into root's own state directory.
+    this.fetchDir =
+      deps.config.mode === 'split'
+        ? join(resolve(deps.config.stateDir), 'fetch')
+        : join(resolve(deps.config.dataDir), 'downloads');
     this.keyringCache = deps.keyring;
   }
 
@@ -199,19 +171,9 @@ export class OtaEngine {
     return state;
   }
 
-  /** The floor rises to the committed release's minPreviousVersion; it never falls. */
   private async raiseFloor(version: string): Promise<void> {
-    const text = await readFile(
-      join(this.layout.releaseDir(version), RELEASE_META_DIR, 'manifest.json'),
-      'utf8',
-    ).catch(() => null);
-    if (text === null) return;
-    const min = (JSON.parse(text) as Partial<Manifest>).minPreviousVersion;
-    if (typeof min !== 'string' || !VERSION_PATTERN.test(min)) return;
-    const floor = await this.store.readFloor();
-    if (floor !== null && compareVersions(floor, min) >= 0) return;
-    await this.store.writeFloor(min);
-    this.deps.logger.info({ floor: min, from: floor }, 'OTA version floor raised');
+    const raised = await raiseFloor(this.store, this.layout, version);
+    if (raised) this.deps.logger.info(raised, 'OTA version floor raised');
   }
 
   /** The running release reports healthy: commit it if it is the one on trial. */
@@ -402,7 +364,14 @@ export class OtaEngine {
           context: { version: from },
         });
       await this.point('verify:done');
-      await this.unpack(bundle.file, manifest, head.manifestBytes, head.signature, from);
+      await installRelease(
+        this.layout,
+        { file: bundle.file, manifest, ...head, from },
+        {
+          progress: (p) => this.progress(p),
+          point: (name) => this.point(name),
+        },
+      );
       return { manifest, from, ...bundle };
     } catch (error) {
       const e = toEdgeError(error, 'EDGE_ERR_OTA_STATE');
@@ -416,40 +385,5 @@ export class OtaEngine {
   private keyring(): Keyring {
     this.keyringCache ??= loadKeyring(this.deps.config.publicKeys);
     return this.keyringCache;
-  }
-
-  private async unpack(
-    file: string,
-    manifest: Manifest,
-    manifestBytes: Buffer,
-    signature: string,
-    from: string | null,
-  ): Promise<void> {
-    await this.layout.removeLeftovers();
-    const tmp = this.layout.tmpDirFor(manifest.version);
-    let first = true;
-    try {
-      this.progress({ stage: 'unpack', done: 0, total: manifest.files.length, version: manifest.version });
-      await unpackRelease(file, manifest, tmp, {
-        onFile: async (_path, index, total) => {
-          this.progress({ stage: 'unpack', done: index, total, version: manifest.version });
-          if (first) await this.point('unpack:file');
-          first = false;
-        },
-      });
-      const meta = join(tmp, RELEASE_META_DIR);
-      await mkdir(meta, { mode: 0o755 });
-      await writeFileDurable(join(meta, 'manifest.json'), manifestBytes);
-      await writeFileDurable(join(meta, 'manifest.sig'), `${signature.trim()}\n`);
-      await fsyncTree(meta);
-      await fsyncDir(tmp);
-      await this.point('unpack:done');
-      this.progress({ stage: 'switch', version: manifest.version });
-      await this.layout.install(tmp, manifest.version, [from, await this.layout.previousVersion()]);
-    } catch (error) {
-      await rm(tmp, { recursive: true, force: true });
-      throw error;
-    }
-    await this.point('unpack:installed');
   }
 }
