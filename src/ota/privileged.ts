@@ -116,8 +116,12 @@ async function handle(request: OtaRequest, uid: number, options: PrivilegedOptio
       return engineStep(() => engine.healthy(request.version));
     case 'trial-timeout':
       return engineStep(() => engine.trialTimeout(request.version));
-    case 'events-emitted':
+    case 'events-emitted': {
+      // Only the events the agent saw: a second request for the same ones drops nothing newer.
+      const last = (await engine.readState()).events.at(request.count - 1);
+      if (last?.ts !== request.lastTs || last.type !== request.lastType) return;
       return engineStep(() => engine.eventsEmitted(request.count));
+    }
   }
 }
 

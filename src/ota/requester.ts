@@ -46,6 +46,8 @@ export class OtaRequester implements OtaControl {
   private readonly dataDir: string;
   private readonly downloadsDir: string;
   private writing: Promise<unknown> = Promise.resolve();
+  /** The events last read from root's state: what eventsEmitted(count) refers to. */
+  private lastRead: readonly AgentEvent[] = [];
 
   constructor(private readonly deps: OtaRequesterDeps) {
     this.rootState = new StateStore(resolve(deps.config.stateDir));
@@ -157,11 +159,14 @@ export class OtaRequester implements OtaControl {
   }
 
   async pendingEvents(): Promise<readonly AgentEvent[]> {
-    return (await this.readState()).events;
+    this.lastRead = (await this.readState()).events;
+    return this.lastRead;
   }
 
   async eventsEmitted(count: number): Promise<void> {
-    if (count > 0) await this.request({ op: 'events-emitted', count });
+    const last = this.lastRead.at(count - 1);
+    if (count > 0 && last !== undefined)
+      await this.request({ op: 'events-emitted', count, lastTs: last.ts, lastType: last.type });
   }
 
   /** One request at a time (seq numbers must not collide), then the trigger. */

@@ -33,7 +33,13 @@ export const requestSchema = z.discriminatedUnion('op', [
   }),
   z.strictObject({ op: z.literal('healthy'), version }),
   z.strictObject({ op: z.literal('trial-timeout'), version }),
-  z.strictObject({ op: z.literal('events-emitted'), count: z.number().int().min(1).max(10_000) }),
+  z.strictObject({
+    op: z.literal('events-emitted'),
+    count: z.number().int().min(1).max(10_000),
+    /** ts and type of the last event the agent emitted: a repeated request drops nothing newer. */
+    lastTs: z.number(),
+    lastType: z.string().max(64),
+  }),
 ]);
 export type OtaRequest = z.infer<typeof requestSchema>;
 

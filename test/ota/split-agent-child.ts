@@ -3,6 +3,7 @@
  * uid (setpriv): OtaRequester against a config file.
  *   node split-agent-child.js CONFIG_JSON apply SOURCE [SHA256 FORCE COMMAND_FILE]
  *   node split-agent-child.js CONFIG_JSON healthy|trial-timeout VERSION
+ *   node split-agent-child.js CONFIG_JSON emit
  */
 import { readFileSync } from 'node:fs';
 import { systemClock } from '../../src/core/clock.js';
@@ -31,7 +32,12 @@ async function main(): Promise<void> {
     process.stdout.write(`requested ${result.version}\n`);
   } else if (op === 'healthy') await requester.healthy(arg ?? '');
   else if (op === 'trial-timeout') await requester.trialTimeout(arg ?? '');
-  else throw new Error(`unknown op ${op}`);
+  else if (op === 'emit') {
+    // As the agent at start: hand the events to the outbox (here: stdout), then say so.
+    const events = await requester.pendingEvents();
+    process.stdout.write(`${events.map((e) => e.type).join(',')}\n`);
+    await requester.eventsEmitted(events.length);
+  } else throw new Error(`unknown op ${op}`);
 }
 
 main().catch((error: unknown) => {

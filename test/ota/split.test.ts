@@ -71,6 +71,17 @@ describe('OTA under the root/agent split', { skip: needsRoot }, () => {
     assert.equal(status.state.last?.outcome, 'committed');
     assert.equal(status.floor, '1.0.0', "the floor rose to 1.1.0's minPreviousVersion");
     assert.equal(lstatSync(join(m.config.stateDir, 'floor')).uid, 0);
+    // The agent restarts twice before root handles its "emitted" request: the repeat must
+    // not drop an event root added meanwhile.
+    assert.match(m.agent('emit').out, /^ota-committed$/m);
+    assert.match(m.agent('emit').out, /^ota-committed$/m);
+    await m.engine.recordRefusal('EDGE_ERR_OTA_SOURCE', 'a newer event');
+    await m.serve();
+    assert.deepEqual(
+      (await m.engine.status()).state.events.map((e) => e.type),
+      ['ota-failed'],
+      'the emitted event is gone, the newer one kept',
+    );
   });
 
   it('a trial that never turns healthy: the agent asks, root rolls back and restarts', async () => {
