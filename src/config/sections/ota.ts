@@ -102,6 +102,8 @@ export const otaSchema = z.strictObject({
     .array(z.string().min(1))
     .min(1)
     .default(['systemctl', 'restart', 'edge-agent.service'])
-    .describe('How the CLI restarts the service after a switch (the agent itself exits with code 75)'),
+    .describe(
+      'How root (the CLI, the privileged step) restarts the service after a switch or rollback (inline mode: the agent exits with code 75)',
+    ),
 });
 export type OtaConfig = z.infer<typeof otaSchema>;
