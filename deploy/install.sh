@@ -111,6 +111,8 @@ for link in current previous; do
     esac
   fi
 done
+# The agent's own area: a link it planted there is removed, never followed (the agent is stopped).
+if [ -L "$data/ota" ]; then rm -f -- "$data/ota"; fi
 mkdir -p "$data/ota"
 own agent 0750 "$data" "$data/ota"
 # Config (may hold secrets) readable by the agent, writable by root only; keys root-only too.

@@ -11,6 +11,7 @@ import { EdgeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/ports.js';
 import { systemClock } from '../core/clock.js';
 import { OtaEngine, type OtaProgress } from '../ota/engine.js';
+import { effectiveOtaConfig } from '../ota/legacy.js';
 import { serveRequests } from '../ota/privileged.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/edge-agent/config.yaml';
@@ -32,10 +33,13 @@ function loadAgentConfig(file: string | undefined): {
   ota: OtaConfig;
   agent: { readonly id: string; readonly site: string };
 } {
-  if (file !== undefined) return loadConfigFile(file);
-  return existsSync(DEFAULT_CONFIG_FILE)
-    ? loadConfigFile(DEFAULT_CONFIG_FILE)
-    : { ota: otaSchema.parse({}), agent: { id: '', site: '' } };
+  const loaded =
+    file !== undefined
+      ? loadConfigFile(file)
+      : existsSync(DEFAULT_CONFIG_FILE)
+        ? loadConfigFile(DEFAULT_CONFIG_FILE)
+        : { ota: otaSchema.parse({}), agent: { id: '', site: '' } };
+  return { ota: effectiveOtaConfig(loaded.ota).config, agent: loaded.agent };
 }
 
 function stderrLogger(err: Line): Logger {
@@ -164,7 +168,7 @@ async function bootCheck(options: OtaCliOptions, out: Line, err: Line): Promise<
       err(
         `ota boot-check: config unusable (${(error as Error).message.split('\n')[0]}); using the default OTA paths`,
       );
-      config = otaSchema.parse({});
+      config = effectiveOtaConfig(otaSchema.parse({})).config;
     }
     const state = await new OtaEngine({ config, logger: silentLogger }).bootCheck();
     const step = state.step;

@@ -11,6 +11,7 @@ import type { EdgeConfig } from '../config/schema.js';
 import { OtaCommandHandler } from './command.js';
 import type { OtaControl } from './control.js';
 import { OtaEngine, type OtaProgress } from './engine.js';
+import { effectiveOtaConfig } from './legacy.js';
 import { OtaRequester } from './requester.js';
 import { TrialMonitor, type TrialHealth } from './trial.js';
 import { loadKeyring } from './verify.js';
@@ -47,16 +48,22 @@ export class OtaAgentSide {
     private readonly deps: OtaAgentSideDeps,
   ) {
     const onProgress = (progress: OtaProgress): void => deps.onActive?.(otaActive(progress.stage));
+    const { config: ota, legacy } = effectiveOtaConfig(config.ota);
+    if (legacy)
+      deps.logger.warn(
+        { stateDir: config.ota.stateDir },
+        'OTA privileged step not installed (old layout): updating in-process until deploy/install.sh is run',
+      );
     this.engine =
-      config.ota.mode === 'inline'
+      ota.mode === 'inline'
         ? new OtaEngine({
-            config: config.ota,
+            config: ota,
             logger: deps.logger,
             clock: deps.clock,
             restart: deps.restart,
             onProgress,
           })
-        : new OtaRequester({ config: config.ota, logger: deps.logger, clock: deps.clock, onProgress });
+        : new OtaRequester({ config: ota, logger: deps.logger, clock: deps.clock, onProgress });
   }
 
   async start(): Promise<void> {
