@@ -63,7 +63,7 @@ fi
 if [ "$real_system" = 1 ]; then
   # The agent must not be running while its former tree is inspected and replaced: a
   # stopped unit (KillMode=control-group) leaves no process to race this script.
-  systemctl stop edge-agent-ota.path edge-agent-ota.service edge-agent.service 2>/dev/null || true
+  systemctl stop edge-agent-ota.path edge-agent-ota.timer edge-agent-ota.service edge-agent.service 2>/dev/null || true
 fi
 # own USER:GROUP MODE PATH…: never through a link (chown -h; chmod refuses one), ownership
 # only where there is an agent account to speak of.
@@ -180,7 +180,7 @@ fi
 ln -sfn /opt/edge-agent/current/bin/edge-agent "$root/usr/local/bin/edge-agent"
 log "current -> releases/$version${old:+ (previous -> $old)}"
 
-for unit in edge-agent.service edge-agent-ota.service edge-agent-ota.path; do
+for unit in edge-agent.service edge-agent-ota.service edge-agent-ota.path edge-agent-ota.timer; do
   install -D -m 0644 -- "$release/deploy/$unit" "$root/etc/systemd/system/$unit"
 done
 install -D -m 0644 "$release/deploy/system.conf.d/edge-agent-watchdog.conf" "$root/etc/systemd/system.conf.d/edge-agent-watchdog.conf"
@@ -193,8 +193,8 @@ fi
 udevadm control --reload-rules && udevadm trigger --subsystem-match=tty --subsystem-match=gpio --subsystem-match=leds || true
 # RuntimeWatchdogSec is read by PID 1 at start: re-execute it so the hardware watchdog arms now.
 systemctl daemon-reexec
-systemctl enable edge-agent.service edge-agent-ota.path edge-agent-ota.service
-systemctl start edge-agent-ota.path
+systemctl enable edge-agent.service edge-agent-ota.path edge-agent-ota.timer edge-agent-ota.service
+systemctl start edge-agent-ota.path edge-agent-ota.timer
 if [ ! -f "$etc/config.yaml" ]; then
   log "no $etc/config.yaml yet: write one (see config.example.yaml), then: systemctl start edge-agent"
 elif [ "$start" = 1 ]; then

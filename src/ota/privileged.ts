@@ -46,12 +46,32 @@ export async function serveRequests(options: PrivilegedOptions): Promise<ServeRe
   // lstat, never stat: whatever the agent put there, its owner is the agent's uid.
   const owner = await lstat(dataDir).catch(() => null);
   if (owner === null) return { handled: 0, failed: 0 };
-  const done = (await engine.readState()).requestsDone ?? 0;
   let handled = 0;
   let failed = 0;
-  for (const { seq, file } of await listRequests(requestsDir(dataDir), done)) {
+  // Listed again until none is new: a .path unit does not fire for a request written while
+  // this step runs (e.g. by the agent it just restarted).
+  // Bounded: an agent writing requests without end must not keep root busy for ever.
+  for (let round = 0; round < 20; round++) {
+    const pending = await listRequests(requestsDir(dataDir), (await engine.readState()).requestsDone ?? 0);
+    if (pending.length === 0) break;
+    const result = await handleAll(pending, owner.uid, options);
+    handled += result.handled;
+    failed += result.failed;
+  }
+  return { handled, failed };
+}
+
+async function handleAll(
+  pending: readonly { seq: number; file: string }[],
+  uid: number,
+  options: PrivilegedOptions,
+): Promise<ServeResult> {
+  const { engine, logger } = options;
+  let handled = 0;
+  let failed = 0;
+  for (const { seq, file } of pending) {
     try {
-      await handle(await readRequest(file, owner.uid), owner.uid, options);
+      await handle(await readRequest(file, uid), uid, options);
     } catch (error) {
       failed++;
       const byEngine = error instanceof EngineOutcome;

@@ -77,6 +77,7 @@ test('a fresh install lays out releases, current, data, config, keys, unit, watc
     ['etc/systemd/system/edge-agent.service', 'deploy/edge-agent.service'],
     ['etc/systemd/system/edge-agent-ota.service', 'deploy/edge-agent-ota.service'],
     ['etc/systemd/system/edge-agent-ota.path', 'deploy/edge-agent-ota.path'],
+    ['etc/systemd/system/edge-agent-ota.timer', 'deploy/edge-agent-ota.timer'],
     ['usr/local/lib/edge-agent/verify-bundle.mjs', 'deploy/verify-bundle.mjs'],
     ['etc/systemd/system.conf.d/edge-agent-watchdog.conf', 'deploy/system.conf.d/edge-agent-watchdog.conf'],
     ['etc/udev/rules.d/99-edge-agent.rules', 'deploy/99-edge-agent.rules'],
@@ -242,7 +243,12 @@ test('the unit passes systemd-analyze verify (only options newer than this syste
     0,
     'systemd-analyze not installed: scripts/setup.sh --test installs it (apt-get install systemd)',
   );
-  const units = ['deploy/edge-agent.service', 'deploy/edge-agent-ota.service', 'deploy/edge-agent-ota.path'];
+  const units = [
+    'deploy/edge-agent.service',
+    'deploy/edge-agent-ota.service',
+    'deploy/edge-agent-ota.path',
+    'deploy/edge-agent-ota.timer',
+  ];
   const r = spawnSync('systemd-analyze', ['verify', '--man=no', ...units], { encoding: 'utf8' });
   const problems = (r.stdout + r.stderr)
     .split('\n')

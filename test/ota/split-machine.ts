@@ -23,7 +23,13 @@ export interface SplitMachine {
 }
 
 /** A machine as install.sh leaves it: root's releases and state, the agent's staging area. */
-export function splitMachine(dir: string, key: TestKey, overrides: Partial<OtaConfig> = {}): SplitMachine {
+export function splitMachine(
+  dir: string,
+  key: TestKey,
+  overrides: Partial<OtaConfig> = {},
+  /** Runs where systemctl would restart the agent (the agent's next start). */
+  onRestart?: (m: SplitMachine) => void,
+): SplitMachine {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   const config = testOtaConfig(dir, key, { mode: 'split', ...overrides });
@@ -33,7 +39,14 @@ export function splitMachine(dir: string, key: TestKey, overrides: Partial<OtaCo
   const configFile = join(dir, 'ota.json');
   writeFileSync(configFile, JSON.stringify(config));
   const restarts: string[] = [];
-  const engine = new OtaEngine({ config, logger: silentLogger, restart: (r) => void restarts.push(r) });
+  const engine = new OtaEngine({
+    config,
+    logger: silentLogger,
+    restart: (r) => {
+      restarts.push(r);
+      onRestart?.(machine);
+    },
+  });
   const serve = () =>
     serveRequests({
       engine,
@@ -43,7 +56,7 @@ export function splitMachine(dir: string, key: TestKey, overrides: Partial<OtaCo
       clock: systemClock,
       logger: silentLogger,
     });
-  return {
+  const machine: SplitMachine = {
     config,
     configFile,
     engine,
@@ -51,4 +64,5 @@ export function splitMachine(dir: string, key: TestKey, overrides: Partial<OtaCo
     serve,
     agent: (...args) => asAgent([process.execPath, CHILD, configFile, ...args]),
   };
+  return machine;
 }

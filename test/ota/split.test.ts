@@ -84,6 +84,16 @@ describe('OTA under the root/agent split', { skip: needsRoot }, () => {
     );
   });
 
+  it('a request the restarted agent writes while the root step still runs is handled in the same run', async () => {
+    // systemd's PathChanged= does not fire again for a change made while the unit is active.
+    const m = splitMachine(join(tmp.path, `m${++n}`), key, {}, (self) => {
+      assert.equal(self.agent('healthy', '1.1.0').code, 0);
+    });
+    m.agent('apply', v11);
+    assert.deepEqual(await m.serve(), { handled: 2, failed: 0 });
+    assert.equal((await m.engine.status()).state.last?.outcome, 'committed');
+  });
+
   it('a trial that never turns healthy: the agent asks, root rolls back and restarts', async () => {
     const m = machine();
     m.agent('apply', v11);
