@@ -138,6 +138,13 @@ version=$(node "$here/verify-bundle.mjs" manifest "$incoming" "$keys" --target "
 tar -xzf "$bundle" -C "$incoming" --no-same-owner -T "$incoming/files.list"
 node "$here/verify-bundle.mjs" tree "$incoming"
 fresh="$incoming/release"
+# Everything installed below comes from the verified tree: a release from before the
+# privilege split lacks the OTA units and is refused before anything is switched.
+for f in deploy/edge-agent.service deploy/edge-agent-ota.service deploy/edge-agent-ota.path \
+  deploy/edge-agent-ota.timer deploy/verify-bundle.mjs deploy/99-edge-agent.rules \
+  deploy/system.conf.d/edge-agent-watchdog.conf firmware-config/minimal.yaml; do
+  [ -f "$fresh/$f" ] || die "release $version lacks $f (older than this installer: use its own deploy/install.sh)"
+done
 # The verified manifest goes with the tree: ExecStartPre checks the release against it.
 mkdir "$fresh/.edge-ota"
 cp -- "$incoming/manifest.json" "$incoming/manifest.sig" "$fresh/.edge-ota/"
