@@ -131,7 +131,8 @@ export class OtaRequester implements OtaControl {
         ...(request.command === undefined ? {} : { command: request.command }),
       });
       await rm(pendingFile, { force: true });
-      progress({ stage: 'switch', version });
+      // Handed over: what follows (switch, restart, or a refusal event) is root's to report.
+      progress({ stage: 'done', version, message: 'handed to the privileged update step' });
       return { version, from, bytesFetched: bundle.bytesFetched };
     } catch (error) {
       const e = toEdgeError(error, 'EDGE_ERR_OTA_STATE');
