@@ -43,6 +43,12 @@ export async function serveRequests(options: PrivilegedOptions): Promise<ServeRe
       logger.error({ err: (error as Error).message }, 'interrupted update could not be finished'),
     );
   const dataDir = resolve(options.config.dataDir);
+  const stateDir = resolve(options.config.stateDir);
+  if (stateDir === dataDir || stateDir.startsWith(`${dataDir}/`) || dataDir.startsWith(`${stateDir}/`))
+    throw new EdgeError(
+      'EDGE_ERR_OTA_STATE',
+      `ota.stateDir (${stateDir}) and ota.dataDir (${dataDir}) must be apart: root never writes where the agent does`,
+    );
   // lstat, never stat: whatever the agent put there, its owner is the agent's uid.
   const owner = await lstat(dataDir).catch(() => null);
   if (owner === null) return { handled: 0, failed: 0 };

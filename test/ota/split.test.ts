@@ -5,10 +5,12 @@
  * does the rest. Each attack the agent could mount through a request is refused.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, sign } from 'node:crypto';
 import { chmodSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { stringify } from 'yaml';
 import type { OtaConfig } from '../../src/config/sections/ota.js';
 import { asAgent, needsRoot } from '../helpers/agent-uid.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -92,6 +94,37 @@ describe('OTA under the root/agent split', { skip: needsRoot }, () => {
     m.agent('apply', v11);
     assert.deepEqual(await m.serve(), { handled: 2, failed: 0 });
     assert.equal((await m.engine.status()).state.last?.outcome, 'committed');
+  });
+
+  it('the CLI entry of the root step: edge-agent ota serve-requests (what edge-agent-ota.service runs)', () => {
+    const m = machine();
+    m.agent('apply', v11);
+    const configFile = join(m.config.root, '..', 'config.yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        agent: { id: 'agent-1', site: 'site-1' },
+        store: { path: join(m.config.dataDir, 'outbox.db') },
+        ota: {
+          root: m.config.root,
+          dataDir: m.config.dataDir,
+          stateDir: m.config.stateDir,
+          publicKeys: m.config.publicKeys,
+        },
+      }),
+    );
+    const cli = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ['dist/src/cli/main.js', 'ota', ...args, '--config', configFile, '--no-restart'],
+        {
+          encoding: 'utf8',
+        },
+      );
+    const served = cli('serve-requests');
+    assert.match(served.stdout, /1 handled, 0 refused/, served.stderr);
+    assert.equal(bootableVersion(m.config), '1.1.0');
+    assert.match(cli('status').stdout, /phase: +trial \(1\.1\.0/);
   });
 
   it('a trial that never turns healthy: the agent asks, root rolls back and restarts', async () => {
