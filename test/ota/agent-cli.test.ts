@@ -26,7 +26,7 @@ const CLI = 'dist/src/cli/main.js';
 describe('OTA through the CLI and the agent', () => {
   it('ota apply → boot-check → agent commits when healthy and emits ota-committed', async (t) => {
     const tmp = tempDir('edge-ota-cli-');
-    t.after(tmp.remove);
+    t.after(() => tmp.remove());
     const key = makeKey(tmp.path);
     const ota = testOtaConfig(tmp.path, key, { brokerOptional: true });
     factoryInstall(ota, '1.0.0');
@@ -91,7 +91,7 @@ describe('OTA through the CLI and the agent', () => {
 
   it('under the split: the agent asks to commit, root commits, the next start carries ota-committed to the outbox', async (t) => {
     const tmp = tempDir('edge-ota-split-agent-');
-    t.after(tmp.remove);
+    t.after(() => tmp.remove());
     const key = makeKey(tmp.path);
     const ota = testOtaConfig(tmp.path, key, { mode: 'split', brokerOptional: true });
     factoryInstall(ota, '1.0.0');
@@ -144,7 +144,7 @@ describe('OTA through the CLI and the agent', () => {
 
   it('boot-check never fails the unit, even with an unreadable config and state', async (t) => {
     const tmp = tempDir('edge-ota-cli-');
-    t.after(tmp.remove);
+    t.after(() => tmp.remove());
     const configFile = join(tmp.path, 'broken.yaml');
     writeFileSync(configFile, 'ota: [not, a, map\n');
     const r = await run(process.execPath, [CLI, 'ota', 'boot-check', '--config', configFile]);
