@@ -28,6 +28,8 @@ export interface OtaRequesterDeps {
   readonly clock: Clock;
   readonly onProgress?: (progress: OtaProgress) => void;
   readonly downloadBackoffMs?: number;
+  /** Crash points of the download (tests kill the process there, as the engine's). */
+  readonly hook?: (point: string) => void | Promise<void>;
   /** Called after each request is written (tests run the privileged step here; systemd's .path unit does on a box). */
   readonly onRequest?: () => Promise<void>;
 }
@@ -96,7 +98,7 @@ export class OtaRequester implements OtaControl {
         logger: this.deps.logger,
         backoffMs: this.deps.downloadBackoffMs ?? 1000,
         onProgress: (done, total) => progress({ stage: 'download', done, total }),
-        point: () => Promise.resolve(),
+        point: async (name) => this.deps.hook?.(name),
       });
       progress({ stage: 'verify' });
       const head = await readBundleHead(bundle.file);

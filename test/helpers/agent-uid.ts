@@ -7,14 +7,13 @@ export const AGENT_UID = 4242;
 export const needsRoot: string | false =
   process.getuid?.() === 0 ? false : 'needs root (chown to a real agent uid, setpriv)';
 
-/** Runs `argv` as the agent uid and gid, without supplementary groups. */
+/** setpriv's arguments that run `argv` as the agent uid and gid, without supplementary groups. */
+export function agentArgv(argv: string[]): string[] {
+  return [`--reuid=${AGENT_UID}`, `--regid=${AGENT_UID}`, '--clear-groups', '--', ...argv];
+}
+
+/** Runs `argv` as the agent (synchronously: nothing in this process can answer it meanwhile). */
 export function asAgent(argv: string[]): { code: number | null; out: string } {
-  const r = spawnSync(
-    'setpriv',
-    [`--reuid=${AGENT_UID}`, `--regid=${AGENT_UID}`, '--clear-groups', '--', ...argv],
-    {
-      encoding: 'utf8',
-    },
-  );
+  const r = spawnSync('setpriv', agentArgv(argv), { encoding: 'utf8' });
   return { code: r.status, out: r.stdout + r.stderr };
 }

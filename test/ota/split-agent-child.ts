@@ -3,7 +3,7 @@
  * uid (setpriv): OtaRequester against a config file.
  *   node split-agent-child.js CONFIG_JSON apply SOURCE [SHA256 FORCE COMMAND_FILE]
  *   node split-agent-child.js CONFIG_JSON healthy|trial-timeout VERSION
- *   node split-agent-child.js CONFIG_JSON emit
+ *   node split-agent-child.js CONFIG_JSON emit | resume
  */
 import { readFileSync } from 'node:fs';
 import { systemClock } from '../../src/core/clock.js';
@@ -18,6 +18,10 @@ const requester = new OtaRequester({
   logger: silentLogger,
   clock: systemClock,
   downloadBackoffMs: 0,
+  // CRASH_AT=<point>: killed there, as a power cut would stop the agent mid-download.
+  hook: (point) => {
+    if (point === process.env.CRASH_AT) process.kill(process.pid, 'SIGKILL');
+  },
 });
 
 async function main(): Promise<void> {
@@ -30,6 +34,8 @@ async function main(): Promise<void> {
       ...(commandFile ? { command: readFileSync(commandFile, 'utf8'), commandId: 'cmd-force-01' } : {}),
     });
     process.stdout.write(`requested ${result.version}\n`);
+  } else if (op === 'resume') {
+    process.stdout.write(`resumed ${(await requester.resume())?.version ?? 'nothing'}\n`);
   } else if (op === 'healthy') await requester.healthy(arg ?? '');
   else if (op === 'trial-timeout') await requester.trialTimeout(arg ?? '');
   else if (op === 'emit') {

@@ -18,6 +18,8 @@ export interface SplitMachine {
   readonly engine: OtaEngine;
   readonly restarts: string[];
   readonly serve: () => ReturnType<typeof serveRequests>;
+  /** The agent child's command line (for an asynchronous spawn through setpriv). */
+  readonly agentCommand: (...args: string[]) => string[];
   /** Runs the agent's half as uid 4242. */
   readonly agent: (...args: string[]) => { code: number | null; out: string };
 }
@@ -62,6 +64,7 @@ export function splitMachine(
     engine,
     restarts,
     serve,
+    agentCommand: (...args) => [process.execPath, CHILD, configFile, ...args],
     agent: (...args) => asAgent([process.execPath, CHILD, configFile, ...args]),
   };
   return machine;

@@ -5,14 +5,18 @@
  * does the rest. Each attack the agent could mount through a request is refused.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { createHash, sign } from 'node:crypto';
 import { chmodSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import type { OtaConfig } from '../../src/config/sections/ota.js';
-import { asAgent, needsRoot } from '../helpers/agent-uid.js';
+import { agentArgv, asAgent, needsRoot } from '../helpers/agent-uid.js';
+import { createTestCerts } from '../helpers/certs.js';
+import { rangeServer } from '../helpers/range-server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { splitMachine, type SplitMachine } from './split-machine.js';
 import { bootableVersion, buildBundle, makeKey, type TestKey } from './helpers.js';
@@ -125,6 +129,42 @@ describe('OTA under the root/agent split', { skip: needsRoot }, () => {
     assert.match(served.stdout, /1 handled, 0 refused/, served.stderr);
     assert.equal(bootableVersion(m.config), '1.1.0');
     assert.match(cli('status').stdout, /phase: +trial \(1\.1\.0/);
+  });
+
+  it('resume under the split: the agent (uid 4242) killed mid-download fetches only the rest at its next start', async () => {
+    const certs = createTestCerts();
+    chmodSync(certs.dir, 0o755);
+    const body = readFileSync(buildBundle(tmp.path, { version: '1.1.0', key, extraBytes: 400_000 }));
+    const ranges: string[] = [];
+    const server = rangeServer(certs, body, ranges);
+
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/b.tar.gz`;
+      const m = machine({ tls: { ca: certs.ca } });
+      const runAgent = async (env: Record<string, string>, ...args: string[]) => {
+        const child = spawn('setpriv', agentArgv(m.agentCommand(...args)), {
+          env: { ...process.env, ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+        return { code, signal, out };
+      };
+      const killed = await runAgent({ CRASH_AT: 'download:chunk' }, 'apply', url);
+      assert.equal(killed.signal, 'SIGKILL', killed.out);
+      const resumed = await runAgent({}, 'resume');
+      assert.match(resumed.out, /resumed 1\.1\.0/);
+      assert.equal(ranges.length, 1, 'the rest only, with Range');
+      await m.serve();
+      assert.equal(bootableVersion(m.config), '1.1.0');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      certs.remove();
+    }
   });
 
   it('a trial that never turns healthy: the agent asks, root rolls back and restarts', async () => {
