@@ -28,7 +28,9 @@ Usage:
   edge-agent ota commit|rollback     decide a release on trial by hand
   edge-agent ota resume              finish an update a power cut interrupted
   edge-agent ota boot-check          (ExecStartPre) count trial boots, roll back a crash
-                                     loop; never fails. ota commands take --config FILE
+                                     loop; never fails
+  edge-agent ota serve-requests      (edge-agent-ota.service, root) carry out the agent's
+                                     update requests. ota commands take --config FILE
                                      (default /etc/edge-agent/config.yaml)
   edge-agent pile-sim --port PORT --ca FILE (--cert/--key/--issuer | --piles DIR) [...]
                                      CIP-22 reference piles against a gateway (scripted

@@ -9,7 +9,10 @@ import { otaSchema, type OtaConfig } from '../config/sections/ota.js';
 import { loadConfigFile } from '../config/load.js';
 import { EdgeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/ports.js';
+import { systemClock } from '../core/clock.js';
 import { OtaEngine, type OtaProgress } from '../ota/engine.js';
+import { effectiveOtaConfig } from '../ota/legacy.js';
+import { serveRequests } from '../ota/privileged.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/edge-agent/config.yaml';
 
@@ -23,8 +26,20 @@ export interface OtaCliOptions {
 type Line = (line: string) => void;
 
 function loadOtaConfig(file: string | undefined): OtaConfig {
-  if (file !== undefined) return loadConfigFile(file).ota;
-  return existsSync(DEFAULT_CONFIG_FILE) ? loadConfigFile(DEFAULT_CONFIG_FILE).ota : otaSchema.parse({});
+  return loadAgentConfig(file).ota;
+}
+
+function loadAgentConfig(file: string | undefined): {
+  ota: OtaConfig;
+  agent: { readonly id: string; readonly site: string };
+} {
+  const loaded =
+    file !== undefined
+      ? loadConfigFile(file)
+      : existsSync(DEFAULT_CONFIG_FILE)
+        ? loadConfigFile(DEFAULT_CONFIG_FILE)
+        : { ota: otaSchema.parse({}), agent: { id: '', site: '' } };
+  return { ota: effectiveOtaConfig(loaded.ota).config, agent: loaded.agent };
 }
 
 function stderrLogger(err: Line): Logger {
@@ -74,7 +89,8 @@ export async function otaCommand(
   err: Line,
 ): Promise<number> {
   if (sub === 'boot-check') return bootCheck(options, out, err);
-  const config = loadOtaConfig(options.config);
+  const full = loadAgentConfig(options.config);
+  const config = full.ota;
   const restart = options.noRestart
     ? undefined
     : (reason: string) => {
@@ -112,7 +128,20 @@ export async function otaCommand(
         `phase:    ${status.state.step.phase}${status.state.step.phase === 'trial' ? ` (${status.state.step.to}, boot ${status.state.step.boots})` : ''}`,
       );
       if (status.state.last) out(`last:     ${JSON.stringify(status.state.last)}`);
+      out(`floor:    ${status.floor ?? '(none)'}`);
       if (status.problem) out(`problem:  ${status.problem}`);
+      return 0;
+    }
+    case 'serve-requests': {
+      const result = await serveRequests({
+        engine,
+        config,
+        site: full.agent.site,
+        agentId: full.agent.id,
+        clock: systemClock,
+        logger: stderrLogger(err),
+      });
+      out(`ota serve-requests: ${result.handled} handled, ${result.failed} refused`);
       return 0;
     }
     case 'commit':
@@ -124,7 +153,7 @@ export async function otaCommand(
     default:
       throw new EdgeError(
         'EDGE_ERR_CONFIG_INVALID',
-        `ota: unknown subcommand "${sub ?? ''}" (apply, resume, status, boot-check, commit, rollback)`,
+        `ota: unknown subcommand "${sub ?? ''}" (apply, resume, status, boot-check, serve-requests, commit, rollback)`,
       );
   }
 }
@@ -139,7 +168,7 @@ async function bootCheck(options: OtaCliOptions, out: Line, err: Line): Promise<
       err(
         `ota boot-check: config unusable (${(error as Error).message.split('\n')[0]}); using the default OTA paths`,
       );
-      config = otaSchema.parse({});
+      config = effectiveOtaConfig(otaSchema.parse({})).config;
     }
     const state = await new OtaEngine({ config, logger: silentLogger }).bootCheck();
     const step = state.step;

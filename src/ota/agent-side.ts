@@ -4,12 +4,15 @@
  * (with `ota.commands`) takes signed commands and resumes an interrupted one. None of it
  * may stop the agent: OTA trouble is logged, the agent runs on.
  */
-import type { Clock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { CommandChannel, Logger, OutboxSink } from '../core/ports.js';
 import { eventToRecord } from '../core/record-codec.js';
 import type { EdgeConfig } from '../config/schema.js';
 import { OtaCommandHandler } from './command.js';
+import type { OtaControl } from './control.js';
 import { OtaEngine, type OtaProgress } from './engine.js';
+import { effectiveOtaConfig } from './legacy.js';
+import { OtaRequester } from './requester.js';
 import { TrialMonitor, type TrialHealth } from './trial.js';
 import { loadKeyring } from './verify.js';
 import { runningVersion } from './version.js';
@@ -32,9 +35,11 @@ export function otaActive(stage: OtaProgress['stage']): boolean {
 }
 
 export class OtaAgentSide {
-  readonly engine: OtaEngine;
+  /** The inline engine, or in the split (the default) the requester that asks root. */
+  readonly engine: OtaControl;
   private trial: TrialMonitor | undefined;
   private commands: OtaCommandHandler | undefined;
+  private timers: TimerHandle[] = [];
   /** Settles when the trial (if any) is decided; tests await it. */
   trialOutcome: Promise<string> = Promise.resolve('not-on-trial');
 
@@ -42,13 +47,23 @@ export class OtaAgentSide {
     private readonly config: EdgeConfig,
     private readonly deps: OtaAgentSideDeps,
   ) {
-    this.engine = new OtaEngine({
-      config: config.ota,
-      logger: deps.logger,
-      clock: deps.clock,
-      restart: deps.restart,
-      onProgress: (progress) => deps.onActive?.(otaActive(progress.stage)),
-    });
+    const onProgress = (progress: OtaProgress): void => deps.onActive?.(otaActive(progress.stage));
+    const { config: ota, legacy } = effectiveOtaConfig(config.ota);
+    if (legacy)
+      deps.logger.warn(
+        { stateDir: config.ota.stateDir },
+        'OTA privileged step not installed (old layout): updating in-process until deploy/install.sh is run',
+      );
+    this.engine =
+      ota.mode === 'inline'
+        ? new OtaEngine({
+            config: ota,
+            logger: deps.logger,
+            clock: deps.clock,
+            restart: deps.restart,
+            onProgress,
+          })
+        : new OtaRequester({ config: ota, logger: deps.logger, clock: deps.clock, onProgress });
   }
 
   async start(): Promise<void> {
@@ -75,7 +90,15 @@ export class OtaAgentSide {
     });
     this.trialOutcome = this.trial.start().then(
       async (outcome) => {
-        if (outcome === 'committed') await this.emitPendingEvents().catch(() => undefined);
+        if (outcome === 'committed') {
+          await this.emitPendingEvents().catch(() => undefined);
+          // Split: root commits a moment later; pick its ota-committed event up then.
+          if (this.config.ota.mode === 'split')
+            for (const ms of [5_000, 30_000])
+              this.timers.push(
+                this.deps.clock.setTimeout(() => void this.emitPendingEvents().catch(() => undefined), ms),
+              );
+        }
         return outcome;
       },
       (error: unknown) => {
@@ -88,6 +111,8 @@ export class OtaAgentSide {
 
   stop(): void {
     this.trial?.stop();
+    for (const timer of this.timers) timer.cancel();
+    this.timers = [];
     this.commands?.stop();
   }
 

@@ -13,7 +13,8 @@ import type { Clock } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
 import type { CommandChannel, InboundMessage, Logger, OutboxSink } from '../core/ports.js';
 import { eventToRecord } from '../core/record-codec.js';
-import type { OtaEngine, OtaProgress } from './engine.js';
+import type { OtaControl } from './control.js';
+import type { OtaProgress } from './engine.js';
 import type { Keyring } from './verify.js';
 
 export const OTA_COMMAND_TOPIC = 'agent/ota';
@@ -25,20 +26,26 @@ const envelopeSchema = z.strictObject({
   sig: z.string().min(1).max(200),
 });
 
-const commandSchema = z.strictObject({
-  type: z.literal('ota-apply'),
-  id: z.string().regex(/^[A-Za-z0-9_.:-]{8,128}$/, 'use 8–128 of letters, digits, "_.:-"'),
-  site: z.string().min(1),
-  agent: z.string().min(1).optional(),
-  url: z.string().url(),
-  sha256: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
-  force: z.boolean().optional(),
-  issuedAt: z.number().int().positive(),
-  expiresAt: z.number().int().positive(),
-});
+const commandSchema = z
+  .strictObject({
+    type: z.literal('ota-apply'),
+    id: z.string().regex(/^[A-Za-z0-9_.:-]{8,128}$/, 'use 8–128 of letters, digits, "_.:-"'),
+    site: z.string().min(1),
+    agent: z.string().min(1).optional(),
+    url: z.string().url(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    force: z.boolean().optional(),
+    issuedAt: z.number().int().positive(),
+    expiresAt: z.number().int().positive(),
+  })
+  .refine((c) => c.force !== true || c.sha256 !== undefined, {
+    // force lifts the downgrade check: without a hash it would authorise whatever bytes the URL serves.
+    message: 'force requires sha256 (the exact bundle it authorises)',
+    path: ['sha256'],
+  });
 
 export type OtaCommand = z.infer<typeof commandSchema>;
 
@@ -56,7 +63,7 @@ function refuse(reason: string, message: string, id?: string): EdgeError {
 }
 
 /** Authenticates and checks a command; pure but for the clock value passed in. */
-function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaCommand {
+export function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaCommand {
   let raw: unknown;
   try {
     raw = JSON.parse(payload.toString('utf8'));
@@ -108,7 +115,7 @@ function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaCommand {
 
 export interface OtaCommandHandlerOptions {
   readonly channel: CommandChannel;
-  readonly engine: OtaEngine;
+  readonly engine: OtaControl;
   readonly keyring: Keyring;
   readonly site: string;
   readonly agentId: string;
@@ -197,6 +204,8 @@ export class OtaCommandHandler {
         force: cmd.force,
         sha256: cmd.sha256,
         commandId: cmd.id,
+        // The privileged step honours force only from the signed command itself.
+        ...(cmd.force === true ? { command: message.payload.toString('utf8') } : {}),
         onProgress,
       }),
     );

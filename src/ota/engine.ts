@@ -4,34 +4,25 @@
  * the step that was under way and `bootCheck()` or `resume()` finishes or undoes it.
  * Crash points (`hook`) sit between all durable steps; tests kill the process there.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import { EdgeError, toEdgeError, type EdgeErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import type { AgentEvent } from '../core/types.js';
 import type { OtaConfig } from '../config/sections/ota.js';
-import { downloadResumable, redact } from './download.js';
-import { fsyncDir, writeFileDurable } from './fs-sync.js';
+import type { ApplyRequest, ApplyResult, OtaProgress } from './control.js';
+import { fetchBundle } from './fetch.js';
+import { raiseFloor } from './floor.js';
+import { installRelease } from './install-release.js';
 import type { Manifest } from './manifest.js';
 import { transition, type OtaEffect, type OtaInput, type OtaState } from './state.js';
 import { StateStore } from './store.js';
 import { InstallLayout } from './switch.js';
-import { fsyncTree, readBundleHead, unpackRelease } from './unpack.js';
-import { checkCompatibility, loadKeyring, RELEASE_META_DIR, verifyManifest, type Keyring } from './verify.js';
+import { readBundleHead } from './unpack.js';
+import { checkCompatibility, loadKeyring, verifyManifest, type Keyring } from './verify.js';
 
-export type OtaStage = 'download' | 'verify' | 'unpack' | 'switch' | 'done' | 'failed';
-
-export interface OtaProgress {
-  readonly stage: OtaStage;
-  readonly done?: number;
-  readonly total?: number | null;
-  readonly version?: string;
-  readonly code?: string;
-  readonly message?: string;
-}
+export type { ApplyRequest, ApplyResult, OtaProgress, OtaStage } from './control.js';
 
 export interface OtaEngineDeps {
   readonly config: OtaConfig;
@@ -51,29 +42,14 @@ export interface OtaEngineDeps {
   readonly downloadBackoffMs?: number;
 }
 
-export interface ApplyRequest {
-  readonly source: string;
-  /** Who asked: local files are accepted from the CLI only. */
-  readonly origin: 'cli' | 'command';
-  readonly force?: boolean;
-  readonly sha256?: string;
-  readonly commandId?: string;
-  /** Progress of this apply only (besides `deps.onProgress`). */
-  readonly onProgress?: (progress: OtaProgress) => void;
-}
-
-export interface ApplyResult {
-  readonly version: string;
-  readonly from: string | null;
-  readonly bytesFetched: number;
-}
-
 export interface OtaStatus {
   readonly state: OtaState;
   readonly problem?: string;
   readonly current: string | null;
   readonly previous: string | null;
   readonly releases: readonly string[];
+  /** Oldest version an update may install, raised by commits (null: none yet). */
+  readonly floor: string | null;
 }
 
 /** Errors that mean the downloaded bundle itself is bad: drop it so a retry fetches anew. */
@@ -91,11 +67,19 @@ export class OtaEngine {
   private restarts: string[] = [];
   private requestProgress: ((progress: OtaProgress) => void) | undefined;
   private queue: Promise<void> = Promise.resolve();
+  /** Where this process downloads bundles itself. */
+  private readonly fetchDir: string;
 
   constructor(private readonly deps: OtaEngineDeps) {
     this.layout = new InstallLayout(resolve(deps.config.root));
-    this.store = new StateStore(resolve(deps.config.dataDir));
+    this.store = new StateStore(resolve(deps.config.stateDir));
     this.clock = deps.clock ?? systemClock;
+    // Split: this engine is root (CLI, privileged step); it never writes where the agent can
+    // plant links, so a root `ota apply URL` downloads into root's own state directory.
+    this.fetchDir =
+      deps.config.mode === 'split'
+        ? join(resolve(deps.config.stateDir), 'fetch')
+        : join(resolve(deps.config.dataDir), 'downloads');
     this.keyringCache = deps.keyring;
   }
 
@@ -107,7 +91,20 @@ export class OtaEngine {
       current: await this.layout.currentVersion(),
       previous: await this.layout.previousVersion(),
       releases: await this.layout.releases(),
+      floor: await this.store.readFloor(),
     };
+  }
+
+  async readState(): Promise<OtaState> {
+    return (await this.store.read()).state;
+  }
+
+  /** The privileged step handled the agent's request `seq` (requests.ts): never again. */
+  async requestDone(seq: number): Promise<void> {
+    await this.locked(async () => {
+      const { state } = await this.store.read();
+      if ((state.requestsDone ?? 0) < seq) await this.store.write({ ...state, requestsDone: seq });
+    });
   }
 
   /** Download (or take the file), verify, unpack, switch; then restart into the trial. */
@@ -128,8 +125,10 @@ export class OtaEngine {
       await this.point('apply:started');
       const staged = await this.stage(request);
       await this.run({ type: 'staged', from: staged.from, to: staged.manifest.version });
-      // Switched: the bundle and any abandoned partial downloads are no longer needed.
+      // Switched: the bundle and any abandoned partial downloads are no longer needed. Only
+      // what this process fetched itself: the privileged step never deletes the agent's files.
       await rm(this.store.downloadsDir, { recursive: true, force: true });
+      if (staged.downloaded) await rm(this.fetchDir, { recursive: true, force: true });
       this.progress({ stage: 'done', version: staged.manifest.version });
       return { version: staged.manifest.version, from: staged.from, bytesFetched: staged.bytesFetched };
     });
@@ -166,7 +165,15 @@ export class OtaEngine {
       if (effects.length === 0) break;
     }
     this.restarts = [];
+    // A commit whose floor raise a power cut interrupted: raise it now (idempotent).
+    if (state.step.phase === 'idle' && state.last?.outcome === 'committed' && state.last.version)
+      await this.raiseFloor(state.last.version);
     return state;
+  }
+
+  private async raiseFloor(version: string): Promise<void> {
+    const raised = await raiseFloor(this.store, this.layout, version);
+    if (raised) this.deps.logger.info(raised, 'OTA version floor raised');
   }
 
   /** The running release reports healthy: commit it if it is the one on trial. */
@@ -193,6 +200,17 @@ export class OtaEngine {
       }),
     );
     await this.performRestarts();
+  }
+
+  /** A request the privileged step refused before staging: recorded as a failed update (event included). */
+  async recordRefusal(code: EdgeErrorCode, message: string): Promise<void> {
+    await this.locked(async () => {
+      await this.run({
+        type: 'apply',
+        update: { source: 'request', force: false, startedAt: this.clock.now() },
+      });
+      await this.run({ type: 'staging-failed', code, message });
+    });
   }
 
   /** Events the state file carries until the outbox has them. */
@@ -276,6 +294,8 @@ export class OtaEngine {
         this.restarts.push(effect.reason);
         return;
       case 'cleanup': {
+        const committed = (await this.store.read()).state.last?.version;
+        if (committed !== undefined) await this.raiseFloor(committed);
         const keep = [...effect.keep];
         for (const v of [await this.layout.currentVersion(), await this.layout.previousVersion()])
           if (v !== null) keep.push(v);
@@ -318,7 +338,15 @@ export class OtaEngine {
     let version: string | undefined;
     let bundle: { file: string; downloaded: boolean; bytesFetched: number } | undefined;
     try {
-      bundle = await this.fetchBundle(request);
+      bundle = await fetchBundle(request, {
+        config: this.deps.config,
+        downloadsDir: this.fetchDir,
+        clock: this.clock,
+        logger: this.deps.logger,
+        backoffMs: this.deps.downloadBackoffMs ?? 1000,
+        onProgress: (done, total) => this.progress({ stage: 'download', done, total }),
+        point: (name) => this.point(name),
+      });
       this.progress({ stage: 'verify' });
       const head = await readBundleHead(bundle.file);
       const manifest = verifyManifest(head.manifestBytes, head.signature, this.keyring());
@@ -329,13 +357,21 @@ export class OtaEngine {
         nodeAbi: this.deps.nodeAbi ?? process.versions.modules,
         installed: from,
         allowDowngrade: request.force === true || this.deps.config.allowDowngrade,
+        floor: await this.store.readFloor(),
       });
       if (from === manifest.version)
         throw new EdgeError('EDGE_ERR_OTA_DOWNGRADE', `version ${from} is already installed and current`, {
           context: { version: from },
         });
       await this.point('verify:done');
-      await this.unpack(bundle.file, manifest, head.manifestBytes, head.signature, from);
+      await installRelease(
+        this.layout,
+        { file: bundle.file, manifest, ...head, from },
+        {
+          progress: (p) => this.progress(p),
+          point: (name) => this.point(name),
+        },
+      );
       return { manifest, from, ...bundle };
     } catch (error) {
       const e = toEdgeError(error, 'EDGE_ERR_OTA_STATE');
@@ -346,111 +382,8 @@ export class OtaEngine {
     }
   }
 
-  private async fetchBundle(
-    request: ApplyRequest,
-  ): Promise<{ file: string; downloaded: boolean; bytesFetched: number }> {
-    const source = request.source;
-    const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
-    if (!isUrl || source.startsWith('file://')) {
-      if (request.origin !== 'cli')
-        throw new EdgeError(
-          'EDGE_ERR_OTA_SOURCE',
-          'a remote command must name an https:// URL, not a local file',
-        );
-      const file = source.startsWith('file://') ? new URL(source).pathname : resolve(source);
-      await stat(file).catch((error: unknown) => {
-        throw new EdgeError(
-          'EDGE_ERR_OTA_SOURCE',
-          `cannot read bundle ${file}: ${(error as Error).message}`,
-          { context: { file } },
-        );
-      });
-      await this.checkBundleHash(file, request.sha256);
-      return { file, downloaded: false, bytesFetched: 0 };
-    }
-    if (!source.startsWith('https://') && !(source.startsWith('http://') && !this.deps.config.requireHttps)) {
-      throw new EdgeError(
-        'EDGE_ERR_OTA_SOURCE',
-        `${redact(source)}: only https:// URLs are allowed (ota.requireHttps)`,
-      );
-    }
-    await this.store.ensure();
-    const key = request.sha256 ?? createHash('sha256').update(source).digest('hex').slice(0, 32);
-    const dest = join(this.store.downloadsDir, `${key}.bundle`);
-    let first = true;
-    const result = await downloadResumable(source, dest, {
-      ca: this.deps.config.tls.ca === undefined ? undefined : await readFile(this.deps.config.tls.ca),
-      idleTimeoutMs: this.deps.config.downloadTimeoutMs,
-      attempts: this.deps.config.downloadAttempts,
-      maxBytes: this.deps.config.maxBundleBytes,
-      backoffMs: this.deps.downloadBackoffMs ?? 1000,
-      clock: this.clock,
-      logger: this.deps.logger,
-      onProgress: (done, total) => this.progress({ stage: 'download', done, total }),
-      onChunk: async () => {
-        if (first) await this.point('download:chunk');
-        first = false;
-      },
-    });
-    await this.point('download:done');
-    try {
-      await this.checkBundleHash(dest, request.sha256);
-    } catch (error) {
-      await rm(dest, { force: true });
-      throw error;
-    }
-    return { file: dest, downloaded: true, bytesFetched: result.bytesFetched };
-  }
-
-  private async checkBundleHash(file: string, sha256: string | undefined): Promise<void> {
-    if (sha256 === undefined) return;
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-    const digest = hash.digest('hex');
-    if (digest !== sha256.toLowerCase())
-      throw new EdgeError(
-        'EDGE_ERR_OTA_HASH',
-        `bundle sha256 ${digest.slice(0, 12)}… does not match the command's ${sha256.slice(0, 12)}…`,
-      );
-  }
-
   private keyring(): Keyring {
     this.keyringCache ??= loadKeyring(this.deps.config.publicKeys);
     return this.keyringCache;
-  }
-
-  private async unpack(
-    file: string,
-    manifest: Manifest,
-    manifestBytes: Buffer,
-    signature: string,
-    from: string | null,
-  ): Promise<void> {
-    await this.layout.removeLeftovers();
-    const tmp = this.layout.tmpDirFor(manifest.version);
-    let first = true;
-    try {
-      this.progress({ stage: 'unpack', done: 0, total: manifest.files.length, version: manifest.version });
-      await unpackRelease(file, manifest, tmp, {
-        onFile: async (_path, index, total) => {
-          this.progress({ stage: 'unpack', done: index, total, version: manifest.version });
-          if (first) await this.point('unpack:file');
-          first = false;
-        },
-      });
-      const meta = join(tmp, RELEASE_META_DIR);
-      await mkdir(meta, { mode: 0o755 });
-      await writeFileDurable(join(meta, 'manifest.json'), manifestBytes);
-      await writeFileDurable(join(meta, 'manifest.sig'), `${signature.trim()}\n`);
-      await fsyncTree(meta);
-      await fsyncDir(tmp);
-      await this.point('unpack:done');
-      this.progress({ stage: 'switch', version: manifest.version });
-      await this.layout.install(tmp, manifest.version, [from, await this.layout.previousVersion()]);
-    } catch (error) {
-      await rm(tmp, { recursive: true, force: true });
-      throw error;
-    }
-    await this.point('unpack:installed');
   }
 }

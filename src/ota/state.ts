@@ -74,6 +74,8 @@ export interface OtaState {
   readonly events: readonly AgentEvent[];
   /** Ids of accepted signed commands until they expire: the replay guard. */
   readonly seenCommands: readonly SeenCommand[];
+  /** Highest agent request (src/ota/requests.ts) the privileged step has handled. */
+  readonly requestsDone?: number;
 }
 
 export type OtaInput =

@@ -8,20 +8,39 @@ import { join } from 'node:path';
 import { EdgeError } from '../core/errors.js';
 import { writeFileDurable } from './fs-sync.js';
 import { initialState, type OtaState } from './state.js';
+import { VERSION_PATTERN } from './verify.js';
 
 export class StateStore {
   readonly file: string;
   readonly downloadsDir: string;
+  readonly floorFile: string;
   private readonly lockFile: string;
 
-  constructor(readonly dataDir: string) {
-    this.file = join(dataDir, 'state.json');
-    this.downloadsDir = join(dataDir, 'downloads');
-    this.lockFile = join(dataDir, 'lock');
+  /** `dir` is root's in the split mode (ota.stateDir): the agent reads state.json, writes nothing. */
+  constructor(readonly dir: string) {
+    this.file = join(dir, 'state.json');
+    // The privileged step's own copies of requested bundles (never the agent's files).
+    this.downloadsDir = join(dir, 'downloads');
+    this.floorFile = join(dir, 'floor');
+    this.lockFile = join(dir, 'lock');
+  }
+
+  /** The version floor, or null when none was ever set or the file is unreadable. */
+  async readFloor(): Promise<string | null> {
+    const text = await readFile(this.floorFile, 'utf8').catch(() => null);
+    const floor = text?.trim() ?? '';
+    return VERSION_PATTERN.test(floor) ? floor : null;
+  }
+
+  async writeFloor(version: string): Promise<void> {
+    await this.ensure();
+    await writeFileDurable(this.floorFile, `${version}\n`);
   }
 
   async ensure(): Promise<void> {
-    await mkdir(this.downloadsDir, { recursive: true, mode: 0o750 });
+    // state.json must stay readable for the agent; the bundle copies are root's alone.
+    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    await mkdir(this.downloadsDir, { recursive: true, mode: 0o700 });
   }
 
   /** The state, or the initial one when there is none; `problem` says why it was unreadable. */

@@ -6,7 +6,7 @@
  */
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/ports.js';
-import type { OtaEngine } from './engine.js';
+import type { OtaControl } from './control.js';
 
 export interface TrialHealth {
   readonly ok: boolean;
@@ -14,7 +14,7 @@ export interface TrialHealth {
 }
 
 export interface TrialMonitorOptions {
-  readonly engine: OtaEngine;
+  readonly engine: OtaControl;
   /** The version this process runs (its package.json). */
   readonly version: string;
   readonly windowMs: number;
@@ -47,7 +47,7 @@ export class TrialMonitor {
   }
 
   private async begin(): Promise<TrialOutcome> {
-    const { state } = await this.options.engine.store.read();
+    const state = await this.options.engine.readState();
     const step = state.step;
     if (step.phase !== 'trial') return 'not-on-trial';
     if (step.to !== this.options.version) {

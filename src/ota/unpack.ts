@@ -147,6 +147,7 @@ export async function unpackRelease(
   hooks: UnpackHooks = {},
 ): Promise<void> {
   const expected = new Map<string, ManifestFile>(manifest.files.map((f) => [f.path, f]));
+  const directories = manifestDirectories(manifest);
   const written = new Set<string>();
   await mkdir(dest, { mode: 0o755 });
   await walkBundle(file, async (entry, path) => {
@@ -154,8 +155,13 @@ export async function unpackRelease(
     if (path !== 'release' && !path.startsWith('release/'))
       throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle entry ${path} is outside release/`);
     const rel = path === 'release' ? '' : path.slice('release/'.length);
-    if (entry.type === 'Directory')
-      return void (rel === '' ? undefined : await mkdir(join(dest, rel), { recursive: true, mode: 0o755 }));
+    if (entry.type === 'Directory') {
+      if (rel === '') return;
+      // An empty directory the signature does not vouch for is content too (issue 12 item 8).
+      if (!directories.has(rel))
+        throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle directory ${rel}/ is not in the manifest`);
+      return void (await mkdir(join(dest, rel), { recursive: true, mode: 0o755 }));
+    }
     if (!FILE_TYPES.has(entry.type))
       throw new EdgeError(
         'EDGE_ERR_OTA_BUNDLE',
@@ -176,6 +182,16 @@ export async function unpackRelease(
       { context: { path: missing[0]!.path } },
     );
   await fsyncTree(dest);
+}
+
+/** Every directory a listed file lives in: the only directories a release may have. */
+export function manifestDirectories(manifest: Manifest): Set<string> {
+  const dirs = new Set<string>();
+  for (const file of manifest.files) {
+    const parts = file.path.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  return dirs;
 }
 
 async function writeVerified(entry: ReadEntry, target: string, spec: ManifestFile): Promise<void> {

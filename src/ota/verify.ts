@@ -18,7 +18,7 @@ import {
 } from './manifest.js';
 
 /** Version strings become directory names: keep them boring. */
-const VERSION_PATTERN = /^[0-9]+(\.[0-9]+)*(-[0-9A-Za-z.]+)?$/;
+export const VERSION_PATTERN = /^[0-9]+(\.[0-9]+)*(-[0-9A-Za-z.]+)?$/;
 /** Where the verified manifest is kept inside an installed release. */
 export const RELEASE_META_DIR = '.edge-ota';
 
@@ -148,8 +148,10 @@ export interface CompatibilityContext {
   readonly nodeAbi: string;
   /** Version `current` points at; null on a fresh install. */
   readonly installed: string | null;
-  /** --force / ota.allowDowngrade: accept older bundles and ignore the floor. */
+  /** --force / ota.allowDowngrade: accept older bundles and ignore minPreviousVersion. */
   readonly allowDowngrade: boolean;
+  /** The persisted floor (root-owned, raised by commits): nothing older, even forced. */
+  readonly floor?: string | null;
 }
 
 export function checkCompatibility(manifest: Manifest, ctx: CompatibilityContext): void {
@@ -166,6 +168,13 @@ export function checkCompatibility(manifest: Manifest, ctx: CompatibilityContext
       'EDGE_ERR_OTA_INCOMPATIBLE',
       `bundle's native addons are for Node ABI ${manifest.nodeAbi}, this Node is ABI ${ctx.nodeAbi}`,
       { context },
+    );
+  }
+  if (ctx.floor != null && compareVersions(manifest.version, ctx.floor) < 0) {
+    throw new EdgeError(
+      'EDGE_ERR_OTA_DOWNGRADE',
+      `bundle ${manifest.version} is below the version floor ${ctx.floor} (raised by a committed release; force does not lift it)`,
+      { context: { ...context, floor: ctx.floor } },
     );
   }
   if (ctx.installed === null || ctx.allowDowngrade) return;

@@ -75,6 +75,10 @@ test('a fresh install lays out releases, current, data, config, keys, unit, watc
   assert.equal(mode(`etc/edge-agent/ota-keys/${key.keyId}.pem`), 0o644);
   for (const [installed, source] of [
     ['etc/systemd/system/edge-agent.service', 'deploy/edge-agent.service'],
+    ['etc/systemd/system/edge-agent-ota.service', 'deploy/edge-agent-ota.service'],
+    ['etc/systemd/system/edge-agent-ota.path', 'deploy/edge-agent-ota.path'],
+    ['etc/systemd/system/edge-agent-ota.timer', 'deploy/edge-agent-ota.timer'],
+    ['usr/local/lib/edge-agent/verify-bundle.mjs', 'deploy/verify-bundle.mjs'],
     ['etc/systemd/system.conf.d/edge-agent-watchdog.conf', 'deploy/system.conf.d/edge-agent-watchdog.conf'],
     ['etc/udev/rules.d/99-edge-agent.rules', 'deploy/99-edge-agent.rules'],
   ]) {
@@ -100,7 +104,8 @@ test('an upgrade keeps the old release as previous; installing it again changes 
   assert.equal(readlinkSync(join(root, 'opt/edge-agent/previous')), 'releases/1.0.0');
   const again = install(v2);
   assert.equal(again.code, 0, again.out);
-  assert.match(again.out, /already installed/);
+  // issue 12 item 1: an existing tree is never kept in place of the one just verified.
+  assert.match(again.out, /releases\/1\.1\.0 replaced by the verified tree/);
   assert.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.1.0');
   assert.equal(readlinkSync(join(root, 'opt/edge-agent/previous')), 'releases/1.0.0');
 });
@@ -235,9 +240,13 @@ test('the unit passes systemd-analyze verify (only options newer than this syste
     0,
     'systemd-analyze not installed: scripts/setup.sh --test installs it (apt-get install systemd)',
   );
-  const r = spawnSync('systemd-analyze', ['verify', '--man=no', 'deploy/edge-agent.service'], {
-    encoding: 'utf8',
-  });
+  const units = [
+    'deploy/edge-agent.service',
+    'deploy/edge-agent-ota.service',
+    'deploy/edge-agent-ota.path',
+    'deploy/edge-agent-ota.timer',
+  ];
+  const r = spawnSync('systemd-analyze', ['verify', '--man=no', ...units], { encoding: 'utf8' });
   const problems = (r.stdout + r.stderr)
     .split('\n')
     .filter(Boolean)

@@ -13,7 +13,10 @@ import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { Agent } from '../../src/agent.js';
 import { validateConfig } from '../../src/config/load.js';
+import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
+import { OtaEngine } from '../../src/ota/engine.js';
+import { serveRequests } from '../../src/ota/privileged.js';
 import { tempDir } from '../helpers/tmp.js';
 import { bootableVersion, buildBundle, factoryInstall, makeKey, testOtaConfig } from './helpers.js';
 
@@ -23,7 +26,7 @@ const CLI = 'dist/src/cli/main.js';
 describe('OTA through the CLI and the agent', () => {
   it('ota apply → boot-check → agent commits when healthy and emits ota-committed', async (t) => {
     const tmp = tempDir('edge-ota-cli-');
-    t.after(tmp.remove);
+    t.after(() => tmp.remove());
     const key = makeKey(tmp.path);
     const ota = testOtaConfig(tmp.path, key, { brokerOptional: true });
     factoryInstall(ota, '1.0.0');
@@ -32,7 +35,14 @@ describe('OTA through the CLI and the agent', () => {
       store: { path: join(tmp.path, 'outbox.db') },
       http: { enabled: false },
       log: { level: 'silent' },
-      ota: { root: ota.root, dataDir: ota.dataDir, publicKeys: ota.publicKeys, brokerOptional: true },
+      ota: {
+        root: ota.root,
+        dataDir: ota.dataDir,
+        stateDir: ota.stateDir,
+        mode: 'inline',
+        publicKeys: ota.publicKeys,
+        brokerOptional: true,
+      },
     };
     const configFile = join(tmp.path, 'config.yaml');
     writeFileSync(configFile, stringify(raw));
@@ -79,9 +89,62 @@ describe('OTA through the CLI and the agent', () => {
     assert.equal(bootableVersion(ota), '1.1.0');
   });
 
+  it('under the split: the agent asks to commit, root commits, the next start carries ota-committed to the outbox', async (t) => {
+    const tmp = tempDir('edge-ota-split-agent-');
+    t.after(() => tmp.remove());
+    const key = makeKey(tmp.path);
+    const ota = testOtaConfig(tmp.path, key, { mode: 'split', brokerOptional: true });
+    factoryInstall(ota, '1.0.0');
+    const root = new OtaEngine({ config: ota, logger: silentLogger, restart: () => undefined });
+    await root.apply({ source: buildBundle(tmp.path, { version: '1.1.0', key }), origin: 'cli' });
+    await root.bootCheck();
+    const serve = () =>
+      serveRequests({
+        engine: root,
+        config: ota,
+        site: 's1',
+        agentId: 'a1',
+        clock: systemClock,
+        logger: silentLogger,
+      });
+    const parsed = validateConfig({
+      agent: { id: 'a1', site: 's1' },
+      store: { path: join(tmp.path, 'outbox.db') },
+      http: { enabled: false },
+      log: { level: 'silent' },
+      ota: { ...ota, tls: {} },
+    });
+    assert.ok(parsed.ok);
+    const startStop = async (): Promise<string> => {
+      const agent = new Agent({
+        config: parsed.config,
+        logger: silentLogger,
+        ota: { version: '1.1.0', restart: () => assert.fail('no restart') },
+      });
+      await agent.start();
+      const outcome = await agent.otaTrialOutcome();
+      await agent.stop();
+      return outcome;
+    };
+    assert.equal(await startStop(), 'committed', 'the agent asked');
+    assert.equal((await root.status()).state.step.phase, 'trial', 'only root commits');
+    await serve();
+    assert.equal((await root.status()).state.last?.outcome, 'committed');
+    assert.equal(await startStop(), 'not-on-trial');
+    const db = new Database(join(tmp.path, 'outbox.db'), { readonly: true });
+    t.after(() => db.close());
+    const types = db
+      .prepare('SELECT body FROM records WHERE cls = 1')
+      .all()
+      .map((r) => (JSON.parse((r as { body: string }).body) as { type: string }).type);
+    assert.ok(types.includes('ota-committed'), `ota-committed in the outbox (${types.join(', ')})`);
+    await serve();
+    assert.deepEqual((await root.status()).state.events, [], 'root dropped the events the agent handed on');
+  });
+
   it('boot-check never fails the unit, even with an unreadable config and state', async (t) => {
     const tmp = tempDir('edge-ota-cli-');
-    t.after(tmp.remove);
+    t.after(() => tmp.remove());
     const configFile = join(tmp.path, 'broken.yaml');
     writeFileSync(configFile, 'ota: [not, a, map\n');
     const r = await run(process.execPath, [CLI, 'ota', 'boot-check', '--config', configFile]);

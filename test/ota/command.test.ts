@@ -95,7 +95,8 @@ describe('signed agent/ota commands', () => {
   it('accepts a signed command: applies its URL, sha256 and force, reports progress on MQTT and in the outbox', async (t) => {
     const s = setup(t);
     const sha256 = 'a'.repeat(64);
-    await s.send(envelope(s.key, command({ sha256, force: true })));
+    const signed = envelope(s.key, command({ sha256, force: true }));
+    await s.send(signed);
     assert.equal(s.applied.length, 1);
     assert.deepEqual(
       { ...s.applied[0], onProgress: undefined },
@@ -105,8 +106,10 @@ describe('signed agent/ota commands', () => {
         force: true,
         sha256,
         commandId: 'cmd-0001',
+        command: signed,
         onProgress: undefined,
       },
+      'a forced apply carries the signed command: the privileged step re-verifies it',
     );
     assert.deepEqual(
       s.progress().map((p) => p.stage),
@@ -143,6 +146,8 @@ describe('signed agent/ota commands', () => {
     ['for another site', (s) => envelope(s.key, command({ site: 'site-2' })), 'wrong-site'],
     ['for another agent', (s) => envelope(s.key, command({ agent: 'agent-9' })), 'wrong-agent'],
     ['with an unknown field', (s) => envelope(s.key, command({ shell: 'rm -rf /' })), 'malformed'],
+    // issue 12 item 8: force without a hash authorised whatever bytes the URL served.
+    ['with force but no sha256', (s) => envelope(s.key, command({ force: true })), 'malformed'],
   ];
   for (const [name, payload, reason] of refusals) {
     it(`refuses a command ${name}`, async (t) => {

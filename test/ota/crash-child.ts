@@ -1,13 +1,18 @@
 /**
- * Child process for the crash-injection test: runs one OTA operation and SIGKILLs itself
- * at the named crash point, exactly where a power cut would stop it. Production code has
- * no such switch: the crash comes through the engine's `hook` dependency, injected here.
+ * Child process for the crash-injection tests: runs one OTA operation and SIGKILLs itself
+ * at the named crash point. With POWERCUT_MOUNT set it first cuts the power of that ext4
+ * file system (test/helpers/powercut.ts), so what was not synced is lost as well. Production
+ * code has no such switch: the crash comes through the engine's `hook` dependency.
  *   node crash-child.js CONFIG_JSON OPERATION CRASH_POINT [SOURCE]
+ * OPERATION serve runs the privileged step (serveRequests) of the split.
  */
 import { readFileSync } from 'node:fs';
 import { silentLogger } from '../../src/core/ports.js';
 import type { OtaConfig } from '../../src/config/sections/ota.js';
 import { OtaEngine } from '../../src/ota/engine.js';
+import { serveRequests } from '../../src/ota/privileged.js';
+import { systemClock } from '../../src/core/clock.js';
+import { powerCut } from '../helpers/powercut.js';
 
 const [configFile, operation, crashAt, source] = process.argv.slice(2);
 const config = JSON.parse(readFileSync(configFile!, 'utf8')) as OtaConfig;
@@ -17,7 +22,9 @@ const engine = new OtaEngine({
   downloadBackoffMs: 0,
   restart: () => undefined,
   hook: (point) => {
-    if (point === crashAt) process.kill(process.pid, 'SIGKILL');
+    if (point !== crashAt) return;
+    if (process.env.POWERCUT_MOUNT) powerCut(process.env.POWERCUT_MOUNT);
+    process.kill(process.pid, 'SIGKILL');
   },
 });
 
@@ -27,6 +34,15 @@ async function main(): Promise<void> {
   else if (operation === 'commit') await engine.healthy(source!);
   else if (operation === 'trial-timeout') await engine.trialTimeout(source!);
   else if (operation === 'boot') await engine.bootCheck();
+  else if (operation === 'serve')
+    await serveRequests({
+      engine,
+      config,
+      site: 's',
+      agentId: 'a',
+      clock: systemClock,
+      logger: silentLogger,
+    });
   else throw new Error(`unknown operation ${operation}`);
 }
 

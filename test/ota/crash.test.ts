@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,25 +16,18 @@ import { silentLogger } from '../../src/core/ports.js';
 import type { OtaConfig } from '../../src/config/sections/ota.js';
 import { OtaEngine } from '../../src/ota/engine.js';
 import { createTestCerts } from '../helpers/certs.js';
+import { rangeServer } from '../helpers/range-server.js';
 import { tempDir } from '../helpers/tmp.js';
-import { bootableVersion, buildBundle, factoryInstall, makeKey, testOtaConfig } from './helpers.js';
+import {
+  APPLY_POINTS,
+  bootableVersion,
+  buildBundle,
+  factoryInstall,
+  makeKey,
+  testOtaConfig,
+} from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./crash-child.js', import.meta.url));
-
-const APPLY_POINTS = [
-  'state:staging',
-  'apply:started',
-  'download:chunk',
-  'download:done',
-  'verify:done',
-  'unpack:file',
-  'unpack:done',
-  'unpack:installed',
-  'state:switching',
-  'switch:previous',
-  'switch:current',
-  'state:trial',
-];
 
 describe('OTA crash injection (SIGKILL at every step)', () => {
   const certs = createTestCerts();
@@ -43,22 +35,7 @@ describe('OTA crash injection (SIGKILL at every step)', () => {
   const key = makeKey(tmp.path);
   const bundle = readFileSync(buildBundle(tmp.path, { version: '1.1.0', key, extraBytes: 400_000 }));
   const ranges: string[] = [];
-  const server = createServer(
-    { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), minVersion: 'TLSv1.3' },
-    (req, res) => {
-      const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-      const start = match && req.headers['if-range'] === '"b1"' ? Number(match[1]) : 0;
-      if (req.headers.range) ranges.push(req.headers.range);
-      res.statusCode = start > 0 ? 206 : 200;
-      res.setHeader('ETag', '"b1"');
-      res.setHeader('Content-Length', bundle.length - start);
-      if (start > 0) res.setHeader('Content-Range', `bytes ${start}-${bundle.length - 1}/${bundle.length}`);
-      // Small writes so the child sees several chunks.
-      for (let i = start; i < bundle.length; i += 16_384)
-        res.write(bundle.subarray(i, Math.min(bundle.length, i + 16_384)));
-      res.end();
-    },
-  );
+  const server = rangeServer(certs, bundle, ranges);
   let url = '';
   before(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -82,7 +82,7 @@ describe('OTA flow in a temporary root', () => {
     await m.engine.eventsEmitted(1);
     assert.deepEqual((await m.engine.status()).state.events, []);
     assert.equal(bootableVersion(m.config), '1.1.0');
-    assert.deepEqual(readdirSync(join(m.config.dataDir, 'downloads')), []);
+    assert.deepEqual(readdirSync(join(m.config.stateDir, 'downloads')), [], 'no bundle copy left');
   });
 
   it('a second update after a commit moves previous along; a third trims to keepReleases', async (t) => {

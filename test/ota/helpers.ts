@@ -154,6 +154,8 @@ export function testOtaConfig(root: string, key: TestKey, overrides: Partial<Ota
   return otaSchema.parse({
     root: join(root, 'opt'),
     dataDir: join(root, 'data'),
+    stateDir: join(root, 'state'),
+    mode: 'inline',
     publicKeys: [key.pemFile],
     ...overrides,
   });
@@ -194,3 +196,19 @@ export function bootableVersion(config: OtaConfig): string {
   }
   return execFileSync(process.execPath, [join(current, 'dist/src/cli/main.js')], { encoding: 'utf8' }).trim();
 }
+
+/** The engine's crash points of an apply, in order (crash.test.ts, powercut.test.ts). */
+export const APPLY_POINTS = [
+  'state:staging',
+  'apply:started',
+  'download:chunk',
+  'download:done',
+  'verify:done',
+  'unpack:file',
+  'unpack:done',
+  'unpack:installed',
+  'state:switching',
+  'switch:previous',
+  'switch:current',
+  'state:trial',
+];

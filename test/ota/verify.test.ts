@@ -94,6 +94,11 @@ describe('OTA verification refuses before any switch', () => {
     refused(t, 'EDGE_ERR_OTA_BUNDLE', {
       mutate: (e) => [...e, { path: 'release/dist/extra.js', body: Buffer.from('x') }],
     }));
+  // issue 12 item 8: an empty directory entry no manifest line vouches for was created.
+  it('refuses a directory entry that is not in the manifest', (t) =>
+    refused(t, 'EDGE_ERR_OTA_BUNDLE', {
+      mutate: (e) => [...e, { path: 'release/dist/hooks.d/', type: 'Directory' }],
+    }));
   it('refuses a path with ..', (t) =>
     refused(t, 'EDGE_ERR_OTA_BUNDLE', {
       mutate: (e) => [...e, { path: 'release/../../evil', body: Buffer.from('x') }],

@@ -8,11 +8,24 @@ export const otaSchema = z.strictObject({
     .min(1)
     .default('/opt/edge-agent')
     .describe('Install root holding releases/, current and previous'),
+  mode: z
+    .enum(['split', 'inline'])
+    .default('split')
+    .describe(
+      'split: the agent downloads and asks, the root edge-agent-ota.service re-verifies, unpacks, switches, commits and rolls back (docs/security.md); inline: one process does everything (development, tests)',
+    ),
   dataDir: z
     .string()
     .min(1)
     .default('/var/lib/edge-agent/ota')
-    .describe('Update state (state.json) and partial downloads'),
+    .describe("The agent's staging area: partial downloads, update requests, seen command ids"),
+  stateDir: z
+    .string()
+    .min(1)
+    .default('/var/lib/edge-agent-ota')
+    .describe(
+      "Root's: state.json, the version floor and its copies of requested bundles (read-only to the agent)",
+    ),
   publicKeys: z
     .array(z.string().min(1))
     .default(['/etc/edge-agent/ota-keys'])
@@ -89,6 +102,8 @@ export const otaSchema = z.strictObject({
     .array(z.string().min(1))
     .min(1)
     .default(['systemctl', 'restart', 'edge-agent.service'])
-    .describe('How the CLI restarts the service after a switch (the agent itself exits with code 75)'),
+    .describe(
+      'How root (the CLI, the privileged step) restarts the service after a switch or rollback (inline mode: the agent exits with code 75)',
+    ),
 });
 export type OtaConfig = z.infer<typeof otaSchema>;
