@@ -168,6 +168,14 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
         await new Promise<void>((resolve) => setImmediate(resolve));
         assert.equal(readAll(outbox).length, 5, 'an idle store commits the next record at once too');
         assert.equal(commits, 2);
+        // Case cip22-fault-group-stalls, adaptive: a group into an empty batch commits too.
+        const group = outbox.appendOnce('pile-1/3', [
+          telemetry('pile-1', 3),
+          event('pile-1', 3, 'cip22-state'),
+        ]);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        assert.equal(readAll(outbox).length, 7);
+        assert.equal((await group).duplicate, false);
       });
     });
 
