@@ -11,7 +11,6 @@ import { CommandRouter } from './core/command-router.js';
 import { DevicePoller } from './core/poller.js';
 import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
 import type { Cip22Gateway } from './cip22/gateway/gateway.js';
-import { startCip22Gateway } from './cip22/gateway/start.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { ProgressSample } from './device/watchdog/health-gate.js';
@@ -27,7 +26,7 @@ import { DtuHub } from './drivers/modbus/dtu/hub.js';
 import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
 import { startStatusServer } from './observability/http.js';
 import { MemoryGuard } from './observability/memory-guard.js';
-import { createMetrics, type AgentMetrics } from './observability/metrics.js';
+import type { AgentMetrics } from './observability/metrics.js';
 import { buildAgentSnapshot } from './observability/agent-snapshot.js';
 import type { AgentStatsSnapshot } from './observability/snapshot.js';
 import { OtaAgentSide } from './ota/agent-side.js';
@@ -380,6 +379,8 @@ export class Agent {
   /** The CIP-22 gateway (config.cip22.enabled): stopped before the outbox closes. */
   private async startCip22(outbox: SqliteOutbox): Promise<void> {
     const { requireExpiry, maxAgeMs, clockSkewMs, maxPayloadBytes } = this.config.commands;
+    // Loaded on demand: the identity stack (asn1, sm-crypto) costs memory a station without piles never uses.
+    const { startCip22Gateway } = await import('./cip22/gateway/start.js');
     this.cip22 = await startCip22Gateway(this.config.cip22, {
       clock: this.clock,
       logger: this.logger.child({ component: 'cip22' }),
@@ -399,6 +400,8 @@ export class Agent {
   }
 
   private async startHttp(): Promise<void> {
+    // prom-client is loaded only with the status endpoint that serves it.
+    const { createMetrics } = await import('./observability/metrics.js');
     this.metrics = createMetrics(() => this.snapshot());
     const metrics = this.metrics;
     this.http = await startStatusServer(

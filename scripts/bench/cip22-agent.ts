@@ -1,6 +1,6 @@
 /**
  * Child process of the cip22 bench: the measured side. argv[2] = JSON
- *   { mode: 'gateway' | 'plain', cert: chain PEM file, key, root, store? }
+ *   { mode: 'gateway' | 'plain', cert: chain PEM file, key, root, store?, maxLatencyMs? }
  * gateway: Cip22Gateway with a SqliteOutbox; plain: a TLS 1.3 echo server, same cert.
  * IPC: sends {port}; on 'mark' resets the CPU window; on 'usage' replies {rss, cpuPct}.
  */
@@ -20,6 +20,8 @@ interface Args {
   readonly key: string;
   readonly root: string;
   readonly store?: string;
+  /** batch.maxLatencyMs of the store (the before figure: 50); default the schema's. */
+  readonly maxLatencyMs?: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
@@ -48,10 +50,16 @@ async function listen(): Promise<number> {
     }),
     port: 0,
   };
-  const outbox = SqliteOutbox.open(storeSchema.parse({ path: args.store }), {
-    clock: systemClock,
-    logger: silentLogger,
-  });
+  const outbox = SqliteOutbox.open(
+    storeSchema.parse({
+      path: args.store,
+      ...(args.maxLatencyMs !== undefined ? { batch: { maxLatencyMs: args.maxLatencyMs } } : {}),
+    }),
+    {
+      clock: systemClock,
+      logger: silentLogger,
+    },
+  );
   const gateway = new Cip22Gateway(config, {
     clock: systemClock,
     logger: silentLogger,
@@ -59,10 +67,18 @@ async function listen(): Promise<number> {
     roots: loadRoots([readFileSync(args.root)]),
     tls: { cert: readFileSync(args.cert), key: readFileSync(args.key) },
   });
-  // Drain like a forwarder would, so the store does not grow without bound.
+  // Drain like a forwarder would, so the store does not grow without bound: after the
+  // commit's ACKs are sent (a forwarder acks on PUBACK, never inside the commit), and at
+  // most one drain per turn. Its delete is a transaction of its own (an fsync).
+  let draining = false;
   outbox.onCommit(() => {
-    const rows = outbox.read(0, 10_000, 1e9);
-    if (rows.length > 0) outbox.ack(rows.map((r) => r.rowid));
+    if (draining) return;
+    draining = true;
+    setImmediate(() => {
+      draining = false;
+      const rows = outbox.read(0, 10_000, 1e9);
+      if (rows.length > 0) outbox.ack(rows.map((r) => r.rowid));
+    });
   });
   return gateway.start();
 }

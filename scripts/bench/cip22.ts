@@ -32,8 +32,14 @@ interface Agent {
   stop(): Promise<void>;
 }
 
-async function startAgent(pki: BenchPki, mode: 'gateway' | 'plain', round: number): Promise<Agent> {
+export async function startAgent(
+  pki: BenchPki,
+  mode: 'gateway' | 'plain',
+  round: number,
+  store: { maxLatencyMs?: number } = {},
+): Promise<Agent> {
   const args = {
+    ...store,
     mode,
     cert: join(pki.dir, 'server-chain.pem'),
     key: pki.serverKeyPem,
@@ -65,7 +71,7 @@ async function startAgent(pki: BenchPki, mode: 'gateway' | 'plain', round: numbe
   };
 }
 
-function pile(pki: BenchPki, i: number, port: number): SimPile {
+export function pile(pki: BenchPki, i: number, port: number): SimPile {
   const p = pki.piles[i]!;
   return new SimPile({
     host: '127.0.0.1',
@@ -79,7 +85,7 @@ function pile(pki: BenchPki, i: number, port: number): SimPile {
   });
 }
 
-function plainConnect(pki: BenchPki, port: number): Promise<TLSSocket> {
+export function plainConnect(pki: BenchPki, port: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const s = connect({
       host: '127.0.0.1',
@@ -130,7 +136,7 @@ async function handshakeRound(
   return lat;
 }
 
-async function connectAll<T>(n: number, open: (i: number) => Promise<T>): Promise<T[]> {
+export async function connectAll<T>(n: number, open: (i: number) => Promise<T>): Promise<T[]> {
   const out = new Array<T>(n);
   let next = 0;
   await Promise.all(

@@ -23,6 +23,21 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Runs `fn` after `ms` on the clock; `ms` 0 means "when this event-loop turn ends"
+ * (setImmediate, after the turn's I/O callbacks), which is an ordering, not a time, so it
+ * does not go through the clock. The group commit uses it: what one turn appends shares a
+ * transaction, and what arrives while a commit blocks the loop shares the next one.
+ */
+export function afterTurnOr(clock: Clock, fn: () => void, ms: number): TimerHandle {
+  if (ms > 0) return clock.setTimeout(fn, ms);
+  let live = true;
+  setImmediate(() => {
+    if (live) fn();
+  });
+  return { cancel: () => void (live = false) };
+}
+
 /** Resolves after `ms` on the given clock. */
 export function delay(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { EdgeError } from '../core/errors.js';
 import { fsyncDir } from './fs-sync.js';
 import type { Manifest, ManifestFile } from './manifest.js';
@@ -42,6 +42,8 @@ function entryPath(entry: ReadEntry): string {
  * one at a time. The first error stops reading and is thrown.
  */
 async function walkBundle(file: string, handle: EntryHandler, stopWhen?: () => boolean): Promise<void> {
+  // tar is loaded when a bundle is read, not with the agent: most runs never install one.
+  const { Parser } = await import('tar');
   const parser = new Parser({ strict: true });
   let failure: unknown;
   let onFailure: () => void = () => undefined;

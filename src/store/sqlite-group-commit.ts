@@ -1,13 +1,15 @@
 /**
  * Group commit for the SQLite outbox. Producers' records wait in an in-memory pending
- * batch; one transaction commits it when it reaches `batch.maxRecords` or
- * `batch.maxLatencyMs` after its first record. A failed commit keeps the records pending
+ * batch; one transaction commits it when it reaches `batch.maxRecords`, else when the
+ * event-loop turn of its first record ends (adaptive: an idle store commits at once, and
+ * what arrives while a commit blocks the loop in fsync gathers into the next commit), or
+ * `batch.maxLatencyMs` after its first record when that is set above 0 (a fixed window). A failed commit keeps the records pending
  * and retries with backoff; while commits fail, pending is bounded by dropping the oldest
  * pending telemetry (never events), recorded by a pending-overflow gap event at the next
  * commit. Durable appends resolve once their record is committed.
  */
 import { Backoff } from '../core/backoff.js';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import { type Clock, type TimerHandle, afterTurnOr } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
 import type { Logger, OnceResult } from '../core/ports.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
@@ -113,7 +115,7 @@ export class GroupCommit {
     this.afterPush();
   }
 
-  /** Commits when the batch is full, else arms the latency timer; sheds over the pending bound. */
+  /** Commits when the batch is full, else schedules the commit; sheds over the pending bound. */
   private afterPush(): void {
     const n = this.pending.length;
     if (n >= this.maxRecords && !this.failing && !this.committing) {
@@ -404,10 +406,14 @@ export class GroupCommit {
   // ---------------------------------------------------------------- timers
 
   private armLatencyTimer(): void {
-    this.latencyTimer = this.clock.setTimeout(() => {
-      this.latencyTimer = null;
-      if (!this.failing && !this.closed) this.commitPending();
-    }, this.maxLatencyMs);
+    this.latencyTimer = afterTurnOr(
+      this.clock,
+      () => {
+        this.latencyTimer = null;
+        if (!this.failing && !this.closed) this.commitPending();
+      },
+      this.maxLatencyMs,
+    );
   }
 
   private cancelTimers(): void {

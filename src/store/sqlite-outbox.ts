@@ -2,8 +2,8 @@
  * The durable store-and-forward outbox on SQLite (better-sqlite3, WAL).
  *
  * Producers `append()` into an in-memory pending batch; one transaction commits the
- * batch when it reaches `batch.maxRecords` or `batch.maxLatencyMs` after its first
- * record (group commit). Commit assigns each record its rowid (queue order, never
+ * batch when it reaches `batch.maxRecords` or when the event-loop turn of its first
+ * record ends (adaptive group commit; `batch.maxLatencyMs` > 0 waits a fixed time instead). Commit assigns each record its rowid (queue order, never
  * reused), its per-device `seq` (persisted counter) and its id (`<epoch>-<rowid>`).
  * Forwarders `read()` committed records in rowid order and `ack()` them once the broker
  * has them. The store is bounded (rows, body bytes): the oldest telemetry is evicted

@@ -96,7 +96,7 @@ for (const drain of ['fifo', 'interleave'] as const) {
         agent: { id: 'durability', site: 'durability' },
         http: { enabled: false },
         log: { level: 'warn' },
-        store: { path: storePath, batch: { maxRecords: 500, maxLatencyMs: 20 } },
+        store: { path: storePath, batch: { maxRecords: 500 } },
         mqtt: { ...base.mqtt, drain, inflightWindow: 8, batch: { maxRecords: 20 } },
         devices: base.devices.map((d) => ({ ...d, intervalMs: 20 })),
       };

@@ -3,7 +3,7 @@
  * per-device seq, epoch-prefixed ids, bounded size with telemetry-first eviction and gap
  * events), for unit tests of forwarders and producers. Nothing survives the process.
  */
-import { systemClock, type Clock, type TimerHandle } from '../../src/core/clock.js';
+import { afterTurnOr, systemClock, type Clock, type TimerHandle } from '../../src/core/clock.js';
 import type { OnceResult } from '../../src/core/ports.js';
 import type { NewRecord, RecordClass, StoredRecord } from '../../src/core/types.js';
 import { GAP_ROW_BYTES, GapBook } from '../../src/store/gaps.js';
@@ -22,7 +22,7 @@ export interface MemoryOutboxOptions {
   readonly maxBytes?: number;
   /** Group commit size; default 2000. */
   readonly batchMaxRecords?: number;
-  /** Group commit latency; default 50 ms. 0 still waits for a timer tick. */
+  /** Group commit wait; default 0: commit when the event-loop turn of the first pending record ends. */
   readonly batchMaxLatencyMs?: number;
 }
 
@@ -64,7 +64,7 @@ export class MemoryOutbox implements Outbox {
     this.maxRows = options.maxRows ?? Number.MAX_SAFE_INTEGER;
     this.maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
     this.maxRecords = options.batchMaxRecords ?? 2000;
-    this.maxLatencyMs = options.batchMaxLatencyMs ?? 50;
+    this.maxLatencyMs = options.batchMaxLatencyMs ?? 0;
   }
 
   append(record: NewRecord): void {
@@ -72,10 +72,14 @@ export class MemoryOutbox implements Outbox {
     this.pending.push(record);
     if (this.pending.length >= this.maxRecords) this.commit();
     else if (this.timer === null) {
-      this.timer = this.clock.setTimeout(() => {
-        this.timer = null;
-        this.commit();
-      }, this.maxLatencyMs);
+      this.timer = afterTurnOr(
+        this.clock,
+        () => {
+          this.timer = null;
+          this.commit();
+        },
+        this.maxLatencyMs,
+      );
     }
   }
 

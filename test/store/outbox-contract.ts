@@ -160,6 +160,32 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       });
     });
 
+    it('by default commits when the turn ends, with no clock time passing: one turn, one transaction', async () => {
+      await withSubject({ batchMaxRecords: 100 }, async (outbox) => {
+        let commits = 0;
+        outbox.onCommit(() => commits++);
+        for (let i = 0; i < 3; i++) outbox.append(telemetry('d', i));
+        const durable = outbox.appendDurable(telemetry('d', 3));
+        assert.equal(readAll(outbox).length, 0, 'nothing commits within the appending turn');
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        assert.equal(readAll(outbox).length, 4, "the turn's appends committed together");
+        assert.equal(commits, 1);
+        assert.equal((await durable).seq, 4);
+        outbox.append(telemetry('d', 4));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        assert.equal(readAll(outbox).length, 5, 'an idle store commits the next record at once too');
+        assert.equal(commits, 2);
+        // Case cip22-fault-group-stalls, adaptive: a group into an empty batch commits too.
+        const group = outbox.appendOnce('pile-1/3', [
+          telemetry('pile-1', 3),
+          event('pile-1', 3, 'cip22-state'),
+        ]);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        assert.equal(readAll(outbox).length, 7);
+        assert.equal((await group).duplicate, false);
+      });
+    });
+
     it('ack deletes by rowid; unknown rowids are ignored; lastRowid is kept', async () => {
       await withSubject({}, async (outbox) => {
         for (let i = 0; i < 10; i++) outbox.append(telemetry('d', i));

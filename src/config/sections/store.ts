@@ -30,8 +30,10 @@ export const storeSchema = z.strictObject({
         .number()
         .int()
         .nonnegative()
-        .default(50)
-        .describe('Group commit: longest wait before commit'),
+        .default(0)
+        .describe(
+          'Group commit: 0 commits when the event-loop turn of the first pending record ends (an idle store commits at once; records arriving during a commit share the next); above 0, a fixed wait after the first pending record (fewer, larger transactions at the cost of latency)',
+        ),
     })
     .prefault({}),
   synchronous: z
