@@ -14,6 +14,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   sm4: () => import('./sm4.js'),
   s7: () => import('./s7.js'),
   cip22: () => import('./cip22.js'),
+  uplink: () => import('./uplink.js'),
 };
 
 async function main(): Promise<void> {

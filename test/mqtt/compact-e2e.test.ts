@@ -73,10 +73,14 @@ for (const compression of ['none', 'deflate', 'brotli'] as const satisfies reado
       const userProperties = Object.fromEntries(
         Object.entries(props.userProperties ?? {}).map(([k, v]) => [k, Array.isArray(v) ? String(v[0]) : v]),
       );
-      const message = decodePayload(payload, {
-        ...(props.contentType ? { contentType: props.contentType } : {}),
-        userProperties,
-      });
+      const message = decodePayload(
+        payload,
+        {
+          ...(props.contentType ? { contentType: props.contentType } : {}),
+          userProperties,
+        },
+        { agent: AGENT, site: SITE },
+      );
       for (const r of message.records) {
         if (received.has(r.id)) duplicates++;
         received.set(r.id, { ...r, device: message.device });
@@ -104,7 +108,10 @@ for (const compression of ['none', 'deflate', 'brotli'] as const satisfies reado
     await waitFor('all received', () => received.size >= 600);
     await waitFor('outbox emptied by PUBACKs', () => outbox.stats().rows === 0);
     assert.equal(duplicates, 0);
-    assert.deepEqual([...contentTypes], ['application/vnd.edge-agent.compact+json']);
+    assert.deepEqual(
+      [...contentTypes],
+      compression === 'none' ? [] : ['application/vnd.edge-agent.compact+json'],
+    );
     for (const [id, want] of expected) assert.deepEqual(received.get(id), want, id);
     assert.equal(fwd.stats().publishedRecords, 600);
   });

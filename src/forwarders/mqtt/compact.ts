@@ -49,9 +49,12 @@ function idPrefix(records: readonly StoredRecord[]): string {
   return prefix.slice(0, prefix.lastIndexOf('-') + 1);
 }
 
-/** `head` is the JSON format's message head up to (not including) its closing fields. */
+/**
+ * `agent` and `site` are left out: the site is the topic's {site} level (a validated topic
+ * segment, so exact) and the agent is named by the site's retained status message.
+ */
 export function encodeCompact(
-  head: string,
+  deviceJson: string,
   cls: RecordClass,
   records: readonly StoredRecord[],
   replay: boolean,
@@ -82,8 +85,8 @@ export function encodeCompact(
   }
   const tags = cls === 'telemetry' ? `,"tags":${JSON.stringify([...tagIndex.keys()])}` : '';
   return (
-    head +
-    ',"fmt":"compact"' +
+    '{"v":1,"fmt":"compact","device":' +
+    deviceJson +
     (replay ? ',"replay":true' : '') +
     `,"idp":${JSON.stringify(prefix)}` +
     tags +
@@ -117,8 +120,6 @@ export interface JsonMessage {
 interface CompactMessage {
   readonly v: 1;
   readonly fmt: 'compact';
-  readonly agent: string;
-  readonly site: string;
   readonly device: string;
   readonly replay?: true;
   readonly idp: string;
@@ -126,11 +127,17 @@ interface CompactMessage {
   readonly records: ReadonlyArray<readonly [string, number, number, unknown]>;
 }
 
+/** Who published a message: the topic's {site} level and the agent of the site's status message. */
+export interface Origin {
+  readonly agent: string;
+  readonly site: string;
+}
+
 /** The reference decoder: a compact message back to the JSON format's message. */
-export function decodeCompact(message: unknown): JsonMessage {
+export function decodeCompact(message: unknown, origin: Origin): JsonMessage {
   const m = message as CompactMessage;
   if (m.fmt !== 'compact') throw new Error('not a compact message');
-  const out: JsonMessage = { v: 1, agent: m.agent, site: m.site, device: m.device, records: [] };
+  const out: JsonMessage = { v: 1, agent: origin.agent, site: origin.site, device: m.device, records: [] };
   if (m.replay) out.replay = true;
   let seq = 0;
   let ts = 0;
@@ -174,8 +181,10 @@ export interface PublishProperties {
 }
 
 /**
- * The bytes and MQTT 5 properties of a payload. The default (json, none) sets no property,
- * as before; anything else names its content type, and compression its encoding.
+ * The bytes and MQTT 5 properties of a compressed payload: its content type and encoding.
+ * Uncompressed payloads carry no property, as before: they are JSON, and a compact one
+ * says so itself ("fmt":"compact"); on messages of a few records, 40 bytes of properties
+ * would eat most of what the compact format saves.
  */
 export function encodePayload(
   text: string,
@@ -185,10 +194,7 @@ export function encodePayload(
   const contentType = format === 'compact' ? COMPACT_CONTENT_TYPE : JSON_CONTENT_TYPE;
   switch (compression) {
     case 'none':
-      return {
-        payload: text,
-        properties: format === 'json' ? undefined : { contentType, payloadFormatIndicator: true },
-      };
+      return { payload: text, properties: undefined };
     case 'deflate':
     case 'brotli': {
       const raw = Buffer.from(text, 'utf8');
@@ -215,10 +221,11 @@ export function encodePayload(
   }
 }
 
-/** What a consumer does: undo the announced encoding, then parse by content type. */
+/** What a consumer does: undo the announced encoding, parse, expand a compact message. */
 export function decodePayload(
   payload: Buffer,
   properties: Partial<PublishProperties> | undefined,
+  origin: Origin,
 ): JsonMessage {
   const encoding = properties?.userProperties?.[ENCODING_PROPERTY];
   const raw =
@@ -227,6 +234,6 @@ export function decodePayload(
       : encoding === 'br'
         ? brotliDecompressSync(payload)
         : payload;
-  const parsed: unknown = JSON.parse(raw.toString('utf8'));
-  return properties?.contentType === COMPACT_CONTENT_TYPE ? decodeCompact(parsed) : (parsed as JsonMessage);
+  const parsed = JSON.parse(raw.toString('utf8')) as { fmt?: unknown };
+  return parsed.fmt === 'compact' ? decodeCompact(parsed, origin) : (parsed as JsonMessage);
 }

@@ -152,7 +152,7 @@ export class PayloadBuilder {
       const text =
         format === 'json'
           ? h.head + replayPart + ',"records":[' + g.body + ']}'
-          : encodeCompact(h.head, g.cls, g.records, replay);
+          : encodeCompact(JSON.stringify(g.device), g.cls, g.records, replay);
       const wire =
         format === 'json' && compression === 'none' ? undefined : encodePayload(text, format, compression);
       done.push({
