@@ -226,7 +226,7 @@ export async function run(): Promise<BenchResult[]> {
         ? `; decodes to the JSON variant's records: ${c.digest === jsonRbeDigest ? 'yes' : 'NO'}`
         : '';
     results.push({
-      name: `uplink ${v.name}: bytes/day (${trace.devices.length} devices, 5 s polls, per-poll messages)`,
+      name: `uplink ${v.name}: MQTT 5 bytes/day, counted from the payload builder (${trace.devices.length} devices, 5 s polls, per-poll messages)`,
       unit: 'B/day',
       value: s.bytes * scale,
       baselineName: "today's JSON",
@@ -234,7 +234,7 @@ export async function run(): Promise<BenchResult[]> {
       target: '>= 10x fewer bytes (<= 10 %)',
       notes:
         `${(base.bytes / s.bytes).toFixed(1)}x fewer bytes; messages/day ${Math.round(s.messages * scale).toLocaleString('en-US')} ` +
-        `(baseline ${Math.round(base.messages * scale).toLocaleString('en-US')}), records ${s.records.toLocaleString('en-US')}\n` +
+        `(baseline ${Math.round(base.messages * scale).toLocaleString('en-US')}), records/day ${Math.round(s.records * scale).toLocaleString('en-US')}\n` +
         `  information check: polls where the consumer's value was off by >= deadband or in quality: ${c.missed}; ` +
         `longest silence of a tag ${Math.round(c.maxGapMs / 1000)} s (maxPeriodMs ${maxPeriod / 1000} s): ${c.maxGapMs <= maxPeriod ? 'ok' : 'VIOLATED'}${sameRecords}`,
     });

@@ -8,7 +8,8 @@
  * - maxPeriodMs passed since the last report of the tag: report (a consumer can tell
  *   "unchanged" from "agent dead");
  * - mode change: the value moved beyond the deadband *from the last reported value*
- *   (so slow drift accumulates until it is reported) and minIntervalMs has passed.
+ *   (so slow drift accumulates until it is reported) and minIntervalMs has passed;
+ * - a poll that reports something also carries the tags past half their maxPeriodMs.
  * Only telemetry goes through here; events and billing records never do.
  */
 import type { TagScalar, TagValue } from './types.js';
@@ -85,24 +86,40 @@ export class ReportFilter {
     return { suppressed: this.suppressed, reported: this.reported };
   }
 
-  /** The values of one poll at `now` (ms) that must be reported; the rest are counted. */
+  /**
+   * The values of one poll at `now` (ms) that must be reported; the rest are counted.
+   * When a poll reports anything, tags past half their maxPeriodMs ride along: the
+   * device's heartbeats then fall into one record instead of one message per tag.
+   */
   filter(values: readonly TagValue[], now: number): TagValue[] {
+    const keep = values.map((v) => this.shouldReport(v, now));
+    if (keep.includes(true))
+      values.forEach((v, i) => {
+        if (!keep[i]) keep[i] = this.halfStale(v.tag, now);
+      });
     const out: TagValue[] = [];
-    for (const v of values) {
-      if (this.shouldReport(v, now)) {
-        this.last.set(v.tag, {
-          value: v.value,
-          quality: v.quality,
-          code: v.quality === 'bad' ? v.code : undefined,
-          source: v.source,
-          ts: now,
-          policy: this.policy(v.tag),
-        });
-        out.push(v);
-        this.reported++;
-      } else this.suppressed++;
-    }
+    values.forEach((v, i) => {
+      if (!keep[i]) {
+        this.suppressed++;
+        return;
+      }
+      this.last.set(v.tag, {
+        value: v.value,
+        quality: v.quality,
+        code: v.quality === 'bad' ? v.code : undefined,
+        source: v.source,
+        ts: now,
+        policy: this.policy(v.tag),
+      });
+      out.push(v);
+      this.reported++;
+    });
     return out;
+  }
+
+  private halfStale(tag: string, now: number): boolean {
+    const last = this.last.get(tag);
+    return last !== undefined && now - last.ts >= last.policy.maxPeriodMs / 2;
   }
 
   private policy(tag: string): ReportPolicy {

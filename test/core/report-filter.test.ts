@@ -96,6 +96,17 @@ describe('ReportFilter', () => {
     assert.equal(f.filter([goodValue('t', 220)], 2).length, 1);
   });
 
+  it('tags past half their maxPeriodMs ride along with a reported value (one heartbeat record, not one per tag)', () => {
+    const f = new ReportFilter({ ...change, maxPeriodMs: 300_000 });
+    f.filter([goodValue('a', 1), goodValue('b', 1)], 0);
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 5)], 100_000)), ['b=5']);
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 5)], 149_000)), []);
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 9)], 150_000)), ['a=1', 'b=9']);
+    // Nothing to report: no ride-along, and the next heartbeat is still due on time.
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 9)], 449_000)), []);
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 9)], 450_000)), ['a=1', 'b=9']);
+  });
+
   it('per-tag overrides: mode all on one tag reports it at every poll', () => {
     const f = new ReportFilter({ ...change, tags: { fast: { mode: 'all' } } });
     f.filter([goodValue('fast', 1), goodValue('slow', 1)], 0);
