@@ -54,6 +54,7 @@ function storedMix(): StoredRecord[] {
       ts: 1_700_000_000_005,
       body: encodeValues([
         goodValue('n', null),
+        goodValue('7', 2),
         goodValue('b', false),
         goodValue('x', 1e-7),
         goodValue('y', -0.1 + 0.3),

@@ -161,15 +161,14 @@ function expandValues(
     const tag = tags[e[0]];
     if (tag === undefined) throw new Error(`tag index ${e[0]} out of range`);
     const [, v, a, b, c] = e as readonly [number, unknown, string?, string?, string?];
-    if (e.length <= 3) values[tag] = a === undefined ? { v, q: 'good' } : { v, q: 'good', src: a };
-    else
-      values[tag] = {
-        v: null,
-        q: 'bad',
-        code: a ?? '',
-        reason: b ?? '',
-        ...(c === undefined ? {} : { src: c }),
-      };
+    const value: StoredValue =
+      e.length <= 3
+        ? a === undefined
+          ? { v, q: 'good' }
+          : { v, q: 'good', src: a }
+        : { v: null, q: 'bad', code: a ?? '', reason: b ?? '', ...(c === undefined ? {} : { src: c }) };
+    // An own property even for a tag named "__proto__", as JSON.parse makes it.
+    Object.defineProperty(values, tag, { value, enumerable: true, writable: true, configurable: true });
   }
   return values;
 }
