@@ -245,6 +245,7 @@ export async function run(): Promise<BenchResult[]> {
       baselineName: "today's JSON",
       baseline: baseCpu,
       target: '<= 120 % of baseline',
+      notes: `filter + codec + builder + compression; per published record ${((median(s.cpu) * trace.polls * trace.devices.length) / Math.max(1, s.records)).toFixed(2)} µs`,
     });
   });
   const batched = VARIANTS.map((v) => runVariant(trace, v, 12));
