@@ -17,6 +17,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   'cip22-ack': () => import('./cip22-ack.js'),
   commit: () => import('./commit.js'),
   imports: () => import('./imports.js'),
+  uplink: () => import('./uplink.js'),
 };
 
 async function main(): Promise<void> {

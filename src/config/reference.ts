@@ -67,9 +67,12 @@ function dedupe(rows: Row[]): Row[] {
   for (const r of rows) {
     const first = seen.get(r.key);
     if (!first) seen.set(r.key, r);
-    // A key in several variants of a union (mode: server | client) lists every type.
-    else if (!first.type.split(' | ').includes(r.type))
-      seen.set(r.key, { ...first, type: `${first.type} | ${r.type}` });
+    // A key in several variants of a union (mode: server | client) lists every type, once.
+    else {
+      const parts = first.type.split(' | ');
+      const added = r.type.split(' | ').filter((t) => !parts.includes(t));
+      if (added.length > 0) seen.set(r.key, { ...first, type: [...parts, ...added].join(' | ') });
+    }
   }
   return [...seen.values()];
 }

@@ -7,6 +7,7 @@ import { Backoff, type BackoffPolicy } from './backoff.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { toEdgeError } from './errors.js';
 import type { DeviceDriver, Logger } from './ports.js';
+import { ReportFilter, reportsEverything, type DeviceReportPolicy } from './report-filter.js';
 import { TagSchedule } from './schedule.js';
 import { badValue, type AgentEvent, type Reading, type TagValue } from './types.js';
 
@@ -43,6 +44,8 @@ export interface PollerDeps {
   readonly onEvent: (event: AgentEvent) => void;
   /** Default: 1 failed poll (no debounce); the agent passes `agent.offline`. */
   readonly offline?: OfflinePolicy;
+  /** Report by exception (config `devices[i].report`); absent: every poll is reported. */
+  readonly report?: DeviceReportPolicy;
 }
 
 export interface PollerStats {
@@ -62,6 +65,8 @@ export interface PollerStats {
   readonly steps: number;
   /** True after a fatal start error: the poller gave up and will not step again. */
   readonly parked: boolean;
+  /** Values read but not reported (report by exception). */
+  readonly suppressedValues: number;
 }
 
 export class DevicePoller {
@@ -84,12 +89,14 @@ export class DevicePoller {
   private failedRunSince = 0;
   /** Offline events only for a device that was online once: start-up is not an outage. */
   private everOnline = false;
+  private readonly report: ReportFilter | undefined;
 
   constructor(
     private readonly driver: DeviceDriver,
     private readonly deps: PollerDeps,
   ) {
     this.backoff = new Backoff(deps.startBackoff, deps.random);
+    this.report = deps.report && !reportsEverything(deps.report) ? new ReportFilter(deps.report) : undefined;
   }
 
   get device(): string {
@@ -129,6 +136,7 @@ export class DevicePoller {
       startAttempts: this.backoff.attempts,
       steps: this.steps,
       parked: this.parked,
+      suppressedValues: this.report?.stats().suppressed ?? 0,
     };
   }
 
@@ -176,6 +184,7 @@ export class DevicePoller {
     }
     this.steps++;
     this.backoff.reset();
+    this.report?.reset();
     this.schedule = new TagSchedule(this.driver.tags(), this.deps.clock.now());
     await this.pollDue();
   }
@@ -216,9 +225,12 @@ export class DevicePoller {
       this.badValuesByCode[v.code] = (this.badValuesByCode[v.code] ?? 0) + 1;
     }
     for (const code of codes) this.count(code);
-    this.deps.onReading({ device: this.device, ts, values });
     const linkDown =
       bad.length === values.length && bad.every((v) => v.quality === 'bad' && LINK_DOWN_CODES.has(v.code));
+    // Back online: the first good values are reported whatever the filter last saw.
+    if (!linkDown && this.state !== 'online') this.report?.reset();
+    const reported = this.report ? this.report.filter(values, this.deps.clock.monotonic()) : values;
+    if (reported.length > 0) this.deps.onReading({ device: this.device, ts, values: reported });
     if (linkDown) {
       const first = bad[0];
       if (first && first.quality === 'bad') this.failedPoll(first.code, first.reason);

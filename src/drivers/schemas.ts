@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { topicSegment } from '../config/sections/common.js';
 import { deviceCommandsSchema } from '../config/sections/commands.js';
+import { deviceReportSchema } from '../config/sections/report.js';
 import { configTagNames, failoverSchemaFor, tagMapIssues } from './failover/config.js';
 import { modbusDeviceSchema } from './modbus/config.js';
 import { s7DeviceSchema } from './s7/config.js';
@@ -51,8 +52,26 @@ function withAgentOptions<Shape extends z.ZodRawShape, Config extends z.core.$Zo
         .optional()
         .describe('A secondary source the device switches to while the primary keeps failing'),
       commands: deviceCommandsSchema.optional().describe('Command (write) settings of this device'),
+      report: deviceReportSchema
+        .optional()
+        .describe('Report by exception (docs/mqtt-payload.md); absent: every poll is reported'),
     })
-    .superRefine((device, ctx) => checkTagMap(device as FailoverHolder, ctx));
+    .superRefine((device, ctx) => {
+      checkTagMap(device as FailoverHolder, ctx);
+      checkReportTags(device as FailoverHolder & { report?: { tags: Record<string, unknown> } }, ctx);
+    });
+}
+
+/** A per-tag report override must name a tag of the device: a typo would silently not apply. */
+function checkReportTags(
+  device: FailoverHolder & { report?: { tags: Record<string, unknown> } },
+  ctx: z.RefinementCtx,
+): void {
+  const names = configTagNames(device);
+  if (!device.report || !names) return;
+  for (const tag of Object.keys(device.report.tags))
+    if (!names.includes(tag))
+      ctx.addIssue({ code: 'custom', path: ['report', 'tags', tag], message: `no tag named "${tag}"` });
 }
 
 interface FailoverHolder {

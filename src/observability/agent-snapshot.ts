@@ -36,6 +36,7 @@ function deviceStats(driver: string, poller: DevicePoller): DeviceStats {
     pollErrors: s.pollErrors,
     errorsByCode: s.errorsByCode,
     badValuesByCode: s.badValuesByCode,
+    suppressedValues: s.suppressedValues,
     online: s.state === 'online',
     lastPollTs: s.lastPollTs,
     requestsPerCycle: typeof perCycle === 'number' ? perCycle : null,

@@ -164,6 +164,12 @@ export class AgentMetrics {
           ),
         ),
     );
+    this.counter(
+      'suppressed_values_total',
+      'Values read but not reported per device (report by exception: unchanged within the deadband)',
+      ['device'],
+      (s) => s.devices.map((d) => [{ device: d.device }, d.suppressedValues ?? 0] as const),
+    );
     this.gauge(
       'device_online',
       '1 when the device link is up and its last poll returned good data',

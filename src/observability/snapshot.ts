@@ -18,6 +18,8 @@ export interface DeviceStats {
   readonly errorsByCode: Readonly<Record<string, number>>;
   /** Bad values published, by code (one per tag and poll). */
   readonly badValuesByCode?: Readonly<Record<string, number>>;
+  /** Values read but not reported by the device's report-by-exception policy. */
+  readonly suppressedValues?: number;
   /** The link is up and the last poll returned good data. */
   readonly online: boolean;
   /** Epoch ms of the last completed poll; null before the first one. */

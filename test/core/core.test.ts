@@ -3,11 +3,9 @@ import { describe, it } from 'node:test';
 import { Backoff } from '../../src/core/backoff.js';
 import { CircuitBreaker } from '../../src/core/breaker.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { DevicePoller, type OfflinePolicy } from '../../src/core/poller.js';
 import { TagSchedule } from '../../src/core/schedule.js';
-import type { AgentEvent, Reading } from '../../src/core/types.js';
-import { silentLogger } from '../../src/core/ports.js';
 import { FakeDriver } from './fake-driver.js';
+import { harness } from './poller-harness.js';
 
 describe('Backoff', () => {
   it('grows exponentially up to the cap, jitter stays inside [d*(1-j), d]', () => {
@@ -75,21 +73,6 @@ describe('TagSchedule', () => {
     assert.deepEqual(s.due(11_000).sort(), ['fast', 'slow']);
   });
 });
-
-function harness(driver: FakeDriver, clock: ManualClock, offline?: OfflinePolicy) {
-  const readings: Reading[] = [];
-  const events: AgentEvent[] = [];
-  const poller = new DevicePoller(driver, {
-    clock,
-    logger: silentLogger,
-    random: () => 0.5,
-    startBackoff: { initialMs: 1000, maxMs: 8000, multiplier: 2, jitter: 0 },
-    ...(offline ? { offline } : {}),
-    onReading: (r) => readings.push(r),
-    onEvent: (e) => events.push(e),
-  });
-  return { poller, readings, events };
-}
 
 describe('DevicePoller', () => {
   it('polls each tag at its own interval, grouping tags that fall due together', async () => {
@@ -160,7 +143,7 @@ describe('DevicePoller', () => {
   it('offline-debounce-polls: isolated failed polls emit nothing; offline after the configured run', async () => {
     const clock = new ManualClock(0);
     const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 100 }]);
-    const { poller, events } = harness(driver, clock, { afterFailedPolls: 3, afterMs: 0 });
+    const { poller, events } = harness(driver, clock, { offline: { afterFailedPolls: 3, afterMs: 0 } });
     poller.start();
     await clock.advance(0);
     for (let i = 0; i < 10; i++) {
@@ -194,7 +177,7 @@ describe('DevicePoller', () => {
   it('offline-debounce-time: a run of failed polls that lasts afterMs is offline even below the count', async () => {
     const clock = new ManualClock(0);
     const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 1000 }]);
-    const { poller, events } = harness(driver, clock, { afterFailedPolls: 10, afterMs: 2500 });
+    const { poller, events } = harness(driver, clock, { offline: { afterFailedPolls: 10, afterMs: 2500 } });
     poller.start();
     await clock.advance(0);
     driver.down = true;
@@ -215,7 +198,7 @@ describe('DevicePoller', () => {
     const clock = new ManualClock(0);
     const driver = new FakeDriver('m1', [{ name: 'a', intervalMs: 100 }]);
     driver.down = true;
-    const { poller, events } = harness(driver, clock, { afterFailedPolls: 3, afterMs: 0 });
+    const { poller, events } = harness(driver, clock, { offline: { afterFailedPolls: 3, afterMs: 0 } });
     poller.start();
     await clock.advance(1000);
     assert.equal(events.length, 0, 'no offline event at start-up');

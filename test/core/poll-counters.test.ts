@@ -7,25 +7,15 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
-import { DevicePoller } from '../../src/core/poller.js';
-import { buildAgentSnapshot } from '../../src/observability/agent-snapshot.js';
-import { createMetrics } from '../../src/observability/metrics.js';
 import { FakeDriver } from './fake-driver.js';
+import { harness, pollerMetrics } from './poller-harness.js';
 
 it('poll-errors-count-polls-not-values: a dead slave with 14 tags, 5 polls', async () => {
   const clock = new ManualClock(0);
   const tags = Array.from({ length: 14 }, (_, i) => ({ name: `t${i}`, intervalMs: 100 }));
   const driver = new FakeDriver('meter', tags);
   driver.down = true;
-  const poller = new DevicePoller(driver, {
-    clock,
-    logger: silentLogger,
-    random: () => 0.5,
-    startBackoff: { initialMs: 1000, maxMs: 8000, multiplier: 2, jitter: 0 },
-    onReading: () => undefined,
-    onEvent: () => undefined,
-  });
+  const { poller } = harness(driver, clock);
   poller.start();
   await clock.advance(400);
   await poller.stop();
@@ -34,19 +24,7 @@ it('poll-errors-count-polls-not-values: a dead slave with 14 tags, 5 polls', asy
   assert.equal(s.pollErrors, 5);
   assert.deepEqual(s.errorsByCode, { EDGE_ERR_MODBUS_TIMEOUT: 5 });
   assert.deepEqual(s.badValuesByCode, { EDGE_ERR_MODBUS_TIMEOUT: 70 });
-  const metrics = createMetrics(() =>
-    buildAgentSnapshot({
-      devices: [{ driver: 'modbus', poller }],
-      store: undefined,
-      forwarder: undefined,
-      forwarderEnabled: false,
-      memory: undefined,
-      dtus: {},
-      dtuUnknownRegistrations: 0,
-      commandsRefused: {},
-    }),
-  );
-  const text = await metrics.metrics();
+  const text = await pollerMetrics(poller);
   assert.match(text, /^edge_poll_errors_total\{device="meter",code="EDGE_ERR_MODBUS_TIMEOUT"\} 5$/m);
   assert.match(text, /^edge_bad_values_total\{device="meter",code="EDGE_ERR_MODBUS_TIMEOUT"\} 70$/m);
   assert.match(text, /^edge_polls_total\{device="meter"\} 5$/m);

@@ -4,7 +4,8 @@
  * can check exactly what was acknowledged.
  */
 import type { OutboxSource } from '../../src/core/ports.js';
-import type { NewRecord, StoredRecord } from '../../src/core/types.js';
+import { encodeValues, eventToRecord } from '../../src/core/record-codec.js';
+import { badValue, goodValue, type NewRecord, type StoredRecord } from '../../src/core/types.js';
 
 export class FakeOutbox implements OutboxSource {
   private records: StoredRecord[] = [];
@@ -127,4 +128,23 @@ export function event(device: string, ts: number, type = 'device-offline'): NewR
     ts,
     body: JSON.stringify({ type, severity: 'warning', data: { reason: 'timeout' } }),
   };
+}
+
+/** Telemetry and events of two devices, with an escaped tag name and a bad value. */
+export function mixedRecords(): NewRecord[] {
+  return [
+    telemetry('d1', 1_700_000_000_000, 1),
+    telemetry('d2', 1_700_000_000_001, 2),
+    event('d1', 1_700_000_000_002),
+    {
+      device: 'd1',
+      cls: 'telemetry',
+      ts: 1_700_000_000_003,
+      body: encodeValues([
+        goodValue('t "quoted" é', 'x\n'),
+        badValue('t2', 'EDGE_ERR_MODBUS_TIMEOUT', 'no answer'),
+      ]),
+    },
+    eventToRecord({ device: 'd2', ts: 1_700_000_000_004, type: 'device-online', severity: 'info' }),
+  ];
 }

@@ -345,37 +345,45 @@ test('broker outage under load: nothing lost, nothing acked without PUBACK, same
   }
 });
 
-test('a PUBACK with a failure reason code acks nothing of that message and resends after a reconnect', async (t) => {
-  const { writeFileSync } = await import('node:fs');
-  const { tempDir } = await import('../helpers/tmp.js');
-  const dir = tempDir();
-  t.after(() => dir.remove());
-  const acl = join(dir.path, 'acl');
-  writeFileSync(acl, `topic readwrite #\ntopic deny pacl/${SITE}/bad/#\n`, { mode: 0o644 });
-  const aclBroker = await startMosquitto({ extra: [`acl_file ${acl}`] });
-  t.after(() => aclBroker.close());
-  const box = new FakeOutbox();
-  const good = box.append([telemetry('good', 1), telemetry('good', 2)]);
-  const bad = box.append([telemetry('bad', 3)]);
-  const fwd = makeForwarder(
-    mqttConfig({ url: aclBroker.url, topicPrefix: 'pacl', reconnect: { initialMs: 50, maxMs: 200 } }),
-    box,
-  );
-  t.after(() => fwd.stop());
-  await fwd.start();
-  await waitFor(
-    'publish refused twice',
-    () => (fwd.stats().errorsByCode.EDGE_ERR_MQTT_PUBLISH ?? 0) >= 2,
-    10_000,
-  );
-  for (const r of good) assert.ok(box.ackedRowids.has(r.rowid), 'accepted records are acked');
-  assert.ok(!box.ackedRowids.has(bad[0]!.rowid), 'refused record is not acked');
-  assert.deepEqual(
-    box.remaining().map((r) => r.rowid),
-    [bad[0]!.rowid],
-  );
-  assert.match(fwd.stats().lastError ?? '', /EDGE_ERR_MQTT_PUBLISH/);
-});
+// Compact + compressed payloads go through the same window: one record is acked only by its message's PUBACK.
+for (const payload of [{}, { format: 'compact', compression: 'brotli' }]) {
+  test(`a PUBACK with a failure reason code acks nothing of that message and resends after a reconnect (${JSON.stringify(payload)})`, async (t) => {
+    const { writeFileSync } = await import('node:fs');
+    const { tempDir } = await import('../helpers/tmp.js');
+    const dir = tempDir();
+    t.after(() => dir.remove());
+    const acl = join(dir.path, 'acl');
+    writeFileSync(acl, `topic readwrite #\ntopic deny pacl/${SITE}/bad/#\n`, { mode: 0o644 });
+    const aclBroker = await startMosquitto({ extra: [`acl_file ${acl}`] });
+    t.after(() => aclBroker.close());
+    const box = new FakeOutbox();
+    const good = box.append([telemetry('good', 1), telemetry('good', 2)]);
+    const bad = box.append([telemetry('bad', 3)]);
+    const fwd = makeForwarder(
+      mqttConfig({
+        url: aclBroker.url,
+        topicPrefix: 'pacl',
+        reconnect: { initialMs: 50, maxMs: 200 },
+        payload,
+      }),
+      box,
+    );
+    t.after(() => fwd.stop());
+    await fwd.start();
+    await waitFor(
+      'publish refused twice',
+      () => (fwd.stats().errorsByCode.EDGE_ERR_MQTT_PUBLISH ?? 0) >= 2,
+      10_000,
+    );
+    for (const r of good) assert.ok(box.ackedRowids.has(r.rowid), 'accepted records are acked');
+    assert.ok(!box.ackedRowids.has(bad[0]!.rowid), 'refused record is not acked');
+    assert.deepEqual(
+      box.remaining().map((r) => r.rowid),
+      [bad[0]!.rowid],
+    );
+    assert.match(fwd.stats().lastError ?? '', /EDGE_ERR_MQTT_PUBLISH/);
+  });
+}
 
 test('stop() mid-drain: waits for in-flight PUBACKs, acks exactly what was PUBACKed, then goes offline', async (t) => {
   const sub = await Subscriber.connect(broker.url, 'p7/#');

@@ -2,8 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeValues, eventToRecord } from '../../src/core/record-codec.js';
-import { badValue, goodValue } from '../../src/core/types.js';
 import {
   PayloadBuilder,
   onlineStatus,
@@ -12,7 +10,7 @@ import {
   stoppedStatus,
   willStatus,
 } from '../../src/forwarders/mqtt/payload.js';
-import { FakeOutbox, event, telemetry } from './fake-outbox.js';
+import { FakeOutbox, mixedRecords, telemetry } from './fake-outbox.js';
 import { validate, type Schema } from './schema-check.js';
 import type { WireMessage } from './util.js';
 
@@ -34,21 +32,7 @@ test('topics follow {prefix}/{site}/{device}/telemetry|event and agent/status', 
 
 test('payloads embed bodies verbatim, group per device and class, and validate against the schema', () => {
   const box = new FakeOutbox();
-  box.append([
-    telemetry('d1', 1_700_000_000_000, 1),
-    telemetry('d2', 1_700_000_000_001, 2),
-    event('d1', 1_700_000_000_002),
-    {
-      device: 'd1',
-      cls: 'telemetry',
-      ts: 1_700_000_000_003,
-      body: encodeValues([
-        goodValue('t "quoted" é', 'x\n'),
-        badValue('t2', 'EDGE_ERR_MODBUS_TIMEOUT', 'no answer'),
-      ]),
-    },
-    eventToRecord({ device: 'd2', ts: 1_700_000_000_004, type: 'device-online', severity: 'info' }),
-  ]);
+  box.append(mixedRecords());
   const records = box.read(0, 100, 1e9);
   const msgs = builder().build(records, false);
   assert.deepEqual(

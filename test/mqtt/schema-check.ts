@@ -1,7 +1,7 @@
 /**
  * A tiny JSON Schema (2020-12 subset) checker, enough for docs/mqtt-payload.schema.json:
  * $ref (local), oneOf, allOf, type, const, enum, required, properties,
- * additionalProperties, items, minItems, minLength, minimum. No new dependency.
+ * additionalProperties, items, prefixItems, minItems, maxItems, minLength, minimum. No new dependency.
  * It throws if the schema uses a keyword it does not know, so it cannot pass silently.
  */
 export type Schema = boolean | { readonly [k: string]: unknown };
@@ -22,7 +22,9 @@ const KNOWN = new Set([
   'properties',
   'additionalProperties',
   'items',
+  'prefixItems',
   'minItems',
+  'maxItems',
   'minLength',
   'minimum',
 ]);
@@ -91,7 +93,13 @@ export function validate(root: Schema, value: unknown): string[] {
     if (Array.isArray(v)) {
       if (typeof s.minItems === 'number' && v.length < s.minItems)
         out.push(`${path}: fewer than ${s.minItems} items`);
-      if (s.items !== undefined) v.forEach((item, i) => check(s.items as Schema, item, `${path}[${i}]`, out));
+      if (typeof s.maxItems === 'number' && v.length > s.maxItems)
+        out.push(`${path}: more than ${s.maxItems} items`);
+      const prefix = Array.isArray(s.prefixItems) ? (s.prefixItems as Schema[]) : [];
+      v.forEach((item, i) => {
+        const sub = i < prefix.length ? prefix[i] : s.items;
+        if (sub !== undefined) check(sub as Schema, item, `${path}[${i}]`, out);
+      });
     }
   };
   check(root, value, '$', errors);

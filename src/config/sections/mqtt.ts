@@ -58,6 +58,23 @@ export const mqttSchema = z
           .default(128 * 1024),
       })
       .prefault({}),
+    payload: z
+      .strictObject({
+        format: z
+          .enum(['json', 'compact'])
+          .default('json')
+          .describe(
+            'json: one object per record (docs/mqtt-payload.md); compact: tag names and the id prefix once per message, seq and ts as deltas (content type application/vnd.edge-agent.compact+json)',
+          ),
+        compression: z
+          .enum(['none', 'deflate', 'brotli'])
+          .default('none')
+          .describe(
+            'Compress each message (node:zlib); announced by the MQTT 5 user property content-encoding (deflate | br). Needs protocolVersion 5',
+          ),
+      })
+      .prefault({})
+      .describe('Upstream payload format: bytes matter on cellular links'),
     drain: z
       .enum(['interleave', 'fifo'])
       .default('interleave')
@@ -82,6 +99,12 @@ export const mqttSchema = z
       ),
   })
   .superRefine((mqtt, ctx) => {
+    if (mqtt.payload.compression !== 'none' && mqtt.protocolVersion !== 5)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['payload', 'compression'],
+        message: 'compression is announced by an MQTT 5 user property: it needs protocolVersion 5',
+      });
     const scheme = /^([a-z]+):/i.exec(mqtt.url ?? '')?.[1]?.toLowerCase();
     if (scheme !== undefined && PLAINTEXT_MQTT_SCHEMES.includes(scheme) && !mqtt.allowInsecure)
       ctx.addIssue({

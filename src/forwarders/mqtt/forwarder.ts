@@ -86,6 +86,8 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       agentId: deps.agentId,
       maxRecords: config.batch.maxRecords,
       maxBytes: config.batch.maxBytes,
+      format: config.payload.format,
+      compression: config.payload.compression,
     });
     this.win = new DrainWindow({
       drain: config.drain,
@@ -379,7 +381,9 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
         const msg = win.next();
         if (!msg) break;
         const id = win.add(msg, this.clock.monotonic());
-        client.publish(msg.topic, msg.payload, { qos: 1 }, (err, packet) =>
+        const properties =
+          msg.properties && this.config.protocolVersion === 5 ? { properties: msg.properties } : {};
+        client.publish(msg.topic, msg.bytes ?? msg.payload, { qos: 1, ...properties }, (err, packet) =>
           this.onPuback(gen, id, err, packet),
         );
         if (gen !== this.gen) return; // publish failed synchronously and closed the connection

@@ -6,13 +6,25 @@
  * record. Only the short identifiers (agent, site, device, record id) are escaped.
  */
 import type { RecordClass, StoredRecord } from '../../core/types.js';
+import {
+  encodeCompact,
+  encodePayload,
+  type PayloadCompression,
+  type PayloadFormat,
+  type PublishProperties,
+} from './compact.js';
 
 const PAYLOAD_VERSION = 1;
 
 /** One MQTT message: records of one device and one class, in rowid order. */
 export interface BuiltMessage {
   readonly topic: string;
+  /** The payload text (JSON or compact), before compression. */
   readonly payload: string;
+  /** What goes on the wire when compressed; absent: `payload` as UTF-8. */
+  readonly bytes?: Buffer;
+  /** MQTT 5 properties announcing format and encoding; absent for the default JSON. */
+  readonly properties?: PublishProperties;
   readonly rowids: number[];
   readonly device: string;
   readonly cls: RecordClass;
@@ -26,6 +38,10 @@ export interface PayloadOptions {
   readonly maxRecords: number;
   /** Bound on the payload size, counted in UTF-16 code units (= bytes for ASCII). */
   readonly maxBytes: number;
+  /** Default json (docs/mqtt-payload.md); compact shares tag names, id prefix, deltas. */
+  readonly format?: PayloadFormat;
+  /** Default none. */
+  readonly compression?: PayloadCompression;
 }
 
 /** MQTT topic levels must not contain wildcards, separators or NUL. */
@@ -88,6 +104,7 @@ interface Group {
   readonly device: string;
   readonly cls: RecordClass;
   body: string;
+  records: StoredRecord[];
   size: number;
   count: number;
   rowids: number[];
@@ -128,13 +145,23 @@ export class PayloadBuilder {
     const open = new Map<string, Group>();
     const done: Array<{ first: number; msg: BuiltMessage }> = [];
     const replayPart = replay ? ',"replay":true' : '';
+    const format = this.opts.format ?? 'json';
+    const compression = this.opts.compression ?? 'none';
     const close = (g: Group): void => {
       const h = this.head(g.device, g.cls);
+      const text =
+        format === 'json'
+          ? h.head + replayPart + ',"records":[' + g.body + ']}'
+          : encodeCompact(JSON.stringify(g.device), g.cls, g.records, replay);
+      const wire =
+        format === 'json' && compression === 'none' ? undefined : encodePayload(text, format, compression);
       done.push({
         first: g.firstRowid,
         msg: {
           topic: h.topic,
-          payload: h.head + replayPart + ',"records":[' + g.body + ']}',
+          payload: text,
+          ...(wire && typeof wire.payload !== 'string' ? { bytes: wire.payload } : {}),
+          ...(wire?.properties ? { properties: wire.properties } : {}),
           rowids: g.rowids,
           device: g.device,
           cls: g.cls,
@@ -165,7 +192,8 @@ export class PayloadBuilder {
           key,
           device: r.device,
           cls: r.cls,
-          body: fragment,
+          body: format === 'json' ? fragment : '',
+          records: [r],
           size: h.head.length + replayPart.length + 14 + fragment.length,
           count: 1,
           rowids: [r.rowid],
@@ -173,7 +201,8 @@ export class PayloadBuilder {
         };
         open.set(key, g);
       } else {
-        g.body += ',' + fragment;
+        if (format === 'json') g.body += ',' + fragment;
+        g.records.push(r);
         g.size += fragment.length + 1;
         g.count++;
         g.rowids.push(r.rowid);

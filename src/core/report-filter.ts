@@ -1,0 +1,151 @@
+/**
+ * Report by exception: decides which values of a poll become part of a record. Pure and
+ * per device (one instance per poller, no module state), time comes from the caller.
+ *
+ * Safety rules, in the order they are checked for each value:
+ * - no reported value yet (start, reconnect, policy change): report;
+ * - quality, error code or source differs from the last reported one: report at once;
+ * - maxPeriodMs passed since the last report of the tag: report (a consumer can tell
+ *   "unchanged" from "agent dead");
+ * - mode change: the value moved beyond the deadband *from the last reported value*
+ *   (so slow drift accumulates until it is reported) and minIntervalMs has passed;
+ * - a poll that reports something also carries the tags past half their maxPeriodMs.
+ * Only telemetry goes through here; events and billing records never do.
+ */
+import type { TagScalar, TagValue } from './types.js';
+
+export type ReportMode = 'all' | 'change' | 'period';
+export type Deadband = { readonly abs: number } | { readonly percent: number };
+
+export interface ReportPolicy {
+  readonly mode: ReportMode;
+  readonly deadband: Deadband;
+  readonly minIntervalMs: number;
+  readonly maxPeriodMs: number;
+}
+
+export interface DeviceReportPolicy extends ReportPolicy {
+  readonly tags: Readonly<Record<string, Partial<ReportPolicy>>>;
+}
+
+interface Reported {
+  readonly value: TagScalar;
+  readonly quality: 'good' | 'bad';
+  readonly code: string | undefined;
+  readonly source: string | undefined;
+  readonly ts: number;
+  readonly policy: ReportPolicy;
+}
+
+export interface ReportFilterStats {
+  /** Values not reported (suppressed by the policy) since start. */
+  readonly suppressed: number;
+  /** Values reported. */
+  readonly reported: number;
+}
+
+export function policyForTag(device: DeviceReportPolicy, tag: string): ReportPolicy {
+  const own = device.tags[tag];
+  if (!own) return device;
+  return {
+    mode: own.mode ?? device.mode,
+    deadband: own.deadband ?? device.deadband,
+    minIntervalMs: own.minIntervalMs ?? device.minIntervalMs,
+    maxPeriodMs: own.maxPeriodMs ?? device.maxPeriodMs,
+  };
+}
+
+/** True when the device policy filters nothing: the poller then skips the filter entirely. */
+export function reportsEverything(device: DeviceReportPolicy): boolean {
+  return device.mode === 'all' && Object.values(device.tags).every((t) => (t.mode ?? 'all') === 'all');
+}
+
+function beyondDeadband(last: TagScalar, next: TagScalar, deadband: Deadband): boolean {
+  if (typeof last !== 'number' || typeof next !== 'number') return last !== next;
+  if (Number.isNaN(last) || Number.isNaN(next)) return !(Number.isNaN(last) && Number.isNaN(next));
+  const delta = Math.abs(next - last);
+  if ('abs' in deadband) return deadband.abs === 0 ? delta > 0 : delta >= deadband.abs;
+  if (last === 0 || deadband.percent === 0) return delta > 0;
+  return delta >= (Math.abs(last) * deadband.percent) / 100;
+}
+
+export class ReportFilter {
+  private readonly last = new Map<string, Reported>();
+  private readonly policies = new Map<string, ReportPolicy>();
+  private suppressed = 0;
+  private reported = 0;
+
+  constructor(private readonly device: DeviceReportPolicy) {}
+
+  /** Forget every reported value: the next value of each tag is reported (reconnect). */
+  reset(): void {
+    this.last.clear();
+  }
+
+  stats(): ReportFilterStats {
+    return { suppressed: this.suppressed, reported: this.reported };
+  }
+
+  /**
+   * The values of one poll at `now` (ms) that must be reported; the rest are counted.
+   * When a poll reports anything, tags past half their maxPeriodMs ride along: the
+   * device's heartbeats then fall into one record instead of one message per tag.
+   */
+  filter(values: readonly TagValue[], now: number): TagValue[] {
+    const keep = values.map((v) => this.shouldReport(v, now));
+    if (keep.includes(true))
+      values.forEach((v, i) => {
+        if (!keep[i]) keep[i] = this.halfStale(v.tag, now);
+      });
+    const out: TagValue[] = [];
+    values.forEach((v, i) => {
+      if (!keep[i]) {
+        this.suppressed++;
+        return;
+      }
+      this.last.set(v.tag, {
+        value: v.value,
+        quality: v.quality,
+        code: v.quality === 'bad' ? v.code : undefined,
+        source: v.source,
+        ts: now,
+        policy: this.policy(v.tag),
+      });
+      out.push(v);
+      this.reported++;
+    });
+    return out;
+  }
+
+  private halfStale(tag: string, now: number): boolean {
+    const last = this.last.get(tag);
+    return last !== undefined && now - last.ts >= last.policy.maxPeriodMs / 2;
+  }
+
+  private policy(tag: string): ReportPolicy {
+    let p = this.policies.get(tag);
+    if (!p) {
+      p = policyForTag(this.device, tag);
+      this.policies.set(tag, p);
+    }
+    return p;
+  }
+
+  private shouldReport(v: TagValue, now: number): boolean {
+    const policy = this.policy(v.tag);
+    if (policy.mode === 'all') return true;
+    const last = this.last.get(v.tag);
+    if (!last || last.policy !== policy) return true;
+    if (v.quality !== last.quality || v.source !== last.source) return true;
+    if (v.quality === 'bad' && v.code !== last.code) return true;
+    // A clock stepped back must not silence a tag until it catches up again.
+    const since = now - last.ts;
+    if (since >= policy.maxPeriodMs || since < 0) return true;
+    switch (policy.mode) {
+      case 'period':
+        return false;
+      case 'change':
+        return since >= policy.minIntervalMs && beyondDeadband(last.value, v.value, policy.deadband);
+    }
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Report by exception (issue 14 item 1): each safety rule with a case that fails if the
+ * rule is broken. Time is passed in; the poller cases run on a ManualClock.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ManualClock } from '../../src/core/clock.js';
+import { ReportFilter, type DeviceReportPolicy, type ReportPolicy } from '../../src/core/report-filter.js';
+import { badValue, goodValue, type TagScalar, type TagValue } from '../../src/core/types.js';
+import { deviceReportSchema } from '../../src/config/sections/report.js';
+import { FakeDriver } from './fake-driver.js';
+import { harness, pollerMetrics } from './poller-harness.js';
+
+const change: DeviceReportPolicy = {
+  mode: 'change',
+  deadband: { abs: 1 },
+  minIntervalMs: 0,
+  maxPeriodMs: 60_000,
+  tags: {},
+};
+
+function tags(values: readonly TagValue[]): string[] {
+  return values.map((v) => `${v.tag}=${String(v.value)}${v.quality === 'bad' ? `!${v.code}` : ''}`);
+}
+
+describe('ReportFilter', () => {
+  it('reports the first value, then only changes beyond the deadband', () => {
+    const f = new ReportFilter(change);
+    assert.deepEqual(tags(f.filter([goodValue('p', 10)], 0)), ['p=10']);
+    assert.deepEqual(tags(f.filter([goodValue('p', 10.5)], 1000)), []);
+    assert.deepEqual(tags(f.filter([goodValue('p', 11)], 2000)), ['p=11']);
+    assert.deepEqual(f.stats(), { suppressed: 1, reported: 2 });
+  });
+
+  it('compares with the last reported value: slow drift below the deadband per step is reported once it adds up', () => {
+    const f = new ReportFilter(change);
+    const reported: string[] = [];
+    for (let i = 0; i <= 30; i++) reported.push(...tags(f.filter([goodValue('e', 100 + i * 0.1)], i * 1000)));
+    // Every step is 0.1 (< deadband 1): a filter comparing with the last *read* value reports nothing after the first.
+    assert.equal(reported.length, 4);
+    assert.equal(reported[0], 'e=100');
+    for (const r of reported.slice(1)) assert.ok(Number(r.slice(2)) - 100 >= 0.99);
+  });
+
+  it('drift below the deadband is reported by maxPeriodMs anyway', () => {
+    const f = new ReportFilter({ ...change, deadband: { abs: 100 }, maxPeriodMs: 5000 });
+    const at: number[] = [];
+    for (let t = 0; t <= 12_000; t += 1000)
+      if (f.filter([goodValue('e', 1 + t / 1e6)], t).length > 0) at.push(t);
+    assert.deepEqual(at, [0, 5000, 10_000]);
+  });
+
+  it('a quality change inside the deadband is reported at once, and so is a new error code', () => {
+    const f = new ReportFilter({ ...change, minIntervalMs: 10_000 });
+    f.filter([goodValue('p', 5)], 0);
+    assert.deepEqual(tags(f.filter([badValue('p', 'EDGE_ERR_MODBUS_TIMEOUT', 'x')], 100)), [
+      'p=null!EDGE_ERR_MODBUS_TIMEOUT',
+    ]);
+    assert.deepEqual(tags(f.filter([badValue('p', 'EDGE_ERR_MODBUS_TIMEOUT', 'x')], 200)), []);
+    assert.deepEqual(tags(f.filter([badValue('p', 'EDGE_ERR_MODBUS_CRC', 'y')], 300)), [
+      'p=null!EDGE_ERR_MODBUS_CRC',
+    ]);
+    assert.deepEqual(tags(f.filter([goodValue('p', 5)], 400)), ['p=5']);
+  });
+
+  it('a change of source (failover) is reported at once', () => {
+    const f = new ReportFilter(change);
+    f.filter([goodValue('p', 5)], 0);
+    assert.equal(f.filter([{ tag: 'p', value: 5, quality: 'good', source: 'secondary' }], 10).length, 1);
+  });
+
+  it('minIntervalMs holds a change, which is then reported because it still differs from the last reported value', () => {
+    const f = new ReportFilter({ ...change, minIntervalMs: 5000 });
+    f.filter([goodValue('p', 0)], 0);
+    assert.equal(f.filter([goodValue('p', 10)], 1000).length, 0);
+    assert.deepEqual(tags(f.filter([goodValue('p', 10)], 5000)), ['p=10']);
+  });
+
+  it('period mode reports once per maxPeriodMs, booleans and strings compare exactly', () => {
+    const f = new ReportFilter({ ...change, mode: 'period', maxPeriodMs: 3000 });
+    const at: number[] = [];
+    for (let t = 0; t <= 6000; t += 1000) if (f.filter([goodValue('s', t)], t).length > 0) at.push(t);
+    assert.deepEqual(at, [0, 3000, 6000]);
+    const g = new ReportFilter(change);
+    const flips: TagScalar[] = [false, false, true, true, 'a', 'a', 'b'];
+    assert.deepEqual(
+      flips.map((v, i) => g.filter([goodValue('b', v)], i).length),
+      [1, 0, 1, 0, 1, 0, 1],
+    );
+  });
+
+  it('percent deadband is relative to the last reported value', () => {
+    const f = new ReportFilter({ ...change, deadband: { percent: 10 } });
+    f.filter([goodValue('t', 200)], 0);
+    assert.equal(f.filter([goodValue('t', 219)], 1).length, 0);
+    assert.equal(f.filter([goodValue('t', 220)], 2).length, 1);
+  });
+
+  it('tags past half their maxPeriodMs ride along with a reported value (one heartbeat record, not one per tag)', () => {
+    const f = new ReportFilter({ ...change, maxPeriodMs: 300_000 });
+    f.filter([goodValue('a', 1), goodValue('b', 1)], 0);
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 5)], 100_000)), ['b=5']);
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 5)], 149_000)), []);
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 9)], 150_000)), ['a=1', 'b=9']);
+    // Nothing to report: no ride-along, and the next heartbeat is still due on time.
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 9)], 449_000)), []);
+    assert.deepEqual(tags(f.filter([goodValue('a', 1), goodValue('b', 9)], 450_000)), ['a=1', 'b=9']);
+  });
+
+  it('per-tag overrides: mode all on one tag reports it at every poll', () => {
+    const f = new ReportFilter({ ...change, tags: { fast: { mode: 'all' } } });
+    f.filter([goodValue('fast', 1), goodValue('slow', 1)], 0);
+    assert.deepEqual(tags(f.filter([goodValue('fast', 1), goodValue('slow', 1)], 1)), ['fast=1']);
+  });
+
+  it('reset (reconnect) reports every tag again; a clock stepped back does not silence a tag', () => {
+    const f = new ReportFilter(change);
+    f.filter([goodValue('p', 1)], 10_000);
+    f.reset();
+    assert.equal(f.filter([goodValue('p', 1)], 10_001).length, 1);
+    assert.equal(f.filter([goodValue('p', 1)], 5_000).length, 1);
+  });
+
+  it('config defaults: no mode means every poll is reported', () => {
+    const p = deviceReportSchema.parse({});
+    assert.equal(p.mode, 'all');
+    const f = new ReportFilter(p);
+    assert.equal(f.filter([goodValue('p', 1)], 0).length, 1);
+    assert.equal(f.filter([goodValue('p', 1)], 1).length, 1);
+    const policy: ReportPolicy = deviceReportSchema.parse({ mode: 'change' });
+    assert.equal(policy.maxPeriodMs, 300_000);
+  });
+});
+
+/** A driver whose values the test sets. */
+class ValueDriver extends FakeDriver {
+  values = new Map<string, TagScalar>();
+  override async poll(names: readonly string[]): Promise<readonly TagValue[]> {
+    const base = await super.poll(names);
+    return base.map((v) => (v.quality === 'good' ? goodValue(v.tag, this.values.get(v.tag) ?? 0) : v));
+  }
+}
+
+describe('DevicePoller with report', () => {
+  function run(report: DeviceReportPolicy | undefined) {
+    const clock = new ManualClock(0);
+    const driver = new ValueDriver('meter', [
+      { name: 'e', intervalMs: 1000 },
+      { name: 'st', intervalMs: 1000 },
+    ]);
+    driver.values.set('e', 100);
+    driver.values.set('st', true);
+    return { clock, driver, ...harness(driver, clock, report ? { report } : {}) };
+  }
+
+  it('without report every poll becomes a reading (today)', async () => {
+    const { clock, readings, poller } = run(undefined);
+    poller.start();
+    await clock.advance(4000);
+    await poller.stop();
+    assert.equal(readings.length, 5);
+    assert.ok(readings.every((r) => r.values.length === 2));
+    assert.equal(poller.stats().suppressedValues, 0);
+  });
+
+  it('suppresses unchanged values, reports the first values after the device is back, never filters events, counts in /metrics', async () => {
+    const { clock, driver, readings, events, poller } = run(change);
+    poller.start();
+    await clock.advance(3000); // polls at 0..3000: only the first reported
+    assert.equal(readings.length, 1);
+    driver.down = true;
+    await clock.advance(2000); // quality change reported once, then suppressed
+    assert.equal(readings.length, 2);
+    assert.deepEqual(tags(readings[1]?.values ?? []), [
+      'e=null!EDGE_ERR_MODBUS_TIMEOUT',
+      'st=null!EDGE_ERR_MODBUS_TIMEOUT',
+    ]);
+    driver.down = false;
+    await clock.advance(1000);
+    assert.deepEqual(tags(readings[2]?.values ?? []), ['e=100', 'st=true']);
+    driver.values.set('st', false);
+    await clock.advance(1000);
+    assert.deepEqual(tags(readings[3]?.values ?? []), ['st=false']);
+    await poller.stop();
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['device-online', 'device-offline', 'device-online'],
+    );
+    const suppressed = poller.stats().suppressedValues;
+    assert.equal(suppressed, 2 * 8 - (2 + 2 + 2 + 1));
+    const text = await pollerMetrics(poller);
+    assert.match(text, new RegExp(`^edge_suppressed_values_total\\{device="meter"\\} ${suppressed}$`, 'm'));
+  });
+
+  it('the first value after a driver restart is reported even when unchanged', async () => {
+    const { clock, readings, poller } = run(change);
+    poller.start();
+    await clock.advance(2000);
+    await poller.stop();
+    const before = readings.length;
+    poller.start();
+    await clock.advance(0);
+    assert.equal(readings.length, before + 1);
+    await poller.stop();
+  });
+});
