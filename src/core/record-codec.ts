@@ -8,7 +8,8 @@
 import type { AgentEvent, NewRecord, Reading, TagValue } from './types.js';
 
 export function encodeValues(values: readonly TagValue[]): string {
-  const out: Record<string, unknown> = {};
+  // No prototype: a tag named "__proto__" must be an own key, not the object's prototype.
+  const out = Object.create(null) as Record<string, unknown>;
   for (const v of values) {
     const entry: Record<string, unknown> =
       v.quality === 'good'

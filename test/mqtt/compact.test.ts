@@ -166,3 +166,13 @@ test('compression needs MQTT 5 (the encoding is a user property)', () => {
   );
   assert.deepEqual(mqttSchema.parse({}).payload, { format: 'json', compression: 'none' });
 });
+
+// Case tag-named-proto-kept: `out["__proto__"] = …` on a plain object sets its prototype, so a
+// tag of that name vanished from the record without a trace. Every tag is an own property.
+test('a tag named __proto__ is stored as a tag, not dropped', () => {
+  const body = encodeValues([goodValue('__proto__', 7), goodValue('kwh', 1)]);
+  const parsed = JSON.parse(body) as Record<string, { v: unknown }>;
+  assert.deepEqual(Object.keys(parsed), ['__proto__', 'kwh']);
+  const own = Object.getOwnPropertyDescriptor(parsed, '__proto__')?.value as { v: unknown } | undefined;
+  assert.equal(own?.v, 7);
+});
