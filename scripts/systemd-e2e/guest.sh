@@ -28,6 +28,12 @@ until_true() {
 current() { readlink /opt/edge-agent/current; }
 active() { [ "$(systemctl is-active "$1")" = "$2" ]; }
 prop() { systemctl show -P "$2" "$1"; }
+# How many of the unit's last start's ExecStartPre manifest checks ran and exited 0 (two:
+# before and after boot-check). systemctl show records each command's exit status.
+checks_passed() {
+  prop edge-agent.service ExecStartPre | tee -a "$out/execstartpre.txt" |
+    grep -o 'verify-bundle\.mjs installed [^}]*code=exited ; status=0[/ ]' | wc -l
+}
 
 log "systemd $(systemctl --version | head -1 | cut -d' ' -f2) node $(node --version) state $(systemctl is-system-running)"
 
@@ -40,8 +46,9 @@ fi
 [ "$(current)" = releases/1.0.0 ] || fail "1 current is $(current), not releases/1.0.0"
 active edge-agent.service active || fail "1 edge-agent.service is $(systemctl is-active edge-agent.service)"
 active edge-agent-ota.path active || fail "1 edge-agent-ota.path is $(systemctl is-active edge-agent-ota.path)"
+[ "$(checks_passed)" = 2 ] || fail "1 the two ExecStartPre manifest checks did not both run and pass (execstartpre.txt)"
 pid=$(prop edge-agent.service MainPID)
-log "ok 1 install.sh: current=$(current), edge-agent.service active as $(stat -c %U "/proc/$pid") (pid $pid) after its ExecStartPre checks"
+log "ok 1 install.sh: current=$(current), edge-agent.service active as $(stat -c %U "/proc/$pid") (pid $pid) after its 2 ExecStartPre manifest checks passed"
 
 # 2. The agent's uid drops a request; edge-agent-ota.path starts the root oneshot, which
 #    re-verifies, unpacks, switches and restarts the agent on the new release.
@@ -61,11 +68,12 @@ until_true 60 bash -c '[ "$(systemctl is-active edge-agent-ota.service)" = inact
 handled=$(journalctl --no-pager -o cat -u edge-agent-ota.service | grep -m1 'serve-requests:' || true)
 until_true 60 active edge-agent.service active ||
   fail "2 edge-agent.service is $(systemctl is-active edge-agent.service) after the switch"
+[ "$(checks_passed)" = 2 ] || fail "2 the restarted agent's ExecStartPre checks did not both pass (execstartpre.txt)"
 pid=$(prop edge-agent.service MainPID)
 # The periodic sweep (edge-agent-ota.timer, OnBootSec=2min) must not be what ran it.
 timer=$(prop edge-agent-ota.timer LastTriggerUSec)
 [ -z "$timer" ] || [ "$timer" = n/a ] || [ "$timer" = 0 ] || fail "2 edge-agent-ota.timer fired ($timer): the path unit is not shown"
-log "ok 2 path unit -> edge-agent-ota.service ($handled; result $(prop edge-agent-ota.service Result)); current=$(current); edge-agent.service active again (pid $pid, $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-120))"
+log "ok 2 path unit -> edge-agent-ota.service ($handled; result $(prop edge-agent-ota.service Result)); current=$(current); edge-agent.service active again past its ExecStartPre checks (pid $pid, $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-120))"
 
 # 3. A release file changed after install: the ExecStartPre check fails the start, so the
 #    modified code never runs.

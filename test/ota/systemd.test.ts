@@ -53,11 +53,14 @@ test(
       assert.ok(line, `step ${n} passed in the guest:\n${stdout}`);
       return line;
     };
-    assert.match(step('1'), /current=releases\/1\.0\.0, edge-agent\.service active as edge-agent /);
+    assert.match(
+      step('1'),
+      /current=releases\/1\.0\.0, edge-agent\.service active as edge-agent .* 2 ExecStartPre manifest checks passed/,
+    );
     assert.match(step('2a'), /requested 1\.1\.0; .*current still releases\/1\.0\.0/);
     assert.match(
       step('2'),
-      /1 handled, 0 refused; result success\); current=releases\/1\.1\.0; edge-agent\.service active again/,
+      /1 handled, 0 refused; result success\); current=releases\/1\.1\.0; edge-agent\.service active again past its ExecStartPre checks .*releases\/1\.1\.0\/bin/,
     );
     assert.match(step('3'), /start refused: result=exit-code, .*verify-bundle: .*main\.js/);
     assert.doesNotMatch(stdout, /^FAIL/m);
