@@ -28,9 +28,11 @@ mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
-# The root's package set; a change makes a new root (the stamp records what it was made with).
+# The root's package set and e2e.service (below); a change to either makes a new root (the
+# stamp records what it was made with): bump the unit's number when editing the unit.
 packages="systemd,systemd-sysv,dbus,nodejs"
-if [ "$make_root" = 1 ] || [ "$(cat "$root/.e2e-packages" 2>/dev/null)" != "$packages" ]; then
+stamp="$packages e2e-unit-1"
+if [ "$make_root" = 1 ] || [ "$(cat "$root/.e2e-stamp" 2>/dev/null)" != "$stamp" ]; then
   t0=$(now)
   rm -rf "$root.tmp"
   mkdir -p "$(dirname "$root")"
@@ -48,7 +50,7 @@ ExecStart=/bin/bash /e2e/guest.sh
 StandardOutput=journal+console
 UNIT
   ln -s ../e2e.service "$root.tmp/etc/systemd/system/multi-user.target.wants/e2e.service"
-  echo "$packages" >"$root.tmp/.e2e-packages"
+  echo "$stamp" >"$root.tmp/.e2e-stamp"
   rm -rf "$root"
   mv "$root.tmp" "$root"
   echo "systemd-e2e: trixie root in $root ($(du -sh "$root" | cut -f1)) made in $(since "$t0")"
@@ -77,12 +79,15 @@ printf 'agent:\n  id: e2e-1\n  site: site-1\nhttp:\n  port: 0\n' >"$work/config.
 echo "systemd-e2e: two signed bundles built in $(since "$t0")"
 
 t0=$(now)
-# --register=no --keep-unit: no host systemd/machined to register with. --ephemeral: the
+# Without a host systemd (sd_booted: /run/systemd/system) there is no machined to register
+# with nor a scope to create: --register=no --keep-unit. --ephemeral: the
 # cached root stays pristine. --private-network: the guest needs none, and with its own
 # network namespace (and CAP_NET_ADMIN in it) the units' PrivateNetwork= takes effect.
 # The guest powers itself off when guest.sh is done.
+host_systemd=()
+[ -d /run/systemd/system ] || host_systemd=(--register=no --keep-unit)
 code=0
-timeout --kill-after=10 240 systemd-nspawn --quiet --boot --ephemeral --register=no --keep-unit \
+timeout --kill-after=10 240 systemd-nspawn --quiet --boot --ephemeral "${host_systemd[@]}" \
   --private-network \
   --directory="$root" --bind="$work:/e2e" --console=pipe \
   >"$work/out/console.log" 2>&1 </dev/null || code=$?
