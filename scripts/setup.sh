@@ -2,7 +2,9 @@
 # Installs what edge-agent needs on a fresh Debian / Raspberry Pi OS machine:
 #   scripts/setup.sh          runtime: Node packages (native addons built from source)
 #   scripts/setup.sh --test   plus the real peers the tests start: mosquitto, socat, openssl,
-#                             systemd (systemd-notify, systemd-analyze) and the Python modules
+#                             systemd (systemd-notify, systemd-analyze), mmdebstrap and
+#                             systemd-container (systemd-nspawn: test/ota/systemd.test.ts boots
+#                             the deploy/ units under a real systemd) and the Python modules
 #                             test/helpers/*.py import (pymodbus and the pyserial modules its
 #                             server package imports even for TCP)
 #   scripts/setup.sh --arm64  plus what the linux-arm64 bundle and its qemu smoke test need:
@@ -87,11 +89,12 @@ py_package() {
 }
 py_has() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import $1" 2>/dev/null; }
 
-test_commands=(mosquitto socat openssl systemd-notify systemd-analyze)
+test_commands=(mosquitto socat openssl systemd-notify systemd-analyze mmdebstrap systemd-nspawn)
 has_command() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ]; }
 command_package() {
   case "$1" in
     systemd-notify | systemd-analyze) echo systemd ;;
+    systemd-nspawn) echo systemd-container ;;
     *) echo "$1" ;;
   esac
 }
