@@ -12,6 +12,7 @@ import { DevicePoller } from '../../src/core/poller.js';
 import { buildAgentSnapshot } from '../../src/observability/agent-snapshot.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { FakeDriver } from './fake-driver.js';
+import { snapshotParts } from '../helpers/snapshot.js';
 
 it('poll-errors-count-polls-not-values: a dead slave with 14 tags, 5 polls', async () => {
   const clock = new ManualClock(0);
@@ -35,16 +36,7 @@ it('poll-errors-count-polls-not-values: a dead slave with 14 tags, 5 polls', asy
   assert.deepEqual(s.errorsByCode, { EDGE_ERR_MODBUS_TIMEOUT: 5 });
   assert.deepEqual(s.badValuesByCode, { EDGE_ERR_MODBUS_TIMEOUT: 70 });
   const metrics = createMetrics(() =>
-    buildAgentSnapshot({
-      devices: [{ driver: 'modbus', poller }],
-      store: undefined,
-      forwarder: undefined,
-      forwarderEnabled: false,
-      memory: undefined,
-      dtus: {},
-      dtuUnknownRegistrations: 0,
-      commandsRefused: {},
-    }),
+    buildAgentSnapshot(snapshotParts({ devices: [{ driver: 'modbus', poller }] })),
   );
   const text = await metrics.metrics();
   assert.match(text, /^edge_poll_errors_total\{device="meter",code="EDGE_ERR_MODBUS_TIMEOUT"\} 5$/m);

@@ -13,7 +13,12 @@ import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
 import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { startDtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
-import { registerValue, startLateSlave, type LateSlave } from '../helpers/late-slave.js';
+import {
+  lateAnswerDevice,
+  startLateSlave,
+  tallyLateAnswerPolls,
+  type LateSlave,
+} from '../helpers/late-slave.js';
 import { startPtyPair, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -68,42 +73,19 @@ test('late-answer-never-a-good-value-dtu: random late and glued answers through 
   t.after(() => sim.close());
   await waitFor('DTU registered', () => hub.status().late?.up);
   const d = fam.create(
-    modbusDeviceSchema.parse({
-      name: 'meter',
-      driver: 'modbus',
-      connection: { transport: 'dtu', dtu: 'late' },
-      unitId: 3,
-      timeoutMs: TIMEOUT_MS,
-      breaker: { failureThreshold: 1000 },
-      tags: ADDRESSES.map((address) => ({ name: `r${address}`, function: 'holding', address })),
-    }),
+    modbusDeviceSchema.parse(lateAnswerDevice({ transport: 'dtu', dtu: 'late' }, ADDRESSES, TIMEOUT_MS)),
   );
   d.init();
   await d.start();
-  const names = ADDRESSES.map((a) => `r${a}`);
-  let good = 0;
-  let wrong = 0;
-  const codes: Record<string, number> = {};
-  for (let i = 0; i < POLLS; i++) {
-    const values = await d.poll(names);
-    values.forEach((v, k) => {
-      if (v.quality === 'bad') {
-        codes[v.code] = (codes[v.code] ?? 0) + 1;
-        return;
-      }
-      good++;
-      if (v.value !== registerValue(3, ADDRESSES[k] ?? -1)) wrong++;
-    });
-  }
-  const status = d.status() as { line: { lateAnswers?: number } };
+  const { good, wrong, codes, lateAnswers } = await tallyLateAnswerPolls(d, ADDRESSES, POLLS);
   const f = sim.stats().faults;
   t.diagnostic(
     `good ${good}, wrong ${wrong}, bad ${JSON.stringify(codes)}, delayed ${f.delay}, glued ${f.glue}, ` +
-      `line lateAnswers ${status.line.lateAnswers}`,
+      `line lateAnswers ${lateAnswers}`,
   );
   assert.ok(f.delay > 0, 'the DTU delayed some answers');
   assert.ok(good > POLLS, `most values are good (${good})`);
   assert.equal(wrong, 0, `${wrong} of ${good} good values came from another register`);
   assert.equal(codes.EDGE_ERR_MODBUS_CRC ?? 0, 0, 'late bytes are not reported as CRC errors');
-  assert.ok((status.line.lateAnswers ?? 0) > 0, 'late answers are counted');
+  assert.ok((lateAnswers ?? 0) > 0, 'late answers are counted');
 });
