@@ -6,13 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
-import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
-import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
-import { createModbusFamily } from '../../src/drivers/modbus/family.js';
-import { startDtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import {
   lateAnswerDevice,
   startLateSlave,
@@ -22,6 +16,7 @@ import {
 import { startPtyPair, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { startDtuLink } from './helpers.js';
 
 const BAUD = 38400;
 const TIMEOUT_MS = 150;
@@ -45,32 +40,26 @@ after(async () => {
 });
 
 test('late-answer-never-a-good-value-dtu: random late and glued answers through a DTU give zero wrong values', async (t) => {
-  const hub = new DtuHub(
-    dtuSchema.parse({
+  const { hub, fam, sim } = await startDtuLink(
+    t,
+    {
       server: { host: '127.0.0.1', port: 0 },
       links: [{ name: 'late', mode: 'server', registration: { ascii: 'DTU-LATE' }, missedHeartbeats: 0 }],
-    }),
-    { clock: systemClock, logger: silentLogger, random: Math.random },
-  );
-  await hub.start();
-  t.after(() => hub.stop());
-  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
-  t.after(() => fam.close());
-  const sim = await startDtuSimulator({
-    agent: { host: '127.0.0.1', port: hub.address()!.port },
-    serial: { path: pty!.a, baudRate: BAUD },
-    registration: 'ascii:DTU-LATE',
-    heartbeat: 'none',
-    faults: {
-      delayRate: { probability: 0.2 },
-      delayMs: TIMEOUT_MS + 20,
-      delayMaxMs: TIMEOUT_MS + 120,
-      glue: { probability: 0.1 },
-      glueMaxHoldMs: 40,
     },
-    seed: 11,
-  });
-  t.after(() => sim.close());
+    {
+      serial: { path: pty!.a, baudRate: BAUD },
+      registration: 'ascii:DTU-LATE',
+      heartbeat: 'none',
+      faults: {
+        delayRate: { probability: 0.2 },
+        delayMs: TIMEOUT_MS + 20,
+        delayMaxMs: TIMEOUT_MS + 120,
+        glue: { probability: 0.1 },
+        glueMaxHoldMs: 40,
+      },
+      seed: 11,
+    },
+  );
   await waitFor('DTU registered', () => hub.status().late?.up);
   const d = fam.create(
     modbusDeviceSchema.parse(lateAnswerDevice({ transport: 'dtu', dtu: 'late' }, ADDRESSES, TIMEOUT_MS)),
