@@ -15,6 +15,7 @@ import {
   type RefusalReason,
 } from '../../core/command-guard.js';
 import type { CommandChannel, InboundMessage, Logger } from '../../core/ports.js';
+import type { CmdMessage, Tlv } from '../codec/index.js';
 import type { Effect, PileCommand, PileMachine } from '../state/machine.js';
 import { resultBody } from './records.js';
 
@@ -83,6 +84,38 @@ function validParams(params: unknown): boolean {
       typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
     return tagOk && valueOk;
   });
+}
+
+/** The CMD frames of the `send` effects among `effects` (their params passed validParams). */
+export function cmdFrames(effects: readonly Effect[]): CmdMessage[] {
+  const out: CmdMessage[] = [];
+  for (const e of effects) {
+    if (e.kind !== 'send') continue;
+    out.push({
+      type: 'CMD',
+      commandId: e.wireId,
+      command: CODES[e.command],
+      ...(e.params ? { params: paramsToTlvs(e.params) } : {}),
+    });
+  }
+  return out;
+}
+
+const CODES = { start: 1, stop: 2, reset: 3, 'begin-upgrade': 4 } as const;
+
+/** Command parameters from MQTT JSON: keys are tags (decimal or 0x..), numbers go as u32, strings as UTF-8. */
+function paramsToTlvs(params: Readonly<Record<string, unknown>>): Tlv[] {
+  const out: Tlv[] = [];
+  for (const [k, v] of Object.entries(params)) {
+    const tag = Number(k);
+    if (!Number.isInteger(tag) || tag < 0 || tag > 255) continue;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(v);
+      out.push({ tag, value: b });
+    } else if (typeof v === 'string') out.push({ tag, value: Buffer.from(v, 'utf8') });
+  }
+  return out;
 }
 
 export class CommandRouter {
