@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import {
+  LATE_ANSWER,
   lateAnswerDevice,
   startLateSlave,
   tallyLateAnswerPolls,
@@ -18,10 +19,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { startDtuLink } from './helpers.js';
 
-const BAUD = 38400;
-const TIMEOUT_MS = 150;
-const ADDRESSES = [0, 10, 20, 30];
-const POLLS = 40;
+const { baud: BAUD, timeoutMs: TIMEOUT_MS, addresses: ADDRESSES, polls: POLLS } = LATE_ANSWER;
 
 let dir: ReturnType<typeof tempDir> | undefined;
 let pty: PtyPair | undefined;

@@ -78,6 +78,9 @@ export async function startLateSlave(
   };
 }
 
+/** The late-answer checks' shape, the same over RTU and through a DTU. */
+export const LATE_ANSWER = { baud: 38400, timeoutMs: 150, addresses: [0, 10, 20, 30], polls: 40 } as const;
+
 /** A Modbus device config reading one register (FC3) per address of unit 3 through `connection`. */
 export function lateAnswerDevice(
   connection: Record<string, unknown>,

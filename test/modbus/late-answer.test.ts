@@ -13,14 +13,16 @@ import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { seededRandom } from '../../src/tools/dtu-sim/prng.js';
-import { lateAnswerDevice, startLateSlave, tallyLateAnswerPolls } from '../helpers/late-slave.js';
+import {
+  LATE_ANSWER,
+  lateAnswerDevice,
+  startLateSlave,
+  tallyLateAnswerPolls,
+} from '../helpers/late-slave.js';
 import { startPtyPair, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const BAUD = 38400;
-const TIMEOUT_MS = 150;
-const ADDRESSES = [0, 10, 20, 30];
-const POLLS = 40;
+const { baud: BAUD, timeoutMs: TIMEOUT_MS, addresses: ADDRESSES, polls: POLLS } = LATE_ANSWER;
 
 let dir: ReturnType<typeof tempDir> | undefined;
 let pty: PtyPair | undefined;
