@@ -147,3 +147,40 @@ export class RefusalCounter {
     return { ...this.counts };
   }
 }
+
+/**
+ * The guard one router keeps: its freshness policy, its ledger and its refusal counts.
+ * The device and the CIP-22 routers both admit, then claim, then settle through it.
+ */
+export class CommandGate {
+  readonly refused = new RefusalCounter();
+
+  constructor(
+    private readonly policy: FreshnessPolicy = DEFAULT_FRESHNESS,
+    private readonly ledger: CommandLedger = new MemoryCommandLedger(),
+  ) {}
+
+  /**
+   * The refusal of a message that must not run (not counted: the caller counts it as it
+   * answers), else the ledger's claim of `key`, made before anything runs.
+   */
+  check(
+    message: InboundMessage,
+    body: Readonly<Record<string, unknown>>,
+    key: string,
+    now: number,
+  ): { readonly refusal: Refusal } | { readonly claim: LedgerClaim } {
+    const refusal = admit(message, body, this.policy, now);
+    if (refusal) return { refusal };
+    return { claim: this.ledger.claim(key, now) };
+  }
+
+  /** Keeps the result for later duplicates; a store failure only costs those answers (the id stays claimed). */
+  settle(key: string, result: string, onError: (error: unknown) => void): void {
+    try {
+      this.ledger.settle(key, result);
+    } catch (error) {
+      onError(error);
+    }
+  }
+}

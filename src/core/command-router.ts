@@ -16,13 +16,11 @@
  */
 import type { Clock } from './clock.js';
 import {
+  CommandGate,
   type CommandLedger,
   DEFAULT_FRESHNESS,
   type FreshnessPolicy,
-  MemoryCommandLedger,
-  RefusalCounter,
   type RefusalReason,
-  admit,
 } from './command-guard.js';
 import {
   type CommandResult,
@@ -102,9 +100,7 @@ export class CommandRouter {
   private readonly lanes = new Map<string, Lane>();
   private readonly inflight = new Set<Promise<unknown>>();
   private unsubscribes: Array<() => void> = [];
-  private readonly policy: FreshnessPolicy;
-  private readonly ledger: CommandLedger;
-  private readonly refused = new RefusalCounter();
+  private readonly gate: CommandGate;
   private readonly counts = {
     received: 0,
     executed: 0,
@@ -122,12 +118,12 @@ export class CommandRouter {
     private readonly deps: CommandRouterDeps,
   ) {
     this.targets = targets.filter((t) => typeof t.driver.write === 'function');
-    this.policy = {
+    const policy: FreshnessPolicy = {
       requireExpiry: options.requireExpiry ?? DEFAULT_FRESHNESS.requireExpiry,
       maxAgeMs: options.maxAgeMs ?? DEFAULT_FRESHNESS.maxAgeMs,
       clockSkewMs: options.clockSkewMs ?? DEFAULT_FRESHNESS.clockSkewMs,
     };
-    this.ledger = deps.ledger ?? new MemoryCommandLedger();
+    this.gate = new CommandGate(policy, deps.ledger);
   }
 
   /** Subscribes `{device}/cmd` for every device whose driver can write. */
@@ -150,7 +146,7 @@ export class CommandRouter {
   stats(): CommandRouterStats {
     let pending = 0;
     for (const lane of this.lanes.values()) pending += lane.pending;
-    return { devices: this.targets.length, ...this.counts, pending, refused: this.refused.snapshot() };
+    return { devices: this.targets.length, ...this.counts, pending, refused: this.gate.refused.snapshot() };
   }
 
   private onMessage(target: CommandTarget, message: InboundMessage): void {
@@ -172,13 +168,13 @@ export class CommandRouter {
       this.answerDuplicate(target, parsed.id, seen.result);
       return;
     }
-    const now = this.deps.clock.now();
-    const refusal = admit(message, parsed.body, this.policy, now);
-    if (refusal) {
+    const gate = this.gate.check(message, parsed.body, `cmd\u0000${key}`, this.deps.clock.now());
+    if ('refusal' in gate) {
+      const { refusal } = gate;
       this.refuse(target, parsed, refusal.reason, new EdgeError(refusal.code, refusal.message));
       return;
     }
-    const claim = this.ledger.claim(`cmd\u0000${key}`, now);
+    const { claim } = gate;
     if (!claim.fresh) {
       if (claim.result !== null) {
         this.answerDuplicate(target, parsed.id, Promise.resolve(JSON.parse(claim.result) as CommandResult));
@@ -204,11 +200,9 @@ export class CommandRouter {
 
   /** Keeps the result for later duplicates; a failure only costs that answer (the id stays claimed). */
   private settle(ledgerKey: string, result: CommandResult): void {
-    try {
-      this.ledger.settle(ledgerKey, JSON.stringify(result));
-    } catch (error) {
+    this.gate.settle(ledgerKey, JSON.stringify(result), (error) => {
       this.deps.logger.warn({ id: result.id, err: String(error) }, 'command result not kept in the ledger');
-    }
+    });
   }
 
   private answerDuplicate(target: CommandTarget, id: string, result: Promise<CommandResult>): void {
@@ -227,7 +221,7 @@ export class CommandRouter {
     reason: RefusalReason,
     error: EdgeError,
   ): void {
-    this.refused.add(reason);
+    this.gate.refused.add(reason);
     const result = resultFromError(parsed.id, error, this.deps.clock.now());
     this.record(target, result, parsed.body);
     this.track(this.publish(target, result));
@@ -240,7 +234,7 @@ export class CommandRouter {
   ): { id: string; body: Record<string, unknown> } | undefined {
     const malformed = (why: string, reason: RefusalReason = 'malformed'): undefined => {
       this.counts.malformed++;
-      this.refused.add(reason);
+      this.gate.refused.add(reason);
       this.deps.logger.warn(
         { device: target.device, bytes: payload.length, malformed: this.counts.malformed, why },
         'malformed command dropped',

@@ -55,6 +55,19 @@ const charging = (t: number) => t % SOC_PERIOD_S < SOC_PERIOD_S * 0.95;
 /** A fault flag raised for 10 s every 5 minutes, so alarms show up in a demo. */
 const fault = (t: number) => t % 300 >= 290;
 
+/** What a tag spells out: everything but the defaults of `tag()`. */
+type TagSpec = Omit<DemoTag, 'wordOrder' | 'byteOrder' | 'scale' | 'offset'> &
+  Partial<Pick<DemoTag, 'wordOrder' | 'byteOrder' | 'scale' | 'offset'>>;
+
+/** Most demo registers are big-endian and unscaled: a tag spells out only what differs. */
+const tag = (spec: TagSpec): DemoTag => ({
+  wordOrder: 'big',
+  byteOrder: 'big',
+  scale: 1,
+  offset: 0,
+  ...spec,
+});
+
 export const DEMO_STATION: readonly DemoDevice[] = [
   {
     name: 'meter-1',
@@ -62,66 +75,49 @@ export const DEMO_STATION: readonly DemoDevice[] = [
     intervalMs: 1000,
     description: 'Three-phase energy meter (holding registers; energy counter with low word first)',
     tags: [
-      {
+      tag({
         name: 'voltage',
         function: 'holding',
         address: 0,
         type: 'f32',
-        wordOrder: 'big',
-        byteOrder: 'big',
-        scale: 1,
-        offset: 0,
         unit: 'V',
         value: voltage,
-      },
-      {
+      }),
+      tag({
         name: 'current',
         function: 'holding',
         address: 2,
         type: 'f32',
-        wordOrder: 'big',
-        byteOrder: 'big',
-        scale: 1,
-        offset: 0,
         unit: 'A',
         value: current,
-      },
-      {
+      }),
+      tag({
         name: 'power',
         function: 'holding',
         address: 4,
         type: 'f32',
-        wordOrder: 'big',
-        byteOrder: 'big',
-        scale: 1,
-        offset: 0,
         unit: 'W',
         value: (t) => voltage(t) * current(t),
-      },
-      {
+      }),
+      tag({
         name: 'energy',
         function: 'holding',
         address: 6,
         type: 'u32',
         wordOrder: 'little',
-        byteOrder: 'big',
         scale: 0.1,
-        offset: 0,
         unit: 'kWh',
         value: energyKwh,
-      },
-      {
+      }),
+      tag({
         name: 'frequency',
         function: 'holding',
         address: 8,
         type: 'u16',
-        wordOrder: 'big',
-        byteOrder: 'big',
         scale: 0.01,
-        offset: 0,
         unit: 'Hz',
         value: wave(50, 0.05, 45),
-      },
+      }),
     ],
   },
   {
@@ -131,87 +127,61 @@ export const DEMO_STATION: readonly DemoDevice[] = [
     description:
       'Battery charger / BMS (input registers, status coils, discrete input, serial number string)',
     tags: [
-      {
+      tag({
         name: 'soc',
         function: 'input',
         address: 0,
         type: 'u16',
-        wordOrder: 'big',
-        byteOrder: 'big',
-        scale: 1,
-        offset: 0,
         unit: '%',
         value: soc,
-      },
-      {
+      }),
+      tag({
         name: 'temperature',
         function: 'input',
         address: 1,
         type: 'i16',
-        wordOrder: 'big',
-        byteOrder: 'big',
         scale: 0.1,
-        offset: 0,
         unit: '°C',
         value: wave(12, 15, 300),
-      },
-      {
+      }),
+      tag({
         name: 'charge_current',
         function: 'input',
         address: 2,
         type: 'i16',
-        wordOrder: 'big',
-        byteOrder: 'big',
         scale: 0.1,
-        offset: 0,
         unit: 'A',
         value: (t) => (charging(t) ? 42 - (30 * (t % SOC_PERIOD_S)) / SOC_PERIOD_S : -2.5),
-      },
-      {
+      }),
+      tag({
         name: 'charging',
         function: 'coil',
         address: 0,
         type: 'bool',
-        wordOrder: 'big',
-        byteOrder: 'big',
-        scale: 1,
-        offset: 0,
         value: charging,
-      },
-      {
+      }),
+      tag({
         name: 'fault',
         function: 'coil',
         address: 1,
         type: 'bool',
-        wordOrder: 'big',
-        byteOrder: 'big',
-        scale: 1,
-        offset: 0,
         value: fault,
-      },
-      {
+      }),
+      tag({
         name: 'mains_ok',
         function: 'discrete',
         address: 0,
         type: 'bool',
-        wordOrder: 'big',
-        byteOrder: 'big',
-        scale: 1,
-        offset: 0,
         value: () => true,
-      },
-      {
+      }),
+      tag({
         name: 'serial',
         function: 'holding',
         address: 100,
         type: 'string',
         length: 6,
-        wordOrder: 'big',
-        byteOrder: 'big',
-        scale: 1,
-        offset: 0,
         value: () => 'BMS24A001234',
-      },
+      }),
     ],
   },
 ];

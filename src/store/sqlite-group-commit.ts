@@ -16,7 +16,8 @@ import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import type { Checkpointer } from './sqlite-checkpoint.js';
 import { logEvictions } from './sqlite-evict.js';
-import type { BatchResult, OnceMark, SqliteQueue } from './sqlite-queue.js';
+import { PendingOnceGroups, type OnceGroup } from './sqlite-once-groups.js';
+import type { BatchResult, SqliteQueue } from './sqlite-queue.js';
 
 const RETRY_POLICY = { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0.2 };
 
@@ -60,12 +61,6 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-/** A pending appendOnce: its records travel together and commit in one transaction. */
-interface OnceGroup extends OnceMark {
-  readonly members: readonly NewRecord[];
-  resolve(result: OnceResult): void;
-}
-
 export class GroupCommit {
   private readonly queue: SqliteQueue;
   private readonly checkpointer: Checkpointer;
@@ -79,10 +74,7 @@ export class GroupCommit {
 
   private pending: NewRecord[] = [];
   private readonly waiters = new Map<NewRecord, Waiter>();
-  /** Pending appendOnce groups by their first record, and their keys (with counts). */
-  private readonly groups = new Map<NewRecord, OnceGroup>();
-  private readonly groupMembers = new Set<NewRecord>();
-  private readonly pendingKeys = new Map<string, number>();
+  private readonly groups = new PendingOnceGroups();
   private readonly droppedByDevice = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private latencyTimer: TimerHandle | null = null;
@@ -149,11 +141,9 @@ export class GroupCommit {
         },
         reject,
       };
-      this.groups.set(members[0]!, group);
-      this.pendingKeys.set(key, (this.pendingKeys.get(key) ?? 0) + 1);
+      this.groups.add(group);
       for (const m of members) {
         this.waiters.set(m, waiter);
-        this.groupMembers.add(m);
         this.pending.push(m);
       }
       this.afterPush();
@@ -162,7 +152,7 @@ export class GroupCommit {
 
   /** True when `key` waits in a pending group or is committed. */
   seenOnce(key: string): boolean {
-    return this.pendingKeys.has(key) || this.queue.hasKey(key);
+    return this.groups.hasKey(key) || this.queue.hasKey(key);
   }
 
   /** Commits everything pending now; throws EDGE_ERR_STORE_WRITE when a commit fails. */
@@ -201,8 +191,6 @@ export class GroupCommit {
       this.waiters.clear();
       this.pending = [];
       this.groups.clear();
-      this.groupMembers.clear();
-      this.pendingKeys.clear();
     }
     this.cancelTimers();
   }
@@ -232,13 +220,7 @@ export class GroupCommit {
     let result: BatchResult<Waiter>;
     this.committing = true;
     try {
-      result = this.queue.writeBatch(
-        all,
-        n,
-        dropped,
-        this.waiters,
-        this.groups.size > 0 ? this.groups : null,
-      );
+      result = this.queue.writeBatch(all, n, dropped, this.waiters, this.groups.marks());
     } catch (e) {
       this.committing = false;
       this.onCommitFailure(e, n);
@@ -252,10 +234,7 @@ export class GroupCommit {
 
   /** At most maxRecords, but never cutting an appendOnce group in two. */
   private chunkEnd(all: readonly NewRecord[]): number {
-    let n = Math.min(all.length, this.maxRecords);
-    if (this.groupMembers.size === 0 || n === all.length) return n;
-    while (n < all.length && this.groupMembers.has(all[n]!) && !this.groups.has(all[n]!)) n++;
-    return n;
+    return this.groups.chunkEnd(all, Math.min(all.length, this.maxRecords));
   }
 
   /** Committed: drops the batch from pending and resolves its durable appends. */
@@ -273,29 +252,14 @@ export class GroupCommit {
         else this.droppedByDevice.delete(device);
       }
     }
-    if (this.groupMembers.size > 0) this.settleGroups(all, n, result.duplicates);
+    // a duplicate group resolves with nothing written
+    for (const group of this.groups.settle(all, n, result.duplicates)) {
+      for (const m of group.members) this.waiters.delete(m);
+      group.resolve({ duplicate: true, records: [] });
+    }
     for (const [key, w, record] of result.resolved) {
       this.waiters.delete(key);
       w.resolve(record);
-    }
-  }
-
-  /** Forgets the committed chunk's groups; a duplicate group resolves with nothing written. */
-  private settleGroups(all: readonly NewRecord[], n: number, duplicates: readonly NewRecord[]): void {
-    const dup = new Set(duplicates);
-    for (let i = 0; i < n; i++) {
-      const r = all[i]!;
-      if (!this.groupMembers.delete(r)) continue;
-      const group = this.groups.get(r);
-      if (group === undefined) continue;
-      this.groups.delete(r);
-      const left = (this.pendingKeys.get(group.key) ?? 1) - 1;
-      if (left > 0) this.pendingKeys.set(group.key, left);
-      else this.pendingKeys.delete(group.key);
-      if (dup.has(r)) {
-        for (const m of group.members) this.waiters.delete(m);
-        group.resolve({ duplicate: true, records: [] });
-      }
     }
   }
 
@@ -367,7 +331,7 @@ export class GroupCommit {
     for (let i = 0; i < pending.length; i++) {
       const r = pending[i]!;
       // Group members are never shed: a group commits whole or not at all.
-      if (r.cls !== 'telemetry' || this.groupMembers.has(r)) continue;
+      if (r.cls !== 'telemetry' || this.groups.isMember(r)) continue;
       pending.splice(i, 1);
       const dropped = ++this.counters.droppedPending;
       // A new episode: nothing dropped since the last gap event was committed.

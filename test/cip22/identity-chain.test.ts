@@ -298,26 +298,21 @@ test('loadRoots reads DER, PEM and PEM bundles; refuses a PEM without certificat
 test('verifiedLinks: the issuing CA → root link is verified once and only for the exact certificates', () => {
   const verifiedLinks = new Set<string>();
   const good = { pileDer: pki.sm2.pile.der, issuerDer: pki.sm2.issuing.der };
-  const first = verifyPileChain({
-    ...good,
-    roots,
-    nowMs: now,
-    expectedCN: pki.sm2.deviceId,
-    expectedAlg: 'sm2',
-    verifiedLinks,
-  });
+  const verifyGood = () =>
+    verifyPileChain({
+      ...good,
+      roots,
+      nowMs: now,
+      expectedCN: pki.sm2.deviceId,
+      expectedAlg: 'sm2',
+      verifiedLinks,
+    });
+  const first = verifyGood();
   assert.equal(first.ok, true);
   assert.equal(verifiedLinks.size, 1);
   const issuer = parseCertificate(pki.sm2.issuing.der);
   assert.ok([...verifiedLinks][0]!.startsWith(issuer.fingerprintSha256));
-  const again = verifyPileChain({
-    ...good,
-    roots,
-    nowMs: now,
-    expectedCN: pki.sm2.deviceId,
-    expectedAlg: 'sm2',
-    verifiedLinks,
-  });
+  const again = verifyGood();
   assert.equal(again.ok, true);
   // A rogue chain is not cached and still fails; other pile checks still run on a cache hit.
   const rogue = verifyPileChain({

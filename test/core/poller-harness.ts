@@ -6,6 +6,7 @@ import type { AgentEvent, Reading } from '../../src/core/types.js';
 import { buildAgentSnapshot } from '../../src/observability/agent-snapshot.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import type { FakeDriver } from './fake-driver.js';
+import { snapshotParts } from '../helpers/snapshot.js';
 
 export function harness(
   driver: FakeDriver,
@@ -29,16 +30,7 @@ export function harness(
 /** The /metrics text of an agent with this one poller and nothing else. */
 export async function pollerMetrics(poller: DevicePoller): Promise<string> {
   const metrics = createMetrics(() =>
-    buildAgentSnapshot({
-      devices: [{ driver: 'modbus', poller }],
-      store: undefined,
-      forwarder: undefined,
-      forwarderEnabled: false,
-      memory: undefined,
-      dtus: {},
-      dtuUnknownRegistrations: 0,
-      commandsRefused: {},
-    }),
+    buildAgentSnapshot(snapshotParts({ devices: [{ driver: 'modbus', poller }] })),
   );
   return metrics.metrics();
 }

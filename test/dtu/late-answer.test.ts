@@ -6,22 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
-import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
-import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
-import { createModbusFamily } from '../../src/drivers/modbus/family.js';
-import { startDtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
-import { registerValue, startLateSlave, type LateSlave } from '../helpers/late-slave.js';
+import {
+  LATE_ANSWER,
+  lateAnswerDevice,
+  startLateSlave,
+  tallyLateAnswerPolls,
+  type LateSlave,
+} from '../helpers/late-slave.js';
 import { startPtyPair, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { startDtuLink } from './helpers.js';
 
-const BAUD = 38400;
-const TIMEOUT_MS = 150;
-const ADDRESSES = [0, 10, 20, 30];
-const POLLS = 40;
+const { baud: BAUD, timeoutMs: TIMEOUT_MS, addresses: ADDRESSES, polls: POLLS } = LATE_ANSWER;
 
 let dir: ReturnType<typeof tempDir> | undefined;
 let pty: PtyPair | undefined;
@@ -40,70 +38,41 @@ after(async () => {
 });
 
 test('late-answer-never-a-good-value-dtu: random late and glued answers through a DTU give zero wrong values', async (t) => {
-  const hub = new DtuHub(
-    dtuSchema.parse({
+  const { hub, fam, sim } = await startDtuLink(
+    t,
+    {
       server: { host: '127.0.0.1', port: 0 },
       links: [{ name: 'late', mode: 'server', registration: { ascii: 'DTU-LATE' }, missedHeartbeats: 0 }],
-    }),
-    { clock: systemClock, logger: silentLogger, random: Math.random },
-  );
-  await hub.start();
-  t.after(() => hub.stop());
-  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
-  t.after(() => fam.close());
-  const sim = await startDtuSimulator({
-    agent: { host: '127.0.0.1', port: hub.address()!.port },
-    serial: { path: pty!.a, baudRate: BAUD },
-    registration: 'ascii:DTU-LATE',
-    heartbeat: 'none',
-    faults: {
-      delayRate: { probability: 0.2 },
-      delayMs: TIMEOUT_MS + 20,
-      delayMaxMs: TIMEOUT_MS + 120,
-      glue: { probability: 0.1 },
-      glueMaxHoldMs: 40,
     },
-    seed: 11,
-  });
-  t.after(() => sim.close());
+    {
+      serial: { path: pty!.a, baudRate: BAUD },
+      registration: 'ascii:DTU-LATE',
+      heartbeat: 'none',
+      faults: {
+        delayRate: { probability: 0.2 },
+        delayMs: TIMEOUT_MS + 20,
+        delayMaxMs: TIMEOUT_MS + 120,
+        glue: { probability: 0.1 },
+        glueMaxHoldMs: 40,
+      },
+      seed: 11,
+    },
+  );
   await waitFor('DTU registered', () => hub.status().late?.up);
   const d = fam.create(
-    modbusDeviceSchema.parse({
-      name: 'meter',
-      driver: 'modbus',
-      connection: { transport: 'dtu', dtu: 'late' },
-      unitId: 3,
-      timeoutMs: TIMEOUT_MS,
-      breaker: { failureThreshold: 1000 },
-      tags: ADDRESSES.map((address) => ({ name: `r${address}`, function: 'holding', address })),
-    }),
+    modbusDeviceSchema.parse(lateAnswerDevice({ transport: 'dtu', dtu: 'late' }, ADDRESSES, TIMEOUT_MS)),
   );
   d.init();
   await d.start();
-  const names = ADDRESSES.map((a) => `r${a}`);
-  let good = 0;
-  let wrong = 0;
-  const codes: Record<string, number> = {};
-  for (let i = 0; i < POLLS; i++) {
-    const values = await d.poll(names);
-    values.forEach((v, k) => {
-      if (v.quality === 'bad') {
-        codes[v.code] = (codes[v.code] ?? 0) + 1;
-        return;
-      }
-      good++;
-      if (v.value !== registerValue(3, ADDRESSES[k] ?? -1)) wrong++;
-    });
-  }
-  const status = d.status() as { line: { lateAnswers?: number } };
+  const { good, wrong, codes, lateAnswers } = await tallyLateAnswerPolls(d, ADDRESSES, POLLS);
   const f = sim.stats().faults;
   t.diagnostic(
     `good ${good}, wrong ${wrong}, bad ${JSON.stringify(codes)}, delayed ${f.delay}, glued ${f.glue}, ` +
-      `line lateAnswers ${status.line.lateAnswers}`,
+      `line lateAnswers ${lateAnswers}`,
   );
   assert.ok(f.delay > 0, 'the DTU delayed some answers');
   assert.ok(good > POLLS, `most values are good (${good})`);
   assert.equal(wrong, 0, `${wrong} of ${good} good values came from another register`);
   assert.equal(codes.EDGE_ERR_MODBUS_CRC ?? 0, 0, 'late bytes are not reported as CRC errors');
-  assert.ok((status.line.lateAnswers ?? 0) > 0, 'late answers are counted');
+  assert.ok((lateAnswers ?? 0) > 0, 'late answers are counted');
 });

@@ -8,18 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
 import type { TagValue } from '../../src/core/types.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
-import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
-import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
-import { createModbusFamily } from '../../src/drivers/modbus/family.js';
-import { startDtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import { registerValue, startLateSlave, type LateSlave } from '../helpers/late-slave.js';
 import { startPtyPair, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { startDtuLink } from './helpers.js';
 
 const BAUD = 38400;
 let dir: ReturnType<typeof tempDir> | undefined;
@@ -43,8 +38,9 @@ const codes = (vs: readonly TagValue[]): unknown[] => [
 ];
 
 test('silent-dtu-link-down-not-circuit-open: link down reads LINK_DOWN; the first poll after re-registration is good', async (t) => {
-  const hub = new DtuHub(
-    dtuSchema.parse({
+  const { hub, fam, sim } = await startDtuLink(
+    t,
+    {
       server: { host: '127.0.0.1', port: 0, registrationTimeoutMs: 300 },
       links: [
         {
@@ -56,28 +52,21 @@ test('silent-dtu-link-down-not-circuit-open: link down reads LINK_DOWN; the firs
           missedHeartbeats: 3,
         },
       ],
-    }),
-    { clock: systemClock, logger: silentLogger, random: Math.random },
+    },
+    {
+      serial: { path: pty!.a, baudRate: BAUD },
+      registration: 'ascii:DTU-REC',
+      heartbeat: 'ascii:HB',
+      heartbeatIntervalMs: 50,
+      reconnectDelayMs: 50,
+      seed: 2,
+    },
   );
-  await hub.start();
-  t.after(() => hub.stop());
   const north = () => {
     const st = hub.status().north;
     assert.ok(st, 'link north');
     return st;
   };
-  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
-  t.after(() => fam.close());
-  const sim = await startDtuSimulator({
-    agent: { host: '127.0.0.1', port: hub.address()!.port },
-    serial: { path: pty!.a, baudRate: BAUD },
-    registration: 'ascii:DTU-REC',
-    heartbeat: 'ascii:HB',
-    heartbeatIntervalMs: 50,
-    reconnectDelayMs: 50,
-    seed: 2,
-  });
-  t.after(() => sim.close());
   await waitFor('registered', () => hub.status().north?.up === true);
   const d = fam.create(
     modbusDeviceSchema.parse({

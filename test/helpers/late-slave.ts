@@ -4,6 +4,7 @@
  * detectable, and which answers chosen requests late (after the client's timeout).
  */
 import modbusSerial from 'modbus-serial';
+import type { DeviceDriver } from '../../src/core/ports.js';
 
 /** The value of holding register `address` of unit `unit`: unique per (unit, address). */
 export function registerValue(unit: number, address: number): number {
@@ -75,4 +76,57 @@ export async function startLateSlave(
         server.close(() => resolve());
       }),
   };
+}
+
+/** The late-answer checks' shape, the same over RTU and through a DTU. */
+export const LATE_ANSWER = { baud: 38400, timeoutMs: 150, addresses: [0, 10, 20, 30], polls: 40 } as const;
+
+/** A Modbus device config reading one register (FC3) per address of unit 3 through `connection`. */
+export function lateAnswerDevice(
+  connection: Record<string, unknown>,
+  addresses: readonly number[],
+  timeoutMs: number,
+): Record<string, unknown> {
+  return {
+    name: 'meter',
+    driver: 'modbus',
+    connection,
+    unitId: 3,
+    timeoutMs,
+    breaker: { failureThreshold: 1000 },
+    tags: addresses.map((address) => ({ name: `r${address}`, function: 'holding', address })),
+  };
+}
+
+export interface LateAnswerTally {
+  good: number;
+  /** Good values that do not match the register read: the defect these tests hunt. */
+  wrong: number;
+  /** Bad values by code. */
+  codes: Record<string, number>;
+  /** The line's own count of late answers. */
+  lateAnswers: number | undefined;
+}
+
+/** Polls the `lateAnswerDevice` registers `polls` times and checks every good value against its register. */
+export async function tallyLateAnswerPolls(
+  device: Pick<DeviceDriver, 'poll' | 'status'>,
+  addresses: readonly number[],
+  polls: number,
+): Promise<LateAnswerTally> {
+  const names = addresses.map((a) => `r${a}`);
+  const tally: LateAnswerTally = { good: 0, wrong: 0, codes: {}, lateAnswers: undefined };
+  for (let i = 0; i < polls; i++) {
+    const values = await device.poll(names);
+    values.forEach((v, k) => {
+      if (v.quality === 'bad') {
+        tally.codes[v.code] = (tally.codes[v.code] ?? 0) + 1;
+        return;
+      }
+      tally.good++;
+      if (v.value !== registerValue(3, addresses[k] ?? -1)) tally.wrong++;
+    });
+  }
+  tally.lateAnswers = (device.status() as { line: { lateAnswers?: number } }).line.lateAnswers;
+  return tally;
 }

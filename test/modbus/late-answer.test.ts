@@ -13,14 +13,16 @@ import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { seededRandom } from '../../src/tools/dtu-sim/prng.js';
-import { registerValue, startLateSlave } from '../helpers/late-slave.js';
+import {
+  LATE_ANSWER,
+  lateAnswerDevice,
+  startLateSlave,
+  tallyLateAnswerPolls,
+} from '../helpers/late-slave.js';
 import { startPtyPair, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const BAUD = 38400;
-const TIMEOUT_MS = 150;
-const ADDRESSES = [0, 10, 20, 30];
-const POLLS = 40;
+const { baud: BAUD, timeoutMs: TIMEOUT_MS, addresses: ADDRESSES, polls: POLLS } = LATE_ANSWER;
 
 let dir: ReturnType<typeof tempDir> | undefined;
 let pty: PtyPair | undefined;
@@ -45,42 +47,21 @@ test('late-answer-never-a-good-value (RTU): random answers past the timeout give
   const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random });
   t.after(() => fam.close());
   const d = fam.create(
-    modbusDeviceSchema.parse({
-      name: 'meter',
-      driver: 'modbus',
-      connection: { transport: 'rtu', path: pty!.a, baudRate: BAUD },
-      unitId: 3,
-      timeoutMs: TIMEOUT_MS,
-      breaker: { failureThreshold: 1000 },
-      tags: ADDRESSES.map((address) => ({ name: `r${address}`, function: 'holding', address })),
-    }),
+    modbusDeviceSchema.parse(
+      lateAnswerDevice({ transport: 'rtu', path: pty!.a, baudRate: BAUD }, ADDRESSES, TIMEOUT_MS),
+    ),
   );
   d.init();
   await d.start();
-  const names = ADDRESSES.map((a) => `r${a}`);
-  let good = 0;
-  let wrong = 0;
-  const codes: Record<string, number> = {};
-  for (let i = 0; i < POLLS; i++) {
-    const values = await d.poll(names);
-    values.forEach((v, k) => {
-      if (v.quality === 'bad') {
-        codes[v.code] = (codes[v.code] ?? 0) + 1;
-        return;
-      }
-      good++;
-      if (v.value !== registerValue(3, ADDRESSES[k] ?? -1)) wrong++;
-    });
-  }
-  const status = d.status() as { line: { lateAnswers?: number } };
+  const { good, wrong, codes, lateAnswers } = await tallyLateAnswerPolls(d, ADDRESSES, POLLS);
   t.diagnostic(
     `good ${good}, wrong ${wrong}, bad ${JSON.stringify(codes)}, slave delayed ${slave.delayed()}, ` +
-      `line lateAnswers ${status.line.lateAnswers}`,
+      `line lateAnswers ${lateAnswers}`,
   );
   assert.ok(slave.delayed() > 0, 'the slave answered some requests late');
   assert.ok(good > POLLS, `most values are good (${good})`);
   assert.equal(wrong, 0, `${wrong} of ${good} good values came from another register`);
   assert.equal(codes.EDGE_ERR_MODBUS_CRC ?? 0, 0, 'late bytes are not reported as CRC errors');
-  assert.ok((status.line.lateAnswers ?? 0) > 0, 'late answers are counted');
+  assert.ok((lateAnswers ?? 0) > 0, 'late answers are counted');
   assert.ok((codes.EDGE_ERR_MODBUS_LATE_ANSWER ?? 0) > 0, 'late answers carry their own code');
 });

@@ -17,6 +17,7 @@ import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
 import { captureLogger } from '../helpers/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 import { telemetry } from './outbox-contract.js';
+import { snapshotParts } from '../helpers/snapshot.js';
 
 const dbOf = (o: SqliteOutbox): BetterSqlite3.Database => (o as unknown as { db: BetterSqlite3.Database }).db;
 
@@ -72,18 +73,7 @@ describe('pending overflow', () => {
         if (!seen.has(seq)) assert.ok(seq >= 1 && seq <= 81, `seq ${seq} unexplained`);
       assert.equal(all.filter((r) => r.cls === 'telemetry').length, 40);
 
-      const metrics = createMetrics(() =>
-        buildAgentSnapshot({
-          devices: [],
-          store: outbox.stats(),
-          forwarder: undefined,
-          forwarderEnabled: false,
-          memory: undefined,
-          dtus: {},
-          dtuUnknownRegistrations: 0,
-          commandsRefused: {},
-        }),
-      );
+      const metrics = createMetrics(() => buildAgentSnapshot(snapshotParts({ store: outbox.stats() })));
       assert.match(await metrics.metrics(), /^edge_outbox_dropped_pending_total 60$/m);
     } finally {
       await outbox.close();

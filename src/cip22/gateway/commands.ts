@@ -9,15 +9,13 @@
  * answered with the stored result or refused as a duplicate instead of run again.
  */
 import {
+  CommandGate,
   type CommandLedger,
-  DEFAULT_FRESHNESS,
   type FreshnessPolicy,
-  MemoryCommandLedger,
-  RefusalCounter,
   type RefusalReason,
-  admit,
 } from '../../core/command-guard.js';
 import type { CommandChannel, InboundMessage, Logger } from '../../core/ports.js';
+import type { CmdMessage, Tlv } from '../codec/index.js';
 import type { Effect, PileCommand, PileMachine } from '../state/machine.js';
 import { resultBody } from './records.js';
 
@@ -88,13 +86,43 @@ function validParams(params: unknown): boolean {
   });
 }
 
+/** The CMD frames of the `send` effects among `effects` (their params passed validParams). */
+export function cmdFrames(effects: readonly Effect[]): CmdMessage[] {
+  const out: CmdMessage[] = [];
+  for (const e of effects) {
+    if (e.kind !== 'send') continue;
+    out.push({
+      type: 'CMD',
+      commandId: e.wireId,
+      command: CODES[e.command],
+      ...(e.params ? { params: paramsToTlvs(e.params) } : {}),
+    });
+  }
+  return out;
+}
+
+const CODES = { start: 1, stop: 2, reset: 3, 'begin-upgrade': 4 } as const;
+
+/** Command parameters from MQTT JSON: keys are tags (decimal or 0x..), numbers go as u32, strings as UTF-8. */
+function paramsToTlvs(params: Readonly<Record<string, unknown>>): Tlv[] {
+  const out: Tlv[] = [];
+  for (const [k, v] of Object.entries(params)) {
+    const tag = Number(k);
+    if (!Number.isInteger(tag) || tag < 0 || tag > 255) continue;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(v);
+      out.push({ tag, value: b });
+    } else if (typeof v === 'string') out.push({ tag, value: Buffer.from(v, 'utf8') });
+  }
+  return out;
+}
+
 export class CommandRouter {
   private readonly unsubscribe = new Map<string, () => void>();
-  private readonly ledger: CommandLedger;
-  private readonly policy: FreshnessPolicy;
+  private readonly gate: CommandGate;
   /** Ledger keys claimed and not yet answered: their first result is stored. */
   private readonly claimed = new Set<string>();
-  private readonly refused = new RefusalCounter();
   /** Results of refusals: they never settle a claimed id (a retained copy of a running one). */
   private readonly refusalResults = new WeakSet<Effect>();
 
@@ -104,13 +132,12 @@ export class CommandRouter {
     private readonly hooks: RouterHooks,
     private readonly options: PileCommandOptions = {},
   ) {
-    this.ledger = options.ledger ?? new MemoryCommandLedger();
-    this.policy = options.policy ?? DEFAULT_FRESHNESS;
+    this.gate = new CommandGate(options.policy, options.ledger);
   }
 
   /** Commands refused before they ran, by reason. */
   refusals(): Readonly<Partial<Record<RefusalReason, number>>> {
-    return this.refused.snapshot();
+    return this.gate.refused.snapshot();
   }
 
   /** Subscribes to `{pile}/cmd` (once per pile). */
@@ -152,7 +179,7 @@ export class CommandRouter {
   private onRequest(pile: string, message: InboundMessage): void {
     const limit = this.options.maxPayloadBytes;
     if (limit !== undefined && message.payload.length > limit) {
-      this.refused.add('oversized');
+      this.gate.refused.add('oversized');
       this.hooks.log.warn({ pile, bytes: message.payload.length }, 'cip22: oversized command dropped');
       return;
     }
@@ -169,21 +196,20 @@ export class CommandRouter {
       this.hooks.apply(pile, [result]);
     };
     if (!request.ok) {
-      this.refused.add('malformed');
+      this.gate.refused.add('malformed');
       refuse(request.error, request.command);
       return;
     }
-    const now = this.hooks.now();
-    const refusal = admit(message, request.body, this.policy, now);
-    if (refusal) {
-      this.refused.add(refusal.reason);
-      refuse(`${refusal.reason}: ${refusal.message}`, request.command);
+    const key = ledgerKey(pile, request.id);
+    const gate = this.gate.check(message, request.body, key, this.hooks.now());
+    if ('refusal' in gate) {
+      this.gate.refused.add(gate.refusal.reason);
+      refuse(`${gate.refusal.reason}: ${gate.refusal.message}`, request.command);
       return;
     }
-    const key = ledgerKey(pile, request.id);
-    const claim = this.ledger.claim(key, now);
+    const { claim } = gate;
     if (!claim.fresh) {
-      this.refused.add('duplicate');
+      this.gate.refused.add('duplicate');
       this.hooks.log.info({ pile, id: request.id }, 'cip22: duplicate command id, not run again');
       if (claim.result !== null) this.republish(pile, request.id, claim.result);
       else if (this.claimed.has(key))
@@ -204,11 +230,9 @@ export class CommandRouter {
 
   /** A store failure here must not break the frame being processed: it only costs later answers. */
   private settle(pile: string, key: string, body: string): void {
-    try {
-      this.ledger.settle(key, body);
-    } catch (error) {
+    this.gate.settle(key, body, (error) => {
       this.hooks.log.warn({ pile, err: (error as Error).message }, 'cip22: command result not kept');
-    }
+    });
   }
 
   private republish(pile: string, id: string, result: string): void {

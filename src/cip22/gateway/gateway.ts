@@ -9,12 +9,12 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
 import type { NewRecord } from '../../core/types.js';
-import { type Cip22Version, type Tlv, policyHash } from '../codec/index.js';
+import { type Cip22Version, policyHash } from '../codec/index.js';
 import { CertificateCache, VerifyPool, type ParsedCertificate } from '../identity/index.js';
 import type { Cip22Config } from '../config.js';
 import { type Effect, PileMachine, type PileState } from '../state/machine.js';
 import type { Ticket } from './admission.js';
-import { CommandRouter, type PileCommandOptions } from './commands.js';
+import { CommandRouter, cmdFrames, type PileCommandOptions } from './commands.js';
 import { CrlFiles } from './crl-files.js';
 import { PileListener } from './listener.js';
 import { ReasonLog } from './reason-log.js';
@@ -351,15 +351,7 @@ export class Cip22Gateway implements SessionHost {
   }
 
   private sendCommands(session: PileSession, effects: Effect[]): void {
-    for (const e of effects) {
-      if (e.kind !== 'send') continue;
-      session.send({
-        type: 'CMD',
-        commandId: e.wireId,
-        command: CODES[e.command],
-        ...(e.params ? { params: paramsToTlvs(e.params) } : {}),
-      });
-    }
+    for (const cmd of cmdFrames(effects)) session.send(cmd);
   }
 
   private armDeadline(pile: string, machine: PileMachine): void {
@@ -428,21 +420,4 @@ export class Cip22Gateway implements SessionHost {
   pileState(pile: string): PileState | undefined {
     return this.machines.get(pile)?.state;
   }
-}
-
-const CODES = { start: 1, stop: 2, reset: 3, 'begin-upgrade': 4 } as const;
-
-/** Command parameters from MQTT JSON: keys are tags (decimal or 0x..), numbers go as u32, strings as UTF-8. */
-function paramsToTlvs(params: Readonly<Record<string, unknown>>): Tlv[] {
-  const out: Tlv[] = [];
-  for (const [k, v] of Object.entries(params)) {
-    const tag = Number(k);
-    if (!Number.isInteger(tag) || tag < 0 || tag > 255) continue;
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) {
-      const b = Buffer.alloc(4);
-      b.writeUInt32BE(v);
-      out.push({ tag, value: b });
-    } else if (typeof v === 'string') out.push({ tag, value: Buffer.from(v, 'utf8') });
-  }
-  return out;
 }

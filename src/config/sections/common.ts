@@ -48,3 +48,21 @@ export const topicSegment = z
   .min(1)
   .max(64)
   .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-" (it becomes an MQTT topic level)');
+
+/**
+ * Fields every polled tag has, whatever the protocol (Modbus, S7): its scaling to the
+ * engineering value and its own poll interval. One definition so the drivers stay alike.
+ */
+export const polledTagFields = {
+  scale: z.number().default(1),
+  offset: z.number().default(0),
+  intervalMs: z.number().int().min(10).optional().describe('Poll interval; defaults to the device interval'),
+};
+
+/** The device's default tag poll interval (Modbus, S7). */
+export const deviceIntervalMs = z
+  .number()
+  .int()
+  .min(10)
+  .default(1000)
+  .describe('Default poll interval of the tags');

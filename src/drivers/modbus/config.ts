@@ -1,6 +1,12 @@
 /** Modbus device configuration: schema with defaults beside it (one schema per section). */
 import { z } from 'zod';
-import { backoffSchema, breakerSchema, topicSegment } from '../../config/sections/common.js';
+import {
+  backoffSchema,
+  breakerSchema,
+  deviceIntervalMs,
+  polledTagFields,
+  topicSegment,
+} from '../../config/sections/common.js';
 import { writeRangeFields, writeRangeIssues } from '../../config/sections/write-range.js';
 
 const MODBUS_MAX_REGISTERS = 125;
@@ -37,14 +43,7 @@ export const modbusTagSchema = z
       .optional()
       .describe('Registers for type string'),
     bit: z.number().int().min(0).max(15).optional().describe('For type bool on a register: the bit to read'),
-    scale: z.number().default(1),
-    offset: z.number().default(0),
-    intervalMs: z
-      .number()
-      .int()
-      .min(10)
-      .optional()
-      .describe('Poll interval; defaults to the device interval'),
+    ...polledTagFields,
     writable: z
       .boolean()
       .default(false)
@@ -173,7 +172,7 @@ export const modbusDeviceSchema = z
       .max(5)
       .default(0)
       .describe('Extra attempts after a timeout, within one poll'),
-    intervalMs: z.number().int().min(10).default(1000).describe('Default poll interval of the tags'),
+    intervalMs: deviceIntervalMs,
     maxRegistersPerRequest: z.number().int().min(1).max(MODBUS_MAX_REGISTERS).default(MODBUS_MAX_REGISTERS),
     maxBitsPerRequest: z.number().int().min(1).max(MODBUS_MAX_BITS).default(MODBUS_MAX_BITS),
     maxGap: z

@@ -1,6 +1,11 @@
 /** S7 device configuration: schema with defaults beside it. */
 import { z } from 'zod';
-import { backoffSchema, topicSegment } from '../../config/sections/common.js';
+import {
+  backoffSchema,
+  deviceIntervalMs,
+  polledTagFields,
+  topicSegment,
+} from '../../config/sections/common.js';
 import { writeRangeFields, writeRangeIssues } from '../../config/sections/write-range.js';
 import { parseS7Address, type S7Address } from './address.js';
 
@@ -15,14 +20,7 @@ export const s7TagSchema = z
       .describe(
         'S7 address, nodes7 syntax: DB1,INT4 · DB1,X0.3 · DB1,REAL8.10 (array) · DB1,S10.20 (STRING[20]) · I0.1 · QW2 · MR4 · T5 · C3',
       ),
-    scale: z.number().default(1),
-    offset: z.number().default(0),
-    intervalMs: z
-      .number()
-      .int()
-      .min(10)
-      .optional()
-      .describe('Poll interval; defaults to the device interval'),
+    ...polledTagFields,
     writable: z.boolean().default(false).describe('Allow writes to this tag (commands); off by default'),
     ...writeRangeFields,
   })
@@ -122,7 +120,7 @@ export const s7DeviceSchema = z
       .max(64)
       .default(4)
       .describe('Unused bytes a merged read may span between two tags'),
-    intervalMs: z.number().int().min(10).default(1000).describe('Default poll interval of the tags'),
+    intervalMs: deviceIntervalMs,
     reconnect: backoffSchema.prefault({}),
     reachabilityProbeMs: z
       .number()

@@ -18,7 +18,8 @@
  *
  * Modules: connection.ts (client options, TLS, error classification), reconnect.ts
  * (backoff timer, bounded waits), drain-window.ts (lanes and in-flight window, no I/O),
- * stats.ts (counters, latency, errors), payload.ts (topics and payloads).
+ * stats.ts (counters, latency, errors), payload.ts (topics and payloads), outbox-acks.ts
+ * (PUBACKed rowids acked to the outbox, one ack per loop turn).
  */
 import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
@@ -30,6 +31,7 @@ import type { Logger } from '../../core/ports.js';
 import { MqttCommandChannel } from './commands.js';
 import { buildClientOptions, classifyClientError, clientIdFor, redactUrl } from './connection.js';
 import { DrainWindow } from './drain-window.js';
+import { OutboxAcks } from './outbox-acks.js';
 import { guardClient } from './packet-guard.js';
 import { PayloadBuilder, onlineStatus, statusTopic, stoppedStatus } from './payload.js';
 import { ReconnectScheduler, within } from './reconnect.js';
@@ -70,8 +72,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   private pumpQueued = false;
   private drainWaiter: (() => void) | undefined;
   private stopPromise: Promise<void> | undefined;
-  private ackBuffer: number[] = [];
-  private ackImmediate: NodeJS.Immediate | undefined;
+  private readonly acks: OutboxAcks;
 
   constructor(
     private readonly config: MqttConfig,
@@ -100,6 +101,13 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.safeUrl = config.url ? redactUrl(config.url) : '';
     this.statusTopic = statusTopic(config.topicPrefix, deps.site);
     this.commands = new MqttCommandChannel(`${config.topicPrefix}/${deps.site}`, deps.logger);
+    this.acks = new OutboxAcks(
+      (rowids) => deps.source.ack(rowids),
+      (e) => {
+        this.recordError('EDGE_ERR_MQTT_PUBLISH', `ack to outbox failed: ${e.message}`);
+        this.log.error({ err: e.message }, 'outbox ack failed; records will be sent again');
+      },
+    );
   }
 
   /**
@@ -340,7 +348,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.client = undefined;
     this.connected = false;
     this.win.clear();
-    this.flushAcks();
+    this.acks.flush();
   }
 
   private scheduleReconnect(): void {
@@ -417,31 +425,13 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     }
     const { rowids } = entry.msg;
     this.metrics.recordPuback(this.clock.monotonic() - entry.sentAt, rowids.length);
-    // PUBACKed: ack to the outbox. PUBACKs arriving together are merged into one ack()
-    // (one transaction, contiguous rowid ranges) on the next turn of the event loop.
-    for (const rowid of rowids) this.ackBuffer.push(rowid);
-    if (!this.ackImmediate) this.ackImmediate = setImmediate(() => this.flushAcks());
+    this.acks.add(rowids);
     this.reconnect.publishAcked();
     if (this.stopping) {
       if (this.win.inflightMessages === 0) this.drainWaiter?.();
       return;
     }
     this.pump();
-  }
-
-  /** Acks every PUBACKed rowid not yet acked to the outbox. */
-  private flushAcks(): void {
-    if (this.ackImmediate) clearImmediate(this.ackImmediate);
-    this.ackImmediate = undefined;
-    if (this.ackBuffer.length === 0) return;
-    const rowids = this.ackBuffer;
-    this.ackBuffer = [];
-    try {
-      this.deps.source.ack(rowids);
-    } catch (e) {
-      this.recordError('EDGE_ERR_MQTT_PUBLISH', `ack to outbox failed: ${(e as Error).message}`);
-      this.log.error({ err: (e as Error).message }, 'outbox ack failed; records will be sent again');
-    }
   }
 
   private recordError(code: EdgeErrorCode, message: string): void {

@@ -8,7 +8,7 @@
  * old one); registration is optional; heartbeats and bridging are the same.
  *
  * Responses read from the serial port are framed (Modbus RTU length + CRC, or a quiet
- * gap) and pass through the fault stage (see faults.ts) on their way to the agent.
+ * gap) and pass through the fault stage (fault-stage.ts, faults.ts) on their way to the agent.
  */
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
@@ -16,137 +16,30 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import type { Duplex } from 'node:stream';
 import { SerialPort } from 'serialport';
 import { parseBytes } from './bytes.js';
-import { FAULT_KINDS, hits, type DtuFaults, type FaultKind } from './faults.js';
-import { randomBytes, randomInt, seededRandom, type Random } from './prng.js';
-import { RtuResponseFramer, type FramingMode } from './rtu-framer.js';
+import { FaultStage, type Conn } from './fault-stage.js';
+import type { DtuFaults } from './faults.js';
+import { seededRandom, type Random } from './prng.js';
+import { RtuResponseFramer } from './rtu-framer.js';
+import {
+  emptyStats,
+  type ByteSpec,
+  type DtuSimulator,
+  type DtuSimulatorOptions,
+  type DtuSimulatorStats,
+  type SerialOptions,
+} from './types.js';
 
-export type ByteSpec = Uint8Array | string;
-
-export interface SerialOptions {
-  path: string;
-  baudRate?: number;
-  dataBits?: 5 | 6 | 7 | 8;
-  parity?: 'none' | 'even' | 'odd' | 'mark' | 'space';
-  stopBits?: 1 | 1.5 | 2;
-}
-
-export interface DtuSimulatorOptions {
-  /** Dial mode: the agent's DTU listener. Exactly one of `agent` / `listen`. */
-  agent?: { host: string; port: number };
-  /** Listen mode: the agent dials us. Port 0 picks a free port (see `address()`). */
-  listen?: { port: number; host?: string };
-  /** The serial side: a port to open, or an already open duplex stream (tests, custom buses). */
-  serial: SerialOptions | { stream: Duplex };
-  /** Registration packet sent first on every connection. Byte spec (`ascii:DTU-0001`, `hex:..`) or bytes.
-   *  Default in dial mode `ascii:DTU-0001`; in listen mode none. Empty / `none` = send nothing. */
-  registration?: ByteSpec;
-  /** Heartbeat packet (default `ascii:HB`). Empty / `none` = no heartbeats. */
-  heartbeat?: ByteSpec;
-  /** Heartbeat period in ms, first one one period after connecting (default 30000; 0 = off). */
-  heartbeatIntervalMs?: number;
-  /** Dial mode: pause before re-dialling after the link drops or a dial fails (default 1000). */
-  reconnectDelayMs?: number;
-  /** Response framing on the serial side (default 'rtu'). */
-  framing?: FramingMode;
-  /** Quiet gap that ends an unparsed frame (default 5 ms). */
-  frameGapMs?: number;
-  /** Faults in effect from the start. */
-  faults?: DtuFaults;
-  /** PRNG seed for the faults (default: random; see `seed` on the simulator). */
-  seed?: number;
-  /** Timers for heartbeats, re-dial pauses and the hold/delay faults (default the system clock).
-   *  The serial frame gap stays on real time: it measures the bus, not a schedule. */
-  clock?: Clock;
-  /** Diagnostics. */
-  log?: (level: 'info' | 'warn' | 'debug', message: string) => void;
-}
-
-export interface DtuSimulatorStats {
-  /** Bytes received from the agent (all written to the serial port). */
-  bytesFromAgent: number;
-  /** Bytes written to the agent: registration, heartbeats, responses, garbage. */
-  bytesToAgent: number;
-  bytesToSerial: number;
-  bytesFromSerial: number;
-  /** Response frames read from the serial bus (parsed + gap-framed). */
-  framesFromSerial: number;
-  /** Of those, frames cut by the quiet gap rather than by RTU length + CRC. */
-  framesByGap: number;
-  /** Response frames written to the agent (faults may have altered them). */
-  framesForwarded: number;
-  /** Response frames not forwarded: no agent connected, silent, drop fault, link lost while queued. */
-  framesDiscarded: number;
-  /** Heartbeat packets written: by the timer and by the heartbeatMidFrame fault. */
-  heartbeatsSent: number;
-  registrationsSent: number;
-  /** TCP connections established (dial mode: successful dials; listen mode: accepted). */
-  connects: number;
-  disconnects: number;
-  /** Dial mode: failed dial attempts. */
-  dialFailures: number;
-  /** Times each fault was applied. */
-  faults: Record<FaultKind, number>;
-  connected: boolean;
-}
-
-export interface DtuSimulator extends EventEmitter {
-  /** Stops everything: timers, TCP, listener, serial port. */
-  close(): Promise<void>;
-  /** Dial mode: drops the link and dials again at once; resolves once re-registered.
-   *  Listen mode: drops the current agent connection; resolves once it is closed. */
-  redial(): Promise<void>;
-  stats(): DtuSimulatorStats;
-  /** Replaces the fault set (omitted faults are off) and restarts the "every N" count. */
-  setFaults(faults: DtuFaults): void;
-  faults(): DtuFaults;
-  /** Listen mode: the bound address. */
-  address(): AddressInfo | undefined;
-  /** The PRNG seed in use. */
-  readonly seed: number;
-}
-// Events: 'connect' (remote: string), 'disconnect' (remote: string), 'frame' (frame: Buffer, parsed: boolean),
-// 'serial-error' (err: Error), 'serial-close'.
-
-interface Conn {
-  sock: Socket;
-  remote: string;
-  heartbeatTimer?: TimerHandle;
-  held?: Buffer;
-  holdTimer?: TimerHandle;
-  redialNow?: boolean;
-  closed: boolean;
-}
-
-/** Two setImmediate hops: the first lands in this loop turn's check phase, the second in the next
- *  one's, so an I/O poll (where a reader in this process picks up the previous chunk) runs between. */
-async function nextLoopTurn(): Promise<void> {
-  await new Promise<void>((r) => setImmediate(r));
-  await new Promise<void>((r) => setImmediate(r));
-}
+export type {
+  ByteSpec,
+  DtuSimulator,
+  DtuSimulatorOptions,
+  DtuSimulatorStats,
+  SerialOptions,
+} from './types.js';
 
 function toBytes(spec: ByteSpec | undefined, fallback: string): Buffer {
   if (spec === undefined) return parseBytes(fallback);
   return typeof spec === 'string' ? parseBytes(spec) : Buffer.from(spec);
-}
-
-function emptyStats(): DtuSimulatorStats {
-  return {
-    bytesFromAgent: 0,
-    bytesToAgent: 0,
-    bytesToSerial: 0,
-    bytesFromSerial: 0,
-    framesFromSerial: 0,
-    framesByGap: 0,
-    framesForwarded: 0,
-    framesDiscarded: 0,
-    heartbeatsSent: 0,
-    registrationsSent: 0,
-    connects: 0,
-    disconnects: 0,
-    dialFailures: 0,
-    faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
-    connected: false,
-  };
 }
 
 async function openSerial(opts: SerialOptions): Promise<SerialPort> {
@@ -183,6 +76,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
   private queue: Promise<void> = Promise.resolve();
   private closing = false;
   private readonly sleeps = new Set<{ timer: TimerHandle; resolve: () => void }>();
+  private readonly stage: FaultStage;
 
   private readonly onSerialData = (chunk: Buffer): void => {
     if (this.closing) return;
@@ -202,6 +96,17 @@ class Simulator extends EventEmitter implements DtuSimulator {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
     this.reconnectDelayMs = options.reconnectDelayMs ?? 1000;
     this.currentFaults = { ...(options.faults ?? {}) };
+    this.stage = new FaultStage({
+      random: this.random,
+      heartbeat: this.heartbeat,
+      clock: this.clock,
+      counters: this.counters,
+      current: () => this.currentFaults,
+      closing: () => this.closing,
+      write: (conn, bytes) => this.write(conn, bytes),
+      sleep: (ms) => this.sleep(ms),
+      log: (level, message) => this.log(level, message),
+    });
     this.framer = new RtuResponseFramer((frame, parsed) => this.onSerialFrame(frame, parsed), {
       mode: options.framing ?? 'rtu',
       gapMs: options.frameGapMs ?? 5,
@@ -463,112 +368,8 @@ class Simulator extends EventEmitter implements DtuSimulator {
     }
     const index = ++this.responseIndex;
     this.queue = this.queue
-      .then(() => this.forward(conn, frame, index))
+      .then(() => this.stage.forward(conn, frame, index))
       .catch((err: Error) => this.log('warn', `forward failed: ${err.message}`));
-  }
-
-  private async forward(conn: Conn, frame: Buffer, index: number): Promise<void> {
-    const f = this.currentFaults;
-    const faults = this.counters.faults;
-    if (conn.closed || this.closing) {
-      this.counters.framesDiscarded++;
-      return;
-    }
-    if (f.silent) {
-      faults.silent++;
-      this.counters.framesDiscarded++;
-      return;
-    }
-    if (f.dropEvery && f.dropEvery >= 1 && index % Math.floor(f.dropEvery) === 0) {
-      faults.drop++;
-      this.counters.framesDiscarded++;
-      this.log('info', `fault drop: closing the link at response #${index}`);
-      conn.sock.destroy();
-      return;
-    }
-    let payload = frame;
-    if (this.heartbeat.length > 0 && frame.length >= 2 && hits(f.heartbeatMidFrame, index, this.random)) {
-      const at = randomInt(this.random, 1, frame.length - 1);
-      payload = Buffer.concat([frame.subarray(0, at), this.heartbeat, frame.subarray(at)]);
-      faults.heartbeatMidFrame++;
-      this.counters.heartbeatsSent++;
-    }
-    if (hits(f.garbage, index, this.random)) {
-      const min = Math.max(1, f.garbageMinBytes ?? 1);
-      const max = Math.max(min, f.garbageMaxBytes ?? 8);
-      payload = Buffer.concat([randomBytes(this.random, randomInt(this.random, min, max)), payload]);
-      faults.garbage++;
-    }
-    const delayHit =
-      f.delayRate !== undefined
-        ? hits(f.delayRate, index, this.random)
-        : index % Math.max(1, Math.floor(f.delayEvery ?? 1)) === 0;
-    if (f.delayMs && f.delayMs > 0 && delayHit) {
-      faults.delay++;
-      await this.sleep(randomInt(this.random, f.delayMs, Math.max(f.delayMs, f.delayMaxMs ?? f.delayMs)));
-      if (conn.closed || this.closing) {
-        this.counters.framesDiscarded++;
-        return;
-      }
-    }
-    const glue = hits(f.glue, index, this.random);
-    const split = hits(f.split, index, this.random);
-    if (glue) {
-      faults.glue++;
-      if (conn.held) {
-        // a second held response: both stay held, glued together
-        payload = Buffer.concat([conn.held, payload]);
-        this.counters.framesForwarded++;
-      }
-      conn.held = payload;
-      conn.holdTimer?.cancel();
-      conn.holdTimer = this.clock.setTimeout(() => {
-        conn.holdTimer = undefined;
-        if (!conn.held || this.currentFaults.silent) return;
-        const held = conn.held;
-        conn.held = undefined;
-        this.write(conn, held);
-        this.counters.framesForwarded++;
-      }, f.glueMaxHoldMs ?? 10_000);
-      return;
-    }
-    if (conn.held) {
-      payload = Buffer.concat([conn.held, payload]);
-      conn.held = undefined;
-      conn.holdTimer?.cancel();
-      conn.holdTimer = undefined;
-      this.counters.framesForwarded++;
-    }
-    if (split && payload.length >= 2) {
-      faults.split++;
-      const chunks = this.cut(payload, Math.min(payload.length, Math.max(2, f.splitMaxChunks ?? 4)));
-      for (let i = 0; i < chunks.length; i++) {
-        if (i > 0) {
-          if (f.splitGapMs && f.splitGapMs > 0) await this.sleep(f.splitGapMs);
-          else await nextLoopTurn();
-        }
-        this.write(conn, chunks[i]!);
-      }
-    } else {
-      this.write(conn, payload);
-    }
-    this.counters.framesForwarded++;
-  }
-
-  /** Cuts bytes into 2..maxChunks non-empty pieces at random points. */
-  private cut(bytes: Buffer, maxChunks: number): Buffer[] {
-    const n = randomInt(this.random, 2, maxChunks);
-    const points = new Set<number>();
-    while (points.size < n - 1) points.add(randomInt(this.random, 1, bytes.length - 1));
-    const sorted = [...points].sort((a, b) => a - b);
-    const out: Buffer[] = [];
-    let prev = 0;
-    for (const p of sorted) {
-      out.push(bytes.subarray(prev, p));
-      prev = p;
-    }
-    out.push(bytes.subarray(prev));
-    return out;
   }
 
   private sleep(ms: number): Promise<void> {

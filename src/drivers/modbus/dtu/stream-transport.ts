@@ -8,7 +8,7 @@
  * during this transaction, the raw bytes since the request are scanned too (a frame whose
  * data happens to contain the heartbeat bytes), and when those hold the heartbeat
  * pattern 2 to 8 times, every subset of the occurrences is tried as "the heartbeats" (a
- * frame with a real heartbeat inside and the same bytes in its data).
+ * frame with a real heartbeat inside and the same bytes in its data): heartbeat-fallback.ts.
  */
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { EdgeError } from '../../../core/errors.js';
@@ -19,13 +19,12 @@ import {
   frameBits,
   frameRegisters,
   RtuResponseReader,
-  scanForResponse,
-  toFrame,
   type Expectation,
   type ReadFunctionCode,
   type RtuFrame,
 } from '../rtu/frame.js';
 import { HeartbeatFilter } from '../rtu/heartbeat.js';
+import { findFrameAmongHeartbeats } from './heartbeat-fallback.js';
 
 /** The link side a stream transport writes to. */
 export interface StreamPort {
@@ -259,49 +258,15 @@ export class RtuStreamTransport implements ModbusTransport {
     p.resolve(frame);
   }
 
-  /**
-   * The raw bytes since the request; then each proper, non-empty subset of 2..8
-   * heartbeat occurrences removed.
-   */
+  /** The expected frame in the raw bytes of this transaction (heartbeat-like bytes in its data). */
   private fallback(p: Pending): RtuFrame | undefined {
-    const buf = p.raw!;
-    const e = p.expectation;
-    const direct = scanForResponse(buf, e);
-    const hb = this.opts.heartbeat!;
-    if (direct.found) {
-      this.counters.rawMatches++;
-      // The filter counted the heartbeat-like bytes of this frame as heartbeats: they were data.
-      this.uncount(occurrences(buf.subarray(direct.start, direct.end), hb));
-      return toFrame(Buffer.from(buf.subarray(direct.start, direct.end)));
-    }
-    const pos: number[] = [];
-    for (let i = buf.indexOf(hb); i >= 0; i = buf.indexOf(hb, i + hb.length)) {
-      pos.push(i);
-      if (pos.length > 8) return undefined;
-    }
-    if (pos.length < 2) return undefined; // 0 or 1: the raw and the filtered scans cover it
-    const full = (1 << pos.length) - 1;
-    for (let mask = 1; mask < full; mask++) {
-      const parts: Buffer[] = [];
-      let from = 0;
-      pos.forEach((at, k) => {
-        if (!(mask & (1 << k))) return;
-        parts.push(buf.subarray(from, at));
-        from = at + hb.length;
-      });
-      parts.push(buf.subarray(from));
-      const candidate = Buffer.concat(parts);
-      const scan = scanForResponse(candidate, e);
-      if (scan.found) {
-        this.counters.subsetMatches++;
-        // Occurrences this mask kept were data, not heartbeats.
-        let kept = 0;
-        for (let k = 0; k < pos.length; k++) if (!(mask & (1 << k))) kept++;
-        this.uncount(kept);
-        return toFrame(Buffer.from(candidate.subarray(scan.start, scan.end)));
-      }
-    }
-    return undefined;
+    const found = findFrameAmongHeartbeats(p.raw!, p.expectation, this.opts.heartbeat!);
+    if (!found) return undefined;
+    if (found.via === 'raw') this.counters.rawMatches++;
+    else this.counters.subsetMatches++;
+    // The filter counted these heartbeat-like bytes as heartbeats: they were data.
+    this.uncount(found.dataOccurrences);
+    return found.frame;
   }
 
   /** Heartbeat-like bytes that turned out to be response data are not heartbeats. */
@@ -462,11 +427,4 @@ export class RtuStreamTransport implements ModbusTransport {
     this.reader.reset();
     p.reject(err);
   }
-}
-
-/** Non-overlapping occurrences of `pattern` in `buf`, left to right (as the filter finds them). */
-function occurrences(buf: Buffer, pattern: Buffer): number {
-  let n = 0;
-  for (let i = buf.indexOf(pattern); i >= 0; i = buf.indexOf(pattern, i + pattern.length)) n++;
-  return n;
 }
