@@ -242,9 +242,15 @@ export class RtuStreamTransport implements ModbusTransport {
         if (data.length !== chunk.length || this.filter.held.length > 0) p.altered = true;
       }
     }
-    if (data.length > 0) for (const l of this.rxListeners) l(data.length, p !== undefined);
-    let frame = data.length > 0 ? this.reader.feed(data).frame : undefined;
-    if (!frame && p?.altered) frame = this.fallback(p);
+    const fed = data.length > 0 ? this.reader.feed(data) : {};
+    let frame = fed.frame;
+    let trailing = fed.trailing ?? 0;
+    if (!frame && p?.altered) ({ frame, trailing } = this.fallback(p));
+    // Bytes after the matched frame were awaited by no request: when the frame was a late
+    // answer glued in front of the real one, the Line must see the real one arrive late.
+    const awaited = Math.max(0, data.length - trailing);
+    if (awaited > 0) for (const l of this.rxListeners) l(awaited, p !== undefined);
+    if (trailing > 0) for (const l of this.rxListeners) l(trailing, false);
     if (!frame || !p) return;
     this.reader.reset(false); // the filtered copy of a fallback frame is not garbage
     this.finish(p);
@@ -263,7 +269,7 @@ export class RtuStreamTransport implements ModbusTransport {
    * The raw bytes since the request; then each proper, non-empty subset of 2..8
    * heartbeat occurrences removed.
    */
-  private fallback(p: Pending): RtuFrame | undefined {
+  private fallback(p: Pending): { frame?: RtuFrame; trailing: number } {
     const buf = p.raw!;
     const e = p.expectation;
     const direct = scanForResponse(buf, e);
@@ -272,14 +278,15 @@ export class RtuStreamTransport implements ModbusTransport {
       this.counters.rawMatches++;
       // The filter counted the heartbeat-like bytes of this frame as heartbeats: they were data.
       this.uncount(occurrences(buf.subarray(direct.start, direct.end), hb));
-      return toFrame(Buffer.from(buf.subarray(direct.start, direct.end)));
+      const frame = toFrame(Buffer.from(buf.subarray(direct.start, direct.end)));
+      return { frame, trailing: dataAfter(buf.subarray(direct.end), hb) };
     }
     const pos: number[] = [];
     for (let i = buf.indexOf(hb); i >= 0; i = buf.indexOf(hb, i + hb.length)) {
       pos.push(i);
-      if (pos.length > 8) return undefined;
+      if (pos.length > 8) return { trailing: 0 };
     }
-    if (pos.length < 2) return undefined; // 0 or 1: the raw and the filtered scans cover it
+    if (pos.length < 2) return { trailing: 0 }; // 0 or 1: the raw and the filtered scans cover it
     const full = (1 << pos.length) - 1;
     for (let mask = 1; mask < full; mask++) {
       const parts: Buffer[] = [];
@@ -298,10 +305,11 @@ export class RtuStreamTransport implements ModbusTransport {
         let kept = 0;
         for (let k = 0; k < pos.length; k++) if (!(mask & (1 << k))) kept++;
         this.uncount(kept);
-        return toFrame(Buffer.from(candidate.subarray(scan.start, scan.end)));
+        const frame = toFrame(Buffer.from(candidate.subarray(scan.start, scan.end)));
+        return { frame, trailing: dataAfter(candidate.subarray(scan.end), hb) };
       }
     }
-    return undefined;
+    return { trailing: 0 };
   }
 
   /** Heartbeat-like bytes that turned out to be response data are not heartbeats. */
@@ -469,4 +477,9 @@ function occurrences(buf: Buffer, pattern: Buffer): number {
   let n = 0;
   for (let i = buf.indexOf(pattern); i >= 0; i = buf.indexOf(pattern, i + pattern.length)) n++;
   return n;
+}
+
+/** Bytes of `tail` that are not heartbeats (what followed a frame found in the raw stream). */
+function dataAfter(tail: Buffer, heartbeat: Buffer): number {
+  return Math.max(0, tail.length - occurrences(tail, heartbeat) * heartbeat.length);
 }

@@ -173,7 +173,12 @@ export class RtuResponseReader {
     this.echoPending = undefined;
   }
 
-  feed(chunk: Uint8Array): { frame?: RtuFrame } {
+  /**
+   * `trailing`: bytes after the frame in what was fed, dropped here. They are not this
+   * request's (a late answer glued in front of the real one leaves the real one there):
+   * the caller hands them to the Line as bytes no request waited for.
+   */
+  feed(chunk: Uint8Array): { frame?: RtuFrame; trailing?: number } {
     if (chunk.length === 0) return {};
     const e = this.expectation;
     if (!e) {
@@ -204,12 +209,13 @@ export class RtuResponseReader {
       this.buf = this.buf.subarray(scan.resume);
       return {};
     }
-    this.counters.garbageBytes += scan.start + (this.buf.length - scan.end);
+    this.counters.garbageBytes += scan.start;
+    const trailing = this.buf.length - scan.end;
     const raw = Buffer.from(this.buf.subarray(scan.start, scan.end));
     this.buf = Buffer.alloc(0);
     this.expectation = undefined;
     this.echoPending = undefined;
-    return { frame: toFrame(raw) };
+    return { frame: toFrame(raw), trailing };
   }
 }
 

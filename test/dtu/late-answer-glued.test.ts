@@ -1,0 +1,76 @@
+/**
+ * Review of issue 11 item 1 on the agent's own RTU framer (DTU links and echo-suppressed
+ * serial lines), on a manual clock: a late answer glued in one chunk in front of the real
+ * answer of the next request of the same shape. The framer takes the first matching frame
+ * (the late one) and used to drop the bytes after it as garbage, so the Line's
+ * confirmation saw silence and published the previous request's register as good.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/ports.js';
+import { RtuStreamTransport } from '../../src/drivers/modbus/dtu/stream-transport.js';
+import { Line, type LineResult } from '../../src/drivers/modbus/line.js';
+import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
+
+const UNIT = 1;
+const TIMEOUT_MS = 100;
+
+/** FC3 answer of one register whose value is its address. */
+function answer(address: number): Buffer {
+  return withCrc(Uint8Array.from([UNIT, 3, 2, (address >> 8) & 0xff, address & 0xff]));
+}
+
+async function settle(clock: ManualClock, p: Promise<LineResult>): Promise<LineResult> {
+  let result: LineResult | undefined;
+  void p.then((r) => (result = r));
+  for (let i = 0; result === undefined && i < 100_000; i++) await clock.advance(1);
+  assert.ok(result, 'did not settle');
+  return result;
+}
+
+test('late-answer-glued-before-next-answer: a late answer glued in front of the real one is never a good value', async () => {
+  const clock = new ManualClock();
+  const writes: Buffer[] = [];
+  /** What the link delivers after each request (none: the slave is silent). */
+  const replies: Array<Buffer | undefined> = [];
+  const transport = new RtuStreamTransport({
+    name: 'dtu1',
+    clock,
+    port: {
+      up: true,
+      write: (data: Buffer) => {
+        writes.push(data);
+        const reply = replies.shift();
+        if (reply) queueMicrotask(() => transport.data(reply));
+      },
+    },
+  });
+  const line = new Line({
+    key: 'dtu:dtu1',
+    kind: 'rtu',
+    gapMs: 2,
+    backoff: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 },
+    clock,
+    random: () => 0.5,
+    logger: silentLogger,
+    transport,
+  });
+  await line.acquire();
+  const read = (address: number) =>
+    line.execute('m1', { unitId: UNIT, function: 'holding', address, length: 1, timeoutMs: TIMEOUT_MS });
+
+  // register 0: the slave does not answer in time (nothing arrives within the horizon)
+  replies.push(undefined);
+  const first = await settle(clock, read(0));
+  assert.equal(first.ok, false);
+  assert.equal(first.ok ? undefined : first.error.code, 'EDGE_ERR_MODBUS_TIMEOUT');
+
+  // register 10: the late answer to register 0 and the real answer arrive in one chunk
+  replies.push(Buffer.concat([answer(0), answer(10)]));
+  const second = await settle(clock, read(10));
+  assert.equal(writes.length, 2);
+  if (second.ok) assert.deepEqual(second.data, [10], 'a good value must be the requested register');
+  else assert.equal(second.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
+  await line.close();
+});
