@@ -103,7 +103,7 @@ interface SerialPortInternals {
 export class ModbusSerialTransport implements ModbusTransport {
   private client: ModbusRTU | undefined;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
-  private readonly rxListeners: Array<(bytes: number) => void> = [];
+  private readonly rxListeners: Array<(bytes: number, awaited?: boolean) => void> = [];
   private pendingReject: ((err: Error) => void) | undefined;
 
   constructor(
@@ -119,7 +119,7 @@ export class ModbusSerialTransport implements ModbusTransport {
     this.closeListeners.push(listener);
   }
 
-  onRx(listener: (bytes: number) => void): void {
+  onRx(listener: (bytes: number, awaited?: boolean) => void): void {
     this.rxListeners.push(listener);
   }
 
@@ -181,10 +181,21 @@ export class ModbusSerialTransport implements ModbusTransport {
       timer?.cancel();
     }
     // modbus-serial hides the serial port's bytes; the Line needs to see late ones
-    const serial = (client as unknown as { _port?: { _client?: SerialPortInternals } })._port?._client;
-    if (conn.transport === 'rtu' && typeof serial?.on === 'function') {
+    const buffered = (
+      client as unknown as { _port?: BufferedPortInternals & { _client?: SerialPortInternals } }
+    )._port;
+    const serial = buffered?._client;
+    if (conn.transport === 'rtu' && buffered && typeof serial?.on === 'function') {
+      // The buffered port emits one frame per chunk and keeps the rest: bytes after a frame
+      // in the same chunk (the real answer behind a glued late one) were awaited by no request.
+      let framed = false;
+      (buffered as unknown as SerialPortInternals).on('data', () => (framed = true));
       serial.on('data', (d: Buffer) => {
-        if (this.client === client) for (const l of this.rxListeners) l(d.length);
+        const kept = framed ? Math.min(d.length, buffered._buffer?.length ?? 0) : 0;
+        framed = false;
+        if (this.client !== client) return;
+        if (d.length > kept) for (const l of this.rxListeners) l(d.length - kept);
+        if (kept > 0) for (const l of this.rxListeners) l(kept, false);
       });
     }
   }
