@@ -1,9 +1,11 @@
 /**
  * Review of issue 11 item 1 on the agent's own RTU framer (DTU links and echo-suppressed
- * serial lines), on a manual clock: a late answer glued in one chunk in front of the real
- * answer of the next request of the same shape. The framer takes the first matching frame
+ * serial lines), on a manual clock. A late answer glued in one chunk in front of the real
+ * answer of the next request of the same shape: the framer takes the first matching frame
  * (the late one) and used to drop the bytes after it as garbage, so the Line's
- * confirmation saw silence and published the previous request's register as good.
+ * confirmation saw silence and published the previous request's register as good. A late
+ * exception response taken as the next request's answer: it was reported as that
+ * request's refusal (quarantining a good tag) and counted as the device's answer.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,20 +31,23 @@ async function settle(clock: ManualClock, p: Promise<LineResult>): Promise<LineR
   return result;
 }
 
-test('late-answer-glued-before-next-answer: a late answer glued in front of the real one is never a good value', async () => {
+/** What the link delivers after a request: chunks, each `afterMs` after the request. */
+type Reply = ReadonlyArray<{ readonly afterMs: number; readonly bytes: Buffer }>;
+
+async function rig() {
   const clock = new ManualClock();
-  const writes: Buffer[] = [];
-  /** What the link delivers after each request (none: the slave is silent). */
-  const replies: Array<Buffer | undefined> = [];
+  /** One entry per request, in order (empty: the slave is silent). */
+  const replies: Reply[] = [];
+  let requests = 0;
   const transport = new RtuStreamTransport({
     name: 'dtu1',
     clock,
     port: {
       up: true,
-      write: (data: Buffer) => {
-        writes.push(data);
-        const reply = replies.shift();
-        if (reply) queueMicrotask(() => transport.data(reply));
+      write: () => {
+        requests++;
+        for (const { afterMs, bytes } of replies.shift() ?? [])
+          clock.setTimeout(() => transport.data(bytes), afterMs);
       },
     },
   });
@@ -57,20 +62,41 @@ test('late-answer-glued-before-next-answer: a late answer glued in front of the 
     transport,
   });
   await line.acquire();
-  const read = (address: number) =>
-    line.execute('m1', { unitId: UNIT, function: 'holding', address, length: 1, timeoutMs: TIMEOUT_MS });
+  const read = (address: number): Promise<LineResult> =>
+    settle(
+      clock,
+      line.execute('m1', { unitId: UNIT, function: 'holding', address, length: 1, timeoutMs: TIMEOUT_MS }),
+    );
+  return { line, replies, read, requests: () => requests };
+}
 
+test('late-answer-glued-before-next-answer: a late answer glued in front of the real one is never a good value', async () => {
+  const { line, replies, read, requests } = await rig();
   // register 0: the slave does not answer in time (nothing arrives within the horizon)
-  replies.push(undefined);
-  const first = await settle(clock, read(0));
-  assert.equal(first.ok, false);
+  replies.push([]);
+  const first = await read(0);
   assert.equal(first.ok ? undefined : first.error.code, 'EDGE_ERR_MODBUS_TIMEOUT');
-
   // register 10: the late answer to register 0 and the real answer arrive in one chunk
-  replies.push(Buffer.concat([answer(0), answer(10)]));
-  const second = await settle(clock, read(10));
-  assert.equal(writes.length, 2);
+  replies.push([{ afterMs: 5, bytes: Buffer.concat([answer(0), answer(10)]) }]);
+  const second = await read(10);
+  assert.equal(requests(), 2);
   if (second.ok) assert.deepEqual(second.data, [10], 'a good value must be the requested register');
   else assert.equal(second.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
+  await line.close();
+});
+
+test("late-exception-after-timeout: a late exception response is not the next read's refusal", async () => {
+  const { line, replies, read } = await rig();
+  replies.push([]);
+  const first = await read(0);
+  assert.equal(first.ok ? undefined : first.error.code, 'EDGE_ERR_MODBUS_TIMEOUT');
+  // the slave refuses register 0 late; register 10's real answer follows
+  const refusal = withCrc(Uint8Array.from([UNIT, 0x83, 0x02]));
+  replies.push([
+    { afterMs: 5, bytes: refusal },
+    { afterMs: 20, bytes: answer(10) },
+  ]);
+  const second = await read(10);
+  assert.equal(second.ok ? 'good' : second.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
   await line.close();
 });
