@@ -39,11 +39,14 @@ async function rig() {
   /** One entry per request, in order (empty: the slave is silent). */
   const replies: Reply[] = [];
   let requests = 0;
+  const link = { up: true };
   const transport = new RtuStreamTransport({
     name: 'dtu1',
     clock,
     port: {
-      up: true,
+      get up(): boolean {
+        return link.up;
+      },
       write: () => {
         requests++;
         for (const { afterMs, bytes } of replies.shift() ?? [])
@@ -67,7 +70,7 @@ async function rig() {
       clock,
       line.execute('m1', { unitId: UNIT, function: 'holding', address, length: 1, timeoutMs: TIMEOUT_MS }),
     );
-  return { line, replies, read, requests: () => requests };
+  return { line, replies, read, requests: () => requests, link, transport };
 }
 
 test('late-answer-glued-before-next-answer: a late answer glued in front of the real one is never a good value', async () => {
@@ -98,5 +101,25 @@ test("late-exception-after-timeout: a late exception response is not the next re
   ]);
   const second = await read(10);
   assert.equal(second.ok ? 'good' : second.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
+  await line.close();
+});
+
+test('late-answer-after-link-up: the first answer after a DTU re-registers is still confirmed', async () => {
+  const { line, replies, read, link, transport } = await rig();
+  replies.push([]);
+  const first = await read(0);
+  assert.equal(first.ok ? undefined : first.error.code, 'EDGE_ERR_MODBUS_TIMEOUT');
+  // the DTU drops and registers again; it forwards the answer it held, then the real one
+  link.up = false;
+  transport.linkDown('test');
+  link.up = true;
+  transport.linkUp();
+  replies.push([
+    { afterMs: 5, bytes: answer(0) },
+    { afterMs: 20, bytes: answer(10) },
+  ]);
+  const second = await read(10);
+  if (second.ok) assert.deepEqual(second.data, [10], 'a good value must be the requested register');
+  else assert.equal(second.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
   await line.close();
 });

@@ -81,12 +81,14 @@ export class LateAnswerGuard {
     this.firstStrayAt ??= at;
   }
 
-  /** A fresh link: earlier bytes and timeouts belong to no request of it. */
+  /**
+   * A fresh link: bytes of the old one are dropped. Suspects stay: the slave behind a DTU or
+   * a re-opened port may still answer a request of the old link (a DTU forwards what it
+   * held when it registers again), so their first answer is confirmed all the same.
+   */
   reset(): void {
     this.stray = 0;
     this.firstStrayAt = undefined;
-    this.suspect.clear();
-    this.lastTimeout = undefined;
   }
 
   /** The slowest late answer seen from `unit` (ms after its request), if any. */
