@@ -123,3 +123,18 @@ test('late-answer-after-link-up: the first answer after a DTU re-registers is st
   else assert.equal(second.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
   await line.close();
 });
+
+test("trailing-noise-after-answer: a byte of bus noise after a suspect slave's answer is not a late answer", async () => {
+  const { line, replies, read } = await rig();
+  replies.push([]);
+  const first = await read(0);
+  assert.equal(first.ok ? undefined : first.error.code, 'EDGE_ERR_MODBUS_TIMEOUT');
+  // the real answer with a turnaround byte behind it, twice: the slave reads again
+  replies.push([{ afterMs: 5, bytes: Buffer.concat([answer(10), Buffer.from([0x00])]) }]);
+  const second = await read(10);
+  assert.deepEqual(second.ok ? second.data : second.error.code, [10]);
+  replies.push([{ afterMs: 5, bytes: Buffer.concat([answer(20), Buffer.from([0xff])]) }]);
+  const third = await read(20);
+  assert.deepEqual(third.ok ? third.data : third.error.code, [20]);
+  await line.close();
+});

@@ -13,6 +13,7 @@ import { EdgeError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { toModbusError } from './errors.js';
+import { answerStart } from './rtu/frame.js';
 import { SerialStreamTransport } from './serial-stream.js';
 import type { LineRequest } from './line.js';
 import type { WriteFunctionCode } from './write.js';
@@ -93,6 +94,9 @@ const CONNECT_TIMEOUT_MS = 5000;
 /** modbus-serial's RTU buffered port keeps unconsumed bytes in `_buffer`. */
 interface BufferedPortInternals {
   _buffer?: Buffer;
+  /** Unit and function of the request on the wire. */
+  _id?: number;
+  _cmd?: number;
 }
 
 /** The SerialPort inside modbus-serial's buffered RTU port (`_port._client`). */
@@ -191,7 +195,9 @@ export class ModbusSerialTransport implements ModbusTransport {
       let framed = false;
       (buffered as unknown as SerialPortInternals).on('data', () => (framed = true));
       serial.on('data', (d: Buffer) => {
-        const kept = framed ? Math.min(d.length, buffered._buffer?.length ?? 0) : 0;
+        const rest = framed ? buffered._buffer : undefined;
+        const from = rest ? answerStart(rest, buffered._id ?? -1, buffered._cmd ?? -1) : -1;
+        const kept = rest && from >= 0 ? Math.min(d.length, rest.length - from) : 0;
         framed = false;
         if (this.client !== client) return;
         if (d.length > kept) for (const l of this.rxListeners) l(d.length - kept);

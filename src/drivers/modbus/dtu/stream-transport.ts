@@ -15,6 +15,7 @@ import { EdgeError } from '../../../core/errors.js';
 import { exceptionErrorCode } from '../errors.js';
 import type { ModbusTransport } from '../transport.js';
 import {
+  answerStart,
   buildReadRequest,
   frameBits,
   frameRegisters,
@@ -279,7 +280,7 @@ export class RtuStreamTransport implements ModbusTransport {
       // The filter counted the heartbeat-like bytes of this frame as heartbeats: they were data.
       this.uncount(occurrences(buf.subarray(direct.start, direct.end), hb));
       const frame = toFrame(Buffer.from(buf.subarray(direct.start, direct.end)));
-      return { frame, trailing: dataAfter(buf.subarray(direct.end), hb) };
+      return { frame, trailing: dataAfter(buf.subarray(direct.end), hb, e) };
     }
     const pos: number[] = [];
     for (let i = buf.indexOf(hb); i >= 0; i = buf.indexOf(hb, i + hb.length)) {
@@ -306,7 +307,7 @@ export class RtuStreamTransport implements ModbusTransport {
         for (let k = 0; k < pos.length; k++) if (!(mask & (1 << k))) kept++;
         this.uncount(kept);
         const frame = toFrame(Buffer.from(candidate.subarray(scan.start, scan.end)));
-        return { frame, trailing: dataAfter(candidate.subarray(scan.end), hb) };
+        return { frame, trailing: dataAfter(candidate.subarray(scan.end), hb, e) };
       }
     }
     return { trailing: 0 };
@@ -479,7 +480,10 @@ function occurrences(buf: Buffer, pattern: Buffer): number {
   return n;
 }
 
-/** Bytes of `tail` that are not heartbeats (what followed a frame found in the raw stream). */
-function dataAfter(tail: Buffer, heartbeat: Buffer): number {
-  return Math.max(0, tail.length - occurrences(tail, heartbeat) * heartbeat.length);
+/** Bytes after a frame found in the raw stream that may be another answer (heartbeats aside). */
+function dataAfter(tail: Buffer, heartbeat: Buffer, e: Expectation): number {
+  const from = answerStart(tail, e.unit, e.fn);
+  if (from < 0) return 0;
+  const rest = tail.subarray(from);
+  return Math.max(0, rest.length - occurrences(rest, heartbeat) * heartbeat.length);
 }

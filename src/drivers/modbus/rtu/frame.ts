@@ -209,14 +209,29 @@ export class RtuResponseReader {
       this.buf = this.buf.subarray(scan.resume);
       return {};
     }
-    this.counters.garbageBytes += scan.start;
-    const trailing = this.buf.length - scan.end;
+    const rest = this.buf.subarray(scan.end);
+    const from = answerStart(rest, e.unit, e.fn);
+    const trailing = from < 0 ? 0 : rest.length - from;
+    this.counters.garbageBytes += scan.start + (rest.length - trailing);
     const raw = Buffer.from(this.buf.subarray(scan.start, scan.end));
     this.buf = Buffer.alloc(0);
     this.expectation = undefined;
     this.echoPending = undefined;
     return { frame: toFrame(raw), trailing };
   }
+}
+
+/**
+ * Where in `buf` an answer of `unit` to function `fn` (or its exception) may start, or -1:
+ * bytes after a frame that cannot start one (bus turnaround noise) are garbage, not a
+ * late answer's successor.
+ */
+export function answerStart(buf: Uint8Array, unit: number, fn: number): number {
+  for (let i = buf.indexOf(unit); i >= 0; i = buf.indexOf(unit, i + 1)) {
+    const next = buf[i + 1];
+    if (next === undefined || next === fn || next === (fn | 0x80)) return i;
+  }
+  return -1;
 }
 
 /** A complete, CRC-checked frame's fields. */
