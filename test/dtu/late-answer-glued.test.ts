@@ -70,7 +70,7 @@ async function rig() {
       clock,
       line.execute('m1', { unitId: UNIT, function: 'holding', address, length: 1, timeoutMs: TIMEOUT_MS }),
     );
-  return { line, replies, read, requests: () => requests, link, transport };
+  return { line, replies, read, requests: () => requests, link, transport, clock };
 }
 
 test('late-answer-glued-before-next-answer: a late answer glued in front of the real one is never a good value', async () => {
@@ -136,5 +136,26 @@ test("trailing-noise-after-answer: a byte of bus noise after a suspect slave's a
   replies.push([{ afterMs: 5, bytes: Buffer.concat([answer(20), Buffer.from([0xff])]) }]);
   const third = await read(20);
   assert.deepEqual(third.ok ? third.data : third.error.code, [20]);
+  await line.close();
+});
+
+test("late-keepalive-answer: the late answer to a timed-out DTU keepalive is never a device read's value", async () => {
+  const { line, replies, read, transport, clock } = await rig();
+  // the hub's keepalive (unit 1, holding 0, one register) gets no answer in time
+  replies.push([]);
+  const keepalive = transport.keepalive(UNIT, 0, TIMEOUT_MS).then(
+    () => 'answered',
+    (e: Error & { code?: string }) => e.code,
+  );
+  for (let i = 0; i < TIMEOUT_MS + 1; i++) await clock.advance(1);
+  assert.equal(await keepalive, 'EDGE_ERR_MODBUS_TIMEOUT');
+  // a device read of the same shape: the keepalive's late answer, then the real one
+  replies.push([
+    { afterMs: 5, bytes: answer(0) },
+    { afterMs: 20, bytes: answer(10) },
+  ]);
+  const second = await read(10);
+  if (second.ok) assert.deepEqual(second.data, [10], 'a good value must be the requested register');
+  else assert.equal(second.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
   await line.close();
 });

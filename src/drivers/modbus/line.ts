@@ -117,6 +117,7 @@ export class Line {
       discard: () => opts.transport.discardInput?.(),
     });
     opts.transport.onRx?.((bytes, awaited) => this.late.rx(bytes, awaited ?? this.inFlight));
+    opts.transport.onTimeout?.((unit, sentAt, timeoutMs) => this.late.noteTimeout(unit, sentAt, timeoutMs));
     opts.transport.onLinkUp?.(() => {
       this.linkUps++;
       this.late.reset();

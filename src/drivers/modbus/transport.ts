@@ -56,6 +56,11 @@ export interface ModbusTransport {
    * gets, checked before the device's breaker; undefined while up.
    */
   linkDownError?(): EdgeError | undefined;
+  /**
+   * DTU: a request the Line did not send (the link's keepalive) timed out; its answer may
+   * still arrive, and the Line keeps the link quiet as after its own timeouts.
+   */
+  onTimeout?(listener: (unit: number, sentAt: number, timeoutMs: number) => void): void;
   /** DTU: called each time the link comes up (registration, successful dial). */
   onLinkUp?(listener: () => void): void;
   /** Transport-specific counters for the line's status (e.g. the agent's RTU framer). */

@@ -84,6 +84,8 @@ interface Pending {
   readonly timeoutMs: number;
   readonly unit: number;
   readonly started: number;
+  /** Sent by the link itself (keepalive), not by the Line. */
+  readonly internal: boolean;
   readonly expectation: Expectation;
   /** Raw bytes since the request (heartbeat filter configured). */
   raw: Buffer | undefined;
@@ -125,6 +127,7 @@ export class RtuStreamTransport implements ModbusTransport {
   private readonly closeListeners: Array<(err?: Error) => void> = [];
   private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
   private readonly linkUpListeners: Array<() => void> = [];
+  private readonly timeoutListeners: Array<(unit: number, sentAt: number, timeoutMs: number) => void> = [];
   /** Monotonic time of the last request written. */
   lastRequestAt = -Infinity;
   /**
@@ -183,6 +186,10 @@ export class RtuStreamTransport implements ModbusTransport {
 
   linkDownError(): EdgeError | undefined {
     return this.opts.port.up ? undefined : dtuLinkDown(this.opts.name, 'not registered/connected');
+  }
+
+  onTimeout(listener: (unit: number, sentAt: number, timeoutMs: number) => void): void {
+    this.timeoutListeners.push(listener);
   }
 
   onLinkUp(listener: () => void): void {
@@ -353,9 +360,11 @@ export class RtuStreamTransport implements ModbusTransport {
       return convert(frame.data);
     };
     if (!this.pending && this.waiting.length === 0)
-      return this.perform(request, unit, fn, count, timeoutMs).then(onFrame);
+      return this.perform(request, unit, fn, count, timeoutMs, internal).then(onFrame);
     return new Promise<RtuFrame>((resolve, reject) => {
-      this.waiting.push(() => void this.perform(request, unit, fn, count, timeoutMs).then(resolve, reject));
+      this.waiting.push(
+        () => void this.perform(request, unit, fn, count, timeoutMs, internal).then(resolve, reject),
+      );
     }).then(onFrame);
   }
 
@@ -365,6 +374,7 @@ export class RtuStreamTransport implements ModbusTransport {
     fn: ReadFunctionCode,
     count: number,
     timeoutMs: number,
+    internal: boolean,
   ): Promise<RtuFrame> {
     return new Promise<RtuFrame>((resolve, reject) => {
       if (!this.opts.port.up) {
@@ -388,6 +398,7 @@ export class RtuStreamTransport implements ModbusTransport {
         timeoutMs,
         unit,
         started,
+        internal,
         expectation,
         raw: undefined,
         altered: false,
@@ -422,6 +433,7 @@ export class RtuStreamTransport implements ModbusTransport {
     this.finish(p);
     this.counters.timeouts++;
     this.reader.reset();
+    if (p.internal) for (const l of this.timeoutListeners) l(p.unit, p.started, p.timeoutMs);
     const silent = this.opts.port.silence?.();
     if (silent) {
       const down = dtuLinkDown(this.opts.name, silent);
