@@ -14,6 +14,8 @@ import { badValue, type AgentEvent, type Reading, type TagValue } from './types.
 /** Codes that mean "no answer from the device": all values bad with these → offline. */
 export const LINK_DOWN_CODES: ReadonlySet<string> = new Set([
   'EDGE_ERR_MODBUS_TIMEOUT',
+  // no answer in time either: the answer came after the timeout and was discarded
+  'EDGE_ERR_MODBUS_LATE_ANSWER',
   'EDGE_ERR_MODBUS_CONNECT',
   'EDGE_ERR_MODBUS_DISCONNECTED',
   'EDGE_ERR_MODBUS_CIRCUIT_OPEN',

@@ -120,12 +120,28 @@ export async function openAgentFile(path: string, uid: number, maxBytes: number)
 
 export async function readRequest(path: string, uid: number): Promise<OtaRequest> {
   const handle = await openAgentFile(path, uid, MAX_REQUEST_BYTES);
-  let text: string;
+  // Never readFile: the agent may grow the file after the size check, and readFile reads
+  // whatever size it finds (or to EOF). One byte more than the bound is all root reads.
+  const buf = Buffer.alloc(MAX_REQUEST_BYTES + 1);
+  let size = 0;
   try {
-    text = await handle.readFile('utf8');
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, size, buf.length - size, size);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > MAX_REQUEST_BYTES)
+        throw new EdgeError(
+          'EDGE_ERR_OTA_SOURCE',
+          `${path}: grew beyond ${MAX_REQUEST_BYTES} bytes, refused`,
+          {
+            context: { path },
+          },
+        );
+    }
   } finally {
     await handle.close();
   }
+  const text = buf.subarray(0, size).toString('utf8');
   let raw: unknown;
   try {
     raw = JSON.parse(text);

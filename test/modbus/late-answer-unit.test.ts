@@ -157,6 +157,8 @@ test('dtu-link-up-resets-breakers (issue 11 item 2): link down reads LINK_DOWN, 
   bus().setDtuLink(true);
   const upAt = clock.monotonic();
   assert.deepEqual(show(await run(clock, d.poll(['r0']))), [7]);
-  assert.equal(clock.monotonic() - upAt, 1, 'recovery = one read (1 ms slave latency), no cooldown');
+  // One read, no cooldown; the slave timed out before the link dropped, so its first answer
+  // is confirmed by silence for its timeout (a DTU may forward an answer it held).
+  assert.ok(clock.monotonic() - upAt <= 100, 'recovery = one read and its confirmation, no cooldown');
   assert.equal((d.status() as { breaker: string }).breaker, 'closed');
 });

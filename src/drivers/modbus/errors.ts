@@ -92,3 +92,8 @@ export function isDeviceAnswer(code: string): boolean {
     code === 'EDGE_ERR_MODBUS_EXCEPTION' || Object.values(EXCEPTION_CODES).includes(code as EdgeErrorCode)
   );
 }
+
+/** Bytes came back for the request, though not a good answer (a late one may hide behind them). */
+export function answeredSomething(code: string): boolean {
+  return isDeviceAnswer(code) || code === 'EDGE_ERR_MODBUS_CRC' || code === 'EDGE_ERR_MODBUS_BAD_RESPONSE';
+}

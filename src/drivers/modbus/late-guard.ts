@@ -68,6 +68,8 @@ export class LateAnswerGuard {
   private lastTimeout: { readonly unit: number; readonly sentAt: number } | undefined;
   /** Units whose last request timed out: their next answer is confirmed by silence. */
   private readonly suspect = new Set<number>();
+  /** The horizon of a request the Line did not send (a DTU keepalive) that timed out. */
+  private quietUntil = -Infinity;
   readonly stats = { lateAnswers: 0, lateBytes: 0 };
 
   constructor(private readonly opts: LateGuardOptions) {}
@@ -81,12 +83,14 @@ export class LateAnswerGuard {
     this.firstStrayAt ??= at;
   }
 
-  /** A fresh link: earlier bytes and timeouts belong to no request of it. */
+  /**
+   * A fresh link: bytes of the old one are dropped. Suspects stay: the slave behind a DTU or
+   * a re-opened port may still answer a request of the old link (a DTU forwards what it
+   * held when it registers again), so their first answer is confirmed all the same.
+   */
   reset(): void {
     this.stray = 0;
     this.firstStrayAt = undefined;
-    this.suspect.clear();
-    this.lastTimeout = undefined;
   }
 
   /** The slowest late answer seen from `unit` (ms after its request), if any. */
@@ -99,11 +103,23 @@ export class LateAnswerGuard {
    * dropped. Returns true when it waited for that.
    */
   async beforeSend(timeoutMs: number, alive: () => boolean): Promise<boolean> {
-    if (this.stray === 0) return false;
+    const now = this.opts.clock.monotonic();
+    if (this.stray === 0 && this.quietUntil <= now) return false;
     const silence = drainWindowMs(timeoutMs, this.opts.gapMs);
-    await this.waitQuiet(this.opts.clock.monotonic(), silence, timeoutMs, alive);
+    await this.waitQuiet(Math.max(now, this.quietUntil), silence, timeoutMs, alive);
     this.drop(this.lastTimeout?.unit, this.lastTimeout?.sentAt);
     return true;
+  }
+
+  /**
+   * A request the Line did not send timed out (a DTU keepalive): its answer may still come,
+   * so the link stays quiet until its horizon and the slave's next answer is confirmed.
+   */
+  noteTimeout(unit: number, sentAt: number, timeoutMs: number): void {
+    this.lastTimeout = { unit, sentAt };
+    this.suspect.add(unit);
+    const until = sentAt + lateHorizonMs(timeoutMs, this.slowestLate.get(unit));
+    this.quietUntil = Math.max(this.quietUntil, until);
   }
 
   /** After a timeout: the quiet horizon. Returns EDGE_ERR_MODBUS_LATE_ANSWER when the slave did answer. */

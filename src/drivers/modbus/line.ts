@@ -15,7 +15,7 @@ import { delay, type Clock, type TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import type { ModbusFunction } from './config.js';
-import { isLinkError, toModbusError } from './errors.js';
+import { answeredSomething, isLinkError, toModbusError } from './errors.js';
 import { LateAnswerGuard } from './late-guard.js';
 import { sendRequest, type ModbusTransport } from './transport.js';
 import type { WriteFunctionCode } from './write.js';
@@ -117,6 +117,7 @@ export class Line {
       discard: () => opts.transport.discardInput?.(),
     });
     opts.transport.onRx?.((bytes, awaited) => this.late.rx(bytes, awaited ?? this.inFlight));
+    opts.transport.onTimeout?.((unit, sentAt, timeoutMs) => this.late.noteTimeout(unit, sentAt, timeoutMs));
     opts.transport.onLinkUp?.(() => {
       this.linkUps++;
       this.late.reset();
@@ -305,6 +306,14 @@ export class Line {
         }
       } else if (!isLinkError(error.code)) {
         this.timeoutStreak = 0; // something answered
+        // An exception or a broken frame after a timeout may be the late answer to the
+        // timed-out request: confirmed like a good answer, else it would name the wrong
+        // cause (a refusal quarantines a good tag) and count as the device's answer.
+        if (rtu && answeredSomething(error.code)) {
+          const stale = await this.late.afterAnswer(read, started, this.lastFrameEnd, alive);
+          this.lastFrameEnd = clock.monotonic();
+          if (stale) error = stale;
+        }
       }
       this.stats.lastError = error.code;
       if (isLinkError(error.code) && generation === this.generation) this.linkLost(error);

@@ -13,6 +13,7 @@ import { EdgeError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { toModbusError } from './errors.js';
+import { answerStart } from './rtu/frame.js';
 import { SerialStreamTransport } from './serial-stream.js';
 import type { LineRequest } from './line.js';
 import type { WriteFunctionCode } from './write.js';
@@ -55,6 +56,11 @@ export interface ModbusTransport {
    * gets, checked before the device's breaker; undefined while up.
    */
   linkDownError?(): EdgeError | undefined;
+  /**
+   * DTU: a request the Line did not send (the link's keepalive) timed out; its answer may
+   * still arrive, and the Line keeps the link quiet as after its own timeouts.
+   */
+  onTimeout?(listener: (unit: number, sentAt: number, timeoutMs: number) => void): void;
   /** DTU: called each time the link comes up (registration, successful dial). */
   onLinkUp?(listener: () => void): void;
   /** Transport-specific counters for the line's status (e.g. the agent's RTU framer). */
@@ -93,6 +99,9 @@ const CONNECT_TIMEOUT_MS = 5000;
 /** modbus-serial's RTU buffered port keeps unconsumed bytes in `_buffer`. */
 interface BufferedPortInternals {
   _buffer?: Buffer;
+  /** Unit and function of the request on the wire. */
+  _id?: number;
+  _cmd?: number;
 }
 
 /** The SerialPort inside modbus-serial's buffered RTU port (`_port._client`). */
@@ -103,7 +112,7 @@ interface SerialPortInternals {
 export class ModbusSerialTransport implements ModbusTransport {
   private client: ModbusRTU | undefined;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
-  private readonly rxListeners: Array<(bytes: number) => void> = [];
+  private readonly rxListeners: Array<(bytes: number, awaited?: boolean) => void> = [];
   private pendingReject: ((err: Error) => void) | undefined;
 
   constructor(
@@ -119,7 +128,7 @@ export class ModbusSerialTransport implements ModbusTransport {
     this.closeListeners.push(listener);
   }
 
-  onRx(listener: (bytes: number) => void): void {
+  onRx(listener: (bytes: number, awaited?: boolean) => void): void {
     this.rxListeners.push(listener);
   }
 
@@ -181,10 +190,23 @@ export class ModbusSerialTransport implements ModbusTransport {
       timer?.cancel();
     }
     // modbus-serial hides the serial port's bytes; the Line needs to see late ones
-    const serial = (client as unknown as { _port?: { _client?: SerialPortInternals } })._port?._client;
-    if (conn.transport === 'rtu' && typeof serial?.on === 'function') {
+    const buffered = (
+      client as unknown as { _port?: BufferedPortInternals & { _client?: SerialPortInternals } }
+    )._port;
+    const serial = buffered?._client;
+    if (conn.transport === 'rtu' && buffered && typeof serial?.on === 'function') {
+      // The buffered port emits one frame per chunk and keeps the rest: bytes after a frame
+      // in the same chunk (the real answer behind a glued late one) were awaited by no request.
+      let framed = false;
+      (buffered as unknown as SerialPortInternals).on('data', () => (framed = true));
       serial.on('data', (d: Buffer) => {
-        if (this.client === client) for (const l of this.rxListeners) l(d.length);
+        const rest = framed ? buffered._buffer : undefined;
+        const from = rest ? answerStart(rest, buffered._id ?? -1, buffered._cmd ?? -1) : -1;
+        const kept = rest && from >= 0 ? Math.min(d.length, rest.length - from) : 0;
+        framed = false;
+        if (this.client !== client) return;
+        if (d.length > kept) for (const l of this.rxListeners) l(d.length - kept);
+        if (kept > 0) for (const l of this.rxListeners) l(kept, false);
       });
     }
   }

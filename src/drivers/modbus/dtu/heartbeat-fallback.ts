@@ -6,7 +6,7 @@
  * heartbeat pattern 2 to 8 times, each proper, non-empty subset of those occurrences is
  * removed in turn. Pure: the caller counts the outcome.
  */
-import { scanForResponse, toFrame, type Expectation, type RtuFrame } from '../rtu/frame.js';
+import { answerStart, scanForResponse, toFrame, type Expectation, type RtuFrame } from '../rtu/frame.js';
 
 export interface HeartbeatFallbackMatch {
   readonly frame: RtuFrame;
@@ -14,6 +14,8 @@ export interface HeartbeatFallbackMatch {
   readonly via: 'raw' | 'subset';
   /** Heartbeat occurrences that turned out to be data of the frame. */
   readonly dataOccurrences: number;
+  /** Bytes after the frame that may be another answer (heartbeats aside): a late answer glued on. */
+  readonly trailing: number;
 }
 
 export function findFrameAmongHeartbeats(
@@ -27,6 +29,7 @@ export function findFrameAmongHeartbeats(
       frame: toFrame(Buffer.from(buf.subarray(direct.start, direct.end))),
       via: 'raw',
       dataOccurrences: occurrences(buf.subarray(direct.start, direct.end), hb),
+      trailing: dataAfter(buf.subarray(direct.end), hb, e),
     };
   }
   const pos: number[] = [];
@@ -55,6 +58,7 @@ export function findFrameAmongHeartbeats(
         frame: toFrame(Buffer.from(candidate.subarray(scan.start, scan.end))),
         via: 'subset',
         dataOccurrences: kept,
+        trailing: dataAfter(candidate.subarray(scan.end), hb, e),
       };
     }
   }
@@ -66,4 +70,12 @@ function occurrences(buf: Buffer, pattern: Buffer): number {
   let n = 0;
   for (let i = buf.indexOf(pattern); i >= 0; i = buf.indexOf(pattern, i + pattern.length)) n++;
   return n;
+}
+
+/** Bytes after a frame found in the raw stream that may be another answer (heartbeats aside). */
+function dataAfter(tail: Buffer, heartbeat: Buffer, e: Expectation): number {
+  const from = answerStart(tail, e.unit, e.fn);
+  if (from < 0) return 0;
+  const rest = tail.subarray(from);
+  return Math.max(0, rest.length - occurrences(rest, heartbeat) * heartbeat.length);
 }

@@ -82,6 +82,8 @@ interface Pending {
   readonly timeoutMs: number;
   readonly unit: number;
   readonly started: number;
+  /** Sent by the link itself (keepalive), not by the Line. */
+  readonly internal: boolean;
   readonly expectation: Expectation;
   /** Raw bytes since the request (heartbeat filter configured). */
   raw: Buffer | undefined;
@@ -123,6 +125,7 @@ export class RtuStreamTransport implements ModbusTransport {
   private readonly closeListeners: Array<(err?: Error) => void> = [];
   private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
   private readonly linkUpListeners: Array<() => void> = [];
+  private readonly timeoutListeners: Array<(unit: number, sentAt: number, timeoutMs: number) => void> = [];
   /** Monotonic time of the last request written. */
   lastRequestAt = -Infinity;
   /**
@@ -183,6 +186,10 @@ export class RtuStreamTransport implements ModbusTransport {
     return this.opts.port.up ? undefined : dtuLinkDown(this.opts.name, 'not registered/connected');
   }
 
+  onTimeout(listener: (unit: number, sentAt: number, timeoutMs: number) => void): void {
+    this.timeoutListeners.push(listener);
+  }
+
   onLinkUp(listener: () => void): void {
     this.linkUpListeners.push(listener);
   }
@@ -241,9 +248,15 @@ export class RtuStreamTransport implements ModbusTransport {
         if (data.length !== chunk.length || this.filter.held.length > 0) p.altered = true;
       }
     }
-    if (data.length > 0) for (const l of this.rxListeners) l(data.length, p !== undefined);
-    let frame = data.length > 0 ? this.reader.feed(data).frame : undefined;
-    if (!frame && p?.altered) frame = this.fallback(p);
+    const fed = data.length > 0 ? this.reader.feed(data) : {};
+    let frame = fed.frame;
+    let trailing = fed.trailing ?? 0;
+    if (!frame && p?.altered) ({ frame, trailing } = this.fallback(p));
+    // Bytes after the matched frame were awaited by no request: when the frame was a late
+    // answer glued in front of the real one, the Line must see the real one arrive late.
+    const awaited = Math.max(0, data.length - trailing);
+    if (awaited > 0) for (const l of this.rxListeners) l(awaited, p !== undefined);
+    if (trailing > 0) for (const l of this.rxListeners) l(trailing, false);
     if (!frame || !p) return;
     this.reader.reset(false); // the filtered copy of a fallback frame is not garbage
     this.finish(p);
@@ -258,15 +271,18 @@ export class RtuStreamTransport implements ModbusTransport {
     p.resolve(frame);
   }
 
-  /** The expected frame in the raw bytes of this transaction (heartbeat-like bytes in its data). */
-  private fallback(p: Pending): RtuFrame | undefined {
+  /**
+   * The expected frame in the raw bytes of this transaction (heartbeat-like bytes in its
+   * data), and how many bytes after it may be another answer.
+   */
+  private fallback(p: Pending): { frame?: RtuFrame; trailing: number } {
     const found = findFrameAmongHeartbeats(p.raw!, p.expectation, this.opts.heartbeat!);
-    if (!found) return undefined;
+    if (!found) return { trailing: 0 };
     if (found.via === 'raw') this.counters.rawMatches++;
     else this.counters.subsetMatches++;
     // The filter counted these heartbeat-like bytes as heartbeats: they were data.
     this.uncount(found.dataOccurrences);
-    return found.frame;
+    return { frame: found.frame, trailing: found.trailing };
   }
 
   /** Heartbeat-like bytes that turned out to be response data are not heartbeats. */
@@ -309,9 +325,11 @@ export class RtuStreamTransport implements ModbusTransport {
       return convert(frame.data);
     };
     if (!this.pending && this.waiting.length === 0)
-      return this.perform(request, unit, fn, count, timeoutMs).then(onFrame);
+      return this.perform(request, unit, fn, count, timeoutMs, internal).then(onFrame);
     return new Promise<RtuFrame>((resolve, reject) => {
-      this.waiting.push(() => void this.perform(request, unit, fn, count, timeoutMs).then(resolve, reject));
+      this.waiting.push(
+        () => void this.perform(request, unit, fn, count, timeoutMs, internal).then(resolve, reject),
+      );
     }).then(onFrame);
   }
 
@@ -321,6 +339,7 @@ export class RtuStreamTransport implements ModbusTransport {
     fn: ReadFunctionCode,
     count: number,
     timeoutMs: number,
+    internal: boolean,
   ): Promise<RtuFrame> {
     return new Promise<RtuFrame>((resolve, reject) => {
       if (!this.opts.port.up) {
@@ -344,6 +363,7 @@ export class RtuStreamTransport implements ModbusTransport {
         timeoutMs,
         unit,
         started,
+        internal,
         expectation,
         raw: undefined,
         altered: false,
@@ -378,6 +398,7 @@ export class RtuStreamTransport implements ModbusTransport {
     this.finish(p);
     this.counters.timeouts++;
     this.reader.reset();
+    if (p.internal) for (const l of this.timeoutListeners) l(p.unit, p.started, p.timeoutMs);
     const silent = this.opts.port.silence?.();
     if (silent) {
       const down = dtuLinkDown(this.opts.name, silent);

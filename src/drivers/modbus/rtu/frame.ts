@@ -173,7 +173,12 @@ export class RtuResponseReader {
     this.echoPending = undefined;
   }
 
-  feed(chunk: Uint8Array): { frame?: RtuFrame } {
+  /**
+   * `trailing`: bytes after the frame in what was fed, dropped here. They are not this
+   * request's (a late answer glued in front of the real one leaves the real one there):
+   * the caller hands them to the Line as bytes no request waited for.
+   */
+  feed(chunk: Uint8Array): { frame?: RtuFrame; trailing?: number } {
     if (chunk.length === 0) return {};
     const e = this.expectation;
     if (!e) {
@@ -204,13 +209,29 @@ export class RtuResponseReader {
       this.buf = this.buf.subarray(scan.resume);
       return {};
     }
-    this.counters.garbageBytes += scan.start + (this.buf.length - scan.end);
+    const rest = this.buf.subarray(scan.end);
+    const from = answerStart(rest, e.unit, e.fn);
+    const trailing = from < 0 ? 0 : rest.length - from;
+    this.counters.garbageBytes += scan.start + (rest.length - trailing);
     const raw = Buffer.from(this.buf.subarray(scan.start, scan.end));
     this.buf = Buffer.alloc(0);
     this.expectation = undefined;
     this.echoPending = undefined;
-    return { frame: toFrame(raw) };
+    return { frame: toFrame(raw), trailing };
   }
+}
+
+/**
+ * Where in `buf` an answer of `unit` to function `fn` (or its exception) may start, or -1:
+ * bytes after a frame that cannot start one (bus turnaround noise) are garbage, not a
+ * late answer's successor.
+ */
+export function answerStart(buf: Uint8Array, unit: number, fn: number): number {
+  for (let i = buf.indexOf(unit); i >= 0; i = buf.indexOf(unit, i + 1)) {
+    const next = buf[i + 1];
+    if (next === undefined || next === fn || next === (fn | 0x80)) return i;
+  }
+  return -1;
 }
 
 /** A complete, CRC-checked frame's fields. */
