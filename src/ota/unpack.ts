@@ -8,6 +8,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import type { ReadEntry } from 'tar';
 import { EdgeError } from '../core/errors.js';
@@ -16,6 +18,14 @@ import type { Manifest, ManifestFile } from './manifest.js';
 import { isSafeRelativePath } from './verify.js';
 
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+/** Tar headers (pax included) and what the parser and inflater hold ahead of the reader. */
+const SLACK_BYTES = 1024 * 1024;
+/**
+ * Decompressed bytes pass 1 may read: a gzip bomb must not keep root's step busy before the
+ * manifest is even found (the request would block later ones until the unit's timeout).
+ */
+const HEAD_LIMIT_BYTES = MAX_MANIFEST_BYTES + SLACK_BYTES;
+const TAR_BLOCK = 512;
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 
 export interface BundleHead {
@@ -41,7 +51,12 @@ function entryPath(entry: ReadEntry): string {
  * Feeds the file through tar's parser with back-pressure; each entry goes to `handle`,
  * one at a time. The first error stops reading and is thrown.
  */
-async function walkBundle(file: string, handle: EntryHandler, stopWhen?: () => boolean): Promise<void> {
+async function walkBundle(
+  file: string,
+  maxBytes: number,
+  handle: EntryHandler,
+  stopWhen?: () => boolean,
+): Promise<void> {
   // tar is loaded when a bundle is read, not with the agent: most runs never install one.
   const { Parser } = await import('tar');
   const parser = new Parser({ strict: true });
@@ -74,9 +89,22 @@ async function walkBundle(file: string, handle: EntryHandler, stopWhen?: () => b
   // events.once would reject on 'error' too; errors go through `fail` instead.
   const ended = new Promise<void>((resolve) => parser.once('end', () => resolve()));
   const input = createReadStream(file, { highWaterMark: 256 * 1024 });
+  // Inflated here, not by tar's auto-detection, so the bytes it yields can be counted.
+  let source: Readable = input;
+  if (await isGzip(file)) {
+    const gunzip = createGunzip();
+    input.on('error', (error) => gunzip.destroy(error));
+    source = input.pipe(gunzip);
+  }
+  let total = 0;
   try {
-    for await (const chunk of input) {
+    for await (const chunk of source) {
       if (failure !== undefined || stopWhen?.()) break;
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) {
+        fail(new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle decompresses to more than ${maxBytes} bytes`));
+        break;
+      }
       if (!parser.write(chunk as Buffer))
         await Promise.race([new Promise<void>((resolve) => parser.once('drain', () => resolve())), failed]);
     }
@@ -87,7 +115,12 @@ async function walkBundle(file: string, handle: EntryHandler, stopWhen?: () => b
     // Stopped early: a handler still waiting for bytes that will never come is released.
     if (failure !== undefined || stopWhen?.()) active?.destroy(new Error('bundle reading stopped'));
     await chain;
+  } catch (error) {
+    fail(error);
+    active?.destroy(new Error('bundle reading stopped'));
+    await chain;
   } finally {
+    source.destroy();
     input.destroy();
   }
   if (failure === undefined) return;
@@ -97,6 +130,17 @@ async function walkBundle(file: string, handle: EntryHandler, stopWhen?: () => b
     `bundle archive: ${failure instanceof Error ? failure.message : JSON.stringify(failure)}`,
     { cause: failure },
   );
+}
+
+async function isGzip(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const magic = Buffer.alloc(2);
+    const { bytesRead } = await handle.read(magic, 0, 2, 0);
+    return bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
 }
 
 async function readAll(entry: ReadEntry, limit: number, name: string): Promise<Buffer> {
@@ -116,11 +160,20 @@ export async function readBundleHead(file: string): Promise<BundleHead> {
   let signature: string | undefined;
   await walkBundle(
     file,
+    HEAD_LIMIT_BYTES,
     async (entry, path) => {
-      if (path === 'manifest.json' && FILE_TYPES.has(entry.type))
+      // Entries the parser had already queued when the head was complete are not read.
+      if (path === '.' || signature !== undefined) return;
+      // The packer writes them first; anything before them is bytes read unverified.
+      if (manifestBytes === undefined && path === 'manifest.json' && FILE_TYPES.has(entry.type))
         manifestBytes = await readAll(entry, MAX_MANIFEST_BYTES, path);
-      else if (path === 'manifest.sig' && FILE_TYPES.has(entry.type))
+      else if (manifestBytes !== undefined && path === 'manifest.sig' && FILE_TYPES.has(entry.type))
         signature = (await readAll(entry, 1024, path)).toString('utf8');
+      else
+        throw new EdgeError(
+          'EDGE_ERR_OTA_BUNDLE',
+          `bundle entry ${path} comes before manifest.json and manifest.sig, which must be the first entries`,
+        );
     },
     () => manifestBytes !== undefined && signature !== undefined,
   );
@@ -152,7 +205,7 @@ export async function unpackRelease(
   const directories = manifestDirectories(manifest);
   const written = new Set<string>();
   await mkdir(dest, { mode: 0o755 });
-  await walkBundle(file, async (entry, path) => {
+  await walkBundle(file, releaseTarBytes(manifest), async (entry, path) => {
     if (path === 'manifest.json' || path === 'manifest.sig' || path === '.') return;
     if (path !== 'release' && !path.startsWith('release/'))
       throw new EdgeError('EDGE_ERR_OTA_BUNDLE', `bundle entry ${path} is outside release/`);
@@ -184,6 +237,17 @@ export async function unpackRelease(
       { context: { path: missing[0]!.path } },
     );
   await fsyncTree(dest);
+}
+
+/**
+ * The most a bundle with this manifest can decompress to: the head, each file's header and
+ * padded body, each directory's header, the end blocks. More is bytes nobody signed.
+ */
+function releaseTarBytes(manifest: Manifest): number {
+  let total = HEAD_LIMIT_BYTES + 20 * TAR_BLOCK;
+  for (const file of manifest.files) total += 3 * TAR_BLOCK + Math.ceil(file.size / TAR_BLOCK) * TAR_BLOCK;
+  total += (manifestDirectories(manifest).size + 1) * 3 * TAR_BLOCK;
+  return total;
 }
 
 /** Every directory a listed file lives in: the only directories a release may have. */
