@@ -14,6 +14,7 @@ import {
   type FreshnessPolicy,
   type RefusalReason,
 } from '../../core/command-guard.js';
+import { MAX_ID_LENGTH } from '../../core/command-result.js';
 import type { CommandChannel, InboundMessage, Logger } from '../../core/ports.js';
 import type { CmdMessage, Tlv } from '../codec/index.js';
 import type { Effect, PileCommand, PileMachine } from '../state/machine.js';
@@ -60,6 +61,9 @@ function parseRequest(payload: Buffer, allowed: readonly string[]): ParsedReques
   const idText = typeof id === 'string' || typeof id === 'number' ? String(id) : '';
   const name = typeof command === 'string' ? command : '';
   if (idText === '') return { ok: false, id: '', command: name, error: 'bad-request: id missing' };
+  // The id is kept in the durable ledger for days: bounded like a tag write's, and not echoed.
+  if (idText.length > MAX_ID_LENGTH)
+    return { ok: false, id: '', command: name, error: `bad-request: id over ${MAX_ID_LENGTH} characters` };
   if (!COMMANDS.has(name))
     return { ok: false, id: idText, command: name, error: 'bad-request: unknown command' };
   if (!allowed.includes(name)) return { ok: false, id: idText, command: name, error: 'not-allowed' };
