@@ -130,7 +130,7 @@ const serverLink = z.strictObject({
     .boolean()
     .default(false)
     .describe(
-      'Let a new connection with this registration take over while the current one is live (a byte within heartbeatIntervalMs). Off: the attempt is refused, counted and logged',
+      'Let a new connection with this registration take over while the current one is live (a byte within 1.5 × heartbeatIntervalMs: a late heartbeat is not a dead link). Off: the attempt is refused, counted and logged',
     ),
   ...liveness,
 });

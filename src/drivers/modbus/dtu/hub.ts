@@ -11,7 +11,7 @@ import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
 import type { ModbusTransport } from '../transport.js';
 import type { DtuConfig } from './config.js';
-import { DtuLink, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
+import { DtuLink, HEARTBEAT_OVERDUE, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
 import {
   compileRegistration,
   matchRegistration,
@@ -298,7 +298,8 @@ export class DtuHub {
     }
     if (!link.up || link.config.mode !== 'server' || link.config.replaceLive) return undefined;
     const silentMs = this.deps.clock.monotonic() - link.lastRxMono;
-    if (silentMs >= link.config.heartbeatIntervalMs) return undefined;
+    // Overdue, not merely one interval: a heartbeat a few ms late is jitter, not a dead link.
+    if (silentMs > HEARTBEAT_OVERDUE * link.config.heartbeatIntervalMs) return undefined;
     link.counters.takeoverRefused++;
     return `link is live (last byte ${Math.round(silentMs)} ms ago) and replaceLive is off`;
   }

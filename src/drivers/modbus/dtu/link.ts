@@ -59,6 +59,9 @@ export interface DtuStatus {
   readonly nextDialInMs: number | undefined;
 }
 
+/** One and a half periods without a byte: a heartbeat is overdue, the DTU itself is silent. */
+export const HEARTBEAT_OVERDUE = 1.5;
+
 export class DtuLink implements StreamPort {
   socket: Socket | undefined;
   remote: string | undefined;
@@ -114,8 +117,7 @@ export class DtuLink implements StreamPort {
     const { heartbeat, heartbeatIntervalMs } = this.config;
     if (!heartbeat || heartbeatIntervalMs <= 0) return undefined;
     const quietMs = this.deps.clock.monotonic() - this.lastRxMono;
-    // one and a half periods: a heartbeat is overdue, the DTU itself is silent
-    return quietMs > 1.5 * heartbeatIntervalMs
+    return quietMs > HEARTBEAT_OVERDUE * heartbeatIntervalMs
       ? `silent for ${Math.round(quietMs)} ms, heartbeat every ${heartbeatIntervalMs} ms`
       : undefined;
   }
