@@ -100,6 +100,26 @@ describe('DTU listener: source allow-lists', () => {
   });
 });
 
+/**
+ * The DTU (127.0.0.2, answering reads with 1234) registers and heart-beats once; after
+ * `meanwhile`, an attacker's connection with its registration is refused and the link stays.
+ */
+async function takeoverRefused(t: TestContext, hub: DtuHub, meanwhile: () => void): Promise<Peer> {
+  const dtu = await dial(t, hub, '127.0.0.2', 'DTU-0311-01');
+  answerReads(dtu, [1234]);
+  await waitFor('up', () => hub.status().meter!.up);
+  dtu.socket.write(Buffer.from([0xfe]));
+  await waitFor('heartbeat', () => hub.status().meter!.heartbeats === 1);
+  meanwhile();
+  const attacker = await dial(t, hub, '127.0.0.66', 'DTU-0311-01');
+  await waitFor('attacker closed', () => attacker.closed);
+  const st = hub.status().meter!;
+  assert.equal(st.takeoverRefused, 1);
+  assert.equal(st.replaced, 0);
+  assert.match(st.remoteAddress!, /^127\.0\.0\.2:/);
+  return attacker;
+}
+
 describe('DTU listener: a live link is not taken over', () => {
   const links = (replaceLive: boolean) => [
     {
@@ -115,17 +135,7 @@ describe('DTU listener: a live link is not taken over', () => {
 
   it('a second connection with the same registration is refused while the link heart-beats; polls stay with the DTU', async (t) => {
     const hub = await startHub(t, { server: server(), links: links(false) });
-    const dtu = await dial(t, hub, '127.0.0.2', 'DTU-0311-01');
-    answerReads(dtu, [1234]);
-    await waitFor('up', () => hub.status().meter!.up);
-    dtu.socket.write(Buffer.from([0xfe]));
-    await waitFor('heartbeat', () => hub.status().meter!.heartbeats === 1);
-    const attacker = await dial(t, hub, '127.0.0.66', 'DTU-0311-01');
-    await waitFor('attacker closed', () => attacker.closed);
-    const st = hub.status().meter!;
-    assert.equal(st.takeoverRefused, 1);
-    assert.equal(st.replaced, 0);
-    assert.match(st.remoteAddress!, /^127\.0\.0\.2:/);
+    const attacker = await takeoverRefused(t, hub, () => undefined);
     const transport = hub.transport('meter');
     await transport.connect();
     const values = await transport.readHolding(1, 0, 1, 2000);
@@ -138,17 +148,7 @@ describe('DTU listener: a live link is not taken over', () => {
     // then was a race an attacker retrying within the rate limit wins now and then.
     const clock = new SkewClock();
     const hub = await startHub(t, { server: server(), links: links(false) }, clock);
-    const dtu = await dial(t, hub, '127.0.0.2', 'DTU-0311-01');
-    await waitFor('up', () => hub.status().meter!.up);
-    dtu.socket.write(Buffer.from([0xfe]));
-    await waitFor('heartbeat', () => hub.status().meter!.heartbeats === 1);
-    clock.skew += 1020;
-    const attacker = await dial(t, hub, '127.0.0.66', 'DTU-0311-01');
-    await waitFor('attacker closed', () => attacker.closed);
-    const st = hub.status().meter!;
-    assert.equal(st.takeoverRefused, 1);
-    assert.equal(st.replaced, 0);
-    assert.match(st.remoteAddress!, /^127\.0\.0\.2:/);
+    await takeoverRefused(t, hub, () => (clock.skew += 1020));
   });
 
   it('once a heartbeat is overdue (silent for 1.5 intervals), the DTU reconnecting gets the link back', async (t) => {
