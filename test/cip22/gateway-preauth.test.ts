@@ -13,7 +13,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { CIP22_REASONS, FrameDecoder, decodeMessage, encodeFrame } from '../../src/cip22/codec/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { startGateway } from './gateway-fixture.js';
-import { StillClock } from './inproc-pile.js';
+import { helloFrame, StillClock } from './inproc-pile.js';
 
 interface Stalled {
   readonly socket: Socket;
@@ -128,5 +128,37 @@ describe('CIP-22 pre-authentication connections', () => {
     clock.advance(2000);
     await waitFor('destroyed', () => fx.gateway.status().connections === 0);
     assert.equal(preAuth(fx), 0, 'its pre-auth slot is free again');
+  });
+
+  it('aborted handshakes of every kind give their pre-auth slot back: RST mid-TLS, close after ClientHello, close after HELLO', async (t) => {
+    const clock = new StillClock();
+    const fx = await startGateway({ maxPreAuth: 4, maxPreAuthPerSource: 4 }, { clock });
+    t.after(() => fx.stop());
+    const tls = (): ReturnType<typeof tlsConnect> => {
+      const s = tlsConnect({ host: '127.0.0.1', port: fx.port, rejectUnauthorized: false });
+      s.on('error', () => undefined);
+      t.after(() => s.destroy());
+      return s;
+    };
+    for (let i = 0; i < 10; i++) {
+      const rst = await stalled(t, fx.port, '127.0.3.1');
+      rst.socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+      rst.socket.resetAndDestroy();
+      const hello = tls();
+      await new Promise((resolve) => hello.once('connect', resolve));
+      hello.destroy();
+      const auth = tls();
+      await new Promise((resolve) => auth.once('secureConnect', resolve));
+      auth.write(helloFrame('pile-x'));
+      await waitFor('HELLO answered', () => auth.readableLength > 0 || fx.gateway.status().sessions === 1);
+      auth.destroy();
+      await waitFor('all three gone', () => fx.gateway.status().connections === 0);
+    }
+    assert.equal(preAuth(fx), 0);
+    assert.equal(fx.gateway.status().sessions, 0);
+    const pile = fx.pile('p256');
+    await pile.connect();
+    t.after(() => pile.close());
+    assert.equal(fx.gateway.status().authenticated, 1, 'a pile still gets in: no slot leaked');
   });
 });
