@@ -231,7 +231,10 @@ export class DevicePoller {
       bad.length === values.length && bad.every((v) => v.quality === 'bad' && LINK_DOWN_CODES.has(v.code));
     // Back online: the first good values are reported whatever the filter last saw.
     if (!linkDown && this.state !== 'online') this.report?.reset();
-    const reported = this.report ? this.report.filter(values, this.deps.clock.monotonic()) : values;
+    const schedule = this.schedule;
+    const reported = this.report
+      ? this.report.filter(values, this.deps.clock.monotonic(), (tag) => schedule?.intervalOf(tag))
+      : values;
     if (reported.length > 0) this.deps.onReading({ device: this.device, ts, values: reported });
     if (linkDown) {
       const first = bad[0];

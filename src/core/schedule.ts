@@ -28,6 +28,11 @@ export class TagSchedule {
     return due;
   }
 
+  /** The poll interval of `tag`; undefined for a tag not scheduled. */
+  intervalOf(tag: string): number | undefined {
+    return this.intervals.get(tag);
+  }
+
   /** Earliest time any tag is due (Infinity when there are no tags). */
   nextWake(): number {
     let earliest = Infinity;
