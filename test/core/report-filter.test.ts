@@ -211,6 +211,22 @@ describe('DevicePoller with report', () => {
     }
   });
 
+  it('wall-clock-stepped-back-stops-polling: after the wall clock steps back an hour, every tag is still reported within maxPeriodMs', async () => {
+    // The poll schedule ran on the wall clock: stepped back (NTP correcting an RTC that ran
+    // ahead), the next slot lay an hour away and the device was neither polled nor reported.
+    const clock = new SteppedClock(1_700_000_000_000);
+    const driver = new ValueDriver('meter', [{ name: 'e', intervalMs: 1000 }]);
+    driver.values.set('e', 100);
+    const { readings, poller } = harness(driver, clock, { report: { ...change, maxPeriodMs: 5000 } });
+    poller.start();
+    await clock.advance(2000);
+    const before = readings.length;
+    clock.step = -3_600_000;
+    await clock.advance(6000);
+    await poller.stop();
+    assert.ok(readings.length > before, `${readings.length - before} reports in the 6 s after the step`);
+  });
+
   it('the first value after a driver restart is reported even when unchanged', async () => {
     const { clock, readings, poller } = run(change);
     poller.start();
@@ -239,5 +255,13 @@ class SlowFirstPollDriver extends ValueDriver {
       await delay(this.clock, 30);
     }
     return super.poll(names);
+  }
+}
+
+/** A ManualClock whose wall time can be stepped (NTP) while monotonic time runs on. */
+class SteppedClock extends ManualClock {
+  step = 0;
+  override now(): number {
+    return super.now() + this.step;
   }
 }
