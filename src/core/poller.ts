@@ -187,16 +187,17 @@ export class DevicePoller {
     this.steps++;
     this.backoff.reset();
     this.report?.reset();
-    this.schedule = new TagSchedule(this.driver.tags(), this.deps.clock.now());
+    // Monotonic: a wall clock stepped back (NTP) would put every next slot that far away.
+    this.schedule = new TagSchedule(this.driver.tags(), this.deps.clock.monotonic());
     await this.pollDue();
   }
 
   private async pollDue(): Promise<void> {
     const schedule = this.schedule;
     if (!schedule) return;
-    const due = schedule.due(this.deps.clock.now());
+    const due = schedule.due(this.deps.clock.monotonic());
     if (due.length > 0) await this.pollOnce(due);
-    const wait = Math.max(0, schedule.nextWake() - this.deps.clock.now());
+    const wait = Math.max(0, schedule.nextWake() - this.deps.clock.monotonic());
     this.later(wait, () => this.pollDue());
   }
 
@@ -231,7 +232,10 @@ export class DevicePoller {
       bad.length === values.length && bad.every((v) => v.quality === 'bad' && LINK_DOWN_CODES.has(v.code));
     // Back online: the first good values are reported whatever the filter last saw.
     if (!linkDown && this.state !== 'online') this.report?.reset();
-    const reported = this.report ? this.report.filter(values, this.deps.clock.monotonic()) : values;
+    const schedule = this.schedule;
+    const reported = this.report
+      ? this.report.filter(values, this.deps.clock.monotonic(), (tag) => schedule?.intervalOf(tag))
+      : values;
     if (reported.length > 0) this.deps.onReading({ device: this.device, ts, values: reported });
     if (linkDown) {
       const first = bad[0];

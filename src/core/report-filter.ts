@@ -90,9 +90,15 @@ export class ReportFilter {
    * The values of one poll at `now` (ms) that must be reported; the rest are counted.
    * When a poll reports anything, tags past half their maxPeriodMs ride along: the
    * device's heartbeats then fall into one record instead of one message per tag.
+   * `intervalOf` gives a tag's poll interval: a tag whose next poll would come after its
+   * maxPeriodMs is reported now rather than late.
    */
-  filter(values: readonly TagValue[], now: number): TagValue[] {
-    const keep = values.map((v) => this.shouldReport(v, now));
+  filter(
+    values: readonly TagValue[],
+    now: number,
+    intervalOf?: (tag: string) => number | undefined,
+  ): TagValue[] {
+    const keep = values.map((v) => this.shouldReport(v, now, intervalOf?.(v.tag) ?? 0));
     if (keep.includes(true))
       values.forEach((v, i) => {
         if (!keep[i]) keep[i] = this.halfStale(v.tag, now);
@@ -131,7 +137,7 @@ export class ReportFilter {
     return p;
   }
 
-  private shouldReport(v: TagValue, now: number): boolean {
+  private shouldReport(v: TagValue, now: number, interval: number): boolean {
     const policy = this.policy(v.tag);
     if (policy.mode === 'all') return true;
     const last = this.last.get(v.tag);
@@ -141,6 +147,9 @@ export class ReportFilter {
     // A clock stepped back must not silence a tag until it catches up again.
     const since = now - last.ts;
     if (since >= policy.maxPeriodMs || since < 0) return true;
+    // Waiting for the next poll would leave the tag silent past maxPeriodMs whenever this
+    // poll ended a little early (a slower poll before it): report now.
+    if (since + interval > policy.maxPeriodMs) return true;
     switch (policy.mode) {
       case 'period':
         return false;

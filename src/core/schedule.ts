@@ -1,6 +1,6 @@
 /**
  * Per-tag poll schedule, pure. Each tag is due on its interval grid (multiples of the
- * interval since the epoch) so tags with equal intervals fall due together and can be
+ * interval on the clock it is given) so tags with equal intervals fall due together and can be
  * coalesced. A late poll skips missed slots instead of bursting to catch up.
  */
 import type { TagSpec } from './ports.js';
@@ -26,6 +26,11 @@ export class TagSchedule {
       this.nextDue.set(name, (Math.floor(now / interval) + 1) * interval);
     }
     return due;
+  }
+
+  /** The poll interval of `tag`; undefined for a tag not scheduled. */
+  intervalOf(tag: string): number | undefined {
+    return this.intervals.get(tag);
   }
 
   /** Earliest time any tag is due (Infinity when there are no tags). */

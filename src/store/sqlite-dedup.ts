@@ -15,6 +15,9 @@ const DEDUP_PRUNE_INTERVAL_MS = 60_000;
 export class DedupKeys {
   private readonly limits: { readonly maxAgeMs: number; readonly maxKeys: number };
   private lastPrune = Number.NEGATIVE_INFINITY;
+  /** Wall and monotonic time at open: the age cutoff never runs ahead of the time really elapsed. */
+  private readonly openedWall: number;
+  private readonly openedMono: number;
 
   constructor(
     private readonly s: QueueStatements,
@@ -24,6 +27,8 @@ export class DedupKeys {
     private readonly clock: Clock,
   ) {
     this.limits = limits ?? DEDUP_DEFAULTS;
+    this.openedWall = clock.now();
+    this.openedMono = clock.monotonic();
   }
 
   /**
@@ -61,7 +66,10 @@ export class DedupKeys {
     const { maxAgeMs, maxKeys } = this.limits;
     if (this.count <= maxKeys && now - this.lastPrune < DEDUP_PRUNE_INTERVAL_MS) return;
     this.lastPrune = now;
-    this.count -= this.s.dedupPruneAge.run(now - maxAgeMs).changes;
+    // A wall clock stepped forward (NTP on a box without RTC) must not age the keys claimed
+    // before the step: the cutoff follows the time that really passed since open.
+    const elapsed = this.openedWall + (this.clock.monotonic() - this.openedMono);
+    this.count -= this.s.dedupPruneAge.run(Math.min(now, elapsed) - maxAgeMs).changes;
     if (this.count > maxKeys) this.count -= this.s.dedupPruneOldest.run(this.count - maxKeys).changes;
   }
 }

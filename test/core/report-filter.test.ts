@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock, delay } from '../../src/core/clock.js';
 import { ReportFilter, type DeviceReportPolicy, type ReportPolicy } from '../../src/core/report-filter.js';
 import { badValue, goodValue, type TagScalar, type TagValue } from '../../src/core/types.js';
 import { deviceReportSchema } from '../../src/config/sections/report.js';
@@ -192,6 +192,41 @@ describe('DevicePoller with report', () => {
     assert.match(text, new RegExp(`^edge_suppressed_values_total\\{device="meter"\\} ${suppressed}$`, 'm'));
   });
 
+  it('max-period-late-by-a-poll: a tag polled every second is reported at least every maxPeriodMs although one poll was slower', async () => {
+    // The first poll takes 30 ms, the others none: the poll at 5000 ends 4970 ms after the
+    // report, under maxPeriodMs; the next poll comes 1000 ms later, so waiting for it left
+    // the tag silent for 6 s (a consumer's "dead" alarm at maxPeriodMs fired on a healthy agent).
+    const clock = new ManualClock(0);
+    const driver = new SlowFirstPollDriver(clock, 'meter', [{ name: 'e', intervalMs: 1000 }]);
+    driver.values.set('e', 100);
+    const { readings, poller } = harness(driver, clock, { report: { ...change, maxPeriodMs: 5000 } });
+    poller.start();
+    await clock.advance(20_000);
+    await poller.stop();
+    const at = readings.map((r) => r.ts);
+    assert.ok(at.length >= 4, `reports at ${at.join(', ')}`);
+    for (let i = 1; i < at.length; i++) {
+      const gap = (at[i] ?? 0) - (at[i - 1] ?? 0);
+      assert.ok(gap <= 5000, `reports at ${at.join(', ')}: ${gap} ms without a report`);
+    }
+  });
+
+  it('wall-clock-stepped-back-stops-polling: after the wall clock steps back an hour, every tag is still reported within maxPeriodMs', async () => {
+    // The poll schedule ran on the wall clock: stepped back (NTP correcting an RTC that ran
+    // ahead), the next slot lay an hour away and the device was neither polled nor reported.
+    const clock = new SteppedClock(1_700_000_000_000);
+    const driver = new ValueDriver('meter', [{ name: 'e', intervalMs: 1000 }]);
+    driver.values.set('e', 100);
+    const { readings, poller } = harness(driver, clock, { report: { ...change, maxPeriodMs: 5000 } });
+    poller.start();
+    await clock.advance(2000);
+    const before = readings.length;
+    clock.step = -3_600_000;
+    await clock.advance(6000);
+    await poller.stop();
+    assert.ok(readings.length > before, `${readings.length - before} reports in the 6 s after the step`);
+  });
+
   it('the first value after a driver restart is reported even when unchanged', async () => {
     const { clock, readings, poller } = run(change);
     poller.start();
@@ -204,3 +239,29 @@ describe('DevicePoller with report', () => {
     await poller.stop();
   });
 });
+
+/** The first poll answers after 30 ms, every later one at once. */
+class SlowFirstPollDriver extends ValueDriver {
+  private first = true;
+  constructor(
+    private readonly clock: ManualClock,
+    ...args: ConstructorParameters<typeof ValueDriver>
+  ) {
+    super(...args);
+  }
+  override async poll(names: readonly string[]): Promise<readonly TagValue[]> {
+    if (this.first) {
+      this.first = false;
+      await delay(this.clock, 30);
+    }
+    return super.poll(names);
+  }
+}
+
+/** A ManualClock whose wall time can be stepped (NTP) while monotonic time runs on. */
+class SteppedClock extends ManualClock {
+  step = 0;
+  override now(): number {
+    return super.now() + this.step;
+  }
+}

@@ -413,6 +413,31 @@ describe('SqliteOutbox appendOnce (exactly-once keys)', () => {
     }
   });
 
+  it('dedup-keys-pruned-by-wall-clock-step: a key claimed before the wall clock stepped forward still refuses its duplicate', async () => {
+    // A box without RTC boots with an old date; NTP then steps the clock months ahead. Keys
+    // claimed before the step looked months old to the age pruning and were dropped at the
+    // next commit: the pile's retransmitted billing record was stored (and published) twice.
+    const stepped = new SteppedClock();
+    const outbox = SqliteOutbox.open(cfg({ dedup: { maxAgeMs: 7 * 86_400_000, maxKeys: 1000 } }), {
+      clock: stepped,
+      logger: silentLogger,
+    });
+    try {
+      const first = outbox.appendOnce('session-1', [event('pile', 1)]);
+      await outbox.flush();
+      assert.equal((await first).duplicate, false);
+      stepped.step = 180 * 86_400_000;
+      await stepped.advance(61_000);
+      outbox.append(telemetry('pile', 2)); // any commit runs the pruning
+      await outbox.flush();
+      const again = outbox.appendOnce('session-1', [event('pile', 1)]);
+      await outbox.flush();
+      assert.equal((await again).duplicate, true);
+    } finally {
+      await outbox.close();
+    }
+  });
+
   it('migrates a version-1 store: records kept, dedup table added', async () => {
     const path = join(dir.path, 'outbox.db');
     const raw = new Database(path);
@@ -436,3 +461,11 @@ describe('SqliteOutbox appendOnce (exactly-once keys)', () => {
     }
   });
 });
+
+/** A ManualClock whose wall time can be stepped (NTP) while monotonic time runs on. */
+class SteppedClock extends ManualClock {
+  step = 0;
+  override now(): number {
+    return super.now() + this.step;
+  }
+}
