@@ -373,8 +373,9 @@ export class Agent {
 
   /** Command ids kept in the store across restarts (tag writes and pile commands alike). */
   private commandLedger(outbox: SqliteOutbox): CommandLedger {
-    const { seenTtlMs, maxSeenIds } = this.config.commands;
-    return outbox.commandLedger({ seenTtlMs, maxKeys: maxSeenIds });
+    const { seenTtlMs, maxSeenIds, maxAgeMs, clockSkewMs } = this.config.commands;
+    // An id is kept for room at least as long as a copy of its command can still be valid.
+    return outbox.commandLedger({ seenTtlMs, maxKeys: maxSeenIds, protectMs: maxAgeMs + 2 * clockSkewMs });
   }
 
   /** The CIP-22 gateway (config.cip22.enabled): stopped before the outbox closes. */

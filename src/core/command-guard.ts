@@ -31,7 +31,7 @@ export const DEFAULT_FRESHNESS: FreshnessPolicy = {
 
 /** Why a command was refused before it ran; also the label of the refusal counter. */
 export type RefusalReason =
-  'retained' | 'no-expiry' | 'expired' | 'future' | 'duplicate' | 'oversized' | 'malformed';
+  'retained' | 'no-expiry' | 'expired' | 'future' | 'duplicate' | 'oversized' | 'malformed' | 'ledger-full';
 
 export interface Refusal {
   readonly reason: RefusalReason;
@@ -108,7 +108,11 @@ export type LedgerClaim =
  * the result to answer later duplicates with.
  */
 export interface CommandLedger {
-  claim(key: string, now: number): LedgerClaim;
+  /**
+   * A known id's record, or a new claim; `full` when the bound is reached and every kept id
+   * is still within its validity (forgetting one could let its redelivery run again).
+   */
+  claim(key: string, now: number): LedgerClaim | 'full';
   settle(key: string, result: string): void;
 }
 
@@ -116,16 +120,21 @@ export interface CommandLedger {
 export class MemoryCommandLedger implements CommandLedger {
   private readonly seen = new Map<string, { ts: number; result: string | null }>();
 
-  constructor(private readonly maxKeys = 100_000) {}
+  constructor(
+    private readonly maxKeys = 100_000,
+    private readonly protectMs = DEFAULT_FRESHNESS.maxAgeMs + 2 * DEFAULT_FRESHNESS.clockSkewMs,
+  ) {}
 
-  claim(key: string, now: number): LedgerClaim {
+  claim(key: string, now: number): LedgerClaim | 'full' {
     const entry = this.seen.get(key);
     if (entry) return { fresh: false, ts: entry.ts, result: entry.result };
-    this.seen.set(key, { ts: now, result: null });
-    for (const k of this.seen.keys()) {
-      if (this.seen.size <= this.maxKeys) break;
+    // Insertion order is claim order: the oldest go first, and only once past their validity.
+    for (const [k, old] of this.seen) {
+      if (this.seen.size < this.maxKeys || old.ts >= now - this.protectMs) break;
       this.seen.delete(k);
     }
+    if (this.seen.size >= this.maxKeys) return 'full';
+    this.seen.set(key, { ts: now, result: null });
     return { fresh: true };
   }
 
@@ -172,7 +181,15 @@ export class CommandGate {
   ): { readonly refusal: Refusal } | { readonly claim: LedgerClaim } {
     const refusal = admit(message, body, this.policy, now);
     if (refusal) return { refusal };
-    return { claim: this.ledger.claim(key, now) };
+    const claim = this.ledger.claim(key, now);
+    if (claim !== 'full') return { claim };
+    return {
+      refusal: {
+        reason: 'ledger-full',
+        code: 'EDGE_ERR_CMD_BUSY',
+        message: `command id ledger full of ids still valid (commands.maxSeenIds): refused so that none can run twice`,
+      },
+    };
   }
 
   /** Keeps the result for later duplicates; a store failure only costs those answers (the id stays claimed). */

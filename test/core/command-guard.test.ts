@@ -48,12 +48,13 @@ describe('admit', () => {
 
 describe('MemoryCommandLedger', () => {
   it('claims once, keeps the result, bounds its size', () => {
-    const ledger = new MemoryCommandLedger(2);
+    const ledger = new MemoryCommandLedger(2, 10);
     assert.deepEqual(ledger.claim('a', 1), { fresh: true });
     ledger.settle('a', 'r');
     assert.deepEqual(ledger.claim('a', 2), { fresh: false, ts: 1, result: 'r' });
     ledger.claim('b', 3);
-    ledger.claim('c', 4);
-    assert.equal(ledger.claim('a', 5).fresh, true, 'the oldest was dropped');
+    assert.equal(ledger.claim('c', 4), 'full', 'a and b are still valid: neither is forgotten');
+    assert.deepEqual(ledger.claim('c', 12), { fresh: true }, 'a is past its validity: dropped for room');
+    assert.deepEqual(ledger.claim('a', 13), 'full', 'b and c are still valid');
   });
 });

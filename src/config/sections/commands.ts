@@ -75,7 +75,9 @@ export const commandsSchema = z
       .min(1000)
       .max(10_000_000)
       .default(100_000)
-      .describe('Beyond this many stored command ids the oldest are pruned'),
+      .describe(
+        'Stored command ids at most. The oldest are pruned for room only once past maxAgeMs + 2 × clockSkewMs; a ledger full of ids still valid refuses new commands (EDGE_ERR_CMD_BUSY, reason ledger-full) rather than forget one whose redelivery could run again',
+      ),
   })
   .refine((c) => c.seenTtlMs > c.maxAgeMs + 2 * c.clockSkewMs, {
     path: ['seenTtlMs'],
