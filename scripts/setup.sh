@@ -78,12 +78,15 @@ command -v make >/dev/null || need_apt+=(make)
 # The Python test helpers run under /usr/bin/python3 (not a pyenv/venv python), so these are
 # Debian packages. pymodbus.server imports serial and serial_asyncio at import time, even for
 # Modbus TCP, and Debian's python3-pymodbus only recommends them: install them explicitly.
-py_imports=(pymodbus.server pymodbus.client pymodbus.datastore pymodbus.transaction serial serial_asyncio)
+# setuptools: this machine's /usr/bin/python3 loads its _distutils_hack at every start (a .pth
+# file); named so that the helpers run in the same interpreter set-up on a fresh machine.
+py_imports=(pymodbus.server pymodbus.client pymodbus.datastore pymodbus.transaction serial serial_asyncio setuptools)
 py_package() {
   case "$1" in
     pymodbus*) echo python3-pymodbus ;;
     serial_asyncio) echo python3-serial-asyncio ;;
     serial) echo python3-serial ;;
+    setuptools) echo python3-setuptools ;;
     *) echo "setup: no Debian package known for python module $1" >&2; exit 1 ;;
   esac
 }
