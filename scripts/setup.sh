@@ -6,7 +6,8 @@
 #                             systemd-container (systemd-nspawn: test/ota/systemd.test.ts boots
 #                             the deploy/ units under a real systemd) and the Python modules
 #                             test/helpers/*.py import (pymodbus and the pyserial modules its
-#                             server package imports even for TCP)
+#                             server package imports even for TCP), chromium (station page
+#                             browser tests) and protobuf-compiler (protoc decodes Sparkplug B)
 #   scripts/setup.sh --arm64  plus what the linux-arm64 bundle and its qemu smoke test need:
 #                             qemu-user-static, mmdebstrap, the aarch64 cross compiler
 #                             (flags combine: --test --arm64)
@@ -92,12 +93,15 @@ py_package() {
 }
 py_has() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import $1" 2>/dev/null; }
 
-test_commands=(mosquitto socat openssl systemd-notify systemd-analyze mmdebstrap systemd-nspawn)
+# chromium: the station page's browser tests (puppeteer-core drives Debian's build; nothing
+# downloads a browser). protoc: the independent decoder of every Sparkplug B message.
+test_commands=(mosquitto socat openssl systemd-notify systemd-analyze mmdebstrap systemd-nspawn chromium protoc)
 has_command() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ]; }
 command_package() {
   case "$1" in
     systemd-notify | systemd-analyze) echo systemd ;;
     systemd-nspawn) echo systemd-container ;;
+    protoc) echo protobuf-compiler ;;
     *) echo "$1" ;;
   esac
 }
