@@ -24,6 +24,8 @@ import { buildDevices, type BuiltDevices } from './drivers/build.js';
 import { FailoverDriver } from './drivers/failover/driver.js';
 import { DtuHub } from './drivers/modbus/dtu/hub.js';
 import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
+import { createSparkplugUplink, sparkplugCommands, sparkplugEnabled } from './forwarders/sparkplug/create.js';
+import type { SparkplugUplink } from './forwarders/sparkplug/uplink.js';
 import { startStatusServer } from './observability/http.js';
 import { MemoryGuard } from './observability/memory-guard.js';
 import type { AgentMetrics } from './observability/metrics.js';
@@ -73,6 +75,7 @@ export class Agent {
   private commands: CommandRouter | undefined;
   private outbox: Outbox | undefined;
   private forwarder: MqttForwarder | undefined;
+  private sparkplug: SparkplugUplink | undefined;
   private metrics: AgentMetrics | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
   private memoryGuard: MemoryGuard | undefined;
@@ -188,10 +191,15 @@ export class Agent {
     this.memoryGuard = new MemoryGuard(this.config.memory, { clock: this.clock, logger: this.logger });
     this.memoryGuard.start();
     if (this.config.mqtt.url) {
+      const mqttLog = this.logger.child({ component: 'mqtt' });
+      this.sparkplug = sparkplugEnabled(this.config)
+        ? createSparkplugUplink(this.config, { clock: this.clock, logger: mqttLog })
+        : undefined;
       this.forwarder = new MqttForwarder(this.config.mqtt, {
+        ...(this.sparkplug ? { uplink: this.sparkplug } : {}),
         source: outbox,
         clock: this.clock,
-        logger: this.logger.child({ component: 'mqtt' }),
+        logger: mqttLog,
         random: this.random,
         site: this.config.agent.site,
         agentId: this.config.agent.id,
@@ -216,7 +224,8 @@ export class Agent {
         allowWrites,
       }));
       this.commands = new CommandRouter(targets, this.config.commands, {
-        channel,
+        channel:
+          this.sparkplug && !this.injectedCommands ? sparkplugCommands(this.sparkplug, channel) : channel,
         sink: outbox,
         clock: this.clock,
         logger: this.logger.child({ component: 'commands' }),

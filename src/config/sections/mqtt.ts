@@ -15,6 +15,23 @@ const mqttTlsSchema = z.strictObject({
   rejectUnauthorized: z.boolean().default(true),
 });
 
+const sparkplugSchema = z.strictObject({
+  groupId: topicSegment
+    .optional()
+    .describe('Sparkplug group id (topic spBv1.0/<groupId>/…); default: agent.site'),
+  edgeNodeId: topicSegment.optional().describe('Sparkplug edge node id; default: agent.id'),
+  primaryHostId: topicSegment
+    .optional()
+    .describe(
+      'The primary host application: while its STATE (spBv1.0/STATE/<id>) is offline, data stays in the outbox and is sent later as historical. Absent: publish whenever connected',
+    ),
+  bdSeqFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Where bdSeq is kept across restarts; default: sparkplug-bdseq.json beside store.path'),
+});
+
 /** Schemes that carry credentials, telemetry and commands in clear text. */
 export const PLAINTEXT_MQTT_SCHEMES: readonly string[] = ['mqtt', 'tcp', 'ws'];
 
@@ -61,10 +78,10 @@ export const mqttSchema = z
     payload: z
       .strictObject({
         format: z
-          .enum(['json', 'compact'])
+          .enum(['json', 'compact', 'sparkplug'])
           .default('json')
           .describe(
-            'json: one object per record (docs/mqtt-payload.md); compact: tag names and the id prefix once per message, seq and ts as deltas (content type application/vnd.edge-agent.compact+json)',
+            'json: one object per record (docs/mqtt-payload.md); compact: tag names and the id prefix once per message, seq and ts as deltas (content type application/vnd.edge-agent.compact+json); sparkplug: a Sparkplug B 3.0 edge node (docs/sparkplug.md, settings in mqtt.sparkplug)',
           ),
         compression: z
           .enum(['none', 'deflate', 'brotli'])
@@ -75,6 +92,9 @@ export const mqttSchema = z
       })
       .prefault({})
       .describe('Upstream payload format: bytes matter on cellular links'),
+    sparkplug: sparkplugSchema
+      .prefault({})
+      .describe('Sparkplug B identity, used with payload.format sparkplug'),
     drain: z
       .enum(['interleave', 'fifo'])
       .default('interleave')
@@ -99,6 +119,12 @@ export const mqttSchema = z
       ),
   })
   .superRefine((mqtt, ctx) => {
+    if (mqtt.payload.format === 'sparkplug' && mqtt.payload.compression !== 'none')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['payload', 'compression'],
+        message: 'Sparkplug B payloads are protobuf, read by hosts as they are: compression must be none',
+      });
     if (mqtt.payload.compression !== 'none' && mqtt.protocolVersion !== 5)
       ctx.addIssue({
         code: 'custom',

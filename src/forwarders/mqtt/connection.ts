@@ -8,6 +8,7 @@ import type { MqttConfig } from '../../config/sections/mqtt.js';
 import { EdgeError, type EdgeErrorCode } from '../../core/errors.js';
 import { willStatus } from './payload.js';
 import type { SecretResolver } from './types.js';
+import type { WireMessage } from './uplink.js';
 
 /** MQTT reason codes that mean "bad credentials / not authorised". */
 const AUTH_REASON_CODES = new Set([4, 5, 134, 135]);
@@ -18,6 +19,8 @@ export interface ClientIdentity {
   readonly agentId: string;
   readonly secrets: SecretResolver;
   readonly statusTopic: string;
+  /** Replaces the retained offline status as the will (Sparkplug: NDEATH). */
+  readonly will?: WireMessage | undefined;
 }
 
 /** The URL for logs and stats: no user info. */
@@ -55,12 +58,14 @@ export function buildClientOptions(config: MqttConfig, id: ClientIdentity): ICli
     reconnectPeriod: 0,
     queueQoSZero: false,
     resubscribe: false,
-    will: {
-      topic: id.statusTopic,
-      payload: Buffer.from(willStatus(id.agentId, id.site)),
-      qos: 1,
-      retain: true,
-    },
+    will: id.will
+      ? { ...id.will, payload: Buffer.from(id.will.payload) }
+      : {
+          topic: id.statusTopic,
+          payload: Buffer.from(willStatus(id.agentId, id.site)),
+          qos: 1,
+          retain: true,
+        },
   };
   if (config.username !== undefined) opts.username = config.username;
   if (config.password !== undefined) opts.password = id.secrets(config.password, 'mqtt.password');

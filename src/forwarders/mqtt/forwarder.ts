@@ -87,14 +87,14 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       agentId: deps.agentId,
       maxRecords: config.batch.maxRecords,
       maxBytes: config.batch.maxBytes,
-      format: config.payload.format,
+      format: config.payload.format === 'sparkplug' ? 'json' : config.payload.format, // sparkplug: deps.uplink
       compression: config.payload.compression,
     });
     this.win = new DrainWindow({
       drain: config.drain,
       batch: config.batch,
       read: (after, limit, maxBytes, before) => deps.source.read(after, limit, maxBytes, before),
-      build: (records, replay) => builder.build(records, replay),
+      build: (records, replay) => (deps.uplink ?? builder).build(records, replay),
       onBacklogRead: (watermark) => this.log.info({ watermark }, 'mqtt backlog replay read complete'),
     });
     this.reconnect = new ReconnectScheduler(config.reconnect, deps.random, deps.clock);
@@ -178,9 +178,13 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
 
   /** Publishes the retained offline status; true when PUBACKed in time with nothing else in flight. */
   private async publishStopped(client: MqttClient, timeoutMs: number): Promise<boolean> {
-    const payload = stoppedStatus(this.deps.agentId, this.deps.site, this.clock.now());
+    const bye = this.deps.uplink?.goodbye() ?? {
+      topic: this.statusTopic,
+      payload: stoppedStatus(this.deps.agentId, this.deps.site, this.clock.now()),
+      retain: true,
+    };
     const acked = await within(this.clock, timeoutMs, (done) => {
-      client.publish(this.statusTopic, payload, { qos: 1, retain: true }, (err) => {
+      client.publish(bye.topic, bye.payload, { qos: 1, retain: bye.retain }, (err) => {
         if (err) this.recordError('EDGE_ERR_MQTT_PUBLISH', `offline status: ${err.message}`);
         done();
       });
@@ -225,7 +229,8 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
 
   private clientOptions(): IClientOptions {
     const { site, agentId, secrets } = this.deps;
-    return buildClientOptions(this.config, { site, agentId, secrets, statusTopic: this.statusTopic });
+    const will = this.deps.uplink?.will();
+    return buildClientOptions(this.config, { site, agentId, secrets, statusTopic: this.statusTopic, will });
   }
 
   private connect(): void {
@@ -234,6 +239,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.metrics.connectAttempts++;
     let opts: IClientOptions;
     try {
+      this.deps.uplink?.nextSession(); // Sparkplug: this connection's bdSeq, in its will
       opts = this.clientOptions();
     } catch (err) {
       const e = err instanceof EdgeError ? err : new EdgeError('EDGE_ERR_MQTT_TLS', String(err));
@@ -294,19 +300,29 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     );
     const watermark = this.deps.source.lastRowid();
     this.win.reset(watermark, window);
-    client.publish(
-      this.statusTopic,
-      onlineStatus(this.deps.agentId, this.deps.site, this.clock.now()),
-      { qos: 1, retain: true },
-      (err) => {
-        if (err && gen === this.gen)
-          this.recordError('EDGE_ERR_MQTT_PUBLISH', `online status: ${err.message}`);
-      },
-    );
+    if (this.deps.uplink) this.deps.uplink.onConnect(client, { restart: () => this.restartDrain(gen) });
+    else
+      client.publish(
+        this.statusTopic,
+        onlineStatus(this.deps.agentId, this.deps.site, this.clock.now()),
+        { qos: 1, retain: true },
+        (err) => {
+          if (err && gen === this.gen)
+            this.recordError('EDGE_ERR_MQTT_PUBLISH', `online status: ${err.message}`);
+        },
+      );
     this.commands.attach(client);
     this.log.info({ url: this.safeUrl, window, watermark }, 'mqtt connected');
     this.emit('connected', { url: this.safeUrl, window, watermark });
     this.pump();
+  }
+
+  /** The uplink's session starts over (Sparkplug: primary host back online): all unacked is re-read as backlog. */
+  private restartDrain(gen: number): void {
+    if (gen !== this.gen) return;
+    this.win.clear();
+    this.win.reset(this.deps.source.lastRowid(), this.win.window);
+    this.schedulePump();
   }
 
   private onClientError(err: Error & { code?: unknown }): void {
@@ -345,6 +361,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   private dropConnection(): void {
     this.gen++;
     this.commands.detach();
+    this.deps.uplink?.onDisconnect();
     this.client = undefined;
     this.connected = false;
     this.win.clear();
@@ -381,6 +398,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   /** Fills free window slots; runs on connect, on PUBACK and after outbox commits. */
   private pump(): void {
     if (!this.connected || this.stopping || !this.client) return;
+    if (this.deps.uplink && !this.deps.uplink.ready) return; // held: records stay in the outbox
     const client = this.client;
     const gen = this.gen;
     const win = this.win;
@@ -391,7 +409,8 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
         const id = win.add(msg, this.clock.monotonic());
         const properties =
           msg.properties && this.config.protocolVersion === 5 ? { properties: msg.properties } : {};
-        client.publish(msg.topic, msg.bytes ?? msg.payload, { qos: 1, ...properties }, (err, packet) =>
+        const wire = this.deps.uplink?.wire(msg) ?? { topic: msg.topic, payload: msg.bytes ?? msg.payload };
+        client.publish(wire.topic, wire.payload, { qos: 1, ...properties }, (err, packet) =>
           this.onPuback(gen, id, err, packet),
         );
         if (gen !== this.gen) return; // publish failed synchronously and closed the connection

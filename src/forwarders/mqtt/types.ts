@@ -3,6 +3,7 @@ import type { SecretRef } from '../../config/sections/common.js';
 import type { Clock } from '../../core/clock.js';
 import type { EdgeErrorCode } from '../../core/errors.js';
 import type { Logger, OutboxSource } from '../../core/ports.js';
+import type { Uplink } from './uplink.js';
 
 /** Resolves a secret reference (inline, env, file) to its value. `field` names it in errors. */
 export type SecretResolver = (ref: SecretRef, field: string) => string;
@@ -16,6 +17,8 @@ export interface MqttForwarderDeps {
   readonly site: string;
   readonly agentId: string;
   readonly secrets: SecretResolver;
+  /** A northbound format with its own session protocol (Sparkplug B); default: the JSON topics. */
+  readonly uplink?: Uplink;
 }
 
 export interface MqttForwarderStats {

@@ -1,0 +1,34 @@
+/**
+ * The value a DCMD metric carries, as the command router's JSON `value`. Signed integers
+ * travel as their two's complement in uint32 (Sparkplug 3.0); the datatype (the metric's,
+ * else the tag's from its birth) says how to read them back. A metric without a value
+ * gives undefined: the router refuses the command as invalid.
+ */
+import { DataType, toNumber, type Metric } from './proto.js';
+
+export function commandValue(m: Metric, tagDatatype: number | undefined): unknown {
+  const dt = m.datatype ?? tagDatatype;
+  if (m.isNull) return null;
+  if (m.booleanValue !== undefined) return m.booleanValue;
+  if (m.stringValue !== undefined) return m.stringValue;
+  if (m.floatValue !== undefined) return m.floatValue;
+  if (m.doubleValue !== undefined) return m.doubleValue;
+  if (m.longValue !== undefined) {
+    const v = toNumber(m.longValue) ?? 0;
+    return dt === DataType.Int64 && v > Number.MAX_SAFE_INTEGER ? undefined : v;
+  }
+  if (m.intValue !== undefined) {
+    const v = m.intValue;
+    switch (dt) {
+      case DataType.Int8:
+        return (v << 24) >> 24;
+      case DataType.Int16:
+        return (v << 16) >> 16;
+      case DataType.Int32:
+        return v | 0;
+      default:
+        return v;
+    }
+  }
+  return undefined;
+}

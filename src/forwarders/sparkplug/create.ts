@@ -1,0 +1,37 @@
+/** The Sparkplug uplink of an agent config: ids default to the agent's site and id. */
+import { dirname, join } from 'node:path';
+import type { EdgeConfig } from '../../config/schema.js';
+import type { Clock } from '../../core/clock.js';
+import type { CommandChannel, Logger } from '../../core/ports.js';
+import { fileBdSeqStore } from './bdseq.js';
+import { SparkplugCommandChannel } from './commands.js';
+import { sparkplugDevices } from './metrics.js';
+import { SparkplugUplink } from './uplink.js';
+
+export function sparkplugEnabled(config: EdgeConfig): boolean {
+  return config.mqtt.payload.format === 'sparkplug';
+}
+
+export function createSparkplugUplink(
+  config: EdgeConfig,
+  deps: { readonly clock: Clock; readonly logger: Logger },
+): SparkplugUplink {
+  const sp = config.mqtt.sparkplug;
+  const bdSeqFile = sp.bdSeqFile ?? join(dirname(config.store.path), 'sparkplug-bdseq.json');
+  return new SparkplugUplink(
+    {
+      groupId: sp.groupId ?? config.agent.site,
+      edgeNodeId: sp.edgeNodeId ?? config.agent.id,
+      ...(sp.primaryHostId === undefined ? {} : { primaryHostId: sp.primaryHostId }),
+      json: { topicPrefix: config.mqtt.topicPrefix, site: config.agent.site, agentId: config.agent.id },
+      batch: config.mqtt.batch,
+      devices: sparkplugDevices(config.devices),
+    },
+    { ...deps, bdSeq: fileBdSeqStore(bdSeqFile) },
+  );
+}
+
+/** The command router's channel: DCMDs for `{device}/cmd`, the MQTT channel for the rest. */
+export function sparkplugCommands(uplink: SparkplugUplink, inner: CommandChannel): CommandChannel {
+  return new SparkplugCommandChannel(uplink, inner);
+}

@@ -1,0 +1,177 @@
+/**
+ * Tag values as Sparkplug metrics: datatypes from the tag configuration (the value's own
+ * type where the config does not say), the value in the field its datatype names, and the
+ * quality as metric properties. A bad value is sent with `is_null` and `Quality` 0 (OPC
+ * "Bad") plus the agent's error code, so a host never shows it as a good value; a good one
+ * carries no property (absence means Good, as in Ignition) except in births, where
+ * `Quality` 192 (OPC "Good") is explicit.
+ */
+import type { AgentDeviceConfig } from '../../drivers/schemas.js';
+import { parseS7Address, type S7Type } from '../../drivers/s7/address.js';
+import type { ModbusDataType } from '../../drivers/modbus/config.js';
+import { DataType, type DataTypeCode, type Metric, type PropertyValue } from './proto.js';
+
+export const QUALITY_GOOD = 192;
+export const QUALITY_BAD = 0;
+
+/** A stored tag value (core/record-codec body entry). */
+export interface StoredValue {
+  readonly v: unknown;
+  readonly q: 'good' | 'bad';
+  readonly code?: string;
+  readonly reason?: string;
+  readonly src?: string;
+}
+
+/** One device of the edge node and the datatypes of its configured tags. */
+export interface SparkplugDevice {
+  readonly name: string;
+  readonly tags: ReadonlyMap<string, DataTypeCode>;
+}
+
+const MODBUS_TYPES: Record<ModbusDataType, DataTypeCode> = {
+  bool: DataType.Boolean,
+  u16: DataType.UInt16,
+  i16: DataType.Int16,
+  u32: DataType.UInt32,
+  i32: DataType.Int32,
+  f32: DataType.Float,
+  f64: DataType.Double,
+  string: DataType.String,
+};
+
+const S7_TYPES: Record<S7Type, DataTypeCode> = {
+  BOOL: DataType.Boolean,
+  BYTE: DataType.UInt8,
+  CHAR: DataType.String,
+  WORD: DataType.UInt16,
+  INT: DataType.Int16,
+  DWORD: DataType.UInt32,
+  DINT: DataType.Int32,
+  REAL: DataType.Float,
+  LREAL: DataType.Double,
+  LINT: DataType.Int64,
+  STRING: DataType.String,
+  TIMER: DataType.UInt32,
+  COUNTER: DataType.UInt16,
+};
+
+/** The configured devices as Sparkplug devices (array tags of S7 get their type from their values). */
+export function sparkplugDevices(devices: readonly AgentDeviceConfig[]): SparkplugDevice[] {
+  return devices.map((device) => {
+    const tags = new Map<string, DataTypeCode>();
+    if (device.driver === 'modbus') {
+      for (const tag of device.tags) tags.set(tag.name, MODBUS_TYPES[tag.type]);
+    } else {
+      for (const tag of device.tags) {
+        const parsed = parseS7Address(tag.address);
+        if (parsed.ok && parsed.address.count <= 1) tags.set(tag.name, S7_TYPES[parsed.address.type]);
+      }
+    }
+    return { name: device.name, tags };
+  });
+}
+
+/** The datatype of a value whose tag has none configured. */
+export function inferDatatype(v: unknown): DataTypeCode {
+  if (typeof v === 'boolean') return DataType.Boolean;
+  if (typeof v === 'string') return DataType.String;
+  if (typeof v === 'number' && Number.isSafeInteger(v))
+    return v >= -2_147_483_648 && v <= 2_147_483_647 ? DataType.Int32 : DataType.Int64;
+  if (typeof v === 'number') return DataType.Double;
+  return DataType.String;
+}
+
+const property = (type: DataTypeCode, v: number | string): PropertyValue =>
+  typeof v === 'number' ? { type, intValue: v } : { type, stringValue: v };
+
+/**
+ * Sets the value fields of `m` for datatype `dt`. A value that does not fit its datatype
+ * (a string from a numeric tag, a fraction for an integer) is published bad with
+ * EDGE_ERR_SPARKPLUG_TYPE rather than converted into a different number.
+ */
+function setValue(m: Metric, dt: DataTypeCode, v: unknown): boolean {
+  switch (dt) {
+    case DataType.Boolean:
+      if (typeof v !== 'boolean') return false;
+      m.booleanValue = v;
+      return true;
+    case DataType.String:
+      if (typeof v !== 'string') return false;
+      m.stringValue = v;
+      return true;
+    case DataType.Float:
+    case DataType.Double:
+      if (typeof v !== 'number') return false;
+      if (dt === DataType.Float) m.floatValue = v;
+      else m.doubleValue = v;
+      return true;
+    case DataType.Int8:
+    case DataType.Int16:
+    case DataType.Int32:
+    case DataType.UInt8:
+    case DataType.UInt16:
+    case DataType.UInt32:
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < -2_147_483_648 || v > 4_294_967_295)
+        return false;
+      m.intValue = v >>> 0; // Sparkplug 3.0: signed types travel as their two's complement in uint32
+      return true;
+    case DataType.Int64:
+    case DataType.UInt64:
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return false;
+      m.longValue = v;
+      return true;
+  }
+}
+
+export interface MetricOptions {
+  /** Birth metrics carry the name and an explicit Good quality. */
+  readonly birth: boolean;
+  readonly historical: boolean;
+}
+
+/** One tag value as a metric (alias always; name and datatype in births). */
+export function toMetric(
+  name: string,
+  alias: number,
+  dt: DataTypeCode,
+  ts: number,
+  value: StoredValue | undefined,
+  opts: MetricOptions,
+): Metric {
+  const m: Metric = { alias, timestamp: ts };
+  if (opts.birth) {
+    m.name = name;
+    m.datatype = dt;
+  }
+  if (opts.historical) m.isHistorical = true;
+  const keys: string[] = [];
+  const values: PropertyValue[] = [];
+  if (value === undefined) {
+    m.isNull = true; // in a birth: not read yet
+  } else if (value.q === 'good' && setValue(m, dt, value.v)) {
+    if (opts.birth) {
+      keys.push('Quality');
+      values.push(property(DataType.Int32, QUALITY_GOOD));
+    }
+  } else {
+    const typeError = value.q === 'good';
+    m.isNull = true;
+    keys.push('Quality', 'EDGE_ERR');
+    values.push(
+      property(DataType.Int32, QUALITY_BAD),
+      property(DataType.String, typeError ? 'EDGE_ERR_SPARKPLUG_TYPE' : (value.code ?? 'EDGE_ERR_UNKNOWN')),
+    );
+    const reason = typeError ? `value ${JSON.stringify(value.v)} does not fit datatype ${dt}` : value.reason;
+    if (reason) {
+      keys.push('Reason');
+      values.push(property(DataType.String, reason));
+    }
+  }
+  if (value?.src !== undefined) {
+    keys.push('Source');
+    values.push(property(DataType.String, value.src));
+  }
+  if (keys.length > 0) m.properties = { keys, values };
+  return m;
+}
