@@ -1,0 +1,75 @@
+/**
+ * The embedded .proto is Tahu's file beside it; metric encoding decoded by protoc (not by
+ * the protobufjs that encoded it); the config section rejects what Sparkplug cannot carry.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { mqttSchema } from '../../src/config/sections/mqtt.js';
+import { commandValue } from '../../src/forwarders/sparkplug/command-value.js';
+import { toMetric } from '../../src/forwarders/sparkplug/metrics.js';
+import { DataType, decodePayload, encodePayload } from '../../src/forwarders/sparkplug/proto.js';
+import { SPARKPLUG_B_PROTO } from '../../src/forwarders/sparkplug/proto-text.js';
+import { PROTO_DIR, protocDecode, protocMissing } from './helpers.js';
+
+test('proto-text.ts is sparkplug_b.proto verbatim', () => {
+  assert.equal(SPARKPLUG_B_PROTO, readFileSync(join(PROTO_DIR, 'sparkplug_b.proto'), 'utf8'));
+});
+
+test(
+  'metrics as protoc reads them: signed ints, bad values, values that do not fit',
+  { skip: protocMissing() },
+  () => {
+    const opts = { birth: false, historical: false };
+    const payload = encodePayload({
+      timestamp: 1_700_000_000_000,
+      seq: 7,
+      metrics: [
+        toMetric('t', 1, DataType.Int16, 1, { v: -5, q: 'good' }, opts),
+        toMetric('f', 2, DataType.Float, 2, { v: 1.5, q: 'good', src: 'secondary' }, opts),
+        toMetric(
+          'b',
+          3,
+          DataType.Int32,
+          3,
+          { v: null, q: 'bad', code: 'EDGE_ERR_MODBUS_TIMEOUT', reason: 'x' },
+          opts,
+        ),
+        toMetric('i', 4, DataType.UInt16, 4, { v: 2.5, q: 'good' }, opts),
+      ],
+    });
+    const text = protocDecode(payload);
+    assert.match(text, /^seq: 7$/m);
+    assert.match(text, /alias: 1\s+timestamp: 1\s+int_value: 4294967291/);
+    assert.match(
+      text,
+      /alias: 2[\s\S]*keys: "Source"[\s\S]*string_value: "secondary"[\s\S]*float_value: 1.5/,
+    );
+    assert.match(
+      text,
+      /alias: 3\s+timestamp: 3\s+is_null: true\s+properties \{\s+keys: "Quality"\s+keys: "EDGE_ERR"/,
+    );
+    assert.match(
+      text,
+      /alias: 4[\s\S]*string_value: "EDGE_ERR_SPARKPLUG_TYPE"/,
+      'a fraction on UInt16 is bad, not rounded',
+    );
+    const back = decodePayload(payload).metrics ?? [];
+    assert.equal(commandValue(back[0]!, DataType.Int16), -5);
+    assert.equal(back[3]?.intValue, undefined);
+  },
+);
+
+test('config: sparkplug is a payload format, its section rejects unknown keys and compression', () => {
+  const base = { url: 'mqtts://b:8883', payload: { format: 'sparkplug' } };
+  const parsed = mqttSchema.parse({ ...base, sparkplug: { groupId: 'g', primaryHostId: 'h' } });
+  assert.equal(parsed.sparkplug.groupId, 'g');
+  assert.equal(mqttSchema.safeParse({ ...base, sparkplug: { group: 'g' } }).success, false);
+  assert.equal(mqttSchema.safeParse({ ...base, sparkplug: { groupId: 'a/b' } }).success, false);
+  const compressed = mqttSchema.safeParse({
+    url: 'mqtts://b:8883',
+    payload: { format: 'sparkplug', compression: 'deflate' },
+  });
+  assert.equal(compressed.success, false);
+});
