@@ -12,11 +12,14 @@
  * be within the tag's deadband of the true value with the same quality and code, and no
  * tag may go more than maxPeriodMs without a report. Compact variants must decode to
  * exactly the records of the JSON variant with the same filter.
+ *
+ * Then every variant and Sparkplug B again through the real forwarder into mosquitto, bytes
+ * counted on the wire by a proxy (uplink-broker.ts; BENCH_UPLINK_BROKER=0 leaves it out).
  */
 import { createHash } from 'node:crypto';
 import { encodeValues } from '../../src/core/record-codec.js';
-import { ReportFilter, policyForTag } from '../../src/core/report-filter.js';
-import type { StoredRecord, TagValue } from '../../src/core/types.js';
+import { ReportFilter } from '../../src/core/report-filter.js';
+import type { StoredRecord } from '../../src/core/types.js';
 import {
   decodePayload,
   type PayloadCompression,
@@ -24,6 +27,8 @@ import {
 } from '../../src/forwarders/mqtt/compact.js';
 import { PayloadBuilder, type BuiltMessage } from '../../src/forwarders/mqtt/payload.js';
 import { median, formatResult, type BenchResult } from './common.js';
+import { brokerResults } from './uplink-broker.js';
+import { addReport, checkTrace, fromStored, type Seen, type TraceCheck } from './uplink-check.js';
 import { stationDay, type Trace } from './uplink-trace.js';
 
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -131,74 +136,27 @@ function runVariant(trace: Trace, v: Variant, flushEvery: number, sink?: Sink): 
   return result;
 }
 
-interface Check {
-  /** Polls at which the consumer's value differed from the truth by the deadband or more, or in quality. */
-  missed: number;
-  /** Largest time without a report of one tag (ms), start and end of day included. */
-  maxGapMs: number;
+interface Check extends TraceCheck {
   /** sha256 of every decoded record, in order. */
   digest: string;
 }
 
 /** Decodes every message as a consumer and checks it against the true trace. */
 function informationCheck(trace: Trace, v: Variant, flushEvery: number): Check {
-  const seen = new Map<string, Array<{ ts: number; value: TagValue }>>();
+  const seen: Seen = new Map();
   const hash = createHash('sha256');
   runVariant(trace, v, flushEvery, (m) => {
     const message = decodePayload(m.bytes ?? Buffer.from(m.payload, 'utf8'), m.properties, ORIGIN);
     for (const r of message.records) {
       hash.update(JSON.stringify(r));
-      for (const [tag, x] of Object.entries(r.values ?? {})) {
-        const key = `${message.device}\u0000${tag}`;
-        let list = seen.get(key);
-        if (!list) seen.set(key, (list = []));
-        const value: TagValue =
-          x.q === 'good'
-            ? { tag, value: x.v as TagValue['value'], quality: 'good' }
-            : { tag, value: null, quality: 'bad', code: x.code ?? '', reason: x.reason ?? '' };
-        list.push({ ts: r.ts, value });
-      }
+      for (const [tag, x] of Object.entries(r.values ?? {}))
+        addReport(seen, message.device, tag, r.ts, fromStored(tag, x));
     }
   });
-  let missed = 0;
-  let maxGapMs = 0;
-  const end = trace.t0 + trace.polls * trace.pollMs;
-  for (const device of trace.devices) {
-    const first = device.polls[0] ?? [];
-    for (const { tag } of first) {
-      const policy = policyForTag(device.report, tag);
-      const abs = 'abs' in policy.deadband ? policy.deadband.abs : 0;
-      const reports = seen.get(`${device.name}\u0000${tag}`) ?? [];
-      let last = trace.t0;
-      for (const r of reports) {
-        maxGapMs = Math.max(maxGapMs, r.ts - last);
-        last = r.ts;
-      }
-      maxGapMs = Math.max(maxGapMs, end - trace.pollMs - last);
-      let k = -1;
-      for (let p = 0; p < trace.polls; p++) {
-        const ts = trace.t0 + p * trace.pollMs;
-        while (k + 1 < reports.length && (reports[k + 1]?.ts ?? Infinity) <= ts) k++;
-        const truth = device.polls[p]?.find((x) => x.tag === tag);
-        const known = reports[k]?.value;
-        if (!truth || !known || differs(truth, known, abs)) missed++;
-      }
-    }
-  }
-  return { missed, maxGapMs, digest: hash.digest('hex') };
-}
-
-function differs(truth: TagValue, known: TagValue, abs: number): boolean {
-  if (truth.quality !== known.quality) return true;
-  if (truth.quality === 'bad' || known.quality === 'bad')
-    return truth.quality === 'bad' && known.quality === 'bad' && truth.code !== known.code;
-  if (typeof truth.value === 'number' && typeof known.value === 'number')
-    return abs === 0 ? truth.value !== known.value : Math.abs(truth.value - known.value) >= abs;
-  return truth.value !== known.value;
+  return { ...checkTrace(trace, seen), digest: hash.digest('hex') };
 }
 
 export async function run(): Promise<BenchResult[]> {
-  await Promise.resolve();
   const trace = stationDay(SEED, DEVICES, 5000, HOURS);
   const maxPeriod = trace.devices[0]?.report.maxPeriodMs ?? 0;
   const perPoll = 1;
@@ -248,6 +206,7 @@ export async function run(): Promise<BenchResult[]> {
       notes: `filter + codec + builder + compression; per published record ${((median(s.cpu) * trace.polls * trace.devices.length) / Math.max(1, s.records)).toFixed(2)} µs`,
     });
   });
+  if (process.env.BENCH_UPLINK_BROKER !== '0') results.push(...(await brokerResults(trace)));
   const batched = VARIANTS.map((v) => runVariant(trace, v, 12));
   const b0 = batched[0];
   batched.forEach((r, i) => {
