@@ -91,10 +91,10 @@ export class Subscriber {
     });
   }
 
-  static async start(url: string): Promise<Subscriber> {
+  static async start(url: string, group = GROUP): Promise<Subscriber> {
     const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0 });
     await once(client, 'connect');
-    await client.subscribeAsync([`spBv1.0/${GROUP}/#`, 'edge/#'], { qos: 1 });
+    await client.subscribeAsync([`spBv1.0/${group}/#`, 'edge/#'], { qos: 1 });
     return new Subscriber(client);
   }
 
