@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import type { MqttConfig } from '../../config/sections/mqtt.js';
 import { EdgeError, type EdgeErrorCode } from '../../core/errors.js';
+import type { Logger } from '../../core/ports.js';
 import { willStatus } from './payload.js';
 import type { SecretResolver } from './types.js';
 import type { WireMessage } from './uplink.js';
@@ -123,4 +124,13 @@ export function classifyClientError(err: Error & { code?: unknown }): Classified
   const code: EdgeErrorCode =
     rc !== undefined && AUTH_REASON_CODES.has(rc) ? 'EDGE_ERR_MQTT_AUTH' : 'EDGE_ERR_MQTT_CONNECT';
   return { code, reasonCode: rc };
+}
+
+/** Classifies and logs a client error (AUTH as an error, the rest as warnings); returns its code. */
+export function logClientError(log: Logger, url: string, err: Error & { code?: unknown }): EdgeErrorCode {
+  const { code, reasonCode } = classifyClientError(err);
+  const entry = { code, url, reason: err.message, ...(reasonCode !== undefined ? { reasonCode } : {}) };
+  if (code === 'EDGE_ERR_MQTT_AUTH') log.error(entry, 'mqtt broker refused the credentials');
+  else log.warn(entry, 'mqtt connection error');
+  return code;
 }

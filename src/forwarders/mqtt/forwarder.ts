@@ -29,14 +29,15 @@ import type { Clock } from '../../core/clock.js';
 import { EdgeError, type EdgeErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import { MqttCommandChannel } from './commands.js';
-import { buildClientOptions, classifyClientError, clientIdFor, redactUrl } from './connection.js';
+import { buildClientOptions, clientIdFor, logClientError, redactUrl } from './connection.js';
 import { DrainWindow } from './drain-window.js';
 import { OutboxAcks } from './outbox-acks.js';
 import { guardClient } from './packet-guard.js';
-import { PayloadBuilder, onlineStatus, statusTopic, stoppedStatus } from './payload.js';
+import { PayloadBuilder, statusTopic } from './payload.js';
 import { ReconnectScheduler, within } from './reconnect.js';
 import { ForwarderMetrics } from './stats.js';
 import type { MqttForwarderDeps, MqttForwarderEvents, MqttForwarderStats } from './types.js';
+import { announce, goodbye, type StatusIdentity } from './uplink.js';
 
 export { redactUrl } from './connection.js';
 export type {
@@ -178,11 +179,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
 
   /** Publishes the retained offline status; true when PUBACKed in time with nothing else in flight. */
   private async publishStopped(client: MqttClient, timeoutMs: number): Promise<boolean> {
-    const bye = this.deps.uplink?.goodbye() ?? {
-      topic: this.statusTopic,
-      payload: stoppedStatus(this.deps.agentId, this.deps.site, this.clock.now()),
-      retain: true,
-    };
+    const bye = goodbye(this.deps.uplink, this.status(), this.clock.now());
     const acked = await within(this.clock, timeoutMs, (done) => {
       client.publish(bye.topic, bye.payload, { qos: 1, retain: bye.retain }, (err) => {
         if (err) this.recordError('EDGE_ERR_MQTT_PUBLISH', `offline status: ${err.message}`);
@@ -268,7 +265,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     client.on('connect', (connack) => this.onConnect(gen, client, connack));
     client.on('error', (err) => {
       lastError = err.message;
-      if (gen === this.gen) this.onClientError(err);
+      if (gen === this.gen) this.recordError(logClientError(this.log, this.safeUrl, err), err.message);
     });
     client.on('close', () => this.onClose(gen, client, lastError));
     client.connect();
@@ -300,21 +297,20 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     );
     const watermark = this.deps.source.lastRowid();
     this.win.reset(watermark, window);
-    if (this.deps.uplink) this.deps.uplink.onConnect(client, { restart: () => this.restartDrain(gen) });
-    else
-      client.publish(
-        this.statusTopic,
-        onlineStatus(this.deps.agentId, this.deps.site, this.clock.now()),
-        { qos: 1, retain: true },
-        (err) => {
-          if (err && gen === this.gen)
-            this.recordError('EDGE_ERR_MQTT_PUBLISH', `online status: ${err.message}`);
-        },
-      );
+    announce(client, this.deps.uplink, this.status(), this.clock.now(), {
+      restart: () => this.restartDrain(gen),
+      onError: (err) => {
+        if (gen === this.gen) this.recordError('EDGE_ERR_MQTT_PUBLISH', `online status: ${err.message}`);
+      },
+    });
     this.commands.attach(client);
     this.log.info({ url: this.safeUrl, window, watermark }, 'mqtt connected');
     this.emit('connected', { url: this.safeUrl, window, watermark });
     this.pump();
+  }
+
+  private status(): StatusIdentity {
+    return { topic: this.statusTopic, agent: this.deps.agentId, site: this.deps.site };
   }
 
   /** The uplink's session starts over (Sparkplug: primary host back online): all unacked is re-read as backlog. */
@@ -323,19 +319,6 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.win.clear();
     this.win.reset(this.deps.source.lastRowid(), this.win.window);
     this.schedulePump();
-  }
-
-  private onClientError(err: Error & { code?: unknown }): void {
-    const { code, reasonCode } = classifyClientError(err);
-    this.recordError(code, err.message);
-    const entry = {
-      code,
-      url: this.safeUrl,
-      reason: err.message,
-      ...(reasonCode !== undefined ? { reasonCode } : {}),
-    };
-    if (code === 'EDGE_ERR_MQTT_AUTH') this.log.error(entry, 'mqtt broker refused the credentials');
-    else this.log.warn(entry, 'mqtt connection error');
   }
 
   private onClose(gen: number, client: MqttClient, reason: string): void {

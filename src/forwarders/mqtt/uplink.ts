@@ -7,7 +7,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import type { StoredRecord } from '../../core/types.js';
-import type { BuiltMessage } from './payload.js';
+import { onlineStatus, stoppedStatus, type BuiltMessage } from './payload.js';
 
 /** What is published for one message, or for the will and the graceful goodbye. */
 export interface WireMessage {
@@ -45,4 +45,41 @@ export interface Uplink {
   onDisconnect(): void;
   /** False holds the drain (records stay in the outbox). */
   readonly ready: boolean;
+}
+
+/** Where the JSON format's retained status goes, and whose it is. */
+export interface StatusIdentity {
+  readonly topic: string;
+  readonly agent: string;
+  readonly site: string;
+}
+
+/** At CONNACK: the uplink's session start, or the JSON format's retained online status. */
+export function announce(
+  client: MqttClient,
+  uplink: Uplink | undefined,
+  status: StatusIdentity,
+  now: number,
+  hooks: UplinkSession & { readonly onError: (err: Error) => void },
+): void {
+  if (uplink) return uplink.onConnect(client, { restart: () => hooks.restart() });
+  const payload = onlineStatus(status.agent, status.site, now);
+  client.publish(status.topic, payload, { qos: 1, retain: true }, (err) => {
+    if (err) hooks.onError(err);
+  });
+}
+
+/** What a graceful stop publishes (QoS 1): the uplink's goodbye, or the retained offline status. */
+export function goodbye(
+  uplink: Uplink | undefined,
+  status: StatusIdentity,
+  now: number,
+): Pick<WireMessage, 'topic' | 'payload' | 'retain'> {
+  return (
+    uplink?.goodbye() ?? {
+      topic: status.topic,
+      payload: stoppedStatus(status.agent, status.site, now),
+      retain: true,
+    }
+  );
 }
