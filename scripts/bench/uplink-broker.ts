@@ -236,6 +236,8 @@ export const BROKER_VARIANTS: readonly BrokerVariant[] = [
   { name: 'RBE + compact + deflate', filter: true, format: 'compact', compression: 'deflate' },
   { name: 'RBE + compact + brotli', filter: true, format: 'compact', compression: 'brotli' },
   { name: 'RBE + Sparkplug B', filter: true, format: 'sparkplug', compression: 'none' },
+  // Every poll, as today's JSON: the CPU of the format itself, record for record.
+  { name: 'Sparkplug B, every poll', filter: false, format: 'sparkplug', compression: 'none' },
 ];
 
 /** Every variant through mosquitto, with the ratio and the information check side by side. */
