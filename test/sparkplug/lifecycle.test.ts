@@ -164,6 +164,11 @@ test(
       sub.messages.some((m) => m.topic === 'edge/s1/d2/telemetry'),
       "a dead device's bad records go on the JSON topic, PUBACKed, not as DDATA",
     );
+    outbox.append([telemetry('removed', 1_700_000_005_000, 5)]);
+    await sub.waitFor('a removed device on JSON', (s) =>
+      s.messages.some((m) => m.topic === 'edge/s1/removed/telemetry'),
+    );
+    assert.equal(sub.of('DBIRTH', 'removed').length, 0, 'a device no longer configured is not born again');
     const order = sub.messages.filter((m) => m.device === 'd2').map((m) => m.type);
     assert.deepEqual(order.slice(-4), ['DDATA', 'DDEATH', 'DBIRTH', 'DDATA']);
     assert.match(sub.of('DDATA', 'd2')[1]!.text, /int_value: 21/);

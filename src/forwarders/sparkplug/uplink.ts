@@ -63,6 +63,7 @@ export class SparkplugUplink implements Uplink {
   private readonly devices = new Map<string, DeviceState>();
   private readonly byAlias = new Map<number, { device: string; tag: string }>();
   private readonly dcmd = new Map<string, DcmdHandler>();
+  private readonly configured: ReadonlySet<string>;
   private nextAlias = 1;
   private bdSeq: number;
   private seq = 0;
@@ -82,6 +83,7 @@ export class SparkplugUplink implements Uplink {
   ) {
     this.json = new PayloadBuilder({ ...opts.json, ...opts.batch, format: 'json', compression: 'none' });
     this.bdSeq = deps.bdSeq.load() ?? 255; // the first session is then 0
+    this.configured = new Set(opts.devices.map((d) => d.name));
     for (const d of opts.devices) {
       const state = this.device(d.name);
       for (const [tag, dt] of d.tags) this.metric(state, tag, dt);
@@ -175,6 +177,9 @@ export class SparkplugUplink implements Uplink {
       for (const r of records) this.lifecycle(r);
       return jsonWire;
     }
+    // A device no longer configured (removed, its records still in the outbox) is not born
+    // again: its NDEATH at the restart ended it; leftovers go on the JSON topic.
+    if (!this.configured.has(msg.device)) return jsonWire;
     const state = this.device(msg.device);
     const bodies = records.map((r) => JSON.parse(r.body) as Record<string, StoredValue>);
     if (this.dead.has(msg.device) && !bodies.some((b) => Object.values(b).some((v) => v.q === 'good')))
