@@ -24,7 +24,6 @@ import { buildDevices, type BuiltDevices } from './drivers/build.js';
 import { FailoverDriver } from './drivers/failover/driver.js';
 import { DtuHub } from './drivers/modbus/dtu/hub.js';
 import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
-import { createSparkplugUplink, sparkplugCommands, sparkplugEnabled } from './forwarders/sparkplug/create.js';
 import type { SparkplugUplink } from './forwarders/sparkplug/uplink.js';
 import { startStatusServer } from './observability/http.js';
 import { MemoryGuard } from './observability/memory-guard.js';
@@ -192,9 +191,14 @@ export class Agent {
     this.memoryGuard.start();
     if (this.config.mqtt.url) {
       const mqttLog = this.logger.child({ component: 'mqtt' });
-      this.sparkplug = sparkplugEnabled(this.config)
-        ? createSparkplugUplink(this.config, { clock: this.clock, logger: mqttLog })
-        : undefined;
+      // Loaded only when used: protobufjs and the .proto parse cost start-up time and RAM.
+      this.sparkplug =
+        this.config.mqtt.payload.format === 'sparkplug'
+          ? (await import('./forwarders/sparkplug/create.js')).createSparkplugUplink(this.config, {
+              clock: this.clock,
+              logger: mqttLog,
+            })
+          : undefined;
       this.forwarder = new MqttForwarder(this.config.mqtt, {
         ...(this.sparkplug ? { uplink: this.sparkplug } : {}),
         source: outbox,
@@ -224,8 +228,7 @@ export class Agent {
         allowWrites,
       }));
       this.commands = new CommandRouter(targets, this.config.commands, {
-        channel:
-          this.sparkplug && !this.injectedCommands ? sparkplugCommands(this.sparkplug, channel) : channel,
+        channel: this.sparkplug && !this.injectedCommands ? this.sparkplug.commandChannel(channel) : channel,
         sink: outbox,
         clock: this.clock,
         logger: this.logger.child({ component: 'commands' }),

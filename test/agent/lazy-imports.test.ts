@@ -1,6 +1,7 @@
 /**
  * The agent loads what its config uses: a Modbus-only agent never loads the CIP-22
- * identity stack (asn1, sm-crypto) nor prom-client without the status endpoint; with
+ * identity stack (asn1, sm-crypto) nor prom-client without the status endpoint, nor
+ * protobufjs without Sparkplug; with
  * CIP-22 and the endpoint on, both load on demand and the gateway runs. Fresh child
  * processes, so nothing this test file imports can mask a load.
  */
@@ -24,7 +25,7 @@ async function runChild(args: Record<string, unknown>): Promise<{ packages: stri
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { packages: string[]; cip22: boolean };
 }
 
-test('a Modbus-only agent without the status endpoint loads neither the CIP-22 identity stack nor prom-client', async (t) => {
+test('a Modbus-only agent without the status endpoint loads neither the CIP-22 identity stack nor prom-client nor protobufjs', async (t) => {
   const dir = tempDir('edge-agent-lazy-');
   t.after(() => dir.remove());
   const out = await runChild({ dir: dir.path, modbusPort: await freePort(), http: false });
@@ -33,7 +34,7 @@ test('a Modbus-only agent without the status endpoint loads neither the CIP-22 i
     out.packages.includes('better-sqlite3'),
     `the probe sees CommonJS loads: ${out.packages.join(' ')}`,
   );
-  for (const p of [...IDENTITY_STACK, 'prom-client'])
+  for (const p of [...IDENTITY_STACK, 'prom-client', 'protobufjs'])
     assert.ok(!out.packages.includes(p), `${p} loaded: ${out.packages.join(' ')}`);
 });
 

@@ -9,7 +9,6 @@ import { commandsSchema } from '../../src/config/sections/commands.js';
 import { systemClock } from '../../src/core/clock.js';
 import { CommandRouter } from '../../src/core/command-router.js';
 import type { OutboxSink, WriteValue } from '../../src/core/ports.js';
-import { sparkplugCommands } from '../../src/forwarders/sparkplug/create.js';
 import { FakeDriver } from '../core/fake-driver.js';
 import { captureLogger } from '../helpers/logger.js';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
@@ -119,7 +118,7 @@ test('DCMD writes go through the command router: allowed on d1, refused on d2', 
     ],
     commandsSchema.parse({}),
     {
-      channel: sparkplugCommands(node.uplink, node.forwarder.commands),
+      channel: node.uplink.commandChannel(node.forwarder.commands),
       sink,
       clock: systemClock,
       logger: captureLogger(),

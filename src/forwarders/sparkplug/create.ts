@@ -2,15 +2,10 @@
 import { dirname, join } from 'node:path';
 import type { EdgeConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
-import type { CommandChannel, Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/ports.js';
 import { fileBdSeqStore } from './bdseq.js';
-import { SparkplugCommandChannel } from './commands.js';
 import { sparkplugDevices } from './metrics.js';
 import { SparkplugUplink } from './uplink.js';
-
-export function sparkplugEnabled(config: EdgeConfig): boolean {
-  return config.mqtt.payload.format === 'sparkplug';
-}
 
 export function createSparkplugUplink(
   config: EdgeConfig,
@@ -29,9 +24,4 @@ export function createSparkplugUplink(
     },
     { ...deps, bdSeq: fileBdSeqStore(bdSeqFile) },
   );
-}
-
-/** The command router's channel: DCMDs for `{device}/cmd`, the MQTT channel for the rest. */
-export function sparkplugCommands(uplink: SparkplugUplink, inner: CommandChannel): CommandChannel {
-  return new SparkplugCommandChannel(uplink, inner);
 }

@@ -20,11 +20,12 @@
 import { createHash } from 'node:crypto';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Clock } from '../../core/clock.js';
-import type { InboundMessage, Logger } from '../../core/ports.js';
+import type { CommandChannel, InboundMessage, Logger } from '../../core/ports.js';
 import type { StoredRecord } from '../../core/types.js';
 import { PayloadBuilder, type BuiltMessage } from '../mqtt/payload.js';
 import type { Uplink, UplinkSession, WireMessage } from '../mqtt/uplink.js';
 import type { BdSeqStore } from './bdseq.js';
+import { SparkplugCommandChannel } from './commands.js';
 import { commandValue } from './command-value.js';
 import { inferDatatype, toMetric, type SparkplugDevice, type StoredValue } from './metrics.js';
 import { DataType, decodePayload, encodePayload, toNumber, type DataTypeCode, type Metric } from './proto.js';
@@ -102,6 +103,11 @@ export class SparkplugUplink implements Uplink {
   topic(type: string, device?: string): string {
     const base = `${NAMESPACE}/${this.opts.groupId}/${type}/${this.opts.edgeNodeId}`;
     return device === undefined ? base : `${base}/${device}`;
+  }
+
+  /** The command router's channel: DCMDs for `{device}/cmd`, `inner` for the rest. */
+  commandChannel(inner: CommandChannel): CommandChannel {
+    return new SparkplugCommandChannel(this, inner);
   }
 
   /** Where the router's `{device}/cmd` handlers get DCMDs (sparkplug/commands.ts). */
