@@ -44,6 +44,15 @@ export function protocDecode(bytes: Buffer): string {
   ).toString('utf8');
 }
 
+/** protoc's text, or a marker for bytes protoc refuses (garbage a test sent on purpose). */
+function decodeOrMark(bytes: Buffer): string {
+  try {
+    return protocDecode(bytes);
+  } catch {
+    return `<protoc refused ${bytes.length} bytes>`;
+  }
+}
+
 /** protoc --encode: a payload written in protobuf text format, encoded without protobufjs. */
 export function protocEncode(text: string): Buffer {
   return execFileSync(
@@ -86,7 +95,7 @@ export class Subscriber {
         type: sparkplug ? (parts[2] ?? '') : 'json',
         device: sparkplug ? parts[4] : undefined,
         bytes,
-        text: sparkplug ? protocDecode(bytes) : bytes.toString('utf8'),
+        text: sparkplug ? decodeOrMark(bytes) : bytes.toString('utf8'),
       });
     });
   }

@@ -156,4 +156,18 @@ test('DCMD writes go through the command router: allowed on d1, refused on d2', 
   await sub.waitFor('stale refused', () => results('d1').length === 2);
   assert.equal(results('d1')[1]?.code, 'EDGE_ERR_CMD_EXPIRED', 'the same freshness rule as JSON commands');
   assert.equal(d1.writes.length, 1);
+
+  // Garbage is dropped without taking anything down; a metric by alias (no name, no datatype)
+  // is the tag of that alias in d1's birth, read with the tag's datatype (Int16).
+  await sub.client.publishAsync(`spBv1.0/${GROUP}/DCMD/${EDGE}/d1`, Buffer.from([0xff, 0xff, 0xff]), {
+    qos: 1,
+  });
+  const alias = /name: "temp.c"\s+alias: (\d+)/.exec(sub.of('DBIRTH', 'd1')[0]!.text)?.[1];
+  assert.ok(alias);
+  const byAlias = protocEncode(
+    `timestamp: ${Date.now()}\nmetrics { alias: ${alias} int_value: 4294967290 }\n`,
+  );
+  await sub.client.publishAsync(`spBv1.0/${GROUP}/DCMD/${EDGE}/d1`, byAlias, { qos: 1 });
+  await sub.waitFor('the write by alias', () => results('d1').length === 3);
+  assert.deepEqual(d1.writes.at(-1), { tag: 'temp.c', value: -6 });
 });
