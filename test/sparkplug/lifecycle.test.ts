@@ -172,6 +172,37 @@ test(
     const order = sub.messages.filter((m) => m.device === 'd2').map((m) => m.type);
     assert.deepEqual(order.slice(-4), ['DDATA', 'DDEATH', 'DBIRTH', 'DDATA']);
     assert.match(sub.of('DDATA', 'd2')[1]!.text, /int_value: 21/);
+
+    // A tag without a configured type, first seen bad: its type is guessed, and corrected (with
+    // a DBIRTH) by its first good value, which is then not refused as a type mismatch.
+    const births = sub.of('DBIRTH', 'd1').length;
+    outbox.append([
+      {
+        device: 'd1',
+        cls: 'telemetry',
+        ts: 1_700_000_006_000,
+        body: encodeValues([badValue('extra', 'EDGE_ERR_MODBUS_TIMEOUT', 'x')]),
+      },
+      {
+        device: 'd1',
+        cls: 'telemetry',
+        ts: 1_700_000_007_000,
+        body: encodeValues([goodValue('extra', 3.5)]),
+      },
+    ]);
+    await sub.waitFor('the good extra value', (s) =>
+      s.of('DDATA', 'd1').some((m) => /double_value: 3.5\b/.test(m.text)),
+    );
+    assert.equal(
+      sub.of('DBIRTH', 'd1').length,
+      births + 2,
+      'born with the tag, then again with its real type',
+    );
+    assert.match(
+      sub.of('DBIRTH', 'd1').at(-1)!.text,
+      /name: "extra"\s+alias: \d+\s+timestamp: \d+\s+datatype: 10/,
+    );
+    assert.ok(!sub.messages.some((m) => m.text.includes('EDGE_ERR_SPARKPLUG_TYPE')));
     await waitFor('outbox emptied by PUBACKs', () => outbox.remaining().length === 0);
   },
 );

@@ -51,7 +51,8 @@ export interface SparkplugDeps {
 
 interface DeviceState {
   readonly name: string;
-  readonly tags: Map<string, { alias: number; dt: DataTypeCode }>;
+  /** `provisional`: a tag without a configured type, seen only bad so far (type guessed). */
+  readonly tags: Map<string, { alias: number; dt: DataTypeCode; provisional: boolean }>;
   /** Latest value and its ts per tag, for births. */
   readonly last: Map<string, { ts: number; value: StoredValue }>;
 }
@@ -75,8 +76,6 @@ export class SparkplugUplink implements Uplink {
   private hostOnline = false;
   private hostTs = -1;
   private nodeBorn = false;
-  /** Births published, for tests and status. */
-  births = 0;
 
   constructor(
     private readonly opts: SparkplugOptions,
@@ -93,11 +92,6 @@ export class SparkplugUplink implements Uplink {
 
   get ready(): boolean {
     return this.client !== undefined && this.nodeBorn;
-  }
-
-  /** bdSeq of the current (or next) connection. */
-  get currentBdSeq(): number {
-    return this.bdSeq;
   }
 
   topic(type: string, device?: string): string {
@@ -192,11 +186,17 @@ export class SparkplugUplink implements Uplink {
       return jsonWire;
     let rebirth = !this.born.has(msg.device);
     for (const body of bodies)
-      for (const [tag, value] of Object.entries(body))
-        if (!state.tags.has(tag)) {
-          this.metric(state, tag, inferDatatype(value.v));
+      for (const [tag, value] of Object.entries(body)) {
+        const known = state.tags.get(tag);
+        if (!known) {
+          this.metric(state, tag, inferDatatype(value.v), value.q !== 'good');
+          rebirth = true;
+        } else if (known.provisional && value.q === 'good') {
+          // A tag first seen bad got a guessed type: its first good value says the real one.
+          Object.assign(known, { dt: inferDatatype(value.v), provisional: false });
           rebirth = true;
         }
+      }
     if (rebirth) this.deviceBirth(state);
     const metrics: Metric[] = [];
     records.forEach((r, i) => {
@@ -236,7 +236,6 @@ export class SparkplugUplink implements Uplink {
       ],
     });
     client.publish(this.topic('NBIRTH'), nbirth, { qos: 0, retain: false });
-    this.births++;
     this.nodeBorn = true;
     this.born = new Set();
     for (const state of this.devices.values()) if (!this.dead.has(state.name)) this.deviceBirth(state);
@@ -286,10 +285,10 @@ export class SparkplugUplink implements Uplink {
     return state;
   }
 
-  private metric(state: DeviceState, tag: string, dt: DataTypeCode): void {
+  private metric(state: DeviceState, tag: string, dt: DataTypeCode, provisional = false): void {
     if (state.tags.has(tag)) return;
     const alias = this.nextAlias++;
-    state.tags.set(tag, { alias, dt });
+    state.tags.set(tag, { alias, dt, provisional });
     this.byAlias.set(alias, { device: state.name, tag });
   }
 
