@@ -197,6 +197,7 @@ export class Agent {
           ? (await import('./forwarders/sparkplug/create.js')).createSparkplugUplink(this.config, {
               clock: this.clock,
               logger: mqttLog,
+              onRebirth: () => this.pollers.forEach(({ poller }) => poller.reportAll()),
             })
           : undefined;
       this.forwarder = new MqttForwarder(this.config.mqtt, {

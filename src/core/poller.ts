@@ -125,6 +125,11 @@ export class DevicePoller {
     this.state = 'stopped';
   }
 
+  /** The next poll reports every tag, whatever the filter last saw (a Sparkplug rebirth). */
+  reportAll(): void {
+    this.report?.reset();
+  }
+
   stats(): PollerStats {
     return {
       device: this.device,

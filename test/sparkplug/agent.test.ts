@@ -60,7 +60,11 @@ it(
       store: { path: join(dir.path, 'outbox.db') },
       http: { enabled: false },
       mqtt: { url, allowInsecure: true, payload: { format: 'sparkplug' } },
-      devices: [device('meter', true), device('locked', false)],
+      devices: [
+        device('meter', true),
+        device('locked', false),
+        { ...device('quiet', false), report: { mode: 'change', maxPeriodMs: 600_000 } },
+      ],
     };
     const sub = await Subscriber.start(url, 'site-1');
     const agent = new Agent({ config: configSchema.parse(input), logger: silentLogger });
@@ -80,6 +84,20 @@ it(
       assert.match(dbirth, /name: "voltage"\s+alias: \d+\s+timestamp: \d+\s+datatype: 2/, 'i16 → Int16');
       assert.match(dbirth, /name: "setpoint"\s+alias: \d+\s+timestamp: \d+\s+datatype: 6/, 'u16 → UInt16');
       assert.match(sub.of('DDATA', 'meter')[0]!.text, /int_value: 2301/);
+
+      // Report by exception: quiet's unchanged registers are reported once, and again after a
+      // rebirth (the first value after a rebirth is always reported).
+      await sub.waitFor('quiet reported', (s) => s.of('DDATA', 'quiet').length >= 1);
+      const quiet = (): string[] => sub.messages.filter((m) => m.device === 'quiet').map((m) => m.type);
+      const before = quiet().length;
+      const rebirth = protocEncode(
+        `metrics { name: "Node Control/Rebirth" datatype: 11 boolean_value: true }\n`,
+      );
+      await sub.client.publishAsync('spBv1.0/site-1/NCMD/gw1', rebirth, { qos: 1 });
+      await sub.waitFor('quiet reported after its rebirth', () =>
+        /DBIRTH,DDATA$/.test(quiet().slice(before).join()),
+      );
+      assert.match(sub.of('DDATA', 'quiet').at(-1)!.text, /int_value: 2301/);
 
       const write = protocEncode(
         `timestamp: ${Date.now()}\nmetrics { name: "setpoint" datatype: 6 int_value: 42 }\n`,

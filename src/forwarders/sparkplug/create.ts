@@ -9,7 +9,7 @@ import { SparkplugUplink } from './uplink.js';
 
 export function createSparkplugUplink(
   config: EdgeConfig,
-  deps: { readonly clock: Clock; readonly logger: Logger },
+  deps: { readonly clock: Clock; readonly logger: Logger; readonly onRebirth?: () => void },
 ): SparkplugUplink {
   const sp = config.mqtt.sparkplug;
   const bdSeqFile = sp.bdSeqFile ?? join(dirname(config.store.path), 'sparkplug-bdseq.json');

@@ -47,6 +47,8 @@ export interface SparkplugDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly bdSeq: BdSeqStore;
+  /** After every NBIRTH: the next poll of every device reports all its tags (report by exception). */
+  readonly onRebirth?: () => void;
 }
 
 interface DeviceState {
@@ -239,6 +241,7 @@ export class SparkplugUplink implements Uplink {
     this.nodeBorn = true;
     this.born = new Set();
     for (const state of this.devices.values()) if (!this.dead.has(state.name)) this.deviceBirth(state);
+    this.deps.onRebirth?.();
   }
 
   private deviceBirth(state: DeviceState): void {
