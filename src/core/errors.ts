@@ -96,6 +96,10 @@ export const ERROR_CATALOG = {
   EDGE_ERR_MQTT_TLS: { nature: 'fatal', summary: 'TLS material (CA, certificate, key) cannot be loaded' },
   EDGE_ERR_MQTT_AUTH: { nature: 'fatal', summary: 'The broker refused the credentials' },
   EDGE_ERR_MQTT_PUBLISH: { nature: 'retry', summary: 'A publish failed or was not acknowledged' },
+  EDGE_ERR_SPARKPLUG_BDSEQ: {
+    nature: 'retry',
+    summary: 'The Sparkplug bdSeq cannot be kept durably; the agent does not connect without it',
+  },
   EDGE_ERR_SPARKPLUG_TYPE: {
     nature: 'fatal',
     summary: 'A value does not fit its Sparkplug datatype; published bad rather than converted',

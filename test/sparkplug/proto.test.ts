@@ -3,14 +3,17 @@
  * the protobufjs that encoded it); the config section rejects what Sparkplug cannot carry.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { mqttSchema } from '../../src/config/sections/mqtt.js';
+import { EdgeError } from '../../src/core/errors.js';
+import { fileBdSeqStore } from '../../src/forwarders/sparkplug/bdseq.js';
 import { commandValue } from '../../src/forwarders/sparkplug/command-value.js';
 import { toMetric } from '../../src/forwarders/sparkplug/metrics.js';
 import { DataType, decodePayload, encodePayload } from '../../src/forwarders/sparkplug/proto.js';
 import { SPARKPLUG_B_PROTO } from '../../src/forwarders/sparkplug/proto-text.js';
+import { tempDir } from '../helpers/tmp.js';
 import { PROTO_DIR, protocDecode, protocMissing } from './helpers.js';
 
 test('proto-text.ts is sparkplug_b.proto verbatim', () => {
@@ -72,4 +75,23 @@ test('config: sparkplug is a payload format, its section rejects unknown keys an
     payload: { format: 'sparkplug', compression: 'deflate' },
   });
   assert.equal(compressed.success, false);
+});
+
+test('bdSeq file: absent or torn reads as none; an unwritable path is EDGE_ERR_SPARKPLUG_BDSEQ', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir.path, 'bdseq.json');
+    const store = fileBdSeqStore(file);
+    assert.equal(store.load(), undefined);
+    store.save(7);
+    assert.equal(fileBdSeqStore(file).load(), 7);
+    writeFileSync(file, '{"bdSeq":');
+    assert.equal(store.load(), undefined);
+    assert.throws(
+      () => fileBdSeqStore(join(dir.path, 'missing', 'bdseq.json')).save(1),
+      (e: unknown) => e instanceof EdgeError && e.code === 'EDGE_ERR_SPARKPLUG_BDSEQ',
+    );
+  } finally {
+    dir.remove();
+  }
 });

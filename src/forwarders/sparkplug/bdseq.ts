@@ -6,6 +6,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { EdgeError } from '../../core/errors.js';
 
 export interface BdSeqStore {
   /** The bdSeq of the last session, undefined when none was kept. */
@@ -25,23 +26,36 @@ export function fileBdSeqStore(file: string): BdSeqStore {
       }
     },
     save(bdSeq) {
-      const tmp = join(dirname(file), `.${basename(file)}.tmp`);
-      const fd = openSync(tmp, 'w', 0o644);
       try {
-        writeSync(fd, JSON.stringify({ bdSeq }));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, file);
-      const dir = openSync(dirname(file), 'r');
-      try {
-        fsyncSync(dir);
-      } finally {
-        closeSync(dir);
+        writeDurably(file, JSON.stringify({ bdSeq }));
+      } catch (err) {
+        // No connection without it: a reused bdSeq lets a late will of the old session kill the new one.
+        throw new EdgeError('EDGE_ERR_SPARKPLUG_BDSEQ', `${file}: ${(err as Error).message}`, {
+          cause: err,
+          context: { field: 'mqtt.sparkplug.bdSeqFile' },
+        });
       }
     },
   };
+}
+
+/** Temp + fsync + rename + fsync dir: readers see the old or the new file, whole. */
+function writeDurably(file: string, text: string): void {
+  const tmp = join(dirname(file), `.${basename(file)}.tmp`);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 export function memoryBdSeqStore(initial?: number): BdSeqStore {
