@@ -32,6 +32,9 @@ import type { AgentStatsSnapshot } from './observability/snapshot.js';
 import { OtaAgentSide } from './ota/agent-side.js';
 import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
+import type { StationPage } from './web/station.js';
+import { tapSink } from './web/tap.js';
+import { runningVersion } from './ota/version.js';
 
 export interface AgentOptions {
   readonly config: EdgeConfig;
@@ -75,6 +78,7 @@ export class Agent {
   private forwarder: MqttForwarder | undefined;
   private metrics: AgentMetrics | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
+  private page: StationPage | undefined;
   private memoryGuard: MemoryGuard | undefined;
   private watchdog: Watchdog | undefined;
   private led: StatusLed | undefined;
@@ -129,7 +133,10 @@ export class Agent {
         startBackoff: device.reconnect,
         offline: this.config.agent.offline,
         report: device.report,
-        onReading: (reading) => this.outbox?.append(readingToRecord(reading)),
+        onReading: (reading) => {
+          this.outbox?.append(readingToRecord(reading));
+          this.page?.reading(reading);
+        },
         onEvent: (event) => {
           this.trackDevice(event);
           this.emit(event);
@@ -296,6 +303,7 @@ export class Agent {
     await this.forwarder?.stop();
     await this.outbox?.close();
     this.memoryGuard?.stop();
+    this.page?.close();
     await this.http?.close();
     await this.led?.close();
     this.state = 'stopped';
@@ -386,7 +394,7 @@ export class Agent {
     this.cip22 = await startCip22Gateway(this.config.cip22, {
       clock: this.clock,
       logger: this.logger.child({ component: 'cip22' }),
-      outbox,
+      outbox: this.page ? tapSink(outbox, (record) => this.page?.record(record)) : outbox,
       secrets: this.secrets,
       commands: this.commandChannel(),
       commandOptions: {
@@ -398,7 +406,9 @@ export class Agent {
   }
 
   private emit(event: AgentEvent): void {
-    this.outbox?.append(eventToRecord(event));
+    const record = eventToRecord(event);
+    this.outbox?.append(record);
+    this.page?.record(record);
   }
 
   private async startHttp(): Promise<void> {
@@ -406,10 +416,24 @@ export class Agent {
     const { createMetrics } = await import('./observability/metrics.js');
     this.metrics = createMetrics(() => this.snapshot());
     const metrics = this.metrics;
+    const { createStationPage } = await import('./web/station.js');
+    this.page = createStationPage({
+      http: this.config.http,
+      secrets: this.secrets,
+      status: () => this.status(),
+      version: this.options.ota?.version ?? runningVersion(),
+      brokerUrl: this.config.mqtt.url,
+      clock: this.clock,
+      logger: this.logger,
+    });
+    const page = this.page;
     this.http = await startStatusServer(
-      { host: this.config.http.host, port: this.config.http.port },
+      { host: this.config.http.host, port: this.config.http.port, front: page.front },
       { metrics: () => metrics.metrics(), health: () => this.health(), status: () => this.status() },
       this.logger,
-    );
+    ).catch((error: unknown) => {
+      page.close();
+      throw error;
+    });
   }
 }
