@@ -88,6 +88,7 @@ export class StationModel {
   private pendingEvents: EventView[] = [];
   private newLatency: Record<string, [number, number]> = {};
   private newOutbox: [number, number, number] | undefined;
+  private lastOutboxSent: [number, number, number] | undefined;
   /** True while pages are connected: only then are deltas collected. */
   live = false;
 
@@ -260,7 +261,16 @@ export class StationModel {
     }
     this.outboxDepth.push(now, rows);
     this.outboxDrain.push(now, this.drainPerS ?? 0);
-    if (this.live) this.newOutbox = [now, rows, this.drainPerS ?? 0];
+    const point: [number, number, number] = [now, rows, this.drainPerS ?? 0];
+    const last = this.lastOutboxSent;
+    // A page draws one point per 10 s: send when it moves or a new point starts.
+    if (
+      this.live &&
+      (!last || last[1] !== rows || last[2] !== point[2] || now - last[0] >= OUTBOX_SPACING_MS)
+    ) {
+      this.newOutbox = point;
+      this.lastOutboxSent = point;
+    }
   }
 
   /** Everything, for a page that just connected. */

@@ -1,0 +1,237 @@
+/**
+ * The station page without a browser: config refuses a non-loopback listener without a
+ * login; the login wall (bearer, form, rate limit, cookie flags, read-only); no configured
+ * secret in anything the page or its stream sends; page weight; deltas carry changes only.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { Agent } from '../../src/agent.js';
+import { validateConfig } from '../../src/config/load.js';
+import { configSchema } from '../../src/config/schema.js';
+import { createSecretResolver } from '../../src/config/secrets.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/ports.js';
+import { startStatusServer, type StatusServer } from '../../src/observability/http.js';
+import { loadAssets, pageWeightGzip } from '../../src/web/assets.js';
+import { StationModel } from '../../src/web/model.js';
+import { Ring } from '../../src/web/rings.js';
+import { createStationPage, type StationPage } from '../../src/web/station.js';
+import { tempDir } from '../helpers/tmp.js';
+import { openSse } from './sse-client.js';
+
+const base = { agent: { id: 'a', site: 's' }, store: { path: '/tmp/x.db' } };
+
+describe('http config', () => {
+  it('refuses a non-loopback host without credentials, accepts it with a token or a password', () => {
+    const refused = validateConfig({ ...base, http: { host: '0.0.0.0' } });
+    assert.equal(refused.ok, false);
+    assert.ok(!refused.ok && refused.issues.some((i) => i.path === 'http.auth'));
+    assert.equal(
+      validateConfig({ ...base, http: { host: '0.0.0.0', auth: { token: { env: 'T' } } } }).ok,
+      true,
+    );
+    assert.equal(validateConfig({ ...base, http: { host: '10.0.0.2', auth: { password: 'pw' } } }).ok, true);
+    assert.equal(validateConfig({ ...base, http: { host: '127.0.0.1' } }).ok, true);
+    assert.equal(validateConfig({ ...base, http: { host: '::1' } }).ok, true);
+  });
+});
+
+describe('login wall beyond loopback', () => {
+  const TOKEN = 'tok-91c1d5c3a4e84f0b';
+  const PASSWORD = 'pw-correct-horse-battery';
+  let server: StatusServer;
+  let page: StationPage;
+  let url = '';
+  before(async () => {
+    page = createStationPage({
+      http: {
+        host: '203.0.113.7',
+        auth: {
+          token: { env: 'EDGE_TEST_TOKEN' },
+          password: PASSWORD,
+          sessionTtlMs: 60_000,
+          maxAttemptsPerMinute: 3,
+        },
+      },
+      secrets: createSecretResolver({ env: { EDGE_TEST_TOKEN: TOKEN }, readFile: () => '' }),
+      status: () => ({ agent: { id: 'a', site: 's', state: 'running', uptimeMs: 1 } }),
+      version: 't',
+      brokerUrl: undefined,
+      clock: new ManualClock(1_000_000),
+      logger: silentLogger,
+    });
+    server = await startStatusServer(
+      { host: '127.0.0.1', port: 0, front: page.front },
+      { metrics: async () => 'm 1\n', health: () => ({ ok: true, problems: [] }), status: () => ({ a: 1 }) },
+      silentLogger,
+    );
+    url = `http://127.0.0.1:${server.port}`;
+  });
+  after(async () => {
+    page.close();
+    await server.close();
+  });
+
+  const login = (secret: string) =>
+    fetch(`${url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ secret }).toString(),
+    });
+
+  it('everything but /healthz and the login page needs a login; a bearer token opens it', async () => {
+    for (const path of ['/status.json', '/metrics', '/events', '/assets/app.js', '/api/errors.json'])
+      assert.equal((await fetch(`${url}${path}`)).status, 401, path);
+    const root = await fetch(`${url}/`, { redirect: 'manual' });
+    assert.equal(root.status, 303);
+    assert.equal(root.headers.get('location'), '/login');
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${url}/login`)).status, 200);
+    const bearer = { Authorization: `Bearer ${TOKEN}` };
+    assert.equal((await fetch(`${url}/status.json`, { headers: bearer })).status, 200);
+    assert.equal((await fetch(`${url}/metrics`, { headers: bearer })).status, 200);
+  });
+
+  it('the password logs in with an HttpOnly SameSite=Strict cookie; the session is read-only', async () => {
+    const res = await login(PASSWORD);
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/');
+    const cookie = res.headers.get('set-cookie') ?? '';
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    const session = cookie.split(';')[0] ?? '';
+    assert.equal((await fetch(`${url}/`, { headers: { cookie: session } })).status, 200);
+    assert.equal((await fetch(`${url}/status.json`, { headers: { cookie: session } })).status, 200);
+    const post = await fetch(`${url}/`, { method: 'POST', headers: { cookie: session } });
+    assert.equal(post.status, 405);
+    const logout = await fetch(`${url}/logout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: session },
+    });
+    assert.equal(logout.status, 303);
+    assert.equal((await fetch(`${url}/status.json`, { headers: { cookie: session } })).status, 401);
+  });
+
+  it('wrong secrets are limited per source: after the limit even the right one is refused (429)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await login(`wrong-${i}`);
+      assert.equal(res.status, 303);
+      assert.equal(res.headers.get('location'), '/login?failed=1');
+    }
+    const limited = await login(PASSWORD);
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assert.equal(
+      (await fetch(`${url}/status.json`, { headers: { Authorization: `Bearer ${TOKEN}` } })).status,
+      401,
+    );
+  });
+});
+
+describe('no secret reaches the page', () => {
+  const dir = tempDir('edge-web-secrets-');
+  const SECRETS = ['mqtt-user-pw-5d1e', 'mqtt-password-8a2f', 'page-token-c0ffee11'];
+  let agent: Agent;
+  after(async () => {
+    await agent?.stop();
+    dir.remove();
+  });
+
+  it('page, assets, stream, status and metrics carry none of the configured secret values', async () => {
+    agent = new Agent({
+      config: configSchema.parse({
+        agent: { id: 'sec', site: 's' },
+        store: { path: join(dir.path, 'outbox.db') },
+        // Unreachable broker: the forwarder keeps retrying, its URL stays in the config.
+        mqtt: { url: `mqtt://station:${SECRETS[0]}@127.0.0.1:1`, password: SECRETS[1], allowInsecure: true },
+        http: { host: '127.0.0.1', port: 0, auth: { token: SECRETS[2] } },
+        devices: [],
+      }),
+      logger: silentLogger,
+    });
+    await agent.start();
+    const url = `http://${agent.httpAddress()}`;
+    const sse = await openSse(`${url}/events`);
+    const bodies: string[] = [];
+    for (const path of [
+      '/',
+      '/status.json',
+      '/metrics',
+      '/api/errors.json',
+      '/assets/app.js',
+      '/assets/views.js',
+    ])
+      bodies.push(await (await fetch(`${url}${path}`)).text());
+    const snapshot = await sse.next((m) => m.event === 'snapshot');
+    sse.close();
+    const overview = JSON.stringify(snapshot.data);
+    assert.match(overview, /mqtt:\/\/127\.0\.0\.1:1/, 'the broker shows, without its user info');
+    for (const text of [...bodies, sse.text()])
+      for (const secret of SECRETS) assert.ok(!text.includes(secret), `${secret} sent`);
+  });
+});
+
+describe('assets', () => {
+  it('weigh under 150 KB gzipped and name no other origin', () => {
+    const assets = loadAssets();
+    const weight = pageWeightGzip(assets);
+    process.stdout.write(`# station page weight: ${weight} bytes gzipped\n`);
+    assert.ok(weight < 150 * 1024, `${weight} bytes`);
+    for (const [path, asset] of assets) {
+      // uPlot names the SVG namespace; the error texts are text, never fetched from.
+      if (path === '/assets/uplot.js' || path === '/api/errors.json') continue;
+      const text = gunzipSync(asset.gzip).toString('utf8');
+      assert.ok(!/https?:\/\/|@import|url\(/.test(text), `${path} names another origin`);
+    }
+  });
+});
+
+describe('model deltas', () => {
+  it('sends a section again only when it changed, tags only when read again, events once', () => {
+    const clock = new ManualClock(1_000);
+    let state = 'online';
+    const model = new StationModel({
+      status: () => ({ devices: [{ device: 'd1', driver: 'modbus', state, polls: 1 }] }),
+      version: 't',
+      brokerUrl: null,
+      clock,
+    });
+    model.refresh();
+    model.live = true;
+    model.markAllSent();
+    model.refresh();
+    assert.equal(model.takeDelta()?.outbox !== null, true, 'the first outbox point');
+    assert.equal(model.takeDelta(), undefined);
+    model.reading({ device: 'd1', ts: 1_000, values: [{ tag: 'v', value: 1.5, quality: 'good' }] });
+    const tags = model.takeDelta();
+    assert.deepEqual(tags?.tags, { d1: { v: { v: 1.5, q: 'good', ts: 1_000 } } });
+    assert.deepEqual(tags?.set, {});
+    model.refresh();
+    assert.equal(model.takeDelta(), undefined, 'unchanged status: nothing to send');
+    state = 'offline';
+    model.refresh();
+    const changed = model.takeDelta();
+    assert.deepEqual(Object.keys((changed?.set ?? {}) as object), ['device:d1']);
+    model.record({
+      device: 'agent',
+      cls: 'event',
+      ts: 2_000,
+      body: '{"type":"x","severity":"info","data":{"code":"EDGE_ERR_X"}}',
+    });
+    assert.equal((model.takeDelta()?.events as unknown[]).length, 1);
+    assert.equal(model.takeDelta(), undefined);
+  });
+
+  it('rings are bounded and keep their minimum spacing', () => {
+    const ring = new Ring(4, 1_000);
+    for (let t = 0; t < 20_000; t += 500) ring.push(t, t);
+    const [ts, vs] = ring.toJSON();
+    assert.equal(ts.length, 4);
+    assert.deepEqual(ts, [16_000, 17_000, 18_000, 19_000]);
+    assert.deepEqual(vs, [16_500, 17_500, 18_500, 19_500]);
+  });
+});
