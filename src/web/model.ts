@@ -96,7 +96,7 @@ export class StationModel {
 
   reading(reading: Reading): void {
     let device = this.tags.get(reading.device);
-    if (!device) this.tags.set(reading.device, (device = new Map()));
+    if (!device) this.tags.set(reading.device, (device = new Map<string, TagEntry>()));
     const dirty = this.live ? this.dirtySet(reading.device) : undefined;
     for (const value of reading.values) {
       const view: TagView =
@@ -343,9 +343,9 @@ export class StationModel {
 
 /** An event's data in a line: a state change as `from → to (cause)`, anything else as key=value. */
 function describe(type: string, data: Json): string {
-  if (type === 'cip22-state') return `${String(data.from)} → ${String(data.to)} (${String(data.cause)})`;
+  if (type === 'cip22-state') return `${str(data.from)} → ${str(data.to)} (${str(data.cause)})`;
   return Object.entries(data)
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
 }
 

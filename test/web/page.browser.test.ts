@@ -52,7 +52,7 @@ async function watchedPage(browser: Browser, origin: string): Promise<Watched> {
 // In-page code is given as text: this program is compiled without the DOM library.
 const LIVE = `document.getElementById('live')?.textContent === 'live'`;
 const cellText = (page: Page, selector: string): Promise<string> =>
-  page.$eval(selector, (el) => el.textContent ?? '');
+  page.$eval(selector, (el) => (el as unknown as { textContent: string | null }).textContent ?? '');
 
 describe('station page in chromium against the demo station', { skip }, () => {
   const dir = tempDir('edge-web-page-');

@@ -215,7 +215,7 @@ describe('model deltas', () => {
     state = 'offline';
     model.refresh();
     const changed = model.takeDelta();
-    assert.deepEqual(Object.keys((changed?.set ?? {}) as object), ['device:d1']);
+    assert.deepEqual(Object.keys(changed?.set ?? {}), ['device:d1']);
     model.record({
       device: 'agent',
       cls: 'event',

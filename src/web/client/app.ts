@@ -4,7 +4,7 @@
  * refreshed once a second, error codes opening their docs/errors.md text.
  */
 import { LatencyChart, OutboxChart } from './charts.js';
-import { el, refreshAges, setClass, setText } from './dom.js';
+import { el, fmtValue, refreshAges, setClass, setText } from './dom.js';
 import { Station, type Json } from './state.js';
 import { renderDevices, renderEvents, renderLinks, renderOverview, renderPiles } from './views.js';
 
@@ -34,8 +34,8 @@ function render(): void {
   rendered = station.version;
   const ov = station.section('overview');
   if (ov) {
-    setText(byId('station'), String(ov.id ?? 'edge-agent'));
-    setText(byId('site'), `${String(ov.site ?? '')} · ${String(ov.version ?? '')}`);
+    setText(byId('station'), fmtValue(ov.id ?? 'edge-agent'));
+    setText(byId('site'), `${fmtValue(ov.site ?? '')} · ${fmtValue(ov.version ?? '')}`);
   }
   switch (view) {
     case 'overview':

@@ -33,7 +33,7 @@ export function fmtValue(v: unknown): string {
     const abs = Math.abs(v);
     return v.toFixed(abs >= 1000 ? 1 : abs >= 10 ? 2 : 3);
   }
-  return String(v);
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 export function fmtAge(ms: number | null | undefined): string {

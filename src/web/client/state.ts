@@ -95,7 +95,7 @@ export class Station {
       (msg.tags ?? {}) as Record<string, Record<string, TagView>>,
     )) {
       let map = this.tags.get(device);
-      if (!map) this.tags.set(device, (map = new Map()));
+      if (!map) this.tags.set(device, (map = new Map<string, TagState>()));
       for (const [name, view] of Object.entries(tags)) {
         let state = map.get(name);
         if (!state) map.set(name, (state = { view, series: toSeries(view.h), dirty: true }));

@@ -16,7 +16,7 @@ import {
 import type { Json, Station } from './state.js';
 
 const n = (x: unknown): number | null => (typeof x === 'number' ? x : null);
-const s = (x: unknown): string => (x === null || x === undefined ? '—' : String(x));
+const s = (x: unknown): string => (x === null || x === undefined ? '—' : fmtValue(x));
 const o = (x: unknown): Json => (typeof x === 'object' && x !== null ? (x as Json) : {});
 
 function stateClass(state: string): string {
@@ -36,7 +36,7 @@ export function renderOverview(root: HTMLElement, st: Station): void {
   const cards: Array<[string, string, string, string?]> = [
     ['version', 'Agent version', s(ov.version)],
     ['uptime', 'Uptime', fmtAge(n(ov.uptimeMs)), ''],
-    ['config', 'Config hash', ov.configHash ? String(ov.configHash).slice(0, 16) : '—'],
+    ['config', 'Config hash', ov.configHash ? s(ov.configHash).slice(0, 16) : '—'],
     [
       'health',
       'Health',
@@ -45,7 +45,7 @@ export function renderOverview(root: HTMLElement, st: Station): void {
     ],
     [
       'broker',
-      `Broker${broker.url ? ` ${String(broker.url)}` : ''}`,
+      `Broker${broker.url ? ` ${s(broker.url)}` : ''}`,
       broker.connected === true
         ? 'connected'
         : broker.enabled === true
@@ -253,7 +253,7 @@ export function renderLinks(dtuRoot: HTMLElement, s7Root: HTMLElement, st: Stati
       s(c.pduSize),
       s(c.requestsPerCycle),
       Array.isArray(c.quarantined) && c.quarantined.length > 0 ? c.quarantined.join(', ') : 'none',
-      (td) => setCodes(td, c.lastError ? [String(c.lastError)] : []),
+      (td) => setCodes(td, c.lastError ? [s(c.lastError)] : []),
     ]);
   pruneRows(s7Body, 'data-s7', new Set(s7.map((c) => String(c.name))));
   if (dtus.length === 0) setText(dtuRoot.querySelector('tbody'), '');
