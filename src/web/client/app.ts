@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * The station page: one EventSource (/events: a snapshot, then deltas), a copy of the
  * station (state.ts), views rendered on the next animation frame after a change, ages

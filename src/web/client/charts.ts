@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * Pictures: sparklines drawn straight on a small canvas (thousands of tags, no library
  * object each), and two uPlot charts (outbox over the last hour, poll latency per device).

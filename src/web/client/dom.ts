@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /** Small DOM and formatting helpers for the station page (plain DOM, no framework). */
 
 export type Attrs = Record<string, string | number | boolean | undefined>;

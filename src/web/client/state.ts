@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /** The page's copy of the station: a snapshot, then the deltas of the live stream applied to it. */
 import { pushPoint, type Series } from './charts.js';
 

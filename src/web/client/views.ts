@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /** The page's views, each rendered into its container and updated in place (rows keyed by name). */
 import { drawSpark } from './charts.js';
 import {
