@@ -23,7 +23,9 @@ export async function demoCommand(
 ): Promise<number> {
   const dataDir = options.dataDir ?? join(tmpdir(), 'edge-agent-demo');
   const latest = new Map<string, string>();
-  const logger = createLogger('warn');
+  // Errors only: the expected trouble of the demo (its bad tag) shows on the page, and the
+  // page's URL must be the first line a newcomer reads.
+  const logger = createLogger('error');
   const station = await startDemoStation({
     dataDir,
     mqttUrl: options.mqttUrl,

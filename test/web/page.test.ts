@@ -208,7 +208,7 @@ describe('model deltas', () => {
     assert.equal(model.takeDelta(), undefined);
     model.reading({ device: 'd1', ts: 1_000, values: [{ tag: 'v', value: 1.5, quality: 'good' }] });
     const tags = model.takeDelta();
-    assert.deepEqual(tags?.tags, { d1: { v: { v: 1.5, q: 'good', ts: 1_000 } } });
+    assert.deepEqual(tags?.tags, { d1: { v: [1.5, 1_000] } });
     assert.deepEqual(tags?.set, {});
     model.refresh();
     assert.equal(model.takeDelta(), undefined, 'unchanged status: nothing to send');

@@ -94,11 +94,12 @@ export class Station {
     for (const [key, value] of Object.entries((msg.set ?? {}) as Record<string, Json>))
       this.sections.set(key, value);
     for (const [device, tags] of Object.entries(
-      (msg.tags ?? {}) as Record<string, Record<string, TagView>>,
+      (msg.tags ?? {}) as Record<string, Record<string, TagView | [unknown, number]>>,
     )) {
       let map = this.tags.get(device);
       if (!map) this.tags.set(device, (map = new Map<string, TagState>()));
-      for (const [name, view] of Object.entries(tags)) {
+      for (const [name, sent] of Object.entries(tags)) {
+        const view: TagView = Array.isArray(sent) ? { v: sent[0], q: 'good', ts: sent[1] } : sent;
         let state = map.get(name);
         if (!state) map.set(name, (state = { view, series: toSeries(view.h), dirty: true }));
         state.view = view;
