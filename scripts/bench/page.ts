@@ -119,7 +119,7 @@ export async function run(): Promise<BenchResult[]> {
         baseline: r.baseline,
         target: `pages cost < 5 % of one core`,
         notes:
-          `pages cost ${(r.agent - r.baseline).toFixed(2)} % of one core (median difference); ` +
+          `pages cost ${(r.agent - r.baseline).toFixed(2)} % of one core (difference of the medians); ` +
           `runs with ${r.agentRuns.map((v) => v.toFixed(1)).join('/')}, without ${r.baselineRuns.map((v) => v.toFixed(1)).join('/')}; ` +
           `stream ${Math.round(median(bytesPerS) / 1024)} KiB/s per page`,
       },
