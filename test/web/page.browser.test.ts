@@ -155,8 +155,14 @@ describe('station page in chromium against the demo station', { skip }, () => {
     } finally {
       sse.close();
     }
-    const frames = await cellText(page, 'tr[data-pile="PILE-01"] td:nth-child(6)');
+    // Frames keep coming: the pile's last-frames cell changes.
+    const framesCell = 'tr[data-pile="PILE-02"] td:nth-child(6)';
+    const frames = await cellText(page, framesCell);
     assert.match(frames, /STATUS#\d+/);
+    await page.waitForFunction(
+      `!(document.querySelector(${JSON.stringify(framesCell)})?.textContent ?? '').includes(${JSON.stringify(frames.split(' ')[0])})`,
+      { polling: 'mutation' },
+    );
     await page.screenshot({ path: join(shots, 'piles.png'), fullPage: true });
   });
 

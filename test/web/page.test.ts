@@ -17,6 +17,7 @@ import { startStatusServer, type StatusServer } from '../../src/observability/ht
 import { loadAssets, pageWeightGzip } from '../../src/web/assets.js';
 import { StationModel } from '../../src/web/model.js';
 import { Ring } from '../../src/web/rings.js';
+import { deviceViews, publicBrokerUrl, s7Views } from '../../src/web/views.js';
 import { createStationPage, type StationPage } from '../../src/web/station.js';
 import { tempDir } from '../helpers/tmp.js';
 import { openSse } from './sse-client.js';
@@ -233,5 +234,48 @@ describe('model deltas', () => {
     assert.equal(ts.length, 4);
     assert.deepEqual(ts, [16_000, 17_000, 18_000, 19_000]);
     assert.deepEqual(vs, [16_500, 17_500, 18_500, 19_500]);
+  });
+});
+
+describe('views of the status document', () => {
+  it('pick S7 connections, failover source and breaker by name; the broker URL loses its user info', () => {
+    const status = {
+      devices: [
+        {
+          device: 'plc-1',
+          driver: 's7',
+          state: 'online',
+          link: {
+            state: 'up',
+            pduSize: 480,
+            requestsPerCycle: 3,
+            quarantined: [{ tag: 'DB1.X', plcCode: 5 }],
+            lastError: null,
+          },
+        },
+        {
+          device: 'meter',
+          driver: 'modbus',
+          state: 'online',
+          source: 'secondary',
+          link: { active: 'secondary', link: { breaker: 'open' } },
+        },
+      ],
+    };
+    assert.deepEqual(s7Views(status), [
+      {
+        name: 'plc-1',
+        state: 'up',
+        pduSize: 480,
+        requestsPerCycle: 3,
+        quarantined: ['DB1.X'],
+        lastError: null,
+      },
+    ]);
+    const meter = deviceViews(status)[1];
+    assert.equal(meter?.source, 'secondary');
+    assert.equal(meter?.breaker, 'open');
+    assert.equal(publicBrokerUrl('mqtts://user:secret@broker.example:8883'), 'mqtts://broker.example:8883');
+    assert.equal(publicBrokerUrl('not a url'), null);
   });
 });
