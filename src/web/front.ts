@@ -47,7 +47,13 @@ export function createFront(parts: FrontParts) {
       return json(res, 405, { error: 'method not allowed' });
     }
     if (path === '/events') {
-      parts.hub.connect(res);
+      if (req.method === 'HEAD') {
+        res.writeHead(200, {
+          'Content-Type': 'text/event-stream; charset=utf-8',
+          'Cache-Control': 'no-store',
+        });
+        res.end();
+      } else parts.hub.connect(res);
       return 'handled';
     }
     return serve(req, res, asset);

@@ -37,7 +37,7 @@ export class Ring {
     return this.size;
   }
 
-  /** Oldest first, as two plain arrays (the JSON the page reads); values rounded to 4 significant digits. */
+  /** Oldest first, as two plain arrays (the JSON the page reads); values as float32 shows them (7 significant digits: a counter of 12 345.6 stays that). */
   toJSON(): [number[], number[]] {
     const t: number[] = [];
     const v: number[] = [];
@@ -45,7 +45,7 @@ export class Ring {
     for (let i = 0; i < this.size; i++) {
       const at = (start + i) % this.capacity;
       t.push(this.ts[at] ?? 0);
-      v.push(Number((this.values[at] ?? 0).toPrecision(4)));
+      v.push(Number((this.values[at] ?? 0).toPrecision(7)));
     }
     return [t, v];
   }

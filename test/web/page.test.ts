@@ -227,6 +227,15 @@ describe('model deltas', () => {
     assert.equal(model.takeDelta(), undefined);
   });
 
+  // Named case ring-history-keeps-counter-precision: the history rounded to 4 digits drew an
+  // energy counter of 12 345.6 as 12 350, so every sparkline of a counter ended in a cliff.
+  it("ring-history-keeps-counter-precision: a counter's history reads back as the value read", () => {
+    const ring = new Ring(4, 0);
+    ring.push(1, 12_345.6);
+    ring.push(2, 50.03);
+    assert.deepEqual(ring.toJSON()[1], [12_345.6, 50.03]);
+  });
+
   it('rings are bounded and keep their minimum spacing', () => {
     const ring = new Ring(4, 1_000);
     for (let t = 0; t < 20_000; t += 500) ring.push(t, t);
