@@ -9,7 +9,7 @@ import { systemClock } from './core/clock.js';
 import type { CommandLedger } from './core/command-guard.js';
 import { CommandRouter } from './core/command-router.js';
 import { DevicePoller } from './core/poller.js';
-import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
+import type { CommandChannel, DeviceDriver, Logger, OnceSink } from './core/ports.js';
 import type { Cip22Gateway } from './cip22/gateway/gateway.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
@@ -246,7 +246,7 @@ export class Agent {
     );
     await this.watchdog.start(`running: ${this.pollers.length} devices`);
     this.ota = new OtaAgentSide(this.config, {
-      outbox,
+      outbox: this.pageTap(outbox),
       clock: this.clock,
       logger: this.logger.child({ component: 'ota' }),
       channel: this.commandChannel(),
@@ -394,7 +394,7 @@ export class Agent {
     this.cip22 = await startCip22Gateway(this.config.cip22, {
       clock: this.clock,
       logger: this.logger.child({ component: 'cip22' }),
-      outbox: this.page ? tapSink(outbox, (record) => this.page?.record(record)) : outbox,
+      outbox: this.pageTap(outbox),
       secrets: this.secrets,
       commands: this.commandChannel(),
       commandOptions: {
@@ -403,6 +403,11 @@ export class Agent {
         maxPayloadBytes,
       },
     });
+  }
+
+  /** The outbox as parts that store their own records see it: the station page sees them too. */
+  private pageTap(outbox: SqliteOutbox): OnceSink {
+    return this.page ? tapSink(outbox, (record) => this.page?.record(record)) : outbox;
   }
 
   private emit(event: AgentEvent): void {

@@ -52,7 +52,7 @@ export function publicBrokerUrl(url: string | undefined): string | null {
 
 export function overviewView(
   status: Json,
-  extra: { version: string; brokerUrl: string | null; drainPerS: number | null },
+  extra: { version: string; brokerUrl: string | null; drainPerS: number | null; lastOtaEvent: string | null },
 ): OverviewView {
   const agent = obj(status.agent);
   const health = obj(status.health);
@@ -83,7 +83,11 @@ export function overviewView(
       healthy: outbox.healthy === true,
     },
     drainPerS: extra.drainPerS,
-    ota: str(ota) ?? str(obj(ota).state),
+    // The status has no OTA section (yet): an update shows on the LED, its outcome as an event.
+    ota:
+      str(ota) ??
+      str(obj(ota).state) ??
+      (status.led === 'ota' ? 'update in progress' : (extra.lastOtaEvent ?? 'no update since start')),
     led: str(status.led),
   };
 }

@@ -227,6 +227,31 @@ describe('model deltas', () => {
     assert.equal(model.takeDelta(), undefined);
   });
 
+  it('the overview shows OTA from the LED while an update runs, then its last event', () => {
+    let led = 'online';
+    const model = new StationModel({
+      status: () => ({ led }),
+      version: 't',
+      brokerUrl: null,
+      clock: new ManualClock(),
+    });
+    const ota = (): unknown => {
+      model.refresh();
+      return (model.snapshot().set as { overview: { ota: string } }).overview.ota;
+    };
+    assert.equal(ota(), 'no update since start');
+    led = 'ota';
+    assert.equal(ota(), 'update in progress');
+    led = 'online';
+    model.record({
+      device: 'agent',
+      cls: 'event',
+      ts: 1,
+      body: '{"type":"ota-rolled-back","severity":"error","data":{}}',
+    });
+    assert.equal(ota(), 'ota-rolled-back');
+  });
+
   // Named case ring-history-keeps-counter-precision: the history rounded to 4 digits drew an
   // energy counter of 12 345.6 as 12 350, so every sparkline of a counter ended in a cliff.
   it("ring-history-keeps-counter-precision: a counter's history reads back as the value read", () => {

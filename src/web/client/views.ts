@@ -62,7 +62,7 @@ export function renderOverview(root: HTMLElement, st: Station): void {
       'Drain rate',
       n(ov.drainPerS) === null ? '—' : `${(n(ov.drainPerS) ?? 0).toFixed(1)} records/s`,
     ],
-    ['ota', 'OTA', s(ov.ota ?? 'idle')],
+    ['ota', 'OTA', s(ov.ota)],
     ['led', 'LED pattern', s(ov.led)],
     [
       'devices',
