@@ -77,7 +77,8 @@ export function setCodes(cell: Element | null | undefined, codes: readonly strin
 /** Cells showing an age: their timestamp is kept in data-ts and refreshed once a second. */
 export function setAgeCell(cell: Element | null | undefined, ts: number | null, now: number): void {
   if (!cell) return;
-  cell.setAttribute('data-ts', ts === null ? '' : String(ts));
+  const value = ts === null ? '' : String(ts);
+  if (cell.getAttribute('data-ts') !== value) cell.setAttribute('data-ts', value);
   setText(cell, ts === null ? '—' : fmtAge(now - ts));
 }
 
@@ -95,12 +96,19 @@ export function keyedRow(
   key: string,
   build: () => HTMLTableRowElement,
 ): HTMLTableRowElement {
-  for (const row of body.rows) if (row.getAttribute(attr) === key) return row;
+  // Rows by key, per table body: a device of 50 tags is not searched 50 times per frame.
+  let rows = rowIndex.get(body);
+  if (!rows) rowIndex.set(body, (rows = new Map<string, HTMLTableRowElement>()));
+  const known = rows.get(key);
+  if (known && known.parentNode === body) return known;
   const row = build();
   row.setAttribute(attr, key);
   body.append(row);
+  rows.set(key, row);
   return row;
 }
+
+const rowIndex = new WeakMap<HTMLTableSectionElement, Map<string, HTMLTableRowElement>>();
 
 export function table(headers: readonly string[]): {
   table: HTMLTableElement;
