@@ -34,7 +34,6 @@ import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
 import type { StationPage } from './web/station.js';
 import { tapSink } from './web/tap.js';
-import { runningVersion } from './ota/version.js';
 
 export interface AgentOptions {
   readonly config: EdgeConfig;
@@ -426,7 +425,7 @@ export class Agent {
       http: this.config.http,
       secrets: this.secrets,
       status: () => this.status(),
-      version: this.options.ota?.version ?? runningVersion(),
+      version: this.options.ota?.version,
       brokerUrl: this.config.mqtt.url,
       clock: this.clock,
       logger: this.logger,

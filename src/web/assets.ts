@@ -26,26 +26,42 @@ function asset(type: string, content: string | Buffer): Asset {
   return { type, body, gzip: gzipSync(body, { level: 9 }), etag };
 }
 
-/** Path → asset. `/login` is the only page served without a login. */
-export function loadAssets(): Map<string, Asset> {
-  const require = createRequire(import.meta.url);
-  const uplotDir = require.resolve('uplot/package.json').replace(/package\.json$/, 'dist/');
+/**
+ * Path → asset. `/login` is the only page served without a login. A file that cannot be
+ * read (an incomplete build) is named in `problems`: the agent runs without its page
+ * rather than not at all.
+ */
+export function loadAssets(problems: string[] = []): Map<string, Asset> {
   const map = new Map<string, Asset>();
+  const attempt = (what: string, load: () => void): void => {
+    try {
+      load();
+    } catch (error) {
+      problems.push(`${what}: ${(error as Error).message}`);
+    }
+  };
   map.set('/', asset('text/html; charset=utf-8', INDEX_HTML));
   map.set('/login', asset('text/html; charset=utf-8', LOGIN_HTML));
   map.set('/assets/style.css', asset('text/css; charset=utf-8', STYLE_CSS));
-  map.set(
-    '/assets/uplot.js',
-    asset('text/javascript; charset=utf-8', readFileSync(`${uplotDir}uPlot.iife.min.js`)),
-  );
-  map.set('/assets/uplot.css', asset('text/css; charset=utf-8', readFileSync(`${uplotDir}uPlot.min.css`)));
-  for (const file of readdirSync(CLIENT_DIR)) {
-    if (!file.endsWith('.js')) continue;
+  attempt('uplot', () => {
+    const dir = createRequire(import.meta.url)
+      .resolve('uplot/package.json')
+      .replace(/package\.json$/, 'dist/');
     map.set(
-      `/assets/${file}`,
-      asset('text/javascript; charset=utf-8', readFileSync(new URL(file, CLIENT_DIR))),
+      '/assets/uplot.js',
+      asset('text/javascript; charset=utf-8', readFileSync(`${dir}uPlot.iife.min.js`)),
     );
-  }
+    map.set('/assets/uplot.css', asset('text/css; charset=utf-8', readFileSync(`${dir}uPlot.min.css`)));
+  });
+  attempt('page modules', () => {
+    for (const file of readdirSync(CLIENT_DIR)) {
+      if (!file.endsWith('.js')) continue;
+      map.set(
+        `/assets/${file}`,
+        asset('text/javascript; charset=utf-8', readFileSync(new URL(file, CLIENT_DIR))),
+      );
+    }
+  });
   map.set('/api/errors.json', asset('application/json', JSON.stringify(loadErrorsDoc())));
   return map;
 }

@@ -11,6 +11,7 @@ import type { SecretRef } from '../config/sections/common.js';
 import { isLoopbackHost } from '../config/sections/observability.js';
 import type { FrontVerdict } from '../observability/http.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { runningVersion } from '../ota/version.js';
 import { loadAssets, pageWeightGzip } from './assets.js';
 import { PageAuth } from './auth.js';
 import { createFront } from './front.js';
@@ -30,7 +31,8 @@ export interface StationPageOptions {
   };
   readonly secrets: SecretResolver;
   readonly status: () => Json;
-  readonly version: string;
+  /** Default: the release's package.json. */
+  readonly version?: string;
   readonly brokerUrl: string | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -47,6 +49,15 @@ export interface StationPage {
   readonly clients: number;
   readonly pageWeightGzip: number;
   close(): void;
+}
+
+/** The page must not keep the agent from starting over a missing package.json. */
+function releaseVersion(): string {
+  try {
+    return runningVersion();
+  } catch {
+    return 'unknown';
+  }
 }
 
 function pageAuth(options: StationPageOptions): PageAuth | undefined {
@@ -71,10 +82,13 @@ function pageAuth(options: StationPageOptions): PageAuth | undefined {
 
 export function createStationPage(options: StationPageOptions): StationPage {
   const auth = pageAuth(options);
-  const assets = loadAssets();
+  const problems: string[] = [];
+  const assets = loadAssets(problems);
+  for (const problem of problems)
+    options.logger.error({ problem }, 'station page incomplete: a file of the page cannot be read');
   const model = new StationModel({
     status: options.status,
-    version: options.version,
+    version: options.version ?? releaseVersion(),
     brokerUrl: publicBrokerUrl(options.brokerUrl),
     clock: options.clock,
   });
