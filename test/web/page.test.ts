@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { Agent } from '../../src/agent.js';
 import { validateConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createSecretResolver } from '../../src/config/secrets.js';
+import { createSecretResolver, listSecretRefs } from '../../src/config/secrets.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { startStatusServer, type StatusServer } from '../../src/observability/http.js';
@@ -36,6 +36,15 @@ describe('http config', () => {
     assert.equal(validateConfig({ ...base, http: { host: '10.0.0.2', auth: { password: 'pw' } } }).ok, true);
     assert.equal(validateConfig({ ...base, http: { host: '127.0.0.1' } }).ok, true);
     assert.equal(validateConfig({ ...base, http: { host: '::1' } }).ok, true);
+  });
+
+  it('check-config resolves the login secrets like every other secret reference', () => {
+    const config = configSchema.parse({
+      ...base,
+      http: { host: '0.0.0.0', auth: { token: { env: 'T' }, password: { file: '/p' } } },
+    });
+    const fields = listSecretRefs(config).map((r) => r.field);
+    assert.deepEqual(fields, ['http.auth.token', 'http.auth.password']);
   });
 });
 
