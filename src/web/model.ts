@@ -67,6 +67,9 @@ const LATENCY_POINTS = 120;
 const OUTBOX_POINTS = 360;
 const OUTBOX_SPACING_MS = 10_000;
 const EVENTS_KEPT = 200;
+/** Tag history points in one snapshot, all tags together; each tag gets at least the minimum. */
+const SNAPSHOT_POINTS = 60_000;
+const MIN_SNAPSHOT_POINTS = 10;
 const FRAMES_KEPT = 6;
 const FAULTS_KEPT = 5;
 
@@ -278,11 +281,19 @@ export class StationModel {
 
   /** Everything, for a page that just connected. */
   snapshot(): Json {
+    // The tags' history shares a budget: a station of 5000 tags sends each one's last
+    // points (about 1 MB in all), not 4 minutes of every one (10 MB) to every page opened.
+    let rings = 0;
+    for (const entries of this.tags.values()) for (const entry of entries.values()) if (entry.ring) rings++;
+    const points = Math.min(
+      TAG_POINTS,
+      Math.max(MIN_SNAPSHOT_POINTS, Math.floor(SNAPSHOT_POINTS / Math.max(1, rings))),
+    );
     const tags: Record<string, Record<string, TagView & { h?: [number[], number[]] }>> = {};
     for (const [device, entries] of this.tags) {
       const out: Record<string, TagView & { h?: [number[], number[]] }> = {};
       for (const [tag, entry] of entries)
-        out[tag] = { ...entry.view, ...(entry.ring ? { h: entry.ring.toJSON() } : {}) };
+        out[tag] = { ...entry.view, ...(entry.ring ? { h: entry.ring.toJSON(points) } : {}) };
       tags[device] = out;
     }
     const set: Json = {};

@@ -38,11 +38,12 @@ export class Ring {
   }
 
   /** Oldest first, as two plain arrays (the JSON the page reads); values as float32 shows them (7 significant digits: a counter of 12 345.6 stays that). */
-  toJSON(): [number[], number[]] {
+  toJSON(last = this.capacity): [number[], number[]] {
     const t: number[] = [];
     const v: number[] = [];
-    const start = (this.next - this.size + this.capacity) % this.capacity;
-    for (let i = 0; i < this.size; i++) {
+    const count = Math.min(this.size, Math.max(0, last));
+    const start = (this.next - count + this.capacity) % this.capacity;
+    for (let i = 0; i < count; i++) {
       const at = (start + i) % this.capacity;
       t.push(this.ts[at] ?? 0);
       v.push(Number((this.values[at] ?? 0).toPrecision(7)));

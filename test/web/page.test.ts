@@ -270,6 +270,33 @@ describe('model deltas', () => {
     assert.deepEqual(ring.toJSON()[1], [12_345.6, 50.03]);
   });
 
+  it('a snapshot shares a budget of history points between all tags', () => {
+    const model = new StationModel({
+      status: () => ({}),
+      version: 't',
+      brokerUrl: null,
+      clock: new ManualClock(),
+    });
+    const values = Array.from({ length: 5000 }, (_, i) => ({
+      tag: `t${i}`,
+      value: i,
+      quality: 'good' as const,
+    }));
+    for (let k = 0; k < 120; k++) model.reading({ device: 'd', ts: k * 2000, values });
+    const snapshot = model.snapshot() as { tags: { d: Record<string, { h: [number[], number[]] }> } };
+    assert.equal(snapshot.tags.d.t7?.h[0].length, 12);
+    assert.deepEqual(snapshot.tags.d.t7?.h[0].at(-1), 119 * 2000, 'the newest points');
+    const small = new StationModel({
+      status: () => ({}),
+      version: 't',
+      brokerUrl: null,
+      clock: new ManualClock(),
+    });
+    for (let k = 0; k < 120; k++) small.reading({ device: 'd', ts: k * 2000, values: values.slice(0, 3) });
+    const full = small.snapshot() as { tags: { d: Record<string, { h: [number[], number[]] }> } };
+    assert.equal(full.tags.d.t1?.h[0].length, 120);
+  });
+
   it('rings are bounded and keep their minimum spacing', () => {
     const ring = new Ring(4, 1_000);
     for (let t = 0; t < 20_000; t += 500) ring.push(t, t);
