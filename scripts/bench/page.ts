@@ -94,10 +94,12 @@ export async function run(): Promise<BenchResult[]> {
     const url = `http://${http}`;
     await sleep(5000); // every device connected and polling; the page's rings filling
     const bytesPerS: number[] = [];
+    const firstSecond: number[] = [];
     const window = async (clients: number): Promise<number> => {
       const open = clients > 0 ? openClients(url, clients) : undefined;
       await sleep(1000); // snapshots sent: the window measures the steady stream
       const start = open?.bytes ?? 0;
+      if (open) firstSecond.push(start / clients);
       child.send('mark');
       await sleep(WINDOW_S * 1000);
       const usage = await ask<{ cpuPct: number }>(child, 'usage');
@@ -121,7 +123,8 @@ export async function run(): Promise<BenchResult[]> {
         notes:
           `pages cost ${(r.agent - r.baseline).toFixed(2)} % of one core (difference of the medians); ` +
           `runs with ${r.agentRuns.map((v) => v.toFixed(1)).join('/')}, without ${r.baselineRuns.map((v) => v.toFixed(1)).join('/')}; ` +
-          `stream ${Math.round(median(bytesPerS) / 1024)} KiB/s per page`,
+          `stream ${Math.round(median(bytesPerS) / 1024)} KiB/s per page; ` +
+          `first second (snapshot + deltas) ${Math.round(median(firstSecond) / 1024)} KiB per page`,
       },
     ];
   } finally {
