@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${EDGE_BUNDLE_SKIP_TSC:-0}" != 1 ]; then npx tsc -p tsconfig.json; fi
+# The station page's error texts (docs/ is not in the bundle).
+if [ "${1:-}" != keygen ]; then node dist/scripts/gen-web-errors.js; fi
 if [ "${1:-}" = keygen ]; then exec node dist/scripts/bundle/cli.js "$@"; fi
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)

@@ -9,7 +9,7 @@ import { systemClock } from './core/clock.js';
 import type { CommandLedger } from './core/command-guard.js';
 import { CommandRouter } from './core/command-router.js';
 import { DevicePoller } from './core/poller.js';
-import type { CommandChannel, DeviceDriver, Logger } from './core/ports.js';
+import type { CommandChannel, DeviceDriver, Logger, OnceSink } from './core/ports.js';
 import type { Cip22Gateway } from './cip22/gateway/gateway.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
@@ -33,6 +33,8 @@ import type { AgentStatsSnapshot } from './observability/snapshot.js';
 import { OtaAgentSide } from './ota/agent-side.js';
 import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
+import type { StationPage } from './web/station.js';
+import { tapSink } from './web/tap.js';
 
 export interface AgentOptions {
   readonly config: EdgeConfig;
@@ -77,6 +79,7 @@ export class Agent {
   private sparkplug: SparkplugUplink | undefined;
   private metrics: AgentMetrics | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
+  private page: StationPage | undefined;
   private memoryGuard: MemoryGuard | undefined;
   private watchdog: Watchdog | undefined;
   private led: StatusLed | undefined;
@@ -131,7 +134,10 @@ export class Agent {
         startBackoff: device.reconnect,
         offline: this.config.agent.offline,
         report: device.report,
-        onReading: (reading) => this.outbox?.append(readingToRecord(reading)),
+        onReading: (reading) => {
+          this.outbox?.append(readingToRecord(reading));
+          this.page?.reading(reading);
+        },
         onEvent: (event) => {
           this.trackDevice(event);
           this.emit(event);
@@ -252,7 +258,7 @@ export class Agent {
     );
     await this.watchdog.start(`running: ${this.pollers.length} devices`);
     this.ota = new OtaAgentSide(this.config, {
-      outbox,
+      outbox: this.pageTap(outbox),
       clock: this.clock,
       logger: this.logger.child({ component: 'ota' }),
       channel: this.commandChannel(),
@@ -309,6 +315,7 @@ export class Agent {
     await this.forwarder?.stop();
     await this.outbox?.close();
     this.memoryGuard?.stop();
+    this.page?.close();
     await this.http?.close();
     await this.led?.close();
     this.state = 'stopped';
@@ -399,7 +406,7 @@ export class Agent {
     this.cip22 = await startCip22Gateway(this.config.cip22, {
       clock: this.clock,
       logger: this.logger.child({ component: 'cip22' }),
-      outbox,
+      outbox: this.pageTap(outbox),
       secrets: this.secrets,
       commands: this.commandChannel(),
       commandOptions: {
@@ -410,8 +417,15 @@ export class Agent {
     });
   }
 
+  /** The outbox as parts that store their own records see it: the station page sees them too. */
+  private pageTap(outbox: SqliteOutbox): OnceSink {
+    return this.page ? tapSink(outbox, (record) => this.page?.record(record)) : outbox;
+  }
+
   private emit(event: AgentEvent): void {
-    this.outbox?.append(eventToRecord(event));
+    const record = eventToRecord(event);
+    this.outbox?.append(record);
+    this.page?.record(record);
   }
 
   private async startHttp(): Promise<void> {
@@ -419,10 +433,24 @@ export class Agent {
     const { createMetrics } = await import('./observability/metrics.js');
     this.metrics = createMetrics(() => this.snapshot());
     const metrics = this.metrics;
+    const { createStationPage } = await import('./web/station.js');
+    this.page = createStationPage({
+      http: this.config.http,
+      secrets: this.secrets,
+      status: () => this.status(),
+      version: this.options.ota?.version,
+      brokerUrl: this.config.mqtt.url,
+      clock: this.clock,
+      logger: this.logger,
+    });
+    const page = this.page;
     this.http = await startStatusServer(
-      { host: this.config.http.host, port: this.config.http.port },
+      { host: this.config.http.host, port: this.config.http.port, front: page.front },
       { metrics: () => metrics.metrics(), health: () => this.health(), status: () => this.status() },
       this.logger,
-    );
+    ).catch((error: unknown) => {
+      page.close();
+      throw error;
+    });
   }
 }

@@ -1,17 +1,12 @@
 /**
  * `edge-agent demo`: a whole station on one machine. Simulated Modbus devices behind a
- * real Modbus TCP server, an embedded MQTT broker unless --mqtt-url names one, and the
- * agent itself with its outbox, forwarder and status endpoint.
+ * real Modbus TCP server, a meter behind a DTU (the DTU simulator), three CIP-22 piles
+ * (the pile simulator) charging and faulting, an embedded MQTT broker unless --mqtt-url
+ * names one, and the agent itself with its outbox, forwarder and station page.
  */
-import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../agent.js';
-import { validateConfig } from '../config/load.js';
-import { EdgeError } from '../core/errors.js';
-import { startEmbeddedBroker } from '../demo/broker.js';
-import { demoConfig } from '../demo/config.js';
-import { startSimulatedModbusServer } from '../demo/simulator.js';
+import { startDemoStation } from '../demo/run.js';
 import { createLogger } from '../observability/logger.js';
 import { untilSignal } from './run.js';
 
@@ -24,44 +19,37 @@ export interface DemoOptions {
 export async function demoCommand(
   options: DemoOptions,
   out: (line: string) => void,
-  _err: (line: string) => void,
+  err: (line: string) => void,
 ): Promise<number> {
   const dataDir = options.dataDir ?? join(tmpdir(), 'edge-agent-demo');
-  mkdirSync(dataDir, { recursive: true });
-  const modbus = await startSimulatedModbusServer({ host: '127.0.0.1', port: 0 });
   const latest = new Map<string, string>();
-  const broker = options.mqttUrl
-    ? undefined
-    : await startEmbeddedBroker({
-        host: '127.0.0.1',
-        port: 0,
-        onPublish: (m) => rememberTelemetry(latest, m.topic, m.payload),
-      });
-  const mqttUrl = options.mqttUrl ?? broker?.url ?? '';
-  const raw = {
-    ...demoConfig({ modbusPort: modbus.port, mqttUrl, dataDir, httpPort: options.httpPort ?? 9464 }),
-    log: { level: 'warn' },
-  };
-  // aedes speaks MQTT 3.1.1 only; a broker named on the command line gets MQTT 5.
-  const checked = validateConfig({ ...raw, mqtt: { ...raw.mqtt, protocolVersion: broker ? 4 : 5 } });
-  if (!checked.ok) {
-    const issues = checked.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-    throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `embedded demo config is invalid: ${issues}`);
-  }
-  const config = checked.config;
-  const logger = createLogger(config.log.level);
-  const agent = new Agent({ config, logger });
-  await agent.start();
-  const http = agent.httpAddress();
+  // Errors only: the expected trouble of the demo (its bad tag) shows on the page, and the
+  // page's URL must be the first line a newcomer reads.
+  const logger = createLogger('error');
+  const station = await startDemoStation({
+    dataDir,
+    mqttUrl: options.mqttUrl,
+    httpPort: options.httpPort,
+    logger: () => logger,
+    onPublish: (topic, payload) => rememberTelemetry(latest, topic, payload),
+    err,
+  });
+  const { config, broker, modbus, extras, url } = station;
+  const mqttUrl = config.mqtt.url ?? '';
   const prefix = `${config.mqtt.topicPrefix}/${config.agent.site}`;
+  if (url) out(`station page: ${url}`);
   out('');
   out('edge-agent demo station is running');
+  out(`  simulated Modbus TCP devices  127.0.0.1:${modbus.port} (meter-1, charger-1)`);
   out(
-    `  simulated Modbus TCP devices  127.0.0.1:${modbus.port} (${config.devices.map((d) => d.name).join(', ')})`,
+    `  meter behind a DTU            ${extras.config.devices.map((d) => (d as { name: string }).name).join(', ')} (DTU simulator dials in)`,
+  );
+  out(
+    `  CIP-22 piles                  ${extras.pilesSkipped ? `left out: ${extras.pilesSkipped}` : 'PILE-01, PILE-02, PILE-03 (pile simulator)'}`,
   );
   out(`  MQTT broker                   ${mqttUrl}${broker ? ' (embedded)' : ''}`);
   out(`  topics                        ${prefix}/+/telemetry, ${prefix}/+/event, ${prefix}/agent/status`);
-  if (http) out(`  metrics / health / status     http://${http}/metrics  /healthz  /status.json`);
+  if (url) out(`  metrics / health / status     ${url}metrics  /healthz  /status.json`);
   out(`  outbox                        ${config.store.path}`);
   out(`  try: mosquitto_sub -L '${mqttUrl.replace(/^mqtt:/, 'mqtt:')}/${prefix}/#' -v`);
   out('Ctrl-C to stop.');
@@ -73,9 +61,7 @@ export async function demoCommand(
   const code = await untilSignal(
     async () => {
       clearInterval(ticker);
-      await agent.stop();
-      await broker?.close();
-      await modbus.close();
+      await station.close();
     },
     config.agent.shutdownTimeoutMs,
     logger,

@@ -46,8 +46,13 @@ export function createSecretResolver(sources: SecretSources = processSources): S
 export function listSecretRefs(config: {
   mqtt: { password?: SecretRef; tls?: { key?: SecretRef } };
   cip22?: { enabled: boolean; tls?: { key: SecretRef } };
+  http?: { auth?: { token?: SecretRef; password?: SecretRef } };
 }): Array<{ field: string; ref: SecretRef }> {
   const refs: Array<{ field: string; ref: SecretRef }> = [];
+  if (config.http?.auth?.token !== undefined)
+    refs.push({ field: 'http.auth.token', ref: config.http.auth.token });
+  if (config.http?.auth?.password !== undefined)
+    refs.push({ field: 'http.auth.password', ref: config.http.auth.password });
   if (config.mqtt.password !== undefined) refs.push({ field: 'mqtt.password', ref: config.mqtt.password });
   if (config.mqtt.tls?.key !== undefined) refs.push({ field: 'mqtt.tls.key', ref: config.mqtt.tls.key });
   if (config.cip22?.enabled && config.cip22.tls !== undefined)

@@ -3,7 +3,8 @@
  *   GET /metrics      Prometheus text format 0.0.4
  *   GET /healthz      200 {"ok":true} | 503 {"ok":false,"problems":[…]}
  *   GET /status.json  the agent's status object
- * Binds to loopback unless configured otherwise.
+ * Binds to loopback unless configured otherwise. The station page (src/web/) plugs in as
+ * `front`: its own routes, and the login wall in front of these when bound beyond loopback.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +19,14 @@ export interface StatusServerOptions {
   readonly host?: string;
   /** TCP port; 0 picks a free one (tests). */
   readonly port: number;
+  /**
+   * Runs before the built-in endpoints (the station page, src/web/): it may answer the
+   * request itself ('handled'), refuse it after answering ('denied'), or let it through.
+   */
+  readonly front?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<FrontVerdict>;
 }
+
+export type FrontVerdict = 'handled' | 'denied' | 'pass';
 
 export interface HealthReport {
   readonly ok: boolean;
@@ -47,7 +55,7 @@ export async function startStatusServer(
   const log = logger.child({ component: 'http' });
 
   const server = createServer((req, res) => {
-    handle(req, res, sources).catch((err: unknown) => {
+    handle(req, res, sources, options.front).catch((err: unknown) => {
       log.error({ err, path: req.url }, 'status request failed');
       if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));
       else res.destroy();
@@ -95,8 +103,14 @@ export async function startStatusServer(
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, sources: StatusSources): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  sources: StatusSources,
+  front: StatusServerOptions['front'],
+): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  if (front && (await front(req, res, path)) !== 'pass') return;
   const known = path === '/metrics' || path === '/healthz' || path === '/status.json';
   if (!known) {
     send(res, 404, 'application/json', JSON.stringify({ error: 'not found' }));

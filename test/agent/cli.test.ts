@@ -90,12 +90,30 @@ describe('edge-agent demo', () => {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      stdout += d.toString();
+    });
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       await waitFor('demo banner', () => out.includes('Ctrl-C to stop.'), 20_000);
       assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${httpPort}/metrics`));
+      // The station page's URL comes first; the page, a DTU link and the piles are there.
+      assert.equal(stdout.split('\n')[0], `station page: http://127.0.0.1:${httpPort}/`);
+      assert.match(await (await fetch(`http://127.0.0.1:${httpPort}/`)).text(), /<title>edge-agent station/);
+      await waitFor(
+        'the DTU link up and three piles authenticated',
+        async () => {
+          const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status.json`)).json()) as {
+            dtu: { links: Record<string, { up: boolean }> } | null;
+            cip22: { authenticated: number } | null;
+          };
+          return status.dtu?.links['dtu-canopy']?.up === true && status.cip22?.authenticated === 3;
+        },
+        20_000,
+      );
       await waitFor(
         'records acknowledged by the embedded broker',
         async () => {

@@ -186,3 +186,15 @@ test('the unpacked release opens its SQLite store and stops cleanly on SIGTERM',
   child.kill('SIGTERM');
   assert.equal(await exited, 0, out);
 });
+
+test('the station page ships: its modules, its error texts, uPlot (no CDN at run time)', () => {
+  const paths = new Set(manifest.files.map((f) => f.path));
+  for (const file of [
+    'dist/src/web/client/app.js',
+    'dist/src/web/client/views.js',
+    'dist/src/web/errors.json',
+    'node_modules/uplot/dist/uPlot.iife.min.js',
+    'node_modules/uplot/dist/uPlot.min.css',
+  ])
+    assert.ok(paths.has(file), `${file} missing from the bundle`);
+});

@@ -1,0 +1,123 @@
+/**
+ * Server-Sent Events to the open pages: a snapshot on connect, then deltas. Each delta is
+ * serialised once and written to every page. The status document is read once a second;
+ * tag values, pile frames and events go out every 250 ms. With no page open only the
+ * once-a-second refresh runs (it feeds the rings the pictures start from).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Logger } from '../core/ports.js';
+import type { StationModel } from './model.js';
+
+export interface HubOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly refreshMs?: number;
+  readonly flushMs?: number;
+  /** Pages at once; more are refused (503). */
+  readonly maxClients?: number;
+}
+
+/** A page that does not read its stream is dropped rather than buffered without end. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+const KEEPALIVE_MS = 15_000;
+
+export class EventHub {
+  private readonly clients = new Set<ServerResponse>();
+  private refreshTimer: TimerHandle | undefined;
+  private flushTimer: TimerHandle | undefined;
+  private lastWrite = 0;
+  private stopped = false;
+  private readonly refreshMs: number;
+  private readonly flushMs: number;
+
+  constructor(
+    private readonly model: StationModel,
+    private readonly options: HubOptions,
+  ) {
+    this.refreshMs = options.refreshMs ?? 1_000;
+    this.flushMs = options.flushMs ?? 250;
+  }
+
+  start(): void {
+    this.refresh();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.refreshTimer?.cancel();
+    this.flushTimer?.cancel();
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  connect(res: ServerResponse): void {
+    if (this.stopped || this.clients.size >= (this.options.maxClients ?? 32)) {
+      res.statusCode = 503;
+      res.setHeader('Retry-After', '5');
+      res.end();
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Accel-Buffering': 'no',
+    });
+    if (this.clients.size === 0) {
+      this.model.live = true;
+      this.model.markAllSent();
+      this.scheduleFlush();
+    }
+    this.clients.add(res);
+    res.on('close', () => this.drop(res));
+    res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(this.model.snapshot())}\n\n`);
+  }
+
+  private drop(res: ServerResponse): void {
+    if (!this.clients.delete(res)) return;
+    if (this.clients.size === 0) {
+      this.model.live = false;
+      this.flushTimer?.cancel();
+      this.flushTimer = undefined;
+    }
+  }
+
+  private refresh(): void {
+    try {
+      this.model.refresh();
+    } catch (err) {
+      this.options.logger.warn({ err }, 'station page refresh failed');
+    }
+    if (!this.stopped)
+      this.refreshTimer = this.options.clock.setTimeout(() => this.refresh(), this.refreshMs);
+  }
+
+  private scheduleFlush(): void {
+    if (this.stopped) return;
+    this.flushTimer = this.options.clock.setTimeout(() => {
+      this.flush();
+      if (this.clients.size > 0) this.scheduleFlush();
+    }, this.flushMs);
+  }
+
+  private flush(): void {
+    const delta = this.model.takeDelta();
+    const now = this.options.clock.monotonic();
+    let frame: string | undefined;
+    if (delta) frame = `event: delta\ndata: ${JSON.stringify(delta)}\n\n`;
+    else if (now - this.lastWrite >= KEEPALIVE_MS) frame = ': keepalive\n\n';
+    if (!frame) return;
+    this.lastWrite = now;
+    for (const res of this.clients) {
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        res.destroy();
+        continue;
+      }
+      res.write(frame);
+    }
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * The station as the page sees it: the status document's sections (refreshed once a
+ * second), the latest value of every tag (from the readings themselves), pile frames and
+ * events (from the records the agent stores), and bounded rings for the pictures.
+ * Deltas: each section is sent again only when its JSON changed since the last one sent;
+ * tags only when read again; events once.
+ */
+import type { Clock } from '../core/clock.js';
+import type { NewRecord, Reading, TagScalar } from '../core/types.js';
+import { plottable, Ring } from './rings.js';
+import {
+  deviceViews,
+  dtuViews,
+  num,
+  obj,
+  overviewView,
+  pileBases,
+  s7Views,
+  str,
+  type Json,
+  type PileBase,
+} from './views.js';
+
+export interface ModelSources {
+  readonly status: () => Json;
+  readonly version: string;
+  readonly brokerUrl: string | null;
+  readonly clock: Clock;
+}
+
+export interface TagView {
+  readonly v: TagScalar;
+  readonly q: 'good' | 'bad';
+  readonly ts: number;
+  readonly code?: string;
+  readonly reason?: string;
+  readonly src?: string;
+}
+
+interface TagEntry {
+  view: TagView;
+  ring: Ring | undefined;
+}
+
+interface PileExtra {
+  state: string | null;
+  frames: Array<{ ts: number; kind: string; seq: number | null }>;
+  values: Record<string, TagScalar>;
+  session: { charging: boolean; startTs: number | null; energyWh: number | null };
+  lastSession: Json | null;
+  faults: Array<{ ts: number; code: number | null; detail: string }>;
+}
+
+export interface EventView {
+  readonly ts: number;
+  readonly device: string;
+  readonly type: string;
+  readonly severity: string;
+  readonly code: string | null;
+  readonly text: string;
+}
+
+const TAG_POINTS = 120;
+const TAG_SPACING_MS = 2_000;
+const LATENCY_POINTS = 120;
+/** One hour of outbox history at one point per 10 s. */
+const OUTBOX_POINTS = 360;
+const OUTBOX_SPACING_MS = 10_000;
+const EVENTS_KEPT = 200;
+/** Tag history points in one snapshot, all tags together; each tag gets at least the minimum. */
+const SNAPSHOT_POINTS = 60_000;
+const MIN_SNAPSHOT_POINTS = 10;
+const FRAMES_KEPT = 6;
+const FAULTS_KEPT = 5;
+
+export class StationModel {
+  private readonly tags = new Map<string, Map<string, TagEntry>>();
+  private readonly piles = new Map<string, PileExtra>();
+  private pileBase = new Map<string, PileBase>();
+  private readonly events: EventView[] = [];
+  private readonly latency = new Map<string, Ring>();
+  private readonly lastPollSeen = new Map<string, number>();
+  private readonly outboxDepth = new Ring(OUTBOX_POINTS, OUTBOX_SPACING_MS);
+  private readonly outboxDrain = new Ring(OUTBOX_POINTS, OUTBOX_SPACING_MS);
+  private drainMark: { ts: number; published: number } | undefined;
+  private drainPerS: number | null = null;
+  private lastOtaEvent: string | null = null;
+  private sections = new Map<string, string>();
+  private readonly sent = new Map<string, string>();
+  private readonly dirtyTags = new Map<string, Set<string>>();
+  private readonly dirtyPiles = new Set<string>();
+  private pendingEvents: EventView[] = [];
+  private newLatency: Record<string, [number, number]> = {};
+  private newOutbox: [number, number, number] | undefined;
+  private lastOutboxSent: [number, number, number] | undefined;
+  /** True while pages are connected: only then are deltas collected. */
+  live = false;
+
+  constructor(private readonly sources: ModelSources) {}
+
+  reading(reading: Reading): void {
+    let device = this.tags.get(reading.device);
+    if (!device) this.tags.set(reading.device, (device = new Map<string, TagEntry>()));
+    const dirty = this.live ? this.dirtySet(reading.device) : undefined;
+    for (const value of reading.values) {
+      const view: TagView =
+        value.quality === 'good'
+          ? { v: value.value, q: 'good', ts: reading.ts, ...(value.source ? { src: value.source } : {}) }
+          : { v: null, q: 'bad', ts: reading.ts, code: value.code, reason: value.reason };
+      let entry = device.get(value.tag);
+      if (!entry) device.set(value.tag, (entry = { view, ring: undefined }));
+      entry.view = view;
+      const point = plottable(view.v);
+      if (point !== undefined) {
+        entry.ring ??= new Ring(TAG_POINTS, TAG_SPACING_MS);
+        entry.ring.push(reading.ts, point);
+      }
+      dirty?.add(value.tag);
+    }
+  }
+
+  /** Records the agent stores besides readings: events, and the piles' frames. */
+  record(record: NewRecord): void {
+    let body: Json;
+    try {
+      body = obj(JSON.parse(record.body));
+    } catch {
+      return;
+    }
+    if (record.cls === 'telemetry') this.pileFrame(record.device, record.ts, body);
+    else this.event(record.device, record.ts, body);
+  }
+
+  private pile(id: string): PileExtra {
+    let extra = this.piles.get(id);
+    if (!extra) {
+      extra = {
+        state: null,
+        frames: [],
+        values: {},
+        session: { charging: false, startTs: null, energyWh: null },
+        lastSession: null,
+        faults: [],
+      };
+      this.piles.set(id, extra);
+    }
+    if (this.live) this.dirtyPiles.add(id);
+    return extra;
+  }
+
+  private pileFrame(id: string, ts: number, body: Json): void {
+    const extra = this.pile(id);
+    const values: Record<string, TagScalar> = {};
+    for (const [tag, v] of Object.entries(body)) {
+      const value = obj(v).v;
+      if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean')
+        values[tag] = value;
+    }
+    const kind = 'soc_pct' in values ? 'BATT_TELEM' : 'STATUS';
+    pushBounded(extra.frames, { ts, kind, seq: num(values.msg_seq) }, FRAMES_KEPT);
+    Object.assign(extra.values, values);
+    if (kind === 'STATUS') {
+      const charging = values.state === 'charging';
+      if (charging && !extra.session.charging) extra.session.startTs = ts;
+      extra.session.charging = charging;
+      extra.session.energyWh = num(values.energy_wh);
+    }
+  }
+
+  private event(device: string, ts: number, body: Json): void {
+    const type = str(body.type) ?? '?';
+    const data = obj(body.data);
+    if (type.startsWith('cip22-')) this.pileEvent(device, ts, type, data);
+    if (type.startsWith('ota-')) this.lastOtaEvent = type;
+    const code = str(data.code) ?? str(data.errorCode);
+    const text = str(data.reason) ?? str(data.message) ?? str(data.detail) ?? describe(type, data);
+    const view: EventView = {
+      ts,
+      device,
+      type,
+      severity: str(body.severity) ?? 'info',
+      code,
+      text: text.slice(0, 200),
+    };
+    pushBounded(this.events, view, EVENTS_KEPT);
+    if (this.live) pushBounded(this.pendingEvents, view, EVENTS_KEPT);
+  }
+
+  private pileEvent(id: string, ts: number, type: string, data: Json): void {
+    const extra = this.pile(id);
+    if (type === 'cip22-state') extra.state = str(data.to) ?? extra.state;
+    else if (type === 'cip22-charging-session') extra.lastSession = data;
+    else if (type === 'cip22-fault')
+      pushBounded(
+        extra.faults,
+        { ts, code: num(data.faultCode), detail: str(data.detail) ?? '' },
+        FAULTS_KEPT,
+      );
+  }
+
+  private dirtySet(device: string): Set<string> {
+    let set = this.dirtyTags.get(device);
+    if (!set) this.dirtyTags.set(device, (set = new Set()));
+    return set;
+  }
+
+  private pileView(id: string): Json {
+    const base = this.pileBase.get(id);
+    const extra = this.piles.get(id);
+    return {
+      id,
+      state: extra?.state ?? base?.state ?? '?',
+      online: base?.online ?? false,
+      version: base?.version ?? null,
+      remote: base?.remote ?? null,
+      pendingCommands: base?.pendingCommands ?? 0,
+      frames: extra?.frames ?? [],
+      values: extra?.values ?? {},
+      session: extra?.session ?? null,
+      lastSession: extra?.lastSession ?? null,
+      faults: extra?.faults ?? [],
+    };
+  }
+
+  /** Reads the status document (once a second): sections, latency and outbox rings. */
+  refresh(): void {
+    const now = this.sources.clock.now();
+    const status = this.sources.status();
+    this.sampleOutbox(now, status);
+    const next = new Map<string, string>();
+    const overview = overviewView(status, {
+      version: this.sources.version,
+      brokerUrl: this.sources.brokerUrl,
+      drainPerS: this.drainPerS,
+      lastOtaEvent: this.lastOtaEvent,
+    });
+    next.set('overview', JSON.stringify(overview));
+    for (const d of deviceViews(status)) {
+      next.set(`device:${d.name}`, JSON.stringify(d));
+      if (d.lastPollTs !== null && d.lastPollMs !== null && this.lastPollSeen.get(d.name) !== d.lastPollTs) {
+        this.lastPollSeen.set(d.name, d.lastPollTs);
+        let ring = this.latency.get(d.name);
+        if (!ring) this.latency.set(d.name, (ring = new Ring(LATENCY_POINTS, 0)));
+        ring.push(d.lastPollTs, d.lastPollMs);
+        if (this.live) this.newLatency[d.name] = [d.lastPollTs, d.lastPollMs];
+      }
+    }
+    for (const l of dtuViews(status)) next.set(`dtu:${l.name}`, JSON.stringify(l));
+    for (const s of s7Views(status)) next.set(`s7:${s.name}`, JSON.stringify(s));
+    this.pileBase = new Map(pileBases(status).map((p) => [p.id, p]));
+    for (const [id, base] of this.pileBase) {
+      const extra = this.piles.get(id);
+      if (extra) extra.state = base.state;
+    }
+    for (const id of new Set([...this.pileBase.keys(), ...this.piles.keys()]))
+      next.set(`pile:${id}`, JSON.stringify(this.pileView(id)));
+    this.sections = next;
+  }
+
+  private sampleOutbox(now: number, status: Json): void {
+    const rows = num(obj(status.outbox).rows) ?? 0;
+    const published = num(obj(status.forwarder).publishedRecords) ?? 0;
+    if (!this.drainMark || published < this.drainMark.published) this.drainMark = { ts: now, published };
+    else if (now - this.drainMark.ts >= OUTBOX_SPACING_MS) {
+      this.drainPerS = ((published - this.drainMark.published) * 1000) / (now - this.drainMark.ts);
+      this.drainMark = { ts: now, published };
+    }
+    this.outboxDepth.push(now, rows);
+    this.outboxDrain.push(now, this.drainPerS ?? 0);
+    const point: [number, number, number] = [now, rows, this.drainPerS ?? 0];
+    const last = this.lastOutboxSent;
+    // A page draws one point per 10 s: send when it moves or a new point starts.
+    if (
+      this.live &&
+      (!last || last[1] !== rows || last[2] !== point[2] || now - last[0] >= OUTBOX_SPACING_MS)
+    ) {
+      this.newOutbox = point;
+      this.lastOutboxSent = point;
+    }
+  }
+
+  /** Everything, for a page that just connected. */
+  snapshot(): Json {
+    // The tags' history shares a budget: a station of 5000 tags sends each one's last
+    // points (about 1 MB in all), not 4 minutes of every one (10 MB) to every page opened.
+    let rings = 0;
+    for (const entries of this.tags.values()) for (const entry of entries.values()) if (entry.ring) rings++;
+    const points = Math.min(
+      TAG_POINTS,
+      Math.max(MIN_SNAPSHOT_POINTS, Math.floor(SNAPSHOT_POINTS / Math.max(1, rings))),
+    );
+    const tags: Record<string, Record<string, TagView & { h?: [number[], number[]] }>> = {};
+    for (const [device, entries] of this.tags) {
+      const out: Record<string, TagView & { h?: [number[], number[]] }> = {};
+      for (const [tag, entry] of entries)
+        out[tag] = { ...entry.view, ...(entry.ring ? { h: entry.ring.toJSON(points) } : {}) };
+      tags[device] = out;
+    }
+    const set: Json = {};
+    for (const [key, json] of this.sections) set[key] = JSON.parse(json) as unknown;
+    return {
+      t: this.sources.clock.now(),
+      set,
+      tags,
+      events: this.events,
+      latency: Object.fromEntries([...this.latency].map(([d, r]) => [d, r.toJSON()])),
+      outbox: { depth: this.outboxDepth.toJSON(), drain: this.outboxDrain.toJSON() },
+    };
+  }
+
+  /** What changed since the last delta, or undefined when nothing did. */
+  takeDelta(): Json | undefined {
+    const set: Json = {};
+    let changed = false;
+    for (const id of this.dirtyPiles) {
+      if (!this.pileBase.has(id) && !this.piles.has(id)) continue;
+      this.sections.set(`pile:${id}`, JSON.stringify(this.pileView(id)));
+    }
+    this.dirtyPiles.clear();
+    for (const [key, json] of this.sections) {
+      if (this.sent.get(key) === json) continue;
+      this.sent.set(key, json);
+      set[key] = JSON.parse(json) as unknown;
+      changed = true;
+    }
+    const del = [...this.sent.keys()].filter((key) => !this.sections.has(key));
+    for (const key of del) this.sent.delete(key);
+    const tags: Record<string, Record<string, TagView | [TagScalar, number]>> = {};
+    for (const [device, names] of this.dirtyTags) {
+      const entries = this.tags.get(device);
+      const out: Record<string, TagView | [TagScalar, number]> = {};
+      for (const name of names) {
+        const view = entries?.get(name)?.view;
+        // A good value from the primary source, the usual case, goes as [value, ts]: a third of the bytes.
+        if (view) out[name] = view.q === 'good' && view.src === undefined ? [view.v, view.ts] : view;
+      }
+      tags[device] = out;
+      changed = true;
+    }
+    this.dirtyTags.clear();
+    const events = this.pendingEvents;
+    const latency = this.newLatency;
+    const outbox = this.newOutbox;
+    this.pendingEvents = [];
+    this.newLatency = {};
+    this.newOutbox = undefined;
+    changed ||=
+      events.length > 0 || del.length > 0 || Object.keys(latency).length > 0 || outbox !== undefined;
+    if (!changed) return undefined;
+    return { t: this.sources.clock.now(), set, del, tags, events, latency, outbox: outbox ?? null };
+  }
+
+  /** A page connected after a quiet time: what it gets as a snapshot is already "sent". */
+  markAllSent(): void {
+    for (const [key, json] of this.sections) this.sent.set(key, json);
+  }
+}
+
+/** An event's data in a line: a state change as `from → to (cause)`, anything else as key=value. */
+function describe(type: string, data: Json): string {
+  if (type === 'cip22-state') return `${str(data.from)} → ${str(data.to)} (${str(data.cause)})`;
+  return Object.entries(data)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+}
+
+function pushBounded<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}
