@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { describe, it } from 'node:test';
 import type { z } from 'zod';
 import { CORE_ERRORS, errorCatalogue, isLinkDownCode } from '../../src/core/errors.js';
@@ -39,6 +39,55 @@ export function undeclaredIn(dir: string, declared: Readonly<Record<string, unkn
     .map(([code, file]) => `${code} (${file})`);
 }
 
+/** Relative value imports of a source file (`import type` does not load a module). */
+function valueImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(
+    /^(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?'(\.{1,2}\/[^']+)\.js';/gm,
+  )) {
+    if (m[1] || !m[2]) continue;
+    out.push(normalize(join(dirname(file), `${m[2]}.ts`)));
+  }
+  return out;
+}
+
+function reachable(file: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [file];
+  for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
+    if (seen.has(f)) continue;
+    seen.add(f);
+    todo.push(...valueImports(f));
+  }
+  return seen;
+}
+
+/**
+ * Files that name one of the driver's codes in a string literal but do not load the module
+ * that registers it: used alone (a test, a tool), their errors would get no nature.
+ */
+export function unregisteredUses(dir: string, codes: readonly string[]): string[] {
+  const own = new Set(codes);
+  const declaring = new Map<string, string>();
+  for (const file of sourceFiles(dir))
+    for (const m of readFileSync(file, 'utf8').matchAll(/^ {2}(EDGE_ERR_[A-Z0-9_]+): \{/gm))
+      if (m[1]) declaring.set(m[1], normalize(file));
+  const problems: string[] = [];
+  for (const file of sourceFiles(dir)) {
+    const used = [...readFileSync(file, 'utf8').matchAll(/'(EDGE_ERR_[A-Z0-9_]+)'/g)]
+      .map((m) => m[1] ?? '')
+      .filter((code) => own.has(code));
+    if (used.length === 0) continue;
+    const loads = reachable(normalize(file));
+    for (const code of new Set(used)) {
+      const home = declaring.get(code);
+      if (home && !loads.has(home)) problems.push(`${file} uses ${code} without loading ${home}`);
+    }
+  }
+  return problems;
+}
+
 describe('driver seam', () => {
   it('documents every registered code in docs/errors.md, and only those', () => {
     const doc = readFileSync('docs/errors.md', 'utf8');
@@ -58,6 +107,10 @@ describe('driver seam', () => {
   for (const d of definitions) {
     it(`${d.name}: every code its folder names is declared by its definition or the core`, () => {
       assert.deepEqual(undeclaredIn(join('src/drivers', d.name), d.errors), []);
+    });
+
+    it(`${d.name}: every module naming one of its codes loads the module that registers it`, () => {
+      assert.deepEqual(unregisteredUses(join('src/drivers', d.name), Object.keys(d.errors)), []);
     });
 
     it(`${d.name}: declares codes with docs, at least one link-down code, none of another area`, () => {

@@ -1,7 +1,7 @@
 /** An in-memory ModbusTransport driven by a ManualClock, one per test. */
 import type { Clock } from '../../src/core/clock.js';
 import { EdgeError } from '../../src/core/errors.js';
-import type { ModbusTransport } from '../../src/drivers/modbus/transport.js';
+import type { ModbusTransport } from '../../src/drivers/modbus/port.js';
 
 export interface FakeSlave {
   holding?: Record<number, number>;

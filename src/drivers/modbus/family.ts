@@ -7,8 +7,8 @@ import { ModbusDevice } from './device.js';
 import type { DtuConfig } from './dtu/config.js';
 import { DtuHub, type DtuServerStatus, type DtuStatus } from './dtu/hub.js';
 import { Line } from './line.js';
-import { defaultTransportFactory, type ModbusConnection, type TransportFactory } from './transport.js';
-import type { ModbusTransport } from './transport.js';
+import type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
+import { defaultTransportFactory } from './transport.js';
 
 /** Hands out the transport of a named DTU link (the family's DtuHub, or a test's fake). */
 export interface DtuTransportSource {

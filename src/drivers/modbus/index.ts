@@ -35,7 +35,8 @@ export {
 } from './family.js';
 export { ModbusDevice } from './device.js';
 export { Line, type LineState } from './line.js';
-export { ModbusSerialTransport, type ModbusTransport, type TransportFactory } from './transport.js';
+export { ModbusSerialTransport } from './transport.js';
+export type { ModbusTransport, TransportFactory } from './port.js';
 export { planRequests, Planner, type ModbusRequest, type PlanLimits } from './plan.js';
 export { decodeRegisters, encodeRegisters, ORDER_NAMES } from './codec.js';
 export { toModbusError, exceptionErrorCode } from './errors.js';
@@ -47,4 +48,4 @@ export {
   type DtuLinkConfig,
   type CrossCheckIssue,
 } from './dtu/config.js';
-export { RtuStreamTransport, type StreamPort } from './dtu/stream-transport.js';
+export { RtuStreamTransport, type StreamPort } from './rtu/stream-transport.js';

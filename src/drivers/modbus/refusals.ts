@@ -13,6 +13,8 @@ import type { BackoffPolicy } from '../../core/backoff.js';
 import { Quarantine } from '../../core/quarantine.js';
 import type { ModbusFunction } from './config.js';
 import type { ModbusRequest, PlannedTag, PlanTag } from './plan.js';
+// the codes this module names are registered there (their natures, link-down flags)
+import './error-codes.js';
 
 /** Registers [from, to) of one function a request must not span; from === to: must not cross `from`. */
 export interface Hole {
