@@ -207,3 +207,17 @@ export class FakeTransport implements ModbusTransport {
     }, answerIn);
   }
 }
+
+/** A transport factory handing out FakeTransports with these slaves (each pushed to `made`). */
+export function fakeTransports(
+  clock: Clock,
+  slaves: Readonly<Record<number, FakeSlave>>,
+  made: FakeTransport[] = [],
+): () => FakeTransport {
+  return () => {
+    const t = new FakeTransport(clock);
+    for (const [id, s] of Object.entries(slaves)) t.slaves.set(Number(id), s);
+    made.push(t);
+    return t;
+  };
+}

@@ -26,6 +26,8 @@ export interface ModbusFamilyOptions {
 
 /** What the Modbus family adds to the metrics snapshot (the DTU metrics read it). */
 export interface ModbusStats {
+  /** Late answers discarded per line key (RTU and DTU lines; cumulative). */
+  readonly lateAnswers: Readonly<Record<string, number>>;
   readonly dtus: Readonly<Record<string, DtuStatus>>;
   readonly dtuUnknownRegistrations: number;
 }
@@ -152,6 +154,9 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
 
   stats(): ModbusStats {
     return {
+      lateAnswers: Object.fromEntries(
+        [...this.lineMap].map(([key, { line }]) => [key, line.status().lateAnswers]),
+      ),
       dtus: this.hub?.status() ?? {},
       dtuUnknownRegistrations: this.hub?.serverStatus().unknownRegistrations ?? 0,
     };
