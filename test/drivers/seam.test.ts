@@ -88,6 +88,35 @@ export function unregisteredUses(dir: string, codes: readonly string[]): string[
   return problems;
 }
 
+/** Every relative import of a module, type-only ones included (a type circle is a circle too). */
+function allImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)\.js'/g)].map((m) =>
+    normalize(join(dirname(file), `${m[1] ?? ''}.ts`)),
+  );
+}
+
+/** Import cycles among the modules under `dirs` (each cycle as its files, sorted). */
+export function importCycles(dirs: readonly string[]): string[][] {
+  const files = new Set(dirs.flatMap((d) => sourceFiles(d).map((f) => normalize(f))));
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const g of allImports(f)) {
+      if (!files.has(g)) continue;
+      if (state.get(g) === 'open') cycles.push(stack.slice(stack.indexOf(g)).sort());
+      else if (!state.has(g)) visit(g);
+    }
+    stack.pop();
+    state.set(f, 'done');
+  };
+  for (const f of files) if (!state.has(f)) visit(f);
+  return cycles;
+}
+
 describe('driver seam', () => {
   it('documents every registered code in docs/errors.md, and only those', () => {
     const doc = readFileSync('docs/errors.md', 'utf8');
@@ -127,6 +156,11 @@ describe('driver seam', () => {
       );
     });
   }
+
+  it('no import cycle among the drivers, the core and the config toolkit (type imports included)', () => {
+    assert.deepEqual(importCycles(['src/drivers', 'src/core', 'src/config-kit']), []);
+    assert.notDeepEqual(importCycles(['test/drivers/testcases/import-cycle']), [], 'the check can fail');
+  });
 
   it('the check can fail: a folder naming an undeclared code is reported', () => {
     assert.deepEqual(undeclaredIn('test/drivers/testcases/undeclared-code', {}), [
