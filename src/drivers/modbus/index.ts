@@ -20,6 +20,8 @@ export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, Modbu
   },
   metrics: MODBUS_METRICS,
   warnings: modbusWarnings,
+  hostNeeds: (device) =>
+    device.connection.transport === 'rtu' ? { serialPorts: [device.connection.path] } : {},
   createFamily: (deps, dtu) => createModbusFamily(deps, { dtuConfig: dtu }),
 };
 
