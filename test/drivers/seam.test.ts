@@ -168,6 +168,14 @@ describe('driver seam', () => {
     ]);
   });
 
+  it("the core catalogue holds no code of a driver's areas (EDGE_ERR_<AREA>_ prefixes the drivers use)", () => {
+    const areas = new Set(
+      definitions.flatMap((d) => Object.keys(d.errors).map((code) => code.split('_')[2] ?? '')),
+    );
+    const misplaced = Object.keys(CORE_ERRORS).filter((code) => areas.has(code.split('_')[2] ?? ''));
+    assert.deepEqual(misplaced, [], 'move these into the driver folder that owns the area');
+  });
+
   it('the driver names are unique and match their config literal', () => {
     const names = definitions.map((d) => d.name);
     assert.equal(new Set(names).size, names.length);
