@@ -36,11 +36,11 @@ export interface DriverDeps {
 
 /** The fields every device config has; the driver's schema adds its own. */
 export interface DriverDeviceConfig {
-  /** `topicSegment` (config/sections/common.ts): it becomes an MQTT topic level. */
+  /** `topicSegment` (src/config-kit/common.ts): it becomes an MQTT topic level. */
   readonly name: string;
   /** `z.literal(<definition name>)`. */
   readonly driver: string;
-  /** Start retry backoff of the poller (`backoffSchema` in config/sections/common.ts). */
+  /** Start retry backoff of the poller (`backoffSchema` in src/config-kit/common.ts). */
   readonly reconnect: BackoffPolicy;
 }
 
