@@ -16,7 +16,8 @@ export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, Modbu
     key: 'dtu',
     schema: dtuSchema,
     description: 'DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu',
-    crossCheck: dtuCrossCheck,
+    // raw devices[] entries: the check reads `connection` of those that have one
+    crossCheck: (devices, dtu) => dtuCrossCheck(devices as readonly { connection?: unknown }[], dtu),
   },
   metrics: MODBUS_METRICS,
   warnings: modbusWarnings,
