@@ -5,7 +5,7 @@
  * failing both, the catalogue's summaries in src/core/errors.ts still explain each code.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ERROR_CATALOG } from '../core/errors.js';
+import { errorCatalogue } from '../core/errors.js';
 
 export interface ErrorDoc {
   readonly nature: string;
@@ -39,7 +39,7 @@ export function loadErrorsDoc(): Record<string, ErrorDoc> {
     return JSON.parse(readFileSync(ERRORS_JSON, 'utf8')) as Record<string, ErrorDoc>;
   if (existsSync(ERRORS_MD)) return parseErrorsDoc(readFileSync(ERRORS_MD, 'utf8'));
   return Object.fromEntries(
-    Object.entries(ERROR_CATALOG).map(([code, e]) => [
+    [...errorCatalogue()].map(([code, e]) => [
       code,
       { nature: e.nature, summary: e.summary, text: '' },
     ]),

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
-import { createSecretResolver } from '../../src/config/secrets.js';
+import { createSecretResolver } from '../../src/config-kit/secrets.js';
 import { BAD_TAG, DTU_METER } from '../../src/demo/extras.js';
 import { startDemoStation, type DemoStation } from '../../src/demo/run.js';
 import { startStatusServer, type StatusServer } from '../../src/observability/http.js';

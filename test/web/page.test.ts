@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { Agent } from '../../src/agent.js';
 import { validateConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createSecretResolver, listSecretRefs } from '../../src/config/secrets.js';
+import { createSecretResolver, listSecretRefs } from '../../src/config-kit/secrets.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { startStatusServer, type StatusServer } from '../../src/observability/http.js';

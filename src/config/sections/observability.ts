@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { secretRefSchema } from './common.js';
+import { secretRefSchema } from '../../config-kit/common.js';
 
 /** Loopback bind addresses: the only ones where the status page needs no login. */
 export function isLoopbackHost(host: string): boolean {

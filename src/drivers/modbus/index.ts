@@ -1,12 +1,29 @@
-/** The Modbus driver (TCP and RTU), as registered with the driver registry. */
+/** The Modbus driver (TCP, RTU and RTU over DTU links), as registered with the driver registry. */
 import type { DriverDefinition } from '../types.js';
 import { modbusDeviceSchema, type ModbusDeviceConfig } from './config.js';
-import { createModbusFamily } from './family.js';
+import { dtuCrossCheck, dtuSchema, type DtuConfig } from './dtu/config.js';
+import { DTU_ERRORS } from './dtu/error-codes.js';
+import { MODBUS_ERRORS } from './error-codes.js';
+import { createModbusFamily, type ModbusStats } from './family.js';
+import { MODBUS_METRICS } from './metrics.js';
+import { modbusWarnings } from './warnings.js';
 
-export const modbusDriver: DriverDefinition<ModbusDeviceConfig> = {
+export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, ModbusStats> = {
   name: 'modbus',
   schema: modbusDeviceSchema,
-  createFamily: (deps) => createModbusFamily(deps),
+  errors: { ...MODBUS_ERRORS, ...DTU_ERRORS },
+  section: {
+    key: 'dtu',
+    schema: dtuSchema,
+    description: 'DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu',
+    // raw devices[] entries: the check reads `connection` of those that have one
+    crossCheck: (devices, dtu) => dtuCrossCheck(devices as readonly { connection?: unknown }[], dtu),
+  },
+  metrics: MODBUS_METRICS,
+  warnings: modbusWarnings,
+  hostNeeds: (device) =>
+    device.connection.transport === 'rtu' ? { serialPorts: [device.connection.path] } : {},
+  createFamily: (deps, dtu) => createModbusFamily(deps, { dtuConfig: dtu }),
 };
 
 export { modbusDeviceSchema, type ModbusDeviceConfig, type ModbusTagConfig } from './config.js';
@@ -16,10 +33,13 @@ export {
   lineKey,
   interFrameGapMs,
   type ModbusFamilyOptions,
+  type ModbusStats,
+  type DtuTransportSource,
 } from './family.js';
 export { ModbusDevice } from './device.js';
 export { Line, type LineState } from './line.js';
-export { ModbusSerialTransport, type ModbusTransport, type TransportFactory } from './transport.js';
+export { ModbusSerialTransport } from './transport.js';
+export type { ModbusTransport, TransportFactory } from './port.js';
 export { planRequests, Planner, type ModbusRequest, type PlanLimits } from './plan.js';
 export { decodeRegisters, encodeRegisters, ORDER_NAMES } from './codec.js';
 export { toModbusError, exceptionErrorCode } from './errors.js';
@@ -31,4 +51,4 @@ export {
   type DtuLinkConfig,
   type CrossCheckIssue,
 } from './dtu/config.js';
-export { RtuStreamTransport, type StreamPort } from './dtu/stream-transport.js';
+export { RtuStreamTransport, type StreamPort } from './rtu/stream-transport.js';

@@ -1,6 +1,6 @@
 /** DTU (serial-to-cellular/Ethernet modem) configuration: the top-level `dtu:` section. */
 import { z } from 'zod';
-import { backoffSchema, topicSegment } from '../../../config/sections/common.js';
+import { backoffSchema, topicSegment } from '../../../config-kit/common.js';
 import { cidrSchema } from '../../../core/allow-list.js';
 import { unsafeRegexReason } from './regex-safety.js';
 
