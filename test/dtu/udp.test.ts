@@ -157,7 +157,9 @@ async function foreign(t: TestContext): Promise<{ sock: DgramSocket; got: Buffer
   const got: Buffer[] = [];
   sock.on('message', (m) => got.push(m));
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => sock.close(() => r())));
+  let open = true;
+  sock.once('close', () => (open = false));
+  t.after(() => (open ? new Promise<void>((r) => sock.close(() => r())) : undefined));
   return { sock, got };
 }
 
@@ -323,5 +325,47 @@ describe('DTU over UDP, client mode (the agent sends to the DTU)', () => {
     assert.ok(r.st().duplicates >= 5, `duplicates ${r.st().duplicates}`);
     assert.ok(r.st().heartbeats > 0);
     assert.equal(r.st().timeouts, 0);
+  });
+});
+
+describe('DTU over UDP, client mode towards a port where nothing listens', () => {
+  it('the link is closed (ICMP unreachable) and re-opened with backoff; reads fail, never hang', async (t) => {
+    const f = await foreign(t);
+    const port = f.sock.address().port;
+    await new Promise<void>((r) => f.sock.close(() => r())); // a port that was free a moment ago
+    const hub = new DtuHub(
+      dtuSchema.parse({
+        links: [
+          {
+            name: 'gone',
+            mode: 'client',
+            transport: 'udp',
+            host: '127.0.0.1',
+            port,
+            missedHeartbeats: 0,
+            reconnect: { initialMs: 50, maxMs: 100 },
+          },
+        ],
+      }),
+      { clock: systemClock, logger: silentLogger, random: () => 0.5 },
+    );
+    await hub.start();
+    t.after(() => hub.stop());
+    const fam = createModbusFamily({
+      clock: systemClock,
+      logger: silentLogger,
+      random: Math.random,
+      dtu: hub,
+    });
+    t.after(() => fam.close());
+    const low = await device(fam, 'gone', 'gone-low', 1, 'holding', 0, LOW);
+    await waitFor('gone open', () => hub.status().gone!.up);
+    const v = await low();
+    assert.ok(['EDGE_ERR_MODBUS_TIMEOUT', 'EDGE_ERR_DTU_LINK_DOWN'].includes(String(v.a)), JSON.stringify(v));
+    await waitFor(
+      'closed and re-opened',
+      () => hub.status().gone!.disconnects >= 1 && hub.status().gone!.registrations >= 2,
+      5000,
+    );
   });
 });

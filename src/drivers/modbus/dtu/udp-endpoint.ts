@@ -267,7 +267,10 @@ export class DtuUdpEndpoint {
       const p = new DatagramPeer(
         (data) =>
           sock.send(data, (err) => {
-            if (err) this.log.debug({ dtu: cfg.name, err: err.message }, 'DTU datagram not sent');
+            if (!err) return;
+            this.log.debug({ dtu: cfg.name, err: err.message }, 'DTU datagram not sent');
+            // ICMP port unreachable: nothing listens there (a TCP dial would be refused).
+            if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') p.destroy();
           }),
         cfg.host,
         cfg.port,
