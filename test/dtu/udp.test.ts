@@ -81,7 +81,8 @@ async function device(
       driver: 'modbus',
       connection: { transport: 'dtu', dtu: link },
       unitId,
-      timeoutMs: 300,
+      // Generous: pymodbus on a loaded CI machine; expected timeouts cost it, nothing else does.
+      timeoutMs: 1000,
       breaker: { failureThreshold: 1000 },
       tags: Object.keys(tags).map((tag, i) => ({ name: tag, function: fn, address: from + i })),
     }),
@@ -164,7 +165,7 @@ async function foreign(t: TestContext): Promise<{ sock: DgramSocket; got: Buffer
 }
 
 describe('DTU over UDP, server mode (the DTU sends to the agent)', () => {
-  it('values correct through responses split across datagrams and heartbeats', async (t) => {
+  it('split-answer-reassembled: values correct through answers split across datagrams and heartbeats', async (t) => {
     const r = await rig(t, serverConfig(), 'north');
     const sim = await dtu(t, r.hub, { faults: { split: { every: 2 }, splitMaxChunks: 4 } });
     for (let i = 0; i < 15; i++) {
@@ -183,7 +184,7 @@ describe('DTU over UDP, server mode (the DTU sends to the agent)', () => {
     assert.equal(r.hub.serverStatus().udp?.listening, true);
   });
 
-  it('lost datagrams → bad with EDGE_ERR_MODBUS_TIMEOUT, then good again', async (t) => {
+  it('lost-datagram-timeout-then-recovery: bad with EDGE_ERR_MODBUS_TIMEOUT, then good again', async (t) => {
     const r = await rig(t, serverConfig(), 'north');
     const sim = await dtu(t, r.hub);
     assert.deepEqual(await r.low(), LOW);
@@ -192,7 +193,7 @@ describe('DTU over UDP, server mode (the DTU sends to the agent)', () => {
     assert.deepEqual(codes(await r.s2()), ['EDGE_ERR_MODBUS_TIMEOUT']);
     // a split response with one piece lost: the pieces that came never make a frame
     sim.setFaults({ split: true, splitMaxChunks: 2, lose: { probability: 0.5 } });
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 4; i++) {
       const v = await r.high();
       assert.ok(
         JSON.stringify(v) === JSON.stringify(HIGH) ||
@@ -227,7 +228,7 @@ describe('DTU over UDP, server mode (the DTU sends to the agent)', () => {
     assert.equal(st.timeouts, 0);
   });
 
-  it('NAT rebinding: the link follows the new source once the old one is silent', async (t) => {
+  it('nat-rebinding-followed: the link follows the new source once the old one is silent', async (t) => {
     const r = await rig(t, serverConfig(), 'north');
     const sim = await dtu(t, r.hub);
     assert.deepEqual(await r.low(), LOW);
@@ -238,7 +239,7 @@ describe('DTU over UDP, server mode (the DTU sends to the agent)', () => {
     // at once the old source was still live: that first registration was refused
     assert.ok(r.st().takeoverRefused >= 1);
     assert.equal(r.st().registrations, 1, 'one link, moved, not re-registered');
-    await waitFor('reads again', async () => JSON.stringify(await r.low()) === JSON.stringify(LOW), 5000);
+    await waitFor('reads again', async () => JSON.stringify(await r.low()) === JSON.stringify(LOW), 15_000);
     assert.deepEqual(await r.high(), HIGH);
     assert.equal(r.st().up, true);
   });
@@ -252,7 +253,7 @@ describe('DTU over UDP, server mode (the DTU sends to the agent)', () => {
     assert.deepEqual(await r.low(), LOW);
   });
 
-  it('foreign datagrams: a wrong registration is dropped and counted; the right one cannot take a live link', async (t) => {
+  it('foreign-datagrams-ignored: a wrong registration is dropped and counted; the right one cannot take a live link', async (t) => {
     const r = await rig(t, serverConfig(), 'north');
     await dtu(t, r.hub);
     const remote = r.st().remoteAddress;
