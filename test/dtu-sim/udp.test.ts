@@ -14,6 +14,8 @@ import {
   type DtuSimulator,
   type DtuSimulatorOptions,
 } from '../../src/tools/dtu-sim/simulator.js';
+import { parseDtuSimArgs } from '../../src/tools/dtu-sim/cli-args.js';
+import { describeFaults } from '../../src/tools/dtu-sim/faults.js';
 import { holdingResponse, readHolding } from './agent.js';
 
 const REQUEST = readHolding(1, 0, 3);
@@ -125,4 +127,17 @@ test('udp redial: the next datagrams come from a new source port, registration f
   assert.equal(answer[0]!.from.port, moved.from.port);
   assert.deepEqual(answer[0]!.data, RESPONSE);
   assert.equal(sim.stats().connects, 2);
+});
+
+test('cli: --udp, --registration-with-heartbeat, --lose, --duplicate, --duplicate-delay-ms', () => {
+  const o = parseDtuSimArgs(
+    '--udp --agent 127.0.0.1:9000 --serial /dev/pts/3 --registration-with-heartbeat --lose p:0.05 --duplicate every:3 --duplicate-delay-ms 7'.split(
+      ' ',
+    ),
+  );
+  assert.equal(o.udp, true);
+  assert.equal(o.registrationWithHeartbeat, true);
+  assert.deepEqual(o.faults, { lose: { probability: 0.05 }, duplicate: { every: 3 }, duplicateDelayMs: 7 });
+  assert.equal(describeFaults(o.faults), 'lose=p:0.05 duplicate=every:3 duplicateDelay=7ms');
+  assert.equal(parseDtuSimArgs('--agent h:1 --serial x'.split(' ')).udp, undefined);
 });
