@@ -17,16 +17,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
-import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
-import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
-import { createModbusFamily } from '../../src/drivers/modbus/family.js';
+import type { DtuConfigInput } from '../../src/drivers/modbus/dtu/config.js';
 import { parseBytes } from '../../src/tools/dtu-sim/bytes.js';
 import { waitFor } from '../helpers/wait.js';
 import { holdingResponse, withCrc } from '../dtu-sim/agent.js';
-import { byTag } from './helpers.js';
+import { byTag, startHub } from './helpers.js';
 
 const root = join(process.cwd(), 'src/drivers/modbus/dtu/testcases');
 const cases = readdirSync(root, { withFileTypes: true })
@@ -122,20 +118,7 @@ for (const name of cases) {
   test(`fixture: ${name}`, async (t) => {
     const cfg = parseYaml(readFileSync(join(root, name, 'config.yaml'), 'utf8')) as CaseConfig;
     const expected = JSON.parse(readFileSync(join(root, name, 'expected.json'), 'utf8')) as Expected;
-    const hub = new DtuHub(dtuSchema.parse(cfg.dtu), {
-      clock: systemClock,
-      logger: silentLogger,
-      random: Math.random,
-    });
-    await hub.start();
-    t.after(() => hub.stop());
-    const fam = createModbusFamily({
-      clock: systemClock,
-      logger: silentLogger,
-      random: Math.random,
-      dtu: hub,
-    });
-    t.after(() => fam.close());
+    const { hub, fam } = await startHub(t, cfg.dtu as DtuConfigInput);
     const devices = new Map<string, { poll: () => Promise<Record<string, unknown>> }>();
     let link = '';
     for (const raw of cfg.devices) {

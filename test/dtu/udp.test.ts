@@ -7,13 +7,11 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
-import { dtuSchema, type DtuConfigInput } from '../../src/drivers/modbus/dtu/config.js';
-import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
+import type { DtuConfigInput } from '../../src/drivers/modbus/dtu/config.js';
+import type { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
 import type { UdpDtuStatus } from '../../src/drivers/modbus/dtu/udp-link.js';
-import { createModbusFamily, type ModbusFamily } from '../../src/drivers/modbus/family.js';
+import type { ModbusFamily } from '../../src/drivers/modbus/family.js';
 import {
   startDtuSimulator,
   type DtuSimulator,
@@ -22,7 +20,7 @@ import {
 import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { byTag } from './helpers.js';
+import { byTag, startHub } from './helpers.js';
 
 const BAUD = 38400;
 /** Two blocks of one slave with the same answer shape (unit 1, fc 3, 3 registers). */
@@ -94,15 +92,7 @@ async function device(
 
 /** A hub with one UDP link, the Modbus family and three devices on it (two of the same answer shape). */
 async function rig(t: TestContext, config: DtuConfigInput, link: string): Promise<Rig> {
-  const hub = new DtuHub(dtuSchema.parse(config), {
-    clock: systemClock,
-    logger: silentLogger,
-    random: Math.random,
-  });
-  await hub.start();
-  t.after(() => hub.stop());
-  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
-  t.after(() => fam.close());
+  const { hub, fam } = await startHub(t, config);
   return {
     hub,
     fam,
@@ -334,31 +324,19 @@ describe('DTU over UDP, client mode towards a port where nothing listens', () =>
     const f = await foreign(t);
     const port = f.sock.address().port;
     await new Promise<void>((r) => f.sock.close(() => r())); // a port that was free a moment ago
-    const hub = new DtuHub(
-      dtuSchema.parse({
-        links: [
-          {
-            name: 'gone',
-            mode: 'client',
-            transport: 'udp',
-            host: '127.0.0.1',
-            port,
-            missedHeartbeats: 0,
-            reconnect: { initialMs: 50, maxMs: 100 },
-          },
-        ],
-      }),
-      { clock: systemClock, logger: silentLogger, random: () => 0.5 },
-    );
-    await hub.start();
-    t.after(() => hub.stop());
-    const fam = createModbusFamily({
-      clock: systemClock,
-      logger: silentLogger,
-      random: Math.random,
-      dtu: hub,
+    const { hub, fam } = await startHub(t, {
+      links: [
+        {
+          name: 'gone',
+          mode: 'client',
+          transport: 'udp',
+          host: '127.0.0.1',
+          port,
+          missedHeartbeats: 0,
+          reconnect: { initialMs: 50, maxMs: 100 },
+        },
+      ],
     });
-    t.after(() => fam.close());
     const low = await device(fam, 'gone', 'gone-low', 1, 'holding', 0, LOW);
     await waitFor('gone open', () => hub.status().gone!.up);
     const v = await low();
