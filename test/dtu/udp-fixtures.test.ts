@@ -6,7 +6,8 @@
  *            `duplicateAfterMs`, `split` into N datagrams, `losePiece` index, `answerDelayMs`);
  *            `{poll: device, expect: values | code}`; `{foreign: spec}` a datagram from
  *            another address; `{rebind: true}` the DTU sends from a new port (registration
- *            repeated until the hub follows);
+ *            repeated until the hub follows); `{rebind: {with: 'heartbeat', followed}}` it
+ *            repeats only `peer.heartbeat` there, and the hub does (or does not) follow;
  *   status — fields of the link's status after the steps; server — of serverStatus().udp;
  *   foreignReceived — datagrams the foreign address received.
  * The DTU is a dgram socket answering from its register map: exact bytes, no serial timing.
@@ -43,7 +44,7 @@ type Step =
   | { dtu: AnswerMode }
   | { poll: string; expect: Record<string, unknown> | string }
   | { foreign: string }
-  | { rebind: true };
+  | { rebind: true | { with: 'registration' | 'heartbeat'; followed: boolean } };
 
 interface Expected {
   steps: Step[];
@@ -55,7 +56,7 @@ interface Expected {
 interface CaseConfig {
   dtu: unknown;
   devices: unknown[];
-  peer: { registration: string; holding: Record<string, number[]> };
+  peer: { registration: string; heartbeat?: string; holding: Record<string, number[]> };
 }
 
 async function udpSocket(t: TestContext): Promise<Socket> {
@@ -77,10 +78,10 @@ class PlayedDtu {
     private readonly hubPort: number,
   ) {}
 
-  async open(): Promise<void> {
+  async open(register = true): Promise<void> {
     this.sock = await udpSocket(this.t);
     this.sock.on('message', (m) => this.answer(m));
-    this.send(Buffer.from(this.peer.registration, 'latin1'));
+    if (register) this.send(Buffer.from(this.peer.registration, 'latin1'));
   }
 
   send(data: Buffer): void {
@@ -146,20 +147,29 @@ for (const name of cases) {
         foreign.send(parseBytes(step.foreign), hub.udpAddress()!.port, '127.0.0.1');
         await waitFor('foreign datagram read', () => hub.serverStatus().udp!.datagramsIn > before, 3000, 5);
       } else if ('rebind' in step) {
+        const how = step.rebind === true ? { with: 'registration', followed: true } : step.rebind;
+        const id = Buffer.from(
+          how.with === 'registration' ? cfg.peer.registration : cfg.peer.heartbeat!,
+          'latin1',
+        );
         const old = dtu.sock;
-        await dtu.open();
+        await dtu.open(false);
         old.close();
         const port = dtu.sock.address().port;
-        await waitFor(
-          'link moved to the new port',
+        let sent = 0;
+        const moved = await waitFor(
+          'link moved to the new port, or 20 tries',
           () => {
-            if (status().remoteAddress === `127.0.0.1:${port}`) return true;
-            dtu.send(Buffer.from(cfg.peer.registration, 'latin1')); // as DTUs repeat it
+            if (status().remoteAddress === `127.0.0.1:${port}`) return 'moved';
+            if (sent >= 20) return 'stayed';
+            dtu.send(id); // as DTUs repeat it
+            sent++;
             return false;
           },
           3000,
           20,
         );
+        assert.equal(moved, how.followed ? 'moved' : 'stayed', `step ${i}: rebind`);
       } else {
         const device = devices.get(step.poll);
         assert.ok(device, `step ${i}: unknown device ${step.poll}`);

@@ -8,7 +8,8 @@
  * - a datagram from the link's current source is the link's (a registration at its front
  *   is removed: some DTUs prefix every datagram with it);
  * - a datagram from any other source is read only if it starts with a link's
- *   registration and its source passes `udpServer.allowFrom` and the link's `allowFrom`;
+ *   registration (or is exactly a heartbeat configured on that one server link only: a
+ *   heartbeat that carries the DTU's id identifies it as well) and its source passes `udpServer.allowFrom` and the link's `allowFrom`;
  *   it then binds the link when the link is down, or moves it (rebinding) when the link's
  *   current source has been silent for 1.5 heartbeat intervals or `replaceLive` is on —
  *   the rule a second TCP connection meets, so a stray or spoofed datagram never takes a
@@ -22,7 +23,7 @@ import { allowListOf, normaliseAddress, type AllowList } from '../../../core/all
 import { DatagramPeer } from '../../../core/datagram-peer.js';
 import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
-import type { DtuConfig } from './config.js';
+import { patternBytes, type DtuConfig } from './config.js';
 import type { DtuHubDeps } from './link.js';
 import {
   compileRegistration,
@@ -54,6 +55,8 @@ export class DtuUdpEndpoint {
   /** `address:port` → the server link bound to that source. */
   private readonly bySource = new Map<string, UdpDtuLink>();
   private readonly linkAllow = new Map<string, AllowList>();
+  /** Heartbeat bytes (latin1) → the one server link with that heartbeat; null when shared. */
+  private readonly heartbeatOwner = new Map<string, UdpDtuLink | null>();
   private readonly listenerAllow: AllowList | undefined;
   private readonly counters = { datagramsIn: 0, unknownRegistrations: 0, rejectedSource: 0 };
   private readonly loggedAt = new Map<string, number>();
@@ -78,6 +81,10 @@ export class DtuUdpEndpoint {
       this.registrations.push(compileRegistration(l.name, l.registration));
       const allow = allowListOf(l.allowFrom);
       if (allow) this.linkAllow.set(l.name, allow);
+      if (l.heartbeat) {
+        const key = patternBytes(l.heartbeat).toString('latin1');
+        this.heartbeatOwner.set(key, this.heartbeatOwner.has(key) ? null : link);
+      }
     }
     this.listenerAllow = allowListOf(config.udpServer?.allowFrom);
   }
@@ -163,7 +170,8 @@ export class DtuUdpEndpoint {
       return bound.receive(msg.subarray(prefix), prefix);
     }
     const m = matchRegistration(msg.subarray(0, MAX_REGISTRATION_BYTES), this.registrations, true);
-    if (m.kind !== 'match') {
+    const byHeartbeat = m.kind === 'match' ? undefined : this.heartbeatOwner.get(msg.toString('latin1'));
+    if (m.kind !== 'match' && !byHeartbeat) {
       this.counters.unknownRegistrations++;
       this.logLimited(
         source,
@@ -178,7 +186,8 @@ export class DtuUdpEndpoint {
       );
       return;
     }
-    const link = this.serverLinks.get(m.name)!;
+    const link = m.kind === 'match' ? this.serverLinks.get(m.name)! : byHeartbeat!;
+    const consumed = m.kind === 'match' ? m.consumed : 0;
     const refusal = takeoverRefusal(link, source, this.linkAllow.get(link.name), this.deps.clock.monotonic());
     if (refusal !== undefined) {
       this.logLimited(
@@ -195,7 +204,7 @@ export class DtuUdpEndpoint {
       return;
     }
     this.follow(link, rinfo, key);
-    link.receive(msg.subarray(m.consumed), m.consumed);
+    link.receive(msg.subarray(consumed), consumed);
   }
 
   /** Binds a down link to the source, or moves a live one there. */
