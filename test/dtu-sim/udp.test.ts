@@ -14,6 +14,7 @@ import {
   type DtuSimulator,
   type DtuSimulatorOptions,
 } from '../../src/tools/dtu-sim/simulator.js';
+import { ManualClock } from '../../src/core/clock.js';
 import { parseDtuSimArgs } from '../../src/tools/dtu-sim/cli-args.js';
 import { describeFaults } from '../../src/tools/dtu-sim/faults.js';
 import { holdingResponse, readHolding } from './agent.js';
@@ -131,13 +132,28 @@ test('udp redial: the next datagrams come from a new source port, registration f
 
 test('cli: --udp, --registration-with-heartbeat, --lose, --duplicate, --duplicate-delay-ms', () => {
   const o = parseDtuSimArgs(
-    '--udp --agent 127.0.0.1:9000 --serial /dev/pts/3 --registration-with-heartbeat --lose p:0.05 --duplicate every:3 --duplicate-delay-ms 7'.split(
+    '--udp --agent 127.0.0.1:9000 --serial /dev/pts/3 --rebind-every-ms 5000 --registration-with-heartbeat --lose p:0.05 --duplicate every:3 --duplicate-delay-ms 7'.split(
       ' ',
     ),
   );
   assert.equal(o.udp, true);
   assert.equal(o.registrationWithHeartbeat, true);
+  assert.equal(o.rebindEveryMs, 5000);
   assert.deepEqual(o.faults, { lose: { probability: 0.05 }, duplicate: { every: 3 }, duplicateDelayMs: 7 });
   assert.equal(describeFaults(o.faults), 'lose=p:0.05 duplicate=every:3 duplicateDelay=7ms');
   assert.equal(parseDtuSimArgs('--agent h:1 --serial x'.split(' ')).udp, undefined);
+});
+
+test('udp rebindEveryMs: the DTU moves to a new source port on schedule, registration first each time', async (t) => {
+  const clock = new ManualClock();
+  const { sim, got } = await rig(t, { clock, rebindEveryMs: 1000, reconnectDelayMs: 10 });
+  for (let n = 2; n <= 3; n++) {
+    await clock.advance(1000);
+    await clock.advance(10);
+    await waitFor(`source #${n}`, () => new Set(got.map((d) => d.from.port)).size === n);
+  }
+  const ports = [...new Set(got.map((d) => d.from.port))];
+  for (const port of ports)
+    assert.deepEqual(got.find((d) => d.from.port === port)!.data, Buffer.from('DTU-0001'));
+  assert.equal(sim.stats().connects, 3);
 });

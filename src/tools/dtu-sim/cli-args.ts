@@ -22,6 +22,7 @@ Link:
   --reconnect-delay-ms N       dial mode: wait before re-dialling (default 1000)
   --udp                        datagrams instead of TCP (dial mode: SIGUSR1 re-sends from a new port)
   --registration-with-heartbeat  put the registration in front of each heartbeat (UDP DTUs)
+  --rebind-every-ms N          UDP dial mode: every N ms send from a new source port (NAT rebinding)
 Serial:
   --serial PATH                serial device (e.g. /dev/ttyUSB0, /dev/pts/3)
   --baud N                     baud rate (default 9600)
@@ -108,6 +109,7 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
       'drop-every': { type: 'string' },
       udp: { type: 'boolean' },
       'registration-with-heartbeat': { type: 'boolean' },
+      'rebind-every-ms': { type: 'string' },
       lose: { type: 'string' },
       duplicate: { type: 'string' },
       'duplicate-delay-ms': { type: 'string' },
@@ -198,6 +200,8 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
   if (rd !== undefined) out.reconnectDelayMs = rd;
   if (v.udp) out.udp = true;
   if (v['registration-with-heartbeat']) out.registrationWithHeartbeat = true;
+  const rebind = int('rebind-every-ms', v['rebind-every-ms'], 1);
+  if (rebind !== undefined) out.rebindEveryMs = rebind;
   if (v.framing) out.framing = v.framing;
   const gap = int('frame-gap-ms', v['frame-gap-ms'], 1);
   if (gap !== undefined) out.frameGapMs = gap;

@@ -113,6 +113,8 @@ class Simulator extends EventEmitter implements DtuSimulator {
       ? new SimUdp({
           attach: (sock) => this.attach(sock),
           closing: () => this.closing,
+          clock: this.clock,
+          rebindEveryMs: options.rebindEveryMs ?? 0,
           log: (level, message) => this.log(level, message),
         })
       : undefined;

@@ -29,6 +29,9 @@ export interface DtuSimulatorOptions {
   /** UDP mode: registration, heartbeats, requests and responses travel as datagrams (each write one
    *  datagram). Dial mode sends from a fresh source port on every (re-)dial: `redial()` is a NAT rebinding. */
   udp?: boolean;
+  /** UDP dial mode: every N ms the association is dropped and re-dialled after `reconnectDelayMs`
+   *  from a new source port (a NAT rebinding on a schedule; 0 / absent = never). */
+  rebindEveryMs?: number;
   /** UDP DTUs that identify every heartbeat: the registration goes in front of each heartbeat datagram. */
   registrationWithHeartbeat?: boolean;
   /** Registration packet sent first on every connection. Byte spec (`ascii:DTU-0001`, `hex:..`) or bytes.

@@ -10,12 +10,16 @@
  */
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { isIPv6, type AddressInfo, type Socket } from 'node:net';
+import type { Clock } from '../../core/clock.js';
 import { DatagramPeer } from '../../core/datagram-peer.js';
 
 export interface SimUdpHost {
   /** Makes the peer the simulator's connection (registration, heartbeats, bridge). */
   attach(peer: Socket): void;
   closing(): boolean;
+  readonly clock: Clock;
+  /** Dial mode: drop the association after this long (0: never); the re-dial comes from a new port. */
+  readonly rebindEveryMs: number;
   log(level: 'info' | 'warn' | 'debug', message: string): void;
 }
 
@@ -32,7 +36,14 @@ export class SimUdp {
       if (this.host.closing()) return void this.close1(sock);
       const peer = new DatagramPeer(this.sender(sock), agent.host, agent.port);
       sock.on('message', (msg) => peer.deliver(msg));
-      peer.once('close', () => void this.close1(sock));
+      const rebind =
+        this.host.rebindEveryMs > 0
+          ? this.host.clock.setTimeout(() => peer.destroy(), this.host.rebindEveryMs)
+          : undefined;
+      peer.once('close', () => {
+        rebind?.cancel();
+        void this.close1(sock);
+      });
       this.host.log('info', `udp: sending from port ${sock.address().port}`);
       this.host.attach(peer as unknown as Socket);
     });
