@@ -96,13 +96,18 @@ export class UdpDtuLink extends DtuLink {
     // One request on the wire: a new one replaces a held one whose transaction has ended.
     this.held?.cancel();
     this.held = undefined;
+    this.sendAfterWindow(data);
+  }
+
+  private sendAfterWindow(data: Buffer): void {
     const wait = this.lastDataAt + this.duplicateWindowMs - this.udpDeps.clock.monotonic();
     if (wait <= 0) return super.write(data);
+    // Timers may fire up to a millisecond early against the monotonic clock: check again then.
     this.held = this.udpDeps.clock.setTimeout(() => {
       this.held = undefined;
       // Down meanwhile: the transport has failed the request already.
-      if (this.up) super.write(data);
-    }, wait);
+      if (this.up) this.sendAfterWindow(data);
+    }, Math.ceil(wait));
   }
 
   override detach(why: string): void {
