@@ -112,7 +112,9 @@ const serverConfig = (over: Record<string, unknown> = {}): DtuConfigInput => ({
       transport: 'udp',
       registration: { ascii: 'DTU-0001' },
       heartbeat: { ascii: 'HB' },
-      heartbeatIntervalMs: 100,
+      // Long against the simulator's 50 ms heartbeats: on a loaded machine this process's
+      // event-loop lag must not make the link look silent (that changes codes and rebinding).
+      heartbeatIntervalMs: 1000,
       missedHeartbeats: 5,
       // The default (100 ms): the simulator runs in this process, so its copies can be late by
       // this process's event-loop lag; the margin over their 5 ms delay absorbs a loaded machine.
@@ -221,7 +223,7 @@ describe('DTU over UDP, server mode (the DTU sends to the agent)', () => {
   });
 
   it('nat-rebinding-followed: the link follows the new source once the old one is silent', async (t) => {
-    const r = await rig(t, serverConfig(), 'north');
+    const r = await rig(t, serverConfig({ heartbeatIntervalMs: 100 }), 'north');
     const sim = await dtu(t, r.hub);
     assert.deepEqual(await r.low(), LOW);
     const before = r.st().remoteAddress;
@@ -265,7 +267,7 @@ describe('DTU over UDP, server mode (the DTU sends to the agent)', () => {
   });
 
   it('the link goes down after missed heartbeats and comes back on the next registration', async (t) => {
-    const r = await rig(t, serverConfig({ missedHeartbeats: 2 }), 'north');
+    const r = await rig(t, serverConfig({ heartbeatIntervalMs: 100, missedHeartbeats: 2 }), 'north');
     const sim = await dtu(t, r.hub);
     sim.setFaults({ silent: true });
     await waitFor('down', () => !r.st().up, 3000);
