@@ -8,10 +8,11 @@
  *   less than `duplicateWindowMs` ago is therefore dropped (counted in `duplicates`), and
  *   the next request waits until that window after the last datagram with data has
  *   passed, so a real answer identical to the previous one (same registers, unchanged
- *   values) always arrives outside the window and is never taken for a copy.
+ *   values) always arrives outside the window and is never taken for a copy. A copy later
+ *   than the window cannot be told from a real answer by its bytes (README, "Duplicates").
  * - Rebinding. The udp endpoint (udp-endpoint.ts) moves the link to a new source address
- *   once that source has presented the link's registration and the old one may take it
- *   (`rebind`).
+ *   (`rebind`) once that source has presented the link's registration and the old source
+ *   has fallen silent (takeover.ts).
  */
 import type { Socket } from 'node:net';
 import type { TimerHandle } from '../../../core/clock.js';
