@@ -85,7 +85,11 @@ class PlayedDtu {
   }
 
   send(data: Buffer): void {
-    this.sock.send(data, this.hubPort, '127.0.0.1');
+    try {
+      this.sock.send(data, this.hubPort, '127.0.0.1');
+    } catch {
+      // a delayed answer or copy after the case ended (its socket closed): dropped
+    }
   }
 
   private answer(req: Buffer): void {
