@@ -89,6 +89,41 @@ describe('UDP DTU link', () => {
     assert.equal(l.status().heartbeats, 1);
   });
 
+  it('a whole copy of the previous answer later than the window is held until the real answer shows it a copy', async () => {
+    const clock = new ManualClock();
+    const { link: l } = link(clock);
+    await l.transport.connect();
+    const low = l.transport.readHolding(1, 0, 3, 1000);
+    l.receive(ANSWER, 0);
+    assert.deepEqual(await low, [1, 2, 3]);
+    const high = l.transport.readHolding(1, 3, 3, 1000);
+    await clock.advance(60); // request sent at 50
+    l.receive(ANSWER, 0); // the copy of low's answer, 60 ms late: past the window
+    await clock.advance(10);
+    l.receive(holdingResponse(1, [4, 5, 6]), 0); // high's real answer
+    assert.deepEqual(await high, [4, 5, 6]);
+    assert.equal(l.status().duplicates, 1);
+  });
+
+  it('equal blocks: the real answer identical to the previous one goes on after the hold', async () => {
+    const clock = new ManualClock();
+    const { link: l } = link(clock);
+    await l.transport.connect();
+    const low = l.transport.readHolding(1, 0, 3, 1000);
+    l.receive(ANSWER, 0);
+    assert.deepEqual(await low, [1, 2, 3]);
+    let got: number[] | undefined;
+    const high = l.transport.readHolding(1, 3, 3, 1000).then((v) => (got = v));
+    await clock.advance(60);
+    l.receive(ANSWER, 0); // high's real answer reads the same
+    await clock.advance(49);
+    assert.equal(got, undefined, 'held for the window (no answer time learnt yet beyond it)');
+    await clock.advance(1);
+    await high;
+    assert.deepEqual(got, [1, 2, 3]);
+    assert.equal(l.status().duplicates, 0);
+  });
+
   it('a registration in front of a datagram is removed and counted as bytes in', async () => {
     const clock = new ManualClock();
     const { link: l } = link(clock);
