@@ -48,14 +48,20 @@ function link(clock: ManualClock): {
   return { link: l, peer, sent };
 }
 
+/** A link on a manual clock whose first read (unit 1, holding 0..2) has been answered with ANSWER. */
+async function answered(): Promise<{ clock: ManualClock; l: UdpDtuLink }> {
+  const clock = new ManualClock();
+  const { link: l } = link(clock);
+  await l.transport.connect();
+  const first = l.transport.readHolding(1, 0, 3, 1000);
+  l.receive(ANSWER, 0);
+  assert.deepEqual(await first, [1, 2, 3]);
+  return { clock, l };
+}
+
 describe('UDP DTU link', () => {
   it('a copy within duplicateWindowMs is dropped; the same bytes after it are an answer', async () => {
-    const clock = new ManualClock();
-    const { link: l } = link(clock);
-    await l.transport.connect();
-    const first = l.transport.readHolding(1, 0, 3, 1000);
-    l.receive(ANSWER, 0);
-    assert.deepEqual(await first, [1, 2, 3]);
+    const { clock, l } = await answered();
     await clock.advance(10);
     l.receive(ANSWER, 0); // the network's copy
     assert.equal(l.status().duplicates, 1);
@@ -90,12 +96,7 @@ describe('UDP DTU link', () => {
   });
 
   it('a whole copy of the previous answer later than the window is held until the real answer shows it a copy', async () => {
-    const clock = new ManualClock();
-    const { link: l } = link(clock);
-    await l.transport.connect();
-    const low = l.transport.readHolding(1, 0, 3, 1000);
-    l.receive(ANSWER, 0);
-    assert.deepEqual(await low, [1, 2, 3]);
+    const { clock, l } = await answered();
     const high = l.transport.readHolding(1, 3, 3, 1000);
     await clock.advance(60); // request sent at 50
     l.receive(ANSWER, 0); // the copy of low's answer, 60 ms late: past the window
@@ -106,12 +107,7 @@ describe('UDP DTU link', () => {
   });
 
   it('equal blocks: the real answer identical to the previous one goes on after the hold', async () => {
-    const clock = new ManualClock();
-    const { link: l } = link(clock);
-    await l.transport.connect();
-    const low = l.transport.readHolding(1, 0, 3, 1000);
-    l.receive(ANSWER, 0);
-    assert.deepEqual(await low, [1, 2, 3]);
+    const { clock, l } = await answered();
     let got: number[] | undefined;
     const high = l.transport.readHolding(1, 3, 3, 1000).then((v) => (got = v));
     await clock.advance(60);
