@@ -131,6 +131,7 @@ describe('dtu config', () => {
         mode: 'server',
         registration: { hex: '44545500' },
         replaceLive: false,
+        transport: 'tcp',
         heartbeatIntervalMs: 30_000,
         missedHeartbeats: 3,
       },

@@ -28,6 +28,20 @@ export async function startDtuLink(
   config: DtuConfigInput,
   simulator: Omit<DtuSimulatorOptions, 'agent'>,
 ): Promise<{ hub: DtuHub; fam: ModbusFamily; sim: DtuSimulator }> {
+  const { hub, fam } = await startHub(t, config);
+  const sim = await startDtuSimulator({
+    agent: { host: '127.0.0.1', port: hub.address()!.port },
+    ...simulator,
+  });
+  t.after(() => sim.close());
+  return { hub, fam, sim };
+}
+
+/** A started DtuHub and the Modbus family reading through it (system clock), closed after the test. */
+export async function startHub(
+  t: TestContext,
+  config: DtuConfigInput,
+): Promise<{ hub: DtuHub; fam: ModbusFamily }> {
   const hub = new DtuHub(dtuSchema.parse(config), {
     clock: systemClock,
     logger: silentLogger,
@@ -40,10 +54,5 @@ export async function startDtuLink(
     { dtu: hub },
   );
   t.after(() => fam.close());
-  const sim = await startDtuSimulator({
-    agent: { host: '127.0.0.1', port: hub.address()!.port },
-    ...simulator,
-  });
-  t.after(() => sim.close());
-  return { hub, fam, sim };
+  return { hub, fam };
 }

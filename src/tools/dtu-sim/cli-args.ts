@@ -20,6 +20,9 @@ Link:
   --heartbeat SPEC             heartbeat packet (default ascii:HB; none = no heartbeats)
   --heartbeat-interval-ms N    heartbeat period (default 30000; 0 = off)
   --reconnect-delay-ms N       dial mode: wait before re-dialling (default 1000)
+  --udp                        datagrams instead of TCP (dial mode: SIGUSR1 re-sends from a new port)
+  --registration-with-heartbeat  put the registration in front of each heartbeat (UDP DTUs)
+  --rebind-every-ms N          UDP dial mode: every N ms send from a new source port (NAT rebinding)
 Serial:
   --serial PATH                serial device (e.g. /dev/ttyUSB0, /dev/pts/3)
   --baud N                     baud rate (default 9600)
@@ -42,6 +45,9 @@ Faults (RATE: always | every:N | p:0.25 | N | 0.25; joinable with ',' e.g. every
   --delay-rate RATE            delay the responses this rate hits (random late answers)
   --delay-max-ms N             each delay is drawn in delay-ms..N (default delay-ms)
   --drop-every N               close the TCP link instead of sending every Nth response
+  --lose RATE                  do not send a response write (UDP: a lost datagram)
+  --duplicate RATE             send a response write twice (UDP: a duplicated datagram)
+  --duplicate-delay-ms N       the copy follows N ms later (default 0)
   --silent                     send nothing at all (liveness test); SIGUSR2 toggles it
   --seed N                     PRNG seed for reproducible faults (default random, printed)
 Other:
@@ -101,6 +107,12 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
       'delay-rate': { type: 'string' },
       'delay-max-ms': { type: 'string' },
       'drop-every': { type: 'string' },
+      udp: { type: 'boolean' },
+      'registration-with-heartbeat': { type: 'boolean' },
+      'rebind-every-ms': { type: 'string' },
+      lose: { type: 'string' },
+      duplicate: { type: 'string' },
+      'duplicate-delay-ms': { type: 'string' },
       silent: { type: 'boolean' },
       seed: { type: 'string' },
       'stats-interval-ms': { type: 'string' },
@@ -157,6 +169,10 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
   if (v['delay-max-ms'] !== undefined) faults.delayMaxMs = int('delay-max-ms', v['delay-max-ms']);
   if (v['drop-every'] !== undefined) faults.dropEvery = int('drop-every', v['drop-every'], 1);
   if (v.silent) faults.silent = true;
+  if (v.lose !== undefined) faults.lose = parseRate(v.lose);
+  if (v.duplicate !== undefined) faults.duplicate = parseRate(v.duplicate);
+  if (v['duplicate-delay-ms'] !== undefined)
+    faults.duplicateDelayMs = int('duplicate-delay-ms', v['duplicate-delay-ms']);
 
   const out: DtuSimCliOptions = {
     serial,
@@ -182,6 +198,10 @@ export function parseDtuSimArgs(argv: string[]): DtuSimCliOptions {
   if (hb !== undefined) out.heartbeatIntervalMs = hb;
   const rd = int('reconnect-delay-ms', v['reconnect-delay-ms']);
   if (rd !== undefined) out.reconnectDelayMs = rd;
+  if (v.udp) out.udp = true;
+  if (v['registration-with-heartbeat']) out.registrationWithHeartbeat = true;
+  const rebind = int('rebind-every-ms', v['rebind-every-ms'], 1);
+  if (rebind !== undefined) out.rebindEveryMs = rebind;
   if (v.framing) out.framing = v.framing;
   const gap = int('frame-gap-ms', v['frame-gap-ms'], 1);
   if (gap !== undefined) out.frameGapMs = gap;

@@ -115,7 +115,7 @@ export class FaultStage {
         if (!conn.held || this.host.current().silent) return;
         const held = conn.held;
         conn.held = undefined;
-        this.host.write(conn, held);
+        this.send(conn, held, f, index);
         this.host.counters.framesForwarded++;
       }, f.glueMaxHoldMs ?? 10_000);
       return;
@@ -135,12 +135,28 @@ export class FaultStage {
           if (f.splitGapMs && f.splitGapMs > 0) await this.host.sleep(f.splitGapMs);
           else await nextLoopTurn();
         }
-        this.host.write(conn, chunks[i]!);
+        this.send(conn, chunks[i]!, f, index);
       }
     } else {
-      this.host.write(conn, payload);
+      this.send(conn, payload, f, index);
     }
     this.host.counters.framesForwarded++;
+  }
+
+  /** One write (one datagram in UDP mode), lost or duplicated as the faults say. */
+  private send(conn: Conn, bytes: Buffer, f: DtuFaults, index: number): void {
+    const faults = this.host.counters.faults;
+    if (hits(f.lose, index, this.host.random)) {
+      faults.lose++;
+      this.host.log('info', `fault lose: a write of response #${index} not sent`);
+      return;
+    }
+    this.host.write(conn, bytes);
+    if (!hits(f.duplicate, index, this.host.random)) return;
+    faults.duplicate++;
+    const delayMs = f.duplicateDelayMs ?? 0;
+    if (delayMs <= 0) this.host.write(conn, bytes);
+    else void this.host.sleep(delayMs).then(() => this.host.write(conn, bytes));
   }
 
   /** Cuts bytes into 2..maxChunks non-empty pieces at random points. */

@@ -40,6 +40,12 @@ export interface DtuFaults {
   delayMaxMs?: number;
   /** Every Nth response is discarded and the TCP link closed (dial mode then re-dials). */
   dropEvery?: number;
+  /** Do not send a write of a response (UDP: a lost datagram; each piece of a split response draws on its own). */
+  lose?: FaultRate;
+  /** Send a write of a response twice (UDP: a duplicated datagram). */
+  duplicate?: FaultRate;
+  /** The copy follows this many ms later (default 0: at once). */
+  duplicateDelayMs?: number;
   /** Send nothing at all to the agent: no registration, no heartbeats, no responses. */
   silent?: boolean;
 }
@@ -52,6 +58,8 @@ export const FAULT_KINDS = [
   'delay',
   'drop',
   'silent',
+  'lose',
+  'duplicate',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -108,7 +116,7 @@ export function describeFaults(f: DtuFaults): string {
           ]
             .filter(Boolean)
             .join(',');
-  for (const k of ['heartbeatMidFrame', 'split', 'glue', 'garbage'] as const) {
+  for (const k of ['heartbeatMidFrame', 'split', 'glue', 'garbage', 'lose', 'duplicate'] as const) {
     const r = rate(f[k]);
     if (r) parts.push(`${k}=${r}`);
   }
@@ -117,6 +125,7 @@ export function describeFaults(f: DtuFaults): string {
     const which = f.delayRate !== undefined ? (rate(f.delayRate) ?? 'never') : `every ${f.delayEvery ?? 1}`;
     parts.push(`delay=${f.delayMs}${span}ms ${which}`);
   }
+  if (f.duplicateDelayMs) parts.push(`duplicateDelay=${f.duplicateDelayMs}ms`);
   if (f.dropEvery) parts.push(`dropEvery=${f.dropEvery}`);
   if (f.silent) parts.push('silent');
   return parts.length ? parts.join(' ') : 'none';

@@ -20,6 +20,7 @@ import { FaultStage, type Conn } from './fault-stage.js';
 import type { DtuFaults } from './faults.js';
 import { seededRandom, type Random } from './prng.js';
 import { RtuResponseFramer } from './rtu-framer.js';
+import { SimUdp } from './udp.js';
 import {
   emptyStats,
   type ByteSpec,
@@ -77,6 +78,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
   private closing = false;
   private readonly sleeps = new Set<{ timer: TimerHandle; resolve: () => void }>();
   private readonly stage: FaultStage;
+  private readonly udp: SimUdp | undefined;
 
   private readonly onSerialData = (chunk: Buffer): void => {
     if (this.closing) return;
@@ -107,6 +109,15 @@ class Simulator extends EventEmitter implements DtuSimulator {
       sleep: (ms) => this.sleep(ms),
       log: (level, message) => this.log(level, message),
     });
+    this.udp = options.udp
+      ? new SimUdp({
+          attach: (sock) => this.attach(sock),
+          closing: () => this.closing,
+          clock: this.clock,
+          rebindEveryMs: options.rebindEveryMs ?? 0,
+          log: (level, message) => this.log(level, message),
+        })
+      : undefined;
     this.framer = new RtuResponseFramer((frame, parsed) => this.onSerialFrame(frame, parsed), {
       mode: options.framing ?? 'rtu',
       gapMs: options.frameGapMs ?? 5,
@@ -132,6 +143,8 @@ class Simulator extends EventEmitter implements DtuSimulator {
     });
     if (this.options.agent) {
       this.dial();
+    } else if (this.udp) {
+      await this.udp.listen(this.options.listen!);
     } else {
       const { port, host } = this.options.listen!;
       const server = createServer((sock) => this.accept(sock));
@@ -170,7 +183,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
   }
 
   address(): AddressInfo | undefined {
-    const a = this.server?.address();
+    const a = this.udp ? this.udp.address() : this.server?.address();
     return a && typeof a === 'object' ? a : undefined;
   }
 
@@ -233,6 +246,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
       const port = this.serial as SerialPort;
       if (port.isOpen) waits.push(new Promise((resolve) => port.close(() => resolve())));
     }
+    if (this.udp) waits.push(this.udp.close());
     await Promise.all(waits);
     await this.queue.catch(() => undefined);
     this.emit('closed');
@@ -242,6 +256,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
 
   private dial(): void {
     if (this.closing) return;
+    if (this.udp) return this.udp.dial(this.options.agent!);
     const { host, port } = this.options.agent!;
     const sock = connect({ host, port });
     this.dialing = sock;
@@ -350,7 +365,9 @@ class Simulator extends EventEmitter implements DtuSimulator {
       this.write(conn, Buffer.concat([held, this.heartbeat]));
       this.counters.framesForwarded++;
     } else {
-      this.write(conn, this.heartbeat);
+      // UDP DTUs that identify each heartbeat put their registration in front of it.
+      const reg = this.options.registrationWithHeartbeat ? this.registration : Buffer.alloc(0);
+      this.write(conn, Buffer.concat([reg, this.heartbeat]));
     }
     this.counters.heartbeatsSent++;
   }

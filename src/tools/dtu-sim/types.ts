@@ -26,6 +26,14 @@ export interface DtuSimulatorOptions {
   listen?: { port: number; host?: string };
   /** The serial side: a port to open, or an already open duplex stream (tests, custom buses). */
   serial: SerialOptions | { stream: Duplex };
+  /** UDP mode: registration, heartbeats, requests and responses travel as datagrams (each write one
+   *  datagram). Dial mode sends from a fresh source port on every (re-)dial: `redial()` is a NAT rebinding. */
+  udp?: boolean;
+  /** UDP dial mode: every N ms the association is dropped and re-dialled after `reconnectDelayMs`
+   *  from a new source port (a NAT rebinding on a schedule; 0 / absent = never). */
+  rebindEveryMs?: number;
+  /** UDP DTUs that identify every heartbeat: the registration goes in front of each heartbeat datagram. */
+  registrationWithHeartbeat?: boolean;
   /** Registration packet sent first on every connection. Byte spec (`ascii:DTU-0001`, `hex:..`) or bytes.
    *  Default in dial mode `ascii:DTU-0001`; in listen mode none. Empty / `none` = send nothing. */
   registration?: ByteSpec;
@@ -81,7 +89,7 @@ export interface DtuSimulatorStats {
 export interface DtuSimulator extends EventEmitter {
   /** Stops everything: timers, TCP, listener, serial port. */
   close(): Promise<void>;
-  /** Dial mode: drops the link and dials again at once; resolves once re-registered.
+  /** Dial mode: drops the link and dials again at once; resolves once re-registered (UDP: from a new source port).
    *  Listen mode: drops the current agent connection; resolves once it is closed. */
   redial(): Promise<void>;
   stats(): DtuSimulatorStats;

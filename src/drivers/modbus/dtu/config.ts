@@ -86,6 +86,40 @@ export const dtuServerSchema = z.strictObject({
     ),
 });
 
+/** Link transport: a byte stream over TCP, or datagrams (udp-link.ts, udp-endpoint.ts). */
+const transport = {
+  transport: z
+    .enum(['tcp', 'udp'])
+    .default('tcp')
+    .describe(
+      'tcp: the RTU stream over a TCP connection; udp: RTU frames, registration and heartbeats as datagrams (server links use dtu.udpServer)',
+    ),
+  duplicateWindowMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe(
+      'udp only (default 100): a datagram identical to one received less than this long ago is a duplicate and dropped; the next request waits this long after the last answer, so a real answer identical to the previous one is never taken for a copy. Keep it well under timeoutMs',
+    ),
+};
+
+export const dtuUdpServerSchema = z.strictObject({
+  host: z
+    .string()
+    .min(1)
+    .describe("Address the DTU UDP port binds. No default, as for dtu.server.host: bind the DTUs' side only"),
+  port: z.number().int().min(0).max(65535).default(9000).describe('UDP port DTUs send to (0: any, tests)'),
+  allowFrom: z
+    .array(cidrSchema)
+    .min(1)
+    .optional()
+    .describe(
+      'Source addresses/CIDRs (IPv4, IPv6) whose datagrams are read; others are dropped, counted. Default: any',
+    ),
+});
+
 const liveness = {
   heartbeat: bytesPattern.optional().describe('Heartbeat bytes the DTU sends; removed from the data stream'),
   heartbeatIntervalMs: z
@@ -132,6 +166,7 @@ const serverLink = z.strictObject({
     .describe(
       'Let a new connection with this registration take over while the current one is live (a byte within 1.5 × heartbeatIntervalMs: a late heartbeat is not a dead link). Off: the attempt is refused, counted and logged',
     ),
+  ...transport,
   ...liveness,
 });
 
@@ -142,6 +177,7 @@ const clientLink = z.strictObject({
   port: z.number().int().min(1).max(65535),
   connectTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
   reconnect: backoffSchema.prefault({}),
+  ...transport,
   ...liveness,
 });
 
@@ -149,7 +185,12 @@ const dtuLinkSchema = z.discriminatedUnion('mode', [serverLink, clientLink]);
 
 export const dtuSchema = z
   .strictObject({
-    server: dtuServerSchema.optional().describe('DTU listener; needed when any link has mode server'),
+    server: dtuServerSchema
+      .optional()
+      .describe('DTU listener (TCP); needed when a link has mode server and transport tcp'),
+    udpServer: dtuUdpServerSchema
+      .optional()
+      .describe('DTU UDP port; needed when a link has mode server and transport udp'),
     links: z.array(dtuLinkSchema).min(1),
     echoSuppression: z
       .boolean()
@@ -180,7 +221,22 @@ export const dtuSchema = z
         } else registrations.set(key, i);
       }
     });
-    if (dtu.links.some((l) => l.mode === 'server') && !dtu.server) {
+    dtu.links.forEach((link, i) => {
+      if (link.transport === 'tcp' && link.duplicateWindowMs !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['links', i, 'duplicateWindowMs'],
+          message: 'duplicateWindowMs applies to transport udp only',
+        });
+    });
+    if (dtu.links.some((l) => l.mode === 'server' && l.transport === 'udp') && !dtu.udpServer) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['udpServer'],
+        message: 'a link has mode server and transport udp: configure dtu.udpServer (host, port)',
+      });
+    }
+    if (dtu.links.some((l) => l.mode === 'server' && l.transport === 'tcp') && !dtu.server) {
       ctx.addIssue({
         code: 'custom',
         path: ['server'],
@@ -193,6 +249,7 @@ export type DtuConfig = z.infer<typeof dtuSchema>;
 export type DtuConfigInput = z.input<typeof dtuSchema>;
 export type DtuLinkConfig = z.infer<typeof dtuLinkSchema>;
 export type DtuServerConfig = z.infer<typeof dtuServerSchema>;
+export type DtuUdpServerConfig = z.infer<typeof dtuUdpServerSchema>;
 
 /** Bytes of an ascii/hex pattern. */
 export function patternBytes(p: BytesPattern): Buffer {

@@ -11,13 +11,16 @@ import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
 import type { ModbusTransport } from '../transport.js';
 import type { DtuConfig } from './config.js';
-import { DtuLink, HEARTBEAT_OVERDUE, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
+import { DtuLink, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
 import {
   compileRegistration,
   matchRegistration,
   MAX_REGISTRATION_BYTES,
   type CompiledRegistration,
 } from './registration.js';
+import { takeoverRefusal } from './takeover.js';
+import { DtuUdpEndpoint, type DtuUdpServerStatus } from './udp-endpoint.js';
+import { UdpDtuLink } from './udp-link.js';
 
 export type { DtuHubDeps, DtuStatus } from './link.js';
 
@@ -37,6 +40,8 @@ export interface DtuServerStatus {
   readonly rejectedSource: number;
   /** Closed at accept: the source sent too many unknown registrations this minute. */
   readonly rateLimited: number;
+  /** The UDP port, when a server link has transport udp (its unknown registrations count above too). */
+  readonly udp?: DtuUdpServerStatus;
 }
 
 /** The peer address as limits key it (IPv4-mapped IPv6 unwrapped). */
@@ -72,13 +77,21 @@ export class DtuHub {
   /** Unknown registrations per source address in the current minute (bounded: cleared when large). */
   private readonly unknownBySource = new Map<string, { windowStart: number; count: number }>();
   private sourceLoggedAt = -Infinity;
+  private readonly udp: DtuUdpEndpoint | undefined;
 
   constructor(
     private readonly config: DtuConfig,
     private readonly deps: DtuHubDeps,
   ) {
     this.log = deps.logger.child({ component: 'dtu' });
+    const udpLinks: UdpDtuLink[] = [];
     for (const l of config.links) {
+      if (l.transport === 'udp') {
+        const link = new UdpDtuLink(l, deps, config.echoSuppression);
+        udpLinks.push(link);
+        this.links.set(l.name, link);
+        continue;
+      }
       this.links.set(l.name, new DtuLink(l, deps, config.echoSuppression));
       if (l.mode === 'server') {
         this.registrations.push(compileRegistration(l.name, l.registration));
@@ -87,6 +100,7 @@ export class DtuHub {
       }
     }
     this.listenerAllow = allowListOf(config.server?.allowFrom);
+    this.udp = udpLinks.length > 0 ? new DtuUdpEndpoint(config, udpLinks, deps) : undefined;
   }
 
   /** The transport of a link (usable before the link is up: requests then fail fast). */
@@ -105,6 +119,7 @@ export class DtuHub {
     if (this.started) return;
     this.started = true;
     if (this.registrations.length > 0) await this.listen();
+    await this.udp?.start();
     for (const link of this.links.values()) if (link.config.mode === 'client') this.dial(link);
   }
 
@@ -113,6 +128,7 @@ export class DtuHub {
     if (this.stopped) return;
     this.stopped = true;
     for (const p of [...this.pending]) this.dropPending(p);
+    await this.udp?.stop();
     for (const link of this.links.values()) link.stop();
     const server = this.server;
     this.server = undefined;
@@ -125,6 +141,11 @@ export class DtuHub {
     return a && typeof a === 'object' ? { host: a.address, port: a.port } : undefined;
   }
 
+  /** Where the UDP port is bound (tests use port 0). */
+  udpAddress(): { host: string; port: number } | undefined {
+    return this.udp?.address();
+  }
+
   status(): Record<string, DtuStatus> {
     return Object.fromEntries([...this.links].map(([name, link]) => [name, link.status()]));
   }
@@ -132,7 +153,9 @@ export class DtuHub {
   serverStatus(): DtuServerStatus {
     const a = this.address();
     let open = this.pending.size;
-    for (const l of this.links.values()) if (l.up && l.config.mode === 'server') open++;
+    for (const l of this.links.values())
+      if (l.up && l.config.mode === 'server' && l.config.transport === 'tcp') open++;
+    const udp = this.udp?.status();
     return {
       listening: this.server?.listening === true,
       address: a?.host,
@@ -140,6 +163,8 @@ export class DtuHub {
       openSockets: open,
       pendingRegistrations: this.pending.size,
       ...this.serverCounters,
+      unknownRegistrations: this.serverCounters.unknownRegistrations + (udp?.unknownRegistrations ?? 0),
+      ...(udp ? { udp } : {}),
     };
   }
 
@@ -283,25 +308,14 @@ export class DtuHub {
     link.attach(p.socket, Buffer.from(p.buf.subarray(m.consumed)));
   }
 
-  /**
-   * Why a connection that sent `link`'s registration may not become the link: its source
-   * is outside the link's allowFrom, or the link is live (a byte within one heartbeat
-   * interval) and replaceLive is off. A registration string is no secret, so anyone who
-   * learns it must not take over a working link and receive its polls and writes; a DTU
-   * whose old socket went silent (NAT drop, new 4G address) still gets back in.
-   */
+  /** Why a connection that sent `link`'s registration may not become the link (takeover.ts). */
   private registrationRefusal(link: DtuLink, socket: Socket): string | undefined {
-    const allow = this.linkAllow.get(link.name);
-    if (allow && !allow.allows(sourceOf(socket))) {
-      link.counters.rejectedSource++;
-      return 'source not in the link allowFrom';
-    }
-    if (!link.up || link.config.mode !== 'server' || link.config.replaceLive) return undefined;
-    const silentMs = this.deps.clock.monotonic() - link.lastRxMono;
-    // Overdue, not merely one interval: a heartbeat a few ms late is jitter, not a dead link.
-    if (silentMs > HEARTBEAT_OVERDUE * link.config.heartbeatIntervalMs) return undefined;
-    link.counters.takeoverRefused++;
-    return `link is live (last byte ${Math.round(silentMs)} ms ago) and replaceLive is off`;
+    return takeoverRefusal(
+      link,
+      sourceOf(socket),
+      this.linkAllow.get(link.name),
+      this.deps.clock.monotonic(),
+    );
   }
 
   private unknownCount(source: string | undefined): number {
@@ -332,7 +346,7 @@ export class DtuHub {
   // --- client ---------------------------------------------------------------------
 
   private dial(link: DtuLink): void {
-    if (this.stopped || link.config.mode !== 'client') return;
+    if (this.stopped || link.config.mode !== 'client' || link.config.transport === 'udp') return;
     const cfg = link.config;
     link.dialTimer = undefined;
     link.nextDialInMs = undefined;
