@@ -20,7 +20,7 @@ import { createStatusLed, type LedDeps } from './device/led/create.js';
 import type { StatusIndicator, StatusLed } from './device/led/status-led.js';
 import { pollerStallMs, storeProgress } from './device/watchdog/progress.js';
 import { Watchdog, watchdogParts, type WatchdogParts } from './device/watchdog/watchdog.js';
-import { buildDevices, type BuiltDevices } from './drivers/build.js';
+import { buildDevices, type BuiltDevice, type BuiltDevices } from './drivers/build.js';
 import { FailoverDriver } from './drivers/failover/driver.js';
 import { DtuHub } from './drivers/modbus/dtu/hub.js';
 import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
@@ -32,6 +32,7 @@ import type { AgentStatsSnapshot } from './observability/snapshot.js';
 import { OtaAgentSide } from './ota/agent-side.js';
 import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
+import type { ReloadTarget } from './reload/apply.js';
 
 export interface AgentOptions {
   readonly config: EdgeConfig;
@@ -47,6 +48,16 @@ export interface AgentOptions {
   readonly commandChannel?: CommandChannel;
   /** OTA: the running version (default: package.json) and how to restart into a switched release. */
   readonly ota?: { readonly version?: string; readonly restart?: (reason: string) => void };
+  /** The active config's hash and version (src/reload), for /status.json and the birth message. */
+  readonly configInfo?: () => { readonly hash: string; readonly version: string | null };
+}
+
+interface PollerEntry {
+  poller: DevicePoller;
+  driver: string;
+  instance: DeviceDriver;
+  allowWrites: boolean;
+  stallMs: number;
 }
 
 export interface Health {
@@ -55,20 +66,14 @@ export interface Health {
 }
 
 export class Agent {
-  private readonly config: EdgeConfig;
+  private config: EdgeConfig;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly secrets: SecretResolver;
   private built: BuiltDevices | undefined;
   private readonly dtuHub: DtuHub | undefined;
-  private readonly pollers: Array<{
-    poller: DevicePoller;
-    driver: string;
-    instance: DeviceDriver;
-    allowWrites: boolean;
-    stallMs: number;
-  }> = [];
+  private readonly pollers: PollerEntry[] = [];
   private readonly injectedCommands: CommandChannel | undefined;
   private commands: CommandRouter | undefined;
   private outbox: Outbox | undefined;
@@ -121,28 +126,52 @@ export class Agent {
       this.logger.error({ device: problem.device, code: problem.code, path: problem.path }, problem.message);
     }
     for (const warning of this.built.warnings) this.logger.warn({ path: warning.path }, warning.message);
-    for (const { config: device, driver } of this.built.devices) {
-      const poller = new DevicePoller(driver, {
-        clock: this.clock,
-        logger: this.logger.child({ device: device.name }),
-        random: this.random,
-        startBackoff: device.reconnect,
-        offline: this.config.agent.offline,
-        report: device.report,
-        onReading: (reading) => this.outbox?.append(readingToRecord(reading)),
-        onEvent: (event) => {
-          this.trackDevice(event);
-          this.emit(event);
-        },
-      });
-      const stallMs = pollerStallMs(
-        this.config.watchdog,
-        driver.tags().map((tag) => tag.intervalMs),
-        device.reconnect.maxMs,
-      );
-      const allowWrites = device.commands?.allowWrites ?? this.config.commands.allowWrites;
-      this.pollers.push({ poller, driver: device.driver, instance: driver, allowWrites, stallMs });
-    }
+    for (const built of this.built.devices) this.pollers.push(this.createPoller(built));
+  }
+
+  private createPoller({ config: device, driver }: BuiltDevice): PollerEntry {
+    const poller = new DevicePoller(driver, {
+      clock: this.clock,
+      logger: this.logger.child({ device: device.name }),
+      random: this.random,
+      startBackoff: device.reconnect,
+      offline: this.config.agent.offline,
+      report: device.report,
+      onReading: (reading) => this.outbox?.append(readingToRecord(reading)),
+      onEvent: (event) => {
+        this.trackDevice(event);
+        this.emit(event);
+      },
+    });
+    const tagIntervals = driver.tags().map((tag) => tag.intervalMs);
+    const stallMs = pollerStallMs(this.config.watchdog, tagIntervals, device.reconnect.maxMs);
+    const allowWrites = device.commands?.allowWrites ?? this.config.commands.allowWrites;
+    return { poller, driver: device.driver, instance: driver, allowWrites, stallMs };
+  }
+
+  /** The seam of live reloads (src/reload/apply.ts): device-level replace, nothing else. */
+  reloadTarget(): ReloadTarget {
+    return {
+      config: () => this.config,
+      build: (device, index) => this.built!.add(device, index),
+      replace: async (remove, add, config) => {
+        const gone = this.pollers.filter(({ poller }) => remove.includes(poller.device));
+        await Promise.all(gone.map(({ poller }) => poller.stop()));
+        for (const entry of gone) this.pollers.splice(this.pollers.indexOf(entry), 1);
+        for (const name of remove) this.offlineDevices.delete(name);
+        this.config = config;
+        const added = add.map((built) => this.createPoller(built));
+        this.pollers.push(...added);
+        for (const { poller } of added) poller.start();
+        // The router holds driver instances: a fresh one sees the new ones (its ledger is durable).
+        await this.commands?.stop();
+        if (this.outbox instanceof SqliteOutbox) this.startCommands(this.outbox);
+      },
+      devices: () =>
+        this.pollers.map(({ poller, instance }) => ({ stats: poller.stats(), driver: instance })),
+      emit: (event) => this.emit(event),
+      channel: () => this.commandChannel(),
+    };
   }
 
   private starting: Promise<void> | undefined;
@@ -196,6 +225,7 @@ export class Agent {
         site: this.config.agent.site,
         agentId: this.config.agent.id,
         secrets: this.secrets,
+        config: this.options.configInfo,
       });
       const led = this.led;
       led.set('store-and-forward', true);
@@ -208,22 +238,7 @@ export class Agent {
     await this.dtuHub?.start();
     if (this.config.cip22.enabled) await this.startCip22(outbox);
     for (const { poller } of this.pollers) poller.start();
-    const channel = this.commandChannel();
-    if (channel) {
-      const targets = this.pollers.map(({ poller, instance, allowWrites }) => ({
-        device: poller.device,
-        driver: instance,
-        allowWrites,
-      }));
-      this.commands = new CommandRouter(targets, this.config.commands, {
-        channel,
-        sink: outbox,
-        clock: this.clock,
-        logger: this.logger.child({ component: 'commands' }),
-        ledger: this.commandLedger(outbox),
-      });
-      this.commands.start();
-    }
+    this.startCommands(outbox);
     this.state = 'running';
     this.led.set('booting', false);
     this.led.set('online', true);
@@ -352,6 +367,7 @@ export class Agent {
         site: this.config.agent.site,
         state: this.state,
         uptimeMs: this.clock.now() - this.startedAt,
+        config: this.options.configInfo?.() ?? null,
       },
       health: this.health(),
       devices: this.pollers.map(({ poller, driver, instance }) => ({
@@ -369,6 +385,24 @@ export class Agent {
       commands: this.commands?.stats() ?? null,
       cip22: this.cip22?.status() ?? null,
     };
+  }
+
+  private startCommands(outbox: SqliteOutbox): void {
+    const channel = this.commandChannel();
+    if (!channel) return;
+    const targets = this.pollers.map(({ poller, instance, allowWrites }) => ({
+      device: poller.device,
+      driver: instance,
+      allowWrites,
+    }));
+    this.commands = new CommandRouter(targets, this.config.commands, {
+      channel,
+      sink: outbox,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'commands' }),
+      ledger: this.commandLedger(outbox),
+    });
+    this.commands.start();
   }
 
   /** Command ids kept in the store across restarts (tag writes and pile commands alike). */

@@ -9,6 +9,7 @@ import { commandsSchema } from './sections/commands.js';
 import { mqttSchema } from './sections/mqtt.js';
 import { httpSchema, logSchema, memorySchema } from './sections/observability.js';
 import { otaSchema } from './sections/ota.js';
+import { reloadSchema } from './sections/reload.js';
 import { storeSchema } from './sections/store.js';
 
 export const configSchema = z
@@ -29,6 +30,9 @@ export const configSchema = z
       .prefault({})
       .describe('Device commands over MQTT ({device}/cmd): writes need an explicit allow'),
     ota: otaSchema.prefault({}),
+    reload: reloadSchema
+      .prefault({})
+      .describe('Hot reload (SIGHUP, edge-agent reload), config history, trial and signed remote config'),
     dtu: dtuSchema
       .optional()
       .describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),

@@ -46,6 +46,11 @@ export interface BuiltDevices {
   readonly problems: readonly DeviceProblem[];
   /** Configurations that run but are probably not what was meant (never refused). */
   readonly warnings: readonly ConfigWarning[];
+  /**
+   * Builds and init()s one more device in the same families (a live reload): it shares the
+   * lines and connections the running devices hold. A refusal comes back as `problem`.
+   */
+  add(device: AgentDeviceConfig, index: number): BuiltDevice & { readonly problem?: DeviceProblem };
   /** Closes the driver families (lines, connections) the devices share. */
   close(): Promise<void>;
 }
@@ -69,24 +74,29 @@ export function buildDevices(config: EdgeConfig, deps: BuildDeps): BuiltDevices 
     }
     return family.create(device);
   };
+  const add = (device: AgentDeviceConfig, index: number): BuiltDevice & { problem?: DeviceProblem } => {
+    try {
+      const driver = device.failover ? createFailover(device, device.failover) : createDriver(device);
+      driver.init();
+      return { config: device, driver };
+    } catch (thrown) {
+      const error = toEdgeError(thrown, 'EDGE_ERR_CONFIG_INVALID', { device: device.name });
+      const driver = new UnstartableDriver(device.name, error);
+      return { config: device, driver, problem: problemOf(device, index, error) };
+    }
+  };
   const devices: BuiltDevice[] = [];
   const problems: DeviceProblem[] = [];
   config.devices.forEach((device, index) => {
-    let driver: DeviceDriver;
-    try {
-      driver = device.failover ? createFailover(device, device.failover) : createDriver(device);
-      driver.init();
-    } catch (thrown) {
-      const error = toEdgeError(thrown, 'EDGE_ERR_CONFIG_INVALID', { device: device.name });
-      problems.push(problemOf(device, index, error));
-      driver = new UnstartableDriver(device.name, error);
-    }
-    devices.push({ config: device, driver });
+    const { problem, ...built } = add(device, index);
+    if (problem) problems.push(problem);
+    devices.push(built);
   });
   return {
     devices,
     problems,
     warnings: modbusWarnings(config.devices),
+    add,
     close: async () => {
       await Promise.all([...families.values()].map((family) => family.close()));
     },

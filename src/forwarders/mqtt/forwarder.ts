@@ -296,7 +296,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.win.reset(watermark, window);
     client.publish(
       this.statusTopic,
-      onlineStatus(this.deps.agentId, this.deps.site, this.clock.now()),
+      onlineStatus(this.deps.agentId, this.deps.site, this.clock.now(), this.deps.config?.()),
       { qos: 1, retain: true },
       (err) => {
         if (err && gen === this.gen)

@@ -16,6 +16,8 @@ export interface MqttForwarderDeps {
   readonly site: string;
   readonly agentId: string;
   readonly secrets: SecretResolver;
+  /** The active config (hash, version) for the retained birth message (src/reload). */
+  readonly config?: () => { readonly hash: string; readonly version: string | null };
 }
 
 export interface MqttForwarderStats {
