@@ -49,6 +49,7 @@ export class Reloader {
   private activeVersion: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private trialTimer: TimerHandle | undefined;
+  private retryTimer: TimerHandle | undefined;
   private trialDone: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: ReloaderDeps) {
@@ -84,7 +85,10 @@ export class Reloader {
         fileHash: await this.fileHash(),
       });
     }
-    for (const result of state.pending) this.report(result);
+    // Results carried across a restart go to the outbox now; the MQTT copy waits for the
+    // broker, which is not connected this early after a start.
+    for (const result of state.pending) this.report(result, false);
+    this.publishLater(state.pending, 30);
     if (state.pending.length > 0) await history.update((s) => ({ ...s, pending: [] }));
     const trial = history.readSync().trial;
     if (trial?.hash === this.activeHash) this.armTrial(trial.previous, trial.deadline, undefined);
@@ -93,6 +97,7 @@ export class Reloader {
   stop(): void {
     this.trialTimer?.cancel();
     this.trialTimer = undefined;
+    this.retryTimer?.cancel();
   }
 
   /** SIGHUP: a rollback the CLI asked for, else the local file if it changed. */
@@ -188,10 +193,12 @@ export class Reloader {
       const result: ReloadResult = { status, hash: validated.hash, changes, ...ids(meta), ts: clock.now() };
       await history.result(result, true);
       logger.warn({ hash: validated.hash, keys: plan.restart }, 'config needs a restart: restarting');
+      // The outcome is reported after the restart; the broker hears now that one is coming.
+      this.publishLater([{ ...result, status: 'restarting' }], 0);
       this.deps.restart(`config ${validated.hash.slice(0, 12)}: ${plan.restart.join(', ')}`);
       return { ...result, status: 'restarting' };
     }
-    this.stop();
+    this.trialTimer?.cancel();
     const live = await applyLive(target, plan, config);
     this.activeHash = validated.hash;
     this.activeVersion = meta.version;
@@ -259,20 +266,30 @@ export class Reloader {
     return result;
   }
 
-  /** To MQTT (best effort) and to the outbox as an event (durable). */
-  private report(result: ReloadResult): void {
+  /** To the outbox as an event (durable) and to MQTT (best effort). */
+  private report(result: ReloadResult, publish = true): void {
     const severity = result.status === 'applied' ? 'info' : 'warning';
-    this.deps.target.emit({
+    const event = {
       device: 'agent',
       ts: result.ts,
       type: 'config-result',
       severity,
       data: { ...result },
-    });
-    this.deps.target
-      .channel()
-      ?.publish(CONFIG_RESULT_TOPIC, JSON.stringify(result))
-      .catch(() => undefined);
+    } as const;
+    this.deps.target.emit(event);
+    if (publish) this.publishLater([result], 0);
+  }
+
+  private publishLater(results: readonly ReloadResult[], retries: number): void {
+    const channel = this.deps.target.channel();
+    if (!channel || results.length === 0) return;
+    Promise.all(results.map((r) => channel.publish(CONFIG_RESULT_TOPIC, JSON.stringify(r)))).then(
+      () => undefined,
+      () => {
+        if (retries > 0)
+          this.retryTimer = this.deps.clock.setTimeout(() => this.publishLater(results, retries - 1), 2000);
+      },
+    );
   }
 }
 

@@ -39,7 +39,11 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
 
   before(async () => {
     const port = await freePort();
-    modbus = await startPymodbus({ transport: 'tcp', port, slaves: { 1: { holding: { values: { 0: [11, 12, 13] } } } } });
+    modbus = await startPymodbus({
+      transport: 'tcp',
+      port,
+      slaves: { 1: { holding: { values: { 0: [11, 12, 13] } } } },
+    });
     broker = await startMosquitto();
     for (const name of ['u', 's', 'c', 'r', 'n']) proxies[name] = await countingProxy(port);
   });
@@ -63,7 +67,13 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
     };
     const v1 = {
       ...base,
-      devices: [device('u1', p('u')), device('s1', p('s')), device('s2', p('s')), device('c1', p('c')), device('r1', p('r'))],
+      devices: [
+        device('u1', p('u')),
+        device('s1', p('s')),
+        device('s2', p('s')),
+        device('c1', p('c')),
+        device('r1', p('r')),
+      ],
     };
     const file = join(dir.path, 'config.yaml');
     writeFileSync(file, stringify(v1));
@@ -71,13 +81,18 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
     const agent = spawnAgent(file);
     try {
       const polled = (name: string, n: number): boolean => watcher.telemetry(name).length >= n;
-      await waitFor(`telemetry of every device\n${agent.output()}`, () =>
-        ['u1', 's1', 's2', 'c1', 'r1'].every((d) => polled(d, 3)),
-      20_000);
-      assert.deepEqual(
-        Object.fromEntries(Object.entries(proxies).map(([k, v]) => [k, v.connections()])),
-        { u: 1, s: 1, c: 1, r: 1, n: 0 },
+      await waitFor(
+        `telemetry of every device\n${agent.output()}`,
+        () => ['u1', 's1', 's2', 'c1', 'r1'].every((d) => polled(d, 3)),
+        20_000,
       );
+      assert.deepEqual(Object.fromEntries(Object.entries(proxies).map(([k, v]) => [k, v.connections()])), {
+        u: 1,
+        s: 1,
+        c: 1,
+        r: 1,
+        n: 0,
+      });
       const hashBefore = (watcher.status.at(-1)?.config as { hash?: string } | undefined)?.hash;
       assert.match(hashBefore ?? '', /^[0-9a-f]{64}$/, 'birth message names the config hash');
 
@@ -104,13 +119,21 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
       );
       assert.deepEqual(
         (applied.changes as string[]).sort(),
-        ['device c1 changed: intervalMs', 'device s2 changed: tags[1]', 'devices added: n1', 'devices removed: r1'].sort(),
+        [
+          'device c1 changed: intervalMs',
+          'device s2 changed: tags[1]',
+          'devices added: n1',
+          'devices removed: r1',
+        ].sort(),
       );
-      await waitFor('s2 reads its new tag, n1 polls', () =>
-        watcher.telemetry('s2').some((r) => r.values?.t1?.v === 12) && polled('n1', 3),
+      await waitFor(
+        's2 reads its new tag, n1 polls',
+        () => watcher.telemetry('s2').some((r) => r.values?.t1?.v === 12) && polled('n1', 3),
       );
-      await waitFor('unchanged devices keep polling', () =>
-        watcher.telemetry('u1').length > before.u1 + 5 && watcher.telemetry('s1').length > before.s1 + 5,
+      await waitFor(
+        'unchanged devices keep polling',
+        () =>
+          watcher.telemetry('u1').length > before.u1 + 5 && watcher.telemetry('s1').length > before.s1 + 5,
       );
       const afterApply = Object.fromEntries(Object.entries(proxies).map(([k, v]) => [k, v.connections()]));
       // u1 and the s line (s1 unchanged, s2 changed on the same connection): zero new connections.
@@ -118,14 +141,23 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
       const r1Count = watcher.telemetry('r1').length;
 
       // Invalid: a schema error and an unknown key; every problem named, nothing changes.
-      const bad = { ...v2, devices: [{ ...device('u1', p('u')), intervalMs: -5 }, ...v2.devices.slice(1)], bogus: 1 };
+      const bad = {
+        ...v2,
+        devices: [{ ...device('u1', p('u')), intervalMs: -5 }, ...v2.devices.slice(1)],
+        bogus: 1,
+      };
       writeFileSync(file, stringify(bad));
       agent.child.kill('SIGHUP');
-      const refused = await waitFor('refused result', () => watcher.results.find((r) => r.status === 'refused'));
+      const refused = await waitFor('refused result', () =>
+        watcher.results.find((r) => r.status === 'refused'),
+      );
       const paths = (refused.problems as Array<{ path: string }>).map((x) => x.path);
       assert.ok(paths.includes('devices[0].intervalMs'), paths.join());
       assert.ok(paths.includes('(root)'), paths.join());
-      await waitFor('polling goes on after the refusal', () => watcher.telemetry('u1').length > before.u1 + 15);
+      await waitFor(
+        'polling goes on after the refusal',
+        () => watcher.telemetry('u1').length > before.u1 + 15,
+      );
       assert.equal(proxies.u!.connections(), 1);
       assert.equal(watcher.telemetry('r1').length, r1Count, 'removed device no longer polls');
 
@@ -142,7 +174,10 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
       await waitFor('the last records arrive', () => watcher.status.some((s) => s.state === 'offline'));
       for (const name of ['u1', 's1', 's2', 'c1', 'r1', 'n1']) {
         assert.deepEqual(seqHoles(watcher.records, name), [], `${name}: no seq hole`);
-        assert.ok(watcher.telemetry(name).every((r) => r.good), `${name}: no bad value`);
+        assert.ok(
+          watcher.telemetry(name).every((r) => r.good),
+          `${name}: no bad value`,
+        );
       }
     } finally {
       if (agent.child.exitCode === null) agent.child.kill('SIGKILL');

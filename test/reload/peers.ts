@@ -58,7 +58,11 @@ export class SiteWatcher {
   private constructor(private readonly client: mqtt.MqttClient) {}
 
   static async connect(url: string, prefix: string): Promise<SiteWatcher> {
-    const client = await mqtt.connectAsync(url, { clean: true, reconnectPeriod: 0, clientId: `w-${process.pid}-${Date.now()}` });
+    const client = await mqtt.connectAsync(url, {
+      clean: true,
+      reconnectPeriod: 0,
+      clientId: `w-${process.pid}-${Date.now()}`,
+    });
     const watcher = new SiteWatcher(client);
     client.on('message', (topic, payload) => watcher.onMessage(topic, payload));
     await client.subscribeAsync(`${prefix}/#`, { qos: 1 });
@@ -70,7 +74,11 @@ export class SiteWatcher {
     if (topic.endsWith('/agent/config/result')) return void this.results.push(doc);
     if (topic.endsWith('/agent/status')) return void this.status.push(doc);
     const records = doc.records as
-      | Array<{ seq: number; values?: Record<string, { v: unknown; q: string }>; event?: SeenRecord['event'] }>
+      | Array<{
+          seq: number;
+          values?: Record<string, { v: unknown; q: string }>;
+          event?: SeenRecord['event'];
+        }>
       | undefined;
     if (!Array.isArray(records)) return;
     for (const r of records) {
