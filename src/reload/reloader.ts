@@ -170,7 +170,7 @@ export class Reloader {
         ...ids(meta),
       });
     }
-    const rollback = meta.source === 'rollback';
+    const rollback = meta.source === 'rollback' || meta.source === 'cli-rollback';
     // The reload section is the local file's (docs/remote-config.md): a pushed one is ignored.
     const config = { ...validated.config, reload: target.config().reload };
     const plan = diffConfig(target.config(), config);

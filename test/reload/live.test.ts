@@ -6,6 +6,8 @@
  * with every problem's path and the running config stays.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,10 +17,22 @@ import { freePort } from '../helpers/net.js';
 import { startPymodbus, type Peer } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { spawnAgent } from '../agent/harness.js';
+import { CLI, spawnAgent } from '../agent/harness.js';
 import { countingProxy, seqHoles, SiteWatcher, type CountingProxy } from './peers.js';
 
 const SITE = 'reload-live';
+const execFileAsync = promisify(execFile);
+
+/** The CLI, asynchronously: the proxies in this process must keep serving meanwhile. */
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [CLI, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
 
 function device(name: string, port: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -147,7 +161,11 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
         bogus: 1,
       };
       writeFileSync(file, stringify(bad));
-      agent.child.kill('SIGHUP');
+      // `edge-agent reload` finds the agent by its pid file, signals it and prints the result.
+      const cli = await run(['reload', '--config', file]);
+      assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+      assert.match(cli.stdout, /^refused /);
+      assert.match(cli.stdout, /devices\[0\]\.intervalMs: /);
       const refused = await waitFor('refused result', () =>
         watcher.results.find((r) => r.status === 'refused'),
       );
@@ -167,6 +185,18 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
       };
       assert.equal(state.active.source, 'reload');
       assert.equal(state.active.hash, applied.hash);
+
+      // History and rollback from the CLI: back to v1, r1 polls again.
+      const history = await run(['config', 'history', '--config', file]);
+      assert.equal(history.code, 0, history.stderr);
+      assert.match(history.stdout, new RegExp(`^\\* ${String(applied.hash).slice(0, 12)} .* reload$`, 'm'));
+      const diff = await run(['config', 'diff', '--config', file]);
+      assert.match(diff.stdout, /devices added: n1/);
+      writeFileSync(file, stringify(v2));
+      const back = await run(['config', 'rollback', '--config', file]);
+      assert.equal(back.code, 0, back.stdout + back.stderr);
+      assert.match(back.stdout, /^rolled-back /);
+      await waitFor('r1 polls again', () => watcher.telemetry('r1').length > r1Count + 3);
 
       agent.child.kill('SIGTERM');
       const exit = await agent.exited;
