@@ -17,28 +17,30 @@ export async function runCommand(file: string, _err: (line: string) => void): Pr
     exitCode = OTA_RESTART_EXIT_CODE;
     process.kill(process.pid, 'SIGTERM');
   };
-  let reload: ReloadRuntime | undefined;
+  // Set once the agent runs; the closures below read it late.
+  const live: { reload?: ReloadRuntime } = {};
   const info = initialInfo(startup.text);
   const agent = new Agent({
     config,
     logger,
     ota: { restart },
-    configInfo: () => reload?.reloader.info() ?? info,
+    configInfo: () => live.reload?.reloader.info() ?? info,
   });
   // Handlers go in before start(): a SIGTERM during start-up must still flush and exit 0, and
   // a SIGHUP (whose default action ends the process) waits until the agent runs.
   const stopped = untilSignal(
     async () => {
-      reload?.stop();
+      live.reload?.stop();
       await agent.stop();
     },
     config.agent.shutdownTimeoutMs,
     logger,
   );
   let hups = 0;
-  process.on('SIGHUP', () => (reload ? reload.hup() : hups++));
+  process.on('SIGHUP', () => (live.reload ? live.reload.hup() : hups++));
   await agent.start();
-  reload = await startReload({ agent, file, startup, logger, restart, pidFile: true });
+  const reload = await startReload({ agent, file, startup, logger, restart, pidFile: true });
+  live.reload = reload;
   if (hups > 0) reload.hup();
   logger.info(
     { config: file, devices: config.devices.length, http: agent.httpAddress(), configHash: info.hash },

@@ -140,7 +140,7 @@ export class RemoteConfig {
       logger.warn({ code: e.code, reason: e.context.reason, id }, `config push refused: ${e.message}`);
       await this.options.reloader.refuse({
         hash: '',
-        reason: `${String(e.context.reason ?? 'refused')}: ${e.message}`,
+        reason: `${typeof e.context.reason === 'string' ? e.context.reason : 'refused'}: ${e.message}`,
         problems: [{ path: '(envelope)', message: e.message, code: e.code }],
         ...(id !== undefined ? { id } : {}),
       });
