@@ -1,5 +1,6 @@
 /** Real peers of the reload tests: TCP proxies that count connections, and a broker watcher. */
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 
 /** A loopback TCP proxy in front of a Modbus server: counts the connections the agent opens. */
@@ -115,4 +116,15 @@ export function seqHoles(records: readonly SeenRecord[], device: string): number
   const holes: number[] = [];
   for (let i = 1; i < seqs.length; i++) if (seqs[i]! !== seqs[i - 1]! + 1) holes.push(seqs[i - 1]! + 1);
   return holes;
+}
+
+/** After the agent stopped: every device's seq is whole and no value it published was bad. */
+export function assertNothingLost(watcher: SiteWatcher, devices: readonly string[]): void {
+  for (const name of devices) {
+    assert.deepEqual(seqHoles(watcher.records, name), [], `${name}: no seq hole`);
+    assert.ok(
+      watcher.telemetry(name).every((r) => r.good),
+      `${name}: no bad value`,
+    );
+  }
 }
