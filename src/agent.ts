@@ -33,6 +33,7 @@ import { OtaAgentSide } from './ota/agent-side.js';
 import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
 import type { ReloadTarget } from './reload/apply.js';
+import { SwitchableChannel } from './reload/channel.js';
 
 export interface AgentOptions {
   readonly config: EdgeConfig;
@@ -75,6 +76,8 @@ export class Agent {
   private readonly dtuHub: DtuHub | undefined;
   private readonly pollers: PollerEntry[] = [];
   private readonly injectedCommands: CommandChannel | undefined;
+  /** The forwarder's channel, kept across a live MQTT change (src/reload/channel.ts). */
+  private readonly channel = new SwitchableChannel();
   private commands: CommandRouter | undefined;
   private outbox: Outbox | undefined;
   private forwarder: MqttForwarder | undefined;
@@ -167,6 +170,11 @@ export class Agent {
         await this.commands?.stop();
         if (this.outbox instanceof SqliteOutbox) this.startCommands(this.outbox);
       },
+      replaceForwarder: async (config) => {
+        await this.forwarder?.stop();
+        this.config = config;
+        if (this.outbox instanceof SqliteOutbox) await this.startForwarder(this.outbox);
+      },
       devices: () =>
         this.pollers.map(({ poller, instance }) => ({ stats: poller.stats(), driver: instance })),
       emit: (event) => this.emit(event),
@@ -216,25 +224,8 @@ export class Agent {
     if (this.config.http.enabled) await this.startHttp();
     this.memoryGuard = new MemoryGuard(this.config.memory, { clock: this.clock, logger: this.logger });
     this.memoryGuard.start();
-    if (this.config.mqtt.url) {
-      this.forwarder = new MqttForwarder(this.config.mqtt, {
-        source: outbox,
-        clock: this.clock,
-        logger: this.logger.child({ component: 'mqtt' }),
-        random: this.random,
-        site: this.config.agent.site,
-        agentId: this.config.agent.id,
-        secrets: this.secrets,
-        config: this.options.configInfo,
-      });
-      const led = this.led;
-      led.set('store-and-forward', true);
-      this.forwarder.on('connected', () => led.set('store-and-forward', false));
-      this.forwarder.on('disconnected', () => led.set('store-and-forward', true));
-      await this.forwarder.start();
-    } else {
-      this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
-    }
+    if (this.config.mqtt.url) await this.startForwarder(outbox);
+    else this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
     await this.dtuHub?.start();
     if (this.config.cip22.enabled) await this.startCip22(outbox);
     for (const { poller } of this.pollers) poller.start();
@@ -318,7 +309,7 @@ export class Agent {
 
   /** Where commands arrive: the injected channel, else the forwarder's MQTT one (none without `mqtt.url`). */
   commandChannel(): CommandChannel | undefined {
-    return this.injectedCommands ?? this.forwarder?.commands;
+    return this.injectedCommands ?? (this.forwarder ? this.channel : undefined);
   }
 
   /** Settles when a release on trial is decided ('committed', 'rolled-back', …); tests await it. */
@@ -385,6 +376,26 @@ export class Agent {
       commands: this.commands?.stats() ?? null,
       cip22: this.cip22?.status() ?? null,
     };
+  }
+
+  private async startForwarder(outbox: SqliteOutbox): Promise<void> {
+    const forwarder = new MqttForwarder(this.config.mqtt, {
+      source: outbox,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'mqtt' }),
+      random: this.random,
+      site: this.config.agent.site,
+      agentId: this.config.agent.id,
+      secrets: this.secrets,
+      config: this.options.configInfo,
+    });
+    this.forwarder = forwarder;
+    const led = this.led;
+    led?.set('store-and-forward', true);
+    forwarder.on('connected', () => led?.set('store-and-forward', false));
+    forwarder.on('disconnected', () => led?.set('store-and-forward', true));
+    this.channel.switchTo(forwarder.commands);
+    await forwarder.start();
   }
 
   private startCommands(outbox: SqliteOutbox): void {

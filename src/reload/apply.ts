@@ -20,6 +20,11 @@ export interface ReloadTarget {
   build(device: AgentDeviceConfig, index: number): BuiltDevice & { readonly problem?: DeviceProblem };
   /** Stops the pollers named in `remove`, adopts `config`, starts pollers for `add`. */
   replace(remove: readonly string[], add: readonly BuiltDevice[], config: EdgeConfig): Promise<void>;
+  /**
+   * Stops the forwarder (its in-flight window finishes; unacknowledged records stay in the
+   * outbox) and starts one with `config.mqtt`; subscriptions move to the new connection.
+   */
+  replaceForwarder(config: EdgeConfig): Promise<void>;
   devices(): ReadonlyArray<{ readonly stats: PollerStats; readonly driver: DeviceDriver }>;
   emit(event: AgentEvent): void;
   channel(): CommandChannel | undefined;
@@ -49,6 +54,7 @@ export async function applyLive(
   });
   const stopped = [...changed, ...plan.devices.removed];
   await target.replace(stopped, add, config);
+  if (plan.mqtt.length > 0) await target.replaceForwarder(config);
   return { started: [...start], stopped };
 }
 

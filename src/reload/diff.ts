@@ -34,7 +34,7 @@ export interface ReloadPlan {
   /** S7 connections (one per S7 device: the PLC address, rack/slot, TSAPs). */
   readonly s7: NamedPlan;
   readonly cip22: boolean;
-  /** Changed keys under `mqtt` (empty: unchanged). */
+  /** Changed keys under `mqtt` (empty: unchanged); live unless forwarding turns on or off. */
   readonly mqtt: readonly string[];
   readonly commands: boolean;
   /** Changed keys that the running agent cannot take live: applied by a controlled restart. */
@@ -170,8 +170,12 @@ export function diffConfig(before: EdgeConfig, after: EdgeConfig): ReloadPlan {
   const sections = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort() as Array<
     keyof EdgeConfig
   >;
+  // A broker change is live (a new forwarder on the same outbox) while there is a broker
+  // before and after; turning forwarding on or off changes which parts run: restart.
+  const mqttLive = before.mqtt.url !== undefined && after.mqtt.url !== undefined;
   for (const section of sections) {
     if (LIVE_SECTIONS.has(section) || LOCAL_SECTIONS.has(section)) continue;
+    if (section === 'mqtt' && mqttLive) continue;
     restart.push(...changedPaths(before[section], after[section], section, 2));
   }
   restart.push(...lineSettingChanges(before.devices, after.devices));
@@ -198,6 +202,8 @@ export function summarisePlan(plan: ReloadPlan): string[] {
   if (d.removed.length) out.push(`devices removed: ${d.removed.join(', ')}`);
   for (const c of d.changed) out.push(`device ${c.name} changed: ${c.paths.join(', ')}`);
   if (plan.commands) out.push('commands changed');
+  if (plan.mqtt.length > 0 && !plan.restart.some((k) => k.startsWith('mqtt')))
+    out.push(`mqtt changed: ${plan.mqtt.join(', ')} (forwarder reconnects)`);
   for (const key of plan.restart) out.push(`restart: ${key}`);
   return out;
 }

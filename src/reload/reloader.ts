@@ -199,7 +199,16 @@ export class Reloader {
       return { ...result, status: 'restarting' };
     }
     this.trialTimer?.cancel();
-    const live = await applyLive(target, plan, config);
+    let live;
+    try {
+      live = await applyLive(target, plan, config);
+    } catch (error) {
+      // Validated, yet the parts would not start (a TLS file gone meanwhile): go back now.
+      const reason = `apply failed: ${(error as Error).message}`;
+      logger.error({ hash: validated.hash, err: reason }, 'config apply failed: rolling back');
+      if (rollback) throw error;
+      return this.rollbackTo(previous, { source: 'rollback', reason });
+    }
     this.activeHash = validated.hash;
     this.activeVersion = meta.version;
     logger.info({ hash: validated.hash, changes }, 'config applied live');

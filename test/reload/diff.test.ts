@@ -56,6 +56,14 @@ describe('diffConfig', () => {
     assert.equal(plan.devices.changed.length, 0);
   });
 
+  it('a broker change is live while there is a broker before and after', () => {
+    const a = config({ ...base, mqtt: { url: 'mqtt://127.0.0.1:1883', allowInsecure: true } });
+    const b = config({ ...base, mqtt: { url: 'mqtt://10.0.0.1:1883', allowInsecure: true } });
+    const plan = diffConfig(a, b);
+    assert.deepEqual(plan.mqtt, ['mqtt.url']);
+    assert.deepEqual(plan.restart, []);
+  });
+
   it('the reload section is local: a pushed one changes nothing', () => {
     const plan = diffConfig(config(base), config({ ...base, reload: { trialWindowSec: 5 } }));
     assert.equal(plan.empty, true);

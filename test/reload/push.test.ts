@@ -135,7 +135,7 @@ describe('signed config push over MQTT', { timeout: 180_000 }, () => {
         results('refused').find((r) => String(r.reason).startsWith('wrong-site')),
       );
 
-      // An unreachable broker: restart (exit 75, as systemd would see), trial fails, back by itself.
+      // An unreachable broker, live: the forwarder moves to it, the trial fails, it comes back.
       const deadPort = await freePort();
       const dead = {
         ...fleet,
@@ -143,6 +143,21 @@ describe('signed config push over MQTT', { timeout: 180_000 }, () => {
         devices: [device('d1', modbusPort), device('d2', modbusPort)],
       };
       await watcher.publish(setTopic, signed(dead, { version: 'fleet-8-bad' }));
+      const liveBack = await waitFor(
+        `live rollback\n${agent.output()}`,
+        () => results('rolled-back').find((r) => r.hash === applied.hash),
+        30_000,
+      );
+      assert.match(String(liveBack.reason), /trial failed: mqtt: not connected/);
+      assert.equal(agent.child.exitCode, null, 'no restart for a broker change');
+      const seen = watcher.results.length;
+
+      // The same with a key that needs a restart (log): exit 75 (systemd restarts), the trial
+      // spans the restart, fails, and the rollback restarts again.
+      await watcher.publish(
+        setTopic,
+        signed({ ...dead, log: { level: 'error' } }, { version: 'fleet-9-bad' }),
+      );
       let exit = await agent.exited;
       assert.equal(exit.code, 75, agent.output());
       agent = spawnAgent(file); // systemd's Restart=on-failure: starts on the pushed config, on trial
@@ -150,8 +165,8 @@ describe('signed config push over MQTT', { timeout: 180_000 }, () => {
       assert.equal(exit.code, 75, `trial failed → rollback restart\n${agent.output()}`);
       agent = spawnAgent(file); // back on the previous config
       const rolledBack = await waitFor(
-        `rolled-back result\n${agent.output()}`,
-        () => results('rolled-back')[0],
+        `rolled-back result after restarts\n${agent.output()}`,
+        () => watcher.results.slice(seen).find((r) => r.status === 'rolled-back'),
         30_000,
       );
       assert.match(String(rolledBack.reason), /trial failed: mqtt: not connected/);
