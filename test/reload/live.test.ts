@@ -71,11 +71,12 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
 
   it('applies only the difference; an invalid config is refused with paths', async () => {
     const p = (name: string): number => proxies[name]!.port;
+    const httpPort = await freePort();
     const base = {
       agent: { id: 'gw', site: SITE },
       store: { path: join(dir.path, 'outbox.db') },
       mqtt: { url: broker.url, allowInsecure: true },
-      http: { enabled: false },
+      http: { host: '127.0.0.1', port: httpPort },
       log: { level: 'warn' },
       reload: { historyDir: join(dir.path, 'history'), trialWindowSec: 1 },
     };
@@ -197,12 +198,43 @@ describe('live reload (SIGHUP) against real Modbus servers', { timeout: 120_000 
       assert.equal(back.code, 0, back.stdout + back.stderr);
       assert.match(back.stdout, /^rolled-back /);
       await waitFor('r1 polls again', () => watcher.telemetry('r1').length > r1Count + 3);
+      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status.json`)).json()) as {
+        agent: { config: { hash: string } };
+      };
+      const v1Hash = status.agent.config.hash;
+      assert.match(back.stdout, new RegExp(`^rolled-back ${v1Hash.slice(0, 12)}`));
+
+      // A changed device that cannot poll good within the trial: the previous config comes back.
+      const deadPort = await freePort();
+      const cBefore = proxies.c!.connections();
+      writeFileSync(
+        file,
+        stringify({ ...v1, devices: v1.devices.map((d) => (d.name === 'c1' ? device('c1', deadPort) : d)) }),
+      );
+      agent.child.kill('SIGHUP');
+      const failed = await waitFor(`device trial rollback\n${agent.output()}`, () =>
+        watcher.results.find(
+          (r) => r.status === 'rolled-back' && r.hash === v1Hash && String(r.reason).includes('c1'),
+        ),
+      );
+      assert.match(String(failed.reason), /trial failed: devices: none of c1 polled good/);
+      await waitFor('c1 back on its server', () => proxies.c!.connections() > cBefore);
+      const c1Good = watcher.telemetry('c1').length;
+      await waitFor('c1 polls good again', () =>
+        watcher
+          .telemetry('c1')
+          .slice(c1Good)
+          .some((r) => r.good),
+      );
 
       agent.child.kill('SIGTERM');
       const exit = await agent.exited;
       assert.equal(exit.code, 0, agent.output());
       await waitFor('the last records arrive', () => watcher.status.some((s) => s.state === 'offline'));
-      assertNothingLost(watcher, ['u1', 's1', 's2', 'c1', 'r1', 'n1']);
+      assertNothingLost(watcher, ['u1', 's1', 's2', 'r1', 'n1']);
+      // c1 published bad values while its trial config pointed at a dead port (that is the
+      // point): its seq has no hole all the same.
+      assertNothingLost(watcher, ['c1'], { badAllowed: true });
     } finally {
       if (agent.child.exitCode === null) agent.child.kill('SIGKILL');
       await watcher.close();
