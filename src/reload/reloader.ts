@@ -35,6 +35,8 @@ export interface ReloaderDeps {
   readonly trialWindowMs: number;
   /** The text the agent runs now. */
   readonly activeText: string;
+  /** Called at each step of an apply; crash tests stop the process there (no production use). */
+  readonly hook?: (point: 'validated' | 'stored' | 'activated' | 'applied') => void;
 }
 
 export interface ApplyMeta {
@@ -176,7 +178,9 @@ export class Reloader {
     const plan = diffConfig(target.config(), config);
     const changes = summarisePlan(plan);
     const previous = this.activeHash;
+    this.deps.hook?.('validated');
     await history.store(text);
+    this.deps.hook?.('stored');
     const deadline =
       rollback || validated.hash === previous ? undefined : clock.now() + this.deps.trialWindowMs;
     const entry: HistoryEntry = {
@@ -188,6 +192,7 @@ export class Reloader {
     };
     // Durable before anything changes: a power cut from here starts on the new config, whole.
     await history.activate(entry, deadline);
+    this.deps.hook?.('activated');
     const status = rollback ? 'rolled-back' : 'applied';
     if (plan.restart.length > 0) {
       const result: ReloadResult = { status, hash: validated.hash, changes, ...ids(meta), ts: clock.now() };
@@ -211,6 +216,7 @@ export class Reloader {
     }
     this.activeHash = validated.hash;
     this.activeVersion = meta.version;
+    this.deps.hook?.('applied');
     logger.info({ hash: validated.hash, changes }, 'config applied live');
     if (deadline !== undefined) this.armTrial(previous, deadline, live.started);
     return this.result({ status, hash: validated.hash, changes, ...ids(meta) });
