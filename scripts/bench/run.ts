@@ -18,6 +18,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   commit: () => import('./commit.js'),
   imports: () => import('./imports.js'),
   uplink: () => import('./uplink.js'),
+  reload: () => import('./reload.js'),
 };
 
 async function main(): Promise<void> {
