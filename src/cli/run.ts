@@ -3,7 +3,13 @@ import { Agent } from '../agent.js';
 import type { Logger } from '../core/ports.js';
 import { createLogger } from '../observability/logger.js';
 import { OTA_RESTART_EXIT_CODE } from '../ota/version.js';
-import { initialInfo, loadStartupConfig, startReload, type ReloadRuntime } from '../reload/runtime.js';
+import {
+  initialInfo,
+  loadStartupConfig,
+  rollbackFailedStart,
+  startReload,
+  type ReloadRuntime,
+} from '../reload/runtime.js';
 
 export async function runCommand(file: string, _err: (line: string) => void): Promise<number> {
   const startup = loadStartupConfig(file);
@@ -38,7 +44,19 @@ export async function runCommand(file: string, _err: (line: string) => void): Pr
   );
   let hups = 0;
   process.on('SIGHUP', () => (live.reload ? live.reload.hup() : hups++));
-  await agent.start();
+  try {
+    await agent.start();
+  } catch (error) {
+    if (await rollbackFailedStart(startup, error, Date.now()).catch(() => false)) {
+      await agent.stop().catch(() => undefined);
+      logger.error(
+        { err: String(error) },
+        'config on trial failed to start: previous config restored, restarting',
+      );
+      return OTA_RESTART_EXIT_CODE;
+    }
+    throw error;
+  }
   const reload = await startReload({ agent, file, startup, logger, restart, pidFile: true });
   live.reload = reload;
   if (hups > 0) reload.hup();

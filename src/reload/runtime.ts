@@ -39,6 +39,32 @@ export function loadStartupConfig(file: string): StartupConfig {
   return { config: fileConfig, text: fileText, history };
 }
 
+/**
+ * The agent could not start on a config on trial (its store path unwritable, a port taken):
+ * the previous config becomes active again before the process exits, so the restart that
+ * follows runs on it instead of looping on the broken one. The result is reported then.
+ */
+export async function rollbackFailedStart(
+  startup: StartupConfig,
+  error: unknown,
+  now: number,
+): Promise<boolean> {
+  const { history } = startup;
+  const state = history.readSync();
+  const trial = state.trial;
+  if (!trial || trial.hash !== configHash(startup.text)) return false;
+  const fileHash = state.active?.fileHash;
+  await history.activate({
+    hash: trial.previous,
+    at: now,
+    source: 'rollback',
+    ...(fileHash ? { fileHash } : {}),
+  });
+  const reason = `trial failed: the agent did not start (${error instanceof Error ? error.message : String(error)})`;
+  await history.result({ status: 'rolled-back', hash: trial.previous, reason, ts: now }, true);
+  return true;
+}
+
 export interface ReloadRuntimeDeps {
   readonly agent: Agent;
   readonly file: string;

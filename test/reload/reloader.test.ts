@@ -15,6 +15,7 @@ import { checkConfigText } from '../../src/config/load.js';
 import { createSecretResolver } from '../../src/config/secrets.js';
 import { ConfigHistory, startupText } from '../../src/reload/history.js';
 import { Reloader } from '../../src/reload/reloader.js';
+import { rollbackFailedStart } from '../../src/reload/runtime.js';
 import { configHash } from '../../src/reload/validate.js';
 import { tempDir } from '../helpers/tmp.js';
 import { standIn, type StandIn } from './stand-in.js';
@@ -174,5 +175,23 @@ describe('ConfigHistory', () => {
     assert.equal(await history.claimId('push-00000001', 10, 0), true);
     assert.equal(await history.claimId('push-00000001', 10, 0), false);
     assert.equal(await history.claimId('push-00000001', 10, 11), false, 'kept until it expires');
+  });
+
+  it('a config on trial the agent cannot start on: the previous one is restored', async () => {
+    const history = new ConfigHistory(join(d.path, 'failed-start'));
+    const [good, broken] = [text(['a']), text(['a', 'b'])];
+    await history.activate({ hash: await history.store(good), at: 1, source: 'file' });
+    await history.activate({ hash: await history.store(broken), at: 2, source: 'push' }, 10_000);
+    const startup = { config: {} as never, text: broken, history };
+    assert.equal(await rollbackFailedStart(startup, new Error('EADDRINUSE'), 3), true);
+    const state = history.readSync();
+    assert.equal(state.active?.hash, configHash(good));
+    assert.equal(state.trial, undefined);
+    assert.match(String(state.pending.at(-1)?.reason), /did not start \(EADDRINUSE\)/);
+    assert.equal(
+      await rollbackFailedStart({ ...startup, text: good }, new Error('x'), 4),
+      false,
+      'not on trial',
+    );
   });
 });
