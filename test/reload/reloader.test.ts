@@ -150,6 +150,38 @@ describe('Reloader trial', () => {
       ['a'],
     );
   });
+
+  it("refuses what a driver's init() refuses and what a secret cannot resolve, each with its path", async () => {
+    const { reloader, target, file } = await setup(dir(), []);
+    const config = {
+      agent: { id: 'gw', site: 's' },
+      mqtt: {
+        url: 'mqtt://127.0.0.1:1883',
+        allowInsecure: true,
+        password: { env: 'EDGE_RELOAD_TEST_UNSET' },
+      },
+      devices: [
+        {
+          name: 'label',
+          driver: 'modbus',
+          connection: { transport: 'tcp', host: '127.0.0.1', port: 1502 },
+          maxRegistersPerRequest: 10,
+          tags: [{ name: 'serial', function: 'holding', address: 0, type: 'string', length: 20 }],
+        },
+      ],
+    };
+    writeFileSync(file, stringify(config));
+    const result = await reloader.reloadFile();
+    assert.equal(result.status, 'refused');
+    assert.deepEqual(result.problems?.map((p) => p.path).sort(), [
+      'devices[0].tags[0].length',
+      'mqtt.password',
+    ]);
+    assert.deepEqual(
+      target.running.devices.map((d) => d.name),
+      ['a'],
+    );
+  });
 });
 
 describe('ConfigHistory', () => {
