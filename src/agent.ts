@@ -20,7 +20,7 @@ import { createStatusLed, type LedDeps } from './host/led/create.js';
 import type { StatusIndicator, StatusLed } from './host/led/status-led.js';
 import { pollerStallMs, storeProgress } from './host/watchdog/progress.js';
 import { Watchdog, watchdogParts, type WatchdogParts } from './host/watchdog/watchdog.js';
-import { buildDevices, type BuiltDevices } from './drivers/build.js';
+import { buildDevices, type BuiltDevice, type BuiltDevices } from './drivers/build.js';
 import { FailoverDriver } from './drivers/failover/driver.js';
 import { driverMetrics } from './drivers/registry.js';
 import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
@@ -35,6 +35,8 @@ import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
 import type { StationPage } from './web/station.js';
 import { tapSink } from './web/tap.js';
+import type { ReloadTarget } from './reload/apply.js';
+import { SwitchableChannel } from './reload/channel.js';
 
 export interface AgentOptions {
   readonly config: EdgeConfig;
@@ -50,6 +52,16 @@ export interface AgentOptions {
   readonly commandChannel?: CommandChannel;
   /** OTA: the running version (default: package.json) and how to restart into a switched release. */
   readonly ota?: { readonly version?: string; readonly restart?: (reason: string) => void };
+  /** The active config's hash and version (src/reload), for /status.json and the birth message. */
+  readonly configInfo?: () => { readonly hash: string; readonly version: string | null };
+}
+
+interface PollerEntry {
+  poller: DevicePoller;
+  driver: string;
+  instance: DeviceDriver;
+  allowWrites: boolean;
+  stallMs: number;
 }
 
 export interface Health {
@@ -58,20 +70,16 @@ export interface Health {
 }
 
 export class Agent {
-  private readonly config: EdgeConfig;
+  private config: EdgeConfig;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly secrets: SecretResolver;
   private built: BuiltDevices | undefined;
-  private readonly pollers: Array<{
-    poller: DevicePoller;
-    driver: string;
-    instance: DeviceDriver;
-    allowWrites: boolean;
-    stallMs: number;
-  }> = [];
+  private readonly pollers: PollerEntry[] = [];
   private readonly injectedCommands: CommandChannel | undefined;
+  /** The forwarder's channel, kept across a live MQTT change (src/reload/channel.ts). */
+  private readonly channel = new SwitchableChannel();
   private commands: CommandRouter | undefined;
   private outbox: Outbox | undefined;
   private forwarder: MqttForwarder | undefined;
@@ -117,31 +125,66 @@ export class Agent {
       this.logger.error({ device: problem.device, code: problem.code, path: problem.path }, problem.message);
     }
     for (const warning of this.built.warnings) this.logger.warn({ path: warning.path }, warning.message);
-    for (const { config: device, driver } of this.built.devices) {
-      const poller = new DevicePoller(driver, {
-        clock: this.clock,
-        logger: this.logger.child({ device: device.name }),
-        random: this.random,
-        startBackoff: device.reconnect,
-        offline: this.config.agent.offline,
-        report: device.report,
-        onReading: (reading) => {
-          this.outbox?.append(readingToRecord(reading));
-          this.page?.reading(reading);
-        },
-        onEvent: (event) => {
-          this.trackDevice(event);
-          this.emit(event);
-        },
-      });
-      const stallMs = pollerStallMs(
-        this.config.watchdog,
-        driver.tags().map((tag) => tag.intervalMs),
-        device.reconnect.maxMs,
-      );
-      const allowWrites = device.commands?.allowWrites ?? this.config.commands.allowWrites;
-      this.pollers.push({ poller, driver: device.driver, instance: driver, allowWrites, stallMs });
-    }
+    for (const built of this.built.devices) this.pollers.push(this.createPoller(built));
+  }
+
+  private createPoller({ config: device, driver }: BuiltDevice): PollerEntry {
+    const poller = new DevicePoller(driver, {
+      clock: this.clock,
+      logger: this.logger.child({ device: device.name }),
+      random: this.random,
+      startBackoff: device.reconnect,
+      offline: this.config.agent.offline,
+      report: device.report,
+      onReading: (reading) => {
+        this.outbox?.append(readingToRecord(reading));
+        this.page?.reading(reading);
+      },
+      onEvent: (event) => {
+        this.trackDevice(event);
+        this.emit(event);
+      },
+    });
+    const tagIntervals = driver.tags().map((tag) => tag.intervalMs);
+    const stallMs = pollerStallMs(this.config.watchdog, tagIntervals, device.reconnect.maxMs);
+    const allowWrites = device.commands?.allowWrites ?? this.config.commands.allowWrites;
+    return { poller, driver: device.driver, instance: driver, allowWrites, stallMs };
+  }
+
+  /** The seam of live reloads (src/reload/apply.ts): device-level replace, nothing else. */
+  reloadTarget(): ReloadTarget {
+    return {
+      config: () => this.config,
+      build: (device, index) => this.built!.add(device, index),
+      replace: async (remove, add, config) => {
+        const gone = this.pollers.filter(({ poller }) => remove.includes(poller.device));
+        await Promise.all(gone.map(({ poller }) => poller.stop()));
+        // frees what only they used (a serial line, a connection) so a re-added device can open it
+        for (const { instance } of gone) await this.built?.families.remove(instance);
+        for (const entry of gone) this.pollers.splice(this.pollers.indexOf(entry), 1);
+        for (const name of remove) this.offlineDevices.delete(name);
+        this.config = config;
+        const added = add.map((built) => this.createPoller(built));
+        this.pollers.push(...added);
+        for (const { poller } of added) poller.start();
+        // The router holds driver instances: a fresh one sees the new ones (its ledger is durable).
+        await this.commands?.stop();
+        if (this.outbox instanceof SqliteOutbox) this.startCommands(this.outbox);
+      },
+      replaceForwarder: async (config) => {
+        await this.forwarder?.stop();
+        this.config = config;
+        if (!(this.outbox instanceof SqliteOutbox)) return;
+        await this.startForwarder(this.outbox);
+        // a Sparkplug uplink is per forwarder: the router must take commands from the new one
+        await this.commands?.stop();
+        this.startCommands(this.outbox);
+      },
+      devices: () =>
+        this.pollers.map(({ poller, instance }) => ({ stats: poller.stats(), driver: instance })),
+      emit: (event) => this.emit(event),
+      channel: () => this.commandChannel(),
+    };
   }
 
   private starting: Promise<void> | undefined;
@@ -186,55 +229,13 @@ export class Agent {
     if (this.config.http.enabled) await this.startHttp();
     this.memoryGuard = new MemoryGuard(this.config.memory, { clock: this.clock, logger: this.logger });
     this.memoryGuard.start();
-    if (this.config.mqtt.url) {
-      const mqttLog = this.logger.child({ component: 'mqtt' });
-      // Loaded only when used: protobufjs and the .proto parse cost start-up time and RAM.
-      this.sparkplug =
-        this.config.mqtt.payload.format === 'sparkplug'
-          ? (await import('./forwarders/sparkplug/create.js')).createSparkplugUplink(this.config, {
-              clock: this.clock,
-              logger: mqttLog,
-              onRebirth: () => this.pollers.forEach(({ poller }) => poller.reportAll()),
-            })
-          : undefined;
-      this.forwarder = new MqttForwarder(this.config.mqtt, {
-        ...(this.sparkplug ? { uplink: this.sparkplug } : {}),
-        source: outbox,
-        clock: this.clock,
-        logger: mqttLog,
-        random: this.random,
-        site: this.config.agent.site,
-        agentId: this.config.agent.id,
-        secrets: this.secrets,
-      });
-      const led = this.led;
-      led.set('store-and-forward', true);
-      this.forwarder.on('connected', () => led.set('store-and-forward', false));
-      this.forwarder.on('disconnected', () => led.set('store-and-forward', true));
-      await this.forwarder.start();
-    } else {
-      this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
-    }
+    if (this.config.mqtt.url) await this.startForwarder(outbox);
+    else this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
     // the drivers' shared links (the DTU listener) are up before any device starts
     await this.built?.start();
     if (this.config.cip22.enabled) await this.startCip22(outbox);
     for (const { poller } of this.pollers) poller.start();
-    const channel = this.commandChannel();
-    if (channel) {
-      const targets = this.pollers.map(({ poller, instance, allowWrites }) => ({
-        device: poller.device,
-        driver: instance,
-        allowWrites,
-      }));
-      this.commands = new CommandRouter(targets, this.config.commands, {
-        channel: this.sparkplug && !this.injectedCommands ? this.sparkplug.commandChannel(channel) : channel,
-        sink: outbox,
-        clock: this.clock,
-        logger: this.logger.child({ component: 'commands' }),
-        ledger: this.commandLedger(outbox),
-      });
-      this.commands.start();
-    }
+    this.startCommands(outbox);
     this.state = 'running';
     this.led.set('booting', false);
     this.led.set('online', true);
@@ -314,7 +315,7 @@ export class Agent {
 
   /** Where commands arrive: the injected channel, else the forwarder's MQTT one (none without `mqtt.url`). */
   commandChannel(): CommandChannel | undefined {
-    return this.injectedCommands ?? this.forwarder?.commands;
+    return this.injectedCommands ?? (this.forwarder ? this.channel : undefined);
   }
 
   /** Settles when a release on trial is decided ('committed', 'rolled-back', …); tests await it. */
@@ -362,6 +363,7 @@ export class Agent {
         site: this.config.agent.site,
         state: this.state,
         uptimeMs: this.clock.now() - this.startedAt,
+        config: this.options.configInfo?.() ?? null,
       },
       health: this.health(),
       devices: this.pollers.map(({ poller, driver, instance }) => ({
@@ -379,6 +381,56 @@ export class Agent {
       commands: this.commands?.stats() ?? null,
       cip22: this.cip22?.status() ?? null,
     };
+  }
+
+  private async startForwarder(outbox: SqliteOutbox): Promise<void> {
+    const mqttLog = this.logger.child({ component: 'mqtt' });
+    // Loaded only when used: protobufjs and the .proto parse cost start-up time and RAM.
+    this.sparkplug =
+      this.config.mqtt.payload.format === 'sparkplug'
+        ? (await import('./forwarders/sparkplug/create.js')).createSparkplugUplink(this.config, {
+            clock: this.clock,
+            logger: mqttLog,
+            onRebirth: () => this.pollers.forEach(({ poller }) => poller.reportAll()),
+          })
+        : undefined;
+    const forwarder = new MqttForwarder(this.config.mqtt, {
+      ...(this.sparkplug ? { uplink: this.sparkplug } : {}),
+      source: outbox,
+      clock: this.clock,
+      logger: mqttLog,
+      random: this.random,
+      site: this.config.agent.site,
+      agentId: this.config.agent.id,
+      secrets: this.secrets,
+      config: this.options.configInfo,
+    });
+    this.forwarder = forwarder;
+    const led = this.led;
+    led?.set('store-and-forward', true);
+    forwarder.on('connected', () => led?.set('store-and-forward', false));
+    forwarder.on('disconnected', () => led?.set('store-and-forward', true));
+    this.channel.switchTo(forwarder.commands);
+    await forwarder.start();
+  }
+
+
+  private startCommands(outbox: SqliteOutbox): void {
+    const channel = this.commandChannel();
+    if (!channel) return;
+    const targets = this.pollers.map(({ poller, instance, allowWrites }) => ({
+      device: poller.device,
+      driver: instance,
+      allowWrites,
+    }));
+    this.commands = new CommandRouter(targets, this.config.commands, {
+      channel: this.sparkplug && !this.injectedCommands ? this.sparkplug.commandChannel(channel) : channel,
+      sink: outbox,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'commands' }),
+      ledger: this.commandLedger(outbox),
+    });
+    this.commands.start();
   }
 
   /** Command ids kept in the store across restarts (tag writes and pile commands alike). */

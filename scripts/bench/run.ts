@@ -19,6 +19,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   imports: () => import('./imports.js'),
   uplink: () => import('./uplink.js'),
   page: () => import('./page.js'),
+  reload: () => import('./reload.js'),
 };
 
 async function main(): Promise<void> {

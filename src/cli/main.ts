@@ -32,12 +32,21 @@ Usage:
   edge-agent ota serve-requests      (edge-agent-ota.service, root) carry out the agent's
                                      update requests. ota commands take --config FILE
                                      (default /etc/edge-agent/config.yaml)
+  edge-agent reload [--config FILE] [--json]
+                                     apply the changed config file in the running agent
+                                     (SIGHUP), wait for and print the result: applied,
+                                     refused (every problem with its path), restarting
+  edge-agent config history|diff [A] [B]|rollback [HASH] [--config FILE] [--json]
+                                     the last configs by hash (reload.historyDir), what
+                                     differs between two, go back to one (default: the
+                                     previous) in the running agent
   edge-agent pile-sim --port PORT --ca FILE (--cert/--key/--issuer | --piles DIR) [...]
                                      CIP-22 reference piles against a gateway (scripted
                                      charging, faults, drops); pile-sim --help for options
   edge-agent --version | --help
 
-Signals: SIGTERM/SIGINT flush the outbox, close links and exit 0 within the shutdown timeout.
+Signals: SIGTERM/SIGINT flush the outbox, close links and exit 0 within the shutdown timeout;
+SIGHUP reloads the config file (docs/remote-config.md).
 Docs: README.md, docs/config.md, docs/mqtt-payload.md, docs/errors.md, docs/ota.md`;
 
 function packageVersion(): string {
@@ -88,6 +97,17 @@ async function main(argv: string[]): Promise<number> {
       // `ota boot-check` (ExecStartPre before every start) does not pay for them.
       const { runCommand } = await import('./run.js');
       return runCommand(file, err);
+    }
+    case 'reload':
+    case 'config': {
+      const { reloadCommand, configCommand } = await import('./config-cmd.js');
+      const options = {
+        config: values.config ?? '/etc/edge-agent/config.yaml',
+        json: values.json === true,
+        timeoutMs: 30_000,
+      };
+      if (command === 'reload') return reloadCommand(options, out, err);
+      return configCommand(rest[0], rest.slice(1), options, out, err);
     }
     case 'doctor': {
       const { doctorCommand } = await import('./doctor.js');

@@ -8,6 +8,7 @@ import { commandsSchema } from './sections/commands.js';
 import { mqttSchema } from './sections/mqtt.js';
 import { httpSchema, logSchema, memorySchema } from './sections/observability.js';
 import { otaSchema } from './sections/ota.js';
+import { reloadSchema } from './sections/reload.js';
 import { storeSchema } from './sections/store.js';
 
 export const configSchema = z
@@ -28,6 +29,9 @@ export const configSchema = z
       .prefault({})
       .describe('Device commands over MQTT ({device}/cmd): writes need an explicit allow'),
     ota: otaSchema.prefault({}),
+    reload: reloadSchema
+      .prefault({})
+      .describe('Hot reload (SIGHUP, edge-agent reload), config history, trial and signed remote config'),
     ...driverSections,
     devices: z.array(deviceSchema).default([]),
     cip22: cip22Schema

@@ -44,6 +44,10 @@ export const CORE_ERRORS = {
   EDGE_ERR_CONFIG_INVALID: { nature: 'fatal', summary: 'Configuration does not match its schema' },
   EDGE_ERR_CONFIG_READ: { nature: 'fatal', summary: 'Configuration file cannot be read or parsed' },
   EDGE_ERR_CONFIG_SECRET: { nature: 'fatal', summary: 'A secret reference (env or file) cannot be resolved' },
+  EDGE_ERR_CONFIG_PUSH: {
+    nature: 'fatal',
+    summary: 'A pushed config was refused (unsigned, wrong site, expired, replayed, malformed)',
+  },
   EDGE_ERR_DRIVER_UNKNOWN: { nature: 'fatal', summary: 'A device names a driver that is not registered' },
   EDGE_ERR_DRIVER_START: {
     nature: 'retry',

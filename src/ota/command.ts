@@ -21,7 +21,10 @@ export const OTA_COMMAND_TOPIC = 'agent/ota';
 const OTA_PROGRESS_TOPIC = 'agent/ota/progress';
 
 const envelopeSchema = z.strictObject({
-  command: z.string().min(2).max(8192),
+  command: z
+    .string()
+    .min(2)
+    .max(1024 * 1024),
   keyId: z.string().regex(/^[0-9a-f]{16}$/),
   sig: z.string().min(1).max(200),
 });
@@ -62,54 +65,95 @@ function refuse(reason: string, message: string, id?: string): EdgeError {
   return new EdgeError('EDGE_ERR_OTA_COMMAND', message, { context: { reason, ...(id ? { id } : {}) } });
 }
 
-/** Authenticates and checks a command; pure but for the clock value passed in. */
-export function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaCommand {
+type Refuse = (reason: string, message: string, id?: string) => EdgeError;
+
+/**
+ * The signed envelope `{command, keyId, sig}`: parses it, finds the pinned key and checks
+ * the Ed25519 signature over the exact bytes of `command`; returns the signed JSON value.
+ * Shared by every signed agent command (OTA here, remote config in src/reload/remote.ts).
+ */
+export function openSignedEnvelope(
+  payload: Buffer,
+  keyring: Keyring,
+  what: string,
+  refuseWith: Refuse,
+  maxChars = 8192,
+): unknown {
   let raw: unknown;
   try {
     raw = JSON.parse(payload.toString('utf8'));
   } catch {
-    throw refuse('malformed', 'OTA command is not JSON');
+    throw refuseWith('malformed', `${what} is not JSON`);
   }
   const envelope = envelopeSchema.safeParse(raw);
-  if (!envelope.success)
-    throw refuse('unsigned', 'OTA command lacks the signed envelope {command, keyId, sig}');
-  const key = policy.keyring.get(envelope.data.keyId);
+  if (!envelope.success || envelope.data.command.length > maxChars)
+    throw refuseWith(
+      'unsigned',
+      `${what} lacks the signed envelope {command, keyId, sig} (command at most ${maxChars} characters)`,
+    );
+  const key = keyring.get(envelope.data.keyId);
   if (!key)
-    throw refuse('unknown-key', `OTA command signed by key ${envelope.data.keyId}, which is not pinned`);
+    throw refuseWith('unknown-key', `${what} signed by key ${envelope.data.keyId}, which is not pinned`);
   const sig = Buffer.from(envelope.data.sig, 'base64');
   if (sig.length !== 64 || !verify(null, Buffer.from(envelope.data.command, 'utf8'), key, sig))
-    throw refuse('bad-signature', 'OTA command signature does not verify');
-  let body: unknown;
+    throw refuseWith('bad-signature', `${what} signature does not verify`);
   try {
-    body = JSON.parse(envelope.data.command);
+    return JSON.parse(envelope.data.command) as unknown;
   } catch {
-    throw refuse('malformed', 'signed OTA command is not JSON');
+    throw refuseWith('malformed', `signed ${what} is not JSON`);
   }
+}
+
+/** What a signed command says about where and when it is valid. */
+export interface SignedScope {
+  readonly id: string;
+  readonly sites: readonly string[];
+  readonly agent?: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+/** Site, agent and validity window of a verified command, against this station and its clock. */
+export function checkScope(
+  cmd: SignedScope,
+  policy: Omit<CommandPolicy, 'keyring'>,
+  what: string,
+  refuseWith: Refuse,
+): void {
+  if (!cmd.sites.includes(policy.site))
+    throw refuseWith(
+      'wrong-site',
+      `${what} is for site ${cmd.sites.join(', ')}, this is ${policy.site}`,
+      cmd.id,
+    );
+  if (cmd.agent !== undefined && cmd.agent !== policy.agentId)
+    throw refuseWith('wrong-agent', `${what} is for agent ${cmd.agent}`, cmd.id);
+  if (cmd.expiresAt <= policy.now)
+    throw refuseWith(
+      'expired',
+      `${what} ${cmd.id} expired at ${new Date(cmd.expiresAt).toISOString()}`,
+      cmd.id,
+    );
+  if (cmd.issuedAt > policy.now + policy.clockSkewMs)
+    throw refuseWith('future', `${what} ${cmd.id} is issued in the future (check the clock)`, cmd.id);
+  if (cmd.expiresAt - cmd.issuedAt > policy.maxTtlMs || cmd.expiresAt <= cmd.issuedAt)
+    throw refuseWith(
+      'window',
+      `${what} ${cmd.id} claims a validity window longer than ota.commandMaxTtlSec`,
+      cmd.id,
+    );
+}
+
+/** Authenticates and checks a command; pure but for the clock value passed in. */
+export function verifyCommand(payload: Buffer, policy: CommandPolicy): OtaCommand {
+  const body = openSignedEnvelope(payload, policy.keyring, 'OTA command', refuse);
   const parsed = commandSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw refuse('malformed', `OTA command: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const cmd = parsed.data;
-  if (cmd.site !== policy.site)
-    throw refuse('wrong-site', `OTA command is for site ${cmd.site}, this is ${policy.site}`, cmd.id);
-  if (cmd.agent !== undefined && cmd.agent !== policy.agentId)
-    throw refuse('wrong-agent', `OTA command is for agent ${cmd.agent}`, cmd.id);
-  if (cmd.expiresAt <= policy.now)
-    throw refuse(
-      'expired',
-      `OTA command ${cmd.id} expired at ${new Date(cmd.expiresAt).toISOString()}`,
-      cmd.id,
-    );
-  if (cmd.issuedAt > policy.now + policy.clockSkewMs)
-    throw refuse('future', `OTA command ${cmd.id} is issued in the future (check the clock)`, cmd.id);
-  if (cmd.expiresAt - cmd.issuedAt > policy.maxTtlMs || cmd.expiresAt <= cmd.issuedAt) {
-    throw refuse(
-      'window',
-      `OTA command ${cmd.id} claims a validity window longer than ota.commandMaxTtlSec`,
-      cmd.id,
-    );
-  }
+  checkScope({ ...cmd, sites: [cmd.site] }, policy, 'OTA command', refuse);
   return cmd;
 }
 

@@ -310,7 +310,12 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   }
 
   private status(): StatusIdentity {
-    return { topic: this.statusTopic, agent: this.deps.agentId, site: this.deps.site };
+    return {
+      topic: this.statusTopic,
+      agent: this.deps.agentId,
+      site: this.deps.site,
+      config: this.deps.config?.(),
+    };
   }
 
   /** The uplink's session starts over (Sparkplug: primary host back online): all unacked is re-read as backlog. */

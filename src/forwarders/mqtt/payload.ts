@@ -65,10 +65,24 @@ export interface StatusPayload {
   readonly site: string;
   readonly ts?: number;
   readonly reason?: 'stopped' | 'connection-lost';
+  /** The active config: sha256 of its text and its version (a pushed config's). */
+  readonly config?: { readonly hash: string; readonly version: string | null };
 }
 
-export function onlineStatus(agent: string, site: string, ts: number): string {
-  return JSON.stringify({ v: PAYLOAD_VERSION, state: 'online', agent, site, ts } satisfies StatusPayload);
+export function onlineStatus(
+  agent: string,
+  site: string,
+  ts: number,
+  config?: StatusPayload['config'],
+): string {
+  return JSON.stringify({
+    v: PAYLOAD_VERSION,
+    state: 'online',
+    agent,
+    site,
+    ts,
+    ...(config ? { config } : {}),
+  } satisfies StatusPayload);
 }
 
 /** The retained last will: the broker publishes it when the connection is lost. */

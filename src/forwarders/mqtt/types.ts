@@ -19,6 +19,8 @@ export interface MqttForwarderDeps {
   readonly secrets: SecretResolver;
   /** A northbound format with its own session protocol (Sparkplug B); default: the JSON topics. */
   readonly uplink?: Uplink;
+  /** The active config (hash, version) for the retained birth message (src/reload). */
+  readonly config?: () => { readonly hash: string; readonly version: string | null };
 }
 
 export interface MqttForwarderStats {

@@ -52,6 +52,8 @@ export interface StatusIdentity {
   readonly topic: string;
   readonly agent: string;
   readonly site: string;
+  /** The active config's hash and version (src/reload), carried by the retained birth message. */
+  readonly config?: { readonly hash: string; readonly version: string | null } | undefined;
 }
 
 /** At CONNACK: the uplink's session start, or the JSON format's retained online status. */
@@ -63,7 +65,7 @@ export function announce(
   hooks: UplinkSession & { readonly onError: (err: Error) => void },
 ): void {
   if (uplink) return uplink.onConnect(client, { restart: () => hooks.restart() });
-  const payload = onlineStatus(status.agent, status.site, now);
+  const payload = onlineStatus(status.agent, status.site, now, status.config);
   client.publish(status.topic, payload, { qos: 1, retain: true }, (err) => {
     if (err) hooks.onError(err);
   });

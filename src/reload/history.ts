@@ -1,0 +1,200 @@
+/**
+ * The configs this station ran, by hash, in `<dir>` (reload.historyDir):
+ *   configs/<sha256>.yaml   the exact text of each config (written once, never changed)
+ *   state.json              which one is active, the previous one, a trial under way,
+ *                           the last N entries and results not yet reported
+ * Every write is temp + fsync + rename + directory fsync, and the text is durable before
+ * state.json names it, so a power cut during an apply leaves the old state or the new one:
+ * the agent starts on one whole config, never a mix.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { writeFileDurable } from '../ota/fs-sync.js';
+import { configHash } from './validate.js';
+
+const HASH = /^[0-9a-f]{64}$/;
+
+const entrySchema = z.strictObject({
+  hash: z.string().regex(HASH),
+  at: z.number(),
+  source: z.enum(['file', 'reload', 'push', 'rollback', 'cli-rollback']),
+  version: z.string().max(128).optional(),
+  /** sha256 of the local config file when this entry became active (file edits win over it). */
+  fileHash: z.string().regex(HASH).optional(),
+});
+export type HistoryEntry = z.infer<typeof entrySchema>;
+
+const resultSchema = z.strictObject({
+  status: z.enum(['applied', 'refused', 'rolled-back', 'restarting']),
+  hash: z.string(),
+  version: z.string().optional(),
+  id: z.string().optional(),
+  reason: z.string().optional(),
+  problems: z
+    .array(z.strictObject({ path: z.string(), message: z.string(), code: z.string().optional() }))
+    .optional(),
+  changes: z.array(z.string()).optional(),
+  ts: z.number(),
+});
+export type ReloadResult = z.infer<typeof resultSchema>;
+
+const stateSchema = z.strictObject({
+  format: z.literal(1),
+  active: entrySchema.optional(),
+  previous: z.string().regex(HASH).optional(),
+  /** A config on trial: if the agent is not healthy by `deadline`, `previous` comes back. */
+  trial: z
+    .strictObject({ hash: z.string().regex(HASH), previous: z.string().regex(HASH), deadline: z.number() })
+    .optional(),
+  entries: z.array(entrySchema),
+  /** Results to publish once the agent runs (after a restart that carried them out). */
+  pending: z.array(resultSchema),
+  /** The last result, for `edge-agent reload` to print. */
+  last: resultSchema.extend({ seq: z.number().int() }).optional(),
+  /** Ids of signed config pushes already accepted, until their validity ends (replay guard). */
+  seen: z.array(z.strictObject({ id: z.string(), expiresAt: z.number() })),
+});
+export type HistoryState = z.infer<typeof stateSchema>;
+
+const EMPTY: HistoryState = { format: 1, entries: [], pending: [], seen: [] };
+
+export class ConfigHistory {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly dir: string,
+    private readonly keep = 10,
+  ) {}
+
+  private get stateFile(): string {
+    return join(this.dir, 'state.json');
+  }
+
+  configFile(hash: string): string {
+    if (!HASH.test(hash)) throw new Error(`not a config hash: ${hash}`);
+    return join(this.dir, 'configs', `${hash}.yaml`);
+  }
+
+  /** The state as last written (a missing or unreadable file: empty, the local file runs). */
+  readSync(): HistoryState {
+    try {
+      return stateSchema.parse(JSON.parse(readFileSync(this.stateFile, 'utf8')));
+    } catch {
+      return EMPTY;
+    }
+  }
+
+  textSync(hash: string): string {
+    return readFileSync(this.configFile(hash), 'utf8');
+  }
+
+  async text(hash: string): Promise<string> {
+    return readFile(this.configFile(hash), 'utf8');
+  }
+
+  /** Finds a stored config by a unique hash prefix (the CLI accepts short hashes). */
+  resolve(prefix: string): string | undefined {
+    const hashes = [...new Set(this.readSync().entries.map((e) => e.hash))].filter((h) =>
+      h.startsWith(prefix),
+    );
+    return hashes.length === 1 ? hashes[0] : undefined;
+  }
+
+  /** Stores the text (durable) before anything names it. */
+  async store(text: string): Promise<string> {
+    const hash = configHash(text);
+    await mkdir(join(this.dir, 'configs'), { recursive: true, mode: 0o750 });
+    const file = this.configFile(hash);
+    const existing = await readFile(file, 'utf8').catch(() => undefined);
+    if (existing !== text) await writeFileDurable(file, text);
+    return hash;
+  }
+
+  /** Read-modify-write of state.json, one at a time, durable on return. */
+  update(change: (state: HistoryState) => HistoryState): Promise<HistoryState> {
+    const run = this.queue.then(async () => {
+      const next = change(this.readSync());
+      mkdirSync(this.dir, { recursive: true, mode: 0o750 });
+      await writeFileDurable(this.stateFile, `${JSON.stringify(next, null, 1)}\n`);
+      return next;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Makes `entry` the active config (optionally on trial); trims old entries and their files. */
+  async activate(entry: HistoryEntry, trialDeadline?: number): Promise<HistoryState> {
+    const state = await this.update((s) => {
+      const previous = s.active?.hash;
+      const entries = [...s.entries, entry].slice(-this.keep);
+      return {
+        ...s,
+        active: entry,
+        previous: previous !== entry.hash ? previous : s.previous,
+        trial:
+          trialDeadline !== undefined && previous !== undefined && previous !== entry.hash
+            ? { hash: entry.hash, previous, deadline: trialDeadline }
+            : undefined,
+        entries,
+      };
+    });
+    await this.prune(state);
+    return state;
+  }
+
+  /** Deletes stored texts no entry, the active or the previous config names any more. */
+  private async prune(state: HistoryState): Promise<void> {
+    const keep = new Set([
+      ...state.entries.map((e) => e.hash),
+      state.active?.hash,
+      state.previous,
+      state.trial?.previous,
+    ]);
+    const names = await readdir(join(this.dir, 'configs')).catch(() => [] as string[]);
+    for (const name of names) {
+      const hash = name.replace(/\.yaml$/, '');
+      if (HASH.test(hash) && !keep.has(hash)) await rm(join(this.dir, 'configs', name), { force: true });
+    }
+  }
+
+  /** Records a result: the last one (for the CLI), and pending until published. */
+  async result(result: ReloadResult, pending: boolean): Promise<void> {
+    await this.update((s) => ({
+      ...s,
+      last: { ...result, seq: (s.last?.seq ?? 0) + 1 },
+      pending: pending ? [...s.pending, result].slice(-20) : s.pending,
+    }));
+  }
+
+  /** Replay guard of signed pushes: false when the id was accepted before. */
+  async claimId(id: string, expiresAt: number, now: number): Promise<boolean> {
+    let fresh = false;
+    await this.update((s) => {
+      fresh = !s.seen.some((c) => c.id === id);
+      if (!fresh) return s;
+      return { ...s, seen: [...s.seen.filter((c) => c.expiresAt > now), { id, expiresAt }] };
+    });
+    return fresh;
+  }
+}
+
+/**
+ * Which config text the agent starts on: the history's active one while the local file
+ * is the one it was recorded against, else the local file (an operator edited it: the
+ * edit wins, and becomes history's active entry at start).
+ */
+export function startupText(
+  history: ConfigHistory,
+  fileText: string,
+): { text: string; fromHistory: boolean } {
+  const state = history.readSync();
+  const active = state.active;
+  if (!active || active.fileHash !== configHash(fileText)) return { text: fileText, fromHistory: false };
+  try {
+    return { text: history.textSync(active.hash), fromHistory: true };
+  } catch {
+    return { text: fileText, fromHistory: false };
+  }
+}
