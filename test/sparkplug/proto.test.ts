@@ -10,8 +10,14 @@ import { mqttSchema } from '../../src/config/sections/mqtt.js';
 import { EdgeError } from '../../src/core/errors.js';
 import { fileBdSeqStore } from '../../src/forwarders/sparkplug/bdseq.js';
 import { commandValue } from '../../src/forwarders/sparkplug/command-value.js';
-import { toMetric } from '../../src/forwarders/sparkplug/metrics.js';
-import { DataType, decodePayload, encodePayload } from '../../src/forwarders/sparkplug/proto.js';
+import { sparkplugDevices, toMetric } from '../../src/forwarders/sparkplug/metrics.js';
+import { deviceSchema } from '../../src/drivers/schemas.js';
+import {
+  DataType,
+  decodePayload,
+  encodePayload,
+  type DataTypeCode,
+} from '../../src/forwarders/sparkplug/proto.js';
 import { SPARKPLUG_B_PROTO } from '../../src/forwarders/sparkplug/proto-text.js';
 import { tempDir } from '../helpers/tmp.js';
 import { PROTO_DIR, protocDecode, protocMissing } from './helpers.js';
@@ -94,4 +100,44 @@ test('bdSeq file: absent or torn reads as none; an unwritable path is EDGE_ERR_S
   } finally {
     dir.remove();
   }
+});
+
+test('scaled tags are Double and an out-of-range integer is bad, never truncated by the host', () => {
+  // Field test: i16 temperature with scale 0.1 (every value was published bad as a type
+  // error) and u16 with offset -40000 (a negative value went out as UInt16, wrapped).
+  const device = deviceSchema.parse({
+    name: 'm1',
+    driver: 'modbus',
+    connection: { transport: 'tcp', host: '127.0.0.1', port: 502 },
+    unitId: 1,
+    tags: [
+      { name: 'temp', function: 'holding', address: 0, type: 'i16', scale: 0.1 },
+      { name: 'shifted', function: 'holding', address: 1, type: 'u16', offset: -40000 },
+      { name: 'raw', function: 'holding', address: 2, type: 'u16' },
+      { name: 'flag', function: 'coil', address: 0, type: 'bool', scale: 2 },
+    ],
+  });
+  const tags = sparkplugDevices([device])[0]?.tags;
+  assert.equal(tags?.get('temp'), DataType.Double);
+  assert.equal(tags?.get('shifted'), DataType.Double);
+  assert.equal(tags?.get('raw'), DataType.UInt16);
+  assert.equal(tags?.get('flag'), DataType.Boolean);
+  const opts = { birth: false, historical: false };
+  const cases: [number, number][] = [
+    [DataType.UInt16, 70_000],
+    [DataType.UInt16, -1],
+    [DataType.Int16, 40_000],
+    [DataType.Int8, 200],
+    [DataType.UInt8, 256],
+    [DataType.Int32, 3_000_000_000],
+    [DataType.UInt32, -5],
+    [DataType.Float, 1e39],
+  ];
+  for (const [dt, v] of cases) {
+    const m = toMetric('x', 1, dt as DataTypeCode, 1, { v, q: 'good' }, opts);
+    assert.equal(m.isNull, true, `${v} as datatype ${dt} must be bad`);
+    assert.equal(m.intValue ?? m.floatValue, undefined);
+  }
+  const ok = toMetric('x', 1, DataType.Int16, 1, { v: -32768, q: 'good' }, opts);
+  assert.equal(ok.intValue, 0xffff8000);
 });
