@@ -141,3 +141,32 @@ test('scaled tags are Double and an out-of-range integer is bad, never truncated
   const ok = toMetric('x', 1, DataType.Int16, 1, { v: -32768, q: 'good' }, opts);
   assert.equal(ok.intValue, 0xffff8000);
 });
+
+test(
+  'Int64 both ways: a negative LINT is its two-complement on the wire, not 0; a DCMD Int64 -5 writes -5',
+  { skip: protocMissing() },
+  () => {
+    // Field test: S7 LINT -5 went out good as long_value 0 (protobufjs makes a negative
+    // number 0 for uint64), and a host's DCMD of -5 to that tag was refused.
+    const opts = { birth: false, historical: false };
+    const payload = encodePayload({
+      metrics: [
+        toMetric('neg', 1, DataType.Int64, 1, { v: -5, q: 'good' }, opts),
+        toMetric('min', 2, DataType.Int64, 2, { v: Number.MIN_SAFE_INTEGER, q: 'good' }, opts),
+        toMetric('big', 3, DataType.Int64, 3, { v: 5_000_000_000, q: 'good' }, opts),
+      ],
+    });
+    const text = protocDecode(payload);
+    assert.match(text, /alias: 1\s+timestamp: 1\s+long_value: 18446744073709551611/);
+    assert.match(text, /alias: 2\s+timestamp: 2\s+long_value: 18437736874454810625/);
+    assert.match(text, /alias: 3\s+timestamp: 3\s+long_value: 5000000000/);
+    const back = decodePayload(payload).metrics ?? [];
+    assert.equal(commandValue(back[0]!, DataType.Int64), -5);
+    assert.equal(commandValue(back[1]!, DataType.Int64), Number.MIN_SAFE_INTEGER);
+    assert.equal(commandValue(back[2]!, DataType.Int64), 5_000_000_000);
+    const huge = decodePayload(
+      encodePayload({ metrics: [{ alias: 4, datatype: DataType.UInt64, longValue: '9007199254740993' }] }),
+    ).metrics?.[0];
+    assert.equal(commandValue(huge!, undefined), undefined, 'beyond 2^53: refused, not rounded');
+  },
+);

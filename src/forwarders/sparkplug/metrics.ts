@@ -141,7 +141,9 @@ function setValue(m: Metric, dt: DataTypeCode, v: unknown): boolean {
     case DataType.Int64:
     case DataType.UInt64:
       if (typeof v !== 'number' || !Number.isSafeInteger(v)) return false;
-      m.longValue = v;
+      if (dt === DataType.UInt64 && v < 0) return false;
+      // protobufjs turns a negative number into 0 for a uint64: give it the two's complement.
+      m.longValue = v < 0 ? BigInt.asUintN(64, BigInt(v)).toString() : v;
       return true;
   }
 }
