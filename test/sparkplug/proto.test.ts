@@ -170,3 +170,30 @@ test(
     assert.equal(commandValue(huge!, undefined), undefined, 'beyond 2^53: refused, not rounded');
   },
 );
+
+test('S7 array elements get their element datatype: a REAL array that first reads 2 stays Float', () => {
+  // Field test: array elements had no configured type, so a REAL element first read as 2
+  // was born Int32 and every later fraction (2.5) went out bad as a type error.
+  const device = deviceSchema.parse({
+    name: 'plc',
+    driver: 's7',
+    connection: { host: '127.0.0.1', port: 102, rack: 0, slot: 1 },
+    tags: [
+      { name: 'temps', address: 'DB1,REAL0.3' },
+      { name: 'counts', address: 'DB1,INT12.2', scale: 0.5 },
+      { name: 'one', address: 'DB1,DINT16' },
+    ],
+  });
+  const tags = sparkplugDevices([device])[0]?.tags;
+  assert.deepEqual(
+    [...(tags ?? new Map<string, number>()).entries()],
+    [
+      ['temps.0', DataType.Float],
+      ['temps.1', DataType.Float],
+      ['temps.2', DataType.Float],
+      ['counts.0', DataType.Double],
+      ['counts.1', DataType.Double],
+      ['one', DataType.Int32],
+    ],
+  );
+});

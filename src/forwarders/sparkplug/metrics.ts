@@ -8,6 +8,7 @@
  */
 import type { AgentDeviceConfig } from '../../drivers/schemas.js';
 import { parseS7Address, type S7Type } from '../../drivers/s7/address.js';
+import { publishedNames } from '../../drivers/s7/config.js';
 import type { ModbusDataType } from '../../drivers/modbus/config.js';
 import { DataType, type DataTypeCode, type Metric, type PropertyValue } from './proto.js';
 
@@ -65,7 +66,7 @@ function withScale(dt: DataTypeCode, tag: { readonly scale: number; readonly off
   return tag.scale === 1 && tag.offset === 0 ? dt : DataType.Double;
 }
 
-/** The configured devices as Sparkplug devices (array tags of S7 get their type from their values). */
+/** The configured devices as Sparkplug devices and their tags' datatypes. */
 export function sparkplugDevices(devices: readonly AgentDeviceConfig[]): SparkplugDevice[] {
   return devices.map((device) => {
     const tags = new Map<string, DataTypeCode>();
@@ -74,8 +75,11 @@ export function sparkplugDevices(devices: readonly AgentDeviceConfig[]): Sparkpl
     } else {
       for (const tag of device.tags) {
         const parsed = parseS7Address(tag.address);
-        if (parsed.ok && parsed.address.count <= 1)
-          tags.set(tag.name, withScale(S7_TYPES[parsed.address.type], tag));
+        if (!parsed.ok) continue;
+        // Array elements publish as name.0, name.1, …: each gets the element's datatype (a
+        // type guessed from a first value of 2 would refuse the REAL 2.5 that follows).
+        const dt = withScale(S7_TYPES[parsed.address.type], tag);
+        for (const name of publishedNames(tag.name, parsed.address)) tags.set(name, dt);
       }
     }
     return { name: device.name, tags };
