@@ -14,7 +14,7 @@ import { captureLogger } from '../helpers/logger.js';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
 import { FakeOutbox, telemetry } from '../mqtt/fake-outbox.js';
-import { EDGE, GROUP, Subscriber, edgeNode, protocEncode, protocMissing } from './helpers.js';
+import { EDGE, GROUP, Subscriber, bdSeqOf, edgeNode, protocEncode, protocMissing } from './helpers.js';
 
 const skip = protocMissing();
 let broker: MosquittoBroker;
@@ -67,8 +67,17 @@ test(
     await sub.waitFor('live DDATA', (s) => s.of('DDATA', 'd1').length === 2);
     assert.doesNotMatch(sub.of('DDATA', 'd1')[1]!.text, /is_historical/);
 
+    // Spec 3.0 [tck-id-message-flow-edge-node-birth-publish-phid-offline]: a newer offline
+    // STATE makes the edge node publish NDEATH, disconnect and start over (it held silently).
+    const connectsBefore = node.forwarder.stats().connectAttempts;
     await hostState(sub, false, t0 + 1);
-    await waitFor('drain held', () => !node.uplink.ready);
+    await sub.waitFor('NDEATH after STATE offline', (s) => s.of('NDEATH').length === 1);
+    assert.equal(bdSeqOf(sub.of('NDEATH')[0]!.text), bdSeqOf(sub.of('NBIRTH')[0]!.text));
+    await waitFor(
+      'a new connection',
+      () => node.forwarder.stats().connectAttempts > connectsBefore && node.forwarder.stats().connected,
+    );
+    assert.equal(node.uplink.ready, false, 'held on the new connection: the retained STATE is offline');
     await hostState(sub, true, t0 - 1); // stale: older than the last STATE, ignored
     outbox.append([telemetry('d1', 1_700_000_002_000, 3)]);
     outbox.append([telemetry('d1', 1_700_000_003_000, 4)]);
@@ -84,6 +93,11 @@ test(
       types.slice(-4),
       ['NBIRTH', 'DBIRTH', 'DBIRTH', 'DDATA'],
       'a new birth before the history',
+    );
+    assert.equal(
+      bdSeqOf(sub.of('NBIRTH')[1]!.text),
+      ((bdSeqOf(sub.of('NDEATH')[0]!.text) ?? 0) + 1) % 256,
+      'the new session has the next bdSeq',
     );
     const historical = sub.of('DDATA', 'd1')[2]!.text;
     assert.equal(historical.match(/is_historical: true/g)?.length, 8, 'both records, 4 metrics each');

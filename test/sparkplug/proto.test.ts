@@ -10,8 +10,14 @@ import { mqttSchema } from '../../src/config/sections/mqtt.js';
 import { EdgeError } from '../../src/core/errors.js';
 import { fileBdSeqStore } from '../../src/forwarders/sparkplug/bdseq.js';
 import { commandValue } from '../../src/forwarders/sparkplug/command-value.js';
-import { toMetric } from '../../src/forwarders/sparkplug/metrics.js';
-import { DataType, decodePayload, encodePayload } from '../../src/forwarders/sparkplug/proto.js';
+import { sparkplugDevices, toMetric } from '../../src/forwarders/sparkplug/metrics.js';
+import { deviceSchema } from '../../src/drivers/schemas.js';
+import {
+  DataType,
+  decodePayload,
+  encodePayload,
+  type DataTypeCode,
+} from '../../src/forwarders/sparkplug/proto.js';
 import { SPARKPLUG_B_PROTO } from '../../src/forwarders/sparkplug/proto-text.js';
 import { tempDir } from '../helpers/tmp.js';
 import { PROTO_DIR, protocDecode, protocMissing } from './helpers.js';
@@ -94,4 +100,100 @@ test('bdSeq file: absent or torn reads as none; an unwritable path is EDGE_ERR_S
   } finally {
     dir.remove();
   }
+});
+
+test('scaled tags are Double and an out-of-range integer is bad, never truncated by the host', () => {
+  // Field test: i16 temperature with scale 0.1 (every value was published bad as a type
+  // error) and u16 with offset -40000 (a negative value went out as UInt16, wrapped).
+  const device = deviceSchema.parse({
+    name: 'm1',
+    driver: 'modbus',
+    connection: { transport: 'tcp', host: '127.0.0.1', port: 502 },
+    unitId: 1,
+    tags: [
+      { name: 'temp', function: 'holding', address: 0, type: 'i16', scale: 0.1 },
+      { name: 'shifted', function: 'holding', address: 1, type: 'u16', offset: -40000 },
+      { name: 'raw', function: 'holding', address: 2, type: 'u16' },
+      { name: 'flag', function: 'coil', address: 0, type: 'bool', scale: 2 },
+    ],
+  });
+  const tags = sparkplugDevices([device])[0]?.tags;
+  assert.equal(tags?.get('temp'), DataType.Double);
+  assert.equal(tags?.get('shifted'), DataType.Double);
+  assert.equal(tags?.get('raw'), DataType.UInt16);
+  assert.equal(tags?.get('flag'), DataType.Boolean);
+  const opts = { birth: false, historical: false };
+  const cases: [number, number][] = [
+    [DataType.UInt16, 70_000],
+    [DataType.UInt16, -1],
+    [DataType.Int16, 40_000],
+    [DataType.Int8, 200],
+    [DataType.UInt8, 256],
+    [DataType.Int32, 3_000_000_000],
+    [DataType.UInt32, -5],
+    [DataType.Float, 1e39],
+  ];
+  for (const [dt, v] of cases) {
+    const m = toMetric('x', 1, dt as DataTypeCode, 1, { v, q: 'good' }, opts);
+    assert.equal(m.isNull, true, `${v} as datatype ${dt} must be bad`);
+    assert.equal(m.intValue ?? m.floatValue, undefined);
+  }
+  const ok = toMetric('x', 1, DataType.Int16, 1, { v: -32768, q: 'good' }, opts);
+  assert.equal(ok.intValue, 0xffff8000);
+});
+
+test(
+  'Int64 both ways: a negative LINT is its two-complement on the wire, not 0; a DCMD Int64 -5 writes -5',
+  { skip: protocMissing() },
+  () => {
+    // Field test: S7 LINT -5 went out good as long_value 0 (protobufjs makes a negative
+    // number 0 for uint64), and a host's DCMD of -5 to that tag was refused.
+    const opts = { birth: false, historical: false };
+    const payload = encodePayload({
+      metrics: [
+        toMetric('neg', 1, DataType.Int64, 1, { v: -5, q: 'good' }, opts),
+        toMetric('min', 2, DataType.Int64, 2, { v: Number.MIN_SAFE_INTEGER, q: 'good' }, opts),
+        toMetric('big', 3, DataType.Int64, 3, { v: 5_000_000_000, q: 'good' }, opts),
+      ],
+    });
+    const text = protocDecode(payload);
+    assert.match(text, /alias: 1\s+timestamp: 1\s+long_value: 18446744073709551611/);
+    assert.match(text, /alias: 2\s+timestamp: 2\s+long_value: 18437736874454810625/);
+    assert.match(text, /alias: 3\s+timestamp: 3\s+long_value: 5000000000/);
+    const back = decodePayload(payload).metrics ?? [];
+    assert.equal(commandValue(back[0]!, DataType.Int64), -5);
+    assert.equal(commandValue(back[1]!, DataType.Int64), Number.MIN_SAFE_INTEGER);
+    assert.equal(commandValue(back[2]!, DataType.Int64), 5_000_000_000);
+    const huge = decodePayload(
+      encodePayload({ metrics: [{ alias: 4, datatype: DataType.UInt64, longValue: '9007199254740993' }] }),
+    ).metrics?.[0];
+    assert.equal(commandValue(huge!, undefined), undefined, 'beyond 2^53: refused, not rounded');
+  },
+);
+
+test('S7 array elements get their element datatype: a REAL array that first reads 2 stays Float', () => {
+  // Field test: array elements had no configured type, so a REAL element first read as 2
+  // was born Int32 and every later fraction (2.5) went out bad as a type error.
+  const device = deviceSchema.parse({
+    name: 'plc',
+    driver: 's7',
+    connection: { host: '127.0.0.1', port: 102, rack: 0, slot: 1 },
+    tags: [
+      { name: 'temps', address: 'DB1,REAL0.3' },
+      { name: 'counts', address: 'DB1,INT12.2', scale: 0.5 },
+      { name: 'one', address: 'DB1,DINT16' },
+    ],
+  });
+  const tags = sparkplugDevices([device])[0]?.tags;
+  assert.deepEqual(
+    [...(tags ?? new Map<string, number>()).entries()],
+    [
+      ['temps.0', DataType.Float],
+      ['temps.1', DataType.Float],
+      ['temps.2', DataType.Float],
+      ['counts.0', DataType.Double],
+      ['counts.1', DataType.Double],
+      ['one', DataType.Int32],
+    ],
+  );
 });

@@ -299,6 +299,9 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.win.reset(watermark, window);
     announce(client, this.deps.uplink, this.status(), this.clock.now(), {
       restart: () => this.restartDrain(gen),
+      end: () => {
+        if (gen === this.gen) client.end(false); // 'close' follows: the usual reconnect
+      },
       onError: (err) => {
         if (gen === this.gen) this.recordError('EDGE_ERR_MQTT_PUBLISH', `online status: ${err.message}`);
       },

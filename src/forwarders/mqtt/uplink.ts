@@ -24,6 +24,8 @@ export interface UplinkSession {
    * the outbox is read again as backlog (replay), then the drain runs if `ready`.
    */
   restart(): void;
+  /** Ends this connection (DISCONNECT once in-flight messages are PUBACKed); the forwarder reconnects. */
+  end(): void;
 }
 
 export interface Uplink {
@@ -64,7 +66,7 @@ export function announce(
   now: number,
   hooks: UplinkSession & { readonly onError: (err: Error) => void },
 ): void {
-  if (uplink) return uplink.onConnect(client, { restart: () => hooks.restart() });
+  if (uplink) return uplink.onConnect(client, { restart: () => hooks.restart(), end: () => hooks.end() });
   const payload = onlineStatus(status.agent, status.site, now, status.config);
   client.publish(status.topic, payload, { qos: 1, retain: true }, (err) => {
     if (err) hooks.onError(err);

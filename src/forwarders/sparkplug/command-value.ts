@@ -4,7 +4,7 @@
  * else the tag's from its birth) says how to read them back. A metric without a value
  * gives undefined: the router refuses the command as invalid.
  */
-import { DataType, toNumber, type Metric } from './proto.js';
+import { DataType, toBigInt, type Metric } from './proto.js';
 
 export function commandValue(m: Metric, tagDatatype: number | undefined): unknown {
   const dt = m.datatype ?? tagDatatype;
@@ -13,9 +13,11 @@ export function commandValue(m: Metric, tagDatatype: number | undefined): unknow
   if (m.stringValue !== undefined) return m.stringValue;
   if (m.floatValue !== undefined) return m.floatValue;
   if (m.doubleValue !== undefined) return m.doubleValue;
-  if (m.longValue !== undefined) {
-    const v = toNumber(m.longValue) ?? 0;
-    return dt === DataType.Int64 && v > Number.MAX_SAFE_INTEGER ? undefined : v;
+  const long = toBigInt(m.longValue);
+  if (long !== undefined) {
+    // Int64 travels as its two's complement in the uint64; beyond 2^53 it cannot be written exactly.
+    const v = dt === DataType.Int64 ? BigInt.asIntN(64, long) : long;
+    return v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER) ? undefined : Number(v);
   }
   if (m.intValue !== undefined) {
     const v = m.intValue;

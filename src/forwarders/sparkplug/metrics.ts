@@ -8,6 +8,7 @@
  */
 import type { AgentDeviceConfig } from '../../drivers/schemas.js';
 import { parseS7Address, type S7Type } from '../../drivers/s7/address.js';
+import { publishedNames } from '../../drivers/s7/config.js';
 import type { ModbusDataType } from '../../drivers/modbus/config.js';
 import { DataType, type DataTypeCode, type Metric, type PropertyValue } from './proto.js';
 
@@ -56,16 +57,29 @@ const S7_TYPES: Record<S7Type, DataTypeCode> = {
   COUNTER: DataType.UInt16,
 };
 
-/** The configured devices as Sparkplug devices (array tags of S7 get their type from their values). */
+/**
+ * A scaled number (scale or offset set) is no longer the register's integer: 0.1 × i16 is a
+ * fraction, u16 + offset may be negative or beyond 65535. It travels as Double.
+ */
+function withScale(dt: DataTypeCode, tag: { readonly scale: number; readonly offset: number }): DataTypeCode {
+  if (dt === DataType.Boolean || dt === DataType.String) return dt;
+  return tag.scale === 1 && tag.offset === 0 ? dt : DataType.Double;
+}
+
+/** The configured devices as Sparkplug devices and their tags' datatypes. */
 export function sparkplugDevices(devices: readonly AgentDeviceConfig[]): SparkplugDevice[] {
   return devices.map((device) => {
     const tags = new Map<string, DataTypeCode>();
     if (device.driver === 'modbus') {
-      for (const tag of device.tags) tags.set(tag.name, MODBUS_TYPES[tag.type]);
+      for (const tag of device.tags) tags.set(tag.name, withScale(MODBUS_TYPES[tag.type], tag));
     } else {
       for (const tag of device.tags) {
         const parsed = parseS7Address(tag.address);
-        if (parsed.ok && parsed.address.count <= 1) tags.set(tag.name, S7_TYPES[parsed.address.type]);
+        if (!parsed.ok) continue;
+        // Array elements publish as name.0, name.1, …: each gets the element's datatype (a
+        // type guessed from a first value of 2 would refuse the REAL 2.5 that follows).
+        const dt = withScale(S7_TYPES[parsed.address.type], tag);
+        for (const name of publishedNames(tag.name, parsed.address)) tags.set(name, dt);
       }
     }
     return { name: device.name, tags };
@@ -81,6 +95,15 @@ export function inferDatatype(v: unknown): DataTypeCode {
   if (typeof v === 'number') return DataType.Double;
   return DataType.String;
 }
+
+const INT_RANGE = {
+  [DataType.Int8]: [-128, 127],
+  [DataType.Int16]: [-32_768, 32_767],
+  [DataType.Int32]: [-2_147_483_648, 2_147_483_647],
+  [DataType.UInt8]: [0, 255],
+  [DataType.UInt16]: [0, 65_535],
+  [DataType.UInt32]: [0, 4_294_967_295],
+} as const;
 
 const property = (type: DataTypeCode, v: number | string): PropertyValue =>
   typeof v === 'number' ? { type, intValue: v } : { type, stringValue: v };
@@ -103,23 +126,28 @@ function setValue(m: Metric, dt: DataTypeCode, v: unknown): boolean {
     case DataType.Float:
     case DataType.Double:
       if (typeof v !== 'number') return false;
-      if (dt === DataType.Float) m.floatValue = v;
-      else m.doubleValue = v;
+      if (dt === DataType.Double) m.doubleValue = v;
+      else if (Number.isFinite(Math.fround(v))) m.floatValue = v;
+      else return false; // beyond float32: it would arrive as Infinity
       return true;
     case DataType.Int8:
     case DataType.Int16:
     case DataType.Int32:
     case DataType.UInt8:
     case DataType.UInt16:
-    case DataType.UInt32:
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < -2_147_483_648 || v > 4_294_967_295)
-        return false;
+    case DataType.UInt32: {
+      // A host keeps only the datatype's bits: 70000 as UInt16 would read as 4464.
+      const [min, max] = INT_RANGE[dt];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return false;
       m.intValue = v >>> 0; // Sparkplug 3.0: signed types travel as their two's complement in uint32
       return true;
+    }
     case DataType.Int64:
     case DataType.UInt64:
       if (typeof v !== 'number' || !Number.isSafeInteger(v)) return false;
-      m.longValue = v;
+      if (dt === DataType.UInt64 && v < 0) return false;
+      // protobufjs turns a negative number into 0 for a uint64: give it the two's complement.
+      m.longValue = v < 0 ? BigInt.asUintN(64, BigInt(v)).toString() : v;
       return true;
   }
 }

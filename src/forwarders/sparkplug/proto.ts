@@ -30,16 +30,19 @@ export interface PropertyValue {
   stringValue?: string;
 }
 
+/** A 64-bit field: a number to encode (a decimal string beyond 2^53); decoded, a decimal string. */
+export type Int64Field = number | string | protobuf.Long;
+
 export interface Metric {
   name?: string;
-  alias?: number | protobuf.Long;
-  timestamp?: number | protobuf.Long;
+  alias?: Int64Field;
+  timestamp?: Int64Field;
   datatype?: number;
   isHistorical?: boolean;
   isNull?: boolean;
   properties?: { keys: string[]; values: PropertyValue[] };
   intValue?: number;
-  longValue?: number | protobuf.Long;
+  longValue?: Int64Field;
   floatValue?: number;
   doubleValue?: number;
   booleanValue?: boolean;
@@ -47,9 +50,9 @@ export interface Metric {
 }
 
 export interface Payload {
-  timestamp?: number | protobuf.Long;
+  timestamp?: Int64Field;
   metrics?: Metric[];
-  seq?: number | protobuf.Long;
+  seq?: Int64Field;
 }
 
 const root = protobuf.parse(SPARKPLUG_B_PROTO, { keepCase: false }).root;
@@ -60,14 +63,25 @@ export function encodePayload(payload: Payload): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Decodes a payload with 64-bit fields as numbers (timestamps, aliases, seq fit in 2^53). */
+/**
+ * Decodes a payload with 64-bit fields as decimal strings: a uint64 holding a negative Int64
+ * (its two's complement) does not survive a trip through a JS number.
+ */
 export function decodePayload(bytes: Uint8Array): Payload {
   const message = PayloadType.decode(bytes);
-  return PayloadType.toObject(message, { longs: Number, defaults: false });
+  return PayloadType.toObject(message, { longs: String, defaults: false });
 }
 
-/** A 64-bit field decoded by protobufjs as a number. */
-export function toNumber(v: number | protobuf.Long | undefined): number | undefined {
+/** A 64-bit field as a number (timestamps, aliases, seq fit in 2^53). */
+export function toNumber(v: Int64Field | undefined): number | undefined {
+  const n = toBigInt(v);
+  return n === undefined ? undefined : Number(n);
+}
+
+/** A 64-bit field exactly, as the unsigned value on the wire. */
+export function toBigInt(v: Int64Field | undefined): bigint | undefined {
   if (v === undefined) return undefined;
-  return typeof v === 'number' ? v : (v.unsigned ? v.high >>> 0 : v.high) * 4_294_967_296 + (v.low >>> 0);
+  if (typeof v === 'number') return BigInt(Math.trunc(v));
+  if (typeof v === 'string') return BigInt(v);
+  return BigInt.asUintN(64, (BigInt(v.high) << 32n) | BigInt(v.low >>> 0));
 }

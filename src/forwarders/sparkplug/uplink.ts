@@ -14,8 +14,9 @@
  *   because the outbox deletes a record only after its PUBACK (a deliberate deviation).
  * - `device-offline` events publish DDEATH; a dead device's all-bad records, and every
  *   event record, go on the JSON topics (QoS 1, PUBACKed) so nothing committed is dropped.
- * - With `primaryHostId`, the drain waits for the host's STATE `{online: true}` and stops
- *   while it is offline: records stay in the outbox and go out later as historical.
+ * - With `primaryHostId`, the drain waits for the host's STATE `{online: true}`; a newer
+ *   offline STATE publishes NDEATH and reconnects (spec 3.0): records stay in the outbox
+ *   and go out later as historical.
  */
 import { createHash } from 'node:crypto';
 import type { IPublishPacket, MqttClient } from 'mqtt';
@@ -324,7 +325,13 @@ export class SparkplugUplink implements Uplink {
       this.birth();
       this.session?.restart(); // everything stored meanwhile goes out as historical
     } else {
-      this.nodeBorn = false; // the drain holds: records stay in the outbox
+      // Spec 3.0 [tck-id-message-flow-edge-node-birth-publish-phid-offline]: NDEATH, disconnect,
+      // start over. The drain holds meanwhile: records stay in the outbox.
+      this.nodeBorn = false;
+      const session = this.session;
+      this.client?.publish(this.topic('NDEATH'), this.ndeath(), { qos: 1, retain: false }, () =>
+        session?.end(),
+      );
     }
   }
 
