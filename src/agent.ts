@@ -414,7 +414,6 @@ export class Agent {
     await forwarder.start();
   }
 
-
   private startCommands(outbox: SqliteOutbox): void {
     const channel = this.commandChannel();
     if (!channel) return;

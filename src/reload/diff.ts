@@ -182,7 +182,8 @@ export function diffConfig(before: EdgeConfig, after: EdgeConfig): ReloadPlan {
   restart.push(...lineSettingChanges(before.devices, after.devices));
   const devices = devicePlan(before.devices, after.devices);
   const [dtuBefore, dtuAfter] = [dtuOf(before), dtuOf(after)];
-  const dtuServer = !same(dtuBefore?.server, dtuAfter?.server) || !same(dtuBefore?.udpServer, dtuAfter?.udpServer);
+  const dtuServer =
+    !same(dtuBefore?.server, dtuAfter?.server) || !same(dtuBefore?.udpServer, dtuAfter?.udpServer);
   const plan: ReloadPlan = {
     devices,
     dtu: { ...namedPlan(dtuBefore?.links ?? [], dtuAfter?.links ?? []), server: dtuServer },

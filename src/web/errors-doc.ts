@@ -39,9 +39,6 @@ export function loadErrorsDoc(): Record<string, ErrorDoc> {
     return JSON.parse(readFileSync(ERRORS_JSON, 'utf8')) as Record<string, ErrorDoc>;
   if (existsSync(ERRORS_MD)) return parseErrorsDoc(readFileSync(ERRORS_MD, 'utf8'));
   return Object.fromEntries(
-    [...errorCatalogue()].map(([code, e]) => [
-      code,
-      { nature: e.nature, summary: e.summary, text: '' },
-    ]),
+    [...errorCatalogue()].map(([code, e]) => [code, { nature: e.nature, summary: e.summary, text: '' }]),
   );
 }
