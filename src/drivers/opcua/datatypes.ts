@@ -4,6 +4,7 @@
  * coerced: a server that changed its model must not publish misread numbers as good.
  */
 import type { TagScalar } from '../../core/types.js';
+import { shortestF32, withoutFloatNoise } from '../modbus/codec.js';
 import type { OpcuaTagConfig, OpcuaType } from './config.js';
 
 /** Built-in DataType ids (node-opcua's DataType enum has the same numbers). */
@@ -38,6 +39,12 @@ export interface VariantLike {
   readonly dataType: number;
   readonly arrayType?: number;
   readonly value: unknown;
+}
+
+/** The engineering value, scaled as Modbus and S7 scale (230.1, not 230.10000000000002). */
+function scaled(tag: OpcuaTagConfig, raw: number): number {
+  const value = tag.dataType === 'Float' ? shortestF32(raw) : raw;
+  return tag.scale === 1 && tag.offset === 0 ? value : withoutFloatNoise(value * tag.scale + tag.offset);
 }
 
 export type Decoded =
@@ -78,11 +85,11 @@ export function decodeVariant(tag: OpcuaTagConfig, variant: VariantLike): Decode
       const n = int64(v, tag.dataType === 'Int64');
       if (n === undefined)
         return { ok: false, reason: 'a 64-bit integer outside the safe range of a JSON number' };
-      return { ok: true, value: n * tag.scale + tag.offset };
+      return { ok: true, value: scaled(tag, n) };
     }
     default:
       if (typeof v !== 'number' || Number.isNaN(v)) return { ok: false, reason: 'not a number' };
-      return { ok: true, value: v * tag.scale + tag.offset };
+      return { ok: true, value: scaled(tag, v) };
   }
 }
 
