@@ -8,7 +8,7 @@
  */
 import { Backoff } from '../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import type { EdgeError } from '../../core/errors.js';
+import { EdgeError } from '../../core/errors.js';
 import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports.js';
 import { badValue, goodValue, type TagValue } from '../../core/types.js';
 import { createSecretResolver, type SecretResolver } from '../../config/secrets.js';
@@ -142,12 +142,14 @@ export class OpcuaDevice implements DeviceDriver {
         { endpoint: this.config.endpoint, serverSha256: link.serverSha256 },
         'opcua connected',
       );
+      // Values the first publish has not brought yet come from one Read: start() returns with every tag known.
+      if (this.config.mode === 'subscription') await this.refresh(link);
     } catch (thrown) {
       await link.close();
       this.subscription = undefined;
       this.linkError =
-        thrown instanceof Error && 'code' in thrown
-          ? (thrown as EdgeError)
+        thrown instanceof EdgeError
+          ? thrown
           : opcuaError('EDGE_ERR_OPCUA_CONNECT', String(thrown), { device: this.device }, thrown);
       this.counters.connectFailures++;
       this.count(this.linkError.code);
