@@ -15,14 +15,14 @@ import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { ProgressSample } from './device/watchdog/health-gate.js';
 import type { EdgeConfig } from './config/schema.js';
-import { createSecretResolver, type SecretResolver } from './config/secrets.js';
+import { createSecretResolver, type SecretResolver } from './config-kit/secrets.js';
 import { createStatusLed, type LedDeps } from './device/led/create.js';
 import type { StatusIndicator, StatusLed } from './device/led/status-led.js';
 import { pollerStallMs, storeProgress } from './device/watchdog/progress.js';
 import { Watchdog, watchdogParts, type WatchdogParts } from './device/watchdog/watchdog.js';
 import { buildDevices, type BuiltDevices } from './drivers/build.js';
 import { FailoverDriver } from './drivers/failover/driver.js';
-import { DtuHub } from './drivers/modbus/dtu/hub.js';
+import { driverMetrics } from './drivers/registry.js';
 import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
 import { startStatusServer } from './observability/http.js';
 import { MemoryGuard } from './observability/memory-guard.js';
@@ -61,7 +61,6 @@ export class Agent {
   private readonly random: () => number;
   private readonly secrets: SecretResolver;
   private built: BuiltDevices | undefined;
-  private readonly dtuHub: DtuHub | undefined;
   private readonly pollers: Array<{
     poller: DevicePoller;
     driver: string;
@@ -94,13 +93,6 @@ export class Agent {
     this.secrets = options.secrets ?? createSecretResolver();
     this.injectedCommands = options.commandChannel;
     this.startedAt = this.clock.now();
-    this.dtuHub = this.config.dtu
-      ? new DtuHub(this.config.dtu, {
-          clock: this.clock,
-          logger: this.logger.child({ component: 'dtu' }),
-          random: this.random,
-        })
-      : undefined;
     this.createDrivers();
   }
 
@@ -114,7 +106,6 @@ export class Agent {
       clock: this.clock,
       logger: this.logger,
       random: this.random,
-      dtu: this.dtuHub,
       onEvent: (event) => this.emit(event),
     });
     for (const problem of this.built.problems) {
@@ -205,7 +196,8 @@ export class Agent {
     } else {
       this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
     }
-    await this.dtuHub?.start();
+    // the drivers' shared links (the DTU listener) are up before any device starts
+    await this.built?.start();
     if (this.config.cip22.enabled) await this.startCip22(outbox);
     for (const { poller } of this.pollers) poller.start();
     const channel = this.commandChannel();
@@ -287,7 +279,6 @@ export class Agent {
     await this.commands?.stop();
     await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
     await this.built?.close();
-    await this.dtuHub?.stop();
     await this.cip22?.stop();
     this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-stopped', severity: 'info', data: {} });
     await this.outbox
@@ -334,8 +325,7 @@ export class Agent {
       forwarder: this.forwarder?.stats(),
       forwarderEnabled: this.forwarder !== undefined,
       memory: this.memoryGuard?.stats(),
-      dtus: this.dtuHub?.status() ?? {},
-      dtuUnknownRegistrations: this.dtuHub?.serverStatus().unknownRegistrations ?? 0,
+      drivers: this.built?.families.stats() ?? {},
       commandsRefused: {
         device: this.commands?.stats().refused ?? {},
         pile: this.cip22?.commandRefusals() ?? {},
@@ -360,7 +350,7 @@ export class Agent {
         ...(instance instanceof FailoverDriver ? { source: instance.active } : {}),
         link: poller.driverStatus(),
       })),
-      dtu: this.dtuHub ? { server: this.dtuHub.serverStatus(), links: this.dtuHub.status() } : null,
+      ...this.built?.families.status(),
       outbox: this.outbox?.stats() ?? null,
       forwarder: this.forwarder?.stats() ?? null,
       memory: this.memoryGuard?.stats() ?? null,
@@ -404,7 +394,7 @@ export class Agent {
   private async startHttp(): Promise<void> {
     // prom-client is loaded only with the status endpoint that serves it.
     const { createMetrics } = await import('./observability/metrics.js');
-    this.metrics = createMetrics(() => this.snapshot());
+    this.metrics = createMetrics(() => this.snapshot(), { driverMetrics: driverMetrics() });
     const metrics = this.metrics;
     this.http = await startStatusServer(
       { host: this.config.http.host, port: this.config.http.port },

@@ -73,7 +73,10 @@ async function throughput(): Promise<BenchResult[]> {
   dtuSide.write('DTU-BENCH');
   responder(dtuSide);
   while (!hub.status().bench!.up) await new Promise((r) => setTimeout(r, 5));
-  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
+  const fam = createModbusFamily(
+    { clock: systemClock, logger: silentLogger, random: Math.random },
+    { dtu: hub },
+  );
   const device = fam.create(
     modbusDeviceSchema.parse({
       name: 'bench',
@@ -232,7 +235,10 @@ async function idleLinks(): Promise<BenchResult[]> {
   );
   await hub.start();
   // a family with a device on every link, not polling (as in an agent between polls)
-  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
+  const fam = createModbusFamily(
+    { clock: systemClock, logger: silentLogger, random: Math.random },
+    { dtu: hub },
+  );
   for (const l of links) {
     const d = fam.create(
       modbusDeviceSchema.parse({

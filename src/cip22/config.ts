@@ -1,6 +1,6 @@
 /** The `cip22:` section: the charging-pile gateway (TLS listener, identity, limits, policy). */
 import { z } from 'zod';
-import { keyRefSchema, topicSegment } from '../config/sections/common.js';
+import { keyRefSchema, topicSegment } from '../config-kit/common.js';
 
 const minute = z.number().int().min(0).max(1440);
 

@@ -7,7 +7,7 @@ import { systemClock } from '../core/clock.js';
 import { EdgeError } from '../core/errors.js';
 import { silentLogger } from '../core/ports.js';
 import { readConfigFile } from '../config/load.js';
-import { createSecretResolver, listSecretRefs } from '../config/secrets.js';
+import { createSecretResolver, listSecretRefs } from '../config-kit/secrets.js';
 
 export interface CheckOptions {
   readonly schemaOnly: boolean;
@@ -47,15 +47,10 @@ export async function checkConfigCommand(
     return 1;
   }
   // Loaded on demand: the drivers are heavier than the schema, and `ota boot-check` needs neither.
-  const [{ buildDevices }, { DtuHub }] = await Promise.all([
-    import('../drivers/build.js'),
-    import('../drivers/modbus/dtu/hub.js'),
-  ]);
+  const { buildDevices } = await import('../drivers/build.js');
   const deps = { clock: systemClock, logger: silentLogger, random: Math.random };
-  const dtu = result.config.dtu ? new DtuHub(result.config.dtu, deps) : undefined;
-  const built = buildDevices(result.config, { ...deps, dtu, onEvent: () => undefined });
+  const built = buildDevices(result.config, { ...deps, onEvent: () => undefined });
   await built.close();
-  await dtu?.stop();
   for (const w of built.warnings) out(`  warning: ${w.path}: ${w.message}`);
   if (built.problems.length > 0) {
     const n = built.problems.length;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { EdgeError } from '../core/errors.js';
-import { DRIVER_NAMES } from '../drivers/schemas.js';
+import { DRIVER_NAMES } from '../drivers/registry.js';
 import { configSchema, type EdgeConfig } from './schema.js';
 
 export interface ConfigIssue {

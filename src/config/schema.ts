@@ -1,9 +1,8 @@
 /** The whole configuration: one schema per section, composed; unknown keys rejected. */
 import { z } from 'zod';
 import { cip22Schema } from '../cip22/config.js';
-import { dtuCrossCheck, dtuSchema } from '../drivers/modbus/dtu/config.js';
 import { ledSchema, watchdogSchema } from '../device/config.js';
-import { deviceSchema } from '../drivers/schemas.js';
+import { deviceSchema, driverSectionChecks, driverSections } from '../drivers/schemas.js';
 import { agentSchema } from './sections/agent.js';
 import { commandsSchema } from './sections/commands.js';
 import { mqttSchema } from './sections/mqtt.js';
@@ -29,9 +28,7 @@ export const configSchema = z
       .prefault({})
       .describe('Device commands over MQTT ({device}/cmd): writes need an explicit allow'),
     ota: otaSchema.prefault({}),
-    dtu: dtuSchema
-      .optional()
-      .describe('DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu'),
+    ...driverSections,
     devices: z.array(deviceSchema).default([]),
     cip22: cip22Schema
       .prefault({})
@@ -49,8 +46,8 @@ export const configSchema = z
         });
       } else names.set(device.name, i);
     });
-    for (const issue of dtuCrossCheck(config.devices, config.dtu))
-      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    for (const issue of driverSectionChecks(config))
+      ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
   });
 
 export type EdgeConfig = z.infer<typeof configSchema>;

@@ -2,8 +2,36 @@
  * Stable error codes, in the manner of fastify's `FST_ERR_*`: every failure the agent
  * reports carries a code from this catalogue, a nature (may retrying help?) and the
  * device context. `docs/errors.md` documents each code; a test keeps the two in step.
+ *
+ * This file holds the codes of the core and the non-driver areas. Each driver declares its
+ * own in its folder (`DriverDefinition.errors`, see src/drivers/types.ts): they join the
+ * runtime catalogue through `registerErrorCodes` and the `EdgeErrorCode` type through the
+ * `DriverErrorCodes` interface, so core never imports a driver.
  */
 export type ErrorNature = 'retry' | 'fatal';
+
+/** One code's entry: its nature, a one-line summary and (drivers) the docs/errors.md paragraph. */
+export interface ErrorSpec {
+  readonly nature: ErrorNature;
+  readonly summary: string;
+  /** What it means and what to do (markdown); drivers' docs/errors.md entries are generated from it. */
+  readonly docs?: string;
+  /**
+   * "No answer from the device": a poll whose values are all bad with link-down codes
+   * makes the device offline, and failover counts it as an outage.
+   */
+  readonly linkDown?: boolean;
+}
+
+export type ErrorCatalogue = Readonly<Record<string, ErrorSpec>>;
+
+/**
+ * Driver error codes, for the type system: each driver's errors.ts adds its catalogue under
+ * its name (`declare module '../../core/errors.js' { interface DriverErrorCodes { modbus:
+ * typeof MODBUS_ERRORS } }`), and `EdgeErrorCode` includes their keys.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface DriverErrorCodes {}
 
 export interface ErrorContext {
   readonly device?: string;
@@ -12,71 +40,20 @@ export interface ErrorContext {
   readonly [key: string]: unknown;
 }
 
-export const ERROR_CATALOG = {
+export const CORE_ERRORS = {
   EDGE_ERR_CONFIG_INVALID: { nature: 'fatal', summary: 'Configuration does not match its schema' },
   EDGE_ERR_CONFIG_READ: { nature: 'fatal', summary: 'Configuration file cannot be read or parsed' },
   EDGE_ERR_CONFIG_SECRET: { nature: 'fatal', summary: 'A secret reference (env or file) cannot be resolved' },
   EDGE_ERR_DRIVER_UNKNOWN: { nature: 'fatal', summary: 'A device names a driver that is not registered' },
-  EDGE_ERR_DRIVER_START: { nature: 'retry', summary: 'A device driver could not start (connect)' },
+  EDGE_ERR_DRIVER_START: {
+    nature: 'retry',
+    summary: 'A device driver could not start (connect)',
+    linkDown: true,
+  },
   EDGE_ERR_DRIVER_POLL: {
     nature: 'retry',
     summary: 'A driver failed unexpectedly while polling (a bug); tags marked bad',
   },
-  EDGE_ERR_MODBUS_TIMEOUT: { nature: 'retry', summary: 'No Modbus response within the timeout' },
-  EDGE_ERR_MODBUS_LATE_ANSWER: {
-    nature: 'retry',
-    summary: 'The Modbus RTU answer came after the timeout and was discarded',
-  },
-  EDGE_ERR_MODBUS_ILLEGAL_FUNCTION: { nature: 'fatal', summary: 'Modbus exception 01: illegal function' },
-  EDGE_ERR_MODBUS_ILLEGAL_ADDRESS: { nature: 'fatal', summary: 'Modbus exception 02: illegal data address' },
-  EDGE_ERR_MODBUS_ILLEGAL_VALUE: { nature: 'fatal', summary: 'Modbus exception 03: illegal data value' },
-  EDGE_ERR_MODBUS_DEVICE_FAILURE: { nature: 'retry', summary: 'Modbus exception 04: server device failure' },
-  EDGE_ERR_MODBUS_ACKNOWLEDGE: {
-    nature: 'retry',
-    summary: 'Modbus exception 05: acknowledge (long operation)',
-  },
-  EDGE_ERR_MODBUS_BUSY: { nature: 'retry', summary: 'Modbus exception 06: server device busy' },
-  EDGE_ERR_MODBUS_GATEWAY_PATH: { nature: 'retry', summary: 'Modbus exception 0A: gateway path unavailable' },
-  EDGE_ERR_MODBUS_GATEWAY_TARGET: {
-    nature: 'retry',
-    summary: 'Modbus exception 0B: gateway target failed to respond',
-  },
-  EDGE_ERR_MODBUS_EXCEPTION: { nature: 'retry', summary: 'Modbus exception with another code' },
-  EDGE_ERR_MODBUS_CRC: { nature: 'retry', summary: 'Modbus RTU frame failed its CRC check' },
-  EDGE_ERR_MODBUS_BAD_RESPONSE: {
-    nature: 'retry',
-    summary: 'Modbus response malformed or for another request',
-  },
-  EDGE_ERR_MODBUS_CONNECT: {
-    nature: 'retry',
-    summary: 'Cannot open the Modbus TCP connection or serial port',
-  },
-  EDGE_ERR_MODBUS_DISCONNECTED: { nature: 'retry', summary: 'Modbus link is down; reconnect pending' },
-  EDGE_ERR_MODBUS_CIRCUIT_OPEN: {
-    nature: 'retry',
-    summary: 'Device circuit breaker is open after repeated failures',
-  },
-  EDGE_ERR_MODBUS_DECODE: {
-    nature: 'fatal',
-    summary: 'Registers cannot be decoded as the tag type (e.g. NaN, bad string)',
-  },
-  EDGE_ERR_DTU_LINK_DOWN: {
-    nature: 'retry',
-    summary: 'The DTU link of a Modbus device is not registered/connected',
-  },
-  EDGE_ERR_DTU_UNKNOWN_REGISTRATION: {
-    nature: 'retry',
-    summary: 'A DTU connected with a registration no link is configured for',
-  },
-  EDGE_ERR_DTU_SOURCE_REFUSED: {
-    nature: 'retry',
-    summary: 'A DTU connection was refused: source outside allowFrom, or a live link would be taken over',
-  },
-  EDGE_ERR_DTU_REGISTRATION_TIMEOUT: {
-    nature: 'retry',
-    summary: 'A DTU connected but sent no registration in time',
-  },
-  EDGE_ERR_DTU_LISTEN: { nature: 'fatal', summary: 'The DTU listener cannot bind its host and port' },
   EDGE_ERR_STORE_OPEN: { nature: 'fatal', summary: 'Outbox database cannot be opened' },
   EDGE_ERR_STORE_CORRUPT: {
     nature: 'retry',
@@ -195,68 +172,6 @@ export const ERROR_CATALOG = {
     nature: 'retry',
     summary: 'The device runs on its secondary source, which has no tag mapped for this one',
   },
-  // S7 (Siemens S7 PLCs over ISO-on-TCP)
-  EDGE_ERR_S7_CONNECT: {
-    nature: 'retry',
-    summary: 'Cannot open the TCP connection to the PLC (DNS, no route, connection reset)',
-  },
-  EDGE_ERR_S7_CONNECT_REFUSED: {
-    nature: 'retry',
-    summary: 'The PLC refused the TCP connection (powered off, rebooting, or nothing on the port)',
-  },
-  EDGE_ERR_S7_CONNECT_TIMEOUT: {
-    nature: 'retry',
-    summary: 'No TCP connection or ISO/PDU handshake within connectTimeoutMs (cable pulled, host down)',
-  },
-  EDGE_ERR_S7_COTP_REFUSED: {
-    nature: 'retry',
-    summary:
-      'The PLC refused the ISO-on-TCP (COTP) connection: wrong rack/slot or TSAP, or no free connection',
-  },
-  EDGE_ERR_S7_NEGOTIATION: {
-    nature: 'retry',
-    summary: 'S7 setup communication (PDU size negotiation) failed or was refused',
-  },
-  EDGE_ERR_S7_DISCONNECTED: { nature: 'retry', summary: 'The S7 connection is down; reconnect pending' },
-  EDGE_ERR_S7_TIMEOUT: { nature: 'retry', summary: 'No answer to an S7 request within requestTimeoutMs' },
-  EDGE_ERR_S7_BAD_RESPONSE: {
-    nature: 'retry',
-    summary: 'Malformed or truncated S7 answer (request failed; a broken stream re-opens the connection)',
-  },
-  EDGE_ERR_S7_REQUEST_REJECTED: {
-    nature: 'retry',
-    summary: 'The PLC rejected a whole request (S7 header error class/code)',
-  },
-  EDGE_ERR_S7_ITEM_HARDWARE: { nature: 'retry', summary: 'S7 item return code 0x01: hardware fault' },
-  EDGE_ERR_S7_ITEM_ACCESS_DENIED: {
-    nature: 'fatal',
-    summary: 'S7 item return code 0x03: access to the object denied (e.g. optimized DB, protection)',
-  },
-  EDGE_ERR_S7_ITEM_OUT_OF_RANGE: {
-    nature: 'fatal',
-    summary: 'S7 item return code 0x05: address out of range (offset past the end of the area)',
-  },
-  EDGE_ERR_S7_ITEM_TYPE_UNSUPPORTED: {
-    nature: 'fatal',
-    summary: 'S7 item return code 0x06: data type not supported',
-  },
-  EDGE_ERR_S7_ITEM_TYPE_INCONSISTENT: {
-    nature: 'fatal',
-    summary: 'S7 item return code 0x07: data type inconsistent (size mismatch)',
-  },
-  EDGE_ERR_S7_ITEM_NOT_FOUND: {
-    nature: 'fatal',
-    summary: 'S7 item return code 0x0A: object does not exist (e.g. the DB is not loaded)',
-  },
-  EDGE_ERR_S7_ITEM_ERROR: { nature: 'retry', summary: 'S7 item error with another return code' },
-  EDGE_ERR_S7_DECODE: {
-    nature: 'fatal',
-    summary: 'S7 bytes cannot be decoded as the tag type (NaN REAL, bad STRING header)',
-  },
-  EDGE_ERR_S7_WRITE_UNCONFIRMED: {
-    nature: 'fatal',
-    summary: 'A write was sent but not confirmed (timeout or link lost): outcome unknown, not retried',
-  },
   // OTA self-update (src/ota): every refusal happens before `current` is switched.
   EDGE_ERR_OTA_SOURCE: {
     nature: 'fatal',
@@ -310,9 +225,52 @@ export const ERROR_CATALOG = {
     nature: 'retry',
     summary: 'A pile session was closed by a protocol error (ERROR sent)',
   },
-} as const satisfies Record<string, { nature: ErrorNature; summary: string }>;
+} as const satisfies ErrorCatalogue;
 
-export type EdgeErrorCode = keyof typeof ERROR_CATALOG;
+export type CoreErrorCode = keyof typeof CORE_ERRORS;
+type DriverErrorCode = {
+  [D in keyof DriverErrorCodes]: keyof DriverErrorCodes[D] & string;
+}[keyof DriverErrorCodes];
+export type EdgeErrorCode = CoreErrorCode | DriverErrorCode;
+
+const catalogue = new Map<string, ErrorSpec & { readonly owner: string }>(
+  Object.entries(CORE_ERRORS).map(([code, spec]) => [code, { ...spec, owner: 'core' }]),
+);
+
+/**
+ * Adds a driver's codes to the runtime catalogue (the registry does it for every
+ * definition; a driver's errors.ts does it too, so a driver module used alone still gets
+ * its natures). A code owned by another area is a programming error.
+ */
+export function registerErrorCodes(owner: string, codes: ErrorCatalogue): void {
+  for (const [code, spec] of Object.entries(codes)) {
+    const known = catalogue.get(code);
+    if (known && known.owner !== owner)
+      throw new Error(`error code ${code} of ${owner} is already declared by ${known.owner}`);
+    catalogue.set(code, { ...spec, owner });
+  }
+}
+
+/** The catalogue as registered so far: core codes and those of the loaded drivers. */
+export function errorCatalogue(): ReadonlyMap<string, ErrorSpec & { readonly owner: string }> {
+  return catalogue;
+}
+
+/** A code that means "no answer from the device" (the poller's offline, failover's outage). */
+export function isLinkDownCode(code: string): boolean {
+  return catalogue.get(code)?.linkDown === true;
+}
+
+/** Codes seen by EdgeError that nobody declared (test/drivers/seam.test.ts asserts none). */
+export const undeclaredCodes = new Set<string>();
+
+function natureOf(code: string): ErrorNature {
+  const spec = catalogue.get(code);
+  if (spec) return spec.nature;
+  // Not thrown: an error path must never throw a second error. The seam test fails instead.
+  undeclaredCodes.add(code);
+  return 'retry';
+}
 
 export interface EdgeErrorOptions {
   readonly context?: ErrorContext;
@@ -329,7 +287,7 @@ export class EdgeError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'EdgeError';
     this.code = code;
-    this.nature = options.nature ?? ERROR_CATALOG[code].nature;
+    this.nature = options.nature ?? natureOf(code);
     this.context = options.context ?? {};
   }
 

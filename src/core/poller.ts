@@ -5,30 +5,11 @@
  */
 import { Backoff, type BackoffPolicy } from './backoff.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { toEdgeError } from './errors.js';
+import { isLinkDownCode, toEdgeError } from './errors.js';
 import type { DeviceDriver, Logger } from './ports.js';
 import { ReportFilter, reportsEverything, type DeviceReportPolicy } from './report-filter.js';
 import { TagSchedule } from './schedule.js';
 import { badValue, type AgentEvent, type Reading, type TagValue } from './types.js';
-
-/** Codes that mean "no answer from the device": all values bad with these → offline. */
-export const LINK_DOWN_CODES: ReadonlySet<string> = new Set([
-  'EDGE_ERR_MODBUS_TIMEOUT',
-  // no answer in time either: the answer came after the timeout and was discarded
-  'EDGE_ERR_MODBUS_LATE_ANSWER',
-  'EDGE_ERR_MODBUS_CONNECT',
-  'EDGE_ERR_MODBUS_DISCONNECTED',
-  'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
-  'EDGE_ERR_DRIVER_START',
-  'EDGE_ERR_DTU_LINK_DOWN',
-  'EDGE_ERR_S7_CONNECT',
-  'EDGE_ERR_S7_CONNECT_REFUSED',
-  'EDGE_ERR_S7_CONNECT_TIMEOUT',
-  'EDGE_ERR_S7_COTP_REFUSED',
-  'EDGE_ERR_S7_NEGOTIATION',
-  'EDGE_ERR_S7_DISCONNECTED',
-  'EDGE_ERR_S7_TIMEOUT',
-]);
 
 /** Debounce of the offline event (config `agent.offline`, defaults beside its schema). */
 export interface OfflinePolicy {
@@ -229,7 +210,7 @@ export class DevicePoller {
     }
     for (const code of codes) this.count(code);
     const linkDown =
-      bad.length === values.length && bad.every((v) => v.quality === 'bad' && LINK_DOWN_CODES.has(v.code));
+      bad.length === values.length && bad.every((v) => v.quality === 'bad' && isLinkDownCode(v.code));
     // Back online: the first good values are reported whatever the filter last saw.
     if (!linkDown && this.state !== 'online') this.report?.reset();
     const schedule = this.schedule;

@@ -12,16 +12,14 @@ import type { DeviceDriver, Logger } from '../core/ports.js';
 import type { AgentEvent } from '../core/types.js';
 import type { EdgeConfig } from '../config/schema.js';
 import { FailoverDriver } from './failover/driver.js';
-import { driverRegistry, type DeviceConfig } from './registry.js';
+import { DRIVERS, type DeviceConfig } from './registry.js';
 import type { AgentDeviceConfig } from './schemas.js';
-import { modbusWarnings, type ConfigWarning } from './modbus/warnings.js';
-import type { DriverDeps, DriverFamily, DtuTransportSource } from './types.js';
+import type { AnyDriverDefinition, ConfigWarning, DriverFamily } from './types.js';
 
 export interface BuildDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random: () => number;
-  readonly dtu?: DtuTransportSource;
   /** Where failover drivers send `source-failover` events. */
   readonly onEvent: (event: AgentEvent) => void;
 }
@@ -46,61 +44,130 @@ export interface BuiltDevices {
   readonly problems: readonly DeviceProblem[];
   /** Configurations that run but are probably not what was meant (never refused). */
   readonly warnings: readonly ConfigWarning[];
-  /** Closes the driver families (lines, connections) the devices share. */
+  /** The families, by driver name (hot reload creates and removes devices through them). */
+  readonly families: DriverFamilies;
+  /** Opens the shared links of the drivers' sections (before the devices start). */
+  start(): Promise<void>;
+  /** Closes the driver families (lines, connections, listeners) the devices share. */
   close(): Promise<void>;
 }
 
 type AnyFamily = DriverFamily<DeviceConfig>;
 
-export function buildDevices(config: EdgeConfig, deps: BuildDeps): BuiltDevices {
-  const families = new Map<string, AnyFamily>();
-  const createDriver = (device: DeviceConfig): DeviceDriver => {
-    let family = families.get(device.driver);
-    if (!family) {
-      const definition = driverRegistry[device.driver];
-      const familyDeps: DriverDeps = {
-        clock: deps.clock,
-        logger: deps.logger.child({ driver: device.driver }),
-        random: deps.random,
-        dtu: deps.dtu,
-      };
-      family = definition.createFamily(familyDeps);
-      families.set(device.driver, family);
+/**
+ * One agent's family of every registered driver, created up front (no I/O: a family is
+ * cheap, its heavy parts load at start) so status and metrics have every driver's part.
+ */
+export class DriverFamilies {
+  private readonly families = new Map<string, { definition: AnyDriverDefinition; family: AnyFamily }>();
+
+  constructor(config: EdgeConfig, deps: Pick<BuildDeps, 'clock' | 'logger' | 'random'>) {
+    const sections = config as unknown as Readonly<Record<string, unknown>>;
+    for (const definition of DRIVERS as readonly AnyDriverDefinition[]) {
+      const section = definition.section ? sections[definition.section.key] : undefined;
+      const family = definition.createFamily(
+        { clock: deps.clock, logger: deps.logger.child({ driver: definition.name }), random: deps.random },
+        section,
+      ) as AnyFamily;
+      this.families.set(definition.name, { definition, family });
     }
-    return family.create(device);
-  };
+  }
+
+  /** A new device of its driver's family (not init()ed). */
+  create(device: DeviceConfig): DeviceDriver {
+    const entry = this.families.get(device.driver);
+    if (!entry)
+      throw new EdgeError('EDGE_ERR_DRIVER_UNKNOWN', `device ${device.name}: no driver "${device.driver}"`, {
+        context: { device: device.name, field: 'driver' },
+      });
+    return entry.family.create(device);
+  }
+
+  /** Stops one device of a family and frees what only it used; the others keep running. */
+  async remove(driver: string, device: DeviceDriver): Promise<void> {
+    await this.families.get(driver)?.family.remove(device);
+  }
+
+  /** The family of a driver (hot reload of a section's links: `upsertLink`, `removeLink`). */
+  family(driver: string): AnyFamily | undefined {
+    return this.families.get(driver)?.family;
+  }
+
+  async start(): Promise<void> {
+    for (const { family } of this.families.values()) await family.start?.();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.families.values()].map(({ family }) => family.close()));
+  }
+
+  /** The drivers' top-level parts of /status.json (Modbus: `dtu`). */
+  status(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const { family } of this.families.values()) Object.assign(out, family.status?.());
+    return out;
+  }
+
+  /** Each family's stats(), by driver name: the drivers' part of the metrics snapshot. */
+  stats(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, { family }] of this.families) if (family.stats) out[name] = family.stats();
+    return out;
+  }
+}
+
+/** Every registered driver's lint of the configured devices. */
+export function driverWarnings(devices: EdgeConfig['devices']): ConfigWarning[] {
+  return (DRIVERS as readonly AnyDriverDefinition[]).flatMap((d) => d.warnings?.(devices) ?? []);
+}
+
+export function buildDevices(config: EdgeConfig, deps: BuildDeps): BuiltDevices {
+  const families = new DriverFamilies(config, deps);
   const devices: BuiltDevice[] = [];
   const problems: DeviceProblem[] = [];
   config.devices.forEach((device, index) => {
-    let driver: DeviceDriver;
-    try {
-      driver = device.failover ? createFailover(device, device.failover) : createDriver(device);
-      driver.init();
-    } catch (thrown) {
-      const error = toEdgeError(thrown, 'EDGE_ERR_CONFIG_INVALID', { device: device.name });
-      problems.push(problemOf(device, index, error));
-      driver = new UnstartableDriver(device.name, error);
-    }
-    devices.push({ config: device, driver });
+    const built = buildDevice(device, families, deps);
+    if (built.problem) problems.push(problemOf(device, index, built.problem));
+    devices.push({ config: device, driver: built.driver });
   });
   return {
     devices,
     problems,
-    warnings: modbusWarnings(config.devices),
-    close: async () => {
-      await Promise.all([...families.values()].map((family) => family.close()));
-    },
+    warnings: driverWarnings(config.devices),
+    families,
+    start: () => families.start(),
+    close: () => families.close(),
   };
+}
+
+/**
+ * One `devices[i]` entry: its driver (with failover when configured), init()ed. A driver
+ * that refuses its config becomes an UnstartableDriver and the refusal is returned.
+ * Hot reload builds an added device this way.
+ */
+export function buildDevice(
+  device: AgentDeviceConfig,
+  families: DriverFamilies,
+  deps: BuildDeps,
+): { driver: DeviceDriver; problem?: EdgeError } {
+  try {
+    const driver = device.failover ? createFailover(device, device.failover) : families.create(device);
+    driver.init();
+    return { driver };
+  } catch (thrown) {
+    const error = toEdgeError(thrown, 'EDGE_ERR_CONFIG_INVALID', { device: device.name });
+    return { driver: new UnstartableDriver(device.name, error), problem: error };
+  }
 
   function createFailover(
     device: AgentDeviceConfig,
     failover: NonNullable<AgentDeviceConfig['failover']>,
   ): DeviceDriver {
-    const secondary = createDriver({
+    const secondary = families.create({
       ...failover.secondary,
       name: failover.secondary.name ?? `${device.name}.secondary`,
     });
-    return new FailoverDriver(createDriver(device), secondary, failover, {
+    return new FailoverDriver(families.create(device), secondary, failover, {
       clock: deps.clock,
       logger: deps.logger.child({ device: device.name, component: 'failover' }),
       random: deps.random,

@@ -1,20 +1,34 @@
 /**
- * Device config schemas of every driver: the config layer needs these, not the drivers.
- * Each driver's schema is used three ways: as is (what the driver sees), extended with
- * the agent's per-device options (`failover`, `commands`) for `devices[i]`, and with an
- * optional name as a failover secondary. Adding a driver = one entry in each list.
+ * Device config schemas of every registered driver, derived from the registry: the config
+ * layer needs these, not the drivers. Each driver's schema is used three ways: as is (what
+ * the driver sees), extended with the agent's per-device options (`failover`, `commands`,
+ * `report`) for `devices[i]`, and with an optional name as a failover secondary. The
+ * static types come from the definitions' config types (zod cannot infer a union built
+ * from a list at run time), the run-time schemas from their `schema`.
  */
 import { z } from 'zod';
-import { topicSegment } from '../config/sections/common.js';
+import { topicSegment } from '../config-kit/common.js';
 import { deviceCommandsSchema } from '../config/sections/commands.js';
 import { deviceReportSchema } from '../config/sections/report.js';
 import { configTagNames, failoverSchemaFor, tagMapIssues } from './failover/config.js';
-import { modbusDeviceSchema } from './modbus/config.js';
-import { s7DeviceSchema } from './s7/config.js';
+import { DRIVERS, type DeviceConfig } from './registry.js';
+import type { AnyDriverDefinition, ConfigIssue } from './types.js';
 
-export const driverDeviceSchema = z.discriminatedUnion('driver', [modbusDeviceSchema, s7DeviceSchema]);
-/** A device config as its driver sees it. */
-export type DeviceConfig = z.infer<typeof driverDeviceSchema>;
+export type { DeviceConfig } from './registry.js';
+
+type Options = readonly [z.ZodObject, ...z.ZodObject[]];
+
+/** The registry's schemas, mapped; a tuple as discriminatedUnion wants one. */
+function variants(map: (schema: z.ZodObject) => z.ZodObject): Options {
+  const [first, ...rest] = DRIVERS.map((d) => map(d.schema));
+  if (!first) throw new Error('no driver registered');
+  return [first, ...rest];
+}
+
+export const driverDeviceSchema = z.discriminatedUnion(
+  'driver',
+  variants((s) => s),
+) as unknown as z.ZodType<DeviceConfig>;
 
 const secondaryName = topicSegment
   .optional()
@@ -34,11 +48,13 @@ function asSecondary<Shape extends z.ZodRawShape, Config extends z.core.$ZodObje
   >;
 }
 
-const secondarySourceSchema = z.discriminatedUnion('driver', [
-  asSecondary(modbusDeviceSchema),
-  asSecondary(s7DeviceSchema),
-]);
-export type SecondarySourceConfig = z.infer<typeof secondarySourceSchema>;
+const secondarySourceSchema = z.discriminatedUnion('driver', variants(asSecondary));
+/** A failover secondary: a device config whose name is optional. */
+export type SecondarySourceConfig = DeviceConfig extends infer C
+  ? C extends DeviceConfig
+    ? Omit<C, 'name'> & { readonly name?: string }
+    : never
+  : never;
 
 const failoverSchema = failoverSchemaFor(secondarySourceSchema);
 
@@ -92,11 +108,40 @@ function checkTagMap(device: FailoverHolder, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: 'custom', ...issue });
 }
 
-export const deviceSchema = z.discriminatedUnion('driver', [
-  withAgentOptions(modbusDeviceSchema),
-  withAgentOptions(s7DeviceSchema),
-]);
-/** A `devices[i]` entry: the driver's config plus failover and commands. */
-export type AgentDeviceConfig = z.infer<typeof deviceSchema>;
+/** The agent's per-device options, beside the driver's fields. */
+export interface AgentDeviceOptions {
+  readonly failover?: z.output<ReturnType<typeof failoverSchemaFor<z.ZodType<SecondarySourceConfig>>>>;
+  readonly commands?: z.output<typeof deviceCommandsSchema>;
+  readonly report?: z.output<typeof deviceReportSchema>;
+}
 
-export const DRIVER_NAMES: readonly DeviceConfig['driver'][] = ['modbus', 's7'];
+export const deviceSchema = z.discriminatedUnion(
+  'driver',
+  variants((s) => withAgentOptions(s) as unknown as z.ZodObject),
+) as unknown as z.ZodType<AgentDeviceConfig>;
+/** A `devices[i]` entry: the driver's config plus failover, commands and report. */
+export type AgentDeviceConfig = DeviceConfig extends infer C
+  ? C extends DeviceConfig
+    ? C & AgentDeviceOptions
+    : never
+  : never;
+
+const definitions = DRIVERS as readonly AnyDriverDefinition[];
+
+/**
+ * The drivers' top-level sections (Modbus: `dtu`), each optional, for the config root.
+ * Typed loosely: the agent never reads them, only their driver's family does.
+ */
+export const driverSections: Readonly<Record<string, z.ZodOptional<z.ZodType>>> = Object.fromEntries(
+  definitions.flatMap((d) =>
+    d.section ? [[d.section.key, d.section.schema.optional().describe(d.section.description)]] : [],
+  ),
+);
+
+/** Each section's cross-checks against the devices (a device naming a link that is not configured). */
+export function driverSectionChecks(config: { readonly devices: readonly unknown[] }): ConfigIssue[] {
+  const root = config as unknown as Readonly<Record<string, unknown>>;
+  return definitions.flatMap((d) =>
+    d.section?.crossCheck ? [...d.section.crossCheck(config.devices, root[d.section.key])] : [],
+  );
+}

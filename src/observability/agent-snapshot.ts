@@ -1,6 +1,5 @@
 /** The metrics snapshot from the agent's parts: what /metrics reads at every scrape. */
 import type { DevicePoller } from '../core/poller.js';
-import type { DtuStatus } from '../drivers/modbus/dtu/hub.js';
 import type { MqttForwarderStats } from '../forwarders/mqtt/types.js';
 import type { OutboxStats } from '../store/outbox.js';
 import type { MemoryGuardStats } from './memory-guard.js';
@@ -12,8 +11,8 @@ export interface SnapshotParts {
   readonly forwarder: MqttForwarderStats | undefined;
   readonly forwarderEnabled: boolean;
   readonly memory: MemoryGuardStats | undefined;
-  readonly dtus: Readonly<Record<string, DtuStatus>>;
-  readonly dtuUnknownRegistrations: number;
+  /** Each driver family's stats(), by driver name (the drivers' metrics read them). */
+  readonly drivers: Readonly<Record<string, unknown>>;
   /** Commands refused before they ran: by source (device, pile, mqtt) and reason. */
   readonly commandsRefused: Readonly<Record<string, Readonly<Record<string, number | undefined>>>>;
 }
@@ -74,19 +73,7 @@ export function buildAgentSnapshot(parts: SnapshotParts): AgentStatsSnapshot {
       heapOverLimitTotal: memory?.heapOverLimitTotal ?? 0,
       snapshotsWritten: memory?.snapshotsWritten ?? 0,
     },
-    dtus: Object.entries(parts.dtus).map(([dtu, d]) => ({
-      dtu,
-      up: d.up,
-      bytesIn: d.bytesIn,
-      bytesOut: d.bytesOut,
-      heartbeats: d.heartbeats,
-      timeouts: d.timeouts,
-      crcErrors: d.crcErrors,
-      garbageBytes: d.garbageBytes,
-      registrations: d.registrations,
-      livenessCloses: d.livenessCloses,
-    })),
-    dtuUnknownRegistrations: parts.dtuUnknownRegistrations,
+    drivers: parts.drivers,
     commandsRefused: Object.entries(parts.commandsRefused).flatMap(([source, reasons]) =>
       Object.entries(reasons).map(([reason, count]) => ({ source, reason, count: count ?? 0 })),
     ),

@@ -11,6 +11,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
+import type { DriverMetric } from '../drivers/types.js';
 import type { AgentStatsSnapshot, StatsProvider } from './snapshot.js';
 
 const METRIC_PREFIX = 'edge_';
@@ -20,6 +21,8 @@ export interface MetricsOptions {
   readonly clock?: Clock;
   /** Also collect prom-client's default process/Node.js metrics (prefixed edge_). Default true. */
   readonly defaultMetrics?: boolean;
+  /** The drivers' metrics (src/drivers/registry.ts driverMetrics()), read from `snapshot.drivers`. */
+  readonly driverMetrics?: readonly { readonly driver: string; readonly metric: DriverMetric<unknown> }[];
 }
 
 type Labels = Record<string, string>;
@@ -73,7 +76,7 @@ export class AgentMetrics {
     this.defineOutboxMetrics();
     this.defineForwarderMetrics();
     this.defineMemoryMetrics();
-    this.defineDtuMetrics();
+    for (const { driver, metric } of options.driverMetrics ?? []) this.defineDriverMetric(driver, metric);
     this.defineCommandMetrics();
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
@@ -285,37 +288,11 @@ export class AgentMetrics {
     );
   }
 
-  private defineDtuMetrics(): void {
-    this.gauge('dtu_up', '1 while the DTU link is registered (server) or connected (client)', ['dtu'], (s) =>
-      s.dtus.map((d) => [{ dtu: d.dtu }, d.up ? 1 : 0] as const),
-    );
-    const totals: Array<[string, string, (d: AgentStatsSnapshot['dtus'][number]) => number]> = [
-      ['dtu_bytes_received_total', 'Bytes received from the DTU (heartbeats included)', (d) => d.bytesIn],
-      ['dtu_bytes_sent_total', 'Bytes sent to the DTU', (d) => d.bytesOut],
-      ['dtu_heartbeats_total', 'Heartbeat packets recognised and stripped', (d) => d.heartbeats],
-      ['dtu_timeouts_total', 'Requests on the link that got no valid response in time', (d) => d.timeouts],
-      ['dtu_crc_errors_total', 'Candidate frames rejected by their CRC', (d) => d.crcErrors],
-      [
-        'dtu_garbage_bytes_total',
-        'Bytes discarded while resynchronising on the stream',
-        (d) => d.garbageBytes,
-      ],
-      [
-        'dtu_registrations_total',
-        'Registrations accepted (server) or connections made (client)',
-        (d) => d.registrations,
-      ],
-      ['dtu_liveness_closes_total', 'Links closed after missed heartbeats', (d) => d.livenessCloses],
-    ];
-    for (const [name, help, read] of totals) {
-      this.counter(name, help, ['dtu'], (s) => s.dtus.map((d) => [{ dtu: d.dtu }, read(d)] as const));
-    }
-    this.counter(
-      'dtu_unknown_registrations_total',
-      'Connections closed because no configured DTU matched their registration',
-      [],
-      (s) => [[{}, s.dtuUnknownRegistrations] as const],
-    );
+  /** A metric a driver declares, read from its family's stats() in the snapshot. */
+  private defineDriverMetric(driver: string, metric: DriverMetric<unknown>): void {
+    const read = (s: AgentStatsSnapshot): Series => metric.samples(s.drivers[driver]);
+    if (metric.type === 'gauge') this.gauge(metric.name, metric.help, metric.labels, read);
+    else this.counter(metric.name, metric.help, metric.labels, read);
   }
 
   private defineCommandMetrics(): void {

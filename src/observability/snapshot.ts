@@ -78,29 +78,13 @@ export interface MemoryStats {
   readonly snapshotsWritten: number;
 }
 
-/** One DTU link (RTU tunnelled over TCP); counters cumulative since start. */
-export interface DtuLinkStats {
-  readonly dtu: string;
-  readonly up: boolean;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly heartbeats: number;
-  readonly timeouts: number;
-  readonly crcErrors: number;
-  readonly garbageBytes: number;
-  readonly registrations: number;
-  readonly livenessCloses: number;
-}
-
 export interface AgentStatsSnapshot {
   readonly devices: readonly DeviceStats[];
   readonly outbox: OutboxStats;
   readonly forwarder: ForwarderStats;
   readonly memory: MemoryStats;
-  /** DTU links; empty when the config has no `dtu` section. */
-  readonly dtus: readonly DtuLinkStats[];
-  /** Registrations the DTU listener refused (no configured link matched). */
-  readonly dtuUnknownRegistrations: number;
+  /** Each driver family's stats(), by driver name: what the drivers' metrics read. */
+  readonly drivers: Readonly<Record<string, unknown>>;
   /** Commands refused before they ran (retained, expired, duplicate, oversized…). */
   readonly commandsRefused: readonly CommandRefusalStats[];
 }
@@ -142,8 +126,7 @@ export function emptySnapshot(): AgentStatsSnapshot {
       enabled: false,
     },
     memory: { heapOverLimitTotal: 0, snapshotsWritten: 0 },
-    dtus: [],
-    dtuUnknownRegistrations: 0,
+    drivers: {},
     commandsRefused: [],
   };
 }

@@ -6,7 +6,7 @@ import { checkServerIdentity } from 'node:tls';
 import { join } from 'node:path';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
-import { createSecretResolver } from '../../src/config/secrets.js';
+import { createSecretResolver } from '../../src/config-kit/secrets.js';
 import { cip22Schema } from '../../src/cip22/config.js';
 import { startCip22Gateway } from '../../src/cip22/gateway/start.js';
 import { SimPile } from '../../src/cip22/sim/pile.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkConfigText, formatPath, validateConfig } from '../../src/config/load.js';
 import { configJsonSchemaText } from '../../src/config/json-schema.js';
-import { createSecretResolver } from '../../src/config/secrets.js';
+import { createSecretResolver } from '../../src/config-kit/secrets.js';
 import { EdgeError } from '../../src/core/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 

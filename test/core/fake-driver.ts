@@ -1,4 +1,6 @@
 import { EdgeError } from '../../src/core/errors.js';
+// The fakes publish Modbus codes: registering them gives their natures and link-down flags.
+import '../../src/drivers/modbus/error-codes.js';
 import type { DeviceDriver, TagSpec } from '../../src/core/ports.js';
 import { badValue, goodValue, type TagValue } from '../../src/core/types.js';
 

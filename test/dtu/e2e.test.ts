@@ -133,7 +133,7 @@ describe('DTU server mode (the DTU dials the agent)', () => {
     hub = new DtuHub(dtuSchema.parse(config), { clock: systemClock, logger: log, random: Math.random });
     await hub.start();
     port = hub.address()!.port;
-    fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
+    fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random }, { dtu: hub });
   });
 
   after(async () => {
@@ -367,12 +367,10 @@ describe('DTU client mode (the agent dials a DTU that listens)', () => {
     );
     await hub.start();
     t.after(() => hub.stop());
-    const fam = createModbusFamily({
-      clock: systemClock,
-      logger: silentLogger,
-      random: Math.random,
-      dtu: hub,
-    });
+    const fam = createModbusFamily(
+      { clock: systemClock, logger: silentLogger, random: Math.random },
+      { dtu: hub },
+    );
     t.after(() => fam.close());
     const devs = await startDevices(fam, 'south');
     await waitFor('south connected', () => hub.status().south!.up);

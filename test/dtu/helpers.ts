@@ -35,7 +35,10 @@ export async function startDtuLink(
   });
   await hub.start();
   t.after(() => hub.stop());
-  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random, dtu: hub });
+  const fam = createModbusFamily(
+    { clock: systemClock, logger: silentLogger, random: Math.random },
+    { dtu: hub },
+  );
   t.after(() => fam.close());
   const sim = await startDtuSimulator({
     agent: { host: '127.0.0.1', port: hub.address()!.port },

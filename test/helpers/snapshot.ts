@@ -8,8 +8,7 @@ export function snapshotParts(parts: Partial<SnapshotParts> = {}): SnapshotParts
     forwarder: undefined,
     forwarderEnabled: false,
     memory: undefined,
-    dtus: {},
-    dtuUnknownRegistrations: 0,
+    drivers: {},
     commandsRefused: {},
     ...parts,
   };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { mqttSchema, type MqttConfig } from '../../src/config/sections/mqtt.js';
-import type { SecretRef } from '../../src/config/sections/common.js';
+import type { SecretRef } from '../../src/config-kit/common.js';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import type { Logger, OutboxSource } from '../../src/core/ports.js';
 import { MqttForwarder } from '../../src/forwarders/mqtt/forwarder.js';

@@ -4,6 +4,7 @@ import { register as globalRegistry } from 'prom-client';
 import { ManualClock } from '../../src/core/clock.js';
 import { AgentMetrics, MonotonicTotals, createMetrics } from '../../src/observability/metrics.js';
 import { emptySnapshot, type AgentStatsSnapshot } from '../../src/observability/snapshot.js';
+import { driverMetrics } from '../../src/drivers/registry.js';
 
 /** Parses exposition text into "name{labels}" → value, and "name" → TYPE. */
 function parse(text: string): { values: Map<string, number>; types: Map<string, string> } {
@@ -77,21 +78,24 @@ function snapshot(now: number): AgentStatsSnapshot {
       enabled: true,
     },
     memory: { heapOverLimitTotal: 1, snapshotsWritten: 1 },
-    dtus: [
-      {
-        dtu: 'dtu-north',
-        up: true,
-        bytesIn: 5000,
-        bytesOut: 800,
-        heartbeats: 40,
-        timeouts: 2,
-        crcErrors: 1,
-        garbageBytes: 17,
-        registrations: 3,
-        livenessCloses: 1,
+    drivers: {
+      modbus: {
+        dtus: {
+          'dtu-north': {
+            up: true,
+            bytesIn: 5000,
+            bytesOut: 800,
+            heartbeats: 40,
+            timeouts: 2,
+            crcErrors: 1,
+            garbageBytes: 17,
+            registrations: 3,
+            livenessCloses: 1,
+          },
+        },
+        dtuUnknownRegistrations: 4,
       },
-    ],
-    dtuUnknownRegistrations: 4,
+    },
     commandsRefused: [
       { source: 'device', reason: 'retained', count: 3 },
       { source: 'mqtt', reason: 'oversized', count: 1 },
@@ -102,7 +106,7 @@ function snapshot(now: number): AgentStatsSnapshot {
 describe('AgentMetrics', () => {
   it('exposes every edge_ metric with values from the snapshot', async () => {
     const clock = new ManualClock();
-    const metrics = createMetrics(() => snapshot(clock.now()), { clock });
+    const metrics = createMetrics(() => snapshot(clock.now()), { clock, driverMetrics: driverMetrics() });
     const text = await metrics.metrics();
     const { values: v, types } = parse(text);
 

@@ -40,7 +40,7 @@ import {
   verifyPileChainWith,
 } from '../identity/index.js';
 import type { ChainFailure } from '../identity/index.js';
-import { topicSegment } from '../../config/sections/common.js';
+import { topicSegment } from '../../config-kit/common.js';
 import type { Cip22Config } from '../config.js';
 import type { PileMachine } from '../state/machine.js';
 import { type DataMessage } from './records.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Clock } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
-import type { SecretResolver } from '../../config/secrets.js';
+import type { SecretResolver } from '../../config-kit/secrets.js';
 import type { Cip22Config } from '../config.js';
 import { loadRoots } from '../identity/index.js';
 import type { PileCommandOptions } from './commands.js';

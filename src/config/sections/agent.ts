@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { topicSegment } from './common.js';
+import { topicSegment } from '../../config-kit/common.js';
 
 /** When a device is declared offline (the `device-offline` event); online needs one good poll. */
 export const offlineSchema = z.strictObject({

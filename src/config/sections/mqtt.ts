@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backoffSchemaWith, keyRefSchema, secretRefSchema, topicSegment } from './common.js';
+import { backoffSchemaWith, keyRefSchema, secretRefSchema, topicSegment } from '../../config-kit/common.js';
 
 const mqttTlsSchema = z.strictObject({
   ca: z

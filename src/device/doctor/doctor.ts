@@ -1,6 +1,6 @@
 /** `edge-agent doctor`: every check, in field order, and the exit code they add up to. */
 import type { EdgeConfig } from '../../config/schema.js';
-import type { SecretResolver } from '../../config/secrets.js';
+import type { SecretResolver } from '../../config-kit/secrets.js';
 import type { CheckResult, DoctorEnv } from './env.js';
 import { checkLed } from './gpio-checks.js';
 import { checkBroker, checkCertificates } from './network-checks.js';

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { EdgeConfig } from '../../config/schema.js';
-import { createSecretResolver, type SecretResolver } from '../../config/secrets.js';
+import { createSecretResolver, type SecretResolver } from '../../config-kit/secrets.js';
 import { fail, ok, warn, type CheckResult, type DoctorEnv } from './env.js';
 
 const DAY = 86_400_000;

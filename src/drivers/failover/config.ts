@@ -5,7 +5,7 @@
  */
 import type { FailoverPolicyOptions } from './policy.js';
 import { z } from 'zod';
-import { topicSegment } from '../../config/sections/common.js';
+import { topicSegment } from '../../config-kit/common.js';
 
 /** Builds the `failover` schema around the union of secondary device configs. */
 export function failoverSchemaFor<S extends z.ZodType>(secondary: S) {

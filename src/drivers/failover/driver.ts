@@ -13,8 +13,7 @@
  */
 import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import type { Clock } from '../../core/clock.js';
-import { EdgeError, toEdgeError } from '../../core/errors.js';
-import { LINK_DOWN_CODES } from '../../core/poller.js';
+import { EdgeError, isLinkDownCode, toEdgeError } from '../../core/errors.js';
 import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports.js';
 import { badValue, type AgentEvent, type TagValue } from '../../core/types.js';
 import { tagMapIssues, type FailoverConfig } from './config.js';
@@ -53,7 +52,7 @@ function sampleOf(values: readonly TagValue[]): PollSample {
       continue;
     }
     bad++;
-    if (!LINK_DOWN_CODES.has(v.code)) linkDown = false;
+    if (!isLinkDownCode(v.code)) linkDown = false;
   }
   return { bad, total: values.length, linkDown };
 }

@@ -6,8 +6,8 @@ import {
   deviceIntervalMs,
   polledTagFields,
   topicSegment,
-} from '../../config/sections/common.js';
-import { writeRangeFields, writeRangeIssues } from '../../config/sections/write-range.js';
+} from '../../config-kit/common.js';
+import { writeRangeFields, writeRangeIssues } from '../../config-kit/write-range.js';
 
 const MODBUS_MAX_REGISTERS = 125;
 const MODBUS_MAX_BITS = 2000;

@@ -1,16 +1,33 @@
-/** The family: one agent's Modbus devices and the lines (links) they share. */
+/** The family: one agent's Modbus devices, the lines they share and the DTU hub (`dtu` section). */
 import { EdgeError } from '../../core/errors.js';
-import type { DriverDeps, DriverFamily, DtuTransportSource } from '../types.js';
+import type { DeviceDriver } from '../../core/ports.js';
+import type { DriverDeps, DriverFamily } from '../types.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { ModbusDevice } from './device.js';
+import type { DtuConfig } from './dtu/config.js';
+import { DtuHub, type DtuServerStatus, type DtuStatus } from './dtu/hub.js';
 import { Line } from './line.js';
 import { defaultTransportFactory, type ModbusConnection, type TransportFactory } from './transport.js';
+import type { ModbusTransport } from './transport.js';
+
+/** Hands out the transport of a named DTU link (the family's DtuHub, or a test's fake). */
+export interface DtuTransportSource {
+  transport(name: string): ModbusTransport;
+}
 
 export interface ModbusFamilyOptions {
   /** Builds the transport of a new line; tests pass a fake. */
   readonly transportFactory?: TransportFactory;
-  /** Transports of DTU links (`transport: dtu`); defaults to `deps.dtu`. */
+  /** The `dtu` section: the family creates, starts and stops the DTU hub of its links. */
+  readonly dtuConfig?: DtuConfig;
+  /** Transports of DTU links (`transport: dtu`) from elsewhere (tests); default: the family's hub. */
   readonly dtu?: DtuTransportSource;
+}
+
+/** What the Modbus family adds to the metrics snapshot (the DTU metrics read it). */
+export interface ModbusStats {
+  readonly dtus: Readonly<Record<string, DtuStatus>>;
+  readonly dtuUnknownRegistrations: number;
 }
 
 type RtuConnection = Extract<ModbusConnection, { transport: 'rtu' }>;
@@ -60,6 +77,8 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
   private readonly devices = new Set<ModbusDevice>();
   private readonly transportFactory: TransportFactory;
   private readonly dtu: DtuTransportSource | undefined;
+  /** The DTU hub of the `dtu` section (absent without one). */
+  readonly hub: DtuHub | undefined;
   private clientSeq = 0;
   private closed = false;
 
@@ -68,7 +87,19 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
     options: ModbusFamilyOptions = {},
   ) {
     this.transportFactory = options.transportFactory ?? defaultTransportFactory;
-    this.dtu = options.dtu ?? deps.dtu;
+    this.hub = options.dtuConfig
+      ? new DtuHub(options.dtuConfig, {
+          clock: deps.clock,
+          logger: deps.logger.child({ component: 'dtu' }),
+          random: deps.random,
+        })
+      : undefined;
+    this.dtu = options.dtu ?? this.hub;
+  }
+
+  /** Opens the DTU listener and dials the client links (before any device starts). */
+  async start(): Promise<void> {
+    await this.hub?.start();
   }
 
   create(config: ModbusDeviceConfig): ModbusDevice {
@@ -92,12 +123,38 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
     return new Map([...this.lineMap].map(([k, v]) => [k, v.line]));
   }
 
+  /** Stops one device; its line closes (and may be re-created with other settings) once no device uses it. */
+  async remove(driver: DeviceDriver): Promise<void> {
+    const device = [...this.devices].find((d) => d === driver);
+    if (!device) return;
+    await device.stop().catch(() => undefined);
+    this.devices.delete(device);
+    const key = lineKey(device.config.connection);
+    const entry = this.lineMap.get(key);
+    if (!entry || [...this.devices].some((d) => lineKey(d.config.connection) === key)) return;
+    this.lineMap.delete(key);
+    await entry.line.close();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.devices].map((d) => d.stop().catch(() => undefined)));
     await Promise.all([...this.lineMap.values()].map((e) => e.line.close()));
     this.lineMap.clear();
     this.devices.clear();
+    await this.hub?.stop();
+  }
+
+  /** `/status.json`'s `dtu` part: the listener and the links (null without a `dtu` section). */
+  status(): { readonly dtu: { server: DtuServerStatus; links: Record<string, DtuStatus> } | null } {
+    return { dtu: this.hub ? { server: this.hub.serverStatus(), links: this.hub.status() } : null };
+  }
+
+  stats(): ModbusStats {
+    return {
+      dtus: this.hub?.status() ?? {},
+      dtuUnknownRegistrations: this.hub?.serverStatus().unknownRegistrations ?? 0,
+    };
   }
 
   private attach(device: ModbusDevice): Line {

@@ -1,12 +1,26 @@
-/** The Modbus driver (TCP and RTU), as registered with the driver registry. */
+/** The Modbus driver (TCP, RTU and RTU over DTU links), as registered with the driver registry. */
 import type { DriverDefinition } from '../types.js';
 import { modbusDeviceSchema, type ModbusDeviceConfig } from './config.js';
-import { createModbusFamily } from './family.js';
+import { dtuCrossCheck, dtuSchema, type DtuConfig } from './dtu/config.js';
+import { DTU_ERRORS } from './dtu/error-codes.js';
+import { DTU_METRICS } from './dtu/metrics.js';
+import { MODBUS_ERRORS } from './error-codes.js';
+import { createModbusFamily, type ModbusStats } from './family.js';
+import { modbusWarnings } from './warnings.js';
 
-export const modbusDriver: DriverDefinition<ModbusDeviceConfig> = {
+export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, ModbusStats> = {
   name: 'modbus',
   schema: modbusDeviceSchema,
-  createFamily: (deps) => createModbusFamily(deps),
+  errors: { ...MODBUS_ERRORS, ...DTU_ERRORS },
+  section: {
+    key: 'dtu',
+    schema: dtuSchema,
+    description: 'DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu',
+    crossCheck: dtuCrossCheck,
+  },
+  metrics: DTU_METRICS,
+  warnings: modbusWarnings,
+  createFamily: (deps, dtu) => createModbusFamily(deps, { dtuConfig: dtu }),
 };
 
 export { modbusDeviceSchema, type ModbusDeviceConfig, type ModbusTagConfig } from './config.js';
@@ -16,6 +30,8 @@ export {
   lineKey,
   interFrameGapMs,
   type ModbusFamilyOptions,
+  type ModbusStats,
+  type DtuTransportSource,
 } from './family.js';
 export { ModbusDevice } from './device.js';
 export { Line, type LineState } from './line.js';

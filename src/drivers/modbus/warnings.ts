@@ -2,15 +2,17 @@
  * Modbus configurations that run but are probably not what was meant: warned about by
  * check-config and at start, never refused.
  */
-import type { AgentDeviceConfig } from '../schemas.js';
+import type { ConfigWarning, DriverDeviceConfig } from '../types.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { lineKey } from './family.js';
 import { tagSize } from './plan.js';
 
-export interface ConfigWarning {
-  readonly path: string;
-  readonly message: string;
-}
+export type { ConfigWarning } from '../types.js';
+
+/** A parsed `devices[i]` entry as far as this lint reads it (the agent's failover option). */
+type AgentEntry = DriverDeviceConfig & {
+  readonly failover?: { readonly secondary: DriverDeviceConfig & { readonly name?: string } };
+};
 
 interface Placed {
   readonly path: string;
@@ -18,22 +20,23 @@ interface Placed {
 }
 
 /** The Modbus devices of a config, failover secondaries included, with their config paths. */
-function modbusDevices(devices: readonly AgentDeviceConfig[]): Placed[] {
+function modbusDevices(devices: readonly AgentEntry[]): Placed[] {
   const out: Placed[] = [];
   devices.forEach((device, i) => {
-    if (device.driver === 'modbus') out.push({ path: `devices[${i}]`, config: device });
+    // parsed by the registry's schemas: driver 'modbus' means a ModbusDeviceConfig
+    if (device.driver === 'modbus') out.push({ path: `devices[${i}]`, config: device as ModbusDeviceConfig });
     const secondary = device.failover?.secondary;
     if (secondary?.driver === 'modbus') {
       out.push({
         path: `devices[${i}].failover.secondary`,
-        config: { ...secondary, name: secondary.name ?? `${device.name}.secondary` },
+        config: { ...secondary, name: secondary.name ?? `${device.name}.secondary` } as ModbusDeviceConfig,
       });
     }
   });
   return out;
 }
 
-export function modbusWarnings(devices: readonly AgentDeviceConfig[]): ConfigWarning[] {
+export function modbusWarnings(devices: readonly DriverDeviceConfig[]): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];
   const byUnit = new Map<string, Placed>();
   for (const placed of modbusDevices(devices)) {

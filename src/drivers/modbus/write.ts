@@ -4,7 +4,7 @@
  * silently: a value the registers cannot carry exactly (23.45 with scale 0.1, 70000 in a
  * u16) is refused, because writing something else than asked is worse than not writing.
  */
-import { outOfRange } from '../../config/sections/write-range.js';
+import { outOfRange } from '../../config-kit/write-range.js';
 import { EdgeError } from '../../core/errors.js';
 import type { WriteValue } from '../../core/ports.js';
 import { encodeRegisters } from './codec.js';

@@ -5,8 +5,8 @@ import {
   deviceIntervalMs,
   polledTagFields,
   topicSegment,
-} from '../../config/sections/common.js';
-import { writeRangeFields, writeRangeIssues } from '../../config/sections/write-range.js';
+} from '../../config-kit/common.js';
+import { writeRangeFields, writeRangeIssues } from '../../config-kit/write-range.js';
 import { parseS7Address, type S7Address } from './address.js';
 
 export const s7TagSchema = z

@@ -1,5 +1,6 @@
 /** The family: one agent's S7 devices. Each PLC has its own connection (nothing shared). */
 import { EdgeError } from '../../core/errors.js';
+import type { DeviceDriver } from '../../core/ports.js';
 import type { DriverDeps, DriverFamily } from '../types.js';
 import type { S7DeviceConfig } from './config.js';
 import { S7Device } from './device.js';
@@ -22,6 +23,13 @@ export class S7Family implements DriverFamily<S7DeviceConfig> {
     });
     this.devices.add(device);
     return device;
+  }
+
+  async remove(driver: DeviceDriver): Promise<void> {
+    const device = [...this.devices].find((d) => d === driver);
+    if (!device) return;
+    this.devices.delete(device);
+    await device.stop().catch(() => undefined);
   }
 
   async close(): Promise<void> {

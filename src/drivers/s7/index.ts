@@ -1,11 +1,13 @@
 /** The Siemens S7 driver (ISO-on-TCP, S7comm ReadVar/WriteVar), as registered with the driver registry. */
 import type { DriverDefinition } from '../types.js';
 import { s7DeviceSchema, type S7DeviceConfig } from './config.js';
+import { S7_ERRORS } from './error-codes.js';
 import { createS7Family } from './family.js';
 
 export const s7Driver: DriverDefinition<S7DeviceConfig> = {
   name: 's7',
   schema: s7DeviceSchema,
+  errors: S7_ERRORS,
   createFamily: (deps) => createS7Family(deps),
 };
 

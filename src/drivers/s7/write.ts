@@ -3,7 +3,7 @@
  * anything is sent, exactly one WriteVar request, never retried. The connection's own
  * request timeout bounds the wait (nodes7's writeItems could wait forever).
  */
-import { outOfRange } from '../../config/sections/write-range.js';
+import { outOfRange } from '../../config-kit/write-range.js';
 import { EdgeError } from '../../core/errors.js';
 import type { WriteValue } from '../../core/ports.js';
 import { AREA_CODES, elementAddress, type S7Address } from './address.js';

@@ -1,5 +1,5 @@
 /** Public types of the MQTT forwarder (re-exported by forwarder.ts). */
-import type { SecretRef } from '../../config/sections/common.js';
+import type { SecretRef } from '../../config-kit/common.js';
 import type { Clock } from '../../core/clock.js';
 import type { EdgeErrorCode } from '../../core/errors.js';
 import type { Logger, OutboxSource } from '../../core/ports.js';

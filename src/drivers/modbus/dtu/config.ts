@@ -1,6 +1,6 @@
 /** DTU (serial-to-cellular/Ethernet modem) configuration: the top-level `dtu:` section. */
 import { z } from 'zod';
-import { backoffSchema, topicSegment } from '../../../config/sections/common.js';
+import { backoffSchema, topicSegment } from '../../../config-kit/common.js';
 import { cidrSchema } from '../../../core/allow-list.js';
 import { unsafeRegexReason } from './regex-safety.js';
 
@@ -210,13 +210,14 @@ export interface CrossCheckIssue {
  * to the root (`['devices', i, 'connection', 'dtu']`).
  */
 export function dtuCrossCheck(
-  devices: readonly { readonly connection?: unknown }[] | undefined,
+  devices: readonly unknown[] | undefined,
   dtu: { readonly links: readonly { readonly name: string }[] } | undefined,
 ): CrossCheckIssue[] {
   const issues: CrossCheckIssue[] = [];
   const names = new Set((dtu?.links ?? []).map((l) => l.name));
   (devices ?? []).forEach((device, i) => {
-    const c = device.connection as { transport?: unknown; dtu?: unknown } | undefined;
+    const c = (device as { readonly connection?: unknown } | undefined)?.connection as
+      { transport?: unknown; dtu?: unknown } | undefined;
     if (!c || c.transport !== 'dtu') return;
     const name = String(c.dtu);
     if (!dtu)

@@ -5,7 +5,7 @@
  * register type would accept.
  */
 import { z } from 'zod';
-import type { WriteValue } from '../../core/ports.js';
+import type { WriteValue } from '../core/ports.js';
 
 export const writeRangeFields = {
   min: z

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { EdgeError } from '../core/errors.js';
-import type { SecretRef } from './sections/common.js';
+import type { SecretRef } from './common.js';
 
 export type SecretResolver = (ref: SecretRef, field: string) => string;
 

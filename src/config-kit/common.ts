@@ -1,3 +1,8 @@
+/**
+ * The config toolkit: zod building blocks every area's schema uses (drivers, CIP-22, MQTT,
+ * the agent sections). A bottom module: it imports only zod and src/core/, never the
+ * composed configuration (src/config/schema.ts), so drivers can use it without a cycle.
+ */
 import { z } from 'zod';
 
 /** Secrets come inline, from an environment variable, or from a file; never printed. */
