@@ -12,21 +12,21 @@ import type { AgentEvent, TagValue } from '../../src/core/types.js';
 import { FailoverDriver } from '../../src/drivers/failover/driver.js';
 import { opcuaDriver } from '../../src/drivers/opcua/index.js';
 import { s7Driver } from '../../src/drivers/s7/index.js';
-import { failoverSchemaFor } from '../../src/drivers/failover/config.js';
-import { opcuaDeviceSchema } from '../../src/drivers/opcua/config.js';
-import { s7DeviceSchema } from '../../src/drivers/s7/config.js';
+import { deviceSchema } from '../../src/drivers/schemas.js';
 import { TestOpcuaServer } from '../helpers/opcua.js';
 import { TestS7Server } from '../helpers/snap7.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 function config(s7Port: number, endpoint: string, pkiDir: string) {
-  const { failover: raw, ...device } = {
+  // The agent's own device schema: an S7 device with an OPC UA secondary, as a config file has it.
+  const parsed = deviceSchema.parse({
     name: 'line-plc',
     driver: 's7',
     connection: { host: '127.0.0.1', port: s7Port, rack: 0, slot: 1 },
-    requestTimeoutMs: 200,
-    connectTimeoutMs: 200,
+    // Not tighter: loading node-opcua blocks the event loop for about a second at the first connect.
+    requestTimeoutMs: 2000,
+    connectTimeoutMs: 2000,
     reconnect: { initialMs: 50, maxMs: 50, jitter: 0 },
     tags: [
       { name: 'voltage', address: 'DB1,INT0', scale: 0.1 },
@@ -34,7 +34,6 @@ function config(s7Port: number, endpoint: string, pkiDir: string) {
     ],
     failover: {
       secondary: {
-        name: 'line-plc.opcua',
         driver: 'opcua',
         endpoint,
         pkiDir,
@@ -50,9 +49,14 @@ function config(s7Port: number, endpoint: string, pkiDir: string) {
       probeIntervalMs: 100,
       recoverAfterMs: 500,
     },
+  });
+  if (parsed.driver !== 's7' || parsed.failover?.secondary.driver !== 'opcua')
+    throw new Error('fixture is s7 → opcua');
+  return {
+    primary: parsed,
+    failover: parsed.failover,
+    secondary: { ...parsed.failover.secondary, name: 'line-plc.opcua' },
   };
-  const failover = failoverSchemaFor(opcuaDeviceSchema).parse(raw);
-  return { primary: s7DeviceSchema.parse(device), failover, secondary: failover.secondary };
 }
 
 const plain = (values: readonly TagValue[]) =>

@@ -7,8 +7,8 @@ import {
   polledTagFields,
   secretRefSchema,
   topicSegment,
-} from '../../config/sections/common.js';
-import { writeRangeFields, writeRangeIssues } from '../../config/sections/write-range.js';
+} from '../../config-kit/common.js';
+import { writeRangeFields, writeRangeIssues } from '../../config-kit/write-range.js';
 
 /** Tag datatypes: the OPC UA built-in scalar types the driver maps to JSON values. */
 export const OPCUA_TYPES = [

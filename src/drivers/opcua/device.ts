@@ -11,7 +11,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports.js';
 import { badValue, goodValue, type TagValue } from '../../core/types.js';
-import { createSecretResolver, type SecretResolver } from '../../config/secrets.js';
+import { createSecretResolver, type SecretResolver } from '../../config-kit/secrets.js';
 import type { ClientSubscription, DataValue } from 'node-opcua-client';
 import type { OpcuaDeviceConfig, OpcuaTagConfig } from './config.js';
 import { decodeVariant } from './datatypes.js';
@@ -28,6 +28,18 @@ export interface OpcuaDeviceDeps {
 }
 
 type LinkState = 'stopped' | 'connecting' | 'up' | 'reconnecting' | 'down';
+
+/** Counters of one device, for status.json and the driver's metrics. */
+export interface OpcuaCounters {
+  readonly connects: number;
+  readonly connectFailures: number;
+  readonly lost: number;
+  readonly restored: number;
+  readonly recreated: number;
+  readonly notifications: number;
+  readonly reads: number;
+  readonly writes: number;
+}
 
 /** What a notification or a read left for a tag. */
 type Sample = { readonly value: TagValue; readonly at: number };
@@ -49,7 +61,7 @@ export class OpcuaDevice implements DeviceDriver {
   private state: LinkState = 'stopped';
   private linkError: EdgeError;
   private lastAlive = 0;
-  private readonly counters = {
+  private readonly counts = {
     connects: 0,
     connectFailures: 0,
     lost: 0,
@@ -135,7 +147,7 @@ export class OpcuaDevice implements DeviceDriver {
       if (!this.wanted) return void (await link.close());
       this.link = link;
       this.lastAlive = this.deps.clock.monotonic();
-      this.counters.connects++;
+      this.counts.connects++;
       this.backoff.reset();
       this.state = 'up';
       this.logger.info(
@@ -151,7 +163,7 @@ export class OpcuaDevice implements DeviceDriver {
         thrown instanceof EdgeError
           ? thrown
           : opcuaError('EDGE_ERR_OPCUA_CONNECT', String(thrown), { device: this.device }, thrown);
-      this.counters.connectFailures++;
+      this.counts.connectFailures++;
       this.count(this.linkError.code);
       this.state = 'down';
       this.logger.warn({ code: this.linkError.code, err: this.linkError.message }, 'opcua connect failed');
@@ -164,7 +176,7 @@ export class OpcuaDevice implements DeviceDriver {
     return {
       value: (tag: OpcuaTagConfig, dv: DataValue | { readonly statusCode: StatusLike }) => {
         if (this.link !== link && this.candidate !== link) return;
-        this.counters.notifications++;
+        this.counts.notifications++;
         this.cache.set(tag.name, { value: this.valueOf(tag, dv), at: this.deps.clock.monotonic() });
       },
       alive: () => {
@@ -175,7 +187,7 @@ export class OpcuaDevice implements DeviceDriver {
 
   private onLost(link: OpcuaLink): void {
     if (this.link !== link) return;
-    this.counters.lost++;
+    this.counts.lost++;
     this.state = 'reconnecting';
     this.linkError = opcuaError(
       'EDGE_ERR_OPCUA_DISCONNECTED',
@@ -206,7 +218,7 @@ export class OpcuaDevice implements DeviceDriver {
     if (this.link !== link) return;
     this.watchdog?.cancel();
     this.watchdog = undefined;
-    this.counters.restored++;
+    this.counts.restored++;
     this.state = 'up';
     this.lastAlive = this.deps.clock.monotonic();
     this.resetCache('EDGE_ERR_OPCUA_NO_DATA', 'no value received since the reconnection');
@@ -218,7 +230,7 @@ export class OpcuaDevice implements DeviceDriver {
   /** node-opcua gave up (or took too long): drop the client and reconnect with our backoff. */
   private onClosed(link: OpcuaLink, error: EdgeError): void {
     if (this.link !== link) return;
-    this.counters.recreated++;
+    this.counts.recreated++;
     this.linkError = error;
     this.resetCache(error.code as OpcuaErrorCode, error.message);
     this.state = 'down';
@@ -263,7 +275,7 @@ export class OpcuaDevice implements DeviceDriver {
     const session = link.session;
     const ua = link.ua;
     if (!session || !ua) throw this.linkError;
-    this.counters.reads++;
+    this.counts.reads++;
     const nodes = tags.map((t) => ({ nodeId: t.nodeId, attributeId: ua.AttributeIds.Value }));
     const results = await withTimeout(
       this.deps.clock,
@@ -342,7 +354,7 @@ export class OpcuaDevice implements DeviceDriver {
 
   async write(tag: string, value: WriteValue): Promise<void> {
     this.init();
-    this.counters.writes++;
+    this.counts.writes++;
     const link = this.state === 'up' ? this.link : undefined;
     return writeTag(
       {
@@ -359,7 +371,16 @@ export class OpcuaDevice implements DeviceDriver {
   }
 
   private count(code: string): void {
-    this.counters.errorsByCode[code] = (this.counters.errorsByCode[code] ?? 0) + 1;
+    this.counts.errorsByCode[code] = (this.counts.errorsByCode[code] ?? 0) + 1;
+  }
+
+  get up(): boolean {
+    return this.state === 'up';
+  }
+
+  counters(): OpcuaCounters {
+    const { errorsByCode: _, ...counters } = this.counts;
+    return counters;
   }
 
   status(): Readonly<Record<string, unknown>> {
@@ -370,8 +391,8 @@ export class OpcuaDevice implements DeviceDriver {
       security: `${this.config.security.mode}/${this.config.security.policy}`,
       serverCertificateSha256: this.link?.serverSha256 ?? null,
       subscriptionId: this.subscription?.subscriptionId ?? null,
-      ...this.counters,
-      errorsByCode: { ...this.counters.errorsByCode },
+      ...this.counters(),
+      errorsByCode: { ...this.counts.errorsByCode },
       lastError: this.state === 'up' ? null : { code: this.linkError.code, message: this.linkError.message },
     };
   }

@@ -4,14 +4,17 @@
  */
 import type { DriverDefinition } from '../types.js';
 import { opcuaDeviceSchema, type OpcuaDeviceConfig } from './config.js';
-import { OpcuaFamily } from './family.js';
+import { OPCUA_ERRORS } from './errors.js';
+import { OPCUA_METRICS, OpcuaFamily, type OpcuaStats } from './family.js';
 
-export const opcuaDriver: DriverDefinition<OpcuaDeviceConfig> = {
+export const opcuaDriver: DriverDefinition<OpcuaDeviceConfig, never, OpcuaStats> = {
   name: 'opcua',
   schema: opcuaDeviceSchema,
+  errors: OPCUA_ERRORS,
+  metrics: OPCUA_METRICS,
   createFamily: (deps) => new OpcuaFamily(deps),
 };
 
 export { opcuaDeviceSchema, opcuaTagSchema, type OpcuaDeviceConfig, type OpcuaTagConfig } from './config.js';
 export { OpcuaDevice } from './device.js';
-export { OPCUA_ERRORS, OPCUA_LINK_DOWN_CODES, nodeQuality } from './errors.js';
+export { OPCUA_ERRORS, nodeQuality } from './errors.js';

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { format } from 'node:util';
 import type { ClientSession, OPCUAClient, UserIdentityInfo } from 'node-opcua-client';
-import type { SecretResolver } from '../../config/secrets.js';
+import type { SecretResolver } from '../../config-kit/secrets.js';
 import type { Clock } from '../../core/clock.js';
 import type { EdgeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';

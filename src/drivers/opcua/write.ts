@@ -3,7 +3,7 @@
  * checked against min/max and the tag's type before anything is sent, exactly one Write
  * request, never retried. The server's status code says whether it took the value.
  */
-import { outOfRange } from '../../config/sections/write-range.js';
+import { outOfRange } from '../../config-kit/write-range.js';
 import type { Clock } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { WriteValue } from '../../core/ports.js';
