@@ -3,9 +3,10 @@
  * are fixed by Part 6, 5.1.2). A read value of another type than configured is bad, never
  * coerced: a server that changed its model must not publish misread numbers as good.
  */
-import type { TagScalar } from '../../core/types.js';
+import { badValue, goodValue, type TagScalar, type TagValue } from '../../core/types.js';
 import { shortestF32, withoutFloatNoise } from '../modbus/codec.js';
 import type { OpcuaTagConfig, OpcuaType } from './config.js';
+import { nodeQuality } from './errors.js';
 
 /** Built-in DataType ids (node-opcua's DataType enum has the same numbers). */
 export const DATA_TYPE_ID: Readonly<Record<OpcuaType, number>> = {
@@ -120,4 +121,25 @@ export function encodeValue(tag: OpcuaTagConfig, value: unknown): Encoded {
   if (range && (rounded < range[0] || rounded > range[1]))
     return { ok: false, reason: `${value} is outside ${tag.dataType} (${range[0]}…${range[1]})` };
   return { ok: true, variant: { dataType, value: rounded } };
+}
+
+/** A node's answer as node-opcua gives it: a status code and, unless bad, a variant. */
+export interface DataValueLike {
+  readonly statusCode: { readonly value: number; readonly name: string };
+  readonly value?: VariantLike | null;
+}
+
+/**
+ * A node's DataValue as the tag's value: good only when the status is Good (or Uncertain
+ * with `uncertain: good`) and the variant is of the tag's type; else bad with the cause.
+ */
+export function tagValueOf(tag: OpcuaTagConfig, dv: DataValueLike, uncertain: 'bad' | 'good'): TagValue {
+  const status = dv.statusCode;
+  const quality = nodeQuality(status);
+  const accepted = quality.good || (quality.code === 'EDGE_ERR_OPCUA_UNCERTAIN' && uncertain === 'good');
+  if (!quality.good && !accepted) return badValue(tag.name, quality.code, `status ${status.name}`);
+  if (!dv.value) return badValue(tag.name, 'EDGE_ERR_OPCUA_NO_DATA', 'no value in the answer');
+  const decoded = decodeVariant(tag, dv.value);
+  if (!decoded.ok) return badValue(tag.name, 'EDGE_ERR_OPCUA_TYPE_MISMATCH', decoded.reason);
+  return goodValue(tag.name, decoded.value);
 }

@@ -10,12 +10,12 @@ import { Backoff } from '../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports.js';
-import { badValue, goodValue, type TagValue } from '../../core/types.js';
+import { badValue, type TagValue } from '../../core/types.js';
 import { createSecretResolver, type SecretResolver } from '../../config-kit/secrets.js';
 import type { ClientSubscription, DataValue } from 'node-opcua-client';
 import type { OpcuaDeviceConfig, OpcuaTagConfig } from './config.js';
-import { decodeVariant } from './datatypes.js';
-import { nodeQuality, opcuaError, type OpcuaErrorCode } from './errors.js';
+import { tagValueOf, type DataValueLike } from './datatypes.js';
+import { opcuaError, type OpcuaErrorCode } from './errors.js';
 import { OpcuaLink, withTimeout } from './session.js';
 import { subscribe, type StatusLike } from './subscription.js';
 import { writeTag } from './write.js';
@@ -291,18 +291,8 @@ export class OpcuaDevice implements DeviceDriver {
     });
   }
 
-  /** A node's DataValue as the tag's value: bad unless Good (or accepted Uncertain) and of the tag's type. */
-  private valueOf(tag: OpcuaTagConfig, dv: DataValue | { readonly statusCode: StatusLike }): TagValue {
-    const status = dv.statusCode;
-    const quality = nodeQuality(status);
-    const uncertainOk =
-      !quality.good && quality.code === 'EDGE_ERR_OPCUA_UNCERTAIN' && this.config.uncertain === 'good';
-    if (!quality.good && !uncertainOk) return badValue(tag.name, quality.code, `status ${status.name}`);
-    if (!('value' in dv) || !dv.value)
-      return badValue(tag.name, 'EDGE_ERR_OPCUA_NO_DATA', 'no value in the answer');
-    const decoded = decodeVariant(tag, dv.value);
-    if (!decoded.ok) return badValue(tag.name, 'EDGE_ERR_OPCUA_TYPE_MISMATCH', decoded.reason);
-    return goodValue(tag.name, decoded.value);
+  private valueOf(tag: OpcuaTagConfig, dv: DataValueLike): TagValue {
+    return tagValueOf(tag, dv, this.config.uncertain);
   }
 
   private resetCache(code: OpcuaErrorCode, reason: string): void {
