@@ -83,9 +83,14 @@ export class DriverFamilies {
     return entry.family.create(device);
   }
 
-  /** Stops one device of a family and frees what only it used; the others keep running. */
-  async remove(driver: string, device: DeviceDriver): Promise<void> {
-    await this.families.get(driver)?.family.remove(device);
+  /**
+   * Stops one built device (both sources of a failover device) and frees what only it
+   * used in its family; the other devices keep running. Hot reload removes a device so.
+   */
+  async remove(device: DeviceDriver): Promise<void> {
+    await device.stop();
+    const parts = device instanceof FailoverDriver ? device.sources() : [device];
+    for (const part of parts) for (const { family } of this.families.values()) await family.remove(part);
   }
 
   /** The family of a driver (hot reload of a section's links: `upsertLink`, `removeLink`). */

@@ -17,13 +17,6 @@ export interface SnapshotParts {
   readonly commandsRefused: Readonly<Record<string, Readonly<Record<string, number | undefined>>>>;
 }
 
-/** The line part of a Modbus device's status, when it counts late answers. */
-function modbusLine(line: unknown): DeviceStats['modbusLine'] {
-  if (typeof line !== 'object' || line === null) return null;
-  const { key, lateAnswers } = line as { key?: unknown; lateAnswers?: unknown };
-  return typeof key === 'string' && typeof lateAnswers === 'number' ? { key, lateAnswers } : null;
-}
-
 function deviceStats(driver: string, poller: DevicePoller): DeviceStats {
   const s = poller.stats();
   const status = poller.driverStatus();
@@ -39,7 +32,6 @@ function deviceStats(driver: string, poller: DevicePoller): DeviceStats {
     online: s.state === 'online',
     lastPollTs: s.lastPollTs,
     requestsPerCycle: typeof perCycle === 'number' ? perCycle : null,
-    modbusLine: modbusLine(status.line),
   };
 }
 

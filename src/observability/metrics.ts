@@ -72,7 +72,6 @@ export class AgentMetrics {
     this.clock = options.clock ?? systemClock;
     this.registry = new Registry();
     this.defineDeviceMetrics();
-    this.defineModbusMetrics();
     this.defineOutboxMetrics();
     this.defineForwarderMetrics();
     this.defineMemoryMetrics();
@@ -196,19 +195,6 @@ export class AgentMetrics {
         s.devices
           .filter((d) => typeof d.requestsPerCycle === 'number')
           .map((d) => [{ device: d.device }, d.requestsPerCycle ?? 0] as const),
-    );
-  }
-
-  private defineModbusMetrics(): void {
-    this.counter(
-      'modbus_late_answers_total',
-      'Modbus RTU/DTU answers that came after their timeout and were discarded, per line',
-      ['line'],
-      (s) => {
-        const lines = new Map<string, number>();
-        for (const d of s.devices) if (d.modbusLine) lines.set(d.modbusLine.key, d.modbusLine.lateAnswers);
-        return [...lines].map(([line, n]) => [{ line }, n] as const);
-      },
     );
   }
 

@@ -26,8 +26,6 @@ export interface DeviceStats {
   readonly lastPollTs: number | null;
   /** Requests one poll of every tag takes (drivers that pack tags into requests, e.g. s7). */
   readonly requestsPerCycle?: number | null;
-  /** Modbus RTU/DTU: the shared line and its late answers discarded (cumulative). */
-  readonly modbusLine?: { readonly key: string; readonly lateAnswers: number } | null;
 }
 
 export interface OutboxStats {

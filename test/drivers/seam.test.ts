@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { describe, it } from 'node:test';
 import type { z } from 'zod';
 import { CORE_ERRORS, errorCatalogue, isLinkDownCode } from '../../src/core/errors.js';
@@ -39,6 +39,84 @@ export function undeclaredIn(dir: string, declared: Readonly<Record<string, unkn
     .map(([code, file]) => `${code} (${file})`);
 }
 
+/** Relative value imports of a source file (`import type` does not load a module). */
+function valueImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(
+    /^(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?'(\.{1,2}\/[^']+)\.js';/gm,
+  )) {
+    if (m[1] || !m[2]) continue;
+    out.push(normalize(join(dirname(file), `${m[2]}.ts`)));
+  }
+  return out;
+}
+
+function reachable(file: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [file];
+  for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
+    if (seen.has(f)) continue;
+    seen.add(f);
+    todo.push(...valueImports(f));
+  }
+  return seen;
+}
+
+/**
+ * Files that name one of the driver's codes in a string literal but do not load the module
+ * that registers it: used alone (a test, a tool), their errors would get no nature.
+ */
+export function unregisteredUses(dir: string, codes: readonly string[]): string[] {
+  const own = new Set(codes);
+  const declaring = new Map<string, string>();
+  for (const file of sourceFiles(dir))
+    for (const m of readFileSync(file, 'utf8').matchAll(/^ {2}(EDGE_ERR_[A-Z0-9_]+): \{/gm))
+      if (m[1]) declaring.set(m[1], normalize(file));
+  const problems: string[] = [];
+  for (const file of sourceFiles(dir)) {
+    const used = [...readFileSync(file, 'utf8').matchAll(/'(EDGE_ERR_[A-Z0-9_]+)'/g)]
+      .map((m) => m[1] ?? '')
+      .filter((code) => own.has(code));
+    if (used.length === 0) continue;
+    const loads = reachable(normalize(file));
+    for (const code of new Set(used)) {
+      const home = declaring.get(code);
+      if (home && !loads.has(home)) problems.push(`${file} uses ${code} without loading ${home}`);
+    }
+  }
+  return problems;
+}
+
+/** Every relative import of a module, type-only ones included (a type circle is a circle too). */
+function allImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)\.js'/g)].map((m) =>
+    normalize(join(dirname(file), `${m[1] ?? ''}.ts`)),
+  );
+}
+
+/** Import cycles among the modules under `dirs` (each cycle as its files, sorted). */
+export function importCycles(dirs: readonly string[]): string[][] {
+  const files = new Set(dirs.flatMap((d) => sourceFiles(d).map((f) => normalize(f))));
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const g of allImports(f)) {
+      if (!files.has(g)) continue;
+      if (state.get(g) === 'open') cycles.push(stack.slice(stack.indexOf(g)).sort());
+      else if (!state.has(g)) visit(g);
+    }
+    stack.pop();
+    state.set(f, 'done');
+  };
+  for (const f of files) if (!state.has(f)) visit(f);
+  return cycles;
+}
+
 describe('driver seam', () => {
   it('documents every registered code in docs/errors.md, and only those', () => {
     const doc = readFileSync('docs/errors.md', 'utf8');
@@ -60,6 +138,10 @@ describe('driver seam', () => {
       assert.deepEqual(undeclaredIn(join('src/drivers', d.name), d.errors), []);
     });
 
+    it(`${d.name}: every module naming one of its codes loads the module that registers it`, () => {
+      assert.deepEqual(unregisteredUses(join('src/drivers', d.name), Object.keys(d.errors)), []);
+    });
+
     it(`${d.name}: declares codes with docs, at least one link-down code, none of another area`, () => {
       const codes = Object.entries(d.errors);
       assert.ok(codes.length > 0);
@@ -74,6 +156,11 @@ describe('driver seam', () => {
       );
     });
   }
+
+  it('no import cycle among the drivers, the core and the config toolkit (type imports included)', () => {
+    assert.deepEqual(importCycles(['src/drivers', 'src/core', 'src/config-kit']), []);
+    assert.notDeepEqual(importCycles(['test/drivers/testcases/import-cycle']), [], 'the check can fail');
+  });
 
   it('the check can fail: a folder naming an undeclared code is reported', () => {
     assert.deepEqual(undeclaredIn('test/drivers/testcases/undeclared-code', {}), [

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
-import { RtuStreamTransport } from '../../src/drivers/modbus/dtu/stream-transport.js';
+import { RtuStreamTransport } from '../../src/drivers/modbus/rtu/stream-transport.js';
 import { Line, type LineResult } from '../../src/drivers/modbus/line.js';
 import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
 

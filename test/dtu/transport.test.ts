@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
 import { EdgeError } from '../../src/core/errors.js';
 import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
-import { RtuStreamTransport, type StreamPort } from '../../src/drivers/modbus/dtu/stream-transport.js';
+import { RtuStreamTransport, type StreamPort } from '../../src/drivers/modbus/rtu/stream-transport.js';
 import { mulberry32, randomChunks } from './prng.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ''), 'hex');

@@ -7,21 +7,14 @@ import type { TagValue } from '../../src/core/types.js';
 import { modbusDeviceSchema, type ModbusDeviceConfig } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily, type ModbusFamily } from '../../src/drivers/modbus/family.js';
 import { modbusDriver } from '../../src/drivers/modbus/index.js';
-import { FakeTransport, type FakeSlave } from './fake-transport.js';
+import { FakeTransport, fakeTransports, type FakeSlave } from './fake-transport.js';
 
 function rig(slaves: Record<number, FakeSlave> = {}) {
   const clock = new ManualClock();
   const transports: FakeTransport[] = [];
   const family = createModbusFamily(
     { clock, logger: silentLogger, random: () => 1 },
-    {
-      transportFactory: () => {
-        const t = new FakeTransport(clock);
-        for (const [id, s] of Object.entries(slaves)) t.slaves.set(Number(id), s);
-        transports.push(t);
-        return t;
-      },
-    },
+    { transportFactory: fakeTransports(clock, slaves, transports) },
   );
   return { clock, family, transports };
 }

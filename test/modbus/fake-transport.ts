@@ -1,7 +1,7 @@
 /** An in-memory ModbusTransport driven by a ManualClock, one per test. */
 import type { Clock } from '../../src/core/clock.js';
 import { EdgeError } from '../../src/core/errors.js';
-import type { ModbusTransport } from '../../src/drivers/modbus/transport.js';
+import type { ModbusTransport } from '../../src/drivers/modbus/port.js';
 
 export interface FakeSlave {
   holding?: Record<number, number>;
@@ -206,4 +206,18 @@ export class FakeTransport implements ModbusTransport {
       } else this.receive(3 + 2 * req.length + 2, false);
     }, answerIn);
   }
+}
+
+/** A transport factory handing out FakeTransports with these slaves (each pushed to `made`). */
+export function fakeTransports(
+  clock: Clock,
+  slaves: Readonly<Record<number, FakeSlave>>,
+  made: FakeTransport[] = [],
+): () => FakeTransport {
+  return () => {
+    const t = new FakeTransport(clock);
+    for (const [id, s] of Object.entries(slaves)) t.slaves.set(Number(id), s);
+    made.push(t);
+    return t;
+  };
 }

@@ -41,7 +41,6 @@ function snapshot(now: number): AgentStatsSnapshot {
         errorsByCode: {},
         online: false,
         lastPollTs: null,
-        modbusLine: { key: 'rtu:/dev/ttyS1', lateAnswers: 4 },
       },
       {
         device: 'line-plc',
@@ -80,6 +79,7 @@ function snapshot(now: number): AgentStatsSnapshot {
     memory: { heapOverLimitTotal: 1, snapshotsWritten: 1 },
     drivers: {
       modbus: {
+        lateAnswers: { 'rtu:/dev/ttyS1': 4 },
         dtus: {
           'dtu-north': {
             up: true,

@@ -93,6 +93,11 @@ export class FailoverDriver implements DeviceDriver {
     if (primary.write || secondary.write) this.write = (tag, value) => this.writeActive(tag, value);
   }
 
+  /** The two sources' drivers (their families remove them when the device goes). */
+  sources(): readonly [DeviceDriver, DeviceDriver] {
+    return [this.primary.driver, this.secondary.driver];
+  }
+
   /** The source polls currently go to. */
   get active(): 'primary' | 'secondary' {
     return this.policy.active;

@@ -7,6 +7,8 @@
  */
 import { badValue, goodValue, type TagScalar, type TagValue } from '../../core/types.js';
 import type { ModbusDataType } from './config.js';
+// the codes this module names are registered there (their natures, link-down flags)
+import './error-codes.js';
 
 export type Order = 'big' | 'little';
 

@@ -9,6 +9,9 @@
  * `SerialPortError`; socket errors as the Node `Error` with `code` (ECONNREFUSED…).
  */
 import { EdgeError, type EdgeErrorCode } from '../../core/errors.js';
+// registers the codes this module maps to (their natures), wherever the driver is used from
+import './error-codes.js';
+import './dtu/error-codes.js';
 
 const EXCEPTION_CODES: Readonly<Record<number, EdgeErrorCode>> = {
   1: 'EDGE_ERR_MODBUS_ILLEGAL_FUNCTION',

@@ -7,8 +7,8 @@ import { ModbusDevice } from './device.js';
 import type { DtuConfig } from './dtu/config.js';
 import { DtuHub, type DtuServerStatus, type DtuStatus } from './dtu/hub.js';
 import { Line } from './line.js';
-import { defaultTransportFactory, type ModbusConnection, type TransportFactory } from './transport.js';
-import type { ModbusTransport } from './transport.js';
+import type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
+import { defaultTransportFactory } from './transport.js';
 
 /** Hands out the transport of a named DTU link (the family's DtuHub, or a test's fake). */
 export interface DtuTransportSource {
@@ -26,6 +26,8 @@ export interface ModbusFamilyOptions {
 
 /** What the Modbus family adds to the metrics snapshot (the DTU metrics read it). */
 export interface ModbusStats {
+  /** Late answers discarded per line key (RTU and DTU lines; cumulative). */
+  readonly lateAnswers: Readonly<Record<string, number>>;
   readonly dtus: Readonly<Record<string, DtuStatus>>;
   readonly dtuUnknownRegistrations: number;
 }
@@ -152,6 +154,9 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
 
   stats(): ModbusStats {
     return {
+      lateAnswers: Object.fromEntries(
+        [...this.lineMap].map(([key, { line }]) => [key, line.status().lateAnswers]),
+      ),
       dtus: this.hub?.status() ?? {},
       dtuUnknownRegistrations: this.hub?.serverStatus().unknownRegistrations ?? 0,
     };

@@ -3,9 +3,9 @@ import type { DriverDefinition } from '../types.js';
 import { modbusDeviceSchema, type ModbusDeviceConfig } from './config.js';
 import { dtuCrossCheck, dtuSchema, type DtuConfig } from './dtu/config.js';
 import { DTU_ERRORS } from './dtu/error-codes.js';
-import { DTU_METRICS } from './dtu/metrics.js';
 import { MODBUS_ERRORS } from './error-codes.js';
 import { createModbusFamily, type ModbusStats } from './family.js';
+import { MODBUS_METRICS } from './metrics.js';
 import { modbusWarnings } from './warnings.js';
 
 export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, ModbusStats> = {
@@ -18,7 +18,7 @@ export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, Modbu
     description: 'DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu',
     crossCheck: dtuCrossCheck,
   },
-  metrics: DTU_METRICS,
+  metrics: MODBUS_METRICS,
   warnings: modbusWarnings,
   createFamily: (deps, dtu) => createModbusFamily(deps, { dtuConfig: dtu }),
 };
@@ -35,7 +35,8 @@ export {
 } from './family.js';
 export { ModbusDevice } from './device.js';
 export { Line, type LineState } from './line.js';
-export { ModbusSerialTransport, type ModbusTransport, type TransportFactory } from './transport.js';
+export { ModbusSerialTransport } from './transport.js';
+export type { ModbusTransport, TransportFactory } from './port.js';
 export { planRequests, Planner, type ModbusRequest, type PlanLimits } from './plan.js';
 export { decodeRegisters, encodeRegisters, ORDER_NAMES } from './codec.js';
 export { toModbusError, exceptionErrorCode } from './errors.js';
@@ -47,4 +48,4 @@ export {
   type DtuLinkConfig,
   type CrossCheckIssue,
 } from './dtu/config.js';
-export { RtuStreamTransport, type StreamPort } from './dtu/stream-transport.js';
+export { RtuStreamTransport, type StreamPort } from './rtu/stream-transport.js';

@@ -17,6 +17,8 @@
 import { delay, type Clock } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
+// the codes this module names are registered there (their natures, link-down flags)
+import './error-codes.js';
 
 /** The quiet horizon is at least this many timeouts after the request. */
 export const LATE_HORIZON_TIMEOUTS = 2;

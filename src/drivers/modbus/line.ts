@@ -14,11 +14,11 @@ import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { delay, type Clock, type TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
-import type { ModbusFunction } from './config.js';
 import { answeredSomething, isLinkError, toModbusError } from './errors.js';
 import { LateAnswerGuard } from './late-guard.js';
-import { sendRequest, type ModbusTransport } from './transport.js';
-import type { WriteFunctionCode } from './write.js';
+import { sendRequest, type LineRequest, type ModbusTransport } from './port.js';
+
+export type { LineRead, LineRequest, LineWrite } from './port.js';
 
 export type LineState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
 
@@ -36,26 +36,6 @@ export type LineStatus = {
   readonly lateBytes: number;
   readonly transport?: Record<string, unknown>;
 };
-
-export interface LineRead {
-  readonly unitId: number;
-  readonly function: ModbusFunction;
-  readonly address: number;
-  readonly length: number;
-  readonly timeoutMs: number;
-}
-
-/** One write (FC05/06/15/16): executed once, never retried by the line. */
-export interface LineWrite {
-  readonly kind: 'write';
-  readonly unitId: number;
-  readonly fc: WriteFunctionCode;
-  readonly address: number;
-  readonly values: readonly number[] | readonly boolean[];
-  readonly timeoutMs: number;
-}
-
-export type LineRequest = LineRead | LineWrite;
 
 export type LineResult =
   | { readonly ok: true; readonly data: readonly number[] | readonly boolean[]; readonly latencyMs: number }

@@ -5,7 +5,20 @@
  */
 import { EdgeError } from '../../core/errors.js';
 import { registerCount, type ModbusFunction, type ModbusTagConfig } from './config.js';
-import { spansHole, type Hole } from './refusals.js';
+
+/** Registers [from, to) of one function a request must not span; from === to: must not cross `from`. */
+export interface Hole {
+  readonly function: ModbusFunction;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** True when a read from `end` (exclusive end of the previous tag) to `start` would span the hole. */
+export function spansHole(hole: Hole, fn: ModbusFunction, end: number, start: number): boolean {
+  if (hole.function !== fn) return false;
+  if (hole.from === hole.to) return end <= hole.from && hole.from <= start;
+  return hole.from < start && hole.to > end;
+}
 
 export interface PlanLimits {
   /** Registers per holding/input read (≤ 125). */

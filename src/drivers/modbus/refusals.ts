@@ -11,15 +11,11 @@
  */
 import type { BackoffPolicy } from '../../core/backoff.js';
 import { Quarantine } from '../../core/quarantine.js';
-import type { ModbusFunction } from './config.js';
-import type { ModbusRequest, PlannedTag, PlanTag } from './plan.js';
+import type { Hole, ModbusRequest, PlannedTag, PlanTag } from './plan.js';
 
-/** Registers [from, to) of one function a request must not span; from === to: must not cross `from`. */
-export interface Hole {
-  readonly function: ModbusFunction;
-  readonly from: number;
-  readonly to: number;
-}
+export type { Hole } from './plan.js';
+// the codes this module names are registered there (their natures, link-down flags)
+import './error-codes.js';
 
 /** Exception answers that are about what was asked (always the same answer), not the device's state. */
 const REFUSALS = new Set([
@@ -30,13 +26,6 @@ const REFUSALS = new Set([
 
 export function isRefusal(code: string): boolean {
   return REFUSALS.has(code);
-}
-
-/** True when a read from `end` (exclusive end of the previous tag) to `start` would span the hole. */
-export function spansHole(hole: Hole, fn: ModbusFunction, end: number, start: number): boolean {
-  if (hole.function !== fn) return false;
-  if (hole.from === hole.to) return end <= hole.from && hole.from <= start;
-  return hole.from < start && hole.to > end;
 }
 
 const holeKey = (h: Hole): string => `${h.function}:${h.from}-${h.to}`;

@@ -13,8 +13,8 @@
 import { SerialPort } from 'serialport';
 import type { Clock } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
-import { RtuStreamTransport, type StreamCounters } from './dtu/stream-transport.js';
-import type { ModbusConnection, ModbusTransport } from './transport.js';
+import { RtuStreamTransport, type StreamCounters } from './rtu/stream-transport.js';
+import type { ModbusConnection, ModbusTransport } from './port.js';
 
 export type RtuConnection = Extract<ModbusConnection, { transport: 'rtu' }>;
 

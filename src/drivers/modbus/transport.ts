@@ -1,5 +1,5 @@
 /**
- * The Promise-based port between a Line and the wire, and its implementation over
+ * The ModbusTransport (port.ts) over
  * modbus-serial (connectTCP for tcp, connectRTUBuffered for rtu). One request at a time:
  * the Line guarantees it (modbus-serial has no request queue on RTU).
  */
@@ -10,89 +10,15 @@ import modbusSerial from 'modbus-serial';
 const ModbusRTU = modbusSerial.default;
 type ModbusRTU = InstanceType<typeof ModbusRTU>;
 import { EdgeError } from '../../core/errors.js';
-import type { Clock } from '../../core/clock.js';
-import type { ModbusDeviceConfig } from './config.js';
 import { toModbusError } from './errors.js';
+import type { Clock } from '../../core/clock.js';
+import type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
 import { answerStart } from './rtu/frame.js';
 import { SerialStreamTransport } from './serial-stream.js';
-import type { LineRequest } from './line.js';
 import type { WriteFunctionCode } from './write.js';
 
-export type ModbusConnection = ModbusDeviceConfig['connection'];
-
-export interface ModbusTransport {
-  /** Opens the link; rejects with an EdgeError EDGE_ERR_MODBUS_CONNECT. */
-  connect(): Promise<void>;
-  readCoils(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]>;
-  readDiscreteInputs(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]>;
-  readHolding(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]>;
-  readInput(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]>;
-  /**
-   * One write: FC05 (one coil), FC06 (one register), FC15 (coils), FC16 (registers).
-   * Optional: a transport without it is read-only (the device refuses writes up front).
-   */
-  writeValues?(
-    unitId: number,
-    fc: WriteFunctionCode,
-    address: number,
-    values: readonly number[] | readonly boolean[],
-    timeoutMs: number,
-  ): Promise<void>;
-  /** Releases the link; safe to call twice or when never opened. */
-  close(): Promise<void>;
-  readonly isOpen: boolean;
-  /** Called when an open link is lost (peer closed, port error). */
-  onClose(listener: (err?: Error) => void): void;
-  /** RTU: drops bytes received but not consumed (late answers after a timeout). */
-  discardInput?(): void;
-  /**
-   * RTU: tells the Line about every received byte (heartbeats excepted), so it can keep
-   * the link quiet after a timeout and count late answers. `awaited`: a request of the
-   * transport was waiting for them (undefined: the transport cannot tell).
-   */
-  onRx?(listener: (bytes: number, awaited?: boolean) => void): void;
-  /**
-   * DTU: the link itself is down (not registered / not connected): the error a read
-   * gets, checked before the device's breaker; undefined while up.
-   */
-  linkDownError?(): EdgeError | undefined;
-  /**
-   * DTU: a request the Line did not send (the link's keepalive) timed out; its answer may
-   * still arrive, and the Line keeps the link quiet as after its own timeouts.
-   */
-  onTimeout?(listener: (unit: number, sentAt: number, timeoutMs: number) => void): void;
-  /** DTU: called each time the link comes up (registration, successful dial). */
-  onLinkUp?(listener: () => void): void;
-  /** Transport-specific counters for the line's status (e.g. the agent's RTU framer). */
-  status?(): Record<string, unknown>;
-}
-
-/** One request of a Line on its transport: the data read, or [] for a write. */
-export async function sendRequest(
-  t: ModbusTransport,
-  lineKey: string,
-  request: LineRequest,
-): Promise<readonly number[] | readonly boolean[]> {
-  if ('kind' in request) {
-    if (!t.writeValues)
-      throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${lineKey} cannot carry writes`);
-    await t.writeValues(request.unitId, request.fc, request.address, request.values, request.timeoutMs);
-    return [];
-  }
-  const { unitId, address, length, timeoutMs } = request;
-  switch (request.function) {
-    case 'coil':
-      return t.readCoils(unitId, address, length, timeoutMs);
-    case 'discrete':
-      return t.readDiscreteInputs(unitId, address, length, timeoutMs);
-    case 'holding':
-      return t.readHolding(unitId, address, length, timeoutMs);
-    case 'input':
-      return t.readInput(unitId, address, length, timeoutMs);
-  }
-}
-
-export type TransportFactory = (connection: ModbusConnection, clock: Clock) => ModbusTransport;
+// the port's types, for imports written before port.ts existed
+export type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
 

@@ -5,6 +5,8 @@
 import { badValue, goodValue, type TagValue } from '../../core/types.js';
 import { shortestF32, withoutFloatNoise } from '../modbus/codec.js';
 import { elementBytes, type S7Address } from './address.js';
+// the codes this module names are registered there (their natures, link-down flags)
+import './error-codes.js';
 
 export interface S7Point {
   /** Published name: the tag's name, `name.i` for element i of an array tag. */

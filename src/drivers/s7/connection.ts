@@ -19,6 +19,8 @@ import {
   TpktReader,
   type AckData,
 } from './protocol.js';
+// the codes this module names are registered there (their natures, link-down flags)
+import './error-codes.js';
 
 export interface ConnectionOptions {
   readonly host: string;

@@ -5,6 +5,8 @@
  * connection, so neither ever causes a reconnect.
  */
 import type { EdgeErrorCode } from '../../core/errors.js';
+// registers the codes this module maps to (their natures), wherever the driver is used from
+import './error-codes.js';
 
 const ITEM_CODES: Readonly<Record<number, EdgeErrorCode>> = {
   0x01: 'EDGE_ERR_S7_ITEM_HARDWARE',

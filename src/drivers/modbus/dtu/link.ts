@@ -9,7 +9,7 @@ import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
 import { patternBytes, type DtuLinkConfig } from './config.js';
-import { RtuStreamTransport, type SlaveLatency, type StreamPort } from './stream-transport.js';
+import { RtuStreamTransport, type SlaveLatency, type StreamPort } from '../rtu/stream-transport.js';
 
 export interface DtuHubDeps {
   readonly clock: Clock;

@@ -1,6 +1,6 @@
 /**
- * A ModbusTransport over a DTU link's byte stream: RTU frames written to and read from
- * a socket instead of a serial port. One request on the wire at a time (the Modbus Line
+ * A ModbusTransport over a byte stream carrying RTU frames: a DTU link's socket, or a
+ * local serial port (serial-stream.ts) when echo suppression needs the agent's own framer. One request on the wire at a time (the Modbus Line
  * already serialises its devices; the link's keepalive waits behind them in a queue).
  *
  * Received bytes go through the heartbeat filter into an RtuResponseReader. When the
@@ -13,7 +13,7 @@
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { EdgeError } from '../../../core/errors.js';
 import { exceptionErrorCode } from '../errors.js';
-import type { ModbusTransport } from '../transport.js';
+import type { ModbusTransport } from '../port.js';
 import {
   buildReadRequest,
   frameBits,
@@ -22,8 +22,8 @@ import {
   type Expectation,
   type ReadFunctionCode,
   type RtuFrame,
-} from '../rtu/frame.js';
-import { HeartbeatFilter } from '../rtu/heartbeat.js';
+} from './frame.js';
+import { HeartbeatFilter } from './heartbeat.js';
 import { findFrameAmongHeartbeats } from './heartbeat-fallback.js';
 
 /** The link side a stream transport writes to. */

@@ -6,7 +6,7 @@
  * heartbeat pattern 2 to 8 times, each proper, non-empty subset of those occurrences is
  * removed in turn. Pure: the caller counts the outcome.
  */
-import { answerStart, scanForResponse, toFrame, type Expectation, type RtuFrame } from '../rtu/frame.js';
+import { answerStart, scanForResponse, toFrame, type Expectation, type RtuFrame } from './frame.js';
 
 export interface HeartbeatFallbackMatch {
   readonly frame: RtuFrame;

@@ -1,0 +1,107 @@
+/**
+ * Per-device creation and removal through the families (the hooks hot reload uses): a
+ * removed device frees its shared line once no other device uses it, the others keep
+ * polling, and every registered driver's family is there with its status and stats.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/ports.js';
+import { configSchema } from '../../src/config/schema.js';
+import { DriverFamilies, buildDevice, buildDevices } from '../../src/drivers/build.js';
+import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
+import { createModbusFamily } from '../../src/drivers/modbus/family.js';
+import { DRIVER_NAMES } from '../../src/drivers/registry.js';
+import { fakeTransports } from '../modbus/fake-transport.js';
+
+const rtu = (name: string, unitId: number, baudRate: number) =>
+  modbusDeviceSchema.parse({
+    name,
+    driver: 'modbus',
+    unitId,
+    connection: { transport: 'rtu', path: '/dev/ttyFAKE', baudRate },
+    tags: [{ name: 'a', function: 'holding', address: 0 }],
+  });
+
+test('a removed device frees its line once its last user goes; the other device keeps polling', async () => {
+  const clock = new ManualClock();
+  const family = createModbusFamily(
+    { clock, logger: silentLogger, random: () => 1 },
+    {
+      transportFactory: fakeTransports(clock, {
+        1: { holding: { 0: 11 }, latencyMs: 0 },
+        2: { holding: { 0: 22 }, latencyMs: 0 },
+      }),
+    },
+  );
+  const a = family.create(rtu('a', 1, 9600));
+  const b = family.create(rtu('b', 2, 9600));
+  a.init();
+  b.init();
+  await a.start();
+  await b.start();
+  assert.equal(family.lines().size, 1);
+
+  await family.remove(a);
+  assert.equal(family.lines().size, 1, 'b still uses the line');
+  const polled = b.poll(['a']);
+  await clock.advance(50);
+  assert.deepEqual(
+    (await polled).map((v) => (v.quality === 'good' ? v.value : v.code)),
+    [22],
+  );
+
+  await family.remove(b);
+  assert.equal(family.lines().size, 0, 'the last user gone, the line is closed and forgotten');
+  // Another baud rate on the same path is no conflict any more: the old line is gone.
+  const c = family.create(rtu('c', 1, 19200));
+  assert.doesNotThrow(() => c.init());
+  await family.close();
+});
+
+test('every registered driver has a family; one device is built and removed without touching the others', async () => {
+  const config = configSchema.parse({
+    store: { path: ':memory:' },
+    devices: [
+      {
+        name: 'plc',
+        driver: 's7',
+        connection: { host: '127.0.0.1', port: 1 },
+        tags: [{ name: 't', address: 'DB1,INT0' }],
+      },
+    ],
+  });
+  const deps = { clock: new ManualClock(), logger: silentLogger, random: () => 1, onEvent: () => undefined };
+  const built = buildDevices(config, deps);
+  for (const name of DRIVER_NAMES) assert.ok(built.families.family(name), `${name} family`);
+  assert.deepEqual(built.families.status(), { dtu: null }, 'Modbus adds dtu: null without a dtu section');
+  assert.deepEqual(Object.keys(built.families.stats()), ['modbus']);
+
+  const added = buildDevice(
+    configSchema.parse({
+      devices: [
+        {
+          name: 'm',
+          driver: 'modbus',
+          connection: { transport: 'tcp', host: '127.0.0.1', port: 1 },
+          tags: [{ name: 'a', function: 'holding', address: 0 }],
+        },
+      ],
+    }).devices[0]!,
+    built.families,
+    deps,
+  );
+  assert.equal(added.problem, undefined);
+  assert.equal(added.driver.device, 'm');
+  await built.families.remove(added.driver);
+  assert.equal(built.devices.length, 1);
+  await built.close();
+});
+
+test('a family of its own per DriverFamilies: two agents in one process share nothing', () => {
+  const config = configSchema.parse({});
+  const deps = { clock: new ManualClock(), logger: silentLogger, random: () => 1 };
+  const one = new DriverFamilies(config, deps);
+  const two = new DriverFamilies(config, deps);
+  assert.notEqual(one.family('modbus'), two.family('modbus'));
+});
