@@ -5,6 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { systemClock } from '../../src/core/clock.js';
 import { EdgeError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/ports.js';
@@ -200,6 +202,60 @@ describe('opcua driver against node-opcua', () => {
       temp: { bad: 'EDGE_ERR_OPCUA_USER_REJECTED' },
       run: { bad: 'EDGE_ERR_OPCUA_USER_REJECTED' },
     });
+  });
+
+  it('certificate user identity (X509 token, key from a file reference) over SignAndEncrypt', async () => {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=edge-user',
+        '-keyout',
+        join(pki.path, 'user.key'),
+        '-out',
+        join(pki.path, 'user.pem'),
+        '-addext',
+        'keyUsage=digitalSignature,nonRepudiation,keyEncipherment,dataEncipherment',
+        '-addext',
+        'extendedKeyUsage=clientAuth',
+      ],
+      // The process env as the driver left it: node-opcua's PKI set OPENSSL_CONF and RANDFILE
+      // ("undefined") while it made the client certificate, and openssl failed on them.
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    // A server that refuses anonymous sessions: the certificate is what gets this device in.
+    const strict = await TestOpcuaServer.start(VARIABLES, { allowAnonymous: false });
+    const on = (extra: Record<string, unknown>) => ({
+      endpoint: strict.endpoint,
+      security: {
+        mode: 'SignAndEncrypt',
+        policy: 'Basic256Sha256',
+        serverCertificateSha256: strict.certSha256,
+      },
+      ...extra,
+    });
+    try {
+      const anonymous = device(on({}));
+      await assert.rejects(anonymous.start(), (e: EdgeError) => e.code === 'EDGE_ERR_OPCUA_USER_REJECTED');
+      const identity = {
+        type: 'certificate',
+        certificate: join(pki.path, 'user.pem'),
+        privateKey: { file: join(pki.path, 'user.key') },
+      };
+      const d = device(on({ identity }));
+      await d.start();
+      await until(d, 'values as the certificate user', (v) => typeof v.temp === 'number');
+      await d.stop();
+    } finally {
+      await strict.stop();
+    }
   });
 
   it('server restart: bad while down (never good), reconnects, values resume', async () => {

@@ -147,7 +147,7 @@ export function nodeQuality(status: { readonly value: number; readonly name: str
 /** The link code a failed connect or session creation means (node-opcua only gives messages). */
 export function connectErrorCode(error: unknown): OpcuaErrorCode {
   const text = error instanceof Error ? error.message : String(error);
-  if (/BadUserAccessDenied|BadIdentityToken|BadUserSignatureInvalid/i.test(text))
+  if (/BadUserAccessDenied|BadIdentityToken|BadUserSignatureInvalid|user token policy/i.test(text))
     return 'EDGE_ERR_OPCUA_USER_REJECTED';
   if (/Certificate verification failed|BadCertificate|certificate.*(untrusted|rejected)/i.test(text))
     return 'EDGE_ERR_OPCUA_CERT_UNTRUSTED';

@@ -37,6 +37,20 @@ interface Loaded {
 let loading: Promise<Loaded> | undefined;
 
 /**
+ * node-opcua-pki writes OPENSSL_CONF and RANDFILE (the latter as the string "undefined")
+ * into process.env when it runs openssl to make the client certificate; every child the
+ * agent spawns afterwards would inherit them. Their values from before node-opcua loaded.
+ */
+const OPENSSL_ENV = ['OPENSSL_CONF', 'RANDFILE'] as const;
+const opensslEnv = new Map(OPENSSL_ENV.map((k) => [k, process.env[k]]));
+
+function restoreOpensslEnv(): void {
+  for (const [key, value] of opensslEnv)
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+}
+
+/**
  * node-opcua-client and its certificate manager (resolved through the client's own
  * dependency). node-opcua prints its warnings to the console; they go to the log of the
  * first device that loads it instead (process-wide: the library has one logger).
@@ -100,6 +114,14 @@ export class OpcuaLink {
 
   /** Connects and creates the session; rejects with the EDGE_ERR_OPCUA_* code of the cause. */
   async open(): Promise<ClientSession> {
+    try {
+      return await this.openSession();
+    } finally {
+      restoreOpensslEnv();
+    }
+  }
+
+  private async openSession(): Promise<ClientSession> {
     const { ua, CertificateManager } = await loadOpcua(this.deps.logger);
     this.ua = ua;
     const c = this.config;
