@@ -9,10 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { systemClock } from '../../src/core/clock.js';
 import { EdgeError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/ports.js';
+import { silentLogger, type Logger } from '../../src/core/ports.js';
 import type { TagValue } from '../../src/core/types.js';
 import { opcuaDeviceSchema } from '../../src/drivers/opcua/config.js';
 import { OpcuaDevice } from '../../src/drivers/opcua/device.js';
+import { captureLogger } from '../helpers/logger.js';
 import { TestOpcuaServer, type ServerVariable } from '../helpers/opcua.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -53,7 +54,7 @@ describe('opcua driver against node-opcua', () => {
     pki.remove();
   });
 
-  function device(extra: Record<string, unknown> = {}): OpcuaDevice {
+  function device(extra: Record<string, unknown> = {}, logger: Logger = silentLogger): OpcuaDevice {
     const config = opcuaDeviceSchema.parse({
       name: 'ua',
       driver: 'opcua',
@@ -66,7 +67,7 @@ describe('opcua driver against node-opcua', () => {
       tags: TAGS,
       ...extra,
     });
-    const d = new OpcuaDevice(config, { clock: systemClock, logger: silentLogger, random: () => 0.5 });
+    const d = new OpcuaDevice(config, { clock: systemClock, logger, random: () => 0.5 });
     devices.push(d);
     return d;
   }
@@ -105,6 +106,37 @@ describe('opcua driver against node-opcua', () => {
     assert.deepEqual(uncertain.run, { bad: 'EDGE_ERR_OPCUA_UNCERTAIN' });
     await server.set('run', true);
     await until(d, 'run good again', (v) => v.run === true);
+    await d.stop();
+  });
+
+  it('deadband: an absolute one filters small changes; a percent one the server refuses is dropped, the tag still reports', async () => {
+    const log = captureLogger();
+    const d = device({
+      tags: [
+        { name: 'temp', nodeId: 'ns=1;s=temp', dataType: 'Double', deadband: { type: 'absolute', value: 5 } },
+        // A plain variable has no EURange: the server refuses a percent deadband on it.
+        {
+          name: 'count',
+          nodeId: 'ns=1;s=count',
+          dataType: 'Int32',
+          deadband: { type: 'percent', value: 10 },
+        },
+      ],
+    });
+    await d.start();
+    await server.set('temp', 20);
+    await server.set('temp', 40);
+    await server.set('count', 9);
+    const poll = async () => byName(await d.poll(['temp', 'count']));
+    await waitFor('the big change and the unfiltered count', async () => {
+      const v = await poll();
+      return v.temp === 40 && v.count === 9;
+    });
+    await server.set('temp', 42);
+    await server.set('count', 10);
+    await waitFor('count 10', async () => (await poll()).count === 10);
+    // 40 → 42 is within the deadband of 5: the server never sent it, count's change came after it.
+    assert.equal((await poll()).temp, 40);
     await d.stop();
   });
 
