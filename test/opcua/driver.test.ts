@@ -111,19 +111,29 @@ describe('opcua driver against node-opcua', () => {
 
   it('deadband: an absolute one filters small changes; a percent one the server refuses is dropped, the tag still reports', async () => {
     const log = captureLogger();
-    const d = device({
-      tags: [
-        { name: 'temp', nodeId: 'ns=1;s=temp', dataType: 'Double', deadband: { type: 'absolute', value: 5 } },
-        // A plain variable has no EURange: the server refuses a percent deadband on it.
-        {
-          name: 'count',
-          nodeId: 'ns=1;s=count',
-          dataType: 'Int32',
-          deadband: { type: 'percent', value: 10 },
-        },
-      ],
-    });
+    const d = device(
+      {
+        tags: [
+          {
+            name: 'temp',
+            nodeId: 'ns=1;s=temp',
+            dataType: 'Double',
+            deadband: { type: 'absolute', value: 5 },
+          },
+          // A plain variable has no EURange: the server refuses a percent deadband on it.
+          {
+            name: 'count',
+            nodeId: 'ns=1;s=count',
+            dataType: 'Int32',
+            deadband: { type: 'percent', value: 10 },
+          },
+        ],
+      },
+      log,
+    );
     await d.start();
+    const refused = log.lines.find((l) => /refused the deadband/.test(l.msg ?? ''));
+    assert.deepEqual(refused?.obj.tags, ['count']);
     await server.set('temp', 20);
     await server.set('temp', 40);
     await server.set('count', 9);
