@@ -2,8 +2,8 @@
 import { EdgeError } from '../core/errors.js';
 import { readConfigFile } from '../config/load.js';
 import { configSchema, type EdgeConfig } from '../config/schema.js';
-import { doctorExitCode, formatResults, runDoctor } from '../device/doctor/doctor.js';
-import { systemDoctorEnv, type DoctorEnv } from '../device/doctor/env.js';
+import { doctorExitCode, formatResults, runDoctor } from '../host/doctor/doctor.js';
+import { systemDoctorEnv, type DoctorEnv } from '../host/doctor/env.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/edge-agent/config.yaml';
 

@@ -1,7 +1,7 @@
 /** The whole configuration: one schema per section, composed; unknown keys rejected. */
 import { z } from 'zod';
 import { cip22Schema } from '../cip22/config.js';
-import { ledSchema, watchdogSchema } from '../device/config.js';
+import { ledSchema, watchdogSchema } from '../host/config.js';
 import { deviceSchema, driverSectionChecks, driverSections } from '../drivers/schemas.js';
 import { agentSchema } from './sections/agent.js';
 import { commandsSchema } from './sections/commands.js';

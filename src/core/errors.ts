@@ -83,7 +83,7 @@ export const CORE_ERRORS = {
   },
   EDGE_ERR_HTTP_LISTEN: { nature: 'fatal', summary: 'The status HTTP listener cannot bind' },
   EDGE_ERR_AGENT_SHUTDOWN: { nature: 'fatal', summary: 'Shutdown did not finish within its deadline' },
-  // device: watchdog, status LED, doctor (src/device/)
+  // host (the Pi): watchdog, status LED, doctor (src/host/)
   EDGE_ERR_WATCHDOG_BUSY: {
     nature: 'fatal',
     summary: 'The watchdog device is already open (usually systemd RuntimeWatchdogSec owns it)',

@@ -44,6 +44,11 @@ export interface BuiltDevices {
   readonly problems: readonly DeviceProblem[];
   /** Configurations that run but are probably not what was meant (never refused). */
   readonly warnings: readonly ConfigWarning[];
+  /**
+   * Builds and init()s one more device in the same families (a live reload): it shares the
+   * lines and connections the running devices hold. A refusal comes back as `problem`.
+   */
+  add(device: AgentDeviceConfig, index: number): BuiltDevice & { readonly problem?: DeviceProblem };
   /** The families, by driver name (hot reload creates and removes devices through them). */
   readonly families: DriverFamilies;
   /** Opens the shared links of the drivers' sections (before the devices start). */
@@ -128,17 +133,24 @@ export function driverWarnings(devices: EdgeConfig['devices']): ConfigWarning[] 
 
 export function buildDevices(config: EdgeConfig, deps: BuildDeps): BuiltDevices {
   const families = new DriverFamilies(config, deps);
+  const add = (device: AgentDeviceConfig, index: number): BuiltDevice & { problem?: DeviceProblem } => {
+    const built = buildDevice(device, families, deps);
+    return built.problem
+      ? { config: device, driver: built.driver, problem: problemOf(device, index, built.problem) }
+      : { config: device, driver: built.driver };
+  };
   const devices: BuiltDevice[] = [];
   const problems: DeviceProblem[] = [];
   config.devices.forEach((device, index) => {
-    const built = buildDevice(device, families, deps);
-    if (built.problem) problems.push(problemOf(device, index, built.problem));
-    devices.push({ config: device, driver: built.driver });
+    const { problem, ...built } = add(device, index);
+    if (problem) problems.push(problem);
+    devices.push(built);
   });
   return {
     devices,
     problems,
     warnings: driverWarnings(config.devices),
+    add,
     families,
     start: () => families.start(),
     close: () => families.close(),

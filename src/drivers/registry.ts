@@ -7,7 +7,13 @@ import { registerErrorCodes } from '../core/errors.js';
 import { modbusDriver } from './modbus/index.js';
 import { opcuaDriver } from './opcua/index.js';
 import { s7Driver } from './s7/index.js';
-import type { AnyDriverDefinition, DriverDefinition, DriverMetric } from './types.js';
+import type {
+  AnyDriverDefinition,
+  DriverDefinition,
+  DriverDeviceConfig,
+  DriverHostNeeds,
+  DriverMetric,
+} from './types.js';
 
 export const DRIVERS = [
   modbusDriver,
@@ -32,6 +38,18 @@ export function driverDefinition(name: string): AnyDriverDefinition | undefined 
 }
 
 for (const definition of DRIVERS) registerErrorCodes(definition.name, definition.errors);
+
+/** What the configured devices need on the host, by their drivers (serial ports, certificates). */
+export function driverHostNeeds(devices: readonly DriverDeviceConfig[]): Required<DriverHostNeeds> {
+  const serialPorts: string[] = [];
+  const certificates: { label: string; path: string }[] = [];
+  for (const device of devices) {
+    const needs = driverDefinition(device.driver)?.hostNeeds?.(device);
+    serialPorts.push(...(needs?.serialPorts ?? []));
+    certificates.push(...(needs?.certificates ?? []));
+  }
+  return { serialPorts, certificates };
+}
 
 /** Every driver's metrics, with the driver whose `stats()` they read. */
 export function driverMetrics(): readonly {

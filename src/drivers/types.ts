@@ -36,11 +36,11 @@ export interface DriverDeps {
 
 /** The fields every device config has; the driver's schema adds its own. */
 export interface DriverDeviceConfig {
-  /** `topicSegment` (config/sections/common.ts): it becomes an MQTT topic level. */
+  /** `topicSegment` (src/config-kit/common.ts): it becomes an MQTT topic level. */
   readonly name: string;
   /** `z.literal(<definition name>)`. */
   readonly driver: string;
-  /** Start retry backoff of the poller (`backoffSchema` in config/sections/common.ts). */
+  /** Start retry backoff of the poller (`backoffSchema` in src/config-kit/common.ts). */
   readonly reconnect: BackoffPolicy;
 }
 
@@ -92,6 +92,14 @@ export interface DriverFamily<C> {
   upsertLink?(link: unknown): Promise<void>;
   /** Hot reload: stops and forgets one shared link by name (its devices go link-down). */
   removeLink?(name: string): Promise<void>;
+}
+
+/** What a device needs on the host, checked by `edge-agent doctor`. */
+export interface DriverHostNeeds {
+  /** Serial device paths it opens (checked: present, openable by the agent's user). */
+  readonly serialPorts?: readonly string[];
+  /** PEM certificate files, labelled by their config path (checked: readable, not expiring). */
+  readonly certificates?: readonly { readonly label: string; readonly path: string }[];
 }
 
 /** A top-level config section the driver owns (Modbus: `dtu`, its DTU links). */
@@ -153,6 +161,8 @@ export interface DriverDefinition<C extends DriverDeviceConfig, S = never, St = 
   readonly metrics?: readonly DriverMetric<St>[];
   /** Lint of all configured devices (raw entries; the driver picks its own by `driver`). */
   warnings?(devices: readonly DriverDeviceConfig[]): readonly ConfigWarning[];
+  /** What one of its devices needs on the host (serial ports, certificate files), for the doctor. */
+  hostNeeds?(device: C): DriverHostNeeds;
   /** One agent's family; `section` is the parsed section when the config has one. */
   createFamily(deps: DriverDeps, section?: S): DriverFamily<C>;
 }

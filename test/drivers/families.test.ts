@@ -95,6 +95,25 @@ test('every registered driver has a family; one device is built and removed with
   assert.equal(added.driver.device, 'm');
   await built.families.remove(added.driver);
   assert.equal(built.devices.length, 1);
+
+  // add(): the reload's entry point; a refused device comes back with its problem and path
+  const refused = built.add(
+    configSchema.parse({
+      devices: [
+        {
+          name: 'label',
+          driver: 'modbus',
+          connection: { transport: 'tcp', host: '127.0.0.1' },
+          maxRegistersPerRequest: 10,
+          tags: [{ name: 'serial', function: 'holding', address: 0, type: 'string', length: 20 }],
+        },
+      ],
+    }).devices[0]!,
+    3,
+  );
+  assert.equal(refused.problem?.code, 'EDGE_ERR_CONFIG_INVALID');
+  assert.equal(refused.problem?.path, 'devices[3].tags[0].length');
+  assert.equal(refused.driver.status().state, 'unstartable');
   await built.close();
 });
 

@@ -117,6 +117,19 @@ export function importCycles(dirs: readonly string[]): string[][] {
   return cycles;
 }
 
+/** Where a driver folder may import from, besides itself (docs/writing-a-driver.md). */
+const ALLOWED = ['src/core/', 'src/config-kit/', 'src/drivers/types.ts'];
+
+/** Relative imports of a driver folder that leave it for anything but ALLOWED. */
+export function importsOutside(dir: string): string[] {
+  const own = `${normalize(dir)}/`;
+  return sourceFiles(dir).flatMap((file) =>
+    allImports(file)
+      .filter((target) => !target.startsWith(own) && !ALLOWED.some((a) => target.startsWith(a)))
+      .map((target) => `${file} imports ${target}`),
+  );
+}
+
 describe('driver seam', () => {
   it('documents every registered code in docs/errors.md, and only those', () => {
     const doc = readFileSync('docs/errors.md', 'utf8');
@@ -142,6 +155,10 @@ describe('driver seam', () => {
       assert.deepEqual(unregisteredUses(join('src/drivers', d.name), Object.keys(d.errors)), []);
     });
 
+    it(`${d.name}: imports only its folder, src/core/, src/config-kit/ and drivers/types.ts`, () => {
+      assert.deepEqual(importsOutside(join('src/drivers', d.name)), []);
+    });
+
     it(`${d.name}: declares codes with docs, at least one link-down code, none of another area`, () => {
       const codes = Object.entries(d.errors);
       assert.ok(codes.length > 0);
@@ -160,12 +177,23 @@ describe('driver seam', () => {
   it('no import cycle among the drivers, the core and the config toolkit (type imports included)', () => {
     assert.deepEqual(importCycles(['src/drivers', 'src/core', 'src/config-kit']), []);
     assert.notDeepEqual(importCycles(['test/drivers/testcases/import-cycle']), [], 'the check can fail');
+    assert.deepEqual(importsOutside('test/drivers/testcases/outside-import'), [
+      'test/drivers/testcases/outside-import/driver.ts imports src/config/schema.ts',
+    ]);
   });
 
   it('the check can fail: a folder naming an undeclared code is reported', () => {
     assert.deepEqual(undeclaredIn('test/drivers/testcases/undeclared-code', {}), [
       'EDGE_ERR_FAKE_NOT_DECLARED (test/drivers/testcases/undeclared-code/driver.ts)',
     ]);
+  });
+
+  it("the core catalogue holds no code of a driver's areas (EDGE_ERR_<AREA>_ prefixes the drivers use)", () => {
+    const areas = new Set(
+      definitions.flatMap((d) => Object.keys(d.errors).map((code) => code.split('_')[2] ?? '')),
+    );
+    const misplaced = Object.keys(CORE_ERRORS).filter((code) => areas.has(code.split('_')[2] ?? ''));
+    assert.deepEqual(misplaced, [], 'move these into the driver folder that owns the area');
   });
 
   it('the driver names are unique and match their config literal', () => {

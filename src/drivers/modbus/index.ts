@@ -16,10 +16,13 @@ export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, Modbu
     key: 'dtu',
     schema: dtuSchema,
     description: 'DTUs (serial-to-TCP units) that carry Modbus RTU for devices with connection.transport dtu',
-    crossCheck: dtuCrossCheck,
+    // raw devices[] entries: the check reads `connection` of those that have one
+    crossCheck: (devices, dtu) => dtuCrossCheck(devices as readonly { connection?: unknown }[], dtu),
   },
   metrics: MODBUS_METRICS,
   warnings: modbusWarnings,
+  hostNeeds: (device) =>
+    device.connection.transport === 'rtu' ? { serialPorts: [device.connection.path] } : {},
   createFamily: (deps, dtu) => createModbusFamily(deps, { dtuConfig: dtu }),
 };
 

@@ -3,7 +3,7 @@
  * A point is one scalar: a tag, or one element of an array tag.
  */
 import { badValue, goodValue, type TagValue } from '../../core/types.js';
-import { shortestF32, withoutFloatNoise } from '../modbus/codec.js';
+import { shortestF32, withoutFloatNoise } from '../../core/float.js';
 import { elementBytes, type S7Address } from './address.js';
 // the codes this module names are registered there (their natures, link-down flags)
 import './error-codes.js';

@@ -210,14 +210,13 @@ export interface CrossCheckIssue {
  * to the root (`['devices', i, 'connection', 'dtu']`).
  */
 export function dtuCrossCheck(
-  devices: readonly unknown[] | undefined,
+  devices: readonly { readonly connection?: unknown }[] | undefined,
   dtu: { readonly links: readonly { readonly name: string }[] } | undefined,
 ): CrossCheckIssue[] {
   const issues: CrossCheckIssue[] = [];
   const names = new Set((dtu?.links ?? []).map((l) => l.name));
   (devices ?? []).forEach((device, i) => {
-    const c = (device as { readonly connection?: unknown } | undefined)?.connection as
-      { transport?: unknown; dtu?: unknown } | undefined;
+    const c = device.connection as { transport?: unknown; dtu?: unknown } | undefined;
     if (!c || c.transport !== 'dtu') return;
     const name = String(c.dtu);
     if (!dtu)

@@ -9,7 +9,7 @@ import type { TimerHandle } from '../../../core/clock.js';
 import { allowListOf, normaliseAddress, type AllowList } from '../../../core/allow-list.js';
 import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
-import type { ModbusTransport } from '../port.js';
+import type { ModbusTransport } from '../transport.js';
 import type { DtuConfig } from './config.js';
 import { DtuLink, HEARTBEAT_OVERDUE, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
 import {

@@ -2,17 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
-import { watchdogSchema } from '../../src/device/config.js';
-import { HealthGate, type ProgressSample } from '../../src/device/watchdog/health-gate.js';
-import type { LagSource } from '../../src/device/watchdog/loop-lag.js';
-import { MemoryNotifySink } from '../../src/device/watchdog/notify-sink.js';
-import {
-  pingIntervalMs,
-  readSystemdEnv,
-  resolveWatchdogMode,
-} from '../../src/device/watchdog/systemd-env.js';
-import { Watchdog, watchdogParts } from '../../src/device/watchdog/watchdog.js';
-import { FakeWatchdogDevice } from '../../src/device/watchdog/watchdog-device.js';
+import { watchdogSchema } from '../../src/host/config.js';
+import { HealthGate, type ProgressSample } from '../../src/host/watchdog/health-gate.js';
+import type { LagSource } from '../../src/host/watchdog/loop-lag.js';
+import { MemoryNotifySink } from '../../src/host/watchdog/notify-sink.js';
+import { pingIntervalMs, readSystemdEnv, resolveWatchdogMode } from '../../src/host/watchdog/systemd-env.js';
+import { Watchdog, watchdogParts } from '../../src/host/watchdog/watchdog.js';
+import { FakeWatchdogDevice } from '../../src/host/watchdog/watchdog-device.js';
 import { captureLogger } from '../helpers/logger.js';
 
 const config = watchdogSchema.parse({});

@@ -5,6 +5,7 @@ import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { EdgeConfig } from '../../config/schema.js';
 import { createSecretResolver, type SecretResolver } from '../../config-kit/secrets.js';
+import { driverHostNeeds } from '../../drivers/registry.js';
 import { fail, ok, warn, type CheckResult, type DoctorEnv } from './env.js';
 
 const DAY = 86_400_000;
@@ -90,11 +91,12 @@ function connectTls(options: ConnectionOptions, timeoutMs: number): Promise<stri
   });
 }
 
-/** Certificate files the config names: (label, path). Other drivers (CIP-22) add theirs here. */
+/** Certificate files the config names: (label, path). Other areas (CIP-22) add theirs here. */
 export function certificateFiles(config: EdgeConfig): Array<{ label: string; path: string }> {
   const files: Array<{ label: string; path: string }> = [];
   if (config.mqtt.tls?.ca) files.push({ label: 'mqtt.tls.ca', path: config.mqtt.tls.ca });
   if (config.mqtt.tls?.cert) files.push({ label: 'mqtt.tls.cert', path: config.mqtt.tls.cert });
+  files.push(...driverHostNeeds(config.devices).certificates);
   return files;
 }
 

@@ -4,17 +4,17 @@ import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
-import { ledSchema } from '../../src/device/config.js';
-import { createStatusLed, openLedPort } from '../../src/device/led/create.js';
-import { listGpioChips, resolveGpioNumber } from '../../src/device/led/gpio-base.js';
-import { MemoryLed } from '../../src/device/led/led-port.js';
-import { OnoffLed, type GpioClass, type GpioPin } from '../../src/device/led/onoff-led.js';
-import { LED_PATTERNS, patternFor, type LedCondition } from '../../src/device/led/patterns.js';
-import { StatusLed } from '../../src/device/led/status-led.js';
+import { ledSchema } from '../../src/host/config.js';
+import { createStatusLed, openLedPort } from '../../src/host/led/create.js';
+import { listGpioChips, resolveGpioNumber } from '../../src/host/led/gpio-base.js';
+import { MemoryLed } from '../../src/host/led/led-port.js';
+import { OnoffLed, type GpioClass, type GpioPin } from '../../src/host/led/onoff-led.js';
+import { LED_PATTERNS, patternFor, type LedCondition } from '../../src/host/led/patterns.js';
+import { StatusLed } from '../../src/host/led/status-led.js';
 import { captureLogger } from '../helpers/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const cases = join(process.cwd(), 'src/device/led/testcases');
+const cases = join(process.cwd(), 'src/host/led/testcases');
 const caseNames = readdirSync(cases, { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => d.name);

@@ -4,7 +4,7 @@
  * systemd v246 the CLI sends, then waits on sd_notify_barrier() until the manager has
  * processed the message, so the PID-attribution race is closed as long as it is called
  * without --no-block; the sender is the CLI's own PID, hence the unit needs
- * NotifyAccess=all. See docs/device.md.
+ * NotifyAccess=all. See docs/host.md.
  */
 import { spawn } from 'node:child_process';
 import type { Clock } from '../../core/clock.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { systemClock } from '../../src/core/clock.js';
-import { SystemdNotifyCli, runSystemdNotify, type RunNotify } from '../../src/device/watchdog/notify-sink.js';
+import { SystemdNotifyCli, runSystemdNotify, type RunNotify } from '../../src/host/watchdog/notify-sink.js';
 import { captureLogger } from '../helpers/logger.js';
 import { startFakeNotifySocket } from '../helpers/notify-socket.js';
 import { waitFor } from '../helpers/wait.js';
@@ -96,7 +96,7 @@ test('a blocked event loop (real child process) stops WATCHDOG=1 until it runs a
   t.after(() => sock.close());
   const child = spawn(
     process.execPath,
-    [join(process.cwd(), 'dist/test/device/fixtures/blocked-loop-child.js')],
+    [join(process.cwd(), 'dist/test/host/fixtures/blocked-loop-child.js')],
     {
       env: { ...process.env, NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '1000000', BLOCK_MS: '3000' },
       stdio: ['ignore', 'inherit', 'inherit'],

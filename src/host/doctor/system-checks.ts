@@ -2,6 +2,7 @@
 import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { EdgeConfig } from '../../config/schema.js';
+import { driverHostNeeds } from '../../drivers/registry.js';
 import { fail, ok, sysPath, warn, type CheckResult, type DoctorEnv } from './env.js';
 
 /** gid → group name from <root>/etc/group. */
@@ -27,9 +28,7 @@ function canReadWrite(
 }
 
 export async function checkSerialPorts(config: EdgeConfig, env: DoctorEnv): Promise<CheckResult[]> {
-  const paths = new Set<string>();
-  for (const d of config.devices)
-    if (d.driver === 'modbus' && d.connection.transport === 'rtu') paths.add(d.connection.path);
+  const paths = new Set(driverHostNeeds(config.devices).serialPorts);
   if (paths.size === 0) return [ok('serial', 'no serial (RTU) devices configured')];
   const groups = await groupNames(env);
   const results: CheckResult[] = [];

@@ -3,21 +3,21 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configSchema, type EdgeConfigInput } from '../../src/config/schema.js';
-import { doctorExitCode, formatResults, runDoctor } from '../../src/device/doctor/doctor.js';
-import type { CheckResult, DoctorEnv, ExecResult } from '../../src/device/doctor/env.js';
-import { checkBroker, checkCertificates } from '../../src/device/doctor/network-checks.js';
-import { checkDisk } from '../../src/device/doctor/storage-checks.js';
+import { doctorExitCode, formatResults, runDoctor } from '../../src/host/doctor/doctor.js';
+import type { CheckResult, DoctorEnv, ExecResult } from '../../src/host/doctor/env.js';
+import { checkBroker, checkCertificates } from '../../src/host/doctor/network-checks.js';
+import { checkDisk } from '../../src/host/doctor/storage-checks.js';
 import {
   checkClock,
   checkSerialPorts,
   checkWatchdog,
   parseTimespanMs,
-} from '../../src/device/doctor/system-checks.js';
+} from '../../src/host/doctor/system-checks.js';
 import { createTestCerts } from '../helpers/certs.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const fixture = join(process.cwd(), 'src/device/doctor/testcases/pi-field');
+const fixture = join(process.cwd(), 'src/host/doctor/testcases/pi-field');
 const MB = 1024 * 1024;
 
 function fieldRoot(t: { after(fn: () => void): void }): string {
