@@ -4,7 +4,7 @@
  * coerced: a server that changed its model must not publish misread numbers as good.
  */
 import { badValue, goodValue, type TagScalar, type TagValue } from '../../core/types.js';
-import { shortestF32, withoutFloatNoise } from '../modbus/codec.js';
+import { shortestF32, withoutFloatNoise } from '../../core/float.js';
 import type { OpcuaTagConfig, OpcuaType } from './config.js';
 import { nodeQuality } from './errors.js';
 
