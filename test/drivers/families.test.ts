@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/core/ports.js';
 import { configSchema } from '../../src/config/schema.js';
 import { DriverFamilies, buildDevice, buildDevices } from '../../src/drivers/build.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
-import { createModbusFamily } from '../../src/drivers/modbus/family.js';
+import { createModbusFamily, type ModbusFamily } from '../../src/drivers/modbus/family.js';
 import { DRIVER_NAMES } from '../../src/drivers/registry.js';
 import { fakeTransports } from '../modbus/fake-transport.js';
 
@@ -114,6 +114,34 @@ test('every registered driver has a family; one device is built and removed with
   assert.equal(refused.problem?.code, 'EDGE_ERR_CONFIG_INVALID');
   assert.equal(refused.problem?.path, 'devices[3].tags[0].length');
   assert.equal(refused.driver.status().state, 'unstartable');
+  await built.close();
+});
+
+test('removing a failover device frees both sources in their families (an S7 primary, a Modbus RTU secondary)', async () => {
+  const config = configSchema.parse({
+    devices: [
+      {
+        name: 'plc',
+        driver: 's7',
+        connection: { host: '127.0.0.1', port: 1 },
+        tags: [{ name: 't', address: 'DB1,INT0' }],
+        failover: {
+          secondary: {
+            driver: 'modbus',
+            connection: { transport: 'rtu', path: '/dev/ttyNOWHERE' },
+            tags: [{ name: 't', function: 'holding', address: 0 }],
+          },
+        },
+      },
+    ],
+  });
+  const deps = { clock: new ManualClock(), logger: silentLogger, random: () => 1, onEvent: () => undefined };
+  const built = buildDevices(config, deps);
+  const modbus = built.families.family('modbus') as ModbusFamily;
+  assert.equal(built.problems.length, 0);
+  assert.equal(modbus.lines().size, 1, "the secondary's line, attached at init");
+  await built.families.remove(built.devices[0]!.driver);
+  assert.equal(modbus.lines().size, 0);
   await built.close();
 });
 
