@@ -229,6 +229,18 @@ describe('opcua driver against node-opcua', () => {
     assert.deepEqual(v.temp, { bad: 'EDGE_ERR_OPCUA_CERT_UNTRUSTED' });
   });
 
+  it('a password secret that cannot be resolved: EDGE_ERR_CONFIG_SECRET (fatal), before any connection', async () => {
+    delete process.env.EDGE_TEST_OPCUA_UNSET;
+    const d = device({
+      identity: { type: 'username', user: 'operator', password: { env: 'EDGE_TEST_OPCUA_UNSET' } },
+    });
+    await assert.rejects(
+      d.start(),
+      (e: EdgeError) => e.code === 'EDGE_ERR_CONFIG_SECRET' && e.nature === 'fatal',
+    );
+    assert.equal(d.status().connectFailures, 1);
+  });
+
   it('a user the server rejects: EDGE_ERR_OPCUA_USER_REJECTED at start, values bad with it', async () => {
     const d = device({
       security: {

@@ -125,6 +125,8 @@ export class OpcuaLink {
     const { ua, CertificateManager } = await loadOpcua(this.deps.logger);
     this.ua = ua;
     const c = this.config;
+    // First, and not mapped to a link code: an unresolvable secret is EDGE_ERR_CONFIG_SECRET (fatal).
+    const identity = this.identity(ua);
     const manager = new CertificateManager({
       rootFolder: c.pkiDir,
       automaticallyAcceptUnknownCertificate: false,
@@ -162,7 +164,7 @@ export class OpcuaLink {
     try {
       await this.withTimeout(client.connect(c.endpoint), 'connect');
       this.serverSha256 = certificateSha256(ua, client.endpoint?.serverCertificate);
-      const session = await this.withTimeout(client.createSession(this.identity(ua)), 'create session');
+      const session = await this.withTimeout(client.createSession(identity), 'create session');
       this.session = session;
       return session;
     } catch (thrown) {
