@@ -116,9 +116,19 @@ export class TestOpcuaServer {
   async kill(): Promise<void> {
     const child = this.child;
     if (!child) return;
+    child.kill('SIGCONT');
     const gone = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await gone;
+  }
+
+  /** A hung server (or a pulled cable): SIGSTOP, its sockets stay open and silent. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
   }
 
   async restart(): Promise<void> {

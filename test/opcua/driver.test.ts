@@ -335,6 +335,26 @@ describe('opcua driver against node-opcua', () => {
     await d.stop();
   });
 
+  it('a hung server (sockets open, silent): subscription stale → bad TIMEOUT, client recreated; values resume', async () => {
+    const d = device({
+      subscription: { publishingIntervalMs: 50, keepAliveCount: 2 },
+      requestTimeoutMs: 300,
+      connectTimeoutMs: 1000,
+    });
+    await d.start();
+    await until(d, 'values before the hang', (v) => typeof v.temp === 'number');
+    server.pause();
+    try {
+      const v = await until(d, 'bad while hung', (x) => typeof x.temp === 'object');
+      assert.deepEqual(v.temp, { bad: 'EDGE_ERR_OPCUA_TIMEOUT' });
+      await waitFor('the client recreated', () => (d.status().recreated as number) >= 1);
+    } finally {
+      server.resume();
+    }
+    await until(d, 'values after the hang', (v) => typeof v.temp === 'number', 60_000);
+    await d.stop();
+  });
+
   it('node-opcua reconnecting past recreateAfterMs: a fresh client with our backoff, values resume', async () => {
     const d = device({ recreateAfterMs: 1000 });
     await d.start();

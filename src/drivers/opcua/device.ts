@@ -309,12 +309,12 @@ export class OpcuaDevice implements DeviceDriver {
   }
 
   async poll(names: readonly string[]): Promise<readonly TagValue[]> {
+    this.init();
     const tags = names.map((name) => {
       const tag = this.byName.get(name);
       if (!tag)
-        throw opcuaError('EDGE_ERR_OPCUA_NO_DATA', `device ${this.device} has no tag "${name}"`, {
-          device: this.device,
-          tag: name,
+        throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${this.device} has no tag "${name}"`, {
+          context: { device: this.device, tag: name },
         });
       return tag;
     });
@@ -330,9 +330,13 @@ export class OpcuaDevice implements DeviceDriver {
         return tags.map((t) => badValue(t.name, code, why));
       });
     } else if (this.stale()) {
-      values = tags.map((t) =>
-        badValue(t.name, 'EDGE_ERR_OPCUA_TIMEOUT', 'no publish response (data or keep-alive) in time'),
-      );
+      // A silently dead link (a pulled cable, a hung server): the socket never closed, so
+      // node-opcua will not notice; start over with a fresh client.
+      const error = opcuaError('EDGE_ERR_OPCUA_TIMEOUT', 'no publish response (data or keep-alive) in time', {
+        device: this.device,
+      });
+      this.onClosed(link, error);
+      values = tags.map((t) => badValue(t.name, error.code, error.message));
     } else {
       values = tags.map(
         (t) => this.cache.get(t.name)?.value ?? badValue(t.name, 'EDGE_ERR_OPCUA_NO_DATA', 'no value yet'),
