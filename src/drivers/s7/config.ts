@@ -1,11 +1,6 @@
 /** S7 device configuration: schema with defaults beside it. */
 import { z } from 'zod';
-import {
-  backoffSchema,
-  deviceIntervalMs,
-  polledTagFields,
-  topicSegment,
-} from '../../config-kit/common.js';
+import { backoffSchema, deviceIntervalMs, polledTagFields, topicSegment } from '../../config-kit/common.js';
 import { writeRangeFields, writeRangeIssues } from '../../config-kit/write-range.js';
 import { parseS7Address, type S7Address } from './address.js';
 
