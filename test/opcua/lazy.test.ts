@@ -36,12 +36,14 @@ test('a Modbus-only agent does not load node-opcua', async (t) => {
   );
 });
 
-test('the driver module loads node-opcua only when a device starts', async (t) => {
+test('the driver loads node-opcua only when a device is configured: its family start (before the pollers) or the device start', async (t) => {
   const pki = tempDir('edge-opcua-lazy-');
   t.after(() => pki.remove());
   assert.equal(opcuaDriver.name, 'opcua');
   assert.deepEqual(loadedOpcua(), [], 'importing the driver loaded node-opcua');
   const family = opcuaDriver.createFamily({ clock: systemClock, logger: silentLogger, random: () => 0.5 });
+  await family.start?.();
+  assert.deepEqual(loadedOpcua(), [], 'starting a family without devices loaded node-opcua');
   const device = family.create(
     opcuaDeviceSchema.parse({
       name: 'ua',
@@ -54,7 +56,8 @@ test('the driver module loads node-opcua only when a device starts', async (t) =
   );
   device.init();
   assert.deepEqual(loadedOpcua(), [], 'creating a device loaded node-opcua');
+  await family.start?.();
+  assert.ok(loadedOpcua().length > 0, 'the family start (agent start, before the pollers) loaded node-opcua');
   await assert.rejects(device.start(), /EDGE_ERR_OPCUA_CONNECT|ECONNREFUSED|connect/i);
   await family.close();
-  assert.ok(loadedOpcua().length > 0, 'starting the device loaded node-opcua');
 });

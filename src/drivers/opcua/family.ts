@@ -7,6 +7,7 @@ import type { DeviceDriver } from '../../core/ports.js';
 import type { DriverDeps, DriverFamily, DriverMetric, MetricSample } from '../types.js';
 import type { OpcuaDeviceConfig } from './config.js';
 import { OpcuaDevice, type OpcuaCounters } from './device.js';
+import { loadOpcua } from './session.js';
 
 export type OpcuaStats = ReadonlyMap<string, OpcuaCounters & { readonly up: boolean }>;
 
@@ -24,6 +25,15 @@ export class OpcuaFamily implements DriverFamily<OpcuaDeviceConfig> {
     const device = new OpcuaDevice(config, this.deps);
     this.devices.add(device);
     return device;
+  }
+
+  /**
+   * Loads node-opcua when the config has OPC UA devices, before the pollers start: its
+   * import blocks the event loop for about a second, which would otherwise land in the
+   * middle of other devices' first connects and time them out. No devices: nothing loaded.
+   */
+  async start(): Promise<void> {
+    if (this.devices.size > 0) await loadOpcua(this.deps.logger);
   }
 
   async remove(driver: DeviceDriver): Promise<void> {
