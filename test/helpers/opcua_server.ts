@@ -63,6 +63,7 @@ const server = new OPCUAServer({
     SecurityPolicy.None,
     SecurityPolicy.Basic256Sha256,
     SecurityPolicy.Aes128_Sha256_RsaOaep,
+    SecurityPolicy.Aes256_Sha256_RsaPss,
   ],
   allowAnonymous: options.allowAnonymous ?? true,
   userManager: {

@@ -190,7 +190,7 @@ describe('opcua driver against node-opcua', () => {
     await d.stop();
   });
 
-  it('security Sign (Basic256Sha256, pinned) and SignAndEncrypt (Aes128, user from env)', async () => {
+  it('security Sign (Basic256Sha256, pinned), SignAndEncrypt (Aes128, user from env), Sign (Aes256 RSA-PSS)', async () => {
     const signed = device({
       security: { mode: 'Sign', policy: 'Basic256Sha256', serverCertificateSha256: server.certSha256 },
     });
@@ -208,6 +208,12 @@ describe('opcua driver against node-opcua', () => {
     await encrypted.start();
     await until(encrypted, 'values over SignAndEncrypt', (v) => typeof v.temp === 'number');
     assert.equal(encrypted.status().security, 'SignAndEncrypt/Aes128_Sha256_RsaOaep');
+    const pss = device({
+      security: { mode: 'Sign', policy: 'Aes256_Sha256_RsaPss', serverCertificateSha256: server.certSha256 },
+    });
+    await pss.start();
+    await until(pss, 'values over Aes256_Sha256_RsaPss', (v) => typeof v.temp === 'number');
+    await pss.stop();
     await signed.stop();
     await encrypted.stop();
   });
