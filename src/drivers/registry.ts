@@ -5,6 +5,7 @@
  */
 import { registerErrorCodes } from '../core/errors.js';
 import { modbusDriver } from './modbus/index.js';
+import { opcuaDriver } from './opcua/index.js';
 import { s7Driver } from './s7/index.js';
 import type {
   AnyDriverDefinition,
@@ -14,7 +15,11 @@ import type {
   DriverMetric,
 } from './types.js';
 
-export const DRIVERS = [modbusDriver, s7Driver] as const satisfies readonly AnyDriverDefinition[];
+export const DRIVERS = [
+  modbusDriver,
+  s7Driver,
+  opcuaDriver,
+] as const satisfies readonly AnyDriverDefinition[];
 
 type Registered = (typeof DRIVERS)[number];
 type ConfigOf<D> = D extends DriverDefinition<infer C, infer _S, infer _St> ? C : never;

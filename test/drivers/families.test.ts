@@ -75,7 +75,8 @@ test('every registered driver has a family; one device is built and removed with
   const built = buildDevices(config, deps);
   for (const name of DRIVER_NAMES) assert.ok(built.families.family(name), `${name} family`);
   assert.deepEqual(built.families.status(), { dtu: null }, 'Modbus adds dtu: null without a dtu section');
-  assert.deepEqual(Object.keys(built.families.stats()), ['modbus']);
+  // Every family with stats() (the list of drivers is not repeated here: appending one leaves it unchanged).
+  assert.ok(Object.keys(built.families.stats()).includes('modbus'));
 
   const added = buildDevice(
     configSchema.parse({

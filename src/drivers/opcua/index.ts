@@ -1,0 +1,20 @@
+/**
+ * The OPC UA client driver, as registered with the driver registry. Nothing here imports
+ * node-opcua: the client library is loaded by the first device that connects.
+ */
+import type { DriverDefinition } from '../types.js';
+import { opcuaDeviceSchema, type OpcuaDeviceConfig } from './config.js';
+import { OPCUA_ERRORS } from './errors.js';
+import { OPCUA_METRICS, OpcuaFamily, type OpcuaStats } from './family.js';
+
+export const opcuaDriver: DriverDefinition<OpcuaDeviceConfig, never, OpcuaStats> = {
+  name: 'opcua',
+  schema: opcuaDeviceSchema,
+  errors: OPCUA_ERRORS,
+  metrics: OPCUA_METRICS,
+  createFamily: (deps) => new OpcuaFamily(deps),
+};
+
+export { opcuaDeviceSchema, opcuaTagSchema, type OpcuaDeviceConfig, type OpcuaTagConfig } from './config.js';
+export { OpcuaDevice } from './device.js';
+export { OPCUA_ERRORS, nodeQuality } from './errors.js';
