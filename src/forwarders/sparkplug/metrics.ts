@@ -57,6 +57,22 @@ const S7_TYPES: Record<S7Type, DataTypeCode> = {
   COUNTER: DataType.UInt16,
 };
 
+/** OPC UA built-in types: the Sparkplug type of the same width and sign. */
+const OPCUA_TYPES: Readonly<Record<string, DataTypeCode>> = {
+  Boolean: DataType.Boolean,
+  SByte: DataType.Int8,
+  Byte: DataType.UInt8,
+  Int16: DataType.Int16,
+  UInt16: DataType.UInt16,
+  Int32: DataType.Int32,
+  UInt32: DataType.UInt32,
+  Int64: DataType.Int64,
+  UInt64: DataType.UInt64,
+  Float: DataType.Float,
+  Double: DataType.Double,
+  String: DataType.String,
+};
+
 /**
  * A scaled number (scale or offset set) is no longer the register's integer: 0.1 × i16 is a
  * fraction, u16 + offset may be negative or beyond 65535. It travels as Double.
@@ -72,7 +88,7 @@ export function sparkplugDevices(devices: readonly AgentDeviceConfig[]): Sparkpl
     const tags = new Map<string, DataTypeCode>();
     if (device.driver === 'modbus') {
       for (const tag of device.tags) tags.set(tag.name, withScale(MODBUS_TYPES[tag.type], tag));
-    } else {
+    } else if (device.driver === 's7') {
       for (const tag of device.tags) {
         const parsed = parseS7Address(tag.address);
         if (!parsed.ok) continue;
@@ -80,6 +96,11 @@ export function sparkplugDevices(devices: readonly AgentDeviceConfig[]): Sparkpl
         // type guessed from a first value of 2 would refuse the REAL 2.5 that follows).
         const dt = withScale(S7_TYPES[parsed.address.type], tag);
         for (const name of publishedNames(tag.name, parsed.address)) tags.set(name, dt);
+      }
+    } else if (device.driver === 'opcua') {
+      for (const tag of device.tags) {
+        const dt = OPCUA_TYPES[tag.dataType];
+        if (dt !== undefined) tags.set(tag.name, withScale(dt, tag));
       }
     }
     return { name: device.name, tags };
