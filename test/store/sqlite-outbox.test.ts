@@ -73,6 +73,31 @@ describe('SqliteOutbox', () => {
     assert.equal(dbOf(outbox).pragma('synchronous', { simple: true }), 2);
   });
 
+  it('ack-not-fsynced: an ack commits synchronous=NORMAL and leaves FULL for the next writer', async () => {
+    const outbox = openStore();
+    const db = dbOf(outbox);
+    const modes: string[] = [];
+    const prepare = db.prepare.bind(db);
+    db.prepare = ((sql: string) => {
+      const st = prepare(sql);
+      const m = /^PRAGMA synchronous = (\w+)$/.exec(sql);
+      if (!m) return st;
+      const run = st.run.bind(st);
+      st.run = ((...args: unknown[]) => {
+        modes.push(`${m[1]}${db.inTransaction ? ' in txn' : ''}`);
+        return run(...args);
+      }) as typeof st.run;
+      return st;
+    }) as typeof db.prepare;
+    outbox.append(telemetry('d', 0));
+    outbox.append(telemetry('d', 1));
+    await outbox.flush();
+    outbox.ack(outbox.read(0, 10, 1e6).map((r) => r.rowid));
+    assert.deepEqual(modes, ['NORMAL', 'FULL'], 'switched before BEGIN, restored after COMMIT');
+    assert.equal(db.pragma('synchronous', { simple: true }), 2);
+    assert.equal(outbox.stats().rows, 0);
+  });
+
   it('persists across close and reopen: seq continues, ids stay unique, nothing is reused after acking all', async () => {
     const first = openStore();
     for (let i = 0; i < 30; i++) first.append(telemetry(`d${i % 3}`, i));
