@@ -86,7 +86,7 @@ describe('SqliteOutbox', () => {
       st.run = ((...args: unknown[]) => {
         modes.push(`${m[1]}${db.inTransaction ? ' in txn' : ''}`);
         return run(...args);
-      }) as typeof st.run;
+      });
       return st;
     }) as typeof db.prepare;
     outbox.append(telemetry('d', 0));
