@@ -208,7 +208,10 @@ export class SqliteQueue {
     const prefix = this.idPrefix;
     for (const row of page) {
       const body = row[5];
-      const size = Buffer.byteLength(body, 'utf8');
+      // The bound is on memory, which holds the body as a JS string: its length (one or two
+      // bytes a unit) is the measure, and the payload builder bounds in the same unit;
+      // a UTF-8 byte count per row cost as much as the rest of the row's decoding.
+      const size = body.length;
       if (out.length > 0 && total + size > maxBytes) break;
       total += size;
       const rowid = row[0];
