@@ -83,10 +83,10 @@ describe('SqliteOutbox', () => {
       const m = /^PRAGMA synchronous = (\w+)$/.exec(sql);
       if (!m) return st;
       const run = st.run.bind(st);
-      st.run = ((...args: unknown[]) => {
+      st.run = (...args: unknown[]) => {
         modes.push(`${m[1]}${db.inTransaction ? ' in txn' : ''}`);
         return run(...args);
-      });
+      };
       return st;
     }) as typeof db.prepare;
     outbox.append(telemetry('d', 0));
@@ -96,6 +96,26 @@ describe('SqliteOutbox', () => {
     assert.deepEqual(modes, ['NORMAL', 'FULL'], 'switched before BEGIN, restored after COMMIT');
     assert.equal(db.pragma('synchronous', { simple: true }), 2);
     assert.equal(outbox.stats().rows, 0);
+  });
+
+  it('commit-spacing: right after a commit, appends wait batch.minIntervalMs and share one commit', async () => {
+    const outbox = openStore(config({ batch: { minIntervalMs: 4 } }));
+    let commits = 0;
+    outbox.onCommit(() => commits++);
+    const first = outbox.appendDurable(telemetry('d', 0));
+    await new Promise<void>((r) => setImmediate(r));
+    assert.equal(commits, 1, 'an idle store commits at the end of the turn');
+    await first;
+    const a = outbox.appendDurable(telemetry('d', 1));
+    await new Promise<void>((r) => setImmediate(r));
+    const b = outbox.appendDurable(telemetry('d', 2));
+    await new Promise<void>((r) => setImmediate(r));
+    assert.equal(commits, 1, 'within 4 ms of the last commit nothing commits');
+    await clock.advance(3);
+    assert.equal(commits, 1);
+    await clock.advance(1);
+    assert.equal(commits, 2, 'both appends in one commit');
+    assert.deepEqual([(await a).seq, (await b).seq], [2, 3]);
   });
 
   it('persists across close and reopen: seq continues, ids stay unique, nothing is reused after acking all', async () => {
