@@ -19,6 +19,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   commit: () => import('./commit.js'),
   imports: () => import('./imports.js'),
   station: () => import('./station.js'),
+  'v8-flags': () => import('./v8-flags.js'),
   uplink: () => import('./uplink.js'),
 };
 

@@ -45,7 +45,10 @@ const PILES = 50;
 const CPU_QUOTA = 0.25;
 const MEMORY_MB = 128;
 const SAMPLE_MS = 2000;
-const NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];
+/** The production flags (deploy/edge-agent.service); BENCH_NODE_FLAGS overrides (e.g. to add --lite-mode). */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=1 --optimize-for-size')
+  .split(' ')
+  .filter(Boolean);
 
 function durationS(): number {
   const arg = process.argv.find((a) => a.startsWith('--duration='));
