@@ -18,13 +18,11 @@
  * otherwise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { Duplex } from 'node:stream';
 import { stringify } from 'yaml';
 import { devicePhase } from '../../src/core/schedule.js';
-import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
 import { startDtuSimulator, type DtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import type { SimPile } from '../../src/cip22/sim/pile.js';
 import { startMosquitto } from '../../test/helpers/mosquitto.js';
@@ -36,6 +34,7 @@ import { connectAll, pile } from './cip22.js';
 import { percentiles } from './commit.js';
 import { median, type BenchResult } from './common.js';
 import { startServer } from './poll.js';
+import { gridPhase, makeCgroups, metrics, metricValues, procCpuMs, rssMb, rtuBus } from './station-probes.js';
 
 const DEVICES = 100;
 const TAGS = 50;
@@ -53,57 +52,6 @@ const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=1 --o
 function durationS(): number {
   const arg = process.argv.find((a) => a.startsWith('--duration='));
   return Number(arg?.slice('--duration='.length) ?? process.env.BENCH_STATION_S ?? 600);
-}
-
-/** A cgroup v1 pair (cpu, memory) for one process; undefined with the reason when not writable. */
-function makeCgroups(name: string): { dirs: string[]; join(pid: number): void } | string {
-  const cpu = `/sys/fs/cgroup/cpu/${name}`;
-  const mem = `/sys/fs/cgroup/memory/${name}`;
-  try {
-    mkdirSync(cpu);
-    writeFileSync(join(cpu, 'cpu.cfs_period_us'), '100000');
-    writeFileSync(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(CPU_QUOTA * 100000)));
-  } catch (e) {
-    return `cgroup v1 cpu controller not writable (${(e as Error).message})`;
-  }
-  try {
-    mkdirSync(mem);
-    writeFileSync(join(mem, 'memory.limit_in_bytes'), String(MEMORY_MB * 1024 * 1024));
-  } catch (e) {
-    rmdirSync(cpu);
-    return `cgroup v1 memory controller not writable (${(e as Error).message})`;
-  }
-  return {
-    dirs: [cpu, mem],
-    join: (pid) => {
-      for (const d of [cpu, mem]) writeFileSync(join(d, 'cgroup.procs'), String(pid));
-    },
-  };
-}
-
-/** An RS-485 bus of Modbus RTU slaves behind a DTU: answers read-holding requests at once. */
-function rtuBus(): Duplex {
-  let buf: Buffer = Buffer.alloc(0);
-  const bus: Duplex = new Duplex({
-    read() {},
-    write(chunk: Buffer, _enc, done) {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 8) {
-        const unit = buf[0]!;
-        const address = buf.readUInt16BE(2);
-        const count = buf.readUInt16BE(4);
-        buf = buf.subarray(8);
-        const body = Buffer.allocUnsafe(3 + 2 * count);
-        body[0] = unit;
-        body[1] = 3;
-        body[2] = 2 * count;
-        for (let i = 0; i < count; i++) body.writeUInt16BE((address + i) & 0xffff, 3 + 2 * i);
-        bus.push(withCrc(body));
-      }
-      done();
-    },
-  });
-  return bus;
 }
 
 interface Ports {
@@ -167,44 +115,6 @@ function stationConfig(ports: Ports, mqttUrl: string, dir: string, pki: ReturnTy
   };
 }
 
-function procCpuMs(pid: number): number {
-  // utime and stime, fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name), in ticks.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-function rssMb(pid: number): number {
-  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return kb ? Number(kb[1]) / 1024 : NaN;
-}
-
-async function metrics(httpPort: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-}
-
-function metricValues(text: string, name: string): number[] {
-  const re = new RegExp(`^edge_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm');
-  return [...text.matchAll(re)].map((m) => Number(m[1]));
-}
-
-/**
- * The phase (ms within the second) of the agent's 1 s poll grid against the wall clock:
- * the start of the 20 ms stretch that holds the most poll starts (on time is the mode).
- */
-function gridPhase(starts: readonly number[]): number {
-  const bins = new Array<number>(1000).fill(0);
-  for (const ms of starts) bins[Math.floor(ms) % 1000]!++;
-  let best = 0;
-  let bestCount = -1;
-  for (let p = 0; p < 1000; p++) {
-    let n = 0;
-    for (let k = 0; k < 20; k++) n += bins[(p + k) % 1000]!;
-    if (n > bestCount) [best, bestCount] = [p, n];
-  }
-  return best;
-}
-
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** 50 piles, each sending STATUS at 1 Hz and timing its ACK. */
@@ -247,7 +157,7 @@ export async function run(): Promise<BenchResult[]> {
     console.log('station: skipped (needs root for the cgroup v1 CPU and memory limits)');
     return [];
   }
-  const groups = makeCgroups(`edge-bench-station-${process.pid}`);
+  const groups = makeCgroups(`edge-bench-station-${process.pid}`, CPU_QUOTA, MEMORY_MB);
   if (typeof groups === 'string') {
     console.log(`station: skipped (${groups})`);
     return [];
