@@ -135,6 +135,7 @@ export class Agent {
       random: this.random,
       startBackoff: device.reconnect,
       offline: this.config.agent.offline,
+      spread: this.config.agent.pollSpread,
       report: device.report,
       onReading: (reading) => {
         this.outbox?.append(readingToRecord(reading));

@@ -3,8 +3,12 @@
  *   { mode: 'gateway' | 'plain', cert: chain PEM file, key, root, store?, maxLatencyMs? }
  * gateway: Cip22Gateway with a SqliteOutbox; plain: a TLS 1.3 echo server, same cert.
  * IPC: sends {port}; on 'mark' resets the CPU window; on 'usage' replies {rss, cpuPct}.
+ * BENCH_CPU_PROF=<dir>: the window from 'mark' to 'usage' is CPU-profiled into <dir>
+ * (a .cpuprofile per round, for `node --cpu-prof`-style inspection of the per-frame path).
  */
-import { readFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:tls';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
@@ -46,6 +50,8 @@ async function listen(): Promise<number> {
       tls: { cert: args.cert, key: { file: args.key } },
       roots: [args.root],
       perIpHandshakesPerMinute: 1_000_000,
+      // Every bench pile connects from 127.0.0.1; in the field each has its own address.
+      verify: { maxQueuePerSource: 64 },
       maxSessions: 5000,
     }),
     port: 0,
@@ -83,18 +89,39 @@ async function listen(): Promise<number> {
   return gateway.start();
 }
 
+const profDir = process.env.BENCH_CPU_PROF;
+let profiler: Session | undefined;
+
+async function profile(start: boolean): Promise<void> {
+  if (!profDir) return;
+  if (start) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+    return;
+  }
+  if (!profiler) return;
+  const { profile: p } = await profiler.post('Profiler.stop');
+  writeFileSync(join(profDir, `cip22-${args.mode}-${process.pid}.cpuprofile`), JSON.stringify(p));
+  profiler.disconnect();
+  profiler = undefined;
+}
+
 let cpu = process.cpuUsage();
 let at = performance.now();
 process.on('message', (m: string) => {
   if (m === 'mark') {
     cpu = process.cpuUsage();
     at = performance.now();
+    void profile(true);
   } else if (m === 'usage') {
     const d = process.cpuUsage(cpu);
-    send({
+    const usage = {
       rss: process.memoryUsage().rss,
       cpuPct: ((d.user + d.system) / 1000 / (performance.now() - at)) * 100,
-    });
+    };
+    void profile(false).then(() => send(usage));
   }
 });
 send({ port: await listen() });

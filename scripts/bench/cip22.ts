@@ -151,7 +151,7 @@ export async function connectAll<T>(n: number, open: (i: number) => Promise<T>):
 }
 
 /** One load round: connect, settle, measure RSS and CPU over SECONDS. */
-async function loadRound(
+export async function loadRound(
   pki: BenchPki,
   mode: 'gateway' | 'plain',
   round: number,

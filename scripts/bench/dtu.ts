@@ -24,9 +24,9 @@ import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
 import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
-import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
 import { buildReadRequest } from '../../src/drivers/modbus/rtu/frame.js';
 import { alternate, formatResult, median, type BenchResult } from './common.js';
+import { answerReadHolding } from './station-probes.js';
 
 const TX = Number(process.env.BENCH_DTU_TX ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -39,19 +39,7 @@ function responder(socket: Socket): void {
   socket.setNoDelay(true);
   let buf: Buffer = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-    while (buf.length >= 8) {
-      const unit = buf[0]!;
-      const address = buf.readUInt16BE(2);
-      const count = buf.readUInt16BE(4);
-      buf = buf.subarray(8);
-      const body = Buffer.allocUnsafe(3 + 2 * count);
-      body[0] = unit;
-      body[1] = 3;
-      body[2] = 2 * count;
-      for (let i = 0; i < count; i++) body.writeUInt16BE((address + i) & 0xffff, 3 + 2 * i);
-      socket.write(withCrc(body));
-    }
+    buf = answerReadHolding(buf.length ? Buffer.concat([buf, chunk]) : chunk, (f) => socket.write(f));
   });
   socket.on('error', () => undefined);
 }

@@ -134,15 +134,17 @@ export async function marginalCosts(): Promise<BenchResult[]> {
   return results;
 }
 
+/** The V8 flags the agent runs with in production (deploy/edge-agent.service, the CLI's shebang). */
+export const PRODUCTION_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'] as const;
+
 /** The agent with a Modbus-only config, its RSS after it settles; `preload` first. */
-function agentRss(preload: readonly string[]): number {
+export function agentRss(preload: readonly string[], flags: readonly string[] = PRODUCTION_FLAGS): number {
   const dir = mkdtempSync(join(tmpdir(), 'bench-imports-'));
   try {
-    const out = execFileSync(
-      process.execPath,
-      ['--expose-gc', '--max-semi-space-size=1', '--optimize-for-size', AGENT_CHILD, dir, ...preload],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
+    const out = execFileSync(process.execPath, ['--expose-gc', ...flags, AGENT_CHILD, dir, ...preload], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     return (JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { rss: number }).rss;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every figure beside a baseline measured in the same run, as a ratio,
  * medians of repeated rounds (the box is 2 cores and noisy). Select with
- * `npm run bench -- outbox drain poll`.
+ * `npm run bench -- outbox drain poll`; `station` is not in the default set (minutes long,
+ * needs root for its cgroups): `npm run bench -- station --duration=600`.
  */
 import { formatResult, type BenchResult } from './common.js';
 
@@ -17,14 +18,17 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   'cip22-ack': () => import('./cip22-ack.js'),
   commit: () => import('./commit.js'),
   imports: () => import('./imports.js'),
+  station: () => import('./station.js'),
+  'v8-flags': () => import('./v8-flags.js'),
   uplink: () => import('./uplink.js'),
   page: () => import('./page.js'),
   reload: () => import('./reload.js'),
 };
 
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2);
-  const names = wanted.length > 0 ? wanted : Object.keys(SUITES);
+  // Options (--duration=600) are read by the suites themselves.
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const names = wanted.length > 0 ? wanted : Object.keys(SUITES).filter((n) => n !== 'station');
   console.log(
     `edge-agent benchmarks — node ${process.version}, ${process.arch}, ${new Date().toISOString()}`,
   );

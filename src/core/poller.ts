@@ -8,7 +8,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { isLinkDownCode, toEdgeError } from './errors.js';
 import type { DeviceDriver, Logger } from './ports.js';
 import { ReportFilter, reportsEverything, type DeviceReportPolicy } from './report-filter.js';
-import { TagSchedule } from './schedule.js';
+import { TagSchedule, devicePhase } from './schedule.js';
 import { badValue, type AgentEvent, type Reading, type TagValue } from './types.js';
 
 /** Debounce of the offline event (config `agent.offline`, defaults beside its schema). */
@@ -29,6 +29,8 @@ export interface PollerDeps {
   readonly offline?: OfflinePolicy;
   /** Report by exception (config `devices[i].report`); absent: every poll is reported. */
   readonly report?: DeviceReportPolicy;
+  /** Config `agent.pollSpread`: each device's slots shifted by a phase from its name. */
+  readonly spread?: boolean;
 }
 
 export interface PollerStats {
@@ -174,7 +176,10 @@ export class DevicePoller {
     this.backoff.reset();
     this.report?.reset();
     // Monotonic: a wall clock stepped back (NTP) would put every next slot that far away.
-    this.schedule = new TagSchedule(this.driver.tags(), this.deps.clock.monotonic());
+    const tags = this.driver.tags();
+    const span = Math.min(...tags.map((t) => t.intervalMs));
+    const phase = this.deps.spread && tags.length > 0 ? devicePhase(this.device, span) : 0;
+    this.schedule = new TagSchedule(tags, this.deps.clock.monotonic(), phase);
     await this.pollDue();
   }
 

@@ -1,7 +1,9 @@
 /**
  * Per-tag poll schedule, pure. Each tag is due on its interval grid (multiples of the
- * interval on the clock it is given) so tags with equal intervals fall due together and can be
- * coalesced. A late poll skips missed slots instead of bursting to catch up.
+ * interval on the clock it is given, shifted by the schedule's phase) so tags with equal intervals fall due together and can be
+ * coalesced. A late poll skips missed slots instead of bursting to catch up. One phase for
+ * all of a device's tags keeps them coalesced; different phases per device spread the
+ * devices' polls over the interval instead of starting them all in the same slot.
  */
 import type { TagSpec } from './ports.js';
 
@@ -9,7 +11,12 @@ export class TagSchedule {
   private readonly nextDue = new Map<string, number>();
   private readonly intervals = new Map<string, number>();
 
-  constructor(tags: readonly TagSpec[], now: number) {
+  constructor(
+    tags: readonly TagSpec[],
+    now: number,
+    /** Offset of the grid (ms); 0: slots at multiples of the interval. */
+    private readonly phaseMs = 0,
+  ) {
     for (const tag of tags) {
       this.intervals.set(tag.name, tag.intervalMs);
       this.nextDue.set(tag.name, now);
@@ -23,7 +30,8 @@ export class TagSchedule {
       if (at > now) continue;
       due.push(name);
       const interval = this.intervals.get(name) ?? 1000;
-      this.nextDue.set(name, (Math.floor(now / interval) + 1) * interval);
+      const phase = this.phaseMs % interval;
+      this.nextDue.set(name, (Math.floor((now - phase) / interval) + 1) * interval + phase);
     }
     return due;
   }
@@ -39,4 +47,19 @@ export class TagSchedule {
     for (const at of this.nextDue.values()) earliest = Math.min(earliest, at);
     return earliest;
   }
+}
+
+/**
+ * A device's phase within `spanMs` (its shortest tag interval), from its name: stable
+ * across restarts and spread evenly over many devices (FNV-1a, mixed).
+ */
+export function devicePhase(device: string, spanMs: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < device.length; i++) h = Math.imul(h ^ device.charCodeAt(i), 0x01000193) >>> 0;
+  // FNV alone leaves names that differ in their last character (m1, m2, …) in a few
+  // clusters of the high bits: finish with murmur3's mixer.
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  return Math.floor((h / 2 ** 32) * Math.max(1, spanMs));
 }

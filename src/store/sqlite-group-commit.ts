@@ -3,7 +3,10 @@
  * batch; one transaction commits it when it reaches `batch.maxRecords`, else when the
  * event-loop turn of its first record ends (adaptive: an idle store commits at once, and
  * what arrives while a commit blocks the loop in fsync gathers into the next commit), or
- * `batch.maxLatencyMs` after its first record when that is set above 0 (a fixed window). A failed commit keeps the records pending
+ * `batch.maxLatencyMs` after its first record when that is set above 0 (a fixed window).
+ * In the adaptive mode a commit never starts less than `batch.minIntervalMs` after the
+ * previous one ended: a steady stream of single records (piles' frames spread over the
+ * second) would otherwise pay one fsync each, most of the CPU they cost. A failed commit keeps the records pending
  * and retries with backoff; while commits fail, pending is bounded by dropping the oldest
  * pending telemetry (never events), recorded by a pending-overflow gap event at the next
  * commit. Durable appends resolve once their record is committed.
@@ -70,6 +73,9 @@ export class GroupCommit {
   private readonly path: string;
   private readonly maxRecords: number;
   private readonly maxLatencyMs: number;
+  private readonly minIntervalMs: number;
+  /** Monotonic time the last commit ended. */
+  private lastCommitAt = -Infinity;
   private readonly maxPending: number;
 
   private pending: NewRecord[] = [];
@@ -94,6 +100,7 @@ export class GroupCommit {
     this.path = deps.path;
     this.maxRecords = config.batch.maxRecords;
     this.maxLatencyMs = config.batch.maxLatencyMs;
+    this.minIntervalMs = config.batch.minIntervalMs;
     this.maxPending = Math.max(config.maxPendingRecords ?? 200_000, config.batch.maxRecords);
   }
 
@@ -270,7 +277,8 @@ export class GroupCommit {
     c.committedBatches++;
     c.evictedTelemetry += result.evictedTelemetry;
     c.evictedEvent += result.evictedEvent;
-    c.lastCommitMs = this.clock.monotonic() - t0;
+    this.lastCommitAt = this.clock.monotonic();
+    c.lastCommitMs = this.lastCommitAt - t0;
     if (this.failing || !c.healthy) {
       this.log.info({ pending: this.pending.length }, 'outbox commits succeed again');
     }
@@ -370,13 +378,17 @@ export class GroupCommit {
   // ---------------------------------------------------------------- timers
 
   private armLatencyTimer(): void {
+    const wait =
+      this.maxLatencyMs > 0
+        ? this.maxLatencyMs
+        : Math.max(0, this.lastCommitAt + this.minIntervalMs - this.clock.monotonic());
     this.latencyTimer = afterTurnOr(
       this.clock,
       () => {
         this.latencyTimer = null;
         if (!this.failing && !this.closed) this.commitPending();
       },
-      this.maxLatencyMs,
+      wait,
     );
   }
 

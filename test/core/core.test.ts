@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Backoff } from '../../src/core/backoff.js';
 import { CircuitBreaker } from '../../src/core/breaker.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { TagSchedule } from '../../src/core/schedule.js';
+import { TagSchedule, devicePhase } from '../../src/core/schedule.js';
 import { FakeDriver } from './fake-driver.js';
 import { harness } from './poller-harness.js';
 
@@ -71,6 +71,33 @@ describe('TagSchedule', () => {
     assert.deepEqual(s.due(10_950).sort(), ['fast'], 'late poll: one catch-up, not eight');
     assert.equal(s.nextWake(), 11_000);
     assert.deepEqual(s.due(11_000).sort(), ['fast', 'slow']);
+  });
+});
+
+describe('TagSchedule phase (agent.pollSpread)', () => {
+  it('poll-spread-phase: slots shift by the phase, tags of one device stay coalesced', () => {
+    const s = new TagSchedule(
+      [
+        { name: 'fast', intervalMs: 100 },
+        { name: 'slow', intervalMs: 300 },
+      ],
+      10_000,
+      40,
+    );
+    assert.deepEqual(s.due(10_000).sort(), ['fast', 'slow'], 'first poll at start');
+    assert.equal(s.nextWake(), 10_040);
+    assert.deepEqual(s.due(10_040), ['fast']);
+    assert.deepEqual(s.due(10_140), ['fast']);
+    assert.equal(s.nextWake(), 10_240);
+    assert.deepEqual(s.due(10_240).sort(), ['fast', 'slow'], '10_240 = 34 × 300 + 40');
+  });
+
+  it('poll-spread-devices: phases are stable and spread over the interval', () => {
+    assert.equal(devicePhase('m1', 1000), devicePhase('m1', 1000));
+    const phases = Array.from({ length: 100 }, (_, i) => devicePhase(`m${i}`, 1000));
+    assert.ok(phases.every((p) => p >= 0 && p < 1000));
+    const tenths = new Set(phases.map((p) => Math.floor(p / 100)));
+    assert.equal(tenths.size, 10, `every tenth of the second holds some device: ${[...tenths].join(',')}`);
   });
 });
 

@@ -5,7 +5,7 @@ import { DrainWindow, type DrainPolicy } from '../../src/forwarders/mqtt/drain-w
 import type { BuiltMessage } from '../../src/forwarders/mqtt/payload.js';
 
 /** An in-memory outbox and a builder that puts `perMessage` records in each message. */
-function setup(drain: DrainPolicy, perMessage = 1) {
+function setup(drain: DrainPolicy, perMessage = 1, maxInflightBytes?: number) {
   const rows: StoredRecord[] = [];
   const reads: Array<{ after: number; limit: number; maxBytes: number; before: number | undefined }> = [];
   const backlogDone: number[] = [];
@@ -48,6 +48,7 @@ function setup(drain: DrainPolicy, perMessage = 1) {
       return out;
     },
     onBacklogRead: (watermark) => backlogDone.push(watermark),
+    ...(maxInflightBytes !== undefined ? { maxInflightBytes } : {}),
   });
   return { win, append, reads, backlogDone };
 }
@@ -148,4 +149,34 @@ test('window size is at least 1', () => {
   const { win } = setup('interleave');
   win.reset(0, 0);
   assert.equal(win.window, 1);
+});
+
+test('prefetch reads the next chunk ahead, so next() after a PUBACK does not read', () => {
+  const { win, append, reads } = setup('fifo');
+  append(20);
+  win.reset(20, 2);
+  const idA = win.add(win.next() as BuiltMessage, 0);
+  const idB = win.add(win.next() as BuiltMessage, 0);
+  assert.equal(reads.length, 1, 'one chunk of 4 messages');
+  assert.equal(win.prefetch(), false, 'a window is ready: nothing read');
+  win.settle(idA, 1);
+  win.add(win.next() as BuiltMessage, 1);
+  assert.equal(win.prefetch(), true, 'less than a window ready');
+  assert.deepEqual(reads[1], { after: 4, limit: 4, maxBytes: 2000, before: 21 });
+  win.settle(idB, 2);
+  assert.equal(win.next()?.payload, '4');
+  assert.equal(win.next()?.payload, '5', 'rowid order kept across chunks');
+  assert.equal(reads.length, 2, 'no read in the PUBACK turn');
+});
+
+test('bytes in flight are bounded; one message always goes', () => {
+  const { win, append } = setup('fifo', 1, 3);
+  append(3);
+  win.reset(3, 10);
+  const a = win.next() as BuiltMessage; // payload '1': 1 byte
+  win.add(a, 0);
+  win.add(win.next() as BuiltMessage, 0);
+  win.add(win.next() as BuiltMessage, 0);
+  assert.equal(win.inflightBytes, 3);
+  assert.equal(win.hasRoom(), false, 'at the bytes bound with 3 of 10 slots used');
 });

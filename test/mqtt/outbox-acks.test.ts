@@ -1,31 +1,73 @@
-/** PUBACKed rowids reach the outbox merged: one ack() per event-loop turn, or at once on flush(). */
+/**
+ * PUBACKed rowids reach the outbox in batches: at the end of the turn that filled
+ * maxRows or went idle, else after maxDelayMs; flush() acks what is buffered at once.
+ */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { ManualClock } from '../../src/core/clock.js';
 import { OutboxAcks } from '../../src/forwarders/mqtt/outbox-acks.js';
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-it('outbox-acks-merged: PUBACKs of one turn become one ack, flush acks what is buffered at once', async () => {
+function setup(maxRows = 4, maxDelayMs = 20) {
+  const clock = new ManualClock();
   const acks: number[][] = [];
   const errors: string[] = [];
   const outbox = new OutboxAcks(
     (rowids) => acks.push(rowids),
     (e) => errors.push(e.message),
+    { clock, maxRows, maxDelayMs },
   );
+  return { clock, acks, errors, outbox };
+}
+
+it('outbox-acks-batched: rowids wait for maxDelayMs, then go in one ack', async () => {
+  const { clock, acks, errors, outbox } = setup();
   outbox.add([1, 2]);
   outbox.add([3]);
-  assert.deepEqual(acks, [], 'nothing acked before the turn ends');
   await nextTurn();
+  assert.deepEqual(acks, [], 'nothing acked before maxDelayMs while below maxRows');
+  await clock.advance(19);
+  assert.deepEqual(acks, []);
+  await clock.advance(1);
   assert.deepEqual(acks, [[1, 2, 3]]);
-  outbox.add([4]);
-  outbox.flush();
-  assert.deepEqual(acks, [[1, 2, 3], [4]]);
-  await nextTurn();
-  assert.equal(acks.length, 2, 'a flush cancels the pending turn');
   assert.deepEqual(errors, []);
 });
 
+it('outbox-acks-max-rows: reaching maxRows acks at the end of the turn, merging that turn', async () => {
+  const { acks, outbox } = setup(4);
+  outbox.add([1, 2, 3]);
+  outbox.add([4]);
+  outbox.add([5]);
+  assert.deepEqual(acks, [], 'never inside the PUBACK turn');
+  await nextTurn();
+  assert.deepEqual(acks, [[1, 2, 3, 4, 5]]);
+});
+
+it('outbox-acks-idle: with nothing in flight the buffer is acked at the end of the turn', async () => {
+  const { acks, outbox } = setup();
+  outbox.add([7]);
+  outbox.idle();
+  assert.deepEqual(acks, []);
+  await nextTurn();
+  assert.deepEqual(acks, [[7]]);
+  outbox.idle();
+  await nextTurn();
+  assert.equal(acks.length, 1, 'idle with an empty buffer acks nothing');
+});
+
+it('outbox-acks-flush: flush acks at once and cancels the pending timer', async () => {
+  const { clock, acks, outbox } = setup();
+  outbox.add([4]);
+  outbox.flush();
+  assert.deepEqual(acks, [[4]]);
+  await clock.advance(50);
+  assert.equal(acks.length, 1, 'a flush cancels the pending ack');
+  assert.equal(clock.pendingCount, 0);
+});
+
 it('outbox-acks-failure: a failed ack is reported and its rowids are not acked again', async () => {
+  const clock = new ManualClock();
   const errors: string[] = [];
   let calls = 0;
   const outbox = new OutboxAcks(
@@ -34,9 +76,10 @@ it('outbox-acks-failure: a failed ack is reported and its rowids are not acked a
       throw new Error('disk I/O error');
     },
     (e) => errors.push(e.message),
+    { clock, maxRows: 100, maxDelayMs: 5 },
   );
   outbox.add([7]);
-  await nextTurn();
+  await clock.advance(5);
   outbox.flush();
   assert.equal(calls, 1);
   assert.deepEqual(errors, ['disk I/O error']);

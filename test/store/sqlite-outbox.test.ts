@@ -73,6 +73,51 @@ describe('SqliteOutbox', () => {
     assert.equal(dbOf(outbox).pragma('synchronous', { simple: true }), 2);
   });
 
+  it('ack-not-fsynced: an ack commits synchronous=NORMAL and leaves FULL for the next writer', async () => {
+    const outbox = openStore();
+    const db = dbOf(outbox);
+    const modes: string[] = [];
+    const prepare = db.prepare.bind(db);
+    db.prepare = ((sql: string) => {
+      const st = prepare(sql);
+      const m = /^PRAGMA synchronous = (\w+)$/.exec(sql);
+      if (!m) return st;
+      const run = st.run.bind(st);
+      st.run = (...args: unknown[]) => {
+        modes.push(`${m[1]}${db.inTransaction ? ' in txn' : ''}`);
+        return run(...args);
+      };
+      return st;
+    }) as typeof db.prepare;
+    outbox.append(telemetry('d', 0));
+    outbox.append(telemetry('d', 1));
+    await outbox.flush();
+    outbox.ack(outbox.read(0, 10, 1e6).map((r) => r.rowid));
+    assert.deepEqual(modes, ['NORMAL', 'FULL'], 'switched before BEGIN, restored after COMMIT');
+    assert.equal(db.pragma('synchronous', { simple: true }), 2);
+    assert.equal(outbox.stats().rows, 0);
+  });
+
+  it('commit-spacing: right after a commit, appends wait batch.minIntervalMs and share one commit', async () => {
+    const outbox = openStore(config({ batch: { minIntervalMs: 4 } }));
+    let commits = 0;
+    outbox.onCommit(() => commits++);
+    const first = outbox.appendDurable(telemetry('d', 0));
+    await new Promise<void>((r) => setImmediate(r));
+    assert.equal(commits, 1, 'an idle store commits at the end of the turn');
+    await first;
+    const a = outbox.appendDurable(telemetry('d', 1));
+    await new Promise<void>((r) => setImmediate(r));
+    const b = outbox.appendDurable(telemetry('d', 2));
+    await new Promise<void>((r) => setImmediate(r));
+    assert.equal(commits, 1, 'within 4 ms of the last commit nothing commits');
+    await clock.advance(3);
+    assert.equal(commits, 1);
+    await clock.advance(1);
+    assert.equal(commits, 2, 'both appends in one commit');
+    assert.deepEqual([(await a).seq, (await b).seq], [2, 3]);
+  });
+
   it('persists across close and reopen: seq continues, ids stay unique, nothing is reused after acking all', async () => {
     const first = openStore();
     for (let i = 0; i < 30; i++) first.append(telemetry(`d${i % 3}`, i));

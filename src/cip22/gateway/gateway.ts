@@ -66,7 +66,8 @@ export class Cip22Gateway implements SessionHost {
   private readonly handshakeTimers = new Map<PileSession, TimerHandle>();
   private readonly byPile = new Map<string, PileSession>();
   private readonly machines = new Map<string, PileMachine>();
-  private readonly deadlines = new Map<string, TimerHandle>();
+  /** Per pile: the armed silence/upgrade timer and the clock time it fires at. */
+  private readonly deadlines = new Map<string, { readonly timer: TimerHandle; readonly at: number }>();
   private readonly floors = new Map<string, Cip22Version>();
   private readonly replays = new Set<string>();
   private readonly counters = new Map<string, number>();
@@ -145,7 +146,7 @@ export class Cip22Gateway implements SessionHost {
     const closed = this.listener.close();
     this.crls?.close();
     await this.signatures.close();
-    for (const t of this.deadlines.values()) t.cancel();
+    for (const d of this.deadlines.values()) d.timer.cancel();
     this.deadlines.clear();
     await closed;
   }
@@ -354,28 +355,35 @@ export class Cip22Gateway implements SessionHost {
     for (const cmd of cmdFrames(effects)) session.send(cmd);
   }
 
+  /**
+   * Every frame moves the pile's silence deadline later; re-creating its timer per frame
+   * was a timer allocation and two timer-list operations per frame. A timer due at or
+   * before the new deadline is kept: when it fires early, check() finds nothing due and
+   * it is armed again for the deadline of that moment (one timer per heartbeat period).
+   */
   private armDeadline(pile: string, machine: PileMachine): void {
-    this.deadlines.get(pile)?.cancel();
     const at = machine.nextDeadline();
+    const armed = this.deadlines.get(pile);
+    if (armed && at !== null && !this.stopping && armed.at <= at) return;
+    armed?.timer.cancel();
     if (at === null || this.stopping) return void this.deadlines.delete(pile);
-    this.deadlines.set(
-      pile,
-      this.clock.setTimeout(
-        () => {
-          this.deadlines.delete(pile);
-          const effects = machine.check(this.clock.now());
-          const silent = effects.some((e) => e.kind === 'transition' && e.to === 'OFFLINE');
-          if (silent) {
-            const session = this.byPile.get(pile);
-            this.byPile.delete(pile);
-            session?.refuse('heartbeat-timeout', `no frame for ${3 * this.config.heartbeatMs} ms`);
-          }
-          this.applyOutside(pile, effects);
-          if (!silent && effects.length === 0) this.armDeadline(pile, machine);
-        },
-        Math.max(0, at - this.clock.now()),
-      ),
+    const now = this.clock.now();
+    const timer = this.clock.setTimeout(
+      () => {
+        this.deadlines.delete(pile);
+        const effects = machine.check(this.clock.now());
+        const silent = effects.some((e) => e.kind === 'transition' && e.to === 'OFFLINE');
+        if (silent) {
+          const session = this.byPile.get(pile);
+          this.byPile.delete(pile);
+          session?.refuse('heartbeat-timeout', `no frame for ${3 * this.config.heartbeatMs} ms`);
+        }
+        this.applyOutside(pile, effects);
+        if (!silent && effects.length === 0) this.armDeadline(pile, machine);
+      },
+      Math.max(0, at - now),
     );
+    this.deadlines.set(pile, { timer, at: Math.max(at, now) });
   }
 
   // ---------------------------------------------------------------- status

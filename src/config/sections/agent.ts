@@ -21,6 +21,12 @@ export const agentSchema = z.strictObject({
   id: topicSegment.default('edge-agent').describe('This agent, used in MQTT client id and status'),
   site: topicSegment.default('demo-site').describe('Station id: the {site} topic level'),
   shutdownTimeoutMs: z.number().int().positive().default(5000),
+  pollSpread: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Spread the devices' poll slots over their interval (a phase per device from its name) instead of starting every device's polls in the same slot: a station on a small CPU share (a Pi, a cgroup quota) otherwise meets one burst per second and polls start late. Off: slots at multiples of the interval",
+    ),
   offline: offlineSchema
     .prefault({})
     .describe(

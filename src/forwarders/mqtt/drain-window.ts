@@ -8,12 +8,20 @@
  * alternates free slots between the lanes so live data is not starved behind a long
  * backlog; 'fifo' drains the backlog lane first, then live. Records are read through
  * the injected `read`/`build` functions, a window's worth at a time.
+ *
+ * Pipelined: prefetch() reads and builds the next chunk while the current one is still
+ * being sent, so the turn that handles a PUBACK only takes a built message (next() still
+ * reads at once when nothing is ready, e.g. right after a connect or a commit). The
+ * window is sized by PUBACK latency and by bytes in flight (window-size.ts).
  */
 import type { StoredRecord } from '../../core/types.js';
 import type { BuiltMessage } from './payload.js';
+import { WindowSize } from './window-size.js';
 
 const READ_MAX_RECORDS = 20_000;
 const READ_MAX_BYTES = 8 * 1024 * 1024;
+/** Payload bytes in flight at most, by default (at least one message always goes). */
+export const INFLIGHT_MAX_BYTES = 4 * 1024 * 1024;
 
 export type DrainPolicy = 'interleave' | 'fifo';
 
@@ -32,6 +40,8 @@ export interface DrainWindowOptions {
   readonly build: (records: readonly StoredRecord[], replay: boolean) => BuiltMessage[];
   /** Called once the backlog lane has read everything up to the watermark. */
   readonly onBacklogRead?: (watermark: number) => void;
+  /** Payload bytes in flight at most (default INFLIGHT_MAX_BYTES). */
+  readonly maxInflightBytes?: number;
 }
 
 interface Lane {
@@ -47,10 +57,15 @@ export interface InflightEntry {
   readonly msg: BuiltMessage;
   /** Caller's clock reading when the message was sent. */
   readonly sentAt: number;
+  readonly bytes: number;
+}
+
+function wireBytes(msg: BuiltMessage): number {
+  return msg.bytes?.length ?? msg.payload.length;
 }
 
 export class DrainWindow {
-  private size = 1;
+  private sizer = new WindowSize({ maxMessages: 1, maxBytes: INFLIGHT_MAX_BYTES });
   private wm = 0;
   private backlog: Lane = { name: 'backlog', cursor: 0, before: 1, pending: [], done: true };
   private live: Lane = { name: 'live', cursor: 0, before: undefined, pending: [], done: false };
@@ -59,13 +74,18 @@ export class DrainWindow {
   private readonly inflight = new Map<number, InflightEntry>();
   private seq = 0;
   private records = 0;
+  private bytes = 0;
   private peak = 0;
 
   constructor(private readonly opts: DrainWindowOptions) {}
 
   /** Slots of the window (messages in flight at most). */
   get window(): number {
-    return this.size;
+    return this.sizer.messages;
+  }
+
+  get inflightBytes(): number {
+    return this.bytes;
   }
 
   get watermark(): number {
@@ -91,7 +111,10 @@ export class DrainWindow {
 
   /** A new connection: lanes split at `watermark`, `size` slots (at least 1). */
   reset(watermark: number, size: number): void {
-    this.size = Math.max(1, size);
+    this.sizer = new WindowSize({
+      maxMessages: Math.max(1, size),
+      maxBytes: this.opts.maxInflightBytes ?? INFLIGHT_MAX_BYTES,
+    });
     this.wm = watermark;
     this.backlog = { name: 'backlog', cursor: 0, before: watermark + 1, pending: [], done: watermark === 0 };
     this.live = { name: 'live', cursor: watermark, before: undefined, pending: [], done: false };
@@ -103,6 +126,7 @@ export class DrainWindow {
   clear(): void {
     this.inflight.clear();
     this.records = 0;
+    this.bytes = 0;
     this.backlog.pending = [];
     this.live.pending = [];
   }
@@ -113,31 +137,60 @@ export class DrainWindow {
   }
 
   hasRoom(): boolean {
-    return this.inflight.size < this.size;
+    return this.sizer.hasRoom(this.inflight.size, this.bytes);
   }
 
-  /** The next message to send, by the drain policy; undefined when no lane has one. */
+  /**
+   * The next message to send, by the drain policy; undefined when no lane has one or
+   * when it would exceed the bytes in flight.
+   */
   next(): BuiltMessage | undefined {
     const lane = this.pickLane();
-    return lane?.pending.shift();
+    const msg = lane?.pending[0];
+    if (!lane || !msg || !this.sizer.admits(this.inflight.size, this.bytes, wireBytes(msg))) return undefined;
+    this.preferLive = lane === this.backlog;
+    return lane.pending.shift();
   }
 
   /** Registers `msg` as in flight; returns its id for settle(). */
   add(msg: BuiltMessage, sentAt: number): number {
     const id = ++this.seq;
-    this.inflight.set(id, { msg, sentAt });
+    const bytes = wireBytes(msg);
+    this.inflight.set(id, { msg, sentAt, bytes });
     this.records += msg.rowids.length;
+    this.bytes += bytes;
     if (this.inflight.size > this.peak) this.peak = this.inflight.size;
     return id;
   }
 
-  /** Takes a message out of the window (its PUBACK came); undefined when unknown. */
-  settle(id: number): InflightEntry | undefined {
+  /**
+   * Takes a message out of the window (its PUBACK came); undefined when unknown. With
+   * `now` (the clock of add()), its latency sizes the window.
+   */
+  settle(id: number, now?: number): InflightEntry | undefined {
     const entry = this.inflight.get(id);
     if (!entry) return undefined;
+    const full = this.inflight.size >= this.sizer.messages;
     this.inflight.delete(id);
     this.records -= entry.msg.rowids.length;
+    this.bytes -= entry.bytes;
+    if (now !== undefined) this.sizer.acked(now - entry.sentAt, full);
     return entry;
+  }
+
+  /**
+   * Reads and builds the next chunk of each lane that has less than a window's worth of
+   * messages ready (backlog lane first under 'fifo'); true when anything was read.
+   */
+  prefetch(): boolean {
+    const low = this.sizer.messages;
+    let read = false;
+    for (const lane of this.opts.drain === 'fifo' ? [this.backlog] : [this.live, this.backlog]) {
+      if (lane.pending.length < low && this.readable(lane)) read = this.readChunk(lane) || read;
+    }
+    if (this.opts.drain === 'fifo' && this.backlog.done && this.live.pending.length < low)
+      read = (this.readable(this.live) && this.readChunk(this.live)) || read;
+    return read;
   }
 
   /** Records known but not yet PUBACKed: in flight, built and waiting, unread backlog. */
@@ -162,25 +215,28 @@ export class DrainWindow {
     }
     const first = this.preferLive ? this.live : this.backlog;
     const second = this.preferLive ? this.backlog : this.live;
-    for (const lane of [first, second]) {
-      if (this.fill(lane)) {
-        this.preferLive = lane === this.backlog;
-        return lane;
-      }
-    }
+    for (const lane of [first, second]) if (this.fill(lane)) return lane;
     return undefined;
+  }
+
+  private readable(lane: Lane): boolean {
+    return !lane.done && (lane !== this.live || this.liveMaybe);
   }
 
   /** True when the lane has a message ready, reading the next chunk if needed. */
   private fill(lane: Lane): boolean {
     if (lane.pending.length > 0) return true;
-    if (lane.done) return false;
-    if (lane === this.live && !this.liveMaybe) return false;
+    return this.readable(lane) && this.readChunk(lane);
+  }
+
+  /** Reads the lane's next chunk and appends its messages; false at the lane's end. */
+  private readChunk(lane: Lane): boolean {
+    const size = this.sizer.messages;
     // Read a whole window's worth at once, so that with many devices interleaved in
     // rowid order each device's group still fills its messages (bounded: READ_MAX_*).
     const { maxRecords, maxBytes } = this.opts.batch;
-    const limit = Math.min(maxRecords * this.size, Math.max(maxRecords, READ_MAX_RECORDS));
-    const bytes = Math.min(maxBytes * this.size, Math.max(maxBytes, READ_MAX_BYTES));
+    const limit = Math.min(maxRecords * size, Math.max(maxRecords, READ_MAX_RECORDS));
+    const bytes = Math.min(maxBytes * size, Math.max(maxBytes, READ_MAX_BYTES));
     const records = this.opts.read(lane.cursor, limit, bytes, lane.before);
     if (records.length === 0) {
       if (lane === this.backlog) {
@@ -190,7 +246,9 @@ export class DrainWindow {
       return false;
     }
     lane.cursor = records[records.length - 1]!.rowid;
-    lane.pending = this.opts.build(records, lane === this.backlog);
+    const built = this.opts.build(records, lane === this.backlog);
+    if (lane.pending.length === 0) lane.pending = built;
+    else for (const m of built) lane.pending.push(m);
     return true;
   }
 }

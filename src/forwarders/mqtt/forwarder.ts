@@ -19,7 +19,9 @@
  * Modules: connection.ts (client options, TLS, error classification), reconnect.ts
  * (backoff timer, bounded waits), drain-window.ts (lanes and in-flight window, no I/O),
  * stats.ts (counters, latency, errors), payload.ts (topics and payloads), outbox-acks.ts
- * (PUBACKed rowids acked to the outbox, one ack per loop turn).
+ * (PUBACKed rowids acked to the outbox in batches), window-size.ts (window by latency and
+ * bytes). The drain is a pipeline: after each pump the next chunk is read and built in a
+ * turn of its own, so PUBACK handling only takes built messages and buffers acks.
  */
 import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
@@ -31,11 +33,11 @@ import type { Logger } from '../../core/ports.js';
 import { MqttCommandChannel } from './commands.js';
 import { buildClientOptions, clientIdFor, logClientError, redactUrl } from './connection.js';
 import { DrainWindow } from './drain-window.js';
-import { OutboxAcks } from './outbox-acks.js';
+import { ACK_DEFAULTS, OutboxAcks } from './outbox-acks.js';
 import { guardClient } from './packet-guard.js';
 import { PayloadBuilder, statusTopic } from './payload.js';
 import { ReconnectScheduler, within } from './reconnect.js';
-import { ForwarderMetrics } from './stats.js';
+import { ForwarderMetrics, forwarderStats } from './stats.js';
 import type { MqttForwarderDeps, MqttForwarderEvents, MqttForwarderStats } from './types.js';
 import { announce, goodbye, type StatusIdentity } from './uplink.js';
 
@@ -71,6 +73,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   private everConnected = false;
   private unsubscribe: (() => void) | undefined;
   private pumpQueued = false;
+  private prefetchQueued = false;
   private drainWaiter: (() => void) | undefined;
   private stopPromise: Promise<void> | undefined;
   private readonly acks: OutboxAcks;
@@ -108,6 +111,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
         this.recordError('EDGE_ERR_MQTT_PUBLISH', `ack to outbox failed: ${e.message}`);
         this.log.error({ err: e.message }, 'outbox ack failed; records will be sent again');
       },
+      { clock: deps.clock, ...ACK_DEFAULTS },
     );
   }
 
@@ -190,36 +194,17 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   }
 
   stats(): MqttForwarderStats {
-    const win = this.win;
-    let backlogRemaining = win.outstandingRecords();
+    let lastRowid: number | undefined;
     try {
-      backlogRemaining += win.unreadLive(this.deps.source.lastRowid());
+      lastRowid = this.deps.source.lastRowid();
     } catch {
       /* source closed */
     }
-    const m = this.metrics.snapshot();
-    return {
+    return forwarderStats(this.win, this.metrics.snapshot(), lastRowid, {
       connected: this.connected,
       url: this.safeUrl,
-      publishedRecords: m.publishedRecords,
-      publishedMessages: m.publishedMessages,
-      inflightMessages: win.inflightMessages,
-      inflightRecords: win.inflightRecords,
-      peakInflightMessages: win.peakInflightMessages,
-      window: win.window,
-      connectAttempts: m.connectAttempts,
-      reconnects: m.reconnects,
-      lastPubackLatencyMs: m.lastPubackLatencyMs,
-      pubackLatencyMedianMs: m.pubackLatencyMedianMs,
-      pubackLatencyEwmaMs: m.pubackLatencyEwmaMs,
-      backlogActive: this.connected && win.backlogPending,
-      backlogRemaining,
-      errorsByCode: m.errorsByCode,
-      lastError: m.lastError,
-      lastErrorCode: m.lastErrorCode,
-      lastErrorAt: m.lastErrorAt,
       oversizedDropped: this.oversized,
-    };
+    });
   }
 
   // ---------------------------------------------------------------- connection
@@ -406,6 +391,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
         );
         if (gen !== this.gen) return; // publish failed synchronously and closed the connection
       }
+      this.schedulePrefetch();
     } catch (err) {
       this.recordError('EDGE_ERR_MQTT_PUBLISH', `drain: ${(err as Error).message}`);
       this.log.error({ err: (err as Error).message }, 'mqtt drain failed; reconnecting');
@@ -413,9 +399,26 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     }
   }
 
+  /** Reads and builds the next chunk in a turn of its own, then fills what the window frees. */
+  private schedulePrefetch(): void {
+    if (this.prefetchQueued) return;
+    this.prefetchQueued = true;
+    setImmediate(() => {
+      this.prefetchQueued = false;
+      if (!this.connected || this.stopping) return;
+      try {
+        if (this.win.prefetch()) this.pump();
+      } catch (err) {
+        this.recordError('EDGE_ERR_MQTT_PUBLISH', `drain: ${(err as Error).message}`);
+        this.log.error({ err: (err as Error).message }, 'mqtt drain read failed; reconnecting');
+        this.recycle();
+      }
+    });
+  }
+
   private onPuback(gen: number, id: number, err: Error | undefined, packet: unknown): void {
     if (gen !== this.gen) return;
-    const entry = this.win.settle(id);
+    const entry = this.win.settle(id, this.clock.monotonic());
     if (!entry) return;
     const rc = (packet as { reasonCode?: number } | undefined)?.reasonCode;
     if (err || (rc !== undefined && rc >= 0x80)) {
@@ -436,6 +439,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     const { rowids } = entry.msg;
     this.metrics.recordPuback(this.clock.monotonic() - entry.sentAt, rowids.length);
     this.acks.add(rowids);
+    if (this.win.inflightMessages === 0) this.acks.idle();
     this.reconnect.publishAcked();
     if (this.stopping) {
       if (this.win.inflightMessages === 0) this.drainWaiter?.();

@@ -207,7 +207,8 @@ export class PayloadBuilder {
           device: r.device,
           cls: r.cls,
           body: format === 'json' ? fragment : '',
-          records: [r],
+          // Only the compact encoder needs the records; JSON keeps just the text.
+          records: format === 'json' ? [] : [r],
           size: h.head.length + replayPart.length + 14 + fragment.length,
           count: 1,
           rowids: [r.rowid],
@@ -216,7 +217,7 @@ export class PayloadBuilder {
         open.set(key, g);
       } else {
         if (format === 'json') g.body += ',' + fragment;
-        g.records.push(r);
+        if (format !== 'json') g.records.push(r);
         g.size += fragment.length + 1;
         g.count++;
         g.rowids.push(r.rowid);

@@ -1,5 +1,6 @@
 /** Counters, PUBACK latency and error tally of the MQTT forwarder. */
 import type { EdgeErrorCode } from '../../core/errors.js';
+import type { DrainWindow } from './drain-window.js';
 import type { MqttForwarderStats } from './types.js';
 
 const LATENCY_SAMPLES = 255;
@@ -85,4 +86,37 @@ export class ForwarderMetrics {
       lastErrorAt: this.lastError?.at ?? null,
     };
   }
+}
+
+/** stats() of the forwarder: its cumulative figures and the state of its drain window. */
+export function forwarderStats(
+  win: DrainWindow,
+  m: MetricsSnapshot,
+  /** The outbox's last rowid; undefined when the source is closed. */
+  lastRowid: number | undefined,
+  link: Pick<MqttForwarderStats, 'connected' | 'url' | 'oversizedDropped'>,
+): MqttForwarderStats {
+  const unread = lastRowid === undefined ? 0 : win.unreadLive(lastRowid);
+  return {
+    connected: link.connected,
+    url: link.url,
+    publishedRecords: m.publishedRecords,
+    publishedMessages: m.publishedMessages,
+    inflightMessages: win.inflightMessages,
+    inflightRecords: win.inflightRecords,
+    peakInflightMessages: win.peakInflightMessages,
+    window: win.window,
+    connectAttempts: m.connectAttempts,
+    reconnects: m.reconnects,
+    lastPubackLatencyMs: m.lastPubackLatencyMs,
+    pubackLatencyMedianMs: m.pubackLatencyMedianMs,
+    pubackLatencyEwmaMs: m.pubackLatencyEwmaMs,
+    backlogActive: link.connected && win.backlogPending,
+    backlogRemaining: win.outstandingRecords() + unread,
+    errorsByCode: m.errorsByCode,
+    lastError: m.lastError,
+    lastErrorCode: m.lastErrorCode,
+    lastErrorAt: m.lastErrorAt,
+    oversizedDropped: link.oversizedDropped,
+  };
 }

@@ -1,0 +1,109 @@
+/**
+ * The station bench's probes and peers that need no agent: the cgroup v1 limits, an RTU
+ * bus behind a DTU simulator, /proc readings, the agent's /metrics, the poll grid's phase.
+ */
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
+
+/** A cgroup v1 pair (cpu, memory) for one process; undefined with the reason when not writable. */
+export function makeCgroups(
+  name: string,
+  cpuQuota: number,
+  memoryMb: number,
+): { dirs: string[]; join(pid: number): void } | string {
+  const cpu = `/sys/fs/cgroup/cpu/${name}`;
+  const mem = `/sys/fs/cgroup/memory/${name}`;
+  try {
+    mkdirSync(cpu);
+    writeFileSync(join(cpu, 'cpu.cfs_period_us'), '100000');
+    writeFileSync(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(cpuQuota * 100000)));
+  } catch (e) {
+    return `cgroup v1 cpu controller not writable (${(e as Error).message})`;
+  }
+  try {
+    mkdirSync(mem);
+    writeFileSync(join(mem, 'memory.limit_in_bytes'), String(memoryMb * 1024 * 1024));
+  } catch (e) {
+    rmdirSync(cpu);
+    return `cgroup v1 memory controller not writable (${(e as Error).message})`;
+  }
+  return {
+    dirs: [cpu, mem],
+    join: (pid) => {
+      for (const d of [cpu, mem]) writeFileSync(join(d, 'cgroup.procs'), String(pid));
+    },
+  };
+}
+
+/**
+ * Answers every complete 8-byte read-holding request in `buf` at once (register i =
+ * address + i) through `answer`; returns the bytes of an incomplete request.
+ */
+export function answerReadHolding(buf: Buffer, answer: (frame: Buffer) => void): Buffer {
+  while (buf.length >= 8) {
+    const unit = buf[0]!;
+    const address = buf.readUInt16BE(2);
+    const count = buf.readUInt16BE(4);
+    buf = buf.subarray(8);
+    const body = Buffer.allocUnsafe(3 + 2 * count);
+    body[0] = unit;
+    body[1] = 3;
+    body[2] = 2 * count;
+    for (let i = 0; i < count; i++) body.writeUInt16BE((address + i) & 0xffff, 3 + 2 * i);
+    answer(withCrc(body));
+  }
+  return buf;
+}
+
+/** An RS-485 bus of Modbus RTU slaves behind a DTU: answers read-holding requests at once. */
+export function rtuBus(): Duplex {
+  let buf: Buffer = Buffer.alloc(0);
+  const bus: Duplex = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, done) {
+      buf = answerReadHolding(buf.length ? Buffer.concat([buf, chunk]) : chunk, (f) => bus.push(f));
+      done();
+    },
+  });
+  return bus;
+}
+
+export function procCpuMs(pid: number): number {
+  // utime and stime, fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name), in ticks.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+export function rssMb(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return kb ? Number(kb[1]) / 1024 : NaN;
+}
+
+export async function metrics(httpPort: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+}
+
+export function metricValues(text: string, name: string): number[] {
+  const re = new RegExp(`^edge_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm');
+  return [...text.matchAll(re)].map((m) => Number(m[1]));
+}
+
+/**
+ * The phase (ms within the second) of the agent's 1 s poll grid against the wall clock:
+ * the start of the 20 ms stretch that holds the most poll starts (on time is the mode).
+ */
+export function gridPhase(starts: readonly number[]): number {
+  const bins = new Array<number>(1000).fill(0);
+  for (const ms of starts) bins[Math.floor(ms) % 1000]!++;
+  let best = 0;
+  let bestCount = -1;
+  for (let p = 0; p < 1000; p++) {
+    let n = 0;
+    for (let k = 0; k < 20; k++) n += bins[(p + k) % 1000]!;
+    if (n > bestCount) [best, bestCount] = [p, n];
+  }
+  return best;
+}
