@@ -53,7 +53,7 @@ export function createFront(parts: FrontParts) {
           'Cache-Control': 'no-store',
         });
         res.end();
-      } else parts.hub.connect(res);
+      } else parts.hub.connect(res, auth?.stillAllowed(req));
       return 'handled';
     }
     return serve(req, res, asset);

@@ -23,7 +23,8 @@ const MAX_BUFFERED_BYTES = 1 << 20;
 const KEEPALIVE_MS = 15_000;
 
 export class EventHub {
-  private readonly clients = new Set<ServerResponse>();
+  /** Each page's stream with the check that its login still holds. */
+  private readonly clients = new Map<ServerResponse, () => boolean>();
   private refreshTimer: TimerHandle | undefined;
   private flushTimer: TimerHandle | undefined;
   private lastWrite = 0;
@@ -47,7 +48,7 @@ export class EventHub {
     this.stopped = true;
     this.refreshTimer?.cancel();
     this.flushTimer?.cancel();
-    for (const res of this.clients) res.end();
+    for (const res of this.clients.keys()) res.end();
     this.clients.clear();
   }
 
@@ -55,7 +56,7 @@ export class EventHub {
     return this.clients.size;
   }
 
-  connect(res: ServerResponse): void {
+  connect(res: ServerResponse, stillAllowed: () => boolean = () => true): void {
     if (this.stopped || this.clients.size >= (this.options.maxClients ?? 32)) {
       res.statusCode = 503;
       res.setHeader('Retry-After', '5');
@@ -72,7 +73,7 @@ export class EventHub {
       this.model.markAllSent();
       this.scheduleFlush();
     }
-    this.clients.add(res);
+    this.clients.set(res, stillAllowed);
     res.on('close', () => this.drop(res));
     res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(this.model.snapshot())}\n\n`);
   }
@@ -105,6 +106,12 @@ export class EventHub {
   }
 
   private flush(): void {
+    // A page whose login ended (logout, expiry) is let go: it comes back to the login wall.
+    for (const [res, stillAllowed] of this.clients)
+      if (!stillAllowed()) {
+        res.end();
+        this.drop(res);
+      }
     const delta = this.model.takeDelta();
     const now = this.options.clock.monotonic();
     let frame: string | undefined;
@@ -112,7 +119,7 @@ export class EventHub {
     else if (now - this.lastWrite >= KEEPALIVE_MS) frame = ': keepalive\n\n';
     if (!frame) return;
     this.lastWrite = now;
-    for (const res of this.clients) {
+    for (const res of this.clients.keys()) {
       if (res.writableLength > MAX_BUFFERED_BYTES) {
         res.destroy();
         continue;

@@ -4,6 +4,7 @@
  * secret in anything the page or its stream sends; page weight; deltas carry changes only.
  */
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -15,6 +16,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { startStatusServer, type StatusServer } from '../../src/observability/http.js';
 import { loadAssets, pageWeightGzip } from '../../src/web/assets.js';
+import { PageAuth, sourceOf } from '../../src/web/auth.js';
 import { StationModel } from '../../src/web/model.js';
 import { Ring } from '../../src/web/rings.js';
 import { deviceViews, publicBrokerUrl, s7Views } from '../../src/web/views.js';
@@ -23,6 +25,52 @@ import { tempDir } from '../helpers/tmp.js';
 import { openSse } from './sse-client.js';
 
 const base = { agent: { id: 'a', site: 's' }, store: { path: '/tmp/x.db' } };
+
+interface Walled {
+  readonly page: StationPage;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** A station page behind its login wall (bound "beyond loopback" as far as it knows), on loopback. */
+async function startWalled(
+  secrets: { token?: { env: string }; password?: string },
+  clock: ManualClock,
+  env: Record<string, string>,
+  sessionTtlMs = 60_000,
+): Promise<Walled> {
+  const page = createStationPage({
+    http: { host: '203.0.113.7', auth: { ...secrets, sessionTtlMs, maxAttemptsPerMinute: 3 } },
+    secrets: createSecretResolver({ env, readFile: () => '' }),
+    status: () => ({ agent: { id: 'a', site: 's', state: 'running', uptimeMs: 1 } }),
+    version: 't',
+    brokerUrl: undefined,
+    clock,
+    logger: silentLogger,
+  });
+  const server: StatusServer = await startStatusServer(
+    { host: '127.0.0.1', port: 0, front: page.front },
+    { metrics: async () => 'm 1\n', health: () => ({ ok: true, problems: [] }), status: () => ({ a: 1 }) },
+    silentLogger,
+  );
+  return {
+    page,
+    url: `http://127.0.0.1:${server.port}`,
+    close: async () => {
+      page.close();
+      await server.close();
+    },
+  };
+}
+
+function postLogin(url: string, secret: string): Promise<Response> {
+  return fetch(`${url}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ secret }).toString(),
+  });
+}
 
 describe('http config', () => {
   it('refuses a non-loopback host without credentials, accepts it with a token or a password', () => {
@@ -51,46 +99,19 @@ describe('http config', () => {
 describe('login wall beyond loopback', () => {
   const TOKEN = 'tok-91c1d5c3a4e84f0b';
   const PASSWORD = 'pw-correct-horse-battery';
-  let server: StatusServer;
-  let page: StationPage;
+  let walled: Walled;
   let url = '';
   before(async () => {
-    page = createStationPage({
-      http: {
-        host: '203.0.113.7',
-        auth: {
-          token: { env: 'EDGE_TEST_TOKEN' },
-          password: PASSWORD,
-          sessionTtlMs: 60_000,
-          maxAttemptsPerMinute: 3,
-        },
-      },
-      secrets: createSecretResolver({ env: { EDGE_TEST_TOKEN: TOKEN }, readFile: () => '' }),
-      status: () => ({ agent: { id: 'a', site: 's', state: 'running', uptimeMs: 1 } }),
-      version: 't',
-      brokerUrl: undefined,
-      clock: new ManualClock(1_000_000),
-      logger: silentLogger,
-    });
-    server = await startStatusServer(
-      { host: '127.0.0.1', port: 0, front: page.front },
-      { metrics: async () => 'm 1\n', health: () => ({ ok: true, problems: [] }), status: () => ({ a: 1 }) },
-      silentLogger,
+    walled = await startWalled(
+      { token: { env: 'EDGE_TEST_TOKEN' }, password: PASSWORD },
+      new ManualClock(1_000_000),
+      { EDGE_TEST_TOKEN: TOKEN },
     );
-    url = `http://127.0.0.1:${server.port}`;
+    url = walled.url;
   });
-  after(async () => {
-    page.close();
-    await server.close();
-  });
+  after(() => walled.close());
 
-  const login = (secret: string) =>
-    fetch(`${url}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ secret }).toString(),
-    });
+  const login = (secret: string) => postLogin(url, secret);
 
   it('everything but /healthz and the login page needs a login; a bearer token opens it', async () => {
     for (const path of ['/status.json', '/metrics', '/events', '/assets/app.js', '/api/errors.json'])
@@ -347,5 +368,67 @@ describe('views of the status document', () => {
     assert.equal(meter?.breaker, 'open');
     assert.equal(publicBrokerUrl('mqtts://user:secret@broker.example:8883'), 'mqtts://broker.example:8883');
     assert.equal(publicBrokerUrl('not a url'), null);
+  });
+});
+
+describe('login wall: what a logout or an expiry ends, what a source is', () => {
+  const PASSWORD = 'pw-review-7c1f';
+  const TTL = 60_000;
+  let clock: ManualClock;
+  let walled: Walled;
+  let url = '';
+  before(async () => {
+    clock = new ManualClock(1_000_000);
+    walled = await startWalled({ password: PASSWORD }, clock, {}, TTL);
+    url = walled.url;
+  });
+  after(() => walled.close());
+
+  const session = async (): Promise<string> => {
+    const res = await postLogin(url, PASSWORD);
+    assert.equal(res.status, 303);
+    return (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  };
+
+  // Found by review: the open stream was never checked again, so a logged-out (or stolen and
+  // then logged-out) session kept receiving the whole station for as long as it stayed open.
+  it('stream-ends-on-logout: a logout ends the live stream its session opened', async () => {
+    const cookie = await session();
+    const sse = await openSse(`${url}/events`, { cookie });
+    await sse.next((m) => m.event === 'snapshot');
+    const logout = await fetch(`${url}/logout`, { method: 'POST', redirect: 'manual', headers: { cookie } });
+    assert.equal(logout.status, 303);
+    await clock.advance(250);
+    await sse.ended;
+    assert.equal(walled.page.clients, 0);
+  });
+
+  it('stream-ends-when-session-expires: an expired session stops streaming', async () => {
+    const cookie = await session();
+    const sse = await openSse(`${url}/events`, { cookie });
+    await sse.next((m) => m.event === 'snapshot');
+    await clock.advance(TTL);
+    await sse.ended;
+    assert.equal(walled.page.clients, 0);
+    assert.equal((await fetch(`${url}/events`, { headers: { cookie } })).status, 401);
+  });
+
+  // Found by review: failed logins counted per address, and an IPv6 host has a /64 of them.
+  it('rate-limit-per-ipv6-64: addresses of one /64 share one allowance', () => {
+    const auth = new PageAuth({
+      password: PASSWORD,
+      sessionTtlMs: TTL,
+      maxAttemptsPerMinute: 3,
+      clock: new ManualClock(0),
+    });
+    const from = (remoteAddress: string) =>
+      ({ socket: { remoteAddress }, headers: {} }) as unknown as IncomingMessage;
+    for (let i = 1; i <= 3; i++) assert.equal(auth.login(from(`2001:db8:1:2::${i}`), 'wrong').ok, false);
+    const next = auth.login(from('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), PASSWORD);
+    assert.equal(next.ok, false);
+    assert.equal(!next.ok && next.status, 429);
+    assert.equal(auth.login(from('2001:db8:1:3::1'), PASSWORD).ok, true, 'another /64 is another source');
+    assert.equal(sourceOf(from('::ffff:192.0.2.1')), '192.0.2.1');
+    assert.equal(sourceOf(from('2001:0db8:0001:0002::1')), sourceOf(from('2001:db8:1:2:ffff::')));
   });
 });
