@@ -5,6 +5,7 @@
  * read-only: the only requests that are not GET/HEAD are the login and the logout.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isLoopbackHost } from '../config/sections/observability.js';
 import type { FrontVerdict } from '../observability/http.js';
 import type { Asset } from './assets.js';
 import type { PageAuth } from './auth.js';
@@ -26,6 +27,9 @@ export function createFront(parts: FrontParts) {
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<FrontVerdict> => {
     if (path === '/healthz') return 'pass';
     const auth = parts.auth;
+    // No login on loopback rests on only this box reaching it; a web site that rebinds its
+    // name to 127.0.0.1 reaches it too, from the engineer's browser: it names its own host.
+    if (!auth && !loopbackName(req.headers.host)) return json(res, 421, { error: 'misdirected request' });
     if (path === '/login' || path === '/logout') {
       if (req.method === 'POST') {
         if (!auth) return redirect(res, '/');
@@ -131,4 +135,12 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
     req.on('end', () => resolve(size > MAX_LOGIN_BODY ? undefined : Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/** A Host header naming this box by a loopback name (or none: only a browser always sends one). */
+function loopbackName(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const name = /^\[([^\]]*)\]|^([^:]*)/.exec(host.toLowerCase());
+  const bare = name?.[1] ?? name?.[2] ?? '';
+  return isLoopbackHost(bare) || bare.endsWith('.localhost');
 }

@@ -20,6 +20,7 @@ export interface HubOptions {
 
 /** A page that does not read its stream is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 1 << 20;
+/** The page calls its stream stale after two of these without a word (client/app.ts). */
 const KEEPALIVE_MS = 15_000;
 
 export class EventHub {
@@ -116,7 +117,10 @@ export class EventHub {
     const now = this.options.clock.monotonic();
     let frame: string | undefined;
     if (delta) frame = `event: delta\ndata: ${JSON.stringify(delta)}\n\n`;
-    else if (now - this.lastWrite >= KEEPALIVE_MS) frame = ': keepalive\n\n';
+    // An event, not an SSE comment: EventSource never shows a comment to the page, and the
+    // page needs to see the stream alive to tell a quiet station from a dead link.
+    else if (now - this.lastWrite >= KEEPALIVE_MS)
+      frame = `event: ping\ndata: {"t":${this.options.clock.now()}}\n\n`;
     if (!frame) return;
     this.lastWrite = now;
     for (const res of this.clients.keys()) {

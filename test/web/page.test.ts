@@ -4,7 +4,8 @@
  * secret in anything the page or its stream sends; page weight; deltas carry changes only.
  */
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
+import { createServer, request, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -17,6 +18,7 @@ import { silentLogger } from '../../src/core/ports.js';
 import { startStatusServer, type StatusServer } from '../../src/observability/http.js';
 import { loadAssets, pageWeightGzip } from '../../src/web/assets.js';
 import { PageAuth, sourceOf } from '../../src/web/auth.js';
+import { EventHub } from '../../src/web/hub.js';
 import { StationModel } from '../../src/web/model.js';
 import { Ring } from '../../src/web/rings.js';
 import { deviceViews, publicBrokerUrl, s7Views } from '../../src/web/views.js';
@@ -430,5 +432,81 @@ describe('login wall: what a logout or an expiry ends, what a source is', () => 
     assert.equal(auth.login(from('2001:db8:1:3::1'), PASSWORD).ok, true, 'another /64 is another source');
     assert.equal(sourceOf(from('::ffff:192.0.2.1')), '192.0.2.1');
     assert.equal(sourceOf(from('2001:0db8:0001:0002::1')), sourceOf(from('2001:db8:1:2:ffff::')));
+  });
+});
+
+describe('live stream when nothing changes', () => {
+  // Found by review: the keepalive was an SSE comment, which EventSource never hands to the
+  // page, so a page whose stream had silently stopped (agent hung, link cut without a reset)
+  // could not tell and kept showing its last values under a green "live".
+  it('keepalive-is-an-event: a quiet stream still sends the page something it can see', async () => {
+    const clock = new ManualClock(1_000_000);
+    const quiet = {
+      live: false,
+      refresh: () => undefined,
+      markAllSent: () => undefined,
+      snapshot: () => ({ t: clock.now() }),
+      takeDelta: () => undefined,
+    } as unknown as StationModel;
+    const hub = new EventHub(quiet, { clock, logger: silentLogger });
+    const server = createServer((_req, res) => hub.connect(res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const sse = await openSse(`http://127.0.0.1:${(server.address() as AddressInfo).port}/events`);
+    try {
+      await sse.next((m) => m.event === 'snapshot');
+      await clock.advance(30_000);
+      const ping = await sse.next((m) => m.event !== 'snapshot');
+      assert.equal(ping.event, 'ping');
+      assert.equal(typeof ping.data.t, 'number', 'the agent clock, for the page to age its values by');
+    } finally {
+      sse.close();
+      hub.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('loopback without a login', () => {
+  // Found by review: on loopback the page has no login, so any web site the engineer visits
+  // could rebind its own name to 127.0.0.1 (DNS rebinding; also through an SSH tunnel to the
+  // box) and read /status.json and the live stream as same-origin. Only a loopback Host passes.
+  it('dns-rebinding-host-refused: a request naming another host is refused on loopback', async () => {
+    const page = createStationPage({
+      http: { host: '127.0.0.1' },
+      secrets: createSecretResolver({ env: {}, readFile: () => '' }),
+      status: () => ({}),
+      version: 't',
+      brokerUrl: undefined,
+      clock: new ManualClock(1_000_000),
+      logger: silentLogger,
+    });
+    const server = await startStatusServer(
+      { host: '127.0.0.1', port: 0, front: page.front },
+      { metrics: async () => 'm 1\n', health: () => ({ ok: true, problems: [] }), status: () => ({ a: 1 }) },
+      silentLogger,
+    );
+    const statusFor = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port: server.port, path, headers: { Host: host } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      for (const path of ['/', '/status.json', '/metrics', '/api/errors.json'])
+        assert.equal(await statusFor(path, `rebind.example:${server.port}`), 421, path);
+      for (const host of [`127.0.0.1:${server.port}`, `localhost:${server.port}`, `[::1]:${server.port}`])
+        assert.equal(await statusFor('/status.json', host), 200, host);
+      assert.equal(await statusFor('/healthz', 'rebind.example'), 200, 'a health probe needs no name');
+    } finally {
+      page.close();
+      await server.close();
+    }
   });
 });
