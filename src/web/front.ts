@@ -32,6 +32,9 @@ export function createFront(parts: FrontParts) {
     if (!auth && !loopbackName(req.headers.host)) return json(res, 421, { error: 'misdirected request' });
     if (path === '/login' || path === '/logout') {
       if (req.method === 'POST') {
+        // A web site open in the engineer's browser may post here too: its wrong guesses
+        // would count against the engineer's address and lock them out.
+        if (crossSite(req)) return json(res, 403, { error: 'cross-site request' });
         if (!auth) return redirect(res, '/');
         return path === '/login' ? login(req, res, auth) : redirect(res, '/login', auth.logout(req));
       }
@@ -143,4 +146,16 @@ function loopbackName(host: string | undefined): boolean {
   const name = /^\[([^\]]*)\]|^([^:]*)/.exec(host.toLowerCase());
   const bare = name?.[1] ?? name?.[2] ?? '';
   return isLoopbackHost(bare) || bare.endsWith('.localhost');
+}
+
+/** A browser's request from a page of another origin (browsers name it on every POST). */
+function crossSite(req: IncomingMessage): boolean {
+  if (req.headers['sec-fetch-site'] === 'cross-site') return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
+  }
 }

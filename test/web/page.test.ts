@@ -415,6 +415,31 @@ describe('login wall: what a logout or an expiry ends, what a source is', () => 
     assert.equal((await fetch(`${url}/events`, { headers: { cookie } })).status, 401);
   });
 
+  // Found by review: any web site the engineer had open could post wrong logins from their
+  // browser (a no-cors form post is allowed cross-site) and keep their address locked out.
+  it('cross-site-login-refused: a login posted from another origin is refused and not counted', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${url}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Origin: 'http://attacker.example',
+        },
+        body: new URLSearchParams({ secret: `guess-${i}` }).toString(),
+      });
+      assert.equal(res.status, 403);
+    }
+    const own = await fetch(`${url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: url },
+      body: new URLSearchParams({ secret: PASSWORD }).toString(),
+    });
+    assert.equal(own.status, 303, 'the engineer still logs in');
+    assert.equal(own.headers.get('location'), '/');
+  });
+
   // Found by review: failed logins counted per address, and an IPv6 host has a /64 of them.
   it('rate-limit-per-ipv6-64: addresses of one /64 share one allowance', () => {
     const auth = new PageAuth({
