@@ -148,11 +148,16 @@ function loopbackName(host: string | undefined): boolean {
   return isLoopbackHost(bare) || bare.endsWith('.localhost');
 }
 
-/** A browser's request from a page of another origin (browsers name it on every POST). */
+/**
+ * A browser's request from a page of another origin. Sec-Fetch-Site says so plainly; Origin
+ * is only a fallback: under this page's Referrer-Policy (no-referrer) a browser posts its
+ * own form with `Origin: null`.
+ */
 function crossSite(req: IncomingMessage): boolean {
-  if (req.headers['sec-fetch-site'] === 'cross-site') return true;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = req.headers.origin;
-  if (origin === undefined) return false;
+  if (origin === undefined || origin === 'null') return false;
   try {
     return new URL(origin).host !== req.headers.host;
   } catch {

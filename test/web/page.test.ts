@@ -4,8 +4,8 @@
  * secret in anything the page or its stream sends; page weight; deltas carry changes only.
  */
 import assert from 'node:assert/strict';
-import { createServer, request, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -430,6 +430,21 @@ describe('login wall: what a logout or an expiry ends, what a source is', () => 
       });
       assert.equal(res.status, 403);
     }
+    const framed = await fetch(`${url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { Origin: 'null', 'Sec-Fetch-Site': 'cross-site' },
+      body: 'secret=guess',
+    });
+    assert.equal(framed.status, 403, 'a sandboxed frame of another site');
+    // The page's own form under Referrer-Policy no-referrer: Chrome sends Origin: null.
+    const ownForm = await fetch(`${url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { Origin: 'null', 'Sec-Fetch-Site': 'same-origin' },
+      body: 'secret=guess',
+    });
+    assert.equal(ownForm.headers.get('location'), '/login?failed=1');
     const own = await fetch(`${url}/login`, {
       method: 'POST',
       redirect: 'manual',
@@ -457,6 +472,47 @@ describe('login wall: what a logout or an expiry ends, what a source is', () => 
     assert.equal(auth.login(from('2001:db8:1:3::1'), PASSWORD).ok, true, 'another /64 is another source');
     assert.equal(sourceOf(from('::ffff:192.0.2.1')), '192.0.2.1');
     assert.equal(sourceOf(from('2001:0db8:0001:0002::1')), sourceOf(from('2001:db8:1:2:ffff::')));
+  });
+});
+
+describe('a page that never reads its stream', () => {
+  it('is dropped once 1 MB waits for it: the agent does not buffer for it without end', async () => {
+    const clock = new ManualClock(1_000_000);
+    const blob = 'x'.repeat(256 * 1024);
+    const busy = {
+      live: false,
+      refresh: () => undefined,
+      markAllSent: () => undefined,
+      snapshot: () => ({ t: clock.now() }),
+      takeDelta: () => ({ blob }),
+    } as unknown as StationModel;
+    const hub = new EventHub(busy, { clock, logger: silentLogger });
+    let most = 0;
+    let stream: ServerResponse | undefined;
+    const server = createServer((_req, res) => {
+      stream = res;
+      hub.connect(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = connectTcp((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.pause();
+    socket.on('error', () => undefined);
+    socket.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    try {
+      while (hub.size === 0) await clock.advance(0);
+      // 400 flushes of 256 KB: 100 MB, far beyond what the socket buffers hold.
+      for (let i = 0; i < 400 && hub.size > 0; i++) {
+        await clock.advance(250);
+        most = Math.max(most, stream?.writableLength ?? 0);
+      }
+      assert.equal(hub.size, 0, 'the page that does not read is dropped');
+      assert.ok(most <= (1 << 20) + blob.length + 64, `${most} bytes were waiting`);
+    } finally {
+      socket.destroy();
+      hub.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
