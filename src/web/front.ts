@@ -116,6 +116,8 @@ function redirect(res: ServerResponse, location: string, cookie?: string): Front
 
 async function login(req: IncomingMessage, res: ServerResponse, auth: PageAuth): Promise<FrontVerdict> {
   const body = await readBody(req);
+  // The client went away mid-body: nothing to answer, and nothing wrong with the agent.
+  if (body === null) return 'handled';
   if (body === undefined) return json(res, 413, { error: 'request too large' });
   const secret = new URLSearchParams(body).get('secret') ?? '';
   const outcome = auth.login(req, secret);
@@ -127,8 +129,9 @@ async function login(req: IncomingMessage, res: ServerResponse, auth: PageAuth):
   return redirect(res, '/login?failed=1');
 }
 
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
+/** The body; undefined when too large, null when the client aborted it. */
+function readBody(req: IncomingMessage): Promise<string | undefined | null> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -136,7 +139,7 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
       if (size <= MAX_LOGIN_BODY) chunks.push(chunk);
     });
     req.on('end', () => resolve(size > MAX_LOGIN_BODY ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('error', () => resolve(null));
   });
 }
 

@@ -4,8 +4,9 @@
  * never reads its stream, a stream that goes quiet.
  */
 import assert from 'node:assert/strict';
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request, ServerResponse, type IncomingMessage } from 'node:http';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createSecretResolver } from '../../src/config/secrets.js';
 import { ManualClock } from '../../src/core/clock.js';
@@ -235,6 +236,37 @@ describe('loopback without a login', () => {
     } finally {
       page.close();
       await server.close();
+    }
+  });
+});
+
+describe('a login whose client goes away', () => {
+  // Found by review: a login request aborted mid-body rejected the handler, so the listener
+  // logged "status request failed" at error level for each: anyone reaching the port could
+  // fill the station's log with errors, before any login, as fast as they could connect.
+  it('aborted-login-is-not-an-error: the handler ends quietly', async () => {
+    const page = createStationPage({
+      http: { host: '203.0.113.7', auth: { password: 'pw', sessionTtlMs: 60_000, maxAttemptsPerMinute: 3 } },
+      secrets: createSecretResolver({ env: {}, readFile: () => '' }),
+      status: () => ({}),
+      version: 't',
+      brokerUrl: undefined,
+      clock: new ManualClock(1_000_000),
+      logger: silentLogger,
+    });
+    try {
+      const req = Object.assign(new PassThrough(), {
+        method: 'POST',
+        headers: { host: '203.0.113.7', 'content-length': '100' },
+        socket: { remoteAddress: '192.0.2.9' },
+      });
+      const res = new ServerResponse(req as unknown as IncomingMessage);
+      const verdict = page.front(req as unknown as IncomingMessage, res, '/login');
+      req.write('secret=a');
+      req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      assert.equal(await verdict, 'handled');
+    } finally {
+      page.close();
     }
   });
 });
