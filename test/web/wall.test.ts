@@ -201,15 +201,7 @@ describe('loopback without a login', () => {
   // could rebind its own name to 127.0.0.1 (DNS rebinding; also through an SSH tunnel to the
   // box) and read /status.json and the live stream as same-origin. Only a loopback Host passes.
   it('dns-rebinding-host-refused: a request naming another host is refused on loopback', async () => {
-    const page = createStationPage({
-      http: { host: '127.0.0.1' },
-      secrets: createSecretResolver({ env: {}, readFile: () => '' }),
-      status: () => ({}),
-      version: 't',
-      brokerUrl: undefined,
-      clock: new ManualClock(1_000_000),
-      logger: silentLogger,
-    });
+    const page = pageFor({ host: '127.0.0.1' });
     const server = await startStatusServer(
       { host: '127.0.0.1', port: 0, front: page.front },
       { metrics: async () => 'm 1\n', health: () => ({ ok: true, problems: [] }), status: () => ({ a: 1 }) },
@@ -245,14 +237,9 @@ describe('a login whose client goes away', () => {
   // logged "status request failed" at error level for each: anyone reaching the port could
   // fill the station's log with errors, before any login, as fast as they could connect.
   it('aborted-login-is-not-an-error: the handler ends quietly', async () => {
-    const page = createStationPage({
-      http: { host: '203.0.113.7', auth: { password: 'pw', sessionTtlMs: 60_000, maxAttemptsPerMinute: 3 } },
-      secrets: createSecretResolver({ env: {}, readFile: () => '' }),
-      status: () => ({}),
-      version: 't',
-      brokerUrl: undefined,
-      clock: new ManualClock(1_000_000),
-      logger: silentLogger,
+    const page = pageFor({
+      host: '203.0.113.7',
+      auth: { password: 'pw', sessionTtlMs: 60_000, maxAttemptsPerMinute: 3 },
     });
     try {
       const req = Object.assign(new PassThrough(), {
@@ -270,3 +257,18 @@ describe('a login whose client goes away', () => {
     }
   });
 });
+
+/** A station page on a manual clock with an empty status. */
+function pageFor(
+  http: Parameters<typeof createStationPage>[0]['http'],
+): ReturnType<typeof createStationPage> {
+  return createStationPage({
+    http,
+    secrets: createSecretResolver({ env: {}, readFile: () => '' }),
+    status: () => ({}),
+    version: 't',
+    brokerUrl: undefined,
+    clock: new ManualClock(1_000_000),
+    logger: silentLogger,
+  });
+}
