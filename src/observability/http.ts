@@ -12,6 +12,7 @@ import { EdgeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 
 const DEFAULT_HTTP_HOST = '127.0.0.1';
+const DEFAULT_MAX_CONNECTIONS = 128;
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface StatusServerOptions {
@@ -23,6 +24,8 @@ export interface StatusServerOptions {
    * Runs before the built-in endpoints (the station page, src/web/): it may answer the
    * request itself ('handled'), refuse it after answering ('denied'), or let it through.
    */
+  /** Connections at once; more are dropped on accept (default 128). */
+  readonly maxConnections?: number;
   readonly front?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<FrontVerdict>;
 }
 
@@ -61,6 +64,9 @@ export async function startStatusServer(
       else res.destroy();
     });
   });
+  // Beyond loopback anyone can connect before any login: idle sockets must not be able to
+  // take the file descriptors the agent's devices, broker and store need.
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;

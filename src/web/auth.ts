@@ -7,6 +7,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isIPv6 } from 'node:net';
 import type { Clock } from '../core/clock.js';
 
 export interface PageAuthOptions {
@@ -63,6 +64,20 @@ export class PageAuth {
     if (sameSecret(bearer, this.token)) return true;
     this.fail(source);
     return false;
+  }
+
+  /**
+   * For a request allowed() let through: whether its login still holds. A live stream
+   * asks this on every flush, so a logout or an expired session ends it instead of
+   * streaming the station on for as long as the connection stays open.
+   */
+  stillAllowed(req: IncomingMessage): () => boolean {
+    const session = sessionId(req.headers.cookie);
+    if (session === undefined || !this.sessions.has(session)) return () => true;
+    return () => {
+      const expires = this.sessions.get(session);
+      return expires !== undefined && expires > this.options.clock.now();
+    };
   }
 
   /** The login form: the token or the password. */
@@ -123,8 +138,26 @@ export class PageAuth {
   }
 }
 
-function sourceOf(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+/**
+ * The source a limit counts against. An IPv6 host picks any address of its /64 at will
+ * (SLAAC, privacy addresses), so counting per address gave it a fresh allowance per
+ * address: the limit counts per /64. An IPv4-mapped address counts as the IPv4 one.
+ */
+export function sourceOf(req: Pick<IncomingMessage, 'socket'>): string {
+  const address = (req.socket.remoteAddress ?? 'unknown').replace(/%.*$/, '').toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(address)?.[1];
+  if (mapped !== undefined) return mapped;
+  if (!isIPv6(address)) return address;
+  const [head = '', tail = ''] = address.split('::', 2);
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::')
+    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 function sessionId(cookieHeader: string | undefined): string | undefined {

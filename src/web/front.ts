@@ -5,6 +5,7 @@
  * read-only: the only requests that are not GET/HEAD are the login and the logout.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isLoopbackHost } from '../config/sections/observability.js';
 import type { FrontVerdict } from '../observability/http.js';
 import type { Asset } from './assets.js';
 import type { PageAuth } from './auth.js';
@@ -26,8 +27,14 @@ export function createFront(parts: FrontParts) {
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<FrontVerdict> => {
     if (path === '/healthz') return 'pass';
     const auth = parts.auth;
+    // No login on loopback rests on only this box reaching it; a web site that rebinds its
+    // name to 127.0.0.1 reaches it too, from the engineer's browser: it names its own host.
+    if (!auth && !loopbackName(req.headers.host)) return json(res, 421, { error: 'misdirected request' });
     if (path === '/login' || path === '/logout') {
       if (req.method === 'POST') {
+        // A web site open in the engineer's browser may post here too: its wrong guesses
+        // would count against the engineer's address and lock them out.
+        if (crossSite(req)) return json(res, 403, { error: 'cross-site request' });
         if (!auth) return redirect(res, '/');
         return path === '/login' ? login(req, res, auth) : redirect(res, '/login', auth.logout(req));
       }
@@ -53,7 +60,7 @@ export function createFront(parts: FrontParts) {
           'Cache-Control': 'no-store',
         });
         res.end();
-      } else parts.hub.connect(res);
+      } else parts.hub.connect(res, auth?.stillAllowed(req));
       return 'handled';
     }
     return serve(req, res, asset);
@@ -109,6 +116,8 @@ function redirect(res: ServerResponse, location: string, cookie?: string): Front
 
 async function login(req: IncomingMessage, res: ServerResponse, auth: PageAuth): Promise<FrontVerdict> {
   const body = await readBody(req);
+  // The client went away mid-body: nothing to answer, and nothing wrong with the agent.
+  if (body === null) return 'handled';
   if (body === undefined) return json(res, 413, { error: 'request too large' });
   const secret = new URLSearchParams(body).get('secret') ?? '';
   const outcome = auth.login(req, secret);
@@ -120,8 +129,9 @@ async function login(req: IncomingMessage, res: ServerResponse, auth: PageAuth):
   return redirect(res, '/login?failed=1');
 }
 
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
+/** The body; undefined when too large, null when the client aborted it. */
+function readBody(req: IncomingMessage): Promise<string | undefined | null> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -129,6 +139,31 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
       if (size <= MAX_LOGIN_BODY) chunks.push(chunk);
     });
     req.on('end', () => resolve(size > MAX_LOGIN_BODY ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('error', () => resolve(null));
   });
+}
+
+/** A Host header naming this box by a loopback name (or none: only a browser always sends one). */
+function loopbackName(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const name = /^\[([^\]]*)\]|^([^:]*)/.exec(host.toLowerCase());
+  const bare = name?.[1] ?? name?.[2] ?? '';
+  return isLoopbackHost(bare) || bare.endsWith('.localhost');
+}
+
+/**
+ * A browser's request from a page of another origin. Sec-Fetch-Site says so plainly; Origin
+ * is only a fallback: under this page's Referrer-Policy (no-referrer) a browser posts its
+ * own form with `Origin: null`.
+ */
+function crossSite(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  const origin = req.headers.origin;
+  if (origin === undefined || origin === 'null') return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
+  }
 }

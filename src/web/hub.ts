@@ -20,10 +20,12 @@ export interface HubOptions {
 
 /** A page that does not read its stream is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 1 << 20;
+/** The page calls its stream stale after two of these without a word (client/app.ts). */
 const KEEPALIVE_MS = 15_000;
 
 export class EventHub {
-  private readonly clients = new Set<ServerResponse>();
+  /** Each page's stream with the check that its login still holds. */
+  private readonly clients = new Map<ServerResponse, () => boolean>();
   private refreshTimer: TimerHandle | undefined;
   private flushTimer: TimerHandle | undefined;
   private lastWrite = 0;
@@ -47,7 +49,7 @@ export class EventHub {
     this.stopped = true;
     this.refreshTimer?.cancel();
     this.flushTimer?.cancel();
-    for (const res of this.clients) res.end();
+    for (const res of this.clients.keys()) res.end();
     this.clients.clear();
   }
 
@@ -55,7 +57,7 @@ export class EventHub {
     return this.clients.size;
   }
 
-  connect(res: ServerResponse): void {
+  connect(res: ServerResponse, stillAllowed: () => boolean = () => true): void {
     if (this.stopped || this.clients.size >= (this.options.maxClients ?? 32)) {
       res.statusCode = 503;
       res.setHeader('Retry-After', '5');
@@ -72,7 +74,7 @@ export class EventHub {
       this.model.markAllSent();
       this.scheduleFlush();
     }
-    this.clients.add(res);
+    this.clients.set(res, stillAllowed);
     res.on('close', () => this.drop(res));
     res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(this.model.snapshot())}\n\n`);
   }
@@ -105,14 +107,23 @@ export class EventHub {
   }
 
   private flush(): void {
+    // A page whose login ended (logout, expiry) is let go: it comes back to the login wall.
+    for (const [res, stillAllowed] of this.clients)
+      if (!stillAllowed()) {
+        res.end();
+        this.drop(res);
+      }
     const delta = this.model.takeDelta();
     const now = this.options.clock.monotonic();
     let frame: string | undefined;
     if (delta) frame = `event: delta\ndata: ${JSON.stringify(delta)}\n\n`;
-    else if (now - this.lastWrite >= KEEPALIVE_MS) frame = ': keepalive\n\n';
+    // An event, not an SSE comment: EventSource never shows a comment to the page, and the
+    // page needs to see the stream alive to tell a quiet station from a dead link.
+    else if (now - this.lastWrite >= KEEPALIVE_MS)
+      frame = `event: ping\ndata: {"t":${this.options.clock.now()}}\n\n`;
     if (!frame) return;
     this.lastWrite = now;
-    for (const res of this.clients) {
+    for (const res of this.clients.keys()) {
       if (res.writableLength > MAX_BUFFERED_BYTES) {
         res.destroy();
         continue;

@@ -123,4 +123,6 @@ body.login form { background:var(--card); border:1px solid var(--line); border-r
 body.login label { display:block; margin:.8rem 0; }
 body.login input { display:block; width:100%; padding:.4rem; margin-top:.3rem; }
 .hint { color:var(--muted); font-size:.85rem; }
+body.stale main { opacity:.5; }
+body.stale td.q, body.stale .card .v.good { color:var(--muted); }
 `;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { EdgeError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/ports.js';
@@ -107,5 +107,30 @@ describe('status server', () => {
     const server = await startStatusServer({ port: 0 }, sources(), silentLogger);
     await Promise.all([server.close(), server.close()]);
     await server.close();
+  });
+
+  // Found by review: the listener took every connection, so anyone reaching the port (beyond
+  // loopback, before any login) could hold open sockets until the agent ran out of file
+  // descriptors, and with them its Modbus, MQTT and store. Connections are now bounded.
+  it('connection-flood-bounded: connections past maxConnections are dropped, not served', async () => {
+    const server = await startStatusServer({ port: 0, maxConnections: 3 }, sources(), silentLogger);
+    servers.push(server);
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(server.port, '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    const idle = [await open(), await open(), await open()];
+    // Accepted in order: the three idle ones are counted before the fourth.
+    const extra = await open();
+    const answer = await new Promise<string>((resolve) => {
+      let text = '';
+      extra.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      extra.on('error', () => undefined);
+      extra.on('close', () => resolve(text));
+      extra.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    });
+    assert.equal(answer, '', 'a fourth connection is dropped unanswered');
+    for (const socket of idle) socket.destroy();
   });
 });

@@ -10,17 +10,16 @@ import { gunzipSync } from 'node:zlib';
 import { Agent } from '../../src/agent.js';
 import { validateConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createSecretResolver, listSecretRefs } from '../../src/config-kit/secrets.js';
+import { listSecretRefs } from '../../src/config-kit/secrets.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
-import { startStatusServer, type StatusServer } from '../../src/observability/http.js';
 import { loadAssets, pageWeightGzip } from '../../src/web/assets.js';
 import { StationModel } from '../../src/web/model.js';
 import { Ring } from '../../src/web/rings.js';
 import { deviceViews, publicBrokerUrl, s7Views } from '../../src/web/views.js';
-import { createStationPage, type StationPage } from '../../src/web/station.js';
 import { tempDir } from '../helpers/tmp.js';
 import { openSse } from './sse-client.js';
+import { postLogin, startWalled, type Walled } from './walled.js';
 
 const base = { agent: { id: 'a', site: 's' }, store: { path: '/tmp/x.db' } };
 
@@ -51,46 +50,19 @@ describe('http config', () => {
 describe('login wall beyond loopback', () => {
   const TOKEN = 'tok-91c1d5c3a4e84f0b';
   const PASSWORD = 'pw-correct-horse-battery';
-  let server: StatusServer;
-  let page: StationPage;
+  let walled: Walled;
   let url = '';
   before(async () => {
-    page = createStationPage({
-      http: {
-        host: '203.0.113.7',
-        auth: {
-          token: { env: 'EDGE_TEST_TOKEN' },
-          password: PASSWORD,
-          sessionTtlMs: 60_000,
-          maxAttemptsPerMinute: 3,
-        },
-      },
-      secrets: createSecretResolver({ env: { EDGE_TEST_TOKEN: TOKEN }, readFile: () => '' }),
-      status: () => ({ agent: { id: 'a', site: 's', state: 'running', uptimeMs: 1 } }),
-      version: 't',
-      brokerUrl: undefined,
-      clock: new ManualClock(1_000_000),
-      logger: silentLogger,
-    });
-    server = await startStatusServer(
-      { host: '127.0.0.1', port: 0, front: page.front },
-      { metrics: async () => 'm 1\n', health: () => ({ ok: true, problems: [] }), status: () => ({ a: 1 }) },
-      silentLogger,
+    walled = await startWalled(
+      { token: { env: 'EDGE_TEST_TOKEN' }, password: PASSWORD },
+      new ManualClock(1_000_000),
+      { EDGE_TEST_TOKEN: TOKEN },
     );
-    url = `http://127.0.0.1:${server.port}`;
+    url = walled.url;
   });
-  after(async () => {
-    page.close();
-    await server.close();
-  });
+  after(() => walled.close());
 
-  const login = (secret: string) =>
-    fetch(`${url}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ secret }).toString(),
-    });
+  const login = (secret: string) => postLogin(url, secret);
 
   it('everything but /healthz and the login page needs a login; a bearer token opens it', async () => {
     for (const path of ['/status.json', '/metrics', '/events', '/assets/app.js', '/api/errors.json'])

@@ -15,6 +15,8 @@ export interface SseClient {
   /** Every byte received, as text (to look for what must never be sent). */
   text(): string;
   close(): void;
+  /** Resolves when the agent ends the stream. */
+  readonly ended: Promise<void>;
 }
 
 export function openSse(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
@@ -29,6 +31,7 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
         res.resume();
         return;
       }
+      const ended = new Promise<void>((done) => res.once('close', done));
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         raw += chunk;
@@ -62,6 +65,7 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
         },
         text: () => raw,
         close: () => req.destroy(),
+        ended,
       });
     });
     req.on('error', reject);

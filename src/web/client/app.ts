@@ -79,25 +79,65 @@ function show(next: View): void {
   schedule();
 }
 
+/** Two keepalives (15 s each, hub.ts) without a word: the stream is dead even if no error came. */
+const STALE_MS = 35_000;
+let source: EventSource | undefined;
+let lastMessage = Date.now();
+
+/** Everything shown is from before the stream stopped: say so on every value, not only the badge. */
+function stale(text: string): void {
+  const live = byId('live');
+  setText(live, text);
+  setClass(live, 'badge bad');
+  document.body.classList.add('stale');
+}
+
 function connect(): void {
   const live = byId('live');
-  const source = new EventSource('/events');
-  source.addEventListener('snapshot', (e) => {
+  source?.close();
+  const es = new EventSource('/events');
+  source = es;
+  lastMessage = Date.now();
+  const heard = (): void => {
+    lastMessage = Date.now();
+  };
+  es.addEventListener('snapshot', (e) => {
+    heard();
     station.applySnapshot(JSON.parse((e as MessageEvent<string>).data) as Json);
     setText(live, 'live');
     setClass(live, 'badge good');
+    document.body.classList.remove('stale');
     schedule();
   });
-  source.addEventListener('delta', (e) => {
+  es.addEventListener('delta', (e) => {
+    heard();
     station.applyDelta(JSON.parse((e as MessageEvent<string>).data) as Json);
     schedule();
   });
-  source.onerror = () => {
-    setText(live, 'reconnecting');
-    setClass(live, 'badge bad');
-    // Login expired: the stream answers 401 and EventSource gives up; go to the login page.
-    if (source.readyState === EventSource.CLOSED) location.assign('/');
+  es.addEventListener('ping', (e) => {
+    heard();
+    const t = (JSON.parse((e as MessageEvent<string>).data) as Json).t;
+    if (typeof t === 'number') station.skew = Date.now() - t;
+  });
+  es.onerror = () => {
+    stale('reconnecting');
+    if (es.readyState !== EventSource.CLOSED || es !== source) return;
+    // EventSource gave up (401: login ended; 503: too many pages or the agent stopping).
+    // A reload here looped as fast as the agent answered 503, and one made while the agent
+    // was down left the browser's error page that never comes back: ask, then go on.
+    window.setTimeout(() => {
+      fetch('/events', { method: 'HEAD', cache: 'no-store' })
+        .then((r) => (r.status === 401 ? location.assign('/') : connect()))
+        .catch(() => connect());
+    }, 3000);
   };
+}
+
+function watchStream(): void {
+  if (source && source.readyState === EventSource.OPEN && Date.now() - lastMessage > STALE_MS) {
+    stale(`stale: nothing for ${Math.round((Date.now() - lastMessage) / 1000)} s`);
+    connect();
+  }
 }
 
 let errorDocs: Promise<Record<string, { nature: string; summary: string; text: string }>> | undefined;
@@ -124,6 +164,7 @@ byId('errdoc-close').addEventListener('click', () => {
 });
 window.addEventListener('hashchange', () => show(currentView()));
 setInterval(() => {
+  watchStream();
   refreshAges(document, station.now());
   if (view === 'overview') {
     rendered = -1;
