@@ -4,7 +4,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '**/testcases/**', '.tmp/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '**/testcases/**', '.tmp/**', '.cache/**', 'test-artifacts/**'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.recommendedTypeChecked],
