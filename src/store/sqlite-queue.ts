@@ -262,7 +262,7 @@ export class SqliteQueue {
       if (this.db.inTransaction) this.s.rollback.run();
       throw e;
     } finally {
-      // Others writing on this connection (command ledger) count on the mode they found.
+      // Left as found; the next batch sets its own mode, and so does the command ledger.
       this.setSync(restore);
     }
     this.nRows -= rows;
@@ -413,6 +413,11 @@ export class SqliteQueue {
     if ((hasEvent && this.syncEvent === 'FULL') || (hasTelemetry && this.syncTelemetry === 'FULL'))
       return 'FULL';
     return 'NORMAL';
+  }
+
+  /** The connection's next commits are fsynced (a writer outside the batch transactions). */
+  fullSync(): void {
+    this.setSync('FULL');
   }
 
   private setSync(sync: SyncMode): void {
