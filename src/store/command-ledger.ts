@@ -36,6 +36,12 @@ export class SqliteCommandLedger implements CommandLedger {
   constructor(
     db: Db,
     private readonly limits: CommandLedgerLimits,
+    /**
+     * Puts the connection in synchronous=FULL before a write: the outbox shares it and
+     * leaves it in NORMAL after a `synchronous.telemetry: normal` commit, where a claim
+     * would not survive a power cut.
+     */
+    private readonly fullSync: () => void = () => {},
   ) {
     this.get = db.prepare('SELECT ts, result FROM command_ids WHERE key = ?');
     this.insert = db.prepare('INSERT INTO command_ids (key, ts, result) VALUES (?, ?, NULL)');
@@ -48,6 +54,7 @@ export class SqliteCommandLedger implements CommandLedger {
   }
 
   claim(key: string, now: number): LedgerClaim | 'full' {
+    this.fullSync();
     this.prune(now);
     const row = this.get.get(key) as { ts: number; result: string | null } | undefined;
     // An id older than the retention is forgotten even before the pruning pass removes it.
@@ -60,6 +67,7 @@ export class SqliteCommandLedger implements CommandLedger {
   }
 
   settle(key: string, result: string): void {
+    this.fullSync();
     this.update.run(result, key);
   }
 

@@ -174,7 +174,7 @@ export class SqliteOutbox implements Outbox {
   /** The durable ledger of command ids, in this database (one per outbox). */
   commandLedger(limits: CommandLedgerLimits): SqliteCommandLedger {
     if (this.closed) throw closedError();
-    this.ledger ??= new SqliteCommandLedger(this.db, limits);
+    this.ledger ??= new SqliteCommandLedger(this.db, limits, () => this.queue.fullSync());
     return this.ledger;
   }
 

@@ -153,7 +153,7 @@ export class SqliteQueue {
       duplicates: [],
     };
     try {
-      this.setSync(dropped ? 'FULL' : this.syncFor(batch, n));
+      this.setSync(dropped ? 'FULL' : this.syncFor(batch, n, waiters));
       this.s.begin.run();
       this.gaps.begin();
       try {
@@ -262,7 +262,7 @@ export class SqliteQueue {
       if (this.db.inTransaction) this.s.rollback.run();
       throw e;
     } finally {
-      // Others writing on this connection (command ledger) count on the mode they found.
+      // Left as found; the next batch sets its own mode, and so does the command ledger.
       this.setSync(restore);
     }
     this.nRows -= rows;
@@ -402,17 +402,32 @@ export class SqliteQueue {
     }
   }
 
-  private syncFor(batch: readonly NewRecord[], n: number): SyncMode {
-    if (this.syncTelemetry === this.syncEvent) return this.syncTelemetry;
+  /**
+   * FULL when a record's class asks for it, and whenever a record has a waiter: a durable
+   * append (appendDurable, appendOnce) tells its producer the record is stored, and the
+   * producer lets go of it (a CIP-22 pile forgets the frame it got an ACK for), so
+   * `normal` only ever applies to fire-and-forget appends.
+   */
+  private syncFor<W>(batch: readonly NewRecord[], n: number, waiters: ReadonlyMap<NewRecord, W>): SyncMode {
+    if (this.syncTelemetry === 'FULL' && this.syncEvent === 'FULL') return 'FULL';
+    const awaited = waiters.size > 0;
     let hasTelemetry = false;
     let hasEvent = false;
-    for (let i = 0; i < n && !(hasTelemetry && hasEvent); i++) {
-      if (batch[i]!.cls === 'event') hasEvent = true;
+    for (let i = 0; i < n; i++) {
+      const r = batch[i]!;
+      if (awaited && waiters.has(r)) return 'FULL';
+      if (r.cls === 'event') hasEvent = true;
       else hasTelemetry = true;
+      if (!awaited && hasTelemetry && hasEvent) break;
     }
     if ((hasEvent && this.syncEvent === 'FULL') || (hasTelemetry && this.syncTelemetry === 'FULL'))
       return 'FULL';
     return 'NORMAL';
+  }
+
+  /** The connection's next commits are fsynced (a writer outside the batch transactions). */
+  fullSync(): void {
+    this.setSync('FULL');
   }
 
   private setSync(sync: SyncMode): void {

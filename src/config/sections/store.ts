@@ -51,7 +51,7 @@ export const storeSchema = z.strictObject({
     })
     .prefault({})
     .describe(
-      'full: a committed record survives power loss. normal: the last commits may be lost on power loss (never corrupted).',
+      'full: a committed record survives power loss. normal: the last commits may be lost on power loss (never corrupted); a batch holding a durable append (CIP-22 frames before their ACK, OTA events) commits full anyway.',
     ),
   checkpoint: z
     .strictObject({
