@@ -47,8 +47,10 @@ export function listSecretRefs(config: {
   mqtt: { password?: SecretRef; tls?: { key?: SecretRef } };
   cip22?: { enabled: boolean; tls?: { key: SecretRef } };
   http?: { auth?: { token?: SecretRef; password?: SecretRef } };
+  devices?: readonly unknown[];
 }): Array<{ field: string; ref: SecretRef }> {
   const refs: Array<{ field: string; ref: SecretRef }> = [];
+  config.devices?.forEach((device, i) => collectRefs(device, `devices[${i}]`, refs));
   if (config.http?.auth?.token !== undefined)
     refs.push({ field: 'http.auth.token', ref: config.http.auth.token });
   if (config.http?.auth?.password !== undefined)
@@ -58,4 +60,24 @@ export function listSecretRefs(config: {
   if (config.cip22?.enabled && config.cip22.tls !== undefined)
     refs.push({ field: 'cip22.tls.key', ref: config.cip22.tls.key });
   return refs;
+}
+
+/**
+ * A driver's secrets (an OPC UA user's password, a key file) are found by their shape, the
+ * `{env}` / `{file}` objects of secretRefSchema and keyRefSchema, so a new driver's secret
+ * fields are checked by check-config and reload without a list to keep in step.
+ */
+function collectRefs(value: unknown, path: string, out: Array<{ field: string; ref: SecretRef }>): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => collectRefs(item, `${path}[${i}]`, out));
+    return;
+  }
+  const entries = Object.entries(value);
+  const only = entries.length === 1 ? entries[0] : undefined;
+  if (only && (only[0] === 'env' || only[0] === 'file') && typeof only[1] === 'string') {
+    out.push({ field: path, ref: { [only[0]]: only[1] } as SecretRef });
+    return;
+  }
+  for (const [key, child] of entries) collectRefs(child, `${path}.${key}`, out);
 }

@@ -16,6 +16,8 @@ interface Expected {
   readonly exit: number;
   readonly lines: readonly string[];
   readonly warnings: number;
+  /** false: secrets are resolved too (check-config without --schema-only). Default true. */
+  readonly schemaOnly?: boolean;
 }
 
 test('check-config cases exist', () => {
@@ -26,8 +28,10 @@ for (const name of cases) {
   test(`check-config case: ${name}`, async () => {
     const expected = JSON.parse(readFileSync(join(root, name, 'expected.json'), 'utf8')) as Expected;
     const lines: string[] = [];
-    const exit = await checkConfigCommand(join(root, name, 'config.yaml'), { schemaOnly: true }, (l) =>
-      lines.push(l),
+    const exit = await checkConfigCommand(
+      join(root, name, 'config.yaml'),
+      { schemaOnly: expected.schemaOnly ?? true },
+      (l) => lines.push(l),
     );
     const shown = lines.join('\n');
     assert.equal(exit, expected.exit, shown);
