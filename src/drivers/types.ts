@@ -22,6 +22,7 @@
  * configure the driver does not pay for them. See docs/writing-a-driver.md.
  */
 import type { z } from 'zod';
+import type { TagValueType } from '../core/value-type.js';
 import type { BackoffPolicy } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
 import type { ErrorCatalogue } from '../core/errors.js';
@@ -163,6 +164,12 @@ export interface DriverDefinition<C extends DriverDeviceConfig, S = never, St = 
   warnings?(devices: readonly DriverDeviceConfig[]): readonly ConfigWarning[];
   /** What one of its devices needs on the host (serial ports, certificate files), for the doctor. */
   hostNeeds?(device: C): DriverHostNeeds;
+  /**
+   * The wire type of each value name a device publishes (an S7 array: one per element), for
+   * northbound formats with datatypes (Sparkplug B). A scaled number is Double. Absent:
+   * those formats infer the type from the first value.
+   */
+  tagTypes?(device: C): ReadonlyMap<string, TagValueType>;
   /** One agent's family; `section` is the parsed section when the config has one. */
   createFamily(deps: DriverDeps, section?: S): DriverFamily<C>;
 }

@@ -7,6 +7,7 @@ import { MODBUS_ERRORS } from './error-codes.js';
 import { createModbusFamily, type ModbusStats } from './family.js';
 import { MODBUS_METRICS } from './metrics.js';
 import { modbusWarnings } from './warnings.js';
+import { modbusTagTypes } from './value-types.js';
 
 export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, ModbusStats> = {
   name: 'modbus',
@@ -23,6 +24,7 @@ export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, Modbu
   warnings: modbusWarnings,
   hostNeeds: (device) =>
     device.connection.transport === 'rtu' ? { serialPorts: [device.connection.path] } : {},
+  tagTypes: modbusTagTypes,
   createFamily: (deps, dtu) => createModbusFamily(deps, { dtuConfig: dtu }),
 };
 

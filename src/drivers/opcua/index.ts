@@ -6,12 +6,14 @@ import type { DriverDefinition } from '../types.js';
 import { opcuaDeviceSchema, type OpcuaDeviceConfig } from './config.js';
 import { OPCUA_ERRORS } from './errors.js';
 import { OPCUA_METRICS, OpcuaFamily, type OpcuaStats } from './family.js';
+import { opcuaTagTypes } from './value-types.js';
 
 export const opcuaDriver: DriverDefinition<OpcuaDeviceConfig, never, OpcuaStats> = {
   name: 'opcua',
   schema: opcuaDeviceSchema,
   errors: OPCUA_ERRORS,
   metrics: OPCUA_METRICS,
+  tagTypes: opcuaTagTypes,
   createFamily: (deps) => new OpcuaFamily(deps),
 };
 

@@ -3,11 +3,13 @@ import type { DriverDefinition } from '../types.js';
 import { s7DeviceSchema, type S7DeviceConfig } from './config.js';
 import { S7_ERRORS } from './error-codes.js';
 import { createS7Family } from './family.js';
+import { s7TagTypes } from './value-types.js';
 
 export const s7Driver: DriverDefinition<S7DeviceConfig> = {
   name: 's7',
   schema: s7DeviceSchema,
   errors: S7_ERRORS,
+  tagTypes: s7TagTypes,
   createFamily: (deps) => createS7Family(deps),
 };
 

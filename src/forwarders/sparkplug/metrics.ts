@@ -7,9 +7,8 @@
  * `Quality` 192 (OPC "Good") is explicit.
  */
 import type { AgentDeviceConfig } from '../../drivers/schemas.js';
-import { parseS7Address, type S7Type } from '../../drivers/s7/address.js';
-import { publishedNames } from '../../drivers/s7/config.js';
-import type { ModbusDataType } from '../../drivers/modbus/config.js';
+import type { TagValueType } from '../../core/value-type.js';
+import { driverDefinition } from '../../drivers/registry.js';
 import { DataType, type DataTypeCode, type Metric, type PropertyValue } from './proto.js';
 
 export const QUALITY_GOOD = 192;
@@ -30,79 +29,31 @@ export interface SparkplugDevice {
   readonly tags: ReadonlyMap<string, DataTypeCode>;
 }
 
-const MODBUS_TYPES: Record<ModbusDataType, DataTypeCode> = {
-  bool: DataType.Boolean,
-  u16: DataType.UInt16,
-  i16: DataType.Int16,
-  u32: DataType.UInt32,
-  i32: DataType.Int32,
-  f32: DataType.Float,
-  f64: DataType.Double,
-  string: DataType.String,
-};
-
-const S7_TYPES: Record<S7Type, DataTypeCode> = {
-  BOOL: DataType.Boolean,
-  BYTE: DataType.UInt8,
-  CHAR: DataType.String,
-  WORD: DataType.UInt16,
-  INT: DataType.Int16,
-  DWORD: DataType.UInt32,
-  DINT: DataType.Int32,
-  REAL: DataType.Float,
-  LREAL: DataType.Double,
-  LINT: DataType.Int64,
-  STRING: DataType.String,
-  TIMER: DataType.UInt32,
-  COUNTER: DataType.UInt16,
-};
-
-/** OPC UA built-in types: the Sparkplug type of the same width and sign. */
-const OPCUA_TYPES: Readonly<Record<string, DataTypeCode>> = {
+const SPARKPLUG_TYPES: Readonly<Record<TagValueType, DataTypeCode>> = {
   Boolean: DataType.Boolean,
-  SByte: DataType.Int8,
-  Byte: DataType.UInt8,
+  Int8: DataType.Int8,
   Int16: DataType.Int16,
-  UInt16: DataType.UInt16,
   Int32: DataType.Int32,
-  UInt32: DataType.UInt32,
   Int64: DataType.Int64,
+  UInt8: DataType.UInt8,
+  UInt16: DataType.UInt16,
+  UInt32: DataType.UInt32,
   UInt64: DataType.UInt64,
   Float: DataType.Float,
   Double: DataType.Double,
   String: DataType.String,
 };
 
-/**
- * A scaled number (scale or offset set) is no longer the register's integer: 0.1 × i16 is a
- * fraction, u16 + offset may be negative or beyond 65535. It travels as Double.
- */
-function withScale(dt: DataTypeCode, tag: { readonly scale: number; readonly offset: number }): DataTypeCode {
-  if (dt === DataType.Boolean || dt === DataType.String) return dt;
-  return tag.scale === 1 && tag.offset === 0 ? dt : DataType.Double;
-}
-
 /** The configured devices as Sparkplug devices and their tags' datatypes. */
 export function sparkplugDevices(devices: readonly AgentDeviceConfig[]): SparkplugDevice[] {
   return devices.map((device) => {
+    // each driver names its values' types (its definition's tagTypes); none: inferred
+    const declared = (driverDefinition(device.driver)?.tagTypes?.(device) ?? new Map()) as ReadonlyMap<
+      string,
+      TagValueType
+    >;
     const tags = new Map<string, DataTypeCode>();
-    if (device.driver === 'modbus') {
-      for (const tag of device.tags) tags.set(tag.name, withScale(MODBUS_TYPES[tag.type], tag));
-    } else if (device.driver === 's7') {
-      for (const tag of device.tags) {
-        const parsed = parseS7Address(tag.address);
-        if (!parsed.ok) continue;
-        // Array elements publish as name.0, name.1, …: each gets the element's datatype (a
-        // type guessed from a first value of 2 would refuse the REAL 2.5 that follows).
-        const dt = withScale(S7_TYPES[parsed.address.type], tag);
-        for (const name of publishedNames(tag.name, parsed.address)) tags.set(name, dt);
-      }
-    } else if (device.driver === 'opcua') {
-      for (const tag of device.tags) {
-        const dt = OPCUA_TYPES[tag.dataType];
-        if (dt !== undefined) tags.set(tag.name, withScale(dt, tag));
-      }
-    }
+    for (const [name, type] of declared) tags.set(name, SPARKPLUG_TYPES[type]);
     return { name: device.name, tags };
   });
 }
