@@ -106,18 +106,48 @@ describe('UDP DTU link', () => {
     assert.equal(l.status().duplicates, 1);
   });
 
-  it('equal blocks: the real answer identical to the previous one goes on after the hold', async () => {
-    const { clock, l } = await answered();
+  it('equal blocks: the real answer identical to the previous one is asked again, and the same answer is taken', async () => {
+    const clock = new ManualClock();
+    const { link: l, sent } = link(clock);
+    await l.transport.connect();
+    const first = l.transport.readHolding(1, 0, 3, 1000);
+    l.receive(ANSWER, 0);
+    await first;
     let got: number[] | undefined;
     const high = l.transport.readHolding(1, 3, 3, 1000).then((v) => (got = v));
     await clock.advance(60);
+    assert.equal(sent.length, 2);
     l.receive(ANSWER, 0); // high's real answer reads the same
     await clock.advance(49);
     assert.equal(got, undefined, 'held for the window (no answer time learnt yet beyond it)');
     await clock.advance(1);
+    assert.equal(got, undefined, 'the suspect is not taken for the answer');
+    await clock.advance(50);
+    assert.equal(sent.length, 3, 'high asked again once the window after the suspect passed');
+    l.receive(ANSWER, 0); // the same registers read the same again
     await high;
     assert.deepEqual(got, [1, 2, 3]);
     assert.equal(l.status().duplicates, 0);
+    assert.equal(l.status().reasked, 1);
+  });
+
+  it('udp-late-copy-with-lost-answer-asks-again: a late copy whose real answer is lost is never taken for it', async () => {
+    const clock = new ManualClock();
+    const { link: l, sent } = link(clock);
+    await l.transport.connect();
+    const first = l.transport.readHolding(1, 0, 3, 1000);
+    l.receive(ANSWER, 0);
+    await first;
+    let got: number[] | undefined;
+    const high = l.transport.readHolding(1, 3, 3, 1000).then((v) => (got = v));
+    await clock.advance(60);
+    l.receive(ANSWER, 0); // low's answer again, late; high's real answer is lost
+    await clock.advance(100);
+    assert.equal(got, undefined, "low's registers never answer high");
+    assert.equal(sent.length, 3, 'high asked again');
+    l.receive(holdingResponse(1, [4, 5, 6]), 0);
+    await high;
+    assert.deepEqual(got, [4, 5, 6]);
   });
 
   it('a registration in front of a datagram is removed and counted as bytes in', async () => {

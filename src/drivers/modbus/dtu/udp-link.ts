@@ -10,7 +10,8 @@
  *   passed, so a real answer identical to the previous one (same registers, unchanged
  *   values) always arrives outside the window and is never taken for a copy. A whole
  *   answer equal to the previous one while a different request waits is held back until
- *   a real answer shows it was a late copy (holdSuspect); README, "Duplicates".
+ *   a real answer shows it was a late copy, and if none comes the request is asked again
+ *   rather than the suspect taken for its answer (holdSuspect); README, "Duplicates".
  * - Rebinding. The udp endpoint (udp-endpoint.ts) moves the link to a new source address
  *   (`rebind`) once that source has presented the link's registration and the old source
  *   has fallen silent (takeover.ts).
@@ -41,11 +42,13 @@ export interface UdpDtuStatus extends DtuStatus {
   readonly duplicates: number;
   /** Server links: times the link moved to a new source address. */
   readonly rebinds: number;
+  /** Requests asked again because their only answer was byte-identical to the previous answer. */
+  readonly reasked: number;
 }
 
 export class UdpDtuLink extends DtuLink {
   peer: DatagramPeer | undefined;
-  readonly udp = { datagramsIn: 0, duplicates: 0, rebinds: 0 };
+  readonly udp = { datagramsIn: 0, duplicates: 0, rebinds: 0, reasked: 0 };
   readonly duplicateWindowMs: number;
   /** Content (latin1) → monotonic time of the first copy, in arrival order. */
   private readonly recent = new Map<string, number>();
@@ -57,6 +60,8 @@ export class UdpDtuLink extends DtuLink {
   private previous: Exchange | undefined;
   /** A datagram equal to the previous answer, held back while it may be a late copy. */
   private suspect: { data: Buffer; key: string; timer: TimerHandle } | undefined;
+  /** The request was asked again after a suspect: what comes now answers it (no second hold). */
+  private reasked = false;
   private readonly heartbeatBytes: Buffer | undefined;
   private readonly udpLog: Logger;
 
@@ -95,7 +100,7 @@ export class UdpDtuLink extends DtuLink {
       this.suspect = undefined;
       s.timer.cancel();
       this.drop(peer, s.data);
-    } else if (this.isStaleCopy(data, key)) {
+    } else if (!this.reasked && this.isStaleCopy(data, key)) {
       return this.holdSuspect(peer, data, key);
     }
     this.exchange?.answer.add(key);
@@ -119,6 +124,7 @@ export class UdpDtuLink extends DtuLink {
     this.held?.cancel();
     this.held = undefined;
     this.dropSuspect();
+    this.reasked = false;
     this.previous = this.exchange;
     this.exchange = { request: Buffer.from(data), answer: new Set() };
     this.sendAfterWindow(data);
@@ -139,6 +145,7 @@ export class UdpDtuLink extends DtuLink {
     this.held?.cancel();
     this.held = undefined;
     this.dropSuspect();
+    this.reasked = false;
     this.exchange = undefined;
     this.previous = undefined;
     super.detach(why);
@@ -165,9 +172,12 @@ export class UdpDtuLink extends DtuLink {
 
   /**
    * Holds a suspect back for 1.5 × the unit's average answer time (at least the window):
-   * a datagram with data arriving meanwhile shows it was the copy (dropped, counted); else
-   * it was the real answer and goes on. Only a copy whose real answer is lost, or later
-   * than that, still passes (README, "Duplicates").
+   * a datagram with data arriving meanwhile shows it was the copy (dropped, counted). If
+   * nothing comes, the suspect is not taken for the answer (its real answer may be lost, and
+   * the copy's registers are another request's): it is dropped and the request asked again,
+   * once; whatever answers that is the answer (equal blocks read the same again). Only a
+   * second late copy of the previous answer in that moment could still pass (README,
+   * "Duplicates").
    */
   private holdSuspect(peer: DatagramPeer, data: Buffer, key: string): void {
     peer.deliver(Buffer.alloc(0)); // a sign of life meanwhile
@@ -177,9 +187,11 @@ export class UdpDtuLink extends DtuLink {
     const timer = this.udpDeps.clock.setTimeout(() => {
       if (this.suspect?.timer !== timer) return;
       this.suspect = undefined;
-      if (this.peer !== peer || peer.destroyed) return;
-      this.exchange?.answer.add(key);
-      peer.deliver(data);
+      const request = this.exchange?.request;
+      if (this.peer !== peer || peer.destroyed || !request) return;
+      this.udp.reasked++;
+      this.reasked = true;
+      this.sendAfterWindow(request);
     }, waitMs);
     this.suspect = { data, key, timer };
   }
