@@ -353,6 +353,7 @@ export class Agent {
         pile: this.cip22?.commandRefusals() ?? {},
         mqtt: { oversized: this.forwarder?.stats().oversizedDropped ?? 0 },
       },
+      ota: this.ota?.status(),
     });
   }
 
@@ -381,6 +382,7 @@ export class Agent {
       led: this.led?.showing() ?? null,
       commands: this.commands?.stats() ?? null,
       cip22: this.cip22?.status() ?? null,
+      ota: this.ota?.status() ?? null,
     };
   }
 

@@ -2,6 +2,7 @@
 import type { DevicePoller } from '../core/poller.js';
 import type { MqttForwarderStats } from '../forwarders/mqtt/types.js';
 import type { OutboxStats } from '../store/outbox.js';
+import type { OtaStatusDoc } from '../ota/status.js';
 import type { MemoryGuardStats } from './memory-guard.js';
 import type { AgentStatsSnapshot, DeviceStats } from './snapshot.js';
 
@@ -15,6 +16,8 @@ export interface SnapshotParts {
   readonly drivers: Readonly<Record<string, unknown>>;
   /** Commands refused before they ran: by source (device, pile, mqtt) and reason. */
   readonly commandsRefused: Readonly<Record<string, Readonly<Record<string, number | undefined>>>>;
+  /** The OTA agent side's status(); undefined before it started. */
+  readonly ota?: OtaStatusDoc;
 }
 
 function deviceStats(driver: string, poller: DevicePoller): DeviceStats {
@@ -69,5 +72,6 @@ export function buildAgentSnapshot(parts: SnapshotParts): AgentStatsSnapshot {
     commandsRefused: Object.entries(parts.commandsRefused).flatMap(([source, reasons]) =>
       Object.entries(reasons).map(([reason, count]) => ({ source, reason, count: count ?? 0 })),
     ),
+    ota: parts.ota ?? null,
   };
 }

@@ -4,6 +4,7 @@
  * touches prom-client. Counters here are cumulative since the component started; the
  * metrics layer keeps the exposed counters monotonic even if a component restarts.
  */
+import type { OtaStatusDoc } from '../ota/status.js';
 
 export interface DeviceStats {
   /** Device name (the {device} topic level). */
@@ -85,6 +86,8 @@ export interface AgentStatsSnapshot {
   readonly drivers: Readonly<Record<string, unknown>>;
   /** Commands refused before they ran (retained, expired, duplicate, oversized…). */
   readonly commandsRefused: readonly CommandRefusalStats[];
+  /** What the agent knows of updates (src/ota/status.ts); null before OTA started. */
+  readonly ota?: OtaStatusDoc | null;
 }
 
 export interface CommandRefusalStats {
@@ -126,5 +129,6 @@ export function emptySnapshot(): AgentStatsSnapshot {
     memory: { heapOverLimitTotal: 0, snapshotsWritten: 0 },
     drivers: {},
     commandsRefused: [],
+    ota: null,
   };
 }

@@ -13,6 +13,9 @@ import type { OtaControl } from './control.js';
 import { OtaEngine, type OtaProgress } from './engine.js';
 import { effectiveOtaConfig } from './legacy.js';
 import { OtaRequester } from './requester.js';
+import { buildOtaStatus, type OtaStatusDoc } from './status.js';
+import { initialState, type OtaState } from './state.js';
+import { StateStore } from './store.js';
 import { TrialMonitor, type TrialHealth } from './trial.js';
 import { loadKeyring } from './verify.js';
 import { runningVersion } from './version.js';
@@ -29,6 +32,9 @@ export interface OtaAgentSideDeps {
   readonly onActive?: (active: boolean) => void;
 }
 
+/** The status re-reads the state file when asked after this long (status.json, the page: once a second). */
+const STATUS_MAX_AGE_MS = 5_000;
+
 /** Whether an update is under way at this progress step: from download to switch. */
 export function otaActive(stage: OtaProgress['stage']): boolean {
   return stage !== 'done' && stage !== 'failed';
@@ -42,13 +48,27 @@ export class OtaAgentSide {
   private timers: TimerHandle[] = [];
   /** Settles when the trial (if any) is decided; tests await it. */
   trialOutcome: Promise<string> = Promise.resolve('not-on-trial');
+  private readonly mode: 'split' | 'inline';
+  /** The state file as the status reads it (root's in the split: read only). */
+  private readonly stateStore: StateStore;
+  private running: string | null = null;
+  private progress: OtaProgress | undefined;
+  private read: { state: OtaState; problem?: string; floor: string | null; at: number } | undefined;
+  private readMonotonic = -Infinity;
+  private reading: Promise<void> | undefined;
 
   constructor(
     private readonly config: EdgeConfig,
     private readonly deps: OtaAgentSideDeps,
   ) {
-    const onProgress = (progress: OtaProgress): void => deps.onActive?.(otaActive(progress.stage));
+    const onProgress = (progress: OtaProgress): void => {
+      deps.onActive?.(otaActive(progress.stage));
+      this.progress = otaActive(progress.stage) ? progress : undefined;
+      if (!otaActive(progress.stage)) void this.refreshStatus();
+    };
     const { config: ota, legacy } = effectiveOtaConfig(config.ota);
+    this.mode = ota.mode;
+    this.stateStore = new StateStore(ota.stateDir);
     if (legacy)
       deps.logger.warn(
         { stateDir: config.ota.stateDir },
@@ -75,11 +95,13 @@ export class OtaAgentSide {
     try {
       version = this.deps.version ?? runningVersion();
     } catch (error) {
+      void this.refreshStatus();
       return void logger.error(
         { err: (error as Error).message },
         'running version unknown: OTA trial and commands disabled',
       );
     }
+    this.running = version;
     this.trial = new TrialMonitor({
       engine: this.engine,
       version,
@@ -90,6 +112,7 @@ export class OtaAgentSide {
     });
     this.trialOutcome = this.trial.start().then(
       async (outcome) => {
+        void this.refreshStatus();
         if (outcome === 'committed') {
           await this.emitPendingEvents().catch(() => undefined);
           // Split: root commits a moment later; pick its ota-committed event up then.
@@ -107,6 +130,44 @@ export class OtaAgentSide {
       },
     );
     if (this.config.ota.commands) this.startCommands();
+    await this.trial.armed;
+    await this.refreshStatus();
+  }
+
+  /**
+   * The `ota` part of the status, synchronous: from the last read of the state file, which
+   * is read again in the background when older than a few seconds (`readAt` says when).
+   */
+  status(): OtaStatusDoc {
+    if (this.deps.clock.monotonic() - this.readMonotonic >= STATUS_MAX_AGE_MS) void this.refreshStatus();
+    return buildOtaStatus({
+      mode: this.mode,
+      running: this.running,
+      state: this.read?.state ?? null,
+      problem: this.read ? this.read.problem : 'the state file was not read yet',
+      floor: this.read?.floor ?? null,
+      readAt: this.read?.at ?? null,
+      progress: this.progress,
+      judging: this.trial?.judging(),
+    });
+  }
+
+  /** Reads the state file and the floor again; never throws (an unreadable file is a problem shown). */
+  refreshStatus(): Promise<void> {
+    this.reading ??= (async () => {
+      try {
+        const { state, problem } = await this.stateStore.read();
+        const floor = await this.stateStore.readFloor();
+        this.read = { state, problem, floor, at: this.deps.clock.now() };
+      } catch (error) {
+        const at = this.deps.clock.now();
+        this.read = { state: initialState(), floor: null, problem: String(error), at };
+      } finally {
+        this.readMonotonic = this.deps.clock.monotonic();
+        this.reading = undefined;
+      }
+    })();
+    return this.reading;
   }
 
   stop(): void {

@@ -31,6 +31,8 @@ export class TrialMonitor {
   private startedAt = 0;
   private settle: ((outcome: TrialOutcome) => void) | undefined;
   private lastProblems = '';
+  private deadline: number | undefined;
+  private verdict: 'healthy' | 'timed-out' | undefined;
   private markArmed: () => void = () => undefined;
   /** Resolves once start() has read the state and, if on trial, scheduled its first check. */
   readonly armed = new Promise<void>((resolve) => (this.markArmed = resolve));
@@ -62,10 +64,21 @@ export class TrialMonitor {
       'release on trial: waiting for health',
     );
     this.startedAt = this.options.clock.monotonic();
+    // For people (the status): the window itself runs on the monotonic clock.
+    this.deadline = this.options.clock.now() + this.options.windowMs;
     const decided = new Promise<TrialOutcome>((resolve) => (this.settle = resolve));
     this.schedule(0);
     this.markArmed();
     return decided;
+  }
+
+  /**
+   * The trial this monitor judges (or judged), the wall time its window ends and its verdict
+   * once given: in the split root acts on the verdict a moment later. Undefined when none.
+   */
+  judging(): { version: string; deadline: number; verdict: 'healthy' | 'timed-out' | null } | undefined {
+    if (this.deadline === undefined) return undefined;
+    return { version: this.options.version, deadline: this.deadline, verdict: this.verdict ?? null };
   }
 
   stop(): void {
@@ -91,6 +104,7 @@ export class TrialMonitor {
     try {
       if (health.ok) {
         await engine.healthy(version);
+        this.verdict = 'healthy';
         logger.info({ version }, 'release healthy: committed');
         return this.finish('committed');
       }
@@ -101,6 +115,7 @@ export class TrialMonitor {
           'release not healthy within the trial window: rolling back',
         );
         await engine.trialTimeout(version);
+        this.verdict = 'timed-out';
         return this.finish('rolled-back');
       }
       const problems = health.problems.join('; ');

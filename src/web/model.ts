@@ -84,7 +84,6 @@ export class StationModel {
   private readonly outboxDrain = new Ring(OUTBOX_POINTS, OUTBOX_SPACING_MS);
   private drainMark: { ts: number; published: number } | undefined;
   private drainPerS: number | null = null;
-  private lastOtaEvent: string | null = null;
   private sections = new Map<string, string>();
   private readonly sent = new Map<string, string>();
   private readonly dirtyTags = new Map<string, Set<string>>();
@@ -171,7 +170,6 @@ export class StationModel {
     const type = str(body.type) ?? '?';
     const data = obj(body.data);
     if (type.startsWith('cip22-')) this.pileEvent(device, ts, type, data);
-    if (type.startsWith('ota-')) this.lastOtaEvent = type;
     const code = str(data.code) ?? str(data.errorCode);
     const text = str(data.reason) ?? str(data.message) ?? str(data.detail) ?? describe(type, data);
     const view: EventView = {
@@ -232,7 +230,6 @@ export class StationModel {
       version: this.sources.version,
       brokerUrl: this.sources.brokerUrl,
       drainPerS: this.drainPerS,
-      lastOtaEvent: this.lastOtaEvent,
     });
     next.set('overview', JSON.stringify(overview));
     for (const d of deviceViews(status)) {

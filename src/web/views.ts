@@ -4,6 +4,7 @@
  * call, and every field is picked by name: a secret that ever landed in the status would
  * still not reach the page.
  */
+import { otaView, type OtaView } from './ota-view.js';
 
 export type Json = Record<string, unknown>;
 
@@ -33,7 +34,7 @@ export interface OverviewView {
   readonly broker: { url: string | null; enabled: boolean; connected: boolean; reconnects: number };
   readonly outbox: { rows: number; bytes: number; oldestTs: number | null; healthy: boolean };
   readonly drainPerS: number | null;
-  readonly ota: string | null;
+  readonly ota: OtaView;
   readonly led: string | null;
 }
 
@@ -52,13 +53,12 @@ export function publicBrokerUrl(url: string | undefined): string | null {
 
 export function overviewView(
   status: Json,
-  extra: { version: string; brokerUrl: string | null; drainPerS: number | null; lastOtaEvent: string | null },
+  extra: { version: string; brokerUrl: string | null; drainPerS: number | null },
 ): OverviewView {
   const agent = obj(status.agent);
   const health = obj(status.health);
   const fwd = obj(status.forwarder);
   const outbox = obj(status.outbox);
-  const ota = status.ota;
   return {
     id: str(agent.id),
     site: str(agent.site),
@@ -83,11 +83,7 @@ export function overviewView(
       healthy: outbox.healthy === true,
     },
     drainPerS: extra.drainPerS,
-    // The status has no OTA section (yet): an update shows on the LED, its outcome as an event.
-    ota:
-      str(ota) ??
-      str(obj(ota).state) ??
-      (status.led === 'ota' ? 'update in progress' : (extra.lastOtaEvent ?? 'no update since start')),
+    ota: otaView(status),
     led: str(status.led),
   };
 }

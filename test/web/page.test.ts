@@ -15,6 +15,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { loadAssets, pageWeightGzip } from '../../src/web/assets.js';
 import { StationModel } from '../../src/web/model.js';
+import type { OtaView } from '../../src/web/ota-view.js';
 import { Ring } from '../../src/web/rings.js';
 import { deviceViews, publicBrokerUrl, s7Views } from '../../src/web/views.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -152,6 +153,9 @@ describe('no secret reaches the page', () => {
     sse.close();
     const overview = JSON.stringify(snapshot.data);
     assert.match(overview, /mqtt:\/\/127\.0\.0\.1:1/, 'the broker shows, without its user info');
+    const status = JSON.parse(bodies[1] ?? '{}') as { ota?: { mode?: unknown; running?: unknown } };
+    assert.equal(typeof status.ota?.running, 'string', "/status.json carries the agent's OTA part");
+    assert.match(overview, /"ota":\{"state":"(running|unknown)/, 'the overview shows it');
     for (const text of [...bodies, sse.text()])
       for (const secret of SECRETS) assert.ok(!text.includes(secret), `${secret} sent`);
   });
@@ -208,29 +212,87 @@ describe('model deltas', () => {
     assert.equal(model.takeDelta(), undefined);
   });
 
-  it('the overview shows OTA from the LED while an update runs, then its last event', () => {
-    let led = 'online';
+  it("the overview shows the agent's OTA status, and unknown when the agent cannot tell", () => {
+    let ota: unknown = undefined;
     const model = new StationModel({
-      status: () => ({ led }),
+      // The LED says ota: the page must not guess from it any more.
+      status: () => ({ led: 'ota', ota }),
       version: 't',
       brokerUrl: null,
       clock: new ManualClock(),
     });
-    const ota = (): unknown => {
+    const view = (): OtaView => {
       model.refresh();
-      return (model.snapshot().set as { overview: { ota: string } }).overview.ota;
+      return (model.snapshot().set as { overview: { ota: OtaView } }).overview.ota;
     };
-    assert.equal(ota(), 'no update since start');
-    led = 'ota';
-    assert.equal(ota(), 'update in progress');
-    led = 'online';
-    model.record({
-      device: 'agent',
-      cls: 'event',
-      ts: 1,
-      body: '{"type":"ota-rolled-back","severity":"error","data":{}}',
+    assert.deepEqual(
+      { state: view().state, unknown: view().unknown },
+      { state: 'unknown (no OTA status)', unknown: true },
+    );
+    const base = {
+      known: true,
+      problem: null,
+      mode: 'split',
+      running: '1.1.0',
+      phase: 'trial',
+      trial: {
+        version: '1.1.0',
+        from: '1.0.0',
+        since: 1,
+        boots: 2,
+        judged: true,
+        deadline: 61_000,
+        verdict: null,
+      },
+      update: null,
+      last: {
+        outcome: 'rolled-back',
+        at: 500,
+        version: '1.0.0',
+        from: '1.2.0',
+        to: '1.0.0',
+        reason: 'health-timeout',
+        code: null,
+      },
+      floor: '0.9.0',
+      readAt: 1,
+    };
+    ota = base;
+    assert.deepEqual(view(), {
+      state: '1.1.0 on trial (boot 2) · floor 0.9.0',
+      last: 'rolled back 1.2.0 → 1.0.0 (health-timeout)',
+      lastAt: 500,
+      deadline: 61_000,
+      unknown: false,
+      lastBad: true,
     });
-    assert.equal(ota(), 'ota-rolled-back');
+    // Split: this process found it healthy; root commits a moment later.
+    ota = { ...base, trial: { ...base.trial, verdict: 'healthy' } };
+    assert.deepEqual(
+      { state: view().state, deadline: view().deadline },
+      { state: '1.1.0 on trial (boot 2), healthy: commit pending · floor 0.9.0', deadline: null },
+    );
+    ota = {
+      ...base,
+      phase: 'idle',
+      trial: null,
+      floor: null,
+      update: { stage: 'download', version: null, done: 250, total: 1000 },
+      last: {
+        ...base.last,
+        outcome: 'failed',
+        reason: 'bad signature',
+        code: 'EDGE_ERR_OTA_SIGNATURE',
+        version: '1.3.0',
+      },
+    };
+    assert.equal(view().state, 'updating: download 25 %');
+    assert.equal(view().last, 'failed 1.3.0 EDGE_ERR_OTA_SIGNATURE: bad signature');
+    ota = { ...base, known: false, problem: 'state.json is not JSON', phase: null, trial: null, last: null };
+    assert.deepEqual(
+      { state: view().state, last: view().last, unknown: view().unknown },
+      { state: 'unknown (running 1.1.0): state.json is not JSON', last: null, unknown: true },
+    );
   });
 
   // Named case ring-history-keeps-counter-precision: the history rounded to 4 digits drew an

@@ -27,6 +27,12 @@ function stateClass(state: string): string {
   return 'badge warn';
 }
 
+/** The OTA card: the state, and how long a release on trial has left to report healthy. */
+function otaState(ota: Json, now: number): string {
+  const deadline = n(ota.deadline);
+  return `${s(ota.state)}${deadline === null ? '' : `, healthy within ${fmtAge(deadline - now)}`}`;
+}
+
 export function renderOverview(root: HTMLElement, st: Station): void {
   const ov = st.section('overview') ?? {};
   const health = o(ov.health);
@@ -62,7 +68,15 @@ export function renderOverview(root: HTMLElement, st: Station): void {
       'Drain rate',
       n(ov.drainPerS) === null ? '—' : `${(n(ov.drainPerS) ?? 0).toFixed(1)} records/s`,
     ],
-    ['ota', 'OTA', s(ov.ota)],
+    ['ota', 'OTA', otaState(o(ov.ota), st.now()), o(ov.ota).unknown === true ? 'warn' : ''],
+    [
+      'ota-last',
+      'Last update',
+      o(ov.ota).last
+        ? `${s(o(ov.ota).last)} · ${fmtAge(st.now() - (n(o(ov.ota).lastAt) ?? NaN))} ago`
+        : 'none recorded',
+      o(ov.ota).lastBad === true ? 'bad' : '',
+    ],
     ['led', 'LED pattern', s(ov.led)],
     [
       'devices',
