@@ -185,6 +185,7 @@ export class Agent {
         this.pollers.map(({ poller, instance }) => ({ stats: poller.stats(), driver: instance })),
       emit: (event) => this.emit(event),
       channel: () => this.commandChannel(),
+      dtuLinks: () => this.built?.families.family('modbus'),
     };
   }
 

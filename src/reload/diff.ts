@@ -177,16 +177,18 @@ export function diffConfig(before: EdgeConfig, after: EdgeConfig): ReloadPlan {
   for (const section of sections) {
     if (LIVE_SECTIONS.has(section) || LOCAL_SECTIONS.has(section)) continue;
     if (section === 'mqtt' && mqttLive) continue;
+    if ((section as string) === 'dtu' && dtuLinksLive(dtuOf(before), dtuOf(after))) continue;
     restart.push(...changedPaths(before[section], after[section], section, 2));
   }
   restart.push(...lineSettingChanges(before.devices, after.devices));
-  const devices = devicePlan(before.devices, after.devices);
   const [dtuBefore, dtuAfter] = [dtuOf(before), dtuOf(after)];
   const dtuServer =
     !same(dtuBefore?.server, dtuAfter?.server) || !same(dtuBefore?.udpServer, dtuAfter?.udpServer);
+  const dtu = namedPlan(dtuBefore?.links ?? [], dtuAfter?.links ?? []);
+  const devices = relinked(devicePlan(before.devices, after.devices), after.devices, dtu.changed);
   const plan: ReloadPlan = {
     devices,
-    dtu: { ...namedPlan(dtuBefore?.links ?? [], dtuAfter?.links ?? []), server: dtuServer },
+    dtu: { ...dtu, server: dtuServer },
     s7: namedPlan(s7Connections(before.devices), s7Connections(after.devices)),
     cip22: !same(before.cip22, after.cip22),
     mqtt: changedPaths(before.mqtt, after.mqtt, 'mqtt', 2),
@@ -212,6 +214,43 @@ export function summarisePlan(plan: ReloadPlan): string[] {
 }
 
 /** The Modbus driver's `dtu` section (driver sections are typed by their driver, not by EdgeConfig). */
-function dtuOf(config: EdgeConfig): DtuConfig | undefined {
+export function dtuOf(config: EdgeConfig): DtuConfig | undefined {
   return (config as unknown as { readonly dtu?: DtuConfig }).dtu;
+}
+
+/**
+ * DTU links are live (the Modbus family replaces one link alone) while the hub stays: a
+ * `dtu` section before and after, the same listeners and echo setting, and only TCP links
+ * added, removed or changed (UDP links share one endpoint built at start).
+ */
+function dtuLinksLive(before: DtuConfig | undefined, after: DtuConfig | undefined): boolean {
+  if (!before || !after || !same({ ...before, links: null }, { ...after, links: null })) return false;
+  const plan = namedPlan(before.links, after.links);
+  const touched = new Set([...plan.added, ...plan.removed, ...plan.changed]);
+  return [...before.links, ...after.links].every((l) => !touched.has(l.name) || l.transport === 'tcp');
+}
+
+/** An unchanged device on a changed DTU link is re-created with its link: it becomes changed. */
+function relinked(
+  plan: DevicePlan,
+  after: readonly AgentDeviceConfig[],
+  links: readonly string[],
+): DevicePlan {
+  if (links.length === 0) return plan;
+  const onLink = (d: AgentDeviceConfig): string | undefined => {
+    const secondary = d.failover?.secondary;
+    for (const c of [
+      d.driver === 'modbus' ? d.connection : undefined,
+      secondary?.driver === 'modbus' ? secondary.connection : undefined,
+    ])
+      if (c?.transport === 'dtu' && links.includes(c.dtu)) return c.dtu;
+    return undefined;
+  };
+  const moved = after.filter((d) => plan.unchanged.includes(d.name) && onLink(d) !== undefined);
+  if (moved.length === 0) return plan;
+  return {
+    ...plan,
+    changed: [...plan.changed, ...moved.map((d) => ({ name: d.name, paths: [`dtu.links[${onLink(d)!}]`] }))],
+    unchanged: plan.unchanged.filter((n) => !moved.some((d) => d.name === n)),
+  };
 }

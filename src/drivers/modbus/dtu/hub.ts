@@ -10,7 +10,7 @@ import { allowListOf, normaliseAddress, type AllowList } from '../../../core/all
 import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
 import type { ModbusTransport } from '../transport.js';
-import type { DtuConfig } from './config.js';
+import type { DtuConfig, DtuLinkConfig } from './config.js';
 import { DtuLink, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
 import {
   compileRegistration,
@@ -55,6 +55,16 @@ interface PendingSocket {
   buf: Buffer;
   quiet: TimerHandle | undefined;
   deadline: TimerHandle | undefined;
+}
+
+function udpLinkChange(name: string): EdgeError {
+  return new EdgeError(
+    'EDGE_ERR_CONFIG_INVALID',
+    `DTU link "${name}" is a UDP link: it changes by a restart`,
+    {
+      context: { field: 'dtu.links', dtu: name },
+    },
+  );
 }
 
 export class DtuHub {
@@ -133,6 +143,42 @@ export class DtuHub {
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Hot reload of one TCP link: the link of that name (if any) closes its socket, the new
+   * one registers or dials afresh. The other links keep their sockets and registrations.
+   * UDP links share one endpoint built at start: changing one is a restart (diff.ts).
+   */
+  async upsertLink(config: DtuLinkConfig): Promise<void> {
+    if (config.transport === 'udp') throw udpLinkChange(config.name);
+    this.dropLink(config.name);
+    const link = new DtuLink(config, this.deps, this.config.echoSuppression);
+    this.links.set(config.name, link);
+    if (config.mode === 'client') {
+      if (this.started) this.dial(link);
+      return;
+    }
+    this.registrations.push(compileRegistration(config.name, config.registration));
+    const allow = allowListOf(config.allowFrom);
+    if (allow) this.linkAllow.set(config.name, allow);
+    if (this.started && !this.stopped && !this.server) await this.listen();
+  }
+
+  /** Hot reload: closes one link's socket and forgets the link (its devices were removed first). */
+  removeLink(name: string): void {
+    this.dropLink(name);
+  }
+
+  private dropLink(name: string): void {
+    const old = this.links.get(name);
+    if (!old) return;
+    if (old.config.transport === 'udp') throw udpLinkChange(name);
+    this.links.delete(name);
+    const i = this.registrations.findIndex((r) => r.name === name);
+    if (i >= 0) this.registrations.splice(i, 1);
+    this.linkAllow.delete(name);
+    old.stop();
   }
 
   /** Where the listener is bound (tests use port 0). */
@@ -355,9 +401,11 @@ export class DtuHub {
     const timer = this.deps.clock.setTimeout(() => {
       socket.destroy(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`));
     }, cfg.connectTimeoutMs);
+    // A link replaced or removed by a reload must not come back through its own dialler.
+    const current = (): boolean => !this.stopped && this.links.get(cfg.name) === link;
     socket.once('connect', () => {
       timer.cancel();
-      if (this.stopped) return void socket.destroy();
+      if (!current()) return void socket.destroy();
       connected = true;
       link.backoff!.reset();
       link.attach(socket, Buffer.alloc(0));
@@ -368,7 +416,7 @@ export class DtuHub {
     socket.once('close', () => {
       timer.cancel();
       if (!connected) link.counters.connectFailures++;
-      if (this.stopped) return;
+      if (!current()) return;
       const ms = link.backoff!.next();
       link.nextDialInMs = ms;
       this.log.warn({ dtu: cfg.name, host: cfg.host, port: cfg.port, inMs: ms }, 'DTU dial scheduled');
