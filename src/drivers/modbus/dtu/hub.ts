@@ -18,6 +18,7 @@ import {
   MAX_REGISTRATION_BYTES,
   type CompiledRegistration,
 } from './registration.js';
+import { UnknownSourceCounter } from './source-limit.js';
 import { takeoverRefusal } from './takeover.js';
 import { DtuUdpEndpoint, type DtuUdpServerStatus } from './udp-endpoint.js';
 import { UdpDtuLink } from './udp-link.js';
@@ -84,8 +85,7 @@ export class DtuHub {
   };
   private readonly listenerAllow: AllowList | undefined;
   private readonly linkAllow = new Map<string, AllowList>();
-  /** Unknown registrations per source address in the current minute (bounded: cleared when large). */
-  private readonly unknownBySource = new Map<string, { windowStart: number; count: number }>();
+  private readonly unknownSources: UnknownSourceCounter;
   private sourceLoggedAt = -Infinity;
   private readonly udp: DtuUdpEndpoint | undefined;
 
@@ -94,6 +94,7 @@ export class DtuHub {
     private readonly deps: DtuHubDeps,
   ) {
     this.log = deps.logger.child({ component: 'dtu' });
+    this.unknownSources = new UnknownSourceCounter(deps.clock);
     const udpLinks: UdpDtuLink[] = [];
     for (const l of config.links) {
       if (l.transport === 'udp') {
@@ -262,7 +263,7 @@ export class DtuHub {
       }
       return void socket.destroy();
     }
-    if (this.unknownCount(source) >= cfg.unknownRegistrationsPerMinute) {
+    if (this.unknownSources.count(source) >= cfg.unknownRegistrationsPerMinute) {
       // Not logged one by one: this is the flood the limit is for.
       this.serverCounters.rateLimited++;
       return void socket.destroy();
@@ -313,7 +314,7 @@ export class DtuHub {
     if (m.kind === 'wait') return;
     if (m.kind === 'unknown') {
       this.serverCounters.unknownRegistrations++;
-      this.countUnknown(sourceOf(p.socket));
+      this.unknownSources.add(sourceOf(p.socket));
       this.log.warn(
         {
           remote: remoteOf(p.socket),
@@ -338,7 +339,7 @@ export class DtuHub {
     const refusal = this.registrationRefusal(link, p.socket);
     if (refusal !== undefined) {
       // Counts towards the source's limit like an unknown registration (bounds the log too).
-      this.countUnknown(sourceOf(p.socket));
+      this.unknownSources.add(sourceOf(p.socket));
       this.log.warn(
         {
           remote: remoteOf(p.socket),
@@ -362,24 +363,6 @@ export class DtuHub {
       this.linkAllow.get(link.name),
       this.deps.clock.monotonic(),
     );
-  }
-
-  private unknownCount(source: string | undefined): number {
-    const e = source === undefined ? undefined : this.unknownBySource.get(source);
-    if (!e || this.deps.clock.monotonic() - e.windowStart >= 60_000) return 0;
-    return e.count;
-  }
-
-  private countUnknown(source: string | undefined): void {
-    if (source === undefined) return;
-    const now = this.deps.clock.monotonic();
-    let e = this.unknownBySource.get(source);
-    if (!e || now - e.windowStart >= 60_000) {
-      if (this.unknownBySource.size >= 10_000) this.unknownBySource.clear();
-      e = { windowStart: now, count: 0 };
-      this.unknownBySource.set(source, e);
-    }
-    e.count++;
   }
 
   private dropPending(p: PendingSocket): void {
