@@ -29,6 +29,11 @@ export interface ReloadTarget {
   devices(): ReadonlyArray<{ readonly stats: PollerStats; readonly driver: DeviceDriver }>;
   emit(event: AgentEvent): void;
   channel(): CommandChannel | undefined;
+  /**
+   * Stops the CIP-22 gateway (sessions refused, committed records stay in the outbox) and
+   * starts one with `config.cip22` when enabled; piles reconnect. Devices are not touched.
+   */
+  replaceCip22?(config: EdgeConfig): Promise<void>;
   /** The family that owns the `dtu` section's links (Modbus); absent: DTU links need a restart. */
   dtuLinks?(): Pick<DriverFamily<unknown>, 'upsertLink' | 'removeLink'> | undefined;
 }
@@ -67,6 +72,11 @@ export async function applyLive(
     await target.replace([], build(), config);
   } else await target.replace(stopped, build(), config);
   if (plan.mqtt.length > 0) await target.replaceForwarder(config);
+  // after the forwarder: a new gateway takes pile commands from the current channel
+  if (plan.cip22) {
+    if (!target.replaceCip22) throw new Error('applyLive: the agent cannot replace the CIP-22 gateway');
+    await target.replaceCip22(config);
+  }
   return { started: [...start], stopped };
 }
 

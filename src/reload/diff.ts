@@ -1,6 +1,7 @@
 /**
  * What a new configuration changes, section by section, and how each change is applied:
- * live (devices, the command router) or by a controlled restart (everything else). Pure:
+ * live (devices, the command router, DTU links, the CIP-22 gateway, a broker change) or by
+ * a controlled restart (everything else). Pure:
  * two parsed configs in, a plan out. The live/restart split is documented in
  * docs/remote-config.md; a key moves to the live list only with a test that shows the
  * unchanged devices keep polling through its change.
@@ -45,7 +46,7 @@ export interface ReloadPlan {
 }
 
 /** Sections the running agent replaces in place. Everything else needs a restart. */
-const LIVE_SECTIONS: ReadonlySet<string> = new Set(['devices', 'commands']);
+const LIVE_SECTIONS: ReadonlySet<string> = new Set(['devices', 'commands', 'cip22']);
 /** Read from the local file only (where the history lives, which keys sign): never pushed. */
 const LOCAL_SECTIONS: ReadonlySet<string> = new Set(['reload']);
 
@@ -207,6 +208,7 @@ export function summarisePlan(plan: ReloadPlan): string[] {
   if (d.removed.length) out.push(`devices removed: ${d.removed.join(', ')}`);
   for (const c of d.changed) out.push(`device ${c.name} changed: ${c.paths.join(', ')}`);
   if (plan.commands) out.push('commands changed');
+  if (plan.cip22) out.push('cip22 changed (gateway restarts, piles reconnect)');
   if (plan.mqtt.length > 0 && !plan.restart.some((k) => k.startsWith('mqtt')))
     out.push(`mqtt changed: ${plan.mqtt.join(', ')} (forwarder reconnects)`);
   for (const key of plan.restart) out.push(`restart: ${key}`);
