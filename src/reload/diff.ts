@@ -209,6 +209,14 @@ export function summarisePlan(plan: ReloadPlan): string[] {
   for (const c of d.changed) out.push(`device ${c.name} changed: ${c.paths.join(', ')}`);
   if (plan.commands) out.push('commands changed');
   if (plan.cip22) out.push('cip22 changed (gateway restarts, piles reconnect)');
+  const dtu = plan.dtu;
+  if (!plan.restart.some((k) => k.startsWith('dtu')))
+    for (const [what, names] of [
+      ['added', dtu.added],
+      ['removed', dtu.removed],
+      ['replaced', dtu.changed],
+    ] as const)
+      if (names.length > 0) out.push(`dtu links ${what}: ${names.join(', ')}`);
   if (plan.mqtt.length > 0 && !plan.restart.some((k) => k.startsWith('mqtt')))
     out.push(`mqtt changed: ${plan.mqtt.join(', ')} (forwarder reconnects)`);
   for (const key of plan.restart) out.push(`restart: ${key}`);

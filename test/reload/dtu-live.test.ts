@@ -131,7 +131,7 @@ describe('DTU links reload live (SIGHUP, two DTU simulators)', { timeout: 120_00
       const applied = await waitFor(`applied\n${agent.output()}`, () =>
         watcher.results.find((r) => r.status === 'applied' && Array.isArray(r.changes)),
       );
-      assert.deepEqual(applied.changes, ['device mb changed: dtu.links[b]']);
+      assert.deepEqual(applied.changes, ['device mb changed: dtu.links[b]', 'dtu links replaced: b']);
       await waitFor(`b polls good again\n${agent.output()}`, () => good('mb', 202, mbBefore));
       await waitFor(`trial passed\n${agent.output()}`, trialPassed(1));
       assert.equal(simA.stats().connects, 1, 'link a: no new connection');
