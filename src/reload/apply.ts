@@ -35,7 +35,7 @@ export interface ReloadTarget {
    */
   replaceCip22?(config: EdgeConfig): Promise<void>;
   /** The family that owns the `dtu` section's links (Modbus); absent: DTU links need a restart. */
-  dtuLinks?(): Pick<DriverFamily<unknown>, 'upsertLink' | 'removeLink'> | undefined;
+  dtuLinks?(): Pick<DriverFamily<unknown>, 'upsertLink' | 'removeLink' | 'reconfigureSection'> | undefined;
 }
 
 export interface LiveApplyResult {
@@ -64,7 +64,7 @@ export async function applyLive(
     return add;
   };
   const stopped = [...changed, ...plan.devices.removed];
-  if (plan.dtu.added.length + plan.dtu.removed.length + plan.dtu.changed.length > 0) {
+  if (plan.dtu.server || plan.dtu.added.length + plan.dtu.removed.length + plan.dtu.changed.length > 0) {
     // The devices of a changed or removed link stop before it closes (no poll sees it torn
     // down), and are built once the new link exists (they attach to its transport).
     await target.replace(stopped, [], config);
@@ -80,10 +80,13 @@ export async function applyLive(
   return { started: [...start], stopped };
 }
 
-/** Removes, replaces and adds the DTU links the plan names; the other links are not touched. */
+/** Replaces the DTU listener, removes, replaces and adds the links the plan names; the others are not touched. */
 async function applyDtuLinks(target: ReloadTarget, plan: ReloadPlan, config: EdgeConfig): Promise<void> {
   const family = target.dtuLinks?.();
-  if (!family?.upsertLink || !family.removeLink) throw new Error('applyLive: no family takes DTU links live');
+  if (!family?.upsertLink || !family.removeLink || !family.reconfigureSection)
+    throw new Error('applyLive: no family takes DTU links live');
+  // first: a server link added now registers through the new listener
+  if (plan.dtu.server) await family.reconfigureSection(dtuOf(config));
   for (const name of plan.dtu.removed) await family.removeLink(name);
   const links = dtuOf(config)?.links ?? [];
   for (const name of [...plan.dtu.changed, ...plan.dtu.added]) {

@@ -209,17 +209,24 @@ export function summarisePlan(plan: ReloadPlan): string[] {
   for (const c of d.changed) out.push(`device ${c.name} changed: ${c.paths.join(', ')}`);
   if (plan.commands) out.push('commands changed');
   if (plan.cip22) out.push('cip22 changed (gateway restarts, piles reconnect)');
-  const dtu = plan.dtu;
-  if (!plan.restart.some((k) => k.startsWith('dtu')))
-    for (const [what, names] of [
-      ['added', dtu.added],
-      ['removed', dtu.removed],
-      ['replaced', dtu.changed],
-    ] as const)
-      if (names.length > 0) out.push(`dtu links ${what}: ${names.join(', ')}`);
+  out.push(...dtuLines(plan));
   if (plan.mqtt.length > 0 && !plan.restart.some((k) => k.startsWith('mqtt')))
     out.push(`mqtt changed: ${plan.mqtt.join(', ')} (forwarder reconnects)`);
   for (const key of plan.restart) out.push(`restart: ${key}`);
+  return out;
+}
+
+/** The live DTU changes (none when the `dtu` section restarts: the restart lines say it). */
+function dtuLines(plan: ReloadPlan): string[] {
+  const dtu = plan.dtu;
+  if (plan.restart.some((k) => k.startsWith('dtu'))) return [];
+  const out = dtu.server ? ['dtu listener changed (registered links keep their sockets)'] : [];
+  for (const [what, names] of [
+    ['added', dtu.added],
+    ['removed', dtu.removed],
+    ['replaced', dtu.changed],
+  ] as const)
+    if (names.length > 0) out.push(`dtu links ${what}: ${names.join(', ')}`);
   return out;
 }
 
@@ -229,12 +236,14 @@ export function dtuOf(config: EdgeConfig): DtuConfig | undefined {
 }
 
 /**
- * DTU links are live (the Modbus family replaces one link alone) while the hub stays: a
- * `dtu` section before and after, the same listeners and echo setting, and only TCP links
- * added, removed or changed (UDP links share one endpoint built at start).
+ * DTU links and the TCP listener are live (the Modbus family replaces one link, or the
+ * listener, alone) while the hub stays: a `dtu` section before and after, the same UDP port
+ * and echo setting, and only TCP links added, removed or changed (UDP links share one
+ * endpoint built at start).
  */
 function dtuLinksLive(before: DtuConfig | undefined, after: DtuConfig | undefined): boolean {
-  if (!before || !after || !same({ ...before, links: null }, { ...after, links: null })) return false;
+  const rest = (c: DtuConfig): unknown => ({ ...c, links: null, server: null });
+  if (!before || !after || !same(rest(before), rest(after))) return false;
   const plan = namedPlan(before.links, after.links);
   const touched = new Set([...plan.added, ...plan.removed, ...plan.changed]);
   return [...before.links, ...after.links].every((l) => !touched.has(l.name) || l.transport === 'tcp');

@@ -102,7 +102,7 @@ describe('diffConfig', () => {
     assert.deepEqual(plan.s7, { added: [], removed: [], changed: ['p1'] });
   });
 
-  it('a TCP DTU link change is live and re-creates its devices; UDP links and listeners restart', () => {
+  it('a TCP DTU link or listener change is live and re-creates the devices of a link; UDP links restart', () => {
     const link = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
       name,
       mode: 'server',
@@ -131,7 +131,7 @@ describe('diffConfig', () => {
       v1,
       at([link('a'), link('b')], [dev('ma', 'a'), dev('mb', 'b')], { port: 9001 }),
     );
-    assert.deepEqual(listener.restart, ['dtu.server.port']);
+    assert.deepEqual([listener.restart, listener.dtu.server], [[], true]);
     const udp = diffConfig(
       v1,
       config({

@@ -84,8 +84,8 @@ describe('DTU links reload live (SIGHUP, two DTU simulators)', { timeout: 120_00
       log: { level: 'warn' },
       reload: { historyDir: join(dir.path, 'history'), trialWindowSec: 3 },
     };
-    const config = (links: unknown[], devices: unknown[]): string =>
-      stringify({ ...base, dtu: { server: { host: '127.0.0.1', port: dtuPort }, links }, devices });
+    const config = (links: unknown[], devices: unknown[], maxLinks = 16): string =>
+      stringify({ ...base, dtu: { server: { host: '127.0.0.1', port: dtuPort, maxLinks }, links }, devices });
     const file = join(dir.path, 'config.yaml');
     writeFileSync(
       file,
@@ -121,24 +121,29 @@ describe('DTU links reload live (SIGHUP, two DTU simulators)', { timeout: 120_00
         30_000,
       );
 
-      // 1. Link b changes (its liveness): b re-registers, a keeps its socket.
+      // 1. Link b (its liveness) and the listener change: b re-registers through the new
+      // listener, a keeps the socket the old listener accepted.
       writeFileSync(
         file,
-        config([link('a', 'DTU-A'), link('b', 'DTU-B', 5)], [device('ma', 'a'), device('mb', 'b')]),
+        config([link('a', 'DTU-A'), link('b', 'DTU-B', 5)], [device('ma', 'a'), device('mb', 'b')], 8),
       );
       const mbBefore = watcher.telemetry('mb').length;
       agent.child.kill('SIGHUP');
       const applied = await waitFor(`applied\n${agent.output()}`, () =>
         watcher.results.find((r) => r.status === 'applied' && Array.isArray(r.changes)),
       );
-      assert.deepEqual(applied.changes, ['device mb changed: dtu.links[b]', 'dtu links replaced: b']);
+      assert.deepEqual(applied.changes, [
+        'device mb changed: dtu.links[b]',
+        'dtu listener changed (registered links keep their sockets)',
+        'dtu links replaced: b',
+      ]);
       await waitFor(`b polls good again\n${agent.output()}`, () => good('mb', 202, mbBefore));
       await waitFor(`trial passed\n${agent.output()}`, trialPassed(1));
       assert.equal(simA.stats().connects, 1, 'link a: no new connection');
       assert.equal(simB.stats().connects, 2, 'link b: registered again');
 
       // 2. Link b is removed with its device: mb stops, ma polls on.
-      writeFileSync(file, config([link('a', 'DTU-A')], [device('ma', 'a')]));
+      writeFileSync(file, config([link('a', 'DTU-A')], [device('ma', 'a')], 8));
       agent.child.kill('SIGHUP');
       await waitFor(`removal applied\n${agent.output()}`, () =>
         watcher.results.some((r) => Array.isArray(r.changes) && String(r.changes).includes('removed: mb')),
@@ -153,7 +158,7 @@ describe('DTU links reload live (SIGHUP, two DTU simulators)', { timeout: 120_00
       // 3. A new link (c, the same DTU under another name) comes up with its device.
       writeFileSync(
         file,
-        config([link('a', 'DTU-A'), link('c', 'DTU-C')], [device('ma', 'a'), device('mc', 'c')]),
+        config([link('a', 'DTU-A'), link('c', 'DTU-C')], [device('ma', 'a'), device('mc', 'c')], 8),
       );
       agent.child.kill('SIGHUP');
       await waitFor(`addition applied\n${agent.output()}`, () =>

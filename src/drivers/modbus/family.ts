@@ -149,6 +149,11 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
     await this.requireHub().upsertLink(config);
   }
 
+  /** Hot reload of the `dtu` section's listener (dtu.server); the links keep their sockets. */
+  async reconfigureSection(section: unknown): Promise<void> {
+    await this.requireHub().replaceServer((section as DtuConfig).server);
+  }
+
   /** Hot reload: the hub forgets one DTU link (its devices were removed first). */
   removeLink(name: string): Promise<void> {
     this.checkLinkUnused(name);

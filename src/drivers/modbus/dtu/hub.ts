@@ -4,13 +4,14 @@
  * configured DTU (link.ts: liveness, keepalive, the RtuStreamTransport the Modbus family
  * reads through).
  */
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { TimerHandle } from '../../../core/clock.js';
 import { allowListOf, normaliseAddress, type AllowList } from '../../../core/allow-list.js';
 import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
 import type { ModbusTransport } from '../transport.js';
-import type { DtuConfig, DtuLinkConfig } from './config.js';
+import type { DtuConfig, DtuLinkConfig, DtuServerConfig } from './config.js';
+import { dialClientLink } from './dialer.js';
 import { DtuLink, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
 import {
   compileRegistration,
@@ -83,7 +84,9 @@ export class DtuHub {
     rejectedSource: 0,
     rateLimited: 0,
   };
-  private readonly listenerAllow: AllowList | undefined;
+  private listenerAllow: AllowList | undefined;
+  /** dtu.server: replaced by a hot reload (replaceServer). */
+  private serverConfig: DtuServerConfig | undefined;
   private readonly linkAllow = new Map<string, AllowList>();
   private readonly unknownSources: UnknownSourceCounter;
   private sourceLoggedAt = -Infinity;
@@ -110,6 +113,7 @@ export class DtuHub {
         if (allow) this.linkAllow.set(l.name, allow);
       }
     }
+    this.serverConfig = config.server;
     this.listenerAllow = allowListOf(config.server?.allowFrom);
     this.udp = udpLinks.length > 0 ? new DtuUdpEndpoint(config, udpLinks, deps) : undefined;
   }
@@ -166,6 +170,21 @@ export class DtuHub {
     if (this.started && !this.stopped && !this.server) await this.listen();
   }
 
+  /**
+   * Hot reload of dtu.server: the listener closes and one with the new settings binds.
+   * Registered links keep their sockets (an accepted socket outlives its listener); a DTU
+   * still registering is dropped and dials again.
+   */
+  async replaceServer(server: DtuServerConfig | undefined): Promise<void> {
+    this.serverConfig = server;
+    this.listenerAllow = allowListOf(server?.allowFrom);
+    for (const p of [...this.pending]) this.dropPending(p);
+    // Not awaited: close() calls back only once the links' sockets it accepted have ended.
+    this.server?.close();
+    this.server = undefined;
+    if (server && this.started && !this.stopped && this.registrations.length > 0) await this.listen();
+  }
+
   /** Hot reload: closes one link's socket and forgets the link (its devices were removed first). */
   removeLink(name: string): void {
     this.dropLink(name);
@@ -218,7 +237,7 @@ export class DtuHub {
   // --- server ---------------------------------------------------------------------
 
   private listen(): Promise<void> {
-    const cfg = this.config.server!;
+    const cfg = this.serverConfig!;
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise<void>((resolve, reject) => {
@@ -244,7 +263,7 @@ export class DtuHub {
 
   private accept(socket: Socket): void {
     if (this.stopped) return void socket.destroy();
-    const cfg = this.config.server!;
+    const cfg = this.serverConfig!;
     const source = sourceOf(socket);
     if (this.listenerAllow && !this.listenerAllow.allows(source)) {
       this.serverCounters.rejectedSource++;
@@ -372,38 +391,12 @@ export class DtuHub {
     p.socket.destroy();
   }
 
-  // --- client ---------------------------------------------------------------------
-
+  /** Dials a client link until the hub stops or a reload replaces or removes the link. */
   private dial(link: DtuLink): void {
-    if (this.stopped || link.config.mode !== 'client' || link.config.transport === 'udp') return;
-    const cfg = link.config;
-    link.dialTimer = undefined;
-    link.nextDialInMs = undefined;
-    const socket = netConnect({ host: cfg.host, port: cfg.port });
-    let connected = false;
-    const timer = this.deps.clock.setTimeout(() => {
-      socket.destroy(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`));
-    }, cfg.connectTimeoutMs);
-    // A link replaced or removed by a reload must not come back through its own dialler.
-    const current = (): boolean => !this.stopped && this.links.get(cfg.name) === link;
-    socket.once('connect', () => {
-      timer.cancel();
-      if (!current()) return void socket.destroy();
-      connected = true;
-      link.backoff!.reset();
-      link.attach(socket, Buffer.alloc(0));
-    });
-    socket.on('error', (err) => {
-      if (!connected) this.log.debug({ dtu: cfg.name, err: err.message }, 'DTU dial failed');
-    });
-    socket.once('close', () => {
-      timer.cancel();
-      if (!connected) link.counters.connectFailures++;
-      if (!current()) return;
-      const ms = link.backoff!.next();
-      link.nextDialInMs = ms;
-      this.log.warn({ dtu: cfg.name, host: cfg.host, port: cfg.port, inMs: ms }, 'DTU dial scheduled');
-      link.dialTimer = this.deps.clock.setTimeout(() => this.dial(link), ms);
+    dialClientLink(link, {
+      clock: this.deps.clock,
+      log: this.log,
+      current: () => !this.stopped && this.links.get(link.name) === link,
     });
   }
 }
