@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -21,6 +22,18 @@ import { pileSimArgs, serverChainPem } from '../cip22/gateway-proc.js';
 import { assertNothingLost, countingProxy, SiteWatcher, type CountingProxy } from './peers.js';
 
 const SITE = 'reload-cip22';
+
+/** Something listens on the loopback port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 describe('CIP-22 gateway reloads live (SIGHUP, pile simulator)', { timeout: 120_000 }, () => {
   const dir = tempDir('edge-agent-reload-cip22-');
@@ -51,7 +64,7 @@ describe('CIP-22 gateway reloads live (SIGHUP, pile simulator)', { timeout: 120_
     const store = join(dir.path, 'outbox.db');
     const pilePort = await freePort();
     const httpPort = await freePort();
-    const config = (heartbeatMs: number): string =>
+    const config = (heartbeatMs: number, port = pilePort): string =>
       stringify({
         agent: { id: 'gw', site: SITE },
         store: { path: store },
@@ -62,7 +75,7 @@ describe('CIP-22 gateway reloads live (SIGHUP, pile simulator)', { timeout: 120_
         cip22: {
           enabled: true,
           host: '127.0.0.1',
-          port: pilePort,
+          port,
           tls: { cert: serverChainPem(dir.path), key: { file: pki.p256.server.keyPem } },
           roots: [pki.sm2.root.certPem, pki.p256.root.certPem],
           perIpHandshakesPerMinute: 100_000,
@@ -113,6 +126,22 @@ describe('CIP-22 gateway reloads live (SIGHUP, pile simulator)', { timeout: 120_
       assert.ok((summary.reconnects ?? 0) >= 2, `each pile reconnected after the reload: ${out}`);
       assert.equal(summary.unacked, 0);
       assert.equal(summary.acked, summary.sent);
+      assert.equal(proxy.connections(), 1, 'the Modbus device kept its connection');
+
+      // A gateway that cannot start (its new port is taken): the previous one comes back.
+      const blocker = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      try {
+        writeFileSync(file, config(20_000, (blocker.address() as AddressInfo).port));
+        agent.child.kill('SIGHUP');
+        const back = await waitFor(`rolled back\n${agent.output()}`, () =>
+          watcher.results.find((r) => r.status === 'rolled-back'),
+        );
+        assert.match(String(back.reason), /apply failed/);
+      } finally {
+        await new Promise((resolve) => blocker.close(resolve));
+      }
+      await waitFor('the previous gateway listens again', () => accepts(pilePort));
       assert.equal(proxy.connections(), 1, 'the Modbus device kept its connection');
 
       agent.child.kill('SIGTERM');
