@@ -185,6 +185,13 @@ export class Agent {
         this.pollers.map(({ poller, instance }) => ({ stats: poller.stats(), driver: instance })),
       emit: (event) => this.emit(event),
       channel: () => this.commandChannel(),
+      replaceCip22: async (config) => {
+        await this.cip22?.stop();
+        this.cip22 = undefined;
+        this.config = config;
+        if (config.cip22.enabled && this.outbox instanceof SqliteOutbox) await this.startCip22(this.outbox);
+      },
+      dtuLinks: () => this.built?.families.family('modbus'),
     };
   }
 

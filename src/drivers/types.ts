@@ -93,6 +93,11 @@ export interface DriverFamily<C> {
   upsertLink?(link: unknown): Promise<void>;
   /** Hot reload: stops and forgets one shared link by name (its devices go link-down). */
   removeLink?(name: string): Promise<void>;
+  /**
+   * Hot reload of the section's own settings beside its links (Modbus: the DTU listener),
+   * the links kept. Absent: such a change needs a restart.
+   */
+  reconfigureSection?(section: unknown): Promise<void>;
 }
 
 /** What a device needs on the host, checked by `edge-agent doctor`. */

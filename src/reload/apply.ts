@@ -11,7 +11,8 @@ import type { CommandChannel, DeviceDriver } from '../core/ports.js';
 import type { AgentEvent } from '../core/types.js';
 import type { BuiltDevice, DeviceProblem } from '../drivers/build.js';
 import type { AgentDeviceConfig } from '../drivers/schemas.js';
-import type { ReloadPlan } from './diff.js';
+import type { DriverFamily } from '../drivers/types.js';
+import { dtuOf, type ReloadPlan } from './diff.js';
 
 /** What the agent lends a reload (Agent.reloadTarget()). */
 export interface ReloadTarget {
@@ -28,6 +29,13 @@ export interface ReloadTarget {
   devices(): ReadonlyArray<{ readonly stats: PollerStats; readonly driver: DeviceDriver }>;
   emit(event: AgentEvent): void;
   channel(): CommandChannel | undefined;
+  /**
+   * Stops the CIP-22 gateway (sessions refused, committed records stay in the outbox) and
+   * starts one with `config.cip22` when enabled; piles reconnect. Devices are not touched.
+   */
+  replaceCip22?(config: EdgeConfig): Promise<void>;
+  /** The family that owns the `dtu` section's links (Modbus); absent: DTU links need a restart. */
+  dtuLinks?(): Pick<DriverFamily<unknown>, 'upsertLink' | 'removeLink' | 'reconfigureSection'> | undefined;
 }
 
 export interface LiveApplyResult {
@@ -44,18 +52,47 @@ export async function applyLive(
   if (plan.restart.length > 0) throw new Error('applyLive: the plan needs a restart');
   const changed = plan.devices.changed.map((c) => c.name);
   const start = new Set([...changed, ...plan.devices.added]);
-  const add: BuiltDevice[] = [];
-  config.devices.forEach((device, index) => {
-    if (!start.has(device.name)) return;
-    // validate.ts built the same config already: a problem here is what init() says with the
-    // live lines present, and the device parks with its code like at start.
-    const { problem: _problem, ...built } = target.build(device, index);
-    add.push(built);
-  });
+  const build = (): BuiltDevice[] => {
+    const add: BuiltDevice[] = [];
+    config.devices.forEach((device, index) => {
+      if (!start.has(device.name)) return;
+      // validate.ts built the same config already: a problem here is what init() says with the
+      // live lines present, and the device parks with its code like at start.
+      const { problem: _problem, ...built } = target.build(device, index);
+      add.push(built);
+    });
+    return add;
+  };
   const stopped = [...changed, ...plan.devices.removed];
-  await target.replace(stopped, add, config);
+  if (plan.dtu.server || plan.dtu.added.length + plan.dtu.removed.length + plan.dtu.changed.length > 0) {
+    // The devices of a changed or removed link stop before it closes (no poll sees it torn
+    // down), and are built once the new link exists (they attach to its transport).
+    await target.replace(stopped, [], config);
+    await applyDtuLinks(target, plan, config);
+    await target.replace([], build(), config);
+  } else await target.replace(stopped, build(), config);
   if (plan.mqtt.length > 0) await target.replaceForwarder(config);
+  // after the forwarder: a new gateway takes pile commands from the current channel
+  if (plan.cip22) {
+    if (!target.replaceCip22) throw new Error('applyLive: the agent cannot replace the CIP-22 gateway');
+    await target.replaceCip22(config);
+  }
   return { started: [...start], stopped };
+}
+
+/** Replaces the DTU listener, removes, replaces and adds the links the plan names; the others are not touched. */
+async function applyDtuLinks(target: ReloadTarget, plan: ReloadPlan, config: EdgeConfig): Promise<void> {
+  const family = target.dtuLinks?.();
+  if (!family?.upsertLink || !family.removeLink || !family.reconfigureSection)
+    throw new Error('applyLive: no family takes DTU links live');
+  // first: a server link added now registers through the new listener
+  if (plan.dtu.server) await family.reconfigureSection(dtuOf(config));
+  for (const name of plan.dtu.removed) await family.removeLink(name);
+  const links = dtuOf(config)?.links ?? [];
+  for (const name of [...plan.dtu.changed, ...plan.dtu.added]) {
+    const link = links.find((l) => l.name === name);
+    if (link) await family.upsertLink(link);
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * What a new configuration changes, section by section, and how each change is applied:
- * live (devices, the command router) or by a controlled restart (everything else). Pure:
+ * live (devices, the command router, DTU links, the CIP-22 gateway, a broker change) or by
+ * a controlled restart (everything else). Pure:
  * two parsed configs in, a plan out. The live/restart split is documented in
  * docs/remote-config.md; a key moves to the live list only with a test that shows the
  * unchanged devices keep polling through its change.
@@ -45,7 +46,7 @@ export interface ReloadPlan {
 }
 
 /** Sections the running agent replaces in place. Everything else needs a restart. */
-const LIVE_SECTIONS: ReadonlySet<string> = new Set(['devices', 'commands']);
+const LIVE_SECTIONS: ReadonlySet<string> = new Set(['devices', 'commands', 'cip22']);
 /** Read from the local file only (where the history lives, which keys sign): never pushed. */
 const LOCAL_SECTIONS: ReadonlySet<string> = new Set(['reload']);
 
@@ -177,16 +178,18 @@ export function diffConfig(before: EdgeConfig, after: EdgeConfig): ReloadPlan {
   for (const section of sections) {
     if (LIVE_SECTIONS.has(section) || LOCAL_SECTIONS.has(section)) continue;
     if (section === 'mqtt' && mqttLive) continue;
+    if ((section as string) === 'dtu' && dtuLinksLive(dtuOf(before), dtuOf(after))) continue;
     restart.push(...changedPaths(before[section], after[section], section, 2));
   }
   restart.push(...lineSettingChanges(before.devices, after.devices));
-  const devices = devicePlan(before.devices, after.devices);
   const [dtuBefore, dtuAfter] = [dtuOf(before), dtuOf(after)];
   const dtuServer =
     !same(dtuBefore?.server, dtuAfter?.server) || !same(dtuBefore?.udpServer, dtuAfter?.udpServer);
+  const dtu = namedPlan(dtuBefore?.links ?? [], dtuAfter?.links ?? []);
+  const devices = relinked(devicePlan(before.devices, after.devices), after.devices, dtu.changed);
   const plan: ReloadPlan = {
     devices,
-    dtu: { ...namedPlan(dtuBefore?.links ?? [], dtuAfter?.links ?? []), server: dtuServer },
+    dtu: { ...dtu, server: dtuServer },
     s7: namedPlan(s7Connections(before.devices), s7Connections(after.devices)),
     cip22: !same(before.cip22, after.cip22),
     mqtt: changedPaths(before.mqtt, after.mqtt, 'mqtt', 2),
@@ -205,13 +208,68 @@ export function summarisePlan(plan: ReloadPlan): string[] {
   if (d.removed.length) out.push(`devices removed: ${d.removed.join(', ')}`);
   for (const c of d.changed) out.push(`device ${c.name} changed: ${c.paths.join(', ')}`);
   if (plan.commands) out.push('commands changed');
+  if (plan.cip22) out.push('cip22 changed (gateway restarts, piles reconnect)');
+  out.push(...dtuLines(plan));
   if (plan.mqtt.length > 0 && !plan.restart.some((k) => k.startsWith('mqtt')))
     out.push(`mqtt changed: ${plan.mqtt.join(', ')} (forwarder reconnects)`);
   for (const key of plan.restart) out.push(`restart: ${key}`);
   return out;
 }
 
+/** The live DTU changes (none when the `dtu` section restarts: the restart lines say it). */
+function dtuLines(plan: ReloadPlan): string[] {
+  const dtu = plan.dtu;
+  if (plan.restart.some((k) => k.startsWith('dtu'))) return [];
+  const out = dtu.server ? ['dtu listener changed (registered links keep their sockets)'] : [];
+  for (const [what, names] of [
+    ['added', dtu.added],
+    ['removed', dtu.removed],
+    ['replaced', dtu.changed],
+  ] as const)
+    if (names.length > 0) out.push(`dtu links ${what}: ${names.join(', ')}`);
+  return out;
+}
+
 /** The Modbus driver's `dtu` section (driver sections are typed by their driver, not by EdgeConfig). */
-function dtuOf(config: EdgeConfig): DtuConfig | undefined {
+export function dtuOf(config: EdgeConfig): DtuConfig | undefined {
   return (config as unknown as { readonly dtu?: DtuConfig }).dtu;
+}
+
+/**
+ * DTU links and the TCP listener are live (the Modbus family replaces one link, or the
+ * listener, alone) while the hub stays: a `dtu` section before and after, the same UDP port
+ * and echo setting, and only TCP links added, removed or changed (UDP links share one
+ * endpoint built at start).
+ */
+function dtuLinksLive(before: DtuConfig | undefined, after: DtuConfig | undefined): boolean {
+  const rest = (c: DtuConfig): unknown => ({ ...c, links: null, server: null });
+  if (!before || !after || !same(rest(before), rest(after))) return false;
+  const plan = namedPlan(before.links, after.links);
+  const touched = new Set([...plan.added, ...plan.removed, ...plan.changed]);
+  return [...before.links, ...after.links].every((l) => !touched.has(l.name) || l.transport === 'tcp');
+}
+
+/** An unchanged device on a changed DTU link is re-created with its link: it becomes changed. */
+function relinked(
+  plan: DevicePlan,
+  after: readonly AgentDeviceConfig[],
+  links: readonly string[],
+): DevicePlan {
+  if (links.length === 0) return plan;
+  const onLink = (d: AgentDeviceConfig): string | undefined => {
+    const secondary = d.failover?.secondary;
+    for (const c of [
+      d.driver === 'modbus' ? d.connection : undefined,
+      secondary?.driver === 'modbus' ? secondary.connection : undefined,
+    ])
+      if (c?.transport === 'dtu' && links.includes(c.dtu)) return c.dtu;
+    return undefined;
+  };
+  const moved = after.filter((d) => plan.unchanged.includes(d.name) && onLink(d) !== undefined);
+  if (moved.length === 0) return plan;
+  return {
+    ...plan,
+    changed: [...plan.changed, ...moved.map((d) => ({ name: d.name, paths: [`dtu.links[${onLink(d)!}]`] }))],
+    unchanged: plan.unchanged.filter((n) => !moved.some((d) => d.name === n)),
+  };
 }

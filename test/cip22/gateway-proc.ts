@@ -1,6 +1,6 @@
 /** The gateway in a child process (fixtures/gateway-proc.ts) with a real SqliteOutbox: start, port, exit. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cip22Pki } from '../helpers/cip22-pki.js';
 
@@ -56,4 +56,24 @@ export function serverChainPem(dir: string): string {
     Buffer.concat([readFileSync(pki.p256.server.certPem), readFileSync(pki.p256.issuing.certPem)]),
   );
   return path;
+}
+
+/**
+ * `edge-agent pile-sim` arguments for the SM2 and the P-256 test pile (their cert, key and
+ * issuer copied to `dir`/piles) against a gateway on `port`, a status every `statusMs`.
+ */
+export function pileSimArgs(dir: string, port: number, statusMs: number): string[] {
+  const pki = cip22Pki();
+  const piles = join(dir, 'piles');
+  mkdirSync(piles);
+  for (const [name, m] of [
+    ['a-sm2', pki.sm2],
+    ['b-p256', pki.p256],
+  ] as const) {
+    copyFileSync(m.pile.certPem, join(piles, `${name}.pem`));
+    copyFileSync(m.pile.keyPem, join(piles, `${name}.key.pem`));
+    copyFileSync(m.issuing.certPem, join(piles, `${name}.issuer.pem`));
+  }
+  const args = ['pile-sim', '--port', String(port), '--ca', pki.p256.root.certPem, '--piles', piles];
+  return [...args, '--count', '2', '--status-ms', String(statusMs)];
 }

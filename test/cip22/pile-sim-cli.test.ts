@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { cip22Pki } from '../helpers/cip22-pki.js';
 import { tempDir } from '../helpers/tmp.js';
-import { serverChainPem, startGatewayProc } from './gateway-proc.js';
+import { pileSimArgs, serverChainPem, startGatewayProc } from './gateway-proc.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
@@ -29,29 +29,7 @@ test(
       if (gw.child.exitCode === null && gw.child.signalCode === null) gw.child.kill('SIGKILL');
       tmp.remove();
     });
-    const piles = join(tmp.path, 'piles');
-    mkdirSync(piles);
-    for (const [name, m] of [
-      ['a-sm2', pki.sm2],
-      ['b-p256', pki.p256],
-    ] as const) {
-      copyFileSync(m.pile.certPem, join(piles, `${name}.pem`));
-      copyFileSync(m.pile.keyPem, join(piles, `${name}.key.pem`));
-      copyFileSync(m.issuing.certPem, join(piles, `${name}.issuer.pem`));
-    }
-    const args = [
-      'pile-sim',
-      '--port',
-      String(gw.port),
-      '--ca',
-      pki.p256.root.certPem,
-      '--piles',
-      piles,
-      '--count',
-      '2',
-      '--status-ms',
-      '150',
-    ];
+    const args = pileSimArgs(tmp.path, gw.port, 150);
     args.push(
       '--duration-s',
       '3',

@@ -102,6 +102,53 @@ describe('diffConfig', () => {
     assert.deepEqual(plan.s7, { added: [], removed: [], changed: ['p1'] });
   });
 
+  it('a TCP DTU link or listener change is live and re-creates the devices of a link; UDP links restart', () => {
+    const link = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+      name,
+      mode: 'server',
+      registration: { ascii: name },
+      ...extra,
+    });
+    const dev = (name: string, dtu: string): Record<string, unknown> => ({
+      ...tcp(name, 0),
+      connection: { transport: 'dtu', dtu },
+    });
+    const at = (links: unknown[], devices: unknown[], server: Record<string, unknown> = {}): EdgeConfig =>
+      config({ dtu: { server: { host: '127.0.0.1', port: 9000, ...server }, links }, devices });
+    const v1 = at([link('a'), link('b')], [dev('ma', 'a'), dev('mb', 'b')]);
+    const changed = diffConfig(
+      v1,
+      at([link('a'), link('b', { missedHeartbeats: 5 })], [dev('ma', 'a'), dev('mb', 'b')]),
+    );
+    assert.deepEqual(changed.restart, []);
+    assert.deepEqual(changed.dtu, { added: [], removed: [], changed: ['b'], server: false });
+    assert.deepEqual(changed.devices.changed, [{ name: 'mb', paths: ['dtu.links[b]'] }]);
+    assert.deepEqual(changed.devices.unchanged, ['ma']);
+    const swapped = diffConfig(v1, at([link('a'), link('c')], [dev('ma', 'a'), dev('mc', 'c')]));
+    assert.deepEqual(swapped.restart, []);
+    assert.deepEqual([swapped.dtu.added, swapped.dtu.removed], [['c'], ['b']]);
+    const listener = diffConfig(
+      v1,
+      at([link('a'), link('b')], [dev('ma', 'a'), dev('mb', 'b')], { port: 9001 }),
+    );
+    assert.deepEqual([listener.restart, listener.dtu.server], [[], true]);
+    const udp = diffConfig(
+      v1,
+      config({
+        dtu: {
+          server: { host: '127.0.0.1', port: 9000 },
+          udpServer: { host: '127.0.0.1', port: 9000 },
+          links: [link('a'), link('b', { transport: 'udp' })],
+        },
+        devices: [dev('ma', 'a'), dev('mb', 'b')],
+      }),
+    );
+    assert.ok(
+      udp.restart.some((k) => k.startsWith('dtu.')),
+      udp.restart.join(),
+    );
+  });
+
   it('changedPaths and stableJson', () => {
     assert.deepEqual(changedPaths({ a: 1, b: { c: 2 } }, { a: 1, b: { c: 3 } }), ['b.c']);
     assert.equal(stableJson({ b: 1, a: [{ d: 1, c: 2 }] }), '{"a":[{"c":2,"d":1}],"b":1}');

@@ -4,7 +4,7 @@ import type { DeviceDriver } from '../../core/ports.js';
 import type { DriverDeps, DriverFamily } from '../types.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { ModbusDevice } from './device.js';
-import type { DtuConfig } from './dtu/config.js';
+import type { DtuConfig, DtuLinkConfig } from './dtu/config.js';
 import { DtuHub, type DtuServerStatus, type DtuStatus } from './dtu/hub.js';
 import { Line } from './line.js';
 import type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
@@ -136,6 +136,49 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
     if (!entry || [...this.devices].some((d) => lineKey(d.config.connection) === key)) return;
     this.lineMap.delete(key);
     await entry.line.close();
+  }
+
+  /**
+   * Hot reload of one DTU link (a parsed `dtu.links[]` entry): the hub replaces or adds it
+   * alone. The reload removes the link's devices first and creates them anew after, so no
+   * line still holds the old link's transport.
+   */
+  async upsertLink(link: unknown): Promise<void> {
+    const config = link as DtuLinkConfig;
+    this.checkLinkUnused(config.name);
+    await this.requireHub().upsertLink(config);
+  }
+
+  /** Hot reload of the `dtu` section's listener (dtu.server); the links keep their sockets. */
+  async reconfigureSection(section: unknown): Promise<void> {
+    await this.requireHub().replaceServer((section as DtuConfig).server);
+  }
+
+  /** Hot reload: the hub forgets one DTU link (its devices were removed first). */
+  removeLink(name: string): Promise<void> {
+    this.checkLinkUnused(name);
+    this.requireHub().removeLink(name);
+    return Promise.resolve();
+  }
+
+  private requireHub(): DtuHub {
+    if (!this.hub)
+      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'no DTU hub (dtu section) to reload: restart', {
+        context: { field: 'dtu' },
+      });
+    return this.hub;
+  }
+
+  /** A line still on the link would keep reading through the old link's (closed) transport. */
+  private checkLinkUnused(name: string): void {
+    if (this.lineMap.has(`dtu:${name}`))
+      throw new EdgeError(
+        'EDGE_ERR_CONFIG_INVALID',
+        `DTU link "${name}" still has devices: remove them first`,
+        {
+          context: { field: 'dtu.links', dtu: name },
+        },
+      );
   }
 
   async close(): Promise<void> {

@@ -4,13 +4,14 @@
  * configured DTU (link.ts: liveness, keepalive, the RtuStreamTransport the Modbus family
  * reads through).
  */
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { TimerHandle } from '../../../core/clock.js';
 import { allowListOf, normaliseAddress, type AllowList } from '../../../core/allow-list.js';
 import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
 import type { ModbusTransport } from '../transport.js';
-import type { DtuConfig } from './config.js';
+import type { DtuConfig, DtuLinkConfig, DtuServerConfig } from './config.js';
+import { dialClientLink } from './dialer.js';
 import { DtuLink, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
 import {
   compileRegistration,
@@ -18,6 +19,7 @@ import {
   MAX_REGISTRATION_BYTES,
   type CompiledRegistration,
 } from './registration.js';
+import { UnknownSourceCounter } from './source-limit.js';
 import { takeoverRefusal } from './takeover.js';
 import { DtuUdpEndpoint, type DtuUdpServerStatus } from './udp-endpoint.js';
 import { UdpDtuLink } from './udp-link.js';
@@ -57,6 +59,16 @@ interface PendingSocket {
   deadline: TimerHandle | undefined;
 }
 
+function udpLinkChange(name: string): EdgeError {
+  return new EdgeError(
+    'EDGE_ERR_CONFIG_INVALID',
+    `DTU link "${name}" is a UDP link: it changes by a restart`,
+    {
+      context: { field: 'dtu.links', dtu: name },
+    },
+  );
+}
+
 export class DtuHub {
   private readonly links = new Map<string, DtuLink>();
   private readonly registrations: CompiledRegistration[] = [];
@@ -72,10 +84,11 @@ export class DtuHub {
     rejectedSource: 0,
     rateLimited: 0,
   };
-  private readonly listenerAllow: AllowList | undefined;
+  private listenerAllow: AllowList | undefined;
+  /** dtu.server: replaced by a hot reload (replaceServer). */
+  private serverConfig: DtuServerConfig | undefined;
   private readonly linkAllow = new Map<string, AllowList>();
-  /** Unknown registrations per source address in the current minute (bounded: cleared when large). */
-  private readonly unknownBySource = new Map<string, { windowStart: number; count: number }>();
+  private readonly unknownSources: UnknownSourceCounter;
   private sourceLoggedAt = -Infinity;
   private readonly udp: DtuUdpEndpoint | undefined;
 
@@ -84,6 +97,7 @@ export class DtuHub {
     private readonly deps: DtuHubDeps,
   ) {
     this.log = deps.logger.child({ component: 'dtu' });
+    this.unknownSources = new UnknownSourceCounter(deps.clock);
     const udpLinks: UdpDtuLink[] = [];
     for (const l of config.links) {
       if (l.transport === 'udp') {
@@ -99,6 +113,7 @@ export class DtuHub {
         if (allow) this.linkAllow.set(l.name, allow);
       }
     }
+    this.serverConfig = config.server;
     this.listenerAllow = allowListOf(config.server?.allowFrom);
     this.udp = udpLinks.length > 0 ? new DtuUdpEndpoint(config, udpLinks, deps) : undefined;
   }
@@ -133,6 +148,57 @@ export class DtuHub {
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Hot reload of one TCP link: the link of that name (if any) closes its socket, the new
+   * one registers or dials afresh. The other links keep their sockets and registrations.
+   * UDP links share one endpoint built at start: changing one is a restart (diff.ts).
+   */
+  async upsertLink(config: DtuLinkConfig): Promise<void> {
+    if (config.transport === 'udp') throw udpLinkChange(config.name);
+    this.dropLink(config.name);
+    const link = new DtuLink(config, this.deps, this.config.echoSuppression);
+    this.links.set(config.name, link);
+    if (config.mode === 'client') {
+      if (this.started) this.dial(link);
+      return;
+    }
+    this.registrations.push(compileRegistration(config.name, config.registration));
+    const allow = allowListOf(config.allowFrom);
+    if (allow) this.linkAllow.set(config.name, allow);
+    if (this.started && !this.stopped && !this.server) await this.listen();
+  }
+
+  /**
+   * Hot reload of dtu.server: the listener closes and one with the new settings binds.
+   * Registered links keep their sockets (an accepted socket outlives its listener); a DTU
+   * still registering is dropped and dials again.
+   */
+  async replaceServer(server: DtuServerConfig | undefined): Promise<void> {
+    this.serverConfig = server;
+    this.listenerAllow = allowListOf(server?.allowFrom);
+    for (const p of [...this.pending]) this.dropPending(p);
+    // Not awaited: close() calls back only once the links' sockets it accepted have ended.
+    this.server?.close();
+    this.server = undefined;
+    if (server && this.started && !this.stopped && this.registrations.length > 0) await this.listen();
+  }
+
+  /** Hot reload: closes one link's socket and forgets the link (its devices were removed first). */
+  removeLink(name: string): void {
+    this.dropLink(name);
+  }
+
+  private dropLink(name: string): void {
+    const old = this.links.get(name);
+    if (!old) return;
+    if (old.config.transport === 'udp') throw udpLinkChange(name);
+    this.links.delete(name);
+    const i = this.registrations.findIndex((r) => r.name === name);
+    if (i >= 0) this.registrations.splice(i, 1);
+    this.linkAllow.delete(name);
+    old.stop();
   }
 
   /** Where the listener is bound (tests use port 0). */
@@ -171,7 +237,7 @@ export class DtuHub {
   // --- server ---------------------------------------------------------------------
 
   private listen(): Promise<void> {
-    const cfg = this.config.server!;
+    const cfg = this.serverConfig!;
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise<void>((resolve, reject) => {
@@ -197,7 +263,7 @@ export class DtuHub {
 
   private accept(socket: Socket): void {
     if (this.stopped) return void socket.destroy();
-    const cfg = this.config.server!;
+    const cfg = this.serverConfig!;
     const source = sourceOf(socket);
     if (this.listenerAllow && !this.listenerAllow.allows(source)) {
       this.serverCounters.rejectedSource++;
@@ -216,7 +282,7 @@ export class DtuHub {
       }
       return void socket.destroy();
     }
-    if (this.unknownCount(source) >= cfg.unknownRegistrationsPerMinute) {
+    if (this.unknownSources.count(source) >= cfg.unknownRegistrationsPerMinute) {
       // Not logged one by one: this is the flood the limit is for.
       this.serverCounters.rateLimited++;
       return void socket.destroy();
@@ -267,7 +333,7 @@ export class DtuHub {
     if (m.kind === 'wait') return;
     if (m.kind === 'unknown') {
       this.serverCounters.unknownRegistrations++;
-      this.countUnknown(sourceOf(p.socket));
+      this.unknownSources.add(sourceOf(p.socket));
       this.log.warn(
         {
           remote: remoteOf(p.socket),
@@ -292,7 +358,7 @@ export class DtuHub {
     const refusal = this.registrationRefusal(link, p.socket);
     if (refusal !== undefined) {
       // Counts towards the source's limit like an unknown registration (bounds the log too).
-      this.countUnknown(sourceOf(p.socket));
+      this.unknownSources.add(sourceOf(p.socket));
       this.log.warn(
         {
           remote: remoteOf(p.socket),
@@ -318,24 +384,6 @@ export class DtuHub {
     );
   }
 
-  private unknownCount(source: string | undefined): number {
-    const e = source === undefined ? undefined : this.unknownBySource.get(source);
-    if (!e || this.deps.clock.monotonic() - e.windowStart >= 60_000) return 0;
-    return e.count;
-  }
-
-  private countUnknown(source: string | undefined): void {
-    if (source === undefined) return;
-    const now = this.deps.clock.monotonic();
-    let e = this.unknownBySource.get(source);
-    if (!e || now - e.windowStart >= 60_000) {
-      if (this.unknownBySource.size >= 10_000) this.unknownBySource.clear();
-      e = { windowStart: now, count: 0 };
-      this.unknownBySource.set(source, e);
-    }
-    e.count++;
-  }
-
   private dropPending(p: PendingSocket): void {
     this.pending.delete(p);
     p.quiet?.cancel();
@@ -343,36 +391,12 @@ export class DtuHub {
     p.socket.destroy();
   }
 
-  // --- client ---------------------------------------------------------------------
-
+  /** Dials a client link until the hub stops or a reload replaces or removes the link. */
   private dial(link: DtuLink): void {
-    if (this.stopped || link.config.mode !== 'client' || link.config.transport === 'udp') return;
-    const cfg = link.config;
-    link.dialTimer = undefined;
-    link.nextDialInMs = undefined;
-    const socket = netConnect({ host: cfg.host, port: cfg.port });
-    let connected = false;
-    const timer = this.deps.clock.setTimeout(() => {
-      socket.destroy(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`));
-    }, cfg.connectTimeoutMs);
-    socket.once('connect', () => {
-      timer.cancel();
-      if (this.stopped) return void socket.destroy();
-      connected = true;
-      link.backoff!.reset();
-      link.attach(socket, Buffer.alloc(0));
-    });
-    socket.on('error', (err) => {
-      if (!connected) this.log.debug({ dtu: cfg.name, err: err.message }, 'DTU dial failed');
-    });
-    socket.once('close', () => {
-      timer.cancel();
-      if (!connected) link.counters.connectFailures++;
-      if (this.stopped) return;
-      const ms = link.backoff!.next();
-      link.nextDialInMs = ms;
-      this.log.warn({ dtu: cfg.name, host: cfg.host, port: cfg.port, inMs: ms }, 'DTU dial scheduled');
-      link.dialTimer = this.deps.clock.setTimeout(() => this.dial(link), ms);
+    dialClientLink(link, {
+      clock: this.deps.clock,
+      log: this.log,
+      current: () => !this.stopped && this.links.get(link.name) === link,
     });
   }
 }
