@@ -7,7 +7,7 @@
  * state.json names it, so a power cut during an apply leaves the old state or the new one:
  * the agent starts on one whole config, never a mix.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -55,6 +55,13 @@ const stateSchema = z.strictObject({
   last: resultSchema.extend({ seq: z.number().int() }).optional(),
   /** Ids of signed config pushes already accepted, until their validity ends (replay guard). */
   seen: z.array(z.strictObject({ id: z.string(), expiresAt: z.number() })),
+  /**
+   * What the replay guard can no longer tell by id: pushes expiring at or before
+   * `expiredUpTo` (ids pruned from `seen`: a clock stepped back would make them valid again),
+   * and pushes issued at or before `issuedUpTo` (state.json was found unreadable: the ids
+   * it held are lost). Both only grow.
+   */
+  guard: z.strictObject({ expiredUpTo: z.number().optional(), issuedUpTo: z.number().optional() }).optional(),
 });
 export type HistoryState = z.infer<typeof stateSchema>;
 
@@ -77,13 +84,34 @@ export class ConfigHistory {
     return join(this.dir, 'configs', `${hash}.yaml`);
   }
 
-  /** The state as last written (a missing or unreadable file: empty, the local file runs). */
+  /**
+   * The state as last written. A missing file: empty (the local file runs). An unreadable
+   * one: empty too, but the ids of accepted pushes are lost with it, so every push issued
+   * until now counts as seen (a replay must not pass because a file broke).
+   */
   readSync(): HistoryState {
+    let text: string;
     try {
-      return stateSchema.parse(JSON.parse(readFileSync(this.stateFile, 'utf8')));
-    } catch {
-      return EMPTY;
+      text = readFileSync(this.stateFile, 'utf8');
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? EMPTY : this.lost();
     }
+    try {
+      return stateSchema.parse(JSON.parse(text));
+    } catch {
+      return this.lost();
+    }
+  }
+
+  private lost(): HistoryState {
+    const written = (() => {
+      try {
+        return statSync(this.stateFile).mtimeMs;
+      } catch {
+        return 0;
+      }
+    })();
+    return { ...EMPTY, guard: { issuedUpTo: Math.max(Date.now(), Math.ceil(written)) } };
   }
 
   textSync(hash: string): string {
@@ -168,13 +196,26 @@ export class ConfigHistory {
     }));
   }
 
-  /** Replay guard of signed pushes: false when the id was accepted before. */
-  async claimId(id: string, expiresAt: number, now: number): Promise<boolean> {
+  /**
+   * Replay guard of signed pushes: false when the id was accepted before, or may have been
+   * (its id pruned, or the state that held it lost: see `guard`).
+   */
+  async claimId(id: string, expiresAt: number, now: number, issuedAt = now): Promise<boolean> {
     let fresh = false;
     await this.update((s) => {
-      fresh = !s.seen.some((c) => c.id === id);
+      const guard = s.guard ?? {};
+      fresh =
+        !s.seen.some((c) => c.id === id) &&
+        expiresAt > (guard.expiredUpTo ?? -Infinity) &&
+        issuedAt > (guard.issuedUpTo ?? -Infinity);
       if (!fresh) return s;
-      return { ...s, seen: [...s.seen.filter((c) => c.expiresAt > now), { id, expiresAt }] };
+      const pruned = s.seen.filter((c) => c.expiresAt <= now);
+      const expiredUpTo = Math.max(guard.expiredUpTo ?? -Infinity, ...pruned.map((c) => c.expiresAt));
+      return {
+        ...s,
+        seen: [...s.seen.filter((c) => c.expiresAt > now), { id, expiresAt }],
+        guard: { ...guard, ...(Number.isFinite(expiredUpTo) ? { expiredUpTo } : {}) },
+      };
     });
     return fresh;
   }

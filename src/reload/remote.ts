@@ -132,8 +132,12 @@ export class RemoteConfig {
         'config push',
         refuse,
       );
-      if (!(await this.options.history.claimId(cmd.id, cmd.expiresAt, now)))
-        throw refuse('replayed', `config push ${cmd.id} was already accepted once`, cmd.id);
+      if (!(await this.options.history.claimId(cmd.id, cmd.expiresAt, now, cmd.issuedAt)))
+        throw refuse(
+          'replayed',
+          `config push ${cmd.id} was already accepted once (or may have been: its id is no longer kept)`,
+          cmd.id,
+        );
     } catch (error) {
       const e = toEdgeError(error, 'EDGE_ERR_CONFIG_PUSH');
       const id = typeof e.context.id === 'string' ? e.context.id : undefined;

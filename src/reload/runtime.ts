@@ -16,8 +16,9 @@ import { ConfigHistory, startupText } from './history.js';
 import { RemoteConfig } from './remote.js';
 import { Reloader } from './reloader.js';
 import { configHash } from './validate.js';
+import { PID_FILE, pidFileText } from './pidfile.js';
 
-export const PID_FILE = 'agent.pid';
+export { PID_FILE } from './pidfile.js';
 
 export interface StartupConfig {
   readonly config: EdgeConfig;
@@ -134,7 +135,7 @@ export async function startReload(deps: ReloadRuntimeDeps): Promise<ReloadRuntim
   const pidFile = join(history.dir, PID_FILE);
   if (deps.pidFile === true) {
     mkdirSync(history.dir, { recursive: true, mode: 0o750 });
-    writeFileSync(pidFile, `${process.pid}\n`);
+    writeFileSync(pidFile, pidFileText());
   }
   return {
     reloader,

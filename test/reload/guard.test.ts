@@ -1,0 +1,157 @@
+/**
+ * Hostile-field review of the reload feature's guards: the replay guard of signed pushes
+ * when the clock steps back or state.json is lost or corrupted, and the root-run CLI's
+ * trust in the agent-owned history directory (the pid file it signals, the rollback
+ * request it writes).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { configCommand, reloadCommand } from '../../src/cli/config-cmd.js';
+import { ConfigHistory } from '../../src/reload/history.js';
+import { PID_FILE, processStartTime, verifiedPid } from '../../src/reload/pidfile.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const d = tempDir();
+after(() => d.remove());
+
+function config(name: string, historyDir: string): string {
+  return stringify({
+    agent: { id: 'gw', site: 's' },
+    reload: { historyDir },
+    devices: [
+      {
+        name,
+        driver: 'modbus',
+        connection: { transport: 'tcp', host: '127.0.0.1', port: 1502 },
+        tags: [{ name: 't0', function: 'holding', address: 0, type: 'u16' }],
+      },
+    ],
+  });
+}
+
+async function storedHistory(dir: string): Promise<ConfigHistory> {
+  const history = new ConfigHistory(dir);
+  await history.activate({ hash: await history.store(config('a', dir)), at: 1, source: 'file' });
+  return history;
+}
+
+describe('replay guard of signed config pushes', () => {
+  it('an id pruned after it expired is still refused when the clock steps back', async () => {
+    const history = await storedHistory(join(d.path, 'step'));
+    assert.equal(await history.claimId('push-0000000A', 100_000, 50_000, 40_000), true);
+    // a later push, accepted once A expired, prunes A's id
+    assert.equal(await history.claimId('push-0000000B', 300_000, 200_000, 190_000), true);
+    // the clock steps back into A's validity window: A is valid again by its window
+    assert.equal(await history.claimId('push-0000000A', 100_000, 60_000, 40_000), false);
+    assert.equal(await history.claimId('push-0000000C', 400_000, 210_000, 205_000), true, 'new ids pass');
+  });
+
+  it('a corrupted state.json does not forget the accepted ids', async () => {
+    const dir = join(d.path, 'corrupt');
+    const history = await storedHistory(dir);
+    const issued = Date.now() - 10_000;
+    assert.equal(await history.claimId('push-00000001', issued + 3_600_000, issued, issued), true);
+    writeFileSync(join(dir, 'state.json'), '{"format":1,"entr');
+    assert.equal(
+      await history.claimId('push-00000001', issued + 3_600_000, issued + 5_000, issued),
+      false,
+      'a replay of a push accepted before the state broke',
+    );
+    const later = Date.now() + 1_000;
+    assert.equal(await history.claimId('push-00000002', later + 3_600_000, later, later), true);
+    assert.equal(await history.claimId('push-00000002', later + 3_600_000, later, later), false);
+  });
+
+  it('a fresh history accepts pushes issued before it existed', async () => {
+    const history = new ConfigHistory(join(d.path, 'fresh'));
+    assert.equal(await history.claimId('push-00000001', 2_000, 1_500, 1_000), true);
+  });
+});
+
+function sleeper(): ChildProcess {
+  return spawn('sleep', ['60'], { stdio: 'ignore' });
+}
+
+/** The signal that ended `child` after we send SIGTERM: SIGHUP if one was pending before. */
+async function endedBy(child: ChildProcess): Promise<NodeJS.Signals | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.signalCode;
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  child.kill('SIGTERM');
+  const [, signal] = await exited;
+  return signal;
+}
+
+describe('the CLI and the agent-owned history directory', () => {
+  const options = (file: string): { config: string; json: boolean; timeoutMs: number } => ({
+    config: file,
+    json: false,
+    timeoutMs: 200,
+  });
+
+  it('edge-agent reload does not signal a pid the pid file names without being that process', async () => {
+    const dir = join(d.path, 'pid');
+    mkdirSync(dir, { recursive: true });
+    const file = join(d.path, 'pid.yaml');
+    writeFileSync(file, config('a', dir));
+    const child = sleeper();
+    await once(child, 'spawn');
+    const pid = child.pid!;
+    // a stale file (pid reused after a crash) or one another user wrote: no start time
+    writeFileSync(join(dir, PID_FILE), `${pid}\n`);
+    const errors: string[] = [];
+    const code = await reloadCommand(
+      options(file),
+      () => undefined,
+      (l) => errors.push(l),
+    );
+    assert.equal(code, 2, errors.join('\n'));
+    assert.equal(await endedBy(child), 'SIGTERM', 'the foreign process got no SIGHUP');
+  });
+
+  it('the pid file is trusted only for the process that wrote it, owned by its owner', async (t) => {
+    const dir = join(d.path, 'pid2');
+    mkdirSync(dir, { recursive: true });
+    const pidFile = join(dir, PID_FILE);
+    const child = sleeper();
+    await once(child, 'spawn');
+    t.after(() => child.kill('SIGKILL'));
+    const pid = child.pid!;
+    const started = processStartTime(pid);
+    assert.ok(started);
+    writeFileSync(pidFile, `${pid} ${started}\n`);
+    assert.equal(verifiedPid(pidFile), pid);
+    writeFileSync(pidFile, `${pid} ${Number(started) + 1}\n`);
+    assert.equal(verifiedPid(pidFile), undefined, 'another start time: the pid was reused');
+    writeFileSync(pidFile, `${pid} ${started}\n`);
+    if (process.getuid?.() === 0) {
+      chownSync(pidFile, 65534, 65534);
+      assert.equal(verifiedPid(pidFile), undefined, 'a file of another user naming our process');
+    } else t.diagnostic('not root: the owner check is not exercised');
+  });
+
+  it('config rollback does not write through a link planted in the history directory', async () => {
+    const dir = join(d.path, 'link');
+    const history = await storedHistory(dir);
+    await history.activate({ hash: await history.store(config('b', dir)), at: 2, source: 'reload' });
+    const victim = join(d.path, 'victim');
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, join(dir, 'rollback-request'));
+    const file = join(d.path, 'link.yaml');
+    writeFileSync(file, config('b', dir));
+    const code = await configCommand(
+      'rollback',
+      [],
+      options(file),
+      () => undefined,
+      () => undefined,
+    );
+    assert.equal(code, 2, 'no agent runs here');
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+    assert.match(readFileSync(join(dir, 'rollback-request'), 'utf8'), /^[0-9a-f]{64}\n$/);
+  });
+});
