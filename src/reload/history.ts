@@ -152,18 +152,22 @@ export class ConfigHistory {
     return run;
   }
 
-  /** Makes `entry` the active config (optionally on trial); trims old entries and their files. */
-  async activate(entry: HistoryEntry, trialDeadline?: number): Promise<HistoryState> {
+  /**
+   * Makes `entry` the active config (optionally on trial, going back to `fallback` if it
+   * fails: default the active one); trims old entries and their files.
+   */
+  async activate(entry: HistoryEntry, trialDeadline?: number, fallback?: string): Promise<HistoryState> {
     const state = await this.update((s) => {
       const previous = s.active?.hash;
+      const back = fallback ?? previous;
       const entries = [...s.entries, entry].slice(-this.keep);
       return {
         ...s,
         active: entry,
         previous: previous !== entry.hash ? previous : s.previous,
         trial:
-          trialDeadline !== undefined && previous !== undefined && previous !== entry.hash
-            ? { hash: entry.hash, previous, deadline: trialDeadline }
+          trialDeadline !== undefined && back !== undefined && back !== entry.hash
+            ? { hash: entry.hash, previous: back, deadline: trialDeadline }
             : undefined,
         entries,
       };

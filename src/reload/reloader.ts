@@ -178,11 +178,16 @@ export class Reloader {
     const plan = diffConfig(target.config(), config);
     const changes = summarisePlan(plan);
     const previous = this.activeHash;
+    // A config that arrives while another is on trial is judged against the last one that
+    // passed (or was never on trial): the one on trial is not known to work, and its own
+    // trial ends here, so falling back to it could keep a broken config for good.
+    const trial = history.readSync().trial;
+    const knownGood = trial?.hash === previous ? trial.previous : previous;
     this.deps.hook?.('validated');
     await history.store(text);
     this.deps.hook?.('stored');
     const deadline =
-      rollback || validated.hash === previous ? undefined : clock.now() + this.deps.trialWindowMs;
+      rollback || validated.hash === knownGood ? undefined : clock.now() + this.deps.trialWindowMs;
     const entry: HistoryEntry = {
       hash: validated.hash,
       at: clock.now(),
@@ -191,7 +196,7 @@ export class Reloader {
       fileHash: await this.fileHash(),
     };
     // Durable before anything changes: a power cut from here starts on the new config, whole.
-    await history.activate(entry, deadline);
+    await history.activate(entry, deadline, knownGood);
     this.deps.hook?.('activated');
     const status = rollback ? 'rolled-back' : 'applied';
     if (plan.restart.length > 0) {
@@ -212,13 +217,16 @@ export class Reloader {
       const reason = `apply failed: ${(error as Error).message}`;
       logger.error({ hash: validated.hash, err: reason }, 'config apply failed: rolling back');
       if (rollback) throw error;
-      return this.rollbackTo(previous, { source: 'rollback', reason });
+      return this.rollbackTo(knownGood, { source: 'rollback', reason });
     }
     this.activeHash = validated.hash;
     this.activeVersion = meta.version;
     this.deps.hook?.('applied');
     logger.info({ hash: validated.hash, changes }, 'config applied live');
-    if (deadline !== undefined) this.armTrial(previous, deadline, live.started);
+    // Devices started since the known-good config (not only by this apply): startedSince().
+    if (deadline !== undefined)
+      this.armTrial(knownGood, deadline, knownGood === previous ? live.started : undefined);
+    else this.trialDone = Promise.resolve();
     return this.result({ status, hash: validated.hash, changes, ...ids(meta) });
   }
 

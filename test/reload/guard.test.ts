@@ -13,24 +13,25 @@ import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { configCommand, reloadCommand } from '../../src/cli/config-cmd.js';
 import { ConfigHistory } from '../../src/reload/history.js';
+import { configHash } from '../../src/reload/validate.js';
 import { PID_FILE, processStartTime, verifiedPid } from '../../src/reload/pidfile.js';
 import { tempDir } from '../helpers/tmp.js';
+import { setupReloader } from './stand-in.js';
 
 const d = tempDir();
 after(() => d.remove());
 
-function config(name: string, historyDir: string): string {
+function config(names: string | string[], historyDir: string, extra: Record<string, unknown> = {}): string {
   return stringify({
     agent: { id: 'gw', site: 's' },
     reload: { historyDir },
-    devices: [
-      {
-        name,
-        driver: 'modbus',
-        connection: { transport: 'tcp', host: '127.0.0.1', port: 1502 },
-        tags: [{ name: 't0', function: 'holding', address: 0, type: 'u16' }],
-      },
-    ],
+    ...extra,
+    devices: [names].flat().map((n) => ({
+      name: n,
+      driver: 'modbus',
+      connection: { transport: 'tcp', host: '127.0.0.1', port: 1502 },
+      tags: [{ name: 't0', function: 'holding', address: 0, type: 'u16' }],
+    })),
   });
 }
 
@@ -153,5 +154,40 @@ describe('the CLI and the agent-owned history directory', () => {
     assert.equal(code, 2, 'no agent runs here');
     assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
     assert.match(readFileSync(join(dir, 'rollback-request'), 'utf8'), /^[0-9a-f]{64}\n$/);
+  });
+});
+
+describe('a reload while another config is on trial', () => {
+  const WINDOW = 30_000;
+  const broker = (port: number): Record<string, unknown> => ({
+    mqtt: { url: `mqtt://127.0.0.1:${port}`, allowInsecure: true },
+  });
+
+  it('a failed trial goes back to the last config that passed, not to the one that was on trial', async () => {
+    const dir = join(d.path, 'trial');
+    const historyDir = join(dir, 'history');
+    mkdirSync(dir, { recursive: true });
+    const good = config('a', historyDir, broker(2));
+    const problems: string[] = [];
+    const { reloader, target, clock, file, history } = await setupReloader(dir, problems, good, WINDOW);
+    // B: a broker the station cannot reach
+    writeFileSync(file, config('a', historyDir, broker(3)));
+    assert.equal((await reloader.reloadFile()).status, 'applied');
+    problems.push('mqtt: not connected (ECONNREFUSED)');
+    await clock.advance(WINDOW / 2);
+    // C, during B's trial: B's broker plus a device that polls fine
+    writeFileSync(file, config(['a', 'b'], historyDir, broker(3)));
+    assert.equal((await reloader.reloadFile()).status, 'applied');
+    target.stats.set('b', { polls: 2, pollErrors: 0 });
+    await clock.advance(WINDOW);
+    await reloader.whenTrialDecided();
+    assert.equal(target.running.mqtt.url, 'mqtt://127.0.0.1:2', 'back on the broker that worked');
+    assert.equal(history.readSync().active?.hash, configHash(good));
+    assert.equal(reloader.info().hash, configHash(good));
+    assert.deepEqual(
+      target.running.devices.map((x) => x.name),
+      ['a'],
+    );
+    reloader.stop();
   });
 });
