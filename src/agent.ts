@@ -184,6 +184,7 @@ export class Agent {
       devices: () =>
         this.pollers.map(({ poller, instance }) => ({ stats: poller.stats(), driver: instance })),
       emit: (event) => this.emit(event),
+      announce: () => this.forwarder?.announceStatus(),
       channel: () => this.commandChannel(),
     };
   }

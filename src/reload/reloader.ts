@@ -285,6 +285,8 @@ export class Reloader {
   private async result(partial: Omit<ReloadResult, 'ts'>, record = true): Promise<ReloadResult> {
     const result: ReloadResult = { ...partial, ts: this.deps.clock.now() };
     if (record) await this.deps.history.result(result, false);
+    // The retained birth names the active config: an apply, a rollback or a trial's end changed it.
+    if (result.status !== 'refused') this.deps.target.announce?.();
     this.report(result);
     return result;
   }
