@@ -9,14 +9,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
-import { Agent } from '../../src/agent.js';
-import { silentLogger } from '../../src/core/ports.js';
-import { initialInfo, loadStartupConfig, startReload, type ReloadRuntime } from '../../src/reload/runtime.js';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { SiteWatcher } from './peers.js';
+import { SiteWatcher, startInProcess, type InProcessAgent } from './peers.js';
 
 const dir = tempDir('edge-agent-birth-');
 let broker: MosquittoBroker;
@@ -49,36 +46,23 @@ test('a live reload republishes the retained birth with the new config hash', as
     });
   const file = join(dir.path, 'config.yaml');
   writeFileSync(file, config(1000));
-  const startup = loadStartupConfig(file);
-  const live: { reload?: ReloadRuntime } = {};
-  const agent = new Agent({
-    config: startup.config,
-    logger: silentLogger,
-    configInfo: () => live.reload?.reloader.info() ?? initialInfo(startup.text),
-  });
   const watcher = await SiteWatcher.connect(broker.url, 'edge/birth');
+  let run: InProcessAgent | undefined;
   try {
-    await agent.start();
-    live.reload = await startReload({
-      agent,
-      file,
-      startup,
-      logger: silentLogger,
-      restart: () => assert.fail('no restart expected'),
-    });
-    const first = live.reload.reloader.info().hash;
+    run = await startInProcess(file);
+    const { agent, reload } = run;
+    const first = reload.reloader.info().hash;
     const birthOf = (hash: string) => (): boolean =>
       watcher.status.some((s) => (s.config as { hash?: string } | undefined)?.hash === hash);
     await waitFor('the first birth', () => agent.status().forwarder !== null && birthOf(first)());
     writeFileSync(file, config(2000));
-    const result = await live.reload.reloader.reloadFile();
+    const result = await reload.reloader.reloadFile();
     assert.equal(result.status, 'applied');
     assert.notEqual(result.hash, first);
     assert.equal((agent.status().agent as { config: { hash: string } }).config.hash, result.hash);
     await waitFor('a birth naming the new config', birthOf(result.hash), 5_000);
   } finally {
-    live.reload?.stop();
-    await agent.stop();
+    await run?.stop();
     await watcher.close();
   }
 });
