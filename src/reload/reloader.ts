@@ -53,6 +53,7 @@ export class Reloader {
   private trialTimer: TimerHandle | undefined;
   private retryTimer: TimerHandle | undefined;
   private trialDone: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(private readonly deps: ReloaderDeps) {
     this.activeHash = configHash(deps.activeText);
@@ -96,14 +97,32 @@ export class Reloader {
     if (trial?.hash === this.activeHash) this.armTrial(trial.previous, trial.deadline, undefined);
   }
 
-  stop(): void {
+  /**
+   * Takes no reload from now on (a SIGHUP stays wired while the agent stops), lets the one
+   * under way finish, then ends the trial's timers: the agent stops after, on one config.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.queue;
     this.trialTimer?.cancel();
     this.trialTimer = undefined;
     this.retryTimer?.cancel();
   }
 
+  /** A reload asked for after stop(): nothing recorded, nothing reported (the outbox is closing). */
+  private stopping(): Promise<ReloadResult> {
+    this.deps.logger.warn({}, 'reload refused: the agent is stopping');
+    return Promise.resolve({
+      status: 'refused',
+      hash: this.activeHash,
+      reason: 'the agent is stopping',
+      ts: this.deps.clock.now(),
+    });
+  }
+
   /** SIGHUP: a rollback the CLI asked for, else the local file if it changed. */
   reloadFile(): Promise<ReloadResult> {
+    if (this.stopped) return this.stopping();
     return this.serial(async () => {
       const request = join(this.deps.history.dir, ROLLBACK_REQUEST);
       const wanted = await readFile(request, 'utf8').catch(() => undefined);
@@ -130,6 +149,7 @@ export class Reloader {
 
   /** A verified push (remote.ts): the same path as a reload. */
   applyText(text: string, meta: ApplyMeta): Promise<ReloadResult> {
+    if (this.stopped) return this.stopping();
     return this.serial(() => this.applyNow(text, meta));
   }
 
@@ -243,6 +263,7 @@ export class Reloader {
     this.trialTimer = this.deps.clock.setTimeout(
       () => {
         this.trialTimer = undefined;
+        if (this.stopped) return settle();
         void this.serial(() => this.judgeTrial(hash, previous, started))
           .catch((error: unknown) =>
             this.deps.logger.error({ err: String(error) }, 'config trial check failed'),

@@ -83,7 +83,8 @@ export interface ReloadRuntime {
   readonly remote: RemoteConfig | undefined;
   /** SIGHUP: reload the local file, log the result. */
   hup(): void;
-  stop(): void;
+  /** Takes no more reloads and waits for the one under way (before the agent stops). */
+  stop(): Promise<void>;
 }
 
 /** Hash and version before the Reloader exists (the agent starts first). */
@@ -151,10 +152,10 @@ export async function startReload(deps: ReloadRuntimeDeps): Promise<ReloadRuntim
         (error: unknown) => logger.error({ err: String(error) }, 'reload failed'),
       );
     },
-    stop: () => {
+    stop: async () => {
       remote?.stop();
-      reloader.stop();
       if (deps.pidFile === true) rmSync(pidFile, { force: true });
+      await reloader.stop();
     },
   };
 }

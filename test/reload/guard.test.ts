@@ -188,6 +188,6 @@ describe('a reload while another config is on trial', () => {
       target.running.devices.map((x) => x.name),
       ['a'],
     );
-    reloader.stop();
+    await reloader.stop();
   });
 });

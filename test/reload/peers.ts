@@ -165,7 +165,7 @@ export async function startInProcess(file: string): Promise<InProcessAgent> {
     agent,
     reload,
     stop: async () => {
-      reload.stop();
+      await reload.stop();
       await agent.stop();
     },
   };
