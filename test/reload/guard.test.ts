@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { configCommand, reloadCommand } from '../../src/cli/config-cmd.js';
+import type { EdgeConfig } from '../../src/config/schema.js';
 import { ConfigHistory } from '../../src/reload/history.js';
+import { withStationKeys } from '../../src/reload/remote.js';
 import { configHash } from '../../src/reload/validate.js';
 import { PID_FILE, processStartTime, verifiedPid } from '../../src/reload/pidfile.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -189,5 +191,16 @@ describe('a reload while another config is on trial', () => {
       ['a'],
     );
     await reloader.stop();
+  });
+});
+
+describe('a fleet template filled with the station identity', () => {
+  const running = { agent: { id: 'gw', site: 's' } } as unknown as EdgeConfig;
+
+  it('a document that is not a mapping, or whose agent is not one, is left to the validation', () => {
+    // These threw inside the push handler: the id was spent and no result was ever published.
+    for (const text of ['agent:\ndevices: []\n', 'agent: 5\ndevices: []\n', '- a\n- b\n', '"x"\n'])
+      assert.equal(withStationKeys(text, running), text);
+    assert.match(withStationKeys('devices: []\n', running), /agent:\n {2}id: gw\n {2}site: s/);
   });
 });
