@@ -122,6 +122,12 @@ export class ConfigHistory {
     return readFile(this.configFile(hash), 'utf8');
   }
 
+  /** The version a config was last recorded with (a rollback to it shows it again). */
+  versionOf(hash: string): string | undefined {
+    return [...this.readSync().entries].reverse().find((e) => e.hash === hash && e.version !== undefined)
+      ?.version;
+  }
+
   /** Finds a stored config by a unique hash prefix (the CLI accepts short hashes). */
   resolve(prefix: string): string | undefined {
     const hashes = [...new Set(this.readSync().entries.map((e) => e.hash))].filter((h) =>

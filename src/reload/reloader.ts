@@ -208,11 +208,14 @@ export class Reloader {
     this.deps.hook?.('stored');
     const deadline =
       rollback || validated.hash === knownGood ? undefined : clock.now() + this.deps.trialWindowMs;
+    // Back to a config: with the version it was pushed with.
+    const version = meta.version ?? (rollback ? history.versionOf(validated.hash) : undefined);
+    meta = { ...meta, ...(version !== undefined ? { version } : {}) };
     const entry: HistoryEntry = {
       hash: validated.hash,
       at: clock.now(),
       source: meta.source,
-      ...(meta.version !== undefined ? { version: meta.version } : {}),
+      ...(version !== undefined ? { version } : {}),
       fileHash: await this.fileHash(),
     };
     // Durable before anything changes: a power cut from here starts on the new config, whole.

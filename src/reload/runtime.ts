@@ -55,10 +55,12 @@ export async function rollbackFailedStart(
   const trial = state.trial;
   if (!trial || trial.hash !== configHash(startup.text)) return false;
   const fileHash = state.active?.fileHash;
+  const version = history.versionOf(trial.previous);
   await history.activate({
     hash: trial.previous,
     at: now,
     source: 'rollback',
+    ...(version !== undefined ? { version } : {}),
     ...(fileHash ? { fileHash } : {}),
   });
   const reason = `trial failed: the agent did not start (${error instanceof Error ? error.message : String(error)})`;

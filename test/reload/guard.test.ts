@@ -204,3 +204,25 @@ describe('a fleet template filled with the station identity', () => {
     assert.match(withStationKeys('devices: []\n', running), /agent:\n {2}id: gw\n {2}site: s/);
   });
 });
+
+describe('the version of the active config', () => {
+  it('a rollback to a pushed config shows that config’s version again', async () => {
+    const dir = join(d.path, 'version');
+    mkdirSync(dir, { recursive: true });
+    const historyDir = join(dir, 'history');
+    const problems: string[] = [];
+    const { reloader, clock, target } = await setupReloader(dir, problems, config('a', historyDir), 30_000);
+    const v1 = await reloader.applyText(config(['a', 'b'], historyDir), { source: 'push', version: 'v1' });
+    assert.equal(v1.status, 'applied');
+    target.stats.set('b', { polls: 1, pollErrors: 0 });
+    await clock.advance(30_000);
+    await reloader.whenTrialDecided();
+    assert.deepEqual(reloader.info(), { hash: v1.hash, version: 'v1', trial: false });
+    await reloader.applyText(config(['a', 'c'], historyDir), { source: 'push', version: 'v2' });
+    problems.push('mqtt: not connected (ECONNREFUSED)');
+    await clock.advance(30_000);
+    await reloader.whenTrialDecided();
+    assert.deepEqual(reloader.info(), { hash: v1.hash, version: 'v1', trial: false });
+    await reloader.stop();
+  });
+});
