@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,10 @@ import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { configCommand, reloadCommand } from '../../src/cli/config-cmd.js';
 import type { EdgeConfig } from '../../src/config/schema.js';
+import { EdgeError } from '../../src/core/errors.js';
+import { openSignedEnvelope } from '../../src/ota/command.js';
+import { keyIdOf } from '../../src/ota/manifest.js';
+import type { Keyring } from '../../src/ota/verify.js';
 import { ConfigHistory } from '../../src/reload/history.js';
 import { withStationKeys } from '../../src/reload/remote.js';
 import { configHash } from '../../src/reload/validate.js';
@@ -224,5 +229,32 @@ describe('the version of the active config', () => {
     await reloader.whenTrialDecided();
     assert.deepEqual(reloader.info(), { hash: v1.hash, version: 'v1', trial: false });
     await reloader.stop();
+  });
+});
+
+describe('the size bound of a signed config', () => {
+  const pair = generateKeyPairSync('ed25519');
+  const keyring: Keyring = new Map([[keyIdOf(pair.publicKey), pair.publicKey]]);
+  const envelope = (command: string): Buffer =>
+    Buffer.from(
+      JSON.stringify({
+        command,
+        keyId: keyIdOf(pair.publicKey),
+        sig: sign(null, Buffer.from(command, 'utf8'), pair.privateKey).toString('base64'),
+      }),
+    );
+  const refuse = (reason: string, message: string): EdgeError =>
+    new EdgeError('EDGE_ERR_CONFIG_PUSH', `${reason}: ${message}`);
+  const command = (config: string): string => JSON.stringify({ type: 'config-set', config });
+
+  it('reload.maxBytes counts bytes, and every allowed size up to its 4 MiB maximum passes', () => {
+    const big = command('x'.repeat(2 * 1024 * 1024));
+    assert.doesNotThrow(() => openSignedEnvelope(envelope(big), keyring, 'config push', refuse, 4_194_304));
+    // 100 000 two-byte characters: 200 000 bytes, over a 150 000-byte bound
+    const wide = command('é'.repeat(100_000));
+    assert.throws(
+      () => openSignedEnvelope(envelope(wide), keyring, 'config push', refuse, 150_000),
+      /unsigned/,
+    );
   });
 });
