@@ -94,7 +94,15 @@ export class Reloader {
     this.publishLater(state.pending, 30);
     if (state.pending.length > 0) await history.update((s) => ({ ...s, pending: [] }));
     const trial = history.readSync().trial;
-    if (trial?.hash === this.activeHash) this.armTrial(trial.previous, trial.deadline, undefined);
+    // A trial a restart (or a power cut, maybe long ago) interrupted: judged a full window
+    // after this start at the earliest. At once, nothing would be connected or polled yet,
+    // and a good config would go back.
+    if (trial?.hash === this.activeHash)
+      this.armTrial(
+        trial.previous,
+        Math.max(trial.deadline, clock.now() + this.deps.trialWindowMs),
+        undefined,
+      );
   }
 
   /**

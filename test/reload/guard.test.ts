@@ -258,3 +258,29 @@ describe('the size bound of a signed config', () => {
     );
   });
 });
+
+describe('a trial that a restart or a power cut interrupted', () => {
+  it('is judged a full window after the agent is back, not at once at start', async () => {
+    const dir = join(d.path, 'resume');
+    mkdirSync(dir, { recursive: true });
+    const historyDir = join(dir, 'history');
+    const [good, next] = [config('a', historyDir), config(['a', 'b'], historyDir)];
+    const before = new ConfigHistory(historyDir, 3);
+    await before.activate({ hash: await before.store(good), at: 1, source: 'file' });
+    // The station was off for longer than the window: the stored deadline has passed.
+    await before.activate({ hash: await before.store(next), at: 2, source: 'push' }, Date.now() - 60_000);
+    let healthyAt = Infinity;
+    const ctx: { clock?: { now(): number } } = {};
+    // Just after a start the broker is not connected yet; it is a second later.
+    const problems = (): string[] => ((ctx.clock?.now() ?? 0) < healthyAt ? ['mqtt: not connected'] : []);
+    const { reloader, clock, target, history } = await setupReloader(dir, problems, next, 30_000);
+    ctx.clock = clock;
+    healthyAt = clock.now() + 1_000;
+    target.stats.set('b', { polls: 1, pollErrors: 0 });
+    await clock.advance(30_000);
+    await reloader.whenTrialDecided();
+    assert.equal(history.readSync().active?.hash, configHash(next), 'the healthy config stays');
+    assert.equal(history.readSync().trial, undefined, 'its trial passed');
+    await reloader.stop();
+  });
+});

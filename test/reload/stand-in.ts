@@ -73,7 +73,7 @@ export interface ReloaderSetup {
 /** A Reloader on a manual clock over a stand-in agent running `initial` (history in `<dir>/history`, 3 kept). */
 export async function setupReloader(
   dir: string,
-  problems: string[],
+  problems: string[] | (() => string[]),
   initial: string,
   trialWindowMs: number,
 ): Promise<ReloaderSetup> {
@@ -92,7 +92,7 @@ export async function setupReloader(
     clock,
     logger: silentLogger,
     restart: () => assert.fail('no restart expected'),
-    problems: () => problems,
+    problems: typeof problems === 'function' ? problems : () => problems,
     trialWindowMs,
     activeText: initial,
   });
