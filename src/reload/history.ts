@@ -46,7 +46,16 @@ const stateSchema = z.strictObject({
   previous: z.string().regex(HASH).optional(),
   /** A config on trial: if the agent is not healthy by `deadline`, `previous` comes back. */
   trial: z
-    .strictObject({ hash: z.string().regex(HASH), previous: z.string().regex(HASH), deadline: z.number() })
+    .strictObject({
+      hash: z.string().regex(HASH),
+      previous: z.string().regex(HASH),
+      deadline: z.number(),
+      /**
+       * `previous` was itself on trial when this config replaced it, against this one: if
+       * `previous` comes back, it is on trial again (a config never judged is not known good).
+       */
+      fallback: z.string().regex(HASH).optional(),
+    })
     .optional(),
   entries: z.array(entrySchema),
   /** Results to publish once the agent runs (after a restart that carried them out). */
@@ -159,13 +168,17 @@ export class ConfigHistory {
   }
 
   /**
-   * Makes `entry` the active config (optionally on trial, going back to `fallback` if it
-   * fails: default the active one); trims old entries and their files.
+   * Makes `entry` the active config, optionally on trial until `trialDeadline`: it goes back
+   * to `trial.previous` (default: the active one) if it fails; trims old entries and files.
    */
-  async activate(entry: HistoryEntry, trialDeadline?: number, fallback?: string): Promise<HistoryState> {
+  async activate(
+    entry: HistoryEntry,
+    trialDeadline?: number,
+    trial: { readonly previous?: string; readonly fallback?: string } = {},
+  ): Promise<HistoryState> {
     const state = await this.update((s) => {
       const previous = s.active?.hash;
-      const back = fallback ?? previous;
+      const back = trial.previous ?? previous;
       const entries = [...s.entries, entry].slice(-this.keep);
       return {
         ...s,
@@ -173,7 +186,14 @@ export class ConfigHistory {
         previous: previous !== entry.hash ? previous : s.previous,
         trial:
           trialDeadline !== undefined && back !== undefined && back !== entry.hash
-            ? { hash: entry.hash, previous: back, deadline: trialDeadline }
+            ? {
+                hash: entry.hash,
+                previous: back,
+                deadline: trialDeadline,
+                ...(trial.fallback !== undefined && trial.fallback !== back
+                  ? { fallback: trial.fallback }
+                  : {}),
+              }
             : undefined,
         entries,
       };
@@ -189,6 +209,7 @@ export class ConfigHistory {
       state.active?.hash,
       state.previous,
       state.trial?.previous,
+      state.trial?.fallback,
     ]);
     const names = await readdir(join(this.dir, 'configs')).catch(() => [] as string[]);
     for (const name of names) {

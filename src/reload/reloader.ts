@@ -206,16 +206,18 @@ export class Reloader {
     const plan = diffConfig(target.config(), config);
     const changes = summarisePlan(plan);
     const previous = this.activeHash;
-    // A config that arrives while another is on trial is judged against the last one that
-    // passed (or was never on trial): the one on trial is not known to work, and its own
-    // trial ends here, so falling back to it could keep a broken config for good.
+    // A config replaced while on trial was never judged: falling back to it must put it on
+    // trial again (against its own fallback), or a broken config could stay for good.
     const trial = history.readSync().trial;
-    const knownGood = trial?.hash === previous ? trial.previous : previous;
+    const onTrial = trial?.hash === previous ? trial : undefined;
+    let back: { previous?: string; fallback?: string } | undefined;
+    if (!rollback && validated.hash !== previous) back = { previous, fallback: onTrial?.previous };
+    else if (rollback && onTrial?.previous === validated.hash && onTrial.fallback !== undefined)
+      back = { previous: onTrial.fallback };
     this.deps.hook?.('validated');
     await history.store(text);
     this.deps.hook?.('stored');
-    const deadline =
-      rollback || validated.hash === knownGood ? undefined : clock.now() + this.deps.trialWindowMs;
+    const deadline = back ? clock.now() + this.deps.trialWindowMs : undefined;
     // Back to a config: with the version it was pushed with.
     const version = meta.version ?? (rollback ? history.versionOf(validated.hash) : undefined);
     meta = { ...meta, ...(version !== undefined ? { version } : {}) };
@@ -227,7 +229,7 @@ export class Reloader {
       fileHash: await this.fileHash(),
     };
     // Durable before anything changes: a power cut from here starts on the new config, whole.
-    await history.activate(entry, deadline, knownGood);
+    await history.activate(entry, deadline, back);
     this.deps.hook?.('activated');
     const status = rollback ? 'rolled-back' : 'applied';
     if (plan.restart.length > 0) {
@@ -248,15 +250,15 @@ export class Reloader {
       const reason = `apply failed: ${(error as Error).message}`;
       logger.error({ hash: validated.hash, err: reason }, 'config apply failed: rolling back');
       if (rollback) throw error;
-      return this.rollbackTo(knownGood, { source: 'rollback', reason });
+      return this.rollbackTo(previous, { source: 'rollback', reason });
     }
     this.activeHash = validated.hash;
     this.activeVersion = meta.version;
     this.deps.hook?.('applied');
     logger.info({ hash: validated.hash, changes }, 'config applied live');
-    // Devices started since the known-good config (not only by this apply): startedSince().
-    if (deadline !== undefined)
-      this.armTrial(knownGood, deadline, knownGood === previous ? live.started : undefined);
+    // Back to a config on trial again: the devices it started since its fallback (startedSince).
+    if (deadline !== undefined && back?.previous !== undefined)
+      this.armTrial(back.previous, deadline, back.previous === previous ? live.started : undefined);
     else this.trialDone = Promise.resolve();
     return this.result({ status, hash: validated.hash, changes, ...ids(meta) });
   }

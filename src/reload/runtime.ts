@@ -56,13 +56,18 @@ export async function rollbackFailedStart(
   if (!trial || trial.hash !== configHash(startup.text)) return false;
   const fileHash = state.active?.fileHash;
   const version = history.versionOf(trial.previous);
-  await history.activate({
-    hash: trial.previous,
-    at: now,
-    source: 'rollback',
-    ...(version !== undefined ? { version } : {}),
-    ...(fileHash ? { fileHash } : {}),
-  });
+  // The previous config was itself on trial (never judged): on trial again, against its fallback.
+  await history.activate(
+    {
+      hash: trial.previous,
+      at: now,
+      source: 'rollback',
+      ...(version !== undefined ? { version } : {}),
+      ...(fileHash ? { fileHash } : {}),
+    },
+    trial.fallback !== undefined ? now + startup.config.reload.trialWindowSec * 1000 : undefined,
+    { previous: trial.fallback },
+  );
   const reason = `trial failed: the agent did not start (${error instanceof Error ? error.message : String(error)})`;
   await history.result({ status: 'rolled-back', hash: trial.previous, reason, ts: now }, true);
   return true;

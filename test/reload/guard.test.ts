@@ -170,7 +170,7 @@ describe('a reload while another config is on trial', () => {
     mqtt: { url: `mqtt://127.0.0.1:${port}`, allowInsecure: true },
   });
 
-  it('a failed trial goes back to the last config that passed, not to the one that was on trial', async () => {
+  it('a failed trial goes back to a config that was on trial itself: on trial again, then back to the good one', async () => {
     const dir = join(d.path, 'trial');
     const historyDir = join(dir, 'history');
     mkdirSync(dir, { recursive: true });
@@ -186,8 +186,14 @@ describe('a reload while another config is on trial', () => {
     writeFileSync(file, config(['a', 'b'], historyDir, broker(3)));
     assert.equal((await reloader.reloadFile()).status, 'applied');
     target.stats.set('b', { polls: 2, pollErrors: 0 });
+    const cDecided = reloader.whenTrialDecided();
     await clock.advance(WINDOW);
-    await reloader.whenTrialDecided();
+    await cDecided;
+    assert.equal(target.running.mqtt.url, 'mqtt://127.0.0.1:3', 'first back to B, which was never judged');
+    assert.equal(history.readSync().trial?.hash, reloader.info().hash, 'B on trial again');
+    const bDecided = reloader.whenTrialDecided();
+    await clock.advance(WINDOW);
+    await bDecided;
     assert.equal(target.running.mqtt.url, 'mqtt://127.0.0.1:2', 'back on the broker that worked');
     assert.equal(history.readSync().active?.hash, configHash(good));
     assert.equal(reloader.info().hash, configHash(good));
