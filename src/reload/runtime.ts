@@ -24,6 +24,12 @@ export interface StartupConfig {
   readonly config: EdgeConfig;
   readonly text: string;
   readonly history: ConfigHistory;
+  /**
+   * The PEM files of the keys that may sign configs, from the local file only (reload.
+   * publicKeys, else its ota.commandPublicKeys, else ota.publicKeys): a pushed config must
+   * not choose who may push the next one (nor lock every signer out).
+   */
+  readonly signingKeys?: readonly string[];
 }
 
 /** The local file decides where the history is; the history's active config runs if the file did not change since. */
@@ -32,12 +38,19 @@ export function loadStartupConfig(file: string): StartupConfig {
   const fileText = readFileSync(file, 'utf8');
   const history = new ConfigHistory(fileConfig.reload.historyDir, fileConfig.reload.keep);
   const start = startupText(history, fileText);
+  const signingKeys =
+    fileConfig.reload.publicKeys ?? fileConfig.ota.commandPublicKeys ?? fileConfig.ota.publicKeys;
   if (start.fromHistory) {
     const parsed = checkConfigText(start.text);
     if (parsed.ok)
-      return { config: { ...parsed.config, reload: fileConfig.reload }, text: start.text, history };
+      return {
+        config: { ...parsed.config, reload: fileConfig.reload },
+        text: start.text,
+        history,
+        signingKeys,
+      };
   }
-  return { config: fileConfig, text: fileText, history };
+  return { config: fileConfig, text: fileText, history, signingKeys };
 }
 
 /**
@@ -126,7 +139,10 @@ export async function startReload(deps: ReloadRuntimeDeps): Promise<ReloadRuntim
         reloader,
         history,
         keyring: loadKeyring(
-          config.reload.publicKeys ?? config.ota.commandPublicKeys ?? config.ota.publicKeys,
+          startup.signingKeys ??
+            config.reload.publicKeys ??
+            config.ota.commandPublicKeys ??
+            config.ota.publicKeys,
         ),
         running: () => target.config(),
         maxTtlMs: config.ota.commandMaxTtlSec * 1000,

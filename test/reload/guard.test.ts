@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import { chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,12 +14,15 @@ import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { configCommand, reloadCommand } from '../../src/cli/config-cmd.js';
 import type { EdgeConfig } from '../../src/config/schema.js';
+import { Agent } from '../../src/agent.js';
 import { EdgeError } from '../../src/core/errors.js';
+import { silentLogger, type CommandChannel, type InboundMessage } from '../../src/core/ports.js';
 import { openSignedEnvelope } from '../../src/ota/command.js';
 import { keyIdOf } from '../../src/ota/manifest.js';
 import type { Keyring } from '../../src/ota/verify.js';
 import { ConfigHistory } from '../../src/reload/history.js';
 import { withStationKeys } from '../../src/reload/remote.js';
+import { loadStartupConfig, startReload } from '../../src/reload/runtime.js';
 import { configHash } from '../../src/reload/validate.js';
 import { PID_FILE, processStartTime, verifiedPid } from '../../src/reload/pidfile.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -288,5 +291,79 @@ describe('a trial that a restart or a power cut interrupted', () => {
     assert.equal(history.readSync().active?.hash, configHash(next), 'the healthy config stays');
     assert.equal(history.readSync().trial, undefined, 'its trial passed');
     await reloader.stop();
+  });
+});
+
+describe('the keys that sign configs', () => {
+  it('come from the local file: a pushed config cannot change them', async (t) => {
+    const dir = join(d.path, 'keys');
+    const historyDir = join(dir, 'history');
+    mkdirSync(dir, { recursive: true });
+    const pair = (name: string): { privateKey: KeyObject; keyId: string; pem: string } => {
+      const p = generateKeyPairSync('ed25519');
+      const pem = join(dir, `${name}.pem`);
+      writeFileSync(pem, p.publicKey.export({ format: 'pem', type: 'spki' }));
+      return { privateKey: p.privateKey, keyId: keyIdOf(p.publicKey), pem };
+    };
+    const [operator, other] = [pair('operator'), pair('other')];
+    const text = (keys: string, devices: string[]): string =>
+      stringify({
+        agent: { id: 'gw', site: 'keys' },
+        store: { path: join(dir, 'outbox.db') },
+        http: { enabled: false },
+        ota: { commandPublicKeys: [keys] },
+        reload: { historyDir, commands: true },
+        devices: devices.map((n) => ({
+          name: n,
+          driver: 'modbus',
+          connection: { transport: 'tcp', host: '127.0.0.1', port: 1 },
+          tags: [{ name: 't0', function: 'holding', address: 0, type: 'u16' }],
+        })),
+      });
+    const file = join(dir, 'config.yaml');
+    const local = text(operator.pem, ['a']);
+    writeFileSync(file, local);
+    // Active: a config pushed earlier that names another key for OTA commands.
+    const history = new ConfigHistory(historyDir);
+    const pushed = text(other.pem, ['a']);
+    await history.activate({
+      hash: await history.store(pushed),
+      at: 1,
+      source: 'push',
+      fileHash: configHash(local),
+    });
+    const startup = loadStartupConfig(file);
+    assert.equal(startup.text, pushed);
+    const handlers = new Map<string, (m: InboundMessage) => void>();
+    const channel: CommandChannel = {
+      subscribe: (suffix, handler) => (handlers.set(suffix, handler), () => handlers.delete(suffix)),
+      publish: () => Promise.resolve(),
+    };
+    const agent = new Agent({ config: startup.config, logger: silentLogger, commandChannel: channel });
+    await agent.start();
+    const rt = await startReload({ agent, file, startup, logger: silentLogger, restart: () => undefined });
+    t.after(async () => {
+      await rt.stop();
+      await agent.stop();
+    });
+    const push = async (key: typeof operator, id: string): Promise<string | undefined> => {
+      const now = Date.now();
+      const command = JSON.stringify({
+        type: 'config-set',
+        id,
+        site: 'keys',
+        issuedAt: now - 1000,
+        expiresAt: now + 60_000,
+        config: text(other.pem, ['a', id]),
+      });
+      const sig = sign(null, Buffer.from(command), key.privateKey).toString('base64');
+      const payload = Buffer.from(JSON.stringify({ command, keyId: key.keyId, sig }));
+      handlers.get('agent/config/set')?.({ topic: 'edge/keys/agent/config/set', payload });
+      await rt.remote?.whenIdle();
+      const last = history.readSync().last;
+      return `${last?.status} ${last?.reason ?? ''}`;
+    };
+    assert.match((await push(other, 'push-other-1')) ?? '', /^refused unknown-key/);
+    assert.match((await push(operator, 'push-operator-1')) ?? '', /^applied/);
   });
 });
