@@ -14,7 +14,7 @@ import type { SecretResolver } from '../config-kit/secrets.js';
 import { applyLive, devicesVerdict, type ReloadTarget } from './apply.js';
 import { diffConfig, summarisePlan } from './diff.js';
 import type { ConfigHistory, HistoryEntry, ReloadResult } from './history.js';
-import { configHash, validateConfigText } from './validate.js';
+import { configHash, validateConfigText, type ConfigProblem } from './validate.js';
 
 export const CONFIG_RESULT_TOPIC = 'agent/config/result';
 /** `edge-agent config rollback` leaves the wanted hash here, then sends SIGHUP. */
@@ -189,16 +189,9 @@ export class Reloader {
     const { history, clock, logger, target } = this.deps;
     const validated = await validateConfigText(text, this.deps.secrets);
     if (!validated.ok) {
-      logger.warn(
-        { hash: validated.hash, problems: validated.problems },
-        'config refused: the running config stays',
-      );
-      return this.result({
-        status: 'refused',
-        hash: validated.hash,
-        problems: validated.problems,
-        ...ids(meta),
-      });
+      const problems = bounded(validated.problems);
+      logger.warn({ hash: validated.hash, problems }, 'config refused: the running config stays');
+      return this.result({ status: 'refused', hash: validated.hash, problems, ...ids(meta) });
     }
     const rollback = meta.source === 'rollback' || meta.source === 'cli-rollback';
     // The reload section is the local file's (docs/remote-config.md): a pushed one is ignored.
@@ -350,6 +343,23 @@ export class Reloader {
       },
     );
   }
+}
+
+/** Problems listed in one result (log, state.json, MQTT, the outbox event); the rest are counted. */
+const MAX_PROBLEMS = 50;
+
+/**
+ * A refusal's problems, at most MAX_PROBLEMS and a count of the others: a fleet template
+ * with one typo per device gives thousands, and a result of megabytes could exceed what the
+ * broker takes and block the outbox behind its event.
+ */
+function bounded(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  if (problems.length <= MAX_PROBLEMS) return [...problems];
+  const more = problems.length - MAX_PROBLEMS;
+  return [
+    ...problems.slice(0, MAX_PROBLEMS),
+    { path: '(more)', message: `${more} more problems (fix these first, or see check-config)` },
+  ];
 }
 
 function ids(meta: ApplyMeta): { id?: string; version?: string; reason?: string } {

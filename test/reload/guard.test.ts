@@ -367,3 +367,30 @@ describe('the keys that sign configs', () => {
     assert.match((await push(operator, 'push-operator-1')) ?? '', /^applied/);
   });
 });
+
+describe('the size of a refusal', () => {
+  it('a config with thousands of problems is refused with a bounded list', async () => {
+    const dir = join(d.path, 'many');
+    mkdirSync(dir, { recursive: true });
+    const historyDir = join(dir, 'history');
+    const { reloader, file, history } = await setupReloader(dir, [], config('a', historyDir), 30_000);
+    // 3000 devices without tags: one problem each (a typo in a fleet template does this)
+    const broken = stringify({
+      agent: { id: 'gw', site: 's' },
+      devices: Array.from({ length: 3000 }, (_, i) => ({
+        name: `d${i}`,
+        driver: 'modbus',
+        connection: { transport: 'tcp', host: '127.0.0.1', port: 1502 },
+        tags: [],
+      })),
+    });
+    writeFileSync(file, broken);
+    const result = await reloader.reloadFile();
+    assert.equal(result.status, 'refused');
+    const problems = result.problems ?? [];
+    assert.ok(problems.length <= 51, `${problems.length} problems in one result`);
+    assert.match(problems.at(-1)?.message ?? '', /2950 more problems/);
+    assert.ok(JSON.stringify(history.readSync()).length < 20_000, 'state.json stays small');
+    await reloader.stop();
+  });
+});
