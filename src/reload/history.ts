@@ -15,6 +15,11 @@ import { writeFileDurable } from '../ota/fs-sync.js';
 import { configHash } from './validate.js';
 
 const HASH = /^[0-9a-f]{64}$/;
+/**
+ * A stored config is a copy of a config file, inline secrets included (mqtt.password may be a
+ * plain string): the agent and its group only, whatever the directory's own mode.
+ */
+const PRIVATE = 0o640;
 
 const entrySchema = z.strictObject({
   hash: z.string().regex(HASH),
@@ -151,7 +156,7 @@ export class ConfigHistory {
     await mkdir(join(this.dir, 'configs'), { recursive: true, mode: 0o750 });
     const file = this.configFile(hash);
     const existing = await readFile(file, 'utf8').catch(() => undefined);
-    if (existing !== text) await writeFileDurable(file, text);
+    if (existing !== text) await writeFileDurable(file, text, PRIVATE);
     return hash;
   }
 
@@ -160,7 +165,7 @@ export class ConfigHistory {
     const run = this.queue.then(async () => {
       const next = change(this.readSync());
       mkdirSync(this.dir, { recursive: true, mode: 0o750 });
-      await writeFileDurable(this.stateFile, `${JSON.stringify(next, null, 1)}\n`);
+      await writeFileDurable(this.stateFile, `${JSON.stringify(next, null, 1)}\n`, PRIVATE);
       return next;
     });
     this.queue = run.catch(() => undefined);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
-import { chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -392,5 +392,16 @@ describe('the size of a refusal', () => {
     assert.match(problems.at(-1)?.message ?? '', /2950 more problems/);
     assert.ok(JSON.stringify(history.readSync()).length < 20_000, 'state.json stays small');
     await reloader.stop();
+  });
+});
+
+describe('the stored configs', () => {
+  it('are not readable by other users (a config may hold an inline secret)', async () => {
+    const dir = join(d.path, 'modes');
+    const history = new ConfigHistory(dir);
+    const hash = await history.store('mqtt:\n  password: inline-secret\n');
+    await history.activate({ hash, at: 1, source: 'file' });
+    for (const file of [history.configFile(hash), join(dir, 'state.json')])
+      assert.equal(statSync(file).mode & 0o007, 0, `${file} is not world-readable`);
   });
 });
