@@ -169,8 +169,7 @@ export class Agent {
         this.pollers.push(...added);
         for (const { poller } of added) poller.start();
         // The router holds driver instances: a fresh one sees the new ones (its ledger is durable).
-        await this.commands?.stop();
-        if (this.outbox instanceof SqliteOutbox) this.startCommands(this.outbox);
+        await this.swapCommands();
       },
       replaceForwarder: async (config) => {
         await this.forwarder?.stop();
@@ -178,12 +177,12 @@ export class Agent {
         if (!(this.outbox instanceof SqliteOutbox)) return;
         await this.startForwarder(this.outbox);
         // a Sparkplug uplink is per forwarder: the router must take commands from the new one
-        await this.commands?.stop();
-        this.startCommands(this.outbox);
+        await this.swapCommands();
       },
       devices: () =>
         this.pollers.map(({ poller, instance }) => ({ stats: poller.stats(), driver: instance })),
       emit: (event) => this.emit(event),
+      announce: () => this.forwarder?.announceStatus(),
       channel: () => this.commandChannel(),
       replaceCip22: async (config) => {
         await this.cip22?.stop();
@@ -440,6 +439,18 @@ export class Agent {
       ledger: this.commandLedger(outbox),
     });
     this.commands.start();
+  }
+
+  /**
+   * A new command router in place of the running one. The new one subscribes before the old
+   * one unsubscribes (same tick, so no message reaches both): the broker keeps every
+   * `{device}/cmd` subscription, and no command published meanwhile is dropped while the old
+   * one finishes the writes it accepted.
+   */
+  private async swapCommands(): Promise<void> {
+    const previous = this.commands;
+    if (this.outbox instanceof SqliteOutbox) this.startCommands(this.outbox);
+    if (previous !== this.commands) await previous?.stop();
   }
 
   /** Command ids kept in the store across restarts (tag writes and pile commands alike). */

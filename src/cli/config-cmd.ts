@@ -5,7 +5,7 @@
  * by writing its result into the history's state.json, which `reload` waits for.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { EdgeError } from '../core/errors.js';
@@ -14,7 +14,7 @@ import { reloadSchema } from '../config/sections/reload.js';
 import { diffConfig, summarisePlan } from '../reload/diff.js';
 import { ConfigHistory, type ReloadResult } from '../reload/history.js';
 import { ROLLBACK_REQUEST } from '../reload/reloader.js';
-import { PID_FILE } from '../reload/runtime.js';
+import { PID_FILE, verifiedPid } from '../reload/pidfile.js';
 
 export interface ConfigCliOptions {
   readonly config: string;
@@ -38,15 +38,9 @@ function historyOf(file: string): ConfigHistory {
 
 /** The running agent: its pid file, else systemd's MainPID of edge-agent.service. */
 function agentPid(history: ConfigHistory): number | undefined {
-  try {
-    const pid = Number(readFileSync(join(history.dir, PID_FILE), 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 1) {
-      process.kill(pid, 0);
-      return pid;
-    }
-  } catch {
-    // no pid file, or a stale one: ask systemd
-  }
+  // no pid file, a stale one, or one naming a process that is not its writer's: ask systemd
+  const pid = verifiedPid(join(history.dir, PID_FILE));
+  if (pid !== undefined) return pid;
   try {
     const out = execFileSync('systemctl', ['show', '-p', 'MainPID', '--value', 'edge-agent.service'], {
       encoding: 'utf8',
@@ -139,7 +133,11 @@ export async function configCommand(
       const wanted = args[0] ?? state.previous;
       const hash = wanted && history.resolve(wanted);
       if (!hash) return (err('config rollback [HASH]: nothing to roll back to (see config history)'), 1);
-      writeFileSync(join(history.dir, ROLLBACK_REQUEST), `${hash}\n`);
+      // The agent's user owns this directory and the CLI runs as root: never write through a
+      // link planted there (O_EXCL does not follow one, and fails instead).
+      const request = join(history.dir, ROLLBACK_REQUEST);
+      rmSync(request, { force: true });
+      writeFileSync(request, `${hash}\n`, { flag: 'wx', mode: 0o644 });
       return signalAndWait(history, options, out, err);
     }
     default:

@@ -36,7 +36,7 @@ export async function runCommand(file: string, _err: (line: string) => void): Pr
   // a SIGHUP (whose default action ends the process) waits until the agent runs.
   const stopped = untilSignal(
     async () => {
-      live.reload?.stop();
+      await live.reload?.stop();
       await agent.stop();
     },
     config.agent.shutdownTimeoutMs,

@@ -21,10 +21,12 @@ export const OTA_COMMAND_TOPIC = 'agent/ota';
 const OTA_PROGRESS_TOPIC = 'agent/ota/progress';
 
 const envelopeSchema = z.strictObject({
+  // The caller's bound (bytes) applies below; this one only stops absurd input early. It
+  // must stay above reload.maxBytes's maximum (4 MiB) plus the signed JSON around a config.
   command: z
     .string()
     .min(2)
-    .max(1024 * 1024),
+    .max(5 * 1024 * 1024),
   keyId: z.string().regex(/^[0-9a-f]{16}$/),
   sig: z.string().min(1).max(200),
 });
@@ -77,7 +79,7 @@ export function openSignedEnvelope(
   keyring: Keyring,
   what: string,
   refuseWith: Refuse,
-  maxChars = 8192,
+  maxBytes = 8192,
 ): unknown {
   let raw: unknown;
   try {
@@ -86,10 +88,10 @@ export function openSignedEnvelope(
     throw refuseWith('malformed', `${what} is not JSON`);
   }
   const envelope = envelopeSchema.safeParse(raw);
-  if (!envelope.success || envelope.data.command.length > maxChars)
+  if (!envelope.success || Buffer.byteLength(envelope.data.command, 'utf8') > maxBytes)
     throw refuseWith(
       'unsigned',
-      `${what} lacks the signed envelope {command, keyId, sig} (command at most ${maxChars} characters)`,
+      `${what} lacks the signed envelope {command, keyId, sig} (command at most ${maxBytes} bytes)`,
     );
   const key = keyring.get(envelope.data.keyId);
   if (!key)

@@ -19,9 +19,9 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Write temp + fsync + rename + fsync dir: readers see the old or the new file, whole. */
-export async function writeFileDurable(file: string, data: string | Buffer): Promise<void> {
+export async function writeFileDurable(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
   const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'wx', 0o644);
+  const handle = await open(tmp, 'wx', mode);
   try {
     await handle.writeFile(data);
     await handle.sync();

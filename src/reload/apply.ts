@@ -28,6 +28,8 @@ export interface ReloadTarget {
   replaceForwarder(config: EdgeConfig): Promise<void>;
   devices(): ReadonlyArray<{ readonly stats: PollerStats; readonly driver: DeviceDriver }>;
   emit(event: AgentEvent): void;
+  /** The active config changed (hash, version, trial): republish what names it (the retained birth). */
+  announce?(): void;
   channel(): CommandChannel | undefined;
   /**
    * Stops the CIP-22 gateway (sessions refused, committed records stay in the outbox) and

@@ -7,7 +7,7 @@
  * state.json names it, so a power cut during an apply leaves the old state or the new one:
  * the agent starts on one whole config, never a mix.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -15,6 +15,11 @@ import { writeFileDurable } from '../ota/fs-sync.js';
 import { configHash } from './validate.js';
 
 const HASH = /^[0-9a-f]{64}$/;
+/**
+ * A stored config is a copy of a config file, inline secrets included (mqtt.password may be a
+ * plain string): the agent and its group only, whatever the directory's own mode.
+ */
+const PRIVATE = 0o640;
 
 const entrySchema = z.strictObject({
   hash: z.string().regex(HASH),
@@ -46,7 +51,16 @@ const stateSchema = z.strictObject({
   previous: z.string().regex(HASH).optional(),
   /** A config on trial: if the agent is not healthy by `deadline`, `previous` comes back. */
   trial: z
-    .strictObject({ hash: z.string().regex(HASH), previous: z.string().regex(HASH), deadline: z.number() })
+    .strictObject({
+      hash: z.string().regex(HASH),
+      previous: z.string().regex(HASH),
+      deadline: z.number(),
+      /**
+       * `previous` was itself on trial when this config replaced it, against this one: if
+       * `previous` comes back, it is on trial again (a config never judged is not known good).
+       */
+      fallback: z.string().regex(HASH).optional(),
+    })
     .optional(),
   entries: z.array(entrySchema),
   /** Results to publish once the agent runs (after a restart that carried them out). */
@@ -55,6 +69,13 @@ const stateSchema = z.strictObject({
   last: resultSchema.extend({ seq: z.number().int() }).optional(),
   /** Ids of signed config pushes already accepted, until their validity ends (replay guard). */
   seen: z.array(z.strictObject({ id: z.string(), expiresAt: z.number() })),
+  /**
+   * What the replay guard can no longer tell by id: pushes expiring at or before
+   * `expiredUpTo` (ids pruned from `seen`: a clock stepped back would make them valid again),
+   * and pushes issued at or before `issuedUpTo` (state.json was found unreadable: the ids
+   * it held are lost). Both only grow.
+   */
+  guard: z.strictObject({ expiredUpTo: z.number().optional(), issuedUpTo: z.number().optional() }).optional(),
 });
 export type HistoryState = z.infer<typeof stateSchema>;
 
@@ -77,13 +98,34 @@ export class ConfigHistory {
     return join(this.dir, 'configs', `${hash}.yaml`);
   }
 
-  /** The state as last written (a missing or unreadable file: empty, the local file runs). */
+  /**
+   * The state as last written. A missing file: empty (the local file runs). An unreadable
+   * one: empty too, but the ids of accepted pushes are lost with it, so every push issued
+   * until now counts as seen (a replay must not pass because a file broke).
+   */
   readSync(): HistoryState {
+    let text: string;
     try {
-      return stateSchema.parse(JSON.parse(readFileSync(this.stateFile, 'utf8')));
-    } catch {
-      return EMPTY;
+      text = readFileSync(this.stateFile, 'utf8');
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? EMPTY : this.lost();
     }
+    try {
+      return stateSchema.parse(JSON.parse(text));
+    } catch {
+      return this.lost();
+    }
+  }
+
+  private lost(): HistoryState {
+    const written = (() => {
+      try {
+        return statSync(this.stateFile).mtimeMs;
+      } catch {
+        return 0;
+      }
+    })();
+    return { ...EMPTY, guard: { issuedUpTo: Math.max(Date.now(), Math.ceil(written)) } };
   }
 
   textSync(hash: string): string {
@@ -92,6 +134,12 @@ export class ConfigHistory {
 
   async text(hash: string): Promise<string> {
     return readFile(this.configFile(hash), 'utf8');
+  }
+
+  /** The version a config was last recorded with (a rollback to it shows it again). */
+  versionOf(hash: string): string | undefined {
+    return [...this.readSync().entries].reverse().find((e) => e.hash === hash && e.version !== undefined)
+      ?.version;
   }
 
   /** Finds a stored config by a unique hash prefix (the CLI accepts short hashes). */
@@ -108,7 +156,7 @@ export class ConfigHistory {
     await mkdir(join(this.dir, 'configs'), { recursive: true, mode: 0o750 });
     const file = this.configFile(hash);
     const existing = await readFile(file, 'utf8').catch(() => undefined);
-    if (existing !== text) await writeFileDurable(file, text);
+    if (existing !== text) await writeFileDurable(file, text, PRIVATE);
     return hash;
   }
 
@@ -117,25 +165,40 @@ export class ConfigHistory {
     const run = this.queue.then(async () => {
       const next = change(this.readSync());
       mkdirSync(this.dir, { recursive: true, mode: 0o750 });
-      await writeFileDurable(this.stateFile, `${JSON.stringify(next, null, 1)}\n`);
+      await writeFileDurable(this.stateFile, `${JSON.stringify(next, null, 1)}\n`, PRIVATE);
       return next;
     });
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  /** Makes `entry` the active config (optionally on trial); trims old entries and their files. */
-  async activate(entry: HistoryEntry, trialDeadline?: number): Promise<HistoryState> {
+  /**
+   * Makes `entry` the active config, optionally on trial until `trialDeadline`: it goes back
+   * to `trial.previous` (default: the active one) if it fails; trims old entries and files.
+   */
+  async activate(
+    entry: HistoryEntry,
+    trialDeadline?: number,
+    trial: { readonly previous?: string; readonly fallback?: string } = {},
+  ): Promise<HistoryState> {
     const state = await this.update((s) => {
       const previous = s.active?.hash;
+      const back = trial.previous ?? previous;
       const entries = [...s.entries, entry].slice(-this.keep);
       return {
         ...s,
         active: entry,
         previous: previous !== entry.hash ? previous : s.previous,
         trial:
-          trialDeadline !== undefined && previous !== undefined && previous !== entry.hash
-            ? { hash: entry.hash, previous, deadline: trialDeadline }
+          trialDeadline !== undefined && back !== undefined && back !== entry.hash
+            ? {
+                hash: entry.hash,
+                previous: back,
+                deadline: trialDeadline,
+                ...(trial.fallback !== undefined && trial.fallback !== back
+                  ? { fallback: trial.fallback }
+                  : {}),
+              }
             : undefined,
         entries,
       };
@@ -151,6 +214,7 @@ export class ConfigHistory {
       state.active?.hash,
       state.previous,
       state.trial?.previous,
+      state.trial?.fallback,
     ]);
     const names = await readdir(join(this.dir, 'configs')).catch(() => [] as string[]);
     for (const name of names) {
@@ -168,13 +232,26 @@ export class ConfigHistory {
     }));
   }
 
-  /** Replay guard of signed pushes: false when the id was accepted before. */
-  async claimId(id: string, expiresAt: number, now: number): Promise<boolean> {
+  /**
+   * Replay guard of signed pushes: false when the id was accepted before, or may have been
+   * (its id pruned, or the state that held it lost: see `guard`).
+   */
+  async claimId(id: string, expiresAt: number, now: number, issuedAt = now): Promise<boolean> {
     let fresh = false;
     await this.update((s) => {
-      fresh = !s.seen.some((c) => c.id === id);
+      const guard = s.guard ?? {};
+      fresh =
+        !s.seen.some((c) => c.id === id) &&
+        expiresAt > (guard.expiredUpTo ?? -Infinity) &&
+        issuedAt > (guard.issuedUpTo ?? -Infinity);
       if (!fresh) return s;
-      return { ...s, seen: [...s.seen.filter((c) => c.expiresAt > now), { id, expiresAt }] };
+      const pruned = s.seen.filter((c) => c.expiresAt <= now);
+      const expiredUpTo = Math.max(guard.expiredUpTo ?? -Infinity, ...pruned.map((c) => c.expiresAt));
+      return {
+        ...s,
+        seen: [...s.seen.filter((c) => c.expiresAt > now), { id, expiresAt }],
+        guard: { ...guard, ...(Number.isFinite(expiredUpTo) ? { expiredUpTo } : {}) },
+      };
     });
     return fresh;
   }

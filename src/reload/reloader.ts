@@ -14,7 +14,7 @@ import type { SecretResolver } from '../config-kit/secrets.js';
 import { applyLive, devicesVerdict, type ReloadTarget } from './apply.js';
 import { diffConfig, summarisePlan } from './diff.js';
 import type { ConfigHistory, HistoryEntry, ReloadResult } from './history.js';
-import { configHash, validateConfigText } from './validate.js';
+import { configHash, validateConfigText, type ConfigProblem } from './validate.js';
 
 export const CONFIG_RESULT_TOPIC = 'agent/config/result';
 /** `edge-agent config rollback` leaves the wanted hash here, then sends SIGHUP. */
@@ -53,6 +53,7 @@ export class Reloader {
   private trialTimer: TimerHandle | undefined;
   private retryTimer: TimerHandle | undefined;
   private trialDone: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(private readonly deps: ReloaderDeps) {
     this.activeHash = configHash(deps.activeText);
@@ -93,17 +94,43 @@ export class Reloader {
     this.publishLater(state.pending, 30);
     if (state.pending.length > 0) await history.update((s) => ({ ...s, pending: [] }));
     const trial = history.readSync().trial;
-    if (trial?.hash === this.activeHash) this.armTrial(trial.previous, trial.deadline, undefined);
+    // A trial a restart (or a power cut, maybe long ago) interrupted: judged a full window
+    // after this start at the earliest. At once, nothing would be connected or polled yet,
+    // and a good config would go back.
+    if (trial?.hash === this.activeHash)
+      this.armTrial(
+        trial.previous,
+        Math.max(trial.deadline, clock.now() + this.deps.trialWindowMs),
+        undefined,
+      );
   }
 
-  stop(): void {
+  /**
+   * Takes no reload from now on (a SIGHUP stays wired while the agent stops), lets the one
+   * under way finish, then ends the trial's timers: the agent stops after, on one config.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.queue;
     this.trialTimer?.cancel();
     this.trialTimer = undefined;
     this.retryTimer?.cancel();
   }
 
+  /** A reload asked for after stop(): nothing recorded, nothing reported (the outbox is closing). */
+  private stopping(): Promise<ReloadResult> {
+    this.deps.logger.warn({}, 'reload refused: the agent is stopping');
+    return Promise.resolve({
+      status: 'refused',
+      hash: this.activeHash,
+      reason: 'the agent is stopping',
+      ts: this.deps.clock.now(),
+    });
+  }
+
   /** SIGHUP: a rollback the CLI asked for, else the local file if it changed. */
   reloadFile(): Promise<ReloadResult> {
+    if (this.stopped) return this.stopping();
     return this.serial(async () => {
       const request = join(this.deps.history.dir, ROLLBACK_REQUEST);
       const wanted = await readFile(request, 'utf8').catch(() => undefined);
@@ -130,6 +157,7 @@ export class Reloader {
 
   /** A verified push (remote.ts): the same path as a reload. */
   applyText(text: string, meta: ApplyMeta): Promise<ReloadResult> {
+    if (this.stopped) return this.stopping();
     return this.serial(() => this.applyNow(text, meta));
   }
 
@@ -161,16 +189,9 @@ export class Reloader {
     const { history, clock, logger, target } = this.deps;
     const validated = await validateConfigText(text, this.deps.secrets);
     if (!validated.ok) {
-      logger.warn(
-        { hash: validated.hash, problems: validated.problems },
-        'config refused: the running config stays',
-      );
-      return this.result({
-        status: 'refused',
-        hash: validated.hash,
-        problems: validated.problems,
-        ...ids(meta),
-      });
+      const problems = bounded(validated.problems);
+      logger.warn({ hash: validated.hash, problems }, 'config refused: the running config stays');
+      return this.result({ status: 'refused', hash: validated.hash, problems, ...ids(meta) });
     }
     const rollback = meta.source === 'rollback' || meta.source === 'cli-rollback';
     // The reload section is the local file's (docs/remote-config.md): a pushed one is ignored.
@@ -178,20 +199,30 @@ export class Reloader {
     const plan = diffConfig(target.config(), config);
     const changes = summarisePlan(plan);
     const previous = this.activeHash;
+    // A config replaced while on trial was never judged: falling back to it must put it on
+    // trial again (against its own fallback), or a broken config could stay for good.
+    const trial = history.readSync().trial;
+    const onTrial = trial?.hash === previous ? trial : undefined;
+    let back: { previous?: string; fallback?: string } | undefined;
+    if (!rollback && validated.hash !== previous) back = { previous, fallback: onTrial?.previous };
+    else if (rollback && onTrial?.previous === validated.hash && onTrial.fallback !== undefined)
+      back = { previous: onTrial.fallback };
     this.deps.hook?.('validated');
     await history.store(text);
     this.deps.hook?.('stored');
-    const deadline =
-      rollback || validated.hash === previous ? undefined : clock.now() + this.deps.trialWindowMs;
+    const deadline = back ? clock.now() + this.deps.trialWindowMs : undefined;
+    // Back to a config: with the version it was pushed with.
+    const version = meta.version ?? (rollback ? history.versionOf(validated.hash) : undefined);
+    meta = { ...meta, ...(version !== undefined ? { version } : {}) };
     const entry: HistoryEntry = {
       hash: validated.hash,
       at: clock.now(),
       source: meta.source,
-      ...(meta.version !== undefined ? { version: meta.version } : {}),
+      ...(version !== undefined ? { version } : {}),
       fileHash: await this.fileHash(),
     };
     // Durable before anything changes: a power cut from here starts on the new config, whole.
-    await history.activate(entry, deadline);
+    await history.activate(entry, deadline, back);
     this.deps.hook?.('activated');
     const status = rollback ? 'rolled-back' : 'applied';
     if (plan.restart.length > 0) {
@@ -218,7 +249,10 @@ export class Reloader {
     this.activeVersion = meta.version;
     this.deps.hook?.('applied');
     logger.info({ hash: validated.hash, changes }, 'config applied live');
-    if (deadline !== undefined) this.armTrial(previous, deadline, live.started);
+    // Back to a config on trial again: the devices it started since its fallback (startedSince).
+    if (deadline !== undefined && back?.previous !== undefined)
+      this.armTrial(back.previous, deadline, back.previous === previous ? live.started : undefined);
+    else this.trialDone = Promise.resolve();
     return this.result({ status, hash: validated.hash, changes, ...ids(meta) });
   }
 
@@ -235,6 +269,7 @@ export class Reloader {
     this.trialTimer = this.deps.clock.setTimeout(
       () => {
         this.trialTimer = undefined;
+        if (this.stopped) return settle();
         void this.serial(() => this.judgeTrial(hash, previous, started))
           .catch((error: unknown) =>
             this.deps.logger.error({ err: String(error) }, 'config trial check failed'),
@@ -277,6 +312,8 @@ export class Reloader {
   private async result(partial: Omit<ReloadResult, 'ts'>, record = true): Promise<ReloadResult> {
     const result: ReloadResult = { ...partial, ts: this.deps.clock.now() };
     if (record) await this.deps.history.result(result, false);
+    // The retained birth names the active config: an apply, a rollback or a trial's end changed it.
+    if (result.status !== 'refused') this.deps.target.announce?.();
     this.report(result);
     return result;
   }
@@ -306,6 +343,23 @@ export class Reloader {
       },
     );
   }
+}
+
+/** Problems listed in one result (log, state.json, MQTT, the outbox event); the rest are counted. */
+const MAX_PROBLEMS = 50;
+
+/**
+ * A refusal's problems, at most MAX_PROBLEMS and a count of the others: a fleet template
+ * with one typo per device gives thousands, and a result of megabytes could exceed what the
+ * broker takes and block the outbox behind its event.
+ */
+function bounded(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  if (problems.length <= MAX_PROBLEMS) return [...problems];
+  const more = problems.length - MAX_PROBLEMS;
+  return [
+    ...problems.slice(0, MAX_PROBLEMS),
+    { path: '(more)', message: `${more} more problems (fix these first, or see check-config)` },
+  ];
 }
 
 function ids(meta: ApplyMeta): { id?: string; version?: string; reason?: string } {

@@ -9,7 +9,7 @@
  * history until they expire (replay guard, durable). A config that leaves out `agent.id` or
  * `agent.site` keeps the station's own: the fleet template needs no per-station copy.
  */
-import { parseDocument } from 'yaml';
+import { isMap, parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
@@ -57,10 +57,15 @@ function refuse(reason: string, message: string, id?: string): EdgeError {
   return new EdgeError('EDGE_ERR_CONFIG_PUSH', message, { context: { reason, ...(id ? { id } : {}) } });
 }
 
-/** Fills the station's own agent.id and agent.site into a fleet template that leaves them out. */
+/**
+ * Fills the station's own agent.id and agent.site into a fleet template that leaves them out.
+ * A document that is not a mapping, or whose `agent` is not one, comes back as it is: the
+ * validation refuses it with its path (yaml's setIn would throw, and the push get no result).
+ */
 export function withStationKeys(text: string, running: EdgeConfig): string {
   const doc = parseDocument(text);
-  if (doc.errors.length > 0) return text;
+  if (doc.errors.length > 0 || !isMap(doc.contents)) return text;
+  if (doc.has('agent') && !isMap(doc.get('agent', true))) return text;
   let changed = false;
   for (const key of ['id', 'site'] as const) {
     if (!doc.hasIn(['agent', key])) {
@@ -132,8 +137,12 @@ export class RemoteConfig {
         'config push',
         refuse,
       );
-      if (!(await this.options.history.claimId(cmd.id, cmd.expiresAt, now)))
-        throw refuse('replayed', `config push ${cmd.id} was already accepted once`, cmd.id);
+      if (!(await this.options.history.claimId(cmd.id, cmd.expiresAt, now, cmd.issuedAt)))
+        throw refuse(
+          'replayed',
+          `config push ${cmd.id} was already accepted once (or may have been: its id is no longer kept)`,
+          cmd.id,
+        );
     } catch (error) {
       const e = toEdgeError(error, 'EDGE_ERR_CONFIG_PUSH');
       const id = typeof e.context.id === 'string' ? e.context.id : undefined;

@@ -16,13 +16,20 @@ import { ConfigHistory, startupText } from './history.js';
 import { RemoteConfig } from './remote.js';
 import { Reloader } from './reloader.js';
 import { configHash } from './validate.js';
+import { PID_FILE, pidFileText } from './pidfile.js';
 
-export const PID_FILE = 'agent.pid';
+export { PID_FILE } from './pidfile.js';
 
 export interface StartupConfig {
   readonly config: EdgeConfig;
   readonly text: string;
   readonly history: ConfigHistory;
+  /**
+   * The PEM files of the keys that may sign configs, from the local file only (reload.
+   * publicKeys, else its ota.commandPublicKeys, else ota.publicKeys): a pushed config must
+   * not choose who may push the next one (nor lock every signer out).
+   */
+  readonly signingKeys?: readonly string[];
 }
 
 /** The local file decides where the history is; the history's active config runs if the file did not change since. */
@@ -31,12 +38,19 @@ export function loadStartupConfig(file: string): StartupConfig {
   const fileText = readFileSync(file, 'utf8');
   const history = new ConfigHistory(fileConfig.reload.historyDir, fileConfig.reload.keep);
   const start = startupText(history, fileText);
+  const signingKeys =
+    fileConfig.reload.publicKeys ?? fileConfig.ota.commandPublicKeys ?? fileConfig.ota.publicKeys;
   if (start.fromHistory) {
     const parsed = checkConfigText(start.text);
     if (parsed.ok)
-      return { config: { ...parsed.config, reload: fileConfig.reload }, text: start.text, history };
+      return {
+        config: { ...parsed.config, reload: fileConfig.reload },
+        text: start.text,
+        history,
+        signingKeys,
+      };
   }
-  return { config: fileConfig, text: fileText, history };
+  return { config: fileConfig, text: fileText, history, signingKeys };
 }
 
 /**
@@ -54,12 +68,19 @@ export async function rollbackFailedStart(
   const trial = state.trial;
   if (!trial || trial.hash !== configHash(startup.text)) return false;
   const fileHash = state.active?.fileHash;
-  await history.activate({
-    hash: trial.previous,
-    at: now,
-    source: 'rollback',
-    ...(fileHash ? { fileHash } : {}),
-  });
+  const version = history.versionOf(trial.previous);
+  // The previous config was itself on trial (never judged): on trial again, against its fallback.
+  await history.activate(
+    {
+      hash: trial.previous,
+      at: now,
+      source: 'rollback',
+      ...(version !== undefined ? { version } : {}),
+      ...(fileHash ? { fileHash } : {}),
+    },
+    trial.fallback !== undefined ? now + startup.config.reload.trialWindowSec * 1000 : undefined,
+    { previous: trial.fallback },
+  );
   const reason = `trial failed: the agent did not start (${error instanceof Error ? error.message : String(error)})`;
   await history.result({ status: 'rolled-back', hash: trial.previous, reason, ts: now }, true);
   return true;
@@ -82,7 +103,8 @@ export interface ReloadRuntime {
   readonly remote: RemoteConfig | undefined;
   /** SIGHUP: reload the local file, log the result. */
   hup(): void;
-  stop(): void;
+  /** Takes no more reloads and waits for the one under way (before the agent stops). */
+  stop(): Promise<void>;
 }
 
 /** Hash and version before the Reloader exists (the agent starts first). */
@@ -117,7 +139,10 @@ export async function startReload(deps: ReloadRuntimeDeps): Promise<ReloadRuntim
         reloader,
         history,
         keyring: loadKeyring(
-          config.reload.publicKeys ?? config.ota.commandPublicKeys ?? config.ota.publicKeys,
+          startup.signingKeys ??
+            config.reload.publicKeys ??
+            config.ota.commandPublicKeys ??
+            config.ota.publicKeys,
         ),
         running: () => target.config(),
         maxTtlMs: config.ota.commandMaxTtlSec * 1000,
@@ -134,7 +159,7 @@ export async function startReload(deps: ReloadRuntimeDeps): Promise<ReloadRuntim
   const pidFile = join(history.dir, PID_FILE);
   if (deps.pidFile === true) {
     mkdirSync(history.dir, { recursive: true, mode: 0o750 });
-    writeFileSync(pidFile, `${process.pid}\n`);
+    writeFileSync(pidFile, pidFileText());
   }
   return {
     reloader,
@@ -150,10 +175,10 @@ export async function startReload(deps: ReloadRuntimeDeps): Promise<ReloadRuntim
         (error: unknown) => logger.error({ err: String(error) }, 'reload failed'),
       );
     },
-    stop: () => {
+    stop: async () => {
       remote?.stop();
-      reloader.stop();
       if (deps.pidFile === true) rmSync(pidFile, { force: true });
+      await reloader.stop();
     },
   };
 }

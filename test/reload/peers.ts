@@ -2,6 +2,9 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
+import { Agent } from '../../src/agent.js';
+import { silentLogger } from '../../src/core/ports.js';
+import { initialInfo, loadStartupConfig, startReload, type ReloadRuntime } from '../../src/reload/runtime.js';
 
 /** A loopback TCP proxy in front of a Modbus server: counts the connections the agent opens. */
 export interface CountingProxy {
@@ -132,4 +135,38 @@ export function assertNothingLost(
       `${name}: no bad value`,
     );
   }
+}
+
+/** An agent run in this process as `run --config FILE` runs it (reloads wired, no pid file, no restart expected). */
+export interface InProcessAgent {
+  readonly agent: Agent;
+  readonly reload: ReloadRuntime;
+  stop(): Promise<void>;
+}
+
+export async function startInProcess(file: string): Promise<InProcessAgent> {
+  const startup = loadStartupConfig(file);
+  const live: { reload?: ReloadRuntime } = {};
+  const agent = new Agent({
+    config: startup.config,
+    logger: silentLogger,
+    configInfo: () => live.reload?.reloader.info() ?? initialInfo(startup.text),
+  });
+  await agent.start();
+  const reload = await startReload({
+    agent,
+    file,
+    startup,
+    logger: silentLogger,
+    restart: () => assert.fail('no restart expected'),
+  });
+  live.reload = reload;
+  return {
+    agent,
+    reload,
+    stop: async () => {
+      await reload.stop();
+      await agent.stop();
+    },
+  };
 }

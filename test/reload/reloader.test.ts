@@ -9,16 +9,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { ManualClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
-import { checkConfigText } from '../../src/config/load.js';
-import { createSecretResolver } from '../../src/config-kit/secrets.js';
 import { ConfigHistory, startupText } from '../../src/reload/history.js';
-import { Reloader } from '../../src/reload/reloader.js';
 import { rollbackFailedStart } from '../../src/reload/runtime.js';
 import { configHash } from '../../src/reload/validate.js';
 import { tempDir } from '../helpers/tmp.js';
-import { standIn, type StandIn } from './stand-in.js';
+import { setupReloader, type ReloaderSetup, type StandIn } from './stand-in.js';
 
 const WINDOW = 30_000;
 
@@ -35,38 +30,8 @@ function text(devices: string[], extra: Record<string, unknown> = {}): string {
   });
 }
 
-async function setup(
-  dir: string,
-  problems: string[],
-  initial = text(['a']),
-): Promise<{
-  reloader: Reloader;
-  target: StandIn;
-  clock: ManualClock;
-  file: string;
-  history: ConfigHistory;
-}> {
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, initial);
-  const parsed = checkConfigText(initial);
-  assert.ok(parsed.ok);
-  const target = standIn(parsed.config);
-  const clock = new ManualClock(Date.now());
-  const history = new ConfigHistory(join(dir, 'history'), 3);
-  const reloader = new Reloader({
-    target,
-    history,
-    file,
-    secrets: createSecretResolver(),
-    clock,
-    logger: silentLogger,
-    restart: () => assert.fail('no restart expected'),
-    problems: () => problems,
-    trialWindowMs: WINDOW,
-    activeText: initial,
-  });
-  await reloader.start();
-  return { reloader, target, clock, file, history };
+function setup(dir: string, problems: string[], initial = text(['a'])): Promise<ReloaderSetup> {
+  return setupReloader(dir, problems, initial, WINDOW);
 }
 
 const statuses = (target: StandIn): unknown[] => target.events.map((e) => e.data?.status);

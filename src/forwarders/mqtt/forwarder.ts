@@ -35,7 +35,7 @@ import { buildClientOptions, clientIdFor, logClientError, redactUrl } from './co
 import { DrainWindow } from './drain-window.js';
 import { ACK_DEFAULTS, OutboxAcks } from './outbox-acks.js';
 import { guardClient } from './packet-guard.js';
-import { PayloadBuilder, statusTopic } from './payload.js';
+import { onlineStatus, PayloadBuilder, statusTopic } from './payload.js';
 import { ReconnectScheduler, within } from './reconnect.js';
 import { ForwarderMetrics, forwarderStats } from './stats.js';
 import type { MqttForwarderDeps, MqttForwarderEvents, MqttForwarderStats } from './types.js';
@@ -295,6 +295,27 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.log.info({ url: this.safeUrl, window, watermark }, 'mqtt connected');
     this.emit('connected', { url: this.safeUrl, window, watermark });
     this.pump();
+  }
+
+  /**
+   * The retained online status again, on the open connection (the active config changed
+   * without a reconnect: a live reload). An uplink's births are its own; while disconnected
+   * the next CONNACK announces the new status anyway.
+   */
+  announceStatus(): void {
+    const client = this.client;
+    if (!this.connected || !client || this.deps.uplink) return;
+    const gen = this.gen;
+    const status = this.status();
+    client.publish(
+      status.topic,
+      onlineStatus(status.agent, status.site, this.clock.now(), status.config),
+      { qos: 1, retain: true },
+      (err) => {
+        if (err && gen === this.gen)
+          this.recordError('EDGE_ERR_MQTT_PUBLISH', `online status: ${err.message}`);
+      },
+    );
   }
 
   private status(): StatusIdentity {

@@ -1,0 +1,407 @@
+/**
+ * Hostile-field review of the reload feature's guards: the replay guard of signed pushes
+ * when the clock steps back or state.json is lost or corrupted, and the root-run CLI's
+ * trust in the agent-owned history directory (the pid file it signals, the rollback
+ * request it writes).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { once } from 'node:events';
+import { chownSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { configCommand, reloadCommand } from '../../src/cli/config-cmd.js';
+import type { EdgeConfig } from '../../src/config/schema.js';
+import { Agent } from '../../src/agent.js';
+import { EdgeError } from '../../src/core/errors.js';
+import { silentLogger, type CommandChannel, type InboundMessage } from '../../src/core/ports.js';
+import { openSignedEnvelope } from '../../src/ota/command.js';
+import { keyIdOf } from '../../src/ota/manifest.js';
+import type { Keyring } from '../../src/ota/verify.js';
+import { ConfigHistory } from '../../src/reload/history.js';
+import { withStationKeys } from '../../src/reload/remote.js';
+import { loadStartupConfig, startReload } from '../../src/reload/runtime.js';
+import { configHash } from '../../src/reload/validate.js';
+import { PID_FILE, processStartTime, verifiedPid } from '../../src/reload/pidfile.js';
+import { tempDir } from '../helpers/tmp.js';
+import { setupReloader } from './stand-in.js';
+
+const d = tempDir();
+after(() => d.remove());
+
+function config(names: string | string[], historyDir: string, extra: Record<string, unknown> = {}): string {
+  return stringify({
+    agent: { id: 'gw', site: 's' },
+    reload: { historyDir },
+    ...extra,
+    devices: [names].flat().map((n) => ({
+      name: n,
+      driver: 'modbus',
+      connection: { transport: 'tcp', host: '127.0.0.1', port: 1502 },
+      tags: [{ name: 't0', function: 'holding', address: 0, type: 'u16' }],
+    })),
+  });
+}
+
+async function storedHistory(dir: string): Promise<ConfigHistory> {
+  const history = new ConfigHistory(dir);
+  await history.activate({ hash: await history.store(config('a', dir)), at: 1, source: 'file' });
+  return history;
+}
+
+describe('replay guard of signed config pushes', () => {
+  it('an id pruned after it expired is still refused when the clock steps back', async () => {
+    const history = await storedHistory(join(d.path, 'step'));
+    assert.equal(await history.claimId('push-0000000A', 100_000, 50_000, 40_000), true);
+    // a later push, accepted once A expired, prunes A's id
+    assert.equal(await history.claimId('push-0000000B', 300_000, 200_000, 190_000), true);
+    // the clock steps back into A's validity window: A is valid again by its window
+    assert.equal(await history.claimId('push-0000000A', 100_000, 60_000, 40_000), false);
+    assert.equal(await history.claimId('push-0000000C', 400_000, 210_000, 205_000), true, 'new ids pass');
+  });
+
+  it('a corrupted state.json does not forget the accepted ids', async () => {
+    const dir = join(d.path, 'corrupt');
+    const history = await storedHistory(dir);
+    const issued = Date.now() - 10_000;
+    assert.equal(await history.claimId('push-00000001', issued + 3_600_000, issued, issued), true);
+    writeFileSync(join(dir, 'state.json'), '{"format":1,"entr');
+    assert.equal(
+      await history.claimId('push-00000001', issued + 3_600_000, issued + 5_000, issued),
+      false,
+      'a replay of a push accepted before the state broke',
+    );
+    const later = Date.now() + 1_000;
+    assert.equal(await history.claimId('push-00000002', later + 3_600_000, later, later), true);
+    assert.equal(await history.claimId('push-00000002', later + 3_600_000, later, later), false);
+  });
+
+  it('a fresh history accepts pushes issued before it existed', async () => {
+    const history = new ConfigHistory(join(d.path, 'fresh'));
+    assert.equal(await history.claimId('push-00000001', 2_000, 1_500, 1_000), true);
+  });
+});
+
+function sleeper(): ChildProcess {
+  return spawn('sleep', ['60'], { stdio: 'ignore' });
+}
+
+/** The signal that ended `child` after we send SIGTERM: SIGHUP if one was pending before. */
+async function endedBy(child: ChildProcess): Promise<NodeJS.Signals | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.signalCode;
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  child.kill('SIGTERM');
+  const [, signal] = await exited;
+  return signal;
+}
+
+describe('the CLI and the agent-owned history directory', () => {
+  const options = (file: string): { config: string; json: boolean; timeoutMs: number } => ({
+    config: file,
+    json: false,
+    timeoutMs: 200,
+  });
+
+  it('edge-agent reload does not signal a pid the pid file names without being that process', async () => {
+    const dir = join(d.path, 'pid');
+    mkdirSync(dir, { recursive: true });
+    const file = join(d.path, 'pid.yaml');
+    writeFileSync(file, config('a', dir));
+    const child = sleeper();
+    await once(child, 'spawn');
+    const pid = child.pid!;
+    // a stale file (pid reused after a crash) or one another user wrote: no start time
+    writeFileSync(join(dir, PID_FILE), `${pid}\n`);
+    const errors: string[] = [];
+    const code = await reloadCommand(
+      options(file),
+      () => undefined,
+      (l) => errors.push(l),
+    );
+    assert.equal(code, 2, errors.join('\n'));
+    assert.equal(await endedBy(child), 'SIGTERM', 'the foreign process got no SIGHUP');
+  });
+
+  it('the pid file is trusted only for the process that wrote it, owned by its owner', async (t) => {
+    const dir = join(d.path, 'pid2');
+    mkdirSync(dir, { recursive: true });
+    const pidFile = join(dir, PID_FILE);
+    const child = sleeper();
+    await once(child, 'spawn');
+    t.after(() => child.kill('SIGKILL'));
+    const pid = child.pid!;
+    const started = processStartTime(pid);
+    assert.ok(started);
+    writeFileSync(pidFile, `${pid} ${started}\n`);
+    assert.equal(verifiedPid(pidFile), pid);
+    writeFileSync(pidFile, `${pid} ${Number(started) + 1}\n`);
+    assert.equal(verifiedPid(pidFile), undefined, 'another start time: the pid was reused');
+    writeFileSync(pidFile, `${pid} ${started}\n`);
+    if (process.getuid?.() === 0) {
+      chownSync(pidFile, 65534, 65534);
+      assert.equal(verifiedPid(pidFile), undefined, 'a file of another user naming our process');
+    } else t.diagnostic('not root: the owner check is not exercised');
+  });
+
+  it('config rollback does not write through a link planted in the history directory', async () => {
+    const dir = join(d.path, 'link');
+    const history = await storedHistory(dir);
+    await history.activate({ hash: await history.store(config('b', dir)), at: 2, source: 'reload' });
+    const victim = join(d.path, 'victim');
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, join(dir, 'rollback-request'));
+    const file = join(d.path, 'link.yaml');
+    writeFileSync(file, config('b', dir));
+    const code = await configCommand(
+      'rollback',
+      [],
+      options(file),
+      () => undefined,
+      () => undefined,
+    );
+    assert.equal(code, 2, 'no agent runs here');
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+    assert.match(readFileSync(join(dir, 'rollback-request'), 'utf8'), /^[0-9a-f]{64}\n$/);
+  });
+});
+
+describe('a reload while another config is on trial', () => {
+  const WINDOW = 30_000;
+  const broker = (port: number): Record<string, unknown> => ({
+    mqtt: { url: `mqtt://127.0.0.1:${port}`, allowInsecure: true },
+  });
+
+  it('a failed trial goes back to a config that was on trial itself: on trial again, then back to the good one', async () => {
+    const dir = join(d.path, 'trial');
+    const historyDir = join(dir, 'history');
+    mkdirSync(dir, { recursive: true });
+    const good = config('a', historyDir, broker(2));
+    const problems: string[] = [];
+    const { reloader, target, clock, file, history } = await setupReloader(dir, problems, good, WINDOW);
+    // B: a broker the station cannot reach
+    writeFileSync(file, config('a', historyDir, broker(3)));
+    assert.equal((await reloader.reloadFile()).status, 'applied');
+    problems.push('mqtt: not connected (ECONNREFUSED)');
+    await clock.advance(WINDOW / 2);
+    // C, during B's trial: B's broker plus a device that polls fine
+    writeFileSync(file, config(['a', 'b'], historyDir, broker(3)));
+    assert.equal((await reloader.reloadFile()).status, 'applied');
+    target.stats.set('b', { polls: 2, pollErrors: 0 });
+    const cDecided = reloader.whenTrialDecided();
+    await clock.advance(WINDOW);
+    await cDecided;
+    assert.equal(target.running.mqtt.url, 'mqtt://127.0.0.1:3', 'first back to B, which was never judged');
+    assert.equal(history.readSync().trial?.hash, reloader.info().hash, 'B on trial again');
+    const bDecided = reloader.whenTrialDecided();
+    await clock.advance(WINDOW);
+    await bDecided;
+    assert.equal(target.running.mqtt.url, 'mqtt://127.0.0.1:2', 'back on the broker that worked');
+    assert.equal(history.readSync().active?.hash, configHash(good));
+    assert.equal(reloader.info().hash, configHash(good));
+    assert.deepEqual(
+      target.running.devices.map((x) => x.name),
+      ['a'],
+    );
+    await reloader.stop();
+  });
+});
+
+describe('a fleet template filled with the station identity', () => {
+  const running = { agent: { id: 'gw', site: 's' } } as unknown as EdgeConfig;
+
+  it('a document that is not a mapping, or whose agent is not one, is left to the validation', () => {
+    // These threw inside the push handler: the id was spent and no result was ever published.
+    for (const text of ['agent:\ndevices: []\n', 'agent: 5\ndevices: []\n', '- a\n- b\n', '"x"\n'])
+      assert.equal(withStationKeys(text, running), text);
+    assert.match(withStationKeys('devices: []\n', running), /agent:\n {2}id: gw\n {2}site: s/);
+  });
+});
+
+describe('the version of the active config', () => {
+  it('a rollback to a pushed config shows that config’s version again', async () => {
+    const dir = join(d.path, 'version');
+    mkdirSync(dir, { recursive: true });
+    const historyDir = join(dir, 'history');
+    const problems: string[] = [];
+    const { reloader, clock, target } = await setupReloader(dir, problems, config('a', historyDir), 30_000);
+    const v1 = await reloader.applyText(config(['a', 'b'], historyDir), { source: 'push', version: 'v1' });
+    assert.equal(v1.status, 'applied');
+    target.stats.set('b', { polls: 1, pollErrors: 0 });
+    await clock.advance(30_000);
+    await reloader.whenTrialDecided();
+    assert.deepEqual(reloader.info(), { hash: v1.hash, version: 'v1', trial: false });
+    await reloader.applyText(config(['a', 'c'], historyDir), { source: 'push', version: 'v2' });
+    problems.push('mqtt: not connected (ECONNREFUSED)');
+    await clock.advance(30_000);
+    await reloader.whenTrialDecided();
+    assert.deepEqual(reloader.info(), { hash: v1.hash, version: 'v1', trial: false });
+    await reloader.stop();
+  });
+});
+
+describe('the size bound of a signed config', () => {
+  const pair = generateKeyPairSync('ed25519');
+  const keyring: Keyring = new Map([[keyIdOf(pair.publicKey), pair.publicKey]]);
+  const envelope = (command: string): Buffer =>
+    Buffer.from(
+      JSON.stringify({
+        command,
+        keyId: keyIdOf(pair.publicKey),
+        sig: sign(null, Buffer.from(command, 'utf8'), pair.privateKey).toString('base64'),
+      }),
+    );
+  const refuse = (reason: string, message: string): EdgeError =>
+    new EdgeError('EDGE_ERR_CONFIG_PUSH', `${reason}: ${message}`);
+  const command = (config: string): string => JSON.stringify({ type: 'config-set', config });
+
+  it('reload.maxBytes counts bytes, and every allowed size up to its 4 MiB maximum passes', () => {
+    const big = command('x'.repeat(2 * 1024 * 1024));
+    assert.doesNotThrow(() => openSignedEnvelope(envelope(big), keyring, 'config push', refuse, 4_194_304));
+    // 100 000 two-byte characters: 200 000 bytes, over a 150 000-byte bound
+    const wide = command('é'.repeat(100_000));
+    assert.throws(
+      () => openSignedEnvelope(envelope(wide), keyring, 'config push', refuse, 150_000),
+      /unsigned/,
+    );
+  });
+});
+
+describe('a trial that a restart or a power cut interrupted', () => {
+  it('is judged a full window after the agent is back, not at once at start', async () => {
+    const dir = join(d.path, 'resume');
+    mkdirSync(dir, { recursive: true });
+    const historyDir = join(dir, 'history');
+    const [good, next] = [config('a', historyDir), config(['a', 'b'], historyDir)];
+    const before = new ConfigHistory(historyDir, 3);
+    await before.activate({ hash: await before.store(good), at: 1, source: 'file' });
+    // The station was off for longer than the window: the stored deadline has passed.
+    await before.activate({ hash: await before.store(next), at: 2, source: 'push' }, Date.now() - 60_000);
+    let healthyAt = Infinity;
+    const ctx: { clock?: { now(): number } } = {};
+    // Just after a start the broker is not connected yet; it is a second later.
+    const problems = (): string[] => ((ctx.clock?.now() ?? 0) < healthyAt ? ['mqtt: not connected'] : []);
+    const { reloader, clock, target, history } = await setupReloader(dir, problems, next, 30_000);
+    ctx.clock = clock;
+    healthyAt = clock.now() + 1_000;
+    target.stats.set('b', { polls: 1, pollErrors: 0 });
+    await clock.advance(30_000);
+    await reloader.whenTrialDecided();
+    assert.equal(history.readSync().active?.hash, configHash(next), 'the healthy config stays');
+    assert.equal(history.readSync().trial, undefined, 'its trial passed');
+    await reloader.stop();
+  });
+});
+
+describe('the keys that sign configs', () => {
+  it('come from the local file: a pushed config cannot change them', async (t) => {
+    const dir = join(d.path, 'keys');
+    const historyDir = join(dir, 'history');
+    mkdirSync(dir, { recursive: true });
+    const pair = (name: string): { privateKey: KeyObject; keyId: string; pem: string } => {
+      const p = generateKeyPairSync('ed25519');
+      const pem = join(dir, `${name}.pem`);
+      writeFileSync(pem, p.publicKey.export({ format: 'pem', type: 'spki' }));
+      return { privateKey: p.privateKey, keyId: keyIdOf(p.publicKey), pem };
+    };
+    const [operator, other] = [pair('operator'), pair('other')];
+    const text = (keys: string, devices: string[]): string =>
+      stringify({
+        agent: { id: 'gw', site: 'keys' },
+        store: { path: join(dir, 'outbox.db') },
+        http: { enabled: false },
+        ota: { commandPublicKeys: [keys] },
+        reload: { historyDir, commands: true },
+        devices: devices.map((n) => ({
+          name: n,
+          driver: 'modbus',
+          connection: { transport: 'tcp', host: '127.0.0.1', port: 1 },
+          tags: [{ name: 't0', function: 'holding', address: 0, type: 'u16' }],
+        })),
+      });
+    const file = join(dir, 'config.yaml');
+    const local = text(operator.pem, ['a']);
+    writeFileSync(file, local);
+    // Active: a config pushed earlier that names another key for OTA commands.
+    const history = new ConfigHistory(historyDir);
+    const pushed = text(other.pem, ['a']);
+    await history.activate({
+      hash: await history.store(pushed),
+      at: 1,
+      source: 'push',
+      fileHash: configHash(local),
+    });
+    const startup = loadStartupConfig(file);
+    assert.equal(startup.text, pushed);
+    const handlers = new Map<string, (m: InboundMessage) => void>();
+    const channel: CommandChannel = {
+      subscribe: (suffix, handler) => (handlers.set(suffix, handler), () => handlers.delete(suffix)),
+      publish: () => Promise.resolve(),
+    };
+    const agent = new Agent({ config: startup.config, logger: silentLogger, commandChannel: channel });
+    await agent.start();
+    const rt = await startReload({ agent, file, startup, logger: silentLogger, restart: () => undefined });
+    t.after(async () => {
+      await rt.stop();
+      await agent.stop();
+    });
+    const push = async (key: typeof operator, id: string): Promise<string | undefined> => {
+      const now = Date.now();
+      const command = JSON.stringify({
+        type: 'config-set',
+        id,
+        site: 'keys',
+        issuedAt: now - 1000,
+        expiresAt: now + 60_000,
+        config: text(other.pem, ['a', id]),
+      });
+      const sig = sign(null, Buffer.from(command), key.privateKey).toString('base64');
+      const payload = Buffer.from(JSON.stringify({ command, keyId: key.keyId, sig }));
+      handlers.get('agent/config/set')?.({ topic: 'edge/keys/agent/config/set', payload });
+      await rt.remote?.whenIdle();
+      const last = history.readSync().last;
+      return `${last?.status} ${last?.reason ?? ''}`;
+    };
+    assert.match((await push(other, 'push-other-1')) ?? '', /^refused unknown-key/);
+    assert.match((await push(operator, 'push-operator-1')) ?? '', /^applied/);
+  });
+});
+
+describe('the size of a refusal', () => {
+  it('a config with thousands of problems is refused with a bounded list', async () => {
+    const dir = join(d.path, 'many');
+    mkdirSync(dir, { recursive: true });
+    const historyDir = join(dir, 'history');
+    const { reloader, file, history } = await setupReloader(dir, [], config('a', historyDir), 30_000);
+    // 3000 devices without tags: one problem each (a typo in a fleet template does this)
+    const broken = stringify({
+      agent: { id: 'gw', site: 's' },
+      devices: Array.from({ length: 3000 }, (_, i) => ({
+        name: `d${i}`,
+        driver: 'modbus',
+        connection: { transport: 'tcp', host: '127.0.0.1', port: 1502 },
+        tags: [],
+      })),
+    });
+    writeFileSync(file, broken);
+    const result = await reloader.reloadFile();
+    assert.equal(result.status, 'refused');
+    const problems = result.problems ?? [];
+    assert.ok(problems.length <= 51, `${problems.length} problems in one result`);
+    assert.match(problems.at(-1)?.message ?? '', /2950 more problems/);
+    assert.ok(JSON.stringify(history.readSync()).length < 20_000, 'state.json stays small');
+    await reloader.stop();
+  });
+});
+
+describe('the stored configs', () => {
+  it('are not readable by other users (a config may hold an inline secret)', async () => {
+    const dir = join(d.path, 'modes');
+    const history = new ConfigHistory(dir);
+    const hash = await history.store('mqtt:\n  password: inline-secret\n');
+    await history.activate({ hash, at: 1, source: 'file' });
+    for (const file of [history.configFile(hash), join(dir, 'state.json')])
+      assert.equal(statSync(file).mode & 0o007, 0, `${file} is not world-readable`);
+  });
+});
