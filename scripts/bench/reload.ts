@@ -106,7 +106,7 @@ export async function run(): Promise<BenchResult[]> {
     }
   } finally {
     db.close();
-    reload.stop();
+    await reload.stop();
     await agent.stop();
     await server.close();
     dir.remove();
