@@ -7,6 +7,7 @@
 import { Agent } from '../../src/agent.js';
 import { configSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/core/ports.js';
+import { modbusDevicesConfig } from './station-devices.js';
 
 interface Args {
   readonly modbusPort: number;
@@ -21,14 +22,7 @@ const agent = new Agent({
     agent: { id: 'bench-page', site: 'bench' },
     store: { path: args.store },
     http: { host: '127.0.0.1', port: 0 },
-    devices: Array.from({ length: args.devices }, (_, d) => ({
-      name: `dev-${String(d + 1).padStart(3, '0')}`,
-      driver: 'modbus',
-      connection: { transport: 'tcp', host: '127.0.0.1', port: args.modbusPort },
-      unitId: d + 1,
-      intervalMs: 1000,
-      tags: Array.from({ length: args.tags }, (_, t) => ({ name: `t${t}`, function: 'holding', address: t })),
-    })),
+    devices: modbusDevicesConfig(args.modbusPort, args.devices, args.tags),
   }),
   logger: silentLogger,
 });

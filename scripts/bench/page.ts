@@ -12,34 +12,14 @@ import { get, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulatedModbusServer } from '../../src/demo/simulator.js';
-import type { DemoDevice } from '../../src/demo/station.js';
 import { alternate, median, type BenchResult } from './common.js';
+import { simulatedDevices } from './station-devices.js';
 
 const DEVICES = Number(process.env.BENCH_PAGE_DEVICES ?? 100);
 const TAGS = Number(process.env.BENCH_PAGE_TAGS ?? 50);
 const CLIENTS = Number(process.env.BENCH_PAGE_CLIENTS ?? 10);
 const WINDOW_S = Number(process.env.BENCH_PAGE_WINDOW_S ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-function devices(): DemoDevice[] {
-  return Array.from({ length: DEVICES }, (_, d) => ({
-    name: `dev-${d + 1}`,
-    unitId: d + 1,
-    intervalMs: 1000,
-    description: 'bench',
-    tags: Array.from({ length: TAGS }, (_, t) => ({
-      name: `t${t}`,
-      function: 'holding' as const,
-      address: t,
-      type: 'u16' as const,
-      wordOrder: 'big' as const,
-      byteOrder: 'big' as const,
-      scale: 1,
-      offset: 0,
-      value: (s: number) => Math.round(1000 + 100 * Math.sin(s / 7 + t + d)),
-    })),
-  }));
-}
 
 const ask = <T>(child: ChildProcess, message: string): Promise<T> =>
   new Promise((resolve) => {
@@ -74,7 +54,7 @@ function openClients(url: string, n: number): Clients {
 
 export async function run(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-agent-bench-page-'));
-  const modbus = await startSimulatedModbusServer({ devices: devices() });
+  const modbus = await startSimulatedModbusServer({ devices: simulatedDevices(DEVICES, TAGS) });
   const child = fork(
     new URL('./page-agent.js', import.meta.url).pathname,
     [

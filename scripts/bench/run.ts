@@ -18,6 +18,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   'cip22-ack': () => import('./cip22-ack.js'),
   commit: () => import('./commit.js'),
   imports: () => import('./imports.js'),
+  mem: () => import('./mem.js'),
   station: () => import('./station.js'),
   'v8-flags': () => import('./v8-flags.js'),
   uplink: () => import('./uplink.js'),

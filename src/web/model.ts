@@ -79,6 +79,8 @@ export class StationModel {
   private pileBase = new Map<string, PileBase>();
   private readonly events: EventView[] = [];
   private readonly latency = new Map<string, Ring>();
+  /** Tag rings made so far (never removed): the snapshot's budget is shared between them. */
+  private tagRings = 0;
   private readonly lastPollSeen = new Map<string, number>();
   private readonly outboxDepth = new Ring(OUTBOX_POINTS, OUTBOX_SPACING_MS);
   private readonly outboxDrain = new Ring(OUTBOX_POINTS, OUTBOX_SPACING_MS);
@@ -111,7 +113,7 @@ export class StationModel {
       entry.view = view;
       const point = plottable(view.v);
       if (point !== undefined) {
-        entry.ring ??= new Ring(TAG_POINTS, TAG_SPACING_MS);
+        entry.ring ??= this.tagRing();
         entry.ring.push(reading.ts, point);
       }
       dirty?.add(value.tag);
@@ -276,16 +278,32 @@ export class StationModel {
     }
   }
 
+  /** A tag's history points a snapshot sends now; the tags' rings keep no more than this. */
+  private tagPoints(): number {
+    return Math.min(
+      TAG_POINTS,
+      Math.max(MIN_SNAPSHOT_POINTS, Math.floor(SNAPSHOT_POINTS / Math.max(1, this.tagRings))),
+    );
+  }
+
+  private tagRing(): Ring {
+    this.tagRings++;
+    return new Ring(TAG_POINTS, TAG_SPACING_MS, () => this.tagPoints());
+  }
+
+  /** Points of tag history held in memory, all tags together (allocated, filled or not). */
+  tagHistoryAllocated(): number {
+    let points = 0;
+    for (const entries of this.tags.values())
+      for (const entry of entries.values()) points += entry.ring?.allocated ?? 0;
+    return points;
+  }
+
   /** Everything, for a page that just connected. */
   snapshot(): Json {
     // The tags' history shares a budget: a station of 5000 tags sends each one's last
     // points (about 1 MB in all), not 4 minutes of every one (10 MB) to every page opened.
-    let rings = 0;
-    for (const entries of this.tags.values()) for (const entry of entries.values()) if (entry.ring) rings++;
-    const points = Math.min(
-      TAG_POINTS,
-      Math.max(MIN_SNAPSHOT_POINTS, Math.floor(SNAPSHOT_POINTS / Math.max(1, rings))),
-    );
+    const points = this.tagPoints();
     const tags: Record<string, Record<string, TagView & { h?: [number[], number[]] }>> = {};
     for (const [device, entries] of this.tags) {
       const out: Record<string, TagView & { h?: [number[], number[]] }> = {};

@@ -1,12 +1,17 @@
 /**
- * Bounded time series for the page's pictures: fixed typed arrays, allocated once, and a
- * minimum spacing between points so a fast poll does not shorten the window shown.
- * 5000 tags × 120 points × 12 bytes ≈ 7 MB at most; a station with a few devices uses kB.
+ * Bounded time series for the page's pictures: typed arrays with a minimum spacing between
+ * points, so a fast poll does not shorten the window shown. Storage grows with the points
+ * actually kept, up to `capacity` and to what `limit()` allows now: a tag's ring keeps only
+ * the points a snapshot can send it (the tags share one budget), so 5000 tags cost
+ * 5000 × 12 points × 16 bytes ≈ 1 MB, not 120 points each (7 MB) that no page ever reads.
  */
 
+/** Points allocated at first: a ring that is never read costs little. */
+const INITIAL_POINTS = 8;
+
 export class Ring {
-  private readonly ts: Float64Array;
-  private readonly values: Float32Array;
+  /** Point i: its timestamp at [2i], its value as float32 holds it at [2i + 1] (one array per ring: 5000 tags, 5000 arrays fewer). */
+  private points: Float64Array;
   private next = 0;
   private size = 0;
 
@@ -14,41 +19,64 @@ export class Ring {
     readonly capacity: number,
     /** Points closer than this to the previous one replace it (the newest value wins). */
     private readonly minSpacingMs: number,
+    /** How many points may be kept now (read when the storage is full); default: capacity. */
+    private readonly limit: () => number = () => capacity,
   ) {
-    this.ts = new Float64Array(capacity);
-    this.values = new Float32Array(capacity);
+    this.points = new Float64Array(2 * Math.min(capacity, INITIAL_POINTS));
   }
 
   push(ts: number, value: number): void {
+    const slots = this.allocated;
     if (this.size > 0) {
-      const last = (this.next - 1 + this.capacity) % this.capacity;
-      if (ts - (this.ts[last] ?? 0) < this.minSpacingMs) {
-        this.values[last] = value;
+      const last = (this.next - 1 + slots) % slots;
+      if (ts - (this.points[2 * last] ?? 0) < this.minSpacingMs) {
+        this.points[2 * last + 1] = Math.fround(value);
         return;
       }
     }
-    this.ts[this.next] = ts;
-    this.values[this.next] = value;
-    this.next = (this.next + 1) % this.capacity;
-    if (this.size < this.capacity) this.size++;
+    if (this.size === slots) this.grow();
+    const room = this.allocated;
+    this.points[2 * this.next] = ts;
+    this.points[2 * this.next + 1] = Math.fround(value);
+    this.next = (this.next + 1) % room;
+    if (this.size < room) this.size++;
   }
 
   get length(): number {
     return this.size;
   }
 
+  /** Points of storage held (not all of them filled). */
+  get allocated(): number {
+    return this.points.length / 2;
+  }
+
   /** Oldest first, as two plain arrays (the JSON the page reads); values as float32 shows them (7 significant digits: a counter of 12 345.6 stays that). */
   toJSON(last = this.capacity): [number[], number[]] {
+    const slots = this.allocated;
     const t: number[] = [];
     const v: number[] = [];
     const count = Math.min(this.size, Math.max(0, last));
-    const start = (this.next - count + this.capacity) % this.capacity;
+    const start = (this.next - count + slots) % slots;
     for (let i = 0; i < count; i++) {
-      const at = (start + i) % this.capacity;
-      t.push(this.ts[at] ?? 0);
-      v.push(Number((this.values[at] ?? 0).toPrecision(7)));
+      const at = (start + i) % slots;
+      t.push(this.points[2 * at] ?? 0);
+      v.push(Number((this.points[2 * at + 1] ?? 0).toPrecision(7)));
     }
     return [t, v];
+  }
+
+  /** Full: doubles the storage (oldest first again) while capacity and limit allow more. */
+  private grow(): void {
+    const slots = this.allocated;
+    const points = Math.min(this.capacity, Math.max(slots, this.limit()), slots * 2);
+    if (points <= slots) return;
+    const grown = new Float64Array(2 * points);
+    // Oldest first: the part from `next` to the end, then the part before it.
+    grown.set(this.points.subarray(2 * this.next));
+    grown.set(this.points.subarray(0, 2 * this.next), 2 * (slots - this.next));
+    this.points = grown;
+    this.next = slots;
   }
 }
 

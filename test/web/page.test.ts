@@ -304,31 +304,60 @@ describe('model deltas', () => {
     assert.deepEqual(ring.toJSON()[1], [12_345.6, 50.03]);
   });
 
+  const emptyModel = (): StationModel =>
+    new StationModel({ status: () => ({}), version: 't', brokerUrl: null, clock: new ManualClock() });
+  const tagValues = (n: number): { tag: string; value: number; quality: 'good' }[] =>
+    Array.from({ length: n }, (_, i) => ({ tag: `t${i}`, value: i, quality: 'good' as const }));
+
   it('a snapshot shares a budget of history points between all tags', () => {
-    const model = new StationModel({
-      status: () => ({}),
-      version: 't',
-      brokerUrl: null,
-      clock: new ManualClock(),
-    });
-    const values = Array.from({ length: 5000 }, (_, i) => ({
-      tag: `t${i}`,
-      value: i,
-      quality: 'good' as const,
-    }));
+    const model = emptyModel();
+    const values = tagValues(5000);
     for (let k = 0; k < 120; k++) model.reading({ device: 'd', ts: k * 2000, values });
     const snapshot = model.snapshot() as { tags: { d: Record<string, { h: [number[], number[]] }> } };
     assert.equal(snapshot.tags.d.t7?.h[0].length, 12);
     assert.deepEqual(snapshot.tags.d.t7?.h[0].at(-1), 119 * 2000, 'the newest points');
-    const small = new StationModel({
-      status: () => ({}),
-      version: 't',
-      brokerUrl: null,
-      clock: new ManualClock(),
-    });
+    const small = emptyModel();
     for (let k = 0; k < 120; k++) small.reading({ device: 'd', ts: k * 2000, values: values.slice(0, 3) });
     const full = small.snapshot() as { tags: { d: Record<string, { h: [number[], number[]] }> } };
     assert.equal(full.tags.d.t1?.h[0].length, 120);
+  });
+
+  // Named case tag-rings-hold-what-a-snapshot-sends: every tag kept 120 points (7 MB of typed
+  // arrays at 100 devices × 50 tags, no page open) while a snapshot could send each 12 of them.
+  it('tag-rings-hold-what-a-snapshot-sends: 5000 tags hold the shared budget, a few tags their full history', () => {
+    const model = emptyModel();
+    const values = tagValues(5000);
+    for (let k = 0; k < 120; k++) model.reading({ device: 'd', ts: k * 2000, values });
+    assert.ok(
+      model.tagHistoryAllocated() <= 5000 * 16,
+      `${model.tagHistoryAllocated()} points held for 5000 tags`,
+    );
+    const snapshot = model.snapshot() as { tags: { d: Record<string, { h: [number[], number[]] }> } };
+    assert.deepEqual(
+      snapshot.tags.d.t4999?.h[0],
+      Array.from({ length: 12 }, (_, i) => (108 + i) * 2000),
+    );
+    const small = emptyModel();
+    for (let k = 0; k < 200; k++) small.reading({ device: 'd', ts: k * 2000, values: values.slice(0, 3) });
+    assert.equal(small.tagHistoryAllocated(), 3 * 120);
+  });
+
+  it('a ring grows as points arrive, keeps them oldest first, and never past its limit', () => {
+    let limit = 5;
+    const ring = new Ring(100, 0, () => limit);
+    assert.ok(ring.allocated <= 8);
+    for (let t = 0; t < 20; t++) ring.push(t, t);
+    assert.equal(ring.allocated, 8, 'the first allocation, not grown past a limit of 5');
+    assert.deepEqual(ring.toJSON()[0], [12, 13, 14, 15, 16, 17, 18, 19]);
+    limit = 30;
+    for (let t = 20; t < 60; t++) ring.push(t, t);
+    assert.ok(ring.allocated <= 30, `${ring.allocated} points`);
+    const [ts, vs] = ring.toJSON();
+    assert.deepEqual(
+      ts,
+      Array.from({ length: ring.allocated }, (_, i) => 60 - ring.allocated + i),
+    );
+    assert.deepEqual(vs, ts);
   });
 
   it('rings are bounded and keep their minimum spacing', () => {
