@@ -52,8 +52,12 @@ export type Decoded =
   { readonly ok: true; readonly value: TagScalar } | { readonly ok: false; readonly reason: string };
 
 function int64(value: unknown, signed: boolean): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value) === Number(value) ? Number(value) : undefined;
+  // Number() of a BigInt past 2^53 rounds silently: only safe integers decode.
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
+  if (typeof value === 'bigint') {
+    const n = Number(value);
+    return Number.isSafeInteger(n) && BigInt(n) === value ? n : undefined;
+  }
   // node-opcua carries 64-bit integers as [high, low] 32-bit words.
   if (Array.isArray(value) && value.length === 2) {
     const [hi, lo] = value as [number, number];
@@ -89,8 +93,13 @@ export function decodeVariant(tag: OpcuaTagConfig, variant: VariantLike): Decode
       return { ok: true, value: scaled(tag, n) };
     }
     default:
-      if (typeof v !== 'number' || Number.isNaN(v)) return { ok: false, reason: 'not a number' };
-      return { ok: true, value: scaled(tag, v) };
+      // ±Infinity has no JSON form (it would publish as null): bad, as S7 does.
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        return { ok: false, reason: `not a finite number (${String(v)})` };
+      const value = scaled(tag, v);
+      return Number.isFinite(value)
+        ? { ok: true, value }
+        : { ok: false, reason: `${v} overflows once scaled` };
   }
 }
 
@@ -112,6 +121,9 @@ export function encodeValue(tag: OpcuaTagConfig, value: unknown): Encoded {
   if (typeof value !== 'number' || !Number.isFinite(value))
     return { ok: false, reason: 'expects a finite number' };
   const raw = (value - tag.offset) / tag.scale;
+  // Past float32's range the server would store ±Infinity.
+  if (tag.dataType === 'Float' && !Number.isFinite(Math.fround(raw)))
+    return { ok: false, reason: `${value} is outside the Float range` };
   if (tag.dataType === 'Float' || tag.dataType === 'Double')
     return { ok: true, variant: { dataType, value: raw } };
   const rounded = Math.round(raw);
