@@ -34,7 +34,11 @@ export class TestOpcuaServer {
 
   static async start(
     variables: readonly ServerVariable[],
-    extra: { users?: Record<string, string>; allowAnonymous?: boolean } = {},
+    extra: {
+      users?: Record<string, string>;
+      allowAnonymous?: boolean;
+      maxMonitoredItemsPerSubscription?: number;
+    } = {},
   ): Promise<TestOpcuaServer> {
     const pki = tempDir('edge-opcua-server-');
     const server = new TestOpcuaServer(

@@ -42,6 +42,8 @@ export interface ServerOptions {
   readonly variables: readonly ServerVariable[];
   readonly users?: Readonly<Record<string, string>>;
   readonly allowAnonymous?: boolean;
+  /** A server that refuses monitored items past this many (BadTooManyMonitoredItems). */
+  readonly maxMonitoredItemsPerSubscription?: number;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ServerOptions;
@@ -66,6 +68,9 @@ const server = new OPCUAServer({
     SecurityPolicy.Aes256_Sha256_RsaPss,
   ],
   allowAnonymous: options.allowAnonymous ?? true,
+  ...(options.maxMonitoredItemsPerSubscription
+    ? { serverCapabilities: { maxMonitoredItemsPerSubscription: options.maxMonitoredItemsPerSubscription } }
+    : {}),
   userManager: {
     isValidUser: (user: string, password: string) => options.users?.[user] === password,
   },

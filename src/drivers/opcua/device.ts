@@ -49,6 +49,8 @@ export class OpcuaDevice implements DeviceDriver {
   private readonly logger: Logger;
   private readonly byName = new Map<string, OpcuaTagConfig>();
   private readonly cache = new Map<string, Sample>();
+  /** Tags whose monitored item the server refused on this link: a Read must not make them good. */
+  private readonly unmonitored = new Map<string, TagValue>();
   private readonly backoff: Backoff;
   private link: OpcuaLink | undefined;
   /** The link being opened: its subscription's first notifications arrive before it is `link`. */
@@ -137,6 +139,7 @@ export class OpcuaDevice implements DeviceDriver {
     try {
       const session = await link.open();
       this.resetCache('EDGE_ERR_OPCUA_NO_DATA', 'no value received since the connection was opened');
+      this.unmonitored.clear();
       if (this.config.mode === 'subscription')
         this.subscription = await withTimeout(
           this.deps.clock,
@@ -178,6 +181,16 @@ export class OpcuaDevice implements DeviceDriver {
         if (this.link !== link && this.candidate !== link) return;
         this.counts.notifications++;
         this.cache.set(tag.name, { value: this.valueOf(tag, dv), at: this.deps.clock.monotonic() });
+      },
+      unmonitored: (tag: OpcuaTagConfig, status: StatusLike) => {
+        if (this.link !== link && this.candidate !== link) return;
+        const value = this.valueOf(tag, { statusCode: status });
+        this.unmonitored.set(
+          tag.name,
+          value.quality === 'bad'
+            ? value
+            : badValue(tag.name, 'EDGE_ERR_OPCUA_BAD_STATUS', `monitored item refused (${status.name})`),
+        );
       },
       alive: () => {
         this.lastAlive = this.deps.clock.monotonic();
@@ -339,7 +352,10 @@ export class OpcuaDevice implements DeviceDriver {
       values = tags.map((t) => badValue(t.name, error.code, error.message));
     } else {
       values = tags.map(
-        (t) => this.cache.get(t.name)?.value ?? badValue(t.name, 'EDGE_ERR_OPCUA_NO_DATA', 'no value yet'),
+        (t) =>
+          this.unmonitored.get(t.name) ??
+          this.cache.get(t.name)?.value ??
+          badValue(t.name, 'EDGE_ERR_OPCUA_NO_DATA', 'no value yet'),
       );
     }
     for (const v of values) if (v.quality === 'bad') this.count(v.code);

@@ -16,8 +16,10 @@ export interface StatusLike {
 }
 
 export interface SubscriptionSink {
-  /** A value notification (or an item's creation result, as a DataValue without value). */
+  /** A value notification. */
   value(tag: OpcuaTagConfig, dataValue: DataValue | { readonly statusCode: StatusLike }): void;
+  /** The server refused the tag's monitored item: it will never notify, so it stays bad. */
+  unmonitored(tag: OpcuaTagConfig, status: StatusLike): void;
   /** Any publish response (data or keep-alive): the subscription is alive. */
   alive(): void;
 }
@@ -114,9 +116,10 @@ async function monitor(
     group.monitoredItems.forEach((item, i) => {
       const member = members[i];
       const status = item.result?.statusCode ?? item.statusCode;
-      if (!member || status.value === 0) return;
+      // Good with info bits is a created item.
+      if (!member || status.value >>> 30 === 0) return;
       if (filter && FILTER_REFUSED.test(status.name)) refused.push(member);
-      else sink.value(member.tag, { statusCode: status });
+      else sink.unmonitored(member.tag, status);
     });
   }
   return refused;
