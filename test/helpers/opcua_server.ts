@@ -141,7 +141,8 @@ lines.on('line', (line) => {
     process.stdout.write(`${MARK}${JSON.stringify({ id: command.id, error: String(error) })}\n`);
   }
 });
-// The parent went away (test ended or crashed): do not linger.
+// The parent went away (test ended or crashed): shut down; with the server's sockets and
+// timers released and stdin closed, the process ends by itself (no exit call).
 lines.on('close', () => {
-  void server.shutdown(0).then(() => process.exit(0));
+  void server.shutdown(0);
 });
