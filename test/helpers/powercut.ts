@@ -52,21 +52,32 @@ export function createLoopFs(sizeMiB = 96): LoopFs {
   chmodSync(tmp.path, 0o755);
   execFileSync('truncate', ['-s', `${sizeMiB}M`, image]);
   execFileSync('mkfs.ext4', ['-q', '-F', image]);
-  const device = execFileSync('losetup', ['-f', '--show', image], { encoding: 'utf8' }).trim();
+  // Each mount gets a loop device of its own. Mounting the same device again can hand back
+  // the cut superblock instead of reading the disk (EIO on the first access) when anything
+  // still holds a reference to it after umount, e.g. a mount namespace copied while it was
+  // mounted; a new block device always means a new superblock and a real journal replay.
+  const devices: string[] = [];
   const mountIt = (): void => {
+    const device = execFileSync('losetup', ['-f', '--show', image], { encoding: 'utf8' }).trim();
+    devices.push(device);
     execFileSync('mount', ['-t', 'ext4', device, mount]);
     chmodSync(mount, 0o755);
+  };
+  const detach = (device: string): void => {
+    spawnSync('losetup', ['-d', device]);
   };
   mountIt();
   return {
     mount,
     remount() {
       execFileSync('umount', [mount]);
+      const old = devices.pop();
+      if (old !== undefined) detach(old);
       mountIt();
     },
     remove() {
       spawnSync('umount', [mount]);
-      spawnSync('losetup', ['-d', device]);
+      for (const device of devices.splice(0)) detach(device);
       rmSync(tmp.path, { recursive: true, force: true });
     },
   };
