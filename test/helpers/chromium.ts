@@ -21,7 +21,18 @@ export function launchChromium(): Promise<Browser> {
   return puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [...(root ? ['--no-sandbox'] : []), '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+    // Chromium's own background traffic (component updates, sync, safe browsing lookups)
+    // would leave the box; the page under test must be the only thing it talks to.
+    args: [
+      ...(root ? ['--no-sandbox'] : []),
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+    ],
     defaultViewport: { width: 1280, height: 860 },
   });
 }
