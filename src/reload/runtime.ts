@@ -14,6 +14,7 @@ import { createSecretResolver, type SecretResolver } from '../config-kit/secrets
 import { loadKeyring } from '../ota/verify.js';
 import { ConfigHistory, startupText } from './history.js';
 import { RemoteConfig } from './remote.js';
+import { withLocalTrustAnchors } from './trust.js';
 import { Reloader } from './reloader.js';
 import { configHash } from './validate.js';
 import { PID_FILE, pidFileText } from './pidfile.js';
@@ -44,7 +45,7 @@ export function loadStartupConfig(file: string): StartupConfig {
     const parsed = checkConfigText(start.text);
     if (parsed.ok)
       return {
-        config: { ...parsed.config, reload: fileConfig.reload },
+        config: { ...withLocalTrustAnchors(parsed.config, fileConfig).config, reload: fileConfig.reload },
         text: start.text,
         history,
         signingKeys,

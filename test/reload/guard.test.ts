@@ -354,7 +354,7 @@ describe('the keys that sign configs', () => {
         site: 'keys',
         issuedAt: now - 1000,
         expiresAt: now + 60_000,
-        config: text(other.pem, ['a', id]),
+        config: text(operator.pem, ['a', id]),
       });
       const sig = sign(null, Buffer.from(command), key.privateKey).toString('base64');
       const payload = Buffer.from(JSON.stringify({ command, keyId: key.keyId, sig }));
