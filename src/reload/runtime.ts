@@ -108,9 +108,14 @@ export interface ReloadRuntime {
   stop(): Promise<void>;
 }
 
-/** Hash and version before the Reloader exists (the agent starts first). */
-export function initialInfo(text: string): { hash: string; version: string | null } {
-  return { hash: configHash(text), version: null };
+/**
+ * Hash and version before the Reloader exists (the agent starts first and its births name
+ * them): the version the history recorded for this text, if any.
+ */
+export function initialInfo(text: string, history?: ConfigHistory): { hash: string; version: string | null } {
+  const hash = configHash(text);
+  const active = history?.readSync().active;
+  return { hash, version: active?.hash === hash ? (active.version ?? null) : null };
 }
 
 export async function startReload(deps: ReloadRuntimeDeps): Promise<ReloadRuntime> {

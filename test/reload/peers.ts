@@ -153,7 +153,7 @@ export async function startInProcess(
   const agent = new Agent({
     config: startup.config,
     logger: silentLogger,
-    configInfo: () => live.reload?.reloader.info() ?? initialInfo(startup.text),
+    configInfo: () => live.reload?.reloader.info() ?? initialInfo(startup.text, startup.history),
   });
   await agent.start();
   const reload = await startReload({
