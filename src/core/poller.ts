@@ -225,8 +225,11 @@ export class DevicePoller {
     if (!linkDown && this.state !== 'online') this.report?.reset();
     const schedule = this.schedule;
     const reported = this.report
-      ? this.report.filter(values, this.deps.clock.monotonic(), (tag) => schedule?.intervalOf(tag))
+      ? this.report.filter(values, this.deps.clock.monotonic(), (tag) => schedule?.intervalOf(tag), ts)
       : values;
+    // Changes held inside minIntervalMs: readings of their own, at the time they were read.
+    for (const earlier of this.report?.takeEarlier() ?? [])
+      this.deps.onReading({ device: this.device, ts: earlier.ts, values: earlier.values });
     if (reported.length > 0) this.deps.onReading({ device: this.device, ts, values: reported });
     if (linkDown) {
       const first = bad[0];
