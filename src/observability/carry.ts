@@ -33,7 +33,7 @@ export class CarriedCounts {
     const out = { ...counts } as Record<string, unknown>;
     for (const [field, value] of Object.entries(before))
       if (fields === undefined || fields.includes(field as keyof T & string))
-        out[field] = (typeof out[field] === 'number' ? (out[field]) : 0) + value;
+        out[field] = (typeof out[field] === 'number' ? out[field] : 0) + value;
     return out as T;
   }
 }
