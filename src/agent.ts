@@ -11,7 +11,7 @@ import { CommandRouter } from './core/command-router.js';
 import { DevicePoller } from './core/poller.js';
 import type { CommandChannel, DeviceDriver, Logger, OnceSink } from './core/ports.js';
 import type { Cip22Gateway } from './cip22/gateway/gateway.js';
-import { CarriedCounts } from './observability/carry.js';
+import { CarriedCounts } from './core/carry.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { ProgressSample } from './host/watchdog/health-gate.js';

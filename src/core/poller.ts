@@ -100,6 +100,9 @@ export class DevicePoller {
     this.timer?.cancel();
     this.timer = undefined;
     await this.running;
+    // Changes held inside minIntervalMs were read: a stop (a reload, a shutdown) must not drop them.
+    for (const held of this.report?.drain() ?? [])
+      this.deps.onReading({ device: this.device, ts: held.ts, values: held.values });
     await this.driver
       .stop()
       .catch((error: unknown) =>

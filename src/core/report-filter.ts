@@ -158,6 +158,12 @@ export class ReportFilter {
     return out;
   }
 
+  /** Every change still held, reported now at the times they were read (the poller stops). */
+  drain(): EarlierReading[] {
+    for (const tag of [...this.held.keys()]) this.flush(tag);
+    return this.takeEarlier();
+  }
+
   private remember(v: TagValue, now: number): void {
     this.last.set(v.tag, {
       value: v.value,

@@ -275,6 +275,20 @@ describe('DevicePoller with report', () => {
     );
   });
 
+  it('a change still held when the poller stops (a reload, a shutdown) is reported, with the time it was read', async () => {
+    const { clock, driver, readings, poller } = run({ ...change, minIntervalMs: 60_000 });
+    poller.start();
+    await clock.advance(0);
+    driver.values.set('e', 150);
+    await clock.advance(1000);
+    assert.equal(readings.length, 1, 'held');
+    await poller.stop();
+    assert.deepEqual(
+      readings.map((r) => `${r.ts}:${tags(r.values).join(',')}`),
+      ['0:e=100,st=true', '1000:e=150'],
+    );
+  });
+
   it('max-period-late-by-a-poll: a tag polled every second is reported at least every maxPeriodMs although one poll was slower', async () => {
     // The first poll takes 30 ms, the others none: the poll at 5000 ends 4970 ms after the
     // report, under maxPeriodMs; the next poll comes 1000 ms later, so waiting for it left

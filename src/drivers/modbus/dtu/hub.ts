@@ -23,7 +23,7 @@ import { UnknownSourceCounter } from './source-limit.js';
 import { takeoverRefusal } from './takeover.js';
 import { DtuUdpEndpoint, type DtuUdpServerStatus } from './udp-endpoint.js';
 import { UdpDtuLink } from './udp-link.js';
-import { CarriedCounts } from '../../../observability/carry.js';
+import { CarriedCounts } from '../../../core/carry.js';
 
 /** DtuStatus fields that are running counts (the others are states and times). */
 const COUNT_FIELDS = [
