@@ -11,6 +11,7 @@ import { CommandRouter } from './core/command-router.js';
 import { DevicePoller } from './core/poller.js';
 import type { CommandChannel, DeviceDriver, Logger, OnceSink } from './core/ports.js';
 import type { Cip22Gateway } from './cip22/gateway/gateway.js';
+import { CarriedCounts } from './core/carry.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { ProgressSample } from './host/watchdog/health-gate.js';
@@ -94,6 +95,8 @@ export class Agent {
   private readonly options: AgentOptions;
   private ota: OtaAgentSide | undefined;
   private cip22: Cip22Gateway | undefined;
+  /** Refusals counted by the router, gateway and forwarder a live reload replaced (carry.ts). */
+  private readonly retiredRefusals = new CarriedCounts();
   private readonly startedAt: number;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -172,6 +175,8 @@ export class Agent {
         await this.swapCommands();
       },
       replaceForwarder: async (config) => {
+        const oversized = this.forwarder?.stats().oversizedDropped;
+        if (oversized !== undefined) this.retiredRefusals.retire('mqtt', { oversized });
         await this.forwarder?.stop();
         this.config = config;
         if (!(this.outbox instanceof SqliteOutbox)) return;
@@ -185,6 +190,7 @@ export class Agent {
       announce: () => this.forwarder?.announceStatus(),
       channel: () => this.commandChannel(),
       replaceCip22: async (config) => {
+        if (this.cip22) this.retiredRefusals.retire('pile', this.cip22.commandRefusals());
         await this.cip22?.stop();
         this.cip22 = undefined;
         this.config = config;
@@ -355,9 +361,9 @@ export class Agent {
       memory: this.memoryGuard?.stats(),
       drivers: this.built?.families.stats() ?? {},
       commandsRefused: {
-        device: this.commands?.stats().refused ?? {},
-        pile: this.cip22?.commandRefusals() ?? {},
-        mqtt: { oversized: this.forwarder?.stats().oversizedDropped ?? 0 },
+        device: this.retiredRefusals.plus('device', this.commands?.stats().refused ?? {}),
+        pile: this.retiredRefusals.plus('pile', this.cip22?.commandRefusals() ?? {}),
+        mqtt: this.retiredRefusals.plus('mqtt', { oversized: this.forwarder?.stats().oversizedDropped ?? 0 }),
       },
       ota: this.ota?.status(),
     });
@@ -401,6 +407,7 @@ export class Agent {
             clock: this.clock,
             logger: mqttLog,
             onRebirth: () => this.pollers.forEach(({ poller }) => poller.reportAll()),
+            ...(this.options.configInfo ? { config: this.options.configInfo } : {}),
           })
         : undefined;
     const forwarder = new MqttForwarder(this.config.mqtt, {
@@ -450,7 +457,10 @@ export class Agent {
   private async swapCommands(): Promise<void> {
     const previous = this.commands;
     if (this.outbox instanceof SqliteOutbox) this.startCommands(this.outbox);
-    if (previous !== this.commands) await previous?.stop();
+    if (previous !== this.commands && previous) {
+      this.retiredRefusals.retire('device', previous.stats().refused);
+      await previous.stop();
+    }
   }
 
   /** Command ids kept in the store across restarts (tag writes and pile commands alike). */

@@ -25,7 +25,7 @@ export async function runCommand(file: string, _err: (line: string) => void): Pr
   };
   // Set once the agent runs; the closures below read it late.
   const live: { reload?: ReloadRuntime } = {};
-  const info = initialInfo(startup.text);
+  const info = initialInfo(startup.text, startup.history);
   const agent = new Agent({
     config,
     logger,

@@ -48,6 +48,10 @@ export const CORE_ERRORS = {
     nature: 'fatal',
     summary: 'A pushed config was refused (unsigned, wrong site, expired, replayed, malformed)',
   },
+  EDGE_ERR_CONFIG_TRUST: {
+    nature: 'fatal',
+    summary: 'A pushed config would change a trust anchor (signing keys, pile roots, replay-guard places)',
+  },
   EDGE_ERR_DRIVER_UNKNOWN: { nature: 'fatal', summary: 'A device names a driver that is not registered' },
   EDGE_ERR_DRIVER_START: {
     nature: 'retry',

@@ -100,6 +100,9 @@ export class DevicePoller {
     this.timer?.cancel();
     this.timer = undefined;
     await this.running;
+    // Changes held inside minIntervalMs were read: a stop (a reload, a shutdown) must not drop them.
+    for (const held of this.report?.drain() ?? [])
+      this.deps.onReading({ device: this.device, ts: held.ts, values: held.values });
     await this.driver
       .stop()
       .catch((error: unknown) =>
@@ -225,8 +228,11 @@ export class DevicePoller {
     if (!linkDown && this.state !== 'online') this.report?.reset();
     const schedule = this.schedule;
     const reported = this.report
-      ? this.report.filter(values, this.deps.clock.monotonic(), (tag) => schedule?.intervalOf(tag))
+      ? this.report.filter(values, this.deps.clock.monotonic(), (tag) => schedule?.intervalOf(tag), ts)
       : values;
+    // Changes held inside minIntervalMs: readings of their own, at the time they were read.
+    for (const earlier of this.report?.takeEarlier() ?? [])
+      this.deps.onReading({ device: this.device, ts: earlier.ts, values: earlier.values });
     if (reported.length > 0) this.deps.onReading({ device: this.device, ts, values: reported });
     if (linkDown) {
       const first = bad[0];

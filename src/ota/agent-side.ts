@@ -129,7 +129,7 @@ export class OtaAgentSide {
         return 'error';
       },
     );
-    if (this.config.ota.commands) this.startCommands();
+    if (this.config.ota.commands) await this.startCommands();
     await this.trial.armed;
     await this.refreshStatus();
   }
@@ -177,7 +177,7 @@ export class OtaAgentSide {
     this.commands?.stop();
   }
 
-  private startCommands(): void {
+  private async startCommands(): Promise<void> {
     const { logger, channel } = this.deps;
     if (!channel)
       return void logger.warn({}, 'ota.commands is on but no command channel (mqtt.url) is configured');
@@ -195,6 +195,11 @@ export class OtaAgentSide {
         logger,
         outbox: this.deps.outbox,
       });
+      // The guard exists from the start: a command issued after it passes, one seen before
+      // a lost guard file does not (replay-guard.ts).
+      await this.engine
+        .ensureGuard()
+        .catch((error: unknown) => logger.error({ err: String(error) }, 'OTA replay guard not created'));
       this.commands.start();
       this.commands.resumeInterrupted();
     } catch (error) {

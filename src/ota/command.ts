@@ -221,8 +221,8 @@ export class OtaCommandHandler {
       });
       if (this.running)
         throw new EdgeError('EDGE_ERR_OTA_BUSY', 'an update is already running', { context: { id: cmd.id } });
-      if (!(await this.options.engine.recordCommand(cmd.id, cmd.expiresAt)))
-        throw refuse('replayed', `OTA command ${cmd.id} was already accepted once`, cmd.id);
+      const verdict = await this.options.engine.recordCommand(cmd);
+      if (verdict !== true) throw refuse('replayed', `OTA command ${cmd.id} ${verdict}`, cmd.id);
     } catch (error) {
       const e = toEdgeError(error, 'EDGE_ERR_OTA_COMMAND');
       logger.warn(

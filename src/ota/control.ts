@@ -3,6 +3,7 @@
  * or, in the split, the requester that asks the privileged step (src/ota/requester.ts).
  */
 import type { AgentEvent } from '../core/types.js';
+import type { GuardedDocument } from './replay-guard.js';
 import type { OtaState } from './state.js';
 
 export type OtaStage = 'download' | 'verify' | 'unpack' | 'switch' | 'done' | 'failed';
@@ -37,8 +38,10 @@ export interface ApplyResult {
 
 export interface OtaControl {
   readState(): Promise<OtaState>;
-  /** Records a signed command's id; false when it was seen before (a replay). */
-  recordCommand(id: string, expiresAt: number): Promise<boolean>;
+  /** Records a signed command's id: true, or why it is refused (seen before, or issued before the guard was re-created). */
+  recordCommand(doc: GuardedDocument): Promise<true | string>;
+  /** Creates the replay guard if its file is missing or unreadable (at start: see replay-guard.ts). */
+  ensureGuard(): Promise<void>;
   apply(request: ApplyRequest): Promise<unknown>;
   /** Continues an update a power cut interrupted (null: nothing to continue). */
   resume(onProgress?: (progress: OtaProgress) => void): Promise<unknown>;

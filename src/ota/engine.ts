@@ -17,6 +17,7 @@ import { raiseFloor } from './floor.js';
 import { installRelease } from './install-release.js';
 import type { Manifest } from './manifest.js';
 import { transition, type OtaEffect, type OtaInput, type OtaState } from './state.js';
+import { admit, refusalReason, type GuardedDocument } from './replay-guard.js';
 import { StateStore } from './store.js';
 import { InstallLayout } from './switch.js';
 import { readBundleHead } from './unpack.js';
@@ -72,8 +73,8 @@ export class OtaEngine {
 
   constructor(private readonly deps: OtaEngineDeps) {
     this.layout = new InstallLayout(resolve(deps.config.root));
-    this.store = new StateStore(resolve(deps.config.stateDir));
     this.clock = deps.clock ?? systemClock;
+    this.store = new StateStore(resolve(deps.config.stateDir), () => this.clock.now());
     // Split: this engine is root (CLI, privileged step); it never writes where the agent can
     // plant links, so a root `ota apply URL` downloads into root's own state directory.
     this.fetchDir =
@@ -157,6 +158,8 @@ export class OtaEngine {
    * loop, finishes an interrupted switch or rollback. No network, no restart.
    */
   async bootCheck(): Promise<OtaState> {
+    // Root's replay guard (signed force) exists from the first start on, not from the first command.
+    await this.ensureGuard();
     let state = (await this.store.read()).state;
     for (let round = 0; round < 4; round++) {
       const current = await this.layout.currentVersion();
@@ -222,17 +225,23 @@ export class OtaEngine {
     if (count > 0) await this.locked(() => this.run({ type: 'events-emitted', count }));
   }
 
-  /** Records a signed command's id; false when it was seen before (a replay). */
-  async recordCommand(id: string, expiresAt: number): Promise<boolean> {
+  /** Records a signed command's id: true, or why it is refused (a replay: replay-guard.ts). */
+  async recordCommand(doc: GuardedDocument): Promise<true | string> {
     return this.locked(async () => {
       const { state } = await this.store.read();
-      const now = this.clock.now();
-      if (state.seenCommands.some((c) => c.id === id)) return false;
-      await this.store.write({
-        ...state,
-        seenCommands: [...state.seenCommands.filter((c) => c.expiresAt > now), { id, expiresAt }],
-      });
+      const guard = { seen: state.seenCommands, since: state.seenSince };
+      const next = admit(guard, doc, this.clock.now());
+      if (!next) return refusalReason(guard, doc);
+      await this.store.write({ ...state, seenCommands: next.seen });
       return true;
+    });
+  }
+
+  /** At agent start: a missing or unreadable state.json gets its guard now, not at the first command. */
+  async ensureGuard(): Promise<void> {
+    await this.locked(async () => {
+      const read = await this.store.read();
+      if (read.lost) await this.store.write(read.state);
     });
   }
 

@@ -170,8 +170,8 @@ async function authoriseForce(
   });
   if (cmd.force !== true || cmd.sha256 !== request.sha256 || cmd.id !== request.commandId)
     throw refuse(`command ${cmd.id} does not force this bundle`);
-  if (!(await options.engine.recordCommand(cmd.id, cmd.expiresAt)))
-    throw refuse(`command ${cmd.id} was used before`);
+  const verdict = await options.engine.recordCommand(cmd);
+  if (verdict !== true) throw refuse(`command ${cmd.id} ${verdict}`);
   return true;
 }
 

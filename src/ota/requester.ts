@@ -15,6 +15,7 @@ import type { OtaControl } from './control.js';
 import type { ApplyRequest, ApplyResult, OtaProgress } from './engine.js';
 import { fetchBundle, sha256File } from './fetch.js';
 import { writeFileDurable } from './fs-sync.js';
+import { admit, parseGuard, refusalReason, type GuardedDocument, type ReplayGuard } from './replay-guard.js';
 import { requestsDir, writeRequest, type OtaRequest } from './requests.js';
 import type { OtaState } from './state.js';
 import { StateStore } from './store.js';
@@ -63,20 +64,33 @@ export class OtaRequester implements OtaControl {
   }
 
   /** The agent's own replay guard (root keeps its own for `force`). */
-  async recordCommand(id: string, expiresAt: number): Promise<boolean> {
-    const file = join(this.dataDir, 'commands.json');
-    const now = this.deps.clock.now();
-    const seen = JSON.parse(await readFile(file, 'utf8').catch(() => '[]')) as {
-      id: string;
-      expiresAt: number;
-    }[];
-    if (seen.some((c) => c.id === id)) return false;
-    await mkdir(this.dataDir, { recursive: true, mode: 0o750 });
-    await writeFileDurable(
-      file,
-      JSON.stringify([...seen.filter((c) => c.expiresAt > now), { id, expiresAt }]),
-    );
+  async recordCommand(doc: GuardedDocument): Promise<true | string> {
+    const guard = await this.readGuard();
+    const next = admit(guard.guard, doc, this.deps.clock.now());
+    if (!next) return refusalReason(guard.guard, doc);
+    await this.writeGuard(next);
     return true;
+  }
+
+  async ensureGuard(): Promise<void> {
+    const guard = await this.readGuard();
+    if (guard.lost) await this.writeGuard(guard.guard);
+  }
+
+  private get guardFile(): string {
+    return join(this.dataDir, 'commands.json');
+  }
+
+  /** commands.json; missing or unreadable: a guard that starts now (replay-guard.ts). */
+  private async readGuard(): Promise<{ guard: ReplayGuard; lost: boolean }> {
+    const text = await readFile(this.guardFile, 'utf8').catch(() => undefined);
+    const guard = text === undefined ? undefined : parseGuard(text);
+    return guard ? { guard, lost: false } : { guard: { seen: [], since: this.deps.clock.now() }, lost: true };
+  }
+
+  private async writeGuard(guard: ReplayGuard): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true, mode: 0o750 });
+    await writeFileDurable(this.guardFile, JSON.stringify(guard));
   }
 
   async apply(request: ApplyRequest): Promise<ApplyResult> {

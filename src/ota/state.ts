@@ -74,6 +74,8 @@ export interface OtaState {
   readonly events: readonly AgentEvent[];
   /** Ids of accepted signed commands until they expire: the replay guard. */
   readonly seenCommands: readonly SeenCommand[];
+  /** The guard was (re)created then (state.json missing or unreadable): commands issued at or before are refused. */
+  readonly seenSince?: number;
   /** Highest agent request (src/ota/requests.ts) the privileged step has handled. */
   readonly requestsDone?: number;
 }

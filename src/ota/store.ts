@@ -17,7 +17,11 @@ export class StateStore {
   private readonly lockFile: string;
 
   /** `dir` is root's in the split mode (ota.stateDir): the agent reads state.json, writes nothing. */
-  constructor(readonly dir: string) {
+  /** `now` dates a replay guard re-created because state.json was missing or unreadable. */
+  constructor(
+    readonly dir: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.file = join(dir, 'state.json');
     // The privileged step's own copies of requested bundles (never the agent's files).
     this.downloadsDir = join(dir, 'downloads');
@@ -43,14 +47,27 @@ export class StateStore {
     await mkdir(this.downloadsDir, { recursive: true, mode: 0o700 });
   }
 
-  /** The state, or the initial one when there is none; `problem` says why it was unreadable. */
-  async read(): Promise<{ state: OtaState; problem?: string }> {
+  /**
+   * The state, or the initial one when there is none; `problem` says why it was unreadable.
+   * `lost`: there was no readable state, so the ids of accepted commands are unknown and
+   * the state's replay guard starts now (`seenSince`): whatever writes it next keeps that.
+   */
+  async read(): Promise<{ state: OtaState; problem?: string; lost?: true }> {
+    const read = await this.readFile();
+    return read.state ? { state: read.state } : { state: this.lostState(), lost: true, ...read };
+  }
+
+  private lostState(): OtaState {
+    return { ...initialState(), seenSince: this.now() };
+  }
+
+  private async readFile(): Promise<{ state?: OtaState; problem?: string }> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: initialState() };
-      return { state: initialState(), problem: `cannot read ${this.file}: ${(error as Error).message}` };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      return { problem: `cannot read ${this.file}: ${(error as Error).message}` };
     }
     try {
       const state = JSON.parse(text) as OtaState;
@@ -60,11 +77,11 @@ export class StateStore {
         !Array.isArray(state.events) ||
         !Array.isArray(state.seenCommands)
       ) {
-        return { state: initialState(), problem: `${this.file} has an unknown format` };
+        return { problem: `${this.file} has an unknown format` };
       }
       return { state };
     } catch (error) {
-      return { state: initialState(), problem: `${this.file} is not JSON: ${(error as Error).message}` };
+      return { problem: `${this.file} is not JSON: ${(error as Error).message}` };
     }
   }
 

@@ -87,6 +87,8 @@ export class ConfigHistory {
   constructor(
     readonly dir: string,
     private readonly keep = 10,
+    /** Dates the replay guard of a lost state.json (tests give their clock). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   private get stateFile(): string {
@@ -99,16 +101,17 @@ export class ConfigHistory {
   }
 
   /**
-   * The state as last written. A missing file: empty (the local file runs). An unreadable
-   * one: empty too, but the ids of accepted pushes are lost with it, so every push issued
-   * until now counts as seen (a replay must not pass because a file broke).
+   * The state as last written. Missing or unreadable: empty (the local file runs), and the
+   * ids of accepted pushes are unknown (a deleted state.json looks like a fresh station), so
+   * every push issued until now counts as seen: a replay must not pass because a file broke
+   * or went. The guard is written with the first update (Reloader.start, at agent start).
    */
   readSync(): HistoryState {
     let text: string;
     try {
       text = readFileSync(this.stateFile, 'utf8');
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? EMPTY : this.lost();
+    } catch {
+      return this.lost();
     }
     try {
       return stateSchema.parse(JSON.parse(text));
@@ -117,15 +120,18 @@ export class ConfigHistory {
     }
   }
 
+  /**
+   * The guard of a lost state: now, or the broken file's mtime when the clock was stepped
+   * back since it was written.
+   */
   private lost(): HistoryState {
-    const written = (() => {
-      try {
-        return statSync(this.stateFile).mtimeMs;
-      } catch {
-        return 0;
-      }
-    })();
-    return { ...EMPTY, guard: { issuedUpTo: Math.max(Date.now(), Math.ceil(written)) } };
+    let written = 0;
+    try {
+      written = Math.ceil(statSync(this.stateFile).mtimeMs);
+    } catch {
+      // deleted: now it is
+    }
+    return { ...EMPTY, guard: { issuedUpTo: Math.max(this.now(), written) } };
   }
 
   textSync(hash: string): string {

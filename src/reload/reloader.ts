@@ -14,6 +14,7 @@ import type { SecretResolver } from '../config-kit/secrets.js';
 import { applyLive, devicesVerdict, type ReloadTarget } from './apply.js';
 import { diffConfig, summarisePlan } from './diff.js';
 import type { ConfigHistory, HistoryEntry, ReloadResult } from './history.js';
+import { trustAnchorChanges } from './trust.js';
 import { configHash, validateConfigText, type ConfigProblem } from './validate.js';
 
 export const CONFIG_RESULT_TOPIC = 'agent/config/result';
@@ -192,6 +193,22 @@ export class Reloader {
       const problems = bounded(validated.problems);
       logger.warn({ hash: validated.hash, problems }, 'config refused: the running config stays');
       return this.result({ status: 'refused', hash: validated.hash, problems, ...ids(meta) });
+    }
+    // Who the station trusts is the local file's to say (trust.ts): a signer cannot widen it.
+    const anchors = meta.source === 'push' ? trustAnchorChanges(target.config(), validated.config) : [];
+    if (anchors.length > 0) {
+      logger.warn(
+        { hash: validated.hash, paths: anchors.map((p) => p.path) },
+        'pushed config changes a trust anchor: refused',
+      );
+      const reason = `trust anchors are set by the local file only: ${anchors.map((p) => p.path).join(', ')}`;
+      return this.result({
+        status: 'refused',
+        hash: validated.hash,
+        problems: anchors,
+        reason,
+        ...ids(meta),
+      });
     }
     const rollback = meta.source === 'rollback' || meta.source === 'cli-rollback';
     // The reload section is the local file's (docs/remote-config.md): a pushed one is ignored.

@@ -140,7 +140,7 @@ export class RemoteConfig {
       if (!(await this.options.history.claimId(cmd.id, cmd.expiresAt, now, cmd.issuedAt)))
         throw refuse(
           'replayed',
-          `config push ${cmd.id} was already accepted once (or may have been: its id is no longer kept)`,
+          `config push ${cmd.id} was already accepted once, or may have been (its id is no longer kept, or it was issued before the replay guard was re-created after its state was lost: sign it again)`,
           cmd.id,
         );
     } catch (error) {

@@ -14,6 +14,7 @@ import { createSecretResolver, type SecretResolver } from '../config-kit/secrets
 import { loadKeyring } from '../ota/verify.js';
 import { ConfigHistory, startupText } from './history.js';
 import { RemoteConfig } from './remote.js';
+import { withLocalTrustAnchors } from './trust.js';
 import { Reloader } from './reloader.js';
 import { configHash } from './validate.js';
 import { PID_FILE, pidFileText } from './pidfile.js';
@@ -44,7 +45,7 @@ export function loadStartupConfig(file: string): StartupConfig {
     const parsed = checkConfigText(start.text);
     if (parsed.ok)
       return {
-        config: { ...parsed.config, reload: fileConfig.reload },
+        config: { ...withLocalTrustAnchors(parsed.config, fileConfig).config, reload: fileConfig.reload },
         text: start.text,
         history,
         signingKeys,
@@ -107,9 +108,14 @@ export interface ReloadRuntime {
   stop(): Promise<void>;
 }
 
-/** Hash and version before the Reloader exists (the agent starts first). */
-export function initialInfo(text: string): { hash: string; version: string | null } {
-  return { hash: configHash(text), version: null };
+/**
+ * Hash and version before the Reloader exists (the agent starts first and its births name
+ * them): the version the history recorded for this text, if any.
+ */
+export function initialInfo(text: string, history?: ConfigHistory): { hash: string; version: string | null } {
+  const hash = configHash(text);
+  const active = history?.readSync().active;
+  return { hash, version: active?.hash === hash ? (active.version ?? null) : null };
 }
 
 export async function startReload(deps: ReloadRuntimeDeps): Promise<ReloadRuntime> {

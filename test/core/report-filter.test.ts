@@ -23,6 +23,11 @@ function tags(values: readonly TagValue[]): string[] {
   return values.map((v) => `${v.tag}=${String(v.value)}${v.quality === 'bad' ? `!${v.code}` : ''}`);
 }
 
+/** The held excursions the last filter() reported, as `ts:tag=value`. */
+function earlier(f: ReportFilter): string[] {
+  return f.takeEarlier().flatMap((r) => tags(r.values).map((t) => `${r.ts}:${t}`));
+}
+
 describe('ReportFilter', () => {
   it('reports the first value, then only changes beyond the deadband', () => {
     const f = new ReportFilter(change);
@@ -69,11 +74,72 @@ describe('ReportFilter', () => {
     assert.equal(f.filter([{ tag: 'p', value: 5, quality: 'good', source: 'secondary' }], 10).length, 1);
   });
 
-  it('minIntervalMs holds a change, which is then reported because it still differs from the last reported value', () => {
+  it('minIntervalMs holds a change, which is then reported with the time it was read', () => {
     const f = new ReportFilter({ ...change, minIntervalMs: 5000 });
     f.filter([goodValue('p', 0)], 0);
     assert.equal(f.filter([goodValue('p', 10)], 1000).length, 0);
-    assert.deepEqual(tags(f.filter([goodValue('p', 10)], 5000)), ['p=10']);
+    assert.deepEqual(tags(f.filter([goodValue('p', 10)], 5000)), [], 'no change since the held one');
+    assert.deepEqual(earlier(f), ['1000:p=10']);
+  });
+
+  it('excursion-reverted-within-min-interval: a change that reverts within minIntervalMs is reported at the interval end with its own time, then the value it went back to', () => {
+    // Before: 0 → 10 → 0 inside one interval was never reported; a consumer never learnt
+    // that the value moved. Now every value reported was read at the time it carries.
+    const f = new ReportFilter({ ...change, minIntervalMs: 5000 });
+    const seen: string[] = [];
+    const poll = (value: number, at: number): void => {
+      const now = f.filter([goodValue('p', value)], at, undefined, at + 1e9);
+      seen.push(...earlier(f).map((e) => `${Number(e.split(':')[0]) - 1e9}:${e.split(':')[1]}`));
+      seen.push(...tags(now).map((t) => `${at}:${t}`));
+    };
+    for (const [value, at] of [
+      [0, 0],
+      [10, 1000],
+      [0, 2000],
+      [0, 3000],
+      [0, 5000],
+      [0, 6000],
+      [0, 12_000],
+    ])
+      poll(value!, at!);
+    assert.deepEqual(seen, ['0:p=0', '1000:p=10', '5000:p=0']);
+  });
+
+  it('the farthest excursion of an interval is the one reported; the nearer ones are counted as suppressed', () => {
+    const f = new ReportFilter({ ...change, minIntervalMs: 5000 });
+    f.filter([goodValue('p', 0)], 0);
+    for (const [v, at] of [
+      [5, 1000],
+      [-12, 2000],
+      [7, 3000],
+      [7, 5000],
+    ])
+      f.filter([goodValue('p', v!)], at!);
+    assert.deepEqual(earlier(f), ['2000:p=-12']);
+    assert.deepEqual(
+      f.stats(),
+      { suppressed: 2, reported: 2 },
+      '5 (replaced) and 7@3000 (nearer); 7@5000 is held',
+    );
+  });
+
+  it('a quality change during a held excursion: the excursion first (its own time), then the bad value at once', () => {
+    const f = new ReportFilter({ ...change, minIntervalMs: 5000 });
+    f.filter([goodValue('p', 0)], 0);
+    f.filter([goodValue('p', 10)], 1000);
+    assert.deepEqual(tags(f.filter([badValue('p', 'EDGE_ERR_MODBUS_TIMEOUT', 'x')], 1500)), [
+      'p=null!EDGE_ERR_MODBUS_TIMEOUT',
+    ]);
+    assert.deepEqual(earlier(f), ['1000:p=10']);
+  });
+
+  it('a held excursion is reported before the first value after a reset (reconnect, rebirth)', () => {
+    const f = new ReportFilter({ ...change, minIntervalMs: 5000 });
+    f.filter([goodValue('p', 0)], 0);
+    f.filter([goodValue('p', 10)], 1000);
+    f.reset();
+    assert.deepEqual(tags(f.filter([goodValue('p', 0)], 1200)), ['p=0']);
+    assert.deepEqual(earlier(f), ['1000:p=10']);
   });
 
   it('period mode reports once per maxPeriodMs, booleans and strings compare exactly', () => {
@@ -190,6 +256,37 @@ describe('DevicePoller with report', () => {
     assert.equal(suppressed, 2 * 8 - (2 + 2 + 2 + 1));
     const text = await pollerMetrics(poller);
     assert.match(text, new RegExp(`^edge_suppressed_values_total\\{device="meter"\\} ${suppressed}$`, 'm'));
+  });
+
+  it('the poller publishes a reverted excursion as a reading of its own, with the time it was read', async () => {
+    const { clock, driver, readings, poller } = run({ ...change, minIntervalMs: 3000 });
+    poller.start();
+    await clock.advance(0); // e=100, st=true at 0
+    driver.values.set('e', 150);
+    await clock.advance(1000); // read at 1000, held
+    driver.values.set('e', 100);
+    await clock.advance(3000); // back at 2000; the interval ends at 3000
+    await poller.stop();
+    assert.deepEqual(
+      readings.map((r) => `${r.ts}:${tags(r.values).join(',')}`),
+      // 150 read at 1000 and gone by 2000: reported at the interval end (3000) with its own
+      // time; the 100 it went back to, read at 3000, one interval later.
+      ['0:e=100,st=true', '1000:e=150', '3000:e=100'],
+    );
+  });
+
+  it('a change still held when the poller stops (a reload, a shutdown) is reported, with the time it was read', async () => {
+    const { clock, driver, readings, poller } = run({ ...change, minIntervalMs: 60_000 });
+    poller.start();
+    await clock.advance(0);
+    driver.values.set('e', 150);
+    await clock.advance(1000);
+    assert.equal(readings.length, 1, 'held');
+    await poller.stop();
+    assert.deepEqual(
+      readings.map((r) => `${r.ts}:${tags(r.values).join(',')}`),
+      ['0:e=100,st=true', '1000:e=150'],
+    );
   });
 
   it('max-period-late-by-a-poll: a tag polled every second is reported at least every maxPeriodMs although one poll was slower', async () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { sign, type KeyObject } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
 import { MemoryCommandChannel } from '../../src/core/command-channel.js';
@@ -7,6 +9,7 @@ import { silentLogger, type OutboxSink } from '../../src/core/ports.js';
 import type { NewRecord } from '../../src/core/types.js';
 import { OTA_COMMAND_TOPIC, OtaCommandHandler } from '../../src/ota/command.js';
 import { OtaEngine, type ApplyRequest } from '../../src/ota/engine.js';
+import { initialState } from '../../src/ota/state.js';
 import { loadKeyring } from '../../src/ota/verify.js';
 import { tempDir } from '../helpers/tmp.js';
 import { factoryInstall, makeKey, testOtaConfig, type TestKey } from './helpers.js';
@@ -50,6 +53,9 @@ function setup(t: { after(fn: () => void): void }) {
   const key = makeKey(tmp.path);
   const config = testOtaConfig(tmp.path, key);
   factoryInstall(config, '1.0.0');
+  // An installed station: its replay guard (state.json) predates these commands.
+  mkdirSync(config.stateDir, { recursive: true });
+  writeFileSync(join(config.stateDir, 'state.json'), JSON.stringify(initialState()));
   const clock = new ManualClock(NOW);
   const engine = new OtaEngine({ config, logger: silentLogger, clock });
   // The download itself is tested elsewhere: record what the command asked for.

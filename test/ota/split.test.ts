@@ -22,7 +22,8 @@ import { splitMachine, type SplitMachine } from './split-machine.js';
 import { bootableVersion, buildBundle, makeKey, type TestKey } from './helpers.js';
 
 function signedForce(key: TestKey, sha256: string): string {
-  const now = Date.now();
+  // Issued after root's replay guard was created, even within the same millisecond.
+  const now = Date.now() + 1;
   const text = JSON.stringify({
     type: 'ota-apply',
     id: 'cmd-force-01',
@@ -30,7 +31,7 @@ function signedForce(key: TestKey, sha256: string): string {
     url: 'https://updates.example/b.tar.gz',
     sha256,
     force: true,
-    issuedAt: now - 1000,
+    issuedAt: now,
     expiresAt: now + 3_600_000,
   });
   return JSON.stringify({
@@ -245,6 +246,8 @@ describe('OTA under the root/agent split', { skip: needsRoot }, () => {
     assert.match((await alone.engine.status()).state.last?.reason ?? '', /force refused: no signed command/);
 
     const signed = machine();
+    // The station started once (boot-check): root's replay guard predates the command.
+    await signed.engine.bootCheck();
     const commandFile = join(tmp.path, 'force.json');
     writeFileSync(commandFile, signedForce(key, sha256Of(older)));
     assert.equal(signed.agent('apply', older, sha256Of(older), 'force', commandFile).code, 0);

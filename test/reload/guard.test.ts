@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
-import { chownSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -46,7 +46,7 @@ function config(names: string | string[], historyDir: string, extra: Record<stri
 }
 
 async function storedHistory(dir: string): Promise<ConfigHistory> {
-  const history = new ConfigHistory(dir);
+  const history = new ConfigHistory(dir, 10, () => 0);
   await history.activate({ hash: await history.store(config('a', dir)), at: 1, source: 'file' });
   return history;
 }
@@ -78,9 +78,31 @@ describe('replay guard of signed config pushes', () => {
     assert.equal(await history.claimId('push-00000002', later + 3_600_000, later, later), false);
   });
 
-  it('a fresh history accepts pushes issued before it existed', async () => {
-    const history = new ConfigHistory(join(d.path, 'fresh'));
-    assert.equal(await history.claimId('push-00000001', 2_000, 1_500, 1_000), true);
+  it('a deleted state.json does not forget the accepted ids: pushes issued before it went are refused', async () => {
+    const dir = join(d.path, 'deleted');
+    let now = Date.now();
+    const issued = now + 5;
+    const history = new ConfigHistory(dir, 10, () => now);
+    await history.activate({ hash: await history.store(config('a', dir)), at: 1, source: 'file' });
+    assert.equal(await history.claimId('push-00000001', issued + 600_000, now + 10, issued), true);
+    rmSync(join(dir, 'state.json'));
+    now = Date.now() + 1_000;
+    assert.equal(
+      await history.claimId('push-00000001', issued + 600_000, now, issued),
+      false,
+      'the replay of a push accepted before state.json was deleted',
+    );
+    assert.equal(
+      await history.claimId('push-00000002', now + 600_000, now + 1, now + 1),
+      true,
+      'issued after',
+    );
+  });
+
+  it('a fresh history refuses pushes issued before it was created (it cannot tell them from a loss)', async () => {
+    const history = new ConfigHistory(join(d.path, 'fresh'), 10, () => 1_200);
+    assert.equal(await history.claimId('push-00000001', 2_000, 1_500, 1_000), false);
+    assert.equal(await history.claimId('push-00000002', 2_000, 1_500, 1_300), true);
   });
 });
 
@@ -352,9 +374,10 @@ describe('the keys that sign configs', () => {
         type: 'config-set',
         id,
         site: 'keys',
-        issuedAt: now - 1000,
+        // After the replay guard the agent created at its start (same millisecond possible).
+        issuedAt: now + 1000,
         expiresAt: now + 60_000,
-        config: text(other.pem, ['a', id]),
+        config: text(operator.pem, ['a', id]),
       });
       const sig = sign(null, Buffer.from(command), key.privateKey).toString('base64');
       const payload = Buffer.from(JSON.stringify({ command, keyId: key.keyId, sig }));

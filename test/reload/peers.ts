@@ -144,13 +144,16 @@ export interface InProcessAgent {
   stop(): Promise<void>;
 }
 
-export async function startInProcess(file: string): Promise<InProcessAgent> {
+export async function startInProcess(
+  file: string,
+  restart: (reason: string) => void = () => assert.fail('no restart expected'),
+): Promise<InProcessAgent> {
   const startup = loadStartupConfig(file);
   const live: { reload?: ReloadRuntime } = {};
   const agent = new Agent({
     config: startup.config,
     logger: silentLogger,
-    configInfo: () => live.reload?.reloader.info() ?? initialInfo(startup.text),
+    configInfo: () => live.reload?.reloader.info() ?? initialInfo(startup.text, startup.history),
   });
   await agent.start();
   const reload = await startReload({
@@ -158,7 +161,7 @@ export async function startInProcess(file: string): Promise<InProcessAgent> {
     file,
     startup,
     logger: silentLogger,
-    restart: () => assert.fail('no restart expected'),
+    restart,
   });
   live.reload = reload;
   return {

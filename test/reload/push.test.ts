@@ -66,7 +66,7 @@ describe('signed config push over MQTT', { timeout: 180_000 }, () => {
       type: 'config-set',
       id: `push-${process.pid}-${++n}`,
       sites: ['elsewhere', SITE],
-      issuedAt: now - 1000,
+      issuedAt: now,
       expiresAt: now + 600_000,
       config: stringify(config),
       ...extra,

@@ -154,7 +154,7 @@ describe('ConfigHistory', () => {
   after(() => d.remove());
 
   it('keeps the last N, refuses a replayed id, and an edited file wins', async () => {
-    const history = new ConfigHistory(join(d.path, 'h'), 3);
+    const history = new ConfigHistory(join(d.path, 'h'), 3, () => 0);
     const texts = ['a', 'b', 'c', 'd', 'e'].map((n) => text([n]));
     for (const t of texts) {
       const hash = await history.store(t);
@@ -169,9 +169,9 @@ describe('ConfigHistory', () => {
     assert.throws(() => history.textSync(configHash(texts[0]!)), /ENOENT/, 'pruned');
     assert.equal(startupText(history, 'file').text, texts[4], 'the active push while the file is unchanged');
     assert.equal(startupText(history, 'edited').text, 'edited', 'an edited file wins');
-    assert.equal(await history.claimId('push-00000001', 10, 0), true);
-    assert.equal(await history.claimId('push-00000001', 10, 0), false);
-    assert.equal(await history.claimId('push-00000001', 10, 11), false, 'kept until it expires');
+    assert.equal(await history.claimId('push-00000001', 10, 1), true);
+    assert.equal(await history.claimId('push-00000001', 10, 1), false);
+    assert.equal(await history.claimId('push-00000001', 10, 11, 1), false, 'kept until it expires');
   });
 
   it('a config on trial the agent cannot start on: the previous one is restored', async () => {

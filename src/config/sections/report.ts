@@ -19,7 +19,9 @@ const reportFields = {
     .number()
     .int()
     .min(0)
-    .describe('mode change: at most one value change per tag this often (quality changes are never held)'),
+    .describe(
+      'mode change: at most one value change per tag this often; a change inside it is held and reported at its end with the time it was read (quality changes are never held)',
+    ),
   maxPeriodMs: z
     .number()
     .int()

@@ -304,7 +304,8 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
    */
   announceStatus(): void {
     const client = this.client;
-    if (!this.connected || !client || this.deps.uplink) return;
+    if (this.deps.uplink) return void (this.connected ? this.deps.uplink.configChanged?.() : undefined);
+    if (!this.connected || !client) return;
     const gen = this.gen;
     const status = this.status();
     client.publish(

@@ -47,6 +47,8 @@ export interface Uplink {
   onDisconnect(): void;
   /** False holds the drain (records stay in the outbox). */
   readonly ready: boolean;
+  /** The active config changed on an open connection (a live reload): births that name it again. */
+  configChanged?(): void;
 }
 
 /** Where the JSON format's retained status goes, and whose it is. */

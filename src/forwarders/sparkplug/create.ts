@@ -9,7 +9,12 @@ import { SparkplugUplink } from './uplink.js';
 
 export function createSparkplugUplink(
   config: EdgeConfig,
-  deps: { readonly clock: Clock; readonly logger: Logger; readonly onRebirth?: () => void },
+  deps: {
+    readonly clock: Clock;
+    readonly logger: Logger;
+    readonly onRebirth?: () => void;
+    readonly config?: () => { readonly hash: string; readonly version: string | null } | undefined;
+  },
 ): SparkplugUplink {
   const sp = config.mqtt.sparkplug;
   const bdSeqFile = sp.bdSeqFile ?? join(dirname(config.store.path), 'sparkplug-bdseq.json');

@@ -33,6 +33,8 @@ import { DataType, decodePayload, encodePayload, toNumber, type DataTypeCode, ty
 
 export const NAMESPACE = 'spBv1.0';
 export const REBIRTH_METRIC = 'Node Control/Rebirth';
+export const CONFIG_HASH_METRIC = 'Properties/Config Hash';
+export const CONFIG_VERSION_METRIC = 'Properties/Config Version';
 
 export interface SparkplugOptions {
   readonly groupId: string;
@@ -50,6 +52,8 @@ export interface SparkplugDeps {
   readonly bdSeq: BdSeqStore;
   /** After every NBIRTH: the next poll of every device reports all its tags (report by exception). */
   readonly onRebirth?: () => void;
+  /** The active config's hash and version (src/reload): NBIRTH's `Properties/Config …` metrics. */
+  readonly config?: () => { readonly hash: string; readonly version: string | null } | undefined;
 }
 
 interface DeviceState {
@@ -236,6 +240,7 @@ export class SparkplugUplink implements Uplink {
       metrics: [
         { name: 'bdSeq', datatype: DataType.Int64, longValue: this.bdSeq, timestamp: now },
         { name: REBIRTH_METRIC, datatype: DataType.Boolean, booleanValue: false, timestamp: now },
+        ...this.configMetrics(now),
       ],
     });
     client.publish(this.topic('NBIRTH'), nbirth, { qos: 0, retain: false });
@@ -243,6 +248,29 @@ export class SparkplugUplink implements Uplink {
     this.born = new Set();
     for (const state of this.devices.values()) if (!this.dead.has(state.name)) this.deviceBirth(state);
     this.deps.onRebirth?.();
+  }
+
+  /** Which config the node runs: a host can tell a station that took a push from one that did not. */
+  private configMetrics(now: number): Metric[] {
+    const info = this.deps.config?.();
+    if (!info) return [];
+    const string = (name: string, value: string | null): Metric => ({
+      name,
+      datatype: DataType.String,
+      timestamp: now,
+      ...(value === null ? { isNull: true } : { stringValue: value }),
+    });
+    return [string(CONFIG_HASH_METRIC, info.hash), string(CONFIG_VERSION_METRIC, info.version)];
+  }
+
+  /**
+   * A live reload changed the config on this connection: a rebirth (NBIRTH with the same
+   * bdSeq, seq 0, then every DBIRTH) names the new one, as a host-requested rebirth does.
+   */
+  configChanged(): void {
+    if (!this.nodeBorn) return;
+    this.deps.logger.info({}, 'sparkplug: config changed, rebirth');
+    this.birth();
   }
 
   private deviceBirth(state: DeviceState): void {

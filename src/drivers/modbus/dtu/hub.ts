@@ -23,6 +23,37 @@ import { UnknownSourceCounter } from './source-limit.js';
 import { takeoverRefusal } from './takeover.js';
 import { DtuUdpEndpoint, type DtuUdpServerStatus } from './udp-endpoint.js';
 import { UdpDtuLink } from './udp-link.js';
+import { CarriedCounts } from '../../../core/carry.js';
+
+/** DtuStatus fields that are running counts (the others are states and times). */
+const COUNT_FIELDS = [
+  'bytesIn',
+  'bytesOut',
+  'heartbeats',
+  'requests',
+  'responses',
+  'exceptions',
+  'timeouts',
+  'crcErrors',
+  'garbageBytes',
+  'echoes',
+  'rawMatches',
+  'subsetMatches',
+  'linkDownFailures',
+  'registrations',
+  'replaced',
+  'takeoverRefused',
+  'rejectedSource',
+  'disconnects',
+  'livenessCloses',
+  'keepalives',
+  'keepaliveFailures',
+  'connectFailures',
+] as const satisfies readonly (keyof DtuStatus)[];
+
+function countsOf(status: DtuStatus): Record<string, number> {
+  return Object.fromEntries(COUNT_FIELDS.map((f) => [f, status[f]]));
+}
 
 export type { DtuHubDeps, DtuStatus } from './link.js';
 
@@ -71,6 +102,8 @@ function udpLinkChange(name: string): EdgeError {
 
 export class DtuHub {
   private readonly links = new Map<string, DtuLink>();
+  /** What links a reload replaced or removed counted: their names' totals stay monotonic. */
+  private readonly carried = new CarriedCounts();
   private readonly registrations: CompiledRegistration[] = [];
   private server: Server | undefined;
   private readonly pending = new Set<PendingSocket>();
@@ -198,6 +231,7 @@ export class DtuHub {
     const i = this.registrations.findIndex((r) => r.name === name);
     if (i >= 0) this.registrations.splice(i, 1);
     this.linkAllow.delete(name);
+    this.carried.retire(name, countsOf(old.status()));
     old.stop();
   }
 
@@ -213,7 +247,9 @@ export class DtuHub {
   }
 
   status(): Record<string, DtuStatus> {
-    return Object.fromEntries([...this.links].map(([name, link]) => [name, link.status()]));
+    return Object.fromEntries(
+      [...this.links].map(([name, link]) => [name, this.carried.plus(name, link.status(), COUNT_FIELDS)]),
+    );
   }
 
   serverStatus(): DtuServerStatus {
