@@ -116,6 +116,7 @@ export class OpcuaDevice implements DeviceDriver {
     this.watchdog = undefined;
     await this.opening;
     await this.drop();
+    await this.refreshing;
     this.state = 'stopped';
   }
 
