@@ -12,6 +12,7 @@ import type { DeviceDriver, Logger } from '../core/ports.js';
 import type { AgentEvent } from '../core/types.js';
 import type { EdgeConfig } from '../config/schema.js';
 import { FailoverDriver } from './failover/driver.js';
+import { tagShapesOf, type TagTypesOf } from './failover/shapes.js';
 import { DRIVERS, type DeviceConfig } from './registry.js';
 import type { AgentDeviceConfig } from './schemas.js';
 import type { AnyDriverDefinition, ConfigWarning, DriverFamily } from './types.js';
@@ -180,11 +181,16 @@ export function buildDevice(
     device: AgentDeviceConfig,
     failover: NonNullable<AgentDeviceConfig['failover']>,
   ): DeviceDriver {
-    const secondary = families.create({
+    const secondaryConfig = {
       ...failover.secondary,
       name: failover.secondary.name ?? `${device.name}.secondary`,
-    });
+    };
+    const secondary = families.create(secondaryConfig);
     return new FailoverDriver(families.create(device), secondary, failover, {
+      tagShapes: {
+        primary: tagShapesOf(device, tagTypesOf),
+        secondary: tagShapesOf(secondaryConfig, tagTypesOf),
+      },
       clock: deps.clock,
       logger: deps.logger.child({ device: device.name, component: 'failover' }),
       random: deps.random,
@@ -193,6 +199,12 @@ export function buildDevice(
     });
   }
 }
+
+/** The registered driver's `tagTypes` for a device config. */
+const tagTypesOf: TagTypesOf = (config) =>
+  (DRIVERS as readonly AnyDriverDefinition[])
+    .find((d) => d.name === config.driver)
+    ?.tagTypes?.(config as DeviceConfig);
 
 function problemOf(device: AgentDeviceConfig, index: number, error: EdgeError): DeviceProblem {
   // An error of the failover secondary names the secondary; its fields live under failover.secondary.

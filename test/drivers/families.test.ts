@@ -130,7 +130,8 @@ test('removing a failover device frees both sources in their families (an S7 pri
           secondary: {
             driver: 'modbus',
             connection: { transport: 'rtu', path: '/dev/ttyNOWHERE' },
-            tags: [{ name: 't', function: 'holding', address: 0 }],
+            // i16 as the S7 INT: failover refuses a secondary that reads it unsigned.
+            tags: [{ name: 't', function: 'holding', address: 0, type: 'i16' }],
           },
         },
       },

@@ -34,6 +34,7 @@ function setup(primary: FakeDriver, secondary: FakeDriver, tagMap?: Record<strin
       random: () => 0.5,
       startBackoff: { initialMs: 100, maxMs: 100, multiplier: 1, jitter: 0 },
       onEvent: (e) => events.push(e),
+      tagShapes: { primary: undefined, secondary: undefined },
     },
   );
   return { clock, events, driver };

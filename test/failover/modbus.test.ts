@@ -10,7 +10,9 @@ import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import type { AgentEvent, TagValue } from '../../src/core/types.js';
 import { FailoverDriver } from '../../src/drivers/failover/driver.js';
+import { tagShapesOf } from '../../src/drivers/failover/shapes.js';
 import { createModbusFamily, type ModbusFamily } from '../../src/drivers/modbus/family.js';
+import { modbusDriver } from '../../src/drivers/modbus/index.js';
 import { deviceSchema } from '../../src/drivers/schemas.js';
 import { freePort } from '../helpers/net.js';
 import { startAll } from '../helpers/peers.js';
@@ -100,6 +102,10 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
         random: () => 0.5,
         startBackoff: config.reconnect,
         onEvent: (e) => events.push(e),
+        tagShapes: {
+          primary: tagShapesOf(config, (c) => modbusDriver.tagTypes?.(c as typeof config)),
+          secondary: tagShapesOf(failover.secondary, (c) => modbusDriver.tagTypes?.(c as typeof config)),
+        },
       },
     );
     try {

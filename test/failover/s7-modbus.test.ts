@@ -10,7 +10,9 @@ import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import type { AgentEvent, TagValue } from '../../src/core/types.js';
 import { FailoverDriver } from '../../src/drivers/failover/driver.js';
+import { tagShapesOf } from '../../src/drivers/failover/shapes.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
+import { modbusDriver } from '../../src/drivers/modbus/index.js';
 import { s7Driver } from '../../src/drivers/s7/index.js';
 import { deviceSchema } from '../../src/drivers/schemas.js';
 import { freePort } from '../helpers/net.js';
@@ -36,8 +38,9 @@ function config(s7Port: number, modbusPort: number) {
         connection: { transport: 'tcp', host: '127.0.0.1', port: modbusPort },
         timeoutMs: 500,
         tags: [
-          { name: 'v', function: 'holding', address: 0, scale: 0.1 },
-          { name: 't', function: 'holding', address: 1 },
+          // i16 as the S7 INTs (the default u16 would read -5 °C as 65531: init() refuses it).
+          { name: 'v', function: 'holding', address: 0, type: 'i16', scale: 0.1 },
+          { name: 't', function: 'holding', address: 1, type: 'i16' },
         ],
       },
       tagMap: { voltage: 'v', temp: 't' },
@@ -95,6 +98,10 @@ describe('failover from S7 to the PLC’s Modbus TCP server and back', { timeout
       ...deps,
       startBackoff: primary.reconnect,
       onEvent: (e) => events.push(e),
+      tagShapes: {
+        primary: tagShapesOf(primary, (c) => s7Driver.tagTypes?.(c as typeof primary)),
+        secondary: tagShapesOf(secondary, (c) => modbusDriver.tagTypes?.(c as typeof secondary)),
+      },
     });
     const tick = async (): Promise<readonly TagValue[]> => {
       const values = await driver.poll(['voltage', 'temp']);

@@ -10,6 +10,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import type { AgentEvent, TagValue } from '../../src/core/types.js';
 import { FailoverDriver } from '../../src/drivers/failover/driver.js';
+import { tagShapesOf } from '../../src/drivers/failover/shapes.js';
 import { opcuaDriver } from '../../src/drivers/opcua/index.js';
 import { s7Driver } from '../../src/drivers/s7/index.js';
 import { deviceSchema } from '../../src/drivers/schemas.js';
@@ -95,6 +96,10 @@ describe('failover from S7 to the PLC’s OPC UA server and back', { timeout: 60
       ...deps,
       startBackoff: primary.reconnect,
       onEvent: (e) => events.push(e),
+      tagShapes: {
+        primary: tagShapesOf(primary, (c) => s7Driver.tagTypes?.(c as typeof primary)),
+        secondary: tagShapesOf(secondary, (c) => opcuaDriver.tagTypes?.(c as typeof secondary)),
+      },
     });
     const tick = async (): Promise<readonly TagValue[]> => {
       const values = await driver.poll(['voltage', 'temp']);

@@ -1,7 +1,8 @@
 /**
  * A real OPC UA peer for tests: a node-opcua server in a child process
  * (opcua_server.ts) on an ephemeral loopback port, its PKI in a temp dir. `kill()` is a
- * crash (SIGKILL), `restart()` starts it again on the same port with the same certificate.
+ * crash (SIGKILL), `restart()` starts it again on the same port with the same certificate
+ * (optionally updated: other variables or limits).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -28,7 +29,7 @@ export class TestOpcuaServer {
   certSha256 = '';
 
   private constructor(
-    private readonly options: ServerOptions,
+    private options: ServerOptions,
     private readonly pki: { path: string; remove: () => void },
   ) {}
 
@@ -135,8 +136,13 @@ export class TestOpcuaServer {
     this.child?.kill('SIGCONT');
   }
 
-  async restart(): Promise<void> {
+  /**
+   * Starts it again on the same port with the same certificate; `changes` is a server
+   * update (variables of another DataType, tighter limits) made while it was down.
+   */
+  async restart(changes: Partial<Omit<ServerOptions, 'port' | 'pkiDir'>> = {}): Promise<void> {
     await this.kill();
+    this.options = { ...this.options, ...changes };
     await this.spawn();
   }
 

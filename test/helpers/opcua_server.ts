@@ -34,6 +34,8 @@ export interface ServerVariable {
   readonly dataType: 'Boolean' | 'Int16' | 'UInt16' | 'Int32' | 'UInt32' | 'Float' | 'Double' | 'String';
   readonly value: number | boolean | string;
   readonly writable?: boolean;
+  /** A write outside [min, max] is stored clamped and answered GoodClamped (as a PLC limit does). */
+  readonly clamp?: readonly [number, number];
 }
 
 export interface ServerOptions {
@@ -92,9 +94,28 @@ for (const v of options.variables) {
     userAccessLevel: v.writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
   });
   node.setValueFromSource(new Variant({ dataType, value: v.value }), StatusCodes.Good);
+  if (v.clamp) clampWrites(node, dataType, v.clamp);
   nodes.set(v.name, { node, dataType });
 }
 await server.start();
+
+/** Writes outside `[min, max]` store the nearest limit and answer GoodClamped. */
+function clampWrites(node: UAVariable, dataType: DataType, [min, max]: readonly [number, number]): void {
+  const writable = node as unknown as {
+    writeValue: (context: unknown, dataValue: DataValue, ...rest: unknown[]) => unknown;
+  };
+  const original = writable.writeValue.bind(node);
+  writable.writeValue = (context: unknown, dataValue: DataValue, ...rest: unknown[]) => {
+    const asked = dataValue.value.value as number;
+    const kept = Math.min(max, Math.max(min, asked));
+    if (kept === asked) return original(context, dataValue, ...rest);
+    node.setValueFromSource(new Variant({ dataType, value: kept }), StatusCodes.Good);
+    const callback = rest.at(-1);
+    if (typeof callback === 'function')
+      return void (callback as (e: null, s: StatusCode) => void)(null, StatusCodes.GoodClamped);
+    return Promise.resolve(StatusCodes.GoodClamped);
+  };
+}
 
 const certificate = server.getCertificate();
 const endpoint = `opc.tcp://127.0.0.1:${options.port}/edge`;

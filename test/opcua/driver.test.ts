@@ -347,7 +347,17 @@ describe('opcua driver against node-opcua', () => {
       requestTimeoutMs: 300,
       connectTimeoutMs: 1000,
     });
-    await d.start();
+    // 1 s is tight for a session on a loaded box (load average 27 on 2 cores failed it once):
+    // start is retried as the poller would, the hang itself is what this test times.
+    await waitFor(
+      'started',
+      () =>
+        d.start().then(
+          () => true,
+          () => false,
+        ),
+      60_000,
+    );
     await until(d, 'values before the hang', (v) => typeof v.temp === 'number');
     server.pause();
     try {

@@ -49,8 +49,11 @@ test('server down → device offline, no good value published; server back → o
   });
   t.after(() => poller.stop());
   poller.start();
-  await waitFor('online with the value', () =>
-    readings.some((r) => r.values.some((v) => v.quality === 'good' && v.value === 3.5)),
+  // The first connect makes the client certificate (openssl) and loads node-opcua: seconds on a loaded box.
+  await waitFor(
+    'online with the value',
+    () => readings.some((r) => r.values.some((v) => v.quality === 'good' && v.value === 3.5)),
+    60_000,
   );
 
   await server.kill();

@@ -10,6 +10,8 @@
  *   a probe completes the hysteresis;
  * - each source starts on its own: the device starts when either source does, and a
  *   source that failed to start is retried in the background with backoff.
+ * init() refuses a secondary whose mapped tags would publish another type or scaling than
+ * the primary's (shapes.ts): a switch must never change what a good value means.
  */
 import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import type { Clock } from '../../core/clock.js';
@@ -18,6 +20,7 @@ import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports
 import { badValue, type AgentEvent, type TagValue } from '../../core/types.js';
 import { tagMapIssues, type FailoverConfig } from './config.js';
 import { FailoverPolicy, type PollSample, type Transition } from './policy.js';
+import { shapeIssues, type TagShapes } from './shapes.js';
 
 export interface FailoverDeps {
   readonly clock: Clock;
@@ -27,6 +30,8 @@ export interface FailoverDeps {
   readonly startBackoff: BackoffPolicy;
   /** Where `source-failover` events go (the agent's outbox). */
   readonly onEvent: (event: AgentEvent) => void;
+  /** What each source publishes per tag (`tagShapesOf`); undefined: that driver declares no types. */
+  readonly tagShapes: { readonly primary: TagShapes | undefined; readonly secondary: TagShapes | undefined };
 }
 
 interface Slot {
@@ -117,7 +122,18 @@ export class FailoverDriver implements DeviceDriver {
       });
     }
     const map = this.config.tagMap ?? Object.fromEntries(primaryTags.map((t) => [t, t]));
-    this.toSecondary = new Map(Object.entries(map));
+    const toSecondary = new Map(Object.entries(map));
+    const { primary, secondary } = this.deps.tagShapes;
+    const mismatch = shapeIssues(primary, secondary, toSecondary)[0];
+    if (mismatch)
+      throw new EdgeError(
+        'EDGE_ERR_CONFIG_INVALID',
+        `device ${this.device}: ${mismatch.field}: ${mismatch.message}`,
+        {
+          context: { device: this.device, tag: mismatch.tag, field: mismatch.field },
+        },
+      );
+    this.toSecondary = toSecondary;
     this.tagNames = new Set(primaryTags);
     this.initialised = true;
   }

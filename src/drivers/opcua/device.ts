@@ -3,8 +3,9 @@
  * publishes it; poll mode: poll() reads the due nodes. Either way a value is good only
  * while the link is up, its status is Good (Uncertain per `uncertain`) and its variant is
  * of the tag's type. While the link is down every tag is bad with the link's code; after a
- * reconnect a tag stays bad (no data) until the server sent it again, so nothing from
- * before the outage is published as current.
+ * reconnect a tag is bad (no data) until the server sent it again or the catch-up Read
+ * (retried at each poll until it succeeds) brought it, so nothing from before the outage
+ * is published as current and nothing stays bad only because it did not change.
  */
 import { Backoff } from '../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
@@ -12,12 +13,14 @@ import { EdgeError } from '../../core/errors.js';
 import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports.js';
 import { badValue, type TagValue } from '../../core/types.js';
 import { createSecretResolver, type SecretResolver } from '../../config-kit/secrets.js';
-import type { ClientSubscription, DataValue } from 'node-opcua-client';
+import type { DataValue } from 'node-opcua-client';
 import type { OpcuaDeviceConfig, OpcuaTagConfig } from './config.js';
 import { tagValueOf, type DataValueLike } from './datatypes.js';
 import { opcuaError, type OpcuaErrorCode } from './errors.js';
+import { readOrBad, readTags, type ReadContext } from './read.js';
 import { OpcuaLink, withTimeout } from './session.js';
-import { subscribe, type StatusLike } from './subscription.js';
+import { subscribe, type StatusLike, type TagSubscription } from './subscription.js';
+import { TagCache } from './tag-cache.js';
 import { writeTag } from './write.js';
 
 export interface OpcuaDeviceDeps {
@@ -41,21 +44,19 @@ export interface OpcuaCounters {
   readonly writes: number;
 }
 
-/** What a notification or a read left for a tag. */
-type Sample = { readonly value: TagValue; readonly at: number };
-
 export class OpcuaDevice implements DeviceDriver {
   readonly device: string;
   private readonly logger: Logger;
   private readonly byName = new Map<string, OpcuaTagConfig>();
-  private readonly cache = new Map<string, Sample>();
-  /** Tags whose monitored item the server refused on this link: a Read must not make them good. */
-  private readonly unmonitored = new Map<string, TagValue>();
+  private readonly cache: TagCache;
   private readonly backoff: Backoff;
   private link: OpcuaLink | undefined;
   /** The link being opened: its subscription's first notifications arrive before it is `link`. */
   private candidate: OpcuaLink | undefined;
-  private subscription: ClientSubscription | undefined;
+  private subscription: TagSubscription | undefined;
+  /** The catch-up Read after a (re)connection has not succeeded yet: the next poll sends it again. */
+  private refreshDue = false;
+  private refreshing: Promise<void> | undefined;
   private opening: Promise<void> | undefined;
   private retryTimer: TimerHandle | undefined;
   private watchdog: TimerHandle | undefined;
@@ -82,6 +83,7 @@ export class OpcuaDevice implements DeviceDriver {
     this.device = config.name;
     this.logger = deps.logger.child({ device: config.name });
     this.backoff = new Backoff(config.reconnect, deps.random);
+    this.cache = new TagCache(config.tags);
     this.linkError = opcuaError('EDGE_ERR_OPCUA_DISCONNECTED', 'not connected yet', { device: config.name });
   }
 
@@ -114,6 +116,7 @@ export class OpcuaDevice implements DeviceDriver {
     this.watchdog = undefined;
     await this.opening;
     await this.drop();
+    await this.refreshing;
     this.state = 'stopped';
   }
 
@@ -138,8 +141,7 @@ export class OpcuaDevice implements DeviceDriver {
     this.candidate = link;
     try {
       const session = await link.open();
-      this.resetCache('EDGE_ERR_OPCUA_NO_DATA', 'no value received since the connection was opened');
-      this.unmonitored.clear();
+      this.cache.reset('EDGE_ERR_OPCUA_NO_DATA', 'no value received since the connection was opened');
       if (this.config.mode === 'subscription')
         this.subscription = await withTimeout(
           this.deps.clock,
@@ -147,6 +149,7 @@ export class OpcuaDevice implements DeviceDriver {
           this.config.connectTimeoutMs,
           'create subscription',
         );
+      this.noteRefusedItems();
       if (!this.wanted) return void (await link.close());
       this.link = link;
       this.lastAlive = this.deps.clock.monotonic();
@@ -158,7 +161,7 @@ export class OpcuaDevice implements DeviceDriver {
         'opcua connected',
       );
       // Values the first publish has not brought yet come from one Read: start() returns with every tag known.
-      if (this.config.mode === 'subscription') await this.refresh(link);
+      if (this.config.mode === 'subscription') await this.refresh(link, true);
     } catch (thrown) {
       await link.close();
       this.subscription = undefined;
@@ -180,17 +183,7 @@ export class OpcuaDevice implements DeviceDriver {
       value: (tag: OpcuaTagConfig, dv: DataValue | { readonly statusCode: StatusLike }) => {
         if (this.link !== link && this.candidate !== link) return;
         this.counts.notifications++;
-        this.cache.set(tag.name, { value: this.valueOf(tag, dv), at: this.deps.clock.monotonic() });
-      },
-      unmonitored: (tag: OpcuaTagConfig, status: StatusLike) => {
-        if (this.link !== link && this.candidate !== link) return;
-        const value = this.valueOf(tag, { statusCode: status });
-        this.unmonitored.set(
-          tag.name,
-          value.quality === 'bad'
-            ? value
-            : badValue(tag.name, 'EDGE_ERR_OPCUA_BAD_STATUS', `monitored item refused (${status.name})`),
-        );
+        this.cache.notified(this.valueOf(tag, dv));
       },
       alive: () => {
         this.lastAlive = this.deps.clock.monotonic();
@@ -209,7 +202,7 @@ export class OpcuaDevice implements DeviceDriver {
         device: this.device,
       },
     );
-    this.resetCache('EDGE_ERR_OPCUA_DISCONNECTED', 'connection lost');
+    this.cache.reset('EDGE_ERR_OPCUA_DISCONNECTED', 'connection lost');
     this.logger.warn({}, 'opcua connection lost; reconnecting');
     this.watchdog?.cancel();
     // node-opcua retries forever; past recreateAfterMs a fresh client (new endpoint lookup, new session) may do better.
@@ -234,10 +227,12 @@ export class OpcuaDevice implements DeviceDriver {
     this.counts.restored++;
     this.state = 'up';
     this.lastAlive = this.deps.clock.monotonic();
-    this.resetCache('EDGE_ERR_OPCUA_NO_DATA', 'no value received since the reconnection');
+    this.cache.reset('EDGE_ERR_OPCUA_NO_DATA', 'no value received since the reconnection');
+    // A re-created subscription may have lost items the restarted server now refuses (no event says so).
+    this.noteRefusedItems();
     this.logger.info({}, 'opcua connection re-established');
-    // A transferred subscription need not resend unchanged values: read them once.
-    if (this.config.mode === 'subscription') void this.refresh(link);
+    // A re-activated session's subscription resends nothing unchanged: read every tag once.
+    if (this.config.mode === 'subscription') void this.refresh(link, true);
   }
 
   /** node-opcua gave up (or took too long): drop the client and reconnect with our backoff. */
@@ -245,7 +240,7 @@ export class OpcuaDevice implements DeviceDriver {
     if (this.link !== link) return;
     this.counts.recreated++;
     this.linkError = error;
-    this.resetCache(error.code as OpcuaErrorCode, error.message);
+    this.cache.reset(error.code as OpcuaErrorCode, error.message);
     this.state = 'down';
     this.logger.warn(
       { code: error.code, err: error.message },
@@ -273,45 +268,40 @@ export class OpcuaDevice implements DeviceDriver {
     }, this.backoff.next());
   }
 
-  /** Fills the tags that got no notification since the reconnection from one Read. */
-  private async refresh(link: OpcuaLink): Promise<void> {
-    const started = this.deps.clock.monotonic();
-    const values = await this.read(link, this.config.tags).catch(() => undefined);
-    if (!values || this.link !== link || this.state !== 'up') return;
-    for (const v of values) {
-      const sample = this.cache.get(v.tag);
-      if (!sample || sample.at < started) this.cache.set(v.tag, { value: v, at: started });
-    }
+  /**
+   * Fills the tags that got no notification since the (re)connection from one Read. `due`
+   * (a new connection) replaces the pending one; a failed Read stays due for the next poll.
+   */
+  private refresh(link: OpcuaLink, due = false): Promise<void> {
+    if (due) this.refreshDue = true;
+    this.refreshing ??= this.catchUp(link).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
   }
 
-  private async read(link: OpcuaLink, tags: readonly OpcuaTagConfig[]): Promise<TagValue[]> {
-    const session = link.session;
-    const ua = link.ua;
-    if (!session || !ua) throw this.linkError;
-    this.counts.reads++;
-    const nodes = tags.map((t) => ({ nodeId: t.nodeId, attributeId: ua.AttributeIds.Value }));
-    const results = await withTimeout(
-      this.deps.clock,
-      session.read(nodes, 0),
-      this.config.requestTimeoutMs,
-      'read',
-    );
-    return tags.map((tag, i) => {
-      const dv = results[i];
-      return dv
-        ? this.valueOf(tag, dv)
-        : badValue(tag.name, 'EDGE_ERR_OPCUA_BAD_STATUS', 'no result for the node');
+  private async catchUp(link: OpcuaLink): Promise<void> {
+    this.refreshDue = false;
+    const mark = this.cache.mark();
+    const values = await readTags(this.readContext(), link, this.config.tags).catch((thrown: unknown) => {
+      this.logger.warn({ err: String(thrown) }, 'opcua catch-up read failed; retried at the next poll');
+      return undefined;
     });
+    if (this.link !== link && this.candidate !== link) return;
+    if (!values) this.refreshDue = true;
+    else this.cache.caughtUp(mark, values);
+  }
+
+  /** The tags whose monitored item the server refused stay bad with its status (until the next connection). */
+  private noteRefusedItems(): void {
+    this.cache.setRefused(this.subscription?.refused() ?? []);
+  }
+
+  private readContext(): ReadContext {
+    this.counts.reads++;
+    return { clock: this.deps.clock, config: this.config, linkError: this.linkError };
   }
 
   private valueOf(tag: OpcuaTagConfig, dv: DataValueLike): TagValue {
     return tagValueOf(tag, dv, this.config.uncertain);
-  }
-
-  private resetCache(code: OpcuaErrorCode, reason: string): void {
-    const at = this.deps.clock.monotonic();
-    for (const tag of this.config.tags)
-      this.cache.set(tag.name, { value: badValue(tag.name, code, reason), at });
   }
 
   /** Publish responses (data or keep-alive) stopped: the subscription is as good as dead. */
@@ -337,11 +327,7 @@ export class OpcuaDevice implements DeviceDriver {
       if (this.wanted && !link) this.scheduleReconnect();
       values = tags.map((t) => badValue(t.name, this.linkError.code, this.linkError.message));
     } else if (this.config.mode === 'poll') {
-      values = await this.read(link, tags).catch((thrown: unknown) => {
-        const why = thrown instanceof Error ? thrown.message : String(thrown);
-        const code = /timed out/.test(why) ? 'EDGE_ERR_OPCUA_TIMEOUT' : 'EDGE_ERR_OPCUA_DISCONNECTED';
-        return tags.map((t) => badValue(t.name, code, why));
-      });
+      values = await readOrBad(this.readContext(), link, tags);
     } else if (this.stale()) {
       // A silently dead link (a pulled cable, a hung server): the socket never closed, so
       // node-opcua will not notice; start over with a fresh client.
@@ -351,12 +337,8 @@ export class OpcuaDevice implements DeviceDriver {
       this.onClosed(link, error);
       values = tags.map((t) => badValue(t.name, error.code, error.message));
     } else {
-      values = tags.map(
-        (t) =>
-          this.unmonitored.get(t.name) ??
-          this.cache.get(t.name)?.value ??
-          badValue(t.name, 'EDGE_ERR_OPCUA_NO_DATA', 'no value yet'),
-      );
+      if (this.refreshDue) void this.refresh(link);
+      values = tags.map((t) => this.cache.value(t.name));
     }
     for (const v of values) if (v.quality === 'bad') this.count(v.code);
     return values;
@@ -400,7 +382,7 @@ export class OpcuaDevice implements DeviceDriver {
       mode: this.config.mode,
       security: `${this.config.security.mode}/${this.config.security.policy}`,
       serverCertificateSha256: this.link?.serverSha256 ?? null,
-      subscriptionId: this.subscription?.subscriptionId ?? null,
+      subscriptionId: this.subscription?.subscription.subscriptionId ?? null,
       ...this.counters(),
       errorsByCode: { ...this.counts.errorsByCode },
       lastError: this.state === 'up' ? null : { code: this.linkError.code, message: this.linkError.message },

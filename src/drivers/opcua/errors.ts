@@ -84,6 +84,11 @@ export const OPCUA_ERRORS = {
     summary: 'The server refused a write',
     docs: 'The Write answered a status other than Good (`context.opcuaStatus`, e.g. `BadNotWritable`, `BadUserAccessDenied`, `BadTypeMismatch`, `BadOutOfRange`). Nothing was written.',
   },
+  EDGE_ERR_OPCUA_WRITE_CLAMPED: {
+    nature: 'fatal',
+    summary: 'The server wrote a clamped value, not the one asked for',
+    docs: 'The Write answered `GoodClamped`: the server stored the value after limiting it to its own range, so the tag now holds something else than `context.requested` (`context.applied: true`). Not retried; read the tag back, and align `min`/`max` with the server limits.',
+  },
   EDGE_ERR_OPCUA_WRITE_UNCONFIRMED: {
     nature: 'fatal',
     summary: 'A write was sent but not confirmed',

@@ -3,9 +3,16 @@
  * parameters (one CreateMonitoredItems per group). A deadband the server refuses
  * (BadFilterNotAllowed, BadMonitoredItemFilterUnsupported…) is dropped for that item and
  * logged, so the tag still reports, only without the filter. node-opcua keeps the
- * subscription across its reconnections (transfer, or re-creation when the server lost it).
+ * subscription across its reconnections (transfer, or re-creation when the server lost it);
+ * a re-creation the server refuses for an item only changes that item's status code
+ * (no event), so `refused()` reads them again after each reconnection.
  */
-import type { ClientSession, ClientSubscription, DataValue } from 'node-opcua-client';
+import type {
+  ClientMonitoredItemBase,
+  ClientSession,
+  ClientSubscription,
+  DataValue,
+} from 'node-opcua-client';
 import type { Logger } from '../../core/ports.js';
 import type { OpcuaDeviceConfig, OpcuaTagConfig } from './config.js';
 import type { OpcuaModule } from './session.js';
@@ -18,8 +25,6 @@ export interface StatusLike {
 export interface SubscriptionSink {
   /** A value notification. */
   value(tag: OpcuaTagConfig, dataValue: DataValue | { readonly statusCode: StatusLike }): void;
-  /** The server refused the tag's monitored item: it will never notify, so it stays bad. */
-  unmonitored(tag: OpcuaTagConfig, status: StatusLike): void;
   /** Any publish response (data or keep-alive): the subscription is alive. */
   alive(): void;
 }
@@ -37,13 +42,35 @@ function groupKey(p: Planned, withFilter: boolean): string {
   return `${p.samplingInterval}/${p.tag.queueSize}/${f}`;
 }
 
+/** The device's subscription and the monitored item of each tag. */
+export class TagSubscription {
+  /** The item that monitors each tag (the one without filter when the filter was refused). */
+  readonly items = new Map<
+    string,
+    { readonly tag: OpcuaTagConfig; readonly item: ClientMonitoredItemBase }
+  >();
+
+  constructor(readonly subscription: ClientSubscription) {}
+
+  /** Tags whose monitored item the server refused (at creation, or when node-opcua re-created it). */
+  refused(): Array<{ readonly tag: OpcuaTagConfig; readonly status: StatusLike }> {
+    const out: Array<{ tag: OpcuaTagConfig; status: StatusLike }> = [];
+    for (const { tag, item } of this.items.values()) {
+      const status = item.statusCode ?? item.result?.statusCode;
+      // Good with info bits is a created item.
+      if (status && status.value >>> 30 !== 0) out.push({ tag, status });
+    }
+    return out;
+  }
+}
+
 export async function subscribe(
   ua: OpcuaModule,
   session: ClientSession,
   config: OpcuaDeviceConfig,
   sink: SubscriptionSink,
   logger: Logger,
-): Promise<ClientSubscription> {
+): Promise<TagSubscription> {
   const s = config.subscription;
   const subscription = await session.createSubscription2({
     requestedPublishingInterval: s.publishingIntervalMs,
@@ -60,21 +87,22 @@ export async function subscribe(
     samplingInterval: tag.samplingIntervalMs ?? tag.intervalMs ?? config.intervalMs,
     filter: tag.deadband,
   }));
-  const refused = await monitor(ua, subscription, planned, true, sink);
+  const tags = new TagSubscription(subscription);
+  const refused = await monitor(ua, tags, planned, true, sink);
   if (refused.length > 0) {
     logger.warn(
       { tags: refused.map((p) => p.tag.name) },
       'opcua server refused the deadband filter; monitoring without it',
     );
-    await monitor(ua, subscription, refused, false, sink);
+    await monitor(ua, tags, refused, false, sink);
   }
-  return subscription;
+  return tags;
 }
 
 /** Creates the items; returns those refused only because of their filter. */
 async function monitor(
   ua: OpcuaModule,
-  subscription: ClientSubscription,
+  tags: TagSubscription,
   planned: readonly Planned[],
   withFilter: boolean,
   sink: SubscriptionSink,
@@ -99,7 +127,7 @@ async function monitor(
             deadbandValue: first.filter.value,
           })
         : null;
-    const group = await subscription.monitorItems(
+    const group = await tags.subscription.monitorItems(
       members.map((p) => ({ nodeId: p.tag.nodeId, attributeId: ua.AttributeIds.Value })),
       {
         samplingInterval: first.samplingInterval,
@@ -115,11 +143,11 @@ async function monitor(
     });
     group.monitoredItems.forEach((item, i) => {
       const member = members[i];
-      const status = item.result?.statusCode ?? item.statusCode;
-      // Good with info bits is a created item.
-      if (!member || status.value >>> 30 === 0) return;
-      if (filter && FILTER_REFUSED.test(status.name)) refused.push(member);
-      else sink.unmonitored(member.tag, status);
+      if (!member) return;
+      tags.items.set(member.tag.name, { tag: member.tag, item });
+      // Good with info bits is a created item; one refused for another cause stays in `refused()`.
+      const status = item.statusCode ?? item.result?.statusCode;
+      if (status.value >>> 30 !== 0 && filter && FILTER_REFUSED.test(status.name)) refused.push(member);
     });
   }
   return refused;

@@ -1,7 +1,8 @@
 /**
  * Writes, with the same rules as Modbus and S7: only tags configured `writable`, the value
  * checked against min/max and the tag's type before anything is sent, exactly one Write
- * request, never retried. The server's status code says whether it took the value.
+ * request, never retried. The server's status code says whether it took the value, and
+ * GoodClamped that it stored another one (its limit): that is not a success either.
  */
 import { outOfRange } from '../../config-kit/write-range.js';
 import type { Clock } from '../../core/clock.js';
@@ -53,6 +54,9 @@ function checked(
   return { tag, variant: encoded.variant };
 }
 
+/** GoodClamped (Part 6, StatusCode.csv): the value was written after the server clamped it. */
+const GOOD_CLAMPED = 0x00300000;
+
 export async function writeTag(ctx: WriteContext, name: string, value: WriteValue): Promise<void> {
   const { device } = ctx;
   const { tag, variant } = checked(ctx, name, value);
@@ -99,5 +103,12 @@ export async function writeTag(ctx: WriteContext, name: string, value: WriteValu
         tag: name,
         opcuaStatus: status.name,
       },
+    );
+  // The low 16 bits are info bits; the code is the top 16.
+  if ((status.value & 0xffff0000) >>> 0 === GOOD_CLAMPED)
+    throw opcuaError(
+      'EDGE_ERR_OPCUA_WRITE_CLAMPED',
+      `device ${device}: the server clamped the write of "${name}" (${status.name}): the value it stored is not ${String(value)}`,
+      { device, tag: name, opcuaStatus: status.name, requested: value, applied: true },
     );
 }
