@@ -4,12 +4,9 @@
  * kept); stop order keeps every accepted record: pollers stop, the outbox flushes, the
  * forwarder finishes its in-flight window, the outbox closes.
  */
-import type { Clock } from './core/clock.js';
-import { systemClock } from './core/clock.js';
-import type { CommandLedger } from './core/command-guard.js';
-import { CommandRouter } from './core/command-router.js';
-import { DevicePoller } from './core/poller.js';
-import type { CommandChannel, DeviceDriver, Logger, OnceSink } from './core/ports.js';
+import { systemClock, type Clock } from './core/clock.js';
+import type { CommandRouter } from './core/command-router.js';
+import type { CommandChannel, Logger, OnceSink } from './core/ports.js';
 import type { Cip22Gateway } from './cip22/gateway/gateway.js';
 import { CarriedCounts } from './core/carry.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
@@ -19,22 +16,20 @@ import type { EdgeConfig } from './config/schema.js';
 import { createSecretResolver, type SecretResolver } from './config-kit/secrets.js';
 import { createStatusLed, type LedDeps } from './host/led/create.js';
 import type { StatusIndicator, StatusLed } from './host/led/status-led.js';
-import { pollerStallMs, storeProgress } from './host/watchdog/progress.js';
+import { storeProgress } from './host/watchdog/progress.js';
 import { Watchdog, watchdogParts, type WatchdogParts } from './host/watchdog/watchdog.js';
-import { buildDevices, type BuiltDevice, type BuiltDevices } from './drivers/build.js';
-import { FailoverDriver } from './drivers/failover/driver.js';
-import { driverMetrics } from './drivers/registry.js';
-import { MqttForwarder } from './forwarders/mqtt/forwarder.js';
+import { DeviceSet, type PollerEntry } from './agent-devices.js';
+import { startAgentHttp, type AgentHttp } from './agent-http.js';
+import { commandLedger, startCommandRouter } from './agent-commands.js';
+import type { MqttForwarder } from './forwarders/mqtt/forwarder.js';
+import { createAgentForwarder } from './agent-forwarder.js';
 import type { SparkplugUplink } from './forwarders/sparkplug/uplink.js';
-import { startStatusServer } from './observability/http.js';
 import { MemoryGuard } from './observability/memory-guard.js';
-import type { AgentMetrics } from './observability/metrics.js';
-import { buildAgentSnapshot } from './observability/agent-snapshot.js';
+import { agentHealth, buildAgentSnapshot, type Health } from './observability/agent-snapshot.js';
 import type { AgentStatsSnapshot } from './observability/snapshot.js';
 import { OtaAgentSide } from './ota/agent-side.js';
 import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
-import type { StationPage } from './web/station.js';
 import { tapSink } from './web/tap.js';
 import type { ReloadTarget } from './reload/apply.js';
 import { SwitchableChannel } from './reload/channel.js';
@@ -57,18 +52,7 @@ export interface AgentOptions {
   readonly configInfo?: () => { readonly hash: string; readonly version: string | null };
 }
 
-interface PollerEntry {
-  poller: DevicePoller;
-  driver: string;
-  instance: DeviceDriver;
-  allowWrites: boolean;
-  stallMs: number;
-}
-
-export interface Health {
-  readonly ok: boolean;
-  readonly problems: string[];
-}
+export type { Health } from './observability/agent-snapshot.js';
 
 export class Agent {
   private config: EdgeConfig;
@@ -76,8 +60,8 @@ export class Agent {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly secrets: SecretResolver;
-  private built: BuiltDevices | undefined;
-  private readonly pollers: PollerEntry[] = [];
+  /** Built at start (a driver's modules load only when the config uses it). */
+  private devices: DeviceSet | undefined;
   private readonly injectedCommands: CommandChannel | undefined;
   /** The forwarder's channel, kept across a live MQTT change (src/reload/channel.ts). */
   private readonly channel = new SwitchableChannel();
@@ -85,13 +69,10 @@ export class Agent {
   private outbox: Outbox | undefined;
   private forwarder: MqttForwarder | undefined;
   private sparkplug: SparkplugUplink | undefined;
-  private metrics: AgentMetrics | undefined;
-  private http: { port: number; close(): Promise<void> } | undefined;
-  private page: StationPage | undefined;
+  private http: AgentHttp | undefined;
   private memoryGuard: MemoryGuard | undefined;
   private watchdog: Watchdog | undefined;
   private led: StatusLed | undefined;
-  private readonly offlineDevices = new Set<string>();
   private readonly options: AgentOptions;
   private ota: OtaAgentSide | undefined;
   private cip22: Cip22Gateway | undefined;
@@ -109,68 +90,20 @@ export class Agent {
     this.secrets = options.secrets ?? createSecretResolver();
     this.injectedCommands = options.commandChannel;
     this.startedAt = this.clock.now();
-    this.createDrivers();
   }
 
-  /**
-   * Builds and init()s every driver (validates, no I/O) with the same function check-config
-   * uses. A device its driver refuses does not stop the agent: it is logged, and its poller
-   * parks it offline with the refusal's code while the others run.
-   */
-  private createDrivers(): void {
-    this.built = buildDevices(this.config, {
-      clock: this.clock,
-      logger: this.logger,
-      random: this.random,
-      onEvent: (event) => this.emit(event),
-    });
-    for (const problem of this.built.problems) {
-      this.logger.error({ device: problem.device, code: problem.code, path: problem.path }, problem.message);
-    }
-    for (const warning of this.built.warnings) this.logger.warn({ path: warning.path }, warning.message);
-    for (const built of this.built.devices) this.pollers.push(this.createPoller(built));
-  }
-
-  private createPoller({ config: device, driver }: BuiltDevice): PollerEntry {
-    const poller = new DevicePoller(driver, {
-      clock: this.clock,
-      logger: this.logger.child({ device: device.name }),
-      random: this.random,
-      startBackoff: device.reconnect,
-      offline: this.config.agent.offline,
-      spread: this.config.agent.pollSpread,
-      report: device.report,
-      onReading: (reading) => {
-        this.outbox?.append(readingToRecord(reading));
-        this.page?.reading(reading);
-      },
-      onEvent: (event) => {
-        this.trackDevice(event);
-        this.emit(event);
-      },
-    });
-    const tagIntervals = driver.tags().map((tag) => tag.intervalMs);
-    const stallMs = pollerStallMs(this.config.watchdog, tagIntervals, device.reconnect.maxMs);
-    const allowWrites = device.commands?.allowWrites ?? this.config.commands.allowWrites;
-    return { poller, driver: device.driver, instance: driver, allowWrites, stallMs };
+  private get pollers(): readonly PollerEntry[] {
+    return this.devices?.pollers ?? [];
   }
 
   /** The seam of live reloads (src/reload/apply.ts): device-level replace, nothing else. */
   reloadTarget(): ReloadTarget {
     return {
       config: () => this.config,
-      build: (device, index) => this.built!.add(device, index),
+      build: (device, index) => this.requireDevices().add(device, index),
       replace: async (remove, add, config) => {
-        const gone = this.pollers.filter(({ poller }) => remove.includes(poller.device));
-        await Promise.all(gone.map(({ poller }) => poller.stop()));
-        // frees what only they used (a serial line, a connection) so a re-added device can open it
-        for (const { instance } of gone) await this.built?.families.remove(instance);
-        for (const entry of gone) this.pollers.splice(this.pollers.indexOf(entry), 1);
-        for (const name of remove) this.offlineDevices.delete(name);
+        await this.requireDevices().replace(remove, add, config);
         this.config = config;
-        const added = add.map((built) => this.createPoller(built));
-        this.pollers.push(...added);
-        for (const { poller } of added) poller.start();
         // The router holds driver instances: a fresh one sees the new ones (its ledger is durable).
         await this.swapCommands();
       },
@@ -196,8 +129,13 @@ export class Agent {
         this.config = config;
         if (config.cip22.enabled && this.outbox instanceof SqliteOutbox) await this.startCip22(this.outbox);
       },
-      dtuLinks: () => this.built?.families.family('modbus'),
+      dtuLinks: () => this.devices?.built.families.family('modbus'),
     };
+  }
+
+  private requireDevices(): DeviceSet {
+    if (!this.devices) throw new Error('agent not started: no devices to reload');
+    return this.devices;
   }
 
   private starting: Promise<void> | undefined;
@@ -222,6 +160,17 @@ export class Agent {
   }
 
   private async startParts(): Promise<void> {
+    this.devices = await DeviceSet.build(this.config, {
+      clock: this.clock,
+      logger: this.logger,
+      random: this.random,
+      onReading: (reading) => {
+        this.outbox?.append(readingToRecord(reading));
+        this.http?.page.reading(reading);
+      },
+      onEvent: (event) => this.emit(event),
+      onOffline: (offline) => this.led?.set('device-fault', offline > 0),
+    });
     this.led = await createStatusLed(this.config.led, {
       clock: this.clock,
       logger: this.logger,
@@ -239,15 +188,23 @@ export class Agent {
       severity: 'info',
       data: { devices: this.pollers.length },
     });
-    if (this.config.http.enabled) await this.startHttp();
+    if (this.config.http.enabled)
+      this.http = await startAgentHttp(this.config, {
+        secrets: this.secrets,
+        clock: this.clock,
+        logger: this.logger,
+        version: this.options.ota?.version,
+        snapshot: () => this.snapshot(),
+        status: () => this.status(),
+        health: () => this.health(),
+      });
     this.memoryGuard = new MemoryGuard(this.config.memory, { clock: this.clock, logger: this.logger });
     this.memoryGuard.start();
     if (this.config.mqtt.url) await this.startForwarder(outbox);
     else this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
-    // the drivers' shared links (the DTU listener) are up before any device starts
-    await this.built?.start();
     if (this.config.cip22.enabled) await this.startCip22(outbox);
-    for (const { poller } of this.pollers) poller.start();
+    // the drivers' shared links (the DTU listener) are up before any device starts
+    await this.devices.start();
     this.startCommands(outbox);
     this.state = 'running';
     this.led.set('booting', false);
@@ -280,18 +237,8 @@ export class Agent {
   private progress(): Omit<ProgressSample, 'loopLagMs'> {
     return {
       store: storeProgress(this.outbox?.stats()),
-      pollers: this.pollers.map(({ poller, stallMs }) => {
-        const s = poller.stats();
-        return { device: s.device, steps: s.steps, parked: s.parked, stallMs };
-      }),
+      pollers: this.devices?.progress() ?? [],
     };
-  }
-
-  private trackDevice(event: AgentEvent): void {
-    if (event.type === 'device-offline') this.offlineDevices.add(event.device);
-    else if (event.type === 'device-online') this.offlineDevices.delete(event.device);
-    else return;
-    this.led?.set('device-fault', this.offlineDevices.size > 0);
   }
 
   /** What a release on trial must show to be committed (docs/ota.md). */
@@ -310,8 +257,7 @@ export class Agent {
     await this.watchdog?.stop();
     this.ota?.stop();
     await this.commands?.stop();
-    await Promise.all(this.pollers.map(({ poller }) => poller.stop()));
-    await this.built?.close();
+    await this.devices?.stop();
     await this.cip22?.stop();
     this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-stopped', severity: 'info', data: {} });
     await this.outbox
@@ -320,7 +266,6 @@ export class Agent {
     await this.forwarder?.stop();
     await this.outbox?.close();
     this.memoryGuard?.stop();
-    this.page?.close();
     await this.http?.close();
     await this.led?.close();
     this.state = 'stopped';
@@ -341,15 +286,7 @@ export class Agent {
   }
 
   health(): Health {
-    const problems: string[] = [];
-    const store = this.outbox?.stats();
-    if (!store) problems.push('store: not open');
-    else if (!store.healthy) problems.push(`store: ${store.lastError ?? 'commit failing'}`);
-    const fwd = this.forwarder?.stats();
-    if (fwd && !fwd.connected)
-      problems.push(`mqtt: not connected${fwd.lastError ? ` (${fwd.lastError})` : ''}`);
-    if (this.state !== 'running') problems.push(`agent: ${this.state}`);
-    return { ok: problems.length === 0, problems };
+    return agentHealth(this.outbox?.stats(), this.forwarder?.stats(), this.state);
   }
 
   snapshot(): AgentStatsSnapshot {
@@ -359,7 +296,7 @@ export class Agent {
       forwarder: this.forwarder?.stats(),
       forwarderEnabled: this.forwarder !== undefined,
       memory: this.memoryGuard?.stats(),
-      drivers: this.built?.families.stats() ?? {},
+      drivers: this.devices?.built.families.stats() ?? {},
       commandsRefused: {
         device: this.retiredRefusals.plus('device', this.commands?.stats().refused ?? {}),
         pile: this.retiredRefusals.plus('pile', this.cip22?.commandRefusals() ?? {}),
@@ -380,13 +317,8 @@ export class Agent {
         config: this.options.configInfo?.() ?? null,
       },
       health: this.health(),
-      devices: this.pollers.map(({ poller, driver, instance }) => ({
-        driver,
-        ...poller.stats(),
-        ...(instance instanceof FailoverDriver ? { source: instance.active } : {}),
-        link: poller.driverStatus(),
-      })),
-      ...this.built?.families.status(),
+      devices: this.devices?.status() ?? [],
+      ...this.devices?.built.families.status(),
       outbox: this.outbox?.stats() ?? null,
       forwarder: this.forwarder?.stats() ?? null,
       memory: this.memoryGuard?.stats() ?? null,
@@ -399,33 +331,18 @@ export class Agent {
   }
 
   private async startForwarder(outbox: SqliteOutbox): Promise<void> {
-    const mqttLog = this.logger.child({ component: 'mqtt' });
-    // Loaded only when used: protobufjs and the .proto parse cost start-up time and RAM.
-    this.sparkplug =
-      this.config.mqtt.payload.format === 'sparkplug'
-        ? (await import('./forwarders/sparkplug/create.js')).createSparkplugUplink(this.config, {
-            clock: this.clock,
-            logger: mqttLog,
-            onRebirth: () => this.pollers.forEach(({ poller }) => poller.reportAll()),
-            ...(this.options.configInfo ? { config: this.options.configInfo } : {}),
-          })
-        : undefined;
-    const forwarder = new MqttForwarder(this.config.mqtt, {
-      ...(this.sparkplug ? { uplink: this.sparkplug } : {}),
-      source: outbox,
+    const { forwarder, sparkplug } = await createAgentForwarder(this.config, {
+      outbox,
       clock: this.clock,
-      logger: mqttLog,
+      logger: this.logger,
       random: this.random,
-      site: this.config.agent.site,
-      agentId: this.config.agent.id,
       secrets: this.secrets,
-      config: this.options.configInfo,
+      led: this.led,
+      configInfo: this.options.configInfo,
+      onRebirth: () => this.devices?.reportAll(),
     });
     this.forwarder = forwarder;
-    const led = this.led;
-    led?.set('store-and-forward', true);
-    forwarder.on('connected', () => led?.set('store-and-forward', false));
-    forwarder.on('disconnected', () => led?.set('store-and-forward', true));
+    this.sparkplug = sparkplug;
     this.channel.switchTo(forwarder.commands);
     await forwarder.start();
   }
@@ -433,19 +350,12 @@ export class Agent {
   private startCommands(outbox: SqliteOutbox): void {
     const channel = this.commandChannel();
     if (!channel) return;
-    const targets = this.pollers.map(({ poller, instance, allowWrites }) => ({
-      device: poller.device,
-      driver: instance,
-      allowWrites,
-    }));
-    this.commands = new CommandRouter(targets, this.config.commands, {
+    this.commands = startCommandRouter(this.pollers, this.config.commands, {
       channel: this.sparkplug && !this.injectedCommands ? this.sparkplug.commandChannel(channel) : channel,
-      sink: outbox,
+      outbox,
       clock: this.clock,
-      logger: this.logger.child({ component: 'commands' }),
-      ledger: this.commandLedger(outbox),
+      logger: this.logger,
     });
-    this.commands.start();
   }
 
   /**
@@ -463,13 +373,6 @@ export class Agent {
     }
   }
 
-  /** Command ids kept in the store across restarts (tag writes and pile commands alike). */
-  private commandLedger(outbox: SqliteOutbox): CommandLedger {
-    const { seenTtlMs, maxSeenIds, maxAgeMs, clockSkewMs } = this.config.commands;
-    // An id is kept for room at least as long as a copy of its command can still be valid.
-    return outbox.commandLedger({ seenTtlMs, maxKeys: maxSeenIds, protectMs: maxAgeMs + 2 * clockSkewMs });
-  }
-
   /** The CIP-22 gateway (config.cip22.enabled): stopped before the outbox closes. */
   private async startCip22(outbox: SqliteOutbox): Promise<void> {
     const { requireExpiry, maxAgeMs, clockSkewMs, maxPayloadBytes } = this.config.commands;
@@ -482,7 +385,7 @@ export class Agent {
       secrets: this.secrets,
       commands: this.commandChannel(),
       commandOptions: {
-        ledger: this.commandLedger(outbox),
+        ledger: commandLedger(outbox, this.config.commands),
         policy: { requireExpiry, maxAgeMs, clockSkewMs },
         maxPayloadBytes,
       },
@@ -491,38 +394,12 @@ export class Agent {
 
   /** The outbox as parts that store their own records see it: the station page sees them too. */
   private pageTap(outbox: SqliteOutbox): OnceSink {
-    return this.page ? tapSink(outbox, (record) => this.page?.record(record)) : outbox;
+    return this.http ? tapSink(outbox, (record) => this.http?.page.record(record)) : outbox;
   }
 
   private emit(event: AgentEvent): void {
     const record = eventToRecord(event);
     this.outbox?.append(record);
-    this.page?.record(record);
-  }
-
-  private async startHttp(): Promise<void> {
-    // prom-client is loaded only with the status endpoint that serves it.
-    const { createMetrics } = await import('./observability/metrics.js');
-    this.metrics = createMetrics(() => this.snapshot(), { driverMetrics: driverMetrics() });
-    const metrics = this.metrics;
-    const { createStationPage } = await import('./web/station.js');
-    this.page = createStationPage({
-      http: this.config.http,
-      secrets: this.secrets,
-      status: () => this.status(),
-      version: this.options.ota?.version,
-      brokerUrl: this.config.mqtt.url,
-      clock: this.clock,
-      logger: this.logger,
-    });
-    const page = this.page;
-    this.http = await startStatusServer(
-      { host: this.config.http.host, port: this.config.http.port, front: page.front },
-      { metrics: () => metrics.metrics(), health: () => this.health(), status: () => this.status() },
-      this.logger,
-    ).catch((error: unknown) => {
-      page.close();
-      throw error;
-    });
+    this.http?.page.record(record);
   }
 }

@@ -17,11 +17,14 @@ const ROOT = new URL('../../../', import.meta.url).pathname;
 const DIST = (path: string): string => pathToFileURL(join(ROOT, 'dist', path)).href;
 const AGENT_CHILD = new URL('./imports-agent.js', import.meta.url).pathname;
 
-/** What the agent now loads only when the config uses it. */
+/** What the agent now loads only when the config uses it (prom-client: at the first scrape). */
 export const ON_DEMAND = [
   DIST('src/cip22/gateway/start.js'),
   DIST('src/observability/metrics.js'),
   'tar',
+  DIST('src/drivers/s7/family.js'),
+  DIST('src/drivers/opcua/family.js'),
+  DIST('src/drivers/modbus/dtu/hub.js'),
 ] as const;
 
 interface Cost {
@@ -46,8 +49,11 @@ const MODULES: readonly { readonly name: string; readonly code: string }[] = [
     'src/ota/agent-side.js',
     'src/ota/unpack.js',
     'src/drivers/s7/index.js',
+    'src/drivers/s7/family.js',
+    'src/drivers/opcua/family.js',
     'src/drivers/modbus/dtu/hub.js',
     'src/observability/metrics.js',
+    'src/config/schema.js',
     'src/demo/broker.js',
     'src/agent.js',
   ].map((m) => ({ name: `dist/${m}`, code: `await import(${JSON.stringify(DIST(m))});` })),
@@ -105,7 +111,8 @@ const CORE = [
 
 const MARGINAL: readonly string[] = [
   'src/cip22/gateway/start.js',
-  'src/drivers/s7/index.js',
+  'src/drivers/s7/family.js',
+  'src/drivers/opcua/family.js',
   'src/drivers/modbus/dtu/hub.js',
   'src/ota/agent-side.js',
   'src/ota/unpack.js',
@@ -158,6 +165,11 @@ export async function run(): Promise<BenchResult[]> {
     () => agentRss([]),
     () => agentRss(ON_DEMAND),
   );
+  const scraped = await alternate(
+    ROUNDS,
+    () => agentRss([]),
+    () => agentRss(['scrape']),
+  );
   const bare = await alternate(
     ROUNDS,
     () => agentRss([]),
@@ -168,9 +180,19 @@ export async function run(): Promise<BenchResult[]> {
       name: 'agent RSS, Modbus-only config (demo station), modules on demand',
       unit: 'MB',
       value: agent.agent / 1e6,
-      baselineName: 'the same agent with CIP-22, prom-client metrics and tar preloaded (as it loaded before)',
+      baselineName:
+        'the same agent with CIP-22, prom-client metrics, tar, the S7/OPC UA families and the DTU hub preloaded (as it loaded before)',
       baseline: agent.baseline / 1e6,
       notes: `runs ${agent.agentRuns.map(MB).join(', ')} MB vs ${agent.baselineRuns.map(MB).join(', ')} MB`,
+    },
+    {
+      name: 'agent RSS, Modbus-only config (demo station), /metrics never scraped',
+      unit: 'MB',
+      value: scraped.agent / 1e6,
+      baselineName:
+        'the same agent after one /metrics scrape (prom-client, registry, default metrics created)',
+      baseline: scraped.baseline / 1e6,
+      notes: `runs ${scraped.agentRuns.map(MB).join(', ')} MB vs ${scraped.baselineRuns.map(MB).join(', ')} MB`,
     },
     {
       name: 'agent RSS, Modbus-only config (demo station), modules on demand',

@@ -10,6 +10,7 @@ import { writeHeapSnapshot } from 'node:v8';
 import { Agent } from '../../src/agent.js';
 import { configSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/core/ports.js';
+import { memoryDetail } from './mem-breakdown.js';
 import { modbusDevicesConfig } from './station-devices.js';
 
 interface Args {
@@ -40,6 +41,7 @@ gc?.();
 const m = process.memoryUsage();
 const snapshot = process.env.BENCH_MEM_SNAPSHOT;
 if (snapshot) writeHeapSnapshot(snapshot);
+if (process.env.BENCH_MEM_DETAIL) process.stderr.write(`${memoryDetail()}\n`);
 const packages = new Set<string>();
 for (const file of Object.keys(createRequire(import.meta.url).cache)) {
   const p = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);

@@ -5,6 +5,7 @@
  * 20 s) it prints its RSS as it runs and its RSS and V8 heap after a full GC, beside a bare
  * `node -e ''` child measured the same way in the same run (medians of BENCH_ROUNDS).
  * Select with `npm run bench -- mem`; BENCH_MEM_SNAPSHOT=<file> writes a heap snapshot;
+ * BENCH_MEM_DETAIL=1 prints where each child's RSS lives (smaps by mapping, V8 spaces);
  * BENCH_MEM_COMPARE=<other build>/dist/scripts/bench/mem-agent.js runs that build's agent in the
  * same rounds (before/after figures).
  */
@@ -33,11 +34,12 @@ interface Sample {
 }
 
 async function node(args: readonly string[]): Promise<Sample> {
-  const { stdout } = await promisify(execFile)(
+  const { stdout, stderr } = await promisify(execFile)(
     process.execPath,
     ['--expose-gc', ...PRODUCTION_FLAGS, ...args],
     { encoding: 'utf8', timeout: (SETTLE_S + 60) * 1000, maxBuffer: 1 << 20 },
   );
+  if (process.env.BENCH_MEM_DETAIL && stderr) console.log(stderr.trimEnd());
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Sample;
 }
 

@@ -49,7 +49,7 @@ export async function checkConfigCommand(
   // Loaded on demand: the drivers are heavier than the schema, and `ota boot-check` needs neither.
   const { buildDevices } = await import('../drivers/build.js');
   const deps = { clock: systemClock, logger: silentLogger, random: Math.random };
-  const built = buildDevices(result.config, { ...deps, onEvent: () => undefined });
+  const built = await buildDevices(result.config, { ...deps, onEvent: () => undefined });
   await built.close();
   for (const w of built.warnings) out(`  warning: ${w.path}: ${w.message}`);
   if (built.problems.length > 0) {

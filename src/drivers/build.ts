@@ -13,7 +13,7 @@ import type { AgentEvent } from '../core/types.js';
 import type { EdgeConfig } from '../config/schema.js';
 import { FailoverDriver } from './failover/driver.js';
 import { tagShapesOf, type TagTypesOf } from './failover/shapes.js';
-import { DRIVERS, type DeviceConfig } from './registry.js';
+import { DRIVERS, driverDefinition, type DeviceConfig } from './registry.js';
 import type { AgentDeviceConfig } from './schemas.js';
 import type { AnyDriverDefinition, ConfigWarning, DriverFamily } from './types.js';
 
@@ -47,9 +47,10 @@ export interface BuiltDevices {
   readonly warnings: readonly ConfigWarning[];
   /**
    * Builds and init()s one more device in the same families (a live reload): it shares the
-   * lines and connections the running devices hold. A refusal comes back as `problem`.
+   * lines and connections the running devices hold; a driver no device used so far gets its
+   * family (its modules load) first. A refusal comes back as `problem`.
    */
-  add(device: AgentDeviceConfig, index: number): BuiltDevice & { readonly problem?: DeviceProblem };
+  add(device: AgentDeviceConfig, index: number): Promise<BuiltDevice & { readonly problem?: DeviceProblem }>;
   /** The families, by driver name (hot reload creates and removes devices through them). */
   readonly families: DriverFamilies;
   /** Opens the shared links of the drivers' sections (before the devices start). */
@@ -59,24 +60,61 @@ export interface BuiltDevices {
 }
 
 type AnyFamily = DriverFamily<DeviceConfig>;
+type FamilyDeps = Pick<BuildDeps, 'clock' | 'logger' | 'random'>;
+
+/** The drivers a config uses: its devices' (failover secondaries too) and those whose section it has. */
+export function driversUsedBy(config: EdgeConfig): Set<string> {
+  const sections = config as unknown as Readonly<Record<string, unknown>>;
+  const used = new Set<string>();
+  for (const device of config.devices) {
+    used.add(device.driver);
+    if (device.failover) used.add(device.failover.secondary.driver);
+  }
+  for (const definition of DRIVERS as readonly AnyDriverDefinition[])
+    if (definition.section && sections[definition.section.key] !== undefined) used.add(definition.name);
+  return used;
+}
 
 /**
- * One agent's family of every registered driver, created up front (no I/O: a family is
- * cheap, its heavy parts load at start) so status and metrics have every driver's part.
+ * One agent's families of the drivers its config uses. A family's module is imported when
+ * the family is created (`createFamily` is async), so an agent loads no code of a driver it
+ * does not use (a Modbus-only station: no S7, OPC UA or DTU hub module). Creating a family
+ * does no I/O; `start()` opens the shared links.
  */
 export class DriverFamilies {
   private readonly families = new Map<string, { definition: AnyDriverDefinition; family: AnyFamily }>();
+  private started = false;
 
-  constructor(config: EdgeConfig, deps: Pick<BuildDeps, 'clock' | 'logger' | 'random'>) {
-    const sections = config as unknown as Readonly<Record<string, unknown>>;
-    for (const definition of DRIVERS as readonly AnyDriverDefinition[]) {
-      const section = definition.section ? sections[definition.section.key] : undefined;
-      const family = definition.createFamily(
-        { clock: deps.clock, logger: deps.logger.child({ driver: definition.name }), random: deps.random },
-        section,
-      ) as AnyFamily;
-      this.families.set(definition.name, { definition, family });
-    }
+  private constructor(
+    private readonly config: EdgeConfig,
+    private readonly deps: FamilyDeps,
+  ) {}
+
+  /** The families of the drivers `config` uses (driversUsedBy). */
+  static async open(config: EdgeConfig, deps: FamilyDeps): Promise<DriverFamilies> {
+    const families = new DriverFamilies(config, deps);
+    for (const driver of driversUsedBy(config)) await families.ensure(driver);
+    return families;
+  }
+
+  /**
+   * The driver's family, created (its module imported) if the agent has none yet, and
+   * started when the others already are (a reload adding the first device of a driver).
+   * An unknown driver is left to `create`, which refuses it with its code.
+   */
+  async ensure(driver: string): Promise<void> {
+    const definition = driverDefinition(driver);
+    if (!definition || this.families.has(driver)) return;
+    const section = definition.section
+      ? (this.config as unknown as Readonly<Record<string, unknown>>)[definition.section.key]
+      : undefined;
+    const logger = this.deps.logger.child({ driver: definition.name });
+    const deps = { clock: this.deps.clock, logger, random: this.deps.random };
+    const family = (await definition.createFamily(deps, section)) as AnyFamily;
+    // two ensure() of one driver in flight: the first one's family stays
+    if (this.families.has(driver)) return void (await family.close());
+    this.families.set(driver, { definition, family });
+    if (this.started) await family.start?.();
   }
 
   /** A new device of its driver's family (not init()ed). */
@@ -105,6 +143,7 @@ export class DriverFamilies {
   }
 
   async start(): Promise<void> {
+    this.started = true;
     for (const { family } of this.families.values()) await family.start?.();
   }
 
@@ -132,9 +171,9 @@ export function driverWarnings(devices: EdgeConfig['devices']): ConfigWarning[] 
   return (DRIVERS as readonly AnyDriverDefinition[]).flatMap((d) => d.warnings?.(devices) ?? []);
 }
 
-export function buildDevices(config: EdgeConfig, deps: BuildDeps): BuiltDevices {
-  const families = new DriverFamilies(config, deps);
-  const add = (device: AgentDeviceConfig, index: number): BuiltDevice & { problem?: DeviceProblem } => {
+export async function buildDevices(config: EdgeConfig, deps: BuildDeps): Promise<BuiltDevices> {
+  const families = await DriverFamilies.open(config, deps);
+  const build = (device: AgentDeviceConfig, index: number): BuiltDevice & { problem?: DeviceProblem } => {
     const built = buildDevice(device, families, deps);
     return built.problem
       ? { config: device, driver: built.driver, problem: problemOf(device, index, built.problem) }
@@ -143,7 +182,7 @@ export function buildDevices(config: EdgeConfig, deps: BuildDeps): BuiltDevices 
   const devices: BuiltDevice[] = [];
   const problems: DeviceProblem[] = [];
   config.devices.forEach((device, index) => {
-    const { problem, ...built } = add(device, index);
+    const { problem, ...built } = build(device, index);
     if (problem) problems.push(problem);
     devices.push(built);
   });
@@ -151,7 +190,11 @@ export function buildDevices(config: EdgeConfig, deps: BuildDeps): BuiltDevices 
     devices,
     problems,
     warnings: driverWarnings(config.devices),
-    add,
+    add: async (device, index) => {
+      await families.ensure(device.driver);
+      if (device.failover) await families.ensure(device.failover.secondary.driver);
+      return build(device, index);
+    },
     families,
     start: () => families.start(),
     close: () => families.close(),

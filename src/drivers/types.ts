@@ -11,15 +11,19 @@
  *   offline and when failover counts a poll as an outage (they sit beside the code, so a
  *   new driver cannot forget them, the silent trap of the old central list);
  * - devices and shared links: `createFamily` gives one agent's family, which creates and
- *   removes devices one at a time and owns the links they share (its section's links too);
+ *   removes devices one at a time and owns the links they share (its section's links too).
+ *   It is async and called only when the config uses the driver (a device or its section),
+ *   so the definition (index.ts) imports its family module there, with `import()`: an agent
+ *   without the driver never loads its device, protocol and link code;
  * - status and metrics: the family's `status()` is its `/status.json` section, `stats()` the
  *   driver's part of the metrics snapshot that `metrics` read at each scrape.
  *
  * Layering: a driver imports only zod, `src/core/`, the config toolkit `src/config-kit/`
  * (topicSegment, backoffSchema, secretRefSchema, write ranges, the secret resolver), this
  * file and its own folder; never `src/config/` (the composed EdgeConfig) nor `src/agent.ts`.
- * Heavy client libraries load in `start()` (dynamic import), so an agent that does not
- * configure the driver does not pay for them. See docs/writing-a-driver.md.
+ * The definition module itself stays light (schema, errors, value types, metrics): the
+ * registry loads it for every agent. Heavy client libraries load in the family's `start()`
+ * (dynamic import). See docs/writing-a-driver.md.
  */
 import type { z } from 'zod';
 import type { TagValueType } from '../core/value-type.js';
@@ -175,8 +179,12 @@ export interface DriverDefinition<C extends DriverDeviceConfig, S = never, St = 
    * those formats infer the type from the first value.
    */
   tagTypes?(device: C): ReadonlyMap<string, TagValueType>;
-  /** One agent's family; `section` is the parsed section when the config has one. */
-  createFamily(deps: DriverDeps, section?: S): DriverFamily<C>;
+  /**
+   * One agent's family; `section` is the parsed section when the config has one. Called
+   * only when the config has a device of the driver or its section: import the family's
+   * module here (`await import('./family.js')`) so an agent without the driver never loads it.
+   */
+  createFamily(deps: DriverDeps, section?: S): Promise<DriverFamily<C>>;
 }
 
 /** Any registered definition, as the agent handles them generically. */

@@ -75,3 +75,23 @@ export function buildAgentSnapshot(parts: SnapshotParts): AgentStatsSnapshot {
     ota: parts.ota ?? null,
   };
 }
+
+export interface Health {
+  readonly ok: boolean;
+  readonly problems: string[];
+}
+
+/** What /healthz judges: the store commits, the broker connection (when forwarding), the agent running. */
+export function agentHealth(
+  store: OutboxStats | undefined,
+  forwarder: MqttForwarderStats | undefined,
+  state: string,
+): Health {
+  const problems: string[] = [];
+  if (!store) problems.push('store: not open');
+  else if (!store.healthy) problems.push(`store: ${store.lastError ?? 'commit failing'}`);
+  if (forwarder && !forwarder.connected)
+    problems.push(`mqtt: not connected${forwarder.lastError ? ` (${forwarder.lastError})` : ''}`);
+  if (state !== 'running') problems.push(`agent: ${state}`);
+  return { ok: problems.length === 0, problems };
+}

@@ -18,7 +18,10 @@ import { dtuOf, type ReloadPlan } from './diff.js';
 export interface ReloadTarget {
   config(): EdgeConfig;
   /** Builds and init()s a device in the running families (shared lines), no I/O. */
-  build(device: AgentDeviceConfig, index: number): BuiltDevice & { readonly problem?: DeviceProblem };
+  build(
+    device: AgentDeviceConfig,
+    index: number,
+  ): Promise<BuiltDevice & { readonly problem?: DeviceProblem }>;
   /** Stops the pollers named in `remove`, adopts `config`, starts pollers for `add`. */
   replace(remove: readonly string[], add: readonly BuiltDevice[], config: EdgeConfig): Promise<void>;
   /**
@@ -54,15 +57,15 @@ export async function applyLive(
   if (plan.restart.length > 0) throw new Error('applyLive: the plan needs a restart');
   const changed = plan.devices.changed.map((c) => c.name);
   const start = new Set([...changed, ...plan.devices.added]);
-  const build = (): BuiltDevice[] => {
+  const build = async (): Promise<BuiltDevice[]> => {
     const add: BuiltDevice[] = [];
-    config.devices.forEach((device, index) => {
-      if (!start.has(device.name)) return;
+    for (const [index, device] of config.devices.entries()) {
+      if (!start.has(device.name)) continue;
       // validate.ts built the same config already: a problem here is what init() says with the
       // live lines present, and the device parks with its code like at start.
-      const { problem: _problem, ...built } = target.build(device, index);
+      const { problem: _problem, ...built } = await target.build(device, index);
       add.push(built);
-    });
+    }
     return add;
   };
   const stopped = [...changed, ...plan.devices.removed];
@@ -71,8 +74,8 @@ export async function applyLive(
     // down), and are built once the new link exists (they attach to its transport).
     await target.replace(stopped, [], config);
     await applyDtuLinks(target, plan, config);
-    await target.replace([], build(), config);
-  } else await target.replace(stopped, build(), config);
+    await target.replace([], await build(), config);
+  } else await target.replace(stopped, await build(), config);
   if (plan.mqtt.length > 0) await target.replaceForwarder(config);
   // after the forwarder: a new gateway takes pile commands from the current channel
   if (plan.cip22) {

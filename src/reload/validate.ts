@@ -41,7 +41,7 @@ export async function validateConfigText(text: string, secrets: SecretResolver):
     }
   }
   const deps = { clock: systemClock, logger: silentLogger, random: Math.random };
-  const built = buildDevices(config, { ...deps, onEvent: () => undefined });
+  const built = await buildDevices(config, { ...deps, onEvent: () => undefined });
   await built.close();
   for (const p of built.problems) problems.push({ path: p.path, message: p.message, code: p.code });
   if (problems.length > 0) return { ok: false, hash, problems };

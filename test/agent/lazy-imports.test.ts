@@ -1,9 +1,10 @@
 /**
  * The agent loads what its config uses: a Modbus-only agent never loads the CIP-22
- * identity stack (asn1, sm-crypto) nor prom-client without the status endpoint, nor
- * protobufjs without Sparkplug; with
- * CIP-22 and the endpoint on, both load on demand and the gateway runs. Fresh child
- * processes, so nothing this test file imports can mask a load.
+ * identity stack (asn1, sm-crypto), nor prom-client before /metrics is scraped, nor
+ * protobufjs without Sparkplug, nor the modules of the drivers it has no device of (S7,
+ * OPC UA) or of the DTU hub without a dtu section; with CIP-22 on and a scrape, both
+ * load on demand and the gateway runs. Fresh child processes, so nothing this test file
+ * imports can mask a load.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,12 +19,51 @@ import { tempDir } from '../helpers/tmp.js';
 const CHILD = new URL('./fixtures/lazy-child.js', import.meta.url).pathname;
 const IDENTITY_STACK = ['sm-crypto-v2', '@peculiar/asn1-schema', '@peculiar/asn1-x509'];
 
-async function runChild(args: Record<string, unknown>): Promise<{ packages: string[]; cip22: boolean }> {
-  const { stdout } = await promisify(execFile)(process.execPath, [CHILD, JSON.stringify(args)], {
-    timeout: 60_000,
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { packages: string[]; cip22: boolean };
+const RECORDER = new URL('./fixtures/load-recorder.js', import.meta.url).href;
+const DIST_SRC = new URL('../../src/', import.meta.url).href;
+
+interface ChildOut {
+  readonly packages: string[];
+  readonly cip22: boolean;
+  readonly scraped: number | null;
+  /** The ES modules of dist/src it loaded, relative to dist/src. */
+  readonly modules: string[];
 }
+
+async function runChild(args: Record<string, unknown>): Promise<ChildOut> {
+  const loads = join(String(args.dir), 'loads.txt');
+  writeFileSync(loads, '');
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', RECORDER, CHILD, JSON.stringify(args)],
+    { timeout: 60_000, env: { ...process.env, EDGE_TEST_LOADS_FILE: loads } },
+  );
+  const modules = readFileSync(loads, 'utf8')
+    .split('\n')
+    .filter((url) => url.startsWith(DIST_SRC))
+    .map((url) => url.slice(DIST_SRC.length));
+  const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Omit<ChildOut, 'modules'>;
+  return { ...out, modules };
+}
+
+/** Code of S7, OPC UA and the DTU hub beyond their definitions (schema, errors, value types, metrics). */
+const UNUSED_DRIVER_CODE =
+  /^drivers\/(s7\/(?!index|config|error-codes|value-types|address)|opcua\/(?!index|config|errors|value-types|metrics)|modbus\/dtu\/(?!config|error-codes|metrics|regex-safety))/;
+
+test('a Modbus-only agent loads no S7, OPC UA or DTU hub module beyond their definitions', async (t) => {
+  const dir = tempDir('edge-agent-lazy-');
+  t.after(() => dir.remove());
+  const out = await runChild({ dir: dir.path, modbusPort: await freePort(), http: false });
+  assert.ok(
+    out.modules.includes('drivers/modbus/family.js'),
+    `the recorder sees loads: ${out.modules.length}`,
+  );
+  assert.ok(out.modules.includes('drivers/s7/index.js'), 'the registry loads every definition');
+  assert.deepEqual(
+    out.modules.filter((m) => UNUSED_DRIVER_CODE.test(m)),
+    [],
+  );
+});
 
 test('a Modbus-only agent without the status endpoint loads neither the CIP-22 identity stack nor prom-client nor protobufjs', async (t) => {
   const dir = tempDir('edge-agent-lazy-');
@@ -38,7 +78,16 @@ test('a Modbus-only agent without the status endpoint loads neither the CIP-22 i
     assert.ok(!out.packages.includes(p), `${p} loaded: ${out.packages.join(' ')}`);
 });
 
-test('with CIP-22 and the status endpoint on, the identity stack and prom-client load and the gateway runs', async (t) => {
+test('with the status endpoint on and never scraped, prom-client is not loaded', async (t) => {
+  const dir = tempDir('edge-agent-lazy-');
+  t.after(() => dir.remove());
+  const out = await runChild({ dir: dir.path, modbusPort: await freePort(), http: true });
+  assert.equal(out.scraped, null);
+  assert.ok(!out.packages.includes('prom-client'), `prom-client loaded: ${out.packages.join(' ')}`);
+  assert.ok(!out.modules.includes('observability/metrics.js'));
+});
+
+test('with CIP-22 and the status endpoint on, the identity stack and (at the first scrape) prom-client load and the gateway runs', async (t) => {
   const dir = tempDir('edge-agent-lazy-');
   t.after(() => dir.remove());
   const pki = cip22Pki();
@@ -51,6 +100,7 @@ test('with CIP-22 and the status endpoint on, the identity stack and prom-client
     dir: dir.path,
     modbusPort: await freePort(),
     http: true,
+    scrape: true,
     cip22: {
       cert: chain,
       key: pki.p256.server.keyPem,
@@ -59,6 +109,7 @@ test('with CIP-22 and the status endpoint on, the identity stack and prom-client
     },
   });
   assert.equal(out.cip22, true, 'the gateway started');
+  assert.equal(out.scraped, 200);
   for (const p of [...IDENTITY_STACK, 'prom-client'])
     assert.ok(out.packages.includes(p), `${p} not loaded: ${out.packages.join(' ')}`);
 });

@@ -1,14 +1,15 @@
 /**
  * Per-device creation and removal through the families (the hooks hot reload uses): a
  * removed device frees its shared line once no other device uses it, the others keep
- * polling, and every registered driver's family is there with its status and stats.
+ * polling, and an agent has the families of the drivers its config uses, with their status
+ * and stats (a driver's family, and its modules, come when a device of it is added).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { configSchema } from '../../src/config/schema.js';
-import { DriverFamilies, buildDevice, buildDevices } from '../../src/drivers/build.js';
+import { DriverFamilies, buildDevice, buildDevices, driversUsedBy } from '../../src/drivers/build.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily, type ModbusFamily } from '../../src/drivers/modbus/family.js';
 import { DRIVER_NAMES } from '../../src/drivers/registry.js';
@@ -59,7 +60,7 @@ test('a removed device frees its line once its last user goes; the other device 
   await family.close();
 });
 
-test('every registered driver has a family; one device is built and removed without touching the others', async () => {
+test('only the drivers the config uses have a family; an added device of another driver gets one; one device is built and removed without touching the others', async () => {
   const config = configSchema.parse({
     store: { path: ':memory:' },
     devices: [
@@ -72,10 +73,13 @@ test('every registered driver has a family; one device is built and removed with
     ],
   });
   const deps = { clock: new ManualClock(), logger: silentLogger, random: () => 1, onEvent: () => undefined };
-  const built = buildDevices(config, deps);
-  for (const name of DRIVER_NAMES) assert.ok(built.families.family(name), `${name} family`);
+  const built = await buildDevices(config, deps);
+  for (const name of DRIVER_NAMES)
+    assert.equal(built.families.family(name) !== undefined, name === 's7', `${name} family`);
+  assert.deepEqual(built.families.status(), {}, 'no Modbus family: no dtu part');
+  assert.deepEqual(Object.keys(built.families.stats()), []);
+  await built.families.ensure('modbus');
   assert.deepEqual(built.families.status(), { dtu: null }, 'Modbus adds dtu: null without a dtu section');
-  // Every family with stats() (the list of drivers is not repeated here: appending one leaves it unchanged).
   assert.ok(Object.keys(built.families.stats()).includes('modbus'));
 
   const added = buildDevice(
@@ -98,7 +102,7 @@ test('every registered driver has a family; one device is built and removed with
   assert.equal(built.devices.length, 1);
 
   // add(): the reload's entry point; a refused device comes back with its problem and path
-  const refused = built.add(
+  const refused = await built.add(
     configSchema.parse({
       devices: [
         {
@@ -138,7 +142,7 @@ test('removing a failover device frees both sources in their families (an S7 pri
     ],
   });
   const deps = { clock: new ManualClock(), logger: silentLogger, random: () => 1, onEvent: () => undefined };
-  const built = buildDevices(config, deps);
+  const built = await buildDevices(config, deps);
   const modbus = built.families.family('modbus') as ModbusFamily;
   assert.equal(built.problems.length, 0);
   assert.equal(modbus.lines().size, 1, "the secondary's line, attached at init");
@@ -147,10 +151,44 @@ test('removing a failover device frees both sources in their families (an S7 pri
   await built.close();
 });
 
-test('a family of its own per DriverFamilies: two agents in one process share nothing', () => {
-  const config = configSchema.parse({});
+test('a family of its own per DriverFamilies: two agents in one process share nothing', async () => {
+  const config = configSchema.parse({
+    devices: [
+      {
+        name: 'm',
+        driver: 'modbus',
+        connection: { transport: 'tcp', host: '127.0.0.1', port: 1 },
+        tags: [{ name: 'a', function: 'holding', address: 0 }],
+      },
+    ],
+  });
   const deps = { clock: new ManualClock(), logger: silentLogger, random: () => 1 };
-  const one = new DriverFamilies(config, deps);
-  const two = new DriverFamilies(config, deps);
+  const one = await DriverFamilies.open(config, deps);
+  const two = await DriverFamilies.open(config, deps);
+  assert.ok(one.family('modbus'));
   assert.notEqual(one.family('modbus'), two.family('modbus'));
+  await Promise.all([one.close(), two.close()]);
+});
+
+test('a failover secondary and a section each make their driver used', () => {
+  const config = configSchema.parse({
+    dtu: { links: [{ name: 'line1', mode: 'client', host: '127.0.0.1', port: 1 }] },
+    devices: [
+      {
+        name: 'plc',
+        driver: 's7',
+        connection: { host: '127.0.0.1', port: 1 },
+        tags: [{ name: 't', address: 'DB1,INT0' }],
+        failover: {
+          secondary: {
+            driver: 'opcua',
+            endpoint: 'opc.tcp://127.0.0.1:1',
+            tags: [{ name: 't', nodeId: 'ns=1;s=t', dataType: 'Double' }],
+          },
+        },
+      },
+    ],
+  });
+  assert.deepEqual([...driversUsedBy(config)].sort(), ['modbus', 'opcua', 's7']);
+  assert.deepEqual([...driversUsedBy(configSchema.parse({}))], []);
 });

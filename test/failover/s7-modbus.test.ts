@@ -91,7 +91,7 @@ describe('failover from S7 to the PLC’s Modbus TCP server and back', { timeout
     const clock = systemClock;
     const events: AgentEvent[] = [];
     const deps = { clock, logger: silentLogger, random: () => 0.5 };
-    const s7 = s7Driver.createFamily(deps);
+    const s7 = await s7Driver.createFamily(deps);
     const mb = createModbusFamily(deps);
     const { primary, failover, secondary } = config(plc.port, modbusPort);
     const driver = new FailoverDriver(s7.create(primary), mb.create(secondary), failover, {

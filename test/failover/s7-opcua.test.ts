@@ -89,8 +89,8 @@ describe('failover from S7 to the PLC’s OPC UA server and back', { timeout: 60
     const clock = systemClock;
     const events: AgentEvent[] = [];
     const deps = { clock, logger: silentLogger, random: () => 0.5 };
-    const s7 = s7Driver.createFamily(deps);
-    const opcua = opcuaDriver.createFamily(deps);
+    const s7 = await s7Driver.createFamily(deps);
+    const opcua = await opcuaDriver.createFamily(deps);
     const { primary, failover, secondary } = config(plc.port, ua.endpoint, pki.path);
     const driver = new FailoverDriver(s7.create(primary), opcua.create(secondary), failover, {
       ...deps,

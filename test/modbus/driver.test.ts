@@ -52,10 +52,10 @@ async function started(family: ModbusFamily, clock: ManualClock, cfgs: ModbusDev
   return devs;
 }
 
-test('modbusDriver definition', () => {
+test('modbusDriver definition', async () => {
   assert.equal(modbusDriver.name, 'modbus');
   assert.equal(modbusDriver.schema, modbusDeviceSchema);
-  const fam = modbusDriver.createFamily({
+  const fam = await modbusDriver.createFamily({
     clock: new ManualClock(),
     logger: silentLogger,
     random: Math.random,

@@ -31,7 +31,11 @@ test('command router → OPC UA: allowed write done; not writable, out of range,
     { name: 'locked', dataType: 'Int16', value: 3 },
   ]);
   const pki = tempDir('edge-opcua-cmd-');
-  const family = opcuaDriver.createFamily({ clock: systemClock, logger: silentLogger, random: () => 0.5 });
+  const family = await opcuaDriver.createFamily({
+    clock: systemClock,
+    logger: silentLogger,
+    random: () => 0.5,
+  });
   t.after(async () => {
     await family.close();
     await server.stop();

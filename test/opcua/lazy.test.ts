@@ -41,7 +41,11 @@ test('the driver loads node-opcua only when a device is configured: its family s
   t.after(() => pki.remove());
   assert.equal(opcuaDriver.name, 'opcua');
   assert.deepEqual(loadedOpcua(), [], 'importing the driver loaded node-opcua');
-  const family = opcuaDriver.createFamily({ clock: systemClock, logger: silentLogger, random: () => 0.5 });
+  const family = await opcuaDriver.createFamily({
+    clock: systemClock,
+    logger: silentLogger,
+    random: () => 0.5,
+  });
   await family.start?.();
   assert.deepEqual(loadedOpcua(), [], 'starting a family without devices loaded node-opcua');
   const device = family.create(

@@ -19,7 +19,11 @@ import { waitFor } from '../helpers/wait.js';
 test('server down → device offline, no good value published; server back → online, values resume', async (t) => {
   const server = await TestOpcuaServer.start([{ name: 'power', dataType: 'Float', value: 3.5 }]);
   const pki = tempDir('edge-opcua-poller-');
-  const family = opcuaDriver.createFamily({ clock: systemClock, logger: silentLogger, random: () => 0.5 });
+  const family = await opcuaDriver.createFamily({
+    clock: systemClock,
+    logger: silentLogger,
+    random: () => 0.5,
+  });
   t.after(async () => {
     await family.close();
     await server.stop();

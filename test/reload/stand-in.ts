@@ -39,7 +39,7 @@ export function standIn(config: EdgeConfig): StandIn {
     stats: new Map(),
     forwarders: 0,
     config: () => target.running,
-    build: (device) => ({ config: device, driver: idle }),
+    build: (device) => Promise.resolve({ config: device, driver: idle }),
     replace: (remove, add, next) => {
       for (const name of remove) target.stats.delete(name);
       for (const built of add) target.stats.set(built.config.name, { polls: 0, pollErrors: 0 });

@@ -5,7 +5,7 @@ import type { DriverDeps, DriverFamily } from '../types.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { ModbusDevice } from './device.js';
 import type { DtuConfig, DtuLinkConfig } from './dtu/config.js';
-import { DtuHub, type DtuServerStatus, type DtuStatus } from './dtu/hub.js';
+import type { DtuHub, DtuServerStatus, DtuStatus } from './dtu/hub.js';
 import { Line } from './line.js';
 import type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
 import { defaultTransportFactory } from './transport.js';
@@ -18,8 +18,8 @@ export interface DtuTransportSource {
 export interface ModbusFamilyOptions {
   /** Builds the transport of a new line; tests pass a fake. */
   readonly transportFactory?: TransportFactory;
-  /** The `dtu` section: the family creates, starts and stops the DTU hub of its links. */
-  readonly dtuConfig?: DtuConfig;
+  /** The hub of the `dtu` section's links (the definition loads it only with a section): the family starts and stops it. */
+  readonly hub?: DtuHub;
   /** Transports of DTU links (`transport: dtu`) from elsewhere (tests); default: the family's hub. */
   readonly dtu?: DtuTransportSource;
 }
@@ -89,13 +89,7 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
     options: ModbusFamilyOptions = {},
   ) {
     this.transportFactory = options.transportFactory ?? defaultTransportFactory;
-    this.hub = options.dtuConfig
-      ? new DtuHub(options.dtuConfig, {
-          clock: deps.clock,
-          logger: deps.logger.child({ component: 'dtu' }),
-          random: deps.random,
-        })
-      : undefined;
+    this.hub = options.hub;
     this.dtu = options.dtu ?? this.hub;
   }
 

@@ -25,7 +25,17 @@ export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, Modbu
   hostNeeds: (device) =>
     device.connection.transport === 'rtu' ? { serialPorts: [device.connection.path] } : {},
   tagTypes: modbusTagTypes,
-  createFamily: (deps, dtu) => createModbusFamily(deps, { dtuConfig: dtu }),
+  // the DTU hub (UDP/TCP listener, link registry) loads only for a config with a dtu section
+  createFamily: async (deps, dtu) => {
+    const hub = dtu
+      ? new (await import('./dtu/hub.js')).DtuHub(dtu, {
+          clock: deps.clock,
+          logger: deps.logger.child({ component: 'dtu' }),
+          random: deps.random,
+        })
+      : undefined;
+    return createModbusFamily(deps, { hub });
+  },
 };
 
 export { modbusDeviceSchema, type ModbusDeviceConfig, type ModbusTagConfig } from './config.js';
@@ -45,7 +55,7 @@ export type { ModbusTransport, TransportFactory } from './port.js';
 export { planRequests, Planner, type ModbusRequest, type PlanLimits } from './plan.js';
 export { decodeRegisters, encodeRegisters, ORDER_NAMES } from './codec.js';
 export { toModbusError, exceptionErrorCode } from './errors.js';
-export { DtuHub, type DtuHubDeps, type DtuStatus, type DtuServerStatus } from './dtu/hub.js';
+export type { DtuHub, DtuHubDeps, DtuStatus, DtuServerStatus } from './dtu/hub.js';
 export {
   dtuSchema,
   dtuCrossCheck,

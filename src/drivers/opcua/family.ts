@@ -4,12 +4,13 @@
  */
 import { EdgeError } from '../../core/errors.js';
 import type { DeviceDriver } from '../../core/ports.js';
-import type { DriverDeps, DriverFamily, DriverMetric, MetricSample } from '../types.js';
+import type { DriverDeps, DriverFamily } from '../types.js';
 import type { OpcuaDeviceConfig } from './config.js';
-import { OpcuaDevice, type OpcuaCounters } from './device.js';
+import { OpcuaDevice } from './device.js';
+import type { OpcuaStats } from './metrics.js';
 import { loadOpcua } from './session.js';
 
-export type OpcuaStats = ReadonlyMap<string, OpcuaCounters & { readonly up: boolean }>;
+export type { OpcuaStats } from './metrics.js';
 
 export class OpcuaFamily implements DriverFamily<OpcuaDeviceConfig> {
   private readonly devices = new Set<OpcuaDevice>();
@@ -53,41 +54,3 @@ export class OpcuaFamily implements DriverFamily<OpcuaDeviceConfig> {
     return new Map([...this.devices].map((d) => [d.device, { ...d.counters(), up: d.up }]));
   }
 }
-
-type DeviceStats = OpcuaCounters & { readonly up: boolean };
-
-function perDevice(stats: OpcuaStats | undefined, read: (c: DeviceStats) => number): MetricSample[] {
-  return [...(stats ?? new Map<string, DeviceStats>())].map(([device, c]) => [{ device }, read(c)] as const);
-}
-
-const TOTALS: ReadonlyArray<readonly [string, string, (c: DeviceStats) => number]> = [
-  ['opcua_connection_losses_total', 'Connections lost (node-opcua then reconnects)', (c) => c.lost],
-  [
-    'opcua_sessions_restored_total',
-    'Connections node-opcua re-established with the session',
-    (c) => c.restored,
-  ],
-  [
-    'opcua_clients_recreated_total',
-    'Clients dropped and recreated with the driver backoff',
-    (c) => c.recreated,
-  ],
-  ['opcua_notifications_total', 'Monitored item notifications received', (c) => c.notifications],
-];
-
-export const OPCUA_METRICS: readonly DriverMetric<OpcuaStats>[] = [
-  {
-    name: 'opcua_up',
-    help: '1 while the OPC UA session of the device is up',
-    type: 'gauge',
-    labels: ['device'],
-    samples: (stats) => perDevice(stats, (c) => (c.up ? 1 : 0)),
-  },
-  ...TOTALS.map(([name, help, read]): DriverMetric<OpcuaStats> => ({
-    name,
-    help,
-    type: 'counter',
-    labels: ['device'],
-    samples: (stats) => perDevice(stats, read),
-  })),
-];

@@ -5,7 +5,7 @@
 import type { DriverDefinition } from '../types.js';
 import { opcuaDeviceSchema, type OpcuaDeviceConfig } from './config.js';
 import { OPCUA_ERRORS } from './errors.js';
-import { OPCUA_METRICS, OpcuaFamily, type OpcuaStats } from './family.js';
+import { OPCUA_METRICS, type OpcuaStats } from './metrics.js';
 import { opcuaTagTypes } from './value-types.js';
 
 export const opcuaDriver: DriverDefinition<OpcuaDeviceConfig, never, OpcuaStats> = {
@@ -14,9 +14,10 @@ export const opcuaDriver: DriverDefinition<OpcuaDeviceConfig, never, OpcuaStats>
   errors: OPCUA_ERRORS,
   metrics: OPCUA_METRICS,
   tagTypes: opcuaTagTypes,
-  createFamily: (deps) => new OpcuaFamily(deps),
+  // the device and session modules load only for an agent with OPC UA devices
+  createFamily: async (deps) => new (await import('./family.js')).OpcuaFamily(deps),
 };
 
 export { opcuaDeviceSchema, opcuaTagSchema, type OpcuaDeviceConfig, type OpcuaTagConfig } from './config.js';
-export { OpcuaDevice } from './device.js';
+export type { OpcuaDevice } from './device.js';
 export { OPCUA_ERRORS, nodeQuality } from './errors.js';
