@@ -115,6 +115,12 @@ export interface OnceSink extends OutboxSink {
   appendOnce(key: string, records: readonly NewRecord[]): Promise<OnceResult>;
   /** True when `key` is committed (within retention) or waiting in a pending appendOnce. */
   seenOnce(key: string): boolean;
+  /**
+   * The largest integer n such that `prefix + n` is a committed (within retention) or
+   * pending key, or null when there is none. A producer whose keys count up (msg_seq)
+   * asks once and then knows every larger key is new without asking `seenOnce` per append.
+   */
+  highestOnce?(prefix: string): number | null;
 }
 
 /** What a forwarder needs from the outbox. Reads are synchronous (SQLite is local). */

@@ -73,3 +73,20 @@ export class DedupKeys {
     if (this.count > maxKeys) this.count -= this.s.dedupPruneOldest.run(this.count - maxKeys).changes;
   }
 }
+
+/** The first string after every string that starts with `prefix` (its last code unit + 1). */
+function prefixEnd(prefix: string): string {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
+}
+
+/**
+ * The largest integer n such that `prefix + n` is a stored key, or null. One range read of
+ * the primary key (the prefix's own keys only): a producer asks once, not per append.
+ */
+export function highestKeySuffix(s: QueueStatements, prefix: string): number | null {
+  if (prefix.length === 0) throw new RangeError('highestKeySuffix needs a non-empty prefix');
+  const from = prefix.length + 1;
+  const n = s.dedupHighest.get(from, prefix, prefixEnd(prefix), from) as number | null;
+  return n ?? null;
+}

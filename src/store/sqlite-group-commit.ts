@@ -162,6 +162,11 @@ export class GroupCommit {
     return this.groups.hasKey(key) || this.queue.hasKey(key);
   }
 
+  /** The largest integer n such that `prefix + n` is pending or committed, or null. */
+  highestOnce(prefix: string): number | null {
+    return this.groups.highestKey(prefix, this.queue.highestKey(prefix));
+  }
+
   /** Commits everything pending now; throws EDGE_ERR_STORE_WRITE when a commit fails. */
   flush(): void {
     if (!this.commitPending()) {

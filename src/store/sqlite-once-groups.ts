@@ -33,6 +33,19 @@ export class PendingOnceGroups {
     return this.keys.has(key);
   }
 
+  /** The largest integer n such that `prefix + n` is a pending key, or `stored` when larger. */
+  highestKey(prefix: string, stored: number | null): number | null {
+    let max = stored;
+    for (const key of this.keys.keys()) {
+      if (!key.startsWith(prefix)) continue;
+      const tail = key.slice(prefix.length);
+      if (!/^[0-9]+$/.test(tail)) continue;
+      const n = Number(tail);
+      if (max === null || n > max) max = n;
+    }
+    return max;
+  }
+
   /** Group members are never shed: a group commits whole or not at all. */
   isMember(record: NewRecord): boolean {
     return this.members.has(record);

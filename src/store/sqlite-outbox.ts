@@ -166,6 +166,11 @@ export class SqliteOutbox implements Outbox {
     return this.group.seenOnce(key);
   }
 
+  highestOnce(prefix: string): number | null {
+    if (this.closed) throw closedError();
+    return this.group.highestOnce(prefix);
+  }
+
   async flush(): Promise<void> {
     if (this.closed) throw closedError();
     this.group.flush();

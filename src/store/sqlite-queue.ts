@@ -11,7 +11,7 @@ import type { Clock } from '../core/clock.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import { GapBook, parseGap } from './gaps.js';
-import { DedupKeys } from './sqlite-dedup.js';
+import { DedupKeys, highestKeySuffix } from './sqlite-dedup.js';
 import { CLS_EVENT, CLS_TELEMETRY } from './outbox.js';
 import { type GapLog, type SizeLimits, evictOldest, overBounds } from './sqlite-evict.js';
 import {
@@ -118,6 +118,11 @@ export class SqliteQueue {
   /** True when an appendOnce key is committed. */
   hasKey(key: string): boolean {
     return this.s.dedupHas.get(key) !== undefined;
+  }
+
+  /** The largest integer suffix of the committed keys that start with `prefix`, or null. */
+  highestKey(prefix: string): number | null {
+    return highestKeySuffix(this.s, prefix);
   }
 
   oldestTs(): number | null {

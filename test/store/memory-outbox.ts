@@ -109,7 +109,20 @@ export class MemoryOutbox implements Outbox {
   }
 
   seenOnce(key: string): boolean {
+    this.seenOnceCalls++;
     return this.onceKeys.has(key) || this.pendingOnce.has(key);
+  }
+
+  /** How often seenOnce was asked (the gateway asks only for a msg_seq at or below its high-water mark). */
+  seenOnceCalls = 0;
+
+  highestOnce(prefix: string): number | null {
+    let max: number | null = null;
+    for (const key of [...this.onceKeys, ...this.pendingOnce.keys()]) {
+      const tail = key.startsWith(prefix) ? key.slice(prefix.length) : '';
+      if (/^[0-9]+$/.test(tail)) max = Math.max(max ?? 0, Number(tail));
+    }
+    return max;
   }
 
   async flush(): Promise<void> {

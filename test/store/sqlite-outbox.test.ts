@@ -375,6 +375,26 @@ describe('SqliteOutbox appendOnce (exactly-once keys)', () => {
     return storeSchema.parse({ path: join(dir.path, 'outbox.db'), ...overrides });
   }
 
+  it('highestOnce: the largest numeric tail of a prefix over committed and pending keys, across a reopen', async () => {
+    const a = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
+    assert.equal(a.highestOnce('cip22/p1/'), null);
+    for (const k of ['cip22/p1/9', 'cip22/p1/10', 'cip22/p1/2', 'cip22/p10/99', 'cip22/p1/x7'])
+      void a.appendOnce(k, [telemetry('p1', 1)]);
+    assert.equal(a.highestOnce('cip22/p1/'), 10, 'pending keys count; 10 > 9 numerically, not as text');
+    await a.flush();
+    void a.appendOnce('cip22/p1/11', [telemetry('p1', 1)]);
+    assert.equal(a.highestOnce('cip22/p1/'), 11, 'a pending key above the committed ones');
+    assert.equal(a.highestOnce('cip22/p10/'), 99, "another pile's keys stay its own");
+    await a.close();
+    const b = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
+    try {
+      assert.equal(b.highestOnce('cip22/p1/'), 11);
+      assert.equal(b.highestOnce('cip22/p2/'), null);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('keeps keys across a reopen: a resend after restart is a duplicate', async () => {
     const a = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
     const stored = a.appendOnce('p/1', [telemetry('p', 1)]);
