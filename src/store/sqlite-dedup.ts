@@ -4,6 +4,7 @@
  * rolls back.
  */
 import type { Clock } from '../core/clock.js';
+import type { OnceScan } from '../core/ports.js';
 import type { NewRecord } from '../core/types.js';
 import type { OnceMark } from './sqlite-queue.js';
 import type { QueueStatements } from './sqlite-statements.js';
@@ -80,13 +81,27 @@ function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(last + 1);
 }
 
-/**
- * The largest integer n such that `prefix + n` is a stored key, or null. One range read of
- * the primary key (the prefix's own keys only): a producer asks once, not per append.
- */
-export function highestKeySuffix(s: QueueStatements, prefix: string): number | null {
-  if (prefix.length === 0) throw new RangeError('highestKeySuffix needs a non-empty prefix');
-  const from = prefix.length + 1;
-  const n = s.dedupHighest.get(from, prefix, prefixEnd(prefix), from) as number | null;
-  return n ?? null;
+/** Keys read per highestOnce step: 600,000 keys of one pile take 296 steps (read at once: 3 s here, load average 25). */
+export const ONCE_SCAN_STEP = 2048;
+
+/** The largest integer tail of `keys` after `prefix` (tails that are not digits are skipped), or `high`. */
+export function highestTail(keys: Iterable<string>, prefix: string, high: number | null): number | null {
+  for (const key of keys) {
+    if (!key.startsWith(prefix)) continue;
+    const tail = key.slice(prefix.length);
+    if (!/^[0-9]+$/.test(tail)) continue;
+    const n = Number(tail);
+    if (high === null || n > high) high = n;
+  }
+  return high;
+}
+
+/** One step of the stored keys that start with `prefix`, after the key `after` (from the first when null). */
+export function scanKeys(s: QueueStatements, prefix: string, after: string | undefined): OnceScan {
+  if (prefix.length === 0) throw new RangeError('highestOnce needs a non-empty prefix');
+  const keys = s.dedupRange.all(after ?? prefix, prefixEnd(prefix), ONCE_SCAN_STEP) as string[];
+  return {
+    high: highestTail(keys, prefix, null),
+    next: keys.length === ONCE_SCAN_STEP ? (keys[keys.length - 1] as string) : null,
+  };
 }

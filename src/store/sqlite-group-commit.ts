@@ -14,7 +14,7 @@
 import { Backoff } from '../core/backoff.js';
 import { type Clock, type TimerHandle, afterTurnOr } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
-import type { Logger, OnceResult } from '../core/ports.js';
+import type { Logger, OnceResult, OnceScan } from '../core/ports.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import type { Checkpointer } from './sqlite-checkpoint.js';
@@ -162,9 +162,10 @@ export class GroupCommit {
     return this.groups.hasKey(key) || this.queue.hasKey(key);
   }
 
-  /** The largest integer n such that `prefix + n` is pending or committed, or null. */
-  highestOnce(prefix: string): number | null {
-    return this.groups.highestKey(prefix, this.queue.highestKey(prefix));
+  /** One step of OnceSink.highestOnce: committed keys, and on the first step the pending ones. */
+  highestOnce(prefix: string, after?: string): OnceScan {
+    const step = this.queue.scanKeys(prefix, after);
+    return after === undefined ? { ...step, high: this.groups.highestKey(prefix, step.high) } : step;
   }
 
   /** Commits everything pending now; throws EDGE_ERR_STORE_WRITE when a commit fails. */

@@ -6,6 +6,7 @@
  */
 import type { OnceResult } from '../core/ports.js';
 import type { NewRecord } from '../core/types.js';
+import { highestTail } from './sqlite-dedup.js';
 import type { OnceMark } from './sqlite-queue.js';
 
 /** A pending appendOnce: its records travel together and commit in one transaction. */
@@ -33,17 +34,9 @@ export class PendingOnceGroups {
     return this.keys.has(key);
   }
 
-  /** The largest integer n such that `prefix + n` is a pending key, or `stored` when larger. */
-  highestKey(prefix: string, stored: number | null): number | null {
-    let max = stored;
-    for (const key of this.keys.keys()) {
-      if (!key.startsWith(prefix)) continue;
-      const tail = key.slice(prefix.length);
-      if (!/^[0-9]+$/.test(tail)) continue;
-      const n = Number(tail);
-      if (max === null || n > max) max = n;
-    }
-    return max;
+  /** The largest integer n such that `prefix + n` is a pending key, or `high` when larger. */
+  highestKey(prefix: string, high: number | null): number | null {
+    return highestTail(this.keys.keys(), prefix, high);
   }
 
   /** Group members are never shed: a group commits whole or not at all. */

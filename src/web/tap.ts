@@ -20,6 +20,6 @@ export function tapSink(sink: OnceSink, tap: (record: NewRecord) => void): OnceS
       return result;
     },
     seenOnce: (key) => sink.seenOnce(key),
-    ...(sink.highestOnce ? { highestOnce: (prefix: string) => sink.highestOnce!(prefix) } : {}),
+    ...(sink.highestOnce ? { highestOnce: sink.highestOnce.bind(sink) } : {}),
   };
 }

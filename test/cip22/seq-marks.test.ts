@@ -16,6 +16,8 @@ import type { Outbox } from '../../src/store/outbox.js';
 import { MemoryOutbox } from '../store/memory-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { SeqMarks } from '../../src/cip22/gateway/seq-marks.js';
+import type { OnceSink } from '../../src/core/ports.js';
 import { startGateway } from './gateway-fixture.js';
 
 const FIELDS = { type: 'STATUS', state: 0, energyWh: 1 } as const;
@@ -33,7 +35,44 @@ function storedSeqs(outbox: Outbox, device: string): number[] {
     .sort((a, b) => a - b);
 }
 
+/** A sink whose store holds keys 0..high of one pile, told in `steps` steps; counts seenOnce. */
+function steppedSink(high: number, steps: number): OnceSink & { asked: string[]; appended: number[] } {
+  const appended: number[] = [];
+  const asked: string[] = [];
+  const stored = (seq: number): boolean => seq <= high || appended.includes(seq);
+  return {
+    asked,
+    appended,
+    append: () => undefined,
+    appendDurable: () => Promise.reject(new Error('unused')),
+    appendOnce: () => Promise.resolve({ duplicate: false, records: [] }),
+    seenOnce(key) {
+      asked.push(key);
+      return stored(Number(key.split('/')[2]));
+    },
+    highestOnce(_prefix, after) {
+      const i = after === undefined ? 0 : Number(after);
+      return { high: Math.round((high * (i + 1)) / steps), next: i + 1 < steps ? String(i + 1) : null };
+    },
+  };
+}
+
 describe('CIP-22 msg_seq high-water mark', () => {
+  it('while the mark is being read in steps, frames ask the store; their msg_seq joins the mark', () => {
+    const sink = steppedSink(100, 3);
+    const marks = new SeqMarks(sink);
+    assert.equal(marks.seen('p', 50), true, 'step 1 of 3: asked, stored');
+    assert.equal(marks.seen('p', 150), false, 'step 2 of 3: asked, new');
+    sink.appended.push(150);
+    assert.equal(sink.asked.length, 2);
+    assert.equal(marks.seen('p', 120), false, 'step 3 of 3: mark 150 (the frame seen while learning) > 100');
+    assert.equal(sink.asked.length, 3, 'a msg_seq below the mark is asked for');
+    assert.equal(marks.seen('p', 151), false);
+    assert.equal(marks.seen('p', 152), false);
+    assert.equal(sink.asked.length, 3, 'above the mark: not asked');
+    assert.equal(marks.seen('p', 150), true, 'at or below: asked, found');
+  });
+
   it('frames with a rising msg_seq are stored and ACKed without one seenOnce lookup', async () => {
     const outbox = new MemoryOutbox({ batchMaxLatencyMs: 5 });
     const fx = await startGateway({}, { outbox });

@@ -4,7 +4,7 @@
  * events), for unit tests of forwarders and producers. Nothing survives the process.
  */
 import { afterTurnOr, systemClock, type Clock, type TimerHandle } from '../../src/core/clock.js';
-import type { OnceResult } from '../../src/core/ports.js';
+import type { OnceResult, OnceScan } from '../../src/core/ports.js';
 import type { NewRecord, RecordClass, StoredRecord } from '../../src/core/types.js';
 import { GAP_ROW_BYTES, GapBook } from '../../src/store/gaps.js';
 import {
@@ -116,13 +116,13 @@ export class MemoryOutbox implements Outbox {
   /** How often seenOnce was asked (the gateway asks only for a msg_seq at or below its high-water mark). */
   seenOnceCalls = 0;
 
-  highestOnce(prefix: string): number | null {
-    let max: number | null = null;
+  highestOnce(prefix: string): OnceScan {
+    let high: number | null = null;
     for (const key of [...this.onceKeys, ...this.pendingOnce.keys()]) {
       const tail = key.startsWith(prefix) ? key.slice(prefix.length) : '';
-      if (/^[0-9]+$/.test(tail)) max = Math.max(max ?? 0, Number(tail));
+      if (/^[0-9]+$/.test(tail)) high = Math.max(high ?? 0, Number(tail));
     }
-    return max;
+    return { high, next: null };
   }
 
   async flush(): Promise<void> {
