@@ -80,7 +80,7 @@ async function listen(): Promise<number> {
   });
   // Drain like a forwarder would, so the store does not grow without bound: after the
   // commit's ACKs are sent (a forwarder acks on PUBACK, never inside the commit), and at
-  // most one drain per turn. Its delete is a transaction of its own (an fsync).
+  // most one drain per turn. Its delete is a transaction of its own (not fsynced: deleteAcked).
   let draining = false;
   outbox.onCommit(() => {
     if (draining) return;
