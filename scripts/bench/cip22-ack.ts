@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BenchResult, formatResult, median } from './common.js';
 import { type BenchPki, benchPki } from './cip22-pki.js';
-import { connectAll, pile, plainConnect, startAgent } from './cip22.js';
+import { BEFORE_AGENT, connectAll, pile, plainConnect, startAgent } from './cip22.js';
 import { type Percentiles, percentiles } from './commit.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -44,8 +44,10 @@ async function gatewayRound(
   n: number,
   round: number,
   maxLatencyMs?: number,
+  script?: string,
 ): Promise<number[]> {
-  const agent = await startAgent(pki, 'gateway', round, maxLatencyMs === undefined ? {} : { maxLatencyMs });
+  const store = maxLatencyMs === undefined ? {} : { maxLatencyMs };
+  const agent = await startAgent(pki, 'gateway', round, store, script);
   try {
     const piles = await connectAll(n, async (i) => {
       const p = pile(pki, i, agent.port);
@@ -104,11 +106,18 @@ export async function ackResults(pki: BenchPki): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   let round = 1000;
   for (const n of PILE_COUNTS) {
-    const runs = { now: [] as Percentiles[], before: [] as Percentiles[], plain: [] as Percentiles[] };
+    const runs = {
+      now: [] as Percentiles[],
+      before: [] as Percentiles[],
+      plain: [] as Percentiles[],
+      build: [] as Percentiles[],
+    };
     for (let r = 0; r < ROUNDS; r++) {
       runs.plain.push(percentiles(await plainRound(pki, n, ++round)));
       runs.now.push(percentiles(await gatewayRound(pki, n, ++round)));
       runs.before.push(percentiles(await gatewayRound(pki, n, ++round, 50)));
+      if (BEFORE_AGENT)
+        runs.build.push(percentiles(await gatewayRound(pki, n, ++round, undefined, BEFORE_AGENT)));
     }
     const med = (xs: Percentiles[], q: keyof Percentiles): number => median(xs.map((x) => x[q]));
     for (const q of ['p50', 'p99'] as const) {
@@ -119,7 +128,11 @@ export async function ackResults(pki: BenchPki): Promise<BenchResult[]> {
         baselineName: `plain TLS 1.3 echo round trip, ${n} socket${n > 1 ? 's' : ''}, same pace`,
         baseline: med(runs.plain, q),
         target: q === 'p99' ? 'p99 <= 10 ms' : undefined,
-        notes: `before (fixed 50 ms window): ${med(runs.before, q).toFixed(2)} ms; per round ${runs.now.map((x) => x[q].toFixed(1)).join(', ')} ms`,
+        notes: `before (fixed 50 ms window): ${med(runs.before, q).toFixed(2)} ms; per round ${runs.now.map((x) => x[q].toFixed(1)).join(', ')} ms${
+          runs.build.length > 0
+            ? `; BENCH_CIP22_BEFORE build, same rounds: ${med(runs.build, q).toFixed(2)} ms (per round ${runs.build.map((x) => x[q].toFixed(1)).join(', ')})`
+            : ''
+        }`,
       });
     }
   }

@@ -2,7 +2,7 @@
  * Child process of the cip22 bench: the measured side. argv[2] = JSON
  *   { mode: 'gateway' | 'plain', cert: chain PEM file, key, root, store?, maxLatencyMs? }
  * gateway: Cip22Gateway with a SqliteOutbox; plain: a TLS 1.3 echo server, same cert.
- * IPC: sends {port}; on 'mark' resets the CPU window; on 'usage' replies {rss, cpuPct}.
+ * IPC: sends {port}; on 'mark' resets the CPU window; on 'usage' replies {rss, cpuPct, heap…}.
  * BENCH_CPU_PROF=<dir>: the window from 'mark' to 'usage' is CPU-profiled into <dir>
  * (a .cpuprofile per round, for `node --cpu-prof`-style inspection of the per-frame path).
  */
@@ -26,6 +26,8 @@ interface Args {
   readonly store?: string;
   /** batch.maxLatencyMs of the store (the before figure: 50); default the schema's. */
   readonly maxLatencyMs?: number;
+  /** batch.minIntervalMs of the store; default the schema's. */
+  readonly minIntervalMs?: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
@@ -59,7 +61,10 @@ async function listen(): Promise<number> {
   const outbox = SqliteOutbox.open(
     storeSchema.parse({
       path: args.store,
-      ...(args.maxLatencyMs !== undefined ? { batch: { maxLatencyMs: args.maxLatencyMs } } : {}),
+      batch: {
+        ...(args.maxLatencyMs !== undefined ? { maxLatencyMs: args.maxLatencyMs } : {}),
+        ...(args.minIntervalMs !== undefined ? { minIntervalMs: args.minIntervalMs } : {}),
+      },
     }),
     {
       clock: systemClock,
@@ -75,7 +80,7 @@ async function listen(): Promise<number> {
   });
   // Drain like a forwarder would, so the store does not grow without bound: after the
   // commit's ACKs are sent (a forwarder acks on PUBACK, never inside the commit), and at
-  // most one drain per turn. Its delete is a transaction of its own (an fsync).
+  // most one drain per turn. Its delete is a transaction of its own (not fsynced: deleteAcked).
   let draining = false;
   outbox.onCommit(() => {
     if (draining) return;
@@ -117,8 +122,12 @@ process.on('message', (m: string) => {
     void profile(true);
   } else if (m === 'usage') {
     const d = process.cpuUsage(cpu);
+    const mem = process.memoryUsage();
     const usage = {
-      rss: process.memoryUsage().rss,
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      heapTotal: mem.heapTotal,
+      external: mem.external,
       cpuPct: ((d.user + d.system) / 1000 / (performance.now() - at)) * 100,
     };
     void profile(false).then(() => send(usage));

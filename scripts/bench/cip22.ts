@@ -24,11 +24,24 @@ const SESSIONS = Number(process.env.BENCH_CIP22_SESSIONS ?? 1000);
 const SECONDS = Number(process.env.BENCH_CIP22_SECONDS ?? 20);
 const RECONNECT_PILES = 20;
 const AGENT = new URL('./cip22-agent.js', import.meta.url).pathname;
+/**
+ * BENCH_CIP22_BEFORE=<cip22-agent.js of another build> (e.g. main's dist): the load and
+ * ACK suites run it too, in the same rounds, as the before figure of a change.
+ */
+export const BEFORE_AGENT = process.env.BENCH_CIP22_BEFORE;
+
+/** What the agent child measures: CPU over the window and its memory at the end. */
+export interface Usage {
+  readonly rss: number;
+  readonly cpuPct: number;
+  readonly heapUsed?: number;
+  readonly external?: number;
+}
 
 interface Agent {
   readonly child: ChildProcess;
   readonly port: number;
-  usage(): Promise<{ rss: number; cpuPct: number }>;
+  usage(): Promise<Usage>;
   stop(): Promise<void>;
 }
 
@@ -36,7 +49,8 @@ export async function startAgent(
   pki: BenchPki,
   mode: 'gateway' | 'plain',
   round: number,
-  store: { maxLatencyMs?: number } = {},
+  store: { maxLatencyMs?: number; minIntervalMs?: number } = {},
+  script = AGENT,
 ): Promise<Agent> {
   const args = {
     ...store,
@@ -47,7 +61,7 @@ export async function startAgent(
     store: join(pki.dir, `outbox-${round}-${Date.now()}.db`),
   };
   // The V8 flags of the edge-agent CLI's shebang (src/cli/main.ts), as the agent runs in production.
-  const child = fork(AGENT, [JSON.stringify(args)], {
+  const child = fork(script, [JSON.stringify(args)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: ['--max-semi-space-size=1', '--optimize-for-size'],
   });
@@ -60,7 +74,7 @@ export async function startAgent(
     port,
     usage: () =>
       new Promise((resolve) => {
-        child.once('message', (m: { rss: number; cpuPct: number }) => resolve(m));
+        child.once('message', (m: Usage) => resolve(m));
         child.send('usage');
       }),
     stop: async () => {
@@ -155,8 +169,9 @@ export async function loadRound(
   pki: BenchPki,
   mode: 'gateway' | 'plain',
   round: number,
-): Promise<{ rss: number; cpuPct: number; acked: number }> {
-  const agent = await startAgent(pki, mode, round);
+  script = AGENT,
+): Promise<Usage & { acked: number }> {
+  const agent = await startAgent(pki, mode, round, {}, script);
   const closers: (() => void)[] = [];
   const timers: NodeJS.Timeout[] = [];
   let acked = 0;
@@ -195,6 +210,13 @@ export async function loadRound(
     for (const c of closers) c();
     await agent.stop();
   }
+}
+
+/** "; before (BENCH_CIP22_BEFORE build): median (per round)", or nothing without that build. */
+function beforeNote(xs: Usage[], k: 'rss' | 'cpuPct', scale: number, unit: string): string {
+  if (xs.length === 0) return '';
+  const v = xs.map((x) => x[k] * scale);
+  return `; before (BENCH_CIP22_BEFORE build, same rounds): ${median(v).toFixed(2)} ${unit} (per round ${v.map((x) => x.toFixed(2)).join(', ')})`;
 }
 
 export async function run(): Promise<BenchResult[]> {
@@ -251,17 +273,21 @@ export async function run(): Promise<BenchResult[]> {
       },
     ];
     const load = {
-      gateway: [] as { rss: number; cpuPct: number; acked: number }[],
-      plain: [] as { rss: number; cpuPct: number; acked: number }[],
+      gateway: [] as (Usage & { acked: number })[],
+      plain: [] as (Usage & { acked: number })[],
+      before: [] as (Usage & { acked: number })[],
     };
     let round = 0;
     await alternate(
       ROUNDS,
-      async () => (load.gateway.push(await loadRound(pki, 'gateway', ++round)), 0),
+      async () => {
+        load.gateway.push(await loadRound(pki, 'gateway', ++round));
+        if (BEFORE_AGENT) load.before.push(await loadRound(pki, 'gateway', ++round, BEFORE_AGENT));
+        return 0;
+      },
       async () => (load.plain.push(await loadRound(pki, 'plain', ++round)), 0),
     );
-    const med = (xs: { rss: number; cpuPct: number }[], k: 'rss' | 'cpuPct'): number =>
-      median(xs.map((x) => x[k]));
+    const med = (xs: Usage[], k: 'rss' | 'cpuPct' | 'heapUsed'): number => median(xs.map((x) => x[k] ?? 0));
     const ackRate = median(load.gateway.map((x) => x.acked / SECONDS));
     results.push(
       {
@@ -271,7 +297,7 @@ export async function run(): Promise<BenchResult[]> {
         baselineName: `${SESSIONS} idle plain TLS 1.3 sockets`,
         baseline: med(load.plain, 'rss') / 1e6,
         target: '< 150 MB',
-        notes: `ACKs received ${ackRate.toFixed(0)}/s (expected ${SESSIONS}/s); RSS per round ${load.gateway.map((x) => (x.rss / 1e6).toFixed(0)).join(', ')} MB`,
+        notes: `ACKs received ${ackRate.toFixed(0)}/s (expected ${SESSIONS}/s); RSS per round ${load.gateway.map((x) => (x.rss / 1e6).toFixed(0)).join(', ')} MB; V8 heap used ${(med(load.gateway, 'heapUsed') / 1e6).toFixed(1)} MB${beforeNote(load.before, 'rss', 1e-6, 'MB')}`,
       },
       {
         name: `agent CPU, ${SESSIONS} sealed sessions, STATUS at 1 Hz each (stored in SQLite, ACKed)`,
@@ -279,6 +305,7 @@ export async function run(): Promise<BenchResult[]> {
         value: med(load.gateway, 'cpuPct'),
         baselineName: `${SESSIONS} idle plain TLS 1.3 sockets`,
         baseline: med(load.plain, 'cpuPct'),
+        notes: `per round ${load.gateway.map((x) => x.cpuPct.toFixed(2)).join(', ')} %${beforeNote(load.before, 'cpuPct', 1, '%')}`,
       },
     );
     return results;

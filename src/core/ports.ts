@@ -115,6 +115,19 @@ export interface OnceSink extends OutboxSink {
   appendOnce(key: string, records: readonly NewRecord[]): Promise<OnceResult>;
   /** True when `key` is committed (within retention) or waiting in a pending appendOnce. */
   seenOnce(key: string): boolean;
+  /**
+   * The largest integer n such that `prefix + n` is a committed (within retention) or
+   * pending key, or null, read in bounded steps: pass `next` back until it is null. The
+   * first step (no `after`) covers the pending keys. A producer whose keys count up
+   * (msg_seq) learns it once and then knows every larger key is new without `seenOnce`.
+   */
+  highestOnce?(prefix: string, after?: string): OnceScan;
+}
+
+/** One step of `highestOnce`: the largest tail in it, and where the next step starts (null: done). */
+export interface OnceScan {
+  readonly high: number | null;
+  readonly next: string | null;
 }
 
 /** What a forwarder needs from the outbox. Reads are synchronous (SQLite is local). */

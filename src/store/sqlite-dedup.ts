@@ -4,6 +4,7 @@
  * rolls back.
  */
 import type { Clock } from '../core/clock.js';
+import type { OnceScan } from '../core/ports.js';
 import type { NewRecord } from '../core/types.js';
 import type { OnceMark } from './sqlite-queue.js';
 import type { QueueStatements } from './sqlite-statements.js';
@@ -72,4 +73,35 @@ export class DedupKeys {
     this.count -= this.s.dedupPruneAge.run(Math.min(now, elapsed) - maxAgeMs).changes;
     if (this.count > maxKeys) this.count -= this.s.dedupPruneOldest.run(this.count - maxKeys).changes;
   }
+}
+
+/** The first string after every string that starts with `prefix` (its last code unit + 1). */
+function prefixEnd(prefix: string): string {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
+}
+
+/** Keys read per highestOnce step: 600,000 keys of one pile take 296 steps (read at once: 3 s here, load average 25). */
+export const ONCE_SCAN_STEP = 2048;
+
+/** The largest integer tail of `keys` after `prefix` (tails that are not digits are skipped), or `high`. */
+export function highestTail(keys: Iterable<string>, prefix: string, high: number | null): number | null {
+  for (const key of keys) {
+    if (!key.startsWith(prefix)) continue;
+    const tail = key.slice(prefix.length);
+    if (!/^[0-9]+$/.test(tail)) continue;
+    const n = Number(tail);
+    if (high === null || n > high) high = n;
+  }
+  return high;
+}
+
+/** One step of the stored keys that start with `prefix`, after the key `after` (from the first when null). */
+export function scanKeys(s: QueueStatements, prefix: string, after: string | undefined): OnceScan {
+  if (prefix.length === 0) throw new RangeError('highestOnce needs a non-empty prefix');
+  const keys = s.dedupRange.all(after ?? prefix, prefixEnd(prefix), ONCE_SCAN_STEP) as string[];
+  return {
+    high: highestTail(keys, prefix, null),
+    next: keys.length === ONCE_SCAN_STEP ? (keys[keys.length - 1] as string) : null,
+  };
 }

@@ -14,7 +14,7 @@
 import { Backoff } from '../core/backoff.js';
 import { type Clock, type TimerHandle, afterTurnOr } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
-import type { Logger, OnceResult } from '../core/ports.js';
+import type { Logger, OnceResult, OnceScan } from '../core/ports.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import type { Checkpointer } from './sqlite-checkpoint.js';
@@ -160,6 +160,12 @@ export class GroupCommit {
   /** True when `key` waits in a pending group or is committed. */
   seenOnce(key: string): boolean {
     return this.groups.hasKey(key) || this.queue.hasKey(key);
+  }
+
+  /** One step of OnceSink.highestOnce: committed keys, and on the first step the pending ones. */
+  highestOnce(prefix: string, after?: string): OnceScan {
+    const step = this.queue.scanKeys(prefix, after);
+    return after === undefined ? { ...step, high: this.groups.highestKey(prefix, step.high) } : step;
   }
 
   /** Commits everything pending now; throws EDGE_ERR_STORE_WRITE when a commit fails. */

@@ -6,6 +6,7 @@
  */
 import type { OnceResult } from '../core/ports.js';
 import type { NewRecord } from '../core/types.js';
+import { highestTail } from './sqlite-dedup.js';
 import type { OnceMark } from './sqlite-queue.js';
 
 /** A pending appendOnce: its records travel together and commit in one transaction. */
@@ -31,6 +32,11 @@ export class PendingOnceGroups {
 
   hasKey(key: string): boolean {
     return this.keys.has(key);
+  }
+
+  /** The largest integer n such that `prefix + n` is a pending key, or `high` when larger. */
+  highestKey(prefix: string, high: number | null): number | null {
+    return highestTail(this.keys.keys(), prefix, high);
   }
 
   /** Group members are never shed: a group commits whole or not at all. */

@@ -21,7 +21,7 @@ import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
 import { EdgeError, toEdgeError } from '../core/errors.js';
-import type { Logger, OnceResult } from '../core/ports.js';
+import type { Logger, OnceResult, OnceScan } from '../core/ports.js';
 import type { AgentEvent, NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import { type Outbox, type OutboxStats, closedError } from './outbox.js';
@@ -164,6 +164,11 @@ export class SqliteOutbox implements Outbox {
   seenOnce(key: string): boolean {
     if (this.closed) throw closedError();
     return this.group.seenOnce(key);
+  }
+
+  highestOnce(prefix: string, after?: string): OnceScan {
+    if (this.closed) throw closedError();
+    return this.group.highestOnce(prefix, after);
   }
 
   async flush(): Promise<void> {

@@ -8,10 +8,11 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
+import type { OnceScan } from '../core/ports.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import { GapBook, parseGap } from './gaps.js';
-import { DedupKeys } from './sqlite-dedup.js';
+import { DedupKeys, scanKeys } from './sqlite-dedup.js';
 import { CLS_EVENT, CLS_TELEMETRY } from './outbox.js';
 import { type GapLog, type SizeLimits, evictOldest, overBounds } from './sqlite-evict.js';
 import {
@@ -118,6 +119,11 @@ export class SqliteQueue {
   /** True when an appendOnce key is committed. */
   hasKey(key: string): boolean {
     return this.s.dedupHas.get(key) !== undefined;
+  }
+
+  /** One step through the committed keys that start with `prefix` (see OnceSink.highestOnce). */
+  scanKeys(prefix: string, after: string | undefined): OnceScan {
+    return scanKeys(this.s, prefix, after);
   }
 
   oldestTs(): number | null {

@@ -27,6 +27,7 @@ export interface QueueStatements {
   readonly oldest: Statement;
   readonly dedupInsert: Statement;
   readonly dedupHas: Statement;
+  readonly dedupRange: Statement;
   readonly dedupPruneAge: Statement;
   readonly dedupPruneOldest: Statement;
   readonly begin: Statement;
@@ -108,6 +109,8 @@ export function prepareStatements(db: Db): QueueStatements {
     oldest: db.prepare('SELECT ts FROM records ORDER BY rowid LIMIT 1').pluck(),
     dedupInsert: db.prepare('INSERT OR IGNORE INTO dedup (key, ts) VALUES (?, ?)'),
     dedupHas: db.prepare('SELECT 1 FROM dedup WHERE key = ?').pluck(),
+    // A step through a range of the primary key: only the prefix's own keys are read.
+    dedupRange: db.prepare('SELECT key FROM dedup WHERE key > ? AND key < ? ORDER BY key LIMIT ?').pluck(),
     dedupPruneAge: db.prepare('DELETE FROM dedup WHERE ts < ?'),
     dedupPruneOldest: db.prepare(
       'DELETE FROM dedup WHERE key IN (SELECT key FROM dedup ORDER BY ts LIMIT ?)',

@@ -20,5 +20,6 @@ export function tapSink(sink: OnceSink, tap: (record: NewRecord) => void): OnceS
       return result;
     },
     seenOnce: (key) => sink.seenOnce(key),
+    ...(sink.highestOnce ? { highestOnce: sink.highestOnce.bind(sink) } : {}),
   };
 }

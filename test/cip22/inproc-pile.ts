@@ -196,7 +196,7 @@ export function helloFrame(deviceId: string, kind: 'p256' | 'sm2' = 'p256'): Buf
 
 /** The session's next expected up seq (white box: the fuzz keeps its sealed frames in step). */
 export function upSeq(session: PileSession): number {
-  return (session as unknown as { upSeq: number }).upSeq;
+  return (session as unknown as { channel?: { nextUpSeq: number } }).channel?.nextUpSeq ?? 0;
 }
 
 /** Bytes the session's decoder holds between pushes (white box). */

@@ -4,7 +4,7 @@
  * events), for unit tests of forwarders and producers. Nothing survives the process.
  */
 import { afterTurnOr, systemClock, type Clock, type TimerHandle } from '../../src/core/clock.js';
-import type { OnceResult } from '../../src/core/ports.js';
+import type { OnceResult, OnceScan } from '../../src/core/ports.js';
 import type { NewRecord, RecordClass, StoredRecord } from '../../src/core/types.js';
 import { GAP_ROW_BYTES, GapBook } from '../../src/store/gaps.js';
 import {
@@ -109,7 +109,20 @@ export class MemoryOutbox implements Outbox {
   }
 
   seenOnce(key: string): boolean {
+    this.seenOnceCalls++;
     return this.onceKeys.has(key) || this.pendingOnce.has(key);
+  }
+
+  /** How often seenOnce was asked (the gateway asks only for a msg_seq at or below its high-water mark). */
+  seenOnceCalls = 0;
+
+  highestOnce(prefix: string): OnceScan {
+    let high: number | null = null;
+    for (const key of [...this.onceKeys, ...this.pendingOnce.keys()]) {
+      const tail = key.startsWith(prefix) ? key.slice(prefix.length) : '';
+      if (/^[0-9]+$/.test(tail)) high = Math.max(high ?? 0, Number(tail));
+    }
+    return { high, next: null };
   }
 
   async flush(): Promise<void> {

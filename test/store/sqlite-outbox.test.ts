@@ -375,6 +375,56 @@ describe('SqliteOutbox appendOnce (exactly-once keys)', () => {
     return storeSchema.parse({ path: join(dir.path, 'outbox.db'), ...overrides });
   }
 
+  it('highestOnce: the largest numeric tail of a prefix over committed and pending keys, across a reopen', async () => {
+    const a = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
+    assert.deepEqual(a.highestOnce('cip22/p1/'), { high: null, next: null });
+    for (const k of ['cip22/p1/9', 'cip22/p1/10', 'cip22/p1/2', 'cip22/p10/99', 'cip22/p1/x7'])
+      void a.appendOnce(k, [telemetry('p1', 1)]);
+    assert.equal(a.highestOnce('cip22/p1/').high, 10, 'pending keys count; 10 > 9 numerically, not as text');
+    await a.flush();
+    void a.appendOnce('cip22/p1/11', [telemetry('p1', 1)]);
+    assert.deepEqual(
+      a.highestOnce('cip22/p1/'),
+      { high: 11, next: null },
+      'a pending key above the committed',
+    );
+    assert.equal(a.highestOnce('cip22/p10/').high, 99, "another pile's keys stay its own");
+    await a.close();
+    const b = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
+    try {
+      assert.deepEqual(b.highestOnce('cip22/p1/'), { high: 11, next: null });
+      assert.deepEqual(b.highestOnce('cip22/p2/'), { high: null, next: null });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('highestOnce reads a prefix with many keys in bounded steps that together find the largest', async () => {
+    const box = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
+    try {
+      // Tails 0..10999 in random order: as text the last key is .../9999, the largest is 10999.
+      const insert = dbOf(box).prepare('INSERT INTO dedup (key, ts) VALUES (?, 0)');
+      dbOf(box).transaction(() => {
+        for (let i = 0; i < 11_000; i++) insert.run(`cip22/p/${(i * 7919) % 11_000}`);
+        insert.run('cip22/q/123456');
+      })();
+      const steps: (number | null)[] = [];
+      let high = -1;
+      let after: string | undefined;
+      for (;;) {
+        const step = box.highestOnce('cip22/p/', after);
+        steps.push(step.high);
+        high = Math.max(high, step.high ?? -1);
+        if (step.next === null) break;
+        after = step.next;
+      }
+      assert.ok(steps.length >= 3, `${steps.length} steps`);
+      assert.equal(high, 10_999);
+    } finally {
+      await box.close();
+    }
+  });
+
   it('keeps keys across a reopen: a resend after restart is a duplicate', async () => {
     const a = SqliteOutbox.open(cfg(), { clock, logger: silentLogger });
     const stored = a.appendOnce('p/1', [telemetry('p', 1)]);

@@ -40,7 +40,7 @@ export {
   type TariffWindow,
 } from './policy.js';
 export * from './messages.js';
-export { encodeMessage, decodeMessage, knownTags, messageTypeName } from './message-codec.js';
+export { ackPayload, encodeMessage, decodeMessage, knownTags, messageTypeName } from './message-codec.js';
 export { negotiateVersion, versionOf, versionPair, SUPPORTED_VERSIONS } from './version.js';
 export {
   deriveSessionKeys,

@@ -54,6 +54,20 @@ export function encodeMessage(msg: Cip22Message): { type: number; payload: Buffe
 }
 
 /**
+ * The payload of ACK(msgSeq), byte for byte what encodeMessage gives (tag 0xA1, length 4,
+ * u32), without its generic field walk: the gateway sends one per stored frame.
+ */
+export function ackPayload(msgSeq: number): Buffer {
+  if (!Number.isInteger(msgSeq) || msgSeq < 0 || msgSeq > 0xffffffff)
+    throw new RangeError(`ACK msg_seq must be a u32, got ${msgSeq}`);
+  const out = Buffer.allocUnsafe(7);
+  out[0] = 0xa1;
+  out.writeUInt16BE(4, 1);
+  out.writeUInt32BE(msgSeq, 3);
+  return out;
+}
+
+/**
  * Decodes and checks one frame payload: required tags present, known tags not repeated,
  * fixed-size fields of exact length, values in range. Throws Cip22ProtocolError naming
  * the frame type and tag.

@@ -33,20 +33,32 @@ export function deriveSessionKeys(z: Buffer, deviceId: string, sessionId: Buffer
 }
 
 const MAX_SEQ = 0xffffffffffffffffn;
+const TWO_32 = 2 ** 32;
 
-/** iv XOR (4 zero bytes || BE64(seq)). */
-export function sealedNonce(iv: Buffer, seq: bigint | number): Buffer {
+/** iv XOR (4 zero bytes || BE64(seq)), written to `out` (a new Buffer when absent). */
+export function sealedNonce(iv: Buffer, seq: bigint | number, out: Buffer = Buffer.allocUnsafe(12)): Buffer {
   if (iv.length !== 12) throw new RangeError(`session IV must be 12 bytes, got ${iv.length}`);
-  const s = typeof seq === 'bigint' ? seq : Number.isSafeInteger(seq) ? BigInt(seq) : -1n;
-  if (s < 0n || s > MAX_SEQ)
-    throw new RangeError(`sealed-frame seq must be an integer in 0..2^64-1, got ${String(seq)}`);
-  const nonce = Buffer.from(iv);
-  const hi = Number(s >> 32n);
-  const lo = Number(s & 0xffffffffn);
-  nonce.writeUInt32BE((nonce.readUInt32BE(4) ^ hi) >>> 0, 4);
-  nonce.writeUInt32BE((nonce.readUInt32BE(8) ^ lo) >>> 0, 8);
-  return nonce;
+  let hi: number;
+  let lo: number;
+  // A number seq (every session's counter) takes no BigInt: this runs twice per frame.
+  if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) {
+    hi = Math.floor(seq / TWO_32);
+    lo = seq >>> 0;
+  } else {
+    const s = typeof seq === 'bigint' ? seq : -1n;
+    if (s < 0n || s > MAX_SEQ)
+      throw new RangeError(`sealed-frame seq must be an integer in 0..2^64-1, got ${String(seq)}`);
+    hi = Number(s >> 32n);
+    lo = Number(s & 0xffffffffn);
+  }
+  iv.copy(out, 0, 0, 12);
+  out.writeUInt32BE((iv.readUInt32BE(4) ^ hi) >>> 0, 4);
+  out.writeUInt32BE((iv.readUInt32BE(8) ^ lo) >>> 0, 8);
+  return out;
 }
+
+/** Sm4GcmKey.seal/open copy the IV before they return: one scratch nonce serves every frame. */
+const scratchNonce = Buffer.alloc(12);
 
 /** A raw 16-byte key, or a prepared Sm4GcmKey (reuses its GHASH table: keep one per direction). */
 export type SessionKey = Buffer | Sm4GcmKey;
@@ -64,7 +76,7 @@ export function sealFrame(
   plaintextPayload: Buffer,
 ): Buffer {
   const header = frameHeader(type, plaintextPayload.length + SEAL_OVERHEAD);
-  const sealed = prepared(key).seal(sealedNonce(iv, seq), plaintextPayload, header);
+  const sealed = prepared(key).seal(sealedNonce(iv, seq, scratchNonce), plaintextPayload, header);
   const frame = Buffer.allocUnsafe(FRAME_OVERHEAD + sealed.length);
   header.copy(frame, 0);
   sealed.copy(frame, FRAME_HEADER_LENGTH);
@@ -85,7 +97,7 @@ export function openFrame(
 ): Buffer {
   const frameType = header[6]!;
   try {
-    return prepared(key).open(sealedNonce(iv, seq), sealedPayload, header);
+    return prepared(key).open(sealedNonce(iv, seq, scratchNonce), sealedPayload, header);
   } catch (error) {
     if (!(error instanceof Sm4GcmError)) throw error;
     throw new Cip22ProtocolError(

@@ -8,7 +8,6 @@ import type { TLSSocket } from 'node:tls';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
-import type { NewRecord } from '../../core/types.js';
 import { type Cip22Version, policyHash } from '../codec/index.js';
 import { CertificateCache, VerifyPool, type ParsedCertificate } from '../identity/index.js';
 import type { Cip22Config } from '../config.js';
@@ -18,8 +17,10 @@ import { CommandRouter, cmdFrames, type PileCommandOptions } from './commands.js
 import { CrlFiles } from './crl-files.js';
 import { PileListener } from './listener.js';
 import { ReasonLog } from './reason-log.js';
-import { type DataMessage, effectRecord, frameRecord } from './records.js';
+import { type DataMessage, effectRecord, frameRecord, withEffects } from './records.js';
 import { PileSession, type SessionHost } from './session.js';
+import { PileDeadlines } from './deadlines.js';
+import { SeqMarks, onceKey } from './seq-marks.js';
 
 export interface GatewayDeps {
   readonly clock: Clock;
@@ -66,8 +67,8 @@ export class Cip22Gateway implements SessionHost {
   private readonly handshakeTimers = new Map<PileSession, TimerHandle>();
   private readonly byPile = new Map<string, PileSession>();
   private readonly machines = new Map<string, PileMachine>();
-  /** Per pile: the armed silence/upgrade timer and the clock time it fires at. */
-  private readonly deadlines = new Map<string, { readonly timer: TimerHandle; readonly at: number }>();
+  private readonly deadlines: PileDeadlines;
+  private readonly seqs: SeqMarks;
   private readonly floors = new Map<string, Cip22Version>();
   private readonly replays = new Set<string>();
   private readonly counters = new Map<string, number>();
@@ -81,6 +82,8 @@ export class Cip22Gateway implements SessionHost {
     this.clock = deps.clock;
     this.log = deps.logger;
     this.outbox = deps.outbox;
+    this.seqs = new SeqMarks(deps.outbox);
+    this.deadlines = new PileDeadlines(deps.clock, (pile, machine) => this.deadlineDue(pile, machine));
     this.roots = deps.roots;
     this.policyHash = policyHash(config.policy.windows);
     this.reasons = new ReasonLog(deps.logger, deps.clock);
@@ -146,8 +149,7 @@ export class Cip22Gateway implements SessionHost {
     const closed = this.listener.close();
     this.crls?.close();
     await this.signatures.close();
-    for (const d of this.deadlines.values()) d.timer.cancel();
-    this.deadlines.clear();
+    this.deadlines.stop();
     await closed;
   }
 
@@ -230,23 +232,18 @@ export class Cip22Gateway implements SessionHost {
   async data(session: PileSession, msg: DataMessage): Promise<number | null> {
     const pile = session.deviceId as string;
     const machine = this.machines.get(pile) as PileMachine;
-    const key = `cip22/${pile}/${msg.msgSeq}`;
+    const key = onceKey(pile, msg.msgSeq);
     const now = this.clock.now();
     const record = frameRecord(pile, now, msg);
-    if (this.outbox.seenOnce(key)) {
+    if (this.seqs.seen(pile, msg.msgSeq)) {
       this.count('duplicate');
       await this.outbox.appendOnce(key, [record]);
       return msg.msgSeq;
     }
-    const effects = this.feed(machine, msg, now);
-    const records: NewRecord[] = [record];
-    for (const e of effects) {
-      const r = effectRecord(pile, now, e);
-      if (r) records.push(r);
-    }
+    const effects = machine.data(msg, now);
     this.sendCommands(session, effects);
-    this.armDeadline(pile, machine);
-    await this.outbox.appendOnce(key, records);
+    this.deadlines.arm(pile, machine);
+    await this.outbox.appendOnce(key, withEffects(record, pile, now, effects));
     this.router?.publish(pile, effects);
     return msg.msgSeq;
   }
@@ -316,20 +313,6 @@ export class Cip22Gateway implements SessionHost {
     if (refusal) session.refuse(refusal, refusal);
   }
 
-  private feed(machine: PileMachine, msg: DataMessage, now: number): Effect[] {
-    switch (msg.type) {
-      case 'STATUS':
-        return machine.status({ state: msg.state, faultCode: msg.faultCode, energyWh: msg.energyWh }, now);
-      case 'FAULT':
-        return machine.fault(now);
-      case 'CMD_ACK':
-        return machine.cmdAck(msg.commandId, msg.result, now);
-      case 'BATT_TELEM':
-        machine.frame(now);
-        return [];
-    }
-  }
-
   /** Effects that arise outside a data frame (auth, close, timeouts, commands): stored as they come. */
   private applyOutside(pile: string, effects: Effect[]): void {
     if (effects.length === 0) return;
@@ -348,42 +331,24 @@ export class Cip22Gateway implements SessionHost {
     if (session) this.sendCommands(session, effects);
     this.router?.publish(pile, effects);
     const machine = this.machines.get(pile);
-    if (machine) this.armDeadline(pile, machine);
+    if (machine) this.deadlines.arm(pile, machine);
   }
 
   private sendCommands(session: PileSession, effects: Effect[]): void {
     for (const cmd of cmdFrames(effects)) session.send(cmd);
   }
 
-  /**
-   * Every frame moves the pile's silence deadline later; re-creating its timer per frame
-   * was a timer allocation and two timer-list operations per frame. A timer due at or
-   * before the new deadline is kept: when it fires early, check() finds nothing due and
-   * it is armed again for the deadline of that moment (one timer per heartbeat period).
-   */
-  private armDeadline(pile: string, machine: PileMachine): void {
-    const at = machine.nextDeadline();
-    const armed = this.deadlines.get(pile);
-    if (armed && at !== null && !this.stopping && armed.at <= at) return;
-    armed?.timer.cancel();
-    if (at === null || this.stopping) return void this.deadlines.delete(pile);
-    const now = this.clock.now();
-    const timer = this.clock.setTimeout(
-      () => {
-        this.deadlines.delete(pile);
-        const effects = machine.check(this.clock.now());
-        const silent = effects.some((e) => e.kind === 'transition' && e.to === 'OFFLINE');
-        if (silent) {
-          const session = this.byPile.get(pile);
-          this.byPile.delete(pile);
-          session?.refuse('heartbeat-timeout', `no frame for ${3 * this.config.heartbeatMs} ms`);
-        }
-        this.applyOutside(pile, effects);
-        if (!silent && effects.length === 0) this.armDeadline(pile, machine);
-      },
-      Math.max(0, at - now),
-    );
-    this.deadlines.set(pile, { timer, at: Math.max(at, now) });
+  /** A pile's deadline timer fired: a silent pile goes OFFLINE and its session ends. */
+  private deadlineDue(pile: string, machine: PileMachine): void {
+    const effects = machine.check(this.clock.now());
+    const silent = effects.some((e) => e.kind === 'transition' && e.to === 'OFFLINE');
+    if (silent) {
+      const session = this.byPile.get(pile);
+      this.byPile.delete(pile);
+      session?.refuse('heartbeat-timeout', `no frame for ${3 * this.config.heartbeatMs} ms`);
+    }
+    this.applyOutside(pile, effects);
+    if (!silent && effects.length === 0) this.deadlines.arm(pile, machine);
   }
 
   // ---------------------------------------------------------------- status

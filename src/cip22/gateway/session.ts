@@ -13,17 +13,14 @@ import {
   Cip22ProtocolError,
   CIP22_REASONS,
   FrameDecoder,
-  type SessionKeys,
+  FrameType,
+  ackPayload,
   decodeMessage,
-  deriveSessionKeys,
   encodeFrame,
   encodeMessage,
   negotiateVersion,
-  openFrame,
-  sealFrame,
   versionPair,
 } from '../codec/index.js';
-import { Sm4GcmKey } from '../../crypto/sm4-gcm.js';
 import {
   type CertificateCache,
   type ChainResult,
@@ -39,11 +36,12 @@ import {
   runVerifyJob,
   verifyPileChainWith,
 } from '../identity/index.js';
-import type { ChainFailure } from '../identity/index.js';
 import { topicSegment } from '../../config-kit/common.js';
 import type { Cip22Config } from '../config.js';
 import type { PileMachine } from '../state/machine.js';
+import { SealedChannel } from './channel.js';
 import { type DataMessage } from './records.js';
+import { CHAIN_REASONS, COUNTED_AS_FAILURE, Refusal, then } from './refusal.js';
 
 export interface SessionIo {
   write(frame: Buffer): void;
@@ -83,42 +81,6 @@ export interface SessionHost {
 /** 'verifying': AUTH_RESP is being checked (signatures possibly in a worker); no frame may come. */
 type Phase = 'hello' | 'auth' | 'verifying' | 'open' | 'closed';
 
-const CHAIN_REASONS: Readonly<Record<ChainFailure, Cip22ReasonName>> = {
-  malformed: 'bad-certificate',
-  expired: 'certificate-expired',
-  'not-yet-valid': 'certificate-expired',
-  'wrong-issuer': 'wrong-issuer',
-  'issuer-not-ca': 'wrong-issuer',
-  'unknown-root': 'wrong-issuer',
-  'cn-mismatch': 'cn-mismatch',
-  'alg-mismatch': 'wrong-key-algorithm',
-  'bad-signature': 'wrong-issuer',
-  'not-end-entity': 'bad-certificate',
-  usage: 'bad-certificate',
-  'root-issued': 'bad-certificate',
-  revoked: 'bad-certificate',
-};
-
-/** Failures counted under their own name (the wire reason is coarser). */
-const COUNTED_AS_FAILURE = new Set<ChainFailure>(['not-end-entity', 'usage', 'root-issued', 'revoked']);
-
-/** Calls `fn` with the value now, or when the Promise settles. */
-function then<T>(value: T | Promise<T>, fn: (v: T) => void, fail: (e: unknown) => void): void {
-  if (value instanceof Promise) value.then(fn).catch(fail);
-  else fn(value);
-}
-
-/** A refusal: wire reason plus the finer name that is counted (e.g. downgrade). */
-class Refusal extends Error {
-  constructor(
-    readonly reason: Cip22ReasonName,
-    readonly counted: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export class PileSession {
   deviceId: string | undefined;
   version: Cip22Version | undefined;
@@ -132,12 +94,8 @@ export class PileSession {
   private sessionId: Buffer | undefined;
   private challengeAt = 0;
   private ephemeral: Ephemeral | undefined;
-  private keys: SessionKeys | undefined;
-  /** Prepared per direction once (GHASH table), not per frame. */
-  private upKey: Sm4GcmKey | undefined;
-  private downKey: Sm4GcmKey | undefined;
-  private upSeq = 0;
-  private downSeq = 0;
+  /** Set at AUTH_OK in a v2.0 session: every later frame is sealed. */
+  private channel: SealedChannel | undefined;
   private machine: PileMachine | undefined;
 
   constructor(
@@ -179,11 +137,13 @@ export class PileSession {
   send(msg: Cip22Message): void {
     if (this.phase === 'closed') return;
     const { type, payload } = encodeMessage(msg);
-    const frame =
-      this.keys && this.downKey && this.phase === 'open'
-        ? sealFrame(this.downKey, this.keys.ivDown, this.downSeq++, type, payload)
-        : encodeFrame(type, payload);
-    this.io.write(frame);
+    this.write(type, payload);
+  }
+
+  private write(type: number, payload: Buffer): void {
+    this.io.write(
+      this.channel && this.phase === 'open' ? this.channel.seal(type, payload) : encodeFrame(type, payload),
+    );
   }
 
   /** Ends the session with an ERROR (or AUTH_FAIL during the handshake) frame. */
@@ -215,9 +175,7 @@ export class PileSession {
   // ---------------------------------------------------------------- frames
 
   private onFrame(type: number, header: Buffer, payload: Buffer): void {
-    if (this.phase === 'open' && this.keys && this.upKey) {
-      payload = openFrame(this.upKey, this.keys.ivUp, this.upSeq++, header, payload);
-    }
+    if (this.phase === 'open' && this.channel) payload = this.channel.open(header, payload);
     const msg = decodeMessage(type, payload, this.version ?? '1.2');
     switch (this.phase) {
       case 'hello':
@@ -353,11 +311,7 @@ export class PileSession {
       throw new Refusal('nonce-reused', 'nonce-reused', 'this AUTH_RESP was accepted before (replay)');
     }
     const z = ephemeral.computeSecret(msg.pileEphemeralPub);
-    if (this.version === '2.0') {
-      this.keys = deriveSessionKeys(z, deviceId, this.sessionId as Buffer);
-      this.upKey = new Sm4GcmKey(this.keys.kUp);
-      this.downKey = new Sm4GcmKey(this.keys.kDown);
-    }
+    if (this.version === '2.0') this.channel = SealedChannel.derive(z, deviceId, this.sessionId as Buffer);
     this.ephemeral = undefined;
     this.send({ type: 'AUTH_OK', heartbeatMs: this.host.config.heartbeatMs, gatewayTimeMs: BigInt(now) });
     this.phase = 'open';
@@ -386,7 +340,8 @@ export class PileSession {
         machine.frame(this.host.now());
         this.host.data(this, msg).then(
           (ack) => {
-            if (ack !== null) this.send({ type: 'ACK', msgSeq: ack });
+            // ACK's payload built directly: one per stored frame.
+            if (ack !== null && this.phase !== 'closed') this.write(FrameType.ACK, ackPayload(ack));
           },
           () => this.refuse('storage-unavailable', 'record could not be stored'),
         );

@@ -48,6 +48,13 @@ export interface StatusInput {
   readonly energyWh?: number;
 }
 
+/** A data frame as the machine sees it (the codec's STATUS, FAULT, CMD_ACK, BATT_TELEM). */
+export type DataInput =
+  | ({ readonly type: 'STATUS' } & StatusInput)
+  | { readonly type: 'FAULT' }
+  | { readonly type: 'CMD_ACK'; readonly commandId: number; readonly result: number }
+  | { readonly type: 'BATT_TELEM' };
+
 export interface MachineOptions {
   readonly heartbeatMs: number;
   readonly upgradeTimeoutMs: number;
@@ -109,6 +116,21 @@ export class PileMachine {
   /** Any authenticated frame from the pile (heartbeat included) keeps it online. */
   frame(now: number): void {
     if (this.current !== 'OFFLINE') this.lastFrameAt = now;
+  }
+
+  /** The effects of one data frame. */
+  data(msg: DataInput, now: number): Effect[] {
+    switch (msg.type) {
+      case 'STATUS':
+        return this.status(msg, now);
+      case 'FAULT':
+        return this.fault(now);
+      case 'CMD_ACK':
+        return this.cmdAck(msg.commandId, msg.result, now);
+      case 'BATT_TELEM':
+        this.frame(now);
+        return [];
+    }
   }
 
   status(input: StatusInput, now: number): Effect[] {
