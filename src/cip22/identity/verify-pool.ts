@@ -7,7 +7,7 @@
  * (VerifyBusy) instead of queued without bound.
  */
 import { Worker } from 'node:worker_threads';
-import { runVerifyJob, type VerifyJob } from './verify-job.js';
+import { runJob, type VerifyJob, type VerifyOutcome } from './verify-job.js';
 
 /** A job Node's crypto verifies natively (ECDSA P-256): no curve arithmetic in JS. */
 function isNative(job: VerifyJob): boolean {
@@ -32,7 +32,7 @@ export interface VerifyPoolOptions {
 
 interface Pending {
   readonly job: VerifyJob;
-  readonly resolve: (ok: boolean) => void;
+  readonly resolve: (outcome: VerifyOutcome) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -60,11 +60,17 @@ export class VerifyPool {
    * were the p99 of a handshake on a loaded box). Rejects with VerifyBusy.
    */
   verify(job: VerifyJob, source: string): boolean | Promise<boolean> {
+    const outcome = this.run(job, source);
+    return outcome instanceof Promise ? outcome.then((o) => o.ok) : outcome.ok;
+  }
+
+  /** As verify, with the job's ECDH secret when it asked for one (VerifyOutcome.z). */
+  run(job: VerifyJob, source: string): VerifyOutcome | Promise<VerifyOutcome> {
     this.counters.jobs++;
-    if (this.slots.length === 0) return runVerifyJob(job);
+    if (this.slots.length === 0) return runJob(job);
     if (isNative(job)) {
       this.counters.inline++;
-      return runVerifyJob(job);
+      return runJob(job);
     }
     if (this.closed) return Promise.reject(new Error('verify pool closed'));
     const queue = this.queues.get(source) ?? [];
@@ -76,7 +82,7 @@ export class VerifyPool {
       this.counters.refusedSource++;
       return Promise.reject(new VerifyBusy('source'));
     }
-    return new Promise<boolean>((resolve, reject) => {
+    return new Promise<VerifyOutcome>((resolve, reject) => {
       queue.push({ job, resolve, reject });
       this.queued++;
       if (!this.queues.has(source)) this.queues.set(source, queue);
@@ -134,10 +140,10 @@ export class VerifyPool {
     const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
     // The pool never keeps the process alive by itself: its users' sockets do.
     worker.unref();
-    worker.on('message', (msg: { ok: boolean }) => {
+    worker.on('message', (msg: { ok: boolean; z?: Uint8Array }) => {
       const p = slot.busy;
       slot.busy = undefined;
-      p?.resolve(msg.ok === true);
+      p?.resolve(msg.z ? { ok: msg.ok === true, z: msg.z } : { ok: msg.ok === true });
       this.dispatch();
     });
     const lost = (error: Error): void => {
