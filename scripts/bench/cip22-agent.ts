@@ -5,6 +5,7 @@
  * IPC: sends {port}; on 'mark' resets the CPU window; on 'usage' replies {rss, cpuPct, heap…}.
  * BENCH_CPU_PROF=<dir>: the window from 'mark' to 'usage' is CPU-profiled into <dir>
  * (a .cpuprofile per round, for `node --cpu-prof`-style inspection of the per-frame path).
+ * args.probe: event-loop turns are timed (turn-probe.ts) from 'mark'; 'turns' replies the stats.
  */
 import { Session } from 'node:inspector/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { cip22Schema } from '../../src/cip22/config.js';
 import { Cip22Gateway } from '../../src/cip22/gateway/gateway.js';
 import { loadRoots } from '../../src/cip22/identity/index.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
+import { startTurnProbe } from './turn-probe.js';
 
 interface Args {
   readonly mode: 'gateway' | 'plain';
@@ -28,6 +30,7 @@ interface Args {
   readonly maxLatencyMs?: number;
   /** batch.minIntervalMs of the store; default the schema's. */
   readonly minIntervalMs?: number;
+  readonly probe?: boolean;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
@@ -113,12 +116,14 @@ async function profile(start: boolean): Promise<void> {
   profiler = undefined;
 }
 
+const turns = args.probe === true ? startTurnProbe() : undefined;
 let cpu = process.cpuUsage();
 let at = performance.now();
 process.on('message', (m: string) => {
   if (m === 'mark') {
     cpu = process.cpuUsage();
     at = performance.now();
+    turns?.reset();
     void profile(true);
   } else if (m === 'usage') {
     const d = process.cpuUsage(cpu);
@@ -131,6 +136,8 @@ process.on('message', (m: string) => {
       cpuPct: ((d.user + d.system) / 1000 / (performance.now() - at)) * 100,
     };
     void profile(false).then(() => send(usage));
+  } else if (m === 'turns') {
+    send({ turns: turns?.stats() });
   }
 });
 send({ port: await listen() });

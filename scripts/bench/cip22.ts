@@ -49,19 +49,20 @@ export async function startAgent(
   pki: BenchPki,
   mode: 'gateway' | 'plain',
   round: number,
-  store: { maxLatencyMs?: number; minIntervalMs?: number } = {},
+  store: { maxLatencyMs?: number; minIntervalMs?: number; probe?: boolean; agent?: string } = {},
   script = AGENT,
 ): Promise<Agent> {
+  const { agent, ...options } = store;
   const args = {
-    ...store,
+    ...options,
     mode,
     cert: join(pki.dir, 'server-chain.pem'),
     key: pki.serverKeyPem,
-    root: pki.rootPem,
+    root: pki.pinnedPem,
     store: join(pki.dir, `outbox-${round}-${Date.now()}.db`),
   };
   // The V8 flags of the edge-agent CLI's shebang (src/cli/main.ts), as the agent runs in production.
-  const child = fork(script, [JSON.stringify(args)], {
+  const child = fork(agent ?? script, [JSON.stringify(args)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: ['--max-semi-space-size=1', '--optimize-for-size'],
   });

@@ -15,6 +15,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
   sm4: () => import('./sm4.js'),
   s7: () => import('./s7.js'),
   cip22: () => import('./cip22.js'),
+  'cip22-handshake': () => import('./cip22-handshake.js'),
   'cip22-ack': () => import('./cip22-ack.js'),
   commit: () => import('./commit.js'),
   imports: () => import('./imports.js'),

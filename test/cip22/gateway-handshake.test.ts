@@ -92,10 +92,13 @@ describe('CIP-22 gateway handshake', () => {
     good.close();
     const before = fx.gateway.counter('bad-signature');
     const attacker = fx.pile('sm2', { key: pki.cases.otherPile.key });
-    // The attacker's own AUTH_RESP is swapped for the recorded one.
+    // The attacker's own AUTH_RESP is swapped for the recorded one: it is never sent (the
+    // hook never resolves). Sending it after the replay raced the replay's verification in
+    // the worker: when it came first the gateway answered unexpected-frame (flaky, ~1 in 3).
     (attacker as unknown as { options: { beforeAuthResp: () => Promise<void> } }).options.beforeAuthResp =
-      async () => {
+      () => {
         attacker.writeRaw(replay);
+        return new Promise<void>(() => undefined);
       };
     await attacker.connect().catch(() => undefined);
     const end = await attacker.ended;

@@ -10,6 +10,8 @@ import { CURVES, identityError, type IdentityAlg } from './algorithms.js';
 export interface Ephemeral {
   /** Uncompressed `04 || x || y`, 65 bytes. */
   readonly publicKey: Buffer;
+  /** The private scalar: only for computing Z off the event loop (verify-job.ts), never logged. */
+  readonly privateKey: Buffer;
   /** Z = the 32-byte x coordinate of d * peer. Throws EDGE_ERR_CIP22_PEER_KEY_INVALID. */
   computeSecret(peer65: Buffer): Buffer;
 }
@@ -19,6 +21,9 @@ export function createEphemeral(alg: IdentityAlg): Ephemeral {
   const publicKey = ecdh.generateKeys();
   return {
     publicKey,
+    get privateKey(): Buffer {
+      return ecdh.getPrivateKey();
+    },
     computeSecret(peer65: Buffer): Buffer {
       // 65 bytes starting 04 rules out the 1-byte encoding of the point at infinity and
       // compressed points (the spec sends uncompressed keys only).

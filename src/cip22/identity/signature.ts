@@ -9,7 +9,7 @@ import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject
 import { sm2 } from 'sm-crypto-v2';
 import { CURVES, SM2_SIGNER_ID, type IdentityAlg } from './algorithms.js';
 import { decodeRsSignature, encodeRsSignature } from './der.js';
-import { loadEcPrivateKey } from './private-key.js';
+import { type EcPrivateKey, loadEcPrivateKey } from './private-key.js';
 
 export type DigestName = 'sha256' | 'sha384';
 
@@ -17,8 +17,19 @@ function isUncompressedPoint(publicKey65: Buffer): boolean {
   return Buffer.isBuffer(publicKey65) && publicKey65.length === 65 && publicKey65[0] === 0x04;
 }
 
+/**
+ * P-256 public keys by their 65 bytes. Importing one costs as much as a verification
+ * (~0.2 ms); an issuing CA's key verifies every first-contact pile certificate and a
+ * pile's key every AUTH_RESP of that pile. Bounded: the oldest key goes first.
+ */
+const p256Keys = new Map<string, KeyObject>();
+const P256_KEYS_MAX = 4096;
+
 function p256PublicKey(publicKey65: Buffer): KeyObject {
-  return createPublicKey({
+  const id = publicKey65.toString('latin1');
+  const hit = p256Keys.get(id);
+  if (hit) return hit;
+  const key = createPublicKey({
     key: {
       kty: 'EC',
       crv: 'P-256',
@@ -27,6 +38,9 @@ function p256PublicKey(publicKey65: Buffer): KeyObject {
     },
     format: 'jwk',
   });
+  p256Keys.set(id, key);
+  if (p256Keys.size > P256_KEYS_MAX) p256Keys.delete(p256Keys.keys().next().value as string);
+  return key;
 }
 
 function hex64(value: bigint): string {
@@ -72,12 +86,24 @@ export function verifyEcdsaP256(
   }
 }
 
+/** A KeyObject's scalar is read (a PKCS#8 export and parse) once, not per signature. */
+const loadedKeys = new WeakMap<KeyObject, EcPrivateKey>();
+
+function loaded(alg: IdentityAlg, privateKey: KeyObject | string): EcPrivateKey {
+  if (typeof privateKey === 'string') return loadEcPrivateKey(alg, privateKey);
+  const hit = loadedKeys.get(privateKey);
+  if (hit?.alg === alg) return hit;
+  const key = loadEcPrivateKey(alg, privateKey);
+  loadedKeys.set(privateKey, key);
+  return key;
+}
+
 /**
  * Signs `data` as a CIP-22 pile identity: SM2 (GB/T 32918.2, SM3, signer ID
  * 1234567812345678) or ECDSA P-256 with SHA-256. Returns DER (r, s).
  */
 export function signAuth(alg: IdentityAlg, privateKey: KeyObject | string, data: Buffer): Buffer {
-  const key = loadEcPrivateKey(alg, privateKey);
+  const key = loaded(alg, privateKey);
   if (alg === 'ecdsa-p256') return nodeSign('sha256', data, { key: key.keyObject, dsaEncoding: 'der' });
   const rs = sm2.doSignature(data, key.d.toString('hex'), {
     hash: true,

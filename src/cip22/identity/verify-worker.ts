@@ -1,7 +1,8 @@
 /** Worker thread of the signature pool: runs VerifyJobs posted by verify-pool.ts. */
 import { parentPort } from 'node:worker_threads';
-import { runVerifyJob, type VerifyJob } from './verify-job.js';
+import { runJob, type VerifyJob } from './verify-job.js';
 
 parentPort?.on('message', (msg: { id: number; job: VerifyJob }) => {
-  parentPort?.postMessage({ id: msg.id, ok: runVerifyJob(msg.job) });
+  const { ok, z } = runJob(msg.job);
+  parentPort?.postMessage(z ? { id: msg.id, ok, z } : { id: msg.id, ok });
 });

@@ -4,6 +4,7 @@
  * acknowledged after a reconnect, automatic CMD_ACK. It is what the tests and the
  * benchmark drive; `edge-agent pile-sim` runs N of them.
  */
+import { type KeyObject, createPrivateKey } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { type TLSSocket, connect } from 'node:tls';
 import {
@@ -30,8 +31,8 @@ export interface PileOptions {
   readonly ca: string | Buffer | (string | Buffer)[];
   readonly deviceId: string;
   readonly alg: IdentityAlg;
-  /** PEM private key (PKCS#8), certificate DER, issuing CA certificate DER. */
-  readonly key: string;
+  /** Private key (PEM PKCS#8, or loaded), certificate DER, issuing CA certificate DER. */
+  readonly key: string | KeyObject;
   readonly certDer: Buffer;
   readonly issuerDer: Buffer;
   /** Offered versions, highest first; default 2.0 and 1.2. */
@@ -89,6 +90,8 @@ export class SimPile {
   private state: PersistedState;
   private readonly unacked = new Map<number, DataFields>();
   private readonly listeners = new Set<(msg: Cip22Message) => void>();
+  /** Parsed once: a real pile holds its key loaded, it does not re-read a PEM per handshake. */
+  private privateKey: KeyObject | undefined;
   private endResolve: ((end: SessionEnd) => void) | undefined;
   /** Resolves when the current session ends (AUTH_FAIL, ERROR or close). */
   ended: Promise<SessionEnd> = Promise.resolve({ kind: 'closed' });
@@ -164,7 +167,11 @@ export class SimPile {
             );
             const resp = encodeMessage({
               type: 'AUTH_RESP',
-              signature: signAuth(o.alg, o.key, signed),
+              signature: signAuth(
+                o.alg,
+                (this.privateKey ??= typeof o.key === 'string' ? createPrivateKey(o.key) : o.key),
+                signed,
+              ),
               pileCert: o.certDer,
               issuerCert: o.issuerDer,
               pileEphemeralPub: eph.publicKey,
