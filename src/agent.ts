@@ -406,6 +406,7 @@ export class Agent {
     const forwarder = new MqttForwarder(this.config.mqtt, {
       ...(this.sparkplug ? { uplink: this.sparkplug } : {}),
       source: outbox,
+      readerFile: outbox.path,
       clock: this.clock,
       logger: mqttLog,
       random: this.random,

@@ -67,6 +67,7 @@ test('acked-not-deleted-never-a-gap: rows evicted after their PUBACK, before the
     read: (a, l, b, before) => outbox.read(a, l, b, before),
     lastRowid: () => outbox.lastRowid(),
     onCommit: (fn) => outbox.onCommit(fn),
+    acked: (rowids) => outbox.acked(rowids),
     ack: (rowids) => {
       if (squeezed < 3 && inflight() === 0) {
         squeezed++;
