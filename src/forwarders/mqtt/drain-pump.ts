@@ -135,8 +135,14 @@ export class DrainPump {
     });
   }
 
-  private failed(what: string, err: unknown): void {
-    this.d.recordError('EDGE_ERR_MQTT_PUBLISH', `drain: ${(err as Error).message}`);
+  /** A chunk read elsewhere failed: resend from the outbox after a reconnect. */
+  chunkFailed(e: Error, fallback: boolean): void {
+    const then = fallback ? '; reading on the main thread from now on' : '';
+    this.failed(`mqtt drain read failed; reconnecting${then}`, e, 'drain read');
+  }
+
+  private failed(what: string, err: unknown, label = 'drain'): void {
+    this.d.recordError('EDGE_ERR_MQTT_PUBLISH', `${label}: ${(err as Error).message}`);
     this.d.log.error({ err: (err as Error).message }, what);
     this.d.recycle();
   }

@@ -18,7 +18,8 @@
  *
  * Modules: connection.ts (client options, TLS, error classification), reconnect.ts
  * (backoff timer, bounded waits), drain-window.ts (lanes and in-flight window, no I/O),
- * drain-pump.ts (the drain over one connection: publishing, prefetch, PUBACKs), stats.ts
+ * drain-pump.ts (the drain over one connection: publishing, prefetch, PUBACKs),
+ * chunk-reader.ts (chunks read and built in a worker, with `readerFile`), stats.ts
  * (counters, latency, errors), payload.ts (topics and payloads), outbox-acks.ts (PUBACKed
  * rowids acked to the outbox in batches), window-size.ts (window by latency and bytes).
  * The drain is a pipeline: after each pump the next chunk is read and built in a turn of
@@ -37,7 +38,7 @@ import { ChunkReader } from './chunk-reader.js';
 import { DrainPump } from './drain-pump.js';
 import { DrainWindow } from './drain-window.js';
 import { guardClient } from './packet-guard.js';
-import { onlineStatus, PayloadBuilder, statusTopic, type PayloadOptions } from './payload.js';
+import { onlineStatus, PayloadBuilder, payloadOptions, statusTopic } from './payload.js';
 import { ReconnectScheduler, within } from './reconnect.js';
 import { ForwarderMetrics, forwarderStats } from './stats.js';
 import type { MqttForwarderDeps, MqttForwarderEvents, MqttForwarderStats } from './types.js';
@@ -85,15 +86,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     super();
     this.log = deps.logger;
     this.clock = deps.clock;
-    const builderOptions: PayloadOptions = {
-      topicPrefix: config.topicPrefix,
-      site: deps.site,
-      agentId: deps.agentId,
-      maxRecords: config.batch.maxRecords,
-      maxBytes: config.batch.maxBytes,
-      format: config.payload.format === 'sparkplug' ? 'json' : config.payload.format, // sparkplug: deps.uplink
-      compression: config.payload.compression,
-    };
+    const builderOptions = payloadOptions(config, deps.site, deps.agentId);
     const builder = new PayloadBuilder(builderOptions);
     // An uplink builds with its own session state: only the plain builder moves to the worker.
     if (deps.readerFile && !deps.uplink) this.reader = new ChunkReader(deps.readerFile, builderOptions);
@@ -105,7 +98,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       onBacklogRead: (watermark) => this.log.info({ watermark }, 'mqtt backlog replay read complete'),
       fetch: (req) => (this.reader && !this.reader.broken ? this.reader.read(req) : undefined),
       onChunk: () => this.pump.schedule(),
-      onChunkError: (e) => this.chunkFailed(e),
+      onChunkError: (e) => this.pump.chunkFailed(e, this.reader?.broken === true),
     });
     this.reconnect = new ReconnectScheduler(config.reconnect, deps.random, deps.clock);
     this.safeUrl = config.url ? redactUrl(config.url) : '';
@@ -388,14 +381,6 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     if (!client) return;
     this.reconnect.publishRejected(); // grow the backoff until a publish succeeds
     client.end(true); // 'close' follows and schedules the reconnect
-  }
-
-  /** A chunk read in the worker failed: resend from the outbox after a reconnect. */
-  private chunkFailed(e: Error): void {
-    this.recordError('EDGE_ERR_MQTT_PUBLISH', `drain read: ${e.message}`);
-    const fallback = this.reader?.broken ? '; reading on the main thread from now on' : '';
-    this.log.error({ err: e.message }, `mqtt drain read failed; reconnecting${fallback}`);
-    this.recycle();
   }
 
   private recordError(code: EdgeErrorCode, message: string): void {

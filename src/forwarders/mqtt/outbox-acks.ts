@@ -6,15 +6,16 @@
  * its first rowid at the latest. flush() acks what is buffered at once (before a
  * connection is dropped).
  *
+ * Combs: a message carries one device's records, so the rowids PUBACKed so far are often
+ * a comb (devices 0–4 of a rowid span, 5–9 still in flight); deleting a comb costs two
+ * statements per tooth and writes each page twice (a 10-device drain deleted 8 rows per
+ * range on average). So a batch due while messages are in flight holds back, for one more
+ * batch at most, the messages whose rowids are not yet inside a run of `minRun`
+ * consecutive ones; idle() and flush() take everything. Each ack() is made of whole
+ * messages, in PUBACK order.
+ *
  * Late deletes are safe: a record PUBACKed but not yet deleted when the agent dies is
  * sent again (at least once, same id); a record is never deleted before its PUBACK.
- *
- * Runs: each message carries one device's records, so the rowids PUBACKed so far are
- * often a comb (devices 0–4 of a rowid span, not 5–9 yet), and deleting a comb costs two
- * statements per tooth (a drain of 10 devices deleted 8 rows per range on average). A
- * batch that is due while messages are in flight deletes only the runs of at least
- * `minRun` consecutive rowids; shorter ones wait for their neighbours' PUBACKs (up to
- * `maxHeld` rows), and go with everything else once nothing is in flight or at flush().
  */
 import { afterTurnOr, type Clock, type TimerHandle } from '../../core/clock.js';
 
@@ -22,23 +23,27 @@ export interface OutboxAcksOptions {
   readonly clock: Clock;
   /** Rowids buffered that trigger an ack at the end of the turn. */
   readonly maxRows: number;
-  /** Longest a PUBACKed rowid waits for its ack (0: the end of the turn), short runs aside. */
+  /** Longest a PUBACKed rowid waits for its ack (0: the end of the turn), a held comb aside. */
   readonly maxDelayMs: number;
-  /** Shortest run of consecutive rowids deleted while messages are in flight (default 1). */
+  /** Run of consecutive rowids a message must lie in to go while others are in flight (default 1). */
   readonly minRun?: number;
-  /** Rows of shorter runs held back at most (default maxRows). */
-  readonly maxHeld?: number;
 }
 
 /** While draining a backlog: about one 32-message window of 200-record messages per delete. */
-export const ACK_DEFAULTS = { maxRows: 4096, maxDelayMs: 20, minRun: 64, maxHeld: 16_384 } as const;
+export const ACK_DEFAULTS = { maxRows: 4096, maxDelayMs: 20, minRun: 64 } as const;
+
+interface Acked {
+  readonly rowids: readonly number[];
+  /** Held back once already: goes with the next batch whatever its neighbours. */
+  held: boolean;
+}
 
 export class OutboxAcks {
-  private buffer: number[] = [];
+  private buffer: Acked[] = [];
+  private rows = 0;
+  private heldRows = 0;
   private timer: TimerHandle | undefined;
   private soon = false;
-  /** Rows of short runs the last batch left in the buffer. */
-  private held = 0;
 
   constructor(
     private readonly ack: (rowids: number[]) => void,
@@ -48,18 +53,20 @@ export class OutboxAcks {
   ) {}
 
   get buffered(): number {
-    return this.buffer.length;
+    return this.rows;
   }
 
+  /** The rowids of one PUBACKed message. */
   add(rowids: readonly number[]): void {
-    for (const rowid of rowids) this.buffer.push(rowid);
-    if (this.buffer.length - this.held >= this.opts.maxRows) this.flushAfterTurn();
+    this.buffer.push({ rowids, held: false });
+    this.rows += rowids.length;
+    if (this.rows - this.heldRows >= this.opts.maxRows) this.flushAfterTurn();
     else this.timer ??= afterTurnOr(this.opts.clock, () => this.due(false), this.opts.maxDelayMs);
   }
 
-  /** Nothing is in flight: everything buffered is acked at the end of this turn. */
+  /** Nothing is in flight: what is buffered is acked at the end of this turn. */
   idle(): void {
-    if (this.buffer.length > 0) this.flushAfterTurn(true);
+    if (this.rows > 0) this.flushAfterTurn(true);
   }
 
   /** Acks every PUBACKed rowid not yet acked to the outbox. */
@@ -71,21 +78,21 @@ export class OutboxAcks {
     this.timer?.cancel();
     this.timer = undefined;
     this.soon = false;
-    if (this.buffer.length === 0) return;
-    let rowids = this.buffer;
-    this.buffer = [];
-    this.held = 0;
-    if (!all && (this.opts.minRun ?? 1) > 1) {
-      const { runs, held } = splitRuns(rowids, this.opts.minRun ?? 1);
-      if (held.length <= (this.opts.maxHeld ?? this.opts.maxRows)) {
-        rowids = runs;
-        this.buffer = held;
-        this.held = held.length;
-        if (held.length > 0)
-          this.timer = afterTurnOr(this.opts.clock, () => this.due(false), this.opts.maxDelayMs);
-      }
+    if (this.rows === 0) return;
+    const minRun = this.opts.minRun ?? 1;
+    const [go, keep] = all || minRun <= 1 ? [this.buffer, []] : split(this.buffer, minRun);
+    this.buffer = keep;
+    this.heldRows = 0;
+    for (const m of keep) {
+      m.held = true;
+      this.heldRows += m.rowids.length;
     }
-    if (rowids.length === 0) return;
+    this.rows = this.heldRows;
+    if (keep.length > 0)
+      this.timer = afterTurnOr(this.opts.clock, () => this.due(false), this.opts.maxDelayMs);
+    if (go.length === 0) return;
+    const rowids: number[] = [];
+    for (const m of go) for (const r of m.rowids) rowids.push(r);
     try {
       this.ack(rowids);
     } catch (e) {
@@ -101,17 +108,37 @@ export class OutboxAcks {
   }
 }
 
-/** Sorted rowids split into runs of at least `minRun` consecutive ones and the rest. */
-function splitRuns(rowids: readonly number[], minRun: number): { runs: number[]; held: number[] } {
-  const sorted = Float64Array.from(rowids).sort();
-  const runs: number[] = [];
-  const held: number[] = [];
+/** Messages that go (inside a run of at least `minRun` rowids, or held once) and those held. */
+function split(buffer: readonly Acked[], minRun: number): [Acked[], Acked[]] {
+  let n = 0;
+  for (const m of buffer) n += m.rowids.length;
+  const sorted = new Float64Array(n);
+  n = 0;
+  for (const m of buffer) for (const r of m.rowids) sorted[n++] = r;
+  sorted.sort();
+  // longUntil[i]: last rowid of the run holding sorted[i] when that run is long enough, else 0.
+  const longUntil = new Float64Array(n);
   let start = 0;
-  for (let i = 1; i <= sorted.length; i++) {
-    if (i < sorted.length && sorted[i] === sorted[i - 1]! + 1) continue;
-    const into = i - start >= minRun ? runs : held;
-    for (let j = start; j < i; j++) into.push(sorted[j]!);
+  for (let i = 1; i <= n; i++) {
+    if (i < n && sorted[i] === sorted[i - 1]! + 1) continue;
+    if (i - start >= minRun) longUntil.fill(sorted[i - 1]!, start, i);
     start = i;
   }
-  return { runs, held };
+  const inLongRun = (rowid: number): boolean => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! < rowid) lo = mid + 1;
+      else hi = mid;
+    }
+    return longUntil[lo]! > 0;
+  };
+  const go: Acked[] = [];
+  const keep: Acked[] = [];
+  for (const m of buffer) {
+    const ready = m.held || m.rowids.every(inLongRun);
+    (ready ? go : keep).push(m);
+  }
+  return [go, keep];
 }
