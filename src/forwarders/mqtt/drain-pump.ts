@@ -170,7 +170,12 @@ export class DrainPump {
     }
     const { rowids } = entry.msg;
     this.d.metrics.recordPuback(clock.monotonic() - entry.sentAt, rowids.length);
-    this.d.source.acked?.(rowids); // delivered from here on, deleted in a batch later
+    try {
+      this.d.source.acked?.(rowids); // delivered from here on, deleted in a batch later
+    } catch (e) {
+      // Only the size cap's knowledge is lost: the batched ack below still deletes them.
+      this.d.log.warn({ err: (e as Error).message }, 'outbox did not take the PUBACKed rows');
+    }
     this.acks.add(rowids);
     if (win.inflightMessages === 0) this.acks.idle();
     this.d.published();
