@@ -39,6 +39,7 @@ export async function createAgentForwarder(
   const forwarder = new MqttForwarder(config.mqtt, {
     ...(sparkplug ? { uplink: sparkplug } : {}),
     source: deps.outbox,
+    readerFile: deps.outbox.path,
     clock: deps.clock,
     logger,
     random: deps.random,

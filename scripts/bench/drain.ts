@@ -31,8 +31,10 @@ import { formatResult, median, type BenchResult } from './common.js';
 const RECORDS = Number(process.env.BENCH_DRAIN_RECORDS ?? 500_000);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const DEVICES = 10;
+/** `inline`: the drain reads and builds on the forwarder's thread (the tree before the worker). */
+const READER = process.env.BENCH_DRAIN_READER ?? 'worker';
 
-type Source = OutboxSource & { close?(): Promise<void> };
+type Source = OutboxSource & { close?(): Promise<void>; readonly path?: string };
 interface SourceKind {
   readonly name: string;
   /** The pre-filled database file, when the source is SQLite (for the raw baseline). */
@@ -150,6 +152,7 @@ async function agentRound(
       acked += rowids.length;
       if (acked >= records.length) done();
     },
+    ...(source.acked ? { acked: (rowids: readonly number[]) => source.acked?.(rowids) } : {}),
     lastRowid: () => source.lastRowid(),
     onCommit: (fn) => source.onCommit(fn),
   };
@@ -163,6 +166,7 @@ async function agentRound(
       site: 'bench-site',
       agentId: 'bench-agent',
       secrets: (ref) => JSON.stringify(ref), // no secret is referenced by the bench config
+      ...(source.path && READER !== 'inline' ? { readerFile: source.path } : {}),
     },
   );
   const t0 = performance.now();

@@ -139,6 +139,11 @@ export interface OutboxSource {
   read(afterRowid: number, limit: number, maxBytes: number, beforeRowid?: number): StoredRecord[];
   /** Deletes records by rowid: call only after the broker acknowledged them. */
   ack(rowids: readonly number[]): void;
+  /**
+   * The broker acknowledged these records; their ack() follows later, batched. Until then
+   * they are delivered, not lost: a size policy deletes them first and books no gap for them.
+   */
+  acked?(rowids: readonly number[]): void;
   /** Rowid of the newest committed record (0 when none ever). */
   lastRowid(): number;
   /** Called after every commit; returns an unsubscribe function. */

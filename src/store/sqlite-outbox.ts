@@ -12,7 +12,9 @@
  * This class opens and recovers the file and wires the parts together:
  * - sqlite-group-commit.ts: pending batch, group commit, retry, pending bound, waiters;
  * - sqlite-queue.ts: the committed queue (rowid/seq/id, size accounting, batch
- *   transaction, read, ack), with its statements in sqlite-statements.ts;
+ *   transaction, read, ack), with its statements in sqlite-statements.ts, its read path
+ *   in sqlite-read.ts, its sync modes in sqlite-sync.ts and the PUBACKed rows awaiting
+ *   their delete in sqlite-delivered.ts;
  * - sqlite-evict.ts: the size policy (eviction and gap events);
  * - sqlite-checkpoint.ts: WAL checkpoints.
  */
@@ -201,6 +203,12 @@ export class SqliteOutbox implements Outbox {
       this.log.error({ code: err.code, err: err.message }, 'outbox ack failed');
       throw err;
     }
+  }
+
+  /** PUBACKed rows whose ack() follows: delivered, never counted as lost (sqlite-delivered.ts). */
+  acked(rowids: readonly number[]): void {
+    if (this.closed) throw closedError();
+    this.queue.markDelivered(rowids);
   }
 
   lastRowid(): number {

@@ -4,7 +4,9 @@
  * keeps the size accounting (rows, body bytes) used by stats() and the size policy; runs
  * the batch transaction (multi-row INSERT hot loop, pending-overflow gaps, eviction, seq
  * upserts), read and ack. A failed transaction rolls back and leaves the in-memory state
- * as it was. Every lost record is booked in a gap event (see gaps.ts).
+ * as it was. Every lost record is booked in a gap event (see gaps.ts); a PUBACKed record
+ * whose delete is still to come is not lost (sqlite-delivered.ts). The read path is in
+ * sqlite-read.ts, the per-transaction `synchronous` mode in sqlite-sync.ts.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
@@ -13,7 +15,10 @@ import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import { GapBook, parseGap } from './gaps.js';
 import { DedupKeys, scanKeys } from './sqlite-dedup.js';
+import { type Deleted, DeliveredRows } from './sqlite-delivered.js';
 import { CLS_EVENT, CLS_TELEMETRY } from './outbox.js';
+import { readPage } from './sqlite-read.js';
+import { SyncModes } from './sqlite-sync.js';
 import { type GapLog, type SizeLimits, evictOldest, overBounds } from './sqlite-evict.js';
 import {
   MULTI_ROWS,
@@ -24,11 +29,6 @@ import {
 } from './sqlite-statements.js';
 
 type Db = BetterSqlite3.Database;
-type SyncMode = 'FULL' | 'NORMAL';
-
-/** read(): rows fetched beyond what maxBytes admits at the mean body size. */
-const READ_BYTES_SLACK = 1.25;
-const READ_ROWS_SLACK = 16;
 
 interface DeviceState {
   seq: number;
@@ -64,8 +64,7 @@ export class SqliteQueue {
   private readonly s: QueueStatements;
   private readonly multiArgs: unknown[] = new Array(MULTI_ROWS * 6);
   private readonly limits: SizeLimits;
-  private readonly syncTelemetry: SyncMode;
-  private readonly syncEvent: SyncMode;
+  private readonly sync: SyncModes;
   private readonly idPrefix: string;
   private readonly devices = new Map<string, DeviceState>();
   private readonly gaps = new GapBook();
@@ -73,9 +72,8 @@ export class SqliteQueue {
   private nRows: number;
   private nBytes: number;
   private batchNo = 0;
-  private currentSync: SyncMode = 'FULL';
-  private readonly syncStatements = new Map<SyncMode, BetterSqlite3.Statement>();
   private readonly dedup: DedupKeys;
+  private readonly delivered: DeliveredRows;
 
   constructor(
     private readonly db: Db,
@@ -83,8 +81,7 @@ export class SqliteQueue {
     private readonly clock: Clock,
   ) {
     this.limits = { maxRows: config.maxRows, maxBytes: config.maxBytes };
-    this.syncTelemetry = config.synchronous.telemetry === 'normal' ? 'NORMAL' : 'FULL';
-    this.syncEvent = config.synchronous.event === 'normal' ? 'NORMAL' : 'FULL';
+    this.sync = new SyncModes(db, config);
     applyPragmas(db, config.checkpoint.walMaxBytes);
     const state = loadState(db);
     this.idPrefix = state.idPrefix;
@@ -93,6 +90,7 @@ export class SqliteQueue {
     this.nBytes = state.bytes;
     for (const [device, seq] of state.seqs) this.devices.set(device, { device, seq, mark: 0, prev: seq });
     this.s = prepareStatements(db);
+    this.delivered = new DeliveredRows(this.s);
     this.dedup = new DedupKeys(this.s, state.dedupKeys, config.dedup, clock);
     for (const [rowid, seq, device, body] of this.s.gapRows.iterate() as Iterable<
       [number, number, string, string]
@@ -159,7 +157,7 @@ export class SqliteQueue {
       duplicates: [],
     };
     try {
-      this.setSync(dropped ? 'FULL' : this.syncFor(batch, n, waiters));
+      this.sync.set(dropped ? 'FULL' : this.sync.forBatch(batch, n, waiters));
       this.s.begin.run();
       this.gaps.begin();
       try {
@@ -194,85 +192,44 @@ export class SqliteQueue {
   }
 
   read(afterRowid: number, limit: number, maxBytes: number, beforeRowid?: number): StoredRecord[] {
-    const out: StoredRecord[] = [];
-    if (limit <= 0) return out;
-    // One all() instead of a row-by-row iterate (a native call per row), with the row
-    // count cut down to what maxBytes admits at the store's mean body size, so the
-    // rows read past the byte bound stay few.
     const mean = this.nRows > 0 ? this.nBytes / this.nRows : 0;
-    const rows =
-      mean > 0 ? Math.min(limit, Math.ceil((maxBytes / mean) * READ_BYTES_SLACK) + READ_ROWS_SLACK) : limit;
-    const page = this.s.read.all(afterRowid, beforeRowid ?? Number.MAX_SAFE_INTEGER, rows) as [
-      number,
-      number,
-      string,
-      number,
-      number,
-      string,
-    ][];
-    let total = 0;
-    const prefix = this.idPrefix;
-    for (const row of page) {
-      const body = row[5];
-      // The bound is on memory, which holds the body as a JS string: its length (one or two
-      // bytes a unit) is the measure, and the payload builder bounds in the same unit;
-      // a UTF-8 byte count per row cost as much as the rest of the row's decoding.
-      const size = body.length;
-      if (out.length > 0 && total + size > maxBytes) break;
-      total += size;
-      const rowid = row[0];
-      out.push({
-        rowid,
-        id: prefix + rowid,
-        seq: row[1],
-        device: row[2],
-        cls: row[3] === CLS_EVENT ? 'event' : 'telemetry',
-        ts: row[4],
-        body,
-      });
-    }
-    return out;
+    return readPage(this.s.read, this.idPrefix, mean, { afterRowid, limit, maxBytes, beforeRowid });
+  }
+
+  /**
+   * The broker acknowledged these rows; deleteAcked() follows. Until then the size policy
+   * deletes them before evicting and books no gap for them, and a device's open gap
+   * among them is closed (the next loss opens a new one).
+   */
+  markDelivered(rowids: readonly number[]): void {
+    this.delivered.mark(rowids);
+    this.gaps.acked((rowid) => this.delivered.has(rowid));
   }
 
   /** Deletes the given rowids (as contiguous ranges) in one transaction. Throws on failure. */
   deleteAcked(rowids: readonly number[]): void {
     const sorted = Float64Array.from(rowids).sort();
-    let rows = 0;
-    let bytes = 0;
     // An ack is not fsynced: losing it to a power cut only sends its records again (at
     // least once, same ids), and the WAL is ordered, so the next synced commit (an append
     // or a checkpoint) makes it durable too. An fsync per ack blocked the event loop
     // between PUBACKs (0.6 ms here, far more on an SD card).
-    const restore = this.currentSync;
-    this.setSync('NORMAL');
+    const restore = this.sync.current;
+    this.sync.set('NORMAL');
     this.s.begin.run();
+    let deleted: Deleted;
     try {
-      let start = sorted[0];
-      let end = start;
-      for (let i = 1; i <= sorted.length; i++) {
-        const r = i < sorted.length ? sorted[i] : NaN;
-        if (r === end || r === end! + 1) {
-          end = r;
-          continue;
-        }
-        const [c, b] = this.s.ackSum.get(start, end) as [number, number];
-        if (c > 0) {
-          this.s.ackDelete.run(start, end);
-          rows += c;
-          bytes += b;
-        }
-        start = end = r;
-      }
+      deleted = this.delivered.deleteSorted(sorted);
       this.s.commit.run();
     } catch (e) {
       if (this.db.inTransaction) this.s.rollback.run();
       throw e;
     } finally {
       // Left as found; the next batch sets its own mode, and so does the command ledger.
-      this.setSync(restore);
+      this.sync.set(restore);
     }
-    this.nRows -= rows;
-    this.nBytes -= bytes;
+    this.nRows -= deleted.rows;
+    this.nBytes -= deleted.bytes;
+    this.delivered.forget(sorted);
     this.gaps.ackedSorted(sorted);
   }
 
@@ -376,8 +333,16 @@ export class SqliteQueue {
     return { rowid, seq };
   }
 
-  /** Evicts while the store plus the gap rows it must write is over maxRows or maxBytes. */
+  /**
+   * Evicts while the store plus the gap rows it must write is over maxRows or maxBytes;
+   * rows already delivered (PUBACKed, delete pending) go first and are no loss.
+   */
   private enforceBounds<W>(result: BatchResult<W>): void {
+    if (this.delivered.size > 0 && overBounds(this.nRows, this.nBytes, this.gaps, this.limits)) {
+      const gone = this.delivered.deleteMarked();
+      this.nRows -= gone.rows;
+      this.nBytes -= gone.bytes;
+    }
     for (let pass = 0; pass < 4 && overBounds(this.nRows, this.nBytes, this.gaps, this.limits); pass++) {
       const ev = evictOldest(this.s, this.nRows, this.nBytes, this.limits, this.gaps);
       if (ev.rows === this.nRows) break;
@@ -408,43 +373,8 @@ export class SqliteQueue {
     }
   }
 
-  /**
-   * FULL when a record's class asks for it, and whenever a record has a waiter: a durable
-   * append (appendDurable, appendOnce) tells its producer the record is stored, and the
-   * producer lets go of it (a CIP-22 pile forgets the frame it got an ACK for), so
-   * `normal` only ever applies to fire-and-forget appends.
-   */
-  private syncFor<W>(batch: readonly NewRecord[], n: number, waiters: ReadonlyMap<NewRecord, W>): SyncMode {
-    if (this.syncTelemetry === 'FULL' && this.syncEvent === 'FULL') return 'FULL';
-    const awaited = waiters.size > 0;
-    let hasTelemetry = false;
-    let hasEvent = false;
-    for (let i = 0; i < n; i++) {
-      const r = batch[i]!;
-      if (awaited && waiters.has(r)) return 'FULL';
-      if (r.cls === 'event') hasEvent = true;
-      else hasTelemetry = true;
-      if (!awaited && hasTelemetry && hasEvent) break;
-    }
-    if ((hasEvent && this.syncEvent === 'FULL') || (hasTelemetry && this.syncTelemetry === 'FULL'))
-      return 'FULL';
-    return 'NORMAL';
-  }
-
   /** The connection's next commits are fsynced (a writer outside the batch transactions). */
   fullSync(): void {
-    this.setSync('FULL');
-  }
-
-  private setSync(sync: SyncMode): void {
-    if (sync === this.currentSync) return;
-    // Prepared once: acks switch the mode twice per transaction.
-    let st = this.syncStatements.get(sync);
-    if (!st) {
-      st = this.db.prepare(`PRAGMA synchronous = ${sync}`);
-      this.syncStatements.set(sync, st);
-    }
-    st.run();
-    this.currentSync = sync;
+    this.sync.set('FULL');
   }
 }

@@ -151,9 +151,12 @@ test('the window honours the broker receive maximum (mosquitto default 20)', asy
     box,
   );
   t.after(() => fwd.stop());
+  // The window at the CONNACK: later it may shrink with PUBACK latency (a loaded host).
+  let window = 0;
+  fwd.on('connected', (info) => (window = info.window));
   await fwd.start();
   await waitFor('outbox drained', () => box.remaining().length === 0);
-  assert.equal(fwd.stats().window, 19, 'receive maximum 20 minus one slot for the status message');
+  assert.equal(window, 19, 'receive maximum 20 minus one slot for the status message');
   assert.ok(fwd.stats().peakInflightMessages <= 19);
   assert.equal(fwd.stats().reconnects, 0, 'never exceeded the broker quota');
 });

@@ -84,3 +84,30 @@ it('outbox-acks-failure: a failed ack is reported and its rowids are not acked a
   assert.equal(calls, 1);
   assert.deepEqual(errors, ['disk I/O error']);
 });
+
+it('outbox-acks-comb: while in flight, a message outside a long run waits one batch for its neighbours', async () => {
+  const clock = new ManualClock();
+  const acks: number[][] = [];
+  const outbox = new OutboxAcks(
+    (rowids) => acks.push(rowids),
+    (e) => assert.fail(e),
+    { clock, maxRows: 100, maxDelayMs: 20, minRun: 4 },
+  );
+  // Device a's message holds rowids 1, 3, 5, 7 (b's 2, 4, 6, 8 not PUBACKed yet); then 20..25.
+  outbox.add([1, 3, 5, 7]);
+  outbox.add([20, 21, 22, 23, 24, 25]);
+  await clock.advance(20);
+  assert.deepEqual(acks, [[20, 21, 22, 23, 24, 25]], 'the comb is held back');
+  outbox.add([2, 4, 6, 8]);
+  await clock.advance(20);
+  assert.deepEqual(acks[1], [1, 3, 5, 7, 2, 4, 6, 8], 'whole messages, PUBACK order, one run');
+  outbox.add([40, 42]);
+  await clock.advance(20);
+  assert.equal(acks.length, 2, 'held once');
+  await clock.advance(20);
+  assert.deepEqual(acks[2], [40, 42], 'never held twice');
+  outbox.add([50, 52]);
+  outbox.idle();
+  await nextTurn();
+  assert.deepEqual(acks[3], [50, 52], 'nothing in flight: everything goes');
+});

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { storeSchema } from '../../src/config/sections/store.js';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
+import type { MqttForwarderStats } from '../../src/forwarders/mqtt/forwarder.js';
 import type { Outbox } from '../../src/store/outbox.js';
 import { MemoryOutbox } from '../store/memory-outbox.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
@@ -24,10 +25,10 @@ after(async () => {
 
 async function drainWith(
   name: string,
-  open: () => { outbox: Outbox; cleanup: () => void },
+  open: () => { outbox: Outbox; cleanup: () => void; readerFile?: string },
   t: { after(fn: () => unknown): void },
-): Promise<void> {
-  const { outbox, cleanup } = open();
+): Promise<MqttForwarderStats> {
+  const { outbox, cleanup, readerFile } = open();
   const prefix = `real-${name}`;
   const sub = await Subscriber.connect(broker.url, `${prefix}/#`);
   for (let i = 0; i < 3000; i++)
@@ -40,6 +41,7 @@ async function drainWith(
   const fwd = makeForwarder(
     mqttConfig({ url: broker.url, topicPrefix: prefix, batch: { maxRecords: 100 } }),
     outbox,
+    readerFile !== undefined ? { readerFile } : {},
   );
   t.after(async () => {
     await fwd.stop();
@@ -60,21 +62,41 @@ async function drainWith(
   assert.equal(fwd.stats().publishedRecords, 3050);
   const live = sub.messages.filter((m) => m.json.device === 'live');
   assert.ok(live.length > 0 && live.every((m) => m.json.replay === undefined));
+  return fwd.stats();
 }
 
 test('drains a SqliteOutbox backlog and live commits', async (t) => {
+  await drainWith('sqlite', sqliteOutbox, t);
+});
+
+function sqliteOutbox(): { outbox: SqliteOutbox; cleanup: () => void } {
+  const dir = tempDir();
+  const outbox = SqliteOutbox.open(storeSchema.parse({ path: join(dir.path, 'outbox.db') }), {
+    clock: systemClock,
+    logger: silentLogger,
+  });
+  return { outbox, cleanup: dir.remove };
+}
+
+test('drains a SqliteOutbox backlog and live commits, chunks read and built in the reader worker', async (t) => {
   await drainWith(
-    'sqlite',
+    'sqlite-worker',
     () => {
-      const dir = tempDir();
-      const outbox = SqliteOutbox.open(storeSchema.parse({ path: join(dir.path, 'outbox.db') }), {
-        clock: systemClock,
-        logger: silentLogger,
-      });
-      return { outbox, cleanup: dir.remove };
+      const opened = sqliteOutbox();
+      return { ...opened, readerFile: opened.outbox.path };
     },
     t,
   );
+});
+
+test('reader worker that cannot open its file: the drain falls back to its own thread, nothing lost', async (t) => {
+  const stats = await drainWith(
+    'sqlite-fallback',
+    () => ({ ...sqliteOutbox(), readerFile: '/nonexistent/outbox.db' }),
+    t,
+  );
+  assert.match(stats.lastError ?? '', /drain read/);
+  assert.equal(stats.reconnects, 1, 'one reconnect, then the main thread reads');
 });
 
 test('drains a MemoryOutbox backlog and live commits', async (t) => {

@@ -36,10 +36,11 @@ export type CapturedLog = LogLine;
 export function makeForwarder(
   config: MqttConfig,
   source: OutboxSource,
-  extra: { logger?: Logger; clock?: Clock; random?: () => number } = {},
+  extra: { logger?: Logger; clock?: Clock; random?: () => number; readerFile?: string } = {},
 ): MqttForwarder {
   return new MqttForwarder(config, {
     source,
+    ...(extra.readerFile !== undefined ? { readerFile: extra.readerFile } : {}),
     clock: extra.clock ?? systemClock,
     logger: extra.logger ?? captureLogger(),
     random: extra.random ?? Math.random,

@@ -15,6 +15,7 @@
  * window is sized by PUBACK latency and by bytes in flight (window-size.ts).
  */
 import type { StoredRecord } from '../../core/types.js';
+import type { Chunk } from './chunk-reader.js';
 import type { BuiltMessage } from './payload.js';
 import { WindowSize } from './window-size.js';
 
@@ -42,6 +43,21 @@ export interface DrainWindowOptions {
   readonly onBacklogRead?: (watermark: number) => void;
   /** Payload bytes in flight at most (default INFLIGHT_MAX_BYTES). */
   readonly maxInflightBytes?: number;
+  /**
+   * Reads and builds a chunk elsewhere (chunk-reader.ts); undefined: use read/build here.
+   * Its chunks land later: `onChunk` then (to publish them) or `onChunkError`.
+   */
+  readonly fetch?: (req: FetchRequest) => Promise<Chunk> | undefined;
+  readonly onChunk?: () => void;
+  readonly onChunkError?: (error: Error) => void;
+}
+
+export interface FetchRequest {
+  readonly afterRowid: number;
+  readonly limit: number;
+  readonly maxBytes: number;
+  readonly beforeRowid: number | undefined;
+  readonly replay: boolean;
 }
 
 interface Lane {
@@ -51,6 +67,8 @@ interface Lane {
   readonly before: number | undefined;
   pending: BuiltMessage[];
   done: boolean;
+  /** A fetch of this lane is on its way. */
+  fetching: boolean;
 }
 
 export interface InflightEntry {
@@ -60,6 +78,10 @@ export interface InflightEntry {
   readonly bytes: number;
 }
 
+function lane(name: Lane['name'], cursor: number, before: number | undefined, done: boolean): Lane {
+  return { name, cursor, before, pending: [], done, fetching: false };
+}
+
 function wireBytes(msg: BuiltMessage): number {
   return msg.bytes?.length ?? msg.payload.length;
 }
@@ -67,8 +89,12 @@ function wireBytes(msg: BuiltMessage): number {
 export class DrainWindow {
   private sizer = new WindowSize({ maxMessages: 1, maxBytes: INFLIGHT_MAX_BYTES });
   private wm = 0;
-  private backlog: Lane = { name: 'backlog', cursor: 0, before: 1, pending: [], done: true };
-  private live: Lane = { name: 'live', cursor: 0, before: undefined, pending: [], done: false };
+  private backlog: Lane = lane('backlog', 0, 1, true);
+  private live: Lane = lane('live', 0, undefined, false);
+  /** Bumped by reset() and clear(): a chunk fetched before is dropped. */
+  private epoch = 0;
+  /** Outbox commits seen: an empty live fetch only means "nothing new" when none came since. */
+  private commits = 0;
   private liveMaybe = true;
   private preferLive = true;
   private readonly inflight = new Map<number, InflightEntry>();
@@ -116,14 +142,17 @@ export class DrainWindow {
       maxBytes: this.opts.maxInflightBytes ?? INFLIGHT_MAX_BYTES,
     });
     this.wm = watermark;
-    this.backlog = { name: 'backlog', cursor: 0, before: watermark + 1, pending: [], done: watermark === 0 };
-    this.live = { name: 'live', cursor: watermark, before: undefined, pending: [], done: false };
+    this.epoch++;
+    this.backlog = lane('backlog', 0, watermark + 1, watermark === 0);
+    this.live = lane('live', watermark, undefined, false);
     this.liveMaybe = true;
     this.preferLive = true;
   }
 
   /** Connection lost: drops everything unacked (it is read again after the next reset). */
   clear(): void {
+    this.epoch++;
+    this.backlog.fetching = this.live.fetching = false;
     this.inflight.clear();
     this.records = 0;
     this.bytes = 0;
@@ -133,6 +162,7 @@ export class DrainWindow {
 
   /** An outbox commit: the live lane may have new records. */
   notifyCommit(): void {
+    this.commits++;
     this.liveMaybe = true;
   }
 
@@ -229,24 +259,61 @@ export class DrainWindow {
     return this.readable(lane) && this.readChunk(lane);
   }
 
-  /** Reads the lane's next chunk and appends its messages; false at the lane's end. */
+  /**
+   * Reads the lane's next chunk and appends its messages; false at the lane's end, and
+   * while a fetch elsewhere is under way (its messages land in landed()).
+   */
   private readChunk(lane: Lane): boolean {
+    if (lane.fetching) return false;
     const size = this.sizer.messages;
     // Read a whole window's worth at once, so that with many devices interleaved in
     // rowid order each device's group still fills its messages (bounded: READ_MAX_*).
     const { maxRecords, maxBytes } = this.opts.batch;
     const limit = Math.min(maxRecords * size, Math.max(maxRecords, READ_MAX_RECORDS));
     const bytes = Math.min(maxBytes * size, Math.max(maxBytes, READ_MAX_BYTES));
+    const replay = lane === this.backlog;
+    const req = { afterRowid: lane.cursor, limit, maxBytes: bytes, beforeRowid: lane.before, replay };
+    const fetched = this.opts.fetch?.(req);
+    if (fetched) {
+      this.fetchChunk(lane, fetched);
+      return false;
+    }
     const records = this.opts.read(lane.cursor, limit, bytes, lane.before);
-    if (records.length === 0) {
+    const last = records[records.length - 1]?.rowid ?? 0;
+    return this.append(lane, last, last > 0 ? this.opts.build(records, replay) : []);
+  }
+
+  private fetchChunk(lane: Lane, fetched: Promise<Chunk>): void {
+    lane.fetching = true;
+    const epoch = this.epoch;
+    const commits = this.commits;
+    fetched.then(
+      (chunk) => {
+        if (epoch !== this.epoch) return;
+        lane.fetching = false;
+        // A commit while the fetch was out may have added what it did not see.
+        if (chunk.last === 0 && lane === this.live && commits !== this.commits) return this.opts.onChunk?.();
+        this.append(lane, chunk.last, chunk.messages);
+        this.opts.onChunk?.();
+      },
+      (error: Error) => {
+        if (epoch !== this.epoch) return;
+        lane.fetching = false;
+        this.opts.onChunkError?.(error);
+      },
+    );
+  }
+
+  /** A chunk read up to rowid `last` (0: nothing left in the lane's range). */
+  private append(lane: Lane, last: number, built: BuiltMessage[]): boolean {
+    if (last === 0) {
       if (lane === this.backlog) {
         lane.done = true;
         this.opts.onBacklogRead?.(this.wm);
       } else this.liveMaybe = false;
       return false;
     }
-    lane.cursor = records[records.length - 1]!.rowid;
-    const built = this.opts.build(records, lane === this.backlog);
+    lane.cursor = last;
     if (lane.pending.length === 0) lane.pending = built;
     else for (const m of built) lane.pending.push(m);
     return true;

@@ -18,10 +18,12 @@
  *
  * Modules: connection.ts (client options, TLS, error classification), reconnect.ts
  * (backoff timer, bounded waits), drain-window.ts (lanes and in-flight window, no I/O),
- * stats.ts (counters, latency, errors), payload.ts (topics and payloads), outbox-acks.ts
- * (PUBACKed rowids acked to the outbox in batches), window-size.ts (window by latency and
- * bytes). The drain is a pipeline: after each pump the next chunk is read and built in a
- * turn of its own, so PUBACK handling only takes built messages and buffers acks.
+ * drain-pump.ts (the drain over one connection: publishing, prefetch, PUBACKs),
+ * chunk-reader.ts (chunks read and built in a worker, with `readerFile`), stats.ts
+ * (counters, latency, errors), payload.ts (topics and payloads), outbox-acks.ts (PUBACKed
+ * rowids acked to the outbox in batches), window-size.ts (window by latency and bytes).
+ * The drain is a pipeline: after each pump the next chunk is read and built in a turn of
+ * its own, so PUBACK handling only takes built messages and buffers acks.
  */
 import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
@@ -32,10 +34,11 @@ import { EdgeError, type EdgeErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import { MqttCommandChannel } from './commands.js';
 import { buildClientOptions, clientIdFor, logClientError, redactUrl } from './connection.js';
+import { ChunkReader } from './chunk-reader.js';
+import { DrainPump } from './drain-pump.js';
 import { DrainWindow } from './drain-window.js';
-import { ACK_DEFAULTS, OutboxAcks } from './outbox-acks.js';
 import { guardClient } from './packet-guard.js';
-import { onlineStatus, PayloadBuilder, statusTopic } from './payload.js';
+import { onlineStatus, PayloadBuilder, payloadOptions, statusTopic } from './payload.js';
 import { ReconnectScheduler, within } from './reconnect.js';
 import { ForwarderMetrics, forwarderStats } from './stats.js';
 import type { MqttForwarderDeps, MqttForwarderEvents, MqttForwarderStats } from './types.js';
@@ -72,11 +75,9 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   private oversized = 0;
   private everConnected = false;
   private unsubscribe: (() => void) | undefined;
-  private pumpQueued = false;
-  private prefetchQueued = false;
-  private drainWaiter: (() => void) | undefined;
   private stopPromise: Promise<void> | undefined;
-  private readonly acks: OutboxAcks;
+  private readonly pump: DrainPump;
+  private readonly reader: ChunkReader | undefined;
 
   constructor(
     private readonly config: MqttConfig,
@@ -85,34 +86,36 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     super();
     this.log = deps.logger;
     this.clock = deps.clock;
-    const builder = new PayloadBuilder({
-      topicPrefix: config.topicPrefix,
-      site: deps.site,
-      agentId: deps.agentId,
-      maxRecords: config.batch.maxRecords,
-      maxBytes: config.batch.maxBytes,
-      format: config.payload.format === 'sparkplug' ? 'json' : config.payload.format, // sparkplug: deps.uplink
-      compression: config.payload.compression,
-    });
+    const builderOptions = payloadOptions(config, deps.site, deps.agentId);
+    const builder = new PayloadBuilder(builderOptions);
+    // An uplink builds with its own session state: only the plain builder moves to the worker.
+    if (deps.readerFile && !deps.uplink) this.reader = new ChunkReader(deps.readerFile, builderOptions);
     this.win = new DrainWindow({
       drain: config.drain,
       batch: config.batch,
       read: (after, limit, maxBytes, before) => deps.source.read(after, limit, maxBytes, before),
       build: (records, replay) => (deps.uplink ?? builder).build(records, replay),
       onBacklogRead: (watermark) => this.log.info({ watermark }, 'mqtt backlog replay read complete'),
+      fetch: (req) => (this.reader && !this.reader.broken ? this.reader.read(req) : undefined),
+      onChunk: () => this.pump.schedule(),
+      onChunkError: (e) => this.pump.chunkFailed(e, this.reader?.broken === true),
     });
     this.reconnect = new ReconnectScheduler(config.reconnect, deps.random, deps.clock);
     this.safeUrl = config.url ? redactUrl(config.url) : '';
     this.statusTopic = statusTopic(config.topicPrefix, deps.site);
     this.commands = new MqttCommandChannel(`${config.topicPrefix}/${deps.site}`, deps.logger);
-    this.acks = new OutboxAcks(
-      (rowids) => deps.source.ack(rowids),
-      (e) => {
-        this.recordError('EDGE_ERR_MQTT_PUBLISH', `ack to outbox failed: ${e.message}`);
-        this.log.error({ err: e.message }, 'outbox ack failed; records will be sent again');
-      },
-      { clock: deps.clock, ...ACK_DEFAULTS },
-    );
+    this.pump = new DrainPump({
+      win: this.win,
+      source: deps.source,
+      clock: deps.clock,
+      log: deps.logger,
+      metrics: this.metrics,
+      uplink: deps.uplink,
+      properties: config.protocolVersion === 5,
+      recordError: (code, message) => this.recordError(code, message),
+      recycle: () => this.recycle(),
+      published: () => this.reconnect.publishAcked(),
+    });
   }
 
   /**
@@ -131,7 +134,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.stopping = false;
     this.unsubscribe = this.deps.source.onCommit(() => {
       this.win.notifyCommit();
-      this.schedulePump();
+      this.pump.schedule();
     });
     const clientId = clientIdFor(this.config, this.deps.site, this.deps.agentId);
     this.log.info({ url: this.safeUrl, clientId, drain: this.config.drain }, 'mqtt forwarder starting');
@@ -150,6 +153,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
 
   private async doStop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    this.pump.stop();
     this.reconnect.cancel();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
@@ -157,10 +161,8 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     const remaining = (): number => Math.max(0, deadline - this.clock.monotonic());
 
     if (this.connected && this.win.inflightMessages > 0) {
-      await within(this.clock, remaining(), (done) => {
-        this.drainWaiter = done;
-      });
-      this.drainWaiter = undefined;
+      await within(this.clock, remaining(), (done) => this.pump.whenIdle(done));
+      this.pump.whenIdle(undefined);
     }
     const client = this.client;
     const graceful = client && this.connected ? await this.publishStopped(client, remaining()) : false;
@@ -175,6 +177,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     } else if (client) {
       client.end(true);
     }
+    await this.reader?.close();
     this.running = false;
     this.stopping = false;
     if (wasConnected) this.emit('disconnected', { reason: 'stopped' });
@@ -294,7 +297,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.commands.attach(client);
     this.log.info({ url: this.safeUrl, window, watermark }, 'mqtt connected');
     this.emit('connected', { url: this.safeUrl, window, watermark });
-    this.pump();
+    this.pump.attach(client);
   }
 
   /**
@@ -333,7 +336,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     if (gen !== this.gen) return;
     this.win.clear();
     this.win.reset(this.deps.source.lastRowid(), this.win.window);
-    this.schedulePump();
+    this.pump.schedule();
   }
 
   private onClose(gen: number, client: MqttClient, reason: string): void {
@@ -346,7 +349,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       this.emit('disconnected', { reason: reason || 'connection closed' });
     }
     if (this.stopping) {
-      this.drainWaiter?.();
+      this.pump.release();
       return;
     }
     this.scheduleReconnect();
@@ -362,8 +365,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.deps.uplink?.onDisconnect();
     this.client = undefined;
     this.connected = false;
-    this.win.clear();
-    this.acks.flush();
+    this.pump.detach();
   }
 
   private scheduleReconnect(): void {
@@ -380,94 +382,6 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     if (!client) return;
     this.reconnect.publishRejected(); // grow the backoff until a publish succeeds
     client.end(true); // 'close' follows and schedules the reconnect
-  }
-
-  // ---------------------------------------------------------------- publishing
-
-  private schedulePump(): void {
-    if (this.pumpQueued) return;
-    this.pumpQueued = true;
-    queueMicrotask(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
-  }
-
-  /** Fills free window slots; runs on connect, on PUBACK and after outbox commits. */
-  private pump(): void {
-    if (!this.connected || this.stopping || !this.client) return;
-    if (this.deps.uplink && !this.deps.uplink.ready) return; // held: records stay in the outbox
-    const client = this.client;
-    const gen = this.gen;
-    const win = this.win;
-    try {
-      while (win.hasRoom()) {
-        const msg = win.next();
-        if (!msg) break;
-        const id = win.add(msg, this.clock.monotonic());
-        const properties =
-          msg.properties && this.config.protocolVersion === 5 ? { properties: msg.properties } : {};
-        const wire = this.deps.uplink?.wire(msg) ?? { topic: msg.topic, payload: msg.bytes ?? msg.payload };
-        client.publish(wire.topic, wire.payload, { qos: 1, ...properties }, (err, packet) =>
-          this.onPuback(gen, id, err, packet),
-        );
-        if (gen !== this.gen) return; // publish failed synchronously and closed the connection
-      }
-      this.schedulePrefetch();
-    } catch (err) {
-      this.recordError('EDGE_ERR_MQTT_PUBLISH', `drain: ${(err as Error).message}`);
-      this.log.error({ err: (err as Error).message }, 'mqtt drain failed; reconnecting');
-      this.recycle();
-    }
-  }
-
-  /** Reads and builds the next chunk in a turn of its own, then fills what the window frees. */
-  private schedulePrefetch(): void {
-    if (this.prefetchQueued) return;
-    this.prefetchQueued = true;
-    setImmediate(() => {
-      this.prefetchQueued = false;
-      if (!this.connected || this.stopping) return;
-      try {
-        if (this.win.prefetch()) this.pump();
-      } catch (err) {
-        this.recordError('EDGE_ERR_MQTT_PUBLISH', `drain: ${(err as Error).message}`);
-        this.log.error({ err: (err as Error).message }, 'mqtt drain read failed; reconnecting');
-        this.recycle();
-      }
-    });
-  }
-
-  private onPuback(gen: number, id: number, err: Error | undefined, packet: unknown): void {
-    if (gen !== this.gen) return;
-    const entry = this.win.settle(id, this.clock.monotonic());
-    if (!entry) return;
-    const rc = (packet as { reasonCode?: number } | undefined)?.reasonCode;
-    if (err || (rc !== undefined && rc >= 0x80)) {
-      const message = err?.message ?? `PUBACK reason code 0x${(rc as number).toString(16)}`;
-      this.recordError('EDGE_ERR_MQTT_PUBLISH', message);
-      this.log.warn(
-        {
-          code: 'EDGE_ERR_MQTT_PUBLISH',
-          topic: entry.msg.topic,
-          reason: message,
-          ...(rc !== undefined ? { reasonCode: rc } : {}),
-        },
-        'mqtt publish rejected; reconnecting to resend',
-      );
-      this.recycle();
-      return;
-    }
-    const { rowids } = entry.msg;
-    this.metrics.recordPuback(this.clock.monotonic() - entry.sentAt, rowids.length);
-    this.acks.add(rowids);
-    if (this.win.inflightMessages === 0) this.acks.idle();
-    this.reconnect.publishAcked();
-    if (this.stopping) {
-      if (this.win.inflightMessages === 0) this.drainWaiter?.();
-      return;
-    }
-    this.pump();
   }
 
   private recordError(code: EdgeErrorCode, message: string): void {

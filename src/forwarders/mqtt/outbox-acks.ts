@@ -6,6 +6,14 @@
  * its first rowid at the latest. flush() acks what is buffered at once (before a
  * connection is dropped).
  *
+ * Combs: a message carries one device's records, so the rowids PUBACKed so far are often
+ * a comb (devices 0–4 of a rowid span, 5–9 still in flight); deleting a comb costs two
+ * statements per tooth and writes each page twice (a 10-device drain deleted 8 rows per
+ * range on average). So a batch due while messages are in flight holds back, for one more
+ * batch at most, the messages whose rowids are not yet inside a run of `minRun`
+ * consecutive ones; idle() and flush() take everything. Each ack() is made of whole
+ * messages, in PUBACK order.
+ *
  * Late deletes are safe: a record PUBACKed but not yet deleted when the agent dies is
  * sent again (at least once, same id); a record is never deleted before its PUBACK.
  */
@@ -15,15 +23,25 @@ export interface OutboxAcksOptions {
   readonly clock: Clock;
   /** Rowids buffered that trigger an ack at the end of the turn. */
   readonly maxRows: number;
-  /** Longest a PUBACKed rowid waits for its ack (0: the end of the turn). */
+  /** Longest a PUBACKed rowid waits for its ack (0: the end of the turn), a held comb aside. */
   readonly maxDelayMs: number;
+  /** Run of consecutive rowids a message must lie in to go while others are in flight (default 1). */
+  readonly minRun?: number;
 }
 
 /** While draining a backlog: about one 32-message window of 200-record messages per delete. */
-export const ACK_DEFAULTS = { maxRows: 4096, maxDelayMs: 20 } as const;
+export const ACK_DEFAULTS = { maxRows: 4096, maxDelayMs: 20, minRun: 64 } as const;
+
+interface Acked {
+  readonly rowids: readonly number[];
+  /** Held back once already: goes with the next batch whatever its neighbours. */
+  held: boolean;
+}
 
 export class OutboxAcks {
-  private buffer: number[] = [];
+  private buffer: Acked[] = [];
+  private rows = 0;
+  private heldRows = 0;
   private timer: TimerHandle | undefined;
   private soon = false;
 
@@ -35,28 +53,46 @@ export class OutboxAcks {
   ) {}
 
   get buffered(): number {
-    return this.buffer.length;
+    return this.rows;
   }
 
+  /** The rowids of one PUBACKed message. */
   add(rowids: readonly number[]): void {
-    for (const rowid of rowids) this.buffer.push(rowid);
-    if (this.buffer.length >= this.opts.maxRows) this.flushAfterTurn();
-    else this.timer ??= afterTurnOr(this.opts.clock, () => this.flush(), this.opts.maxDelayMs);
+    this.buffer.push({ rowids, held: false });
+    this.rows += rowids.length;
+    if (this.rows - this.heldRows >= this.opts.maxRows) this.flushAfterTurn();
+    else this.timer ??= afterTurnOr(this.opts.clock, () => this.due(false), this.opts.maxDelayMs);
   }
 
   /** Nothing is in flight: what is buffered is acked at the end of this turn. */
   idle(): void {
-    if (this.buffer.length > 0) this.flushAfterTurn();
+    if (this.rows > 0) this.flushAfterTurn(true);
   }
 
   /** Acks every PUBACKed rowid not yet acked to the outbox. */
   flush(): void {
+    this.due(true);
+  }
+
+  private due(all: boolean): void {
     this.timer?.cancel();
     this.timer = undefined;
     this.soon = false;
-    if (this.buffer.length === 0) return;
-    const rowids = this.buffer;
-    this.buffer = [];
+    if (this.rows === 0) return;
+    const minRun = this.opts.minRun ?? 1;
+    const [go, keep] = all || minRun <= 1 ? [this.buffer, []] : split(this.buffer, minRun);
+    this.buffer = keep;
+    this.heldRows = 0;
+    for (const m of keep) {
+      m.held = true;
+      this.heldRows += m.rowids.length;
+    }
+    this.rows = this.heldRows;
+    if (keep.length > 0)
+      this.timer = afterTurnOr(this.opts.clock, () => this.due(false), this.opts.maxDelayMs);
+    if (go.length === 0) return;
+    const rowids: number[] = [];
+    for (const m of go) for (const r of m.rowids) rowids.push(r);
     try {
       this.ack(rowids);
     } catch (e) {
@@ -64,10 +100,45 @@ export class OutboxAcks {
     }
   }
 
-  private flushAfterTurn(): void {
-    if (this.soon) return;
+  private flushAfterTurn(all = false): void {
+    if (this.soon && !all) return;
     this.soon = true;
     this.timer?.cancel();
-    this.timer = afterTurnOr(this.opts.clock, () => this.flush(), 0);
+    this.timer = afterTurnOr(this.opts.clock, () => this.due(all), 0);
   }
+}
+
+/** Messages that go (inside a run of at least `minRun` rowids, or held once) and those held. */
+function split(buffer: readonly Acked[], minRun: number): [Acked[], Acked[]] {
+  let n = 0;
+  for (const m of buffer) n += m.rowids.length;
+  const sorted = new Float64Array(n);
+  n = 0;
+  for (const m of buffer) for (const r of m.rowids) sorted[n++] = r;
+  sorted.sort();
+  // longUntil[i]: last rowid of the run holding sorted[i] when that run is long enough, else 0.
+  const longUntil = new Float64Array(n);
+  let start = 0;
+  for (let i = 1; i <= n; i++) {
+    if (i < n && sorted[i] === sorted[i - 1]! + 1) continue;
+    if (i - start >= minRun) longUntil.fill(sorted[i - 1]!, start, i);
+    start = i;
+  }
+  const inLongRun = (rowid: number): boolean => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! < rowid) lo = mid + 1;
+      else hi = mid;
+    }
+    return longUntil[lo]! > 0;
+  };
+  const go: Acked[] = [];
+  const keep: Acked[] = [];
+  for (const m of buffer) {
+    const ready = m.held || m.rowids.every(inLongRun);
+    (ready ? go : keep).push(m);
+  }
+  return [go, keep];
 }

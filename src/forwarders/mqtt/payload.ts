@@ -5,6 +5,7 @@
  * already JSON (core/record-codec): draining a backlog never parses or re-serialises a
  * record. Only the short identifiers (agent, site, device, record id) are escaped.
  */
+import type { MqttConfig } from '../../config/sections/mqtt.js';
 import type { RecordClass, StoredRecord } from '../../core/types.js';
 import {
   encodeCompact,
@@ -42,6 +43,19 @@ export interface PayloadOptions {
   readonly format?: PayloadFormat;
   /** Default none. */
   readonly compression?: PayloadCompression;
+}
+
+/** The builder's options from the mqtt config (sparkplug builds in its uplink: json here). */
+export function payloadOptions(config: MqttConfig, site: string, agentId: string): PayloadOptions {
+  return {
+    topicPrefix: config.topicPrefix,
+    site,
+    agentId,
+    maxRecords: config.batch.maxRecords,
+    maxBytes: config.batch.maxBytes,
+    format: config.payload.format === 'sparkplug' ? 'json' : config.payload.format,
+    compression: config.payload.compression,
+  };
 }
 
 /** MQTT topic levels must not contain wildcards, separators or NUL. */

@@ -17,6 +17,11 @@ export interface MqttForwarderDeps {
   readonly site: string;
   readonly agentId: string;
   readonly secrets: SecretResolver;
+  /**
+   * The SQLite outbox file behind `source`: drain chunks are read and built in a worker
+   * thread with its own read-only connection (not with an uplink). Absent: on this thread.
+   */
+  readonly readerFile?: string;
   /** A northbound format with its own session protocol (Sparkplug B); default: the JSON topics. */
   readonly uplink?: Uplink;
   /** The active config (hash, version) for the retained birth message (src/reload). */

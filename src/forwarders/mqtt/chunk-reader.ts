@@ -1,0 +1,114 @@
+/**
+ * Reads and builds drain chunks in a worker thread (chunk-worker.ts) with its own
+ * read-only connection on the outbox's WAL file: the event loop that publishes and takes
+ * PUBACKs keeps only the publish, the ack bookkeeping and the outbox's batched delete.
+ * One request per lane at a time (DrainWindow); replies come back in order.
+ *
+ * A worker that fails (cannot open the file, crashes) rejects what it had pending: the
+ * drain treats it as a failed read (reconnect, re-read) and this reader stays broken, so
+ * the forwarder falls back to reading on its own thread (`broken`).
+ */
+import { Worker } from 'node:worker_threads';
+import type { BuiltMessage, PayloadOptions } from './payload.js';
+
+export interface ChunkRequest {
+  readonly id: number;
+  readonly afterRowid: number;
+  readonly limit: number;
+  readonly maxBytes: number;
+  readonly beforeRowid: number | undefined;
+  readonly replay: boolean;
+}
+
+export type ChunkReply =
+  | { readonly id: number; readonly last: number; readonly messages: BuiltMessage[] }
+  | { readonly id: number; readonly error: string };
+
+export interface Chunk {
+  /** Rowid of the last record read; 0 when the range had none. */
+  readonly last: number;
+  readonly messages: BuiltMessage[];
+}
+
+interface Pending {
+  resolve(chunk: Chunk): void;
+  reject(error: Error): void;
+}
+
+export class ChunkReader {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private failed = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly builder: PayloadOptions,
+  ) {}
+
+  /** True once a worker failed: read on the main thread instead. */
+  get broken(): boolean {
+    return this.failed;
+  }
+
+  read(req: Omit<ChunkRequest, 'id'>): Promise<Chunk> {
+    if (this.failed) return Promise.reject(new Error('drain reader worker failed'));
+    const id = ++this.nextId;
+    const worker = (this.worker ??= this.spawn());
+    return new Promise<Chunk>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ ...req, id } satisfies ChunkRequest);
+    });
+  }
+
+  /** Ends the worker (it closes its connection first); pending reads are rejected. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.fail(new Error('drain reader closed'), false);
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage('close');
+    const timer = setTimeout(() => void worker.terminate(), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(new URL('./chunk-worker.js', import.meta.url), {
+      workerData: { path: this.path, builder: this.builder },
+    });
+    worker.unref(); // the forwarder's socket keeps the process alive, not this
+    worker.on('message', (reply: ChunkReply) => this.settle(reply));
+    worker.on('error', (e) => this.lost(worker, e));
+    worker.on('exit', (code) => this.lost(worker, new Error(`drain reader worker exited with ${code}`)));
+    return worker;
+  }
+
+  private settle(reply: ChunkReply): void {
+    const p = this.pending.get(reply.id);
+    if (!p) return;
+    this.pending.delete(reply.id);
+    if ('error' in reply) return p.reject(new Error(reply.error));
+    // Structured clone turns a Buffer into a plain Uint8Array: mqtt.js writes Buffers.
+    for (const m of reply.messages)
+      if (m.bytes && !Buffer.isBuffer(m.bytes)) {
+        const u8 = m.bytes as Uint8Array;
+        (m as { bytes?: Buffer }).bytes = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+      }
+    p.resolve({ last: reply.last, messages: reply.messages });
+  }
+
+  private lost(worker: Worker, error: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.fail(error, true);
+  }
+
+  private fail(error: Error, broken: boolean): void {
+    if (broken) this.failed = true;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(error);
+  }
+}

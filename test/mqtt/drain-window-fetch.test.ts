@@ -1,0 +1,84 @@
+/**
+ * DrainWindow with chunks read and built elsewhere (the drain's reader worker): the
+ * fetches resolve later, here by hand. A chunk fetched before a reset is dropped; an empty
+ * live fetch that raced a commit leaves the live lane readable; one fetch per lane at a time.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Chunk } from '../../src/forwarders/mqtt/chunk-reader.js';
+import { DrainWindow, type FetchRequest } from '../../src/forwarders/mqtt/drain-window.js';
+import type { BuiltMessage } from '../../src/forwarders/mqtt/payload.js';
+
+interface Fetch {
+  readonly req: FetchRequest;
+  resolve(chunk: Chunk): void;
+}
+
+function message(rowid: number, replay: boolean): BuiltMessage {
+  return { topic: 't', payload: String(rowid), rowids: [rowid], device: 'd', cls: 'telemetry', replay };
+}
+
+function setup(): { win: DrainWindow; fetches: Fetch[]; landed: () => number } {
+  const fetches: Fetch[] = [];
+  let chunks = 0;
+  const win = new DrainWindow({
+    drain: 'fifo',
+    batch: { maxRecords: 1, maxBytes: 1000 },
+    read: () => assert.fail('reads go through fetch'),
+    build: () => assert.fail('builds go through fetch'),
+    fetch: (req) => new Promise<Chunk>((resolve) => fetches.push({ req, resolve })),
+    onChunk: () => chunks++,
+  });
+  return { win, fetches, landed: () => chunks };
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('fetched chunks land later, one fetch per lane at a time, in order', async () => {
+  const { win, fetches, landed } = setup();
+  win.reset(3, 2);
+  assert.equal(win.next(), undefined, 'nothing is ready before the chunk lands');
+  assert.equal(win.next(), undefined);
+  assert.equal(fetches.length, 1, 'one fetch per lane at a time');
+  assert.deepEqual(fetches[0]?.req, {
+    afterRowid: 0,
+    limit: 2,
+    maxBytes: 2000,
+    beforeRowid: 4,
+    replay: true,
+  });
+  fetches[0]?.resolve({ last: 2, messages: [message(1, true), message(2, true)] });
+  await turn();
+  assert.equal(landed(), 1);
+  assert.equal(win.next()?.payload, '1');
+  assert.equal(win.next()?.payload, '2');
+  assert.equal(win.next(), undefined);
+  assert.equal(fetches[1]?.req.afterRowid, 2, 'the next fetch starts after the chunk');
+});
+
+test('a chunk fetched before a reset (a reconnect) is dropped', async () => {
+  const { win, fetches } = setup();
+  win.reset(3, 2);
+  win.next();
+  win.reset(3, 2); // reconnected: everything is read again from the outbox
+  fetches[0]?.resolve({ last: 2, messages: [message(1, true), message(2, true)] });
+  await turn();
+  assert.equal(win.next(), undefined, 'the stale chunk is not sent');
+  assert.equal(fetches.length, 2);
+  assert.equal(fetches[1]?.req.afterRowid, 0);
+});
+
+test('an empty live fetch that raced a commit keeps the live lane readable', async () => {
+  const { win, fetches } = setup();
+  win.reset(0, 2);
+  assert.equal(win.next(), undefined);
+  win.notifyCommit(); // a record committed while the fetch was out
+  fetches[0]?.resolve({ last: 0, messages: [] });
+  await turn();
+  assert.equal(win.next(), undefined);
+  assert.equal(fetches.length, 2, 'fetched again: the commit may have added records');
+  fetches[1]?.resolve({ last: 0, messages: [] });
+  await turn();
+  assert.equal(win.next(), undefined);
+  assert.equal(fetches.length, 2, 'no commit since: the live lane waits for the next one');
+});
