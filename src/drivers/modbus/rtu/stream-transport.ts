@@ -14,6 +14,7 @@ import {
   buildReadRequest,
   frameBits,
   frameRegisters,
+  type Expectation,
   type ReadFunctionCode,
   type RtuFrame,
 } from './frame.js';
@@ -54,18 +55,28 @@ export interface RtuStreamTransportOptions {
 /** What a read resolves with: registers (FC03/04) or bits (FC01/02). */
 type ReadData = number[] | boolean[];
 
-interface Pending {
-  readonly resolve: (data: ReadData) => void;
-  readonly reject: (err: Error) => void;
-  /** Monotonic deadline of the response. */
-  readonly deadline: number;
-  readonly timeoutMs: number;
-  readonly unit: number;
-  readonly fn: ReadFunctionCode;
-  readonly count: number;
-  readonly started: number;
-  /** Sent by the link itself (keepalive), not by the Line. */
-  readonly internal: boolean;
+/** One read: queued, then on the wire (one class, so every transaction has the same shape). */
+class Pending {
+  /** Monotonic time the request was written, and the deadline of its response. */
+  started = 0;
+  deadline = 0;
+  /** The request as written (echo suppression compares the echo with it). */
+  readonly expectation: Expectation;
+
+  constructor(
+    readonly request: Buffer,
+    readonly resolve: (data: ReadData) => void,
+    readonly reject: (err: Error) => void,
+    readonly unit: number,
+    readonly fn: ReadFunctionCode,
+    readonly count: number,
+    readonly timeoutMs: number,
+    /** Sent by the link itself (keepalive), not by the Line. */
+    readonly internal: boolean,
+    echo: boolean,
+  ) {
+    this.expectation = echo ? { unit, fn, count, echo: request } : { unit, fn, count };
+  }
 }
 
 function dtuLinkDown(name: string, why: string): EdgeError {
@@ -93,7 +104,7 @@ export class RtuStreamTransport implements ModbusTransport {
   private readonly receiver: StreamReceiver;
   private pending: Pending | undefined;
   /** Requests waiting for the one on the wire. */
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Pending[] = [];
   private opened = false;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
   private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
@@ -255,35 +266,36 @@ export class RtuStreamTransport implements ModbusTransport {
       return Promise.reject(dtuLinkDown(this.opts.name, 'not registered/connected'));
     }
     const request = buildReadRequest(unit, fn, address, count);
+    const echo = this.opts.echoSuppression === true;
     return new Promise<ReadData>((resolve, reject) => {
-      const send = (): void =>
-        this.perform(request, { resolve, reject, unit, fn, count, timeoutMs, internal });
-      if (!this.pending && this.waiting.length === 0) send();
-      else this.waiting.push(send);
+      const p = new Pending(request, resolve, reject, unit, fn, count, timeoutMs, internal, echo);
+      if (!this.pending && this.waiting.length === 0) this.perform(p);
+      else this.waiting.push(p);
     });
   }
 
-  private perform(request: Buffer, r: Omit<Pending, 'deadline' | 'started'>): void {
+  private perform(p: Pending): void {
     if (!this.opts.port.up) {
       this.counters.linkDownFailures++;
-      r.reject(dtuLinkDown(this.opts.name, 'not registered/connected'));
+      p.reject(dtuLinkDown(this.opts.name, 'not registered/connected'));
       this.next();
       return;
     }
     if (this.pending) {
       // cannot happen: requests wait in `waiting`; kept as an assertion
-      r.reject(new EdgeError('EDGE_ERR_MODBUS_BAD_RESPONSE', `${this.label}: two requests in flight`));
+      p.reject(new EdgeError('EDGE_ERR_MODBUS_BAD_RESPONSE', `${this.label}: two requests in flight`));
       return;
     }
-    const expectation = { unit: r.unit, fn: r.fn, count: r.count };
-    this.receiver.expect(this.opts.echoSuppression ? { ...expectation, echo: request } : expectation);
+    this.receiver.expect(p.expectation);
     const started = this.opts.clock.monotonic();
-    this.pending = { ...r, deadline: started + r.timeoutMs, started };
-    this.armWatchdog(started + r.timeoutMs);
+    p.started = started;
+    p.deadline = started + p.timeoutMs;
+    this.pending = p;
+    this.armWatchdog(p.deadline);
     this.counters.requests++;
     this.lastRequestAt = started;
     try {
-      this.opts.port.write(request);
+      this.opts.port.write(p.request);
     } catch (err) {
       this.failPending(dtuLinkDown(this.opts.name, err instanceof Error ? err.message : String(err)));
     }
@@ -348,7 +360,8 @@ export class RtuStreamTransport implements ModbusTransport {
 
   private next(): void {
     if (this.pending) return;
-    this.waiting.shift()?.();
+    const p = this.waiting.shift();
+    if (p) this.perform(p);
   }
 
   private failPending(err: Error): void {
