@@ -11,13 +11,13 @@ import { EdgeError } from '../../../core/errors.js';
 import { exceptionErrorCode } from '../errors.js';
 import type { ModbusTransport } from '../port.js';
 import {
-  buildReadRequest,
   frameBits,
   frameRegisters,
   type Expectation,
   type ReadFunctionCode,
   type RtuFrame,
 } from './frame.js';
+import { ReadRequests } from './request-cache.js';
 import { StreamReceiver, type StreamCounters } from './stream-receiver.js';
 
 export type { StreamCounters } from './stream-receiver.js';
@@ -105,6 +105,7 @@ export class RtuStreamTransport implements ModbusTransport {
   private pending: Pending | undefined;
   /** Requests waiting for the one on the wire. */
   private readonly waiting: Pending[] = [];
+  private readonly requests = new ReadRequests();
   private opened = false;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
   private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
@@ -265,7 +266,7 @@ export class RtuStreamTransport implements ModbusTransport {
       this.counters.linkDownFailures++;
       return Promise.reject(dtuLinkDown(this.opts.name, 'not registered/connected'));
     }
-    const request = buildReadRequest(unit, fn, address, count);
+    const request = this.requests.get(unit, fn, address, count);
     const echo = this.opts.echoSuppression === true;
     return new Promise<ReadData>((resolve, reject) => {
       const p = new Pending(request, resolve, reject, unit, fn, count, timeoutMs, internal, echo);
