@@ -102,21 +102,33 @@ async function throughput(): Promise<BenchResult[]> {
       raw.write(buildReadRequest(1, 3, 0, 10));
     });
 
+  // CPU µs per transaction of this process (responder included, alike for both sides)
+  const cpu = { dtu: [] as number[], direct: [] as number[] };
+  const cpuPerTx = (since: NodeJS.CpuUsage): number => {
+    const c = process.cpuUsage(since);
+    return (c.user + c.system) / TX;
+  };
   const viaDtu = async (): Promise<number> => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < TX; i++) {
       const v = await device.poll(names);
       if (v[9]!.quality !== 'good' || v[9]!.value !== 9) throw new Error(`bad read ${JSON.stringify(v[9])}`);
     }
-    return TX / ((performance.now() - t0) / 1000);
+    const rate = TX / ((performance.now() - t0) / 1000);
+    cpu.dtu.push(cpuPerTx(c0));
+    return rate;
   };
   const direct = async (): Promise<number> => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < TX; i++) {
       const v = await rawRead();
       if (v[9] !== 9) throw new Error('bad raw read');
     }
-    return TX / ((performance.now() - t0) / 1000);
+    const rate = TX / ((performance.now() - t0) / 1000);
+    cpu.direct.push(cpuPerTx(c0));
+    return rate;
   };
   const ModbusRTU = modbusSerial.default;
   const ms = new ModbusRTU();
@@ -134,7 +146,10 @@ async function throughput(): Promise<BenchResult[]> {
   await viaDtu();
   await direct();
   await viaModbusSerial();
+  cpu.dtu.length = 0;
+  cpu.direct.length = 0;
   const res = await alternate(ROUNDS, viaDtu, direct);
+  const cpuDtu = cpu.dtu.slice(0, ROUNDS);
   const res2 = await alternate(ROUNDS, viaDtu, viaModbusSerial);
   await new Promise<void>((r) => ms.close(() => r()));
   raw.destroy();
@@ -151,6 +166,15 @@ async function throughput(): Promise<BenchResult[]> {
       baseline: res.baseline,
       target: '>= 90 % of baseline',
       notes: `${ROUNDS} rounds × ${TX} tx; runs agent ${res.agentRuns.map(Math.round).join('/')}, raw ${res.baselineRuns.map(Math.round).join('/')}`,
+    },
+    {
+      name: 'DTU link: CPU of the process per transaction (hub + driver + responder)',
+      unit: 'µs',
+      value: median(cpuDtu),
+      baselineName: 'raw socket loop + the same responder',
+      baseline: median(cpu.direct),
+      target: 'repeatable under load, unlike throughput: what the hub and driver cost per read',
+      notes: `runs DTU ${cpuDtu.map((v) => v.toFixed(1)).join('/')}, raw ${cpu.direct.map((v) => v.toFixed(1)).join('/')}`,
     },
     {
       name: 'DTU link: Modbus RTU reads through DtuHub + driver (10 holding regs/poll)',

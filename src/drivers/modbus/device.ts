@@ -8,7 +8,9 @@ import type { ModbusDeviceConfig, ModbusTagConfig } from './config.js';
 import { decodeBit, decodeRegisters } from './codec.js';
 import { isBreakerFailure, isDeviceAnswer } from './errors.js';
 import type { Line, LineResult, LineStatus } from './line.js';
-import { checkTagsFit, isBitFunction, Planner, tagSize, type ModbusRequest } from './plan.js';
+import { checkTagsFit, isBitFunction, Planner, type ModbusRequest } from './plan.js';
+import type { LineRead } from './port.js';
+import { PollSteps } from './poll-steps.js';
 import { isRefusal, Refusals, subRequest } from './refusals.js';
 import { planWrite } from './write.js';
 
@@ -25,12 +27,6 @@ export interface DeviceHost {
   attach(device: ModbusDevice): Line;
   /** A family-unique id for the device's queue on its line. */
   nextClientId(): number;
-}
-
-interface PreparedStep {
-  readonly request: ModbusRequest<ModbusTagConfig>;
-  /** For each tag of the request, its positions in the polled names. */
-  readonly slots: readonly (readonly number[])[];
 }
 
 /** A read's values, and whether the device answered the read as a whole. */
@@ -70,7 +66,7 @@ export class ModbusDevice implements DeviceDriver {
   private readonly logger: Logger;
   private line: Line | undefined;
   private started = false;
-  private readonly prepared = new Map<string, readonly PreparedStep[]>();
+  private readonly steps: PollSteps;
   private initialised = false;
   /** The line's `linkUps` when this device last read. */
   private linkUpsSeen = 0;
@@ -98,6 +94,9 @@ export class ModbusDevice implements DeviceDriver {
     this.breaker = new CircuitBreaker(config.breaker, () => host.clock.monotonic());
     this.refusals = new Refusals(config.quarantine, host.random, () => host.clock.monotonic());
     this.tagByName = new Map(config.tags.map((t) => [t.name, t]));
+    this.steps = new PollSteps(config, this.planner, this.refusals, this.tagByName, (code) =>
+      this.countError(code),
+    );
   }
 
   init(): void {
@@ -137,7 +136,7 @@ export class ModbusDevice implements DeviceDriver {
 
   async poll(names: readonly string[]): Promise<readonly TagValue[]> {
     const out = new Array<TagValue>(names.length);
-    const prepared = this.refusals.empty ? this.prepare(names) : this.prepareAround(names, out);
+    const prepared = this.steps.forNames(names, out);
     this.counters.polls++;
     if (!this.started || !this.line) {
       return names.map((n) =>
@@ -145,10 +144,11 @@ export class ModbusDevice implements DeviceDriver {
       );
     }
     for (const step of prepared) {
-      const { values } = await this.read(step.request);
-      values.forEach((value, i) => {
-        for (const slot of step.slots[i] ?? []) out[slot] = value;
-      });
+      const { values } = await this.read(step.request, step.read);
+      for (let i = 0; i < values.length; i++) {
+        const slots = step.slots[i];
+        if (slots) for (const slot of slots) out[slot] = values[i]!;
+      }
     }
     return out;
   }
@@ -212,78 +212,8 @@ export class ModbusDevice implements DeviceDriver {
     );
   }
 
-  /** The plan for this exact list of names, with where each value goes; cached. */
-  private prepare(names: readonly string[]): readonly PreparedStep[] {
-    const key = names.join('\u0000');
-    const hit = this.prepared.get(key);
-    if (hit) return hit;
-    const positions = new Map<string, number[]>();
-    names.forEach((name, i) => {
-      if (!this.planner.has(name)) {
-        throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${this.device} has no tag "${name}"`, {
-          context: { device: this.device, tag: name },
-        });
-      }
-      const list = positions.get(name);
-      if (list) list.push(i);
-      else positions.set(name, [i]);
-    });
-    const steps = this.planner.plan(names).map((request) => ({
-      request,
-      slots: request.tags.map((t) => positions.get(t.tag.name) ?? []),
-    }));
-    if (this.prepared.size >= 256) this.prepared.clear();
-    this.prepared.set(key, steps);
-    return steps;
-  }
-
-  /**
-   * Steps around what the device refused: quarantined tags get their held value in `out`
-   * (or are probed alone when due) and the rest is planned without reading across holes.
-   * Not cached: which probes are due changes with time.
-   */
-  private prepareAround(names: readonly string[], out: TagValue[]): readonly PreparedStep[] {
-    this.prepare(names); // validates the names
-    const positions = new Map<string, number[]>();
-    const normal: string[] = [];
-    const probes: string[] = [];
-    names.forEach((name, i) => {
-      const q = this.refusals.tags;
-      if (q.has(name) && !q.isDue(name)) {
-        const held = q.heldValue(name);
-        if (held.quality === 'bad') this.countError(held.code);
-        out[i] = held;
-        return;
-      }
-      const list = positions.get(name);
-      if (list) list.push(i);
-      else {
-        positions.set(name, [i]);
-        (q.has(name) ? probes : normal).push(name);
-      }
-    });
-    // A quarantined tag's own registers are refused too: no coalesced read may span them.
-    const barriers = this.refusals.barriers();
-    for (const name of this.refusals.tags.names()) {
-      const tag = this.tagByName.get(name);
-      if (tag) barriers.push({ function: tag.function, from: tag.address, to: tag.address + tagSize(tag) });
-    }
-    const requests = [
-      ...this.planner.plan(normal, barriers),
-      ...probes.flatMap((name) => this.planner.plan([name])),
-    ];
-    return requests.map((request) => ({
-      request,
-      slots: request.tags.map((t) => positions.get(t.tag.name) ?? []),
-    }));
-  }
-
   /** One planned read; a refused coalesced read is split to find what the device refuses. */
-  private async read(request: ModbusRequest<ModbusTagConfig>): Promise<ReadOutcome> {
-    const bad = (code: string, reason: string): ReadOutcome => {
-      for (let i = 0; i < request.tags.length; i++) this.countError(code);
-      return { values: request.tags.map((t) => badValue(t.tag.name, code, reason)), answered: false };
-    };
+  private async read(request: ModbusRequest<ModbusTagConfig>, lineRead: LineRead): Promise<ReadOutcome> {
     const line = this.line!;
     if (line.linkUps !== this.linkUpsSeen) {
       // the link came (back) up: failures seen before it say nothing about the device
@@ -292,39 +222,52 @@ export class ModbusDevice implements DeviceDriver {
       this.breaker.reset();
     }
     const down = line.linkDownError();
-    if (down) return bad(down.code, down.message);
+    if (down) return this.bad(request, down.code, down.message);
     if (!this.breaker.allows()) {
-      return bad(
+      return this.bad(
+        request,
         'EDGE_ERR_MODBUS_CIRCUIT_OPEN',
         `circuit open after ${this.breaker.consecutiveFailures} failures`,
       );
     }
-    const probing = request.tags.filter((t) => this.refusals.tags.has(t.tag.name));
-    this.refusals.tags.noteProbe(probing.length);
-    const result = await this.exchange(request);
+    // nothing quarantined (the usual case): no probe bookkeeping
+    const quarantine = this.refusals.tags;
+    const probing = quarantine.size > 0 ? request.tags.filter((t) => quarantine.has(t.tag.name)) : [];
+    if (probing.length > 0) quarantine.noteProbe(probing.length);
+    const result = await this.exchange(lineRead);
     if (result.ok) {
-      for (const t of probing) {
-        const left = this.refusals.tags.release(t.tag.name);
-        if (left) this.logger.info({ tag: t.tag.name, ...left }, 'modbus tag read again; left quarantine');
-      }
+      if (probing.length > 0) this.released(probing);
       for (const hole of this.refusals.clearedBy(request))
         this.logger.info({ hole }, 'modbus register range read again; coalesced reads span it again');
       return { values: this.decode(request, result.data), answered: true };
     }
     const { error } = result;
-    if (!isRefusal(error.code)) return bad(error.code, error.message);
+    if (!isRefusal(error.code)) return this.bad(request, error.code, error.message);
     const modbusCode = typeof error.context.modbusCode === 'number' ? error.context.modbusCode : undefined;
     const refusal = { code: error.code, reason: error.message, modbusCode };
     const [only] = request.tags;
     if (only && request.tags.length === 1) {
-      if (this.refusals.tags.fail(only.tag.name, refusal.code, refusal.reason, modbusCode))
+      if (quarantine.fail(only.tag.name, refusal.code, refusal.reason, modbusCode))
         this.logger.warn(
           { tag: only.tag.name, code: refusal.code, modbusCode },
           'modbus tag refused by the device; quarantined',
         );
-      return { ...bad(refusal.code, refusal.reason), refusal };
+      return { ...this.bad(request, refusal.code, refusal.reason), refusal };
     }
     return { values: await this.split(request, refusal), answered: false };
+  }
+
+  /** Every tag of the request bad with `code` (the device did not answer the read as a whole). */
+  private bad(request: ModbusRequest<ModbusTagConfig>, code: string, reason: string): ReadOutcome {
+    for (let i = 0; i < request.tags.length; i++) this.countError(code);
+    return { values: request.tags.map((t) => badValue(t.tag.name, code, reason)), answered: false };
+  }
+
+  private released(probing: readonly { readonly tag: ModbusTagConfig }[]): void {
+    for (const t of probing) {
+      const left = this.refusals.tags.release(t.tag.name);
+      if (left) this.logger.info({ tag: t.tag.name, ...left }, 'modbus tag read again; left quarantine');
+    }
   }
 
   /**
@@ -339,8 +282,8 @@ export class ModbusDevice implements DeviceDriver {
     const half = Math.ceil(request.tags.length / 2);
     const left = subRequest(request, request.tags.slice(0, half));
     const right = subRequest(request, request.tags.slice(half));
-    const a = await this.read(left);
-    const b = await this.read(right);
+    const a = await this.read(left, this.steps.lineRead(left));
+    const b = await this.read(right, this.steps.lineRead(right));
     if (a.answered && b.answered) {
       const hole = { function: request.function, from: left.address + left.length, to: right.address };
       if (this.refusals.failHole(hole, refusal.code, refusal.reason, refusal.modbusCode))
@@ -353,17 +296,11 @@ export class ModbusDevice implements DeviceDriver {
   }
 
   /** Sends the read, repeating it after a timeout up to `retries` times; feeds the breaker. */
-  private async exchange(request: ModbusRequest<ModbusTagConfig>): Promise<LineResult> {
+  private async exchange(read: LineRead): Promise<LineResult> {
     const line = this.line!;
     let result: LineResult | undefined;
     for (let attempt = 0; attempt <= this.config.retries; attempt++) {
-      result = await line.execute(this.client, {
-        unitId: this.config.unitId,
-        function: request.function,
-        address: request.address,
-        length: request.length,
-        timeoutMs: this.config.timeoutMs,
-      });
+      result = await line.execute(this.client, read);
       if (result.ok || result.error.code !== 'EDGE_ERR_MODBUS_DISCONNECTED') this.counters.requests++;
       if (result.ok || !isRetryable(result.error.code)) break;
     }
@@ -391,12 +328,19 @@ export class ModbusDevice implements DeviceDriver {
     request: ModbusRequest<ModbusTagConfig>,
     data: readonly number[] | readonly boolean[],
   ): TagValue[] {
-    return request.tags.map((p) => {
-      if (isBitFunction(request.function)) return decodeBit(p.tag, Boolean(data[p.offset]));
-      const value = decodeRegisters(p.tag, data as readonly number[], p.offset);
+    const { tags } = request;
+    const values = new Array<TagValue>(tags.length);
+    if (isBitFunction(request.function)) {
+      for (let i = 0; i < tags.length; i++)
+        values[i] = decodeBit(tags[i]!.tag, Boolean(data[tags[i]!.offset]));
+      return values;
+    }
+    for (let i = 0; i < tags.length; i++) {
+      const value = decodeRegisters(tags[i]!.tag, data as readonly number[], tags[i]!.offset);
       if (value.quality === 'bad') this.countError(value.code);
-      return value;
-    });
+      values[i] = value;
+    }
+    return values;
   }
 
   private countError(code: string): void {

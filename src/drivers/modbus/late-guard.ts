@@ -100,6 +100,16 @@ export class LateAnswerGuard {
     return this.slowestLate.get(unit);
   }
 
+  /** Whether beforeSend has anything to wait for (stray bytes, a keepalive's horizon). */
+  holdsBeforeSend(): boolean {
+    return this.stray > 0 || this.quietUntil > this.opts.clock.monotonic();
+  }
+
+  /** Whether `unit`'s next answer must be confirmed by silence (afterAnswer waits). */
+  isSuspect(unit: number): boolean {
+    return this.suspect.has(unit);
+  }
+
   /**
    * Before a request goes out: bytes that arrived while nothing waited are let end and
    * dropped. Returns true when it waited for that.

@@ -247,10 +247,16 @@ export class Line {
     const { clock } = this.opts;
     const generation = this.generation;
     const rtu = this.opts.kind === 'rtu';
-    const alive = (): boolean => this.stateValue === 'up' && generation === this.generation;
-    if (rtu && (await this.late.beforeSend(read.timeoutMs, alive))) this.lastFrameEnd = clock.monotonic();
-    const wait = this.lastFrameEnd + this.opts.gapMs - clock.monotonic();
-    if (wait > 0) await delay(clock, wait);
+    if (
+      rtu &&
+      this.late.holdsBeforeSend() &&
+      (await this.late.beforeSend(read.timeoutMs, this.alive(generation)))
+    )
+      this.lastFrameEnd = clock.monotonic();
+    if (this.opts.gapMs > 0) {
+      const wait = this.lastFrameEnd + this.opts.gapMs - clock.monotonic();
+      if (wait > 0) await delay(clock, wait);
+    }
     if (this.stateValue !== 'up' || generation !== this.generation) return this.disconnected();
     const started = clock.monotonic();
     this.stats.requests++;
@@ -261,8 +267,8 @@ export class Line {
       const end = clock.monotonic();
       this.lastFrameEnd = end;
       this.timeoutStreak = 0;
-      if (rtu) {
-        const stale = await this.late.afterAnswer(read, started, end, alive);
+      if (rtu && this.late.isSuspect(read.unitId)) {
+        const stale = await this.late.afterAnswer(read, started, end, this.alive(generation));
         this.lastFrameEnd = clock.monotonic();
         if (stale) return { ok: false, error: stale };
       }
@@ -274,7 +280,7 @@ export class Line {
       if (error.code === 'EDGE_ERR_MODBUS_TIMEOUT' || (rtu && error.context.timedOut === true)) {
         this.timeoutStreak++;
         if (rtu) {
-          error = (await this.late.afterTimeout(read, started, alive)) ?? error;
+          error = (await this.late.afterTimeout(read, started, this.alive(generation))) ?? error;
           this.lastFrameEnd = clock.monotonic();
         } else if (this.timeoutStreak >= TCP_TIMEOUTS_BEFORE_RECONNECT && generation === this.generation) {
           this.linkLost(
@@ -290,7 +296,7 @@ export class Line {
         // timed-out request: confirmed like a good answer, else it would name the wrong
         // cause (a refusal quarantines a good tag) and count as the device's answer.
         if (rtu && answeredSomething(error.code)) {
-          const stale = await this.late.afterAnswer(read, started, this.lastFrameEnd, alive);
+          const stale = await this.late.afterAnswer(read, started, this.lastFrameEnd, this.alive(generation));
           this.lastFrameEnd = clock.monotonic();
           if (stale) error = stale;
         }
@@ -299,6 +305,11 @@ export class Line {
       if (isLinkError(error.code) && generation === this.generation) this.linkLost(error);
       return { ok: false, error };
     }
+  }
+
+  /** For the late-answer guard's waits: the line is still up on the link a request went out on. */
+  private alive(generation: number): () => boolean {
+    return () => this.stateValue === 'up' && generation === this.generation;
   }
 
   /** Whether the link's transport can carry writes (DTU and echo-suppressed RTU cannot yet). */

@@ -79,17 +79,12 @@ export interface ModbusTransport {
 }
 
 /** One request of a Line on its transport: the data read, or [] for a write. */
-export async function sendRequest(
+export function sendRequest(
   t: ModbusTransport,
   lineKey: string,
   request: LineRequest,
 ): Promise<readonly number[] | readonly boolean[]> {
-  if ('kind' in request) {
-    if (!t.writeValues)
-      throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${lineKey} cannot carry writes`);
-    await t.writeValues(request.unitId, request.fc, request.address, request.values, request.timeoutMs);
-    return [];
-  }
+  if ('kind' in request) return sendWrite(t, lineKey, request);
   const { unitId, address, length, timeoutMs } = request;
   switch (request.function) {
     case 'coil':
@@ -101,6 +96,16 @@ export async function sendRequest(
     case 'input':
       return t.readInput(unitId, address, length, timeoutMs);
   }
+}
+
+async function sendWrite(
+  t: ModbusTransport,
+  lineKey: string,
+  request: LineWrite,
+): Promise<readonly number[]> {
+  if (!t.writeValues) throw new EdgeError('EDGE_ERR_CMD_UNSUPPORTED', `line ${lineKey} cannot carry writes`);
+  await t.writeValues(request.unitId, request.fc, request.address, request.values, request.timeoutMs);
+  return [];
 }
 
 export type TransportFactory = (connection: ModbusConnection, clock: Clock) => ModbusTransport;

@@ -28,6 +28,8 @@ export function isRefusal(code: string): boolean {
   return REFUSALS.has(code);
 }
 
+const NO_HOLES: readonly Hole[] = Object.freeze([]);
+
 const holeKey = (h: Hole): string => `${h.function}:${h.from}-${h.to}`;
 
 /** A request for some of another request's tags: the span from the first to the last. */
@@ -78,7 +80,8 @@ export class Refusals {
   }
 
   /** Holes a good read of this request spanned: they are gone (the map was fixed, or it was a glitch). */
-  clearedBy(request: ModbusRequest<PlanTag>): Hole[] {
+  clearedBy(request: ModbusRequest<PlanTag>): readonly Hole[] {
+    if (this.ranges.size === 0) return NO_HOLES; // the usual case, once per read
     const cleared: Hole[] = [];
     const end = request.address + request.length;
     for (const [key, hole] of this.ranges) {

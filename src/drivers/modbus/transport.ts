@@ -137,26 +137,30 @@ export class ModbusSerialTransport implements ModbusTransport {
     }
   }
 
+  // The callback API (writeFCn): modbus-serial's promise API wraps it in a promise and a
+  // bound function per call, on top of the one promise a request needs here.
   readCoils(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
-    return this.request(unitId, timeoutMs, (c) =>
-      c.readCoils(address, length).then((r) => r.data.slice(0, length)),
+    return this.request(timeoutMs, (c, done) =>
+      c.writeFC1(unitId, address, length, (err, r) => done(err, r && r.data.slice(0, length))),
     );
   }
 
   readDiscreteInputs(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
-    return this.request(unitId, timeoutMs, (c) =>
-      c.readDiscreteInputs(address, length).then((r) => r.data.slice(0, length)),
+    return this.request(timeoutMs, (c, done) =>
+      c.writeFC2(unitId, address, length, (err, r) => done(err, r && r.data.slice(0, length))),
     );
   }
 
   readHolding(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]> {
-    return this.request(unitId, timeoutMs, (c) =>
-      c.readHoldingRegisters(address, length).then((r) => r.data),
+    return this.request(timeoutMs, (c, done) =>
+      c.writeFC3(unitId, address, length, (err, r) => done(err, r?.data)),
     );
   }
 
   readInput(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]> {
-    return this.request(unitId, timeoutMs, (c) => c.readInputRegisters(address, length).then((r) => r.data));
+    return this.request(timeoutMs, (c, done) =>
+      c.writeFC4(unitId, address, length, (err, r) => done(err, r?.data)),
+    );
   }
 
   writeValues(
@@ -166,20 +170,17 @@ export class ModbusSerialTransport implements ModbusTransport {
     values: readonly number[] | readonly boolean[],
     timeoutMs: number,
   ): Promise<void> {
-    return this.request(unitId, timeoutMs, async (c) => {
+    return this.request<void>(timeoutMs, (c, done) => {
+      const written = (err: Error | null): void => done(err, undefined);
       switch (fc) {
         case 5:
-          await c.writeCoil(address, Boolean(values[0]));
-          return;
+          return c.writeFC5(unitId, address, Boolean(values[0]), written);
         case 6:
-          await c.writeRegister(address, Number(values[0]));
-          return;
+          return c.writeFC6(unitId, address, Number(values[0]), written);
         case 15:
-          await c.writeCoils(address, values.map(Boolean));
-          return;
+          return c.writeFC15(unitId, address, values.map(Boolean), written);
         case 16:
-          await c.writeRegisters(address, values.map(Number));
-          return;
+          return c.writeFC16(unitId, address, values.map(Number), written);
       }
     });
   }
@@ -219,26 +220,23 @@ export class ModbusSerialTransport implements ModbusTransport {
     reject?.(err);
   }
 
-  private request<T>(unitId: number, timeoutMs: number, op: (c: ModbusRTU) => Promise<T>): Promise<T> {
+  private request<T>(
+    timeoutMs: number,
+    send: (c: ModbusRTU, done: (err: Error | null, value: T | undefined) => void) => void,
+  ): Promise<T> {
     const client = this.client;
     if (!client || !client.isOpen) {
       return Promise.reject(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', 'link is not open'));
     }
-    client.setID(unitId);
     client.setTimeout(timeoutMs);
     // A lost link rejects the pending request at once (modbus-serial would only time out).
     return new Promise<T>((resolve, reject) => {
       this.pendingReject = reject;
-      op(client).then(
-        (value) => {
-          if (this.pendingReject === reject) this.pendingReject = undefined;
-          resolve(value);
-        },
-        (err: unknown) => {
-          if (this.pendingReject === reject) this.pendingReject = undefined;
-          reject(toModbusError(err, 'request'));
-        },
-      );
+      send(client, (err, value) => {
+        if (this.pendingReject === reject) this.pendingReject = undefined;
+        if (err) reject(toModbusError(err, 'request'));
+        else resolve(value as T);
+      });
     });
   }
 }

@@ -5,7 +5,6 @@
  * reads through).
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { TimerHandle } from '../../../core/clock.js';
 import { allowListOf, normaliseAddress, type AllowList } from '../../../core/allow-list.js';
 import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
@@ -54,11 +53,9 @@ const COUNT_FIELDS = [
 function countsOf(status: DtuStatus): Record<string, number> {
   return Object.fromEntries(COUNT_FIELDS.map((f) => [f, status[f]]));
 }
+import { PendingRegistration } from './pending.js';
 
 export type { DtuHubDeps, DtuStatus } from './link.js';
-
-/** Silence after the last registration byte before an ambiguous registration is decided. */
-const REGISTRATION_QUIET_MS = 200;
 
 export interface DtuServerStatus {
   readonly listening: boolean;
@@ -83,13 +80,6 @@ function sourceOf(socket: Socket): string | undefined {
   return a === undefined ? undefined : (normaliseAddress(a)?.address ?? a);
 }
 
-interface PendingSocket {
-  readonly socket: Socket;
-  buf: Buffer;
-  quiet: TimerHandle | undefined;
-  deadline: TimerHandle | undefined;
-}
-
 function udpLinkChange(name: string): EdgeError {
   return new EdgeError(
     'EDGE_ERR_CONFIG_INVALID',
@@ -106,7 +96,7 @@ export class DtuHub {
   private readonly carried = new CarriedCounts();
   private readonly registrations: CompiledRegistration[] = [];
   private server: Server | undefined;
-  private readonly pending = new Set<PendingSocket>();
+  private readonly pending = new Set<PendingRegistration>();
   private readonly log: Logger;
   private started = false;
   private stopped = false;
@@ -332,38 +322,26 @@ export class DtuHub {
       socket.destroy();
       return;
     }
-    const p: PendingSocket = { socket, buf: Buffer.alloc(0), quiet: undefined, deadline: undefined };
-    this.pending.add(p);
-    socket.on('error', () => undefined);
-    const onData = (chunk: Buffer): void => {
-      p.buf = p.buf.length === 0 ? chunk : Buffer.concat([p.buf, chunk]);
-      this.tryRegister(p, p.buf.length >= MAX_REGISTRATION_BYTES);
-      if (this.pending.has(p)) {
-        p.quiet?.cancel();
-        p.quiet = this.deps.clock.setTimeout(() => this.tryRegister(p, true), REGISTRATION_QUIET_MS);
-      }
-    };
-    socket.on('data', onData);
-    socket.once('close', () => {
-      if (this.pending.has(p)) this.dropPending(p);
+    const p = new PendingRegistration(socket, this.deps.clock, cfg.registrationTimeoutMs, {
+      tryRegister: (q, final) => this.tryRegister(q, final),
+      closed: (q) => this.dropPending(q),
+      timedOut: (q) => {
+        this.serverCounters.registrationTimeouts++;
+        this.log.warn(
+          {
+            remote: remoteOf(socket),
+            code: 'EDGE_ERR_DTU_REGISTRATION_TIMEOUT',
+            timeoutMs: cfg.registrationTimeoutMs,
+          },
+          'DTU sent no registration in time; closing',
+        );
+        this.dropPending(q);
+      },
     });
-    p.deadline = this.deps.clock.setTimeout(() => {
-      if (!this.pending.has(p)) return;
-      if (p.buf.length > 0) return this.tryRegister(p, true);
-      this.serverCounters.registrationTimeouts++;
-      this.log.warn(
-        {
-          remote: remoteOf(socket),
-          code: 'EDGE_ERR_DTU_REGISTRATION_TIMEOUT',
-          timeoutMs: cfg.registrationTimeoutMs,
-        },
-        'DTU sent no registration in time; closing',
-      );
-      this.dropPending(p);
-    }, cfg.registrationTimeoutMs);
+    this.pending.add(p);
   }
 
-  private tryRegister(p: PendingSocket, final: boolean): void {
+  private tryRegister(p: PendingRegistration, final: boolean): void {
     if (!this.pending.has(p)) return;
     const m = matchRegistration(p.buf.subarray(0, MAX_REGISTRATION_BYTES), this.registrations, final);
     if (m.kind === 'wait') return;
@@ -386,10 +364,7 @@ export class DtuHub {
       return;
     }
     this.pending.delete(p);
-    p.quiet?.cancel();
-    p.deadline?.cancel();
-    p.socket.removeAllListeners('data');
-    p.socket.removeAllListeners('close');
+    p.release();
     const link = this.links.get(m.name)!;
     const refusal = this.registrationRefusal(link, p.socket);
     if (refusal !== undefined) {
@@ -420,11 +395,9 @@ export class DtuHub {
     );
   }
 
-  private dropPending(p: PendingSocket): void {
+  private dropPending(p: PendingRegistration): void {
     this.pending.delete(p);
-    p.quiet?.cancel();
-    p.deadline?.cancel();
-    p.socket.destroy();
+    p.drop();
   }
 
   /** Dials a client link until the hub stops or a reload replaces or removes the link. */

@@ -140,8 +140,16 @@ export function scanForResponse(buf: Uint8Array, e: Expectation): Scan {
  * do not match the new expectation and are dropped as garbage. Bytes fed while nothing
  * is expected are dropped (counted as garbage). `reset()` ends the transaction.
  */
+/** The empty buffer (never written to: zero length), shared instead of one per reset. */
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** `chunk` as a Buffer without copying (received chunks already are Buffers). */
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+}
+
 export class RtuResponseReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private expectation: Expectation | undefined;
   private echoPending: Uint8Array | undefined;
   readonly counters: ReaderCounters;
@@ -168,7 +176,7 @@ export class RtuResponseReader {
   /** Drops everything buffered (counted as garbage unless told not to) and the expectation. */
   reset(countAsGarbage = true): void {
     if (countAsGarbage) this.counters.garbageBytes += this.buf.length;
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
     this.expectation = undefined;
     this.echoPending = undefined;
   }
@@ -186,10 +194,7 @@ export class RtuResponseReader {
       return {};
     }
     // a view, not a copy: chunks are never mutated (frames are copied out below)
-    this.buf =
-      this.buf.length === 0
-        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
-        : Buffer.concat([this.buf, chunk]);
+    this.buf = this.buf.length === 0 ? asBuffer(chunk) : Buffer.concat([this.buf, chunk]);
     if (this.echoPending) {
       const echo = this.echoPending;
       const n = Math.min(echo.length, this.buf.length);
@@ -214,7 +219,7 @@ export class RtuResponseReader {
     const trailing = from < 0 ? 0 : rest.length - from;
     this.counters.garbageBytes += scan.start + (rest.length - trailing);
     const raw = Buffer.from(this.buf.subarray(scan.start, scan.end));
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
     this.expectation = undefined;
     this.echoPending = undefined;
     return { frame: toFrame(raw), trailing };

@@ -9,8 +9,11 @@
  * filtered or the raw bytes hold it; only a frame that both contains a real heartbeat
  * and data equal to the heartbeat is lost (it times out). Every removal is counted.
  */
+/** The empty buffer (zero length: never written to), shared instead of one per chunk. */
+const EMPTY: Buffer = Buffer.alloc(0);
+
 export class HeartbeatFilter {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
   /** Heartbeats removed so far. */
   count = 0;
 
@@ -30,10 +33,12 @@ export class HeartbeatFilter {
   feed(chunk: Uint8Array): Buffer {
     const p = this.pattern;
     const buf =
-      this.pending.length === 0
-        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
-        : Buffer.concat([this.pending, chunk]);
-    this.pending = Buffer.alloc(0);
+      this.pending.length > 0
+        ? Buffer.concat([this.pending, chunk])
+        : Buffer.isBuffer(chunk)
+          ? chunk
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    this.pending = EMPTY;
     let out: Buffer[] | undefined;
     let from = 0;
     let at = buf.indexOf(p);
@@ -61,7 +66,7 @@ export class HeartbeatFilter {
   /** Releases the held bytes as data (e.g. the link closed). */
   flush(): Buffer {
     const held = this.pending;
-    this.pending = Buffer.alloc(0);
+    this.pending = EMPTY;
     return held;
   }
 }

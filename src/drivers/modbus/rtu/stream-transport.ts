@@ -1,30 +1,26 @@
 /**
  * A ModbusTransport over a byte stream carrying RTU frames: a DTU link's socket, or a
- * local serial port (serial-stream.ts) when echo suppression needs the agent's own framer. One request on the wire at a time (the Modbus Line
- * already serialises its devices; the link's keepalive waits behind them in a queue).
- *
- * Received bytes go through the heartbeat filter into an RtuResponseReader. When the
- * filtered stream does not hold the expected frame but the filter removed or held bytes
- * during this transaction, the raw bytes since the request are scanned too (a frame whose
- * data happens to contain the heartbeat bytes), and when those hold the heartbeat
- * pattern 2 to 8 times, every subset of the occurrences is tried as "the heartbeats" (a
- * frame with a real heartbeat inside and the same bytes in its data): heartbeat-fallback.ts.
+ * local serial port (serial-stream.ts) when echo suppression needs the agent's own framer.
+ * One request on the wire at a time (the Modbus Line already serialises its devices; the
+ * link's keepalive waits behind them in a queue). Finding the answer in the received bytes
+ * (heartbeats, echoes, garbage) is stream-receiver.ts; this module owns the transactions:
+ * the queue, the one watchdog timer, the counters and the listeners.
  */
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { EdgeError } from '../../../core/errors.js';
 import { exceptionErrorCode } from '../errors.js';
 import type { ModbusTransport } from '../port.js';
 import {
-  buildReadRequest,
   frameBits,
   frameRegisters,
-  RtuResponseReader,
   type Expectation,
   type ReadFunctionCode,
   type RtuFrame,
 } from './frame.js';
-import { HeartbeatFilter } from './heartbeat.js';
-import { findFrameAmongHeartbeats } from './heartbeat-fallback.js';
+import { ReadRequests } from './request-cache.js';
+import { StreamReceiver, type StreamCounters } from './stream-receiver.js';
+
+export type { StreamCounters } from './stream-receiver.js';
 
 /** The link side a stream transport writes to. */
 export interface StreamPort {
@@ -45,24 +41,6 @@ export interface SlaveLatency {
   count: number;
 }
 
-export interface StreamCounters {
-  requests: number;
-  responses: number;
-  exceptions: number;
-  timeouts: number;
-  crcErrors: number;
-  garbageBytes: number;
-  echoes: number;
-  heartbeats: number;
-  lastHeartbeatAt: number | undefined;
-  /** Frames found only in the unfiltered stream (heartbeat bytes inside the data). */
-  rawMatches: number;
-  /** Frames found by stripping only some heartbeat-like occurrences. */
-  subsetMatches: number;
-  /** Requests refused at once because the link was down. */
-  linkDownFailures: number;
-}
-
 export interface RtuStreamTransportOptions {
   /** Link name, for messages. */
   readonly name: string;
@@ -74,25 +52,32 @@ export interface RtuStreamTransportOptions {
   readonly label?: string;
 }
 
-interface Pending {
-  readonly resolve: (frame: RtuFrame) => void;
-  readonly reject: (err: Error) => void;
-  /** Monotonic deadline of the response. */
-  readonly deadline: number;
-  readonly timeoutMs: number;
-  readonly unit: number;
-  readonly started: number;
-  /** Sent by the link itself (keepalive), not by the Line. */
-  readonly internal: boolean;
-  readonly expectation: Expectation;
-  /** Raw bytes since the request (heartbeat filter configured). */
-  raw: Buffer | undefined;
-  /** The heartbeat filter removed or held bytes of this transaction. */
-  altered: boolean;
-}
+/** What a read resolves with: registers (FC03/04) or bits (FC01/02). */
+type ReadData = number[] | boolean[];
 
-/** Raw bytes kept per transaction for the fallback scans, at most. */
-const MAX_RAW = 1024;
+/** One read: queued, then on the wire (one class, so every transaction has the same shape). */
+class Pending {
+  /** Monotonic time the request was written, and the deadline of its response. */
+  started = 0;
+  deadline = 0;
+  /** The request as written (echo suppression compares the echo with it). */
+  readonly expectation: Expectation;
+
+  constructor(
+    readonly request: Buffer,
+    readonly resolve: (data: ReadData) => void,
+    readonly reject: (err: Error) => void,
+    readonly unit: number,
+    readonly fn: ReadFunctionCode,
+    readonly count: number,
+    readonly timeoutMs: number,
+    /** Sent by the link itself (keepalive), not by the Line. */
+    readonly internal: boolean,
+    echo: boolean,
+  ) {
+    this.expectation = echo ? { unit, fn, count, echo: request } : { unit, fn, count };
+  }
+}
 
 function dtuLinkDown(name: string, why: string): EdgeError {
   return new EdgeError('EDGE_ERR_DTU_LINK_DOWN', `DTU link ${name} is down (${why})`, {
@@ -116,11 +101,11 @@ export class RtuStreamTransport implements ModbusTransport {
     linkDownFailures: 0,
   };
   readonly latency = new Map<number, SlaveLatency>();
-  private readonly reader: RtuResponseReader;
-  private filter: HeartbeatFilter | undefined;
+  private readonly receiver: StreamReceiver;
   private pending: Pending | undefined;
   /** Requests waiting for the one on the wire. */
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Pending[] = [];
+  private readonly requests = new ReadRequests();
   private opened = false;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
   private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
@@ -137,9 +122,7 @@ export class RtuStreamTransport implements ModbusTransport {
   private watchdogAt = Infinity;
 
   constructor(private readonly opts: RtuStreamTransportOptions) {
-    // the reader counts garbage, CRC errors and echoes straight into our counters
-    this.reader = new RtuResponseReader(this.counters);
-    this.filter = opts.heartbeat ? new HeartbeatFilter(opts.heartbeat) : undefined;
+    this.receiver = new StreamReceiver(this.counters, opts.clock, opts.heartbeat);
   }
 
   get isOpen(): boolean {
@@ -175,7 +158,7 @@ export class RtuStreamTransport implements ModbusTransport {
 
   /** Late bytes the Line discards are counted by it as late answers, not as garbage. */
   discardInput(): void {
-    this.reader.reset(false);
+    this.receiver.discard();
   }
 
   onRx(listener: (bytes: number, awaited?: boolean) => void): void {
@@ -195,70 +178,49 @@ export class RtuStreamTransport implements ModbusTransport {
   }
 
   readCoils(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
-    return this.read(unitId, 1, address, length, timeoutMs, false, (d) => frameBits(d, length));
+    return this.read(unitId, 1, address, length, timeoutMs, false) as Promise<boolean[]>;
   }
 
   readDiscreteInputs(unitId: number, address: number, length: number, timeoutMs: number): Promise<boolean[]> {
-    return this.read(unitId, 2, address, length, timeoutMs, false, (d) => frameBits(d, length));
+    return this.read(unitId, 2, address, length, timeoutMs, false) as Promise<boolean[]>;
   }
 
   readHolding(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]> {
-    return this.read(unitId, 3, address, length, timeoutMs, false, (d) => frameRegisters(d, length));
+    return this.read(unitId, 3, address, length, timeoutMs, false) as Promise<number[]>;
   }
 
   readInput(unitId: number, address: number, length: number, timeoutMs: number): Promise<number[]> {
-    return this.read(unitId, 4, address, length, timeoutMs, false, (d) => frameRegisters(d, length));
+    return this.read(unitId, 4, address, length, timeoutMs, false) as Promise<number[]>;
   }
 
   /** A link-internal read (keepalive) that does not need the Line attached. */
   keepalive(unitId: number, address: number, timeoutMs: number): Promise<number[]> {
-    return this.read(unitId, 3, address, 1, timeoutMs, true, (d) => frameRegisters(d, 1));
+    return this.read(unitId, 3, address, 1, timeoutMs, true) as Promise<number[]>;
   }
 
   // --- link side -----------------------------------------------------------------
 
   /** The link came up (registered or connected): a fresh stream. */
   linkUp(): void {
-    this.filter = this.opts.heartbeat ? new HeartbeatFilter(this.opts.heartbeat) : undefined;
-    this.reader.reset(false);
+    this.receiver.restart();
     for (const l of this.linkUpListeners) l();
   }
 
   /** The link went down: the request on the wire fails with EDGE_ERR_DTU_LINK_DOWN. */
   linkDown(why: string): void {
     this.failPending(dtuLinkDown(this.opts.name, why));
-    this.reader.reset(false);
+    this.receiver.end(false);
   }
 
   /** Bytes received on the link (heartbeats included). */
   data(chunk: Buffer): void {
-    let data = chunk;
     const p = this.pending;
-    if (this.filter) {
-      const before = this.filter.count;
-      data = this.filter.feed(chunk);
-      if (this.filter.count > before) {
-        this.counters.heartbeats += this.filter.count - before;
-        this.counters.lastHeartbeatAt = this.opts.clock.now();
-      }
-      if (p) {
-        // raw bytes of this transaction (views: chunks are never mutated)
-        p.raw = p.raw ? Buffer.concat([p.raw, chunk]) : chunk;
-        if (p.raw.length > MAX_RAW) p.raw = p.raw.subarray(p.raw.length - MAX_RAW);
-        if (data.length !== chunk.length || this.filter.held.length > 0) p.altered = true;
-      }
-    }
-    const fed = data.length > 0 ? this.reader.feed(data) : {};
-    let frame = fed.frame;
-    let trailing = fed.trailing ?? 0;
-    if (!frame && p?.altered) ({ frame, trailing } = this.fallback(p));
+    const { frame, awaited, trailing } = this.receiver.feed(chunk, p !== undefined);
     // Bytes after the matched frame were awaited by no request: when the frame was a late
     // answer glued in front of the real one, the Line must see the real one arrive late.
-    const awaited = Math.max(0, data.length - trailing);
     if (awaited > 0) for (const l of this.rxListeners) l(awaited, p !== undefined);
     if (trailing > 0) for (const l of this.rxListeners) l(trailing, false);
     if (!frame || !p) return;
-    this.reader.reset(false); // the filtered copy of a fallback frame is not garbage
     this.finish(p);
     const ms = this.opts.clock.monotonic() - p.started;
     const l = this.latency.get(p.unit);
@@ -268,39 +230,33 @@ export class RtuStreamTransport implements ModbusTransport {
       l.avgMs += (ms - l.avgMs) / l.count;
     } else this.latency.set(p.unit, { lastMs: ms, avgMs: ms, count: 1 });
     this.counters.responses++;
-    p.resolve(frame);
+    this.settle(p, frame);
   }
 
-  /**
-   * The expected frame in the raw bytes of this transaction (heartbeat-like bytes in its
-   * data), and how many bytes after it may be another answer.
-   */
-  private fallback(p: Pending): { frame?: RtuFrame; trailing: number } {
-    const found = findFrameAmongHeartbeats(p.raw!, p.expectation, this.opts.heartbeat!);
-    if (!found) return { trailing: 0 };
-    if (found.via === 'raw') this.counters.rawMatches++;
-    else this.counters.subsetMatches++;
-    // The filter counted these heartbeat-like bytes as heartbeats: they were data.
-    this.uncount(found.dataOccurrences);
-    return { frame: found.frame, trailing: found.trailing };
-  }
-
-  /** Heartbeat-like bytes that turned out to be response data are not heartbeats. */
-  private uncount(n: number): void {
-    this.counters.heartbeats = Math.max(0, this.counters.heartbeats - n);
+  /** The answer's data as the read returns it, or its exception as the EdgeError. */
+  private settle(p: Pending, frame: RtuFrame): void {
+    if (frame.kind === 'exception') {
+      this.counters.exceptions++;
+      p.reject(
+        new EdgeError(exceptionErrorCode(frame.code), `Modbus exception ${frame.code} from unit ${p.unit}`, {
+          context: { dtu: this.opts.name, unit: p.unit, modbusCode: frame.code },
+        }),
+      );
+      return;
+    }
+    p.resolve(p.fn <= 2 ? frameBits(frame.data, p.count) : frameRegisters(frame.data, p.count));
   }
 
   // --- requests -----------------------------------------------------------------
 
-  private read<T>(
+  private read(
     unit: number,
     fn: ReadFunctionCode,
     address: number,
     count: number,
     timeoutMs: number,
     internal: boolean,
-    convert: (data: Buffer) => T,
-  ): Promise<T> {
+  ): Promise<ReadData> {
     if (!internal && !this.opened) {
       return Promise.reject(
         new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `${this.label}: transport not open`),
@@ -310,73 +266,40 @@ export class RtuStreamTransport implements ModbusTransport {
       this.counters.linkDownFailures++;
       return Promise.reject(dtuLinkDown(this.opts.name, 'not registered/connected'));
     }
-    const request = buildReadRequest(unit, fn, address, count);
-    const onFrame = (frame: RtuFrame): T => {
-      if (frame.kind === 'exception') {
-        this.counters.exceptions++;
-        throw new EdgeError(
-          exceptionErrorCode(frame.code),
-          `Modbus exception ${frame.code} from unit ${unit}`,
-          {
-            context: { dtu: this.opts.name, unit, modbusCode: frame.code },
-          },
-        );
-      }
-      return convert(frame.data);
-    };
-    if (!this.pending && this.waiting.length === 0)
-      return this.perform(request, unit, fn, count, timeoutMs, internal).then(onFrame);
-    return new Promise<RtuFrame>((resolve, reject) => {
-      this.waiting.push(
-        () => void this.perform(request, unit, fn, count, timeoutMs, internal).then(resolve, reject),
-      );
-    }).then(onFrame);
+    const request = this.requests.get(unit, fn, address, count);
+    const echo = this.opts.echoSuppression === true;
+    return new Promise<ReadData>((resolve, reject) => {
+      const p = new Pending(request, resolve, reject, unit, fn, count, timeoutMs, internal, echo);
+      if (!this.pending && this.waiting.length === 0) this.perform(p);
+      else this.waiting.push(p);
+    });
   }
 
-  private perform(
-    request: Buffer,
-    unit: number,
-    fn: ReadFunctionCode,
-    count: number,
-    timeoutMs: number,
-    internal: boolean,
-  ): Promise<RtuFrame> {
-    return new Promise<RtuFrame>((resolve, reject) => {
-      if (!this.opts.port.up) {
-        this.counters.linkDownFailures++;
-        reject(dtuLinkDown(this.opts.name, 'not registered/connected'));
-        this.next();
-        return;
-      }
-      if (this.pending) {
-        // cannot happen: requests wait in `waiting`; kept as an assertion
-        reject(new EdgeError('EDGE_ERR_MODBUS_BAD_RESPONSE', `${this.label}: two requests in flight`));
-        return;
-      }
-      const expectation: Expectation = { unit, fn, count };
-      this.reader.expect(this.opts.echoSuppression ? { ...expectation, echo: request } : expectation);
-      const started = this.opts.clock.monotonic();
-      this.pending = {
-        resolve,
-        reject,
-        deadline: started + timeoutMs,
-        timeoutMs,
-        unit,
-        started,
-        internal,
-        expectation,
-        raw: undefined,
-        altered: false,
-      };
-      this.armWatchdog(started + timeoutMs);
-      this.counters.requests++;
-      this.lastRequestAt = started;
-      try {
-        this.opts.port.write(request);
-      } catch (err) {
-        this.failPending(dtuLinkDown(this.opts.name, err instanceof Error ? err.message : String(err)));
-      }
-    });
+  private perform(p: Pending): void {
+    if (!this.opts.port.up) {
+      this.counters.linkDownFailures++;
+      p.reject(dtuLinkDown(this.opts.name, 'not registered/connected'));
+      this.next();
+      return;
+    }
+    if (this.pending) {
+      // cannot happen: requests wait in `waiting`; kept as an assertion
+      p.reject(new EdgeError('EDGE_ERR_MODBUS_BAD_RESPONSE', `${this.label}: two requests in flight`));
+      return;
+    }
+    this.receiver.expect(p.expectation);
+    const started = this.opts.clock.monotonic();
+    p.started = started;
+    p.deadline = started + p.timeoutMs;
+    this.pending = p;
+    this.armWatchdog(p.deadline);
+    this.counters.requests++;
+    this.lastRequestAt = started;
+    try {
+      this.opts.port.write(p.request);
+    } catch (err) {
+      this.failPending(dtuLinkDown(this.opts.name, err instanceof Error ? err.message : String(err)));
+    }
   }
 
   private armWatchdog(at: number): void {
@@ -397,7 +320,7 @@ export class RtuStreamTransport implements ModbusTransport {
     if (this.opts.clock.monotonic() < p.deadline) return this.armWatchdog(p.deadline);
     this.finish(p);
     this.counters.timeouts++;
-    this.reader.reset();
+    this.receiver.end();
     if (p.internal) for (const l of this.timeoutListeners) l(p.unit, p.started, p.timeoutMs);
     const silent = this.opts.port.silence?.();
     if (silent) {
@@ -438,14 +361,15 @@ export class RtuStreamTransport implements ModbusTransport {
 
   private next(): void {
     if (this.pending) return;
-    this.waiting.shift()?.();
+    const p = this.waiting.shift();
+    if (p) this.perform(p);
   }
 
   private failPending(err: Error): void {
     const p = this.pending;
     if (!p) return;
     this.finish(p);
-    this.reader.reset();
+    this.receiver.end();
     p.reject(err);
   }
 }
