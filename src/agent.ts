@@ -136,6 +136,7 @@ export class Agent {
       startBackoff: device.reconnect,
       offline: this.config.agent.offline,
       spread: this.config.agent.pollSpread,
+      spreadSlots: this.config.agent.pollSpreadSlots,
       report: device.report,
       onReading: (reading) => {
         this.outbox?.append(readingToRecord(reading));

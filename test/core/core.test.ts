@@ -99,6 +99,23 @@ describe('TagSchedule phase (agent.pollSpread)', () => {
     const tenths = new Set(phases.map((p) => Math.floor(p / 100)));
     assert.equal(tenths.size, 10, `every tenth of the second holds some device: ${[...tenths].join(',')}`);
   });
+
+  it('poll-spread-slots: phases are whole slots of the interval, each slot holds some device', () => {
+    const phases = Array.from({ length: 100 }, (_, i) => devicePhase(`m${i}`, 1000, 10));
+    assert.deepEqual(
+      [...new Set(phases)].sort((a, b) => a - b),
+      [0, 100, 200, 300, 400, 500, 600, 700, 800, 900],
+      'devices in one slot start their polls in the same timer turn and share a commit',
+    );
+    assert.deepEqual(
+      Array.from({ length: 5 }, (_, i) => devicePhase(`m${i}`, 1000, 1000)),
+      Array.from({ length: 5 }, (_, i) => Math.floor(devicePhase(`m${i}`, 1000, 1000))),
+      'whole milliseconds',
+    );
+    assert.ok(new Set(Array.from({ length: 100 }, (_, i) => devicePhase(`m${i}`, 1000, 1000))).size > 80);
+    assert.equal(devicePhase('m1', 1000, 1), 0, 'one slot: aligned');
+    assert.ok(devicePhase('m1', 7, 10) < 7, 'more slots than milliseconds: a phase per millisecond');
+  });
 });
 
 describe('DevicePoller', () => {

@@ -27,6 +27,15 @@ export const agentSchema = z.strictObject({
     .describe(
       "Spread the devices' poll slots over their interval (a phase per device from its name) instead of starting every device's polls in the same slot: a station on a small CPU share (a Pi, a cgroup quota) otherwise meets one burst per second and polls start late. Off: slots at multiples of the interval",
     ),
+  pollSpreadSlots: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(10)
+    .describe(
+      "With pollSpread: how many distinct phases the devices get, evenly apart over the interval (10 at 1 s: one slot per 100 ms). Devices sharing a slot share a group commit and a forwarder batch; one phase per device (e.g. 1000) spreads the bursts finer at the cost of a commit and an MQTT message per device and poll",
+    ),
   offline: offlineSchema
     .prefault({})
     .describe(
