@@ -8,6 +8,42 @@ import { Duplex } from 'node:stream';
 import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
 
 /**
+ * CFS weights (a task in the root group weighs 1024). Without them, on a box with a load
+ * of 20 the agent's group got far less than its quota and the peers (the station's
+ * hardware) answered late: the figures measured the host. The agent's weight lets it use
+ * its quota whenever it wants to, which is all a Pi's core would give it, and no more (the
+ * quota caps it); the peers' weight keeps them answering like real devices would.
+ * BENCH_STATION_SHARES=0 leaves both at the default weight.
+ */
+const WEIGHTED = process.env.BENCH_STATION_SHARES !== '0';
+export const AGENT_SHARES = WEIGHTED ? 16 * 1024 : 1024;
+export const PEER_SHARES = WEIGHTED ? 4 * 1024 : 1024;
+
+/**
+ * Moves this process (and the peers it starts from now on) into a cpu cgroup of weight
+ * PEER_SHARES, without a quota; the returned function moves it back and removes the group.
+ */
+export function weighPeers(name: string): () => void {
+  const dir = `/sys/fs/cgroup/cpu/${name}`;
+  const home = `/sys/fs/cgroup/cpu${/^\d+:cpu(?:,[^:]*)?:(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/'}`;
+  try {
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'cpu.shares'), String(PEER_SHARES));
+    writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
+  } catch {
+    return () => undefined;
+  }
+  return () => {
+    try {
+      writeFileSync(join(home, 'cgroup.procs'), String(process.pid));
+      rmdirSync(dir);
+    } catch {
+      /* a peer still in it: the kernel keeps the group until it ends */
+    }
+  };
+}
+
+/**
  * A cgroup v1 pair (cpu, memory) for one process: `cpuQuota` of one core per CFS period of
  * `periodMs`; the reason instead when not writable.
  */
@@ -23,6 +59,7 @@ export function makeCgroups(
     mkdirSync(cpu);
     writeFileSync(join(cpu, 'cpu.cfs_period_us'), String(periodMs * 1000));
     writeFileSync(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(cpuQuota * periodMs * 1000)));
+    writeFileSync(join(cpu, 'cpu.shares'), String(AGENT_SHARES));
   } catch (e) {
     return `cgroup v1 cpu controller not writable (${(e as Error).message})`;
   }

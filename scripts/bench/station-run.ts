@@ -22,7 +22,7 @@ import { benchPki } from './cip22-pki.js';
 import { connectAll, pile } from './cip22.js';
 import { percentiles, type Percentiles } from './commit.js';
 import { startServer } from './poll.js';
-import { cpuStat, makeCgroups, metrics, rtuBus, type CpuStat } from './station-probes.js';
+import { cpuStat, makeCgroups, metrics, rtuBus, weighPeers, type CpuStat } from './station-probes.js';
 import { agentSample, summarise, type AgentSample, type StationRun } from './station-sample.js';
 
 export const TAGS = 50;
@@ -161,7 +161,11 @@ async function startPiles(pki: ReturnType<typeof benchPki>, port: number): Promi
   };
 }
 
-async function waitUntil(what: string, test: () => Promise<boolean>, died: () => string | undefined): Promise<void> {
+async function waitUntil(
+  what: string,
+  test: () => Promise<boolean>,
+  died: () => string | undefined,
+): Promise<void> {
   for (let i = 0; i < 300; i++) {
     const reason = died();
     if (reason) throw new Error(`station agent ${reason} before ${what}`);
@@ -181,6 +185,7 @@ const listening = (port: number): Promise<boolean> =>
 export async function runStation(o: StationOptions): Promise<StationRun> {
   const groups = makeCgroups(`edge-bench-station-${process.pid}`, CPU_QUOTA, MEMORY_MB, o.periodMs);
   if (typeof groups === 'string') throw new Error(groups);
+  const unweighPeers = weighPeers(`edge-bench-station-peers-${process.pid}`);
   const dir = tempDir('edge-agent-station-');
   const pki = benchPki(PILES);
   writeFileSync(join(dir.path, 'server-chain.pem'), pki.serverChain);
@@ -213,7 +218,15 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
   try {
     groups.join(pid);
     const died = (): string | undefined => exited;
-    await waitUntil('/metrics', () => metrics(ports.http).then(() => true, () => false), died);
+    await waitUntil(
+      '/metrics',
+      () =>
+        metrics(ports.http).then(
+          () => true,
+          () => false,
+        ),
+      died,
+    );
     // The gateway listens a moment after /metrics answers.
     await waitUntil('CIP-22 listener', () => listening(ports.cip22), died);
     for (let k = 0; k < DTUS; k++)
@@ -242,7 +255,8 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
     }
     const ack: Percentiles & { n: number } = { ...percentiles(acks), n: acks.length };
     const throttle = cpuStat(groups.dirs[0]!, cpu0);
-    const memMaxMb = Number(readFileSync(join(groups.dirs[1]!, 'memory.max_usage_in_bytes'), 'utf8')) / 2 ** 20;
+    const memMaxMb =
+      Number(readFileSync(join(groups.dirs[1]!, 'memory.max_usage_in_bytes'), 'utf8')) / 2 ** 20;
     return summarise(o, samples, { ack, throttle, memMaxMb, load: [load0, loadavg()[0]!] });
   } catch (e) {
     (e as Error).message += `\nstation agent log (tail):\n${readFileSync(logFile, 'utf8').slice(-3000)}`;
@@ -252,7 +266,9 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
     for (const s of sims) await s.close();
     if (!exited) {
       child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+      await new Promise((r) =>
+        child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r),
+      );
     }
     for (const d of groups.dirs) {
       try {
@@ -265,5 +281,6 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
     s7.stop();
     await modbus.close();
     dir.remove();
+    unweighPeers();
   }
 }

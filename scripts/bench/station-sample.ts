@@ -59,7 +59,11 @@ export async function agentSample(pid: number, httpPort: number, s: number): Pro
 }
 
 /** Quantile `q` of a histogram (cumulative counts per upper bound, last +Inf), linear within a bucket. */
-export function histogramQuantile(bounds: readonly number[], cumulative: readonly number[], q: number): number {
+export function histogramQuantile(
+  bounds: readonly number[],
+  cumulative: readonly number[],
+  q: number,
+): number {
   const total = cumulative.at(-1) ?? 0;
   if (total === 0) return NaN;
   const rank = q * total;

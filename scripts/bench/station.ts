@@ -14,11 +14,13 @@
  * "Keeps up": poll start lateness p99 ≤ 50 ms (the agent's own histogram of how late each
  * poll started after its slot), CIP-22 STATUS → ACK p99 ≤ 50 ms (client side), outbox
  * depth bounded and ≥ 99 % of the polls due done. Prints the host load average beside
- * every figure: the quota is a cap, not a guarantee, on a shared box.
+ * every figure: the quota is a cap, not a guarantee, on a shared box; the agent's and the
+ * peers' CFS weights (station-probes.ts) make it nearer one.
  * Needs root and a writable cgroup v1 hierarchy; skips with the reason otherwise.
  */
 import { type BenchResult } from './common.js';
 import { CPU_QUOTA, DTUS, MEMORY_MB, NODE_FLAGS, PILES, S7_TAGS, TAGS, runStation } from './station-run.js';
+import { AGENT_SHARES, PEER_SHARES } from './station-probes.js';
 import type { StationRun } from './station-sample.js';
 
 const DEVICES = 100;
@@ -45,7 +47,7 @@ const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(dig
 function context(r: StationRun): string {
   const t = r.throttle;
   return (
-    `host load ${f(r.load[0], 2)}→${f(r.load[1], 2)} (2 cores); throttled in ` +
+    `host load ${f(r.load[0], 2)}→${f(r.load[1], 2)} (2 cores; cpu.shares agent ${AGENT_SHARES}, peers ${PEER_SHARES}); throttled in ` +
     `${f((100 * t.throttled) / Math.max(1, t.periods))} % of ${t.periods} periods (${f(t.throttledS)} s)`
   );
 }
@@ -168,7 +170,11 @@ export async function run(): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   for (const periodMs of periods) {
     try {
-      out.push(...results(await runStation({ devices: DEVICES, seconds: s, warmupS: warmup(s), periodMs, ...layout() })));
+      out.push(
+        ...results(
+          await runStation({ devices: DEVICES, seconds: s, warmupS: warmup(s), periodMs, ...layout() }),
+        ),
+      );
     } catch (e) {
       const message = (e as Error).message;
       if (/cgroup v1 .* not writable/.test(message)) {

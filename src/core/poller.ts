@@ -184,7 +184,8 @@ export class DevicePoller {
     // Monotonic: a wall clock stepped back (NTP) would put every next slot that far away.
     const tags = this.driver.tags();
     const span = Math.min(...tags.map((t) => t.intervalMs));
-    const phase = this.deps.spread && tags.length > 0 ? devicePhase(this.device, span, this.deps.spreadSlots) : 0;
+    const phase =
+      this.deps.spread && tags.length > 0 ? devicePhase(this.device, span, this.deps.spreadSlots) : 0;
     this.schedule = new TagSchedule(tags, this.deps.clock.monotonic(), phase);
     await this.pollDue();
   }

@@ -34,7 +34,7 @@ export const agentSchema = z.strictObject({
     .max(1000)
     .default(10)
     .describe(
-      "With pollSpread: how many distinct phases the devices get, evenly apart over the interval (10 at 1 s: one slot per 100 ms). Devices sharing a slot share a group commit and a forwarder batch; one phase per device (e.g. 1000) spreads the bursts finer at the cost of a commit and an MQTT message per device and poll",
+      'With pollSpread: how many distinct phases the devices get, evenly apart over the interval (10 at 1 s: one slot per 100 ms). Devices sharing a slot share a group commit and a forwarder batch; one phase per device (e.g. 1000) spreads the bursts finer at the cost of a commit and an MQTT message per device and poll',
     ),
   offline: offlineSchema
     .prefault({})
