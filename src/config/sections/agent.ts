@@ -23,9 +23,9 @@ export const agentSchema = z.strictObject({
   shutdownTimeoutMs: z.number().int().positive().default(5000),
   pollSpread: z
     .boolean()
-    .default(false)
+    .default(true)
     .describe(
-      "Spread the devices' poll slots over their interval (a phase per device from its name) instead of starting every device's polls in the same slot: a station on a small CPU share (a Pi, a cgroup quota) otherwise meets one burst per second and polls start late. Off: slots at multiples of the interval",
+      "Spread the devices' poll slots over their interval (a phase per device from its name, one of pollSpreadSlots) instead of starting every device's polls in the same slot: a station on a small CPU share (a Pi, a cgroup quota) otherwise meets one burst per second that outlasts its quota, and polls and ACKs wait. Off: slots at multiples of the interval (every device polls at the same moment)",
     ),
   pollSpreadSlots: z
     .number()
