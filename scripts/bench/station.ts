@@ -18,6 +18,9 @@
  * peers' CFS weights (station-probes.ts) make it nearer one.
  * Needs root and a writable cgroup v1 hierarchy; skips with the reason otherwise.
  */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type BenchResult } from './common.js';
 import { CPU_QUOTA, DTUS, MEMORY_MB, NODE_FLAGS, PILES, S7_TAGS, TAGS, runStation } from './station-run.js';
 import { AGENT_SHARES, PEER_SHARES } from './station-probes.js';
@@ -111,6 +114,22 @@ function results(r: StationRun): BenchResult[] {
 const keepsUpLine = (r: StationRun): string =>
   `  ${String(r.devices).padStart(5)} devices (${r.devices * TAGS + S7_TAGS} tags/s): ${r.keepsUp ? 'keeps up' : `no (${r.why.join(', ')})`}; CPU ${f(r.cpuPct)} %, poll p99 ${f(r.late.p99)} ms, ACK p99 ${f(r.ack.p99)} ms, rows max ${r.rows.max}, RSS ${f(r.rss.end)} MB; ${context(r)}`;
 
+/** One headroom step in a child process (station-step.ts); its stderr passes through. */
+async function stationStep(devices: number, s: number, periodMs: number): Promise<StationRun> {
+  const step = join(dirname(fileURLToPath(import.meta.url)), 'station-step.js');
+  const child = spawn(
+    process.execPath,
+    [step, `--devices=${devices}`, `--seconds=${s}`, `--period-ms=${periodMs}`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const last = out.trim().split('\n').at(-1) ?? '';
+  if (code !== 0 || !last.startsWith('{')) throw new Error(`step exited ${code}: ${last.slice(0, 200)}`);
+  return JSON.parse(last) as StationRun;
+}
+
 /**
  * The largest device count that keeps up: doubling from 100 until a run fails (or from
  * 100 down when 100 fails), then bisection to within 10 % (or 10 devices). One run per
@@ -121,7 +140,7 @@ async function headroom(periodMs: number, s: number): Promise<BenchResult[]> {
   const attempt = async (devices: number): Promise<boolean> => {
     let run: StationRun;
     try {
-      run = await runStation({ devices, seconds: s, warmupS: warmup(s), periodMs, ...layout() });
+      run = await stationStep(devices, s, periodMs);
     } catch (e) {
       console.log(`  ${devices} devices: failed (${(e as Error).message.split('\n')[0]})`);
       return false;
