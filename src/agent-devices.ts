@@ -66,6 +66,7 @@ export class DeviceSet {
       startBackoff: device.reconnect,
       offline: this.config.agent.offline,
       spread: this.config.agent.pollSpread,
+      spreadSlots: this.config.agent.pollSpreadSlots,
       report: device.report,
       onReading: this.deps.onReading,
       onEvent: (event) => {

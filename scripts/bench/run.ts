@@ -2,7 +2,7 @@
  * `npm run bench`: every figure beside a baseline measured in the same run, as a ratio,
  * medians of repeated rounds (the box is 2 cores and noisy). Select with
  * `npm run bench -- outbox drain poll`; `station` is not in the default set (minutes long,
- * needs root for its cgroups): `npm run bench -- station --duration=600`.
+ * needs root for its cgroups): `npm run bench -- station [--seconds=600] [--period-ms=100|10] [--headroom]`.
  */
 import { formatResult, type BenchResult } from './common.js';
 
@@ -28,7 +28,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchResult[]> }>> =
 };
 
 async function main(): Promise<void> {
-  // Options (--duration=600) are read by the suites themselves.
+  // Options (--seconds=600) are read by the suites themselves.
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const names = wanted.length > 0 ? wanted : Object.keys(SUITES).filter((n) => n !== 'station');
   console.log(

@@ -7,18 +7,59 @@ import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
 
-/** A cgroup v1 pair (cpu, memory) for one process; undefined with the reason when not writable. */
+/**
+ * CFS weights (a task in the root group weighs 1024). Without them, on a box with a load
+ * of 20 the agent's group got far less than its quota and the peers (the station's
+ * hardware) answered late: the figures measured the host. The agent's weight lets it use
+ * its quota whenever it wants to, which is all a Pi's core would give it, and no more (the
+ * quota caps it); the peers' weight keeps them answering like real devices would.
+ * BENCH_STATION_SHARES=0 leaves both at the default weight.
+ */
+const WEIGHTED = process.env.BENCH_STATION_SHARES !== '0';
+export const AGENT_SHARES = WEIGHTED ? 16 * 1024 : 1024;
+export const PEER_SHARES = WEIGHTED ? 4 * 1024 : 1024;
+
+/**
+ * Moves this process (and the peers it starts from now on) into a cpu cgroup of weight
+ * PEER_SHARES, without a quota; the returned function moves it back and removes the group.
+ */
+export function weighPeers(name: string): () => void {
+  const dir = `/sys/fs/cgroup/cpu/${name}`;
+  const home = `/sys/fs/cgroup/cpu${/^\d+:cpu(?:,[^:]*)?:(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/'}`;
+  try {
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'cpu.shares'), String(PEER_SHARES));
+    writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
+  } catch {
+    return () => undefined;
+  }
+  return () => {
+    try {
+      writeFileSync(join(home, 'cgroup.procs'), String(process.pid));
+      rmdirSync(dir);
+    } catch {
+      /* a peer still in it: the kernel keeps the group until it ends */
+    }
+  };
+}
+
+/**
+ * A cgroup v1 pair (cpu, memory) for one process: `cpuQuota` of one core per CFS period of
+ * `periodMs`; the reason instead when not writable.
+ */
 export function makeCgroups(
   name: string,
   cpuQuota: number,
   memoryMb: number,
+  periodMs = 100,
 ): { dirs: string[]; join(pid: number): void } | string {
   const cpu = `/sys/fs/cgroup/cpu/${name}`;
   const mem = `/sys/fs/cgroup/memory/${name}`;
   try {
     mkdirSync(cpu);
-    writeFileSync(join(cpu, 'cpu.cfs_period_us'), '100000');
-    writeFileSync(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(cpuQuota * 100000)));
+    writeFileSync(join(cpu, 'cpu.cfs_period_us'), String(periodMs * 1000));
+    writeFileSync(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(cpuQuota * periodMs * 1000)));
+    writeFileSync(join(cpu, 'cpu.shares'), String(AGENT_SHARES));
   } catch (e) {
     return `cgroup v1 cpu controller not writable (${(e as Error).message})`;
   }
@@ -70,6 +111,23 @@ export function rtuBus(): Duplex {
   return bus;
 }
 
+export interface CpuStat {
+  readonly periods: number;
+  readonly throttled: number;
+  readonly throttledS: number;
+}
+
+/** The CPU cgroup's cpu.stat, less `since` when given. */
+export function cpuStat(dir: string, since?: CpuStat): CpuStat {
+  const text = readFileSync(join(dir, 'cpu.stat'), 'utf8');
+  const field = (f: string): number => Number(new RegExp(`^${f} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    periods: field('nr_periods') - (since?.periods ?? 0),
+    throttled: field('nr_throttled') - (since?.throttled ?? 0),
+    throttledS: field('throttled_time') / 1e9 - (since?.throttledS ?? 0),
+  };
+}
+
 export function procCpuMs(pid: number): number {
   // utime and stime, fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name), in ticks.
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -89,21 +147,4 @@ export async function metrics(httpPort: number): Promise<string> {
 export function metricValues(text: string, name: string): number[] {
   const re = new RegExp(`^edge_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm');
   return [...text.matchAll(re)].map((m) => Number(m[1]));
-}
-
-/**
- * The phase (ms within the second) of the agent's 1 s poll grid against the wall clock:
- * the start of the 20 ms stretch that holds the most poll starts (on time is the mode).
- */
-export function gridPhase(starts: readonly number[]): number {
-  const bins = new Array<number>(1000).fill(0);
-  for (const ms of starts) bins[Math.floor(ms) % 1000]!++;
-  let best = 0;
-  let bestCount = -1;
-  for (let p = 0; p < 1000; p++) {
-    let n = 0;
-    for (let k = 0; k < 20; k++) n += bins[(p + k) % 1000]!;
-    if (n > bestCount) [best, bestCount] = [p, n];
-  }
-  return best;
 }

@@ -8,7 +8,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { isLinkDownCode, toEdgeError } from './errors.js';
 import type { DeviceDriver, Logger } from './ports.js';
 import { ReportFilter, reportsEverything, type DeviceReportPolicy } from './report-filter.js';
-import { TagSchedule, devicePhase } from './schedule.js';
+import { LatenessHistogram, TagSchedule, devicePhase } from './schedule.js';
 import { badValue, type AgentEvent, type Reading, type TagValue } from './types.js';
 
 /** Debounce of the offline event (config `agent.offline`, defaults beside its schema). */
@@ -31,6 +31,8 @@ export interface PollerDeps {
   readonly report?: DeviceReportPolicy;
   /** Config `agent.pollSpread`: each device's slots shifted by a phase from its name. */
   readonly spread?: boolean;
+  /** Config `agent.pollSpreadSlots`: how many distinct phases (default DEFAULT_SPREAD_SLOTS). */
+  readonly spreadSlots?: number;
 }
 
 export interface PollerStats {
@@ -52,6 +54,8 @@ export interface PollerStats {
   readonly parked: boolean;
   /** Values read but not reported (report by exception). */
   readonly suppressedValues: number;
+  /** How late polls started after their slot: counts per POLL_LATE_BOUNDS_MS bucket, and the sum (ms). */
+  readonly startLate: { readonly counts: readonly number[]; readonly sumMs: number };
 }
 
 export class DevicePoller {
@@ -75,6 +79,7 @@ export class DevicePoller {
   /** Offline events only for a device that was online once: start-up is not an outage. */
   private everOnline = false;
   private readonly report: ReportFilter | undefined;
+  private readonly late = new LatenessHistogram();
 
   constructor(
     private readonly driver: DeviceDriver,
@@ -130,6 +135,7 @@ export class DevicePoller {
       steps: this.steps,
       parked: this.parked,
       suppressedValues: this.report?.stats().suppressed ?? 0,
+      startLate: { counts: [...this.late.counts], sumMs: this.late.sumMs },
     };
   }
 
@@ -181,7 +187,8 @@ export class DevicePoller {
     // Monotonic: a wall clock stepped back (NTP) would put every next slot that far away.
     const tags = this.driver.tags();
     const span = Math.min(...tags.map((t) => t.intervalMs));
-    const phase = this.deps.spread && tags.length > 0 ? devicePhase(this.device, span) : 0;
+    const phase =
+      this.deps.spread && tags.length > 0 ? devicePhase(this.device, span, this.deps.spreadSlots) : 0;
     this.schedule = new TagSchedule(tags, this.deps.clock.monotonic(), phase);
     await this.pollDue();
   }
@@ -189,8 +196,13 @@ export class DevicePoller {
   private async pollDue(): Promise<void> {
     const schedule = this.schedule;
     if (!schedule) return;
-    const due = schedule.due(this.deps.clock.monotonic());
-    if (due.length > 0) await this.pollOnce(due);
+    const slot = schedule.nextWake();
+    const now = this.deps.clock.monotonic();
+    const due = schedule.due(now);
+    if (due.length > 0) {
+      this.late.add(now - slot);
+      await this.pollOnce(due);
+    }
     const wait = Math.max(0, schedule.nextWake() - this.deps.clock.monotonic());
     this.later(wait, () => this.pollDue());
   }

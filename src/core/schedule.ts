@@ -7,6 +7,28 @@
  */
 import type { TagSpec } from './ports.js';
 
+/**
+ * Upper bounds (ms) of the poll start lateness histogram: how long after its slot a poll
+ * started. Fine around the 50 ms a station on a small CPU share must keep at p99.
+ */
+export const POLL_LATE_BOUNDS_MS: readonly number[] = [
+  1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 150, 250, 500, 1000, 5000,
+];
+
+/** Counts per bucket of POLL_LATE_BOUNDS_MS (the last one: later than every bound), and their sum. */
+export class LatenessHistogram {
+  readonly counts: number[] = new Array<number>(POLL_LATE_BOUNDS_MS.length + 1).fill(0);
+  sumMs = 0;
+
+  add(lateMs: number): void {
+    const late = Math.max(0, lateMs);
+    let i = 0;
+    while (i < POLL_LATE_BOUNDS_MS.length && late > POLL_LATE_BOUNDS_MS[i]!) i++;
+    this.counts[i]!++;
+    this.sumMs += late;
+  }
+}
+
 export class TagSchedule {
   private readonly nextDue = new Map<string, number>();
   private readonly intervals = new Map<string, number>();
@@ -49,11 +71,18 @@ export class TagSchedule {
   }
 }
 
+/** Config `agent.pollSpreadSlots` default. */
+export const DEFAULT_SPREAD_SLOTS = 10;
+
 /**
  * A device's phase within `spanMs` (its shortest tag interval), from its name: stable
- * across restarts and spread evenly over many devices (FNV-1a, mixed).
+ * across restarts and spread evenly over many devices (FNV-1a, mixed), quantised to one of
+ * `slots` phases `spanMs / slots` apart. A few slots rather than a phase per millisecond:
+ * devices sharing a slot start their polls in one timer turn and their readings share a
+ * group commit and a forwarder batch, while each slot's burst stays a small share of the
+ * second (10 slots of a 1 s interval: one per 100 ms CFS period).
  */
-export function devicePhase(device: string, spanMs: number): number {
+export function devicePhase(device: string, spanMs: number, slots = DEFAULT_SPREAD_SLOTS): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < device.length; i++) h = Math.imul(h ^ device.charCodeAt(i), 0x01000193) >>> 0;
   // FNV alone leaves names that differ in their last character (m1, m2, …) in a few
@@ -61,5 +90,7 @@ export function devicePhase(device: string, spanMs: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   h = (h ^ (h >>> 16)) >>> 0;
-  return Math.floor((h / 2 ** 32) * Math.max(1, spanMs));
+  const span = Math.max(1, spanMs);
+  const n = Math.max(1, Math.min(Math.floor(slots), span));
+  return Math.floor((Math.floor((h / 2 ** 32) * n) * span) / n);
 }

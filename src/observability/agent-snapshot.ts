@@ -35,6 +35,7 @@ function deviceStats(driver: string, poller: DevicePoller): DeviceStats {
     online: s.state === 'online',
     lastPollTs: s.lastPollTs,
     requestsPerCycle: typeof perCycle === 'number' ? perCycle : null,
+    startLate: s.startLate,
   };
 }
 

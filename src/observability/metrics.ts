@@ -11,6 +11,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
+import { POLL_LATE_BOUNDS_MS } from '../core/schedule.js';
 import type { DriverMetric } from '../drivers/types.js';
 import type { AgentStatsSnapshot, StatsProvider } from './snapshot.js';
 
@@ -72,6 +73,7 @@ export class AgentMetrics {
     this.clock = options.clock ?? systemClock;
     this.registry = new Registry();
     this.defineDeviceMetrics();
+    this.definePollLatenessMetrics();
     this.defineOutboxMetrics();
     this.defineForwarderMetrics();
     this.defineMemoryMetrics();
@@ -196,6 +198,36 @@ export class AgentMetrics {
           .filter((d) => typeof d.requestsPerCycle === 'number')
           .map((d) => [{ device: d.device }, d.requestsPerCycle ?? 0] as const),
     );
+  }
+
+  /**
+   * Poll start lateness over all devices, as a Prometheus histogram's series (cumulative
+   * `_bucket{le}`, `_sum`, `_count`; histogram_quantile works on them) exposed as counters:
+   * the values are totals from the snapshot, which prom-client's Histogram cannot take.
+   */
+  private definePollLatenessMetrics(): void {
+    const total = (s: AgentStatsSnapshot): { counts: number[]; sumMs: number } => {
+      const counts = new Array<number>(POLL_LATE_BOUNDS_MS.length + 1).fill(0);
+      let sumMs = 0;
+      for (const d of s.devices) {
+        d.startLate?.counts.forEach((n, i) => (counts[i]! += n));
+        sumMs += d.startLate?.sumMs ?? 0;
+      }
+      return { counts, sumMs };
+    };
+    const help = 'How long after its scheduled slot each poll started, all devices';
+    this.counter('poll_start_late_seconds_bucket', help, ['le'], (s) => {
+      let cumulative = 0;
+      return total(s).counts.map((n, i) => {
+        cumulative += n;
+        const le = i < POLL_LATE_BOUNDS_MS.length ? String(POLL_LATE_BOUNDS_MS[i]! / 1000) : '+Inf';
+        return [{ le }, cumulative] as const;
+      });
+    });
+    this.counter('poll_start_late_seconds_sum', help, [], (s) => [[{}, total(s).sumMs / 1000]]);
+    this.counter('poll_start_late_seconds_count', help, [], (s) => [
+      [{}, total(s).counts.reduce((a, b) => a + b, 0)],
+    ]);
   }
 
   private defineOutboxMetrics(): void {

@@ -27,6 +27,8 @@ export interface DeviceStats {
   readonly lastPollTs: number | null;
   /** Requests one poll of every tag takes (drivers that pack tags into requests, e.g. s7). */
   readonly requestsPerCycle?: number | null;
+  /** Poll start lateness after the slot: counts per POLL_LATE_BOUNDS_MS bucket (src/core/schedule.ts) and their sum. */
+  readonly startLate?: { readonly counts: readonly number[]; readonly sumMs: number };
 }
 
 export interface OutboxStats {

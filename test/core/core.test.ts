@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { Backoff } from '../../src/core/backoff.js';
 import { CircuitBreaker } from '../../src/core/breaker.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { agentSchema } from '../../src/config/sections/agent.js';
 import { TagSchedule, devicePhase } from '../../src/core/schedule.js';
 import { FakeDriver } from './fake-driver.js';
 import { harness } from './poller-harness.js';
@@ -98,6 +99,32 @@ describe('TagSchedule phase (agent.pollSpread)', () => {
     assert.ok(phases.every((p) => p >= 0 && p < 1000));
     const tenths = new Set(phases.map((p) => Math.floor(p / 100)));
     assert.equal(tenths.size, 10, `every tenth of the second holds some device: ${[...tenths].join(',')}`);
+  });
+
+  it('poll-spread-default: spreading is the default, over 10 slots; false keeps every device aligned', () => {
+    assert.deepEqual(
+      (({ pollSpread, pollSpreadSlots }) => ({ pollSpread, pollSpreadSlots }))(agentSchema.parse({})),
+      { pollSpread: true, pollSpreadSlots: 10 },
+    );
+    assert.equal(agentSchema.parse({ pollSpread: false }).pollSpread, false);
+    assert.throws(() => agentSchema.parse({ pollSpreadSlots: 0 }));
+  });
+
+  it('poll-spread-slots: phases are whole slots of the interval, each slot holds some device', () => {
+    const phases = Array.from({ length: 100 }, (_, i) => devicePhase(`m${i}`, 1000, 10));
+    assert.deepEqual(
+      [...new Set(phases)].sort((a, b) => a - b),
+      [0, 100, 200, 300, 400, 500, 600, 700, 800, 900],
+      'devices in one slot start their polls in the same timer turn and share a commit',
+    );
+    assert.deepEqual(
+      Array.from({ length: 5 }, (_, i) => devicePhase(`m${i}`, 1000, 1000)),
+      Array.from({ length: 5 }, (_, i) => Math.floor(devicePhase(`m${i}`, 1000, 1000))),
+      'whole milliseconds',
+    );
+    assert.ok(new Set(Array.from({ length: 100 }, (_, i) => devicePhase(`m${i}`, 1000, 1000))).size > 80);
+    assert.equal(devicePhase('m1', 1000, 1), 0, 'one slot: aligned');
+    assert.ok(devicePhase('m1', 7, 10) < 7, 'more slots than milliseconds: a phase per millisecond');
   });
 });
 

@@ -1,5 +1,5 @@
 /** A DevicePoller on a ManualClock that collects its readings and events, and its /metrics text. */
-import type { ManualClock } from '../../src/core/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { DevicePoller, type PollerDeps } from '../../src/core/poller.js';
 import type { AgentEvent, Reading } from '../../src/core/types.js';
@@ -10,7 +10,7 @@ import { snapshotParts } from '../helpers/snapshot.js';
 
 export function harness(
   driver: FakeDriver,
-  clock: ManualClock,
+  clock: Clock,
   extra: Pick<PollerDeps, 'offline' | 'report'> = {},
 ) {
   const readings: Reading[] = [];

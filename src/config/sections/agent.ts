@@ -23,9 +23,18 @@ export const agentSchema = z.strictObject({
   shutdownTimeoutMs: z.number().int().positive().default(5000),
   pollSpread: z
     .boolean()
-    .default(false)
+    .default(true)
     .describe(
-      "Spread the devices' poll slots over their interval (a phase per device from its name) instead of starting every device's polls in the same slot: a station on a small CPU share (a Pi, a cgroup quota) otherwise meets one burst per second and polls start late. Off: slots at multiples of the interval",
+      "Spread the devices' poll slots over their interval (a phase per device from its name, one of pollSpreadSlots) instead of starting every device's polls in the same slot: a station on a small CPU share (a Pi, a cgroup quota) otherwise meets one burst per second that outlasts its quota, and polls and ACKs wait. Off: slots at multiples of the interval (every device polls at the same moment)",
+    ),
+  pollSpreadSlots: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(10)
+    .describe(
+      'With pollSpread: how many distinct phases the devices get, evenly apart over the interval (10 at 1 s: one slot per 100 ms). Devices sharing a slot share a group commit and a forwarder batch; one phase per device (e.g. 1000) spreads the bursts finer at the cost of a commit and an MQTT message per device and poll',
     ),
   offline: offlineSchema
     .prefault({})
