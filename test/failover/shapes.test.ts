@@ -14,7 +14,7 @@ const S7 = { driver: 's7', connection: { host: '127.0.0.1', port: 1 } };
 const UA = { driver: 'opcua', endpoint: 'opc.tcp://127.0.0.1:1/x' };
 const MB = { driver: 'modbus', connection: { transport: 'tcp', host: '127.0.0.1', port: 1 } };
 
-function problems(
+async function problems(
   primaryTags: unknown[],
   secondary: Record<string, unknown>,
   tagMap?: Record<string, string>,
@@ -25,16 +25,16 @@ function problems(
     ],
   });
   const deps = { clock: new ManualClock(), logger: silentLogger, random: () => 1, onEvent: () => undefined };
-  const built = buildDevices(config, deps);
-  void built.close();
+  const built = await buildDevices(config, deps);
+  await built.close();
   return built.problems.map((p) => ({ path: p.path, message: p.message, code: p.code }));
 }
 
 const VOLTAGE = { name: 'voltage', address: 'DB1,INT0', scale: 0.1 };
 
 describe('failover: the secondary publishes what the primary does, or the config is refused', () => {
-  it('an S7 INT with scale 0.1 against the raw OPC UA Int16: refused at the secondary tag scale', () => {
-    const [p, ...rest] = problems([VOLTAGE], {
+  it('an S7 INT with scale 0.1 against the raw OPC UA Int16: refused at the secondary tag scale', async () => {
+    const [p, ...rest] = await problems([VOLTAGE], {
       ...UA,
       tags: [{ name: 'voltage', nodeId: 'ns=1;s=v', dataType: 'Int16' }],
     });
@@ -44,16 +44,16 @@ describe('failover: the secondary publishes what the primary does, or the config
     assert.match(p?.message ?? '', /"voltage".*scale 1, the primary 0\.1/);
   });
 
-  it('an offset on one side only: refused at offset', () => {
-    const [p] = problems([{ name: 't', address: 'DB1,INT2', offset: -40 }], {
+  it('an offset on one side only: refused at offset', async () => {
+    const [p] = await problems([{ name: 't', address: 'DB1,INT2', offset: -40 }], {
       ...UA,
       tags: [{ name: 't', nodeId: 'ns=1;s=t', dataType: 'Int16' }],
     });
     assert.equal(p?.path, 'devices[0].failover.secondary.tags[0].offset');
   });
 
-  it('an S7 INT against a Modbus u16 (−5 read as 65531): refused at the type, with a tagMap', () => {
-    const [p] = problems(
+  it('an S7 INT against a Modbus u16 (−5 read as 65531): refused at the type, with a tagMap', async () => {
+    const [p] = await problems(
       [VOLTAGE, { name: 'temp', address: 'DB1,INT2' }],
       {
         ...MB,
@@ -68,13 +68,13 @@ describe('failover: the secondary publishes what the primary does, or the config
     assert.match(p?.message ?? '', /"t" for "temp" reads UInt16.*Int16/);
   });
 
-  it('a number against a Boolean, and an integer against a floating-point value: refused at the dataType', () => {
-    const [bool] = problems([{ name: 'run', address: 'DB1,X4.0' }], {
+  it('a number against a Boolean, and an integer against a floating-point value: refused at the dataType', async () => {
+    const [bool] = await problems([{ name: 'run', address: 'DB1,X4.0' }], {
       ...UA,
       tags: [{ name: 'run', nodeId: 'ns=1;s=run', dataType: 'Int16' }],
     });
     assert.equal(bool?.path, 'devices[0].failover.secondary.tags[0].dataType');
-    const [float] = problems([VOLTAGE], {
+    const [float] = await problems([VOLTAGE], {
       ...UA,
       tags: [{ name: 'voltage', nodeId: 'ns=1;s=v', dataType: 'Double', scale: 0.1 }],
     });
@@ -82,9 +82,9 @@ describe('failover: the secondary publishes what the primary does, or the config
     assert.match(float?.message ?? '', /Double \(float\), the primary Int16 \(integer\)/);
   });
 
-  it('matching pairs build: same scaling, a wider integer, REAL against f32, Boolean against a coil', () => {
+  it('matching pairs build: same scaling, a wider integer, REAL against f32, Boolean against a coil', async () => {
     assert.deepEqual(
-      problems([VOLTAGE, { name: 'count', address: 'DB1,INT2' }, { name: 'p', address: 'DB1,REAL4' }], {
+      await problems([VOLTAGE, { name: 'count', address: 'DB1,INT2' }, { name: 'p', address: 'DB1,REAL4' }], {
         ...UA,
         tags: [
           { name: 'voltage', nodeId: 'ns=1;s=v', dataType: 'Int16', scale: 0.1 },
@@ -95,7 +95,7 @@ describe('failover: the secondary publishes what the primary does, or the config
       [],
     );
     assert.deepEqual(
-      problems(
+      await problems(
         [
           { name: 'p', address: 'DB1,REAL0' },
           { name: 'run', address: 'DB1,X4.0' },
