@@ -21,6 +21,9 @@ export class FakeOutbox implements OutboxSource {
   onRead: (() => void) | undefined;
   /** Called at every ack (instrumentation hook). */
   onAck: ((rowids: readonly number[]) => void) | undefined;
+  /** Every acked() call (rows PUBACKed, their delete may come later), in PUBACK order. */
+  readonly delivered: number[][] = [];
+  onDelivered: ((rowids: readonly number[]) => void) | undefined;
 
   constructor(private readonly epoch = 'e1') {}
 
@@ -73,6 +76,11 @@ export class FakeOutbox implements OutboxSource {
       out.push(r);
     }
     return out;
+  }
+
+  acked(rowids: readonly number[]): void {
+    this.delivered.push([...rowids]);
+    this.onDelivered?.(rowids);
   }
 
   ack(rowids: readonly number[]): void {

@@ -242,13 +242,13 @@ async function laneOrder(
   );
   t.after(() => fwd.stop());
   let appended = false;
-  // Acks come in batches: the live records exist from the first one on, so their place
-  // in PUBACK order is counted from there.
+  // PUBACK order is what acked() sees (ack(), the delete, holds combs back a batch): the live
+  // records exist from the first PUBACK on, so their place is counted from there.
   let ackedBeforeLive = 0;
-  box.onAck = () => {
+  box.onDelivered = () => {
     if (!appended) {
       appended = true;
-      ackedBeforeLive = box.acks.flat().length;
+      ackedBeforeLive = box.delivered.flat().length;
       queueMicrotask(() =>
         box.append([telemetry('live-dev', Date.now()), telemetry('live-dev', Date.now())]),
       );
@@ -256,8 +256,8 @@ async function laneOrder(
   };
   await fwd.start();
   await waitFor('outbox drained', () => box.remaining().length === 0, 20_000);
-  // Rowids in PUBACK order (merged ack() calls keep that order).
-  const order = box.acks.flat();
+  // Rowids in PUBACK order.
+  const order = box.delivered.flat();
   const liveAckIndex = order.findIndex((rowid) => rowid > watermark);
   let lastBacklogAckIndex = -1;
   order.forEach((rowid, i) => {

@@ -171,13 +171,13 @@ describe('signed config push over MQTT', { timeout: 180_000 }, () => {
       );
       assert.match(String(rolledBack.reason), /trial failed: mqtt: not connected/);
       assert.equal(rolledBack.hash, applied.hash);
-      const events = watcher.records
-        .filter((r) => r.event?.type === 'config-result')
-        .map((r) => r.event?.data?.status);
-      assert.ok(
-        events.includes('rolled-back') && events.includes('refused') && events.includes('applied'),
-        events.join(),
-      );
+      // The results go out on their topic at once; their outbox events follow through the drain.
+      const configEvents = (): unknown[] =>
+        watcher.records.filter((r) => r.event?.type === 'config-result').map((r) => r.event?.data?.status);
+      await waitFor(`config-result events in the outbox: ${configEvents().join()}`, () => {
+        const events = configEvents();
+        return events.includes('rolled-back') && events.includes('refused') && events.includes('applied');
+      });
       const history = JSON.parse(readFileSync(join(dir.path, 'history', 'state.json'), 'utf8')) as {
         active: { hash: string; source: string };
       };
