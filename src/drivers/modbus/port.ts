@@ -7,6 +7,7 @@
 import type { Clock } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { ModbusDeviceConfig, ModbusFunction } from './config.js';
+import type { AnswerShape } from './fence.js';
 import type { WriteFunctionCode } from './write.js';
 
 export interface LineRead {
@@ -68,10 +69,15 @@ export interface ModbusTransport {
    */
   linkDownError?(): EdgeError | undefined;
   /**
-   * DTU: a request the Line did not send (the link's keepalive) timed out; its answer may
-   * still arrive, and the Line keeps the link quiet as after its own timeouts.
+   * DTU: a request the Line did not send (the link's keepalive) timed out; its answer (of
+   * `shape`) may still arrive: the Line keeps the link quiet as after its own timeouts and
+   * fences the unit (fence.ts).
    */
-  onTimeout?(listener: (unit: number, sentAt: number, timeoutMs: number) => void): void;
+  onTimeout?(
+    listener: (unit: number, sentAt: number, timeoutMs: number, shape: AnswerShape) => void,
+  ): void;
+  /** DTU: a request the Line did not send failed without its answer (link lost): the unit is fenced. */
+  onLost?(listener: (unit: number, shape: AnswerShape) => void): void;
   /** DTU: called each time the link comes up (registration, successful dial). */
   onLinkUp?(listener: () => void): void;
   /** Transport-specific counters for the line's status (e.g. the agent's RTU framer). */

@@ -1,0 +1,144 @@
+/**
+ * Order fences: what makes an RTU answer trustworthy after a doubt, without timing.
+ *
+ * An RTU answer carries no transaction id, only (unit, function, byte count) or, for an
+ * exception, (unit, function | 0x80, code). A request R whose answer did not arrive (a
+ * timeout, a lost DTU link, a broken frame, a keepalive the Line never saw) leaves its
+ * answer "unaccounted": it may still come, at any time, and be taken for the answer of a
+ * later request of the same shape. Timing (late-guard.ts) cannot rule that out on a loaded
+ * host: event-loop stalls make "silence" and arrival times meaningless.
+ *
+ * ORDER can. A slave on a half-duplex line answers its requests one at a time, in the
+ * order received, and a DTU forwards the bytes in the order the slave sent them, across
+ * its re-registration too. So once the answer of a request F arrived, every request of
+ * that unit sent before F has been answered or never will be. The unit is therefore
+ * "fenced" while it has unaccounted requests (their answer shapes are kept here); an
+ * answer received while fenced is trusted only when it is *conclusive*: its shape cannot
+ * be the shape of any unaccounted answer, so it can only be the answer of the request on
+ * the wire. A conclusive answer clears the fence (everything older is done).
+ * - Data answer (fc, n bytes): conclusive iff no unaccounted request answers (fc, n).
+ * - Exception (fc | 0x80, code): conclusive iff no unaccounted request has function fc.
+ *   The code cannot tell two requests apart (every refused read of a function answers
+ *   alike), so an exception is only conclusive when its function is unused.
+ * - A write's answer is its echo (fc 5/6/15/16, 4 bytes): the same rules, the function
+ *   alone sets it apart from reads; a timed-out write fences its unit like a read, so a
+ *   late echo never confirms a later write.
+ * Before a request whose data answer would collide, the Line sends a fence: a harmless
+ * read (never a write) picked so that its answer of either kind is conclusive when
+ * possible (a read function no unaccounted request uses, one register/bit at the
+ * request's address), else a count whose byte count no unaccounted read has (conclusive
+ * for data only). Frames before the fence's answer do not match its shape and are
+ * dropped by the transport's framer as garbage; a fence that fails joins the unaccounted
+ * set, so the next one picks another shape. A request whose data answer does not collide
+ * is its own fence: no extra request.
+ * Other units' answers carry their unit id, so fences are per unit (multi-drop lines).
+ * Glued or split frames do not matter: the framer matches shapes across chunks.
+ * The set is bounded (MAX_UNACCOUNTED, oldest forgotten): a slave or DTU does not hold
+ * that many requests unanswered in its queue. The model's limit: a peer that reorders
+ * answers (concurrent slave, UDP) defeats every scheme without ids except timing.
+ */
+import type { LineRead, LineRequest } from './port.js';
+
+/** The shape of a normal answer: function code and data byte count (4 for a write's echo). */
+export interface AnswerShape {
+  readonly fc: number;
+  readonly bytes: number;
+}
+
+/** Unaccounted answers remembered per unit, at most (the oldest is forgotten). */
+export const MAX_UNACCOUNTED = 32;
+
+const READ_FC = { coil: 1, discrete: 2, holding: 3, input: 4 } as const;
+const FC_READ = ['coil', 'coil', 'discrete', 'holding', 'input'] as const;
+type ReadFc = 1 | 2 | 3 | 4;
+
+/** Fence functions to try for a request of function fc, in order (siblings first). */
+const FENCE_ORDER: Readonly<Record<number, readonly ReadFc[]>> = {
+  1: [2, 1, 3, 4],
+  2: [1, 2, 3, 4],
+  3: [4, 3, 1, 2],
+  4: [3, 4, 1, 2],
+  5: [1, 2, 3, 4],
+  15: [1, 2, 3, 4],
+  6: [3, 4, 1, 2],
+  16: [3, 4, 1, 2],
+};
+
+function dataBytes(fc: ReadFc, count: number): number {
+  return fc <= 2 ? Math.ceil(count / 8) : 2 * count;
+}
+
+export function requestShape(r: LineRequest): AnswerShape {
+  if ('kind' in r) return { fc: r.fc, bytes: 4 };
+  const fc = READ_FC[r.function];
+  return { fc, bytes: dataBytes(fc, r.length) };
+}
+
+export class UnitFences {
+  private readonly unaccounted = new Map<number, AnswerShape[]>();
+  readonly stats = { fences: 0, fenceFailures: 0, inconclusive: 0 };
+
+  /** Units with unaccounted answers (for status). */
+  get fencedUnits(): number[] {
+    return [...this.unaccounted.keys()];
+  }
+
+  isFenced(unit: number): boolean {
+    return this.unaccounted.has(unit);
+  }
+
+  /** `unit`'s answer of `shape` may still come (its request got no answer). */
+  lose(unit: number, shape: AnswerShape): void {
+    let list = this.unaccounted.get(unit);
+    if (!list) this.unaccounted.set(unit, (list = []));
+    if (list.some((s) => s.fc === shape.fc && s.bytes === shape.bytes)) return;
+    list.push(shape);
+    if (list.length > MAX_UNACCOUNTED) list.shift();
+  }
+
+  /** Whether `r`'s data answer could be an unaccounted one: a fence must go first. */
+  needsFence(r: LineRequest): boolean {
+    const { fc, bytes } = requestShape(r);
+    return this.unaccounted.get(r.unitId)?.some((s) => s.fc === fc && s.bytes === bytes) ?? false;
+  }
+
+  /**
+   * An answer to `r` arrived (data, or an exception). Returns whether it is conclusive
+   * (then the unit's fence is cleared); else `r`'s own answer joins the unaccounted ones.
+   */
+  answered(r: LineRequest, exception: boolean): boolean {
+    const list = this.unaccounted.get(r.unitId);
+    if (!list) return true;
+    const { fc, bytes } = requestShape(r);
+    const collides = list.some((s) => s.fc === fc && (exception || s.bytes === bytes));
+    if (!collides) {
+      this.unaccounted.delete(r.unitId);
+      return true;
+    }
+    this.stats.inconclusive++;
+    this.lose(r.unitId, { fc, bytes });
+    return false;
+  }
+
+  /** The fence read to send before `r`: its answer is as conclusive as the set allows. */
+  fenceFor(r: LineRequest): LineRead {
+    const list = this.unaccounted.get(r.unitId) ?? [];
+    const order = FENCE_ORDER[requestShape(r).fc] ?? FENCE_ORDER[3]!;
+    const pick = (fc: ReadFc, count: number): LineRead => ({
+      unitId: r.unitId,
+      function: FC_READ[fc],
+      address: Math.min(r.address, 0x10000 - count),
+      length: count,
+      timeoutMs: r.timeoutMs,
+    });
+    this.stats.fences++;
+    const unused = order.find((fc) => !list.some((s) => s.fc === fc));
+    if (unused !== undefined) return pick(unused, 1);
+    // every read function is unaccounted: a byte count no unaccounted answer has
+    const fc = order[0]!;
+    const taken = new Set(list.filter((s) => s.fc === fc).map((s) => s.bytes));
+    let count = 1;
+    while (taken.has(dataBytes(fc, count))) count += fc <= 2 ? 8 : 1;
+    return pick(fc, count);
+  }
+}
