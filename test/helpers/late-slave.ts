@@ -21,7 +21,9 @@ export interface LateSlave {
 
 /**
  * `delayFor()` is asked once per request: 0 answers at once, n > 0 answers n ms later.
- * Requests are served concurrently, so a late answer may follow a later request's answer.
+ * Like a real RTU slave (one request at a time on a half-duplex line), answers go out in
+ * the order the requests came: a late answer holds back the answers of the requests
+ * behind it. (modbus-serial's server would otherwise answer concurrently, reordering.)
  */
 export async function startLateSlave(
   path: string,
@@ -30,21 +32,29 @@ export async function startLateSlave(
 ): Promise<LateSlave> {
   let answered = 0;
   let delayed = 0;
+  let closed = false;
   const timers = new Set<NodeJS.Timeout>();
+  /** The answers in order: each waits for the one before it. */
+  let queue: Promise<void> = Promise.resolve();
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
   const reply = <T>(value: T, cb: (err: Error | null, v: T) => void): void => {
     const ms = delayFor();
-    if (ms <= 0) {
+    if (ms > 0) delayed++;
+    const due = performance.now() + ms;
+    queue = queue.then(async () => {
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (closed) return;
       answered++;
       cb(null, value);
-      return;
-    }
-    delayed++;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      answered++;
-      cb(null, value);
-    }, ms);
-    timers.add(timer);
+    });
   };
   const values = (unit: number, address: number, length: number): number[] =>
     Array.from({ length }, (_, i) => registerValue(unit, address + i));
@@ -71,6 +81,7 @@ export async function startLateSlave(
     delayed: () => delayed,
     close: () =>
       new Promise<void>((resolve) => {
+        closed = true;
         for (const t of timers) clearTimeout(t);
         timers.clear();
         server.close(() => resolve());

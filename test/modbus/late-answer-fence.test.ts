@@ -26,9 +26,13 @@ function answer(req: Buffer): Buffer {
   const [unit, fn] = [req[0]!, req[1]!];
   const address = req.readUInt16BE(2);
   const count = req.readUInt16BE(4);
-  if (fn <= 2) return withCrc(Uint8Array.of(unit, fn, Math.ceil(count / 8), ...new Array<number>(Math.ceil(count / 8)).fill(0)));
+  if (fn <= 2)
+    return withCrc(
+      Uint8Array.of(unit, fn, Math.ceil(count / 8), ...new Array<number>(Math.ceil(count / 8)).fill(0)),
+    );
   const data = Buffer.alloc(2 * count);
-  for (let i = 0; i < count; i++) data.writeUInt16BE((fn === 3 ? holding(address + i) : 5000 + address + i) & 0xffff, 2 * i);
+  for (let i = 0; i < count; i++)
+    data.writeUInt16BE((fn === 3 ? holding(address + i) : 5000 + address + i) & 0xffff, 2 * i);
   return withCrc(Uint8Array.of(unit, fn, 2 * count, ...data));
 }
 
@@ -37,7 +41,7 @@ function answer(req: Buffer): Buffer {
  * null for never. Answers go out in order: one never overtakes an earlier late one.
  */
 class OrderedSlave {
-  readonly requests: Array<{ fn: number; address: number; at: number }> = [];
+  readonly requests: Array<{ fn: number; address: number; count: number; at: number }> = [];
   private readonly due: Array<{ at: number; frame: Buffer }> = [];
   private lastAt = -Infinity;
 
@@ -51,7 +55,7 @@ class OrderedSlave {
   private onRequest(req: Buffer): void {
     const at = this.clock.monotonic();
     const i = this.requests.length;
-    this.requests.push({ fn: req[1]!, address: req.readUInt16BE(2), at });
+    this.requests.push({ fn: req[1]!, address: req.readUInt16BE(2), count: req.readUInt16BE(4), at });
     const ms = this.latency(i, at);
     if (ms === null) return;
     this.lastAt = Math.max(at + ms, this.lastAt + 1);
@@ -60,7 +64,8 @@ class OrderedSlave {
 
   /** Hands the transport every answer due by now (what the data events would deliver). */
   deliver(transport: RtuStreamTransport): void {
-    while (this.due.length > 0 && this.due[0]!.at <= this.clock.monotonic()) transport.data(this.due.shift()!.frame);
+    while (this.due.length > 0 && this.due[0]!.at <= this.clock.monotonic())
+      transport.data(this.due.shift()!.frame);
   }
 }
 
@@ -109,7 +114,16 @@ async function settle<T>(r: Rig, p: Promise<T>): Promise<T> {
   return value as T;
 }
 
-const read = (address: number): LineRead => ({ unitId: 1, function: 'holding', address, length: 1, timeoutMs: TIMEOUT });
+/** The meter reads FC3, one register: any other request is a fence. */
+const isFence = (q: { fn: number; count: number }): boolean => q.fn !== 3 || q.count !== 1;
+
+const read = (address: number): LineRead => ({
+  unitId: 1,
+  function: 'holding',
+  address,
+  length: 1,
+  timeoutMs: TIMEOUT,
+});
 
 interface Tally {
   good: number;
@@ -119,7 +133,11 @@ interface Tally {
   log: Array<number | string>;
 }
 
-async function poll(r: Rig, rounds: number, tally: Tally = { good: 0, wrong: 0, codes: [], log: [] }): Promise<Tally> {
+async function poll(
+  r: Rig,
+  rounds: number,
+  tally: Tally = { good: 0, wrong: 0, codes: [], log: [] },
+): Promise<Tally> {
   for (let k = 0; k < rounds; k++) {
     for (const a of ADDRESSES) {
       const res: LineResult = await settle(r, r.line.execute('meter', read(a)));
@@ -147,8 +165,8 @@ test('late-answer-fence-stall: a late answer taken during an event-loop stall is
   assert.equal(tally.log[0], 'EDGE_ERR_MODBUS_TIMEOUT');
   assert.notEqual(tally.log[1], holding(0), 'r10 never gets r0 value');
   assert.ok(tally.good >= 9, `good again after the fence: ${JSON.stringify(tally.log)}`);
-  const fences = r.slave.requests.filter((q) => q.fn !== 3);
-  assert.ok(fences.length >= 1, 'a fence read (another function) was sent');
+  const fences = r.slave.requests.filter(isFence);
+  assert.ok(fences.length >= 1, 'a fence read (another shape) was sent');
   assert.equal(r.line.status().fences, fences.length);
 });
 
@@ -160,9 +178,12 @@ test('late-answer-fence-recovery: a unit late on everything for a while reads go
   assert.ok(tally.good > 0, `values good again after the recovery: ${JSON.stringify(tally.log)}`);
   // the first good value: the request before it on the wire is a fence that was answered
   const reqs = r.slave.requests;
-  const firstGood = reqs.findIndex((q, i) => q.fn === 3 && q.at >= 3000 && i > 0 && reqs[i - 1]!.fn !== 3);
+  const firstGood = reqs.findIndex((q, i) => !isFence(q) && q.at >= 3000 && i > 0 && isFence(reqs[i - 1]!));
   assert.ok(firstGood > 0, 'a fence read went out after the slave recovered');
-  const lateLog = tally.log.slice(0, tally.log.findIndex((v) => typeof v === 'number'));
+  const lateLog = tally.log.slice(
+    0,
+    tally.log.findIndex((v) => typeof v === 'number'),
+  );
   assert.ok(lateLog.length >= 4, `reads bad while late: ${JSON.stringify(lateLog)}`);
   assert.ok(
     lateLog.every((v) => v === 'EDGE_ERR_MODBUS_TIMEOUT' || v === 'EDGE_ERR_MODBUS_LATE_ANSWER'),
@@ -175,7 +196,10 @@ test('late-answer-fence-dead-then-alive: fences of a dead unit stay bounded, the
   const tally = await poll(r, 30);
   assert.equal(tally.wrong, 0);
   assert.ok(tally.good > 0, `recovered: ${JSON.stringify(tally.log.slice(-8))}`);
-  assert.ok(tally.log.slice(-4).every((v) => typeof v === 'number'), 'good to the end');
+  assert.ok(
+    tally.log.slice(-4).every((v) => typeof v === 'number'),
+    'good to the end',
+  );
 });
 
 test('fence-shapes: exceptions are conclusive only for an unused function; writes fence writes', () => {
@@ -190,8 +214,12 @@ test('fence-shapes: exceptions are conclusive only for an unused function; write
   assert.equal(f.answered({ ...r3, length: 2 }, true), false);
   assert.ok(f.isFenced(1));
   const fence = f.fenceFor(r3);
-  assert.equal(fence.function, 'input', 'sibling read function first');
-  assert.equal(f.answered(fence, true), true, "an exception to an unused function is the fence's own");
+  assert.deepEqual([fence.function, fence.length], ['holding', 3], 'own function, a free byte count');
+  assert.equal(f.answered(fence, true), false, 'its exception is not conclusive (FC3 is unaccounted)');
+  f.fenceFailed(1);
+  const next = f.fenceFor(r3);
+  assert.deepEqual([next.function, next.length], ['input', 1], 'after a failure: another read function');
+  assert.equal(f.answered(next, true), true, "an exception to an unused function is the fence's own");
   assert.equal(f.isFenced(1), false);
   // a timed-out write: a later write of that function is fenced, by a read
   const w: LineWrite = { kind: 'write', unitId: 1, fc: 6, address: 5, values: [1], timeoutMs: TIMEOUT };
@@ -208,12 +236,16 @@ test('fence-shapes: with every read function unaccounted the fence picks a free 
   for (const fn of ['coil', 'discrete', 'holding', 'input'] as const)
     for (const length of [1, 2]) f.lose(1, requestShape({ ...read(0), function: fn, length }));
   const fence = f.fenceFor(read(0));
-  assert.equal(fence.function, 'input');
+  assert.equal(fence.function, 'holding');
   assert.equal(fence.length, 3, 'byte counts 2 and 4 are taken');
   assert.equal(f.answered(fence, true), false, 'its exception is not conclusive');
   for (let n = 1; n <= 100; n++) f.lose(1, { fc: 3, bytes: 2 * n });
   const again = f.fenceFor(read(0));
-  assert.equal(f.needsFence(again), false, `the fence's data answer (${again.function} x${again.length}) is distinct`);
+  assert.equal(
+    f.needsFence(again),
+    false,
+    `the fence's data answer (${again.function} x${again.length}) is distinct`,
+  );
   let kept = 0;
   for (let n = 1; n <= 125; n++) if (f.needsFence({ ...read(0), length: n })) kept++;
   assert.ok(kept <= MAX_UNACCOUNTED, `at most ${MAX_UNACCOUNTED} shapes kept (${kept})`);

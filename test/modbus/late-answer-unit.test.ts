@@ -98,7 +98,7 @@ test('late-answer-in-horizon: an answer after the timeout is discarded, reported
 
 test('stale-match-beyond-horizon: an answer later than the quiet horizon lands during the fence, never as a value', async () => {
   // r0's answer takes 250 ms: later than the 200 ms horizon. r10 has r0's shape, so a
-  // fence read (another function) goes first; r0's answer lands while the fence waits and
+  // fence read (another shape: two registers) goes first; r0's answer lands while the fence waits and
   // does not fit it; the fence's own answer (50 ms, in order after r0's) clears the unit
   const { clock, family, bus } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [250, 50] } });
   const d = family.create(meter(1, 100, [0, 10]));
@@ -107,9 +107,9 @@ test('stale-match-beyond-horizon: an answer later than the quiet horizon lands d
   const values = await run(clock, d.poll(['r0', 'r10']));
   assert.deepEqual(show(values), ['EDGE_ERR_MODBUS_TIMEOUT', 1010]);
   assert.deepEqual(
-    bus().sent.map((r) => `${r.fn} ${r.address}`),
-    ['holding 0', 'input 10', 'holding 10'],
-    'one fence read (FC4) between the timeout and the next read of the same shape',
+    bus().sent.map((r) => `${r.fn} ${r.address} x${r.length}`),
+    ['holding 0 x1', 'holding 10 x2', 'holding 10 x1'],
+    'one fence read (FC3, 2 registers) between the timeout and the next read of the same shape',
   );
   const line = (d.status() as { line: { lateAnswers: number; fences: number } }).line;
   assert.equal(line.lateAnswers, 1, 'the stray answer is counted');

@@ -24,13 +24,15 @@
  *   alone sets it apart from reads; a timed-out write fences its unit like a read, so a
  *   late echo never confirms a later write.
  * Before a request whose data answer would collide, the Line sends a fence: a harmless
- * read (never a write) picked so that its answer of either kind is conclusive when
- * possible (a read function no unaccounted request uses, one register/bit at the
- * request's address), else a count whose byte count no unaccounted read has (conclusive
- * for data only). Frames before the fence's answer do not match its shape and are
- * dropped by the transport's framer as garbage; a fence that fails joins the unaccounted
- * set, so the next one picks another shape. A request whose data answer does not collide
- * is its own fence: no extra request.
+ * read (never a write) whose data answer has a shape no unaccounted request has. Frames
+ * before the fence's answer do not match its shape and are dropped by the transport's
+ * framer; a fence that fails joins the unaccounted set, so the next one has another shape.
+ * Candidates, tried in turn across failures (a slave may refuse or silently ignore some):
+ * a read this unit answered with data before, with an unused function (any answer is
+ * conclusive) or a free byte count; the request's own function at its address with a
+ * free count (a sub-range first); another read function, one register at that address
+ * (any answer conclusive, even "illegal function"). A request whose data answer does not
+ * collide is its own fence: no extra request.
  * Other units' answers carry their unit id, so fences are per unit (multi-drop lines).
  * Glued or split frames do not matter: the framer matches shapes across chunks.
  * The set is bounded (MAX_UNACCOUNTED, oldest forgotten): a slave or DTU does not hold
@@ -74,14 +76,16 @@ export function requestShape(r: LineRequest): AnswerShape {
   return { fc, bytes: dataBytes(fc, r.length) };
 }
 
+/** Good reads remembered per unit as fence candidates. */
+const KNOWN_READS = 8;
+
 export class UnitFences {
   private readonly unaccounted = new Map<number, AnswerShape[]>();
+  /** Reads each unit answered with data: their shapes are likely answered again. */
+  private readonly known = new Map<number, LineRead[]>();
+  /** Fences in a row without a conclusive answer, per unit: rotates the candidates. */
+  private readonly failures = new Map<number, number>();
   readonly stats = { fences: 0, fenceFailures: 0, inconclusive: 0 };
-
-  /** Units with unaccounted answers (for status). */
-  get fencedUnits(): number[] {
-    return [...this.unaccounted.keys()];
-  }
 
   isFenced(unit: number): boolean {
     return this.unaccounted.has(unit);
@@ -98,8 +102,7 @@ export class UnitFences {
 
   /** Whether `r`'s data answer could be an unaccounted one: a fence must go first. */
   needsFence(r: LineRequest): boolean {
-    const { fc, bytes } = requestShape(r);
-    return this.unaccounted.get(r.unitId)?.some((s) => s.fc === fc && s.bytes === bytes) ?? false;
+    return this.collides(r.unitId, requestShape(r), false);
   }
 
   /**
@@ -107,38 +110,83 @@ export class UnitFences {
    * (then the unit's fence is cleared); else `r`'s own answer joins the unaccounted ones.
    */
   answered(r: LineRequest, exception: boolean): boolean {
-    const list = this.unaccounted.get(r.unitId);
-    if (!list) return true;
-    const { fc, bytes } = requestShape(r);
-    const collides = list.some((s) => s.fc === fc && (exception || s.bytes === bytes));
-    if (!collides) {
+    const shape = requestShape(r);
+    if (!exception && !('kind' in r)) this.remember(r);
+    if (!this.unaccounted.has(r.unitId)) return true;
+    if (!this.collides(r.unitId, shape, exception)) {
       this.unaccounted.delete(r.unitId);
+      this.failures.delete(r.unitId);
       return true;
     }
     this.stats.inconclusive++;
-    this.lose(r.unitId, { fc, bytes });
+    this.lose(r.unitId, shape);
     return false;
   }
 
-  /** The fence read to send before `r`: its answer is as conclusive as the set allows. */
+  /** A fence before `r` got no conclusive answer. */
+  fenceFailed(unit: number): void {
+    this.stats.fenceFailures++;
+    this.failures.set(unit, (this.failures.get(unit) ?? 0) + 1);
+  }
+
+  /** The fence read to send before `r` (see the module comment for the candidates). */
   fenceFor(r: LineRequest): LineRead {
-    const list = this.unaccounted.get(r.unitId) ?? [];
+    this.stats.fences++;
+    const candidates = this.candidates(r);
+    return candidates[(this.failures.get(r.unitId) ?? 0) % candidates.length]!;
+  }
+
+  private candidates(r: LineRequest): LineRead[] {
+    const unit = r.unitId;
+    const free = (q: LineRead): boolean => !this.collides(unit, requestShape(q), false);
+    const unused = (fc: number): boolean => !this.unaccounted.get(unit)?.some((s) => s.fc === fc);
+    const out: LineRead[] = [];
+    const known = this.known.get(unit) ?? [];
+    const knownUnused = known.find((q) => unused(READ_FC[q.function]));
+    if (knownUnused) out.push({ ...knownUnused, timeoutMs: r.timeoutMs });
+    const knownFree = known.find(free);
+    if (knownFree && knownFree !== knownUnused) out.push({ ...knownFree, timeoutMs: r.timeoutMs });
     const order = FENCE_ORDER[requestShape(r).fc] ?? FENCE_ORDER[3]!;
-    const pick = (fc: ReadFc, count: number): LineRead => ({
+    const own = 'kind' in r ? order[0]! : READ_FC[r.function];
+    const step = own <= 2 ? 8 : 1;
+    let count = 1;
+    while (!free(this.read(r, own, count))) count += step;
+    out.push(this.read(r, own, count));
+    const other = order.find((fc) => fc !== own && unused(fc));
+    if (other !== undefined) out.push(this.read(r, other, 1));
+    return out;
+  }
+
+  private read(r: LineRequest, fc: ReadFc, count: number): LineRead {
+    return {
       unitId: r.unitId,
       function: FC_READ[fc],
       address: Math.min(r.address, 0x10000 - count),
       length: count,
       timeoutMs: r.timeoutMs,
+    };
+  }
+
+  private collides(unit: number, shape: AnswerShape, exception: boolean): boolean {
+    return (
+      this.unaccounted.get(unit)?.some((s) => s.fc === shape.fc && (exception || s.bytes === shape.bytes)) ??
+      false
+    );
+  }
+
+  private remember(r: LineRead): void {
+    let list = this.known.get(r.unitId);
+    if (!list) this.known.set(r.unitId, (list = []));
+    const same = (q: LineRead): boolean =>
+      q.function === r.function && q.address === r.address && q.length === r.length;
+    if (list.some(same)) return;
+    list.push({
+      unitId: r.unitId,
+      function: r.function,
+      address: r.address,
+      length: r.length,
+      timeoutMs: r.timeoutMs,
     });
-    this.stats.fences++;
-    const unused = order.find((fc) => !list.some((s) => s.fc === fc));
-    if (unused !== undefined) return pick(unused, 1);
-    // every read function is unaccounted: a byte count no unaccounted answer has
-    const fc = order[0]!;
-    const taken = new Set(list.filter((s) => s.fc === fc).map((s) => s.bytes));
-    let count = 1;
-    while (taken.has(dataBytes(fc, count))) count += fc <= 2 ? 8 : 1;
-    return pick(fc, count);
+    if (list.length > KNOWN_READS) list.shift();
   }
 }

@@ -18,7 +18,7 @@ import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { delay, type Clock, type TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
-import { isDeviceAnswer, isLinkError, toModbusError } from './errors.js';
+import { answeredSomething, isDeviceAnswer, isLinkError, toModbusError } from './errors.js';
 import { requestShape, UnitFences } from './fence.js';
 import { LateAnswerGuard } from './late-guard.js';
 import { sendRequest, type LineRead, type LineRequest, type ModbusTransport } from './port.js';
@@ -269,9 +269,11 @@ export class Line {
 
   /** `read` was not sent: its fence got no conclusive answer (the unit stays fenced). */
   private fenceFailed(read: LineRequest, fence: LineRead, result: LineResult): LineResult {
-    this.fences.stats.fenceFailures++;
+    this.fences.fenceFailed(read.unitId);
     const why = result.ok ? undefined : result.error;
-    const code = why?.code ?? 'EDGE_ERR_MODBUS_LATE_ANSWER';
+    // a broken frame while an answer is unaccounted is most likely that answer, misframed
+    // (modbus-serial frames by function and length, not byte count)
+    const code = !why || answeredSomething(why.code) ? 'EDGE_ERR_MODBUS_LATE_ANSWER' : why.code;
     const error = new EdgeError(
       code,
       `unit ${read.unitId}: an earlier answer is unaccounted for and the fence read ` +
@@ -316,6 +318,9 @@ export class Line {
       if (rtu) {
         if (!isDeviceAnswer(error.code)) this.fences.lose(read.unitId, requestShape(read));
         else if (!this.fences.answered(read, true)) error = this.unaccounted(read, error);
+        // a broken frame: what follows it in the buffer is no frame boundary to trust
+        if (answeredSomething(error.code) && !isDeviceAnswer(error.code))
+          this.opts.transport.discardInput?.();
       }
       if (error.code === 'EDGE_ERR_MODBUS_TIMEOUT' || (rtu && error.context.timedOut === true)) {
         this.timeoutStreak++;

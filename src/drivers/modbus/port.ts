@@ -73,9 +73,7 @@ export interface ModbusTransport {
    * `shape`) may still arrive: the Line keeps the link quiet as after its own timeouts and
    * fences the unit (fence.ts).
    */
-  onTimeout?(
-    listener: (unit: number, sentAt: number, timeoutMs: number, shape: AnswerShape) => void,
-  ): void;
+  onTimeout?(listener: (unit: number, sentAt: number, timeoutMs: number, shape: AnswerShape) => void): void;
   /** DTU: a request the Line did not send failed without its answer (link lost): the unit is fenced. */
   onLost?(listener: (unit: number, shape: AnswerShape) => void): void;
   /** DTU: called each time the link comes up (registration, successful dial). */
