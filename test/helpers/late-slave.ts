@@ -141,3 +141,42 @@ export async function tallyLateAnswerPolls(
   tally.lateAnswers = (device.status() as { line: { lateAnswers?: number } }).line.lateAnswers;
   return tally;
 }
+
+export interface LoopBlocker {
+  /** Stalls so far and their total time (ms). */
+  readonly stalls: () => { count: number; ms: number };
+  stop(): void;
+}
+
+/**
+ * Makes timing unreliable the way a loaded host does: after a random gap of `minGapMs` to
+ * `maxGapMs` the event loop is busy for a random `minMs` to `maxMs` (timers and data events
+ * queue up meanwhile, and due timers then run before the data that came during the
+ * stall). No sleep: it blocks, then schedules the next stall.
+ */
+export function blockEventLoop(
+  random: () => number,
+  {
+    minGapMs = 30,
+    maxGapMs = 150,
+    minMs = 10,
+    maxMs = 160,
+  }: { minGapMs?: number; maxGapMs?: number; minMs?: number; maxMs?: number } = {},
+): LoopBlocker {
+  let count = 0;
+  let total = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const draw = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo));
+  const stall = (): void => {
+    const ms = draw(minMs, maxMs);
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      // busy: the stall is the point
+    }
+    count++;
+    total += ms;
+    timer = setTimeout(stall, draw(minGapMs, maxGapMs));
+  };
+  timer = setTimeout(stall, draw(minGapMs, maxGapMs));
+  return { stalls: () => ({ count, ms: total }), stop: () => clearTimeout(timer) };
+}

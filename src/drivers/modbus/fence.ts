@@ -39,6 +39,8 @@
  * that many requests unanswered in its queue. The model's limit: a peer that reorders
  * answers (concurrent slave, UDP) defeats every scheme without ids except timing.
  */
+import { EdgeError } from '../../core/errors.js';
+import { answeredSomething } from './errors.js';
 import type { LineRead, LineRequest } from './port.js';
 
 /** The shape of a normal answer: function code and data byte count (4 for a write's echo). */
@@ -189,4 +191,33 @@ export class UnitFences {
     });
     if (list.length > KNOWN_READS) list.shift();
   }
+}
+
+/** An answer that may belong to an earlier request of the unit: never good. */
+export function unaccountedError(line: string, read: LineRequest, answer?: EdgeError): EdgeError {
+  return new EdgeError(
+    'EDGE_ERR_MODBUS_LATE_ANSWER',
+    `unit ${read.unitId}: the answer (${answer ? answer.code : 'data'}) has the shape of an earlier ` +
+      `request's answer that never arrived; it may be that late answer and was discarded`,
+    { context: { line, unit: read.unitId, timeoutMs: read.timeoutMs } },
+  );
+}
+
+/** `read` was not sent: its fence got no conclusive answer (`why`: the fence's error). */
+export function fenceFailedError(
+  line: string,
+  read: LineRequest,
+  fence: LineRead,
+  why: EdgeError | undefined,
+): EdgeError {
+  // a broken frame while an answer is unaccounted is most likely that answer, misframed
+  // (modbus-serial frames by function and length, not by byte count)
+  const code = !why || answeredSomething(why.code) ? 'EDGE_ERR_MODBUS_LATE_ANSWER' : why.code;
+  return new EdgeError(
+    code,
+    `unit ${read.unitId}: an earlier answer is unaccounted for and the fence read ` +
+      `(${fence.function} ${fence.address}, ${fence.length}) got no conclusive answer` +
+      (why ? ` (${why.message})` : ''),
+    { context: { ...why?.context, line, unit: read.unitId, fence: true } },
+  );
 }

@@ -19,9 +19,9 @@ import { delay, type Clock, type TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import { answeredSomething, isDeviceAnswer, isLinkError, toModbusError } from './errors.js';
-import { requestShape, UnitFences } from './fence.js';
+import { fenceFailedError, requestShape, unaccountedError, UnitFences } from './fence.js';
 import { LateAnswerGuard } from './late-guard.js';
-import { sendRequest, type LineRead, type LineRequest, type ModbusTransport } from './port.js';
+import { sendRequest, type LineRequest, type ModbusTransport } from './port.js';
 
 export type { LineRead, LineRequest, LineWrite } from './port.js';
 
@@ -262,26 +262,15 @@ export class Line {
     if (this.opts.kind === 'rtu' && this.fences.needsFence(read)) {
       const fence = this.fences.fenceFor(read);
       const result = await this.transact(fence);
-      if (this.fences.isFenced(read.unitId)) return this.fenceFailed(read, fence, result);
+      if (this.fences.isFenced(read.unitId)) {
+        this.fences.fenceFailed(read.unitId);
+        return {
+          ok: false,
+          error: fenceFailedError(this.key, read, fence, result.ok ? undefined : result.error),
+        };
+      }
     }
     return this.transact(read);
-  }
-
-  /** `read` was not sent: its fence got no conclusive answer (the unit stays fenced). */
-  private fenceFailed(read: LineRequest, fence: LineRead, result: LineResult): LineResult {
-    this.fences.fenceFailed(read.unitId);
-    const why = result.ok ? undefined : result.error;
-    // a broken frame while an answer is unaccounted is most likely that answer, misframed
-    // (modbus-serial frames by function and length, not byte count)
-    const code = !why || answeredSomething(why.code) ? 'EDGE_ERR_MODBUS_LATE_ANSWER' : why.code;
-    const error = new EdgeError(
-      code,
-      `unit ${read.unitId}: an earlier answer is unaccounted for and the fence read ` +
-        `(${fence.function} ${fence.address}, ${fence.length}) got no conclusive answer` +
-        (why ? ` (${why.message})` : ''),
-      { context: { ...why?.context, line: this.key, unit: read.unitId, fence: true } },
-    );
-    return { ok: false, error };
   }
 
   /** One request on the wire, with the RTU late-answer guard and the unit's fence. */
@@ -309,7 +298,8 @@ export class Line {
       const end = clock.monotonic();
       this.lastFrameEnd = end;
       this.timeoutStreak = 0;
-      if (rtu && !this.fences.answered(read, false)) return { ok: false, error: this.unaccounted(read) };
+      if (rtu && !this.fences.answered(read, false))
+        return { ok: false, error: unaccountedError(this.key, read) };
       return { ok: true, data, latencyMs: end - started };
     } catch (err) {
       this.inFlight = false;
@@ -317,7 +307,7 @@ export class Line {
       let error = toModbusError(err, 'request');
       if (rtu) {
         if (!isDeviceAnswer(error.code)) this.fences.lose(read.unitId, requestShape(read));
-        else if (!this.fences.answered(read, true)) error = this.unaccounted(read, error);
+        else if (!this.fences.answered(read, true)) error = unaccountedError(this.key, read, error);
         // a broken frame: what follows it in the buffer is no frame boundary to trust
         if (answeredSomething(error.code) && !isDeviceAnswer(error.code))
           this.opts.transport.discardInput?.();
@@ -342,16 +332,6 @@ export class Line {
       if (isLinkError(error.code) && generation === this.generation) this.linkLost(error);
       return { ok: false, error };
     }
-  }
-
-  /** An answer that may belong to an earlier request of the unit (fence.ts): never good. */
-  private unaccounted(read: LineRequest, answer?: EdgeError): EdgeError {
-    return new EdgeError(
-      'EDGE_ERR_MODBUS_LATE_ANSWER',
-      `unit ${read.unitId}: the answer (${answer ? answer.code : 'data'}) has the shape of an earlier ` +
-        `request's answer that never arrived; it may be that late answer and was discarded`,
-      { context: { line: this.key, unit: read.unitId, timeoutMs: read.timeoutMs } },
-    );
   }
 
   /** For the late-answer guard's waits: the line is still up on the link a request went out on. */
