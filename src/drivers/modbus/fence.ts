@@ -40,14 +40,10 @@
  * answers (concurrent slave, UDP) defeats every scheme without ids except timing.
  */
 import { EdgeError } from '../../core/errors.js';
-import { answeredSomething } from './errors.js';
-import type { LineRead, LineRequest } from './port.js';
+import { answeredSomething, isDeviceAnswer } from './errors.js';
+import type { AnswerShape, LineRead, LineRequest } from './port.js';
 
-/** The shape of a normal answer: function code and data byte count (4 for a write's echo). */
-export interface AnswerShape {
-  readonly fc: number;
-  readonly bytes: number;
-}
+export type { AnswerShape } from './port.js';
 
 /** Unaccounted answers remembered per unit, at most (the oldest is forgotten). */
 export const MAX_UNACCOUNTED = 32;
@@ -87,14 +83,20 @@ export class UnitFences {
   private readonly known = new Map<number, LineRead[]>();
   /** Fences in a row without a conclusive answer, per unit: rotates the candidates. */
   private readonly failures = new Map<number, number>();
+  /** Units with an answer missing (timeout, lost link), not only broken frames. */
+  private readonly missing = new Set<number>();
   readonly stats = { fences: 0, fenceFailures: 0, inconclusive: 0 };
 
   isFenced(unit: number): boolean {
     return this.unaccounted.has(unit);
   }
 
-  /** `unit`'s answer of `shape` may still come (its request got no answer). */
-  lose(unit: number, shape: AnswerShape): void {
+  /**
+   * `unit`'s answer of `shape` may still come (its request got no answer). `missing`:
+   * nothing came at all (not a broken frame), so a late answer is to be expected.
+   */
+  lose(unit: number, shape: AnswerShape, missing = true): void {
+    if (missing) this.missing.add(unit);
     let list = this.unaccounted.get(unit);
     if (!list) this.unaccounted.set(unit, (list = []));
     if (list.some((s) => s.fc === shape.fc && s.bytes === shape.bytes)) return;
@@ -118,11 +120,17 @@ export class UnitFences {
     if (!this.collides(r.unitId, shape, exception)) {
       this.unaccounted.delete(r.unitId);
       this.failures.delete(r.unitId);
+      this.missing.delete(r.unitId);
       return true;
     }
     this.stats.inconclusive++;
     this.lose(r.unitId, shape);
     return false;
+  }
+
+  /** Whether an answer of `unit` is missing (a late one may come), not only broken. */
+  awaitsLate(unit: number): boolean {
+    return this.missing.has(unit);
   }
 
   /** A fence before `r` got no conclusive answer. */
@@ -209,10 +217,12 @@ export function fenceFailedError(
   read: LineRequest,
   fence: LineRead,
   why: EdgeError | undefined,
+  awaitsLate: boolean,
 ): EdgeError {
-  // a broken frame while an answer is unaccounted is most likely that answer, misframed
+  // a broken frame while an answer is missing is most likely that answer, misframed
   // (modbus-serial frames by function and length, not by byte count)
-  const code = !why || answeredSomething(why.code) ? 'EDGE_ERR_MODBUS_LATE_ANSWER' : why.code;
+  const late = !why || (awaitsLate && answeredSomething(why.code)) || isDeviceAnswer(why.code);
+  const code = late ? 'EDGE_ERR_MODBUS_LATE_ANSWER' : why.code;
   return new EdgeError(
     code,
     `unit ${read.unitId}: an earlier answer is unaccounted for and the fence read ` +

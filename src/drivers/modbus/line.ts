@@ -266,7 +266,13 @@ export class Line {
         this.fences.fenceFailed(read.unitId);
         return {
           ok: false,
-          error: fenceFailedError(this.key, read, fence, result.ok ? undefined : result.error),
+          error: fenceFailedError(
+            this.key,
+            read,
+            fence,
+            result.ok ? undefined : result.error,
+            this.fences.awaitsLate(read.unitId),
+          ),
         };
       }
     }
@@ -306,7 +312,8 @@ export class Line {
       this.lastFrameEnd = clock.monotonic();
       let error = toModbusError(err, 'request');
       if (rtu) {
-        if (!isDeviceAnswer(error.code)) this.fences.lose(read.unitId, requestShape(read));
+        if (!isDeviceAnswer(error.code))
+          this.fences.lose(read.unitId, requestShape(read), !answeredSomething(error.code));
         else if (!this.fences.answered(read, true)) error = unaccountedError(this.key, read, error);
         // a broken frame: what follows it in the buffer is no frame boundary to trust
         if (answeredSomething(error.code) && !isDeviceAnswer(error.code))

@@ -7,7 +7,6 @@
 import type { Clock } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { ModbusDeviceConfig, ModbusFunction } from './config.js';
-import type { AnswerShape } from './fence.js';
 import type { WriteFunctionCode } from './write.js';
 
 export interface LineRead {
@@ -29,6 +28,12 @@ export interface LineWrite {
 }
 
 export type LineRequest = LineRead | LineWrite;
+
+/** The shape of a normal RTU answer: function code and data byte count (4 for a write's echo). */
+export interface AnswerShape {
+  readonly fc: number;
+  readonly bytes: number;
+}
 
 export type ModbusConnection = ModbusDeviceConfig['connection'];
 

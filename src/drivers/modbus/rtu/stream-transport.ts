@@ -9,8 +9,7 @@
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { EdgeError } from '../../../core/errors.js';
 import { exceptionErrorCode } from '../errors.js';
-import type { AnswerShape } from '../fence.js';
-import type { ModbusTransport } from '../port.js';
+import type { AnswerShape, ModbusTransport } from '../port.js';
 import {
   frameBits,
   frameRegisters,
