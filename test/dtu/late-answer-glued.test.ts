@@ -6,6 +6,8 @@
  * confirmation saw silence and published the previous request's register as good. A late
  * exception response taken as the next request's answer: it was reported as that
  * request's refusal (quarantining a good tag) and counted as the device's answer.
+ * Since the order fence (fence.ts) the request after a timeout is a fence read of another
+ * shape: the scripted slave answers what it is asked (`asked`), with the late bytes in front.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,13 +39,25 @@ function neverWrong(result: LineResult, address: number): void {
   else assert.equal(result.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
 }
 
+/** The slave's answer to a read request: register i holds its address i. */
+function asked(req: Buffer): Buffer {
+  const address = req.readUInt16BE(2);
+  const count = req.readUInt16BE(4);
+  const data = Buffer.alloc(2 * count);
+  for (let i = 0; i < count; i++) data.writeUInt16BE(address + i, 2 * i);
+  return withCrc(Uint8Array.from([req[0]!, req[1]!, 2 * count, ...data]));
+}
+
 /** What the link delivers after a request: chunks, each `afterMs` after the request. */
 type Reply = ReadonlyArray<{ readonly afterMs: number; readonly bytes: Buffer }>;
+/** A scripted reply, or one built from the request; none left: the slave answers what was asked. */
+type Script = Reply | ((req: Buffer) => Reply);
 
 async function rig() {
   const clock = new ManualClock();
   /** One entry per request, in order (empty: the slave is silent). */
-  const replies: Reply[] = [];
+  const replies: Script[] = [];
+  const written: Buffer[] = [];
   let requests = 0;
   const link = { up: true };
   const transport = new RtuStreamTransport({
@@ -53,9 +67,11 @@ async function rig() {
       get up(): boolean {
         return link.up;
       },
-      write: () => {
+      write: (req: Buffer) => {
         requests++;
-        for (const { afterMs, bytes } of replies.shift() ?? [])
+        written.push(req);
+        const script = replies.shift() ?? [{ afterMs: 5, bytes: asked(req) }];
+        for (const { afterMs, bytes } of typeof script === 'function' ? script(req) : script)
           clock.setTimeout(() => transport.data(bytes), afterMs);
       },
     },
@@ -76,7 +92,7 @@ async function rig() {
       clock,
       line.execute('m1', { unitId: UNIT, function: 'holding', address, length: 1, timeoutMs: TIMEOUT_MS }),
     );
-  return { line, replies, read, requests: () => requests, link, transport, clock };
+  return { line, replies, read, requests: () => requests, written, link, transport, clock };
 }
 
 test('late-answer-glued-before-next-answer: a late answer glued in front of the real one is never a good value', async () => {
@@ -85,11 +101,13 @@ test('late-answer-glued-before-next-answer: a late answer glued in front of the 
   replies.push([]);
   const first = await read(0);
   assert.equal(first.ok ? undefined : first.error.code, 'EDGE_ERR_MODBUS_TIMEOUT');
-  // register 10: the late answer to register 0 and the real answer arrive in one chunk
-  replies.push([{ afterMs: 5, bytes: Buffer.concat([answer(0), answer(10)]) }]);
+  // the next request (the fence before register 10): the late answer to register 0 and
+  // the real answer arrive in one chunk
+  replies.push((req) => [{ afterMs: 5, bytes: Buffer.concat([answer(0), asked(req)]) }]);
   const second = await read(10);
-  assert.equal(requests(), 2);
+  assert.equal(requests(), 3, 'a fence read, then the read');
   neverWrong(second, 10);
+  assert.ok(second.ok, 'the fence answered conclusively: the read is good');
   await line.close();
 });
 
@@ -100,11 +118,12 @@ test("late-exception-after-timeout: a late exception response is not the next re
   assert.equal(first.ok ? undefined : first.error.code, 'EDGE_ERR_MODBUS_TIMEOUT');
   // the slave refuses register 0 late; register 10's real answer follows
   const refusal = withCrc(Uint8Array.from([UNIT, 0x83, 0x02]));
-  replies.push([
+  replies.push((req) => [
     { afterMs: 5, bytes: refusal },
-    { afterMs: 20, bytes: answer(10) },
+    { afterMs: 20, bytes: asked(req) },
   ]);
   const second = await read(10);
+  // the refusal could be the fence's own (same function): not conclusive, the read not sent
   assert.equal(second.ok ? 'good' : second.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
   await line.close();
 });
@@ -119,12 +138,13 @@ test('late-answer-after-link-up: the first answer after a DTU re-registers is st
   transport.linkDown('test');
   link.up = true;
   transport.linkUp();
-  replies.push([
+  replies.push((req) => [
     { afterMs: 5, bytes: answer(0) },
-    { afterMs: 20, bytes: answer(10) },
+    { afterMs: 20, bytes: asked(req) },
   ]);
   const second = await read(10);
   neverWrong(second, 10);
+  assert.ok(second.ok, 'good after the fence');
   await line.close();
 });
 
@@ -134,17 +154,18 @@ test("trailing-noise-after-answer: a byte of bus noise after a suspect slave's a
   const first = await read(0);
   assert.equal(first.ok ? undefined : first.error.code, 'EDGE_ERR_MODBUS_TIMEOUT');
   // the real answer with a turnaround byte behind it, twice: the slave reads again
-  replies.push([{ afterMs: 5, bytes: Buffer.concat([answer(10), Buffer.from([0x00])]) }]);
+  replies.push((req) => [{ afterMs: 5, bytes: Buffer.concat([asked(req), Buffer.from([0x00])]) }]);
+  replies.push((req) => [{ afterMs: 5, bytes: Buffer.concat([asked(req), Buffer.from([0x00])]) }]);
   const second = await read(10);
   assert.deepEqual(second.ok ? second.data : second.error.code, [10]);
-  replies.push([{ afterMs: 5, bytes: Buffer.concat([answer(20), Buffer.from([0xff])]) }]);
+  replies.push((req) => [{ afterMs: 5, bytes: Buffer.concat([asked(req), Buffer.from([0xff])]) }]);
   const third = await read(20);
   assert.deepEqual(third.ok ? third.data : third.error.code, [20]);
   await line.close();
 });
 
 test("late-keepalive-answer: the late answer to a timed-out DTU keepalive is never a device read's value", async () => {
-  const { line, replies, read, transport, clock } = await rig();
+  const { line, replies, read, transport, clock, written } = await rig();
   // the hub's keepalive (unit 1, holding 0, one register) gets no answer in time
   replies.push([]);
   const keepalive = transport.keepalive(UNIT, 0, TIMEOUT_MS).then(
@@ -153,12 +174,15 @@ test("late-keepalive-answer: the late answer to a timed-out DTU keepalive is nev
   );
   for (let i = 0; i < TIMEOUT_MS + 1; i++) await clock.advance(1);
   assert.equal(await keepalive, 'EDGE_ERR_MODBUS_TIMEOUT');
+  const before = written.length;
   // a device read of the same shape: the keepalive's late answer, then the real one
-  replies.push([
+  replies.push((req) => [
     { afterMs: 5, bytes: answer(0) },
-    { afterMs: 20, bytes: answer(10) },
+    { afterMs: 20, bytes: asked(req) },
   ]);
   const second = await read(10);
   neverWrong(second, 10);
+  assert.ok(second.ok, 'good after the fence');
+  assert.equal(written.length - before, 2, 'the keepalive fenced the unit: a fence read went first');
   await line.close();
 });

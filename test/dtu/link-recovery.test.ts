@@ -86,9 +86,11 @@ test('silent-dtu-link-down-not-circuit-open: link down reads LINK_DOWN; the firs
   d.init();
   await d.start();
   const good = [registerValue(5, 0), registerValue(5, 1)];
+  const before = await d.poll(['a', 'b']);
   assert.deepEqual(
-    (await d.poll(['a', 'b'])).map((v) => v.quality === 'good' && v.value),
+    before.map((v) => (v.quality === 'good' ? v.value : v.code)),
     good,
+    JSON.stringify(before.map((v) => (v.quality === 'good' ? v.value : v.reason))),
   );
 
   // the DTU falls silent: timeouts open the breaker, then the hub closes the link

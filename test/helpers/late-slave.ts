@@ -21,7 +21,9 @@ export interface LateSlave {
 
 /**
  * `delayFor()` is asked once per request: 0 answers at once, n > 0 answers n ms later.
- * Requests are served concurrently, so a late answer may follow a later request's answer.
+ * Like a real RTU slave (one request at a time on a half-duplex line), answers go out in
+ * the order the requests came: a late answer holds back the answers of the requests
+ * behind it. (modbus-serial's server would otherwise answer concurrently, reordering.)
  */
 export async function startLateSlave(
   path: string,
@@ -30,21 +32,29 @@ export async function startLateSlave(
 ): Promise<LateSlave> {
   let answered = 0;
   let delayed = 0;
+  let closed = false;
   const timers = new Set<NodeJS.Timeout>();
+  /** The answers in order: each waits for the one before it. */
+  let queue: Promise<void> = Promise.resolve();
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
   const reply = <T>(value: T, cb: (err: Error | null, v: T) => void): void => {
     const ms = delayFor();
-    if (ms <= 0) {
+    if (ms > 0) delayed++;
+    const due = performance.now() + ms;
+    queue = queue.then(async () => {
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (closed) return;
       answered++;
       cb(null, value);
-      return;
-    }
-    delayed++;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      answered++;
-      cb(null, value);
-    }, ms);
-    timers.add(timer);
+    });
   };
   const values = (unit: number, address: number, length: number): number[] =>
     Array.from({ length }, (_, i) => registerValue(unit, address + i));
@@ -71,6 +81,7 @@ export async function startLateSlave(
     delayed: () => delayed,
     close: () =>
       new Promise<void>((resolve) => {
+        closed = true;
         for (const t of timers) clearTimeout(t);
         timers.clear();
         server.close(() => resolve());
@@ -129,4 +140,43 @@ export async function tallyLateAnswerPolls(
   }
   tally.lateAnswers = (device.status() as { line: { lateAnswers?: number } }).line.lateAnswers;
   return tally;
+}
+
+export interface LoopBlocker {
+  /** Stalls so far and their total time (ms). */
+  readonly stalls: () => { count: number; ms: number };
+  stop(): void;
+}
+
+/**
+ * Makes timing unreliable the way a loaded host does: after a random gap of `minGapMs` to
+ * `maxGapMs` the event loop is busy for a random `minMs` to `maxMs` (timers and data events
+ * queue up meanwhile, and due timers then run before the data that came during the
+ * stall). No sleep: it blocks, then schedules the next stall.
+ */
+export function blockEventLoop(
+  random: () => number,
+  {
+    minGapMs = 30,
+    maxGapMs = 150,
+    minMs = 10,
+    maxMs = 160,
+  }: { minGapMs?: number; maxGapMs?: number; minMs?: number; maxMs?: number } = {},
+): LoopBlocker {
+  let count = 0;
+  let total = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const draw = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo));
+  const stall = (): void => {
+    const ms = draw(minMs, maxMs);
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      // busy: the stall is the point
+    }
+    count++;
+    total += ms;
+    timer = setTimeout(stall, draw(minGapMs, maxGapMs));
+  };
+  timer = setTimeout(stall, draw(minGapMs, maxGapMs));
+  return { stalls: () => ({ count, ms: total }), stop: () => clearTimeout(timer) };
 }

@@ -19,10 +19,12 @@ export interface FakeSlave {
   /** Answers after this many ms of clock time (default 1). */
   latencyMs?: number;
   /**
-   * Answer delays of the next requests, in order (then `latencyMs`). Modelled like RTU,
-   * which has no transaction id: an answer arriving while a request of the same unit,
-   * function and length waits is taken as its answer, whichever request it belonged to;
-   * one arriving while nothing waits reaches the line as stray bytes.
+   * Answer delays of the next requests, in order (then `latencyMs`); a negative delay: the
+   * slave never answers that request. Modelled like RTU, which has no transaction id: an
+   * answer arriving while a request of the same unit, function and length waits is taken
+   * as its answer, whichever request it belonged to; one arriving while nothing waits
+   * reaches the line as stray bytes. The slave answers in order: an answer never
+   * overtakes the late answer of an earlier request.
    */
   delays?: number[];
 }
@@ -196,6 +198,10 @@ export class FakeTransport implements ModbusTransport {
       finish(() => reject(Object.assign(new Error('Timed out'), { errno: 'ETIMEDOUT' })));
     }, timeoutMs);
     const answerIn = slave.delays?.shift() ?? slave.latencyMs ?? 1;
+    if (answerIn < 0) return;
+    const now = this.clock.monotonic();
+    const at = Math.max(now + answerIn, (this.answeredAt.get(slave) ?? -Infinity) + 1);
+    this.answeredAt.set(slave, at);
     this.clock.setTimeout(() => {
       const w = this.waiting;
       if (w && !w.settled && w.key === key) {
@@ -204,8 +210,11 @@ export class FakeTransport implements ModbusTransport {
         this.receive(3 + 2 * req.length + 2, true);
         w.resolve(data);
       } else this.receive(3 + 2 * req.length + 2, false);
-    }, answerIn);
+    }, at - now);
   }
+
+  /** When each slave's last answer is due (answers go out in order). */
+  private readonly answeredAt = new Map<FakeSlave, number>();
 }
 
 /** A transport factory handing out FakeTransports with these slaves (each pushed to `made`). */

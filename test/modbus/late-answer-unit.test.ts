@@ -96,24 +96,31 @@ test('late-answer-in-horizon: an answer after the timeout is discarded, reported
   assert.equal(line.lateAnswers, 1);
 });
 
-test('stale-match-beyond-horizon: the first answer after a timeout is confirmed; a stale one is reported, never good, never a breaker success', async () => {
-  // r0's answer takes 250 ms: later than the 200 ms horizon, it lands while r10 (same
-  // shape) waits; r10's own answer follows 50 ms later
-  const { clock, family } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [250, 100] } });
+test('stale-match-beyond-horizon: an answer later than the quiet horizon lands during the fence, never as a value', async () => {
+  // r0's answer takes 250 ms: later than the 200 ms horizon. r10 has r0's shape, so a
+  // fence read (another shape: two registers) goes first; r0's answer lands while the fence waits and
+  // does not fit it; the fence's own answer (50 ms, in order after r0's) clears the unit
+  const { clock, family, bus } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [250, 50] } });
   const d = family.create(meter(1, 100, [0, 10]));
   d.init();
   await run(clock, d.start());
   const values = await run(clock, d.poll(['r0', 'r10']));
-  assert.deepEqual(show(values), ['EDGE_ERR_MODBUS_TIMEOUT', 'EDGE_ERR_MODBUS_LATE_ANSWER']);
-  assert.equal((d.status() as { consecutiveFailures: number }).consecutiveFailures, 2);
-  // on time again: good values, the breaker count resets
+  assert.deepEqual(show(values), ['EDGE_ERR_MODBUS_TIMEOUT', 1010]);
+  assert.deepEqual(
+    bus().sent.map((r) => `${r.fn} ${r.address} x${r.length}`),
+    ['holding 0 x1', 'holding 10 x2', 'holding 10 x1'],
+    'one fence read (FC3, 2 registers) between the timeout and the next read of the same shape',
+  );
+  const line = (d.status() as { line: { lateAnswers: number; fences: number } }).line;
+  assert.equal(line.lateAnswers, 1, 'the stray answer is counted');
+  assert.equal(line.fences, 1);
   const again = await run(clock, d.poll(['r0', 'r10']));
   assert.deepEqual(show(again), [1000, 1010]);
-  assert.equal((d.status() as { consecutiveFailures: number }).consecutiveFailures, 0);
+  assert.equal(bus().sent.length, 5, 'no fence once an answer was conclusive');
 });
 
-test('stale-match-learnt: after a stale match the slave horizon covers its answer time', async () => {
-  const { clock, family } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [250, 100, 250] } });
+test('stale-match-learnt: after a late answer beyond the horizon the slave horizon covers its answer time', async () => {
+  const { clock, family } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [250, 50, 1, 250] } });
   const d = family.create(meter(1, 100, [0, 10]));
   d.init();
   await run(clock, d.start());
@@ -157,8 +164,8 @@ test('dtu-link-up-resets-breakers (issue 11 item 2): link down reads LINK_DOWN, 
   bus().setDtuLink(true);
   const upAt = clock.monotonic();
   assert.deepEqual(show(await run(clock, d.poll(['r0']))), [7]);
-  // One read, no cooldown; the slave timed out before the link dropped, so its first answer
-  // is confirmed by silence for its timeout (a DTU may forward an answer it held).
-  assert.ok(clock.monotonic() - upAt <= 100, 'recovery = one read and its confirmation, no cooldown');
+  // No cooldown; the slave timed out before the link dropped, so a fence read goes first
+  // (a DTU may forward an answer it held): a fence and the read, 2 ms each here.
+  assert.ok(clock.monotonic() - upAt <= 20, 'recovery = a fence and one read, no cooldown');
   assert.equal((d.status() as { breaker: string }).breaker, 'closed');
 });

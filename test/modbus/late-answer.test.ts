@@ -14,6 +14,7 @@ import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { seededRandom } from '../../src/tools/dtu-sim/prng.js';
 import {
+  blockEventLoop,
   LATE_ANSWER,
   lateAnswerDevice,
   startLateSlave,
@@ -64,4 +65,33 @@ test('late-answer-never-a-good-value (RTU): random answers past the timeout give
   assert.equal(codes.EDGE_ERR_MODBUS_CRC ?? 0, 0, 'late bytes are not reported as CRC errors');
   assert.ok((lateAnswers ?? 0) > 0, 'late answers are counted');
   assert.ok((codes.EDGE_ERR_MODBUS_LATE_ANSWER ?? 0) > 0, 'late answers carry their own code');
+});
+
+test('late-answer-never-a-good-value-stalled (RTU): the same with event-loop stalls of 10–160 ms give zero wrong values', async (t) => {
+  const random = seededRandom(12);
+  const slave = await startLateSlave(pty!.b, BAUD, () =>
+    random() < 0.2 ? TIMEOUT_MS + 20 + Math.floor(random() * 300) : 0,
+  );
+  t.after(() => slave.close());
+  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random });
+  t.after(() => fam.close());
+  const d = fam.create(
+    modbusDeviceSchema.parse(
+      lateAnswerDevice({ transport: 'rtu', path: pty!.a, baudRate: BAUD }, ADDRESSES, TIMEOUT_MS),
+    ),
+  );
+  d.init();
+  await d.start();
+  const blocker = blockEventLoop(seededRandom(13));
+  t.after(() => blocker.stop());
+  const { good, wrong, codes, lateAnswers } = await tallyLateAnswerPolls(d, ADDRESSES, POLLS / 2);
+  blocker.stop();
+  const stalls = blocker.stalls();
+  t.diagnostic(
+    `good ${good}, wrong ${wrong}, bad ${JSON.stringify(codes)}, slave delayed ${slave.delayed()}, ` +
+      `line lateAnswers ${lateAnswers}, stalls ${stalls.count} (${stalls.ms} ms)`,
+  );
+  assert.ok(stalls.count > 5, 'the event loop stalled');
+  assert.ok(good > 0, 'some values are good');
+  assert.equal(wrong, 0, `${wrong} of ${good} good values came from another register`);
 });

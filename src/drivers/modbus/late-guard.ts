@@ -1,18 +1,19 @@
 /**
- * Late answers on RTU links (serial lines and DTUs). An RTU answer carries no transaction
- * id: an answer that arrives after its request timed out has the unit, function and byte
- * count of the next request of the same shape and would be taken as its answer (a good
- * value from the wrong registers). The Line therefore, through this guard:
- * - after a timeout keeps the link quiet until the slave can no longer be answering: at
- *   least `lateHorizonMs` after the request went out (twice the timeout, or 1.5 × the
- *   slowest late answer this slave has given, at most 10 × the timeout) and until the
- *   link has been silent for the drain window; what arrives in between is discarded and
- *   counted, and the read is reported EDGE_ERR_MODBUS_LATE_ANSWER;
- * - drops bytes that arrived while no request waited before sending the next request;
- * - confirms the first answer of a slave after its timeout by silence for the timeout:
- *   an answer later than the horizon would have been taken for this request, and then
- *   the real answer follows. Such an answer is reported late (never good, never a breaker
- *   success) and the horizon learns the slave's real answer time.
+ * Late answers on RTU links (serial lines and DTUs), the timing side. An RTU answer
+ * carries no transaction id: an answer that arrives after its request timed out has the
+ * unit, function and byte count of the next request of the same shape. Correctness does
+ * NOT rest on this module: the unit's order fence (fence.ts) keeps such an answer from
+ * ever being taken as good, whatever the timing. This guard is the cheap first filter
+ * that keeps the line tidy and counts late answers:
+ * - after a timeout it keeps the link quiet until the slave is unlikely to be answering:
+ *   at least `lateHorizonMs` after the request went out (twice the timeout, or 1.5 × the
+ *   slowest late answer this slave has given, at most 10 × the timeout) and until the link
+ *   has been silent for the drain window; what arrives in between is discarded and
+ *   counted, and the read is reported EDGE_ERR_MODBUS_LATE_ANSWER (on a half-duplex bus
+ *   this also avoids talking over a late answer);
+ * - drops bytes that arrived while no request waited before sending the next request.
+ * Under load (event-loop stalls) its notion of silence is wrong in both directions; the
+ * fence then pays for it with an extra request, never with a wrong value.
  */
 import { delay, type Clock } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
@@ -68,8 +69,6 @@ export class LateAnswerGuard {
   private readonly slowestLate = new Map<number, number>();
   /** The last request that timed out: stray bytes later on are most likely its answer. */
   private lastTimeout: { readonly unit: number; readonly sentAt: number } | undefined;
-  /** Units whose last request timed out: their next answer is confirmed by silence. */
-  private readonly suspect = new Set<number>();
   /** The horizon of a request the Line did not send (a DTU keepalive) that timed out. */
   private quietUntil = -Infinity;
   readonly stats = { lateAnswers: 0, lateBytes: 0 };
@@ -86,9 +85,8 @@ export class LateAnswerGuard {
   }
 
   /**
-   * A fresh link: bytes of the old one are dropped. Suspects stay: the slave behind a DTU or
-   * a re-opened port may still answer a request of the old link (a DTU forwards what it
-   * held when it registers again), so their first answer is confirmed all the same.
+   * A fresh link: bytes of the old one are dropped. (Fences stay, in fence.ts: a DTU may
+   * forward what it held when it registers again.)
    */
   reset(): void {
     this.stray = 0;
@@ -103,11 +101,6 @@ export class LateAnswerGuard {
   /** Whether beforeSend has anything to wait for (stray bytes, a keepalive's horizon). */
   holdsBeforeSend(): boolean {
     return this.stray > 0 || this.quietUntil > this.opts.clock.monotonic();
-  }
-
-  /** Whether `unit`'s next answer must be confirmed by silence (afterAnswer waits). */
-  isSuspect(unit: number): boolean {
-    return this.suspect.has(unit);
   }
 
   /**
@@ -125,11 +118,10 @@ export class LateAnswerGuard {
 
   /**
    * A request the Line did not send timed out (a DTU keepalive): its answer may still come,
-   * so the link stays quiet until its horizon and the slave's next answer is confirmed.
+   * so the link stays quiet until its horizon (and the Line fences the unit).
    */
   noteTimeout(unit: number, sentAt: number, timeoutMs: number): void {
     this.lastTimeout = { unit, sentAt };
-    this.suspect.add(unit);
     const until = sentAt + lateHorizonMs(timeoutMs, this.slowestLate.get(unit));
     this.quietUntil = Math.max(this.quietUntil, until);
   }
@@ -141,7 +133,6 @@ export class LateAnswerGuard {
     alive: () => boolean,
   ): Promise<EdgeError | undefined> {
     this.lastTimeout = { unit: read.unitId, sentAt };
-    this.suspect.add(read.unitId);
     const horizon = lateHorizonMs(read.timeoutMs, this.slowestLate.get(read.unitId));
     const silence = drainWindowMs(read.timeoutMs, this.opts.gapMs);
     await this.waitQuiet(sentAt + horizon, silence, read.timeoutMs, alive);
@@ -152,32 +143,6 @@ export class LateAnswerGuard {
       `unit ${read.unitId} answered ${episode.latencyMs ?? '?'} ms after the request, later than ` +
         `timeoutMs ${read.timeoutMs}; the answer was discarded`,
       episode.latencyMs,
-    );
-  }
-
-  /** After an answer: the first one after the unit's timeout must be followed by silence. */
-  async afterAnswer(
-    read: GuardedRequest,
-    sentAt: number,
-    answeredAt: number,
-    alive: () => boolean,
-  ): Promise<EdgeError | undefined> {
-    if (!this.suspect.has(read.unitId)) return undefined;
-    const silence = drainWindowMs(read.timeoutMs, this.opts.gapMs);
-    await this.waitQuiet(sentAt + read.timeoutMs, silence, read.timeoutMs, alive);
-    const before = this.lastTimeout;
-    if (!this.drop().late) {
-      this.suspect.delete(read.unitId);
-      return undefined;
-    }
-    // what we took was the answer to `before`: the slave answers that late
-    const latencyMs = before?.unit === read.unitId ? answeredAt - before.sentAt : undefined;
-    if (latencyMs !== undefined) this.learn(read.unitId, latencyMs);
-    return this.error(
-      read,
-      `unit ${read.unitId} sent a second answer after this one: the first was a late answer to an ` +
-        `earlier request (timeoutMs ${read.timeoutMs}); both discarded`,
-      latencyMs,
     );
   }
 

@@ -2,9 +2,13 @@
  * A Line is one physical link (a serial path, or one TCP host:port) shared by the
  * devices configured on it. Bus discipline:
  * - strictly one request in flight;
- * - RTU (serial and DTU): a silent inter-frame gap between frames; after a timeout the
- *   link stays quiet until the slave cannot be answering any more (late-guard.ts), and
- *   every byte no request waited for is discarded and counted as a late answer;
+ * - RTU (serial and DTU): a silent inter-frame gap between frames. A request whose answer
+ *   did not arrive fences its unit (fence.ts): no answer of that unit is trusted until
+ *   one that cannot be the unaccounted one arrived, a fence read going first when the
+ *   request's own answer could be confused (correctness rests on answer order, not on
+ *   time). After a timeout the link also stays quiet for a while (late-guard.ts: a cheap
+ *   first filter against collisions), and bytes no request waited for are discarded and
+ *   counted as late answers;
  * - fair round-robin between the devices queued on it: each turn serves one request of
  *   the next device, so a dead slave costs one quiet horizon (2 × its timeout) per turn;
  * - reconnect with capped exponential backoff and jitter; while down every request is
@@ -14,7 +18,8 @@ import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import { delay, type Clock, type TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
-import { answeredSomething, isLinkError, toModbusError } from './errors.js';
+import { answeredSomething, isDeviceAnswer, isLinkError, toModbusError } from './errors.js';
+import { fenceFailedError, requestShape, unaccountedError, UnitFences } from './fence.js';
 import { LateAnswerGuard } from './late-guard.js';
 import { sendRequest, type LineRequest, type ModbusTransport } from './port.js';
 
@@ -34,6 +39,9 @@ export type LineStatus = {
   /** Answers that arrived after their request timed out (discarded, never decoded). */
   readonly lateAnswers: number;
   readonly lateBytes: number;
+  /** RTU: fence reads sent (a unit's answers were in doubt), and those without a conclusive answer. */
+  readonly fences: number;
+  readonly fenceFailures: number;
   readonly transport?: Record<string, unknown>;
 };
 
@@ -74,6 +82,7 @@ export class Line {
   /** A request of this line is on the wire (bytes arriving now are awaited). */
   private inFlight = false;
   private readonly late: LateAnswerGuard;
+  private readonly fences = new UnitFences();
   /** Timeouts in a row with no answer from any device (TCP: a silently dead socket). */
   private timeoutStreak = 0;
   private readonly backoff: Backoff;
@@ -97,7 +106,11 @@ export class Line {
       discard: () => opts.transport.discardInput?.(),
     });
     opts.transport.onRx?.((bytes, awaited) => this.late.rx(bytes, awaited ?? this.inFlight));
-    opts.transport.onTimeout?.((unit, sentAt, timeoutMs) => this.late.noteTimeout(unit, sentAt, timeoutMs));
+    opts.transport.onTimeout?.((unit, sentAt, timeoutMs, shape) => {
+      this.late.noteTimeout(unit, sentAt, timeoutMs);
+      this.fences.lose(unit, shape);
+    });
+    opts.transport.onLost?.((unit, shape) => this.fences.lose(unit, shape));
     opts.transport.onLinkUp?.(() => {
       this.linkUps++;
       this.late.reset();
@@ -141,6 +154,8 @@ export class Line {
       queued: this.ready.length,
       lateAnswers: this.late.stats.lateAnswers,
       lateBytes: this.late.stats.lateBytes,
+      fences: this.fences.stats.fences,
+      fenceFailures: this.fences.stats.fenceFailures,
       ...(this.opts.transport.status ? { transport: this.opts.transport.status() } : {}),
     };
   }
@@ -244,6 +259,28 @@ export class Line {
   }
 
   private async run(read: LineRequest): Promise<LineResult> {
+    if (this.opts.kind === 'rtu' && this.fences.needsFence(read)) {
+      const fence = this.fences.fenceFor(read);
+      const result = await this.transact(fence);
+      if (this.fences.isFenced(read.unitId)) {
+        this.fences.fenceFailed(read.unitId);
+        return {
+          ok: false,
+          error: fenceFailedError(
+            this.key,
+            read,
+            fence,
+            result.ok ? undefined : result.error,
+            this.fences.awaitsLate(read.unitId),
+          ),
+        };
+      }
+    }
+    return this.transact(read);
+  }
+
+  /** One request on the wire, with the RTU late-answer guard and the unit's fence. */
+  private async transact(read: LineRequest): Promise<LineResult> {
     const { clock } = this.opts;
     const generation = this.generation;
     const rtu = this.opts.kind === 'rtu';
@@ -267,16 +304,21 @@ export class Line {
       const end = clock.monotonic();
       this.lastFrameEnd = end;
       this.timeoutStreak = 0;
-      if (rtu && this.late.isSuspect(read.unitId)) {
-        const stale = await this.late.afterAnswer(read, started, end, this.alive(generation));
-        this.lastFrameEnd = clock.monotonic();
-        if (stale) return { ok: false, error: stale };
-      }
+      if (rtu && !this.fences.answered(read, false))
+        return { ok: false, error: unaccountedError(this.key, read) };
       return { ok: true, data, latencyMs: end - started };
     } catch (err) {
       this.inFlight = false;
       this.lastFrameEnd = clock.monotonic();
       let error = toModbusError(err, 'request');
+      if (rtu) {
+        if (!isDeviceAnswer(error.code))
+          this.fences.lose(read.unitId, requestShape(read), !answeredSomething(error.code));
+        else if (!this.fences.answered(read, true)) error = unaccountedError(this.key, read, error);
+        // a broken frame: what follows it in the buffer is no frame boundary to trust
+        if (answeredSomething(error.code) && !isDeviceAnswer(error.code))
+          this.opts.transport.discardInput?.();
+      }
       if (error.code === 'EDGE_ERR_MODBUS_TIMEOUT' || (rtu && error.context.timedOut === true)) {
         this.timeoutStreak++;
         if (rtu) {
@@ -292,14 +334,6 @@ export class Line {
         }
       } else if (!isLinkError(error.code)) {
         this.timeoutStreak = 0; // something answered
-        // An exception or a broken frame after a timeout may be the late answer to the
-        // timed-out request: confirmed like a good answer, else it would name the wrong
-        // cause (a refusal quarantines a good tag) and count as the device's answer.
-        if (rtu && answeredSomething(error.code)) {
-          const stale = await this.late.afterAnswer(read, started, this.lastFrameEnd, this.alive(generation));
-          this.lastFrameEnd = clock.monotonic();
-          if (stale) error = stale;
-        }
       }
       this.stats.lastError = error.code;
       if (isLinkError(error.code) && generation === this.generation) this.linkLost(error);

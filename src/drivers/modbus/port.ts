@@ -29,6 +29,12 @@ export interface LineWrite {
 
 export type LineRequest = LineRead | LineWrite;
 
+/** The shape of a normal RTU answer: function code and data byte count (4 for a write's echo). */
+export interface AnswerShape {
+  readonly fc: number;
+  readonly bytes: number;
+}
+
 export type ModbusConnection = ModbusDeviceConfig['connection'];
 
 export interface ModbusTransport {
@@ -68,10 +74,13 @@ export interface ModbusTransport {
    */
   linkDownError?(): EdgeError | undefined;
   /**
-   * DTU: a request the Line did not send (the link's keepalive) timed out; its answer may
-   * still arrive, and the Line keeps the link quiet as after its own timeouts.
+   * DTU: a request the Line did not send (the link's keepalive) timed out; its answer (of
+   * `shape`) may still arrive: the Line keeps the link quiet as after its own timeouts and
+   * fences the unit (fence.ts).
    */
-  onTimeout?(listener: (unit: number, sentAt: number, timeoutMs: number) => void): void;
+  onTimeout?(listener: (unit: number, sentAt: number, timeoutMs: number, shape: AnswerShape) => void): void;
+  /** DTU: a request the Line did not send failed without its answer (link lost): the unit is fenced. */
+  onLost?(listener: (unit: number, shape: AnswerShape) => void): void;
   /** DTU: called each time the link comes up (registration, successful dial). */
   onLinkUp?(listener: () => void): void;
   /** Transport-specific counters for the line's status (e.g. the agent's RTU framer). */

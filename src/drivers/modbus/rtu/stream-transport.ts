@@ -9,10 +9,11 @@
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { EdgeError } from '../../../core/errors.js';
 import { exceptionErrorCode } from '../errors.js';
-import type { ModbusTransport } from '../port.js';
+import type { AnswerShape, ModbusTransport } from '../port.js';
 import {
   frameBits,
   frameRegisters,
+  responseByteCount,
   type Expectation,
   type ReadFunctionCode,
   type RtuFrame,
@@ -79,6 +80,10 @@ class Pending {
   }
 }
 
+function shapeOf(p: Pending): AnswerShape {
+  return { fc: p.fn, bytes: responseByteCount(p.fn, p.count) };
+}
+
 function dtuLinkDown(name: string, why: string): EdgeError {
   return new EdgeError('EDGE_ERR_DTU_LINK_DOWN', `DTU link ${name} is down (${why})`, {
     context: { dtu: name },
@@ -110,7 +115,10 @@ export class RtuStreamTransport implements ModbusTransport {
   private readonly closeListeners: Array<(err?: Error) => void> = [];
   private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
   private readonly linkUpListeners: Array<() => void> = [];
-  private readonly timeoutListeners: Array<(unit: number, sentAt: number, timeoutMs: number) => void> = [];
+  private readonly timeoutListeners: Array<
+    (unit: number, sentAt: number, timeoutMs: number, shape: AnswerShape) => void
+  > = [];
+  private readonly lostListeners: Array<(unit: number, shape: AnswerShape) => void> = [];
   /** Monotonic time of the last request written. */
   lastRequestAt = -Infinity;
   /**
@@ -169,8 +177,12 @@ export class RtuStreamTransport implements ModbusTransport {
     return this.opts.port.up ? undefined : dtuLinkDown(this.opts.name, 'not registered/connected');
   }
 
-  onTimeout(listener: (unit: number, sentAt: number, timeoutMs: number) => void): void {
+  onTimeout(listener: (unit: number, sentAt: number, timeoutMs: number, shape: AnswerShape) => void): void {
     this.timeoutListeners.push(listener);
+  }
+
+  onLost(listener: (unit: number, shape: AnswerShape) => void): void {
+    this.lostListeners.push(listener);
   }
 
   onLinkUp(listener: () => void): void {
@@ -321,7 +333,7 @@ export class RtuStreamTransport implements ModbusTransport {
     this.finish(p);
     this.counters.timeouts++;
     this.receiver.end();
-    if (p.internal) for (const l of this.timeoutListeners) l(p.unit, p.started, p.timeoutMs);
+    if (p.internal) for (const l of this.timeoutListeners) l(p.unit, p.started, p.timeoutMs, shapeOf(p));
     const silent = this.opts.port.silence?.();
     if (silent) {
       const down = dtuLinkDown(this.opts.name, silent);
@@ -370,6 +382,8 @@ export class RtuStreamTransport implements ModbusTransport {
     if (!p) return;
     this.finish(p);
     this.receiver.end();
+    // a keepalive's answer may still be forwarded (a DTU holds bytes across re-registration)
+    if (p.internal) for (const l of this.lostListeners) l(p.unit, shapeOf(p));
     p.reject(err);
   }
 }
