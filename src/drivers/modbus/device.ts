@@ -1,5 +1,5 @@
 /** One Modbus device (a slave id on a line): plans, reads through its line, decodes. */
-import { CircuitBreaker, type BreakerState } from '../../core/breaker.js';
+import { CircuitBreaker } from '../../core/breaker.js';
 import { EdgeError } from '../../core/errors.js';
 import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports.js';
 import { badValue, type TagValue } from '../../core/types.js';
@@ -7,10 +7,11 @@ import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig, ModbusTagConfig } from './config.js';
 import { decodeBit, decodeRegisters } from './codec.js';
 import { isBreakerFailure, isDeviceAnswer } from './errors.js';
-import type { Line, LineResult, LineStatus } from './line.js';
+import type { Line, LineResult } from './line.js';
 import { checkTagsFit, isBitFunction, Planner, type ModbusRequest } from './plan.js';
 import type { LineRead } from './port.js';
 import { PollSteps } from './poll-steps.js';
+import type { ModbusDeviceStatus, ReadOutcome } from './device-status.js';
 import { isRefusal, Refusals, subRequest } from './refusals.js';
 import { planWrite } from './write.js';
 
@@ -31,33 +32,7 @@ export interface DeviceHost {
   nextClientId(): number;
 }
 
-/** A read's values, and whether the device answered the read as a whole. */
-interface ReadOutcome {
-  readonly values: TagValue[];
-  readonly answered: boolean;
-  readonly refusal?: { readonly code: string; readonly reason: string; readonly modbusCode?: number };
-}
-
-/** A Modbus device in status.json (a type alias, so it is a Record<string, unknown> for DeviceDriver). */
-export type ModbusDeviceStatus = {
-  readonly polls: number;
-  readonly requests: number;
-  readonly errors: number;
-  readonly errorsByCode: Readonly<Record<string, number>>;
-  readonly lastLatencyMs: number | undefined;
-  readonly breaker: BreakerState;
-  readonly breakerOpens: number;
-  readonly writes: number;
-  readonly writeErrors: number;
-  readonly consecutiveFailures: number;
-  readonly line: LineStatus | { readonly state: 'idle' };
-  readonly plansCached: number;
-  readonly splits: number;
-  readonly quarantined: readonly { readonly tag: string; readonly modbusCode: number | null }[];
-  readonly holes: ReturnType<Refusals['holeList']>;
-  readonly probes: number;
-  readonly released: number;
-};
+export type { ModbusDeviceStatus } from './device-status.js';
 
 export class ModbusDevice implements DeviceDriver {
   readonly device: string;
