@@ -244,8 +244,15 @@ export class ModbusTcpTransport implements ModbusTransport {
     for (;;) {
       const tid = this.nextTid;
       this.nextTid = (tid + 1) & 0xffff;
-      if (!this.outstanding.some((p) => p.tid === tid)) return tid;
+      if (this.indexOfTid(tid) < 0) return tid;
     }
+  }
+
+  /** Position of the outstanding request with this id, or -1 (a loop: no closure per answer). */
+  private indexOfTid(tid: number): number {
+    const list = this.outstanding;
+    for (let i = 0; i < list.length; i++) if (list[i]!.tid === tid) return i;
+    return -1;
   }
 
   private received(chunk: Buffer): void {
@@ -262,13 +269,14 @@ export class ModbusTcpTransport implements ModbusTransport {
 
   private readonly onAdu = (adu: Buffer): void => {
     const tid = transactionId(adu);
-    const i = this.outstanding.findIndex((p) => p.tid === tid);
+    const i = this.indexOfTid(tid);
     if (i < 0) {
       this.counters.staleAnswers++;
       return;
     }
     const p = this.outstanding[i]!;
-    this.outstanding.splice(i, 1);
+    if (this.outstanding.length === 1) this.outstanding.pop();
+    else this.outstanding.splice(i, 1);
     this.counters.responses++;
     this.settle(p, decodeAnswer(adu, p.expectation));
     this.sendWaiting();
