@@ -47,7 +47,7 @@ async function startPymodbus(): Promise<BenchServer | undefined> {
   });
   const ready = await new Promise<boolean>((resolve) => {
     let out = '';
-    const timer = setTimeout(() => resolve(false), 10_000);
+    const timer = setTimeout(() => resolve(false), 30_000); // a loaded box starts Python slowly
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (/^READY$/m.test(out)) {

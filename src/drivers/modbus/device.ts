@@ -1,5 +1,5 @@
 /** One Modbus device (a slave id on a line): plans, reads through its line, decodes. */
-import { CircuitBreaker, type BreakerState } from '../../core/breaker.js';
+import { CircuitBreaker } from '../../core/breaker.js';
 import { EdgeError } from '../../core/errors.js';
 import type { DeviceDriver, Logger, TagSpec, WriteValue } from '../../core/ports.js';
 import { badValue, type TagValue } from '../../core/types.js';
@@ -7,12 +7,15 @@ import type { Clock } from '../../core/clock.js';
 import type { ModbusDeviceConfig, ModbusTagConfig } from './config.js';
 import { decodeBit, decodeRegisters } from './codec.js';
 import { isBreakerFailure, isDeviceAnswer } from './errors.js';
-import type { Line, LineResult, LineStatus } from './line.js';
+import type { Line, LineResult } from './line.js';
 import { checkTagsFit, isBitFunction, Planner, type ModbusRequest } from './plan.js';
 import type { LineRead } from './port.js';
 import { PollSteps } from './poll-steps.js';
+import type { ModbusDeviceStatus, ReadOutcome } from './device-status.js';
 import { isRefusal, Refusals, subRequest } from './refusals.js';
 import { planWrite } from './write.js';
+
+const NO_PROBES: readonly { readonly tag: ModbusTagConfig }[] = [];
 
 /** `retries` repeat a read that got no answer in time. */
 const isRetryable = (code: string): boolean =>
@@ -29,33 +32,7 @@ export interface DeviceHost {
   nextClientId(): number;
 }
 
-/** A read's values, and whether the device answered the read as a whole. */
-interface ReadOutcome {
-  readonly values: TagValue[];
-  readonly answered: boolean;
-  readonly refusal?: { readonly code: string; readonly reason: string; readonly modbusCode?: number };
-}
-
-/** A Modbus device in status.json (a type alias, so it is a Record<string, unknown> for DeviceDriver). */
-export type ModbusDeviceStatus = {
-  readonly polls: number;
-  readonly requests: number;
-  readonly errors: number;
-  readonly errorsByCode: Readonly<Record<string, number>>;
-  readonly lastLatencyMs: number | undefined;
-  readonly breaker: BreakerState;
-  readonly breakerOpens: number;
-  readonly writes: number;
-  readonly writeErrors: number;
-  readonly consecutiveFailures: number;
-  readonly line: LineStatus | { readonly state: 'idle' };
-  readonly plansCached: number;
-  readonly splits: number;
-  readonly quarantined: readonly { readonly tag: string; readonly modbusCode: number | null }[];
-  readonly holes: ReturnType<Refusals['holeList']>;
-  readonly probes: number;
-  readonly released: number;
-};
+export type { ModbusDeviceStatus } from './device-status.js';
 
 export class ModbusDevice implements DeviceDriver {
   readonly device: string;
@@ -143,8 +120,15 @@ export class ModbusDevice implements DeviceDriver {
         badValue(n, 'EDGE_ERR_MODBUS_DISCONNECTED', `device ${this.device} is not started`),
       );
     }
+    const line = this.line;
     for (const step of prepared) {
-      const { values } = await this.read(step.request, step.read);
+      let got: ReadOutcome | Promise<ReadOutcome>;
+      if (this.config.retries === 0 && this.refusals.tags.size === 0) {
+        // the usual read awaits the line alone: no async layers of read() and exchange()
+        got =
+          this.refused(step.request) ?? this.settle(step.request, await line.execute(this.client, step.read));
+      } else got = this.read(step.request, step.read);
+      const { values } = got instanceof Promise ? await got : got;
       for (let i = 0; i < values.length; i++) {
         const slots = step.slots[i];
         if (slots) for (const slot of slots) out[slot] = values[i]!;
@@ -214,6 +198,25 @@ export class ModbusDevice implements DeviceDriver {
 
   /** One planned read; a refused coalesced read is split to find what the device refuses. */
   private async read(request: ModbusRequest<ModbusTagConfig>, lineRead: LineRead): Promise<ReadOutcome> {
+    const early = this.refused(request);
+    if (early) return early;
+    // nothing quarantined (the usual case): no probe bookkeeping
+    const quarantine = this.refusals.tags;
+    const probing = quarantine.size > 0 ? request.tags.filter((t) => quarantine.has(t.tag.name)) : NO_PROBES;
+    if (probing.length > 0) quarantine.noteProbe(probing.length);
+    return this.outcome(request, await this.exchange(lineRead), probing);
+  }
+
+  /** The outcome of a read sent once (`retries: 0`), nothing quarantined. */
+  private settle(
+    request: ModbusRequest<ModbusTagConfig>,
+    result: LineResult,
+  ): ReadOutcome | Promise<ReadOutcome> {
+    return this.outcome(request, this.settled(this.counted(result)), NO_PROBES);
+  }
+
+  /** The outcome of a read before it is sent: the link is down or the breaker is open; else undefined. */
+  private refused(request: ModbusRequest<ModbusTagConfig>): ReadOutcome | undefined {
     const line = this.line!;
     if (line.linkUps !== this.linkUpsSeen) {
       // the link came (back) up: failures seen before it say nothing about the device
@@ -230,11 +233,15 @@ export class ModbusDevice implements DeviceDriver {
         `circuit open after ${this.breaker.consecutiveFailures} failures`,
       );
     }
-    // nothing quarantined (the usual case): no probe bookkeeping
-    const quarantine = this.refusals.tags;
-    const probing = quarantine.size > 0 ? request.tags.filter((t) => quarantine.has(t.tag.name)) : [];
-    if (probing.length > 0) quarantine.noteProbe(probing.length);
-    const result = await this.exchange(lineRead);
+    return undefined;
+  }
+
+  /** The values of an answered read; a refused coalesced read is split (a promise then). */
+  private outcome(
+    request: ModbusRequest<ModbusTagConfig>,
+    result: LineResult,
+    probing: readonly { readonly tag: ModbusTagConfig }[],
+  ): ReadOutcome | Promise<ReadOutcome> {
     if (result.ok) {
       if (probing.length > 0) this.released(probing);
       for (const hole of this.refusals.clearedBy(request))
@@ -243,6 +250,12 @@ export class ModbusDevice implements DeviceDriver {
     }
     const { error } = result;
     if (!isRefusal(error.code)) return this.bad(request, error.code, error.message);
+    return this.refusal(request, error);
+  }
+
+  /** A read the device refused (exception 01/02/03): quarantine the tag, or split the read. */
+  private async refusal(request: ModbusRequest<ModbusTagConfig>, error: EdgeError): Promise<ReadOutcome> {
+    const quarantine = this.refusals.tags;
     const modbusCode = typeof error.context.modbusCode === 'number' ? error.context.modbusCode : undefined;
     const refusal = { code: error.code, reason: error.message, modbusCode };
     const [only] = request.tags;
@@ -298,30 +311,39 @@ export class ModbusDevice implements DeviceDriver {
   /** Sends the read, repeating it after a timeout up to `retries` times; feeds the breaker. */
   private async exchange(read: LineRead): Promise<LineResult> {
     const line = this.line!;
-    let result: LineResult | undefined;
-    for (let attempt = 0; attempt <= this.config.retries; attempt++) {
-      result = await line.execute(this.client, read);
-      if (result.ok || result.error.code !== 'EDGE_ERR_MODBUS_DISCONNECTED') this.counters.requests++;
+    let result = this.counted(await line.execute(this.client, read));
+    for (let attempt = 1; attempt <= this.config.retries; attempt++) {
       if (result.ok || !isRetryable(result.error.code)) break;
+      result = this.counted(await line.execute(this.client, read));
     }
-    if (!result!.ok) {
-      const { error } = result!;
-      if (isBreakerFailure(error.code)) {
-        if (this.breaker.recordFailure()) {
-          this.counters.breakerOpens++;
-          this.logger.warn(
-            { failures: this.breaker.consecutiveFailures, code: error.code },
-            'modbus circuit opened',
-          );
-        }
-      } else if (isDeviceAnswer(error.code)) {
-        this.breaker.recordSuccess();
+    return this.settled(result);
+  }
+
+  private counted(result: LineResult): LineResult {
+    if (result.ok || result.error.code !== 'EDGE_ERR_MODBUS_DISCONNECTED') this.counters.requests++;
+    return result;
+  }
+
+  /** The breaker and latency after a read's last attempt (the first one with `retries: 0`). */
+  private settled(result: LineResult): LineResult {
+    if (result.ok) {
+      this.breaker.recordSuccess();
+      this.counters.lastLatencyMs = result.latencyMs;
+      return result;
+    }
+    const { error } = result;
+    if (isBreakerFailure(error.code)) {
+      if (this.breaker.recordFailure()) {
+        this.counters.breakerOpens++;
+        this.logger.warn(
+          { failures: this.breaker.consecutiveFailures, code: error.code },
+          'modbus circuit opened',
+        );
       }
-      return result!;
+    } else if (isDeviceAnswer(error.code)) {
+      this.breaker.recordSuccess();
     }
-    this.breaker.recordSuccess();
-    this.counters.lastLatencyMs = result!.latencyMs;
-    return result!;
+    return result;
   }
 
   private decode(

@@ -1,6 +1,7 @@
 /**
  * The ModbusTransport (port.ts) over
- * modbus-serial (connectTCP for tcp, connectRTUBuffered for rtu). One request at a time:
+ * modbus-serial (connectRTUBuffered for rtu; connectTCP for tcp, which the driver now reads
+ * with its own client in tcp/transport.ts: this one stays the benchmark's baseline). One request at a time:
  * the Line guarantees it (modbus-serial has no request queue on RTU).
  */
 import modbusSerial from 'modbus-serial';
@@ -15,6 +16,7 @@ import type { Clock } from '../../core/clock.js';
 import type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
 import { answerStart } from './rtu/frame.js';
 import { SerialStreamTransport } from './serial-stream.js';
+import { ModbusTcpTransport } from './tcp/transport.js';
 import type { WriteFunctionCode } from './write.js';
 
 // the port's types, for imports written before port.ts existed
@@ -242,10 +244,15 @@ export class ModbusSerialTransport implements ModbusTransport {
 }
 
 /**
- * rtu with echoSuppression: the agent's own RTU framer over the serial port (drops the
- * adapter's echo of each request); everything else: modbus-serial.
+ * tcp: the agent's own Modbus TCP client (tcp/transport.ts: transaction ids matched, less
+ * work per request than modbus-serial's). rtu with echoSuppression: the agent's own RTU
+ * framer over the serial port (drops the adapter's echo of each request). Other rtu:
+ * modbus-serial.
  */
-export const defaultTransportFactory: TransportFactory = (connection, clock) =>
-  connection.transport === 'rtu' && connection.echoSuppression
+export const defaultTransportFactory: TransportFactory = (connection, clock) => {
+  if (connection.transport === 'tcp')
+    return new ModbusTcpTransport({ host: connection.host, port: connection.port, clock });
+  return connection.transport === 'rtu' && connection.echoSuppression
     ? new SerialStreamTransport(connection, clock)
     : new ModbusSerialTransport(connection, clock);
+};

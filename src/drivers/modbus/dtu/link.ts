@@ -67,7 +67,6 @@ export class DtuLink implements StreamPort {
   remote: string | undefined;
   since: number | undefined;
   lastRxMono = -Infinity;
-  lastRxAt: number | undefined;
   readonly transport: RtuStreamTransport;
   readonly counters = {
     bytesIn: 0,
@@ -193,9 +192,16 @@ export class DtuLink implements StreamPort {
     this.transport.dispose();
   }
 
+  /** Once per received chunk: the monotonic time alone (the epoch time is derived when asked). */
   private touch(): void {
     this.lastRxMono = this.deps.clock.monotonic();
-    this.lastRxAt = this.deps.clock.now();
+  }
+
+  /** Epoch ms of the last byte received, undefined before the first. */
+  get lastRxAt(): number | undefined {
+    if (this.lastRxMono === -Infinity) return undefined;
+    const { clock } = this.deps;
+    return Math.round(clock.now() - (clock.monotonic() - this.lastRxMono));
   }
 
   private get silenceLimitMs(): number {
