@@ -8,7 +8,6 @@ import { systemClock, type Clock } from './core/clock.js';
 import type { CommandRouter } from './core/command-router.js';
 import type { CommandChannel, Logger, OnceSink } from './core/ports.js';
 import type { Cip22Gateway } from './cip22/gateway/gateway.js';
-import { CarriedCounts } from './core/carry.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { ProgressSample } from './host/watchdog/health-gate.js';
@@ -19,6 +18,7 @@ import type { StatusIndicator, StatusLed } from './host/led/status-led.js';
 import { storeProgress } from './host/watchdog/progress.js';
 import { Watchdog, watchdogParts, type WatchdogParts } from './host/watchdog/watchdog.js';
 import { DeviceSet, type PollerEntry } from './agent-devices.js';
+import { PartTotals } from './agent-totals.js';
 import { startAgentHttp, type AgentHttp } from './agent-http.js';
 import { commandLedger, startCommandRouter } from './agent-commands.js';
 import type { MqttForwarder } from './forwarders/mqtt/forwarder.js';
@@ -76,8 +76,8 @@ export class Agent {
   private readonly options: AgentOptions;
   private ota: OtaAgentSide | undefined;
   private cip22: Cip22Gateway | undefined;
-  /** Refusals counted by the router, gateway and forwarder a live reload replaced (carry.ts). */
-  private readonly retiredRefusals = new CarriedCounts();
+  /** What the router, gateway and forwarder a live reload replaced counted (carry.ts). */
+  private readonly totals = new PartTotals();
   private readonly startedAt: number;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -108,8 +108,7 @@ export class Agent {
         await this.swapCommands();
       },
       replaceForwarder: async (config) => {
-        const oversized = this.forwarder?.stats().oversizedDropped;
-        if (oversized !== undefined) this.retiredRefusals.retire('mqtt', { oversized });
+        if (this.forwarder) this.totals.retireForwarder(this.forwarder.stats());
         await this.forwarder?.stop();
         this.config = config;
         if (!(this.outbox instanceof SqliteOutbox)) return;
@@ -123,7 +122,7 @@ export class Agent {
       announce: () => this.forwarder?.announceStatus(),
       channel: () => this.commandChannel(),
       replaceCip22: async (config) => {
-        if (this.cip22) this.retiredRefusals.retire('pile', this.cip22.commandRefusals());
+        if (this.cip22) this.totals.retireGateway(this.cip22.status(), this.cip22.commandRefusals());
         await this.cip22?.stop();
         this.cip22 = undefined;
         this.config = config;
@@ -293,15 +292,15 @@ export class Agent {
     return buildAgentSnapshot({
       devices: this.pollers,
       store: this.outbox?.stats(),
-      forwarder: this.forwarder?.stats(),
+      forwarder: this.totals.forwarder(this.forwarder?.stats()),
       forwarderEnabled: this.forwarder !== undefined,
       memory: this.memoryGuard?.stats(),
       drivers: this.devices?.built.families.stats() ?? {},
-      commandsRefused: {
-        device: this.retiredRefusals.plus('device', this.commands?.stats().refused ?? {}),
-        pile: this.retiredRefusals.plus('pile', this.cip22?.commandRefusals() ?? {}),
-        mqtt: this.retiredRefusals.plus('mqtt', { oversized: this.forwarder?.stats().oversizedDropped ?? 0 }),
-      },
+      commandsRefused: this.totals.refusals({
+        device: this.commands?.stats().refused,
+        pile: this.cip22?.commandRefusals(),
+        forwarder: this.forwarder?.stats(),
+      }),
       ota: this.ota?.status(),
     });
   }
@@ -320,12 +319,12 @@ export class Agent {
       devices: this.devices?.status() ?? [],
       ...this.devices?.built.families.status(),
       outbox: this.outbox?.stats() ?? null,
-      forwarder: this.forwarder?.stats() ?? null,
+      forwarder: this.totals.forwarder(this.forwarder?.stats()) ?? null,
       memory: this.memoryGuard?.stats() ?? null,
       watchdog: this.watchdog?.stats() ?? null,
       led: this.led?.showing() ?? null,
       commands: this.commands?.stats() ?? null,
-      cip22: this.cip22?.status() ?? null,
+      cip22: this.totals.gateway(this.cip22?.status()) ?? null,
       ota: this.ota?.status() ?? null,
     };
   }
@@ -368,7 +367,7 @@ export class Agent {
     const previous = this.commands;
     if (this.outbox instanceof SqliteOutbox) this.startCommands(this.outbox);
     if (previous !== this.commands && previous) {
-      this.retiredRefusals.retire('device', previous.stats().refused);
+      this.totals.retireRouter(previous.stats().refused);
       await previous.stop();
     }
   }
