@@ -113,6 +113,11 @@ export class TestOpcuaServer {
     await this.command('status', { name, status });
   }
 
+  /** Adds a variable to the running server (a node the client may have been refused before). */
+  async add(variable: ServerVariable): Promise<void> {
+    await this.command('add', { name: variable.name, variable });
+  }
+
   get(name: string): Promise<unknown> {
     return this.command('get', { name });
   }
