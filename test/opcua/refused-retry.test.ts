@@ -9,9 +9,8 @@ import assert from 'node:assert/strict';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import type { TagValue } from '../../src/core/types.js';
-import { opcuaDeviceSchema } from '../../src/drivers/opcua/config.js';
 import { OpcuaDevice } from '../../src/drivers/opcua/device.js';
-import { TestOpcuaServer } from '../helpers/opcua.js';
+import { testDeviceConfig, TestOpcuaServer } from '../helpers/opcua.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -32,17 +31,7 @@ it('opcua: a monitored item refused at the first connect is created again once t
   ]);
   cleanups.push(() => server.stop());
   const names = ['a', 'b', 'late'];
-  const config = opcuaDeviceSchema.parse({
-    name: 'ua',
-    driver: 'opcua',
-    endpoint: server.endpoint,
-    pkiDir: pki.path,
-    intervalMs: 50,
-    subscription: { publishingIntervalMs: 50 },
-    reconnect: { initialMs: 50, maxMs: 400, jitter: 0 },
-    connectTimeoutMs: 20_000,
-    tags: names.map((n) => ({ name: n, nodeId: `ns=1;s=${n}`, dataType: 'Int32' })),
-  });
+  const config = testDeviceConfig(server.endpoint, pki.path, names);
   const d = new OpcuaDevice(config, { clock: systemClock, logger: silentLogger, random: () => 0.5 });
   cleanups.push(() => d.stop());
   await d.start();

@@ -14,26 +14,16 @@ import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { stringify } from 'yaml';
 import { cip22Pki } from '../helpers/cip22-pki.js';
-import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/net.js';
-import { tempDir } from '../helpers/tmp.js';
 import { once, waitFor } from '../helpers/wait.js';
 import { serverChainPem } from '../cip22/gateway-proc.js';
-import { SiteWatcher, startInProcess, type InProcessAgent } from './peers.js';
+import { brokerAndDir, SiteWatcher, startInProcess, type InProcessAgent } from './peers.js';
 
 const SITE = 'counters';
-const dir = tempDir('edge-agent-counters-');
-let broker: MosquittoBroker;
-before(async () => {
-  broker = await startMosquitto();
-});
-after(async () => {
-  await broker?.close();
-  dir.remove();
-});
+const { dir, broker } = brokerAndDir('edge-agent-counters-');
 
 function sample(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
