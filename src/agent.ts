@@ -5,10 +5,7 @@
  * forwarder finishes its in-flight window, the outbox closes.
  */
 import { systemClock, type Clock } from './core/clock.js';
-import type { CommandRouter } from './core/command-router.js';
 import type { CommandChannel, Logger, OnceSink } from './core/ports.js';
-import type { Cip22Gateway } from './cip22/gateway/gateway.js';
-import { CarriedCounts } from './core/carry.js';
 import { eventToRecord, readingToRecord } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { ProgressSample } from './host/watchdog/health-gate.js';
@@ -20,10 +17,7 @@ import { storeProgress } from './host/watchdog/progress.js';
 import { Watchdog, watchdogParts, type WatchdogParts } from './host/watchdog/watchdog.js';
 import { DeviceSet, type PollerEntry } from './agent-devices.js';
 import { startAgentHttp, type AgentHttp } from './agent-http.js';
-import { commandLedger, startCommandRouter } from './agent-commands.js';
-import type { MqttForwarder } from './forwarders/mqtt/forwarder.js';
-import { createAgentForwarder } from './agent-forwarder.js';
-import type { SparkplugUplink } from './forwarders/sparkplug/uplink.js';
+import { Uplinks } from './agent-uplinks.js';
 import { MemoryGuard } from './observability/memory-guard.js';
 import { agentHealth, buildAgentSnapshot, type Health } from './observability/agent-snapshot.js';
 import type { AgentStatsSnapshot } from './observability/snapshot.js';
@@ -32,7 +26,6 @@ import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
 import { tapSink } from './web/tap.js';
 import type { ReloadTarget } from './reload/apply.js';
-import { SwitchableChannel } from './reload/channel.js';
 
 export interface AgentOptions {
   readonly config: EdgeConfig;
@@ -62,22 +55,15 @@ export class Agent {
   private readonly secrets: SecretResolver;
   /** Built at start (a driver's modules load only when the config uses it). */
   private devices: DeviceSet | undefined;
-  private readonly injectedCommands: CommandChannel | undefined;
-  /** The forwarder's channel, kept across a live MQTT change (src/reload/channel.ts). */
-  private readonly channel = new SwitchableChannel();
-  private commands: CommandRouter | undefined;
+  /** Forwarder, command router and CIP-22 gateway. */
+  private readonly uplinks: Uplinks;
   private outbox: Outbox | undefined;
-  private forwarder: MqttForwarder | undefined;
-  private sparkplug: SparkplugUplink | undefined;
   private http: AgentHttp | undefined;
   private memoryGuard: MemoryGuard | undefined;
   private watchdog: Watchdog | undefined;
   private led: StatusLed | undefined;
   private readonly options: AgentOptions;
   private ota: OtaAgentSide | undefined;
-  private cip22: Cip22Gateway | undefined;
-  /** Refusals counted by the router, gateway and forwarder a live reload replaced (carry.ts). */
-  private readonly retiredRefusals = new CarriedCounts();
   private readonly startedAt: number;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -88,8 +74,20 @@ export class Agent {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.secrets = options.secrets ?? createSecretResolver();
-    this.injectedCommands = options.commandChannel;
     this.startedAt = this.clock.now();
+    this.uplinks = new Uplinks({
+      config: () => this.config,
+      clock: this.clock,
+      logger: this.logger,
+      random: this.random,
+      secrets: this.secrets,
+      led: () => this.led,
+      configInfo: options.configInfo,
+      injectedCommands: options.commandChannel,
+      pollers: () => this.pollers,
+      onRebirth: () => this.devices?.reportAll(),
+      pageTap: (outbox) => this.pageTap(outbox),
+    });
   }
 
   private get pollers(): readonly PollerEntry[] {
@@ -105,29 +103,20 @@ export class Agent {
         await this.requireDevices().replace(remove, add, config);
         this.config = config;
         // The router holds driver instances: a fresh one sees the new ones (its ledger is durable).
-        await this.swapCommands();
+        await this.uplinks.swapCommands(this.outbox);
       },
       replaceForwarder: async (config) => {
-        const oversized = this.forwarder?.stats().oversizedDropped;
-        if (oversized !== undefined) this.retiredRefusals.retire('mqtt', { oversized });
-        await this.forwarder?.stop();
         this.config = config;
-        if (!(this.outbox instanceof SqliteOutbox)) return;
-        await this.startForwarder(this.outbox);
-        // a Sparkplug uplink is per forwarder: the router must take commands from the new one
-        await this.swapCommands();
+        await this.uplinks.replaceForwarder(this.outbox);
       },
       devices: () =>
         this.pollers.map(({ poller, instance }) => ({ stats: poller.stats(), driver: instance })),
       emit: (event) => this.emit(event),
-      announce: () => this.forwarder?.announceStatus(),
+      announce: () => this.uplinks.announce(),
       channel: () => this.commandChannel(),
       replaceCip22: async (config) => {
-        if (this.cip22) this.retiredRefusals.retire('pile', this.cip22.commandRefusals());
-        await this.cip22?.stop();
-        this.cip22 = undefined;
         this.config = config;
-        if (config.cip22.enabled && this.outbox instanceof SqliteOutbox) await this.startCip22(this.outbox);
+        await this.uplinks.replaceCip22(this.outbox);
       },
       dtuLinks: () => this.devices?.built.families.family('modbus'),
     };
@@ -200,12 +189,12 @@ export class Agent {
       });
     this.memoryGuard = new MemoryGuard(this.config.memory, { clock: this.clock, logger: this.logger });
     this.memoryGuard.start();
-    if (this.config.mqtt.url) await this.startForwarder(outbox);
+    if (this.config.mqtt.url) await this.uplinks.startForwarder(outbox);
     else this.logger.warn({}, 'no mqtt.url configured: records are stored, not forwarded');
-    if (this.config.cip22.enabled) await this.startCip22(outbox);
+    if (this.config.cip22.enabled) await this.uplinks.startCip22(outbox);
     // the drivers' shared links (the DTU listener) are up before any device starts
     await this.devices.start();
-    this.startCommands(outbox);
+    this.uplinks.startCommands(outbox);
     this.state = 'running';
     this.led.set('booting', false);
     this.led.set('online', true);
@@ -256,14 +245,14 @@ export class Agent {
     this.state = 'stopping';
     await this.watchdog?.stop();
     this.ota?.stop();
-    await this.commands?.stop();
+    await this.uplinks.stopCommands();
     await this.devices?.stop();
-    await this.cip22?.stop();
+    await this.uplinks.stopCip22();
     this.emit({ device: 'agent', ts: this.clock.now(), type: 'agent-stopped', severity: 'info', data: {} });
     await this.outbox
       ?.flush()
       .catch((error: unknown) => this.logger.error({ err: String(error) }, 'final flush failed'));
-    await this.forwarder?.stop();
+    await this.uplinks.stopForwarder();
     await this.outbox?.close();
     this.memoryGuard?.stop();
     await this.http?.close();
@@ -273,7 +262,7 @@ export class Agent {
 
   /** Where commands arrive: the injected channel, else the forwarder's MQTT one (none without `mqtt.url`). */
   commandChannel(): CommandChannel | undefined {
-    return this.injectedCommands ?? (this.forwarder ? this.channel : undefined);
+    return this.uplinks.commandChannel();
   }
 
   /** Settles when a release on trial is decided ('committed', 'rolled-back', …); tests await it. */
@@ -286,28 +275,23 @@ export class Agent {
   }
 
   health(): Health {
-    return agentHealth(this.outbox?.stats(), this.forwarder?.stats(), this.state);
+    return agentHealth(this.outbox?.stats(), this.uplinks.forwarderStats(), this.state);
   }
 
   snapshot(): AgentStatsSnapshot {
     return buildAgentSnapshot({
       devices: this.pollers,
       store: this.outbox?.stats(),
-      forwarder: this.forwarder?.stats(),
-      forwarderEnabled: this.forwarder !== undefined,
+      ...this.uplinks.snapshotParts(),
       memory: this.memoryGuard?.stats(),
       drivers: this.devices?.built.families.stats() ?? {},
-      commandsRefused: {
-        device: this.retiredRefusals.plus('device', this.commands?.stats().refused ?? {}),
-        pile: this.retiredRefusals.plus('pile', this.cip22?.commandRefusals() ?? {}),
-        mqtt: this.retiredRefusals.plus('mqtt', { oversized: this.forwarder?.stats().oversizedDropped ?? 0 }),
-      },
       ota: this.ota?.status(),
     });
   }
 
   /** The /status.json document: what a field engineer looks at first. */
   status(): Record<string, unknown> {
+    const uplinks = this.uplinks.status();
     return {
       agent: {
         id: this.config.agent.id,
@@ -320,76 +304,14 @@ export class Agent {
       devices: this.devices?.status() ?? [],
       ...this.devices?.built.families.status(),
       outbox: this.outbox?.stats() ?? null,
-      forwarder: this.forwarder?.stats() ?? null,
+      forwarder: uplinks.forwarder,
       memory: this.memoryGuard?.stats() ?? null,
       watchdog: this.watchdog?.stats() ?? null,
       led: this.led?.showing() ?? null,
-      commands: this.commands?.stats() ?? null,
-      cip22: this.cip22?.status() ?? null,
+      commands: uplinks.commands,
+      cip22: uplinks.cip22,
       ota: this.ota?.status() ?? null,
     };
-  }
-
-  private async startForwarder(outbox: SqliteOutbox): Promise<void> {
-    const { forwarder, sparkplug } = await createAgentForwarder(this.config, {
-      outbox,
-      clock: this.clock,
-      logger: this.logger,
-      random: this.random,
-      secrets: this.secrets,
-      led: this.led,
-      configInfo: this.options.configInfo,
-      onRebirth: () => this.devices?.reportAll(),
-    });
-    this.forwarder = forwarder;
-    this.sparkplug = sparkplug;
-    this.channel.switchTo(forwarder.commands);
-    await forwarder.start();
-  }
-
-  private startCommands(outbox: SqliteOutbox): void {
-    const channel = this.commandChannel();
-    if (!channel) return;
-    this.commands = startCommandRouter(this.pollers, this.config.commands, {
-      channel: this.sparkplug && !this.injectedCommands ? this.sparkplug.commandChannel(channel) : channel,
-      outbox,
-      clock: this.clock,
-      logger: this.logger,
-    });
-  }
-
-  /**
-   * A new command router in place of the running one. The new one subscribes before the old
-   * one unsubscribes (same tick, so no message reaches both): the broker keeps every
-   * `{device}/cmd` subscription, and no command published meanwhile is dropped while the old
-   * one finishes the writes it accepted.
-   */
-  private async swapCommands(): Promise<void> {
-    const previous = this.commands;
-    if (this.outbox instanceof SqliteOutbox) this.startCommands(this.outbox);
-    if (previous !== this.commands && previous) {
-      this.retiredRefusals.retire('device', previous.stats().refused);
-      await previous.stop();
-    }
-  }
-
-  /** The CIP-22 gateway (config.cip22.enabled): stopped before the outbox closes. */
-  private async startCip22(outbox: SqliteOutbox): Promise<void> {
-    const { requireExpiry, maxAgeMs, clockSkewMs, maxPayloadBytes } = this.config.commands;
-    // Loaded on demand: the identity stack (asn1, sm-crypto) costs memory a station without piles never uses.
-    const { startCip22Gateway } = await import('./cip22/gateway/start.js');
-    this.cip22 = await startCip22Gateway(this.config.cip22, {
-      clock: this.clock,
-      logger: this.logger.child({ component: 'cip22' }),
-      outbox: this.pageTap(outbox),
-      secrets: this.secrets,
-      commands: this.commandChannel(),
-      commandOptions: {
-        ledger: commandLedger(outbox, this.config.commands),
-        policy: { requireExpiry, maxAgeMs, clockSkewMs },
-        maxPayloadBytes,
-      },
-    });
   }
 
   /** The outbox as parts that store their own records see it: the station page sees them too. */

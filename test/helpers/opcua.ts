@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { opcuaDeviceSchema, type OpcuaDeviceConfig } from '../../src/drivers/opcua/config.js';
 import { freePort } from './net.js';
 import type { ServerOptions, ServerVariable } from './opcua_server.js';
 import { tempDir } from './tmp.js';
@@ -113,6 +114,11 @@ export class TestOpcuaServer {
     await this.command('status', { name, status });
   }
 
+  /** Adds a variable to the running server (a node the client may have been refused before). */
+  async add(variable: ServerVariable): Promise<void> {
+    await this.command('add', { name: variable.name, variable });
+  }
+
   get(name: string): Promise<unknown> {
     return this.command('get', { name });
   }
@@ -150,4 +156,28 @@ export class TestOpcuaServer {
     await this.kill();
     this.pki.remove();
   }
+}
+
+/**
+ * A device config against a test server: 50 ms intervals, reconnects within 50–400 ms,
+ * Int32 tags `ns=1;s=<name>`; `extra` overrides any field.
+ */
+export function testDeviceConfig(
+  endpoint: string,
+  pkiDir: string,
+  tags: readonly string[],
+  extra: Record<string, unknown> = {},
+): OpcuaDeviceConfig {
+  return opcuaDeviceSchema.parse({
+    name: 'ua',
+    driver: 'opcua',
+    endpoint,
+    pkiDir,
+    intervalMs: 50,
+    subscription: { publishingIntervalMs: 50 },
+    reconnect: { initialMs: 50, maxMs: 400, jitter: 0 },
+    connectTimeoutMs: 20_000,
+    tags: tags.map((n) => ({ name: n, nodeId: `ns=1;s=${n}`, dataType: 'Int32' })),
+    ...extra,
+  });
 }

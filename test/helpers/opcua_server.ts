@@ -3,7 +3,8 @@
  * the variables named in argv[2] (JSON), as `ns=1;s=<name>`. It prints one JSON line when
  * listening ({ port, endpoint, certSha256 }) and then answers JSON lines on stdin:
  * { op: 'set', name, value } · { op: 'status', name, status } (e.g. 'BadSensorFailure')
- * · { op: 'get', name }. A separate process, so a test can kill it like a crashed server.
+ * · { op: 'get', name } · { op: 'add', variable } (a node added at run time, as a PLC program
+ * download adds variables). A separate process, so a test can kill it like a crashed server.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -83,7 +84,7 @@ const addressSpace = server.engine.addressSpace!;
 const ns = addressSpace.getOwnNamespace();
 const plc = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: 'PLC' });
 const nodes = new Map<string, { node: UAVariable; dataType: DataType }>();
-for (const v of options.variables) {
+function addVariable(v: ServerVariable): void {
   const dataType = DataType[v.dataType];
   const node: UAVariable = ns.addVariable({
     componentOf: plc,
@@ -97,6 +98,7 @@ for (const v of options.variables) {
   if (v.clamp) clampWrites(node, dataType, v.clamp);
   nodes.set(v.name, { node, dataType });
 }
+for (const v of options.variables) addVariable(v);
 await server.start();
 
 /** Writes outside `[min, max]` store the nearest limit and answer GoodClamped. */
@@ -127,13 +129,15 @@ process.stdout.write(
 
 interface Command {
   readonly id: number;
-  readonly op: 'set' | 'status' | 'get';
+  readonly op: 'set' | 'status' | 'get' | 'add';
   readonly name: string;
+  readonly variable?: ServerVariable;
   readonly value?: number | boolean | string;
   readonly status?: string;
 }
 
 function run(command: Command): unknown {
+  if (command.op === 'add') return void addVariable(command.variable!);
   const entry = nodes.get(command.name);
   if (!entry) throw new Error(`no variable ${command.name}`);
   const { node, dataType } = entry;

@@ -1,10 +1,39 @@
 /** Real peers of the reload tests: TCP proxies that count connections, and a broker watcher. */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import mqtt from 'mqtt';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { initialInfo, loadStartupConfig, startReload, type ReloadRuntime } from '../../src/reload/runtime.js';
+import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * What the reload tests of a file share: a mosquitto broker (started before the file's
+ * tests, closed after them) and a temp dir (removed after). `broker.url` is for the tests.
+ */
+export function brokerAndDir(prefix: string): {
+  readonly dir: ReturnType<typeof tempDir>;
+  readonly broker: { readonly url: string };
+} {
+  const dir = tempDir(prefix);
+  let started: MosquittoBroker | undefined;
+  before(async () => {
+    started = await startMosquitto();
+  });
+  after(async () => {
+    await started?.close();
+    dir.remove();
+  });
+  const broker = {
+    get url(): string {
+      if (!started) throw new Error('the broker starts in before()');
+      return started.url;
+    },
+  };
+  return { dir, broker };
+}
 
 /** A loopback TCP proxy in front of a Modbus server: counts the connections the agent opens. */
 export interface CountingProxy {

@@ -9,24 +9,14 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { stringify } from 'yaml';
 import { keyIdOf } from '../../src/ota/manifest.js';
-import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { SiteWatcher, startInProcess, type InProcessAgent } from './peers.js';
+import { brokerAndDir, SiteWatcher, startInProcess, type InProcessAgent } from './peers.js';
 
 const SITE = 'replay-lost';
-const dir = tempDir('edge-agent-replay-lost-');
-let broker: MosquittoBroker;
-before(async () => {
-  broker = await startMosquitto();
-});
-after(async () => {
-  await broker?.close();
-  dir.remove();
-});
+const { dir, broker } = brokerAndDir('edge-agent-replay-lost-');
 
 it(
   'a push replayed after state.json was deleted is refused; one signed after applies',

@@ -10,27 +10,17 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { keyIdOf } from '../../src/ota/manifest.js';
 import { ConfigHistory } from '../../src/reload/history.js';
 import { loadStartupConfig } from '../../src/reload/runtime.js';
 import { configHash } from '../../src/reload/validate.js';
-import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { SiteWatcher, startInProcess } from './peers.js';
+import { brokerAndDir, SiteWatcher, startInProcess } from './peers.js';
 
 const SITE = 'trust';
-const dir = tempDir('edge-agent-trust-');
-let broker: MosquittoBroker;
-before(async () => {
-  broker = await startMosquitto();
-});
-after(async () => {
-  await broker?.close();
-  dir.remove();
-});
+const { dir, broker } = brokerAndDir('edge-agent-trust-');
 
 interface Key {
   readonly privateKey: KeyObject;

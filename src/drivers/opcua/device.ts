@@ -17,7 +17,8 @@ import type { DataValue } from 'node-opcua-client';
 import type { OpcuaDeviceConfig, OpcuaTagConfig } from './config.js';
 import { tagValueOf, type DataValueLike } from './datatypes.js';
 import { opcuaError, type OpcuaErrorCode } from './errors.js';
-import { readOrBad, readTags, type ReadContext } from './read.js';
+import { namedTags, readOrBad, readTags, type ReadContext } from './read.js';
+import { RefusedItems } from './refused-items.js';
 import { OpcuaLink, withTimeout } from './session.js';
 import { subscribe, type StatusLike, type TagSubscription } from './subscription.js';
 import { TagCache } from './tag-cache.js';
@@ -64,6 +65,7 @@ export class OpcuaDevice implements DeviceDriver {
   private state: LinkState = 'stopped';
   private linkError: EdgeError;
   private lastAlive = 0;
+  private readonly refusedItems: RefusedItems;
   private readonly counts = {
     connects: 0,
     connectFailures: 0,
@@ -85,6 +87,15 @@ export class OpcuaDevice implements DeviceDriver {
     this.backoff = new Backoff(config.reconnect, deps.random);
     this.cache = new TagCache(config.tags);
     this.linkError = opcuaError('EDGE_ERR_OPCUA_DISCONNECTED', 'not connected yet', { device: config.name });
+    this.refusedItems = new RefusedItems({
+      clock: deps.clock,
+      random: deps.random,
+      logger: this.logger,
+      policy: config.reconnect,
+      timeoutMs: config.connectTimeoutMs,
+      cache: this.cache,
+      current: () => (this.state === 'up' ? this.subscription : undefined),
+    });
   }
 
   init(): void {
@@ -203,6 +214,7 @@ export class OpcuaDevice implements DeviceDriver {
       },
     );
     this.cache.reset('EDGE_ERR_OPCUA_DISCONNECTED', 'connection lost');
+    this.refusedItems.cancel();
     this.logger.warn({}, 'opcua connection lost; reconnecting');
     this.watchdog?.cancel();
     // node-opcua retries forever; past recreateAfterMs a fresh client (new endpoint lookup, new session) may do better.
@@ -253,6 +265,7 @@ export class OpcuaDevice implements DeviceDriver {
     const link = this.link;
     this.link = undefined;
     this.subscription = undefined;
+    this.refusedItems.cancel();
     this.watchdog?.cancel();
     this.watchdog = undefined;
     await link?.close();
@@ -290,9 +303,9 @@ export class OpcuaDevice implements DeviceDriver {
     else this.cache.caughtUp(mark, values);
   }
 
-  /** The tags whose monitored item the server refused stay bad with its status (until the next connection). */
+  /** The tags whose monitored item the server refused stay bad with its status (until it takes one). */
   private noteRefusedItems(): void {
-    this.cache.setRefused(this.subscription?.refused() ?? []);
+    this.refusedItems.note(this.subscription);
   }
 
   private readContext(): ReadContext {
@@ -313,14 +326,7 @@ export class OpcuaDevice implements DeviceDriver {
 
   async poll(names: readonly string[]): Promise<readonly TagValue[]> {
     this.init();
-    const tags = names.map((name) => {
-      const tag = this.byName.get(name);
-      if (!tag)
-        throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${this.device} has no tag "${name}"`, {
-          context: { device: this.device, tag: name },
-        });
-      return tag;
-    });
+    const tags = namedTags(this.byName, this.device, names);
     const link = this.link;
     let values: TagValue[];
     if (!link || this.state !== 'up') {
@@ -384,6 +390,7 @@ export class OpcuaDevice implements DeviceDriver {
       serverCertificateSha256: this.link?.serverSha256 ?? null,
       subscriptionId: this.subscription?.subscription.subscriptionId ?? null,
       ...this.counters(),
+      itemRetries: this.refusedItems.retries,
       errorsByCode: { ...this.counts.errorsByCode },
       lastError: this.state === 'up' ? null : { code: this.linkError.code, message: this.linkError.message },
     };

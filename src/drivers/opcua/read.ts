@@ -4,7 +4,7 @@
  * subscription mode reads every tag once after a (re)connection (the catch-up Read).
  */
 import type { Clock } from '../../core/clock.js';
-import type { EdgeError } from '../../core/errors.js';
+import { EdgeError } from '../../core/errors.js';
 import { badValue, type TagValue } from '../../core/types.js';
 import type { OpcuaDeviceConfig, OpcuaTagConfig } from './config.js';
 import { tagValueOf } from './datatypes.js';
@@ -45,5 +45,21 @@ export function readOrBad(
     const why = thrown instanceof Error ? thrown.message : String(thrown);
     const code = /timed out/.test(why) ? 'EDGE_ERR_OPCUA_TIMEOUT' : 'EDGE_ERR_OPCUA_DISCONNECTED';
     return tags.map((t) => badValue(t.name, code, why));
+  });
+}
+
+/** The configured tags of these names; a name the device does not have is a config error. */
+export function namedTags(
+  byName: ReadonlyMap<string, OpcuaTagConfig>,
+  device: string,
+  names: readonly string[],
+): OpcuaTagConfig[] {
+  return names.map((name) => {
+    const tag = byName.get(name);
+    if (!tag)
+      throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `device ${device} has no tag "${name}"`, {
+        context: { device, tag: name },
+      });
+    return tag;
   });
 }

@@ -5,7 +5,9 @@
  * logged, so the tag still reports, only without the filter. node-opcua keeps the
  * subscription across its reconnections (transfer, or re-creation when the server lost it);
  * a re-creation the server refuses for an item only changes that item's status code
- * (no event), so `refused()` reads them again after each reconnection.
+ * (no event), so `refused()` reads them again after each reconnection. Refused items are
+ * created again on request (`retryRefused()`, the device paces it with a backoff): a node
+ * added to the server since, or a limit raised, then reports without a new session.
  */
 import type {
   ClientMonitoredItemBase,
@@ -47,21 +49,51 @@ export class TagSubscription {
   /** The item that monitors each tag (the one without filter when the filter was refused). */
   readonly items = new Map<
     string,
-    { readonly tag: OpcuaTagConfig; readonly item: ClientMonitoredItemBase }
+    { readonly plan: Planned; readonly tag: OpcuaTagConfig; readonly item: ClientMonitoredItemBase }
   >();
+  /** Tags whose deadband the server refused: monitored without it from then on. */
+  readonly filterDropped = new Set<string>();
 
-  constructor(readonly subscription: ClientSubscription) {}
+  constructor(
+    readonly subscription: ClientSubscription,
+    private readonly ua: OpcuaModule,
+    private readonly sink: SubscriptionSink,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Creates the refused items again, each as a new item; resolves with the tags sent again. */
+  async retryRefused(): Promise<readonly OpcuaTagConfig[]> {
+    const again: Planned[] = [];
+    for (const { plan, item } of this.items.values()) {
+      if (!isRefused(item)) continue;
+      // One refused at a re-creation is still in node-opcua's list (which would re-create it
+      // beside the new one after a reconnection): drop it there, client side only, since the
+      // server-side id it kept may now belong to another item.
+      const handle = item.monitoringParameters.clientHandle;
+      if (this.subscription.monitoredItems[handle] === item) delete this.subscription.monitoredItems[handle];
+      again.push(plan);
+    }
+    if (again.length > 0) await monitorAll(this.ua, this, again, this.sink, this.logger);
+    return again.map((p) => p.tag);
+  }
 
   /** Tags whose monitored item the server refused (at creation, or when node-opcua re-created it). */
   refused(): Array<{ readonly tag: OpcuaTagConfig; readonly status: StatusLike }> {
     const out: Array<{ tag: OpcuaTagConfig; status: StatusLike }> = [];
-    for (const { tag, item } of this.items.values()) {
-      const status = item.statusCode ?? item.result?.statusCode;
-      // Good with info bits is a created item.
-      if (status && status.value >>> 30 !== 0) out.push({ tag, status });
-    }
+    for (const { tag, item } of this.items.values())
+      if (isRefused(item)) out.push({ tag, status: itemStatus(item)! });
     return out;
   }
+}
+
+function itemStatus(item: ClientMonitoredItemBase): StatusLike | undefined {
+  return item.statusCode ?? item.result?.statusCode;
+}
+
+/** Good with info bits is a created item. */
+function isRefused(item: ClientMonitoredItemBase): boolean {
+  const status = itemStatus(item);
+  return status !== undefined && status.value >>> 30 !== 0;
 }
 
 export async function subscribe(
@@ -87,16 +119,30 @@ export async function subscribe(
     samplingInterval: tag.samplingIntervalMs ?? tag.intervalMs ?? config.intervalMs,
     filter: tag.deadband,
   }));
-  const tags = new TagSubscription(subscription);
-  const refused = await monitor(ua, tags, planned, true, sink);
-  if (refused.length > 0) {
-    logger.warn(
-      { tags: refused.map((p) => p.tag.name) },
-      'opcua server refused the deadband filter; monitoring without it',
-    );
-    await monitor(ua, tags, refused, false, sink);
-  }
+  const tags = new TagSubscription(subscription, ua, sink, logger);
+  await monitorAll(ua, tags, planned, sink, logger);
   return tags;
+}
+
+/** Creates the items, with their deadband unless the server refused it (then again without). */
+async function monitorAll(
+  ua: OpcuaModule,
+  tags: TagSubscription,
+  planned: readonly Planned[],
+  sink: SubscriptionSink,
+  logger: Logger,
+): Promise<void> {
+  const effective = planned.map((p) =>
+    tags.filterDropped.has(p.tag.name) ? { ...p, filter: undefined } : p,
+  );
+  const refused = await monitor(ua, tags, effective, true, sink);
+  if (refused.length === 0) return;
+  logger.warn(
+    { tags: refused.map((p) => p.tag.name) },
+    'opcua server refused the deadband filter; monitoring without it',
+  );
+  for (const p of refused) tags.filterDropped.add(p.tag.name);
+  await monitor(ua, tags, refused, false, sink);
 }
 
 /** Creates the items; returns those refused only because of their filter. */
@@ -144,10 +190,9 @@ async function monitor(
     group.monitoredItems.forEach((item, i) => {
       const member = members[i];
       if (!member) return;
-      tags.items.set(member.tag.name, { tag: member.tag, item });
-      // Good with info bits is a created item; one refused for another cause stays in `refused()`.
-      const status = item.statusCode ?? item.result?.statusCode;
-      if (status.value >>> 30 !== 0 && filter && FILTER_REFUSED.test(status.name)) refused.push(member);
+      tags.items.set(member.tag.name, { plan: member, tag: member.tag, item });
+      // One refused for another cause than its filter stays in `refused()`.
+      if (isRefused(item) && filter && FILTER_REFUSED.test(itemStatus(item)!.name)) refused.push(member);
     });
   }
   return refused;

@@ -20,10 +20,11 @@ export class TagCache {
 
   constructor(private readonly tags: readonly OpcuaTagConfig[]) {}
 
-  /** Every tag bad with `code` (a lost link, or no value yet since the reconnection). */
-  reset(code: OpcuaErrorCode, reason: string): void {
+  /** Every tag (or those `named`) bad with `code` (a lost link, or no value yet since the reconnection). */
+  reset(code: OpcuaErrorCode, reason: string, named?: readonly string[]): void {
     const seq = ++this.seq;
-    for (const tag of this.tags) this.entries.set(tag.name, { value: badValue(tag.name, code, reason), seq });
+    for (const name of named ?? this.tags.map((t) => t.name))
+      this.entries.set(name, { value: badValue(name, code, reason), seq });
   }
 
   /** A notification's value. */
