@@ -36,6 +36,10 @@ export interface Usage {
   readonly cpuPct: number;
   readonly heapUsed?: number;
   readonly external?: number;
+  /** Kernel part of cpuPct (socket writes, fsync). */
+  readonly systemPct?: number;
+  /** Store commits per second in the window (gateway mode). */
+  readonly commitsPerS?: number;
 }
 
 interface Agent {
