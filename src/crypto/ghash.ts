@@ -64,15 +64,14 @@ function absorb(m: Int32Array, y: Int32Array, d: Uint8Array, start: number, end:
   let z1 = y[1]!;
   let z2 = y[2]!;
   let z3 = y[3]!;
-  const a = [0, 0, 0, 0];
   for (let o = start; o < end; o += 16) {
-    a[0] = z0 ^ readWord(d, o);
-    a[1] = z1 ^ readWord(d, o + 4);
-    a[2] = z2 ^ readWord(d, o + 8);
-    a[3] = z3 ^ readWord(d, o + 12);
+    const a0 = z0 ^ readWord(d, o);
+    const a1 = z1 ^ readWord(d, o + 4);
+    const a2 = z2 ^ readWord(d, o + 8);
+    const a3 = z3 ^ readWord(d, o + 12);
     z0 = z1 = z2 = z3 = 0;
     for (let w = 3; w >= 0; w--) {
-      const word = a[w]!;
+      const word = w === 3 ? a3 : w === 2 ? a2 : w === 1 ? a1 : a0;
       for (let shift = 0; shift < 32; shift += 4) {
         // The very first nibble starts from Z = 0: its shift is a no-op, kept for one loop body.
         const r = REM[z3 & 0xf]!;

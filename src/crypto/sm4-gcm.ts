@@ -118,21 +118,27 @@ export class Sm4GcmKey {
       throw new Sm4GcmError('SM4GCM_TOO_LONG', `SM4-GCM ciphertext longer than ${MAX_PLAINTEXT} bytes`);
     if (this.implementation === 'native') return this.nativeOpen(iv, sealed, n, aad);
     const ciphertext = sealed.subarray(0, n);
+    // A frame fits one native call: mask and keystream together, XORed only after the tag checks.
+    const single = n <= (CHUNK_BLOCKS - 1) * 16;
+    const ks = single ? this.counterBlocks(iv, 1 + Math.ceil(n / 16)) : this.counterBlocks(iv, 1);
     const expected = Buffer.allocUnsafe(SM4_GCM_TAG_LENGTH);
-    this.tagInto(expected, 0, this.mask(iv), aad, ciphertext);
+    this.tagInto(expected, 0, ks, aad, ciphertext);
     // Decrypt only after the tag checks out: no unauthenticated plaintext ever exists.
     if (!timingSafeEqual(expected, sealed.subarray(n)))
       throw new Sm4GcmError('SM4GCM_BAD_TAG', 'SM4-GCM authentication failed (tag mismatch)');
     const plaintext = Buffer.allocUnsafe(n);
-    this.keystreamXor(iv, ciphertext, plaintext, 0);
+    if (!single) this.keystreamXor(iv, ciphertext, plaintext, 0);
+    else for (let i = 0; i < n; i++) plaintext[i] = ciphertext[i]! ^ ks[16 + i]!;
     return plaintext;
   }
 
-  /** E(K, J0): the tag mask. */
-  private mask(iv: Uint8Array): Buffer {
-    counters.set(iv, 0);
-    counters.writeUInt32BE(1, 12);
-    return (this.ecb as Cipher).update(counters.subarray(0, 16));
+  /** E(K, J0), E(K, J0 + 1), … : `blocks` blocks in one native call. */
+  private counterBlocks(iv: Uint8Array, blocks: number): Buffer {
+    for (let b = 0; b < blocks; b++) {
+      counters.set(iv, b * 16);
+      counters.writeUInt32BE(b + 1, b * 16 + 12);
+    }
+    return (this.ecb as Cipher).update(counters.subarray(0, blocks * 16));
   }
 
   /**
