@@ -94,8 +94,13 @@ async function listen(): Promise<number> {
       if (rows.length > 0) outbox.ack(rows.map((r) => r.rowid));
     });
   });
+  storeStats = () => outbox.stats().committedBatches;
   return gateway.start();
 }
+
+/** Commits (fsyncs) so far: each costs CPU in the kernel, reported beside the CPU figure. */
+let storeStats = (): number => 0;
+let commitsAtMark = 0;
 
 const profDir = process.env.BENCH_CPU_PROF;
 let profiler: Session | undefined;
@@ -123,6 +128,7 @@ process.on('message', (m: string) => {
   if (m === 'mark') {
     cpu = process.cpuUsage();
     at = performance.now();
+    commitsAtMark = storeStats();
     turns?.reset();
     void profile(true);
   } else if (m === 'usage') {
@@ -134,6 +140,8 @@ process.on('message', (m: string) => {
       heapTotal: mem.heapTotal,
       external: mem.external,
       cpuPct: ((d.user + d.system) / 1000 / (performance.now() - at)) * 100,
+      systemPct: (d.system / 1000 / (performance.now() - at)) * 100,
+      commitsPerS: ((storeStats() - commitsAtMark) * 1000) / (performance.now() - at),
     };
     void profile(false).then(() => send(usage));
   } else if (m === 'turns') {

@@ -9,6 +9,8 @@
  * Env: BENCH_ROUNDS (default 3), BENCH_CIP22_HANDSHAKES (per round, default 200).
  * Handshakes are measured twice: first contact (every pile new to the gateway) and
  * reconnects (20 piles cycling: the gateway's certificate cache answers).
+ * 3. Event-loop lag under a forged SM2 chain flood, worker pool vs inline (cip22-flood.ts).
+ * BENCH_CIP22_PARTS=handshake,load,flood (default all) selects parts.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,12 +19,14 @@ import { connect, type TLSSocket } from 'node:tls';
 import { SimPile } from '../../src/cip22/sim/pile.js';
 import { alternate, median, type BenchResult } from './common.js';
 import { type BenchPki, benchPki } from './cip22-pki.js';
+import { floodLag } from './cip22-flood.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const HANDSHAKES = Number(process.env.BENCH_CIP22_HANDSHAKES ?? 200);
 const SESSIONS = Number(process.env.BENCH_CIP22_SESSIONS ?? 1000);
 const SECONDS = Number(process.env.BENCH_CIP22_SECONDS ?? 20);
 const RECONNECT_PILES = 20;
+const PARTS = new Set((process.env.BENCH_CIP22_PARTS ?? 'handshake,load,flood').split(','));
 const AGENT = new URL('./cip22-agent.js', import.meta.url).pathname;
 /**
  * BENCH_CIP22_BEFORE=<cip22-agent.js of another build> (e.g. main's dist): the load and
@@ -36,6 +40,10 @@ export interface Usage {
   readonly cpuPct: number;
   readonly heapUsed?: number;
   readonly external?: number;
+  /** Kernel part of cpuPct (socket writes, fsync). */
+  readonly systemPct?: number;
+  /** Store commits per second in the window (gateway mode). */
+  readonly commitsPerS?: number;
 }
 
 interface Agent {
@@ -220,97 +228,109 @@ function beforeNote(xs: Usage[], k: 'rss' | 'cpuPct', scale: number, unit: strin
   return `; before (BENCH_CIP22_BEFORE build, same rounds): ${median(v).toFixed(2)} ${unit} (per round ${v.map((x) => x.toFixed(2)).join(', ')})`;
 }
 
+async function handshakes(pki: BenchPki): Promise<BenchResult[]> {
+  const lat = { gateway: [] as number[], plain: [] as number[] };
+  const p99s = await alternate(
+    ROUNDS,
+    async () =>
+      p99((lat.gateway = lat.gateway.concat(await handshakeRound(pki, 'gateway'))).slice(-HANDSHAKES)),
+    async () => p99((lat.plain = lat.plain.concat(await handshakeRound(pki, 'plain'))).slice(-HANDSHAKES)),
+  );
+  // Piles that were seen before (reconnects after a link drop, the common case in the field):
+  // their certificates are parsed and their chain signatures checked from the gateway's cache.
+  const again = { gateway: [] as number[], plain: [] as number[] };
+  const reconnectP99s = await alternate(
+    ROUNDS,
+    async () =>
+      p99(
+        (again.gateway = again.gateway.concat(
+          await handshakeRound(pki, 'gateway', Math.min(RECONNECT_PILES, pki.piles.length)),
+        )).slice(-HANDSHAKES),
+      ),
+    async () =>
+      p99((again.plain = again.plain.concat(await handshakeRound(pki, 'plain'))).slice(-HANDSHAKES)),
+  );
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return [
+    {
+      name: 'CIP-22 handshake p99 (TLS 1.3 + HELLO/CHALLENGE/AUTH_RESP/AUTH_OK, P-256 pile)',
+      unit: 'ms',
+      value: p99s.agent,
+      baselineName: 'plain TLS 1.3 connect + 1 echo round trip, same certs',
+      baseline: p99s.baseline,
+      target: 'p99 < 20 ms (seed: 86 ms average)',
+      notes: `mean ${mean(lat.gateway).toFixed(2)} ms vs ${mean(lat.plain).toFixed(2)} ms; p99 per round ${p99s.agentRuns.map((x) => x.toFixed(1)).join(', ')} ms; ${HANDSHAKES} sequential per round`,
+    },
+    {
+      name: `CIP-22 handshake p99, reconnecting piles (${RECONNECT_PILES} piles seen before: certificate cache hits)`,
+      unit: 'ms',
+      value: reconnectP99s.agent,
+      baselineName: 'plain TLS 1.3 connect + 1 echo round trip, same certs',
+      baseline: reconnectP99s.baseline,
+      target: 'p99 < 20 ms',
+      notes: `mean ${mean(again.gateway).toFixed(2)} ms vs ${mean(again.plain).toFixed(2)} ms; p99 per round ${reconnectP99s.agentRuns.map((x) => x.toFixed(1)).join(', ')} ms`,
+    },
+    {
+      name: 'CIP-22 handshakes/s (sequential, one client)',
+      unit: 'handshakes/s',
+      value: 1000 / mean(lat.gateway),
+      baselineName: 'plain TLS 1.3 connect + echo',
+      baseline: 1000 / mean(lat.plain),
+    },
+  ];
+}
+
+async function loads(pki: BenchPki): Promise<BenchResult[]> {
+  const load = {
+    gateway: [] as (Usage & { acked: number })[],
+    plain: [] as (Usage & { acked: number })[],
+    before: [] as (Usage & { acked: number })[],
+  };
+  let round = 0;
+  await alternate(
+    ROUNDS,
+    async () => {
+      load.gateway.push(await loadRound(pki, 'gateway', ++round));
+      if (BEFORE_AGENT) load.before.push(await loadRound(pki, 'gateway', ++round, BEFORE_AGENT));
+      return 0;
+    },
+    async () => (load.plain.push(await loadRound(pki, 'plain', ++round)), 0),
+  );
+  const med = (xs: Usage[], k: 'rss' | 'cpuPct' | 'heapUsed'): number => median(xs.map((x) => x[k] ?? 0));
+  const ackRate = median(load.gateway.map((x) => x.acked / SECONDS));
+  return [
+    {
+      name: `agent RSS, ${SESSIONS} sealed sessions, STATUS at 1 Hz each, ${SECONDS} s`,
+      unit: 'MB',
+      value: med(load.gateway, 'rss') / 1e6,
+      baselineName: `${SESSIONS} idle plain TLS 1.3 sockets`,
+      baseline: med(load.plain, 'rss') / 1e6,
+      target: '< 150 MB',
+      notes: `ACKs received ${ackRate.toFixed(0)}/s (expected ${SESSIONS}/s); RSS per round ${load.gateway.map((x) => (x.rss / 1e6).toFixed(0)).join(', ')} MB; V8 heap used ${(med(load.gateway, 'heapUsed') / 1e6).toFixed(1)} MB${beforeNote(load.before, 'rss', 1e-6, 'MB')}`,
+    },
+    {
+      name: `agent CPU, ${SESSIONS} sealed sessions, STATUS at 1 Hz each (stored in SQLite, ACKed)`,
+      unit: '% of one core',
+      value: med(load.gateway, 'cpuPct'),
+      baselineName: `${SESSIONS} idle plain TLS 1.3 sockets`,
+      baseline: med(load.plain, 'cpuPct'),
+      notes: `per round ${load.gateway.map((x) => x.cpuPct.toFixed(2)).join(', ')} %${beforeNote(load.before, 'cpuPct', 1, '%')}`,
+    },
+  ];
+}
+
 export async function run(): Promise<BenchResult[]> {
-  const pki = benchPki(Math.max(SESSIONS, 1));
-  writeFileSync(join(pki.dir, 'server-chain.pem'), pki.serverChain);
-  try {
-    const lat = { gateway: [] as number[], plain: [] as number[] };
-    const p99s = await alternate(
-      ROUNDS,
-      async () =>
-        p99((lat.gateway = lat.gateway.concat(await handshakeRound(pki, 'gateway'))).slice(-HANDSHAKES)),
-      async () => p99((lat.plain = lat.plain.concat(await handshakeRound(pki, 'plain'))).slice(-HANDSHAKES)),
-    );
-    // Piles that were seen before (reconnects after a link drop, the common case in the field):
-    // their certificates are parsed and their chain signatures checked from the gateway's cache.
-    const again = { gateway: [] as number[], plain: [] as number[] };
-    const reconnectP99s = await alternate(
-      ROUNDS,
-      async () =>
-        p99(
-          (again.gateway = again.gateway.concat(
-            await handshakeRound(pki, 'gateway', Math.min(RECONNECT_PILES, pki.piles.length)),
-          )).slice(-HANDSHAKES),
-        ),
-      async () =>
-        p99((again.plain = again.plain.concat(await handshakeRound(pki, 'plain'))).slice(-HANDSHAKES)),
-    );
-    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const results: BenchResult[] = [
-      {
-        name: 'CIP-22 handshake p99 (TLS 1.3 + HELLO/CHALLENGE/AUTH_RESP/AUTH_OK, P-256 pile)',
-        unit: 'ms',
-        value: p99s.agent,
-        baselineName: 'plain TLS 1.3 connect + 1 echo round trip, same certs',
-        baseline: p99s.baseline,
-        target: 'p99 < 20 ms (seed: 86 ms average)',
-        notes: `mean ${mean(lat.gateway).toFixed(2)} ms vs ${mean(lat.plain).toFixed(2)} ms; p99 per round ${p99s.agentRuns.map((x) => x.toFixed(1)).join(', ')} ms; ${HANDSHAKES} sequential per round`,
-      },
-      {
-        name: `CIP-22 handshake p99, reconnecting piles (${RECONNECT_PILES} piles seen before: certificate cache hits)`,
-        unit: 'ms',
-        value: reconnectP99s.agent,
-        baselineName: 'plain TLS 1.3 connect + 1 echo round trip, same certs',
-        baseline: reconnectP99s.baseline,
-        target: 'p99 < 20 ms',
-        notes: `mean ${mean(again.gateway).toFixed(2)} ms vs ${mean(again.plain).toFixed(2)} ms; p99 per round ${reconnectP99s.agentRuns.map((x) => x.toFixed(1)).join(', ')} ms`,
-      },
-      {
-        name: 'CIP-22 handshakes/s (sequential, one client)',
-        unit: 'handshakes/s',
-        value: 1000 / mean(lat.gateway),
-        baselineName: 'plain TLS 1.3 connect + echo',
-        baseline: 1000 / mean(lat.plain),
-      },
-    ];
-    const load = {
-      gateway: [] as (Usage & { acked: number })[],
-      plain: [] as (Usage & { acked: number })[],
-      before: [] as (Usage & { acked: number })[],
-    };
-    let round = 0;
-    await alternate(
-      ROUNDS,
-      async () => {
-        load.gateway.push(await loadRound(pki, 'gateway', ++round));
-        if (BEFORE_AGENT) load.before.push(await loadRound(pki, 'gateway', ++round, BEFORE_AGENT));
-        return 0;
-      },
-      async () => (load.plain.push(await loadRound(pki, 'plain', ++round)), 0),
-    );
-    const med = (xs: Usage[], k: 'rss' | 'cpuPct' | 'heapUsed'): number => median(xs.map((x) => x[k] ?? 0));
-    const ackRate = median(load.gateway.map((x) => x.acked / SECONDS));
-    results.push(
-      {
-        name: `agent RSS, ${SESSIONS} sealed sessions, STATUS at 1 Hz each, ${SECONDS} s`,
-        unit: 'MB',
-        value: med(load.gateway, 'rss') / 1e6,
-        baselineName: `${SESSIONS} idle plain TLS 1.3 sockets`,
-        baseline: med(load.plain, 'rss') / 1e6,
-        target: '< 150 MB',
-        notes: `ACKs received ${ackRate.toFixed(0)}/s (expected ${SESSIONS}/s); RSS per round ${load.gateway.map((x) => (x.rss / 1e6).toFixed(0)).join(', ')} MB; V8 heap used ${(med(load.gateway, 'heapUsed') / 1e6).toFixed(1)} MB${beforeNote(load.before, 'rss', 1e-6, 'MB')}`,
-      },
-      {
-        name: `agent CPU, ${SESSIONS} sealed sessions, STATUS at 1 Hz each (stored in SQLite, ACKed)`,
-        unit: '% of one core',
-        value: med(load.gateway, 'cpuPct'),
-        baselineName: `${SESSIONS} idle plain TLS 1.3 sockets`,
-        baseline: med(load.plain, 'cpuPct'),
-        notes: `per round ${load.gateway.map((x) => x.cpuPct.toFixed(2)).join(', ')} %${beforeNote(load.before, 'cpuPct', 1, '%')}`,
-      },
-    );
-    return results;
-  } finally {
-    pki.remove();
+  const results: BenchResult[] = [];
+  if (PARTS.has('handshake') || PARTS.has('load')) {
+    const pki = benchPki(Math.max(SESSIONS, 1));
+    writeFileSync(join(pki.dir, 'server-chain.pem'), pki.serverChain);
+    try {
+      if (PARTS.has('handshake')) results.push(...(await handshakes(pki)));
+      if (PARTS.has('load')) results.push(...(await loads(pki)));
+    } finally {
+      pki.remove();
+    }
   }
+  if (PARTS.has('flood')) results.push(await floodLag(ROUNDS));
+  return results;
 }

@@ -4,12 +4,13 @@
  *
  * Node 20's OpenSSL has no `sm4-gcm`; when the runtime lists it we use it, otherwise GCM
  * is composed from native SM4 and the JS GHASH:
- *   H    = E(K, 0^128)                     (sm4-ecb, once per key)
+ *   H    = E(K, 0^128)                     (once per key)
  *   J0   = IV || 00000001
- *   [S || C] = sm4-ctr from J0 over [0^128 || P]: S = E(K, J0) is the tag mask and C is
- *          P encrypted from J0 + 1, on one native cipher. OpenSSL's CTR increments all 128
- *          bits and GCM only the last 32; they agree while the low word does not wrap,
- *          i.e. for plaintexts under 2^32 − 2 blocks, which `MAX_PLAINTEXT` enforces.
+ *   [S || K1 || K2 ...] = E(K, J0), E(K, inc32(J0)), … : one native `sm4-ecb` call over the
+ *          counter blocks, on a cipher made once per key (ECB keeps no state between
+ *          whole blocks). S is the tag mask and C = P XOR K1 K2 …. Creating an `sm4-ctr`
+ *          cipher per message (a key schedule, a native object and its JS wrapper) was
+ *          most of the per-frame cipher cost of a session.
  *   tag  = GHASH_H(A, C) XOR S
  */
 import { createCipheriv, createDecipheriv, getCiphers, timingSafeEqual, type Cipher } from 'node:crypto';
@@ -46,12 +47,17 @@ function checkIv(iv: Uint8Array): void {
     throw new Sm4GcmError('SM4GCM_BAD_IV', `SM4-GCM IV must be ${SM4_GCM_IV_LENGTH} bytes, got ${iv.length}`);
 }
 
-/** One SM4-GCM key with its precomputed GHASH table: keep one per session direction. */
+/** Counter blocks per native call: bounds the scratch buffer for long messages. */
+const CHUNK_BLOCKS = 256;
+/** Counter blocks of the message being sealed or opened (single-threaded, never kept). */
+const counters = Buffer.alloc(CHUNK_BLOCKS * 16);
+
+/** One SM4-GCM key with its block cipher and GHASH table: keep one per session direction. */
 export class Sm4GcmKey {
   readonly implementation: Sm4GcmImplementation;
   private readonly key: Buffer;
   private readonly ghash: Ghash | undefined;
-  private readonly j0 = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+  private readonly ecb: Cipher | undefined;
 
   constructor(key: Uint8Array, options: { implementation?: Sm4GcmImplementation } = {}) {
     if (key.length !== SM4_KEY_LENGTH)
@@ -61,8 +67,8 @@ export class Sm4GcmKey {
       throw new Error('this runtime has no native sm4-gcm');
     this.key = Buffer.from(key);
     if (this.implementation === 'composed') {
-      const ecb = createCipheriv('sm4-ecb', this.key, null).setAutoPadding(false);
-      this.ghash = new Ghash(ecb.update(ZERO_BLOCK));
+      this.ecb = createCipheriv('sm4-ecb', this.key, null).setAutoPadding(false);
+      this.ghash = new Ghash(this.ecb.update(ZERO_BLOCK));
     }
   }
 
@@ -72,13 +78,30 @@ export class Sm4GcmKey {
     if (plaintext.length > MAX_PLAINTEXT)
       throw new Sm4GcmError('SM4GCM_TOO_LONG', `SM4-GCM plaintext longer than ${MAX_PLAINTEXT} bytes`);
     if (this.implementation === 'native') return this.nativeSeal(iv, plaintext, aad);
-    const n = plaintext.length;
-    const cipher = this.ctrFromJ0(iv);
-    const mask = cipher.update(ZERO_BLOCK);
-    const out = Buffer.allocUnsafe(n + SM4_GCM_TAG_LENGTH);
-    if (n > 0) cipher.update(plaintext).copy(out, 0);
-    this.tagInto(out, mask, aad, out.subarray(0, n));
+    const out = Buffer.allocUnsafe(plaintext.length + SM4_GCM_TAG_LENGTH);
+    this.sealInto(out, 0, iv, plaintext, aad);
     return out;
+  }
+
+  /**
+   * Writes ciphertext || tag to out[offset ..] (plaintext.length + 16 bytes): a frame is
+   * sealed in place, without an intermediate buffer. Composed implementation only.
+   */
+  sealInto(
+    out: Buffer,
+    offset: number,
+    iv: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array = EMPTY,
+  ): void {
+    checkIv(iv);
+    const n = plaintext.length;
+    if (n > MAX_PLAINTEXT)
+      throw new Sm4GcmError('SM4GCM_TOO_LONG', `SM4-GCM plaintext longer than ${MAX_PLAINTEXT} bytes`);
+    if (this.implementation === 'native') return void this.nativeSeal(iv, plaintext, aad).copy(out, offset);
+    const mask = this.keystreamXor(iv, plaintext, out, offset);
+    const ciphertext = out.subarray(offset, offset + n);
+    this.tagInto(out, offset + n, mask, aad, ciphertext);
   }
 
   /** Checks the tag of `sealed` (ciphertext || tag) and returns the plaintext; throws Sm4GcmError otherwise. */
@@ -95,29 +118,61 @@ export class Sm4GcmKey {
       throw new Sm4GcmError('SM4GCM_TOO_LONG', `SM4-GCM ciphertext longer than ${MAX_PLAINTEXT} bytes`);
     if (this.implementation === 'native') return this.nativeOpen(iv, sealed, n, aad);
     const ciphertext = sealed.subarray(0, n);
-    const cipher = this.ctrFromJ0(iv);
+    // A frame fits one native call: mask and keystream together, XORed only after the tag checks.
+    const single = n <= (CHUNK_BLOCKS - 1) * 16;
+    const ks = single ? this.counterBlocks(iv, 1 + Math.ceil(n / 16)) : this.counterBlocks(iv, 1);
     const expected = Buffer.allocUnsafe(SM4_GCM_TAG_LENGTH);
-    this.tagInto(expected, cipher.update(ZERO_BLOCK), aad, ciphertext);
+    this.tagInto(expected, 0, ks, aad, ciphertext);
     // Decrypt only after the tag checks out: no unauthenticated plaintext ever exists.
     if (!timingSafeEqual(expected, sealed.subarray(n)))
       throw new Sm4GcmError('SM4GCM_BAD_TAG', 'SM4-GCM authentication failed (tag mismatch)');
-    return n > 0 ? cipher.update(ciphertext) : Buffer.alloc(0);
+    const plaintext = Buffer.allocUnsafe(n);
+    if (!single) this.keystreamXor(iv, ciphertext, plaintext, 0);
+    else for (let i = 0; i < n; i++) plaintext[i] = ciphertext[i]! ^ ks[16 + i]!;
+    return plaintext;
   }
 
-  /** Native sm4-ctr positioned at J0 = IV || 00000001: its first block is the tag mask E(K, J0). */
-  private ctrFromJ0(iv: Uint8Array): Cipher {
-    const j0 = this.j0;
-    j0.set(iv, 0);
-    return createCipheriv('sm4-ctr', this.key, j0);
+  /** E(K, J0), E(K, J0 + 1), … : `blocks` blocks in one native call. */
+  private counterBlocks(iv: Uint8Array, blocks: number): Buffer {
+    for (let b = 0; b < blocks; b++) {
+      counters.set(iv, b * 16);
+      counters.writeUInt32BE(b + 1, b * 16 + 12);
+    }
+    return (this.ecb as Cipher).update(counters.subarray(0, blocks * 16));
   }
 
-  /** Writes GHASH_H(aad, ciphertext) XOR mask to the last 16 bytes of `out`. */
-  private tagInto(out: Buffer, mask: Buffer, aad: Uint8Array, ciphertext: Uint8Array): void {
+  /**
+   * out[offset ..] = input XOR E(K, J0 + 1), E(K, J0 + 2), …; returns the mask E(K, J0),
+   * computed in the same native call as the first chunk.
+   */
+  private keystreamXor(iv: Uint8Array, input: Uint8Array, out: Buffer, offset: number): Buffer {
+    const ecb = this.ecb as Cipher;
+    const n = input.length;
+    let mask: Buffer | undefined;
+    // Block index 0 is J0 (the mask); data block i uses counter 1 + i (inc32, mod 2^32).
+    for (let first = 0, done = 0; done < n || mask === undefined; first += CHUNK_BLOCKS) {
+      const withMask = mask === undefined ? 1 : 0;
+      const blocks = Math.min(CHUNK_BLOCKS, Math.ceil((n - done) / 16) + withMask);
+      for (let b = 0; b < blocks; b++) {
+        counters.set(iv, b * 16);
+        counters.writeUInt32BE((first + b + 1) >>> 0, b * 16 + 12);
+      }
+      const ks = ecb.update(counters.subarray(0, blocks * 16));
+      if (withMask) mask = ks.subarray(0, 16);
+      const take = Math.min(n - done, (blocks - withMask) * 16);
+      for (let i = 0, k = withMask * 16; i < take; i++, k++)
+        out[offset + done + i] = input[done + i]! ^ ks[k]!;
+      done += take;
+    }
+    return mask;
+  }
+
+  /** Writes GHASH_H(aad, ciphertext) XOR mask to out[at .. at + 16]. */
+  private tagInto(out: Buffer, at: number, mask: Buffer, aad: Uint8Array, ciphertext: Uint8Array): void {
     const g = this.ghash!.reset();
     if (aad.length > 0) g.update(aad);
     g.update(ciphertext);
     g.lengths(aad.length, ciphertext.length);
-    const at = out.length - SM4_GCM_TAG_LENGTH;
     g.digestInto(out, at);
     for (let i = 0; i < SM4_GCM_TAG_LENGTH; i++) out[at + i]! ^= mask[i]!;
   }

@@ -105,3 +105,27 @@ test('empty plaintext and empty AAD: tag only, equal to the reference', () => {
     assert.equal(sm4GcmOpen(key, iv, sealed, aad).length, 0);
   }
 });
+
+test('messages across the keystream chunk (256 blocks per native call) equal the reference', () => {
+  const key = hex(A1.key);
+  const iv = hex(A1.iv);
+  const gcm = new Sm4GcmKey(key);
+  for (const n of [255 * 16, 255 * 16 + 1, 256 * 16, 256 * 16 + 15, 511 * 16 + 3, 70_000]) {
+    const pt = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) pt[i] = (i * 31 + 7) & 0xff;
+    const sealed = gcm.seal(iv, pt, hex(A1.aad));
+    assert.deepEqual(sealed, reference(key, iv, pt, hex(A1.aad)), `length ${n}`);
+    assert.deepEqual(gcm.open(iv, sealed, hex(A1.aad)), pt, `length ${n}`);
+  }
+});
+
+test('sealInto writes ciphertext || tag at an offset, leaving the rest of the buffer alone', () => {
+  const key = hex(A1.key);
+  const iv = hex(A1.iv);
+  const pt = hex(A1.plaintext);
+  const out = Buffer.alloc(7 + pt.length + 16 + 1, 0xee);
+  new Sm4GcmKey(key).sealInto(out, 7, iv, pt, hex(A1.aad));
+  assert.deepEqual(out.subarray(7, out.length - 1), reference(key, iv, pt, hex(A1.aad)));
+  assert.deepEqual(out.subarray(0, 7), Buffer.alloc(7, 0xee));
+  assert.equal(out[out.length - 1], 0xee);
+});

@@ -23,6 +23,14 @@ export type DecodedItem =
   | { readonly kind: 'frame'; readonly type: number; readonly header: Buffer; readonly payload: Buffer }
   | { readonly kind: 'too-long'; readonly length: number };
 
+/** Receives frames as the decoder finds them (FrameDecoder.feed). */
+export interface FrameSink {
+  /** header and payload are views valid only during the call: copy what is kept. */
+  frame(type: number, header: Buffer, payload: Buffer): void;
+  /** N > maxPayload: the decoder has stopped. */
+  tooLong(length: number): void;
+}
+
 export interface FrameDecoderOptions {
   /** Largest payload N accepted; larger is fatal. Default 4096. */
   readonly maxPayload?: number;
@@ -79,25 +87,54 @@ export class FrameDecoder {
     return this.stopped;
   }
 
+  /** Ignores all further input (its session has ended). */
+  stop(): void {
+    this.stopped = true;
+    this.chunks = [];
+    this.buffered = 0;
+  }
+
   push(chunk: Uint8Array): DecodedItem[] {
-    if (this.stopped || chunk.length === 0) return [];
+    const out: DecodedItem[] = [];
+    this.feed(chunk, {
+      frame: (type, header, payload) =>
+        out.push({ kind: 'frame', type, header: Buffer.from(header), payload: Buffer.from(payload) }),
+      tooLong: (length) => out.push({ kind: 'too-long', length }),
+    });
+    return out;
+  }
+
+  /**
+   * Like push, without a copy or an object per frame (a session's hot path): frames go to
+   * `sink` as views. A sink that throws stops the decoder (the session it feeds ends).
+   */
+  feed(chunk: Uint8Array, sink: FrameSink): void {
+    if (this.stopped || chunk.length === 0) return;
     const input = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     // What is kept is copied: the caller may reuse its buffer, and a slice must not pin a large slab.
     if (this.buffered + input.length < this.need) {
       this.chunks.push(Buffer.from(input));
       this.buffered += input.length;
-      return [];
+      return;
     }
     const buf = this.chunks.length === 0 ? input : Buffer.concat([...this.chunks, input]);
-    const out: DecodedItem[] = [];
-    const rest = this.parse(buf, out);
-    this.chunks = rest < buf.length && !this.stopped ? [Buffer.from(buf.subarray(rest))] : [];
-    this.buffered = this.chunks.length > 0 ? buf.length - rest : 0;
-    return out;
+    this.chunks = [];
+    this.buffered = 0;
+    let rest = buf.length;
+    try {
+      rest = this.parse(buf, sink);
+    } catch (error) {
+      this.stopped = true;
+      throw error;
+    }
+    if (rest < buf.length && !this.stopped) {
+      this.chunks = [Buffer.from(buf.subarray(rest))];
+      this.buffered = buf.length - rest;
+    }
   }
 
   /** Decodes what it can from `buf`; returns where the unconsumed rest starts and sets `need`. */
-  private parse(buf: Buffer, out: DecodedItem[]): number {
+  private parse(buf: Buffer, sink: FrameSink): number {
     let p = 0;
     for (;;) {
       const at = buf.indexOf(FRAME_MAGIC, p);
@@ -117,7 +154,7 @@ export class FrameDecoder {
       const n = buf.readUInt16BE(p + 4);
       if (n > this.maxPayload) {
         this.stopped = true;
-        out.push({ kind: 'too-long', length: n });
+        sink.tooLong(n);
         return buf.length;
       }
       const total = n + FRAME_OVERHEAD;
@@ -128,13 +165,15 @@ export class FrameDecoder {
       const end = p + FRAME_HEADER_LENGTH + n;
       if (crc8(buf, p, end) === buf[end]) {
         this.decoded++;
-        out.push({
-          kind: 'frame',
-          type: buf[p + 6]!,
-          header: Buffer.from(buf.subarray(p, p + FRAME_HEADER_LENGTH)),
-          payload: Buffer.from(buf.subarray(p + FRAME_HEADER_LENGTH, end)),
-        });
+        const at = p;
         p += total;
+        sink.frame(
+          buf[at + 6]!,
+          buf.subarray(at, at + FRAME_HEADER_LENGTH),
+          buf.subarray(at + FRAME_HEADER_LENGTH, end),
+        );
+        // The sink may have ended the session (and stopped this decoder) meanwhile.
+        if (this.stopped) return buf.length;
       } else {
         this.badCrc++;
         p += FRAME_MAGIC.length;

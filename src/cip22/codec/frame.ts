@@ -43,6 +43,13 @@ export function describeFrameType(type: number): string {
 }
 
 export function frameHeader(type: number, payloadLength: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
+  writeFrameHeader(header, type, payloadLength);
+  return header;
+}
+
+/** Writes the 7 header bytes at the start of `out` (a whole frame's buffer). */
+export function writeFrameHeader(out: Buffer, type: number, payloadLength: number): void {
   if (!Number.isInteger(type) || type < 0 || type > 0xff)
     throw new RangeError(`frame type must be a u8, got ${type}`);
   if (!Number.isInteger(payloadLength) || payloadLength < 0 || payloadLength > MAX_FRAME_PAYLOAD) {
@@ -50,18 +57,15 @@ export function frameHeader(type: number, payloadLength: number): Buffer {
       `${describeFrameType(type)}: payload of ${payloadLength} bytes exceeds the u16 length field`,
     );
   }
-  const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
-  FRAME_MAGIC.copy(header, 0);
-  header.writeUInt16BE(payloadLength, 4);
-  header[6] = type;
-  return header;
+  FRAME_MAGIC.copy(out, 0);
+  out.writeUInt16BE(payloadLength, 4);
+  out[6] = type;
 }
 
 /** Whole frame: header, payload, CRC over both. */
 export function encodeFrame(type: number, payload: Uint8Array): Buffer {
-  const header = frameHeader(type, payload.length);
   const frame = Buffer.allocUnsafe(FRAME_OVERHEAD + payload.length);
-  header.copy(frame, 0);
+  writeFrameHeader(frame, type, payload.length);
   frame.set(payload, FRAME_HEADER_LENGTH);
   frame[frame.length - 1] = crc8(frame, 0, frame.length - 1);
   return frame;

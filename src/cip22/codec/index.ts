@@ -13,7 +13,7 @@ export {
   frameHeader,
   encodeFrame,
 } from './frame.js';
-export { FrameDecoder, type DecodedItem, type FrameDecoderOptions } from './decoder.js';
+export { FrameDecoder, type DecodedItem, type FrameDecoderOptions, type FrameSink } from './decoder.js';
 export {
   CIP22_REASONS,
   Cip22ProtocolError,

@@ -8,7 +8,7 @@ import { kdf2Sm3 } from '../../crypto/hash.js';
 import { Sm4GcmError, Sm4GcmKey, SM4_GCM_TAG_LENGTH } from '../../crypto/sm4-gcm.js';
 import { crc8 } from './crc8.js';
 import { Cip22ProtocolError } from './errors.js';
-import { FRAME_HEADER_LENGTH, FRAME_OVERHEAD, describeFrameType, frameHeader } from './frame.js';
+import { FRAME_HEADER_LENGTH, FRAME_OVERHEAD, describeFrameType, writeFrameHeader } from './frame.js';
 
 export interface SessionKeys {
   /** pile → gateway */
@@ -67,7 +67,7 @@ function prepared(key: SessionKey): Sm4GcmKey {
   return key instanceof Sm4GcmKey ? key : new Sm4GcmKey(key);
 }
 
-/** The whole sealed frame: header (N = len + 16, plain type), ciphertext || tag, CRC. */
+/** The whole sealed frame: header (N = len + 16, plain type), ciphertext || tag, CRC; sealed in place. */
 export function sealFrame(
   key: SessionKey,
   iv: Buffer,
@@ -75,11 +75,17 @@ export function sealFrame(
   type: number,
   plaintextPayload: Buffer,
 ): Buffer {
-  const header = frameHeader(type, plaintextPayload.length + SEAL_OVERHEAD);
-  const sealed = prepared(key).seal(sealedNonce(iv, seq, scratchNonce), plaintextPayload, header);
-  const frame = Buffer.allocUnsafe(FRAME_OVERHEAD + sealed.length);
-  header.copy(frame, 0);
-  sealed.copy(frame, FRAME_HEADER_LENGTH);
+  const n = plaintextPayload.length + SEAL_OVERHEAD;
+  const frame = Buffer.allocUnsafe(FRAME_OVERHEAD + n);
+  writeFrameHeader(frame, type, n);
+  const header = frame.subarray(0, FRAME_HEADER_LENGTH);
+  prepared(key).sealInto(
+    frame,
+    FRAME_HEADER_LENGTH,
+    sealedNonce(iv, seq, scratchNonce),
+    plaintextPayload,
+    header,
+  );
   frame[frame.length - 1] = crc8(frame, 0, frame.length - 1);
   return frame;
 }

@@ -13,6 +13,7 @@ import {
   Cip22ProtocolError,
   CIP22_REASONS,
   FrameDecoder,
+  type FrameSink,
   FrameType,
   ackPayload,
   decodeMessage,
@@ -120,19 +121,19 @@ export class PileSession {
     return this.phase === 'closed';
   }
 
+  /** Frames straight from the decoder, as views into its buffer (one sink per session). */
+  private readonly frames: FrameSink = {
+    frame: (type, header, payload) => this.onFrame(type, header, payload),
+    tooLong: (length) => {
+      throw new Cip22ProtocolError('frame-too-long', `frame payload ${length} > ${this.decoder.maxPayload}`);
+    },
+  };
+
   /** Bytes from the pile. Never throws. */
   push(chunk: Buffer): void {
     if (this.phase === 'closed') return;
     try {
-      for (const item of this.decoder.push(chunk)) {
-        if (this.isClosed) return;
-        if (item.kind === 'too-long')
-          throw new Cip22ProtocolError(
-            'frame-too-long',
-            `frame payload ${item.length} > ${this.decoder.maxPayload}`,
-          );
-        this.onFrame(item.type, item.header, item.payload);
-      }
+      this.decoder.feed(chunk, this.frames);
     } catch (error) {
       this.fail(error);
     }
@@ -172,6 +173,7 @@ export class PileSession {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     this.endReason = reason;
+    this.decoder.stop();
     this.host.count(reason);
     this.host.ended(this, reason);
     this.io.end();
@@ -179,8 +181,11 @@ export class PileSession {
 
   // ---------------------------------------------------------------- frames
 
+  /** header and payload are views into the decoder's input: only a sealed payload's plaintext (a copy) may be kept. */
   private onFrame(type: number, header: Buffer, payload: Buffer): void {
-    if (this.phase === 'open' && this.channel) payload = this.channel.open(header, payload);
+    if (this.phase === 'closed') return; // a frame already in the decoder when the session closed
+    payload =
+      this.phase === 'open' && this.channel ? this.channel.open(header, payload) : Buffer.from(payload);
     const msg = decodeMessage(type, payload, this.version ?? '1.2');
     switch (this.phase) {
       case 'hello':
@@ -191,8 +196,6 @@ export class PileSession {
         throw new Cip22ProtocolError('unexpected-frame', `${msg.type} before AUTH_OK`);
       case 'open':
         return this.onSessionFrame(msg);
-      case 'closed':
-        return; // a frame already in the decoder when the session closed
     }
   }
 

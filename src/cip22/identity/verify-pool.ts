@@ -67,8 +67,7 @@ export class VerifyPool {
   /** As verify, with the job's ECDH secret when it asked for one (VerifyOutcome.z). */
   run(job: VerifyJob, source: string): VerifyOutcome | Promise<VerifyOutcome> {
     this.counters.jobs++;
-    if (this.slots.length === 0) return runJob(job);
-    if (isNative(job)) {
+    if (this.slots.length === 0 || isNative(job)) {
       this.counters.inline++;
       return runJob(job);
     }
