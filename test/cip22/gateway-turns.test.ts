@@ -1,8 +1,8 @@
 /**
  * Issue 16: no event-loop turn of a handshake longer than 1 ms. With a threaded pool a
  * P-256 AUTH_RESP used to run its chain, AUTH signature, ECDH, key derivation and AUTH_OK
- * in the frame's turn (~1.5 ms of CPU on the loaded bench box); the part after the
- * chain now runs in the same loop iteration's check phase.
+ * in the frame's turn (~1.5 ms of CPU on the loaded bench box); now the signature and
+ * ECDH, then the keys and AUTH_OK, run in check phases (setImmediate) of their own.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import { CountingSink, InprocPile, StillClock, inprocGateway } from './inproc-pi
 
 const nextCheckPhase = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-test('P-256 AUTH_RESP with worker threads: the chain in the frame turn, the signature and AUTH_OK in the check phase', async (t) => {
+test('P-256 AUTH_RESP with worker threads: the chain in the frame turn, the signature and AUTH_OK in later check phases', async (t) => {
   const gateway = inprocGateway(new StillClock(), new CountingSink(), { verify: { workers: 1 } });
   t.after(() => gateway.stop());
   const pile = new InprocPile(gateway);
@@ -19,7 +19,7 @@ test('P-256 AUTH_RESP with worker threads: the chain in the frame turn, the sign
     pile.inbox.map((m) => m.type),
     ['CHALLENGE'],
   );
-  await nextCheckPhase();
+  for (let i = 0; i < 3 && !pile.session.isOpen; i++) await nextCheckPhase();
   assert.equal(pile.session.isOpen, true);
   assert.ok(pile.inbox.some((m) => m.type === 'AUTH_OK'));
 });
@@ -30,7 +30,7 @@ test('a session closed between the two halves gets no AUTH_OK and nothing throws
   const pile = new InprocPile(gateway);
   pile.handshake('p256');
   pile.session.close('test-closed');
-  await nextCheckPhase();
+  for (let i = 0; i < 3; i++) await nextCheckPhase();
   assert.equal(pile.session.isOpen, false);
   assert.equal(pile.session.endReason, 'test-closed');
   assert.ok(!pile.inbox.some((m) => m.type === 'AUTH_OK'));
