@@ -146,7 +146,8 @@ function turnNote(rounds: readonly Round[]): string {
     )} ms, p99.9 ${fmt(
       t.map((x) => x.p999Ms),
       2,
-    )} ms, turns > 1 ms ${t.map((x) => x.over1ms).join(', ')} of ${t.map((x) => x.turns).join(', ')}; ` +
+    )} ms, turns > 1 ms ${t.map((x) => x.over1ms).join(', ')} of ${t.map((x) => x.turns).join(', ')} ` +
+    `(${t.map((x) => JSON.stringify(x.over1msBy ?? {})).join(', ')}); ` +
     `wall max ${fmt(t.map((x) => x.maxWallMs))} ms; monitorEventLoopDelay max ${fmt(t.map((x) => x.eldMaxMs))} ms, p99 ${fmt(t.map((x) => x.eldP99Ms))} ms`
   );
 }

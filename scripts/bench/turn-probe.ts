@@ -24,6 +24,8 @@ export interface TurnStats {
   /** monitorEventLoopDelay max and p99 (ms, 1 ms resolution, includes preemption). */
   readonly eldMaxMs: number;
   readonly eldP99Ms: number;
+  /** Turns over 1 ms by the async resource that ran them (Timeout, TLSWRAP, PROMISE…). */
+  readonly over1msBy?: Readonly<Record<string, number>>;
 }
 
 export function startTurnProbe(): { stats(): TurnStats; reset(): void } {
@@ -32,13 +34,26 @@ export function startTurnProbe(): { stats(): TurnStats; reset(): void } {
   let cpu0 = 0;
   let bounds: number[] = [];
   let maxWall = 0;
+  let over1msBy: Record<string, number> = {};
+  const types = new Map<number, string>();
+  let current = '';
   const cpuNow = (): number => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
   createHook({
-    before() {
+    init(asyncId, type) {
+      types.set(asyncId, type);
+    },
+    destroy(asyncId) {
+      types.delete(asyncId);
+    },
+    promiseResolve(asyncId) {
+      types.delete(asyncId);
+    },
+    before(asyncId) {
       if (depth++ > 0) return;
+      current = types.get(asyncId) ?? 'other';
       wall0 = performance.now();
       cpu0 = cpuNow();
     },
@@ -46,7 +61,9 @@ export function startTurnProbe(): { stats(): TurnStats; reset(): void } {
       if (--depth > 0) return;
       const wall = performance.now() - wall0;
       const cpu = cpuNow() - cpu0;
-      bounds.push(Math.min(wall, cpu));
+      const bound = Math.min(wall, cpu);
+      bounds.push(bound);
+      if (bound > 1) over1msBy[current] = (over1msBy[current] ?? 0) + 1;
       if (wall > maxWall) maxWall = wall;
     },
   }).enable();
@@ -55,6 +72,7 @@ export function startTurnProbe(): { stats(): TurnStats; reset(): void } {
   return {
     reset() {
       bounds = [];
+      over1msBy = {};
       maxWall = 0;
       eld.reset();
     },
@@ -70,6 +88,7 @@ export function startTurnProbe(): { stats(): TurnStats; reset(): void } {
         maxWallMs: maxWall,
         eldMaxMs: eld.max / 1e6,
         eldP99Ms: eld.percentile(99) / 1e6,
+        over1msBy,
       };
     },
   };

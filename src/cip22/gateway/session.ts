@@ -65,6 +65,8 @@ export interface SessionHost {
   readonly signatures?: {
     verify(job: VerifyJob, source: string): boolean | Promise<boolean>;
     run(job: VerifyJob, source: string): VerifyOutcome | Promise<VerifyOutcome>;
+    /** Worker threads exist: handshakes are asynchronous anyway (0 workers: all inline). */
+    readonly threaded?: boolean;
   };
   /** True when a configured CRL lists the certificate. */
   revoked?(cert: ParsedCertificate): boolean;
@@ -273,9 +275,10 @@ export class PileSession {
       },
       (job) => this.verify(certJob(job)),
     );
+    const inline = !(chain instanceof Promise);
     then(
       chain,
-      (c) => this.afterChain(msg, c, now),
+      (c) => this.afterChain(msg, c, now, inline),
       (e) => this.fail(e),
     );
   }
@@ -288,6 +291,7 @@ export class PileSession {
     msg: Extract<Cip22Message, { type: 'AUTH_RESP' }>,
     chain: ChainResult,
     now: number,
+    inline: boolean,
   ): void {
     if (this.phase !== 'verifying') return;
     if (!chain.ok) {
@@ -296,6 +300,25 @@ export class PileSession {
     }
     const key = chain.pile.publicKey65;
     if (!key) throw new Refusal('bad-signature', 'bad-signature', 'pile certificate has no usable key');
+    // An inline chain (P-256), signature and ECDH, then keys and AUTH_OK, were one ~1.5 ms
+    // turn (issue 16: none > 1 ms); now three. No frame may come until AUTH_OK ('verifying').
+    if (inline && this.host.signatures?.threaded === true)
+      this.later(() => this.checkSignature(msg, key, now));
+    else this.checkSignature(msg, key, now);
+  }
+
+  private later(fn: () => void): void {
+    setImmediate(() => {
+      try {
+        fn();
+      } catch (error) {
+        this.fail(error);
+      }
+    });
+  }
+
+  private checkSignature(msg: Extract<Cip22Message, { type: 'AUTH_RESP' }>, key: Buffer, now: number): void {
+    if (this.phase !== 'verifying') return;
     const ephemeral = this.ephemeral as Ephemeral;
     const signed = authSignedInput(
       this.nonce as Buffer,
@@ -311,9 +334,12 @@ export class PileSession {
         ? { privateKey: ephemeral.privateKey, peer: msg.pileEphemeralPub }
         : undefined;
     const job = authJob(this.alg as IdentityAlg, key, signed, msg.signature, ecdh);
+    const outcome = signatures ? signatures.run(job, this.remote) : runJob(job);
+    if (!(outcome instanceof Promise) && signatures?.threaded === true)
+      return this.later(() => this.afterSignature(msg, outcome, now));
     then(
-      signatures ? signatures.run(job, this.remote) : runJob(job),
-      (outcome) => this.afterSignature(msg, outcome, now),
+      outcome,
+      (o) => this.afterSignature(msg, o, now),
       (e) => this.fail(e),
     );
   }

@@ -6,7 +6,7 @@
  * Node's X509Certificate is not used: its verify() cannot check SM2-with-SM3.
  */
 import { ECDH, createHash } from 'node:crypto';
-import { CURVES, OID, algForCurveOid, identityError, type IdentityAlg } from './algorithms.js';
+import { CURVES, OID, SM2_SIGNER_ID, algForCurveOid, identityError, type IdentityAlg } from './algorithms.js';
 import { DerError, TAG, childrenOf, contentOf, expectTlv } from './der.js';
 import {
   basicConstraints,
@@ -227,23 +227,25 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
   }
 }
 
+const CERT_SIGNER_IDS = [SM2_SIGNER_ID, ''] as const;
+
 /**
  * True when `issuer`'s key signed `cert`. SM2 certificate signatures are checked with
  * the GB/T signer ID first and then with the empty ID, which is what OpenSSL 1.1.1-3.x
- * uses when a certificate is signed without `-sigopt distid:` (see docs/cip22-pki.md).
+ * uses when a certificate is signed without `-sigopt distid:` (see docs/cip22-pki.md);
+ * both in one point multiplication. `hot`: the issuer's key will verify again (an issuing
+ * CA already linked to a pinned root), worth a precomputed table.
  */
 export function verifyCertSignature(
   cert: Pick<ParsedCertificate, 'sigAlg' | 'tbs' | 'signature'>,
   issuer: Pick<ParsedCertificate, 'publicKey65' | 'keyAlg'>,
+  hot = false,
 ): boolean {
   const key = issuer.publicKey65;
   if (!key) return false;
   switch (cert.sigAlg) {
     case 'sm2-sm3':
-      return (
-        issuer.keyAlg === 'sm2' &&
-        (verifySm2(key, cert.tbs, cert.signature) || verifySm2(key, cert.tbs, cert.signature, ''))
-      );
+      return issuer.keyAlg === 'sm2' && verifySm2(key, cert.tbs, cert.signature, CERT_SIGNER_IDS, hot);
     case 'ecdsa-sha256':
       return issuer.keyAlg === 'ecdsa-p256' && verifyEcdsaP256(key, cert.tbs, cert.signature, 'sha256');
     case 'ecdsa-sha384':

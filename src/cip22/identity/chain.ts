@@ -34,6 +34,8 @@ export type ChainFailure =
 export interface SignatureJob {
   readonly cert: Pick<ParsedCertificate, 'sigAlg' | 'tbs' | 'signature'>;
   readonly issuer: Pick<ParsedCertificate, 'publicKey65' | 'keyAlg'>;
+  /** The issuer is an issuing CA already linked to a pinned root: its key will verify again. */
+  readonly hot?: boolean;
 }
 
 export type ChainResult =
@@ -146,6 +148,16 @@ function* findRoot(
   );
 }
 
+/**
+ * Only a CA whose link to a pinned root verified before may earn a precomputed key table
+ * (~11 ms once): a forger's throw-away CA keys must not cost more than a plain check.
+ */
+function linkedToRoot(issuer: ParsedCertificate, input: PileChainInput): boolean {
+  const links = input.verifiedLinks;
+  if (!links) return false;
+  return input.roots.some((root) => links.has(`${issuer.fingerprintSha256}/${root.fingerprintSha256}`));
+}
+
 /** Cheap structural checks run before any signature, so forged junk costs no curve arithmetic. */
 function* check(input: PileChainInput): Generator<SignatureJob, ParsedCertificate, boolean> {
   const { cache } = input;
@@ -166,7 +178,7 @@ function* check(input: PileChainInput): Generator<SignatureJob, ParsedCertificat
     reject('root-issued', `pile certificate is issued directly by the root "${issuer.subject}"`);
   let pileSigned = cache?.knownLink(pile, issuer) ?? false;
   if (!pileSigned) {
-    pileSigned = yield { cert: pile, issuer };
+    pileSigned = yield { cert: pile, issuer, hot: linkedToRoot(issuer, input) };
     if (pileSigned) cache?.rememberLink(pile, issuer);
   }
   if (!pileSigned) {
@@ -232,5 +244,7 @@ export function verifyPileChainWith(
  * in the same union so the gateway has one list of reasons.
  */
 export function verifyPileChain(input: PileChainInput): ChainResult {
-  return verifyPileChainWith(input, (job) => verifyCertSignature(job.cert, job.issuer)) as ChainResult;
+  return verifyPileChainWith(input, (job) =>
+    verifyCertSignature(job.cert, job.issuer, job.hot),
+  ) as ChainResult;
 }

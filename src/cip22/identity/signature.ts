@@ -1,7 +1,8 @@
 /**
  * AUTH signatures (spec §5.3) and the raw verification shared with certificates.
- * SM2: GB/T 32918.2 via sm-crypto-v2 (Node's crypto.sign on an SM2-curve key computes
- * plain ECDSA, without Z_A and with another equation). ECDSA P-256: Node's crypto.
+ * SM2: signing with sm-crypto-v2, verification on its curve points (sm2-verify.ts); Node's
+ * crypto cannot make or check GB/T 32918.2 signatures with the spec's signer ID.
+ * ECDSA P-256: Node's crypto.
  * (r, s) DER is encoded and decoded here, strictly, not by sm-crypto-v2 (its DER
  * reader is lenient and does not range-check r and s).
  */
@@ -10,6 +11,7 @@ import { sm2 } from 'sm-crypto-v2';
 import { CURVES, SM2_SIGNER_ID, type IdentityAlg } from './algorithms.js';
 import { decodeRsSignature, encodeRsSignature } from './der.js';
 import { type EcPrivateKey, loadEcPrivateKey } from './private-key.js';
+import { sm2Verifies } from './sm2-verify.js';
 
 export type DigestName = 'sha256' | 'sha384';
 
@@ -43,28 +45,22 @@ function p256PublicKey(publicKey65: Buffer): KeyObject {
   return key;
 }
 
-function hex64(value: bigint): string {
-  return value.toString(16).padStart(64, '0');
-}
-
 /**
- * SM2 verification with signer ID `userId` (Z_A = SM3(ENTL || ID || a || b || G || P)).
- * Returns false, never throws, for any bad key, signature or range.
+ * SM2 verification: true when the signature verifies with one of `userIds` (Z_A =
+ * SM3(ENTL || ID || a || b || G || P)). `hot`: the key will verify again (an issuing CA),
+ * worth a precomputed table. Returns false, never throws, for any bad key, signature or range.
  */
 export function verifySm2(
   publicKey65: Buffer,
   data: Buffer,
   signatureDer: Buffer,
-  userId = SM2_SIGNER_ID,
+  userIds: readonly string[] = [SM2_SIGNER_ID],
+  hot = false,
 ): boolean {
   try {
     if (!isUncompressedPoint(publicKey65) || !Buffer.isBuffer(data)) return false;
     const { r, s } = decodeRsSignature(signatureDer, CURVES.sm2.order);
-    return sm2.doVerifySignature(data, hex64(r) + hex64(s), publicKey65.toString('hex'), {
-      hash: true,
-      der: false,
-      userId,
-    });
+    return sm2Verifies(publicKey65, data, r, s, userIds, hot);
   } catch {
     return false;
   }

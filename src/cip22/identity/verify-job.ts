@@ -16,6 +16,7 @@ export type VerifyJob =
       readonly signature: Uint8Array;
       readonly keyAlg: IdentityAlg | 'other';
       readonly publicKey65: Uint8Array | undefined;
+      readonly hot: boolean;
     }
   | {
       readonly kind: 'auth';
@@ -48,6 +49,7 @@ export function certJob(job: SignatureJob): VerifyJob {
     signature: own(job.cert.signature),
     keyAlg: job.issuer.keyAlg,
     publicKey65: job.issuer.publicKey65 && own(job.issuer.publicKey65),
+    hot: job.hot === true,
   };
 }
 
@@ -78,6 +80,7 @@ export function runVerifyJob(job: VerifyJob): boolean {
     return verifyCertSignature(
       { sigAlg: job.sigAlg, tbs: buf(job.tbs), signature: buf(job.signature) },
       { keyAlg: job.keyAlg, publicKey65: job.publicKey65 && buf(job.publicKey65) },
+      job.hot,
     );
   } catch {
     return false;

@@ -89,6 +89,11 @@ export class VerifyPool {
     });
   }
 
+  /** Jobs can run on worker threads (false: every job runs inline). */
+  get threaded(): boolean {
+    return this.slots.length > 0;
+  }
+
   get queueLength(): number {
     return this.queued;
   }
