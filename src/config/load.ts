@@ -6,16 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { EdgeError } from '../core/errors.js';
 import { DRIVER_NAMES } from '../drivers/registry.js';
+import { invalidError, readError, type ConfigIssue, type ValidationResult } from './issues.js';
 import { configSchema, type EdgeConfig } from './schema.js';
 
-export interface ConfigIssue {
-  readonly path: string;
-  readonly message: string;
-}
-
-export type ValidationResult = { ok: true; config: EdgeConfig } | { ok: false; issues: ConfigIssue[] };
+export type { ConfigIssue, ValidationResult } from './issues.js';
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -79,9 +74,7 @@ export function readConfigFile(file: string): ValidationResult {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new EdgeError('EDGE_ERR_CONFIG_READ', `cannot read ${file}: ${(error as Error).message}`, {
-      context: { file },
-    });
+    throw readError(file, error);
   }
   return checkConfigText(text);
 }
@@ -90,8 +83,5 @@ export function readConfigFile(file: string): ValidationResult {
 export function loadConfigFile(file: string): EdgeConfig {
   const result = readConfigFile(file);
   if (result.ok) return result.config;
-  const lines = result.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
-  throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `${file} is invalid:\n${lines}`, {
-    context: { file, issues: result.issues },
-  });
+  throw invalidError(file, result.issues);
 }
