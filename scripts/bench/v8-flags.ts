@@ -6,7 +6,8 @@
  * full GC, and its CPU (share of one core over the second half of the settle time): a flag
  * that saves memory by giving up the JIT costs CPU, and both are printed side by side.
  * BENCH_MEM_SETTLE_S (default 30) and BENCH_ROUNDS (default 3) size the run;
- * BENCH_V8_FLAGS='--a --b;--c' replaces the variants (flag sets separated by ';').
+ * BENCH_V8_FLAGS='--a --b;--c' replaces the variants (flag sets separated by ';');
+ * BENCH_V8_PARALLEL=1 runs each round's agents at the same time.
  */
 import { pathToFileURL } from 'node:url';
 import { formatResult, type BenchResult } from './common.js';
@@ -15,6 +16,8 @@ import { STATION_NAME, figures, startStation, type Sample } from './mem.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SETTLE_S = Number(process.env.BENCH_MEM_SETTLE_S ?? 30);
+/** Runs a round's agents side by side (a long settle in half the time; both see the same load). */
+const PARALLEL = process.env.BENCH_V8_PARALLEL === '1';
 
 const DEFAULT_VARIANTS: readonly (readonly string[])[] = [
   [],
@@ -40,6 +43,14 @@ export async function run(): Promise<BenchResult[]> {
   const runs: Sample[][] = sets.map(() => []);
   try {
     for (let round = 0; round < ROUNDS; round++) {
+      if (PARALLEL) {
+        const all = await Promise.all([
+          station.sample(),
+          ...sets.map((flags) => station.sample(undefined, flags)),
+        ]);
+        all.forEach((sample, i) => (i === 0 ? production : runs[i - 1])?.push(sample));
+        continue;
+      }
       production.push(await station.sample());
       for (const [i, flags] of sets.entries()) runs[i]?.push(await station.sample(undefined, flags));
     }
