@@ -5,7 +5,7 @@
  * so they retry; no MQTT), lets it settle, and prints its RSS after a full GC.
  */
 import { Agent } from '../../src/agent.js';
-import { validateConfigOffThread } from '../../src/config/off-thread.js';
+import { configSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { demoConfig } from '../../src/demo/config.js';
 
@@ -17,14 +17,7 @@ const CLOSED_PORT = 1;
 for (const m of preload) await import(m);
 
 const demo = demoConfig({ modbusPort: CLOSED_PORT, mqttUrl: '', dataDir: dir, httpPort: 0 });
-// Checked off the main isolate, as `edge-agent run` checks its config.
-const checked = await validateConfigOffThread({
-  ...demo,
-  mqtt: { topicPrefix: 'edge' },
-  log: { level: 'error' },
-});
-if (!checked.ok) throw new Error(`demo config invalid: ${JSON.stringify(checked.issues)}`);
-const config = checked.config;
+const config = configSchema.parse({ ...demo, mqtt: { topicPrefix: 'edge' }, log: { level: 'error' } });
 const agent = new Agent({ config, logger: silentLogger });
 await agent.start();
 if (scrape) await (await fetch(`http://${agent.httpAddress()}/metrics`)).text();

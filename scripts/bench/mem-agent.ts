@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import { writeHeapSnapshot } from 'node:v8';
 import { Agent } from '../../src/agent.js';
-import { validateConfigOffThread } from '../../src/config/off-thread.js';
+import { configSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { memoryDetail } from './mem-breakdown.js';
 import { modbusDevicesConfig } from './station-devices.js';
@@ -44,16 +44,16 @@ async function steadyState(settleMs: number): Promise<number> {
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
-// Checked off the main isolate, as `edge-agent run` checks its config.
-const checked = await validateConfigOffThread({
-  agent: { id: 'bench-mem', site: 'bench' },
-  store: { path: args.store },
-  mqtt: { url: args.mqttUrl, allowInsecure: true },
-  http: { host: '127.0.0.1', port: 0 },
-  devices: modbusDevicesConfig(args.modbusPort, args.devices, args.tags),
+const agent = new Agent({
+  config: configSchema.parse({
+    agent: { id: 'bench-mem', site: 'bench' },
+    store: { path: args.store },
+    mqtt: { url: args.mqttUrl, allowInsecure: true },
+    http: { host: '127.0.0.1', port: 0 },
+    devices: modbusDevicesConfig(args.modbusPort, args.devices, args.tags),
+  }),
+  logger: silentLogger,
 });
-if (!checked.ok) throw new Error(`bench config invalid: ${JSON.stringify(checked.issues)}`);
-const agent = new Agent({ config: checked.config, logger: silentLogger });
 await agent.start();
 const cpu = await steadyState(args.settleMs);
 const running = process.memoryUsage().rss;

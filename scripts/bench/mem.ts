@@ -59,6 +59,15 @@ const MB = (n: number): string => (n / 1e6).toFixed(1);
 /** Another build's child (its dist/scripts/bench/mem-agent.js), run in the same rounds: before/after. */
 const COMPARE = process.env.BENCH_MEM_COMPARE;
 
+/** RSS samples of agent runs (every 10 s after their first third): medians of first, last and max. */
+function flatness(samples: Sample[], who: string): string {
+  const runs = samples.filter((a) => (a.samples?.length ?? 0) > 1);
+  if (runs.length === 0) return '';
+  const pick = (f: (xs: readonly number[]) => number): string =>
+    MB(median(runs.map((r) => f(r.samples ?? []))));
+  return `; ${who} RSS every 10 s after the first third: first ${pick((xs) => xs[0] ?? NaN)}, last ${pick((xs) => xs.at(-1) ?? NaN)}, max ${pick((xs) => Math.max(...xs))} MB`;
+}
+
 export function figures(
   station: string,
   agent: Sample[],
@@ -75,7 +84,7 @@ export function figures(
       baselineName: otherName,
       baseline: med(other, 'running'),
       target: '<= 64 MB',
-      notes: `flags ${flags.join(' ') || '(none)'}; runs ${agent.map((s) => MB(s.running)).join(', ')} MB vs ${other.map((s) => MB(s.running)).join(', ')} MB`,
+      notes: `flags ${flags.join(' ') || '(none)'}; runs ${agent.map((s) => MB(s.running)).join(', ')} MB vs ${other.map((s) => MB(s.running)).join(', ')} MB${flatness(agent, 'agent')}${flatness(other, 'baseline')}`,
     },
     {
       name: `${station}: RSS after a full GC`,
@@ -149,15 +158,6 @@ export async function startStation(settleS = SETTLE_S): Promise<StationPeers> {
   };
 }
 
-/** RSS samples of the agent runs (after their first third): median first, last and max. */
-function flatness(agent: Sample[]): string {
-  const runs = agent.filter((a) => (a.samples?.length ?? 0) > 1);
-  if (runs.length === 0) return '';
-  const pick = (f: (xs: readonly number[]) => number): string =>
-    MB(median(runs.map((r) => f(r.samples ?? []))));
-  return `; RSS sampled every 10 s after the first third: first ${pick((xs) => xs[0] ?? NaN)}, last ${pick((xs) => xs.at(-1) ?? NaN)}, max ${pick((xs) => Math.max(...xs))} MB (medians of runs)`;
-}
-
 export const STATION_NAME = `agent, Modbus-only ${DEVICES} devices × ${TAGS} tags at 1 Hz + MQTT`;
 
 export async function run(): Promise<BenchResult[]> {
@@ -172,10 +172,8 @@ export async function run(): Promise<BenchResult[]> {
       if (COMPARE) other.push(await station.sample(COMPARE));
     }
     const name = `${STATION_NAME}, after ${SETTLE_S} s`;
-    const withFlatness = (rs: BenchResult[]): BenchResult[] =>
-      rs.map((r, i) => (i === 0 ? { ...r, notes: `${r.notes ?? ''}${flatness(agent)}` } : r));
     return [
-      ...withFlatness(figures(name, agent, bare, "bare node -e ''")),
+      ...figures(name, agent, bare, "bare node -e ''"),
       ...(COMPARE ? figures(name, agent, other, `the same agent built from ${COMPARE}`) : []),
     ];
   } finally {

@@ -70,7 +70,7 @@ export async function run(): Promise<BenchResult[]> {
   const dir = tempDir('edge-bench-reload-');
   const file = join(dir.path, 'config.yaml');
   writeFileSync(file, stringify(config(dir.path, server.port, false)));
-  const startup = await loadStartupConfig(file);
+  const startup = loadStartupConfig(file);
   const agent = new Agent({ config: startup.config, logger: silentLogger });
   await agent.start();
   const reload = await startReload({ agent, file, startup, logger: silentLogger, restart: () => undefined });

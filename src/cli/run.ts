@@ -12,7 +12,7 @@ import {
 } from '../reload/runtime.js';
 
 export async function runCommand(file: string, _err: (line: string) => void): Promise<number> {
-  const startup = await loadStartupConfig(file);
+  const startup = loadStartupConfig(file);
   const config = startup.config;
   const logger = createLogger(config.log.level);
   // After an OTA switch or rollback, or a config change that is not live: stop cleanly as on

@@ -6,11 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { EdgeError } from '../core/errors.js';
 import { DRIVER_NAMES } from '../drivers/registry.js';
-import { invalidError, readError, type ConfigIssue, type ValidationResult } from './issues.js';
 import { configSchema, type EdgeConfig } from './schema.js';
 
-export type { ConfigIssue, ValidationResult } from './issues.js';
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type ValidationResult = { ok: true; config: EdgeConfig } | { ok: false; issues: ConfigIssue[] };
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -74,7 +79,9 @@ export function readConfigFile(file: string): ValidationResult {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw readError(file, error);
+    throw new EdgeError('EDGE_ERR_CONFIG_READ', `cannot read ${file}: ${(error as Error).message}`, {
+      context: { file },
+    });
   }
   return checkConfigText(text);
 }
@@ -83,5 +90,8 @@ export function readConfigFile(file: string): ValidationResult {
 export function loadConfigFile(file: string): EdgeConfig {
   const result = readConfigFile(file);
   if (result.ok) return result.config;
-  throw invalidError(file, result.issues);
+  const lines = result.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
+  throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `${file} is invalid:\n${lines}`, {
+    context: { file, issues: result.issues },
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Agent } from '../agent.js';
-import { validateConfigOffThread } from '../config/off-thread.js';
+import { validateConfig } from '../config/load.js';
 import type { EdgeConfig } from '../config/schema.js';
 import { EdgeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
@@ -66,10 +66,7 @@ export async function startDemoStation(options: DemoStationOptions): Promise<Dem
     log: { level: options.logLevel ?? 'warn' },
   };
   // aedes speaks MQTT 3.1.1 only; a broker named on the command line gets MQTT 5.
-  const checked = await validateConfigOffThread({
-    ...raw,
-    mqtt: { ...raw.mqtt, protocolVersion: broker ? 4 : 5 },
-  });
+  const checked = validateConfig({ ...raw, mqtt: { ...raw.mqtt, protocolVersion: broker ? 4 : 5 } });
   if (!checked.ok) {
     await broker?.close();
     await modbus.close();

@@ -9,7 +9,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/ports.js';
-import { checkConfigTextOffThread } from '../config/off-thread.js';
+import { checkConfigText } from '../config/load.js';
 import type { SecretResolver } from '../config-kit/secrets.js';
 import { applyLive, devicesVerdict, type ReloadTarget } from './apply.js';
 import { diffConfig, summarisePlan } from './diff.js';
@@ -320,7 +320,7 @@ export class Reloader {
   /** After a restart onto a config on trial: the devices it added or changed. */
   private async startedSince(previous: string): Promise<string[]> {
     const text = await this.deps.history.text(previous).catch(() => undefined);
-    const parsed = text === undefined ? undefined : await checkConfigTextOffThread(text);
+    const parsed = text === undefined ? undefined : checkConfigText(text);
     if (!parsed?.ok) return [];
     const plan = diffConfig(parsed.config, this.deps.target.config());
     return [...plan.devices.added, ...plan.devices.changed.map((c) => c.name)];

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Agent } from '../agent.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/ports.js';
-import { checkConfigTextOffThread, loadConfigFileOffThread } from '../config/off-thread.js';
+import { checkConfigText, loadConfigFile } from '../config/load.js';
 import type { EdgeConfig } from '../config/schema.js';
 import { createSecretResolver, type SecretResolver } from '../config-kit/secrets.js';
 import { loadKeyring } from '../ota/verify.js';
@@ -34,15 +34,15 @@ export interface StartupConfig {
 }
 
 /** The local file decides where the history is; the history's active config runs if the file did not change since. */
-export async function loadStartupConfig(file: string): Promise<StartupConfig> {
-  const fileConfig = await loadConfigFileOffThread(file);
+export function loadStartupConfig(file: string): StartupConfig {
+  const fileConfig = loadConfigFile(file);
   const fileText = readFileSync(file, 'utf8');
   const history = new ConfigHistory(fileConfig.reload.historyDir, fileConfig.reload.keep);
   const start = startupText(history, fileText);
   const signingKeys =
     fileConfig.reload.publicKeys ?? fileConfig.ota.commandPublicKeys ?? fileConfig.ota.publicKeys;
   if (start.fromHistory) {
-    const parsed = await checkConfigTextOffThread(start.text);
+    const parsed = checkConfigText(start.text);
     if (parsed.ok)
       return {
         config: { ...withLocalTrustAnchors(parsed.config, fileConfig).config, reload: fileConfig.reload },

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/ports.js';
-import { checkConfigTextOffThread } from '../config/off-thread.js';
+import { checkConfigText } from '../config/load.js';
 import type { EdgeConfig } from '../config/schema.js';
 import { listSecretRefs, type SecretResolver } from '../config-kit/secrets.js';
 import { buildDevices } from '../drivers/build.js';
@@ -29,7 +29,7 @@ export function configHash(text: string): string {
 
 export async function validateConfigText(text: string, secrets: SecretResolver): Promise<Validated> {
   const hash = configHash(text);
-  const parsed = await checkConfigTextOffThread(text);
+  const parsed = checkConfigText(text);
   if (!parsed.ok) return { ok: false, hash, problems: parsed.issues };
   const config = parsed.config;
   const problems: ConfigProblem[] = [];

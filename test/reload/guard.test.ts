@@ -354,7 +354,7 @@ describe('the keys that sign configs', () => {
       source: 'push',
       fileHash: configHash(local),
     });
-    const startup = await loadStartupConfig(file);
+    const startup = loadStartupConfig(file);
     assert.equal(startup.text, pushed);
     const handlers = new Map<string, (m: InboundMessage) => void>();
     const channel: CommandChannel = {

@@ -148,7 +148,7 @@ export async function startInProcess(
   file: string,
   restart: (reason: string) => void = () => assert.fail('no restart expected'),
 ): Promise<InProcessAgent> {
-  const startup = await loadStartupConfig(file);
+  const startup = loadStartupConfig(file);
   const live: { reload?: ReloadRuntime } = {};
   const agent = new Agent({
     config: startup.config,

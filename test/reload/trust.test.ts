@@ -150,7 +150,7 @@ describe('trust anchors and signed config pushes', { timeout: 120_000 }, () => {
       source: 'push',
       fileHash: configHash(fileText),
     });
-    const startup = await loadStartupConfig(file);
+    const startup = loadStartupConfig(file);
     assert.equal(startup.text, pushed, 'the pushed config runs');
     assert.deepEqual(startup.config.ota.publicKeys, [local.pem]);
     assert.deepEqual(startup.config.ota.commandPublicKeys, [local.pem]);
