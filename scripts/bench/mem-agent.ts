@@ -2,8 +2,10 @@
  * Child of the mem bench: the agent polling N Modbus TCP devices × M tags at 1 Hz and
  * forwarding to MQTT (status listener and station page on, no page open). argv[2] = JSON
  *   { modbusPort, mqttUrl, devices, tags, store, settleMs }
- * Prints its RSS as it runs, then RSS and V8 heap after a full GC, and the CommonJS
- * packages it loaded. BENCH_MEM_SNAPSHOT=<file> also writes a heap snapshot there.
+ * Prints its RSS as it runs, then RSS and V8 heap after a full GC, the CommonJS packages it
+ * loaded, the CPU it used (share of one core) over the second half of the settle time, and
+ * RSS samples every SAMPLE_MS after the first third (flat or not, over a long settle).
+ * BENCH_MEM_SNAPSHOT=<file> also writes a heap snapshot there.
  */
 import { createRequire } from 'node:module';
 import { writeHeapSnapshot } from 'node:v8';
@@ -22,6 +24,25 @@ interface Args {
   readonly settleMs: number;
 }
 
+const SAMPLE_MS = 10_000;
+const samples: number[] = [];
+
+/** Waits settleMs; returns the CPU share of one core over its second half, sampling RSS after its first third. */
+async function steadyState(settleMs: number): Promise<number> {
+  const start = Date.now();
+  let cpuFrom: { at: number; usage: NodeJS.CpuUsage } | undefined;
+  const sampler = setInterval(() => {
+    if (Date.now() - start >= settleMs / 3) samples.push(process.memoryUsage().rss);
+  }, SAMPLE_MS);
+  const half = setTimeout(() => (cpuFrom = { at: Date.now(), usage: process.cpuUsage() }), settleMs / 2);
+  await new Promise((r) => setTimeout(r, settleMs));
+  clearInterval(sampler);
+  clearTimeout(half);
+  if (cpuFrom === undefined) return NaN;
+  const used = process.cpuUsage(cpuFrom.usage);
+  return (used.user + used.system) / 1000 / (Date.now() - cpuFrom.at);
+}
+
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
 const agent = new Agent({
   config: configSchema.parse({
@@ -34,7 +55,7 @@ const agent = new Agent({
   logger: silentLogger,
 });
 await agent.start();
-await new Promise((r) => setTimeout(r, args.settleMs));
+const cpu = await steadyState(args.settleMs);
 const running = process.memoryUsage().rss;
 const gc = (globalThis as { gc?: () => void }).gc;
 gc?.();
@@ -54,6 +75,8 @@ console.log(
     rss: m.rss,
     heap: m.heapUsed,
     external: m.external,
+    cpu,
+    samples,
     outbox,
     forwarder,
     packages: [...packages].sort(),

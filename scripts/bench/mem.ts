@@ -27,18 +27,26 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const EXTRA_FLAGS = (process.env.BENCH_MEM_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const CHILD = new URL('./mem-agent.js', import.meta.url).pathname;
 
-interface Sample {
+export interface Sample {
   readonly running: number;
   readonly rss: number;
   readonly heap: number;
+  /** Share of one core over the second half of the settle time (agent only). */
+  readonly cpu?: number;
+  /** RSS every 10 s after the first third of the settle time (agent only). */
+  readonly samples?: readonly number[];
 }
 
-async function node(args: readonly string[]): Promise<Sample> {
-  const { stdout, stderr } = await promisify(execFile)(
-    process.execPath,
-    ['--expose-gc', ...PRODUCTION_FLAGS, ...args],
-    { encoding: 'utf8', timeout: (SETTLE_S + 60) * 1000, maxBuffer: 1 << 20 },
-  );
+async function node(
+  args: readonly string[],
+  flags: readonly string[] = PRODUCTION_FLAGS,
+  settleS = SETTLE_S,
+): Promise<Sample> {
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--expose-gc', ...flags, ...args], {
+    encoding: 'utf8',
+    timeout: (settleS + 60) * 1000,
+    maxBuffer: 1 << 20,
+  });
   if (process.env.BENCH_MEM_DETAIL && stderr) console.log(stderr.trimEnd());
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Sample;
 }
@@ -51,8 +59,23 @@ const MB = (n: number): string => (n / 1e6).toFixed(1);
 /** Another build's child (its dist/scripts/bench/mem-agent.js), run in the same rounds: before/after. */
 const COMPARE = process.env.BENCH_MEM_COMPARE;
 
-function figures(station: string, agent: Sample[], other: Sample[], otherName: string): BenchResult[] {
-  const med = (xs: Sample[], k: keyof Sample): number => median(xs.map((x) => x[k])) / 1e6;
+/** RSS samples of agent runs (every 10 s after their first third): medians of first, last and max. */
+function flatness(samples: Sample[], who: string): string {
+  const runs = samples.filter((a) => (a.samples?.length ?? 0) > 1);
+  if (runs.length === 0) return '';
+  const pick = (f: (xs: readonly number[]) => number): string =>
+    MB(median(runs.map((r) => f(r.samples ?? []))));
+  return `; ${who} RSS every 10 s after the first third: first ${pick((xs) => xs[0] ?? NaN)}, last ${pick((xs) => xs.at(-1) ?? NaN)}, max ${pick((xs) => Math.max(...xs))} MB`;
+}
+
+export function figures(
+  station: string,
+  agent: Sample[],
+  other: Sample[],
+  otherName: string,
+  flags: readonly string[] = [...PRODUCTION_FLAGS, ...EXTRA_FLAGS],
+): BenchResult[] {
+  const med = (xs: Sample[], k: 'running' | 'rss' | 'heap'): number => median(xs.map((x) => x[k])) / 1e6;
   return [
     {
       name: `${station}: RSS as it runs`,
@@ -61,7 +84,7 @@ function figures(station: string, agent: Sample[], other: Sample[], otherName: s
       baselineName: otherName,
       baseline: med(other, 'running'),
       target: '<= 64 MB',
-      notes: `flags ${[...PRODUCTION_FLAGS, ...EXTRA_FLAGS].join(' ')}; runs ${agent.map((s) => MB(s.running)).join(', ')} MB vs ${other.map((s) => MB(s.running)).join(', ')} MB`,
+      notes: `flags ${flags.join(' ') || '(none)'}; runs ${agent.map((s) => MB(s.running)).join(', ')} MB vs ${other.map((s) => MB(s.running)).join(', ')} MB${flatness(agent, 'agent')}${flatness(other, 'baseline')}`,
     },
     {
       name: `${station}: RSS after a full GC`,
@@ -77,44 +100,83 @@ function figures(station: string, agent: Sample[], other: Sample[], otherName: s
       baselineName: otherName,
       baseline: med(other, 'heap'),
     },
+    ...(other.every((o) => o.cpu !== undefined) ? [cpuFigure(station, agent, other, otherName)] : []),
   ];
 }
 
-export async function run(): Promise<BenchResult[]> {
+export function cpuFigure(station: string, agent: Sample[], other: Sample[], otherName: string): BenchResult {
+  const pct = (xs: Sample[]): number[] => xs.map((x) => (x.cpu ?? NaN) * 100);
+  return {
+    name: `${station}: CPU over the second half of the settle time`,
+    unit: '% of a core',
+    value: median(pct(agent)),
+    baselineName: otherName,
+    baseline: median(pct(other)),
+    notes: `runs ${pct(agent)
+      .map((x) => x.toFixed(2))
+      .join(', ')} vs ${pct(other)
+      .map((x) => x.toFixed(2))
+      .join(', ')}`,
+  };
+}
+
+/** The peers of a station (mosquitto, simulated Modbus devices) and a way to run agents against them. */
+export interface StationPeers {
+  /** One agent child (CHILD or another build's) with these V8 flags. */
+  sample(child?: string, flags?: readonly string[]): Promise<Sample>;
+  close(): Promise<void>;
+}
+
+export async function startStation(settleS = SETTLE_S): Promise<StationPeers> {
   const dir = tempDir('edge-agent-bench-mem-');
   const broker = await startMosquitto();
   const modbus = await startSimulatedModbusServer({ devices: simulatedDevices(DEVICES, TAGS) });
   let round = 0;
-  const station = (child: string): Promise<Sample> =>
-    node([
-      ...EXTRA_FLAGS,
-      child,
-      JSON.stringify({
-        modbusPort: modbus.port,
-        mqttUrl: broker.url,
-        devices: DEVICES,
-        tags: TAGS,
-        store: join(dir.path, `outbox-${round++}.db`),
-        settleMs: SETTLE_S * 1000,
-      }),
-    ]);
+  return {
+    sample: (child = CHILD, flags = PRODUCTION_FLAGS) =>
+      node(
+        [
+          ...EXTRA_FLAGS,
+          child,
+          JSON.stringify({
+            modbusPort: modbus.port,
+            mqttUrl: broker.url,
+            devices: DEVICES,
+            tags: TAGS,
+            store: join(dir.path, `outbox-${round++}.db`),
+            settleMs: settleS * 1000,
+          }),
+        ],
+        flags,
+        settleS,
+      ),
+    close: async () => {
+      await modbus.close();
+      await broker.close();
+      dir.remove();
+    },
+  };
+}
+
+export const STATION_NAME = `agent, Modbus-only ${DEVICES} devices × ${TAGS} tags at 1 Hz + MQTT`;
+
+export async function run(): Promise<BenchResult[]> {
+  const station = await startStation();
   try {
     const agent: Sample[] = [];
     const bare: Sample[] = [];
     const other: Sample[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       bare.push(await node(['-e', BARE]));
-      agent.push(await station(CHILD));
-      if (COMPARE) other.push(await station(COMPARE));
+      agent.push(await station.sample());
+      if (COMPARE) other.push(await station.sample(COMPARE));
     }
-    const name = `agent, Modbus-only ${DEVICES} devices × ${TAGS} tags at 1 Hz + MQTT, after ${SETTLE_S} s`;
+    const name = `${STATION_NAME}, after ${SETTLE_S} s`;
     return [
       ...figures(name, agent, bare, "bare node -e ''"),
       ...(COMPARE ? figures(name, agent, other, `the same agent built from ${COMPARE}`) : []),
     ];
   } finally {
-    await modbus.close();
-    await broker.close();
-    dir.remove();
+    await station.close();
   }
 }

@@ -143,9 +143,12 @@ export function releasePackageJson(source: string, version: string): string {
  */
 const LAUNCHER = `#!/bin/sh
 # edge-agent launcher: runs this release's CLI with the device's Node (Debian's nodejs).
-# The V8 flags keep the young generation small (flat RSS on 512 MB boxes).
+# The V8 flags keep the young generation small (flat RSS on 512 MB boxes). EDGE_AGENT_NODE_FLAGS
+# (e.g. --no-opt, set in /etc/edge-agent/environment) adds flags NODE_OPTIONS refuses: README,
+# "V8 flags, measured". Split on spaces, never globbed.
 here=$(dirname "$(readlink -f "$0")")
-exec "\${EDGE_AGENT_NODE:-/usr/bin/node}" --max-semi-space-size=1 --optimize-for-size "$here/../dist/src/cli/main.js" "$@"
+set -f
+exec "\${EDGE_AGENT_NODE:-/usr/bin/node}" --max-semi-space-size=1 --optimize-for-size \${EDGE_AGENT_NODE_FLAGS:-} "$here/../dist/src/cli/main.js" "$@"
 `;
 
 function stageDependencies(options: BuildOptions, release: string): void {
