@@ -107,6 +107,7 @@ export class DrainPump {
         const msg = win.next();
         if (!msg) break;
         const id = win.add(msg, this.d.clock.monotonic());
+        this.d.source.sending?.(msg.rowids); // not evicted while its PUBACK may come
         const properties = msg.properties && this.d.properties ? { properties: msg.properties } : {};
         const wire = uplink?.wire(msg) ?? { topic: msg.topic, payload: msg.bytes ?? msg.payload };
         client.publish(wire.topic, wire.payload, { qos: 1, ...properties }, (err, packet) =>
@@ -165,6 +166,7 @@ export class DrainPump {
         },
         'mqtt publish rejected; reconnecting to resend',
       );
+      this.d.source.unsent?.(entry.msg.rowids);
       this.d.recycle();
       return;
     }
