@@ -89,7 +89,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     const builderOptions = payloadOptions(config, deps.site, deps.agentId);
     const builder = new PayloadBuilder(builderOptions);
     // An uplink builds with its own session state: only the plain builder moves to the worker.
-    if (deps.readerFile && !deps.uplink) 
+    if (deps.readerFile && !deps.uplink)
       this.reader = new ChunkReader(deps.readerFile, builderOptions, { clock: deps.clock });
     this.win = new DrainWindow({
       drain: config.drain,
