@@ -117,6 +117,7 @@ export class ChunkReader {
     const p = this.pending.get(reply.id);
     if (!p) return;
     this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.armIdle();
     if ('error' in reply) return p.reject(new Error(reply.error));
     // Structured clone turns a Buffer into a plain Uint8Array: mqtt.js writes Buffers.
     for (const m of reply.messages)
@@ -125,7 +126,6 @@ export class ChunkReader {
         (m as { bytes?: Buffer }).bytes = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
       }
     p.resolve({ last: reply.last, messages: reply.messages });
-    if (this.pending.size === 0) this.armIdle();
   }
 
   private armIdle(): void {
