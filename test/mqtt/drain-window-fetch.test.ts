@@ -90,8 +90,9 @@ test('evicted: built-but-unsent messages and a fetch on its way are dropped, the
   fetches[0]?.resolve({ last: 4, messages: [1, 2, 3, 4].map((r) => message(r, true)) });
   await turn();
   const sent = win.next();
+  assert.ok(sent);
   assert.deepEqual(sent?.rowids, [1]);
-  win.add(sent as BuiltMessage, 0);
+  win.add(sent, 0);
   win.prefetch(); // a second fetch (from rowid 4) goes out while 2, 3, 4 wait
   assert.equal(fetches.length, 2);
   win.evicted(); // the outbox evicted: 2..4 and what the fetch read may be gone
