@@ -153,6 +153,9 @@ async function agentRound(
       if (acked >= records.length) done();
     },
     ...(source.acked ? { acked: (rowids: readonly number[]) => source.acked?.(rowids) } : {}),
+    ...(source.sending ? { sending: (rowids: readonly number[]) => source.sending?.(rowids) } : {}),
+    ...(source.unsent ? { unsent: (rowids: readonly number[]) => source.unsent?.(rowids) } : {}),
+    ...(source.evictions ? { evictions: () => source.evictions?.() ?? 0 } : {}),
     lastRowid: () => source.lastRowid(),
     onCommit: (fn) => source.onCommit(fn),
   };

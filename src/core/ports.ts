@@ -144,6 +144,18 @@ export interface OutboxSource {
    * they are delivered, not lost: a size policy deletes them first and books no gap for them.
    */
   acked?(rowids: readonly number[]): void;
+  /**
+   * These records were published and await their PUBACK: a size policy does not evict them
+   * (the consumer may receive them), until acked() or unsent() gets the same array.
+   */
+  sending?(rowids: readonly number[]): void;
+  /** The publish of `sending(rowids)` (the same array) will get no PUBACK: evictable again. */
+  unsent?(rowids: readonly number[]): void;
+  /**
+   * Records evicted by a size policy since open: when it changes, records read but not
+   * yet published may be gone (booked lost) and must not be published.
+   */
+  evictions?(): number;
   /** Rowid of the newest committed record (0 when none ever). */
   lastRowid(): number;
   /** Called after every commit; returns an unsubscribe function. */

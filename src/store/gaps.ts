@@ -7,8 +7,9 @@
  * is merged into it: the open gap's row is replaced by one event whose range covers the
  * old range, the old event's own seq and the new losses. So a gap event is never lost
  * (eviction folds it into its successor instead of deleting its information), and gap
- * events never pile up against `maxRows`. Once the broker acknowledged a gap event, the
- * next loss opens a new one.
+ * events never pile up against `maxRows`. Once a gap event is published (PUBACK awaited
+ * or received), the next loss opens a new one: folding a gap the consumer may receive into
+ * another would count its losses twice.
  */
 import type { NewRecord, RecordClass } from '../core/types.js';
 
@@ -199,7 +200,7 @@ export class GapBook {
     this.open.set(device, gap);
   }
 
-  /** Rows acknowledged by the broker: an acknowledged gap is closed (the next loss opens a new one). */
+  /** Rows published or acknowledged: such a gap is closed (the next loss opens a new one). */
   acked(isAcked: (rowid: number) => boolean): void {
     for (const [device, gap] of this.open) if (isAcked(gap.rowid)) this.open.delete(device);
   }

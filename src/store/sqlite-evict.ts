@@ -3,6 +3,7 @@
  * over maxRows/maxBytes: deletes the oldest telemetry (then, only when none is left, the
  * oldest events) down to the low-water mark less the room the gap events need, and books
  * every deleted row in the GapBook (a deleted gap event is folded into its successor).
+ * Rows in flight (published, PUBACK awaited) are never evicted: the consumer may get them.
  * After the commit: the log lines for those losses.
  */
 import type BetterSqlite3 from 'better-sqlite3';
@@ -42,19 +43,22 @@ export function overBounds(rows: number, bytes: number, book: GapBook, limits: S
   return rows + add > limits.maxRows || bytes + book.pendingDevices * GAP_ROW_BYTES > limits.maxBytes;
 }
 
-/** Deletes the oldest records down to the low-water mark; `rows`/`bytes` are the current size. */
+/**
+ * Deletes the oldest records down to the low-water mark; `rows`/`bytes` are the current
+ * size. Rows in `inflight` (published, PUBACK awaited) are skipped: neither deleted nor booked.
+ */
 export function evictOldest(
   s: EvictStatements,
   rows: number,
   bytes: number,
   limits: SizeLimits,
   book: GapBook,
+  inflight: ReadonlySet<number> = new Set(),
 ): Eviction {
   const result: Eviction = { rows, bytes, telemetry: 0, event: 0 };
   for (const cls of [CLS_TELEMETRY, CLS_EVENT]) {
-    const { last, count } = selectOldest(s, cls, result, limits, book);
-    if (count === 0) continue;
-    s.evictDelete.run(cls, last);
+    for (const [first, last] of selectOldest(s, cls, result, limits, book, inflight))
+      s.evictDelete.run(cls, first, last);
   }
   return result;
 }
@@ -71,7 +75,8 @@ function fits(size: Eviction, limits: SizeLimits, book: GapBook): boolean {
 
 /**
  * Walks the oldest rows of one class, booking them and taking them off `size`, until the
- * size is down to the targets or the class is exhausted. Returns the last rowid to delete.
+ * size is down to the targets or the class is exhausted. Returns the rowid ranges to
+ * delete (rows of the class between an in-flight row's neighbours).
  */
 function selectOldest(
   s: EvictStatements,
@@ -79,16 +84,24 @@ function selectOldest(
   size: Eviction,
   limits: SizeLimits,
   book: GapBook,
-): { last: number; count: number } {
+  inflight: ReadonlySet<number>,
+): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  let run: [number, number] | undefined;
   let last = 0;
-  let count = 0;
   const name = cls === CLS_EVENT ? 'event' : 'telemetry';
-  if (fits(size, limits, book)) return { last, count };
+  if (fits(size, limits, book)) return runs;
   for (;;) {
     const chunk = s.evictSelect.all(cls, last, EVICT_CHUNK) as [number, string, number, number][];
-    if (chunk.length === 0) return { last, count };
+    if (chunk.length === 0) return runs;
     for (const [rowid, device, seq, bytes] of chunk) {
       last = rowid;
+      if (inflight.has(rowid)) {
+        run = undefined;
+        continue;
+      }
+      if (run) run[1] = rowid;
+      else runs.push((run = [rowid, rowid]));
       if (!book.isOpenGap(device, rowid)) {
         if (cls === CLS_EVENT) size.event++;
         else size.telemetry++;
@@ -96,8 +109,7 @@ function selectOldest(
       book.evicted(device, rowid, seq, name);
       size.rows--;
       size.bytes -= bytes;
-      count++;
-      if (fits(size, limits, book)) return { last, count };
+      if (fits(size, limits, book)) return runs;
     }
   }
 }

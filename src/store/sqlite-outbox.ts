@@ -211,6 +211,19 @@ export class SqliteOutbox implements Outbox {
     this.queue.markDelivered(rowids);
   }
 
+  /** Published, PUBACK awaited: not evicted until acked() or unsent() (sqlite-delivered.ts). */
+  sending(rowids: readonly number[]): void {
+    if (!this.closed) this.queue.markSending(rowids);
+  }
+
+  unsent(rowids: readonly number[]): void {
+    if (!this.closed) this.queue.markUnsent(rowids);
+  }
+
+  evictions(): number {
+    return this.queue.evictions;
+  }
+
   lastRowid(): number {
     if (this.closed) throw closedError();
     return this.queue.lastRowid();

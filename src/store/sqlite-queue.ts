@@ -15,7 +15,7 @@ import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import { GapBook, parseGap } from './gaps.js';
 import { DedupKeys, scanKeys } from './sqlite-dedup.js';
-import { type Deleted, DeliveredRows } from './sqlite-delivered.js';
+import { type Deleted, DeliveredRows, InflightRows } from './sqlite-delivered.js';
 import { CLS_EVENT, CLS_TELEMETRY } from './outbox.js';
 import { readPage } from './sqlite-read.js';
 import { SyncModes } from './sqlite-sync.js';
@@ -74,6 +74,8 @@ export class SqliteQueue {
   private batchNo = 0;
   private readonly dedup: DedupKeys;
   private readonly delivered: DeliveredRows;
+  private readonly inflight = new InflightRows();
+  private evicted = 0;
 
   constructor(
     private readonly db: Db,
@@ -90,7 +92,7 @@ export class SqliteQueue {
     this.nBytes = state.bytes;
     for (const [device, seq] of state.seqs) this.devices.set(device, { device, seq, mark: 0, prev: seq });
     this.s = prepareStatements(db);
-    this.delivered = new DeliveredRows(this.s);
+    this.delivered = new DeliveredRows(this.s, (rowids) => this.deleteAcked(rowids));
     this.dedup = new DedupKeys(this.s, state.dedupKeys, config.dedup, clock);
     for (const [rowid, seq, device, body] of this.s.gapRows.iterate() as Iterable<
       [number, number, string, string]
@@ -202,8 +204,27 @@ export class SqliteQueue {
    * among them is closed (the next loss opens a new one).
    */
   markDelivered(rowids: readonly number[]): void {
+    this.inflight.remove(rowids);
     this.delivered.mark(rowids);
     this.gaps.acked((rowid) => this.delivered.has(rowid));
+  }
+
+  /** Published, PUBACK awaited: the size policy skips these rows until markDelivered/unsent (same array). */
+  markSending(rowids: readonly number[]): void {
+    this.inflight.add(rowids);
+    // A gap event on its way is closed: the next loss opens a new one rather than folding
+    // this one in (the consumer may get both; each counts its own losses once).
+    this.gaps.acked((rowid) => rowids.includes(rowid));
+  }
+
+  /** The publish of markSending(rowids) gets no PUBACK (connection lost): evictable again. */
+  markUnsent(rowids: readonly number[]): void {
+    this.inflight.remove(rowids);
+  }
+
+  /** Records evicted by the size policy since open. */
+  get evictions(): number {
+    return this.evicted;
   }
 
   /** Deletes the given rowids (as contiguous ranges) in one transaction. Throws on failure. */
@@ -343,9 +364,12 @@ export class SqliteQueue {
       this.nRows -= gone.rows;
       this.nBytes -= gone.bytes;
     }
+    let inflight: ReadonlySet<number> | undefined;
     for (let pass = 0; pass < 4 && overBounds(this.nRows, this.nBytes, this.gaps, this.limits); pass++) {
-      const ev = evictOldest(this.s, this.nRows, this.nBytes, this.limits, this.gaps);
+      inflight ??= this.inflight.snapshot();
+      const ev = evictOldest(this.s, this.nRows, this.nBytes, this.limits, this.gaps, inflight);
       if (ev.rows === this.nRows) break;
+      this.evicted += this.nRows - ev.rows; // a rolled-back one too: it only makes readers re-read
       this.nRows = ev.rows;
       this.nBytes = ev.bytes;
       result.evictedTelemetry += ev.telemetry;

@@ -97,7 +97,7 @@ export function prepareStatements(db: Db): QueueStatements {
         'SELECT rowid, device, seq, octet_length(body) FROM records WHERE cls = ? AND rowid > ? ORDER BY rowid LIMIT ?',
       )
       .raw(),
-    evictDelete: db.prepare('DELETE FROM records WHERE cls = ? AND rowid <= ?'),
+    evictDelete: db.prepare('DELETE FROM records WHERE cls = ? AND rowid BETWEEN ? AND ?'),
     deleteRow: db.prepare('DELETE FROM records WHERE rowid = ?'),
     gapRows: db
       .prepare(`SELECT rowid, seq, device, body FROM records WHERE cls = 1 AND body LIKE '{"type":"gap"%'`)

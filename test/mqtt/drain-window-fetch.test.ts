@@ -82,3 +82,24 @@ test('an empty live fetch that raced a commit keeps the live lane readable', asy
   assert.equal(win.next(), undefined);
   assert.equal(fetches.length, 2, 'no commit since: the live lane waits for the next one');
 });
+
+test('evicted: built-but-unsent messages and a fetch on its way are dropped, the lane reads again from its oldest unsent record', async () => {
+  const { win, fetches } = setup();
+  win.reset(10, 8);
+  assert.equal(win.next(), undefined);
+  fetches[0]?.resolve({ last: 4, messages: [1, 2, 3, 4].map((r) => message(r, true)) });
+  await turn();
+  const sent = win.next();
+  assert.ok(sent);
+  assert.deepEqual(sent?.rowids, [1]);
+  win.add(sent, 0);
+  win.prefetch(); // a second fetch (from rowid 4) goes out while 2, 3, 4 wait
+  assert.equal(fetches.length, 2);
+  win.evicted(); // the outbox evicted: 2..4 and what the fetch read may be gone
+  fetches[1]?.resolve({ last: 8, messages: [5, 6, 7, 8].map((r) => message(r, true)) });
+  await turn();
+  assert.equal(win.next(), undefined, 'nothing read before the eviction goes out');
+  assert.equal(fetches.length, 3);
+  assert.equal(fetches[2]?.req.afterRowid, 1, 'read again after the last record sent');
+  assert.equal(win.inflightMessages, 1, 'what is in flight stays (its PUBACK may come)');
+});

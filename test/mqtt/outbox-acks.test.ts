@@ -66,23 +66,38 @@ it('outbox-acks-flush: flush acks at once and cancels the pending timer', async 
   assert.equal(clock.pendingCount, 0);
 });
 
-it('outbox-acks-failure: a failed ack is reported and its rowids are not acked again', async () => {
+it('outbox-acks-failure-retried: a failed ack keeps its rowids and is retried with backoff until it succeeds', async () => {
   const clock = new ManualClock();
   const errors: string[] = [];
-  let calls = 0;
+  const acks: number[][] = [];
+  let failing = true;
+  let recovered = 0;
   const outbox = new OutboxAcks(
-    () => {
-      calls++;
-      throw new Error('disk I/O error');
+    (rowids) => {
+      if (failing) throw new Error('disk I/O error');
+      acks.push(rowids);
     },
     (e) => errors.push(e.message),
-    { clock, maxRows: 100, maxDelayMs: 5 },
+    { clock, maxRows: 100, maxDelayMs: 5, onRecovered: () => recovered++ },
   );
   outbox.add([7]);
   await clock.advance(5);
-  outbox.flush();
-  assert.equal(calls, 1);
   assert.deepEqual(errors, ['disk I/O error']);
+  assert.equal(outbox.failing, true);
+  outbox.add([8]);
+  outbox.idle();
+  await nextTurn();
+  assert.equal(errors.length, 1, 'no attempt before the backoff');
+  await clock.advance(100);
+  assert.equal(errors.length, 2, 'retried after 100 ms');
+  failing = false;
+  await clock.advance(199);
+  assert.deepEqual(acks, []);
+  await clock.advance(1);
+  assert.deepEqual(acks, [[7, 8]], 'the failed rowids and the later ones, once');
+  assert.equal(outbox.failing, false);
+  assert.equal(recovered, 1);
+  assert.equal(outbox.buffered, 0);
 });
 
 it('outbox-acks-comb: while in flight, a message outside a long run waits one batch for its neighbours', async () => {

@@ -7,9 +7,22 @@
  * A worker that fails (cannot open the file, crashes) rejects what it had pending: the
  * drain treats it as a failed read (reconnect, re-read) and this reader stays broken, so
  * the forwarder falls back to reading on its own thread (`broken`).
+ *
+ * Idle: `idleMs` after its last reply with nothing asked since, the worker is ended (its
+ * connection, its thread and their memory go); the next read starts a new one.
  */
 import { Worker } from 'node:worker_threads';
+import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { BuiltMessage, PayloadOptions } from './payload.js';
+
+/** A drained backlog leaves the worker this long before it is ended. */
+export const READER_IDLE_MS = 30_000;
+
+export interface ChunkReaderOptions {
+  readonly clock: Clock;
+  /** Ends the worker after this long without a request (default READER_IDLE_MS). */
+  readonly idleMs?: number;
+}
 
 export interface ChunkRequest {
   readonly id: number;
@@ -40,11 +53,20 @@ export class ChunkReader {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failed = false;
+  private idleTimer: TimerHandle | undefined;
+  private started = 0;
+  private ended = 0;
 
   constructor(
     private readonly path: string,
     private readonly builder: PayloadOptions,
+    private readonly opts: ChunkReaderOptions,
   ) {}
+
+  /** Workers started and ended so far (an idle end counts). */
+  get workers(): { readonly started: number; readonly ended: number } {
+    return { started: this.started, ended: this.ended };
+  }
 
   /** True once a worker failed: read on the main thread instead. */
   get broken(): boolean {
@@ -54,6 +76,8 @@ export class ChunkReader {
   read(req: Omit<ChunkRequest, 'id'>): Promise<Chunk> {
     if (this.failed) return Promise.reject(new Error('drain reader worker failed'));
     const id = ++this.nextId;
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
     const worker = (this.worker ??= this.spawn());
     return new Promise<Chunk>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -63,6 +87,8 @@ export class ChunkReader {
 
   /** Ends the worker (it closes its connection first); pending reads are rejected. */
   async close(): Promise<void> {
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
     const worker = this.worker;
     this.worker = undefined;
     this.fail(new Error('drain reader closed'), false);
@@ -79,6 +105,8 @@ export class ChunkReader {
       workerData: { path: this.path, builder: this.builder },
     });
     worker.unref(); // the forwarder's socket keeps the process alive, not this
+    this.started++;
+    worker.once('exit', () => this.ended++);
     worker.on('message', (reply: ChunkReply) => this.settle(reply));
     worker.on('error', (e) => this.lost(worker, e));
     worker.on('exit', (code) => this.lost(worker, new Error(`drain reader worker exited with ${code}`)));
@@ -89,6 +117,7 @@ export class ChunkReader {
     const p = this.pending.get(reply.id);
     if (!p) return;
     this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.armIdle();
     if ('error' in reply) return p.reject(new Error(reply.error));
     // Structured clone turns a Buffer into a plain Uint8Array: mqtt.js writes Buffers.
     for (const m of reply.messages)
@@ -97,6 +126,14 @@ export class ChunkReader {
         (m as { bytes?: Buffer }).bytes = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
       }
     p.resolve({ last: reply.last, messages: reply.messages });
+  }
+
+  private armIdle(): void {
+    this.idleTimer?.cancel();
+    this.idleTimer = this.opts.clock.setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.pending.size === 0) void this.close();
+    }, this.opts.idleMs ?? READER_IDLE_MS);
   }
 
   private lost(worker: Worker, error: Error): void {

@@ -7,7 +7,9 @@
  *
  * A record is acked to the outbox only after the PUBACK (reason < 0x80) of the message
  * carrying it: it is marked delivered at once (the size cap counts it as no loss) and
- * deleted in a batch later (outbox-acks.ts).
+ * deleted in a batch later (outbox-acks.ts). While such a delete fails (retried with
+ * backoff), nothing new is published. Each published message is announced to the outbox
+ * (sending: not evicted while its PUBACK may come).
  */
 import type { MqttClient } from 'mqtt';
 import type { Clock } from '../../core/clock.js';
@@ -49,9 +51,9 @@ export class DrainPump {
       (rowids) => d.source.ack(rowids),
       (e) => {
         d.recordError('EDGE_ERR_MQTT_PUBLISH', `ack to outbox failed: ${e.message}`);
-        d.log.error({ err: e.message }, 'outbox ack failed; records will be sent again');
+        d.log.error({ err: e.message }, 'outbox ack failed; retrying, no new publishes until it succeeds');
       },
-      { clock: d.clock, ...ACK_DEFAULTS },
+      { clock: d.clock, ...ACK_DEFAULTS, onRecovered: () => this.schedule() },
     );
   }
 
@@ -68,6 +70,7 @@ export class DrainPump {
     this.client = undefined;
     this.d.win.clear();
     this.acks.flush();
+    if (this.stopping) this.acks.cancelRetry();
   }
 
   /** No new publishes from here on; in-flight PUBACKs are still taken. */
@@ -101,12 +104,15 @@ export class DrainPump {
     if (!client || this.stopping) return;
     const { win, uplink } = this.d;
     if (uplink && !uplink.ready) return; // held: records stay in the outbox
+    // Deletes failing: publish nothing new, so the delivered rows stay bounded and none is re-read.
+    if (this.acks.failing) return;
     const token = this.token;
     try {
       while (win.hasRoom()) {
         const msg = win.next();
         if (!msg) break;
         const id = win.add(msg, this.d.clock.monotonic());
+        this.d.source.sending?.(msg.rowids); // not evicted while its PUBACK may come
         const properties = msg.properties && this.d.properties ? { properties: msg.properties } : {};
         const wire = uplink?.wire(msg) ?? { topic: msg.topic, payload: msg.bytes ?? msg.payload };
         client.publish(wire.topic, wire.payload, { qos: 1, ...properties }, (err, packet) =>
@@ -165,6 +171,7 @@ export class DrainPump {
         },
         'mqtt publish rejected; reconnecting to resend',
       );
+      this.d.source.unsent?.(entry.msg.rowids);
       this.d.recycle();
       return;
     }

@@ -50,6 +50,8 @@ export interface DrainWindowOptions {
   readonly fetch?: (req: FetchRequest) => Promise<Chunk> | undefined;
   readonly onChunk?: () => void;
   readonly onChunkError?: (error: Error) => void;
+  /** The rowids of each in-flight message clear() drops (no PUBACK will come for it). */
+  readonly onDropped?: (rowids: readonly number[]) => void;
 }
 
 export interface FetchRequest {
@@ -153,11 +155,32 @@ export class DrainWindow {
   clear(): void {
     this.epoch++;
     this.backlog.fetching = this.live.fetching = false;
+    if (this.opts.onDropped) for (const e of this.inflight.values()) this.opts.onDropped(e.msg.rowids);
     this.inflight.clear();
     this.records = 0;
     this.bytes = 0;
     this.backlog.pending = [];
     this.live.pending = [];
+  }
+
+  /**
+   * The outbox evicted records: what was read but not sent may be gone (booked lost), so
+   * it must not go out. Drops the built messages and any fetch on its way, and reads each
+   * lane again from its oldest unsent record (records in flight after it may go twice,
+   * with the same ids; in-flight records themselves are never evicted).
+   */
+  evicted(): void {
+    this.epoch++;
+    for (const lane of [this.backlog, this.live]) {
+      lane.fetching = false;
+      let first = Infinity;
+      for (const m of lane.pending) for (const r of m.rowids) if (r < first) first = r;
+      lane.pending = [];
+      if (first === Infinity) continue;
+      lane.cursor = first - 1;
+      lane.done = false;
+    }
+    this.liveMaybe = true;
   }
 
   /** An outbox commit: the live lane may have new records. */

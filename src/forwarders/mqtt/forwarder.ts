@@ -89,7 +89,8 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     const builderOptions = payloadOptions(config, deps.site, deps.agentId);
     const builder = new PayloadBuilder(builderOptions);
     // An uplink builds with its own session state: only the plain builder moves to the worker.
-    if (deps.readerFile && !deps.uplink) this.reader = new ChunkReader(deps.readerFile, builderOptions);
+    if (deps.readerFile && !deps.uplink)
+      this.reader = new ChunkReader(deps.readerFile, builderOptions, { clock: deps.clock });
     this.win = new DrainWindow({
       drain: config.drain,
       batch: config.batch,
@@ -99,6 +100,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       fetch: (req) => (this.reader && !this.reader.broken ? this.reader.read(req) : undefined),
       onChunk: () => this.pump.schedule(),
       onChunkError: (e) => this.pump.chunkFailed(e, this.reader?.broken === true),
+      onDropped: (rowids) => deps.source.unsent?.(rowids),
     });
     this.reconnect = new ReconnectScheduler(config.reconnect, deps.random, deps.clock);
     this.safeUrl = config.url ? redactUrl(config.url) : '';
@@ -132,7 +134,11 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     this.clientOptions(); // fail fast on bad TLS material / secrets
     this.running = true;
     this.stopping = false;
+    let evictions = this.deps.source.evictions?.() ?? 0;
     this.unsubscribe = this.deps.source.onCommit(() => {
+      const now = this.deps.source.evictions?.() ?? 0;
+      if (now !== evictions) this.win.evicted(); // what was read but not sent may be booked lost
+      evictions = now;
       this.win.notifyCommit();
       this.pump.schedule();
     });

@@ -16,8 +16,16 @@
  *
  * Late deletes are safe: a record PUBACKed but not yet deleted when the agent dies is
  * sent again (at least once, same id); a record is never deleted before its PUBACK.
+ *
+ * A failed ack keeps its rowids and is retried with backoff (`failing` until one
+ * succeeds, then `onRecovered`): the drain publishes nothing new meanwhile, so the rows
+ * the outbox holds as delivered stay bounded by one window, none is lost and none is read
+ * and published again. cancelRetry() (the forwarder stops) leaves them to the next start.
  */
+import { Backoff } from '../../core/backoff.js';
 import { afterTurnOr, type Clock, type TimerHandle } from '../../core/clock.js';
+
+const RETRY_POLICY = { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0 };
 
 export interface OutboxAcksOptions {
   readonly clock: Clock;
@@ -27,6 +35,8 @@ export interface OutboxAcksOptions {
   readonly maxDelayMs: number;
   /** Run of consecutive rowids a message must lie in to go while others are in flight (default 1). */
   readonly minRun?: number;
+  /** An ack succeeded after failing ones. */
+  readonly onRecovered?: () => void;
 }
 
 /** While draining a backlog: about one 32-message window of 200-record messages per delete. */
@@ -44,6 +54,8 @@ export class OutboxAcks {
   private heldRows = 0;
   private timer: TimerHandle | undefined;
   private soon = false;
+  private failures = 0;
+  private readonly backoff = new Backoff(RETRY_POLICY);
 
   constructor(
     private readonly ack: (rowids: number[]) => void,
@@ -56,22 +68,35 @@ export class OutboxAcks {
     return this.rows;
   }
 
+  /** The last ack failed: its rowids wait for the retry (publish nothing new meanwhile). */
+  get failing(): boolean {
+    return this.failures > 0;
+  }
+
   /** The rowids of one PUBACKed message. */
   add(rowids: readonly number[]): void {
     this.buffer.push({ rowids, held: false });
     this.rows += rowids.length;
+    if (this.failing) return; // they go with the retry
     if (this.rows - this.heldRows >= this.opts.maxRows) this.flushAfterTurn();
     else this.timer ??= afterTurnOr(this.opts.clock, () => this.due(false), this.opts.maxDelayMs);
   }
 
   /** Nothing is in flight: what is buffered is acked at the end of this turn. */
   idle(): void {
-    if (this.rows > 0) this.flushAfterTurn(true);
+    if (this.rows > 0 && !this.failing) this.flushAfterTurn(true);
   }
 
   /** Acks every PUBACKed rowid not yet acked to the outbox. */
   flush(): void {
     this.due(true);
+  }
+
+  /** No more retries (the forwarder stops): what is buffered is sent again after a restart. */
+  cancelRetry(): void {
+    if (!this.failing) return;
+    this.timer?.cancel();
+    this.timer = undefined;
   }
 
   private due(all: boolean): void {
@@ -96,8 +121,25 @@ export class OutboxAcks {
     try {
       this.ack(rowids);
     } catch (e) {
+      this.retryLater(rowids);
       this.onError(e as Error);
+      return;
     }
+    if (this.failures === 0) return;
+    this.failures = 0;
+    this.backoff.reset();
+    this.opts.onRecovered?.();
+  }
+
+  /** Keeps `rowids` (first, held) and tries everything buffered again after a backoff. */
+  private retryLater(rowids: readonly number[]): void {
+    this.failures++;
+    this.buffer.unshift({ rowids, held: true });
+    this.rows += rowids.length;
+    this.heldRows += rowids.length;
+    this.soon = false;
+    this.timer?.cancel();
+    this.timer = this.opts.clock.setTimeout(() => this.due(true), this.backoff.next());
   }
 
   private flushAfterTurn(all = false): void {
