@@ -79,6 +79,7 @@ export class GroupCommit {
     this.checkpointer = deps.checkpointer;
     this.walSync = deps.walSync;
     this.walSync.onSynced = () => this.afterSync();
+    this.checkpointer.onRelease = () => this.afterSync();
     this.counters = deps.counters;
     this.clock = deps.clock;
     this.log = deps.log;
@@ -290,9 +291,9 @@ export class GroupCommit {
     for (const w of held) w.reject(error);
   }
 
-  /** An fdatasync returned with nothing waiting: commit what gathered meanwhile. */
+  /** An fdatasync or a catch-up checkpoint returned: commit what gathered meanwhile. */
   private afterSync(): void {
-    if (!this.gathering) return;
+    if (!this.gathering || this.held()) return;
     this.gathering = false;
     if (this.pending.length > 0 && !this.failing && !this.closed) this.commitPending();
   }
@@ -322,7 +323,7 @@ export class GroupCommit {
         'outbox pending-overflow episode over: dropped records accounted for by gap events (seq ranges)',
       );
     if (result.gapLogs.length > 0 || result.droppedRanges.length > 0) c.lastError = 'EDGE_ERR_STORE_FULL';
-    this.checkpointer.afterCommit();
+    this.checkpointer.afterCommit(result.written);
     if (this.pending.length > 0 && this.latencyTimer === null && !this.closed) this.armLatencyTimer();
   }
 
@@ -391,11 +392,16 @@ export class GroupCommit {
         this.latencyTimer = null;
         if (this.failing || this.closed) return;
         // Classic group commit: what arrives while the WAL syncs commits when it returns.
-        if (this.walSync.busy) this.gathering = true;
+        if (this.held()) this.gathering = true;
         else this.commitPending();
       },
       wait,
     );
+  }
+
+  /** An fdatasync is out, or a checkpoint catches up: new commits wait for it. */
+  private held(): boolean {
+    return this.walSync.busy || this.checkpointer.holdsCommits;
   }
 
   private cancelTimers(): void {

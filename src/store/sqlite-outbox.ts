@@ -48,6 +48,8 @@ export interface SqliteOutboxDeps {
   readonly walSync?: 'thread' | 'inline';
   /** The fsync port of the 'thread' mode (tests hold it to see what waits for it). */
   readonly fdatasync?: Fdatasync;
+  /** 'thread' (default): checkpoints in a worker thread (sqlite-checkpoint.ts); 'inline': in the loop. */
+  readonly checkpoints?: 'thread' | 'inline';
 }
 
 /** What startup recovery did; also carried by the `store-recovered` event. */
@@ -129,7 +131,14 @@ export class SqliteOutbox implements Outbox {
     this.recovery = recovery;
     this.queue = new SqliteQueue(db, config, clock);
     this.counters = newCounters(recovery === null ? null : 'EDGE_ERR_STORE_CORRUPT');
-    this.checkpointer = new Checkpointer(db, path, config.checkpoint, clock, logger);
+    this.checkpointer = new Checkpointer(
+      db,
+      path,
+      config.checkpoint,
+      clock,
+      logger,
+      deps.checkpoints !== 'inline',
+    );
     this.walSync = new WalSync(`${path}-wal`, this.queue.lastRowid(), logger, deps.fdatasync);
     if (deps.walSync === 'inline') this.walSync.disable();
     this.group = new GroupCommit(config, {
@@ -216,6 +225,7 @@ export class SqliteOutbox implements Outbox {
     if (rowids.length === 0) return;
     try {
       this.queue.deleteAcked(rowids);
+      this.checkpointer.noteWrite();
     } catch (e) {
       const err = toEdgeError(e, 'EDGE_ERR_STORE_WRITE', { op: 'ack' });
       this.counters.lastError = err.code;
@@ -271,10 +281,11 @@ export class SqliteOutbox implements Outbox {
     if (this.closing) return this.closing;
     this.closed = true;
     this.closing = (async () => {
-      this.checkpointer.stop();
+      const stopping = this.checkpointer.stop();
       this.group.close();
       await this.walSync.drained();
       this.walSync.close();
+      await stopping;
       this.checkpointer.run();
       this.db.close();
       this.group.clearListeners();

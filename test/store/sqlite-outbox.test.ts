@@ -51,7 +51,7 @@ describe('SqliteOutbox', () => {
   function openStore(
     cfg: StoreConfig = config(),
     logger: Logger = silentLogger,
-    deps: Pick<SqliteOutboxDeps, 'walSync' | 'fdatasync'> = { fdatasync: fdatasyncSync },
+    deps: Pick<SqliteOutboxDeps, 'walSync' | 'fdatasync' | 'checkpoints'> = { fdatasync: fdatasyncSync },
   ): SqliteOutbox {
     const outbox = SqliteOutbox.open(cfg, { clock, logger, ...deps });
     open.push(outbox);
@@ -347,9 +347,12 @@ describe('SqliteOutbox', () => {
     assert.equal(dbOf(second).pragma('integrity_check', { simple: true }), 'ok');
   });
 
-  it('bounds the WAL: checkpoints when it exceeds walMaxBytes and on the interval', async () => {
+  it('bounds the WAL: checkpoints when it exceeds walMaxBytes and on the interval (checkpoints in the loop)', async () => {
     const walMaxBytes = 1024 * 1024;
-    const outbox = openStore(config({ checkpoint: { walMaxBytes, intervalMs: 1000 } }));
+    const outbox = openStore(config({ checkpoint: { walMaxBytes, intervalMs: 1000 } }), silentLogger, {
+      fdatasync: fdatasyncSync,
+      checkpoints: 'inline',
+    });
     let maxWal = 0;
     outbox.onCommit(() => (maxWal = Math.max(maxWal, outbox.stats().walBytes)));
     for (let round = 0; round < 10; round++) {

@@ -2,10 +2,12 @@
  * The outbox's WAL fsync off the event loop (store/sqlite-wal-sync.ts): commits are made
  * synchronous=NORMAL in the loop and count as durable once an fdatasync of the -wal file,
  * run on the thread pool, returns. The fdatasync port is held by the test, so what waits
- * for it is seen without timing.
+ * for it is seen without timing. And its checkpoints in a worker thread
+ * (store/sqlite-checkpoint.ts).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ManualClock } from '../../src/core/clock.js';
@@ -13,6 +15,7 @@ import { silentLogger } from '../../src/core/ports.js';
 import type { StoredRecord } from '../../src/core/types.js';
 import { storeSchema } from '../../src/config/sections/store.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
+import { type Checkpointer, PASSIVE_EVERY_RECORDS } from '../../src/store/sqlite-checkpoint.js';
 import { captureLogger, type LogLine } from '../helpers/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 import { event, telemetry } from './outbox-contract.js';
@@ -154,5 +157,82 @@ describe('SqliteOutbox WAL sync off the event loop', () => {
       [...rowids].sort((a, b) => a - b),
     );
     assert.equal(outbox.lastRowid(), rowids.at(-1));
+  });
+});
+
+describe('SqliteOutbox checkpoints in a worker thread', () => {
+  let dir: { path: string; remove(): void };
+  let clock: ManualClock;
+  const open: SqliteOutbox[] = [];
+
+  beforeEach(() => {
+    dir = tempDir('checkpoint-thread-');
+    clock = new ManualClock();
+  });
+  afterEach(async () => {
+    for (const o of open.splice(0)) await o.close();
+    dir.remove();
+  });
+
+  function checkpointerOf(outbox: SqliteOutbox): Checkpointer {
+    return (outbox as unknown as { checkpointer: Checkpointer }).checkpointer;
+  }
+
+  function openStore(lines: LogLine[] = []): SqliteOutbox {
+    const config = storeSchema.parse({
+      path: join(dir.path, 'outbox.db'),
+      checkpoint: { walMaxBytes: 64 * 1024 * 1024, intervalMs: 1000 },
+    });
+    const outbox = SqliteOutbox.open(config, { clock, logger: captureLogger(lines) });
+    open.push(outbox);
+    return outbox;
+  }
+
+  it('checkpoint-off-loop: the connection never checkpoints itself; the worker keeps the WAL small and restarting', async () => {
+    const outbox = openStore();
+    const db = dbOf(outbox);
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0);
+    let maxWal = 0;
+    for (let round = 0; round < 12; round++) {
+      for (let i = 0; i < 5000; i++) outbox.append(telemetry(`d${i % 10}`, i, 'w'.repeat(120)));
+      await outbox.flush();
+      outbox.ack(outbox.read(0, 100_000, 1e12).map((r) => r.rowid));
+      await checkpointerOf(outbox).settled();
+      maxWal = Math.max(maxWal, outbox.stats().walBytes);
+    }
+    const s = outbox.stats();
+    assert.ok(
+      s.checkpoints >= 5,
+      `worker checkpoints after every ${PASSIVE_EVERY_RECORDS} records: ${s.checkpoints}`,
+    );
+    // 60,000 records of ~150 bytes: over 18 MB of WAL had it never restarted
+    assert.ok(maxWal < 12 * 1024 * 1024, `the WAL restarts after checkpoints: peaked at ${maxWal}`);
+    const before = s.checkpoints;
+    outbox.append(telemetry('d', 0));
+    await outbox.flush();
+    await clock.advance(1000);
+    await checkpointerOf(outbox).settled();
+    assert.equal(outbox.stats().checkpoints, before + 1, 'the interval checkpoints what was committed');
+    await clock.advance(1000);
+    await checkpointerOf(outbox).settled();
+    assert.equal(outbox.stats().checkpoints, before + 1, 'nothing committed: no checkpoint');
+  });
+
+  it('checkpoint-worker-lost: the connection checkpoints itself again and the store goes on', async () => {
+    const lines: LogLine[] = [];
+    const outbox = openStore(lines);
+    for (let i = 0; i < PASSIVE_EVERY_RECORDS; i++) outbox.append(telemetry('d', i));
+    await outbox.flush();
+    const thread = (checkpointerOf(outbox) as unknown as { thread: { worker: Worker | undefined } }).thread;
+    const worker = thread.worker;
+    assert.ok(worker, 'the worker runs');
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    await worker.terminate();
+    await exited;
+    assert.equal(dbOf(outbox).pragma('wal_autocheckpoint', { simple: true }), 1000);
+    assert.ok(lines.some((l) => l.level === 'warn' && /checkpoint worker lost/.test(l.msg ?? '')));
+    outbox.append(telemetry('d', -1));
+    await outbox.flush();
+    assert.equal(outbox.read(0, 1e6, 1e12).length, PASSIVE_EVERY_RECORDS + 1);
   });
 });
