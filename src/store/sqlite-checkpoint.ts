@@ -1,17 +1,17 @@
 /**
- * WAL checkpoints of the SQLite outbox. A worker thread with its own connection
- * (sqlite-checkpoint-thread.ts) runs `wal_checkpoint(PASSIVE)` after every
+ * WAL checkpoints of the SQLite outbox. With `checkpoint.worker`, a worker thread with its
+ * own connection (sqlite-checkpoint-thread.ts) runs `wal_checkpoint(PASSIVE)` after every
  * PASSIVE_EVERY_RECORDS committed records and every `checkpoint.intervalMs` when anything
  * was committed: the outbox's connection never checkpoints on its own
  * (wal_autocheckpoint = 0), so no commit copies the WAL and fsyncs the database file in
  * the event loop. The WAL stays bounded: the next commit after a complete checkpoint
  * restarts it from the start. A checkpoint that ran beside commits has not copied theirs,
  * so a catch-up pass follows while the group commit holds new commits (as it does during
- * an fdatasync; at most CATCH_UP_PASSES): it copies a few frames and completes. A WAL
- * over `checkpoint.walMaxBytes` (a worker that cannot keep up) is checkpointed TRUNCATE
- * in the loop, as are checkpoint() and close.
- * Without the worker (it cannot start, it died) the connection checkpoints itself every
- * 1,000 pages and the interval runs TRUNCATE in the loop, as before.
+ * an fdatasync; at most CATCH_UP_PASSES): it copies a few frames and completes.
+ * Without the worker (the default: it costs a V8 isolate, ~10 MB RSS; or it cannot
+ * start, or it died) the connection checkpoints itself every 1,000 pages and the interval
+ * runs TRUNCATE in the loop. Either way a WAL over `checkpoint.walMaxBytes` is
+ * checkpointed TRUNCATE in the loop, as are checkpoint() and close.
  */
 import { statSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -49,7 +49,7 @@ export class Checkpointer {
     config: StoreConfig['checkpoint'],
     private readonly clock: Clock,
     private readonly log: Logger,
-    offLoop = true,
+    offLoop: boolean,
   ) {
     this.walPath = `${path}-wal`;
     this.walMaxBytes = config.walMaxBytes;

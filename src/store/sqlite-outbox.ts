@@ -48,7 +48,7 @@ export interface SqliteOutboxDeps {
   readonly walSync?: 'thread' | 'inline';
   /** The fsync port of the 'thread' mode (tests hold it to see what waits for it). */
   readonly fdatasync?: Fdatasync;
-  /** 'thread' (default): checkpoints in a worker thread (sqlite-checkpoint.ts); 'inline': in the loop. */
+  /** Overrides store.checkpoint.worker: 'thread' checkpoints in a worker thread (sqlite-checkpoint.ts), 'inline' in the loop. */
   readonly checkpoints?: 'thread' | 'inline';
 }
 
@@ -137,7 +137,7 @@ export class SqliteOutbox implements Outbox {
       config.checkpoint,
       clock,
       logger,
-      deps.checkpoints !== 'inline',
+      deps.checkpoints === undefined ? config.checkpoint.worker : deps.checkpoints === 'thread',
     );
     this.walSync = new WalSync(`${path}-wal`, this.queue.lastRowid(), logger, deps.fdatasync);
     if (deps.walSync === 'inline') this.walSync.disable();

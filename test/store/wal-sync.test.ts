@@ -181,7 +181,7 @@ describe('SqliteOutbox checkpoints in a worker thread', () => {
   function openStore(lines: LogLine[] = []): SqliteOutbox {
     const config = storeSchema.parse({
       path: join(dir.path, 'outbox.db'),
-      checkpoint: { walMaxBytes: 64 * 1024 * 1024, intervalMs: 1000 },
+      checkpoint: { walMaxBytes: 64 * 1024 * 1024, intervalMs: 1000, worker: true },
     });
     const outbox = SqliteOutbox.open(config, { clock, logger: captureLogger(lines) });
     open.push(outbox);
