@@ -57,7 +57,13 @@ export async function startAgent(
   pki: BenchPki,
   mode: 'gateway' | 'plain',
   round: number,
-  store: { maxLatencyMs?: number; minIntervalMs?: number; probe?: boolean; agent?: string } = {},
+  store: {
+    maxLatencyMs?: number;
+    minIntervalMs?: number;
+    probe?: boolean;
+    agent?: string;
+    telemetryPerTick?: number;
+  } = {},
   script = AGENT,
 ): Promise<Agent> {
   const { agent, ...options } = store;

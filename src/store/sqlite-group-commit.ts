@@ -1,15 +1,15 @@
 /**
  * Group commit for the SQLite outbox. Producers' records wait in an in-memory pending
  * batch; one transaction commits it when it reaches `batch.maxRecords`, else when the
- * event-loop turn of its first record ends (adaptive: an idle store commits at once, and
- * what arrives while a commit blocks the loop in fsync gathers into the next commit), or
+ * event-loop turn of its first record ends (adaptive: an idle store commits at once), or
  * `batch.maxLatencyMs` after its first record when that is set above 0 (a fixed window).
  * In the adaptive mode a commit never starts less than `batch.minIntervalMs` after the
- * previous one ended: a steady stream of single records (piles' frames spread over the
- * second) would otherwise pay one fsync each, most of the CPU they cost. A failed commit keeps the records pending
- * and retries with backoff; while commits fail, pending is bounded by dropping the oldest
- * pending telemetry (never events), recorded by a pending-overflow gap event at the next
- * commit. Durable appends resolve once their record is committed.
+ * previous one ended (a steady stream of single records would otherwise pay one fsync
+ * each), and never while the WAL's fdatasync is out (sqlite-wal-sync.ts): what arrives
+ * meanwhile commits when it returns (the classic group commit). Durable appends resolve,
+ * and listeners hear of a commit, once it is on disk. A failed commit keeps the records
+ * pending and retries with backoff; while commits fail, pending is bounded by dropping
+ * the oldest pending telemetry (sqlite-shed.ts), recorded by a gap event at the next commit.
  */
 import { Backoff } from '../core/backoff.js';
 import { type Clock, type TimerHandle, afterTurnOr } from '../core/clock.js';
@@ -20,38 +20,18 @@ import type { StoreConfig } from '../config/sections/store.js';
 import type { Checkpointer } from './sqlite-checkpoint.js';
 import { logEvictions } from './sqlite-evict.js';
 import { PendingOnceGroups, type OnceGroup } from './sqlite-once-groups.js';
+import type { CommitCounters } from './sqlite-counters.js';
+import { shedOldestTelemetry } from './sqlite-shed.js';
 import type { BatchResult, SqliteQueue } from './sqlite-queue.js';
+import type { WalSync } from './sqlite-wal-sync.js';
 
 const RETRY_POLICY = { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0.2 };
-
-/** Running totals since open, reported by stats(). */
-export interface CommitCounters {
-  committedTotal: number;
-  committedBatches: number;
-  evictedTelemetry: number;
-  evictedEvent: number;
-  droppedPending: number;
-  lastCommitMs: number;
-  healthy: boolean;
-  lastError: string | null;
-}
-
-export function newCounters(lastError: string | null): CommitCounters {
-  return {
-    committedTotal: 0,
-    committedBatches: 0,
-    evictedTelemetry: 0,
-    evictedEvent: 0,
-    droppedPending: 0,
-    lastCommitMs: 0,
-    healthy: true,
-    lastError,
-  };
-}
 
 export interface GroupCommitDeps {
   readonly queue: SqliteQueue;
   readonly checkpointer: Checkpointer;
+  /** Makes commits durable off the event loop; in the loop (FULL) once it is not usable. */
+  readonly walSync: WalSync;
   readonly counters: CommitCounters;
   readonly clock: Clock;
   readonly log: Logger;
@@ -67,6 +47,7 @@ interface Waiter {
 export class GroupCommit {
   private readonly queue: SqliteQueue;
   private readonly checkpointer: Checkpointer;
+  private readonly walSync: WalSync;
   private readonly counters: CommitCounters;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -88,12 +69,17 @@ export class GroupCommit {
   private readonly backoff = new Backoff(RETRY_POLICY);
   private failing = false;
   private committing = false;
+  /** A commit came due while an fdatasync was in flight: it runs when that returns. */
+  private gathering = false;
   private closed = false;
   private lastFailure: EdgeError | null = null;
 
   constructor(config: StoreConfig, deps: GroupCommitDeps) {
     this.queue = deps.queue;
     this.checkpointer = deps.checkpointer;
+    this.walSync = deps.walSync;
+    this.walSync.onSynced = () => this.afterSync();
+    this.checkpointer.onRelease = () => this.afterSync();
     this.counters = deps.counters;
     this.clock = deps.clock;
     this.log = deps.log;
@@ -232,6 +218,8 @@ export class GroupCommit {
     const dropped = this.droppedByDevice.size > 0 ? new Map(this.droppedByDevice) : null;
     let result: BatchResult<Waiter>;
     this.committing = true;
+    const offLoop = this.walSync.usable;
+    this.queue.syncOffLoop = offLoop;
     try {
       result = this.queue.writeBatch(all, n, dropped, this.waiters, this.groups.marks());
     } catch (e) {
@@ -240,8 +228,14 @@ export class GroupCommit {
       return false;
     }
     this.committing = false;
-    this.settle(all, n, dropped, result);
+    const finish = this.settle(all, n, dropped, result);
     this.recordSuccess(result, t0);
+    const rowid = this.queue.lastRowid();
+    if (offLoop) this.walSync.committed(rowid, result.needsSync, finish);
+    else {
+      this.walSync.advance(rowid);
+      finish(null);
+    }
     return true;
   }
 
@@ -250,13 +244,16 @@ export class GroupCommit {
     return this.groups.chunkEnd(all, Math.min(all.length, this.maxRecords));
   }
 
-  /** Committed: drops the batch from pending and resolves its durable appends. */
+  /**
+   * Committed: drops the batch from pending; returns what resolves its durable appends and
+   * tells the listeners once it is durable (or rejects them when its WAL sync failed).
+   */
   private settle(
     all: NewRecord[],
     n: number,
     dropped: Map<string, number> | null,
     result: BatchResult<Waiter>,
-  ): void {
+  ): (error: EdgeError | null) => void {
     this.pending = n === all.length ? [] : all.slice(n);
     if (dropped) {
       for (const [device, count] of dropped) {
@@ -266,14 +263,39 @@ export class GroupCommit {
       }
     }
     // a duplicate group resolves with nothing written
-    for (const group of this.groups.settle(all, n, result.duplicates)) {
+    const duplicates = this.groups.settle(all, n, result.duplicates);
+    const held: Waiter[] = [];
+    for (const group of duplicates) {
+      const w = group.members[0] && this.waiters.get(group.members[0]);
+      if (w) held.push(w);
       for (const m of group.members) this.waiters.delete(m);
-      group.resolve({ duplicate: true, records: [] });
     }
-    for (const [key, w, record] of result.resolved) {
+    for (const [key, w] of result.resolved) {
       this.waiters.delete(key);
-      w.resolve(record);
+      held.push(w);
     }
+    return (error) => {
+      if (error) this.syncFailed(error, held);
+      else {
+        for (const group of duplicates) group.resolve({ duplicate: true, records: [] });
+        for (const [, w, record] of result.resolved) w.resolve(record);
+      }
+      this.notify();
+    };
+  }
+
+  /** The WAL sync of committed batches failed: their producers hear it (the rows stay stored). */
+  private syncFailed(error: EdgeError, held: readonly Waiter[]): void {
+    this.counters.healthy = false;
+    this.counters.lastError = error.code;
+    for (const w of held) w.reject(error);
+  }
+
+  /** An fdatasync or a catch-up checkpoint returned: commit what gathered meanwhile. */
+  private afterSync(): void {
+    if (!this.gathering || this.held()) return;
+    this.gathering = false;
+    if (this.pending.length > 0 && !this.failing && !this.closed) this.commitPending();
   }
 
   /** Counts the commit, clears the failure state, logs evictions, checkpoints, re-arms, notifies. */
@@ -301,9 +323,8 @@ export class GroupCommit {
         'outbox pending-overflow episode over: dropped records accounted for by gap events (seq ranges)',
       );
     if (result.gapLogs.length > 0 || result.droppedRanges.length > 0) c.lastError = 'EDGE_ERR_STORE_FULL';
-    this.checkpointer.afterCommit();
+    this.checkpointer.afterCommit(result.written);
     if (this.pending.length > 0 && this.latencyTimer === null && !this.closed) this.armLatencyTimer();
-    this.notify();
   }
 
   private onCommitFailure(e: unknown, batchSize: number): void {
@@ -341,34 +362,11 @@ export class GroupCommit {
 
   /** Pending is over its bound (commits failing): drop the oldest pending telemetry, never events. */
   private shed(): void {
-    const pending = this.pending;
-    for (let i = 0; i < pending.length; i++) {
-      const r = pending[i]!;
-      // Group members are never shed: a group commits whole or not at all.
-      if (r.cls !== 'telemetry' || this.groups.isMember(r)) continue;
-      pending.splice(i, 1);
-      const dropped = ++this.counters.droppedPending;
-      // A new episode: nothing dropped since the last gap event was committed.
-      const episodeStart = this.droppedByDevice.size === 0;
-      this.droppedByDevice.set(r.device, (this.droppedByDevice.get(r.device) ?? 0) + 1);
-      const w = this.waiters.get(r);
-      if (w !== undefined) {
-        this.waiters.delete(r);
-        w.reject(
-          new EdgeError(
-            'EDGE_ERR_STORE_FULL',
-            'pending telemetry dropped: outbox cannot commit and its pending buffer is full',
-          ),
-        );
-      }
-      if (episodeStart) {
-        this.log.error(
-          { code: 'EDGE_ERR_STORE_FULL', droppedPending: dropped, maxPendingRecords: this.maxPending },
-          'outbox pending buffer full: dropping oldest pending telemetry',
-        );
-      }
-      return;
-    }
+    shedOldestTelemetry(this.pending, this.groups, this.waiters, this.droppedByDevice, {
+      counters: this.counters,
+      log: this.log,
+      maxPending: this.maxPending,
+    });
   }
 
   private notify(): void {
@@ -392,10 +390,18 @@ export class GroupCommit {
       this.clock,
       () => {
         this.latencyTimer = null;
-        if (!this.failing && !this.closed) this.commitPending();
+        if (this.failing || this.closed) return;
+        // Classic group commit: what arrives while the WAL syncs commits when it returns.
+        if (this.held()) this.gathering = true;
+        else this.commitPending();
       },
       wait,
     );
+  }
+
+  /** An fdatasync is out, or a checkpoint catches up: new commits wait for it. */
+  private held(): boolean {
+    return this.walSync.busy || this.checkpointer.holdsCommits;
   }
 
   private cancelTimers(): void {

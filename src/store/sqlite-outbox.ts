@@ -30,14 +30,26 @@ import { type Outbox, type OutboxStats, closedError } from './outbox.js';
 import { type CommandLedgerLimits, SqliteCommandLedger } from './command-ledger.js';
 import { CorruptStoreSignal, moveAside, openChecked, salvage } from './recovery.js';
 import { Checkpointer } from './sqlite-checkpoint.js';
-import { type CommitCounters, GroupCommit, newCounters } from './sqlite-group-commit.js';
+import { type CommitCounters, newCounters } from './sqlite-counters.js';
+import { GroupCommit } from './sqlite-group-commit.js';
 import { SqliteQueue } from './sqlite-queue.js';
+import { type Fdatasync, WalSync } from './sqlite-wal-sync.js';
 
 type Db = BetterSqlite3.Database;
 
 export interface SqliteOutboxDeps {
   readonly clock: Clock;
   readonly logger: Logger;
+  /**
+   * Where a FULL commit's fsync runs: 'thread' (default) on libuv's thread pool, the event
+   * loop going on meanwhile (sqlite-wal-sync.ts); 'inline': SQLite's own synchronous=FULL
+   * in the loop (the benches' before figure).
+   */
+  readonly walSync?: 'thread' | 'inline';
+  /** The fsync port of the 'thread' mode (tests hold it to see what waits for it). */
+  readonly fdatasync?: Fdatasync;
+  /** Overrides store.checkpoint.worker: 'thread' checkpoints in a worker thread (sqlite-checkpoint.ts), 'inline' in the loop. */
+  readonly checkpoints?: 'thread' | 'inline';
 }
 
 /** What startup recovery did; also carried by the `store-recovered` event. */
@@ -85,7 +97,7 @@ export class SqliteOutbox implements Outbox {
       recovery = { reason: e.reason, movedTo, salvaged: result.salvaged, unreadable: result.unreadable };
       logger.error({ code: 'EDGE_ERR_STORE_CORRUPT', ...recovery }, 'outbox recovered');
     }
-    return new SqliteOutbox(db, path, config, deps.clock, logger, recovery);
+    return new SqliteOutbox(db, path, config, deps, logger, recovery);
   }
 
   readonly path: string;
@@ -97,6 +109,7 @@ export class SqliteOutbox implements Outbox {
   private readonly queue: SqliteQueue;
   private readonly group: GroupCommit;
   private readonly checkpointer: Checkpointer;
+  private readonly walSync: WalSync;
   private readonly counters: CommitCounters;
   private recoveryEvent: AgentEvent | null;
   private closed = false;
@@ -107,20 +120,31 @@ export class SqliteOutbox implements Outbox {
     db: Db,
     path: string,
     config: StoreConfig,
-    clock: Clock,
+    deps: SqliteOutboxDeps,
     logger: Logger,
     recovery: RecoveryReport | null,
   ) {
+    const clock = deps.clock;
     this.db = db;
     this.path = path;
     this.log = logger;
     this.recovery = recovery;
     this.queue = new SqliteQueue(db, config, clock);
     this.counters = newCounters(recovery === null ? null : 'EDGE_ERR_STORE_CORRUPT');
-    this.checkpointer = new Checkpointer(db, path, config.checkpoint, clock, logger);
+    this.checkpointer = new Checkpointer(
+      db,
+      path,
+      config.checkpoint,
+      clock,
+      logger,
+      deps.checkpoints === undefined ? config.checkpoint.worker : deps.checkpoints === 'thread',
+    );
+    this.walSync = new WalSync(`${path}-wal`, this.queue.lastRowid(), logger, deps.fdatasync);
+    if (deps.walSync === 'inline') this.walSync.disable();
     this.group = new GroupCommit(config, {
       queue: this.queue,
       checkpointer: this.checkpointer,
+      walSync: this.walSync,
       counters: this.counters,
       clock,
       log: logger,
@@ -173,9 +197,11 @@ export class SqliteOutbox implements Outbox {
     return this.group.highestOnce(prefix, after);
   }
 
+  /** Commits what is pending and resolves once it (and every earlier commit) is durable. */
   async flush(): Promise<void> {
     if (this.closed) throw closedError();
     this.group.flush();
+    await this.walSync.drained();
   }
 
   /** The durable ledger of command ids, in this database (one per outbox). */
@@ -189,7 +215,9 @@ export class SqliteOutbox implements Outbox {
 
   read(afterRowid: number, limit: number, maxBytes: number, beforeRowid?: number): StoredRecord[] {
     if (this.closed) throw closedError();
-    return this.queue.read(afterRowid, limit, maxBytes, beforeRowid);
+    // Rows whose commit is not yet on disk are not read: a power cut could take them back.
+    const end = this.walSync.durableRowid + 1;
+    return this.queue.read(afterRowid, limit, maxBytes, Math.min(beforeRowid ?? end, end));
   }
 
   ack(rowids: readonly number[]): void {
@@ -197,6 +225,7 @@ export class SqliteOutbox implements Outbox {
     if (rowids.length === 0) return;
     try {
       this.queue.deleteAcked(rowids);
+      this.checkpointer.noteWrite();
     } catch (e) {
       const err = toEdgeError(e, 'EDGE_ERR_STORE_WRITE', { op: 'ack' });
       this.counters.lastError = err.code;
@@ -224,9 +253,10 @@ export class SqliteOutbox implements Outbox {
     return this.queue.evictions;
   }
 
+  /** The last durable rowid: what read() can return. */
   lastRowid(): number {
     if (this.closed) throw closedError();
-    return this.queue.lastRowid();
+    return this.walSync.durableRowid;
   }
 
   onCommit(listener: () => void): () => void {
@@ -264,8 +294,11 @@ export class SqliteOutbox implements Outbox {
     if (this.closing) return this.closing;
     this.closed = true;
     this.closing = (async () => {
-      this.checkpointer.stop();
+      const stopping = this.checkpointer.stop();
       this.group.close();
+      await this.walSync.drained();
+      this.walSync.close();
+      await stopping;
       this.checkpointer.run();
       this.db.close();
       this.group.clearListeners();

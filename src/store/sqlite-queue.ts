@@ -58,6 +58,8 @@ export interface BatchResult<W> {
   readonly resolved: [NewRecord, W, StoredRecord][];
   /** First records of appendOnce groups whose key was already stored (nothing written for them). */
   readonly duplicates: NewRecord[];
+  /** Committed NORMAL where FULL was due (syncOffLoop): durable once the WAL is fdatasynced. */
+  needsSync: boolean;
 }
 
 export class SqliteQueue {
@@ -76,6 +78,8 @@ export class SqliteQueue {
   private readonly delivered: DeliveredRows;
   private readonly inflight = new InflightRows();
   private evicted = 0;
+  /** Batches commit NORMAL and report whether they needed FULL; the WAL is synced elsewhere (sqlite-wal-sync.ts). */
+  syncOffLoop = false;
 
   constructor(
     private readonly db: Db,
@@ -157,9 +161,12 @@ export class SqliteQueue {
       droppedRanges: [],
       resolved: [],
       duplicates: [],
+      needsSync: false,
     };
     try {
-      this.sync.set(dropped ? 'FULL' : this.sync.forBatch(batch, n, waiters));
+      const mode = dropped ? 'FULL' : this.sync.forBatch(batch, n, waiters);
+      result.needsSync = this.syncOffLoop && mode === 'FULL';
+      this.sync.set(this.syncOffLoop ? 'NORMAL' : mode);
       this.s.begin.run();
       this.gaps.begin();
       try {

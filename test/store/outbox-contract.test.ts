@@ -1,3 +1,4 @@
+import { fdatasyncSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/core/ports.js';
 import { storeSchema } from '../../src/config/sections/store.js';
@@ -23,7 +24,10 @@ const sqlite: OutboxFactory = ({ clock, maxRows, maxBytes, batchMaxRecords, batc
       ...(batchMaxLatencyMs !== undefined ? { maxLatencyMs: batchMaxLatencyMs } : {}),
     },
   });
-  const outbox = SqliteOutbox.open(config, { clock, logger: silentLogger });
+  // The contract holds the group commit's timing (what is readable after which turn): the
+  // WAL is fdatasynced before the port returns. Waiting for an fdatasync off the event
+  // loop is tested in sqlite-outbox.test.ts ('wal-sync-off-loop-*').
+  const outbox = SqliteOutbox.open(config, { clock, logger: silentLogger, fdatasync: fdatasyncSync });
   return {
     outbox,
     dispose: async () => {

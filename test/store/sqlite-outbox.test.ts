@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   closeSync,
   existsSync,
+  fdatasyncSync,
   openSync,
   readFileSync,
   readdirSync,
@@ -20,7 +21,7 @@ import { type Logger, silentLogger } from '../../src/core/ports.js';
 import { eventToRecord } from '../../src/core/record-codec.js';
 import { type StoreConfig, storeSchema } from '../../src/config/sections/store.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
-import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
+import { SqliteOutbox, type SqliteOutboxDeps } from '../../src/store/sqlite-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
 import { event, telemetry, type EventBody } from './outbox-contract.js';
 
@@ -46,8 +47,13 @@ describe('SqliteOutbox', () => {
     return storeSchema.parse({ path: join(dir.path, 'outbox.db'), ...overrides });
   }
 
-  function openStore(cfg: StoreConfig = config(), logger: Logger = silentLogger): SqliteOutbox {
-    const outbox = SqliteOutbox.open(cfg, { clock, logger });
+  /** The WAL is fdatasynced before the port returns: commits are readable in the turn they are made. */
+  function openStore(
+    cfg: StoreConfig = config(),
+    logger: Logger = silentLogger,
+    deps: Pick<SqliteOutboxDeps, 'walSync' | 'fdatasync' | 'checkpoints'> = { fdatasync: fdatasyncSync },
+  ): SqliteOutbox {
+    const outbox = SqliteOutbox.open(cfg, { clock, logger, ...deps });
     open.push(outbox);
     return outbox;
   }
@@ -62,8 +68,10 @@ describe('SqliteOutbox', () => {
     assert.equal(outbox.takeRecoveryEvent(), null);
   });
 
-  it('commits a batch FULL when it holds an event, NORMAL when only telemetry is allowed normal', async () => {
-    const outbox = openStore(config({ synchronous: { telemetry: 'normal', event: 'full' } }));
+  it('commits a batch FULL when it holds an event, NORMAL when only telemetry is allowed normal (inline sync)', async () => {
+    const outbox = openStore(config({ synchronous: { telemetry: 'normal', event: 'full' } }), silentLogger, {
+      walSync: 'inline',
+    });
     outbox.append(telemetry('d', 0));
     await outbox.flush();
     assert.equal(dbOf(outbox).pragma('synchronous', { simple: true }), 1);
@@ -73,8 +81,8 @@ describe('SqliteOutbox', () => {
     assert.equal(dbOf(outbox).pragma('synchronous', { simple: true }), 2);
   });
 
-  it('ack-not-fsynced: an ack commits synchronous=NORMAL and leaves FULL for the next writer', async () => {
-    const outbox = openStore();
+  it('ack-not-fsynced: an ack commits synchronous=NORMAL and leaves FULL for the next writer (inline sync)', async () => {
+    const outbox = openStore(config(), silentLogger, { walSync: 'inline' });
     const db = dbOf(outbox);
     const modes: string[] = [];
     const prepare = db.prepare.bind(db);
@@ -339,9 +347,12 @@ describe('SqliteOutbox', () => {
     assert.equal(dbOf(second).pragma('integrity_check', { simple: true }), 'ok');
   });
 
-  it('bounds the WAL: checkpoints when it exceeds walMaxBytes and on the interval', async () => {
+  it('bounds the WAL: checkpoints when it exceeds walMaxBytes and on the interval (checkpoints in the loop)', async () => {
     const walMaxBytes = 1024 * 1024;
-    const outbox = openStore(config({ checkpoint: { walMaxBytes, intervalMs: 1000 } }));
+    const outbox = openStore(config({ checkpoint: { walMaxBytes, intervalMs: 1000 } }), silentLogger, {
+      fdatasync: fdatasyncSync,
+      checkpoints: 'inline',
+    });
     let maxWal = 0;
     outbox.onCommit(() => (maxWal = Math.max(maxWal, outbox.stats().walBytes)));
     for (let round = 0; round < 10; round++) {

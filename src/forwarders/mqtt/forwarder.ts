@@ -97,7 +97,9 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       read: (after, limit, maxBytes, before) => deps.source.read(after, limit, maxBytes, before),
       build: (records, replay) => (deps.uplink ?? builder).build(records, replay),
       onBacklogRead: (watermark) => this.log.info({ watermark }, 'mqtt backlog replay read complete'),
-      fetch: (req) => (this.reader && !this.reader.broken ? this.reader.read(req) : undefined),
+      // The worker's own connection sees commits not yet durable: it reads up to lastRowid() only.
+      fetch: (req) =>
+        this.reader && !this.reader.broken ? this.reader.read(durableOnly(req, deps.source)) : undefined,
       onChunk: () => this.pump.schedule(),
       onChunkError: (e) => this.pump.chunkFailed(e, this.reader?.broken === true),
       onDropped: (rowids) => deps.source.unsent?.(rowids),
@@ -393,4 +395,13 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   private recordError(code: EdgeErrorCode, message: string): void {
     this.metrics.recordError(code, message, this.clock.now());
   }
+}
+
+/** A chunk request bounded by the source's last durable rowid. */
+function durableOnly<R extends { readonly beforeRowid: number | undefined }>(
+  req: R,
+  source: { lastRowid(): number },
+): R {
+  const end = source.lastRowid() + 1;
+  return { ...req, beforeRowid: Math.min(req.beforeRowid ?? end, end) };
 }
