@@ -111,8 +111,13 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
     try {
       driver.init();
       await driver.start();
+      // The Modbus TCP client's timeouts run on the injected clock: time moves on only
+      // once a background probe of the primary has its answer (500 ms is its timeout).
+      const probeSettled = () =>
+        waitFor('probe settled', () => !(driver as unknown as { probe?: Promise<void> }).probe || undefined);
       const tick = async (): Promise<readonly TagValue[]> => {
         const values = await driver.poll(NAMES);
+        await probeSettled();
         await clock.advance(500);
         return values;
       };
@@ -157,11 +162,6 @@ describe('failover between two Modbus TCP servers', { timeout: 60_000 }, () => {
       for (let i = 0; i < 60 && driver.active === 'secondary'; i++) {
         values = await tick();
         assert.ok(values.every((v) => v.source === 'secondary'));
-        // a probe runs in the background: wait for it to land before moving time on
-        await waitFor(
-          'probe settled',
-          () => !(driver as unknown as { probe?: Promise<void> }).probe || undefined,
-        );
       }
       assert.equal(driver.active, 'primary');
       assert.ok(clock.now() - backAt >= 4000, 'not before recoverAfterMs of healthy probes');
