@@ -15,11 +15,11 @@ import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
-import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
 import {
   LATE_ANSWER,
   lateAnswerDevice,
   registerValue,
+  staleAnswer,
   startLateSlave,
   tallyLateAnswerPolls,
 } from '../helpers/late-slave.js';
@@ -30,10 +30,8 @@ const { baud: BAUD, timeoutMs: TIMEOUT_MS } = LATE_ANSWER;
 const ADDRESSES = [0];
 const POLLS = 5;
 
-/** A valid FC3 answer of unit 3, one register, holding the value of register 10 (not 0). */
-export const STALE_FRAME = Buffer.from(
-  withCrc(Uint8Array.of(3, 3, 2, registerValue(3, 10) >> 8, registerValue(3, 10) & 0xff)),
-);
+/** A valid answer of the first request's shape holding register 10's value (not register 0's). */
+const STALE_FRAME = staleAnswer(3, 10);
 
 let dir: ReturnType<typeof tempDir> | undefined;
 let pty: PtyPair | undefined;
