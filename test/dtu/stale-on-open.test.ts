@@ -75,7 +75,11 @@ test('stale-frame-after-registration-never-good (DTU): an answer the DTU deliver
       `bad ${JSON.stringify(codes)}, staleBytes ${String(line.staleBytes)}, fences ${String(line.fences)}`,
   );
   if (v.quality === 'good')
-    assert.equal(v.value, registerValue(3, 0), 'the first good value is the slave register, not the stale answer');
+    assert.equal(
+      v.value,
+      registerValue(3, 0),
+      'the first good value is the slave register, not the stale answer',
+    );
   assert.equal(wrong, 0, `${wrong} of ${good} good values came from another register`);
   assert.ok(good >= POLLS - 1, `the polls after the first are good (${good})`);
 });

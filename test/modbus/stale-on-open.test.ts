@@ -76,7 +76,11 @@ async function staleOnOpen(t: TestContext, echoSuppression: boolean): Promise<vo
       `staleBytes ${String(line.staleBytes)}, fences ${String(line.fences)}`,
   );
   if (first[0]!.quality === 'good')
-    assert.equal(first[0]!.value, registerValue(3, 0), 'the first good value is the slave register, not the stale answer');
+    assert.equal(
+      first[0]!.value,
+      registerValue(3, 0),
+      'the first good value is the slave register, not the stale answer',
+    );
   assert.equal(wrong, 0, `${wrong} of ${good} good values came from another register`);
   assert.ok(good >= POLLS - 1, `the polls after the first are good (${good})`);
 }
