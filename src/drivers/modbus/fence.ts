@@ -92,13 +92,10 @@ export class UnitFences {
   private readonly missing = new Set<number>();
   /** Units asked since the link came up (their first request was admitted). */
   private readonly admitted = new Set<number>();
-  /** A link came up since the line was created: its units' first requests are fenced. */
-  private fresh = false;
   readonly stats = { fences: 0, fenceFailures: 0, inconclusive: 0 };
 
   /** The link is fresh (opened, came up): each unit's first request is fenced by its own shape. */
   freshLink(): void {
-    this.fresh = true;
     this.admitted.clear();
   }
 
@@ -108,7 +105,7 @@ export class UnitFences {
    * counts as unaccounted and a fence goes first.
    */
   admit(r: LineRequest): void {
-    if (!this.fresh || this.admitted.has(r.unitId)) return;
+    if (this.admitted.has(r.unitId)) return;
     this.admitted.add(r.unitId);
     // not known to be missing: a broken frame now is reported as what it is
     this.lose(r.unitId, requestShape(r), false);

@@ -14,10 +14,10 @@
  * - drops bytes that arrived while no request waited before sending the next request;
  * - on a fresh link (a port opened, a DTU link up) the first request waits until the link
  *   has been silent for the inter-frame gap (for the drain window once bytes came), and
- *   what arrived since the open is discarded and
- *   counted as stale (`staleBytes`): the port's flush at open does not cover bytes still
- *   arriving (a slave answering a request sent before a restart, a DTU's buffer). The
- *   fence (every unit fenced on a fresh link, see line.ts) covers what comes later.
+ *   what arrived since the open is discarded and counted as stale (`staleBytes`): the
+ *   port's flush at open does not cover bytes still arriving (a slave answering a request
+ *   sent before a restart, a DTU's buffer). The fence (every unit fenced on a fresh link,
+ *   fence.ts) covers what comes later.
  * Under load (event-loop stalls) its notion of silence is wrong in both directions; the
  * fence then pays for it with an extra request, never with a wrong value.
  */
