@@ -92,6 +92,11 @@ async function rig() {
       clock,
       line.execute('m1', { unitId: UNIT, function: 'holding', address, length: 1, timeoutMs: TIMEOUT_MS }),
     );
+  // the fresh link fences the unit before its first read: done here, the tests start warm
+  const primed = await read(99);
+  assert.deepEqual(primed.ok ? primed.data : primed.error.code, [99]);
+  requests = 0;
+  written.length = 0;
   return { line, replies, read, requests: () => requests, written, link, transport, clock };
 }
 

@@ -5,10 +5,20 @@
  */
 import modbusSerial from 'modbus-serial';
 import type { DeviceDriver } from '../../src/core/ports.js';
+import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
 
 /** The value of holding register `address` of unit `unit`: unique per (unit, address). */
 export function registerValue(unit: number, address: number): number {
   return (unit * 4099 + address * 7 + 13) & 0xffff;
+}
+
+/**
+ * A valid FC3 answer of `unit` to a one-register read holding register `address`'s value:
+ * a stale answer that fits any one-register FC3 read of the unit.
+ */
+export function staleAnswer(unit: number, address: number): Buffer {
+  const v = registerValue(unit, address);
+  return Buffer.from(withCrc(Uint8Array.of(unit, 3, 2, v >> 8, v & 0xff)));
 }
 
 export interface LateSlave {

@@ -159,8 +159,10 @@ test('echoSuppression true: exact values from two slaves through the echoing ada
   const transport = ('transport' in line ? line.transport : undefined) as FramerStatus | undefined;
   assert.equal(transport?.framer, 'agent-rtu');
   assert.ok((transport?.echoes ?? 0) > 0, `echoes ${transport?.echoes}`);
-  assert.equal(transport?.echoes, 2 * polls, 'one echo dropped per request');
-  assert.equal(transport?.responses, 2 * polls);
+  // the fresh line fences each unit once before its first read (fence.ts)
+  assert.equal(line.fences, 2, 'one fence read per unit on the fresh line');
+  assert.equal(transport?.echoes, 2 * polls + line.fences, 'one echo dropped per request');
+  assert.equal(transport?.responses, 2 * polls + line.fences);
   assert.equal(transport?.timeouts, 0);
   assert.equal(transport?.crcErrors, 0);
 });

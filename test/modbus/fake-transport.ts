@@ -105,8 +105,9 @@ export class FakeTransport implements ModbusTransport {
     for (const l of this.rxListeners) l(bytes, awaited);
   }
 
-  discardInput(): void {
+  discardInput(): number | undefined {
     this.discards++;
+    return undefined;
   }
 
   readCoils(u: number, a: number, l: number, t: number): Promise<boolean[]> {

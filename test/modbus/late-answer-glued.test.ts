@@ -39,8 +39,16 @@ function answer(address: number): Buffer {
   return withCrc(Uint8Array.from([UNIT, 3, 2, (address >> 8) & 0xff, address & 0xff]));
 }
 
+/** FC3 answer of `count` registers from `address`, each holding its address. */
+function registers(address: number, count: number): Buffer {
+  const data = Buffer.alloc(2 * count);
+  for (let i = 0; i < count; i++) data.writeUInt16BE(address + i, 2 * i);
+  return Buffer.from(withCrc(Uint8Array.from([UNIT, 3, 2 * count, ...data])));
+}
+
 test('late-answer-glued-before-next-answer (RTU): a late answer glued in front of the real one is never a good value', async (t) => {
-  // The slave: silent for the first read, then the late answer and the real one in one write.
+  // The slave: answers the fresh line's fence and the first read (priming), is silent for
+  // the next read, then writes the late answer and the real one in one write.
   const slave = new SerialPort({ path: pty!.b, baudRate: BAUD, autoOpen: false });
   await new Promise<void>((resolve, reject) => slave.open((err) => (err ? reject(err) : resolve())));
   t.after(() => new Promise<void>((resolve) => slave.close(() => resolve())));
@@ -50,9 +58,11 @@ test('late-answer-glued-before-next-answer (RTU): a late answer glued in front o
     pending = Buffer.concat([pending, chunk]);
     while (pending.length >= 8) {
       const address = pending.readUInt16BE(2);
+      const count = pending.readUInt16BE(4);
       pending = pending.subarray(8);
       requests++;
-      if (requests === 2) slave.write(Buffer.concat([answer(0), answer(address)]));
+      if (requests <= 2) slave.write(registers(address, count));
+      if (requests === 4) slave.write(Buffer.concat([answer(0), answer(address)]));
     }
   });
 
@@ -80,10 +90,12 @@ test('late-answer-glued-before-next-answer (RTU): a late answer glued in front o
   const read = (address: number) =>
     line.execute('m1', { unitId: UNIT, function: 'holding', address, length: 1, timeoutMs: TIMEOUT_MS });
 
+  const primed = await read(20);
+  assert.deepEqual(primed.ok ? primed.data : primed.error.code, [20], 'the fresh line fenced, then read');
   const first = await read(0);
   assert.equal(first.ok ? undefined : first.error.code, 'EDGE_ERR_MODBUS_TIMEOUT');
   const second = await read(10);
-  assert.equal(requests, 2);
+  assert.equal(requests, 4);
   if (second.ok) assert.deepEqual(second.data, [10], 'a good value must be the requested register');
   else assert.equal(second.error.code, 'EDGE_ERR_MODBUS_LATE_ANSWER');
 });

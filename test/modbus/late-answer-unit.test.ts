@@ -100,23 +100,26 @@ test('stale-match-beyond-horizon: an answer later than the quiet horizon lands d
   // r0's answer takes 250 ms: later than the 200 ms horizon. r10 has r0's shape, so a
   // fence read (another shape: two registers) goes first; r0's answer lands while the fence waits and
   // does not fit it; the fence's own answer (50 ms, in order after r0's) clears the unit
-  const { clock, family, bus } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [250, 50] } });
+  // (first the fresh line's fence and one read answered at once: 1 ms each)
+  const { clock, family, bus } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [1, 1, 250, 50] } });
   const d = family.create(meter(1, 100, [0, 10]));
   d.init();
   await run(clock, d.start());
+  assert.deepEqual(show(await run(clock, d.poll(['r0']))), [1000]);
   const values = await run(clock, d.poll(['r0', 'r10']));
   assert.deepEqual(show(values), ['EDGE_ERR_MODBUS_TIMEOUT', 1010]);
   assert.deepEqual(
     bus().sent.map((r) => `${r.fn} ${r.address} x${r.length}`),
-    ['holding 0 x1', 'holding 10 x2', 'holding 10 x1'],
-    'one fence read (FC3, 2 registers) between the timeout and the next read of the same shape',
+    ['holding 0 x2', 'holding 0 x1', 'holding 0 x1', 'holding 0 x2', 'holding 10 x1'],
+    'the fresh line fences its unit (FC3, 2 registers) first; then one fence read (a known read ' +
+      'of another shape) between the timeout and the next read of the same shape',
   );
   const line = (d.status() as { line: { lateAnswers: number; fences: number } }).line;
   assert.equal(line.lateAnswers, 1, 'the stray answer is counted');
-  assert.equal(line.fences, 1);
+  assert.equal(line.fences, 2);
   const again = await run(clock, d.poll(['r0', 'r10']));
   assert.deepEqual(show(again), [1000, 1010]);
-  assert.equal(bus().sent.length, 5, 'no fence once an answer was conclusive');
+  assert.equal(bus().sent.length, 7, 'no fence once an answer was conclusive');
 });
 
 test('stale-match-learnt: after a late answer beyond the horizon the slave horizon covers its answer time', async () => {

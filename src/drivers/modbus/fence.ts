@@ -33,6 +33,11 @@
  * free count (a sub-range first); another read function, one register at that address
  * (any answer conclusive, even "illegal function"). A request whose data answer does not
  * collide is its own fence: no extra request.
+ * A fresh link (a port opened, a DTU link up) may deliver answers to requests sent before
+ * it opened (by a previous process, before a reconnect): their shapes are unknown, most
+ * likely those this line asks. So the first request of each unit on a fresh link counts
+ * its own shape as unaccounted (`admit`): a fence of another shape goes first, and only
+ * its conclusive answer (everything older is then done) lets the request go out.
  * Other units' answers carry their unit id, so fences are per unit (multi-drop lines).
  * Glued or split frames do not matter: the framer matches shapes across chunks.
  * The set is bounded (MAX_UNACCOUNTED, oldest forgotten): a slave or DTU does not hold
@@ -85,7 +90,26 @@ export class UnitFences {
   private readonly failures = new Map<number, number>();
   /** Units with an answer missing (timeout, lost link), not only broken frames. */
   private readonly missing = new Set<number>();
+  /** Units asked since the link came up (their first request was admitted). */
+  private readonly admitted = new Set<number>();
   readonly stats = { fences: 0, fenceFailures: 0, inconclusive: 0 };
+
+  /** The link is fresh (opened, came up): each unit's first request is fenced by its own shape. */
+  freshLink(): void {
+    this.admitted.clear();
+  }
+
+  /**
+   * `r` is about to go out. The first request of its unit on a fresh link: an answer of
+   * its shape may already be on the way (sent before the link opened), so the shape
+   * counts as unaccounted and a fence goes first.
+   */
+  admit(r: LineRequest): void {
+    if (this.admitted.has(r.unitId)) return;
+    this.admitted.add(r.unitId);
+    // not known to be missing: a broken frame now is reported as what it is
+    this.lose(r.unitId, requestShape(r), false);
+  }
 
   isFenced(unit: number): boolean {
     return this.unaccounted.has(unit);

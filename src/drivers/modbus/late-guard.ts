@@ -11,7 +11,13 @@
  *   has been silent for the drain window; what arrives in between is discarded and
  *   counted, and the read is reported EDGE_ERR_MODBUS_LATE_ANSWER (on a half-duplex bus
  *   this also avoids talking over a late answer);
- * - drops bytes that arrived while no request waited before sending the next request.
+ * - drops bytes that arrived while no request waited before sending the next request;
+ * - on a fresh link (a port opened, a DTU link up) the first request waits until the link
+ *   has been silent for the inter-frame gap (for the drain window once bytes came), and
+ *   what arrived since the open is discarded and counted as stale (`staleBytes`): the
+ *   port's flush at open does not cover bytes still arriving (a slave answering a request
+ *   sent before a restart, a DTU's buffer). The fence (every unit fenced on a fresh link,
+ *   fence.ts) covers what comes later.
  * Under load (event-loop stalls) its notion of silence is wrong in both directions; the
  * fence then pays for it with an extra request, never with a wrong value.
  */
@@ -57,8 +63,8 @@ export interface LateGuardOptions {
   readonly clock: Clock;
   readonly gapMs: number;
   readonly logger: Logger;
-  /** Drops what the transport received but did not consume. */
-  readonly discard: () => void;
+  /** Drops what the transport received but did not consume; returns the bytes it held, if it knows. */
+  readonly discard: () => number | undefined;
 }
 
 export class LateAnswerGuard {
@@ -71,7 +77,9 @@ export class LateAnswerGuard {
   private lastTimeout: { readonly unit: number; readonly sentAt: number } | undefined;
   /** The horizon of a request the Line did not send (a DTU keepalive) that timed out. */
   private quietUntil = -Infinity;
-  readonly stats = { lateAnswers: 0, lateBytes: 0 };
+  /** The link is fresh: nothing was sent on it yet, what it holds is stale. */
+  private fresh = false;
+  readonly stats = { lateAnswers: 0, lateBytes: 0, staleBytes: 0 };
 
   constructor(private readonly opts: LateGuardOptions) {}
 
@@ -85,12 +93,13 @@ export class LateAnswerGuard {
   }
 
   /**
-   * A fresh link: bytes of the old one are dropped. (Fences stay, in fence.ts: a DTU may
-   * forward what it held when it registers again.)
+   * A fresh link (port opened, DTU link up): its silence is measured from now, and what
+   * it delivers before the first request is stale (dropped and counted by beforeSend).
+   * (Fences stay, in fence.ts: a DTU may forward what it held when it registers again.)
    */
-  reset(): void {
-    this.stray = 0;
-    this.firstStrayAt = undefined;
+  opened(): void {
+    this.fresh = true;
+    this.lastRxAt = Math.max(this.lastRxAt, this.opts.clock.monotonic());
   }
 
   /** The slowest late answer seen from `unit` (ms after its request), if any. */
@@ -100,20 +109,24 @@ export class LateAnswerGuard {
 
   /** Whether beforeSend has anything to wait for (stray bytes, a keepalive's horizon). */
   holdsBeforeSend(): boolean {
-    return this.stray > 0 || this.quietUntil > this.opts.clock.monotonic();
+    return this.fresh || this.stray > 0 || this.quietUntil > this.opts.clock.monotonic();
   }
 
   /**
-   * Before a request goes out: bytes that arrived while nothing waited are let end and
-   * dropped. Returns true when it waited for that.
+   * Before a request goes out: bytes that arrived while nothing waited (on a fresh link:
+   * since it opened) are let end and dropped. Returns true when it waited for late bytes
+   * (the inter-frame gap is to follow); false after the fresh link's silence (it was the gap).
    */
   async beforeSend(timeoutMs: number, alive: () => boolean): Promise<boolean> {
     const now = this.opts.clock.monotonic();
-    if (this.stray === 0 && this.quietUntil <= now) return false;
-    const silence = drainWindowMs(timeoutMs, this.opts.gapMs);
+    if (!this.fresh && this.stray === 0 && this.quietUntil <= now) return false;
+    // a fresh link only needs the inter-frame gap of silence: the fence catches what is later
+    const onlyGap = this.fresh && this.stray === 0 && this.quietUntil <= now;
+    const silence = onlyGap ? this.opts.gapMs : drainWindowMs(timeoutMs, this.opts.gapMs);
     await this.waitQuiet(Math.max(now, this.quietUntil), silence, timeoutMs, alive);
-    this.drop(this.lastTimeout?.unit, this.lastTimeout?.sentAt);
-    return true;
+    if (!this.fresh) this.drop(this.lastTimeout?.unit, this.lastTimeout?.sentAt);
+    else if (alive()) this.dropStale();
+    return !onlyGap;
   }
 
   /**
@@ -174,6 +187,21 @@ export class LateAnswerGuard {
       if (wait <= 0) return;
       await delay(clock, wait);
     }
+  }
+
+  /** The first request on a fresh link goes out: what the link delivered since it opened is stale. */
+  private dropStale(): void {
+    const held = this.opts.discard() ?? 0;
+    const bytes = Math.max(this.stray, held);
+    this.fresh = false;
+    this.stray = 0;
+    this.firstStrayAt = undefined;
+    if (bytes === 0) return;
+    this.stats.staleBytes += bytes;
+    this.opts.logger.warn(
+      { line: this.opts.key, bytes },
+      'bytes on the line before the first request after it opened were discarded',
+    );
   }
 
   /** Drops what the transport holds; stray bytes make one late answer (of `unit`, sent at `sentAt`). */

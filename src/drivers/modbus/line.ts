@@ -39,6 +39,8 @@ export type LineStatus = {
   /** Answers that arrived after their request timed out (discarded, never decoded). */
   readonly lateAnswers: number;
   readonly lateBytes: number;
+  /** RTU: bytes the link delivered after it opened, before the first request (discarded). */
+  readonly staleBytes: number;
   /** RTU: fence reads sent (a unit's answers were in doubt), and those without a conclusive answer. */
   readonly fences: number;
   readonly fenceFailures: number;
@@ -113,7 +115,7 @@ export class Line {
     opts.transport.onLost?.((unit, shape) => this.fences.lose(unit, shape));
     opts.transport.onLinkUp?.(() => {
       this.linkUps++;
-      this.late.reset();
+      this.freshLink();
     });
     opts.transport.onClose((err) =>
       this.linkLost(new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', err?.message ?? 'link closed')),
@@ -154,6 +156,7 @@ export class Line {
       queued: this.ready.length,
       lateAnswers: this.late.stats.lateAnswers,
       lateBytes: this.late.stats.lateBytes,
+      staleBytes: this.late.stats.staleBytes,
       fences: this.fences.stats.fences,
       fenceFailures: this.fences.stats.fenceFailures,
       ...(this.opts.transport.status ? { transport: this.opts.transport.status() } : {}),
@@ -259,6 +262,7 @@ export class Line {
   }
 
   private async run(read: LineRequest): Promise<LineResult> {
+    if (this.opts.kind === 'rtu') this.fences.admit(read);
     if (this.opts.kind === 'rtu' && this.fences.needsFence(read)) {
       const fence = this.fences.fenceFor(read);
       const result = await this.transact(fence);
@@ -341,6 +345,18 @@ export class Line {
     }
   }
 
+  /**
+   * The port opened or the DTU link came up: bytes may already be on their way (a slave
+   * answering a request sent before, a DTU's buffer). What arrives before the first
+   * request is drained and counted (late-guard.ts); what arrives later cannot pass as an
+   * answer because every unit is fenced until an answer conclusive by shape (fence.ts).
+   */
+  private freshLink(): void {
+    if (this.opts.kind !== 'rtu') return;
+    this.late.opened();
+    this.fences.freshLink();
+  }
+
   /** For the late-answer guard's waits: the line is still up on the link a request went out on. */
   private alive(generation: number): () => boolean {
     return () => this.stateValue === 'up' && generation === this.generation;
@@ -388,7 +404,7 @@ export class Line {
       }
       this.stateValue = 'up';
       this.lastFrameEnd = -Infinity;
-      this.late.reset();
+      this.freshLink();
       this.timeoutStreak = 0;
       this.backoff.reset();
       this.opts.logger.info({ line: this.key }, 'modbus line up');

@@ -60,8 +60,11 @@ export interface ModbusTransport {
   readonly isOpen: boolean;
   /** Called when an open link is lost (peer closed, port error). */
   onClose(listener: (err?: Error) => void): void;
-  /** RTU: drops bytes received but not consumed (late answers after a timeout). */
-  discardInput?(): void;
+  /**
+   * RTU: drops bytes received but not consumed (late answers after a timeout, stale bytes
+   * on a fresh link); returns how many it held (undefined: it cannot tell).
+   */
+  discardInput?(): number | undefined;
   /**
    * RTU: tells the Line about every received byte (heartbeats excepted), so it can keep
    * the link quiet after a timeout and count late answers. `awaited`: a request of the

@@ -157,8 +157,8 @@ export class SerialStreamTransport implements ModbusTransport {
     return this.guard() ?? this.stream.readInput(unitId, address, length, timeoutMs);
   }
 
-  discardInput(): void {
-    this.stream.discardInput();
+  discardInput(): number {
+    return this.stream.discardInput();
   }
 
   onRx(listener: (bytes: number, awaited?: boolean) => void): void {

@@ -187,9 +187,12 @@ export class ModbusSerialTransport implements ModbusTransport {
     });
   }
 
-  discardInput(): void {
+  discardInput(): number | undefined {
     const port = (this.client as unknown as { _port?: BufferedPortInternals } | undefined)?._port;
-    if (port && Buffer.isBuffer(port._buffer)) port._buffer = Buffer.alloc(0);
+    if (!port || !Buffer.isBuffer(port._buffer)) return undefined;
+    const held = port._buffer.length;
+    port._buffer = Buffer.alloc(0);
+    return held;
   }
 
   async close(): Promise<void> {

@@ -79,9 +79,11 @@ export class StreamReceiver {
     this.altered = false;
   }
 
-  /** Drops the bytes buffered (late ones the Line discards); the transaction goes on. */
-  discard(): void {
+  /** Drops the bytes buffered (late ones the Line discards) and returns how many; the transaction goes on. */
+  discard(): number {
+    const held = this.reader.buffered;
     this.reader.reset(false);
+    return held;
   }
 
   /** Ends the transaction; what is buffered is garbage unless told otherwise. */

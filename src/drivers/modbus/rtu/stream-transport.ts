@@ -165,8 +165,8 @@ export class RtuStreamTransport implements ModbusTransport {
   }
 
   /** Late bytes the Line discards are counted by it as late answers, not as garbage. */
-  discardInput(): void {
-    this.receiver.discard();
+  discardInput(): number {
+    return this.receiver.discard();
   }
 
   onRx(listener: (bytes: number, awaited?: boolean) => void): void {
