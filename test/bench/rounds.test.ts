@@ -8,7 +8,10 @@ import { test } from 'node:test';
 import { envCount, median } from '../../scripts/bench/common.js';
 
 test('bench-rounds-zero-refused: BENCH_ROUNDS=0 is refused by name, not a crash on an empty median', () => {
-  assert.throws(() => envCount('BENCH_ROUNDS', 3, 1, { BENCH_ROUNDS: '0' }), /BENCH_ROUNDS="0": expected an integer >= 1/);
+  assert.throws(
+    () => envCount('BENCH_ROUNDS', 3, 1, { BENCH_ROUNDS: '0' }),
+    /BENCH_ROUNDS="0": expected an integer >= 1/,
+  );
   for (const bad of ['-2', '1.5', 'abc', 'NaN'])
     assert.throws(() => envCount('BENCH_ROUNDS', 3, 1, { BENCH_ROUNDS: bad }), /BENCH_ROUNDS/, bad);
   assert.equal(envCount('BENCH_ROUNDS', 3, 1, {}), 3);
