@@ -11,12 +11,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type BenchResult, formatResult, median } from './common.js';
+import { benchRounds, type BenchResult, formatResult, median } from './common.js';
 import { type BenchPki, benchPki } from './cip22-pki.js';
 import { BEFORE_AGENT, connectAll, pile, plainConnect, startAgent } from './cip22.js';
 import { type Percentiles, percentiles } from './commit.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = benchRounds(3);
 const SECONDS = Number(process.env.BENCH_CIP22_ACK_SECONDS ?? 3);
 const PILE_COUNTS = [1, 50];
 /** Piles, and records appended every 10 ms beside them. */

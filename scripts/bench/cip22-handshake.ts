@@ -17,13 +17,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimPile } from '../../src/cip22/sim/pile.js';
-import { median, type BenchResult } from './common.js';
+import { benchRounds, envCount, median, type BenchResult } from './common.js';
 import { type BenchPile, type BenchPki, benchPki } from './cip22-pki.js';
 import { plainConnect, startAgent } from './cip22.js';
 import type { TurnStats } from './turn-probe.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const HANDSHAKES = Number(process.env.BENCH_CIP22_HANDSHAKES ?? 200);
+const ROUNDS = benchRounds(3);
+const HANDSHAKES = envCount('BENCH_CIP22_HANDSHAKES', 200);
 const BEFORE = process.env.BENCH_CIP22_BEFORE;
 const RECONNECT_PILES = 20;
 const WARMUP = 10;

@@ -17,12 +17,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { SimPile } from '../../src/cip22/sim/pile.js';
-import { alternate, median, type BenchResult } from './common.js';
+import { benchRounds, envCount, alternate, median, type BenchResult } from './common.js';
 import { type BenchPki, benchPki } from './cip22-pki.js';
 import { floodLag } from './cip22-flood.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const HANDSHAKES = Number(process.env.BENCH_CIP22_HANDSHAKES ?? 200);
+const ROUNDS = benchRounds(3);
+const HANDSHAKES = envCount('BENCH_CIP22_HANDSHAKES', 200);
 const SESSIONS = Number(process.env.BENCH_CIP22_SESSIONS ?? 1000);
 const SECONDS = Number(process.env.BENCH_CIP22_SECONDS ?? 20);
 const RECONNECT_PILES = 20;

@@ -20,10 +20,10 @@ import type { NewRecord } from '../../src/core/types.js';
 import { storeSchema } from '../../src/config/sections/store.js';
 import { MIGRATIONS } from '../../src/store/schema.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
-import { type BenchResult, formatResult, median } from './common.js';
+import { benchRounds, type BenchResult, formatResult, median } from './common.js';
 import { makeRecords } from './outbox.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = benchRounds(3);
 const SECONDS = Number(process.env.BENCH_COMMIT_SECONDS ?? 1.5);
 const RECORDS = makeRecords(5000);
 

@@ -12,7 +12,32 @@ export interface BenchResult {
   readonly notes?: string;
 }
 
+/**
+ * A count from the environment (`BENCH_ROUNDS` and the like), checked: an integer >= `min`.
+ * Zero rounds would leave nothing to take a median of, so it is refused by name here
+ * rather than crash later on an empty list.
+ */
+export function envCount(
+  name: string,
+  fallback: number,
+  min = 1,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`${name}=${JSON.stringify(raw)}: expected an integer >= ${min}`);
+  return n;
+}
+
+/** BENCH_ROUNDS, checked (>= 1); `fallback` when unset. */
+export function benchRounds(fallback: number): number {
+  return envCount('BENCH_ROUNDS', fallback);
+}
+
 export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of no values (zero rounds?)');
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

@@ -25,11 +25,11 @@ import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
 import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { buildReadRequest } from '../../src/drivers/modbus/rtu/frame.js';
-import { alternate, formatResult, median, type BenchResult } from './common.js';
+import { benchRounds, alternate, formatResult, median, type BenchResult } from './common.js';
 import { answerReadHolding } from './station-probes.js';
 
 const TX = Number(process.env.BENCH_DTU_TX ?? 3000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = benchRounds(7);
 const IDLE_S = Number(process.env.BENCH_DTU_IDLE_S ?? 20);
 const LINKS = Number(process.env.BENCH_DTU_LINKS ?? 200);
 const HB_MS = Number(process.env.BENCH_DTU_HB_MS ?? 1000);

@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type BenchResult, alternate, formatResult } from './common.js';
+import { benchRounds, type BenchResult, alternate, formatResult } from './common.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = benchRounds(3);
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const DIST = (path: string): string => pathToFileURL(join(ROOT, 'dist', path)).href;
 const AGENT_CHILD = new URL('./imports-agent.js', import.meta.url).pathname;

@@ -15,14 +15,14 @@ import { promisify } from 'node:util';
 import { startMosquitto } from '../../test/helpers/mosquitto.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { startSimulatedModbusServer } from '../../src/demo/simulator.js';
-import { median, type BenchResult } from './common.js';
+import { benchRounds, median, type BenchResult } from './common.js';
 import { PRODUCTION_FLAGS } from './imports.js';
 import { simulatedDevices } from './station-devices.js';
 
 const DEVICES = Number(process.env.BENCH_MEM_DEVICES ?? 100);
 const TAGS = Number(process.env.BENCH_MEM_TAGS ?? 50);
 const SETTLE_S = Number(process.env.BENCH_MEM_SETTLE_S ?? 20);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = benchRounds(3);
 /** Extra node flags for the agent child only, to compare V8 settings: BENCH_MEM_NODE_FLAGS='--v8-pool-size=1'. */
 const EXTRA_FLAGS = (process.env.BENCH_MEM_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const CHILD = new URL('./mem-agent.js', import.meta.url).pathname;

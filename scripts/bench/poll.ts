@@ -19,7 +19,7 @@ import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { freePort } from '../../test/helpers/net.js';
-import { alternate, formatResult, median, type BenchResult } from './common.js';
+import { benchRounds, alternate, formatResult, median, type BenchResult } from './common.js';
 
 interface BenchServer {
   readonly name: string;
@@ -194,7 +194,7 @@ async function soak(port: number, seconds: number): Promise<BenchResult> {
 
 export async function run(): Promise<BenchResult[]> {
   const count = Number(process.env.BENCH_MODBUS_TX ?? 3000);
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+  const rounds = benchRounds(7);
   // The in-process soak shares the heap of every suite before it; `bench soak` measures the real agent process.
   const soakSeconds = Number(process.env.BENCH_SOAK_S ?? 0);
   const server = await startServer();

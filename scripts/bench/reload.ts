@@ -17,7 +17,7 @@ import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { loadStartupConfig, startReload } from '../../src/reload/runtime.js';
 import { tempDir } from '../../test/helpers/tmp.js';
-import { median, type BenchResult } from './common.js';
+import { benchRounds, median, type BenchResult } from './common.js';
 import { startServer } from './poll.js';
 
 const DEVICES = 100;
@@ -65,7 +65,7 @@ function jitterP99(db: Database.Database, from: number, to: number): number {
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function run(): Promise<BenchResult[]> {
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  const rounds = benchRounds(5);
   const server = await startServer();
   const dir = tempDir('edge-bench-reload-');
   const file = join(dir.path, 'config.yaml');

@@ -9,9 +9,9 @@
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { NATIVE_SM4_GCM, Sm4GcmKey } from '../../src/crypto/index.js';
-import { alternate, type BenchResult } from './common.js';
+import { benchRounds, alternate, type BenchResult } from './common.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = benchRounds(7);
 const BYTES = Number(process.env.BENCH_SM4_BYTES ?? 4 * 1024 * 1024);
 const SIZES = [64, 1024, 16 * 1024];
 

@@ -26,12 +26,12 @@ import {
   type PayloadFormat,
 } from '../../src/forwarders/mqtt/compact.js';
 import { PayloadBuilder, type BuiltMessage } from '../../src/forwarders/mqtt/payload.js';
-import { median, formatResult, type BenchResult } from './common.js';
+import { benchRounds, median, formatResult, type BenchResult } from './common.js';
 import { brokerResults } from './uplink-broker.js';
 import { addReport, checkTrace, fromStored, type Seen, type TraceCheck } from './uplink-check.js';
 import { stationDay, type Trace } from './uplink-trace.js';
 
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUNDS = benchRounds(3);
 const DEVICES = Number(process.env.BENCH_UPLINK_DEVICES ?? 10);
 const HOURS = Number(process.env.BENCH_UPLINK_HOURS ?? 24);
 const SEED = 14;

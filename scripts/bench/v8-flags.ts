@@ -10,11 +10,11 @@
  * BENCH_V8_PARALLEL=1 runs each round's agents at the same time.
  */
 import { pathToFileURL } from 'node:url';
-import { formatResult, type BenchResult } from './common.js';
+import { benchRounds, formatResult, type BenchResult } from './common.js';
 import { PRODUCTION_FLAGS } from './imports.js';
 import { STATION_NAME, figures, startStation, type Sample } from './mem.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = benchRounds(3);
 const SETTLE_S = Number(process.env.BENCH_MEM_SETTLE_S ?? 30);
 /** Runs a round's agents side by side (a long settle in half the time; both see the same load). */
 const PARALLEL = process.env.BENCH_V8_PARALLEL === '1';

@@ -92,12 +92,22 @@ function reference(der: Buffer): Fields {
     notAfter: t.validity.notAfter.getTime().getTime(),
     ...facts,
     keyAlgOid: spki.algorithm.algorithm,
-    keyParamsHex: spki.algorithm.parameters
-      ? Buffer.from(spki.algorithm.parameters).toString('hex')
-      : undefined,
+    keyParamsHex: referenceParamsHex(spki.algorithm.parameters),
     publicKeyHex: Buffer.from(spki.subjectPublicKey).toString('hex'),
     sigOids: `${t.signature.algorithm}/${cert.signatureAlgorithm.algorithm}`,
   };
+}
+
+/**
+ * The key's AlgorithmIdentifier params as DER hex. @peculiar's ANY converter turns a NULL
+ * (05 00) into `null`, which the former parseFields read as "no params" — for an SM2-OID
+ * key that meant the SM2 curve by default. NULL is not absent: our reader reports '0500'
+ * and the key is no EC key at all (case key-params-null below), so the reference is
+ * normalised to the bytes the certificate carries.
+ */
+function referenceParamsHex(params: ArrayBuffer | null | undefined): string | undefined {
+  if (params === null) return '0500';
+  return params ? Buffer.from(params).toString('hex') : undefined;
 }
 
 function ours(der: Buffer): Fields {
@@ -124,7 +134,7 @@ function ours(der: Buffer): Fields {
 
 function derFiles(dir: string): Buffer[] {
   const out: Buffer[] = [];
-  for (const name of readdirSync(dir)) {
+  for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out.push(...derFiles(path));
     else if (name.endsWith('.der')) out.push(readFileSync(path));
@@ -151,22 +161,41 @@ function prng(seed: number): () => number {
   };
 }
 
+const FIXTURES = join(import.meta.dirname, '../../../test/cip22/fixtures');
+
 describe('certificate fields decoded by x509-der.ts', () => {
   const pki = cip22Pki();
   const certs = derFiles(pki.dir);
+  // The mutation case needs the same certificates on every run (the PKI above is made per
+  // run, so its mutants were too): a copy of one run's PKI, committed.
+  const fixedCerts = derFiles(join(FIXTURES, 'x509-der'));
 
   it('every certificate of the test PKI: the same fields as @peculiar/asn1-x509', () => {
     assert.ok(certs.length >= 20, `only ${certs.length} certificates found`);
     for (const der of certs) assert.deepEqual(ours(der), reference(der));
   });
 
+  it('key-params-null: NULL key params are read as 05 00, never as a valid EC key', () => {
+    // A mutant of a per-run PKI (an OID turned NULL in the key's AlgorithmIdentifier) once
+    // made the mutation case fail: the same edit, made on fixed certificates.
+    for (const name of ['p256-pile.der', 'sm2-pile.der', 'sm2-key-oid-pile.der']) {
+      const der = readFileSync(join(FIXTURES, 'key-params-null', name));
+      assert.equal(decodeCertificate(der).keyParamsHex, '0500', name);
+      assert.deepEqual(ours(der), reference(der), name);
+      const parsed = parseCertificate(der);
+      assert.equal(parsed.keyAlg, 'other', `${name}: a key with NULL params is no SM2/P-256 key`);
+      assert.equal(parsed.publicKey65, undefined, name);
+    }
+  });
+
   it('mutated certificates: whenever both decode, the same fields (no misread field)', (t) => {
+    assert.equal(fixedCerts.length, 26);
     const random = prng(16);
     let both = 0;
     let onlyReference = 0;
     let onlyOurs = 0;
     for (let n = 0; n < 4000; n++) {
-      const der = Buffer.from(certs[n % certs.length]!);
+      const der: Buffer = Buffer.from(fixedCerts[n % fixedCerts.length]!);
       for (let k = 1 + Math.floor(random() * 3); k > 0; k--)
         der[Math.floor(random() * der.length)] = Math.floor(random() * 256);
       const mine = attempt(() => ours(der));

@@ -37,19 +37,34 @@ const codes = (vs: readonly TagValue[]): unknown[] => [
   ...new Set(vs.map((v) => (v.quality === 'good' ? 'good' : v.code))),
 ];
 
+// The timings keep the ratios that make the case. A read that times out takes two
+// TIMEOUT_MS (the timeout, then the line's quiet for a late answer). The first read's
+// timeout comes before the link's heartbeats are overdue (1.5 × HEARTBEAT_MS), the second's
+// after, and the link closes (MISSED × HEARTBEAT_MS of silence) only after a third read
+// has begun: without the link's verdict two timeouts would open the breaker (threshold 2)
+// while the link is up, and the third read would say CIRCUIT_OPEN. They were 60/100/3: a
+// good read through pty, simulator, TCP and hub took up to 57 ms on an idle box (88 ms at
+// load 26), so a busy host timed out the reads that must be good. Timer lateness under
+// load only makes the silence longer, which the link reads as silence all the same.
+const TIMEOUT_MS = 500;
+const HEARTBEAT_MS = 400;
+const MISSED = 8;
+assert.ok(TIMEOUT_MS < 1.5 * HEARTBEAT_MS && 1.5 * HEARTBEAT_MS < 3 * TIMEOUT_MS);
+assert.ok(4 * TIMEOUT_MS + 500 < MISSED * HEARTBEAT_MS);
+
 test('silent-dtu-link-down-not-circuit-open: link down reads LINK_DOWN; the first poll after re-registration is good', async (t) => {
   const { hub, fam, sim } = await startDtuLink(
     t,
     {
-      server: { host: '127.0.0.1', port: 0, registrationTimeoutMs: 300 },
+      server: { host: '127.0.0.1', port: 0, registrationTimeoutMs: 10_000 },
       links: [
         {
           name: 'north',
           mode: 'server',
           registration: { ascii: 'DTU-REC' },
           heartbeat: { ascii: 'HB' },
-          heartbeatIntervalMs: 100,
-          missedHeartbeats: 3,
+          heartbeatIntervalMs: HEARTBEAT_MS,
+          missedHeartbeats: MISSED,
         },
       ],
     },
@@ -57,7 +72,7 @@ test('silent-dtu-link-down-not-circuit-open: link down reads LINK_DOWN; the firs
       serial: { path: pty!.a, baudRate: BAUD },
       registration: 'ascii:DTU-REC',
       heartbeat: 'ascii:HB',
-      heartbeatIntervalMs: 50,
+      heartbeatIntervalMs: HEARTBEAT_MS / 4,
       reconnectDelayMs: 50,
       seed: 2,
     },
@@ -74,7 +89,7 @@ test('silent-dtu-link-down-not-circuit-open: link down reads LINK_DOWN; the firs
       driver: 'modbus',
       connection: { transport: 'dtu', dtu: 'north' },
       unitId: 5,
-      timeoutMs: 60,
+      timeoutMs: TIMEOUT_MS,
       // a cooldown far beyond the test: only a reset on link-up can close the breaker
       breaker: { failureThreshold: 2, cooldownMs: 600_000 },
       tags: [
@@ -103,7 +118,7 @@ test('silent-dtu-link-down-not-circuit-open: link down reads LINK_DOWN; the firs
       for (const c of codes(await d.poll(['a', 'b']))) seen.add(c);
       return !north().up;
     },
-    5000,
+    30_000,
     10,
   );
   // once a heartbeat is overdue the timeouts are the link's: LINK_DOWN, the breaker is not charged
@@ -115,7 +130,7 @@ test('silent-dtu-link-down-not-circuit-open: link down reads LINK_DOWN; the firs
 
   // it speaks again and re-registers: the very first poll reads
   sim.setFaults({});
-  await waitFor('re-registered', () => north().up && north().registrations > regs, 5000, 1);
+  await waitFor('re-registered', () => north().up && north().registrations > regs, 30_000, 1);
   const registeredAt = Date.now();
   const first = await d.poll(['a', 'b']);
   const recoveryMs = Date.now() - registeredAt;

@@ -34,6 +34,12 @@ export interface LateSlave {
  * Like a real RTU slave (one request at a time on a half-duplex line), answers go out in
  * the order the requests came: a late answer holds back the answers of the requests
  * behind it. (modbus-serial's server would otherwise answer concurrently, reordering.)
+ * Coils, discrete inputs and input registers it has none of: it refuses them with
+ * exception 01 (illegal function), as the Modbus application protocol (§7) has a slave do.
+ * modbus-serial's server, given no handler, says nothing at all — a slave no real meter
+ * is, and one that made the order fence's other-function read (input registers) wait out
+ * a whole timeout: the link-recovery case then failed or passed by how many fences the
+ * silence had used up, i.e. by the host's load.
  */
 export async function startLateSlave(
   path: string,
@@ -66,6 +72,12 @@ export async function startLateSlave(
       cb(null, value);
     });
   };
+  // modbus-serial answers an error carrying modbusErrorCode with that exception code
+  const refuse = <T>(cb: (err: Error | null, v: T) => void): void => {
+    queue = queue.then(() => {
+      if (!closed) cb(Object.assign(new Error('illegal function'), { modbusErrorCode: 0x01 }), 0 as T);
+    });
+  };
   const values = (unit: number, address: number, length: number): number[] =>
     Array.from({ length }, (_, i) => registerValue(unit, address + i));
   const vector = {
@@ -77,6 +89,17 @@ export async function startLateSlave(
       unit: number,
       cb: (err: Error | null, v: number[]) => void,
     ) => reply(values(unit, address, length), cb),
+    getCoil: (_address: number, _unit: number, cb: (err: Error | null, v: boolean) => void) => refuse(cb),
+    getDiscreteInput: (_address: number, _unit: number, cb: (err: Error | null, v: boolean) => void) =>
+      refuse(cb),
+    getInputRegister: (_address: number, _unit: number, cb: (err: Error | null, v: number) => void) =>
+      refuse(cb),
+    getMultipleInputRegisters: (
+      _address: number,
+      _length: number,
+      _unit: number,
+      cb: (err: Error | null, v: number[]) => void,
+    ) => refuse(cb),
   };
   const server = await new Promise<InstanceType<typeof modbusSerial.ServerSerial>>((resolve, reject) => {
     const s = new modbusSerial.ServerSerial(vector, {

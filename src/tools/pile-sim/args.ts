@@ -30,8 +30,9 @@ Behaviour:
   --state-dir DIR        persistent msg_seq and unacknowledged frames per pile
                          (DIR/<device>.json); frames not ACKed are resent after reconnect
 Output: one JSON summary line on stdout ({piles, sent, acked, unacked, reconnects,
-refused}); progress and errors on stderr. Exit 0, or 1 when frames stayed unacknowledged
-or a pile was refused, 2 on bad arguments.`;
+refused}); progress and errors on stderr. A pile refused by AUTH_FAIL stops trying, except
+for shutting-down, internal-error and storage-unavailable: it reconnects after 1 s. Exit 0,
+or 1 when frames stayed unacknowledged or a pile was refused, 2 on bad arguments.`;
 
 export interface ChargingScript {
   readonly startS: number;

@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { reasonName } from '../../cip22/codec/errors.js';
 import { parseCertificate } from '../../cip22/identity/index.js';
 import type { IdentityAlg } from '../../cip22/identity/index.js';
 import { SimPile } from '../../cip22/sim/pile.js';
@@ -17,6 +18,19 @@ export interface PileSimSummary {
   unacked: number;
   reconnects: number;
   refused: number;
+}
+
+/**
+ * AUTH_FAIL reasons that say "not now" rather than "not you": the gateway is stopping (a
+ * reload restarts it; a handshake in progress is refused like an open session), failed, or
+ * cannot store. The pile reconnects as after a dropped session; any other reason refuses
+ * this pile's identity and a retry would only be refused again.
+ */
+const RETRY_LATER: ReadonlySet<string> = new Set(['shutting-down', 'internal-error', 'storage-unavailable']);
+
+/** Whether an AUTH_FAIL with this reason code ends the pile's attempts. */
+export function refusalIsFinal(reason: number): boolean {
+  return !RETRY_LATER.has(reasonName(reason));
 }
 
 interface PileFiles {
@@ -148,11 +162,14 @@ class ScriptedPile {
         this.connected = false;
       } catch (error) {
         this.connected = false;
-        if ((error as { reason?: number }).reason !== undefined) {
+        const reason = (error as { reason?: number }).reason;
+        if (reason !== undefined && refusalIsFinal(reason)) {
           this.refused = true;
           this.err(`pile-sim: ${this.pile.deviceId} refused: ${(error as Error).message}`);
           return;
         }
+        if (reason !== undefined)
+          this.err(`pile-sim: ${this.pile.deviceId}: ${(error as Error).message}; reconnecting`);
       }
       if (!this.running) return;
       await new Promise((r) => setTimeout(r, 1000));

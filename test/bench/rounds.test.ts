@@ -1,0 +1,22 @@
+/**
+ * `BENCH_ROUNDS=0 npm run bench -- cip22-handshake` crashed on the median of no rounds:
+ * round counts from the environment are now checked where they are read, with an error
+ * that names the variable.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { envCount, median } from '../../scripts/bench/common.js';
+
+test('bench-rounds-zero-refused: BENCH_ROUNDS=0 is refused by name, not a crash on an empty median', () => {
+  assert.throws(
+    () => envCount('BENCH_ROUNDS', 3, 1, { BENCH_ROUNDS: '0' }),
+    /BENCH_ROUNDS="0": expected an integer >= 1/,
+  );
+  for (const bad of ['-2', '1.5', 'abc', 'NaN'])
+    assert.throws(() => envCount('BENCH_ROUNDS', 3, 1, { BENCH_ROUNDS: bad }), /BENCH_ROUNDS/, bad);
+  assert.equal(envCount('BENCH_ROUNDS', 3, 1, {}), 3);
+  assert.equal(envCount('BENCH_ROUNDS', 3, 1, { BENCH_ROUNDS: '' }), 3);
+  assert.equal(envCount('BENCH_ROUNDS', 3, 1, { BENCH_ROUNDS: '1' }), 1);
+  assert.throws(() => median([]), /no values/);
+  assert.equal(median([3, 1, 2]), 2);
+});
