@@ -37,6 +37,7 @@ function records(): NewRecord[] {
     ts: T0 + 41,
     body: '{"t":{"v":"é ü 😀","q":"good"}}',
   });
+  out.push({ device: 'sep\u0001dev😀', cls: 'event', ts: T0 + 42, body: '{"type":"y"}' });
   out.push({ device: 'plc-0', cls: 'telemetry', ts: T0 + 0.5, body: '{"t":{"v":1,"q":"good"}}' });
   out.push({ device: 'plc-0', cls: 'telemetry', ts: 1e21, body: '{"t":{"v":2,"q":"good"}}' });
   out.push({
@@ -62,7 +63,7 @@ async function withStore(
   const db = new Database(path, { readonly: true });
   const epoch = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").pluck().get() as string;
   const s = {
-    fragments: db.prepare(FRAGMENT_SQL).raw(),
+    fragments: db.prepare(FRAGMENT_SQL).pluck(),
     records: db
       .prepare(
         'SELECT rowid, seq, device, cls, ts, body FROM records WHERE rowid > ? AND rowid < ? ORDER BY rowid LIMIT ?',
@@ -110,6 +111,10 @@ test('chunk-fragments-as-builder: SQLite-written fragments give the builder mess
       assert.deepEqual(wire(got), wire({ last: got.last, messages: expected }));
       const odd = got.messages.find((m) => m.device === 'odd/dev"ice+#');
       assert.match(odd?.payload ?? '', /é ü 😀/);
+      assert.ok(
+        got.messages.some((m) => m.device === 'sep\u0001dev😀'),
+        'a device with the separator',
+      );
       assert.ok(
         got.messages.some((m) => m.payload.includes('"ts":1e+21')),
         'a REAL ts is rendered by JS',

@@ -13,9 +13,9 @@
  * it writes as they are, with no UTF-8 encoding and no structured clone of the payloads.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import type { RecordClass } from '../../core/types.js';
+import type { RecordClass, StoredRecord } from '../../core/types.js';
 import { readPage, type PageRequest } from '../../store/sqlite-read.js';
-import { CLS_EVENT } from '../../store/outbox.js';
+import { CLS_EVENT, CLS_TELEMETRY } from '../../store/outbox.js';
 import type { PublishProperties } from './compact.js';
 import {
   jsonString,
@@ -25,18 +25,25 @@ import {
   type PayloadBuilder,
 } from './payload.js';
 
-/** The fragment query: NULL where SQLite's text of a value could differ from JavaScript's. */
-export const FRAGMENT_SQL = `SELECT rowid, device, cls,
+/**
+ * The fragment query: one string per row, `<rowid>:<cls digit><device>\u0001<fragment>`
+ * (a single column: a row array and a device string per row cost the reader more than
+ * SQLite's whole read), or just `<rowid>:` where SQLite's text of a value could differ from
+ * JavaScript's or the device holds the separator (such rows are rendered by JavaScript).
+ */
+export const FRAGMENT_SQL = `SELECT rowid || ':' ||
   CASE WHEN typeof(seq) = 'integer' AND typeof(ts) = 'integer' AND typeof(body) = 'text'
-    THEN '{"id":"' || @prefix || rowid || '","seq":' || seq || ',"ts":' || ts ||
+      AND typeof(cls) = 'integer' AND cls IN (${CLS_TELEMETRY}, ${CLS_EVENT}) AND instr(device, char(1)) = 0
+    THEN cls || device || char(1) || '{"id":"' || @prefix || rowid || '","seq":' || seq || ',"ts":' || ts ||
       CASE cls WHEN ${CLS_EVENT} THEN ',"event":' ELSE ',"values":' END || body || '}'
+    ELSE ''
   END
 FROM records WHERE rowid > @after AND rowid < @before ORDER BY rowid LIMIT @limit`;
 
-type FragmentRow = [rowid: number, device: string, cls: number, fragment: string | null];
+const EVENT_DIGIT = 48 + CLS_EVENT;
 
 export interface ChunkStatements {
-  /** FRAGMENT_SQL, raw. */
+  /** FRAGMENT_SQL, plucked. */
   readonly fragments: BetterSqlite3.Statement;
   /** The records read of sqlite-read.ts (rowid, seq, device, cls, ts, body), raw. */
   readonly records: BetterSqlite3.Statement;
@@ -73,20 +80,29 @@ export function readChunk(
     after: req.afterRowid,
     before: req.beforeRowid ?? Number.MAX_SAFE_INTEGER,
     limit: req.limit,
-  }) as FragmentRow[];
+  }) as string[];
   let total = 0;
   let last = 0;
-  for (const [rowid, device, cls, sqlFragment] of rows) {
-    const fragment = sqlFragment ?? slowFragment(s.records, idPrefix, rowid);
+  for (const line of rows) {
+    const colon = line.indexOf(':');
+    let rowid = 0;
+    for (let i = 0; i < colon; i++) rowid = rowid * 10 + line.charCodeAt(i) - 48;
+    const sep = line.indexOf('\u0001', colon);
+    const record = sep < 0 ? slowRecord(s.records, idPrefix, rowid) : undefined;
+    const fragment = record ? recordFragment(record) : line.slice(sep + 1);
     if (last > 0 && total + fragment.length > req.maxBytes) break;
     total += fragment.length;
     last = rowid;
-    grouper.add(device, cls === CLS_EVENT ? 'event' : 'telemetry', rowid, fragment);
+    if (record) grouper.add(record.device, record.cls, rowid, fragment);
+    else {
+      const cls = line.charCodeAt(colon + 1) === EVENT_DIGIT ? 'event' : 'telemetry';
+      grouper.add(line.slice(colon + 2, sep), cls, rowid, fragment);
+    }
   }
   return { last, messages: last > 0 ? grouper.finish() : [] };
 }
 
-function slowFragment(records: BetterSqlite3.Statement, idPrefix: string, rowid: number): string {
+function slowRecord(records: BetterSqlite3.Statement, idPrefix: string, rowid: number): StoredRecord {
   const [record] = readPage(records, idPrefix, 0, {
     afterRowid: rowid - 1,
     beforeRowid: rowid + 1,
@@ -94,7 +110,7 @@ function slowFragment(records: BetterSqlite3.Statement, idPrefix: string, rowid:
     maxBytes: Infinity,
   });
   if (!record) throw new Error(`record ${rowid} vanished while its chunk was read`);
-  return recordFragment(record);
+  return record;
 }
 
 interface PackedMessage {

@@ -23,7 +23,7 @@ const db = new Database(path, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 const epoch = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").pluck().get() as string;
 const statements: ChunkStatements = {
-  fragments: db.prepare(FRAGMENT_SQL).raw(),
+  fragments: db.prepare(FRAGMENT_SQL).pluck(),
   records: db
     .prepare(
       'SELECT rowid, seq, device, cls, ts, body FROM records WHERE rowid > ? AND rowid < ? ORDER BY rowid LIMIT ?',
