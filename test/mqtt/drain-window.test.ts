@@ -180,3 +180,38 @@ test('bytes in flight are bounded; one message always goes', () => {
   assert.equal(win.inflightBytes, 3);
   assert.equal(win.hasRoom(), false, 'at the bytes bound with 3 of 10 slots used');
 });
+
+test('ack-floor: a PUBACKed rowid is settled once no row of its lane below it is in flight, built or unread', () => {
+  const { win, append } = setup('interleave', 2);
+  append(10); // backlog 1..10 (watermark 10)
+  win.reset(10, 3);
+  append(4); // live 11..14
+  win.notifyCommit();
+  const sent: BuiltMessage[] = [];
+  for (let msg = win.next(); msg && win.hasRoom(); msg = win.next()) {
+    win.add(msg, 0);
+    sent.push(msg);
+  }
+  // In flight: live [11,12], backlog [1,2], live [13,14]; built: backlog [3,4] onwards.
+  assert.deepEqual(
+    sent.map((m) => m.rowids),
+    [
+      [11, 12],
+      [1, 2],
+      [13, 14],
+    ],
+  );
+  let settled = win.ackedBelowFloor();
+  assert.equal(settled(1), false, 'its own message is in flight');
+  assert.equal(settled(12), false);
+  assert.equal(settled(15), false, 'unread rows of the live lane');
+  assert.equal(settled(0), true);
+  win.settle(1); // live [11,12] PUBACKed: [13,14] still in flight, so 11 and 12 are below the floor
+  settled = win.ackedBelowFloor();
+  assert.equal(settled(12), true, 'a live row below the live floor, whatever the backlog');
+  assert.equal(settled(13), false);
+  win.settle(2); // backlog [1,2]: [3,4] is built, not yet sent
+  settled = win.ackedBelowFloor();
+  assert.equal(settled(2), true);
+  assert.equal(settled(3), false, 'a built message holds the floor');
+});

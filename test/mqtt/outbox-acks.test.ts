@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
-import { OutboxAcks } from '../../src/forwarders/mqtt/outbox-acks.js';
+import { HOLD_MAX_ROWS, OutboxAcks } from '../../src/forwarders/mqtt/outbox-acks.js';
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -125,4 +125,48 @@ it('outbox-acks-comb: while in flight, a message outside a long run waits one ba
   outbox.idle();
   await nextTurn();
   assert.deepEqual(acks[3], [50, 52], 'nothing in flight: everything goes');
+});
+
+it('outbox-acks-floor: with the drain floors, rowids go as soon as they are settled, rowid by rowid', async () => {
+  const clock = new ManualClock();
+  const acks: number[][] = [];
+  let floor = 0;
+  const outbox = new OutboxAcks(
+    (rowids) => acks.push(rowids),
+    (e) => assert.fail(e),
+    { clock, maxRows: 100, maxDelayMs: 20, minRun: 4, settled: () => (rowid) => rowid < floor },
+  );
+  // Device a's messages span 1..7 and 9..15 (odd rowids), b's the even ones; b's first is in flight.
+  outbox.add([1, 3, 5, 7]);
+  outbox.add([9, 11, 13, 15]);
+  floor = 2;
+  await clock.advance(20);
+  assert.deepEqual(acks, [[1]], 'only what no unacked row lies below; 3.. wait for 2, 4, ..');
+  outbox.add([2, 4, 6, 8]);
+  floor = 10; // b's next message (10..16) in flight
+  await clock.advance(20);
+  assert.deepEqual(acks[1], [3, 5, 7, 9, 2, 4, 6, 8], 'one run 2..9, split across messages');
+  await clock.advance(100);
+  assert.equal(acks.length, 2, 'held as long as the floor says, not one batch');
+  outbox.idle();
+  await clock.advance(0);
+  await nextTurn();
+  assert.deepEqual(acks[2], [11, 13, 15], 'nothing in flight: everything goes');
+});
+
+it('outbox-acks-floor-bound: more than HOLD_MAX_ROWS held: everything goes', async () => {
+  const clock = new ManualClock();
+  const acks: number[][] = [];
+  const outbox = new OutboxAcks(
+    (rowids) => acks.push(rowids),
+    (e) => assert.fail(e),
+    { clock, maxRows: 1 << 20, maxDelayMs: 20, settled: () => () => false },
+  );
+  outbox.add(Array.from({ length: HOLD_MAX_ROWS }, (_, i) => 2 * i));
+  await clock.advance(20);
+  assert.deepEqual(acks, [], 'held up to the bound');
+  outbox.add([1]);
+  await clock.advance(20);
+  assert.equal((acks as number[][])[0]?.length, HOLD_MAX_ROWS + 1);
+  assert.equal(outbox.buffered, 0);
 });

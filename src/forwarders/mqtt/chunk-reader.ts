@@ -13,6 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { unpackChunk, type PackedChunk } from './chunk-pack.js';
 import type { BuiltMessage, PayloadOptions } from './payload.js';
 
 /** A drained backlog leaves the worker this long before it is ended. */
@@ -34,8 +35,7 @@ export interface ChunkRequest {
 }
 
 export type ChunkReply =
-  | { readonly id: number; readonly last: number; readonly messages: BuiltMessage[] }
-  | { readonly id: number; readonly error: string };
+  { readonly id: number; readonly packed: PackedChunk } | { readonly id: number; readonly error: string };
 
 export interface Chunk {
   /** Rowid of the last record read; 0 when the range had none. */
@@ -119,13 +119,7 @@ export class ChunkReader {
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.armIdle();
     if ('error' in reply) return p.reject(new Error(reply.error));
-    // Structured clone turns a Buffer into a plain Uint8Array: mqtt.js writes Buffers.
-    for (const m of reply.messages)
-      if (m.bytes && !Buffer.isBuffer(m.bytes)) {
-        const u8 = m.bytes as Uint8Array;
-        (m as { bytes?: Buffer }).bytes = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-      }
-    p.resolve({ last: reply.last, messages: reply.messages });
+    p.resolve(unpackChunk(reply.packed));
   }
 
   private armIdle(): void {

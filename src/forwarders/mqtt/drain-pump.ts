@@ -53,7 +53,12 @@ export class DrainPump {
         d.recordError('EDGE_ERR_MQTT_PUBLISH', `ack to outbox failed: ${e.message}`);
         d.log.error({ err: e.message }, 'outbox ack failed; retrying, no new publishes until it succeeds');
       },
-      { clock: d.clock, ...ACK_DEFAULTS, onRecovered: () => this.schedule() },
+      {
+        clock: d.clock,
+        ...ACK_DEFAULTS,
+        onRecovered: () => this.schedule(),
+        settled: () => d.win.ackedBelowFloor(),
+      },
     );
   }
 

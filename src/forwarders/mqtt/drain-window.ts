@@ -84,6 +84,12 @@ function lane(name: Lane['name'], cursor: number, before: number | undefined, do
   return { name, cursor, before, pending: [], done, fetching: false };
 }
 
+/** The lane's lowest rowid not yet sent: its first built message's, else the first unread. */
+function laneFloor(lane: Lane): number {
+  const unread = lane.done ? Infinity : lane.cursor + 1;
+  return Math.min(unread, lane.pending[0]?.rowids[0] ?? Infinity);
+}
+
 function wireBytes(msg: BuiltMessage): number {
   return msg.bytes?.length ?? msg.payload.length;
 }
@@ -244,6 +250,23 @@ export class DrainWindow {
     if (this.opts.drain === 'fifo' && this.backlog.done && this.live.pending.length < low)
       read = (this.readable(this.live) && this.readChunk(this.live)) || read;
     return read;
+  }
+
+  /**
+   * Whether a PUBACKed rowid has no row of its lane below it still unacknowledged (in
+   * flight, built, or unread): the acked rows below that floor are whole runs, each
+   * deleted as one range, where deleting a message's own rowids deletes a comb.
+   */
+  ackedBelowFloor(): (rowid: number) => boolean {
+    let backlog = laneFloor(this.backlog);
+    let live = laneFloor(this.live);
+    for (const { msg } of this.inflight.values()) {
+      const first = msg.rowids[0] ?? Infinity; // ascending: built in rowid order
+      if (msg.replay) backlog = Math.min(backlog, first);
+      else live = Math.min(live, first);
+    }
+    const wm = this.wm;
+    return (rowid) => rowid < (rowid <= wm ? backlog : live);
   }
 
   /** Records known but not yet PUBACKed: in flight, built and waiting, unread backlog. */

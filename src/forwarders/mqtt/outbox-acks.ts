@@ -9,10 +9,12 @@
  * Combs: a message carries one device's records, so the rowids PUBACKed so far are often
  * a comb (devices 0–4 of a rowid span, 5–9 still in flight); deleting a comb costs two
  * statements per tooth and writes each page twice (a 10-device drain deleted 8 rows per
- * range on average). So a batch due while messages are in flight holds back, for one more
- * batch at most, the messages whose rowids are not yet inside a run of `minRun`
- * consecutive ones; idle() and flush() take everything. Each ack() is made of whole
- * messages, in PUBACK order.
+ * range on average). So a batch due while messages are in flight holds back rowids whose
+ * neighbours may still come: with `settled` (the drain's floors, the forwarder's way) each
+ * rowid above its lane's lowest unacknowledged one (a 10-device drain then deletes runs
+ * of thousands); without, for one more batch at most, the messages whose rowids are not
+ * yet inside a run of `minRun` consecutive ones (each ack() then whole messages, in PUBACK
+ * order). idle() and flush() take everything.
  *
  * Late deletes are safe: a record PUBACKed but not yet deleted when the agent dies is
  * sent again (at least once, same id); a record is never deleted before its PUBACK.
@@ -37,7 +39,16 @@ export interface OutboxAcksOptions {
   readonly minRun?: number;
   /** An ack succeeded after failing ones. */
   readonly onRecovered?: () => void;
+  /**
+   * The drain's floors (DrainWindow.ackedBelowFloor): a batch due while messages are in
+   * flight takes only the rowids it says are settled and holds the others (rowid by
+   * rowid, up to HOLD_MAX_ROWS), in place of the minRun rule.
+   */
+  readonly settled?: () => (rowid: number) => boolean;
 }
+
+/** Rowids held back for their neighbours at most; past it a batch takes everything. */
+export const HOLD_MAX_ROWS = 32_768;
 
 /** While draining a backlog: about one 32-message window of 200-record messages per delete. */
 export const ACK_DEFAULTS = { maxRows: 4096, maxDelayMs: 20, minRun: 64 } as const;
@@ -104,8 +115,7 @@ export class OutboxAcks {
     this.timer = undefined;
     this.soon = false;
     if (this.rows === 0) return;
-    const minRun = this.opts.minRun ?? 1;
-    const [go, keep] = all || minRun <= 1 ? [this.buffer, []] : split(this.buffer, minRun);
+    const [go, keep] = all ? [this.buffer, []] : this.hold();
     this.buffer = keep;
     this.heldRows = 0;
     for (const m of keep) {
@@ -129,6 +139,23 @@ export class OutboxAcks {
     this.failures = 0;
     this.backoff.reset();
     this.opts.onRecovered?.();
+  }
+
+  /** What goes now and what is held, by the settled floors or else by the minRun rule. */
+  private hold(): [Acked[], Acked[]] {
+    const settled = this.opts.settled?.();
+    if (!settled) {
+      const minRun = this.opts.minRun ?? 1;
+      return minRun <= 1 ? [this.buffer, []] : split(this.buffer, minRun);
+    }
+    const go: number[] = [];
+    const keep: number[] = [];
+    for (const m of this.buffer) for (const r of m.rowids) (settled(r) ? go : keep).push(r);
+    if (keep.length > HOLD_MAX_ROWS) return [this.buffer, []];
+    return [
+      go.length > 0 ? [{ rowids: go, held: false }] : [],
+      keep.length > 0 ? [{ rowids: keep, held: true }] : [],
+    ];
   }
 
   /** Keeps `rowids` (first, held) and tries everything buffered again after a backoff. */

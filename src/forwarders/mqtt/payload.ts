@@ -123,12 +123,26 @@ export function stoppedStatus(agent: string, site: string, ts: number): string {
 
 /** JSON string literal; ids are usually plain ASCII, which skips JSON.stringify. */
 const PLAIN = /^[A-Za-z0-9_.:~-]*$/;
-function jsonString(s: string): string {
+export function jsonString(s: string): string {
   return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
+/** A record's element of the JSON format's "records" array: its stored body verbatim. */
+export function recordFragment(r: StoredRecord): string {
+  return (
+    '{"id":' +
+    jsonString(r.id) +
+    ',"seq":' +
+    r.seq +
+    ',"ts":' +
+    r.ts +
+    (r.cls === 'telemetry' ? ',"values":' : ',"event":') +
+    r.body +
+    '}'
+  );
+}
+
 interface Group {
-  readonly key: string;
   readonly device: string;
   readonly cls: RecordClass;
   body: string;
@@ -148,12 +162,12 @@ export class PayloadBuilder {
   private readonly agentJson: string;
   private readonly siteJson: string;
 
-  constructor(private readonly opts: PayloadOptions) {
+  constructor(readonly opts: PayloadOptions) {
     this.agentJson = JSON.stringify(opts.agentId);
     this.siteJson = JSON.stringify(opts.site);
   }
 
-  private head(device: string, cls: RecordClass): { head: string; topic: string } {
+  head(device: string, cls: RecordClass): { head: string; topic: string } {
     const key = cls + '\u0000' + device;
     let h = this.headCache.get(key);
     if (!h) {
@@ -169,76 +183,96 @@ export class PayloadBuilder {
 
   /** Records must be in rowid order; messages come out ordered by their first rowid. */
   build(records: readonly StoredRecord[], replay: boolean): BuiltMessage[] {
-    const { maxRecords, maxBytes } = this.opts;
-    const open = new Map<string, Group>();
-    const done: Array<{ first: number; msg: BuiltMessage }> = [];
-    const replayPart = replay ? ',"replay":true' : '';
-    const format = this.opts.format ?? 'json';
-    const compression = this.opts.compression ?? 'none';
-    const close = (g: Group): void => {
-      const h = this.head(g.device, g.cls);
-      const text =
-        format === 'json'
-          ? h.head + replayPart + ',"records":[' + g.body + ']}'
-          : encodeCompact(JSON.stringify(g.device), g.cls, g.records, replay);
-      const wire =
-        format === 'json' && compression === 'none' ? undefined : encodePayload(text, format, compression);
-      done.push({
-        first: g.firstRowid,
-        msg: {
-          topic: h.topic,
-          payload: text,
-          ...(wire && typeof wire.payload !== 'string' ? { bytes: wire.payload } : {}),
-          ...(wire?.properties ? { properties: wire.properties } : {}),
-          rowids: g.rowids,
-          device: g.device,
-          cls: g.cls,
-          replay,
-        },
-      });
-    };
-    for (const r of records) {
-      const key = r.cls + '\u0000' + r.device;
-      const fragment =
-        '{"id":' +
-        jsonString(r.id) +
-        ',"seq":' +
-        r.seq +
-        ',"ts":' +
-        r.ts +
-        (r.cls === 'telemetry' ? ',"values":' : ',"event":') +
-        r.body +
-        '}';
-      let g = open.get(key);
-      if (g && (g.count >= maxRecords || g.size + fragment.length + 1 > maxBytes)) {
-        close(g);
-        g = undefined;
-      }
-      if (!g) {
-        const h = this.head(r.device, r.cls);
-        g = {
-          key,
-          device: r.device,
-          cls: r.cls,
-          body: format === 'json' ? fragment : '',
-          // Only the compact encoder needs the records; JSON keeps just the text.
-          records: format === 'json' ? [] : [r],
-          size: h.head.length + replayPart.length + 14 + fragment.length,
-          count: 1,
-          rowids: [r.rowid],
-          firstRowid: r.rowid,
-        };
-        open.set(key, g);
-      } else {
-        if (format === 'json') g.body += ',' + fragment;
-        if (format !== 'json') g.records.push(r);
-        g.size += fragment.length + 1;
-        g.count++;
-        g.rowids.push(r.rowid);
-      }
+    const grouper = new MessageGrouper(this, replay);
+    // Other formats bound their messages by the JSON fragment's size too.
+    for (const r of records) grouper.add(r.device, r.cls, r.rowid, recordFragment(r), r);
+    return grouper.finish();
+  }
+}
+
+/**
+ * One build: records (or their ready JSON fragments, from the drain's reader) added in
+ * rowid order, grouped per device and class into messages.
+ */
+export class MessageGrouper {
+  /** The JSON format: add() needs no record, only its fragment (recordFragment). */
+  readonly json: boolean;
+  private readonly open = { telemetry: new Map<string, Group>(), event: new Map<string, Group>() };
+  private readonly done: Array<{ first: number; msg: BuiltMessage }> = [];
+  private readonly replayPart: string;
+
+  constructor(
+    private readonly builder: PayloadBuilder,
+    private readonly replay: boolean,
+  ) {
+    this.json = (builder.opts.format ?? 'json') === 'json';
+    this.replayPart = replay ? ',"replay":true' : '';
+  }
+
+  /** `fragment`: recordFragment of the record (JSON format); `record`: the record (other formats). */
+  add(device: string, cls: RecordClass, rowid: number, fragment: string, record?: StoredRecord): void {
+    const { maxRecords, maxBytes } = this.builder.opts;
+    const open = this.open[cls];
+    let g = open.get(device);
+    if (g && (g.count >= maxRecords || g.size + fragment.length + 1 > maxBytes)) {
+      this.close(g);
+      g = undefined;
     }
-    for (const g of open.values()) close(g);
+    if (!g) {
+      const h = this.builder.head(device, cls);
+      g = {
+        device,
+        cls,
+        body: this.json ? fragment : '',
+        // Only the compact encoder needs the records; JSON keeps just the text.
+        records: record && !this.json ? [record] : [],
+        size: h.head.length + this.replayPart.length + 14 + fragment.length,
+        count: 1,
+        rowids: [rowid],
+        firstRowid: rowid,
+      };
+      open.set(device, g);
+    } else {
+      if (this.json) g.body += ',' + fragment;
+      else if (record) g.records.push(record);
+      g.size += fragment.length + 1;
+      g.count++;
+      g.rowids.push(rowid);
+    }
+  }
+
+  /** The messages, ordered by their first rowid. */
+  finish(): BuiltMessage[] {
+    for (const open of [this.open.telemetry, this.open.event]) {
+      for (const g of open.values()) this.close(g);
+      open.clear();
+    }
+    const done = this.done;
     if (done.length > 1) done.sort((a, b) => a.first - b.first);
     return done.map((d) => d.msg);
+  }
+
+  private close(g: Group): void {
+    const { format = 'json', compression = 'none' } = this.builder.opts;
+    const h = this.builder.head(g.device, g.cls);
+    const text =
+      format === 'json'
+        ? h.head + this.replayPart + ',"records":[' + g.body + ']}'
+        : encodeCompact(JSON.stringify(g.device), g.cls, g.records, this.replay);
+    const wire =
+      format === 'json' && compression === 'none' ? undefined : encodePayload(text, format, compression);
+    this.done.push({
+      first: g.firstRowid,
+      msg: {
+        topic: h.topic,
+        payload: text,
+        ...(wire && typeof wire.payload !== 'string' ? { bytes: wire.payload } : {}),
+        ...(wire?.properties ? { properties: wire.properties } : {}),
+        rowids: g.rowids,
+        device: g.device,
+        cls: g.cls,
+        replay: this.replay,
+      },
+    });
   }
 }
