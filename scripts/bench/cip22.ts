@@ -81,7 +81,12 @@ export async function startAgent(
   // The V8 flags of the edge-agent CLI's shebang (src/cli/main.ts), as the agent runs in production.
   const child = fork(agent ?? script, [JSON.stringify(args)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: ['--max-semi-space-size=1', '--optimize-for-size'],
+    // BENCH_AGENT_NODE_FLAGS (e.g. --perf-basic-prof for `perf record -p`) are added to them.
+    execArgv: [
+      '--max-semi-space-size=1',
+      '--optimize-for-size',
+      ...(process.env.BENCH_AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ],
   });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
@@ -248,7 +253,13 @@ export async function loadRound(
     acked = 0;
     agent.child.send('mark');
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    return { ...(await agent.usage()), acked };
+    const usage = await agent.usage();
+    if (process.env.BENCH_HEAP_SNAPSHOT)
+      await new Promise((resolve) => {
+        agent.child.once('message', resolve);
+        agent.child.send('heap');
+      });
+    return { ...usage, acked };
   } finally {
     for (const c of closers.reverse()) c();
     await agent.stop();

@@ -18,6 +18,9 @@ import {
   type DerName,
 } from './x509-der.js';
 import { verifyEcdsaP256, verifySm2 } from './signature.js';
+import { unpooled } from '../../core/unpooled.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export type CertSigAlg = 'sm2-sm3' | 'ecdsa-sha256' | 'ecdsa-sha384' | 'other';
 
@@ -148,7 +151,7 @@ function extensionFacts(extensions: readonly DerExtension[]): ExtensionFacts {
   return facts;
 }
 
-/** The three top-level parts, from the bytes as received. */
+/** The three top-level parts: views into the bytes as received (parseFields copies them). */
 interface RawParts {
   readonly tbs: Buffer;
   readonly signature: Buffer;
@@ -174,10 +177,10 @@ function splitCertificate(der: Buffer): RawParts {
   if (issuer?.tag !== TAG.SEQUENCE || subject?.tag !== TAG.SEQUENCE)
     throw new DerError('TBS without issuer and subject Names');
   return {
-    tbs: Buffer.from(der.subarray(tbs!.start, tbs!.end)),
-    signature: Buffer.from(bits.subarray(1)),
-    issuerDer: Buffer.from(der.subarray(issuer.start, issuer.end)),
-    subjectDer: Buffer.from(der.subarray(subject.start, subject.end)),
+    tbs: der.subarray(tbs!.start, tbs!.end),
+    signature: bits.subarray(1),
+    issuerDer: der.subarray(issuer.start, issuer.end),
+    subjectDer: der.subarray(subject.start, subject.end),
   };
 }
 
@@ -191,21 +194,33 @@ function parseFields(der: Buffer): ParsedCertificate {
   const raw = splitCertificate(der);
   const cert = decodeCertificate(der);
   const facts = extensionFacts(cert.extensions);
+  const key = keyOf(cert);
+  // A parse is cached for the gateway's life: its buffers in one allocation of their own,
+  // not slices of the shared pool that would each pin an 8 KiB slab (core/unpooled.ts).
+  const [ownDer, tbs, signature, issuerDer, subjectDer, publicKey65] = unpooled(
+    der,
+    raw.tbs,
+    raw.signature,
+    raw.issuerDer,
+    raw.subjectDer,
+    key.publicKey65 ?? EMPTY,
+  );
   return {
     subjectCN: commonName(cert.subject),
     subject: nameText(cert.subject),
     issuer: nameText(cert.issuer),
-    subjectDer: raw.subjectDer,
-    issuerDer: raw.issuerDer,
+    subjectDer: subjectDer!,
+    issuerDer: issuerDer!,
     serialHex: serialHex(cert.serial),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
     ...facts,
-    ...keyOf(cert),
+    keyAlg: key.keyAlg,
+    publicKey65: key.publicKey65 && publicKey65,
     sigAlg: cert.innerSigOid === cert.outerSigOid ? sigAlgOf(cert.outerSigOid) : 'other',
-    tbs: raw.tbs,
-    signature: raw.signature,
-    der: Buffer.from(der),
+    tbs: tbs!,
+    signature: signature!,
+    der: ownDer!,
     fingerprintSha256: createHash('sha256').update(der).digest('hex'),
     fingerprintSm3: createHash('sm3').update(der).digest('hex'),
   };
