@@ -151,7 +151,7 @@ function extensionFacts(extensions: readonly DerExtension[]): ExtensionFacts {
   return facts;
 }
 
-/** The three top-level parts: views into the bytes as received (parseFields copies them). */
+/** The three top-level parts: views into `der` (parseFields re-points them into its copy). */
 interface RawParts {
   readonly tbs: Buffer;
   readonly signature: Buffer;
@@ -195,22 +195,20 @@ function parseFields(der: Buffer): ParsedCertificate {
   const cert = decodeCertificate(der);
   const facts = extensionFacts(cert.extensions);
   const key = keyOf(cert);
-  // A parse is cached for the gateway's life: its buffers in one allocation of their own,
-  // not slices of the shared pool that would each pin an 8 KiB slab (core/unpooled.ts).
-  const [ownDer, tbs, signature, issuerDer, subjectDer, publicKey65] = unpooled(
-    der,
-    raw.tbs,
-    raw.signature,
-    raw.issuerDer,
-    raw.subjectDer,
-    key.publicKey65 ?? EMPTY,
-  );
+  // A parse is cached for the gateway's life: the DER and the key in one allocation of
+  // their own (not slices of the shared pool, each pinning an 8 KiB slab: core/unpooled.ts),
+  // and the parts as views into that DER copy.
+  const [ownDer, publicKey65] = unpooled(der, key.publicKey65 ?? EMPTY) as [Buffer, Buffer];
+  const view = (part: Buffer): Buffer => {
+    const at = part.byteOffset - der.byteOffset;
+    return ownDer.subarray(at, at + part.length);
+  };
   return {
     subjectCN: commonName(cert.subject),
     subject: nameText(cert.subject),
     issuer: nameText(cert.issuer),
-    subjectDer: subjectDer!,
-    issuerDer: issuerDer!,
+    subjectDer: view(raw.subjectDer),
+    issuerDer: view(raw.issuerDer),
     serialHex: serialHex(cert.serial),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
@@ -218,9 +216,9 @@ function parseFields(der: Buffer): ParsedCertificate {
     keyAlg: key.keyAlg,
     publicKey65: key.publicKey65 && publicKey65,
     sigAlg: cert.innerSigOid === cert.outerSigOid ? sigAlgOf(cert.outerSigOid) : 'other',
-    tbs: tbs!,
-    signature: signature!,
-    der: ownDer!,
+    tbs: view(raw.tbs),
+    signature: view(raw.signature),
+    der: ownDer,
     fingerprintSha256: createHash('sha256').update(der).digest('hex'),
     fingerprintSm3: createHash('sm3').update(der).digest('hex'),
   };
