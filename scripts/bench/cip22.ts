@@ -32,6 +32,13 @@ const RECONNECT_PILES = 20;
 const PARTS = new Set((process.env.BENCH_CIP22_PARTS ?? 'handshake,load,flood').split(','));
 const AGENT = new URL('./cip22-agent.js', import.meta.url).pathname;
 /**
+ * BENCH_CIP22_MIN_INTERVAL_MS: store.batch.minIntervalMs of the gateway in the load part
+ * (default the schema's): fewer, larger commits for more ACK latency, the CPU lever.
+ */
+const LOAD_STORE = process.env.BENCH_CIP22_MIN_INTERVAL_MS
+  ? { minIntervalMs: Number(process.env.BENCH_CIP22_MIN_INTERVAL_MS) }
+  : {};
+/**
  * BENCH_CIP22_BEFORE=<cip22-agent.js of another build> (e.g. main's dist): the load and
  * ACK suites run it too, in the same rounds, as the before figure of a change.
  */
@@ -225,7 +232,7 @@ export async function loadRound(
   script = AGENT,
   idle = false,
 ): Promise<Usage & { acked: number }> {
-  const agent = await startAgent(pki, mode, round, {}, script);
+  const agent = await startAgent(pki, mode, round, mode === 'gateway' ? LOAD_STORE : {}, script);
   const closers: (() => void)[] = [];
   let acked = 0;
   try {
