@@ -5,6 +5,7 @@
  * IPC: sends {port}; on 'mark' resets the CPU window; on 'usage' replies {rss, cpuPct, heap…}.
  * BENCH_CPU_PROF=<dir>: the window from 'mark' to 'usage' is CPU-profiled into <dir>
  * (a .cpuprofile per round, for `node --cpu-prof`-style inspection of the per-frame path).
+ * 'heap' writes a heap snapshot into BENCH_HEAP_SNAPSHOT (a directory) and replies its path.
  * args.probe: event-loop turns are timed (turn-probe.ts) from 'mark'; 'turns' replies the stats.
  * args.telemetryPerTick: the agent is busy with telemetry too: that many records appended
  * to the same outbox every 10 ms (50: 5,000 records/s, 100 devices × 50 tags at 1 Hz).
@@ -12,6 +13,7 @@
 import { Session } from 'node:inspector/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { createServer } from 'node:tls';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
@@ -155,6 +157,11 @@ process.on('message', (m: string) => {
       commitsPerS: ((storeStats() - commitsAtMark) * 1000) / (performance.now() - at),
     };
     void profile(false).then(() => send(usage));
+  } else if (m === 'heap') {
+    const dir = process.env.BENCH_HEAP_SNAPSHOT;
+    send({
+      heap: dir ? writeHeapSnapshot(join(dir, `cip22-${args.mode}-${process.pid}.heapsnapshot`)) : null,
+    });
   } else if (m === 'turns') {
     send({ turns: turns?.stats() });
   }

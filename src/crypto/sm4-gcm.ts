@@ -65,7 +65,10 @@ export class Sm4GcmKey {
     this.implementation = options.implementation ?? (NATIVE_SM4_GCM ? 'native' : 'composed');
     if (this.implementation === 'native' && !NATIVE_SM4_GCM)
       throw new Error('this runtime has no native sm4-gcm');
-    this.key = Buffer.from(key);
+    // Its own 16 bytes, not a slice of Node's 8 KiB buffer pool that it would keep alive for
+    // the session's life (two keys per CIP-22 session).
+    this.key = Buffer.allocUnsafeSlow(SM4_KEY_LENGTH);
+    this.key.set(key);
     if (this.implementation === 'composed') {
       this.ecb = createCipheriv('sm4-ecb', this.key, null).setAutoPadding(false);
       this.ghash = new Ghash(this.ecb.update(ZERO_BLOCK));

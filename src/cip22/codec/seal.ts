@@ -7,6 +7,7 @@
 import { kdf2Sm3 } from '../../crypto/hash.js';
 import { Sm4GcmError, Sm4GcmKey, SM4_GCM_TAG_LENGTH } from '../../crypto/sm4-gcm.js';
 import { crc8 } from './crc8.js';
+import { unpooled } from '../../core/unpooled.js';
 import { Cip22ProtocolError } from './errors.js';
 import { FRAME_HEADER_LENGTH, FRAME_OVERHEAD, describeFrameType, writeFrameHeader } from './frame.js';
 
@@ -24,11 +25,14 @@ export const SEAL_OVERHEAD = SM4_GCM_TAG_LENGTH;
 
 export function deriveSessionKeys(z: Buffer, deviceId: string, sessionId: Buffer): SessionKeys {
   const okm = kdf2Sm3(z, Buffer.concat([Buffer.from(deviceId, 'utf8'), sessionId]), SESSION_OKM_LENGTH);
+  // Kept for the session's life: not slices of the shared buffer pool (core/unpooled.ts).
+  const [own] = unpooled(okm.subarray(0, SESSION_OKM_LENGTH));
+  const keys = own as Buffer;
   return {
-    kUp: Buffer.from(okm.subarray(0, 16)),
-    kDown: Buffer.from(okm.subarray(16, 32)),
-    ivUp: Buffer.from(okm.subarray(32, 44)),
-    ivDown: Buffer.from(okm.subarray(44, 56)),
+    kUp: keys.subarray(0, 16),
+    kDown: keys.subarray(16, 32),
+    ivUp: keys.subarray(32, 44),
+    ivDown: keys.subarray(44, 56),
   };
 }
 

@@ -360,7 +360,10 @@ export class PileSession {
     // No z from the job (not asked for, or a bad peer point): computeSecret names the error.
     const z = outcome.z ? Buffer.from(outcome.z) : ephemeral.computeSecret(msg.pileEphemeralPub);
     if (this.version === '2.0') this.channel = SealedChannel.derive(z, deviceId, this.sessionId as Buffer);
+    // Handshake material is not kept for the session's life (slices of the shared buffer pool).
     this.ephemeral = undefined;
+    this.nonce = undefined;
+    this.sessionId = undefined;
     this.send({ type: 'AUTH_OK', heartbeatMs: this.host.config.heartbeatMs, gatewayTimeMs: BigInt(now) });
     this.phase = 'open';
     this.machine = this.host.authenticated(this, this.version as Cip22Version);

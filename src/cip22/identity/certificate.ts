@@ -18,6 +18,9 @@ import {
   type DerName,
 } from './x509-der.js';
 import { verifyEcdsaP256, verifySm2 } from './signature.js';
+import { unpooled } from '../../core/unpooled.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export type CertSigAlg = 'sm2-sm3' | 'ecdsa-sha256' | 'ecdsa-sha384' | 'other';
 
@@ -148,7 +151,7 @@ function extensionFacts(extensions: readonly DerExtension[]): ExtensionFacts {
   return facts;
 }
 
-/** The three top-level parts, from the bytes as received. */
+/** The three top-level parts: views into `der` (parseFields re-points them into its copy). */
 interface RawParts {
   readonly tbs: Buffer;
   readonly signature: Buffer;
@@ -174,10 +177,10 @@ function splitCertificate(der: Buffer): RawParts {
   if (issuer?.tag !== TAG.SEQUENCE || subject?.tag !== TAG.SEQUENCE)
     throw new DerError('TBS without issuer and subject Names');
   return {
-    tbs: Buffer.from(der.subarray(tbs!.start, tbs!.end)),
-    signature: Buffer.from(bits.subarray(1)),
-    issuerDer: Buffer.from(der.subarray(issuer.start, issuer.end)),
-    subjectDer: Buffer.from(der.subarray(subject.start, subject.end)),
+    tbs: der.subarray(tbs!.start, tbs!.end),
+    signature: bits.subarray(1),
+    issuerDer: der.subarray(issuer.start, issuer.end),
+    subjectDer: der.subarray(subject.start, subject.end),
   };
 }
 
@@ -191,21 +194,31 @@ function parseFields(der: Buffer): ParsedCertificate {
   const raw = splitCertificate(der);
   const cert = decodeCertificate(der);
   const facts = extensionFacts(cert.extensions);
+  const key = keyOf(cert);
+  // A parse is cached for the gateway's life: the DER and the key in one allocation of
+  // their own (not slices of the shared pool, each pinning an 8 KiB slab: core/unpooled.ts),
+  // and the parts as views into that DER copy.
+  const [ownDer, publicKey65] = unpooled(der, key.publicKey65 ?? EMPTY) as [Buffer, Buffer];
+  const view = (part: Buffer): Buffer => {
+    const at = part.byteOffset - der.byteOffset;
+    return ownDer.subarray(at, at + part.length);
+  };
   return {
     subjectCN: commonName(cert.subject),
     subject: nameText(cert.subject),
     issuer: nameText(cert.issuer),
-    subjectDer: raw.subjectDer,
-    issuerDer: raw.issuerDer,
+    subjectDer: view(raw.subjectDer),
+    issuerDer: view(raw.issuerDer),
     serialHex: serialHex(cert.serial),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
     ...facts,
-    ...keyOf(cert),
+    keyAlg: key.keyAlg,
+    publicKey65: key.publicKey65 && publicKey65,
     sigAlg: cert.innerSigOid === cert.outerSigOid ? sigAlgOf(cert.outerSigOid) : 'other',
-    tbs: raw.tbs,
-    signature: raw.signature,
-    der: Buffer.from(der),
+    tbs: view(raw.tbs),
+    signature: view(raw.signature),
+    der: ownDer,
     fingerprintSha256: createHash('sha256').update(der).digest('hex'),
     fingerprintSm3: createHash('sm3').update(der).digest('hex'),
   };
