@@ -6,7 +6,8 @@
  * (heartbeats, echoes, garbage) is stream-receiver.ts; this module owns the transactions:
  * the queue, the one watchdog timer, the counters and the listeners.
  */
-import type { Clock, TimerHandle } from '../../../core/clock.js';
+import type { Clock } from '../../../core/clock.js';
+import { DeadlineTimer } from '../../../core/deadline-timer.js';
 import { EdgeError } from '../../../core/errors.js';
 import { exceptionErrorCode } from '../errors.js';
 import type { AnswerShape, ModbusTransport } from '../port.js';
@@ -126,11 +127,11 @@ export class RtuStreamTransport implements ModbusTransport {
    * fails the request on the wire if that one's deadline passed, else re-arms for it.
    * Back-to-back requests thus cost no timer operations each.
    */
-  private watchdog: TimerHandle | undefined;
-  private watchdogAt = Infinity;
+  private readonly watchdog: DeadlineTimer;
 
   constructor(private readonly opts: RtuStreamTransportOptions) {
     this.receiver = new StreamReceiver(this.counters, opts.clock, opts.heartbeat);
+    this.watchdog = new DeadlineTimer(opts.clock, () => this.onWatchdog());
   }
 
   get isOpen(): boolean {
@@ -304,7 +305,7 @@ export class RtuStreamTransport implements ModbusTransport {
     p.started = started;
     p.deadline = started + p.timeoutMs;
     this.pending = p;
-    this.armWatchdog(p.deadline);
+    this.watchdog.arm(p.deadline);
     this.counters.requests++;
     this.lastRequestAt = started;
     try {
@@ -314,22 +315,10 @@ export class RtuStreamTransport implements ModbusTransport {
     }
   }
 
-  private armWatchdog(at: number): void {
-    if (this.watchdog && this.watchdogAt <= at) return; // fires first; re-arms then
-    this.watchdog?.cancel();
-    this.watchdogAt = at;
-    this.watchdog = this.opts.clock.setTimeout(
-      () => this.onWatchdog(),
-      Math.max(0, at - this.opts.clock.monotonic()),
-    );
-  }
-
   private onWatchdog(): void {
-    this.watchdog = undefined;
-    this.watchdogAt = Infinity;
     const p = this.pending;
     if (!p) return;
-    if (this.opts.clock.monotonic() < p.deadline) return this.armWatchdog(p.deadline);
+    if (this.opts.clock.monotonic() < p.deadline) return this.watchdog.arm(p.deadline);
     this.finish(p);
     this.counters.timeouts++;
     this.receiver.end();
@@ -359,9 +348,7 @@ export class RtuStreamTransport implements ModbusTransport {
   /** Cancels the timer (hub stop); a pending request fails with EDGE_ERR_DTU_LINK_DOWN. */
   dispose(): void {
     this.failPending(dtuLinkDown(this.opts.name, 'hub stopped'));
-    this.watchdog?.cancel();
-    this.watchdog = undefined;
-    this.watchdogAt = Infinity;
+    this.watchdog.cancel();
   }
 
   /** Ends the transaction on the wire and starts the next waiting request (after this turn). */

@@ -8,6 +8,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
+import { DeadlineTimer } from '../../../core/deadline-timer.js';
 import { EdgeError } from '../../../core/errors.js';
 import { exceptionErrorCode, toModbusError } from '../errors.js';
 import type { ModbusTransport } from '../port.js';
@@ -96,11 +97,11 @@ export class ModbusTcpTransport implements ModbusTransport {
   private readonly closeListeners: Array<(err?: Error) => void> = [];
   private readonly maxInFlight: number;
   private nextTid = 0;
-  private watchdog: TimerHandle | undefined;
-  private watchdogAt = Infinity;
+  private readonly watchdog: DeadlineTimer;
 
   constructor(private readonly opts: TcpTransportOptions) {
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
+    this.watchdog = new DeadlineTimer(opts.clock, () => this.onWatchdog());
   }
 
   get isOpen(): boolean {
@@ -234,7 +235,7 @@ export class ModbusTcpTransport implements ModbusTransport {
     p.request[1] = tid & 0xff;
     p.deadline = this.opts.clock.monotonic() + p.timeoutMs;
     this.outstanding.push(p);
-    this.armWatchdog(p.deadline);
+    this.watchdog.arm(p.deadline);
     this.counters.requests++;
     socket.write(p.request);
   }
@@ -311,20 +312,8 @@ export class ModbusTcpTransport implements ModbusTransport {
       this.send(this.waiting.shift()!);
   }
 
-  private armWatchdog(at: number): void {
-    if (this.watchdog && this.watchdogAt <= at) return; // fires first; re-arms then
-    this.watchdog?.cancel();
-    this.watchdogAt = at;
-    this.watchdog = this.opts.clock.setTimeout(
-      () => this.onWatchdog(),
-      Math.max(0, at - this.opts.clock.monotonic()),
-    );
-  }
-
   /** Fails the requests whose deadline passed; their ids are retired, so late answers are stale. */
   private onWatchdog(): void {
-    this.watchdog = undefined;
-    this.watchdogAt = Infinity;
     const now = this.opts.clock.monotonic();
     let next = Infinity;
     for (let i = 0; i < this.outstanding.length;) {
@@ -343,7 +332,7 @@ export class ModbusTcpTransport implements ModbusTransport {
         }),
       );
     }
-    if (next < Infinity) this.armWatchdog(next);
+    if (next < Infinity) this.watchdog.arm(next);
     this.sendWaiting();
   }
 
@@ -352,9 +341,7 @@ export class ModbusTcpTransport implements ModbusTransport {
     this.outstanding.length = 0;
     this.waiting.length = 0;
     this.splitter.reset();
-    this.watchdog?.cancel();
-    this.watchdog = undefined;
-    this.watchdogAt = Infinity;
+    this.watchdog.cancel();
     for (const p of all) p.reject(err);
   }
 }
