@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { CheckpointReply } from './checkpoint-worker.js';
+import { closeWorker } from '../core/worker-close.js';
 
 export class CheckpointThread {
   private worker: Worker | undefined;
@@ -53,11 +54,7 @@ export class CheckpointThread {
     this.worker = undefined;
     this.lost = true;
     if (!worker) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage('close');
-    const timer = setTimeout(() => void worker.terminate(), 2000);
-    await exited;
-    clearTimeout(timer);
+    await closeWorker(worker);
   }
 
   private spawn(): Worker {

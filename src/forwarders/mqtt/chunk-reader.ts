@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { unpackChunk, type PackedChunk } from './chunk-pack.js';
 import type { BuiltMessage, PayloadOptions } from './payload.js';
+import { closeWorker } from '../../core/worker-close.js';
 
 /** A drained backlog leaves the worker this long before it is ended. */
 export const READER_IDLE_MS = 30_000;
@@ -93,11 +94,7 @@ export class ChunkReader {
     this.worker = undefined;
     this.fail(new Error('drain reader closed'), false);
     if (!worker) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage('close');
-    const timer = setTimeout(() => void worker.terminate(), 2000);
-    await exited;
-    clearTimeout(timer);
+    await closeWorker(worker);
   }
 
   private spawn(): Worker {
