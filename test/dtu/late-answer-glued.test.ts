@@ -12,10 +12,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
-import { RtuStreamTransport } from '../../src/drivers/modbus/rtu/stream-transport.js';
-import { Line, type LineResult } from '../../src/drivers/modbus/line.js';
+import type { LineResult } from '../../src/drivers/modbus/line.js';
 import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
+import { answerFor, scriptedLink, settle, testLine, type Reply } from '../modbus/scripted-line.js';
 
 const UNIT = 1;
 const TIMEOUT_MS = 100;
@@ -25,14 +24,6 @@ function answer(address: number): Buffer {
   return withCrc(Uint8Array.from([UNIT, 3, 2, (address >> 8) & 0xff, address & 0xff]));
 }
 
-async function settle(clock: ManualClock, p: Promise<LineResult>): Promise<LineResult> {
-  let result: LineResult | undefined;
-  void p.then((r) => (result = r));
-  for (let i = 0; result === undefined && i < 100_000; i++) await clock.advance(1);
-  assert.ok(result, 'did not settle');
-  return result;
-}
-
 /** Good only with the requested register's value, else reported late. */
 function neverWrong(result: LineResult, address: number): void {
   if (result.ok) assert.deepEqual(result.data, [address], 'a good value must be the requested register');
@@ -40,16 +31,8 @@ function neverWrong(result: LineResult, address: number): void {
 }
 
 /** The slave's answer to a read request: register i holds its address i. */
-function asked(req: Buffer): Buffer {
-  const address = req.readUInt16BE(2);
-  const count = req.readUInt16BE(4);
-  const data = Buffer.alloc(2 * count);
-  for (let i = 0; i < count; i++) data.writeUInt16BE(address + i, 2 * i);
-  return withCrc(Uint8Array.from([req[0]!, req[1]!, 2 * count, ...data]));
-}
+const asked = (req: Buffer): Buffer => answerFor(req, (address) => address);
 
-/** What the link delivers after a request: chunks, each `afterMs` after the request. */
-type Reply = ReadonlyArray<{ readonly afterMs: number; readonly bytes: Buffer }>;
 /** A scripted reply, or one built from the request; none left: the slave answers what was asked. */
 type Script = Reply | ((req: Buffer) => Reply);
 
@@ -57,35 +40,11 @@ async function rig() {
   const clock = new ManualClock();
   /** One entry per request, in order (empty: the slave is silent). */
   const replies: Script[] = [];
-  const written: Buffer[] = [];
-  let requests = 0;
-  const link = { up: true };
-  const transport = new RtuStreamTransport({
-    name: 'dtu1',
-    clock,
-    port: {
-      get up(): boolean {
-        return link.up;
-      },
-      write: (req: Buffer) => {
-        requests++;
-        written.push(req);
-        const script = replies.shift() ?? [{ afterMs: 5, bytes: asked(req) }];
-        for (const { afterMs, bytes } of typeof script === 'function' ? script(req) : script)
-          clock.setTimeout(() => transport.data(bytes), afterMs);
-      },
-    },
+  const { transport, written, link } = scriptedLink('dtu1', clock, (req) => {
+    const script = replies.shift() ?? [{ afterMs: 5, bytes: asked(req) }];
+    return typeof script === 'function' ? script(req) : script;
   });
-  const line = new Line({
-    key: 'dtu:dtu1',
-    kind: 'rtu',
-    gapMs: 2,
-    backoff: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 },
-    clock,
-    random: () => 0.5,
-    logger: silentLogger,
-    transport,
-  });
+  const line = testLine('dtu:dtu1', clock, transport);
   await line.acquire();
   const read = (address: number): Promise<LineResult> =>
     settle(
@@ -95,9 +54,8 @@ async function rig() {
   // the fresh link fences the unit before its first read: done here, the tests start warm
   const primed = await read(99);
   assert.deepEqual(primed.ok ? primed.data : primed.error.code, [99]);
-  requests = 0;
   written.length = 0;
-  return { line, replies, read, requests: () => requests, written, link, transport, clock };
+  return { line, replies, read, requests: () => written.length, written, link, transport, clock };
 }
 
 test('late-answer-glued-before-next-answer: a late answer glued in front of the real one is never a good value', async () => {

@@ -9,12 +9,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
 import { UnitFences, MAX_UNACCOUNTED, requestShape } from '../../src/drivers/modbus/fence.js';
-import { Line, type LineResult } from '../../src/drivers/modbus/line.js';
+import type { Line, LineResult } from '../../src/drivers/modbus/line.js';
 import type { LineRead, LineWrite } from '../../src/drivers/modbus/port.js';
 import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
 import { RtuStreamTransport } from '../../src/drivers/modbus/rtu/stream-transport.js';
+import { testLine } from './scripted-line.js';
 
 const TIMEOUT = 100;
 const ADDRESSES = [0, 10, 20, 30];
@@ -82,16 +82,7 @@ async function rig(latency: (i: number, at: number) => number | null): Promise<R
   const clock = new ManualClock(0);
   const slave = new OrderedSlave(clock, latency);
   const transport = new RtuStreamTransport({ name: 'fence', clock, port: slave.port, label: 'test line' });
-  const line = new Line({
-    key: 'rtu:fence',
-    kind: 'rtu',
-    gapMs: 2,
-    backoff: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 },
-    clock,
-    random: () => 0.5,
-    logger: silentLogger,
-    transport,
-  });
+  const line = testLine('rtu:fence', clock, transport);
   await line.acquire();
   return { clock, slave, transport, line, stalls: [] };
 }

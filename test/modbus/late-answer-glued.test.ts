@@ -10,10 +10,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SerialPort } from 'serialport';
 import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
-import { Line } from '../../src/drivers/modbus/line.js';
 import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
 import { ModbusSerialTransport } from '../../src/drivers/modbus/transport.js';
+import { testLine } from './scripted-line.js';
 import { startPtyPair, type PtyPair } from '../helpers/pymodbus.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -75,16 +74,7 @@ test('late-answer-glued-before-next-answer (RTU): a late answer glued in front o
     stopBits: 1 as const,
     echoSuppression: false,
   };
-  const line = new Line({
-    key: `rtu:${pty!.a}`,
-    kind: 'rtu',
-    gapMs: 2,
-    backoff: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 },
-    clock: systemClock,
-    random: () => 0.5,
-    logger: silentLogger,
-    transport: new ModbusSerialTransport(connection, systemClock),
-  });
+  const line = testLine(`rtu:${pty!.a}`, systemClock, new ModbusSerialTransport(connection, systemClock));
   t.after(() => line.close());
   await line.acquire();
   const read = (address: number) =>

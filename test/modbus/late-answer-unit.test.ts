@@ -12,6 +12,7 @@ import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { lateHorizonMs } from '../../src/drivers/modbus/late-guard.js';
 import { FakeTransport, type FakeSlave } from './fake-transport.js';
+import { settle } from './scripted-line.js';
 
 const RTU = { transport: 'rtu', path: '/dev/ttyFAKE', baudRate: 19200 };
 const GAP = 2; // 3.5 characters at 19200 baud is 1.8 ms: the 2 ms floor
@@ -36,19 +37,6 @@ function rig(slaves: Record<number, FakeSlave>) {
   return { clock, family, bus };
 }
 
-/** Advances the manual clock 1 ms at a time until the promise settles. */
-async function run<T>(clock: ManualClock, p: Promise<T>): Promise<T> {
-  let done = false;
-  let value: T | undefined;
-  void p.then((v) => {
-    done = true;
-    value = v;
-  });
-  for (let i = 0; !done && i < 100_000; i++) await clock.advance(1);
-  assert.ok(done, 'did not settle');
-  return value as T;
-}
-
 const show = (vs: readonly TagValue[]) => vs.map((v) => (v.quality === 'good' ? v.value : v.code));
 
 function meter(unitId: number, timeoutMs: number, addresses: number[]) {
@@ -69,10 +57,10 @@ test('dead-slave-cost (issue 11 item 6): a dead slave costs exactly twice its ti
   const dead = family.create(meter(3, 100, [0]));
   for (const d of [live, dead]) {
     d.init();
-    await run(clock, d.start());
+    await settle(clock, d.start());
   }
   const t0 = clock.monotonic();
-  const [deadValues] = await run(clock, Promise.all([dead.poll(['r0']), live.poll(['r0'])]));
+  const [deadValues] = await settle(clock, Promise.all([dead.poll(['r0']), live.poll(['r0'])]));
   assert.deepEqual(show(deadValues), ['EDGE_ERR_MODBUS_TIMEOUT']);
   const [toDead, toLive] = bus().sent;
   assert.ok(toDead && toLive);
@@ -86,8 +74,8 @@ test('late-answer-in-horizon: an answer after the timeout is discarded, reported
   const { clock, family, bus } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [150] } });
   const d = family.create(meter(1, 100, [0, 10]));
   d.init();
-  await run(clock, d.start());
-  const values = await run(clock, d.poll(['r0', 'r10']));
+  await settle(clock, d.start());
+  const values = await settle(clock, d.poll(['r0', 'r10']));
   assert.deepEqual(show(values), ['EDGE_ERR_MODBUS_LATE_ANSWER', 1010]);
   const [first, second] = bus().sent;
   assert.ok(first && second);
@@ -104,9 +92,9 @@ test('stale-match-beyond-horizon: an answer later than the quiet horizon lands d
   const { clock, family, bus } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [1, 1, 250, 50] } });
   const d = family.create(meter(1, 100, [0, 10]));
   d.init();
-  await run(clock, d.start());
-  assert.deepEqual(show(await run(clock, d.poll(['r0']))), [1000]);
-  const values = await run(clock, d.poll(['r0', 'r10']));
+  await settle(clock, d.start());
+  assert.deepEqual(show(await settle(clock, d.poll(['r0']))), [1000]);
+  const values = await settle(clock, d.poll(['r0', 'r10']));
   assert.deepEqual(show(values), ['EDGE_ERR_MODBUS_TIMEOUT', 1010]);
   assert.deepEqual(
     bus().sent.map((r) => `${r.fn} ${r.address} x${r.length}`),
@@ -117,7 +105,7 @@ test('stale-match-beyond-horizon: an answer later than the quiet horizon lands d
   const line = (d.status() as { line: { lateAnswers: number; fences: number } }).line;
   assert.equal(line.lateAnswers, 1, 'the stray answer is counted');
   assert.equal(line.fences, 2);
-  const again = await run(clock, d.poll(['r0', 'r10']));
+  const again = await settle(clock, d.poll(['r0', 'r10']));
   assert.deepEqual(show(again), [1000, 1010]);
   assert.equal(bus().sent.length, 7, 'no fence once an answer was conclusive');
 });
@@ -126,9 +114,9 @@ test('stale-match-learnt: after a late answer beyond the horizon the slave horiz
   const { clock, family } = rig({ 1: { holding: { 0: 1000, 10: 1010 }, delays: [250, 50, 1, 250] } });
   const d = family.create(meter(1, 100, [0, 10]));
   d.init();
-  await run(clock, d.start());
-  await run(clock, d.poll(['r0', 'r10']));
-  const values = await run(clock, d.poll(['r0', 'r10']));
+  await settle(clock, d.start());
+  await settle(clock, d.poll(['r0', 'r10']));
+  const values = await settle(clock, d.poll(['r0', 'r10']));
   assert.deepEqual(show(values), ['EDGE_ERR_MODBUS_LATE_ANSWER', 1010]);
 });
 
@@ -147,14 +135,14 @@ test('dtu-link-up-resets-breakers (issue 11 item 2): link down reads LINK_DOWN, 
     }),
   );
   d.init();
-  await run(clock, d.start());
+  await settle(clock, d.start());
   // silent link: timeouts open the breaker
-  for (let i = 0; i < 3; i++) await run(clock, d.poll(['r0']));
+  for (let i = 0; i < 3; i++) await settle(clock, d.poll(['r0']));
   assert.equal((d.status() as { breaker: string }).breaker, 'open');
   bus().setDtuLink(false);
   const sent = bus().sent.length;
   for (let i = 0; i < 5; i++)
-    assert.deepEqual(show(await run(clock, d.poll(['r0']))), ['EDGE_ERR_DTU_LINK_DOWN']);
+    assert.deepEqual(show(await settle(clock, d.poll(['r0']))), ['EDGE_ERR_DTU_LINK_DOWN']);
   assert.equal(bus().sent.length, sent, 'nothing sent while the link is down');
   assert.equal(
     (d.status() as { consecutiveFailures: number }).consecutiveFailures,
@@ -166,7 +154,7 @@ test('dtu-link-up-resets-breakers (issue 11 item 2): link down reads LINK_DOWN, 
   bus().slaves.set(1, slaves[1]);
   bus().setDtuLink(true);
   const upAt = clock.monotonic();
-  assert.deepEqual(show(await run(clock, d.poll(['r0']))), [7]);
+  assert.deepEqual(show(await settle(clock, d.poll(['r0']))), [7]);
   // No cooldown; the slave timed out before the link dropped, so a fence read goes first
   // (a DTU may forward an answer it held): a fence and the read, 2 ms each here.
   assert.ok(clock.monotonic() - upAt <= 20, 'recovery = a fence and one read, no cooldown');

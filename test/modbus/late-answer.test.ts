@@ -6,7 +6,7 @@
  * quiet horizon (2 ×): the confirmation of the next answer catches those. No good value
  * may come from another register.
  */
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
@@ -38,9 +38,9 @@ after(async () => {
   dir?.remove();
 });
 
-test('late-answer-never-a-good-value (RTU): random answers past the timeout give zero wrong values', async (t) => {
-  const random = seededRandom(11);
-  // 20 % of the answers come 20–320 ms after the timeout; the rest at once
+/** The late slave (20 % of answers 20–320 ms past the timeout) and a started device reading it. */
+async function lateRtuDevice(t: TestContext, seed: number) {
+  const random = seededRandom(seed);
   const slave = await startLateSlave(pty!.b, BAUD, () =>
     random() < 0.2 ? TIMEOUT_MS + 20 + Math.floor(random() * 300) : 0,
   );
@@ -54,6 +54,12 @@ test('late-answer-never-a-good-value (RTU): random answers past the timeout give
   );
   d.init();
   await d.start();
+  return { slave, d };
+}
+
+test('late-answer-never-a-good-value (RTU): random answers past the timeout give zero wrong values', async (t) => {
+  // 20 % of the answers come 20–320 ms after the timeout; the rest at once
+  const { slave, d } = await lateRtuDevice(t, 11);
   const { good, wrong, codes, lateAnswers } = await tallyLateAnswerPolls(d, ADDRESSES, POLLS);
   t.diagnostic(
     `good ${good}, wrong ${wrong}, bad ${JSON.stringify(codes)}, slave delayed ${slave.delayed()}, ` +
@@ -68,20 +74,7 @@ test('late-answer-never-a-good-value (RTU): random answers past the timeout give
 });
 
 test('late-answer-never-a-good-value-stalled (RTU): the same with event-loop stalls of 10–160 ms give zero wrong values', async (t) => {
-  const random = seededRandom(12);
-  const slave = await startLateSlave(pty!.b, BAUD, () =>
-    random() < 0.2 ? TIMEOUT_MS + 20 + Math.floor(random() * 300) : 0,
-  );
-  t.after(() => slave.close());
-  const fam = createModbusFamily({ clock: systemClock, logger: silentLogger, random: Math.random });
-  t.after(() => fam.close());
-  const d = fam.create(
-    modbusDeviceSchema.parse(
-      lateAnswerDevice({ transport: 'rtu', path: pty!.a, baudRate: BAUD }, ADDRESSES, TIMEOUT_MS),
-    ),
-  );
-  d.init();
-  await d.start();
+  const { slave, d } = await lateRtuDevice(t, 12);
   const blocker = blockEventLoop(seededRandom(13));
   t.after(() => blocker.stop());
   const { good, wrong, codes, lateAnswers } = await tallyLateAnswerPolls(d, ADDRESSES, POLLS / 2);

@@ -10,10 +10,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
-import { Line, type LineResult } from '../../src/drivers/modbus/line.js';
+import type { LineResult } from '../../src/drivers/modbus/line.js';
 import { withCrc } from '../../src/drivers/modbus/rtu/crc.js';
-import { RtuStreamTransport } from '../../src/drivers/modbus/rtu/stream-transport.js';
+import { answerFor, scriptedLink, settle, testLine, type Reply } from './scripted-line.js';
 
 const UNIT = 1;
 const TIMEOUT_MS = 100;
@@ -21,64 +20,22 @@ const TIMEOUT_MS = 100;
 const holding = (a: number): number => 1000 + a;
 
 /** The slave's answer to a read request (FC3 from its registers). */
-function asked(req: Buffer): Buffer {
-  const address = req.readUInt16BE(2);
-  const count = req.readUInt16BE(4);
-  const data = Buffer.alloc(2 * count);
-  for (let i = 0; i < count; i++) data.writeUInt16BE(holding(address + i), 2 * i);
-  return Buffer.from(withCrc(Uint8Array.from([req[0]!, req[1]!, 2 * count, ...data])));
-}
+const asked = (req: Buffer): Buffer => answerFor(req, holding);
 
 /** A valid answer of a one-register FC3 read holding register 10's value: stale for a read of register 0. */
 const STALE = Buffer.from(withCrc(Uint8Array.of(UNIT, 3, 2, holding(10) >> 8, holding(10) & 0xff)));
 
-/** What the link delivers after the i-th request: chunks, each `afterMs` after it. */
-type Script = (req: Buffer, i: number) => ReadonlyArray<{ readonly afterMs: number; readonly bytes: Buffer }>;
-
-async function rig(script: Script) {
+async function rig(script: (req: Buffer, i: number) => Reply) {
   const clock = new ManualClock();
-  const written: Buffer[] = [];
-  const link = { up: true };
-  const transport = new RtuStreamTransport({
-    name: 'stale',
-    clock,
-    port: {
-      get up(): boolean {
-        return link.up;
-      },
-      write: (req: Buffer) => {
-        written.push(req);
-        for (const { afterMs, bytes } of script(req, written.length - 1))
-          clock.setTimeout(() => transport.data(bytes), afterMs);
-      },
-    },
-  });
-  const line = new Line({
-    key: 'dtu:stale',
-    kind: 'rtu',
-    gapMs: 2,
-    backoff: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 },
-    clock,
-    random: () => 0.5,
-    logger: silentLogger,
-    transport,
-  });
+  const { transport, written, link } = scriptedLink('stale', clock, script);
+  const line = testLine('dtu:stale', clock, transport);
   transport.linkUp();
   await line.acquire();
-  const read = async (address: number): Promise<LineResult> => {
-    const p = line.execute('m1', {
-      unitId: UNIT,
-      function: 'holding',
-      address,
-      length: 1,
-      timeoutMs: TIMEOUT_MS,
-    });
-    let result: LineResult | undefined;
-    void p.then((r) => (result = r));
-    for (let i = 0; result === undefined && i < 100_000; i++) await clock.advance(1);
-    assert.ok(result, 'did not settle');
-    return result;
-  };
+  const read = (address: number): Promise<LineResult> =>
+    settle(
+      clock,
+      line.execute('m1', { unitId: UNIT, function: 'holding', address, length: 1, timeoutMs: TIMEOUT_MS }),
+    );
   return { clock, line, transport, link, written, read };
 }
 

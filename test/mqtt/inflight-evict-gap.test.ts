@@ -11,16 +11,10 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { storeSchema } from '../../src/config/sections/store.js';
-import { systemClock } from '../../src/core/clock.js';
-import { silentLogger, type OutboxSource } from '../../src/core/ports.js';
-import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { telemetry } from './fake-outbox.js';
-import { Subscriber, makeForwarder, mqttConfig, type Received } from './util.js';
+import { MAX_ROWS, openSqueezedOutbox, received } from './evict-gap-fixture.js';
+import { Subscriber, makeForwarder, mqttConfig } from './util.js';
 
 let broker: MosquittoBroker;
 before(async () => {
@@ -30,78 +24,34 @@ after(async () => {
   await broker?.close();
 });
 
-const MAX_ROWS = 50;
-
-interface GapSpan {
-  readonly from: number;
-  readonly to: number;
-  /** Seqs this gap says are lost: its evicted records and the earlier gap events folded in. */
-  readonly lost: number;
-}
-
-/** Data seqs received, and the gap events received by their own seq (duplicates once). */
-function received(messages: readonly Received[]): { seqs: Set<number>; gaps: Map<number, GapSpan> } {
-  const seqs = new Set<number>();
-  const gaps = new Map<number, GapSpan>();
-  for (const m of messages)
-    for (const r of m.json.records ?? []) {
-      const gap = r.event as
-        | { type?: string; data?: { fromSeq: number; toSeq: number; evicted: number; merged?: number } }
-        | undefined;
-      if (gap?.type === 'gap' && gap.data) {
-        const { fromSeq, toSeq, evicted, merged } = gap.data;
-        gaps.set(r.seq, { from: fromSeq, to: toSeq, lost: evicted + (merged ?? 0) });
-      } else seqs.add(r.seq);
-    }
-  return { seqs, gaps };
-}
-
 for (const worker of [false, true])
   test(`inflight-evicted-never-a-gap${worker ? ' (reader worker)' : ''}: rows evicted while awaiting their PUBACK are not reported lost`, async (t) => {
-    const dir = tempDir();
-    const path = join(dir.path, 'outbox.db');
-    const outbox = SqliteOutbox.open(storeSchema.parse({ path, maxRows: MAX_ROWS, integrityCheck: 'off' }), {
-      clock: systemClock,
-      logger: silentLogger,
-    });
+    const store = await openSqueezedOutbox();
+    const { outbox } = store;
     const sub = await Subscriber.connect(broker.url, 'inflight-gap/#');
-    let next = 0;
-    const appendBurst = (n: number): void => {
-      for (let i = 0; i < n; i++) outbox.append(telemetry('d', 1_700_000_000_000 + next, next++));
-    };
-    appendBurst(40);
-    await outbox.flush();
     let squeezed = 0;
     let inflight = (): number => 0;
     // In the turn of a PUBACK, with other messages still in flight, a commit pushes the
     // store over maxRows: eviction meets rows the broker is about to acknowledge.
-    const source: OutboxSource = {
-      read: (a, l, b, before) => outbox.read(a, l, b, before),
-      lastRowid: () => outbox.lastRowid(),
-      onCommit: (fn) => outbox.onCommit(fn),
-      ack: (rowids) => outbox.ack(rowids),
-      sending: (rowids) => outbox.sending(rowids),
-      unsent: (rowids) => outbox.unsent(rowids),
-      evictions: () => outbox.evictions(),
+    const source = store.source({
       acked: (rowids) => {
         outbox.acked(rowids);
         if (squeezed < 3 && inflight() > 0) {
           squeezed++;
-          appendBurst(MAX_ROWS + 10);
+          store.appendBurst(MAX_ROWS + 10);
           void outbox.flush(); // commits at once (synchronously), as a group commit would
         }
       },
-    };
+    });
     const fwd = makeForwarder(
       mqttConfig({ url: broker.url, topicPrefix: 'inflight-gap', batch: { maxRecords: 10 } }),
       source,
-      worker ? { readerFile: path } : {},
+      worker ? { readerFile: store.path } : {},
     );
     t.after(async () => {
       await fwd.stop();
       await sub.close();
-      await outbox.close();
-      dir.remove();
+      await store.remove();
     });
     inflight = () => fwd.stats().inflightMessages;
     await fwd.start();
