@@ -83,6 +83,12 @@ async function staleOnOpen(t: TestContext, echoSuppression: boolean): Promise<vo
     );
   assert.equal(wrong, 0, `${wrong} of ${good} good values came from another register`);
   assert.ok(good >= POLLS - 1, `the polls after the first are good (${good})`);
+  // what /metrics exports (edge_modbus_stale_bytes_total, edge_modbus_fences_total) is the line's own count
+  const stats = fam.stats();
+  const key = `rtu:${pty!.a}`;
+  assert.equal(stats.staleBytes[key], line.staleBytes);
+  assert.equal(stats.fences[key], line.fences);
+  assert.ok((stats.fences[key] ?? 0) >= 1, 'the fresh line fenced the unit');
 }
 
 test('stale-frame-on-open-never-good (RTU, modbus-serial framer): an answer on the line at open is not the first poll’s', async (t) => {

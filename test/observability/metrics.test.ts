@@ -80,6 +80,8 @@ function snapshot(now: number): AgentStatsSnapshot {
     drivers: {
       modbus: {
         lateAnswers: { 'rtu:/dev/ttyS1': 4 },
+        staleBytes: { 'rtu:/dev/ttyS1': 7 },
+        fences: { 'rtu:/dev/ttyS1': 2 },
         dtus: {
           'dtu-north': {
             up: true,
@@ -116,6 +118,8 @@ describe('AgentMetrics', () => {
     assert.equal(v.get('edge_poll_errors_total{device="meter-1",code="EDGE_ERR_MODBUS_ILLEGAL_ADDRESS"}'), 1);
     assert.equal(v.get('edge_device_online{device="meter-1"}'), 1);
     assert.equal(v.get('edge_modbus_late_answers_total{line="rtu:/dev/ttyS1"}'), 4);
+    assert.equal(v.get('edge_modbus_stale_bytes_total{line="rtu:/dev/ttyS1"}'), 7);
+    assert.equal(v.get('edge_modbus_fences_total{line="rtu:/dev/ttyS1"}'), 2);
     assert.equal(v.get('edge_device_online{device="charger-1"}'), 0);
     assert.equal(
       v.get('edge_device_last_poll_timestamp_seconds{device="meter-1"}'),

@@ -28,6 +28,10 @@ export interface ModbusFamilyOptions {
 export interface ModbusStats {
   /** Late answers discarded per line key (RTU and DTU lines; cumulative). */
   readonly lateAnswers: Readonly<Record<string, number>>;
+  /** Bytes found on a fresh line or link before its first request, discarded, per line key. */
+  readonly staleBytes: Readonly<Record<string, number>>;
+  /** Fence reads sent (a unit's answer order was in doubt), per line key. */
+  readonly fences: Readonly<Record<string, number>>;
   readonly dtus: Readonly<Record<string, DtuStatus>>;
   readonly dtuUnknownRegistrations: number;
 }
@@ -190,10 +194,13 @@ export class ModbusFamily implements DriverFamily<ModbusDeviceConfig> {
   }
 
   stats(): ModbusStats {
+    const lines = [...this.lineMap].map(([key, { line }]) => [key, line.status()] as const);
+    const perLine = (pick: (s: (typeof lines)[number][1]) => number): Record<string, number> =>
+      Object.fromEntries(lines.map(([key, s]) => [key, pick(s)]));
     return {
-      lateAnswers: Object.fromEntries(
-        [...this.lineMap].map(([key, { line }]) => [key, line.status().lateAnswers]),
-      ),
+      lateAnswers: perLine((s) => s.lateAnswers),
+      staleBytes: perLine((s) => s.staleBytes),
+      fences: perLine((s) => s.fences),
       dtus: this.hub?.status() ?? {},
       dtuUnknownRegistrations: this.hub?.serverStatus().unknownRegistrations ?? 0,
     };
