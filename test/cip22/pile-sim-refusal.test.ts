@@ -13,7 +13,12 @@ import { test } from 'node:test';
 import { createServer } from 'node:tls';
 import { CIP22_REASONS, encodeFrame, encodeMessage } from '../../src/cip22/codec/index.js';
 import { parsePileSimArgs } from '../../src/tools/pile-sim/args.js';
-import { refusalIsFinal, runPileSim, type PileSimSummary } from '../../src/tools/pile-sim/runner.js';
+import {
+  reconnectDelayMs,
+  refusalIsFinal,
+  runPileSim,
+  type PileSimSummary,
+} from '../../src/tools/pile-sim/runner.js';
 import { cip22Pki } from '../helpers/cip22-pki.js';
 import { tempDir } from '../helpers/tmp.js';
 import { pileSimArgs, serverChainPem } from './gateway-proc.js';
@@ -93,16 +98,55 @@ test('pile-sim-auth-fail-bad-certificate-final: a pile refused for its identity 
   assert.equal(connections, 2);
 });
 
-test('refusalIsFinal: only gateway-side reasons are retried', () => {
-  for (const r of ['shutting-down', 'internal-error', 'storage-unavailable'] as const)
+test('pile-sim-auth-fail-rate-limited-backs-off: a pile refused by the handshake rate limit tries again later', async () => {
+  const { summary, connections, errLines } = await againstRefusals('rate-limited', (n) => n >= 4);
+  assert.equal(summary.refused, 0, errLines.join('\n'));
+  assert.ok(connections >= 4);
+  assert.ok(
+    errLines.some((l) => /AUTH_FAIL 268: rate-limited; reconnecting/.test(l)),
+    errLines.join('\n'),
+  );
+});
+
+test('refusalIsFinal: gateway-side reasons and limits are retried, a refusal of the pile is final', () => {
+  for (const r of [
+    'shutting-down',
+    'internal-error',
+    'storage-unavailable',
+    'rate-limited',
+    'too-many-sessions',
+    'handshake-timeout',
+  ] as const)
     assert.equal(refusalIsFinal(CIP22_REASONS[r]), false, r);
   for (const r of [
     'bad-certificate',
     'wrong-issuer',
     'unknown-device',
     'bad-signature',
-    'rate-limited',
+    'cn-mismatch',
   ] as const)
     assert.equal(refusalIsFinal(CIP22_REASONS[r]), true, r);
   assert.equal(refusalIsFinal(0x7777), true, 'an unknown reason');
+});
+
+test('reconnectDelayMs: 1 s after a drop or a gateway fault, doubling with jitter up to 60 s at a limit', () => {
+  const limited = CIP22_REASONS['rate-limited'];
+  assert.equal(
+    reconnectDelayMs(undefined, 5, () => 0),
+    1000,
+    'a dropped connection',
+  );
+  assert.equal(
+    reconnectDelayMs(CIP22_REASONS['shutting-down'], 5, () => 0),
+    1000,
+  );
+  assert.deepEqual(
+    [1, 2, 3, 4, 7, 20].map((n) => reconnectDelayMs(limited, n, () => 1)),
+    [1000, 2000, 4000, 8000, 60_000, 60_000],
+  );
+  assert.equal(
+    reconnectDelayMs(limited, 3, () => 0),
+    2000,
+    'jitter takes at most half',
+  );
 });

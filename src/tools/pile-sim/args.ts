@@ -31,7 +31,9 @@ Behaviour:
                          (DIR/<device>.json); frames not ACKed are resent after reconnect
 Output: one JSON summary line on stdout ({piles, sent, acked, unacked, reconnects,
 refused}); progress and errors on stderr. A pile refused by AUTH_FAIL stops trying, except
-for shutting-down, internal-error and storage-unavailable: it reconnects after 1 s. Exit 0,
+for shutting-down, internal-error and storage-unavailable (it reconnects after 1 s) and
+rate-limited, too-many-sessions and handshake-timeout (it backs off: 1 s doubling to 60 s,
+with jitter). Exit 0,
 or 1 when frames stayed unacknowledged or a pile was refused, 2 on bad arguments.`;
 
 export interface ChargingScript {

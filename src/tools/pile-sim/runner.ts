@@ -23,14 +23,33 @@ export interface PileSimSummary {
 /**
  * AUTH_FAIL reasons that say "not now" rather than "not you": the gateway is stopping (a
  * reload restarts it; a handshake in progress is refused like an open session), failed, or
- * cannot store. The pile reconnects as after a dropped session; any other reason refuses
- * this pile's identity and a retry would only be refused again.
+ * cannot store. The pile reconnects as after a dropped session.
  */
 const RETRY_LATER: ReadonlySet<string> = new Set(['shutting-down', 'internal-error', 'storage-unavailable']);
+/**
+ * "Not now, and not so many": the gateway is at its session or handshake-rate limit, or the
+ * handshake took too long (a busy gateway). Retrying every second would keep a rate-limited
+ * source in its window and add load where there is none to spare, so these back off.
+ */
+const BACK_OFF: ReadonlySet<string> = new Set(['rate-limited', 'too-many-sessions', 'handshake-timeout']);
+const RECONNECT_MS = 1000;
+const MAX_BACKOFF_MS = 60_000;
 
-/** Whether an AUTH_FAIL with this reason code ends the pile's attempts. */
+/** Whether an AUTH_FAIL with this reason code ends the pile's attempts (a refusal of its identity). */
 export function refusalIsFinal(reason: number): boolean {
-  return !RETRY_LATER.has(reasonName(reason));
+  const name = reasonName(reason);
+  return !RETRY_LATER.has(name) && !BACK_OFF.has(name);
+}
+
+/**
+ * How long to wait before the next attempt after `failures` refusals in a row ending with
+ * `reason` (undefined: a dropped connection): 1 s, doubling up to 60 s with jitter
+ * (0.5–1 of it, so a fleet refused together does not return together) for the limits.
+ */
+export function reconnectDelayMs(reason: number | undefined, failures: number, random: () => number): number {
+  if (reason === undefined || !BACK_OFF.has(reasonName(reason))) return RECONNECT_MS;
+  const ceiling = Math.min(MAX_BACKOFF_MS, RECONNECT_MS * 2 ** Math.max(0, failures - 1));
+  return Math.round(ceiling * (0.5 + random() / 2));
 }
 
 interface PileFiles {
@@ -154,25 +173,30 @@ class ScriptedPile {
   }
 
   private async connect(): Promise<void> {
+    let failures = 0;
     while (this.running) {
+      let reason: number | undefined;
       try {
         await this.pile.connect();
         this.connected = true;
+        failures = 0;
         await this.pile.ended;
         this.connected = false;
       } catch (error) {
         this.connected = false;
-        const reason = (error as { reason?: number }).reason;
+        reason = (error as { reason?: number }).reason;
         if (reason !== undefined && refusalIsFinal(reason)) {
           this.refused = true;
           this.err(`pile-sim: ${this.pile.deviceId} refused: ${(error as Error).message}`);
           return;
         }
+        failures++;
         if (reason !== undefined)
           this.err(`pile-sim: ${this.pile.deviceId}: ${(error as Error).message}; reconnecting`);
       }
       if (!this.running) return;
-      await new Promise((r) => setTimeout(r, 1000));
+      const delayMs = reconnectDelayMs(reason, failures, Math.random);
+      await new Promise((r) => setTimeout(r, delayMs));
       if (!this.running) return;
       this.reconnects++;
     }
