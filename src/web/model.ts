@@ -6,15 +6,17 @@
  * tags only when read again; events once.
  */
 import type { Clock } from '../core/clock.js';
-import type { NewRecord, Reading, TagScalar } from '../core/types.js';
+import type { NewRecord, Reading, TagScalar, TagValue } from '../core/types.js';
 import { plottable, Ring } from './rings.js';
 import {
+  describe,
   deviceViews,
   dtuViews,
   num,
   obj,
   overviewView,
   pileBases,
+  pushBounded,
   s7Views,
   str,
   type Json,
@@ -37,9 +39,17 @@ export interface TagView {
   readonly src?: string;
 }
 
+/** A tag's latest reading as the driver gave it: the page's view of it is built only when a page asks. */
 interface TagEntry {
-  view: TagView;
+  value: TagValue;
+  ts: number;
   ring: Ring | undefined;
+}
+
+function tagView({ value, ts }: TagEntry): TagView {
+  return value.quality === 'good'
+    ? { v: value.value, q: 'good', ts, ...(value.source ? { src: value.source } : {}) }
+    : { v: null, q: 'bad', ts, code: value.code, reason: value.reason };
 }
 
 interface PileExtra {
@@ -87,6 +97,8 @@ export class StationModel {
   private drainMark: { ts: number; published: number } | undefined;
   private drainPerS: number | null = null;
   private sections = new Map<string, string>();
+  /** The status read last, while its sections are not built (no page was live). */
+  private unbuilt: { status: Json; devices: ReturnType<typeof deviceViews> } | undefined;
   private readonly sent = new Map<string, string>();
   private readonly dirtyTags = new Map<string, Set<string>>();
   private readonly dirtyPiles = new Set<string>();
@@ -103,18 +115,16 @@ export class StationModel {
     let device = this.tags.get(reading.device);
     if (!device) this.tags.set(reading.device, (device = new Map<string, TagEntry>()));
     const dirty = this.live ? this.dirtySet(reading.device) : undefined;
+    const ts = reading.ts;
     for (const value of reading.values) {
-      const view: TagView =
-        value.quality === 'good'
-          ? { v: value.value, q: 'good', ts: reading.ts, ...(value.source ? { src: value.source } : {}) }
-          : { v: null, q: 'bad', ts: reading.ts, code: value.code, reason: value.reason };
       let entry = device.get(value.tag);
-      if (!entry) device.set(value.tag, (entry = { view, ring: undefined }));
-      entry.view = view;
-      const point = plottable(view.v);
+      if (!entry) device.set(value.tag, (entry = { value, ts, ring: undefined }));
+      entry.value = value;
+      entry.ts = ts;
+      const point = plottable(value.value);
       if (point !== undefined) {
         entry.ring ??= this.tagRing();
-        entry.ring.push(reading.ts, point);
+        entry.ring.push(ts, point);
       }
       dirty?.add(value.tag);
     }
@@ -222,11 +232,39 @@ export class StationModel {
     };
   }
 
-  /** Reads the status document (once a second): sections, latency and outbox rings. */
+  /**
+   * Reads the status document (once a second) into the latency and outbox rings, which a
+   * page opened later draws from. The sections' JSON is built only while a page is live,
+   * else at the next connect from the newest status (most stations are never looked at).
+   */
   refresh(): void {
     const now = this.sources.clock.now();
     const status = this.sources.status();
     this.sampleOutbox(now, status);
+    const devices = deviceViews(status);
+    for (const d of devices) {
+      if (d.lastPollTs === null || d.lastPollMs === null || this.lastPollSeen.get(d.name) === d.lastPollTs)
+        continue;
+      this.lastPollSeen.set(d.name, d.lastPollTs);
+      let ring = this.latency.get(d.name);
+      if (!ring) this.latency.set(d.name, (ring = new Ring(LATENCY_POINTS, 0)));
+      ring.push(d.lastPollTs, d.lastPollMs);
+      if (this.live) this.newLatency[d.name] = [d.lastPollTs, d.lastPollMs];
+    }
+    this.pileBase = new Map(pileBases(status).map((p) => [p.id, p]));
+    for (const [id, base] of this.pileBase) {
+      const extra = this.piles.get(id);
+      if (extra) extra.state = base.state;
+    }
+    this.unbuilt = { status, devices };
+    if (this.live) this.buildSections();
+  }
+
+  /** The sections' JSON from the newest status read, when not built yet. */
+  private buildSections(): void {
+    if (!this.unbuilt) return;
+    const { status, devices } = this.unbuilt;
+    this.unbuilt = undefined;
     const next = new Map<string, string>();
     const overview = overviewView(status, {
       version: this.sources.version,
@@ -234,23 +272,9 @@ export class StationModel {
       drainPerS: this.drainPerS,
     });
     next.set('overview', JSON.stringify(overview));
-    for (const d of deviceViews(status)) {
-      next.set(`device:${d.name}`, JSON.stringify(d));
-      if (d.lastPollTs !== null && d.lastPollMs !== null && this.lastPollSeen.get(d.name) !== d.lastPollTs) {
-        this.lastPollSeen.set(d.name, d.lastPollTs);
-        let ring = this.latency.get(d.name);
-        if (!ring) this.latency.set(d.name, (ring = new Ring(LATENCY_POINTS, 0)));
-        ring.push(d.lastPollTs, d.lastPollMs);
-        if (this.live) this.newLatency[d.name] = [d.lastPollTs, d.lastPollMs];
-      }
-    }
+    for (const d of devices) next.set(`device:${d.name}`, JSON.stringify(d));
     for (const l of dtuViews(status)) next.set(`dtu:${l.name}`, JSON.stringify(l));
-    for (const s of s7Views(status)) next.set(`s7:${s.name}`, JSON.stringify(s));
-    this.pileBase = new Map(pileBases(status).map((p) => [p.id, p]));
-    for (const [id, base] of this.pileBase) {
-      const extra = this.piles.get(id);
-      if (extra) extra.state = base.state;
-    }
+    for (const st of s7Views(status)) next.set(`s7:${st.name}`, JSON.stringify(st));
     for (const id of new Set([...this.pileBase.keys(), ...this.piles.keys()]))
       next.set(`pile:${id}`, JSON.stringify(this.pileView(id)));
     this.sections = next;
@@ -308,9 +332,10 @@ export class StationModel {
     for (const [device, entries] of this.tags) {
       const out: Record<string, TagView & { h?: [number[], number[]] }> = {};
       for (const [tag, entry] of entries)
-        out[tag] = { ...entry.view, ...(entry.ring ? { h: entry.ring.toJSON(points) } : {}) };
+        out[tag] = { ...tagView(entry), ...(entry.ring ? { h: entry.ring.toJSON(points) } : {}) };
       tags[device] = out;
     }
+    this.buildSections();
     const set: Json = {};
     for (const [key, json] of this.sections) set[key] = JSON.parse(json) as unknown;
     return {
@@ -345,9 +370,12 @@ export class StationModel {
       const entries = this.tags.get(device);
       const out: Record<string, TagView | [TagScalar, number]> = {};
       for (const name of names) {
-        const view = entries?.get(name)?.view;
+        const entry = entries?.get(name);
+        if (!entry) continue;
+        const { value } = entry;
         // A good value from the primary source, the usual case, goes as [value, ts]: a third of the bytes.
-        if (view) out[name] = view.q === 'good' && view.src === undefined ? [view.v, view.ts] : view;
+        out[name] =
+          value.quality === 'good' && value.source === undefined ? [value.value, entry.ts] : tagView(entry);
       }
       tags[device] = out;
       changed = true;
@@ -367,19 +395,7 @@ export class StationModel {
 
   /** A page connected after a quiet time: what it gets as a snapshot is already "sent". */
   markAllSent(): void {
+    this.buildSections();
     for (const [key, json] of this.sections) this.sent.set(key, json);
   }
-}
-
-/** An event's data in a line: a state change as `from → to (cause)`, anything else as key=value. */
-function describe(type: string, data: Json): string {
-  if (type === 'cip22-state') return `${str(data.from)} → ${str(data.to)} (${str(data.cause)})`;
-  return Object.entries(data)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' ');
-}
-
-function pushBounded<T>(list: T[], item: T, max: number): void {
-  list.push(item);
-  if (list.length > max) list.splice(0, list.length - max);
 }

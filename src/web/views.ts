@@ -208,3 +208,16 @@ export function pileBases(status: Json): PileBase[] {
     };
   });
 }
+
+/** An event's data in a line: a state change as `from → to (cause)`, anything else as key=value. */
+export function describe(type: string, data: Json): string {
+  if (type === 'cip22-state') return `${str(data.from)} → ${str(data.to)} (${str(data.cause)})`;
+  return Object.entries(data)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+}
+
+export function pushBounded<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}

@@ -212,6 +212,42 @@ describe('model deltas', () => {
     assert.equal(model.takeDelta(), undefined);
   });
 
+  it('page-sections-on-demand: with no page open, a page that connects still gets the newest status', () => {
+    const clock = new ManualClock(1_000);
+    let state = 'online';
+    let lastPollTs = 900;
+    const model = new StationModel({
+      status: () => ({
+        devices: [{ device: 'd1', driver: 'modbus', state, polls: 1, lastPollTs, lastPollMs: 12 }],
+      }),
+      version: 't',
+      brokerUrl: null,
+      clock,
+    });
+    model.refresh();
+    state = 'offline';
+    lastPollTs = 1_900;
+    model.refresh();
+    model.reading({ device: 'd1', ts: 1_900, values: [{ tag: 'v', value: 2.5, quality: 'good' }] });
+    const snap = model.snapshot();
+    const device = (snap.set as Record<string, { state?: string }>)['device:d1'];
+    assert.equal(device?.state, 'offline', 'the section of the newest status read');
+    assert.deepEqual(
+      (snap.latency as Record<string, unknown>).d1,
+      [
+        [900, 1_900],
+        [12, 12],
+      ],
+      'both polls',
+    );
+    assert.deepEqual((snap.tags as Record<string, Record<string, unknown>>).d1?.v, {
+      v: 2.5,
+      q: 'good',
+      ts: 1_900,
+      h: [[1_900], [2.5]],
+    });
+  });
+
   it("the overview shows the agent's OTA status, and unknown when the agent cannot tell", () => {
     let ota: unknown = undefined;
     const model = new StationModel({
