@@ -9,9 +9,9 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FLOOD_CLIENTS, forgedFlood } from '../../test/cip22/forged-flood.js';
-import { alternate, type BenchResult } from './common.js';
+import { alternate, type BenchResult, envCount } from './common.js';
 
-const FORGED = Number(process.env.BENCH_CIP22_FLOOD_FORGED ?? 120);
+const FORGED = envCount('BENCH_CIP22_FLOOD_FORGED', 120);
 
 async function lagRound(workers: number): Promise<{ p99: number; max: number }> {
   const { result } = await forgedFlood(workers, FORGED, () => {

@@ -20,11 +20,11 @@ import type { NewRecord } from '../../src/core/types.js';
 import { storeSchema } from '../../src/config/sections/store.js';
 import { MIGRATIONS } from '../../src/store/schema.js';
 import { SqliteOutbox } from '../../src/store/sqlite-outbox.js';
-import { benchRounds, type BenchResult, formatResult, median } from './common.js';
+import { benchRounds, type BenchResult, formatResult, median, envNumber } from './common.js';
 import { makeRecords } from './outbox.js';
 
 const ROUNDS = benchRounds(3);
-const SECONDS = Number(process.env.BENCH_COMMIT_SECONDS ?? 1.5);
+const SECONDS = envNumber('BENCH_COMMIT_SECONDS', 1.5, 0.1);
 const RECORDS = makeRecords(5000);
 
 export interface Percentiles {

@@ -31,6 +31,21 @@ export function envCount(
   return n;
 }
 
+/** A number from the environment (seconds, bytes), checked: finite and >= `min`. */
+export function envNumber(
+  name: string,
+  fallback: number,
+  min = 0,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min)
+    throw new Error(`${name}=${JSON.stringify(raw)}: expected a number >= ${min}`);
+  return n;
+}
+
 /** BENCH_ROUNDS, checked (>= 1); `fallback` when unset. */
 export function benchRounds(fallback: number): number {
   return envCount('BENCH_ROUNDS', fallback);

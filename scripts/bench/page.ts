@@ -12,13 +12,13 @@ import { get, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulatedModbusServer } from '../../src/demo/simulator.js';
-import { benchRounds, alternate, median, type BenchResult } from './common.js';
+import { benchRounds, alternate, median, type BenchResult, envNumber, envCount } from './common.js';
 import { simulatedDevices } from './station-devices.js';
 
-const DEVICES = Number(process.env.BENCH_PAGE_DEVICES ?? 100);
-const TAGS = Number(process.env.BENCH_PAGE_TAGS ?? 50);
-const CLIENTS = Number(process.env.BENCH_PAGE_CLIENTS ?? 10);
-const WINDOW_S = Number(process.env.BENCH_PAGE_WINDOW_S ?? 8);
+const DEVICES = envCount('BENCH_PAGE_DEVICES', 100);
+const TAGS = envCount('BENCH_PAGE_TAGS', 50);
+const CLIENTS = envCount('BENCH_PAGE_CLIENTS', 10);
+const WINDOW_S = envNumber('BENCH_PAGE_WINDOW_S', 8, 1);
 const ROUNDS = benchRounds(3);
 
 const ask = <T>(child: ChildProcess, message: string): Promise<T> =>

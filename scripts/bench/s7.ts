@@ -14,7 +14,7 @@ import { S7Device } from '../../src/drivers/s7/device.js';
 import { minimumRequests, planItems, type PlanLimits } from '../../src/drivers/s7/plan.js';
 import { elementAddress, parseS7Address } from '../../src/drivers/s7/address.js';
 import { TestS7Server } from '../../test/helpers/snap7.js';
-import { benchRounds, alternate, type BenchResult } from './common.js';
+import { benchRounds, alternate, type BenchResult, envCount } from './common.js';
 
 const require = createRequire(import.meta.url);
 
@@ -61,8 +61,8 @@ function rawTagsPerSecond(conn: NodeS7, count: number, cycles: number): Promise<
 }
 
 export async function run(): Promise<BenchResult[]> {
-  const count = Number(process.env.BENCH_S7_TAGS ?? 200);
-  const cycles = Number(process.env.BENCH_S7_CYCLES ?? 300);
+  const count = envCount('BENCH_S7_TAGS', 200);
+  const cycles = envCount('BENCH_S7_CYCLES', 300);
   const rounds = benchRounds(7);
   const server = await TestS7Server.start();
   server.register('DB', 1, Buffer.alloc(8192));

@@ -9,10 +9,10 @@
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { NATIVE_SM4_GCM, Sm4GcmKey } from '../../src/crypto/index.js';
-import { benchRounds, alternate, type BenchResult } from './common.js';
+import { benchRounds, alternate, type BenchResult, envCount } from './common.js';
 
 const ROUNDS = benchRounds(7);
-const BYTES = Number(process.env.BENCH_SM4_BYTES ?? 4 * 1024 * 1024);
+const BYTES = envCount('BENCH_SM4_BYTES', 4 * 1024 * 1024, 16);
 const SIZES = [64, 1024, 16 * 1024];
 
 function mbPerSecond(size: number, work: (buf: Buffer) => void): () => number {

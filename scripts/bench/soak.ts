@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { startMosquitto } from '../../test/helpers/mosquitto.js';
 import { freePort } from '../../test/helpers/net.js';
 import { tempDir } from '../../test/helpers/tmp.js';
-import { median, type BenchResult } from './common.js';
+import { median, type BenchResult, envNumber } from './common.js';
 import { startServer } from './poll.js';
 
 const DEVICES = 100;
@@ -61,7 +61,7 @@ async function metric(httpPort: number, name: string): Promise<number> {
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function run(): Promise<BenchResult[]> {
-  const seconds = Number(process.env.BENCH_AGENT_SOAK_S ?? 120);
+  const seconds = envNumber('BENCH_AGENT_SOAK_S', 120, 1);
   const dir = tempDir('edge-agent-soak-');
   const server = await startServer();
   const broker = await startMosquitto();

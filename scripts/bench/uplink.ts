@@ -26,14 +26,14 @@ import {
   type PayloadFormat,
 } from '../../src/forwarders/mqtt/compact.js';
 import { PayloadBuilder, type BuiltMessage } from '../../src/forwarders/mqtt/payload.js';
-import { benchRounds, median, formatResult, type BenchResult } from './common.js';
+import { benchRounds, median, formatResult, type BenchResult, envNumber, envCount } from './common.js';
 import { brokerResults } from './uplink-broker.js';
 import { addReport, checkTrace, fromStored, type Seen, type TraceCheck } from './uplink-check.js';
 import { stationDay, type Trace } from './uplink-trace.js';
 
 const ROUNDS = benchRounds(3);
-const DEVICES = Number(process.env.BENCH_UPLINK_DEVICES ?? 10);
-const HOURS = Number(process.env.BENCH_UPLINK_HOURS ?? 24);
+const DEVICES = envCount('BENCH_UPLINK_DEVICES', 10);
+const HOURS = envNumber('BENCH_UPLINK_HOURS', 24, 1);
 const SEED = 14;
 const ORIGIN = { agent: 'st-0042-gw', site: 'st-0042' };
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { envCount, median } from '../../scripts/bench/common.js';
+import { envCount, envNumber, median } from '../../scripts/bench/common.js';
 
 test('bench-rounds-zero-refused: BENCH_ROUNDS=0 is refused by name, not a crash on an empty median', () => {
   assert.throws(
@@ -19,4 +19,15 @@ test('bench-rounds-zero-refused: BENCH_ROUNDS=0 is refused by name, not a crash 
   assert.equal(envCount('BENCH_ROUNDS', 3, 1, { BENCH_ROUNDS: '1' }), 1);
   assert.throws(() => median([]), /no values/);
   assert.equal(median([3, 1, 2]), 2);
+});
+
+test('bench-env-numbers-checked: a duration or size that is not a number is refused by name', () => {
+  assert.throws(
+    () => envNumber('BENCH_COMMIT_SECONDS', 1.5, 0.1, { BENCH_COMMIT_SECONDS: 'abc' }),
+    /BENCH_COMMIT_SECONDS="abc": expected a number >= 0.1/,
+  );
+  for (const bad of ['0', '-1', 'Infinity'])
+    assert.throws(() => envNumber('X', 1, 0.1, { X: bad }), /X=/, bad);
+  assert.equal(envNumber('X', 1.5, 0.1, {}), 1.5);
+  assert.equal(envNumber('X', 1.5, 0.1, { X: '0.25' }), 0.25);
 });
