@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { envCount, median } from '../../scripts/bench/common.js';
+import { envCount, median, pairedRatio } from '../../scripts/bench/common.js';
 
 test('bench-rounds-zero-refused: BENCH_ROUNDS=0 is refused by name, not a crash on an empty median', () => {
   assert.throws(
@@ -19,4 +19,11 @@ test('bench-rounds-zero-refused: BENCH_ROUNDS=0 is refused by name, not a crash 
   assert.equal(envCount('BENCH_ROUNDS', 3, 1, { BENCH_ROUNDS: '1' }), 1);
   assert.throws(() => median([]), /no values/);
   assert.equal(median([3, 1, 2]), 2);
+});
+
+test('bench-paired-ratio: the median of per-round ratios, rounds paired as they ran', () => {
+  // round 2 ran under load on both sides: the paired ratios stay near 90 %
+  assert.equal(pairedRatio([90, 45, 91], [100, 50, 100]), 90);
+  assert.equal(pairedRatio([50, 100], [100, 100]), 75);
+  assert.throws(() => pairedRatio([], []), /no values/);
 });
