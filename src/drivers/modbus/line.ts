@@ -243,7 +243,7 @@ export class Line {
       running = this.run(read);
     } catch (err) {
       this.busy = false;
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return running.then(this.ranNow, this.failedNow);
   }
