@@ -83,3 +83,13 @@ export function formatResult(r: BenchResult): string {
     ...(r.notes ? [`  ${r.notes}`] : []),
   ].join('\n');
 }
+
+/**
+ * Median of the per-round ratios agent/baseline (%), rounds paired as `alternate` ran
+ * them: a round slowed by load slows both of its runs, so this holds where the ratio
+ * of the two medians can swing.
+ */
+export function pairedRatio(agentRuns: readonly number[], baselineRuns: readonly number[]): number {
+  const n = Math.min(agentRuns.length, baselineRuns.length);
+  return median(Array.from({ length: n }, (_, i) => (agentRuns[i]! / baselineRuns[i]!) * 100));
+}

@@ -16,6 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import modbusSerial from 'modbus-serial';
 import { systemClock } from '../../src/core/clock.js';
@@ -25,7 +26,7 @@ import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
 import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { buildReadRequest } from '../../src/drivers/modbus/rtu/frame.js';
-import { benchRounds, alternate, formatResult, median, type BenchResult } from './common.js';
+import { benchRounds, alternate, formatResult, median, pairedRatio, type BenchResult } from './common.js';
 import { answerReadHolding } from './station-probes.js';
 
 const TX = Number(process.env.BENCH_DTU_TX ?? 3000);
@@ -148,7 +149,9 @@ async function throughput(): Promise<BenchResult[]> {
   await viaModbusSerial();
   cpu.dtu.length = 0;
   cpu.direct.length = 0;
+  const load0 = loadavg()[0]!;
   const res = await alternate(ROUNDS, viaDtu, direct);
+  const load = `load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`;
   const cpuDtu = cpu.dtu.slice(0, ROUNDS);
   const res2 = await alternate(ROUNDS, viaDtu, viaModbusSerial);
   await new Promise<void>((r) => ms.close(() => r()));
@@ -165,7 +168,9 @@ async function throughput(): Promise<BenchResult[]> {
       baselineName: 'raw socket loop, same in-process responder',
       baseline: res.baseline,
       target: '>= 90 % of baseline',
-      notes: `${ROUNDS} rounds × ${TX} tx; runs agent ${res.agentRuns.map(Math.round).join('/')}, raw ${res.baselineRuns.map(Math.round).join('/')}`,
+      notes:
+        `${ROUNDS} rounds × ${TX} tx; median of per-round ratios ${pairedRatio(res.agentRuns, res.baselineRuns).toFixed(1)} %; ` +
+        `runs agent ${res.agentRuns.map(Math.round).join('/')}, raw ${res.baselineRuns.map(Math.round).join('/')}; ${load}`,
     },
     {
       name: 'DTU link: CPU of the process per transaction (hub + driver + responder)',

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { envCount, envNumber, median } from '../../scripts/bench/common.js';
+import { envCount, envNumber, median, pairedRatio } from '../../scripts/bench/common.js';
 
 test('bench-rounds-zero-refused: BENCH_ROUNDS=0 is refused by name, not a crash on an empty median', () => {
   assert.throws(
@@ -30,4 +30,11 @@ test('bench-env-numbers-checked: a duration or size that is not a number is refu
     assert.throws(() => envNumber('X', 1, 0.1, { X: bad }), /X=/, bad);
   assert.equal(envNumber('X', 1.5, 0.1, {}), 1.5);
   assert.equal(envNumber('X', 1.5, 0.1, { X: '0.25' }), 0.25);
+});
+
+test('bench-paired-ratio: the median of per-round ratios, rounds paired as they ran', () => {
+  // round 2 ran under load on both sides: the paired ratios stay near 90 %
+  assert.equal(pairedRatio([90, 45, 91], [100, 50, 100]), 90);
+  assert.equal(pairedRatio([50, 100], [100, 100]), 75);
+  assert.throws(() => pairedRatio([], []), /no values/);
 });

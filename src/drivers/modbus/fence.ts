@@ -92,6 +92,8 @@ export class UnitFences {
   private readonly missing = new Set<number>();
   /** Units asked since the link came up (their first request was admitted). */
   private readonly admitted = new Set<number>();
+  /** The read each unit last answered with data (already in `known`). */
+  private readonly lastRemembered = new Map<number, LineRead>();
   readonly stats = { fences: 0, fenceFailures: 0, inconclusive: 0 };
 
   /** The link is fresh (opened, came up): each unit's first request is fenced by its own shape. */
@@ -130,7 +132,7 @@ export class UnitFences {
 
   /** Whether `r`'s data answer could be an unaccounted one: a fence must go first. */
   needsFence(r: LineRequest): boolean {
-    return this.collides(r.unitId, requestShape(r), false);
+    return this.unaccounted.has(r.unitId) && this.collides(r.unitId, requestShape(r), false);
   }
 
   /**
@@ -138,9 +140,9 @@ export class UnitFences {
    * (then the unit's fence is cleared); else `r`'s own answer joins the unaccounted ones.
    */
   answered(r: LineRequest, exception: boolean): boolean {
-    const shape = requestShape(r);
     if (!exception && !('kind' in r)) this.remember(r);
     if (!this.unaccounted.has(r.unitId)) return true;
+    const shape = requestShape(r);
     if (!this.collides(r.unitId, shape, exception)) {
       this.unaccounted.delete(r.unitId);
       this.failures.delete(r.unitId);
@@ -209,6 +211,9 @@ export class UnitFences {
   }
 
   private remember(r: LineRead): void {
+    // a device sends the same read object every cycle (poll-steps.ts): known by identity
+    if (this.lastRemembered.get(r.unitId) === r) return;
+    this.lastRemembered.set(r.unitId, r);
     let list = this.known.get(r.unitId);
     if (!list) this.known.set(r.unitId, (list = []));
     const same = (q: LineRead): boolean =>

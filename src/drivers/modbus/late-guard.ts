@@ -84,8 +84,7 @@ export class LateAnswerGuard {
   constructor(private readonly opts: LateGuardOptions) {}
 
   /** `bytes` arrived; `awaited`: a request on the wire was waiting for them. */
-  rx(bytes: number, awaited: boolean): void {
-    const at = this.opts.clock.monotonic();
+  rx(bytes: number, awaited: boolean, at = this.opts.clock.monotonic()): void {
     this.lastRxAt = at;
     if (awaited) return;
     this.stray += bytes;
@@ -109,7 +108,11 @@ export class LateAnswerGuard {
 
   /** Whether beforeSend has anything to wait for (stray bytes, a keepalive's horizon). */
   holdsBeforeSend(): boolean {
-    return this.fresh || this.stray > 0 || this.quietUntil > this.opts.clock.monotonic();
+    if (this.fresh || this.stray > 0) return true;
+    if (this.quietUntil === -Infinity) return false; // the usual case: no clock read
+    if (this.quietUntil > this.opts.clock.monotonic()) return true;
+    this.quietUntil = -Infinity; // passed: the same for every later comparison
+    return false;
   }
 
   /**

@@ -68,9 +68,10 @@ export interface ModbusTransport {
   /**
    * RTU: tells the Line about every received byte (heartbeats excepted), so it can keep
    * the link quiet after a timeout and count late answers. `awaited`: a request of the
-   * transport was waiting for them (undefined: the transport cannot tell).
+   * transport was waiting for them (undefined: the transport cannot tell). `at`: the
+   * monotonic time they arrived, when the transport read the clock already.
    */
-  onRx?(listener: (bytes: number, awaited?: boolean) => void): void;
+  onRx?(listener: (bytes: number, awaited?: boolean, at?: number) => void): void;
   /**
    * DTU: the link itself is down (not registered / not connected): the error a read
    * gets, checked before the device's breaker; undefined while up.

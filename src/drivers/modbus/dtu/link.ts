@@ -153,7 +153,7 @@ export class DtuLink implements StreamPort {
       if (this.socket !== socket) return;
       this.counters.bytesIn += chunk.length;
       this.touch();
-      this.transport.data(chunk);
+      this.transport.data(chunk, this.lastRxMono);
     });
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'DTU socket error'));
     socket.once('close', () => {

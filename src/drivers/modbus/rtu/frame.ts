@@ -214,11 +214,20 @@ export class RtuResponseReader {
       this.buf = this.buf.subarray(scan.resume);
       return {};
     }
-    const rest = this.buf.subarray(scan.end);
-    const from = answerStart(rest, e.unit, e.fn);
-    const trailing = from < 0 ? 0 : rest.length - from;
-    this.counters.garbageBytes += scan.start + (rest.length - trailing);
-    const raw = Buffer.from(this.buf.subarray(scan.start, scan.end));
+    const buf = this.buf;
+    let raw: Buffer;
+    let trailing = 0;
+    if (scan.start === 0 && scan.end === buf.length) {
+      // the usual chunk: exactly the frame. Not copied: chunks are never mutated, and a
+      // frame is decoded as soon as it is returned, so it holds on to no larger block.
+      raw = buf;
+    } else {
+      const rest = buf.subarray(scan.end);
+      const from = answerStart(rest, e.unit, e.fn);
+      trailing = from < 0 ? 0 : rest.length - from;
+      this.counters.garbageBytes += scan.start + (rest.length - trailing);
+      raw = Buffer.from(buf.subarray(scan.start, scan.end));
+    }
     this.buf = EMPTY;
     this.expectation = undefined;
     this.echoPending = undefined;

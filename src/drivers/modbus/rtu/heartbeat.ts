@@ -17,8 +17,12 @@ export class HeartbeatFilter {
   /** Heartbeats removed so far. */
   count = 0;
 
+  /** What indexOf looks for: a one-byte pattern as a number (a cheaper search than a Buffer). */
+  private readonly needle: Buffer | number;
+
   constructor(private readonly pattern: Buffer) {
     if (pattern.length === 0) throw new RangeError('heartbeat pattern is empty');
+    this.needle = pattern.length === 1 ? pattern[0]! : pattern;
   }
 
   /** Bytes held back (a possible heartbeat start). */
@@ -41,12 +45,13 @@ export class HeartbeatFilter {
     this.pending = EMPTY;
     let out: Buffer[] | undefined;
     let from = 0;
-    let at = buf.indexOf(p);
+    const needle = this.needle;
+    let at = buf.indexOf(needle);
     while (at >= 0) {
       (out ??= []).push(buf.subarray(from, at));
       this.count++;
       from = at + p.length;
-      at = buf.indexOf(p, from);
+      at = buf.indexOf(needle, from);
     }
     // hold the longest tail that is a proper prefix of the pattern
     let keep = 0;

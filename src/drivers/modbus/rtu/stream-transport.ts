@@ -114,7 +114,7 @@ export class RtuStreamTransport implements ModbusTransport {
   private readonly requests = new ReadRequests();
   private opened = false;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
-  private readonly rxListeners: Array<(bytes: number, awaited: boolean) => void> = [];
+  private readonly rxListeners: Array<(bytes: number, awaited: boolean, at: number) => void> = [];
   private readonly linkUpListeners: Array<() => void> = [];
   private readonly timeoutListeners: Array<
     (unit: number, sentAt: number, timeoutMs: number, shape: AnswerShape) => void
@@ -170,7 +170,7 @@ export class RtuStreamTransport implements ModbusTransport {
     return this.receiver.discard();
   }
 
-  onRx(listener: (bytes: number, awaited?: boolean) => void): void {
+  onRx(listener: (bytes: number, awaited?: boolean, at?: number) => void): void {
     this.rxListeners.push(listener);
   }
 
@@ -225,17 +225,20 @@ export class RtuStreamTransport implements ModbusTransport {
     this.receiver.end(false);
   }
 
-  /** Bytes received on the link (heartbeats included). */
-  data(chunk: Buffer): void {
+  /**
+   * Bytes received on the link (heartbeats included); `at`: the monotonic time they
+   * arrived (the link reads the clock for its liveness already).
+   */
+  data(chunk: Buffer, at = this.opts.clock.monotonic()): void {
     const p = this.pending;
     const { frame, awaited, trailing } = this.receiver.feed(chunk, p !== undefined);
     // Bytes after the matched frame were awaited by no request: when the frame was a late
     // answer glued in front of the real one, the Line must see the real one arrive late.
-    if (awaited > 0) for (const l of this.rxListeners) l(awaited, p !== undefined);
-    if (trailing > 0) for (const l of this.rxListeners) l(trailing, false);
+    if (awaited > 0) for (const l of this.rxListeners) l(awaited, p !== undefined, at);
+    if (trailing > 0) for (const l of this.rxListeners) l(trailing, false, at);
     if (!frame || !p) return;
     this.finish(p);
-    const ms = this.opts.clock.monotonic() - p.started;
+    const ms = at - p.started;
     const l = this.latency.get(p.unit);
     if (l) {
       l.count++;
