@@ -16,7 +16,7 @@ import { startMosquitto } from '../../test/helpers/mosquitto.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { startSimulatedModbusServer } from '../../src/demo/simulator.js';
 import { benchRounds, median, type BenchResult } from './common.js';
-import { PRODUCTION_FLAGS } from './imports.js';
+import { PRODUCTION_ENV, PRODUCTION_FLAGS } from './imports.js';
 import { simulatedDevices } from './station-devices.js';
 
 const DEVICES = Number(process.env.BENCH_MEM_DEVICES ?? 100);
@@ -44,6 +44,7 @@ async function node(
 ): Promise<Sample> {
   const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--expose-gc', ...flags, ...args], {
     encoding: 'utf8',
+    env: PRODUCTION_ENV,
     timeout: (settleS + 60) * 1000,
     maxBuffer: 1 << 20,
   });
