@@ -11,16 +11,19 @@ import { join } from 'node:path';
 import { RELEASE_ENV, RELEASE_NODE_FLAGS, launcherScript } from '../../scripts/bundle/runtime.js';
 import { tempDir } from '../helpers/tmp.js';
 
-/** Runs the launcher with a stand-in node; returns MALLOC_ARENA_MAX and the argv it got. */
+/** Runs the launcher with a stand-in node; returns the malloc settings it saw, then its argv. */
 function launch(env: NodeJS.ProcessEnv, t: { after(fn: () => void): void }): string[] {
   const dir = tempDir('edge-agent-launcher-');
   t.after(() => dir.remove());
   mkdirSync(join(dir.path, 'bin'));
   writeFileSync(join(dir.path, 'bin/edge-agent'), launcherScript(), { mode: 0o755 });
   const fakeNode = join(dir.path, 'fake-node');
-  writeFileSync(fakeNode, '#!/bin/sh\nprintf \'%s\\n\' "MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX-unset}" "$@"\n');
+  writeFileSync(
+    fakeNode,
+    '#!/bin/sh\nprintf \'%s\\n\' "${MALLOC_ARENA_MAX-unset} ${MALLOC_MMAP_THRESHOLD_-unset}" "$@"\n',
+  );
   chmodSync(fakeNode, 0o755);
-  const { MALLOC_ARENA_MAX: _inherited, ...base } = process.env;
+  const { MALLOC_ARENA_MAX: _arenas, MALLOC_MMAP_THRESHOLD_: _threshold, ...base } = process.env;
   const run = spawnSync(join(dir.path, 'bin/edge-agent'), ['run', '--config', '/x/config.yaml'], {
     encoding: 'utf8',
     env: { ...base, EDGE_AGENT_NODE: fakeNode, ...env },
@@ -29,16 +32,16 @@ function launch(env: NodeJS.ProcessEnv, t: { after(fn: () => void): void }): str
   return run.stdout.trimEnd().split('\n');
 }
 
-test('the launcher runs node with the release flags and two malloc arenas, EDGE_AGENT_NODE_FLAGS after', (t) => {
-  const [arenas, ...argv] = launch({ EDGE_AGENT_NODE_FLAGS: '--no-opt' }, t);
-  assert.equal(RELEASE_ENV.MALLOC_ARENA_MAX, '2');
-  assert.equal(arenas, 'MALLOC_ARENA_MAX=2');
+test('the launcher runs node with the release flags and malloc settings, EDGE_AGENT_NODE_FLAGS after', (t) => {
+  const [malloc, ...argv] = launch({ EDGE_AGENT_NODE_FLAGS: '--no-opt' }, t);
+  assert.deepEqual(RELEASE_ENV, { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '32768' });
+  assert.equal(malloc, '2 32768');
   assert.deepEqual(argv.slice(0, RELEASE_NODE_FLAGS.length + 1), [...RELEASE_NODE_FLAGS, '--no-opt']);
   assert.match(argv.at(-4) ?? '', /\/dist\/src\/cli\/main\.js$/);
   assert.deepEqual(argv.slice(-3), ['run', '--config', '/x/config.yaml']);
 });
 
-test("the launcher's malloc setting yields to the environment (the unit's EnvironmentFile)", (t) => {
-  const [arenas] = launch({ MALLOC_ARENA_MAX: '4' }, t);
-  assert.equal(arenas, 'MALLOC_ARENA_MAX=4');
+test("the launcher's malloc settings yield to the environment (the unit's EnvironmentFile)", (t) => {
+  const [malloc] = launch({ MALLOC_ARENA_MAX: '4', MALLOC_MMAP_THRESHOLD_: '131072' }, t);
+  assert.equal(malloc, '4 131072');
 });

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { EdgeError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
@@ -111,6 +112,75 @@ test('tcp-answers-glued-in-one-segment: each goes to its own request (two in fli
   await flush();
   assert.deepEqual(a.value, [1, 2]);
   assert.deepEqual(b.value, [20, 21]);
+});
+
+test('tcp-read-buffer-reused: answers handed over in one buffer that the next read overwrites decode right', async () => {
+  const { socket, t } = await open(2);
+  const a = outcome(t.readHolding(1, 0, 2, 1000));
+  const b = outcome(t.readHolding(1, 10, 2, 1000));
+  const stream = Buffer.concat([
+    holdingAnswer(socket.tid(0), 1, [1, 2]),
+    holdingAnswer(socket.tid(1), 1, [20, 21]),
+  ]);
+  // dialTcp's reads share one buffer: each chunk is a view of it, scribbled over after the call
+  const shared = Buffer.alloc(64);
+  for (const [from, to] of [
+    [0, 5],
+    [5, 16],
+    [16, stream.length],
+  ] as const) {
+    stream.copy(shared, 0, from, to);
+    socket.push(shared.subarray(0, to - from));
+    shared.fill(0xaa);
+  }
+  await flush();
+  assert.deepEqual(a.value, [1, 2]);
+  assert.deepEqual(b.value, [20, 21]);
+});
+
+test('tcp-read-buffer-shared-by-sockets: two connections to a real server, many answers in pieces, each read gets its own registers', async (t) => {
+  // The server answers each read-holding request with [unit, address, tid]; what one read of
+  // requests asks for goes out in two writes cut inside the first answer.
+  const server = createServer((conn) => {
+    const splitter = new MbapSplitter();
+    let held: Buffer | undefined; // the second piece, written on the next turn (in order)
+    conn.on('data', (chunk: Buffer) => {
+      const answers: Buffer[] = [];
+      splitter.push(chunk, (req) =>
+        answers.push(
+          holdingAnswer(req.readUInt16BE(0), req[6]!, [req[6]!, req.readUInt16BE(8), req.readUInt16BE(0)]),
+        ),
+      );
+      const all = Buffer.concat(answers);
+      if (held !== undefined) return void (held = Buffer.concat([held, all]));
+      conn.write(all.subarray(0, 7));
+      held = all.subarray(7);
+      setImmediate(() => {
+        conn.write(held ?? Buffer.alloc(0));
+        held = undefined;
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const clients = [1, 2].map((unit) => ({
+    unit,
+    link: new ModbusTcpTransport({ host: '127.0.0.1', port, clock: systemClock, maxInFlight: 4 }),
+  }));
+  for (const c of clients) await c.link.connect();
+  t.after(() => Promise.all(clients.map((c) => c.link.close())));
+  const reads = clients.flatMap(({ unit, link }) =>
+    Array.from({ length: 50 }, (_, i) =>
+      link
+        .readHolding(unit, 100 * unit + i, 3, 5000)
+        .then((regs) => ({ unit, address: 100 * unit + i, regs })),
+    ),
+  );
+  for (const { unit, address, regs } of await Promise.all(reads)) {
+    assert.equal(regs[0], unit);
+    assert.equal(regs[1], address);
+  }
 });
 
 test('tcp-one-request-outstanding-by-default: the second waits for the first answer', async () => {
