@@ -9,20 +9,14 @@ export const RELEASE_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-si
 
 /**
  * Defaults the launcher exports unless the environment (the unit's EnvironmentFile) already
- * sets them; glibc reads both when node starts (README, "Where the RSS lives").
- * - MALLOC_ARENA_MAX: glibc gives every thread that mallocs (V8's compiler and GC workers,
- *   libuv's pool) an arena of its own and keeps what it freed there; two arenas measured
- *   about 5 MB less RSS on a 100 × 50 Modbus station.
- * - MALLOC_MMAP_THRESHOLD_: TurboFan's compile zones (12 MB at their peak, heaptrack) take
- *   32 KiB segments from malloc and free them when a compile ends, leaving holes the heap
- *   never returns; at 32 KiB those segments are mmapped and go back to the kernel when
- *   freed (about 4 MB less RSS, for some 60 mmap/munmap pairs a second in steady state).
- *   A fixed threshold also stops glibc from raising it (and the trim threshold) on its own.
+ * sets them; glibc reads them when node starts (README, "Where the RSS lives").
+ * MALLOC_ARENA_MAX: glibc gives every thread that mallocs (V8's compiler and GC workers,
+ * libuv's pool) an arena of its own and keeps what it freed there; two arenas measured
+ * about 4-5 MB less RSS on a 100 × 50 Modbus station. Not here: MALLOC_MMAP_THRESHOLD_=32768
+ * (TurboFan's compile zones back to the kernel after each compile) saved 3-7 MB more but
+ * measured 6-10 % more CPU, so it is an operator's choice in /etc/edge-agent/environment.
  */
-export const RELEASE_ENV: Readonly<Record<string, string>> = {
-  MALLOC_ARENA_MAX: '2',
-  MALLOC_MMAP_THRESHOLD_: '32768',
-};
+export const RELEASE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
 /**
  * The release's `bin/edge-agent`. `exec` keeps the PID: systemd's MainPID, sd_notify

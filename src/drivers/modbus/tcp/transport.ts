@@ -349,9 +349,9 @@ export class ModbusTcpTransport implements ModbusTransport {
 
 /**
  * One read buffer for every Modbus TCP connection: without `onread` Node allocates (and
- * zero-fills) 64 KiB for each read of each socket, which glibc serves by mmap once its
- * mmap threshold is fixed (the release's launcher sets it: scripts/bundle/runtime.ts). A
- * chunk is only valid during the listener: the MBAP splitter decodes ADUs at once and copies
+ * zero-fills) 64 KiB for each read of each socket, which glibc serves by mmap and munmap
+ * when an operator fixes its mmap threshold (README, "Where the RSS lives"). A chunk is
+ * only valid during the listener: the MBAP splitter decodes ADUs at once and copies
  * a partial tail (mbap.ts), so sharing it between sockets on the one event loop is safe.
  */
 let readBuffer: Buffer | undefined;
