@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { RELEASE_ENV, RELEASE_NODE_FLAGS } from '../bundle/runtime.js';
 import { benchRounds, type BenchResult, alternate, formatResult } from './common.js';
 
 const ROUNDS = benchRounds(3);
@@ -64,6 +65,7 @@ function measure(code: string): Cost {
   const script = `${code}\nglobalThis.gc(); const m = process.memoryUsage(); console.log(JSON.stringify({ rss: m.rss, heap: m.heapUsed }));`;
   const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
     cwd: ROOT,
+    env: PRODUCTION_ENV,
     encoding: 'utf8',
   });
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Cost;
@@ -141,8 +143,10 @@ export async function marginalCosts(): Promise<BenchResult[]> {
   return results;
 }
 
-/** The V8 flags the agent runs with in production (deploy/edge-agent.service, the CLI's shebang). */
-export const PRODUCTION_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'] as const;
+/** The V8 flags the agent runs with in production (the release's launcher, the CLI's shebang). */
+export const PRODUCTION_FLAGS = RELEASE_NODE_FLAGS;
+/** The environment the release's launcher sets (malloc arenas), over this process's. */
+export const PRODUCTION_ENV: NodeJS.ProcessEnv = { ...RELEASE_ENV, ...process.env };
 
 /** The agent with a Modbus-only config, its RSS after it settles; `preload` first. */
 export function agentRss(preload: readonly string[], flags: readonly string[] = PRODUCTION_FLAGS): number {
@@ -150,6 +154,7 @@ export function agentRss(preload: readonly string[], flags: readonly string[] = 
   try {
     const out = execFileSync(process.execPath, ['--expose-gc', ...flags, AGENT_CHILD, dir, ...preload], {
       cwd: ROOT,
+      env: PRODUCTION_ENV,
       encoding: 'utf8',
     });
     return (JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { rss: number }).rss;

@@ -1,11 +1,13 @@
 /**
  * Memory of a Modbus-only station: the agent polling 100 Modbus TCP devices × 50 tags at
  * 1 Hz and forwarding to a local mosquitto (status listener and station page on, no page
- * open), in a fresh child with the production V8 flags. After BENCH_MEM_SETTLE_S (default
+ * open), in a fresh child with the release launcher's V8 flags and malloc environment
+ * (scripts/bundle/runtime.ts; the environment overrides it). After BENCH_MEM_SETTLE_S (default
  * 20 s) it prints its RSS as it runs and its RSS and V8 heap after a full GC, beside a bare
  * `node -e ''` child measured the same way in the same run (medians of BENCH_ROUNDS).
  * Select with `npm run bench -- mem`; BENCH_MEM_SNAPSHOT=<file> writes a heap snapshot;
- * BENCH_MEM_DETAIL=1 prints where each child's RSS lives (smaps by mapping, V8 spaces);
+ * BENCH_MEM_DETAIL=1 prints where each child's RSS lives (smaps_rollup, smaps by kind of
+ * mapping, threads, V8 spaces);
  * BENCH_MEM_COMPARE=<other build>/dist/scripts/bench/mem-agent.js runs that build's agent in the
  * same rounds (before/after figures).
  */
@@ -16,7 +18,7 @@ import { startMosquitto } from '../../test/helpers/mosquitto.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { startSimulatedModbusServer } from '../../src/demo/simulator.js';
 import { benchRounds, median, type BenchResult } from './common.js';
-import { PRODUCTION_FLAGS } from './imports.js';
+import { PRODUCTION_ENV, PRODUCTION_FLAGS } from './imports.js';
 import { simulatedDevices } from './station-devices.js';
 
 const DEVICES = Number(process.env.BENCH_MEM_DEVICES ?? 100);
@@ -44,6 +46,7 @@ async function node(
 ): Promise<Sample> {
   const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--expose-gc', ...flags, ...args], {
     encoding: 'utf8',
+    env: PRODUCTION_ENV,
     timeout: (settleS + 60) * 1000,
     maxBuffer: 1 << 20,
   });

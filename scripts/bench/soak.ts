@@ -6,6 +6,7 @@
  * as a ratio above 100 %). BENCH_AGENT_SOAK_S sets the duration (default 120 s; the
  * issue's figure is 600 s).
  */
+import { RELEASE_ENV, RELEASE_NODE_FLAGS } from '../bundle/runtime.js';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { median, type BenchResult, envNumber } from './common.js';
 import { startServer } from './poll.js';
 
 const DEVICES = 100;
-const DEVICE_NODE_FLAGS = '--max-semi-space-size=1 --optimize-for-size';
+const DEVICE_NODE_FLAGS = RELEASE_NODE_FLAGS.join(' ');
 const TAGS = 50;
 
 function rssMb(pid: number): number {
@@ -68,12 +69,12 @@ export async function run(): Promise<BenchResult[]> {
   const httpPort = await freePort();
   const configFile = join(dir.path, 'config.yaml');
   writeFileSync(configFile, stringify(soakConfig(server.port, broker.url, dir.path, httpPort)));
-  // The V8 flags deploy/edge-agent.service runs the agent with; BENCH_NODE_FLAGS overrides.
+  // The V8 flags and environment of the release's launcher; BENCH_NODE_FLAGS overrides the flags.
   const flags = (process.env.BENCH_NODE_FLAGS ?? DEVICE_NODE_FLAGS).split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
     [...flags, join(process.cwd(), 'dist/src/cli/main.js'), 'run', '--config', configFile],
-    { stdio: 'ignore' },
+    { stdio: 'ignore', env: { ...RELEASE_ENV, ...process.env } },
   );
   const samples: number[] = [];
   try {

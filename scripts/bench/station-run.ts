@@ -6,6 +6,7 @@
  * agent alone runs inside a cgroup v1 CPU limit of 25 % of one core (quota 25 % of the
  * given CFS period) and a 128 MB memory cgroup; the peers run in this process, outside it.
  */
+import { RELEASE_ENV, RELEASE_NODE_FLAGS } from '../bundle/runtime.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -32,8 +33,8 @@ export const PILES = 50;
 export const CPU_QUOTA = 0.25;
 export const MEMORY_MB = 128;
 const SAMPLE_MS = 10_000;
-/** The production flags (deploy/edge-agent.service); BENCH_NODE_FLAGS overrides (e.g. to add --cpu-prof). */
-export const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=1 --optimize-for-size')
+/** The release launcher's flags (scripts/bundle/runtime.ts); BENCH_NODE_FLAGS overrides (e.g. to add --cpu-prof). */
+export const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? RELEASE_NODE_FLAGS.join(' '))
   .split(' ')
   .filter(Boolean);
 
@@ -207,7 +208,7 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
   const child: ChildProcess = spawn(
     process.execPath,
     [...NODE_FLAGS, join(process.cwd(), 'dist/src/cli/main.js'), 'run', '--config', configFile],
-    { stdio: ['ignore', logFd, logFd] },
+    { stdio: ['ignore', logFd, logFd], env: { ...RELEASE_ENV, ...process.env } },
   );
   closeSync(logFd);
   const pid = child.pid ?? 0;

@@ -21,6 +21,7 @@ import { buildSignedManifest, describeFiles, listFiles } from './manifest-build.
 import { assertKnownInstallScripts, prepareNativeAddons } from './native.js';
 import { normaliseModes, packBundle } from './pack.js';
 import { assertPlainTree, pruneTree } from './prune.js';
+import { launcherScript } from './runtime.js';
 
 export const TARGETS: readonly BundleTarget[] = ['linux-x64', 'linux-arm64'];
 /** Node 20 (Debian trixie, Raspberry Pi OS): the runtime the device installs with apt. */
@@ -112,7 +113,7 @@ function stageApplication(projectRoot: string, release: string, version: string)
     releasePackageJson(readFileSync(join(projectRoot, 'package.json'), 'utf8'), version),
   );
   mkdirSync(join(release, 'bin'));
-  writeFileSync(join(release, 'bin/edge-agent'), LAUNCHER);
+  writeFileSync(join(release, 'bin/edge-agent'), launcherScript());
   chmodSync(join(release, 'bin/edge-agent'), 0o755);
 }
 
@@ -135,21 +136,6 @@ export function releasePackageJson(source: string, version: string): string {
   for (const key of keep) if (pkg[key] !== undefined) out[key] = pkg[key];
   return `${JSON.stringify({ name: out.name, version, ...out }, null, 2)}\n`;
 }
-
-/**
- * `exec` keeps the PID: systemd's MainPID, sd_notify attribution and the watchdog all see
- * node itself. `readlink -f` pins the release the process started from, so an OTA swapping
- * `current` under a running agent never mixes two releases' files.
- */
-const LAUNCHER = `#!/bin/sh
-# edge-agent launcher: runs this release's CLI with the device's Node (Debian's nodejs).
-# The V8 flags keep the young generation small (flat RSS on 512 MB boxes). EDGE_AGENT_NODE_FLAGS
-# (e.g. --no-opt, set in /etc/edge-agent/environment) adds flags NODE_OPTIONS refuses: README,
-# "V8 flags, measured". Split on spaces, never globbed.
-here=$(dirname "$(readlink -f "$0")")
-set -f
-exec "\${EDGE_AGENT_NODE:-/usr/bin/node}" --max-semi-space-size=1 --optimize-for-size \${EDGE_AGENT_NODE_FLAGS:-} "$here/../dist/src/cli/main.js" "$@"
-`;
 
 function stageDependencies(options: BuildOptions, release: string): void {
   const packages = productionPackages(

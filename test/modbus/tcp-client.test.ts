@@ -113,6 +113,30 @@ test('tcp-answers-glued-in-one-segment: each goes to its own request (two in fli
   assert.deepEqual(b.value, [20, 21]);
 });
 
+test('tcp-read-buffer-reused: answers handed over in one buffer that the next read overwrites decode right', async () => {
+  const { socket, t } = await open(2);
+  const a = outcome(t.readHolding(1, 0, 2, 1000));
+  const b = outcome(t.readHolding(1, 10, 2, 1000));
+  const stream = Buffer.concat([
+    holdingAnswer(socket.tid(0), 1, [1, 2]),
+    holdingAnswer(socket.tid(1), 1, [20, 21]),
+  ]);
+  // dialTcp's reads share one buffer: each chunk is a view of it, scribbled over after the call
+  const shared = Buffer.alloc(64);
+  for (const [from, to] of [
+    [0, 5],
+    [5, 16],
+    [16, stream.length],
+  ] as const) {
+    stream.copy(shared, 0, from, to);
+    socket.push(shared.subarray(0, to - from));
+    shared.fill(0xaa);
+  }
+  await flush();
+  assert.deepEqual(a.value, [1, 2]);
+  assert.deepEqual(b.value, [20, 21]);
+});
+
 test('tcp-one-request-outstanding-by-default: the second waits for the first answer', async () => {
   const { socket, t } = await open();
   const a = outcome(t.readHolding(1, 0, 1, 1000));

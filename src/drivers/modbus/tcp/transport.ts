@@ -30,6 +30,7 @@ const CONNECT_TIMEOUT_MS = 5000;
 export interface TcpSocketPort {
   write(data: Buffer): void;
   destroy(): void;
+  /** The one listener of the received bytes; a chunk is valid during the call only (a reused buffer). */
   onData(listener: (chunk: Buffer) => void): void;
   /** Called once when the stream is gone, with the error that ended it if any. */
   onClose(listener: (err?: Error) => void): void;
@@ -346,10 +347,32 @@ export class ModbusTcpTransport implements ModbusTransport {
   }
 }
 
+/**
+ * One read buffer for every Modbus TCP connection: without `onread` Node allocates (and
+ * zero-fills) 64 KiB for each read of each socket, which glibc serves by mmap and munmap
+ * when an operator fixes its mmap threshold (README, "Where the RSS lives"). A chunk is
+ * only valid during the listener: the MBAP splitter decodes ADUs at once and copies
+ * a partial tail (mbap.ts), so sharing it between sockets on the one event loop is safe.
+ */
+let readBuffer: Buffer | undefined;
+const READ_BUFFER_BYTES = 16 * 1024;
+
 /** A TCP connection without Nagle's delay (one small request per round trip). */
 export function dialTcp(host: string, port: number): Promise<TcpSocketPort> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = netConnect({ host, port });
+    let onData: (chunk: Buffer) => void = () => undefined;
+    const buffer = (readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
+    const socket: Socket = netConnect({
+      host,
+      port,
+      onread: {
+        buffer,
+        callback: (bytes) => {
+          onData(buffer.subarray(0, bytes));
+          return true;
+        },
+      },
+    });
     let lastError: Error | undefined;
     const failed = (err: Error): void => {
       socket.destroy();
@@ -363,7 +386,7 @@ export function dialTcp(host: string, port: number): Promise<TcpSocketPort> {
       resolve({
         write: (data) => void socket.write(data),
         destroy: () => socket.destroy(),
-        onData: (listener) => socket.on('data', listener),
+        onData: (listener) => (onData = listener),
         onClose: (listener) => socket.once('close', () => listener(lastError)),
       });
     });
