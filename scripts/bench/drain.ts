@@ -2,7 +2,8 @@
  * MQTT drain bench: a backlog of BENCH_DRAIN_RECORDS (default 500,000) ~150 B telemetry
  * records of 10 devices, pre-filled into the outbox before timing (once; each round
  * drains a copy of that file), drained by the MqttForwarder to a local mosquitto started
- * here. Timed from start() until every record is acked (PUBACKed and deleted).
+ * here. Timed from start() until every record is acked (PUBACKed and deleted, by the
+ * outbox's ack worker unless BENCH_DRAIN_ACKS=inline).
  *
  * Baselines, in the same rounds (alternated, medians):
  * - the raw store: better-sqlite3 on a copy of the same file, select 1000 rows + range
@@ -33,6 +34,8 @@ const ROUNDS = Math.max(3, benchRounds(3));
 const DEVICES = 10;
 /** `inline`: the drain reads and builds on the forwarder's thread (the tree before the worker). */
 const READER = process.env.BENCH_DRAIN_READER ?? 'worker';
+/** `inline`: the outbox deletes acked records on the forwarder's thread (the tree before the ack worker). */
+const ACKS = process.env.BENCH_DRAIN_ACKS ?? 'worker';
 
 type Source = OutboxSource & { close?(): Promise<void>; readonly path?: string };
 interface SourceKind {
@@ -145,13 +148,19 @@ async function agentRound(
   let acked = 0;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
+  const count = (n: number): void => {
+    acked += n;
+    if (acked >= records.length) done();
+  };
   const counting: OutboxSource = {
     read: (a, l, b, before) => source.read(a, l, b, before),
     ack: (rowids) => {
       source.ack(rowids);
-      acked += rowids.length;
-      if (acked >= records.length) done();
+      count(rowids.length);
     },
+    ...(source.ackAsync && ACKS !== 'inline'
+      ? { ackAsync: (rowids: readonly number[]) => source.ackAsync!(rowids).then(() => count(rowids.length)) }
+      : {}),
     ...(source.acked ? { acked: (rowids: readonly number[]) => source.acked?.(rowids) } : {}),
     ...(source.sending ? { sending: (rowids: readonly number[]) => source.sending?.(rowids) } : {}),
     ...(source.unsent ? { unsent: (rowids: readonly number[]) => source.unsent?.(rowids) } : {}),

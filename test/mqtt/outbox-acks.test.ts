@@ -14,7 +14,7 @@ function setup(maxRows = 4, maxDelayMs = 20) {
   const acks: number[][] = [];
   const errors: string[] = [];
   const outbox = new OutboxAcks(
-    (rowids) => acks.push(rowids),
+    (rowids) => void acks.push(rowids),
     (e) => errors.push(e.message),
     { clock, maxRows, maxDelayMs },
   );
@@ -104,7 +104,7 @@ it('outbox-acks-comb: while in flight, a message outside a long run waits one ba
   const clock = new ManualClock();
   const acks: number[][] = [];
   const outbox = new OutboxAcks(
-    (rowids) => acks.push(rowids),
+    (rowids) => void acks.push(rowids),
     (e) => assert.fail(e),
     { clock, maxRows: 100, maxDelayMs: 20, minRun: 4 },
   );
@@ -132,7 +132,7 @@ it('outbox-acks-floor: with the drain floors, rowids go as soon as they are sett
   const acks: number[][] = [];
   let floor = 0;
   const outbox = new OutboxAcks(
-    (rowids) => acks.push(rowids),
+    (rowids) => void acks.push(rowids),
     (e) => assert.fail(e),
     { clock, maxRows: 100, maxDelayMs: 20, minRun: 4, settled: () => (rowid) => rowid < floor },
   );
@@ -158,7 +158,7 @@ it('outbox-acks-floor-bound: more than HOLD_MAX_ROWS held: everything goes', asy
   const clock = new ManualClock();
   const acks: number[][] = [];
   const outbox = new OutboxAcks(
-    (rowids) => acks.push(rowids),
+    (rowids) => void acks.push(rowids),
     (e) => assert.fail(e),
     { clock, maxRows: 1 << 20, maxDelayMs: 20, settled: () => () => false },
   );

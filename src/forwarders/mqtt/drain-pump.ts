@@ -7,7 +7,8 @@
  *
  * A record is acked to the outbox only after the PUBACK (reason < 0x80) of the message
  * carrying it: it is marked delivered at once (the size cap counts it as no loss) and
- * deleted in a batch later (outbox-acks.ts). While such a delete fails (retried with
+ * deleted in a batch later (outbox-acks.ts), off the event loop when the outbox can
+ * (ackAsync). While such a delete fails (retried with
  * backoff), nothing new is published. Each published message is announced to the outbox
  * (sending: not evicted while its PUBACK may come).
  */
@@ -48,7 +49,7 @@ export class DrainPump {
 
   constructor(private readonly d: DrainPumpDeps) {
     this.acks = new OutboxAcks(
-      (rowids) => d.source.ack(rowids),
+      (rowids) => (d.source.ackAsync ? d.source.ackAsync(rowids) : d.source.ack(rowids)),
       (e) => {
         d.recordError('EDGE_ERR_MQTT_PUBLISH', `ack to outbox failed: ${e.message}`);
         d.log.error({ err: e.message }, 'outbox ack failed; retrying, no new publishes until it succeeds');
@@ -66,7 +67,12 @@ export class DrainPump {
   attach(client: MqttClient): void {
     this.client = client;
     this.stopping = false;
-    this.pump();
+    if (this.acks.underWay === 0) return this.pump();
+    const token = this.token;
+    // Deletes sent before (detach() flushed them) land first: what they delete is not read again.
+    void this.acks.settled().then(() => {
+      if (token === this.token) this.pump();
+    });
   }
 
   /** The connection is gone: drops everything unacked, acks what was PUBACKed. */
