@@ -259,14 +259,11 @@ export class SqliteOutbox implements Outbox {
   ackAsync(rowids: readonly number[]): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
     const thread = this.ackThread;
-    if (!thread?.usable || rowids.length === 0) {
-      try {
-        this.ack(rowids);
-        return Promise.resolve();
-      } catch (e) {
-        return Promise.reject(e as Error);
-      }
-    }
+    if (!thread?.usable || rowids.length === 0)
+      return new Promise((resolve) => {
+        this.ack(rowids); // a throw rejects
+        resolve();
+      });
     const sorted = Float64Array.from(rowids).sort();
     const kept = sorted.slice(); // the worker takes `sorted`'s buffer
     return thread.delete(sorted).then(
