@@ -112,6 +112,28 @@ describe('SqliteOutbox ack worker', () => {
     assert.equal(again.stats().rows, 20);
   });
 
+  it('ack-async-beside-appends: appends and appendOnce groups commit while the worker deletes; none fails, the counts agree', async () => {
+    const outbox = await filled(2000);
+    const rowids = outbox.read(0, 10_000, 1e9).map((r) => r.rowid);
+    const deletes: Promise<void>[] = [];
+    const groups: Promise<unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      deletes.push(outbox.ackAsync(rowids.slice(i * 50, i * 50 + 50)));
+      // appendOnce reads its key (dedup) before the batch writes anything
+      groups.push(outbox.appendOnce(`k${i}`, [telemetry('d9', 10_000 + i)]));
+      outbox.append(telemetry('d8', 20_000 + i));
+      groups.push(outbox.flush()); // commits now (the manual clock ends no turn)
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(deletes);
+    await Promise.all(groups);
+    await outbox.flush();
+    const s = outbox.stats();
+    assert.equal(s.lastError, null, 'no commit failed');
+    assert.equal(s.rows, 80);
+    assert.equal(rowsOnDisk(), 80);
+  });
+
   it('ack-thread-idle: the worker ends after ACK_THREAD_IDLE_MS without a delete; the next delete starts one', async () => {
     const outbox = await filled(10);
     const rowids = outbox.read(0, 1000, 1e9).map((r) => r.rowid);
