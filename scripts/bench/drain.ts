@@ -2,7 +2,8 @@
  * MQTT drain bench: a backlog of BENCH_DRAIN_RECORDS (default 500,000) ~150 B telemetry
  * records of 10 devices, pre-filled into the outbox before timing (once; each round
  * drains a copy of that file), drained by the MqttForwarder to a local mosquitto started
- * here. Timed from start() until every record is acked (PUBACKed and deleted).
+ * here. Timed from start() until every record is acked (PUBACKed and deleted, by the
+ * outbox's ack worker unless BENCH_DRAIN_ACKS=inline).
  *
  * Baselines, in the same rounds (alternated, medians):
  * - the raw store: better-sqlite3 on a copy of the same file, select 1000 rows + range
@@ -12,7 +13,7 @@
  *   batching, built before timing), same in-flight window, same broker; timed from
  *   connect until the last PUBACK. It neither reads nor deletes from the outbox.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -33,6 +34,8 @@ const ROUNDS = Math.max(3, benchRounds(3));
 const DEVICES = 10;
 /** `inline`: the drain reads and builds on the forwarder's thread (the tree before the worker). */
 const READER = process.env.BENCH_DRAIN_READER ?? 'worker';
+/** `inline`: the outbox deletes acked records on the forwarder's thread (the tree before the ack worker). */
+const ACKS = process.env.BENCH_DRAIN_ACKS ?? 'worker';
 
 type Source = OutboxSource & { close?(): Promise<void>; readonly path?: string };
 interface SourceKind {
@@ -145,13 +148,19 @@ async function agentRound(
   let acked = 0;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
+  const count = (n: number): void => {
+    acked += n;
+    if (acked >= records.length) done();
+  };
   const counting: OutboxSource = {
     read: (a, l, b, before) => source.read(a, l, b, before),
     ack: (rowids) => {
       source.ack(rowids);
-      acked += rowids.length;
-      if (acked >= records.length) done();
+      count(rowids.length);
     },
+    ...(source.ackAsync && ACKS !== 'inline'
+      ? { ackAsync: (rowids: readonly number[]) => source.ackAsync!(rowids).then(() => count(rowids.length)) }
+      : {}),
     ...(source.acked ? { acked: (rowids: readonly number[]) => source.acked?.(rowids) } : {}),
     ...(source.sending ? { sending: (rowids: readonly number[]) => source.sending?.(rowids) } : {}),
     ...(source.unsent ? { unsent: (rowids: readonly number[]) => source.unsent?.(rowids) } : {}),
@@ -172,10 +181,12 @@ async function agentRound(
       ...(source.path && READER !== 'inline' ? { readerFile: source.path } : {}),
     },
   );
+  const before = threadCpu();
   const t0 = performance.now();
   await fwd.start();
   await finished;
   const dt = performance.now() - t0;
+  agentCpu.push(cpuPerRecord(before, threadCpu(), records.length));
   lastAgentStats = fwd.stats();
   await fwd.stop();
   await cleanup();
@@ -183,6 +194,45 @@ async function agentRound(
   return (records.length / dt) * 1000;
 }
 let lastAgentStats: ReturnType<MqttForwarder['stats']> | undefined;
+
+/** CPU seconds of each thread of this process, by tid (Linux /proc; empty elsewhere). */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, (Number(f[11]) + Number(f[12])) / 100); // utime + stime, USER_HZ
+    }
+  } catch {
+    // a thread ended while listed, or no /proc: what was read is kept
+  }
+  return out;
+}
+
+interface ThreadCpu {
+  readonly main: number;
+  /** Threads started during the round: the drain's reader and the outbox's ack worker. */
+  readonly workers: number;
+  /** Threads that were there before (V8's GC and compiler helpers, libuv's pool). */
+  readonly others: number;
+}
+const agentCpu: ThreadCpu[] = [];
+
+/** µs of CPU per record of each kind of thread (ended threads are not seen: a floor). */
+function cpuPerRecord(before: Map<string, number>, after: Map<string, number>, records: number): ThreadCpu {
+  const us = (s: number): number => (s * 1e6) / records;
+  let main = 0;
+  let workers = 0;
+  let others = 0;
+  for (const [tid, cpu] of after) {
+    const was = before.get(tid);
+    if (tid === String(process.pid)) main += cpu - (was ?? 0);
+    else if (was === undefined) workers += cpu;
+    else others += cpu - was;
+  }
+  return { main: us(main), workers: us(workers), others: us(others) };
+}
 
 /** The messages the forwarder would send: read in the same chunks, same builder. */
 async function buildMessages(kind: SourceKind): Promise<BuiltMessage[]> {
@@ -252,6 +302,10 @@ async function baselineRound(
   return (records / dt) * 1000;
 }
 
+function cpuMedian(kind: keyof ThreadCpu): string {
+  return median(agentCpu.map((c) => c[kind])).toFixed(2);
+}
+
 export async function run(): Promise<BenchResult[]> {
   const broker = await startMosquitto({ extra: ['max_inflight_messages 100'] });
   const records = makeRecords();
@@ -276,7 +330,9 @@ export async function run(): Promise<BenchResult[]> {
       `source: ${kind.name}; ${ROUNDS} rounds; agent runs ${agentRuns.map(Math.round).join(', ')}` +
       (s
         ? `; PUBACK latency median ${s.pubackLatencyMedianMs?.toFixed(2)} ms, window ${s.window} (peak ${s.peakInflightMessages})`
-        : '');
+        : '') +
+      `; agent CPU µs/record, medians: main thread ${cpuMedian('main')}, reader + ack workers ${cpuMedian('workers')}, ` +
+      `V8/libuv helper threads ${cpuMedian('others')}`;
     const results: BenchResult[] = [];
     if (storeRuns.length > 0)
       results.push({

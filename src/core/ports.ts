@@ -140,6 +140,11 @@ export interface OutboxSource {
   /** Deletes records by rowid: call only after the broker acknowledged them. */
   ack(rowids: readonly number[]): void;
   /**
+   * ack() done elsewhere (off the event loop): resolves once the records are deleted,
+   * rejects when the delete failed (they stay and are acked again). Forwarders prefer it.
+   */
+  ackAsync?(rowids: readonly number[]): Promise<void>;
+  /**
    * The broker acknowledged these records; their ack() follows later, batched. Until then
    * they are delivered, not lost: a size policy deletes them first and books no gap for them.
    */

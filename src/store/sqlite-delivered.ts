@@ -118,24 +118,32 @@ export class DeliveredRows {
 
   /** Deletes the given rowids, sorted ascending, as contiguous ranges (inside a transaction). */
   deleteSorted(sorted: Float64Array): Deleted {
-    const out: Deleted = { rows: 0, bytes: 0 };
-    if (sorted.length === 0) return out;
-    let start = sorted[0]!;
-    let end = start;
-    for (let i = 1; i <= sorted.length; i++) {
-      const r = i < sorted.length ? sorted[i]! : NaN;
-      if (r === end || r === end + 1) {
-        end = r;
-        continue;
-      }
-      const [c, b] = this.s.ackSum.get(start, end) as [number, number];
-      if (c > 0) {
-        this.s.ackDelete.run(start, end);
-        out.rows += c;
-        out.bytes += b;
-      }
-      start = end = r;
-    }
-    return out;
+    return deleteRanges(this.s, sorted);
   }
+}
+
+/**
+ * Deletes `sorted` (ascending rowids) as contiguous ranges, one count and one DELETE per
+ * range, inside the caller's transaction; counts only the rows that were still there.
+ */
+export function deleteRanges(s: DeleteStatements, sorted: Float64Array): Deleted {
+  const out: Deleted = { rows: 0, bytes: 0 };
+  if (sorted.length === 0) return out;
+  let start = sorted[0]!;
+  let end = start;
+  for (let i = 1; i <= sorted.length; i++) {
+    const r = i < sorted.length ? sorted[i]! : NaN;
+    if (r === end || r === end + 1) {
+      end = r;
+      continue;
+    }
+    const [c, b] = s.ackSum.get(start, end) as [number, number];
+    if (c > 0) {
+      s.ackDelete.run(start, end);
+      out.rows += c;
+      out.bytes += b;
+    }
+    start = end = r;
+  }
+  return out;
 }

@@ -29,6 +29,7 @@ import type { StoreConfig } from '../config/sections/store.js';
 import { type Outbox, type OutboxStats, closedError } from './outbox.js';
 import { type CommandLedgerLimits, SqliteCommandLedger } from './command-ledger.js';
 import { CorruptStoreSignal, moveAside, openChecked, salvage } from './recovery.js';
+import { AckThread } from './sqlite-ack-thread.js';
 import { Checkpointer } from './sqlite-checkpoint.js';
 import { type CommitCounters, newCounters } from './sqlite-counters.js';
 import { GroupCommit } from './sqlite-group-commit.js';
@@ -48,6 +49,11 @@ export interface SqliteOutboxDeps {
   readonly walSync?: 'thread' | 'inline';
   /** The fsync port of the 'thread' mode (tests hold it to see what waits for it). */
   readonly fdatasync?: Fdatasync;
+  /**
+   * Where ackAsync() deletes: 'thread' (default) in a worker with its own connection
+   * (sqlite-ack-thread.ts), the event loop going on; 'inline': in the loop, as ack().
+   */
+  readonly acks?: 'thread' | 'inline';
   /** Overrides store.checkpoint.worker: 'thread' checkpoints in a worker thread (sqlite-checkpoint.ts), 'inline' in the loop. */
   readonly checkpoints?: 'thread' | 'inline';
 }
@@ -59,6 +65,9 @@ export interface RecoveryReport {
   readonly salvaged: number;
   readonly unreadable: number;
 }
+
+/** The ack worker is ended after this long without a delete. */
+export const ACK_THREAD_IDLE_MS = 30_000;
 
 /** Device name used for the store's own events (store-recovered). */
 const STORE_EVENT_DEVICE = 'agent';
@@ -111,6 +120,7 @@ export class SqliteOutbox implements Outbox {
   private readonly checkpointer: Checkpointer;
   private readonly walSync: WalSync;
   private readonly counters: CommitCounters;
+  private readonly ackThread: AckThread | undefined;
   private recoveryEvent: AgentEvent | null;
   private closed = false;
   private ledger: SqliteCommandLedger | undefined;
@@ -160,6 +170,13 @@ export class SqliteOutbox implements Outbox {
             severity: 'error',
             data: { code: 'EDGE_ERR_STORE_CORRUPT', ...recovery },
           };
+    if (deps.acks !== 'inline')
+      this.ackThread = new AckThread(path, {
+        clock,
+        idleMs: ACK_THREAD_IDLE_MS,
+        autocheckpoint: () => db.pragma('wal_autocheckpoint', { simple: true }) as number,
+        onLost: (reason) => logger.warn({ reason }, 'outbox ack worker lost; deleting in the loop'),
+      });
     this.checkpointer.start();
   }
 
@@ -234,6 +251,36 @@ export class SqliteOutbox implements Outbox {
     }
   }
 
+  /**
+   * ack() off the event loop: the ack worker deletes the rows in a transaction of its own
+   * and the store's accounting follows its answer. Rejects (EDGE_ERR_STORE_WRITE) when the
+   * delete failed: the rows stay and are acked again. In the loop when there is no worker.
+   */
+  ackAsync(rowids: readonly number[]): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    const thread = this.ackThread;
+    if (!thread?.usable || rowids.length === 0)
+      return new Promise((resolve) => {
+        this.ack(rowids); // a throw rejects
+        resolve();
+      });
+    const sorted = Float64Array.from(rowids).sort();
+    const kept = sorted.slice(); // the worker takes `sorted`'s buffer
+    return thread.delete(sorted).then(
+      (deleted) => {
+        if (this.closed) return;
+        this.queue.applyDeleted(kept, deleted);
+        this.checkpointer.noteWrite();
+      },
+      (e: Error) => {
+        const err = toEdgeError(e, 'EDGE_ERR_STORE_WRITE', { op: 'ack' });
+        this.counters.lastError = err.code;
+        this.log.error({ code: err.code, err: err.message }, 'outbox ack failed');
+        throw err;
+      },
+    );
+  }
+
   /** PUBACKed rows whose ack() follows: delivered, never counted as lost (sqlite-delivered.ts). */
   acked(rowids: readonly number[]): void {
     if (this.closed) throw closedError();
@@ -296,6 +343,7 @@ export class SqliteOutbox implements Outbox {
     this.closing = (async () => {
       const stopping = this.checkpointer.stop();
       this.group.close();
+      await this.ackThread?.close(); // the deletes asked for go first
       await this.walSync.drained();
       this.walSync.close();
       await stopping;

@@ -255,6 +255,14 @@ export class SqliteQueue {
       // Left as found; the next batch sets its own mode, and so does the command ledger.
       this.sync.set(restore);
     }
+    this.applyDeleted(sorted, deleted);
+  }
+
+  /**
+   * `sorted` (ascending) were deleted, `deleted` counting the rows that were still there:
+   * by deleteAcked, or by another connection (the ack worker) in a transaction of its own.
+   */
+  applyDeleted(sorted: Float64Array, deleted: Deleted): void {
     this.nRows -= deleted.rows;
     this.nBytes -= deleted.bytes;
     this.delivered.forget(sorted);

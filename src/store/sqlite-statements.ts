@@ -115,7 +115,9 @@ export function prepareStatements(db: Db): QueueStatements {
     dedupPruneOldest: db.prepare(
       'DELETE FROM dedup WHERE key IN (SELECT key FROM dedup ORDER BY ts LIMIT ?)',
     ),
-    begin: db.prepare('BEGIN'),
+    // IMMEDIATE: the ack worker writes too; a deferred transaction that read first would
+    // fail (SQLITE_BUSY_SNAPSHOT, no busy wait) if the worker committed in between.
+    begin: db.prepare('BEGIN IMMEDIATE'),
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),
   };

@@ -14,7 +14,7 @@ function setup(maxRows = 4, maxDelayMs = 20) {
   const acks: number[][] = [];
   const errors: string[] = [];
   const outbox = new OutboxAcks(
-    (rowids) => acks.push(rowids),
+    (rowids) => void acks.push(rowids),
     (e) => errors.push(e.message),
     { clock, maxRows, maxDelayMs },
   );
@@ -104,7 +104,7 @@ it('outbox-acks-comb: while in flight, a message outside a long run waits one ba
   const clock = new ManualClock();
   const acks: number[][] = [];
   const outbox = new OutboxAcks(
-    (rowids) => acks.push(rowids),
+    (rowids) => void acks.push(rowids),
     (e) => assert.fail(e),
     { clock, maxRows: 100, maxDelayMs: 20, minRun: 4 },
   );
@@ -132,7 +132,7 @@ it('outbox-acks-floor: with the drain floors, rowids go as soon as they are sett
   const acks: number[][] = [];
   let floor = 0;
   const outbox = new OutboxAcks(
-    (rowids) => acks.push(rowids),
+    (rowids) => void acks.push(rowids),
     (e) => assert.fail(e),
     { clock, maxRows: 100, maxDelayMs: 20, minRun: 4, settled: () => (rowid) => rowid < floor },
   );
@@ -158,7 +158,7 @@ it('outbox-acks-floor-bound: more than HOLD_MAX_ROWS held: everything goes', asy
   const clock = new ManualClock();
   const acks: number[][] = [];
   const outbox = new OutboxAcks(
-    (rowids) => acks.push(rowids),
+    (rowids) => void acks.push(rowids),
     (e) => assert.fail(e),
     { clock, maxRows: 1 << 20, maxDelayMs: 20, settled: () => () => false },
   );
@@ -168,5 +168,45 @@ it('outbox-acks-floor-bound: more than HOLD_MAX_ROWS held: everything goes', asy
   outbox.add([1]);
   await clock.advance(20);
   assert.equal((acks as number[][])[0]?.length, HOLD_MAX_ROWS + 1);
+  assert.equal(outbox.buffered, 0);
+});
+
+it('outbox-acks-async: answers come later; settled() waits for them; a rejection is retried with backoff', async () => {
+  const clock = new ManualClock();
+  const errors: string[] = [];
+  const asked: { rowids: number[]; resolve(): void; reject(e: Error): void }[] = [];
+  let recovered = 0;
+  const outbox = new OutboxAcks(
+    (rowids) => new Promise<void>((resolve, reject) => void asked.push({ rowids, resolve, reject })),
+    (e) => errors.push(e.message),
+    { clock, maxRows: 100, maxDelayMs: 5, onRecovered: () => recovered++ },
+  );
+  outbox.add([1, 2]);
+  outbox.idle();
+  await nextTurn();
+  assert.deepEqual(
+    asked.map((a) => a.rowids),
+    [[1, 2]],
+  );
+  assert.equal(outbox.underWay, 1);
+  let settled = false;
+  void outbox.settled().then(() => (settled = true));
+  await nextTurn();
+  assert.equal(settled, false, 'not before the answer');
+  asked[0]!.reject(new Error('database is locked'));
+  await nextTurn();
+  assert.equal(settled, true);
+  assert.equal(outbox.underWay, 0);
+  assert.deepEqual(errors, ['database is locked']);
+  assert.equal(outbox.failing, true);
+  assert.equal(outbox.buffered, 2, 'the rowids wait for the retry');
+  await clock.advance(99);
+  assert.equal(asked.length, 1, 'no attempt before the backoff');
+  await clock.advance(1);
+  assert.deepEqual(asked[1]?.rowids, [1, 2]);
+  asked[1].resolve();
+  await nextTurn();
+  assert.equal(outbox.failing, false);
+  assert.equal(recovered, 1);
   assert.equal(outbox.buffered, 0);
 });

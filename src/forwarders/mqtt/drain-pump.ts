@@ -7,7 +7,8 @@
  *
  * A record is acked to the outbox only after the PUBACK (reason < 0x80) of the message
  * carrying it: it is marked delivered at once (the size cap counts it as no loss) and
- * deleted in a batch later (outbox-acks.ts). While such a delete fails (retried with
+ * deleted in a batch later (outbox-acks.ts), off the event loop when the outbox can
+ * (ackAsync) and the batch is large. While such a delete fails (retried with
  * backoff), nothing new is published. Each published message is announced to the outbox
  * (sending: not evicted while its PUBACK may come).
  */
@@ -19,6 +20,13 @@ import type { DrainWindow } from './drain-window.js';
 import { ACK_DEFAULTS, OutboxAcks } from './outbox-acks.js';
 import type { ForwarderMetrics } from './stats.js';
 import type { Uplink } from './uplink.js';
+
+/**
+ * Acks of at least this many rows go to the outbox's ack worker (a backlog drains); smaller
+ * ones (live traffic) delete in the loop, so a steady trickle does not keep the worker's
+ * thread and memory alive.
+ */
+export const ASYNC_ACK_MIN_ROWS = 1024;
 
 export interface DrainPumpDeps {
   readonly win: DrainWindow;
@@ -48,7 +56,10 @@ export class DrainPump {
 
   constructor(private readonly d: DrainPumpDeps) {
     this.acks = new OutboxAcks(
-      (rowids) => d.source.ack(rowids),
+      (rowids) =>
+        d.source.ackAsync && rowids.length >= ASYNC_ACK_MIN_ROWS
+          ? d.source.ackAsync(rowids)
+          : d.source.ack(rowids),
       (e) => {
         d.recordError('EDGE_ERR_MQTT_PUBLISH', `ack to outbox failed: ${e.message}`);
         d.log.error({ err: e.message }, 'outbox ack failed; retrying, no new publishes until it succeeds');
@@ -66,7 +77,12 @@ export class DrainPump {
   attach(client: MqttClient): void {
     this.client = client;
     this.stopping = false;
-    this.pump();
+    if (this.acks.underWay === 0) return this.pump();
+    const token = this.token;
+    // Deletes sent before (detach() flushed them) land first: what they delete is not read again.
+    void this.acks.settled().then(() => {
+      if (token === this.token) this.pump();
+    });
   }
 
   /** The connection is gone: drops everything unacked, acks what was PUBACKed. */

@@ -19,6 +19,9 @@
  * Late deletes are safe: a record PUBACKed but not yet deleted when the agent dies is
  * sent again (at least once, same id); a record is never deleted before its PUBACK.
  *
+ * An ack may answer later (a Promise: the outbox deletes in a worker thread): several may
+ * be under way, a rejection counts as a failed ack, and settled() tells when none is.
+ *
  * A failed ack keeps its rowids and is retried with backoff (`failing` until one
  * succeeds, then `onRecovered`): the drain publishes nothing new meanwhile, so the rows
  * the outbox holds as delivered stay bounded by one window, none is lost and none is read
@@ -66,10 +69,12 @@ export class OutboxAcks {
   private timer: TimerHandle | undefined;
   private soon = false;
   private failures = 0;
+  private running = 0;
+  private readonly whenSettled: (() => void)[] = [];
   private readonly backoff = new Backoff(RETRY_POLICY);
 
   constructor(
-    private readonly ack: (rowids: number[]) => void,
+    private readonly ack: (rowids: number[]) => void | Promise<void>,
     /** An ack that failed: its records stay unacked and will be sent again. */
     private readonly onError: (error: Error) => void,
     private readonly opts: OutboxAcksOptions,
@@ -82,6 +87,17 @@ export class OutboxAcks {
   /** The last ack failed: its rowids wait for the retry (publish nothing new meanwhile). */
   get failing(): boolean {
     return this.failures > 0;
+  }
+
+  /** Acks answered later and not yet answered. */
+  get underWay(): number {
+    return this.running;
+  }
+
+  /** Resolves once no ack is under way (a new connection reads after the deletes it sent). */
+  settled(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenSettled.push(resolve));
   }
 
   /** The rowids of one PUBACKed message. */
@@ -128,17 +144,37 @@ export class OutboxAcks {
     if (go.length === 0) return;
     const rowids: number[] = [];
     for (const m of go) for (const r of m.rowids) rowids.push(r);
+    let answer: void | Promise<void>;
     try {
-      this.ack(rowids);
+      answer = this.ack(rowids);
     } catch (e) {
-      this.retryLater(rowids);
-      this.onError(e as Error);
+      this.failed(rowids, e as Error);
       return;
     }
+    if (!answer) return this.succeeded();
+    this.running++;
+    answer.then(
+      () => this.answered(() => this.succeeded()),
+      (e: Error) => this.answered(() => this.failed(rowids, e)),
+    );
+  }
+
+  private answered(then: () => void): void {
+    this.running--;
+    then();
+    if (this.running === 0) for (const resolve of this.whenSettled.splice(0)) resolve();
+  }
+
+  private succeeded(): void {
     if (this.failures === 0) return;
     this.failures = 0;
     this.backoff.reset();
     this.opts.onRecovered?.();
+  }
+
+  private failed(rowids: readonly number[], e: Error): void {
+    this.retryLater(rowids);
+    this.onError(e);
   }
 
   /** What goes now and what is held, by the settled floors or else by the minRun rule. */
