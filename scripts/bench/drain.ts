@@ -27,9 +27,9 @@ import { MqttForwarder } from '../../src/forwarders/mqtt/forwarder.js';
 import { PayloadBuilder, type BuiltMessage } from '../../src/forwarders/mqtt/payload.js';
 import { startMosquitto, type MosquittoBroker } from '../../test/helpers/mosquitto.js';
 import { FakeOutbox, telemetryBody } from '../../test/mqtt/fake-outbox.js';
-import { benchRounds, formatResult, median, type BenchResult } from './common.js';
+import { benchRounds, formatResult, median, type BenchResult, envCount } from './common.js';
 
-const RECORDS = Number(process.env.BENCH_DRAIN_RECORDS ?? 500_000);
+const RECORDS = envCount('BENCH_DRAIN_RECORDS', 500_000);
 const ROUNDS = Math.max(3, benchRounds(3));
 const DEVICES = 10;
 /** `inline`: the drain reads and builds on the forwarder's thread (the tree before the worker). */

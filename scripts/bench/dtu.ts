@@ -26,14 +26,23 @@ import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
 import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { buildReadRequest } from '../../src/drivers/modbus/rtu/frame.js';
-import { benchRounds, alternate, formatResult, median, pairedRatio, type BenchResult } from './common.js';
+import {
+  benchRounds,
+  alternate,
+  formatResult,
+  median,
+  pairedRatio,
+  type BenchResult,
+  envCount,
+  envNumber,
+} from './common.js';
 import { answerReadHolding } from './station-probes.js';
 
-const TX = Number(process.env.BENCH_DTU_TX ?? 3000);
+const TX = envCount('BENCH_DTU_TX', 3000);
 const ROUNDS = benchRounds(7);
-const IDLE_S = Number(process.env.BENCH_DTU_IDLE_S ?? 20);
-const LINKS = Number(process.env.BENCH_DTU_LINKS ?? 200);
-const HB_MS = Number(process.env.BENCH_DTU_HB_MS ?? 1000);
+const IDLE_S = envNumber('BENCH_DTU_IDLE_S', 20, 1);
+const LINKS = envCount('BENCH_DTU_LINKS', 200);
+const HB_MS = envCount('BENCH_DTU_HB_MS', 1000, 10);
 
 /** Answers every complete 8-byte read-holding request at once (register i = address + i). */
 function responder(socket: Socket): void {

@@ -17,13 +17,13 @@ import { promisify } from 'node:util';
 import { startMosquitto } from '../../test/helpers/mosquitto.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { startSimulatedModbusServer } from '../../src/demo/simulator.js';
-import { benchRounds, median, type BenchResult } from './common.js';
+import { benchRounds, median, type BenchResult, envCount, envNumber } from './common.js';
 import { PRODUCTION_ENV, PRODUCTION_FLAGS } from './imports.js';
 import { simulatedDevices } from './station-devices.js';
 
-const DEVICES = Number(process.env.BENCH_MEM_DEVICES ?? 100);
-const TAGS = Number(process.env.BENCH_MEM_TAGS ?? 50);
-const SETTLE_S = Number(process.env.BENCH_MEM_SETTLE_S ?? 20);
+const DEVICES = envCount('BENCH_MEM_DEVICES', 100);
+const TAGS = envCount('BENCH_MEM_TAGS', 50);
+const SETTLE_S = envNumber('BENCH_MEM_SETTLE_S', 20, 1);
 const ROUNDS = benchRounds(3);
 /** Extra node flags for the agent child only, to compare V8 settings: BENCH_MEM_NODE_FLAGS='--v8-pool-size=1'. */
 const EXTRA_FLAGS = (process.env.BENCH_MEM_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');

@@ -29,7 +29,16 @@ import { silentLogger } from '../../src/core/ports.js';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { freePort } from '../../test/helpers/net.js';
-import { benchRounds, alternate, formatResult, median, pairedRatio, type BenchResult } from './common.js';
+import {
+  benchRounds,
+  alternate,
+  formatResult,
+  median,
+  pairedRatio,
+  type BenchResult,
+  envCount,
+  envNumber,
+} from './common.js';
 
 interface BenchServer {
   readonly name: string;
@@ -262,10 +271,10 @@ async function soak(port: number, seconds: number): Promise<BenchResult> {
 const runs = (xs: readonly number[], digits = 0): string => xs.map((v) => v.toFixed(digits)).join('/');
 
 export async function run(): Promise<BenchResult[]> {
-  const count = Number(process.env.BENCH_MODBUS_TX ?? 3000);
+  const count = envCount('BENCH_MODBUS_TX', 3000);
   const rounds = benchRounds(7);
   // The in-process soak shares the heap of every suite before it; `bench soak` measures the real agent process.
-  const soakSeconds = Number(process.env.BENCH_SOAK_S ?? 0);
+  const soakSeconds = envNumber('BENCH_SOAK_S', 0);
   const server = await startServer(false);
   try {
     const load0 = loadavg()[0]!;

@@ -10,12 +10,12 @@
  * BENCH_V8_PARALLEL=1 runs each round's agents at the same time.
  */
 import { pathToFileURL } from 'node:url';
-import { benchRounds, formatResult, type BenchResult } from './common.js';
+import { benchRounds, formatResult, type BenchResult, envNumber } from './common.js';
 import { PRODUCTION_FLAGS } from './imports.js';
 import { STATION_NAME, figures, startStation, type Sample } from './mem.js';
 
 const ROUNDS = benchRounds(3);
-const SETTLE_S = Number(process.env.BENCH_MEM_SETTLE_S ?? 30);
+const SETTLE_S = envNumber('BENCH_MEM_SETTLE_S', 30, 1);
 /** Runs a round's agents side by side (a long settle in half the time; both see the same load). */
 const PARALLEL = process.env.BENCH_V8_PARALLEL === '1';
 

@@ -3,7 +3,7 @@
  * never ended once the backlog was drained. It now ends `idleMs` after its last reply with
  * nothing asked since, and the next read starts a new one.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { storeSchema } from '../../src/config/sections/store.js';
@@ -19,7 +19,8 @@ import { AGENT, SITE, mqttConfig } from './util.js';
 
 const IDLE_MS = 1000;
 
-test('reader-worker-ends-when-idle: the worker ends after idleMs without a request and starts again on demand', async (t) => {
+/** An outbox holding `records` committed records, and a reader of its file on a manual clock. */
+async function rig(t: TestContext, records: number) {
   const dir = tempDir();
   const path = join(dir.path, 'outbox.db');
   const clock = new ManualClock();
@@ -27,7 +28,7 @@ test('reader-worker-ends-when-idle: the worker ends after idleMs without a reque
     clock,
     logger: silentLogger,
   });
-  for (let i = 0; i < 5; i++) outbox.append(telemetry('d', 1_700_000_000_000 + i, i));
+  for (let i = 0; i < records; i++) outbox.append(telemetry('d', 1_700_000_000_000 + i, i));
   await outbox.flush();
   const options = payloadOptions(mqttConfig({ url: 'mqtt://127.0.0.1:1' }), SITE, AGENT);
   const reader = new ChunkReader(path, options, { clock, idleMs: IDLE_MS });
@@ -36,6 +37,11 @@ test('reader-worker-ends-when-idle: the worker ends after idleMs without a reque
     await outbox.close();
     dir.remove();
   });
+  return { clock, reader };
+}
+
+test('reader-worker-ends-when-idle: the worker ends after idleMs without a request and starts again on demand', async (t) => {
+  const { clock, reader } = await rig(t, 5);
   const req = { afterRowid: 0, limit: 100, maxBytes: 1 << 20, beforeRowid: undefined, replay: true };
 
   const first = await reader.read(req);
@@ -54,22 +60,7 @@ test('reader-worker-ends-when-idle: the worker ends after idleMs without a reque
 });
 
 test('reader-worker-busy-stays: a read within idleMs keeps the worker', async (t) => {
-  const dir = tempDir();
-  const path = join(dir.path, 'outbox.db');
-  const clock = new ManualClock();
-  const outbox = SqliteOutbox.open(storeSchema.parse({ path, integrityCheck: 'off' }), {
-    clock,
-    logger: silentLogger,
-  });
-  outbox.append(telemetry('d', 1_700_000_000_000, 0));
-  await outbox.flush();
-  const options = payloadOptions(mqttConfig({ url: 'mqtt://127.0.0.1:1' }), SITE, AGENT);
-  const reader = new ChunkReader(path, options, { clock, idleMs: IDLE_MS });
-  t.after(async () => {
-    await reader.close();
-    await outbox.close();
-    dir.remove();
-  });
+  const { clock, reader } = await rig(t, 1);
   const req = { afterRowid: 0, limit: 100, maxBytes: 1 << 20, beforeRowid: undefined, replay: false };
   for (let i = 0; i < 3; i++) {
     await reader.read(req);
