@@ -5,8 +5,9 @@
  * `batch.maxLatencyMs` after its first record when that is set above 0 (a fixed window).
  * In the adaptive mode a commit never starts less than `batch.minIntervalMs` after the
  * previous one ended (a steady stream of single records would otherwise pay one fsync
- * each), and never while the WAL's fdatasync is out (sqlite-wal-sync.ts): what arrives
- * meanwhile commits when it returns (the classic group commit). Durable appends resolve,
+ * each), more under a heavy stream (sqlite-commit-pace.ts), and never while the WAL's
+ * fdatasync is out (sqlite-wal-sync.ts): what arrives meanwhile commits when it returns
+ * (the classic group commit). Durable appends resolve,
  * and listeners hear of a commit, once it is on disk. A failed commit keeps the records
  * pending and retries with backoff; while commits fail, pending is bounded by dropping
  * the oldest pending telemetry (sqlite-shed.ts), recorded by a gap event at the next commit.
@@ -18,6 +19,7 @@ import type { Logger, OnceResult, OnceScan } from '../core/ports.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import type { Checkpointer } from './sqlite-checkpoint.js';
+import { CommitPace } from './sqlite-commit-pace.js';
 import { logEvictions } from './sqlite-evict.js';
 import { PendingOnceGroups, type OnceGroup } from './sqlite-once-groups.js';
 import type { CommitCounters } from './sqlite-counters.js';
@@ -54,7 +56,7 @@ export class GroupCommit {
   private readonly path: string;
   private readonly maxRecords: number;
   private readonly maxLatencyMs: number;
-  private readonly minIntervalMs: number;
+  private readonly pace: CommitPace;
   /** Monotonic time the last commit ended. */
   private lastCommitAt = -Infinity;
   private readonly maxPending: number;
@@ -86,7 +88,11 @@ export class GroupCommit {
     this.path = deps.path;
     this.maxRecords = config.batch.maxRecords;
     this.maxLatencyMs = config.batch.maxLatencyMs;
-    this.minIntervalMs = config.batch.minIntervalMs;
+    this.pace = new CommitPace(
+      config.batch.minIntervalMs,
+      config.batch.maxIntervalMs,
+      this.clock.monotonic(),
+    );
     this.maxPending = Math.max(config.maxPendingRecords ?? 200_000, config.batch.maxRecords);
   }
 
@@ -97,6 +103,7 @@ export class GroupCommit {
 
   append(record: NewRecord): void {
     this.pending.push(record);
+    this.pace.arrived(1);
     this.afterPush();
   }
 
@@ -139,6 +146,7 @@ export class GroupCommit {
         this.waiters.set(m, waiter);
         this.pending.push(m);
       }
+      this.pace.arrived(members.length);
       this.afterPush();
     });
   }
@@ -382,10 +390,7 @@ export class GroupCommit {
   // ---------------------------------------------------------------- timers
 
   private armLatencyTimer(): void {
-    const wait =
-      this.maxLatencyMs > 0
-        ? this.maxLatencyMs
-        : Math.max(0, this.lastCommitAt + this.minIntervalMs - this.clock.monotonic());
+    const wait = this.maxLatencyMs > 0 ? this.maxLatencyMs : this.spacingLeft(this.clock.monotonic());
     this.latencyTimer = afterTurnOr(
       this.clock,
       () => {
@@ -397,6 +402,11 @@ export class GroupCommit {
       },
       wait,
     );
+  }
+
+  /** What is left at `now` of the spacing after the last commit (0: commit at the end of the turn). */
+  private spacingLeft(now: number): number {
+    return Math.max(0, this.lastCommitAt + this.pace.interval(now) - now);
   }
 
   /** An fdatasync is out, or a checkpoint catches up: new commits wait for it. */
