@@ -67,6 +67,8 @@ export class GroupCommit {
   private readonly droppedByDevice = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private latencyTimer: TimerHandle | null = null;
+  /** Monotonic time latencyTimer fires. */
+  private latencyDue = 0;
   private retryTimer: TimerHandle | null = null;
   private readonly backoff = new Backoff(RETRY_POLICY);
   private failing = false;
@@ -101,20 +103,24 @@ export class GroupCommit {
     return this.pending.length;
   }
 
-  append(record: NewRecord): void {
+  append(record: NewRecord, durable = false): void {
     this.pending.push(record);
-    this.pace.arrived(1);
-    this.afterPush();
+    this.pace.arrived(1, durable);
+    this.afterPush(durable);
   }
 
-  /** Commits when the batch is full, else schedules the commit; sheds over the pending bound. */
-  private afterPush(): void {
+  /**
+   * Commits when the batch is full, else schedules the commit (sooner when `durable` and
+   * telemetry alone had spaced it further); sheds over the pending bound.
+   */
+  private afterPush(durable: boolean): void {
     const n = this.pending.length;
     if (n >= this.maxRecords && !this.failing && !this.committing) {
       this.commitPending();
     } else {
       // n > 0, not n === 1: an appendOnce group can take an empty batch to several records at once.
       if (n > 0 && this.latencyTimer === null && !this.failing) this.armLatencyTimer();
+      else if (durable && this.latencyTimer !== null && this.maxLatencyMs === 0) this.hurry();
       if (n > this.maxPending) this.shed();
     }
   }
@@ -123,7 +129,7 @@ export class GroupCommit {
     const own: NewRecord = { device: record.device, cls: record.cls, ts: record.ts, body: record.body };
     return new Promise<StoredRecord>((resolve, reject) => {
       this.waiters.set(own, { resolve, reject });
-      this.append(own);
+      this.append(own, true);
     });
   }
 
@@ -146,8 +152,8 @@ export class GroupCommit {
         this.waiters.set(m, waiter);
         this.pending.push(m);
       }
-      this.pace.arrived(members.length);
-      this.afterPush();
+      this.pace.arrived(members.length, true);
+      this.afterPush(true);
     });
   }
 
@@ -390,7 +396,9 @@ export class GroupCommit {
   // ---------------------------------------------------------------- timers
 
   private armLatencyTimer(): void {
-    const wait = this.maxLatencyMs > 0 ? this.maxLatencyMs : this.spacingLeft(this.clock.monotonic());
+    const now = this.clock.monotonic();
+    const wait = this.maxLatencyMs > 0 ? this.maxLatencyMs : this.spacingLeft(now);
+    this.latencyDue = now + wait;
     this.latencyTimer = afterTurnOr(
       this.clock,
       () => {
@@ -406,7 +414,15 @@ export class GroupCommit {
 
   /** What is left at `now` of the spacing after the last commit (0: commit at the end of the turn). */
   private spacingLeft(now: number): number {
-    return Math.max(0, this.lastCommitAt + this.pace.interval(now) - now);
+    return Math.max(0, this.lastCommitAt + this.pace.interval(now, this.waiters.size > 0) - now);
+  }
+
+  /** A durable append joined a batch timed for telemetry alone: re-arms at its shorter spacing. */
+  private hurry(): void {
+    const now = this.clock.monotonic();
+    if (this.latencyDue <= now + this.spacingLeft(now)) return;
+    this.latencyTimer?.cancel();
+    this.armLatencyTimer();
   }
 
   /** An fdatasync is out, or a checkpoint catches up: new commits wait for it. */
