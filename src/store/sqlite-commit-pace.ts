@@ -6,8 +6,8 @@
  * forwarder's read and delete), so at 1,000 CIP-22 frames/s the 4 ms spacing alone meant
  * ~200 commits/s, about half the gateway's CPU.
  *
- * While a durable append waits (a CIP-22 frame before its ACK), only the rate of durable
- * appends counts: telemetry beside 50 piles does not delay their ACKs. Up to
+ * While durable appends flow (CIP-22 frames, ACKed once committed), only their rate
+ * counts: telemetry beside 50 piles does not delay their ACKs. Up to
  * KNEE_PER_S durable appends a second (50 piles in a tight loop) the spacing stays
  * minIntervalMs, and an idle store still commits at once (the spacing counts from the
  * end of the previous commit). Fire-and-forget telemetry alone is spaced by its own rate.
@@ -55,7 +55,8 @@ export class CommitPace {
       this.durable = 0;
       this.windowStart = now;
     }
-    const rate = durablePending ? this.durableRate : this.allRate;
+    // Durable appends flowing (a frame waiting now, or some in the last window): their rate alone.
+    const rate = durablePending || this.durableRate > 0 ? this.durableRate : this.allRate;
     const paced = Math.min(this.maxIntervalMs, (rate - KNEE_PER_S) / PER_S_PER_MS);
     return Math.max(this.minIntervalMs, paced);
   }

@@ -48,7 +48,7 @@ export const storeSchema = z.strictObject({
         .max(1000)
         .default(20)
         .describe(
-          'Group commit with maxLatencyMs 0: above 500 records/s the spacing between commits grows by 1 ms per 25 records/s (1,000 records/s: a commit every 20 ms) up to this bound, as each commit costs ~1 ms of CPU whatever its size. While a durable append (a CIP-22 frame before its ACK) waits, only durable appends count, so telemetry never delays ACKs. 0 keeps the spacing at minIntervalMs',
+          'Group commit with maxLatencyMs 0: above 500 records/s the spacing between commits grows by 1 ms per 25 records/s (1,000 records/s: a commit every 20 ms) up to this bound, as each commit costs ~1 ms of CPU whatever its size. While durable appends (CIP-22 frames, ACKed once committed) flow, only their rate counts, so telemetry never delays ACKs. 0 keeps the spacing at minIntervalMs',
         ),
     })
     .prefault({}),
