@@ -371,7 +371,7 @@ async function loads(pki: BenchPki): Promise<BenchResult[]> {
       baselineName: floor,
       baseline: med(load.echo, 'cpuPct'),
       target: '<= 6 %',
-      notes: `per round ${load.gateway.map((x) => x.cpuPct.toFixed(2)).join(', ')} %, echo ${load.echo.map((x) => x.cpuPct.toFixed(2)).join(', ')} %; kernel part ${med(load.gateway, 'systemPct').toFixed(2)} % vs echo ${med(load.echo, 'systemPct').toFixed(2)} %; store commits ${med(load.gateway, 'commitsPerS').toFixed(0)}/s; idle sockets (1 round) ${(idle?.cpuPct ?? 0).toFixed(2)} %${beforeNote(load.before, 'cpuPct', 1, '%')}`,
+      notes: `per round ${load.gateway.map((x) => x.cpuPct.toFixed(2)).join(', ')} %, echo ${load.echo.map((x) => x.cpuPct.toFixed(2)).join(', ')} %; kernel part ${med(load.gateway, 'systemPct').toFixed(2)} % vs echo ${med(load.echo, 'systemPct').toFixed(2)} %; store commits ${med(load.gateway, 'commitsPerS').toFixed(0)}/s; idle sockets (1 round) ${(idle?.cpuPct ?? 0).toFixed(2)} %${beforeNote(load.before, 'cpuPct', 1, '%')}${load.before.length > 0 ? `, its store commits ${med(load.before, 'commitsPerS').toFixed(0)}/s` : ''}`,
     },
   ];
 }

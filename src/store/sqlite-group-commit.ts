@@ -5,8 +5,9 @@
  * `batch.maxLatencyMs` after its first record when that is set above 0 (a fixed window).
  * In the adaptive mode a commit never starts less than `batch.minIntervalMs` after the
  * previous one ended (a steady stream of single records would otherwise pay one fsync
- * each), and never while the WAL's fdatasync is out (sqlite-wal-sync.ts): what arrives
- * meanwhile commits when it returns (the classic group commit). Durable appends resolve,
+ * each), more under a heavy stream (sqlite-commit-pace.ts), and never while the WAL's
+ * fdatasync is out (sqlite-wal-sync.ts): what arrives meanwhile commits when it returns
+ * (the classic group commit). Durable appends resolve,
  * and listeners hear of a commit, once it is on disk. A failed commit keeps the records
  * pending and retries with backoff; while commits fail, pending is bounded by dropping
  * the oldest pending telemetry (sqlite-shed.ts), recorded by a gap event at the next commit.
@@ -18,6 +19,7 @@ import type { Logger, OnceResult, OnceScan } from '../core/ports.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import type { Checkpointer } from './sqlite-checkpoint.js';
+import { CommitPace } from './sqlite-commit-pace.js';
 import { logEvictions } from './sqlite-evict.js';
 import { PendingOnceGroups, type OnceGroup } from './sqlite-once-groups.js';
 import type { CommitCounters } from './sqlite-counters.js';
@@ -54,7 +56,7 @@ export class GroupCommit {
   private readonly path: string;
   private readonly maxRecords: number;
   private readonly maxLatencyMs: number;
-  private readonly minIntervalMs: number;
+  private readonly pace: CommitPace;
   /** Monotonic time the last commit ended. */
   private lastCommitAt = -Infinity;
   private readonly maxPending: number;
@@ -65,6 +67,8 @@ export class GroupCommit {
   private readonly droppedByDevice = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private latencyTimer: TimerHandle | null = null;
+  /** Monotonic time latencyTimer fires. */
+  private latencyDue = 0;
   private retryTimer: TimerHandle | null = null;
   private readonly backoff = new Backoff(RETRY_POLICY);
   private failing = false;
@@ -86,7 +90,11 @@ export class GroupCommit {
     this.path = deps.path;
     this.maxRecords = config.batch.maxRecords;
     this.maxLatencyMs = config.batch.maxLatencyMs;
-    this.minIntervalMs = config.batch.minIntervalMs;
+    this.pace = new CommitPace(
+      config.batch.minIntervalMs,
+      config.batch.maxIntervalMs,
+      this.clock.monotonic(),
+    );
     this.maxPending = Math.max(config.maxPendingRecords ?? 200_000, config.batch.maxRecords);
   }
 
@@ -95,19 +103,24 @@ export class GroupCommit {
     return this.pending.length;
   }
 
-  append(record: NewRecord): void {
+  append(record: NewRecord, durable = false): void {
     this.pending.push(record);
-    this.afterPush();
+    this.pace.arrived(1, durable);
+    this.afterPush(durable);
   }
 
-  /** Commits when the batch is full, else schedules the commit; sheds over the pending bound. */
-  private afterPush(): void {
+  /**
+   * Commits when the batch is full, else schedules the commit (sooner when `durable` and
+   * telemetry alone had spaced it further); sheds over the pending bound.
+   */
+  private afterPush(durable: boolean): void {
     const n = this.pending.length;
     if (n >= this.maxRecords && !this.failing && !this.committing) {
       this.commitPending();
     } else {
       // n > 0, not n === 1: an appendOnce group can take an empty batch to several records at once.
       if (n > 0 && this.latencyTimer === null && !this.failing) this.armLatencyTimer();
+      else if (durable && this.latencyTimer !== null && this.maxLatencyMs === 0) this.hurry();
       if (n > this.maxPending) this.shed();
     }
   }
@@ -116,7 +129,7 @@ export class GroupCommit {
     const own: NewRecord = { device: record.device, cls: record.cls, ts: record.ts, body: record.body };
     return new Promise<StoredRecord>((resolve, reject) => {
       this.waiters.set(own, { resolve, reject });
-      this.append(own);
+      this.append(own, true);
     });
   }
 
@@ -139,7 +152,8 @@ export class GroupCommit {
         this.waiters.set(m, waiter);
         this.pending.push(m);
       }
-      this.afterPush();
+      this.pace.arrived(members.length, true);
+      this.afterPush(true);
     });
   }
 
@@ -382,10 +396,9 @@ export class GroupCommit {
   // ---------------------------------------------------------------- timers
 
   private armLatencyTimer(): void {
-    const wait =
-      this.maxLatencyMs > 0
-        ? this.maxLatencyMs
-        : Math.max(0, this.lastCommitAt + this.minIntervalMs - this.clock.monotonic());
+    const now = this.clock.monotonic();
+    const wait = this.maxLatencyMs > 0 ? this.maxLatencyMs : this.spacingLeft(now);
+    this.latencyDue = now + wait;
     this.latencyTimer = afterTurnOr(
       this.clock,
       () => {
@@ -397,6 +410,19 @@ export class GroupCommit {
       },
       wait,
     );
+  }
+
+  /** What is left at `now` of the spacing after the last commit (0: commit at the end of the turn). */
+  private spacingLeft(now: number): number {
+    return Math.max(0, this.lastCommitAt + this.pace.interval(now, this.waiters.size > 0) - now);
+  }
+
+  /** A durable append joined a batch timed for telemetry alone: re-arms at its shorter spacing. */
+  private hurry(): void {
+    const now = this.clock.monotonic();
+    if (this.latencyDue <= now + this.spacingLeft(now)) return;
+    this.latencyTimer?.cancel();
+    this.armLatencyTimer();
   }
 
   /** An fdatasync is out, or a checkpoint catches up: new commits wait for it. */

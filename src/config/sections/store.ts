@@ -42,6 +42,14 @@ export const storeSchema = z.strictObject({
         .describe(
           'Group commit with maxLatencyMs 0: a commit starts at least this long after the previous one ended, and what arrives meanwhile shares it (an idle store still commits at once). Bounds fsyncs per second under a steady stream of small appends (each costs 0.1-0.2 ms of CPU here, more on an SD card) for at most this much added latency',
         ),
+      maxIntervalMs: z
+        .number()
+        .nonnegative()
+        .max(1000)
+        .default(20)
+        .describe(
+          'Group commit with maxLatencyMs 0: above 500 records/s the spacing between commits grows by 1 ms per 25 records/s (1,000 records/s: a commit every 20 ms) up to this bound, as each commit costs ~1 ms of CPU whatever its size. While durable appends (CIP-22 frames, ACKed once committed) flow, only their rate counts, so telemetry never delays ACKs. 0 keeps the spacing at minIntervalMs',
+        ),
     })
     .prefault({}),
   synchronous: z
