@@ -40,6 +40,9 @@ interface Case {
 interface Round {
   readonly lat: number[];
   readonly turns: TurnStats | undefined;
+  /** CPU per measured handshake (user + system), ms: the agent's process and this (client) process. */
+  readonly serverCpuMs: number;
+  readonly clientCpuMs: number;
 }
 
 function p99(values: readonly number[]): number {
@@ -111,12 +114,20 @@ async function round(pki: BenchPki, c: Case | undefined, probe = false): Promise
     const warmup = c?.reconnect ? RECONNECT_PILES : WARMUP;
     for (let i = 0; i < warmup; i++) await one(i);
     agent.child.send('mark');
+    const since = performance.now();
+    const clientCpu = process.cpuUsage();
     const lat: number[] = [];
     for (let i = 0; i < HANDSHAKES; i++) lat.push(await one(c?.reconnect ? i % RECONNECT_PILES : WARMUP + i));
+    const { user, system } = process.cpuUsage(clientCpu);
     const turns = probe ? await turnsOf(agent.child) : undefined;
     // BENCH_CPU_PROF=<dir>: the agent writes the profile of the measured handshakes there.
-    if (process.env.BENCH_CPU_PROF) await agent.usage();
-    return { lat, turns };
+    const usage = await agent.usage();
+    return {
+      lat,
+      turns,
+      serverCpuMs: ((usage.cpuPct / 100) * (performance.now() - since)) / HANDSHAKES,
+      clientCpuMs: (user + system) / 1000 / HANDSHAKES,
+    };
   } finally {
     await agent.stop();
   }
@@ -152,6 +163,20 @@ function turnNote(rounds: readonly Round[]): string {
   );
 }
 
+/**
+ * CPU per handshake, medians of the rounds: the gateway's process against the plain TLS
+ * server's, and the bench client's own (its signature, ECDH, key schedule) against the
+ * plain client's, so that a slow client is seen as such and not taken for the gateway.
+ */
+function cpuNote(rounds: readonly Round[], plain: readonly Round[]): string {
+  const med = (rs: readonly Round[], k: 'serverCpuMs' | 'clientCpuMs'): string =>
+    median(rs.map((r) => r[k])).toFixed(2);
+  return (
+    `CPU per handshake: agent ${med(rounds, 'serverCpuMs')} ms vs plain TLS server ${med(plain, 'serverCpuMs')} ms, ` +
+    `bench client ${med(rounds, 'clientCpuMs')} ms vs plain client ${med(plain, 'clientCpuMs')} ms`
+  );
+}
+
 /** The handshake figures for a PKI that has at least WARMUP + HANDSHAKES piles of each kind. */
 export async function handshakeResults(pki: BenchPki): Promise<BenchResult[]> {
   const all = cases().filter((c) => c.alg === 'ecdsa-p256' || pki.sm2Piles.length > 0);
@@ -183,7 +208,7 @@ export async function handshakeResults(pki: BenchPki): Promise<BenchResult[]> {
       notes:
         `p99 per round ${fmt(p99s)} ms vs ${fmt(plainP99s)} ms; median ${median(lat).toFixed(2)} ms, ` +
         `mean ${mean(lat).toFixed(2)} ms vs ${plainMean.toFixed(2)} ms (${(1000 / mean(lat)).toFixed(0)}/s vs ${(1000 / plainMean).toFixed(0)}/s); ` +
-        `${HANDSHAKES} sequential per round after warm-up\n  ${turnNote([probes.get(c)!])}`,
+        `${HANDSHAKES} sequential per round after warm-up\n  ${cpuNote(rounds, plain)}\n  ${turnNote([probes.get(c)!])}`,
     });
   }
   results.push({

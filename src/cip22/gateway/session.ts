@@ -357,14 +357,17 @@ export class PileSession {
     if (this.host.replayed(createHash('sha256').update(msg.signature).digest('hex'))) {
       throw new Refusal('nonce-reused', 'nonce-reused', 'this AUTH_RESP was accepted before (replay)');
     }
-    // No z from the job (not asked for, or a bad peer point): computeSecret names the error.
+    // No z from the job (not asked for, or a bad peer point): computeSecret names the error,
+    // before AUTH_OK (a bad key is an AUTH_FAIL).
     const z = outcome.z ? Buffer.from(outcome.z) : ephemeral.computeSecret(msg.pileEphemeralPub);
+    // AUTH_OK is plain: it goes out before the session keys are derived (a pile derives its
+    // own meanwhile); no frame of the pile is read before this turn has set the channel.
+    this.send({ type: 'AUTH_OK', heartbeatMs: this.host.config.heartbeatMs, gatewayTimeMs: BigInt(now) });
     if (this.version === '2.0') this.channel = SealedChannel.derive(z, deviceId, this.sessionId as Buffer);
     // Handshake material is not kept for the session's life (slices of the shared buffer pool).
     this.ephemeral = undefined;
     this.nonce = undefined;
     this.sessionId = undefined;
-    this.send({ type: 'AUTH_OK', heartbeatMs: this.host.config.heartbeatMs, gatewayTimeMs: BigInt(now) });
     this.phase = 'open';
     this.machine = this.host.authenticated(this, this.version as Cip22Version);
     if (!msg.policyHash.equals(this.host.policyHash)) this.sendPolicy();
