@@ -5,6 +5,9 @@
  * connect + one echo round trip on the same certificates, alternated round by round:
  * - P-256 and SM2 piles, each at first contact (every pile new to a fresh gateway) and
  *   reconnecting (RECONNECT_PILES piles cycling: certificate cache hits).
+ * - CPU per handshake (user + system) of the agent's process and of this client process,
+ *   beside the plain TLS server's and client's: the latency is the client's work plus the
+ *   gateway's, and the client's part (SM2 signing, ECDH) must not be taken for the agent's.
  * - The gateway's event loop: the longest synchronous turn during the handshakes
  *   (turn-probe.ts), in one extra round per case (the probe costs CPU per callback),
  *   beside the plain TLS server's.
