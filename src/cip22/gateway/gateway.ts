@@ -296,6 +296,8 @@ export class Cip22Gateway implements SessionHost {
           ? 'rate-limited'
           : null;
     const end = (): void => {
+      // Closed by the peer already: end() would only build an error and arm a timer for nothing.
+      if (socket.destroyed) return;
       socket.end();
       const grace = this.clock.setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
       socket.once('close', () => grace.cancel());

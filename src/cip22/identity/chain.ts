@@ -36,6 +36,8 @@ export interface SignatureJob {
   readonly issuer: Pick<ParsedCertificate, 'publicKey65' | 'keyAlg'>;
   /** The issuer is an issuing CA already linked to a pinned root: its key will verify again. */
   readonly hot?: boolean;
+  /** Set when `cert` is the pile's own certificate: its key, which the AUTH signature is checked with. */
+  readonly pileKey65?: Buffer;
 }
 
 export type ChainResult =
@@ -178,7 +180,7 @@ function* check(input: PileChainInput): Generator<SignatureJob, ParsedCertificat
     reject('root-issued', `pile certificate is issued directly by the root "${issuer.subject}"`);
   let pileSigned = cache?.knownLink(pile, issuer) ?? false;
   if (!pileSigned) {
-    pileSigned = yield { cert: pile, issuer, hot: linkedToRoot(issuer, input) };
+    pileSigned = yield { cert: pile, issuer, hot: linkedToRoot(issuer, input), pileKey65: pile.publicKey65 };
     if (pileSigned) cache?.rememberLink(pile, issuer);
   }
   if (!pileSigned) {

@@ -1,16 +1,16 @@
 /**
  * AUTH signatures (spec §5.3) and the raw verification shared with certificates.
- * SM2: signing with sm-crypto-v2, verification on its curve points (sm2-verify.ts); Node's
+ * SM2: signing (sm2-sign.ts) and verification (sm2-verify.ts) on sm-crypto-v2's curve points; Node's
  * crypto cannot make or check GB/T 32918.2 signatures with the spec's signer ID.
  * ECDSA P-256: Node's crypto.
  * (r, s) DER is encoded and decoded here, strictly, not by sm-crypto-v2 (its DER
  * reader is lenient and does not range-check r and s).
  */
 import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { sm2 } from 'sm-crypto-v2';
-import { CURVES, SM2_SIGNER_ID, type IdentityAlg } from './algorithms.js';
+import { CURVES, SM2_SIGNER_ID, identityError, type IdentityAlg } from './algorithms.js';
 import { decodeRsSignature, encodeRsSignature } from './der.js';
-import { type EcPrivateKey, loadEcPrivateKey } from './private-key.js';
+import { loadEcPrivateKey } from './private-key.js';
+import { type Sm2SigningKey, sm2Sign, sm2SigningKey } from './sm2-sign.js';
 import { sm2Verifies } from './sm2-verify.js';
 
 export type DigestName = 'sha256' | 'sha384';
@@ -83,31 +83,47 @@ export function verifyEcdsaP256(
 }
 
 /** A KeyObject's scalar is read (a PKCS#8 export and parse) once, not per signature. */
-const loadedKeys = new WeakMap<KeyObject, EcPrivateKey>();
+const loadedKeys = new WeakMap<KeyObject, Sm2SigningKey>();
 
-function loaded(alg: IdentityAlg, privateKey: KeyObject | string): EcPrivateKey {
-  if (typeof privateKey === 'string') return loadEcPrivateKey(alg, privateKey);
-  const hit = loadedKeys.get(privateKey);
-  if (hit?.alg === alg) return hit;
-  const key = loadEcPrivateKey(alg, privateKey);
-  loadedKeys.set(privateKey, key);
+function sm2Key(privateKey: KeyObject | string): Sm2SigningKey {
+  const hit = typeof privateKey === 'string' ? undefined : loadedKeys.get(privateKey);
+  if (hit) return hit;
+  const { d, publicKey65 } = loadEcPrivateKey('sm2', privateKey);
+  let key: Sm2SigningKey;
+  try {
+    key = sm2SigningKey(d, publicKey65);
+  } catch (cause) {
+    throw identityError('EDGE_ERR_CIP22_KEY_INVALID', 'private key is not a usable SM2 key', {}, cause);
+  }
+  if (typeof privateKey !== 'string') loadedKeys.set(privateKey, key);
   return key;
+}
+
+/** A loaded P-256 KeyObject signs as it is: exporting it to check the curve cost as much as the signature. */
+function p256Key(privateKey: KeyObject | string): KeyObject {
+  if (
+    typeof privateKey !== 'string' &&
+    privateKey.type === 'private' &&
+    privateKey.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+  )
+    return privateKey;
+  return loadEcPrivateKey('ecdsa-p256', privateKey).keyObject;
+}
+
+/** Loads a pile's key for signAuth ahead of its first signature (a pile holds its key loaded). */
+export function loadAuthKey(alg: IdentityAlg, privateKey: KeyObject): void {
+  if (alg === 'sm2') sm2Key(privateKey);
+  else p256Key(privateKey);
 }
 
 /**
  * Signs `data` as a CIP-22 pile identity: SM2 (GB/T 32918.2, SM3, signer ID
- * 1234567812345678) or ECDSA P-256 with SHA-256. Returns DER (r, s).
+ * 1234567812345678; sm2-sign.ts) or ECDSA P-256 with SHA-256. Returns DER (r, s).
  */
 export function signAuth(alg: IdentityAlg, privateKey: KeyObject | string, data: Buffer): Buffer {
-  const key = loaded(alg, privateKey);
-  if (alg === 'ecdsa-p256') return nodeSign('sha256', data, { key: key.keyObject, dsaEncoding: 'der' });
-  const rs = sm2.doSignature(data, key.d.toString('hex'), {
-    hash: true,
-    der: false,
-    userId: SM2_SIGNER_ID,
-    ...(key.publicKey65 ? { publicKey: key.publicKey65.toString('hex') } : {}),
-  });
-  return encodeRsSignature(BigInt(`0x${rs.slice(0, 64)}`), BigInt(`0x${rs.slice(64)}`));
+  if (alg === 'ecdsa-p256') return nodeSign('sha256', data, { key: p256Key(privateKey), dsaEncoding: 'der' });
+  const { r, s } = sm2Sign(sm2Key(privateKey), data);
+  return encodeRsSignature(r, s);
 }
 
 /** Verifies an AUTH signature; false (never a throw) for any malformed input. */

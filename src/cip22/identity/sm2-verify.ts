@@ -32,8 +32,8 @@ const A_B_G = Buffer.from(
   'hex',
 );
 
-/** sm-crypto-v2's point class (its API hands out instances, not the class). */
-const Points = sm2.precomputePublicKey(`04${A_B_G.subarray(64).toString('hex')}`, 1)
+/** sm-crypto-v2's point class (its API hands out instances, not the class); sm2-sign.ts signs with it too. */
+export const Points = sm2.precomputePublicKey(`04${A_B_G.subarray(64).toString('hex')}`, 1)
   .constructor as unknown as PointClass;
 if (typeof Points.fromHex !== 'function' || !Points.BASE)
   throw new Error('sm-crypto-v2 point class not found (library changed?)');
@@ -52,8 +52,8 @@ function bounded<V>(map: Map<string, V>, key: string, value: V, max: number): V 
   return value;
 }
 
-/** Z_A = SM3(ENTL || ID || a || b || xG || yG || xA || yA). */
-function zOf(publicKey65: Buffer, userId: string): Buffer {
+/** Z_A = SM3(ENTL || ID || a || b || xG || yG || xA || yA), remembered (bounded) per key and ID. */
+export function zOf(publicKey65: Buffer, userId: string): Buffer {
   const cacheKey = `${userId}\u0000${publicKey65.toString('latin1')}`;
   const hit = zCache.get(cacheKey);
   if (hit) return hit;

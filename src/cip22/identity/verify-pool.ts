@@ -11,8 +11,16 @@ import { runJob, type VerifyJob, type VerifyOutcome } from './verify-job.js';
 
 /** A job Node's crypto verifies natively (ECDSA P-256): no curve arithmetic in JS. */
 function isNative(job: VerifyJob): boolean {
+  if (job.kind === 'cert+auth') return isNative(job.cert) && isNative(job.auth);
   if (job.kind === 'auth') return job.alg === 'ecdsa-p256';
   return job.keyAlg === 'ecdsa-p256' && (job.sigAlg === 'ecdsa-sha256' || job.sigAlg === 'ecdsa-sha384');
+}
+
+/** A worker's answer as a VerifyOutcome: `ok` strictly a true boolean, only the fields a job can set. */
+function outcomeOf(msg: VerifyOutcome): VerifyOutcome {
+  const ok = msg.ok === true;
+  const auth = msg.auth ? { auth: outcomeOf(msg.auth) } : {};
+  return msg.z ? { ok, z: msg.z, ...auth } : { ok, ...auth };
 }
 
 export class VerifyBusy extends Error {
@@ -144,10 +152,10 @@ export class VerifyPool {
     const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
     // The pool never keeps the process alive by itself: its users' sockets do.
     worker.unref();
-    worker.on('message', (msg: { ok: boolean; z?: Uint8Array }) => {
+    worker.on('message', (msg: VerifyOutcome) => {
       const p = slot.busy;
       slot.busy = undefined;
-      p?.resolve(msg.z ? { ok: msg.ok === true, z: msg.z } : { ok: msg.ok === true });
+      p?.resolve(outcomeOf(msg));
       this.dispatch();
     });
     const lost = (error: Error): void => {

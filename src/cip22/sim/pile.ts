@@ -177,8 +177,13 @@ export class SimPile {
               pileEphemeralPub: eph.publicKey,
               policyHash: held,
             });
-            this.lastAuthResp = encodeFrame(resp.type, resp.payload);
-            if (this.version === '2.0') {
+            const frame = (this.lastAuthResp = encodeFrame(resp.type, resp.payload));
+            phase = 'ok';
+            // AUTH_RESP first, then the session keys (the ECDH is ~1 ms on the SM2 curve): a
+            // pile derives them while the gateway verifies, and needs them only for the frames
+            // after AUTH_OK, which arrive in a later turn.
+            const derive = (): void => {
+              if (this.version !== '2.0') return;
               this.keys = deriveSessionKeys(
                 eph.computeSecret(msg.gatewayEphemeralPub),
                 o.deviceId,
@@ -186,10 +191,17 @@ export class SimPile {
               );
               this.upKey = new Sm4GcmKey(this.keys.kUp);
               this.downKey = new Sm4GcmKey(this.keys.kDown);
-            }
-            const frame = this.lastAuthResp;
-            phase = 'ok';
-            void (o.beforeAuthResp ?? (async () => undefined))().then(() => socket.write(frame));
+            };
+            if (!o.beforeAuthResp) {
+              socket.write(frame);
+              derive();
+            } else
+              o.beforeAuthResp()
+                .then(() => {
+                  socket.write(frame);
+                  derive();
+                })
+                .catch(reject);
           } else if (phase === 'ok' && msg.type === 'AUTH_OK') {
             phase = 'open';
             this.open = true;
