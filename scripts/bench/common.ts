@@ -12,38 +12,35 @@ export interface BenchResult {
   readonly notes?: string;
 }
 
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** `env[name]` as a number that passes `ok`, `fallback` when unset; else an error naming the variable. */
+function envChecked(
+  name: string,
+  fallback: number,
+  env: Env,
+  ok: (n: number) => boolean,
+  expected: string,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!ok(n)) throw new Error(`${name}=${JSON.stringify(raw)}: expected ${expected}`);
+  return n;
+}
+
 /**
  * A count from the environment (`BENCH_ROUNDS` and the like), checked: an integer >= `min`.
  * Zero rounds would leave nothing to take a median of, so it is refused by name here
  * rather than crash later on an empty list.
  */
-export function envCount(
-  name: string,
-  fallback: number,
-  min = 1,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`${name}=${JSON.stringify(raw)}: expected an integer >= ${min}`);
-  return n;
+export function envCount(name: string, fallback: number, min = 1, env: Env = process.env): number {
+  return envChecked(name, fallback, env, (n) => Number.isInteger(n) && n >= min, `an integer >= ${min}`);
 }
 
 /** A number from the environment (seconds, bytes), checked: finite and >= `min`. */
-export function envNumber(
-  name: string,
-  fallback: number,
-  min = 0,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min)
-    throw new Error(`${name}=${JSON.stringify(raw)}: expected a number >= ${min}`);
-  return n;
+export function envNumber(name: string, fallback: number, min = 0, env: Env = process.env): number {
+  return envChecked(name, fallback, env, (n) => Number.isFinite(n) && n >= min, `a number >= ${min}`);
 }
 
 /** BENCH_ROUNDS, checked (>= 1); `fallback` when unset. */
