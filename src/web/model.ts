@@ -1,12 +1,14 @@
 /**
  * The station as the page sees it: the status document's sections (refreshed once a
  * second), the latest value of every tag (from the readings themselves), pile frames and
- * events (from the records the agent stores), and bounded rings for the pictures.
+ * events (from the records the agent stores; a pile's part in pile-records.ts), and bounded
+ * rings for the pictures.
  * Deltas: each section is sent again only when its JSON changed since the last one sent;
  * tags only when read again; events once.
  */
 import type { Clock } from '../core/clock.js';
 import type { NewRecord, Reading, TagScalar, TagValue } from '../core/types.js';
+import { newPileExtra, pileEvent, pileFrame, pileView, type PileExtra } from './pile-records.js';
 import { plottable, Ring } from './rings.js';
 import {
   describe,
@@ -52,15 +54,6 @@ function tagView({ value, ts }: TagEntry): TagView {
     : { v: null, q: 'bad', ts, code: value.code, reason: value.reason };
 }
 
-interface PileExtra {
-  state: string | null;
-  frames: Array<{ ts: number; kind: string; seq: number | null }>;
-  values: Record<string, TagScalar>;
-  session: { charging: boolean; startTs: number | null; energyWh: number | null };
-  lastSession: Json | null;
-  faults: Array<{ ts: number; code: number | null; detail: string }>;
-}
-
 export interface EventView {
   readonly ts: number;
   readonly device: string;
@@ -80,8 +73,6 @@ const EVENTS_KEPT = 200;
 /** Tag history points in one snapshot, all tags together; each tag gets at least the minimum. */
 const SNAPSHOT_POINTS = 60_000;
 const MIN_SNAPSHOT_POINTS = 10;
-const FRAMES_KEPT = 6;
-const FAULTS_KEPT = 5;
 
 export class StationModel {
   private readonly tags = new Map<string, Map<string, TagEntry>>();
@@ -138,50 +129,22 @@ export class StationModel {
     } catch {
       return;
     }
-    if (record.cls === 'telemetry') this.pileFrame(record.device, record.ts, body);
+    if (record.cls === 'telemetry') pileFrame(this.pile(record.device), record.ts, body);
     else this.event(record.device, record.ts, body);
   }
 
+  /** The pile's entry, marked for the next delta while a page is live. */
   private pile(id: string): PileExtra {
     let extra = this.piles.get(id);
-    if (!extra) {
-      extra = {
-        state: null,
-        frames: [],
-        values: {},
-        session: { charging: false, startTs: null, energyWh: null },
-        lastSession: null,
-        faults: [],
-      };
-      this.piles.set(id, extra);
-    }
+    if (!extra) this.piles.set(id, (extra = newPileExtra()));
     if (this.live) this.dirtyPiles.add(id);
     return extra;
-  }
-
-  private pileFrame(id: string, ts: number, body: Json): void {
-    const extra = this.pile(id);
-    const values: Record<string, TagScalar> = {};
-    for (const [tag, v] of Object.entries(body)) {
-      const value = obj(v).v;
-      if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean')
-        values[tag] = value;
-    }
-    const kind = 'soc_pct' in values ? 'BATT_TELEM' : 'STATUS';
-    pushBounded(extra.frames, { ts, kind, seq: num(values.msg_seq) }, FRAMES_KEPT);
-    Object.assign(extra.values, values);
-    if (kind === 'STATUS') {
-      const charging = values.state === 'charging';
-      if (charging && !extra.session.charging) extra.session.startTs = ts;
-      extra.session.charging = charging;
-      extra.session.energyWh = num(values.energy_wh);
-    }
   }
 
   private event(device: string, ts: number, body: Json): void {
     const type = str(body.type) ?? '?';
     const data = obj(body.data);
-    if (type.startsWith('cip22-')) this.pileEvent(device, ts, type, data);
+    if (type.startsWith('cip22-')) pileEvent(this.pile(device), ts, type, data);
     const code = str(data.code) ?? str(data.errorCode);
     const text = str(data.reason) ?? str(data.message) ?? str(data.detail) ?? describe(type, data);
     const view: EventView = {
@@ -196,40 +159,10 @@ export class StationModel {
     if (this.live) pushBounded(this.pendingEvents, view, EVENTS_KEPT);
   }
 
-  private pileEvent(id: string, ts: number, type: string, data: Json): void {
-    const extra = this.pile(id);
-    if (type === 'cip22-state') extra.state = str(data.to) ?? extra.state;
-    else if (type === 'cip22-charging-session') extra.lastSession = data;
-    else if (type === 'cip22-fault')
-      pushBounded(
-        extra.faults,
-        { ts, code: num(data.faultCode), detail: str(data.detail) ?? '' },
-        FAULTS_KEPT,
-      );
-  }
-
   private dirtySet(device: string): Set<string> {
     let set = this.dirtyTags.get(device);
     if (!set) this.dirtyTags.set(device, (set = new Set()));
     return set;
-  }
-
-  private pileView(id: string): Json {
-    const base = this.pileBase.get(id);
-    const extra = this.piles.get(id);
-    return {
-      id,
-      state: extra?.state ?? base?.state ?? '?',
-      online: base?.online ?? false,
-      version: base?.version ?? null,
-      remote: base?.remote ?? null,
-      pendingCommands: base?.pendingCommands ?? 0,
-      frames: extra?.frames ?? [],
-      values: extra?.values ?? {},
-      session: extra?.session ?? null,
-      lastSession: extra?.lastSession ?? null,
-      faults: extra?.faults ?? [],
-    };
   }
 
   /**
@@ -276,7 +209,7 @@ export class StationModel {
     for (const l of dtuViews(status)) next.set(`dtu:${l.name}`, JSON.stringify(l));
     for (const st of s7Views(status)) next.set(`s7:${st.name}`, JSON.stringify(st));
     for (const id of new Set([...this.pileBase.keys(), ...this.piles.keys()]))
-      next.set(`pile:${id}`, JSON.stringify(this.pileView(id)));
+      next.set(`pile:${id}`, JSON.stringify(pileView(id, this.pileBase.get(id), this.piles.get(id))));
     this.sections = next;
   }
 
@@ -354,7 +287,10 @@ export class StationModel {
     let changed = false;
     for (const id of this.dirtyPiles) {
       if (!this.pileBase.has(id) && !this.piles.has(id)) continue;
-      this.sections.set(`pile:${id}`, JSON.stringify(this.pileView(id)));
+      this.sections.set(
+        `pile:${id}`,
+        JSON.stringify(pileView(id, this.pileBase.get(id), this.piles.get(id))),
+      );
     }
     this.dirtyPiles.clear();
     for (const [key, json] of this.sections) {
