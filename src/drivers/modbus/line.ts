@@ -11,21 +11,20 @@
  *   counted as late answers;
  * - fair round-robin between the devices queued on it: each turn serves one request of
  *   the next device, so a dead slave costs one quiet horizon (2 × its timeout) per turn;
- * - reconnect with capped exponential backoff and jitter; while down every request is
- *   answered at once with EDGE_ERR_MODBUS_DISCONNECTED.
+ * - reconnect with capped exponential backoff and jitter (line-link.ts, the connection
+ *   lifecycle); while down every request is answered at once with
+ *   EDGE_ERR_MODBUS_DISCONNECTED.
  */
-import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
-import { delay, type Clock, type TimerHandle } from '../../core/clock.js';
+import { delay } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
-import type { Logger } from '../../core/ports.js';
 import { answeredSomething, isDeviceAnswer, isLinkError, toModbusError } from './errors.js';
 import { fenceFailedError, requestShape, unaccountedError, UnitFences } from './fence.js';
 import { LateAnswerGuard } from './late-guard.js';
-import { sendRequest, type LineRequest, type ModbusTransport } from './port.js';
+import { LineLink, type LineOptions, type LineState } from './line-link.js';
+import { sendRequest, type LineRequest } from './port.js';
 
 export type { LineRead, LineRequest, LineWrite } from './port.js';
-
-export type LineState = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
+export type { LineOptions, LineState } from './line-link.js';
 
 /** A line in status.json (a type alias, so it is a Record<string, unknown> for DeviceDriver). */
 export type LineStatus = {
@@ -51,18 +50,6 @@ export type LineResult =
   | { readonly ok: true; readonly data: readonly number[] | readonly boolean[]; readonly latencyMs: number }
   | { readonly ok: false; readonly error: EdgeError };
 
-export interface LineOptions {
-  readonly key: string;
-  readonly kind: 'tcp' | 'rtu';
-  /** Silence between the end of one frame and the next request (0 for TCP). */
-  readonly gapMs: number;
-  readonly backoff: BackoffPolicy;
-  readonly clock: Clock;
-  readonly random: () => number;
-  readonly logger: Logger;
-  readonly transport: ModbusTransport;
-}
-
 interface Job {
   readonly read: LineRequest;
   readonly resolve: (result: LineResult) => void;
@@ -73,13 +60,11 @@ const TCP_TIMEOUTS_BEFORE_RECONNECT = 3;
 
 export { drainWindowMs } from './late-guard.js';
 
-export class Line {
-  private stateValue: LineState = 'idle';
+export class Line extends LineLink {
   private readonly queues = new Map<string, Job[]>();
   /** Clients with queued jobs, in round-robin order. */
   private readonly ready: string[] = [];
   private busy = false;
-  private refs = 0;
   private lastFrameEnd = -Infinity;
   /** A request of this line is on the wire (bytes arriving now are awaited). */
   private inFlight = false;
@@ -87,19 +72,9 @@ export class Line {
   private readonly fences = new UnitFences();
   /** Timeouts in a row with no answer from any device (TCP: a silently dead socket). */
   private timeoutStreak = 0;
-  private readonly backoff: Backoff;
-  private reconnectTimer: TimerHandle | undefined;
-  private connecting: Promise<void> | undefined;
-  private generation = 0;
-  readonly stats = {
-    requests: 0,
-    reconnects: 0,
-    connectFailures: 0,
-    lastError: undefined as string | undefined,
-  };
 
-  constructor(private readonly opts: LineOptions) {
-    this.backoff = new Backoff(opts.backoff, opts.random);
+  constructor(opts: LineOptions) {
+    super(opts);
     this.late = new LateAnswerGuard({
       key: opts.key,
       clock: opts.clock,
@@ -122,18 +97,6 @@ export class Line {
     );
   }
 
-  get key(): string {
-    return this.opts.key;
-  }
-
-  get state(): LineState {
-    return this.stateValue;
-  }
-
-  get users(): number {
-    return this.refs;
-  }
-
   /** Times the link under the line came up (DTU): devices reset their breakers on a change. */
   linkUps = 0;
 
@@ -141,9 +104,6 @@ export class Line {
   linkDownError(): EdgeError | undefined {
     return this.opts.transport.linkDownError?.();
   }
-
-  /** Delay the next reconnect attempt will wait, when one is scheduled. */
-  nextReconnectInMs: number | undefined;
 
   status(): LineStatus {
     return {
@@ -161,37 +121,6 @@ export class Line {
       fenceFailures: this.fences.stats.fenceFailures,
       ...(this.opts.transport.status ? { transport: this.opts.transport.status() } : {}),
     };
-  }
-
-  /**
-   * A device starts using the line. Connects now if the line is not up; on failure the
-   * device is not counted and the error (EDGE_ERR_MODBUS_CONNECT, retryable) is thrown.
-   */
-  async acquire(): Promise<void> {
-    if (this.stateValue === 'closed')
-      throw new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `line ${this.key} is closed`);
-    this.refs++;
-    if (this.stateValue === 'up') return;
-    try {
-      await this.connectNow();
-    } catch (err) {
-      this.refs--;
-      if (this.refs === 0) await this.shutdown('idle');
-      throw err;
-    }
-  }
-
-  /** A device stops using the line; the last one closes the link. */
-  async release(): Promise<void> {
-    if (this.refs === 0) return;
-    this.refs--;
-    if (this.refs === 0) await this.shutdown('idle');
-  }
-
-  /** Closes the line for good (family close). */
-  async close(): Promise<void> {
-    this.refs = 0;
-    await this.shutdown('closed');
   }
 
   /**
@@ -388,7 +317,13 @@ export class Line {
     return typeof this.opts.transport.writeValues === 'function';
   }
 
-  private failQueued(): void {
+  protected override linkOpened(): void {
+    this.lastFrameEnd = -Infinity;
+    this.freshLink();
+    this.timeoutStreak = 0;
+  }
+
+  protected override failQueued(): void {
     const jobs: Job[] = [];
     for (;;) {
       const job = this.nextJob();
@@ -396,81 +331,5 @@ export class Line {
       jobs.push(job);
     }
     for (const job of jobs) job.resolve(this.disconnected());
-  }
-
-  private connectNow(): Promise<void> {
-    if (this.connecting) return this.connecting;
-    this.reconnectTimer?.cancel();
-    this.reconnectTimer = undefined;
-    this.nextReconnectInMs = undefined;
-    this.stateValue = 'connecting';
-    const generation = ++this.generation;
-    const attempt = (async () => {
-      try {
-        await this.opts.transport.connect();
-      } catch (err) {
-        const error = toModbusError(err, 'connect');
-        if (generation === this.generation) {
-          this.stats.connectFailures++;
-          this.stats.lastError = error.code;
-          this.stateValue = 'down';
-          this.scheduleReconnect();
-        }
-        throw error;
-      }
-      if (generation !== this.generation) {
-        // closed or stopped while connecting
-        await this.opts.transport.close();
-        throw new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `line ${this.key} was closed while connecting`);
-      }
-      this.stateValue = 'up';
-      this.lastFrameEnd = -Infinity;
-      this.freshLink();
-      this.timeoutStreak = 0;
-      this.backoff.reset();
-      this.opts.logger.info({ line: this.key }, 'modbus line up');
-    })();
-    this.connecting = attempt;
-    const clear = (): void => {
-      if (this.connecting === attempt) this.connecting = undefined;
-    };
-    attempt.then(clear, clear);
-    return attempt;
-  }
-
-  private scheduleReconnect(): void {
-    if (this.refs === 0 || this.stateValue === 'closed' || this.reconnectTimer) return;
-    const ms = this.backoff.next();
-    this.nextReconnectInMs = ms;
-    this.opts.logger.warn(
-      { line: this.key, inMs: ms, error: this.stats.lastError },
-      'modbus line down; reconnect scheduled',
-    );
-    this.reconnectTimer = this.opts.clock.setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.stats.reconnects++;
-      this.connectNow().catch(() => undefined);
-    }, ms);
-  }
-
-  private linkLost(error: EdgeError): void {
-    if (this.stateValue !== 'up') return;
-    this.generation++;
-    this.stateValue = 'down';
-    this.stats.lastError = error.code;
-    this.failQueued();
-    void this.opts.transport.close().catch(() => undefined);
-    this.scheduleReconnect();
-  }
-
-  private async shutdown(state: 'idle' | 'closed'): Promise<void> {
-    this.generation++;
-    this.reconnectTimer?.cancel();
-    this.reconnectTimer = undefined;
-    this.nextReconnectInMs = undefined;
-    this.stateValue = state;
-    this.failQueued();
-    this.backoff.reset();
-    await this.opts.transport.close().catch(() => undefined);
   }
 }
