@@ -2,7 +2,7 @@
  * The agent's DTU hub: the listener DTUs dial (server links, identified by their
  * registration packet), the dialer of DTUs that listen (client links), and one link per
  * configured DTU (link.ts: liveness, keepalive, the RtuStreamTransport the Modbus family
- * reads through).
+ * reads through). Which status fields are counts carried across reloads: status-counts.ts.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { allowListOf, normaliseAddress, type AllowList } from '../../../core/allow-list.js';
@@ -12,6 +12,7 @@ import type { ModbusTransport } from '../transport.js';
 import type { DtuConfig, DtuLinkConfig, DtuServerConfig } from './config.js';
 import { dialClientLink } from './dialer.js';
 import { DtuLink, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
+import { PendingRegistration } from './pending.js';
 import {
   compileRegistration,
   matchRegistration,
@@ -19,41 +20,11 @@ import {
   type CompiledRegistration,
 } from './registration.js';
 import { UnknownSourceCounter } from './source-limit.js';
+import { COUNT_FIELDS, countsOf } from './status-counts.js';
 import { takeoverRefusal } from './takeover.js';
 import { DtuUdpEndpoint, type DtuUdpServerStatus } from './udp-endpoint.js';
 import { UdpDtuLink } from './udp-link.js';
 import { CarriedCounts } from '../../../core/carry.js';
-
-/** DtuStatus fields that are running counts (the others are states and times). */
-const COUNT_FIELDS = [
-  'bytesIn',
-  'bytesOut',
-  'heartbeats',
-  'requests',
-  'responses',
-  'exceptions',
-  'timeouts',
-  'crcErrors',
-  'garbageBytes',
-  'echoes',
-  'rawMatches',
-  'subsetMatches',
-  'linkDownFailures',
-  'registrations',
-  'replaced',
-  'takeoverRefused',
-  'rejectedSource',
-  'disconnects',
-  'livenessCloses',
-  'keepalives',
-  'keepaliveFailures',
-  'connectFailures',
-] as const satisfies readonly (keyof DtuStatus)[];
-
-function countsOf(status: DtuStatus): Record<string, number> {
-  return Object.fromEntries(COUNT_FIELDS.map((f) => [f, status[f]]));
-}
-import { PendingRegistration } from './pending.js';
 
 export type { DtuHubDeps, DtuStatus } from './link.js';
 
