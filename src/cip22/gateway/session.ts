@@ -3,7 +3,8 @@
  * `io.write`, end through `io.end`. Phases: HELLO → CHALLENGE → AUTH_RESP → AUTH_OK, then
  * (v2.0) sealed frames with a per-direction seq. A peer's bad bytes end the session with
  * an ERROR (AUTH_FAIL during the handshake) carrying a reason code, and are counted;
- * nothing a peer sends can throw out of `push`.
+ * nothing a peer sends can throw out of `push`. What the gateway gives a session:
+ * session-host.ts; the checks of a HELLO: hello-checks.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -19,18 +20,14 @@ import {
   decodeMessage,
   encodeFrame,
   encodeMessage,
-  negotiateVersion,
   versionPair,
 } from '../codec/index.js';
 import {
-  type CertificateCache,
   type ChainResult,
   type Ephemeral,
   type IdentityAlg,
-  type ParsedCertificate,
   type AuthJob,
   type SignatureJob,
-  type VerifyJob,
   type VerifyOutcome,
   VerifyBusy,
   authJob,
@@ -41,52 +38,13 @@ import {
   runVerifyJob,
   verifyPileChainWith,
 } from '../identity/index.js';
-import { topicSegment } from '../../config-kit/common.js';
-import type { Cip22Config } from '../config.js';
 import type { PileMachine } from '../state/machine.js';
 import { SealedChannel } from './channel.js';
-import { type DataMessage } from './records.js';
+import { helloAlg, helloVersion } from './hello-checks.js';
 import { CHAIN_REASONS, COUNTED_AS_FAILURE, Refusal, then } from './refusal.js';
+import type { SessionHost, SessionIo } from './session-host.js';
 
-export interface SessionIo {
-  write(frame: Buffer): void;
-  /** Ends the connection after what was written. */
-  end(): void;
-}
-
-/** What a session needs from its gateway (shared across sessions). */
-export interface SessionHost {
-  readonly config: Cip22Config;
-  now(): number;
-  readonly roots: readonly ParsedCertificate[];
-  readonly policyHash: Buffer;
-  /** Issuing CA → root links already verified (one per gateway): one signature check per CA, not per handshake. */
-  readonly verifiedLinks: Set<string>;
-  readonly certificates?: CertificateCache;
-  /** Runs signature checks (off the event loop when it returns Promises); inline when absent. */
-  readonly signatures?: {
-    verify(job: VerifyJob, source: string): boolean | Promise<boolean>;
-    run(job: VerifyJob, source: string): VerifyOutcome | Promise<VerifyOutcome>;
-    /** Worker threads exist: handshakes are asynchronous anyway (0 workers: all inline). */
-    readonly threaded?: boolean;
-  };
-  /** True when a configured CRL lists the certificate. */
-  revoked?(cert: ParsedCertificate): boolean;
-  /** Counts a session end or refusal by reason. */
-  count(reason: string): void;
-  /** True when this AUTH_RESP signature was accepted before (a replay). Records it otherwise. */
-  replayed(signatureDigest: string): boolean;
-  /** Highest version this pile negotiated before, for downgrade detection. */
-  versionFloor(deviceId: string): Cip22Version | undefined;
-  /** The pile passed AUTH: the gateway registers the session and returns the pile's machine. */
-  authenticated(session: PileSession, version: Cip22Version): PileMachine;
-  /** A data frame arrived in an open session; resolves to the msg_seq to ACK (null: none). */
-  data(session: PileSession, msg: DataMessage): Promise<number | null>;
-  /** The session ended (after AUTH or not). */
-  ended(session: PileSession, reason: string): void;
-  /** The session was refused or failed with a frame sent (logged, rate-limited). */
-  refused(session: PileSession, counted: string, text: string, duringHandshake: boolean): void;
-}
+export type { SessionHost, SessionIo } from './session-host.js';
 
 type AuthResp = Extract<Cip22Message, { type: 'AUTH_RESP' }>;
 
@@ -209,38 +167,9 @@ export class PileSession {
 
   private onHello(msg: Cip22Message): void {
     if (msg.type !== 'HELLO') throw new Cip22ProtocolError('unexpected-frame', `${msg.type} before HELLO`);
-    const { config } = this.host;
-    const id = msg.deviceId;
-    if (!topicSegment.safeParse(id).success)
-      throw new Refusal('unknown-device', 'unknown-device', 'device_id is not usable as a topic level');
-    const registered = config.piles[id];
-    if (config.onlyRegistered && !registered)
-      throw new Refusal('unknown-device', 'unknown-device', `pile ${id} is not registered`);
-    const alg: IdentityAlg | undefined =
-      msg.identityAlg === 1 ? 'sm2' : msg.identityAlg === 2 ? 'ecdsa-p256' : registered?.identity;
-    if (alg === undefined)
-      throw new Refusal(
-        'unknown-device',
-        'unknown-device',
-        `pile ${id}: identity algorithm neither in HELLO nor registered`,
-      );
-    if (registered && registered.identity !== alg)
-      throw new Refusal(
-        'wrong-key-algorithm',
-        'wrong-key-algorithm',
-        `pile ${id} is registered as ${registered.identity}`,
-      );
-    const version = negotiateVersion(msg.versions, config.versions);
-    if (version === undefined)
-      throw new Refusal(
-        'no-common-version',
-        'no-common-version',
-        `no common version (gateway: ${config.versions.join(', ')})`,
-      );
-    const floor = this.host.versionFloor(id);
-    if (floor !== undefined && floor > version)
-      throw new Refusal('no-common-version', 'downgrade', `downgrade from ${floor} to ${version} refused`);
-    this.deviceId = id;
+    const alg = helloAlg(msg, this.host);
+    const version = helloVersion(msg, this.host);
+    this.deviceId = msg.deviceId;
     this.alg = alg;
     this.version = version;
     this.nonce = randomBytes(16);
@@ -251,7 +180,7 @@ export class PileSession {
     this.send({
       type: 'CHALLENGE',
       nonce: this.nonce,
-      validityMs: config.nonceValidityMs,
+      validityMs: this.host.config.nonceValidityMs,
       policyHash: this.host.policyHash,
       selectedVersion: versionPair(version),
       gatewayEphemeralPub: this.ephemeral.publicKey,
