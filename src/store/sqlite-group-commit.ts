@@ -11,40 +11,32 @@
  * and listeners hear of a commit, once it is on disk. A failed commit keeps the records
  * pending and retries with backoff; while commits fail, pending is bounded by dropping
  * the oldest pending telemetry (sqlite-shed.ts), recorded by a gap event at the next commit.
+ * What a failure reports (error, log line, retry policy) is in sqlite-commit-failure.ts.
  */
 import { Backoff } from '../core/backoff.js';
 import { type Clock, type TimerHandle, afterTurnOr } from '../core/clock.js';
-import { EdgeError, toEdgeError } from '../core/errors.js';
+import { EdgeError } from '../core/errors.js';
 import type { Logger, OnceResult, OnceScan } from '../core/ports.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
 import type { Checkpointer } from './sqlite-checkpoint.js';
+import type { GroupCommitDeps, Waiter } from './sqlite-commit-ports.js';
+import {
+  commitWriteError,
+  logCommitFailure,
+  RETRY_POLICY,
+  syncFailed,
+  uncommittedError,
+} from './sqlite-commit-failure.js';
 import { CommitPace } from './sqlite-commit-pace.js';
 import { logEvictions } from './sqlite-evict.js';
 import { PendingOnceGroups, type OnceGroup } from './sqlite-once-groups.js';
 import type { CommitCounters } from './sqlite-counters.js';
-import { shedOldestTelemetry } from './sqlite-shed.js';
+import { logDropsBooked, shedOldestTelemetry, unbookDropped } from './sqlite-shed.js';
 import type { BatchResult, SqliteQueue } from './sqlite-queue.js';
 import type { WalSync } from './sqlite-wal-sync.js';
 
-const RETRY_POLICY = { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0.2 };
-
-export interface GroupCommitDeps {
-  readonly queue: SqliteQueue;
-  readonly checkpointer: Checkpointer;
-  /** Makes commits durable off the event loop; in the loop (FULL) once it is not usable. */
-  readonly walSync: WalSync;
-  readonly counters: CommitCounters;
-  readonly clock: Clock;
-  readonly log: Logger;
-  /** Store path, for error context. */
-  readonly path: string;
-}
-
-interface Waiter {
-  resolve(record: StoredRecord): void;
-  reject(error: Error): void;
-}
+export type { GroupCommitDeps } from './sqlite-commit-ports.js';
 
 export class GroupCommit {
   private readonly queue: SqliteQueue;
@@ -170,15 +162,11 @@ export class GroupCommit {
 
   /** Commits everything pending now; throws EDGE_ERR_STORE_WRITE when a commit fails. */
   flush(): void {
-    if (!this.commitPending()) {
-      throw new EdgeError(
-        'EDGE_ERR_STORE_WRITE',
+    if (!this.commitPending())
+      throw uncommittedError(
         `outbox commit failed; ${this.pending.length} records stay pending`,
-        {
-          cause: this.lastFailure ?? undefined,
-        },
+        this.lastFailure,
       );
-    }
   }
 
   onCommit(listener: () => void): () => void {
@@ -192,12 +180,9 @@ export class GroupCommit {
     this.cancelTimers();
     const lost = this.pending.length;
     if ((lost > 0 || this.droppedByDevice.size > 0) && !this.commitPending()) {
-      const err = new EdgeError(
-        'EDGE_ERR_STORE_WRITE',
+      const err = uncommittedError(
         `outbox closed with ${lost} records that could not be committed`,
-        {
-          cause: this.lastFailure ?? undefined,
-        },
+        this.lastFailure,
       );
       this.log.error({ code: err.code, lost }, err.message);
       for (const w of this.waiters.values()) w.reject(err);
@@ -269,13 +254,7 @@ export class GroupCommit {
     result: BatchResult<Waiter>,
   ): (error: EdgeError | null) => void {
     this.pending = n === all.length ? [] : all.slice(n);
-    if (dropped) {
-      for (const [device, count] of dropped) {
-        const left = (this.droppedByDevice.get(device) ?? 0) - count;
-        if (left > 0) this.droppedByDevice.set(device, left);
-        else this.droppedByDevice.delete(device);
-      }
-    }
+    if (dropped) unbookDropped(this.droppedByDevice, dropped);
     // a duplicate group resolves with nothing written
     const duplicates = this.groups.settle(all, n, result.duplicates);
     const held: Waiter[] = [];
@@ -289,20 +268,13 @@ export class GroupCommit {
       held.push(w);
     }
     return (error) => {
-      if (error) this.syncFailed(error, held);
+      if (error) syncFailed(this.counters, error, held);
       else {
         for (const group of duplicates) group.resolve({ duplicate: true, records: [] });
         for (const [, w, record] of result.resolved) w.resolve(record);
       }
       this.notify();
     };
-  }
-
-  /** The WAL sync of committed batches failed: their producers hear it (the rows stay stored). */
-  private syncFailed(error: EdgeError, held: readonly Waiter[]): void {
-    this.counters.healthy = false;
-    this.counters.lastError = error.code;
-    for (const w of held) w.reject(error);
   }
 
   /** An fdatasync or a catch-up checkpoint returned: commit what gathered meanwhile. */
@@ -331,41 +303,26 @@ export class GroupCommit {
     this.retryTimer?.cancel();
     this.retryTimer = null;
     logEvictions(this.log, result.gapLogs);
-    if (result.droppedRanges.length > 0)
-      this.log.error(
-        { code: 'EDGE_ERR_STORE_FULL', droppedPending: c.droppedPending, devices: result.droppedRanges },
-        'outbox pending-overflow episode over: dropped records accounted for by gap events (seq ranges)',
-      );
+    if (result.droppedRanges.length > 0) logDropsBooked(this.log, c.droppedPending, result.droppedRanges);
     if (result.gapLogs.length > 0 || result.droppedRanges.length > 0) c.lastError = 'EDGE_ERR_STORE_FULL';
     this.checkpointer.afterCommit(result.written);
     if (this.pending.length > 0 && this.latencyTimer === null && !this.closed) this.armLatencyTimer();
   }
 
   private onCommitFailure(e: unknown, batchSize: number): void {
-    const err = toEdgeError(e, 'EDGE_ERR_STORE_WRITE', { path: this.path });
-    const wrapped =
-      err.code === 'EDGE_ERR_STORE_WRITE'
-        ? err
-        : new EdgeError('EDGE_ERR_STORE_WRITE', err.message, { cause: e });
+    const wrapped = commitWriteError(e, this.path);
     this.lastFailure = wrapped;
     this.counters.healthy = false;
     this.counters.lastError = 'EDGE_ERR_STORE_WRITE';
     this.failing = true;
     this.latencyTimer?.cancel();
     this.latencyTimer = null;
-    const sqlite = (e as { code?: unknown } | null)?.code;
     const delayMs = this.closed ? 0 : this.backoff.next();
-    this.log.error(
-      {
-        code: 'EDGE_ERR_STORE_WRITE',
-        sqlite,
-        err: wrapped.message,
-        batch: batchSize,
-        pending: this.pending.length,
-        retryInMs: delayMs,
-      },
-      'outbox commit failed; records stay pending',
-    );
+    logCommitFailure(this.log, e, wrapped, {
+      batch: batchSize,
+      pending: this.pending.length,
+      retryInMs: delayMs,
+    });
     if (!this.closed && this.retryTimer === null) {
       this.retryTimer = this.clock.setTimeout(() => {
         this.retryTimer = null;

@@ -51,3 +51,27 @@ export function shedOldestTelemetry(
     return;
   }
 }
+
+/** A commit wrote the gap events of `booked` (a copy of droppedByDevice): those drops are accounted for. */
+export function unbookDropped(
+  droppedByDevice: Map<string, number>,
+  booked: ReadonlyMap<string, number>,
+): void {
+  for (const [device, count] of booked) {
+    const left = (droppedByDevice.get(device) ?? 0) - count;
+    if (left > 0) droppedByDevice.set(device, left);
+    else droppedByDevice.delete(device);
+  }
+}
+
+/** A commit wrote the gap events of a pending-overflow episode: it is over. */
+export function logDropsBooked(
+  log: Logger,
+  droppedPending: number,
+  devices: readonly { device: string; fromSeq: number; toSeq: number }[],
+): void {
+  log.error(
+    { code: 'EDGE_ERR_STORE_FULL', droppedPending, devices },
+    'outbox pending-overflow episode over: dropped records accounted for by gap events (seq ranges)',
+  );
+}
