@@ -6,20 +6,22 @@
  * upserts), read and ack. A failed transaction rolls back and leaves the in-memory state
  * as it was. Every lost record is booked in a gap event (see gaps.ts); a PUBACKed record
  * whose delete is still to come is not lost (sqlite-delivered.ts). The read path is in
- * sqlite-read.ts, the per-transaction `synchronous` mode in sqlite-sync.ts.
+ * sqlite-read.ts, the per-transaction `synchronous` mode in sqlite-sync.ts, what a batch
+ * transaction is told and reports in sqlite-batch-result.ts.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
 import type { OnceScan } from '../core/ports.js';
 import type { NewRecord, StoredRecord } from '../core/types.js';
 import type { StoreConfig } from '../config/sections/store.js';
+import type { BatchResult, OnceMark } from './sqlite-batch-result.js';
 import { GapBook, parseGap } from './gaps.js';
 import { DedupKeys, scanKeys } from './sqlite-dedup.js';
 import { type Deleted, DeliveredRows, InflightRows } from './sqlite-delivered.js';
 import { CLS_EVENT, CLS_TELEMETRY } from './outbox.js';
 import { readPage } from './sqlite-read.js';
 import { SyncModes } from './sqlite-sync.js';
-import { type GapLog, type SizeLimits, evictOldest, overBounds } from './sqlite-evict.js';
+import { type SizeLimits, evictOldest, overBounds } from './sqlite-evict.js';
 import {
   MULTI_ROWS,
   type QueueStatements,
@@ -38,29 +40,7 @@ interface DeviceState {
   readonly device: string;
 }
 
-/** Marks the first record of an appendOnce group: its key and how many records follow with it. */
-export interface OnceMark {
-  readonly key: string;
-  readonly size: number;
-}
-
-/** What one committed batch transaction did. `W` is the caller's waiter type. */
-export interface BatchResult<W> {
-  /** Rows inserted: the batch and the gap events. */
-  written: number;
-  evictedTelemetry: number;
-  evictedEvent: number;
-  /** Per-device losses booked by this transaction (evictions and pending drops). */
-  gapLogs: GapLog;
-  /** Pending drops accounted for, per device, with the seqs reserved for them. */
-  readonly droppedRanges: { device: string; fromSeq: number; toSeq: number }[];
-  /** The batch's records that had a waiter, with the waiter and the stored record. */
-  readonly resolved: [NewRecord, W, StoredRecord][];
-  /** First records of appendOnce groups whose key was already stored (nothing written for them). */
-  readonly duplicates: NewRecord[];
-  /** Committed NORMAL where FULL was due (syncOffLoop): durable once the WAL is fdatasynced. */
-  needsSync: boolean;
-}
+export type { BatchResult, OnceMark } from './sqlite-batch-result.js';
 
 export class SqliteQueue {
   private readonly s: QueueStatements;
