@@ -3,6 +3,8 @@
  * `hex:FE-01`, or `none` / empty (no bytes). A bare string without a prefix is ASCII.
  * ASCII specs understand the escapes `\r`, `\n`, `\t`, `\0`, `\\` and `\xHH`.
  */
+import type { ByteSpec } from './types.js';
+
 export function parseBytes(spec: string): Buffer {
   if (spec === '' || spec === 'none') return Buffer.alloc(0);
   const colon = spec.indexOf(':');
@@ -46,4 +48,10 @@ export function toHex(bytes: Uint8Array): string {
     .toString('hex')
     .toUpperCase()
     .replace(/(..)(?=.)/g, '$1 ');
+}
+
+/** A packet option as given (spec string or raw bytes), `fallback` when absent. */
+export function toBytes(spec: ByteSpec | undefined, fallback: string): Buffer {
+  if (spec === undefined) return parseBytes(fallback);
+  return typeof spec === 'string' ? parseBytes(spec) : Buffer.from(spec);
 }

@@ -9,26 +9,22 @@
  *
  * Responses read from the serial port are framed (Modbus RTU length + CRC, or a quiet
  * gap) and pass through the fault stage (fault-stage.ts, faults.ts) on their way to the agent.
+ * The serial port is opened by serial-port.ts, the fault stage's waits are sleeps.ts.
  */
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { SerialPort } from 'serialport';
-import { parseBytes } from './bytes.js';
+import type { SerialPort } from 'serialport';
+import { toBytes } from './bytes.js';
 import { FaultStage, type Conn } from './fault-stage.js';
 import type { DtuFaults } from './faults.js';
 import { seededRandom, type Random } from './prng.js';
 import { RtuResponseFramer } from './rtu-framer.js';
+import { openSerial } from './serial-port.js';
+import { Sleeps } from './sleeps.js';
 import { SimUdp } from './udp.js';
-import {
-  emptyStats,
-  type ByteSpec,
-  type DtuSimulator,
-  type DtuSimulatorOptions,
-  type DtuSimulatorStats,
-  type SerialOptions,
-} from './types.js';
+import { emptyStats, type DtuSimulator, type DtuSimulatorOptions, type DtuSimulatorStats } from './types.js';
 
 export type {
   ByteSpec,
@@ -37,24 +33,6 @@ export type {
   DtuSimulatorStats,
   SerialOptions,
 } from './types.js';
-
-function toBytes(spec: ByteSpec | undefined, fallback: string): Buffer {
-  if (spec === undefined) return parseBytes(fallback);
-  return typeof spec === 'string' ? parseBytes(spec) : Buffer.from(spec);
-}
-
-async function openSerial(opts: SerialOptions): Promise<SerialPort> {
-  const port = new SerialPort({
-    path: opts.path,
-    baudRate: opts.baudRate ?? 9600,
-    dataBits: opts.dataBits ?? 8,
-    parity: opts.parity ?? 'none',
-    stopBits: opts.stopBits ?? 1,
-    autoOpen: false,
-  });
-  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-  return port;
-}
 
 class Simulator extends EventEmitter implements DtuSimulator {
   readonly seed: number;
@@ -76,7 +54,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
   private ownsSerial = false;
   private queue: Promise<void> = Promise.resolve();
   private closing = false;
-  private readonly sleeps = new Set<{ timer: TimerHandle; resolve: () => void }>();
+  private readonly sleeps: Sleeps;
   private readonly stage: FaultStage;
   private readonly udp: SimUdp | undefined;
 
@@ -91,6 +69,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
     if (!!options.agent === !!options.listen)
       throw new Error('DTU simulator: give exactly one of `agent` (dial mode) or `listen`');
     this.clock = options.clock ?? systemClock;
+    this.sleeps = new Sleeps(this.clock);
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.random = seededRandom(this.seed);
     this.registration = toBytes(options.registration, options.agent ? 'ascii:DTU-0001' : 'none');
@@ -106,7 +85,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
       current: () => this.currentFaults,
       closing: () => this.closing,
       write: (conn, bytes) => this.write(conn, bytes),
-      sleep: (ms) => this.sleep(ms),
+      sleep: (ms) => this.sleeps.sleep(ms),
       log: (level, message) => this.log(level, message),
     });
     this.udp = options.udp
@@ -224,11 +203,7 @@ class Simulator extends EventEmitter implements DtuSimulator {
     if (this.closing) return;
     this.closing = true;
     this.reconnectTimer?.cancel();
-    for (const s of this.sleeps) {
-      s.timer.cancel();
-      s.resolve();
-    }
-    this.sleeps.clear();
+    this.sleeps.wakeAll();
     this.framer.dispose();
     this.serial?.off('data', this.onSerialData);
     this.dialing?.destroy();
@@ -387,19 +362,6 @@ class Simulator extends EventEmitter implements DtuSimulator {
     this.queue = this.queue
       .then(() => this.stage.forward(conn, frame, index))
       .catch((err: Error) => this.log('warn', `forward failed: ${err.message}`));
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: this.clock.setTimeout(() => {
-          this.sleeps.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.sleeps.add(entry);
-    });
   }
 
   private log(level: 'info' | 'warn' | 'debug', message: string): void {
