@@ -19,7 +19,8 @@
  * Modules: connection.ts (client options, TLS, error classification), reconnect.ts
  * (backoff timer, bounded waits), drain-window.ts (lanes and in-flight window, no I/O),
  * drain-pump.ts (the drain over one connection: publishing, prefetch, PUBACKs),
- * chunk-reader.ts (chunks read and built in a worker, with `readerFile`), stats.ts
+ * chunk-reader.ts (backlog and large live chunks read and built in a worker, with
+ * `readerFile`), stats.ts
  * (counters, latency, errors), payload.ts (topics and payloads), outbox-acks.ts (PUBACKed
  * rowids acked to the outbox in batches), window-size.ts (window by latency and bytes).
  * The drain is a pipeline: after each pump the next chunk is read and built in a turn of
@@ -34,7 +35,7 @@ import { EdgeError, type EdgeErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import { MqttCommandChannel } from './commands.js';
 import { buildClientOptions, clientIdFor, logClientError, redactUrl } from './connection.js';
-import { ChunkReader } from './chunk-reader.js';
+import { ChunkReader, workerRequest } from './chunk-reader.js';
 import { DrainPump } from './drain-pump.js';
 import { DrainWindow } from './drain-window.js';
 import { guardClient } from './packet-guard.js';
@@ -97,9 +98,10 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       read: (after, limit, maxBytes, before) => deps.source.read(after, limit, maxBytes, before),
       build: (records, replay) => (deps.uplink ?? builder).build(records, replay),
       onBacklogRead: (watermark) => this.log.info({ watermark }, 'mqtt backlog replay read complete'),
-      // The worker's own connection sees commits not yet durable: it reads up to lastRowid() only.
-      fetch: (req) =>
-        this.reader && !this.reader.broken ? this.reader.read(durableOnly(req, deps.source)) : undefined,
+      fetch: (req) => {
+        const offLoop = this.reader && !this.reader.broken ? workerRequest(req, deps.source.lastRowid()) : undefined;
+        return offLoop && this.reader?.read(offLoop);
+      },
       onChunk: () => this.pump.schedule(),
       onChunkError: (e) => this.pump.chunkFailed(e, this.reader?.broken === true),
       onDropped: (rowids) => deps.source.unsent?.(rowids),
@@ -395,13 +397,4 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
   private recordError(code: EdgeErrorCode, message: string): void {
     this.metrics.recordError(code, message, this.clock.now());
   }
-}
-
-/** A chunk request bounded by the source's last durable rowid. */
-function durableOnly<R extends { readonly beforeRowid: number | undefined }>(
-  req: R,
-  source: { lastRowid(): number },
-): R {
-  const end = source.lastRowid() + 1;
-  return { ...req, beforeRowid: Math.min(req.beforeRowid ?? end, end) };
 }
