@@ -73,6 +73,26 @@ describe('TagSchedule', () => {
     assert.equal(s.nextWake(), 11_000);
     assert.deepEqual(s.due(11_000).sort(), ['fast', 'slow']);
   });
+
+  it('schedule-arrays: a name given twice is one tag with its last interval; intervalOf knows only scheduled tags', () => {
+    const s = new TagSchedule(
+      [
+        { name: 'a', intervalMs: 100 },
+        { name: 'b', intervalMs: 500 },
+        { name: 'a', intervalMs: 250 },
+      ],
+      0,
+    );
+    assert.deepEqual(s.due(0), ['a', 'b'], 'once each, in first-seen order');
+    assert.equal(s.intervalOf('a'), 250);
+    assert.equal(s.intervalOf('b'), 500);
+    assert.equal(s.intervalOf('c'), undefined);
+    assert.equal(s.nextWake(), 250);
+    assert.deepEqual(s.due(249.5), []);
+    assert.deepEqual(s.due(250.25), ['a'], 'fractional monotonic times');
+    assert.equal(s.nextWake(), 500);
+    assert.equal(new TagSchedule([], 0).nextWake(), Infinity);
+  });
 });
 
 describe('TagSchedule phase (agent.pollSpread)', () => {
