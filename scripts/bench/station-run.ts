@@ -10,7 +10,9 @@ import { RELEASE_ENV, RELEASE_NODE_FLAGS } from '../bundle/runtime.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 import { stringify } from 'yaml';
 import { startDtuSimulator, type DtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
@@ -21,7 +23,7 @@ import { TestS7Server } from '../../test/helpers/snap7.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { benchPki } from './cip22-pki.js';
 import { connectAll, pile } from './cip22.js';
-import { percentiles, type Percentiles } from './commit.js';
+import { percentiles } from './commit.js';
 import { startServer } from './poll.js';
 import { cpuStat, makeCgroups, metrics, rtuBus, weighPeers, type CpuStat } from './station-probes.js';
 import { agentSample, summarise, type AgentSample, type StationRun } from './station-sample.js';
@@ -58,6 +60,12 @@ interface Ports {
   http: number;
 }
 
+/** STATION_STORE: JSON merged into the station's store section (e.g. '{"checkpoint":{"worker":true}}'). */
+function storeOverrides(): Record<string, unknown> {
+  const raw = process.env.STATION_STORE;
+  return raw === undefined ? {} : (JSON.parse(raw) as Record<string, unknown>);
+}
+
 function stationConfig(
   o: StationOptions,
   ports: Ports,
@@ -74,7 +82,7 @@ function stationConfig(
       ...(o.spread === undefined ? {} : { pollSpread: o.spread }),
       ...(o.slots === undefined ? {} : { pollSpreadSlots: o.slots }),
     },
-    store: { path: join(dir, 'outbox.db') },
+    store: { path: join(dir, 'outbox.db'), ...storeOverrides() },
     mqtt: { url: mqttUrl, allowInsecure: true },
     http: { port: ports.http },
     log: { level: 'warn' },
@@ -123,16 +131,63 @@ function stationConfig(
   };
 }
 
+const SLOW_ACK_MS = 50;
+const GC_TRACE = fileURLToPath(new URL('./gc-trace.js', import.meta.url));
+
+/** STATION_ACK_TRACE=<file>: every ACK slower than 50 ms as [s since the run's start, ms], and the start's wall time. */
+function traceAcks(piles: Piles, t0: number): void {
+  const file = process.env.STATION_ACK_TRACE;
+  if (file === undefined) return;
+  const slow = piles.acks.flatMap((ms, i) =>
+    ms > SLOW_ACK_MS ? [[((piles.sent[i] ?? 0) - t0) / 1000, ms]] : [],
+  );
+  writeFileSync(file, JSON.stringify({ startMs: performance.timeOrigin + t0, slow }));
+}
+
+/** The agent's major GCs (gc-trace.ts) and how many of the run's slow ACKs were sent in the second before one ended. */
+function slowAcksByGc(
+  piles: Piles,
+  startMs: number,
+  gcFile: string,
+): { slow: number; slowNearGc: number; allNearGc: number; majorGcs: number; majorPauseMaxMs: number } {
+  let gcs: [number, number][] = [];
+  try {
+    gcs = readFileSync(gcFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ').map(Number) as [number, number])
+      .filter(([at]) => at >= startMs);
+  } catch {
+    // no major GC during the run: the agent never wrote the file
+  }
+  let slow = 0;
+  let slowNearGc = 0;
+  let allNearGc = 0;
+  piles.acks.forEach((ms, i) => {
+    const sent = performance.timeOrigin + (piles.sent[i] ?? 0);
+    const nearGc = gcs.some(([at, pause]) => sent <= at + pause && at + pause - sent <= 1000);
+    if (nearGc) allNearGc++;
+    if (ms <= SLOW_ACK_MS) return;
+    slow++;
+    if (nearGc) slowNearGc++;
+  });
+  const majorPauseMaxMs = Math.max(0, ...gcs.map(([, pause]) => pause));
+  return { slow, slowNearGc, allNearGc, majorGcs: gcs.length, majorPauseMaxMs };
+}
+
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Piles {
   acks: number[];
+  /** performance.now() at each ACK's send, beside acks (STATION_ACK_TRACE). */
+  sent: number[];
   stop(): void;
 }
 
 /** 50 piles, each sending STATUS at 1 Hz (phases spread over the second) and timing its ACK. */
 async function startPiles(pki: ReturnType<typeof benchPki>, port: number): Promise<Piles> {
   const acks: number[] = [];
+  const sent: number[] = [];
   const timers: NodeJS.Timeout[] = [];
   const piles: SimPile[] = await connectAll(PILES, async (i) => {
     const p = pile(pki, i, port);
@@ -144,6 +199,7 @@ async function startPiles(pki: ReturnType<typeof benchPki>, port: number): Promi
     p.onFrame((m) => {
       if (m.type === 'ACK' && sentAt > 0) {
         acks.push(performance.now() - sentAt);
+        sent.push(sentAt);
         sentAt = 0;
       }
     });
@@ -155,6 +211,7 @@ async function startPiles(pki: ReturnType<typeof benchPki>, port: number): Promi
   });
   return {
     acks,
+    sent,
     stop: () => {
       for (const t of timers) clearInterval(t);
       for (const p of piles) p.close();
@@ -204,11 +261,23 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
   const configFile = join(dir.path, 'config.yaml');
   writeFileSync(configFile, stringify(stationConfig(o, ports, broker.url, dir.path, pki)));
   const logFile = join(dir.path, 'agent.log');
+  const gcFile = join(dir.path, 'gc.log');
   const logFd = openSync(logFile, 'w');
   const child: ChildProcess = spawn(
     process.execPath,
-    [...NODE_FLAGS, join(process.cwd(), 'dist/src/cli/main.js'), 'run', '--config', configFile],
-    { stdio: ['ignore', logFd, logFd], env: { ...RELEASE_ENV, ...process.env } },
+    [
+      ...NODE_FLAGS,
+      '--import',
+      GC_TRACE,
+      join(process.cwd(), 'dist/src/cli/main.js'),
+      'run',
+      '--config',
+      configFile,
+    ],
+    {
+      stdio: ['ignore', logFd, logFd],
+      env: { ...RELEASE_ENV, ...process.env, EDGE_BENCH_GC_TRACE: gcFile },
+    },
   );
   closeSync(logFd);
   const pid = child.pid ?? 0;
@@ -244,6 +313,10 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
     await tick(o.warmupS * 1000);
     const acks = piles.acks;
     acks.length = 0;
+    piles.sent.length = 0;
+    // The piles and simulators share this process: its own lateness bounds what the ACK figure can show.
+    const peerLoop = monitorEventLoopDelay({ resolution: 5 });
+    peerLoop.enable();
     const samples: AgentSample[] = [];
     const cpu0: CpuStat = cpuStat(groups.dirs[0]!);
     const load0 = loadavg()[0]!;
@@ -254,7 +327,15 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
       if (exited) throw new Error(`station agent ${exited} during the run (memory cgroup ${MEMORY_MB} MB?)`);
       samples.push(await agentSample(pid, ports.http, (performance.now() - t0) / 1000));
     }
-    const ack: Percentiles & { n: number } = { ...percentiles(acks), n: acks.length };
+    peerLoop.disable();
+    const ack: StationRun['ack'] = {
+      ...percentiles(acks),
+      n: acks.length,
+      peerLoopP99Ms: peerLoop.percentile(99) / 1e6,
+      peerLoopMaxMs: peerLoop.max / 1e6,
+      ...slowAcksByGc(piles, performance.timeOrigin + t0, gcFile),
+    };
+    traceAcks(piles, t0);
     const throttle = cpuStat(groups.dirs[0]!, cpu0);
     const memMaxMb =
       Number(readFileSync(join(groups.dirs[1]!, 'memory.max_usage_in_bytes'), 'utf8')) / 2 ** 20;

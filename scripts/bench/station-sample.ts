@@ -84,7 +84,18 @@ export interface StationRun {
   readonly cpuPct: number;
   readonly throttle: CpuStat;
   readonly late: Percentiles & { n: number; overGoal: number };
-  readonly ack: Percentiles & { n: number };
+  readonly ack: Percentiles & {
+    n: number;
+    peerLoopP99Ms: number;
+    peerLoopMaxMs: number;
+    /** ACKs over 50 ms, and those of them sent within the second before a major GC of the agent ended. */
+    slow: number;
+    slowNearGc: number;
+    /** All ACKs sent in those seconds (what chance alone would put there). */
+    allNearGc: number;
+    majorGcs: number;
+    majorPauseMaxMs: number;
+  };
   readonly pollsRatio: number;
   readonly tagsPerS: number;
   readonly rows: { last: number; median: number; max: number; bounded: boolean; series: string };

@@ -88,7 +88,12 @@ function results(r: StationRun): BenchResult[] {
       baselineName: 'goal',
       baseline: GOAL_MS,
       target: `p99 <= ${GOAL_MS} ms`,
-      notes: `p50 ${f(r.ack.p50)} ms; ${r.ack.n} ACKs (expected ~${Math.round(PILES * r.elapsedS)}); ${context(r)}`,
+      notes:
+        `p50 ${f(r.ack.p50)} ms; ${r.ack.n} ACKs (expected ~${Math.round(PILES * r.elapsedS)}); the peers' own ` +
+        `event-loop delay (piles and simulators share one process) p99 ${f(r.ack.peerLoopP99Ms)} ms, max ` +
+        `${f(r.ack.peerLoopMaxMs)} ms; ${r.ack.slow} ACKs over 50 ms, ${r.ack.slowNearGc} of them sent within the ` +
+        `second before one of the agent's ${r.ack.majorGcs} major GCs ended (longest pause ${f(r.ack.majorPauseMaxMs)} ms ` +
+        `wall; ${f((100 * r.ack.allNearGc) / Math.max(1, r.ack.n))} % of all ACKs were sent in those seconds); ${context(r)}`,
     },
     {
       name: `station ${label(r)} outbox depth (rows, sampled every 10 s)`,

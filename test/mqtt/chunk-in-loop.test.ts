@@ -22,11 +22,17 @@ const live = { afterRowid: 100, limit: 500, maxBytes: 1 << 20, beforeRowid: unde
 
 test('chunk-in-loop-rule: a range of at most IN_LOOP_MAX_ROWS rows stays on the loop, a larger one goes to the worker bounded by the durable rowid', () => {
   assert.equal(workerRequest(live, 100 + IN_LOOP_MAX_ROWS), undefined);
-  assert.deepEqual(workerRequest(live, 101 + IN_LOOP_MAX_ROWS), { ...live, beforeRowid: 102 + IN_LOOP_MAX_ROWS });
+  assert.deepEqual(workerRequest(live, 101 + IN_LOOP_MAX_ROWS), {
+    ...live,
+    beforeRowid: 102 + IN_LOOP_MAX_ROWS,
+  });
   assert.equal(workerRequest(live, 100), undefined, 'nothing committed past the cursor');
   const backlog = { ...live, afterRowid: 0, beforeRowid: 50, replay: true };
   assert.equal(workerRequest(backlog, 10_000), undefined, 'a backlog of 49 rows');
-  assert.deepEqual(workerRequest({ ...backlog, beforeRowid: 5_000 }, 1_000), { ...backlog, beforeRowid: 1_001 });
+  assert.deepEqual(workerRequest({ ...backlog, beforeRowid: 5_000 }, 1_000), {
+    ...backlog,
+    beforeRowid: 1_001,
+  });
   assert.equal(workerRequest(live, 110, 5)?.beforeRowid, 111, 'the bound is a parameter');
 });
 

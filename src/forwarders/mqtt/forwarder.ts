@@ -99,7 +99,8 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       build: (records, replay) => (deps.uplink ?? builder).build(records, replay),
       onBacklogRead: (watermark) => this.log.info({ watermark }, 'mqtt backlog replay read complete'),
       fetch: (req) => {
-        const offLoop = this.reader && !this.reader.broken ? workerRequest(req, deps.source.lastRowid()) : undefined;
+        const offLoop =
+          this.reader && !this.reader.broken ? workerRequest(req, deps.source.lastRowid()) : undefined;
         return offLoop && this.reader?.read(offLoop);
       },
       onChunk: () => this.pump.schedule(),
