@@ -116,6 +116,7 @@ function selectOldest(
 
 /** One log line per class of loss: telemetry a warning, events an error. */
 export function logEvictions(log: Logger, losses: GapLog): void {
+  if (losses.length === 0) return; // every commit calls this; nearly all evict nothing
   const telemetry = losses.filter((l) => l.telemetry > 0);
   const events = losses.filter((l) => l.events > 0);
   if (events.length > 0)
