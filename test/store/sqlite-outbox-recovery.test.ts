@@ -7,7 +7,6 @@ import { captureLogger, type LogLine } from '../helpers/logger.js';
 import assert from 'node:assert/strict';
 import {
   closeSync,
-  fdatasyncSync,
   openSync,
   readFileSync,
   readdirSync,
@@ -17,53 +16,20 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import type BetterSqlite3 from 'better-sqlite3';
-import { ManualClock } from '../../src/core/clock.js';
-import { type Logger, silentLogger } from '../../src/core/ports.js';
 import { eventToRecord } from '../../src/core/record-codec.js';
-import { type StoreConfig, storeSchema } from '../../src/config/sections/store.js';
+import { type StoreConfig } from '../../src/config/sections/store.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
-import { SqliteOutbox, type SqliteOutboxDeps } from '../../src/store/sqlite-outbox.js';
-import { tempDir } from '../helpers/tmp.js';
+import { dbOf, sqliteOutboxRig } from './sqlite-outbox-rig.js';
 import { telemetry } from './outbox-contract.js';
 
-function dbOf(outbox: SqliteOutbox): BetterSqlite3.Database {
-  return (outbox as unknown as { db: BetterSqlite3.Database }).db;
-}
-
 describe('SqliteOutbox opening a damaged or newer store', () => {
-  let dir: { path: string; remove(): void };
-  let clock: ManualClock;
-  const open: SqliteOutbox[] = [];
-
-  beforeEach(() => {
-    dir = tempDir('sqlite-recovery-');
-    clock = new ManualClock();
-  });
-  afterEach(async () => {
-    for (const o of open.splice(0)) await o.close();
-    dir.remove();
-  });
-
-  function config(overrides: Record<string, unknown> = {}): StoreConfig {
-    return storeSchema.parse({ path: join(dir.path, 'outbox.db'), ...overrides });
-  }
-
-  /** The WAL is fdatasynced before the port returns: commits are readable in the turn they are made. */
-  function openStore(
-    cfg: StoreConfig = config(),
-    logger: Logger = silentLogger,
-    deps: Pick<SqliteOutboxDeps, 'walSync' | 'fdatasync' | 'checkpoints'> = { fdatasync: fdatasyncSync },
-  ): SqliteOutbox {
-    const outbox = SqliteOutbox.open(cfg, { clock, logger, ...deps });
-    open.push(outbox);
-    return outbox;
-  }
+  const rig = sqliteOutboxRig('sqlite-recovery-');
+  const { config, openStore } = rig;
 
   it('refuses a database from a newer agent (user_version) and leaves it untouched', () => {
-    const path = join(dir.path, 'outbox.db');
+    const path = join(rig.dir.path, 'outbox.db');
     const raw = new Database(path);
     raw.exec('CREATE TABLE future (x)');
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
@@ -71,17 +37,17 @@ describe('SqliteOutbox opening a damaged or newer store', () => {
     const bytes = readFileSync(path);
     assert.throws(() => openStore(config()), { code: 'EDGE_ERR_STORE_MIGRATION' });
     assert.deepEqual(readFileSync(path), bytes);
-    assert.deepEqual(readdirSync(dir.path), ['outbox.db']);
+    assert.deepEqual(readdirSync(rig.dir.path), ['outbox.db']);
   });
 
   it('recovers a file that is not a database: moves it aside, starts fresh, reports store-recovered', async () => {
-    const path = join(dir.path, 'outbox.db');
+    const path = join(rig.dir.path, 'outbox.db');
     writeFileSync(path, Buffer.alloc(64 * 1024, 0x5a));
     const lines: LogLine[] = [];
     const outbox = openStore(config(), captureLogger(lines));
     assert.ok(outbox.recovery);
     assert.equal(outbox.recovery.salvaged, 0);
-    const aside = readdirSync(dir.path).filter((f) => /\.corrupt-[\dT-]+Z$/.test(f));
+    const aside = readdirSync(rig.dir.path).filter((f) => /\.corrupt-[\dT-]+Z$/.test(f));
     assert.equal(aside.length, 1);
     assert.match(aside[0]!, /^outbox\.db\.corrupt-\d{4}-\d\d-\d\dT/);
     assert.ok(lines.some((l) => l.level === 'error' && l.obj.code === 'EDGE_ERR_STORE_CORRUPT'));
@@ -118,7 +84,7 @@ describe('SqliteOutbox opening a damaged or newer store', () => {
     const second = openStore(cfg);
     assert.ok(second.recovery, 'recovered');
     assert.equal(second.takeRecoveryEvent()?.type, 'store-recovered');
-    assert.equal(readdirSync(dir.path).filter((f) => /\.corrupt-[\dT-]+Z$/.test(f)).length, 1);
+    assert.equal(readdirSync(rig.dir.path).filter((f) => /\.corrupt-[\dT-]+Z$/.test(f)).length, 1);
     second.append(telemetry('d0', 1));
     await second.flush();
     assert.ok(second.read(0, 10_000, 1e9).length >= 1);

@@ -8,52 +8,19 @@ import { captureLogger, type LogLine } from '../helpers/logger.js';
 import assert from 'node:assert/strict';
 import { existsSync, fdatasyncSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import type BetterSqlite3 from 'better-sqlite3';
-import { ManualClock } from '../../src/core/clock.js';
-import { type Logger, silentLogger } from '../../src/core/ports.js';
-import { type StoreConfig, storeSchema } from '../../src/config/sections/store.js';
+import { describe, it } from 'node:test';
+import { silentLogger } from '../../src/core/ports.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
-import { SqliteOutbox, type SqliteOutboxDeps } from '../../src/store/sqlite-outbox.js';
-import { tempDir } from '../helpers/tmp.js';
+import { dbOf, sqliteOutboxRig } from './sqlite-outbox-rig.js';
 import { event, telemetry, type EventBody } from './outbox-contract.js';
 
-function dbOf(outbox: SqliteOutbox): BetterSqlite3.Database {
-  return (outbox as unknown as { db: BetterSqlite3.Database }).db;
-}
-
 describe('SqliteOutbox', () => {
-  let dir: { path: string; remove(): void };
-  let clock: ManualClock;
-  const open: SqliteOutbox[] = [];
-
-  beforeEach(() => {
-    dir = tempDir('sqlite-outbox-');
-    clock = new ManualClock();
-  });
-  afterEach(async () => {
-    for (const o of open.splice(0)) await o.close();
-    dir.remove();
-  });
-
-  function config(overrides: Record<string, unknown> = {}): StoreConfig {
-    return storeSchema.parse({ path: join(dir.path, 'outbox.db'), ...overrides });
-  }
-
-  /** The WAL is fdatasynced before the port returns: commits are readable in the turn they are made. */
-  function openStore(
-    cfg: StoreConfig = config(),
-    logger: Logger = silentLogger,
-    deps: Pick<SqliteOutboxDeps, 'walSync' | 'fdatasync' | 'checkpoints'> = { fdatasync: fdatasyncSync },
-  ): SqliteOutbox {
-    const outbox = SqliteOutbox.open(cfg, { clock, logger, ...deps });
-    open.push(outbox);
-    return outbox;
-  }
+  const rig = sqliteOutboxRig('sqlite-outbox-');
+  const { config, openStore } = rig;
 
   it('creates the parent directory, uses WAL and synchronous=FULL', () => {
-    const outbox = openStore(config({ path: join(dir.path, 'a', 'b', 'outbox.db') }));
-    assert.ok(existsSync(join(dir.path, 'a', 'b', 'outbox.db')));
+    const outbox = openStore(config({ path: join(rig.dir.path, 'a', 'b', 'outbox.db') }));
+    assert.ok(existsSync(join(rig.dir.path, 'a', 'b', 'outbox.db')));
     assert.equal(dbOf(outbox).pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(dbOf(outbox).pragma('synchronous', { simple: true }), 2);
     assert.equal(dbOf(outbox).pragma('user_version', { simple: true }), SCHEMA_VERSION);
@@ -112,9 +79,9 @@ describe('SqliteOutbox', () => {
     const b = outbox.appendDurable(telemetry('d', 2));
     await new Promise<void>((r) => setImmediate(r));
     assert.equal(commits, 1, 'within 4 ms of the last commit nothing commits');
-    await clock.advance(3);
+    await rig.clock.advance(3);
     assert.equal(commits, 1);
-    await clock.advance(1);
+    await rig.clock.advance(1);
     assert.equal(commits, 2, 'both appends in one commit');
     assert.deepEqual([(await a).seq, (await b).seq], [2, 3]);
   });
@@ -146,8 +113,8 @@ describe('SqliteOutbox', () => {
     await second.close();
 
     // a re-created store (file deleted) gets a new epoch: ids never collide with the old ones
-    for (const f of readdirSync(dir.path))
-      if (f.startsWith('outbox.db')) writeFileSync(join(dir.path, f), '');
+    for (const f of readdirSync(rig.dir.path))
+      if (f.startsWith('outbox.db')) writeFileSync(join(rig.dir.path, f), '');
     const third = openStore();
     third.append(telemetry('d0', 0));
     await third.flush();
@@ -194,11 +161,11 @@ describe('SqliteOutbox', () => {
         (l) => l.level === 'error' && l.obj.code === 'EDGE_ERR_STORE_WRITE' && l.obj.sqlite === 'SQLITE_FULL',
       ),
     );
-    await clock.advance(10_000); // retries keep failing
+    await rig.clock.advance(10_000); // retries keep failing
     assert.equal(outbox.stats().pendingRecords, 399);
 
     db.pragma('max_page_count = 1073741823');
-    await clock.advance(10_000); // next retry succeeds
+    await rig.clock.advance(10_000); // next retry succeeds
     const ok = outbox.stats();
     assert.equal(ok.healthy, true);
     assert.equal(ok.pendingRecords, 0);
@@ -267,7 +234,7 @@ describe('SqliteOutbox', () => {
     // one commit of 2000 records of ~150 bytes is under 1 MB of WAL beyond the bound
     assert.ok(maxWal <= walMaxBytes + 1024 * 1024, `wal peaked at ${maxWal}`);
     const before = s.checkpoints;
-    await clock.advance(1000);
+    await rig.clock.advance(1000);
     assert.equal(outbox.stats().checkpoints, before + 1);
     assert.equal(outbox.stats().walBytes, 0);
     assert.ok(statSync(`${config().path}-wal`).size <= walMaxBytes);
