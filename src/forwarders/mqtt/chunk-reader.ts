@@ -98,6 +98,16 @@ export class ChunkReader {
     return this.failed;
   }
 
+  /**
+   * Reads `req` in the worker when its range is large (workerRequest, bounded by the last
+   * durable rowid); undefined when it is small or the worker failed: read it on the loop.
+   */
+  readOffLoop(req: Omit<ChunkRequest, 'id'>, lastRowid: number): Promise<Chunk> | undefined {
+    if (this.failed) return undefined;
+    const offLoop = workerRequest(req, lastRowid);
+    return offLoop && this.read(offLoop);
+  }
+
   read(req: Omit<ChunkRequest, 'id'>): Promise<Chunk> {
     if (this.failed) return Promise.reject(new Error('drain reader worker failed'));
     const id = ++this.nextId;

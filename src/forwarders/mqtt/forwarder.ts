@@ -35,7 +35,7 @@ import { EdgeError, type EdgeErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import { MqttCommandChannel } from './commands.js';
 import { buildClientOptions, clientIdFor, logClientError, redactUrl } from './connection.js';
-import { ChunkReader, workerRequest } from './chunk-reader.js';
+import { ChunkReader } from './chunk-reader.js';
 import { DrainPump } from './drain-pump.js';
 import { DrainWindow } from './drain-window.js';
 import { guardClient } from './packet-guard.js';
@@ -98,11 +98,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
       read: (after, limit, maxBytes, before) => deps.source.read(after, limit, maxBytes, before),
       build: (records, replay) => (deps.uplink ?? builder).build(records, replay),
       onBacklogRead: (watermark) => this.log.info({ watermark }, 'mqtt backlog replay read complete'),
-      fetch: (req) => {
-        const offLoop =
-          this.reader && !this.reader.broken ? workerRequest(req, deps.source.lastRowid()) : undefined;
-        return offLoop && this.reader?.read(offLoop);
-      },
+      fetch: (req) => this.reader?.readOffLoop(req, deps.source.lastRowid()),
       onChunk: () => this.pump.schedule(),
       onChunkError: (e) => this.pump.chunkFailed(e, this.reader?.broken === true),
       onDropped: (rowids) => deps.source.unsent?.(rowids),
