@@ -37,7 +37,17 @@ function idsInStore(path: string): { ids: string[]; integrity: string } {
   }
 }
 
-function holes(records: readonly ReceivedRecord[]): string[] {
+/** Device and seq of the records still in the store after the clean stop: kept, not lost. */
+function seqsInStore(path: string): { device: string; seq: number }[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT device, seq FROM records').all() as { device: string; seq: number }[];
+  } finally {
+    db.close();
+  }
+}
+
+function holes(records: readonly { readonly device: string; readonly seq: number }[]): string[] {
   const byDevice = new Map<string, Set<number>>();
   for (const r of records) {
     let seqs = byDevice.get(r.device);
@@ -134,7 +144,15 @@ for (const drain of ['fifo', 'interleave'] as const) {
         committedSeen.size > 0,
         'kills left unacknowledged records behind (the test exercised resend)',
       );
-      assert.deepEqual(holes(watcher.records), [], 'per-device sequences have no holes');
+      // A clean stop ends the drain with whatever is unsent still stored: under 'interleave'
+      // the live lane may have sent the newest records (agent-stopped) while the last backlog
+      // rows (this run's agent-started) wait for the next start. Those are kept, not lost.
+      const kept = seqsInStore(storePath);
+      assert.deepEqual(
+        holes([...watcher.records, ...kept]),
+        [],
+        'per-device sequences have no holes (delivered or still in the store)',
+      );
       if (drain === 'fifo') assert.deepEqual(firstDeliveryOutOfOrder(watcher.records), []);
       const duplicates = watcher.records.length - watcher.ids.size;
       assert.ok(
