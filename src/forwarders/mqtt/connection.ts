@@ -40,16 +40,16 @@ export function clientIdFor(config: MqttConfig, site: string, agentId: string): 
   return config.clientId ?? `${site}-${agentId}`.slice(0, 128);
 }
 
-/**
- * mqtt.js options: no auto-reconnect, no QoS 0 queue, clean session, retained will.
- * Throws EdgeError (EDGE_ERR_MQTT_TLS or the resolver's) on unreadable TLS material or secrets.
- */
 const noLog = (): void => undefined;
 
 function mqttDebugWanted(): boolean {
   return /mqttjs/.test(process.env.DEBUG ?? '');
 }
 
+/**
+ * mqtt.js options: no auto-reconnect, no QoS 0 queue, clean session, retained will.
+ * Throws EdgeError (EDGE_ERR_MQTT_TLS or the resolver's) on unreadable TLS material or secrets.
+ */
 export function buildClientOptions(config: MqttConfig, id: ClientIdentity): IClientOptions {
   const opts: IClientOptions = {
     protocolVersion: config.protocolVersion,
