@@ -24,8 +24,20 @@ export class FakeOutbox implements OutboxSource {
   /** Every acked() call (rows PUBACKed, their delete may come later), in PUBACK order. */
   readonly delivered: number[][] = [];
   onDelivered: ((rowids: readonly number[]) => void) | undefined;
+  /** Calls to read/ack/acked/onCommit after seal(): a stopped forwarder must make none. */
+  readonly callsAfterSeal: string[] = [];
+  private sealed = false;
 
   constructor(private readonly epoch = 'e1') {}
+
+  /** From here on every read/ack/acked/onCommit is recorded in `callsAfterSeal` (and still served). */
+  seal(): void {
+    this.sealed = true;
+  }
+
+  private called(what: string): void {
+    if (this.sealed) this.callsAfterSeal.push(what);
+  }
 
   /** Appends and commits records (one commit, listeners notified once). */
   append(records: readonly NewRecord[], notify = true): StoredRecord[] {
@@ -56,6 +68,7 @@ export class FakeOutbox implements OutboxSource {
   }
 
   read(afterRowid: number, limit: number, maxBytes: number, beforeRowid?: number): StoredRecord[] {
+    this.called('read');
     this.onRead?.();
     const recs = this.records;
     let lo = this.head;
@@ -79,11 +92,13 @@ export class FakeOutbox implements OutboxSource {
   }
 
   acked(rowids: readonly number[]): void {
+    this.called('acked');
     this.delivered.push([...rowids]);
     this.onDelivered?.(rowids);
   }
 
   ack(rowids: readonly number[]): void {
+    this.called('ack');
     this.acks.push([...rowids]);
     this.onAck?.(rowids);
     for (const id of rowids) {
@@ -106,6 +121,7 @@ export class FakeOutbox implements OutboxSource {
   }
 
   onCommit(listener: () => void): () => void {
+    this.called('onCommit');
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
+import type { MqttForwarder } from '../../src/forwarders/mqtt/forwarder.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
+import { TrackingClock } from '../helpers/tracking-clock.js';
 import { once, waitFor } from '../helpers/wait.js';
 import { FakeOutbox, telemetry } from './fake-outbox.js';
 import { fill, schema, sharedBroker } from './forwarder-rig.js';
@@ -20,7 +22,8 @@ test('wakes on commit when idle; stop() removes its listener and publishes nothi
   const sub = await Subscriber.connect(broker.url, 'p3/#');
   t.after(() => sub.close());
   const box = new FakeOutbox();
-  const fwd = makeForwarder(mqttConfig({ url: broker.url, topicPrefix: 'p3' }), box);
+  const clock = new TrackingClock();
+  const fwd = makeForwarder(mqttConfig({ url: broker.url, topicPrefix: 'p3' }), box, { clock });
   await fwd.start();
   await once(fwd, 'connected');
   assert.equal(box.listenerCount, 1);
@@ -28,13 +31,40 @@ test('wakes on commit when idle; stop() removes its listener and publishes nothi
   await waitFor('live record acked', () => box.acks.length === 1);
   const m = await waitFor('live record received', () => sub.messages.find((x) => x.json.records));
   assert.equal(m.json.replay, undefined, 'live lane messages carry no replay flag');
+  const client = clientOf(fwd);
   await fwd.stop();
-  assert.equal(box.listenerCount, 0);
-  assert.equal(fwd.stats().connected, false);
+  assertNothingLeft(fwd, box, clock, client);
+  box.seal();
   box.append([telemetry('late', 2)]);
-  await new Promise((r) => setTimeout(r, 100));
+  await sub.fence('p3/fence');
+  assert.deepEqual(box.callsAfterSeal, [], 'the outbox is not touched after stop()');
   assert.equal(box.acks.length, 1);
+  assert.equal(sub.messages.filter((x) => x.json.records).length, 1, 'nothing published after stop()');
 });
+
+function clientOf(fwd: MqttForwarder): MqttClient {
+  const client = (fwd as unknown as { client: MqttClient | undefined }).client;
+  assert.ok(client, 'connected forwarder has a client');
+  return client;
+}
+
+/**
+ * What could still make a stopped forwarder act, all gone: the commit listener, its timers
+ * (on the clock it was given) and its connection.
+ */
+function assertNothingLeft(
+  fwd: MqttForwarder,
+  box: FakeOutbox,
+  clock: TrackingClock,
+  client: MqttClient,
+): void {
+  assert.equal(box.listenerCount, 0, 'commit listener removed');
+  assert.equal(clock.pendingCount, 0, 'no forwarder timer left');
+  assert.equal(fwd.stats().connected, false);
+  assert.equal(fwd.stats().inflightMessages, 0);
+  assert.ok(client.disconnected, 'client ended');
+  assert.ok(client.stream.destroyed, 'socket closed');
+}
 
 test('retained birth; last will when the link dies; retained offline on stop', async (t) => {
   const statusTopic = `p4/${SITE}/agent/status`;
@@ -114,6 +144,8 @@ test('broker outage under load: nothing lost, nothing acked without PUBACK, same
   box.onAck = (rowids) => {
     if (down) ackedWhileDown += rowids.length;
   };
+  let scheduled = 0;
+  fwd.on('reconnectScheduled', () => scheduled++);
   const disconnected = once(fwd, 'disconnected', 20_000);
   await fwd.start();
   await waitFor('some progress', () => box.acks.length > 20);
@@ -121,7 +153,9 @@ test('broker outage under load: nothing lost, nothing acked without PUBACK, same
   await disconnected;
   down = true;
   const inflightAtLoss = fwd.stats().inflightMessages;
-  await new Promise((r) => setTimeout(r, 400));
+  // Two reconnects refused while down: their backoff timers (≥ 80 ms) were armed after any
+  // ack batch timer (20 ms) of the lost connection, so such a timer has fired by then.
+  await waitFor('two reconnects refused', () => scheduled >= 3, 10_000);
   assert.equal(ackedWhileDown, 0, 'nothing acked while the broker is down');
   assert.equal(inflightAtLoss, 0, 'in-flight state dropped at disconnect');
   assert.equal(fwd.stats().connected, false);
@@ -129,7 +163,14 @@ test('broker outage under load: nothing lost, nothing acked without PUBACK, same
   down = false;
   await flaky.restart();
   await waitFor('reconnected', () => fwd.stats().connected, 10_000);
-  await new Promise((r) => setTimeout(r, 200));
+  // Live records keep coming while the backlog replays; stop appending once one appended
+  // after the reconnect has been delivered.
+  const atReconnect = box.lastRowid();
+  await waitFor(
+    'a record appended after the reconnect acked',
+    () => box.ackedRowids.has(atReconnect + 1),
+    20_000,
+  );
   clearInterval(appender);
   const total = box.lastRowid();
   await waitFor('outbox drained', () => box.remaining().length === 0, 20_000);
@@ -197,10 +238,14 @@ test('stop() mid-drain: waits for in-flight PUBACKs, acks exactly what was PUBAC
   t.after(() => sub.close());
   const box = new FakeOutbox();
   fill(box, 50_000, 10);
-  const fwd = makeForwarder(mqttConfig({ url: broker.url, topicPrefix: 'p7' }), box);
+  const clock = new TrackingClock();
+  const fwd = makeForwarder(mqttConfig({ url: broker.url, topicPrefix: 'p7' }), box, { clock });
   await fwd.start();
   await waitFor('draining', () => box.acks.length > 2);
+  const client = clientOf(fwd);
   await fwd.stop();
+  assertNothingLeft(fwd, box, clock, client);
+  box.seal();
   const s = fwd.stats();
   assert.equal(s.inflightMessages, 0);
   assert.equal(s.connected, false);
@@ -214,6 +259,8 @@ test('stop() mid-drain: waits for in-flight PUBACKs, acks exactly what was PUBAC
   const received = new Set(sub.recordIds());
   for (const rowid of box.ackedRowids) assert.ok(received.has(`e1-${rowid}`));
   const published = box.acks.length;
-  await new Promise((r) => setTimeout(r, 100));
+  box.append([telemetry('late', 1)]);
+  await sub.fence('p7/fence');
+  assert.deepEqual(box.callsAfterSeal, [], 'the outbox is not touched after stop()');
   assert.equal(box.acks.length, published, 'nothing after stop()');
 });

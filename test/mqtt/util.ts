@@ -7,7 +7,7 @@ import type { SecretRef } from '../../src/config-kit/common.js';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import type { Logger, OutboxSource } from '../../src/core/ports.js';
 import { MqttForwarder } from '../../src/forwarders/mqtt/forwarder.js';
-import { once } from '../helpers/wait.js';
+import { once, waitFor } from '../helpers/wait.js';
 
 export const SITE = 's1';
 export const AGENT = 'a1';
@@ -83,6 +83,7 @@ export interface Received {
 /** A test subscriber on `topic` (QoS 1) that keeps everything it receives. */
 export class Subscriber {
   readonly messages: Received[] = [];
+  private fences = 0;
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
       const text = payload.toString('utf8');
@@ -102,6 +103,17 @@ export class Subscriber {
     if (!client.connected) await once(client, 'connect');
     await client.subscribeAsync(topic, { qos: 1 });
     return sub;
+  }
+
+  /**
+   * A fence: publishes a marker on `topic` (under this subscription) and resolves once it
+   * came back through the broker. Whatever this process had queued before (callbacks,
+   * immediates, socket events) has run by then; timers are not covered.
+   */
+  async fence(topic: string): Promise<void> {
+    const marker = JSON.stringify({ fence: ++this.fences });
+    await this.client.publishAsync(topic, marker, { qos: 1 });
+    await waitFor(`fence ${marker}`, () => this.messages.some((m) => m.text === marker));
   }
 
   /** Every record id received on data topics, with duplicates. */
