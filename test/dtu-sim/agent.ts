@@ -67,8 +67,6 @@ export class FakeAgent {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** Read holding registers request. */
 export function readHolding(unit: number, address: number, count: number): Buffer {
   return withCrc([unit, 0x03, address >> 8, address & 0xff, count >> 8, count & 0xff]);

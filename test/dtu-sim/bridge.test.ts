@@ -16,7 +16,7 @@ import {
   type DtuSimulator,
   type DtuSimulatorOptions,
 } from '../../src/tools/dtu-sim/simulator.js';
-import { FakeAgent, holdingResponse, readHolding, sleep, withCrc, type AgentConn } from './agent.js';
+import { FakeAgent, holdingResponse, readHolding, withCrc, type AgentConn } from './agent.js';
 
 const REG = Buffer.from('DTU-0001');
 const HB = Buffer.from('HB');
@@ -126,12 +126,16 @@ test('fault heartbeatMidFrame: the heartbeat bytes sit inside the response bytes
 });
 
 test('fault glue: a held response goes out in one write with the next heartbeat', async (t) => {
-  const { sim, conn } = await rig(t, { heartbeatIntervalMs: 400, faults: { glue: true } });
+  const clock = new ManualClock();
+  const { sim, conn } = await rig(t, { heartbeatIntervalMs: 400, faults: { glue: true }, clock });
   const mark = conn.length;
   const marks = conn.chunks.length;
+  const sent = sim.stats().bytesToAgent;
   conn.sock.write(REQUEST);
-  await sleep(150);
-  assert.equal(conn.length, mark, 'the response is held, nothing sent yet');
+  await waitFor('the response held', () => sim.stats().faults.glue === 1, 3000, 5);
+  assert.equal(sim.stats().bytesToAgent, sent, 'the response is held, nothing sent yet');
+  assert.equal(conn.length, mark);
+  await clock.advance(400); // the next heartbeat
   await waitFor('glued response', () => conn.length >= mark + RESPONSE.length + HB.length, 2000, 5);
   const glued = conn.chunks.slice(marks);
   assert.equal(glued.length, 1, 'response and heartbeat in one chunk');
@@ -140,13 +144,16 @@ test('fault glue: a held response goes out in one write with the next heartbeat'
 });
 
 test('fault glue: a held response goes out glued to the next response', async (t) => {
-  const { sim, conn } = await rig(t, { faults: { glue: { every: 2 } } });
+  // A clock that stands still: the hold (glueMaxHoldMs) cannot end on its own.
+  const { sim, conn } = await rig(t, { faults: { glue: { every: 2 } }, clock: new ManualClock() });
   const first = await conn.exchange(REQUEST, RESPONSE.length);
   assert.deepEqual(first.bytes, RESPONSE); // response #1 is not hit
   const mark = conn.length;
   const marks = conn.chunks.length;
+  const sent = sim.stats().bytesToAgent;
   conn.sock.write(REQUEST); // response #2 is held
-  await sleep(150);
+  await waitFor('response #2 held', () => sim.stats().faults.glue === 1, 3000, 5);
+  assert.equal(sim.stats().bytesToAgent, sent, 'the response is held, nothing sent yet');
   assert.equal(conn.length, mark);
   const other = readHolding(1, 1, 2);
   conn.sock.write(other); // response #3 carries #2 along
@@ -199,16 +206,24 @@ test('fault dropEvery: the link closes instead of the 2nd response, then re-dial
 });
 
 test('fault silent: nothing at all reaches the agent; turning it off resumes heartbeats and responses', async (t) => {
-  const { sim, conn } = await rig(t, { heartbeatIntervalMs: 80 });
+  const clock = new ManualClock();
+  const { sim, conn } = await rig(t, { heartbeatIntervalMs: 80, clock });
+  await clock.advance(80);
   await waitFor('a heartbeat', () => conn.length >= REG.length + HB.length, 2000, 5);
   sim.setFaults({ silent: true });
-  await sleep(100); // let a heartbeat already in flight land
+  const sent = sim.stats().bytesToAgent;
+  await waitFor('every byte sent before the silence landed', () => conn.length === sent, 2000, 5);
   const mark = conn.length;
+  const heartbeats = sim.stats().heartbeatsSent;
   conn.sock.write(REQUEST);
-  await sleep(400);
+  await waitFor('the response swallowed', () => sim.stats().faults.silent === 1, 3000, 5);
+  await clock.advance(400); // five heartbeat periods
+  assert.equal(sim.stats().heartbeatsSent, heartbeats, 'silent: no heartbeats');
+  assert.equal(sim.stats().bytesToAgent, sent, 'silent: nothing written');
   assert.equal(conn.length, mark, 'silent: no heartbeats, no response');
   assert.equal(sim.stats().faults.silent, 1);
   sim.setFaults({});
+  await clock.advance(80);
   await waitFor('heartbeat after silence', () => conn.length >= mark + HB.length, 2000, 5);
   const { bytes } = await conn.exchange(REQUEST, RESPONSE.length);
   assert.ok(bytes.includes(RESPONSE), 'response after silence');

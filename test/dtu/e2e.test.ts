@@ -6,15 +6,14 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
-import { systemClock } from '../../src/core/clock.js';
+import { ManualClock, systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { dtuSchema } from '../../src/drivers/modbus/dtu/config.js';
-import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
+import { DtuHub, type DtuStatus } from '../../src/drivers/modbus/dtu/hub.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { startDtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import { waitFor } from '../helpers/wait.js';
 import { BAUD, EXPECT1, EXPECT2, pty, serialSlaves, startDevices } from './e2e-rig.js';
-import { sleep } from './helpers.js';
 
 serialSlaves();
 
@@ -121,6 +120,9 @@ describe('DTU client mode (the agent dials a DTU that listens)', () => {
   });
 
   it('stop() leaves no timers or sockets behind while a dial is failing', async () => {
+    // A clock that moves only when told: re-dials happen when the test advances it, and
+    // whatever stop() left armed would fire on the final advance.
+    const clock = new ManualClock();
     const hub = new DtuHub(
       dtuSchema.parse({
         links: [
@@ -133,14 +135,20 @@ describe('DTU client mode (the agent dials a DTU that listens)', () => {
           },
         ],
       }),
-      { clock: systemClock, logger: silentLogger, random: () => 0.5 },
+      { clock, logger: silentLogger, random: () => 0.5 },
     );
     await hub.start();
-    await waitFor('failures', () => hub.status().gone!.connectFailures >= 2, 3000);
+    const gone = (): DtuStatus => hub.status().gone!;
+    await waitFor('dial 1 refused', () => gone().connectFailures === 1 && gone().nextDialInMs, 3000);
+    await clock.advance(gone().nextDialInMs!);
+    await waitFor('dial 2 refused', () => gone().connectFailures === 2 && gone().nextDialInMs, 3000);
+    // The refused socket took its connect-timeout timer along: only the re-dial is armed.
+    assert.equal(clock.pendingCount, 1, 'the re-dial timer');
     await hub.stop();
-    const n = hub.status().gone!.connectFailures;
-    await sleep(300);
-    assert.equal(hub.status().gone!.connectFailures, n);
-    assert.equal(hub.status().gone!.nextDialInMs, undefined);
+    // Every dial arms a connect timeout until its socket connects or closes: no timer, no socket.
+    assert.equal(clock.pendingCount, 0, 'no re-dial timer, no dial in flight');
+    assert.equal(gone().nextDialInMs, undefined);
+    await clock.advance(60_000);
+    assert.equal(gone().connectFailures, 2, 'no dial after stop()');
   });
 });
