@@ -19,6 +19,7 @@ import { freePort } from '../helpers/net.js';
 import { startPymodbus, type Peer } from '../helpers/pymodbus.js';
 import { TestS7Server } from '../helpers/snap7.js';
 import { waitFor } from '../helpers/wait.js';
+import { pollUntil as pollUntilOn } from './poll-until.js';
 
 function config(s7Port: number, modbusPort: number) {
   const parsed = deviceSchema.parse({
@@ -103,22 +104,20 @@ describe('failover from S7 to the PLC’s Modbus TCP server and back', { timeout
         secondary: tagShapesOf(secondary, (c) => modbusDriver.tagTypes?.(c as typeof secondary)),
       },
     });
-    const tick = async (): Promise<readonly TagValue[]> => {
-      const values = await driver.poll(['voltage', 'temp']);
-      await new Promise((resolve) => setTimeout(resolve, 50)); // the poll interval
-      return values;
-    };
+    const names = ['voltage', 'temp'];
+    const poll = (): Promise<readonly TagValue[]> => driver.poll(names);
+    const pollUntil = (what: string, done: (values: readonly TagValue[]) => boolean) =>
+      pollUntilOn(driver, names, what, done);
     try {
       driver.init();
       await driver.start();
-      assert.deepEqual(plain(await tick()), [
+      assert.deepEqual(plain(await poll()), [
         ['voltage', 230.1, 'primary'],
         ['temp', 17, 'primary'],
       ]);
 
       plc.stop();
-      let values: readonly TagValue[] = [];
-      while (driver.active === 'primary') values = await tick();
+      const values = await pollUntil('the switch to Modbus', () => driver.active === 'secondary');
       assert.equal(driver.active, 'secondary');
       assert.deepEqual(plain(values), [
         ['voltage', 230.1, 'secondary'],
@@ -142,10 +141,10 @@ describe('failover from S7 to the PLC’s Modbus TCP server and back', { timeout
         100,
       );
       const backAt = clock.now();
-      while (driver.active === 'secondary') await tick();
+      await pollUntil('the return to S7', () => driver.active === 'primary');
       assert.equal(driver.active, 'primary');
       assert.ok(clock.now() - backAt >= 500, 'not before recoverAfterMs of healthy probes');
-      assert.deepEqual(plain(await tick()), [
+      assert.deepEqual(plain(await poll()), [
         ['voltage', 230.1, 'primary'],
         ['temp', 17, 'primary'],
       ]);

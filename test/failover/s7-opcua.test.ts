@@ -18,6 +18,7 @@ import { TestOpcuaServer } from '../helpers/opcua.js';
 import { TestS7Server } from '../helpers/snap7.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { pollUntil as pollUntilOn } from './poll-until.js';
 
 function config(s7Port: number, endpoint: string, pkiDir: string) {
   // The agent's own device schema: an S7 device with an OPC UA secondary, as a config file has it.
@@ -101,28 +102,28 @@ describe('failover from S7 to the PLC’s OPC UA server and back', { timeout: 60
         secondary: tagShapesOf(secondary, (c) => opcuaDriver.tagTypes?.(c as typeof secondary)),
       },
     });
-    const tick = async (): Promise<readonly TagValue[]> => {
-      const values = await driver.poll(['voltage', 'temp']);
-      await new Promise((resolve) => setTimeout(resolve, 50)); // the poll interval
-      return values;
-    };
+    const names = ['voltage', 'temp'];
+    const poll = (): Promise<readonly TagValue[]> => driver.poll(names);
+    const pollUntil = (what: string, done: (values: readonly TagValue[]) => boolean) =>
+      pollUntilOn(driver, names, what, done);
     try {
       driver.init();
       await driver.start();
       // The device starts when either source does: on a loaded machine the S7 connect can time
       // out while node-opcua loads (a second of CPU) and is retried in the background.
-      const first = await waitFor('the primary values', async () => {
-        const v = plain(await tick());
-        return v[0]?.[2] === 'primary' && typeof v[0][1] === 'number' ? v : undefined;
-      });
+      const first = plain(
+        await pollUntil('the primary values', (v) => {
+          const [tag] = plain(v);
+          return tag?.[2] === 'primary' && typeof tag[1] === 'number';
+        }),
+      );
       assert.deepEqual(first, [
         ['voltage', 230.1, 'primary'],
         ['temp', 17, 'primary'],
       ]);
 
       plc.stop();
-      let values: readonly TagValue[] = [];
-      while (driver.active === 'primary') values = await tick();
+      const values = await pollUntil('the switch to OPC UA', () => driver.active === 'secondary');
       assert.deepEqual(plain(values), [
         ['voltage', 230.1, 'secondary'],
         ['temp', 17, 'secondary'],
@@ -131,10 +132,7 @@ describe('failover from S7 to the PLC’s OPC UA server and back', { timeout: 60
 
       // Values keep coming from the OPC UA server while S7 is down.
       await ua.set('DB1.temp', 18);
-      const live = await waitFor('the new temp over OPC UA', async () => {
-        const v = plain(await tick());
-        return v[1]?.[1] === 18 ? v : undefined;
-      });
+      const live = plain(await pollUntil('the new temp over OPC UA', (v) => plain(v)[1]?.[1] === 18));
       assert.deepEqual(live, [
         ['voltage', 230.1, 'secondary'],
         ['temp', 18, 'secondary'],
@@ -157,8 +155,8 @@ describe('failover from S7 to the PLC’s OPC UA server and back', { timeout: 60
         20_000,
         100,
       );
-      while (driver.active === 'secondary') await tick();
-      assert.deepEqual(plain(await tick()), [
+      await pollUntil('the return to S7', () => driver.active === 'primary');
+      assert.deepEqual(plain(await poll()), [
         ['voltage', 230.1, 'primary'],
         ['temp', 18, 'primary'],
       ]);
