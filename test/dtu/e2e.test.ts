@@ -151,4 +151,21 @@ describe('DTU client mode (the agent dials a DTU that listens)', () => {
     await clock.advance(60_000);
     assert.equal(gone().connectFailures, 2, 'no dial after stop()');
   });
+
+  it('stop() aborts a dial in flight: its socket and connect timeout go with it', async () => {
+    const clock = new ManualClock();
+    const hub = new DtuHub(
+      dtuSchema.parse({
+        links: [{ name: 'gone', mode: 'client', host: '127.0.0.1', port: 1 }],
+      }),
+      { clock, logger: silentLogger, random: () => 0.5 },
+    );
+    await hub.start(); // the first dial starts at once; its refusal comes in a later turn
+    assert.equal(clock.pendingCount, 1, 'the connect timeout of the dial in flight');
+    await hub.stop();
+    assert.equal(clock.pendingCount, 0, 'connect timeout cancelled, socket destroyed');
+    await clock.advance(60_000);
+    assert.equal(hub.status().gone!.connectFailures, 0, 'an aborted dial is not a failure');
+    assert.equal(hub.status().gone!.nextDialInMs, undefined);
+  });
 });

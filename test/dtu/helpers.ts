@@ -17,8 +17,6 @@ export { captureLogger, type LogLine } from '../helpers/logger.js';
 export const byTag = (vs: readonly TagValue[]): Record<string, unknown> =>
   Object.fromEntries(vs.map((v) => [v.tag, v.quality === 'good' ? v.value : v.code]));
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * A DtuHub on a loopback port, the Modbus family reading through it, and the DTU
  * simulator dialling the hub; all three closed after the test.

@@ -24,7 +24,12 @@ export function dialClientLink(link: DtuLink, deps: DialDeps): void {
   const timer = deps.clock.setTimeout(() => {
     socket.destroy(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`));
   }, cfg.connectTimeoutMs);
+  link.abortDial = () => {
+    timer.cancel();
+    socket.destroy();
+  };
   socket.once('connect', () => {
+    link.abortDial = undefined;
     timer.cancel();
     if (!deps.current()) return void socket.destroy();
     connected = true;
@@ -36,8 +41,9 @@ export function dialClientLink(link: DtuLink, deps: DialDeps): void {
   });
   socket.once('close', () => {
     timer.cancel();
+    if (!deps.current()) return; // aborted by stop() or a reload: not a failure
+    link.abortDial = undefined;
     if (!connected) link.counters.connectFailures++;
-    if (!deps.current()) return;
     const ms = link.backoff!.next();
     link.nextDialInMs = ms;
     deps.log.warn({ dtu: cfg.name, host: cfg.host, port: cfg.port, inMs: ms }, 'DTU dial scheduled');

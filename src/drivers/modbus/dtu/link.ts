@@ -85,6 +85,8 @@ export class DtuLink implements StreamPort {
   private keepaliveTimer: TimerHandle | undefined;
   readonly backoff: Backoff | undefined;
   dialTimer: TimerHandle | undefined;
+  /** Client: closes the dial in flight and cancels its connect timeout. */
+  abortDial: (() => void) | undefined;
   nextDialInMs: number | undefined;
   private readonly log: Logger;
 
@@ -187,6 +189,8 @@ export class DtuLink implements StreamPort {
   stop(): void {
     this.dialTimer?.cancel();
     this.dialTimer = undefined;
+    this.abortDial?.();
+    this.abortDial = undefined;
     this.nextDialInMs = undefined;
     this.detach('hub stopped');
     this.transport.dispose();
