@@ -263,10 +263,13 @@ test('dial mode keeps re-dialling until the agent is up, and after the agent clo
   const seen: Buffer[][] = [];
   const fixed = createServer((sock) => {
     const got: Buffer[] = [];
-    seen.push(got);
-    sock.on('data', (d: Buffer) => got.push(d));
+    const first = seen.push(got) === 1;
+    sock.on('data', (d: Buffer) => {
+      got.push(d);
+      // the agent drops the first link once its registration is in
+      if (first && Buffer.concat(got).length >= REG.length) sock.destroy();
+    });
     sock.on('error', () => undefined);
-    if (seen.length === 1) setTimeout(() => sock.destroy(), 50); // the agent drops the first link
   });
   await new Promise<void>((r) => fixed.listen(port, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => fixed.close(() => r())));
