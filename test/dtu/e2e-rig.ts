@@ -2,11 +2,9 @@
  * What both DTU end-to-end files share: two pymodbus RTU slaves behind a socat pty pair
  * (the DTU simulator bridges `pty.a` to a socket), and the Modbus devices that read them.
  */
-import { after, before } from 'node:test';
 import { modbusDeviceSchema, type ModbusDeviceConfig } from '../../src/drivers/modbus/config.js';
 import type { ModbusFamily } from '../../src/drivers/modbus/family.js';
-import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
-import { tempDir } from '../helpers/tmp.js';
+import { rtuSlavesOnPty, type RtuSlaves } from '../helpers/rtu-slaves.js';
 import { byTag } from './helpers.js';
 
 export const BAUD = 38400;
@@ -15,29 +13,12 @@ const SLAVE2 = [7, 8, 9];
 export const EXPECT1 = { a: 1111, b: 2222, c: 3333, d: 4444, e: 0x00fe, f: 0x4800 };
 export const EXPECT2 = { x: 7, y: 8, z: 9 };
 
-let dir: ReturnType<typeof tempDir> | undefined;
-/** Set by the before() hook that serialSlaves() registers; a live binding for the tests. */
-export let pty: PtyPair | undefined;
-let slaves: Peer | undefined;
-
 /** Starts the pty pair and the slaves before the file's tests, stops them after. */
-export function serialSlaves(): void {
-  before(async () => {
-    dir = tempDir('edge-dtu-');
-    pty = await startPtyPair(dir.path);
-    slaves = await startPymodbus({
-      transport: 'rtu',
-      path: pty.b,
-      baudrate: BAUD,
-      ignoreMissing: true,
-      slaves: { 1: { holding: { values: { 0: SLAVE1 } } }, 2: { input: { values: { 10: SLAVE2 } } } },
-    });
-  });
-
-  after(async () => {
-    await slaves?.stop();
-    await pty?.stop();
-    dir?.remove();
+export function serialSlaves(): RtuSlaves {
+  return rtuSlavesOnPty({
+    dirPrefix: 'edge-dtu-',
+    baudrate: BAUD,
+    slaves: { 1: { holding: { values: { 0: SLAVE1 } } }, 2: { input: { values: { 10: SLAVE2 } } } },
   });
 }
 

@@ -15,10 +15,10 @@ import { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
 import { createModbusFamily, type ModbusFamily } from '../../src/drivers/modbus/family.js';
 import { startDtuSimulator, type DtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import { waitFor } from '../helpers/wait.js';
-import { BAUD, EXPECT1, EXPECT2, codes, pty, serialSlaves, startDevices } from './e2e-rig.js';
+import { BAUD, EXPECT1, EXPECT2, codes, serialSlaves, startDevices } from './e2e-rig.js';
 import { captureLogger } from './helpers.js';
 
-serialSlaves();
+const serial = serialSlaves();
 
 describe('DTU server mode (the DTU dials the agent)', () => {
   const log = captureLogger();
@@ -78,7 +78,7 @@ describe('DTU server mode (the DTU dials the agent)', () => {
   async function dial(faults = {}): Promise<DtuSimulator> {
     const s = await startDtuSimulator({
       agent: { host: '127.0.0.1', port },
-      serial: { path: pty!.a, baudRate: BAUD },
+      serial: { path: serial.pty.a, baudRate: BAUD },
       registration: 'ascii:DTU-0001',
       heartbeat: 'ascii:HB',
       heartbeatIntervalMs: 40,

@@ -13,9 +13,9 @@ import { DtuHub, type DtuStatus } from '../../src/drivers/modbus/dtu/hub.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
 import { startDtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import { waitFor } from '../helpers/wait.js';
-import { BAUD, EXPECT1, EXPECT2, pty, serialSlaves, startDevices } from './e2e-rig.js';
+import { BAUD, EXPECT1, EXPECT2, serialSlaves, startDevices } from './e2e-rig.js';
 
-serialSlaves();
+const serial = serialSlaves();
 
 describe('DTU hub limits', () => {
   it('maxLinks: connections beyond it are refused and counted', async (t) => {
@@ -65,7 +65,7 @@ describe('DTU client mode (the agent dials a DTU that listens)', () => {
   it('reads through the link; re-dials after the peer closes', async (t) => {
     const sim = await startDtuSimulator({
       listen: { host: '127.0.0.1', port: 0 },
-      serial: { path: pty!.a, baudRate: BAUD },
+      serial: { path: serial.pty.a, baudRate: BAUD },
       heartbeat: 'hex:FE',
       heartbeatIntervalMs: 100,
       faults: { split: { every: 2 }, heartbeatMidFrame: { every: 3 } },

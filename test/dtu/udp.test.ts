@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { modbusDeviceSchema } from '../../src/drivers/modbus/config.js';
 import type { DtuConfigInput } from '../../src/drivers/modbus/dtu/config.js';
 import type { DtuHub } from '../../src/drivers/modbus/dtu/hub.js';
@@ -17,8 +17,7 @@ import {
   type DtuSimulator,
   type DtuSimulatorOptions,
 } from '../../src/tools/dtu-sim/simulator.js';
-import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
-import { tempDir } from '../helpers/tmp.js';
+import { rtuSlavesOnPty } from '../helpers/rtu-slaves.js';
 import { waitFor } from '../helpers/wait.js';
 import { byTag, startHub } from './helpers.js';
 
@@ -28,29 +27,13 @@ const LOW = { a: 1111, b: 2222, c: 3333 };
 const HIGH = { d: 4444, e: 5555, f: 6666 };
 const SLAVE2 = { x: 7, y: 8, z: 9 };
 
-let dir: ReturnType<typeof tempDir> | undefined;
-let pty: PtyPair | undefined;
-let slaves: Peer | undefined;
-
-before(async () => {
-  dir = tempDir('edge-dtu-udp-');
-  pty = await startPtyPair(dir.path);
-  slaves = await startPymodbus({
-    transport: 'rtu',
-    path: pty.b,
-    baudrate: BAUD,
-    ignoreMissing: true,
-    slaves: {
-      1: { holding: { values: { 0: [...Object.values(LOW), ...Object.values(HIGH)] } } },
-      2: { input: { values: { 10: Object.values(SLAVE2) } } },
-    },
-  });
-});
-
-after(async () => {
-  await slaves?.stop();
-  await pty?.stop();
-  dir?.remove();
+const serial = rtuSlavesOnPty({
+  dirPrefix: 'edge-dtu-udp-',
+  baudrate: BAUD,
+  slaves: {
+    1: { holding: { values: { 0: [...Object.values(LOW), ...Object.values(HIGH)] } } },
+    2: { input: { values: { 10: Object.values(SLAVE2) } } },
+  },
 });
 
 interface Rig {
@@ -132,7 +115,7 @@ async function dtu(
   const sim = await startDtuSimulator({
     udp: true,
     agent: { host: '127.0.0.1', port: hub.udpAddress()!.port },
-    serial: { path: pty!.a, baudRate: BAUD },
+    serial: { path: serial.pty.a, baudRate: BAUD },
     registration: 'ascii:DTU-0001',
     heartbeat: 'ascii:HB',
     heartbeatIntervalMs: 50,
@@ -284,7 +267,7 @@ describe('DTU over UDP, client mode (the agent sends to the DTU)', () => {
     const sim = await startDtuSimulator({
       udp: true,
       listen: { host: '127.0.0.1', port: 0 },
-      serial: { path: pty!.a, baudRate: BAUD },
+      serial: { path: serial.pty.a, baudRate: BAUD },
       heartbeat: 'hex:FE',
       heartbeatIntervalMs: 100,
       faults: { split: { every: 2 }, duplicate: { every: 3 }, duplicateDelayMs: 5 },
