@@ -23,6 +23,7 @@ import { FRAME_OVERHEAD, SEAL_OVERHEAD, encodeMessage } from '../../src/cip22/co
 import { benchRounds, envCount, alternate, median, type BenchResult } from './common.js';
 import { type BenchPki, benchPki } from './cip22-pki.js';
 import { floodLag } from './cip22-flood.js';
+import { RELEASE_NODE_FLAGS } from '../bundle/runtime.js';
 
 const ROUNDS = benchRounds(3);
 const HANDSHAKES = envCount('BENCH_CIP22_HANDSHAKES', 200);
@@ -85,13 +86,12 @@ export async function startAgent(
     root: pki.pinnedPem,
     store: join(pki.dir, `outbox-${round}-${Date.now()}.db`),
   };
-  // The V8 flags of the edge-agent CLI's shebang (src/cli/main.ts), as the agent runs in production.
+  // The release's V8 flags (the launcher's and the CLI's shebang), as the agent runs in production.
   const child = fork(agent ?? script, [JSON.stringify(args)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // BENCH_AGENT_NODE_FLAGS (e.g. --perf-basic-prof for `perf record -p`) are added to them.
     execArgv: [
-      '--max-semi-space-size=1',
-      '--optimize-for-size',
+      ...RELEASE_NODE_FLAGS,
       ...(process.env.BENCH_AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
     ],
   });

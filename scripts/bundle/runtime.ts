@@ -4,8 +4,19 @@
  * the release runs it (`npm run bench -- mem`, `v8-flags`, `imports`).
  */
 
-/** A small young generation keeps RSS flat on 512 MB boxes (README, "V8 flags, measured"). */
-export const RELEASE_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'] as const;
+/**
+ * A small young generation keeps RSS flat on 512 MB boxes (README, "V8 flags, measured").
+ * --single-threaded-gc: on a Pi-sized CPU budget (the station bench's 25 % of a core) V8's GC
+ * helper threads spend the same quota as the event loop and a major GC's concurrent marking
+ * used up whole CFS periods; GC on the main thread halved the station's ACK p99 at the same
+ * CPU and RSS (README, "Round five"). The launcher's EDGE_AGENT_NODE_FLAGS come after these,
+ * so `--no-single-threaded-gc` there undoes it.
+ */
+export const RELEASE_NODE_FLAGS = [
+  '--max-semi-space-size=1',
+  '--optimize-for-size',
+  '--single-threaded-gc',
+] as const;
 
 /**
  * Defaults the launcher exports unless the environment (the unit's EnvironmentFile) already

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RELEASE_ENV, RELEASE_NODE_FLAGS, launcherScript } from '../../scripts/bundle/runtime.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -44,4 +44,13 @@ test('the launcher runs node with the release flags and two malloc arenas, EDGE_
 test("the launcher's malloc settings yield to the environment (the unit's EnvironmentFile)", (t) => {
   const [malloc] = launch({ MALLOC_ARENA_MAX: '4', MALLOC_MMAP_THRESHOLD_: '32768' }, t);
   assert.equal(malloc, '4 32768');
+});
+
+test("the CLI's shebang runs the release flags, and this node accepts every one of them", () => {
+  const shebang = readFileSync(new URL('../../../src/cli/main.ts', import.meta.url), 'utf8').split('\n')[0];
+  assert.equal(shebang, `#!/usr/bin/env -S node ${RELEASE_NODE_FLAGS.join(' ')}`);
+  const run = spawnSync(process.execPath, [...RELEASE_NODE_FLAGS, '-p', '6 * 7'], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), '42');
+  assert.equal(run.stderr, '');
 });
