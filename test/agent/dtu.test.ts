@@ -10,8 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { startDtuSimulator, type DtuSimulator } from '../../src/tools/dtu-sim/simulator.js';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/net.js';
-import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
-import { tempDir } from '../helpers/tmp.js';
+import { rtuSlavesOnPty } from '../helpers/rtu-slaves.js';
 import { waitFor } from '../helpers/wait.js';
 import { spawnAgent, Watcher, writeConfig } from './harness.js';
 
@@ -19,38 +18,32 @@ const METER = [2301, 15, 0x4248, 0x0000]; // u16 voltage ×0.1, u16 current, f32
 const BMS = [873, 0xfff6]; // soc ×0.1, temperature i16 = -10
 
 describe('DTU station end to end (CLI, simulator, pymodbus, mosquitto)', { timeout: 120_000 }, () => {
-  const dir = tempDir('edge-agent-dtu-');
-  let pty: PtyPair;
-  let slaves: Peer;
   let broker: MosquittoBroker;
   let sim: DtuSimulator | undefined;
 
   before(async () => {
-    pty = await startPtyPair(dir.path);
-    slaves = await startPymodbus({
-      transport: 'rtu',
-      path: pty.b,
-      ignoreMissing: true,
-      slaves: { 1: { holding: { values: { 0: METER } } }, 2: { input: { values: { 0: BMS } } } },
-    });
     broker = await startMosquitto();
   });
 
   after(async () => {
     await sim?.close();
     await broker?.close();
-    await slaves?.stop();
-    await pty?.stop();
-    dir.remove();
+  });
+
+  // Registered after the hooks above, so the simulator is closed before the pty goes away.
+  const serial = rtuSlavesOnPty({
+    dirPrefix: 'edge-agent-dtu-',
+    baudrate: 9600,
+    slaves: { 1: { holding: { values: { 0: METER } } }, 2: { input: { values: { 0: BMS } } } },
   });
 
   for (const transport of ['tcp', 'udp'] as const)
     it(`reads exact values through a faulty DTU link (${transport}) and forwards them`, async () => {
       const dtuPort = await freePort();
       const httpPort = await freePort();
-      const configFile = writeConfig(dir.path, {
+      const configFile = writeConfig(serial.dir, {
         agent: { id: 'dtu-e2e', site: 'dtu-e2e' },
-        store: { path: join(dir.path, 'outbox.db') },
+        store: { path: join(serial.dir, 'outbox.db') },
         mqtt: { url: broker.url, allowInsecure: true },
         http: { port: httpPort },
         log: { level: 'warn' },
@@ -116,7 +109,7 @@ describe('DTU station end to end (CLI, simulator, pymodbus, mosquitto)', { timeo
         sim = await startDtuSimulator({
           udp: transport === 'udp',
           agent: { host: '127.0.0.1', port: dtuPort },
-          serial: { path: pty.a, baudRate: 9600 },
+          serial: { path: serial.pty.a, baudRate: 9600 },
           registration: 'ascii:DTU-0001',
           heartbeat: 'hex:FE',
           heartbeatIntervalMs: 50,

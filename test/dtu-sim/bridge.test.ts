@@ -2,14 +2,13 @@
  * The DTU simulator against real peers: a TCP server in the test plays the agent, pymodbus
  * answers RTU on the far end of a socat pty pair, the simulator bridges the two.
  */
-import { after, before, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { tempDir } from '../helpers/tmp.js';
+import { rtuSlavesOnPty } from '../helpers/rtu-slaves.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   startDtuSimulator,
@@ -24,26 +23,10 @@ const VALUES = [1, 2, 3];
 const REQUEST = readHolding(1, 0, 3);
 const RESPONSE = holdingResponse(1, VALUES);
 
-let dir: ReturnType<typeof tempDir> | undefined;
-let pty: PtyPair | undefined;
-let slave: Peer | undefined;
-
-before(async () => {
-  dir = tempDir('edge-dtu-sim-');
-  pty = await startPtyPair(dir.path);
-  slave = await startPymodbus({
-    transport: 'rtu',
-    path: pty.b,
-    baudrate: 9600,
-    ignoreMissing: true,
-    slaves: { 1: { holding: { values: { 0: VALUES } } } },
-  });
-});
-
-after(async () => {
-  await slave?.stop();
-  await pty?.stop();
-  dir?.remove();
+const serial = rtuSlavesOnPty({
+  dirPrefix: 'edge-dtu-sim-',
+  baudrate: 9600,
+  slaves: { 1: { holding: { values: { 0: VALUES } } } },
 });
 
 /** A fake agent plus a dial-mode simulator, both closed when the test ends. */
@@ -55,7 +38,7 @@ async function rig(
   t.after(() => agent.close());
   const sim = await startDtuSimulator({
     agent: { host: '127.0.0.1', port: agent.port },
-    serial: { path: pty!.a, baudRate: 9600 },
+    serial: { path: serial.pty.a, baudRate: 9600 },
     registration: 'ascii:DTU-0001',
     heartbeat: 'ascii:HB',
     heartbeatIntervalMs: 0,
@@ -252,7 +235,7 @@ test('dial mode keeps re-dialling until the agent is up, and after the agent clo
   });
   const sim = await startDtuSimulator({
     agent: { host: '127.0.0.1', port },
-    serial: { path: pty!.a },
+    serial: { path: serial.pty.a },
     reconnectDelayMs: 50,
     heartbeatIntervalMs: 0,
   });
@@ -288,7 +271,7 @@ test('dial mode keeps re-dialling until the agent is up, and after the agent clo
 test('listen mode: the agent dials the simulator; heartbeats and bridging work the same', async (t) => {
   const sim = await startDtuSimulator({
     listen: { port: 0, host: '127.0.0.1' },
-    serial: { path: pty!.a },
+    serial: { path: serial.pty.a },
     heartbeatIntervalMs: 100,
     heartbeat: 'hex:FE',
   });
@@ -338,7 +321,7 @@ test('CLI: dial mode with registration, heartbeat and a fault, stopped by closin
       '--heartbeat-interval-ms',
       '100',
       '--serial',
-      pty!.a,
+      serial.pty.a,
       '--baud',
       '9600',
       '--garbage',

@@ -3,11 +3,10 @@
  * agent and records every datagram with its source, pymodbus answers RTU behind a socat
  * pty pair.
  */
-import { after, before, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
-import { tempDir } from '../helpers/tmp.js';
+import { rtuSlavesOnPty } from '../helpers/rtu-slaves.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   startDtuSimulator,
@@ -22,26 +21,10 @@ import { holdingResponse, readHolding } from './agent.js';
 const REQUEST = readHolding(1, 0, 3);
 const RESPONSE = holdingResponse(1, [1, 2, 3]);
 
-let dir: ReturnType<typeof tempDir> | undefined;
-let pty: PtyPair | undefined;
-let slave: Peer | undefined;
-
-before(async () => {
-  dir = tempDir('edge-dtu-sim-udp-');
-  pty = await startPtyPair(dir.path);
-  slave = await startPymodbus({
-    transport: 'rtu',
-    path: pty.b,
-    baudrate: 9600,
-    ignoreMissing: true,
-    slaves: { 1: { holding: { values: { 0: [1, 2, 3] } } } },
-  });
-});
-
-after(async () => {
-  await slave?.stop();
-  await pty?.stop();
-  dir?.remove();
+const serial = rtuSlavesOnPty({
+  dirPrefix: 'edge-dtu-sim-udp-',
+  baudrate: 9600,
+  slaves: { 1: { holding: { values: { 0: [1, 2, 3] } } } },
 });
 
 interface Datagram {
@@ -62,7 +45,7 @@ async function rig(
   const sim = await startDtuSimulator({
     udp: true,
     agent: { host: '127.0.0.1', port: agent.address().port },
-    serial: { path: pty!.a, baudRate: 9600 },
+    serial: { path: serial.pty.a, baudRate: 9600 },
     registration: 'ascii:DTU-0001',
     heartbeatIntervalMs: 0,
     seed: 99,

@@ -18,6 +18,8 @@ export interface RtuSlavesOptions {
 export interface RtuSlaves {
   /** The pty pair; the slaves hold `pty.b`, the side under test opens `pty.a`. */
   readonly pty: PtyPair;
+  /** The temporary directory that holds the pty links; a test may put its own pair there. */
+  readonly dir: string;
 }
 
 /** Registers the hooks that start the pty pair and the slaves before the tests and stop them after. */
@@ -48,6 +50,10 @@ export function rtuSlavesOnPty(options: RtuSlavesOptions): RtuSlaves {
     get pty(): PtyPair {
       if (!pty) throw new Error('the pty pair starts in before()');
       return pty;
+    },
+    get dir(): string {
+      if (!dir) throw new Error('the directory is made in before()');
+      return dir.path;
     },
   };
 }

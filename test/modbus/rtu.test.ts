@@ -1,5 +1,5 @@
 /** RTU against real peers: pymodbus on one end of a socat pty pair, the driver on the other. */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SerialPort } from 'serialport';
 import modbusSerial from 'modbus-serial';
@@ -8,39 +8,23 @@ import { silentLogger } from '../../src/core/ports.js';
 import type { TagValue } from '../../src/core/types.js';
 import { modbusDeviceSchema, type ModbusDeviceConfig } from '../../src/drivers/modbus/config.js';
 import { createModbusFamily } from '../../src/drivers/modbus/family.js';
-import { startPtyPair, startPymodbus, type Peer, type PtyPair } from '../helpers/pymodbus.js';
-import { tempDir } from '../helpers/tmp.js';
+import { startPtyPair } from '../helpers/pymodbus.js';
+import { rtuSlavesOnPty } from '../helpers/rtu-slaves.js';
 import { waitFor } from '../helpers/wait.js';
 import { allTypesLayout } from './layout.js';
 
 const layout = allTypesLayout();
-let dir: ReturnType<typeof tempDir> | undefined;
-let pty: PtyPair | undefined;
-let server: Peer | undefined;
-
-before(async () => {
-  dir = tempDir('edge-modbus-rtu-');
-  pty = await startPtyPair(dir.path);
-  server = await startPymodbus({
-    transport: 'rtu',
-    path: pty.b,
-    baudrate: 19200,
-    ignoreMissing: true,
-    slaves: { 1: layout.slave, 2: { holding: { values: { 0: [222] } } } },
-  });
-});
-
-after(async () => {
-  await server?.stop();
-  await pty?.stop();
-  dir?.remove();
+const serial = rtuSlavesOnPty({
+  dirPrefix: 'edge-modbus-rtu-',
+  baudrate: 19200,
+  slaves: { 1: layout.slave, 2: { holding: { values: { 0: [222] } } } },
 });
 
 function config(over: Record<string, unknown>): ModbusDeviceConfig {
   return modbusDeviceSchema.parse({
     name: 'rtu1',
     driver: 'modbus',
-    connection: { transport: 'rtu', path: pty!.a, baudRate: 19200 },
+    connection: { transport: 'rtu', path: serial.pty.a, baudRate: 19200 },
     unitId: 1,
     timeoutMs: 500,
     ...over,
@@ -170,7 +154,7 @@ async function slowSlave(
 }
 
 test('RTU: a late answer after a timeout is discarded and reported, not given to the next request', async (t) => {
-  const pair = await startPtyPair(dir!.path, 'late');
+  const pair = await startPtyPair(serial.dir, 'late');
   t.after(() => pair.stop());
   const slave = await slowSlave(pair.b, 900);
   t.after(() => slave.close());
