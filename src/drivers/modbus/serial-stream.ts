@@ -14,6 +14,7 @@ import { SerialPort } from 'serialport';
 import type { Clock } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import { RtuStreamTransport, type StreamCounters } from './rtu/stream-transport.js';
+import { eofSafeBinding } from './serial-binding.js';
 import type { ModbusConnection, ModbusTransport } from './port.js';
 
 export type RtuConnection = Extract<ModbusConnection, { transport: 'rtu' }>;
@@ -76,14 +77,17 @@ export class SerialStreamTransport implements ModbusTransport {
   async connect(): Promise<void> {
     await this.close();
     const conn = this.connection;
-    const port = new SerialPort({
+    // SerialPort's options type leaves the binding out, but its constructor takes one given.
+    const options = {
       path: conn.path,
       baudRate: conn.baudRate,
       dataBits: conn.dataBits,
       parity: conn.parity,
       stopBits: conn.stopBits,
       autoOpen: false,
-    });
+      binding: eofSafeBinding(),
+    };
+    const port = new SerialPort(options);
     this.port = port;
     let lastError: Error | undefined;
     let opened = false;

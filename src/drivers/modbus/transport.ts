@@ -15,6 +15,7 @@ import { toModbusError } from './errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
 import { answerStart } from './rtu/frame.js';
+import { eofSafeBinding } from './serial-binding.js';
 import { SerialStreamTransport } from './serial-stream.js';
 import { ModbusTcpTransport } from './tcp/transport.js';
 import type { WriteFunctionCode } from './write.js';
@@ -90,12 +91,7 @@ export class ModbusSerialTransport implements ModbusTransport {
     const opening =
       conn.transport === 'tcp'
         ? client.connectTCP(conn.host, { port: conn.port })
-        : client.connectRTUBuffered(conn.path, {
-            baudRate: conn.baudRate,
-            dataBits: conn.dataBits,
-            parity: conn.parity,
-            stopBits: conn.stopBits,
-          });
+        : client.connectRTUBuffered(conn.path, serialOptions(conn));
     let timer: { cancel(): void } | undefined;
     try {
       await Promise.race([
@@ -259,3 +255,14 @@ export const defaultTransportFactory: TransportFactory = (connection, clock) => 
     ? new SerialStreamTransport(connection, clock)
     : new ModbusSerialTransport(connection, clock);
 };
+
+/** modbus-serial hands these to serialport as they are: its binding ends a port whose device went away. */
+function serialOptions(conn: Extract<ModbusConnection, { transport: 'rtu' }>) {
+  return {
+    baudRate: conn.baudRate,
+    dataBits: conn.dataBits,
+    parity: conn.parity,
+    stopBits: conn.stopBits,
+    binding: eofSafeBinding(),
+  };
+}
