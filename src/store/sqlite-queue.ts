@@ -21,6 +21,7 @@ import { type Deleted, DeliveredRows, InflightRows } from './sqlite-delivered.js
 import { CLS_EVENT, CLS_TELEMETRY } from './outbox.js';
 import { readPage } from './sqlite-read.js';
 import { SyncModes } from './sqlite-sync.js';
+import { TailCache } from './sqlite-tail.js';
 import { type SizeLimits, evictOldest, overBounds } from './sqlite-evict.js';
 import {
   MULTI_ROWS,
@@ -58,6 +59,8 @@ export class SqliteQueue {
   private readonly delivered: DeliveredRows;
   private readonly inflight = new InflightRows();
   private evicted = 0;
+  /** The newest rows as inserted: a live drain reads them without a SELECT (sqlite-tail.ts). */
+  private readonly tail: TailCache;
   /** Batches commit NORMAL and report whether they needed FULL; the WAL is synced elsewhere (sqlite-wal-sync.ts). */
   syncOffLoop = false;
 
@@ -76,6 +79,7 @@ export class SqliteQueue {
     this.nBytes = state.bytes;
     for (const [device, seq] of state.seqs) this.devices.set(device, { device, seq, mark: 0, prev: seq });
     this.s = prepareStatements(db);
+    this.tail = new TailCache(this.nextRowid);
     this.delivered = new DeliveredRows(this.s, (rowids) => this.deleteAcked(rowids));
     this.dedup = new DedupKeys(this.s, state.dedupKeys, config.dedup, clock);
     for (const [rowid, seq, device, body] of this.s.gapRows.iterate() as Iterable<
@@ -170,6 +174,8 @@ export class SqliteQueue {
       }
     } catch (e) {
       this.gaps.rollback();
+      // Its deletes are undone too: the cache cannot tell which rows came back.
+      this.tail.rollback(savedRowid);
       this.nextRowid = savedRowid;
       this.nRows = savedRows;
       this.nBytes = savedBytes;
@@ -182,7 +188,8 @@ export class SqliteQueue {
 
   read(afterRowid: number, limit: number, maxBytes: number, beforeRowid?: number): StoredRecord[] {
     const mean = this.nRows > 0 ? this.nBytes / this.nRows : 0;
-    return readPage(this.s.read, this.idPrefix, mean, { afterRowid, limit, maxBytes, beforeRowid });
+    const req = { afterRowid, limit, maxBytes, beforeRowid };
+    return this.tail.read(req, mean) ?? readPage(this.s.read, this.idPrefix, mean, req);
   }
 
   /**
@@ -247,6 +254,7 @@ export class SqliteQueue {
     this.nBytes -= deleted.bytes;
     this.delivered.forget(sorted);
     this.gaps.ackedSorted(sorted);
+    this.tail.deleted(sorted);
   }
 
   // ---------------------------------------------------------------- inside the transaction
@@ -287,14 +295,19 @@ export class SqliteQueue {
         }
       } else insert.run(rowid, seq, device, cls, r.ts, body);
       bytes += Buffer.byteLength(body, 'utf8');
+      const stored: StoredRecord = {
+        rowid,
+        id: this.idPrefix + rowid,
+        seq,
+        device,
+        cls: r.cls,
+        ts: r.ts,
+        body,
+      };
+      this.tail.push(stored);
       if (waiters !== null) {
         const w = waiters.get(r);
-        if (w !== undefined)
-          resolved.push([
-            r,
-            w,
-            { rowid, id: this.idPrefix + rowid, seq, device, cls: r.cls, ts: r.ts, body },
-          ]);
+        if (w !== undefined) resolved.push([r, w, stored]);
       }
       rowid++;
     }
@@ -344,6 +357,15 @@ export class SqliteQueue {
     const rowid = this.nextRowid++;
     const seq = ++st.seq;
     this.s.insert.run(rowid, seq, r.device, r.cls === 'event' ? CLS_EVENT : CLS_TELEMETRY, r.ts, r.body);
+    this.tail.push({
+      rowid,
+      id: this.idPrefix + rowid,
+      seq,
+      device: r.device,
+      cls: r.cls,
+      ts: r.ts,
+      body: r.body,
+    });
     this.nRows++;
     this.nBytes += Buffer.byteLength(r.body, 'utf8');
     return { rowid, seq };
@@ -358,12 +380,14 @@ export class SqliteQueue {
       const gone = this.delivered.deleteMarked();
       this.nRows -= gone.rows;
       this.nBytes -= gone.bytes;
+      this.tail.clear();
     }
     let inflight: ReadonlySet<number> | undefined;
     for (let pass = 0; pass < 4 && overBounds(this.nRows, this.nBytes, this.gaps, this.limits); pass++) {
       inflight ??= this.inflight.snapshot();
       const ev = evictOldest(this.s, this.nRows, this.nBytes, this.limits, this.gaps, inflight);
       if (ev.rows === this.nRows) break;
+      this.tail.clear();
       this.evicted += this.nRows - ev.rows; // a rolled-back one too: it only makes readers re-read
       this.nRows = ev.rows;
       this.nBytes = ev.bytes;
@@ -380,6 +404,7 @@ export class SqliteQueue {
       if (w.replaces && this.s.deleteRow.run(w.replaces.rowid).changes === 1) {
         this.nRows--;
         this.nBytes -= w.replaces.bytes;
+        this.tail.deleted(Float64Array.of(w.replaces.rowid));
       }
       const { rowid, seq } = this.insertOne(w.record, mark, touched);
       this.gaps.opened(w.device, {

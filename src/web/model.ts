@@ -7,7 +7,7 @@
  * tags only when read again; events once.
  */
 import type { Clock } from '../core/clock.js';
-import type { NewRecord, Reading, TagScalar, TagValue } from '../core/types.js';
+import type { NewRecord, Reading, TagScalar, TagSource, TagValue } from '../core/types.js';
 import { newPileExtra, pileEvent, pileFrame, pileView, type PileExtra } from './pile-records.js';
 import { plottable, Ring } from './rings.js';
 import {
@@ -41,17 +41,65 @@ export interface TagView {
   readonly src?: string;
 }
 
-/** A tag's latest reading as the driver gave it: the page's view of it is built only when a page asks. */
+/**
+ * A tag's latest reading, copied out of the driver's TagValue and overwritten in place: the
+ * model holding the TagValue itself for a second kept 5,000 of them a second alive past a
+ * scavenge (promoted, then dead in old space: major GCs). `num` is the value when it is a
+ * number, so that field stays a double updated in place (no allocation per reading);
+ * `other` holds the rest (string, boolean, null).
+ */
 interface TagEntry {
-  value: TagValue;
+  num: number;
+  other: string | boolean | null;
+  isNum: boolean;
+  good: boolean;
+  code: string;
+  reason: string;
+  src: TagSource | undefined;
   ts: number;
   ring: Ring | undefined;
 }
 
-function tagView({ value, ts }: TagEntry): TagView {
-  return value.quality === 'good'
-    ? { v: value.value, q: 'good', ts, ...(value.source ? { src: value.source } : {}) }
-    : { v: null, q: 'bad', ts, code: value.code, reason: value.reason };
+function newEntry(): TagEntry {
+  return {
+    num: 0.5,
+    other: null,
+    isNum: false,
+    good: false,
+    code: '',
+    reason: '',
+    src: undefined,
+    ts: 0,
+    ring: undefined,
+  };
+}
+
+function store(entry: TagEntry, value: TagValue, ts: number): void {
+  const v = value.value;
+  if (typeof v === 'number') {
+    entry.num = v;
+    entry.isNum = true;
+    entry.other = null;
+  } else {
+    entry.isNum = false;
+    entry.other = v;
+  }
+  entry.good = value.quality === 'good';
+  if (value.quality === 'bad') {
+    entry.code = value.code;
+    entry.reason = value.reason;
+  }
+  entry.src = value.source;
+  entry.ts = ts;
+}
+
+const valueOf = (entry: TagEntry): TagScalar => (entry.isNum ? entry.num : entry.other);
+
+function tagView(entry: TagEntry): TagView {
+  const { ts } = entry;
+  return entry.good
+    ? { v: valueOf(entry), q: 'good', ts, ...(entry.src ? { src: entry.src } : {}) }
+    : { v: null, q: 'bad', ts, code: entry.code, reason: entry.reason };
 }
 
 export interface EventView {
@@ -88,8 +136,13 @@ export class StationModel {
   private drainMark: { ts: number; published: number } | undefined;
   private drainPerS: number | null = null;
   private sections = new Map<string, string>();
-  /** The status read last, while its sections are not built (no page was live). */
-  private unbuilt: { status: Json; devices: ReturnType<typeof deviceViews> } | undefined;
+  /**
+   * A status was read while no page was live: the sections are out of date and are built
+   * from a fresh status when a page connects. The status read each second is not kept
+   * meanwhile: held for a second, every one of them outlived a scavenge (promoted, then
+   * dead in old space).
+   */
+  private stale = true;
   private readonly sent = new Map<string, string>();
   private readonly dirtyTags = new Map<string, Set<string>>();
   private readonly dirtyPiles = new Set<string>();
@@ -109,9 +162,8 @@ export class StationModel {
     const ts = reading.ts;
     for (const value of reading.values) {
       let entry = device.get(value.tag);
-      if (!entry) device.set(value.tag, (entry = { value, ts, ring: undefined }));
-      entry.value = value;
-      entry.ts = ts;
+      if (!entry) device.set(value.tag, (entry = newEntry()));
+      store(entry, value, ts);
       const point = plottable(value.value);
       if (point !== undefined) {
         entry.ring ??= this.tagRing();
@@ -168,7 +220,7 @@ export class StationModel {
   /**
    * Reads the status document (once a second) into the latency and outbox rings, which a
    * page opened later draws from. The sections' JSON is built only while a page is live,
-   * else at the next connect from the newest status (most stations are never looked at).
+   * else at the next connect from a fresh status (most stations are never looked at).
    */
   refresh(): void {
     const now = this.sources.clock.now();
@@ -184,20 +236,25 @@ export class StationModel {
       ring.push(d.lastPollTs, d.lastPollMs);
       if (this.live) this.newLatency[d.name] = [d.lastPollTs, d.lastPollMs];
     }
-    this.pileBase = new Map(pileBases(status).map((p) => [p.id, p]));
-    for (const [id, base] of this.pileBase) {
-      const extra = this.piles.get(id);
+    const bases = pileBases(status);
+    for (const base of bases) {
+      const extra = this.piles.get(base.id);
       if (extra) extra.state = base.state;
     }
-    this.unbuilt = { status, devices };
-    if (this.live) this.buildSections();
+    if (this.live) this.buildSections(status, devices, bases);
+    else this.stale = true;
   }
 
-  /** The sections' JSON from the newest status read, when not built yet. */
-  private buildSections(): void {
-    if (!this.unbuilt) return;
-    const { status, devices } = this.unbuilt;
-    this.unbuilt = undefined;
+  /** The sections' JSON from a fresh status, when a status was read without building them. */
+  private buildStale(): void {
+    if (!this.stale) return;
+    const status = this.sources.status();
+    this.buildSections(status, deviceViews(status), pileBases(status));
+  }
+
+  private buildSections(status: Json, devices: ReturnType<typeof deviceViews>, bases: PileBase[]): void {
+    this.stale = false;
+    this.pileBase = new Map(bases.map((p) => [p.id, p]));
     const next = new Map<string, string>();
     const overview = overviewView(status, {
       version: this.sources.version,
@@ -268,7 +325,7 @@ export class StationModel {
         out[tag] = { ...tagView(entry), ...(entry.ring ? { h: entry.ring.toJSON(points) } : {}) };
       tags[device] = out;
     }
-    this.buildSections();
+    this.buildStale();
     const set: Json = {};
     for (const [key, json] of this.sections) set[key] = JSON.parse(json) as unknown;
     return {
@@ -308,10 +365,8 @@ export class StationModel {
       for (const name of names) {
         const entry = entries?.get(name);
         if (!entry) continue;
-        const { value } = entry;
         // A good value from the primary source, the usual case, goes as [value, ts]: a third of the bytes.
-        out[name] =
-          value.quality === 'good' && value.source === undefined ? [value.value, entry.ts] : tagView(entry);
+        out[name] = entry.good && entry.src === undefined ? [valueOf(entry), entry.ts] : tagView(entry);
       }
       tags[device] = out;
       changed = true;
@@ -331,7 +386,7 @@ export class StationModel {
 
   /** A page connected after a quiet time: what it gets as a snapshot is already "sent". */
   markAllSent(): void {
-    this.buildSections();
+    this.buildStale();
     for (const [key, json] of this.sections) this.sent.set(key, json);
   }
 }

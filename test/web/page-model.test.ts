@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ManualClock } from '../../src/core/clock.js';
+import { badValue, goodValue, type TagValue } from '../../src/core/types.js';
 import { StationModel } from '../../src/web/model.js';
 import type { OtaView } from '../../src/web/ota-view.js';
 import { Ring } from '../../src/web/rings.js';
@@ -45,6 +48,51 @@ describe('model deltas', () => {
     });
     assert.equal((model.takeDelta()?.events as unknown[]).length, 1);
     assert.equal(model.takeDelta(), undefined);
+  });
+
+  it('page-model-holds-no-reading: no TagValue of a driver and no status document outlive the call', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const held: WeakRef<object>[] = [];
+    const model = new StationModel({
+      status: () => {
+        const doc = { devices: [{ device: 'd1', driver: 'modbus', state: 'online', polls: 1 }] };
+        held.push(new WeakRef(doc));
+        return doc;
+      },
+      version: 't',
+      brokerUrl: null,
+      clock: new ManualClock(1_000),
+    });
+    const read = (ts: number, values: TagValue[]): void => {
+      for (const v of values) held.push(new WeakRef(v));
+      model.reading({ device: 'd1', ts, values });
+    };
+    read(1_000, [goodValue('n', 1.5), goodValue('s', 'run'), badValue('b', 'EDGE_ERR_X', 'gone')]);
+    read(2_000, [
+      goodValue('n', 2),
+      goodValue('b', true),
+      { tag: 's', value: 7, quality: 'good', source: 'secondary' },
+    ]);
+    model.refresh();
+    await new Promise<void>((resolve) => setImmediate(resolve)); // WeakRefs hold their targets for the turn
+    gc();
+    assert.deepEqual(
+      held.filter((r) => r.deref() !== undefined).length,
+      0,
+      'the model keeps copies, not the objects the drivers made',
+    );
+    const tags = (model.snapshot().tags as Record<string, Record<string, object>>).d1 ?? {};
+    assert.deepEqual(Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, { ...v, h: undefined }])), {
+      n: { v: 2, q: 'good', ts: 2_000, h: undefined },
+      s: { v: 7, q: 'good', ts: 2_000, src: 'secondary', h: undefined },
+      b: { v: true, q: 'good', ts: 2_000, h: undefined },
+    });
+    read(3_000, [badValue('n', 'EDGE_ERR_MODBUS_TIMEOUT', 'no answer')]);
+    assert.deepEqual(
+      { ...((model.snapshot().tags as Record<string, Record<string, object>>).d1?.n ?? {}), h: undefined },
+      { v: null, q: 'bad', ts: 3_000, code: 'EDGE_ERR_MODBUS_TIMEOUT', reason: 'no answer', h: undefined },
+    );
   });
 
   it('page-sections-on-demand: with no page open, a page that connects still gets the newest status', () => {
