@@ -9,13 +9,19 @@
  * --single-threaded-gc: on a Pi-sized CPU budget (the station bench's 25 % of a core) V8's GC
  * helper threads spend the same quota as the event loop and a major GC's concurrent marking
  * used up whole CFS periods; GC on the main thread halved the station's ACK p99 at the same
- * CPU and RSS (README, "Round five"). The launcher's EDGE_AGENT_NODE_FLAGS come after these,
- * so `--no-single-threaded-gc` there undoes it.
+ * CPU and RSS (README, "Round five").
+ * --no-allocation-site-pretenuring: V8 had decided to allocate the readings' TagValues and the
+ * record bodies straight in old space (a site whose objects once survived is pretenured for
+ * good), so each second's readings died there and the station ran 9 major GCs a minute
+ * instead of 3, at 16 % more CPU (README, "Round six").
+ * The launcher's EDGE_AGENT_NODE_FLAGS come after these, so `--no-single-threaded-gc` or
+ * `--allocation-site-pretenuring` there undoes either.
  */
 export const RELEASE_NODE_FLAGS = [
   '--max-semi-space-size=1',
   '--optimize-for-size',
   '--single-threaded-gc',
+  '--no-allocation-site-pretenuring',
 ] as const;
 
 /**
