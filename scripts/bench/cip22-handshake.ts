@@ -145,7 +145,8 @@ function cases(): Case[] {
   ];
   if (!BEFORE) return own;
   const agent = join(BEFORE, 'scripts', 'bench', 'cip22-agent.js');
-  return [...own, ...own.map((c) => ({ ...c, label: `${c.label} [before: ${BEFORE}]`, agent }))];
+  // Each case beside its before, so that load drifting within a round affects both alike.
+  return own.flatMap((c) => [c, { ...c, label: `${c.label} [before: ${BEFORE}]`, agent }]);
 }
 
 const fmt = (xs: readonly number[], digits = 1): string => xs.map((x) => x.toFixed(digits)).join(', ');
