@@ -107,6 +107,21 @@ describe('CIP-22 pre-authentication connections', () => {
     assert.equal(preAuth(fx), 0);
   });
 
+  it('a session past TLS holds one AUTH deadline, the one from TCP accept (no second timer per handshake)', async (t) => {
+    const clock = new StillClock();
+    const fx = await startGateway({ handshakeTimeoutMs: 3000 }, { clock });
+    t.after(() => fx.stop());
+    const before = clock.pending;
+    const s = tlsConnect({ host: '127.0.0.1', port: fx.port, rejectUnauthorized: false });
+    s.on('error', () => undefined);
+    t.after(() => s.destroy());
+    await new Promise((resolve) => s.once('secureConnect', resolve));
+    await waitFor('session seen', () => fx.gateway.status().sessions === 1);
+    assert.equal(clock.pending, before + 1, 'the admission deadline only');
+    clock.advance(3000);
+    await waitFor('refused at the deadline', () => fx.gateway.counter('handshake-timeout') === 1);
+  });
+
   it('a refused peer that neither reads nor closes is destroyed after the grace time', async (t) => {
     const clock = new StillClock();
     const fx = await startGateway({}, { clock });

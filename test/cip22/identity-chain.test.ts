@@ -348,9 +348,9 @@ test('CertificateCache: a reconnecting pile is neither parsed nor signature-chec
     cache,
   };
   assert.equal(verifyPileChain({ ...good, nowMs: now }).ok, true);
-  assert.deepEqual(cache.size, { parsed: 2, links: 1 });
+  assert.deepEqual(cache.size, { parsed: 2, links: 1, failures: 0 });
   assert.equal(verifyPileChain({ ...good, nowMs: now }).ok, true);
-  assert.deepEqual(cache.size, { parsed: 2, links: 1 }, 'the second handshake hit the cache');
+  assert.deepEqual(cache.size, { parsed: 2, links: 1, failures: 0 }, 'the second handshake hit the cache');
   const late = verifyPileChain({ ...good, nowMs: parseCertificate(pki.sm2.pile.der).notAfter + 1 });
   assert.equal(late.ok ? 'ok' : late.reason, 'expired');
   assert.equal(verifyPileChain({ ...good, nowMs: now, expectedCN: 'someone-else' }).ok, false);

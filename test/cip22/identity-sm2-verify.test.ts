@@ -13,6 +13,7 @@ import { sm2 } from 'sm-crypto-v2';
 import { SM2_SIGNER_ID, parseCertificate, verifyAuth } from '../../src/cip22/identity/index.js';
 import { encodeRsSignature } from '../../src/cip22/identity/der.js';
 import { verifySm2 } from '../../src/cip22/identity/signature.js';
+import { Points, multiplyOnce } from '../../src/cip22/identity/sm2-verify.js';
 import { cip22Pki } from '../helpers/cip22-pki.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -133,4 +134,18 @@ test("Node 20's crypto.verify on an SM2 key checks SM2 with the EMPTY signer ID 
   assert.equal(nodeVerify('sm3', data, key, spec), false, 'native: the spec ID does not');
   assert.equal(verifyAuth('sm2', pub65, data, spec), true);
   assert.equal(verifyAuth('sm2', pub65, data, empty), false);
+});
+
+test('multiplyOnce (the NAF of a new key) equals the bit ladder for edge and random scalars', () => {
+  const points = Array.from({ length: 6 }, () => {
+    const key = sm2.generateKeyPairHex();
+    return { hex: key.publicKey, point: Points.fromHex(key.publicKey) };
+  });
+  const edges = [1n, 2n, 3n, 15n, 16n, 17n, 31n, 32n, 33n, 0x5555n, 2n ** 255n, N - 2n, N - 1n];
+  const random = Array.from({ length: 40 }, () => BigInt(`0x${randomBytes(32).toString('hex')}`) % N);
+  for (const [i, k] of [...edges, ...random].entries()) {
+    const { hex, point } = points[i % points.length]!;
+    assert.ok(multiplyOnce(point, k).equals(point.multiplyUnsafe(k)), `k = ${k.toString(16)}, P = ${hex}`);
+  }
+  assert.ok(multiplyOnce(points[0]!.point, 0n).is0(), '[0]P is the point at infinity');
 });

@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
-import { type Cip22Version, policyHash } from '../codec/index.js';
+import { type Cip22Message, type Cip22Version, policyHash } from '../codec/index.js';
 import { CertificateCache, VerifyPool, type ParsedCertificate } from '../identity/index.js';
 import type { Cip22Config } from '../config.js';
 import { type Effect, PileMachine, type PileState } from '../state/machine.js';
@@ -18,7 +18,7 @@ import { CrlFiles } from './crl-files.js';
 import { PileListener } from './listener.js';
 import { ReasonLog } from './reason-log.js';
 import { type DataMessage, effectRecord, frameRecord, withEffects } from './records.js';
-import { PileSession, type SessionHost } from './session.js';
+import { PileSession, type SessionHost, type SessionIo } from './session.js';
 import { PileDeadlines } from './deadlines.js';
 import { SeqMarks, onceKey } from './seq-marks.js';
 
@@ -153,16 +153,9 @@ export class Cip22Gateway implements SessionHost {
     await closed;
   }
 
-  /** Feeds a connection that is already past TLS (tests, fuzz): same path as the listener's. */
-  attach(io: { write(b: Buffer): void; end(): void }, remote: string): PileSession {
-    const session = new PileSession(this, io, remote);
-    session.policyMessage = () => ({
-      type: 'SET_POLICY',
-      policy: this.config.policy.windows,
-      policyHash: this.policyHash,
-    });
-    this.sessions.add(session);
-    this.handshakes++;
+  /** Feeds a connection that is already past TLS (tests, fuzz): the listener's path, with its own AUTH deadline. */
+  attach(io: SessionIo, remote: string): PileSession {
+    const session = this.open(io, remote);
     this.handshakeTimers.set(
       session,
       this.clock.setTimeout(
@@ -172,6 +165,22 @@ export class Cip22Gateway implements SessionHost {
     );
     return session;
   }
+
+  /** A new session; its AUTH deadline is the caller's (the listener's runs from TCP accept). */
+  private open(io: SessionIo, remote: string): PileSession {
+    const session = new PileSession(this, io, remote);
+    session.policyMessage = this.policyMessage;
+    this.sessions.add(session);
+    this.handshakes++;
+    return session;
+  }
+
+  /** The SET_POLICY for a pile whose policy hash differs: one function for every session. */
+  private readonly policyMessage = (): Cip22Message => ({
+    type: 'SET_POLICY',
+    policy: this.config.policy.windows,
+    policyHash: this.policyHash,
+  });
 
   // ---------------------------------------------------------------- SessionHost
 
@@ -302,7 +311,7 @@ export class Cip22Gateway implements SessionHost {
       const grace = this.clock.setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
       socket.once('close', () => grace.cancel());
     };
-    const session = this.attach({ write: (b) => void socket.write(b), end }, remote);
+    const session = this.open({ write: (b) => void socket.write(b), end }, remote);
     this.sockets.set(session, socket);
     this.bySocket.set(socket, session);
     this.tickets.set(session, ticket);

@@ -12,6 +12,8 @@ import { parseCertificate, type ParsedCertificate } from './certificate.js';
 export class CertificateCache {
   private readonly parsed = new Map<string, ParsedCertificate>();
   private readonly links = new Map<string, true>();
+  /** Signatures that did not verify: only issuing CA → pinned root pairs (a root of the same DN, another key). */
+  private readonly failures = new Map<string, true>();
 
   constructor(private readonly maxEntries = 4096) {}
 
@@ -47,8 +49,27 @@ export class CertificateCache {
     remember(this.links, `${subject.fingerprintSha256}/${issuer.fingerprintSha256}`, true, this.maxEntries);
   }
 
-  get size(): { parsed: number; links: number } {
-    return { parsed: this.parsed.size, links: this.links.size };
+  /** `subject`'s signature was checked with `issuer`'s key before and did not verify. */
+  knownFailure(subject: ParsedCertificate, issuer: ParsedCertificate): boolean {
+    return this.failures.has(`${subject.fingerprintSha256}/${issuer.fingerprintSha256}`);
+  }
+
+  /**
+   * Remembers that `subject`'s signature does not verify with `issuer`'s key: as much a
+   * function of the two certificates' exact bytes as a success. Bounded like the rest: a
+   * flood of rogue CAs only pushes entries out, and an evicted pair is checked again.
+   */
+  rememberFailure(subject: ParsedCertificate, issuer: ParsedCertificate): void {
+    remember(
+      this.failures,
+      `${subject.fingerprintSha256}/${issuer.fingerprintSha256}`,
+      true,
+      this.maxEntries,
+    );
+  }
+
+  get size(): { parsed: number; links: number; failures: number } {
+    return { parsed: this.parsed.size, links: this.links.size, failures: this.failures.size };
   }
 }
 

@@ -127,11 +127,25 @@ function checkValidity(cert: ParsedCertificate, role: string, nowMs: number): vo
     reject('expired', `${role} certificate expired ${new Date(cert.notAfter).toISOString()}`);
 }
 
-/** The pinned root that issued `issuer` (its subject matches and its signature verifies). */
+/** The key `issuer` holds can have made `cert`'s signature at all (else it verifies false, always). */
+function canSign(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  if (cert.sigAlg === 'sm2-sm3') return issuer.keyAlg === 'sm2';
+  if (cert.sigAlg === 'ecdsa-sha256' || cert.sigAlg === 'ecdsa-sha384') return issuer.keyAlg === 'ecdsa-p256';
+  return false;
+}
+
+/**
+ * The first pinned root, in configured order, with the CA's issuer DN whose key verifies
+ * the CA. Two pinned roots may share a DN (a root rollover; P-256 and SM2 roots made with
+ * the script's default names): a root that cannot or did not verify this exact CA before
+ * is passed over without a signature job, which before cost a failed verification (for
+ * SM2 a worker round trip) on every handshake.
+ */
 function* findRoot(
   issuer: ParsedCertificate,
   roots: readonly ParsedCertificate[],
   verified: Set<string> | undefined,
+  cache: CertificateCache | undefined,
 ): Generator<SignatureJob, ParsedCertificate, boolean> {
   const named = roots.filter((root) => root.subjectDer.equals(issuer.issuerDer));
   if (named.length === 0)
@@ -139,10 +153,12 @@ function* findRoot(
   for (const root of named) {
     const link = `${issuer.fingerprintSha256}/${root.fingerprintSha256}`;
     if (verified?.has(link)) return root;
+    if (!canSign(issuer, root) || cache?.knownFailure(issuer, root)) continue;
     if (yield { cert: issuer, issuer: root }) {
       verified?.add(link);
       return root;
     }
+    cache?.rememberFailure(issuer, root);
   }
   return reject(
     'unknown-root',
@@ -189,7 +205,7 @@ function* check(input: PileChainInput): Generator<SignatureJob, ParsedCertificat
       `pile certificate signature (${pile.sigAlg}) does not verify with the key of "${issuer.subject}"`,
     );
   }
-  const root = yield* findRoot(issuer, input.roots, input.verifiedLinks);
+  const root = yield* findRoot(issuer, input.roots, input.verifiedLinks, cache);
   checkCa(root, 'root');
   if (root.pathLen === 0 && !root.der.equals(issuer.der))
     reject('issuer-not-ca', `root "${root.subject}" has pathLen 0`);
