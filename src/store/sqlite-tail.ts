@@ -15,10 +15,10 @@
 import type { StoredRecord } from '../core/types.js';
 import { type PageRequest, rowsToRead, withinBytes } from './sqlite-read.js';
 
-/** Enough for the rows a live drain has between commit and PUBACK; a backlog reads SQLite. */
-export const TAIL_MAX_ROWS = 2048;
+/** Far more than a live drain leaves between a commit and its read; a backlog reads SQLite. */
+export const TAIL_MAX_ROWS = 1024;
 /** Body size bound, in UTF-16 code units (the unit the reader bounds in). */
-export const TAIL_MAX_UNITS = 1 << 20;
+export const TAIL_MAX_UNITS = 1 << 19;
 
 export class TailCache {
   /** slots[head] is rowid `first`; undefined: deleted. */
@@ -27,6 +27,12 @@ export class TailCache {
   private first: number;
   private units = 0;
   private held = 0;
+  /**
+   * Over its caps nobody reads at the tail (no broker, a backlog, no forwarder): the cache
+   * empties and holds nothing until a read catches up with the newest row, rather than
+   * keeping every record alive past a scavenge for nothing.
+   */
+  private paused = false;
 
   constructor(
     nextRowid: number,
@@ -48,11 +54,15 @@ export class TailCache {
 
   /** The row just inserted; a rowid out of sequence empties the cache first. */
   push(record: StoredRecord): void {
+    if (this.paused) return this.clear(record.rowid + 1);
     if (record.rowid !== this.end) this.clear(record.rowid);
     this.slots.push(record);
     this.held++;
     this.units += record.body.length;
-    while (this.held > this.maxRows || this.units > this.maxUnits) this.dropFirst();
+    if (this.held > this.maxRows || this.units > this.maxUnits) {
+      this.paused = true;
+      this.clear();
+    }
   }
 
   /** Forgets everything; the table's rows before `end` are SQLite's to read. */
@@ -89,6 +99,7 @@ export class TailCache {
   /** The page SQLite would return for `req`, or undefined when rows before `first` may be in it. */
   read(req: PageRequest, meanBody: number): StoredRecord[] | undefined {
     if (req.afterRowid + 1 < this.first) return undefined;
+    this.paused = false;
     const cap = rowsToRead(meanBody, req);
     const out: StoredRecord[] = [];
     if (cap <= 0) return out;

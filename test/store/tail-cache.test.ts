@@ -73,21 +73,35 @@ describe('TailCache', () => {
     );
   });
 
-  it('keeps at most its row and size caps, dropping the oldest; clear() hands everything before to SQLite', () => {
+  it('over a cap it empties and holds nothing until a read catches up with the newest row', () => {
     const tail = new TailCache(0, 4, 1e9);
-    for (let r = 0; r < 10; r++) tail.push(row(r));
+    for (let r = 0; r < 4; r++) tail.push(row(r));
     assert.equal(tail.size, 4);
-    assert.equal(tail.read({ afterRowid: 4, limit: 9, maxBytes: 1e9 }, 0), undefined);
-    assert.deepEqual(rowids(tail.read({ afterRowid: 5, limit: 2, maxBytes: 1e9 }, 0)), [6, 7]);
+    tail.push(row(4));
+    assert.equal(tail.size, 0, 'nobody read: emptied');
+    for (let r = 5; r < 10; r++) tail.push(row(r));
+    assert.equal(tail.size, 0, 'and holds nothing meanwhile');
+    assert.equal(
+      tail.read({ afterRowid: 3, limit: 9, maxBytes: 1e9 }, 0),
+      undefined,
+      'a backlog read: SQLite',
+    );
+    assert.deepEqual(tail.read({ afterRowid: 9, limit: 9, maxBytes: 1e9 }, 0), [], 'caught up');
+    tail.push(row(10));
+    assert.deepEqual(rowids(tail.read({ afterRowid: 9, limit: 9, maxBytes: 1e9 }, 0)), [10], 'held again');
     tail.clear();
-    assert.equal(tail.read({ afterRowid: 8, limit: 9, maxBytes: 1e9 }, 0), undefined);
-    assert.deepEqual(tail.read({ afterRowid: 9, limit: 9, maxBytes: 1e9 }, 0), []);
-    assert.equal(tail.read({ afterRowid: 8, limit: 9, maxBytes: 1e9 }, 0), undefined);
+    assert.equal(
+      tail.read({ afterRowid: 9, limit: 9, maxBytes: 1e9 }, 0),
+      undefined,
+      "clear(): row 10 is SQLite's",
+    );
     tail.push(row(12));
-    assert.equal(tail.read({ afterRowid: 9, limit: 9, maxBytes: 1e9 }, 0), undefined, 'rows 10–11 unknown');
+    assert.equal(tail.read({ afterRowid: 10, limit: 9, maxBytes: 1e9 }, 0), undefined, 'row 11 unknown');
     const sized = new TailCache(0, 100, 25);
-    for (let r = 0; r < 5; r++) sized.push(row(r));
+    for (let r = 0; r < 2; r++) sized.push(row(r));
     assert.equal(sized.size, 2, '10 units a row, 25 allowed');
+    sized.push(row(2));
+    assert.equal(sized.size, 0);
   });
 });
 
