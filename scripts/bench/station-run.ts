@@ -363,6 +363,7 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
     s7.stop();
     await modbus.close();
     dir.remove();
+    pki.remove();
     unweighPeers();
   }
 }

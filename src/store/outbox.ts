@@ -4,6 +4,7 @@
  */
 import { EdgeError } from '../core/errors.js';
 import type { OnceSink, OutboxSource } from '../core/ports.js';
+import type { NewRecord, StoredRecord } from '../core/types.js';
 
 export interface OutboxStats {
   /** Committed records in the store. */
@@ -55,4 +56,9 @@ export function closedError(): EdgeError {
 
 export function byteLength(body: string): number {
   return Buffer.byteLength(body, 'utf8');
+}
+
+/** `r` as stored at `rowid`, its device's `seq`-th record (one shape for every outbox). */
+export function storedRecord(r: NewRecord, idPrefix: string, rowid: number, seq: number): StoredRecord {
+  return { rowid, id: idPrefix + rowid, seq, device: r.device, cls: r.cls, ts: r.ts, body: r.body };
 }

@@ -18,7 +18,7 @@ import type { BatchResult, OnceMark } from './sqlite-batch-result.js';
 import { GapBook, parseGap } from './gaps.js';
 import { DedupKeys, scanKeys } from './sqlite-dedup.js';
 import { type Deleted, DeliveredRows, InflightRows } from './sqlite-delivered.js';
-import { CLS_EVENT, CLS_TELEMETRY } from './outbox.js';
+import { CLS_EVENT, CLS_TELEMETRY, storedRecord } from './outbox.js';
 import { readPage } from './sqlite-read.js';
 import { SyncModes } from './sqlite-sync.js';
 import { TailCache } from './sqlite-tail.js';
@@ -295,15 +295,7 @@ export class SqliteQueue {
         }
       } else insert.run(rowid, seq, device, cls, r.ts, body);
       bytes += Buffer.byteLength(body, 'utf8');
-      const stored: StoredRecord = {
-        rowid,
-        id: this.idPrefix + rowid,
-        seq,
-        device,
-        cls: r.cls,
-        ts: r.ts,
-        body,
-      };
+      const stored = storedRecord(r, this.idPrefix, rowid, seq);
       this.tail.push(stored);
       if (waiters !== null) {
         const w = waiters.get(r);
@@ -357,15 +349,7 @@ export class SqliteQueue {
     const rowid = this.nextRowid++;
     const seq = ++st.seq;
     this.s.insert.run(rowid, seq, r.device, r.cls === 'event' ? CLS_EVENT : CLS_TELEMETRY, r.ts, r.body);
-    this.tail.push({
-      rowid,
-      id: this.idPrefix + rowid,
-      seq,
-      device: r.device,
-      cls: r.cls,
-      ts: r.ts,
-      body: r.body,
-    });
+    this.tail.push(storedRecord(r, this.idPrefix, rowid, seq));
     this.nRows++;
     this.nBytes += Buffer.byteLength(r.body, 'utf8');
     return { rowid, seq };

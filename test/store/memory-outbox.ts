@@ -13,6 +13,7 @@ import {
   type OutboxStats,
   byteLength,
   closedError,
+  storedRecord,
 } from '../../src/store/outbox.js';
 import { newEpoch } from '../../src/store/schema.js';
 
@@ -214,15 +215,7 @@ export class MemoryOutbox implements Outbox {
     const seq = (this.seqs.get(r.device) ?? 0) + 1;
     this.seqs.set(r.device, seq);
     const rowid = this.nextRowid++;
-    const stored: StoredRecord = {
-      rowid,
-      id: this.idPrefix + rowid,
-      seq,
-      device: r.device,
-      cls: r.cls,
-      ts: r.ts,
-      body: r.body,
-    };
+    const stored = storedRecord(r, this.idPrefix, rowid, seq);
     const size = byteLength(r.body);
     this.records.push(stored);
     this.sizes.push(size);
