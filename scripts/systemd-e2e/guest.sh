@@ -73,7 +73,7 @@ pid=$(prop edge-agent.service MainPID)
 # The periodic sweep (edge-agent-ota.timer, OnBootSec=2min) must not be what ran it.
 timer=$(prop edge-agent-ota.timer LastTriggerUSec)
 [ -z "$timer" ] || [ "$timer" = n/a ] || [ "$timer" = 0 ] || fail "2 edge-agent-ota.timer fired ($timer): the path unit is not shown"
-log "ok 2 path unit -> edge-agent-ota.service ($handled; result $(prop edge-agent-ota.service Result)); current=$(current); edge-agent.service active again past its ExecStartPre checks (pid $pid, $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-120))"
+log "ok 2 path unit -> edge-agent-ota.service ($handled; result $(prop edge-agent-ota.service Result)); current=$(current); edge-agent.service active again past its ExecStartPre checks (pid $pid, $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-400))"
 
 # 3. A release file changed after install: the ExecStartPre check fails the start, so the
 #    modified code never runs.
