@@ -129,6 +129,11 @@ export class DeviceSet {
     });
   }
 
+  /** Each device's last poll: what the station page samples of the devices part each second. */
+  pollSamples(): { device: string; lastPollTs: number | null; lastPollMs: number | null }[] {
+    return this.pollers.map(({ poller }) => poller.lastPoll());
+  }
+
   /** The devices part of /status.json. */
   status(): Record<string, unknown>[] {
     return this.pollers.map(({ poller, driver, instance }) => ({

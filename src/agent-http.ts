@@ -21,6 +21,8 @@ export interface AgentHttpDeps {
   readonly version: string | undefined;
   readonly snapshot: () => AgentStatsSnapshot;
   readonly status: () => Record<string, unknown>;
+  /** The station page's sample of the status while no page is open (ModelSources.sample). */
+  readonly sample?: () => Record<string, unknown>;
   readonly health: () => HealthReport;
 }
 
@@ -36,6 +38,7 @@ export async function startAgentHttp(config: EdgeConfig, deps: AgentHttpDeps): P
     http: config.http,
     secrets: deps.secrets,
     status: deps.status,
+    ...(deps.sample ? { sample: deps.sample } : {}),
     version: deps.version,
     brokerUrl: config.mqtt.url,
     clock: deps.clock,

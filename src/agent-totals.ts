@@ -45,6 +45,13 @@ export class PartTotals {
     };
   }
 
+  /** forwarder(stats).publishedRecords, from the running forwarder's count alone. */
+  publishedRecords(running: number | undefined): number | undefined {
+    return running === undefined
+      ? undefined
+      : running + this.carried.carried('forwarder', 'publishedRecords');
+  }
+
   /** A gateway stops for a new one: its handshake, refusal and pile command counts carry over. */
   retireGateway(status: GatewayStatus, commandRefusals: Counts): void {
     this.carried.retire('pile', commandRefusals);

@@ -60,6 +60,11 @@ export class Uplinks {
     return this.forwarder?.stats();
   }
 
+  /** status().forwarder.publishedRecords alone, without building the forwarder's stats (0 without one). */
+  publishedRecords(): number {
+    return this.totals.publishedRecords(this.forwarder?.publishedRecords) ?? 0;
+  }
+
   announce(): void {
     this.forwarder?.announceStatus();
   }

@@ -22,7 +22,6 @@ import { MemoryGuard } from './observability/memory-guard.js';
 import { agentHealth, buildAgentSnapshot, type Health } from './observability/agent-snapshot.js';
 import type { AgentStatsSnapshot } from './observability/snapshot.js';
 import { OtaAgentSide } from './ota/agent-side.js';
-import type { Outbox } from './store/outbox.js';
 import { SqliteOutbox } from './store/sqlite-outbox.js';
 import { tapSink } from './web/tap.js';
 import type { ReloadTarget } from './reload/apply.js';
@@ -57,7 +56,7 @@ export class Agent {
   private devices: DeviceSet | undefined;
   /** Forwarder, command router and CIP-22 gateway. */
   private readonly uplinks: Uplinks;
-  private outbox: Outbox | undefined;
+  private outbox: SqliteOutbox | undefined;
   private http: AgentHttp | undefined;
   private memoryGuard: MemoryGuard | undefined;
   private watchdog: Watchdog | undefined;
@@ -185,6 +184,7 @@ export class Agent {
         version: this.options.ota?.version,
         snapshot: () => this.snapshot(),
         status: () => this.status(),
+        sample: () => this.pageSample(),
         health: () => this.health(),
       });
     this.memoryGuard = new MemoryGuard(this.config.memory, { clock: this.clock, logger: this.logger });
@@ -311,6 +311,15 @@ export class Agent {
       commands: uplinks.commands,
       cip22: uplinks.cip22,
       ota: this.ota?.status() ?? null,
+    };
+  }
+
+  /** What the station page samples each second while no page is open: status.json's fields it reads. */
+  pageSample(): Record<string, unknown> {
+    return {
+      outbox: { rows: this.outbox?.rows ?? 0 },
+      forwarder: { publishedRecords: this.uplinks.publishedRecords() },
+      devices: this.devices?.pollSamples() ?? [],
     };
   }
 

@@ -8,7 +8,7 @@
  */
 import { RELEASE_ENV, RELEASE_NODE_FLAGS } from '../bundle/runtime.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -362,6 +362,8 @@ export async function runStation(o: StationOptions): Promise<StationRun> {
     await broker.close();
     s7.stop();
     await modbus.close();
+    // STATION_AGENT_LOG=<file>: the agent's log (and any --trace-gc output) kept for inspection.
+    if (process.env.STATION_AGENT_LOG) copyFileSync(logFile, process.env.STATION_AGENT_LOG);
     dir.remove();
     pki.remove();
     unweighPeers();

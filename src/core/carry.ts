@@ -26,6 +26,11 @@ export class CarriedCounts {
     this.retired.set(key, sumCounts(this.retired.get(key) ?? {}, counts));
   }
 
+  /** What the parts retired under `key` counted in `field`. */
+  carried(key: string, field: string): number {
+    return this.retired.get(key)?.[field] ?? 0;
+  }
+
   /** `counts` of the part under `key` plus what the parts before it there counted. */
   plus<T extends object>(key: string, counts: T, fields?: readonly (keyof T & string)[]): T {
     const before = this.retired.get(key);

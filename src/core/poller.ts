@@ -139,6 +139,11 @@ export class DevicePoller {
     };
   }
 
+  /** stats()'s device, lastPollTs and lastPollMs alone. */
+  lastPoll(): { device: string; lastPollTs: number | null; lastPollMs: number | null } {
+    return { device: this.device, lastPollTs: this.lastPollTs, lastPollMs: this.lastPollMs };
+  }
+
   driverStatus(): Readonly<Record<string, unknown>> {
     return this.driver.status();
   }

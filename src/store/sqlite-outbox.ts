@@ -312,6 +312,11 @@ export class SqliteOutbox implements Outbox {
 
   // ---------------------------------------------------------------- lifecycle
 
+  /** stats().rows alone: no SELECT, no stat. */
+  get rows(): number {
+    return this.queue.rows;
+  }
+
   stats(): OutboxStats {
     const c = this.counters;
     return {

@@ -31,6 +31,8 @@ export interface StationPageOptions {
   };
   readonly secrets: SecretResolver;
   readonly status: () => Json;
+  /** The few fields the page samples each second while no page is open (ModelSources.sample). */
+  readonly sample?: () => Json;
   /** Default: the release's package.json. */
   readonly version?: string;
   readonly brokerUrl: string | undefined;
@@ -88,6 +90,7 @@ export function createStationPage(options: StationPageOptions): StationPage {
     options.logger.error({ problem }, 'station page incomplete: a file of the page cannot be read');
   const model = new StationModel({
     status: options.status,
+    ...(options.sample ? { sample: options.sample } : {}),
     version: options.version ?? releaseVersion(),
     brokerUrl: publicBrokerUrl(options.brokerUrl),
     clock: options.clock,

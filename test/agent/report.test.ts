@@ -41,6 +41,8 @@ interface DeviceStatus {
   readonly device: string;
   readonly polls: number;
   readonly suppressedValues: number;
+  readonly lastPollTs: number | null;
+  readonly lastPollMs: number | null;
 }
 
 it(
@@ -77,6 +79,18 @@ it(
     try {
       await agent.start();
       await waitFor('10 polls each', () => devices().every((d) => d.polls >= 10));
+      // page-sample-equals-status: what the station page samples while nobody looks is
+      // status.json's fields it reads, not something else.
+      const status = agent.status();
+      assert.deepEqual(agent.pageSample(), {
+        outbox: { rows: (status.outbox as { rows: number }).rows },
+        forwarder: { publishedRecords: 0 },
+        devices: (status.devices as DeviceStatus[]).map((d) => ({
+          device: d.device,
+          lastPollTs: d.lastPollTs,
+          lastPollMs: d.lastPollMs,
+        })),
+      });
     } finally {
       await agent.stop();
     }

@@ -131,6 +131,65 @@ describe('model deltas', () => {
     });
   });
 
+  it('page-samples-while-nobody-looks: no page open, the sample feeds the rings and the status is not built', async () => {
+    const clock = new ManualClock(1_000);
+    const calls = { status: 0, sample: 0 };
+    let lastPollTs = 900;
+    let rows = 5;
+    const model = new StationModel({
+      status: () => {
+        calls.status++;
+        return {
+          devices: [
+            { device: 'd1', driver: 'modbus', state: 'online', polls: 1, lastPollTs, lastPollMs: 12 },
+          ],
+          outbox: { rows },
+          cip22: { piles: { p1: { state: 'charging', online: true } } },
+        };
+      },
+      sample: () => {
+        calls.sample++;
+        return {
+          outbox: { rows },
+          forwarder: { publishedRecords: 0 },
+          devices: [{ device: 'd1', lastPollTs, lastPollMs: 12 }],
+        };
+      },
+      version: 't',
+      brokerUrl: null,
+      clock,
+    });
+    // The pile's last event says idle; the status (read when a page connects) says charging.
+    model.record({
+      device: 'p1',
+      cls: 'event',
+      ts: 950,
+      body: '{"type":"cip22-state","severity":"info","data":{"from":"charging","to":"idle"}}',
+    });
+    model.refresh();
+    await clock.advance(10_000); // the outbox ring keeps a point per 10 s
+    lastPollTs = 1_900;
+    rows = 7;
+    model.refresh();
+    assert.deepEqual(calls, { status: 0, sample: 2 }, 'no status document built while nobody looks');
+    model.live = true;
+    model.markAllSent();
+    const snap = model.snapshot();
+    assert.equal(calls.status, 1, 'the sections from one fresh status when a page connects');
+    assert.deepEqual((snap.latency as Record<string, unknown>).d1, [
+      [900, 1_900],
+      [12, 12],
+    ]);
+    assert.deepEqual((snap.outbox as { depth: unknown }).depth, [
+      [1_000, 11_000],
+      [5, 7],
+    ]);
+    const pile = (snap.set as Record<string, { state?: string }>)['pile:p1'];
+    assert.equal(pile?.state, 'charging', "the status's pile state wins over the last event seen");
+    model.refresh();
+    assert.deepEqual(calls, { status: 2, sample: 2 }, 'a live page gets the whole status each second');
+  });
+
   it("the overview shows the agent's OTA status, and unknown when the agent cannot tell", () => {
     let ota: unknown = undefined;
     const model = new StationModel({

@@ -203,6 +203,10 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     return acked && this.win.inflightMessages === 0;
   }
 
+  get publishedRecords(): number {
+    return this.metrics.publishedRecords;
+  }
+
   stats(): MqttForwarderStats {
     let lastRowid: number | undefined;
     try {
