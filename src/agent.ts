@@ -6,7 +6,7 @@
  */
 import { systemClock, type Clock } from './core/clock.js';
 import type { CommandChannel, Logger, OnceSink } from './core/ports.js';
-import { eventToRecord, readingToRecord } from './core/record-codec.js';
+import { eventToRecord, TelemetryEncoder } from './core/record-codec.js';
 import type { AgentEvent } from './core/types.js';
 import type { ProgressSample } from './host/watchdog/health-gate.js';
 import type { EdgeConfig } from './config/schema.js';
@@ -57,6 +57,8 @@ export class Agent {
   /** Forwarder, command router and CIP-22 gateway. */
   private readonly uplinks: Uplinks;
   private outbox: SqliteOutbox | undefined;
+  /** Telemetry bodies, each device's body object reused between its readings. */
+  private readonly bodies = new TelemetryEncoder();
   private http: AgentHttp | undefined;
   private memoryGuard: MemoryGuard | undefined;
   private watchdog: Watchdog | undefined;
@@ -153,7 +155,7 @@ export class Agent {
       logger: this.logger,
       random: this.random,
       onReading: (reading) => {
-        this.outbox?.append(readingToRecord(reading));
+        this.outbox?.append(this.bodies.record(reading));
         this.http?.page.reading(reading);
       },
       onEvent: (event) => this.emit(event),
