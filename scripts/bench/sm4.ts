@@ -1,6 +1,6 @@
 /**
- * SM4-GCM benchmark: seal throughput (MB/s) of edge-agent/crypto's SM4-GCM (native sm4-ctr
- * + JS GHASH, or native sm4-gcm where the runtime has it) vs native `sm4-ctr` alone on the
+ * SM4-GCM benchmark: seal throughput (MB/s) of edge-agent/crypto's SM4-GCM (JS SM4 + JS
+ * GHASH, or native sm4-gcm where the runtime has it) vs native `sm4-ctr` alone on the
  * same buffers, in the same run, alternating rounds, medians. GCM must also hash, so the
  * ratio is the GHASH cost; target ≥ 50 %. Per message both sides create their cipher (a
  * session seals each frame under a fresh nonce). The GCM side uses a prepared Sm4GcmKey
@@ -52,7 +52,7 @@ export async function run(): Promise<BenchResult[]> {
       target: '>= 50 % of sm4-ctr',
       notes:
         size === SIZES[0]
-          ? `native sm4-gcm in this runtime: ${NATIVE_SM4_GCM ? 'yes' : 'no (GCM composed from sm4-ctr + JS GHASH)'}`
+          ? `native sm4-gcm in this runtime: ${NATIVE_SM4_GCM ? 'yes' : 'no (GCM composed from JS SM4 + JS GHASH)'}`
           : undefined,
     });
   }

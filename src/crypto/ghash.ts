@@ -38,9 +38,25 @@ function readWord(b: Uint8Array, o: number): number {
   return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
 }
 
-/** M[b] = b·H for every nibble b (bit 3 of b is the coefficient of x^0). */
-function buildTable(h: Uint8Array): Int32Array {
-  const m = new Int32Array(16 * 4);
+function writeWordBE(b: Uint8Array, o: number, w: number): void {
+  b[o] = w >>> 24;
+  b[o + 1] = w >>> 16;
+  b[o + 2] = w >>> 8;
+  b[o + 3] = w;
+}
+
+/** Where Y sits after the table in a Ghash's one Int32Array. */
+const Y = 16 * 4;
+
+/** Int32 words of a Ghash's state: the table M, then Y. */
+export const GHASH_STATE_WORDS = Y + 4;
+
+/**
+ * M[b] = b·H for every nibble b (bit 3 of b is the coefficient of x^0), then Y (4 words),
+ * in `m`: one allocation per key, kept for a session's life (two per CIP-22 session).
+ */
+function buildTable(h: Uint8Array, m: Int32Array): Int32Array {
+  m.fill(0);
   for (let k = 0; k < 4; k++) m[8 * 4 + k] = readWord(h, k * 4);
   for (let b = 4; b >= 1; b >>= 1) {
     m.copyWithin(b * 4, b * 8, b * 8 + 4);
@@ -59,11 +75,11 @@ function buildTable(h: Uint8Array): Int32Array {
  * over the nibbles of Y ^ X from the last to the first, Z = Z·x^4 ^ M[nibble] (in a byte,
  * the low nibble holds the higher powers of x, so it comes first).
  */
-function absorb(m: Int32Array, y: Int32Array, d: Uint8Array, start: number, end: number): void {
-  let z0 = y[0]!;
-  let z1 = y[1]!;
-  let z2 = y[2]!;
-  let z3 = y[3]!;
+function absorb(m: Int32Array, d: Uint8Array, start: number, end: number): void {
+  let z0 = m[Y]!;
+  let z1 = m[Y + 1]!;
+  let z2 = m[Y + 2]!;
+  let z3 = m[Y + 3]!;
   for (let o = start; o < end; o += 16) {
     const a0 = z0 ^ readWord(d, o);
     const a1 = z1 ^ readWord(d, o + 4);
@@ -87,58 +103,61 @@ function absorb(m: Int32Array, y: Int32Array, d: Uint8Array, start: number, end:
       }
     }
   }
-  y[0] = z0;
-  y[1] = z1;
-  y[2] = z2;
-  y[3] = z3;
+  m[Y] = z0;
+  m[Y + 1] = z1;
+  m[Y + 2] = z2;
+  m[Y + 3] = z3;
 }
+
+/**
+ * The last partial block or the length block being absorbed: single-threaded and never
+ * kept between calls, so one for all keys (a pad per key was a typed array and, once a
+ * DataView wrote into it, a backing store of its own, per session direction).
+ */
+const pad = new Uint8Array(16);
 
 /** GHASH state for one hash subkey H; reusable across messages (`reset`). */
 export class Ghash {
+  /** The table M, then Y: buildTable. */
   private readonly m: Int32Array;
-  private readonly y = new Int32Array(4);
-  private readonly pad = new Uint8Array(16);
 
-  constructor(h: Uint8Array) {
+  /** `state`: GHASH_STATE_WORDS words to keep the state in (a view into its owner's allocation). */
+  constructor(h: Uint8Array, state: Int32Array = new Int32Array(GHASH_STATE_WORDS)) {
     if (h.length !== 16) throw new RangeError(`GHASH subkey must be 16 bytes, got ${h.length}`);
-    this.m = buildTable(h);
+    if (state.length !== GHASH_STATE_WORDS)
+      throw new RangeError(`GHASH state must be ${GHASH_STATE_WORDS} words, got ${state.length}`);
+    this.m = buildTable(h, state);
   }
 
   reset(): this {
-    this.y.fill(0);
+    this.m.fill(0, Y, Y + 4);
     return this;
   }
 
   /** Absorbs `data`, zero-padding its last partial block (as GCM pads AAD and ciphertext). */
   update(data: Uint8Array, start = 0, end = data.length): this {
     const full = start + ((end - start) & ~15);
-    if (full > start) absorb(this.m, this.y, data, start, full);
+    if (full > start) absorb(this.m, data, start, full);
     if (full < end) {
-      this.pad.fill(0);
-      this.pad.set(data.subarray(full, end));
-      absorb(this.m, this.y, this.pad, 0, 16);
+      pad.fill(0);
+      pad.set(data.subarray(full, end));
+      absorb(this.m, pad, 0, 16);
     }
     return this;
   }
 
   /** Absorbs the length block: bit lengths of AAD and ciphertext, 64 bits each. */
   lengths(aadBytes: number, textBytes: number): this {
-    const block = new DataView(this.pad.buffer);
-    block.setUint32(0, Math.floor((aadBytes * 8) / 0x100000000));
-    block.setUint32(4, (aadBytes * 8) >>> 0);
-    block.setUint32(8, Math.floor((textBytes * 8) / 0x100000000));
-    block.setUint32(12, (textBytes * 8) >>> 0);
-    absorb(this.m, this.y, this.pad, 0, 16);
+    // Written byte by byte: a DataView per message was garbage on every frame.
+    writeWordBE(pad, 0, Math.floor((aadBytes * 8) / 0x100000000));
+    writeWordBE(pad, 4, (aadBytes * 8) >>> 0);
+    writeWordBE(pad, 8, Math.floor((textBytes * 8) / 0x100000000));
+    writeWordBE(pad, 12, (textBytes * 8) >>> 0);
+    absorb(this.m, pad, 0, 16);
     return this;
   }
 
   digestInto(out: Uint8Array, offset: number): void {
-    for (let k = 0; k < 4; k++) {
-      const w = this.y[k]!;
-      out[offset + k * 4] = w >>> 24;
-      out[offset + k * 4 + 1] = w >>> 16;
-      out[offset + k * 4 + 2] = w >>> 8;
-      out[offset + k * 4 + 3] = w;
-    }
+    for (let k = 0; k < 4; k++) writeWordBE(out, offset + k * 4, this.m[Y + k]!);
   }
 }

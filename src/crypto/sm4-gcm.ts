@@ -3,18 +3,18 @@
  * 12-byte IV, 16-byte tag. Sealed output = ciphertext || tag.
  *
  * Node 20's OpenSSL has no `sm4-gcm`; when the runtime lists it we use it, otherwise GCM
- * is composed from native SM4 and the JS GHASH:
+ * is composed from the JS SM4 (sm4.ts, round keys made once per key) and the JS GHASH:
  *   H    = E(K, 0^128)                     (once per key)
  *   J0   = IV || 00000001
- *   [S || K1 || K2 ...] = E(K, J0), E(K, inc32(J0)), … : one native `sm4-ecb` call over the
- *          counter blocks, on a cipher made once per key (ECB keeps no state between
- *          whole blocks). S is the tag mask and C = P XOR K1 K2 …. Creating an `sm4-ctr`
- *          cipher per message (a key schedule, a native object and its JS wrapper) was
- *          most of the per-frame cipher cost of a session.
+ *   [S || K1 || K2 ...] = E(K, J0), E(K, inc32(J0)), … : S is the tag mask and
+ *          C = P XOR K1 K2 …. Creating an `sm4-ctr` cipher per message was most of the
+ *          per-frame cipher cost of a session; a native `sm4-ecb` cipher per key (what
+ *          came next) was ~0.7 KB of native objects per key, two keys per session.
  *   tag  = GHASH_H(A, C) XOR S
  */
-import { createCipheriv, createDecipheriv, getCiphers, timingSafeEqual, type Cipher } from 'node:crypto';
-import { Ghash } from './ghash.js';
+import { createCipheriv, createDecipheriv, getCiphers, timingSafeEqual } from 'node:crypto';
+import { GHASH_STATE_WORDS, Ghash } from './ghash.js';
+import { sm4EncryptWords, sm4RoundKeys } from './sm4.js';
 
 export const SM4_KEY_LENGTH = 16;
 export const SM4_GCM_IV_LENGTH = 12;
@@ -39,7 +39,6 @@ export const NATIVE_SM4_GCM: boolean = getCiphers().includes('sm4-gcm');
 
 export type Sm4GcmImplementation = 'native' | 'composed';
 
-const ZERO_BLOCK = Buffer.alloc(16);
 const EMPTY = Buffer.alloc(0);
 
 function checkIv(iv: Uint8Array): void {
@@ -47,17 +46,21 @@ function checkIv(iv: Uint8Array): void {
     throw new Sm4GcmError('SM4GCM_BAD_IV', `SM4-GCM IV must be ${SM4_GCM_IV_LENGTH} bytes, got ${iv.length}`);
 }
 
-/** Counter blocks per native call: bounds the scratch buffer for long messages. */
+/** Keystream blocks made at a time: bounds the scratch buffer for long messages. */
 const CHUNK_BLOCKS = 256;
-/** Counter blocks of the message being sealed or opened (single-threaded, never kept). */
-const counters = Buffer.alloc(CHUNK_BLOCKS * 16);
+/** Keystream of the message being sealed or opened (single-threaded, never kept). */
+const keystream = Buffer.alloc(CHUNK_BLOCKS * 16);
+/** The tag mask E(K, J0) of the message being sealed (single-threaded, never kept). */
+const maskBlock = Buffer.alloc(16);
 
 /** One SM4-GCM key with its block cipher and GHASH table: keep one per session direction. */
 export class Sm4GcmKey {
   readonly implementation: Sm4GcmImplementation;
-  private readonly key: Buffer;
+  /** Native implementation only: the composed one keeps no copy, its cipher holds the key schedule. */
+  private readonly key: Buffer | undefined;
   private readonly ghash: Ghash | undefined;
-  private readonly ecb: Cipher | undefined;
+  /** SM4 round keys (composed implementation). */
+  private readonly rk: Int32Array | undefined;
 
   constructor(key: Uint8Array, options: { implementation?: Sm4GcmImplementation } = {}) {
     if (key.length !== SM4_KEY_LENGTH)
@@ -65,13 +68,20 @@ export class Sm4GcmKey {
     this.implementation = options.implementation ?? (NATIVE_SM4_GCM ? 'native' : 'composed');
     if (this.implementation === 'native' && !NATIVE_SM4_GCM)
       throw new Error('this runtime has no native sm4-gcm');
-    // Its own 16 bytes, not a slice of Node's 8 KiB buffer pool that it would keep alive for
-    // the session's life (two keys per CIP-22 session).
-    this.key = Buffer.allocUnsafeSlow(SM4_KEY_LENGTH);
-    this.key.set(key);
     if (this.implementation === 'composed') {
-      this.ecb = createCipheriv('sm4-ecb', this.key, null).setAutoPadding(false);
-      this.ghash = new Ghash(this.ecb.update(ZERO_BLOCK));
+      // No copy of the key is kept: a gateway holds two keys per session, and each copy was a
+      // Buffer, an ArrayBuffer and a native backing store for the session's life.
+      // Round keys and GHASH state in one allocation (an ArrayBuffer and its backing store each).
+      const words = new Int32Array(32 + GHASH_STATE_WORDS);
+      this.rk = words.subarray(0, 32);
+      this.rk.set(sm4RoundKeys(key));
+      const h = Buffer.alloc(16);
+      sm4EncryptWords(this.rk, 0, 0, 0, 0, h, 0);
+      this.ghash = new Ghash(h, words.subarray(32));
+    } else {
+      // Its own 16 bytes, not a slice of Node's 8 KiB buffer pool that it would keep alive.
+      this.key = Buffer.allocUnsafeSlow(SM4_KEY_LENGTH);
+      this.key.set(key);
     }
   }
 
@@ -135,33 +145,37 @@ export class Sm4GcmKey {
     return plaintext;
   }
 
-  /** E(K, J0), E(K, J0 + 1), … : `blocks` blocks in one native call. */
-  private counterBlocks(iv: Uint8Array, blocks: number): Buffer {
-    for (let b = 0; b < blocks; b++) {
-      counters.set(iv, b * 16);
-      counters.writeUInt32BE(b + 1, b * 16 + 12);
-    }
-    return (this.ecb as Cipher).update(counters.subarray(0, blocks * 16));
+  /**
+   * E(K, J0 + first), E(K, J0 + first + 1), … : `blocks` blocks into the keystream scratch
+   * (the counter is inc32: its low 32 bits wrap).
+   */
+  private counterBlocks(iv: Uint8Array, blocks: number, first = 0): Buffer {
+    const rk = this.rk as Int32Array;
+    const iv0 = (iv[0]! << 24) | (iv[1]! << 16) | (iv[2]! << 8) | iv[3]!;
+    const iv1 = (iv[4]! << 24) | (iv[5]! << 16) | (iv[6]! << 8) | iv[7]!;
+    const iv2 = (iv[8]! << 24) | (iv[9]! << 16) | (iv[10]! << 8) | iv[11]!;
+    for (let b = 0; b < blocks; b++)
+      sm4EncryptWords(rk, iv0, iv1, iv2, (first + b + 1) | 0, keystream, b * 16);
+    return keystream;
   }
 
   /**
    * out[offset ..] = input XOR E(K, J0 + 1), E(K, J0 + 2), …; returns the mask E(K, J0),
-   * computed in the same native call as the first chunk.
+   * made with the first chunk.
    */
   private keystreamXor(iv: Uint8Array, input: Uint8Array, out: Buffer, offset: number): Buffer {
-    const ecb = this.ecb as Cipher;
     const n = input.length;
     let mask: Buffer | undefined;
     // Block index 0 is J0 (the mask); data block i uses counter 1 + i (inc32, mod 2^32).
     for (let first = 0, done = 0; done < n || mask === undefined; first += CHUNK_BLOCKS) {
       const withMask = mask === undefined ? 1 : 0;
       const blocks = Math.min(CHUNK_BLOCKS, Math.ceil((n - done) / 16) + withMask);
-      for (let b = 0; b < blocks; b++) {
-        counters.set(iv, b * 16);
-        counters.writeUInt32BE((first + b + 1) >>> 0, b * 16 + 12);
+      const ks = this.counterBlocks(iv, blocks, first);
+      // The scratch is overwritten by the next chunk: the mask is copied out of it.
+      if (withMask) {
+        ks.copy(maskBlock, 0, 0, 16);
+        mask = maskBlock;
       }
-      const ks = ecb.update(counters.subarray(0, blocks * 16));
-      if (withMask) mask = ks.subarray(0, 16);
       const take = Math.min(n - done, (blocks - withMask) * 16);
       for (let i = 0, k = withMask * 16; i < take; i++, k++)
         out[offset + done + i] = input[done + i]! ^ ks[k]!;
@@ -181,7 +195,7 @@ export class Sm4GcmKey {
   }
 
   private nativeSeal(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
-    const cipher = createCipheriv('sm4-gcm' as 'aes-128-gcm', this.key, iv, {
+    const cipher = createCipheriv('sm4-gcm' as 'aes-128-gcm', this.key as Buffer, iv, {
       authTagLength: SM4_GCM_TAG_LENGTH,
     });
     cipher.setAAD(aad);
@@ -189,7 +203,7 @@ export class Sm4GcmKey {
   }
 
   private nativeOpen(iv: Uint8Array, sealed: Uint8Array, n: number, aad: Uint8Array): Buffer {
-    const decipher = createDecipheriv('sm4-gcm' as 'aes-128-gcm', this.key, iv, {
+    const decipher = createDecipheriv('sm4-gcm' as 'aes-128-gcm', this.key as Buffer, iv, {
       authTagLength: SM4_GCM_TAG_LENGTH,
     });
     decipher.setAAD(aad);

@@ -337,7 +337,7 @@ test('verifiedLinks: the issuing CA → root link is verified once and only for 
   assert.equal(verifiedLinks.size, 1);
 });
 
-test('CertificateCache: a reconnecting pile is neither parsed nor signature-checked again; dates, CN and tampering still decide', () => {
+test("CertificateCache: a reconnecting pile is not signature-checked again, only its CA's parse is kept; dates, CN and tampering still decide", () => {
   const cache = new CertificateCache(8);
   const good = {
     pileDer: pki.sm2.pile.der,
@@ -348,9 +348,9 @@ test('CertificateCache: a reconnecting pile is neither parsed nor signature-chec
     cache,
   };
   assert.equal(verifyPileChain({ ...good, nowMs: now }).ok, true);
-  assert.deepEqual(cache.size, { parsed: 2, links: 1, failures: 0 });
+  assert.deepEqual(cache.size, { parsed: 1, links: 1, failures: 0 }, "the pile's parse is not kept");
   assert.equal(verifyPileChain({ ...good, nowMs: now }).ok, true);
-  assert.deepEqual(cache.size, { parsed: 2, links: 1, failures: 0 }, 'the second handshake hit the cache');
+  assert.deepEqual(cache.size, { parsed: 1, links: 1, failures: 0 }, 'the second handshake hit the cache');
   const late = verifyPileChain({ ...good, nowMs: parseCertificate(pki.sm2.pile.der).notAfter + 1 });
   assert.equal(late.ok ? 'ok' : late.reason, 'expired');
   assert.equal(verifyPileChain({ ...good, nowMs: now, expectedCN: 'someone-else' }).ok, false);

@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeError } from '../../src/core/errors.js';
 import { parseCertificate, signAuth, verifyAuth, SM2_SIGNER_ID } from '../../src/cip22/identity/index.js';
+import { verifyCertSignature } from '../../src/cip22/identity/certificate.js';
+import { p256KeyRemembered } from '../../src/cip22/identity/signature.js';
 import { cip22Pki } from '../helpers/cip22-pki.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -205,4 +207,24 @@ test('verifyAuth returns false, never throws, on garbage keys and signatures', (
     assert.equal(verifyAuth(alg, key, message, undefined as unknown as Buffer), false);
   }
   assert.equal(verifyAuth('rsa' as 'sm2', sm2.pub65, message, good), false);
+});
+
+test("ECDSA P-256: a pile's AUTH key is not kept imported, an issuing CA's key is", () => {
+  // A gateway held a KeyObject (~2 KB native) per pile it had seen; only issuer keys verify again and again.
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const pile65 = Buffer.concat([
+    Buffer.from([4]),
+    Buffer.from(jwk.x as string, 'base64url'),
+    Buffer.from(jwk.y as string, 'base64url'),
+  ]);
+  const signature = signAuth('ecdsa-p256', privateKey, message);
+  assert.equal(verifyAuth('ecdsa-p256', pile65, message, signature), true);
+  assert.equal(p256KeyRemembered(pile65), false, 'the AUTH key is not kept');
+  assert.equal(verifyAuth('ecdsa-p256', pile65, message, signature), true, 'and verifies again');
+  const pile = parseCertificate(pki.p256.pile.der);
+  const issuing = parseCertificate(pki.p256.issuing.der);
+  assert.equal(verifyCertSignature(pile, issuing), true);
+  assert.equal(p256KeyRemembered(issuing.publicKey65 as Buffer), true, "the issuer's key is kept");
+  assert.equal(p256KeyRemembered(pile.publicKey65 as Buffer), false);
 });

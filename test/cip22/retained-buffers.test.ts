@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { unpooled } from '../../src/core/unpooled.js';
 import { deriveSessionKeys } from '../../src/cip22/codec/index.js';
 import { parseCertificate } from '../../src/cip22/identity/certificate.js';
+import { Sm4GcmKey } from '../../src/crypto/sm4-gcm.js';
+import { RFC8998_A1 as A1 } from '../crypto/rfc8998.js';
 import { cip22Pki } from '../helpers/cip22-pki.js';
 import { SPEC_VECTORS as V } from './spec-vectors.js';
 
@@ -50,4 +52,25 @@ test('a parsed certificate keeps its DER and parts in one allocation of their ow
   }
   assert.ok(cert.der.equals(der));
   assert.equal(cert.publicKey65?.length, 65);
+});
+
+test('an SM4-GCM session key keeps no copy of its key; round keys, GHASH table and Y are one allocation', () => {
+  const key = Buffer.from(A1.key, 'hex');
+  const k = new Sm4GcmKey(key, { implementation: 'composed' });
+  const inner = k as unknown as { key?: Buffer; rk: Int32Array; ghash: Record<string, unknown> };
+  assert.equal(inner.key, undefined, 'the round keys stand for it');
+  const state = Object.values(inner.ghash);
+  assert.equal(state.length, 1, 'one field per GHASH key');
+  const m = state[0] as Int32Array;
+  assert.ok(m instanceof Int32Array && m.length === 16 * 4 + 4, 'the table, then Y');
+  assert.equal(inner.rk.length, 32);
+  assert.equal(m.buffer, inner.rk.buffer, 'one ArrayBuffer per key');
+  assert.equal(m.buffer.byteLength, (32 + 16 * 4 + 4) * 4);
+  key.fill(0); // the caller's buffer is not referenced
+  const hex = (h: string): Buffer => Buffer.from(h, 'hex');
+  for (let i = 0; i < 2; i++) {
+    const sealed = k.seal(hex(A1.iv), hex(A1.plaintext), hex(A1.aad));
+    assert.equal(sealed.toString('hex').toUpperCase(), A1.ciphertext + A1.tag, `message ${i}: RFC 8998 A.1`);
+    assert.deepEqual(k.open(hex(A1.iv), sealed, hex(A1.aad)), hex(A1.plaintext));
+  }
 });

@@ -52,7 +52,6 @@ export interface ParsedCertificate {
   readonly signature: Buffer;
   readonly der: Buffer;
   readonly fingerprintSha256: string;
-  readonly fingerprintSm3: string;
 }
 
 /** KeyUsage keyCertSign bit (KeyUsageFlags.keyCertSign). */
@@ -132,6 +131,8 @@ interface ExtensionFacts {
   unknownCriticalExtensions: string[];
 }
 
+const NO_EXTENSIONS = Object.freeze([]) as unknown as string[];
+
 function extensionFacts(extensions: readonly DerExtension[]): ExtensionFacts {
   const facts: ExtensionFacts = { isCA: false, unknownCriticalExtensions: [] };
   const seen = new Set<string>();
@@ -148,6 +149,8 @@ function extensionFacts(extensions: readonly DerExtension[]): ExtensionFacts {
       facts.unknownCriticalExtensions.push(ext.oid);
     }
   }
+  // The usual case, none, shares one array: a gateway keeps a parse per pile it has seen.
+  if (facts.unknownCriticalExtensions.length === 0) facts.unknownCriticalExtensions = NO_EXTENSIONS;
   return facts;
 }
 
@@ -220,7 +223,6 @@ function parseFields(der: Buffer): ParsedCertificate {
     signature: view(raw.signature),
     der: ownDer,
     fingerprintSha256: createHash('sha256').update(der).digest('hex'),
-    fingerprintSm3: createHash('sm3').update(der).digest('hex'),
   };
 }
 

@@ -20,16 +20,18 @@ function isUncompressedPoint(publicKey65: Buffer): boolean {
 }
 
 /**
- * P-256 public keys by their 65 bytes. Importing one costs as much as a verification
- * (~0.2 ms); an issuing CA's key verifies every first-contact pile certificate and a
- * pile's key every AUTH_RESP of that pile. Bounded: the oldest key goes first.
+ * P-256 public keys of certificate issuers by their 65 bytes. Importing one costs as much
+ * as a verification (~0.2 ms); an issuing CA's key verifies every first-contact pile
+ * certificate. A pile's own key is not kept: it verifies one AUTH_RESP per connection,
+ * and a gateway holding a key per pile it has seen paid ~2 KB of native memory each
+ * (a thousand piles, 2 MB) to save 0.2 ms per reconnect. Bounded: the oldest key goes first.
  */
 const p256Keys = new Map<string, KeyObject>();
 const P256_KEYS_MAX = 4096;
 
-function p256PublicKey(publicKey65: Buffer): KeyObject {
-  const id = publicKey65.toString('latin1');
-  const hit = p256Keys.get(id);
+function p256PublicKey(publicKey65: Buffer, remember: boolean): KeyObject {
+  const id = remember ? publicKey65.toString('latin1') : '';
+  const hit = remember ? p256Keys.get(id) : undefined;
   if (hit) return hit;
   const key = createPublicKey({
     key: {
@@ -40,9 +42,15 @@ function p256PublicKey(publicKey65: Buffer): KeyObject {
     },
     format: 'jwk',
   });
+  if (!remember) return key;
   p256Keys.set(id, key);
   if (p256Keys.size > P256_KEYS_MAX) p256Keys.delete(p256Keys.keys().next().value as string);
   return key;
+}
+
+/** Whether this P-256 key is held imported (tests: only issuer keys are). */
+export function p256KeyRemembered(publicKey65: Buffer): boolean {
+  return p256Keys.has(publicKey65.toString('latin1'));
 }
 
 /**
@@ -66,17 +74,22 @@ export function verifySm2(
   }
 }
 
-/** ECDSA over P-256 with the given digest; false, never a throw, on bad input. */
+/**
+ * ECDSA over P-256 with the given digest; false, never a throw, on bad input. `remember`:
+ * keep the imported key for the next verification (an issuer's key).
+ */
 export function verifyEcdsaP256(
   publicKey65: Buffer,
   data: Buffer,
   signatureDer: Buffer,
   digest: DigestName = 'sha256',
+  remember = true,
 ): boolean {
   try {
     if (!isUncompressedPoint(publicKey65) || !Buffer.isBuffer(data)) return false;
     decodeRsSignature(signatureDer, CURVES['ecdsa-p256'].order);
-    return nodeVerify(digest, data, { key: p256PublicKey(publicKey65), dsaEncoding: 'der' }, signatureDer);
+    const key = p256PublicKey(publicKey65, remember);
+    return nodeVerify(digest, data, { key, dsaEncoding: 'der' }, signatureDer);
   } catch {
     return false;
   }
@@ -134,6 +147,6 @@ export function verifyAuth(
   signatureDer: Buffer,
 ): boolean {
   if (alg === 'sm2') return verifySm2(publicKey65, data, signatureDer);
-  if (alg === 'ecdsa-p256') return verifyEcdsaP256(publicKey65, data, signatureDer, 'sha256');
+  if (alg === 'ecdsa-p256') return verifyEcdsaP256(publicKey65, data, signatureDer, 'sha256', false);
   return false;
 }
