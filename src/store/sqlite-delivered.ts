@@ -20,10 +20,11 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import { EdgeError } from '../core/errors.js';
+import { RowidSet } from './rowid-set.js';
 
 type Statement = BetterSqlite3.Statement;
 
-/** Delivered rows awaiting their delete, at most (a Set of numbers: about 8 MB). */
+/** Delivered rows awaiting their delete, at most (a RowidSet: ~150 KB dense, rowid-set.ts). */
 export const MAX_DELIVERED_ROWS = 262_144;
 
 export interface DeleteStatements {
@@ -68,7 +69,7 @@ export class InflightRows {
 }
 
 export class DeliveredRows {
-  private readonly marked = new Set<number>();
+  private readonly marked = new RowidSet();
 
   constructor(
     private readonly s: DeleteStatements,
@@ -90,7 +91,7 @@ export class DeliveredRows {
   mark(rowids: readonly number[]): void {
     if (this.marked.size + rowids.length > this.maxRows && this.marked.size > 0) {
       try {
-        this.deleteNow([...this.marked]);
+        this.deleteNow(Array.from(this.marked.sorted()));
       } catch (e) {
         throw new EdgeError(
           'EDGE_ERR_STORE_WRITE',
@@ -113,7 +114,7 @@ export class DeliveredRows {
    * their own ack commits (forget), so a rolled-back transaction loses nothing.
    */
   deleteMarked(): Deleted {
-    return this.deleteSorted(Float64Array.from(this.marked).sort());
+    return this.deleteSorted(this.marked.sorted());
   }
 
   /** Deletes the given rowids, sorted ascending, as contiguous ranges (inside a transaction). */

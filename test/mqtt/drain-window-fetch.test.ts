@@ -42,7 +42,7 @@ test('fetched chunks land later, one fetch per lane at a time, in order', async 
   assert.equal(fetches.length, 1, 'one fetch per lane at a time');
   assert.deepEqual(fetches[0]?.req, {
     afterRowid: 0,
-    limit: 2,
+    limit: 4, // AHEAD_WINDOWS (2) windows of records; a window's bytes
     maxBytes: 2000,
     beforeRowid: 4,
     replay: true,
@@ -102,4 +102,44 @@ test('evicted: built-but-unsent messages and a fetch on its way are dropped, the
   assert.equal(fetches.length, 3);
   assert.equal(fetches[2]?.req.afterRowid, 1, 'read again after the last record sent');
   assert.equal(win.inflightMessages, 1, 'what is in flight stays (its PUBACK may come)');
+});
+
+test('read-ahead: a fetch goes out while fewer than AHEAD_WINDOWS + 1 windows of messages wait', async () => {
+  const { win, fetches } = setup();
+  win.reset(100, 2);
+  win.next();
+  fetches[0]?.resolve({ last: 4, messages: [1, 2, 3, 4].map((r) => message(r, true)) });
+  await turn();
+  const first = win.add(win.next() as BuiltMessage, 0);
+  win.add(win.next() as BuiltMessage, 0);
+  win.prefetch();
+  assert.equal(fetches.length, 2, 'two messages wait (one window): the reader is asked already');
+  assert.equal(fetches[1]?.req.afterRowid, 4);
+  fetches[1]?.resolve({ last: 8, messages: [5, 6, 7, 8].map((r) => message(r, true)) });
+  await turn();
+  win.prefetch();
+  assert.equal(fetches.length, 2, 'six wait (three windows): enough ahead, no fetch');
+  win.settle(first, 1);
+  const third = win.next() as BuiltMessage;
+  assert.deepEqual(third.rowids, [3], 'rowid order kept');
+  win.add(third, 1);
+  win.prefetch();
+  assert.equal(fetches.length, 3, 'five wait: the next chunk is asked for');
+  assert.equal(fetches[2]?.req.afterRowid, 8);
+});
+
+test('read-ahead-bytes: no fetch goes out while a chunk of bytes (a window of messages) waits', async () => {
+  const { win, fetches } = setup();
+  win.reset(100, 2);
+  win.next();
+  const big = (rowid: number): BuiltMessage => ({ ...message(rowid, true), payload: 'x'.repeat(1000) });
+  fetches[0]?.resolve({ last: 3, messages: [1, 2, 3].map(big) });
+  await turn();
+  win.prefetch();
+  assert.equal(fetches.length, 1, '3,000 bytes wait, over the 2,000 of a chunk: no read-ahead');
+  const id = win.add(win.next() as BuiltMessage, 0);
+  win.add(win.next() as BuiltMessage, 0);
+  win.settle(id, 1);
+  win.prefetch();
+  assert.equal(fetches.length, 2, 'one message (1,000 bytes) waits: the next chunk is asked for');
 });

