@@ -8,17 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeValues, TelemetryEncoder } from '../../src/core/record-codec.js';
 import { badValue, type TagScalar, type TagValue } from '../../src/core/types.js';
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../src/tools/dtu-sim/prng.js';
 
 const SCALARS: readonly TagScalar[] = [
   0,
@@ -40,7 +30,7 @@ const SCALARS: readonly TagScalar[] = [
 const NAMES = ['voltage', 'current', 'kwh', '0', '10', '__proto__', 'constructor', 'a.b', 'tag "x"'];
 
 test('telemetry-encoder-equals-encodeValues: 3,000 readings of 4 devices, every body identical', () => {
-  const random = prng(16);
+  const random = seededRandom(16);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const encoder = new TelemetryEncoder();
   const lists = new Map<string, string[]>();
