@@ -70,7 +70,7 @@ test('a tag read twice in one reading: one key, the last value, in the first pla
   assert.equal(encodeValues(values), expected);
 });
 
-test('record() is readingToRecord with the encoder’s body', () => {
+test('record() is the reading as a telemetry record with the encoder’s body', () => {
   const encoder = new TelemetryEncoder();
   const reading = { device: 'd', ts: 7, values: [{ tag: 'v', value: 3, quality: 'good' } as const] };
   assert.deepEqual(encoder.record(reading), {
