@@ -94,7 +94,7 @@ function setup(t: { after(fn: () => void): void }) {
     await clock.advance(0);
     await handler.whenIdle();
   };
-  return { key, applied, progress, records, send, channel, engine };
+  return { key, applied, progress, records, send, channel, engine, dir: tmp.path };
 }
 
 describe('signed agent/ota commands', () => {
@@ -132,7 +132,7 @@ describe('signed agent/ota commands', () => {
   const refusals: [string, (s: ReturnType<typeof setup>) => string, string][] = [
     ['unsigned', () => JSON.stringify(command()), 'unsigned'],
     ['not JSON', () => 'garbage', 'malformed'],
-    ['signed by an unpinned key', () => envelope(makeKey(tempDir().path, 'x'), command()), 'unknown-key'],
+    ['signed by an unpinned key', (s) => envelope(makeKey(s.dir, 'x'), command()), 'unknown-key'],
     [
       'with a signature over other bytes',
       (s) =>

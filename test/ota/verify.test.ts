@@ -116,7 +116,9 @@ describe('OTA verification refuses before any switch', () => {
       mutate: (e) => [...e, { path: 'release/dist/hard', type: 'Link', linkpath: 'release/package.json' }],
     }));
   it('refuses a bad signature', (t) => {
-    const other = makeKey(tempDir().path, 'other');
+    const dir = tempDir();
+    t.after(() => dir.remove());
+    const other = makeKey(dir.path, 'other');
     return refused(t, 'EDGE_ERR_OTA_SIGNATURE', { signWith: other.privateKey });
   });
   it('refuses a manifest altered after signing', (t) =>
@@ -124,8 +126,11 @@ describe('OTA verification refuses before any switch', () => {
       mutateManifest: (b) =>
         Buffer.from(b.toString().replace('"minPreviousVersion": "0.0.0"', '"minPreviousVersion": "0.0.1"')),
     }));
-  it('refuses an unknown key', (t) =>
-    refused(t, 'EDGE_ERR_OTA_UNKNOWN_KEY', { key: makeKey(tempDir().path, 'stranger') }));
+  it('refuses an unknown key', (t) => {
+    const dir = tempDir();
+    t.after(() => dir.remove());
+    return refused(t, 'EDGE_ERR_OTA_UNKNOWN_KEY', { key: makeKey(dir.path, 'stranger') });
+  });
   it('refuses another target', (t) =>
     refused(t, 'EDGE_ERR_OTA_INCOMPATIBLE', {
       target: process.arch === 'arm64' ? 'linux-x64' : 'linux-arm64',
