@@ -23,6 +23,7 @@ import { FRAME_OVERHEAD, SEAL_OVERHEAD, encodeMessage } from '../../src/cip22/co
 import { benchRounds, envCount, alternate, median, type BenchResult } from './common.js';
 import { type BenchPki, benchPki } from './cip22-pki.js';
 import { floodLag } from './cip22-flood.js';
+import { ackResult, everySecond, type LoadUsage, RoundTrips } from './cip22-load-ack.js';
 import { RELEASE_NODE_FLAGS } from '../bundle/runtime.js';
 
 const ROUNDS = benchRounds(3);
@@ -206,21 +207,6 @@ function sealedStatusBytes(i: number): number {
 }
 
 /**
- * Starts `send` for every item at 1 Hz, spread over the second; returns what stops them.
- */
-function everySecond<T>(items: readonly T[], send: (item: T, i: number) => void): () => void {
-  const timers: NodeJS.Timeout[] = [];
-  items.forEach((item, i) => {
-    timers.push(
-      setTimeout(() => timers.push(setInterval(() => send(item, i), 1000)), (i * 1000) / items.length),
-    );
-  });
-  return () => {
-    for (const t of timers) clearInterval(t);
-  };
-}
-
-/**
  * One load round: connect, settle, measure RSS and CPU over SECONDS. 'gateway': sealed
  * sessions sending STATUS at 1 Hz; 'plain': TLS echo sockets doing the same-size frame
  * at 1 Hz (`idle`: sockets that send nothing).
@@ -231,33 +217,53 @@ export async function loadRound(
   round: number,
   script = AGENT,
   idle = false,
-): Promise<Usage & { acked: number }> {
+): Promise<LoadUsage> {
   const agent = await startAgent(pki, mode, round, mode === 'gateway' ? LOAD_STORE : {}, script);
   const closers: (() => void)[] = [];
   let acked = 0;
+  // STATUS (or echo frame) → ACK (or echo) per pile, client side, in the measured window.
+  const lat = new RoundTrips(SESSIONS);
   try {
     if (mode === 'gateway') {
       const piles = await connectAll(SESSIONS, async (i) => {
         const p = pile(pki, i, agent.port);
         await p.connect();
-        p.onFrame((m) => void (m.type === 'ACK' && acked++));
+        p.onFrame((m) => {
+          if (m.type !== 'ACK') return;
+          acked++;
+          lat.answered(i);
+        });
         return p;
       });
       for (const p of piles) closers.push(() => p.close());
-      closers.push(everySecond(piles, (p, i) => p.send(statusFields(i))));
+      closers.push(
+        everySecond(piles, (p, i) => {
+          lat.sent(i);
+          p.send(statusFields(i));
+        }),
+      );
     } else {
       const sockets = await connectAll(SESSIONS, () => plainConnect(pki, agent.port));
-      for (const s of sockets) {
-        s.on('data', () => void acked++);
+      sockets.forEach((s, i) => {
+        s.on('data', () => {
+          acked++;
+          lat.answered(i);
+        });
         closers.push(() => s.destroy());
-      }
+      });
       if (!idle) {
         const frames = sockets.map((_, i) => Buffer.alloc(sealedStatusBytes(i), i & 0xff));
-        closers.push(everySecond(sockets, (s, i) => s.write(frames[i]!)));
+        closers.push(
+          everySecond(sockets, (s, i) => {
+            lat.sent(i);
+            s.write(frames[i]!);
+          }),
+        );
       }
     }
     await new Promise((r) => setTimeout(r, 2000));
     acked = 0;
+    lat.measuring = true;
     agent.child.send('mark');
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const usage = await agent.usage();
@@ -266,7 +272,8 @@ export async function loadRound(
         agent.child.once('message', resolve);
         agent.child.send('heap');
       });
-    return { ...usage, acked };
+    lat.measuring = false;
+    return { ...usage, acked, ack: lat.percentiles() };
   } finally {
     for (const c of closers.reverse()) c();
     await agent.stop();
@@ -333,7 +340,7 @@ async function handshakes(pki: BenchPki): Promise<BenchResult[]> {
 }
 
 async function loads(pki: BenchPki): Promise<BenchResult[]> {
-  type Load = Usage & { acked: number };
+  type Load = LoadUsage;
   const load = { gateway: [] as Load[], echo: [] as Load[], before: [] as Load[], idle: [] as Load[] };
   let round = 0;
   await alternate(
@@ -373,6 +380,7 @@ async function loads(pki: BenchPki): Promise<BenchResult[]> {
       target: '<= 6 %',
       notes: `per round ${load.gateway.map((x) => x.cpuPct.toFixed(2)).join(', ')} %, echo ${load.echo.map((x) => x.cpuPct.toFixed(2)).join(', ')} %; kernel part ${med(load.gateway, 'systemPct').toFixed(2)} % vs echo ${med(load.echo, 'systemPct').toFixed(2)} %; store commits ${med(load.gateway, 'commitsPerS').toFixed(0)}/s; idle sockets (1 round) ${(idle?.cpuPct ?? 0).toFixed(2)} %${beforeNote(load.before, 'cpuPct', 1, '%')}${load.before.length > 0 ? `, its store commits ${med(load.before, 'commitsPerS').toFixed(0)}/s` : ''}`,
     },
+    ackResult(SESSIONS, load.gateway, load.echo, load.before),
   ];
 }
 
