@@ -51,6 +51,14 @@ export function validateConfig(raw: unknown): ValidationResult {
   return { ok: false, issues: toIssues(result.error) };
 }
 
+/**
+ * Alias uses allowed while building the config (yaml counts each use times the aliases
+ * inside what it names). yaml's default, 100, refused a station of more than 100 devices
+ * sharing one anchored tag list; 10,000 allows that and still stops a nested alias bomb
+ * (10 uses of 10 uses of … exceed it at the fifth level).
+ */
+export const MAX_YAML_ALIAS_COUNT = 10_000;
+
 /** Parses YAML text; syntax errors become issues with line and column. */
 function parseConfigText(text: string): { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] } {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
@@ -66,7 +74,21 @@ function parseConfigText(text: string): { ok: true; value: unknown } | { ok: fal
       }),
     };
   }
-  return { ok: true, value: doc.toJS() };
+  try {
+    return { ok: true, value: doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) };
+  } catch (e) {
+    // yaml throws (a ReferenceError) for aliases that expand too far or name no anchor.
+    const detail = (e as Error).message.split('\n')[0] ?? '';
+    return {
+      ok: false,
+      issues: [
+        {
+          path: '(yaml)',
+          message: `YAML aliases cannot be expanded (at most ${MAX_YAML_ALIAS_COUNT} alias uses, counting nesting): ${detail}`,
+        },
+      ],
+    };
+  }
 }
 
 export function checkConfigText(text: string): ValidationResult {

@@ -48,6 +48,27 @@ describe('broken configs name the offending path', () => {
     if (!result.ok) assert.match(result.issues[0]!.path, /^line \d+, column \d+$/);
   });
 
+  it('shared-tag-anchor-300-devices: one anchored tag list used by 300 devices validates', () => {
+    // yaml's default alias limit (100) refused this station, which the bench's generated
+    // config hit at 110 devices: "Excessive alias count indicates a resource exhaustion attack".
+    const devices = Array.from(
+      { length: 300 },
+      (_, i) =>
+        `  - name: meter-${i}\n    driver: modbus\n    connection: { transport: tcp, host: 127.0.0.1, port: 502 }\n    tags: ${i === 0 ? '&tags\n      - { name: voltage, function: holding, address: 0, type: f32 }' : '*tags'}`,
+    );
+    const result = checkConfigText(
+      `mqtt:\n  url: mqtt://127.0.0.1:1883\n  allowInsecure: true\ndevices:\n${devices.join('\n')}\n`,
+    );
+    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues.slice(0, 3)));
+    assert.equal(result.config.devices.length, 300);
+    assert.deepEqual(result.config.devices[299]!.tags, result.config.devices[0]!.tags);
+  });
+
+  it('an alias that names no anchor is an issue, not a throw', () => {
+    const result = checkConfigText('devices: *nowhere\n');
+    assert.equal(result.ok, false);
+  });
+
   it('rejects duplicate YAML keys', () => {
     const result = checkConfigText('agent:\n  id: a\n  id: b\n');
     assert.equal(result.ok, false);

@@ -116,6 +116,30 @@ describe('Reloader trial', () => {
     );
   });
 
+  it('alias-bomb-push: a pushed YAML alias bomb is refused with its issue, not thrown, and the running config stays', async () => {
+    const { reloader, target } = await setup(dir(), []);
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const [prev, name] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+      ['e', 'f'],
+    ])
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+    const result = await reloader.applyText(`${levels.join('\n')}\n`, { source: 'push' });
+    assert.equal(result.status, 'refused');
+    assert.deepEqual(
+      result.problems?.map((p) => p.path),
+      ['(yaml)'],
+    );
+    assert.match(String(result.problems?.[0]?.message), /aliases cannot be expanded/);
+    assert.deepEqual(
+      target.running.devices.map((d) => d.name),
+      ['a'],
+    );
+  });
+
   it("refuses what a driver's init() refuses and what a secret cannot resolve, each with its path", async () => {
     const { reloader, target, file } = await setup(dir(), []);
     const config = {
