@@ -9,7 +9,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { EdgeError } from '../core/errors.js';
-import { checkConfigText } from '../config/load.js';
+import { checkConfigText, MAX_YAML_ALIAS_COUNT } from '../config/load.js';
 import { reloadSchema } from '../config/sections/reload.js';
 import { diffConfig, summarisePlan } from '../reload/diff.js';
 import { ConfigHistory, type ReloadResult } from '../reload/history.js';
@@ -26,7 +26,7 @@ export interface ConfigCliOptions {
 function historyOf(file: string): ConfigHistory {
   let raw: unknown;
   try {
-    raw = parse(readFileSync(file, 'utf8'));
+    raw = parse(readFileSync(file, 'utf8'), { maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (error) {
     throw new EdgeError('EDGE_ERR_CONFIG_READ', `cannot read ${file}: ${(error as Error).message}`);
   }

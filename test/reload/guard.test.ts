@@ -152,6 +152,28 @@ describe('the CLI and the agent-owned history directory', () => {
     } else t.diagnostic('not root: the owner check is not exercised');
   });
 
+  it('config history reads a station whose 150 devices share one anchored tag list', async () => {
+    const dir = join(d.path, 'anchors');
+    await storedHistory(dir);
+    const devices = Array.from(
+      { length: 150 },
+      (_, i) =>
+        `  - { name: m${i}, driver: modbus, connection: { transport: tcp, host: 127.0.0.1, port: 502 }, tags: ${i === 0 ? '&tags [{ name: v, function: holding, address: 0, type: u16 }]' : '*tags'} }`,
+    );
+    const file = join(d.path, 'anchors.yaml');
+    writeFileSync(file, `reload: { historyDir: ${JSON.stringify(dir)} }\ndevices:\n${devices.join('\n')}\n`);
+    const out: string[] = [];
+    const code = await configCommand(
+      'history',
+      [],
+      { ...options(file), json: true },
+      (l) => out.push(l),
+      () => undefined,
+    );
+    assert.equal(code, 0);
+    assert.equal((JSON.parse(out.join('')) as { entries: unknown[] }).entries.length, 1);
+  });
+
   it('config rollback does not write through a link planted in the history directory', async () => {
     const dir = join(d.path, 'link');
     const history = await storedHistory(dir);
