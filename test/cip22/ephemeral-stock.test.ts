@@ -42,8 +42,6 @@ class ManualMaker {
   }
 }
 
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 describe('EphemeralStock', () => {
   it('draws SM2 keys made by the worker: each distinct, each a working pair, gone from the stock once drawn', async (t) => {
     const p = pool(1);
@@ -76,11 +74,11 @@ describe('EphemeralStock', () => {
     for (let i = 0; i < 100; i++) stock.take('sm2'); // a flood of HELLOs before any batch lands
     assert.equal(maker.asked.length, 1, 'a single batch under way');
     assert.equal(stock.counters.inline, 100);
-    while (maker.answer()) await settle();
+    while (maker.answer()) await stock.settled();
     assert.equal(stock.size, 6, 'capacity holds whatever a batch brings');
     assert.equal(maker.asked.length, 1, 'a full stock asks for nothing');
     for (let i = 0; i < 4; i++) stock.take('sm2');
-    while (maker.answer()) await settle();
+    while (maker.answer()) await stock.settled();
     assert.equal(stock.size, 6);
     const asked = maker.asked.reduce((n, job) => n + job.count, 0);
     assert.ok(asked <= 6 + stock.counters.drawn, `asked for ${asked} keys, ${stock.counters.drawn} drawn`);
