@@ -112,6 +112,9 @@ export class InprocPile {
   ended = false;
   private readonly decoder = new FrameDecoder({ maxPayload: 65535 });
   private downOpen = false;
+  private answered: ((type: 'AUTH_OK' | 'AUTH_FAIL') => void) | undefined;
+  /** The gateway's answer to AUTH_RESP, for handshakes whose checks run in a worker. */
+  readonly answer = new Promise<'AUTH_OK' | 'AUTH_FAIL'>((resolve) => (this.answered = resolve));
 
   constructor(
     gateway: Cip22Gateway,
@@ -177,6 +180,7 @@ export class InprocPile {
       const msg = decodeMessage(item.type, item.payload, '2.0');
       this.inbox.push(msg);
       if (msg.type === 'AUTH_OK') this.downOpen = true; // later frames are sealed
+      if (msg.type === 'AUTH_OK' || msg.type === 'AUTH_FAIL') this.answered?.(msg.type);
     }
   }
 }

@@ -9,7 +9,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
 import type { CommandChannel, Logger, OnceSink } from '../../core/ports.js';
 import { type Cip22Message, type Cip22Version, policyHash } from '../codec/index.js';
-import { CertificateCache, VerifyPool, type ParsedCertificate } from '../identity/index.js';
+import { CertificateCache, EphemeralStock, VerifyPool, type ParsedCertificate } from '../identity/index.js';
 import type { Cip22Config } from '../config.js';
 import { type Effect, PileMachine, type PileState } from '../state/machine.js';
 import type { Ticket } from './admission.js';
@@ -55,6 +55,7 @@ export class Cip22Gateway implements SessionHost {
   readonly verifiedLinks = new Set<string>();
   readonly certificates = new CertificateCache();
   readonly signatures: VerifyPool;
+  readonly ephemerals: EphemeralStock;
   private crls: CrlFiles | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -88,6 +89,7 @@ export class Cip22Gateway implements SessionHost {
     this.policyHash = policyHash(config.policy.windows);
     this.reasons = new ReasonLog(deps.logger, deps.clock);
     this.signatures = new VerifyPool(config.verify);
+    this.ephemerals = new EphemeralStock(this.signatures);
     this.router = deps.commands
       ? new CommandRouter(
           deps.commands,

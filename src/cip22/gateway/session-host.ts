@@ -4,7 +4,14 @@
  * contract reads on its own; the session's phases need none of it to be understood.
  */
 import type { Cip22Version } from '../codec/index.js';
-import type { CertificateCache, ParsedCertificate, VerifyJob, VerifyOutcome } from '../identity/index.js';
+import type {
+  CertificateCache,
+  Ephemeral,
+  IdentityAlg,
+  ParsedCertificate,
+  VerifyJob,
+  VerifyOutcome,
+} from '../identity/index.js';
 import type { Cip22Config } from '../config.js';
 import type { PileMachine } from '../state/machine.js';
 import type { DataMessage } from './records.js';
@@ -32,6 +39,8 @@ export interface SessionHost {
     /** Worker threads exist: handshakes are asynchronous anyway (0 workers: all inline). */
     readonly threaded?: boolean;
   };
+  /** A session's ephemeral ECDH key (SM2: made ahead of use by a worker); createEphemeral when absent. */
+  readonly ephemerals?: { take(alg: IdentityAlg): Ephemeral };
   /** True when a configured CRL lists the certificate. */
   revoked?(cert: ParsedCertificate): boolean;
   /** Counts a session end or refusal by reason. */

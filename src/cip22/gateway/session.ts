@@ -174,7 +174,7 @@ export class PileSession {
     this.version = version;
     this.nonce = randomBytes(16);
     this.sessionId = randomBytes(16);
-    this.ephemeral = createEphemeral(alg);
+    this.ephemeral = this.host.ephemerals?.take(alg) ?? createEphemeral(alg);
     this.challengeAt = this.host.now();
     this.phase = 'auth';
     this.send({

@@ -19,10 +19,42 @@ export interface Ephemeral {
 export function createEphemeral(alg: IdentityAlg): Ephemeral {
   const ecdh = createECDH(CURVES[alg].nodeCurve);
   const publicKey = ecdh.generateKeys();
+  return ephemeral(
+    alg,
+    publicKey,
+    () => ecdh.getPrivateKey(),
+    (peer) => ecdh.computeSecret(peer),
+  );
+}
+
+/**
+ * A key pair made elsewhere (ephemeral-stock.ts: by a worker, ahead of use). Its secret is
+ * computed in the worker with the AUTH job; computeSecret here is the fallback that names
+ * a bad peer key, and sets the scalar first (for SM2 one more multiplication, ~0.3 ms).
+ */
+export function ephemeralFromPair(alg: IdentityAlg, publicKey: Buffer, privateKey: Buffer): Ephemeral {
+  return ephemeral(
+    alg,
+    publicKey,
+    () => privateKey,
+    (peer) => {
+      const ecdh = createECDH(CURVES[alg].nodeCurve);
+      ecdh.setPrivateKey(privateKey);
+      return ecdh.computeSecret(peer);
+    },
+  );
+}
+
+function ephemeral(
+  alg: IdentityAlg,
+  publicKey: Buffer,
+  privateKey: () => Buffer,
+  compute: (peer65: Buffer) => Buffer,
+): Ephemeral {
   return {
     publicKey,
     get privateKey(): Buffer {
-      return ecdh.getPrivateKey();
+      return privateKey();
     },
     computeSecret(peer65: Buffer): Buffer {
       // 65 bytes starting 04 rules out the 1-byte encoding of the point at infinity and
@@ -38,7 +70,7 @@ export function createEphemeral(alg: IdentityAlg): Ephemeral {
         );
       }
       try {
-        return ecdh.computeSecret(peer65);
+        return compute(peer65);
       } catch (cause) {
         throw identityError(
           'EDGE_ERR_CIP22_PEER_KEY_INVALID',

@@ -9,7 +9,8 @@ export type { ChainFailure, ChainResult, PileChainInput, SignatureJob } from './
 export { RevocationList } from './crl.js';
 export { VerifyBusy, VerifyPool } from './verify-pool.js';
 export { authJob, certJob, runJob, runVerifyJob } from './verify-job.js';
-export type { AuthJob, CertJob, VerifyJob, VerifyOutcome } from './verify-job.js';
-export { createEphemeral, authSignedInput } from './ephemeral.js';
+export type { AuthJob, CertJob, KeyPair, KeysJob, VerifyJob, VerifyOutcome } from './verify-job.js';
+export { createEphemeral, ephemeralFromPair, authSignedInput } from './ephemeral.js';
+export { EphemeralStock } from './ephemeral-stock.js';
 export type { Ephemeral } from './ephemeral.js';
 export { CertificateCache } from './cache.js';

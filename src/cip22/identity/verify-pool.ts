@@ -7,7 +7,7 @@
  * (VerifyBusy) instead of queued without bound.
  */
 import { Worker } from 'node:worker_threads';
-import { runJob, type VerifyJob, type VerifyOutcome } from './verify-job.js';
+import { runJob, type KeysJob, type VerifyJob, type VerifyOutcome } from './verify-job.js';
 
 /** A job Node's crypto verifies natively (ECDSA P-256): no curve arithmetic in JS. */
 function isNative(job: VerifyJob): boolean {
@@ -20,6 +20,7 @@ function isNative(job: VerifyJob): boolean {
 function outcomeOf(msg: VerifyOutcome): VerifyOutcome {
   const ok = msg.ok === true;
   const auth = msg.auth ? { auth: outcomeOf(msg.auth) } : {};
+  if (Array.isArray(msg.keys)) return { ok, keys: msg.keys };
   return msg.z ? { ok, z: msg.z, ...auth } : { ok, ...auth };
 }
 
@@ -39,7 +40,7 @@ export interface VerifyPoolOptions {
 }
 
 interface Pending {
-  readonly job: VerifyJob;
+  readonly job: VerifyJob | KeysJob;
   readonly resolve: (outcome: VerifyOutcome) => void;
   readonly reject: (error: Error) => void;
 }
@@ -56,7 +57,16 @@ export class VerifyPool {
   private readonly slots: Slot[] = [];
   private nextId = 0;
   private closed = false;
-  readonly counters = { jobs: 0, inline: 0, refusedTotal: 0, refusedSource: 0, workerErrors: 0 };
+  /** Work ahead of need (prefetch), run only by a worker no check waits for. */
+  private idle: Pending | undefined;
+  readonly counters = {
+    jobs: 0,
+    inline: 0,
+    refusedTotal: 0,
+    refusedSource: 0,
+    workerErrors: 0,
+    prefetched: 0,
+  };
 
   constructor(private readonly options: VerifyPoolOptions) {
     for (let i = 0; i < options.workers; i++) this.slots.push({ worker: undefined, busy: undefined });
@@ -97,6 +107,20 @@ export class VerifyPool {
     });
   }
 
+  /**
+   * Runs `job` on a worker that is free while no check is queued, so that work made ahead
+   * of need never delays a handshake's check. One at a time: undefined while one is
+   * pending, with no workers (the caller makes its own inline) and once closed.
+   */
+  prefetch(job: KeysJob): Promise<VerifyOutcome> | undefined {
+    if (this.slots.length === 0 || this.closed || this.idle) return undefined;
+    this.counters.prefetched++;
+    return new Promise<VerifyOutcome>((resolve, reject) => {
+      this.idle = { job, resolve, reject };
+      this.dispatch();
+    });
+  }
+
   /** Jobs can run on worker threads (false: every job runs inline). */
   get threaded(): boolean {
     return this.slots.length > 0;
@@ -112,6 +136,8 @@ export class VerifyPool {
     const gone = new Error('verify pool closed');
     for (const q of this.queues.values()) for (const p of q) p.reject(gone);
     this.queues.clear();
+    this.idle?.reject(gone);
+    this.idle = undefined;
     this.queued = 0;
     await Promise.all(
       this.slots.map(async (slot) => {
@@ -134,7 +160,9 @@ export class VerifyPool {
         return p;
       }
     }
-    return undefined;
+    const idle = this.idle;
+    this.idle = undefined;
+    return idle;
   }
 
   private dispatch(): void {

@@ -1,7 +1,7 @@
-/** Worker thread of the signature pool: runs VerifyJobs posted by verify-pool.ts. */
+/** Worker thread of the signature pool: runs VerifyJobs (and KeysJobs) posted by verify-pool.ts. */
 import { parentPort } from 'node:worker_threads';
-import { runJob, type VerifyJob } from './verify-job.js';
+import { runPoolJob, type KeysJob, type VerifyJob } from './verify-job.js';
 
-parentPort?.on('message', (msg: { id: number; job: VerifyJob }) => {
-  parentPort?.postMessage({ id: msg.id, ...runJob(msg.job) });
+parentPort?.on('message', (msg: { id: number; job: VerifyJob | KeysJob }) => {
+  parentPort?.postMessage({ id: msg.id, ...runPoolJob(msg.job) });
 });
