@@ -14,7 +14,7 @@
  * Each agent first serves WARMUP handshakes of its own piles (worker start, JIT, lazy
  * imports: once per process, not per handshake), both sides alike.
  * Env: BENCH_ROUNDS (3), BENCH_CIP22_HANDSHAKES (200 per round and case),
- * BENCH_CIP22_BEFORE=<dist dir of another build>: its gateway agent runs the same cases
+ * BENCH_CIP22_BEFORE=<dist dir of another build, or its cip22-agent.js>: its gateway agent runs the same cases
  * in the same rounds (before/after in one run).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -22,12 +22,12 @@ import { join } from 'node:path';
 import { SimPile } from '../../src/cip22/sim/pile.js';
 import { benchRounds, envCount, median, type BenchResult } from './common.js';
 import { type BenchPile, type BenchPki, benchPki } from './cip22-pki.js';
-import { plainConnect, startAgent } from './cip22.js';
+import { BEFORE_AGENT, plainConnect, startAgent } from './cip22.js';
 import type { TurnStats } from './turn-probe.js';
 
 const ROUNDS = benchRounds(3);
 const HANDSHAKES = envCount('BENCH_CIP22_HANDSHAKES', 200);
-const BEFORE = process.env.BENCH_CIP22_BEFORE;
+const BEFORE = BEFORE_AGENT;
 const RECONNECT_PILES = 20;
 const WARMUP = 10;
 
@@ -144,7 +144,7 @@ function cases(): Case[] {
     { label: 'SM2, reconnect', alg: 'sm2', reconnect: true },
   ];
   if (!BEFORE) return own;
-  const agent = join(BEFORE, 'scripts', 'bench', 'cip22-agent.js');
+  const agent = BEFORE;
   // Each case beside its before, so that load drifting within a round affects both alike.
   return own.flatMap((c) => [c, { ...c, label: `${c.label} [before: ${BEFORE}]`, agent }]);
 }

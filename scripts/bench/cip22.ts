@@ -41,10 +41,17 @@ const LOAD_STORE = process.env.BENCH_CIP22_MIN_INTERVAL_MS
   ? { minIntervalMs: Number(process.env.BENCH_CIP22_MIN_INTERVAL_MS) }
   : {};
 /**
- * BENCH_CIP22_BEFORE=<cip22-agent.js of another build> (e.g. main's dist): the load and
- * ACK suites run it too, in the same rounds, as the before figure of a change.
+ * BENCH_CIP22_BEFORE=<another build's dist dir, or its scripts/bench/cip22-agent.js>: the
+ * load, ACK and handshake suites run that build's agent too, in the same rounds, as the
+ * before figure of a change. (The handshake suite took a dist dir and the others the
+ * script: one value failed one of them.)
  */
-export const BEFORE_AGENT = process.env.BENCH_CIP22_BEFORE;
+export const BEFORE_AGENT = beforeAgent(process.env.BENCH_CIP22_BEFORE);
+
+function beforeAgent(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  return value.endsWith('.js') ? value : join(value, 'scripts', 'bench', 'cip22-agent.js');
+}
 
 /** What the agent child measures: CPU over the window and its memory at the end. */
 export interface Usage {
