@@ -2,9 +2,10 @@
  * The agent loads what its config uses: a Modbus-only agent never loads the CIP-22
  * identity stack (asn1, sm-crypto), nor prom-client before /metrics is scraped, nor
  * protobufjs without Sparkplug, nor the modules of the drivers it has no device of (S7,
- * OPC UA) or of the DTU hub without a dtu section; with CIP-22 on and a scrape, both
- * load on demand and the gateway runs. Fresh child processes, so nothing this test file
- * imports can mask a load.
+ * OPC UA) or of the DTU hub without a dtu section; with CIP-22 on and a scrape, the
+ * gateway runs and prom-client loads, while the CRL parser (asn1) loads only with CRLs
+ * configured and sm-crypto only at a first SM2 check on this thread (the verify workers
+ * check SM2). Fresh child processes, so nothing this test file imports can mask a load.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -87,17 +88,16 @@ test('with the status endpoint on and never scraped, prom-client is not loaded',
   assert.ok(!out.modules.includes('observability/metrics.js'));
 });
 
-test('with CIP-22 and the status endpoint on, the identity stack and (at the first scrape) prom-client load and the gateway runs', async (t) => {
-  const dir = tempDir('edge-agent-lazy-');
-  t.after(() => dir.remove());
+/** A gateway on the P-256 test PKI, in a child; `withCrl`: the test PKI's CRL in cip22.crls. */
+async function gatewayChild(dir: string, withCrl = false): Promise<ChildOut> {
   const pki = cip22Pki();
-  const chain = join(dir.path, 'server-chain.pem');
+  const chain = join(dir, 'server-chain.pem');
   writeFileSync(
     chain,
     Buffer.concat([readFileSync(pki.p256.server.certPem), readFileSync(pki.p256.issuing.certPem)]),
   );
-  const out = await runChild({
-    dir: dir.path,
+  return runChild({
+    dir,
     modbusPort: await freePort(),
     http: true,
     scrape: true,
@@ -105,11 +105,32 @@ test('with CIP-22 and the status endpoint on, the identity stack and (at the fir
       cert: chain,
       key: pki.p256.server.keyPem,
       roots: [pki.p256.root.certPem],
+      ...(withCrl ? { crls: [pki.cases.crl] } : {}),
       port: await freePort(),
     },
   });
+}
+
+test('with CIP-22 and the status endpoint on, the gateway runs and prom-client loads at the first scrape; no CRL parser, no sm-crypto', async (t) => {
+  const dir = tempDir('edge-agent-lazy-');
+  t.after(() => dir.remove());
+  const out = await gatewayChild(dir.path);
   assert.equal(out.cip22, true, 'the gateway started');
   assert.equal(out.scraped, 200);
-  for (const p of [...IDENTITY_STACK, 'prom-client'])
+  assert.ok(out.packages.includes('prom-client'), `prom-client not loaded: ${out.packages.join(' ')}`);
+  assert.ok(out.modules.includes('cip22/identity/certificate.js'), 'the gateway loaded its identity code');
+  for (const p of IDENTITY_STACK)
+    assert.ok(!out.packages.includes(p), `${p} loaded: ${out.packages.join(' ')}`);
+  assert.ok(!out.modules.includes('cip22/identity/crl.js'));
+});
+
+test('with cip22.crls configured, the CRL parser (asn1) loads; sm-crypto still does not', async (t) => {
+  const dir = tempDir('edge-agent-lazy-');
+  t.after(() => dir.remove());
+  const out = await gatewayChild(dir.path, true);
+  assert.equal(out.cip22, true, 'the gateway started');
+  assert.ok(out.modules.includes('cip22/identity/crl.js'));
+  for (const p of ['@peculiar/asn1-schema', '@peculiar/asn1-x509'])
     assert.ok(out.packages.includes(p), `${p} not loaded: ${out.packages.join(' ')}`);
+  assert.ok(!out.packages.includes('sm-crypto-v2'), `sm-crypto-v2 loaded: ${out.packages.join(' ')}`);
 });

@@ -10,8 +10,8 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CIP22_REASONS } from '../../src/cip22/codec/index.js';
+import { RevocationList } from '../../src/cip22/identity/crl.js';
 import {
-  RevocationList,
   loadRoots,
   parseCertificate,
   verifyPileChain,

@@ -122,7 +122,7 @@ export class Cip22Gateway implements SessionHost {
   /** Listens on host:port (port 0 picks one). Rejects with EDGE_ERR_CIP22_LISTEN. */
   async start(): Promise<number> {
     if (this.config.crls.length > 0 && !this.crls)
-      this.crls = new CrlFiles(this.config.crls, this.log, this.crlPollMs);
+      this.crls = await CrlFiles.open(this.config.crls, this.log, this.crlPollMs);
     // No server.maxConnections: Node would drop the socket silently; accept() refuses over
     // maxSessions with AUTH_FAIL too-many-sessions, counted and logged. What is capped at
     // TCP accept (before TLS) is pre-authentication connections: see admission.ts.

@@ -6,7 +6,6 @@ export { parseCertificate, verifyCertSignature, loadRoots } from './certificate.
 export type { ParsedCertificate, CertSigAlg } from './certificate.js';
 export { verifyPileChain, verifyPileChainWith } from './chain.js';
 export type { ChainFailure, ChainResult, PileChainInput, SignatureJob } from './chain.js';
-export { RevocationList } from './crl.js';
 export { VerifyBusy, VerifyPool } from './verify-pool.js';
 export { authJob, certJob, runJob, runVerifyJob } from './verify-job.js';
 export type { AuthJob, CertJob, KeyPair, KeysJob, VerifyJob, VerifyOutcome } from './verify-job.js';

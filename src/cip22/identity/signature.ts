@@ -11,7 +11,7 @@ import { CURVES, SM2_SIGNER_ID, identityError, type IdentityAlg } from './algori
 import { decodeRsSignature, encodeRsSignature } from './der.js';
 import { loadEcPrivateKey } from './private-key.js';
 import { type Sm2SigningKey, sm2Sign, sm2SigningKey } from './sm2-sign.js';
-import { sm2Verifies } from './sm2-verify.js';
+import { sm2Points, sm2Verifies } from './sm2-verify.js';
 
 export type DigestName = 'sha256' | 'sha384';
 
@@ -65,6 +65,7 @@ export function verifySm2(
   userIds: readonly string[] = [SM2_SIGNER_ID],
   hot = false,
 ): boolean {
+  sm2Points(); // a library that cannot load throws here, named, not as a bad signature below
   try {
     if (!isUncompressedPoint(publicKey65) || !Buffer.isBuffer(data)) return false;
     const { r, s } = decodeRsSignature(signatureDer, CURVES.sm2.order);

@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { CURVES, SM2_SIGNER_ID } from './algorithms.js';
-import { Points, zOf } from './sm2-verify.js';
+import { sm2Points, zOf } from './sm2-verify.js';
 
 const N = CURVES.sm2.order;
 
@@ -40,7 +40,7 @@ function modInverse(a: bigint, m: bigint): bigint {
 export function sm2SigningKey(d32: Buffer, publicKey65?: Buffer): Sm2SigningKey {
   const d = toBigInt(d32);
   if (d < 1n || d > N - 2n) throw new Error('SM2 private scalar out of range');
-  const pub = publicKey65 ?? Buffer.from(Points.BASE.multiply(d).toHex(false), 'hex');
+  const pub = publicKey65 ?? Buffer.from(sm2Points().BASE.multiply(d).toHex(false), 'hex');
   return { d, publicKey65: pub, inverse: modInverse(d + 1n, N) };
 }
 
@@ -57,7 +57,7 @@ export function sm2Sign(key: Sm2SigningKey, data: Buffer): { r: bigint; s: bigin
   const e = toBigInt(createHash('sm3').update(z).update(data).digest());
   for (;;) {
     const k = secretScalar();
-    const r = (e + Points.BASE.multiply(k).toAffine().x) % N;
+    const r = (e + sm2Points().BASE.multiply(k).toAffine().x) % N;
     if (r === 0n || r + k === N) continue;
     const s = (key.inverse * ((((k - r * key.d) % N) + N) % N)) % N;
     if (s !== 0n) return { r, s };

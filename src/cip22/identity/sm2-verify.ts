@@ -15,10 +15,12 @@
  * hashed inside the signature, so no input to OpenSSL's check can stand in for it.
  */
 import { createHash } from 'node:crypto';
-import { sm2 } from 'sm-crypto-v2';
+import { createRequire } from 'node:module';
+import type * as SmCrypto from 'sm-crypto-v2';
 import { CURVES } from './algorithms.js';
 
-type Point = ReturnType<typeof sm2.precomputePublicKey>;
+type Sm2 = typeof SmCrypto.sm2;
+type Point = ReturnType<Sm2['precomputePublicKey']>;
 interface PointClass {
   readonly BASE: Point;
   readonly ZERO: Point;
@@ -34,11 +36,33 @@ const A_B_G = Buffer.from(
   'hex',
 );
 
-/** sm-crypto-v2's point class (its API hands out instances, not the class); sm2-sign.ts signs with it too. */
-export const Points = sm2.precomputePublicKey(`04${A_B_G.subarray(64).toString('hex')}`, 1)
-  .constructor as unknown as PointClass;
-if (typeof Points.fromHex !== 'function' || !Points.BASE || !Points.ZERO)
-  throw new Error('sm-crypto-v2 point class not found (library changed?)');
+interface Curve {
+  readonly sm2: Sm2;
+  /** sm-crypto-v2's point class (its API hands out instances, not the class). */
+  readonly Points: PointClass;
+}
+let loaded: Curve | undefined;
+
+/**
+ * sm-crypto-v2, required at the first SM2 operation of this thread, not at import: ~1.3 MB
+ * of heap that stays. A gateway with verify workers checks SM2 in the workers, so its main
+ * thread never loads it; a P-256-only station loads it nowhere. Synchronous (a CommonJS
+ * require), so the callers' API stays synchronous; the first call pays the load once.
+ */
+function curve(): Curve {
+  if (loaded) return loaded;
+  const { sm2 } = createRequire(import.meta.url)('sm-crypto-v2') as typeof SmCrypto;
+  const Points = sm2.precomputePublicKey(`04${A_B_G.subarray(64).toString('hex')}`, 1)
+    .constructor as unknown as PointClass;
+  if (typeof Points.fromHex !== 'function' || !Points.BASE || !Points.ZERO)
+    throw new Error('sm-crypto-v2 point class not found (library changed?)');
+  return (loaded = { sm2, Points });
+}
+
+/** The point class; sm2-sign.ts signs with it too. */
+export function sm2Points(): PointClass {
+  return curve().Points;
+}
 
 /** Window of the precomputed tables: w4 measured ~1 ms per [t]P, the table ~11 ms to build. */
 const HOT_WINDOW = 4;
@@ -69,6 +93,7 @@ function keyPoint(publicKey65: Buffer, hot: boolean): { point: Point; precompute
   const id = publicKey65.toString('latin1');
   const cached = hotKeys.get(id);
   if (cached) return { point: cached, precomputed: true };
+  const { sm2, Points } = curve();
   if (!hot) return { point: Points.fromHex(publicKey65.toString('hex')), precomputed: false };
   const point = sm2.precomputePublicKey(publicKey65.toString('hex'), HOT_WINDOW);
   return { point: bounded(hotKeys, id, point, HOT_MAX), precomputed: true };
@@ -97,7 +122,7 @@ export function multiplyOnce(point: Point, k: bigint): Point {
     }
     digits.push(digit);
   }
-  let acc = Points.ZERO;
+  let acc = curve().Points.ZERO;
   for (let i = digits.length - 1; i >= 0; i--) {
     acc = acc.double();
     const digit = digits[i]!;
@@ -124,7 +149,7 @@ export function sm2Verifies(
   if (t === 0n) return false;
   const { point, precomputed } = keyPoint(publicKey65, hot);
   const tP = precomputed ? point.multiply(t) : multiplyOnce(point, t);
-  const sum = Points.BASE.multiply(s).add(tP);
+  const sum = curve().Points.BASE.multiply(s).add(tP);
   if (sum.is0()) return false;
   const x1 = sum.toAffine().x;
   for (const userId of userIds) {
