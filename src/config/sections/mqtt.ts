@@ -42,7 +42,7 @@ export const mqttSchema = z
       .regex(/^(mqtt|mqtts|tcp|tls|ws|wss):\/\/[^\s]+$/, 'expected mqtt://host:port or mqtts://host:port')
       .optional()
       .describe(
-        'Broker URL. Absent: the agent stores and forwards nothing upstream (demo starts an embedded broker).',
+        'Broker URL. mqtts:// and tls:// connect over TLS, wss:// over TLS WebSockets; mqtt://, tcp:// and ws:// also use TLS when tls.cert and tls.key are set. Absent: the agent stores and forwards nothing upstream (demo starts an embedded broker).',
       ),
     clientId: z.string().min(1).max(128).optional(),
     protocolVersion: z

@@ -27,7 +27,6 @@
  * its own, so PUBACK handling only takes built messages and buffers acks.
  */
 import { EventEmitter } from 'node:events';
-import mqtt from 'mqtt';
 import type { IClientOptions, IConnackPacket, MqttClient } from 'mqtt';
 import type { MqttConfig } from '../../config/sections/mqtt.js';
 import type { Clock } from '../../core/clock.js';
@@ -36,6 +35,7 @@ import type { Logger } from '../../core/ports.js';
 import { MqttCommandChannel } from './commands.js';
 import { buildClientOptions, clientIdFor, logClientError, redactUrl } from './connection.js';
 import { ChunkReader } from './chunk-reader.js';
+import { createMqttClient } from './client-factory.js';
 import { DrainPump } from './drain-pump.js';
 import { DrainWindow } from './drain-window.js';
 import { guardClient } from './packet-guard.js';
@@ -248,7 +248,7 @@ export class MqttForwarder extends EventEmitter<MqttForwarderEvents> {
     let client: MqttClient;
     try {
       // manualConnect: the inbound size guard must wrap the socket before the first byte.
-      client = mqtt.connect(this.config.url as string, { ...opts, manualConnect: true });
+      client = createMqttClient(this.config.url as string, { ...opts, manualConnect: true });
       this.guardInbound(client, gen);
     } catch (err) {
       this.recordError('EDGE_ERR_MQTT_CONNECT', (err as Error).message);
