@@ -26,6 +26,9 @@ export const ON_DEMAND = [
   DIST('src/drivers/s7/family.js'),
   DIST('src/drivers/opcua/family.js'),
   DIST('src/drivers/modbus/dtu/hub.js'),
+  // modbus-serial and serialport: at an RTU line's first connect
+  DIST('src/drivers/modbus/transport.js'),
+  DIST('src/drivers/modbus/serial-stream.js'),
 ] as const;
 
 interface Cost {
@@ -106,12 +109,15 @@ async function moduleCosts(): Promise<BenchResult[]> {
 const CORE = [
   'src/config/schema.js',
   'src/drivers/modbus/index.js',
+  // the definition loads its family only for an agent with Modbus devices (this one)
+  'src/drivers/modbus/family.js',
   'src/store/sqlite-outbox.js',
   'src/forwarders/mqtt/forwarder.js',
   'src/observability/http.js',
 ].map((m) => `await import(${JSON.stringify(DIST(m))});`);
 
 const MARGINAL: readonly string[] = [
+  'src/drivers/modbus/transport.js',
   'src/cip22/gateway/start.js',
   'src/drivers/s7/family.js',
   'src/drivers/opcua/family.js',
@@ -186,7 +192,7 @@ export async function run(): Promise<BenchResult[]> {
       unit: 'MB',
       value: agent.agent / 1e6,
       baselineName:
-        'the same agent with CIP-22, prom-client metrics, tar, the S7/OPC UA families and the DTU hub preloaded (as it loaded before)',
+        'the same agent with CIP-22, prom-client metrics, tar, the S7/OPC UA families, the DTU hub and the serial transports preloaded (as it loaded before)',
       baseline: agent.baseline / 1e6,
       notes: `runs ${agent.agentRuns.map(MB).join(', ')} MB vs ${agent.baselineRuns.map(MB).join(', ')} MB`,
     },

@@ -71,6 +71,12 @@ function flatness(samples: Sample[], who: string): string {
   return `; ${who} RSS every 10 s after the first third: first ${pick((xs) => xs[0] ?? NaN)}, last ${pick((xs) => xs.at(-1) ?? NaN)}, max ${pick((xs) => Math.max(...xs))} MB`;
 }
 
+/** Every round's figure, the agent's then the other's (a median alone hides a noisy round). */
+function runs(agent: Sample[], other: Sample[], k: 'rss' | 'heap'): string {
+  const list = (xs: Sample[]): string => xs.map((x) => MB(x[k])).join(', ');
+  return `runs ${list(agent)} MB vs ${list(other)} MB`;
+}
+
 export function figures(
   station: string,
   agent: Sample[],
@@ -95,6 +101,7 @@ export function figures(
       value: med(agent, 'rss'),
       baselineName: otherName,
       baseline: med(other, 'rss'),
+      notes: runs(agent, other, 'rss'),
     },
     {
       name: `${station}: V8 heap used after a full GC`,
@@ -102,6 +109,7 @@ export function figures(
       value: med(agent, 'heap'),
       baselineName: otherName,
       baseline: med(other, 'heap'),
+      notes: runs(agent, other, 'heap'),
     },
     ...(other.every((o) => o.cpu !== undefined) ? [cpuFigure(station, agent, other, otherName)] : []),
   ];

@@ -7,8 +7,8 @@ import { ModbusDevice } from './device.js';
 import type { DtuConfig, DtuLinkConfig } from './dtu/config.js';
 import type { DtuHub, DtuServerStatus, DtuStatus } from './dtu/hub.js';
 import { Line } from './line.js';
-import type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
-import { defaultTransportFactory } from './transport.js';
+import { lineKey, type ModbusConnection, type ModbusTransport, type TransportFactory } from './port.js';
+import { defaultTransportFactory } from './transport-factory.js';
 
 /** Hands out the transport of a named DTU link (the family's DtuHub, or a test's fake). */
 export interface DtuTransportSource {
@@ -36,19 +36,10 @@ export interface ModbusStats {
   readonly dtuUnknownRegistrations: number;
 }
 
-type RtuConnection = Extract<ModbusConnection, { transport: 'rtu' }>;
+// lineKey lives in port.ts, so the definition's warnings use it without loading the family
+export { lineKey } from './port.js';
 
-/** Key of the physical link: one per serial path, one per TCP host:port, one per DTU link. */
-export function lineKey(connection: ModbusConnection): string {
-  switch (connection.transport) {
-    case 'tcp':
-      return `tcp:${connection.host}:${connection.port}`;
-    case 'rtu':
-      return `rtu:${connection.path}`;
-    case 'dtu':
-      return `dtu:${connection.dtu}`;
-  }
-}
+type RtuConnection = Extract<ModbusConnection, { transport: 'rtu' }>;
 
 /** Bits on the wire per character: start + data + parity + stop. */
 function bitsPerChar(c: RtuConnection): number {

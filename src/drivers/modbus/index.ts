@@ -4,7 +4,7 @@ import { modbusDeviceSchema, type ModbusDeviceConfig } from './config.js';
 import { dtuCrossCheck, dtuSchema, type DtuConfig } from './dtu/config.js';
 import { DTU_ERRORS } from './dtu/error-codes.js';
 import { MODBUS_ERRORS } from './error-codes.js';
-import { createModbusFamily, type ModbusStats } from './family.js';
+import type { ModbusStats } from './family.js';
 import { MODBUS_METRICS } from './metrics.js';
 import { modbusWarnings } from './warnings.js';
 import { modbusTagTypes } from './value-types.js';
@@ -25,8 +25,11 @@ export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, Modbu
   hostNeeds: (device) =>
     device.connection.transport === 'rtu' ? { serialPorts: [device.connection.path] } : {},
   tagTypes: modbusTagTypes,
-  // the DTU hub (UDP/TCP listener, link registry) loads only for a config with a dtu section
+  // The device, line and transport modules load only for an agent with Modbus devices (or a
+  // dtu section), the DTU hub (UDP/TCP listener, link registry) only with a dtu section, and
+  // the serial transports (modbus-serial, serialport) only when an RTU line first connects.
   createFamily: async (deps, dtu) => {
+    const { createModbusFamily } = await import('./family.js');
     const hub = dtu
       ? new (await import('./dtu/hub.js')).DtuHub(dtu, {
           clock: deps.clock,
@@ -39,22 +42,11 @@ export const modbusDriver: DriverDefinition<ModbusDeviceConfig, DtuConfig, Modbu
 };
 
 export { modbusDeviceSchema, type ModbusDeviceConfig, type ModbusTagConfig } from './config.js';
-export {
-  createModbusFamily,
-  ModbusFamily,
-  lineKey,
-  interFrameGapMs,
-  type ModbusFamilyOptions,
-  type ModbusStats,
-  type DtuTransportSource,
-} from './family.js';
-export { ModbusDevice } from './device.js';
-export { Line, type LineState } from './line.js';
-export { ModbusSerialTransport } from './transport.js';
+export type { ModbusFamily, ModbusFamilyOptions, ModbusStats, DtuTransportSource } from './family.js';
+export type { ModbusDevice } from './device.js';
+export type { Line, LineState } from './line.js';
 export type { ModbusTransport, TransportFactory } from './port.js';
-export { planRequests, Planner, type ModbusRequest, type PlanLimits } from './plan.js';
-export { decodeRegisters, encodeRegisters, ORDER_NAMES } from './codec.js';
-export { toModbusError, exceptionErrorCode } from './errors.js';
+export type { ModbusRequest, PlanLimits } from './plan.js';
 export type { DtuHub, DtuHubDeps, DtuStatus, DtuServerStatus } from './dtu/hub.js';
 export {
   dtuSchema,
@@ -63,4 +55,4 @@ export {
   type DtuLinkConfig,
   type CrossCheckIssue,
 } from './dtu/config.js';
-export { RtuStreamTransport, type StreamPort } from './rtu/stream-transport.js';
+export type { StreamPort } from './rtu/stream-transport.js';

@@ -121,4 +121,16 @@ async function sendWrite(
   return [];
 }
 
+/** Key of the physical link: one per serial path, one per TCP host:port, one per DTU link. */
+export function lineKey(connection: ModbusConnection): string {
+  switch (connection.transport) {
+    case 'tcp':
+      return `tcp:${connection.host}:${connection.port}`;
+    case 'rtu':
+      return `rtu:${connection.path}`;
+    case 'dtu':
+      return `dtu:${connection.dtu}`;
+  }
+}
+
 export type TransportFactory = (connection: ModbusConnection, clock: Clock) => ModbusTransport;

@@ -13,6 +13,7 @@
 import { SerialPort } from 'serialport';
 import type { Clock } from '../../core/clock.js';
 import { EdgeError } from '../../core/errors.js';
+import { framerStatus } from './rtu/framer-status.js';
 import { RtuStreamTransport, type StreamCounters } from './rtu/stream-transport.js';
 import { eofSafeBinding } from './serial-binding.js';
 import type { ModbusConnection, ModbusTransport } from './port.js';
@@ -56,18 +57,7 @@ export class SerialStreamTransport implements ModbusTransport {
   }
 
   status(): Record<string, unknown> {
-    const c = this.stream.counters;
-    return {
-      framer: 'agent-rtu',
-      echoSuppression: true,
-      requests: c.requests,
-      responses: c.responses,
-      exceptions: c.exceptions,
-      timeouts: c.timeouts,
-      echoes: c.echoes,
-      crcErrors: c.crcErrors,
-      garbageBytes: c.garbageBytes,
-    };
+    return framerStatus(this.stream.counters);
   }
 
   onClose(listener: (err?: Error) => void): void {

@@ -2,7 +2,9 @@
  * The ModbusTransport (port.ts) over
  * modbus-serial (connectRTUBuffered for rtu; connectTCP for tcp, which the driver now reads
  * with its own client in tcp/transport.ts: this one stays the benchmark's baseline). One request at a time:
- * the Line guarantees it (modbus-serial has no request queue on RTU).
+ * the Line guarantees it (modbus-serial has no request queue on RTU). The driver loads this
+ * module only when an RTU line first connects (serial-deferred.ts): modbus-serial brings
+ * serialport and its native binding, which a TCP-only station does not need.
  */
 import modbusSerial from 'modbus-serial';
 
@@ -13,11 +15,9 @@ type ModbusRTU = InstanceType<typeof ModbusRTU>;
 import { EdgeError } from '../../core/errors.js';
 import { toModbusError } from './errors.js';
 import type { Clock } from '../../core/clock.js';
-import type { ModbusConnection, ModbusTransport, TransportFactory } from './port.js';
+import type { ModbusConnection, ModbusTransport } from './port.js';
 import { answerStart } from './rtu/frame.js';
 import { eofSafeBinding } from './serial-binding.js';
-import { SerialStreamTransport } from './serial-stream.js';
-import { ModbusTcpTransport } from './tcp/transport.js';
 import type { WriteFunctionCode } from './write.js';
 
 // the port's types, for imports written before port.ts existed
@@ -241,20 +241,6 @@ export class ModbusSerialTransport implements ModbusTransport {
     });
   }
 }
-
-/**
- * tcp: the agent's own Modbus TCP client (tcp/transport.ts: transaction ids matched, less
- * work per request than modbus-serial's). rtu with echoSuppression: the agent's own RTU
- * framer over the serial port (drops the adapter's echo of each request). Other rtu:
- * modbus-serial.
- */
-export const defaultTransportFactory: TransportFactory = (connection, clock) => {
-  if (connection.transport === 'tcp')
-    return new ModbusTcpTransport({ host: connection.host, port: connection.port, clock });
-  return connection.transport === 'rtu' && connection.echoSuppression
-    ? new SerialStreamTransport(connection, clock)
-    : new ModbusSerialTransport(connection, clock);
-};
 
 /** modbus-serial hands these to serialport as they are: its binding ends a port whose device went away. */
 function serialOptions(conn: Extract<ModbusConnection, { transport: 'rtu' }>) {

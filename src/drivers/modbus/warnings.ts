@@ -4,7 +4,7 @@
  */
 import type { ConfigWarning, DriverDeviceConfig } from '../types.js';
 import type { ModbusDeviceConfig } from './config.js';
-import { lineKey } from './family.js';
+import { lineKey } from './port.js';
 import { tagSize } from './plan.js';
 
 export type { ConfigWarning } from '../types.js';

@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { allowListOf, normaliseAddress, type AllowList } from '../../../core/allow-list.js';
 import { EdgeError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/ports.js';
-import type { ModbusTransport } from '../transport.js';
+import type { ModbusTransport } from '../port.js';
 import type { DtuConfig, DtuLinkConfig, DtuServerConfig } from './config.js';
 import { dialClientLink } from './dialer.js';
 import { DtuLink, remoteOf, type DtuHubDeps, type DtuStatus } from './link.js';
