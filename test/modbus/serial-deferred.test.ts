@@ -127,6 +127,27 @@ test('connect loads once; calls and the listeners registered before it reach the
   assert.equal(inner.isOpen, false);
 });
 
+test('fixture close-while-loading: a close() during the first load wins; the port is not opened behind it', async () => {
+  const clock = new ManualClock();
+  const inner = new FakeTransport(clock);
+  let release: () => void = () => undefined;
+  const loaded = new Promise<void>((resolve) => (release = resolve));
+  const load = loader(async () => {
+    await loaded;
+    return inner;
+  });
+  const t = deferredSerialTransport(connection(false), clock, load);
+  const connecting = t.connect();
+  await t.close();
+  release();
+  await assert.rejects(connecting, { code: 'EDGE_ERR_MODBUS_DISCONNECTED' });
+  assert.equal(inner.connectAttempts.length, 0);
+  assert.equal(t.isOpen, false);
+  await t.connect();
+  assert.equal(t.isOpen, true, 'a connect after the close opens as usual');
+  await t.close();
+});
+
 const codes = (vs: readonly TagValue[]): string[] =>
   vs.map((v) => (v.quality === 'good' ? 'good' : String(v.code)));
 

@@ -51,6 +51,8 @@ abstract class DeferredSerialTransport implements ModbusTransport {
   /** The real transport, once its module loaded. */
   protected inner: ModbusTransport | undefined;
   private loading: Promise<ModbusTransport> | undefined;
+  /** close() calls so far: a connect that began before one does not open the port. */
+  private closes = 0;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
   private readonly rxListeners: Array<(bytes: number, awaited?: boolean, at?: number) => void> = [];
 
@@ -74,7 +76,12 @@ abstract class DeferredSerialTransport implements ModbusTransport {
   }
 
   async connect(): Promise<void> {
+    const closes = this.closes;
     const inner = this.inner ?? (await this.loadInner());
+    // A close() while the module loaded (the agent stopping) wins: opening the port now
+    // would leave it open behind a closed line.
+    if (closes !== this.closes)
+      throw new EdgeError('EDGE_ERR_MODBUS_DISCONNECTED', `${this.label()} was closed`);
     await inner.connect();
   }
 
@@ -95,6 +102,7 @@ abstract class DeferredSerialTransport implements ModbusTransport {
   }
 
   close(): Promise<void> {
+    this.closes++;
     return this.inner?.close() ?? Promise.resolve();
   }
 
