@@ -8,20 +8,15 @@
  * check SM2). Fresh child processes, so nothing this test file imports can mask a load.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { cip22Pki } from '../helpers/cip22-pki.js';
 import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runLazyChild } from './fixtures/run-lazy-child.js';
 
-const CHILD = new URL('./fixtures/lazy-child.js', import.meta.url).pathname;
 const IDENTITY_STACK = ['sm-crypto-v2', '@peculiar/asn1-schema', '@peculiar/asn1-x509'];
-
-const RECORDER = new URL('./fixtures/load-recorder.js', import.meta.url).href;
-const DIST_SRC = new URL('../../src/', import.meta.url).href;
 
 interface ChildOut {
   readonly packages: string[];
@@ -31,19 +26,8 @@ interface ChildOut {
   readonly modules: string[];
 }
 
-async function runChild(args: Record<string, unknown>): Promise<ChildOut> {
-  const loads = join(String(args.dir), 'loads.txt');
-  writeFileSync(loads, '');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--import', RECORDER, CHILD, JSON.stringify(args)],
-    { timeout: 60_000, env: { ...process.env, EDGE_TEST_LOADS_FILE: loads } },
-  );
-  const modules = readFileSync(loads, 'utf8')
-    .split('\n')
-    .filter((url) => url.startsWith(DIST_SRC))
-    .map((url) => url.slice(DIST_SRC.length));
-  const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Omit<ChildOut, 'modules'>;
+async function runChild(args: { readonly dir: string } & Record<string, unknown>): Promise<ChildOut> {
+  const { out, modules } = await runLazyChild<Omit<ChildOut, 'modules'>>(args);
   return { ...out, modules };
 }
 

@@ -6,18 +6,11 @@
  * recorder), so nothing this file imports can mask a load.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { freePort } from '../helpers/net.js';
 import { rtuSlavesOnPty } from '../helpers/rtu-slaves.js';
 import { tempDir } from '../helpers/tmp.js';
-
-const CHILD = new URL('../agent/fixtures/lazy-child.js', import.meta.url).pathname;
-const RECORDER = new URL('../agent/fixtures/load-recorder.js', import.meta.url).href;
-const DIST_SRC = new URL('../../src/', import.meta.url).href;
+import { runLazyChild } from '../agent/fixtures/run-lazy-child.js';
 
 /** The serial packages: modbus-serial, serialport and every @serialport/* (bindings, parsers). */
 const SERIAL_PACKAGE = /^(modbus-serial$|serialport$|@serialport\/)/;
@@ -41,27 +34,10 @@ interface ChildOut {
   readonly modulesAfterReload: string[];
 }
 
-async function runChild(args: Record<string, unknown>): Promise<ChildOut> {
-  const loads = join(String(args.dir), 'loads.txt');
-  writeFileSync(loads, '');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--import', RECORDER, CHILD, JSON.stringify(args)],
-    { timeout: 60_000, env: { ...process.env, EDGE_TEST_LOADS_FILE: loads } },
-  );
-  const lines = readFileSync(loads, 'utf8').split('\n');
-  const mark = lines.indexOf('reload');
-  const ours = (urls: string[]): string[] =>
-    urls.filter((url) => url.startsWith(DIST_SRC)).map((url) => url.slice(DIST_SRC.length));
-  const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Omit<
-    ChildOut,
-    'modules' | 'modulesAfterReload'
-  >;
-  return {
-    ...out,
-    modules: ours(mark < 0 ? lines : lines.slice(0, mark)),
-    modulesAfterReload: ours(mark < 0 ? [] : lines.slice(mark + 1)),
-  };
+async function runChild(args: { readonly dir: string } & Record<string, unknown>): Promise<ChildOut> {
+  const { out, modules, modulesAfterReload } =
+    await runLazyChild<Omit<ChildOut, 'modules' | 'modulesAfterReload'>>(args);
+  return { ...out, modules, modulesAfterReload };
 }
 
 const tag = [{ name: 'v', function: 'holding', address: 0, type: 'u16' }];
