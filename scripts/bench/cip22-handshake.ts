@@ -24,12 +24,15 @@ import { benchRounds, envCount, median, type BenchResult } from './common.js';
 import { type BenchPile, type BenchPki, benchPki } from './cip22-pki.js';
 import { BEFORE_AGENT, plainConnect, startAgent } from './cip22.js';
 import type { TurnStats } from './turn-probe.js';
+import { pinAgentMainThread, pinningUnavailable } from './pin-threads.js';
 
 const ROUNDS = benchRounds(3);
 const HANDSHAKES = envCount('BENCH_CIP22_HANDSHAKES', 200);
 const BEFORE = BEFORE_AGENT;
 const RECONNECT_PILES = 20;
 const WARMUP = 10;
+/** Why the probe rounds run unpinned (their wall times then include waiting for a CPU). */
+const PIN_SKIP = pinningUnavailable();
 
 type Alg = 'ecdsa-p256' | 'sm2';
 interface Case {
@@ -116,12 +119,14 @@ async function round(pki: BenchPki, c: Case | undefined, probe = false): Promise
     // first contact of the piles that then reconnect.
     const warmup = c?.reconnect ? RECONNECT_PILES : WARMUP;
     for (let i = 0; i < warmup; i++) await one(i);
+    const pinned = probe && !PIN_SKIP && agent.child.pid ? pinAgentMainThread(agent.child.pid) : undefined;
     agent.child.send('mark');
     const since = performance.now();
     const clientCpu = process.cpuUsage();
     const lat: number[] = [];
     for (let i = 0; i < HANDSHAKES; i++) lat.push(await one(c?.reconnect ? i % RECONNECT_PILES : WARMUP + i));
     const { user, system } = process.cpuUsage(clientCpu);
+    pinned?.release();
     const turns = probe ? await turnsOf(agent.child) : undefined;
     // BENCH_CPU_PROF=<dir>: the agent writes the profile of the measured handshakes there.
     const usage = await agent.usage();
@@ -163,7 +168,14 @@ function turnNote(rounds: readonly Round[]): string {
       2,
     )} ms, turns > 1 ms ${t.map((x) => x.over1ms).join(', ')} of ${t.map((x) => x.turns).join(', ')} ` +
     `(${t.map((x) => JSON.stringify(x.over1msBy ?? {})).join(', ')}); ` +
-    `wall max ${fmt(t.map((x) => x.maxWallMs))} ms; monitorEventLoopDelay max ${fmt(t.map((x) => x.eldMaxMs))} ms, p99 ${fmt(t.map((x) => x.eldP99Ms))} ms`
+    `wall max ${fmt(t.map((x) => x.maxWallMs))} ms; monitorEventLoopDelay max ${fmt(t.map((x) => x.eldMaxMs))} ms, p99 ${fmt(t.map((x) => x.eldP99Ms))} ms\n  ` +
+    `  GC pauses taken out: turns > 1 ms ${t.map((x) => x.over1msNoGc ?? NaN).join(', ')}, longest ${fmt(
+      t.map((x) => x.maxNoGcMs ?? NaN),
+      2,
+    )} ms; GC pauses ${t.map((x) => x.gcPauses ?? NaN).join(', ')}, over 1 ms ${t.map((x) => `${x.gcOver1ms ?? NaN} ${JSON.stringify(x.gcOver1msBy ?? {})}`).join(', ')}, longest ${fmt(
+      t.map((x) => x.gcMaxMs ?? NaN),
+      2,
+    )} ms; ${PIN_SKIP ? `unpinned (${PIN_SKIP})` : 'agent main thread pinned alone to CPU 0'}`
   );
 }
 
