@@ -9,6 +9,9 @@
  * args.probe: event-loop turns are timed (turn-probe.ts) from 'mark'; 'turns' replies the stats.
  * args.telemetryPerTick: the agent is busy with telemetry too: that many records appended
  * to the same outbox every 10 ms (50: 5,000 records/s, 100 devices × 50 tags at 1 Hz).
+ * args.noStore: the gateway's floor: records are dropped and every append resolves at once
+ * (no SQLite, no fsync, no drain), so what is left is TLS, the seal, the codec, the state
+ * machine, building the records and the sealed ACK.
  */
 import { Session } from 'node:inspector/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +19,8 @@ import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { createServer } from 'node:tls';
 import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/ports.js';
+import { silentLogger, type OnceResult, type OnceSink } from '../../src/core/ports.js';
+import type { NewRecord, StoredRecord } from '../../src/core/types.js';
 import { storeSchema } from '../../src/config/sections/store.js';
 import { cip22Schema } from '../../src/cip22/config.js';
 import { Cip22Gateway } from '../../src/cip22/gateway/gateway.js';
@@ -36,6 +40,23 @@ interface Args {
   readonly minIntervalMs?: number;
   readonly probe?: boolean;
   readonly telemetryPerTick?: number;
+  readonly noStore?: boolean;
+}
+
+/** A sink that stores nothing: every append is "durable" at once (args.noStore). */
+class NoStore implements OnceSink {
+  private rowid = 0;
+  append(): void {}
+  appendDurable(record: NewRecord): Promise<StoredRecord> {
+    const rowid = ++this.rowid;
+    return Promise.resolve({ ...record, rowid, id: String(rowid), seq: rowid });
+  }
+  appendOnce(): Promise<OnceResult> {
+    return Promise.resolve({ duplicate: false, records: [] });
+  }
+  seenOnce(): boolean {
+    return false;
+  }
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
@@ -66,6 +87,18 @@ async function listen(): Promise<number> {
     }),
     port: 0,
   };
+  const gateway = new Cip22Gateway(config, {
+    clock: systemClock,
+    logger: silentLogger,
+    outbox: args.noStore === true ? new NoStore() : openStore(),
+    roots: loadRoots([readFileSync(args.root)]),
+    tls: { cert: readFileSync(args.cert), key: readFileSync(args.key) },
+  });
+  return gateway.start();
+}
+
+/** The SQLite outbox the gateway writes to, drained like a forwarder would, with args' telemetry. */
+function openStore(): SqliteOutbox {
   const outbox = SqliteOutbox.open(
     storeSchema.parse({
       path: args.store,
@@ -79,13 +112,6 @@ async function listen(): Promise<number> {
       logger: silentLogger,
     },
   );
-  const gateway = new Cip22Gateway(config, {
-    clock: systemClock,
-    logger: silentLogger,
-    outbox,
-    roots: loadRoots([readFileSync(args.root)]),
-    tls: { cert: readFileSync(args.cert), key: readFileSync(args.key) },
-  });
   // Drain like a forwarder would, so the store does not grow without bound: after the
   // commit's ACKs are sent (a forwarder acks on PUBACK, never inside the commit), and at
   // most one drain per turn. Its delete is a transaction of its own (not fsynced: deleteAcked).
@@ -108,7 +134,7 @@ async function listen(): Promise<number> {
       for (let k = 0; k < perTick; k++, n++)
         outbox.append({ device: `dev-${n % 100}`, cls: 'telemetry', ts: Date.now(), body });
     }, 10).unref();
-  return gateway.start();
+  return outbox;
 }
 
 /** Commits (fsyncs) so far: each costs CPU in the kernel, reported beside the CPU figure. */

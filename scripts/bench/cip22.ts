@@ -82,6 +82,7 @@ export async function startAgent(
     probe?: boolean;
     agent?: string;
     telemetryPerTick?: number;
+    noStore?: boolean;
   } = {},
   script = AGENT,
 ): Promise<Agent> {
@@ -224,8 +225,10 @@ export async function loadRound(
   round: number,
   script = AGENT,
   idle = false,
+  noStore = false,
 ): Promise<LoadUsage> {
-  const agent = await startAgent(pki, mode, round, mode === 'gateway' ? LOAD_STORE : {}, script);
+  const options = mode === 'gateway' ? { ...LOAD_STORE, ...(noStore ? { noStore } : {}) } : {};
+  const agent = await startAgent(pki, mode, round, options, script);
   const closers: (() => void)[] = [];
   let acked = 0;
   // STATUS (or echo frame) → ACK (or echo) per pile, client side, in the measured window.
@@ -294,6 +297,17 @@ function beforeNote(xs: Usage[], k: 'rss' | 'cpuPct', scale: number, unit: strin
   return `; before (BENCH_CIP22_BEFORE build, same rounds): ${median(v).toFixed(2)} ${unit} (per round ${v.map((x) => x.toFixed(2)).join(', ')})`;
 }
 
+/**
+ * The gateway with its store taken out (args.noStore), every round: what the protocol
+ * itself costs here (TLS, seal, codec, state machine, records, sealed ACK), the floor
+ * under the CPU target that no change to the store can go below.
+ */
+function noStoreNote(xs: Usage[]): string {
+  if (xs.length === 0) return '';
+  const cpu = xs.map((x) => x.cpuPct);
+  return `the gateway without its store (records dropped, no SQLite, no fsync, no drain): ${median(cpu).toFixed(2)} % (per round ${cpu.map((x) => x.toFixed(2)).join(', ')}), RSS ${median(xs.map((x) => x.rss / 1e6)).toFixed(0)} MB`;
+}
+
 async function handshakes(pki: BenchPki): Promise<BenchResult[]> {
   const lat = { gateway: [] as number[], plain: [] as number[] };
   const p99s = await alternate(
@@ -348,13 +362,20 @@ async function handshakes(pki: BenchPki): Promise<BenchResult[]> {
 
 async function loads(pki: BenchPki): Promise<BenchResult[]> {
   type Load = LoadUsage;
-  const load = { gateway: [] as Load[], echo: [] as Load[], before: [] as Load[], idle: [] as Load[] };
+  const load = {
+    gateway: [] as Load[],
+    echo: [] as Load[],
+    before: [] as Load[],
+    idle: [] as Load[],
+    noStore: [] as Load[],
+  };
   let round = 0;
   await alternate(
     ROUNDS,
     async () => {
       load.gateway.push(await loadRound(pki, 'gateway', ++round));
       if (BEFORE_AGENT) load.before.push(await loadRound(pki, 'gateway', ++round, BEFORE_AGENT));
+      load.noStore.push(await loadRound(pki, 'gateway', ++round, AGENT, false, true));
       return 0;
     },
     async () => {
@@ -385,7 +406,7 @@ async function loads(pki: BenchPki): Promise<BenchResult[]> {
       baselineName: floor,
       baseline: med(load.echo, 'cpuPct'),
       target: '<= 6 %',
-      notes: `per round ${load.gateway.map((x) => x.cpuPct.toFixed(2)).join(', ')} %, echo ${load.echo.map((x) => x.cpuPct.toFixed(2)).join(', ')} %; kernel part ${med(load.gateway, 'systemPct').toFixed(2)} % vs echo ${med(load.echo, 'systemPct').toFixed(2)} %; store commits ${med(load.gateway, 'commitsPerS').toFixed(0)}/s; idle sockets (1 round) ${(idle?.cpuPct ?? 0).toFixed(2)} %${beforeNote(load.before, 'cpuPct', 1, '%')}${load.before.length > 0 ? `, its store commits ${med(load.before, 'commitsPerS').toFixed(0)}/s` : ''}`,
+      notes: `per round ${load.gateway.map((x) => x.cpuPct.toFixed(2)).join(', ')} %, echo ${load.echo.map((x) => x.cpuPct.toFixed(2)).join(', ')} %; kernel part ${med(load.gateway, 'systemPct').toFixed(2)} % vs echo ${med(load.echo, 'systemPct').toFixed(2)} %; store commits ${med(load.gateway, 'commitsPerS').toFixed(0)}/s; idle sockets (1 round) ${(idle?.cpuPct ?? 0).toFixed(2)} %\n  ${noStoreNote(load.noStore)}${beforeNote(load.before, 'cpuPct', 1, '%')}${load.before.length > 0 ? `, its store commits ${med(load.before, 'commitsPerS').toFixed(0)}/s` : ''}`,
     },
     ackResult(SESSIONS, load.gateway, load.echo, load.before),
   ];

@@ -74,7 +74,7 @@ export function startTurnProbe(): { stats(): TurnStats; reset(): void } {
   let gcs: GcPause[] = [];
   const gcObserver = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      const kind = ((e as { detail?: { kind?: number } }).detail?.kind) ?? 0;
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
       gcs.push({ start: e.startTime, end: e.startTime + e.duration, kind: GC_KINDS[kind] ?? String(kind) });
     }
   });
