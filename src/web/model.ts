@@ -308,9 +308,12 @@ export class StationModel {
     );
   }
 
+  /** One limit function for every tag's ring (a closure and a context each cost 5,000 tags ~0.4 MB). */
+  private readonly tagLimit = (): number => this.tagPoints();
+
   private tagRing(): Ring {
     this.tagRings++;
-    return new Ring(TAG_POINTS, TAG_SPACING_MS, () => this.tagPoints());
+    return new Ring(TAG_POINTS, TAG_SPACING_MS, this.tagLimit);
   }
 
   /** Points of tag history held in memory, all tags together (allocated, filled or not). */

@@ -338,6 +338,21 @@ describe('model deltas', () => {
     assert.deepEqual(vs, ts);
   });
 
+  it('ring-storage-on-heap: 5,000 tag rings allocate no ArrayBuffer each', () => {
+    // A Float64Array of 12 points is past V8's 64-byte on-heap limit: an ArrayBuffer, a
+    // backing store and a malloc block per ring, ~330 bytes more than the same doubles in
+    // an array (1.6 MB at 5,000 tags).
+    const before = process.memoryUsage().arrayBuffers;
+    const rings = Array.from({ length: 5000 }, () => new Ring(120, 0, () => 12));
+    for (const ring of rings) for (let t = 0; t < 12; t++) ring.push(t, t + 0.5);
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.ok(grown < 100_000, `array buffers grew by ${grown} bytes for ${rings.length} rings`);
+    assert.deepEqual(rings[4999]?.toJSON(), [
+      Array.from({ length: 12 }, (_, t) => t),
+      Array.from({ length: 12 }, (_, t) => t + 0.5),
+    ]);
+  });
+
   it('rings are bounded and keep their minimum spacing', () => {
     const ring = new Ring(4, 1_000);
     for (let t = 0; t < 20_000; t += 500) ring.push(t, t);
