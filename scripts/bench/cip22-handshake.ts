@@ -10,7 +10,9 @@
  *   gateway's, and the client's part (SM2 signing, ECDH) must not be taken for the agent's.
  * - The gateway's event loop: the longest synchronous turn during the handshakes
  *   (turn-probe.ts), in one extra round per case (the probe costs CPU per callback),
- *   beside the plain TLS server's.
+ *   beside the plain TLS server's. In those rounds the agent's main thread runs alone on
+ *   CPU 0 (pin-threads.ts), so a turn's wall time is its own work, and V8's GC pauses
+ *   inside a turn are reported apart from it.
  * Each agent first serves WARMUP handshakes of its own piles (worker start, JIT, lazy
  * imports: once per process, not per handshake), both sides alike.
  * Env: BENCH_ROUNDS (3), BENCH_CIP22_HANDSHAKES (200 per round and case),
