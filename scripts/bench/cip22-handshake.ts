@@ -26,7 +26,7 @@ import { benchRounds, envCount, median, type BenchResult } from './common.js';
 import { type BenchPile, type BenchPki, benchPki } from './cip22-pki.js';
 import { BEFORE_AGENT, plainConnect, startAgent } from './cip22.js';
 import type { TurnStats } from './turn-probe.js';
-import { pinAgentMainThread, pinningUnavailable } from './pin-threads.js';
+import { pinAgentMainThread, pinningUnavailable, type Pinning } from './pin-threads.js';
 
 const ROUNDS = benchRounds(3);
 const HANDSHAKES = envCount('BENCH_CIP22_HANDSHAKES', 200);
@@ -116,19 +116,19 @@ async function round(pki: BenchPki, c: Case | undefined, probe = false): Promise
   const piles = c?.alg === 'sm2' ? pki.sm2Piles : pki.piles;
   const one = (i: number): Promise<number> =>
     c ? pileHandshake(pki, ca, piles[i]!, agent.port) : plainHandshake(pki, agent.port);
+  let pinned: Pinning | undefined;
   try {
     // First contact: the warm-up piles are never measured. Reconnect: the warm-up is the
     // first contact of the piles that then reconnect.
     const warmup = c?.reconnect ? RECONNECT_PILES : WARMUP;
     for (let i = 0; i < warmup; i++) await one(i);
-    const pinned = probe && !PIN_SKIP && agent.child.pid ? pinAgentMainThread(agent.child.pid) : undefined;
+    if (probe && !PIN_SKIP && agent.child.pid) pinned = pinAgentMainThread(agent.child.pid);
     agent.child.send('mark');
     const since = performance.now();
     const clientCpu = process.cpuUsage();
     const lat: number[] = [];
     for (let i = 0; i < HANDSHAKES; i++) lat.push(await one(c?.reconnect ? i % RECONNECT_PILES : WARMUP + i));
     const { user, system } = process.cpuUsage(clientCpu);
-    pinned?.release();
     const turns = probe ? await turnsOf(agent.child) : undefined;
     // BENCH_CPU_PROF=<dir>: the agent writes the profile of the measured handshakes there.
     const usage = await agent.usage();
@@ -139,6 +139,7 @@ async function round(pki: BenchPki, c: Case | undefined, probe = false): Promise
       clientCpuMs: (user + system) / 1000 / HANDSHAKES,
     };
   } finally {
+    pinned?.release();
     await agent.stop();
   }
 }
