@@ -6,6 +6,8 @@
  * loaded, the CPU it used (share of one core) over the second half of the settle time, and
  * RSS samples every SAMPLE_MS after the first third (flat or not, over a long settle).
  * BENCH_MEM_SNAPSHOT=<file> also writes a heap snapshot there.
+ * BENCH_MEM_HTTP=0 runs the agent without its status listener and page (http.enabled
+ * false): what they cost, and the agent's floor without them.
  */
 import { createRequire } from 'node:module';
 import { writeHeapSnapshot } from 'node:v8';
@@ -49,7 +51,7 @@ const agent = new Agent({
     agent: { id: 'bench-mem', site: 'bench' },
     store: { path: args.store },
     mqtt: { url: args.mqttUrl, allowInsecure: true },
-    http: { host: '127.0.0.1', port: 0 },
+    http: process.env.BENCH_MEM_HTTP === '0' ? { enabled: false } : { host: '127.0.0.1', port: 0 },
     devices: modbusDevicesConfig(args.modbusPort, args.devices, args.tags),
   }),
   logger: silentLogger,
